@@ -1,0 +1,117 @@
+// Runs action scripts (stop, reload, custom actions): output to log/actions and, the tail of it, to the caller.
+import { spawn } from 'node:child_process';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import type { ActionResult } from '../schema/records.js';
+import type { EventFields } from './machine.js';
+import type { SpawnContext } from './service-output.js';
+import type { EventType } from '../schema/records.js';
+
+/** How much of an action's output its caller gets back (all of it goes to log/actions). */
+export const OUTPUT_TAIL_BYTES = 64 * 1024;
+/** After the script exits, how long to wait for its output pipes to drain (a background child may hold them). */
+const DRAIN_MS = 200;
+
+export class ActionRunner {
+  private log: WriteStream | null = null;
+  /** Scripts started and not yet finished. */
+  running = 0;
+
+  constructor(
+    private readonly logPath: string,
+    private readonly context: () => SpawnContext,
+    private readonly emit: (type: EventType, fields: EventFields) => void,
+  ) {}
+
+  run(action: string, script: string, args: string[]): Promise<ActionResult> {
+    const log = this.logStream();
+    const ctx = this.context();
+    const started = Date.now();
+    const tail = new Tail(OUTPUT_TAIL_BYTES);
+    return new Promise((resolve) => {
+      const child = spawn(script, args, {
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: ctx.env,
+        cwd: ctx.cwd,
+        ...(ctx.uid === undefined ? {} : { uid: ctx.uid }),
+        ...(ctx.gid === undefined ? {} : { gid: ctx.gid }),
+      });
+      const pid = child.pid ?? null;
+      let done = false;
+      this.running += 1;
+      const finish = (code: number | null, signal: string | null, error?: string): void => {
+        if (done) return;
+        done = true;
+        this.running -= 1;
+        const durationMs = Date.now() - started;
+        const how = error ? `could not run: ${error}` : signal ? `killed by ${signal}` : `exited with code ${code}`;
+        log.write(`=== ${new Date().toISOString()} ${action} (pid ${pid ?? '-'}) ${how} after ${durationMs} ms\n`);
+        this.emit('action_finished', { pid, code, signal, detail: { action, durationMs, ...(error ? { error } : {}) } });
+        resolve({ action, pid, code, signal, durationMs, output: error ? `could not run ${script}: ${error}\n` : tail.text() });
+      };
+      if (pid !== null) {
+        log.write(`=== ${new Date(started).toISOString()} ${action} (pid ${pid}) started: ${[script, ...args].join(' ')}\n`);
+        this.emit('action_started', { pid, detail: { action } });
+      }
+      for (const stream of [child.stdout, child.stderr]) {
+        stream?.on('data', (chunk: Buffer) => {
+          log.write(chunk);
+          tail.add(chunk);
+        });
+      }
+      child.on('error', (err) => finish(null, null, err.message));
+      child.on('exit', (code, signal) => {
+        let drained = 0;
+        const settle = (): void => finish(code, signal);
+        const timer = setTimeout(() => {
+          child.stdout?.destroy();
+          child.stderr?.destroy();
+          settle();
+        }, DRAIN_MS);
+        for (const stream of [child.stdout, child.stderr]) {
+          if (!stream || stream.readableEnded || stream.destroyed) drained += 1;
+          else
+            stream.once('close', () => {
+              if (++drained === 2) {
+                clearTimeout(timer);
+                settle();
+              }
+            });
+        }
+        if (drained === 2) {
+          clearTimeout(timer);
+          settle();
+        }
+      });
+    });
+  }
+
+  close(): void {
+    this.log?.end();
+    this.log = null;
+  }
+
+  private logStream(): WriteStream {
+    if (!this.log) {
+      this.log = createWriteStream(this.logPath, { flags: 'a', mode: 0o600 });
+      this.log.on('error', () => undefined);
+    }
+    return this.log;
+  }
+}
+
+/** Keeps the last `max` bytes of a stream. */
+class Tail {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  constructor(private readonly max: number) {}
+  add(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    while (this.size - this.chunks[0]!.length >= this.max) this.size -= this.chunks.shift()!.length;
+  }
+  text(): string {
+    const all = Buffer.concat(this.chunks);
+    return all.subarray(Math.max(0, all.length - this.max)).toString('utf8');
+  }
+}

@@ -1,0 +1,143 @@
+// The buddy's socket: answers the controller's polls and commands (buddy-protocol.ts).
+import { chmodSync, unlinkSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import {
+  BUDDY_MAX_FRAME_BYTES,
+  BUDDY_PROTOCOL,
+  POLL_BATCH,
+  buddyValidators,
+  type BuddyMethods,
+} from '../schema/buddy-protocol.js';
+import { jsonCodec } from '../schema/codec.js';
+import { ErrorCode, UpkError } from '../schema/errors.js';
+import { RpcConnection, dispatchTyped, type Handlers } from '../schema/rpc.js';
+import { upkeeperVersion } from '../schema/version.js';
+import type { EventRing } from './ring.js';
+import { readSettings } from './settings.js';
+import type { Identity, Supervisor } from './supervisor.js';
+
+export class BuddyServer {
+  private readonly server: Server;
+  private readonly connections = new Set<RpcConnection>();
+  private readonly handlers: Handlers<BuddyMethods, RpcConnection>;
+  private notifyScheduled = false;
+  /** Called after every acknowledgement (a shutting-down buddy waits for its ring to empty). */
+  onAck: () => void = () => undefined;
+
+  constructor(
+    private readonly supervisor: Supervisor,
+    private readonly ring: EventRing,
+    private readonly identity: Identity,
+    private readonly settingsFile: string,
+    private readonly log: (message: string) => void,
+  ) {
+    this.server = createServer((socket) => this.accept(socket));
+    this.handlers = {
+      hello: ({ protocol }) => {
+        if (protocol !== BUDDY_PROTOCOL) {
+          throw new UpkError(ErrorCode.PROTOCOL_ERROR, `buddy speaks protocol ${BUDDY_PROTOCOL}, not ${protocol}`);
+        }
+        return {
+          protocol: BUDDY_PROTOCOL,
+          instance: this.identity.instance,
+          pid: process.pid,
+          version: upkeeperVersion(),
+          status: this.supervisor.status(),
+        };
+      },
+      poll: ({ ack, max }) => {
+        if (ack !== undefined) this.acknowledge(ack);
+        const events = this.ring.peek(Math.min(max ?? POLL_BATCH, POLL_BATCH));
+        return { events, more: this.ring.pending > events.length, status: this.supervisor.status() };
+      },
+      ack: ({ seq }) => {
+        this.acknowledge(seq);
+        return null;
+      },
+      start: () => this.supervisor.command('start'),
+      stop: () => this.supervisor.command('stop'),
+      restart: () => this.supervisor.command('restart'),
+      shutdown: () => this.supervisor.command('shutdown'),
+      reload: () => this.supervisor.reload(),
+      action: ({ action }) => this.supervisor.action(action),
+      signal: ({ signal, group }) => this.supervisor.signal(signal, group ?? false),
+      reconfigure: () => {
+        this.supervisor.reconfigure(readSettings(this.settingsFile));
+        return this.supervisor.status();
+      },
+    };
+  }
+
+  /** Listen on `path`; a socket file left by a dead buddy is replaced, a living buddy's is not. */
+  async listen(path: string): Promise<void> {
+    try {
+      await this.bind(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      if (await answers(path)) throw new Error(`another buddy is listening on ${path}`);
+      unlinkSync(path);
+      await this.bind(path);
+    }
+    chmodSync(path, 0o600);
+  }
+
+  /** Tell connected controllers there are events to collect (once per turn of the event loop). */
+  announce(): void {
+    if (this.notifyScheduled) return;
+    this.notifyScheduled = true;
+    setImmediate(() => {
+      this.notifyScheduled = false;
+      for (const c of this.connections) c.notify('events', { seq: this.ring.lastSeq });
+    });
+  }
+
+  close(path: string): void {
+    this.server.close();
+    for (const c of this.connections) c.destroy();
+    try {
+      unlinkSync(path);
+    } catch {
+      /* already gone */
+    }
+  }
+
+  private acknowledge(seq: number): void {
+    this.ring.ack(seq, Date.now());
+    this.onAck();
+  }
+
+  private bind(path: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.server.once('error', onError);
+      this.server.listen(path, () => {
+        this.server.off('error', onError);
+        resolve();
+      });
+    });
+  }
+
+  private accept(socket: Socket): void {
+    const connection: RpcConnection = new RpcConnection(socket, {
+      codec: jsonCodec,
+      maxFrameBytes: BUDDY_MAX_FRAME_BYTES,
+      onRequest: (method, params) => dispatchTyped(this.handlers, buddyValidators, method, params, connection),
+      onClose: (reason) => {
+        this.connections.delete(connection);
+        if (reason) this.log(`controller connection closed: ${reason.message}`);
+      },
+    });
+    this.connections.add(connection);
+  }
+}
+
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}

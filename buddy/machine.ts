@@ -1,0 +1,436 @@
+// The buddy's state machine: every input (command, child exit, group check, timer) goes through
+// `dispatch`, which returns the effects to carry out. Pure: no I/O; time comes in with each input.
+// docs/buddy.md has it as a table; test/unit/machine.test.ts walks the same table.
+import type { DesiredState, EventType, ExitInfo, Hold } from '../schema/records.js';
+import { planRestart, pruneStarts, type RestartPolicy } from './restart-policy.js';
+
+export type MachineState = 'stopped' | 'starting' | 'running' | 'stopping' | 'backoff' | 'failed';
+export type TimerName = 'restart' | 'uptime' | 'term' | 'kill';
+
+export interface MachinePolicy extends RestartPolicy {
+  /** Stop script's grace before SIGTERM to the group, and SIGTERM's before SIGKILL; <0: never SIGKILL. */
+  killTimeoutMs: number;
+  /** <0 never gives up; 0 never restarts automatically. */
+  maxConsecutiveFailures: number;
+  minUptimeMs: number;
+}
+
+export type Input =
+  | { kind: 'start' }
+  | { kind: 'stop' }
+  | { kind: 'restart' }
+  | { kind: 'shutdown' }
+  | { kind: 'spawned'; pid: number }
+  | { kind: 'spawn_failed'; error: string }
+  | { kind: 'exited'; code: number | null; signal: string | null }
+  /** Answers to `watch_group`: something of the group is still alive / nothing is left. */
+  | { kind: 'group_alive' }
+  | { kind: 'group_gone' }
+  | { kind: 'timer'; timer: TimerName };
+
+export interface EventFields {
+  pid?: number | null;
+  code?: number | null;
+  signal?: string | null;
+  detail?: Record<string, unknown>;
+}
+
+export type SignalReason = 'stop' | 'escalation' | 'cleanup';
+
+export type Effect =
+  | { kind: 'spawn' }
+  | { kind: 'run_stop_script'; pid: number }
+  | { kind: 'signal_group'; pgid: number; signal: 'SIGTERM' | 'SIGKILL'; reason: SignalReason }
+  /** Check group `pgid` now: answer `group_alive` (then keep watching) or `group_gone`. */
+  | { kind: 'watch_group'; pgid: number }
+  | { kind: 'set_timer'; timer: TimerName; at: number }
+  | { kind: 'clear_timer'; timer: TimerName }
+  | { kind: 'emit'; type: EventType; fields: EventFields }
+  /** Answer waiting commands: `up` (start, restart) or `down` (stop, shutdown). */
+  | { kind: 'settle'; want: 'up' | 'down'; ok: boolean; message: string }
+  | { kind: 'exit' };
+
+export interface Snapshot {
+  state: MachineState;
+  desired: DesiredState;
+  pid: number | null;
+  since: number;
+  restarts: number;
+  failures: number;
+  lastExit: ExitInfo | null;
+  hold: Hold | null;
+}
+
+/** What has been done to the group being taken down. */
+type Phase = 'script' | 'cleanup' | 'term' | 'kill';
+
+export class Machine {
+  private state: MachineState = 'stopped';
+  private desired: DesiredState = 'stopped';
+  private pid: number | null = null;
+  /** Process group being supervised or taken down (pid of the last start). */
+  private pgid: number | null = null;
+  private startedAt = 0;
+  private since: number;
+  private restarts = 0;
+  private failures = 0;
+  private starts: number[] = [];
+  private lastExit: ExitInfo | null = null;
+  private hold: Hold | null = null;
+  private phase: Phase | null = null;
+  /** A user asked for a start while the group was going down: start afresh once it is gone. */
+  private startAfterStop = false;
+  private byUser = false;
+  private exiting = false;
+  private out: Effect[] = [];
+  private now = 0;
+
+  constructor(
+    private policy: MachinePolicy,
+    now: number,
+    private readonly random: () => number = Math.random,
+  ) {
+    this.since = now;
+  }
+
+  setPolicy(policy: MachinePolicy): void {
+    this.policy = policy;
+  }
+
+  snapshot(): Snapshot {
+    return {
+      state: this.state,
+      desired: this.desired,
+      pid: this.pid,
+      since: this.since,
+      restarts: this.restarts,
+      failures: this.failures,
+      lastExit: this.lastExit,
+      hold: this.hold,
+    };
+  }
+
+  dispatch(input: Input, now: number): Effect[] {
+    this.out = [];
+    this.now = now;
+    switch (this.state) {
+      case 'stopped':
+      case 'failed':
+        this.whenDown(input);
+        break;
+      case 'starting':
+      case 'running':
+        this.whenUp(input);
+        break;
+      case 'stopping':
+        this.whenStopping(input);
+        break;
+      case 'backoff':
+        this.whenBackoff(input);
+        break;
+    }
+    return this.out;
+  }
+
+  // ---- one handler per group of states ---------------------------------------------------------
+
+  /** stopped, failed: nothing runs. */
+  private whenDown(input: Input): void {
+    switch (input.kind) {
+      case 'start':
+      case 'restart':
+        this.setDesired('running', 'command');
+        this.spawnForUser();
+        return;
+      case 'stop':
+      case 'shutdown':
+        this.setDesired('stopped', input.kind === 'stop' ? 'command' : 'shutdown');
+        this.enter('stopped');
+        this.settle('down', true, 'stopped');
+        if (input.kind === 'shutdown') this.exit();
+        return;
+      default:
+        return; // stale timers and answers: nothing runs
+    }
+  }
+
+  /** starting (spawned, not yet up for MinUptime), running. */
+  private whenUp(input: Input): void {
+    switch (input.kind) {
+      case 'start':
+        this.setDesired('running', 'command');
+        if (this.state === 'running') this.settle('up', true, 'already running');
+        return;
+      case 'restart':
+        this.setDesired('running', 'command');
+        this.startAfterStop = true;
+        this.beginStop();
+        return;
+      case 'stop':
+      case 'shutdown':
+        this.setDesired('stopped', input.kind === 'stop' ? 'command' : 'shutdown');
+        if (input.kind === 'shutdown') this.exiting = true;
+        this.beginStop();
+        return;
+      case 'spawned':
+        this.recordStart();
+        this.pid = input.pid;
+        this.pgid = input.pid;
+        this.startedAt = this.now;
+        this.emit('spawned', { pid: input.pid, detail: { restart: !this.byUser } });
+        if (this.policy.minUptimeMs <= 0) this.becomeRunning();
+        else this.effect({ kind: 'set_timer', timer: 'uptime', at: this.now + this.policy.minUptimeMs });
+        return;
+      case 'spawn_failed':
+        this.recordStart();
+        this.emit('spawn_failed', { detail: { error: input.error } });
+        this.lastExit = { code: null, signal: null, at: iso(this.now) };
+        this.failures += 1;
+        this.settle('up', false, `could not start: ${input.error}`);
+        this.decideRestart();
+        return;
+      case 'timer':
+        if (input.timer === 'uptime' && this.state === 'starting') this.becomeRunning();
+        return;
+      case 'exited':
+        this.onExitUnasked(input.code, input.signal);
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** stopping: a stop, a restart's stop, or cleanup of what an exited service left in its group. */
+  private whenStopping(input: Input): void {
+    switch (input.kind) {
+      case 'start':
+      case 'restart':
+        this.setDesired('running', 'command');
+        this.startAfterStop = true;
+        return;
+      case 'stop':
+      case 'shutdown':
+        this.setDesired('stopped', input.kind === 'stop' ? 'command' : 'shutdown');
+        this.startAfterStop = false;
+        if (input.kind === 'shutdown') this.exiting = true;
+        return;
+      case 'exited':
+        this.effect({ kind: 'clear_timer', timer: 'term' });
+        this.recordExit(input.code, input.signal, true);
+        this.effect({ kind: 'watch_group', pgid: this.pgid! });
+        return;
+      case 'group_alive':
+        // The main process is gone but part of its group is not: SIGTERM it now, SIGKILL later.
+        if (this.phase === 'script' || this.phase === 'cleanup') {
+          this.signalGroup('SIGTERM', this.phase === 'script' ? 'stop' : 'cleanup');
+          this.phase = 'term';
+          this.armKill();
+        }
+        return;
+      case 'timer':
+        if (input.timer === 'term' && this.phase === 'script') {
+          this.signalGroup('SIGTERM', 'escalation');
+          this.phase = 'term';
+          this.armKill();
+        } else if (input.timer === 'kill' && this.phase === 'term') {
+          this.signalGroup('SIGKILL', 'escalation');
+          this.phase = 'kill';
+        }
+        return;
+      case 'group_gone':
+        this.onGroupGone();
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** backoff: exited, a restart is scheduled. */
+  private whenBackoff(input: Input): void {
+    switch (input.kind) {
+      case 'start':
+      case 'restart':
+        this.setDesired('running', 'command');
+        this.clearHold();
+        this.spawnForUser();
+        return;
+      case 'stop':
+      case 'shutdown':
+        this.setDesired('stopped', input.kind === 'stop' ? 'command' : 'shutdown');
+        this.clearHold();
+        this.enter('stopped');
+        this.emit('stopped', {});
+        this.settle('down', true, 'stopped');
+        if (input.kind === 'shutdown') this.exit();
+        return;
+      case 'timer':
+        if (input.timer === 'restart') {
+          this.hold = null;
+          this.spawn(false);
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  // ---- steps shared by the handlers -------------------------------------------------------------
+
+  private spawnForUser(): void {
+    this.restarts = 0;
+    this.failures = 0;
+    this.starts = [];
+    this.spawn(true);
+  }
+
+  private spawn(byUser: boolean): void {
+    if (!byUser) this.restarts += 1;
+    this.byUser = byUser;
+    this.pid = null;
+    this.enter('starting');
+    this.effect({ kind: 'spawn' });
+  }
+
+  /** A start counts for the rate limit and the runaway window from when its process exists (or failed to). */
+  private recordStart(): void {
+    this.starts = pruneStarts([...this.starts, this.now], this.policy, this.now);
+  }
+
+  private becomeRunning(): void {
+    this.failures = 0;
+    this.enter('running');
+    this.settle('up', true, 'running');
+  }
+
+  private beginStop(): void {
+    this.effect({ kind: 'clear_timer', timer: 'uptime' });
+    this.enter('stopping');
+    this.emit('stopping', { pid: this.pid, detail: { restart: this.startAfterStop } });
+    const kt = this.policy.killTimeoutMs;
+    if (kt === 0) {
+      this.signalGroup('SIGTERM', 'escalation');
+      this.signalGroup('SIGKILL', 'escalation');
+      this.phase = 'kill';
+      return;
+    }
+    this.phase = 'script';
+    this.effect({ kind: 'run_stop_script', pid: this.pid! });
+    this.effect({ kind: 'set_timer', timer: 'term', at: this.now + Math.abs(kt) });
+  }
+
+  private armKill(): void {
+    if (this.policy.killTimeoutMs >= 0) {
+      this.effect({ kind: 'set_timer', timer: 'kill', at: this.now + this.policy.killTimeoutMs });
+    }
+  }
+
+  private signalGroup(signal: 'SIGTERM' | 'SIGKILL', reason: SignalReason): void {
+    if (this.pgid !== null) this.effect({ kind: 'signal_group', pgid: this.pgid, signal, reason });
+  }
+
+  /** The service exited while wanted running: count it, then clean its group before anything else. */
+  private onExitUnasked(code: number | null, signal: string | null): void {
+    this.effect({ kind: 'clear_timer', timer: 'uptime' });
+    const early = this.state === 'starting';
+    const uptime = this.now - this.startedAt;
+    this.recordExit(code, signal, false);
+    if (early) {
+      this.failures += 1;
+      this.settle('up', false, `exited ${describeExit(code, signal)} after ${uptime} ms`);
+    }
+    this.enter('stopping');
+    this.phase = 'cleanup';
+    this.effect({ kind: 'watch_group', pgid: this.pgid! });
+  }
+
+  private recordExit(code: number | null, signal: string | null, requested: boolean): void {
+    this.lastExit = { code, signal, at: iso(this.now) };
+    this.emit('exited', { pid: this.pid, code, signal, detail: { uptimeMs: this.now - this.startedAt, requested } });
+    this.pid = null;
+  }
+
+  private onGroupGone(): void {
+    this.effect({ kind: 'clear_timer', timer: 'term' });
+    this.effect({ kind: 'clear_timer', timer: 'kill' });
+    this.phase = null;
+    this.pgid = null;
+    if (this.desired === 'stopped') {
+      this.enter('stopped');
+      this.emit('stopped', {});
+      this.settle('down', true, 'stopped');
+      if (this.exiting) this.exit();
+    } else if (this.startAfterStop) {
+      this.startAfterStop = false;
+      this.settle('down', true, 'stopped');
+      this.spawnForUser();
+    } else {
+      this.decideRestart(); // what an exited service left is gone: restart by policy
+    }
+  }
+
+  private decideRestart(): void {
+    const max = this.policy.maxConsecutiveFailures;
+    if (max >= 0 && this.failures >= max) {
+      this.enter('failed');
+      this.emit('failed', { detail: { failures: this.failures } });
+      this.settle('up', false, `gave up after ${this.failures} failures in a row`);
+      return;
+    }
+    const plan = planRestart(this.policy, this.starts, this.now, this.random);
+    if (plan.kind === 'now') {
+      this.spawn(false);
+      return;
+    }
+    this.hold = { reason: plan.reason, until: iso(plan.until) };
+    this.enter('backoff');
+    if (plan.reason === 'runaway') {
+      this.emit('runaway', { detail: { starts: this.starts.length, windowMs: this.policy.windowMs, until: this.hold.until } });
+    }
+    this.emit('backoff', { detail: { reason: plan.reason, delayMs: plan.until - this.now, until: this.hold.until } });
+    this.effect({ kind: 'set_timer', timer: 'restart', at: plan.until });
+  }
+
+  private clearHold(): void {
+    this.hold = null;
+    this.effect({ kind: 'clear_timer', timer: 'restart' });
+  }
+
+  private setDesired(desired: DesiredState, cause: string): void {
+    if (this.desired === desired) return;
+    this.desired = desired;
+    this.emit('desired', { detail: { desired, cause } });
+    if (desired === 'stopped') this.settle('up', false, 'stopped by a later command');
+  }
+
+  private exit(): void {
+    this.exiting = true;
+    this.effect({ kind: 'exit' });
+  }
+
+  private enter(state: MachineState): void {
+    if (this.state !== state) {
+      this.state = state;
+      this.since = this.now;
+    }
+  }
+
+  private emit(type: EventType, fields: EventFields): void {
+    this.effect({ kind: 'emit', type, fields });
+  }
+
+  private settle(want: 'up' | 'down', ok: boolean, message: string): void {
+    this.effect({ kind: 'settle', want, ok, message });
+  }
+
+  private effect(e: Effect): void {
+    this.out.push(e);
+  }
+}
+
+export function describeExit(code: number | null, signal: string | null): string {
+  if (signal) return `on signal ${signal}`;
+  if (code !== null) return `with code ${code}`;
+  return 'for an unknown reason';
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();

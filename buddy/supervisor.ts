@@ -1,0 +1,340 @@
+// The buddy's runtime: feeds inputs to the machine one at a time and carries out its effects.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, renameSync, writeFileSync } from 'node:fs';
+import { constants as os } from 'node:os';
+import type { BuddySettings, CommandOutcome } from '../schema/buddy-protocol.js';
+import { ErrorCode, UpkError } from '../schema/errors.js';
+import { LOG, RUN_DIR, SCRIPT } from '../schema/run-dir.js';
+import { isoTime, type ActionResult, type BuddyEvent, type BuddyStatus, type EventType } from '../schema/records.js';
+import { ActionRunner } from './action-runner.js';
+import { Machine, type Effect, type EventFields, type Input, type TimerName } from './machine.js';
+import { groupAlive, processStartTime, signalGroup } from './process-group.js';
+import type { EventRing } from './ring.js';
+import { OutputChannel, type SpawnContext } from './service-output.js';
+import { policyOf } from './settings.js';
+
+export interface Identity {
+  instance: string;
+  started: number;
+}
+
+type Settle = (outcome: CommandOutcome) => void;
+
+/** How often the group is checked while something of it lingers: doubling from 5 ms up to 100 ms. */
+const WATCH_FIRST_MS = 5;
+const WATCH_MAX_MS = 100;
+
+export class Supervisor {
+  private readonly machine: Machine;
+  private queue: Input[] = [];
+  private follow: Input[] = [];
+  private draining = false;
+  private spawnInFlight = false;
+  private pidStartTime: number | null = null;
+  private readonly timers = new Map<TimerName, NodeJS.Timeout>();
+  private groupWatch: NodeJS.Timeout | null = null;
+  private readonly waiters: Record<'up' | 'down', Settle[]> = { up: [], down: [] };
+  private readonly stdout: OutputChannel;
+  private readonly stderr: OutputChannel;
+  private readonly actions: ActionRunner;
+  private statusScheduled = false;
+  /** Called for every new event (to tell the controller there is something to collect). */
+  onEvent: (event: BuddyEvent) => void = () => undefined;
+  /** Called once the machine has stopped the service for a shutdown. */
+  onExit: () => void = () => undefined;
+
+  /** Absolute path of a file in the run directory (scripts are exec'd from the service's cwd). */
+  private readonly at: (...parts: string[]) => string;
+
+  constructor(
+    runDir: string,
+    private settings: BuddySettings,
+    private readonly ring: EventRing,
+    private readonly identity: Identity,
+    private readonly log: (message: string) => void,
+  ) {
+    this.at = (...parts) => [runDir, ...parts].join('/');
+    this.machine = new Machine(policyOf(settings), Date.now());
+    const context = (): SpawnContext => this.spawnContext();
+    const logFile = (name: string): string => this.at(RUN_DIR.log, name);
+    this.stdout = new OutputChannel(
+      {
+        fifo: logFile(LOG.stdoutPipe),
+        file: settings.redirectStdout ?? logFile(LOG.stdout),
+        pipeScript: settings.pipeStdout ? this.at(RUN_DIR.scripts, SCRIPT.pipeStdout) : null,
+        pipeErrors: logFile(LOG.buddy),
+      },
+      context,
+      log,
+    );
+    this.stderr = new OutputChannel(
+      {
+        fifo: logFile(LOG.stderrPipe),
+        file: settings.redirectStderr ?? logFile(LOG.stderr),
+        pipeScript: settings.pipeStderr ? this.at(RUN_DIR.scripts, SCRIPT.pipeStderr) : null,
+        pipeErrors: logFile(LOG.buddy),
+      },
+      context,
+      log,
+    );
+    this.actions = new ActionRunner(logFile(LOG.actions), context, (type, fields) => this.emit(type, fields));
+  }
+
+  open(): void {
+    this.stdout.open();
+    this.stderr.open();
+    this.emit('buddy_started', { pid: process.pid, detail: { version: 1 } });
+    this.scheduleStatus();
+  }
+
+  close(): void {
+    for (const t of this.timers.values()) clearTimeout(t);
+    if (this.groupWatch) clearTimeout(this.groupWatch);
+    this.stdout.close();
+    this.stderr.close();
+    this.actions.close();
+  }
+
+  // ---- commands ----------------------------------------------------------------------------------
+
+  command(kind: 'start' | 'stop' | 'restart' | 'shutdown'): Promise<CommandOutcome> {
+    const want = kind === 'start' || kind === 'restart' ? 'up' : 'down';
+    return new Promise((resolve) => {
+      this.waiters[want].push(resolve);
+      this.input({ kind });
+    });
+  }
+
+  reload(): Promise<ActionResult> {
+    return this.actions.run('reload', this.at(RUN_DIR.scripts, SCRIPT.reload), [String(this.requirePid('reload'))]);
+  }
+
+  action(nameOrNumber: string): Promise<ActionResult> {
+    const list = this.settings.customActions;
+    const name = /^\d{1,2}$/.test(nameOrNumber) ? list[Number(nameOrNumber)] : list.find((n) => n === nameOrNumber);
+    if (name === undefined) {
+      const known = list.length > 0 ? list.map((n, i) => `${String(i).padStart(2, '0')} ${n}`).join(', ') : 'none';
+      throw new UpkError(ErrorCode.NO_SUCH_ACTION, `${this.settings.service} has no action ${JSON.stringify(nameOrNumber)} (actions: ${known})`);
+    }
+    const pid = this.machine.snapshot().pid;
+    return this.actions.run(name, this.at(RUN_DIR.scripts, name), pid === null ? [] : [String(pid)]);
+  }
+
+  signal(name: string, group: boolean): { pid: number } {
+    const signal = (name.toUpperCase().startsWith('SIG') ? name.toUpperCase() : `SIG${name.toUpperCase()}`) as NodeJS.Signals;
+    const number = /^\d+$/.test(name) ? Number(name) : undefined;
+    const known = number !== undefined ? Object.entries(os.signals).find(([, n]) => n === number)?.[0] : signal in os.signals ? signal : undefined;
+    if (!known) throw new UpkError(ErrorCode.BAD_REQUEST, `unknown signal ${JSON.stringify(name)}`);
+    const pid = this.requirePid('signal');
+    try {
+      process.kill(group ? -pid : pid, known as NodeJS.Signals);
+    } catch (err) {
+      throw new UpkError(ErrorCode.ACTION_FAILED, `cannot send ${known} to ${pid}: ${(err as Error).message}`);
+    }
+    this.emit('signal_sent', { pid, signal: known, detail: { group, reason: 'user' } });
+    return { pid };
+  }
+
+  /** True while an action script (stop, reload, custom) is still running. */
+  get actionsRunning(): boolean {
+    return this.actions.running > 0;
+  }
+
+  emitExiting(reason: string): void {
+    this.emit('buddy_exiting', { pid: process.pid, detail: { reason } });
+  }
+
+  reconfigure(settings: BuddySettings): void {
+    this.settings = settings;
+    this.machine.setPolicy(policyOf(settings));
+    if (settings.ringbufferSize !== this.ring.capacity) this.ring.resize(settings.ringbufferSize);
+    this.emit('reconfigured', {});
+  }
+
+  status(): BuddyStatus {
+    const s = this.machine.snapshot();
+    return {
+      service: this.settings.service,
+      uuid: this.settings.uuid,
+      state: s.state,
+      desired: s.desired,
+      pid: s.pid,
+      pidStartTime: s.pid === null ? null : this.pidStartTime,
+      since: isoTime(s.since),
+      restarts: s.restarts,
+      failures: s.failures,
+      lastExit: s.lastExit,
+      hold: s.hold,
+      buddy: this.identity.instance,
+      buddyPid: process.pid,
+      buddyStarted: isoTime(this.identity.started),
+      seq: this.ring.lastSeq,
+      pending: this.ring.pending,
+    };
+  }
+
+  // ---- the input loop ----------------------------------------------------------------------------
+
+  private input(input: Input): void {
+    this.queue.push(input);
+    this.drain();
+  }
+
+  private drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (this.queue.length > 0 && !this.spawnInFlight) {
+        const effects = this.machine.dispatch(this.queue.shift()!, Date.now());
+        this.follow = [];
+        for (const effect of effects) this.run(effect);
+        if (this.follow.length > 0) this.queue.unshift(...this.follow);
+      }
+    } finally {
+      this.draining = false;
+    }
+    this.scheduleStatus();
+  }
+
+  private run(effect: Effect): void {
+    switch (effect.kind) {
+      case 'spawn':
+        return this.spawnService();
+      case 'run_stop_script':
+        void this.actions.run('stop', this.at(RUN_DIR.scripts, SCRIPT.stop), [String(effect.pid)]);
+        return;
+      case 'signal_group':
+        if (signalGroup(effect.pgid, effect.signal)) {
+          this.emit('signal_sent', { pid: effect.pgid, signal: effect.signal, detail: { group: true, reason: effect.reason } });
+        }
+        return;
+      case 'watch_group':
+        return this.watchGroup(effect.pgid);
+      case 'set_timer': {
+        this.clearTimer(effect.timer);
+        const timer = setTimeout(() => {
+          this.timers.delete(effect.timer);
+          this.input({ kind: 'timer', timer: effect.timer });
+        }, Math.max(0, effect.at - Date.now()));
+        this.timers.set(effect.timer, timer);
+        return;
+      }
+      case 'clear_timer':
+        return this.clearTimer(effect.timer);
+      case 'emit':
+        this.emit(effect.type, effect.fields);
+        return;
+      case 'settle': {
+        const waiting = this.waiters[effect.want];
+        this.waiters[effect.want] = [];
+        const outcome = { ok: effect.ok, message: effect.message, status: this.status() };
+        for (const settle of waiting) settle(outcome);
+        return;
+      }
+      case 'exit':
+        this.onExit();
+        return;
+    }
+  }
+
+  private spawnService(): void {
+    const ctx = this.spawnContext();
+    let child: ChildProcess;
+    let out = -1;
+    let err = -1;
+    try {
+      out = this.stdout.serviceFd();
+      err = this.stderr.serviceFd();
+      child = spawn(this.at(RUN_DIR.scripts, SCRIPT.start), [], {
+        detached: true, // setsid(): the service's pid is its process group and session
+        stdio: ['ignore', out, err],
+        env: ctx.env,
+        cwd: ctx.cwd,
+        ...(ctx.uid === undefined ? {} : { uid: ctx.uid }),
+        ...(ctx.gid === undefined ? {} : { gid: ctx.gid }),
+      });
+    } catch (e) {
+      this.follow.push({ kind: 'spawn_failed', error: (e as Error).message });
+      return;
+    } finally {
+      if (out >= 0) closeSync(out);
+      if (err >= 0) closeSync(err);
+    }
+    const pid = child.pid;
+    if (pid === undefined) {
+      this.spawnInFlight = true;
+      child.once('error', (e) => {
+        this.spawnInFlight = false;
+        this.queue.unshift({ kind: 'spawn_failed', error: e.message });
+        this.drain();
+      });
+      return;
+    }
+    child.on('error', (e) => this.log(`service ${pid}: ${e.message}`));
+    child.once('exit', (code, signal) => this.input({ kind: 'exited', code, signal }));
+    this.pidStartTime = processStartTime(pid);
+    this.follow.push({ kind: 'spawned', pid });
+  }
+
+  private watchGroup(pgid: number): void {
+    if (this.groupWatch) clearTimeout(this.groupWatch);
+    this.groupWatch = null;
+    if (!groupAlive(pgid)) {
+      this.follow.push({ kind: 'group_gone' });
+      return;
+    }
+    this.follow.push({ kind: 'group_alive' });
+    let delay = WATCH_FIRST_MS;
+    const check = (): void => {
+      if (!groupAlive(pgid)) {
+        this.groupWatch = null;
+        this.input({ kind: 'group_gone' });
+        return;
+      }
+      delay = Math.min(delay * 2, WATCH_MAX_MS);
+      this.groupWatch = setTimeout(check, delay);
+    };
+    this.groupWatch = setTimeout(check, delay);
+  }
+
+  private clearTimer(name: TimerName): void {
+    const t = this.timers.get(name);
+    if (t) clearTimeout(t);
+    this.timers.delete(name);
+  }
+
+  private emit(type: EventType, fields: EventFields): void {
+    const event = this.ring.push(type, fields, Date.now());
+    this.scheduleStatus();
+    this.onEvent(event);
+  }
+
+  private requirePid(what: string): number {
+    const pid = this.machine.snapshot().pid;
+    if (pid === null) throw new UpkError(ErrorCode.NOT_RUNNING, `${this.settings.service} is not running: cannot ${what}`);
+    return pid;
+  }
+
+  private spawnContext(): SpawnContext {
+    const s = this.settings;
+    const ctx: SpawnContext = { env: s.environment, cwd: s.workingDirectory };
+    if (s.uid !== null) ctx.uid = s.uid;
+    if (s.gid !== null) ctx.gid = s.gid;
+    return ctx;
+  }
+
+  /** Write the status file whole, once per turn of the event loop at most. */
+  private scheduleStatus(): void {
+    if (this.statusScheduled) return;
+    this.statusScheduled = true;
+    setImmediate(() => {
+      this.statusScheduled = false;
+      try {
+        writeFileSync(this.at(`${RUN_DIR.status}.new`), JSON.stringify(this.status()) + '\n', { mode: 0o600 });
+        renameSync(this.at(`${RUN_DIR.status}.new`), this.at(RUN_DIR.status));
+      } catch (err) {
+        this.log(`cannot write ${RUN_DIR.status}: ${(err as Error).message}`);
+      }
+    });
+  }
+}

@@ -1,0 +1,44 @@
+// upk start|stop|restart|reload NAME…|all, and upk shutdown
+import type { Command } from 'commander';
+import { ExitCode, type OutcomeItem } from '../../../libclient/index.js';
+import type { Context } from '../context.js';
+import { printJson } from '../output.js';
+
+const VERBS = {
+  start: 'start services and wait until each is up (MinUptime) or has failed',
+  stop: 'stop services and wait until nothing of them is left',
+  restart: 'stop, then start services',
+  reload: 'run the reload script of running services',
+} as const;
+
+function report(items: OutcomeItem[], ctx: Context): void {
+  if (items.some((i) => !i.ok)) ctx.fail(ExitCode.ACTION_FAILED);
+  if (ctx.json) return printJson(items);
+  for (const i of items) {
+    const pid = i.status?.pid ? ` (pid ${i.status.pid})` : '';
+    const out = `${i.service}: ${i.ok ? 'ok' : 'FAILED'}: ${i.message}${i.ok ? pid : ''}\n`;
+    (i.ok ? process.stdout : process.stderr).write(out);
+    if (i.action?.output) process.stdout.write(i.action.output);
+  }
+}
+
+export function registerControl(program: Command, ctx: Context): void {
+  for (const [verb, description] of Object.entries(VERBS) as [keyof typeof VERBS, string][]) {
+    program
+      .command(verb)
+      .argument('<name...>', 'services, or all')
+      .description(description)
+      .action((names: string[]) => ctx.withClient(async (client) => report(await client[verb](names), ctx)));
+  }
+
+  program
+    .command('shutdown')
+    .description('stop every service and buddy, then the controller: nothing of upkeeper runs after it')
+    .action(() =>
+      ctx.withClient(async (client) => {
+        const items = await client.shutdown();
+        report(items, ctx);
+        if (!ctx.json) process.stdout.write('controller stopped\n');
+      }),
+    );
+}

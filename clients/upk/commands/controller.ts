@@ -1,0 +1,51 @@
+// upk controller start|stop|status
+import type { Command } from 'commander';
+import { startController, stopController } from '../../../libclient/index.js';
+import type { Context } from '../context.js';
+import { duration, printJson } from '../output.js';
+
+export function registerController(program: Command, ctx: Context): void {
+  const controller = program.command('controller').description('start, stop or inspect the controller (services are not touched)');
+
+  controller
+    .command('start')
+    .description('start the controller in the background; returns once it answers')
+    .action(async () => {
+      const started = await startController(ctx.connectOptions());
+      if (ctx.json) return printJson(started);
+      const c = started.controller;
+      process.stdout.write(
+        started.alreadyRunning ? `controller already running (pid ${c.pid})\n` : `controller started (pid ${c.pid}, log ${started.log})\n`,
+      );
+    });
+
+  controller
+    .command('stop')
+    .description('stop the controller alone: buddies and services keep running')
+    .action(async () => {
+      const info = await stopController(ctx.connectOptions());
+      if (ctx.json) return printJson({ stopped: true, pid: info.pid });
+      process.stdout.write(`controller ${info.pid} stopped; services keep running\n`);
+    });
+
+  controller
+    .command('status')
+    .description("the controller's pid, uptime, socket and version")
+    .action(() =>
+      ctx.withClient(async (client) => {
+        const s = await client.controllerStatus();
+        if (ctx.json) return printJson(s);
+        const lines = [
+          `pid       ${s.pid}`,
+          `uptime    ${duration(s.uptimeMs)} (since ${s.startedAt})`,
+          `version   ${s.version} (protocol ${s.protocol})`,
+          `socket    ${s.socket}`,
+          `state     ${s.stateDir}`,
+          `config    ${s.configFile ?? '(defaults)'}`,
+          `services  ${s.services} (${s.buddies} buddies reachable)`,
+        ];
+        if (s.configIssues.length > 0) lines.push(`config problems: ${s.configIssues.length} (run upk check-config)`);
+        process.stdout.write(lines.join('\n') + '\n');
+      }),
+    );
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+// upk: the upkeeper command line. It reaches the controller only through libclient.
+import { Command, CommanderError } from 'commander';
+import { ExitCode, UpkError, exitCodeFor } from '../../libclient/index.js';
+import { upkeeperVersion } from '../../schema/version.js';
+import { registerActions } from './commands/actions.js';
+import { registerCheckConfig } from './commands/check-config.js';
+import { registerControl } from './commands/control.js';
+import { registerController } from './commands/controller.js';
+import { registerEvents } from './commands/events.js';
+import { registerServices } from './commands/services.js';
+import { Context, type GlobalOptions } from './context.js';
+
+const program = new Command('upk')
+  .description('control and inspect services supervised by upkeeper')
+  .option('-c, --config <file>', 'controller configuration (default: $UPKEEPER_CONFIG, then $XDG_CONFIG_HOME/upkeeper/upkeeper.conf)')
+  .option('--json', 'print data as JSON')
+  .version(upkeeperVersion())
+  .enablePositionalOptions(false)
+  .showHelpAfterError()
+  .exitOverride();
+
+const ctx = new Context(() => program.opts<GlobalOptions>());
+registerController(program, ctx);
+registerServices(program, ctx);
+registerControl(program, ctx);
+registerActions(program, ctx);
+registerEvents(program, ctx);
+registerCheckConfig(program, ctx);
+// `--json` is accepted after the command too: upk status --json
+for (const command of program.commands) {
+  const all = [command, ...command.commands];
+  for (const c of all) if (c.commands.length === 0) c.option('--json', 'print data as JSON');
+}
+program.hook('preAction', (_root, action) => {
+  if (action.opts().json) program.setOptionValue('json', true);
+});
+
+try {
+  await program.parseAsync();
+  process.exitCode = ctx.exitCode;
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
+  } else if (err instanceof UpkError) {
+    process.stderr.write(`upk: ${err.message}\n`);
+    process.exitCode = exitCodeFor(err.code);
+  } else {
+    process.stderr.write(`upk: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = ExitCode.ERROR;
+  }
+}

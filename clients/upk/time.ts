@@ -1,0 +1,20 @@
+// Parses the times users type: `90s`, `15m`, `2h`, `7d`, `1w` ago, or an ISO 8601 date and time.
+import { InvalidArgumentError } from 'commander';
+
+const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+export function parseTime(text: string, now = Date.now()): string {
+  const rel = /^(\d+(?:\.\d+)?)\s*([smhdw])$/.exec(text.trim());
+  if (rel) return new Date(now - Number(rel[1]) * UNITS[rel[2]!]!).toISOString();
+  const ms = Date.parse(text);
+  if (Number.isNaN(ms)) {
+    throw new InvalidArgumentError(`expected a duration ago (90s, 15m, 2h, 7d, 1w) or an ISO 8601 time, got ${JSON.stringify(text)}`);
+  }
+  return new Date(ms).toISOString();
+}
+
+export function parsePositiveInt(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive whole number, got ${JSON.stringify(text)}`);
+  return n;
+}

@@ -1,0 +1,241 @@
+// The audit database: services, buddy instances, events (exactly once) and client actions.
+import Database from 'better-sqlite3';
+import { chmodSync } from 'node:fs';
+import { v4 as uuidv4 } from 'uuid';
+import type { EventQuery } from '../schema/client-protocol.js';
+import type { ServiceConfig } from '../schema/config/types.js';
+import { EVENTS_PAGE_MAX } from '../schema/client-protocol.js';
+import { isoTime, type BuddyEvent, type DesiredState, type ServiceEvent } from '../schema/records.js';
+import { migrate } from './migrations.js';
+
+export const DATABASE_FILE = 'upkeeper.db';
+
+export interface StoredService {
+  uuid: string;
+  desired: DesiredState;
+  /** True when this call created the service (it is new to the database). */
+  created: boolean;
+}
+
+/** One buddy's events of a poll round. */
+export interface EventBatch {
+  serviceUuid: string;
+  buddyId: number;
+  events: BuddyEvent[];
+}
+
+export interface ActionRecord {
+  client: string;
+  clientPid: number | null;
+  clientUser: string | null;
+  action: string;
+  serviceUuid: string | null;
+  params: unknown;
+}
+
+interface EventRow {
+  id: number;
+  seq: number;
+  time: number;
+  type: string;
+  pid: number | null;
+  code: number | null;
+  signal: string | null;
+  detail: string | null;
+  uuid: string;
+  name: string;
+  package: string | null;
+  instance: string;
+}
+
+export class AuditStore {
+  readonly db: Database.Database;
+  private readonly insertEvent: Database.Statement;
+
+  constructor(file: string) {
+    this.db = new Database(file, { timeout: 5000 });
+    chmodSync(file, 0o600);
+    this.db.pragma('journal_mode = WAL');
+    // FULL: an event is on disk before its buddy is told it may forget it.
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    migrate(this.db);
+    this.insertEvent = this.db.prepare(
+      `INSERT OR IGNORE INTO events (service_uuid, buddy_id, seq, time, type, pid, code, signal, detail)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  // ---- services --------------------------------------------------------------------------------
+
+  /** Record a configured service; its uuid is the configured one, else the one it already has, else new. */
+  upsertService(svc: ServiceConfig, now = Date.now()): StoredService {
+    const config = JSON.stringify(svc);
+    return this.db.transaction((): StoredService => {
+      const active = this.db
+        .prepare(`SELECT uuid, desired, config FROM services WHERE coalesce(package, '') = ? AND name = ? AND removed IS NULL`)
+        .get(svc.package ?? '', svc.name) as { uuid: string; desired: DesiredState; config: string } | undefined;
+      const uuid = svc.uuid ?? active?.uuid ?? uuidv4();
+      if (active && active.uuid !== uuid) {
+        // The configured UUID changed: the old identity is retired, its history kept.
+        this.db.prepare('UPDATE services SET removed = ? WHERE uuid = ?').run(now, active.uuid);
+      }
+      const existing = this.db.prepare('SELECT desired, config, removed FROM services WHERE uuid = ?').get(uuid) as
+        | { desired: DesiredState; config: string; removed: number | null }
+        | undefined;
+      if (!existing) {
+        this.db
+          .prepare(
+            `INSERT INTO services (uuid, name, package, config, config_file, desired, created, modified)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+          )
+          .run(uuid, svc.name, svc.package, config, svc.file, svc.initialState, now, now);
+        return { uuid, desired: svc.initialState, created: true };
+      }
+      if (existing.config !== config || existing.removed !== null) {
+        this.db
+          .prepare('UPDATE services SET name = ?, package = ?, config = ?, config_file = ?, modified = ?, removed = NULL WHERE uuid = ?')
+          .run(svc.name, svc.package, config, svc.file, now, uuid);
+      }
+      return { uuid, desired: existing.desired, created: false };
+    })();
+  }
+
+  setDesired(uuid: string, desired: DesiredState): void {
+    this.db.prepare('UPDATE services SET desired = ?, modified = ? WHERE uuid = ?').run(desired, Date.now(), uuid);
+  }
+
+  /** Uuids of every service (configured or removed) whose id or name is `id`. */
+  serviceUuidsNamed(id: string): string[] {
+    const [pkg, name] = id.includes('::') ? id.split('::', 2) : [null, id];
+    const rows = (
+      pkg === null
+        ? this.db.prepare('SELECT uuid FROM services WHERE name = ?').all(name)
+        : this.db.prepare('SELECT uuid FROM services WHERE package = ? AND name = ?').all(pkg, name)
+    ) as { uuid: string }[];
+    return rows.map((r) => r.uuid);
+  }
+
+  // ---- buddies ---------------------------------------------------------------------------------
+
+  /** The database id of a buddy instance, recording it on first contact. */
+  buddyId(instance: string, serviceUuid: string, pid: number, started: number): number {
+    const row = this.db.prepare('SELECT id FROM buddies WHERE instance = ?').get(instance) as { id: number } | undefined;
+    if (row) return row.id;
+    const info = this.db
+      .prepare('INSERT INTO buddies (instance, service_uuid, pid, started, seen) VALUES (?, ?, ?, ?, ?)')
+      .run(instance, serviceUuid, pid, started, Date.now());
+    return Number(info.lastInsertRowid);
+  }
+
+  /** Highest sequence number stored for a buddy instance (0 when none). */
+  lastSeq(buddyId: number): number {
+    const row = this.db.prepare('SELECT max(seq) AS seq FROM events WHERE buddy_id = ?').get(buddyId) as { seq: number | null };
+    return row.seq ?? 0;
+  }
+
+  endBuddy(id: number, reason: string): void {
+    this.db.prepare('UPDATE buddies SET ended = ?, end_reason = ? WHERE id = ? AND ended IS NULL').run(Date.now(), reason, id);
+  }
+
+  // ---- events ----------------------------------------------------------------------------------
+
+  /** Write a poll round's events in one transaction; returns how many were new. */
+  insertEvents(batches: EventBatch[]): number {
+    return this.db.transaction((): number => {
+      let inserted = 0;
+      for (const b of batches) {
+        for (const e of b.events) {
+          inserted += this.insertEvent.run(
+            b.serviceUuid,
+            b.buddyId,
+            e.seq,
+            e.time,
+            e.type,
+            e.pid ?? null,
+            e.code ?? null,
+            e.signal ?? null,
+            e.detail ? JSON.stringify(e.detail) : null,
+          ).changes;
+        }
+      }
+      return inserted;
+    })();
+  }
+
+  /**
+   * Events matching the query, oldest first. With `afterId`: the next ones by id (paging, following).
+   * Without: the newest `limit` ones by time.
+   */
+  queryEvents(q: EventQuery, serviceUuids: string[] | null): ServiceEvent[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (serviceUuids) {
+      where.push(`e.service_uuid IN (${serviceUuids.map(() => '?').join(',') || 'NULL'})`);
+      args.push(...serviceUuids);
+    }
+    if (q.types && q.types.length > 0) {
+      where.push(`e.type IN (${q.types.map(() => '?').join(',')})`);
+      args.push(...q.types);
+    }
+    if (q.since) {
+      where.push('e.time >= ?');
+      args.push(Date.parse(q.since));
+    }
+    if (q.until) {
+      where.push('e.time <= ?');
+      args.push(Date.parse(q.until));
+    }
+    if (q.afterId !== undefined) {
+      where.push('e.id > ?');
+      args.push(q.afterId);
+    }
+    const limit = Math.min(q.limit ?? EVENTS_PAGE_MAX, EVENTS_PAGE_MAX);
+    const order = q.afterId !== undefined ? 'e.id ASC' : 'e.time DESC, e.id DESC';
+    const rows = this.db
+      .prepare(
+        `SELECT e.id, e.seq, e.time, e.type, e.pid, e.code, e.signal, e.detail, s.uuid, s.name, s.package, b.instance
+         FROM events e JOIN services s ON s.uuid = e.service_uuid JOIN buddies b ON b.id = e.buddy_id
+         ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order} LIMIT ?`,
+      )
+      .all(...args, limit) as EventRow[];
+    if (q.afterId === undefined) rows.reverse();
+    return rows.map(toServiceEvent);
+  }
+
+  // ---- client actions --------------------------------------------------------------------------
+
+  beginAction(r: ActionRecord): number {
+    const info = this.db
+      .prepare(
+        `INSERT INTO client_actions (time, client, client_pid, client_user, action, service_uuid, params)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(Date.now(), r.client, r.clientPid, r.clientUser, r.action, r.serviceUuid, JSON.stringify(r.params ?? null));
+    return Number(info.lastInsertRowid);
+  }
+
+  finishAction(id: number, ok: boolean, outcome: string): void {
+    this.db.prepare('UPDATE client_actions SET finished = ?, ok = ?, outcome = ? WHERE id = ?').run(Date.now(), ok ? 1 : 0, outcome, id);
+  }
+}
+
+function toServiceEvent(r: EventRow): ServiceEvent {
+  return {
+    id: r.id,
+    service: r.package ? `${r.package}::${r.name}` : r.name,
+    uuid: r.uuid,
+    buddy: r.instance,
+    seq: r.seq,
+    time: isoTime(r.time),
+    type: r.type as ServiceEvent['type'],
+    pid: r.pid,
+    code: r.code,
+    signal: r.signal,
+    detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null,
+  };
+}

@@ -1,0 +1,87 @@
+// Starts a buddy process for a run directory, detached from the controller, with a clean environment.
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ErrorCode, UpkError } from '../schema/errors.js';
+import { LOG, RUN_DIR } from '../schema/run-dir.js';
+import { BuddyLink } from './buddy-link.js';
+
+/** The bundled buddy program (this file is dist/controller/buddy-launcher.js). */
+export const BUNDLED_BUDDY = fileURLToPath(new URL('../buddy/main.js', import.meta.url));
+/** How long a new buddy may take to answer on its socket. */
+const BUDDY_START_TIMEOUT_MS = 10_000;
+
+/**
+ * The buddy's own environment: PATH only. NODE_OPTIONS, NODE_EXTRA_CA_CERTS and the like would load
+ * into every buddy (NODE_EXTRA_CA_CERTS alone costs ~130 ms of CPU per start); the service gets its
+ * full environment from buddy.json instead.
+ */
+export function buddyEnvironment(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  return { PATH: env.PATH ?? '/usr/local/bin:/usr/bin:/bin' };
+}
+
+export interface LaunchedBuddy {
+  pid: number;
+  link: BuddyLink;
+  /** Resolves when the buddy process exits (it is the controller's child until the controller exits). */
+  exited: Promise<void>;
+}
+
+/** Start a buddy and wait until it answers on its socket. */
+export async function launchBuddy(runDir: string, program: string): Promise<LaunchedBuddy> {
+  const logFile = join(runDir, RUN_DIR.log, LOG.buddy);
+  const log = openSync(logFile, 'a', 0o600);
+  let child;
+  try {
+    child = spawn(process.execPath, [program, runDir], {
+      detached: true, // own session: the controller can exit, crash or be replaced without it
+      stdio: ['ignore', log, log],
+      env: buddyEnvironment(),
+      cwd: runDir,
+    });
+  } finally {
+    closeSync(log);
+  }
+  child.unref();
+  let gone = false;
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      gone = true;
+      resolve();
+    });
+    child.once('error', () => {
+      gone = true;
+      resolve();
+    });
+  });
+  const socket = join(runDir, RUN_DIR.socket);
+  const deadline = Date.now() + BUDDY_START_TIMEOUT_MS;
+  let delay = 5;
+  for (;;) {
+    try {
+      const link = await BuddyLink.connect(socket);
+      if (link.pid === child.pid) return { pid: child.pid, link, exited };
+      link.close(); // an old buddy still answering on the socket: wait for ours
+    } catch {
+      /* not listening yet */
+    }
+    if (gone) {
+      throw new UpkError(ErrorCode.BUDDY_UNREACHABLE, `the buddy for ${runDir} exited at start: ${lastLine(logFile)}`);
+    }
+    if (Date.now() > deadline) {
+      throw new UpkError(ErrorCode.BUDDY_UNREACHABLE, `the buddy for ${runDir} did not answer within ${BUDDY_START_TIMEOUT_MS} ms`);
+    }
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 50);
+  }
+}
+
+function lastLine(file: string): string {
+  try {
+    const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+    return lines[lines.length - 1] ?? '(no output)';
+  } catch {
+    return '(no log)';
+  }
+}

@@ -1,0 +1,199 @@
+// What the controller does for each client request (client-protocol.ts defines them).
+import type { ClientMethods, OutcomeItem } from '../schema/client-protocol.js';
+import { ErrorCode, UpkError, toUpkError } from '../schema/errors.js';
+import { EVENT_TYPE_NAMES, type ActionResult } from '../schema/records.js';
+import type { Handlers } from '../schema/rpc.js';
+import { BUDDY_REQUEST_TIMEOUT_MS } from './buddy-link.js';
+import { negotiate, type ClientContext } from './client-server.js';
+import { waitForExit, type Controller } from './controller.js';
+import { serviceStatus, type ServiceEntry } from './service-table.js';
+
+type Command = 'start' | 'stop' | 'restart' | 'reload';
+/** How long `upk shutdown` waits for every buddy to hand over its last events and exit. */
+const SHUTDOWN_DRAIN_MS = 15_000;
+
+export function makeClientHandlers(c: Controller): Handlers<ClientMethods, ClientContext> {
+  /** Record a client action, run it, record its outcome. */
+  async function audited<T>(
+    ctx: ClientContext,
+    action: string,
+    entry: ServiceEntry | null,
+    params: unknown,
+    run: () => Promise<{ ok: boolean; message: string; value: T }>,
+  ): Promise<T> {
+    const id = c.store.beginAction({
+      client: ctx.client,
+      clientPid: ctx.pid,
+      clientUser: ctx.user,
+      action,
+      serviceUuid: entry?.uuid ?? null,
+      params,
+    });
+    try {
+      const { ok, message, value } = await run();
+      c.store.finishAction(id, ok, message);
+      return value;
+    } catch (err) {
+      c.store.finishAction(id, false, toUpkError(err).message);
+      throw err;
+    }
+  }
+
+  function refuseDuringShutdown(): void {
+    if (c.shuttingDown) throw new UpkError(ErrorCode.SHUTTING_DOWN, 'the controller is shutting down');
+  }
+
+  async function control(kind: Command, entry: ServiceEntry, ctx: ClientContext): Promise<OutcomeItem> {
+    const item = (ok: boolean, message: string, extra: Partial<OutcomeItem> = {}): OutcomeItem => ({
+      service: entry.config.id,
+      ok,
+      message,
+      status: serviceStatus(entry),
+      ...extra,
+    });
+    try {
+      return await audited(ctx, kind, entry, { service: entry.config.id }, async () => {
+        const link = await c.linkOf(entry);
+        let result: OutcomeItem;
+        if (kind === 'reload') {
+          const action = await link.call('reload', {});
+          result = item(action.code === 0, describeAction(action), { action });
+        } else {
+          c.setDesired(entry, kind === 'stop' ? 'stopped' : 'running');
+          const outcome = await link.call(kind, {});
+          entry.status = outcome.status;
+          result = item(outcome.ok, outcome.message);
+        }
+        await c.poller.collect([entry]); // the events of this action are in the database before we answer
+        result.status = serviceStatus(entry);
+        return { ok: result.ok, message: result.message, value: result };
+      });
+    } catch (err) {
+      const e = toUpkError(err);
+      return item(false, e.message, { error: e.toWire() });
+    }
+  }
+
+  const commandHandler = (kind: Command) => async (p: { services: string[] }, ctx: ClientContext) => {
+    refuseDuringShutdown();
+    const entries = c.services.resolve(p.services);
+    return Promise.all(entries.map((e) => control(kind, e, ctx)));
+  };
+
+  return {
+    hello: (p, ctx) => {
+      const protocol = negotiate(p.protocol);
+      if (protocol === null) {
+        throw new UpkError(
+          ErrorCode.PROTOCOL_ERROR,
+          `no common protocol version: client speaks ${p.protocol.min}..${p.protocol.max}, controller ${c.info().protocol}`,
+        );
+      }
+      ctx.protocol = protocol;
+      ctx.client = p.client;
+      ctx.pid = p.pid || null;
+      ctx.user = p.user || null;
+      return { protocol, controller: c.info() };
+    },
+
+    'controller.status': () => ({
+      ...c.info(),
+      uptimeMs: Date.now() - c.startedAt,
+      services: c.services.size,
+      buddies: c.services.all().filter((e) => e.link?.open).length,
+      configIssues: c.configIssues,
+    }),
+
+    'controller.stop': async (_p, ctx) => {
+      await audited(ctx, 'controller.stop', null, {}, async () => ({ ok: true, message: 'stopping', value: null }));
+      setImmediate(() => void c.stop());
+      return null;
+    },
+
+    shutdown: async (_p, ctx) => {
+      refuseDuringShutdown();
+      c.shuttingDown = true;
+      const items = await audited(ctx, 'shutdown', null, {}, async () => {
+        const entries = c.services.all();
+        const results = await Promise.all(
+          entries.map(async (e): Promise<OutcomeItem> => {
+            try {
+              const link = await c.linkOf(e);
+              const outcome = await link.call('shutdown', {});
+              e.status = outcome.status;
+              // The buddy exits once the poller has committed its last events.
+              if (await waitForExit(link.pid, SHUTDOWN_DRAIN_MS)) c.store.endBuddy(link.buddyId, 'shutdown');
+              return { service: e.config.id, ok: outcome.ok, message: outcome.message, status: serviceStatus(e) };
+            } catch (err) {
+              const u = toUpkError(err);
+              return { service: e.config.id, ok: false, message: u.message, status: serviceStatus(e), error: u.toWire() };
+            }
+          }),
+        );
+        const ok = results.every((r) => r.ok);
+        return { ok, message: ok ? 'every service and buddy stopped' : 'some services did not stop cleanly', value: results };
+      });
+      setImmediate(() => void c.stop());
+      return items;
+    },
+
+    list: async () => {
+      await c.poller.collect();
+      return c.services.all().map(serviceStatus);
+    },
+
+    status: async (p) => {
+      const entries = p.services && p.services.length > 0 ? c.services.resolve(p.services) : c.services.all();
+      await c.poller.collect(entries);
+      return entries.map(serviceStatus);
+    },
+
+    start: commandHandler('start'),
+    stop: commandHandler('stop'),
+    restart: commandHandler('restart'),
+    reload: commandHandler('reload'),
+
+    action: async (p, ctx) => {
+      refuseDuringShutdown();
+      const entry = c.services.resolveOne(p.service);
+      return audited(ctx, 'action', entry, p, async () => {
+        const result = await (await c.linkOf(entry)).call('action', { action: p.action });
+        await c.poller.collect([entry]);
+        return { ok: result.code === 0, message: describeAction(result), value: result };
+      });
+    },
+
+    signal: async (p, ctx) => {
+      refuseDuringShutdown();
+      const entry = c.services.resolveOne(p.service);
+      return audited(ctx, 'signal', entry, p, async () => {
+        const params = p.group === undefined ? { signal: p.signal } : { signal: p.signal, group: p.group };
+        const result = await (await c.linkOf(entry)).call('signal', params, BUDDY_REQUEST_TIMEOUT_MS);
+        await c.poller.collect([entry]);
+        return { ok: true, message: `sent ${p.signal} to ${result.pid}`, value: result };
+      });
+    },
+
+    events: async (q) => {
+      let uuids: string[] | null = null;
+      if (q.service !== undefined) {
+        uuids = c.store.serviceUuidsNamed(q.service);
+        if (uuids.length === 0) {
+          throw new UpkError(ErrorCode.NO_SUCH_SERVICE, `no service named ${JSON.stringify(q.service)} has ever been configured`);
+        }
+      }
+      const unknown = (q.types ?? []).filter((t) => !(EVENT_TYPE_NAMES as string[]).includes(t));
+      if (unknown.length > 0) {
+        throw new UpkError(ErrorCode.BAD_REQUEST, `unknown event type ${unknown.join(', ')} (known: ${EVENT_TYPE_NAMES.join(', ')})`);
+      }
+      await c.poller.collect();
+      return c.store.queryEvents(q, uuids);
+    },
+  };
+}
+
+export function describeAction(a: ActionResult): string {
+  if (a.signal) return `${a.action} killed by ${a.signal}`;
+  return a.code === 0 ? `${a.action} done` : `${a.action} exited with code ${a.code ?? 'unknown'}`;
+}
+

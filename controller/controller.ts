@@ -1,0 +1,251 @@
+// The controller: loads the configuration, attaches a buddy to every service, polls them into the
+// audit database, and serves clients. Stopping it leaves every buddy and service running.
+import { join } from 'node:path';
+import type { ControllerInfo } from '../schema/client-protocol.js';
+import { formatIssue, loadServices } from '../schema/config/index.js';
+import type { ConfigIssue, ControllerConfig } from '../schema/config/types.js';
+import { PROTOCOL_MAX } from '../schema/client-protocol.js';
+import { RUN_DIR } from '../schema/run-dir.js';
+import { upkeeperVersion } from '../schema/version.js';
+import { AuditStore, DATABASE_FILE } from './audit-store.js';
+import { BuddyLink } from './buddy-link.js';
+import { BUNDLED_BUDDY, launchBuddy } from './buddy-launcher.js';
+import { ClientServer } from './client-server.js';
+import { makeClientHandlers } from './client-handlers.js';
+import { InstanceLock } from './instance-lock.js';
+import type { Logger } from './log.js';
+import { Poller } from './poller.js';
+import { buddySettings, ensureDir, prepareRunDir } from './run-dir.js';
+import { ServiceTable, type ServiceEntry } from './service-table.js';
+import { processAlive } from '../buddy/process-group.js';
+
+export const CONTROLLER_SOCKET = 'controller.sock';
+/** A buddy that keeps dying is started again at most this often. */
+const RELAUNCH_MIN_MS = 1000;
+/** How long a buddy whose socket closed may take to exit before it is taken for alive. */
+const BUDDY_EXIT_WAIT_MS = 1000;
+
+export class Controller {
+  readonly services = new ServiceTable();
+  readonly startedAt = Date.now();
+  configIssues: ConfigIssue[] = [];
+  store!: AuditStore;
+  poller!: Poller;
+  private lock: InstanceLock | null = null;
+  private server: ClientServer | null = null;
+  private stopping = false;
+  /** Set by `upk shutdown`: buddies that exit are not started again. */
+  shuttingDown = false;
+  private readonly lastLaunch = new Map<string, number>();
+  /** Resolves when the controller has stopped. */
+  readonly done: Promise<void>;
+  private finish!: () => void;
+
+  constructor(
+    readonly config: ControllerConfig,
+    readonly log: Logger,
+  ) {
+    this.done = new Promise((resolve) => (this.finish = resolve));
+  }
+
+  get socketPath(): string {
+    return join(this.config.stateDir, CONTROLLER_SOCKET);
+  }
+
+  info(): ControllerInfo {
+    return {
+      pid: process.pid,
+      version: upkeeperVersion(),
+      protocol: PROTOCOL_MAX,
+      startedAt: new Date(this.startedAt).toISOString(),
+      socket: this.socketPath,
+      stateDir: this.config.stateDir,
+      configFile: this.config.file,
+    };
+  }
+
+  async start(): Promise<void> {
+    ensureDir(this.config.stateDir);
+    this.lock = InstanceLock.acquire(this.config.stateDir);
+    try {
+      ensureDir(this.config.svcRunPath);
+      this.store = new AuditStore(join(this.config.stateDir, DATABASE_FILE));
+      this.poller = new Poller(this.services, this.store, this.config.buddyPollingInterval * 1000, (m) => this.log.warn(m));
+      const changed = this.loadConfiguration();
+      await Promise.all(this.services.all().map((e) => this.attach(e, changed.has(e)).catch((err: Error) => this.log.error(`${e.config.id}: ${err.message}`))));
+      this.poller.start();
+      this.server = new ClientServer(this.socketPath, makeClientHandlers(this), this.log);
+      await this.server.listen();
+      this.lock.publish(this.info());
+      this.log.info(`controller ${upkeeperVersion()} serving ${this.services.size} services on ${this.socketPath}`);
+    } catch (err) {
+      this.lock.release();
+      this.lock = null;
+      throw err;
+    }
+  }
+
+  /** Stop the controller alone: commit what the buddies hold, close, release the lock. Buddies run on. */
+  async stop(): Promise<void> {
+    if (this.stopping) return this.done;
+    this.stopping = true;
+    this.server?.close();
+    if (this.poller) {
+      await this.poller.stop();
+      await this.poller.collect().catch(() => undefined);
+    }
+    for (const e of this.services.all()) e.link?.close();
+    this.store?.close();
+    this.lock?.release();
+    this.lock = null;
+    this.log.info('controller stopped');
+    this.finish();
+    return this.done;
+  }
+
+  /** The link to a service's buddy, attaching one (connect, else start) when there is none. */
+  async linkOf(entry: ServiceEntry): Promise<BuddyLink> {
+    if (entry.link?.open) return entry.link;
+    await this.attach(entry, false);
+    return entry.link!;
+  }
+
+  // ---- configuration -----------------------------------------------------------------------------
+
+  /** Read the service files, record every service, write its run directory. Returns the entries whose buddy.json changed. */
+  private loadConfiguration(): Set<ServiceEntry> {
+    const loaded = loadServices(this.config, process.env);
+    this.configIssues = loaded.issues;
+    for (const issue of loaded.issues) this.log.error(`config: ${formatIssue(issue)}`);
+    const changed = new Set<ServiceEntry>();
+    const env = serviceEnvironment(this.config);
+    for (const svc of loaded.services) {
+      const stored = this.store.upsertService(svc);
+      const runDir = join(this.config.svcRunPath, svc.id);
+      const entry: ServiceEntry = { config: svc, uuid: stored.uuid, runDir, desired: stored.desired, link: null, status: null, launching: null };
+      try {
+        if (prepareRunDir(runDir, svc, buddySettings(svc, stored.uuid, runDir, env))) changed.add(entry);
+      } catch (err) {
+        this.log.error(`${svc.id}: cannot prepare ${runDir}: ${(err as Error).message}`);
+        continue;
+      }
+      this.services.set(entry);
+    }
+    return changed;
+  }
+
+  // ---- buddies ----------------------------------------------------------------------------------
+
+  /** Connect to the service's living buddy, or start one; then bring the service to its desired state. */
+  private attach(entry: ServiceEntry, settingsChanged: boolean): Promise<BuddyLink> {
+    entry.launching ??= this.connectOrLaunch(entry, settingsChanged).finally(() => (entry.launching = null));
+    return entry.launching;
+  }
+
+  private async connectOrLaunch(entry: ServiceEntry, settingsChanged: boolean): Promise<BuddyLink> {
+    const socket = join(entry.runDir, RUN_DIR.socket);
+    let link: BuddyLink | null = await BuddyLink.connect(socket).catch(() => null);
+    if (link && link.hello.status.uuid !== entry.uuid) {
+      this.log.warn(`${entry.config.id}: the buddy in ${entry.runDir} serves uuid ${link.hello.status.uuid}; shutting it down`);
+      await link.call('shutdown', {}).catch(() => undefined);
+      link.close();
+      link = null;
+    }
+    const found = link !== null;
+    if (link) {
+      if (settingsChanged) entry.status = await link.call('reconfigure', {});
+    } else {
+      const since = Date.now() - (this.lastLaunch.get(entry.uuid) ?? 0);
+      if (since < RELAUNCH_MIN_MS) await new Promise((r) => setTimeout(r, RELAUNCH_MIN_MS - since));
+      this.lastLaunch.set(entry.uuid, Date.now());
+      link = (await launchBuddy(entry.runDir, this.config.upkBuddyPath ?? BUNDLED_BUDDY)).link;
+    }
+    this.bind(entry, link);
+    await this.reconcile(entry, link, found);
+    return link;
+  }
+
+  private bind(entry: ServiceEntry, link: BuddyLink): void {
+    const hello = link.hello;
+    link.buddyId = this.store.buddyId(hello.instance, entry.uuid, hello.pid, Date.parse(hello.status.buddyStarted));
+    link.acked = this.store.lastSeq(link.buddyId);
+    link.onNotify = () => this.poller.wake(entry);
+    link.onClose = () => void this.onBuddyLost(entry, link);
+    entry.link = link;
+    entry.status = hello.status;
+  }
+
+  /**
+   * Bring a buddy's service to the desired state. A buddy found running was already supervising
+   * before this controller started: where it disagrees with the database, PreferBuddyStateForStopped
+   * and PreferBuddyStateForRunning decide who is right (docs/controller.md has the table).
+   */
+  private async reconcile(entry: ServiceEntry, link: BuddyLink, found: boolean): Promise<void> {
+    const buddyWants = link.hello.status.desired;
+    const cfg = entry.config;
+    if (found && buddyWants !== entry.desired) {
+      const trustBuddy = buddyWants === 'stopped' ? cfg.preferBuddyStateForStopped : cfg.preferBuddyStateForRunning;
+      if (trustBuddy) {
+        this.log.info(`${cfg.id}: buddy has it ${buddyWants}; recording that as desired`);
+        this.setDesired(entry, buddyWants);
+        return;
+      }
+    }
+    if (found && buddyWants === entry.desired) return;
+    if (entry.desired === 'running') {
+      const last = entry.status;
+      if (!found && last?.pid && processAlive(last.pid, last.pidStartTime)) {
+        this.log.warn(`${cfg.id}: pid ${last.pid} from a lost buddy still runs; not starting a second copy`);
+        return;
+      }
+      void link.call('start', {}).then(
+        (o) => {
+          if (!o.ok) this.log.warn(`${cfg.id}: start: ${o.message}`);
+        },
+        (err: Error) => this.log.warn(`${cfg.id}: start: ${err.message}`),
+      );
+    } else if (found) {
+      void link.call('stop', {}).catch((err: Error) => this.log.warn(`${cfg.id}: stop: ${err.message}`));
+    }
+  }
+
+  setDesired(entry: ServiceEntry, desired: ServiceEntry['desired']): void {
+    if (entry.desired === desired) return;
+    entry.desired = desired;
+    this.store.setDesired(entry.uuid, desired);
+  }
+
+  /**
+   * A buddy connection closed. A buddy closes its socket just before it exits, so give its pid a
+   * moment to go; then record a dead buddy and start another, or reconnect to a living one.
+   */
+  private async onBuddyLost(entry: ServiceEntry, link: BuddyLink): Promise<void> {
+    if (entry.link !== link) return;
+    entry.link = null;
+    if (this.stopping || this.shuttingDown) return; // shutdown records the end of each buddy itself
+    if (await waitForExit(link.pid, BUDDY_EXIT_WAIT_MS)) {
+      this.store.endBuddy(link.buddyId, 'lost');
+      this.log.warn(`${entry.config.id}: buddy ${link.pid} is gone; starting another`);
+    }
+    if (this.shuttingDown || this.stopping || entry.link) return;
+    void this.attach(entry, false).catch((err: Error) => this.log.error(`${entry.config.id}: ${err.message}`));
+  }
+}
+
+/** Wait until `pid` no longer runs; false if it still does after `ms`. */
+export async function waitForExit(pid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (processAlive(pid)) {
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return true;
+}
+
+/** What services inherit from the controller: its environment, and where to find it. */
+function serviceEnvironment(config: ControllerConfig): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  if (config.file) env.UPKEEPER_CONFIG = config.file;
+  return env;
+}

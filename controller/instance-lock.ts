@@ -1,0 +1,61 @@
+// One controller per StateDir: an exclusive SQLite lock (a kernel lock, released even on SIGKILL)
+// plus controller.json, which tells a second controller and clients who holds it.
+import Database from 'better-sqlite3';
+import { chmodSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ControllerInfo } from '../schema/client-protocol.js';
+import { ErrorCode, UpkError } from '../schema/errors.js';
+
+export const LOCK_FILE = 'controller.lock';
+export const INFO_FILE = 'controller.json';
+
+export class InstanceLock {
+  private constructor(
+    private readonly db: Database.Database,
+    private readonly stateDir: string,
+  ) {}
+
+  /** Take the lock or throw CONTROLLER_RUNNING naming the holder. */
+  static acquire(stateDir: string): InstanceLock {
+    const file = join(stateDir, LOCK_FILE);
+    const db = new Database(file, { timeout: 0 });
+    chmodSync(file, 0o600);
+    try {
+      db.pragma('locking_mode = EXCLUSIVE');
+      db.exec('BEGIN EXCLUSIVE');
+    } catch (err) {
+      db.close();
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY') throw err;
+      const holder = readInfo(stateDir);
+      const who = holder ? `pid ${holder.pid}, socket ${holder.socket}, version ${holder.version}` : 'pid unknown';
+      throw new UpkError(ErrorCode.CONTROLLER_RUNNING, `a controller is already running for ${stateDir} (${who})`, {
+        details: holder,
+      });
+    }
+    return new InstanceLock(db, stateDir);
+  }
+
+  /** Publish who holds the lock (written whole). */
+  publish(info: ControllerInfo): void {
+    const file = join(this.stateDir, INFO_FILE);
+    writeFileSync(`${file}.new`, JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
+    renameSync(`${file}.new`, file);
+  }
+
+  release(): void {
+    try {
+      unlinkSync(join(this.stateDir, INFO_FILE));
+    } catch {
+      /* not published */
+    }
+    this.db.close();
+  }
+}
+
+export function readInfo(stateDir: string): ControllerInfo | null {
+  try {
+    return JSON.parse(readFileSync(join(stateDir, INFO_FILE), 'utf8')) as ControllerInfo;
+  } catch {
+    return null;
+  }
+}

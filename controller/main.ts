@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+// upk-controller [--config FILE]: the controller daemon, in the foreground (`upk controller start` runs it in the background).
+import { Command } from 'commander';
+import { formatIssue, loadControllerConfig } from '../schema/config/index.js';
+import { ExitCode, exitCodeFor } from '../schema/exit-codes.js';
+import { UpkError } from '../schema/errors.js';
+import { upkeeperVersion } from '../schema/version.js';
+import { Controller } from './controller.js';
+import { createLogger } from './log.js';
+
+const program = new Command('upk-controller')
+  .description('the upkeeper controller: supervises buddies, records events, serves clients')
+  .option('-c, --config <file>', 'controller configuration file (default: $UPKEEPER_CONFIG, then $XDG_CONFIG_HOME/upkeeper/upkeeper.conf)')
+  .version(upkeeperVersion())
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE))
+  .parse();
+
+const options = program.opts<{ config?: string }>();
+const log = createLogger();
+const { config, issues } = loadControllerConfig({ config: options.config, env: process.env });
+for (const issue of issues) process.stderr.write(`upk-controller: ${formatIssue(issue)}\n`);
+if (!config) process.exit(ExitCode.CONFIG_INVALID);
+
+const controller = new Controller(config, log);
+// Stopping the controller never stops a buddy or a service.
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    log.info(`${signal}: stopping the controller (services keep running)`);
+    void controller.stop();
+  });
+}
+process.on('SIGHUP', () => log.warn('SIGHUP: configuration reload is not available in this version; restart the controller'));
+process.on('uncaughtException', (err) => log.error(`uncaught: ${err.stack ?? err.message}`));
+process.on('unhandledRejection', (err) => log.error(`unhandled rejection: ${String(err)}`));
+
+try {
+  await controller.start();
+} catch (err) {
+  const e = err instanceof UpkError ? err : null;
+  process.stderr.write(`upk-controller: ${(err as Error).message}\n`);
+  process.exit(e ? exitCodeFor(e.code) : ExitCode.ERROR);
+}
+await controller.done;
+process.exit(ExitCode.OK);

@@ -1,0 +1,142 @@
+// Generates a service's run directory: scripts/, actions/, log/ (with the output FIFOs) and buddy.json.
+import { execFileSync } from 'node:child_process';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import type { BuddySettings } from '../schema/buddy-protocol.js';
+import type { ServiceConfig } from '../schema/config/types.js';
+import { LOG, RUN_DIR, SCRIPT, actionNumber } from '../schema/run-dir.js';
+
+/** Write a file whole: a reader (or an exec) never sees half of it. Returns true when the content changed. */
+export function writeWhole(file: string, content: string, mode: number): boolean {
+  try {
+    if (readFileSync(file, 'utf8') === content && (statSync(file).mode & 0o777) === mode) return false;
+  } catch {
+    /* missing: write it */
+  }
+  writeFileSync(`${file}.new`, content, { mode });
+  chmodSync(`${file}.new`, mode);
+  renameSync(`${file}.new`, file);
+  return true;
+}
+
+export function ensureDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+}
+
+function ensureFifo(file: string): void {
+  if (existsSync(file)) {
+    if (statSync(file).isFIFO()) return;
+    unlinkSync(file);
+  }
+  execFileSync('mkfifo', ['-m', '600', file], { stdio: 'ignore' });
+}
+
+/** Point `link` at `target`, atomically. */
+function linkTo(link: string, target: string): void {
+  const tmp = `${link}.new`;
+  try {
+    unlinkSync(tmp);
+  } catch {
+    /* none left over */
+  }
+  symlinkSync(target, tmp);
+  renameSync(tmp, link);
+}
+
+/** The scripts a service's configuration asks for: file name → text. */
+export function scriptsOf(svc: ServiceConfig): Map<string, string> {
+  const scripts = new Map<string, string>([
+    [SCRIPT.start, svc.startScript],
+    [SCRIPT.stop, svc.stopScript],
+    [SCRIPT.reload, svc.reloadScript],
+  ]);
+  if (svc.pipeStdoutScript) scripts.set(SCRIPT.pipeStdout, svc.pipeStdoutScript);
+  if (svc.pipeStderrScript) scripts.set(SCRIPT.pipeStderr, svc.pipeStderrScript);
+  for (const a of svc.customActions) scripts.set(a.name, a.script);
+  return scripts;
+}
+
+/**
+ * Create or update the run directory. Scripts that changed take effect on their next run; the
+ * buddy re-reads buddy.json when told to (`reconfigure`). Returns true when buddy.json changed.
+ */
+export function prepareRunDir(runDir: string, svc: ServiceConfig, settings: BuddySettings): boolean {
+  ensureDir(runDir);
+  const scriptsDir = join(runDir, RUN_DIR.scripts);
+  const actionsDir = join(runDir, RUN_DIR.actions);
+  const logDir = join(runDir, RUN_DIR.log);
+  for (const d of [scriptsDir, actionsDir, logDir]) ensureDir(d);
+
+  const scripts = scriptsOf(svc);
+  for (const [name, text] of scripts) writeWhole(join(scriptsDir, name), text, 0o700);
+  for (const name of readdirSync(scriptsDir)) {
+    if (!scripts.has(name)) unlinkSync(join(scriptsDir, name));
+  }
+
+  const links = new Map<string, string>([
+    [SCRIPT.start, SCRIPT.start],
+    [SCRIPT.stop, SCRIPT.stop],
+    [SCRIPT.reload, SCRIPT.reload],
+  ]);
+  svc.customActions.forEach((a, i) => links.set(actionNumber(i), a.name));
+  for (const [link, script] of links) linkTo(join(actionsDir, link), `../${RUN_DIR.scripts}/${script}`);
+  for (const name of readdirSync(actionsDir)) {
+    if (!links.has(name)) unlinkSync(join(actionsDir, name));
+  }
+
+  ensureFifo(join(logDir, LOG.stdoutPipe));
+  ensureFifo(join(logDir, LOG.stderrPipe));
+  return writeWhole(join(runDir, RUN_DIR.settings), JSON.stringify(settings, null, 2) + '\n', 0o600);
+}
+
+/** The buddy's settings for a service; `baseEnv` is what the controller passes on to services. */
+export function buddySettings(
+  svc: ServiceConfig,
+  uuid: string,
+  runDir: string,
+  baseEnv: Record<string, string>,
+): BuddySettings {
+  const environment: Record<string, string> = { ...baseEnv };
+  for (const [k, v] of Object.entries(svc.environment)) {
+    if (v === null) delete environment[k];
+    else environment[k] = v;
+  }
+  environment.UPKEEPER_SERVICE = svc.id;
+  environment.UPKEEPER_SERVICE_UUID = uuid;
+  environment.UPKEEPER_RUN_DIR = runDir;
+  return {
+    settingsVersion: 1,
+    service: svc.id,
+    uuid,
+    killTimeout: svc.killTimeout,
+    maxConsecutiveFailures: svc.maxConsecutiveFailures,
+    userMaxRestarts: svc.userMaxRestarts,
+    userRestartWindow: svc.userRestartWindow,
+    userRateLimit: svc.userRateLimit,
+    randomizeRateLimit: svc.randomizeRateLimit,
+    minUptime: svc.minUptime,
+    ringbufferSize: svc.ringbufferSize,
+    reconnectRetries: svc.reconnectRetries,
+    customActions: svc.customActions.map((a) => a.name),
+    pipeStdout: svc.pipeStdoutScript !== null,
+    pipeStderr: svc.pipeStderrScript !== null,
+    redirectStdout: svc.redirectStdout,
+    redirectStderr: svc.redirectStderr,
+    environment,
+    workingDirectory: svc.workingDirectory ?? runDir,
+    uid: svc.setUid,
+    gid: svc.setGid,
+  };
+}

@@ -1,0 +1,91 @@
+// The controller's services in memory: configuration, identity, buddy link and last known status.
+import type { ServiceConfig } from '../schema/config/types.js';
+import { ErrorCode, UpkError } from '../schema/errors.js';
+import type { BuddyStatus, DesiredState, ServiceStatus } from '../schema/records.js';
+import type { BuddyLink } from './buddy-link.js';
+
+export interface ServiceEntry {
+  config: ServiceConfig;
+  uuid: string;
+  runDir: string;
+  /** What the user wants (kept in the database). */
+  desired: DesiredState;
+  link: BuddyLink | null;
+  /** The buddy's last answer, kept while it is unreachable. */
+  status: BuddyStatus | null;
+  /** A buddy start in progress, so two callers never start two buddies. */
+  launching: Promise<BuddyLink> | null;
+}
+
+export class ServiceTable {
+  private readonly byId = new Map<string, ServiceEntry>();
+
+  set(entry: ServiceEntry): void {
+    this.byId.set(entry.config.id, entry);
+  }
+
+  get(id: string): ServiceEntry | undefined {
+    return this.byId.get(id);
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  /** Every service, by StartPriority (higher first), then id. */
+  all(): ServiceEntry[] {
+    return [...this.byId.values()].sort(
+      (a, b) => b.config.startPriority - a.config.startPriority || a.config.id.localeCompare(b.config.id),
+    );
+  }
+
+  /**
+   * The services named: ids (`name` or `package::name`), a bare name when only one package has it,
+   * or `all`. Unknown and ambiguous names throw, naming what was meant.
+   */
+  resolve(names: string[]): ServiceEntry[] {
+    if (names.includes('all')) return this.all();
+    const out: ServiceEntry[] = [];
+    for (const name of names) {
+      const entry = this.resolveOne(name);
+      if (!out.includes(entry)) out.push(entry);
+    }
+    return out;
+  }
+
+  resolveOne(name: string): ServiceEntry {
+    const exact = this.byId.get(name);
+    if (exact) return exact;
+    const matches = [...this.byId.values()].filter((e) => e.config.name === name);
+    if (matches.length === 1) return matches[0]!;
+    if (matches.length > 1) {
+      throw new UpkError(
+        ErrorCode.AMBIGUOUS_SERVICE,
+        `${name} is ambiguous: ${matches.map((e) => e.config.id).join(', ')}`,
+        { details: { candidates: matches.map((e) => e.config.id) } },
+      );
+    }
+    throw new UpkError(ErrorCode.NO_SUCH_SERVICE, `no service named ${JSON.stringify(name)}`, { details: { service: name } });
+  }
+}
+
+/** The client-facing status of a service (every view derives from this). */
+export function serviceStatus(e: ServiceEntry): ServiceStatus {
+  const s = e.status;
+  const reachable = e.link?.open === true;
+  return {
+    name: e.config.id,
+    package: e.config.package,
+    uuid: e.uuid,
+    state: reachable && s ? s.state : 'unknown',
+    desired: e.desired,
+    pid: s?.pid ?? null,
+    buddyPid: reachable ? e.link!.pid : null,
+    since: s?.since ?? null,
+    restarts: s?.restarts ?? 0,
+    failures: s?.failures ?? 0,
+    lastExit: s?.lastExit ?? null,
+    hold: s?.hold ?? null,
+    description: e.config.shortDescription,
+  };
+}

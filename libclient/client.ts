@@ -1,0 +1,182 @@
+// The typed client: one method per request of the client protocol; errors are UpkError with a code.
+import { connect as netConnect } from 'node:net';
+import { userInfo } from 'node:os';
+import { basename } from 'node:path';
+import {
+  CLIENT_MAX_FRAME_BYTES,
+  PROTOCOL_MAX,
+  PROTOCOL_MIN,
+  type ClientMethods,
+  type ControllerInfo,
+  type ControllerStatus,
+  type EventQuery,
+  type OutcomeItem,
+} from '../schema/client-protocol.js';
+import { msgpackCodec } from '../schema/codec-msgpack.js';
+import { ErrorCode, UpkError } from '../schema/errors.js';
+import type { ActionResult, ServiceEvent, ServiceStatus } from '../schema/records.js';
+import { RpcConnection, type ResultOf } from '../schema/rpc.js';
+import { socketAddress } from '../schema/socket-path.js';
+import { controllerSocket, readControllerConfig, type DiscoveryOptions } from './discovery.js';
+
+export interface ConnectOptions extends DiscoveryOptions {
+  /** Connect to this socket instead of finding it through the configuration. */
+  socket?: string;
+  /** Name recorded in the audit trail for this client's actions (default: the program's name). */
+  client?: string;
+  /** Give up connecting after this long (default 5000 ms). */
+  timeoutMs?: number;
+}
+
+/** A time for event queries: a Date, milliseconds since the epoch, or an ISO 8601 string. */
+export type TimeLike = Date | number | string;
+
+export interface EventFilter {
+  service?: string;
+  types?: string[];
+  since?: TimeLike;
+  until?: TimeLike;
+  afterId?: number;
+  limit?: number;
+}
+
+type Names = string | string[];
+const list = (names: Names): string[] => (Array.isArray(names) ? names : [names]);
+const iso = (t: TimeLike): string => (t instanceof Date ? t : new Date(t)).toISOString();
+
+export class Client {
+  private constructor(
+    private readonly rpc: RpcConnection,
+    /** The controller this client talks to, as it introduced itself. */
+    readonly controller: ControllerInfo,
+    readonly protocol: number,
+  ) {}
+
+  /** Connect to a controller and negotiate the protocol version. */
+  static async connect(options: ConnectOptions = {}): Promise<Client> {
+    const socket = options.socket ?? controllerSocket(readControllerConfig(options));
+    const rpc = await open(socket, options.timeoutMs ?? 5000);
+    try {
+      const hello = (await rpc.request('hello', {
+        protocol: { min: PROTOCOL_MIN, max: PROTOCOL_MAX },
+        client: options.client ?? basename(process.argv[1] ?? 'node'),
+        pid: process.pid,
+        user: safeUser(),
+      }, options.timeoutMs ?? 5000)) as ResultOf<ClientMethods, 'hello'>;
+      return new Client(rpc, hello.controller, hello.protocol);
+    } catch (err) {
+      rpc.destroy();
+      throw err;
+    }
+  }
+
+  list(): Promise<ServiceStatus[]> {
+    return this.call('list', {});
+  }
+
+  /** Status of the named services (all when none are named). */
+  status(names?: Names): Promise<ServiceStatus[]> {
+    return this.call('status', names === undefined ? {} : { services: list(names) });
+  }
+
+  /** Start services (`all` for every one); resolves when each outcome is known. */
+  start(names: Names): Promise<OutcomeItem[]> {
+    return this.call('start', { services: list(names) });
+  }
+
+  stop(names: Names): Promise<OutcomeItem[]> {
+    return this.call('stop', { services: list(names) });
+  }
+
+  restart(names: Names): Promise<OutcomeItem[]> {
+    return this.call('restart', { services: list(names) });
+  }
+
+  reload(names: Names): Promise<OutcomeItem[]> {
+    return this.call('reload', { services: list(names) });
+  }
+
+  /** Run a custom action, by name or by number (`00`..`31`). A non-zero exit is in the result, not an error. */
+  action(service: string, action: string): Promise<ActionResult> {
+    return this.call('action', { service, action });
+  }
+
+  /** Send a signal (`HUP`, `SIGUSR1`, `15`) to the service's process, or to its whole group. */
+  signal(service: string, signal: string, options: { group?: boolean } = {}): Promise<{ pid: number }> {
+    return this.call('signal', options.group === undefined ? { service, signal } : { service, signal, group: options.group });
+  }
+
+  /** Events from the audit database, oldest first. */
+  events(filter: EventFilter = {}): Promise<ServiceEvent[]> {
+    const q: EventQuery = {};
+    if (filter.service !== undefined) q.service = filter.service;
+    if (filter.types !== undefined) q.types = filter.types;
+    if (filter.since !== undefined) q.since = iso(filter.since);
+    if (filter.until !== undefined) q.until = iso(filter.until);
+    if (filter.afterId !== undefined) q.afterId = filter.afterId;
+    if (filter.limit !== undefined) q.limit = filter.limit;
+    return this.call('events', q);
+  }
+
+  controllerStatus(): Promise<ControllerStatus> {
+    return this.call('controller.status', {});
+  }
+
+  /** Stop the controller alone; buddies and services keep running. */
+  async stopController(): Promise<void> {
+    await this.call('controller.stop', {});
+  }
+
+  /** Stop every service and buddy, then the controller. */
+  shutdown(): Promise<OutcomeItem[]> {
+    return this.call('shutdown', {});
+  }
+
+  close(): void {
+    this.rpc.end();
+  }
+
+  private async call<K extends keyof ClientMethods>(method: K, params: ClientMethods[K]['params']): Promise<ResultOf<ClientMethods, K>> {
+    try {
+      return (await this.rpc.request(method, params)) as ResultOf<ClientMethods, K>;
+    } catch (err) {
+      if (err instanceof UpkError && err.code === ErrorCode.PROTOCOL_ERROR && !this.rpc.isOpen) {
+        throw new UpkError(ErrorCode.CONTROLLER_NOT_RUNNING, `lost the connection to the controller (${err.message})`, { cause: err });
+      }
+      throw err;
+    }
+  }
+}
+
+function open(socket: string, timeoutMs: number): Promise<RpcConnection> {
+  return new Promise((resolve, reject) => {
+    const s = netConnect(socketAddress(socket));
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new UpkError(ErrorCode.TIMEOUT, `no answer from ${socket} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    s.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      const notThere = err.code === 'ENOENT' || err.code === 'ECONNREFUSED';
+      reject(
+        new UpkError(
+          notThere ? ErrorCode.CONTROLLER_NOT_RUNNING : ErrorCode.PROTOCOL_ERROR,
+          notThere ? `the controller is not running (no answer on ${socket})` : `${socket}: ${err.message}`,
+          { cause: err },
+        ),
+      );
+    });
+    s.once('connect', () => {
+      clearTimeout(timer);
+      resolve(new RpcConnection(s, { codec: msgpackCodec, maxFrameBytes: CLIENT_MAX_FRAME_BYTES }));
+    });
+  });
+}
+
+function safeUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return String(process.getuid?.() ?? '');
+  }
+}

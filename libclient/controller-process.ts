@@ -1,0 +1,88 @@
+// Starts the controller in the background and waits until it answers; stops it and waits until it is gone.
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ControllerInfo } from '../schema/client-protocol.js';
+import { ErrorCode, UpkError } from '../schema/errors.js';
+import { Client, type ConnectOptions } from './client.js';
+import { controllerSocket, readControllerConfig } from './discovery.js';
+
+/** The controller program of this package (this file is dist/libclient/controller-process.js). */
+export const CONTROLLER_PROGRAM = fileURLToPath(new URL('../controller/main.js', import.meta.url));
+/** The controller's log when it runs in the background. */
+export const CONTROLLER_LOG = 'controller.log';
+
+export interface StartedController {
+  alreadyRunning: boolean;
+  controller: ControllerInfo;
+  log: string;
+}
+
+/** Start a controller for the configuration unless one already answers; resolves once it answers. */
+export async function startController(options: ConnectOptions & { waitMs?: number } = {}): Promise<StartedController> {
+  const config = readControllerConfig(options);
+  const log = join(config.stateDir, CONTROLLER_LOG);
+  const existing = await Client.connect({ ...options, socket: controllerSocket(config) }).catch(() => null);
+  if (existing) {
+    existing.close();
+    return { alreadyRunning: true, controller: existing.controller, log };
+  }
+  mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
+  const out = openSync(log, 'a', 0o600);
+  const args = [CONTROLLER_PROGRAM, ...(config.file ? ['--config', config.file] : [])];
+  let child;
+  try {
+    child = spawn(process.execPath, args, {
+      detached: true,
+      stdio: ['ignore', out, out],
+      env: options.env ?? process.env,
+      cwd: '/',
+    });
+  } finally {
+    closeSync(out);
+  }
+  child.unref();
+  let exit: number | null = null;
+  child.once('exit', (code) => (exit = code ?? 1));
+  const deadline = Date.now() + (options.waitMs ?? 15_000);
+  for (;;) {
+    const client = await Client.connect({ ...options, socket: controllerSocket(config), timeoutMs: 1000 }).catch(() => null);
+    if (client) {
+      client.close();
+      return { alreadyRunning: false, controller: client.controller, log };
+    }
+    if (exit !== null) {
+      const code = exit === 9 ? ErrorCode.CONTROLLER_RUNNING : exit === 7 ? ErrorCode.CONFIG_INVALID : ErrorCode.INTERNAL;
+      throw new UpkError(code, `the controller exited at start (code ${exit}): ${tail(log)}`);
+    }
+    if (Date.now() > deadline) throw new UpkError(ErrorCode.TIMEOUT, `the controller did not answer in time; see ${log}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Ask the controller to stop and wait until its socket no longer answers. */
+export async function stopController(options: ConnectOptions & { waitMs?: number } = {}): Promise<ControllerInfo> {
+  const client = await Client.connect(options);
+  const info = client.controller;
+  await client.stopController();
+  client.close();
+  const deadline = Date.now() + (options.waitMs ?? 15_000);
+  while (Date.now() < deadline) {
+    try {
+      process.kill(info.pid, 0);
+    } catch {
+      return info;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new UpkError(ErrorCode.TIMEOUT, `controller ${info.pid} is still running`);
+}
+
+function tail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-3).join(' | ');
+  } catch {
+    return '(no log)';
+  }
+}

@@ -1,0 +1,26 @@
+// upkeeper's client library: `import { connect } from 'upkeeper'`.
+import { Client, type ConnectOptions } from './client.js';
+
+export { Client, type ConnectOptions, type EventFilter, type TimeLike } from './client.js';
+export { startController, stopController, CONTROLLER_LOG, type StartedController } from './controller-process.js';
+export { readControllerConfig, controllerSocket, type DiscoveryOptions } from './discovery.js';
+export { UpkError, ErrorCode, type WireError } from '../schema/errors.js';
+export { ExitCode, exitCodeFor } from '../schema/exit-codes.js';
+export type {
+  ServiceStatus,
+  ServiceState,
+  DesiredState,
+  ServiceEvent,
+  EventType,
+  ExitInfo,
+  Hold,
+  ActionResult,
+} from '../schema/records.js';
+export { SERVICE_STATES, EVENT_TYPES, EVENT_TYPE_NAMES } from '../schema/records.js';
+export type { ControllerInfo, ControllerStatus, OutcomeItem, EventQuery } from '../schema/client-protocol.js';
+export type { ConfigIssue, ControllerConfig, ServiceConfig } from '../schema/config/types.js';
+
+/** Connect to the controller (found through `options.config`, $UPKEEPER_CONFIG or the default config). */
+export function connect(options: ConnectOptions = {}): Promise<Client> {
+  return Client.connect(options);
+}

@@ -1,0 +1,150 @@
+// The client↔controller protocol: MessagePack frames, version negotiated by `hello`, one definition for both ends.
+import type { Validators } from './rpc.js';
+import type { ActionResult, ServiceEvent, ServiceStatus } from './records.js';
+import type { ConfigIssue } from './config/types.js';
+import type { WireError } from './errors.js';
+import { asObject, bad, optBool, optInt, optStr, optStrList, str, strList } from './validate.js';
+
+/** Protocol versions this build speaks; `hello` picks the highest both ends support. */
+export const PROTOCOL_MIN = 1;
+export const PROTOCOL_MAX = 1;
+/** Largest frame either end accepts; a larger one closes the connection. */
+export const CLIENT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+/** Most events one `events` answer carries; ask again with `afterId` for more. */
+export const EVENTS_PAGE_MAX = 10_000;
+
+export interface HelloParams {
+  protocol: { min: number; max: number };
+  /** Who is asking, for the audit trail: program name, pid and user. */
+  client: string;
+  pid: number;
+  user: string;
+}
+
+export interface ControllerInfo {
+  pid: number;
+  version: string;
+  protocol: number;
+  startedAt: string;
+  socket: string;
+  stateDir: string;
+  configFile: string | null;
+}
+
+export interface ControllerStatus extends ControllerInfo {
+  uptimeMs: number;
+  services: number;
+  buddies: number;
+  /** Problems in the configuration files; the services they affect are not loaded. */
+  configIssues: ConfigIssue[];
+}
+
+/** The outcome for one service of start, stop, restart, reload or shutdown. */
+export interface OutcomeItem {
+  service: string;
+  ok: boolean;
+  message: string;
+  status: ServiceStatus | null;
+  /** For reload: how the reload script ended. */
+  action?: ActionResult;
+  error?: WireError;
+}
+
+export interface ServicesParams {
+  /** Service ids (`name` or `package::name`, a bare name when unambiguous), or `all`. */
+  services: string[];
+}
+
+export interface EventQuery {
+  service?: string;
+  types?: string[];
+  /** ISO 8601 times, inclusive. */
+  since?: string;
+  until?: string;
+  /** Only events with a larger id (for paging and resuming). */
+  afterId?: number;
+  /** At most this many: the newest ones, returned oldest first (default and maximum EVENTS_PAGE_MAX). */
+  limit?: number;
+}
+
+export interface ClientMethods {
+  hello: { params: HelloParams; result: { protocol: number; controller: ControllerInfo } };
+  'controller.status': { params: Record<string, never>; result: ControllerStatus };
+  /** Stop the controller alone; buddies and services keep running. */
+  'controller.stop': { params: Record<string, never>; result: null };
+  /** Stop every service and buddy, then the controller. */
+  shutdown: { params: Record<string, never>; result: OutcomeItem[] };
+  list: { params: Record<string, never>; result: ServiceStatus[] };
+  status: { params: { services?: string[] }; result: ServiceStatus[] };
+  start: { params: ServicesParams; result: OutcomeItem[] };
+  stop: { params: ServicesParams; result: OutcomeItem[] };
+  restart: { params: ServicesParams; result: OutcomeItem[] };
+  reload: { params: ServicesParams; result: OutcomeItem[] };
+  action: { params: { service: string; action: string }; result: ActionResult };
+  signal: { params: { service: string; signal: string; group?: boolean }; result: { pid: number } };
+  events: { params: EventQuery; result: ServiceEvent[] };
+}
+
+const none = (p: unknown): Record<string, never> => {
+  asObject(p);
+  return {};
+};
+const services = (p: unknown): ServicesParams => ({ services: strList(asObject(p), 'services') });
+
+function isoParam(o: Record<string, unknown>, key: string): string | undefined {
+  const v = optStr(o, key);
+  if (v !== undefined && Number.isNaN(Date.parse(v))) bad(`${key} must be an ISO 8601 time, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+export const clientValidators: Validators<ClientMethods> = {
+  hello: (p) => {
+    const o = asObject(p);
+    const range = asObject(o.protocol, 'protocol');
+    return {
+      protocol: { min: optInt(range, 'min', 0) ?? 0, max: optInt(range, 'max', 0) ?? 0 },
+      client: optStr(o, 'client') ?? 'unknown',
+      pid: optInt(o, 'pid', 0) ?? 0,
+      user: optStr(o, 'user') ?? '',
+    };
+  },
+  'controller.status': none,
+  'controller.stop': none,
+  shutdown: none,
+  list: none,
+  status: (p) => {
+    const list = optStrList(asObject(p), 'services');
+    return list === undefined ? {} : { services: list };
+  },
+  start: services,
+  stop: services,
+  restart: services,
+  reload: services,
+  action: (p) => {
+    const o = asObject(p);
+    return { service: str(o, 'service'), action: str(o, 'action') };
+  },
+  signal: (p) => {
+    const o = asObject(p);
+    const group = optBool(o, 'group');
+    const base = { service: str(o, 'service'), signal: str(o, 'signal') };
+    return group === undefined ? base : { ...base, group };
+  },
+  events: (p) => {
+    const o = asObject(p);
+    const q: EventQuery = {};
+    const service = optStr(o, 'service');
+    const types = optStrList(o, 'types');
+    const since = isoParam(o, 'since');
+    const until = isoParam(o, 'until');
+    const afterId = optInt(o, 'afterId', 0);
+    const limit = optInt(o, 'limit', 1);
+    if (service !== undefined) q.service = service;
+    if (types !== undefined) q.types = types;
+    if (since !== undefined) q.since = since;
+    if (until !== undefined) q.until = until;
+    if (afterId !== undefined) q.afterId = afterId;
+    if (limit !== undefined) q.limit = Math.min(limit, EVENTS_PAGE_MAX);
+    return q;
+  },
+};

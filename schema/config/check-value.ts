@@ -1,0 +1,148 @@
+// Checks one value against its key's type and returns it normalised (paths absolute, names resolved), or issues.
+import type { ConfigIssue } from './types.js';
+import { type JsonNode, toValue } from './json-node.js';
+import { INITIAL_STATE_WORDS, type ValueType } from './keys.js';
+import type { Accounts } from './accounts.js';
+import { expectedGot, makeIssue } from './issues.js';
+import { resolvePath } from './paths.js';
+import { NAME_RE, NAME_RULE, UUID_RE } from './names.js';
+import { PLACEHOLDERS, unknownPlaceholders } from './scripts.js';
+import { checkActions, checkEnvironment, checkList } from './check-objects.js';
+
+/** Where a value comes from: used to resolve relative paths and to name the file in issues. */
+export interface CheckContext {
+  file: string;
+  /** Folder relative paths resolve against (the folder of `file`). */
+  baseDir: string;
+  env: NodeJS.ProcessEnv;
+  accounts: Accounts;
+}
+
+export interface Checked {
+  value: unknown;
+  issues: ConfigIssue[];
+}
+
+type NumberType = Extract<ValueType, { kind: 'number' }>;
+
+/** "a number of seconds > 0 and ≤ 60", "an integer from 4 to 65536", "an integer ≥ -1 or null", … */
+export function describeType(type: ValueType): string {
+  switch (type.kind) {
+    case 'number':
+      return describeNumber(type);
+    case 'boolean':
+      return 'true or false';
+    case 'text':
+      return `${type.nonEmpty ? 'a non-empty string' : 'a string'}${type.nullable ? ' or null' : ''}`;
+    case 'name':
+      return `a name (${NAME_RULE})${type.nullable ? ' or null' : ''}`;
+    case 'script':
+      return `a script (non-empty text)${type.nullable ? ' or null' : ''}`;
+    case 'path':
+      return `a path${type.nullable ? ' or null' : ''}`;
+    case 'uuid':
+      return 'a UUID (like "0f8fad5b-d9cb-469f-a165-70867728950e") or null';
+    case 'list':
+      return type.item === 'provides' ? 'a list of names' : 'a list of prerequisites';
+    case 'account':
+      return type.account === 'user' ? 'a uid (an integer ≥ 0), a user name or null' : 'a gid (an integer ≥ 0), a group name or null';
+    case 'state':
+      return `one of ${Object.keys(INITIAL_STATE_WORDS).join(', ')}`;
+    case 'actions':
+      return 'an object of action name → script';
+    case 'environment':
+      return 'an object of variable name → string or null';
+    case 'defaults':
+      return 'an object of service keys';
+  }
+}
+
+function describeNumber(t: NumberType): string {
+  let text = t.integer ? 'an integer' : t.seconds ? 'a number of seconds' : 'a number';
+  const low = t.minExclusive ? '>' : '≥';
+  if (t.min !== undefined && t.max !== undefined) text += t.integer ? ` from ${t.min} to ${t.max}` : ` ${low} ${t.min} and ≤ ${t.max}`;
+  else if (t.min !== undefined) text += ` ${low} ${t.min}`;
+  else if (t.max !== undefined) text += ` ≤ ${t.max}`;
+  return t.nullable ? `${text} or null` : text;
+}
+
+function inRange(t: NumberType, n: number): boolean {
+  if (t.integer && !Number.isInteger(n)) return false;
+  if (t.min !== undefined && (t.minExclusive ? n <= t.min : n < t.min)) return false;
+  return t.max === undefined || n <= t.max;
+}
+
+/** Check `node` (the value of key path `key`) against `type`. */
+export function checkValue(type: ValueType, node: JsonNode, key: string, ctx: CheckContext): Checked {
+  const ok = (value: unknown): Checked => ({ value, issues: [] });
+  const bad = (message?: string): Checked => ({
+    value: undefined,
+    issues: [makeIssue(ctx.file, node.pos, key, message ?? expectedGot(describeType(type), toValue(node)))],
+  });
+  const nullable = 'nullable' in type && type.nullable === true;
+  if (node.kind === 'null' && (nullable || type.kind === 'uuid' || type.kind === 'account')) return ok(null);
+
+  switch (type.kind) {
+    case 'number':
+      return node.kind === 'number' && inRange(type, node.value) ? ok(node.value) : bad();
+    case 'boolean':
+      return node.kind === 'boolean' ? ok(node.value) : bad();
+    case 'text':
+      if (node.kind !== 'string' || (type.nonEmpty && node.value.trim() === '')) return bad();
+      return ok(node.value);
+    case 'name':
+      return node.kind === 'string' && NAME_RE.test(node.value) ? ok(node.value) : bad();
+    case 'script': {
+      if (node.kind !== 'string' || node.value.trim() === '') return bad();
+      const unknown = type.substituted === true ? unknownPlaceholders(node.value) : [];
+      if (unknown.length > 0) {
+        const known = PLACEHOLDERS.map((p) => p.placeholder).join(', ');
+        return bad(`unknown placeholder ${unknown.join(', ')}: the placeholders are ${known} (upper case)`);
+      }
+      return ok(node.value);
+    }
+    case 'path': {
+      if (node.kind !== 'string') return bad();
+      const resolved = resolvePath(node.value, ctx.baseDir, ctx.env);
+      return 'path' in resolved ? ok(resolved.path) : bad(resolved.message);
+    }
+    case 'uuid':
+      return node.kind === 'string' && UUID_RE.test(node.value) ? ok(node.value.toLowerCase()) : bad();
+    case 'state': {
+      const state = node.kind === 'string' ? INITIAL_STATE_WORDS[node.value.toLowerCase()] : undefined;
+      return state === undefined ? bad() : ok(state);
+    }
+    case 'account':
+      return checkAccount(type.account, node, ctx, ok, bad);
+    case 'list':
+      return node.kind === 'array' ? checkList(type.item, node, key, ctx.file) : bad();
+    case 'actions':
+      return node.kind === 'object' ? checkActions(node, key, ctx.file) : bad();
+    case 'environment':
+      return node.kind === 'object' ? checkEnvironment(node, key, ctx.file) : bad();
+    case 'defaults':
+      return bad('ServiceDefaults is checked by the controller config loader');
+  }
+}
+
+function checkAccount(
+  account: 'user' | 'group',
+  node: JsonNode,
+  ctx: CheckContext,
+  ok: (value: unknown) => Checked,
+  bad: (message?: string) => Checked,
+): Checked {
+  let id: number;
+  if (node.kind === 'number' && Number.isInteger(node.value) && node.value >= 0) {
+    if (node.value === 0) return ok(null);
+    id = node.value;
+  } else if (node.kind === 'string' && node.value !== '' && !/^\d+$/.test(node.value)) {
+    const found = ctx.accounts.lookup(account, node.value);
+    if ('message' in found) return bad(found.message);
+    id = found.id;
+  } else {
+    return bad();
+  }
+  const effective = ctx.accounts.effective(account, id);
+  return 'message' in effective ? bad(effective.message) : ok(effective.id);
+}

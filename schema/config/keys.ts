@@ -1,0 +1,153 @@
+// The one table of every configuration key: canonical name, value type, built-in default, description.
+
+/** What a key accepts; drives checking (check-value.ts), layering and the JSON Schema. */
+export type ValueType =
+  | {
+      kind: 'number';
+      integer: boolean;
+      /** Described as "a number of seconds". */
+      seconds?: boolean;
+      min?: number;
+      minExclusive?: boolean;
+      max?: number;
+      nullable?: boolean;
+    }
+  | { kind: 'boolean' }
+  /** Free text (descriptions, Exec commands); nonEmpty rejects "". */
+  | { kind: 'text'; nullable: boolean; nonEmpty?: boolean }
+  /** A service or package name (Name, Package). */
+  | { kind: 'name'; nullable: boolean }
+  /** Script text; `#!/bin/sh` is added when it has no `#!` line. substituted: %(EXEC_*) placeholders are replaced. */
+  | { kind: 'script'; nullable: boolean; substituted?: boolean }
+  | { kind: 'path'; nullable: boolean }
+  | { kind: 'uuid' }
+  | { kind: 'list'; item: 'provides' | 'prerequisite' }
+  | { kind: 'account'; account: 'user' | 'group' }
+  | { kind: 'state' }
+  | { kind: 'actions' }
+  | { kind: 'environment' }
+  | { kind: 'defaults' };
+
+export interface KeySpec {
+  /** Canonical spelling (keys are matched case-insensitively). */
+  readonly name: string;
+  readonly type: ValueType;
+  /** Built-in default as written in a file; undefined when computed (see defaultText). */
+  readonly default: unknown;
+  /** How the default reads in docs when it is computed or needs words. */
+  readonly defaultText?: string;
+  readonly description: string;
+  /** Only in a service entry, never in ServiceDefaults (they identify one service). */
+  readonly serviceOnly?: boolean;
+}
+
+/** The words a user may write for InitialState (any letter case), and what they mean. */
+export const INITIAL_STATE_WORDS: Readonly<Record<string, 'running' | 'stopped'>> = {
+  running: 'running',
+  up: 'running',
+  start: 'running',
+  run: 'running',
+  stopped: 'stopped',
+  down: 'stopped',
+  stop: 'stopped',
+};
+
+const seconds = (extra: Partial<Extract<ValueType, { kind: 'number' }>> = {}): ValueType => ({ kind: 'number', integer: false, seconds: true, ...extra });
+const integer = (extra: Partial<Extract<ValueType, { kind: 'number' }>> = {}): ValueType => ({ kind: 'number', integer: true, ...extra });
+const boolean: ValueType = { kind: 'boolean' };
+const PLANNED_ORDER = 'Parsed and checked; ordering starts by this key is planned for a later release.';
+const PLANNED_RECONCILE = 'Parsed and checked; this reconciliation after a controller restart is planned for a later release.';
+
+export const SERVICE_KEYS: readonly KeySpec[] = [
+  { name: 'Name', type: { kind: 'name', nullable: false }, default: undefined, defaultText: 'the name in the service id', serviceOnly: true,
+    description: 'Accepted for compatibility with the original upkeeper: the service name, which must equal the name part of the service id.' },
+  { name: 'Package', type: { kind: 'name', nullable: true }, default: undefined, defaultText: 'the package in the service id', serviceOnly: true,
+    description: 'Accepted for compatibility with the original upkeeper: the package, which must equal the package part of the service id (null when the id has none).' },
+  { name: 'UUID', type: { kind: 'uuid' }, default: null, serviceOnly: true,
+    description: 'A fixed UUID for the service (stored in lower case). When null, the controller assigns one the first time it sees the service and keeps it in its database.' },
+  { name: 'ShortDescription', type: { kind: 'text', nullable: true }, default: null, description: 'A brief description of the service, shown by clients.' },
+  { name: 'LongDescription', type: { kind: 'text', nullable: true }, default: null, description: 'A longer and more complete description of the service.' },
+  { name: 'Provides', type: { kind: 'list', item: 'provides' }, default: [],
+    description: `Names of what this service provides, for other services' Prerequisites. Lists from ServiceDefaults and the service are appended, duplicates removed. ${PLANNED_ORDER}` },
+  { name: 'Prerequisites', type: { kind: 'list', item: 'prerequisite' }, default: [],
+    description: `What must already be running before this service starts: a name listed in some service's Provides, "package:name" (single colon) for a service of a given package, or "uuid#<uuid>". Lists are appended like Provides. ${PLANNED_ORDER}` },
+  { name: 'StartPriority', type: integer(), default: 0,
+    description: `Start priority, used instead of or together with Provides/Prerequisites to order starts. ${PLANNED_ORDER}` },
+  { name: 'KillTimeout', type: seconds(), default: 10,
+    description: 'Seconds allowed for a stop. The stop script runs at once; the whole process group gets SIGTERM at KillTimeout seconds and SIGKILL at 2×KillTimeout. A negative value never sends SIGKILL and sends SIGTERM at |KillTimeout|; 0 sends SIGTERM and SIGKILL at once.' },
+  { name: 'MaxConsecutiveFailures', type: integer({ min: -1 }), default: -1,
+    description: 'How many failures in a row put the service in state "failed" (no more automatic restarts) until a user starts it again. A failure is a run that ends, while the service is wanted running, before MinUptime, or a start that cannot execute. -1 never gives up; 0 never restarts automatically.' },
+  { name: 'MinUptime', type: seconds({ min: 0 }), default: 1,
+    description: 'Seconds a run must last to count as a success (which resets the failure count). "upk start" reports success once the service has been up this long.' },
+  { name: 'UserMaxRestarts', type: integer({ min: -1, nullable: true }), default: 10, defaultText: '10 (null means 10)',
+    description: 'At most this many starts within UserRestartWindow seconds; further starts are held until the oldest one leaves the window (a "runaway" hold, recorded as an event). -1 means no limit; null means the built-in 10.' },
+  { name: 'UserRestartWindow', type: seconds({ min: 0, minExclusive: true, nullable: true }), default: 60, defaultText: '60 (null means 60)',
+    description: 'The window, in seconds, over which UserMaxRestarts is counted. null means the built-in 60.' },
+  { name: 'UserRateLimit', type: seconds({ min: 0, nullable: true }), default: 1, defaultText: '1 (null means 1)',
+    description: 'Minimum seconds between two starts (start to start). null means the built-in 1.' },
+  { name: 'RandomizeRateLimit', type: boolean, default: false,
+    description: 'Add a uniformly random 0–50 % of UserRateLimit to each delay between starts.' },
+  { name: 'SetUID', type: { kind: 'account', account: 'user' }, default: null, defaultText: 'null (0 means the same)',
+    description: 'User to run the service as: a uid (integer ≥ 0) or a user name from /etc/passwd. 0 or null runs it as the user upkeeper runs as. Any other user needs upkeeper to run as root.' },
+  { name: 'SetGID', type: { kind: 'account', account: 'group' }, default: null, defaultText: 'null (0 means the same)',
+    description: 'Group to run the service as: a gid (integer ≥ 0) or a group name from /etc/group. 0 or null runs it with the group upkeeper runs as. Any other group needs upkeeper to run as root.' },
+  { name: 'RingbufferSize', type: integer({ min: 4, max: 65536 }), default: 256,
+    description: 'How many events the buddy keeps while no controller collects them.' },
+  { name: 'ReconnectRetries', type: integer({ min: -1 }), default: 10,
+    description: 'How many times the buddy retries reaching the controller when it has urgent events to report (-1 = forever).' },
+  { name: 'ExecStart', type: { kind: 'text', nullable: true, nonEmpty: true }, default: null,
+    description: 'The command that runs the service; replaces %(EXEC_START) in the scripts. Required when a script uses %(EXEC_START), as the default StartScript does.' },
+  { name: 'StartScript', type: { kind: 'script', nullable: false, substituted: true }, default: '#!/bin/sh\nexec %(EXEC_START)\n',
+    description: 'Script that starts the service; the process it execs is the service. %(EXEC_START), %(EXEC_STOP) and %(EXEC_RELOAD) are replaced everywhere they occur.' },
+  { name: 'ExecStop', type: { kind: 'text', nullable: true, nonEmpty: true }, default: 'kill',
+    description: 'The command that stops the service; replaces %(EXEC_STOP) in the scripts.' },
+  { name: 'StopScript', type: { kind: 'script', nullable: false, substituted: true }, default: '#!/bin/sh\nexec %(EXEC_STOP) $1\n',
+    description: 'Script run to stop the service; $1 is the pid of the service (also its process group). Placeholders are replaced as in StartScript.' },
+  { name: 'ExecReload', type: { kind: 'text', nullable: true, nonEmpty: true }, default: 'kill -HUP',
+    description: 'The command that reloads the service; replaces %(EXEC_RELOAD) in the scripts.' },
+  { name: 'ReloadScript', type: { kind: 'script', nullable: false, substituted: true }, default: '#!/bin/sh\nexec %(EXEC_RELOAD) $1\n',
+    description: 'Script run to reload the service; $1 is the pid of the service. Placeholders are replaced as in StartScript.' },
+  { name: 'CustomActions', type: { kind: 'actions' }, default: {},
+    description: 'Extra actions: action name → script text. At most 32, numbered 00..31 in config order. Names: 1 to 64 letters, digits, "_", "." or "-", starting with a letter or digit, not all digits, not start, stop, reload, pipe-stdout or pipe-stderr. Merged by name with ServiceDefaults (the service wins).' },
+  { name: 'PipeStdoutScript', type: { kind: 'script', nullable: true }, default: null,
+    description: "Script that receives the service's standard output on its standard input, e.g. \"exec logger -t web\"." },
+  { name: 'PipeStderrScript', type: { kind: 'script', nullable: true }, default: null,
+    description: "Script that receives the service's standard error on its standard input." },
+  { name: 'RedirectStdout', type: { kind: 'path', nullable: true }, default: null,
+    description: "File the service's standard output goes to, instead of log/stdout in its run directory. Relative to the folder of the file it is written in; ~ is the home directory. When stdout is piped, only what the pipe script itself prints ends up here." },
+  { name: 'RedirectStderr', type: { kind: 'path', nullable: true }, default: null,
+    description: "File the service's standard error goes to, instead of log/stderr in its run directory. Resolved like RedirectStdout." },
+  { name: 'InitialState', type: { kind: 'state' }, default: 'stopped',
+    description: 'The state a service gets when the controller first configures it: "running" (also up, start, run) or "stopped" (also down, stop), any letter case. Afterwards the state last asked for is kept.' },
+  { name: 'UnconfigureOnFileRemoval', type: boolean, default: false,
+    description: 'When the file defining this service disappears, remove the service from the controller instead of keeping it until it is removed by hand.' },
+  { name: 'PreferBuddyStateForStopped', type: boolean, default: false,
+    description: `After a controller restart, if the buddy reports the service stopped but the controller's database wants it running, believe the buddy (record it as stopped) instead of starting it. ${PLANNED_RECONCILE}` },
+  { name: 'PreferBuddyStateForRunning', type: boolean, default: true,
+    description: `After a controller restart, if the buddy reports the service running but the controller's database wants it stopped, believe the buddy (record it as running, leave it running). ${PLANNED_RECONCILE}` },
+  { name: 'Environment', type: { kind: 'environment' }, default: {},
+    description: 'Environment variables for the service: name → value, or null to remove a variable it would inherit. Merged by name with ServiceDefaults (the service wins). Names are case-sensitive.' },
+  { name: 'WorkingDirectory', type: { kind: 'path', nullable: true }, default: null,
+    description: "The service's working directory; null means its run directory. Relative to the folder of the file it is written in; ~ is the home directory." },
+];
+
+export const CONTROLLER_KEYS: readonly KeySpec[] = [
+  { name: 'StateDir', type: { kind: 'path', nullable: true }, default: undefined, defaultText: '$XDG_STATE_HOME/upkeeper (~/.local/state/upkeeper)',
+    description: "The controller's state folder: its socket, lock and database. null means the default, $XDG_STATE_HOME/upkeeper." },
+  { name: 'SvcConfigPath', type: { kind: 'path', nullable: true }, default: undefined, defaultText: 'upkeeper.d next to this file',
+    description: 'Folder of the service files (*.conf). null means upkeeper.d in the folder of this file.' },
+  { name: 'SvcRunPath', type: { kind: 'path', nullable: true }, default: undefined, defaultText: '<StateDir>/run',
+    description: "Folder holding each service's run directory (where its buddy runs). null means <StateDir>/run." },
+  { name: 'BuddyPollingInterval', type: seconds({ min: 0, minExclusive: true, max: 60 }), default: 0.5,
+    description: 'How often, in seconds, the controller polls the buddies for events.' },
+  { name: 'UpkBuddyPath', type: { kind: 'path', nullable: true }, default: null, defaultText: 'null (the bundled buddy)',
+    description: 'The buddy program (a JavaScript file run with node); null means the one bundled with upkeeper.' },
+  { name: 'ServiceDefaults', type: { kind: 'defaults' }, default: {},
+    description: 'Service keys applied to every service, under its own keys (all service keys except UUID, Name and Package).' },
+];
+
+/** The spec for a key written in any letter case, or undefined. */
+export function findKey(table: readonly KeySpec[], written: string): KeySpec | undefined {
+  const folded = written.toLowerCase();
+  return table.find((spec) => spec.name.toLowerCase() === folded);
+}

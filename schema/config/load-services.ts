@@ -1,0 +1,159 @@
+// Reads every service file (*.conf in SvcConfigPath), checks each service, and reports duplicate ids and UUIDs.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ConfigIssue, ControllerConfig, LoadedServices, ServiceConfig } from './types.js';
+import { type JsonNode, type Pos, fromValue, toValue } from './json-node.js';
+import { Accounts, type Host, currentHost } from './accounts.js';
+import type { CheckContext } from './check-value.js';
+import { parseTree } from './jsonc.js';
+import { expectedGot, makeIssue, sortIssues } from './issues.js';
+import { parseServiceId, serviceIdProblem } from './names.js';
+import { type Layer, checkServiceKeys } from './service-layer.js';
+import { buildService } from './service-config.js';
+import { readText } from './read-file.js';
+
+/** Names the source of ServiceDefaults in issues when the config was not read from a file. */
+const NO_FILE = '(ServiceDefaults given in code)';
+
+/** Where a service id was first defined. */
+interface Definition {
+  id: string;
+  file: string;
+  pos: Pos;
+}
+
+/**
+ * Read every `*.conf` in config.svcConfigPath (sorted by file name, not recursive; hidden files skipped),
+ * layer and check each service. Bad services/files are left out of `services` and reported in `issues`;
+ * good ones are returned. A missing SvcConfigPath directory means no services (no issue).
+ */
+export function loadServices(config: ControllerConfig, env: NodeJS.ProcessEnv = process.env): LoadedServices {
+  return loadServicesWith(config, env, currentHost());
+}
+
+/** loadServices with the process facts (uid, gid, account files) given. */
+export function loadServicesWith(config: ControllerConfig, env: NodeJS.ProcessEnv, host: Host): LoadedServices {
+  const accounts = new Accounts(host);
+  const defaultsFile = config.file ?? NO_FILE;
+  const defaults = checkDefaults(config, env, accounts);
+  const issues: ConfigIssue[] = [...defaults.issues];
+  const listed = listServiceFiles(config.svcConfigPath);
+  if ('message' in listed) {
+    issues.push(makeIssue(config.svcConfigPath, null, '', listed.message));
+    return { services: [], issues, files: [] };
+  }
+  const files: string[] = [];
+  const candidates: { service: ServiceConfig; foldedId: string; uuidPos: Pos }[] = [];
+  const ids = new Map<string, Definition>();
+  const duplicated = new Set<string>();
+
+  for (const file of listed.files) {
+    const read = readText(file);
+    if (!('text' in read)) {
+      issues.push(makeIssue(file, null, '', read.message));
+      continue;
+    }
+    files.push(file);
+    const { node, issues: syntax } = parseTree(read.text, file);
+    issues.push(...syntax);
+    if (node === null) continue;
+    if (node.kind !== 'object') {
+      issues.push(makeIssue(file, node.pos, '', expectedGot('an object of services (service id → service keys)', toValue(node))));
+      continue;
+    }
+    const ctx: CheckContext = { file, baseDir: path.dirname(file), env, accounts };
+    for (const entry of node.entries) {
+      const top = topLevelKey(entry.key, entry.value, file, entry.keyPos);
+      if (top !== undefined) {
+        issues.push(...top);
+        continue;
+      }
+      const parsed = parseServiceId(entry.key);
+      if (parsed === null) {
+        issues.push(makeIssue(file, entry.keyPos, entry.key, serviceIdProblem(entry.key)));
+        continue;
+      }
+      const foldedId = entry.key.toLowerCase();
+      const first = ids.get(foldedId);
+      if (first === undefined) ids.set(foldedId, { id: entry.key, file, pos: entry.keyPos });
+      else {
+        duplicated.add(foldedId);
+        const same = first.id === entry.key ? '' : ` (as ${JSON.stringify(first.id)}; ids differing only in letter case collide)`;
+        issues.push(makeIssue(file, entry.keyPos, entry.key, `service ${JSON.stringify(entry.key)} is already defined ${where(first, file)}${same}`));
+        const again = where({ id: entry.key, file, pos: entry.keyPos }, first.file);
+        issues.push(makeIssue(first.file, first.pos, first.id, `service ${JSON.stringify(first.id)} is defined again ${again}`));
+      }
+      const built = buildService({ id: entry.key, ...parsed, file, keyPos: entry.keyPos, node: entry.value }, defaults.layer, ctx);
+      issues.push(...built.issues);
+      if (built.service !== null) {
+        const uuidPos = entry.value.kind === 'object' ? (entry.value.entries.find((e) => e.key.toLowerCase() === 'uuid')?.value.pos ?? entry.keyPos) : entry.keyPos;
+        candidates.push({ service: built.service, foldedId, uuidPos });
+      }
+    }
+  }
+
+  const services = dropDuplicateUuids(candidates.filter((c) => !duplicated.has(c.foldedId)), issues);
+  return { services, issues: sortIssues(issues, [defaultsFile, config.svcConfigPath, ...listed.files]), files };
+}
+
+/** `$schema` is allowed and ignored; ServiceDefaults is a mistake here. undefined: an ordinary service id. */
+function topLevelKey(key: string, value: JsonNode, file: string, pos: Pos): ConfigIssue[] | undefined {
+  if (key.toLowerCase() === '$schema') {
+    return value.kind === 'string' ? [] : [makeIssue(file, value.pos, '$schema', expectedGot('the URL or path of a JSON Schema', toValue(value)))];
+  }
+  if (key.toLowerCase() === 'servicedefaults') {
+    return [makeIssue(file, pos, key, 'ServiceDefaults belongs in upkeeper.conf; a service file holds only services')];
+  }
+  return undefined;
+}
+
+/** `at line 3` in the same file, `in web.conf at line 3` in another. */
+function where(def: Definition, currentFile: string): string {
+  return def.file === currentFile ? `at line ${def.pos.line}` : `in ${path.basename(def.file)} at line ${def.pos.line}`;
+}
+
+/** ServiceDefaults from the controller config, checked again so that hand-made configs are safe too. */
+function checkDefaults(config: ControllerConfig, env: NodeJS.ProcessEnv, accounts: Accounts): { layer: Layer; issues: ConfigIssue[] } {
+  const file = config.file ?? NO_FILE;
+  const node = fromValue(config.serviceDefaults ?? {});
+  if (node.kind !== 'object') {
+    return { layer: new Map(), issues: [makeIssue(file, null, 'ServiceDefaults', expectedGot('an object of service keys', toValue(node)))] };
+  }
+  const baseDir = config.file === null ? config.svcConfigPath : path.dirname(config.file);
+  const checked = checkServiceKeys(node, 'ServiceDefaults', { file, baseDir, env, accounts }, 'defaults');
+  return { layer: checked.layer, issues: checked.issues };
+}
+
+/** The `*.conf` files of a folder, sorted by name; hidden files are skipped. */
+function listServiceFiles(dir: string): { files: string[] } | { message: string } {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { files: [] };
+    if (code === 'ENOTDIR') return { message: 'SvcConfigPath is not a directory' };
+    return { message: `cannot read the service folder: ${code ?? String(err)}` };
+  }
+  const files = names.filter((name) => name.endsWith('.conf') && !name.startsWith('.')).sort();
+  return { files: files.map((name) => path.join(dir, name)) };
+}
+
+/** Two services with the same UUID: both are reported and left out. */
+function dropDuplicateUuids(candidates: { service: ServiceConfig; uuidPos: Pos }[], issues: ConfigIssue[]): ServiceConfig[] {
+  const byUuid = new Map<string, { service: ServiceConfig; uuidPos: Pos }[]>();
+  for (const c of candidates) {
+    if (c.service.uuid === null) continue;
+    byUuid.set(c.service.uuid, [...(byUuid.get(c.service.uuid) ?? []), c]);
+  }
+  const dropped = new Set<ServiceConfig>();
+  for (const group of byUuid.values()) {
+    if (group.length < 2) continue;
+    for (const c of group) {
+      const others = group.filter((o) => o !== c).map((o) => JSON.stringify(o.service.id)).join(', ');
+      issues.push(makeIssue(c.service.file, c.uuidPos, `${c.service.id}.UUID`, `UUID ${c.service.uuid} is also the UUID of service ${others}`));
+      dropped.add(c.service);
+    }
+  }
+  return candidates.map((c) => c.service).filter((s) => !dropped.has(s));
+}

@@ -1,0 +1,159 @@
+// One service: checks its keys, layers built-in defaults → ServiceDefaults → its own keys, builds the record.
+import type { ConfigIssue, CustomAction, InitialState, ServiceConfig } from './types.js';
+import { type JsonNode, type Pos, setOwn, toValue } from './json-node.js';
+import type { CheckContext } from './check-value.js';
+import { type KeySpec, SERVICE_KEYS } from './keys.js';
+import { type Layer, checkServiceKeys } from './service-layer.js';
+import { MAX_CUSTOM_ACTIONS } from '../run-dir.js';
+import { tooManyActions } from './check-objects.js';
+import { PLACEHOLDERS, type ExecKey, substitute, usedExecKeys, withShebang } from './scripts.js';
+import { expectedGot, joinKey, makeIssue } from './issues.js';
+
+/** A service entry as found in a service file. */
+export interface ServiceEntry {
+  id: string;
+  package: string | null;
+  name: string;
+  file: string;
+  /** Position of the id (the entry's key). */
+  keyPos: Pos;
+  node: JsonNode;
+}
+
+/** Check and layer one service. service is null when it has issues. */
+export function buildService(entry: ServiceEntry, defaults: Layer, ctx: CheckContext): { service: ServiceConfig | null; issues: ConfigIssue[] } {
+  const { node, id } = entry;
+  if (node.kind !== 'object') {
+    return { service: null, issues: [makeIssue(entry.file, node.pos, id, expectedGot('an object of service keys', toValue(node)))] };
+  }
+  const { layer: own, issues, badKeys } = checkServiceKeys(node, id, ctx, 'service');
+  issues.push(...identityIssues(entry, own));
+
+  const value = (name: string): unknown => resolve(name, defaults, own);
+  const at = (name: string): Pos => own.get(name)?.pos ?? entry.keyPos;
+
+  const exec: Record<ExecKey, string | null> = {
+    ExecStart: value('ExecStart') as string | null,
+    ExecStop: value('ExecStop') as string | null,
+    ExecReload: value('ExecReload') as string | null,
+  };
+  const scripts: Record<string, string> = {};
+  for (const scriptKey of ['StartScript', 'StopScript', 'ReloadScript']) {
+    const text = value(scriptKey) as string;
+    if (!badKeys.has(scriptKey)) {
+      for (const execKey of usedExecKeys(text)) {
+        if (exec[execKey] !== null || badKeys.has(execKey)) continue;
+        const placeholder = PLACEHOLDERS.find((p) => p.key === execKey)?.placeholder ?? '';
+        issues.push(makeIssue(entry.file, at(execKey), joinKey(id, execKey), `required: ${scriptKey} runs ${placeholder}`));
+      }
+    }
+    scripts[scriptKey] = withShebang(substitute(text, exec));
+  }
+
+  const actions = Object.entries(value('CustomActions') as Record<string, string>);
+  if (actions.length > MAX_CUSTOM_ACTIONS && !badKeys.has('CustomActions')) {
+    issues.push(makeIssue(entry.file, at('CustomActions'), joinKey(id, 'CustomActions'), `${tooManyActions(actions.length)} (with those of ServiceDefaults)`));
+  }
+  if (issues.length > 0) return { service: null, issues };
+
+  const customActions: CustomAction[] = actions.map(([name, script]) => ({ name, script: withShebang(script) }));
+  const pipe = (name: string): string | null => {
+    const text = value(name) as string | null;
+    return text === null ? null : withShebang(text);
+  };
+  const service: ServiceConfig = {
+    id,
+    name: entry.name,
+    package: entry.package,
+    file: entry.file,
+    line: entry.keyPos.line,
+    uuid: value('UUID') as string | null,
+    provides: value('Provides') as string[],
+    shortDescription: value('ShortDescription') as string | null,
+    longDescription: value('LongDescription') as string | null,
+    prerequisites: value('Prerequisites') as string[],
+    startPriority: value('StartPriority') as number,
+    killTimeout: value('KillTimeout') as number,
+    maxConsecutiveFailures: value('MaxConsecutiveFailures') as number,
+    userMaxRestarts: orDefault('UserMaxRestarts', value),
+    userRestartWindow: orDefault('UserRestartWindow', value),
+    userRateLimit: orDefault('UserRateLimit', value),
+    randomizeRateLimit: value('RandomizeRateLimit') as boolean,
+    minUptime: value('MinUptime') as number,
+    setUid: value('SetUID') as number | null,
+    setGid: value('SetGID') as number | null,
+    ringbufferSize: value('RingbufferSize') as number,
+    reconnectRetries: value('ReconnectRetries') as number,
+    execStart: exec.ExecStart,
+    execStop: exec.ExecStop,
+    execReload: exec.ExecReload,
+    startScript: scripts['StartScript'] as string,
+    stopScript: scripts['StopScript'] as string,
+    reloadScript: scripts['ReloadScript'] as string,
+    customActions,
+    pipeStdoutScript: pipe('PipeStdoutScript'),
+    pipeStderrScript: pipe('PipeStderrScript'),
+    redirectStdout: value('RedirectStdout') as string | null,
+    redirectStderr: value('RedirectStderr') as string | null,
+    initialState: value('InitialState') as InitialState,
+    unconfigureOnFileRemoval: value('UnconfigureOnFileRemoval') as boolean,
+    preferBuddyStateForStopped: value('PreferBuddyStateForStopped') as boolean,
+    preferBuddyStateForRunning: value('PreferBuddyStateForRunning') as boolean,
+    environment: value('Environment') as Record<string, string | null>,
+    workingDirectory: value('WorkingDirectory') as string | null,
+  };
+  return { service, issues: [] };
+}
+
+/** Name and Package, when written, must agree with the service id. */
+function identityIssues(entry: ServiceEntry, own: Layer): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const name = own.get('Name');
+  if (name !== undefined && name.value !== entry.name) {
+    issues.push(makeIssue(entry.file, name.pos, joinKey(entry.id, 'Name'),
+      `Name ${JSON.stringify(name.value)} does not match the service id ${JSON.stringify(entry.id)} (name ${JSON.stringify(entry.name)})`));
+  }
+  const pkg = own.get('Package');
+  if (pkg !== undefined && pkg.value !== entry.package) {
+    const idHas = entry.package === null ? 'has no package' : `has package ${JSON.stringify(entry.package)}`;
+    issues.push(makeIssue(entry.file, pkg.pos, joinKey(entry.id, 'Package'),
+      `Package ${JSON.stringify(pkg.value)} does not match the service id ${JSON.stringify(entry.id)}, which ${idHas} (write the id as package::name)`));
+  }
+  return issues;
+}
+
+/** null in UserMaxRestarts, UserRestartWindow and UserRateLimit means the built-in default. */
+function orDefault(name: string, value: (name: string) => unknown): number {
+  const v = value(name) as number | null;
+  return v ?? (spec(name).default as number);
+}
+
+function spec(name: string): KeySpec {
+  return SERVICE_KEYS.find((s) => s.name === name) as KeySpec;
+}
+
+/** The layered value of one key: lists append, CustomActions and Environment merge by name, the rest replaces. */
+export function resolve(name: string, defaults: Layer, own: Layer): unknown {
+  const s = spec(name);
+  const builtIn = s.default;
+  const layers = [builtIn, defaults.get(name)?.value, own.get(name)?.value].filter((v) => v !== undefined);
+  switch (s.type.kind) {
+    case 'list':
+      return [...new Set((layers as string[][]).flat())];
+    case 'actions':
+      return mergeByName(layers as Record<string, string>[], (k) => k.toLowerCase());
+    case 'environment':
+      return mergeByName(layers as Record<string, string | null>[], (k) => k);
+    default:
+      return layers.length === 0 ? null : layers[layers.length - 1];
+  }
+}
+
+/** Later objects win; an overridden name keeps its first position and takes the later spelling. */
+function mergeByName<T>(layers: Record<string, T>[], fold: (key: string) => string): Record<string, T> {
+  const merged = new Map<string, [string, T]>();
+  for (const layer of layers) for (const [key, v] of Object.entries(layer)) merged.set(fold(key), [key, v]);
+  const out: Record<string, T> = {};
+  for (const [key, v] of merged.values()) setOwn(out, key, v);
+  return out;
+}

@@ -1,0 +1,92 @@
+// Resolved configuration records: what the loader produces from the files, after layering and checks.
+
+/** One problem in a configuration file. Printed as `file:line: key: message`. */
+export interface ConfigIssue {
+  file: string;
+  /** 1-based; 0 when the problem is not tied to a line (a missing file, say). */
+  line: number;
+  column: number;
+  /** Path of the key in the file, e.g. `web.KillTimeout` or `ServiceDefaults.UserRateLimit`; '' for the file. */
+  key: string;
+  message: string;
+}
+
+export interface ControllerConfig {
+  /** Absolute path of the file read, or null when the default file does not exist (defaults apply). */
+  file: string | null;
+  stateDir: string;
+  svcConfigPath: string;
+  svcRunPath: string;
+  /** Seconds. */
+  buddyPollingInterval: number;
+  /** Absolute path of the buddy program (a JavaScript file run with node), or null for the bundled one. */
+  upkBuddyPath: string | null;
+  /** Raw ServiceDefaults object, already checked; layered under every service. */
+  serviceDefaults: Record<string, unknown>;
+}
+
+export type InitialState = 'running' | 'stopped';
+
+export interface CustomAction {
+  name: string;
+  /** Full script text (a `#!/bin/sh` line is added when the text has no `#!`). */
+  script: string;
+}
+
+/** One service after layering built-in defaults, ServiceDefaults and its own keys. */
+export interface ServiceConfig {
+  /** `name`, or `package::name`. */
+  id: string;
+  name: string;
+  package: string | null;
+  /** Absolute path of the .conf file that defines it, and the line of its key there. */
+  file: string;
+  line: number;
+  /** Configured UUID (lower case), or null: the controller assigns one and keeps it in the database. */
+  uuid: string | null;
+  provides: string[];
+  shortDescription: string | null;
+  longDescription: string | null;
+  prerequisites: string[];
+  startPriority: number;
+  killTimeout: number;
+  maxConsecutiveFailures: number;
+  userMaxRestarts: number;
+  userRestartWindow: number;
+  userRateLimit: number;
+  randomizeRateLimit: boolean;
+  minUptime: number;
+  /** Numeric uid/gid to run the service as (names resolved), or null to keep the user's. */
+  setUid: number | null;
+  setGid: number | null;
+  ringbufferSize: number;
+  reconnectRetries: number;
+  execStart: string | null;
+  execStop: string | null;
+  execReload: string | null;
+  /** Final script texts, %(EXEC_*) substituted. */
+  startScript: string;
+  stopScript: string;
+  reloadScript: string;
+  customActions: CustomAction[];
+  pipeStdoutScript: string | null;
+  pipeStderrScript: string | null;
+  /** Absolute paths. */
+  redirectStdout: string | null;
+  redirectStderr: string | null;
+  initialState: InitialState;
+  unconfigureOnFileRemoval: boolean;
+  preferBuddyStateForStopped: boolean;
+  preferBuddyStateForRunning: boolean;
+  /** Variables added to (or, with null, removed from) the environment the controller passes on. */
+  environment: Record<string, string | null>;
+  /** Absolute path, or null for the service's run directory. */
+  workingDirectory: string | null;
+}
+
+export interface LoadedServices {
+  services: ServiceConfig[];
+  issues: ConfigIssue[];
+  /** Every file read, absolute. */
+  files: string[];
+}

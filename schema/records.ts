@@ -1,0 +1,137 @@
+// The status and event records every part shares: buddy, controller, libclient, clients, database.
+
+/**
+ * Actual state of a service.
+ * - `stopped`: not running, and not wanted running (or never started).
+ * - `starting`: the service's process was just started and has not yet been up for MinUptime.
+ * - `running`: the service's process is alive (and was up for MinUptime).
+ * - `stopping`: a stop is in progress, or what an exited service left in its process group is being
+ *   cleaned up before the next start.
+ * - `backoff`: the service exited and waits for its restart (rate limit or runaway hold; see `hold`).
+ * - `failed`: it failed `MaxConsecutiveFailures` times in a row; upkeeper gave up until a user starts it.
+ * - `unknown`: the controller cannot reach the service's buddy.
+ */
+export const SERVICE_STATES = ['stopped', 'starting', 'running', 'stopping', 'backoff', 'failed', 'unknown'] as const;
+export type ServiceState = (typeof SERVICE_STATES)[number];
+
+/** What the user wants: the service kept running, or kept stopped. */
+export const DESIRED_STATES = ['running', 'stopped'] as const;
+export type DesiredState = (typeof DESIRED_STATES)[number];
+
+/** How the service's last run ended. `at` is an ISO 8601 UTC time. */
+export interface ExitInfo {
+  code: number | null;
+  signal: string | null;
+  at: string;
+}
+
+/** Why a wanted start is being held back, and until when (ISO 8601 UTC). */
+export interface Hold {
+  reason: 'ratelimit' | 'runaway';
+  until: string;
+}
+
+/** What a buddy knows and reports about its service (poll replies and the run directory's `status`). */
+export interface BuddyStatus {
+  service: string;
+  uuid: string;
+  state: Exclude<ServiceState, 'unknown'>;
+  desired: DesiredState;
+  pid: number | null;
+  /** Start time of `pid` in clock ticks after boot (/proc/PID/stat field 22): proves a pid is the same process. */
+  pidStartTime: number | null;
+  since: string;
+  restarts: number;
+  failures: number;
+  lastExit: ExitInfo | null;
+  hold: Hold | null;
+  buddy: string;
+  buddyPid: number;
+  buddyStarted: string;
+  /** Last sequence number the buddy gave out, and how many events wait for acknowledgement. */
+  seq: number;
+  pending: number;
+}
+
+/** A service's status as clients see it; every view (list, status, JSON) derives from this record. */
+export interface ServiceStatus {
+  /** The service id: `name`, or `package::name`. */
+  name: string;
+  package: string | null;
+  uuid: string;
+  state: ServiceState;
+  desired: DesiredState;
+  pid: number | null;
+  buddyPid: number | null;
+  /** When the service entered `state` (ISO 8601 UTC). */
+  since: string | null;
+  /** Automatic restarts since the service was last started by a user (or its buddy started). */
+  restarts: number;
+  /** Failures in a row, counted towards MaxConsecutiveFailures. */
+  failures: number;
+  lastExit: ExitInfo | null;
+  hold: Hold | null;
+  description: string | null;
+}
+
+/** Every event type, with what it means. docs/events.md is the long form of this table. */
+export const EVENT_TYPES = {
+  buddy_started: 'a buddy started supervising the service (pid: the buddy)',
+  buddy_exiting: 'the buddy is exiting (detail.reason)',
+  desired: 'the desired state changed (detail.desired, detail.cause)',
+  spawned: 'the service was started (pid: the new process, also its process group and session)',
+  spawn_failed: 'the start script could not be executed (detail.error)',
+  exited: 'the service exited (code or signal; detail.uptimeMs)',
+  stopping: 'a stop began (pid: the service)',
+  signal_sent: 'the buddy sent a signal (signal; detail.group, detail.reason: stop, escalation, cleanup or user)',
+  stopped: 'the service and everything left in its process group are gone',
+  backoff: 'a restart is scheduled after a delay (detail.reason, detail.delayMs, detail.until)',
+  runaway: 'too many starts within UserRestartWindow: starts are held (detail.starts, detail.until)',
+  failed: 'MaxConsecutiveFailures failures in a row: upkeeper gave up (detail.failures)',
+  action_started: 'an action script started (detail.action; pid: the script)',
+  action_finished: 'an action script ended (detail.action, code or signal, detail.durationMs)',
+  reconfigured: "the buddy re-read its settings after a configuration change",
+  events_dropped: 'events were lost because the ring buffer overflowed (detail.count)',
+} as const;
+export type EventType = keyof typeof EVENT_TYPES;
+export const EVENT_TYPE_NAMES = Object.keys(EVENT_TYPES) as EventType[];
+
+/** An event as a buddy records it: `seq` only grows within one buddy instance; `time` in ms since the epoch. */
+export interface BuddyEvent {
+  seq: number;
+  time: number;
+  type: EventType;
+  pid?: number | null;
+  code?: number | null;
+  signal?: string | null;
+  detail?: Record<string, unknown> | null;
+}
+
+/** An event as stored in the audit database and given to clients. `time` is ISO 8601 UTC. */
+export interface ServiceEvent {
+  id: number;
+  service: string;
+  uuid: string;
+  /** The buddy instance that recorded it (a UUID; each buddy process has its own). */
+  buddy: string;
+  seq: number;
+  time: string;
+  type: EventType;
+  pid: number | null;
+  code: number | null;
+  signal: string | null;
+  detail: Record<string, unknown> | null;
+}
+
+/** Outcome of an action script (stop, reload, a custom action). */
+export interface ActionResult {
+  action: string;
+  pid: number | null;
+  code: number | null;
+  signal: string | null;
+  durationMs: number;
+  /** The last 64 KiB of what the script wrote to stdout and stderr (all of it also lands in log/actions). */
+  output: string;
+}
+
+export const isoTime = (ms: number): string => new Date(ms).toISOString();

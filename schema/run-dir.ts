@@ -1,0 +1,42 @@
+// The names of every file in a service's run directory: one definition for controller and buddy.
+// docs/run-directory.md documents each of them as a contract.
+
+export const RUN_DIR = {
+  /** Unix socket the buddy listens on (0600); the controller connects to it. */
+  socket: 'buddy.sock',
+  /** The buddy's settings, written whole by the controller (BuddySettings, JSON). */
+  settings: 'buddy.json',
+  /** The buddy's status record, written whole (`status.new`, then rename) on every change (JSON). */
+  status: 'status',
+  scripts: 'scripts',
+  actions: 'actions',
+  log: 'log',
+} as const;
+
+export const SCRIPT = {
+  start: 'start',
+  stop: 'stop',
+  reload: 'reload',
+  pipeStdout: 'pipe-stdout',
+  pipeStderr: 'pipe-stderr',
+} as const;
+
+export const LOG = {
+  /** What the service writes to stdout and stderr (unless redirected or piped). */
+  stdout: 'stdout',
+  stderr: 'stderr',
+  /** Output of every action script (stop, reload, custom actions), with a header line per run. */
+  actions: 'actions',
+  /** The buddy's own messages. */
+  buddy: 'buddy',
+  /** FIFOs the service writes into; the buddy (or the pipe script) reads them. */
+  stdoutPipe: 'stdout_pipe',
+  stderrPipe: 'stderr_pipe',
+} as const;
+
+/** Custom actions are linked as actions/00 .. actions/31, in config order. */
+export const MAX_CUSTOM_ACTIONS = 32;
+export const actionNumber = (index: number): string => String(index).padStart(2, '0');
+
+/** Names no custom action may take, because a script of that name already exists. */
+export const RESERVED_SCRIPT_NAMES: readonly string[] = Object.values(SCRIPT);

@@ -1,0 +1,58 @@
+// Small checks for request params arriving over a socket; every failure is BAD_REQUEST.
+import { ErrorCode, UpkError } from './errors.js';
+
+export type Obj = Record<string, unknown>;
+
+export function bad(message: string): never {
+  throw new UpkError(ErrorCode.BAD_REQUEST, message);
+}
+
+export function asObject(value: unknown, what = 'params'): Obj {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) bad(`${what} must be an object`);
+  return value as Obj;
+}
+
+export function str(o: Obj, key: string): string {
+  const v = o[key];
+  if (typeof v !== 'string' || v.length === 0) bad(`${key} must be a non-empty string`);
+  return v;
+}
+
+export function optStr(o: Obj, key: string): string | undefined {
+  const v = o[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') bad(`${key} must be a string`);
+  return v;
+}
+
+export function optInt(o: Obj, key: string, min = Number.MIN_SAFE_INTEGER): number | undefined {
+  const v = o[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) bad(`${key} must be an integer ≥ ${min}`);
+  return v;
+}
+
+export function optBool(o: Obj, key: string): boolean | undefined {
+  const v = o[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'boolean') bad(`${key} must be true or false`);
+  return v;
+}
+
+export function strList(o: Obj, key: string): string[] {
+  const v = o[key];
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x.length === 0)) {
+    bad(`${key} must be a list of non-empty strings`);
+  }
+  return v as string[];
+}
+
+export function optStrList(o: Obj, key: string): string[] | undefined {
+  return o[key] === undefined || o[key] === null ? undefined : strList(o, key);
+}
+
+export function oneOf<T extends string>(o: Obj, key: string, allowed: readonly T[]): T {
+  const v = o[key];
+  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) bad(`${key} must be one of ${allowed.join(', ')}`);
+  return v as T;
+}

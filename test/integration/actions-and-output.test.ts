@@ -1,0 +1,107 @@
+// Custom actions, reload and signals; where the service's output goes.
+import assert from 'node:assert/strict';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Sandbox } from '../helpers/sandbox.js';
+
+describe('actions, signals and output', { timeout: 90_000 }, () => {
+  let box: Sandbox;
+  before(async () => {
+    box = new Sandbox('actions');
+    box.writeServices({
+      app: {
+        ExecStart: `sh -c 'trap "echo got HUP" HUP; trap "echo got USR1" USR1; echo hello out; echo hello err >&2; while :; do sleep 0.05; done'`,
+        MinUptime: 0.1,
+        InitialState: 'running',
+        CustomActions: {
+          greet: 'echo "greeting $1"; echo "to stderr" >&2; exit 3',
+          ok: 'echo fine',
+        },
+      },
+      redirected: {
+        ExecStart: `sh -c 'echo to the file; exec sleep 1000'`,
+        RedirectStdout: './redirected.out',
+        MinUptime: 0.1,
+        InitialState: 'running',
+      },
+      piped: {
+        ExecStart: `sh -c 'echo one; echo two; exec sleep 1000'`,
+        PipeStdoutScript: 'exec sed -u s/^/piped:/',
+        MinUptime: 0.1,
+        InitialState: 'running',
+      },
+    });
+    await box.startController();
+    await box.waitForState('app', 'running');
+  });
+  after(() => box.cleanup());
+
+  it('a custom action reports its output and exit status, by name and by number', async () => {
+    const c = await box.client();
+    const [app] = await c.status('app');
+    const r = await c.action('app', 'greet');
+    assert.equal(r.code, 3);
+    assert.equal(r.signal, null);
+    assert.match(r.output, new RegExp(`greeting ${app!.pid}`), 'the service pid is $1');
+    assert.match(r.output, /to stderr/);
+    const byNumber = await c.action('app', '01');
+    assert.equal(byNumber.action, 'ok');
+    assert.equal(byNumber.code, 0);
+    const log = readFileSync(join(box.runDir('app'), 'log', 'actions'), 'utf8');
+    assert.match(log, /greeting \d+/);
+    assert.match(log, /greet \(pid \d+\) exited with code 3/);
+    const finished = box.events('app').filter((e) => e.type === 'action_finished');
+    assert.ok(finished.some((e) => e.code === 3 && JSON.parse(e.detail!).action === 'greet'));
+    const cli = await box.upk(['action', 'app', 'greet']);
+    assert.equal(cli.code, 5);
+    assert.match(cli.stdout, /greeting/);
+    const missing = await box.upk(['action', 'app', 'nope']);
+    assert.equal(missing.code, 4);
+    assert.match(missing.stderr, /no action "nope".*00 greet, 01 ok/);
+  });
+
+  it('actions/ links number the custom actions in config order', () => {
+    const dir = join(box.runDir('app'), 'actions');
+    assert.equal(readlinkSync(join(dir, '00')), '../scripts/greet');
+    assert.equal(readlinkSync(join(dir, '01')), '../scripts/ok');
+    assert.equal(readlinkSync(join(dir, 'start')), '../scripts/start');
+  });
+
+  it('reload runs the reload script (kill -HUP $1 by default)', async () => {
+    const c = await box.client();
+    const [r] = await c.reload('app');
+    assert.equal(r!.ok, true, r!.message);
+    await box.waitFor('the HUP line', () => readFileSync(join(box.runDir('app'), 'log', 'stdout'), 'utf8').includes('got HUP'));
+  });
+
+  it('signal sends to the service', async () => {
+    const res = await box.upk(['signal', 'app', 'USR1']);
+    assert.equal(res.code, 0, res.stderr);
+    await box.waitFor('the USR1 line', () => readFileSync(join(box.runDir('app'), 'log', 'stdout'), 'utf8').includes('got USR1'));
+    const bad = await box.upk(['signal', 'app', 'NOTASIGNAL']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /unknown signal/);
+  });
+
+  it("the service's stdout and stderr land in log/stdout and log/stderr", async () => {
+    const out = readFileSync(join(box.runDir('app'), 'log', 'stdout'), 'utf8');
+    const err = readFileSync(join(box.runDir('app'), 'log', 'stderr'), 'utf8');
+    assert.match(out, /^hello out$/m);
+    assert.match(err, /^hello err$/m);
+    assert.doesNotMatch(out, /hello err/);
+  });
+
+  it('RedirectStdout and PipeStdoutScript', async () => {
+    await box.waitFor('the redirected line', () => {
+      try {
+        return readFileSync(box.file('services/redirected.out'), 'utf8').includes('to the file');
+      } catch {
+        return false;
+      }
+    });
+    await box.waitFor('the piped lines', () =>
+      readFileSync(join(box.runDir('piped'), 'log', 'stdout'), 'utf8') === 'piped:one\npiped:two\n',
+    );
+  });
+});

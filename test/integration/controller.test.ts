@@ -1,0 +1,153 @@
+// The controller: one per StateDir, stops alone, comes back without restarting anything, shuts down everything.
+import assert from 'node:assert/strict';
+import { connect as netConnect } from 'node:net';
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { CONTROLLER, Sandbox, alive, processesUnder, run } from '../helpers/sandbox.js';
+import { encodeFrame } from '../../schema/framing.js';
+
+/** Write raw bytes to a Unix socket and resolve when the other end closes the connection. */
+function sendRaw(path: string, bytes: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const s = netConnect(path, () => s.write(bytes));
+    s.on('error', reject);
+    s.on('close', () => resolve());
+    setTimeout(() => reject(new Error('the connection was not closed')), 5000).unref();
+  });
+}
+
+describe('controller', { timeout: 120_000 }, () => {
+  let box: Sandbox;
+  before(async () => {
+    box = new Sandbox('ctrl');
+    box.writeServices({
+      up: { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1 },
+      down: { ExecStart: 'sleep 1000', MinUptime: 0.1 },
+      'pkg::loop': {
+        ExecStart: `sh -c 'echo start >> ${box.file('loop.starts')}; sleep 0.05; exit 1'`,
+        InitialState: 'running',
+        UserRateLimit: 0.1,
+        UserMaxRestarts: -1,
+        MinUptime: 0.02,
+      },
+    });
+    await box.startController();
+  });
+  after(() => box.cleanup());
+
+  it('InitialState decides what runs when a service is first configured', async () => {
+    const up = await box.waitForState('up', 'running');
+    assert.equal(up.desired, 'running');
+    const [down] = await (await box.client()).status('down');
+    assert.equal(down!.state, 'stopped');
+    assert.equal(down!.desired, 'stopped');
+  });
+
+  it('a second controller says which one runs and exits at once', async () => {
+    const t0 = Date.now();
+    const second = await run(process.execPath, [CONTROLLER, '--config', box.configFile], box.env, 10_000);
+    assert.equal(second.code, 9);
+    const info = JSON.parse(readFileSync(join(box.stateDir, 'controller.json'), 'utf8')) as { pid: number };
+    assert.match(second.stderr, new RegExp(`already running .*pid ${info.pid}`));
+    assert.ok(Date.now() - t0 < 5000);
+  });
+
+  it('a malformed frame closes that connection only (client socket and buddy socket)', async () => {
+    const c = await box.client();
+    await sendRaw(join(box.stateDir, 'controller.sock'), Buffer.from([0xff, 0xff, 0xff, 0xff, 1, 2, 3]));
+    await sendRaw(join(box.stateDir, 'controller.sock'), encodeFrame(Buffer.from([0xc1]))); // never used in msgpack
+    await sendRaw(join(box.stateDir, 'controller.sock'), encodeFrame(Buffer.from([0x93, 1, 2, 3]))); // an array, not a message
+    const [up] = await c.status('up');
+    await sendRaw(join(box.runDir('up'), 'buddy.sock'), encodeFrame(Buffer.from('{"nope"')));
+    const [again] = await c.status('up');
+    assert.equal(again!.state, 'running');
+    assert.equal(again!.pid, up!.pid, 'the service was not touched');
+    assert.equal(again!.buddyPid, up!.buddyPid, 'the buddy survived');
+  });
+
+  it('requests before hello are refused', async () => {
+    const { msgpackCodec } = await import('../../schema/codec-msgpack.js');
+    const reply = await new Promise<Buffer>((resolve, reject) => {
+      const s = netConnect(join(box.stateDir, 'controller.sock'), () => s.write(encodeFrame(msgpackCodec.encode({ id: 1, method: 'list', params: {} }))));
+      const chunks: Buffer[] = [];
+      s.on('data', (d: Buffer) => chunks.push(d));
+      s.on('close', () => resolve(Buffer.concat(chunks)));
+      s.on('error', reject);
+    });
+    const answer = msgpackCodec.decode(reply.subarray(4)) as { error: { code: string } };
+    assert.equal(answer.error.code, 'PROTOCOL_ERROR');
+  });
+
+  it('stopping the controller leaves buddies and services running; a new one adopts them', async () => {
+    const c = await box.client();
+    const [before] = await c.status('up');
+    const stop = await box.upk(['controller', 'stop']);
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.ok(alive(before!.pid!), 'the service still runs');
+    assert.ok(alive(before!.buddyPid!), 'its buddy still runs');
+    const notRunning = await box.upk(['status']);
+    assert.equal(notRunning.code, 3);
+    assert.match(notRunning.stderr, /not running/);
+    await box.startController();
+    const [after] = await (await box.client()).status('up');
+    assert.equal(after!.pid, before!.pid, 'the service was not restarted');
+    assert.equal(after!.buddyPid, before!.buddyPid, 'the buddy was not replaced');
+    assert.equal(after!.state, 'running');
+  });
+
+  it('every event of a run is in the database exactly once, sequence numbers without gaps', async () => {
+    // The crash loop ran across the controller restart above; let it go on a little, then stop it.
+    const c = await box.client();
+    await new Promise((r) => setTimeout(r, 500));
+    await c.stop('pkg::loop');
+    const starts = readFileSync(box.file('loop.starts'), 'utf8').trim().split('\n').length;
+    const events = box.events('loop');
+    const spawned = events.filter((e) => e.type === 'spawned').length;
+    assert.equal(spawned, starts, 'one spawned event per start the service itself saw');
+    const byBuddy = new Map<number, number[]>();
+    for (const e of events) byBuddy.set(e.buddy_id, [...(byBuddy.get(e.buddy_id) ?? []), e.seq]);
+    for (const [, seqs] of byBuddy) {
+      assert.deepEqual(seqs, seqs.map((_, i) => i + 1), 'contiguous from 1, each once');
+    }
+  });
+
+  it('upk exit codes: no such service, usage', async () => {
+    const missing = await box.upk(['start', 'nosuch']);
+    assert.equal(missing.code, 4);
+    assert.match(missing.stderr, /no service named "nosuch"/);
+    const usage = await box.upk(['start']);
+    assert.equal(usage.code, 2);
+    const bare = await box.upk(['status', 'loop']);
+    assert.match(bare.stdout, /pkg::loop/);
+  });
+
+  it('--json gives the documented records', async () => {
+    const res = await box.upk(['status', 'up', '--json']);
+    const [s] = JSON.parse(res.stdout) as Record<string, unknown>[];
+    for (const key of ['name', 'uuid', 'state', 'desired', 'pid', 'buddyPid', 'since', 'restarts', 'lastExit']) {
+      assert.ok(key in s!, `status has ${key}`);
+    }
+    const ev = await box.upk(['events', 'loop', '--type', 'exited', '--limit', '3', '--json']);
+    const events = JSON.parse(ev.stdout) as Record<string, unknown>[];
+    assert.equal(events.length, 3);
+    for (const key of ['id', 'service', 'uuid', 'buddy', 'seq', 'time', 'type', 'pid', 'code', 'signal']) {
+      assert.ok(key in events[0]!, `event has ${key}`);
+    }
+    assert.ok((events[0]!.id as number) < (events[2]!.id as number), 'oldest first');
+    assert.equal(events[0]!.code, 1);
+  });
+
+  it('upk shutdown stops every service and buddy, then the controller', async () => {
+    const c = await box.client();
+    const [up] = await c.status('up');
+    const res = await box.upk(['shutdown']);
+    assert.equal(res.code, 0, res.stderr);
+    assert.ok(!alive(up!.pid!));
+    assert.deepEqual(processesUnder(box.dir), [], 'nothing of upkeeper runs');
+    const db = box.db();
+    const open = db.prepare('SELECT count(*) AS n FROM buddies WHERE ended IS NULL').get() as { n: number };
+    db.close();
+    assert.equal(open.n, 0, 'every buddy is recorded as ended');
+  });
+});

@@ -1,0 +1,116 @@
+// Real services: crashes and restarts are recorded with their exit code or signal; stops leave nothing.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { Sandbox, alive, groupMembers, sleep } from '../helpers/sandbox.js';
+
+describe('crash, restart, stop', { timeout: 90_000 }, () => {
+  let box: Sandbox;
+  before(async () => {
+    box = new Sandbox('crash');
+    box.writeServices({
+      crasher: {
+        ExecStart: `sh -c 'echo started >> ${box.file('crasher.starts')}; sleep 0.2; exit 3'`,
+        UserRateLimit: 0.05,
+        MinUptime: 0.05,
+        InitialState: 'running',
+      },
+      sleeper: { ExecStart: 'sleep 1000', UserRateLimit: 0, MinUptime: 0.1, InitialState: 'running' },
+      family: {
+        // a shell with two grandchildren; `kill $1` ends the shell, the buddy must clean up the rest
+        ExecStart: `sh -c 'sleep 1001 & sleep 1002 & wait'`,
+        MinUptime: 0.1,
+        KillTimeout: 5,
+      },
+      stubborn: {
+        ExecStart: `sh -c 'trap "" TERM; while :; do sleep 0.05; done'`,
+        MinUptime: 0.1,
+        KillTimeout: 0.5,
+      },
+      patient: {
+        ExecStart: `sh -c 'trap "" TERM; while :; do sleep 0.05; done'`,
+        MinUptime: 0.1,
+        KillTimeout: -0.3,
+      },
+    });
+    await box.startController();
+  });
+  after(() => box.cleanup());
+
+  it('records each exit code and restarts the service', async () => {
+    await box.waitFor('three starts of crasher', () => readFileSync(box.file('crasher.starts'), 'utf8').split('\n').length > 3);
+    await box.waitFor('two exits in the database', () => box.events('crasher').filter((e) => e.type === 'exited').length >= 2);
+    const exits = box.events('crasher').filter((e) => e.type === 'exited');
+    for (const e of exits) {
+      assert.equal(e.code, 3);
+      assert.equal(e.signal, null);
+    }
+    const spawned = box.events('crasher').filter((e) => e.type === 'spawned');
+    assert.ok(spawned.length >= 2);
+    assert.notEqual(spawned[0]!.pid, spawned[1]!.pid);
+  });
+
+  it('records a kill by signal and starts a new process', async () => {
+    const [before] = await (await box.client()).status('sleeper');
+    assert.equal(before!.state, 'running');
+    process.kill(before!.pid!, 'SIGKILL');
+    const after = await box.waitFor('a new sleeper pid', async () => {
+      const [s] = await (await box.client()).status('sleeper');
+      return s?.state === 'running' && s.pid !== before!.pid ? s : undefined;
+    });
+    assert.equal(after.lastExit?.signal, 'SIGKILL');
+    assert.equal(after.lastExit?.code, null);
+    assert.equal(after.restarts, 1);
+    const exited = box.events('sleeper').find((e) => e.type === 'exited' && e.pid === before!.pid);
+    assert.equal(exited?.signal, 'SIGKILL');
+  });
+
+  it('a stop leaves nothing of the process group, grandchildren included', async () => {
+    const c = await box.client();
+    const [started] = await c.start('family');
+    assert.equal(started!.ok, true, started!.message);
+    const pgid = started!.status!.pid!;
+    await box.waitFor('the grandchildren', () => groupMembers(pgid).length === 3);
+    const [stopped] = await c.stop('family');
+    assert.equal(stopped!.ok, true);
+    assert.equal(stopped!.status!.state, 'stopped');
+    assert.deepEqual(groupMembers(pgid), [], 'no member of the group is left');
+    const types = box.events('family').map((e) => e.type);
+    assert.ok(types.includes('stopped'));
+    const cleanup = box.events('family').find((e) => e.type === 'signal_sent');
+    assert.equal(cleanup?.signal, 'SIGTERM', 'the leftover sleeps got SIGTERM');
+  });
+
+  it('a service that ignores SIGTERM is killed after twice KillTimeout', async () => {
+    const c = await box.client();
+    const [started] = await c.start('stubborn');
+    assert.equal(started!.ok, true, started!.message);
+    const pgid = started!.status!.pid!;
+    const t0 = Date.now();
+    const [stopped] = await c.stop('stubborn');
+    const took = Date.now() - t0;
+    assert.equal(stopped!.ok, true);
+    assert.ok(took >= 900 && took < 5000, `stop took ${took} ms (KillTimeout 0.5 s: SIGTERM at 0.5 s, SIGKILL at 1 s)`);
+    assert.deepEqual(groupMembers(pgid), []);
+    const signals = box.events('stubborn').filter((e) => e.type === 'signal_sent').map((e) => e.signal);
+    assert.deepEqual(signals, ['SIGTERM', 'SIGKILL']);
+    const exit = box.events('stubborn').find((e) => e.type === 'exited');
+    assert.equal(exit?.signal, 'SIGKILL');
+  });
+
+  it('a negative KillTimeout never sends SIGKILL', async () => {
+    const c = await box.client();
+    const [started] = await c.start('patient');
+    const pid = started!.status!.pid!;
+    const stopping = c.stop('patient');
+    await sleep(1500);
+    assert.ok(alive(pid), 'still alive after SIGTERM was ignored');
+    const [s] = await (await box.client()).status('patient');
+    assert.equal(s!.state, 'stopping');
+    const signals = box.events('patient').filter((e) => e.type === 'signal_sent').map((e) => e.signal);
+    assert.deepEqual(signals, ['SIGTERM']);
+    await (await box.client()).signal('patient', 'KILL', { group: true });
+    const [done] = await stopping;
+    assert.equal(done!.status!.state, 'stopped');
+  });
+});

@@ -1,0 +1,263 @@
+// Tests of every service key's checks: good values and what they become, bad values and the exact issue.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ControllerConfig, LoadedServices, ServiceConfig } from '../../schema/config/index.js';
+import { loadServicesWith } from '../../schema/config/load-services.js';
+import type { Host } from '../../schema/config/accounts.js';
+
+const T = { timeout: 10_000 };
+const ROOT_HOST: Host = { uid: 0, gid: 0, passwdFile: '/etc/passwd', groupFile: '/etc/group' };
+
+interface Fixture {
+  dir: string;
+  file: string;
+  home: string;
+}
+
+/** A temp folder with upkeeper.d/ and a fake HOME; `load` writes one service file and loads it. */
+function fixture(t: TestContext): Fixture & { load: (text: string, defaults?: Record<string, unknown>, host?: Host) => LoadedServices } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'upk-cfg-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.mkdirSync(path.join(dir, 'upkeeper.d'));
+  const file = path.join(dir, 'upkeeper.d', 'svc.conf');
+  const home = path.join(dir, 'home');
+  const load = (text: string, defaults: Record<string, unknown> = {}, host: Host = ROOT_HOST): LoadedServices => {
+    fs.writeFileSync(file, text);
+    const config: ControllerConfig = {
+      file: null,
+      stateDir: path.join(dir, 'state'),
+      svcConfigPath: path.join(dir, 'upkeeper.d'),
+      svcRunPath: path.join(dir, 'state', 'run'),
+      buddyPollingInterval: 0.5,
+      upkBuddyPath: null,
+      serviceDefaults: defaults,
+    };
+    return loadServicesWith(config, { HOME: home }, host);
+  };
+  return { dir, file, home, load };
+}
+
+/** A service file whose key under test is on line 4, its value at column 5 + `"Key": `. */
+function serviceText(key: string, value: string): string {
+  return `{\n  "web": {\n    "ExecStart": "run",\n    ${JSON.stringify(key)}: ${value}\n  }\n}\n`;
+}
+
+const FIELD: Record<string, keyof ServiceConfig> = { SetUID: 'setUid', SetGID: 'setGid', UUID: 'uuid' };
+const field = (key: string): keyof ServiceConfig => FIELD[key] ?? ((key[0]?.toLowerCase() + key.slice(1)) as keyof ServiceConfig);
+
+type Expect = unknown | ((f: Fixture) => unknown);
+interface Case {
+  key: string;
+  good: [string, Expect][];
+  bad: [string, string][];
+}
+
+const seconds = (range: string) => `expected a number of seconds${range}`;
+
+const CASES: Case[] = [
+  { key: 'ShortDescription', good: [['"Web server"', 'Web server'], ['""', ''], ['null', null]], bad: [['5', 'expected a string or null, got 5']] },
+  { key: 'LongDescription', good: [['"Long\\ntext"', 'Long\ntext']], bad: [['true', 'expected a string or null, got true']] },
+  { key: 'UUID', good: [['"0F8FAD5B-D9CB-469F-A165-70867728950E"', '0f8fad5b-d9cb-469f-a165-70867728950e'], ['null', null]],
+    bad: [['"abc"', 'expected a UUID (like "0f8fad5b-d9cb-469f-a165-70867728950e") or null, got "abc"']] },
+  { key: 'StartPriority', good: [['-5', -5], ['3', 3]], bad: [['1.5', 'expected an integer, got 1.5'], ['"3"', 'expected an integer, got "3" (write numbers without quotes)']] },
+  { key: 'KillTimeout', good: [['5', 5], ['-3', -3], ['0', 0], ['2.5', 2.5]],
+    bad: [['"ten"', `${seconds('')}, got "ten"`], ['"10"', `${seconds('')}, got "10" (write numbers without quotes)`], ['null', `${seconds('')}, got null`]] },
+  { key: 'MaxConsecutiveFailures', good: [['-1', -1], ['0', 0], ['5', 5]], bad: [['-2', 'expected an integer ≥ -1, got -2'], ['1.5', 'expected an integer ≥ -1, got 1.5']] },
+  { key: 'MinUptime', good: [['0', 0], ['3.5', 3.5]], bad: [['-0.1', `${seconds(' ≥ 0')}, got -0.1`], ['null', `${seconds(' ≥ 0')}, got null`]] },
+  { key: 'UserMaxRestarts', good: [['-1', -1], ['0', 0], ['3', 3], ['null', 10]], bad: [['-2', 'expected an integer ≥ -1 or null, got -2']] },
+  { key: 'UserRestartWindow', good: [['0.5', 0.5], ['null', 60]], bad: [['0', `${seconds(' > 0 or null')}, got 0`]] },
+  { key: 'UserRateLimit', good: [['0', 0], ['2.5', 2.5], ['null', 1]], bad: [['-1', `${seconds(' ≥ 0 or null')}, got -1`]] },
+  { key: 'RandomizeRateLimit', good: [['true', true], ['FALSE', false]], bad: [['"true"', 'expected true or false, got "true"'], ['1', 'expected true or false, got 1']] },
+  { key: 'RingbufferSize', good: [['4', 4], ['65536', 65536]],
+    bad: [['3', 'expected an integer from 4 to 65536, got 3'], ['65537', 'expected an integer from 4 to 65536, got 65537'], ['100.5', 'expected an integer from 4 to 65536, got 100.5']] },
+  { key: 'ReconnectRetries', good: [['-1', -1], ['0', 0]], bad: [['-2', 'expected an integer ≥ -1, got -2']] },
+  { key: 'ExecStop', good: [['"kill -TERM"', 'kill -TERM']], bad: [['""', 'expected a non-empty string or null, got ""'], ['5', 'expected a non-empty string or null, got 5']] },
+  { key: 'ExecReload', good: [['"kill -USR2"', 'kill -USR2']], bad: [['"  "', 'expected a non-empty string or null, got "  "']] },
+  { key: 'StartScript', good: [['"exec run"', '#!/bin/sh\nexec run'], ['"#!/bin/bash\\nexec run"', '#!/bin/bash\nexec run']],
+    bad: [['""', 'expected a script (non-empty text), got ""'], ['null', 'expected a script (non-empty text), got null'], ['"\\n "', 'expected a script (non-empty text), got "\\n "'],
+      ['"exec %(EXEC_STRAT)"', 'unknown placeholder %(EXEC_STRAT): the placeholders are %(EXEC_START), %(EXEC_STOP), %(EXEC_RELOAD) (upper case)'],
+      ['"exec %(exec_start)"', 'unknown placeholder %(exec_start): the placeholders are %(EXEC_START), %(EXEC_STOP), %(EXEC_RELOAD) (upper case)']] },
+  { key: 'StopScript', good: [['"kill $1"', '#!/bin/sh\nkill $1']], bad: [['1', 'expected a script (non-empty text), got 1']] },
+  { key: 'ReloadScript', good: [['"kill -HUP $1"', '#!/bin/sh\nkill -HUP $1']], bad: [['false', 'expected a script (non-empty text), got false']] },
+  { key: 'PipeStdoutScript', good: [['"exec logger -t web"', '#!/bin/sh\nexec logger -t web'], ['null', null]], bad: [['""', 'expected a script (non-empty text) or null, got ""']] },
+  { key: 'PipeStderrScript', good: [['"#!/usr/bin/env python3\\nimport sys"', '#!/usr/bin/env python3\nimport sys']], bad: [['[]', 'expected a script (non-empty text) or null, got a list']] },
+  { key: 'RedirectStdout', good: [['"out.log"', (f: Fixture) => path.join(path.dirname(f.file), 'out.log')], ['"~/x/../y"', (f: Fixture) => path.join(f.home, 'y')], ['"/var/log/w"', '/var/log/w'], ['null', null]],
+    bad: [['""', 'expected a path, got ""'], ['5', 'expected a path or null, got 5']] },
+  { key: 'RedirectStderr', good: [['"../err"', (f: Fixture) => path.join(f.dir, 'err')]], bad: [['"~root/x"', '"~root/x": "~user" is not supported; write the full path or "~/…" for your own home']] },
+  { key: 'WorkingDirectory', good: [['"."', (f: Fixture) => path.dirname(f.file)], ['"~"', (f: Fixture) => f.home], ['null', null]], bad: [['{}', 'expected a path or null, got an object']] },
+  { key: 'InitialState', good: [['"Up"', 'running'], ['"RUN"', 'running'], ['"start"', 'running'], ['"running"', 'running'], ['"stopped"', 'stopped'], ['"DOWN"', 'stopped'], ['"stop"', 'stopped']],
+    bad: [['"go"', 'expected one of running, up, start, run, stopped, down, stop, got "go"'], ['null', 'expected one of running, up, start, run, stopped, down, stop, got null']] },
+  { key: 'UnconfigureOnFileRemoval', good: [['true', true]], bad: [['"yes"', 'expected true or false, got "yes"']] },
+  { key: 'PreferBuddyStateForStopped', good: [['true', true]], bad: [['null', 'expected true or false, got null']] },
+  { key: 'PreferBuddyStateForRunning', good: [['false', false]], bad: [['0', 'expected true or false, got 0']] },
+];
+
+for (const c of CASES) {
+  test(`${c.key}: good values`, T, (t) => {
+    const f = fixture(t);
+    for (const [written, expected] of c.good) {
+      const { services, issues } = f.load(serviceText(c.key, written));
+      assert.deepEqual(issues, [], `${c.key}: ${written}`);
+      const want = typeof expected === 'function' ? (expected as (f: Fixture) => unknown)(f) : expected;
+      assert.deepEqual(services[0]?.[field(c.key)], want, `${c.key}: ${written}`);
+    }
+  });
+  test(`${c.key}: bad values`, T, (t) => {
+    const f = fixture(t);
+    for (const [written, message] of c.bad) {
+      const { services, issues } = f.load(serviceText(c.key, written));
+      assert.deepEqual(services, []);
+      const column = 5 + JSON.stringify(c.key).length + 2;
+      assert.deepEqual(issues, [{ file: f.file, line: 4, column, key: `web.${c.key}`, message }], `${c.key}: ${written}`);
+    }
+  });
+}
+
+test('keys are matched in any letter case and reported under their canonical name', T, (t) => {
+  const f = fixture(t);
+  let r = f.load(serviceText('killTIMEOUT', '7'));
+  assert.equal(r.services[0]?.killTimeout, 7);
+  r = f.load(serviceText('killtimeout', '"x"'));
+  assert.equal(r.issues[0]?.key, 'web.KillTimeout');
+});
+
+test('built-in defaults of a service that sets only ExecStart', T, (t) => {
+  const f = fixture(t);
+  const { services, issues } = f.load('{ "web": { "ExecStart": "/usr/bin/web --port 80" } }');
+  assert.deepEqual(issues, []);
+  assert.deepEqual(services, [
+    {
+      id: 'web', name: 'web', package: null, file: f.file, line: 1, uuid: null, provides: [], shortDescription: null, longDescription: null,
+      prerequisites: [], startPriority: 0, killTimeout: 10, maxConsecutiveFailures: -1, userMaxRestarts: 10, userRestartWindow: 60,
+      userRateLimit: 1, randomizeRateLimit: false, minUptime: 1, setUid: null, setGid: null, ringbufferSize: 256, reconnectRetries: 10,
+      execStart: '/usr/bin/web --port 80', execStop: 'kill', execReload: 'kill -HUP',
+      startScript: '#!/bin/sh\nexec /usr/bin/web --port 80\n', stopScript: '#!/bin/sh\nexec kill $1\n', reloadScript: '#!/bin/sh\nexec kill -HUP $1\n',
+      customActions: [], pipeStdoutScript: null, pipeStderrScript: null, redirectStdout: null, redirectStderr: null, initialState: 'stopped',
+      unconfigureOnFileRemoval: false, preferBuddyStateForStopped: false, preferBuddyStateForRunning: true, environment: {}, workingDirectory: null,
+    },
+  ]);
+});
+
+test('Provides and Prerequisites: entry syntax, each bad entry named by index', T, (t) => {
+  const f = fixture(t);
+  const good = f.load('{ "web": { "ExecStart": "x", "Provides": ["http", "a.b@c-d_1", "http"],\n'
+    + ' "Prerequisites": ["db", "pkg:db", "uuid#0F8FAD5B-D9CB-469F-A165-70867728950E"] } }');
+  assert.deepEqual(good.issues, []);
+  assert.deepEqual(good.services[0]?.provides, ['http', 'a.b@c-d_1']);
+  assert.deepEqual(good.services[0]?.prerequisites, ['db', 'pkg:db', 'uuid#0F8FAD5B-D9CB-469F-A165-70867728950E']);
+
+  const bad = f.load('{ "web": { "ExecStart": "x",\n "Provides": ["ok", "a b", 5, "pkg:x"],\n "Prerequisites": ["pkg::db", "uuid#nope", ".hidden", "a:b:c", ""],\n "Provides": [] } }');
+  const want = (column: number, key: string, message: string, line = 2) => ({ file: f.file, line, column, key, message });
+  const name = 'a name (1 to 64 letters, digits, "_", ".", "@" or "-", starting with a letter or digit)';
+  const prereq = 'a prerequisite: a name, package:name or uuid#<uuid>';
+  assert.deepEqual(bad.issues, [
+    want(21, 'web.Provides[1]', `expected ${name}, got "a b"`),
+    want(28, 'web.Provides[2]', `expected ${name}, got 5`),
+    want(31, 'web.Provides[3]', `expected ${name}, got "pkg:x"`),
+    want(20, 'web.Prerequisites[0]', `expected ${prereq}, got "pkg::db"`, 3),
+    want(31, 'web.Prerequisites[1]', `expected ${prereq}, got "uuid#nope"`, 3),
+    want(44, 'web.Prerequisites[2]', `expected ${prereq}, got ".hidden"`, 3),
+    want(55, 'web.Prerequisites[3]', `expected ${prereq}, got "a:b:c"`, 3),
+    want(64, 'web.Prerequisites[4]', `expected ${prereq}, got ""`, 3),
+    want(2, 'web.Provides', 'duplicate key "Provides" (already set at line 2)', 4),
+  ]);
+  assert.deepEqual(f.load('{"web": {"ExecStart": "x", "Provides": "http"}}').issues[0]?.message, 'expected a list of names, got "http"');
+});
+
+test('CustomActions: config order, #! added, every name rule', T, (t) => {
+  const f = fixture(t);
+  const good = f.load('{ "web": { "ExecStart": "x", "CustomActions": { "rotate": "kill -USR1 $1", "status-1.x_y": "#!/bin/bash\\necho ok" } } }');
+  assert.deepEqual(good.issues, []);
+  assert.deepEqual(good.services[0]?.customActions, [
+    { name: 'rotate', script: '#!/bin/sh\nkill -USR1 $1' },
+    { name: 'status-1.x_y', script: '#!/bin/bash\necho ok' },
+  ]);
+  const bad = f.load(`{ "web": { "ExecStart": "x", "CustomActions": {
+  "Start": "a",
+  "pipe-stdout": "a",
+  "12": "a",
+  "-x": "a",
+  "a/b": "a",
+  "empty": "",
+  "num": 5,
+  "ROTATE": "a",
+  "rotate": "b"
+} } }`);
+  const at = (line: number, column: number, key: string, message: string) => ({ file: f.file, line, column, key, message });
+  assert.deepEqual(bad.issues, [
+    at(2, 3, 'web.CustomActions.Start', 'invalid action name "Start": reserved for the built-in start action'),
+    at(3, 3, 'web.CustomActions.pipe-stdout', 'invalid action name "pipe-stdout": reserved for the built-in pipe-stdout script'),
+    at(4, 3, 'web.CustomActions.12', 'invalid action name "12": a name cannot be all digits (numbers address actions by position)'),
+    at(5, 3, 'web.CustomActions.-x', 'invalid action name "-x": expected 1 to 64 letters, digits, "_", "." or "-", starting with a letter or digit'),
+    at(6, 3, 'web.CustomActions.a/b', 'invalid action name "a/b": expected 1 to 64 letters, digits, "_", "." or "-", starting with a letter or digit'),
+    at(7, 12, 'web.CustomActions.empty', 'expected a script (non-empty text), got ""'),
+    at(8, 10, 'web.CustomActions.num', 'expected a script (non-empty text), got 5'),
+    at(10, 3, 'web.CustomActions.rotate', 'duplicate key "rotate" (already set as "ROTATE" at line 9)'),
+  ]);
+});
+
+test('CustomActions: at most 32', T, (t) => {
+  const f = fixture(t);
+  const actions = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`a${i}`, 'true']));
+  const ok = f.load(JSON.stringify({ web: { ExecStart: 'x', CustomActions: actions(32) } }));
+  assert.equal(ok.services[0]?.customActions.length, 32);
+  assert.equal(ok.services[0]?.customActions[31]?.name, 'a31');
+  const tooMany = f.load(JSON.stringify({ web: { ExecStart: 'x', CustomActions: actions(33) } }));
+  assert.deepEqual(tooMany.issues.map((i) => [i.key, i.message]), [['web.CustomActions', 'too many custom actions: 33, at most 32']]);
+});
+
+test('Environment: names, string or null values, case-sensitive names', T, (t) => {
+  const f = fixture(t);
+  const good = f.load('{ "web": { "ExecStart": "x", "Environment": { "http_proxy": "p", "HTTP_PROXY": "P", "_X1": "", "GONE": null } } }');
+  assert.deepEqual(good.issues, []);
+  assert.deepEqual(good.services[0]?.environment, { http_proxy: 'p', HTTP_PROXY: 'P', _X1: '', GONE: null });
+  const bad = f.load('{ "web": { "ExecStart": "x", "Environment": {\n "1A": "x",\n "A-B": "x",\n "N": 5,\n "Z": "\\u0000",\n "N": "again"\n} } }');
+  assert.deepEqual(bad.issues.map((i) => [i.line, i.key, i.message]), [
+    [2, 'web.Environment.1A', 'invalid variable name "1A": expected letters, digits and "_", not starting with a digit'],
+    [3, 'web.Environment.A-B', 'invalid variable name "A-B": expected letters, digits and "_", not starting with a digit'],
+    [4, 'web.Environment.N', 'expected a string or null, got 5'],
+    [5, 'web.Environment.Z', 'a variable value cannot contain a NUL character'],
+    [6, 'web.Environment.N', 'duplicate key "N" (already set at line 4)'],
+  ]);
+});
+
+test('Name and Package are accepted when they agree with the id', T, (t) => {
+  const f = fixture(t);
+  const good = f.load('{ "web": { "ExecStart": "x", "Name": "web", "Package": null }, "pkg::api": { "ExecStart": "x", "name": "api", "package": "pkg" } }');
+  assert.deepEqual(good.issues, []);
+  assert.deepEqual(good.services.map((s) => [s.id, s.package, s.name]), [['web', null, 'web'], ['pkg::api', 'pkg', 'api']]);
+  const bad = f.load('{ "web": { "ExecStart": "x", "Name": "www", "Package": "pkg" },\n "p::api": { "ExecStart": "x", "Package": "q", "Name": "a/b" } }');
+  assert.deepEqual(bad.issues.map((i) => [i.line, i.key, i.message]), [
+    [1, 'web.Name', 'Name "www" does not match the service id "web" (name "web")'],
+    [1, 'web.Package', 'Package "pkg" does not match the service id "web", which has no package (write the id as package::name)'],
+    [2, 'p::api.Package', 'Package "q" does not match the service id "p::api", which has package "p" (write the id as package::name)'],
+    [2, 'p::api.Name', 'expected a name (1 to 64 letters, digits, "_", ".", "@" or "-", starting with a letter or digit), got "a/b"'],
+  ]);
+});
+
+test('unknown service keys suggest the nearest key, or point controller keys to upkeeper.conf', T, (t) => {
+  const f = fixture(t);
+  const { issues } = f.load('{ "web": { "ExecStart": "x",\n "KilTimeout": 5,\n "ringbuffersise": 5,\n "Restart": "always",\n "SvcRunPath": "/x" } }');
+  assert.deepEqual(issues.map((i) => [i.line, i.column, i.key, i.message]), [
+    [2, 2, 'web.KilTimeout', 'unknown key "KilTimeout" (did you mean "KillTimeout"?)'],
+    [3, 2, 'web.ringbuffersise', 'unknown key "ringbuffersise" (did you mean "RingbufferSize"?)'],
+    [4, 2, 'web.Restart', 'unknown key "Restart"'],
+    [5, 2, 'web.SvcRunPath', 'SvcRunPath is a controller key, not a service key: set it at the top level of upkeeper.conf'],
+  ]);
+});
+
+test('a service that is not an object is an issue', T, (t) => {
+  const f = fixture(t);
+  const { issues } = f.load('{ "web": "run" }');
+  assert.deepEqual(issues, [{ file: f.file, line: 1, column: 10, key: 'web', message: 'expected an object of service keys, got "run"' }]);
+});
+
+test('all issues are collected, in file order, and only the bad service is left out', T, (t) => {
+  const f = fixture(t);
+  const { services, issues } = f.load('{\n"a": { "ExecStart": "x", "KillTimeout": "1", "MinUptime": -1 },\n"b": { "ExecStart": "x" },\n"c": { "RingbufferSize": 1 }\n}');
+  assert.deepEqual(services.map((s) => s.id), ['b']);
+  assert.deepEqual(issues.map((i) => `${i.line}:${i.column} ${i.key}`), ['2:41 a.KillTimeout', '2:59 a.MinUptime', '4:1 c.ExecStart', '4:26 c.RingbufferSize']);
+});

@@ -1,0 +1,350 @@
+// The buddy's state machine, state by state, on virtual time (no processes).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Machine, type Effect, type Input, type MachinePolicy } from '../../buddy/machine.js';
+
+const policy = (p: Partial<MachinePolicy> = {}): MachinePolicy => ({
+  killTimeoutMs: 10_000,
+  maxConsecutiveFailures: -1,
+  minUptimeMs: 1000,
+  rateLimitMs: 1000,
+  randomize: false,
+  maxRestarts: 10,
+  windowMs: 60_000,
+  ...p,
+});
+
+/** A machine on virtual time: `feed` dispatches at the current time and returns the effects. */
+function harness(p: Partial<MachinePolicy> = {}) {
+  let now = 1_000_000;
+  const m = new Machine(policy(p), now, () => 0.5);
+  return {
+    m,
+    advance(ms: number) {
+      now += ms;
+    },
+    feed(input: Input): Effect[] {
+      return m.dispatch(input, now);
+    },
+    get now() {
+      return now;
+    },
+  };
+}
+
+const kinds = (effects: Effect[]): string[] => effects.map((e) => (e.kind === 'emit' ? `emit:${e.type}` : e.kind));
+const settled = (effects: Effect[]) => effects.filter((e): e is Extract<Effect, { kind: 'settle' }> => e.kind === 'settle');
+
+/** Start and reach `running` (spawned, then up for MinUptime). */
+function running(h: ReturnType<typeof harness>, pid = 100): void {
+  h.feed({ kind: 'start' });
+  h.feed({ kind: 'spawned', pid });
+  h.advance(1000);
+  h.feed({ kind: 'timer', timer: 'uptime' });
+  assert.equal(h.m.snapshot().state, 'running');
+}
+
+describe('machine: stopped', { timeout: 5000 }, () => {
+  it('start spawns and waits for MinUptime before answering', () => {
+    const h = harness();
+    assert.deepEqual(kinds(h.feed({ kind: 'start' })), ['emit:desired', 'spawn']);
+    assert.equal(h.m.snapshot().state, 'starting');
+    const spawned = h.feed({ kind: 'spawned', pid: 42 });
+    assert.deepEqual(kinds(spawned), ['emit:spawned', 'set_timer']);
+    assert.equal(h.m.snapshot().pid, 42);
+    h.advance(1000);
+    const up = h.feed({ kind: 'timer', timer: 'uptime' });
+    assert.deepEqual(settled(up).map((s) => [s.want, s.ok]), [['up', true]]);
+    assert.equal(h.m.snapshot().state, 'running');
+  });
+
+  it('MinUptime 0 answers at once', () => {
+    const h = harness({ minUptimeMs: 0 });
+    h.feed({ kind: 'start' });
+    const e = h.feed({ kind: 'spawned', pid: 1 });
+    assert.equal(h.m.snapshot().state, 'running');
+    assert.equal(settled(e)[0]?.ok, true);
+  });
+
+  it('stop when stopped answers at once', () => {
+    const h = harness();
+    const e = h.feed({ kind: 'stop' });
+    assert.deepEqual(settled(e).map((s) => [s.want, s.ok]), [['down', true]]);
+  });
+
+  it('shutdown when stopped exits', () => {
+    const h = harness();
+    assert.ok(kinds(h.feed({ kind: 'shutdown' })).includes('exit'));
+  });
+
+  it('ignores stale timers and exits', () => {
+    const h = harness();
+    assert.deepEqual(h.feed({ kind: 'timer', timer: 'restart' }), []);
+    assert.deepEqual(h.feed({ kind: 'exited', code: 0, signal: null }), []);
+  });
+});
+
+describe('machine: running', { timeout: 5000 }, () => {
+  it('an exit cleans the group, then restarts at once when the rate limit allows', () => {
+    const h = harness();
+    running(h);
+    h.advance(5000);
+    const exit = h.feed({ kind: 'exited', code: 3, signal: null });
+    assert.deepEqual(kinds(exit), ['clear_timer', 'emit:exited', 'watch_group']);
+    assert.equal(h.m.snapshot().state, 'stopping');
+    assert.deepEqual(h.m.snapshot().lastExit?.code, 3);
+    const gone = h.feed({ kind: 'group_gone' });
+    assert.ok(kinds(gone).includes('spawn'));
+    assert.equal(h.m.snapshot().restarts, 1);
+    assert.equal(h.m.snapshot().failures, 0, 'a run longer than MinUptime is not a failure');
+  });
+
+  it('what an exited service left in its group gets SIGTERM, then SIGKILL after KillTimeout', () => {
+    const h = harness({ killTimeoutMs: 2000 });
+    running(h, 77);
+    h.feed({ kind: 'exited', code: 1, signal: null });
+    const alive = h.feed({ kind: 'group_alive' });
+    assert.deepEqual(
+      alive.filter((e) => e.kind === 'signal_group'),
+      [{ kind: 'signal_group', pgid: 77, signal: 'SIGTERM', reason: 'cleanup' }],
+    );
+    h.advance(2000);
+    const kill = h.feed({ kind: 'timer', timer: 'kill' });
+    assert.deepEqual(kill, [{ kind: 'signal_group', pgid: 77, signal: 'SIGKILL', reason: 'escalation' }]);
+    assert.ok(kinds(h.feed({ kind: 'group_gone' })).includes('spawn'));
+  });
+
+  it('an early exit is a failure and answers the start with it', () => {
+    const h = harness();
+    h.feed({ kind: 'start' });
+    h.feed({ kind: 'spawned', pid: 5 });
+    h.advance(10);
+    const e = h.feed({ kind: 'exited', code: 127, signal: null });
+    const s = settled(e);
+    assert.equal(s[0]?.ok, false);
+    assert.match(s[0]!.message, /code 127 after 10 ms/);
+    assert.equal(h.m.snapshot().failures, 1);
+  });
+
+  it('stop runs the stop script, SIGTERM to the group at KillTimeout, SIGKILL at twice that', () => {
+    const h = harness({ killTimeoutMs: 3000 });
+    running(h, 9);
+    const stop = h.feed({ kind: 'stop' });
+    assert.deepEqual(kinds(stop), ['emit:desired', 'settle', 'clear_timer', 'emit:stopping', 'run_stop_script', 'set_timer']);
+    assert.deepEqual(stop.find((e) => e.kind === 'set_timer'), { kind: 'set_timer', timer: 'term', at: h.now + 3000 });
+    h.advance(3000);
+    const term = h.feed({ kind: 'timer', timer: 'term' });
+    assert.deepEqual(term[0], { kind: 'signal_group', pgid: 9, signal: 'SIGTERM', reason: 'escalation' });
+    assert.deepEqual(term[1], { kind: 'set_timer', timer: 'kill', at: h.now + 3000 });
+    h.advance(3000);
+    assert.deepEqual(h.feed({ kind: 'timer', timer: 'kill' })[0], { kind: 'signal_group', pgid: 9, signal: 'SIGKILL', reason: 'escalation' });
+    h.feed({ kind: 'exited', code: null, signal: 'SIGKILL' });
+    const gone = h.feed({ kind: 'group_gone' });
+    assert.deepEqual(settled(gone).map((s) => [s.want, s.ok]), [['down', true]]);
+    assert.equal(h.m.snapshot().state, 'stopped');
+  });
+
+  it('a negative KillTimeout never sends SIGKILL', () => {
+    const h = harness({ killTimeoutMs: -2000 });
+    running(h, 9);
+    const stop = h.feed({ kind: 'stop' });
+    assert.deepEqual(stop.find((e) => e.kind === 'set_timer'), { kind: 'set_timer', timer: 'term', at: h.now + 2000 });
+    h.advance(2000);
+    const term = h.feed({ kind: 'timer', timer: 'term' });
+    assert.deepEqual(kinds(term), ['signal_group']);
+  });
+
+  it('KillTimeout 0 sends SIGTERM and SIGKILL at once', () => {
+    const h = harness({ killTimeoutMs: 0 });
+    running(h, 9);
+    const sig = h.feed({ kind: 'stop' }).filter((e) => e.kind === 'signal_group').map((e) => (e as { signal: string }).signal);
+    assert.deepEqual(sig, ['SIGTERM', 'SIGKILL']);
+  });
+
+  it('when the main process exits after the stop script, the rest of the group gets SIGTERM at once', () => {
+    const h = harness();
+    running(h, 9);
+    h.feed({ kind: 'stop' });
+    const exit = h.feed({ kind: 'exited', code: 0, signal: null });
+    assert.deepEqual(kinds(exit), ['clear_timer', 'emit:exited', 'watch_group']);
+    const alive = h.feed({ kind: 'group_alive' });
+    assert.deepEqual(alive[0], { kind: 'signal_group', pgid: 9, signal: 'SIGTERM', reason: 'stop' });
+  });
+
+  it('restart stops, then starts afresh', () => {
+    const h = harness();
+    running(h, 9);
+    h.feed({ kind: 'restart' });
+    h.feed({ kind: 'exited', code: 0, signal: null });
+    const gone = h.feed({ kind: 'group_gone' });
+    assert.ok(kinds(gone).includes('spawn'));
+    assert.equal(h.m.snapshot().restarts, 0, 'a user restart is not an automatic restart');
+    assert.equal(h.m.snapshot().desired, 'running');
+  });
+
+  it('a stop while a start is pending fails the start', () => {
+    const h = harness();
+    h.feed({ kind: 'start' });
+    h.feed({ kind: 'spawned', pid: 3 });
+    const stop = h.feed({ kind: 'stop' });
+    assert.deepEqual(settled(stop).map((s) => [s.want, s.ok]), [['up', false]]);
+  });
+});
+
+describe('machine: restart policy', { timeout: 5000 }, () => {
+  it('waits out the rate limit in backoff', () => {
+    const h = harness({ rateLimitMs: 1000 });
+    running(h, 9); // started at t0, running at t0+1000
+    h.feed({ kind: 'exited', code: 1, signal: null });
+    assert.ok(kinds(h.feed({ kind: 'group_gone' })).includes('spawn'), 'a second after the start: allowed');
+    h.feed({ kind: 'spawned', pid: 10 });
+    h.advance(100);
+    h.feed({ kind: 'exited', code: 1, signal: null });
+    const gone = h.feed({ kind: 'group_gone' });
+    assert.equal(h.m.snapshot().state, 'backoff');
+    const timer = gone.find((e) => e.kind === 'set_timer') as { at: number };
+    assert.equal(timer.at, h.now + 900);
+    assert.equal(h.m.snapshot().hold?.reason, 'ratelimit');
+    h.advance(900);
+    assert.ok(kinds(h.feed({ kind: 'timer', timer: 'restart' })).includes('spawn'));
+  });
+
+  it('RandomizeRateLimit adds up to half of the rate limit', () => {
+    const h = harness({ rateLimitMs: 1000, randomize: true, minUptimeMs: 0 }); // random() = 0.5 → +25 %
+    h.feed({ kind: 'start' });
+    h.feed({ kind: 'spawned', pid: 1 });
+    h.feed({ kind: 'exited', code: 1, signal: null });
+    const gone = h.feed({ kind: 'group_gone' });
+    assert.equal((gone.find((e) => e.kind === 'set_timer') as { at: number }).at, h.now + 1250);
+  });
+
+  it('more than UserMaxRestarts starts within the window is a runaway: held until a start leaves it', () => {
+    const h = harness({ rateLimitMs: 0, maxRestarts: 2, windowMs: 10_000, minUptimeMs: 0 });
+    const t0 = h.now;
+    h.feed({ kind: 'start' });
+    for (let i = 0; i < 2; i++) {
+      h.feed({ kind: 'spawned', pid: 10 + i });
+      h.advance(100);
+      h.feed({ kind: 'exited', code: 1, signal: null });
+      assert.ok(kinds(h.feed({ kind: 'group_gone' })).includes('spawn'), `restart ${i + 1} is allowed`);
+    }
+    h.feed({ kind: 'spawned', pid: 12 });
+    h.advance(100);
+    h.feed({ kind: 'exited', code: 1, signal: null });
+    const held = h.feed({ kind: 'group_gone' });
+    assert.deepEqual(kinds(held), ['clear_timer', 'clear_timer', 'emit:runaway', 'emit:backoff', 'set_timer']);
+    assert.equal((held.at(-1) as { at: number }).at, t0 + 10_000, 'until the first start leaves the window');
+    assert.equal(h.m.snapshot().hold?.reason, 'runaway');
+  });
+
+  it('MaxConsecutiveFailures failures in a row give up; a user start resets', () => {
+    const h = harness({ rateLimitMs: 0, maxConsecutiveFailures: 3, maxRestarts: -1 });
+    h.feed({ kind: 'start' });
+    let last: Effect[] = [];
+    for (let i = 0; i < 3; i++) {
+      h.feed({ kind: 'spawned', pid: 10 + i });
+      h.advance(10);
+      h.feed({ kind: 'exited', code: 2, signal: null });
+      last = h.feed({ kind: 'group_gone' });
+    }
+    assert.equal(h.m.snapshot().state, 'failed');
+    assert.ok(kinds(last).includes('emit:failed'));
+    assert.equal(h.m.snapshot().desired, 'running', 'still wanted: status shows it is not in its desired state');
+    h.feed({ kind: 'start' });
+    assert.equal(h.m.snapshot().state, 'starting');
+    assert.equal(h.m.snapshot().failures, 0);
+  });
+
+  it('a run that stays up for MinUptime resets the failure count', () => {
+    const h = harness({ rateLimitMs: 0, maxConsecutiveFailures: 2 });
+    h.feed({ kind: 'start' });
+    h.feed({ kind: 'spawned', pid: 1 });
+    h.advance(10);
+    h.feed({ kind: 'exited', code: 1, signal: null });
+    h.feed({ kind: 'group_gone' });
+    assert.equal(h.m.snapshot().failures, 1);
+    h.feed({ kind: 'spawned', pid: 2 });
+    h.advance(1000);
+    h.feed({ kind: 'timer', timer: 'uptime' });
+    assert.equal(h.m.snapshot().failures, 0);
+  });
+
+  it('MaxConsecutiveFailures 0 never restarts automatically', () => {
+    const h = harness({ maxConsecutiveFailures: 0 });
+    running(h, 9);
+    h.feed({ kind: 'exited', code: 0, signal: null });
+    h.feed({ kind: 'group_gone' });
+    assert.equal(h.m.snapshot().state, 'failed');
+  });
+
+  it('a spawn that fails counts as a failure', () => {
+    const h = harness({ maxConsecutiveFailures: 1 });
+    h.feed({ kind: 'start' });
+    const e = h.feed({ kind: 'spawn_failed', error: 'EACCES' });
+    assert.ok(kinds(e).includes('emit:spawn_failed'));
+    assert.equal(h.m.snapshot().state, 'failed');
+  });
+});
+
+describe('machine: backoff and failed', { timeout: 5000 }, () => {
+  function backoff() {
+    const h = harness({ rateLimitMs: 5000 });
+    running(h, 9);
+    h.feed({ kind: 'exited', code: 1, signal: null });
+    h.feed({ kind: 'group_gone' });
+    h.feed({ kind: 'spawned', pid: 10 });
+    h.advance(10);
+    h.feed({ kind: 'exited', code: 1, signal: null });
+    h.feed({ kind: 'group_gone' });
+    assert.equal(h.m.snapshot().state, 'backoff');
+    return h;
+  }
+
+  it('stop in backoff cancels the restart', () => {
+    const h = backoff();
+    const e = h.feed({ kind: 'stop' });
+    assert.ok(e.some((x) => x.kind === 'clear_timer' && x.timer === 'restart'));
+    assert.equal(h.m.snapshot().state, 'stopped');
+    assert.equal(h.m.snapshot().hold, null);
+  });
+
+  it('a user start in backoff starts at once', () => {
+    const h = backoff();
+    assert.ok(kinds(h.feed({ kind: 'start' })).includes('spawn'));
+  });
+
+  it('stop in failed goes to stopped', () => {
+    const h = harness({ maxConsecutiveFailures: 0, minUptimeMs: 0 });
+    h.feed({ kind: 'start' });
+    h.feed({ kind: 'spawned', pid: 1 });
+    h.feed({ kind: 'exited', code: 1, signal: null });
+    h.feed({ kind: 'group_gone' });
+    assert.equal(h.m.snapshot().state, 'failed');
+    h.feed({ kind: 'stop' });
+    assert.equal(h.m.snapshot().state, 'stopped');
+    assert.equal(h.m.snapshot().desired, 'stopped');
+  });
+});
+
+describe('machine: stopping', { timeout: 5000 }, () => {
+  it('a start during a stop starts again once the group is gone', () => {
+    const h = harness();
+    running(h, 9);
+    const stopEffects = h.feed({ kind: 'stop' });
+    assert.equal(settled(stopEffects).length, 1); // the pending start answer, if any, is failed
+    h.feed({ kind: 'start' });
+    h.feed({ kind: 'exited', code: 0, signal: null });
+    const gone = h.feed({ kind: 'group_gone' });
+    assert.ok(kinds(gone).includes('spawn'));
+    assert.deepEqual(settled(gone).map((s) => [s.want, s.ok]), [['down', true]]);
+  });
+
+  it('shutdown during a stop exits when the group is gone', () => {
+    const h = harness();
+    running(h, 9);
+    h.feed({ kind: 'stop' });
+    h.feed({ kind: 'shutdown' });
+    h.feed({ kind: 'exited', code: 0, signal: null });
+    assert.ok(kinds(h.feed({ kind: 'group_gone' })).includes('exit'));
+  });
+});
