@@ -3,8 +3,9 @@
 // The service writes into log/stdout_pipe (or stderr_pipe), opened read-write so that it is itself a
 // reader: it never gets SIGPIPE, even while no buddy runs; the kernel keeps what it wrote until the
 // next buddy opens the FIFO and drains it.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { closeSync, constants, createWriteStream, openSync, statSync, type WriteStream } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, constants, createWriteStream, openSync, type WriteStream } from 'node:fs';
+import { ensureFifo } from '../system/files.js';
 import { Socket } from 'node:net';
 
 export interface OutputSpec {
@@ -26,17 +27,6 @@ export interface SpawnContext {
 }
 
 const PIPE_RESTART_MS = 1000;
-
-/** Create the FIFO if it is missing (there is no mkfifo in Node; the coreutils program is run directly, no shell). */
-export function ensureFifo(path: string): void {
-  try {
-    if (statSync(path).isFIFO()) return;
-    throw new Error(`${path} exists and is not a FIFO`);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  execFileSync('mkfifo', ['-m', '600', path], { stdio: 'ignore' });
-}
 
 export class OutputChannel {
   private keeper: number | null = null;

@@ -1,6 +1,7 @@
 // The buddy's runtime: feeds inputs to the machine one at a time and carries out its effects.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync } from 'node:fs';
+import { writeWhole } from '../system/files.js';
 import { constants as os } from 'node:os';
 import type { BuddySettings, CommandOutcome } from '../schema/buddy-protocol.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
@@ -8,7 +9,7 @@ import { LOG, RUN_DIR, SCRIPT } from '../schema/run-dir.js';
 import { isoTime, type ActionResult, type BuddyEvent, type BuddyStatus, type EventType } from '../schema/records.js';
 import { ActionRunner } from './action-runner.js';
 import { Machine, type Effect, type EventFields, type Input, type TimerName } from './machine.js';
-import { groupAlive, processStartTime, signalGroup } from './process-group.js';
+import { groupAlive, processStartTime, signalGroup } from '../system/process-group.js';
 import type { EventRing } from './ring.js';
 import { OutputChannel, type SpawnContext } from './service-output.js';
 import { policyOf } from './settings.js';
@@ -330,8 +331,7 @@ export class Supervisor {
     setImmediate(() => {
       this.statusScheduled = false;
       try {
-        writeFileSync(this.at(`${RUN_DIR.status}.new`), JSON.stringify(this.status()) + '\n', { mode: 0o600 });
-        renameSync(this.at(`${RUN_DIR.status}.new`), this.at(RUN_DIR.status));
+        writeWhole(this.at(RUN_DIR.status), JSON.stringify(this.status()) + '\n', 0o600);
       } catch (err) {
         this.log(`cannot write ${RUN_DIR.status}: ${(err as Error).message}`);
       }

@@ -17,7 +17,7 @@ import type { Logger } from './log.js';
 import { Poller } from './poller.js';
 import { buddySettings, ensureDir, prepareRunDir } from './run-dir.js';
 import { ServiceTable, type ServiceEntry } from './service-table.js';
-import { processAlive } from '../buddy/process-group.js';
+import { processAlive } from '../system/process-group.js';
 
 export const CONTROLLER_SOCKET = 'controller.sock';
 /** A buddy that keeps dying is started again at most this often. */

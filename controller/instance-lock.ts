@@ -1,7 +1,8 @@
 // One controller per StateDir: an exclusive SQLite lock (a kernel lock, released even on SIGKILL)
 // plus controller.json, which tells a second controller and clients who holds it.
 import Database from 'better-sqlite3';
-import { chmodSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, unlinkSync } from 'node:fs';
+import { writeWhole } from '../system/files.js';
 import { join } from 'node:path';
 import type { ControllerInfo } from '../schema/client-protocol.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
@@ -37,9 +38,7 @@ export class InstanceLock {
 
   /** Publish who holds the lock (written whole). */
   publish(info: ControllerInfo): void {
-    const file = join(this.stateDir, INFO_FILE);
-    writeFileSync(`${file}.new`, JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
-    renameSync(`${file}.new`, file);
+    writeWhole(join(this.stateDir, INFO_FILE), JSON.stringify(info, null, 2) + '\n', 0o600);
   }
 
   release(): void {

@@ -1,46 +1,25 @@
 // Generates a service's run directory: scripts/, actions/, log/ (with the output FIFOs) and buddy.json.
-import { execFileSync } from 'node:child_process';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  readdirSync,
-  renameSync,
-  statSync,
-  symlinkSync,
-  unlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BuddySettings } from '../schema/buddy-protocol.js';
 import type { ServiceConfig } from '../schema/config/types.js';
 import { LOG, RUN_DIR, SCRIPT, actionNumber } from '../schema/run-dir.js';
+import { ensureFifo, writeWhole } from '../system/files.js';
 
-/** Write a file whole: a reader (or an exec) never sees half of it. Returns true when the content changed. */
-export function writeWhole(file: string, content: string, mode: number): boolean {
+/** Write a file whole unless it already has this content and mode; true when it changed. */
+function updateWhole(file: string, content: string, mode: number): boolean {
   try {
     if (readFileSync(file, 'utf8') === content && (statSync(file).mode & 0o777) === mode) return false;
   } catch {
     /* missing: write it */
   }
-  writeFileSync(`${file}.new`, content, { mode });
-  chmodSync(`${file}.new`, mode);
-  renameSync(`${file}.new`, file);
+  writeWhole(file, content, mode);
   return true;
 }
 
 export function ensureDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
-}
-
-function ensureFifo(file: string): void {
-  if (existsSync(file)) {
-    if (statSync(file).isFIFO()) return;
-    unlinkSync(file);
-  }
-  execFileSync('mkfifo', ['-m', '600', file], { stdio: 'ignore' });
 }
 
 /** Point `link` at `target`, atomically. */
@@ -80,7 +59,7 @@ export function prepareRunDir(runDir: string, svc: ServiceConfig, settings: Budd
   for (const d of [scriptsDir, actionsDir, logDir]) ensureDir(d);
 
   const scripts = scriptsOf(svc);
-  for (const [name, text] of scripts) writeWhole(join(scriptsDir, name), text, 0o700);
+  for (const [name, text] of scripts) updateWhole(join(scriptsDir, name), text, 0o700);
   for (const name of readdirSync(scriptsDir)) {
     if (!scripts.has(name)) unlinkSync(join(scriptsDir, name));
   }
@@ -98,7 +77,7 @@ export function prepareRunDir(runDir: string, svc: ServiceConfig, settings: Budd
 
   ensureFifo(join(logDir, LOG.stdoutPipe));
   ensureFifo(join(logDir, LOG.stderrPipe));
-  return writeWhole(join(runDir, RUN_DIR.settings), JSON.stringify(settings, null, 2) + '\n', 0o600);
+  return updateWhole(join(runDir, RUN_DIR.settings), JSON.stringify(settings, null, 2) + '\n', 0o600);
 }
 
 /** The buddy's settings for a service; `baseEnv` is what the controller passes on to services. */

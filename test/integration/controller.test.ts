@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { CONTROLLER, Sandbox, alive, processesUnder, run } from '../helpers/sandbox.js';
 import { encodeFrame } from '../../schema/framing.js';
@@ -42,6 +42,38 @@ describe('controller', { timeout: 120_000 }, () => {
     const [down] = await (await box.client()).status('down');
     assert.equal(down!.state, 'stopped');
     assert.equal(down!.desired, 'stopped');
+  });
+
+  it('the state directory is 0700, the sockets 0600; controller status tells pid, uptime, socket, version', async () => {
+    const mode = (p: string): number => statSync(p).mode & 0o777;
+    assert.equal(mode(box.stateDir), 0o700);
+    assert.equal(mode(join(box.stateDir, 'run')), 0o700);
+    assert.equal(mode(box.runDir('up')), 0o700);
+    assert.equal(mode(join(box.stateDir, 'controller.sock')), 0o600);
+    assert.equal(mode(join(box.runDir('up'), 'buddy.sock')), 0o600);
+    assert.equal(mode(join(box.stateDir, 'upkeeper.db')), 0o600);
+    const res = await box.upk(['controller', 'status']);
+    assert.equal(res.code, 0);
+    const info = JSON.parse(readFileSync(join(box.stateDir, 'controller.json'), 'utf8')) as { pid: number };
+    assert.match(res.stdout, new RegExp(`pid +${info.pid}`));
+    assert.match(res.stdout, /uptime +\d/);
+    assert.match(res.stdout, /socket +.*controller\.sock/);
+    assert.match(res.stdout, /version +\d+\.\d+\.\d+/);
+  });
+
+  it('start all and stop all, with events --since', async () => {
+    const started = await box.upk(['start', 'all', '--json']);
+    const items = JSON.parse(started.stdout) as { service: string; ok: boolean }[];
+    assert.deepEqual(items.map((i) => i.service).sort(), ['down', 'pkg::loop', 'up']);
+    assert.ok(items.find((i) => i.service === 'down')!.ok);
+    const since = await box.upk(['events', 'down', '--since', '1m', '--json']);
+    assert.ok((JSON.parse(since.stdout) as { type: string }[]).some((e) => e.type === 'spawned'));
+    const future = await box.upk(['events', '--since', new Date(Date.now() + 60_000).toISOString(), '--json']);
+    assert.deepEqual(JSON.parse(future.stdout), []);
+    const badTime = await box.upk(['events', '--since', 'yesterday-ish']);
+    assert.equal(badTime.code, 2);
+    const stopped = await box.upk(['stop', 'down']);
+    assert.equal(stopped.code, 0);
   });
 
   it('a second controller says which one runs and exits at once', async () => {

@@ -1,6 +1,6 @@
 // Real services: crashes and restarts are recorded with their exit code or signal; stops leave nothing.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { Sandbox, alive, groupMembers, sleep } from '../helpers/sandbox.js';
 
@@ -53,6 +53,10 @@ describe('crash, restart, stop', { timeout: 90_000 }, () => {
   it('records a kill by signal and starts a new process', async () => {
     const [before] = await (await box.client()).status('sleeper');
     assert.equal(before!.state, 'running');
+    const stat = readFileSync(`/proc/${before!.pid}/stat`, 'latin1');
+    const [pgrp, session] = stat.slice(stat.lastIndexOf(')') + 2).split(' ').slice(2, 4).map(Number);
+    assert.deepEqual([pgrp, session], [before!.pid, before!.pid], 'pid = process group = session');
+    assert.equal(readlinkSync(`/proc/${before!.pid}/fd/0`), '/dev/null', 'stdin is /dev/null');
     process.kill(before!.pid!, 'SIGKILL');
     const after = await box.waitFor('a new sleeper pid', async () => {
       const [s] = await (await box.client()).status('sleeper');
@@ -112,5 +116,33 @@ describe('crash, restart, stop', { timeout: 90_000 }, () => {
     await (await box.client()).signal('patient', 'KILL', { group: true });
     const [done] = await stopping;
     assert.equal(done!.status!.state, 'stopped');
+  });
+});
+
+describe('environments', { timeout: 60_000 }, () => {
+  it('the buddy runs with a clean environment; the service gets the full one', async () => {
+    const box = new Sandbox('env');
+    try {
+      box.writeServices({
+        envy: { ExecStart: `sh -c 'env > ${box.file('service.env')}; exec sleep 1000'`, InitialState: 'running', MinUptime: 0.1, Environment: { EXTRA: 'yes', HOME: null } },
+      });
+      const env = { ...box.env, NODE_OPTIONS: '--max-old-space-size=64', NODE_EXTRA_CA_CERTS: '/dev/null' };
+      const { startController } = await import('../../libclient/index.js');
+      await startController({ config: box.configFile, env });
+      const s = await box.waitForState('envy', 'running');
+      const buddyEnv = readFileSync(`/proc/${s.buddyPid}/environ`, 'latin1').split('\0').filter(Boolean);
+      assert.deepEqual(buddyEnv.map((l) => l.split('=')[0]), ['PATH'], 'PATH only');
+      const serviceEnv = await box.waitFor('the service env', () => {
+        const text = readFileSync(box.file('service.env'), 'utf8');
+        return text.includes('UPKEEPER_SERVICE=') ? text : undefined;
+      });
+      assert.match(serviceEnv, /^NODE_OPTIONS=--max-old-space-size=64$/m);
+      assert.match(serviceEnv, /^NODE_EXTRA_CA_CERTS=\/dev\/null$/m);
+      assert.match(serviceEnv, /^EXTRA=yes$/m);
+      assert.match(serviceEnv, /^UPKEEPER_SERVICE=envy$/m);
+      assert.doesNotMatch(serviceEnv, /^HOME=/m, 'Environment null removes a variable');
+    } finally {
+      await box.cleanup();
+    }
   });
 });

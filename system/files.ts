@@ -1,0 +1,22 @@
+// Files other processes read: written whole (`NAME.new`, then rename), and FIFOs (there is no mkfifo in Node).
+import { execFileSync } from 'node:child_process';
+import { chmodSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+
+/** Write a file so that a reader (or an exec) never sees half of it. */
+export function writeWhole(file: string, content: string, mode: number): void {
+  writeFileSync(`${file}.new`, content, { mode });
+  chmodSync(`${file}.new`, mode);
+  renameSync(`${file}.new`, file);
+}
+
+/** Make `path` a FIFO (mode 0600) unless it is one; anything else there is replaced. */
+export function ensureFifo(path: string): void {
+  try {
+    if (statSync(path).isFIFO()) return;
+    unlinkSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  // The coreutils program, run directly: no shell, no user string on a command line.
+  execFileSync('mkfifo', ['-m', '600', path], { stdio: 'ignore' });
+}

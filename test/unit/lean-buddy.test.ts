@@ -1,0 +1,43 @@
+// The buddy runs once per service: it must load only what it needs (no SQLite, msgpackr, commander, blessed).
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+
+const BUDDY_MAIN = fileURLToPath(new URL('../../buddy/main.js', import.meta.url));
+const FORBIDDEN = ['better-sqlite3', 'msgpackr', 'commander', 'blessed', 'uuid'];
+
+/** Every module the compiled buddy imports, transitively: local files and bare package names. */
+function importGraph(entry: string): { files: Set<string>; packages: Set<string> } {
+  const files = new Set<string>();
+  const packages = new Set<string>();
+  const visit = (file: string): void => {
+    if (files.has(file)) return;
+    files.add(file);
+    const source = readFileSync(file, 'utf8');
+    for (const m of source.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm)) {
+      const spec = m[1] ?? m[2]!;
+      if (spec.startsWith('.')) visit(resolve(dirname(file), spec));
+      else if (!spec.startsWith('node:')) packages.add(spec);
+    }
+  };
+  visit(entry);
+  return { files, packages };
+}
+
+describe('lean buddy', { timeout: 5000 }, () => {
+  it('imports no package at all, only node: built-ins and its own modules', () => {
+    const { packages, files } = importGraph(BUDDY_MAIN);
+    assert.deepEqual([...packages], [], `the buddy imports ${[...packages].join(', ')}`);
+    for (const f of files) {
+      for (const name of FORBIDDEN) assert.ok(!f.includes(`node_modules/${name}`), f);
+      assert.ok(!f.includes('/controller/') && !f.includes('/libclient/') && !f.includes('/clients/'), `${f} is not buddy code`);
+    }
+  });
+
+  it('the graph walker sees packages (it can fail)', () => {
+    const client = fileURLToPath(new URL('../../libclient/index.js', import.meta.url));
+    assert.ok(importGraph(client).packages.has('msgpackr'));
+  });
+});
