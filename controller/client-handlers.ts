@@ -13,6 +13,22 @@ type Command = 'start' | 'stop' | 'restart' | 'reload';
 const SHUTDOWN_DRAIN_MS = 15_000;
 
 export function makeClientHandlers(c: Controller): Handlers<ClientMethods, ClientContext> {
+  const handlers = serviceHandlers(c);
+  // Until every buddy is attached, requests about services wait; hello and the controller's own
+  // requests do not.
+  const immediate = new Set<keyof ClientMethods>(['hello', 'controller.status', 'controller.stop']);
+  for (const name of Object.keys(handlers) as (keyof ClientMethods)[]) {
+    if (immediate.has(name)) continue;
+    const handler = handlers[name] as (p: unknown, ctx: ClientContext) => Promise<unknown>;
+    (handlers as Record<string, unknown>)[name] = async (p: unknown, ctx: ClientContext) => {
+      await c.ready;
+      return handler(p, ctx);
+    };
+  }
+  return handlers;
+}
+
+function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> {
   /** Record a client action, run it, record its outcome. */
   async function audited<T>(
     ctx: ClientContext,
@@ -98,6 +114,7 @@ export function makeClientHandlers(c: Controller): Handlers<ClientMethods, Clien
 
     'controller.status': () => ({
       ...c.info(),
+      ready: c.isReady,
       uptimeMs: Date.now() - c.startedAt,
       services: c.services.size,
       buddies: c.services.all().filter((e) => e.link?.open).length,

@@ -40,12 +40,25 @@ export class Controller {
   /** Resolves when the controller has stopped. */
   readonly done: Promise<void>;
   private finish!: () => void;
+  /** Resolves once every service has its buddy attached (requests about services wait for it). */
+  readonly ready: Promise<void>;
+  private markReady!: () => void;
+  get isReady(): boolean {
+    return this.readyFlag;
+  }
+  private readyFlag = false;
 
   constructor(
     readonly config: ControllerConfig,
     readonly log: Logger,
   ) {
     this.done = new Promise((resolve) => (this.finish = resolve));
+    this.ready = new Promise((resolve) => {
+      this.markReady = () => {
+        this.readyFlag = true;
+        resolve();
+      };
+    });
   }
 
   get socketPath(): string {
@@ -67,22 +80,28 @@ export class Controller {
   async start(): Promise<void> {
     ensureDir(this.config.stateDir);
     this.lock = InstanceLock.acquire(this.config.stateDir);
+    let changed: Set<ServiceEntry>;
     try {
       ensureDir(this.config.svcRunPath);
       this.store = new AuditStore(join(this.config.stateDir, DATABASE_FILE));
       this.poller = new Poller(this.services, this.store, this.config.buddyPollingInterval * 1000, (m) => this.log.warn(m));
-      const changed = this.loadConfiguration();
-      await Promise.all(this.services.all().map((e) => this.attach(e, changed.has(e)).catch((err: Error) => this.log.error(`${e.config.id}: ${err.message}`))));
-      this.poller.start();
+      changed = this.loadConfiguration();
+      // Answer clients at once; requests about services wait until every buddy is attached.
       this.server = new ClientServer(this.socketPath, makeClientHandlers(this), this.log);
       await this.server.listen();
       this.lock.publish(this.info());
-      this.log.info(`controller ${upkeeperVersion()} serving ${this.services.size} services on ${this.socketPath}`);
     } catch (err) {
+      this.server?.close();
       this.lock.release();
       this.lock = null;
       throw err;
     }
+    await Promise.all(
+      this.services.all().map((e) => this.attach(e, changed.has(e)).catch((err: Error) => this.log.error(`${e.config.id}: ${err.message}`))),
+    );
+    this.poller.start();
+    this.markReady();
+    this.log.info(`controller ${upkeeperVersion()} serving ${this.services.size} services on ${this.socketPath}`);
   }
 
   /** Stop the controller alone: commit what the buddies hold, close, release the lock. Buddies run on. */

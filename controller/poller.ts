@@ -1,16 +1,28 @@
-// Collects events from buddies: every BuddyPollingInterval, and at once when a buddy says it has some.
-// Each round's events are written in one transaction; buddies are acknowledged only after the commit.
+// Collects events from buddies into the database. Each round's events are written in one
+// transaction; buddies are acknowledged only after the commit.
+//
+// When: every BuddyPollingInterval for an active buddy (it had events, or is starting, stopping or
+// backing off); every QUIET_FACTOR intervals for a quiet one; and at once when a buddy announces
+// events. Polling every buddy every interval cost 3.6 % of a core with 50 idle services on the
+// development machine (each round trip is ~0.2 ms of kernel and Node time); the announcement makes
+// the slower safety-net poll free of latency cost.
 import { POLL_BATCH } from '../schema/buddy-protocol.js';
 import type { BuddyStatus } from '../schema/records.js';
 import type { AuditStore, EventBatch } from './audit-store.js';
-import { BUDDY_REQUEST_TIMEOUT_MS } from './buddy-link.js';
+import { BUDDY_REQUEST_TIMEOUT_MS, type BuddyLink } from './buddy-link.js';
 import type { ServiceEntry, ServiceTable } from './service-table.js';
+
+/** A quiet buddy is polled every this many intervals (10 s at the default 0.5 s). */
+export const QUIET_FACTOR = 20;
+const ACTIVE_STATES: ReadonlySet<BuddyStatus['state']> = new Set(['starting', 'stopping', 'backoff']);
 
 export class Poller {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   /** Services whose buddy said it has events, to collect in an extra round right away. */
   private readonly eager = new Set<ServiceEntry>();
+  /** When each service is next due for a poll. */
+  private readonly due = new WeakMap<ServiceEntry, number>();
   private stopped = false;
   /** Called with each fresh status (for live views). */
   onStatus: (entry: ServiceEntry, status: BuddyStatus) => void = () => undefined;
@@ -35,10 +47,10 @@ export class Poller {
     await this.running;
   }
 
-  /** Ask for a round for these services as soon as possible. */
+  /** Collect from this service as soon as possible (its buddy announced events). */
   wake(entry: ServiceEntry): void {
     this.eager.add(entry);
-    if (!this.running && !this.stopped) void this.run([...this.drainEager()]);
+    if (!this.running && !this.stopped) void this.run(this.takeEager());
   }
 
   /** Run one round over the given services (all when omitted), now; resolves after the commit. */
@@ -51,20 +63,23 @@ export class Poller {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
       this.timer = null;
-      void this.run(this.services.all()).finally(() => this.schedule());
+      const now = Date.now();
+      const due = this.services.all().filter((e) => (this.due.get(e) ?? 0) <= now);
+      const round = due.length > 0 ? this.run(due) : Promise.resolve();
+      void round.finally(() => this.schedule());
     }, this.intervalMs);
   }
 
-  private *drainEager(): Generator<ServiceEntry> {
+  private takeEager(): ServiceEntry[] {
     const list = [...this.eager];
     this.eager.clear();
-    yield* list;
+    return list;
   }
 
   private run(entries: ServiceEntry[]): Promise<void> {
     const round = this.round(entries).finally(() => {
       this.running = null;
-      if (this.eager.size > 0 && !this.stopped) void this.run([...this.drainEager()]);
+      if (this.eager.size > 0 && !this.stopped) void this.run(this.takeEager());
     });
     this.running = round;
     return round;
@@ -72,7 +87,6 @@ export class Poller {
 
   private async round(entries: ServiceEntry[]): Promise<void> {
     const live = entries.filter((e) => e.link?.open);
-    let more: ServiceEntry[] = [];
     const answers = await Promise.allSettled(
       live.map(async (e) => {
         const link = e.link!;
@@ -81,7 +95,8 @@ export class Poller {
       }),
     );
     const batches: EventBatch[] = [];
-    const acks: { link: NonNullable<ServiceEntry['link']>; seq: number }[] = [];
+    const acks: { link: BuddyLink; seq: number }[] = [];
+    const now = Date.now();
     for (const a of answers) {
       if (a.status === 'rejected') continue; // a closed link is handled by its onClose
       const { e, link, result } = a.value;
@@ -92,23 +107,20 @@ export class Poller {
         batches.push({ serviceUuid: e.uuid, buddyId: link.buddyId, events: fresh });
         acks.push({ link, seq: fresh[fresh.length - 1]!.seq });
       }
-      if (result.more) more.push(e);
+      const active = fresh.length > 0 || ACTIVE_STATES.has(result.status.state);
+      this.due.set(e, now + this.intervalMs * (active ? 1 : QUIET_FACTOR));
+      if (result.more && !this.stopped) this.eager.add(e);
     }
-    if (batches.length > 0) {
-      try {
-        this.store.insertEvents(batches);
-      } catch (err) {
-        this.log(`cannot write events (they stay in the buddies and come again): ${(err as Error).message}`);
-        return;
-      }
-      for (const { link, seq } of acks) {
-        link.acked = seq;
-        link.call('ack', { seq }, BUDDY_REQUEST_TIMEOUT_MS).catch(() => undefined);
-      }
+    if (batches.length === 0) return;
+    try {
+      this.store.insertEvents(batches);
+    } catch (err) {
+      this.log(`cannot write events (they stay in the buddies and come again): ${(err as Error).message}`);
+      return;
     }
-    if (more.length > 0 && !this.stopped) {
-      for (const e of more) this.eager.add(e);
-      more = [];
+    for (const { link, seq } of acks) {
+      link.acked = seq;
+      link.call('ack', { seq }, BUDDY_REQUEST_TIMEOUT_MS).catch(() => undefined);
     }
   }
 }

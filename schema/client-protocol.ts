@@ -33,6 +33,8 @@ export interface ControllerInfo {
 
 export interface ControllerStatus extends ControllerInfo {
   uptimeMs: number;
+  /** False while the controller is still attaching buddies at start-up. */
+  ready: boolean;
   services: number;
   buddies: number;
   /** Problems in the configuration files; the services they affect are not loaded. */

@@ -1,0 +1,170 @@
+// Drift guard: the documents in docs/ name everything the code defines (event types, states, exit
+// codes, commands, run-directory files, record fields, protocol methods, error codes, source files).
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { test } from 'node:test';
+import { BUDDY_PROTOCOL, buddyValidators } from '../../schema/buddy-protocol.js';
+import { clientValidators } from '../../schema/client-protocol.js';
+import { ErrorCode } from '../../schema/errors.js';
+import { ExitCode, exitCodeFor } from '../../schema/exit-codes.js';
+import { EVENT_TYPE_NAMES, SERVICE_STATES } from '../../schema/records.js';
+import { LOG, RUN_DIR, SCRIPT } from '../../schema/run-dir.js';
+
+const T = { timeout: 5000 };
+/** The repository root: this file is dist/test/unit/docs.test.js. */
+const ROOT = new URL('../../../', import.meta.url);
+
+const read = (path: string): string => readFileSync(new URL(path, ROOT), 'utf8');
+const doc = (name: string): string => read(`docs/${name}`);
+
+/** Every `inline code` span and every line of a fenced block. */
+function codeTexts(markdown: string): string[] {
+  const out: string[] = [];
+  for (const m of markdown.matchAll(/```[^\n]*\n([\s\S]*?)```/g)) out.push(...(m[1] ?? '').split('\n'));
+  const prose = markdown.replace(/```[^\n]*\n[\s\S]*?```/g, '');
+  for (const m of prose.matchAll(/`([^`\n]+)`/g)) out.push(m[1] ?? '');
+  return out;
+}
+
+/** True when `name` appears as code: a whole `span`, or a path segment or word inside code. */
+function mentionsAsCode(markdown: string, name: string): boolean {
+  return codeTexts(markdown).some((text) => text === name || text.split(/[\s/│├└─(),:;=<>…*]+/).includes(name));
+}
+
+/** Field names of an exported interface, from the TypeScript source. */
+function interfaceFields(source: string, name: string): string[] {
+  const body = new RegExp(`export interface ${name}(?: extends [^{]+)? \\{\\n([\\s\\S]*?)\\n\\}`).exec(source)?.[1];
+  assert.ok(body, `interface ${name} not found`);
+  return [...body.matchAll(/^ {2}(\w+)\??:/gm)].map((m) => m[1] as string);
+}
+
+/** Every `upk` command, from the .command('…') calls of clients/upk/commands/*.ts (and the VERBS loop). */
+function upkCommands(): string[] {
+  const dir = new URL('clients/upk/commands/', ROOT);
+  const commands: string[] = [];
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts')).sort()) {
+    const source = readFileSync(new URL(file, dir), 'utf8');
+    // `const controller = program.command('controller')`: a command with subcommands.
+    const parents = new Map<string, string>();
+    for (const m of source.matchAll(/const (\w+) = program\s*\.command\('([^']+)'\)/g)) parents.set(m[1]!, m[2]!);
+    for (const m of source.matchAll(/(\w+)\s*\.command\('([^']+)'\)/g)) {
+      const parent = parents.get(m[1]!);
+      commands.push(parent === undefined ? m[2]! : `${parent} ${m[2]!}`);
+    }
+    for (const m of source.matchAll(/\.alias\('([^']+)'\)/g)) commands.push(m[1]!);
+    // `for (const [verb] of Object.entries(VERBS)) program.command(verb)`: the keys of VERBS.
+    if (/\.command\(\s*[a-z]\w*\s*\)/.test(source)) {
+      const table = /Object\.entries\((\w+)\)/.exec(source)?.[1];
+      assert.ok(table, `${file}: .command(variable) without an Object.entries(TABLE) to read the names from`);
+      const body = new RegExp(`const ${table} = \\{([\\s\\S]*?)\\}`).exec(source)?.[1] ?? '';
+      const keys = [...body.matchAll(/^\s*'?([\w-]+)'?\s*:/gm)].map((k) => k[1]!);
+      assert.ok(keys.length > 0, `${file}: no keys in ${table}`);
+      commands.push(...keys);
+    }
+  }
+  return [...new Set(commands)];
+}
+
+/** Every .ts file under the given folders, relative to the repository root. */
+function sourceFiles(folders: string[]): string[] {
+  const out: string[] = [];
+  const walk = (rel: string): void => {
+    for (const name of readdirSync(new URL(rel, ROOT)).sort()) {
+      const path = `${rel}${name}`;
+      if (statSync(new URL(path, ROOT)).isDirectory()) walk(`${path}/`);
+      else if (name.endsWith('.ts') && !name.endsWith('.d.ts')) out.push(path);
+    }
+  };
+  for (const f of folders) walk(`${f}/`);
+  return out;
+}
+
+test('events.md: every event type and every state', T, () => {
+  const events = doc('events.md');
+  assert.ok(EVENT_TYPE_NAMES.length >= 16);
+  for (const type of EVENT_TYPE_NAMES) {
+    assert.match(events, new RegExp(`^\\| \`${type}\` \\|`, 'm'), `docs/events.md has no table row for event type ${type}`);
+  }
+  for (const state of SERVICE_STATES) {
+    assert.match(events, new RegExp(`^\\| \`${state}\` \\|`, 'm'), `docs/events.md has no table row for state ${state}`);
+  }
+});
+
+test('cli.md: every exit code (number, name, the error codes that lead to it) and every upk command', T, () => {
+  const cli = doc('cli.md');
+  for (const [name, number] of Object.entries(ExitCode)) {
+    const row = new RegExp(`^\\| ${number} \\| \`${name}\` \\|.*$`, 'm').exec(cli)?.[0];
+    assert.ok(row, `docs/cli.md: no exit-code row "| ${number} | \`${name}\` |"`);
+    for (const code of Object.values(ErrorCode).filter((c) => exitCodeFor(c) === number)) {
+      assert.ok(row.includes(`\`${code}\``), `docs/cli.md: the row of exit ${number} does not name ${code}`);
+    }
+  }
+  const commands = upkCommands();
+  for (const expected of ['controller start', 'controller stop', 'controller status', 'list', 'ls', 'status', 'start', 'stop', 'restart', 'reload', 'shutdown', 'action', 'signal', 'events', 'check-config']) {
+    assert.ok(commands.includes(expected), `the command scan missed ${expected} (found ${commands.join(', ')})`);
+  }
+  for (const command of commands) {
+    assert.ok(cli.includes(`upk ${command}`), `docs/cli.md does not mention "upk ${command}"`);
+  }
+  assert.ok(cli.includes('upk-controller'), 'docs/cli.md does not describe upk-controller');
+});
+
+test('run-directory.md: every run-directory file and every field of BuddySettings and BuddyStatus', T, () => {
+  const runDir = doc('run-directory.md');
+  for (const [table, names] of Object.entries({ RUN_DIR, LOG, SCRIPT })) {
+    for (const name of Object.values(names)) {
+      assert.ok(mentionsAsCode(runDir, name), `docs/run-directory.md does not name ${table} file ${name}`);
+    }
+  }
+  const settings = interfaceFields(read('schema/buddy-protocol.ts'), 'BuddySettings');
+  const status = interfaceFields(read('schema/records.ts'), 'BuddyStatus');
+  assert.ok(settings.length >= 20 && settings.includes('killTimeout'), `BuddySettings fields: ${settings.join(', ')}`);
+  assert.ok(status.length >= 15 && status.includes('pidStartTime'), `BuddyStatus fields: ${status.join(', ')}`);
+  for (const field of [...settings, ...status]) {
+    assert.ok(runDir.includes(`\`${field}\``), `docs/run-directory.md does not describe the field ${field}`);
+  }
+});
+
+test('protocol.md: every client and buddy method and every error code', T, () => {
+  const protocol = doc('protocol.md');
+  const methods = [...Object.keys(clientValidators), ...Object.keys(buddyValidators)];
+  assert.ok(methods.includes('controller.status') && methods.includes('poll'));
+  for (const method of methods) {
+    assert.match(protocol, new RegExp(`^\\| \`${method.replace('.', '\\.')}\` \\|`, 'm'), `docs/protocol.md has no table row for method ${method}`);
+  }
+  assert.ok(protocol.includes(`BUDDY_PROTOCOL\` = ${BUDDY_PROTOCOL}`), 'docs/protocol.md states another buddy protocol version');
+  for (const code of Object.values(ErrorCode)) {
+    assert.match(protocol, new RegExp(`^\\| \`${code}\` \\|`, 'm'), `docs/protocol.md has no table row for error code ${code}`);
+  }
+});
+
+test('architecture.md: every source file of schema, system, buddy, controller, libclient and clients', T, () => {
+  const architecture = doc('architecture.md');
+  const files = sourceFiles(['schema', 'system', 'buddy', 'controller', 'libclient', 'clients']);
+  assert.ok(files.includes('buddy/machine.ts') && files.length > 50, `found ${files.length} files`);
+  for (const file of files) assert.ok(architecture.includes(`\`${file}\``), `docs/architecture.md does not describe ${file}`);
+});
+
+test('README.md links every document, and every relative link between documents resolves', T, () => {
+  const docs = readdirSync(new URL('docs/', ROOT)).filter((f) => f.endsWith('.md'));
+  const index = doc('README.md');
+  for (const name of docs.filter((d) => d !== 'README.md')) assert.ok(index.includes(`](${name})`), `docs/README.md does not link ${name}`);
+  for (const name of docs) {
+    for (const m of doc(name).matchAll(/\]\(([a-z-]+\.md)(?:#([^)]+))?\)/g)) {
+      const target = m[1]!;
+      assert.ok(docs.includes(target), `docs/${name} links to a missing ${target}`);
+      if (m[2] === undefined) continue;
+      const anchors = [...doc(target).matchAll(/^#+ (.+)$/gm)].map((h) => slug(h[1]!));
+      assert.ok(anchors.includes(m[2]), `docs/${name} links to ${target}#${m[2]}, which has no such heading`);
+    }
+  }
+});
+
+/** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens. */
+function slug(heading: string): string {
+  return heading
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
+}
+
