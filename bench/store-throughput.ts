@@ -2,7 +2,8 @@
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { AuditStore, DATABASE_FILE, type EventBatch } from '../controller/audit-store.js';
+import { AuditStore, type EventBatch } from '../controller/audit-store.js';
+import { STATE_DIR } from '../schema/state-dir.js';
 import { formatIssue, loadControllerConfig, loadServices } from '../schema/config/index.js';
 import type { BuddyEvent } from '../schema/records.js';
 import { idleService, manyServices, percentile, sleep, waitForState, withSandbox, type Sandbox } from './harness.js';
@@ -46,7 +47,7 @@ async function timeStore(sandbox: Sandbox, total: number): Promise<{ eventsPerSe
   const loaded = loadServices(config, process.env);
   if (loaded.services.length !== BUDDIES) throw new Error(loaded.issues.map(formatIssue).join('\n'));
 
-  const store = new AuditStore(join(sandbox.dir, DATABASE_FILE));
+  const store = new AuditStore(join(sandbox.dir, STATE_DIR.database));
   try {
     const buddies = loaded.services.map((svc, i) => {
       const serviceUuid = store.upsertService(svc).uuid;
@@ -100,7 +101,7 @@ async function crashLoop(sandbox: Sandbox): Promise<{ ms: number; restarts: numb
   } finally {
     client.close();
   }
-  const db = new Database(join(sandbox.stateDir, DATABASE_FILE), { readonly: true, fileMustExist: true });
+  const db = new Database(join(sandbox.stateDir, STATE_DIR.database), { readonly: true, fileMustExist: true });
   try {
     const count = (type: string, all = false): number =>
       (

@@ -1,5 +1,6 @@
 // Runs action scripts (stop, reload, custom actions): output to log/actions and, the tail of it, to the caller.
-import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { spawnScript } from './spawn-script.js';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { ActionResult } from '../schema/records.js';
 import type { EventFields } from './machine.js';
@@ -28,16 +29,8 @@ export class ActionRunner {
     const started = Date.now();
     const tail = new Tail(OUTPUT_TAIL_BYTES);
     return new Promise((resolve) => {
-      const child = spawn(script, args, {
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: ctx.env,
-        cwd: ctx.cwd,
-        ...(ctx.uid === undefined ? {} : { uid: ctx.uid }),
-        ...(ctx.gid === undefined ? {} : { gid: ctx.gid }),
-      });
-      const pid = child.pid ?? null;
       let done = false;
+      let pid: number | null = null;
       this.running += 1;
       const finish = (code: number | null, signal: string | null, error?: string): void => {
         if (done) return;
@@ -49,6 +42,14 @@ export class ActionRunner {
         this.emit('action_finished', { pid, code, signal, detail: { action, durationMs, ...(error ? { error } : {}) } });
         resolve({ action, pid, code, signal, durationMs, output: error ? `could not run ${script}: ${error}\n` : tail.text() });
       };
+      let child: ChildProcess;
+      try {
+        child = spawnScript(script, args, ['ignore', 'pipe', 'pipe'], ctx);
+      } catch (err) {
+        finish(null, null, (err as Error).message);
+        return;
+      }
+      pid = child.pid ?? null;
       if (pid !== null) {
         log.write(`=== ${new Date(started).toISOString()} ${action} (pid ${pid}) started: ${[script, ...args].join(' ')}\n`);
         this.emit('action_started', { pid, detail: { action } });

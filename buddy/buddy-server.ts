@@ -102,7 +102,9 @@ export class BuddyServer {
   }
 
   private acknowledge(seq: number): void {
+    const lastSeq = this.ring.lastSeq;
     this.ring.ack(seq, Date.now());
+    this.supervisor.acknowledged(lastSeq);
     this.onAck();
   }
 

@@ -21,8 +21,10 @@ export type Input =
   | { kind: 'restart' }
   | { kind: 'shutdown' }
   | { kind: 'spawned'; pid: number }
+  /** A process left running by a lost buddy, proven the same (start time), to supervise from now on. */
+  | { kind: 'adopted'; pid: number; startedAt: number; restarts: number; desired: DesiredState }
   | { kind: 'spawn_failed'; error: string }
-  | { kind: 'exited'; code: number | null; signal: string | null }
+  | { kind: 'exited'; code: number | null; signal: string | null; unknown?: boolean }
   /** Answers to `watch_group`: something of the group is still alive / nothing is left. */
   | { kind: 'group_alive' }
   | { kind: 'group_gone' }
@@ -54,6 +56,8 @@ export interface Snapshot {
   state: MachineState;
   desired: DesiredState;
   pid: number | null;
+  /** When the current process started (ms), or null when none runs. */
+  started: number | null;
   since: number;
   restarts: number;
   failures: number;
@@ -102,6 +106,7 @@ export class Machine {
       state: this.state,
       desired: this.desired,
       pid: this.pid,
+      started: this.pid === null ? null : this.startedAt,
       since: this.since,
       restarts: this.restarts,
       failures: this.failures,
@@ -145,9 +150,22 @@ export class Machine {
       case 'stop':
       case 'shutdown':
         this.setDesired('stopped', input.kind === 'stop' ? 'command' : 'shutdown');
+        if (this.state === 'failed') this.emit('stopped', {});
         this.enter('stopped');
         this.settle('down', true, 'stopped');
         if (input.kind === 'shutdown') this.exit();
+        return;
+      case 'adopted':
+        // The lost buddy's wish stands: a stop it had begun is carried on, not reversed.
+        if (this.state !== 'stopped') return;
+        this.pid = input.pid;
+        this.pgid = input.pid;
+        this.startedAt = input.startedAt;
+        this.restarts = input.restarts;
+        this.emit('adopted', { pid: input.pid, detail: { startedAt: iso(input.startedAt), desired: input.desired } });
+        this.enter('running');
+        if (input.desired === 'running') this.setDesired('running', 'adopted');
+        else this.beginStop();
         return;
       default:
         return; // stale timers and answers: nothing runs
@@ -193,7 +211,7 @@ export class Machine {
         if (input.timer === 'uptime' && this.state === 'starting') this.becomeRunning();
         return;
       case 'exited':
-        this.onExitUnasked(input.code, input.signal);
+        this.onExitUnasked(input.code, input.signal, input.unknown === true);
         return;
       default:
         return;
@@ -216,7 +234,7 @@ export class Machine {
         return;
       case 'exited':
         this.effect({ kind: 'clear_timer', timer: 'term' });
-        this.recordExit(input.code, input.signal, true);
+        this.recordExit(input.code, input.signal, true, input.unknown === true);
         this.effect({ kind: 'watch_group', pgid: this.pgid! });
         return;
       case 'group_alive':
@@ -329,11 +347,11 @@ export class Machine {
   }
 
   /** The service exited while wanted running: count it, then clean its group before anything else. */
-  private onExitUnasked(code: number | null, signal: string | null): void {
+  private onExitUnasked(code: number | null, signal: string | null, unknown: boolean): void {
     this.effect({ kind: 'clear_timer', timer: 'uptime' });
     const early = this.state === 'starting';
     const uptime = this.now - this.startedAt;
-    this.recordExit(code, signal, false);
+    this.recordExit(code, signal, false, unknown);
     if (early) {
       this.failures += 1;
       this.settle('up', false, `exited ${describeExit(code, signal)} after ${uptime} ms`);
@@ -343,9 +361,11 @@ export class Machine {
     this.effect({ kind: 'watch_group', pgid: this.pgid! });
   }
 
-  private recordExit(code: number | null, signal: string | null, requested: boolean): void {
+  private recordExit(code: number | null, signal: string | null, requested: boolean, unknown = false): void {
     this.lastExit = { code, signal, at: iso(this.now) };
-    this.emit('exited', { pid: this.pid, code, signal, detail: { uptimeMs: this.now - this.startedAt, requested } });
+    const detail: Record<string, unknown> = { uptimeMs: this.now - this.startedAt, requested };
+    if (unknown) detail.unknown = true; // an adopted process is not our child: how it ended is not known
+    this.emit('exited', { pid: this.pid, code, signal, detail });
     this.pid = null;
   }
 
@@ -373,7 +393,7 @@ export class Machine {
     if (max >= 0 && this.failures >= max) {
       this.enter('failed');
       this.emit('failed', { detail: { failures: this.failures } });
-      this.settle('up', false, `gave up after ${this.failures} failures in a row`);
+      this.settle('up', false, max === 0 ? 'not restarted: MaxConsecutiveFailures is 0' : `gave up after ${this.failures} failures in a row`);
       return;
     }
     const plan = planRestart(this.policy, this.starts, this.now, this.random);

@@ -5,7 +5,7 @@ import { isAbsolute } from 'node:path';
 import { RUN_DIR } from '../schema/run-dir.js';
 import { BuddyServer } from './buddy-server.js';
 import { EventRing } from './ring.js';
-import { readSettings } from './settings.js';
+import { readSettings, survivingService } from './settings.js';
 import { Supervisor } from './supervisor.js';
 
 /** How long a buddy that is exiting waits for the controller to collect its last events. */
@@ -23,6 +23,8 @@ async function main(): Promise<void> {
   }
   process.chdir(runDir);
   const settings = readSettings(RUN_DIR.settings);
+  // Read before this buddy writes its own status: a service a lost buddy left running is adopted.
+  const survivor = survivingService(RUN_DIR.status, settings.uuid);
   const identity = { instance: randomUUID(), started: Date.now() };
   const ring = new EventRing(settings.ringbufferSize);
   const supervisor = new Supervisor(runDir, settings, ring, identity, log);
@@ -62,6 +64,10 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (err) => log(`unhandled rejection: ${String(err)}`));
 
   supervisor.open();
+  if (survivor) {
+    supervisor.adopt(survivor);
+    log(`adopted ${settings.service}: pid ${survivor.pid} still runs`);
+  }
   log(`supervising ${settings.service} (${settings.uuid}) in ${runDir}`);
 }
 

@@ -3,7 +3,8 @@
 // The service writes into log/stdout_pipe (or stderr_pipe), opened read-write so that it is itself a
 // reader: it never gets SIGPIPE, even while no buddy runs; the kernel keeps what it wrote until the
 // next buddy opens the FIFO and drains it.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { spawnScript } from './spawn-script.js';
 import { closeSync, constants, createWriteStream, openSync, type WriteStream } from 'node:fs';
 import { ensureFifo } from '../system/files.js';
 import { Socket } from 'node:net';
@@ -85,14 +86,7 @@ export class OutputChannel {
     const output = openSync(this.spec.file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
     const errors = openSync(this.spec.pipeErrors, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
     try {
-      this.piper = spawn(this.spec.pipeScript!, [], {
-        detached: true,
-        stdio: [input, output, errors],
-        env: ctx.env,
-        cwd: ctx.cwd,
-        ...(ctx.uid === undefined ? {} : { uid: ctx.uid }),
-        ...(ctx.gid === undefined ? {} : { gid: ctx.gid }),
-      });
+      this.piper = spawnScript(this.spec.pipeScript!, [], [input, output, errors], ctx);
     } finally {
       closeSync(input);
       closeSync(output);

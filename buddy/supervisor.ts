@@ -1,6 +1,8 @@
 // The buddy's runtime: feeds inputs to the machine one at a time and carries out its effects.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { spawnScript } from './spawn-script.js';
+import { closeSync, statSync } from 'node:fs';
+import { upkeeperVersion } from '../schema/version.js';
 import { writeWhole } from '../system/files.js';
 import { constants as os } from 'node:os';
 import type { BuddySettings, CommandOutcome } from '../schema/buddy-protocol.js';
@@ -9,7 +11,7 @@ import { LOG, RUN_DIR, SCRIPT } from '../schema/run-dir.js';
 import { isoTime, type ActionResult, type BuddyEvent, type BuddyStatus, type EventType } from '../schema/records.js';
 import { ActionRunner } from './action-runner.js';
 import { Machine, type Effect, type EventFields, type Input, type TimerName } from './machine.js';
-import { groupAlive, processStartTime, signalGroup } from '../system/process-group.js';
+import { groupAlive, processAlive, processStartTime, signalGroup } from '../system/process-group.js';
 import type { EventRing } from './ring.js';
 import { OutputChannel, type SpawnContext } from './service-output.js';
 import { policyOf } from './settings.js';
@@ -24,6 +26,8 @@ type Settle = (outcome: CommandOutcome) => void;
 /** How often the group is checked while something of it lingers: doubling from 5 ms up to 100 ms. */
 const WATCH_FIRST_MS = 5;
 const WATCH_MAX_MS = 100;
+/** How often an adopted service (not our child) is looked for in /proc. */
+const ADOPTED_CHECK_MS = 250;
 
 export class Supervisor {
   private readonly machine: Machine;
@@ -34,9 +38,10 @@ export class Supervisor {
   private pidStartTime: number | null = null;
   private readonly timers = new Map<TimerName, NodeJS.Timeout>();
   private groupWatch: NodeJS.Timeout | null = null;
+  private adoptedWatch: NodeJS.Timeout | null = null;
   private readonly waiters: Record<'up' | 'down', Settle[]> = { up: [], down: [] };
-  private readonly stdout: OutputChannel;
-  private readonly stderr: OutputChannel;
+  private stdout: OutputChannel;
+  private stderr: OutputChannel;
   private readonly actions: ActionRunner;
   private statusScheduled = false;
   /** Called for every new event (to tell the controller there is something to collect). */
@@ -56,41 +61,46 @@ export class Supervisor {
   ) {
     this.at = (...parts) => [runDir, ...parts].join('/');
     this.machine = new Machine(policyOf(settings), Date.now());
-    const context = (): SpawnContext => this.spawnContext();
-    const logFile = (name: string): string => this.at(RUN_DIR.log, name);
-    this.stdout = new OutputChannel(
-      {
-        fifo: logFile(LOG.stdoutPipe),
-        file: settings.redirectStdout ?? logFile(LOG.stdout),
-        pipeScript: settings.pipeStdout ? this.at(RUN_DIR.scripts, SCRIPT.pipeStdout) : null,
-        pipeErrors: logFile(LOG.buddy),
-      },
-      context,
-      log,
+    this.stdout = this.outputChannel('stdout');
+    this.stderr = this.outputChannel('stderr');
+    this.actions = new ActionRunner(
+      this.at(RUN_DIR.log, LOG.actions),
+      () => this.spawnContext(),
+      (type, fields) => this.emit(type, fields),
     );
-    this.stderr = new OutputChannel(
-      {
-        fifo: logFile(LOG.stderrPipe),
-        file: settings.redirectStderr ?? logFile(LOG.stderr),
-        pipeScript: settings.pipeStderr ? this.at(RUN_DIR.scripts, SCRIPT.pipeStderr) : null,
-        pipeErrors: logFile(LOG.buddy),
-      },
-      context,
-      log,
-    );
-    this.actions = new ActionRunner(logFile(LOG.actions), context, (type, fields) => this.emit(type, fields));
   }
 
   open(): void {
     this.stdout.open();
     this.stderr.open();
-    this.emit('buddy_started', { pid: process.pid, detail: { version: 1 } });
+    this.emit('buddy_started', { pid: process.pid, detail: { version: upkeeperVersion() } });
     this.scheduleStatus();
+  }
+
+  /** Where one of the service's output streams goes, from the current settings. */
+  private outputChannel(stream: 'stdout' | 'stderr'): OutputChannel {
+    const s = this.settings;
+    const logFile = (name: string): string => this.at(RUN_DIR.log, name);
+    const [fifo, file, redirect, piped, script] =
+      stream === 'stdout'
+        ? [LOG.stdoutPipe, LOG.stdout, s.redirectStdout, s.pipeStdout, SCRIPT.pipeStdout]
+        : [LOG.stderrPipe, LOG.stderr, s.redirectStderr, s.pipeStderr, SCRIPT.pipeStderr];
+    return new OutputChannel(
+      {
+        fifo: logFile(fifo),
+        file: redirect ?? logFile(file),
+        pipeScript: piped ? this.at(RUN_DIR.scripts, script) : null,
+        pipeErrors: logFile(LOG.buddy),
+      },
+      () => this.spawnContext(),
+      this.log,
+    );
   }
 
   close(): void {
     for (const t of this.timers.values()) clearTimeout(t);
     if (this.groupWatch) clearTimeout(this.groupWatch);
+    if (this.adoptedWatch) clearInterval(this.adoptedWatch);
     this.stdout.close();
     this.stderr.close();
     this.actions.close();
@@ -141,15 +151,56 @@ export class Supervisor {
     return this.actions.running > 0;
   }
 
+  /**
+   * Take over a service that a lost buddy left running. It is not our child, so its end is noticed
+   * by looking at /proc every ADOPTED_CHECK_MS (its exit status cannot be known).
+   */
+  adopt(previous: BuddyStatus): void {
+    const pid = previous.pid!;
+    const startTime = previous.pidStartTime!;
+    this.pidStartTime = startTime;
+    const startedAt = previous.started ? Date.parse(previous.started) : Date.now();
+    this.input({ kind: 'adopted', pid, startedAt, restarts: previous.restarts, desired: previous.desired });
+    const watch = setInterval(() => {
+      if (processAlive(pid, startTime)) return;
+      clearInterval(watch);
+      this.input({ kind: 'exited', code: null, signal: null, unknown: true });
+    }, ADOPTED_CHECK_MS);
+    this.adoptedWatch = watch;
+  }
+
   emitExiting(reason: string): void {
     this.emit('buddy_exiting', { pid: process.pid, detail: { reason } });
   }
 
+  /**
+   * New settings: the restart policy, ring size and environment apply at once (the environment from
+   * the next start); a changed output destination is switched over now. The service keeps writing
+   * into its FIFOs meanwhile, so no output is lost.
+   */
   reconfigure(settings: BuddySettings): void {
+    const before = this.settings;
     this.settings = settings;
     this.machine.setPolicy(policyOf(settings));
     if (settings.ringbufferSize !== this.ring.capacity) this.ring.resize(settings.ringbufferSize);
+    const changed = (keys: (keyof BuddySettings)[]): boolean => keys.some((k) => before[k] !== settings[k]);
+    if (changed(['redirectStdout', 'pipeStdout'])) {
+      this.stdout.close();
+      this.stdout = this.outputChannel('stdout');
+      this.stdout.open();
+    }
+    if (changed(['redirectStderr', 'pipeStderr'])) {
+      this.stderr.close();
+      this.stderr = this.outputChannel('stderr');
+      this.stderr.open();
+    }
     this.emit('reconfigured', {});
+  }
+
+  /** After an acknowledgement: the ring may have recorded events_dropped; status and controller learn it. */
+  acknowledged(lastSeqBefore: number): void {
+    if (this.ring.lastSeq !== lastSeqBefore) this.onEvent(this.ring.peek(this.ring.pending).at(-1)!);
+    this.scheduleStatus();
   }
 
   status(): BuddyStatus {
@@ -161,6 +212,7 @@ export class Supervisor {
       desired: s.desired,
       pid: s.pid,
       pidStartTime: s.pid === null ? null : this.pidStartTime,
+      started: s.started === null ? null : isoTime(s.started),
       since: isoTime(s.since),
       restarts: s.restarts,
       failures: s.failures,
@@ -243,17 +295,14 @@ export class Supervisor {
     let child: ChildProcess;
     let out = -1;
     let err = -1;
+    if (!isDirectory(ctx.cwd)) {
+      this.follow.push({ kind: 'spawn_failed', error: `the working directory ${ctx.cwd} does not exist` });
+      return;
+    }
     try {
       out = this.stdout.serviceFd();
       err = this.stderr.serviceFd();
-      child = spawn(this.at(RUN_DIR.scripts, SCRIPT.start), [], {
-        detached: true, // setsid(): the service's pid is its process group and session
-        stdio: ['ignore', out, err],
-        env: ctx.env,
-        cwd: ctx.cwd,
-        ...(ctx.uid === undefined ? {} : { uid: ctx.uid }),
-        ...(ctx.gid === undefined ? {} : { gid: ctx.gid }),
-      });
+      child = spawnScript(this.at(RUN_DIR.scripts, SCRIPT.start), [], ['ignore', out, err], ctx);
     } catch (e) {
       this.follow.push({ kind: 'spawn_failed', error: (e as Error).message });
       return;
@@ -336,5 +385,13 @@ export class Supervisor {
         this.log(`cannot write ${RUN_DIR.status}: ${(err as Error).message}`);
       }
     });
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
   }
 }

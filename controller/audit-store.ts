@@ -8,7 +8,6 @@ import { EVENTS_PAGE_MAX } from '../schema/client-protocol.js';
 import { isoTime, type BuddyEvent, type DesiredState, type ServiceEvent } from '../schema/records.js';
 import { migrate } from './migrations.js';
 
-export const DATABASE_FILE = 'upkeeper.db';
 
 export interface StoredService {
   uuid: string;
@@ -105,19 +104,32 @@ export class AuditStore {
     })();
   }
 
+  /** Every configured (not removed) service, with its last good configuration. */
+  activeServices(): { uuid: string; desired: DesiredState; config: string }[] {
+    return this.db.prepare('SELECT uuid, desired, config FROM services WHERE removed IS NULL').all() as never;
+  }
+
+  markRemoved(uuid: string): void {
+    this.db.prepare('UPDATE services SET removed = ? WHERE uuid = ? AND removed IS NULL').run(Date.now(), uuid);
+  }
+
   setDesired(uuid: string, desired: DesiredState): void {
     this.db.prepare('UPDATE services SET desired = ?, modified = ? WHERE uuid = ?').run(desired, Date.now(), uuid);
   }
 
-  /** Uuids of every service (configured or removed) whose id or name is `id`. */
-  serviceUuidsNamed(id: string): string[] {
+  /**
+   * Every service ever recorded (configured or removed) under an id: `package::name` exactly, or a
+   * bare name in any package. Returns the ids found with their uuids (a removed service keeps its
+   * history under its old uuid).
+   */
+  servicesNamed(id: string): { id: string; uuid: string }[] {
     const [pkg, name] = id.includes('::') ? id.split('::', 2) : [null, id];
     const rows = (
       pkg === null
-        ? this.db.prepare('SELECT uuid FROM services WHERE name = ?').all(name)
-        : this.db.prepare('SELECT uuid FROM services WHERE package = ? AND name = ?').all(pkg, name)
-    ) as { uuid: string }[];
-    return rows.map((r) => r.uuid);
+        ? this.db.prepare('SELECT uuid, name, package FROM services WHERE name = ?').all(name)
+        : this.db.prepare('SELECT uuid, name, package FROM services WHERE package = ? AND name = ?').all(pkg, name)
+    ) as { uuid: string; name: string; package: string | null }[];
+    return rows.map((r) => ({ id: r.package ? `${r.package}::${r.name}` : r.name, uuid: r.uuid }));
   }
 
   // ---- buddies ---------------------------------------------------------------------------------
@@ -136,6 +148,13 @@ export class AuditStore {
   lastSeq(buddyId: number): number {
     const row = this.db.prepare('SELECT max(seq) AS seq FROM events WHERE buddy_id = ?').get(buddyId) as { seq: number | null };
     return row.seq ?? 0;
+  }
+
+  /** Record every other buddy instance of a service as ended (they died while no controller watched). */
+  endOtherBuddies(serviceUuid: string, currentId: number, reason: string): void {
+    this.db
+      .prepare('UPDATE buddies SET ended = ?, end_reason = ? WHERE service_uuid = ? AND id != ? AND ended IS NULL')
+      .run(Date.now(), reason, serviceUuid, currentId);
   }
 
   endBuddy(id: number, reason: string): void {

@@ -5,12 +5,10 @@ import { EVENT_TYPE_NAMES, type ActionResult } from '../schema/records.js';
 import type { Handlers } from '../schema/rpc.js';
 import { BUDDY_REQUEST_TIMEOUT_MS } from './buddy-link.js';
 import { negotiate, type ClientContext } from './client-server.js';
-import { waitForExit, type Controller } from './controller.js';
+import type { Controller } from './controller.js';
 import { serviceStatus, type ServiceEntry } from './service-table.js';
 
 type Command = 'start' | 'stop' | 'restart' | 'reload';
-/** How long `upk shutdown` waits for every buddy to hand over its last events and exit. */
-const SHUTDOWN_DRAIN_MS = 15_000;
 
 export function makeClientHandlers(c: Controller): Handlers<ClientMethods, ClientContext> {
   const handlers = serviceHandlers(c);
@@ -135,11 +133,7 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
         const results = await Promise.all(
           entries.map(async (e): Promise<OutcomeItem> => {
             try {
-              const link = await c.linkOf(e);
-              const outcome = await link.call('shutdown', {});
-              e.status = outcome.status;
-              // The buddy exits once the poller has committed its last events.
-              if (await waitForExit(link.pid, SHUTDOWN_DRAIN_MS)) c.store.endBuddy(link.buddyId, 'shutdown');
+              const outcome = await c.shutdownBuddy(e);
               return { service: e.config.id, ok: outcome.ok, message: outcome.message, status: serviceStatus(e) };
             } catch (err) {
               const u = toUpkError(err);
@@ -194,10 +188,17 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
     events: async (q) => {
       let uuids: string[] | null = null;
       if (q.service !== undefined) {
-        uuids = c.store.serviceUuidsNamed(q.service);
-        if (uuids.length === 0) {
+        // A configured service by the same rules as every command; else any service ever recorded.
+        const configured = c.services.find(q.service);
+        const found = c.store.servicesNamed(configured?.config.id ?? q.service);
+        const ids = [...new Set(found.map((f) => f.id))];
+        if (ids.length === 0) {
           throw new UpkError(ErrorCode.NO_SUCH_SERVICE, `no service named ${JSON.stringify(q.service)} has ever been configured`);
         }
+        if (ids.length > 1) {
+          throw new UpkError(ErrorCode.AMBIGUOUS_SERVICE, `${q.service} is ambiguous: ${ids.join(', ')}`, { details: { candidates: ids } });
+        }
+        uuids = found.map((f) => f.uuid);
       }
       const unknown = (q.types ?? []).filter((t) => !(EVENT_TYPE_NAMES as string[]).includes(t));
       if (unknown.length > 0) {

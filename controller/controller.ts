@@ -3,11 +3,12 @@
 import { join } from 'node:path';
 import type { ControllerInfo } from '../schema/client-protocol.js';
 import { formatIssue, loadServices } from '../schema/config/index.js';
-import type { ConfigIssue, ControllerConfig } from '../schema/config/types.js';
+import type { ConfigIssue, ControllerConfig, ServiceConfig } from '../schema/config/types.js';
 import { PROTOCOL_MAX } from '../schema/client-protocol.js';
 import { RUN_DIR } from '../schema/run-dir.js';
 import { upkeeperVersion } from '../schema/version.js';
-import { AuditStore, DATABASE_FILE } from './audit-store.js';
+import { AuditStore } from './audit-store.js';
+import { STATE_DIR } from '../schema/state-dir.js';
 import { BuddyLink } from './buddy-link.js';
 import { BUNDLED_BUDDY, launchBuddy } from './buddy-launcher.js';
 import { ClientServer } from './client-server.js';
@@ -18,10 +19,12 @@ import { Poller } from './poller.js';
 import { buddySettings, ensureDir, prepareRunDir } from './run-dir.js';
 import { ServiceTable, type ServiceEntry } from './service-table.js';
 import { processAlive } from '../system/process-group.js';
+import { survivingService } from '../buddy/settings.js';
 
-export const CONTROLLER_SOCKET = 'controller.sock';
 /** A buddy that keeps dying is started again at most this often. */
 const RELAUNCH_MIN_MS = 1000;
+/** How long a buddy may take to hand over its last events and exit after its shutdown. */
+const SHUTDOWN_DRAIN_MS = 15_000;
 /** How long a buddy whose socket closed may take to exit before it is taken for alive. */
 const BUDDY_EXIT_WAIT_MS = 1000;
 
@@ -62,7 +65,7 @@ export class Controller {
   }
 
   get socketPath(): string {
-    return join(this.config.stateDir, CONTROLLER_SOCKET);
+    return join(this.config.stateDir, STATE_DIR.socket);
   }
 
   info(): ControllerInfo {
@@ -83,7 +86,7 @@ export class Controller {
     let changed: Set<ServiceEntry>;
     try {
       ensureDir(this.config.svcRunPath);
-      this.store = new AuditStore(join(this.config.stateDir, DATABASE_FILE));
+      this.store = new AuditStore(join(this.config.stateDir, STATE_DIR.database));
       this.poller = new Poller(this.services, this.store, this.config.buddyPollingInterval * 1000, (m) => this.log.warn(m));
       changed = this.loadConfiguration();
       // Answer clients at once; requests about services wait until every buddy is attached.
@@ -97,9 +100,13 @@ export class Controller {
       throw err;
     }
     await Promise.all(
-      this.services.all().map((e) => this.attach(e, changed.has(e)).catch((err: Error) => this.log.error(`${e.config.id}: ${err.message}`))),
+      this.services
+        .all()
+        .filter((e) => !e.retired)
+        .map((e) => this.attach(e, changed.has(e)).catch((err: Error) => this.log.error(`${e.config.id}: ${err.message}`))),
     );
     this.poller.start();
+    await Promise.all(this.services.all().filter((e) => e.retired).map((e) => this.unconfigure(e)));
     this.markReady();
     this.log.info(`controller ${upkeeperVersion()} serving ${this.services.size} services on ${this.socketPath}`);
   }
@@ -122,6 +129,14 @@ export class Controller {
     return this.done;
   }
 
+  /** The link to the service's buddy if one answers; never starts one. */
+  private async reachBuddy(entry: ServiceEntry): Promise<BuddyLink | null> {
+    if (entry.link?.open) return entry.link;
+    const link = await BuddyLink.connect(join(entry.runDir, RUN_DIR.socket)).catch(() => null);
+    if (link) this.bind(entry, link);
+    return link;
+  }
+
   /** The link to a service's buddy, attaching one (connect, else start) when there is none. */
   async linkOf(entry: ServiceEntry): Promise<BuddyLink> {
     if (entry.link?.open) return entry.link;
@@ -138,19 +153,73 @@ export class Controller {
     for (const issue of loaded.issues) this.log.error(`config: ${formatIssue(issue)}`);
     const changed = new Set<ServiceEntry>();
     const env = serviceEnvironment(this.config);
-    for (const svc of loaded.services) {
-      const stored = this.store.upsertService(svc);
+    const add = (svc: ServiceConfig, uuid: string, desired: ServiceEntry['desired']): ServiceEntry | null => {
       const runDir = join(this.config.svcRunPath, svc.id);
-      const entry: ServiceEntry = { config: svc, uuid: stored.uuid, runDir, desired: stored.desired, link: null, status: null, launching: null };
+      const entry: ServiceEntry = { config: svc, uuid, runDir, desired, link: null, status: null, launching: null };
       try {
-        if (prepareRunDir(runDir, svc, buddySettings(svc, stored.uuid, runDir, env))) changed.add(entry);
+        if (prepareRunDir(runDir, svc, buddySettings(svc, uuid, runDir, env))) changed.add(entry);
       } catch (err) {
         this.log.error(`${svc.id}: cannot prepare ${runDir}: ${(err as Error).message}`);
-        continue;
+        return null;
       }
       this.services.set(entry);
+      return entry;
+    };
+    for (const svc of loaded.services) {
+      const stored = this.store.upsertService(svc);
+      add(svc, stored.uuid, stored.desired);
+    }
+    // Services the files no longer define (or define with errors) keep their last good configuration,
+    // unless UnconfigureOnFileRemoval says to remove them once their file is gone.
+    for (const row of this.store.activeServices()) {
+      if ([...this.services.all()].some((e) => e.uuid === row.uuid)) continue;
+      const last = storedConfig(row.config);
+      if (!last || this.services.get(last.id)) continue;
+      const broken = loaded.issues.some((i) => i.file === last.file);
+      const entry = add(last, row.uuid, row.desired);
+      if (!entry) continue;
+      if (!broken && last.unconfigureOnFileRemoval) {
+        entry.retired = true;
+      } else {
+        const why = broken ? `${last.file} has errors` : `it is no longer in the configuration files`;
+        this.log.warn(`${last.id}: ${why}; it keeps its last good configuration`);
+      }
     }
     return changed;
+  }
+
+  /**
+   * Remove a service from the controller: stop it and its buddy, and record it as removed. A service
+   * still running without a buddy gets one first (it adopts the service), so that it can be stopped.
+   */
+  private async unconfigure(entry: ServiceEntry): Promise<void> {
+    entry.retired = true;
+    let link = await this.reachBuddy(entry);
+    if (!link && survivingService(join(entry.runDir, RUN_DIR.status), entry.uuid)) {
+      link = await launchBuddy(entry.runDir, this.config.upkBuddyPath ?? BUNDLED_BUDDY).then(
+        (b) => b.link,
+        (err: Error) => (this.log.warn(`${entry.config.id}: ${err.message}`), null),
+      );
+      if (link) this.bind(entry, link);
+    }
+    if (link) await this.shutdownBuddy(entry).catch((err: Error) => this.log.warn(`${entry.config.id}: ${err.message}`));
+    this.services.delete(entry.config.id);
+    this.store.markRemoved(entry.uuid);
+    this.log.info(`${entry.config.id}: its file is gone and UnconfigureOnFileRemoval is set: removed`);
+  }
+
+  /**
+   * Stop a service and its buddy, and wait until the buddy has handed over its last events and
+   * exited (it exits once the poller has committed them).
+   */
+  async shutdownBuddy(entry: ServiceEntry): Promise<{ ok: boolean; message: string }> {
+    const link = await this.reachBuddy(entry);
+    if (!link) return { ok: true, message: 'no buddy was running' };
+    const outcome = await link.call('shutdown', {});
+    entry.status = outcome.status;
+    if (await waitForExit(link.pid, SHUTDOWN_DRAIN_MS)) this.store.endBuddy(link.buddyId, 'shutdown');
+    else this.log.warn(`${entry.config.id}: buddy ${link.pid} did not exit after its shutdown`);
+    return outcome;
   }
 
   // ---- buddies ----------------------------------------------------------------------------------
@@ -170,7 +239,7 @@ export class Controller {
       link.close();
       link = null;
     }
-    const found = link !== null;
+    let found = link !== null;
     if (link) {
       if (settingsChanged) entry.status = await link.call('reconfigure', {});
     } else {
@@ -178,6 +247,8 @@ export class Controller {
       if (since < RELAUNCH_MIN_MS) await new Promise((r) => setTimeout(r, RELAUNCH_MIN_MS - since));
       this.lastLaunch.set(entry.uuid, Date.now());
       link = (await launchBuddy(entry.runDir, this.config.upkBuddyPath ?? BUNDLED_BUDDY)).link;
+      // A new buddy that adopted a service left running by a lost buddy is reconciled like a found one.
+      found = link.hello.status.state !== 'stopped';
     }
     this.bind(entry, link);
     await this.reconcile(entry, link, found);
@@ -187,6 +258,7 @@ export class Controller {
   private bind(entry: ServiceEntry, link: BuddyLink): void {
     const hello = link.hello;
     link.buddyId = this.store.buddyId(hello.instance, entry.uuid, hello.pid, Date.parse(hello.status.buddyStarted));
+    this.store.endOtherBuddies(entry.uuid, link.buddyId, 'gone');
     link.acked = this.store.lastSeq(link.buddyId);
     link.onNotify = () => this.poller.wake(entry);
     link.onClose = () => void this.onBuddyLost(entry, link);
@@ -212,11 +284,6 @@ export class Controller {
     }
     if (found && buddyWants === entry.desired) return;
     if (entry.desired === 'running') {
-      const last = entry.status;
-      if (!found && last?.pid && processAlive(last.pid, last.pidStartTime)) {
-        this.log.warn(`${cfg.id}: pid ${last.pid} from a lost buddy still runs; not starting a second copy`);
-        return;
-      }
       void link.call('start', {}).then(
         (o) => {
           if (!o.ok) this.log.warn(`${cfg.id}: start: ${o.message}`);
@@ -241,13 +308,23 @@ export class Controller {
   private async onBuddyLost(entry: ServiceEntry, link: BuddyLink): Promise<void> {
     if (entry.link !== link) return;
     entry.link = null;
-    if (this.stopping || this.shuttingDown) return; // shutdown records the end of each buddy itself
+    if (this.stopping || this.shuttingDown || entry.retired) return; // shutdownBuddy records the end itself
     if (await waitForExit(link.pid, BUDDY_EXIT_WAIT_MS)) {
       this.store.endBuddy(link.buddyId, 'lost');
       this.log.warn(`${entry.config.id}: buddy ${link.pid} is gone; starting another`);
     }
     if (this.shuttingDown || this.stopping || entry.link) return;
     void this.attach(entry, false).catch((err: Error) => this.log.error(`${entry.config.id}: ${err.message}`));
+  }
+}
+
+/** A ServiceConfig as stored in the database, or null if it does not look like one. */
+function storedConfig(json: string): ServiceConfig | null {
+  try {
+    const c = JSON.parse(json) as ServiceConfig;
+    return typeof c.id === 'string' && typeof c.startScript === 'string' && typeof c.file === 'string' ? c : null;
+  } catch {
+    return null;
   }
 }
 

@@ -6,9 +6,8 @@ import { writeWhole } from '../system/files.js';
 import { join } from 'node:path';
 import type { ControllerInfo } from '../schema/client-protocol.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
+import { STATE_DIR } from '../schema/state-dir.js';
 
-export const LOCK_FILE = 'controller.lock';
-export const INFO_FILE = 'controller.json';
 
 export class InstanceLock {
   private constructor(
@@ -18,7 +17,7 @@ export class InstanceLock {
 
   /** Take the lock or throw CONTROLLER_RUNNING naming the holder. */
   static acquire(stateDir: string): InstanceLock {
-    const file = join(stateDir, LOCK_FILE);
+    const file = join(stateDir, STATE_DIR.lock);
     const db = new Database(file, { timeout: 0 });
     chmodSync(file, 0o600);
     try {
@@ -38,12 +37,12 @@ export class InstanceLock {
 
   /** Publish who holds the lock (written whole). */
   publish(info: ControllerInfo): void {
-    writeWhole(join(this.stateDir, INFO_FILE), JSON.stringify(info, null, 2) + '\n', 0o600);
+    writeWhole(join(this.stateDir, STATE_DIR.info), JSON.stringify(info, null, 2) + '\n', 0o600);
   }
 
   release(): void {
     try {
-      unlinkSync(join(this.stateDir, INFO_FILE));
+      unlinkSync(join(this.stateDir, STATE_DIR.info));
     } catch {
       /* not published */
     }
@@ -53,7 +52,7 @@ export class InstanceLock {
 
 export function readInfo(stateDir: string): ControllerInfo | null {
   try {
-    return JSON.parse(readFileSync(join(stateDir, INFO_FILE), 'utf8')) as ControllerInfo;
+    return JSON.parse(readFileSync(join(stateDir, STATE_DIR.info), 'utf8')) as ControllerInfo;
   } catch {
     return null;
   }

@@ -1,5 +1,5 @@
 // Generates a service's run directory: scripts/, actions/, log/ (with the output FIFOs) and buddy.json.
-import { chmodSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BuddySettings } from '../schema/buddy-protocol.js';
 import type { ServiceConfig } from '../schema/config/types.js';
@@ -58,8 +58,17 @@ export function prepareRunDir(runDir: string, svc: ServiceConfig, settings: Budd
   const logDir = join(runDir, RUN_DIR.log);
   for (const d of [scriptsDir, actionsDir, logDir]) ensureDir(d);
 
+  // A service that runs as another user (SetUID/SetGID, controller running as root) executes its
+  // scripts through a descriptor the buddy opens (see buddy/spawn-script.ts): the directories stay
+  // 0700; the scripts are root's, executable by the service's group, writable by nobody else.
+  const group = settings.uid !== null || settings.gid !== null ? settings.gid : null;
+  const scriptMode = group === null ? 0o700 : 0o750;
   const scripts = scriptsOf(svc);
-  for (const [name, text] of scripts) updateWhole(join(scriptsDir, name), text, 0o700);
+  for (const [name, text] of scripts) {
+    const file = join(scriptsDir, name);
+    updateWhole(file, text, scriptMode);
+    if (group !== null) chownSync(file, 0, group);
+  }
   for (const name of readdirSync(scriptsDir)) {
     if (!scripts.has(name)) unlinkSync(join(scriptsDir, name));
   }
@@ -114,7 +123,8 @@ export function buddySettings(
     redirectStdout: svc.redirectStdout,
     redirectStderr: svc.redirectStderr,
     environment,
-    workingDirectory: svc.workingDirectory ?? runDir,
+    // Another user cannot enter the run directory: such a service starts in / unless told otherwise.
+    workingDirectory: svc.workingDirectory ?? (svc.setUid === null && svc.setGid === null ? runDir : '/'),
     uid: svc.setUid,
     gid: svc.setGid,
   };

@@ -15,6 +15,8 @@ export interface ServiceEntry {
   status: BuddyStatus | null;
   /** A buddy start in progress, so two callers never start two buddies. */
   launching: Promise<BuddyLink> | null;
+  /** Being removed from the configuration: its buddy is not started again when it exits. */
+  retired?: boolean;
 }
 
 export class ServiceTable {
@@ -22,6 +24,10 @@ export class ServiceTable {
 
   set(entry: ServiceEntry): void {
     this.byId.set(entry.config.id, entry);
+  }
+
+  delete(id: string): void {
+    this.byId.delete(id);
   }
 
   get(id: string): ServiceEntry | undefined {
@@ -53,6 +59,16 @@ export class ServiceTable {
     return out;
   }
 
+  /** Like resolveOne, but undefined for an unknown name (an ambiguous one still throws). */
+  find(name: string): ServiceEntry | undefined {
+    try {
+      return this.resolveOne(name);
+    } catch (err) {
+      if ((err as UpkError).code === ErrorCode.NO_SUCH_SERVICE) return undefined;
+      throw err;
+    }
+  }
+
   resolveOne(name: string): ServiceEntry {
     const exact = this.byId.get(name);
     if (exact) return exact;
@@ -81,6 +97,7 @@ export function serviceStatus(e: ServiceEntry): ServiceStatus {
     desired: e.desired,
     pid: s?.pid ?? null,
     buddyPid: reachable ? e.link!.pid : null,
+    started: s?.started ?? null,
     since: s?.since ?? null,
     restarts: s?.restarts ?? 0,
     failures: s?.failures ?? 0,

@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ControllerInfo } from '../schema/client-protocol.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
+import { ExitCode } from '../schema/exit-codes.js';
+import { STATE_DIR } from '../schema/state-dir.js';
 import { Client, type ConnectOptions } from './client.js';
 import { controllerSocket, readControllerConfig } from './discovery.js';
 
 /** The controller program of this package (this file is dist/libclient/controller-process.js). */
 export const CONTROLLER_PROGRAM = fileURLToPath(new URL('../controller/main.js', import.meta.url));
-/** The controller's log when it runs in the background. */
-export const CONTROLLER_LOG = 'controller.log';
 
 export interface StartedController {
   alreadyRunning: boolean;
@@ -22,7 +22,7 @@ export interface StartedController {
 /** Start a controller for the configuration unless one already answers; resolves once it answers. */
 export async function startController(options: ConnectOptions & { waitMs?: number } = {}): Promise<StartedController> {
   const config = readControllerConfig(options);
-  const log = join(config.stateDir, CONTROLLER_LOG);
+  const log = join(config.stateDir, STATE_DIR.log);
   const existing = await Client.connect({ ...options, socket: controllerSocket(config) }).catch(() => null);
   if (existing) {
     existing.close();
@@ -53,7 +53,8 @@ export async function startController(options: ConnectOptions & { waitMs?: numbe
       return { alreadyRunning: false, controller: client.controller, log };
     }
     if (exit !== null) {
-      const code = exit === 9 ? ErrorCode.CONTROLLER_RUNNING : exit === 7 ? ErrorCode.CONFIG_INVALID : ErrorCode.INTERNAL;
+      const code =
+        exit === ExitCode.CONTROLLER_RUNNING ? ErrorCode.CONTROLLER_RUNNING : exit === ExitCode.CONFIG_INVALID ? ErrorCode.CONFIG_INVALID : ErrorCode.INTERNAL;
       throw new UpkError(code, `the controller exited at start (code ${exit}): ${tail(log)}`);
     }
     if (Date.now() > deadline) throw new UpkError(ErrorCode.TIMEOUT, `the controller did not answer in time; see ${log}`);

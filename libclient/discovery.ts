@@ -3,9 +3,8 @@ import { join } from 'node:path';
 import { formatIssue, loadControllerConfig } from '../schema/config/index.js';
 import type { ControllerConfig } from '../schema/config/types.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
+import { STATE_DIR } from '../schema/state-dir.js';
 
-/** The controller's client socket inside StateDir. */
-export const CONTROLLER_SOCKET = 'controller.sock';
 
 export interface DiscoveryOptions {
   /** Controller config file; default $UPKEEPER_CONFIG, then $XDG_CONFIG_HOME/upkeeper/upkeeper.conf. */
@@ -26,5 +25,5 @@ export function readControllerConfig(options: DiscoveryOptions = {}): Controller
 }
 
 export function controllerSocket(config: ControllerConfig): string {
-  return join(config.stateDir, CONTROLLER_SOCKET);
+  return join(config.stateDir, STATE_DIR.socket);
 }

@@ -74,9 +74,9 @@ export interface BuddyMethods {
   reload: { params: Record<string, never>; result: ActionResult };
   action: { params: { action: string }; result: ActionResult };
   signal: { params: { signal: string; group?: boolean }; result: { pid: number } };
-  /** Stop the service, then exit once every event is acknowledged (or after `graceMs`). */
-  shutdown: { params: { graceMs?: number }; result: CommandOutcome };
-  /** Re-read buddy.json; takes effect from the next start. */
+  /** Stop the service, then exit once every event is acknowledged (at most 5 s after the stop). */
+  shutdown: { params: Record<string, never>; result: CommandOutcome };
+  /** Re-read buddy.json: policy and output destinations apply at once, the environment from the next start. */
   reconfigure: { params: Record<string, never>; result: BuddyStatus };
 }
 
@@ -107,10 +107,7 @@ export const buddyValidators: Validators<BuddyMethods> = {
     const group = optBool(o, 'group');
     return group === undefined ? { signal: str(o, 'signal') } : { signal: str(o, 'signal'), group };
   },
-  shutdown: (p) => {
-    const graceMs = optInt(asObject(p), 'graceMs', 0);
-    return graceMs === undefined ? {} : { graceMs };
-  },
+  shutdown: none,
   reconfigure: none,
 };
 

@@ -40,6 +40,8 @@ export interface BuddyStatus {
   pid: number | null;
   /** Start time of `pid` in clock ticks after boot (/proc/PID/stat field 22): proves a pid is the same process. */
   pidStartTime: number | null;
+  /** When `pid` started (ISO 8601 UTC), or null. */
+  started: string | null;
   since: string;
   restarts: number;
   failures: number;
@@ -63,6 +65,8 @@ export interface ServiceStatus {
   desired: DesiredState;
   pid: number | null;
   buddyPid: number | null;
+  /** When the service's current process started (ISO 8601 UTC): its uptime counts from here. */
+  started: string | null;
   /** When the service entered `state` (ISO 8601 UTC). */
   since: string | null;
   /** Automatic restarts since the service was last started by a user (or its buddy started). */
@@ -80,8 +84,9 @@ export const EVENT_TYPES = {
   buddy_exiting: 'the buddy is exiting (detail.reason)',
   desired: 'the desired state changed (detail.desired, detail.cause)',
   spawned: 'the service was started (pid: the new process, also its process group and session)',
+  adopted: 'a new buddy took over a service still running from a lost buddy (pid; proven by its start time)',
   spawn_failed: 'the start script could not be executed (detail.error)',
-  exited: 'the service exited (code or signal; detail.uptimeMs)',
+  exited: 'the service exited (code or signal; both null when unknown: detail.unknown for an adopted process)',
   stopping: 'a stop began (pid: the service)',
   signal_sent: 'the buddy sent a signal (signal; detail.group, detail.reason: stop, escalation, cleanup or user)',
   stopped: 'the service and everything left in its process group are gone',

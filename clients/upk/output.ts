@@ -58,7 +58,7 @@ export function statusTable(statuses: ServiceStatus[], now = Date.now()): string
       stateCell(s),
       s.desired,
       s.pid === null ? '-' : String(s.pid),
-      (s.state === 'running' || s.state === 'starting') && s.since ? duration(now - Date.parse(s.since)) : '-',
+      s.started ? duration(now - Date.parse(s.started)) : '-',
       String(s.restarts),
       describeLastExit(s.lastExit, now),
     ]),

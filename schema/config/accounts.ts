@@ -66,6 +66,21 @@ export class Accounts {
   }
 }
 
+/** The primary gid of a uid, from /etc/passwd (`name:x:uid:gid:…`), or null when the uid has no entry. */
+export function primaryGroupOf(uid: number, passwdFile: string): number | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(passwdFile, 'utf8');
+  } catch {
+    return null;
+  }
+  for (const line of text.split('\n')) {
+    const [, , id, gid] = line.split(':');
+    if (id === String(uid) && gid !== undefined && /^\d+$/.test(gid)) return Number(gid);
+  }
+  return null;
+}
+
 /** name → id from passwd or group text (`name:x:id:...`); comment and malformed lines are skipped. */
 export function parseAccountFile(text: string): Map<string, number> {
   const table = new Map<string, number>();

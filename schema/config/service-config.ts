@@ -2,6 +2,7 @@
 import type { ConfigIssue, CustomAction, InitialState, ServiceConfig } from './types.js';
 import { type JsonNode, type Pos, setOwn, toValue } from './json-node.js';
 import type { CheckContext } from './check-value.js';
+import { primaryGroupOf } from './accounts.js';
 import { type KeySpec, SERVICE_KEYS } from './keys.js';
 import { type Layer, checkServiceKeys } from './service-layer.js';
 import { MAX_CUSTOM_ACTIONS } from '../run-dir.js';
@@ -54,6 +55,17 @@ export function buildService(entry: ServiceEntry, defaults: Layer, ctx: CheckCon
   if (actions.length > MAX_CUSTOM_ACTIONS && !badKeys.has('CustomActions')) {
     issues.push(makeIssue(entry.file, at('CustomActions'), joinKey(id, 'CustomActions'), `${tooManyActions(actions.length)} (with those of ServiceDefaults)`));
   }
+  // A service run as another user runs in that user's primary group unless SetGID says otherwise;
+  // a uid without an entry in /etc/passwd has no known group, and must not keep upkeeper's.
+  const setUid = value('SetUID') as number | null;
+  let setGid = value('SetGID') as number | null;
+  if (setUid !== null && setGid === null && !badKeys.has('SetUID') && !badKeys.has('SetGID')) {
+    setGid = primaryGroupOf(setUid, ctx.accounts.host.passwdFile);
+    if (setGid === null) {
+      issues.push(makeIssue(entry.file, at('SetUID'), joinKey(id, 'SetUID'),
+        `uid ${setUid} has no entry in ${ctx.accounts.host.passwdFile}, so its group is unknown: set SetGID as well`));
+    }
+  }
   if (issues.length > 0) return { service: null, issues };
 
   const customActions: CustomAction[] = actions.map(([name, script]) => ({ name, script: withShebang(script) }));
@@ -80,8 +92,8 @@ export function buildService(entry: ServiceEntry, defaults: Layer, ctx: CheckCon
     userRateLimit: orDefault('UserRateLimit', value),
     randomizeRateLimit: value('RandomizeRateLimit') as boolean,
     minUptime: value('MinUptime') as number,
-    setUid: value('SetUID') as number | null,
-    setGid: value('SetGID') as number | null,
+    setUid,
+    setGid,
     ringbufferSize: value('RingbufferSize') as number,
     reconnectRetries: value('ReconnectRetries') as number,
     execStart: exec.ExecStart,

@@ -56,7 +56,10 @@ export interface ServiceConfig {
   userRateLimit: number;
   randomizeRateLimit: boolean;
   minUptime: number;
-  /** Numeric uid/gid to run the service as (names resolved), or null to keep the user's. */
+  /**
+   * Numeric uid/gid to run the service as (names resolved), or null to keep upkeeper's own. With a
+   * SetUID and no SetGID, setGid is that user's primary group.
+   */
   setUid: number | null;
   setGid: number | null;
   ringbufferSize: number;

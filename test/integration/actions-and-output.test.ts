@@ -105,3 +105,23 @@ describe('actions, signals and output', { timeout: 90_000 }, () => {
     );
   });
 });
+
+describe('SetUID and SetGID', { timeout: 60_000, skip: process.getuid?.() !== 0 ? 'needs root' : false }, () => {
+  it('a service runs as another user, with that user\'s group and no supplementary groups', async () => {
+    const box = new Sandbox('setuid');
+    try {
+      box.writeServices({ asnobody: { ExecStart: 'sleep 1000', SetUID: 'nobody', InitialState: 'running', MinUptime: 0.1 } });
+      await box.startController();
+      const s = await box.waitForState('asnobody', 'running');
+      const status = readFileSync(`/proc/${s.pid}/status`, 'utf8');
+      const nobody = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('nobody:'))!.split(':');
+      assert.match(status, new RegExp(`^Uid:\\s+${nobody[2]}\\s`, 'm'));
+      assert.match(status, new RegExp(`^Gid:\\s+${nobody[3]}\\s`, 'm'));
+      assert.match(status, /^Groups:\s*$/m, 'root\'s supplementary groups are dropped');
+      const [stopped] = await (await box.client()).stop('asnobody');
+      assert.equal(stopped!.ok, true, stopped!.message);
+    } finally {
+      await box.cleanup();
+    }
+  });
+});

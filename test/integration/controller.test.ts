@@ -98,6 +98,22 @@ describe('controller', { timeout: 120_000 }, () => {
     assert.equal(again!.buddyPid, up!.buddyPid, 'the buddy survived');
   });
 
+  it('hello with no common protocol version is refused and the connection closed', async () => {
+    const { msgpackCodec } = await import('../../schema/codec-msgpack.js');
+    const reply = await new Promise<Buffer>((resolve, reject) => {
+      const s = netConnect(join(box.stateDir, 'controller.sock'), () =>
+        s.write(encodeFrame(msgpackCodec.encode({ id: 1, method: 'hello', params: { protocol: { min: 99, max: 99 }, client: 'future' } }))),
+      );
+      const chunks: Buffer[] = [];
+      s.on('data', (d: Buffer) => chunks.push(d));
+      s.on('close', () => resolve(Buffer.concat(chunks)));
+      s.on('error', reject);
+    });
+    const answer = msgpackCodec.decode(reply.subarray(4)) as { error: { code: string; message: string } };
+    assert.equal(answer.error.code, 'PROTOCOL_ERROR');
+    assert.match(answer.error.message, /no common protocol version/);
+  });
+
   it('requests before hello are refused', async () => {
     const { msgpackCodec } = await import('../../schema/codec-msgpack.js');
     const reply = await new Promise<Buffer>((resolve, reject) => {
@@ -124,6 +140,7 @@ describe('controller', { timeout: 120_000 }, () => {
     await box.startController();
     const [after] = await (await box.client()).status('up');
     assert.equal(after!.pid, before!.pid, 'the service was not restarted');
+    assert.equal(after!.uuid, before!.uuid, 'a service keeps its uuid');
     assert.equal(after!.buddyPid, before!.buddyPid, 'the buddy was not replaced');
     assert.equal(after!.state, 'running');
   });

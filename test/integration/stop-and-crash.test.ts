@@ -27,6 +27,13 @@ describe('crash, restart, stop', { timeout: 90_000 }, () => {
         MinUptime: 0.1,
         KillTimeout: 0.5,
       },
+      litter: {
+        // exits at once, leaving a grandchild in its group: it must be gone before the next start
+        ExecStart: `sh -c 'sleep 1003 & echo $! >> ${box.file('litter.children')}; sleep 0.2; exit 2'`,
+        MinUptime: 0.05,
+        UserRateLimit: 0.3,
+        KillTimeout: 5,
+      },
       patient: {
         ExecStart: `sh -c 'trap "" TERM; while :; do sleep 0.05; done'`,
         MinUptime: 0.1,
@@ -100,6 +107,22 @@ describe('crash, restart, stop', { timeout: 90_000 }, () => {
     assert.deepEqual(signals, ['SIGTERM', 'SIGKILL']);
     const exit = box.events('stubborn').find((e) => e.type === 'exited');
     assert.equal(exit?.signal, 'SIGKILL');
+  });
+
+  it('what a service that exited by itself left in its group is cleaned up before the next start', async () => {
+    const c = await box.client();
+    await c.start('litter');
+    await box.waitFor('a second start', () => box.events('litter').filter((e) => e.type === 'spawned').length >= 2);
+    await c.stop('litter');
+    const children = readFileSync(box.file('litter.children'), 'utf8').trim().split('\n').map(Number);
+    assert.ok(children.length >= 2);
+    for (const pid of children) assert.ok(!alive(pid), `the grandchild ${pid} is gone`);
+    const events = box.events('litter');
+    const cleanup = events.filter((e) => e.type === 'signal_sent' && JSON.parse(e.detail!).reason === 'cleanup');
+    assert.ok(cleanup.length >= 1, 'the leftovers got SIGTERM');
+    const firstCleanup = events.indexOf(cleanup[0]!);
+    const secondSpawn = events.findIndex((e, i) => e.type === 'spawned' && i > events.findIndex((x) => x.type === 'spawned'));
+    assert.ok(firstCleanup < secondSpawn, 'cleanup comes before the next start');
   });
 
   it('a negative KillTimeout never sends SIGKILL', async () => {

@@ -104,3 +104,16 @@ test('the real /etc/passwd and /etc/group know root', T, (t) => {
   fs.writeFileSync(file, '{ "s": { "ExecStart": "x", "SetUID": "no-such-user-upk" } }');
   assert.deepEqual(loadServices(config, {}).issues.map((i) => i.message), ['unknown user "no-such-user-upk" (not in /etc/passwd)']);
 });
+
+test('SetUID without SetGID runs in the user\'s primary group; a uid without a passwd entry needs SetGID', T, (t) => {
+  const { load, passwdFile } = setup(t);
+  const www = load('"SetUID": "www"');
+  assert.deepEqual(www.issues, []);
+  assert.deepEqual([www.services[0]?.setUid, www.services[0]?.setGid], [33, 34]);
+  const unknown = load('"SetUID": 4242');
+  assert.deepEqual(unknown.issues.map((i) => [i.key, i.message]), [
+    ['s.SetUID', `uid 4242 has no entry in ${passwdFile}, so its group is unknown: set SetGID as well`],
+  ]);
+  const withGid = load('"SetUID": 4242, "SetGID": 50');
+  assert.deepEqual([withGid.issues, withGid.services[0]?.setGid], [[], 50]);
+});

@@ -9,6 +9,7 @@ import { ErrorCode } from '../../schema/errors.js';
 import { ExitCode, exitCodeFor } from '../../schema/exit-codes.js';
 import { EVENT_TYPE_NAMES, SERVICE_STATES } from '../../schema/records.js';
 import { LOG, RUN_DIR, SCRIPT } from '../../schema/run-dir.js';
+import { STATE_DIR } from '../../schema/state-dir.js';
 
 const T = { timeout: 5000 };
 /** The repository root: this file is dist/test/unit/docs.test.js. */
@@ -16,6 +17,11 @@ const ROOT = new URL('../../../', import.meta.url);
 
 const read = (path: string): string => readFileSync(new URL(path, ROOT), 'utf8');
 const doc = (name: string): string => read(`docs/${name}`);
+
+/** Fails with `message` alone when `re` does not match `text` (assert.match would print the whole document). */
+function assertMatches(text: string, re: RegExp, message: string): void {
+  assert.ok(re.test(text), message);
+}
 
 /** Every `inline code` span and every line of a fenced block. */
 function codeTexts(markdown: string): string[] {
@@ -83,10 +89,10 @@ test('events.md: every event type and every state', T, () => {
   const events = doc('events.md');
   assert.ok(EVENT_TYPE_NAMES.length >= 16);
   for (const type of EVENT_TYPE_NAMES) {
-    assert.match(events, new RegExp(`^\\| \`${type}\` \\|`, 'm'), `docs/events.md has no table row for event type ${type}`);
+    assertMatches(events, new RegExp(`^\\| \`${type}\` \\|`, 'm'), `docs/events.md has no table row for event type ${type}`);
   }
   for (const state of SERVICE_STATES) {
-    assert.match(events, new RegExp(`^\\| \`${state}\` \\|`, 'm'), `docs/events.md has no table row for state ${state}`);
+    assertMatches(events, new RegExp(`^\\| \`${state}\` \\|`, 'm'), `docs/events.md has no table row for state ${state}`);
   }
 });
 
@@ -109,9 +115,10 @@ test('cli.md: every exit code (number, name, the error codes that lead to it) an
   assert.ok(cli.includes('upk-controller'), 'docs/cli.md does not describe upk-controller');
 });
 
-test('run-directory.md: every run-directory file and every field of BuddySettings and BuddyStatus', T, () => {
+test('run-directory.md: every run-directory and StateDir file and every field of BuddySettings and BuddyStatus', T, () => {
   const runDir = doc('run-directory.md');
-  for (const [table, names] of Object.entries({ RUN_DIR, LOG, SCRIPT })) {
+  assert.ok(Object.values(STATE_DIR).includes('upkeeper.db'), `STATE_DIR: ${Object.values(STATE_DIR).join(', ')}`);
+  for (const [table, names] of Object.entries({ RUN_DIR, LOG, SCRIPT, STATE_DIR })) {
     for (const name of Object.values(names)) {
       assert.ok(mentionsAsCode(runDir, name), `docs/run-directory.md does not name ${table} file ${name}`);
     }
@@ -130,11 +137,11 @@ test('protocol.md: every client and buddy method and every error code', T, () =>
   const methods = [...Object.keys(clientValidators), ...Object.keys(buddyValidators)];
   assert.ok(methods.includes('controller.status') && methods.includes('poll'));
   for (const method of methods) {
-    assert.match(protocol, new RegExp(`^\\| \`${method.replace('.', '\\.')}\` \\|`, 'm'), `docs/protocol.md has no table row for method ${method}`);
+    assertMatches(protocol, new RegExp(`^\\| \`${method.replace('.', '\\.')}\` \\|`, 'm'), `docs/protocol.md has no table row for method ${method}`);
   }
   assert.ok(protocol.includes(`BUDDY_PROTOCOL\` = ${BUDDY_PROTOCOL}`), 'docs/protocol.md states another buddy protocol version');
   for (const code of Object.values(ErrorCode)) {
-    assert.match(protocol, new RegExp(`^\\| \`${code}\` \\|`, 'm'), `docs/protocol.md has no table row for error code ${code}`);
+    assertMatches(protocol, new RegExp(`^\\| \`${code}\` \\|`, 'm'), `docs/protocol.md has no table row for error code ${code}`);
   }
 });
 

@@ -348,3 +348,34 @@ describe('machine: stopping', { timeout: 5000 }, () => {
     assert.ok(kinds(h.feed({ kind: 'group_gone' })).includes('exit'));
   });
 });
+
+describe('machine: adoption', { timeout: 5000 }, () => {
+  it('a stopped machine adopts a running process and supervises it', () => {
+    const h = harness({ rateLimitMs: 0 });
+    const e = h.feed({ kind: 'adopted', pid: 55, startedAt: h.now - 60_000, restarts: 4, desired: 'running' });
+    assert.deepEqual(kinds(e), ['emit:adopted', 'emit:desired']);
+    const s = h.m.snapshot();
+    assert.deepEqual([s.state, s.desired, s.pid, s.restarts, s.started], ['running', 'running', 55, 4, h.now - 60_000]);
+    const exit = h.feed({ kind: 'exited', code: null, signal: null, unknown: true });
+    const exited = exit.find((x) => x.kind === 'emit' && x.type === 'exited') as Extract<Effect, { kind: 'emit' }>;
+    assert.equal(exited.fields.detail?.unknown, true);
+    assert.ok(kinds(h.feed({ kind: 'group_gone' })).includes('spawn'), 'restarts by policy');
+  });
+
+  it('adoption is ignored unless stopped', () => {
+    const h = harness();
+    running(h, 9);
+    assert.deepEqual(h.feed({ kind: 'adopted', pid: 55, startedAt: 0, restarts: 0, desired: 'running' }), []);
+    assert.equal(h.m.snapshot().pid, 9);
+  });
+
+  it('a stop the lost buddy had begun is carried on, not reversed', () => {
+    const h = harness({ killTimeoutMs: 1000 });
+    const e = h.feed({ kind: 'adopted', pid: 55, startedAt: h.now - 1000, restarts: 0, desired: 'stopped' });
+    assert.deepEqual(kinds(e), ['emit:adopted', 'clear_timer', 'emit:stopping', 'run_stop_script', 'set_timer']);
+    assert.equal(h.m.snapshot().desired, 'stopped');
+    h.feed({ kind: 'exited', code: null, signal: null, unknown: true });
+    h.feed({ kind: 'group_gone' });
+    assert.equal(h.m.snapshot().state, 'stopped');
+  });
+});

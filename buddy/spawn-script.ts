@@ -1,0 +1,28 @@
+// Starts a script from the run directory: directly, or through an inherited descriptor for a
+// service that runs as another user (who cannot reach the 0700 run directory).
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { closeSync, constants, openSync } from 'node:fs';
+import type { SpawnContext } from './service-output.js';
+
+/**
+ * Spawn `script` in its own session and process group. With a uid or gid to switch to, the buddy
+ * opens the script itself and passes it as descriptor 3; the child execs /proc/self/fd/3, which
+ * needs execute permission on the script but no search permission on the directories above it.
+ */
+export function spawnScript(script: string, args: string[], stdio: StdioOptions, ctx: SpawnContext): ChildProcess {
+  const switching = ctx.uid !== undefined || ctx.gid !== undefined;
+  const fd = switching ? openSync(script, constants.O_RDONLY) : -1;
+  try {
+    return spawn(switching ? '/proc/self/fd/3' : script, args, {
+      detached: true, // setsid(): the pid is also the process group and the session
+      stdio: switching ? [...(stdio as unknown[]).slice(0, 3), fd] as StdioOptions : stdio,
+      env: ctx.env,
+      cwd: ctx.cwd,
+      argv0: script,
+      ...(ctx.uid === undefined ? {} : { uid: ctx.uid }),
+      ...(ctx.gid === undefined ? {} : { gid: ctx.gid }),
+    });
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+}

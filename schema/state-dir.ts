@@ -1,0 +1,15 @@
+// The names of the controller's files in StateDir: one definition for controller, libclient and tools.
+// docs/run-directory.md documents each of them.
+
+export const STATE_DIR = {
+  /** The client socket (0600). */
+  socket: 'controller.sock',
+  /** Who holds the controller lock: ControllerInfo as JSON, written whole. */
+  info: 'controller.json',
+  /** An SQLite file held with an exclusive lock while a controller runs: one controller per StateDir. */
+  lock: 'controller.lock',
+  /** The audit database (with its -wal and -shm files). */
+  database: 'upkeeper.db',
+  /** The controller's log when `upk controller start` runs it in the background. */
+  log: 'controller.log',
+} as const;

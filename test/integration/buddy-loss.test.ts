@@ -1,0 +1,91 @@
+// A buddy killed with SIGKILL: a new one adopts the still-running service, output flows on, nothing is lost.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Sandbox, alive } from '../helpers/sandbox.js';
+
+describe('buddy loss', { timeout: 90_000 }, () => {
+  let box: Sandbox;
+  before(async () => {
+    box = new Sandbox('loss');
+    box.writeServices({
+      counter: {
+        // one numbered line every 20 ms: a gap or a repeat in log/stdout would show a lost or doubled line
+        ExecStart: `sh -c 'i=0; while :; do i=$((i+1)); echo $i; sleep 0.02; done'`,
+        InitialState: 'running',
+        MinUptime: 0.1,
+        UserRateLimit: 0,
+      },
+      stubborn: {
+        ExecStart: `sh -c 'trap "" TERM; while :; do sleep 0.05; done'`,
+        InitialState: 'running',
+        MinUptime: 0.1,
+        KillTimeout: 0.5,
+      },
+    });
+    await box.startController();
+    await box.waitForState('counter', 'running');
+  });
+  after(() => box.cleanup());
+
+  it('a new buddy adopts the running service without restarting it; output keeps flowing', async () => {
+    const c = await box.client();
+    const [before] = await c.status('counter');
+    process.kill(before!.buddyPid!, 'SIGKILL');
+    const t0 = Date.now();
+    const after = await box.waitFor('a new buddy', async () => {
+      const [s] = await c.status('counter');
+      return s?.buddyPid && s.buddyPid !== before!.buddyPid && s.state === 'running' ? s : undefined;
+    });
+    assert.ok(Date.now() - t0 < 3000, `noticed and replaced in ${Date.now() - t0} ms`);
+    assert.equal(after.pid, before!.pid, 'the same process: not restarted');
+    assert.ok(alive(before!.pid!));
+    const types = box.events('counter').map((e) => e.type);
+    assert.ok(types.includes('adopted'));
+    assert.equal(types.filter((t) => t === 'spawned').length, 1, 'started once only');
+    const db = box.db();
+    const lost = db.prepare("SELECT count(*) AS n FROM buddies WHERE end_reason = 'lost'").get() as { n: number };
+    db.close();
+    assert.equal(lost.n, 1, 'the lost buddy is recorded');
+
+    // Output written while no buddy ran, and after, is all in log/stdout, in order, once.
+    await new Promise((r) => setTimeout(r, 500));
+    const lines = readFileSync(join(box.runDir('counter'), 'log', 'stdout'), 'utf8').trim().split('\n').map(Number);
+    assert.ok(lines.length > 20);
+    lines.forEach((n, i) => assert.equal(n, i + 1, `line ${i + 1} is ${n}`));
+  });
+
+  it("the adopted service's exit is noticed within a second and restarts follow the policy", async () => {
+    const c = await box.client();
+    const [adopted] = await c.status('counter');
+    const t0 = Date.now();
+    process.kill(adopted!.pid!, 'SIGKILL');
+    const restarted = await box.waitFor('a restart', async () => {
+      const [s] = await c.status('counter');
+      return s?.pid && s.pid !== adopted!.pid ? s : undefined;
+    });
+    assert.ok(Date.now() - t0 < 1500, `restarted ${Date.now() - t0} ms after the kill`);
+    assert.equal(restarted.lastExit?.code, null);
+    assert.equal(restarted.lastExit?.signal, null, 'an adopted process is not our child: its exit status is unknown');
+    const exited = box.events('counter').filter((e) => e.type === 'exited').at(-1)!;
+    assert.equal(JSON.parse(exited.detail!).unknown, true);
+  });
+
+  it('a buddy lost during a stop: the new buddy carries the stop on instead of reversing it', async () => {
+    const c = await box.waitForState('stubborn', 'running');
+    const client = await box.client();
+    const stopping = client.stop('stubborn').catch((err: Error) => err);
+    await box.waitFor('stopping', async () => (await (await box.client()).status('stubborn'))[0]?.state === 'stopping');
+    process.kill(c.buddyPid!, 'SIGKILL');
+    await stopping;
+    const done = await box.waitFor('stopped', async () => {
+      const [s] = await (await box.client()).status('stubborn');
+      return s?.state === 'stopped' && s.buddyPid !== c.buddyPid ? s : undefined;
+    });
+    assert.equal(done.desired, 'stopped');
+    assert.ok(!alive(c.pid!), 'the stubborn process was killed');
+    const adopted = box.events('stubborn').find((e) => e.type === 'adopted');
+    assert.equal(JSON.parse(adopted!.detail!).desired, 'stopped');
+  });
+});
