@@ -4,7 +4,9 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import {
   BUDDY_MAX_FRAME_BYTES,
   BUDDY_PROTOCOL,
+  EVENTS_NOTIFICATION,
   POLL_BATCH,
+  type BuddyNotifications,
   buddyValidators,
   type BuddyMethods,
 } from '../schema/buddy-protocol.js';
@@ -87,7 +89,8 @@ export class BuddyServer {
     this.notifyScheduled = true;
     setImmediate(() => {
       this.notifyScheduled = false;
-      for (const c of this.connections) c.notify('events', { seq: this.ring.lastSeq });
+      const params: BuddyNotifications[typeof EVENTS_NOTIFICATION] = { seq: this.ring.lastSeq };
+      for (const c of this.connections) c.notify(EVENTS_NOTIFICATION, params);
     });
   }
 

@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import {
   BUDDY_MAX_FRAME_BYTES,
   BUDDY_PROTOCOL,
+  EVENTS_NOTIFICATION,
   type BuddyHello,
   type BuddyMethods,
 } from '../schema/buddy-protocol.js';
@@ -48,7 +49,7 @@ export class BuddyLink {
         codec: jsonCodec,
         maxFrameBytes: BUDDY_MAX_FRAME_BYTES,
         onNotification: (method) => {
-          if (method === 'events') link?.onNotify();
+          if (method === EVENTS_NOTIFICATION) link?.onNotify();
         },
         onClose: () => link?.onClose(),
       });

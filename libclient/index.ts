@@ -17,7 +17,7 @@ export type {
   Hold,
   ActionResult,
 } from '../schema/records.js';
-export { SERVICE_STATES, EVENT_TYPES, EVENT_TYPE_NAMES } from '../schema/records.js';
+export { SERVICE_STATES, DESIRED_STATES, EVENT_TYPES, EVENT_TYPE_NAMES } from '../schema/records.js';
 export type { ControllerInfo, ControllerStatus, OutcomeItem, EventQuery } from '../schema/client-protocol.js';
 export type { ConfigIssue, ControllerConfig, ServiceConfig } from '../schema/config/types.js';
 

@@ -115,3 +115,4 @@ export const buddyValidators: Validators<BuddyMethods> = {
 export interface BuddyNotifications {
   events: { seq: number };
 }
+export const EVENTS_NOTIFICATION = 'events' satisfies keyof BuddyNotifications;

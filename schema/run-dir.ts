@@ -37,6 +37,3 @@ export const LOG = {
 /** Custom actions are linked as actions/00 .. actions/31, in config order. */
 export const MAX_CUSTOM_ACTIONS = 32;
 export const actionNumber = (index: number): string => String(index).padStart(2, '0');
-
-/** Names no custom action may take, because a script of that name already exists. */
-export const RESERVED_SCRIPT_NAMES: readonly string[] = Object.values(SCRIPT);

@@ -50,9 +50,3 @@ export function strList(o: Obj, key: string): string[] {
 export function optStrList(o: Obj, key: string): string[] | undefined {
   return o[key] === undefined || o[key] === null ? undefined : strList(o, key);
 }
-
-export function oneOf<T extends string>(o: Obj, key: string, allowed: readonly T[]): T {
-  const v = o[key];
-  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) bad(`${key} must be one of ${allowed.join(', ')}`);
-  return v as T;
-}
