@@ -2,8 +2,8 @@
 // upkeeper's benchmarks (`npm run bench`): print figures against the targets for a 2-core machine.
 //
 // Usage: node dist/bench/main.js [--quick] [--only NAME]
-//   --only NAME  run one benchmark: memory, respawn, startup, idle-cpu or store-throughput
-//   --quick      smaller N (respawn 50 kills, startup 1 run, idle-cpu 10 s, store 50,000 events)
+//   --only NAME  run one benchmark: memory, respawn, startup, restart-drain, idle-cpu or store-throughput
+//   --quick      smaller N (respawn 50 kills, startup and restart-drain 1 run, idle-cpu 10 s, store 50,000 events)
 //
 // Benchmarks print figures; they assert nothing, and a missed target never fails the run. The exit
 // code is 1 only when a benchmark could not run (an error), 2 for bad arguments. Each benchmark runs a
@@ -15,10 +15,11 @@ import { idleCpu } from './idle-cpu.js';
 import { memory } from './memory.js';
 import { formatFigure, formatTarget, formatValue, table, verdict, type Benchmark, type Figure } from './report.js';
 import { respawn } from './respawn.js';
+import { restartDrain } from './restart-drain.js';
 import { startup } from './startup.js';
 import { storeThroughput } from './store-throughput.js';
 
-const BENCHMARKS: readonly Benchmark[] = [memory, respawn, startup, idleCpu, storeThroughput];
+const BENCHMARKS: readonly Benchmark[] = [memory, respawn, startup, restartDrain, idleCpu, storeThroughput];
 
 interface Options {
   quick: boolean;

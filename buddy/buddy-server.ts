@@ -14,7 +14,7 @@ import { jsonCodec } from '../schema/codec.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import { RpcConnection, dispatchTyped, type Handlers } from '../schema/rpc.js';
 import { upkeeperVersion } from '../schema/version.js';
-import type { EventRing } from './ring.js';
+import type { EventQueue } from './event-queue.js';
 import { readSettings } from './settings.js';
 import type { Identity, Supervisor } from './supervisor.js';
 
@@ -25,10 +25,12 @@ export class BuddyServer {
   private notifyScheduled = false;
   /** Called after every acknowledgement (a shutting-down buddy waits for its ring to empty). */
   onAck: () => void = () => undefined;
+  /** When a controller last acknowledged events (or asked and there were none). */
+  lastDrained = Date.now();
 
   constructor(
     private readonly supervisor: Supervisor,
-    private readonly ring: EventRing,
+    private readonly queue: EventQueue,
     private readonly identity: Identity,
     private readonly settingsFile: string,
     private readonly log: (message: string) => void,
@@ -49,8 +51,9 @@ export class BuddyServer {
       },
       poll: ({ ack, max }) => {
         if (ack !== undefined) this.acknowledge(ack);
-        const events = this.ring.peek(Math.min(max ?? POLL_BATCH, POLL_BATCH));
-        return { events, more: this.ring.pending > events.length, status: this.supervisor.status() };
+        else this.lastDrained = Date.now();
+        const events = this.queue.peek(Math.min(max ?? POLL_BATCH, POLL_BATCH));
+        return { events, more: this.queue.pending > events.length, status: this.supervisor.status() };
       },
       ack: ({ seq }) => {
         this.acknowledge(seq);
@@ -89,7 +92,7 @@ export class BuddyServer {
     this.notifyScheduled = true;
     setImmediate(() => {
       this.notifyScheduled = false;
-      const params: BuddyNotifications[typeof EVENTS_NOTIFICATION] = { seq: this.ring.lastSeq };
+      const params: BuddyNotifications[typeof EVENTS_NOTIFICATION] = { seq: this.queue.lastSeq };
       for (const c of this.connections) c.notify(EVENTS_NOTIFICATION, params);
     });
   }
@@ -104,9 +107,14 @@ export class BuddyServer {
     }
   }
 
+  get controllers(): number {
+    return this.connections.size;
+  }
+
   private acknowledge(seq: number): void {
-    const lastSeq = this.ring.lastSeq;
-    this.ring.ack(seq, Date.now());
+    this.lastDrained = Date.now();
+    const lastSeq = this.queue.lastSeq;
+    this.queue.ack(seq, Date.now());
     this.supervisor.acknowledged(lastSeq);
     this.onAck();
   }

@@ -2,10 +2,13 @@
 // upk-buddy RUN_DIR: supervises the one service of RUN_DIR. Started by the controller, detached from it.
 import { randomUUID } from 'node:crypto';
 import { isAbsolute } from 'node:path';
+import type { BuddyIdentity } from '../schema/buddy-protocol.js';
 import { RUN_DIR } from '../schema/run-dir.js';
 import { BuddyServer } from './buddy-server.js';
-import { EventRing } from './ring.js';
-import { readSettings, survivingService } from './settings.js';
+import { EventQueue } from './event-queue.js';
+import { JournalFile, setAsideOldJournal } from './journal-file.js';
+import { LastResort } from './last-resort.js';
+import { previousStatus, readSettings, serviceSurvives } from './settings.js';
 import { Supervisor } from './supervisor.js';
 
 /** How long a buddy that is exiting waits for the controller to collect its last events. */
@@ -23,31 +26,58 @@ async function main(): Promise<void> {
   }
   process.chdir(runDir);
   const settings = readSettings(RUN_DIR.settings);
-  // Read before this buddy writes its own status: a service a lost buddy left running is adopted.
-  const survivor = survivingService(RUN_DIR.status, settings.uuid);
+  // Read before this buddy writes its own status: what a lost buddy left running is adopted.
+  const previous = previousStatus(RUN_DIR.status, settings.uuid);
   const identity = { instance: randomUUID(), started: Date.now() };
-  const ring = new EventRing(settings.ringbufferSize);
-  const supervisor = new Supervisor(runDir, settings, ring, identity, log);
-  const server = new BuddyServer(supervisor, ring, identity, RUN_DIR.settings, log);
+  const me: BuddyIdentity = {
+    instance: identity.instance,
+    uuid: settings.uuid,
+    service: settings.service,
+    pid: process.pid,
+    started: new Date(identity.started).toISOString(),
+  };
+  const aside = setAsideOldJournal(RUN_DIR.journal);
+  if (aside) log(`a journal of a previous buddy is left as ${aside} for the controller`);
+  const journal = new JournalFile(`${runDir}/${RUN_DIR.journal}`, { journal: 1, ...me });
+  const queue = new EventQueue(settings.ringbufferSize, journal, settings.journalMaxEvents);
+  const supervisor = new Supervisor(runDir, settings, queue, identity, log);
+  const server = new BuddyServer(supervisor, queue, identity, RUN_DIR.settings, log);
   await server.listen(RUN_DIR.socket);
-  supervisor.onEvent = () => server.announce();
+  const lastResort = new LastResort(() => supervisor.currentSettings, me, queue, log, (before) => supervisor.acknowledged(before));
+  supervisor.onEvent = () => {
+    server.announce();
+    if (lastResort.urgent(Date.now() - server.lastDrained)) void lastResort.deliver('ring 75 % full');
+  };
 
   let exiting = false;
-  const finish = (): void => {
+  let finished = false;
+  const finish = async (): Promise<void> => {
+    if (finished) return;
+    finished = true;
+    // Whatever no controller took is delivered by the last resort, else kept in the journal.
+    if (queue.pending > 0 && !(await lastResort.deliver('exiting', true))) {
+      queue.spill(Date.now());
+      journal.retire();
+      log(`exiting with ${queue.journaled} events in ${RUN_DIR.journal}.${identity.instance} for the next controller`);
+    }
     supervisor.close();
     server.close(RUN_DIR.socket);
     log('exiting');
     process.exit(0);
   };
-  supervisor.onExit = () => {
+  supervisor.onExit = async () => {
     if (exiting) return;
     exiting = true;
+    // Scripts still running (the stop script, say) end first, so that buddy_exiting is the last event.
+    const deadline = Date.now() + EXIT_GRACE_MS;
+    while (supervisor.actionsRunning && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     supervisor.emitExiting('shutdown');
-    // Exit once the controller has every event, including those of scripts still running.
+    // Exit once a controller has every event; without one at all, go on to the last resort at once.
     server.onAck = () => {
-      if (ring.pending === 0 && !supervisor.actionsRunning) finish();
+      if (queue.pending === 0) void finish();
     };
-    setTimeout(finish, EXIT_GRACE_MS).unref();
+    if (server.controllers === 0) void finish();
+    else setTimeout(() => void finish(), EXIT_GRACE_MS).unref();
   };
 
   process.on('SIGTERM', () => void supervisor.command('shutdown'));
@@ -63,10 +93,10 @@ async function main(): Promise<void> {
   process.on('uncaughtException', (err) => log(`uncaught: ${err.stack ?? err.message}`));
   process.on('unhandledRejection', (err) => log(`unhandled rejection: ${String(err)}`));
 
-  supervisor.open();
-  if (survivor) {
-    supervisor.adopt(survivor);
-    log(`adopted ${settings.service}: pid ${survivor.pid} still runs`);
+  supervisor.open(previous);
+  if (serviceSurvives(previous)) {
+    supervisor.adopt(previous);
+    log(`adopted ${settings.service}: pid ${previous.pid} still runs`);
   }
   log(`supervising ${settings.service} (${settings.uuid}) in ${runDir}`);
 }

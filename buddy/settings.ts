@@ -5,27 +5,39 @@ import type { BuddyStatus } from '../schema/records.js';
 import { processAlive } from '../system/process-group.js';
 import type { MachinePolicy } from './machine.js';
 
+/** Fields added after settings version 1 first shipped, for a buddy.json an older controller wrote. */
+const LATER_FIELDS: Pick<BuddySettings, 'journalMaxEvents' | 'controllerEndpoint' | 'logMaxSize' | 'logKeep'> = {
+  journalMaxEvents: 100_000,
+  controllerEndpoint: null,
+  logMaxSize: 0,
+  logKeep: 5,
+};
+
 export function readSettings(path: string): BuddySettings {
   const raw = JSON.parse(readFileSync(path, 'utf8')) as BuddySettings;
   if (raw.settingsVersion !== 1 || typeof raw.service !== 'string' || typeof raw.uuid !== 'string') {
     throw new Error(`${path}: not a buddy settings file of version 1`);
   }
-  return raw;
+  return { ...LATER_FIELDS, ...raw };
 }
 
-/**
- * The status a previous buddy left in the run directory, when the service it supervised still runs:
- * same service, and a pid whose start time proves it is the same process (never a reused pid).
- */
-export function survivingService(statusFile: string, uuid: string): BuddyStatus | null {
-  let previous: BuddyStatus;
+/** The status a previous buddy of this service left in the run directory, or null. */
+export function previousStatus(statusFile: string, uuid: string): BuddyStatus | null {
   try {
-    previous = JSON.parse(readFileSync(statusFile, 'utf8')) as BuddyStatus;
+    const previous = JSON.parse(readFileSync(statusFile, 'utf8')) as BuddyStatus;
+    return previous.uuid === uuid ? previous : null;
   } catch {
     return null;
   }
-  if (previous.uuid !== uuid || typeof previous.pid !== 'number' || typeof previous.pidStartTime !== 'number') return null;
-  return processAlive(previous.pid, previous.pidStartTime) ? previous : null;
+}
+
+/**
+ * True when the service a previous buddy supervised still runs: a pid whose start time proves it is
+ * the same process (never a reused pid).
+ */
+export function serviceSurvives(previous: BuddyStatus | null): previous is BuddyStatus & { pid: number } {
+  if (!previous || typeof previous.pid !== 'number' || typeof previous.pidStartTime !== 'number') return false;
+  return processAlive(previous.pid, previous.pidStartTime);
 }
 
 export function policyOf(s: BuddySettings): MachinePolicy {

@@ -8,11 +8,11 @@ import { constants as os } from 'node:os';
 import type { BuddySettings, CommandOutcome } from '../schema/buddy-protocol.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import { LOG, RUN_DIR, SCRIPT } from '../schema/run-dir.js';
-import { isoTime, type ActionResult, type BuddyEvent, type BuddyStatus, type EventType } from '../schema/records.js';
+import { isoTime, type ActionResult, type BuddyStatus, type EventType } from '../schema/records.js';
 import { ActionRunner } from './action-runner.js';
 import { Machine, type Effect, type EventFields, type Input, type TimerName } from './machine.js';
 import { groupAlive, processAlive, processStartTime, signalGroup } from '../system/process-group.js';
-import type { EventRing } from './ring.js';
+import type { EventQueue } from './event-queue.js';
 import { OutputChannel, type SpawnContext } from './service-output.js';
 import { policyOf } from './settings.js';
 
@@ -31,7 +31,7 @@ const ADOPTED_CHECK_MS = 250;
 
 export class Supervisor {
   private readonly machine: Machine;
-  private queue: Input[] = [];
+  private inputs: Input[] = [];
   private follow: Input[] = [];
   private draining = false;
   private spawnInFlight = false;
@@ -45,9 +45,9 @@ export class Supervisor {
   private readonly actions: ActionRunner;
   private statusScheduled = false;
   /** Called for every new event (to tell the controller there is something to collect). */
-  onEvent: (event: BuddyEvent) => void = () => undefined;
+  onEvent: () => void = () => undefined;
   /** Called once the machine has stopped the service for a shutdown. */
-  onExit: () => void = () => undefined;
+  onExit: () => void | Promise<void> = () => undefined;
 
   /** Absolute path of a file in the run directory (scripts are exec'd from the service's cwd). */
   private readonly at: (...parts: string[]) => string;
@@ -55,7 +55,7 @@ export class Supervisor {
   constructor(
     runDir: string,
     private settings: BuddySettings,
-    private readonly ring: EventRing,
+    private readonly queue: EventQueue,
     private readonly identity: Identity,
     private readonly log: (message: string) => void,
   ) {
@@ -70,9 +70,10 @@ export class Supervisor {
     );
   }
 
-  open(): void {
-    this.stdout.open();
-    this.stderr.open();
+  /** Start; `previous` is the status a lost buddy left (its pipe programs are adopted). */
+  open(previous: BuddyStatus | null): void {
+    this.stdout.open(previous?.pipes?.stdout ?? null);
+    this.stderr.open(previous?.pipes?.stderr ?? null);
     this.emit('buddy_started', { pid: process.pid, detail: { version: upkeeperVersion() } });
     this.scheduleStatus();
   }
@@ -89,6 +90,8 @@ export class Supervisor {
       {
         fifo: logFile(fifo),
         file: redirect ?? logFile(file),
+        maxBytes: s.logMaxSize,
+        keep: s.logKeep,
         pipeScript: piped ? this.at(RUN_DIR.scripts, script) : null,
         pipeErrors: logFile(LOG.buddy),
       },
@@ -169,6 +172,11 @@ export class Supervisor {
     this.adoptedWatch = watch;
   }
 
+  /** Settings as they are now (they change on reconfigure). */
+  get currentSettings(): BuddySettings {
+    return this.settings;
+  }
+
   emitExiting(reason: string): void {
     this.emit('buddy_exiting', { pid: process.pid, detail: { reason } });
   }
@@ -182,14 +190,14 @@ export class Supervisor {
     const before = this.settings;
     this.settings = settings;
     this.machine.setPolicy(policyOf(settings));
-    if (settings.ringbufferSize !== this.ring.capacity) this.ring.resize(settings.ringbufferSize);
+    this.queue.resize(settings.ringbufferSize, settings.journalMaxEvents);
     const changed = (keys: (keyof BuddySettings)[]): boolean => keys.some((k) => before[k] !== settings[k]);
-    if (changed(['redirectStdout', 'pipeStdout'])) {
+    if (changed(['redirectStdout', 'pipeStdout', 'logMaxSize', 'logKeep'])) {
       this.stdout.close();
       this.stdout = this.outputChannel('stdout');
       this.stdout.open();
     }
-    if (changed(['redirectStderr', 'pipeStderr'])) {
+    if (changed(['redirectStderr', 'pipeStderr', 'logMaxSize', 'logKeep'])) {
       this.stderr.close();
       this.stderr = this.outputChannel('stderr');
       this.stderr.open();
@@ -197,9 +205,9 @@ export class Supervisor {
     this.emit('reconfigured', {});
   }
 
-  /** After an acknowledgement: the ring may have recorded events_dropped; status and controller learn it. */
+  /** After an acknowledgement: the queue may have recorded events_dropped; status and controller learn it. */
   acknowledged(lastSeqBefore: number): void {
-    if (this.ring.lastSeq !== lastSeqBefore) this.onEvent(this.ring.peek(this.ring.pending).at(-1)!);
+    if (this.queue.lastSeq !== lastSeqBefore) this.onEvent();
     this.scheduleStatus();
   }
 
@@ -221,15 +229,16 @@ export class Supervisor {
       buddy: this.identity.instance,
       buddyPid: process.pid,
       buddyStarted: isoTime(this.identity.started),
-      seq: this.ring.lastSeq,
-      pending: this.ring.pending,
+      pipes: { stdout: this.stdout.pipe, stderr: this.stderr.pipe },
+      seq: this.queue.lastSeq,
+      pending: this.queue.pending,
     };
   }
 
   // ---- the input loop ----------------------------------------------------------------------------
 
   private input(input: Input): void {
-    this.queue.push(input);
+    this.inputs.push(input);
     this.drain();
   }
 
@@ -237,11 +246,11 @@ export class Supervisor {
     if (this.draining) return;
     this.draining = true;
     try {
-      while (this.queue.length > 0 && !this.spawnInFlight) {
-        const effects = this.machine.dispatch(this.queue.shift()!, Date.now());
+      while (this.inputs.length > 0 && !this.spawnInFlight) {
+        const effects = this.machine.dispatch(this.inputs.shift()!, Date.now());
         this.follow = [];
         for (const effect of effects) this.run(effect);
-        if (this.follow.length > 0) this.queue.unshift(...this.follow);
+        if (this.follow.length > 0) this.inputs.unshift(...this.follow);
       }
     } finally {
       this.draining = false;
@@ -285,7 +294,7 @@ export class Supervisor {
         return;
       }
       case 'exit':
-        this.onExit();
+        void this.onExit();
         return;
     }
   }
@@ -315,7 +324,7 @@ export class Supervisor {
       this.spawnInFlight = true;
       child.once('error', (e) => {
         this.spawnInFlight = false;
-        this.queue.unshift({ kind: 'spawn_failed', error: e.message });
+        this.inputs.unshift({ kind: 'spawn_failed', error: e.message });
         this.drain();
       });
       return;
@@ -354,9 +363,9 @@ export class Supervisor {
   }
 
   private emit(type: EventType, fields: EventFields): void {
-    const event = this.ring.push(type, fields, Date.now());
+    this.queue.push(type, fields, Date.now());
     this.scheduleStatus();
-    this.onEvent(event);
+    this.onEvent();
   }
 
   private requirePid(what: string): number {

@@ -71,14 +71,18 @@ export class AuditStore {
 
   // ---- services --------------------------------------------------------------------------------
 
-  /** Record a configured service; its uuid is the configured one, else the one it already has, else new. */
-  upsertService(svc: ServiceConfig, now = Date.now()): StoredService {
+  /**
+   * Record a configured service. Its uuid is the configured one, else the one it already has, else
+   * `fallbackUuid` (what its run directory says it was) if the database has never seen that one, else new.
+   */
+  upsertService(svc: ServiceConfig, fallbackUuid: string | null = null, now = Date.now()): StoredService {
     const config = JSON.stringify(svc);
     return this.db.transaction((): StoredService => {
       const active = this.db
         .prepare(`SELECT uuid, desired, config FROM services WHERE coalesce(package, '') = ? AND name = ? AND removed IS NULL`)
         .get(svc.package ?? '', svc.name) as { uuid: string; desired: DesiredState; config: string } | undefined;
-      const uuid = svc.uuid ?? active?.uuid ?? uuidv4();
+      const unseen = (u: string | null): u is string => u !== null && !this.db.prepare('SELECT 1 FROM services WHERE uuid = ?').get(u);
+      const uuid = svc.uuid ?? active?.uuid ?? (unseen(fallbackUuid) ? fallbackUuid : uuidv4());
       if (active && active.uuid !== uuid) {
         // The configured UUID changed: the old identity is retired, its history kept.
         this.db.prepare('UPDATE services SET removed = ? WHERE uuid = ?').run(now, active.uuid);
@@ -107,6 +111,22 @@ export class AuditStore {
   /** Every configured (not removed) service, with its last good configuration. */
   activeServices(): { uuid: string; desired: DesiredState; config: string }[] {
     return this.db.prepare('SELECT uuid, desired, config FROM services WHERE removed IS NULL').all() as never;
+  }
+
+  /** A service's row by uuid, configured or removed. */
+  serviceByUuid(uuid: string): { config: string; removed: number | null } | undefined {
+    return this.db.prepare('SELECT config, removed FROM services WHERE uuid = ?').get(uuid) as never;
+  }
+
+  /** A service the database never knew (its buddy outlived the database): recorded as removed, so its events can be stored. */
+  recordForgotten(uuid: string, id: string, now = Date.now()): void {
+    const [pkg, name] = id.includes('::') ? id.split('::', 2) : [null, id];
+    this.db
+      .prepare(
+        `INSERT OR IGNORE INTO services (uuid, name, package, config, desired, created, modified, removed)
+         VALUES (?, ?, ?, '{}', 'stopped', ?, ?, ?)`,
+      )
+      .run(uuid, name, pkg, now, now, now);
   }
 
   markRemoved(uuid: string): void {
@@ -155,6 +175,13 @@ export class AuditStore {
     this.db
       .prepare('UPDATE buddies SET ended = ?, end_reason = ? WHERE service_uuid = ? AND id != ? AND ended IS NULL')
       .run(Date.now(), reason, serviceUuid, currentId);
+  }
+
+  /** Buddy instances not recorded as ended. */
+  openBuddies(): { id: number; instance: string; serviceUuid: string; pid: number }[] {
+    return this.db
+      .prepare('SELECT id, instance, service_uuid AS serviceUuid, pid FROM buddies WHERE ended IS NULL')
+      .all() as never;
   }
 
   endBuddy(id: number, reason: string): void {
@@ -236,6 +263,13 @@ export class AuditStore {
       )
       .run(Date.now(), r.client, r.clientPid, r.clientUser, r.action, r.serviceUuid, JSON.stringify(r.params ?? null));
     return Number(info.lastInsertRowid);
+  }
+
+  /** Client actions a controller began but never finished (it died): their outcome is unknown. */
+  interruptActions(): number {
+    return this.db
+      .prepare("UPDATE client_actions SET finished = ?, ok = 0, outcome = 'interrupted: the controller stopped before the outcome was known' WHERE finished IS NULL")
+      .run(Date.now()).changes;
   }
 
   finishAction(id: number, ok: boolean, outcome: string): void {

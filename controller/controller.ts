@@ -1,5 +1,6 @@
 // The controller: loads the configuration, attaches a buddy to every service, polls them into the
 // audit database, and serves clients. Stopping it leaves every buddy and service running.
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ControllerInfo } from '../schema/client-protocol.js';
 import { formatIssue, loadServices } from '../schema/config/index.js';
@@ -11,7 +12,9 @@ import { AuditStore } from './audit-store.js';
 import { STATE_DIR } from '../schema/state-dir.js';
 import { BuddyLink } from './buddy-link.js';
 import { BUNDLED_BUDDY, launchBuddy } from './buddy-launcher.js';
+import { BuddyEndpoint } from './buddy-endpoint.js';
 import { ClientServer } from './client-server.js';
+import { takeInJournals } from './journal-intake.js';
 import { makeClientHandlers } from './client-handlers.js';
 import { InstanceLock } from './instance-lock.js';
 import type { Logger } from './log.js';
@@ -19,7 +22,7 @@ import { Poller } from './poller.js';
 import { buddySettings, ensureDir, prepareRunDir } from './run-dir.js';
 import { ServiceTable, type ServiceEntry } from './service-table.js';
 import { processAlive } from '../system/process-group.js';
-import { survivingService } from '../buddy/settings.js';
+import { previousStatus, serviceSurvives } from '../buddy/settings.js';
 
 /** A buddy that keeps dying is started again at most this often. */
 const RELAUNCH_MIN_MS = 1000;
@@ -36,7 +39,8 @@ export class Controller {
   poller!: Poller;
   private lock: InstanceLock | null = null;
   private server: ClientServer | null = null;
-  private stopping = false;
+  private endpoint: BuddyEndpoint | null = null;
+  stopping = false;
   /** Set by `upk shutdown`: buddies that exit are not started again. */
   shuttingDown = false;
   private readonly lastLaunch = new Map<string, number>();
@@ -68,6 +72,10 @@ export class Controller {
     return join(this.config.stateDir, STATE_DIR.socket);
   }
 
+  get buddyEndpointPath(): string {
+    return join(this.config.stateDir, STATE_DIR.buddySocket);
+  }
+
   info(): ControllerInfo {
     return {
       pid: process.pid,
@@ -88,13 +96,18 @@ export class Controller {
       ensureDir(this.config.svcRunPath);
       this.store = new AuditStore(join(this.config.stateDir, STATE_DIR.database));
       this.poller = new Poller(this.services, this.store, this.config.buddyPollingInterval * 1000, (m) => this.log.warn(m));
+      const interrupted = this.store.interruptActions();
+      if (interrupted > 0) this.log.warn(`${interrupted} client action(s) of a previous controller never finished; recorded as interrupted`);
       changed = this.loadConfiguration();
       // Answer clients at once; requests about services wait until every buddy is attached.
       this.server = new ClientServer(this.socketPath, makeClientHandlers(this), this.log);
       await this.server.listen();
+      this.endpoint = new BuddyEndpoint(this.buddyEndpointPath, this);
+      await this.endpoint.listen();
       this.lock.publish(this.info());
     } catch (err) {
       this.server?.close();
+      this.endpoint?.close();
       this.lock.release();
       this.lock = null;
       throw err;
@@ -105,6 +118,9 @@ export class Controller {
         .filter((e) => !e.retired)
         .map((e) => this.attach(e, changed.has(e)).catch((err: Error) => this.log.error(`${e.config.id}: ${err.message}`))),
     );
+    await this.retireStrays();
+    // Everything the buddies buffered while no controller ran is in the database before we are ready.
+    await this.poller.drain();
     this.poller.start();
     await Promise.all(this.services.all().filter((e) => e.retired).map((e) => this.unconfigure(e)));
     this.markReady();
@@ -116,9 +132,10 @@ export class Controller {
     if (this.stopping) return this.done;
     this.stopping = true;
     this.server?.close();
+    this.endpoint?.close();
     if (this.poller) {
       await this.poller.stop();
-      await this.poller.collect().catch(() => undefined);
+      await this.poller.drain().catch(() => undefined);
     }
     for (const e of this.services.all()) e.link?.close();
     this.store?.close();
@@ -135,6 +152,12 @@ export class Controller {
     const link = await BuddyLink.connect(join(entry.runDir, RUN_DIR.socket)).catch(() => null);
     if (link) this.bind(entry, link);
     return link;
+  }
+
+  /** Attach the service's buddy again in the background (it reached us by its endpoint). */
+  reattach(entry: ServiceEntry): void {
+    if (this.stopping || this.shuttingDown || entry.retired) return;
+    void this.attach(entry, false).catch((err: Error) => this.log.error(`${entry.config.id}: ${err.message}`));
   }
 
   /** The link to a service's buddy, attaching one (connect, else start) when there is none. */
@@ -157,7 +180,7 @@ export class Controller {
       const runDir = join(this.config.svcRunPath, svc.id);
       const entry: ServiceEntry = { config: svc, uuid, runDir, desired, link: null, status: null, launching: null };
       try {
-        if (prepareRunDir(runDir, svc, buddySettings(svc, uuid, runDir, env))) changed.add(entry);
+        if (prepareRunDir(runDir, svc, buddySettings(svc, uuid, runDir, env, this.buddyEndpointPath))) changed.add(entry);
       } catch (err) {
         this.log.error(`${svc.id}: cannot prepare ${runDir}: ${(err as Error).message}`);
         return null;
@@ -166,7 +189,7 @@ export class Controller {
       return entry;
     };
     for (const svc of loaded.services) {
-      const stored = this.store.upsertService(svc);
+      const stored = this.store.upsertService(svc, recordedUuid(join(this.config.svcRunPath, svc.id)));
       add(svc, stored.uuid, stored.desired);
     }
     // Services the files no longer define (or define with errors) keep their last good configuration,
@@ -189,13 +212,56 @@ export class Controller {
   }
 
   /**
+   * Buddies that answer in a run directory but serve no configured service (a removed service, or
+   * an identity that changed), and buddy rows the database holds open: every living buddy is found.
+   */
+  private async retireStrays(): Promise<void> {
+    const known = new Set(this.services.all().map((e) => e.runDir));
+    let dirs: string[] = [];
+    try {
+      dirs = readdirSync(this.config.svcRunPath).map((d) => join(this.config.svcRunPath, d));
+    } catch {
+      /* no run directories yet */
+    }
+    for (const dir of dirs.filter((d) => !known.has(d))) {
+      const link = await BuddyLink.connect(join(dir, RUN_DIR.socket)).catch(() => null);
+      if (link) await this.retireStray(dir, link);
+    }
+    const attached = new Set(this.services.all().map((e) => e.link?.buddyId));
+    for (const row of this.store.openBuddies()) {
+      if (attached.has(row.id)) continue;
+      if (!processAlive(row.pid)) this.store.endBuddy(row.id, 'gone');
+      else this.log.warn(`buddy ${row.pid} (instance ${row.instance}) still runs but answers on no run directory's socket`);
+    }
+  }
+
+  /** Collect a stray buddy's events, then shut it and its service down (its service was removed). */
+  private async retireStray(runDir: string, link: BuddyLink): Promise<void> {
+    const uuid = link.hello.status.uuid;
+    const id = link.hello.status.service;
+    if (!this.store.serviceByUuid(uuid)) {
+      this.store.recordForgotten(uuid, id);
+      this.log.warn(`${runDir}: buddy ${link.pid} serves uuid ${uuid}, which the database never knew; recorded as removed`);
+    }
+    const stored = this.store.serviceByUuid(uuid);
+    // On this path only the id of the configuration is read (logs); a forgotten service has no other.
+    const config = (stored && storedConfig(stored.config)) ?? ({ id } as ServiceConfig);
+    const entry: ServiceEntry = { config, uuid, runDir, desired: 'stopped', link: null, status: null, launching: null, retired: true };
+    this.bind(entry, link);
+    this.log.warn(`${config.id}: buddy ${link.pid} serves a removed service (uuid ${uuid}); collecting its events and shutting it down`);
+    await this.poller.drain([entry]);
+    await this.shutdownBuddy(entry).catch((err: Error) => this.log.warn(`${config.id}: ${err.message}`));
+    this.store.markRemoved(uuid);
+  }
+
+  /**
    * Remove a service from the controller: stop it and its buddy, and record it as removed. A service
    * still running without a buddy gets one first (it adopts the service), so that it can be stopped.
    */
   private async unconfigure(entry: ServiceEntry): Promise<void> {
     entry.retired = true;
     let link = await this.reachBuddy(entry);
-    if (!link && survivingService(join(entry.runDir, RUN_DIR.status), entry.uuid)) {
+    if (!link && serviceSurvives(previousStatus(join(entry.runDir, RUN_DIR.status), entry.uuid))) {
       link = await launchBuddy(entry.runDir, this.config.upkBuddyPath ?? BUNDLED_BUDDY).then(
         (b) => b.link,
         (err: Error) => (this.log.warn(`${entry.config.id}: ${err.message}`), null),
@@ -203,6 +269,7 @@ export class Controller {
       if (link) this.bind(entry, link);
     }
     if (link) await this.shutdownBuddy(entry).catch((err: Error) => this.log.warn(`${entry.config.id}: ${err.message}`));
+    takeInJournals(this.store, entry.runDir, entry.uuid, (m) => this.log.info(m));
     this.services.delete(entry.config.id);
     this.store.markRemoved(entry.uuid);
     this.log.info(`${entry.config.id}: its file is gone and UnconfigureOnFileRemoval is set: removed`);
@@ -234,9 +301,8 @@ export class Controller {
     const socket = join(entry.runDir, RUN_DIR.socket);
     let link: BuddyLink | null = await BuddyLink.connect(socket).catch(() => null);
     if (link && link.hello.status.uuid !== entry.uuid) {
-      this.log.warn(`${entry.config.id}: the buddy in ${entry.runDir} serves uuid ${link.hello.status.uuid}; shutting it down`);
-      await link.call('shutdown', {}).catch(() => undefined);
-      link.close();
+      // The service's identity changed (a new UUID): the old one's buddy hands over its events and goes.
+      await this.retireStray(entry.runDir, link);
       link = null;
     }
     let found = link !== null;
@@ -260,6 +326,7 @@ export class Controller {
     link.buddyId = this.store.buddyId(hello.instance, entry.uuid, hello.pid, Date.parse(hello.status.buddyStarted));
     this.store.endOtherBuddies(entry.uuid, link.buddyId, 'gone');
     link.acked = this.store.lastSeq(link.buddyId);
+    takeInJournals(this.store, entry.runDir, entry.uuid, (m) => this.log.info(m));
     link.onNotify = () => this.poller.wake(entry);
     link.onClose = () => void this.onBuddyLost(entry, link);
     entry.link = link;
@@ -315,6 +382,16 @@ export class Controller {
     }
     if (this.shuttingDown || this.stopping || entry.link) return;
     void this.attach(entry, false).catch((err: Error) => this.log.error(`${entry.config.id}: ${err.message}`));
+  }
+}
+
+/** The uuid a run directory's buddy.json records (what the service was), or null. */
+function recordedUuid(runDir: string): string | null {
+  try {
+    const settings = JSON.parse(readFileSync(join(runDir, RUN_DIR.settings), 'utf8')) as { uuid?: unknown };
+    return typeof settings.uuid === 'string' && /^[0-9a-f-]{36}$/.test(settings.uuid) ? settings.uuid : null;
+  } catch {
+    return null;
   }
 }
 

@@ -59,6 +59,12 @@ export class Poller {
     await this.run(entries ?? this.services.all());
   }
 
+  /** Collect until the given buddies (all when omitted) hold nothing more than one answer carries. */
+  async drain(entries?: ServiceEntry[]): Promise<void> {
+    await this.collect(entries);
+    while (this.eager.size > 0) await this.collect(this.takeEager());
+  }
+
   private schedule(): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {

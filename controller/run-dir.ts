@@ -95,6 +95,7 @@ export function buddySettings(
   uuid: string,
   runDir: string,
   baseEnv: Record<string, string>,
+  controllerEndpoint: string | null,
 ): BuddySettings {
   const environment: Record<string, string> = { ...baseEnv };
   for (const [k, v] of Object.entries(svc.environment)) {
@@ -117,6 +118,10 @@ export function buddySettings(
     minUptime: svc.minUptime,
     ringbufferSize: svc.ringbufferSize,
     reconnectRetries: svc.reconnectRetries,
+    journalMaxEvents: svc.journalMaxEvents,
+    controllerEndpoint,
+    logMaxSize: svc.logMaxSize,
+    logKeep: svc.logKeep,
     customActions: svc.customActions.map((a) => a.name),
     pipeStdout: svc.pipeStdoutScript !== null,
     pipeStderr: svc.pipeStderrScript !== null,

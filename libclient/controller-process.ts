@@ -62,6 +62,17 @@ export async function startController(options: ConnectOptions & { waitMs?: numbe
   }
 }
 
+/** Replace the running controller (if any) with a new one; services and buddies are not touched. */
+export async function restartController(options: ConnectOptions & { waitMs?: number } = {}): Promise<StartedController & { previous: ControllerInfo | null }> {
+  let previous: ControllerInfo | null = null;
+  try {
+    previous = await stopController(options);
+  } catch (err) {
+    if (!(err instanceof UpkError) || err.code !== ErrorCode.CONTROLLER_NOT_RUNNING) throw err;
+  }
+  return { ...(await startController(options)), previous };
+}
+
 /** Ask the controller to stop and wait until its socket no longer answers. */
 export async function stopController(options: ConnectOptions & { waitMs?: number } = {}): Promise<ControllerInfo> {
   const client = await Client.connect(options);

@@ -2,7 +2,7 @@
 import { Client, type ConnectOptions } from './client.js';
 
 export { Client, type ConnectOptions, type EventFilter, type TimeLike } from './client.js';
-export { startController, stopController, type StartedController } from './controller-process.js';
+export { startController, stopController, restartController, type StartedController } from './controller-process.js';
 export { STATE_DIR } from '../schema/state-dir.js';
 export { readControllerConfig, controllerSocket, type DiscoveryOptions } from './discovery.js';
 export { UpkError, ErrorCode, type WireError } from '../schema/errors.js';

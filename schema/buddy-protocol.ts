@@ -1,7 +1,7 @@
 // The controller↔buddy protocol: JSON frames (see codec.ts), request ids, one definition for both ends.
 import type { Validators } from './rpc.js';
 import type { ActionResult, BuddyEvent, BuddyStatus } from './records.js';
-import { asObject, optBool, optInt, str } from './validate.js';
+import { asObject, bad, optBool, optInt, str } from './validate.js';
 
 export const BUDDY_PROTOCOL = 1;
 export const BUDDY_MAX_FRAME_BYTES = 4 * 1024 * 1024;
@@ -26,7 +26,15 @@ export interface BuddySettings {
   /** Seconds a run must last to count as a success (resets the failure count, completes a start). */
   minUptime: number;
   ringbufferSize: number;
+  /** Tries to reach the controller's buddy endpoint before giving up for now (-1: forever). */
   reconnectRetries: number;
+  /** Events kept on disk at most when the ring overflows (0: none). */
+  journalMaxEvents: number;
+  /** The controller's endpoint for buddies (StateDir/buddies.sock), or null. */
+  controllerEndpoint: string | null;
+  /** Rotation of the service's output files: size in bytes (0: never) and rotated files kept. */
+  logMaxSize: number;
+  logKeep: number;
   /** Custom action names in config order: scripts/<name>, linked as actions/00.. */
   customActions: string[];
   pipeStdout: boolean;
@@ -109,6 +117,40 @@ export const buddyValidators: Validators<BuddyMethods> = {
   },
   shutdown: none,
   reconfigure: none,
+};
+
+/** Who a buddy is, when it reaches the controller on its own. */
+export interface BuddyIdentity {
+  instance: string;
+  uuid: string;
+  service: string;
+  pid: number;
+  started: string;
+}
+
+/**
+ * What a buddy may ask of the controller on StateDir/buddies.sock: its last resort when its ring is
+ * 75 % full and no controller collected it, or when it is exiting with events not yet stored.
+ */
+export interface ControllerBuddyMethods {
+  /** Store these events (oldest first, this buddy's); the answer acknowledges them up to `ack`. */
+  deliver: { params: { buddy: BuddyIdentity; events: BuddyEvent[] }; result: { ack: number } };
+}
+
+export const controllerBuddyValidators: Validators<ControllerBuddyMethods> = {
+  deliver: (p) => {
+    const o = asObject(p);
+    const b = asObject(o.buddy, 'buddy');
+    if (!Array.isArray(o.events)) bad('events must be a list');
+    for (const e of o.events as unknown[]) {
+      const ev = asObject(e, 'event');
+      if (typeof ev.seq !== 'number' || typeof ev.time !== 'number' || typeof ev.type !== 'string') bad('each event needs seq, time and type');
+    }
+    return {
+      buddy: { instance: str(b, 'instance'), uuid: str(b, 'uuid'), service: str(b, 'service'), pid: optInt(b, 'pid', 0) ?? 0, started: str(b, 'started') },
+      events: o.events as BuddyEvent[],
+    };
+  },
 };
 
 /** Notifications a buddy sends unasked: `events` says there is something to collect (up to `seq`). */

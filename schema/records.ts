@@ -53,6 +53,14 @@ export interface BuddyStatus {
   /** Last sequence number the buddy gave out, and how many events wait for acknowledgement. */
   seq: number;
   pending: number;
+  /** Pipe programs running (PipeStdoutScript, PipeStderrScript), for a next buddy to adopt. */
+  pipes: { stdout: ProcessRef | null; stderr: ProcessRef | null };
+}
+
+/** A process known by pid and start time in clock ticks after boot (proof against a reused pid). */
+export interface ProcessRef {
+  pid: number;
+  startTime: number;
 }
 
 /** A service's status as clients see it; every view (list, status, JSON) derives from this record. */

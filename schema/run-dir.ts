@@ -11,6 +11,11 @@ export const RUN_DIR = {
   scripts: 'scripts',
   actions: 'actions',
   log: 'log',
+  /**
+   * Events the buddy could not hand to a controller (its ring was full): NDJSON, a header line first.
+   * A buddy that is gone leaves it renamed `journal.<instance>`, for the controller to take in.
+   */
+  journal: 'journal',
 } as const;
 
 export const SCRIPT = {

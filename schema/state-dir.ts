@@ -4,6 +4,8 @@
 export const STATE_DIR = {
   /** The client socket (0600). */
   socket: 'controller.sock',
+  /** The socket buddies reach the controller on when their events cannot wait for a poll (0600). */
+  buddySocket: 'buddies.sock',
   /** Who holds the controller lock: ControllerInfo as JSON, written whole. */
   info: 'controller.json',
   /** An SQLite file held with an exclusive lock while a controller runs: one controller per StateDir. */

@@ -64,6 +64,10 @@ export interface ServiceConfig {
   setGid: number | null;
   ringbufferSize: number;
   reconnectRetries: number;
+  journalMaxEvents: number;
+  /** Bytes; 0: never rotate. */
+  logMaxSize: number;
+  logKeep: number;
   execStart: string | null;
   execStop: string | null;
   execReload: string | null;

@@ -1,6 +1,6 @@
 // A buddy killed with SIGKILL: a new one adopts the still-running service, output flows on, nothing is lost.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Sandbox, alive } from '../helpers/sandbox.js';
@@ -16,6 +16,12 @@ describe('buddy loss', { timeout: 90_000 }, () => {
         InitialState: 'running',
         MinUptime: 0.1,
         UserRateLimit: 0,
+      },
+      piped: {
+        ExecStart: `sh -c 'i=0; while :; do i=$((i+1)); echo $i; sleep 0.02; done'`,
+        PipeStdoutScript: 'exec sed -u s/^/p:/',
+        InitialState: 'running',
+        MinUptime: 0.1,
       },
       stubborn: {
         ExecStart: `sh -c 'trap "" TERM; while :; do sleep 0.05; done'`,
@@ -88,4 +94,35 @@ describe('buddy loss', { timeout: 90_000 }, () => {
     const adopted = box.events('stubborn').find((e) => e.type === 'adopted');
     assert.equal(JSON.parse(adopted!.detail!).desired, 'stopped');
   });
+
+  it("a lost buddy's pipe program is adopted, not doubled, and no line is lost", async () => {
+    const before = await box.waitForState('piped', 'running');
+    const status = JSON.parse(readFileSync(join(box.runDir('piped'), 'status'), 'utf8')) as { pipes: { stdout: { pid: number } } };
+    const pipePid = status.pipes.stdout.pid;
+    process.kill(before.buddyPid!, 'SIGKILL');
+    await box.waitFor('a new buddy', async () => {
+      const [s] = await (await box.client()).status('piped');
+      return s?.buddyPid && s.buddyPid !== before.buddyPid ? s : undefined;
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    const after = JSON.parse(readFileSync(join(box.runDir('piped'), 'status'), 'utf8')) as { pipes: { stdout: { pid: number } } };
+    assert.equal(after.pipes.stdout.pid, pipePid, 'the same pipe program');
+    const seds = processesNamed('sed', box.dir);
+    assert.equal(seds, 1, 'one reader of the FIFO, not two');
+    const lines = readFileSync(join(box.runDir('piped'), 'log', 'stdout'), 'utf8').trim().split('\n');
+    lines.forEach((l, i) => assert.equal(l, `p:${i + 1}`));
+  });
 });
+
+/** How many processes with this command name have `dir` in their environment. */
+function processesNamed(name: string, dir: string): number {
+  let n = 0;
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === name && readFileSync(`/proc/${pid}/environ`, 'latin1').includes(dir)) n++;
+    } catch {
+      /* gone */
+    }
+  }
+  return n;
+}

@@ -133,6 +133,7 @@ test('built-in defaults of a service that sets only ExecStart', T, (t) => {
       id: 'web', name: 'web', package: null, file: f.file, line: 1, uuid: null, provides: [], shortDescription: null, longDescription: null,
       prerequisites: [], startPriority: 0, killTimeout: 10, maxConsecutiveFailures: -1, userMaxRestarts: 10, userRestartWindow: 60,
       userRateLimit: 1, randomizeRateLimit: false, minUptime: 1, setUid: null, setGid: null, ringbufferSize: 256, reconnectRetries: 10,
+      journalMaxEvents: 100000, logMaxSize: 10485760, logKeep: 5,
       execStart: '/usr/bin/web --port 80', execStop: 'kill', execReload: 'kill -HUP',
       startScript: '#!/bin/sh\nexec /usr/bin/web --port 80\n', stopScript: '#!/bin/sh\nexec kill $1\n', reloadScript: '#!/bin/sh\nexec kill -HUP $1\n',
       customActions: [], pipeStdoutScript: null, pipeStderrScript: null, redirectStdout: null, redirectStderr: null, initialState: 'stopped',

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { test } from 'node:test';
-import { BUDDY_PROTOCOL, buddyValidators } from '../../schema/buddy-protocol.js';
+import { BUDDY_PROTOCOL, buddyValidators, controllerBuddyValidators } from '../../schema/buddy-protocol.js';
 import { clientValidators } from '../../schema/client-protocol.js';
 import { ErrorCode } from '../../schema/errors.js';
 import { ExitCode, exitCodeFor } from '../../schema/exit-codes.js';
@@ -132,10 +132,10 @@ test('run-directory.md: every run-directory and StateDir file and every field of
   }
 });
 
-test('protocol.md: every client and buddy method and every error code', T, () => {
+test('protocol.md: every client and buddy method, every method of the endpoint for buddies, and every error code', T, () => {
   const protocol = doc('protocol.md');
-  const methods = [...Object.keys(clientValidators), ...Object.keys(buddyValidators)];
-  assert.ok(methods.includes('controller.status') && methods.includes('poll'));
+  const methods = [...Object.keys(clientValidators), ...Object.keys(buddyValidators), ...Object.keys(controllerBuddyValidators)];
+  assert.ok(methods.includes('controller.status') && methods.includes('poll') && methods.includes('deliver'));
   for (const method of methods) {
     assertMatches(protocol, new RegExp(`^\\| \`${method.replace('.', '\\.')}\` \\|`, 'm'), `docs/protocol.md has no table row for method ${method}`);
   }

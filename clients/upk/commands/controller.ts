@@ -1,6 +1,6 @@
 // upk controller start|stop|status
 import type { Command } from 'commander';
-import { startController, stopController } from '../../../libclient/index.js';
+import { restartController, startController, stopController } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
 import { duration, printJson } from '../output.js';
 
@@ -26,6 +26,16 @@ export function registerController(program: Command, ctx: Context): void {
       const info = await stopController(ctx.connectOptions());
       if (ctx.json) return printJson({ stopped: true, pid: info.pid });
       process.stdout.write(`controller ${info.pid} stopped; services keep running\n`);
+    });
+
+  controller
+    .command('restart')
+    .description('replace the running controller with a new one (for an upgrade); services keep running')
+    .action(async () => {
+      const r = await restartController(ctx.connectOptions());
+      if (ctx.json) return printJson(r);
+      const was = r.previous ? `controller ${r.previous.pid} replaced by ${r.controller.pid}` : `controller started (pid ${r.controller.pid}; none was running)`;
+      process.stdout.write(`${was}; services keep running\n`);
     });
 
   controller

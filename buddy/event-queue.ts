@@ -1,0 +1,98 @@
+// Every event a buddy records waits here, in order, until a controller has stored it: the newest in
+// the ring (RingbufferSize, memory), older ones in the journal (JournalMaxEvents, disk) when the
+// ring overflows. Beyond both, events are dropped and counted: an events_dropped event says so.
+import type { BuddyEvent, EventType } from '../schema/records.js';
+import type { JournalFile } from './journal-file.js';
+import { EventRing } from './ring.js';
+
+export type EventInit = Omit<BuddyEvent, 'seq' | 'time' | 'type'>;
+
+export class EventQueue {
+  private readonly ring: EventRing;
+  private seq = 0;
+  private dropped = 0;
+  private droppedFrom = 0;
+  private droppedTo = 0;
+
+  constructor(
+    capacity: number,
+    private readonly journal: JournalFile,
+    private journalMax: number,
+  ) {
+    this.ring = new EventRing(capacity);
+  }
+
+  get capacity(): number {
+    return this.ring.capacity;
+  }
+  /** Events waiting for acknowledgement, in memory and on disk. */
+  get pending(): number {
+    return this.ring.size + this.journal.size;
+  }
+  /** Share of the ring in use (0..1): the 75 % rule looks at it. */
+  get fill(): number {
+    return this.ring.size / this.ring.capacity;
+  }
+  get journaled(): number {
+    return this.journal.size;
+  }
+  get lastSeq(): number {
+    return this.seq;
+  }
+  get droppedSinceReport(): number {
+    return this.dropped;
+  }
+
+  push(type: EventType, init: EventInit, time: number): BuddyEvent {
+    const event: BuddyEvent = { seq: ++this.seq, time, type, ...init };
+    const evicted = this.ring.push(event);
+    if (evicted) this.keep(evicted);
+    return event;
+  }
+
+  /** Up to `max` waiting events, oldest first (the journal's before the ring's). */
+  peek(max: number): BuddyEvent[] {
+    const fromJournal = this.journal.peek(max);
+    return fromJournal.length > 0 ? fromJournal : this.ring.peek(max);
+  }
+
+  /** Forget every event up to and including `seq`; a loss counted meanwhile is then recorded. */
+  ack(seq: number, now: number): void {
+    this.journal.ack(seq);
+    this.ring.ack(seq);
+    const room = this.ring.size < this.ring.capacity || this.journal.size < this.journalMax;
+    if (this.dropped > 0 && room) {
+      const detail = { count: this.dropped, firstSeq: this.droppedFrom, lastSeq: this.droppedTo };
+      this.dropped = 0;
+      this.push('events_dropped', { detail }, now);
+    }
+  }
+
+  /**
+   * Put everything still in memory on disk (a buddy exiting with events no controller took). A loss
+   * is written down too, even one event past the bound: it must never be silent.
+   */
+  spill(now: number): void {
+    for (let e = this.ring.shift(); e; e = this.ring.shift()) this.keep(e);
+    if (this.dropped > 0) {
+      const detail = { count: this.dropped, firstSeq: this.droppedFrom, lastSeq: this.droppedTo };
+      this.dropped = 0;
+      this.journal.append({ seq: ++this.seq, time: now, type: 'events_dropped', detail });
+    }
+  }
+
+  resize(capacity: number, journalMax: number): void {
+    this.journalMax = journalMax;
+    for (const e of this.ring.resize(capacity)) this.keep(e);
+  }
+
+  private keep(event: BuddyEvent): void {
+    if (this.journal.size < this.journalMax) {
+      this.journal.append(event);
+      return;
+    }
+    if (this.dropped === 0) this.droppedFrom = event.seq;
+    this.droppedTo = event.seq;
+    this.dropped += 1;
+  }
+}

@@ -1,0 +1,83 @@
+// The buddy's journal: the oldest undelivered events, on disk, when the ring overflows and no
+// controller takes them. Appended in order; read and acknowledged from the front; removed when empty.
+import { closeSync, existsSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { journalLine, readJournal, type JournalHeader } from '../schema/journal.js';
+import type { BuddyEvent } from '../schema/records.js';
+
+export class JournalFile {
+  private fd: number | null = null;
+  /** Unacknowledged events in the file, and the offset of the first one. */
+  private count = 0;
+  private offset = 0;
+  /** Where each event handed out by the last `peek` ends, to move `offset` on acknowledgement. */
+  private handedOut: { seq: number; end: number }[] = [];
+
+  constructor(
+    private readonly path: string,
+    private readonly header: JournalHeader,
+  ) {}
+
+  get size(): number {
+    return this.count;
+  }
+
+  append(event: BuddyEvent): void {
+    if (this.fd === null) {
+      this.fd = openSync(this.path, 'w', 0o600);
+      const head = journalLine(this.header);
+      writeSync(this.fd, head);
+      this.offset = Buffer.byteLength(head);
+    }
+    writeSync(this.fd, journalLine(event));
+    this.count += 1;
+  }
+
+  peek(max: number): BuddyEvent[] {
+    if (this.count === 0) return [];
+    const read = readJournal(this.path, this.offset, Math.min(max, this.count));
+    this.handedOut = read.events.map((r) => ({ seq: r.event.seq, end: r.end }));
+    return read.events.map((r) => r.event);
+  }
+
+  /** Acknowledge up to `seq` (events handed out by the last peek); the file goes when nothing is left. */
+  ack(seq: number): void {
+    let done = 0;
+    for (const h of this.handedOut) {
+      if (h.seq > seq) break;
+      this.offset = h.end;
+      done += 1;
+    }
+    this.handedOut = this.handedOut.slice(done);
+    this.count -= done;
+    if (this.count === 0) this.remove();
+  }
+
+  /** Close the file and leave it as journal.<instance> for the controller to take in. */
+  retire(): void {
+    if (this.fd === null) return;
+    closeSync(this.fd);
+    this.fd = null;
+    renameSync(this.path, `${this.path}.${this.header.instance}`);
+  }
+
+  private remove(): void {
+    if (this.fd !== null) closeSync(this.fd);
+    this.fd = null;
+    this.handedOut = [];
+    if (existsSync(this.path)) unlinkSync(this.path);
+  }
+}
+
+/** At a buddy's start: a journal a lost predecessor left becomes journal.<its instance>. */
+export function setAsideOldJournal(path: string): string | null {
+  if (!existsSync(path)) return null;
+  let instance = 'unknown';
+  try {
+    instance = readJournal(path, 0, 0).header?.instance ?? instance;
+  } catch {
+    /* unreadable header: keep it under a name the controller still tries */
+  }
+  const aside = `${path}.${instance}`;
+  renameSync(path, aside);
+  return aside;
+}

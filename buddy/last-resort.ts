@@ -1,0 +1,88 @@
+// The buddy's last resort: when its ring is 75 % full and no controller has drained it, or when it
+// exits with events not yet stored, it reaches the controller itself on the controller's endpoint
+// for buddies (StateDir/buddies.sock) and delivers them, retrying ReconnectRetries times.
+import { connect } from 'node:net';
+import { BUDDY_MAX_FRAME_BYTES, POLL_BATCH, type BuddyIdentity, type BuddySettings, type ControllerBuddyMethods } from '../schema/buddy-protocol.js';
+import { jsonCodec } from '../schema/codec.js';
+import { RpcConnection } from '../schema/rpc.js';
+import type { EventQueue } from './event-queue.js';
+
+/** The 75 % rule of the original upkeeper. */
+export const URGENT_FILL = 0.75;
+/** Pause between two tries to reach the controller (the original's 0.5 s). */
+const RETRY_MS = 500;
+/** An exiting buddy tries at most this often even with ReconnectRetries -1 (it must end). */
+const EXIT_RETRIES_MAX = 10;
+/** After a failed round of tries, the next round waits this long (events go to the journal meanwhile). */
+const COOLDOWN_MS = 10_000;
+const DELIVER_TIMEOUT_MS = 10_000;
+
+export class LastResort {
+  private busy = false;
+  private failedAt = 0;
+
+  constructor(
+    private readonly settings: () => BuddySettings,
+    private readonly identity: BuddyIdentity,
+    private readonly queue: EventQueue,
+    private readonly log: (message: string) => void,
+    /** Called after each delivery with the last sequence number before it (see Supervisor.acknowledged). */
+    private readonly delivered: (lastSeqBefore: number) => void,
+  ) {}
+
+  /** The 75 % rule: the ring is filling and no controller drained it within `drainedMs`. */
+  urgent(msSinceDrained: number): boolean {
+    return (
+      this.queue.fill >= URGENT_FILL &&
+      msSinceDrained > 2 * RETRY_MS &&
+      !this.busy &&
+      Date.now() - this.failedAt > COOLDOWN_MS &&
+      this.settings().controllerEndpoint !== null
+    );
+  }
+
+  /** Deliver everything waiting; true when nothing is left. `exiting`: bounded tries even with -1. */
+  async deliver(reason: string, exiting = false): Promise<boolean> {
+    const endpoint = this.settings().controllerEndpoint;
+    if (this.busy || endpoint === null) return false;
+    this.busy = true;
+    try {
+      const configured = this.settings().reconnectRetries;
+      const retries = exiting && (configured < 0 || configured > EXIT_RETRIES_MAX) ? EXIT_RETRIES_MAX : configured;
+      for (let attempt = 0; retries < 0 || attempt <= retries; attempt++) {
+        if (attempt > 0) await new Promise((r) => setTimeout(r, RETRY_MS));
+        const rpc = await open(endpoint);
+        if (!rpc) continue;
+        try {
+          while (this.queue.pending > 0) {
+            const events = this.queue.peek(POLL_BATCH);
+            const params: ControllerBuddyMethods['deliver']['params'] = { buddy: this.identity, events };
+            const { ack } = (await rpc.request('deliver', params, DELIVER_TIMEOUT_MS)) as ControllerBuddyMethods['deliver']['result'];
+            const before = this.queue.lastSeq;
+            this.queue.ack(ack, Date.now());
+            this.delivered(before);
+          }
+          this.log(`${reason}: delivered every waiting event to the controller at ${endpoint}`);
+          return true;
+        } catch (err) {
+          this.log(`${reason}: delivery to ${endpoint} failed: ${(err as Error).message}`);
+        } finally {
+          rpc.destroy();
+        }
+      }
+      this.failedAt = Date.now();
+      this.log(`${reason}: no controller at ${endpoint} after ${retries < 0 ? 'many' : retries + 1} tries; events wait in the journal`);
+      return false;
+    } finally {
+      this.busy = false;
+    }
+  }
+}
+
+function open(path: string): Promise<RpcConnection | null> {
+  return new Promise((resolve) => {
+    const socket = connect(path);
+    socket.once('error', () => resolve(null));
+    socket.once('connect', () => resolve(new RpcConnection(socket, { codec: jsonCodec, maxFrameBytes: BUDDY_MAX_FRAME_BYTES })));
+  });
+}

@@ -1,0 +1,89 @@
+// A long controller outage while a service crash-loops: the ring overflows into the journal on disk,
+// and the next controller gets every event, once. Past the journal's bound, the loss is recorded.
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Sandbox } from '../helpers/sandbox.js';
+
+const crashLoop = (box: Sandbox, name: string, extra: Record<string, unknown>) => ({
+  ExecStart: `sh -c 'echo x >> ${box.file(`${name}.starts`)}; exit 1'`,
+  InitialState: 'running',
+  MinUptime: 0,
+  UserRateLimit: 0.01,
+  UserMaxRestarts: -1,
+  RingbufferSize: 8,
+  ...extra,
+});
+
+describe('journal', { timeout: 120_000 }, () => {
+  let box: Sandbox;
+  before(async () => {
+    box = new Sandbox('journal');
+    box.writeServices({
+      looper: crashLoop(box, 'looper', {}),
+      bounded: crashLoop(box, 'bounded', { JournalMaxEvents: 30 }),
+      solo: { ExecStart: 'sleep 1000', MinUptime: 0.1, ReconnectRetries: 1 },
+    });
+    await box.startController();
+    await box.waitFor('both looping', () => box.events('looper').length > 10 && box.events('bounded').length > 10);
+    assert.equal((await box.upk(['controller', 'stop'])).code, 0);
+  });
+  after(() => box.cleanup());
+
+  it('an outage fills the journal; the next controller stores every event exactly once', async () => {
+    // A 10-minute outage with one crash a second is 600 starts, some 1,800 events: wait for that many.
+    const lines = (): number => readFileSync(join(box.runDir('looper'), 'journal'), 'utf8').split('\n').length - 2;
+    await box.waitFor('1,800 events in the journal', () => lines() >= 1800, 40_000);
+    await box.startController();
+    const c = await box.client();
+    await c.stop('looper');
+    const starts = readFileSync(box.file('looper.starts'), 'utf8').trim().split('\n').length;
+    const events = box.events('looper');
+    assert.equal(events.filter((e) => e.type === 'spawned').length, starts, 'one spawned event per start the service saw');
+    assert.equal(events.filter((e) => e.type === 'events_dropped').length, 0);
+    const seqs = new Map<number, number[]>();
+    for (const e of events) seqs.set(e.buddy_id, [...(seqs.get(e.buddy_id) ?? []), e.seq]);
+    for (const [, list] of seqs) assert.deepEqual(list, list.map((_, i) => i + 1), 'no gap, no repeat');
+    await box.waitFor('the journal removed once delivered', () => !existsSync(join(box.runDir('looper'), 'journal')));
+  });
+
+  it('past JournalMaxEvents, events are dropped and an events_dropped event records how many', async () => {
+    const c = await box.client();
+    await c.stop('bounded');
+    const events = box.events('bounded');
+    const drops = events.filter((e) => e.type === 'events_dropped');
+    assert.ok(drops.length >= 1, 'the loss is recorded');
+    const detail = JSON.parse(drops[0]!.detail!) as { count: number; firstSeq: number; lastSeq: number };
+    assert.ok(detail.count > 0);
+    assert.equal(detail.lastSeq - detail.firstSeq + 1, detail.count);
+    const stored = new Set(events.map((e) => e.seq));
+    for (let s = detail.firstSeq; s <= detail.lastSeq; s++) assert.ok(!stored.has(s), `seq ${s} is one of those lost`);
+    const max = Math.max(...stored);
+    const missing = [...Array(max).keys()].map((i) => i + 1).filter((s) => !stored.has(s));
+    const explained = drops.flatMap((d) => {
+      const x = JSON.parse(d.detail!) as { firstSeq: number; lastSeq: number };
+      return [...Array(x.lastSeq - x.firstSeq + 1).keys()].map((i) => x.firstSeq + i);
+    });
+    assert.deepEqual(missing, explained, 'every missing sequence number is accounted for');
+  });
+
+  it('a buddy that exits while no controller runs leaves its journal; the next controller takes it in', async () => {
+    const c = await box.client();
+    await c.start('solo');
+    const [solo] = await c.status('solo');
+    assert.equal((await box.upk(['controller', 'stop'])).code, 0);
+    process.kill(solo!.buddyPid!, 'SIGTERM'); // the buddy stops its service and exits; no one to deliver to
+    const left = await box.waitFor('journal.<instance>', () => {
+      const files = readdirSync(box.runDir('solo')).filter((f) => f.startsWith('journal.'));
+      return files.length > 0 ? files : undefined;
+    }, 15_000);
+    await box.startController();
+    await (await box.client()).stop('solo');
+    const events = box.events('solo');
+    const first = events.filter((e) => e.buddy_id === events[0]!.buddy_id);
+    assert.equal(first.at(-1)!.type, 'buddy_exiting', 'the lost buddy\'s events are all there, to its last');
+    assert.deepEqual(first.map((e) => e.seq), first.map((_, i) => i + 1));
+    for (const f of left) assert.ok(!existsSync(join(box.runDir('solo'), f)), `${f} was taken in and removed`);
+  });
+});

@@ -1,0 +1,40 @@
+// The last resort's bounds: an exiting buddy gives up in bounded time even with ReconnectRetries -1.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { EventQueue } from '../../buddy/event-queue.js';
+import { JournalFile } from '../../buddy/journal-file.js';
+import { LastResort, URGENT_FILL } from '../../buddy/last-resort.js';
+import type { BuddySettings } from '../../schema/buddy-protocol.js';
+
+describe('last resort', { timeout: 15_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'upk-lr-'));
+  const identity = { instance: 'i', uuid: 'u', service: 's', pid: 1, started: 'x' };
+  const make = (retries: number) => {
+    const q = new EventQueue(8, new JournalFile(join(dir, `j${retries}`), { journal: 1, ...identity }), 100);
+    const settings = { controllerEndpoint: join(dir, 'nobody.sock'), reconnectRetries: retries } as BuddySettings;
+    return { q, lr: new LastResort(() => settings, identity, q, () => undefined, () => undefined) };
+  };
+
+  it('exiting with ReconnectRetries -1 gives up after a bounded number of tries', async () => {
+    const { q, lr } = make(-1);
+    q.push('spawned', {}, 1);
+    const t0 = Date.now();
+    assert.equal(await lr.deliver('exiting', true), false);
+    const took = Date.now() - t0;
+    assert.ok(took >= 4500 && took < 8000, `gave up after ${took} ms (10 retries, 0.5 s apart)`);
+    assert.equal(q.pending, 1, 'nothing was lost: the events wait for the journal');
+  });
+
+  it('the 75 % rule: urgent only with the ring that full and no drain for a while', () => {
+    const { q, lr } = make(1);
+    for (let i = 0; i < Math.ceil(8 * URGENT_FILL) - 1; i++) q.push('spawned', {}, i);
+    assert.equal(lr.urgent(60_000), false, 'below 75 %');
+    q.push('spawned', {}, 9);
+    assert.equal(lr.urgent(60_000), true);
+    assert.equal(lr.urgent(100), false, 'a controller drained it a moment ago');
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
