@@ -55,8 +55,11 @@ export class AuditStore {
     this.db = new Database(file, { timeout: 5000 });
     chmodSync(file, 0o600);
     this.db.pragma('journal_mode = WAL');
-    // FULL: an event is on disk before its buddy is told it may forget it.
-    this.db.pragma('synchronous = FULL');
+    // Bookkeeping (services, buddy rows, client actions) commits without an fsync of its own; event
+    // commits are FULL (see insertEvents), and since the WAL is written in order, each of them makes
+    // every earlier commit durable too. A crash loses nothing either way; a power failure could lose
+    // only bookkeeping written since the last event commit.
+    this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
     migrate(this.db);
     this.insertEvent = this.db.prepare(
@@ -190,8 +193,20 @@ export class AuditStore {
 
   // ---- events ----------------------------------------------------------------------------------
 
-  /** Write a poll round's events in one transaction; returns how many were new. */
+  /**
+   * Write a poll round's events in one transaction, synced to disk (FULL) before it returns: the
+   * buddies are acknowledged only after this, and then forget the events. Returns how many were new.
+   */
   insertEvents(batches: EventBatch[]): number {
+    this.db.pragma('synchronous = FULL');
+    try {
+      return this.writeEvents(batches);
+    } finally {
+      this.db.pragma('synchronous = NORMAL');
+    }
+  }
+
+  private writeEvents(batches: EventBatch[]): number {
     return this.db.transaction((): number => {
       let inserted = 0;
       for (const b of batches) {

@@ -19,7 +19,8 @@ import { makeClientHandlers } from './client-handlers.js';
 import { InstanceLock } from './instance-lock.js';
 import type { Logger } from './log.js';
 import { Poller } from './poller.js';
-import { buddySettings, ensureDir, prepareRunDir } from './run-dir.js';
+import { buddySettings, ensureDir, prepareRunDir, runDirFifos } from './run-dir.js';
+import { ensureFifos } from '../system/files.js';
 import { ServiceTable, type ServiceEntry } from './service-table.js';
 import { processAlive } from '../system/process-group.js';
 import { previousStatus, serviceSurvives } from '../buddy/settings.js';
@@ -188,10 +189,13 @@ export class Controller {
       this.services.set(entry);
       return entry;
     };
-    for (const svc of loaded.services) {
-      const stored = this.store.upsertService(svc, recordedUuid(join(this.config.svcRunPath, svc.id)));
-      add(svc, stored.uuid, stored.desired);
-    }
+    // One transaction for all: each commit is an fsync (synchronous = FULL); 50 of them took ~0.8 s.
+    this.store.db.transaction(() => {
+      for (const svc of loaded.services) {
+        const stored = this.store.upsertService(svc, recordedUuid(join(this.config.svcRunPath, svc.id)));
+        add(svc, stored.uuid, stored.desired);
+      }
+    })();
     // Services the files no longer define (or define with errors) keep their last good configuration,
     // unless UnconfigureOnFileRemoval says to remove them once their file is gone.
     for (const row of this.store.activeServices()) {
@@ -207,6 +211,11 @@ export class Controller {
         const why = broken ? `${last.file} has errors` : `it is no longer in the configuration files`;
         this.log.warn(`${last.id}: ${why}; it keeps its last good configuration`);
       }
+    }
+    try {
+      ensureFifos(this.services.all().flatMap((e) => runDirFifos(e.runDir)));
+    } catch (err) {
+      this.log.error(`cannot create the output FIFOs: ${(err as Error).message}`);
     }
     return changed;
   }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { BuddySettings } from '../schema/buddy-protocol.js';
 import type { ServiceConfig } from '../schema/config/types.js';
 import { LOG, RUN_DIR, SCRIPT, actionNumber } from '../schema/run-dir.js';
-import { ensureFifo, writeWhole } from '../system/files.js';
+import { writeWhole } from '../system/files.js';
 
 /** Write a file whole unless it already has this content and mode; true when it changed. */
 function updateWhole(file: string, content: string, mode: number): boolean {
@@ -32,6 +32,11 @@ function linkTo(link: string, target: string): void {
   }
   symlinkSync(target, tmp);
   renameSync(tmp, link);
+}
+
+/** The FIFOs of a run directory (made by `ensureFifos`, all services' at once: one mkfifo process). */
+export function runDirFifos(runDir: string): string[] {
+  return [join(runDir, RUN_DIR.log, LOG.stdoutPipe), join(runDir, RUN_DIR.log, LOG.stderrPipe)];
 }
 
 /** The scripts a service's configuration asks for: file name → text. */
@@ -84,8 +89,6 @@ export function prepareRunDir(runDir: string, svc: ServiceConfig, settings: Budd
     if (!links.has(name)) unlinkSync(join(actionsDir, name));
   }
 
-  ensureFifo(join(logDir, LOG.stdoutPipe));
-  ensureFifo(join(logDir, LOG.stderrPipe));
   return updateWhole(join(runDir, RUN_DIR.settings), JSON.stringify(settings, null, 2) + '\n', 0o600);
 }
 

@@ -127,9 +127,11 @@ export class Client {
     await this.call('controller.stop', {});
   }
 
-  /** Stop every service and buddy, then the controller. */
-  shutdown(): Promise<OutcomeItem[]> {
-    return this.call('shutdown', {});
+  /** Stop every service and buddy, then the controller; resolves once the controller process is gone. */
+  async shutdown(waitMs = 30_000): Promise<OutcomeItem[]> {
+    const items = await this.call('shutdown', {});
+    await processGone(this.controller.pid, waitMs);
+    return items;
   }
 
   close(): void {
@@ -171,6 +173,20 @@ function open(socket: string, timeoutMs: number): Promise<RpcConnection> {
       resolve(new RpcConnection(s, { codec: msgpackCodec, maxFrameBytes: CLIENT_MAX_FRAME_BYTES }));
     });
   });
+}
+
+/** Wait until a process no longer exists (or `ms` pass: then TIMEOUT). */
+export async function processGone(pid: number, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    if (Date.now() > deadline) throw new UpkError(ErrorCode.TIMEOUT, `process ${pid} is still running after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 function safeUser(): string {

@@ -7,7 +7,7 @@ import type { ControllerInfo } from '../schema/client-protocol.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import { ExitCode } from '../schema/exit-codes.js';
 import { STATE_DIR } from '../schema/state-dir.js';
-import { Client, type ConnectOptions } from './client.js';
+import { Client, processGone, type ConnectOptions } from './client.js';
 import { controllerSocket, readControllerConfig } from './discovery.js';
 
 /** The controller program of this package (this file is dist/libclient/controller-process.js). */
@@ -79,16 +79,8 @@ export async function stopController(options: ConnectOptions & { waitMs?: number
   const info = client.controller;
   await client.stopController();
   client.close();
-  const deadline = Date.now() + (options.waitMs ?? 15_000);
-  while (Date.now() < deadline) {
-    try {
-      process.kill(info.pid, 0);
-    } catch {
-      return info;
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new UpkError(ErrorCode.TIMEOUT, `controller ${info.pid} is still running`);
+  await processGone(info.pid, options.waitMs ?? 15_000);
+  return info;
 }
 
 function tail(file: string): string {

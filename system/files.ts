@@ -11,12 +11,20 @@ export function writeWhole(file: string, content: string, mode: number): void {
 
 /** Make `path` a FIFO (mode 0600) unless it is one; anything else there is replaced. */
 export function ensureFifo(path: string): void {
-  try {
-    if (statSync(path).isFIFO()) return;
-    unlinkSync(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
+  ensureFifos([path]);
+}
+
+/** Make each path a FIFO (mode 0600) unless it is one, with one mkfifo for all that are missing. */
+export function ensureFifos(paths: string[]): void {
+  const missing = paths.filter((path) => {
+    try {
+      if (statSync(path).isFIFO()) return false;
+      unlinkSync(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    return true;
+  });
   // The coreutils program, run directly: no shell, no user string on a command line.
-  execFileSync('mkfifo', ['-m', '600', path], { stdio: 'ignore' });
+  if (missing.length > 0) execFileSync('mkfifo', ['-m', '600', ...missing], { stdio: 'ignore' });
 }
