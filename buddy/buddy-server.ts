@@ -114,8 +114,9 @@ export class BuddyServer {
   private acknowledge(seq: number): void {
     this.lastDrained = Date.now();
     const lastSeq = this.queue.lastSeq;
+    const pending = this.queue.pending;
     this.queue.ack(seq, Date.now());
-    this.supervisor.acknowledged(lastSeq);
+    this.supervisor.acknowledged(lastSeq, pending);
     this.onAck();
   }
 

@@ -205,10 +205,13 @@ export class Supervisor {
     this.emit('reconfigured', {});
   }
 
-  /** After an acknowledgement: the queue may have recorded events_dropped; status and controller learn it. */
-  acknowledged(lastSeqBefore: number): void {
+  /**
+   * After an acknowledgement: the queue may have recorded events_dropped (the controller learns it),
+   * and the status file's `pending` changes. A quiet poll that acknowledges nothing new writes nothing.
+   */
+  acknowledged(lastSeqBefore: number, pendingBefore = -1): void {
     if (this.queue.lastSeq !== lastSeqBefore) this.onEvent();
-    this.scheduleStatus();
+    if (this.queue.lastSeq !== lastSeqBefore || this.queue.pending !== pendingBefore) this.scheduleStatus();
   }
 
   status(): BuddyStatus {
