@@ -1,6 +1,5 @@
 // The controller's endpoint for buddies (StateDir/buddies.sock): a buddy whose ring is 75 % full with
 // no controller collecting, or that exits with events not yet stored, delivers them here itself.
-import { chmodSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import {
   BUDDY_MAX_FRAME_BYTES,
@@ -10,8 +9,8 @@ import {
 import { jsonCodec } from '../schema/codec.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import { RpcConnection, dispatchTyped, type Handlers } from '../schema/rpc.js';
-import { socketAddress } from '../schema/socket-path.js';
 import type { Controller } from './controller.js';
+import { closePrivate, listenPrivate } from '../system/private-socket.js';
 
 export class BuddyEndpoint {
   private readonly server: Server;
@@ -43,29 +42,12 @@ export class BuddyEndpoint {
 
   /** The controller holds the instance lock, so a socket file left here is stale. */
   listen(): Promise<void> {
-    try {
-      unlinkSync(this.path);
-    } catch {
-      /* none */
-    }
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(socketAddress(this.path), () => {
-        this.server.off('error', reject);
-        chmodSync(this.path, 0o600);
-        resolve();
-      });
-    });
+    return listenPrivate(this.server, this.path);
   }
 
+  /** Stop accepting; let answers already written reach their clients, then close. */
   close(): void {
-    this.server.close();
-    for (const c of this.connections) c.end();
-    try {
-      unlinkSync(this.path);
-    } catch {
-      /* gone */
-    }
+    closePrivate(this.server, this.connections, this.path);
   }
 
   private accept(socket: Socket): void {

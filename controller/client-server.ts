@@ -1,5 +1,4 @@
 // The controller's client socket: MessagePack frames, `hello` first, then typed requests.
-import { chmodSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import {
   CLIENT_MAX_FRAME_BYTES,
@@ -12,8 +11,8 @@ import {
 import { msgpackCodec } from '../schema/codec-msgpack.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import { RpcConnection, dispatchTyped, type Handlers } from '../schema/rpc.js';
-import { socketAddress } from '../schema/socket-path.js';
 import type { Logger } from './log.js';
+import { closePrivate, listenPrivate } from '../system/private-socket.js';
 
 /** Who is on the other end of a connection, as it said in `hello`. */
 export interface ClientContext {
@@ -42,32 +41,14 @@ export class ClientServer {
     this.server = createServer((socket) => this.accept(socket));
   }
 
-  /** The caller holds the instance lock, so a socket file left here is stale. */
+  /** The controller holds the instance lock, so a socket file left here is stale. */
   listen(): Promise<void> {
-    try {
-      unlinkSync(this.socketPath);
-    } catch {
-      /* none */
-    }
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(socketAddress(this.socketPath), () => {
-        this.server.off('error', reject);
-        chmodSync(this.socketPath, 0o600);
-        resolve();
-      });
-    });
+    return listenPrivate(this.server, this.socketPath);
   }
 
   /** Stop accepting; let answers already written reach their clients, then close. */
   close(): void {
-    this.server.close();
-    for (const c of this.connections) c.end();
-    try {
-      unlinkSync(this.socketPath);
-    } catch {
-      /* gone */
-    }
+    closePrivate(this.server, this.connections, this.socketPath);
   }
 
   private accept(socket: Socket): void {

@@ -202,3 +202,24 @@ export function groupMembers(pgid: number): number[] {
   }
   return out;
 }
+
+/**
+ * Check that every start a service saw itself (its pid, one line each in `file`) has exactly one
+ * `spawned` event, and that any `spawned` without a line is of a process a stop or restart ended
+ * before it could write (an exited event with detail.requested). Returns the number of starts.
+ */
+export function assertStartsRecorded(
+  events: { type: string; pid: number | null; detail: string | null }[],
+  file: string,
+  assert: { equal(a: unknown, b: unknown, m?: string): void; ok(v: unknown, m?: string): void },
+): number {
+  const seen = readFileSync(file, 'utf8').trim().split('\n').map(Number);
+  const spawned = events.filter((e) => e.type === 'spawned').map((e) => e.pid!);
+  for (const pid of seen) assert.equal(spawned.filter((p) => p === pid).length, 1, `start ${pid} has exactly one spawned event`);
+  const unseen = new Set(seen);
+  for (const pid of spawned.filter((p) => !unseen.has(p))) {
+    const exit = events.find((e) => e.type === 'exited' && e.pid === pid);
+    assert.ok(exit && JSON.parse(exit.detail!).requested === true, `spawned ${pid} wrote no line: a stop or restart must have ended it`);
+  }
+  return seen.length;
+}

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, startController } from '../../libclient/index.js';
-import { Sandbox, alive, sleep } from '../helpers/sandbox.js';
+import { Sandbox, alive, assertStartsRecorded, sleep } from '../helpers/sandbox.js';
 
 const SERVICES = ['alpha', 'beta', 'gamma', 'delta'];
 const KILLS = 25;
@@ -26,7 +26,7 @@ describe('chaos: the controller killed at random moments', { timeout: 240_000 },
         SERVICES.map((name, i) => [
           name,
           {
-            ExecStart: `sh -c 'echo start >> ${box.file(`${name}.starts`)}; sleep 0.0${i + 1}; exit ${i + 1}'`,
+            ExecStart: `sh -c 'echo $$ >> ${box.file(`${name}.starts`)}; sleep 0.0${i + 1}; exit ${i + 1}'`,
             InitialState: 'running',
             MinUptime: 0,
             UserRateLimit: 0.02,
@@ -73,16 +73,7 @@ describe('chaos: the controller killed at random moments', { timeout: 240_000 },
       const dropped = db.prepare("SELECT count(*) AS n FROM events WHERE type = 'events_dropped'").get() as { n: number };
       assert.equal(dropped.n, 0);
       let starts = 0;
-      for (const name of SERVICES) {
-        const seen = readFileSync(box.file(`${name}.starts`), 'utf8').trim().split('\n').length;
-        const recorded = (
-          db
-            .prepare("SELECT count(*) AS n FROM events e JOIN services s ON s.uuid = e.service_uuid WHERE s.name = ? AND e.type = 'spawned'")
-            .get(name) as { n: number }
-        ).n;
-        assert.equal(recorded, seen, `${name}: every start it saw has exactly one spawned event`);
-        starts += seen;
-      }
+      for (const name of SERVICES) starts += assertStartsRecorded(box.events(name), box.file(`${name}.starts`), assert);
       const total = (db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
       t.diagnostic(`${KILLS} kills, ${starts} starts, ${total} events stored, ${lost} lost`);
     } finally {

@@ -4,7 +4,7 @@ import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { readFileSync, statSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { CONTROLLER, Sandbox, alive, processesUnder, run } from '../helpers/sandbox.js';
+import { CONTROLLER, Sandbox, alive, assertStartsRecorded, processesUnder, run } from '../helpers/sandbox.js';
 import { encodeFrame } from '../../schema/framing.js';
 
 /** Write raw bytes to a Unix socket and resolve when the other end closes the connection. */
@@ -25,7 +25,7 @@ describe('controller', { timeout: 120_000 }, () => {
       up: { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1 },
       down: { ExecStart: 'sleep 1000', MinUptime: 0.1 },
       'pkg::loop': {
-        ExecStart: `sh -c 'echo start >> ${box.file('loop.starts')}; sleep 0.05; exit 1'`,
+        ExecStart: `sh -c 'echo $$ >> ${box.file('loop.starts')}; sleep 0.05; exit 1'`,
         InitialState: 'running',
         UserRateLimit: 0.1,
         UserMaxRestarts: -1,
@@ -150,10 +150,8 @@ describe('controller', { timeout: 120_000 }, () => {
     const c = await box.client();
     await new Promise((r) => setTimeout(r, 500));
     await c.stop('pkg::loop');
-    const starts = readFileSync(box.file('loop.starts'), 'utf8').trim().split('\n').length;
     const events = box.events('loop');
-    const spawned = events.filter((e) => e.type === 'spawned').length;
-    assert.equal(spawned, starts, 'one spawned event per start the service itself saw');
+    assertStartsRecorded(events, box.file('loop.starts'), assert);
     const byBuddy = new Map<number, number[]>();
     for (const e of events) byBuddy.set(e.buddy_id, [...(byBuddy.get(e.buddy_id) ?? []), e.seq]);
     for (const [, seqs] of byBuddy) {
