@@ -2,7 +2,7 @@
 // upkeeper's benchmarks (`npm run bench`): print figures against the targets for a 2-core machine.
 //
 // Usage: node dist/bench/main.js [--quick] [--only NAME]
-//   --only NAME  run one benchmark: memory, respawn, startup, restart-drain, idle-cpu or store-throughput
+//   --only NAME  run one benchmark: memory, respawn, startup, restart-drain, live-latency, idle-cpu or store-throughput
 //   --quick      smaller N (respawn 50 kills, startup and restart-drain 1 run, idle-cpu 10 s, store 50,000 events)
 //
 // Benchmarks print figures; they assert nothing, and a missed target never fails the run. The exit
@@ -12,6 +12,7 @@
 import os from 'node:os';
 import { cleanupAll, cleanupAllNow, cleanupWarnings } from './harness.js';
 import { idleCpu } from './idle-cpu.js';
+import { liveLatency } from './live-latency.js';
 import { memory } from './memory.js';
 import { formatFigure, formatTarget, formatValue, table, verdict, type Benchmark, type Figure } from './report.js';
 import { respawn } from './respawn.js';
@@ -19,7 +20,7 @@ import { restartDrain } from './restart-drain.js';
 import { startup } from './startup.js';
 import { storeThroughput } from './store-throughput.js';
 
-const BENCHMARKS: readonly Benchmark[] = [memory, respawn, startup, restartDrain, idleCpu, storeThroughput];
+const BENCHMARKS: readonly Benchmark[] = [memory, respawn, startup, restartDrain, liveLatency, idleCpu, storeThroughput];
 
 interface Options {
   quick: boolean;

@@ -51,12 +51,19 @@ async function timeStore(sandbox: Sandbox, total: number): Promise<{ eventsPerSe
   try {
     const buddies = loaded.services.map((svc, i) => {
       const serviceUuid = store.upsertService(svc).uuid;
-      return { serviceUuid, buddyId: store.buddyId(randomUUID(), serviceUuid, 100_000 + i, Date.now()), seq: 0 };
+      const instance = randomUUID();
+      return { serviceUuid, service: svc.id, instance, buddyId: store.buddyId(instance, serviceUuid, 100_000 + i, Date.now()), seq: 0 };
     });
     const rounds = Math.ceil(total / (BUDDIES * EVENTS_PER_BUDDY));
     const times: number[] = [];
     for (let r = 0; r < rounds; r++) {
-      const batches: EventBatch[] = buddies.map((b) => ({ serviceUuid: b.serviceUuid, buddyId: b.buddyId, events: restartEvents(b, EVENTS_PER_BUDDY) }));
+      const batches: EventBatch[] = buddies.map((b) => ({
+        serviceUuid: b.serviceUuid,
+        service: b.service,
+        instance: b.instance,
+        buddyId: b.buddyId,
+        events: restartEvents(b, EVENTS_PER_BUDDY),
+      }));
       const t0 = performance.now();
       store.insertEvents(batches);
       times.push(performance.now() - t0);

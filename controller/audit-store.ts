@@ -19,6 +19,9 @@ export interface StoredService {
 /** One buddy's events of a poll round. */
 export interface EventBatch {
   serviceUuid: string;
+  /** The service's id and the buddy's instance, for the events given to subscribers. */
+  service: string;
+  instance: string;
   buddyId: number;
   events: BuddyEvent[];
 }
@@ -193,39 +196,55 @@ export class AuditStore {
 
   // ---- events ----------------------------------------------------------------------------------
 
+  /** Called after each commit of events with those that were new (subscribers get them). */
+  onInserted: (events: ServiceEvent[]) => void = () => undefined;
+
   /**
    * Write a poll round's events in one transaction, synced to disk (FULL) before it returns: the
    * buddies are acknowledged only after this, and then forget the events. Returns how many were new.
    */
   insertEvents(batches: EventBatch[]): number {
     this.db.pragma('synchronous = FULL');
+    let inserted: ServiceEvent[];
     try {
-      return this.writeEvents(batches);
+      inserted = this.writeEvents(batches);
     } finally {
       this.db.pragma('synchronous = NORMAL');
     }
+    if (inserted.length > 0) this.onInserted(inserted);
+    return inserted.length;
   }
 
-  private writeEvents(batches: EventBatch[]): number {
-    return this.db.transaction((): number => {
-      let inserted = 0;
+  private writeEvents(batches: EventBatch[]): ServiceEvent[] {
+    return this.db.transaction((): ServiceEvent[] => {
+      const inserted: ServiceEvent[] = [];
       for (const b of batches) {
         for (const e of b.events) {
-          inserted += this.insertEvent.run(
-            b.serviceUuid,
-            b.buddyId,
-            e.seq,
-            e.time,
-            e.type,
-            e.pid ?? null,
-            e.code ?? null,
-            e.signal ?? null,
-            e.detail ? JSON.stringify(e.detail) : null,
-          ).changes;
+          const detail = e.detail ? JSON.stringify(e.detail) : null;
+          const r = this.insertEvent.run(b.serviceUuid, b.buddyId, e.seq, e.time, e.type, e.pid ?? null, e.code ?? null, e.signal ?? null, detail);
+          if (r.changes === 0) continue; // stored before: exactly once
+          inserted.push({
+            id: Number(r.lastInsertRowid),
+            service: b.service,
+            uuid: b.serviceUuid,
+            buddy: b.instance,
+            seq: e.seq,
+            time: isoTime(e.time),
+            type: e.type,
+            pid: e.pid ?? null,
+            code: e.code ?? null,
+            signal: e.signal ?? null,
+            detail: e.detail ?? null,
+          });
         }
       }
       return inserted;
     })();
+  }
+
+  /** The id of the newest stored event (0 when none). */
+  lastEventId(): number {
+    return (this.db.prepare('SELECT max(id) AS id FROM events').get() as { id: number | null }).id ?? 0;
   }
 
   /**

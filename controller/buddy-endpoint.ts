@@ -30,7 +30,7 @@ export class BuddyEndpoint {
           throw new UpkError(ErrorCode.NO_SUCH_SERVICE, `no service has uuid ${buddy.uuid}`);
         }
         const buddyId = c.store.buddyId(buddy.instance, buddy.uuid, buddy.pid, Date.parse(buddy.started));
-        c.store.insertEvents([{ serviceUuid: buddy.uuid, buddyId, events }]);
+        c.store.insertEvents([{ serviceUuid: buddy.uuid, service: buddy.service, instance: buddy.instance, buddyId, events }]);
         const ack = events.length > 0 ? events[events.length - 1]!.seq : 0;
         if (entry?.link?.instance === buddy.instance) entry.link.acked = Math.max(entry.link.acked, ack);
         c.log.warn(`${buddy.service}: buddy ${buddy.pid} delivered ${events.length} events itself (up to seq ${ack})`);

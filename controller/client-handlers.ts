@@ -7,6 +7,7 @@ import { BUDDY_REQUEST_TIMEOUT_MS } from './buddy-link.js';
 import { negotiate, type ClientContext } from './client-server.js';
 import type { Controller } from './controller.js';
 import { serviceStatus, type ServiceEntry } from './service-table.js';
+import { sendEvent, sendStatus, wantsService, type Subscriber } from './publisher.js';
 
 type Command = 'start' | 'stop' | 'restart' | 'reload';
 
@@ -27,6 +28,25 @@ export function makeClientHandlers(c: Controller): Handlers<ClientMethods, Clien
 }
 
 function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> {
+  /** Every uuid a service name has had (configured or removed): names resolve as for every command. */
+  function uuidsNamed(name: string): string[] {
+    const configured = c.services.find(name);
+    const found = c.store.servicesNamed(configured?.config.id ?? name);
+    const ids = [...new Set(found.map((f) => f.id))];
+    if (ids.length === 0) throw new UpkError(ErrorCode.NO_SUCH_SERVICE, `no service named ${JSON.stringify(name)} has ever been configured`);
+    if (ids.length > 1) {
+      throw new UpkError(ErrorCode.AMBIGUOUS_SERVICE, `${name} is ambiguous: ${ids.join(', ')}`, { details: { candidates: ids } });
+    }
+    return found.map((f) => f.uuid);
+  }
+
+  function checkTypes(types: string[] | undefined): void {
+    const unknown = (types ?? []).filter((t) => !(EVENT_TYPE_NAMES as string[]).includes(t));
+    if (unknown.length > 0) {
+      throw new UpkError(ErrorCode.BAD_REQUEST, `unknown event type ${unknown.join(', ')} (known: ${EVENT_TYPE_NAMES.join(', ')})`);
+    }
+  }
+
   /** Record a client action, run it, record its outcome. */
   async function audited<T>(
     ctx: ClientContext,
@@ -186,26 +206,36 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
     },
 
     events: async (q) => {
-      let uuids: string[] | null = null;
-      if (q.service !== undefined) {
-        // A configured service by the same rules as every command; else any service ever recorded.
-        const configured = c.services.find(q.service);
-        const found = c.store.servicesNamed(configured?.config.id ?? q.service);
-        const ids = [...new Set(found.map((f) => f.id))];
-        if (ids.length === 0) {
-          throw new UpkError(ErrorCode.NO_SUCH_SERVICE, `no service named ${JSON.stringify(q.service)} has ever been configured`);
-        }
-        if (ids.length > 1) {
-          throw new UpkError(ErrorCode.AMBIGUOUS_SERVICE, `${q.service} is ambiguous: ${ids.join(', ')}`, { details: { candidates: ids } });
-        }
-        uuids = found.map((f) => f.uuid);
-      }
-      const unknown = (q.types ?? []).filter((t) => !(EVENT_TYPE_NAMES as string[]).includes(t));
-      if (unknown.length > 0) {
-        throw new UpkError(ErrorCode.BAD_REQUEST, `unknown event type ${unknown.join(', ')} (known: ${EVENT_TYPE_NAMES.join(', ')})`);
-      }
+      const uuids = q.service === undefined ? null : uuidsNamed(q.service);
+      checkTypes(q.types);
       await c.poller.collect();
       return c.store.queryEvents(q, uuids);
+    },
+
+    subscribe: (p, ctx) => {
+      const names = p.services && !p.services.includes('all') ? p.services : null;
+      const uuids = names === null ? null : new Set(names.flatMap(uuidsNamed));
+      checkTypes(p.types);
+      const sub: Subscriber = { connection: ctx.connection, id: p.subscription, uuids, types: p.types ? new Set(p.types) : null };
+      // All in one synchronous turn, so no live event can slip between the stored ones and the
+      // subscription: the current statuses, the stored events after sinceId, then registration.
+      for (const e of c.services.all()) if (wantsService(sub, e.uuid)) sendStatus(sub, serviceStatus(e));
+      const lastId = c.store.lastEventId();
+      if (p.sinceId !== undefined) {
+        for (let after = p.sinceId; after < lastId; ) {
+          const page = c.store.queryEvents({ afterId: after, ...(p.types ? { types: p.types } : {}) }, uuids ? [...uuids] : null);
+          if (page.length === 0) break;
+          for (const event of page) if (event.id <= lastId) sendEvent(sub, event);
+          after = page[page.length - 1]!.id;
+        }
+      }
+      c.publisher.add(sub);
+      return { subscription: p.subscription, lastId };
+    },
+
+    unsubscribe: (p, ctx) => {
+      c.publisher.remove(ctx.connection, p.subscription);
+      return null;
     },
   };
 }

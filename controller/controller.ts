@@ -19,9 +19,10 @@ import { makeClientHandlers } from './client-handlers.js';
 import { InstanceLock } from './instance-lock.js';
 import type { Logger } from './log.js';
 import { Poller } from './poller.js';
+import { Publisher } from './publisher.js';
 import { buddySettings, ensureDir, prepareRunDir, runDirFifos } from './run-dir.js';
 import { ensureFifos } from '../system/files.js';
-import { ServiceTable, type ServiceEntry } from './service-table.js';
+import { ServiceTable, serviceStatus, type ServiceEntry } from './service-table.js';
 import { processAlive } from '../system/process-group.js';
 import { previousStatus, serviceSurvives } from '../buddy/settings.js';
 
@@ -38,6 +39,7 @@ export class Controller {
   configIssues: ConfigIssue[] = [];
   store!: AuditStore;
   poller!: Poller;
+  readonly publisher = new Publisher();
   private lock: InstanceLock | null = null;
   private server: ClientServer | null = null;
   private endpoint: BuddyEndpoint | null = null;
@@ -96,7 +98,9 @@ export class Controller {
     try {
       ensureDir(this.config.svcRunPath);
       this.store = new AuditStore(join(this.config.stateDir, STATE_DIR.database));
+      this.store.onInserted = (events) => this.publisher.events(events);
       this.poller = new Poller(this.services, this.store, this.config.buddyPollingInterval * 1000, (m) => this.log.warn(m));
+      this.poller.onStatus = (entry) => this.publishStatus(entry);
       const interrupted = this.store.interruptActions();
       if (interrupted > 0) this.log.warn(`${interrupted} client action(s) of a previous controller never finished; recorded as interrupted`);
       changed = this.loadConfiguration();
@@ -340,6 +344,7 @@ export class Controller {
     link.onClose = () => void this.onBuddyLost(entry, link);
     entry.link = link;
     entry.status = hello.status;
+    this.publishStatus(entry);
   }
 
   /**
@@ -375,6 +380,12 @@ export class Controller {
     if (entry.desired === desired) return;
     entry.desired = desired;
     this.store.setDesired(entry.uuid, desired);
+    this.publishStatus(entry);
+  }
+
+  /** Tell subscribers a service's status, if it changed. */
+  publishStatus(entry: ServiceEntry): void {
+    if (!entry.retired) this.publisher.status(serviceStatus(entry));
   }
 
   /**
@@ -384,6 +395,7 @@ export class Controller {
   private async onBuddyLost(entry: ServiceEntry, link: BuddyLink): Promise<void> {
     if (entry.link !== link) return;
     entry.link = null;
+    this.publishStatus(entry);
     if (this.stopping || this.shuttingDown || entry.retired) return; // shutdownBuddy records the end itself
     if (await waitForExit(link.pid, BUDDY_EXIT_WAIT_MS)) {
       this.store.endBuddy(link.buddyId, 'lost');

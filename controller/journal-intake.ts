@@ -32,7 +32,8 @@ export function takeInJournals(store: AuditStore, runDir: string, serviceUuid: s
       let read = first;
       let fromFile = 0;
       for (;;) {
-        fromFile += store.insertEvents([{ serviceUuid, buddyId, events: read.events.map((r) => r.event) }]);
+        const events = read.events.map((r) => r.event);
+        fromFile += store.insertEvents([{ serviceUuid, service: header.service, instance: header.instance, buddyId, events }]);
         if (read.events.length < BATCH) break;
         read = readJournal(file, read.events[read.events.length - 1]!.end, BATCH);
       }

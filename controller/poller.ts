@@ -110,7 +110,7 @@ export class Poller {
       this.onStatus(e, result.status);
       const fresh = result.events.filter((ev) => ev.seq > link.acked);
       if (fresh.length > 0) {
-        batches.push({ serviceUuid: e.uuid, buddyId: link.buddyId, events: fresh });
+        batches.push({ serviceUuid: e.uuid, service: e.config.id, instance: link.instance, buddyId: link.buddyId, events: fresh });
         acks.push({ link, seq: fresh[fresh.length - 1]!.seq });
       }
       const active = fresh.length > 0 || ACTIVE_STATES.has(result.status.state);

@@ -15,7 +15,8 @@ import {
 import { msgpackCodec } from '../schema/codec-msgpack.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import type { ActionResult, ServiceEvent, ServiceStatus } from '../schema/records.js';
-import { RpcConnection, type ResultOf } from '../schema/rpc.js';
+import { RpcConnection, type ResultOf, type RpcOptions } from '../schema/rpc.js';
+import { Subscription, type SubscribeFilter } from './subscription.js';
 import { socketAddress } from '../schema/socket-path.js';
 import { controllerSocket, readControllerConfig, type DiscoveryOptions } from './discovery.js';
 
@@ -45,6 +46,8 @@ const list = (names: Names): string[] => (Array.isArray(names) ? names : [names]
 const iso = (t: TimeLike): string => (t instanceof Date ? t : new Date(t)).toISOString();
 
 export class Client {
+  private connectedWith: ConnectOptions = {};
+
   private constructor(
     private readonly rpc: RpcConnection,
     /** The controller this client talks to, as it introduced itself. */
@@ -53,9 +56,9 @@ export class Client {
   ) {}
 
   /** Connect to a controller and negotiate the protocol version. */
-  static async connect(options: ConnectOptions = {}): Promise<Client> {
+  static async connect(options: ConnectOptions = {}, hooks: ConnectionHooks = {}): Promise<Client> {
     const socket = options.socket ?? controllerSocket(readControllerConfig(options));
-    const rpc = await open(socket, options.timeoutMs ?? 5000);
+    const rpc = await open(socket, options.timeoutMs ?? 5000, hooks);
     try {
       const hello = (await rpc.request('hello', {
         protocol: { min: PROTOCOL_MIN, max: PROTOCOL_MAX },
@@ -63,7 +66,9 @@ export class Client {
         pid: process.pid,
         user: safeUser(),
       }, options.timeoutMs ?? 5000)) as ResultOf<ClientMethods, 'hello'>;
-      return new Client(rpc, hello.controller, hello.protocol);
+      const client = new Client(rpc, hello.controller, hello.protocol);
+      client.connectedWith = { ...options, socket };
+      return client;
     } catch (err) {
       rpc.destroy();
       throw err;
@@ -134,11 +139,26 @@ export class Client {
     return items;
   }
 
+  /**
+   * Events (and status changes) as they happen, as an async iterable. It reconnects by itself when
+   * the controller goes away and resumes after the last event it delivered: none lost, none repeated.
+   * Rejects only when the first connection fails (the controller is not running, say).
+   */
+  subscribe(filter: SubscribeFilter = {}): Promise<Subscription> {
+    return Subscription.open(this.options, filter);
+  }
+
   close(): void {
     this.rpc.end();
   }
 
-  private async call<K extends keyof ClientMethods>(method: K, params: ClientMethods[K]['params']): Promise<ResultOf<ClientMethods, K>> {
+  /** The options this client connected with (a subscription opens its own connection with them). */
+  get options(): ConnectOptions {
+    return this.connectedWith;
+  }
+
+  /** @internal one request of the client protocol. */
+  async call<K extends keyof ClientMethods>(method: K, params: ClientMethods[K]['params']): Promise<ResultOf<ClientMethods, K>> {
     try {
       return (await this.rpc.request(method, params)) as ResultOf<ClientMethods, K>;
     } catch (err) {
@@ -150,7 +170,13 @@ export class Client {
   }
 }
 
-function open(socket: string, timeoutMs: number): Promise<RpcConnection> {
+/** What a connection's owner hears besides answers: notifications, and the end of the connection. */
+export interface ConnectionHooks {
+  onNotification?: (method: string, params: unknown) => void;
+  onClose?: () => void;
+}
+
+function open(socket: string, timeoutMs: number, hooks: ConnectionHooks): Promise<RpcConnection> {
   return new Promise((resolve, reject) => {
     const s = netConnect(socketAddress(socket));
     const timer = setTimeout(() => {
@@ -170,7 +196,10 @@ function open(socket: string, timeoutMs: number): Promise<RpcConnection> {
     });
     s.once('connect', () => {
       clearTimeout(timer);
-      resolve(new RpcConnection(s, { codec: msgpackCodec, maxFrameBytes: CLIENT_MAX_FRAME_BYTES }));
+      const options: RpcOptions = { codec: msgpackCodec, maxFrameBytes: CLIENT_MAX_FRAME_BYTES };
+      if (hooks.onNotification) options.onNotification = hooks.onNotification;
+      if (hooks.onClose) options.onClose = () => hooks.onClose!();
+      resolve(new RpcConnection(s, options));
     });
   });
 }

@@ -2,6 +2,7 @@
 import { Client, type ConnectOptions } from './client.js';
 
 export { Client, type ConnectOptions, type EventFilter, type TimeLike } from './client.js';
+export { Subscription, type Notice, type SubscribeFilter } from './subscription.js';
 export { startController, stopController, restartController, type StartedController } from './controller-process.js';
 export { STATE_DIR } from '../schema/state-dir.js';
 export { readControllerConfig, controllerSocket, type DiscoveryOptions } from './discovery.js';

@@ -69,6 +69,19 @@ export interface EventQuery {
   limit?: number;
 }
 
+/** What a subscription wants: some services (default all), some event types (default all). */
+export interface SubscribeParams {
+  /** Chosen by the client; every notification of this subscription carries it. */
+  subscription: number;
+  services?: string[];
+  types?: string[];
+  /**
+   * Resume after this event id: stored events with a larger id are sent first, then live ones.
+   * Without it, the subscription starts now.
+   */
+  sinceId?: number;
+}
+
 export interface ClientMethods {
   hello: { params: HelloParams; result: { protocol: number; controller: ControllerInfo } };
   'controller.status': { params: Record<string, never>; result: ControllerStatus };
@@ -85,7 +98,21 @@ export interface ClientMethods {
   action: { params: { service: string; action: string }; result: ActionResult };
   signal: { params: { service: string; signal: string; group?: boolean }; result: { pid: number } };
   events: { params: EventQuery; result: ServiceEvent[] };
+  /**
+   * Receive events (and status changes) as they are stored. The answer comes first; then the current
+   * status of each matching service, the stored events after `sinceId`, and live ones, in id order.
+   */
+  subscribe: { params: SubscribeParams; result: { subscription: number; lastId: number } };
+  unsubscribe: { params: { subscription: number }; result: null };
 }
+
+/** What the controller sends unasked, on the connection of a subscription. */
+export interface ClientNotifications {
+  event: { subscription: number; event: ServiceEvent };
+  status: { subscription: number; status: ServiceStatus };
+}
+export const EVENT_NOTIFICATION = 'event' satisfies keyof ClientNotifications;
+export const STATUS_NOTIFICATION = 'status' satisfies keyof ClientNotifications;
 
 const none = (p: unknown): Record<string, never> => {
   asObject(p);
@@ -132,6 +159,18 @@ export const clientValidators: Validators<ClientMethods> = {
     const base = { service: str(o, 'service'), signal: str(o, 'signal') };
     return group === undefined ? base : { ...base, group };
   },
+  subscribe: (p) => {
+    const o = asObject(p);
+    const out: SubscribeParams = { subscription: optInt(o, 'subscription', 0) ?? 0 };
+    const services = optStrList(o, 'services');
+    const types = optStrList(o, 'types');
+    const sinceId = optInt(o, 'sinceId', 0);
+    if (services !== undefined) out.services = services;
+    if (types !== undefined) out.types = types;
+    if (sinceId !== undefined) out.sinceId = sinceId;
+    return out;
+  },
+  unsubscribe: (p) => ({ subscription: optInt(asObject(p), 'subscription', 0) ?? 0 }),
   events: (p) => {
     const o = asObject(p);
     const q: EventQuery = {};

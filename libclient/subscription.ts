@@ -1,0 +1,134 @@
+// A subscription: events and status changes as an async iterable, on its own connection, which it
+// re-opens by itself when the controller goes away, resuming after the last event it delivered.
+import {
+  EVENT_NOTIFICATION,
+  STATUS_NOTIFICATION,
+  type ClientNotifications,
+  type SubscribeParams,
+} from '../schema/client-protocol.js';
+import type { ServiceEvent, ServiceStatus } from '../schema/records.js';
+import { Client, type ConnectOptions } from './client.js';
+
+export interface SubscribeFilter {
+  /** Service names (as for every command) or `all`; default all. */
+  services?: string[];
+  /** Event types; default all. */
+  types?: string[];
+  /** Start after this event id (stored events first); default: from now. */
+  sinceId?: number;
+}
+
+/** What a subscription yields. `controller` says the controller went away and came back. */
+export type Notice =
+  | { kind: 'event'; event: ServiceEvent }
+  | { kind: 'status'; status: ServiceStatus }
+  | { kind: 'controller'; state: 'lost' | 'back' };
+
+/** The number of our one subscription on its connection. */
+const SUBSCRIPTION = 1;
+/** Waits between tries to reach the controller again: doubling from 100 ms to 2 s. */
+const RETRY_FIRST_MS = 100;
+const RETRY_MAX_MS = 2000;
+
+export class Subscription implements AsyncIterable<Notice> {
+  private readonly queue: Notice[] = [];
+  private wake: (() => void) | null = null;
+  private client: Client | null = null;
+  private closed = false;
+  private lastId: number | null;
+
+  private constructor(
+    private readonly options: ConnectOptions,
+    private readonly filter: SubscribeFilter,
+  ) {
+    this.lastId = filter.sinceId ?? null;
+  }
+
+  /** @internal use Client.subscribe. */
+  static async open(options: ConnectOptions, filter: SubscribeFilter): Promise<Subscription> {
+    const s = new Subscription(options, filter);
+    await s.connect();
+    return s;
+  }
+
+  /** The id of the last event delivered: where a new subscription would resume. */
+  get lastEventId(): number | null {
+    return this.lastId;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.client?.close();
+    this.client = null;
+    this.wake?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Notice> {
+    try {
+      for (;;) {
+        while (this.queue.length > 0) yield this.queue.shift()!;
+        if (this.closed) return;
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        this.wake = null;
+      }
+    } finally {
+      this.close();
+    }
+  }
+
+  private async connect(): Promise<void> {
+    const client = await Client.connect(this.options, {
+      onNotification: (method, params) => this.receive(method, params),
+      onClose: () => {
+        if (this.client === client) void this.reconnect();
+      },
+    });
+    this.client = client;
+    const params: SubscribeParams = { subscription: SUBSCRIPTION };
+    if (this.filter.services) params.services = this.filter.services;
+    if (this.filter.types) params.types = this.filter.types;
+    if (this.lastId !== null) params.sinceId = this.lastId;
+    try {
+      const { lastId } = await client.call('subscribe', params);
+      this.lastId ??= lastId;
+    } catch (err) {
+      this.client = null;
+      client.close();
+      throw err;
+    }
+  }
+
+  private receive(method: string, params: unknown): void {
+    if (method === EVENT_NOTIFICATION) {
+      const { event } = params as ClientNotifications['event'];
+      if (this.lastId !== null && event.id <= this.lastId) return; // already delivered
+      this.lastId = event.id;
+      this.push({ kind: 'event', event });
+    } else if (method === STATUS_NOTIFICATION) {
+      this.push({ kind: 'status', status: (params as ClientNotifications['status']).status });
+    }
+  }
+
+  private async reconnect(): Promise<void> {
+    this.client = null;
+    if (this.closed) return;
+    this.push({ kind: 'controller', state: 'lost' });
+    for (let delay = RETRY_FIRST_MS; !this.closed; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
+      await new Promise((r) => setTimeout(r, delay));
+      if (this.closed) return;
+      try {
+        await this.connect();
+        this.push({ kind: 'controller', state: 'back' });
+        return;
+      } catch {
+        /* not back yet */
+      }
+    }
+  }
+
+  private push(notice: Notice): void {
+    if (this.closed) return;
+    this.queue.push(notice);
+    this.wake?.();
+  }
+}
