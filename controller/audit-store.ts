@@ -2,7 +2,7 @@
 import Database from 'better-sqlite3';
 import { chmodSync } from 'node:fs';
 import { v4 as uuidv4 } from 'uuid';
-import type { EventQuery } from '../schema/client-protocol.js';
+import type { ConfigChangeRecord, EventQuery } from '../schema/client-protocol.js';
 import type { ServiceConfig } from '../schema/config/types.js';
 import { EVENTS_PAGE_MAX } from '../schema/client-protocol.js';
 import { isoTime, type BuddyEvent, type DesiredState, type ServiceEvent } from '../schema/records.js';
@@ -14,7 +14,11 @@ export interface StoredService {
   desired: DesiredState;
   /** True when this call created the service (it is new to the database). */
   created: boolean;
+  /** The configuration keys whose values changed (empty when none, or when created). */
+  changed: string[];
 }
+
+export type { ConfigChangeRecord as ConfigChange } from '../schema/client-protocol.js';
 
 /** One buddy's events of a poll round. */
 export interface EventBatch {
@@ -103,14 +107,14 @@ export class AuditStore {
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
           )
           .run(uuid, svc.name, svc.package, config, svc.file, svc.initialState, now, now);
-        return { uuid, desired: svc.initialState, created: true };
+        return { uuid, desired: svc.initialState, created: true, changed: [] };
       }
       if (existing.config !== config || existing.removed !== null) {
         this.db
           .prepare('UPDATE services SET name = ?, package = ?, config = ?, config_file = ?, modified = ?, removed = NULL WHERE uuid = ?')
           .run(svc.name, svc.package, config, svc.file, now, uuid);
       }
-      return { uuid, desired: existing.desired, created: false };
+      return { uuid, desired: existing.desired, created: false, changed: changedKeys(existing.config, svc) };
     })();
   }
 
@@ -137,6 +141,13 @@ export class AuditStore {
 
   markRemoved(uuid: string): void {
     this.db.prepare('UPDATE services SET removed = ? WHERE uuid = ? AND removed IS NULL').run(Date.now(), uuid);
+  }
+
+  recordChanges(changes: ConfigChangeRecord[], trigger: string, now = Date.now()): void {
+    const insert = this.db.prepare('INSERT INTO config_changes (time, service_uuid, service, change, trigger, detail) VALUES (?, ?, ?, ?, ?, ?)');
+    this.db.transaction(() => {
+      for (const c of changes) insert.run(now, c.uuid, c.service, c.change, trigger, c.message);
+    })();
   }
 
   setDesired(uuid: string, desired: DesiredState): void {
@@ -309,6 +320,18 @@ export class AuditStore {
   finishAction(id: number, ok: boolean, outcome: string): void {
     this.db.prepare('UPDATE client_actions SET finished = ?, ok = ?, outcome = ? WHERE id = ?').run(Date.now(), ok ? 1 : 0, outcome, id);
   }
+}
+
+/** Keys of a stored configuration whose values differ in `svc` (where it was written does not count). */
+function changedKeys(storedJson: string, svc: ServiceConfig): string[] {
+  let before: Record<string, unknown>;
+  try {
+    before = JSON.parse(storedJson) as Record<string, unknown>;
+  } catch {
+    return ['(unreadable stored configuration)'];
+  }
+  const after = svc as unknown as Record<string, unknown>;
+  return Object.keys(after).filter((k) => k !== 'file' && k !== 'line' && JSON.stringify(before[k]) !== JSON.stringify(after[k]));
 }
 
 function toServiceEvent(r: EventRow): ServiceEvent {

@@ -34,7 +34,7 @@ export class BuddyEndpoint {
         const ack = events.length > 0 ? events[events.length - 1]!.seq : 0;
         if (entry?.link?.instance === buddy.instance) entry.link.acked = Math.max(entry.link.acked, ack);
         c.log.warn(`${buddy.service}: buddy ${buddy.pid} delivered ${events.length} events itself (up to seq ${ack})`);
-        if (entry && !entry.link?.open) c.reattach(entry);
+        if (entry && !entry.link?.open) c.buddies.reattach(entry);
         return { ack };
       },
     };

@@ -87,16 +87,30 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
     });
     try {
       return await audited(ctx, kind, entry, { service: entry.config.id }, async () => {
-        const link = await c.linkOf(entry);
         let result: OutcomeItem;
         if (kind === 'reload') {
-          const action = await link.call('reload', {});
+          const action = await (await c.buddies.linkOf(entry)).call('reload', {});
           result = item(action.code === 0, describeAction(action), { action });
-        } else {
-          c.setDesired(entry, kind === 'stop' ? 'stopped' : 'running');
-          const outcome = await link.call(kind, {});
+        } else if (kind === 'stop') {
+          c.setDesired(entry, 'stopped');
+          const outcome = await (await c.buddies.linkOf(entry)).call('stop', {});
           entry.status = outcome.status;
-          result = item(outcome.ok, outcome.message);
+          // Stopping a prerequisite leaves the services that need it alone (docs/controller.md).
+          const dependents = c.starter.dependentsUp(entry).map((d) => d.config.id);
+          const note = dependents.length > 0 ? `; still running, and needing it: ${dependents.join(', ')}` : '';
+          result = item(outcome.ok, outcome.message + note);
+        } else {
+          if (kind === 'restart') c.setDesired(entry, 'running'); // a start sets it once no conflict refuses it
+          if (kind === 'restart' && c.starter.prerequisitesUp(entry)) {
+            const outcome = await (await c.buddies.linkOf(entry)).call('restart', {});
+            entry.status = outcome.status;
+            result = item(outcome.ok, outcome.message);
+          } else {
+            // A start (or a restart whose prerequisites are down): prerequisites first.
+            if (kind === 'restart') await (await c.buddies.linkOf(entry)).call('stop', {});
+            const outcome = await c.starter.start(entry);
+            result = item(outcome.ok, outcome.message);
+          }
         }
         await c.poller.collect([entry]); // the events of this action are in the database before we answer
         result.status = serviceStatus(entry);
@@ -111,6 +125,7 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
   const commandHandler = (kind: Command) => async (p: { services: string[] }, ctx: ClientContext) => {
     refuseDuringShutdown();
     const entries = c.services.resolve(p.services);
+    if (kind === 'start' || kind === 'restart') return c.starter.startMany(entries, (e) => control(kind, e, ctx));
     return Promise.all(entries.map((e) => control(kind, e, ctx)));
   };
 
@@ -136,7 +151,7 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
       uptimeMs: Date.now() - c.startedAt,
       services: c.services.size,
       buddies: c.services.all().filter((e) => e.link?.open).length,
-      configIssues: c.configIssues,
+      configIssues: c.configuration.issues,
     }),
 
     'controller.stop': async (_p, ctx) => {
@@ -153,7 +168,7 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
         const results = await Promise.all(
           entries.map(async (e): Promise<OutcomeItem> => {
             try {
-              const outcome = await c.shutdownBuddy(e);
+              const outcome = await c.buddies.shutdown(e);
               return { service: e.config.id, ok: outcome.ok, message: outcome.message, status: serviceStatus(e) };
             } catch (err) {
               const u = toUpkError(err);
@@ -188,7 +203,7 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
       refuseDuringShutdown();
       const entry = c.services.resolveOne(p.service);
       return audited(ctx, 'action', entry, p, async () => {
-        const result = await (await c.linkOf(entry)).call('action', { action: p.action });
+        const result = await (await c.buddies.linkOf(entry)).call('action', { action: p.action });
         await c.poller.collect([entry]);
         return { ok: result.code === 0, message: describeAction(result), value: result };
       });
@@ -199,7 +214,7 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
       const entry = c.services.resolveOne(p.service);
       return audited(ctx, 'signal', entry, p, async () => {
         const params = p.group === undefined ? { signal: p.signal } : { signal: p.signal, group: p.group };
-        const result = await (await c.linkOf(entry)).call('signal', params, BUDDY_REQUEST_TIMEOUT_MS);
+        const result = await (await c.buddies.linkOf(entry)).call('signal', params, BUDDY_REQUEST_TIMEOUT_MS);
         await c.poller.collect([entry]);
         return { ok: true, message: `sent ${p.signal} to ${result.pid}`, value: result };
       });
@@ -210,6 +225,22 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
       checkTypes(q.types);
       await c.poller.collect();
       return c.store.queryEvents(q, uuids);
+    },
+
+    'config.reload': async (_p, ctx) =>
+      audited(ctx, 'config.reload', null, {}, async () => {
+        const r = await c.configuration.reload('reload');
+        const message = r.ok ? `applied: ${r.changes.length} change(s)` : `refused: ${r.issues.length} problem(s); nothing changed`;
+        return { ok: r.ok, message, value: r };
+      }),
+
+    remove: async (p, ctx) => {
+      refuseDuringShutdown();
+      const entries = c.services.resolve(p.services);
+      return audited(ctx, 'remove', null, p, async () => {
+        const changes = await c.configuration.remove(entries);
+        return { ok: true, message: `removed ${changes.map((x) => x.service).join(', ')}`, value: changes };
+      });
     },
 
     subscribe: (p, ctx) => {

@@ -29,7 +29,10 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     void controller.stop();
   });
 }
-process.on('SIGHUP', () => log.warn('SIGHUP: configuration reload is not available in this version; restart the controller'));
+// SIGHUP: reload the configuration (all of it, or nothing: on any error the last good one stays).
+process.on('SIGHUP', () => {
+  void controller.ready.then(() => controller.configuration.reload('SIGHUP')).catch((err: Error) => log.error(`SIGHUP: ${err.message}`));
+});
 process.on('uncaughtException', (err) => log.error(`uncaught: ${err.stack ?? err.message}`));
 process.on('unhandledRejection', (err) => log.error(`unhandled rejection: ${String(err)}`));
 

@@ -30,9 +30,14 @@ export class Poller {
   constructor(
     private readonly services: ServiceTable,
     private readonly store: AuditStore,
-    private readonly intervalMs: number,
+    private intervalMs: number,
     private readonly log: (message: string) => void,
   ) {}
+
+  /** A new BuddyPollingInterval (after a configuration reload): from the next round on. */
+  setInterval(ms: number): void {
+    this.intervalMs = ms;
+  }
 
   start(): void {
     this.stopped = false;

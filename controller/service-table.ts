@@ -17,6 +17,12 @@ export interface ServiceEntry {
   launching: Promise<BuddyLink> | null;
   /** Being removed from the configuration: its buddy is not started again when it exits. */
   retired?: boolean;
+  /** No longer in the configuration files: it keeps its last good configuration until `upk remove`. */
+  missing?: boolean;
+  /** Prerequisites it waits for before it starts (shown as the state `waiting`), or null. */
+  waiting?: string[] | null;
+  /** Reconciliation found it should start (the caller starts it, in order with the others). */
+  wantsStart?: boolean;
 }
 
 export class ServiceTable {
@@ -93,7 +99,7 @@ export function serviceStatus(e: ServiceEntry): ServiceStatus {
     name: e.config.id,
     package: e.config.package,
     uuid: e.uuid,
-    state: reachable && s ? s.state : 'unknown',
+    state: e.waiting?.length ? 'waiting' : reachable && s ? s.state : 'unknown',
     desired: e.desired,
     pid: s?.pid ?? null,
     buddyPid: reachable ? e.link!.pid : null,
@@ -103,6 +109,7 @@ export function serviceStatus(e: ServiceEntry): ServiceStatus {
     failures: s?.failures ?? 0,
     lastExit: s?.lastExit ?? null,
     hold: s?.hold ?? null,
+    waitingFor: e.waiting?.length ? e.waiting : null,
     description: e.config.shortDescription,
   };
 }

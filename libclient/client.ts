@@ -7,7 +7,9 @@ import {
   PROTOCOL_MAX,
   PROTOCOL_MIN,
   type ClientMethods,
+  type ConfigChangeRecord,
   type ControllerInfo,
+  type ReloadResult,
   type ControllerStatus,
   type EventQuery,
   type OutcomeItem,
@@ -121,6 +123,19 @@ export class Client {
     if (filter.afterId !== undefined) q.afterId = filter.afterId;
     if (filter.limit !== undefined) q.limit = filter.limit;
     return this.call('events', q);
+  }
+
+  /**
+   * Make the controller read its configuration again: every file is checked first; on any problem
+   * nothing changes (`ok` false, with the issues); else every change is applied and listed.
+   */
+  reloadConfig(): Promise<ReloadResult> {
+    return this.call('config.reload', {});
+  }
+
+  /** Stop and forget services the configuration files no longer define (their history stays). */
+  remove(names: Names): Promise<ConfigChangeRecord[]> {
+    return this.call('remove', { services: list(names) });
   }
 
   controllerStatus(): Promise<ControllerStatus> {

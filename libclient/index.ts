@@ -5,6 +5,8 @@ export { Client, type ConnectOptions, type EventFilter, type TimeLike } from './
 export { Subscription, type Notice, type SubscribeFilter } from './subscription.js';
 export { startController, stopController, restartController, type StartedController } from './controller-process.js';
 export { STATE_DIR } from '../schema/state-dir.js';
+export { checkConfiguration, formatConfigIssue, type ConfigurationCheck } from './configuration-check.js';
+export { upkeeperVersion } from '../schema/version.js';
 export { readControllerConfig, controllerSocket, type DiscoveryOptions } from './discovery.js';
 export { UpkError, ErrorCode, type WireError } from '../schema/errors.js';
 export { ExitCode, exitCodeFor } from '../schema/exit-codes.js';
@@ -19,7 +21,7 @@ export type {
   ActionResult,
 } from '../schema/records.js';
 export { SERVICE_STATES, DESIRED_STATES, EVENT_TYPES, EVENT_TYPE_NAMES } from '../schema/records.js';
-export type { ControllerInfo, ControllerStatus, OutcomeItem, EventQuery } from '../schema/client-protocol.js';
+export type { ControllerInfo, ControllerStatus, OutcomeItem, EventQuery, ReloadResult, ConfigChangeRecord } from '../schema/client-protocol.js';
 export type { ConfigIssue, ControllerConfig, ServiceConfig } from '../schema/config/types.js';
 
 /** Connect to the controller (found through `options.config`, $UPKEEPER_CONFIG or the default config). */

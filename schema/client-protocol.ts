@@ -52,6 +52,22 @@ export interface OutcomeItem {
   error?: WireError;
 }
 
+/** A configuration change the controller applied (also a row of the config_changes table). */
+export interface ConfigChangeRecord {
+  service: string;
+  uuid: string | null;
+  change: 'added' | 'changed' | 'removed' | 'kept';
+  /** What changed or why, in words. */
+  message: string;
+}
+
+/** What a reload did: ok false means nothing was applied (the issues say why). */
+export interface ReloadResult {
+  ok: boolean;
+  issues: ConfigIssue[];
+  changes: ConfigChangeRecord[];
+}
+
 export interface ServicesParams {
   /** Service ids (`name` or `package::name`, a bare name when unambiguous), or `all`. */
   services: string[];
@@ -98,6 +114,10 @@ export interface ClientMethods {
   action: { params: { service: string; action: string }; result: ActionResult };
   signal: { params: { service: string; signal: string; group?: boolean }; result: { pid: number } };
   events: { params: EventQuery; result: ServiceEvent[] };
+  /** Read and check every configuration file; apply all of it, or nothing (the issues say why). */
+  'config.reload': { params: Record<string, never>; result: ReloadResult };
+  /** Stop and forget services the configuration files no longer define (their history stays). */
+  remove: { params: ServicesParams; result: ConfigChangeRecord[] };
   /**
    * Receive events (and status changes) as they are stored. The answer comes first; then the current
    * status of each matching service, the stored events after `sinceId`, and live ones, in id order.
@@ -159,6 +179,8 @@ export const clientValidators: Validators<ClientMethods> = {
     const base = { service: str(o, 'service'), signal: str(o, 'signal') };
     return group === undefined ? base : { ...base, group };
   },
+  'config.reload': none,
+  remove: services,
   subscribe: (p) => {
     const o = asObject(p);
     const out: SubscribeParams = { subscription: optInt(o, 'subscription', 0) ?? 0 };

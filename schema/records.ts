@@ -10,8 +10,9 @@
  * - `backoff`: the service exited and waits for its restart (rate limit or runaway hold; see `hold`).
  * - `failed`: it failed `MaxConsecutiveFailures` times in a row; upkeeper gave up until a user starts it.
  * - `unknown`: the controller cannot reach the service's buddy.
+ * - `waiting`: a start waits for the service's prerequisites to run (see `waitingFor`).
  */
-export const SERVICE_STATES = ['stopped', 'starting', 'running', 'stopping', 'backoff', 'failed', 'unknown'] as const;
+export const SERVICE_STATES = ['stopped', 'waiting', 'starting', 'running', 'stopping', 'backoff', 'failed', 'unknown'] as const;
 export type ServiceState = (typeof SERVICE_STATES)[number];
 
 /** What the user wants: the service kept running, or kept stopped. */
@@ -35,7 +36,7 @@ export interface Hold {
 export interface BuddyStatus {
   service: string;
   uuid: string;
-  state: Exclude<ServiceState, 'unknown'>;
+  state: Exclude<ServiceState, 'unknown' | 'waiting'>;
   desired: DesiredState;
   pid: number | null;
   /** Start time of `pid` in clock ticks after boot (/proc/PID/stat field 22): proves a pid is the same process. */
@@ -83,6 +84,8 @@ export interface ServiceStatus {
   failures: number;
   lastExit: ExitInfo | null;
   hold: Hold | null;
+  /** In `waiting`: the prerequisites it waits for. */
+  waitingFor: string[] | null;
   description: string | null;
 }
 

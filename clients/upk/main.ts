@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // upk: the upkeeper command line. It reaches the controller only through libclient.
 import { Command, CommanderError } from 'commander';
-import { ExitCode, UpkError, exitCodeFor } from '../../libclient/index.js';
-import { upkeeperVersion } from '../../schema/version.js';
+import { ExitCode, UpkError, exitCodeFor, upkeeperVersion } from '../../libclient/index.js';
 import { registerActions } from './commands/actions.js';
 import { registerCheckConfig } from './commands/check-config.js';
+import { registerConfiguration } from './commands/configuration.js';
 import { registerControl } from './commands/control.js';
 import { registerController } from './commands/controller.js';
 import { registerEvents } from './commands/events.js';
@@ -27,6 +27,7 @@ registerControl(program, ctx);
 registerActions(program, ctx);
 registerEvents(program, ctx);
 registerCheckConfig(program, ctx);
+registerConfiguration(program, ctx);
 // `--json` is accepted after the command too: upk status --json
 for (const command of program.commands) {
   const all = [command, ...command.commands];

@@ -1,5 +1,5 @@
 // How upk prints: aligned tables for people, JSON for programs, durations in short words.
-import type { ExitInfo, ServiceStatus } from '../../schema/records.js';
+import type { ExitInfo, ServiceStatus } from '../../libclient/index.js';
 
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');

@@ -55,7 +55,7 @@ export const INITIAL_STATE_WORDS: Readonly<Record<string, 'running' | 'stopped'>
 const seconds = (extra: Partial<Extract<ValueType, { kind: 'number' }>> = {}): ValueType => ({ kind: 'number', integer: false, seconds: true, ...extra });
 const integer = (extra: Partial<Extract<ValueType, { kind: 'number' }>> = {}): ValueType => ({ kind: 'number', integer: true, ...extra });
 const boolean: ValueType = { kind: 'boolean' };
-const PLANNED_ORDER = 'Parsed and checked; ordering starts by this key is planned for a later release.';
+const ORDER = 'A reference to no service, or a dependency cycle, is a configuration error.';
 const PLANNED_RECONCILE = 'Parsed and checked; this reconciliation after a controller restart is planned for a later release.';
 
 export const SERVICE_KEYS: readonly KeySpec[] = [
@@ -68,11 +68,13 @@ export const SERVICE_KEYS: readonly KeySpec[] = [
   { name: 'ShortDescription', type: { kind: 'text', nullable: true }, default: null, description: 'A brief description of the service, shown by clients.' },
   { name: 'LongDescription', type: { kind: 'text', nullable: true }, default: null, description: 'A longer and more complete description of the service.' },
   { name: 'Provides', type: { kind: 'list', item: 'provides' }, default: [],
-    description: `Names of what this service provides, for other services' Prerequisites. Lists from ServiceDefaults and the service are appended, duplicates removed. ${PLANNED_ORDER}` },
+    description: "Names of what this service provides, for other services' Prerequisites (a service also provides its own name and id). Lists from ServiceDefaults and the service are appended, duplicates removed." },
   { name: 'Prerequisites', type: { kind: 'list', item: 'prerequisite' }, default: [],
-    description: `What must already be running before this service starts: a name listed in some service's Provides, "package:name" (single colon) for a service of a given package, or "uuid#<uuid>". Lists are appended like Provides. ${PLANNED_ORDER}` },
+    description: `What must be running before this service starts: a name (a service's name or id, or listed in some service's Provides), "package:name" (single colon) for a service of a given package, or "uuid#<uuid>" for a service with that configured UUID. A start of this service first starts, for each prerequisite none of whose providers runs, one provider (one already wanted running, else the one with the highest StartPriority) and waits until it is up. Lists are appended like Provides. ${ORDER}` },
+  { name: 'Conflicts', type: { kind: 'list', item: 'prerequisite' }, default: [],
+    description: `Services that must not run at the same time as this one, written like Prerequisites: a start of this service fails while one of them runs, and the other way round. Lists are appended like Provides. ${ORDER}` },
   { name: 'StartPriority', type: integer(), default: 0,
-    description: `Start priority, used instead of or together with Provides/Prerequisites to order starts. ${PLANNED_ORDER}` },
+    description: 'Order among starts that do not depend on each other: when several services start together (controller start, upk start all, a reload), those of higher StartPriority start first, and the next lower ones when they are up (or failed).' },
   { name: 'KillTimeout', type: seconds(), default: 10,
     description: 'Seconds allowed for a stop. The stop script runs at once; the whole process group gets SIGTERM at KillTimeout seconds and SIGKILL at 2×KillTimeout. A negative value never sends SIGKILL and sends SIGTERM at |KillTimeout|; 0 sends SIGTERM and SIGKILL at once.' },
   { name: 'MaxConsecutiveFailures', type: integer({ min: -1 }), default: -1,

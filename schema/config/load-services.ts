@@ -1,6 +1,7 @@
 // Reads every service file (*.conf in SvcConfigPath), checks each service, and reports duplicate ids and UUIDs.
 import fs from 'node:fs';
 import path from 'node:path';
+import { findCycle, providersOf } from './dependencies.js';
 import type { ConfigIssue, ControllerConfig, LoadedServices, ServiceConfig } from './types.js';
 import { type JsonNode, type Pos, fromValue, toValue } from './json-node.js';
 import { Accounts, type Host, currentHost } from './accounts.js';
@@ -43,7 +44,7 @@ export function loadServicesWith(config: ControllerConfig, env: NodeJS.ProcessEn
     return { services: [], issues, files: [] };
   }
   const files: string[] = [];
-  const candidates: { service: ServiceConfig; foldedId: string; uuidPos: Pos }[] = [];
+  const candidates: { service: ServiceConfig; foldedId: string; uuidPos: Pos; keyPos: (key: string) => Pos }[] = [];
   const ids = new Map<string, Definition>();
   const duplicated = new Set<string>();
 
@@ -86,14 +87,68 @@ export function loadServicesWith(config: ControllerConfig, env: NodeJS.ProcessEn
       const built = buildService({ id: entry.key, ...parsed, file, keyPos: entry.keyPos, node: entry.value }, defaults.layer, ctx);
       issues.push(...built.issues);
       if (built.service !== null) {
-        const uuidPos = entry.value.kind === 'object' ? (entry.value.entries.find((e) => e.key.toLowerCase() === 'uuid')?.value.pos ?? entry.keyPos) : entry.keyPos;
-        candidates.push({ service: built.service, foldedId, uuidPos });
+        const keyPos = (key: string): Pos =>
+          entry.value.kind === 'object' ? (entry.value.entries.find((e) => e.key.toLowerCase() === key)?.value.pos ?? entry.keyPos) : entry.keyPos;
+        candidates.push({ service: built.service, foldedId, uuidPos: keyPos('uuid'), keyPos });
       }
     }
   }
 
-  const services = dropDuplicateUuids(candidates.filter((c) => !duplicated.has(c.foldedId)), issues);
+  const unique = dropDuplicateUuids(candidates.filter((c) => !duplicated.has(c.foldedId)), issues);
+  const defined = [...ids.values()].map((d) => d.id);
+  const services = checkDependencies(unique, candidates, issues, defined);
   return { services, issues: sortIssues(issues, [defaultsFile, config.svcConfigPath, ...listed.files]), files };
+}
+
+/**
+ * Every Prerequisites and Conflicts entry must mean some service, and prerequisites must not form a
+ * cycle. A service with such a problem is left out; so, in turn, is one whose prerequisite is left
+ * out. (A conflict with a service left out is no problem: it cannot run.)
+ */
+function checkDependencies(
+  services: ServiceConfig[],
+  candidates: { service: ServiceConfig; keyPos: (key: string) => Pos }[],
+  issues: ConfigIssue[],
+  defined: string[],
+): ServiceConfig[] {
+  const pos = (s: ServiceConfig, key: string): Pos => candidates.find((c) => c.service === s)!.keyPos(key.toLowerCase());
+  // Every service the files define, even those left out for their own errors (by id and name only).
+  const anywhere = [
+    ...candidates.map((c) => c.service),
+    ...defined.map((id) => ({ ...parseServiceId(id)!, id, uuid: null, provides: [], prerequisites: [], conflicts: [], startPriority: 0 })),
+  ];
+  const exists = (ref: string, self: ServiceConfig): boolean => providersOf(ref, anywhere).some((p) => p.id !== self.id);
+  const problem = (ref: string, self: ServiceConfig): string =>
+    exists(ref, self)
+      ? `${JSON.stringify(ref)} means only services left out for their own errors (see them above)`
+      : `${JSON.stringify(ref)} is no service's name, id or Provides, nor a package:name or uuid# of a configured service`;
+  for (const s of services) {
+    for (const ref of s.conflicts) {
+      if (!exists(ref, s)) issues.push(makeIssue(s.file, pos(s, 'Conflicts'), `${s.id}.Conflicts`, problem(ref, s)));
+    }
+  }
+  let kept = services.filter((s) => s.conflicts.every((ref) => exists(ref, s)));
+  for (;;) {
+    const bad = new Set<ServiceConfig>();
+    for (const s of kept) {
+      for (const ref of s.prerequisites) {
+        if (providersOf(ref, kept).some((p) => p !== s)) continue;
+        issues.push(makeIssue(s.file, pos(s, 'Prerequisites'), `${s.id}.Prerequisites`, problem(ref, s)));
+        bad.add(s);
+      }
+    }
+    if (bad.size === 0) break;
+    kept = kept.filter((s) => !bad.has(s));
+  }
+  const cycle = findCycle(kept);
+  if (cycle) {
+    const members = new Set(cycle);
+    for (const s of kept.filter((x) => members.has(x.id))) {
+      issues.push(makeIssue(s.file, pos(s, 'Prerequisites'), `${s.id}.Prerequisites`, `dependency cycle: ${cycle.join(' → ')}`));
+    }
+    return checkDependencies(kept.filter((s) => !members.has(s.id)), candidates, issues, defined);
+  }
+  return kept;
 }
 
 /** `$schema` is allowed and ignored; ServiceDefaults is a mistake here. undefined: an ordinary service id. */

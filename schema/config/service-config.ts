@@ -84,6 +84,7 @@ export function buildService(entry: ServiceEntry, defaults: Layer, ctx: CheckCon
     shortDescription: value('ShortDescription') as string | null,
     longDescription: value('LongDescription') as string | null,
     prerequisites: value('Prerequisites') as string[],
+    conflicts: value('Conflicts') as string[],
     startPriority: value('StartPriority') as number,
     killTimeout: value('KillTimeout') as number,
     maxConsecutiveFailures: value('MaxConsecutiveFailures') as number,

@@ -48,6 +48,7 @@ export interface ServiceConfig {
   shortDescription: string | null;
   longDescription: string | null;
   prerequisites: string[];
+  conflicts: string[];
   startPriority: number;
   killTimeout: number;
   maxConsecutiveFailures: number;

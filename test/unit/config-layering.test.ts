@@ -39,9 +39,14 @@ test('null replaces too: UserMaxRestarts null means the built-in 10 even under a
 });
 
 test('Provides and Prerequisites append: defaults first, duplicates removed', T, (t) => {
-  const r = load(t, '{ "Provides": ["base", "log"], "Prerequisites": ["net"], "ExecStart": "x" }', '{ "a": { "Provides": ["http", "base"], "Prerequisites": ["db", "net"] } }');
-  assert.deepEqual(r.services[0]?.provides, ['base', 'log', 'http']);
-  assert.deepEqual(r.services[0]?.prerequisites, ['net', 'db']);
+  const provides = load(t, '{ "Provides": ["base", "log"], "ExecStart": "x" }', '{ "a": { "Provides": ["http", "base"] } }');
+  assert.deepEqual(provides.services[0]?.provides, ['base', 'log', 'http']);
+  // Prerequisites append the same way; here they mean no service, so each is an issue, in list order.
+  const r = load(t, '{ "Prerequisites": ["net"], "ExecStart": "x" }', '{ "a": { "Prerequisites": ["db", "net"] } }');
+  assert.deepEqual(
+    r.issues.map((i) => i.message.split(' ')[0]),
+    ['"net"', '"db"'],
+  );
 });
 
 test('CustomActions merge by name: an overridden action keeps its position and takes the service spelling', T, (t) => {

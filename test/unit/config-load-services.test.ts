@@ -161,3 +161,34 @@ test('a file that cannot be read is an issue', T, (t) => {
   fs.chmodSync(path.join(d, 'a.conf'), 0o000);
   assert.deepEqual(loadServices(config, {}).issues.map(formatIssue), [`${d}/a.conf: cannot read the file: permission denied`]);
 });
+
+test('dependencies: unknown references, services left out for their own errors, cycles', { timeout: 10_000 }, () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'upk-cfg-deps-'));
+  try {
+    fs.mkdirSync(path.join(dir, 'd'));
+    const file = path.join(dir, 'd', 'a.conf');
+    fs.writeFileSync(
+      file,
+      [
+        '{',
+        '  "web": { "ExecStart": "x", "Prerequisites": ["db", "nowhere"] },',
+        '  "db": { "ExecStart": 5 },',
+        '  "one": { "ExecStart": "x", "Prerequisites": ["two"] },',
+        '  "two": { "ExecStart": "x", "Prerequisites": ["one"] },',
+        '  "calm": { "ExecStart": "x", "Conflicts": ["db"] },',
+        '  "solo": { "ExecStart": "x", "Conflicts": ["ghost"] },',
+        '}',
+      ].join('\n'),
+    );
+    const config = { file: null, stateDir: dir, svcConfigPath: path.join(dir, 'd'), svcRunPath: dir, buddyPollingInterval: 1, upkBuddyPath: null, serviceDefaults: {} };
+    const r = loadServices(config, {});
+    const messages = r.issues.map((i) => `${i.line} ${i.key}: ${i.message}`);
+    assert.ok(messages.some((m) => m.startsWith('2 web.Prerequisites: "db" means only services left out for their own errors')), messages.join('\n'));
+    assert.ok(messages.some((m) => m.startsWith('2 web.Prerequisites: "nowhere" is no service')));
+    assert.ok(messages.some((m) => m === '4 one.Prerequisites: dependency cycle: one → two → one'));
+    assert.ok(messages.some((m) => m.startsWith('7 solo.Conflicts: "ghost" is no service')));
+    assert.deepEqual(r.services.map((s) => s.id), ['calm'], 'a conflict with a service left out is no problem');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

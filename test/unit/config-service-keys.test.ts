@@ -132,7 +132,7 @@ test('built-in defaults of a service that sets only ExecStart', T, (t) => {
     {
       id: 'web', name: 'web', package: null, file: f.file, line: 1, uuid: null, provides: [], shortDescription: null, longDescription: null,
       prerequisites: [], startPriority: 0, killTimeout: 10, maxConsecutiveFailures: -1, userMaxRestarts: 10, userRestartWindow: 60,
-      userRateLimit: 1, randomizeRateLimit: false, minUptime: 1, setUid: null, setGid: null, ringbufferSize: 256, reconnectRetries: 10,
+      userRateLimit: 1, randomizeRateLimit: false, minUptime: 1, setUid: null, setGid: null, ringbufferSize: 256, reconnectRetries: 10, conflicts: [],
       journalMaxEvents: 100000, logMaxSize: 10485760, logKeep: 5,
       execStart: '/usr/bin/web --port 80', execStop: 'kill', execReload: 'kill -HUP',
       startScript: '#!/bin/sh\nexec /usr/bin/web --port 80\n', stopScript: '#!/bin/sh\nexec kill $1\n', reloadScript: '#!/bin/sh\nexec kill -HUP $1\n',
@@ -145,7 +145,8 @@ test('built-in defaults of a service that sets only ExecStart', T, (t) => {
 test('Provides and Prerequisites: entry syntax, each bad entry named by index', T, (t) => {
   const f = fixture(t);
   const good = f.load('{ "web": { "ExecStart": "x", "Provides": ["http", "a.b@c-d_1", "http"],\n'
-    + ' "Prerequisites": ["db", "pkg:db", "uuid#0F8FAD5B-D9CB-469F-A165-70867728950E"] } }');
+    + ' "Prerequisites": ["db", "pkg:db", "uuid#0F8FAD5B-D9CB-469F-A165-70867728950E"] },\n'
+    + ' "db": { "ExecStart": "x" }, "pkg::db": { "ExecStart": "x" }, "x": { "ExecStart": "x", "UUID": "0f8fad5b-d9cb-469f-a165-70867728950e" } }');
   assert.deepEqual(good.issues, []);
   assert.deepEqual(good.services[0]?.provides, ['http', 'a.b@c-d_1']);
   assert.deepEqual(good.services[0]?.prerequisites, ['db', 'pkg:db', 'uuid#0F8FAD5B-D9CB-469F-A165-70867728950E']);

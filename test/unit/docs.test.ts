@@ -1,5 +1,6 @@
 // Drift guard: the documents in docs/ name everything the code defines (event types, states, exit
-// codes, commands, run-directory files, record fields, protocol methods, error codes, source files).
+// codes, commands, run-directory files, record fields, protocol methods, error codes, source files,
+// libclient's methods and exports, database tables and columns, migrations, benchmarks).
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { test } from 'node:test';
@@ -69,6 +70,14 @@ function upkCommands(): string[] {
     }
   }
   return [...new Set(commands)];
+}
+
+/** Every SQL migration, relative to the repository root. */
+function migrationFiles(): string[] {
+  return readdirSync(new URL('schema/migrations/', ROOT))
+    .filter((f) => f.endsWith('.sql'))
+    .sort()
+    .map((f) => `schema/migrations/${f}`);
 }
 
 /** Every .ts file under the given folders, relative to the repository root. */
@@ -150,6 +159,64 @@ test('architecture.md: every source file of schema, system, buddy, controller, l
   const files = sourceFiles(['schema', 'system', 'buddy', 'controller', 'libclient', 'clients']);
   assert.ok(files.includes('buddy/machine.ts') && files.length > 50, `found ${files.length} files`);
   for (const file of files) assert.ok(architecture.includes(`\`${file}\``), `docs/architecture.md does not describe ${file}`);
+  const migrations = migrationFiles();
+  assert.ok(migrations.length >= 2, `migrations: ${migrations.join(', ')}`);
+  for (const file of migrations) assert.ok(architecture.includes(`\`${file}\``), `docs/architecture.md does not describe ${file}`);
+});
+
+test('architecture.md: every benchmark, in the table and in the --only list', T, () => {
+  const architecture = doc('architecture.md');
+  const names = readdirSync(new URL('bench/', ROOT))
+    .filter((f) => f.endsWith('.ts'))
+    .flatMap((f) => [...read(`bench/${f}`).matchAll(/: Benchmark = \{\s*name: '([^']+)'/g)].map((m) => m[1]!));
+  assert.ok(names.includes('respawn') && names.length >= 7, `benchmarks: ${names.join(', ')}`);
+  const only = /--only \w+ +# one of: (.+)$/m.exec(architecture)?.[1]?.split(/,\s*/) ?? [];
+  for (const name of names) {
+    assertMatches(architecture, new RegExp(`^\\| \`${name}\` \\|`, 'm'), `docs/architecture.md has no benchmark row for ${name}`);
+    assert.ok(only.includes(name), `docs/architecture.md: the --only list lacks ${name}`);
+  }
+});
+
+test('library.md: every public method of Client and every export of libclient', T, () => {
+  const library = doc('library.md');
+  const source = read('libclient/client.ts');
+  const body = /export class Client \{([\s\S]*?)\n\}/.exec(source)?.[1] ?? '';
+  const methods: string[] = [];
+  const lines = body.split('\n');
+  lines.forEach((line, i) => {
+    const m = /^ {2}(?:async )?(\w+)\(/.exec(line);
+    const internal = /@internal/.test(lines[i - 1] ?? '');
+    if (m && m[1] !== 'constructor' && !internal) methods.push(m[1]!);
+  });
+  assert.ok(methods.includes('subscribe') && methods.includes('close') && !methods.includes('call'), `methods: ${methods.join(', ')}`);
+  for (const method of methods) {
+    assertMatches(library, new RegExp(`^\\| \`${method}\\(`, 'm'), `docs/library.md has no table row for Client.${method}()`);
+  }
+  const index = read('libclient/index.ts');
+  const exported = [
+    ...[...index.matchAll(/^export (?:type )?\{([^}]+)\}/gm)].flatMap((m) => m[1]!.split(',').map((n) => n.trim().replace(/^type /, ''))),
+    ...[...index.matchAll(/^export function (\w+)/gm)].map((m) => m[1]!),
+  ].filter(Boolean);
+  assert.ok(exported.includes('connect') && exported.includes('ReloadResult'), `exports: ${exported.join(', ')}`);
+  for (const name of exported) assert.ok(mentionsAsCode(library, name), `docs/library.md does not name the export ${name}`);
+});
+
+test('controller.md: every table of the migrations, with every column', T, () => {
+  const controller = doc('controller.md');
+  let tables = 0;
+  for (const file of migrationFiles()) {
+    for (const m of read(file).matchAll(/^CREATE TABLE (\w+) \(\n([\s\S]*?)\n\);/gm)) {
+      tables++;
+      const [, table, columns] = m;
+      const section = new RegExp(`^### \`${table}\`[^\\n]*\\n([\\s\\S]*?)(?=^#)`, 'm').exec(controller)?.[1];
+      assert.ok(section, `docs/controller.md has no section "### \`${table}\`" (${file})`);
+      for (const c of columns!.matchAll(/^ {2}(\w+) +[A-Z]/gm)) {
+        if (c[1] === 'UNIQUE') continue;
+        assert.ok(section.includes(`\`${c[1]}\``), `docs/controller.md: the section of ${table} does not describe its column ${c[1]}`);
+      }
+    }
+  }
+  assert.ok(tables >= 5, `found ${tables} tables`);
 });
 
 test('README.md links every document, and every relative link between documents resolves', T, () => {

@@ -1,6 +1,6 @@
 // The buddy runs once per service: it must load only what it needs (no SQLite, msgpackr, commander, blessed).
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
@@ -39,5 +39,20 @@ describe('lean buddy', { timeout: 5000 }, () => {
   it('the graph walker sees packages (it can fail)', () => {
     const client = fileURLToPath(new URL('../../libclient/index.js', import.meta.url));
     assert.ok(importGraph(client).packages.has('msgpackr'));
+  });
+});
+
+describe('upk reaches the controller only through libclient', { timeout: 5000 }, () => {
+  it('no file of clients/ imports anything of the project but clients/ and libclient/', () => {
+    const dir = fileURLToPath(new URL('../../clients/', import.meta.url));
+    const files = readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.js'));
+    assert.ok(files.length > 5);
+    for (const f of files) {
+      const file = resolve(dir, f);
+      for (const m of readFileSync(file, 'utf8').matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+['"](\.[^'"]+)['"]/gm)) {
+        const target = resolve(dirname(file), m[1]!);
+        assert.ok(target.includes('/dist/clients/') || target.includes('/dist/libclient/'), `${f} imports ${m[1]}`);
+      }
+    }
   });
 });

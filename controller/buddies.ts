@@ -1,0 +1,238 @@
+// The controller's buddies: attach (connect, else launch), reconcile, notice a lost one, shut one
+// down, and find and retire buddies that serve no configured service.
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ServiceConfig } from '../schema/config/types.js';
+import { RUN_DIR } from '../schema/run-dir.js';
+import { processAlive } from '../system/process-group.js';
+import { previousStatus, serviceSurvives } from '../buddy/settings.js';
+import { BuddyLink } from './buddy-link.js';
+import { BUNDLED_BUDDY, launchBuddy } from './buddy-launcher.js';
+import type { Controller } from './controller.js';
+import { takeInJournals } from './journal-intake.js';
+import type { ServiceEntry } from './service-table.js';
+
+/** A buddy that keeps dying is started again at most this often. */
+const RELAUNCH_MIN_MS = 1000;
+/** How long a buddy may take to hand over its last events and exit after its shutdown. */
+const SHUTDOWN_DRAIN_MS = 15_000;
+/** How long a buddy whose socket closed may take to exit before it is taken for alive. */
+const BUDDY_EXIT_WAIT_MS = 1000;
+
+export class Buddies {
+  private readonly lastLaunch = new Map<string, number>();
+
+  constructor(private readonly c: Controller) {}
+
+  private get program(): string {
+    return this.c.config.upkBuddyPath ?? BUNDLED_BUDDY;
+  }
+
+  /** Connect to the service's living buddy, or start one; then bring the service to its desired state. */
+  attach(entry: ServiceEntry, settingsChanged: boolean): Promise<BuddyLink> {
+    entry.launching ??= this.connectOrLaunch(entry, settingsChanged).finally(() => (entry.launching = null));
+    return entry.launching;
+  }
+
+  /** Attach the service's buddy again in the background (it reached us by its endpoint, say). */
+  reattach(entry: ServiceEntry): void {
+    if (this.c.stopping || this.c.shuttingDown || entry.retired) return;
+    void this.attach(entry, false).then(
+      () => entry.wantsStart && void this.c.starter.start(entry),
+      (err: Error) => this.c.log.error(`${entry.config.id}: ${err.message}`),
+    );
+  }
+
+  /** The link to a service's buddy, attaching one (connect, else start) when there is none. */
+  async linkOf(entry: ServiceEntry): Promise<BuddyLink> {
+    if (entry.link?.open) return entry.link;
+    await this.attach(entry, false);
+    return entry.link!;
+  }
+
+  /** The link to the service's buddy if one answers; never starts one. */
+  async reach(entry: ServiceEntry): Promise<BuddyLink | null> {
+    if (entry.link?.open) return entry.link;
+    const link = await BuddyLink.connect(join(entry.runDir, RUN_DIR.socket)).catch(() => null);
+    if (link) this.bind(entry, link);
+    return link;
+  }
+
+  /**
+   * Stop a service and its buddy, and wait until the buddy has handed over its last events and
+   * exited (it exits once the poller has committed them).
+   */
+  async shutdown(entry: ServiceEntry): Promise<{ ok: boolean; message: string }> {
+    const link = await this.reach(entry);
+    if (!link) return { ok: true, message: 'no buddy was running' };
+    const outcome = await link.call('shutdown', {});
+    entry.status = outcome.status;
+    if (await waitForExit(link.pid, SHUTDOWN_DRAIN_MS)) this.c.store.endBuddy(link.buddyId, 'shutdown');
+    else this.c.log.warn(`${entry.config.id}: buddy ${link.pid} did not exit after its shutdown`);
+    return outcome;
+  }
+
+  /**
+   * Remove a service from the controller: stop it and its buddy, and record it as removed. A service
+   * still running without a buddy gets one first (it adopts the service), so that it can be stopped.
+   */
+  async unconfigure(entry: ServiceEntry, why: string): Promise<void> {
+    entry.retired = true;
+    let link = await this.reach(entry);
+    if (!link && serviceSurvives(previousStatus(join(entry.runDir, RUN_DIR.status), entry.uuid))) {
+      link = await launchBuddy(entry.runDir, this.program).then(
+        (b) => b.link,
+        (err: Error) => (this.c.log.warn(`${entry.config.id}: ${err.message}`), null),
+      );
+      if (link) this.bind(entry, link);
+    }
+    if (link) await this.shutdown(entry).catch((err: Error) => this.c.log.warn(`${entry.config.id}: ${err.message}`));
+    takeInJournals(this.c.store, entry.runDir, entry.uuid, (m) => this.c.log.info(m));
+    this.c.services.delete(entry.config.id);
+    this.c.store.markRemoved(entry.uuid);
+    this.c.log.info(`${entry.config.id}: ${why}: removed`);
+  }
+
+  /**
+   * Buddies that answer in a run directory but serve no configured service (a removed service, or
+   * an identity that changed), and buddy rows the database holds open: every living buddy is found.
+   */
+  async retireStrays(): Promise<void> {
+    const { svcRunPath } = this.c.config;
+    const known = new Set(this.c.services.all().map((e) => e.runDir));
+    let dirs: string[] = [];
+    try {
+      dirs = readdirSync(svcRunPath).map((d) => join(svcRunPath, d));
+    } catch {
+      /* no run directories yet */
+    }
+    for (const dir of dirs.filter((d) => !known.has(d))) {
+      const link = await BuddyLink.connect(join(dir, RUN_DIR.socket)).catch(() => null);
+      if (link) await this.retireStray(dir, link);
+    }
+    const attached = new Set(this.c.services.all().map((e) => e.link?.buddyId));
+    for (const row of this.c.store.openBuddies()) {
+      if (attached.has(row.id)) continue;
+      if (!processAlive(row.pid)) this.c.store.endBuddy(row.id, 'gone');
+      else this.c.log.warn(`buddy ${row.pid} (instance ${row.instance}) still runs but answers on no run directory's socket`);
+    }
+  }
+
+  /** Collect a stray buddy's events, then shut it and its service down (its service was removed). */
+  private async retireStray(runDir: string, link: BuddyLink): Promise<void> {
+    const { store, log } = this.c;
+    const uuid = link.hello.status.uuid;
+    const id = link.hello.status.service;
+    if (!store.serviceByUuid(uuid)) {
+      store.recordForgotten(uuid, id);
+      log.warn(`${runDir}: buddy ${link.pid} serves uuid ${uuid}, which the database never knew; recorded as removed`);
+    }
+    const stored = store.serviceByUuid(uuid);
+    // On this path only the id of the configuration is read (logs); a forgotten service has no other.
+    const config = (stored && storedConfig(stored.config)) ?? ({ id } as ServiceConfig);
+    const entry: ServiceEntry = { config, uuid, runDir, desired: 'stopped', link: null, status: null, launching: null, retired: true };
+    this.bind(entry, link);
+    log.warn(`${config.id}: buddy ${link.pid} serves a removed service (uuid ${uuid}); collecting its events and shutting it down`);
+    await this.c.poller.drain([entry]);
+    await this.shutdown(entry).catch((err: Error) => log.warn(`${config.id}: ${err.message}`));
+    store.markRemoved(uuid);
+  }
+
+  private async connectOrLaunch(entry: ServiceEntry, settingsChanged: boolean): Promise<BuddyLink> {
+    let link: BuddyLink | null = await BuddyLink.connect(join(entry.runDir, RUN_DIR.socket)).catch(() => null);
+    if (link && link.hello.status.uuid !== entry.uuid) {
+      // The service's identity changed (a new UUID): the old one's buddy hands over its events and goes.
+      await this.retireStray(entry.runDir, link);
+      link = null;
+    }
+    let found = link !== null;
+    if (link) {
+      if (settingsChanged) entry.status = await link.call('reconfigure', {});
+    } else {
+      const since = Date.now() - (this.lastLaunch.get(entry.uuid) ?? 0);
+      if (since < RELAUNCH_MIN_MS) await new Promise((r) => setTimeout(r, RELAUNCH_MIN_MS - since));
+      this.lastLaunch.set(entry.uuid, Date.now());
+      link = (await launchBuddy(entry.runDir, this.program)).link;
+      // A new buddy that adopted a service left running by a lost buddy is reconciled like a found one.
+      found = link.hello.status.state !== 'stopped';
+    }
+    this.bind(entry, link);
+    await this.reconcile(entry, link, found);
+    return link;
+  }
+
+  private bind(entry: ServiceEntry, link: BuddyLink): void {
+    const { store } = this.c;
+    const hello = link.hello;
+    link.buddyId = store.buddyId(hello.instance, entry.uuid, hello.pid, Date.parse(hello.status.buddyStarted));
+    store.endOtherBuddies(entry.uuid, link.buddyId, 'gone');
+    link.acked = store.lastSeq(link.buddyId);
+    takeInJournals(store, entry.runDir, entry.uuid, (m) => this.c.log.info(m));
+    link.onNotify = () => this.c.poller.wake(entry);
+    link.onClose = () => void this.onLost(entry, link);
+    entry.link = link;
+    entry.status = hello.status;
+    this.c.publishStatus(entry);
+  }
+
+  /**
+   * Bring a buddy's service to the desired state. A buddy found running was already supervising
+   * before this controller started: where it disagrees with the database, PreferBuddyStateForStopped
+   * and PreferBuddyStateForRunning decide who is right (docs/controller.md has the table).
+   */
+  private async reconcile(entry: ServiceEntry, link: BuddyLink, found: boolean): Promise<void> {
+    const buddyWants = link.hello.status.desired;
+    const cfg = entry.config;
+    if (found && buddyWants !== entry.desired) {
+      const trustBuddy = buddyWants === 'stopped' ? cfg.preferBuddyStateForStopped : cfg.preferBuddyStateForRunning;
+      if (trustBuddy) {
+        this.c.log.info(`${cfg.id}: buddy has it ${buddyWants}; recording that as desired`);
+        this.c.setDesired(entry, buddyWants);
+        return;
+      }
+    }
+    if (found && buddyWants === entry.desired) return;
+    if (entry.desired === 'running') {
+      entry.wantsStart = true; // the caller starts it, in dependency and priority order with the others
+    } else if (found) {
+      void link.call('stop', {}).catch((err: Error) => this.c.log.warn(`${cfg.id}: stop: ${err.message}`));
+    }
+  }
+
+  /**
+   * A buddy connection closed. A buddy closes its socket just before it exits, so give its pid a
+   * moment to go; then record a dead buddy and start another, or reconnect to a living one.
+   */
+  private async onLost(entry: ServiceEntry, link: BuddyLink): Promise<void> {
+    if (entry.link !== link) return;
+    entry.link = null;
+    this.c.publishStatus(entry);
+    if (this.c.stopping || this.c.shuttingDown || entry.retired) return; // shutdown records the end itself
+    if (await waitForExit(link.pid, BUDDY_EXIT_WAIT_MS)) {
+      this.c.store.endBuddy(link.buddyId, 'lost');
+      this.c.log.warn(`${entry.config.id}: buddy ${link.pid} is gone; starting another`);
+    }
+    if (this.c.shuttingDown || this.c.stopping || entry.link) return;
+    this.reattach(entry);
+  }
+}
+
+/** A ServiceConfig as stored in the database, or null if it does not look like one. */
+export function storedConfig(json: string): ServiceConfig | null {
+  try {
+    const c = JSON.parse(json) as ServiceConfig;
+    return typeof c.id === 'string' && typeof c.startScript === 'string' && typeof c.file === 'string' ? c : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Wait until `pid` no longer runs; false if it still does after `ms`. */
+export async function waitForExit(pid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (processAlive(pid)) {
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return true;
+}

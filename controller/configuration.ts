@@ -1,0 +1,220 @@
+// The controller's configuration: read at start, reloaded on request (upk reload-config, SIGHUP):
+// everything is checked first, and on any error the last good configuration stays in force.
+// Every applied change is recorded in the audit database (config_changes).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ConfigIssue, ControllerConfig, LoadedServices, ServiceConfig } from '../schema/config/types.js';
+import { SERVICE_KEYS, formatIssue, loadControllerConfig, loadServices } from '../schema/config/index.js';
+import { ErrorCode, UpkError } from '../schema/errors.js';
+import { RUN_DIR } from '../schema/run-dir.js';
+import { ensureFifos } from '../system/files.js';
+import type { ConfigChangeRecord as ConfigChange, ReloadResult } from '../schema/client-protocol.js';
+import { storedConfig } from './buddies.js';
+import type { Controller } from './controller.js';
+import { buddySettings, prepareRunDir, runDirFifos } from './run-dir.js';
+import type { ServiceEntry } from './service-table.js';
+
+
+/** Keys whose change alters the service's scripts, which run anew only at its next start. */
+const SCRIPT_KEYS = new Set(['execStart', 'execStop', 'execReload', 'startScript', 'stopScript', 'reloadScript', 'customActions', 'pipeStdoutScript', 'pipeStderrScript']);
+
+export class Configuration {
+  issues: ConfigIssue[] = [];
+  private serial: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly c: Controller) {}
+
+  /**
+   * At start: read the service files, record every service, write its run directory. Services the
+   * files no longer define keep their last good configuration from the database, unless
+   * UnconfigureOnFileRemoval says to remove them (they are marked `retired`). Returns the entries
+   * whose buddy.json changed.
+   */
+  loadAtStart(): Set<ServiceEntry> {
+    const loaded = loadServices(this.c.config, process.env);
+    this.issues = loaded.issues;
+    for (const issue of loaded.issues) this.c.log.error(`config: ${formatIssue(issue)}`);
+    const { changes, settingsChanged } = this.applyFiles(loaded);
+    for (const row of this.c.store.activeServices()) {
+      if (this.c.services.all().some((e) => e.uuid === row.uuid)) continue;
+      const last = storedConfig(row.config);
+      if (!last || this.c.services.get(last.id)) continue;
+      const entry = this.add(last, row.uuid, row.desired, settingsChanged);
+      if (!entry) continue;
+      const broken = loaded.issues.some((i) => i.file === last.file);
+      if (!broken && last.unconfigureOnFileRemoval) {
+        entry.retired = true;
+      } else {
+        entry.missing = true;
+        const why = broken ? `${last.file} has errors` : 'it is no longer in the configuration files';
+        this.c.log.warn(`${last.id}: ${why}; it keeps its last good configuration`);
+        changes.push({ service: last.id, uuid: row.uuid, change: 'kept', message: `${why}; kept with its last good configuration` });
+      }
+    }
+    this.makeFifos(this.c.services.all());
+    this.c.store.recordChanges(changes, 'start');
+    return settingsChanged;
+  }
+
+  /** Check every file; apply all of it, or nothing. One reload at a time. */
+  reload(trigger: 'reload' | 'SIGHUP'): Promise<ReloadResult> {
+    const next = this.serial.then(() => this.doReload(trigger));
+    this.serial = next.catch(() => undefined);
+    return next;
+  }
+
+  /** `upk remove`: stop and forget services the configuration files no longer define. */
+  async remove(entries: ServiceEntry[]): Promise<ConfigChange[]> {
+    const defined = entries.filter((e) => !e.missing);
+    if (defined.length > 0) {
+      const where = defined.map((e) => `${e.config.id} (${e.config.file})`).join(', ');
+      throw new UpkError(ErrorCode.BAD_REQUEST, `still defined in the configuration: ${where}; delete it there and reload first`);
+    }
+    const changes: ConfigChange[] = [];
+    for (const e of entries) {
+      await this.c.buddies.unconfigure(e, 'removed by upk remove');
+      changes.push({ service: e.config.id, uuid: e.uuid, change: 'removed', message: 'stopped and removed; its history stays' });
+    }
+    this.c.store.recordChanges(changes, 'remove');
+    return changes;
+  }
+
+  private async doReload(trigger: 'reload' | 'SIGHUP'): Promise<ReloadResult> {
+    const current = this.c.config;
+    const read = loadControllerConfig({ config: current.file ?? undefined, env: process.env });
+    const issues = [...read.issues];
+    const next = read.config;
+    if (next) {
+      for (const [key, now, then] of [['StateDir', current.stateDir, next.stateDir], ['SvcRunPath', current.svcRunPath, next.svcRunPath]] as const) {
+        if (now !== then) issues.push({ file: next.file ?? '', line: 0, column: 0, key, message: `cannot change while the controller runs (from ${now} to ${then}): restart the controller` });
+      }
+    }
+    const loaded = next && issues.length === 0 ? loadServices(next, process.env) : null;
+    if (loaded) issues.push(...loaded.issues);
+    if (!next || !loaded || issues.length > 0) {
+      for (const issue of issues) this.c.log.error(`reload: ${formatIssue(issue)}`);
+      this.c.log.warn(`reload (${trigger}): ${issues.length} problem(s); the configuration in force is unchanged`);
+      this.issues = issues;
+      return { ok: false, issues, changes: [] };
+    }
+    this.c.config = next;
+    this.c.poller.setInterval(next.buddyPollingInterval * 1000);
+    const before = new Set(this.c.services.all());
+    const { changes, settingsChanged, added } = this.applyFiles(loaded);
+    this.makeFifos(added);
+    const defined = new Set(loaded.services.map((s) => s.id));
+    for (const e of [...before].filter((x) => !defined.has(x.config.id) && !x.retired)) {
+      if (e.config.unconfigureOnFileRemoval) {
+        await this.c.buddies.unconfigure(e, 'no longer in the configuration files, and UnconfigureOnFileRemoval is set');
+        changes.push({ service: e.config.id, uuid: e.uuid, change: 'removed', message: 'no longer in the configuration files: stopped and removed (UnconfigureOnFileRemoval)' });
+      } else if (!e.missing) {
+        e.missing = true;
+        changes.push({ service: e.config.id, uuid: e.uuid, change: 'kept', message: 'no longer in the configuration files: kept with its last configuration until upk remove' });
+      }
+    }
+    this.c.store.recordChanges(changes, trigger);
+    this.issues = [];
+    for (const e of settingsChanged) {
+      if (e.link?.open && !added.includes(e)) e.status = await e.link.call('reconfigure', {}).catch(() => e.status);
+    }
+    // New services get buddies, and start per InitialState, in dependency and priority order.
+    await Promise.all(added.map((e) => this.c.buddies.attach(e, false).catch((err: Error) => this.c.log.error(`${e.config.id}: ${err.message}`))));
+    void this.c.starter.startMany(added.filter((e) => e.wantsStart), (e) => this.c.starter.start(e));
+    for (const change of changes) this.c.log.info(`reload (${trigger}): ${change.service}: ${change.change}: ${change.message}`);
+    return { ok: true, issues: [], changes };
+  }
+
+  /** Record the files' services and write their run directories; what changed, in words. */
+  private applyFiles(loaded: LoadedServices): { changes: ConfigChange[]; settingsChanged: Set<ServiceEntry>; added: ServiceEntry[] } {
+    const changes: ConfigChange[] = [];
+    const settingsChanged = new Set<ServiceEntry>();
+    const added: ServiceEntry[] = [];
+    // One transaction for all: each commit would otherwise be a write of its own (slow at 50 services).
+    this.c.store.db.transaction(() => {
+      for (const svc of loaded.services) {
+        const stored = this.c.store.upsertService(svc, recordedUuid(join(this.c.config.svcRunPath, svc.id)));
+        const existing = this.c.services.get(svc.id);
+        if (existing && existing.uuid === stored.uuid) {
+          const wasMissing = existing.missing === true;
+          existing.config = svc;
+          existing.missing = false;
+          if (this.writeRunDir(existing)) settingsChanged.add(existing);
+          if (stored.changed.length > 0 || wasMissing) changes.push(changed(existing, stored.changed, wasMissing));
+          continue;
+        }
+        if (existing) this.c.services.delete(svc.id); // a new UUID: the old identity's buddy is retired on attach
+        const entry = this.add(svc, stored.uuid, stored.desired, settingsChanged);
+        if (!entry) continue;
+        added.push(entry);
+        if (stored.created) {
+          changes.push({ service: svc.id, uuid: stored.uuid, change: 'added', message: `InitialState ${svc.initialState}` });
+        } else if (stored.changed.length > 0) {
+          changes.push(changed(entry, stored.changed, false));
+        }
+      }
+    })();
+    return { changes, settingsChanged, added };
+  }
+
+  private add(svc: ServiceConfig, uuid: string, desired: ServiceEntry['desired'], settingsChanged: Set<ServiceEntry>): ServiceEntry | null {
+    const runDir = join(this.c.config.svcRunPath, svc.id);
+    const entry: ServiceEntry = { config: svc, uuid, runDir, desired, link: null, status: null, launching: null };
+    try {
+      if (this.writeRunDir(entry)) settingsChanged.add(entry);
+    } catch (err) {
+      this.c.log.error(`${svc.id}: cannot prepare ${runDir}: ${(err as Error).message}`);
+      return null;
+    }
+    this.c.services.set(entry);
+    return entry;
+  }
+
+  /** Write a service's run directory; true when its buddy.json changed. */
+  private writeRunDir(e: ServiceEntry): boolean {
+    const settings = buddySettings(e.config, e.uuid, e.runDir, serviceEnvironment(this.c.config), this.c.buddyEndpointPath);
+    return prepareRunDir(e.runDir, e.config, settings);
+  }
+
+  private makeFifos(entries: ServiceEntry[]): void {
+    try {
+      ensureFifos(entries.flatMap((e) => runDirFifos(e.runDir)));
+    } catch (err) {
+      this.c.log.error(`cannot create the output FIFOs: ${(err as Error).message}`);
+    }
+  }
+}
+
+function changed(e: ServiceEntry, keys: string[], wasMissing: boolean): ConfigChange {
+  const scripts = keys.filter((k) => SCRIPT_KEYS.has(k));
+  // A script generated from an Exec* line changes with it; name only the key the user wrote.
+  const named = keys.filter((k) => !(k in GENERATED_FROM && keys.includes(GENERATED_FROM[k]!)));
+  const parts = [wasMissing ? 'back in the configuration files' : named.map(configKeyName).join(', ')];
+  if (scripts.length > 0) parts.push('scripts regenerated: the start script takes effect at its next start, the others the next time they run');
+  if (keys.some((k) => !SCRIPT_KEYS.has(k))) parts.push('other settings apply now');
+  return { service: e.config.id, uuid: e.uuid, change: 'changed', message: parts.join('; ') };
+}
+
+const GENERATED_FROM: Record<string, string> = { startScript: 'execStart', stopScript: 'execStop', reloadScript: 'execReload' };
+
+/** The configuration key of a ServiceConfig field (setUid → SetUID, execStart → ExecStart). */
+function configKeyName(field: string): string {
+  return SERVICE_KEYS.find((k) => k.name.toLowerCase() === field.toLowerCase())?.name ?? field;
+}
+
+/** The uuid a run directory's buddy.json records (what the service was), or null. */
+function recordedUuid(runDir: string): string | null {
+  try {
+    const settings = JSON.parse(readFileSync(join(runDir, RUN_DIR.settings), 'utf8')) as { uuid?: unknown };
+    return typeof settings.uuid === 'string' && /^[0-9a-f-]{36}$/.test(settings.uuid) ? settings.uuid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** What services inherit from the controller: its environment, and where to find it. */
+function serviceEnvironment(config: ControllerConfig): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  if (config.file) env.UPKEEPER_CONFIG = config.file;
+  return env;
+}

@@ -1,0 +1,34 @@
+// Checks the configuration files without a controller and without touching anything: every problem,
+// with file, line and key (what `upk check-config` prints).
+import { formatIssue, loadControllerConfig, loadServices } from '../schema/config/index.js';
+import type { ConfigIssue } from '../schema/config/types.js';
+import type { DiscoveryOptions } from './discovery.js';
+
+export interface ConfigurationCheck {
+  ok: boolean;
+  /** The controller file read, or null when the default file does not exist (defaults apply). */
+  configFile: string | null;
+  /** Every service file read. */
+  files: string[];
+  /** The ids of the services without problems. */
+  services: string[];
+  issues: ConfigIssue[];
+}
+
+export function checkConfiguration(options: DiscoveryOptions = {}): ConfigurationCheck {
+  const env = options.env ?? process.env;
+  const loaded = loadControllerConfig({ ...(options.config === undefined ? {} : { config: options.config }), env });
+  const issues = [...loaded.issues];
+  let services: string[] = [];
+  let files: string[] = [];
+  if (loaded.config) {
+    const s = loadServices(loaded.config, env);
+    issues.push(...s.issues);
+    services = s.services.map((x) => x.id);
+    files = s.files;
+  }
+  return { ok: issues.length === 0, configFile: loaded.config?.file ?? null, files, services, issues };
+}
+
+/** `file:line: key: message`. */
+export const formatConfigIssue = (issue: ConfigIssue): string => formatIssue(issue);

@@ -1,0 +1,102 @@
+// Configuration reload: all or nothing; added, changed and removed services; every change audited.
+import assert from 'node:assert/strict';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Sandbox, alive } from '../helpers/sandbox.js';
+
+describe('configuration reload', { timeout: 90_000 }, () => {
+  let box: Sandbox;
+  const base = () => ({
+    alpha: { ExecStart: `sh -c 'echo one; exec sleep 1000'`, InitialState: 'running', MinUptime: 0.1 },
+    keeper: { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1 },
+  });
+  before(async () => {
+    box = new Sandbox('reload');
+    box.writeServices(base(), 'main.conf');
+    box.writeServices({ leaver: { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1, UnconfigureOnFileRemoval: true } }, 'pkg.conf');
+    await box.startController();
+    for (const s of ['alpha', 'keeper', 'leaver']) await box.waitForState(s, 'running');
+  });
+  after(() => box.cleanup());
+
+  it('a bad file: nothing changes, every problem is reported, services are untouched', async () => {
+    const c = await box.client();
+    const before = await c.status();
+    writeFileSync(join(box.servicesDir, 'main.conf'), '{ "alpha": { "ExecStart": 5 },\n  "beta": { "KilTimeout": 1 } }');
+    const res = await box.upk(['reload-config']);
+    assert.equal(res.code, 7);
+    assert.match(res.stdout, /main\.conf:1:.*alpha\.ExecStart/);
+    assert.match(res.stdout, /main\.conf:2:.*beta\.KilTimeout.*KillTimeout/);
+    assert.match(res.stdout, /nothing changed/);
+    const after = await c.status();
+    assert.deepEqual(after.map((s) => [s.name, s.pid, s.state]), before.map((s) => [s.name, s.pid, s.state]));
+    const log = readFileSync(join(box.stateDir, 'controller.log'), 'utf8');
+    assert.match(log, /reload: .*main\.conf:1:/);
+  });
+
+  it('a good file: added, changed (scripts at the next start) and removed services', async () => {
+    const c = await box.client();
+    const [alphaBefore] = await c.status('alpha');
+    const [keeperBefore] = await c.status('keeper');
+    const [leaverBefore] = await c.status('leaver');
+    writeFileSync(
+      join(box.servicesDir, 'main.conf'),
+      JSON.stringify({
+        alpha: { ExecStart: `sh -c 'echo two; exec sleep 1000'`, InitialState: 'running', MinUptime: 0.1, UserRateLimit: 2 },
+        newbie: { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1 },
+      }),
+    );
+    rmSync(join(box.servicesDir, 'pkg.conf'));
+    const r = await c.reloadConfig();
+    assert.equal(r.ok, true, JSON.stringify(r.issues));
+    const byService = Object.fromEntries(r.changes.map((x) => [x.service, x]));
+    assert.equal(byService.newbie?.change, 'added');
+    assert.equal(byService.alpha?.change, 'changed');
+    assert.match(byService.alpha!.message, /^UserRateLimit, ExecStart; /);
+    assert.match(byService.alpha!.message, /the start script takes effect at its next start/);
+    assert.equal(byService.leaver?.change, 'removed');
+    assert.equal(byService.keeper?.change, 'kept');
+    assert.match(byService.keeper!.message, /until upk remove/);
+
+    await box.waitForState('newbie', 'running');
+    const [alpha] = await c.status('alpha');
+    assert.equal(alpha!.pid, alphaBefore!.pid, 'a changed service is not restarted');
+    assert.ok(!alive(leaverBefore!.pid!), 'a removed service with UnconfigureOnFileRemoval is stopped');
+    assert.ok(!(await c.list()).some((s) => s.name === 'leaver'));
+    const [keeper] = await c.status('keeper');
+    assert.equal(keeper!.pid, keeperBefore!.pid, 'a removed service without it is kept');
+
+    await c.restart('alpha');
+    await box.waitFor('the new script', () => readFileSync(join(box.runDir('alpha'), 'log', 'stdout'), 'utf8').includes('two'));
+  });
+
+  it('upk remove: only for services the files no longer define', async () => {
+    const c = await box.client();
+    const still = await box.upk(['remove', 'alpha']);
+    assert.equal(still.code, 2);
+    assert.match(still.stderr, /still defined in the configuration: alpha/);
+    const [keeper] = await c.status('keeper');
+    const removed = await c.remove('keeper');
+    assert.equal(removed[0]?.change, 'removed');
+    assert.ok(!alive(keeper!.pid!));
+    assert.ok(!(await c.list()).some((s) => s.name === 'keeper'));
+  });
+
+  it('SIGHUP reloads too; every applied change is in the audit database', async () => {
+    const c = await box.client();
+    writeFileSync(join(box.servicesDir, 'extra.conf'), JSON.stringify({ late: { ExecStart: 'sleep 1000', MinUptime: 0.1 } }));
+    process.kill(c.controller.pid, 'SIGHUP');
+    await box.waitFor('late configured', async () => (await c.list()).some((s) => s.name === 'late'));
+    const db = box.db();
+    try {
+      const rows = db.prepare('SELECT service, change, trigger FROM config_changes ORDER BY id').all() as { service: string; change: string; trigger: string }[];
+      const seen = rows.map((r) => `${r.trigger}:${r.service}:${r.change}`);
+      for (const want of ['start:alpha:added', 'reload:newbie:added', 'reload:alpha:changed', 'reload:leaver:removed', 'reload:keeper:kept', 'remove:keeper:removed', 'SIGHUP:late:added']) {
+        assert.ok(seen.includes(want), `${want} in ${seen.join(', ')}`);
+      }
+    } finally {
+      db.close();
+    }
+  });
+});
