@@ -2,8 +2,9 @@
 // upkeeper's benchmarks (`npm run bench`): print figures against the targets for a 2-core machine.
 //
 // Usage: node dist/bench/main.js [--quick] [--only NAME]
-//   --only NAME  run one benchmark: memory, respawn, startup, restart-drain, live-latency, idle-cpu or store-throughput
-//   --quick      smaller N (respawn 50 kills, startup and restart-drain 1 run, idle-cpu 10 s, store 50,000 events)
+//   --only NAME  run one benchmark: memory, respawn, startup, restart-drain, live-latency, idle-cpu, store-throughput or audit-queries
+//   --quick      smaller N (respawn 50 kills, startup and restart-drain 1 run, idle-cpu 10 s, store 50,000 events,
+//                audit queries on 200,000 events)
 //
 // Benchmarks print figures; they assert nothing, and a missed target never fails the run. The exit
 // code is 1 only when a benchmark could not run (an error), 2 for bad arguments. Each benchmark runs a
@@ -11,6 +12,7 @@
 // SIGKILL of every process mentioning the directory, removal of the directory (also on Ctrl-C).
 import os from 'node:os';
 import { cleanupAll, cleanupAllNow, cleanupWarnings } from './harness.js';
+import { auditQueries } from './audit-queries.js';
 import { idleCpu } from './idle-cpu.js';
 import { liveLatency } from './live-latency.js';
 import { memory } from './memory.js';
@@ -20,7 +22,7 @@ import { restartDrain } from './restart-drain.js';
 import { startup } from './startup.js';
 import { storeThroughput } from './store-throughput.js';
 
-const BENCHMARKS: readonly Benchmark[] = [memory, respawn, startup, restartDrain, liveLatency, idleCpu, storeThroughput];
+const BENCHMARKS: readonly Benchmark[] = [memory, respawn, startup, restartDrain, liveLatency, idleCpu, storeThroughput, auditQueries];
 
 interface Options {
   quick: boolean;

@@ -52,6 +52,7 @@ export class BuddyServer {
       poll: ({ ack, max }) => {
         if (ack !== undefined) this.acknowledge(ack);
         else this.lastDrained = Date.now();
+        this.supervisor.measureIfDue();
         const events = this.queue.peek(Math.min(max ?? POLL_BATCH, POLL_BATCH));
         return { events, more: this.queue.pending > events.length, status: this.supervisor.status() };
       },

@@ -1,7 +1,7 @@
 // Every event a buddy records waits here, in order, until a controller has stored it: the newest in
 // the ring (RingbufferSize, memory), older ones in the journal (JournalMaxEvents, disk) when the
 // ring overflows. Beyond both, events are dropped and counted: an events_dropped event says so.
-import type { BuddyEvent, EventType } from '../schema/records.js';
+import type { BuddyEvent, BuddyRecordType } from '../schema/records.js';
 import type { JournalFile } from './journal-file.js';
 import { EventRing } from './ring.js';
 
@@ -43,7 +43,7 @@ export class EventQueue {
     return this.dropped;
   }
 
-  push(type: EventType, init: EventInit, time: number): BuddyEvent {
+  push(type: BuddyRecordType, init: EventInit, time: number): BuddyEvent {
     const event: BuddyEvent = { seq: ++this.seq, time, type, ...init };
     const evicted = this.ring.push(event);
     if (evicted) this.keep(evicted);

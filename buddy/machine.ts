@@ -201,7 +201,7 @@ export class Machine {
         return;
       case 'spawn_failed':
         this.recordStart();
-        this.emit('spawn_failed', { detail: { error: input.error } });
+        this.emit('spawn_failed', { detail: { error: input.error, restart: !this.byUser } });
         this.lastExit = { code: null, signal: null, at: iso(this.now) };
         this.failures += 1;
         this.settle('up', false, `could not start: ${input.error}`);

@@ -4,7 +4,7 @@
 // reader: it never gets SIGPIPE, even while no buddy runs; the kernel keeps what it wrote until the
 // next buddy opens the FIFO and drains it.
 import type { ChildProcess } from 'node:child_process';
-import { closeSync, constants, openSync } from 'node:fs';
+import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { ensureFifo } from '../system/files.js';
 import { processAlive, processStartTime } from '../system/process-group.js';
@@ -35,6 +35,10 @@ export interface SpawnContext {
 
 
 const PIPE_RESTART_MS = 1000;
+/** Output kept in memory for an exit's last lines: the last 4 KiB, of which at most 10 lines and 2 KiB are told. */
+const TAIL_KEEP_BYTES = 4096;
+const TAIL_LINES = 10;
+const TAIL_BYTES = 2048;
 /** How often a pipe program adopted from a lost buddy (not our child) is looked for in /proc. */
 const ADOPTED_PIPE_CHECK_MS = 1000;
 
@@ -45,6 +49,10 @@ export class OutputChannel {
   private piper: ProcessRef | null = null;
   private timer: NodeJS.Timeout | null = null;
   private closing = false;
+  /** The last output carried since the service last started (not kept when a pipe program reads it). */
+  private tail: Buffer = Buffer.alloc(0);
+  /** A second, non-blocking reader of the FIFO, to take at once what the service wrote before it exited. */
+  private drainFd: number | null = null;
 
   constructor(
     private readonly spec: OutputSpec,
@@ -73,13 +81,50 @@ export class OutputChannel {
     this.reader = new Socket({ fd: this.keeper, readable: true, writable: false });
     this.keeper = null; // the socket owns it now
     this.reader.on('error', (err) => this.log(`reading ${this.spec.fifo}: ${err.message}`));
-    this.reader.on('data', (chunk: Buffer) => {
-      try {
-        sink.write(chunk);
-      } catch (err) {
-        this.log(`cannot write ${this.spec.file}: ${(err as Error).message}`);
+    this.reader.on('data', (chunk: Buffer) => this.carry(chunk));
+  }
+
+  /** Forget the output kept so far (the service starts again). */
+  resetTail(): void {
+    this.tail = Buffer.alloc(0);
+  }
+
+  /**
+   * The last lines the service wrote (at most TAIL_LINES lines and TAIL_BYTES bytes), after taking in
+   * what it wrote that the buddy has not read yet: called when it exits, before its exit is recorded.
+   */
+  lastLines(): string {
+    this.drain();
+    let text = this.tail.subarray(-TAIL_BYTES).toString('utf8');
+    if (this.tail.length > TAIL_BYTES) text = text.slice(text.indexOf('\n') + 1); // no partial first line
+    return text.replace(/\n$/, '').split('\n').slice(-TAIL_LINES).join('\n');
+  }
+
+  private carry(chunk: Buffer): void {
+    // A copy, so that the kept tail never holds a large chunk in memory.
+    const joined = chunk.length >= TAIL_KEEP_BYTES ? chunk : Buffer.concat([this.tail, chunk]);
+    this.tail = Buffer.from(joined.subarray(-TAIL_KEEP_BYTES));
+    try {
+      this.sink?.write(chunk);
+    } catch (err) {
+      this.log(`cannot write ${this.spec.file}: ${(err as Error).message}`);
+    }
+  }
+
+  /** Read, without waiting, whatever waits in the FIFO, and carry it as the reader would. */
+  private drain(): void {
+    if (!this.reader) return;
+    try {
+      this.drainFd ??= openSync(this.spec.fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+      const buf = Buffer.allocUnsafe(65536);
+      for (;;) {
+        const n = readSync(this.drainFd, buf, 0, buf.length, null);
+        if (n <= 0) return;
+        this.carry(Buffer.from(buf.subarray(0, n)));
       }
-    });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') this.log(`reading ${this.spec.fifo}: ${(err as Error).message}`);
+    }
   }
 
   /** A new descriptor for the service's stdout or stderr; the caller closes it after spawning. */
@@ -93,6 +138,8 @@ export class OutputChannel {
     if (this.piper) stopProcess(this.piper);
     this.reader?.destroy();
     this.sink?.close();
+    if (this.drainFd !== null) closeSync(this.drainFd);
+    this.drainFd = null;
     if (this.keeper !== null) closeSync(this.keeper);
     this.keeper = null;
   }

@@ -6,7 +6,8 @@ import { processAlive } from '../system/process-group.js';
 import type { MachinePolicy } from './machine.js';
 
 /** Fields added after settings version 1 first shipped, for a buddy.json an older controller wrote. */
-const LATER_FIELDS: Pick<BuddySettings, 'journalMaxEvents' | 'controllerEndpoint' | 'logMaxSize' | 'logKeep'> = {
+const LATER_FIELDS: Pick<BuddySettings, 'journalMaxEvents' | 'controllerEndpoint' | 'logMaxSize' | 'logKeep' | 'sampleInterval'> = {
+  sampleInterval: 0,
   journalMaxEvents: 100_000,
   controllerEndpoint: null,
   logMaxSize: 0,

@@ -8,13 +8,14 @@ import { constants as os } from 'node:os';
 import type { BuddySettings, CommandOutcome } from '../schema/buddy-protocol.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import { LOG, RUN_DIR, SCRIPT } from '../schema/run-dir.js';
-import { isoTime, type ActionResult, type BuddyStatus, type EventType } from '../schema/records.js';
+import { isoTime, USAGE_RECORD, type ActionResult, type BuddyStatus, type EventType, type LastOutput } from '../schema/records.js';
 import { ActionRunner } from './action-runner.js';
 import { Machine, type Effect, type EventFields, type Input, type TimerName } from './machine.js';
 import { groupAlive, processAlive, processStartTime, signalGroup } from '../system/process-group.js';
 import type { EventQueue } from './event-queue.js';
 import { OutputChannel, type SpawnContext } from './service-output.js';
 import { policyOf } from './settings.js';
+import { UsageMeter } from './usage-meter.js';
 
 export interface Identity {
   instance: string;
@@ -43,6 +44,7 @@ export class Supervisor {
   private stdout: OutputChannel;
   private stderr: OutputChannel;
   private readonly actions: ActionRunner;
+  private readonly meter: UsageMeter;
   private statusScheduled = false;
   /** Called for every new event (to tell the controller there is something to collect). */
   onEvent: () => void = () => undefined;
@@ -63,6 +65,8 @@ export class Supervisor {
     this.machine = new Machine(policyOf(settings), Date.now());
     this.stdout = this.outputChannel('stdout');
     this.stderr = this.outputChannel('stderr');
+    // Usage records are collected by the next poll: they do not call the controller.
+    this.meter = new UsageMeter(settings.sampleInterval * 1000, (detail) => this.queue.push(USAGE_RECORD, { detail: { ...detail } }, detail.to));
     this.actions = new ActionRunner(
       this.at(RUN_DIR.log, LOG.actions),
       () => this.spawnContext(),
@@ -104,6 +108,7 @@ export class Supervisor {
     for (const t of this.timers.values()) clearTimeout(t);
     if (this.groupWatch) clearTimeout(this.groupWatch);
     if (this.adoptedWatch) clearInterval(this.adoptedWatch);
+    this.meter.close();
     this.stdout.close();
     this.stderr.close();
     this.actions.close();
@@ -177,6 +182,11 @@ export class Supervisor {
     return this.settings;
   }
 
+  /** A poll: a resource measurement that is due is taken now, and goes out with this answer. */
+  measureIfDue(): void {
+    this.meter.measureIfDue();
+  }
+
   emitExiting(reason: string): void {
     this.emit('buddy_exiting', { pid: process.pid, detail: { reason } });
   }
@@ -190,6 +200,7 @@ export class Supervisor {
     const before = this.settings;
     this.settings = settings;
     this.machine.setPolicy(policyOf(settings));
+    if (before.sampleInterval !== settings.sampleInterval) this.meter.setInterval(settings.sampleInterval * 1000);
     this.queue.resize(settings.ringbufferSize, settings.journalMaxEvents);
     const changed = (keys: (keyof BuddySettings)[]): boolean => keys.some((k) => before[k] !== settings[k]);
     if (changed(['redirectStdout', 'pipeStdout', 'logMaxSize', 'logKeep'])) {
@@ -235,6 +246,7 @@ export class Supervisor {
       pipes: { stdout: this.stdout.pipe, stderr: this.stderr.pipe },
       seq: this.queue.lastSeq,
       pending: this.queue.pending,
+      usage: this.meter.latest,
     };
   }
 
@@ -366,9 +378,30 @@ export class Supervisor {
   }
 
   private emit(type: EventType, fields: EventFields): void {
+    if (type === 'exited') {
+      this.meter.untrack();
+      // An exit nobody asked for keeps the service's last words with it (upk why tells them).
+      if (fields.detail?.requested === false) {
+        const lastOutput = this.lastOutput();
+        if (lastOutput.stdout || lastOutput.stderr) fields = { ...fields, detail: { ...fields.detail, lastOutput } };
+      }
+    }
     this.queue.push(type, fields, Date.now());
+    if (type === 'spawned' || type === 'adopted') {
+      if (type === 'spawned') this.resetOutputTails();
+      if (typeof fields.pid === 'number') this.meter.track(fields.pid, type === 'spawned');
+    }
     this.scheduleStatus();
     this.onEvent();
+  }
+
+  private lastOutput(): LastOutput {
+    return { stdout: this.stdout.lastLines(), stderr: this.stderr.lastLines() };
+  }
+
+  private resetOutputTails(): void {
+    this.stdout.resetTail();
+    this.stderr.resetTail();
   }
 
   private requirePid(what: string): number {

@@ -5,8 +5,11 @@ import { v4 as uuidv4 } from 'uuid';
 import type { ConfigChangeRecord, EventQuery } from '../schema/client-protocol.js';
 import type { ServiceConfig } from '../schema/config/types.js';
 import { EVENTS_PAGE_MAX } from '../schema/client-protocol.js';
-import { isoTime, type BuddyEvent, type DesiredState, type ServiceEvent } from '../schema/records.js';
+import { isoTime, USAGE_RECORD, type BuddyEvent, type DesiredState, type EventType, type ServiceEvent } from '../schema/records.js';
 import { migrate } from './migrations.js';
+import { RunLedger } from './run-ledger.js';
+import { SampleStore } from './sample-store.js';
+import { TrendQueries } from './trend-query.js';
 
 
 export interface StoredService {
@@ -57,6 +60,9 @@ interface EventRow {
 export class AuditStore {
   readonly db: Database.Database;
   private readonly insertEvent: Database.Statement;
+  readonly runs: RunLedger;
+  readonly trends: TrendQueries;
+  private readonly samples: SampleStore;
 
   constructor(file: string) {
     this.db = new Database(file, { timeout: 5000 });
@@ -68,7 +74,12 @@ export class AuditStore {
     // only bookkeeping written since the last event commit.
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
-    migrate(this.db);
+    const applied = migrate(this.db);
+    this.runs = new RunLedger(this.db);
+    this.samples = new SampleStore(this.db);
+    this.trends = new TrendQueries(this.db);
+    // The runs table came with migration 3: a database that had events gets its runs from them.
+    if (applied.includes(3)) this.db.transaction(() => this.runs.rebuild())();
     this.insertEvent = this.db.prepare(
       `INSERT OR IGNORE INTO events (service_uuid, buddy_id, seq, time, type, pid, code, signal, detail)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -157,14 +168,14 @@ export class AuditStore {
   /**
    * Every service ever recorded (configured or removed) under an id: `package::name` exactly, or a
    * bare name in any package. Returns the ids found with their uuids (a removed service keeps its
-   * history under its old uuid).
+   * history under its old uuid): the configured one first, then the most recently removed.
    */
   servicesNamed(id: string): { id: string; uuid: string }[] {
     const [pkg, name] = id.includes('::') ? id.split('::', 2) : [null, id];
     const rows = (
       pkg === null
-        ? this.db.prepare('SELECT uuid, name, package FROM services WHERE name = ?').all(name)
-        : this.db.prepare('SELECT uuid, name, package FROM services WHERE package = ? AND name = ?').all(pkg, name)
+        ? this.db.prepare('SELECT uuid, name, package FROM services WHERE name = ? ORDER BY removed IS NOT NULL, coalesce(removed, modified) DESC').all(name)
+        : this.db.prepare('SELECT uuid, name, package FROM services WHERE package = ? AND name = ? ORDER BY removed IS NOT NULL, coalesce(removed, modified) DESC').all(pkg, name)
     ) as { uuid: string; name: string; package: string | null }[];
     return rows.map((r) => ({ id: r.package ? `${r.package}::${r.name}` : r.name, uuid: r.uuid }));
   }
@@ -181,9 +192,12 @@ export class AuditStore {
     return Number(info.lastInsertRowid);
   }
 
-  /** Highest sequence number stored for a buddy instance (0 when none). */
+  /** Highest sequence number stored for a buddy instance, event or usage record (0 when none). */
   lastSeq(buddyId: number): number {
-    const row = this.db.prepare('SELECT max(seq) AS seq FROM events WHERE buddy_id = ?').get(buddyId) as { seq: number | null };
+    const row = this.db
+      // (max() of several values is NULL when one is: each side defaults to 0.)
+      .prepare('SELECT max(coalesce((SELECT max(seq) FROM events WHERE buddy_id = ?), 0), coalesce((SELECT max(seq) FROM samples WHERE buddy_id = ?), 0)) AS seq')
+      .get(buddyId, buddyId) as { seq: number | null };
     return row.seq ?? 0;
   }
 
@@ -231,17 +245,23 @@ export class AuditStore {
       const inserted: ServiceEvent[] = [];
       for (const b of batches) {
         for (const e of b.events) {
+          if (e.type === USAGE_RECORD) {
+            this.samples.add(b.serviceUuid, b.buddyId, e.seq, e.detail);
+            continue;
+          }
           const detail = e.detail ? JSON.stringify(e.detail) : null;
           const r = this.insertEvent.run(b.serviceUuid, b.buddyId, e.seq, e.time, e.type, e.pid ?? null, e.code ?? null, e.signal ?? null, detail);
           if (r.changes === 0) continue; // stored before: exactly once
+          const id = Number(r.lastInsertRowid);
+          this.runs.apply(b.serviceUuid, b.buddyId, id, e);
           inserted.push({
-            id: Number(r.lastInsertRowid),
+            id,
             service: b.service,
             uuid: b.serviceUuid,
             buddy: b.instance,
             seq: e.seq,
             time: isoTime(e.time),
-            type: e.type,
+            type: e.type as EventType,
             pid: e.pid ?? null,
             code: e.code ?? null,
             signal: e.signal ?? null,
@@ -273,29 +293,56 @@ export class AuditStore {
       where.push(`e.type IN (${q.types.map(() => '?').join(',')})`);
       args.push(...q.types);
     }
-    if (q.since) {
-      where.push('e.time >= ?');
-      args.push(Date.parse(q.since));
-    }
-    if (q.until) {
-      where.push('e.time <= ?');
-      args.push(Date.parse(q.until));
-    }
-    if (q.afterId !== undefined) {
-      where.push('e.id > ?');
-      args.push(q.afterId);
+    // Each condition with its value, when the query sets it. The text test is the one matchesEvent
+    // (schema/event-filter.ts) makes on live events.
+    const conditions: [string, unknown][] = [
+      ['e.time >= ?', q.since ? Date.parse(q.since) : undefined],
+      ['e.time <= ?', q.until ? Date.parse(q.until) : undefined],
+      ['e.id > ?', q.afterId],
+      ['e.pid = ?', q.pid],
+      ['e.code = ?', q.code],
+      ['e.signal = ?', q.signal],
+      ['instr(lower(e.detail), lower(?)) > 0', q.text],
+    ];
+    for (const [condition, value] of conditions) {
+      if (value === undefined) continue;
+      where.push(condition);
+      args.push(value);
     }
     const limit = Math.min(q.limit ?? EVENTS_PAGE_MAX, EVENTS_PAGE_MAX);
     const order = q.afterId !== undefined ? 'e.id ASC' : 'e.time DESC, e.id DESC';
+    const events = this.selectEvents(where.length > 0 ? where.join(' AND ') : '1', args, order, limit);
+    return q.afterId === undefined ? events.reverse() : events;
+  }
+
+  /** One event by its id, or null. */
+  eventById(id: number): ServiceEvent | null {
+    return this.selectEvents('e.id = ?', [id], 'e.id', 1)[0] ?? null;
+  }
+
+  /** Events matching an SQL condition on `e` (events), oldest first by id. */
+  eventsWhere(condition: string, args: unknown[], limit: number): ServiceEvent[] {
+    return this.selectEvents(condition, args, 'e.id ASC', limit);
+  }
+
+  private selectEvents(condition: string, args: unknown[], order: string, limit: number): ServiceEvent[] {
     const rows = this.db
       .prepare(
         `SELECT e.id, e.seq, e.time, e.type, e.pid, e.code, e.signal, e.detail, s.uuid, s.name, s.package, b.instance
          FROM events e JOIN services s ON s.uuid = e.service_uuid JOIN buddies b ON b.id = e.buddy_id
-         ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order} LIMIT ?`,
+         WHERE ${condition} ORDER BY ${order} LIMIT ?`,
       )
       .all(...args, limit) as EventRow[];
-    if (q.afterId === undefined) rows.reverse();
     return rows.map(toServiceEvent);
+  }
+
+  /** When each service was first recorded (ms), by uuid. */
+  createdTimes(uuids: string[]): Map<string, number> {
+    const rows = this.db.prepare(`SELECT uuid, created FROM services WHERE uuid IN (${uuids.map(() => '?').join(',') || 'NULL'})`).all(...uuids) as {
+      uuid: string;
+      created: number;
+    }[];
+    return new Map(rows.map((r) => [r.uuid, r.created]));
   }
 
   // ---- client actions --------------------------------------------------------------------------

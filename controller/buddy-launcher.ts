@@ -28,13 +28,22 @@ export interface LaunchedBuddy {
   exited: Promise<void>;
 }
 
+/**
+ * Node flags of every buddy. --jitless: a buddy runs little JavaScript, mostly waiting; without the
+ * JIT compilers each one needs about 0.2 MB less (PSS 9.69 MB instead of 9.88 MB with 50 buddies),
+ * respawn latency, crash-loop rate and idle CPU measured the same, and starting 50 buddies at once
+ * takes about 0.2 s longer (2.58 s instead of 2.33 s, median of 3 A/B pairs): memory, multiplied by
+ * the number of services, matters more (npm run bench, A/B).
+ */
+export const BUDDY_NODE_FLAGS = ['--jitless'];
+
 /** Start a buddy and wait until it answers on its socket. */
 export async function launchBuddy(runDir: string, program: string): Promise<LaunchedBuddy> {
   const logFile = join(runDir, RUN_DIR.log, LOG.buddy);
   const log = openSync(logFile, 'a', 0o600);
   let child;
   try {
-    child = spawn(process.execPath, [program, runDir], {
+    child = spawn(process.execPath, [...BUDDY_NODE_FLAGS, program, runDir], {
       detached: true, // own session: the controller can exit, crash or be replaced without it
       stdio: ['ignore', log, log],
       env: buddyEnvironment(),

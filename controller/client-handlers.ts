@@ -8,6 +8,8 @@ import { negotiate, type ClientContext } from './client-server.js';
 import type { Controller } from './controller.js';
 import { serviceStatus, type ServiceEntry } from './service-table.js';
 import { sendEvent, sendStatus, wantsService, type Subscriber } from './publisher.js';
+import { pickMatch } from '../schema/event-filter.js';
+import { failureStory } from './failure-story.js';
 
 type Command = 'start' | 'stop' | 'restart' | 'reload';
 
@@ -227,6 +229,38 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
       return c.store.queryEvents(q, uuids);
     },
 
+    trend: async (q) => {
+      await c.poller.collect();
+      const named = q.services && !q.services.includes('all') ? q.services : c.services.all().map((e) => e.config.id);
+      // Each id with every identity it has had (its current one first), as `events` and `why` read them.
+      const picked = named.map((name) => {
+        const entry = c.services.find(name);
+        const uuids = uuidsNamed(entry?.config.id ?? name);
+        return { id: entry?.config.id ?? name, uuids: entry ? [entry.uuid, ...uuids.filter((u) => u !== entry.uuid)] : uuids };
+      });
+      const created = c.store.createdTimes(picked.flatMap((x) => x.uuids));
+      const history = c.store.trends.historyStart() ?? 0;
+      return c.store.trends.trend(
+        q,
+        picked.map((x) => ({ ...x, knownFrom: Math.max(history, Math.min(...x.uuids.map((u) => created.get(u) ?? 0))) })),
+      );
+    },
+
+    why: async (p) => {
+      const entry = c.services.find(p.service);
+      const uuids = uuidsNamed(p.service);
+      if (entry) await c.poller.collect([entry]);
+      const stored = entry ? null : c.store.serviceByUuid(uuids[0]!);
+      const command = entry?.config.execStart ?? storedExecStart(stored?.config);
+      return failureStory(c.store.db, c.store, {
+        service: entry?.config.id ?? p.service,
+        uuid: entry?.uuid ?? uuids[0]!,
+        uuids,
+        command,
+        status: entry ? serviceStatus(entry) : null,
+      });
+    },
+
     'config.reload': async (_p, ctx) =>
       audited(ctx, 'config.reload', null, {}, async () => {
         const r = await c.configuration.reload('reload');
@@ -247,14 +281,15 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
       const names = p.services && !p.services.includes('all') ? p.services : null;
       const uuids = names === null ? null : new Set(names.flatMap(uuidsNamed));
       checkTypes(p.types);
-      const sub: Subscriber = { connection: ctx.connection, id: p.subscription, uuids, types: p.types ? new Set(p.types) : null };
+      const match = pickMatch(p);
+      const sub: Subscriber = { connection: ctx.connection, id: p.subscription, uuids, types: p.types ? new Set(p.types) : null, match };
       // All in one synchronous turn, so no live event can slip between the stored ones and the
       // subscription: the current statuses, the stored events after sinceId, then registration.
       for (const e of c.services.all()) if (wantsService(sub, e.uuid)) sendStatus(sub, serviceStatus(e));
       const lastId = c.store.lastEventId();
       if (p.sinceId !== undefined) {
         for (let after = p.sinceId; after < lastId; ) {
-          const page = c.store.queryEvents({ afterId: after, ...(p.types ? { types: p.types } : {}) }, uuids ? [...uuids] : null);
+          const page = c.store.queryEvents({ afterId: after, ...match, ...(p.types ? { types: p.types } : {}) }, uuids ? [...uuids] : null);
           if (page.length === 0) break;
           for (const event of page) if (event.id <= lastId) sendEvent(sub, event);
           after = page[page.length - 1]!.id;
@@ -269,6 +304,15 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
       return null;
     },
   };
+}
+
+function storedExecStart(config: string | undefined): string | null {
+  try {
+    const v = config ? (JSON.parse(config) as { execStart?: unknown }).execStart : null;
+    return typeof v === 'string' ? v : null;
+  } catch {
+    return null;
+  }
 }
 
 export function describeAction(a: ActionResult): string {

@@ -11,6 +11,7 @@ import { ensureFifos } from '../system/files.js';
 import type { ConfigChangeRecord as ConfigChange, ReloadResult } from '../schema/client-protocol.js';
 import { storedConfig } from './buddies.js';
 import type { Controller } from './controller.js';
+import { retentionLimits } from './retention.js';
 import { buddySettings, prepareRunDir, runDirFifos } from './run-dir.js';
 import type { ServiceEntry } from './service-table.js';
 
@@ -99,6 +100,7 @@ export class Configuration {
     }
     this.c.config = next;
     this.c.poller.setInterval(next.buddyPollingInterval * 1000);
+    this.c.retention?.setLimits(retentionLimits(next));
     const before = new Set(this.c.services.all());
     const { changes, settingsChanged, added } = this.applyFiles(loaded);
     this.makeFifos(added);

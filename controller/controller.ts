@@ -18,6 +18,7 @@ import { Publisher } from './publisher.js';
 import { ensureDir } from './run-dir.js';
 import { ServiceTable, serviceStatus, type ServiceEntry } from './service-table.js';
 import { Starter } from './starter.js';
+import { Retention, retentionLimits } from './retention.js';
 
 export class Controller {
   readonly services = new ServiceTable();
@@ -28,6 +29,7 @@ export class Controller {
   readonly starter = new Starter(this);
   store!: AuditStore;
   poller!: Poller;
+  retention: Retention | null = null;
   stopping = false;
   /** Set by `upk shutdown`: buddies that exit are not started again. */
   shuttingDown = false;
@@ -87,7 +89,10 @@ export class Controller {
     try {
       ensureDir(this.config.svcRunPath);
       this.store = new AuditStore(join(this.config.stateDir, STATE_DIR.database));
-      this.store.onInserted = (events) => this.publisher.events(events);
+      this.store.onInserted = (events) => {
+        this.publisher.events(events);
+        this.retention?.added(events.length);
+      };
       this.poller = new Poller(this.services, this.store, this.config.buddyPollingInterval * 1000, (m) => this.log.warn(m));
       this.poller.onStatus = (entry) => this.publishStatus(entry);
       const interrupted = this.store.interruptActions();
@@ -119,6 +124,8 @@ export class Controller {
       'start',
     );
     this.markReady();
+    this.retention = new Retention(this.store.db, retentionLimits(this.config), (m) => this.log.info(m));
+    this.retention.start();
     this.log.info(`controller ${upkeeperVersion()} serving ${this.services.size} services on ${this.socketPath}`);
     // What should run and does not starts now, prerequisites first, higher StartPriority first.
     void this.starter.startMany(live.filter((e) => e.wantsStart), (e) => this.starter.start(e));
@@ -135,6 +142,7 @@ export class Controller {
       await this.poller.drain().catch(() => undefined);
     }
     for (const e of this.services.all()) e.link?.close();
+    await this.retention?.stop();
     this.store?.close();
     this.lock?.release();
     this.lock = null;

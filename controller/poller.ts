@@ -7,7 +7,7 @@
 // development machine (each round trip is ~0.2 ms of kernel and Node time); the announcement makes
 // the slower safety-net poll free of latency cost.
 import { POLL_BATCH } from '../schema/buddy-protocol.js';
-import type { BuddyStatus } from '../schema/records.js';
+import { USAGE_RECORD, type BuddyStatus } from '../schema/records.js';
 import type { AuditStore, EventBatch } from './audit-store.js';
 import { BUDDY_REQUEST_TIMEOUT_MS, type BuddyLink } from './buddy-link.js';
 import type { ServiceEntry, ServiceTable } from './service-table.js';
@@ -118,7 +118,8 @@ export class Poller {
         batches.push({ serviceUuid: e.uuid, service: e.config.id, instance: link.instance, buddyId: link.buddyId, events: fresh });
         acks.push({ link, seq: fresh[fresh.length - 1]!.seq });
       }
-      const active = fresh.length > 0 || ACTIVE_STATES.has(result.status.state);
+      // A usage record (one a minute while a service runs) is no sign of activity.
+      const active = fresh.some((ev) => ev.type !== USAGE_RECORD) || ACTIVE_STATES.has(result.status.state);
       this.due.set(e, now + this.intervalMs * (active ? 1 : QUIET_FACTOR));
       if (result.more && !this.stopped) this.eager.add(e);
     }

@@ -2,6 +2,7 @@
 // (after its commit), and each service's status when it differs from the last one sent.
 import { EVENT_NOTIFICATION, STATUS_NOTIFICATION, type ClientNotifications } from '../schema/client-protocol.js';
 import type { ServiceEvent, ServiceStatus } from '../schema/records.js';
+import { matchesEvent, type EventMatch } from '../schema/event-filter.js';
 import type { RpcConnection } from '../schema/rpc.js';
 
 export interface Subscriber {
@@ -12,6 +13,8 @@ export interface Subscriber {
   uuids: Set<string> | null;
   /** Event types wanted, or null for all. */
   types: Set<string> | null;
+  /** What else an event must match (pid, exit code, signal, text). */
+  match: EventMatch;
 }
 
 export class Publisher {
@@ -49,7 +52,8 @@ export class Publisher {
 }
 
 export const wantsService = (s: Subscriber, uuid: string): boolean => s.uuids === null || s.uuids.has(uuid);
-export const wantsEvent = (s: Subscriber, e: ServiceEvent): boolean => wantsService(s, e.uuid) && (s.types === null || s.types.has(e.type));
+export const wantsEvent = (s: Subscriber, e: ServiceEvent): boolean =>
+  wantsService(s, e.uuid) && (s.types === null || s.types.has(e.type)) && matchesEvent(s.match, e);
 
 export function sendEvent(s: Subscriber, event: ServiceEvent): void {
   const params: ClientNotifications['event'] = { subscription: s.id, event };

@@ -125,6 +125,7 @@ export function buddySettings(
     controllerEndpoint,
     logMaxSize: svc.logMaxSize,
     logKeep: svc.logKeep,
+    sampleInterval: svc.sampleInterval,
     customActions: svc.customActions.map((a) => a.name),
     pipeStdout: svc.pipeStdoutScript !== null,
     pipeStderr: svc.pipeStderrScript !== null,

@@ -110,6 +110,7 @@ export function serviceStatus(e: ServiceEntry): ServiceStatus {
     lastExit: s?.lastExit ?? null,
     hold: s?.hold ?? null,
     waitingFor: e.waiting?.length ? e.waiting : null,
+    usage: reachable ? (s?.usage ?? null) : null,
     description: e.config.shortDescription,
   };
 }

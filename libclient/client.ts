@@ -12,8 +12,14 @@ import {
   type ReloadResult,
   type ControllerStatus,
   type EventQuery,
+  type FailureStory,
   type OutcomeItem,
+  type TrendMetric,
+  type TrendQuery,
+  type TrendResult,
 } from '../schema/client-protocol.js';
+import { DURATION_WORDS, parseDuration } from '../schema/durations.js';
+import { pickMatch, type EventMatch } from '../schema/event-filter.js';
 import { msgpackCodec } from '../schema/codec-msgpack.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import type { ActionResult, ServiceEvent, ServiceStatus } from '../schema/records.js';
@@ -34,7 +40,17 @@ export interface ConnectOptions extends DiscoveryOptions {
 /** A time for event queries: a Date, milliseconds since the epoch, or an ISO 8601 string. */
 export type TimeLike = Date | number | string;
 
-export interface EventFilter {
+export interface TrendOptions {
+  /** Service ids, or all configured services when absent. */
+  services?: string | string[];
+  metric: TrendMetric;
+  /** Bucket length: milliseconds, or a duration such as "1h", "15m", "1d". */
+  bucket: number | string;
+  since: TimeLike;
+  until?: TimeLike;
+}
+
+export interface EventFilter extends EventMatch {
   service?: string;
   types?: string[];
   since?: TimeLike;
@@ -45,7 +61,12 @@ export interface EventFilter {
 
 type Names = string | string[];
 const list = (names: Names): string[] => (Array.isArray(names) ? names : [names]);
-const iso = (t: TimeLike): string => (t instanceof Date ? t : new Date(t)).toISOString();
+/** An ISO 8601 time; a time that is no time is a BAD_REQUEST (rejected like any other failure). */
+function iso(t: TimeLike): string {
+  const d = t instanceof Date ? t : new Date(t);
+  if (Number.isNaN(d.getTime())) throw new UpkError(ErrorCode.BAD_REQUEST, `not a time: ${JSON.stringify(t)}`);
+  return d.toISOString();
+}
 
 export class Client {
   private connectedWith: ConnectOptions = {};
@@ -114,7 +135,7 @@ export class Client {
   }
 
   /** Events from the audit database, oldest first. */
-  events(filter: EventFilter = {}): Promise<ServiceEvent[]> {
+  async events(filter: EventFilter = {}): Promise<ServiceEvent[]> {
     const q: EventQuery = {};
     if (filter.service !== undefined) q.service = filter.service;
     if (filter.types !== undefined) q.types = filter.types;
@@ -122,7 +143,28 @@ export class Client {
     if (filter.until !== undefined) q.until = iso(filter.until);
     if (filter.afterId !== undefined) q.afterId = filter.afterId;
     if (filter.limit !== undefined) q.limit = filter.limit;
+    Object.assign(q, pickMatch(filter));
     return this.call('events', q);
+  }
+
+  /**
+   * A metric per service and time bucket (restarts, failures, uptime %, MTBF and MTTR in seconds,
+   * CPU % and RSS in bytes), computed by the controller from the events and usage records.
+   */
+  async trend(query: TrendOptions): Promise<TrendResult> {
+    const bucketMs = typeof query.bucket === 'string' ? parseDuration(query.bucket) : query.bucket;
+    if (bucketMs === null || !Number.isFinite(bucketMs)) {
+      throw new UpkError(ErrorCode.BAD_REQUEST, `bucket: expected ${DURATION_WORDS}, got ${JSON.stringify(query.bucket)}`);
+    }
+    const q: TrendQuery = { metric: query.metric, bucketMs: Math.round(bucketMs), since: iso(query.since) };
+    if (query.until !== undefined) q.until = iso(query.until);
+    if (query.services !== undefined) q.services = list(query.services);
+    return this.call('trend', q);
+  }
+
+  /** The story of a service's last failure: its run, how it ended, its last output, what happened next. */
+  why(service: string): Promise<FailureStory> {
+    return this.call('why', { service });
   }
 
   /**

@@ -1,7 +1,10 @@
 // upkeeper's client library: `import { connect } from 'upkeeper'`.
 import { Client, type ConnectOptions } from './client.js';
 
-export { Client, type ConnectOptions, type EventFilter, type TimeLike } from './client.js';
+export { Client, type ConnectOptions, type EventFilter, type TimeLike, type TrendOptions } from './client.js';
+export { describeEvent, describeExit, describeFailure, utcTime } from './words.js';
+export { formatDuration, parseDuration } from '../schema/durations.js';
+export type { EventMatch } from '../schema/event-filter.js';
 export { Subscription, type Notice, type SubscribeFilter } from './subscription.js';
 export { startController, stopController, restartController, type StartedController } from './controller-process.js';
 export { STATE_DIR } from '../schema/state-dir.js';
@@ -19,9 +22,26 @@ export type {
   ExitInfo,
   Hold,
   ActionResult,
+  ResourceUsage,
+  LastOutput,
 } from '../schema/records.js';
 export { SERVICE_STATES, DESIRED_STATES, EVENT_TYPES, EVENT_TYPE_NAMES } from '../schema/records.js';
-export type { ControllerInfo, ControllerStatus, OutcomeItem, EventQuery, ReloadResult, ConfigChangeRecord } from '../schema/client-protocol.js';
+export type {
+  ControllerInfo,
+  ControllerStatus,
+  OutcomeItem,
+  EventQuery,
+  ReloadResult,
+  ConfigChangeRecord,
+  TrendMetric,
+  TrendResult,
+  TrendSeries,
+  TrendPoint,
+  Flapping,
+  FailureStory,
+  RunRecord,
+} from '../schema/client-protocol.js';
+export { TREND_METRICS, TREND_UNITS, TREND_MAX_BUCKETS, FLAP_RESTARTS, FLAP_WINDOW_MS } from '../schema/client-protocol.js';
 export type { ConfigIssue, ControllerConfig, ServiceConfig } from '../schema/config/types.js';
 
 /** Connect to the controller (found through `options.config`, $UPKEEPER_CONFIG or the default config). */

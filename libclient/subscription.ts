@@ -7,9 +7,10 @@ import {
   type SubscribeParams,
 } from '../schema/client-protocol.js';
 import type { ServiceEvent, ServiceStatus } from '../schema/records.js';
+import { pickMatch, type EventMatch } from '../schema/event-filter.js';
 import { Client, type ConnectOptions } from './client.js';
 
-export interface SubscribeFilter {
+export interface SubscribeFilter extends EventMatch {
   /** Service names (as for every command) or `all`; default all. */
   services?: string[];
   /** Event types; default all. */
@@ -87,6 +88,7 @@ export class Subscription implements AsyncIterable<Notice> {
     const params: SubscribeParams = { subscription: SUBSCRIPTION };
     if (this.filter.services) params.services = this.filter.services;
     if (this.filter.types) params.types = this.filter.types;
+    Object.assign(params, pickMatch(this.filter));
     if (this.lastId !== null) params.sinceId = this.lastId;
     try {
       const { lastId } = await client.call('subscribe', params);

@@ -35,6 +35,8 @@ export interface BuddySettings {
   /** Rotation of the service's output files: size in bytes (0: never) and rotated files kept. */
   logMaxSize: number;
   logKeep: number;
+  /** Seconds between two measurements of the service's CPU time and memory (0: none). */
+  sampleInterval: number;
   /** Custom action names in config order: scripts/<name>, linked as actions/00.. */
   customActions: string[];
   pipeStdout: boolean;

@@ -1,6 +1,7 @@
 // The client↔controller protocol: MessagePack frames, version negotiated by `hello`, one definition for both ends.
 import type { Validators } from './rpc.js';
-import type { ActionResult, ServiceEvent, ServiceStatus } from './records.js';
+import type { ActionResult, LastOutput, ServiceEvent, ServiceStatus } from './records.js';
+import { signalName, type EventMatch } from './event-filter.js';
 import type { ConfigIssue } from './config/types.js';
 import type { WireError } from './errors.js';
 import { asObject, bad, optBool, optInt, optStr, optStrList, str, strList } from './validate.js';
@@ -73,7 +74,7 @@ export interface ServicesParams {
   services: string[];
 }
 
-export interface EventQuery {
+export interface EventQuery extends EventMatch {
   service?: string;
   types?: string[];
   /** ISO 8601 times, inclusive. */
@@ -85,8 +86,8 @@ export interface EventQuery {
   limit?: number;
 }
 
-/** What a subscription wants: some services (default all), some event types (default all). */
-export interface SubscribeParams {
+/** What a subscription wants: some services (default all), some event types (default all), and what EventMatch asks. */
+export interface SubscribeParams extends EventMatch {
   /** Chosen by the client; every notification of this subscription carries it. */
   subscription: number;
   services?: string[];
@@ -96,6 +97,122 @@ export interface SubscribeParams {
    * Without it, the subscription starts now.
    */
   sinceId?: number;
+}
+
+/** What `upk trend` can chart. */
+export const TREND_METRICS = ['restarts', 'failures', 'uptime', 'mtbf', 'mttr', 'cpu', 'rss'] as const;
+export type TrendMetric = (typeof TREND_METRICS)[number];
+/** The unit of each metric's values. */
+export const TREND_UNITS: Readonly<Record<TrendMetric, 'count' | 'percent' | 'seconds' | 'bytes'>> = {
+  restarts: 'count',
+  failures: 'count',
+  uptime: 'percent',
+  mtbf: 'seconds',
+  mttr: 'seconds',
+  cpu: 'percent',
+  rss: 'bytes',
+};
+/** Most buckets one trend query may ask for (per service). */
+export const TREND_MAX_BUCKETS = 1000;
+
+export interface TrendQuery {
+  /** Service ids (default: every configured service). */
+  services?: string[];
+  metric: TrendMetric;
+  /** Bucket length in milliseconds (≥ 1 minute). Buckets start at multiples of it since 1970-01-01 UTC. */
+  bucketMs: number;
+  /** ISO 8601 times; `until` defaults to now. */
+  since: string;
+  until?: string;
+}
+
+export interface TrendPoint {
+  /** The bucket's start (ISO 8601 UTC). */
+  start: string;
+  /** The metric in this bucket; null when it has no value (no failure for mtbf, no samples for cpu). */
+  value: number | null;
+  /** rss: the highest resident memory in the bucket. */
+  max?: number | null;
+}
+
+/** Flapping: at least FLAP_RESTARTS automatic restarts within FLAP_WINDOW_MS (or a runaway hold). */
+export const FLAP_RESTARTS = 5;
+export const FLAP_WINDOW_MS = 10 * 60_000;
+
+/** Many automatic restarts close together: `restarts` within `windowMs` from `at`, or runaway holds. */
+export interface Flapping {
+  restarts: number;
+  windowMs: number;
+  at: string;
+  /** Runaway holds (UserMaxRestarts reached) in the range. */
+  runaways: number;
+}
+
+export interface TrendSeries {
+  service: string;
+  uuid: string;
+  points: TrendPoint[];
+  /** The metric over the whole range: a total for counts, else over all of it; null when none. */
+  total: number | null;
+  /** rss: the highest over the range. */
+  max?: number | null;
+  /** Set when the service flapped in the range. */
+  flapping: Flapping | null;
+}
+
+export interface TrendResult {
+  metric: TrendMetric;
+  unit: (typeof TREND_UNITS)[TrendMetric];
+  bucketMs: number;
+  /** The first bucket's start and the range's end (ISO 8601 UTC). */
+  since: string;
+  until: string;
+  series: TrendSeries[];
+}
+
+/** One run of a service, from the runs table. Times ISO 8601 UTC. */
+export interface RunRecord {
+  started: string;
+  ended: string | null;
+  cause: 'start' | 'restart' | 'adopted';
+  outcome: 'stopped' | 'failed' | 'spawn_failed' | 'lost' | null;
+  pid: number | null;
+  code: number | null;
+  signal: string | null;
+}
+
+/** The story of a service's last failure, for `upk why`: what ended, how, and what happened next. */
+export interface FailureStory {
+  service: string;
+  uuid: string;
+  /** The command its start script runs (ExecStart), when configured. */
+  command: string | null;
+  /** The oldest event the database still keeps for it (ISO 8601), or null. */
+  historyFrom: string | null;
+  /** Null when the service has not failed in the history kept. */
+  failure: {
+    run: RunRecord;
+    /** The exited (or spawn_failed) event. */
+    event: ServiceEvent | null;
+    lastOutput: LastOutput | null;
+    /** Why a start could not execute (spawn_failed). */
+    error: string | null;
+    /**
+     * Runs in a row, ending with this one, that failed (ended without being asked to, or could not
+     * start) — however long each ran, unlike the buddy's count towards MaxConsecutiveFailures.
+     */
+    failuresInRow: number;
+    /** Automatic restarts begun in the hour up to the failure (its own run among them, if it was one). */
+    restartsHourBefore: number;
+    /** Resources in the last usage record before it (cpu %, rss and highest rss in bytes). */
+    usageBefore: { cpu: number; rss: number; rssMax: number; at: string } | null;
+    /** Signals sent to it by upkeeper or by a user during the run. */
+    signals: ServiceEvent[];
+  } | null;
+  /** What happened after it, oldest first (at most 20 events). */
+  after: ServiceEvent[];
+  /** The service now; null when it is no longer configured. */
+  status: ServiceStatus | null;
 }
 
 export interface ClientMethods {
@@ -114,6 +231,10 @@ export interface ClientMethods {
   action: { params: { service: string; action: string }; result: ActionResult };
   signal: { params: { service: string; signal: string; group?: boolean }; result: { pid: number } };
   events: { params: EventQuery; result: ServiceEvent[] };
+  /** A metric per service and time bucket, computed from the events and usage records. */
+  trend: { params: TrendQuery; result: TrendResult };
+  /** The story of a service's last failure. */
+  why: { params: { service: string }; result: FailureStory };
   /** Read and check every configuration file; apply all of it, or nothing (the issues say why). */
   'config.reload': { params: Record<string, never>; result: ReloadResult };
   /** Stop and forget services the configuration files no longer define (their history stays). */
@@ -139,6 +260,20 @@ const none = (p: unknown): Record<string, never> => {
   return {};
 };
 const services = (p: unknown): ServicesParams => ({ services: strList(asObject(p), 'services') });
+
+/** The EventMatch fields of a request, checked. */
+function eventMatch(o: Record<string, unknown>): EventMatch {
+  const m: EventMatch = {};
+  const pid = optInt(o, 'pid', 1);
+  const code = optInt(o, 'code', 0);
+  const signal = optStr(o, 'signal');
+  const text = optStr(o, 'text');
+  if (pid !== undefined) m.pid = pid;
+  if (code !== undefined) m.code = code;
+  if (signal !== undefined && signal !== '') m.signal = signalName(signal);
+  if (text !== undefined && text !== '') m.text = text;
+  return m;
+}
 
 function isoParam(o: Record<string, unknown>, key: string): string | undefined {
   const v = optStr(o, key);
@@ -183,7 +318,7 @@ export const clientValidators: Validators<ClientMethods> = {
   remove: services,
   subscribe: (p) => {
     const o = asObject(p);
-    const out: SubscribeParams = { subscription: optInt(o, 'subscription', 0) ?? 0 };
+    const out: SubscribeParams = { subscription: optInt(o, 'subscription', 0) ?? 0, ...eventMatch(o) };
     const services = optStrList(o, 'services');
     const types = optStrList(o, 'types');
     const sinceId = optInt(o, 'sinceId', 0);
@@ -195,7 +330,7 @@ export const clientValidators: Validators<ClientMethods> = {
   unsubscribe: (p) => ({ subscription: optInt(asObject(p), 'subscription', 0) ?? 0 }),
   events: (p) => {
     const o = asObject(p);
-    const q: EventQuery = {};
+    const q: EventQuery = eventMatch(o);
     const service = optStr(o, 'service');
     const types = optStrList(o, 'types');
     const since = isoParam(o, 'since');
@@ -210,4 +345,20 @@ export const clientValidators: Validators<ClientMethods> = {
     if (limit !== undefined) q.limit = Math.min(limit, EVENTS_PAGE_MAX);
     return q;
   },
+  trend: (p) => {
+    const o = asObject(p);
+    const metric = str(o, 'metric');
+    if (!(TREND_METRICS as readonly string[]).includes(metric)) bad(`metric must be one of ${TREND_METRICS.join(', ')}, got ${JSON.stringify(metric)}`);
+    const bucketMs = optInt(o, 'bucketMs', 60_000);
+    if (bucketMs === undefined) bad('bucketMs must be an integer ≥ 60000 (one minute)');
+    const since = isoParam(o, 'since');
+    if (since === undefined) bad('since must be an ISO 8601 time');
+    const q: TrendQuery = { metric: metric as TrendMetric, bucketMs, since };
+    const until = isoParam(o, 'until');
+    const list = optStrList(o, 'services');
+    if (until !== undefined) q.until = until;
+    if (list !== undefined) q.services = list;
+    return q;
+  },
+  why: (p) => ({ service: str(asObject(p), 'service') }),
 };

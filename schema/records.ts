@@ -32,6 +32,18 @@ export interface Hold {
   until: string;
 }
 
+/** What the buddy last measured of the service's whole process group (every SampleInterval seconds). */
+export interface ResourceUsage {
+  /** CPU time used over the last interval, in % of one core (200: two cores busy). */
+  cpu: number;
+  /** Resident memory of every process of the group, summed, in bytes. */
+  rss: number;
+  /** Processes in the group. */
+  processes: number;
+  /** When it was measured (ISO 8601 UTC). */
+  at: string;
+}
+
 /** What a buddy knows and reports about its service (poll replies and the run directory's `status`). */
 export interface BuddyStatus {
   service: string;
@@ -56,6 +68,8 @@ export interface BuddyStatus {
   pending: number;
   /** Pipe programs running (PipeStdoutScript, PipeStderrScript), for a next buddy to adopt. */
   pipes: { stdout: ProcessRef | null; stderr: ProcessRef | null };
+  /** The last measurement while the service runs; null when it does not, or SampleInterval is 0. */
+  usage: ResourceUsage | null;
 }
 
 /** A process known by pid and start time in clock ticks after boot (proof against a reused pid). */
@@ -86,6 +100,8 @@ export interface ServiceStatus {
   hold: Hold | null;
   /** In `waiting`: the prerequisites it waits for. */
   waitingFor: string[] | null;
+  /** CPU and memory of the service's process group, as last measured by its buddy; null when not running. */
+  usage: ResourceUsage | null;
   description: string | null;
 }
 
@@ -97,7 +113,7 @@ export const EVENT_TYPES = {
   spawned: 'the service was started (pid: the new process, also its process group and session)',
   adopted: 'a new buddy took over a service still running from a lost buddy (pid; proven by its start time)',
   spawn_failed: 'the start script could not be executed (detail.error)',
-  exited: 'the service exited (code or signal; both null when unknown: detail.unknown for an adopted process)',
+  exited: 'the service exited (code or signal; both null when unknown: detail.unknown for an adopted process); detail.uptimeMs, detail.requested, and for an exit nobody asked for detail.lastOutput: the last lines it wrote',
   stopping: 'a stop began (pid: the service)',
   signal_sent: 'the buddy sent a signal (signal; detail.group, detail.reason: stop, escalation, cleanup or user)',
   stopped: 'the service and everything left in its process group are gone',
@@ -112,11 +128,41 @@ export const EVENT_TYPES = {
 export type EventType = keyof typeof EVENT_TYPES;
 export const EVENT_TYPE_NAMES = Object.keys(EVENT_TYPES) as EventType[];
 
+/**
+ * The buddy's record of its resource measurements over a stretch of at most a minute (one minute of
+ * the clock). It travels with the events, exactly once like them, but is stored in `samples`: it is
+ * never an event, and clients do not see it as one.
+ */
+export const USAGE_RECORD = 'usage';
+export interface UsageDetail {
+  /** The stretch measured: from the start of its first interval to its last measurement (ms since the epoch). */
+  from: number;
+  to: number;
+  /** CPU time used by the group in the stretch. */
+  cpuMs: number;
+  /** Resident memory, summed over the group: mean over the stretch (weighted by time) and highest, in KiB. */
+  rssKb: number;
+  rssMaxKb: number;
+  /** Most processes in the group at once. */
+  processes: number;
+  /** Measurements taken. */
+  samples: number;
+}
+
+/** The last lines a service wrote before an exit nobody asked for (each stream: at most 10 lines, 2 KiB). */
+export interface LastOutput {
+  stdout: string;
+  stderr: string;
+}
+
+/** What a buddy records: an event, or a usage record. */
+export type BuddyRecordType = EventType | typeof USAGE_RECORD;
+
 /** An event as a buddy records it: `seq` only grows within one buddy instance; `time` in ms since the epoch. */
 export interface BuddyEvent {
   seq: number;
   time: number;
-  type: EventType;
+  type: BuddyRecordType;
   pid?: number | null;
   code?: number | null;
   signal?: string | null;

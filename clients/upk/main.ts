@@ -9,6 +9,8 @@ import { registerControl } from './commands/control.js';
 import { registerController } from './commands/controller.js';
 import { registerEvents } from './commands/events.js';
 import { registerServices } from './commands/services.js';
+import { registerTrend } from './commands/trend.js';
+import { registerWhy } from './commands/why.js';
 import { Context, type GlobalOptions } from './context.js';
 
 const program = new Command('upk')
@@ -26,6 +28,8 @@ registerServices(program, ctx);
 registerControl(program, ctx);
 registerActions(program, ctx);
 registerEvents(program, ctx);
+registerTrend(program, ctx);
+registerWhy(program, ctx);
 registerCheckConfig(program, ctx);
 registerConfiguration(program, ctx);
 // `--json` is accepted after the command too: upk status --json

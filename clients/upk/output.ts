@@ -50,9 +50,21 @@ export function inDesiredState(s: ServiceStatus): boolean {
   return s.desired === 'running' ? s.state === 'running' : s.state === 'stopped';
 }
 
+/** 512 → "512B", 45613056 → "43.5M", 3.2e9 → "3.0G" (binary units, as top prints). */
+export function bytes(n: number): string {
+  const units = ['B', 'K', 'M', 'G', 'T'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i += 1;
+  }
+  return i === 0 ? `${v}B` : `${v.toFixed(v < 100 ? 1 : 0)}${units[i]}`;
+}
+
 export function statusTable(statuses: ServiceStatus[], now = Date.now()): string {
   return table(
-    ['NAME', 'STATE', 'DESIRED', 'PID', 'UPTIME', 'RESTARTS', 'LAST EXIT'],
+    ['NAME', 'STATE', 'DESIRED', 'PID', 'UPTIME', 'RESTARTS', 'CPU', 'MEM', 'LAST EXIT'],
     statuses.map((s) => [
       s.name,
       stateCell(s),
@@ -60,6 +72,8 @@ export function statusTable(statuses: ServiceStatus[], now = Date.now()): string
       s.pid === null ? '-' : String(s.pid),
       s.started ? duration(now - Date.parse(s.started)) : '-',
       String(s.restarts),
+      s.usage ? `${s.usage.cpu.toFixed(1)}%` : '-',
+      s.usage ? bytes(s.usage.rss) : '-',
       describeLastExit(s.lastExit, now),
     ]),
   );

@@ -8,6 +8,9 @@ import { resolvePath } from './paths.js';
 import { NAME_RE, NAME_RULE, UUID_RE } from './names.js';
 import { PLACEHOLDERS, unknownPlaceholders } from './scripts.js';
 import { checkActions, checkEnvironment, checkList } from './check-objects.js';
+import { parseDuration } from '../durations.js';
+
+const DURATION_HINT = 'a duration: "90s", "15m", "7d"';
 
 /** Where a value comes from: used to resolve relative paths and to name the file in issues. */
 export interface CheckContext {
@@ -63,6 +66,7 @@ function describeNumber(t: NumberType): string {
   if (t.min !== undefined && t.max !== undefined) text += t.integer ? ` from ${t.min} to ${t.max}` : ` ${low} ${t.min} and ≤ ${t.max}`;
   else if (t.min !== undefined) text += ` ${low} ${t.min}`;
   else if (t.max !== undefined) text += ` ≤ ${t.max}`;
+  if (t.seconds) text += ` (or ${DURATION_HINT})`;
   return t.nullable ? `${text} or null` : text;
 }
 
@@ -83,8 +87,12 @@ export function checkValue(type: ValueType, node: JsonNode, key: string, ctx: Ch
   if (node.kind === 'null' && (nullable || type.kind === 'uuid' || type.kind === 'account')) return ok(null);
 
   switch (type.kind) {
-    case 'number':
-      return node.kind === 'number' && inRange(type, node.value) ? ok(node.value) : bad();
+    case 'number': {
+      // A number of seconds may also be written with a unit: "90s", "15m", "7d".
+      const ms = type.seconds && node.kind === 'string' ? parseDuration(node.value) : null;
+      const n = node.kind === 'number' ? node.value : ms === null ? null : ms / 1000;
+      return n !== null && inRange(type, n) ? ok(n) : bad();
+    }
     case 'boolean':
       return node.kind === 'boolean' ? ok(node.value) : bad();
     case 'text':

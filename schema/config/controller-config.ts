@@ -4,7 +4,7 @@ import type { ConfigIssue, ControllerConfig } from './types.js';
 import { type JsonObjectNode, toValue } from './json-node.js';
 import { Accounts, type Host, currentHost } from './accounts.js';
 import { type CheckContext, checkValue } from './check-value.js';
-import { CONTROLLER_KEYS, SERVICE_KEYS, findKey } from './keys.js';
+import { AUDIT_MAX_AGE_DEFAULT, AUDIT_MAX_RECORDS_DEFAULT, CONTROLLER_KEYS, SERVICE_KEYS, findKey } from './keys.js';
 import { duplicateMessage, parseTree } from './jsonc.js';
 import { expectedGot, makeIssue, sortIssues, unknownKeyMessage } from './issues.js';
 import { defaultConfigFile, defaultStateDir, resolvePath } from './paths.js';
@@ -122,6 +122,9 @@ function defaults(
     svcRunPath: (given('SvcRunPath') as string | null) ?? path.join(stateDir, 'run'),
     buddyPollingInterval: (given('BuddyPollingInterval') as number | null) ?? 0.5,
     upkBuddyPath: given('UpkBuddyPath') as string | null,
+    // null written in the file means no limit; not written means the built-in one.
+    auditMaxAge: 'AuditMaxAge' in values ? (values['AuditMaxAge'] as number | null) : AUDIT_MAX_AGE_DEFAULT,
+    auditMaxRecords: 'AuditMaxRecords' in values ? (values['AuditMaxRecords'] as number | null) : AUDIT_MAX_RECORDS_DEFAULT,
     serviceDefaults,
   };
 }

@@ -7,6 +7,8 @@ type Schema = Record<string, unknown>;
 
 const DRAFT = 'http://json-schema.org/draft-07/schema#';
 const NON_BLANK = '\\S';
+/** A number of seconds may be written as a duration with a unit (schema/durations.ts). */
+const DURATION_PATTERN = '^\\s*[0-9]+(\\.[0-9]+)?\\s*(ms|s|m|h|d|w)\\s*$';
 const CASE_NOTE = 'Keys are matched in any letter case; this schema lists the canonical spelling.';
 
 /** A regex source matching `word` in any letter case (JSON Schema patterns have no flags). */
@@ -25,7 +27,9 @@ function types(base: string | string[], nullable: boolean): string | string[] {
 function typeSchema(type: ValueType): Schema {
   switch (type.kind) {
     case 'number': {
-      const s: Schema = { type: types(type.integer ? 'integer' : 'number', type.nullable === true) };
+      const base = type.integer ? 'integer' : 'number';
+      const s: Schema = { type: types(type.seconds ? [base, 'string'] : base, type.nullable === true) };
+      if (type.seconds) s['pattern'] = DURATION_PATTERN;
       if (type.min !== undefined) s[type.minExclusive ? 'exclusiveMinimum' : 'minimum'] = type.min;
       if (type.max !== undefined) s['maximum'] = type.max;
       return s;

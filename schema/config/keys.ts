@@ -55,6 +55,9 @@ export const INITIAL_STATE_WORDS: Readonly<Record<string, 'running' | 'stopped'>
 const seconds = (extra: Partial<Extract<ValueType, { kind: 'number' }>> = {}): ValueType => ({ kind: 'number', integer: false, seconds: true, ...extra });
 const integer = (extra: Partial<Extract<ValueType, { kind: 'number' }>> = {}): ValueType => ({ kind: 'number', integer: true, ...extra });
 const boolean: ValueType = { kind: 'boolean' };
+/** Built-in retention of the audit database (AuditMaxAge seconds, AuditMaxRecords rows). */
+export const AUDIT_MAX_AGE_DEFAULT = 90 * 86_400;
+export const AUDIT_MAX_RECORDS_DEFAULT = 1_000_000;
 const ORDER = 'A reference to no service, or a dependency cycle, is a configuration error.';
 const PLANNED_RECONCILE = 'Parsed and checked; this reconciliation after a controller restart is planned for a later release.';
 
@@ -99,6 +102,8 @@ export const SERVICE_KEYS: readonly KeySpec[] = [
     description: 'How many times the buddy retries reaching the controller when it has urgent events to report (-1 = forever).' },
   { name: 'JournalMaxEvents', type: integer({ min: 0 }), default: 100000,
     description: 'Most events the buddy keeps on disk (the journal in its run directory) when its ring is full and no controller can be reached; beyond it, events are dropped and counted in an events_dropped event. About 200 bytes each on disk; 0: no journal.' },
+  { name: 'SampleInterval', type: seconds({ min: 0 }), default: 10,
+    description: "How often, in seconds, the buddy measures the CPU time and memory (RSS) of the service's whole process group, from /proc; 0: never. The latest measurement is in the service's status; the controller keeps one record per minute for 7 days and one per hour for AuditMaxAge." },
   { name: 'LogMaxSize', type: integer({ min: 0 }), default: 10485760,
     description: "Size in bytes at which the service's stdout and stderr logs are rotated (log/stdout becomes log/stdout.1, and so on); 0: never." },
   { name: 'LogKeep', type: integer({ min: 0, max: 100 }), default: 5,
@@ -150,6 +155,10 @@ export const CONTROLLER_KEYS: readonly KeySpec[] = [
     description: 'How often, in seconds, the controller polls the buddies for events.' },
   { name: 'UpkBuddyPath', type: { kind: 'path', nullable: true }, default: null, defaultText: 'null (the bundled buddy)',
     description: 'The buddy program (a JavaScript file run with node); null means the one bundled with upkeeper.' },
+  { name: 'AuditMaxAge', type: seconds({ min: 0, minExclusive: true, nullable: true }), default: AUDIT_MAX_AGE_DEFAULT, defaultText: '7776000 (90 days; null: no limit)',
+    description: 'How long the audit database keeps what it records, in seconds (or a duration such as "90d"): events, service runs, resource samples, client actions and configuration changes older than this are deleted (hourly, and at controller start). null keeps everything for ever.' },
+  { name: 'AuditMaxRecords', type: integer({ min: 1, nullable: true }), default: AUDIT_MAX_RECORDS_DEFAULT, defaultText: '1000000 (null: no limit)',
+    description: 'Most rows kept in each of the tables events, client_actions and config_changes; beyond it the oldest are deleted (and the service runs older than the oldest event kept). null: no limit.' },
   { name: 'ServiceDefaults', type: { kind: 'defaults' }, default: {},
     description: 'Service keys applied to every service, under its own keys (all service keys except UUID, Name and Package).' },
 ];

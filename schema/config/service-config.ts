@@ -100,6 +100,7 @@ export function buildService(entry: ServiceEntry, defaults: Layer, ctx: CheckCon
     journalMaxEvents: value('JournalMaxEvents') as number,
     logMaxSize: value('LogMaxSize') as number,
     logKeep: value('LogKeep') as number,
+    sampleInterval: value('SampleInterval') as number,
     execStart: exec.ExecStart,
     execStop: exec.ExecStop,
     execReload: exec.ExecReload,

@@ -21,6 +21,10 @@ export interface ControllerConfig {
   buddyPollingInterval: number;
   /** Absolute path of the buddy program (a JavaScript file run with node), or null for the bundled one. */
   upkBuddyPath: string | null;
+  /** Seconds: events, runs, samples and audit rows older than this are deleted; null: kept for ever. */
+  auditMaxAge: number | null;
+  /** At most this many rows in each of events, client_actions and config_changes; null: no limit. */
+  auditMaxRecords: number | null;
   /** Raw ServiceDefaults object, already checked; layered under every service. */
   serviceDefaults: Record<string, unknown>;
 }
@@ -69,6 +73,8 @@ export interface ServiceConfig {
   /** Bytes; 0: never rotate. */
   logMaxSize: number;
   logKeep: number;
+  /** Seconds between two resource measurements by the buddy; 0: none. */
+  sampleInterval: number;
   execStart: string | null;
   execStop: string | null;
   execReload: string | null;

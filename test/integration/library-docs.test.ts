@@ -118,6 +118,18 @@ describe('docs/library.md: the programs of the guide', { timeout: 120_000 }, () 
     assert.equal(out, shown);
   });
 
+  it('trends and failures: trend() per hour and per 15 minutes, why() in words', async () => {
+    const out = await runProgram('client.why(');
+    assert.match(out, /^web: 0 automatic restarts in 2[45] buckets$/m, 'restarts by a user are not automatic ones');
+    const points = [...out.matchAll(/^(\S+) (\S+)(?: %)?$/gm)].filter((m) => m[1]!.endsWith(':00.000Z'));
+    assert.ok(points.length === 4 || points.length === 5, `15-minute buckets of the last hour: ${out}`);
+    for (const [, start] of points) assert.match(start!, /T\d\d:(00|15|30|45):00\.000Z$/, 'buckets start at multiples of 15 minutes');
+    assert.match(out, /^\S+Z \d+(\.\d+)? %$/m, 'web ran in the last bucket');
+    assert.match(out, /^no failure kept$/m);
+    assert.match(out, /^web has not failed since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, where its history kept begins\.$/m);
+    assert.match(out, /^Now: running since .+ UTC, pid \d+, wanted running; 0 automatic restarts since its last start by a user\.$/m);
+  });
+
   it('starting and stopping the controller (this stops it, so it runs last)', async () => {
     const out = await runProgram('startController, stopController');
     assert.match(out, /^was running \d+$/m);

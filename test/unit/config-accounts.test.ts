@@ -20,7 +20,7 @@ function setup(t: TestContext) {
   fs.writeFileSync(passwdFile, '# comment\nroot:x:0:0:root:/root:/bin/sh\nwww:x:33:34::/var/www:/bin/false\nbob:x:1000:1000::/home/bob:/bin/sh\nbroken line\n');
   fs.writeFileSync(groupFile, 'root:x:0:\nweb:x:34:bob\nbob:x:1000:\nstaff:x:50:\n');
   const config: ControllerConfig = {
-    file: null, stateDir: dir, svcConfigPath: path.join(dir, 'd'), svcRunPath: dir, buddyPollingInterval: 1, upkBuddyPath: null, serviceDefaults: {},
+    file: null, stateDir: dir, svcConfigPath: path.join(dir, 'd'), svcRunPath: dir, buddyPollingInterval: 1, upkBuddyPath: null, auditMaxAge: null, auditMaxRecords: null, serviceDefaults: {},
   };
   const file = path.join(dir, 'd', 's.conf');
   const load = (keys: string, host: Partial<Host> = {}): LoadedServices => {

@@ -56,6 +56,8 @@ test('a missing default file is not an error: every default applies', T, (t) => 
     svcRunPath: path.join(home, '.local/state/upkeeper/run'),
     buddyPollingInterval: 0.5,
     upkBuddyPath: null,
+    auditMaxAge: 90 * 86400,
+    auditMaxRecords: 1_000_000,
     serviceDefaults: {},
   });
 });
@@ -116,6 +118,8 @@ test('every controller key, with paths resolved against the file folder and ~ ex
       "SvcRunPath": "/abs/run/",
       "BuddyPollingInterval": 60,
       "UpkBuddyPath": "~",
+      "AuditMaxAge": "30d",
+      "AuditMaxRecords": null,
       "ServiceDefaults": { "KillTimeout": 3, "RedirectStdout": "logs/out" },
     }`,
   );
@@ -127,6 +131,8 @@ test('every controller key, with paths resolved against the file folder and ~ ex
     svcRunPath: '/abs/run',
     buddyPollingInterval: 60,
     upkBuddyPath: path.join(dir, 'home'),
+    auditMaxAge: 30 * 86400,
+    auditMaxRecords: null,
     serviceDefaults: { KillTimeout: 3, RedirectStdout: path.join(dir, 'logs/out') },
   });
 });
@@ -143,7 +149,7 @@ test('BuddyPollingInterval must be > 0 and ≤ 60 seconds', T, (t) => {
   for (const bad of ['0', '-1', '60.5', '"0.5"', 'true', 'null']) {
     const { config, issues, file } = load(t, `{\n  "BuddyPollingInterval": ${bad}\n}`);
     const got = bad === '"0.5"' ? '"0.5" (write numbers without quotes)' : bad;
-    assert.deepEqual(issues, [{ file, line: 2, column: 27, key: 'BuddyPollingInterval', message: `expected a number of seconds > 0 and ≤ 60, got ${got}` }]);
+    assert.deepEqual(issues, [{ file, line: 2, column: 27, key: 'BuddyPollingInterval', message: `expected a number of seconds > 0 and ≤ 60 (or a duration: "90s", "15m", "7d"), got ${got}` }]);
     assert.equal(config, null);
   }
 });
@@ -196,7 +202,7 @@ test('ServiceDefaults: checked like a service; UUID, Name and Package are refuse
     { file, line: 3, column: 5, key: 'ServiceDefaults.UUID', message: 'UUID cannot be set in ServiceDefaults: it belongs to one service' },
     { file, line: 4, column: 5, key: 'ServiceDefaults.Name', message: 'Name cannot be set in ServiceDefaults: it belongs to one service' },
     { file, line: 5, column: 5, key: 'ServiceDefaults.KilTimeout', message: 'unknown key "KilTimeout" (did you mean "KillTimeout"?)' },
-    { file, line: 6, column: 22, key: 'ServiceDefaults.UserRateLimit', message: 'expected a number of seconds ≥ 0 or null, got "1" (write numbers without quotes)' },
+    { file, line: 6, column: 22, key: 'ServiceDefaults.UserRateLimit', message: 'expected a number of seconds ≥ 0 (or a duration: "90s", "15m", "7d") or null, got "1" (write numbers without quotes)' },
     { file, line: 7, column: 5, key: 'ServiceDefaults.StateDir', message: 'StateDir is a controller key, not a service key: set it at the top level of upkeeper.conf' },
   ]);
   assert.equal(config, null);

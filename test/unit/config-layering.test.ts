@@ -131,12 +131,12 @@ test('serviceDefaults in a hand-made ControllerConfig are checked again', T, (t)
   fs.mkdirSync(path.join(dir, 'd'));
   fs.writeFileSync(path.join(dir, 'd', 'x.conf'), '{ "a": {} }');
   const config: ControllerConfig = {
-    file: null, stateDir: dir, svcConfigPath: path.join(dir, 'd'), svcRunPath: dir, buddyPollingInterval: 1, upkBuddyPath: null,
+    file: null, stateDir: dir, svcConfigPath: path.join(dir, 'd'), svcRunPath: dir, buddyPollingInterval: 1, upkBuddyPath: null, auditMaxAge: null, auditMaxRecords: null,
     serviceDefaults: { execstart: 'run', KillTimeout: 'soon', UUID: null },
   };
   const r = loadServicesWith(config, {}, HOST);
   assert.deepEqual(r.issues.map((i) => [i.file, i.key, i.message]), [
-    ['(ServiceDefaults given in code)', 'ServiceDefaults.KillTimeout', 'expected a number of seconds, got "soon"'],
+    ['(ServiceDefaults given in code)', 'ServiceDefaults.KillTimeout', 'expected a number of seconds (or a duration: "90s", "15m", "7d"), got "soon"'],
     ['(ServiceDefaults given in code)', 'ServiceDefaults.UUID', 'UUID cannot be set in ServiceDefaults: it belongs to one service'],
   ]);
   assert.equal(r.services[0]?.execStart, 'run');

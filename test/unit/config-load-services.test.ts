@@ -19,7 +19,7 @@ function setup(t: TestContext, files: Record<string, string>): { config: Control
     fs.writeFileSync(path.join(d, name), text);
   }
   const config: ControllerConfig = {
-    file: null, stateDir: dir, svcConfigPath: d, svcRunPath: path.join(dir, 'run'), buddyPollingInterval: 0.5, upkBuddyPath: null, serviceDefaults: {},
+    file: null, stateDir: dir, svcConfigPath: d, svcRunPath: path.join(dir, 'run'), buddyPollingInterval: 0.5, upkBuddyPath: null, auditMaxAge: null, auditMaxRecords: null, serviceDefaults: {},
   };
   return { config, d };
 }
@@ -134,7 +134,7 @@ test('the same id across files (ids compared case-insensitively): both reported,
     `${d}/a.conf:2: web: service "web" is defined again in b.conf at line 1`,
     `${d}/a.conf:3: pkg::api: service "pkg::api" is defined again in c.conf at line 3`,
     `${d}/b.conf:1: Web: service "Web" is already defined in a.conf at line 2 (as "web"; ids differing only in letter case collide)`,
-    `${d}/b.conf:1: Web.KillTimeout: expected a number of seconds, got "bad"`,
+    `${d}/b.conf:1: Web.KillTimeout: expected a number of seconds (or a duration: "90s", "15m", "7d"), got "bad"`,
     `${d}/c.conf:3: pkg::api: service "pkg::api" is already defined in a.conf at line 3`,
   ]);
 });
@@ -180,7 +180,7 @@ test('dependencies: unknown references, services left out for their own errors, 
         '}',
       ].join('\n'),
     );
-    const config = { file: null, stateDir: dir, svcConfigPath: path.join(dir, 'd'), svcRunPath: dir, buddyPollingInterval: 1, upkBuddyPath: null, serviceDefaults: {} };
+    const config = { file: null, stateDir: dir, svcConfigPath: path.join(dir, 'd'), svcRunPath: dir, buddyPollingInterval: 1, upkBuddyPath: null, auditMaxAge: null, auditMaxRecords: null, serviceDefaults: {} };
     const r = loadServices(config, {});
     const messages = r.issues.map((i) => `${i.line} ${i.key}: ${i.message}`);
     assert.ok(messages.some((m) => m.startsWith('2 web.Prerequisites: "db" means only services left out for their own errors')), messages.join('\n'));

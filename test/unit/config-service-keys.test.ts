@@ -32,7 +32,7 @@ function fixture(t: TestContext): Fixture & { load: (text: string, defaults?: Re
       svcConfigPath: path.join(dir, 'upkeeper.d'),
       svcRunPath: path.join(dir, 'state', 'run'),
       buddyPollingInterval: 0.5,
-      upkBuddyPath: null,
+      upkBuddyPath: null, auditMaxAge: null, auditMaxRecords: null,
       serviceDefaults: defaults,
     };
     return loadServicesWith(config, { HOME: home }, host);
@@ -55,7 +55,7 @@ interface Case {
   bad: [string, string][];
 }
 
-const seconds = (range: string) => `expected a number of seconds${range}`;
+const seconds = (range: string, nullable = false) => `expected a number of seconds${range} (or a duration: "90s", "15m", "7d")${nullable ? ' or null' : ''}`;
 
 const CASES: Case[] = [
   { key: 'ShortDescription', good: [['"Web server"', 'Web server'], ['""', ''], ['null', null]], bad: [['5', 'expected a string or null, got 5']] },
@@ -63,13 +63,14 @@ const CASES: Case[] = [
   { key: 'UUID', good: [['"0F8FAD5B-D9CB-469F-A165-70867728950E"', '0f8fad5b-d9cb-469f-a165-70867728950e'], ['null', null]],
     bad: [['"abc"', 'expected a UUID (like "0f8fad5b-d9cb-469f-a165-70867728950e") or null, got "abc"']] },
   { key: 'StartPriority', good: [['-5', -5], ['3', 3]], bad: [['1.5', 'expected an integer, got 1.5'], ['"3"', 'expected an integer, got "3" (write numbers without quotes)']] },
-  { key: 'KillTimeout', good: [['5', 5], ['-3', -3], ['0', 0], ['2.5', 2.5]],
-    bad: [['"ten"', `${seconds('')}, got "ten"`], ['"10"', `${seconds('')}, got "10" (write numbers without quotes)`], ['null', `${seconds('')}, got null`]] },
+  { key: 'KillTimeout', good: [['5', 5], ['-3', -3], ['0', 0], ['2.5', 2.5], ['"15s"', 15], ['"1.5m"', 90], ['" 2h "', 7200]],
+    bad: [['"ten"', `${seconds('')}, got "ten"`], ['"-5s"', `${seconds('')}, got "-5s"`], ['"5 sec"', `${seconds('')}, got "5 sec"`], ['"10"', `${seconds('')}, got "10" (write numbers without quotes)`], ['null', `${seconds('')}, got null`]] },
   { key: 'MaxConsecutiveFailures', good: [['-1', -1], ['0', 0], ['5', 5]], bad: [['-2', 'expected an integer ≥ -1, got -2'], ['1.5', 'expected an integer ≥ -1, got 1.5']] },
-  { key: 'MinUptime', good: [['0', 0], ['3.5', 3.5]], bad: [['-0.1', `${seconds(' ≥ 0')}, got -0.1`], ['null', `${seconds(' ≥ 0')}, got null`]] },
+  { key: 'MinUptime', good: [['0', 0], ['3.5', 3.5], ['"500ms"', 0.5]], bad: [['-0.1', `${seconds(' ≥ 0')}, got -0.1`], ['null', `${seconds(' ≥ 0')}, got null`]] },
   { key: 'UserMaxRestarts', good: [['-1', -1], ['0', 0], ['3', 3], ['null', 10]], bad: [['-2', 'expected an integer ≥ -1 or null, got -2']] },
-  { key: 'UserRestartWindow', good: [['0.5', 0.5], ['null', 60]], bad: [['0', `${seconds(' > 0 or null')}, got 0`]] },
-  { key: 'UserRateLimit', good: [['0', 0], ['2.5', 2.5], ['null', 1]], bad: [['-1', `${seconds(' ≥ 0 or null')}, got -1`]] },
+  { key: 'UserRestartWindow', good: [['0.5', 0.5], ['null', 60]], bad: [['0', `${seconds(' > 0', true)}, got 0`]] },
+  { key: 'UserRateLimit', good: [['0', 0], ['2.5', 2.5], ['null', 1]], bad: [['-1', `${seconds(' ≥ 0', true)}, got -1`]] },
+  { key: 'SampleInterval', good: [['0', 0], ['2.5', 2.5], ['"1m"', 60]], bad: [['-1', `${seconds(' ≥ 0')}, got -1`], ['null', `${seconds(' ≥ 0')}, got null`]] },
   { key: 'RandomizeRateLimit', good: [['true', true], ['FALSE', false]], bad: [['"true"', 'expected true or false, got "true"'], ['1', 'expected true or false, got 1']] },
   { key: 'RingbufferSize', good: [['4', 4], ['65536', 65536]],
     bad: [['3', 'expected an integer from 4 to 65536, got 3'], ['65537', 'expected an integer from 4 to 65536, got 65537'], ['100.5', 'expected an integer from 4 to 65536, got 100.5']] },
@@ -133,7 +134,7 @@ test('built-in defaults of a service that sets only ExecStart', T, (t) => {
       id: 'web', name: 'web', package: null, file: f.file, line: 1, uuid: null, provides: [], shortDescription: null, longDescription: null,
       prerequisites: [], startPriority: 0, killTimeout: 10, maxConsecutiveFailures: -1, userMaxRestarts: 10, userRestartWindow: 60,
       userRateLimit: 1, randomizeRateLimit: false, minUptime: 1, setUid: null, setGid: null, ringbufferSize: 256, reconnectRetries: 10, conflicts: [],
-      journalMaxEvents: 100000, logMaxSize: 10485760, logKeep: 5,
+      journalMaxEvents: 100000, logMaxSize: 10485760, logKeep: 5, sampleInterval: 10,
       execStart: '/usr/bin/web --port 80', execStop: 'kill', execReload: 'kill -HUP',
       startScript: '#!/bin/sh\nexec /usr/bin/web --port 80\n', stopScript: '#!/bin/sh\nexec kill $1\n', reloadScript: '#!/bin/sh\nexec kill -HUP $1\n',
       customActions: [], pipeStdoutScript: null, pipeStderrScript: null, redirectStdout: null, redirectStderr: null, initialState: 'stopped',

@@ -19,7 +19,8 @@ function importGraph(entry: string): { files: Set<string>; packages: Set<string>
     for (const m of source.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm)) {
       const spec = m[1] ?? m[2]!;
       if (spec.startsWith('.')) visit(resolve(dirname(file), spec));
-      else if (!spec.startsWith('node:')) packages.add(spec);
+      // A package by its name: msgpackr/pack is msgpackr, @scope/name/x is @scope/name.
+      else if (!spec.startsWith('node:')) packages.add(spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/'));
     }
   };
   visit(entry);

@@ -1,6 +1,6 @@
-// upk events [NAME] [--type T] [--since TIME] [--limit N] [--follow]
-import type { Command } from 'commander';
-import type { Client, EventFilter, ServiceEvent } from '../../../libclient/index.js';
+// upk events [NAME] [--type T] [--since TIME] [--until TIME] [--pid N] [--code N] [--signal S] [--grep TEXT] [--limit N] [--follow] [--csv]
+import { type Command, InvalidArgumentError } from 'commander';
+import { ErrorCode, UpkError, type Client, type EventFilter, type ServiceEvent } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
 import { printJson, table } from '../output.js';
 import { parsePositiveInt, parseTime } from '../time.js';
@@ -8,21 +8,47 @@ import { parsePositiveInt, parseTime } from '../time.js';
 const collect = (value: string, previous: string[] = []): string[] => [...previous, ...value.split(',').filter(Boolean)];
 
 const HEADER = ['TIME', 'SERVICE', 'TYPE', 'PID', 'EXIT', 'DETAIL'];
+const CSV_HEADER = ['id', 'time', 'service', 'type', 'pid', 'code', 'signal', 'detail'];
 
-function row(e: ServiceEvent): string[] {
-  const detail = e.detail
+function detailText(e: ServiceEvent): string {
+  return e.detail
     ? Object.entries(e.detail)
         .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
         .join(' ')
     : '';
-  return [e.time, e.service, e.type, e.pid === null ? '-' : String(e.pid), e.signal ?? (e.code === null ? '-' : String(e.code)), detail];
 }
+
+function row(e: ServiceEvent): string[] {
+  return [e.time, e.service, e.type, e.pid === null ? '-' : String(e.pid), e.signal ?? (e.code === null ? '-' : String(e.code)), detailText(e)];
+}
+
+/** One CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break. */
+export function csvField(value: string | number | null): string {
+  const text = value === null ? '' : String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+function csvRow(e: ServiceEvent): string {
+  return [e.id, e.time, e.service, e.type, e.pid, e.code, e.signal, e.detail ? JSON.stringify(e.detail) : null].map(csvField).join(',') + '\r\n';
+}
+
+const exitCode = (text: string): number => {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0 || n > 255) throw new InvalidArgumentError(`expected an exit code from 0 to 255, got ${JSON.stringify(text)}`);
+  return n;
+};
 
 interface Options {
   type?: string[];
   since?: string;
+  until?: string;
+  pid?: number;
+  code?: number;
+  signal?: string;
+  grep?: string;
   limit?: number;
   follow?: boolean;
+  csv?: boolean;
 }
 
 export function registerEvents(program: Command, ctx: Context): void {
@@ -31,38 +57,59 @@ export function registerEvents(program: Command, ctx: Context): void {
     .argument('[name]', 'only this service')
     .option('-t, --type <type>', 'only events of this type (repeat, or separate with commas)', collect)
     .option('-s, --since <time>', 'since a time: 90s, 15m, 2h, 7d, 1w ago, or ISO 8601', (v) => parseTime(v))
+    .option('-u, --until <time>', 'until a time (as --since)', (v) => parseTime(v))
+    .option('--pid <pid>', 'only events of this pid', parsePositiveInt)
+    .option('--code <code>', 'only events with this exit code', exitCode)
+    .option('--signal <signal>', 'only events with this signal (KILL, SIGKILL)')
+    .option('-g, --grep <text>', 'only events whose detail contains this text (any letter case)')
     .option('-n, --limit <n>', 'at most the newest N events (default 100)', parsePositiveInt)
     .option('-f, --follow', 'then print events as they happen (NDJSON with --json), until interrupted')
+    .option('--csv', 'print CSV (RFC 4180), for spreadsheets')
     .description('events from the audit database, oldest first')
     .action((name: string | undefined, opts: Options) =>
       ctx.withClient(async (client) => {
+        if (opts.csv && ctx.json) throw new UpkError(ErrorCode.BAD_REQUEST, '--csv and --json: choose one');
+        if (opts.follow && opts.until) throw new UpkError(ErrorCode.BAD_REQUEST, '--follow and --until: a followed stream has no end');
         const filter: EventFilter = { limit: opts.limit ?? 100 };
         if (name) filter.service = name;
         if (opts.type) filter.types = opts.type;
         if (opts.since) filter.since = opts.since;
+        if (opts.until) filter.until = opts.until;
+        if (opts.pid !== undefined) filter.pid = opts.pid;
+        if (opts.code !== undefined) filter.code = opts.code;
+        if (opts.signal !== undefined) filter.signal = opts.signal;
+        if (opts.grep !== undefined) filter.text = opts.grep;
         // Where following resumes: after the newest event of all, as of before the query below.
         const head = opts.follow ? ((await client.events({ limit: 1 }))[0]?.id ?? 0) : 0;
         const events = await client.events(filter);
+        const print = (e: ServiceEvent): void => {
+          if (opts.csv) process.stdout.write(csvRow(e));
+          else process.stdout.write(ctx.json ? JSON.stringify(e) + '\n' : table(HEADER, [row(e)]).split('\n')[1] + '\n');
+        };
+        if (opts.csv) process.stdout.write(CSV_HEADER.join(',') + '\r\n');
         if (!opts.follow) {
           if (ctx.json) return printJson(events);
+          if (opts.csv) return events.forEach(print);
           process.stdout.write(table(HEADER, events.map(row)));
           return;
         }
-        const print = (e: ServiceEvent): void => {
-          process.stdout.write(ctx.json ? JSON.stringify(e) + '\n' : table(HEADER, [row(e)]).split('\n')[1] + '\n');
-        };
-        if (!ctx.json) process.stdout.write(table(HEADER, events.map(row)).split('\n')[0] + '\n');
+        if (!ctx.json && !opts.csv) process.stdout.write(table(HEADER, events.map(row)).split('\n')[0] + '\n');
         events.forEach(print);
-        await follow(client, name, opts, Math.max(head, events.at(-1)?.id ?? 0), print);
+        await follow(client, filter, Math.max(head, events.at(-1)?.id ?? 0), print);
       }),
     );
 }
 
-async function follow(client: Client, name: string | undefined, opts: Options, sinceId: number, print: (e: ServiceEvent) => void): Promise<void> {
+async function follow(client: Client, filter: EventFilter, sinceId: number, print: (e: ServiceEvent) => void): Promise<void> {
+  const { service, types, pid, code, signal, text } = filter;
   const subscription = await client.subscribe({
     sinceId,
-    ...(name ? { services: [name] } : {}),
-    ...(opts.type ? { types: opts.type } : {}),
+    ...(service ? { services: [service] } : {}),
+    ...(types ? { types } : {}),
+    ...(pid !== undefined ? { pid } : {}),
+    ...(code !== undefined ? { code } : {}),
+    ...(signal !== undefined ? { signal } : {}),
+    ...(text !== undefined ? { text } : {}),
   });
   process.once('SIGINT', () => subscription.close());
   process.once('SIGTERM', () => subscription.close());

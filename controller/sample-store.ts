@@ -1,0 +1,51 @@
+// Stores the buddies' usage records: each once in samples (kept 7 days), and summed per service and hour in samples_hourly.
+import type Database from 'better-sqlite3';
+import type { UsageDetail } from '../schema/records.js';
+import { HOUR_MS } from './run-hours.js';
+
+
+/** The usage record's detail when every field is a sane number; null otherwise (the record is skipped). */
+export function usageDetail(detail: Record<string, unknown> | null | undefined): UsageDetail | null {
+  if (!detail) return null;
+  const keys = ['from', 'to', 'cpuMs', 'rssKb', 'rssMaxKb', 'processes', 'samples'] as const;
+  for (const k of keys) {
+    const v = detail[k];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) return null;
+  }
+  const d = detail as unknown as UsageDetail;
+  return d.to >= d.from ? d : null;
+}
+
+export class SampleStore {
+  private readonly insert: Database.Statement;
+  private readonly addHour: Database.Statement;
+
+  constructor(db: Database.Database) {
+    this.insert = db.prepare(
+      `INSERT OR IGNORE INTO samples (buddy_id, seq, time, wall_ms, cpu_ms, rss_kb, rss_max_kb, processes)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.addHour = db.prepare(
+      `INSERT INTO samples_hourly (service_uuid, hour, wall_ms, cpu_ms, rss_kb_ms, rss_max_kb, processes, samples)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (service_uuid, hour) DO UPDATE SET
+         wall_ms = wall_ms + excluded.wall_ms, cpu_ms = cpu_ms + excluded.cpu_ms, rss_kb_ms = rss_kb_ms + excluded.rss_kb_ms,
+         rss_max_kb = max(rss_max_kb, excluded.rss_max_kb), processes = max(processes, excluded.processes),
+         samples = samples + excluded.samples`,
+    );
+  }
+
+  /** Store one usage record (inside the caller's transaction); false when it was stored before, or is malformed. */
+  add(serviceUuid: string, buddyId: number, seq: number, detail: Record<string, unknown> | null | undefined): boolean {
+    const d = usageDetail(detail);
+    if (!d) return false;
+    const wall = Math.round(d.to - d.from);
+    const cpu = Math.round(d.cpuMs);
+    const rss = Math.round(d.rssKb);
+    const r = this.insert.run(buddyId, seq, d.to, wall, cpu, rss, Math.round(d.rssMaxKb), Math.round(d.processes));
+    if (r.changes === 0) return false;
+    const hour = Math.floor(d.to / HOUR_MS) * HOUR_MS;
+    this.addHour.run(serviceUuid, hour, wall, cpu, rss * wall, Math.round(d.rssMaxKb), Math.round(d.processes), Math.round(d.samples));
+    return true;
+  }
+}

@@ -1,0 +1,126 @@
+// Events and failures in plain words, for people: what upk why prints, and what any client may show.
+import type { FailureStory } from '../schema/client-protocol.js';
+import { formatDuration } from '../schema/durations.js';
+import type { ServiceEvent } from '../schema/records.js';
+
+/** "2026-11-21 03:12:07 UTC" */
+export function utcTime(iso: string): string {
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC`;
+}
+
+/** "exited with code 1", "was killed by SIGSEGV", with what an unusual code or signal usually means. */
+export function describeExit(code: number | null, signal: string | null, unknown = false): string {
+  if (signal) return `was killed by ${signal}${SIGNAL_HINTS[signal] ? ` (${SIGNAL_HINTS[signal]})` : ''}`;
+  if (code === null) return unknown ? 'ended; how is not known (it was adopted from a lost buddy, so its exit status could not be read)' : 'ended';
+  const hint = code === 126 ? 'the command could not be executed' : code === 127 ? 'command not found' : code > 128 && code < 160 ? `a shell reports signal ${code - 128} so` : '';
+  return `exited with code ${code}${hint ? ` (${hint})` : ''}`;
+}
+
+const SIGNAL_HINTS: Record<string, string> = {
+  SIGSEGV: 'a crash: invalid memory access',
+  SIGABRT: 'it aborted itself, often a failed assertion',
+  SIGBUS: 'a crash: bad memory access',
+  SIGFPE: 'a crash: arithmetic error',
+  SIGILL: 'a crash: illegal instruction',
+};
+
+/** One event in a few words: "restarted (pid 4188)", "waiting 1 s before the next start (ratelimit)". */
+export function describeEvent(e: ServiceEvent): string {
+  const d = e.detail ?? {};
+  const ms = (k: string): string => (typeof d[k] === 'number' ? formatDuration(d[k]) : '?');
+  switch (e.type) {
+    case 'spawned':
+      return `${d.restart === true ? 'restarted automatically' : 'started'} (pid ${e.pid})`;
+    case 'adopted':
+      return `taken over by a new buddy, still running (pid ${e.pid})`;
+    case 'spawn_failed':
+      return `could not be started: ${String(d.error ?? 'unknown error')}`;
+    case 'exited':
+      return `${describeExit(e.code, e.signal, d.unknown === true)} after ${ms('uptimeMs')}${d.requested === true ? ', as asked' : ''}`;
+    case 'stopping':
+      return d.restart === true ? 'stopping, to restart' : 'stopping';
+    case 'stopped':
+      return 'stopped: nothing of it runs';
+    case 'signal_sent':
+      return `${e.signal} sent to ${d.group === true ? 'its process group' : `pid ${e.pid}`} (${String(d.reason ?? 'user')})`;
+    case 'backoff':
+      return `waiting ${ms('delayMs')} before the next start (${String(d.reason ?? 'ratelimit')})`;
+    case 'runaway':
+      return `too many starts (${String(d.starts ?? '?')} within ${ms('windowMs')}): starts held until ${typeof d.until === 'string' ? utcTime(d.until) : '?'}`;
+    case 'failed':
+      return `given up after ${String(d.failures ?? '?')} failures in a row: no more automatic restarts until someone starts it`;
+    case 'desired':
+      return `wanted ${String(d.desired)} (${String(d.cause ?? '')})`;
+    case 'buddy_started':
+      return `a buddy started (pid ${e.pid})`;
+    case 'buddy_exiting':
+      return `its buddy exits (${String(d.reason ?? '')})`;
+    case 'action_started':
+      return `action ${String(d.action)} started`;
+    case 'action_finished':
+      return `action ${String(d.action)} ${e.signal ? `killed by ${e.signal}` : `exited with code ${e.code ?? '?'}`} after ${ms('durationMs')}`;
+    case 'reconfigured':
+      return 'its buddy took in a configuration change';
+    case 'events_dropped':
+      return `${String(d.count ?? '?')} events were lost (the buddy's ring and journal were full)`;
+  }
+}
+
+const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(bytes < 10 * 1048576 ? 1 : 0)} MiB`;
+
+/** The story of a service's last failure, in lines of plain words (what `upk why` prints). */
+export function describeFailure(story: FailureStory, now = Date.now()): string[] {
+  const f = story.failure;
+  if (!f) {
+    const since = story.historyFrom ? ` since ${utcTime(story.historyFrom)}, where its history kept begins` : '';
+    return [`${story.service} has not failed${since}.`, ...nowLine(story)];
+  }
+  const endedAt = f.run.ended!;
+  const lines = [`${story.service} failed ${formatDuration(now - Date.parse(endedAt))} ago, at ${utcTime(endedAt)}.`];
+  const command = story.command ? ` (${story.command})` : '';
+  const how =
+    f.run.cause === 'restart' ? 'by an automatic restart' : f.run.cause === 'adopted' ? 'and was taken over from a lost buddy' : 'by a start command (upk start, or the controller)';
+  if (f.run.outcome === 'spawn_failed') {
+    lines.push(`What failed: its start${command}, at ${utcTime(f.run.started)} ${how}.`);
+    lines.push(`How: it could not be started: ${f.error ?? 'unknown error'}.`);
+  } else {
+    lines.push(`What ended: process ${f.run.pid}${command}, started ${utcTime(f.run.started)} ${how}.`);
+    const uptime = typeof f.event?.detail?.uptimeMs === 'number' ? f.event.detail.uptimeMs : Date.parse(endedAt) - Date.parse(f.run.started);
+    let exit = `How: it ${describeExit(f.run.code, f.run.signal, f.event?.detail?.unknown === true)} after ${formatDuration(uptime)}; nobody had asked it to stop.`;
+    if (f.run.signal) {
+      const sent = f.signals.find((s) => s.signal === f.run.signal);
+      exit += sent
+        ? ` upkeeper sent that signal (${String(sent.detail?.reason ?? 'user')}) at ${utcTime(sent.time)}.`
+        : ` upkeeper did not send it${f.run.signal === 'SIGKILL' ? ": a SIGKILL nobody sent is often the kernel's out-of-memory killer (see dmesg or journalctl -k)" : ''}.`;
+    }
+    lines.push(exit);
+  }
+  const inRow = f.failuresInRow === 1 ? 'the first run in a while to end without being asked to' : `${f.failuresInRow} runs in a row ended without being asked to, this one included`;
+  const before = [inRow, `${f.restartsHourBefore} automatic restart${f.restartsHourBefore === 1 ? '' : 's'} in the hour up to it`];
+  if (f.usageBefore) {
+    before.push(`last measured ${formatDuration(Date.parse(endedAt) - Date.parse(f.usageBefore.at))} before: CPU ${f.usageBefore.cpu} %, memory ${mib(f.usageBefore.rss)} (highest ${mib(f.usageBefore.rssMax)})`);
+  }
+  lines.push(`Before it: ${before.join('; ')}.`);
+  const out = f.lastOutput;
+  if (out && (out.stdout || out.stderr)) {
+    lines.push('Its last output:');
+    for (const [stream, text] of [['stderr', out.stderr], ['stdout', out.stdout]] as const) {
+      if (text) for (const line of text.split('\n')) lines.push(`  ${stream} | ${line}`);
+    }
+  } else if (f.run.outcome !== 'spawn_failed') {
+    lines.push('Its last output: none kept (it wrote nothing, or its output goes to a pipe program).');
+  }
+  if (story.after.length > 0) {
+    lines.push('Then:');
+    for (const e of story.after) lines.push(`  ${e.time.slice(11, 19)}  ${describeEvent(e)}`);
+  }
+  return [...lines, ...nowLine(story)];
+}
+
+function nowLine(story: FailureStory): string[] {
+  const s = story.status;
+  if (!s) return ['Now: it is no longer configured.'];
+  const since = s.since ? ` since ${utcTime(s.since)}` : '';
+  const pid = s.pid ? `, pid ${s.pid}` : '';
+  return [`Now: ${s.state}${since}${pid}, wanted ${s.desired}; ${s.restarts} automatic restart${s.restarts === 1 ? '' : 's'} since its last start by a user.`];
+}
