@@ -2,7 +2,8 @@
 // upkeeper's benchmarks (`npm run bench`): print figures against the targets for a 2-core machine.
 //
 // Usage: node dist/bench/main.js [--quick] [--only NAME]
-//   --only NAME  run one benchmark: memory, respawn, startup, restart-drain, live-latency, idle-cpu, store-throughput or audit-queries
+//   --only NAME  run one benchmark: memory, respawn, startup, restart-drain, live-latency, idle-cpu, store-throughput,
+//                audit-queries or uptop-render
 //   --quick      smaller N (respawn 50 kills, startup and restart-drain 1 run, idle-cpu 10 s, store 50,000 events,
 //                audit queries on 200,000 events)
 //
@@ -21,8 +22,9 @@ import { respawn } from './respawn.js';
 import { restartDrain } from './restart-drain.js';
 import { startup } from './startup.js';
 import { storeThroughput } from './store-throughput.js';
+import { uptopRender } from './uptop-render.js';
 
-const BENCHMARKS: readonly Benchmark[] = [memory, respawn, startup, restartDrain, liveLatency, idleCpu, storeThroughput, auditQueries];
+const BENCHMARKS: readonly Benchmark[] = [memory, respawn, startup, restartDrain, liveLatency, idleCpu, storeThroughput, auditQueries, uptopRender];
 
 interface Options {
   quick: boolean;

@@ -90,6 +90,7 @@ export class Buddies {
     takeInJournals(this.c.store, entry.runDir, entry.uuid, (m) => this.c.log.info(m));
     this.c.services.delete(entry.config.id);
     this.c.store.markRemoved(entry.uuid);
+    this.c.publisher.removed(entry.config.id, entry.uuid);
     this.c.log.info(`${entry.config.id}: ${why}: removed`);
   }
 

@@ -10,6 +10,7 @@ import { serviceStatus, type ServiceEntry } from './service-table.js';
 import { sendEvent, sendStatus, wantsService, type Subscriber } from './publisher.js';
 import { pickMatch } from '../schema/event-filter.js';
 import { failureStory } from './failure-story.js';
+import { logTail } from './log-tail.js';
 
 type Command = 'start' | 'stop' | 'restart' | 'reload';
 
@@ -259,6 +260,13 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
         command,
         status: entry ? serviceStatus(entry) : null,
       });
+    },
+
+    logs: (p) => {
+      const found = p.service === 'all' ? [] : c.services.resolve([p.service]);
+      if (found.length !== 1) throw new UpkError(ErrorCode.BAD_REQUEST, 'logs takes one service, not all');
+      const entry = found[0]!;
+      return logTail(entry.config.id, entry.config, entry.runDir, p.lines ?? 20);
     },
 
     'config.reload': async (_p, ctx) =>

@@ -144,7 +144,12 @@ export class Configuration {
           if (stored.changed.length > 0 || wasMissing) changes.push(changed(existing, stored.changed, wasMissing));
           continue;
         }
-        if (existing) this.c.services.delete(svc.id); // a new UUID: the old identity's buddy is retired on attach
+        if (existing) {
+          // A new UUID: the old identity's buddy is retired on attach, and nothing more is told of it.
+          existing.retired = true;
+          this.c.services.delete(svc.id);
+          this.c.publisher.removed(svc.id, existing.uuid, stored.uuid);
+        }
         const entry = this.add(svc, stored.uuid, stored.desired, settingsChanged);
         if (!entry) continue;
         added.push(entry);

@@ -1,6 +1,6 @@
 // Sends what is stored and what changes to the clients that subscribed: each event once, in id order
 // (after its commit), and each service's status when it differs from the last one sent.
-import { EVENT_NOTIFICATION, STATUS_NOTIFICATION, type ClientNotifications } from '../schema/client-protocol.js';
+import { EVENT_NOTIFICATION, REMOVED_NOTIFICATION, STATUS_NOTIFICATION, type ClientNotifications } from '../schema/client-protocol.js';
 import type { ServiceEvent, ServiceStatus } from '../schema/records.js';
 import { matchesEvent, type EventMatch } from '../schema/event-filter.js';
 import type { RpcConnection } from '../schema/rpc.js';
@@ -39,6 +39,20 @@ export class Publisher {
     if (this.subscribers.size === 0) return;
     for (const event of events) {
       for (const s of this.subscribers) if (wantsEvent(s, event)) sendEvent(s, event);
+    }
+  }
+
+  /**
+   * A service is no longer configured: subscribers drop it. When a new identity (`successor`) takes
+   * its id, a subscriber that named the service follows it there.
+   */
+  removed(service: string, uuid: string, successor?: string): void {
+    this.lastStatus.delete(uuid);
+    for (const s of this.subscribers) {
+      if (!wantsService(s, uuid)) continue;
+      if (successor !== undefined) s.uuids?.add(successor);
+      const params: ClientNotifications['removed'] = { subscription: s.id, service, uuid };
+      s.connection.notify(REMOVED_NOTIFICATION, params);
     }
   }
 

@@ -111,6 +111,7 @@ export function serviceStatus(e: ServiceEntry): ServiceStatus {
     hold: s?.hold ?? null,
     waitingFor: e.waiting?.length ? e.waiting : null,
     usage: reachable ? (s?.usage ?? null) : null,
+    actions: e.config.customActions.map((a) => a.name),
     description: e.config.shortDescription,
   };
 }

@@ -13,6 +13,7 @@ import {
   type ControllerStatus,
   type EventQuery,
   type FailureStory,
+  type LogTail,
   type OutcomeItem,
   type TrendMetric,
   type TrendQuery,
@@ -160,6 +161,11 @@ export class Client {
     if (query.until !== undefined) q.until = iso(query.until);
     if (query.services !== undefined) q.services = list(query.services);
     return this.call('trend', q);
+  }
+
+  /** The last lines of a service's stdout and stderr files (default 20 each). */
+  logs(service: string, options: { lines?: number } = {}): Promise<LogTail> {
+    return this.call('logs', options.lines === undefined ? { service } : { service, lines: options.lines });
   }
 
   /** The story of a service's last failure: its run, how it ended, its last output, what happened next. */

@@ -40,6 +40,7 @@ export type {
   Flapping,
   FailureStory,
   RunRecord,
+  LogTail,
 } from '../schema/client-protocol.js';
 export { TREND_METRICS, TREND_UNITS, TREND_MAX_BUCKETS, FLAP_RESTARTS, FLAP_WINDOW_MS } from '../schema/client-protocol.js';
 export type { ConfigIssue, ControllerConfig, ServiceConfig } from '../schema/config/types.js';

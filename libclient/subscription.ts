@@ -2,8 +2,10 @@
 // re-opens by itself when the controller goes away, resuming after the last event it delivered.
 import {
   EVENT_NOTIFICATION,
+  REMOVED_NOTIFICATION,
   STATUS_NOTIFICATION,
   type ClientNotifications,
+  type ControllerInfo,
   type SubscribeParams,
 } from '../schema/client-protocol.js';
 import type { ServiceEvent, ServiceStatus } from '../schema/records.js';
@@ -23,7 +25,9 @@ export interface SubscribeFilter extends EventMatch {
 export type Notice =
   | { kind: 'event'; event: ServiceEvent }
   | { kind: 'status'; status: ServiceStatus }
-  | { kind: 'controller'; state: 'lost' | 'back' };
+  | { kind: 'removed'; service: string; uuid: string }
+  | { kind: 'controller'; state: 'lost' }
+  | { kind: 'controller'; state: 'back'; controller: ControllerInfo };
 
 /** The number of our one subscription on its connection. */
 const SUBSCRIPTION = 1;
@@ -50,6 +54,11 @@ export class Subscription implements AsyncIterable<Notice> {
     const s = new Subscription(options, filter);
     await s.connect();
     return s;
+  }
+
+  /** The controller this subscription is connected to now, or null while it is away. */
+  get controller(): ControllerInfo | null {
+    return this.client?.controller ?? null;
   }
 
   /** The id of the last event delivered: where a new subscription would resume. */
@@ -108,6 +117,9 @@ export class Subscription implements AsyncIterable<Notice> {
       this.push({ kind: 'event', event });
     } else if (method === STATUS_NOTIFICATION) {
       this.push({ kind: 'status', status: (params as ClientNotifications['status']).status });
+    } else if (method === REMOVED_NOTIFICATION) {
+      const { service, uuid } = params as ClientNotifications['removed'];
+      this.push({ kind: 'removed', service, uuid });
     }
   }
 
@@ -120,7 +132,7 @@ export class Subscription implements AsyncIterable<Notice> {
       if (this.closed) return;
       try {
         await this.connect();
-        this.push({ kind: 'controller', state: 'back' });
+        this.push({ kind: 'controller', state: 'back', controller: this.client!.controller });
         return;
       } catch {
         /* not back yet */

@@ -215,6 +215,16 @@ export interface FailureStory {
   status: ServiceStatus | null;
 }
 
+/** Most lines one `logs` answer carries per stream. */
+export const LOG_TAIL_MAX_LINES = 1000;
+
+/** The last lines of a service's output files. */
+export interface LogTail {
+  service: string;
+  stdout: { file: string; lines: string[] };
+  stderr: { file: string; lines: string[] };
+}
+
 export interface ClientMethods {
   hello: { params: HelloParams; result: { protocol: number; controller: ControllerInfo } };
   'controller.status': { params: Record<string, never>; result: ControllerStatus };
@@ -235,6 +245,8 @@ export interface ClientMethods {
   trend: { params: TrendQuery; result: TrendResult };
   /** The story of a service's last failure. */
   why: { params: { service: string }; result: FailureStory };
+  /** The last lines of a service's stdout and stderr files (default 20 each, at most LOG_TAIL_MAX_LINES). */
+  logs: { params: { service: string; lines?: number }; result: LogTail };
   /** Read and check every configuration file; apply all of it, or nothing (the issues say why). */
   'config.reload': { params: Record<string, never>; result: ReloadResult };
   /** Stop and forget services the configuration files no longer define (their history stays). */
@@ -251,9 +263,12 @@ export interface ClientMethods {
 export interface ClientNotifications {
   event: { subscription: number; event: ServiceEvent };
   status: { subscription: number; status: ServiceStatus };
+  /** A service is no longer configured (removed, or replaced by a new identity under its id). */
+  removed: { subscription: number; service: string; uuid: string };
 }
 export const EVENT_NOTIFICATION = 'event' satisfies keyof ClientNotifications;
 export const STATUS_NOTIFICATION = 'status' satisfies keyof ClientNotifications;
+export const REMOVED_NOTIFICATION = 'removed' satisfies keyof ClientNotifications;
 
 const none = (p: unknown): Record<string, never> => {
   asObject(p);
@@ -361,4 +376,9 @@ export const clientValidators: Validators<ClientMethods> = {
     return q;
   },
   why: (p) => ({ service: str(asObject(p), 'service') }),
+  logs: (p) => {
+    const o = asObject(p);
+    const lines = optInt(o, 'lines', 1);
+    return lines === undefined ? { service: str(o, 'service') } : { service: str(o, 'service'), lines: Math.min(lines, LOG_TAIL_MAX_LINES) };
+  },
 };

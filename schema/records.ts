@@ -102,6 +102,8 @@ export interface ServiceStatus {
   waitingFor: string[] | null;
   /** CPU and memory of the service's process group, as last measured by its buddy; null when not running. */
   usage: ResourceUsage | null;
+  /** Its custom actions, by name, in configuration order (numbered 00, 01 … in that order). */
+  actions: string[];
   description: string | null;
 }
 

@@ -104,6 +104,20 @@ describe('actions, signals and output', { timeout: 90_000 }, () => {
       readFileSync(join(box.runDir('piped'), 'log', 'stdout'), 'utf8') === 'piped:one\npiped:two\n',
     );
   });
+
+  it('upk logs: the last lines of each stream, from the files the output lands in', async () => {
+    const both = await box.upk(['logs', 'app']);
+    assert.equal(both.code, 0, both.stderr);
+    assert.match(both.stdout, /^== stdout: .*\/log\/stdout\nhello out\ngot HUP\ngot USR1\n== stderr: .*\/log\/stderr\nhello err\n$/);
+    assert.equal((await box.upk(['logs', 'app', '-n', '1', '--stdout'])).stdout, 'got USR1\n');
+    const redirected = await box.upk(['logs', 'redirected', '--stdout']);
+    assert.equal(redirected.stdout, 'to the file\n');
+    const piped = await (await box.client()).logs('piped', { lines: 1 });
+    assert.deepEqual(piped.stdout.lines, ['piped:two']);
+    assert.equal((await box.upk(['logs', 'nosuch'])).code, 4);
+    assert.equal((await box.upk(['logs', 'all'])).code, 2);
+    assert.equal((await box.upk(['logs', 'app', '--stdout', '--stderr'])).code, 2);
+  });
 });
 
 describe('SetUID and SetGID', { timeout: 60_000, skip: process.getuid?.() !== 0 ? 'needs root' : false }, () => {

@@ -77,10 +77,17 @@ describe('configuration reload', { timeout: 90_000 }, () => {
     assert.equal(still.code, 2);
     assert.match(still.stderr, /still defined in the configuration: alpha/);
     const [keeper] = await c.status('keeper');
+    const subscription = await c.subscribe({});
+    const removedNotice = (async () => {
+      for await (const n of subscription) if (n.kind === 'removed') return n;
+      return null;
+    })();
     const removed = await c.remove('keeper');
     assert.equal(removed[0]?.change, 'removed');
     assert.ok(!alive(keeper!.pid!));
     assert.ok(!(await c.list()).some((s) => s.name === 'keeper'));
+    assert.deepEqual(await removedNotice, { kind: 'removed', service: 'keeper', uuid: keeper!.uuid }, 'subscribers hear of it');
+    subscription.close();
   });
 
   it('SIGHUP reloads too; every applied change is in the audit database', async () => {

@@ -31,7 +31,7 @@ describe('subscription', { timeout: 120_000 }, () => {
           assert.equal(n.event.service, 'loop', 'only the service asked for');
           got.push(n.event.id);
         } else if (n.kind === 'status') states.push(n.status.state);
-        else controllerNotices.push(n.state);
+        else if (n.kind === 'controller') controllerNotices.push(n.state);
       }
     })();
     for (let i = 0; i < 3; i++) {

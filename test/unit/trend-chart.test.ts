@@ -1,7 +1,7 @@
 // upk trend's ASCII chart: columns, merging of buckets that do not fit, and the axes.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fitColumns, renderChart } from '../../clients/upk/chart.js';
+import { fitColumns, renderChart } from '../../clients/shared/chart.js';
 
 const T = { timeout: 5000 };
 

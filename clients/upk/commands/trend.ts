@@ -12,7 +12,7 @@ import {
   type TrendResult,
   type TrendSeries,
 } from '../../../libclient/index.js';
-import { renderChart } from '../chart.js';
+import { renderChart } from '../../shared/chart.js';
 import type { Context } from '../context.js';
 import { bytes, printJson, table } from '../output.js';
 import { parseTime } from '../time.js';

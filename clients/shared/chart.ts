@@ -1,4 +1,4 @@
-// A small ASCII column chart for upk trend: one column per bucket (or per few, when they do not fit).
+// A small ASCII column chart (upk trend, uptop's detail pane): one column per bucket, or per few when they do not fit.
 
 export interface ChartOptions {
   /** Columns available for the bars. */

@@ -1,0 +1,52 @@
+// How the clients show a service's figures in few characters: durations, sizes, last exits, states.
+import type { ExitInfo, ServiceStatus } from '../../libclient/index.js';
+
+/** 3d4h, 5m12s, 800ms. */
+export function duration(ms: number): string {
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;
+  const s = Math.floor(ms / 1000);
+  const units: [number, string][] = [
+    [86400, 'd'],
+    [3600, 'h'],
+    [60, 'm'],
+    [1, 's'],
+  ];
+  const parts: string[] = [];
+  let rest = s;
+  for (const [size, name] of units) {
+    if (rest >= size || (parts.length > 0 && parts.length < 2)) {
+      const n = Math.floor(rest / size);
+      rest -= n * size;
+      if (parts.length < 2 && (n > 0 || parts.length > 0)) parts.push(`${n}${name}`);
+    }
+  }
+  return parts.join('') || '0s';
+}
+
+export function describeLastExit(exit: ExitInfo | null, now = Date.now()): string {
+  if (!exit) return '-';
+  const how = exit.signal ? exit.signal : exit.code !== null ? `code ${exit.code}` : 'unknown';
+  return `${how}, ${duration(now - Date.parse(exit.at))} ago`;
+}
+
+/** A state shown with a `!` when it is not what is wanted. */
+export function stateCell(s: ServiceStatus): string {
+  return inDesiredState(s) ? s.state : `${s.state}!`;
+}
+
+export function inDesiredState(s: ServiceStatus): boolean {
+  return s.desired === 'running' ? s.state === 'running' : s.state === 'stopped';
+}
+
+/** 512 → "512B", 45613056 → "43.5M", 3.2e9 → "3.0G" (binary units, as top prints). */
+export function bytes(n: number): string {
+  const units = ['B', 'K', 'M', 'G', 'T'];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i += 1;
+  }
+  return i === 0 ? `${v}B` : `${v.toFixed(v < 100 ? 1 : 0)}${units[i]}`;
+}
+
