@@ -15,9 +15,11 @@ describe('uptop', { timeout: 120_000 }, () => {
   before(async () => {
     box = new Sandbox('uptop');
     box.writeServices({
-      web: { ExecStart: `sh -c 'echo web is up; exec sleep 1000'`, InitialState: 'running', MinUptime: 0.1, CustomActions: { hello: 'echo hi from the action' } },
-      worker: { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1 },
+      web: { ExecStart: `sh -c 'echo web is up; exec sleep 1000'`, InitialState: 'running', MinUptime: 0.1, CustomActions: { hello: 'echo hi from the action' }, ExecReload: 'true' },
+      worker: { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1, SampleInterval: 0.5 },
       idle: { ExecStart: 'sleep 1000', MinUptime: 0.1 },
+      // Last by name. Started by a test, it fails twice and is given up: failed, though wanted running.
+      zap: { ExecStart: `sh -c 'exit 3'`, MinUptime: 0.5, UserRateLimit: 0, MaxConsecutiveFailures: 2 },
     });
     await box.startController();
     await box.waitForState('worker', 'running');
@@ -31,10 +33,12 @@ describe('uptop', { timeout: 120_000 }, () => {
 
   it('shows every service with its state, and the totals', async () => {
     const screen = await term.waitFor('the services', (s) => /^worker +running/m.test(s) && /^web +running/m.test(s));
-    assert.match(screen, /^uptop {2}controller \d+ up \S+ {2}3 services: 2 running, 1 stopped, 0 failed/m);
+    assert.match(screen, /^uptop {2}controller \d+ up \S+ {2}4 services: 2 running, 2 stopped, 0 failed/m);
     assert.match(screen, /^NAME\^ +STATE +PID +UPTIME +RESTARTS LAST EXIT +CPU% +MEM$/m);
     assert.match(row(screen, 'idle'), /^idle +stopped +- +- +0 -/);
     assert.match(screen, /q quit {2}\? help {2}s start {2}x stop/);
+    // CPU and memory come with the buddy's measurements (worker's every half second).
+    await term.waitFor("worker's CPU and memory", (s) => /^worker +running +\d+ .* \d+\.\d +\d+(\.\d)?[KMG]$/.test(row(s, 'worker')));
   });
 
   it('x stops the selected service and the change appears; s starts it again', async () => {
@@ -44,7 +48,7 @@ describe('uptop', { timeout: 120_000 }, () => {
     await term.waitFor('the filter', (s) => /^worker /m.test(s) && !/^web /m.test(s));
     term.send('x');
     const stopped = await term.waitFor('worker stopped', (s) => /^worker +stopped /m.test(row(s, 'worker')) && /worker: stop: ok: stopped/.test(s));
-    assert.match(stopped, /3 services: 1 running, 2 stopped/);
+    assert.match(stopped, /4 services: 1 running, 3 stopped/);
     assert.equal((await (await box.client()).status('worker'))[0]!.state, 'stopped');
     term.send('s');
     await term.waitFor('worker running again', (s) => /^worker +running +\d+/.test(row(s, 'worker')) && /worker: start: ok/.test(s));
@@ -69,6 +73,30 @@ describe('uptop', { timeout: 120_000 }, () => {
     assert.match(log, /stdout \(.*log\/stdout\)/);
     term.send('Escape');
     await term.waitFor('the table again', (s) => !/Recent events/.test(s) && /^worker /m.test(s));
+  });
+
+  it('r restarts the selected service (a new pid), R reloads it; each outcome in the status line', async () => {
+    const pidOf = (s: string): string | undefined => /^web +running +(\d+)/.exec(row(s, 'web'))?.[1];
+    const before = pidOf(await term.waitFor('web selected and running', (s) => pidOf(s) !== undefined));
+    term.send('r');
+    await term.waitFor('web with a new pid', (s) => /web: restart: ok/.test(s) && pidOf(s) !== undefined && pidOf(s) !== before);
+    term.send('R');
+    await term.waitFor('the reload', (s) => /web: reload: ok/.test(s));
+  });
+
+  it('a service not in the state it should be in is marked, with its last exit; the header counts it', async () => {
+    await (await box.client()).start('zap');
+    const screen = await term.waitFor('zap given up', (s) => /^zap +failed! /.test(row(s, 'zap')), 15_000);
+    assert.match(row(screen, 'zap'), /^zap +failed! +- +- +\d+ code 3 (<1s|\d+s) /);
+    assert.match(screen, /4 services: 2 running, 1 stopped, 1 failed/);
+  });
+
+  it('? shows every key; any key closes it', async () => {
+    term.send('?');
+    const help = await term.waitFor('the help', (s) => /Any key closes this help/.test(s));
+    for (const key of ['start', 'stop', 'restart', 'reload', 'filter', 'quit']) assert.match(help, new RegExp(key));
+    term.send('j');
+    await term.waitFor('the table again', (s) => !/Any key closes this help/.test(s) && /^worker /m.test(s));
   });
 
   it('survives a controller restart: says so, reconnects, and shows changes made meanwhile', async () => {
