@@ -46,7 +46,7 @@ export function detailLines(s: ServiceStatus, d: DetailData | null, width: numbe
   if (s.description) lines.push(escapeTags(s.description));
   const facts = [
     s.pid === null ? 'no process' : `pid ${s.pid}${s.started ? `, up ${duration(now - Date.parse(s.started))}` : ''}`,
-    `${s.restarts} restarts`,
+    `${s.restarts} restart${s.restarts === 1 ? '' : 's'}`,
     `last exit ${lastExitCell(s, now)}`,
   ];
   if (s.usage) facts.push(`CPU ${s.usage.cpu.toFixed(1)} %, memory ${bytes(s.usage.rss)} in ${s.usage.processes} process${s.usage.processes === 1 ? '' : 'es'}`);
