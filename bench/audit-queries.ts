@@ -3,13 +3,12 @@
 import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { AuditStore, type EventBatch } from '../controller/audit-store.js';
 import type { Client, TrendMetric } from '../libclient/index.js';
 import { formatIssue, loadControllerConfig, loadServices } from '../schema/config/index.js';
 import type { BuddyEvent } from '../schema/records.js';
 import { STATE_DIR } from '../schema/state-dir.js';
-import { idleService, manyServices, median, percentile, sleep, withSandbox, type Sandbox } from './harness.js';
+import { idleService, manyServices, median, percentile, sleep, UPK_PROGRAM, withSandbox, type Sandbox } from './harness.js';
 import type { Benchmark, Figure } from './report.js';
 
 const SERVICES = 50;
@@ -20,7 +19,6 @@ const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
 /** Minute records for the last 7 days (what the controller keeps); hourly records before. */
 const MINUTE_DAYS = 7;
-const UPK = fileURLToPath(new URL('../clients/upk/main.js', import.meta.url));
 
 export const auditQueries: Benchmark = {
   name: 'audit-queries',
@@ -158,7 +156,7 @@ function upkWall(sandbox: Sandbox, args: string[]): Promise<number> {
   delete env.NODE_EXTRA_CA_CERTS;
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [UPK, ...args], { env }, (err) =>
+    execFile(process.execPath, [UPK_PROGRAM, ...args], { env }, (err) =>
       err ? reject(err) : resolve(performance.now() - t0),
     );
   });

@@ -11,7 +11,7 @@ import { processesMentioning, type FoundProcess } from './proc.js';
 export { percentile, median, mean, max } from './stats.js';
 
 /** The upk program of this build (this file is dist/bench/harness.js). */
-const UPK_PROGRAM = fileURLToPath(new URL('../clients/upk/main.js', import.meta.url));
+export const UPK_PROGRAM = fileURLToPath(new URL('../clients/upk/main.js', import.meta.url));
 const SHUTDOWN_TIMEOUT_MS = 60_000;
 /** How long processes may linger after `upk shutdown` returns before they are killed and reported. */
 const LINGER_MS = 2000;

@@ -32,8 +32,15 @@ export function readCpuTicks(pid: number): number | null {
   return Number(rest[14 - 3]) + Number(rest[15 - 3]);
 }
 
-/** Clock ticks per second (`getconf CLK_TCK`), 100 when getconf is not available. */
+let clockTicks: number | undefined;
+
+/** Clock ticks per second (`getconf CLK_TCK`, asked once), 100 when getconf is not available. */
 export function clockTicksPerSecond(): number {
+  clockTicks ??= askClockTicks();
+  return clockTicks;
+}
+
+function askClockTicks(): number {
   try {
     const n = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
     return Number.isFinite(n) && n > 0 ? n : 100;

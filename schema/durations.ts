@@ -1,16 +1,18 @@
 // Durations as people write and read them: "90s", "15m", "2h", "7d", "1w" in, "2 min 5 s" out.
 
 /** Milliseconds per unit of a written duration. */
-export const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
-const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)$/;
+/** A written duration, as a regular expression's source (also the configuration's JSON Schema pattern). */
+export const DURATION_PATTERN = `^\\s*(\\d+(?:\\.\\d+)?)\\s*(${Object.keys(DURATION_UNITS).join('|')})\\s*$`;
+const DURATION_RE = new RegExp(DURATION_PATTERN);
 
 /** What parseDuration accepts, in words (for error messages). */
 export const DURATION_WORDS = 'a duration like 500ms, 90s, 15m, 2h, 7d or 1w';
 
 /** "15m" → 900000 (milliseconds); null when `text` is not a duration with a unit. */
 export function parseDuration(text: string): number | null {
-  const m = DURATION_RE.exec(text.trim());
+  const m = DURATION_RE.exec(text);
   return m ? Number(m[1]) * DURATION_UNITS[m[2]!]! : null;
 }
 

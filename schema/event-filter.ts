@@ -22,7 +22,7 @@ export function signalName(text: string): string {
 }
 
 /** ASCII-only lower case, as SQLite's lower() does, so that SQL and live matching agree. */
-export const asciiLower = (s: string): string => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
+const asciiLower = (s: string): string => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
 
 export function matchesEvent(m: EventMatch, e: ServiceEvent): boolean {
   if (m.pid !== undefined && e.pid !== m.pid) return false;
@@ -42,5 +42,3 @@ export function pickMatch(o: EventMatch): EventMatch {
   return m;
 }
 
-/** True when the match asks for anything at all. */
-export const matchesAll = (m: EventMatch): boolean => m.pid === undefined && m.code === undefined && m.signal === undefined && m.text === undefined;

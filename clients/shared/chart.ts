@@ -16,9 +16,12 @@ export interface ChartOptions {
   to: string;
 }
 
+/** How many of `count` buckets share a column so that they fit `width` columns. */
+export const bucketsPerColumn = (count: number, width: number): number => Math.max(1, Math.ceil(count / Math.max(1, width)));
+
 /** Buckets combined so that they fit `width` columns; returns the columns and how many buckets each holds. */
 export function fitColumns(values: (number | null)[], width: number, merge: ChartOptions['merge']): { columns: (number | null)[]; per: number } {
-  const per = Math.max(1, Math.ceil(values.length / Math.max(1, width)));
+  const per = bucketsPerColumn(values.length, width);
   const columns: (number | null)[] = [];
   for (let i = 0; i < values.length; i += per) {
     const group = values.slice(i, i + per).filter((v): v is number => v !== null);

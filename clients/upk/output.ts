@@ -9,10 +9,14 @@ export function printJson(value: unknown): void {
 }
 
 /** Columns padded to the widest cell; the last column is not padded. */
-export function table(header: string[], rows: string[][]): string {
+/** A line of aligned columns, as wide as the widest of `header` and `rows` (the last column unpadded). */
+export function columns(header: string[], rows: string[][]): (cells: string[]) => string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string =>
-    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return (cells) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+}
+
+export function table(header: string[], rows: string[][]): string {
+  const line = columns(header, rows);
   return [line(header), ...rows.map(line)].join('\n') + '\n';
 }
 

@@ -1,11 +1,10 @@
 // Parses the times users type: `90s`, `15m`, `2h`, `7d`, `1w` ago, or an ISO 8601 date and time.
 import { InvalidArgumentError } from 'commander';
-
-const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+import { parseDuration } from '../../libclient/index.js';
 
 export function parseTime(text: string, now = Date.now()): string {
-  const rel = /^(\d+(?:\.\d+)?)\s*([smhdw])$/.exec(text.trim());
-  if (rel) return new Date(now - Number(rel[1]) * UNITS[rel[2]!]!).toISOString();
+  const ago = parseDuration(text);
+  if (ago !== null) return new Date(now - ago).toISOString();
   const ms = Date.parse(text);
   if (Number.isNaN(ms)) {
     throw new InvalidArgumentError(`expected a duration ago (90s, 15m, 2h, 7d, 1w) or an ISO 8601 time, got ${JSON.stringify(text)}`);

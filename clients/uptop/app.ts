@@ -1,7 +1,7 @@
 // uptop's screen: a blessed table of every service kept current by a libclient subscription (no
 // polling), the keys, the detail pane, the actions menu, the filter, and reconnection by itself.
 import blessed from 'blessed';
-import { connect, ErrorCode, ExitCode, exitCodeFor, UpkError, type Client, type ConnectOptions, type OutcomeItem, type Subscription } from '../../libclient/index.js';
+import { connect, ErrorCode, ExitCode, exitCodeFor, UpkError, type Client, type ConnectOptions, type ServiceStatus, type OutcomeItem, type Subscription } from '../../libclient/index.js';
 import { detailLines, loadDetail, type DetailData } from './detail.js';
 import { escapeTags, footerLine, headerLine, HELP_LINES, layoutFor, rowLine, titleLine } from './layout.js';
 import { Model } from './model.js';
@@ -21,10 +21,13 @@ export interface AppOptions {
   connect: ConnectOptions;
   /** No colours (NO_COLOR set, or --no-color). */
   noColor: boolean;
+  /** The terminal's streams; default the process's own (the benchmark draws into a stream nobody reads). */
+  terminal?: Pick<blessed.Widgets.IScreenOptions, 'input' | 'output'>;
 }
 
 export class App {
-  private readonly model = new Model();
+  /** The services as last heard of. */
+  readonly model = new Model();
   private readonly screen: blessed.Widgets.Screen;
   private readonly header: blessed.Widgets.BoxElement;
   private readonly titles: blessed.Widgets.BoxElement;
@@ -44,11 +47,13 @@ export class App {
   /** Services heard of since the controller went away: the others were removed meanwhile. */
   private seenSinceLost: Set<string> | null = null;
   private closed = false;
+  /** The rows as last drawn: what keys act on. */
+  private rows: ServiceStatus[] = [];
   private readonly colour: boolean;
 
   constructor(private readonly options: AppOptions) {
     this.colour = !options.noColor;
-    this.screen = blessed.screen({ smartCSR: true, title: 'uptop', warnings: false, autoPadding: false, fullUnicode: false });
+    this.screen = blessed.screen({ smartCSR: true, title: 'uptop', warnings: false, autoPadding: false, fullUnicode: false, ...options.terminal });
     const line = (top: number | string, extra: blessed.Widgets.BoxOptions = {}): blessed.Widgets.BoxElement =>
       blessed.box({ parent: this.screen, top, left: 0, width: '100%', height: 1, tags: true, wrap: false, ...extra });
     this.header = line(0);
@@ -175,7 +180,7 @@ export class App {
 
   /** A client for one request, closed after it. */
   private async withClient<T>(run: (c: Client) => Promise<T>): Promise<T> {
-    const client = await connect({ ...this.options.connect, client: 'uptop' });
+    const client = await connect(this.options.connect);
     try {
       return await run(client);
     } finally {
@@ -210,7 +215,7 @@ export class App {
   }
 
   private tableKey(ch: string | undefined, name: string): void {
-    const rows = this.model.visible();
+    const rows = this.rows; // as the user sees them
     const page = Math.max(1, Number(this.table.height) - 1);
     const moves: Record<string, number> = { up: -1, k: -1, down: 1, j: 1, pageup: -page, pagedown: page, home: -Infinity, g: -Infinity, end: Infinity, 'S-g': Infinity };
     const move = moves[name] ?? (ch === 'G' ? Infinity : undefined);
@@ -317,29 +322,31 @@ export class App {
     this.render();
   }
 
-  private quit(): void {
-    this.closed = true;
-    this.subscription?.close();
-    this.screen.destroy();
-    process.exit(0);
+  private quit(): never {
+    return this.exit(ExitCode.OK);
   }
 
   /** Give the terminal back, say why, and exit with `code`. */
   private fail(message: string, code: number): never {
-    this.closed = true;
-    this.subscription?.close();
-    this.screen.destroy();
-    process.stderr.write(`${message}\n`);
-    process.exit(code);
+    return this.exit(code, message);
   }
 
   /** Something went wrong that uptop cannot go on from: give the terminal back, say what, exit 1. */
   abort(err: Error): never {
+    return this.exit(ExitCode.ERROR, `uptop: unexpected error: ${err.stack ?? err.message}`);
+  }
+
+  /** Stop listening and give the terminal back. */
+  close(): void {
     this.closed = true;
     this.subscription?.close();
     this.screen.destroy();
-    process.stderr.write(`uptop: unexpected error: ${err.stack ?? err.message}\n`);
-    process.exit(ExitCode.ERROR);
+  }
+
+  private exit(code: number, message?: string): never {
+    this.close();
+    if (message !== undefined) process.stderr.write(`${message}\n`);
+    process.exit(code);
   }
 
   // ---- actions -------------------------------------------------------------------------------
@@ -424,12 +431,17 @@ export class App {
     }, RENDER_EVERY_MS);
   }
 
-  private render(): void {
+  /** Draw everything now (keys, a resize and the coalescing timer call it). */
+  render(): void {
     if (this.closed) return;
+    if (this.renderTimer) {
+      clearTimeout(this.renderTimer);
+      this.renderTimer = null;
+    }
     const now = Date.now();
     const width = Number(this.screen.width);
     const layout = layoutFor(width);
-    const rows = this.model.visible(now);
+    const rows = (this.rows = this.model.visible(now));
     this.header.setContent(headerLine(this.model, now, this.colour, width));
     this.footer.setContent(footerLine(width));
     this.titles.setContent(titleLine(layout, this.model.sort));

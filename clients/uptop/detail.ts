@@ -2,8 +2,8 @@
 // recent events and the tail of its log, fetched through libclient when the pane opens.
 import { describeEvent, utcTime, type Client, type LogTail, type ServiceEvent, type ServiceStatus, type TrendSeries } from '../../libclient/index.js';
 import { renderChart } from '../shared/chart.js';
-import { bytes, duration } from '../shared/format.js';
-import { escapeTags, lastExitCell, stateColour, stateText } from './layout.js';
+import { bytes, duration, stateCell } from '../shared/format.js';
+import { escapeTags, lastExitCell, stateColour } from './layout.js';
 
 export const DETAIL_EVENTS = 12;
 export const DETAIL_LOG_LINES = 8;
@@ -42,7 +42,7 @@ export function detailLines(s: ServiceStatus, d: DetailData | null, width: numbe
   const bold = (text: string): string => (colour ? `{bold}${text}{/bold}` : text);
   const lines: string[] = [];
   const since = s.since ? ` since ${utcTime(s.since)}` : '';
-  lines.push(`${bold(escapeTags(s.name))}  ${paint(stateText(s), stateColour(s))}${since}, wanted ${s.desired}`);
+  lines.push(`${bold(escapeTags(s.name))}  ${paint(stateCell(s), stateColour(s))}${since}, wanted ${s.desired}`);
   if (s.description) lines.push(escapeTags(s.description));
   const facts = [
     s.pid === null ? 'no process' : `pid ${s.pid}${s.started ? `, up ${duration(now - Date.parse(s.started))}` : ''}`,

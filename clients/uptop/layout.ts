@@ -1,7 +1,7 @@
 // uptop's lines as text: the columns that fit the terminal, one row per service, the header, the
 // footer. Colours are blessed tags, left out under NO_COLOR. Pure: tested without a terminal.
 import type { ServiceStatus } from '../../libclient/index.js';
-import { bytes, duration, inDesiredState } from '../shared/format.js';
+import { bytes, duration, inDesiredState, stateCell } from '../shared/format.js';
 import type { Model, SortKey } from './model.js';
 
 export interface Column {
@@ -31,12 +31,10 @@ export function lastExitCell(s: ServiceStatus, now: number): string {
   return `${e.signal ?? (e.code === null ? '?' : `code ${e.code}`)} ${ago(now - Date.parse(e.at))}`;
 }
 
-/** The state, marked `!` when it is not the one wanted. */
-export const stateText = (s: ServiceStatus): string => (inDesiredState(s) ? s.state : `${s.state}!`);
 
 export const COLUMNS: readonly Column[] = [
   { key: 'name', title: 'NAME', width: 10, priority: 9, align: 'left', text: (s) => s.name },
-  { key: 'state', title: 'STATE', width: 9, priority: 8, align: 'left', text: stateText },
+  { key: 'state', title: 'STATE', width: 9, priority: 8, align: 'left', text: stateCell },
   { key: 'pid', title: 'PID', width: 7, priority: 2, align: 'right', text: (s) => (s.pid === null ? '-' : String(s.pid)) },
   { key: 'uptime', title: 'UPTIME', width: 7, priority: 4, align: 'right', text: (s, now) => (s.started ? duration(now - Date.parse(s.started)) : '-') },
   { key: 'restarts', title: 'RESTARTS', width: 9, priority: 3, align: 'right', text: (s) => String(s.restarts) },

@@ -68,7 +68,7 @@ export class Model {
   /** Move the selection by `delta` rows (clamped), or to an end with ±Infinity. */
   move(rows: ServiceStatus[], delta: number): void {
     if (rows.length === 0) return;
-    const i = Math.max(0, Math.min(rows.length - 1, this.selectedIndex(rows) + (Number.isFinite(delta) ? delta : delta > 0 ? rows.length : -rows.length)));
+    const i = Math.max(0, Math.min(rows.length - 1, this.selectedIndex(rows) + delta));
     this.selected = rows[i]!.uuid;
   }
 

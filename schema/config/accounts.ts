@@ -23,22 +23,46 @@ export type AccountKind = 'user' | 'group';
 
 /** Reads each account file at most once per load. */
 export class Accounts {
-  private readonly tables = new Map<AccountKind, Map<string, number> | string>();
+  private readonly texts = new Map<AccountKind, { text: string } | { message: string }>();
+  private readonly tables = new Map<AccountKind, Map<string, number>>();
 
   constructor(readonly host: Host) {}
 
-  private table(kind: AccountKind): Map<string, number> | string {
-    let table = this.tables.get(kind);
-    if (table === undefined) {
-      const file = kind === 'user' ? this.host.passwdFile : this.host.groupFile;
+  private file(kind: AccountKind): string {
+    return kind === 'user' ? this.host.passwdFile : this.host.groupFile;
+  }
+
+  /** The text of the account file, or why it could not be read. */
+  private read(kind: AccountKind): { text: string } | { message: string } {
+    let read = this.texts.get(kind);
+    if (read === undefined) {
       try {
-        table = parseAccountFile(fs.readFileSync(file, 'utf8'));
+        read = { text: fs.readFileSync(this.file(kind), 'utf8') };
       } catch (err) {
-        table = `cannot read ${file} to look up ${kind} names: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
+        read = { message: `cannot read ${this.file(kind)} to look up ${kind} names: ${(err as NodeJS.ErrnoException).code ?? String(err)}` };
       }
-      this.tables.set(kind, table);
+      this.texts.set(kind, read);
     }
+    return read;
+  }
+
+  private table(kind: AccountKind): Map<string, number> | string {
+    const read = this.read(kind);
+    if ('message' in read) return read.message;
+    let table = this.tables.get(kind);
+    if (table === undefined) this.tables.set(kind, (table = parseAccountFile(read.text)));
     return table;
+  }
+
+  /** The primary gid of a uid, from the passwd file (`name:x:uid:gid:…`), or a message saying why there is none. */
+  primaryGroup(uid: number): { id: number } | { message: string } {
+    const read = this.read('user');
+    if ('message' in read) return read;
+    for (const line of read.text.split('\n')) {
+      const [, , id, gid] = line.split(':');
+      if (id === String(uid) && gid !== undefined && /^\d+$/.test(gid)) return { id: Number(gid) };
+    }
+    return { message: `uid ${uid} has no entry in ${this.host.passwdFile}, so its group is unknown: set SetGID as well` };
   }
 
   /** The numeric id of a user or group name, or a message saying why there is none. */
@@ -47,8 +71,7 @@ export class Accounts {
     if (typeof table === 'string') return { message: table };
     const id = table.get(name);
     if (id !== undefined) return { id };
-    const file = kind === 'user' ? this.host.passwdFile : this.host.groupFile;
-    return { message: `unknown ${kind} ${JSON.stringify(name)} (not in ${file})` };
+    return { message: `unknown ${kind} ${JSON.stringify(name)} (not in ${this.file(kind)})` };
   }
 
   /**
@@ -64,21 +87,6 @@ export class Accounts {
     }
     return { id };
   }
-}
-
-/** The primary gid of a uid, from /etc/passwd (`name:x:uid:gid:…`), or null when the uid has no entry. */
-export function primaryGroupOf(uid: number, passwdFile: string): number | null {
-  let text: string;
-  try {
-    text = fs.readFileSync(passwdFile, 'utf8');
-  } catch {
-    return null;
-  }
-  for (const line of text.split('\n')) {
-    const [, , id, gid] = line.split(':');
-    if (id === String(uid) && gid !== undefined && /^\d+$/.test(gid)) return Number(gid);
-  }
-  return null;
 }
 
 /** name → id from passwd or group text (`name:x:id:...`); comment and malformed lines are skipped. */

@@ -1,4 +1,5 @@
 // JSON Schema (draft-07) of both config file kinds, generated from the key table (keys.ts).
+import { DURATION_PATTERN } from '../durations.js';
 import { MAX_CUSTOM_ACTIONS } from '../run-dir.js';
 import { CONTROLLER_KEYS, INITIAL_STATE_WORDS, type KeySpec, SERVICE_KEYS, type ValueType } from './keys.js';
 import { NAME_PATTERN, PREREQUISITE_PATTERN, RESERVED_ACTION_NAMES, SERVICE_ID_PATTERN, UUID_PATTERN } from './names.js';
@@ -7,8 +8,6 @@ type Schema = Record<string, unknown>;
 
 const DRAFT = 'http://json-schema.org/draft-07/schema#';
 const NON_BLANK = '\\S';
-/** A number of seconds may be written as a duration with a unit (schema/durations.ts). */
-const DURATION_PATTERN = '^\\s*[0-9]+(\\.[0-9]+)?\\s*(ms|s|m|h|d|w)\\s*$';
 const CASE_NOTE = 'Keys are matched in any letter case; this schema lists the canonical spelling.';
 
 /** A regex source matching `word` in any letter case (JSON Schema patterns have no flags). */
@@ -29,7 +28,7 @@ function typeSchema(type: ValueType): Schema {
     case 'number': {
       const base = type.integer ? 'integer' : 'number';
       const s: Schema = { type: types(type.seconds ? [base, 'string'] : base, type.nullable === true) };
-      if (type.seconds) s['pattern'] = DURATION_PATTERN;
+      if (type.seconds) s['pattern'] = DURATION_PATTERN; // a number of seconds, or a duration with a unit
       if (type.min !== undefined) s[type.minExclusive ? 'exclusiveMinimum' : 'minimum'] = type.min;
       if (type.max !== undefined) s['maximum'] = type.max;
       return s;

@@ -2,7 +2,6 @@
 import type { ConfigIssue, CustomAction, InitialState, ServiceConfig } from './types.js';
 import { type JsonNode, type Pos, setOwn, toValue } from './json-node.js';
 import type { CheckContext } from './check-value.js';
-import { primaryGroupOf } from './accounts.js';
 import { type KeySpec, SERVICE_KEYS } from './keys.js';
 import { type Layer, checkServiceKeys } from './service-layer.js';
 import { MAX_CUSTOM_ACTIONS } from '../run-dir.js';
@@ -60,11 +59,9 @@ export function buildService(entry: ServiceEntry, defaults: Layer, ctx: CheckCon
   const setUid = value('SetUID') as number | null;
   let setGid = value('SetGID') as number | null;
   if (setUid !== null && setGid === null && !badKeys.has('SetUID') && !badKeys.has('SetGID')) {
-    setGid = primaryGroupOf(setUid, ctx.accounts.host.passwdFile);
-    if (setGid === null) {
-      issues.push(makeIssue(entry.file, at('SetUID'), joinKey(id, 'SetUID'),
-        `uid ${setUid} has no entry in ${ctx.accounts.host.passwdFile}, so its group is unknown: set SetGID as well`));
-    }
+    const group = ctx.accounts.primaryGroup(setUid);
+    if ('id' in group) setGid = group.id;
+    else issues.push(makeIssue(entry.file, at('SetUID'), joinKey(id, 'SetUID'), group.message));
   }
   if (issues.length > 0) return { service: null, issues };
 

@@ -1,5 +1,6 @@
 // A temporary upkeeper installation for one test: config, services, controller, CLI, database, cleanup.
 import Database from 'better-sqlite3';
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -211,7 +212,6 @@ export function groupMembers(pgid: number): number[] {
 export function assertStartsRecorded(
   events: { type: string; pid: number | null; detail: string | null }[],
   file: string,
-  assert: { equal(a: unknown, b: unknown, m?: string): void; ok(v: unknown, m?: string): void },
 ): number {
   const seen = readFileSync(file, 'utf8').trim().split('\n').map(Number);
   const spawned = events.filter((e) => e.type === 'spawned').map((e) => e.pid!);

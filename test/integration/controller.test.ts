@@ -151,7 +151,7 @@ describe('controller', { timeout: 120_000 }, () => {
     await new Promise((r) => setTimeout(r, 500));
     await c.stop('pkg::loop');
     const events = box.events('loop');
-    assertStartsRecorded(events, box.file('loop.starts'), assert);
+    assertStartsRecorded(events, box.file('loop.starts'));
     const byBuddy = new Map<number, number[]>();
     for (const e of events) byBuddy.set(e.buddy_id, [...(byBuddy.get(e.buddy_id) ?? []), e.seq]);
     for (const [, seqs] of byBuddy) {

@@ -39,7 +39,7 @@ describe('journal', { timeout: 120_000 }, () => {
     const c = await box.client();
     await c.stop('looper');
     const events = box.events('looper');
-    assertStartsRecorded(events, box.file('looper.starts'), assert);
+    assertStartsRecorded(events, box.file('looper.starts'));
     assert.equal(events.filter((e) => e.type === 'events_dropped').length, 0);
     const seqs = new Map<number, number[]>();
     for (const e of events) seqs.set(e.buddy_id, [...(seqs.get(e.buddy_id) ?? []), e.seq]);

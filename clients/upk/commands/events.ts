@@ -2,7 +2,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { ErrorCode, UpkError, type Client, type EventFilter, type ServiceEvent } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
-import { printJson, table } from '../output.js';
+import { columns, printJson } from '../output.js';
 import { parsePositiveInt, parseTime } from '../time.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, ...value.split(',').filter(Boolean)];
@@ -23,7 +23,7 @@ function row(e: ServiceEvent): string[] {
 }
 
 /** One CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break. */
-export function csvField(value: string | number | null): string {
+function csvField(value: string | number | null): string {
   const text = value === null ? '' : String(value);
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
@@ -82,35 +82,23 @@ export function registerEvents(program: Command, ctx: Context): void {
         // Where following resumes: after the newest event of all, as of before the query below.
         const head = opts.follow ? ((await client.events({ limit: 1 }))[0]?.id ?? 0) : 0;
         const events = await client.events(filter);
+        if (!opts.follow && ctx.json) return printJson(events);
+        // Followed rows keep the columns of the stored ones (a longer cell moves only its own row).
+        const line = columns(HEADER, events.map(row));
         const print = (e: ServiceEvent): void => {
-          if (opts.csv) process.stdout.write(csvRow(e));
-          else process.stdout.write(ctx.json ? JSON.stringify(e) + '\n' : table(HEADER, [row(e)]).split('\n')[1] + '\n');
+          process.stdout.write(opts.csv ? csvRow(e) : ctx.json ? JSON.stringify(e) + '\n' : line(row(e)) + '\n');
         };
         if (opts.csv) process.stdout.write(CSV_HEADER.join(',') + '\r\n');
-        if (!opts.follow) {
-          if (ctx.json) return printJson(events);
-          if (opts.csv) return events.forEach(print);
-          process.stdout.write(table(HEADER, events.map(row)));
-          return;
-        }
-        if (!ctx.json && !opts.csv) process.stdout.write(table(HEADER, events.map(row)).split('\n')[0] + '\n');
+        else if (!ctx.json) process.stdout.write(line(HEADER) + '\n');
         events.forEach(print);
-        await follow(client, filter, Math.max(head, events.at(-1)?.id ?? 0), print);
+        if (opts.follow) await follow(client, filter, Math.max(head, events.at(-1)?.id ?? 0), print);
       }),
     );
 }
 
 async function follow(client: Client, filter: EventFilter, sinceId: number, print: (e: ServiceEvent) => void): Promise<void> {
-  const { service, types, pid, code, signal, text } = filter;
-  const subscription = await client.subscribe({
-    sinceId,
-    ...(service ? { services: [service] } : {}),
-    ...(types ? { types } : {}),
-    ...(pid !== undefined ? { pid } : {}),
-    ...(code !== undefined ? { code } : {}),
-    ...(signal !== undefined ? { signal } : {}),
-    ...(text !== undefined ? { text } : {}),
-  });
+  // The subscription takes the filter's pid, code, signal and text as they are.
+  const subscription = await client.subscribe({ ...filter, sinceId, ...(filter.service ? { services: [filter.service] } : {}) });
   process.once('SIGINT', () => subscription.close());
   process.once('SIGTERM', () => subscription.close());
   for await (const notice of subscription) {

@@ -24,7 +24,7 @@ export function registerLogs(program: Command, ctx: Context): void {
       return ctx.withClient(async (client) => {
         const tail = await client.logs(name, opts.lines === undefined ? {} : { lines: opts.lines });
         if (ctx.json) return printJson(tail);
-        const streams = (['stdout', 'stderr'] as const).filter((s) => !(opts.stdout && s === 'stderr') && !(opts.stderr && s === 'stdout'));
+        const streams = opts.stdout ? (['stdout'] as const) : opts.stderr ? (['stderr'] as const) : (['stdout', 'stderr'] as const);
         for (const s of streams) {
           if (streams.length > 1) process.stdout.write(`== ${s}: ${tail[s].file}\n`);
           process.stdout.write(tail[s].lines.map((l) => `${l}\n`).join(''));

@@ -12,7 +12,7 @@ import {
   type TrendResult,
   type TrendSeries,
 } from '../../../libclient/index.js';
-import { renderChart } from '../../shared/chart.js';
+import { bucketsPerColumn, renderChart } from '../../shared/chart.js';
 import type { Context } from '../context.js';
 import { bytes, printJson, table } from '../output.js';
 import { parseTime } from '../time.js';
@@ -70,7 +70,7 @@ function summary(r: TrendResult, s: TrendSeries): string {
   return `${total}${max}`;
 }
 
-export function flappingText(s: TrendSeries): string | null {
+function flappingText(s: TrendSeries): string | null {
   const f = s.flapping;
   if (!f) return null;
   const holds = `${f.runaways} runaway hold${f.runaways === 1 ? '' : 's'}`;
@@ -90,8 +90,7 @@ function printTable(r: TrendResult): void {
 
 function printCharts(r: TrendResult): void {
   const width = Math.max(20, (process.stdout.columns ?? 80) - 12);
-  const n = r.series[0]?.points.length ?? 0;
-  const per = Math.max(1, Math.ceil(n / width));
+  const per = bucketsPerColumn(r.series[0]?.points.length ?? 0, width);
   const column = per === 1 ? '' : `; each column ${formatDuration(per * r.bucketMs)}`;
   process.stdout.write(`${WHAT[r.metric]} per ${formatDuration(r.bucketMs)}, ${utcTime(r.since).slice(0, 16)} to ${utcTime(r.until)}${column}\n`);
   for (const s of r.series) {
