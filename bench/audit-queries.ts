@@ -64,7 +64,7 @@ async function build(sandbox: Sandbox, total: number): Promise<{ ms: number; eve
     const perFlapper = Math.floor((total * 0.8) / FLAPPERS);
     const perSteady = Math.floor((total - perFlapper * FLAPPERS) / (SERVICES - FLAPPERS));
     for (const [i, svc] of loaded.services.entries()) {
-      const uuid = store.upsertService(svc, null, start).uuid;
+      const uuid = store.upsertService(svc, () => null, start).uuid;
       const instance = `bench-${i}`;
       const buddy = { serviceUuid: uuid, service: svc.id, instance, buddyId: store.buddyId(instance, uuid, 100_000 + i, start) };
       const budget = i < FLAPPERS ? perFlapper : perSteady;

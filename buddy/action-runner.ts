@@ -1,6 +1,7 @@
 // Runs action scripts (stop, reload, custom actions): output to log/actions and, the tail of it, to the caller.
 import type { ChildProcess } from 'node:child_process';
 import { spawnScript } from './spawn-script.js';
+import { TailBuffer } from './tail-buffer.js';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { ActionResult } from '../schema/records.js';
 import type { EventFields } from './machine.js';
@@ -27,7 +28,7 @@ export class ActionRunner {
     const log = this.logStream();
     const ctx = this.context();
     const started = Date.now();
-    const tail = new Tail(OUTPUT_TAIL_BYTES);
+    const tail = new TailBuffer(OUTPUT_TAIL_BYTES);
     return new Promise((resolve) => {
       let done = false;
       let pid: number | null = null;
@@ -98,21 +99,5 @@ export class ActionRunner {
       this.log.on('error', () => undefined);
     }
     return this.log;
-  }
-}
-
-/** Keeps the last `max` bytes of a stream. */
-class Tail {
-  private chunks: Buffer[] = [];
-  private size = 0;
-  constructor(private readonly max: number) {}
-  add(chunk: Buffer): void {
-    this.chunks.push(chunk);
-    this.size += chunk.length;
-    while (this.size - this.chunks[0]!.length >= this.max) this.size -= this.chunks.shift()!.length;
-  }
-  text(): string {
-    const all = Buffer.concat(this.chunks);
-    return all.subarray(Math.max(0, all.length - this.max)).toString('utf8');
   }
 }

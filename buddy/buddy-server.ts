@@ -1,5 +1,4 @@
 // The buddy's socket: answers the controller's polls and commands (buddy-protocol.ts).
-import { chmodSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import {
   BUDDY_MAX_FRAME_BYTES,
@@ -11,9 +10,11 @@ import {
   type BuddyMethods,
 } from '../schema/buddy-protocol.js';
 import { jsonCodec } from '../schema/codec.js';
+import { socketAddress } from '../schema/socket-path.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import { RpcConnection, dispatchTyped, type Handlers } from '../schema/rpc.js';
 import { upkeeperVersion } from '../schema/version.js';
+import { closePrivate, listenPrivate } from '../system/private-socket.js';
 import type { EventQueue } from './event-queue.js';
 import { readSettings } from './settings.js';
 import type { Identity, Supervisor } from './supervisor.js';
@@ -76,15 +77,8 @@ export class BuddyServer {
 
   /** Listen on `path`; a socket file left by a dead buddy is replaced, a living buddy's is not. */
   async listen(path: string): Promise<void> {
-    try {
-      await this.bind(path);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
-      if (await answers(path)) throw new Error(`another buddy is listening on ${path}`);
-      unlinkSync(path);
-      await this.bind(path);
-    }
-    chmodSync(path, 0o600);
+    if (await answers(path)) throw new Error(`another buddy is listening on ${path}`);
+    await listenPrivate(this.server, path);
   }
 
   /** Tell connected controllers there are events to collect (once per turn of the event loop). */
@@ -99,13 +93,7 @@ export class BuddyServer {
   }
 
   close(path: string): void {
-    this.server.close();
-    for (const c of this.connections) c.destroy();
-    try {
-      unlinkSync(path);
-    } catch {
-      /* already gone */
-    }
+    closePrivate(this.server, this.connections, path);
   }
 
   get controllers(): number {
@@ -114,22 +102,8 @@ export class BuddyServer {
 
   private acknowledge(seq: number): void {
     this.lastDrained = Date.now();
-    const lastSeq = this.queue.lastSeq;
-    const pending = this.queue.pending;
-    this.queue.ack(seq, Date.now());
-    this.supervisor.acknowledged(lastSeq, pending);
+    this.supervisor.ack(seq);
     this.onAck();
-  }
-
-  private bind(path: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      this.server.once('error', onError);
-      this.server.listen(path, () => {
-        this.server.off('error', onError);
-        resolve();
-      });
-    });
   }
 
   private accept(socket: Socket): void {
@@ -148,7 +122,7 @@ export class BuddyServer {
 
 function answers(path: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = connect(path);
+    const s = connect(socketAddress(path));
     s.once('connect', () => {
       s.destroy();
       resolve(true);

@@ -22,9 +22,6 @@ export class EventQueue {
     this.ring = new EventRing(capacity);
   }
 
-  get capacity(): number {
-    return this.ring.capacity;
-  }
   /** Events waiting for acknowledgement, in memory and on disk. */
   get pending(): number {
     return this.ring.size + this.journal.size;
@@ -61,11 +58,8 @@ export class EventQueue {
     this.journal.ack(seq);
     this.ring.ack(seq);
     const room = this.ring.size < this.ring.capacity || this.journal.size < this.journalMax;
-    if (this.dropped > 0 && room) {
-      const detail = { count: this.dropped, firstSeq: this.droppedFrom, lastSeq: this.droppedTo };
-      this.dropped = 0;
-      this.push('events_dropped', { detail }, now);
-    }
+    const detail = room ? this.lossReport() : null;
+    if (detail) this.push('events_dropped', { detail }, now);
   }
 
   /**
@@ -74,16 +68,21 @@ export class EventQueue {
    */
   spill(now: number): void {
     for (let e = this.ring.shift(); e; e = this.ring.shift()) this.keep(e);
-    if (this.dropped > 0) {
-      const detail = { count: this.dropped, firstSeq: this.droppedFrom, lastSeq: this.droppedTo };
-      this.dropped = 0;
-      this.journal.append({ seq: ++this.seq, time: now, type: 'events_dropped', detail });
-    }
+    const detail = this.lossReport();
+    if (detail) this.journal.append({ seq: ++this.seq, time: now, type: 'events_dropped', detail });
   }
 
   resize(capacity: number, journalMax: number): void {
     this.journalMax = journalMax;
     for (const e of this.ring.resize(capacity)) this.keep(e);
+  }
+
+  /** The loss counted since the last report, for an events_dropped event (the count starts again). */
+  private lossReport(): { count: number; firstSeq: number; lastSeq: number } | null {
+    if (this.dropped === 0) return null;
+    const detail = { count: this.dropped, firstSeq: this.droppedFrom, lastSeq: this.droppedTo };
+    this.dropped = 0;
+    return detail;
   }
 
   private keep(event: BuddyEvent): void {

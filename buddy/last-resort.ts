@@ -4,6 +4,7 @@
 import { connect } from 'node:net';
 import { BUDDY_MAX_FRAME_BYTES, POLL_BATCH, type BuddyIdentity, type BuddySettings, type ControllerBuddyMethods } from '../schema/buddy-protocol.js';
 import { jsonCodec } from '../schema/codec.js';
+import { socketAddress } from '../schema/socket-path.js';
 import { RpcConnection } from '../schema/rpc.js';
 import type { EventQueue } from './event-queue.js';
 
@@ -26,8 +27,8 @@ export class LastResort {
     private readonly identity: BuddyIdentity,
     private readonly queue: EventQueue,
     private readonly log: (message: string) => void,
-    /** Called after each delivery with the last sequence number before it (see Supervisor.acknowledged). */
-    private readonly delivered: (lastSeqBefore: number) => void,
+    /** Acknowledges what the controller stored (Supervisor.ack). */
+    private readonly ack: (seq: number) => void,
   ) {}
 
   /** The 75 % rule: the ring is filling and no controller drained it within `drainedMs`. */
@@ -58,9 +59,7 @@ export class LastResort {
             const events = this.queue.peek(POLL_BATCH);
             const params: ControllerBuddyMethods['deliver']['params'] = { buddy: this.identity, events };
             const { ack } = (await rpc.request('deliver', params, DELIVER_TIMEOUT_MS)) as ControllerBuddyMethods['deliver']['result'];
-            const before = this.queue.lastSeq;
-            this.queue.ack(ack, Date.now());
-            this.delivered(before);
+            this.ack(ack);
           }
           this.log(`${reason}: delivered every waiting event to the controller at ${endpoint}`);
           return true;
@@ -81,7 +80,7 @@ export class LastResort {
 
 function open(path: string): Promise<RpcConnection | null> {
   return new Promise((resolve) => {
-    const socket = connect(path);
+    const socket = connect(socketAddress(path));
     socket.once('error', () => resolve(null));
     socket.once('connect', () => resolve(new RpcConnection(socket, { codec: jsonCodec, maxFrameBytes: BUDDY_MAX_FRAME_BYTES })));
   });

@@ -7,9 +7,10 @@ import type { ChildProcess } from 'node:child_process';
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { ensureFifo } from '../system/files.js';
-import { processAlive, processStartTime } from '../system/process-group.js';
+import { processAlive, processStartTime, signalGroup } from '../system/process-group.js';
 import { RotatingLog } from './rotating-log.js';
 import { spawnScript } from './spawn-script.js';
+import { TailBuffer } from './tail-buffer.js';
 import type { ProcessRef } from '../schema/records.js';
 
 export interface OutputSpec {
@@ -50,7 +51,7 @@ export class OutputChannel {
   private timer: NodeJS.Timeout | null = null;
   private closing = false;
   /** The last output carried since the service last started (not kept when a pipe program reads it). */
-  private tail: Buffer = Buffer.alloc(0);
+  private tail = new TailBuffer(TAIL_KEEP_BYTES);
   /** A second, non-blocking reader of the FIFO, to take at once what the service wrote before it exited. */
   private drainFd: number | null = null;
 
@@ -75,7 +76,7 @@ export class OutputChannel {
       else this.startPipe();
       return;
     }
-    if (previous) stopProcess(previous); // no longer configured: the lost buddy's reader must not compete
+    if (previous && processAlive(previous.pid, previous.startTime)) signalGroup(previous.pid, 'SIGTERM'); // no longer configured: the lost buddy's reader must not compete
     const sink = new RotatingLog(this.spec.file, this.spec.maxBytes, this.spec.keep);
     this.sink = sink;
     this.reader = new Socket({ fd: this.keeper, readable: true, writable: false });
@@ -86,7 +87,7 @@ export class OutputChannel {
 
   /** Forget the output kept so far (the service starts again). */
   resetTail(): void {
-    this.tail = Buffer.alloc(0);
+    this.tail = new TailBuffer(TAIL_KEEP_BYTES);
   }
 
   /**
@@ -95,15 +96,14 @@ export class OutputChannel {
    */
   lastLines(): string {
     this.drain();
-    let text = this.tail.subarray(-TAIL_BYTES).toString('utf8');
-    if (this.tail.length > TAIL_BYTES) text = text.slice(text.indexOf('\n') + 1); // no partial first line
+    const kept = this.tail.bytes;
+    let text = kept.subarray(-TAIL_BYTES).toString('utf8');
+    if (kept.length > TAIL_BYTES) text = text.slice(text.indexOf('\n') + 1); // no partial first line
     return text.replace(/\n$/, '').split('\n').slice(-TAIL_LINES).join('\n');
   }
 
   private carry(chunk: Buffer): void {
-    // A copy, so that the kept tail never holds a large chunk in memory.
-    const joined = chunk.length >= TAIL_KEEP_BYTES ? chunk : Buffer.concat([this.tail, chunk]);
-    this.tail = Buffer.from(joined.subarray(-TAIL_KEEP_BYTES));
+    this.tail.add(chunk);
     try {
       this.sink?.write(chunk);
     } catch (err) {
@@ -135,7 +135,8 @@ export class OutputChannel {
   close(): void {
     this.closing = true;
     if (this.timer) clearTimeout(this.timer);
-    if (this.piper) stopProcess(this.piper);
+    // (A pipe program runs in a session of its own; an adopted one is signalled only if it is still that process.)
+    if (this.piper && processAlive(this.piper.pid, this.piper.startTime)) signalGroup(this.piper.pid, 'SIGTERM');
     this.reader?.destroy();
     this.sink?.close();
     if (this.drainFd !== null) closeSync(this.drainFd);
@@ -178,15 +179,5 @@ export class OutputChannel {
     if (this.closing) return;
     this.log(`pipe program ${this.spec.pipeScript} exited (${how}); restarting in ${PIPE_RESTART_MS} ms`);
     this.timer = setTimeout(() => this.startPipe(), PIPE_RESTART_MS);
-  }
-}
-
-/** SIGTERM to a pipe program's process group (it runs in its own session), if it is still that process. */
-function stopProcess(ref: ProcessRef): void {
-  if (!processAlive(ref.pid, ref.startTime)) return;
-  try {
-    process.kill(-ref.pid, 'SIGTERM');
-  } catch {
-    /* already gone */
   }
 }

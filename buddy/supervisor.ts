@@ -217,12 +217,16 @@ export class Supervisor {
   }
 
   /**
-   * After an acknowledgement: the queue may have recorded events_dropped (the controller learns it),
-   * and the status file's `pending` changes. A quiet poll that acknowledges nothing new writes nothing.
+   * A controller stored every event up to `seq`. The queue may then record events_dropped (the
+   * controller learns it), and the status file's `pending` changes; a quiet poll that acknowledges
+   * nothing new writes nothing.
    */
-  acknowledged(lastSeqBefore: number, pendingBefore = -1): void {
-    if (this.queue.lastSeq !== lastSeqBefore) this.onEvent();
-    if (this.queue.lastSeq !== lastSeqBefore || this.queue.pending !== pendingBefore) this.scheduleStatus();
+  ack(seq: number): void {
+    const lastSeq = this.queue.lastSeq;
+    const pending = this.queue.pending;
+    this.queue.ack(seq, Date.now());
+    if (this.queue.lastSeq !== lastSeq) this.onEvent();
+    if (this.queue.lastSeq !== lastSeq || this.queue.pending !== pending) this.scheduleStatus();
   }
 
   status(): BuddyStatus {

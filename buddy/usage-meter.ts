@@ -38,17 +38,16 @@ export function ticksBetween(prev: Members, now: readonly ProcStat[], sinceBootT
   return Math.max(0, ticks);
 }
 
-/** The processes of group `pgid`: the leader's descendants in the group, and earlier members still in it. */
-export function groupMembers(leader: number, pgid: number, known: Iterable<number>): ProcStat[] {
+/** The processes of the group `leader` leads: its descendants in the group, and earlier members still in it. */
+function groupMembers(leader: number, known: Iterable<number>): ProcStat[] {
   const found = new Map<number, ProcStat>();
-  const visit = (start: number, startTime?: number): void => {
+  const visit = (start: number): void => {
     const stack = [start];
     while (stack.length > 0) {
       const pid = stack.pop()!;
       if (found.has(pid)) continue;
       const st = readProcStat(pid);
-      if (!st || st.pgrp !== pgid) continue;
-      if (pid === start && startTime !== undefined && st.startTime !== startTime) continue;
+      if (!st || st.pgrp !== leader) continue;
       found.set(pid, st);
       if (!st.zombie) stack.push(...childrenOf(pid));
     }
@@ -133,8 +132,9 @@ export class UsageMeter {
     this.leader = pid;
     this.members = new Map();
     this.lastAt = Date.now();
-    // An adopted service has run for a while: its first measurement only sets the baseline.
-    this.lastBootTicks = fresh ? 0 : Number.MAX_SAFE_INTEGER;
+    // Every process of a fresh service started after "boot tick 0": all its CPU time is new. An adopted
+    // service has run for a while: its first measurement only sets the baseline.
+    this.lastBootTicks = 0;
     this.baseline = !fresh;
     this.schedule();
   }
@@ -144,9 +144,7 @@ export class UsageMeter {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.leader = null;
-    this.latest = null;
-    const done = this.minutes.flush();
-    if (done && done.samples > 0) this.record(done);
+    this.endMinute();
   }
 
   setInterval(ms: number): void {
@@ -154,21 +152,22 @@ export class UsageMeter {
       // Measuring again after a pause: the first measurement only sets a baseline.
       this.members = new Map();
       this.baseline = true;
-      this.lastBootTicks = Number.MAX_SAFE_INTEGER;
     }
     this.intervalMs = ms;
-    if (ms <= 0) {
-      // Measuring stops: the figures in the status would only grow old.
-      this.latest = null;
-      const done = this.minutes.flush();
-      if (done && done.samples > 0) this.record(done);
-    }
+    if (ms <= 0) this.endMinute(); // measuring stops: the figures in the status would only grow old
     if (this.leader !== null) this.schedule();
   }
 
   close(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+  }
+
+  /** No figures any more; the minute in progress is recorded now. */
+  private endMinute(): void {
+    this.latest = null;
+    const done = this.minutes.flush();
+    if (done && done.samples > 0) this.record(done);
   }
 
   /** A controller polls: measure now if a measurement is (nearly) due. */
@@ -193,7 +192,7 @@ export class UsageMeter {
     if (leader === null) return;
     const at = Date.now();
     const bootTicks = bootTicksNow();
-    const now = groupMembers(leader, leader, this.members.keys());
+    const now = groupMembers(leader, this.members.keys());
     const ticks = ticksBetween(this.members, now, this.lastBootTicks);
     const living = now.filter((p) => !p.zombie);
     const rss = living.reduce((sum, p) => sum + p.rss, 0);

@@ -21,8 +21,6 @@ export interface StoredService {
   changed: string[];
 }
 
-export type { ConfigChangeRecord as ConfigChange } from '../schema/client-protocol.js';
-
 /** One buddy's events of a poll round. */
 export interface EventBatch {
   serviceUuid: string;
@@ -94,16 +92,16 @@ export class AuditStore {
 
   /**
    * Record a configured service. Its uuid is the configured one, else the one it already has, else
-   * `fallbackUuid` (what its run directory says it was) if the database has never seen that one, else new.
+   * `fallbackUuid()` (what its run directory says it was: read only then) if the database has never seen
+   * that one, else new.
    */
-  upsertService(svc: ServiceConfig, fallbackUuid: string | null = null, now = Date.now()): StoredService {
+  upsertService(svc: ServiceConfig, fallbackUuid: () => string | null = () => null, now = Date.now()): StoredService {
     const config = JSON.stringify(svc);
     return this.db.transaction((): StoredService => {
       const active = this.db
         .prepare(`SELECT uuid, desired, config FROM services WHERE coalesce(package, '') = ? AND name = ? AND removed IS NULL`)
         .get(svc.package ?? '', svc.name) as { uuid: string; desired: DesiredState; config: string } | undefined;
-      const unseen = (u: string | null): u is string => u !== null && !this.db.prepare('SELECT 1 FROM services WHERE uuid = ?').get(u);
-      const uuid = svc.uuid ?? active?.uuid ?? (unseen(fallbackUuid) ? fallbackUuid : uuidv4());
+      const uuid = svc.uuid ?? active?.uuid ?? this.unseenOr(fallbackUuid(), uuidv4);
       if (active && active.uuid !== uuid) {
         // The configured UUID changed: the old identity is retired, its history kept.
         this.db.prepare('UPDATE services SET removed = ? WHERE uuid = ?').run(now, active.uuid);
@@ -127,6 +125,11 @@ export class AuditStore {
       }
       return { uuid, desired: existing.desired, created: false, changed: changedKeys(existing.config, svc) };
     })();
+  }
+
+  /** `uuid` when the database has never seen it, else a new one. */
+  private unseenOr(uuid: string | null, make: () => string): string {
+    return uuid !== null && !this.db.prepare('SELECT 1 FROM services WHERE uuid = ?').get(uuid) ? uuid : make();
   }
 
   /** Every configured (not removed) service, with its last good configuration. */

@@ -124,11 +124,11 @@ export class Buddies {
     const { store, log } = this.c;
     const uuid = link.hello.status.uuid;
     const id = link.hello.status.service;
-    if (!store.serviceByUuid(uuid)) {
+    const stored = store.serviceByUuid(uuid);
+    if (!stored) {
       store.recordForgotten(uuid, id);
       log.warn(`${runDir}: buddy ${link.pid} serves uuid ${uuid}, which the database never knew; recorded as removed`);
     }
-    const stored = store.serviceByUuid(uuid);
     // On this path only the id of the configuration is read (logs); a forgotten service has no other.
     const config = (stored && storedConfig(stored.config)) ?? ({ id } as ServiceConfig);
     const entry: ServiceEntry = { config, uuid, runDir, desired: 'stopped', link: null, status: null, launching: null, retired: true };

@@ -25,7 +25,7 @@ export class BuddyEndpoint {
     this.handlers = {
       deliver: ({ buddy, events }) => {
         const c = controller;
-        const entry = c.services.all().find((e) => e.uuid === buddy.uuid);
+        const entry = c.services.byUuid(buddy.uuid);
         if (!entry && !c.store.serviceByUuid(buddy.uuid)) {
           throw new UpkError(ErrorCode.NO_SUCH_SERVICE, `no service has uuid ${buddy.uuid}`);
         }

@@ -4,6 +4,7 @@ import { ErrorCode, UpkError, toUpkError } from '../schema/errors.js';
 import { EVENT_TYPE_NAMES, type ActionResult } from '../schema/records.js';
 import type { Handlers } from '../schema/rpc.js';
 import { BUDDY_REQUEST_TIMEOUT_MS } from './buddy-link.js';
+import { storedConfig } from './buddies.js';
 import { negotiate, type ClientContext } from './client-server.js';
 import type { Controller } from './controller.js';
 import { serviceStatus, type ServiceEntry } from './service-table.js';
@@ -252,7 +253,7 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
       const uuids = uuidsNamed(p.service);
       if (entry) await c.poller.collect([entry]);
       const stored = entry ? null : c.store.serviceByUuid(uuids[0]!);
-      const command = entry?.config.execStart ?? storedExecStart(stored?.config);
+      const command = (entry?.config ?? (stored ? storedConfig(stored.config) : null))?.execStart ?? null;
       return failureStory(c.store.db, c.store, {
         service: entry?.config.id ?? p.service,
         uuid: entry?.uuid ?? uuids[0]!,
@@ -312,15 +313,6 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
       return null;
     },
   };
-}
-
-function storedExecStart(config: string | undefined): string | null {
-  try {
-    const v = config ? (JSON.parse(config) as { execStart?: unknown }).execStart : null;
-    return typeof v === 'string' ? v : null;
-  } catch {
-    return null;
-  }
 }
 
 export function describeAction(a: ActionResult): string {

@@ -1,14 +1,15 @@
 // The controller's configuration: read at start, reloaded on request (upk reload-config, SIGHUP):
 // everything is checked first, and on any error the last good configuration stays in force.
 // Every applied change is recorded in the audit database (config_changes).
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConfigIssue, ControllerConfig, LoadedServices, ServiceConfig } from '../schema/config/types.js';
 import { SERVICE_KEYS, formatIssue, loadControllerConfig, loadServices } from '../schema/config/index.js';
+import { UUID_RE } from '../schema/config/names.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import { RUN_DIR } from '../schema/run-dir.js';
 import { ensureFifos } from '../system/files.js';
 import type { ConfigChangeRecord as ConfigChange, ReloadResult } from '../schema/client-protocol.js';
+import { readSettings } from '../buddy/settings.js';
 import { storedConfig } from './buddies.js';
 import type { Controller } from './controller.js';
 import { retentionLimits } from './retention.js';
@@ -37,7 +38,7 @@ export class Configuration {
     for (const issue of loaded.issues) this.c.log.error(`config: ${formatIssue(issue)}`);
     const { changes, settingsChanged } = this.applyFiles(loaded);
     for (const row of this.c.store.activeServices()) {
-      if (this.c.services.all().some((e) => e.uuid === row.uuid)) continue;
+      if (this.c.services.byUuid(row.uuid)) continue;
       const last = storedConfig(row.config);
       if (!last || this.c.services.get(last.id)) continue;
       const entry = this.add(last, row.uuid, row.desired, settingsChanged);
@@ -105,11 +106,10 @@ export class Configuration {
     const { changes, settingsChanged, added } = this.applyFiles(loaded);
     this.makeFifos(added);
     const defined = new Set(loaded.services.map((s) => s.id));
-    for (const e of [...before].filter((x) => !defined.has(x.config.id) && !x.retired)) {
-      if (e.config.unconfigureOnFileRemoval) {
-        await this.c.buddies.unconfigure(e, 'no longer in the configuration files, and UnconfigureOnFileRemoval is set');
-        changes.push({ service: e.config.id, uuid: e.uuid, change: 'removed', message: 'no longer in the configuration files: stopped and removed (UnconfigureOnFileRemoval)' });
-      } else if (!e.missing) {
+    const gone = [...before].filter((x) => !defined.has(x.config.id) && !x.retired);
+    changes.push(...(await this.unconfigureRemoved(gone.filter((e) => e.config.unconfigureOnFileRemoval))));
+    for (const e of gone.filter((x) => !x.config.unconfigureOnFileRemoval)) {
+      if (!e.missing) {
         e.missing = true;
         changes.push({ service: e.config.id, uuid: e.uuid, change: 'kept', message: 'no longer in the configuration files: kept with its last configuration until upk remove' });
       }
@@ -126,6 +126,12 @@ export class Configuration {
     return { ok: true, issues: [], changes };
   }
 
+  /** Stop and remove services no longer in the files whose UnconfigureOnFileRemoval is set; what changed. */
+  async unconfigureRemoved(entries: ServiceEntry[]): Promise<ConfigChange[]> {
+    await Promise.all(entries.map((e) => this.c.buddies.unconfigure(e, 'no longer in the configuration files, and UnconfigureOnFileRemoval is set')));
+    return entries.map((e) => ({ service: e.config.id, uuid: e.uuid, change: 'removed', message: 'no longer in the configuration files: stopped and removed (UnconfigureOnFileRemoval)' }));
+  }
+
   /** Record the files' services and write their run directories; what changed, in words. */
   private applyFiles(loaded: LoadedServices): { changes: ConfigChange[]; settingsChanged: Set<ServiceEntry>; added: ServiceEntry[] } {
     const changes: ConfigChange[] = [];
@@ -134,7 +140,7 @@ export class Configuration {
     // One transaction for all: each commit would otherwise be a write of its own (slow at 50 services).
     this.c.store.db.transaction(() => {
       for (const svc of loaded.services) {
-        const stored = this.c.store.upsertService(svc, recordedUuid(join(this.c.config.svcRunPath, svc.id)));
+        const stored = this.c.store.upsertService(svc, () => recordedUuid(join(this.c.config.svcRunPath, svc.id)));
         const existing = this.c.services.get(svc.id);
         if (existing && existing.uuid === stored.uuid) {
           const wasMissing = existing.missing === true;
@@ -211,8 +217,8 @@ function configKeyName(field: string): string {
 /** The uuid a run directory's buddy.json records (what the service was), or null. */
 function recordedUuid(runDir: string): string | null {
   try {
-    const settings = JSON.parse(readFileSync(join(runDir, RUN_DIR.settings), 'utf8')) as { uuid?: unknown };
-    return typeof settings.uuid === 'string' && /^[0-9a-f-]{36}$/.test(settings.uuid) ? settings.uuid : null;
+    const { uuid } = readSettings(join(runDir, RUN_DIR.settings));
+    return UUID_RE.test(uuid) ? uuid : null;
   } catch {
     return null;
   }

@@ -117,12 +117,7 @@ export class Controller {
     // Everything the buddies buffered while no controller ran is in the database before we are ready.
     await this.poller.drain();
     this.poller.start();
-    const retired = this.services.all().filter((e) => e.retired);
-    await Promise.all(retired.map((e) => this.buddies.unconfigure(e, 'its file is gone and UnconfigureOnFileRemoval is set')));
-    this.store.recordChanges(
-      retired.map((e) => ({ service: e.config.id, uuid: e.uuid, change: 'removed', message: 'no longer in the configuration files: stopped and removed (UnconfigureOnFileRemoval)' })),
-      'start',
-    );
+    this.store.recordChanges(await this.configuration.unconfigureRemoved(this.services.all().filter((e) => e.retired)), 'start');
     this.markReady();
     this.retention = new Retention(this.store.db, retentionLimits(this.config), (m) => this.log.info(m));
     this.retention.start();
@@ -160,6 +155,6 @@ export class Controller {
 
   /** Tell subscribers a service's status, if it changed. */
   publishStatus(entry: ServiceEntry): void {
-    if (!entry.retired) this.publisher.status(serviceStatus(entry));
+    if (!entry.retired && this.publisher.listening) this.publisher.status(serviceStatus(entry));
   }
 }

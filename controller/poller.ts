@@ -61,7 +61,7 @@ export class Poller {
   /** Run one round over the given services (all when omitted), now; resolves after the commit. */
   async collect(entries?: ServiceEntry[]): Promise<void> {
     while (this.running) await this.running;
-    await this.run(entries ?? this.services.all());
+    await this.run(entries ?? this.services.values());
   }
 
   /** Collect until the given buddies (all when omitted) hold nothing more than one answer carries. */
@@ -75,7 +75,7 @@ export class Poller {
     this.timer = setTimeout(() => {
       this.timer = null;
       const now = Date.now();
-      const due = this.services.all().filter((e) => (this.due.get(e) ?? 0) <= now);
+      const due = this.services.values().filter((e) => (this.due.get(e) ?? 0) <= now);
       const round = due.length > 0 ? this.run(due) : Promise.resolve();
       void round.finally(() => this.schedule());
     }, this.intervalMs);
@@ -121,7 +121,7 @@ export class Poller {
       // A usage record (one a minute while a service runs) is no sign of activity.
       const active = fresh.some((ev) => ev.type !== USAGE_RECORD) || ACTIVE_STATES.has(result.status.state);
       this.due.set(e, now + this.intervalMs * (active ? 1 : QUIET_FACTOR));
-      if (result.more && !this.stopped) this.eager.add(e);
+      if (result.more) this.eager.add(e); // (collected again at once unless stopped: drain() goes on)
     }
     if (batches.length === 0) return;
     try {

@@ -21,17 +21,24 @@ export class Publisher {
   private readonly subscribers = new Set<Subscriber>();
   private readonly lastStatus = new Map<string, string>();
 
-  get count(): number {
-    return this.subscribers.size;
+  /** True while any client subscribes: statuses are worth working out. */
+  get listening(): boolean {
+    return this.subscribers.size > 0;
   }
 
   add(sub: Subscriber): void {
     this.subscribers.add(sub);
-    sub.connection.socket.once('close', () => this.subscribers.delete(sub));
+    sub.connection.socket.once('close', () => this.drop(sub));
   }
 
   remove(connection: RpcConnection, id: number): void {
-    for (const s of this.subscribers) if (s.connection === connection && s.id === id) this.subscribers.delete(s);
+    for (const s of this.subscribers) if (s.connection === connection && s.id === id) this.drop(s);
+  }
+
+  private drop(sub: Subscriber): void {
+    this.subscribers.delete(sub);
+    // With nobody listening no status is compared: what was last sent is forgotten with the last one.
+    if (this.subscribers.size === 0) this.lastStatus.clear();
   }
 
   /** Newly stored events, oldest first. */

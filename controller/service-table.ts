@@ -25,6 +25,10 @@ export interface ServiceEntry {
   wantsStart?: boolean;
 }
 
+/** StartPriority (higher first), then id: the order services start in. */
+export const byPriority = (a: ServiceEntry, b: ServiceEntry): number =>
+  b.config.startPriority - a.config.startPriority || a.config.id.localeCompare(b.config.id);
+
 export class ServiceTable {
   private readonly byId = new Map<string, ServiceEntry>();
 
@@ -44,11 +48,20 @@ export class ServiceTable {
     return this.byId.size;
   }
 
+  /** Every service, in no particular order (polling needs none). */
+  values(): ServiceEntry[] {
+    return [...this.byId.values()];
+  }
+
+  /** The service of a uuid, if it is configured. */
+  byUuid(uuid: string): ServiceEntry | undefined {
+    for (const e of this.byId.values()) if (e.uuid === uuid) return e;
+    return undefined;
+  }
+
   /** Every service, by StartPriority (higher first), then id. */
   all(): ServiceEntry[] {
-    return [...this.byId.values()].sort(
-      (a, b) => b.config.startPriority - a.config.startPriority || a.config.id.localeCompare(b.config.id),
-    );
+    return [...this.byId.values()].sort(byPriority);
   }
 
   /**

@@ -3,7 +3,7 @@
 import type { CommandOutcome } from '../schema/buddy-protocol.js';
 import { conflictsOf, prerequisiteGroups, type DependencyNode } from '../schema/config/dependencies.js';
 import type { Controller } from './controller.js';
-import type { ServiceEntry } from './service-table.js';
+import { byPriority, type ServiceEntry } from './service-table.js';
 
 export type StartOutcome = Pick<CommandOutcome, 'ok' | 'message'> & Partial<Pick<CommandOutcome, 'status'>>;
 
@@ -49,7 +49,8 @@ export class Starter {
 
   /** Running services that need this one (for the message of a stop: they are not stopped). */
   dependentsUp(entry: ServiceEntry): ServiceEntry[] {
-    return this.c.services.all().filter((d) => d !== entry && isUp(d) && this.groups(d).some((g) => g.providers.includes(entry)));
+    const graph = this.graph();
+    return this.c.services.all().filter((d) => d !== entry && isUp(d) && this.groups(d, graph).some((g) => g.providers.includes(entry)));
   }
 
   private async run(entry: ServiceEntry, chain: ReadonlySet<ServiceEntry>): Promise<StartOutcome> {
@@ -84,26 +85,31 @@ export class Starter {
     return outcome;
   }
 
-  private nodes(): Map<DependencyNode, ServiceEntry> {
-    return new Map(this.c.services.all().map((e) => [{ ...e.config, uuid: e.uuid }, e]));
+  /** The services as the dependency rules see them, and the way back to each entry. */
+  private graph(): Graph {
+    const nodeOf = new Map(this.c.services.all().map((e): [ServiceEntry, DependencyNode] => [e, { ...e.config, uuid: e.uuid }]));
+    return { nodes: [...nodeOf.values()], nodeOf, entryOf: new Map([...nodeOf].map(([e, n]) => [n, e])) };
   }
 
-  private groups(entry: ServiceEntry): { ref: string; providers: ServiceEntry[] }[] {
-    const nodes = this.nodes();
-    const self = [...nodes.keys()].find((n) => nodes.get(n) === entry)!;
-    return prerequisiteGroups(self, [...nodes.keys()]).map((g) => ({ ref: g.ref, providers: g.providers.map((n) => nodes.get(n)!) }));
+  private groups(entry: ServiceEntry, graph = this.graph()): { ref: string; providers: ServiceEntry[] }[] {
+    return prerequisiteGroups(graph.nodeOf.get(entry)!, graph.nodes).map((g) => ({ ref: g.ref, providers: g.providers.map((n) => graph.entryOf.get(n)!) }));
   }
 
   private conflicts(entry: ServiceEntry): ServiceEntry[] {
-    const nodes = this.nodes();
-    const self = [...nodes.keys()].find((n) => nodes.get(n) === entry)!;
-    return conflictsOf(self, [...nodes.keys()]).map((n) => nodes.get(n)!);
+    const graph = this.graph();
+    return conflictsOf(graph.nodeOf.get(entry)!, graph.nodes).map((n) => graph.entryOf.get(n)!);
   }
+}
+
+interface Graph {
+  nodes: DependencyNode[];
+  nodeOf: Map<ServiceEntry, DependencyNode>;
+  entryOf: Map<DependencyNode, ServiceEntry>;
 }
 
 /** Which provider to start for a prerequisite: one already wanted running, else the highest StartPriority. */
 function pickProvider(providers: ServiceEntry[]): ServiceEntry | undefined {
   const wanted = providers.filter((p) => p.desired === 'running');
   const pool = wanted.length > 0 ? wanted : providers;
-  return [...pool].sort((a, b) => b.config.startPriority - a.config.startPriority || a.config.id.localeCompare(b.config.id))[0];
+  return [...pool].sort(byPriority)[0];
 }

@@ -1,6 +1,6 @@
 // The journal file: events a buddy could not hand over, in its run directory. One definition of the
 // format for the buddy that writes and serves it and the controller that takes in a lost buddy's.
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { BuddyIdentity } from './buddy-protocol.js';
 import type { BuddyEvent } from './records.js';
 
@@ -29,8 +29,9 @@ const READ_BYTES = 1 << 20;
 export function readJournal(file: string, offset: number, max: number): JournalRead {
   const fd = openSync(file, 'r');
   try {
-    const buf = Buffer.alloc(READ_BYTES);
-    const n = readSync(fd, buf, 0, READ_BYTES, offset);
+    // No more than the file holds past `offset`; only the bytes read are ever looked at.
+    const buf = Buffer.allocUnsafe(Math.max(0, Math.min(READ_BYTES, fstatSync(fd).size - offset)));
+    const n = readSync(fd, buf, 0, buf.length, offset);
     let pos = 0;
     let header: JournalHeader | null = null;
     let bodyStart = offset;

@@ -14,6 +14,7 @@ import { jsonCodec } from '../../schema/codec.js';
 import { loadControllerConfig, loadServices } from '../../schema/config/index.js';
 import type { BuddyEvent } from '../../schema/records.js';
 import { RpcConnection } from '../../schema/rpc.js';
+import { socketAddress } from '../../schema/socket-path.js';
 import { Sandbox, alive, sleep } from '../helpers/sandbox.js';
 
 const BUDDY = fileURLToPath(new URL('../../buddy/main.js', import.meta.url));
@@ -37,8 +38,11 @@ describe('last resort', { timeout: 60_000 }, () => {
         ReconnectRetries: 2,
       },
     });
-    // A stand-in for the controller's endpoint: it stores nothing, it records what it is given.
-    const endpointPath = box.file('buddies.sock');
+    // A stand-in for the controller's endpoint: it stores nothing, it records what it is given. Its
+    // path is longer than a socket address may be (reached through /proc/self/fd, as StateDir's).
+    mkdirSync(box.file(`${'d'.repeat(60)}/${'e'.repeat(60)}`), { recursive: true });
+    const endpointPath = box.file(`${'d'.repeat(60)}/${'e'.repeat(60)}/buddies.sock`);
+    assert.ok(Buffer.byteLength(endpointPath) > 108);
     endpoint = createServer((socket) => {
       const rpc: RpcConnection = new RpcConnection(socket, {
         codec: jsonCodec,
@@ -52,7 +56,7 @@ describe('last resort', { timeout: 60_000 }, () => {
       });
       void rpc;
     });
-    await new Promise<void>((r) => endpoint.listen(endpointPath, r));
+    await new Promise<void>((r) => endpoint.listen(socketAddress(endpointPath), r));
     const { config } = loadControllerConfig({ config: box.configFile, env: box.env });
     const svc = loadServices(config!, box.env).services[0]!;
     runDir = join(box.stateDir, 'run', 'loop');
