@@ -5,6 +5,7 @@ import {
   BUDDY_PROTOCOL,
   EVENTS_NOTIFICATION,
   POLL_BATCH,
+  fitBatch,
   type BuddyNotifications,
   buddyValidators,
   type BuddyMethods,
@@ -12,7 +13,7 @@ import {
 import { jsonCodec } from '../schema/codec.js';
 import { socketAddress } from '../schema/socket-path.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
-import { RpcConnection, dispatchTyped, type Handlers } from '../schema/rpc.js';
+import { HELLO_DEADLINE_MS, RpcConnection, dispatchTyped, type Handlers } from '../schema/rpc.js';
 import { upkeeperVersion } from '../schema/version.js';
 import { closePrivate, listenPrivate } from '../system/private-socket.js';
 import type { EventQueue } from './event-queue.js';
@@ -54,7 +55,7 @@ export class BuddyServer {
         if (ack !== undefined) this.acknowledge(ack);
         else this.lastDrained = Date.now();
         this.supervisor.measureIfDue();
-        const events = this.queue.peek(Math.min(max ?? POLL_BATCH, POLL_BATCH));
+        const events = fitBatch(this.queue.peek(Math.min(max ?? POLL_BATCH, POLL_BATCH)));
         return { events, more: this.queue.pending > events.length, status: this.supervisor.status() };
       },
       ack: ({ seq }) => {
@@ -88,7 +89,7 @@ export class BuddyServer {
     setImmediate(() => {
       this.notifyScheduled = false;
       const params: BuddyNotifications[typeof EVENTS_NOTIFICATION] = { seq: this.queue.lastSeq };
-      for (const c of this.connections) c.notify(EVENTS_NOTIFICATION, params);
+      for (const c of this.connections) if (c.greeted) c.notify(EVENTS_NOTIFICATION, params);
     });
   }
 
@@ -96,8 +97,11 @@ export class BuddyServer {
     closePrivate(this.server, this.connections, path);
   }
 
+  /** Controllers connected (that said hello). */
   get controllers(): number {
-    return this.connections.size;
+    let n = 0;
+    for (const c of this.connections) if (c.greeted) n += 1;
+    return n;
   }
 
   private acknowledge(seq: number): void {
@@ -110,6 +114,8 @@ export class BuddyServer {
     const connection: RpcConnection = new RpcConnection(socket, {
       codec: jsonCodec,
       maxFrameBytes: BUDDY_MAX_FRAME_BYTES,
+      // hello first (a wrong protocol closes the connection after the answer), within 10 s.
+      handshake: { method: 'hello', deadlineMs: HELLO_DEADLINE_MS },
       onRequest: (method, params) => dispatchTyped(this.handlers, buddyValidators, method, params, connection),
       onClose: (reason) => {
         this.connections.delete(connection);

@@ -11,6 +11,8 @@ export class JournalFile {
   private offset = 0;
   /** Where each event handed out by the last `peek` ends, to move `offset` on acknowledgement. */
   private handedOut: { seq: number; end: number }[] = [];
+  /** The highest seq the front of the file was last read past on an acknowledgement (no read for less). */
+  private lastReadPast = 0;
 
   constructor(
     private readonly path: string,
@@ -39,8 +41,14 @@ export class JournalFile {
     return read.events.map((r) => r.event);
   }
 
-  /** Acknowledge up to `seq` (events handed out by the last peek); the file goes when nothing is left. */
+  /**
+   * Acknowledge up to `seq`; the file goes when nothing is left. Events that overflowed from the
+   * ring into the file after the last peek (while what was peeked from the ring was being delivered)
+   * may be acknowledged too: they are found by reading on from the front.
+   */
   ack(seq: number): void {
+    // Nothing handed out from the file: what was acknowledged came from the ring (see above).
+    const fromRing = this.handedOut.length === 0;
     let done = 0;
     for (const h of this.handedOut) {
       if (h.seq > seq) break;
@@ -49,6 +57,14 @@ export class JournalFile {
     }
     this.handedOut = this.handedOut.slice(done);
     this.count -= done;
+    if (fromRing && this.count > 0 && seq > this.lastReadPast) {
+      for (const r of readJournal(this.path, this.offset, this.count).events) {
+        if (r.event.seq > seq) break;
+        this.offset = r.end;
+        this.count -= 1;
+      }
+      this.lastReadPast = seq;
+    }
     if (this.count === 0) this.remove();
   }
 

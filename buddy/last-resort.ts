@@ -2,7 +2,7 @@
 // exits with events not yet stored, it reaches the controller itself on the controller's endpoint
 // for buddies (StateDir/buddies.sock) and delivers them, retrying ReconnectRetries times.
 import { connect } from 'node:net';
-import { BUDDY_MAX_FRAME_BYTES, POLL_BATCH, type BuddyIdentity, type BuddySettings, type ControllerBuddyMethods } from '../schema/buddy-protocol.js';
+import { BUDDY_MAX_FRAME_BYTES, BUDDY_PROTOCOL, DELIVER_MAX_EVENTS, fitBatch, type BuddyIdentity, type BuddySettings, type ControllerBuddyMethods } from '../schema/buddy-protocol.js';
 import { jsonCodec } from '../schema/codec.js';
 import { socketAddress } from '../schema/socket-path.js';
 import { RpcConnection } from '../schema/rpc.js';
@@ -42,10 +42,18 @@ export class LastResort {
     );
   }
 
-  /** Deliver everything waiting; true when nothing is left. `exiting`: bounded tries even with -1. */
+  /**
+   * Deliver everything waiting; true when nothing is left. `exiting`: bounded tries even with -1,
+   * after a delivery already under way (the exit must not set events aside while one is sent).
+   */
   async deliver(reason: string, exiting = false): Promise<boolean> {
     const endpoint = this.settings().controllerEndpoint;
-    if (this.busy || endpoint === null) return false;
+    if (endpoint === null) return false;
+    if (this.busy) {
+      if (!exiting) return false;
+      while (this.busy) await new Promise((r) => setTimeout(r, 20));
+      if (this.queue.pending === 0) return true;
+    }
     this.busy = true;
     try {
       const configured = this.settings().reconnectRetries;
@@ -55,8 +63,10 @@ export class LastResort {
         const rpc = await open(endpoint);
         if (!rpc) continue;
         try {
+          const hello: ControllerBuddyMethods['hello']['params'] = { protocol: BUDDY_PROTOCOL };
+          await rpc.request('hello', hello, DELIVER_TIMEOUT_MS);
           while (this.queue.pending > 0) {
-            const events = this.queue.peek(POLL_BATCH);
+            const events = fitBatch(this.queue.peek(DELIVER_MAX_EVENTS));
             const params: ControllerBuddyMethods['deliver']['params'] = { buddy: this.identity, events };
             const { ack } = (await rpc.request('deliver', params, DELIVER_TIMEOUT_MS)) as ControllerBuddyMethods['deliver']['result'];
             this.ack(ack);

@@ -55,8 +55,37 @@ interface EventRow {
   instance: string;
 }
 
+/** Set while the database cannot be written (a full disk, say): since when, and the last error. */
+export interface WriteFailure {
+  since: number;
+  error: string;
+}
+
+/** The outcome recorded for a client action whose controller stopped before the outcome was known. */
+export const INTERRUPTED_OUTCOME = 'interrupted: the controller stopped before the outcome was known';
+
+/** Bookkeeping writes kept in memory while the database cannot be written, at most. */
+const DEFERRED_MAX = 10_000;
+
+/** A client action begun while the database could not be written: written when it can be. */
+interface PendingAction {
+  record: ActionRecord;
+  time: number;
+  finish: { time: number; ok: boolean; outcome: string } | null;
+  /** Its row, once written. */
+  id: number | null;
+}
+
 export class AuditStore {
   readonly db: Database.Database;
+  /** Null while writes succeed. */
+  writeFailure: WriteFailure | null = null;
+  /** Hears when writes begin to fail (with the failure, again when its error changes) and when they work again (null). */
+  onWriteHealth: (failure: WriteFailure | null, lostWrites: number) => void = () => undefined;
+  private deferred: (() => void)[] = [];
+  private lostWrites = 0;
+  private readonly pendingActions = new Map<number, PendingAction>();
+  private nextPendingId = -1;
   private readonly insertEvent: Database.Statement;
   readonly runs: RunLedger;
   readonly trends: TrendQueries;
@@ -86,6 +115,11 @@ export class AuditStore {
 
   close(): void {
     this.db.close();
+  }
+
+  /** False once closed: a late bookkeeping write (of a request the stop cut short) is then dropped. */
+  get open(): boolean {
+    return this.db.open;
   }
 
   // ---- services --------------------------------------------------------------------------------
@@ -154,7 +188,8 @@ export class AuditStore {
   }
 
   markRemoved(uuid: string): void {
-    this.db.prepare('UPDATE services SET removed = ? WHERE uuid = ? AND removed IS NULL').run(Date.now(), uuid);
+    const now = Date.now();
+    this.keep(() => this.db.prepare('UPDATE services SET removed = ? WHERE uuid = ? AND removed IS NULL').run(now, uuid));
   }
 
   recordChanges(changes: ConfigChangeRecord[], trigger: string, now = Date.now()): void {
@@ -165,7 +200,8 @@ export class AuditStore {
   }
 
   setDesired(uuid: string, desired: DesiredState): void {
-    this.db.prepare('UPDATE services SET desired = ?, modified = ? WHERE uuid = ?').run(desired, Date.now(), uuid);
+    const now = Date.now();
+    this.keep(() => this.db.prepare('UPDATE services SET desired = ?, modified = ? WHERE uuid = ?').run(desired, now, uuid));
   }
 
   /**
@@ -195,6 +231,11 @@ export class AuditStore {
     return Number(info.lastInsertRowid);
   }
 
+  /** A buddy instance's row, if it was ever recorded. */
+  buddyByInstance(instance: string): { id: number; serviceUuid: string } | undefined {
+    return this.db.prepare('SELECT id, service_uuid AS serviceUuid FROM buddies WHERE instance = ?').get(instance) as never;
+  }
+
   /** Highest sequence number stored for a buddy instance, event or usage record (0 when none). */
   lastSeq(buddyId: number): number {
     const row = this.db
@@ -206,9 +247,10 @@ export class AuditStore {
 
   /** Record every other buddy instance of a service as ended (they died while no controller watched). */
   endOtherBuddies(serviceUuid: string, currentId: number, reason: string): void {
-    this.db
-      .prepare('UPDATE buddies SET ended = ?, end_reason = ? WHERE service_uuid = ? AND id != ? AND ended IS NULL')
-      .run(Date.now(), reason, serviceUuid, currentId);
+    const now = Date.now();
+    this.keep(() =>
+      this.db.prepare('UPDATE buddies SET ended = ?, end_reason = ? WHERE service_uuid = ? AND id != ? AND ended IS NULL').run(now, reason, serviceUuid, currentId),
+    );
   }
 
   /** Buddy instances not recorded as ended. */
@@ -219,7 +261,8 @@ export class AuditStore {
   }
 
   endBuddy(id: number, reason: string): void {
-    this.db.prepare('UPDATE buddies SET ended = ?, end_reason = ? WHERE id = ? AND ended IS NULL').run(Date.now(), reason, id);
+    const now = Date.now();
+    this.keep(() => this.db.prepare('UPDATE buddies SET ended = ?, end_reason = ? WHERE id = ? AND ended IS NULL').run(now, reason, id));
   }
 
   // ---- events ----------------------------------------------------------------------------------
@@ -236,11 +279,72 @@ export class AuditStore {
     let inserted: ServiceEvent[];
     try {
       inserted = this.writeEvents(batches);
+    } catch (err) {
+      this.failed(err);
+      throw err;
     } finally {
       this.db.pragma('synchronous = NORMAL');
     }
+    this.wrote();
     if (inserted.length > 0) this.onInserted(inserted);
     return inserted.length;
+  }
+
+  // ---- when the database cannot be written -----------------------------------------------------
+
+  /** Try a small write (while writes fail, to notice when they work again). */
+  probe(): void {
+    try {
+      this.db.prepare('UPDATE services SET modified = modified WHERE rowid = (SELECT min(rowid) FROM services)').run();
+    } catch (err) {
+      this.failed(err);
+      return;
+    }
+    this.wrote();
+  }
+
+  /** A write succeeded: if writes had failed, catch up on the bookkeeping kept meanwhile. */
+  private wrote(): void {
+    if (this.writeFailure === null) return;
+    const failure = this.writeFailure;
+    this.writeFailure = null;
+    while (this.deferred.length > 0) {
+      try {
+        this.deferred[0]!();
+      } catch (err) {
+        this.writeFailure = failure;
+        this.failed(err);
+        return;
+      }
+      this.deferred.shift();
+    }
+    this.onWriteHealth(null, this.lostWrites);
+    this.lostWrites = 0;
+  }
+
+  private failed(err: unknown): void {
+    const error = err instanceof Error ? err.message : String(err);
+    if (this.writeFailure?.error === error) return;
+    this.writeFailure = { since: this.writeFailure?.since ?? Date.now(), error };
+    this.onWriteHealth(this.writeFailure, this.lostWrites);
+  }
+
+  /** A bookkeeping write: now, or (while writes fail) when the database can be written again. */
+  private keep(write: () => void): void {
+    if (!this.db.open) return;
+    if (this.writeFailure === null) {
+      try {
+        write();
+        return;
+      } catch (err) {
+        this.failed(err);
+      }
+    }
+    if (this.deferred.length >= DEFERRED_MAX) {
+      this.deferred.shift();
+      this.lostWrites += 1;
+    }
+    this.deferred.push(write);
   }
 
   private writeEvents(batches: EventBatch[]): ServiceEvent[] {
@@ -286,6 +390,15 @@ export class AuditStore {
    * Without: the newest `limit` ones by time.
    */
   queryEvents(q: EventQuery, serviceUuids: string[] | null): ServiceEvent[] {
+    const { condition, args } = this.eventFilter(q, serviceUuids);
+    const limit = Math.min(q.limit ?? EVENTS_PAGE_MAX, EVENTS_PAGE_MAX);
+    const order = q.afterId !== undefined ? 'e.id ASC' : 'e.time DESC, e.id DESC';
+    const events = this.selectEvents(condition, args, order, limit);
+    return q.afterId === undefined ? events.reverse() : events;
+  }
+
+  /** The SQL condition on `e` (events) and its arguments for a query's filters. */
+  eventFilter(q: EventQuery, serviceUuids: string[] | null): { condition: string; args: unknown[] } {
     const where: string[] = [];
     const args: unknown[] = [];
     if (serviceUuids) {
@@ -312,10 +425,7 @@ export class AuditStore {
       where.push(condition);
       args.push(value);
     }
-    const limit = Math.min(q.limit ?? EVENTS_PAGE_MAX, EVENTS_PAGE_MAX);
-    const order = q.afterId !== undefined ? 'e.id ASC' : 'e.time DESC, e.id DESC';
-    const events = this.selectEvents(where.length > 0 ? where.join(' AND ') : '1', args, order, limit);
-    return q.afterId === undefined ? events.reverse() : events;
+    return { condition: where.length > 0 ? where.join(' AND ') : '1', args };
   }
 
   /** One event by its id, or null. */
@@ -328,7 +438,8 @@ export class AuditStore {
     return this.selectEvents(condition, args, 'e.id ASC', limit);
   }
 
-  private selectEvents(condition: string, args: unknown[], order: string, limit: number): ServiceEvent[] {
+  /** Events matching an SQL condition on `e` (events), in the given SQL order. */
+  selectEvents(condition: string, args: unknown[], order: string, limit: number): ServiceEvent[] {
     const rows = this.db
       .prepare(
         `SELECT e.id, e.seq, e.time, e.type, e.pid, e.code, e.signal, e.detail, s.uuid, s.name, s.package, b.instance
@@ -350,25 +461,59 @@ export class AuditStore {
 
   // ---- client actions --------------------------------------------------------------------------
 
-  beginAction(r: ActionRecord): number {
+  /**
+   * Record a client action as begun; returns its id for finishAction. While the database cannot be
+   * written the action is kept in memory (a negative id) and written, with its outcome, when it can.
+   */
+  beginAction(r: ActionRecord, now = Date.now()): number {
+    if (this.writeFailure === null) {
+      try {
+        return this.insertAction(r, now, null);
+      } catch (err) {
+        this.failed(err);
+      }
+    }
+    const id = this.nextPendingId--;
+    const pending: PendingAction = { record: r, time: now, finish: null, id: null };
+    this.pendingActions.set(id, pending);
+    this.keep(() => {
+      pending.id = this.insertAction(r, now, pending.finish);
+      if (pending.finish) this.pendingActions.delete(id);
+    });
+    return id;
+  }
+
+  private insertAction(r: ActionRecord, time: number, finish: PendingAction['finish']): number {
     const info = this.db
       .prepare(
-        `INSERT INTO client_actions (time, client, client_pid, client_user, action, service_uuid, params)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO client_actions (time, client, client_pid, client_user, action, service_uuid, params, finished, ok, outcome)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(Date.now(), r.client, r.clientPid, r.clientUser, r.action, r.serviceUuid, JSON.stringify(r.params ?? null));
+      .run(time, r.client, r.clientPid, r.clientUser, r.action, r.serviceUuid, JSON.stringify(r.params ?? null), finish?.time ?? null, finish ? (finish.ok ? 1 : 0) : null, finish?.outcome ?? null);
     return Number(info.lastInsertRowid);
   }
 
   /** Client actions a controller began but never finished (it died): their outcome is unknown. */
   interruptActions(): number {
     return this.db
-      .prepare("UPDATE client_actions SET finished = ?, ok = 0, outcome = 'interrupted: the controller stopped before the outcome was known' WHERE finished IS NULL")
-      .run(Date.now()).changes;
+      .prepare('UPDATE client_actions SET finished = ?, ok = 0, outcome = ? WHERE finished IS NULL')
+      .run(Date.now(), INTERRUPTED_OUTCOME).changes;
   }
 
   finishAction(id: number, ok: boolean, outcome: string): void {
-    this.db.prepare('UPDATE client_actions SET finished = ?, ok = ?, outcome = ? WHERE id = ?').run(Date.now(), ok ? 1 : 0, outcome, id);
+    const now = Date.now();
+    let row = id;
+    if (id < 0) {
+      const pending = this.pendingActions.get(id);
+      if (!pending) return;
+      if (pending.id === null) {
+        pending.finish = { time: now, ok, outcome }; // written with the row
+        return;
+      }
+      this.pendingActions.delete(id);
+      row = pending.id;
+    }
+    this.keep(() => this.db.prepare('UPDATE client_actions SET finished = ?, ok = ?, outcome = ? WHERE id = ?').run(now, ok ? 1 : 0, outcome, row));
   }
 }
 

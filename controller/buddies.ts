@@ -14,6 +14,19 @@ import type { ServiceEntry } from './service-table.js';
 
 /** A buddy that keeps dying is started again at most this often. */
 const RELAUNCH_MIN_MS = 1000;
+/** After a failed launch the next try waits this long, doubling up to RELAUNCH_BACKOFF_MAX_MS. */
+export const RELAUNCH_BACKOFF_FIRST_MS = 100;
+export const RELAUNCH_BACKOFF_MAX_MS = 5000;
+
+/** A service whose buddy is being started again until one runs. */
+interface Relaunch {
+  delay: number;
+  timer: NodeJS.Timeout | null;
+  /** The cause last logged (a failure is logged again only when its cause changes). */
+  logged: string | null;
+  attempts: number;
+  since: number;
+}
 /** How long a buddy may take to hand over its last events and exit after its shutdown. */
 const SHUTDOWN_DRAIN_MS = 15_000;
 /** How long a buddy whose socket closed may take to exit before it is taken for alive. */
@@ -21,6 +34,7 @@ const BUDDY_EXIT_WAIT_MS = 1000;
 
 export class Buddies {
   private readonly lastLaunch = new Map<string, number>();
+  private readonly relaunching = new Map<ServiceEntry, Relaunch>();
 
   constructor(private readonly c: Controller) {}
 
@@ -34,20 +48,90 @@ export class Buddies {
     return entry.launching;
   }
 
-  /** Attach the service's buddy again in the background (it reached us by its endpoint, say). */
-  reattach(entry: ServiceEntry): void {
-    if (this.c.stopping || this.c.shuttingDown || entry.retired) return;
-    void this.attach(entry, false).then(
-      () => entry.wantsStart && void this.c.starter.start(entry),
-      (err: Error) => this.c.log.error(`${entry.config.id}: ${err.message}`),
-    );
+  /**
+   * Attach the service's buddy again in the background (it was lost, or it reached us by its
+   * endpoint), and go on trying with backoff for as long as the service is configured: supervision
+   * never stops silently. Meanwhile its status says it is unsupervised, and why.
+   */
+  reattach(entry: ServiceEntry, failure?: Error): void {
+    if (!this.supervisable(entry) || this.relaunching.has(entry)) return;
+    const r: Relaunch = { delay: RELAUNCH_BACKOFF_FIRST_MS, timer: null, logged: null, attempts: 0, since: Date.now() };
+    this.relaunching.set(entry, r);
+    if (failure) this.failed(entry, r, failure);
+    else void this.tryAttach(entry, r);
+  }
+
+  /** Stop every retry (the controller is stopping). */
+  stop(): void {
+    for (const r of this.relaunching.values()) if (r.timer) clearTimeout(r.timer);
+    this.relaunching.clear();
+  }
+
+  /** Services whose buddy cannot be started now. */
+  get unsupervised(): ServiceEntry[] {
+    return [...this.relaunching.keys()].filter((e) => e.unsupervised);
+  }
+
+  private supervisable(entry: ServiceEntry): boolean {
+    return !this.c.stopping && !this.c.shuttingDown && !entry.retired && this.c.services.get(entry.config.id) === entry;
+  }
+
+  private async tryAttach(entry: ServiceEntry, r: Relaunch): Promise<void> {
+    r.timer = null;
+    if (!this.supervisable(entry)) {
+      this.relaunching.delete(entry);
+      return;
+    }
+    const id = entry.config.id;
+    if (!this.supervisable(entry)) {
+      this.relaunching.delete(entry);
+      this.c.noteUnsupervised();
+      return;
+    }
+    try {
+      const link = await this.attach(entry, false);
+      this.relaunching.delete(entry);
+      if (entry.unsupervised) {
+        entry.unsupervised = null;
+        this.c.log.info(`${id}: supervised again by buddy ${link.pid}, after ${r.attempts} failed launch(es) over ${Math.round((Date.now() - r.since) / 1000)} s`);
+        this.c.publishStatus(entry);
+        this.c.noteUnsupervised();
+      }
+      if (entry.wantsStart) void this.c.starter.start(entry);
+    } catch (err) {
+      this.failed(entry, r, err as Error);
+    }
+  }
+
+  /** A launch failed: say so (once per cause), mark the service unsupervised, and try again later. */
+  private failed(entry: ServiceEntry, r: Relaunch, err: Error): void {
+    r.attempts += 1;
+    const reason = err.message;
+    if (reason !== r.logged) {
+      this.c.log.error(`${entry.config.id}: unsupervised: ${reason} (trying again, ${RELAUNCH_BACKOFF_FIRST_MS / 1000} s doubling up to ${RELAUNCH_BACKOFF_MAX_MS / 1000} s)`);
+      r.logged = reason;
+    }
+    entry.unsupervised = { reason, since: new Date(r.since).toISOString(), attempts: r.attempts };
+    this.c.publishStatus(entry);
+    if (!this.supervisable(entry)) {
+      this.relaunching.delete(entry);
+      this.c.noteUnsupervised();
+      return;
+    }
+    if (r.attempts === 1) this.c.noteUnsupervised();
+    r.timer = setTimeout(() => void this.tryAttach(entry, r), r.delay);
+    r.delay = Math.min(r.delay * 2, RELAUNCH_BACKOFF_MAX_MS);
   }
 
   /** The link to a service's buddy, attaching one (connect, else start) when there is none. */
   async linkOf(entry: ServiceEntry): Promise<BuddyLink> {
     if (entry.link?.open) return entry.link;
-    await this.attach(entry, false);
-    return entry.link!;
+    try {
+      return await this.attach(entry, false);
+    } catch (err) {
+      this.reattach(entry, err as Error); // keeps trying in the background
+      throw err;
+    }
   }
 
   /** The link to the service's buddy if one answers; never starts one. */
@@ -174,6 +258,9 @@ export class Buddies {
     entry.link = link;
     entry.status = hello.status;
     this.c.publishStatus(entry);
+    // A new buddy's first events (buddy_started, adopted) are collected now, and it is polled at the
+    // active pace until it is quiet: a buddy lost before its first poll loses what it held.
+    this.c.poller?.hurry(entry);
   }
 
   /**

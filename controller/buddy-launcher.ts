@@ -1,10 +1,11 @@
 // Starts a buddy process for a run directory, detached from the controller, with a clean environment.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import { LOG, RUN_DIR } from '../schema/run-dir.js';
+import { signalGroup } from '../system/process-group.js';
 import { BuddyLink } from './buddy-link.js';
 
 /** The bundled buddy program (this file is dist/controller/buddy-launcher.js). */
@@ -37,30 +38,44 @@ export interface LaunchedBuddy {
  */
 export const BUDDY_NODE_FLAGS = ['--jitless'];
 
-/** Start a buddy and wait until it answers on its socket. */
+/**
+ * Start a buddy and wait until it answers on its socket. A failure says what really went wrong: the
+ * error of opening its log or of starting node, or how it exited with what it wrote in this start
+ * (never an older line of buddy.log); a buddy that does not answer in time is killed.
+ */
 export async function launchBuddy(runDir: string, program: string): Promise<LaunchedBuddy> {
   const logFile = join(runDir, RUN_DIR.log, LOG.buddy);
-  const log = openSync(logFile, 'a', 0o600);
-  let child;
+  const fail = (why: string): UpkError => new UpkError(ErrorCode.BUDDY_UNREACHABLE, `cannot start a buddy for ${runDir}: ${why}`);
+  let log: number;
   try {
+    log = openSync(logFile, 'a', 0o600);
+  } catch (err) {
+    throw fail(`cannot open ${logFile}: ${(err as Error).message}`);
+  }
+  let child;
+  let logStart = 0;
+  try {
+    logStart = fstatSync(log).size;
     child = spawn(process.execPath, [...BUDDY_NODE_FLAGS, program, runDir], {
       detached: true, // own session: the controller can exit, crash or be replaced without it
       stdio: ['ignore', log, log],
       env: buddyEnvironment(),
       cwd: runDir,
     });
+  } catch (err) {
+    throw fail(`cannot run ${process.execPath}: ${(err as Error).message}`);
   } finally {
     closeSync(log);
   }
   child.unref();
-  let gone = false;
+  let ended: string | null = null;
   const exited = new Promise<void>((resolve) => {
-    child.once('exit', () => {
-      gone = true;
+    child.once('exit', (code, signal) => {
+      ended ??= signal ? `it was killed by ${signal}` : `it exited with code ${code}`;
       resolve();
     });
-    child.once('error', () => {
-      gone = true;
+    child.once('error', (err) => {
+      ended ??= `cannot run ${process.execPath}: ${err.message}`;
       resolve();
     });
   });
@@ -75,22 +90,31 @@ export async function launchBuddy(runDir: string, program: string): Promise<Laun
     } catch {
       /* not listening yet */
     }
-    if (gone) {
-      throw new UpkError(ErrorCode.BUDDY_UNREACHABLE, `the buddy for ${runDir} exited at start: ${lastLine(logFile)}`);
-    }
+    if (ended !== null) throw fail(`${ended} at start${wrote(logFile, logStart)}`);
     if (Date.now() > deadline) {
-      throw new UpkError(ErrorCode.BUDDY_UNREACHABLE, `the buddy for ${runDir} did not answer within ${BUDDY_START_TIMEOUT_MS} ms`);
+      if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL'); // never two buddies for one service
+      throw fail(`it did not answer within ${BUDDY_START_TIMEOUT_MS} ms and was killed${wrote(logFile, logStart)}`);
     }
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(delay * 2, 50);
   }
 }
 
-function lastLine(file: string): string {
+/** What a buddy wrote to its log since `offset` (its last lines), for a failure's message. */
+function wrote(file: string, offset: number): string {
   try {
-    const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
-    return lines[lines.length - 1] ?? '(no output)';
+    const fd = openSync(file, 'r');
+    const buffer = Buffer.alloc(16 * 1024);
+    let n: number;
+    try {
+      n = readSync(fd, buffer, 0, buffer.length, offset);
+    } finally {
+      closeSync(fd);
+    }
+    const text = buffer.subarray(0, n).toString('utf8').trim();
+    if (text === '') return '; it wrote nothing';
+    return `: ${text.split('\n').slice(-3).join(' | ').slice(-600)}`;
   } catch {
-    return '(no log)';
+    return '';
   }
 }

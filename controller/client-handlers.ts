@@ -5,15 +5,24 @@ import { EVENT_TYPE_NAMES, type ActionResult } from '../schema/records.js';
 import type { Handlers } from '../schema/rpc.js';
 import { BUDDY_REQUEST_TIMEOUT_MS } from './buddy-link.js';
 import { storedConfig } from './buddies.js';
+import { INTERRUPTED_OUTCOME } from './audit-store.js';
 import { negotiate, type ClientContext } from './client-server.js';
 import type { Controller } from './controller.js';
 import { serviceStatus, type ServiceEntry } from './service-table.js';
-import { sendEvent, sendStatus, wantsService, type Subscriber } from './publisher.js';
+import { sendProblems, sendStatus, wantsService, type Subscriber } from './publisher.js';
 import { pickMatch } from '../schema/event-filter.js';
 import { failureStory } from './failure-story.js';
 import { logTail } from './log-tail.js';
+import { eventPage } from './event-pages.js';
 
 type Command = 'start' | 'stop' | 'restart' | 'reload';
+
+/**
+ * How long a request that only reads waits for a polling round before it answers with what is known
+ * (a buddy that does not answer, or a database that cannot be written, never holds up a read).
+ */
+export const READ_WAIT_MS = 500;
+
 
 export function makeClientHandlers(c: Controller): Handlers<ClientMethods, ClientContext> {
   const handlers = serviceHandlers(c);
@@ -72,7 +81,8 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
       c.store.finishAction(id, ok, message);
       return value;
     } catch (err) {
-      c.store.finishAction(id, false, toUpkError(err).message);
+      // A controller that stops (or whose buddy link closes as it stops) does not know the outcome.
+      c.store.finishAction(id, false, c.stopping ? INTERRUPTED_OUTCOME : toUpkError(err).message);
       throw err;
     }
   }
@@ -155,7 +165,10 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
       uptimeMs: Date.now() - c.startedAt,
       services: c.services.size,
       buddies: c.services.all().filter((e) => e.link?.open).length,
+      clients: c.clientConnections,
+      maxClients: c.maxClientConnections,
       configIssues: c.configuration.issues,
+      problems: c.problems.list(),
     }),
 
     'controller.stop': async (_p, ctx) => {
@@ -188,13 +201,13 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
     },
 
     list: async () => {
-      await c.poller.collect();
+      await c.poller.collect(undefined, READ_WAIT_MS);
       return c.services.all().map(serviceStatus);
     },
 
     status: async (p) => {
       const entries = p.services && p.services.length > 0 ? c.services.resolve(p.services) : c.services.all();
-      await c.poller.collect(entries);
+      await c.poller.collect(entries, READ_WAIT_MS);
       return entries.map(serviceStatus);
     },
 
@@ -227,12 +240,19 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
     events: async (q) => {
       const uuids = q.service === undefined ? null : uuidsNamed(q.service);
       checkTypes(q.types);
-      await c.poller.collect();
+      await c.poller.collect(undefined, READ_WAIT_MS);
       return c.store.queryEvents(q, uuids);
     },
 
+    'events.page': async (q) => {
+      const uuids = q.service === undefined ? null : uuidsNamed(q.service);
+      checkTypes(q.types);
+      if (q.cursor === undefined) await c.poller.collect(undefined, READ_WAIT_MS);
+      return eventPage(c.store, q, uuids);
+    },
+
     trend: async (q) => {
-      await c.poller.collect();
+      await c.poller.collect(undefined, READ_WAIT_MS);
       const named = q.services && !q.services.includes('all') ? q.services : c.services.all().map((e) => e.config.id);
       // Each id with every identity it has had (its current one first), as `events` and `why` read them.
       const picked = named.map((name) => {
@@ -251,7 +271,7 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
     why: async (p) => {
       const entry = c.services.find(p.service);
       const uuids = uuidsNamed(p.service);
-      if (entry) await c.poller.collect([entry]);
+      if (entry) await c.poller.collect([entry], READ_WAIT_MS);
       const stored = entry ? null : c.store.serviceByUuid(uuids[0]!);
       const command = (entry?.config ?? (stored ? storedConfig(stored.config) : null))?.execStart ?? null;
       return failureStory(c.store.db, c.store, {
@@ -291,20 +311,21 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
       const uuids = names === null ? null : new Set(names.flatMap(uuidsNamed));
       checkTypes(p.types);
       const match = pickMatch(p);
-      const sub: Subscriber = { connection: ctx.connection, id: p.subscription, uuids, types: p.types ? new Set(p.types) : null, match };
-      // All in one synchronous turn, so no live event can slip between the stored ones and the
-      // subscription: the current statuses, the stored events after sinceId, then registration.
-      for (const e of c.services.all()) if (wantsService(sub, e.uuid)) sendStatus(sub, serviceStatus(e));
       const lastId = c.store.lastEventId();
-      if (p.sinceId !== undefined) {
-        for (let after = p.sinceId; after < lastId; ) {
-          const page = c.store.queryEvents({ afterId: after, ...match, ...(p.types ? { types: p.types } : {}) }, uuids ? [...uuids] : null);
-          if (page.length === 0) break;
-          for (const event of page) if (event.id <= lastId) sendEvent(sub, event);
-          after = page[page.length - 1]!.id;
-        }
-      }
+      const sub: Subscriber = {
+        connection: ctx.connection,
+        id: p.subscription,
+        uuids,
+        types: p.types ? new Set(p.types) : null,
+        match,
+        lastId: p.sinceId ?? lastId,
+        live: p.sinceId === undefined,
+      };
+      // The current statuses first; then (with sinceId) the stored events after it, as fast as the
+      // client reads, then live ones (publisher.ts).
       c.publisher.add(sub);
+      for (const e of c.services.all()) if (wantsService(sub, e.uuid)) sendStatus(sub, serviceStatus(e));
+      sendProblems(sub, c.problems.list());
       return { subscription: p.subscription, lastId };
     },
 

@@ -1,6 +1,9 @@
-// The controller's client socket: MessagePack frames, `hello` first, then typed requests.
+// The controller's client socket: MessagePack frames, `hello` first (within HELLO_DEADLINE_MS), then
+// typed requests; at most `maxConnections` clients at once.
+import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import {
+  CLIENT_MAX_BUFFERED_BYTES,
   CLIENT_MAX_FRAME_BYTES,
   PROTOCOL_MAX,
   PROTOCOL_MIN,
@@ -10,7 +13,7 @@ import {
 } from '../schema/client-protocol.js';
 import { msgpackCodec } from '../schema/codec-msgpack.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
-import { RpcConnection, dispatchTyped, type Handlers } from '../schema/rpc.js';
+import { HELLO_DEADLINE_MS, RpcConnection, dispatchTyped, type Handlers } from '../schema/rpc.js';
 import type { Logger } from './log.js';
 import { closePrivate, listenPrivate } from '../system/private-socket.js';
 
@@ -29,15 +32,40 @@ export function negotiate(range: HelloParams['protocol']): number | null {
   return best >= Math.max(PROTOCOL_MIN, range.min) ? best : null;
 }
 
+/** Client connections served at once at most: 1,000, or a quarter of the open-file limit if that is less. */
+export const CLIENT_CONNECTIONS_MAX = 1000;
+/** Past the limit, a connection is told why in answer to its first request, within this long. */
+const REFUSAL_DEADLINE_MS = 1000;
+/** Past the limit by this many more, connections are closed at once, unanswered. */
+const REFUSAL_BACKLOG = 64;
+/** A refusal is logged at most this often. */
+const REFUSAL_LOG_MS = 60_000;
+
+/** This process's limit of open files (the soft one, which Node raises to the hard one at start). */
+export function openFileLimit(): number {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const soft = Number(line?.split(/\s{2,}/)[1]);
+    return Number.isFinite(soft) && soft > 0 ? soft : Infinity;
+  } catch {
+    return Infinity;
+  }
+}
+
 export class ClientServer {
   private readonly server: Server;
   private readonly connections = new Set<RpcConnection>();
+  private refusing = 0;
+  private lastRefusalLog = 0;
+  readonly maxConnections: number;
 
   constructor(
     private readonly socketPath: string,
     private readonly handlers: Handlers<ClientMethods, ClientContext>,
     private readonly log: Logger,
+    maxConnections = Math.min(CLIENT_CONNECTIONS_MAX, Math.max(16, Math.floor(openFileLimit() / 4))),
   ) {
+    this.maxConnections = maxConnections;
     this.server = createServer((socket) => this.accept(socket));
   }
 
@@ -51,23 +79,19 @@ export class ClientServer {
     closePrivate(this.server, this.connections, this.socketPath);
   }
 
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
   private accept(socket: Socket): void {
+    if (this.connections.size >= this.maxConnections) return this.refuse(socket);
     const ctx: ClientContext = { client: 'unknown', pid: null, user: null, protocol: null, connection: null! };
     const connection = new RpcConnection(socket, {
       codec: msgpackCodec,
       maxFrameBytes: CLIENT_MAX_FRAME_BYTES,
-      onRequest: async (method, params) => {
-        if (method !== 'hello' && ctx.protocol === null) {
-          setImmediate(() => connection.end());
-          throw new UpkError(ErrorCode.PROTOCOL_ERROR, 'the first request must be hello');
-        }
-        try {
-          return await dispatchTyped(this.handlers, clientValidators, method, params, ctx);
-        } catch (err) {
-          if (method === 'hello') setImmediate(() => connection.end());
-          throw err;
-        }
-      },
+      maxBufferedBytes: CLIENT_MAX_BUFFERED_BYTES,
+      handshake: { method: 'hello', deadlineMs: HELLO_DEADLINE_MS },
+      onRequest: (method, params) => dispatchTyped(this.handlers, clientValidators, method, params, ctx),
       onClose: (reason) => {
         this.connections.delete(connection);
         if (reason) this.log.warn(`client ${ctx.client} (pid ${ctx.pid ?? '?'}) dropped: ${reason.message}`);
@@ -75,5 +99,29 @@ export class ClientServer {
     });
     ctx.connection = connection;
     this.connections.add(connection);
+  }
+
+  /** Too many clients: answer the first request with LIMIT_REACHED, then close. */
+  private refuse(socket: Socket): void {
+    const now = Date.now();
+    if (now - this.lastRefusalLog > REFUSAL_LOG_MS) {
+      this.lastRefusalLog = now;
+      this.log.warn(`refusing client connections: ${this.connections.size} are open, the most served at once`);
+    }
+    if (this.refusing >= REFUSAL_BACKLOG) {
+      socket.destroy();
+      return;
+    }
+    this.refusing += 1;
+    const max = this.maxConnections;
+    new RpcConnection(socket, {
+      codec: msgpackCodec,
+      maxFrameBytes: CLIENT_MAX_FRAME_BYTES,
+      handshake: { method: 'hello', deadlineMs: REFUSAL_DEADLINE_MS },
+      onRequest: () => {
+        throw new UpkError(ErrorCode.LIMIT_REACHED, `the controller already serves ${max} client connections, the most it serves at once`);
+      },
+      onClose: () => (this.refusing -= 1),
+    });
   }
 }

@@ -120,7 +120,7 @@ export class Configuration {
       if (e.link?.open && !added.includes(e)) e.status = await e.link.call('reconfigure', {}).catch(() => e.status);
     }
     // New services get buddies, and start per InitialState, in dependency and priority order.
-    await Promise.all(added.map((e) => this.c.buddies.attach(e, false).catch((err: Error) => this.c.log.error(`${e.config.id}: ${err.message}`))));
+    await Promise.all(added.map((e) => this.c.buddies.attach(e, false).catch((err: Error) => this.c.buddies.reattach(e, err))));
     void this.c.starter.startMany(added.filter((e) => e.wantsStart), (e) => this.c.starter.start(e));
     for (const change of changes) this.c.log.info(`reload (${trigger}): ${change.service}: ${change.change}: ${change.message}`);
     return { ok: true, issues: [], changes };

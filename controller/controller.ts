@@ -19,14 +19,19 @@ import { ensureDir } from './run-dir.js';
 import { ServiceTable, serviceStatus, type ServiceEntry } from './service-table.js';
 import { Starter } from './starter.js';
 import { Retention, retentionLimits } from './retention.js';
+import { Problems } from './problems.js';
+import type { WriteFailure } from './audit-store.js';
 
 export class Controller {
   readonly services = new ServiceTable();
   readonly startedAt = Date.now();
-  readonly publisher = new Publisher();
+  readonly publisher = new Publisher((sub, afterId, limit) =>
+    this.store.queryEvents({ afterId, limit, ...sub.match, ...(sub.types ? { types: [...sub.types] } : {}) }, sub.uuids ? [...sub.uuids] : null),
+  );
   readonly buddies = new Buddies(this);
   readonly configuration = new Configuration(this);
   readonly starter = new Starter(this);
+  readonly problems = new Problems();
   store!: AuditStore;
   poller!: Poller;
   retention: Retention | null = null;
@@ -50,6 +55,7 @@ export class Controller {
     readonly log: Logger,
   ) {
     this.done = new Promise((resolve) => (this.finish = resolve));
+    this.problems.onChange = (list) => this.publisher.problems(list);
     this.ready = new Promise((resolve) => {
       this.markReady = () => {
         this.readyFlag = true;
@@ -64,6 +70,15 @@ export class Controller {
 
   get socketPath(): string {
     return join(this.config.stateDir, STATE_DIR.socket);
+  }
+
+  /** Client connections open now, and the most served at once. */
+  get clientConnections(): number {
+    return this.server?.connectionCount ?? 0;
+  }
+
+  get maxClientConnections(): number {
+    return this.server?.maxConnections ?? 0;
   }
 
   get buddyEndpointPath(): string {
@@ -93,7 +108,8 @@ export class Controller {
         this.publisher.events(events);
         this.retention?.added(events.length);
       };
-      this.poller = new Poller(this.services, this.store, this.config.buddyPollingInterval * 1000, (m) => this.log.warn(m));
+      this.store.onWriteHealth = (failure, lost) => this.storeHealth(failure, lost);
+      this.poller = new Poller(this.services, this.store, this.config.buddyPollingInterval * 1000);
       this.poller.onStatus = (entry) => this.publishStatus(entry);
       const interrupted = this.store.interruptActions();
       if (interrupted > 0) this.log.warn(`${interrupted} client action(s) of a previous controller never finished; recorded as interrupted`);
@@ -101,7 +117,12 @@ export class Controller {
       // Answer clients at once; requests about services wait until every buddy is attached.
       this.server = new ClientServer(this.socketPath, makeClientHandlers(this), this.log);
       await this.server.listen();
-      this.endpoint = new BuddyEndpoint(this.buddyEndpointPath, this);
+      this.endpoint = new BuddyEndpoint(this.buddyEndpointPath, {
+        services: this.services,
+        store: this.store,
+        log: this.log,
+        reattach: (entry) => this.buddies.reattach(entry),
+      });
       await this.endpoint.listen();
       this.lock.publish(this.info());
     } catch (err) {
@@ -112,7 +133,7 @@ export class Controller {
       throw err;
     }
     const live = this.services.all().filter((e) => !e.retired);
-    await Promise.all(live.map((e) => this.buddies.attach(e, settingsChanged.has(e)).catch((err: Error) => this.log.error(`${e.config.id}: ${err.message}`))));
+    await Promise.all(live.map((e) => this.buddies.attach(e, settingsChanged.has(e)).catch((err: Error) => this.buddies.reattach(e, err))));
     await this.buddies.retireStrays();
     // Everything the buddies buffered while no controller ran is in the database before we are ready.
     await this.poller.drain();
@@ -130,6 +151,7 @@ export class Controller {
   async stop(): Promise<void> {
     if (this.stopping) return this.done;
     this.stopping = true;
+    this.buddies.stop();
     this.server?.close();
     this.endpoint?.close();
     if (this.poller) {
@@ -138,7 +160,12 @@ export class Controller {
     }
     for (const e of this.services.all()) e.link?.close();
     await this.retention?.stop();
-    this.store?.close();
+    await new Promise((r) => setImmediate(r)); // requests cut short by the closed links settle first
+    if (this.store) {
+      const interrupted = this.store.interruptActions();
+      if (interrupted > 0) this.log.info(`${interrupted} client action(s) still in progress recorded as interrupted`);
+      this.store.close();
+    }
     this.lock?.release();
     this.lock = null;
     this.log.info('controller stopped');
@@ -151,6 +178,27 @@ export class Controller {
     entry.desired = desired;
     this.store.setDesired(entry.uuid, desired);
     this.publishStatus(entry);
+  }
+
+  /** The audit database can no longer be written, or can be again: log it once, and show it. */
+  private storeHealth(failure: WriteFailure | null, lost: number): void {
+    if (failure) {
+      this.log.error(`cannot write the audit database: ${failure.error}; events wait in the buddies and are written when it can be (tried again every 0.5 s, doubling up to 10 s)`);
+      this.problems.set('database', `cannot write the audit database: ${failure.error}; events wait in the buddies`, failure.since);
+    } else {
+      this.log.info(`the audit database can be written again${lost > 0 ? `; ${lost} bookkeeping write(s) kept meanwhile were lost` : ''}`);
+      this.problems.clear('database');
+    }
+  }
+
+  /** Services without a buddy changed: show it (each failure is logged by Buddies). */
+  noteUnsupervised(): void {
+    const list = this.buddies.unsupervised;
+    if (list.length === 0) return this.problems.clear('unsupervised');
+    const since = Math.min(...list.map((e) => Date.parse(e.unsupervised!.since)));
+    const names = list.map((e) => e.config.id);
+    const shown = names.length > 5 ? `${names.slice(0, 5).join(', ')} and ${names.length - 5} more` : names.join(', ');
+    this.problems.set('unsupervised', `${names.length} service(s) without a buddy (none could be started): ${shown}`, since);
   }
 
   /** Tell subscribers a service's status, if it changed. */

@@ -1,13 +1,52 @@
 // The controller's log: one line per message on stderr (a file when started by `upk controller start`).
+// Writing a line never throws and never loops: a line that cannot be written (a full disk, say) is
+// counted and dropped; the failure is reported once, and so is its end, with the count of lines lost.
+import { writeSync } from 'node:fs';
+
 export interface Logger {
   info(message: string): void;
   warn(message: string): void;
   error(message: string): void;
 }
 
-export function createLogger(write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
-  const line = (level: string, message: string): void =>
-    write(`${new Date().toISOString()} controller[${process.pid}] ${level}: ${message}\n`);
+/** Where log lines go; `onTrouble` hears of a failure to write them (null: they are written again). */
+export interface LogSink {
+  write(line: string): void;
+  onTrouble?: (error: string | null) => void;
+}
+
+/** Writes to file descriptor 2 directly: no stream, so no asynchronous 'error' event to loop on. */
+export function stderrSink(): LogSink {
+  return {
+    write(line) {
+      const data = Buffer.from(line);
+      for (let off = 0, tries = 0; off < data.length; ) {
+        try {
+          off += writeSync(2, data, off);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || ++tries > 3) throw err;
+        }
+      }
+    },
+  };
+}
+
+export function createLogger(sink: LogSink = stderrSink()): Logger {
+  let dropped = 0;
+  const line = (level: string, message: string): void => {
+    const text = `${new Date().toISOString()} controller[${process.pid}] ${level}: ${message}\n`;
+    try {
+      if (dropped > 0) {
+        sink.write(`${new Date().toISOString()} controller[${process.pid}] warn: the log could be written again; ${dropped} line(s) were lost\n`);
+        dropped = 0;
+        sink.onTrouble?.(null);
+      }
+      sink.write(text);
+    } catch (err) {
+      if (dropped === 0) sink.onTrouble?.((err as Error).message);
+      dropped += 1;
+    }
+  };
   return {
     info: (m) => line('info', m),
     warn: (m) => line('warn', m),

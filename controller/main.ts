@@ -6,7 +6,7 @@ import { ExitCode, exitCodeFor } from '../schema/exit-codes.js';
 import { UpkError } from '../schema/errors.js';
 import { upkeeperVersion } from '../schema/version.js';
 import { Controller } from './controller.js';
-import { createLogger } from './log.js';
+import { createLogger, stderrSink } from './log.js';
 
 const program = new Command('upk-controller')
   .description('the upkeeper controller: supervises buddies, records events, serves clients')
@@ -16,12 +16,17 @@ const program = new Command('upk-controller')
   .parse();
 
 const options = program.opts<{ config?: string }>();
-const log = createLogger();
+// A log that cannot be written (a full disk) is shown as a problem of the controller, never thrown.
+let controller: Controller | null = null;
+const log = createLogger({
+  ...stderrSink(),
+  onTrouble: (error) => (error ? controller?.problems.set('log', `cannot write the log: ${error}`) : controller?.problems.clear('log')),
+});
 const { config, issues } = loadControllerConfig({ config: options.config, env: process.env });
 for (const issue of issues) process.stderr.write(`upk-controller: ${formatIssue(issue)}\n`);
 if (!config) process.exit(ExitCode.CONFIG_INVALID);
 
-const controller = new Controller(config, log);
+controller = new Controller(config, log);
 // Stopping the controller never stops a buddy or a service.
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {
@@ -34,6 +39,7 @@ process.on('SIGHUP', () => {
   void controller.ready.then(() => controller.configuration.reload('SIGHUP')).catch((err: Error) => log.error(`SIGHUP: ${err.message}`));
 });
 process.on('uncaughtException', (err) => log.error(`uncaught: ${err.stack ?? err.message}`));
+process.stderr.on('error', () => undefined); // stderr is written through the log, which counts its failures
 process.on('unhandledRejection', (err) => log.error(`unhandled rejection: ${String(err)}`));
 
 try {

@@ -6,6 +6,10 @@
 // events. Polling every buddy every interval cost 3.6 % of a core with 50 idle services on the
 // development machine (each round trip is ~0.2 ms of kernel and Node time); the announcement makes
 // the slower safety-net poll free of latency cost.
+//
+// When the database cannot be written (a full disk, say), the events stay in the buddies (and their
+// journals) and are tried again after WRITE_RETRY_FIRST_MS, doubling up to WRITE_RETRY_MAX_MS: rounds
+// go on answering statuses, but nothing loops on a failing write.
 import { POLL_BATCH } from '../schema/buddy-protocol.js';
 import { USAGE_RECORD, type BuddyStatus } from '../schema/records.js';
 import type { AuditStore, EventBatch } from './audit-store.js';
@@ -14,16 +18,25 @@ import type { ServiceEntry, ServiceTable } from './service-table.js';
 
 /** A quiet buddy is polled every this many intervals (10 s at the default 0.5 s). */
 export const QUIET_FACTOR = 20;
+/** After a failed write, events are tried again after this long, doubling up to the maximum. */
+export const WRITE_RETRY_FIRST_MS = 500;
+export const WRITE_RETRY_MAX_MS = 10_000;
 const ACTIVE_STATES: ReadonlySet<BuddyStatus['state']> = new Set(['starting', 'stopping', 'backoff']);
 
 export class Poller {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
-  /** Services whose buddy said it has events, to collect in an extra round right away. */
+  /** Services to collect from in the next round: their buddy announced events, or a caller asked. */
   private readonly eager = new Set<ServiceEntry>();
+  /** Callers waiting for the next round (it includes what they asked for). */
+  private waiters: (() => void)[] = [];
   /** When each service is next due for a poll. */
   private readonly due = new WeakMap<ServiceEntry, number>();
   private stopped = false;
+  /** While writes fail: when to try again, and the wait after that. */
+  private retryAt = 0;
+  private retryDelay = WRITE_RETRY_FIRST_MS;
+  private retryTimer: NodeJS.Timeout | null = null;
   /** Called with each fresh status (for live views). */
   onStatus: (entry: ServiceEntry, status: BuddyStatus) => void = () => undefined;
 
@@ -31,7 +44,6 @@ export class Poller {
     private readonly services: ServiceTable,
     private readonly store: AuditStore,
     private intervalMs: number,
-    private readonly log: (message: string) => void,
   ) {}
 
   /** A new BuddyPollingInterval (after a configuration reload): from the next round on. */
@@ -48,26 +60,63 @@ export class Poller {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     this.timer = null;
+    this.retryTimer = null;
     await this.running;
   }
 
   /** Collect from this service as soon as possible (its buddy announced events). */
   wake(entry: ServiceEntry): void {
     this.eager.add(entry);
-    if (!this.running && !this.stopped) void this.run(this.takeEager());
+    this.next();
   }
 
-  /** Run one round over the given services (all when omitted), now; resolves after the commit. */
-  async collect(entries?: ServiceEntry[]): Promise<void> {
-    while (this.running) await this.running;
-    await this.run(entries ?? this.services.values());
+  /** A new buddy: collect from it now, and poll it at the active pace until it is quiet. */
+  hurry(entry: ServiceEntry): void {
+    this.due.delete(entry);
+    this.wake(entry);
+  }
+
+  /**
+   * Run a round over the given services (all when omitted) and resolve after its commit; with
+   * `maxWaitMs`, resolve after that long at the latest (a read answers with what is known then).
+   */
+  collect(entries?: ServiceEntry[], maxWaitMs?: number): Promise<void> {
+    for (const e of entries ?? this.services.values()) this.eager.add(e);
+    const done = new Promise<void>((resolve) => this.waiters.push(resolve));
+    this.next(true);
+    if (maxWaitMs === undefined) return done;
+    return Promise.race([done, new Promise<void>((resolve) => setTimeout(resolve, maxWaitMs).unref())]);
   }
 
   /** Collect until the given buddies (all when omitted) hold nothing more than one answer carries. */
   async drain(entries?: ServiceEntry[]): Promise<void> {
     await this.collect(entries);
-    while (this.eager.size > 0) await this.collect(this.takeEager());
+    // A round that found more has already started the next one (or left it for the next collect).
+    while ((this.eager.size > 0 || this.running) && !this.writeFailing) await this.collect([]);
+  }
+
+  /** True while the database cannot be written. */
+  private get writeFailing(): boolean {
+    return this.store.writeFailure !== null;
+  }
+
+  /**
+   * Start the next round unless one runs. `asked`: a caller waits for it (it runs even while writes
+   * fail, to refresh statuses); announcements alone wait for the retry time then.
+   */
+  private next(asked = false): void {
+    if (this.running || this.eager.size === 0 && this.waiters.length === 0) return;
+    if (this.stopped && !asked) return;
+    if (!asked && this.waiters.length === 0 && this.writeFailing && Date.now() < this.retryAt) {
+      this.retryTimer ??= setTimeout(() => {
+        this.retryTimer = null;
+        this.next();
+      }, this.retryAt - Date.now());
+      return;
+    }
+    void this.run();
   }
 
   private schedule(): void {
@@ -75,22 +124,22 @@ export class Poller {
     this.timer = setTimeout(() => {
       this.timer = null;
       const now = Date.now();
-      const due = this.services.values().filter((e) => (this.due.get(e) ?? 0) <= now);
-      const round = due.length > 0 ? this.run(due) : Promise.resolve();
-      void round.finally(() => this.schedule());
+      for (const e of this.services.values()) if ((this.due.get(e) ?? 0) <= now) this.eager.add(e);
+      if (this.writeFailing && now >= this.retryAt && this.eager.size === 0) this.store.probe();
+      this.next();
+      this.schedule();
     }, this.intervalMs);
   }
 
-  private takeEager(): ServiceEntry[] {
-    const list = [...this.eager];
+  private run(): Promise<void> {
+    const entries = [...this.eager];
     this.eager.clear();
-    return list;
-  }
-
-  private run(entries: ServiceEntry[]): Promise<void> {
+    const waiters = this.waiters;
+    this.waiters = [];
     const round = this.round(entries).finally(() => {
       this.running = null;
-      if (this.eager.size > 0 && !this.stopped) void this.run(this.takeEager());
+      for (const resolve of waiters) resolve();
+      this.next(this.waiters.length > 0);
     });
     this.running = round;
     return round;
@@ -107,6 +156,7 @@ export class Poller {
     );
     const batches: EventBatch[] = [];
     const acks: { link: BuddyLink; seq: number }[] = [];
+    const more: ServiceEntry[] = [];
     const now = Date.now();
     for (const a of answers) {
       if (a.status === 'rejected') continue; // a closed link is handled by its onClose
@@ -121,15 +171,20 @@ export class Poller {
       // A usage record (one a minute while a service runs) is no sign of activity.
       const active = fresh.some((ev) => ev.type !== USAGE_RECORD) || ACTIVE_STATES.has(result.status.state);
       this.due.set(e, now + this.intervalMs * (active ? 1 : QUIET_FACTOR));
-      if (result.more) this.eager.add(e); // (collected again at once unless stopped: drain() goes on)
+      if (result.more) more.push(e);
     }
     if (batches.length === 0) return;
     try {
       this.store.insertEvents(batches);
-    } catch (err) {
-      this.log(`cannot write events (they stay in the buddies and come again): ${(err as Error).message}`);
+    } catch {
+      // The store reports the failure (once); the events stay in the buddies for the next try.
+      for (const e of [...more, ...batches.map((b) => this.services.byUuid(b.serviceUuid))]) if (e) this.eager.add(e);
+      this.retryAt = Date.now() + this.retryDelay;
+      this.retryDelay = Math.min(this.retryDelay * 2, WRITE_RETRY_MAX_MS);
       return;
     }
+    this.retryDelay = WRITE_RETRY_FIRST_MS;
+    for (const e of more) this.eager.add(e); // (collected again at once unless stopped: drain() goes on)
     for (const { link, seq } of acks) {
       link.acked = seq;
       link.call('ack', { seq }, BUDDY_REQUEST_TIMEOUT_MS).catch(() => undefined);

@@ -1,6 +1,23 @@
 // Sends what is stored and what changes to the clients that subscribed: each event once, in id order
 // (after its commit), and each service's status when it differs from the last one sent.
-import { EVENT_NOTIFICATION, REMOVED_NOTIFICATION, STATUS_NOTIFICATION, type ClientNotifications } from '../schema/client-protocol.js';
+//
+// A subscription that asks for stored events (`sinceId`) first catches up from the database, a page
+// at a time and only as fast as its client reads; it goes live in the same turn as the query that
+// found nothing more, so no event slips between. A client that does not read what is sent live has
+// its subscription ended once more than CLIENT_MAX_BUFFERED_BYTES wait (`ended`): the controller never
+// buffers without bound, and the client subscribes again from its last event.
+import {
+  CLIENT_MAX_BUFFERED_BYTES,
+  ENDED_NOTIFICATION,
+  EVENT_NOTIFICATION,
+  REMOVED_NOTIFICATION,
+  STATUS_NOTIFICATION,
+  PROBLEMS_NOTIFICATION,
+  SUBSCRIPTIONS_PER_CONNECTION_MAX,
+  type ClientNotifications,
+  type ControllerProblem,
+} from '../schema/client-protocol.js';
+import { ErrorCode, UpkError } from '../schema/errors.js';
 import type { ServiceEvent, ServiceStatus } from '../schema/records.js';
 import { matchesEvent, type EventMatch } from '../schema/event-filter.js';
 import type { RpcConnection } from '../schema/rpc.js';
@@ -15,37 +32,103 @@ export interface Subscriber {
   types: Set<string> | null;
   /** What else an event must match (pid, exit code, signal, text). */
   match: EventMatch;
+  /** The last event id sent (or the one to catch up after). */
+  lastId: number | null;
+  /** False while it catches up from the database: live events are not sent to it yet. */
+  live: boolean;
 }
 
+/** Reads stored events after an id, for a subscription catching up. */
+export type EventPager = (sub: Subscriber, afterId: number, limit: number) => ServiceEvent[];
+
+/** Events per page while catching up, and the backlog at which it waits for the client to read. */
+const CATCH_UP_PAGE = 500;
+const CATCH_UP_LOW_WATER = CLIENT_MAX_BUFFERED_BYTES / 4;
+
 export class Publisher {
-  private readonly subscribers = new Set<Subscriber>();
+  private readonly byConnection = new Map<RpcConnection, Map<number, Subscriber>>();
   private readonly lastStatus = new Map<string, string>();
+  private count = 0;
+
+  constructor(private readonly pager: EventPager) {}
 
   /** True while any client subscribes: statuses are worth working out. */
   get listening(): boolean {
-    return this.subscribers.size > 0;
+    return this.count > 0;
   }
 
+  /**
+   * Register a subscription. With `lastId` set, it catches up on the stored events after it first;
+   * else it is live at once. Throws LIMIT_REACHED past SUBSCRIPTIONS_PER_CONNECTION_MAX.
+   */
   add(sub: Subscriber): void {
-    this.subscribers.add(sub);
-    sub.connection.socket.once('close', () => this.drop(sub));
+    let subs = this.byConnection.get(sub.connection);
+    if (subs?.has(sub.id)) throw new UpkError(ErrorCode.BAD_REQUEST, `subscription ${sub.id} already exists on this connection`);
+    if (subs && subs.size >= SUBSCRIPTIONS_PER_CONNECTION_MAX) {
+      throw new UpkError(ErrorCode.LIMIT_REACHED, `a connection may hold at most ${SUBSCRIPTIONS_PER_CONNECTION_MAX} subscriptions`);
+    }
+    if (!subs) {
+      subs = new Map();
+      this.byConnection.set(sub.connection, subs);
+      sub.connection.socket.once('close', () => {
+        for (const s of [...(this.byConnection.get(sub.connection)?.values() ?? [])]) this.drop(s);
+      });
+    }
+    subs.set(sub.id, sub);
+    this.count += 1;
+    // Caught up from the next turn: the subscribe answer and the statuses go first.
+    if (!sub.live) setImmediate(() => void this.catchUp(sub));
   }
 
   remove(connection: RpcConnection, id: number): void {
-    for (const s of this.subscribers) if (s.connection === connection && s.id === id) this.drop(s);
+    const sub = this.byConnection.get(connection)?.get(id);
+    if (sub) this.drop(sub);
   }
 
   private drop(sub: Subscriber): void {
-    this.subscribers.delete(sub);
+    const subs = this.byConnection.get(sub.connection);
+    if (!subs || subs.get(sub.id) !== sub) return;
+    subs.delete(sub.id);
+    if (subs.size === 0) this.byConnection.delete(sub.connection);
+    this.count -= 1;
     // With nobody listening no status is compared: what was last sent is forgotten with the last one.
-    if (this.subscribers.size === 0) this.lastStatus.clear();
+    if (this.count === 0) this.lastStatus.clear();
+  }
+
+  private *subscribers(): Iterable<Subscriber> {
+    for (const subs of this.byConnection.values()) yield* subs.values();
+  }
+
+  private active(sub: Subscriber): boolean {
+    return this.byConnection.get(sub.connection)?.get(sub.id) === sub;
+  }
+
+  /** Send the stored events after sub.lastId, page by page, as fast as the client reads; then go live. */
+  private async catchUp(sub: Subscriber): Promise<void> {
+    while (this.active(sub)) {
+      const page = this.pager(sub, sub.lastId ?? 0, CATCH_UP_PAGE);
+      if (page.length === 0) {
+        sub.live = true; // in the turn of the query: every later event reaches it live
+        return;
+      }
+      for (const event of page) {
+        sendEvent(sub, event);
+        sub.lastId = event.id;
+      }
+      if (sub.connection.isOpen && sub.connection.buffered > CATCH_UP_LOW_WATER) await drained(sub.connection);
+    }
   }
 
   /** Newly stored events, oldest first. */
   events(events: ServiceEvent[]): void {
-    if (this.subscribers.size === 0) return;
+    if (this.count === 0) return;
     for (const event of events) {
-      for (const s of this.subscribers) if (wantsEvent(s, event)) sendEvent(s, event);
+      for (const s of this.subscribers()) {
+        if (s.live && wantsEvent(s, event) && this.room(s)) {
+          sendEvent(s, event);
+          s.lastId = event.id;
+        }
+      }
     }
   }
 
@@ -55,9 +138,10 @@ export class Publisher {
    */
   removed(service: string, uuid: string, successor?: string): void {
     this.lastStatus.delete(uuid);
-    for (const s of this.subscribers) {
+    for (const s of this.subscribers()) {
       if (!wantsService(s, uuid)) continue;
       if (successor !== undefined) s.uuids?.add(successor);
+      if (!this.room(s)) continue;
       const params: ClientNotifications['removed'] = { subscription: s.id, service, uuid };
       s.connection.notify(REMOVED_NOTIFICATION, params);
     }
@@ -68,8 +152,40 @@ export class Publisher {
     const text = JSON.stringify(status);
     if (this.lastStatus.get(status.uuid) === text) return;
     this.lastStatus.set(status.uuid, text);
-    for (const s of this.subscribers) if (wantsService(s, status.uuid)) sendStatus(s, status);
+    for (const s of this.subscribers()) if (wantsService(s, status.uuid) && this.room(s)) sendStatus(s, status);
   }
+
+  /** What is wrong with the controller changed: every subscriber hears it. */
+  problems(problems: ControllerProblem[]): void {
+    for (const s of this.subscribers()) if (this.room(s)) sendProblems(s, problems);
+  }
+
+  /** True when the client takes what it is sent; else its subscription ends here, telling it why. */
+  private room(s: Subscriber): boolean {
+    if (s.connection.buffered <= CLIENT_MAX_BUFFERED_BYTES) return true;
+    this.drop(s);
+    const params: ClientNotifications['ended'] = {
+      subscription: s.id,
+      code: ErrorCode.LIMIT_REACHED,
+      reason: `the client did not read what was sent: more than ${CLIENT_MAX_BUFFERED_BYTES} bytes waited`,
+      lastId: s.lastId,
+    };
+    s.connection.notify(ENDED_NOTIFICATION, params);
+    return false;
+  }
+}
+
+/** Resolves when what waits to be written to the connection has gone, or the connection has. */
+function drained(connection: RpcConnection): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      connection.socket.off('drain', done);
+      connection.socket.off('close', done);
+      resolve();
+    };
+    connection.socket.once('drain', done);
+    connection.socket.once('close', done);
+  });
 }
 
 export const wantsService = (s: Subscriber, uuid: string): boolean => s.uuids === null || s.uuids.has(uuid);
@@ -84,4 +200,9 @@ export function sendEvent(s: Subscriber, event: ServiceEvent): void {
 export function sendStatus(s: Subscriber, status: ServiceStatus): void {
   const params: ClientNotifications['status'] = { subscription: s.id, status };
   s.connection.notify(STATUS_NOTIFICATION, params);
+}
+
+export function sendProblems(s: Subscriber, problems: ControllerProblem[]): void {
+  const params: ClientNotifications['problems'] = { subscription: s.id, problems };
+  s.connection.notify(PROBLEMS_NOTIFICATION, params);
 }

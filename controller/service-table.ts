@@ -1,7 +1,8 @@
 // The controller's services in memory: configuration, identity, buddy link and last known status.
 import type { ServiceConfig } from '../schema/config/types.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
-import type { BuddyStatus, DesiredState, ServiceStatus } from '../schema/records.js';
+import type { BuddyStatus, DesiredState, ServiceStatus, Unsupervised } from '../schema/records.js';
+import { processAlive } from '../system/process-group.js';
 import type { BuddyLink } from './buddy-link.js';
 
 export interface ServiceEntry {
@@ -23,6 +24,8 @@ export interface ServiceEntry {
   waiting?: string[] | null;
   /** Reconciliation found it should start (the caller starts it, in order with the others). */
   wantsStart?: boolean;
+  /** No buddy could be started for it: why, since when, and how many launches failed (retried meanwhile). */
+  unsupervised?: Unsupervised | null;
 }
 
 /** StartPriority (higher first), then id: the order services start in. */
@@ -108,15 +111,17 @@ export class ServiceTable {
 export function serviceStatus(e: ServiceEntry): ServiceStatus {
   const s = e.status;
   const reachable = e.link?.open === true;
+  // Without a buddy the last status may be stale: its process is shown only while it provably runs.
+  const running = s?.pid != null && (reachable || processAlive(s.pid, s.pidStartTime));
   return {
     name: e.config.id,
     package: e.config.package,
     uuid: e.uuid,
     state: e.waiting?.length ? 'waiting' : reachable && s ? s.state : 'unknown',
     desired: e.desired,
-    pid: s?.pid ?? null,
+    pid: running ? s!.pid : null,
     buddyPid: reachable ? e.link!.pid : null,
-    started: s?.started ?? null,
+    started: running ? (s?.started ?? null) : null,
     since: s?.since ?? null,
     restarts: s?.restarts ?? 0,
     failures: s?.failures ?? 0,
@@ -126,5 +131,6 @@ export function serviceStatus(e: ServiceEntry): ServiceStatus {
     usage: reachable ? (s?.usage ?? null) : null,
     actions: e.config.customActions.map((a) => a.name),
     description: e.config.shortDescription,
+    unsupervised: e.unsupervised ?? null,
   };
 }

@@ -36,7 +36,24 @@ export interface ConnectOptions extends DiscoveryOptions {
   client?: string;
   /** Give up connecting after this long (default 5000 ms). */
   timeoutMs?: number;
+  /**
+   * When the connection is gone (the controller restarted, say), the next request connects again,
+   * trying for up to this long before it fails with CONTROLLER_NOT_RUNNING (default 10000 ms; 0:
+   * never reconnect).
+   */
+  reconnectMs?: number;
 }
+
+/** How long a Client tries to reach a controller again before a request fails (ConnectOptions.reconnectMs). */
+export const RECONNECT_MS = 10_000;
+/** Between two tries to reconnect: doubling from 50 ms up to 500 ms. */
+const RECONNECT_FIRST_MS = 50;
+const RECONNECT_MAX_MS = 500;
+/**
+ * Requests that only read: one interrupted by the controller going away is sent again on the next
+ * connection. Any other fails with INTERRUPTED, for it may have been carried out.
+ */
+const READS: ReadonlySet<keyof ClientMethods> = new Set(['controller.status', 'list', 'status', 'events', 'events.page', 'trend', 'why', 'logs']);
 
 /** A time for event queries: a Date, milliseconds since the epoch, or an ISO 8601 string. */
 export type TimeLike = Date | number | string;
@@ -71,32 +88,38 @@ function iso(t: TimeLike): string {
 
 export class Client {
   private connectedWith: ConnectOptions = {};
+  private rpc: RpcConnection;
+  private info: ControllerInfo;
+  private negotiated: number;
+  private reopening: Promise<RpcConnection> | null = null;
+  private closed = false;
 
   private constructor(
-    private readonly rpc: RpcConnection,
-    /** The controller this client talks to, as it introduced itself. */
-    readonly controller: ControllerInfo,
-    readonly protocol: number,
-  ) {}
+    private readonly socketPath: string,
+    private readonly hooks: ConnectionHooks,
+    greeted: Greeted,
+  ) {
+    this.rpc = greeted.rpc;
+    this.info = greeted.controller;
+    this.negotiated = greeted.protocol;
+  }
 
   /** Connect to a controller and negotiate the protocol version. */
   static async connect(options: ConnectOptions = {}, hooks: ConnectionHooks = {}): Promise<Client> {
     const socket = options.socket ?? controllerSocket(readControllerConfig(options));
-    const rpc = await open(socket, options.timeoutMs ?? 5000, hooks);
-    try {
-      const hello = (await rpc.request('hello', {
-        protocol: { min: PROTOCOL_MIN, max: PROTOCOL_MAX },
-        client: options.client ?? basename(process.argv[1] ?? 'node'),
-        pid: process.pid,
-        user: safeUser(),
-      }, options.timeoutMs ?? 5000)) as ResultOf<ClientMethods, 'hello'>;
-      const client = new Client(rpc, hello.controller, hello.protocol);
-      client.connectedWith = { ...options, socket };
-      return client;
-    } catch (err) {
-      rpc.destroy();
-      throw err;
-    }
+    const client = new Client(socket, hooks, await greet(socket, options, hooks));
+    client.connectedWith = { ...options, socket };
+    return client;
+  }
+
+  /** The controller this client talks to, as it introduced itself (a new one after a reconnection). */
+  get controller(): ControllerInfo {
+    return this.info;
+  }
+
+  /** The protocol version negotiated with the controller. */
+  get protocol(): number {
+    return this.negotiated;
   }
 
   list(): Promise<ServiceStatus[]> {
@@ -135,8 +158,21 @@ export class Client {
     return this.call('signal', options.group === undefined ? { service, signal } : { service, signal, group: options.group });
   }
 
-  /** Events from the audit database, oldest first. */
+  /**
+   * Events from the audit database, oldest first: the newest `limit` (default 10,000), or with
+   * `afterId` the next `limit` by id. Large answers come in pages (see eventPages), gathered here.
+   */
   async events(filter: EventFilter = {}): Promise<ServiceEvent[]> {
+    const all: ServiceEvent[] = [];
+    for await (const page of this.eventPages(filter)) for (const e of page) all.push(e);
+    return all;
+  }
+
+  /**
+   * The same events as `events()`, a page at a time (each within one message, about 4 MiB at most),
+   * oldest first: for a long history without holding it all. `limit` may go up to 1,000,000.
+   */
+  async *eventPages(filter: EventFilter = {}): AsyncGenerator<ServiceEvent[]> {
     const q: EventQuery = {};
     if (filter.service !== undefined) q.service = filter.service;
     if (filter.types !== undefined) q.types = filter.types;
@@ -145,7 +181,16 @@ export class Client {
     if (filter.afterId !== undefined) q.afterId = filter.afterId;
     if (filter.limit !== undefined) q.limit = filter.limit;
     Object.assign(q, pickMatch(filter));
-    return this.call('events', q);
+    if (this.protocol < 2) {
+      yield await this.call('events', q); // a controller of protocol 1 answers in one message
+      return;
+    }
+    let page = await this.call('events.page', q);
+    for (;;) {
+      yield page.events;
+      if (page.next === null) return;
+      page = await this.call('events.page', { ...q, cursor: page.next });
+    }
   }
 
   /**
@@ -211,7 +256,9 @@ export class Client {
     return Subscription.open(this.options, filter);
   }
 
+  /** Close the connection; the client makes no request after this. */
   close(): void {
+    this.closed = true;
     this.rpc.end();
   }
 
@@ -220,16 +267,89 @@ export class Client {
     return this.connectedWith;
   }
 
-  /** @internal one request of the client protocol. */
+  /**
+   * @internal one request of the client protocol. On a connection that is gone it connects again
+   * first (for up to `reconnectMs`). A request in flight when the controller goes away fails with
+   * INTERRUPTED (it may have been carried out), except requests that only read, which are sent again.
+   */
   async call<K extends keyof ClientMethods>(method: K, params: ClientMethods[K]['params']): Promise<ResultOf<ClientMethods, K>> {
-    try {
-      return (await this.rpc.request(method, params)) as ResultOf<ClientMethods, K>;
-    } catch (err) {
-      if (err instanceof UpkError && err.code === ErrorCode.PROTOCOL_ERROR && !this.rpc.isOpen) {
-        throw new UpkError(ErrorCode.CONTROLLER_NOT_RUNNING, `lost the connection to the controller (${err.message})`, { cause: err });
+    for (let attempt = 0; ; attempt++) {
+      const rpc = await this.connection();
+      try {
+        return (await rpc.request(method, params)) as ResultOf<ClientMethods, K>;
+      } catch (err) {
+        if (!(err instanceof UpkError) || err.code !== ErrorCode.INTERRUPTED) throw err;
+        if (READS.has(method) && attempt === 0 && !this.closed) continue;
+        throw new UpkError(
+          ErrorCode.INTERRUPTED,
+          `lost the connection to the controller before it answered ${method}${READS.has(method) ? '' : ': it may or may not have been carried out'}`,
+          { cause: err },
+        );
       }
-      throw err;
     }
+  }
+
+  /** The open connection, or a new one (hello again) when it is gone. */
+  private async connection(): Promise<RpcConnection> {
+    if (this.rpc.isOpen) return this.rpc;
+    if (this.closed) throw new UpkError(ErrorCode.CONTROLLER_NOT_RUNNING, 'this client was closed');
+    this.reopening ??= this.reopen().finally(() => (this.reopening = null));
+    return this.reopening;
+  }
+
+  private async reopen(): Promise<RpcConnection> {
+    const limit = this.connectedWith.reconnectMs ?? RECONNECT_MS;
+    const deadline = Date.now() + limit;
+    let last: unknown = null;
+    for (let delay = RECONNECT_FIRST_MS; ; delay = Math.min(delay * 2, RECONNECT_MAX_MS)) {
+      try {
+        const greeted = await greet(this.socketPath, { ...this.connectedWith, timeoutMs: Math.max(100, Math.min(deadline - Date.now(), 5000)) }, this.hooks);
+        if (this.closed) {
+          greeted.rpc.end();
+          throw new UpkError(ErrorCode.CONTROLLER_NOT_RUNNING, 'this client was closed');
+        }
+        this.rpc = greeted.rpc;
+        this.info = greeted.controller;
+        this.negotiated = greeted.protocol;
+        return this.rpc;
+      } catch (err) {
+        last = err;
+      }
+      if (Date.now() + delay > deadline) break;
+      await new Promise((r) => setTimeout(r, delay));
+    }
+    const why = last instanceof Error ? `: ${last.message}` : '';
+    throw new UpkError(ErrorCode.CONTROLLER_NOT_RUNNING, `lost the connection to the controller, and it did not answer again within ${limit} ms${why}`, { cause: last });
+  }
+}
+
+interface Greeted {
+  rpc: RpcConnection;
+  controller: ControllerInfo;
+  protocol: number;
+}
+
+/** Open a connection and say hello. */
+async function greet(socket: string, options: ConnectOptions, hooks: ConnectionHooks): Promise<Greeted> {
+  const rpc = await open(socket, options.timeoutMs ?? 5000, hooks);
+  try {
+    const hello = (await rpc.request(
+      'hello',
+      {
+        protocol: { min: PROTOCOL_MIN, max: PROTOCOL_MAX },
+        client: options.client ?? basename(process.argv[1] ?? 'node'),
+        pid: process.pid,
+        user: safeUser(),
+      },
+      options.timeoutMs ?? 5000,
+    )) as ResultOf<ClientMethods, 'hello'>;
+    return { rpc, controller: hello.controller, protocol: hello.protocol };
+  } catch (err) {
+    rpc.destroy();
+    if (err instanceof UpkError && err.code === ErrorCode.INTERRUPTED) {
+      throw new UpkError(ErrorCode.CONTROLLER_NOT_RUNNING, `the controller closed the connection at hello (${err.message})`, { cause: err });
+    }
+    throw err;
   }
 }
 

@@ -1,7 +1,7 @@
 // upkeeper's client library: `import { connect } from 'upkeeper'`.
 import { Client, type ConnectOptions } from './client.js';
 
-export { Client, type ConnectOptions, type EventFilter, type TimeLike, type TrendOptions } from './client.js';
+export { Client, RECONNECT_MS, type ConnectOptions, type EventFilter, type TimeLike, type TrendOptions } from './client.js';
 export { describeEvent, describeExit, describeFailure, utcTime } from './words.js';
 export { formatDuration, parseDuration } from '../schema/durations.js';
 export type { EventMatch } from '../schema/event-filter.js';
@@ -24,12 +24,15 @@ export type {
   ActionResult,
   ResourceUsage,
   LastOutput,
+  Unsupervised,
 } from '../schema/records.js';
 export { SERVICE_STATES, DESIRED_STATES, EVENT_TYPES, EVENT_TYPE_NAMES } from '../schema/records.js';
 export type {
   ControllerInfo,
   ControllerStatus,
+  ControllerProblem,
   OutcomeItem,
+  EventPage,
   EventQuery,
   ReloadResult,
   ConfigChangeRecord,

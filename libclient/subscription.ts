@@ -1,11 +1,14 @@
 // A subscription: events and status changes as an async iterable, on its own connection, which it
 // re-opens by itself when the controller goes away, resuming after the last event it delivered.
 import {
+  ENDED_NOTIFICATION,
   EVENT_NOTIFICATION,
+  PROBLEMS_NOTIFICATION,
   REMOVED_NOTIFICATION,
   STATUS_NOTIFICATION,
   type ClientNotifications,
   type ControllerInfo,
+  type ControllerProblem,
   type SubscribeParams,
 } from '../schema/client-protocol.js';
 import type { ServiceEvent, ServiceStatus } from '../schema/records.js';
@@ -26,6 +29,8 @@ export type Notice =
   | { kind: 'event'; event: ServiceEvent }
   | { kind: 'status'; status: ServiceStatus }
   | { kind: 'removed'; service: string; uuid: string }
+  /** What is wrong with the controller (empty: nothing): when the subscription begins, and on every change. */
+  | { kind: 'problems'; problems: ControllerProblem[] }
   | { kind: 'controller'; state: 'lost' }
   | { kind: 'controller'; state: 'back'; controller: ControllerInfo };
 
@@ -87,26 +92,31 @@ export class Subscription implements AsyncIterable<Notice> {
   }
 
   private async connect(): Promise<void> {
-    const client = await Client.connect(this.options, {
+    const client = await Client.connect({ ...this.options, reconnectMs: 0 }, {
       onNotification: (method, params) => this.receive(method, params),
       onClose: () => {
         if (this.client === client) void this.reconnect();
       },
     });
     this.client = client;
-    const params: SubscribeParams = { subscription: SUBSCRIPTION };
-    if (this.filter.services) params.services = this.filter.services;
-    if (this.filter.types) params.types = this.filter.types;
-    Object.assign(params, pickMatch(this.filter));
-    if (this.lastId !== null) params.sinceId = this.lastId;
     try {
-      const { lastId } = await client.call('subscribe', params);
-      this.lastId ??= lastId;
+      await this.subscribe(client);
     } catch (err) {
       this.client = null;
       client.close();
       throw err;
     }
+  }
+
+  /** Ask for the subscription on `client`'s connection, after the last event delivered if any. */
+  private async subscribe(client: Client): Promise<void> {
+    const params: SubscribeParams = { subscription: SUBSCRIPTION };
+    if (this.filter.services) params.services = this.filter.services;
+    if (this.filter.types) params.types = this.filter.types;
+    Object.assign(params, pickMatch(this.filter));
+    if (this.lastId !== null) params.sinceId = this.lastId;
+    const { lastId } = await client.call('subscribe', params);
+    this.lastId ??= lastId;
   }
 
   private receive(method: string, params: unknown): void {
@@ -120,6 +130,12 @@ export class Subscription implements AsyncIterable<Notice> {
     } else if (method === REMOVED_NOTIFICATION) {
       const { service, uuid } = params as ClientNotifications['removed'];
       this.push({ kind: 'removed', service, uuid });
+    } else if (method === PROBLEMS_NOTIFICATION) {
+      this.push({ kind: 'problems', problems: (params as ClientNotifications['problems']).problems });
+    } else if (method === ENDED_NOTIFICATION) {
+      // The controller ended it (we read too slowly): subscribe again after the last event we have.
+      const client = this.client;
+      if (client) void this.subscribe(client).catch(() => client.close());
     }
   }
 

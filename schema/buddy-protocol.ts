@@ -1,12 +1,25 @@
 // The controller↔buddy protocol: JSON frames (see codec.ts), request ids, one definition for both ends.
 import type { Validators } from './rpc.js';
-import type { ActionResult, BuddyEvent, BuddyStatus } from './records.js';
-import { asObject, bad, optBool, optInt, str } from './validate.js';
+import { EVENT_TYPE_NAMES, USAGE_RECORD, type ActionResult, type BuddyEvent, type BuddyStatus } from './records.js';
+import { SERVICE_ID_PATTERN, UUID_RE } from './config/names.js';
+import { asObject, bad, optBool, optInt, str, type Obj } from './validate.js';
 
 export const BUDDY_PROTOCOL = 1;
 export const BUDDY_MAX_FRAME_BYTES = 4 * 1024 * 1024;
 /** Most events one poll answer carries; the controller polls again at once when `more` is set. */
 export const POLL_BATCH = 512;
+/** Most bytes of events (as JSON) one poll answer or delivery carries, well within the frame limit. */
+export const BATCH_MAX_BYTES = 1024 * 1024;
+
+/** The longest prefix of `events` within BATCH_MAX_BYTES (at least one event). */
+export function fitBatch(events: BuddyEvent[]): BuddyEvent[] {
+  let bytes = 0;
+  for (let i = 0; i < events.length; i++) {
+    bytes += JSON.stringify(events[i]).length;
+    if (bytes > BATCH_MAX_BYTES && i > 0) return events.slice(0, i);
+  }
+  return events;
+}
 
 /** buddy.json: everything the buddy needs, written by the controller. */
 export interface BuddySettings {
@@ -133,25 +146,59 @@ export interface BuddyIdentity {
 /**
  * What a buddy may ask of the controller on StateDir/buddies.sock: its last resort when its ring is
  * 75 % full and no controller collected it, or when it is exiting with events not yet stored.
+ * `hello` first, as on every socket.
  */
 export interface ControllerBuddyMethods {
-  /** Store these events (oldest first, this buddy's); the answer acknowledges them up to `ack`. */
+  hello: { params: { protocol: number }; result: { protocol: number } };
+  /**
+   * Store these events (oldest first, this buddy's, seq increasing, the first one at most one past
+   * what is stored for this buddy); the answer acknowledges them up to `ack`.
+   */
   deliver: { params: { buddy: BuddyIdentity; events: BuddyEvent[] }; result: { ack: number } };
 }
 
+/** Most events one delivery may carry. */
+export const DELIVER_MAX_EVENTS = POLL_BATCH;
+const SERVICE_ID_RE = new RegExp(SERVICE_ID_PATTERN);
+const RECORD_TYPES: ReadonlySet<string> = new Set([...EVENT_TYPE_NAMES, USAGE_RECORD]);
+const USAGE_FIELDS = ['from', 'to', 'cpuMs', 'rssKb', 'rssMaxKb', 'processes', 'samples'] as const;
+
+const intOrNull = (v: unknown): boolean => v === undefined || v === null || (Number.isInteger(v) && (v as number) >= 0);
+
+/** One event as a buddy sends it, checked field by field. */
+function checkEvent(value: unknown, index: number): BuddyEvent {
+  const at = `events[${index}]`;
+  const e = asObject(value, at);
+  if (!Number.isSafeInteger(e.seq) || (e.seq as number) < 1) bad(`${at}.seq must be an integer ≥ 1`);
+  if (typeof e.time !== 'number' || !Number.isFinite(e.time) || e.time < 0) bad(`${at}.time must be milliseconds since the epoch`);
+  if (typeof e.type !== 'string' || !RECORD_TYPES.has(e.type)) bad(`${at}.type: unknown event type ${JSON.stringify(e.type)}`);
+  if (!intOrNull(e.pid)) bad(`${at}.pid must be a pid or null`);
+  if (!intOrNull(e.code)) bad(`${at}.code must be an exit code or null`);
+  if (e.signal !== undefined && e.signal !== null && typeof e.signal !== 'string') bad(`${at}.signal must be a string or null`);
+  if (e.detail !== undefined && e.detail !== null) asObject(e.detail, `${at}.detail`);
+  if (e.type === USAGE_RECORD) {
+    const d = (e.detail ?? {}) as Obj;
+    for (const k of USAGE_FIELDS) if (typeof d[k] !== 'number' || !Number.isFinite(d[k])) bad(`${at}.detail.${k} must be a number`);
+  }
+  return e as unknown as BuddyEvent;
+}
+
 export const controllerBuddyValidators: Validators<ControllerBuddyMethods> = {
+  hello: (p) => ({ protocol: optInt(asObject(p), 'protocol', 0) ?? 0 }),
   deliver: (p) => {
     const o = asObject(p);
     const b = asObject(o.buddy, 'buddy');
+    const buddy: BuddyIdentity = { instance: str(b, 'instance'), uuid: str(b, 'uuid'), service: str(b, 'service'), pid: optInt(b, 'pid', 1) ?? 0, started: str(b, 'started') };
+    if (!UUID_RE.test(buddy.instance)) bad('buddy.instance must be a UUID');
+    if (!UUID_RE.test(buddy.uuid)) bad('buddy.uuid must be a UUID');
+    if (!SERVICE_ID_RE.test(buddy.service)) bad(`buddy.service: ${JSON.stringify(buddy.service)} is no service id`);
+    if (buddy.pid < 1) bad('buddy.pid must be a pid');
+    if (!/^\d{4}-\d\d-\d\dT/.test(buddy.started) || Number.isNaN(Date.parse(buddy.started))) bad('buddy.started must be an ISO 8601 time');
     if (!Array.isArray(o.events)) bad('events must be a list');
-    for (const e of o.events as unknown[]) {
-      const ev = asObject(e, 'event');
-      if (typeof ev.seq !== 'number' || typeof ev.time !== 'number' || typeof ev.type !== 'string') bad('each event needs seq, time and type');
-    }
-    return {
-      buddy: { instance: str(b, 'instance'), uuid: str(b, 'uuid'), service: str(b, 'service'), pid: optInt(b, 'pid', 0) ?? 0, started: str(b, 'started') },
-      events: o.events as BuddyEvent[],
-    };
+    if (o.events.length > DELIVER_MAX_EVENTS) bad(`at most ${DELIVER_MAX_EVENTS} events at once`);
+    const events = (o.events as unknown[]).map(checkEvent);
+    for (let i = 1; i < events.length; i++) if (events[i]!.seq <= events[i - 1]!.seq) bad(`events[${i}].seq must be larger than the one before`);
+    return { buddy, events };
   },
 };
 

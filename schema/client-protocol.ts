@@ -8,11 +8,23 @@ import { asObject, bad, optBool, optInt, optStr, optStrList, str, strList } from
 
 /** Protocol versions this build speaks; `hello` picks the highest both ends support. */
 export const PROTOCOL_MIN = 1;
-export const PROTOCOL_MAX = 1;
-/** Largest frame either end accepts; a larger one closes the connection. */
+/** 2 added `events.page`. */
+export const PROTOCOL_MAX = 2;
+/** Largest frame either end accepts; a larger one closes the connection (a larger answer is refused instead). */
 export const CLIENT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
-/** Most events one `events` answer carries; ask again with `afterId` for more. */
+/**
+ * What may wait to be written to one client. Past it the controller reads no more of its requests
+ * until it reads, and ends its subscriptions (`ended`; libclient subscribes again from its last event).
+ */
+export const CLIENT_MAX_BUFFERED_BYTES = 1024 * 1024;
+/** Subscriptions one connection may hold at once. */
+export const SUBSCRIPTIONS_PER_CONNECTION_MAX = 64;
+/** Most events one `events` answer carries (and the default of `limit`); ask again with `afterId` for more. */
 export const EVENTS_PAGE_MAX = 10_000;
+/** Most events `events.page` gives over all its pages (its `limit`). */
+export const EVENTS_QUERY_MAX = 1_000_000;
+/** Most bytes of events one page of `events.page` carries (as JSON), well within the frame limit. */
+export const EVENTS_PAGE_BYTES = 4 * 1024 * 1024;
 
 export interface HelloParams {
   protocol: { min: number; max: number };
@@ -32,14 +44,31 @@ export interface ControllerInfo {
   configFile: string | null;
 }
 
+/**
+ * Something wrong with the controller's own work, while it lasts: `database` (the audit database
+ * cannot be written: events wait in the buddies), `log` (its log cannot be written), `unsupervised`
+ * (services whose buddy cannot be started).
+ */
+export interface ControllerProblem {
+  kind: 'database' | 'log' | 'unsupervised';
+  message: string;
+  /** ISO 8601 UTC: since when. */
+  since: string;
+}
+
 export interface ControllerStatus extends ControllerInfo {
   uptimeMs: number;
   /** False while the controller is still attaching buddies at start-up. */
   ready: boolean;
   services: number;
   buddies: number;
+  /** Client connections open now, and the most it serves at once. */
+  clients: number;
+  maxClients: number;
   /** Problems in the configuration files; the services they affect are not loaded. */
   configIssues: ConfigIssue[];
+  /** What is wrong now (empty when nothing is). */
+  problems: ControllerProblem[];
 }
 
 /** The outcome for one service of start, stop, restart, reload or shutdown. */
@@ -84,6 +113,17 @@ export interface EventQuery extends EventMatch {
   afterId?: number;
   /** At most this many: the newest ones, returned oldest first (default and maximum EVENTS_PAGE_MAX). */
   limit?: number;
+}
+
+/** `events.page`: the query (its `limit` counts over every page), or the `cursor` a page gave for the next one. */
+export interface EventPageQuery extends EventQuery {
+  cursor?: string;
+}
+
+/** One page of events, oldest first; `next` is the cursor of the next page, null after the last. */
+export interface EventPage {
+  events: ServiceEvent[];
+  next: string | null;
 }
 
 /** What a subscription wants: some services (default all), some event types (default all), and what EventMatch asks. */
@@ -241,6 +281,11 @@ export interface ClientMethods {
   action: { params: { service: string; action: string }; result: ActionResult };
   signal: { params: { service: string; signal: string; group?: boolean }; result: { pid: number } };
   events: { params: EventQuery; result: ServiceEvent[] };
+  /**
+   * (Protocol 2.) The same query in pages of at most EVENTS_PAGE_BYTES: ask again with the same
+   * query and `cursor` = the page's `next` until it is null. `limit` may go up to EVENTS_QUERY_MAX.
+   */
+  'events.page': { params: EventPageQuery; result: EventPage };
   /** A metric per service and time bucket, computed from the events and usage records. */
   trend: { params: TrendQuery; result: TrendResult };
   /** The story of a service's last failure. */
@@ -265,10 +310,20 @@ export interface ClientNotifications {
   status: { subscription: number; status: ServiceStatus };
   /** A service is no longer configured (removed, or replaced by a new identity under its id). */
   removed: { subscription: number; service: string; uuid: string };
+  /**
+   * The controller ended the subscription (the client did not read what was sent and more than
+   * CLIENT_MAX_BUFFERED_BYTES waited). `lastId`: the last event sent; subscribe again with
+   * `sinceId` = the last one received to miss nothing.
+   */
+  ended: { subscription: number; code: string; reason: string; lastId: number | null };
+  /** What is wrong with the controller now: sent when a subscription begins, and whenever it changes. */
+  problems: { subscription: number; problems: ControllerProblem[] };
 }
 export const EVENT_NOTIFICATION = 'event' satisfies keyof ClientNotifications;
 export const STATUS_NOTIFICATION = 'status' satisfies keyof ClientNotifications;
 export const REMOVED_NOTIFICATION = 'removed' satisfies keyof ClientNotifications;
+export const ENDED_NOTIFICATION = 'ended' satisfies keyof ClientNotifications;
+export const PROBLEMS_NOTIFICATION = 'problems' satisfies keyof ClientNotifications;
 
 const none = (p: unknown): Record<string, never> => {
   asObject(p);
@@ -294,6 +349,24 @@ function isoParam(o: Record<string, unknown>, key: string): string | undefined {
   const v = optStr(o, key);
   if (v !== undefined && Number.isNaN(Date.parse(v))) bad(`${key} must be an ISO 8601 time, got ${JSON.stringify(v)}`);
   return v;
+}
+
+/** The fields of an event query, checked (limit as given). */
+function eventQuery(o: Record<string, unknown>): EventQuery {
+  const q: EventQuery = eventMatch(o);
+  const service = optStr(o, 'service');
+  const types = optStrList(o, 'types');
+  const since = isoParam(o, 'since');
+  const until = isoParam(o, 'until');
+  const afterId = optInt(o, 'afterId', 0);
+  const limit = optInt(o, 'limit', 1);
+  if (service !== undefined) q.service = service;
+  if (types !== undefined) q.types = types;
+  if (since !== undefined) q.since = since;
+  if (until !== undefined) q.until = until;
+  if (afterId !== undefined) q.afterId = afterId;
+  if (limit !== undefined) q.limit = limit;
+  return q;
 }
 
 export const clientValidators: Validators<ClientMethods> = {
@@ -344,20 +417,16 @@ export const clientValidators: Validators<ClientMethods> = {
   },
   unsubscribe: (p) => ({ subscription: optInt(asObject(p), 'subscription', 0) ?? 0 }),
   events: (p) => {
+    const q = eventQuery(asObject(p));
+    if (q.limit !== undefined) q.limit = Math.min(q.limit, EVENTS_PAGE_MAX);
+    return q;
+  },
+  'events.page': (p) => {
     const o = asObject(p);
-    const q: EventQuery = eventMatch(o);
-    const service = optStr(o, 'service');
-    const types = optStrList(o, 'types');
-    const since = isoParam(o, 'since');
-    const until = isoParam(o, 'until');
-    const afterId = optInt(o, 'afterId', 0);
-    const limit = optInt(o, 'limit', 1);
-    if (service !== undefined) q.service = service;
-    if (types !== undefined) q.types = types;
-    if (since !== undefined) q.since = since;
-    if (until !== undefined) q.until = until;
-    if (afterId !== undefined) q.afterId = afterId;
-    if (limit !== undefined) q.limit = Math.min(limit, EVENTS_PAGE_MAX);
+    const q: EventPageQuery = eventQuery(o);
+    if (q.limit !== undefined) q.limit = Math.min(q.limit, EVENTS_QUERY_MAX);
+    const cursor = optStr(o, 'cursor');
+    if (cursor !== undefined) q.cursor = cursor;
     return q;
   },
   trend: (p) => {

@@ -15,6 +15,10 @@ export const ErrorCode = {
   CONFIG_INVALID: 'CONFIG_INVALID',
   TIMEOUT: 'TIMEOUT',
   SHUTTING_DOWN: 'SHUTTING_DOWN',
+  /** The connection closed after the request was sent and before its answer: it may have been carried out. */
+  INTERRUPTED: 'INTERRUPTED',
+  /** A bound was reached: an answer too large for one message, too many subscriptions or connections. */
+  LIMIT_REACHED: 'LIMIT_REACHED',
   INTERNAL: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -20,6 +20,8 @@ export const ExitCode = {
   TIMEOUT: 8,
   /** `upk-controller`: another controller already runs for this StateDir. */
   CONTROLLER_RUNNING: 9,
+  /** The controller went away after the request was sent and before it answered: it may have been carried out. */
+  INTERRUPTED: 10,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -37,6 +39,8 @@ const BY_ERROR: Record<ErrorCode, ExitCode> = {
   PROTOCOL_ERROR: ExitCode.ERROR,
   CONFIG_INVALID: ExitCode.CONFIG_INVALID,
   TIMEOUT: ExitCode.TIMEOUT,
+  INTERRUPTED: ExitCode.INTERRUPTED,
+  LIMIT_REACHED: ExitCode.ERROR,
   INTERNAL: ExitCode.ERROR,
 };
 

@@ -105,6 +105,16 @@ export interface ServiceStatus {
   /** Its custom actions, by name, in configuration order (numbered 00, 01 … in that order). */
   actions: string[];
   description: string | null;
+  /** Set while no buddy supervises it because none could be started (the controller keeps trying). */
+  unsupervised: Unsupervised | null;
+}
+
+/** Why a service has no buddy: the last launch's error, since when launches fail, how many did. */
+export interface Unsupervised {
+  reason: string;
+  /** ISO 8601 UTC: the first failed launch. */
+  since: string;
+  attempts: number;
 }
 
 /** Every event type, with what it means. docs/events.md is the long form of this table. */

@@ -23,6 +23,15 @@ interface Pending {
   timer: NodeJS.Timeout | undefined;
 }
 
+/** The request a server takes first on every connection, and how long a peer has to send it. */
+export interface Handshake {
+  method: string;
+  deadlineMs: number;
+}
+
+/** How long a peer has to say `hello` on any of upkeeper's sockets before it is disconnected. */
+export const HELLO_DEADLINE_MS = 10_000;
+
 export interface RpcOptions {
   codec: Codec;
   maxFrameBytes: number;
@@ -31,18 +40,35 @@ export interface RpcOptions {
   onNotification?: (method: string, params: unknown) => void;
   /** Called once when the connection is gone, with the reason if it was an error. */
   onClose?: (reason: Error | undefined) => void;
+  /**
+   * A server's handshake: any other request before it succeeds is refused and the connection
+   * closed; a failed handshake closes it too; so does silence past the deadline.
+   */
+  handshake?: Handshake;
+  /**
+   * Stop reading the peer's requests while more than this many bytes wait to be written to it (a
+   * peer that sends and never reads cannot make us buffer without bound). Off when absent.
+   */
+  maxBufferedBytes?: number;
 }
 
 /**
  * One framed, multiplexed connection. A malformed frame or message closes this connection and
- * nothing else: pending requests fail with PROTOCOL_ERROR (or CONTROLLER/BUDDY gone, as closed).
+ * nothing else. A request whose connection closes before its answer fails with INTERRUPTED (it may
+ * have been carried out); one made on a closed connection fails with PROTOCOL_ERROR (it was not sent).
  */
 export class RpcConnection {
   private readonly decoder: FrameDecoder;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closed = false;
+  /** end() was called: nothing more is written. */
+  private ending = false;
   private closeReason: Error | undefined;
+  /** The handshake: not yet seen (null), in progress (a promise of its success), or done (true). */
+  private greeting: Promise<boolean> | true | null = null;
+  private deadline: NodeJS.Timeout | undefined;
+  private paused = false;
 
   constructor(
     readonly socket: Socket,
@@ -52,14 +78,31 @@ export class RpcConnection {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.shutdown(err));
     socket.on('close', () => this.shutdown(undefined));
+    const hs = options.handshake;
+    if (hs) {
+      this.deadline = setTimeout(() => {
+        if (this.greeting !== true) this.shutdown(new Error(`no ${hs.method} within ${hs.deadlineMs} ms`));
+      }, hs.deadlineMs);
+      this.deadline.unref();
+    }
   }
 
   get isOpen(): boolean {
     return !this.closed;
   }
 
+  /** True once the handshake succeeded (always true without one). */
+  get greeted(): boolean {
+    return !this.options.handshake || this.greeting === true;
+  }
+
+  /** Bytes written and not yet taken by the peer's socket. */
+  get buffered(): number {
+    return this.socket.writableLength;
+  }
+
   request(method: string, params: unknown, timeoutMs = 0): Promise<unknown> {
-    if (this.closed) {
+    if (this.closed || this.ending) {
       return Promise.reject(new UpkError(ErrorCode.PROTOCOL_ERROR, 'connection is closed', { cause: this.closeReason }));
     }
     const id = this.nextId++;
@@ -72,25 +115,46 @@ export class RpcConnection {
             }, timeoutMs)
           : undefined;
       this.pending.set(id, { resolve, reject, timer });
-      this.send({ id, method, params });
+      if (!this.send({ id, method, params })) {
+        this.pending.delete(id);
+        if (timer) clearTimeout(timer);
+        reject(new UpkError(ErrorCode.LIMIT_REACHED, `the request ${method} is larger than one message may carry`));
+      }
     });
   }
 
-  notify(method: string, params: unknown): void {
-    if (!this.closed) this.send({ method, params });
+  /** Send a notification; false when the connection is closed or it is too large for a frame. */
+  notify(method: string, params: unknown): boolean {
+    return !this.closed && !this.ending && this.send({ method, params });
   }
 
-  /** Close after flushing what was written. */
+  /** Close after flushing what was written; nothing more is sent. */
   end(): void {
-    if (!this.closed) this.socket.end();
+    if (this.closed || this.ending) return;
+    this.ending = true;
+    this.socket.end();
   }
 
   destroy(reason?: Error): void {
     this.shutdown(reason);
   }
 
-  private send(message: object): void {
-    this.socket.write(encodeFrame(this.options.codec.encode(message)));
+  /** Write one message; false (nothing written) when it would exceed the frame limit. */
+  private send(message: object): boolean {
+    if (this.ending || this.closed) return false;
+    const payload = this.options.codec.encode(message);
+    if (payload.length > this.options.maxFrameBytes) return false;
+    this.socket.write(encodeFrame(payload));
+    const limit = this.options.maxBufferedBytes;
+    if (limit !== undefined && !this.paused && this.socket.writableLength > limit) {
+      this.paused = true;
+      this.socket.pause();
+      this.socket.once('drain', () => {
+        this.paused = false;
+        if (!this.closed) this.socket.resume();
+      });
+    }
+    return true;
   }
 
   private onData(chunk: Buffer): void {
@@ -127,6 +191,7 @@ export class RpcConnection {
       if (hasId) {
         void this.answer(m.id as number, m.method, m.params);
       } else if (m.id === undefined) {
+        if (!this.greeted) return false; // a server hears nothing before its handshake
         this.options.onNotification?.(m.method, m.params);
       } else {
         return false;
@@ -144,6 +209,33 @@ export class RpcConnection {
   }
 
   private async answer(id: number, method: string, params: unknown): Promise<void> {
+    const hs = this.options.handshake;
+    if (hs && method === hs.method && this.greeting !== true) {
+      const done = this.respond(id, method, params);
+      this.greeting = done;
+      const ok = await done;
+      if (ok) {
+        this.greeting = true;
+        clearTimeout(this.deadline);
+      } else {
+        this.end(); // a failed handshake (a protocol no one speaks, say): the answer, then nothing more
+      }
+      return;
+    }
+    if (hs && this.greeting !== true) {
+      // Pipelined behind a handshake in progress: it waits for it. Before any handshake: refused.
+      const ok = this.greeting === null ? false : await this.greeting;
+      if (!ok) {
+        this.reply({ id, error: new UpkError(ErrorCode.PROTOCOL_ERROR, `the first request must be ${hs.method}`).toWire() }, method);
+        this.end();
+        return;
+      }
+    }
+    await this.respond(id, method, params);
+  }
+
+  /** Run a request's handler and send its answer; true when it succeeded. */
+  private async respond(id: number, method: string, params: unknown): Promise<boolean> {
     let reply: { id: number; result?: unknown; error?: WireError };
     try {
       if (!this.options.onRequest) throw new UpkError(ErrorCode.BAD_REQUEST, 'this endpoint takes no requests');
@@ -152,17 +244,31 @@ export class RpcConnection {
     } catch (err) {
       reply = { id, error: toUpkError(err).toWire() };
     }
-    if (!this.closed) this.send(reply);
+    this.reply(reply, method);
+    return reply.error === undefined;
+  }
+
+  /** Send an answer; one too large for a frame is replaced by an error saying so. */
+  private reply(reply: { id: number; result?: unknown; error?: WireError }, method: string): void {
+    if (this.closed || this.ending || this.send(reply)) return;
+    const max = this.options.maxFrameBytes;
+    const error = new UpkError(
+      ErrorCode.LIMIT_REACHED,
+      `the answer to ${method} is larger than the ${Math.round(max / 1048576)} MiB one message may carry; ask for less`,
+      { details: { maxFrameBytes: max } },
+    );
+    this.send({ id: reply.id, error: error.toWire() });
   }
 
   private shutdown(reason: Error | undefined): void {
     if (this.closed) return;
     this.closed = true;
     this.closeReason = reason;
+    clearTimeout(this.deadline);
     this.socket.destroy();
     for (const [, p] of this.pending) {
       if (p.timer) clearTimeout(p.timer);
-      p.reject(new UpkError(ErrorCode.PROTOCOL_ERROR, `connection closed${reason ? `: ${reason.message}` : ''}`));
+      p.reject(new UpkError(ErrorCode.INTERRUPTED, `the connection closed before the answer came${reason ? ` (${reason.message})` : ''}`));
     }
     this.pending.clear();
     this.options.onClose?.(reason);

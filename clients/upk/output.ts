@@ -8,10 +8,24 @@ export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
 
-/** Columns padded to the widest cell; the last column is not padded. */
+/** Prints a JSON array (as printJson would) whose items come in pages: none is held longer than its page. */
+export async function printJsonPages(pages: AsyncIterable<unknown[]>): Promise<void> {
+  let first = true;
+  for await (const page of pages) {
+    let text = '';
+    for (const item of page) {
+      text += (first ? '[\n' : ',\n') + JSON.stringify(item, null, 2).replace(/^/gm, '  ');
+      first = false;
+    }
+    process.stdout.write(text);
+  }
+  process.stdout.write(first ? '[]\n' : '\n]\n');
+}
+
 /** A line of aligned columns, as wide as the widest of `header` and `rows` (the last column unpadded). */
 export function columns(header: string[], rows: string[][]): (cells: string[]) => string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const widths = header.map((h) => h.length);
+  for (const r of rows) for (let i = 0; i < widths.length; i++) widths[i] = Math.max(widths[i]!, (r[i] ?? '').length);
   return (cells) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
 }
 

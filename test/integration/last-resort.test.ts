@@ -47,9 +47,11 @@ describe('last resort', { timeout: 60_000 }, () => {
       const rpc: RpcConnection = new RpcConnection(socket, {
         codec: jsonCodec,
         maxFrameBytes: 1 << 22,
+        handshake: { method: 'hello', deadlineMs: 10_000 },
         onRequest: (method, params) => {
-          const p = controllerBuddyValidators.deliver(params);
+          if (method === 'hello') return { protocol: controllerBuddyValidators.hello(params).protocol };
           assert.equal(method, 'deliver');
+          const p = controllerBuddyValidators.deliver(params);
           delivered.push(p);
           return { ack: p.events.at(-1)?.seq ?? 0 };
         },

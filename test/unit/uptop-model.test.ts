@@ -27,8 +27,9 @@ function svc(name: string, extra: Partial<ServiceStatus> = {}): ServiceStatus {
     usage: { cpu: n, rss: n * 1024 * 1024, processes: 1, at: new Date(NOW).toISOString() },
     actions: [],
     description: null,
+    unsupervised: null,
     ...extra,
-  };
+  } as ServiceStatus;
 }
 
 function model(...list: ServiceStatus[]): Model {

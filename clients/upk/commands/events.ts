@@ -2,7 +2,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { ErrorCode, UpkError, type Client, type EventFilter, type ServiceEvent } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
-import { columns, printJson } from '../output.js';
+import { columns, printJsonPages } from '../output.js';
 import { parsePositiveInt, parseTime } from '../time.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, ...value.split(',').filter(Boolean)];
@@ -81,16 +81,25 @@ export function registerEvents(program: Command, ctx: Context): void {
         if (opts.grep !== undefined) filter.text = opts.grep;
         // Where following resumes: after the newest event of all, as of before the query below.
         const head = opts.follow ? ((await client.events({ limit: 1 }))[0]?.id ?? 0) : 0;
+        // JSON and CSV are printed page by page as they come; a table needs every row for its widths.
+        if (!opts.follow && ctx.json) return printJsonPages(client.eventPages(filter));
+        let last = 0;
+        if (opts.csv || (opts.follow && ctx.json)) {
+          if (opts.csv) process.stdout.write(CSV_HEADER.join(',') + '\r\n');
+          const print = (e: ServiceEvent): void => void process.stdout.write(opts.csv ? csvRow(e) : JSON.stringify(e) + '\n');
+          for await (const page of client.eventPages(filter)) {
+            process.stdout.write(page.map((e) => (opts.csv ? csvRow(e) : JSON.stringify(e) + '\n')).join(''));
+            last = page.at(-1)?.id ?? last;
+          }
+          if (opts.follow) await follow(client, filter, Math.max(head, last), print);
+          return;
+        }
         const events = await client.events(filter);
-        if (!opts.follow && ctx.json) return printJson(events);
         // Followed rows keep the columns of the stored ones (a longer cell moves only its own row).
         const line = columns(HEADER, events.map(row));
-        const print = (e: ServiceEvent): void => {
-          process.stdout.write(opts.csv ? csvRow(e) : ctx.json ? JSON.stringify(e) + '\n' : line(row(e)) + '\n');
-        };
-        if (opts.csv) process.stdout.write(CSV_HEADER.join(',') + '\r\n');
-        else if (!ctx.json) process.stdout.write(line(HEADER) + '\n');
-        events.forEach(print);
+        const print = (e: ServiceEvent): void => void process.stdout.write(line(row(e)) + '\n');
+        process.stdout.write(line(HEADER) + '\n');
+        for (const e of events) print(e);
         if (opts.follow) await follow(client, filter, Math.max(head, events.at(-1)?.id ?? 0), print);
       }),
     );

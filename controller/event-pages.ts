@@ -1,0 +1,89 @@
+// Answers `events.page`: a query's events in pages that each fit in one message, with a cursor.
+//
+// With `afterId` the events follow by id; else they are the newest `limit` by time, as `events`
+// gives them: the first page fixes that range (its oldest and newest event), and every page goes on
+// after the last event sent, oldest first, so later events never slip into the range.
+import { EVENTS_PAGE_BYTES, EVENTS_PAGE_MAX, type EventPage, type EventPageQuery } from '../schema/client-protocol.js';
+import { ErrorCode, UpkError } from '../schema/errors.js';
+import type { ServiceEvent } from '../schema/records.js';
+import type { AuditStore } from './audit-store.js';
+
+/** Rows read from the database at a time while a page fills. */
+const CHUNK = 500;
+
+/** Where the next page begins: after an id, or after a (time, id) up to the range's end; and how many are left. */
+type Cursor = { after: number; left: number } | { at: [number, number]; to: [number, number]; left: number };
+
+export function eventPage(store: AuditStore, q: EventPageQuery, uuids: string[] | null): EventPage {
+  const { condition, args } = store.eventFilter({ ...q, afterId: undefined }, uuids);
+  const cursor = q.cursor !== undefined ? decode(q.cursor) : firstCursor(store, q, condition, args);
+  if (cursor === null) return { events: [], next: null };
+  const events: ServiceEvent[] = [];
+  let bytes = 0;
+  let full = false;
+  while (cursor.left > 0 && !full) {
+    const chunk =
+      'after' in cursor
+        ? store.selectEvents(`${condition} AND e.id > ?`, [...args, cursor.after], 'e.id ASC', Math.min(CHUNK, cursor.left))
+        : store.selectEvents(
+            `${condition} AND (e.time, e.id) > (?, ?) AND (e.time, e.id) <= (?, ?)`,
+            [...args, ...cursor.at, ...cursor.to],
+            'e.time ASC, e.id ASC',
+            Math.min(CHUNK, cursor.left),
+          );
+    for (const event of chunk) {
+      const size = JSON.stringify(event).length;
+      if (bytes + size > EVENTS_PAGE_BYTES && events.length > 0) {
+        full = true;
+        break;
+      }
+      bytes += size;
+      events.push(event);
+      cursor.left -= 1;
+      if ('after' in cursor) cursor.after = event.id;
+      else cursor.at = [Date.parse(event.time), event.id];
+    }
+    if (chunk.length < CHUNK && !full) cursor.left = 0; // nothing more matches
+  }
+  return { events, next: cursor.left > 0 ? encode(cursor) : null };
+}
+
+/** The first page's cursor: after `afterId`, or the range of the newest `limit` events (null: none). */
+function firstCursor(store: AuditStore, q: EventPageQuery, condition: string, args: unknown[]): Cursor | null {
+  const limit = q.limit ?? EVENTS_PAGE_MAX;
+  if (q.afterId !== undefined) return { after: q.afterId, left: limit };
+  const position = (offset: number): [number, number] | null => {
+    const row = store.db
+      .prepare(`SELECT e.time, e.id FROM events e WHERE ${condition} ORDER BY e.time DESC, e.id DESC LIMIT 1 OFFSET ?`)
+      .get(...args, offset) as { time: number; id: number } | undefined;
+    return row ? [row.time, row.id] : null;
+  };
+  const newest = position(0);
+  if (newest === null) return null;
+  const oldest = position(limit - 1);
+  // Start just before the oldest event of the range (or before everything, when fewer match).
+  return { at: oldest ? [oldest[0], oldest[1] - 1] : [-1, 0], to: newest, left: limit };
+}
+
+function encode(cursor: Cursor): string {
+  return Buffer.from(JSON.stringify(cursor)).toString('base64url');
+}
+
+function decode(text: string): Cursor {
+  const bad = (): never => {
+    throw new UpkError(ErrorCode.BAD_REQUEST, 'cursor: not one that events.page gave');
+  };
+  let c: unknown;
+  try {
+    c = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+  } catch {
+    return bad();
+  }
+  const int = (v: unknown): boolean => Number.isSafeInteger(v);
+  const pair = (v: unknown): boolean => Array.isArray(v) && v.length === 2 && v.every(int);
+  const o = c as Record<string, unknown>;
+  if (!o || typeof o !== 'object' || !int(o.left) || (o.left as number) < 0) return bad();
+  if (int(o.after)) return { after: o.after as number, left: o.left as number };
+  if (pair(o.at) && pair(o.to)) return { at: o.at as [number, number], to: o.to as [number, number], left: o.left as number };
+  return bad();
+}
