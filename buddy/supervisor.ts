@@ -11,9 +11,10 @@ import { LOG, RUN_DIR, SCRIPT } from '../schema/run-dir.js';
 import { isoTime, USAGE_RECORD, type ActionResult, type BuddyStatus, type EventType, type LastOutput } from '../schema/records.js';
 import { ActionRunner } from './action-runner.js';
 import { Machine, type Effect, type EventFields, type Input, type TimerName } from './machine.js';
-import { groupAlive, processAlive, processStartTime, signalGroup } from '../system/process-group.js';
+import { processAlive, processStartTime } from '../system/process-group.js';
 import type { EventQueue } from './event-queue.js';
 import { OutputChannel, type SpawnContext } from './service-output.js';
+import { ServiceProcesses, withoutMarker } from './service-processes.js';
 import { policyOf } from './settings.js';
 import { UsageMeter } from './usage-meter.js';
 
@@ -37,6 +38,8 @@ export class Supervisor {
   private draining = false;
   private spawnInFlight = false;
   private pidStartTime: number | null = null;
+  /** The service's processes: its group, and the ones that left it carrying its marker. */
+  private readonly processes: ServiceProcesses;
   private readonly timers = new Map<TimerName, NodeJS.Timeout>();
   private groupWatch: NodeJS.Timeout | null = null;
   private adoptedWatch: NodeJS.Timeout | null = null;
@@ -62,6 +65,7 @@ export class Supervisor {
     private readonly log: (message: string) => void,
   ) {
     this.at = (...parts) => [runDir, ...parts].join('/');
+    this.processes = new ServiceProcesses(settings.uuid, settings.uid);
     this.machine = new Machine(policyOf(settings), Date.now());
     this.stdout = this.outputChannel('stdout');
     this.stderr = this.outputChannel('stderr');
@@ -167,6 +171,7 @@ export class Supervisor {
     const pid = previous.pid!;
     const startTime = previous.pidStartTime!;
     this.pidStartTime = startTime;
+    this.processes.adopted(this.settings.uid);
     const startedAt = previous.started ? Date.parse(previous.started) : Date.now();
     this.input({ kind: 'adopted', pid, startedAt, restarts: previous.restarts, desired: previous.desired });
     const watch = setInterval(() => {
@@ -284,11 +289,14 @@ export class Supervisor {
       case 'run_stop_script':
         void this.actions.run('stop', this.at(RUN_DIR.scripts, SCRIPT.stop), [String(effect.pid)]);
         return;
-      case 'signal_group':
-        if (signalGroup(effect.pgid, effect.signal)) {
-          this.emit('signal_sent', { pid: effect.pgid, signal: effect.signal, detail: { group: true, reason: effect.reason } });
+      case 'signal_group': {
+        const { group, escaped } = this.processes.signal(effect.pgid, effect.signal);
+        if (group || escaped.length > 0) {
+          const detail = { group, reason: effect.reason, ...(escaped.length > 0 ? { escaped } : {}) };
+          this.emit('signal_sent', { pid: effect.pgid, signal: effect.signal, detail });
         }
         return;
+      }
       case 'watch_group':
         return this.watchGroup(effect.pgid);
       case 'set_timer': {
@@ -330,7 +338,8 @@ export class Supervisor {
     try {
       out = this.stdout.serviceFd();
       err = this.stderr.serviceFd();
-      child = spawnScript(this.at(RUN_DIR.scripts, SCRIPT.start), [], ['ignore', out, err], ctx);
+      const env = this.processes.starting(ctx.env, this.settings.uid); // with the marker
+      child = spawnScript(this.at(RUN_DIR.scripts, SCRIPT.start), [], ['ignore', out, err], { ...ctx, env });
     } catch (e) {
       this.follow.push({ kind: 'spawn_failed', error: (e as Error).message });
       return;
@@ -354,17 +363,18 @@ export class Supervisor {
     this.follow.push({ kind: 'spawned', pid });
   }
 
+  /** Check the service's processes (group and marked), then watch them until none is left. */
   private watchGroup(pgid: number): void {
     if (this.groupWatch) clearTimeout(this.groupWatch);
     this.groupWatch = null;
-    if (!groupAlive(pgid)) {
+    if (this.processes.gone(pgid)) {
       this.follow.push({ kind: 'group_gone' });
       return;
     }
     this.follow.push({ kind: 'group_alive' });
     let delay = WATCH_FIRST_MS;
     const check = (): void => {
-      if (!groupAlive(pgid)) {
+      if (this.processes.gone(pgid)) {
         this.groupWatch = null;
         this.input({ kind: 'group_gone' });
         return;
@@ -414,9 +424,10 @@ export class Supervisor {
     return pid;
   }
 
+  /** How scripts and pipe programs run: the service's environment without its marker (the start script adds it). */
   private spawnContext(): SpawnContext {
     const s = this.settings;
-    const ctx: SpawnContext = { env: s.environment, cwd: s.workingDirectory };
+    const ctx: SpawnContext = { env: withoutMarker(s.environment), cwd: s.workingDirectory };
     if (s.uid !== null) ctx.uid = s.uid;
     if (s.gid !== null) ctx.gid = s.gid;
     return ctx;
