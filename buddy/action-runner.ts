@@ -3,6 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { spawnScript } from './spawn-script.js';
 import { TailBuffer } from './tail-buffer.js';
 import { createWriteStream, type WriteStream } from 'node:fs';
+import { openLogFile } from '../system/files.js';
 import type { ActionResult } from '../schema/records.js';
 import type { EventFields } from './machine.js';
 import type { SpawnContext } from './service-output.js';
@@ -95,7 +96,7 @@ export class ActionRunner {
 
   private logStream(): WriteStream {
     if (!this.log) {
-      this.log = createWriteStream(this.logPath, { flags: 'a', mode: 0o600 });
+      this.log = createWriteStream(this.logPath, { fd: openLogFile(this.logPath) });
       this.log.on('error', () => undefined);
     }
     return this.log;

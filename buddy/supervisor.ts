@@ -94,6 +94,7 @@ export class Supervisor {
       {
         fifo: logFile(fifo),
         file: redirect ?? logFile(file),
+        redirected: redirect !== null,
         maxBytes: s.logMaxSize,
         keep: s.logKeep,
         pipeScript: piped ? this.at(RUN_DIR.scripts, script) : null,

@@ -1,10 +1,11 @@
 // Starts a buddy process for a run directory, detached from the controller, with a clean environment.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import { LOG, RUN_DIR } from '../schema/run-dir.js';
+import { openLogFile } from '../system/files.js';
 import { BuddyLink } from './buddy-link.js';
 
 /** The bundled buddy program (this file is dist/controller/buddy-launcher.js). */
@@ -40,7 +41,7 @@ export const BUDDY_NODE_FLAGS = ['--jitless'];
 /** Start a buddy and wait until it answers on its socket. */
 export async function launchBuddy(runDir: string, program: string): Promise<LaunchedBuddy> {
   const logFile = join(runDir, RUN_DIR.log, LOG.buddy);
-  const log = openSync(logFile, 'a', 0o600);
+  const log = openLogFile(logFile);
   let child;
   try {
     child = spawn(process.execPath, [...BUDDY_NODE_FLAGS, program, runDir], {
