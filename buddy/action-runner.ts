@@ -1,8 +1,13 @@
-// Runs action scripts (stop, reload, custom actions): output to log/actions and, the tail of it, to the caller.
+// Runs action scripts (stop, reload, custom actions): output through a FIFO to log/actions and, the tail of it, to the caller.
 import type { ChildProcess } from 'node:child_process';
+import { closeSync, createWriteStream, type WriteStream } from 'node:fs';
+import { Socket } from 'node:net';
+import { join } from 'node:path';
+import { LOG } from '../schema/run-dir.js';
+import { openLogFile } from '../system/files.js';
+import { ActionPipes, type OpenActionPipe } from './action-pipes.js';
 import { spawnScript } from './spawn-script.js';
 import { TailBuffer } from './tail-buffer.js';
-import { createWriteStream, type WriteStream } from 'node:fs';
 import type { ActionResult } from '../schema/records.js';
 import type { EventFields } from './machine.js';
 import type { SpawnContext } from './service-output.js';
@@ -10,32 +15,40 @@ import type { EventType } from '../schema/records.js';
 
 /** How much of an action's output its caller gets back (all of it goes to log/actions). */
 export const OUTPUT_TAIL_BYTES = 64 * 1024;
-/** After the script exits, how long to wait for its output pipes to drain (a background child may hold them). */
-const DRAIN_MS = 200;
+/** After the script exits, how long to wait for its output pipe to drain (a background child may hold it). */
+export const DRAIN_MS = 200;
+
+interface Ending {
+  code: number | null;
+  signal: string | null;
+  error?: string;
+}
 
 export class ActionRunner {
   private log: WriteStream | null = null;
+  private readonly logPath: string;
+  private readonly pipes: ActionPipes;
   /** Scripts started and not yet finished. */
   running = 0;
 
   constructor(
-    private readonly logPath: string,
+    logDir: string,
     private readonly context: () => SpawnContext,
     private readonly emit: (type: EventType, fields: EventFields) => void,
-  ) {}
+  ) {
+    this.logPath = join(logDir, LOG.actions);
+    this.pipes = new ActionPipes(logDir);
+  }
 
   run(action: string, script: string, args: string[]): Promise<ActionResult> {
     const log = this.logStream();
     const ctx = this.context();
     const started = Date.now();
     const tail = new TailBuffer(OUTPUT_TAIL_BYTES);
+    this.running += 1;
     return new Promise((resolve) => {
-      let done = false;
       let pid: number | null = null;
-      this.running += 1;
-      const finish = (code: number | null, signal: string | null, error?: string): void => {
-        if (done) return;
-        done = true;
+      const finish = ({ code, signal, error }: Ending): void => {
         this.running -= 1;
         const durationMs = Date.now() - started;
         const how = error ? `could not run: ${error}` : signal ? `killed by ${signal}` : `exited with code ${code}`;
@@ -43,48 +56,62 @@ export class ActionRunner {
         this.emit('action_finished', { pid, code, signal, detail: { action, durationMs, ...(error ? { error } : {}) } });
         resolve({ action, pid, code, signal, durationMs, output: error ? `could not run ${script}: ${error}\n` : tail.text() });
       };
+
+      let pipe: OpenActionPipe;
+      try {
+        pipe = this.pipes.open({ uid: ctx.uid ?? process.getuid!(), gid: ctx.gid ?? process.getgid!() });
+      } catch (err) {
+        finish({ code: null, signal: null, error: `cannot open its output pipe: ${(err as Error).message}` });
+        return;
+      }
+      const reader = new Socket({ fd: pipe.readFd, readable: true, writable: false });
+      reader.on('data', (chunk: Buffer) => {
+        log.write(chunk);
+        tail.add(chunk);
+      });
+      reader.on('error', () => undefined); // ends in 'close' all the same
+      let eof = false;
+      reader.once('end', () => (eof = true));
+
+      // The script has ended (or never started) and the reader has closed: the run is over.
+      let ending: Ending | null = null;
+      let readerClosed = false;
+      let timer: NodeJS.Timeout | null = null;
+      const settle = (): void => {
+        if (ending === null || !readerClosed) return;
+        if (timer) clearTimeout(timer);
+        this.pipes.release(pipe.slot, !eof);
+        finish(ending);
+      };
+      reader.once('close', () => {
+        readerClosed = true;
+        settle();
+      });
+      const ended = (how: Ending): void => {
+        if (ending !== null) return;
+        ending = how;
+        // End of file comes when the script and everything it started have closed the FIFO; a
+        // background child that keeps it open is not waited for longer than DRAIN_MS.
+        timer = setTimeout(() => reader.destroy(), DRAIN_MS);
+        settle();
+      };
+
       let child: ChildProcess;
       try {
-        child = spawnScript(script, args, ['ignore', 'pipe', 'pipe'], ctx);
+        child = spawnScript(script, args, ['ignore', pipe.writeFd, pipe.writeFd], ctx);
       } catch (err) {
-        finish(null, null, (err as Error).message);
+        ended({ code: null, signal: null, error: (err as Error).message });
         return;
+      } finally {
+        closeSync(pipe.writeFd); // the script has its own copies: the buddy must not hold end of file off
       }
       pid = child.pid ?? null;
       if (pid !== null) {
         log.write(`=== ${new Date(started).toISOString()} ${action} (pid ${pid}) started: ${[script, ...args].join(' ')}\n`);
         this.emit('action_started', { pid, detail: { action } });
       }
-      for (const stream of [child.stdout, child.stderr]) {
-        stream?.on('data', (chunk: Buffer) => {
-          log.write(chunk);
-          tail.add(chunk);
-        });
-      }
-      child.on('error', (err) => finish(null, null, err.message));
-      child.on('exit', (code, signal) => {
-        let drained = 0;
-        const settle = (): void => finish(code, signal);
-        const timer = setTimeout(() => {
-          child.stdout?.destroy();
-          child.stderr?.destroy();
-          settle();
-        }, DRAIN_MS);
-        for (const stream of [child.stdout, child.stderr]) {
-          if (!stream || stream.readableEnded || stream.destroyed) drained += 1;
-          else
-            stream.once('close', () => {
-              if (++drained === 2) {
-                clearTimeout(timer);
-                settle();
-              }
-            });
-        }
-        if (drained === 2) {
-          clearTimeout(timer);
-          settle();
-        }
-      });
+      child.on('error', (err) => ended({ code: null, signal: null, error: err.message }));
+      child.on('exit', (code, signal) => ended({ code, signal }));
     });
   }
 
@@ -95,7 +122,7 @@ export class ActionRunner {
 
   private logStream(): WriteStream {
     if (!this.log) {
-      this.log = createWriteStream(this.logPath, { flags: 'a', mode: 0o600 });
+      this.log = createWriteStream(this.logPath, { fd: openLogFile(this.logPath) });
       this.log.on('error', () => undefined);
     }
     return this.log;

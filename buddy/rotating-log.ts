@@ -2,6 +2,7 @@
 // FILE becomes FILE.1, FILE.1 becomes FILE.2 … up to LogKeep files. The buddy is the only writer
 // (it drains the FIFO), so rotation needs nothing of the service and loses nothing.
 import { closeSync, existsSync, fstatSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { makeLogFilePrivate, openLogFile } from '../system/files.js';
 
 const NEWLINE = 10;
 
@@ -11,12 +12,19 @@ export class RotatingLog {
   /** The file does not end with a newline: a line is open, and must not be split across files. */
   private midLine = false;
 
+  /**
+   * `own`: the file is upkeeper's own (log/stdout, log/stderr): it and its rotated files are made
+   * 0600 even when they existed with a wider mode. A user's RedirectStdout/RedirectStderr file
+   * (false) keeps the mode its owner gave it; a new one is created 0600.
+   */
   constructor(
     private readonly path: string,
     private readonly maxBytes: number,
     private readonly keep: number,
+    private readonly own = true,
   ) {
     this.fd = this.open();
+    if (own) for (let i = 1; i <= keep; i++) makeLogFilePrivate(`${path}.${i}`);
   }
 
   write(data: Buffer): void {
@@ -64,7 +72,7 @@ export class RotatingLog {
   }
 
   private open(): number {
-    const fd = openSync(this.path, 'a', 0o600);
+    const fd = this.own ? openLogFile(this.path) : openSync(this.path, 'a', 0o600);
     this.size = fstatSync(fd).size;
     this.midLine = false;
     if (this.size > 0) {

@@ -6,7 +6,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { ensureFifo } from '../system/files.js';
+import { ensureFifo, openLogFile } from '../system/files.js';
 import { processAlive, processStartTime, signalGroup } from '../system/process-group.js';
 import { RotatingLog } from './rotating-log.js';
 import { spawnScript } from './spawn-script.js';
@@ -18,6 +18,8 @@ export interface OutputSpec {
   fifo: string;
   /** Where the output lands: log/stdout, log/stderr or a RedirectStdout/RedirectStderr file. */
   file: string;
+  /** `file` is a RedirectStdout/RedirectStderr file: its mode is its owner's, left alone (log/stdout and log/stderr are kept 0600). */
+  redirected: boolean;
   /** Rotation of `file` (LogMaxSize bytes, 0: never; LogKeep files). */
   maxBytes: number;
   keep: number;
@@ -77,7 +79,7 @@ export class OutputChannel {
       return;
     }
     if (previous && processAlive(previous.pid, previous.startTime)) signalGroup(previous.pid, 'SIGTERM'); // no longer configured: the lost buddy's reader must not compete
-    const sink = new RotatingLog(this.spec.file, this.spec.maxBytes, this.spec.keep);
+    const sink = new RotatingLog(this.spec.file, this.spec.maxBytes, this.spec.keep, !this.spec.redirected);
     this.sink = sink;
     this.reader = new Socket({ fd: this.keeper, readable: true, writable: false });
     this.keeper = null; // the socket owns it now
@@ -148,8 +150,10 @@ export class OutputChannel {
   private startPipe(): void {
     const ctx = this.context();
     const input = openSync(this.spec.fifo, constants.O_RDONLY);
-    const output = openSync(this.spec.file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
-    const errors = openSync(this.spec.pipeErrors, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
+    const output = this.spec.redirected
+      ? openSync(this.spec.file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600)
+      : openLogFile(this.spec.file);
+    const errors = openLogFile(this.spec.pipeErrors);
     let child: ChildProcess;
     try {
       child = spawnScript(this.spec.pipeScript!, [], [input, output, errors], ctx);

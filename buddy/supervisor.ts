@@ -72,7 +72,7 @@ export class Supervisor {
     // Usage records are collected by the next poll: they do not call the controller.
     this.meter = new UsageMeter(settings.sampleInterval * 1000, (detail) => this.queue.push(USAGE_RECORD, { detail: { ...detail } }, detail.to));
     this.actions = new ActionRunner(
-      this.at(RUN_DIR.log, LOG.actions),
+      this.at(RUN_DIR.log),
       () => this.spawnContext(),
       (type, fields) => this.emit(type, fields),
     );
@@ -98,6 +98,7 @@ export class Supervisor {
       {
         fifo: logFile(fifo),
         file: redirect ?? logFile(file),
+        redirected: redirect !== null,
         maxBytes: s.logMaxSize,
         keep: s.logKeep,
         pipeScript: piped ? this.at(RUN_DIR.scripts, script) : null,

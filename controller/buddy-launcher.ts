@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import { LOG, RUN_DIR } from '../schema/run-dir.js';
 import { signalGroup } from '../system/process-group.js';
+import { openLogFile } from '../system/files.js';
 import { BuddyLink } from './buddy-link.js';
 
 /** The bundled buddy program (this file is dist/controller/buddy-launcher.js). */
@@ -48,7 +49,7 @@ export async function launchBuddy(runDir: string, program: string): Promise<Laun
   const fail = (why: string): UpkError => new UpkError(ErrorCode.BUDDY_UNREACHABLE, `cannot start a buddy for ${runDir}: ${why}`);
   let log: number;
   try {
-    log = openSync(logFile, 'a', 0o600);
+    log = openLogFile(logFile);
   } catch (err) {
     throw fail(`cannot open ${logFile}: ${(err as Error).message}`);
   }

@@ -1,6 +1,6 @@
 // Starts the controller in the background and waits until it answers; stops it and waits until it is gone.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, mkdirSync } from 'node:fs';
+import { closeSync, fchmodSync, openSync, readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ControllerInfo } from '../schema/client-protocol.js';
@@ -30,6 +30,12 @@ export async function startController(options: ConnectOptions & { waitMs?: numbe
   }
   mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
   const out = openSync(log, 'a', 0o600);
+  try {
+    fchmodSync(out, 0o600); // a controller.log that existed with a wider mode is made private too
+  } catch (err) {
+    closeSync(out);
+    throw err;
+  }
   const args = [CONTROLLER_PROGRAM, ...(config.file ? ['--config', config.file] : [])];
   let child;
   try {

@@ -39,6 +39,15 @@ export const LOG = {
   stderrPipe: 'stderr_pipe',
 } as const;
 
+/**
+ * The FIFO an action script (stop, reload, custom) writes its stdout and stderr into: log/action.0.pipe,
+ * log/action.1.pipe …, one slot per action running at once. Made on first need; one a background
+ * child of an action still held when the buddy stopped reading is removed, and made anew next time.
+ */
+export const actionPipe = (slot: number): string => `action.${slot}.pipe`;
+/** Recognises actionPipe names (a new buddy removes those a previous one left). */
+export const ACTION_PIPE_PATTERN = /^action\.\d+\.pipe$/;
+
 /** Custom actions are linked as actions/00 .. actions/31, in config order. */
 export const MAX_CUSTOM_ACTIONS = 32;
 export const actionNumber = (index: number): string => String(index).padStart(2, '0');

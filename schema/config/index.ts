@@ -3,6 +3,7 @@ export type { ConfigIssue, ControllerConfig, CustomAction, InitialState, LoadedS
 export { resolveConfigFile, loadControllerConfig, type ConfigOptions } from './controller-config.js';
 export { loadServices } from './load-services.js';
 export { formatIssue } from './issues.js';
+export { CONFIG_FILE_MAX_BYTES } from './read-file.js';
 export { parseJsonc } from './jsonc.js';
 export { SERVICE_KEYS, CONTROLLER_KEYS, type KeySpec, type ValueType } from './keys.js';
 export { isValidServiceId, parseServiceId } from './names.js';

@@ -96,7 +96,7 @@ test('a directory given as the config file is an issue', T, (t) => {
   const dir = tempDir(t);
   const { config, issues } = loadControllerConfig({ config: dir, env: {} });
   assert.equal(config, null);
-  assert.equal(issues[0]?.message, 'cannot read the file: it is a directory, not a file');
+  assert.equal(issues[0]?.message, 'cannot read the file: it is a directory, not a regular file');
 });
 
 test('a syntax error or a top level that is not an object gives no config', T, (t) => {

@@ -77,7 +77,7 @@ test('a bad file is left out and reported; the other files still load', T, (t) =
     `${d}/a.conf:1: expected "," or "}" after a value, found the end of the file`,
     `${d}/b.conf:1: expected an object of services (service id → service keys), got a list`,
     `${d}/d.conf:1: the file is empty: expected a JSON object such as {}`,
-    `${d}/e.conf: cannot read the file: it is a directory, not a file`,
+    `${d}/e.conf: cannot read the file: it is a directory, not a regular file`,
   ]);
   assert.deepEqual(r.files, ['a', 'b', 'c', 'd'].map((n) => path.join(d, `${n}.conf`)));
 });

@@ -9,7 +9,7 @@ import { clientValidators } from '../../schema/client-protocol.js';
 import { ErrorCode } from '../../schema/errors.js';
 import { ExitCode, exitCodeFor } from '../../schema/exit-codes.js';
 import { EVENT_TYPE_NAMES, SERVICE_STATES } from '../../schema/records.js';
-import { LOG, RUN_DIR, SCRIPT } from '../../schema/run-dir.js';
+import { LOG, RUN_DIR, SCRIPT, actionPipe } from '../../schema/run-dir.js';
 import { STATE_DIR } from '../../schema/state-dir.js';
 
 const T = { timeout: 5000 };
@@ -132,6 +132,7 @@ test('run-directory.md: every run-directory and StateDir file and every field of
       assert.ok(mentionsAsCode(runDir, name), `docs/run-directory.md does not name ${table} file ${name}`);
     }
   }
+  for (const slot of [0, 1]) assert.ok(mentionsAsCode(runDir, actionPipe(slot)), `docs/run-directory.md does not name ${actionPipe(slot)}`);
   const settings = interfaceFields(read('schema/buddy-protocol.ts'), 'BuddySettings');
   const status = interfaceFields(read('schema/records.ts'), 'BuddyStatus');
   assert.ok(settings.length >= 20 && settings.includes('killTimeout'), `BuddySettings fields: ${settings.join(', ')}`);
