@@ -13,6 +13,8 @@ export class EventQueue {
   private dropped = 0;
   private droppedFrom = 0;
   private droppedTo = 0;
+  /** Hears why the journal could not be written (the event is then counted as dropped). */
+  onJournalError: (message: string) => void = () => undefined;
 
   constructor(
     capacity: number,
@@ -69,7 +71,12 @@ export class EventQueue {
   spill(now: number): void {
     for (let e = this.ring.shift(); e; e = this.ring.shift()) this.keep(e);
     const detail = this.lossReport();
-    if (detail) this.journal.append({ seq: ++this.seq, time: now, type: 'events_dropped', detail });
+    if (!detail) return;
+    try {
+      this.journal.append({ seq: ++this.seq, time: now, type: 'events_dropped', detail });
+    } catch (err) {
+      this.onJournalError((err as Error).message);
+    }
   }
 
   resize(capacity: number, journalMax: number): void {
@@ -87,8 +94,13 @@ export class EventQueue {
 
   private keep(event: BuddyEvent): void {
     if (this.journal.size < this.journalMax) {
-      this.journal.append(event);
-      return;
+      try {
+        this.journal.append(event);
+        return;
+      } catch (err) {
+        // A full disk: the event is lost, and counted like one past the bound.
+        this.onJournalError((err as Error).message);
+      }
     }
     if (this.dropped === 0) this.droppedFrom = event.seq;
     this.droppedTo = event.seq;

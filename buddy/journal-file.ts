@@ -1,6 +1,6 @@
 // The buddy's journal: the oldest undelivered events, on disk, when the ring overflows and no
 // controller takes them. Appended in order; read and acknowledged from the front; removed when empty.
-import { closeSync, existsSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { journalLine, readJournal, type JournalHeader } from '../schema/journal.js';
 import type { BuddyEvent } from '../schema/records.js';
 
@@ -9,6 +9,8 @@ export class JournalFile {
   /** Unacknowledged events in the file, and the offset of the first one. */
   private count = 0;
   private offset = 0;
+  /** Bytes written to the file: where the next line goes. */
+  private end = 0;
   /** Where each event handed out by the last `peek` ends, to move `offset` on acknowledgement. */
   private handedOut: { seq: number; end: number }[] = [];
   /** The highest seq the front of the file was last read past on an acknowledgement (no read for less). */
@@ -23,14 +25,36 @@ export class JournalFile {
     return this.count;
   }
 
+  /**
+   * Append an event; throws when it cannot be written (a full disk), leaving the file as it was (a
+   * line cut short is cut off again), so the caller can count the event as lost.
+   */
   append(event: BuddyEvent): void {
     if (this.fd === null) {
-      this.fd = openSync(this.path, 'w', 0o600);
-      const head = journalLine(this.header);
-      writeSync(this.fd, head);
-      this.offset = Buffer.byteLength(head);
+      const fd = openSync(this.path, 'w', 0o600);
+      try {
+        const head = journalLine(this.header);
+        writeSync(fd, head);
+        this.offset = this.end = Buffer.byteLength(head);
+      } catch (err) {
+        closeSync(fd);
+        unlinkSync(this.path);
+        throw err;
+      }
+      this.fd = fd;
     }
-    writeSync(this.fd, journalLine(event));
+    const line = Buffer.from(journalLine(event));
+    try {
+      for (let off = 0; off < line.length; ) off += writeSync(this.fd, line, off);
+    } catch (err) {
+      try {
+        ftruncateSync(this.fd, this.end);
+      } catch {
+        /* the reader skips a damaged line */
+      }
+      throw err;
+    }
+    this.end += line.length;
     this.count += 1;
   }
 

@@ -10,13 +10,14 @@ import { JournalFile, setAsideOldJournal } from './journal-file.js';
 import { LastResort } from './last-resort.js';
 import { previousStatus, readSettings, serviceSurvives } from './settings.js';
 import { Supervisor } from './supervisor.js';
+import { stderrLines } from '../system/log-line.js';
 
 /** How long a buddy that is exiting waits for the controller to collect its last events. */
 const EXIT_GRACE_MS = 5000;
 
-const log = (message: string): void => {
-  process.stderr.write(`${new Date().toISOString()} buddy[${process.pid}] ${message}\n`);
-};
+// Lines go to fd 2 (log/buddy.log) directly: a full disk loses lines, counted, and never loops.
+const log = stderrLines(() => `${new Date().toISOString()} buddy[${process.pid}]`);
+process.stderr.on('error', () => undefined);
 
 async function main(): Promise<void> {
   const runDir = process.argv[2];
@@ -40,6 +41,12 @@ async function main(): Promise<void> {
   if (aside) log(`a journal of a previous buddy is left as ${aside} for the controller`);
   const journal = new JournalFile(`${runDir}/${RUN_DIR.journal}`, { journal: 1, ...me });
   const queue = new EventQueue(settings.ringbufferSize, journal, settings.journalMaxEvents);
+  let journalErrorAt = 0;
+  queue.onJournalError = (message) => {
+    if (Date.now() - journalErrorAt < 60_000) return; // once a minute at most
+    journalErrorAt = Date.now();
+    log(`cannot write ${RUN_DIR.journal} (events that overflow the ring are lost, and counted): ${message}`);
+  };
   const supervisor = new Supervisor(runDir, settings, queue, identity, log);
   const server = new BuddyServer(supervisor, queue, identity, RUN_DIR.settings, log);
   await server.listen(RUN_DIR.socket);

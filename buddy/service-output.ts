@@ -56,6 +56,7 @@ export class OutputChannel {
   private tail = new TailBuffer(TAIL_KEEP_BYTES);
   /** A second, non-blocking reader of the FIFO, to take at once what the service wrote before it exited. */
   private drainFd: number | null = null;
+  private writeFailing = false;
 
   constructor(
     private readonly spec: OutputSpec,
@@ -108,8 +109,12 @@ export class OutputChannel {
     this.tail.add(chunk);
     try {
       this.sink?.write(chunk);
+      if (this.writeFailing) this.log(`writing ${this.spec.file} again`);
+      this.writeFailing = false;
     } catch (err) {
-      this.log(`cannot write ${this.spec.file}: ${(err as Error).message}`);
+      // Logged once, not for every chunk, until it works again (a full disk loses output, not the buddy).
+      if (!this.writeFailing) this.log(`cannot write ${this.spec.file} (output is lost until it can be): ${(err as Error).message}`);
+      this.writeFailing = true;
     }
   }
 

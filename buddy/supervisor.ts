@@ -49,6 +49,7 @@ export class Supervisor {
   private readonly actions: ActionRunner;
   private readonly meter: UsageMeter;
   private statusScheduled = false;
+  private statusFailing = false;
   /** Called for every new event (to tell the controller there is something to collect). */
   onEvent: () => void = () => undefined;
   /** Called once the machine has stopped the service for a shutdown. */
@@ -442,8 +443,11 @@ export class Supervisor {
       this.statusScheduled = false;
       try {
         writeWhole(this.at(RUN_DIR.status), JSON.stringify(this.status()) + '\n', 0o600);
+        if (this.statusFailing) this.log(`writing ${RUN_DIR.status} again`);
+        this.statusFailing = false;
       } catch (err) {
-        this.log(`cannot write ${RUN_DIR.status}: ${(err as Error).message}`);
+        if (!this.statusFailing) this.log(`cannot write ${RUN_DIR.status} (until it can be, a next buddy cannot adopt what runs now): ${(err as Error).message}`);
+        this.statusFailing = true;
       }
     });
   }

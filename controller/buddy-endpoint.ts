@@ -28,7 +28,7 @@ export interface EndpointParts {
 }
 
 /** Refusals logged per minute at most; the rest are counted in the next line. */
-const REFUSALS_LOGGED_PER_MINUTE = 10;
+const REFUSALS_LOGGED_PER_MINUTE = 30;
 
 export class BuddyEndpoint {
   private readonly server: Server;
@@ -107,6 +107,7 @@ export class BuddyEndpoint {
       onClose: (reason) => {
         this.connections.delete(connection);
         if (reason) this.refused(`connection dropped: ${reason.message}`);
+        else if (!connection.greeted) this.refused('a connection closed without hello');
       },
     });
     this.connections.add(connection);

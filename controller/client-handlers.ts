@@ -320,6 +320,7 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
         match,
         lastId: p.sinceId ?? lastId,
         live: p.sinceId === undefined,
+        who: `${ctx.client} (pid ${ctx.pid ?? '?'})`,
       };
       // The current statuses first; then (with sinceId) the stored events after it, as fast as the
       // client reads, then live ones (publisher.ts).

@@ -56,6 +56,7 @@ export class Controller {
   ) {
     this.done = new Promise((resolve) => (this.finish = resolve));
     this.problems.onChange = (list) => this.publisher.problems(list);
+    this.publisher.onEnded = (sub, reason) => this.log.warn(`client ${sub.who}: subscription ${sub.id} ended after event ${sub.lastId ?? 0}: ${reason}`);
     this.ready = new Promise((resolve) => {
       this.markReady = () => {
         this.readyFlag = true;

@@ -1,7 +1,7 @@
 // The controller's log: one line per message on stderr (a file when started by `upk controller start`).
 // Writing a line never throws and never loops: a line that cannot be written (a full disk, say) is
 // counted and dropped; the failure is reported once, and so is its end, with the count of lines lost.
-import { writeSync } from 'node:fs';
+import { writeStderr } from '../system/log-line.js';
 
 export interface Logger {
   info(message: string): void;
@@ -17,18 +17,7 @@ export interface LogSink {
 
 /** Writes to file descriptor 2 directly: no stream, so no asynchronous 'error' event to loop on. */
 export function stderrSink(): LogSink {
-  return {
-    write(line) {
-      const data = Buffer.from(line);
-      for (let off = 0, tries = 0; off < data.length; ) {
-        try {
-          off += writeSync(2, data, off);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || ++tries > 3) throw err;
-        }
-      }
-    },
-  };
+  return { write: writeStderr };
 }
 
 export function createLogger(sink: LogSink = stderrSink()): Logger {

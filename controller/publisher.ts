@@ -36,6 +36,8 @@ export interface Subscriber {
   lastId: number | null;
   /** False while it catches up from the database: live events are not sent to it yet. */
   live: boolean;
+  /** Who subscribed, for the log: the client's name and pid. */
+  who: string;
 }
 
 /** Reads stored events after an id, for a subscription catching up. */
@@ -49,6 +51,8 @@ export class Publisher {
   private readonly byConnection = new Map<RpcConnection, Map<number, Subscriber>>();
   private readonly lastStatus = new Map<string, string>();
   private count = 0;
+  /** Hears of every subscription ended because its client did not read. */
+  onEnded: (sub: Subscriber, reason: string) => void = () => undefined;
 
   constructor(private readonly pager: EventPager) {}
 
@@ -114,8 +118,10 @@ export class Publisher {
       for (const event of page) {
         sendEvent(sub, event);
         sub.lastId = event.id;
+        if (sub.connection.buffered > CATCH_UP_LOW_WATER) break; // the rest of the page is read again later
       }
-      if (sub.connection.isOpen && sub.connection.buffered > CATCH_UP_LOW_WATER) await drained(sub.connection);
+      if (!sub.connection.isOpen) return;
+      if (sub.connection.buffered > CATCH_UP_LOW_WATER) await drained(sub.connection);
     }
   }
 
@@ -171,6 +177,7 @@ export class Publisher {
       lastId: s.lastId,
     };
     s.connection.notify(ENDED_NOTIFICATION, params);
+    this.onEnded(s, params.reason);
     return false;
   }
 }

@@ -1,5 +1,5 @@
 // How the clients show a service's figures in few characters: durations, sizes, last exits, states.
-import type { ExitInfo, ServiceStatus } from '../../libclient/index.js';
+import type { ControllerProblem, ExitInfo, ServiceStatus } from '../../libclient/index.js';
 
 /** 3d4h, 5m12s, 800ms. */
 export function duration(ms: number): string {
@@ -29,9 +29,21 @@ export function describeLastExit(exit: ExitInfo | null, now = Date.now()): strin
   return `${how}, ${duration(now - Date.parse(exit.at))} ago`;
 }
 
-/** A state shown with a `!` when it is not what is wanted. */
+/** A state shown with a `!` when it is not what is wanted; `unsupervised` when no buddy can be started for it. */
 export function stateCell(s: ServiceStatus): string {
+  if (s.unsupervised) return 'unsupervised!';
   return inDesiredState(s) ? s.state : `${s.state}!`;
+}
+
+/** What is wrong with the controller, a line each (`upk list`, `upk controller status`). */
+export function problemLines(problems: ControllerProblem[]): string[] {
+  return problems.map((p) => `! ${p.message} (since ${p.since})`);
+}
+
+/** One service's missing supervision in words, or null. */
+export function unsupervisedLine(s: ServiceStatus): string | null {
+  const u = s.unsupervised;
+  return u ? `! ${s.name}: unsupervised since ${u.since} (${u.attempts} failed buddy launches; still trying): ${u.reason}` : null;
 }
 
 export function inDesiredState(s: ServiceStatus): boolean {

@@ -160,9 +160,18 @@ export class App {
         case 'event':
           if (this.detailFor === n.event.uuid) this.refreshDetailSoon();
           break;
+        case 'problems': {
+          const known = new Set(this.model.problems.map((p) => p.message));
+          const fresh = n.problems.filter((p) => !known.has(p.message));
+          this.model.problems = n.problems;
+          if (fresh.length > 0) this.model.say(fresh.map((p) => p.message).join('; '), 'error');
+          else if (n.problems.length === 0 && known.size > 0) this.model.say('the controller reports no problem any more', 'ok');
+          break;
+        }
         case 'controller':
           if (n.state === 'lost') {
             this.model.controller = { state: 'gone', since: Date.now() };
+            this.model.problems = []; // told again when it is back
             this.seenSinceLost = new Set();
             this.model.say('the controller went away: services run on; reconnecting…', 'error');
           } else {

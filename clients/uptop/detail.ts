@@ -2,7 +2,7 @@
 // recent events and the tail of its log, fetched through libclient when the pane opens.
 import { describeEvent, utcTime, type Client, type LogTail, type ServiceEvent, type ServiceStatus, type TrendSeries } from '../../libclient/index.js';
 import { renderChart } from '../shared/chart.js';
-import { bytes, duration, stateCell } from '../shared/format.js';
+import { bytes, duration, stateCell, unsupervisedLine } from '../shared/format.js';
 import { escapeTags, lastExitCell, stateColour } from './layout.js';
 
 export const DETAIL_EVENTS = 12;
@@ -54,6 +54,8 @@ export function detailLines(s: ServiceStatus, d: DetailData | null, width: numbe
   if (s.waitingFor) facts.push(`waiting for ${s.waitingFor.join(', ')}`);
   if (s.actions.length > 0) facts.push(`actions: ${s.actions.join(', ')}`);
   lines.push(escapeTags(facts.join('; ')));
+  const unsupervised = unsupervisedLine(s);
+  if (unsupervised) lines.push(paint(escapeTags(unsupervised), 'red'));
   if (!d) return [...lines, '', 'loading…'];
   for (const p of d.problems) lines.push(paint(escapeTags(`could not fetch ${p}`), 'red'));
   if (d.restarts) {

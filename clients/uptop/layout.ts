@@ -175,6 +175,11 @@ export function headerLine(m: Model, now: number, colour: boolean, width = 80): 
     { ...controller, rank: 2 },
     { forms: [counts(['running', 'stopped', 'failed', 'other'], `${t.total} services: `), counts(['run', 'stop', 'fail', 'other'], `${t.total}: `)], rank: 1 },
   ];
+  if (m.problems.length > 0 && c.state === 'up') {
+    const words = { database: 'audit database not writable', log: 'log not writable', unsupervised: 'services unsupervised' };
+    const long = `! ${m.problems.map((p) => words[p.kind]).join(', ')}`;
+    pieces.push({ forms: [form(long, 'red'), form(`! ${m.problems.length} problem${m.problems.length === 1 ? '' : 's'}`, 'red'), form('!', 'red')], rank: 0 });
+  }
   if (m.filter) pieces.push({ forms: [form(`filter: ${m.filter}`), form(`/${m.filter}`)], rank: 3 });
   if (c.state === 'up') pieces.push({ forms: [form(`v${c.info.version}`)], optional: true });
   return fitPieces(pieces, width);

@@ -1,6 +1,6 @@
 // What uptop shows, without the screen: the services as the subscription tells them, the filter,
 // the sort, the selection, the controller's state and the status line. Pure, so it is tested alone.
-import type { ControllerInfo, ServiceStatus } from '../../libclient/index.js';
+import type { ControllerInfo, ControllerProblem, ServiceStatus } from '../../libclient/index.js';
 import { inDesiredState } from '../shared/format.js';
 
 export const SORT_KEYS = ['name', 'state', 'pid', 'uptime', 'restarts', 'exit', 'cpu', 'mem'] as const;
@@ -36,6 +36,8 @@ export class Model {
   /** The uuid of the selected service, kept across re-sorting and filtering. */
   selected: string | null = null;
   controller: ControllerState = { state: 'connecting' };
+  /** What is wrong with the controller now (a full disk, services without a buddy). */
+  problems: ControllerProblem[] = [];
   status: StatusLine | null = null;
 
   update(status: ServiceStatus): void {

@@ -36,7 +36,7 @@ export class Sandbox {
   constructor(name: string, controller: Record<string, unknown> = {}) {
     this.dir = mkdtempSync(join(root(), `${name.replace(/[^a-z0-9]/gi, '').slice(0, 12)}-`));
     this.configFile = join(this.dir, 'upkeeper.conf');
-    this.stateDir = join(this.dir, 'state');
+    this.stateDir = join(this.dir, typeof controller.StateDir === 'string' ? controller.StateDir : 'state');
     this.servicesDir = join(this.dir, 'services');
     mkdirSync(this.servicesDir);
     writeFileSync(

@@ -12,7 +12,7 @@ describe('examples', { timeout: 60_000 }, () => {
   const box = new Sandbox('examples');
   after(() => box.cleanup());
 
-  it('restart-watch runs the custom action when the service restarts more than N times a minute', async () => {
+  it('restart-watch runs the custom action when the service restarts more than N times a minute, across a controller restart', async () => {
     box.writeServices({
       shaky: {
         ExecStart: `sh -c 'sleep 0.1; exit 1'`,
@@ -33,6 +33,12 @@ describe('examples', { timeout: 60_000 }, () => {
       await box.waitFor('the action', () => existsSync(box.file('noted')), 20_000);
       await box.waitFor('its report', () => out.includes('note done'));
       assert.match(out, /restarted 3 times within a minute: running note/);
+      // A new controller (an upgrade, say): the watcher's subscription and its client both carry on.
+      assert.equal((await box.upk(['controller', 'restart'])).code, 0);
+      await box.waitFor('the controller back', () => out.includes('the controller is back'), 15_000);
+      const after = out.length;
+      await box.waitFor('the action again, on the new controller', () => out.slice(after).includes('note done'), 20_000);
+      assert.doesNotMatch(out, /could not run/);
     } finally {
       watcher.kill('SIGINT');
       await new Promise((r) => watcher.once('exit', r));

@@ -41,6 +41,8 @@ describe('subscription', { timeout: 120_000 }, () => {
       await box.waitFor('the controller gone', () => !alive(pid));
       await sleep(300); // events pile up in the buddy meanwhile
       await startController({ config: box.configFile, env: box.env });
+      // The next kill only once the subscription is back (it retries 0.1 s doubling to 2 s).
+      await box.waitFor('the subscription back', () => controllerNotices.length === 2 * (i + 1), 10_000);
     }
     await sleep(400);
     const c = await box.client();

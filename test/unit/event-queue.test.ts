@@ -34,6 +34,32 @@ describe('event ring', { timeout: 5000 }, () => {
 describe('event queue', { timeout: 5000 }, () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
+  it('events that overflow into the journal while a peek of the ring is delivered are acknowledged with it', () => {
+    const { q } = queue(4, 100);
+    for (let i = 1; i <= 4; i++) q.push('spawned', { pid: i }, i);
+    const delivering = q.peek(10); // from the ring: 1..4
+    assert.deepEqual(seqs(delivering), [1, 2, 3, 4]);
+    for (let i = 5; i <= 7; i++) q.push('spawned', { pid: i }, i); // 1..3 overflow into the journal meanwhile
+    q.ack(4, 100);
+    assert.deepEqual(seqs(q.peek(10)), [5, 6, 7], 'nothing delivered twice');
+    assert.equal(q.pending, 3);
+  });
+
+  it('an event the journal cannot take (a full disk) is counted as dropped, never thrown', () => {
+    const { q, journal } = queue(2, 100);
+    const errors: string[] = [];
+    q.onJournalError = (m) => errors.push(m);
+    journal.append = () => {
+      throw new Error('ENOSPC: no space left on device, write');
+    };
+    for (let i = 1; i <= 5; i++) q.push('spawned', { pid: i }, i); // 1..3 overflow and are lost
+    assert.equal(errors.length, 3);
+    q.ack(5, 10);
+    const [report] = q.peek(10);
+    assert.equal(report?.type, 'events_dropped');
+    assert.deepEqual(report?.detail, { count: 3, firstSeq: 1, lastSeq: 3 });
+  });
+
   it('numbers events from 1 and keeps them until acknowledged', () => {
     const { q } = queue(4, 10);
     q.push('spawned', { pid: 1 }, 10);

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { restartController, startController, stopController } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
-import { duration, printJson } from '../output.js';
+import { duration, printJson, problemLines } from '../output.js';
 
 export function registerController(program: Command, ctx: Context): void {
   const controller = program.command('controller').description('start, stop or inspect the controller (services are not touched)');
@@ -53,8 +53,10 @@ export function registerController(program: Command, ctx: Context): void {
           `state     ${s.stateDir}`,
           `config    ${s.configFile ?? '(defaults)'}`,
           `services  ${s.services} (${s.buddies} buddies reachable)`,
+          `clients   ${s.clients} connected (at most ${s.maxClients} at once)`,
         ];
         if (s.configIssues.length > 0) lines.push(`config problems: ${s.configIssues.length} (run upk check-config)`);
+        lines.push(...(s.problems.length > 0 ? problemLines(s.problems) : ['problems  none']));
         process.stdout.write(lines.join('\n') + '\n');
       }),
     );

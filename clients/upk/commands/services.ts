@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { ExitCode } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
-import { inDesiredState, printJson, statusTable } from '../output.js';
+import { inDesiredState, printJson, problemLines, statusTable, unsupervisedLine } from '../output.js';
 
 export function registerServices(program: Command, ctx: Context): void {
   program
@@ -13,7 +13,10 @@ export function registerServices(program: Command, ctx: Context): void {
       ctx.withClient(async (client) => {
         const all = await client.list();
         if (ctx.json) return printJson(all);
-        process.stdout.write(all.length === 0 ? 'no services configured\n' : statusTable(all));
+        // What is wrong with the controller (a full disk, services without a buddy) heads the table.
+        const { problems } = await client.controllerStatus();
+        const head = problemLines(problems).map((l) => l + '\n').join('');
+        process.stdout.write(head + (all.length === 0 ? 'no services configured\n' : statusTable(all)));
       }),
     );
 
@@ -26,7 +29,8 @@ export function registerServices(program: Command, ctx: Context): void {
         const statuses = await client.status(names.length > 0 ? names : undefined);
         if (statuses.some((s) => !inDesiredState(s))) ctx.fail(ExitCode.NOT_IN_DESIRED_STATE);
         if (ctx.json) return printJson(statuses);
-        process.stdout.write(statusTable(statuses));
+        const notes = statuses.flatMap((s) => unsupervisedLine(s) ?? []).map((l) => l + '\n').join('');
+        process.stdout.write(statusTable(statuses) + notes);
       }),
     );
 }

@@ -1,0 +1,128 @@
+// Supervision never stops silently: a buddy that cannot be started again is retried with backoff
+// while the service says why it is unsupervised, a dead pid is never shown as running, and once a
+// buddy runs the service is adopted or started again. A new buddy's first events are stored at once.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Sandbox, alive } from '../helpers/sandbox.js';
+
+const BUDDY = fileURLToPath(new URL('../../buddy/main.js', import.meta.url));
+
+describe('buddy relaunch', { timeout: 120_000 }, () => {
+  let box: Sandbox;
+  let flag = '';
+  before(async () => {
+    box = new Sandbox('relaunch', { BuddyPollingInterval: 0.5, UpkBuddyPath: './wrapper.mjs' });
+    flag = box.file('refuse');
+    // The buddy program, behind a wrapper that refuses to start while the flag file exists.
+    writeFileSync(
+      box.file('wrapper.mjs'),
+      `import { existsSync } from 'node:fs';
+if (existsSync(${JSON.stringify(flag)})) { console.error('wrapper refuses: the flag is set'); process.exit(1); }
+await import(${JSON.stringify(BUDDY)});
+`,
+    );
+    box.writeServices({
+      kept: { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1 },
+      dies: { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1 },
+      quick: { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1 },
+    });
+    await box.startController();
+    for (const s of ['kept', 'dies', 'quick']) await box.waitForState(s, 'running');
+  });
+  after(async () => {
+    rmSync(flag, { force: true });
+    await box.cleanup();
+  });
+
+  const controllerLog = (): string => readFileSync(join(box.stateDir, 'controller.log'), 'utf8');
+
+  it('retries a buddy that cannot start, says why, shows no dead pid, and restarts the service once it can', async () => {
+    const c = await box.client();
+    const [before] = await c.status('dies');
+    // An old line in buddy.log must not be taken for the cause.
+    writeFileSync(join(box.runDir('dies'), 'log', 'buddy.log'), 'AN OLD LINE OF A PREVIOUS BUDDY\n', { flag: 'a' });
+    writeFileSync(flag, '');
+    process.kill(before!.buddyPid!, 'SIGKILL');
+    const s = await box.waitFor('dies unsupervised', async () => {
+      const [x] = await c.status('dies');
+      return x?.unsupervised && x.unsupervised.attempts >= 3 ? x : undefined;
+    }, 15_000);
+    assert.match(s.unsupervised!.reason, /wrapper refuses: the flag is set/);
+    assert.match(s.unsupervised!.reason, /exited with code 1/);
+    assert.doesNotMatch(s.unsupervised!.reason, /OLD LINE/);
+    assert.equal(s.pid, before!.pid, 'the service still runs, unsupervised: its pid is shown');
+    const list = await box.upk(['list']);
+    assert.match(list.stdout, /dies\s+unsupervised!/);
+    assert.match(list.stdout, /^! 1 service\(s\) without a buddy .*: dies \(since /m, 'upk list heads its table with the problem');
+    const status = await box.upk(['controller', 'status']);
+    assert.match(status.stdout, /without a buddy.*dies/);
+
+    // The service dies while nobody supervises it: its pid is no longer shown.
+    process.kill(before!.pid!, 'SIGKILL');
+    await box.waitFor('the dead pid gone from the status', async () => (await c.status('dies'))[0]?.pid === null, 3000);
+    const [gone] = await c.status('dies');
+    assert.equal(gone!.started, null, 'no uptime for a process that is gone');
+
+    // Each cause is logged once, however often it is retried.
+    const failures = controllerLog().split('\n').filter((l) => l.includes('dies: unsupervised:'));
+    assert.equal(failures.length, 1, failures.join('\n'));
+
+    rmSync(flag);
+    const back = await box.waitFor('dies running again', async () => {
+      const [x] = await c.status('dies');
+      return x?.state === 'running' && x.pid !== null && x.buddyPid !== null ? x : undefined;
+    }, 10_000);
+    assert.notEqual(back.pid, before!.pid, 'started again by policy: it wants to run');
+    assert.equal(back.unsupervised, null);
+    assert.match(controllerLog(), /dies: supervised again by buddy \d+, after \d+ failed launch/);
+    assert.doesNotMatch((await box.upk(['list'])).stdout, /^!/m, 'no problem left');
+  });
+
+  it('adopts the service that ran on meanwhile', async () => {
+    const c = await box.client();
+    const [before] = await c.status('kept');
+    writeFileSync(flag, '');
+    process.kill(before!.buddyPid!, 'SIGKILL');
+    await box.waitFor('kept unsupervised', async () => (await c.status('kept'))[0]?.unsupervised ?? undefined, 10_000);
+    rmSync(flag);
+    const back = await box.waitFor('kept supervised', async () => {
+      const [x] = await c.status('kept');
+      return x?.buddyPid && x.buddyPid !== before!.buddyPid && x.state === 'running' ? x : undefined;
+    }, 10_000);
+    assert.equal(back.pid, before!.pid, 'adopted, not restarted');
+    assert.ok(alive(before!.pid!));
+  });
+
+  it("collects a new buddy's first events at once, however quickly buddies are lost", async () => {
+    const c = await box.client();
+    const db = box.db();
+    // Watched in the database only: a client's request would make the controller poll.
+    const newest = (): { id: number; pid: number } | undefined =>
+      db.prepare(`SELECT b.id, b.pid FROM buddies b JOIN services s ON s.uuid = b.service_uuid WHERE s.name = 'quick' ORDER BY b.id DESC LIMIT 1`).get() as never;
+    const adopted = (buddyId: number): boolean =>
+      db.prepare(`SELECT 1 FROM events WHERE buddy_id = ? AND type = 'adopted'`).get(buddyId) !== undefined;
+    try {
+      const [s] = await c.status('quick');
+      let buddy = { id: newest()!.id, pid: s!.buddyPid! };
+      for (let i = 0; i < 5; i++) {
+        const old = buddy;
+        process.kill(old.pid, 'SIGKILL');
+        buddy = await box.waitFor('a new buddy', () => {
+          const b = newest();
+          return b && b.id !== old.id ? b : undefined;
+        }, 10_000);
+        // BuddyPollingInterval is 0.5 s: a buddy polled at the quiet pace would wait up to 10 s.
+        await box.waitFor(`the adoption by buddy ${buddy.pid} stored`, () => adopted(buddy.id), 2000);
+      }
+    } finally {
+      db.close();
+    }
+    const events = box.events('quick');
+    assert.equal(events.filter((e) => e.type === 'adopted').length, 5, 'every adoption recorded');
+    assert.equal(events.filter((e) => e.type === 'spawned').length, 1, 'never restarted');
+    assert.ok(!existsSync(flag));
+  });
+});
