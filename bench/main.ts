@@ -3,7 +3,7 @@
 //
 // Usage: node dist/bench/main.js [--quick] [--only NAME]
 //   --only NAME  run one benchmark: memory, respawn, startup, restart-drain, live-latency, idle-cpu, store-throughput,
-//                audit-queries or uptop-render
+//                audit-queries, uptop-render or slow-subscribers
 //   --quick      smaller N (respawn 50 kills, startup and restart-drain 1 run, idle-cpu 10 s, store 50,000 events,
 //                audit queries on 200,000 events)
 //
@@ -23,8 +23,9 @@ import { restartDrain } from './restart-drain.js';
 import { startup } from './startup.js';
 import { storeThroughput } from './store-throughput.js';
 import { uptopRender } from './uptop-render.js';
+import { slowSubscribers } from './slow-subscribers.js';
 
-const BENCHMARKS: readonly Benchmark[] = [memory, respawn, startup, restartDrain, liveLatency, idleCpu, storeThroughput, auditQueries, uptopRender];
+const BENCHMARKS: readonly Benchmark[] = [memory, respawn, startup, restartDrain, liveLatency, idleCpu, storeThroughput, auditQueries, uptopRender, slowSubscribers];
 
 interface Options {
   quick: boolean;

@@ -12,7 +12,7 @@ describe('client across controller restarts', { timeout: 120_000 }, () => {
   const many: Record<string, Record<string, unknown>> = {};
   for (let i = 0; i < 30; i++) {
     // A slow stop: the stop script takes 1 s, so `upk stop all` is still in flight when the controller stops.
-    many[`slow${String(i).padStart(2, '0')}`] = { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1, StopScript: 'sleep 1; kill $1' };
+    many[`slow${String(i).padStart(2, '0')}`] = { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1, StopScript: 'sleep 3; kill $1' };
   }
   before(async () => {
     box = new Sandbox('reconnect');

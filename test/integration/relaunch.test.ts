@@ -2,11 +2,12 @@
 // while the service says why it is unsupervised, a dead pid is never shown as running, and once a
 // buddy runs the service is adopted or started again. A new buddy's first events are stored at once.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Sandbox, alive } from '../helpers/sandbox.js';
+import { Sandbox, alive, sleep } from '../helpers/sandbox.js';
 
 const BUDDY = fileURLToPath(new URL('../../buddy/main.js', import.meta.url));
 
@@ -79,6 +80,30 @@ await import(${JSON.stringify(BUDDY)});
     assert.equal(back.unsupervised, null);
     assert.match(controllerLog(), /dies: supervised again by buddy \d+, after \d+ failed launch/);
     assert.doesNotMatch((await box.upk(['list'])).stdout, /^!/m, 'no problem left');
+  });
+
+  it('a controller out of file descriptors keeps trying, with the real cause, and supervises again once it can', async () => {
+    const c = await box.client();
+    const [before] = await c.status('kept');
+    const controller = c.controller.pid;
+    c.close();
+    const open = readdirSync(`/proc/${controller}/fd`).length;
+    // No new descriptor for the controller from now on (the soft limit only: it can be raised again).
+    execFileSync('prlimit', ['--pid', String(controller), `--nofile=${open - 4}:`]);
+    try {
+      process.kill(before!.buddyPid!, 'SIGKILL');
+      await box.waitFor('the failure logged', () => /kept: unsupervised: .*(EMFILE|too many open files)/i.test(controllerLog()), 10_000);
+      await sleep(1500); // several more tries meanwhile, none logged again: same cause
+      assert.equal(controllerLog().split('\n').filter((l) => l.includes('kept: unsupervised:')).length, 1);
+    } finally {
+      execFileSync('prlimit', ['--pid', String(controller), '--nofile=20000:']);
+    }
+    const back = await box.waitFor('kept supervised again', async () => {
+      const [x] = await (await box.client()).status('kept');
+      return x?.buddyPid && x.buddyPid !== before!.buddyPid && x.state === 'running' ? x : undefined;
+    }, 10_000);
+    assert.equal(back.pid, before!.pid, 'adopted');
+    assert.equal(back.unsupervised, null);
   });
 
   it('adopts the service that ran on meanwhile', async () => {
