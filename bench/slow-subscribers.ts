@@ -43,8 +43,8 @@ export const slowSubscribers: Benchmark = {
     withSandbox('slow', async (sandbox): Promise<Figure[]> => {
       const seconds = ctx.quick ? 20 : 80;
       sandbox.writeConfig();
-      // About 40 crashes a second, three events each (spawned, exited, backoff): ~120 events/s.
-      sandbox.writeServices({ churn: idleService({ ExecStart: 'sh -c "exit 1"', UserRateLimit: 0.025 }) });
+      // Some 45 crashes a second, three events each (spawned, exited, backoff): 120-140 events/s here.
+      sandbox.writeServices({ churn: idleService({ ExecStart: "sh -c \"exit 1\"", UserRateLimit: 0.015 }) });
       const pid = await sandbox.startController();
       const client = await sandbox.connect();
       const first = (await client.events({ limit: 1 }))[0]?.id ?? 0;
@@ -64,6 +64,7 @@ export const slowSubscribers: Benchmark = {
       const ended = readFileSync(join(sandbox.stateDir, 'controller.log'), 'utf8').split('\n').filter((l) => l.includes('bench-paused') && l.includes('ended')).length;
       client.close();
       for (const p of peers) p.destroy();
+      ctx.note(`controller RSS every 5 s (MB): ${samples.map((x) => x.toFixed(0)).join(" ")}`);
       ctx.note(`${SUBSCRIBERS} paused subscribers for ${seconds} s; ${rate.toFixed(0)} events/s stored; ${ended} of ${SUBSCRIBERS} subscriptions ended by the controller (each at ${CLIENT_MAX_BUFFERED_BYTES / 1048576} MiB waiting)`);
       const n = `${SUBSCRIBERS} subscribers, ${seconds} s`;
       return [

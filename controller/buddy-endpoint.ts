@@ -96,6 +96,8 @@ export class BuddyEndpoint {
       codec: jsonCodec,
       maxFrameBytes: BUDDY_MAX_FRAME_BYTES,
       handshake: { method: 'hello', deadlineMs: HELLO_DEADLINE_MS },
+      maxInFlight: 4, // a buddy delivers one batch at a time
+      maxBufferedBytes: BUDDY_MAX_FRAME_BYTES,
       onRequest: async (method, params) => {
         try {
           return await dispatchTyped(this.handlers, controllerBuddyValidators, method, params, null);

@@ -321,12 +321,15 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
         lastId: p.sinceId ?? lastId,
         live: p.sinceId === undefined,
         who: `${ctx.client} (pid ${ctx.pid ?? '?'})`,
+        allowance: 0,
       };
       // The current statuses first; then (with sinceId) the stored events after it, as fast as the
       // client reads, then live ones (publisher.ts).
       c.publisher.add(sub);
-      for (const e of c.services.all()) if (wantsService(sub, e.uuid)) sendStatus(sub, serviceStatus(e));
+      const statuses = c.services.all().filter((e) => wantsService(sub, e.uuid)).map(serviceStatus);
+      for (const status of statuses) sendStatus(sub, status);
       sendProblems(sub, c.problems.list());
+      c.publisher.begun(sub, statuses);
       return { subscription: p.subscription, lastId };
     },
 

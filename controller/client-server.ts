@@ -5,6 +5,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import {
   CLIENT_MAX_BUFFERED_BYTES,
   CLIENT_MAX_FRAME_BYTES,
+  CLIENT_STALL_MS,
   PROTOCOL_MAX,
   PROTOCOL_MIN,
   clientValidators,
@@ -34,6 +35,8 @@ export function negotiate(range: HelloParams['protocol']): number | null {
 
 /** Client connections served at once at most: 1,000, or a quarter of the open-file limit if that is less. */
 export const CLIENT_CONNECTIONS_MAX = 1000;
+/** Requests of one client handled at once; the next ones wait until one is answered. */
+export const CLIENT_REQUESTS_IN_FLIGHT_MAX = 32;
 /** Past the limit, a connection is told why in answer to its first request, within this long. */
 const REFUSAL_DEADLINE_MS = 1000;
 /** Past the limit by this many more, connections are closed at once, unanswered. */
@@ -90,6 +93,8 @@ export class ClientServer {
       codec: msgpackCodec,
       maxFrameBytes: CLIENT_MAX_FRAME_BYTES,
       maxBufferedBytes: CLIENT_MAX_BUFFERED_BYTES,
+      stallMs: CLIENT_STALL_MS,
+      maxInFlight: CLIENT_REQUESTS_IN_FLIGHT_MAX,
       handshake: { method: 'hello', deadlineMs: HELLO_DEADLINE_MS },
       onRequest: (method, params) => dispatchTyped(this.handlers, clientValidators, method, params, ctx),
       onClose: (reason) => {

@@ -38,6 +38,11 @@ export interface Subscriber {
   live: boolean;
   /** Who subscribed, for the log: the client's name and pid. */
   who: string;
+  /**
+   * What may wait for it before it is ended: CLIENT_MAX_BUFFERED_BYTES, plus the statuses sent when
+   * it began until they have gone (a thousand services' statuses must not end a subscription at once).
+   */
+  allowance: number;
 }
 
 /** Reads stored events after an id, for a subscription catching up. */
@@ -80,6 +85,7 @@ export class Publisher {
     }
     subs.set(sub.id, sub);
     this.count += 1;
+    sub.allowance = CLIENT_MAX_BUFFERED_BYTES;
     // Caught up from the next turn: the subscribe answer and the statuses go first.
     if (!sub.live) setImmediate(() => void this.catchUp(sub));
   }
@@ -105,6 +111,16 @@ export class Publisher {
 
   private active(sub: Subscriber): boolean {
     return this.byConnection.get(sub.connection)?.get(sub.id) === sub;
+  }
+
+  /**
+   * A subscription was sent the statuses (and problems) it begins with. They may wait on top of the
+   * usual bound, until they have gone; and they count as sent when none was yet (the first
+   * subscriber), so that the next poll does not send every unchanged status again to everyone.
+   */
+  begun(sub: Subscriber, statuses: ServiceStatus[]): void {
+    sub.allowance = CLIENT_MAX_BUFFERED_BYTES + sub.connection.buffered;
+    for (const st of statuses) if (!this.lastStatus.has(st.uuid)) this.lastStatus.set(st.uuid, JSON.stringify(st));
   }
 
   /** Send the stored events after sub.lastId, page by page, as fast as the client reads; then go live. */
@@ -168,7 +184,9 @@ export class Publisher {
 
   /** True when the client takes what it is sent; else its subscription ends here, telling it why. */
   private room(s: Subscriber): boolean {
-    if (s.connection.buffered <= CLIENT_MAX_BUFFERED_BYTES) return true;
+    const buffered = s.connection.buffered;
+    if (buffered <= CATCH_UP_LOW_WATER) s.allowance = CLIENT_MAX_BUFFERED_BYTES; // what it began with has gone
+    if (buffered <= s.allowance) return true;
     this.drop(s);
     const params: ClientNotifications['ended'] = {
       subscription: s.id,
@@ -182,17 +200,28 @@ export class Publisher {
   }
 }
 
-/** Resolves when what waits to be written to the connection has gone, or the connection has. */
+const draining = new WeakMap<RpcConnection, Promise<void>>();
+
+/**
+ * Resolves when what waits to be written to the connection has gone, or the connection has: one
+ * pair of listeners per connection, however many of its subscriptions wait.
+ */
 function drained(connection: RpcConnection): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      connection.socket.off('drain', done);
-      connection.socket.off('close', done);
-      resolve();
-    };
-    connection.socket.once('drain', done);
-    connection.socket.once('close', done);
-  });
+  let waiting = draining.get(connection);
+  if (!waiting) {
+    waiting = new Promise<void>((resolve) => {
+      const done = (): void => {
+        connection.socket.off('drain', done);
+        connection.socket.off('close', done);
+        draining.delete(connection);
+        resolve();
+      };
+      connection.socket.once('drain', done);
+      connection.socket.once('close', done);
+    });
+    draining.set(connection, waiting);
+  }
+  return waiting;
 }
 
 export const wantsService = (s: Subscriber, uuid: string): boolean => s.uuids === null || s.uuids.has(uuid);

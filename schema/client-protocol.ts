@@ -17,6 +17,8 @@ export const CLIENT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
  * until it reads, and ends its subscriptions (`ended`; libclient subscribes again from its last event).
  */
 export const CLIENT_MAX_BUFFERED_BYTES = 1024 * 1024;
+/** A client that takes nothing of what waits for it (more than CLIENT_MAX_BUFFERED_BYTES) this long is disconnected. */
+export const CLIENT_STALL_MS = 60_000;
 /** Subscriptions one connection may hold at once. */
 export const SUBSCRIPTIONS_PER_CONNECTION_MAX = 64;
 /** Most events one `events` answer carries (and the default of `limit`); ask again with `afterId` for more. */

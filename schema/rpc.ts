@@ -50,6 +50,13 @@ export interface RpcOptions {
    * peer that sends and never reads cannot make us buffer without bound). Off when absent.
    */
   maxBufferedBytes?: number;
+  /**
+   * With maxBufferedBytes: a peer that takes nothing of what waits for this long (ms) is disconnected,
+   * and what was buffered for it freed (a client that stopped reading for good).
+   */
+  stallMs?: number;
+  /** Requests of the peer handled at once at most; the next ones wait (and its socket is not read). */
+  maxInFlight?: number;
 }
 
 /**
@@ -68,7 +75,23 @@ export class RpcConnection {
   /** The handshake: not yet seen (null), in progress (a promise of its success), or done (true). */
   private greeting: Promise<boolean> | true | null = null;
   private deadline: NodeJS.Timeout | undefined;
+  /** Frames received and not yet handled (while too much waits to be written, or too many requests run). */
+  private readonly inbox: Buffer[] = [];
+  /** Requests of the peer being handled now. */
+  private inFlight = 0;
+  /** The socket is not read (something waits in the inbox, or too much waits to be written). */
   private paused = false;
+  /** Waiting for 'drain' (more than maxBufferedBytes wait to be written). */
+  private over = false;
+  private stall: NodeJS.Timeout | undefined;
+  /**
+   * Frames written while the socket is backed up, gathered here and written as one chunk at its next
+   * 'drain' (a client that reads slowly, or not at all, costs its bytes, not a queue entry per frame).
+   */
+  private outbox: Buffer[] = [];
+  private outboxBytes = 0;
+  /** Frames at the end of the outbox not yet merged into one chunk. */
+  private unmerged = 0;
 
   constructor(
     readonly socket: Socket,
@@ -76,6 +99,7 @@ export class RpcConnection {
   ) {
     this.decoder = new FrameDecoder(options.maxFrameBytes);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.onDrain());
     socket.on('error', (err) => this.shutdown(err));
     socket.on('close', () => this.shutdown(undefined));
     const hs = options.handshake;
@@ -98,7 +122,7 @@ export class RpcConnection {
 
   /** Bytes written and not yet taken by the peer's socket. */
   get buffered(): number {
-    return this.socket.writableLength;
+    return this.socket.writableLength + this.outboxBytes;
   }
 
   request(method: string, params: unknown, timeoutMs = 0): Promise<unknown> {
@@ -132,7 +156,9 @@ export class RpcConnection {
   end(): void {
     if (this.closed || this.ending) return;
     this.ending = true;
-    this.socket.end();
+    const rest = this.takeOutbox();
+    if (rest) this.socket.end(rest);
+    else this.socket.end();
   }
 
   destroy(reason?: Error): void {
@@ -144,29 +170,84 @@ export class RpcConnection {
     if (this.ending || this.closed) return false;
     const payload = this.options.codec.encode(message);
     if (payload.length > this.options.maxFrameBytes) return false;
-    this.socket.write(encodeFrame(payload));
+    const frame = encodeFrame(payload);
+    if (this.outbox.length > 0 || this.socket.writableNeedDrain) this.gather(frame);
+    else this.socket.write(frame);
     const limit = this.options.maxBufferedBytes;
-    if (limit !== undefined && !this.paused && this.socket.writableLength > limit) {
-      this.paused = true;
-      this.socket.pause();
-      this.socket.once('drain', () => {
-        this.paused = false;
-        if (!this.closed) this.socket.resume();
-      });
+    if (limit !== undefined && !this.over && this.buffered > limit) {
+      this.over = true;
+      this.updateReading();
+      this.armStall();
     }
     return true;
   }
 
+  private gather(frame: Buffer): void {
+    this.outbox.push(frame);
+    this.outboxBytes += frame.length;
+    if (++this.unmerged >= 256) {
+      this.outbox.push(Buffer.concat(this.outbox.splice(-this.unmerged)));
+      this.unmerged = 0;
+    }
+  }
+
+  private takeOutbox(): Buffer | null {
+    if (this.outbox.length === 0) return null;
+    const chunk = this.outbox.length === 1 ? this.outbox[0]! : Buffer.concat(this.outbox);
+    this.outbox = [];
+    this.outboxBytes = 0;
+    this.unmerged = 0;
+    return chunk;
+  }
+
+  /** The peer took everything written: write what was gathered meanwhile; read again when under the limit. */
+  private onDrain(): void {
+    if (this.closed) return;
+    const chunk = this.takeOutbox();
+    if (chunk) this.socket.write(chunk);
+    if (!this.over) return;
+    const limit = this.options.maxBufferedBytes ?? Infinity;
+    if (this.buffered > limit) {
+      this.armStall(); // it read something: the stall counts again from now
+      return;
+    }
+    this.over = false;
+    clearTimeout(this.stall);
+    this.pump();
+  }
+
+  /** With stallMs: disconnect the peer unless it takes something within that time. */
+  private armStall(): void {
+    const stallMs = this.options.stallMs;
+    if (stallMs === undefined) return;
+    clearTimeout(this.stall);
+    this.stall = setTimeout(() => {
+      this.shutdown(new Error(`it read nothing for ${stallMs / 1000} s while more than ${this.options.maxBufferedBytes} bytes waited for it`));
+    }, stallMs);
+    this.stall.unref();
+  }
+
   private onData(chunk: Buffer): void {
     if (this.closed) return;
-    let payloads: Buffer[];
     try {
-      payloads = this.decoder.push(chunk);
+      for (const payload of this.decoder.push(chunk)) this.inbox.push(payload);
     } catch (err) {
       this.shutdown(err as Error);
       return;
     }
-    for (const payload of payloads) {
+    this.pump();
+  }
+
+  /** True while the next frame must wait: too much waits to be written, or too many requests run. */
+  private get blocked(): boolean {
+    const max = this.options.maxInFlight;
+    return this.over || (max !== undefined && this.inFlight >= max);
+  }
+
+  /** Handle the frames received, as far as the peer's reading and the requests in flight allow. */
+  private pump(): void {
+    while (this.inbox.length > 0 && !this.closed && !this.blocked) {
+      const payload = this.inbox.shift()!;
       let message: unknown;
       try {
         message = this.options.codec.decode(payload);
@@ -178,8 +259,17 @@ export class RpcConnection {
         this.shutdown(new Error('frame is not a request, response or notification'));
         return;
       }
-      if (this.closed) return;
     }
+    this.updateReading();
+  }
+
+  /** Read the socket only while nothing waits in the inbox and the peer takes what it is sent. */
+  private updateReading(): void {
+    if (this.closed) return;
+    const wait = this.over || this.inbox.length > 0;
+    if (wait && !this.paused) this.socket.pause();
+    else if (!wait && this.paused) this.socket.resume();
+    this.paused = wait;
   }
 
   /** Returns false when the message has no valid shape. */
@@ -189,7 +279,11 @@ export class RpcConnection {
     const hasId = typeof m.id === 'number' && Number.isInteger(m.id);
     if (typeof m.method === 'string') {
       if (hasId) {
-        void this.answer(m.id as number, m.method, m.params);
+        this.inFlight += 1;
+        void this.answer(m.id as number, m.method, m.params).finally(() => {
+          this.inFlight -= 1;
+          this.pump();
+        });
       } else if (m.id === undefined) {
         if (!this.greeted) return false; // a server hears nothing before its handshake
         this.options.onNotification?.(m.method, m.params);
@@ -265,6 +359,9 @@ export class RpcConnection {
     this.closed = true;
     this.closeReason = reason;
     clearTimeout(this.deadline);
+    clearTimeout(this.stall);
+    this.outbox = [];
+    this.outboxBytes = 0;
     this.socket.destroy();
     for (const [, p] of this.pending) {
       if (p.timer) clearTimeout(p.timer);
