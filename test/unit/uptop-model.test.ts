@@ -132,4 +132,20 @@ describe('uptop lines', { timeout: 5000 }, () => {
     assert.equal(footerLine(14), 'q quit  ? help');
     assert.ok(footerLine(80).length <= 80);
   });
+
+  it("the controller's problems head the header, in red, shortened before anything else", () => {
+    const m = model(svc('a'), svc('b', { state: 'unknown', unsupervised: { reason: 'cannot start a buddy', since: new Date(NOW).toISOString(), attempts: 3 } }));
+    m.controller = { state: 'up', info: { pid: 42, version: '0.1.0', protocol: 2, startedAt: new Date(NOW - 60_000).toISOString(), socket: '', stateDir: '', configFile: null } };
+    const since = new Date(NOW).toISOString();
+    m.problems = [
+      { kind: 'database', message: 'cannot write the audit database: database or disk is full', since },
+      { kind: 'unsupervised', message: '1 service(s) without a buddy', since },
+    ];
+    assert.equal(headerLine(m, NOW, false, 160), 'uptop  controller 42 up 1m0s  2 services: 1 running, 0 stopped, 0 failed, 1 other  ! audit database not writable, services unsupervised  v0.1.0');
+    assert.match(headerLine(m, NOW, false, 66), /^uptop {2}pid 42 {2}2: 1 run, 0 stop, 0 fail, 1 other {2}! 2 problems$/);
+    assert.match(headerLine(m, NOW, true, 130), /\{red-fg\}! audit database not writable, services unsupervised\{\/red-fg\}/);
+    assert.match(rowLine(m.visible(NOW)[1]!, layoutFor(80), NOW, false), /^b +unsuperv~ /, 'the state cell');
+    m.problems = [];
+    assert.doesNotMatch(headerLine(m, NOW, false, 130), /!/);
+  });
 });
