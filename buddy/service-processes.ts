@@ -1,12 +1,11 @@
 // What belongs to the service: its process group, and the processes that left it (a daemon's double
 // fork, setsid) but carry its marker, UPKEEPER_MARKER=<uuid>, in their environment.
+import { SERVICE_MARKER } from '../schema/run-dir.js';
 import { markerOf, pidMarkNow, serviceAlive, signalService, type Marker, type PidMark } from '../system/marked-processes.js';
 
-/**
- * The variable every process of the service inherits. Only `scripts/start` gets it; action scripts
- * and pipe programs never do, so a stop never signals its own stop script.
- */
-export const SERVICE_MARKER = 'UPKEEPER_MARKER';
+// Only `scripts/start` gets the marker; action scripts and pipe programs never do, so a stop never
+// signals its own stop script.
+export { SERVICE_MARKER };
 
 /** An environment without the marker: for action scripts and pipe programs. */
 export function withoutMarker(env: Record<string, string>): Record<string, string> {

@@ -3,7 +3,8 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ServiceConfig } from '../schema/config/types.js';
-import { RUN_DIR } from '../schema/run-dir.js';
+import { RUN_DIR, SERVICE_MARKER } from '../schema/run-dir.js';
+import { markerOf, serviceAlive, signalService } from '../system/marked-processes.js';
 import { processAlive } from '../system/process-group.js';
 import { previousStatus, serviceSurvives } from '../buddy/settings.js';
 import { BuddyLink } from './buddy-link.js';
@@ -147,8 +148,19 @@ export class Buddies {
    * exited (it exits once the poller has committed them).
    */
   async shutdown(entry: ServiceEntry): Promise<{ ok: boolean; message: string }> {
-    const link = await this.reach(entry);
-    if (!link) return { ok: true, message: 'no buddy was running' };
+    let link = await this.reach(entry);
+    if (!link) {
+      // A service left running without a buddy must not outlive a shutdown: a buddy is started to
+      // stop it (it adopts it), and if none can be, the controller stops it itself.
+      const left = previousStatus(join(entry.runDir, RUN_DIR.status), entry.uuid);
+      if (!serviceSurvives(left)) return { ok: true, message: 'no buddy was running' };
+      try {
+        link = (await launchBuddy(entry.runDir, this.program)).link;
+        this.bind(entry, link);
+      } catch (err) {
+        return this.stopUnsupervised(entry, left.pid, (err as Error).message);
+      }
+    }
     const outcome = await link.call('shutdown', {});
     entry.status = outcome.status;
     if (await waitForExit(link.pid, SHUTDOWN_DRAIN_MS)) this.c.store.endBuddy(link.buddyId, 'shutdown');
@@ -158,24 +170,41 @@ export class Buddies {
 
   /**
    * Remove a service from the controller: stop it and its buddy, and record it as removed. A service
-   * still running without a buddy gets one first (it adopts the service), so that it can be stopped.
+   * still running without a buddy gets one first (it adopts the service), so that it can be stopped;
+   * when none can be started, the controller stops it itself (as `shutdown` does).
    */
   async unconfigure(entry: ServiceEntry, why: string): Promise<void> {
     entry.retired = true;
-    let link = await this.reach(entry);
-    if (!link && serviceSurvives(previousStatus(join(entry.runDir, RUN_DIR.status), entry.uuid))) {
-      link = await launchBuddy(entry.runDir, this.program).then(
-        (b) => b.link,
-        (err: Error) => (this.c.log.warn(`${entry.config.id}: ${err.message}`), null),
-      );
-      if (link) this.bind(entry, link);
-    }
-    if (link) await this.shutdown(entry).catch((err: Error) => this.c.log.warn(`${entry.config.id}: ${err.message}`));
+    const outcome = await this.shutdown(entry).catch((err: Error) => ({ ok: false, message: err.message }));
+    if (!outcome.ok) this.c.log.warn(`${entry.config.id}: ${outcome.message}`);
     takeInJournals(this.c.store, entry.runDir, entry.uuid, (m) => this.c.log.info(m));
     this.c.services.delete(entry.config.id);
     this.c.store.markRemoved(entry.uuid);
     this.c.publisher.removed(entry.config.id, entry.uuid);
     this.c.log.info(`${entry.config.id}: ${why}: removed`);
+  }
+
+  /**
+   * Stop a service no buddy can be started for, from the controller: SIGTERM to its process group
+   * and its marked processes, SIGKILL after KillTimeout (at least 1 s; 10 s when it is negative), and
+   * a last SIGKILL check 1 s later.
+   */
+  private async stopUnsupervised(entry: ServiceEntry, pid: number, why: string): Promise<{ ok: boolean; message: string }> {
+    const id = entry.config.id;
+    const uid = entry.config.setUid ?? process.getuid?.() ?? 0;
+    const marker = markerOf(SERVICE_MARKER, entry.uuid, uid);
+    const graceMs = entry.config.killTimeout < 0 ? 10_000 : Math.max(1000, entry.config.killTimeout * 1000);
+    this.c.log.warn(`${id}: no buddy can be started (${why}); stopping pid ${pid} and its group from the controller`);
+    signalService(pid, marker, 'SIGTERM');
+    if (!(await waitUntil(() => !serviceAlive(pid, marker), graceMs))) {
+      signalService(pid, marker, 'SIGKILL');
+      await waitUntil(() => !serviceAlive(pid, marker), 1000);
+    }
+    const gone = !serviceAlive(pid, marker);
+    return {
+      ok: gone,
+      message: gone ? `stopped by the controller: no buddy could be started (${why})` : `still running: no buddy could be started (${why}), and SIGKILL did not end it`,
+    };
   }
 
   /**
@@ -316,9 +345,14 @@ export function storedConfig(json: string): ServiceConfig | null {
 }
 
 /** Wait until `pid` no longer runs; false if it still does after `ms`. */
-export async function waitForExit(pid: number, ms: number): Promise<boolean> {
+export function waitForExit(pid: number, ms: number): Promise<boolean> {
+  return waitUntil(() => !processAlive(pid), ms);
+}
+
+/** Wait until `done()` (checked every 20 ms); false if it is not after `ms`. */
+async function waitUntil(done: () => boolean, ms: number): Promise<boolean> {
   const deadline = Date.now() + ms;
-  while (processAlive(pid)) {
+  while (!done()) {
     if (Date.now() >= deadline) return false;
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -51,3 +51,9 @@ export const ACTION_PIPE_PATTERN = /^action\.\d+\.pipe$/;
 /** Custom actions are linked as actions/00 .. actions/31, in config order. */
 export const MAX_CUSTOM_ACTIONS = 32;
 export const actionNumber = (index: number): string => String(index).padStart(2, '0');
+
+/**
+ * The variable every process of a service inherits from `scripts/start`, with the service's uuid as
+ * its value: what left the process group is still found by it (buddy.md, "the marker").
+ */
+export const SERVICE_MARKER = 'UPKEEPER_MARKER';

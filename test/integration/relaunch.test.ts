@@ -150,4 +150,20 @@ await import(${JSON.stringify(BUDDY)});
     assert.equal(events.filter((e) => e.type === 'spawned').length, 1, 'never restarted');
     assert.ok(!existsSync(flag));
   });
+
+  it('upk shutdown stops a service no buddy can be started for: the controller stops it itself', async () => {
+    const c = await box.client();
+    const [before] = await c.status('quick');
+    writeFileSync(flag, '');
+    process.kill(before!.buddyPid!, 'SIGKILL');
+    await box.waitFor('quick unsupervised', async () => (await c.status('quick'))[0]?.unsupervised ?? undefined, 10_000);
+    assert.ok(alive(before!.pid!));
+    const shutdown = await box.upk(['shutdown', '--json'], 60_000);
+    const items = JSON.parse(shutdown.stdout) as { service: string; ok: boolean; message: string }[];
+    const quick = items.find((i) => i.service === 'quick')!;
+    assert.equal(quick.ok, true, quick.message);
+    assert.match(quick.message, /stopped by the controller: no buddy could be started/);
+    await box.waitFor('its process gone', () => !alive(before!.pid!), 5000);
+    rmSync(flag);
+  });
 });
