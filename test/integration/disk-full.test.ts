@@ -3,13 +3,27 @@
 // and once there is room again every event the buddies kept is stored. Needs root (a small tmpfs).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Sandbox, assertStartsRecorded, killEverythingUnder, sleep } from '../helpers/sandbox.js';
 
-const ROOT = process.getuid?.() === 0;
-const why = ROOT ? false : 'needs root to mount a small tmpfs (run the suite as root to include it)';
+/** Whether this process may mount a tmpfs (root, and a kernel and container that allow it): false, or why not. */
+function cannotMount(): string | false {
+  if (process.getuid?.() !== 0) return 'needs root to mount a small tmpfs (run the suite as root to include it)';
+  const probe = mkdtempSync(join(tmpdir(), 'upk-mount-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe], { stdio: 'pipe' });
+    execFileSync('umount', [probe], { stdio: 'pipe' });
+    return false;
+  } catch (err) {
+    return `cannot mount a tmpfs here (${String((err as { stderr?: Buffer }).stderr ?? err).trim()}): skipped`;
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
+  }
+}
+const why = cannotMount();
 
 /** CPU time (utime + stime, in clock ticks) of a process so far. */
 function cpuTicks(pid: number): number {
