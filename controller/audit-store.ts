@@ -199,6 +199,22 @@ export class AuditStore {
     })();
   }
 
+  /**
+   * The desired state a user set (a `desired` event of cause `command`) after the database last
+   * recorded one for the service, or null: a change the database could not store (a full disk) and a
+   * controller that stopped meanwhile lost, which its buddy kept.
+   */
+  newerDesired(uuid: string): DesiredState | null {
+    const row = this.db
+      .prepare(
+        `SELECT json_extract(e.detail, '$.desired') AS desired FROM events e JOIN services s ON s.uuid = e.service_uuid
+         WHERE e.service_uuid = ? AND e.type = 'desired' AND json_extract(e.detail, '$.cause') = 'command' AND e.time > s.modified
+         ORDER BY e.time DESC, e.id DESC LIMIT 1`,
+      )
+      .get(uuid) as { desired: DesiredState } | undefined;
+    return row?.desired === 'running' || row?.desired === 'stopped' ? row.desired : null;
+  }
+
   setDesired(uuid: string, desired: DesiredState): void {
     const now = Date.now();
     this.keep(() => this.db.prepare('UPDATE services SET desired = ?, modified = ? WHERE uuid = ?').run(desired, now, uuid));
@@ -301,6 +317,11 @@ export class AuditStore {
       return;
     }
     this.wrote();
+  }
+
+  /** Bookkeeping writes kept in memory, not yet written (while writes fail). */
+  get unwritten(): number {
+    return this.deferred.length + this.lostWrites;
   }
 
   /** A write succeeded: if writes had failed, catch up on the bookkeeping kept meanwhile. */

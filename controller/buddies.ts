@@ -79,16 +79,8 @@ export class Buddies {
 
   private async tryAttach(entry: ServiceEntry, r: Relaunch): Promise<void> {
     r.timer = null;
-    if (!this.supervisable(entry)) {
-      this.relaunching.delete(entry);
-      return;
-    }
+    if (!this.supervisable(entry)) return this.giveUp(entry);
     const id = entry.config.id;
-    if (!this.supervisable(entry)) {
-      this.relaunching.delete(entry);
-      this.c.noteUnsupervised();
-      return;
-    }
     try {
       const link = await this.attach(entry, false);
       this.relaunching.delete(entry);
@@ -98,27 +90,34 @@ export class Buddies {
         this.c.publishStatus(entry);
         this.c.noteUnsupervised();
       }
-      if (entry.wantsStart) void this.c.starter.start(entry);
+      // (Not while the controller stops or shuts down: a shutdown may have stopped it meanwhile.)
+      if (entry.wantsStart && this.supervisable(entry)) void this.c.starter.start(entry);
     } catch (err) {
       this.failed(entry, r, err as Error);
     }
+  }
+
+  /** The service is no longer to be supervised (removed; the controller stops): its retries end. */
+  private giveUp(entry: ServiceEntry): void {
+    const r = this.relaunching.get(entry);
+    if (r?.timer) clearTimeout(r.timer);
+    this.relaunching.delete(entry);
+    this.c.noteUnsupervised();
   }
 
   /** A launch failed: say so (once per cause), mark the service unsupervised, and try again later. */
   private failed(entry: ServiceEntry, r: Relaunch, err: Error): void {
     r.attempts += 1;
     const reason = err.message;
-    if (reason !== r.logged) {
+    // The same cause is told once: what differs from one try to the next (times, pids) does not count.
+    const cause = reason.replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/g, 'T').replace(/\d+/g, 'N');
+    if (cause !== r.logged) {
       this.c.log.error(`${entry.config.id}: unsupervised: ${reason} (trying again, ${RELAUNCH_BACKOFF_FIRST_MS / 1000} s doubling up to ${RELAUNCH_BACKOFF_MAX_MS / 1000} s)`);
-      r.logged = reason;
+      r.logged = cause;
     }
     entry.unsupervised = { reason, since: new Date(r.since).toISOString(), attempts: r.attempts };
     this.c.publishStatus(entry);
-    if (!this.supervisable(entry)) {
-      this.relaunching.delete(entry);
-      this.c.noteUnsupervised();
-      return;
-    }
+    if (!this.supervisable(entry)) return this.giveUp(entry);
     if (r.attempts === 1) this.c.noteUnsupervised();
     r.timer = setTimeout(() => void this.tryAttach(entry, r), r.delay);
     r.delay = Math.min(r.delay * 2, RELAUNCH_BACKOFF_MAX_MS);
@@ -148,6 +147,8 @@ export class Buddies {
    * exited (it exits once the poller has committed them).
    */
   async shutdown(entry: ServiceEntry): Promise<{ ok: boolean; message: string }> {
+    // A buddy being started now (a relaunch) is waited for: never a second one beside it.
+    await entry.launching?.catch(() => undefined);
     let link = await this.reach(entry);
     if (!link) {
       // A service left running without a buddy must not outlive a shutdown: a buddy is started to
@@ -179,6 +180,7 @@ export class Buddies {
     if (!outcome.ok) this.c.log.warn(`${entry.config.id}: ${outcome.message}`);
     takeInJournals(this.c.store, entry.runDir, entry.uuid, (m) => this.c.log.info(m));
     this.c.services.delete(entry.config.id);
+    this.giveUp(entry);
     this.c.store.markRemoved(entry.uuid);
     this.c.publisher.removed(entry.config.id, entry.uuid);
     this.c.log.info(`${entry.config.id}: ${why}: removed`);

@@ -1,18 +1,23 @@
 // The controller's endpoint for buddies (StateDir/buddies.sock): a buddy whose ring is 75 % full with
 // no controller collecting, or that exits with events not yet stored, delivers them here itself.
-// Nothing on this socket is trusted: `hello` first, every field checked, and a delivery must carry on
-// from what is stored for its buddy (a forged sequence number must not acknowledge away real events).
+// Nothing on this socket is trusted: `hello` first, every field checked, a delivery must carry on from
+// what is stored for its buddy, and the buddy that answers on the service's own socket must be that
+// instance and hold those very events (a forged delivery must not acknowledge away real ones).
 import { createServer, type Server, type Socket } from 'node:net';
 import {
   BUDDY_MAX_FRAME_BYTES,
   BUDDY_PROTOCOL,
+  POLL_BATCH,
   controllerBuddyValidators,
   type ControllerBuddyMethods,
 } from '../schema/buddy-protocol.js';
+import { join } from 'node:path';
+import { RUN_DIR } from '../schema/run-dir.js';
+import type { BuddyEvent } from '../schema/records.js';
+import { BUDDY_REQUEST_TIMEOUT_MS, BuddyLink } from './buddy-link.js';
 import { jsonCodec } from '../schema/codec.js';
 import { ErrorCode, UpkError, toUpkError } from '../schema/errors.js';
 import { HELLO_DEADLINE_MS, RpcConnection, dispatchTyped, type Handlers } from '../schema/rpc.js';
-import { processAlive } from '../system/process-group.js';
 import { closePrivate, listenPrivate } from '../system/private-socket.js';
 import type { AuditStore } from './audit-store.js';
 import type { Logger } from './log.js';
@@ -62,15 +67,19 @@ export class BuddyEndpoint {
     closePrivate(this.server, this.connections, this.path);
   }
 
-  private deliver({ buddy, events }: ControllerBuddyMethods['deliver']['params']): ControllerBuddyMethods['deliver']['result'] {
+  private async deliver({ buddy, events }: ControllerBuddyMethods['deliver']['params']): Promise<ControllerBuddyMethods['deliver']['result']> {
     const { services, store, log } = this.parts;
     const entry = services.byUuid(buddy.uuid);
-    if (!entry && !store.serviceByUuid(buddy.uuid)) throw new UpkError(ErrorCode.NO_SUCH_SERVICE, `no service has uuid ${buddy.uuid}`);
+    if (!entry) {
+      throw new UpkError(
+        store.serviceByUuid(buddy.uuid) ? ErrorCode.BAD_REQUEST : ErrorCode.NO_SUCH_SERVICE,
+        `no configured service has uuid ${buddy.uuid} (a removed service's buddy leaves its events in its journal)`,
+      );
+    }
     const known = store.buddyByInstance(buddy.instance);
     if (known && known.serviceUuid !== buddy.uuid) {
       throw new UpkError(ErrorCode.BAD_REQUEST, `buddy instance ${buddy.instance} belongs to another service`);
     }
-    if (!known && !processAlive(buddy.pid)) throw new UpkError(ErrorCode.BAD_REQUEST, `no process ${buddy.pid} runs: no buddy delivers as it`);
     if (events.length === 0) return { ack: 0 };
     const stored = known ? store.lastSeq(known.id) : 0;
     const first = events[0]!.seq;
@@ -80,15 +89,46 @@ export class BuddyEndpoint {
         `events from seq ${first}, but the last stored for buddy ${buddy.instance} is ${stored}: deliveries carry on from what is stored`,
       );
     }
+    const storedNow = (): number => (known ? store.lastSeq(known.id) : 0);
+    await this.proveOrigin(entry, buddy.instance, events.filter((e) => e.seq > stored), storedNow);
     const buddyId = known?.id ?? store.buddyId(buddy.instance, buddy.uuid, buddy.pid, Date.parse(buddy.started));
     store.insertEvents([{ serviceUuid: buddy.uuid, service: buddy.service, instance: buddy.instance, buddyId, events }]);
     const ack = events[events.length - 1]!.seq;
-    const link = entry?.link;
+    const link = entry.link;
     // The poller acknowledges from here on only when nothing lies between what it had and this.
     if (link?.instance === buddy.instance && link.acked >= first - 1) link.acked = Math.max(link.acked, ack);
     log.warn(`${buddy.service}: buddy ${buddy.pid} delivered ${events.length} events itself (up to seq ${ack})`);
-    if (entry && !entry.link?.open) this.parts.reattach(entry);
+    if (!entry.link?.open) this.parts.reattach(entry);
     return { ack };
+  }
+
+  /**
+   * The buddy that answers on the service's socket (the controller's own link to it, or a new
+   * connection) must be `instance`, and must still hold these events, unacknowledged, as delivered.
+   */
+  private async proveOrigin(entry: ServiceEntry, instance: string, events: BuddyEvent[], storedNow: () => number): Promise<void> {
+    if (events.length === 0) return;
+    const own = entry.link?.open && entry.link.instance === instance ? entry.link : null;
+    const link = own ?? (await BuddyLink.connect(join(entry.runDir, RUN_DIR.socket)).catch(() => null));
+    const refuse = (why: string): never => {
+      throw new UpkError(ErrorCode.BAD_REQUEST, `not delivered by buddy ${instance}: ${why}`);
+    };
+    try {
+      if (!link) return refuse(`no buddy answers on ${entry.config.id}'s socket`);
+      if (link.instance !== instance) return refuse(`the buddy of ${entry.config.id} is instance ${link.instance}`);
+      // A poll that acknowledges nothing: the buddy's oldest events not yet acknowledged, the very ones
+      // it delivers (those a poll stored meanwhile excepted).
+      const { events: page } = await link.call('poll', { max: POLL_BATCH }, BUDDY_REQUEST_TIMEOUT_MS);
+      const held = new Map(page.map((e) => [e.seq, e]));
+      const storedUpTo = storedNow();
+      for (const e of events) {
+        if (e.seq <= storedUpTo) continue;
+        const h = held.get(e.seq);
+        if (!h || h.type !== e.type || h.time !== e.time) return refuse(`it does not hold event ${e.seq} as delivered`);
+      }
+    } finally {
+      if (link && !own) link.close();
+    }
   }
 
   private accept(socket: Socket): void {

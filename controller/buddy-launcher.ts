@@ -35,9 +35,11 @@ export interface LaunchedBuddy {
  * JIT compilers each one needs about 0.2 MB less (PSS 9.69 MB instead of 9.88 MB with 50 buddies),
  * respawn latency, crash-loop rate and idle CPU measured the same, and starting 50 buddies at once
  * takes about 0.2 s longer (2.58 s instead of 2.33 s, median of 3 A/B pairs): memory, multiplied by
- * the number of services, matters more (npm run bench, A/B).
+ * the number of services, matters more (npm run bench, A/B). --no-expose-wasm: WebAssembly needs the
+ * JIT, and without this V8 says so at every start ("disabling flag --expose_wasm due to conflicting
+ * flags"), a line in every buddy.log and in the cause of every failed launch.
  */
-export const BUDDY_NODE_FLAGS = ['--jitless'];
+export const BUDDY_NODE_FLAGS = ['--jitless', '--no-expose-wasm'];
 
 /**
  * Start a buddy and wait until it answers on its socket. A failure says what really went wrong: the
@@ -70,13 +72,15 @@ export async function launchBuddy(runDir: string, program: string): Promise<Laun
   }
   child.unref();
   let ended: string | null = null;
+  let spawnError = false;
   const exited = new Promise<void>((resolve) => {
     child.once('exit', (code, signal) => {
       ended ??= signal ? `it was killed by ${signal}` : `it exited with code ${code}`;
       resolve();
     });
     child.once('error', (err) => {
-      ended ??= `cannot run ${process.execPath}: ${err.message}`;
+      ended ??= `the system could not start ${process.execPath} (${(err as NodeJS.ErrnoException).code ?? err.message})`;
+      spawnError = true;
       resolve();
     });
   });
@@ -91,7 +95,7 @@ export async function launchBuddy(runDir: string, program: string): Promise<Laun
     } catch {
       /* not listening yet */
     }
-    if (ended !== null) throw fail(`${ended} at start${wrote(logFile, logStart)}`);
+    if (ended !== null) throw fail(spawnError ? ended : `${ended} at start${wrote(logFile, logStart)}`);
     if (Date.now() > deadline) {
       if (child.pid !== undefined) signalGroup(child.pid, 'SIGKILL'); // never two buddies for one service
       throw fail(`it did not answer within ${BUDDY_START_TIMEOUT_MS} ms and was killed${wrote(logFile, logStart)}`);

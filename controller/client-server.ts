@@ -35,8 +35,12 @@ export function negotiate(range: HelloParams['protocol']): number | null {
 
 /** Client connections served at once at most: 1,000, or a quarter of the open-file limit if that is less. */
 export const CLIENT_CONNECTIONS_MAX = 1000;
-/** Requests of one client handled at once; the next ones wait until one is answered. */
-export const CLIENT_REQUESTS_IN_FLIGHT_MAX = 32;
+/**
+ * Requests of one client handled at once; the next ones wait until one is answered and what waits to
+ * be written to it is under CLIENT_MAX_BUFFERED_BYTES. So what one client can make the controller
+ * hold is bounded: that, plus the answers of these requests (each at most a frame).
+ */
+export const CLIENT_REQUESTS_IN_FLIGHT_MAX = 4;
 /** Past the limit, a connection is told why in answer to its first request, within this long. */
 const REFUSAL_DEADLINE_MS = 1000;
 /** Past the limit by this many more, connections are closed at once, unanswered. */

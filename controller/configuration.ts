@@ -36,13 +36,28 @@ export class Configuration {
     const loaded = loadServices(this.c.config, process.env);
     this.issues = loaded.issues;
     for (const issue of loaded.issues) this.c.log.error(`config: ${formatIssue(issue)}`);
-    const { changes, settingsChanged } = this.applyFiles(loaded);
+    let applied: { changes: ConfigChange[]; settingsChanged: Set<ServiceEntry> };
+    let filesApplied = true;
+    try {
+      applied = this.applyFiles(loaded);
+    } catch (err) {
+      // The database (or a run directory) cannot be written, a full disk say: the controller runs
+      // on the last good configuration the database has, and the files wait for a reload.
+      filesApplied = false;
+      for (const e of this.c.services.all()) this.c.services.delete(e.config.id);
+      const message = `the configuration files could not be applied at start (${(err as Error).message}); the last good configuration stays in force: reload once this is fixed`;
+      this.c.log.error(`config: ${message}`);
+      this.issues = [...loaded.issues, { file: this.c.config.file ?? '', line: 0, column: 0, key: 'StateDir', message }];
+      applied = { changes: [], settingsChanged: new Set() };
+    }
+    const { changes, settingsChanged } = applied;
     for (const row of this.c.store.activeServices()) {
       if (this.c.services.byUuid(row.uuid)) continue;
       const last = storedConfig(row.config);
       if (!last || this.c.services.get(last.id)) continue;
       const entry = this.add(last, row.uuid, row.desired, settingsChanged);
       if (!entry) continue;
+      if (!filesApplied) continue; // kept as it was: nothing to tell
       const broken = loaded.issues.some((i) => i.file === last.file);
       if (!broken && last.unconfigureOnFileRemoval) {
         entry.retired = true;
@@ -93,6 +108,13 @@ export class Configuration {
     }
     const loaded = next && issues.length === 0 ? loadServices(next, process.env) : null;
     if (loaded) issues.push(...loaded.issues);
+    if (this.c.store.writeFailure) this.c.store.probe(); // it may have just been fixed
+    const unwritable = this.c.store.writeFailure;
+    if (next && unwritable && issues.length === 0) {
+      // Applying writes the database and the run directories: refused whole rather than half done.
+      const message = `cannot apply a configuration while the audit database cannot be written (${unwritable.error}): nothing changed; reload again once it can be`;
+      issues.push({ file: next.file ?? '', line: 0, column: 0, key: 'StateDir', message });
+    }
     if (!next || !loaded || issues.length > 0) {
       for (const issue of issues) this.c.log.error(`reload: ${formatIssue(issue)}`);
       this.c.log.warn(`reload (${trigger}): ${issues.length} problem(s); the configuration in force is unchanged`);

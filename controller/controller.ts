@@ -125,7 +125,12 @@ export class Controller {
         reattach: (entry) => this.buddies.reattach(entry),
       });
       await this.endpoint.listen();
-      this.lock.publish(this.info());
+      try {
+        this.lock.publish(this.info());
+      } catch (err) {
+        // Only tells who holds the lock (a second controller names it): never worth not starting for.
+        this.log.warn(`cannot write ${STATE_DIR.info}: ${(err as Error).message}`);
+      }
     } catch (err) {
       this.server?.close();
       this.endpoint?.close();
@@ -138,6 +143,7 @@ export class Controller {
     await this.buddies.retireStrays();
     // Everything the buddies buffered while no controller ran is in the database before we are ready.
     await this.poller.drain();
+    this.recoverDesired(live);
     this.poller.start();
     this.store.recordChanges(await this.configuration.unconfigureRemoved(this.services.all().filter((e) => e.retired)), 'start');
     this.markReady();
@@ -163,8 +169,21 @@ export class Controller {
     await this.retention?.stop();
     await new Promise((r) => setImmediate(r)); // requests cut short by the closed links settle first
     if (this.store) {
-      const interrupted = this.store.interruptActions();
-      if (interrupted > 0) this.log.info(`${interrupted} client action(s) still in progress recorded as interrupted`);
+      try {
+        const interrupted = this.store.interruptActions();
+        if (interrupted > 0) this.log.info(`${interrupted} client action(s) still in progress recorded as interrupted`);
+      } catch (err) {
+        this.log.warn(`cannot record the client actions in progress as interrupted: ${(err as Error).message}`);
+      }
+      if (this.store.writeFailure) this.store.probe(); // a last try to write what was kept
+      const unwritten = this.store.unwritten;
+      if (unwritten > 0) {
+        this.log.error(
+          `${unwritten} bookkeeping write(s) are lost: the audit database could not be written (${this.store.writeFailure?.error ?? 'unknown'}) ` +
+            `since ${new Date(this.store.writeFailure?.since ?? Date.now()).toISOString()}, and the controller stops: client actions and desired states ` +
+            `of that time are not recorded (the buddies keep every event, and each keeps its service's desired state)`,
+        );
+      }
       this.store.close();
     }
     this.lock?.release();
@@ -179,6 +198,20 @@ export class Controller {
     entry.desired = desired;
     this.store.setDesired(entry.uuid, desired);
     this.publishStatus(entry);
+  }
+
+  /**
+   * A desired state a user set while the database could not be written, lost when that controller
+   * stopped, is taken back from the buddy's own record of it (its newest `desired` event).
+   */
+  private recoverDesired(entries: ServiceEntry[]): void {
+    for (const e of entries) {
+      const desired = this.store.newerDesired(e.uuid);
+      if (desired === null || desired === e.desired) continue;
+      this.log.warn(`${e.config.id}: desired ${desired}, as its buddy recorded it (a change the database could not store then)`);
+      this.setDesired(e, desired);
+      if (desired === 'stopped') e.wantsStart = false;
+    }
   }
 
   /** The audit database can no longer be written, or can be again: log it once, and show it. */

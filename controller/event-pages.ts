@@ -3,7 +3,7 @@
 // With `afterId` the events follow by id; else they are the newest `limit` by time, as `events`
 // gives them: the first page fixes that range (its oldest and newest event), and every page goes on
 // after the last event sent, oldest first, so later events never slip into the range.
-import { EVENTS_PAGE_BYTES, EVENTS_PAGE_MAX, type EventPage, type EventPageQuery } from '../schema/client-protocol.js';
+import { EVENTS_PAGE_BYTES, EVENTS_PAGE_MAX, EVENTS_QUERY_MAX, type EventPage, type EventPageQuery } from '../schema/client-protocol.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import type { ServiceEvent } from '../schema/records.js';
 import type { AuditStore } from './audit-store.js';
@@ -83,7 +83,9 @@ function decode(text: string): Cursor {
   const pair = (v: unknown): boolean => Array.isArray(v) && v.length === 2 && v.every(int);
   const o = c as Record<string, unknown>;
   if (!o || typeof o !== 'object' || !int(o.left) || (o.left as number) < 0) return bad();
-  if (int(o.after)) return { after: o.after as number, left: o.left as number };
-  if (pair(o.at) && pair(o.to)) return { at: o.at as [number, number], to: o.to as [number, number], left: o.left as number };
+  // A cursor asks for nothing a query could not: what is left is bounded as a limit is.
+  const left = Math.min(o.left as number, EVENTS_QUERY_MAX);
+  if (int(o.after)) return { after: o.after as number, left };
+  if (pair(o.at) && pair(o.to)) return { at: o.at as [number, number], to: o.to as [number, number], left };
   return bad();
 }

@@ -347,7 +347,11 @@ async function greet(socket: string, options: ConnectOptions, hooks: ConnectionH
   } catch (err) {
     rpc.destroy();
     if (err instanceof UpkError && err.code === ErrorCode.INTERRUPTED) {
-      throw new UpkError(ErrorCode.CONTROLLER_NOT_RUNNING, `the controller closed the connection at hello (${err.message})`, { cause: err });
+      throw new UpkError(
+        ErrorCode.CONTROLLER_NOT_RUNNING,
+        `the controller closed the connection before it answered hello: it is stopping, or out of file descriptors (${err.message})`,
+        { cause: err },
+      );
     }
     throw err;
   }

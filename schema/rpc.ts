@@ -31,6 +31,8 @@ export interface Handshake {
 
 /** How long a peer has to say `hello` on any of upkeeper's sockets before it is disconnected. */
 export const HELLO_DEADLINE_MS = 10_000;
+/** After end(), how long a peer may keep its half of the connection open before it is closed. */
+const END_GRACE_MS = 5000;
 
 export interface RpcOptions {
   codec: Codec;
@@ -156,9 +158,12 @@ export class RpcConnection {
   end(): void {
     if (this.closed || this.ending) return;
     this.ending = true;
+    this.inbox.length = 0; // nothing more is handled: what came after is dropped
     const rest = this.takeOutbox();
     if (rest) this.socket.end(rest);
     else this.socket.end();
+    // A peer that keeps its half open gets a moment to read what was sent, then the socket goes.
+    setTimeout(() => this.shutdown(undefined), END_GRACE_MS).unref();
   }
 
   destroy(reason?: Error): void {
@@ -228,7 +233,7 @@ export class RpcConnection {
   }
 
   private onData(chunk: Buffer): void {
-    if (this.closed) return;
+    if (this.closed || this.ending) return;
     try {
       for (const payload of this.decoder.push(chunk)) this.inbox.push(payload);
     } catch (err) {
@@ -246,7 +251,7 @@ export class RpcConnection {
 
   /** Handle the frames received, as far as the peer's reading and the requests in flight allow. */
   private pump(): void {
-    while (this.inbox.length > 0 && !this.closed && !this.blocked) {
+    while (this.inbox.length > 0 && !this.closed && !this.ending && !this.blocked) {
       const payload = this.inbox.shift()!;
       let message: unknown;
       try {
@@ -304,6 +309,10 @@ export class RpcConnection {
 
   private async answer(id: number, method: string, params: unknown): Promise<void> {
     const hs = this.options.handshake;
+    if (hs && method === hs.method && this.greeting === true) {
+      this.reply({ id, error: new UpkError(ErrorCode.PROTOCOL_ERROR, `${hs.method} was already said on this connection`).toWire() }, method);
+      return;
+    }
     if (hs && method === hs.method && this.greeting !== true) {
       const done = this.respond(id, method, params);
       this.greeting = done;

@@ -1,15 +1,20 @@
 // Files other processes read: written whole (`NAME.new`, then rename), FIFOs (there is no mkfifo in Node), and log files kept 0600.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, closeSync, constants, fchmodSync, fstatSync, openSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, constants, fchmodSync, fstatSync, openSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 
 /** The mode of every log file upkeeper opens for itself (not a user's Redirect file). */
 export const LOG_FILE_MODE = 0o600;
 
 /** Write a file so that a reader (or an exec) never sees half of it. */
 export function writeWhole(file: string, content: string, mode: number): void {
-  writeFileSync(`${file}.new`, content, { mode });
-  chmodSync(`${file}.new`, mode);
-  renameSync(`${file}.new`, file);
+  try {
+    writeFileSync(`${file}.new`, content, { mode });
+    chmodSync(`${file}.new`, mode);
+    renameSync(`${file}.new`, file);
+  } catch (err) {
+    rmSync(`${file}.new`, { force: true }); // no half-written file left behind (a full disk)
+    throw err;
+  }
 }
 
 /** Make `path` a FIFO (mode 0600) unless it is one; anything else there is replaced. */

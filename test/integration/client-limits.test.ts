@@ -219,6 +219,20 @@ describe('client limits', { timeout: 120_000 }, () => {
     }
   });
 
+  it('a client that asks for many large answers at once and reads none makes the controller hold a bounded amount', async () => {
+    const controller = (await (await box.client()).controllerStatus()).pid;
+    const rss = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${controller}/status`, 'utf8'))![1]) * 1024;
+    const peer = await greeted();
+    peer.socket.pause();
+    const before = rss();
+    // 32 answers of about 6 MB each, asked for in one write.
+    for (let i = 0; i < 32; i++) peer.send({ id: 10 + i, method: 'events', params: { service: 'big', limit: 2000 } });
+    await sleep(3000);
+    const grown = rss() - before;
+    assert.ok(grown < 120 * 1024 * 1024, `the controller grew by ${Math.round(grown / 1048576)} MB`);
+    peer.close();
+  });
+
   it(`holds at most ${SUBSCRIPTIONS_PER_CONNECTION_MAX} subscriptions on one connection`, async () => {
     const peer = await greeted();
     for (let i = 1; i <= SUBSCRIPTIONS_PER_CONNECTION_MAX + 1; i++) peer.send({ id: 100 + i, method: 'subscribe', params: { subscription: i } });
@@ -256,11 +270,14 @@ describe('client limits', { timeout: 120_000 }, () => {
   it('answers a request before hello with an error, then closes, with nothing odd in the log', async () => {
     const peer = await RawPeer.connect(socket, msgpackCodec);
     peer.send({ id: 1, method: 'list', params: {} });
-    peer.send({ id: 2, method: 'list', params: {} });
+    peer.send({ id: 2, method: 'hello', params: HELLO });
+    peer.send({ id: 3, method: 'start', params: { services: ['wordy1'] } }); // must not be done
     const answer = await peer.answer(1);
     assert.equal(answer?.error?.code, 'PROTOCOL_ERROR');
     assert.match(answer!.error!.message, /the first request must be hello/);
     assert.ok(await peer.closesWithin(2000));
+    await sleep(500);
+    assert.equal((await (await box.client()).status('wordy1'))[0]!.state, 'stopped', 'nothing after the refused request was done');
     const notify = await RawPeer.connect(socket, msgpackCodec);
     notify.send({ method: 'event', params: {} }); // a notification before hello
     assert.ok(await notify.closesWithin(2000));

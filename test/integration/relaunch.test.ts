@@ -7,21 +7,25 @@ import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Sandbox, alive, sleep } from '../helpers/sandbox.js';
+import { Sandbox, alive, processesUnder, sleep } from '../helpers/sandbox.js';
 
 const BUDDY = fileURLToPath(new URL('../../buddy/main.js', import.meta.url));
 
 describe('buddy relaunch', { timeout: 120_000 }, () => {
   let box: Sandbox;
   let flag = '';
+  let slow = '';
   before(async () => {
     box = new Sandbox('relaunch', { BuddyPollingInterval: 0.5, UpkBuddyPath: './wrapper.mjs' });
     flag = box.file('refuse');
-    // The buddy program, behind a wrapper that refuses to start while the flag file exists.
+    slow = box.file('slow');
+    // The buddy program, behind a wrapper that refuses to start while the flag file exists, and
+    // takes 3 s to start while the other one does.
     writeFileSync(
       box.file('wrapper.mjs'),
       `import { existsSync } from 'node:fs';
 if (existsSync(${JSON.stringify(flag)})) { console.error('wrapper refuses: the flag is set'); process.exit(1); }
+if (existsSync(${JSON.stringify(slow)})) await new Promise((r) => setTimeout(r, 3000));
 await import(${JSON.stringify(BUDDY)});
 `,
     );
@@ -35,6 +39,7 @@ await import(${JSON.stringify(BUDDY)});
   });
   after(async () => {
     rmSync(flag, { force: true });
+    rmSync(slow, { force: true });
     await box.cleanup();
   });
 
@@ -149,6 +154,43 @@ await import(${JSON.stringify(BUDDY)});
     assert.equal(events.filter((e) => e.type === 'adopted').length, 5, 'every adoption recorded');
     assert.equal(events.filter((e) => e.type === 'spawned').length, 1, 'never restarted');
     assert.ok(!existsSync(flag));
+  });
+
+  it('the same cause is told once, whatever times and pids it holds; a removed service is no longer a problem', async () => {
+    box.writeServices({ gone: { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1 } }, 'gone.conf');
+    assert.equal((await box.upk(['reload-config'])).code, 0);
+    const c = await box.client();
+    const [s] = await box.waitFor('gone running', async () => {
+      const x = await c.status('gone');
+      return x[0]?.state === 'running' ? x : undefined;
+    });
+    // A buddy.json the buddy cannot read: it says so with its time and pid, every try.
+    writeFileSync(join(box.runDir('gone'), 'buddy.json'), '{broken');
+    process.kill(s!.buddyPid!, 'SIGKILL');
+    await box.waitFor('three failed launches', async () => ((await c.status('gone'))[0]?.unsupervised?.attempts ?? 0) >= 3, 15_000);
+    assert.equal(controllerLog().split('\n').filter((l) => l.includes('gone: unsupervised:')).length, 1, 'told once');
+    assert.match((await c.controllerStatus()).problems.map((p) => p.message).join(), /without a buddy .*gone/);
+    rmSync(join(box.servicesDir, 'gone.conf'));
+    assert.equal((await box.upk(['reload-config'])).code, 0);
+    assert.equal((await box.upk(['remove', 'gone'])).code, 0);
+    assert.ok(!(await c.controllerStatus()).problems.some((p) => p.kind === 'unsupervised'), 'no problem left');
+    await box.waitFor('its process gone', () => !alive(s!.pid!), 5000);
+  });
+
+  it('upk shutdown while a buddy is being started again waits for it: nothing is left running', async () => {
+    const c = await box.client();
+    const [before] = await c.status('kept');
+    writeFileSync(slow, '');
+    process.kill(before!.buddyPid!, 'SIGKILL');
+    await sleep(700); // the new buddy is on its way (3 s)
+    const shutdown = await box.upk(['shutdown'], 60_000);
+    assert.equal(shutdown.code, 0, shutdown.stdout + shutdown.stderr);
+    rmSync(slow);
+    await sleep(500);
+    assert.ok(!alive(before!.pid!), 'the service is stopped');
+    assert.deepEqual(processesUnder(box.runDir('kept')), [], 'no buddy or service of it runs');
+    await box.startController(); // for the next test
+    await box.waitForState('quick', 'running');
   });
 
   it('upk shutdown stops a service no buddy can be started for: the controller stops it itself', async () => {
