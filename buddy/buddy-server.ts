@@ -62,10 +62,10 @@ export class BuddyServer {
         this.acknowledge(seq);
         return null;
       },
-      start: () => this.supervisor.command('start'),
-      stop: () => this.supervisor.command('stop'),
-      restart: () => this.supervisor.command('restart'),
-      shutdown: () => this.supervisor.command('shutdown'),
+      start: ({ controller }) => this.supervisor.command('start', controller === true),
+      stop: ({ controller }) => this.supervisor.command('stop', controller === true),
+      restart: ({ controller }) => this.supervisor.command('restart', controller === true),
+      shutdown: ({ controller }) => this.supervisor.command('shutdown', controller === true),
       reload: () => this.supervisor.reload(),
       action: ({ action }) => this.supervisor.action(action),
       signal: ({ signal, group }) => this.supervisor.signal(signal, group ?? false),

@@ -16,10 +16,11 @@ export interface MachinePolicy extends RestartPolicy {
 }
 
 export type Input =
-  | { kind: 'start' }
-  | { kind: 'stop' }
-  | { kind: 'restart' }
-  | { kind: 'shutdown' }
+  /** Commands; `byController`: a controller sent it (its `desired` event says so, detail.by). */
+  | { kind: 'start'; byController?: boolean }
+  | { kind: 'stop'; byController?: boolean }
+  | { kind: 'restart'; byController?: boolean }
+  | { kind: 'shutdown'; byController?: boolean }
   | { kind: 'spawned'; pid: number }
   /** A process left running by a lost buddy, proven the same (start time), to supervise from now on. */
   | { kind: 'adopted'; pid: number; startedAt: number; restarts: number; desired: DesiredState }
@@ -70,6 +71,8 @@ type Phase = 'script' | 'cleanup' | 'term' | 'kill';
 
 export class Machine {
   private state: MachineState = 'stopped';
+  /** The input being handled is a command a controller sent. */
+  private byController = false;
   private desired: DesiredState = 'stopped';
   private pid: number | null = null;
   /** Process group being supervised or taken down (pid of the last start). */
@@ -118,6 +121,7 @@ export class Machine {
   dispatch(input: Input, now: number): Effect[] {
     this.out = [];
     this.now = now;
+    this.byController = 'byController' in input && input.byController === true;
     switch (this.state) {
       case 'stopped':
       case 'failed':
@@ -418,7 +422,7 @@ export class Machine {
   private setDesired(desired: DesiredState, cause: string): void {
     if (this.desired === desired) return;
     this.desired = desired;
-    this.emit('desired', { detail: { desired, cause } });
+    this.emit('desired', { detail: this.byController ? { desired, cause, by: 'controller' } : { desired, cause } });
     if (desired === 'stopped') this.settle('up', false, 'stopped by a later command');
   }
 

@@ -122,11 +122,11 @@ export class Supervisor {
 
   // ---- commands ----------------------------------------------------------------------------------
 
-  command(kind: 'start' | 'stop' | 'restart' | 'shutdown'): Promise<CommandOutcome> {
+  command(kind: 'start' | 'stop' | 'restart' | 'shutdown', byController = false): Promise<CommandOutcome> {
     const want = kind === 'start' || kind === 'restart' ? 'up' : 'down';
     return new Promise((resolve) => {
       this.waiters[want].push(resolve);
-      this.input({ kind });
+      this.input(byController ? { kind, byController } : { kind });
     });
   }
 

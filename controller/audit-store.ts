@@ -208,7 +208,7 @@ export class AuditStore {
     const row = this.db
       .prepare(
         `SELECT json_extract(e.detail, '$.desired') AS desired FROM events e JOIN services s ON s.uuid = e.service_uuid
-         WHERE e.service_uuid = ? AND e.type = 'desired' AND json_extract(e.detail, '$.cause') = 'command' AND e.time > s.modified
+         WHERE e.service_uuid = ? AND e.type = 'desired' AND json_extract(e.detail, '$.by') = 'controller' AND e.time > s.modified
          ORDER BY e.time DESC, e.id DESC LIMIT 1`,
       )
       .get(uuid) as { desired: DesiredState } | undefined;

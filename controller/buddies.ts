@@ -162,7 +162,7 @@ export class Buddies {
         return this.stopUnsupervised(entry, left.pid, (err as Error).message);
       }
     }
-    const outcome = await link.call('shutdown', {});
+    const outcome = await link.call('shutdown', { controller: true });
     entry.status = outcome.status;
     if (await waitForExit(link.pid, SHUTDOWN_DRAIN_MS)) this.c.store.endBuddy(link.buddyId, 'shutdown');
     else this.c.log.warn(`${entry.config.id}: buddy ${link.pid} did not exit after its shutdown`);
@@ -314,7 +314,7 @@ export class Buddies {
     if (entry.desired === 'running') {
       entry.wantsStart = true; // the caller starts it, in dependency and priority order with the others
     } else if (found) {
-      void link.call('stop', {}).catch((err: Error) => this.c.log.warn(`${cfg.id}: stop: ${err.message}`));
+      void link.call('stop', { controller: true }).catch((err: Error) => this.c.log.warn(`${cfg.id}: stop: ${err.message}`));
     }
   }
 

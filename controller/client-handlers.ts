@@ -107,7 +107,7 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
           result = item(action.code === 0, describeAction(action), { action });
         } else if (kind === 'stop') {
           c.setDesired(entry, 'stopped');
-          const outcome = await (await c.buddies.linkOf(entry)).call('stop', {});
+          const outcome = await (await c.buddies.linkOf(entry)).call('stop', { controller: true });
           entry.status = outcome.status;
           // Stopping a prerequisite leaves the services that need it alone (docs/controller.md).
           const dependents = c.starter.dependentsUp(entry).map((d) => d.config.id);
@@ -116,12 +116,12 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
         } else {
           if (kind === 'restart') c.setDesired(entry, 'running'); // a start sets it once no conflict refuses it
           if (kind === 'restart' && c.starter.prerequisitesUp(entry)) {
-            const outcome = await (await c.buddies.linkOf(entry)).call('restart', {});
+            const outcome = await (await c.buddies.linkOf(entry)).call('restart', { controller: true });
             entry.status = outcome.status;
             result = item(outcome.ok, outcome.message);
           } else {
             // A start (or a restart whose prerequisites are down): prerequisites first.
-            if (kind === 'restart') await (await c.buddies.linkOf(entry)).call('stop', {});
+            if (kind === 'restart') await (await c.buddies.linkOf(entry)).call('stop', { controller: true });
             const outcome = await c.starter.start(entry);
             result = item(outcome.ok, outcome.message);
           }

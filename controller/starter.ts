@@ -79,7 +79,7 @@ export class Starter {
     }
     const link = await this.c.buddies.linkOf(entry);
     entry.wantsStart = false;
-    const outcome = await link.call('start', {});
+    const outcome = await link.call('start', { controller: true });
     entry.status = outcome.status;
     this.c.publishStatus(entry);
     return outcome;

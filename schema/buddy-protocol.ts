@@ -86,19 +86,25 @@ export interface CommandOutcome {
   status: BuddyStatus;
 }
 
+/** The params of start, stop, restart and shutdown. */
+export interface CommandParams {
+  controller?: boolean;
+}
+
 export interface BuddyMethods {
   hello: { params: { protocol: number }; result: BuddyHello };
   /** Acknowledge events up to `ack` (committed), then return what is pending. */
   poll: { params: { ack?: number; max?: number }; result: PollResult };
   ack: { params: { seq: number }; result: null };
-  start: { params: Record<string, never>; result: CommandOutcome };
-  stop: { params: Record<string, never>; result: CommandOutcome };
-  restart: { params: Record<string, never>; result: CommandOutcome };
+  /** `controller`: a controller sends it on a user's behalf (the `desired` event then says `by: controller`). */
+  start: { params: CommandParams; result: CommandOutcome };
+  stop: { params: CommandParams; result: CommandOutcome };
+  restart: { params: CommandParams; result: CommandOutcome };
   reload: { params: Record<string, never>; result: ActionResult };
   action: { params: { action: string }; result: ActionResult };
   signal: { params: { signal: string; group?: boolean }; result: { pid: number } };
   /** Stop the service, then exit once every event is acknowledged (at most 5 s after the stop). */
-  shutdown: { params: Record<string, never>; result: CommandOutcome };
+  shutdown: { params: CommandParams; result: CommandOutcome };
   /** Re-read buddy.json: policy and output destinations apply at once, the environment from the next start. */
   reconfigure: { params: Record<string, never>; result: BuddyStatus };
 }
@@ -106,6 +112,11 @@ export interface BuddyMethods {
 const none = (p: unknown): Record<string, never> => {
   asObject(p);
   return {};
+};
+
+const command = (p: unknown): CommandParams => {
+  const controller = optBool(asObject(p), 'controller');
+  return controller === undefined ? {} : { controller };
 };
 
 export const buddyValidators: Validators<BuddyMethods> = {
@@ -120,9 +131,9 @@ export const buddyValidators: Validators<BuddyMethods> = {
     return out;
   },
   ack: (p) => ({ seq: optInt(asObject(p), 'seq', 0) ?? 0 }),
-  start: none,
-  stop: none,
-  restart: none,
+  start: command,
+  stop: command,
+  restart: command,
   reload: none,
   action: (p) => ({ action: str(asObject(p), 'action') }),
   signal: (p) => {
@@ -130,7 +141,7 @@ export const buddyValidators: Validators<BuddyMethods> = {
     const group = optBool(o, 'group');
     return group === undefined ? { signal: str(o, 'signal') } : { signal: str(o, 'signal'), group };
   },
-  shutdown: none,
+  shutdown: command,
   reconfigure: none,
 };
 

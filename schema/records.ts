@@ -121,7 +121,7 @@ export interface Unsupervised {
 export const EVENT_TYPES = {
   buddy_started: 'a buddy started supervising the service (pid: the buddy)',
   buddy_exiting: 'the buddy is exiting (detail.reason)',
-  desired: 'the desired state changed (detail.desired, detail.cause)',
+  desired: 'the desired state changed (detail.desired, detail.cause; detail.by: controller when a controller sent the command)',
   spawned: 'the service was started (pid: the new process, also its process group and session)',
   adopted: 'a new buddy took over a service still running from a lost buddy (pid; proven by its start time)',
   spawn_failed: 'the start script could not be executed (detail.error)',

@@ -81,8 +81,11 @@ describe('a delivery proves where it comes from', { timeout: 60_000 }, () => {
     (store.db.prepare('SELECT e.seq FROM events e JOIN buddies b ON b.id = e.buddy_id WHERE b.instance = ? ORDER BY e.seq').all(link.instance) as { seq: number }[]).map((r) => r.seq);
 
   it('takes the delivery of the buddy that holds the events', async () => {
-    const { events } = await link.call('poll', {}); // what the buddy would deliver: its oldest, unacknowledged
-    assert.ok(events.length > 5);
+    // What the buddy would deliver: its oldest, unacknowledged.
+    const events = await box.waitFor('events in the buddy', async () => {
+      const page = (await link.call('poll', {})).events;
+      return page.length > 5 ? page : undefined;
+    });
     const answer = await deliver(events);
     assert.deepEqual(answer?.result, { ack: events.at(-1)!.seq });
     assert.deepEqual(stored().slice(0, events.length), events.map((e) => e.seq));
@@ -99,7 +102,10 @@ describe('a delivery proves where it comes from', { timeout: 60_000 }, () => {
     const fake = await deliver(forged.slice(0, 1).map((e) => ({ ...e, seq: 1 })), '00000000-0000-4000-8000-00000000abcd');
     assert.match(String(fake?.error?.message), /the buddy of tick is instance/);
     // The real ones, with the same sequence numbers, are still the buddy's, and are stored.
-    const { events } = await link.call('poll', {});
+    const events = await box.waitFor('the buddy\'s next events', async () => {
+      const page = (await link.call('poll', {})).events;
+      return page.length > 0 ? page : undefined;
+    });
     assert.deepEqual(await deliver(events).then((a) => a?.result), { ack: events.at(-1)!.seq });
     assert.ok(events.every((e) => e.type !== 'spawned' || e.pid !== 4242));
     assert.ok(stored().includes(last + 1));
