@@ -200,7 +200,8 @@ export class AuditStore {
   }
 
   /**
-   * The desired state a user set (a `desired` event of cause `command`) after the database last
+   * The desired state a user set through a controller (a `desired` event of cause `command`, by
+   * `controller`; a shutdown's is not one: it leaves the desired states as they are) after the database last
    * recorded one for the service, or null: a change the database could not store (a full disk) and a
    * controller that stopped meanwhile lost, which its buddy kept.
    */
@@ -208,7 +209,8 @@ export class AuditStore {
     const row = this.db
       .prepare(
         `SELECT json_extract(e.detail, '$.desired') AS desired FROM events e JOIN services s ON s.uuid = e.service_uuid
-         WHERE e.service_uuid = ? AND e.type = 'desired' AND json_extract(e.detail, '$.by') = 'controller' AND e.time > s.modified
+         WHERE e.service_uuid = ? AND e.type = 'desired' AND json_extract(e.detail, '$.by') = 'controller'
+           AND json_extract(e.detail, '$.cause') = 'command' AND e.time > s.modified
          ORDER BY e.time DESC, e.id DESC LIMIT 1`,
       )
       .get(uuid) as { desired: DesiredState } | undefined;

@@ -88,6 +88,7 @@ describe('last resort', { timeout: 60_000 }, () => {
     // One connection delivers everything waiting, in batches (the journal's first, when the ring
     // overflowed while the buddy connected): at least the 75 % of the ring that set it off.
     const atOnce = delivered.filter((d) => d.connection === first.connection).flatMap((d) => d.events);
+    if (atOnce.length < 12) console.log('last-resort deliveries (connection, seqs) and buddy.log:', JSON.stringify(delivered.map((d) => [d.connection, d.events.map((e) => e.seq)])), readFileSync(join(runDir, 'log', 'buddy.log'), 'utf8'));
     assert.ok(atOnce.length >= 12, `delivered ${atOnce.length} events at once (16 × 75 %)`);
   });
 
