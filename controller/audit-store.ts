@@ -10,6 +10,7 @@ import { migrate } from './migrations.js';
 import { RunLedger } from './run-ledger.js';
 import { SampleStore } from './sample-store.js';
 import { TrendQueries } from './trend-query.js';
+import { isStorageError, WriteHealth, type WriteFailure } from './write-health.js';
 
 
 export interface StoredService {
@@ -55,17 +56,8 @@ interface EventRow {
   instance: string;
 }
 
-/** Set while the database cannot be written (a full disk, say): since when, and the last error. */
-export interface WriteFailure {
-  since: number;
-  error: string;
-}
-
 /** The outcome recorded for a client action whose controller stopped before the outcome was known. */
 export const INTERRUPTED_OUTCOME = 'interrupted: the controller stopped before the outcome was known';
-
-/** Bookkeeping writes kept in memory while the database cannot be written, at most. */
-const DEFERRED_MAX = 10_000;
 
 /** A client action begun while the database could not be written: written when it can be. */
 interface PendingAction {
@@ -78,12 +70,8 @@ interface PendingAction {
 
 export class AuditStore {
   readonly db: Database.Database;
-  /** Null while writes succeed. */
-  writeFailure: WriteFailure | null = null;
-  /** Hears when writes begin to fail (with the failure, again when its error changes) and when they work again (null). */
-  onWriteHealth: (failure: WriteFailure | null, lostWrites: number) => void = () => undefined;
-  private deferred: (() => void)[] = [];
-  private lostWrites = 0;
+  /** Whether the database can be written; bookkeeping kept meanwhile (write-health.ts). */
+  readonly health = new WriteHealth();
   private readonly pendingActions = new Map<number, PendingAction>();
   private nextPendingId = -1;
   private readonly insertEvent: Database.Statement;
@@ -298,12 +286,12 @@ export class AuditStore {
     try {
       inserted = this.writeEvents(batches);
     } catch (err) {
-      this.failed(err);
+      if (isStorageError(err)) this.health.failed(err);
       throw err;
     } finally {
       this.db.pragma('synchronous = NORMAL');
     }
-    this.wrote();
+    this.health.succeeded();
     if (inserted.length > 0) this.onInserted(inserted);
     return inserted.length;
   }
@@ -315,59 +303,20 @@ export class AuditStore {
     try {
       this.db.prepare('UPDATE services SET modified = modified WHERE rowid = (SELECT min(rowid) FROM services)').run();
     } catch (err) {
-      this.failed(err);
+      if (isStorageError(err)) this.health.failed(err);
       return;
     }
-    this.wrote();
+    this.health.succeeded();
   }
 
-  /** Bookkeeping writes kept in memory, not yet written (while writes fail). */
-  get unwritten(): number {
-    return this.deferred.length + this.lostWrites;
-  }
-
-  /** A write succeeded: if writes had failed, catch up on the bookkeeping kept meanwhile. */
-  private wrote(): void {
-    if (this.writeFailure === null) return;
-    const failure = this.writeFailure;
-    this.writeFailure = null;
-    while (this.deferred.length > 0) {
-      try {
-        this.deferred[0]!();
-      } catch (err) {
-        this.writeFailure = failure;
-        this.failed(err);
-        return;
-      }
-      this.deferred.shift();
-    }
-    this.onWriteHealth(null, this.lostWrites);
-    this.lostWrites = 0;
-  }
-
-  private failed(err: unknown): void {
-    const error = err instanceof Error ? err.message : String(err);
-    if (this.writeFailure?.error === error) return;
-    this.writeFailure = { since: this.writeFailure?.since ?? Date.now(), error };
-    this.onWriteHealth(this.writeFailure, this.lostWrites);
+  /** Null while writes succeed. */
+  get writeFailure(): WriteFailure | null {
+    return this.health.failure;
   }
 
   /** A bookkeeping write: now, or (while writes fail) when the database can be written again. */
-  private keep(write: () => void): void {
-    if (!this.db.open) return;
-    if (this.writeFailure === null) {
-      try {
-        write();
-        return;
-      } catch (err) {
-        this.failed(err);
-      }
-    }
-    if (this.deferred.length >= DEFERRED_MAX) {
-      this.deferred.shift();
-      this.lostWrites += 1;
-    }
-    this.deferred.push(write);
+  private keep(write: () => void, onShed?: () => void): void {
+    if (this.db.open) this.health.keep(write, onShed);
   }
 
   private writeEvents(batches: EventBatch[]): ServiceEvent[] {
@@ -493,16 +442,20 @@ export class AuditStore {
       try {
         return this.insertAction(r, now, null);
       } catch (err) {
-        this.failed(err);
+        if (!isStorageError(err)) throw err;
+        this.health.failed(err);
       }
     }
     const id = this.nextPendingId--;
     const pending: PendingAction = { record: r, time: now, finish: null, id: null };
     this.pendingActions.set(id, pending);
-    this.keep(() => {
-      pending.id = this.insertAction(r, now, pending.finish);
-      if (pending.finish) this.pendingActions.delete(id);
-    });
+    this.keep(
+      () => {
+        pending.id = this.insertAction(r, now, pending.finish);
+        if (pending.finish) this.pendingActions.delete(id);
+      },
+      () => this.pendingActions.delete(id), // shed: its outcome is not kept either
+    );
     return id;
   }
 

@@ -4,7 +4,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ServiceConfig } from '../schema/config/types.js';
 import { RUN_DIR, SERVICE_MARKER } from '../schema/run-dir.js';
-import { markerOf, serviceAlive, signalService } from '../system/marked-processes.js';
+import { markedProcesses, markerOf, serviceAlive, signalService } from '../system/marked-processes.js';
 import { processAlive } from '../system/process-group.js';
 import { previousStatus, serviceSurvives } from '../buddy/settings.js';
 import { BuddyLink } from './buddy-link.js';
@@ -80,21 +80,27 @@ export class Buddies {
   private async tryAttach(entry: ServiceEntry, r: Relaunch): Promise<void> {
     r.timer = null;
     if (!this.supervisable(entry)) return this.giveUp(entry);
-    const id = entry.config.id;
+    if (entry.link?.open) return this.supervised(entry, entry.link); // attached meanwhile (a request's linkOf)
     try {
-      const link = await this.attach(entry, false);
-      this.relaunching.delete(entry);
-      if (entry.unsupervised) {
-        entry.unsupervised = null;
-        this.c.log.info(`${id}: supervised again by buddy ${link.pid}, after ${r.attempts} failed launch(es) over ${Math.round((Date.now() - r.since) / 1000)} s`);
-        this.c.publishStatus(entry);
-        this.c.noteUnsupervised();
-      }
+      await this.attach(entry, false);
       // (Not while the controller stops or shuts down: a shutdown may have stopped it meanwhile.)
       if (entry.wantsStart && this.supervisable(entry)) void this.c.starter.start(entry);
     } catch (err) {
       this.failed(entry, r, err as Error);
     }
+  }
+
+  /** A buddy runs for the service again (bound by whatever attached it): its retries end, and say so. */
+  private supervised(entry: ServiceEntry, link: BuddyLink): void {
+    const r = this.relaunching.get(entry);
+    if (!r) return;
+    if (r.timer) clearTimeout(r.timer);
+    this.relaunching.delete(entry);
+    if (!entry.unsupervised) return;
+    entry.unsupervised = null;
+    this.c.log.info(`${entry.config.id}: supervised again by buddy ${link.pid}, after ${r.attempts} failed launch(es) over ${Math.round((Date.now() - r.since) / 1000)} s`);
+    this.c.publishStatus(entry);
+    this.c.noteUnsupervised();
   }
 
   /** The service is no longer to be supervised (removed; the controller stops): its retries end. */
@@ -107,6 +113,7 @@ export class Buddies {
 
   /** A launch failed: say so (once per cause), mark the service unsupervised, and try again later. */
   private failed(entry: ServiceEntry, r: Relaunch, err: Error): void {
+    if (this.relaunching.get(entry) !== r) return; // a buddy was bound meanwhile: this retry is over
     r.attempts += 1;
     const reason = err.message;
     // The same cause is told once: what differs from one try to the next (times, pids) does not count.
@@ -115,9 +122,9 @@ export class Buddies {
       this.c.log.error(`${entry.config.id}: unsupervised: ${reason} (trying again, ${RELAUNCH_BACKOFF_FIRST_MS / 1000} s doubling up to ${RELAUNCH_BACKOFF_MAX_MS / 1000} s)`);
       r.logged = cause;
     }
+    if (!this.supervisable(entry)) return this.giveUp(entry);
     entry.unsupervised = { reason, since: new Date(r.since).toISOString(), attempts: r.attempts };
     this.c.publishStatus(entry);
-    if (!this.supervisable(entry)) return this.giveUp(entry);
     if (r.attempts === 1) this.c.noteUnsupervised();
     r.timer = setTimeout(() => void this.tryAttach(entry, r), r.delay);
     r.delay = Math.min(r.delay * 2, RELAUNCH_BACKOFF_MAX_MS);
@@ -154,7 +161,11 @@ export class Buddies {
       // A service left running without a buddy must not outlive a shutdown: a buddy is started to
       // stop it (it adopts it), and if none can be, the controller stops it itself.
       const left = previousStatus(join(entry.runDir, RUN_DIR.status), entry.uuid);
-      if (!serviceSurvives(left)) return { ok: true, message: 'no buddy was running' };
+      if (!serviceSurvives(left)) {
+        // Its process is gone; what it left outside its group (a daemon's child) is found by its marker.
+        if (markedProcesses(this.markerOf(entry), { first: true }).length === 0) return { ok: true, message: 'no buddy was running' };
+        return this.stopUnsupervised(entry, null, 'its buddy is gone, and processes it left run on');
+      }
       try {
         link = (await launchBuddy(entry.runDir, this.program)).link;
         this.bind(entry, link);
@@ -191,22 +202,32 @@ export class Buddies {
    * and its marked processes, SIGKILL after KillTimeout (at least 1 s; 10 s when it is negative), and
    * a last SIGKILL check 1 s later.
    */
-  private async stopUnsupervised(entry: ServiceEntry, pid: number, why: string): Promise<{ ok: boolean; message: string }> {
+  private async stopUnsupervised(entry: ServiceEntry, pid: number | null, why: string): Promise<{ ok: boolean; message: string }> {
     const id = entry.config.id;
-    const uid = entry.config.setUid ?? process.getuid?.() ?? 0;
-    const marker = markerOf(SERVICE_MARKER, entry.uuid, uid);
+    const marker = this.markerOf(entry);
     const graceMs = entry.config.killTimeout < 0 ? 10_000 : Math.max(1000, entry.config.killTimeout * 1000);
-    this.c.log.warn(`${id}: no buddy can be started (${why}); stopping pid ${pid} and its group from the controller`);
-    signalService(pid, marker, 'SIGTERM');
-    if (!(await waitUntil(() => !serviceAlive(pid, marker), graceMs))) {
-      signalService(pid, marker, 'SIGKILL');
-      await waitUntil(() => !serviceAlive(pid, marker), 1000);
+    // With no pid (its main process is gone) only the processes that carry its marker are signalled.
+    const signal = (sig: NodeJS.Signals): void => {
+      if (pid !== null) signalService(pid, marker, sig);
+      else for (const p of markedProcesses(marker)) signalPid(p, sig);
+    };
+    const alive = (): boolean => (pid !== null ? serviceAlive(pid, marker) : markedProcesses(marker, { first: true }).length > 0);
+    this.c.log.warn(`${id}: no buddy can be started (${why}); stopping ${pid !== null ? `pid ${pid}, its group` : 'the processes'} and what carries its marker from the controller`);
+    signal('SIGTERM');
+    if (!(await waitUntil(() => !alive(), graceMs))) {
+      signal('SIGKILL');
+      await waitUntil(() => !alive(), 1000);
     }
-    const gone = !serviceAlive(pid, marker);
+    const gone = !alive();
     return {
       ok: gone,
       message: gone ? `stopped by the controller: no buddy could be started (${why})` : `still running: no buddy could be started (${why}), and SIGKILL did not end it`,
     };
+  }
+
+  /** What every process of the service carries (buddy.md, "the marker"). */
+  private markerOf(entry: ServiceEntry): ReturnType<typeof markerOf> {
+    return markerOf(SERVICE_MARKER, entry.uuid, entry.config.setUid ?? process.getuid?.() ?? 0);
   }
 
   /**
@@ -288,6 +309,7 @@ export class Buddies {
     link.onClose = () => void this.onLost(entry, link);
     entry.link = link;
     entry.status = hello.status;
+    this.supervised(entry, link);
     this.c.publishStatus(entry);
     // A new buddy's first events (buddy_started, adopted) are collected now, and it is polled at the
     // active pace until it is quiet: a buddy lost before its first poll loses what it held.
@@ -302,6 +324,10 @@ export class Buddies {
   private async reconcile(entry: ServiceEntry, link: BuddyLink, found: boolean): Promise<void> {
     const buddyWants = link.hello.status.desired;
     const cfg = entry.config;
+    if (found && buddyWants !== entry.desired && (await this.databaseBehind(entry, buddyWants))) {
+      this.c.setDesired(entry, buddyWants);
+      return;
+    }
     if (found && buddyWants !== entry.desired) {
       const trustBuddy = buddyWants === 'stopped' ? cfg.preferBuddyStateForStopped : cfg.preferBuddyStateForRunning;
       if (trustBuddy) {
@@ -316,6 +342,26 @@ export class Buddies {
     } else if (found) {
       void link.call('stop', { controller: true }).catch((err: Error) => this.c.log.warn(`${cfg.id}: stop: ${err.message}`));
     }
+  }
+
+  /**
+   * Whether the database, not the buddy, is behind: a controller decided `buddyWants` (a user's
+   * command, or its own reconciliation) and could not record it (a full disk), and the buddy's
+   * `desired` event of it is newer than the database's record; or the database cannot be written now
+   * (what it says may be stale, and nothing is undone on its word).
+   */
+  private async databaseBehind(entry: ServiceEntry, buddyWants: ServiceEntry['desired']): Promise<boolean> {
+    await this.c.poller.collect([entry]); // the buddy's own record, into the database first
+    const id = entry.config.id;
+    if (this.c.store.newerDesired(entry.uuid) === buddyWants) {
+      this.c.log.warn(`${id}: desired ${buddyWants}, as its buddy recorded it (a change the database could not store then)`);
+      return true;
+    }
+    if (this.c.store.writeFailure) {
+      this.c.log.warn(`${id}: its buddy has it ${buddyWants}; kept so while the audit database cannot be written (what it says may be behind)`);
+      return true;
+    }
+    return false;
   }
 
   /**
@@ -359,4 +405,12 @@ async function waitUntil(done: () => boolean, ms: number): Promise<boolean> {
     await new Promise((r) => setTimeout(r, 20));
   }
   return true;
+}
+
+function signalPid(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    /* gone meanwhile */
+  }
 }

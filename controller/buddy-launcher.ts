@@ -41,12 +41,26 @@ export interface LaunchedBuddy {
  */
 export const BUDDY_NODE_FLAGS = ['--jitless', '--no-expose-wasm'];
 
+/** The turn of the event loop the last buddy start was given. */
+let lastTurn: Promise<void> = Promise.resolve();
+
+/**
+ * Wait for a turn of the event loop of one's own: starting a process blocks the controller (libuv
+ * waits for the child's exec, ~40-80 ms here), so a hundred buddies started at once would hold up
+ * every client for seconds; one start per turn lets what else waits (a client's hello) in between.
+ */
+function ownTurn(): Promise<void> {
+  lastTurn = lastTurn.then(() => new Promise<void>((resolve) => setImmediate(resolve)));
+  return lastTurn;
+}
+
 /**
  * Start a buddy and wait until it answers on its socket. A failure says what really went wrong: the
  * error of opening its log or of starting node, or how it exited with what it wrote in this start
  * (never an older line of buddy.log); a buddy that does not answer in time is killed.
  */
 export async function launchBuddy(runDir: string, program: string): Promise<LaunchedBuddy> {
+  await ownTurn();
   const logFile = join(runDir, RUN_DIR.log, LOG.buddy);
   const fail = (why: string): UpkError => new UpkError(ErrorCode.BUDDY_UNREACHABLE, `cannot start a buddy for ${runDir}: ${why}`);
   let log: number;

@@ -20,7 +20,7 @@ import { ServiceTable, serviceStatus, type ServiceEntry } from './service-table.
 import { Starter } from './starter.js';
 import { Retention, retentionLimits } from './retention.js';
 import { Problems } from './problems.js';
-import type { WriteFailure } from './audit-store.js';
+import type { WriteFailure } from './write-health.js';
 
 export class Controller {
   readonly services = new ServiceTable();
@@ -109,8 +109,16 @@ export class Controller {
         this.publisher.events(events);
         this.retention?.added(events.length);
       };
-      this.store.onWriteHealth = (failure, lost) => this.storeHealth(failure, lost);
+      this.store.health.onChange = (failure, lost) => this.storeHealth(failure, lost);
+      this.store.health.onDropped = (err) => this.log.error(`a write to the audit database failed and was dropped: ${(err as Error).message}`);
       this.poller = new Poller(this.services, this.store, this.config.buddyPollingInterval * 1000);
+      const refusedLogged = new Set<string>();
+      this.poller.onRefused = (batch, err) => {
+        const line = `${batch.service}: the audit database refuses events of buddy ${batch.instance} (they stay in the buddy): ${(err as Error).message}`;
+        if (refusedLogged.size > 1000) refusedLogged.clear();
+        if (!refusedLogged.has(line)) this.log.error(line);
+        refusedLogged.add(line);
+      };
       this.poller.onStatus = (entry) => this.publishStatus(entry);
       const interrupted = this.store.interruptActions();
       if (interrupted > 0) this.log.warn(`${interrupted} client action(s) of a previous controller never finished; recorded as interrupted`);
@@ -143,7 +151,6 @@ export class Controller {
     await this.buddies.retireStrays();
     // Everything the buddies buffered while no controller ran is in the database before we are ready.
     await this.poller.drain();
-    this.recoverDesired(live);
     this.poller.start();
     this.store.recordChanges(await this.configuration.unconfigureRemoved(this.services.all().filter((e) => e.retired)), 'start');
     this.markReady();
@@ -176,7 +183,7 @@ export class Controller {
         this.log.warn(`cannot record the client actions in progress as interrupted: ${(err as Error).message}`);
       }
       if (this.store.writeFailure) this.store.probe(); // a last try to write what was kept
-      const unwritten = this.store.unwritten;
+      const unwritten = this.store.health.unwritten;
       if (unwritten > 0) {
         this.log.error(
           `${unwritten} bookkeeping write(s) are lost: the audit database could not be written (${this.store.writeFailure?.error ?? 'unknown'}) ` +
@@ -198,20 +205,6 @@ export class Controller {
     entry.desired = desired;
     this.store.setDesired(entry.uuid, desired);
     this.publishStatus(entry);
-  }
-
-  /**
-   * A desired state a user set while the database could not be written, lost when that controller
-   * stopped, is taken back from the buddy's own record of it (its newest `desired` event).
-   */
-  private recoverDesired(entries: ServiceEntry[]): void {
-    for (const e of entries) {
-      const desired = this.store.newerDesired(e.uuid);
-      if (desired === null || desired === e.desired) continue;
-      this.log.warn(`${e.config.id}: desired ${desired}, as its buddy recorded it (a change the database could not store then)`);
-      this.setDesired(e, desired);
-      if (desired === 'stopped') e.wantsStart = false;
-    }
   }
 
   /** The audit database can no longer be written, or can be again: log it once, and show it. */

@@ -11,8 +11,12 @@ import type { AuditStore } from './audit-store.js';
 /** Rows read from the database at a time while a page fills. */
 const CHUNK = 500;
 
-/** Where the next page begins: after an id, or after a (time, id) up to the range's end; and how many are left. */
-type Cursor = { after: number; left: number } | { at: [number, number]; to: [number, number]; left: number };
+/**
+ * Where the next page begins: after an id, or after a (time, id) up to the range's end, among events
+ * stored when the first page was made (id at most `upTo`: a journal taken in later, whose events
+ * carry older times, does not slip into the range); and how many are left.
+ */
+type Cursor = { after: number; left: number } | { at: [number, number]; to: [number, number]; upTo: number; left: number };
 
 export function eventPage(store: AuditStore, q: EventPageQuery, uuids: string[] | null): EventPage {
   const { condition, args } = store.eventFilter({ ...q, afterId: undefined }, uuids);
@@ -26,8 +30,8 @@ export function eventPage(store: AuditStore, q: EventPageQuery, uuids: string[] 
       'after' in cursor
         ? store.selectEvents(`${condition} AND e.id > ?`, [...args, cursor.after], 'e.id ASC', Math.min(CHUNK, cursor.left))
         : store.selectEvents(
-            `${condition} AND (e.time, e.id) > (?, ?) AND (e.time, e.id) <= (?, ?)`,
-            [...args, ...cursor.at, ...cursor.to],
+            `${condition} AND (e.time, e.id) > (?, ?) AND (e.time, e.id) <= (?, ?) AND e.id <= ?`,
+            [...args, ...cursor.at, ...cursor.to, cursor.upTo],
             'e.time ASC, e.id ASC',
             Math.min(CHUNK, cursor.left),
           );
@@ -52,17 +56,18 @@ export function eventPage(store: AuditStore, q: EventPageQuery, uuids: string[] 
 function firstCursor(store: AuditStore, q: EventPageQuery, condition: string, args: unknown[]): Cursor | null {
   const limit = q.limit ?? EVENTS_PAGE_MAX;
   if (q.afterId !== undefined) return { after: q.afterId, left: limit };
+  const upTo = store.lastEventId();
   const position = (offset: number): [number, number] | null => {
     const row = store.db
-      .prepare(`SELECT e.time, e.id FROM events e WHERE ${condition} ORDER BY e.time DESC, e.id DESC LIMIT 1 OFFSET ?`)
-      .get(...args, offset) as { time: number; id: number } | undefined;
+      .prepare(`SELECT e.time, e.id FROM events e WHERE ${condition} AND e.id <= ? ORDER BY e.time DESC, e.id DESC LIMIT 1 OFFSET ?`)
+      .get(...args, upTo, offset) as { time: number; id: number } | undefined;
     return row ? [row.time, row.id] : null;
   };
   const newest = position(0);
   if (newest === null) return null;
   const oldest = position(limit - 1);
   // Start just before the oldest event of the range (or before everything, when fewer match).
-  return { at: oldest ? [oldest[0], oldest[1] - 1] : [-1, 0], to: newest, left: limit };
+  return { at: oldest ? [oldest[0], oldest[1] - 1] : [-1, 0], to: newest, upTo, left: limit };
 }
 
 function encode(cursor: Cursor): string {
@@ -86,6 +91,6 @@ function decode(text: string): Cursor {
   // A cursor asks for nothing a query could not: what is left is bounded as a limit is.
   const left = Math.min(o.left as number, EVENTS_QUERY_MAX);
   if (int(o.after)) return { after: o.after as number, left };
-  if (pair(o.at) && pair(o.to)) return { at: o.at as [number, number], to: o.to as [number, number], left };
+  if (pair(o.at) && pair(o.to) && int(o.upTo)) return { at: o.at as [number, number], to: o.to as [number, number], upTo: o.upTo as number, left };
   return bad();
 }

@@ -39,6 +39,8 @@ export class Poller {
   private retryTimer: NodeJS.Timeout | null = null;
   /** Called with each fresh status (for live views). */
   onStatus: (entry: ServiceEntry, status: BuddyStatus) => void = () => undefined;
+  /** Called when the database refuses a buddy's events for another reason than being unwritable. */
+  onRefused: (batch: EventBatch, err: unknown) => void = () => undefined;
 
   constructor(
     private readonly services: ServiceTable,
@@ -87,7 +89,9 @@ export class Poller {
     const done = new Promise<void>((resolve) => this.waiters.push(resolve));
     this.next(true);
     if (maxWaitMs === undefined) return done;
-    return Promise.race([done, new Promise<void>((resolve) => setTimeout(resolve, maxWaitMs).unref())]);
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => (timer = setTimeout(resolve, maxWaitMs)));
+    return Promise.race([done, waited]).finally(() => clearTimeout(timer));
   }
 
   /** Collect until the given buddies (all when omitted) hold nothing more than one answer carries. */
@@ -174,18 +178,33 @@ export class Poller {
       if (result.more) more.push(e);
     }
     if (batches.length === 0) return;
+    let stored = batches;
     try {
       this.store.insertEvents(batches);
-    } catch {
-      // The store reports the failure (once); the events stay in the buddies for the next try.
-      for (const e of [...more, ...batches.map((b) => this.services.byUuid(b.serviceUuid))]) if (e) this.eager.add(e);
-      this.retryAt = Date.now() + this.retryDelay;
-      this.retryDelay = Math.min(this.retryDelay * 2, WRITE_RETRY_MAX_MS);
-      return;
+    } catch (err) {
+      if (this.store.writeFailure) {
+        // The store reports the failure (once); the events stay in the buddies for the next try.
+        for (const e of [...more, ...batches.map((b) => this.services.byUuid(b.serviceUuid))]) if (e) this.eager.add(e);
+        this.retryAt = Date.now() + this.retryDelay;
+        this.retryDelay = Math.min(this.retryDelay * 2, WRITE_RETRY_MAX_MS);
+        return;
+      }
+      // Not an unwritable database, but one batch it refuses: each buddy's on its own, so that one
+      // bad batch holds up no other buddy (its own events stay in its buddy, and it is told).
+      stored = batches.filter((b) => {
+        try {
+          this.store.insertEvents([b]);
+          return true;
+        } catch (one) {
+          this.onRefused(b, one === err ? err : one);
+          return false;
+        }
+      });
     }
     this.retryDelay = WRITE_RETRY_FIRST_MS;
     for (const e of more) this.eager.add(e); // (collected again at once unless stopped: drain() goes on)
     for (const { link, seq } of acks) {
+      if (!stored.some((b) => b.instance === link.instance)) continue;
       link.acked = seq;
       link.call('ack', { seq }, BUDDY_REQUEST_TIMEOUT_MS).catch(() => undefined);
     }

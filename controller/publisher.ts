@@ -54,6 +54,8 @@ const CATCH_UP_LOW_WATER = CLIENT_MAX_BUFFERED_BYTES / 4;
 
 export class Publisher {
   private readonly byConnection = new Map<RpcConnection, Map<number, Subscriber>>();
+  /** Connections whose close is watched (once each, however often their subscriptions come and go). */
+  private readonly watched = new WeakSet<RpcConnection>();
   private readonly lastStatus = new Map<string, string>();
   private count = 0;
   /** Hears of every subscription ended because its client did not read. */
@@ -79,8 +81,12 @@ export class Publisher {
     if (!subs) {
       subs = new Map();
       this.byConnection.set(sub.connection, subs);
-      sub.connection.socket.once('close', () => {
-        for (const s of [...(this.byConnection.get(sub.connection)?.values() ?? [])]) this.drop(s);
+    }
+    if (!this.watched.has(sub.connection)) {
+      this.watched.add(sub.connection);
+      const connection = sub.connection;
+      connection.socket.once('close', () => {
+        for (const s of [...(this.byConnection.get(connection)?.values() ?? [])]) this.drop(s);
       });
     }
     subs.set(sub.id, sub);
@@ -132,12 +138,13 @@ export class Publisher {
         return;
       }
       for (const event of page) {
-        sendEvent(sub, event);
+        if (!sendEvent(sub, event)) return; // the connection is closing: nothing more goes out
         sub.lastId = event.id;
         if (sub.connection.buffered > CATCH_UP_LOW_WATER) break; // the rest of the page is read again later
       }
+      // On only once most of what waits has gone (a 'drain' may leave a gathered chunk to write).
+      while (sub.connection.isOpen && sub.connection.buffered > CATCH_UP_LOW_WATER) await drained(sub.connection);
       if (!sub.connection.isOpen) return;
-      if (sub.connection.buffered > CATCH_UP_LOW_WATER) await drained(sub.connection);
     }
   }
 
@@ -228,9 +235,10 @@ export const wantsService = (s: Subscriber, uuid: string): boolean => s.uuids ==
 export const wantsEvent = (s: Subscriber, e: ServiceEvent): boolean =>
   wantsService(s, e.uuid) && (s.types === null || s.types.has(e.type)) && matchesEvent(s.match, e);
 
-export function sendEvent(s: Subscriber, event: ServiceEvent): void {
+/** False when it could not be sent (the connection is closed or closing). */
+export function sendEvent(s: Subscriber, event: ServiceEvent): boolean {
   const params: ClientNotifications['event'] = { subscription: s.id, event };
-  s.connection.notify(EVENT_NOTIFICATION, params);
+  return s.connection.notify(EVENT_NOTIFICATION, params);
 }
 
 export function sendStatus(s: Subscriber, status: ServiceStatus): void {

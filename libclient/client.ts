@@ -299,6 +299,7 @@ export class Client {
 
   private async reopen(): Promise<RpcConnection> {
     const limit = this.connectedWith.reconnectMs ?? RECONNECT_MS;
+    if (limit <= 0) throw new UpkError(ErrorCode.CONTROLLER_NOT_RUNNING, 'lost the connection to the controller (this client does not reconnect: reconnectMs 0)');
     const deadline = Date.now() + limit;
     let last: unknown = null;
     for (let delay = RECONNECT_FIRST_MS; ; delay = Math.min(delay * 2, RECONNECT_MAX_MS)) {

@@ -135,7 +135,11 @@ export class Subscription implements AsyncIterable<Notice> {
     } else if (method === ENDED_NOTIFICATION) {
       // The controller ended it (we read too slowly): subscribe again after the last event we have.
       const client = this.client;
-      if (client) void this.subscribe(client).catch(() => client.close());
+      if (client) {
+        void this.subscribe(client).catch(() => {
+          if (this.client === client) client.close(); // reconnect() takes over
+        });
+      }
     }
   }
 

@@ -221,12 +221,14 @@ export class RpcConnection {
     this.pump();
   }
 
-  /** With stallMs: disconnect the peer unless it takes something within that time. */
+  /** With stallMs: disconnect the peer unless it takes something (anything) within that time. */
   private armStall(): void {
     const stallMs = this.options.stallMs;
     if (stallMs === undefined) return;
     clearTimeout(this.stall);
+    const taken = this.socket.bytesWritten;
     this.stall = setTimeout(() => {
+      if (this.socket.bytesWritten > taken) return this.armStall(); // slow, but it reads
       this.shutdown(new Error(`it read nothing for ${stallMs / 1000} s while more than ${this.options.maxBufferedBytes} bytes waited for it`));
     }, stallMs);
     this.stall.unref();
@@ -290,7 +292,8 @@ export class RpcConnection {
           this.pump();
         });
       } else if (m.id === undefined) {
-        if (!this.greeted) return false; // a server hears nothing before its handshake
+        if (this.options.handshake && this.greeting === null) return false; // a server hears nothing before its handshake
+        if (!this.greeted) return true; // (one sent right behind the handshake is ignored)
         this.options.onNotification?.(m.method, m.params);
       } else {
         return false;
