@@ -179,6 +179,9 @@ describe('uptop with a hundred services', { timeout: 120_000 }, () => {
     box = new Sandbox('uptop100');
     box.writeServices(Object.fromEntries(names.map((n) => [n, { ExecStart: 'sleep 1000', SampleInterval: 0 }])));
     await box.startController();
+    // The controller answers at once; it serves its services once a hundred buddies are attached.
+    const c = await box.client();
+    await box.waitFor('the controller ready', async () => (await c.controllerStatus()).ready, 90_000);
     term = new Tmux(box.dir, 'many');
     term.start([process.execPath, UPTOP, '--config', box.configFile], {});
   });
