@@ -1,7 +1,7 @@
 // The controller's log: one line per message on stderr (a file when started by `upk controller start`).
 // Writing a line never throws and never loops: a line that cannot be written (a full disk, say) is
 // counted and dropped; the failure is reported once, and so is its end, with the count of lines lost.
-import { writeStderr } from '../system/log-line.js';
+import { countingLines, writeStderr } from '../system/log-line.js';
 
 export interface Logger {
   info(message: string): void;
@@ -21,21 +21,13 @@ export function stderrSink(): LogSink {
 }
 
 export function createLogger(sink: LogSink = stderrSink()): Logger {
-  let dropped = 0;
-  const line = (level: string, message: string): void => {
-    const text = `${new Date().toISOString()} controller[${process.pid}] ${level}: ${message}\n`;
-    try {
-      if (dropped > 0) {
-        sink.write(`${new Date().toISOString()} controller[${process.pid}] warn: the log could be written again; ${dropped} line(s) were lost\n`);
-        dropped = 0;
-        sink.onTrouble?.(null);
-      }
-      sink.write(text);
-    } catch (err) {
-      if (dropped === 0) sink.onTrouble?.((err as Error).message);
-      dropped += 1;
-    }
-  };
+  const stamp = (level: string): string => `${new Date().toISOString()} controller[${process.pid}] ${level}:`;
+  const write = countingLines(
+    (text) => sink.write(text),
+    (lost) => `${stamp('warn')} the log could be written again; ${lost} line(s) were lost\n`,
+    (error) => sink.onTrouble?.(error),
+  );
+  const line = (level: string, message: string): void => write(`${stamp(level)} ${message}\n`);
   return {
     info: (m) => line('info', m),
     warn: (m) => line('warn', m),

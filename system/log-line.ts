@@ -15,18 +15,34 @@ export function writeStderr(line: string): void {
   }
 }
 
-/** A logger of lines to fd 2 that never throws: lines that cannot be written are counted, then told. */
-export function stderrLines(prefix: () => string): (message: string) => void {
+/**
+ * Lines written with `write` so that writing never throws: a line that cannot be written is counted
+ * and dropped; the first failure is told to `onTrouble` (with its error), and when lines can be
+ * written again a line says how many were lost (`lostLine`) and `onTrouble(null)` is called.
+ */
+export function countingLines(
+  write: (line: string) => void,
+  lostLine: (lost: number) => string,
+  onTrouble: (error: string | null) => void = () => undefined,
+): (line: string) => void {
   let lost = 0;
-  return (message) => {
+  return (line) => {
     try {
       if (lost > 0) {
-        writeStderr(`${prefix()} ${lost} log line(s) could not be written\n`);
+        write(lostLine(lost));
         lost = 0;
+        onTrouble(null);
       }
-      writeStderr(`${prefix()} ${message}\n`);
-    } catch {
+      write(line);
+    } catch (err) {
+      if (lost === 0) onTrouble((err as Error).message);
       lost += 1;
     }
   };
+}
+
+/** A logger of lines to fd 2 that never throws (the buddy's). */
+export function stderrLines(prefix: () => string): (message: string) => void {
+  const line = countingLines(writeStderr, (lost) => `${prefix()} ${lost} log line(s) could not be written\n`);
+  return (message) => line(`${prefix()} ${message}\n`);
 }
