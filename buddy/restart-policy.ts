@@ -16,6 +16,12 @@ export type RestartPlan =
 
 /** Share of the rate limit that RandomizeRateLimit may add, at most. */
 export const JITTER_SHARE = 0.5;
+/**
+ * A hold is a runaway hold only when the window delays the start by at least this much beyond the
+ * rate limit: a crash loop at the rate limit meets the window's edge a few ms late now and then,
+ * which is no hold a person would notice or act on (it is counted as the rate limit's).
+ */
+export const RUNAWAY_NOTICEABLE_MS = 100;
 
 /**
  * `starts` holds the times of recent starts, oldest first. A start at time t is allowed when at most
@@ -42,7 +48,8 @@ export function planRestart(
 
   const until = Math.max(rateUntil, runawayUntil);
   if (until <= now) return { kind: 'now' };
-  return { kind: 'delay', until, reason: runawayUntil > rateUntil ? 'runaway' : 'ratelimit' };
+  const byWindow = runawayUntil - Math.max(rateUntil, now);
+  return { kind: 'delay', until, reason: byWindow >= RUNAWAY_NOTICEABLE_MS ? 'runaway' : 'ratelimit' };
 }
 
 /** Drop start times that no longer matter to the window (keeps the array small for long-lived buddies). */

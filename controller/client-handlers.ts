@@ -22,6 +22,8 @@ type Command = 'start' | 'stop' | 'restart' | 'reload';
  * (a buddy that does not answer, or a database that cannot be written, never holds up a read).
  */
 export const READ_WAIT_MS = 500;
+/** After a reload script, how long its service has to show it survived the reload. */
+const RELOAD_SETTLE_MS = 250;
 
 
 export function makeClientHandlers(c: Controller): Handlers<ClientMethods, ClientContext> {
@@ -91,7 +93,8 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
     if (c.shuttingDown) throw new UpkError(ErrorCode.SHUTTING_DOWN, 'the controller is shutting down');
   }
 
-  async function control(kind: Command, entry: ServiceEntry, ctx: ClientContext): Promise<OutcomeItem> {
+  /** One service's part of a request; `together`: every service the request names. */
+  async function control(kind: Command, entry: ServiceEntry, ctx: ClientContext, together: ReadonlySet<ServiceEntry> = new Set()): Promise<OutcomeItem> {
     const item = (ok: boolean, message: string, extra: Partial<OutcomeItem> = {}): OutcomeItem => ({
       service: entry.config.id,
       ok,
@@ -103,14 +106,29 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
       return await audited(ctx, kind, entry, { service: entry.config.id }, async () => {
         let result: OutcomeItem;
         if (kind === 'reload') {
-          const action = await (await c.buddies.linkOf(entry)).call('reload', {});
+          const link = await c.buddies.linkOf(entry);
+          const before = entry.status?.pid ? { pid: entry.status.pid, at: Date.now() } : null;
+          const action = await link.call('reload', {});
           result = item(action.code === 0, describeAction(action), { action });
+          // A reload after which the service's process is gone (a HUP it does not handle) is no reload.
+          if (before?.pid && action.code === 0) {
+            await new Promise((r) => setTimeout(r, RELOAD_SETTLE_MS));
+            await c.poller.collect([entry], READ_WAIT_MS);
+            const after = entry.status;
+            if (after && after.pid !== before.pid) {
+              const exit = after.lastExit && Date.parse(after.lastExit.at) >= before.at ? after.lastExit : null;
+              const how = exit ? (exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code ?? 'unknown'}`) : 'exited';
+              const next = after.pid ? `, and was started again (pid ${after.pid})` : '';
+              result = item(false, `${describeAction(action)}, but the process ${before.pid} ${how}${next}: it does not reload on this signal`, { action });
+            }
+          }
         } else if (kind === 'stop') {
           c.setDesired(entry, 'stopped');
           const outcome = await (await c.buddies.linkOf(entry)).call('stop', { controller: true });
           entry.status = outcome.status;
           // Stopping a prerequisite leaves the services that need it alone (docs/controller.md).
-          const dependents = c.starter.dependentsUp(entry).map((d) => d.config.id);
+          // (Those the same request stops are not told as left running: they are stopping too.)
+          const dependents = c.starter.dependentsUp(entry).filter((d) => !together.has(d)).map((d) => d.config.id);
           const note = dependents.length > 0 ? `; still running, and needing it: ${dependents.join(', ')}` : '';
           result = item(outcome.ok, outcome.message + note);
         } else {
@@ -140,7 +158,8 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
     refuseDuringShutdown();
     const entries = c.services.resolve(p.services);
     if (kind === 'start' || kind === 'restart') return c.starter.startMany(entries, (e) => control(kind, e, ctx));
-    return Promise.all(entries.map((e) => control(kind, e, ctx)));
+    const together = new Set(entries);
+    return Promise.all(entries.map((e) => control(kind, e, ctx, together)));
   };
 
   return {
@@ -290,12 +309,19 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
       return logTail(entry.config.id, entry.config, entry.runDir, p.lines ?? 20);
     },
 
-    'config.reload': async (_p, ctx) =>
-      audited(ctx, 'config.reload', null, {}, async () => {
-        const r = await c.configuration.reload('reload');
-        const message = r.ok ? `applied: ${r.changes.length} change(s)` : `refused: ${r.issues.length} problem(s); nothing changed`;
-        return { ok: r.ok, message, value: r };
-      }),
+    'config.reload': async (p, ctx) => {
+      const r = await audited(ctx, 'config.reload', null, p, async () => {
+        const result = await c.configuration.reload('reload');
+        const message = result.ok ? `applied: ${result.changes.length} change(s)` : `refused: ${result.issues.length} problem(s); nothing changed`;
+        return { ok: result.ok, message, value: result };
+      });
+      if (p.restart && r.ok) {
+        // The running services whose changes wait for their next start, restarted now (each audited).
+        const waiting = r.changes.filter((x) => x.restart).flatMap((x) => c.services.get(x.service) ?? []);
+        r.restarted = await c.starter.startMany(waiting, (e) => control('restart', e, ctx));
+      }
+      return r;
+    },
 
     remove: async (p, ctx) => {
       refuseDuringShutdown();

@@ -19,6 +19,8 @@ import type { ServiceEntry } from './service-table.js';
 
 /** Keys whose change alters the service's scripts, which run anew only at its next start. */
 const SCRIPT_KEYS = new Set(['execStart', 'execStop', 'execReload', 'startScript', 'stopScript', 'reloadScript', 'customActions', 'pipeStdoutScript', 'pipeStderrScript']);
+/** Keys whose change reaches a running service only when it starts again (what its process starts with). */
+const NEXT_START_KEYS = new Set(['execStart', 'startScript', 'environment', 'environmentFile', 'workingDirectory', 'setUid', 'setGid']);
 
 export class Configuration {
   issues: ConfigIssue[] = [];
@@ -224,9 +226,18 @@ function changed(e: ServiceEntry, keys: string[], wasMissing: boolean): ConfigCh
   // A script generated from an Exec* line changes with it; name only the key the user wrote.
   const named = keys.filter((k) => !(k in GENERATED_FROM && keys.includes(GENERATED_FROM[k]!)));
   const parts = [wasMissing ? 'back in the configuration files' : named.map(configKeyName).join(', ')];
-  if (scripts.length > 0) parts.push('scripts regenerated: the start script takes effect at its next start, the others the next time they run');
-  if (keys.some((k) => !SCRIPT_KEYS.has(k))) parts.push('other settings apply now');
-  return { service: e.config.id, uuid: e.uuid, change: 'changed', message: parts.join('; ') };
+  const atStart = named.filter((k) => NEXT_START_KEYS.has(k));
+  const running = e.status?.pid != null && (e.status.state === 'running' || e.status.state === 'starting');
+  if (atStart.length > 0) {
+    const when = running ? `at its next start: upk restart ${e.config.id}, or upk reload-config --restart` : 'at its next start';
+    parts.push(`${atStart.map(configKeyName).join(', ')} take${atStart.length === 1 ? 's' : ''} effect ${when}`);
+  }
+  const otherScripts = scripts.filter((k) => !NEXT_START_KEYS.has(k));
+  if (otherScripts.length > 0) parts.push('its other scripts are regenerated: they take effect the next time they run');
+  if (keys.some((k) => !SCRIPT_KEYS.has(k) && !NEXT_START_KEYS.has(k))) parts.push('the other settings apply now');
+  const change: ConfigChange = { service: e.config.id, uuid: e.uuid, change: 'changed', message: parts.join('; ') };
+  if (atStart.length > 0 && running) change.restart = true;
+  return change;
 }
 
 const GENERATED_FROM: Record<string, string> = { startScript: 'execStart', stopScript: 'execStop', reloadScript: 'execReload' };

@@ -166,6 +166,7 @@ export class Controller {
     if (this.stopping) return this.done;
     this.stopping = true;
     this.buddies.stop();
+    this.publisher.closing(this.shuttingDown ? 'shutdown' : 'stop');
     this.server?.close();
     this.endpoint?.close();
     if (this.poller) {

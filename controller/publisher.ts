@@ -8,6 +8,7 @@
 // buffers without bound, and the client subscribes again from its last event.
 import {
   CLIENT_MAX_BUFFERED_BYTES,
+  CLOSING_NOTIFICATION,
   ENDED_NOTIFICATION,
   EVENT_NOTIFICATION,
   REMOVED_NOTIFICATION,
@@ -182,6 +183,14 @@ export class Publisher {
     if (this.lastStatus.get(status.uuid) === text) return;
     this.lastStatus.set(status.uuid, text);
     for (const s of this.subscribers()) if (wantsService(s, status.uuid) && this.room(s)) sendStatus(s, status);
+  }
+
+  /** The controller closes every connection now, and says why. */
+  closing(reason: ClientNotifications['closing']['reason']): void {
+    for (const s of this.subscribers()) {
+      const params: ClientNotifications['closing'] = { subscription: s.id, reason };
+      s.connection.notify(CLOSING_NOTIFICATION, params);
+    }
   }
 
   /** What is wrong with the controller changed: every subscriber hears it. */

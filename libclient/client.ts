@@ -220,10 +220,11 @@ export class Client {
 
   /**
    * Make the controller read its configuration again: every file is checked first; on any problem
-   * nothing changes (`ok` false, with the issues); else every change is applied and listed.
+   * nothing changes (`ok` false, with the issues); else every change is applied and listed. With
+   * `restart`, the running services whose changes wait for their next start are restarted (`restarted`).
    */
-  reloadConfig(): Promise<ReloadResult> {
-    return this.call('config.reload', {});
+  reloadConfig(options: { restart?: boolean } = {}): Promise<ReloadResult> {
+    return this.call('config.reload', options.restart === undefined ? {} : { restart: options.restart });
   }
 
   /** Stop and forget services the configuration files no longer define (their history stays). */

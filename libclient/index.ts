@@ -7,6 +7,7 @@ export { formatDuration, parseDuration } from '../schema/durations.js';
 export type { EventMatch } from '../schema/event-filter.js';
 export { Subscription, type Notice, type SubscribeFilter } from './subscription.js';
 export { startController, stopController, restartController, type StartedController } from './controller-process.js';
+export { shutdownBuddies, type BuddyShutdown } from './buddy-shutdown.js';
 export { STATE_DIR } from '../schema/state-dir.js';
 export { checkConfiguration, formatConfigIssue, type ConfigurationCheck } from './configuration-check.js';
 export { upkeeperVersion } from '../schema/version.js';

@@ -1,6 +1,7 @@
 // A subscription: events and status changes as an async iterable, on its own connection, which it
 // re-opens by itself when the controller goes away, resuming after the last event it delivered.
 import {
+  CLOSING_NOTIFICATION,
   ENDED_NOTIFICATION,
   EVENT_NOTIFICATION,
   PROBLEMS_NOTIFICATION,
@@ -31,7 +32,8 @@ export type Notice =
   | { kind: 'removed'; service: string; uuid: string }
   /** What is wrong with the controller (empty: nothing): when the subscription begins, and on every change. */
   | { kind: 'problems'; problems: ControllerProblem[] }
-  | { kind: 'controller'; state: 'lost' }
+  /** The controller went away; `reason` when it said so: `stop` (services run on) or `shutdown` (every service was stopped). */
+  | { kind: 'controller'; state: 'lost'; reason?: 'stop' | 'shutdown' }
   | { kind: 'controller'; state: 'back'; controller: ControllerInfo };
 
 /** The number of our one subscription on its connection. */
@@ -46,6 +48,8 @@ export class Subscription implements AsyncIterable<Notice> {
   private client: Client | null = null;
   private closed = false;
   private lastId: number | null;
+  /** Why the controller said it closes the connection, until the connection is gone. */
+  private closingReason: 'stop' | 'shutdown' | null = null;
 
   private constructor(
     private readonly options: ConnectOptions,
@@ -132,6 +136,8 @@ export class Subscription implements AsyncIterable<Notice> {
       this.push({ kind: 'removed', service, uuid });
     } else if (method === PROBLEMS_NOTIFICATION) {
       this.push({ kind: 'problems', problems: (params as ClientNotifications['problems']).problems });
+    } else if (method === CLOSING_NOTIFICATION) {
+      this.closingReason = (params as ClientNotifications['closing']).reason;
     } else if (method === ENDED_NOTIFICATION) {
       // The controller ended it (we read too slowly): subscribe again after the last event we have.
       const client = this.client;
@@ -146,7 +152,9 @@ export class Subscription implements AsyncIterable<Notice> {
   private async reconnect(): Promise<void> {
     this.client = null;
     if (this.closed) return;
-    this.push({ kind: 'controller', state: 'lost' });
+    const reason = this.closingReason;
+    this.closingReason = null;
+    this.push(reason ? { kind: 'controller', state: 'lost', reason } : { kind: 'controller', state: 'lost' });
     for (let delay = RETRY_FIRST_MS; !this.closed; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
       await new Promise((r) => setTimeout(r, delay));
       if (this.closed) return;

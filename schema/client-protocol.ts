@@ -91,6 +91,8 @@ export interface ConfigChangeRecord {
   change: 'added' | 'changed' | 'removed' | 'kept';
   /** What changed or why, in words. */
   message: string;
+  /** A change that takes effect only at the service's next start (Environment, WorkingDirectory…), while it runs. */
+  restart?: boolean;
 }
 
 /** What a reload did: ok false means nothing was applied (the issues say why). */
@@ -98,6 +100,8 @@ export interface ReloadResult {
   ok: boolean;
   issues: ConfigIssue[];
   changes: ConfigChangeRecord[];
+  /** With `restart`: the services restarted so that their changes take effect, each with its outcome. */
+  restarted?: OutcomeItem[];
 }
 
 export interface ServicesParams {
@@ -295,7 +299,8 @@ export interface ClientMethods {
   /** The last lines of a service's stdout and stderr files (default 20 each, at most LOG_TAIL_MAX_LINES). */
   logs: { params: { service: string; lines?: number }; result: LogTail };
   /** Read and check every configuration file; apply all of it, or nothing (the issues say why). */
-  'config.reload': { params: Record<string, never>; result: ReloadResult };
+  /** `restart`: then restart the running services whose changes wait for their next start. */
+  'config.reload': { params: { restart?: boolean }; result: ReloadResult };
   /** Stop and forget services the configuration files no longer define (their history stays). */
   remove: { params: ServicesParams; result: ConfigChangeRecord[] };
   /**
@@ -320,12 +325,18 @@ export interface ClientNotifications {
   ended: { subscription: number; code: string; reason: string; lastId: number | null };
   /** What is wrong with the controller now: sent when a subscription begins, and whenever it changes. */
   problems: { subscription: number; problems: ControllerProblem[] };
+  /**
+   * The controller is about to close the connection: `stop` (it stops alone: services run on) or
+   * `shutdown` (every service and buddy was stopped). A controller that dies says nothing.
+   */
+  closing: { subscription: number; reason: 'stop' | 'shutdown' };
 }
 export const EVENT_NOTIFICATION = 'event' satisfies keyof ClientNotifications;
 export const STATUS_NOTIFICATION = 'status' satisfies keyof ClientNotifications;
 export const REMOVED_NOTIFICATION = 'removed' satisfies keyof ClientNotifications;
 export const ENDED_NOTIFICATION = 'ended' satisfies keyof ClientNotifications;
 export const PROBLEMS_NOTIFICATION = 'problems' satisfies keyof ClientNotifications;
+export const CLOSING_NOTIFICATION = 'closing' satisfies keyof ClientNotifications;
 
 const none = (p: unknown): Record<string, never> => {
   asObject(p);
@@ -404,7 +415,10 @@ export const clientValidators: Validators<ClientMethods> = {
     const base = { service: str(o, 'service'), signal: str(o, 'signal') };
     return group === undefined ? base : { ...base, group };
   },
-  'config.reload': none,
+  'config.reload': (p) => {
+    const restart = optBool(asObject(p), 'restart');
+    return restart === undefined ? {} : { restart };
+  },
   remove: services,
   subscribe: (p) => {
     const o = asObject(p);

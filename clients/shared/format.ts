@@ -1,6 +1,11 @@
 // How the clients show a service's figures in few characters: durations, sizes, last exits, states.
 import type { ControllerProblem, ExitInfo, ServiceStatus } from '../../libclient/index.js';
 
+/** "1 service", "2 services": a count with its noun, singular or plural (the plural by adding "s" unless given). */
+export function counted(n: number, noun: string, plural = `${noun}s`): string {
+  return `${n} ${n === 1 ? noun : plural}`;
+}
+
 /** 3d4h, 5m12s, 800ms. */
 export function duration(ms: number): string {
   if (ms < 1000) return `${Math.max(0, Math.round(ms))}ms`;

@@ -2,7 +2,7 @@
 import type { ServiceStatus } from '../../libclient/index.js';
 import { bytes, describeLastExit, duration, stateCell } from '../shared/format.js';
 
-export { bytes, describeLastExit, duration, inDesiredState, problemLines, stateCell, unsupervisedLine } from '../shared/format.js';
+export { bytes, counted, describeLastExit, duration, inDesiredState, problemLines, stateCell, unsupervisedLine } from '../shared/format.js';
 
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');

@@ -173,7 +173,12 @@ export class App {
             this.model.controller = { state: 'gone', since: Date.now() };
             this.model.problems = []; // told again when it is back
             this.seenSinceLost = new Set();
-            this.model.say('the controller went away: services run on; reconnecting…', 'error');
+            this.model.say(
+              n.reason === 'shutdown'
+                ? 'the controller shut down: every service and buddy was stopped; waiting for a controller…'
+                : `the controller ${n.reason === 'stop' ? 'stopped' : 'went away'}: services run on; reconnecting…`,
+              'error',
+            );
           } else {
             this.model.controller = { state: 'up', info: n.controller };
             // The statuses of every service came again before this notice: the rest were removed.

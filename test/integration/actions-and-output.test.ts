@@ -25,6 +25,7 @@ describe('actions, signals and output', { timeout: 90_000 }, () => {
         MinUptime: 0.1,
         InitialState: 'running',
       },
+      hupless: { ExecStart: 'sleep 1000', MinUptime: 0.1, InitialState: 'running' },
       piped: {
         ExecStart: `sh -c 'echo one; echo two; exec sleep 1000'`,
         PipeStdoutScript: 'exec sed -u s/^/piped:/',
@@ -73,6 +74,15 @@ describe('actions, signals and output', { timeout: 90_000 }, () => {
     const [r] = await c.reload('app');
     assert.equal(r!.ok, true, r!.message);
     await box.waitFor('the HUP line', () => readFileSync(join(box.runDir('app'), 'log', 'stdout'), 'utf8').includes('got HUP'));
+  });
+
+  it('a reload that kills the service says so and fails (the pid shown is not taken for the reloaded one)', async () => {
+    const c = await box.client();
+    const [before] = await box.waitForState('hupless', 'running').then(() => c.status('hupless')); // sleep dies of SIGHUP
+    const res = await box.upk(['reload', 'hupless']);
+    assert.equal(res.code, 5, res.stdout + res.stderr);
+    assert.match(res.stdout + res.stderr, new RegExp(`reload done, but the process ${before!.pid} was killed by SIGHUP, and was started again \\(pid \\d+\\): it does not reload on this signal`));
+    await box.waitForState('hupless', 'running');
   });
 
   it('signal sends to the service', async () => {

@@ -78,6 +78,11 @@ describe('dependencies', { timeout: 90_000 }, () => {
     assert.match(db!.message, /still running, and needing it: web/);
     const [web] = await c.status('web');
     assert.equal(web!.state, 'running');
+    // Both stopped by one request: nothing is said to be left running.
+    await c.start('web');
+    const both = await c.stop(['db', 'web']);
+    for (const item of both) assert.doesNotMatch(item.message, /still running/, `${item.service}: ${item.message}`);
+    await c.start('web');
   });
 
   it('StartPriority: of services starting together, the higher priority ones start first', async () => {

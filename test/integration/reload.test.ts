@@ -54,7 +54,8 @@ describe('configuration reload', { timeout: 90_000 }, () => {
     assert.equal(byService.newbie?.change, 'added');
     assert.equal(byService.alpha?.change, 'changed');
     assert.match(byService.alpha!.message, /^UserRateLimit, ExecStart; /);
-    assert.match(byService.alpha!.message, /the start script takes effect at its next start/);
+    assert.match(byService.alpha!.message, /ExecStart takes effect at its next start: upk restart alpha, or upk reload-config --restart; the other settings apply now$/);
+    assert.equal(byService.alpha!.restart, true);
     assert.equal(byService.leaver?.change, 'removed');
     assert.equal(byService.keeper?.change, 'kept');
     assert.match(byService.keeper!.message, /until upk remove/);
@@ -69,6 +70,27 @@ describe('configuration reload', { timeout: 90_000 }, () => {
 
     await c.restart('alpha');
     await box.waitFor('the new script', () => readFileSync(join(box.runDir('alpha'), 'log', 'stdout'), 'utf8').includes('two'));
+  });
+
+  it('a changed Environment is named as waiting for the next start; reload-config --restart restarts what waits', async () => {
+    const c = await box.client();
+    const [before] = await c.status('alpha');
+    writeFileSync(
+      join(box.servicesDir, 'main.conf'),
+      JSON.stringify({
+        alpha: { ExecStart: `sh -c 'echo "colour=$COLOUR"; exec sleep 1000'`, InitialState: 'running', MinUptime: 0.1, UserRateLimit: 2, Environment: { COLOUR: 'blue' } },
+        newbie: { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1 },
+      }),
+    );
+    const res = await box.upk(['reload-config', '--restart']);
+    assert.equal(res.code, 0, res.stdout + res.stderr);
+    assert.match(res.stdout, /alpha: changed: ExecStart, Environment; ExecStart, Environment take effect at its next start/);
+    assert.doesNotMatch(res.stdout, /apply now/);
+    assert.match(res.stdout, /^alpha: restarted: ok: running/m);
+    assert.match(res.stdout, /configuration reloaded: 1 change$/m);
+    const [after] = await c.status('alpha');
+    assert.notEqual(after!.pid, before!.pid);
+    await box.waitFor('the new environment', () => readFileSync(join(box.runDir('alpha'), 'log', 'stdout'), 'utf8').includes('colour=blue'));
   });
 
   it('upk remove: only for services the files no longer define', async () => {

@@ -103,7 +103,8 @@ describe('uptop', { timeout: 120_000 }, () => {
     const c = await box.client();
     const old = (await c.controllerStatus()).pid;
     assert.equal((await box.upk(['controller', 'stop'])).code, 0);
-    await term.waitFor('the controller gone', (s) => /controller gone \S+: reconnecting|no controller \(/.test(s));
+    const gone = await term.waitFor('the controller gone', (s) => /controller gone \S+: reconnecting|no controller \(/.test(s));
+    assert.match(gone, /the controller stopped: services run on; reconnecting/);
     assert.ok(term.running(), 'uptop does not exit');
     await box.startController();
     const back = await term.waitFor('the controller back', (s) => /^uptop {2}controller (\d+) up/m.test(s) && !s.includes(`controller ${old} `));
@@ -202,5 +203,11 @@ describe('uptop with a hundred services', { timeout: 120_000 }, () => {
     term.send('/');
     term.type('099');
     await term.waitFor('one match', (s) => /^svc-099 /m.test(s) && !/^svc-001 /m.test(s));
+  });
+
+  it('after upk shutdown it says every service was stopped, not that they run on', async () => {
+    term.send('Escape'); // leave the filter: the status line shows again
+    assert.equal((await box.upk(['shutdown'], 60_000)).code, 0);
+    await term.waitFor('the shutdown told', (s) => /the controller shut down: every service and buddy was stopped/.test(s), 20_000);
   });
 });

@@ -22,6 +22,13 @@ describe('restart policy', { timeout: 5000 }, () => {
     assert.deepEqual(planRestart(pol, [0, 1, 2, 3], 4, Math.random), { kind: 'delay', until: 10_000, reason: 'runaway' });
     assert.deepEqual(planRestart(pol, [0, 1, 2, 3], 10_000, Math.random), { kind: 'now' });
   });
+  it('a window that delays a start by a few ms past the rate limit is no runaway hold', () => {
+    // Starts at the rate limit: the window lets the next one go 3 ms after the rate limit does.
+    const pol = p({ rateLimitMs: 1000, maxRestarts: 2, windowMs: 3003 });
+    assert.deepEqual(planRestart(pol, [0, 1000, 2000], 2500, Math.random), { kind: 'delay', until: 3003, reason: 'ratelimit' });
+    // Half a second later than the rate limit: a hold worth telling.
+    assert.deepEqual(planRestart(p({ rateLimitMs: 1000, maxRestarts: 2, windowMs: 3500 }), [0, 1000, 2000], 2500, Math.random), { kind: 'delay', until: 3500, reason: 'runaway' });
+  });
   it('a negative maxRestarts means no runaway limit', () => {
     assert.deepEqual(planRestart(p({ rateLimitMs: 0, maxRestarts: -1 }), [0, 1, 2, 3, 4, 5], 6, Math.random), { kind: 'now' });
   });

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { ExitCode, checkConfiguration, formatConfigIssue } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
-import { printJson } from '../output.js';
+import { counted, printJson } from '../output.js';
 
 export function registerCheckConfig(program: Command, ctx: Context): void {
   program
@@ -17,7 +17,7 @@ export function registerCheckConfig(program: Command, ctx: Context): void {
       const where = r.configFile ?? '(default settings: no controller file)';
       process.stdout.write(
         r.ok
-          ? `configuration OK: ${where}, ${r.services.length} services in ${r.files.length} files\n`
+          ? `configuration OK: ${where}, ${counted(r.services.length, 'service')} in ${counted(r.files.length, 'file')}\n`
           : `${r.issues.length} problem${r.issues.length === 1 ? '' : 's'} found\n`,
       );
     });

@@ -1,8 +1,8 @@
 // upk start|stop|restart|reload NAME…|all, and upk shutdown
 import type { Command } from 'commander';
-import { ExitCode, type OutcomeItem } from '../../../libclient/index.js';
+import { ErrorCode, ExitCode, UpkError, connect, shutdownBuddies, type OutcomeItem } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
-import { printJson } from '../output.js';
+import { counted, printJson } from '../output.js';
 
 const VERBS = {
   start: 'start services and wait until each is up (MinUptime) or has failed',
@@ -34,11 +34,33 @@ export function registerControl(program: Command, ctx: Context): void {
   program
     .command('shutdown')
     .description('stop every service and buddy, then the controller: nothing of upkeeper runs after it')
-    .action(() =>
-      ctx.withClient(async (client) => {
+    .action(async () => {
+      let client;
+      try {
+        client = await connect(ctx.connectOptions());
+      } catch (err) {
+        if (!(err instanceof UpkError) || err.code !== ErrorCode.CONTROLLER_NOT_RUNNING) throw err;
+        return shutdownWithoutController(ctx);
+      }
+      try {
         const items = await client.shutdown();
         report(items, ctx);
         if (!ctx.json) process.stdout.write('controller stopped\n');
-      }),
-    );
+      } finally {
+        client.close();
+      }
+    });
+}
+
+/** No controller runs: the buddies left running are asked to stop, each on its own socket. */
+async function shutdownWithoutController(ctx: Context): Promise<void> {
+  const outcomes = await shutdownBuddies(ctx.connectOptions());
+  if (outcomes.some((o) => !o.ok)) ctx.fail(ExitCode.ACTION_FAILED);
+  if (ctx.json) return printJson(outcomes);
+  if (outcomes.length === 0) {
+    process.stdout.write('no controller runs, and no buddy: nothing of upkeeper runs\n');
+    return;
+  }
+  process.stdout.write(`no controller runs: stopped ${counted(outcomes.length, 'buddy', 'buddies')} directly (their last events wait in their journals for the next controller)\n`);
+  for (const o of outcomes) process.stdout.write(`${o.service}: ${o.ok ? 'ok' : 'FAILED'}: ${o.message}\n`);
 }

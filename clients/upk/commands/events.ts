@@ -112,6 +112,9 @@ async function follow(client: Client, filter: EventFilter, sinceId: number, prin
   process.once('SIGTERM', () => subscription.close());
   for await (const notice of subscription) {
     if (notice.kind === 'event') print(notice.event);
-    else if (notice.kind === 'controller') process.stderr.write(`upk: the controller ${notice.state === 'lost' ? 'went away; waiting for it' : 'is back'}\n`);
+    else if (notice.kind === 'controller') {
+      const gone = notice.state === 'lost' ? (notice.reason === 'shutdown' ? 'shut down (every service stopped); waiting for one' : 'went away; waiting for it') : 'is back';
+      process.stderr.write(`upk: the controller ${gone}\n`);
+    }
   }
 }

@@ -1,0 +1,44 @@
+// `upk shutdown` with no controller running (stopped, or Ctrl-C on `npm start`): it still stops
+// every buddy and service, on their own sockets; their last events reach the next controller.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Sandbox, alive, processesUnder } from '../helpers/sandbox.js';
+
+describe('upk shutdown with no controller', { timeout: 90_000 }, () => {
+  let box: Sandbox;
+  before(async () => {
+    box = new Sandbox('alone');
+    box.writeServices({
+      web: { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1 },
+      worker: { ExecStart: `sh -c 'trap "" TERM; while :; do sleep 0.1; done'`, InitialState: 'running', MinUptime: 0.1, KillTimeout: 0.5 },
+    });
+    await box.startController();
+    await box.waitForState('web', 'running');
+    await box.waitForState('worker', 'running');
+  });
+  after(() => box.cleanup());
+
+  it('stops every buddy and service itself, and the next controller gets their last events', async () => {
+    const statuses = await (await box.client()).status();
+    assert.equal((await box.upk(['controller', 'stop'])).code, 0);
+    const res = await box.upk(['shutdown'], 60_000);
+    assert.equal(res.code, 0, res.stdout + res.stderr);
+    assert.match(res.stdout, /^no controller runs: stopped 2 buddies directly/m);
+    assert.match(res.stdout, /^web: ok: stopped; its buddy exited$/m);
+    assert.match(res.stdout, /^worker: ok: stopped; its buddy exited$/m);
+    for (const s of statuses) {
+      assert.ok(!alive(s.pid!), `${s.name}'s process is gone`);
+      assert.ok(!alive(s.buddyPid!), `${s.name}'s buddy is gone`);
+    }
+    assert.deepEqual(processesUnder(box.runDir('web')), []);
+    const again = await box.upk(['shutdown']);
+    assert.equal(again.code, 0);
+    assert.match(again.stdout, /nothing of upkeeper runs/);
+    // A controller later takes in what they left: each buddy's events up to buddy_exiting.
+    await box.startController();
+    await box.waitFor('the journals taken in', () => {
+      const events = box.events('web');
+      return events.some((e) => e.type === 'buddy_exiting') ? events : undefined;
+    });
+  });
+});
