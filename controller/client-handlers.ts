@@ -43,8 +43,13 @@ export function makeClientHandlers(c: Controller): Handlers<ClientMethods, Clien
 }
 
 function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> {
-  /** Every uuid a service name has had (configured or removed): names resolve as for every command. */
+  /**
+   * Every uuid a service name has had (configured or removed): names resolve as for every command;
+   * the name of a service with Instances means every instance configured.
+   */
   function uuidsNamed(name: string): string[] {
+    const group = instancesNamed(name);
+    if (group.length > 1) return group.flatMap((e) => uuidsNamed(e.config.id));
     const configured = c.services.find(name);
     const found = c.store.servicesNamed(configured?.config.id ?? name);
     const ids = [...new Set(found.map((f) => f.id))];
@@ -53,6 +58,16 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
       throw new UpkError(ErrorCode.AMBIGUOUS_SERVICE, `${name} is ambiguous: ${ids.join(', ')}`, { details: { candidates: ids } });
     }
     return found.map((f) => f.uuid);
+  }
+
+  /** The configured services a name means (an unknown name: none). */
+  function instancesNamed(name: string): ServiceEntry[] {
+    try {
+      return c.services.resolve([name]);
+    } catch (err) {
+      if ((err as UpkError).code === ErrorCode.NO_SUCH_SERVICE) return [];
+      throw err;
+    }
   }
 
   function checkTypes(types: string[] | undefined): void {
@@ -272,7 +287,12 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
 
     trend: async (q) => {
       await c.poller.collect(undefined, READ_WAIT_MS);
-      const named = q.services && !q.services.includes('all') ? q.services : c.services.all().map((e) => e.config.id);
+      const asked = q.services && !q.services.includes('all') ? q.services : c.services.all().map((e) => e.config.id);
+      // A service with Instances: a series for each instance.
+      const named = asked.flatMap((name) => {
+        const group = instancesNamed(name);
+        return group.length > 1 ? group.map((e) => e.config.id) : [name];
+      });
       // Each id with every identity it has had (its current one first), as `events` and `why` read them.
       const picked = named.map((name) => {
         const entry = c.services.find(name);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { ConfigIssue, ControllerConfig, LoadedServices, ServiceConfig } from '../schema/config/types.js';
 import { SERVICE_KEYS, formatIssue, loadControllerConfig, loadServices } from '../schema/config/index.js';
 import { UUID_RE } from '../schema/config/names.js';
+import { groupOf } from '../schema/config/instances.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import { RUN_DIR } from '../schema/run-dir.js';
 import { ensureFifos } from '../system/files.js';
@@ -25,6 +26,8 @@ const NEXT_START_KEYS = new Set(['execStart', 'startScript', 'environment', 'env
 export class Configuration {
   issues: ConfigIssue[] = [];
   private serial: Promise<unknown> = Promise.resolve();
+  /** Services no longer in the files that go because the files define their service with other Instances: why. */
+  private readonly removedBecause = new Map<ServiceEntry, string>();
 
   constructor(private readonly c: Controller) {}
 
@@ -61,8 +64,10 @@ export class Configuration {
       if (!entry) continue;
       if (!filesApplied) continue; // kept as it was: nothing to tell
       const broken = loaded.issues.some((i) => i.file === last.file);
-      if (!broken && last.unconfigureOnFileRemoval) {
+      const instances = broken ? undefined : byInstances(last, loaded.services);
+      if (!broken && (last.unconfigureOnFileRemoval || instances !== undefined)) {
         entry.retired = true;
+        if (instances !== undefined) this.removedBecause.set(entry, instances);
       } else {
         entry.missing = true;
         const why = broken ? `${last.file} has errors` : 'it is no longer in the configuration files';
@@ -131,8 +136,15 @@ export class Configuration {
     this.makeFifos(added);
     const defined = new Set(loaded.services.map((s) => s.id));
     const gone = [...before].filter((x) => !defined.has(x.config.id) && !x.retired);
-    changes.push(...(await this.unconfigureRemoved(gone.filter((e) => e.config.unconfigureOnFileRemoval))));
-    for (const e of gone.filter((x) => !x.config.unconfigureOnFileRemoval)) {
+    // Instances a smaller Instances dropped (or a service that became instances, or instances that
+    // became one service again) go whatever UnconfigureOnFileRemoval says: the files still define it.
+    for (const e of gone) {
+      const instances = byInstances(e.config, loaded.services);
+      if (instances !== undefined) this.removedBecause.set(e, instances);
+    }
+    const removing = gone.filter((e) => e.config.unconfigureOnFileRemoval || this.removedBecause.has(e));
+    changes.push(...(await this.unconfigureRemoved(removing)));
+    for (const e of gone.filter((x) => !removing.includes(x))) {
       if (!e.missing) {
         e.missing = true;
         changes.push({ service: e.config.id, uuid: e.uuid, change: 'kept', message: 'no longer in the configuration files: kept with its last configuration until upk remove' });
@@ -150,10 +162,18 @@ export class Configuration {
     return { ok: true, issues: [], changes };
   }
 
-  /** Stop and remove services no longer in the files whose UnconfigureOnFileRemoval is set; what changed. */
+  /**
+   * Stop and remove services no longer in the files whose UnconfigureOnFileRemoval is set, or that
+   * Instances dropped; what changed.
+   */
   async unconfigureRemoved(entries: ServiceEntry[]): Promise<ConfigChange[]> {
-    await Promise.all(entries.map((e) => this.c.buddies.unconfigure(e, 'no longer in the configuration files, and UnconfigureOnFileRemoval is set')));
-    return entries.map((e) => ({ service: e.config.id, uuid: e.uuid, change: 'removed', message: 'no longer in the configuration files: stopped and removed (UnconfigureOnFileRemoval)' }));
+    const why = (e: ServiceEntry): string => this.removedBecause.get(e) ?? 'UnconfigureOnFileRemoval';
+    const logged = (e: ServiceEntry): string =>
+      this.removedBecause.has(e) ? `no longer in the configuration files (${why(e)})` : 'no longer in the configuration files, and UnconfigureOnFileRemoval is set';
+    await Promise.all(entries.map((e) => this.c.buddies.unconfigure(e, logged(e))));
+    const changes = entries.map((e): ConfigChange => ({ service: e.config.id, uuid: e.uuid, change: 'removed', message: `no longer in the configuration files: stopped and removed (${why(e)})` }));
+    for (const e of entries) this.removedBecause.delete(e);
+    return changes;
   }
 
   /** Record the files' services and write their run directories; what changed, in words. */
@@ -219,6 +239,17 @@ export class Configuration {
       this.c.log.error(`cannot create the output FIFOs: ${(err as Error).message}`);
     }
   }
+}
+
+/**
+ * When the files still define the service a configuration gone from them belongs to, with other
+ * Instances (fewer, none, or Instances where there was one service): why it goes. Else undefined.
+ */
+function byInstances(gone: ServiceConfig, services: readonly ServiceConfig[]): string | undefined {
+  const group = groupOf(gone);
+  const now = services.filter((s) => groupOf(s) === group);
+  if (now.length === 0) return undefined;
+  return now[0]!.instanceOf === undefined ? `${group} is one service again, without Instances` : `${group} has Instances ${now.length} now`;
 }
 
 function changed(e: ServiceEntry, keys: string[], wasMissing: boolean): ConfigChange {

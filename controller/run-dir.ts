@@ -108,6 +108,7 @@ export function buddySettings(
   environment.UPKEEPER_SERVICE = svc.id;
   environment.UPKEEPER_SERVICE_UUID = uuid;
   environment.UPKEEPER_RUN_DIR = runDir;
+  if (svc.instance !== undefined) environment.UPK_INSTANCE = String(svc.instance);
   return {
     settingsVersion: 1,
     service: svc.id,

@@ -69,14 +69,14 @@ export class ServiceTable {
 
   /**
    * The services named: ids (`name` or `package::name`), a bare name when only one package has it,
-   * or `all`. Unknown and ambiguous names throw, naming what was meant.
+   * the id or bare name of a service with Instances (every instance), or `all`. Unknown and ambiguous
+   * names throw, naming what was meant.
    */
   resolve(names: string[]): ServiceEntry[] {
     if (names.includes('all')) return this.all();
     const out: ServiceEntry[] = [];
     for (const name of names) {
-      const entry = this.resolveOne(name);
-      if (!out.includes(entry)) out.push(entry);
+      for (const entry of this.named(name)) if (!out.includes(entry)) out.push(entry);
     }
     return out;
   }
@@ -91,19 +91,38 @@ export class ServiceTable {
     }
   }
 
+  /** One service: a name that means several instances is ambiguous here (name one of them). */
   resolveOne(name: string): ServiceEntry {
+    const found = this.named(name);
+    if (found.length === 1) return found[0]!;
+    const ids = found.map((e) => e.config.id);
+    throw new UpkError(ErrorCode.AMBIGUOUS_SERVICE, `${name} has ${ids.length} instances (${ids.join(', ')}): name one of them`, {
+      details: { candidates: ids },
+    });
+  }
+
+  /** What a name means: one service, or every instance of a service with Instances (in order). */
+  private named(name: string): ServiceEntry[] {
     const exact = this.byId.get(name);
-    if (exact) return exact;
+    if (exact) return [exact];
+    const group = this.instancesOf((id) => id === name);
+    if (group.length > 0) return group;
     const matches = [...this.byId.values()].filter((e) => e.config.name === name);
-    if (matches.length === 1) return matches[0]!;
-    if (matches.length > 1) {
-      throw new UpkError(
-        ErrorCode.AMBIGUOUS_SERVICE,
-        `${name} is ambiguous: ${matches.map((e) => e.config.id).join(', ')}`,
-        { details: { candidates: matches.map((e) => e.config.id) } },
-      );
+    const groups = new Set([...this.byId.values()].map((e) => e.config.instanceOf).filter((id) => id?.endsWith(`::${name}`)));
+    if (matches.length === 1 && groups.size === 0) return matches;
+    if (matches.length === 0 && groups.size === 1) return this.instancesOf((id) => groups.has(id));
+    if (matches.length + groups.size > 1) {
+      const candidates = [...matches.map((e) => e.config.id), ...[...groups].map(String)];
+      throw new UpkError(ErrorCode.AMBIGUOUS_SERVICE, `${name} is ambiguous: ${candidates.join(', ')}`, { details: { candidates } });
     }
     throw new UpkError(ErrorCode.NO_SUCH_SERVICE, `no service named ${JSON.stringify(name)}`, { details: { service: name } });
+  }
+
+  /** The instances of the services with Instances whose id passes `test`, by number. */
+  private instancesOf(test: (id: string) => boolean): ServiceEntry[] {
+    return [...this.byId.values()]
+      .filter((e) => e.config.instanceOf !== undefined && test(e.config.instanceOf))
+      .sort((a, b) => (a.config.instance ?? 0) - (b.config.instance ?? 0));
   }
 }
 

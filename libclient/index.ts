@@ -10,6 +10,15 @@ export { startController, stopController, restartController, type StartedControl
 export { shutdownBuddies, type BuddyShutdown } from './buddy-shutdown.js';
 export { STATE_DIR } from '../schema/state-dir.js';
 export { checkConfiguration, formatConfigIssue, type ConfigurationCheck } from './configuration-check.js';
+export {
+  findServiceDefinitions,
+  addedFileText,
+  isAddedFile,
+  setServiceNumber,
+  ADDED_FILE_MARKER,
+  type ServiceDefinition,
+} from './service-files.js';
+export { isValidServiceId } from '../schema/config/names.js';
 export { upkeeperVersion } from '../schema/version.js';
 export { readControllerConfig, controllerSocket, type DiscoveryOptions } from './discovery.js';
 export { UpkError, ErrorCode, type WireError } from '../schema/errors.js';

@@ -3,12 +3,14 @@
 import { Command, CommanderError } from 'commander';
 import { ExitCode, UpkError, exitCodeFor, upkeeperVersion } from '../../libclient/index.js';
 import { registerActions } from './commands/actions.js';
+import { registerAdd } from './commands/add.js';
 import { registerCheckConfig } from './commands/check-config.js';
 import { registerConfiguration } from './commands/configuration.js';
 import { registerControl } from './commands/control.js';
 import { registerController } from './commands/controller.js';
 import { registerEvents } from './commands/events.js';
 import { registerLogs } from './commands/logs.js';
+import { registerScale } from './commands/scale.js';
 import { registerServices } from './commands/services.js';
 import { registerTrend } from './commands/trend.js';
 import { registerWhy } from './commands/why.js';
@@ -34,6 +36,8 @@ registerTrend(program, ctx);
 registerWhy(program, ctx);
 registerCheckConfig(program, ctx);
 registerConfiguration(program, ctx);
+registerAdd(program, ctx);
+registerScale(program, ctx);
 // `--json` is accepted after the command too: upk status --json
 for (const command of program.commands) {
   const all = [command, ...command.commands];

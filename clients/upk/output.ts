@@ -1,11 +1,21 @@
 // How upk prints: aligned tables for people, JSON for programs (durations, sizes and states: shared/format.ts).
-import type { ServiceStatus } from '../../libclient/index.js';
+import type { OutcomeItem, ServiceStatus } from '../../libclient/index.js';
 import { bytes, describeLastExit, duration, stateCell } from '../shared/format.js';
 
 export { bytes, counted, describeLastExit, duration, inDesiredState, problemLines, stateCell, unsupervisedLine } from '../shared/format.js';
 
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}
+
+/** One line per service: successes (with the pid) on standard output, failures on standard error; a reload's output after its line. */
+export function printOutcomes(items: OutcomeItem[]): void {
+  for (const i of items) {
+    const pid = i.status?.pid ? ` (pid ${i.status.pid})` : '';
+    const out = `${i.service}: ${i.ok ? 'ok' : 'FAILED'}: ${i.message}${i.ok ? pid : ''}\n`;
+    (i.ok ? process.stdout : process.stderr).write(out);
+    if (i.action?.output) process.stdout.write(i.action.output);
+  }
 }
 
 /** Prints a JSON array (as printJson would) whose items come in pages: none is held longer than its page. */

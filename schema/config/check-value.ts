@@ -6,7 +6,7 @@ import type { Accounts } from './accounts.js';
 import { expectedGot, makeIssue } from './issues.js';
 import { resolvePath } from './paths.js';
 import { NAME_RE, NAME_RULE, UUID_RE } from './names.js';
-import { PLACEHOLDERS, unknownPlaceholders } from './scripts.js';
+import { KNOWN_PLACEHOLDERS, shellCommand, unknownPlaceholders } from './scripts.js';
 import { checkActions, checkEnvironment, checkList } from './check-objects.js';
 import { parseDuration } from '../durations.js';
 
@@ -37,6 +37,8 @@ export function describeType(type: ValueType): string {
       return 'true or false';
     case 'text':
       return `${type.nonEmpty ? 'a non-empty string' : 'a string'}${type.nullable ? ' or null' : ''}`;
+    case 'command':
+      return `a non-empty string (a shell command line), a list of strings (the program and its arguments)${type.nullable ? ' or null' : ''}`;
     case 'name':
       return `a name (${NAME_RULE})${type.nullable ? ' or null' : ''}`;
     case 'script':
@@ -98,13 +100,15 @@ export function checkValue(type: ValueType, node: JsonNode, key: string, ctx: Ch
     case 'text':
       if (node.kind !== 'string' || (type.nonEmpty && node.value.trim() === '')) return bad();
       return ok(node.value);
+    case 'command':
+      return checkCommand(node, key, ctx.file, () => bad());
     case 'name':
       return node.kind === 'string' && NAME_RE.test(node.value) ? ok(node.value) : bad();
     case 'script': {
       if (node.kind !== 'string' || node.value.trim() === '') return bad();
       const unknown = type.substituted === true ? unknownPlaceholders(node.value) : [];
       if (unknown.length > 0) {
-        const known = PLACEHOLDERS.map((p) => p.placeholder).join(', ');
+        const known = KNOWN_PLACEHOLDERS.join(', ');
         return bad(`unknown placeholder ${unknown.join(', ')}: the placeholders are ${known} (upper case)`);
       }
       return ok(node.value);
@@ -131,6 +135,25 @@ export function checkValue(type: ValueType, node: JsonNode, key: string, ctx: Ch
     case 'defaults':
       return bad('ServiceDefaults is checked by the controller config loader');
   }
+}
+
+/**
+ * A shell line as written, or a list (program and arguments) turned into a shell line that quotes each
+ * word, so that `exec` runs them exactly as written. A bad word is named by its index.
+ */
+function checkCommand(node: JsonNode, key: string, file: string, bad: () => Checked): Checked {
+  if (node.kind === 'string') return node.value.trim() === '' ? bad() : { value: node.value, issues: [] };
+  if (node.kind !== 'array' || node.items.length === 0) return bad();
+  const argv: string[] = [];
+  const issues: ConfigIssue[] = [];
+  for (const [i, item] of node.items.entries()) {
+    const at = `${key}[${i}]`;
+    if (item.kind !== 'string') issues.push(makeIssue(file, item.pos, at, expectedGot('a string (a program or argument)', toValue(item))));
+    else if (item.value.includes('\0')) issues.push(makeIssue(file, item.pos, at, 'an argument cannot hold a NUL character'));
+    else if (i === 0 && item.value === '') issues.push(makeIssue(file, item.pos, at, 'the program (the first word) cannot be empty'));
+    else argv.push(item.value);
+  }
+  return issues.length > 0 ? { value: undefined, issues } : { value: shellCommand(argv), issues: [] };
 }
 
 function checkAccount(

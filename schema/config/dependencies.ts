@@ -11,12 +11,15 @@ export interface DependencyNode {
   prerequisites: readonly string[];
   conflicts: readonly string[];
   startPriority: number;
+  /** An instance's service as the files name it (`web` for `web@2`); absent for other services. */
+  instanceOf?: string;
 }
 
 /**
  * The services a reference means. `uuid#<uuid>`: the service with that UUID. `package:name`
  * (one colon, as the original): the service package::name. `name`: every service whose Provides
- * lists it, and the service whose name or id it is (a service provides its own name and id).
+ * lists it, and the service whose name or id it is (a service provides its own name and id). A
+ * service with Instances is each of its instances: they provide its name and id.
  */
 export function providersOf<N extends DependencyNode>(ref: string, nodes: readonly N[]): N[] {
   if (ref.startsWith('uuid#')) {
@@ -26,9 +29,14 @@ export function providersOf<N extends DependencyNode>(ref: string, nodes: readon
   const colon = ref.indexOf(':');
   if (colon > 0 && ref[colon + 1] !== ':') {
     const id = `${ref.slice(0, colon)}::${ref.slice(colon + 1)}`;
-    return nodes.filter((n) => n.id === id);
+    return nodes.filter((n) => n.id === id || n.instanceOf === id);
   }
-  return nodes.filter((n) => n.provides.includes(ref) || n.name === ref || n.id === ref);
+  return nodes.filter((n) => n.provides.includes(ref) || n.name === ref || n.id === ref || (n.instanceOf !== undefined && isNameOf(ref, n.instanceOf)));
+}
+
+/** True when `ref` is the id `id`, or its name part. */
+function isNameOf(ref: string, id: string): boolean {
+  return id === ref || id.endsWith(`::${ref}`);
 }
 
 /** The services a service needs: one group per prerequisite, any of whose members satisfies it. */

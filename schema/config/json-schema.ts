@@ -37,6 +37,15 @@ function typeSchema(type: ValueType): Schema {
       return { type: 'boolean' };
     case 'text':
       return type.nonEmpty ? { type: types('string', type.nullable), pattern: NON_BLANK } : { type: types('string', type.nullable) };
+    case 'command':
+      // A shell line, or the program and its arguments: a list of strings, the first not empty.
+      return {
+        type: types(['string', 'array'], type.nullable),
+        pattern: NON_BLANK,
+        minItems: 1,
+        items: [{ type: 'string', minLength: 1 }],
+        additionalItems: { type: 'string' },
+      };
     case 'name':
       return { type: types('string', type.nullable), pattern: `^${NAME_PATTERN}$` };
     case 'script':

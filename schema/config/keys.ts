@@ -15,6 +15,8 @@ export type ValueType =
   | { kind: 'boolean' }
   /** Free text (descriptions, Exec commands); nonEmpty rejects "". */
   | { kind: 'text'; nullable: boolean; nonEmpty?: boolean }
+  /** A command: a shell line (a non-empty string), or a program and its arguments (a non-empty list of strings, each quoted for /bin/sh). */
+  | { kind: 'command'; nullable: boolean }
   /** A service or package name (Name, Package). */
   | { kind: 'name'; nullable: boolean }
   /** Script text; `#!/bin/sh` is added when it has no `#!` line. substituted: %(EXEC_*) placeholders are replaced. */
@@ -58,6 +60,8 @@ const boolean: ValueType = { kind: 'boolean' };
 /** Built-in retention of the audit database (AuditMaxAge seconds, AuditMaxRecords rows). */
 export const AUDIT_MAX_AGE_DEFAULT = 90 * 86_400;
 export const AUDIT_MAX_RECORDS_DEFAULT = 1_000_000;
+/** The most instances one service may have (`Instances`). */
+export const MAX_INSTANCES = 1000;
 const ORDER = 'A reference to no service, or a dependency cycle, is a configuration error.';
 const PLANNED_RECONCILE = 'Parsed and checked; this reconciliation after a controller restart is planned for a later release.';
 
@@ -68,6 +72,8 @@ export const SERVICE_KEYS: readonly KeySpec[] = [
     description: 'Accepted for compatibility with the original upkeeper: the package, which must equal the package part of the service id (null when the id has none).' },
   { name: 'UUID', type: { kind: 'uuid' }, default: null, serviceOnly: true,
     description: 'A fixed UUID for the service (stored in lower case). When null, the controller assigns one the first time it sees the service and keeps it in its database.' },
+  { name: 'Instances', type: integer({ min: 1, max: MAX_INSTANCES }), default: undefined, defaultText: 'none: one service, named by its id', serviceOnly: true,
+    description: `Run N instances of this service: the services NAME@1 … NAME@N, each with its own buddy, run directory, history and UUID. %(INSTANCE) in the scripts is replaced by the instance's number, and the variable UPK_INSTANCE holds it. NAME in commands means every instance. Instances dropped from the files by a smaller N are stopped and removed. From 1 to ${MAX_INSTANCES}; cannot be set together with UUID.` },
   { name: 'ShortDescription', type: { kind: 'text', nullable: true }, default: null, description: 'A brief description of the service, shown by clients.' },
   { name: 'LongDescription', type: { kind: 'text', nullable: true }, default: null, description: 'A longer and more complete description of the service.' },
   { name: 'Provides', type: { kind: 'list', item: 'provides' }, default: [],
@@ -108,8 +114,8 @@ export const SERVICE_KEYS: readonly KeySpec[] = [
     description: "Size in bytes at which the service's stdout and stderr logs are rotated (log/stdout becomes log/stdout.1, and so on); 0: never." },
   { name: 'LogKeep', type: integer({ min: 0, max: 100 }), default: 5,
     description: 'How many rotated log files are kept per stream (log/stdout.1 .. log/stdout.N); older ones are deleted.' },
-  { name: 'ExecStart', type: { kind: 'text', nullable: true, nonEmpty: true }, default: null,
-    description: 'The command that runs the service; replaces %(EXEC_START) in the scripts. Required when a script uses %(EXEC_START), as the default StartScript does.' },
+  { name: 'ExecStart', type: { kind: 'command', nullable: true }, default: null,
+    description: 'The command that runs the service; replaces %(EXEC_START) in the scripts. Required when a script uses %(EXEC_START), as the default StartScript does. A string is a shell command line; a list of strings ["node", "server.js", "--port", "8080"] is the program and its arguments, each passed exactly as written (never re-parsed by a shell).' },
   { name: 'StartScript', type: { kind: 'script', nullable: false, substituted: true }, default: '#!/bin/sh\nexec %(EXEC_START)\n',
     description: 'Script that starts the service; the process it execs is the service. %(EXEC_START), %(EXEC_STOP) and %(EXEC_RELOAD) are replaced everywhere they occur.' },
   { name: 'ExecStop', type: { kind: 'text', nullable: true, nonEmpty: true }, default: 'kill',
@@ -140,6 +146,8 @@ export const SERVICE_KEYS: readonly KeySpec[] = [
     description: `After a controller restart, if the buddy reports the service running but the controller's database wants it stopped, believe the buddy (record it as running, leave it running). ${PLANNED_RECONCILE}` },
   { name: 'Environment', type: { kind: 'environment' }, default: {},
     description: 'Environment variables for the service: name → value, or null to remove a variable it would inherit. Merged by name with ServiceDefaults (the service wins). Names are case-sensitive.' },
+  { name: 'EnvironmentFile', type: { kind: 'path', nullable: true }, default: null,
+    description: 'a file of KEY=VALUE lines read at every start' },
   { name: 'WorkingDirectory', type: { kind: 'path', nullable: true }, default: null,
     description: "The service's working directory; null means its run directory. Relative to the folder of the file it is written in; ~ is the home directory." },
 ];

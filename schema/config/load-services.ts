@@ -11,6 +11,7 @@ import { expectedGot, makeIssue, sortIssues } from './issues.js';
 import { parseServiceId, serviceIdProblem } from './names.js';
 import { type Layer, checkServiceKeys } from './service-layer.js';
 import { buildService } from './service-config.js';
+import { expandInstances, instanceId } from './instances.js';
 import { readText } from './read-file.js';
 
 /** Names the source of ServiceDefaults in issues when the config was not read from a file. */
@@ -21,6 +22,33 @@ interface Definition {
   id: string;
   file: string;
   pos: Pos;
+  /** For the id of an instance: the service with Instances that makes it. */
+  instanceOf: { id: string; count: number } | null;
+  /** The folded id of the entry that claimed it (set by claim). */
+  owner?: string;
+}
+
+/**
+ * Claim a service id (ids differing only in letter case are the same). null when it was free; else
+ * the first claim and an issue at each place, naming the other.
+ */
+function claim(ids: Map<string, Definition>, def: Definition): { first: Definition; issues: ConfigIssue[] } | null {
+  const folded = def.id.toLowerCase();
+  const owner = (def.instanceOf?.id ?? def.id).toLowerCase();
+  const first = ids.get(folded);
+  if (first === undefined) {
+    ids.set(folded, { ...def, owner });
+    return null;
+  }
+  const made = (d: Definition): string => (d.instanceOf === null ? '' : ` (an instance of ${JSON.stringify(d.instanceOf.id)}, which has Instances ${d.instanceOf.count})`);
+  const same = first.id === def.id ? '' : ` (as ${JSON.stringify(first.id)}; ids differing only in letter case collide)`;
+  return {
+    first,
+    issues: [
+      makeIssue(def.file, def.pos, def.instanceOf?.id ?? def.id, `service ${JSON.stringify(def.id)}${made(def)} is already defined ${where(first, def.file)}${made(first)}${same}`),
+      makeIssue(first.file, first.pos, first.instanceOf?.id ?? first.id, `service ${JSON.stringify(first.id)}${made(first)} is defined again ${where(def, first.file)}${made(def)}`),
+    ],
+  };
 }
 
 /**
@@ -44,6 +72,7 @@ export function loadServicesWith(config: ControllerConfig, env: NodeJS.ProcessEn
     return { services: [], issues, files: [] };
   }
   const files: string[] = [];
+  // foldedId: the entry's id, folded; every instance of an entry shares it, and is left out with it.
   const candidates: { service: ServiceConfig; foldedId: string; uuidPos: Pos; keyPos: (key: string) => Pos }[] = [];
   const ids = new Map<string, Definition>();
   const duplicated = new Set<string>();
@@ -74,22 +103,25 @@ export function loadServicesWith(config: ControllerConfig, env: NodeJS.ProcessEn
         issues.push(makeIssue(file, entry.keyPos, entry.key, serviceIdProblem(entry.key)));
         continue;
       }
+      // The ids this entry claims: its own (first, so that its duplicate is told before its other
+      // problems), then those of its instances.
       const foldedId = entry.key.toLowerCase();
-      const first = ids.get(foldedId);
-      if (first === undefined) ids.set(foldedId, { id: entry.key, file, pos: entry.keyPos });
-      else {
+      const claimId = (id: string, instanceOf: Definition['instanceOf']): void => {
+        const clash = claim(ids, { id, file, pos: entry.keyPos, instanceOf });
+        if (clash === null) return;
+        duplicated.add(clash.first.owner!);
         duplicated.add(foldedId);
-        const same = first.id === entry.key ? '' : ` (as ${JSON.stringify(first.id)}; ids differing only in letter case collide)`;
-        issues.push(makeIssue(file, entry.keyPos, entry.key, `service ${JSON.stringify(entry.key)} is already defined ${where(first, file)}${same}`));
-        const again = where({ id: entry.key, file, pos: entry.keyPos }, first.file);
-        issues.push(makeIssue(first.file, first.pos, first.id, `service ${JSON.stringify(first.id)} is defined again ${again}`));
-      }
+        issues.push(...clash.issues);
+      };
+      claimId(entry.key, null);
       const built = buildService({ id: entry.key, ...parsed, file, keyPos: entry.keyPos, node: entry.value }, defaults.layer, ctx);
       issues.push(...built.issues);
+      for (let n = 1; n <= (built.instances ?? 0); n++) claimId(instanceId(entry.key, n), { id: entry.key, count: built.instances! });
       if (built.service !== null) {
         const keyPos = (key: string): Pos =>
           entry.value.kind === 'object' ? (entry.value.entries.find((e) => e.key.toLowerCase() === key)?.value.pos ?? entry.keyPos) : entry.keyPos;
-        candidates.push({ service: built.service, foldedId, uuidPos: keyPos('uuid'), keyPos });
+        const services = built.instances === null ? [built.service] : expandInstances(built.service, built.instances);
+        for (const service of services) candidates.push({ service, foldedId, uuidPos: keyPos('uuid'), keyPos });
       }
     }
   }
@@ -180,7 +212,7 @@ function checkDefaults(config: ControllerConfig, env: NodeJS.ProcessEnv, account
 }
 
 /** The `*.conf` files of a folder, sorted by name; hidden files are skipped. */
-function listServiceFiles(dir: string): { files: string[] } | { message: string } {
+export function listServiceFiles(dir: string): { files: string[] } | { message: string } {
   let names: string[];
   try {
     names = fs.readdirSync(dir);

@@ -1,4 +1,5 @@
-// Script text: %(EXEC_*) placeholder substitution and the default `#!/bin/sh` line.
+// Script text: %(EXEC_*) and %(INSTANCE) substitution, the default `#!/bin/sh` line, and the quoting
+// of a command given as a list (ExecStart's array form): the one place a script is generated from user strings.
 
 /** Each placeholder and the Exec key that supplies it. */
 export const PLACEHOLDERS = [
@@ -9,12 +10,17 @@ export const PLACEHOLDERS = [
 
 export type ExecKey = (typeof PLACEHOLDERS)[number]['key'];
 
-const ANY_PLACEHOLDER = /%\(EXEC_[A-Za-z0-9_]*\)/gi;
+/** Replaced by the instance's number in a service with `Instances` (an error in any other). */
+export const INSTANCE_PLACEHOLDER = '%(INSTANCE)';
 
-/** Placeholders of the form %(EXEC_…) (any letter case) in `script` that are not one of the three known ones. */
+/** Every placeholder a script may use, as written in messages. */
+export const KNOWN_PLACEHOLDERS: readonly string[] = [...PLACEHOLDERS.map((p) => p.placeholder), INSTANCE_PLACEHOLDER];
+
+const ANY_PLACEHOLDER = /%\((?:EXEC_[A-Za-z0-9_]*|INSTANCE)\)/gi;
+
+/** Placeholders of the form %(EXEC_…) or %(INSTANCE) (any letter case) in `script` that are not one of the known ones. */
 export function unknownPlaceholders(script: string): string[] {
-  const known: readonly string[] = PLACEHOLDERS.map((p) => p.placeholder);
-  return [...new Set(script.match(ANY_PLACEHOLDER) ?? [])].filter((p) => !known.includes(p));
+  return [...new Set(script.match(ANY_PLACEHOLDER) ?? [])].filter((p) => !KNOWN_PLACEHOLDERS.includes(p));
 }
 
 /** The Exec keys whose placeholder occurs in `script`. */
@@ -34,4 +40,22 @@ export function substitute(script: string, values: Readonly<Record<ExecKey, stri
 /** Script text as run: `#!/bin/sh` and a newline are put in front of text that has no `#!` line. */
 export function withShebang(script: string): string {
   return script.startsWith('#!') ? script : `#!/bin/sh\n${script}`;
+}
+
+/** Replace every %(INSTANCE) by the instance's number. */
+export function substituteInstance(script: string, instance: number): string {
+  return script.replaceAll(INSTANCE_PLACEHOLDER, String(instance));
+}
+
+/**
+ * One word for /bin/sh that it takes literally, whatever it holds (spaces, quotes, `$`, backticks,
+ * `;`, newlines): the text in single quotes, each `'` written as `'\''`.
+ */
+export function shellQuote(word: string): string {
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/** A program and its arguments as one shell command line, each word quoted (`exec` it to run them as given). */
+export function shellCommand(argv: readonly string[]): string {
+  return argv.map(shellQuote).join(' ');
 }

@@ -6,8 +6,9 @@ import { type KeySpec, SERVICE_KEYS } from './keys.js';
 import { type Layer, checkServiceKeys } from './service-layer.js';
 import { MAX_CUSTOM_ACTIONS } from '../run-dir.js';
 import { tooManyActions } from './check-objects.js';
-import { PLACEHOLDERS, type ExecKey, substitute, usedExecKeys, withShebang } from './scripts.js';
+import { INSTANCE_PLACEHOLDER, PLACEHOLDERS, type ExecKey, substitute, usedExecKeys, withShebang } from './scripts.js';
 import { expectedGot, joinKey, makeIssue } from './issues.js';
+import { NAME_RE } from './names.js';
 
 /** A service entry as found in a service file. */
 export interface ServiceEntry {
@@ -20,11 +21,18 @@ export interface ServiceEntry {
   node: JsonNode;
 }
 
+/** One service checked and layered: null when it has issues; `instances` is its Instances key, null when not written. */
+export interface BuiltService {
+  service: ServiceConfig | null;
+  issues: ConfigIssue[];
+  instances: number | null;
+}
+
 /** Check and layer one service. service is null when it has issues. */
-export function buildService(entry: ServiceEntry, defaults: Layer, ctx: CheckContext): { service: ServiceConfig | null; issues: ConfigIssue[] } {
+export function buildService(entry: ServiceEntry, defaults: Layer, ctx: CheckContext): BuiltService {
   const { node, id } = entry;
   if (node.kind !== 'object') {
-    return { service: null, issues: [makeIssue(entry.file, node.pos, id, expectedGot('an object of service keys', toValue(node)))] };
+    return { service: null, issues: [makeIssue(entry.file, node.pos, id, expectedGot('an object of service keys', toValue(node)))], instances: null };
   }
   const { layer: own, issues, badKeys } = checkServiceKeys(node, id, ctx, 'service');
   issues.push(...identityIssues(entry, own));
@@ -49,6 +57,8 @@ export function buildService(entry: ServiceEntry, defaults: Layer, ctx: CheckCon
     }
     scripts[scriptKey] = withShebang(substitute(text, exec));
   }
+  const instances = (own.get('Instances')?.value as number | undefined) ?? null;
+  issues.push(...instanceIssues(entry, own, instances, value, badKeys));
 
   const actions = Object.entries(value('CustomActions') as Record<string, string>);
   if (actions.length > MAX_CUSTOM_ACTIONS && !badKeys.has('CustomActions')) {
@@ -63,7 +73,7 @@ export function buildService(entry: ServiceEntry, defaults: Layer, ctx: CheckCon
     if ('id' in group) setGid = group.id;
     else issues.push(makeIssue(entry.file, at('SetUID'), joinKey(id, 'SetUID'), group.message));
   }
-  if (issues.length > 0) return { service: null, issues };
+  if (issues.length > 0) return { service: null, issues, instances };
 
   const customActions: CustomAction[] = actions.map(([name, script]) => ({ name, script: withShebang(script) }));
   const pipe = (name: string): string | null => {
@@ -116,7 +126,36 @@ export function buildService(entry: ServiceEntry, defaults: Layer, ctx: CheckCon
     environment: value('Environment') as Record<string, string | null>,
     workingDirectory: value('WorkingDirectory') as string | null,
   };
-  return { service, issues: [] };
+  return { service, issues: [], instances };
+}
+
+/**
+ * Instances and what goes with it: the instances' names must follow the name rule, a UUID cannot be
+ * shared by instances, and %(INSTANCE) has a number to stand for only in a service with Instances.
+ */
+function instanceIssues(entry: ServiceEntry, own: Layer, instances: number | null, value: (name: string) => unknown, badKeys: Set<string>): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const issue = (key: string, message: string): void => {
+    issues.push(makeIssue(entry.file, own.get(key)?.pos ?? entry.keyPos, joinKey(entry.id, key), message));
+  };
+  if (instances !== null) {
+    if (!NAME_RE.test(`${entry.name}@${instances}`)) {
+      issue('Instances', `the instances' names (${entry.name}@1 … ${entry.name}@${instances}) would break the name rule: a name is at most 64 characters`);
+    }
+    if (own.get('UUID')?.value != null) issue('UUID', 'UUID cannot be set together with Instances: each instance gets a UUID of its own from the controller');
+    return issues;
+  }
+  if (badKeys.has('Instances')) return issues;
+  for (const scriptKey of ['StartScript', 'StopScript', 'ReloadScript']) {
+    const text = value(scriptKey) as string;
+    const keys = text.includes(INSTANCE_PLACEHOLDER)
+      ? [scriptKey]
+      : usedExecKeys(text).filter((k) => ((value(k) as string | null) ?? '').includes(INSTANCE_PLACEHOLDER));
+    for (const key of keys) {
+      if (!issues.some((i) => i.key === joinKey(entry.id, key))) issue(key, `${INSTANCE_PLACEHOLDER} is only for a service with Instances`);
+    }
+  }
+  return issues;
 }
 
 /** Name and Package, when written, must agree with the service id. */

@@ -96,6 +96,12 @@ export interface ServiceConfig {
   environment: Record<string, string | null>;
   /** Absolute path, or null for the service's run directory. */
   workingDirectory: string | null;
+  /**
+   * Only in an instance of a service with `Instances` (absent otherwise): its number (1 … N), and the
+   * id the files give the service (`web` for `web@2`).
+   */
+  instance?: number;
+  instanceOf?: string;
 }
 
 export interface LoadedServices {

@@ -25,8 +25,8 @@ test('the schemas list every key with its description, and $schema is allowed', 
     if (spec.name !== 'ServiceDefaults') assert.equal(controller.properties[spec.name]?.description, spec.description);
   }
   const defaultsKeys = Object.keys(controller.definitions.serviceDefaults.properties);
-  assert.ok(!defaultsKeys.includes('UUID') && !defaultsKeys.includes('Name') && !defaultsKeys.includes('Package'));
-  assert.equal(defaultsKeys.length, SERVICE_KEYS.length - 3);
+  assert.ok(!defaultsKeys.includes('UUID') && !defaultsKeys.includes('Name') && !defaultsKeys.includes('Package') && !defaultsKeys.includes('Instances'));
+  assert.equal(defaultsKeys.length, SERVICE_KEYS.length - 4);
   const service = serviceSchema() as { properties: Record<string, unknown>; definitions: { service: { properties: Record<string, unknown> } } };
   assert.deepEqual(Object.keys(service.properties), ['$schema']);
   assert.deepEqual(Object.keys(service.definitions.service.properties), SERVICE_KEYS.map((k) => k.name));

@@ -116,7 +116,7 @@ test('a script using the placeholder of a null Exec key is an issue at that Exec
 
 test('an ExecStart with a bad value is reported once, not again as missing', T, (t) => {
   const r = load(t, '{}', '{ "a": { "ExecStart": 5 } }');
-  assert.deepEqual(r.issues.map((i) => i.message), ['expected a non-empty string or null, got 5']);
+  assert.deepEqual(r.issues.map((i) => i.message), ['expected a non-empty string (a shell command line), a list of strings (the program and its arguments) or null, got 5']);
 });
 
 test('pipe scripts and custom actions are used as written (no substitution), with #! added', T, (t) => {

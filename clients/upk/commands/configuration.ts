@@ -1,6 +1,8 @@
-// upk reload-config, upk remove NAME…
+// upk reload-config, upk remove NAME… [--delete-file]
+import { unlinkSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { ExitCode, formatConfigIssue } from '../../../libclient/index.js';
+import { ErrorCode, ExitCode, UpkError, findServiceDefinitions, formatConfigIssue, type Client } from '../../../libclient/index.js';
+import { applyFileChange, discoveryOptions, printRefusal } from '../file-change.js';
 import type { Context } from '../context.js';
 import { counted, printJson } from '../output.js';
 
@@ -31,12 +33,70 @@ export function registerConfiguration(program: Command, ctx: Context): void {
   program
     .command('remove')
     .argument('<name...>', 'services no longer in the configuration files')
+    .option('--delete-file', 'first delete the file upk add wrote for each (no other file), and reload')
     .description('stop and forget services the configuration no longer defines (their history stays)')
-    .action((names: string[]) =>
+    .action((names: string[], o: { deleteFile?: boolean }) =>
       ctx.withClient(async (client) => {
+        if (o.deleteFile === true) return removeWithFiles(ctx, client, names);
         const changes = await client.remove(names);
         if (ctx.json) return printJson(changes);
         for (const c of changes) process.stdout.write(`${c.service}: ${c.message}\n`);
       }),
     );
 }
+
+/**
+ * upk remove --delete-file: each name's file, written by upk add and defining that service alone, is
+ * deleted; a reload then finds the services gone (all or nothing: on a refusal the files come back),
+ * and the ones it kept are removed as upk remove removes them.
+ */
+async function removeWithFiles(ctx: Context, client: Client, names: string[]): Promise<void> {
+  const options = discoveryOptions(ctx.options().config);
+  const files = new Map<string, string>();
+  for (const name of names) {
+    const found = findServiceDefinitions(name, options);
+    if (found.length > 1) throw refuse(`${name} is defined more than once (${found.map((d) => `${d.file} at line ${d.line}`).join('; ')})`);
+    const def = found[0];
+    if (def === undefined) continue; // no file defines it any more: only the removal is left
+    if (def.instance !== null) throw refuse(`${name} is an instance of ${def.id}: upk scale ${def.id} N changes how many run, upk remove ${def.id} --delete-file removes them all`);
+    if (!def.addedByUpk) {
+      throw refuse(`${def.id} is defined in ${def.file}, which upk add did not write: upkeeper deletes no such file. Delete the entry there, run upk reload-config, then upk remove ${def.id}`);
+    }
+    const others = def.fileServices.filter((id) => id !== def.id);
+    if (others.length > 0) throw refuse(`${def.file} also defines ${others.join(', ')}: delete the entry of ${def.id} there by hand`);
+    files.set(def.file, def.text);
+  }
+  // What the names mean now (every instance of a service with Instances), to remove after the reload.
+  const ids: string[] = [];
+  for (const name of names) {
+    const statuses = await client.status([name]).catch((err: UpkError) => {
+      if (err.code === ErrorCode.NO_SUCH_SERVICE && [...files.keys()].length > 0) return [];
+      throw err;
+    });
+    ids.push(...statuses.map((s) => s.name));
+  }
+  const applied = await applyFileChange(client, {
+    apply: () => {
+      for (const file of files.keys()) unlinkSync(file);
+    },
+    undo: () => {
+      for (const [file, text] of files) writeFileSync(file, text, { flag: 'w' });
+    },
+  }, options);
+  if (!applied.ok) {
+    ctx.fail(ExitCode.CONFIG_INVALID);
+    if (ctx.json) return printJson({ ok: false, deleted: [], issues: applied.issues });
+    return printRefusal(applied.issues, `${[...files.keys()].join(', ')} put back`);
+  }
+  const mine = new Set(ids);
+  const byReload = applied.reload.changes.filter((c) => mine.has(c.service) && c.change === 'removed');
+  const present = new Set((await client.list()).map((s) => s.name));
+  const kept = ids.filter((id) => present.has(id));
+  const removed = kept.length > 0 ? await client.remove(kept) : [];
+  const changes = [...byReload, ...removed];
+  if (ctx.json) return printJson({ ok: true, deleted: [...files.keys()], changes });
+  for (const file of files.keys()) process.stdout.write(`deleted ${file}\n`);
+  for (const c of changes) process.stdout.write(`${c.service}: ${c.message}\n`);
+}
+
+const refuse = (message: string): UpkError => new UpkError(ErrorCode.BAD_REQUEST, message);

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { ErrorCode, ExitCode, UpkError, connect, shutdownBuddies, type OutcomeItem } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
-import { counted, printJson } from '../output.js';
+import { counted, printJson, printOutcomes } from '../output.js';
 
 const VERBS = {
   start: 'start services and wait until each is up (MinUptime) or has failed',
@@ -14,12 +14,7 @@ const VERBS = {
 function report(items: OutcomeItem[], ctx: Context): void {
   if (items.some((i) => !i.ok)) ctx.fail(ExitCode.ACTION_FAILED);
   if (ctx.json) return printJson(items);
-  for (const i of items) {
-    const pid = i.status?.pid ? ` (pid ${i.status.pid})` : '';
-    const out = `${i.service}: ${i.ok ? 'ok' : 'FAILED'}: ${i.message}${i.ok ? pid : ''}\n`;
-    (i.ok ? process.stdout : process.stderr).write(out);
-    if (i.action?.output) process.stdout.write(i.action.output);
-  }
+  printOutcomes(items);
 }
 
 export function registerControl(program: Command, ctx: Context): void {

@@ -1,0 +1,128 @@
+// upk add NAME [options] -- COMMAND [ARGS…]: a command run as a service, through a service file of its own.
+import { mkdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import {
+  ErrorCode,
+  ExitCode,
+  UpkError,
+  addedFileText,
+  findServiceDefinitions,
+  isValidServiceId,
+  parseDuration,
+  readControllerConfig,
+  type OutcomeItem,
+} from '../../../libclient/index.js';
+import type { Context } from '../context.js';
+import { applyFileChange, discoveryOptions, printRefusal } from '../file-change.js';
+import { printJson, printOutcomes } from '../output.js';
+
+interface AddOptions {
+  cwd?: string;
+  env?: string[];
+  envFile?: string;
+  rateLimit?: string;
+  killTimeout?: string;
+  instances?: string;
+  description?: string;
+  stopped?: boolean;
+}
+
+const usage = (message: string): UpkError => new UpkError(ErrorCode.BAD_REQUEST, message);
+
+/** The keys of the file: exactly the options given, the command as a list (never re-parsed by a shell). */
+function serviceKeys(command: string[], o: AddOptions, cwd = process.cwd()): Record<string, unknown> {
+  const keys: Record<string, unknown> = {};
+  if (o.description !== undefined) keys.ShortDescription = o.description;
+  keys.ExecStart = command;
+  if (o.cwd !== undefined) {
+    const dir = resolve(cwd, o.cwd);
+    if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw usage(`--cwd ${o.cwd}: ${dir} is not a directory`);
+    keys.WorkingDirectory = dir;
+  }
+  if (o.env !== undefined) {
+    const env: Record<string, string> = {};
+    for (const pair of o.env) {
+      const eq = pair.indexOf('=');
+      if (eq < 1) throw usage(`--env ${JSON.stringify(pair)}: expected NAME=VALUE`);
+      env[pair.slice(0, eq)] = pair.slice(eq + 1);
+    }
+    keys.Environment = env;
+  }
+  if (o.envFile !== undefined) keys.EnvironmentFile = resolve(cwd, o.envFile);
+  if (o.instances !== undefined) {
+    if (!/^[1-9]\d*$/.test(o.instances)) throw usage(`--instances ${o.instances}: expected a whole number ≥ 1`);
+    keys.Instances = Number(o.instances);
+  }
+  if (o.rateLimit !== undefined) keys.UserRateLimit = seconds('--rate-limit', o.rateLimit);
+  if (o.killTimeout !== undefined) keys.KillTimeout = seconds('--kill-timeout', o.killTimeout);
+  keys.InitialState = o.stopped === true ? 'stopped' : 'running';
+  return keys;
+}
+
+/** A number of seconds as a number; a duration ("90s") as written, for the configuration to read. */
+function seconds(option: string, text: string): number | string {
+  if (/^-?\d+(?:\.\d+)?$/.test(text)) return Number(text);
+  if (parseDuration(text) === null) throw usage(`${option} ${text}: expected a number of seconds or a duration ("90s", "15m")`);
+  return text;
+}
+
+export function registerAdd(program: Command, ctx: Context): void {
+  program
+    .command('add')
+    .usage('NAME [options] -- COMMAND [ARGS…]')
+    .argument('<name>', 'the service id: name or package::name')
+    .argument('<command...>', 'after --: the program and its arguments, each passed as written (no shell)')
+    .description('run a command as a service: write SvcConfigPath/NAME.conf, apply it (all or nothing), start it')
+    .option('--cwd <dir>', 'working directory (WorkingDirectory; default: its run directory)')
+    .option('--env <name=value>', 'an environment variable (Environment); repeat it for more', (v: string, all: string[] = []) => [...all, v])
+    .option('--env-file <file>', 'a file of NAME=VALUE lines read at every start (EnvironmentFile)')
+    .option('--rate-limit <seconds>', 'least time between two starts (UserRateLimit)')
+    .option('--kill-timeout <seconds>', 'time a stop allows before SIGTERM, twice that before SIGKILL (KillTimeout)')
+    .option('--instances <n>', 'run N instances, NAME@1 … NAME@N (Instances)')
+    .option('--description <text>', 'a brief description (ShortDescription)')
+    .option('--stopped', 'add it without starting it (InitialState stopped)')
+    .action((name: string, command: string[], o: AddOptions) => add(ctx, name, command, o));
+}
+
+async function add(ctx: Context, name: string, command: string[], o: AddOptions): Promise<void> {
+  if (!isValidServiceId(name)) {
+    throw usage(`invalid service name ${JSON.stringify(name)}: expected name or package::name, each 1 to 64 letters, digits, "_", ".", "@" or "-", starting with a letter or digit`);
+  }
+  if (name.toLowerCase() === 'all') throw usage('"all" cannot name a service: in commands it means every service');
+  const keys = serviceKeys(command, o);
+  const options = discoveryOptions(ctx.options().config);
+  const folder = readControllerConfig(options).svcConfigPath;
+  const file = join(folder, `${name}.conf`);
+  await ctx.withClient(async (client) => {
+    const defined = findServiceDefinitions(name, options);
+    if (defined.length > 0) {
+      const d = defined[0]!;
+      const what = d.instance === null ? `service ${d.id}` : `instance ${d.instance} of ${d.id} (Instances ${d.instances})`;
+      throw usage(`a service named ${name} exists: ${what}, defined in ${d.file} at line ${d.line}`);
+    }
+    const known = (await client.list()).find((s) => s.name.toLowerCase() === name.toLowerCase());
+    if (known) throw usage(`a service named ${known.name} is still known to the controller, though no file defines it: upk remove ${known.name} first`);
+    if (statSync(file, { throwIfNoEntry: false })) throw usage(`${file} exists already (it defines no service ${name})`);
+
+    const text = addedFileText(name, keys, new Date());
+    const applied = await applyFileChange(client, {
+      apply: () => {
+        mkdirSync(folder, { recursive: true });
+        writeFileSync(file, text, { flag: 'wx' });
+      },
+      undo: () => unlinkSync(file),
+    }, options);
+    if (!applied.ok) {
+      ctx.fail(ExitCode.CONFIG_INVALID);
+      if (ctx.json) return printJson({ ok: false, file, issues: applied.issues });
+      return printRefusal(applied.issues, `${name} not added (${file} removed)`);
+    }
+    const outcomes: OutcomeItem[] = o.stopped === true ? [] : await client.start([name]);
+    if (outcomes.some((x) => !x.ok)) ctx.fail(ExitCode.ACTION_FAILED);
+    if (ctx.json) return printJson({ ok: true, file, changes: applied.reload.changes, outcomes });
+    process.stdout.write(`${name}: added: ${file}\n`);
+    if (o.stopped === true) process.stdout.write(`${name}: stopped; start it with: upk start ${name}\n`);
+    printOutcomes(outcomes);
+  });
+}

@@ -1,0 +1,115 @@
+// upk add: a command run as a service in one line, its arguments unchanged; refusals that leave no
+// file; upk remove --delete-file; and ExecStart as a list in a hand-written file.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Sandbox, alive } from '../helpers/sandbox.js';
+
+/** Arguments a shell would split, expand, substitute or run, were they ever re-parsed by one. */
+const NASTY = ['two words', "it's", '"double"', '$HOME', '${PATH}', '`id`', '$(id)', 'a;b', 'a && b', 'l1\nl2', '*', '', '\\', "'", '#x', '%(EXEC_STOP)'];
+/** Writes its arguments as JSON to $OUT, then stays up. */
+const ARGV_PROGRAM = "require('fs').writeFileSync(process.env.OUT, JSON.stringify(process.argv.slice(1))); setInterval(() => {}, 1e9)";
+
+describe('upk add', { timeout: 120_000 }, () => {
+  let box: Sandbox;
+  before(async () => {
+    box = new Sandbox('add');
+    box.writeServices({ hand: { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1 } }, 'hand.conf');
+    await box.startController();
+    await box.waitForState('hand', 'running');
+  });
+  after(() => box.cleanup());
+
+  it('runs a command with spaces, quotes, $, backticks, ; and newlines in its arguments exactly as given', async () => {
+    const out = box.file('argv.json');
+    const r = await box.upk(['add', 'argv', '--env', `OUT=${out}`, '--rate-limit', '0.5', '--kill-timeout', '5', '--', process.execPath, '-e', ARGV_PROGRAM, ...NASTY]);
+    assert.equal(r.code, 0, r.stderr);
+    const file = join(box.servicesDir, 'argv.conf');
+    assert.equal(r.stdout.split('\n')[0], `argv: added: ${file}`);
+    assert.match(r.stdout, /^argv: ok: running \(pid \d+\)$/m);
+    const text = readFileSync(file, 'utf8');
+    assert.match(text.split('\n')[0]!, /^\/\/ Written by upk add on \d{4}-\d\d-\d\dT/);
+    // Exactly the options given, and the command as a list.
+    assert.match(text, /"UserRateLimit": 0\.5,/);
+    assert.match(text, /"KillTimeout": 5,/);
+    assert.match(text, /"InitialState": "running",/);
+    assert.doesNotMatch(text, /WorkingDirectory|Instances|ShortDescription/);
+    assert.deepEqual(JSON.parse(readFileSync(out, 'utf8')), NASTY);
+    const [s] = await (await box.client()).status('argv');
+    assert.equal(s?.state, 'running');
+    const check = await box.upk(['check-config']);
+    assert.equal(check.code, 0, check.stdout);
+  });
+
+  it('--stopped adds it without starting it; --cwd and --description are written', async () => {
+    const r = await box.upk(['add', 'later', '--stopped', '--cwd', box.dir, '--description', 'started by hand', '--', 'sleep', '1000']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^later: stopped; start it with: upk start later$/m);
+    const [s] = await (await box.client()).status('later');
+    assert.deepEqual([s?.state, s?.desired, s?.pid, s?.description], ['stopped', 'stopped', null, 'started by hand']);
+    const text = readFileSync(join(box.servicesDir, 'later.conf'), 'utf8');
+    assert.match(text, /"InitialState": "stopped"/);
+    assert.ok(text.includes(`"WorkingDirectory": ${JSON.stringify(box.dir)}`));
+  });
+
+  it('refuses a name that exists, naming the file that defines it', async () => {
+    const hand = await box.upk(['add', 'hand', '--', 'sleep', '1']);
+    assert.equal(hand.code, 2);
+    assert.equal(hand.stderr, `upk: a service named hand exists: service hand, defined in ${join(box.servicesDir, 'hand.conf')} at line 2\n`);
+    const again = await box.upk(['add', 'ARGV', '--', 'sleep', '1']);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /a service named ARGV exists: service argv, defined in .*argv\.conf at line 4/);
+    assert.ok(!existsSync(join(box.servicesDir, 'ARGV.conf')));
+    const bad = await box.upk(['add', 'a/b', '--', 'sleep', '1']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /invalid service name "a\/b"/);
+  });
+
+  it('a refused add leaves no file: a problem in it, or in another file (the reload is all or nothing)', async () => {
+    const file = join(box.servicesDir, 'nope.conf');
+    const own = await box.upk(['add', 'nope', '--env', '1X=2', '--', 'sleep', '1000']);
+    assert.equal(own.code, 7);
+    assert.match(own.stdout, /nope\.conf:\d+: nope\.Environment\.1X: invalid variable name "1X"/);
+    assert.match(own.stdout, /1 problem: nope not added \(.*nope\.conf removed\); nothing changed/);
+    assert.ok(!existsSync(file));
+
+    writeFileSync(join(box.servicesDir, 'broken.conf'), '{ "broken": { "KilTimeout": 1 } }');
+    const other = await box.upk(['add', 'nope', '--', 'sleep', '1000']);
+    assert.equal(other.code, 7);
+    assert.match(other.stdout, /broken\.conf:1: broken\.KilTimeout: unknown key/);
+    assert.ok(!existsSync(file));
+    rmSync(join(box.servicesDir, 'broken.conf'));
+    const c = await box.client();
+    assert.ok(!(await c.list()).some((s) => s.name === 'nope' || s.name === 'broken'));
+  });
+
+  it('remove --delete-file: deletes a file upk add wrote and removes the service; refuses a hand-written file', async () => {
+    const c = await box.client();
+    const [argv] = await c.status('argv');
+    const r = await box.upk(['remove', 'argv', '--delete-file']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `deleted ${join(box.servicesDir, 'argv.conf')}\nargv: stopped and removed; its history stays\n`);
+    assert.ok(!existsSync(join(box.servicesDir, 'argv.conf')));
+    assert.ok(!(await c.list()).some((s) => s.name === 'argv'));
+    await box.waitFor('the removed service to end', () => !alive(argv!.pid!));
+
+    const [hand] = await c.status('hand');
+    const refused = await box.upk(['remove', 'hand', '--delete-file']);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /hand is defined in .*hand\.conf, which upk add did not write: upkeeper deletes no such file/);
+    assert.ok(existsSync(join(box.servicesDir, 'hand.conf')));
+    const [still] = await c.status('hand');
+    assert.equal(still?.pid, hand?.pid);
+  });
+
+  it('ExecStart as a list in a hand-written file: the arguments reach the program unchanged', async () => {
+    const out = box.file('hand-argv.json');
+    box.writeServices({ listed: { ExecStart: [process.execPath, '-e', ARGV_PROGRAM, ...NASTY], Environment: { OUT: out }, InitialState: 'running', MinUptime: 0.1 } }, 'listed.conf');
+    const r = await box.upk(['reload-config']);
+    assert.equal(r.code, 0, r.stdout);
+    await box.waitForState('listed', 'running');
+    await box.waitFor('the arguments', () => existsSync(out));
+    assert.deepEqual(JSON.parse(readFileSync(out, 'utf8')), NASTY);
+  });
+});

@@ -1,0 +1,121 @@
+// Instances: NAME@1 … NAME@N, each its own service (buddy, UUID, history); %(INSTANCE) and
+// UPK_INSTANCE; NAME meaning every instance; upk scale up and down, the file edited in place.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Sandbox, alive } from '../helpers/sandbox.js';
+
+/** A hand-written file, with comments upk scale must keep. */
+const FILE = (outDir: string): string => `// the web tier
+{
+  /* three to begin with */
+  "web": {
+    "Instances": 3, // how many
+    "ExecStart": ["sh", "-c", "echo \\"$UPK_INSTANCE $1\\" > ${outDir}/i$UPK_INSTANCE; exec sleep 1000", "sh", "%(INSTANCE)"],
+    "InitialState": "running",
+    "MinUptime": 0.1,
+  },
+  "front": { "ExecStart": "sleep 1000", "Prerequisites": ["web"], "MinUptime": 0.1 },
+}
+`;
+
+describe('Instances', { timeout: 120_000 }, () => {
+  let box: Sandbox;
+  let file: string;
+  before(async () => {
+    box = new Sandbox('instances');
+    file = join(box.servicesDir, 'web.conf');
+    writeFileSync(file, FILE(box.dir));
+    await box.startController();
+    for (const n of [1, 2, 3]) await box.waitForState(`web@${n}`, 'running');
+  });
+  after(() => box.cleanup());
+
+  it('Instances 3: three services with distinct UUIDs, run directories, UPK_INSTANCE and %(INSTANCE)', async () => {
+    const c = await box.client();
+    const all = await c.list();
+    const web = all.filter((s) => s.name.startsWith('web@'));
+    assert.deepEqual(web.map((s) => s.name).sort(), ['web@1', 'web@2', 'web@3']);
+    assert.equal(new Set(web.map((s) => s.uuid)).size, 3);
+    assert.equal(new Set(web.map((s) => s.buddyPid)).size, 3);
+    assert.ok(!all.some((s) => s.name === 'web'));
+    for (const n of [1, 2, 3]) {
+      assert.ok(existsSync(join(box.runDir(`web@${n}`), 'buddy.json')));
+      await box.waitFor(`instance ${n}'s line`, () => existsSync(join(box.dir, `i${n}`)));
+      assert.equal(readFileSync(join(box.dir, `i${n}`), 'utf8'), `${n} ${n}\n`);
+    }
+    // NAME means every instance; NAME@N one of them.
+    assert.deepEqual((await c.status('web')).map((s) => s.name), ['web@1', 'web@2', 'web@3']);
+    assert.deepEqual((await c.status('web@2')).map((s) => s.name), ['web@2']);
+    const one = await box.upk(['signal', 'web', 'USR1']);
+    assert.equal(one.code, 4);
+    assert.match(one.stderr, /web has 3 instances \(web@1, web@2, web@3\): name one of them/);
+    // A prerequisite on the service is met by any of its instances.
+    const front = await box.upk(['start', 'front']);
+    assert.equal(front.code, 0, front.stderr);
+  });
+
+  it('upk stop web stops every instance; upk start web starts them again', async () => {
+    const c = await box.client();
+    const pids = (await c.status('web')).map((s) => s.pid!);
+    const stop = await box.upk(['stop', 'web']);
+    assert.equal(stop.code, 0, stop.stderr);
+    // (front, which needs web, runs on: each line says so.)
+    assert.deepEqual(stop.stdout.trim().split('\n').map((l) => l.split(';')[0]).sort(), ['web@1: ok: stopped', 'web@2: ok: stopped', 'web@3: ok: stopped']);
+    for (const pid of pids) assert.ok(!alive(pid));
+    assert.deepEqual((await c.status('web')).map((s) => [s.state, s.desired]), Array(3).fill(['stopped', 'stopped']));
+    const start = await box.upk(['start', 'web']);
+    assert.equal(start.code, 0, start.stderr);
+    assert.equal(start.stdout.match(/: ok: running/g)?.length, 3);
+  });
+
+  it('upk scale web 5 starts two more; upk scale web 2 stops and removes 3 to 5; the comments stay', async () => {
+    const c = await box.client();
+    const up = await box.upk(['scale', 'web', '5']);
+    assert.equal(up.code, 0, up.stderr);
+    assert.match(up.stdout, /^web: from Instances 3 to Instances 5 \(.*web\.conf\)$/m);
+    assert.match(up.stdout, /^web@4: added: /m);
+    assert.match(up.stdout, /^web@5: ok: running \(pid \d+\)$/m);
+    assert.equal(readFileSync(file, 'utf8'), FILE(box.dir).replace('"Instances": 3,', '"Instances": 5,'));
+    const five = await c.status('web');
+    assert.deepEqual(five.map((s) => [s.name, s.state]), [1, 2, 3, 4, 5].map((n) => [`web@${n}`, 'running']));
+
+    const down = await box.upk(['scale', 'web', '2']);
+    assert.equal(down.code, 0, down.stderr);
+    for (const n of [3, 4, 5]) {
+      assert.match(down.stdout, new RegExp(`^web@${n}: removed: no longer in the configuration files: stopped and removed \\(web has Instances 2 now\\)$`, 'm'));
+    }
+    assert.equal(readFileSync(file, 'utf8'), FILE(box.dir).replace('"Instances": 3,', '"Instances": 2,'));
+    for (const s of five.slice(2)) assert.ok(!alive(s.pid!), `${s.name} ended`);
+    const two = await c.status('web');
+    assert.deepEqual(two.map((s) => [s.name, s.state, s.pid]), five.slice(0, 2).map((s) => [s.name, 'running', s.pid]));
+    assert.ok(!(await c.list()).some((s) => /^web@[345]$/.test(s.name)));
+    // Their history stays.
+    const events = await box.upk(['events', 'web@5', '--json']);
+    assert.equal(events.code, 0, events.stderr);
+    assert.ok((JSON.parse(events.stdout) as unknown[]).length > 0);
+  });
+
+  it('upk scale: a service without Instances becomes instances; a refused reload leaves the file as it was', async () => {
+    const c = await box.client();
+    const scaled = await box.upk(['scale', 'front', '2']);
+    assert.equal(scaled.code, 0, scaled.stderr);
+    assert.match(scaled.stdout, /^front: from one service \(no Instances\) to Instances 2/m);
+    assert.match(scaled.stdout, /^front: removed: .*\(front has Instances 2 now\)$/m);
+    assert.match(readFileSync(file, 'utf8'), /"front": \{ "Instances": 2, "ExecStart": "sleep 1000"/);
+    // front was running: its instances start.
+    assert.deepEqual((await c.status('front')).map((s) => [s.name, s.state]), [['front@1', 'running'], ['front@2', 'running']]);
+
+    const before = readFileSync(file, 'utf8');
+    const refused = await box.upk(['scale', 'web', '1001']);
+    assert.equal(refused.code, 7);
+    assert.match(refused.stdout, /web\.Instances: expected an integer from 1 to 1000, got 1001/);
+    assert.equal(readFileSync(file, 'utf8'), before);
+    const missing = await box.upk(['scale', 'nosuch', '2']);
+    assert.equal(missing.code, 4);
+    const instance = await box.upk(['scale', 'web@1', '2']);
+    assert.equal(instance.code, 2);
+    assert.match(instance.stderr, /web@1 is an instance of web: scale web/);
+  });
+});

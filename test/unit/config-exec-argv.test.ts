@@ -1,0 +1,93 @@
+// ExecStart as a list: each word quoted for /bin/sh, so that the program gets its arguments exactly as written.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ControllerConfig, LoadedServices } from '../../schema/config/index.js';
+import { loadServicesWith } from '../../schema/config/load-services.js';
+import { shellCommand, shellQuote } from '../../schema/config/scripts.js';
+
+const T = { timeout: 10_000 };
+
+/** Arguments a shell would take apart, expand or run, were they not quoted. */
+const NASTY = [
+  'two words',
+  "it's",
+  '"double"',
+  '$HOME',
+  '${PATH}',
+  '`id`',
+  '$(id)',
+  'a;b',
+  'a && b || c',
+  'l1\nl2',
+  'tab\there',
+  '*',
+  '~',
+  '\\back\\slash',
+  "'",
+  "''",
+  '',
+  ' ',
+  '-n',
+  '%(EXEC_STOP)',
+  '#not a comment',
+  'émoji 🚀',
+];
+
+test('shellQuote: single quotes, each quote as \'\\\'\'', T, () => {
+  assert.equal(shellQuote('plain'), "'plain'");
+  assert.equal(shellQuote("it's"), "'it'\\''s'");
+  assert.equal(shellQuote(''), "''");
+  assert.equal(shellCommand(['node', 'a b']), "'node' 'a b'");
+});
+
+test('/bin/sh runs a quoted command with every argument unchanged', T, () => {
+  const script = `exec ${shellCommand([process.execPath, '-e', 'process.stdout.write(JSON.stringify(process.argv.slice(1)))', ...NASTY])}`;
+  const out = execFileSync('/bin/sh', ['-c', script], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nowhere' } });
+  assert.deepEqual(JSON.parse(out), NASTY);
+});
+
+function load(t: TestContext, text: string): LoadedServices & { file: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'upk-argv-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.mkdirSync(path.join(dir, 'upkeeper.d'));
+  const file = path.join(dir, 'upkeeper.d', 'svc.conf');
+  fs.writeFileSync(file, text);
+  const config: ControllerConfig = {
+    file: null, stateDir: path.join(dir, 'state'), svcConfigPath: path.join(dir, 'upkeeper.d'), svcRunPath: path.join(dir, 'state', 'run'),
+    buddyPollingInterval: 0.5, upkBuddyPath: null, auditMaxAge: null, auditMaxRecords: null, serviceDefaults: {},
+  };
+  return { ...loadServicesWith(config, { HOME: dir }, { uid: 0, gid: 0, passwdFile: '/etc/passwd', groupFile: '/etc/group' }), file };
+}
+
+test('ExecStart as a list: the start script execs the quoted words; a string stays a shell line', T, (t) => {
+  const r = load(t, JSON.stringify({ argv: { ExecStart: ['node', 'server.js', "it's $HOME"] }, line: { ExecStart: 'node server.js $PORT' } }));
+  assert.deepEqual(r.issues, []);
+  const [argv, line] = r.services;
+  assert.equal(argv?.execStart, "'node' 'server.js' 'it'\\''s $HOME'");
+  assert.equal(argv?.startScript, "#!/bin/sh\nexec 'node' 'server.js' 'it'\\''s $HOME'\n");
+  assert.equal(line?.startScript, '#!/bin/sh\nexec node server.js $PORT\n');
+});
+
+test('ExecStart as a list: the whole list passes through a StartScript of its own', T, (t) => {
+  const r = load(t, JSON.stringify({ a: { ExecStart: [process.execPath, '-e', 'process.stdout.write(JSON.stringify(process.argv.slice(1)))', ...NASTY], StartScript: 'cd / && exec %(EXEC_START)' } }));
+  assert.deepEqual(r.issues, []);
+  const out = execFileSync('/bin/sh', ['-c', r.services[0]!.startScript], { encoding: 'utf8' });
+  assert.deepEqual(JSON.parse(out), NASTY);
+});
+
+test('ExecStart as a list: an empty list, a word that is no string, an empty program, a NUL', T, (t) => {
+  const r = load(t, '{\n"a": { "ExecStart": [] },\n"b": { "ExecStart": ["x", 5, null] },\n"c": { "ExecStart": ["", "y"] },\n"d": { "ExecStart": ["x", "a\\u0000b"] } }');
+  const expected = 'expected a non-empty string (a shell command line), a list of strings (the program and its arguments) or null, got a list';
+  assert.deepEqual(r.issues.map((i) => [i.line, i.key, i.message]), [
+    [2, 'a.ExecStart', expected],
+    [3, 'b.ExecStart[1]', 'expected a string (a program or argument), got 5'],
+    [3, 'b.ExecStart[2]', 'expected a string (a program or argument), got null'],
+    [4, 'c.ExecStart[0]', 'the program (the first word) cannot be empty'],
+    [5, 'd.ExecStart[1]', 'an argument cannot hold a NUL character'],
+  ]);
+  assert.deepEqual(r.services, []);
+});
