@@ -38,10 +38,12 @@ describe('upk logs -f', { timeout: 120_000 }, () => {
   const box = new Sandbox('logsfollow');
   const followers: Follower[] = [];
   const go = box.file('go');
-  // Numbered lines, after a line 0 that says the service is up, in bursts of 10 every 50 ms once `go` exists.
+  // Numbered lines, after a line 0 that says the service is up, once `go` exists: 100 lines in one
+  // write (seq's buffer) every 0.2 s, some 700 bytes, so that one write makes the buddy rotate the
+  // 400-byte file once or twice before a follower can look.
   const writer = (tag: string, to: string): string =>
-    `sh -c 'echo "${tag} 0" ${to}; while [ ! -e ${go} ]; do sleep 0.05; done; i=0; ` +
-    `while [ $i -lt ${N} ]; do i=$((i+1)); echo "${tag} $i" ${to}; if [ $((i % 10)) -eq 0 ]; then sleep 0.05; fi; done; exec sleep 1000'`;
+    `sh -c 'echo "${tag} 0" ${to}; while [ ! -e ${go} ]; do sleep 0.05; done; i=1; ` +
+    `while [ $i -le ${N} ]; do seq -f "${tag} %g" $i $((i+99)) ${to}; i=$((i+100)); sleep 0.2; done; exec sleep 1000'`;
   const follow = (args: string[]): Follower => {
     const f = new Follower(box, args);
     followers.push(f);
