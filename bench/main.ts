@@ -3,7 +3,7 @@
 //
 // Usage: node dist/bench/main.js [--quick] [--only NAME]
 //   --only NAME  run one benchmark: memory, respawn, startup, restart-drain, live-latency, idle-cpu, store-throughput,
-//                audit-queries, uptop-render or slow-subscribers
+//                audit-queries, uptop-render, slow-subscribers or logs-follow
 //   --quick      smaller N (respawn 50 kills, startup and restart-drain 1 run, idle-cpu 10 s, store 50,000 events,
 //                audit queries on 200,000 events)
 //
@@ -16,6 +16,7 @@ import { cleanupAll, cleanupAllNow, cleanupWarnings } from './harness.js';
 import { auditQueries } from './audit-queries.js';
 import { idleCpu } from './idle-cpu.js';
 import { liveLatency } from './live-latency.js';
+import { logsFollow } from './logs-follow.js';
 import { memory } from './memory.js';
 import { formatFigure, formatTarget, formatValue, table, verdict, type Benchmark, type Figure } from './report.js';
 import { respawn } from './respawn.js';
@@ -25,7 +26,7 @@ import { storeThroughput } from './store-throughput.js';
 import { uptopRender } from './uptop-render.js';
 import { slowSubscribers } from './slow-subscribers.js';
 
-const BENCHMARKS: readonly Benchmark[] = [memory, respawn, startup, restartDrain, liveLatency, idleCpu, storeThroughput, auditQueries, uptopRender, slowSubscribers];
+const BENCHMARKS: readonly Benchmark[] = [memory, respawn, startup, restartDrain, liveLatency, idleCpu, storeThroughput, auditQueries, uptopRender, slowSubscribers, logsFollow];
 
 interface Options {
   quick: boolean;

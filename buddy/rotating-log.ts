@@ -51,6 +51,11 @@ export class RotatingLog {
     closeSync(this.fd);
   }
 
+  /** The file ends without a newline: what comes next continues a line already begun. */
+  get endsMidLine(): boolean {
+    return this.midLine;
+  }
+
   private append(buf: Buffer): void {
     let done = 0;
     while (done < buf.length) done += writeSync(this.fd, buf, done);

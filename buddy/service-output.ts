@@ -8,6 +8,7 @@ import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { ensureFifo, openLogFile } from '../system/files.js';
 import { processAlive, processStartTime, signalGroup } from '../system/process-group.js';
+import { LineStamper } from './line-stamper.js';
 import { RotatingLog } from './rotating-log.js';
 import { spawnScript } from './spawn-script.js';
 import { TailBuffer } from './tail-buffer.js';
@@ -23,6 +24,8 @@ export interface OutputSpec {
   /** Rotation of `file` (LogMaxSize bytes, 0: never; LogKeep files). */
   maxBytes: number;
   keep: number;
+  /** LogTimestamps: begin every line written to `file` with the time it arrived. */
+  timestamps: boolean;
   /** A program that reads the output instead of the buddy (its stdout goes to `file`, unrotated). */
   pipeScript: string | null;
   /** Where the pipe program's own stderr goes. */
@@ -49,6 +52,8 @@ export class OutputChannel {
   private keeper: number | null = null;
   private reader: Socket | null = null;
   private sink: RotatingLog | null = null;
+  /** With LogTimestamps: stamps the lines on their way to the file (not those of the last output). */
+  private stamper: LineStamper | null = null;
   private piper: ProcessRef | null = null;
   private timer: NodeJS.Timeout | null = null;
   private closing = false;
@@ -82,6 +87,7 @@ export class OutputChannel {
     if (previous && processAlive(previous.pid, previous.startTime)) signalGroup(previous.pid, 'SIGTERM'); // no longer configured: the lost buddy's reader must not compete
     const sink = new RotatingLog(this.spec.file, this.spec.maxBytes, this.spec.keep, !this.spec.redirected);
     this.sink = sink;
+    if (this.spec.timestamps) this.stamper = new LineStamper(!sink.endsMidLine);
     this.reader = new Socket({ fd: this.keeper, readable: true, writable: false });
     this.keeper = null; // the socket owns it now
     this.reader.on('error', (err) => this.log(`reading ${this.spec.fifo}: ${err.message}`));
@@ -108,7 +114,7 @@ export class OutputChannel {
   private carry(chunk: Buffer): void {
     this.tail.add(chunk);
     try {
-      this.sink?.write(chunk);
+      this.sink?.write(this.stamper ? this.stamper.stamp(chunk) : chunk);
       if (this.writeFailing) this.log(`writing ${this.spec.file} again`);
       this.writeFailing = false;
     } catch (err) {

@@ -6,12 +6,17 @@ import { processAlive } from '../system/process-group.js';
 import type { MachinePolicy } from './machine.js';
 
 /** Fields added after settings version 1 first shipped, for a buddy.json an older controller wrote. */
-const LATER_FIELDS: Pick<BuddySettings, 'journalMaxEvents' | 'controllerEndpoint' | 'logMaxSize' | 'logKeep' | 'sampleInterval'> = {
+const LATER_FIELDS: Pick<
+  BuddySettings,
+  'journalMaxEvents' | 'controllerEndpoint' | 'logMaxSize' | 'logKeep' | 'sampleInterval' | 'logTimestamps' | 'environmentFiles'
+> = {
   sampleInterval: 0,
   journalMaxEvents: 100_000,
   controllerEndpoint: null,
   logMaxSize: 0,
   logKeep: 5,
+  logTimestamps: false,
+  environmentFiles: [],
 };
 
 export function readSettings(path: string): BuddySettings {

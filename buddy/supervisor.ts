@@ -6,6 +6,7 @@ import { upkeeperVersion } from '../schema/version.js';
 import { writeWhole } from '../system/files.js';
 import { constants as os } from 'node:os';
 import type { BuddySettings, CommandOutcome } from '../schema/buddy-protocol.js';
+import { readEnvFiles } from '../schema/env-file.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import { LOG, RUN_DIR, SCRIPT } from '../schema/run-dir.js';
 import { isoTime, USAGE_RECORD, type ActionResult, type BuddyStatus, type EventType, type LastOutput } from '../schema/records.js';
@@ -30,6 +31,8 @@ const WATCH_FIRST_MS = 5;
 const WATCH_MAX_MS = 100;
 /** How often an adopted service (not our child) is looked for in /proc. */
 const ADOPTED_CHECK_MS = 250;
+/** Set by the controller for the service (buddy.json's environment): an environment file does not change them. */
+const IDENTITY_VARIABLES: ReadonlySet<string> = new Set(['UPKEEPER_SERVICE', 'UPKEEPER_SERVICE_UUID', 'UPKEEPER_RUN_DIR']);
 
 export class Supervisor {
   private readonly machine: Machine;
@@ -49,6 +52,8 @@ export class Supervisor {
   private readonly actions: ActionRunner;
   private readonly meter: UsageMeter;
   private statusScheduled = false;
+  /** The variables the environment files gave at the service's last start (its scripts get them too). */
+  private fileVars: Record<string, string> = {};
   private statusFailing = false;
   /** Called for every new event (to tell the controller there is something to collect). */
   onEvent: () => void = () => undefined;
@@ -102,6 +107,7 @@ export class Supervisor {
         redirected: redirect !== null,
         maxBytes: s.logMaxSize,
         keep: s.logKeep,
+        timestamps: s.logTimestamps,
         pipeScript: piped ? this.at(RUN_DIR.scripts, script) : null,
         pipeErrors: logFile(LOG.buddy),
       },
@@ -210,12 +216,12 @@ export class Supervisor {
     if (before.sampleInterval !== settings.sampleInterval) this.meter.setInterval(settings.sampleInterval * 1000);
     this.queue.resize(settings.ringbufferSize, settings.journalMaxEvents);
     const changed = (keys: (keyof BuddySettings)[]): boolean => keys.some((k) => before[k] !== settings[k]);
-    if (changed(['redirectStdout', 'pipeStdout', 'logMaxSize', 'logKeep'])) {
+    if (changed(['redirectStdout', 'pipeStdout', 'logMaxSize', 'logKeep', 'logTimestamps'])) {
       this.stdout.close();
       this.stdout = this.outputChannel('stdout');
       this.stdout.open();
     }
-    if (changed(['redirectStderr', 'pipeStderr', 'logMaxSize', 'logKeep'])) {
+    if (changed(['redirectStderr', 'pipeStderr', 'logMaxSize', 'logKeep', 'logTimestamps'])) {
       this.stderr.close();
       this.stderr = this.outputChannel('stderr');
       this.stderr.open();
@@ -329,6 +335,13 @@ export class Supervisor {
   }
 
   private spawnService(): void {
+    // EnvironmentFile: read at every start, so a restart applies a change; an error fails this start.
+    const files = readEnvFiles(this.settings.environmentFiles);
+    if ('error' in files) {
+      this.follow.push({ kind: 'spawn_failed', error: files.error });
+      return;
+    }
+    this.fileVars = files.vars;
     const ctx = this.spawnContext();
     let child: ChildProcess;
     let out = -1;
@@ -426,10 +439,16 @@ export class Supervisor {
     return pid;
   }
 
-  /** How scripts and pipe programs run: the service's environment without its marker (the start script adds it). */
+  /**
+   * How scripts and pipe programs run: the service's environment, with the variables its environment
+   * files gave at its last start over it (but never over the service's identity), without the marker
+   * (the start script adds it).
+   */
   private spawnContext(): SpawnContext {
     const s = this.settings;
-    const ctx: SpawnContext = { env: withoutMarker(s.environment), cwd: s.workingDirectory };
+    const env = { ...s.environment };
+    for (const [k, v] of Object.entries(this.fileVars)) if (!IDENTITY_VARIABLES.has(k)) env[k] = v;
+    const ctx: SpawnContext = { env: withoutMarker(env), cwd: s.workingDirectory };
     if (s.uid !== null) ctx.uid = s.uid;
     if (s.gid !== null) ctx.gid = s.gid;
     return ctx;

@@ -54,5 +54,6 @@ export function logTail(service: string, config: ServiceConfig, runDir: string, 
     service,
     stdout: { file: files.stdout, lines: tailLines(files.stdout, lines) },
     stderr: { file: files.stderr, lines: tailLines(files.stderr, lines) },
+    timestamps: config.logTimestamps,
   };
 }

@@ -126,6 +126,7 @@ export function buddySettings(
     controllerEndpoint,
     logMaxSize: svc.logMaxSize,
     logKeep: svc.logKeep,
+    logTimestamps: svc.logTimestamps,
     sampleInterval: svc.sampleInterval,
     customActions: svc.customActions.map((a) => a.name),
     pipeStdout: svc.pipeStdoutScript !== null,
@@ -133,6 +134,7 @@ export function buddySettings(
     redirectStdout: svc.redirectStdout,
     redirectStderr: svc.redirectStderr,
     environment,
+    environmentFiles: svc.environmentFiles,
     // Another user cannot enter the run directory: such a service starts in / unless told otherwise.
     workingDirectory: svc.workingDirectory ?? (svc.setUid === null && svc.setGid === null ? runDir : '/'),
     uid: svc.setUid,

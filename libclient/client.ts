@@ -26,6 +26,7 @@ import { ErrorCode, UpkError } from '../schema/errors.js';
 import type { ActionResult, ServiceEvent, ServiceStatus } from '../schema/records.js';
 import { RpcConnection, type ResultOf, type RpcOptions } from '../schema/rpc.js';
 import { Subscription, type SubscribeFilter } from './subscription.js';
+import { followLogs, type FollowLogsOptions, type LogLine } from './log-follow.js';
 import { socketAddress } from '../schema/socket-path.js';
 import { controllerSocket, readControllerConfig, type DiscoveryOptions } from './discovery.js';
 
@@ -213,6 +214,16 @@ export class Client {
     return this.call('logs', options.lines === undefined ? { service } : { service, lines: options.lines });
   }
 
+  /**
+   * Lines of services' output files as they are written (`upk logs -f`), as an async iterable of
+   * `LogLine`s: `lines` lines of history of each stream first, then every new line, across log rotation
+   * and controller restarts, until `signal` aborts or the loop breaks (`follow: false`: the history
+   * only). The controller names the files; this process reads them itself. `all` follows every service.
+   */
+  followLogs(names: Names, options: FollowLogsOptions = {}): AsyncGenerator<LogLine> {
+    return followLogs(this, list(names), options);
+  }
+
   /** The story of a service's last failure: its run, how it ended, its last output, what happened next. */
   why(service: string): Promise<FailureStory> {
     return this.call('why', { service });
@@ -317,6 +328,7 @@ export class Client {
       } catch (err) {
         last = err;
       }
+      if (this.closed) throw new UpkError(ErrorCode.CONTROLLER_NOT_RUNNING, 'this client was closed');
       if (Date.now() + delay > deadline) break;
       await new Promise((r) => setTimeout(r, delay));
     }

@@ -1,6 +1,6 @@
 // Checks the configuration files without a controller and without touching anything: every problem,
 // with file, line and key (what `upk check-config` prints).
-import { formatIssue, loadControllerConfig, loadServices } from '../schema/config/index.js';
+import { checkEnvironmentFiles, formatIssue, loadControllerConfig, loadServices } from '../schema/config/index.js';
 import type { ConfigIssue } from '../schema/config/types.js';
 import type { DiscoveryOptions } from './discovery.js';
 
@@ -24,7 +24,10 @@ export function checkConfiguration(options: DiscoveryOptions = {}): Configuratio
   if (loaded.config) {
     const s = loadServices(loaded.config, env);
     issues.push(...s.issues);
-    services = s.services.map((x) => x.id);
+    // The environment files, as a start would read them (a problem there fails a start, not a reload).
+    const envFiles = checkEnvironmentFiles(s.services);
+    issues.push(...envFiles.issues);
+    services = s.services.map((x) => x.id).filter((id) => !envFiles.failing.has(id));
     files = s.files;
   }
   return { ok: issues.length === 0, configFile: loaded.config?.file ?? null, files, services, issues };

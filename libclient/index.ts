@@ -6,6 +6,7 @@ export { describeEvent, describeExit, describeFailure, utcTime } from './words.j
 export { formatDuration, parseDuration } from '../schema/durations.js';
 export type { EventMatch } from '../schema/event-filter.js';
 export { Subscription, type Notice, type SubscribeFilter } from './subscription.js';
+export type { FollowLogsOptions, LogLine, LogStream } from './log-follow.js';
 export { startController, stopController, restartController, type StartedController } from './controller-process.js';
 export { shutdownBuddies, type BuddyShutdown } from './buddy-shutdown.js';
 export { STATE_DIR } from '../schema/state-dir.js';

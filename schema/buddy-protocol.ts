@@ -1,5 +1,6 @@
 // The controller↔buddy protocol: JSON frames (see codec.ts), request ids, one definition for both ends.
 import type { Validators } from './rpc.js';
+import type { EnvFileRef } from './env-file.js';
 import { EVENT_TYPE_NAMES, USAGE_RECORD, type ActionResult, type BuddyEvent, type BuddyStatus } from './records.js';
 import { SERVICE_ID_PATTERN, UUID_RE } from './config/names.js';
 import { asObject, bad, optBool, optInt, str, type Obj } from './validate.js';
@@ -48,6 +49,8 @@ export interface BuddySettings {
   /** Rotation of the service's output files: size in bytes (0: never) and rotated files kept. */
   logMaxSize: number;
   logKeep: number;
+  /** Begin every line written to the output files with the time it arrived (ISO 8601 UTC) and a space. */
+  logTimestamps: boolean;
   /** Seconds between two measurements of the service's CPU time and memory (0: none). */
   sampleInterval: number;
   /** Custom action names in config order: scripts/<name>, linked as actions/00.. */
@@ -59,6 +62,8 @@ export interface BuddySettings {
   redirectStderr: string | null;
   /** The service's whole environment (the buddy itself runs with a clean one). */
   environment: Record<string, string>;
+  /** EnvironmentFile: read at every start of the service, in order; their variables win over `environment`. */
+  environmentFiles: EnvFileRef[];
   workingDirectory: string;
   uid: number | null;
   gid: number | null;

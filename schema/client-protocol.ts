@@ -269,6 +269,8 @@ export interface LogTail {
   service: string;
   stdout: { file: string; lines: string[] };
   stderr: { file: string; lines: string[] };
+  /** The service's LogTimestamps: the buddy begins each line with its time (absent from a controller before it). */
+  timestamps?: boolean;
 }
 
 export interface ClientMethods {

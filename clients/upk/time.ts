@@ -17,3 +17,9 @@ export function parsePositiveInt(text: string): number {
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive whole number, got ${JSON.stringify(text)}`);
   return n;
 }
+
+export function parseCount(text: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a whole number ≥ 0, got ${JSON.stringify(text)}`);
+  return n;
+}

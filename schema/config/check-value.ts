@@ -9,6 +9,7 @@ import { NAME_RE, NAME_RULE, UUID_RE } from './names.js';
 import { KNOWN_PLACEHOLDERS, shellCommand, unknownPlaceholders } from './scripts.js';
 import { checkActions, checkEnvironment, checkList } from './check-objects.js';
 import { parseDuration } from '../durations.js';
+import { splitOptional, type EnvFileRef } from '../env-file.js';
 
 const DURATION_HINT = 'a duration: "90s", "15m", "7d"';
 
@@ -57,6 +58,8 @@ export function describeType(type: ValueType): string {
       return 'an object of action name → script';
     case 'environment':
       return 'an object of variable name → string or null';
+    case 'envFiles':
+      return 'a path or a list of paths (a leading "-" makes a file optional)';
     case 'defaults':
       return 'an object of service keys';
   }
@@ -132,6 +135,8 @@ export function checkValue(type: ValueType, node: JsonNode, key: string, ctx: Ch
       return node.kind === 'object' ? checkActions(node, key, ctx.file) : bad();
     case 'environment':
       return node.kind === 'object' ? checkEnvironment(node, key, ctx.file) : bad();
+    case 'envFiles':
+      return checkEnvFiles(node, key, ctx, ok, bad);
     case 'defaults':
       return bad('ServiceDefaults is checked by the controller config loader');
   }
@@ -176,4 +181,22 @@ function checkAccount(
   }
   const effective = ctx.accounts.effective(account, id);
   return 'message' in effective ? bad(effective.message) : ok(effective.id);
+}
+
+/** EnvironmentFile: one path or a list of them; `-` in front makes one optional; each resolved like any path. */
+function checkEnvFiles(node: JsonNode, key: string, ctx: CheckContext, ok: (value: unknown) => Checked, bad: (message?: string) => Checked): Checked {
+  const items = node.kind === 'array' ? node.items : [node];
+  if (node.kind !== 'array' && node.kind !== 'string') return bad();
+  const refs: EnvFileRef[] = [];
+  const issues: ConfigIssue[] = [];
+  items.forEach((item, i) => {
+    const at = node.kind === 'array' ? `${key}[${i}]` : key;
+    if (item.kind !== 'string') return issues.push(makeIssue(ctx.file, item.pos, at, expectedGot('a path', toValue(item))));
+    const { path, optional } = splitOptional(item.value);
+    const resolved = resolvePath(path, ctx.baseDir, ctx.env);
+    if ('message' in resolved) return issues.push(makeIssue(ctx.file, item.pos, at, resolved.message));
+    refs.push({ path: resolved.path, optional });
+    return undefined;
+  });
+  return issues.length > 0 ? { value: undefined, issues } : ok(refs);
 }

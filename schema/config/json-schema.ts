@@ -69,6 +69,9 @@ function typeSchema(type: ValueType): Schema {
       };
     case 'environment':
       return { type: 'object', propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }, additionalProperties: { type: ['string', 'null'] } };
+    case 'envFiles':
+      // A string is one path, a list several; `minLength` applies to strings, `items` to lists.
+      return { type: ['string', 'array'], minLength: 1, items: { type: 'string', minLength: 1 } };
     case 'defaults':
       return { $ref: '#/definitions/serviceDefaults' };
   }

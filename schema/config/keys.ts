@@ -28,6 +28,8 @@ export type ValueType =
   | { kind: 'state' }
   | { kind: 'actions' }
   | { kind: 'environment' }
+  /** EnvironmentFile: a path or a list of paths, each optional when written with a leading "-". */
+  | { kind: 'envFiles' }
   | { kind: 'defaults' };
 
 export interface KeySpec {
@@ -114,6 +116,8 @@ export const SERVICE_KEYS: readonly KeySpec[] = [
     description: "Size in bytes at which the service's stdout and stderr logs are rotated (log/stdout becomes log/stdout.1, and so on); 0: never." },
   { name: 'LogKeep', type: integer({ min: 0, max: 100 }), default: 5,
     description: 'How many rotated log files are kept per stream (log/stdout.1 .. log/stdout.N); older ones are deleted.' },
+  { name: 'LogTimestamps', type: boolean, default: false,
+    description: 'Begin every line the buddy writes to log/stdout and log/stderr (or the RedirectStdout/RedirectStderr file) with the time its first byte arrived, in ISO 8601 UTC with milliseconds, and a space, as s6-log, svlogd and "pm2 --time" do. "upk logs --timestamps" shows those times. Not for a stream a pipe script reads.' },
   { name: 'ExecStart', type: { kind: 'command', nullable: true }, default: null,
     description: 'The command that runs the service; replaces %(EXEC_START) in the scripts. Required when a script uses %(EXEC_START), as the default StartScript does. A string is a shell command line; a list of strings ["node", "server.js", "--port", "8080"] is the program and its arguments, each passed exactly as written (never re-parsed by a shell).' },
   { name: 'StartScript', type: { kind: 'script', nullable: false, substituted: true }, default: '#!/bin/sh\nexec %(EXEC_START)\n',
@@ -146,8 +150,8 @@ export const SERVICE_KEYS: readonly KeySpec[] = [
     description: `After a controller restart, if the buddy reports the service running but the controller's database wants it stopped, believe the buddy (record it as running, leave it running). ${PLANNED_RECONCILE}` },
   { name: 'Environment', type: { kind: 'environment' }, default: {},
     description: 'Environment variables for the service: name → value, or null to remove a variable it would inherit. Merged by name with ServiceDefaults (the service wins). Names are case-sensitive.' },
-  { name: 'EnvironmentFile', type: { kind: 'path', nullable: true }, default: null,
-    description: 'a file of KEY=VALUE lines read at every start' },
+  { name: 'EnvironmentFile', type: { kind: 'envFiles' }, default: [],
+    description: 'Files of KEY=VALUE lines (systemd\'s EnvironmentFile format: # comments, blank lines, single or double quotes, "export" tolerated): a path or a list of paths, read in order by the buddy at every start of the service, so that "upk restart" applies a change without a reload. Their variables win over Environment (as in systemd), later files over earlier ones. A path written with a leading "-" may be missing. A file that is missing (without "-"), cannot be read or has a bad line makes that start fail (spawn_failed, naming the file and line). Relative to the folder of the file it is written in; ~ is the home directory. A service\'s own value replaces that of ServiceDefaults.' },
   { name: 'WorkingDirectory', type: { kind: 'path', nullable: true }, default: null,
     description: "The service's working directory; null means its run directory. Relative to the folder of the file it is written in; ~ is the home directory." },
 ];

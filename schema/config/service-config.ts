@@ -9,6 +9,7 @@ import { tooManyActions } from './check-objects.js';
 import { INSTANCE_PLACEHOLDER, PLACEHOLDERS, type ExecKey, substitute, usedExecKeys, withShebang } from './scripts.js';
 import { expectedGot, joinKey, makeIssue } from './issues.js';
 import { NAME_RE } from './names.js';
+import type { EnvFileRef } from '../env-file.js';
 
 /** A service entry as found in a service file. */
 export interface ServiceEntry {
@@ -107,6 +108,7 @@ export function buildService(entry: ServiceEntry, defaults: Layer, ctx: CheckCon
     journalMaxEvents: value('JournalMaxEvents') as number,
     logMaxSize: value('LogMaxSize') as number,
     logKeep: value('LogKeep') as number,
+    logTimestamps: value('LogTimestamps') as boolean,
     sampleInterval: value('SampleInterval') as number,
     execStart: exec.ExecStart,
     execStop: exec.ExecStop,
@@ -124,6 +126,7 @@ export function buildService(entry: ServiceEntry, defaults: Layer, ctx: CheckCon
     preferBuddyStateForStopped: value('PreferBuddyStateForStopped') as boolean,
     preferBuddyStateForRunning: value('PreferBuddyStateForRunning') as boolean,
     environment: value('Environment') as Record<string, string | null>,
+    environmentFiles: value('EnvironmentFile') as EnvFileRef[],
     workingDirectory: value('WorkingDirectory') as string | null,
   };
   return { service, issues: [], instances };

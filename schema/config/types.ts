@@ -1,4 +1,5 @@
 // Resolved configuration records: what the loader produces from the files, after layering and checks.
+import type { EnvFileRef } from '../env-file.js';
 
 /** One problem in a configuration file. Printed as `file:line: key: message`. */
 export interface ConfigIssue {
@@ -73,6 +74,8 @@ export interface ServiceConfig {
   /** Bytes; 0: never rotate. */
   logMaxSize: number;
   logKeep: number;
+  /** The buddy begins every line of log/stdout and log/stderr with the time it arrived. */
+  logTimestamps: boolean;
   /** Seconds between two resource measurements by the buddy; 0: none. */
   sampleInterval: number;
   execStart: string | null;
@@ -94,6 +97,8 @@ export interface ServiceConfig {
   preferBuddyStateForRunning: boolean;
   /** Variables added to (or, with null, removed from) the environment the controller passes on. */
   environment: Record<string, string | null>;
+  /** EnvironmentFile: read by the buddy at every start, in order; their variables win over `environment`. */
+  environmentFiles: EnvFileRef[];
   /** Absolute path, or null for the service's run directory. */
   workingDirectory: string | null;
   /**

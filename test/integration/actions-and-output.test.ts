@@ -125,7 +125,11 @@ describe('actions, signals and output', { timeout: 90_000 }, () => {
     const piped = await (await box.client()).logs('piped', { lines: 1 });
     assert.deepEqual(piped.stdout.lines, ['piped:two']);
     assert.equal((await box.upk(['logs', 'nosuch'])).code, 4);
-    assert.equal((await box.upk(['logs', 'all'])).code, 2);
+    // `all` (and several names) print each line after its service and stream (issue 11: `upk logs [NAME…|all]`).
+    const all = await box.upk(['logs', 'all', '-n', '1', '--stdout']);
+    assert.equal(all.code, 0, all.stderr);
+    assert.match(all.stdout, /^app +stdout \| got USR1$/m);
+    assert.match(all.stdout, /^redirected +stdout \| to the file$/m);
     assert.equal((await box.upk(['logs', 'app', '--stdout', '--stderr'])).code, 2);
   });
 });

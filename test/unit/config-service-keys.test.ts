@@ -134,11 +134,11 @@ test('built-in defaults of a service that sets only ExecStart', T, (t) => {
       id: 'web', name: 'web', package: null, file: f.file, line: 1, uuid: null, provides: [], shortDescription: null, longDescription: null,
       prerequisites: [], startPriority: 0, killTimeout: 10, maxConsecutiveFailures: -1, userMaxRestarts: 10, userRestartWindow: 60,
       userRateLimit: 1, randomizeRateLimit: false, minUptime: 1, setUid: null, setGid: null, ringbufferSize: 256, reconnectRetries: 10, conflicts: [],
-      journalMaxEvents: 100000, logMaxSize: 10485760, logKeep: 5, sampleInterval: 10,
+      journalMaxEvents: 100000, logMaxSize: 10485760, logKeep: 5, logTimestamps: false, sampleInterval: 10,
       execStart: '/usr/bin/web --port 80', execStop: 'kill', execReload: 'kill -HUP',
       startScript: '#!/bin/sh\nexec /usr/bin/web --port 80\n', stopScript: '#!/bin/sh\nexec kill $1\n', reloadScript: '#!/bin/sh\nexec kill -HUP $1\n',
       customActions: [], pipeStdoutScript: null, pipeStderrScript: null, redirectStdout: null, redirectStderr: null, initialState: 'stopped',
-      unconfigureOnFileRemoval: false, preferBuddyStateForStopped: false, preferBuddyStateForRunning: true, environment: {}, workingDirectory: null,
+      unconfigureOnFileRemoval: false, preferBuddyStateForStopped: false, preferBuddyStateForRunning: true, environment: {}, environmentFiles: [], workingDirectory: null,
     },
   ]);
 });
@@ -263,4 +263,32 @@ test('all issues are collected, in file order, and only the bad service is left 
   const { services, issues } = f.load('{\n"a": { "ExecStart": "x", "KillTimeout": "1", "MinUptime": -1 },\n"b": { "ExecStart": "x" },\n"c": { "RingbufferSize": 1 }\n}');
   assert.deepEqual(services.map((s) => s.id), ['b']);
   assert.deepEqual(issues.map((i) => `${i.line}:${i.column} ${i.key}`), ['2:41 a.KillTimeout', '2:59 a.MinUptime', '4:1 c.ExecStart', '4:26 c.RingbufferSize']);
+});
+
+test('EnvironmentFile: a path or a list, "-" for optional, resolved like any path; LogTimestamps a boolean', T, (t) => {
+  const f = fixture(t);
+  const one = f.load('{ "web": { "ExecStart": "x", "EnvironmentFile": "web.env", "LogTimestamps": true } }');
+  assert.deepEqual(one.issues, []);
+  assert.deepEqual(one.services[0]?.environmentFiles, [{ path: path.join(f.dir, 'upkeeper.d', 'web.env'), optional: false }]);
+  assert.equal(one.services[0]?.logTimestamps, true);
+  const list = f.load('{ "web": { "ExecStart": "x", "EnvironmentFile": ["/etc/a.env", "-~/b.env", "-/c.env"] } }');
+  assert.deepEqual(list.issues, []);
+  assert.deepEqual(list.services[0]?.environmentFiles, [
+    { path: '/etc/a.env', optional: false },
+    { path: path.join(f.home, 'b.env'), optional: true },
+    { path: '/c.env', optional: true },
+  ]);
+  // A service's own list replaces that of ServiceDefaults; [] drops it.
+  const defaults = { EnvironmentFile: '-/etc/all.env' };
+  assert.deepEqual(f.load('{ "web": { "ExecStart": "x" } }', defaults).services[0]?.environmentFiles, [{ path: '/etc/all.env', optional: true }]);
+  assert.deepEqual(f.load('{ "web": { "ExecStart": "x", "EnvironmentFile": [] } }', defaults).services[0]?.environmentFiles, []);
+  const bad = f.load('{ "web": { "ExecStart": "x",\n "EnvironmentFile": ["/a", 3, "", "-"],\n "LogTimestamps": "yes" } }');
+  assert.deepEqual(bad.issues.map((i) => [i.line, i.key, i.message]), [
+    [2, 'web.EnvironmentFile[1]', 'expected a path, got 3'],
+    [2, 'web.EnvironmentFile[2]', 'expected a path, got ""'],
+    [2, 'web.EnvironmentFile[3]', 'expected a path, got ""'],
+    [3, 'web.LogTimestamps', 'expected true or false, got "yes"'],
+  ]);
+  assert.equal(f.load('{ "web": { "ExecStart": "x", "EnvironmentFile": {} } }').issues[0]?.message,
+    'expected a path or a list of paths (a leading "-" makes a file optional), got an object');
 });

@@ -1,34 +1,95 @@
-// upk logs NAME [-n N] [--stdout | --stderr]: the last lines of a service's output files.
+// upk logs [NAME…|all] [-f] [-n N] [--stdout | --stderr] [--timestamps]: services' output, its last lines, then
+// (with -f) every line as it is written. One service without -f or --timestamps: the controller's tail, as
+// before; otherwise lines prefixed with their service and stream, read by libclient (followLogs).
 import type { Command } from 'commander';
-import { ErrorCode, UpkError } from '../../../libclient/index.js';
+import { ErrorCode, UpkError, type Client, type LogLine, type LogStream } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
-import { parsePositiveInt } from '../time.js';
+import { parseCount } from '../time.js';
 
 interface Options {
   lines?: number;
   stdout?: boolean;
   stderr?: boolean;
+  follow?: boolean;
+  timestamps?: boolean;
 }
+
+const DEFAULT_LINES = 20;
+/** Service names take these colours, by a hash of the name, so that a service keeps its colour. */
+const PALETTE = [36, 35, 33, 32, 34, 96, 95, 93, 92, 94];
 
 export function registerLogs(program: Command, ctx: Context): void {
   program
     .command('logs')
-    .argument('<name>', 'the service')
-    .option('-n, --lines <n>', 'lines of each stream (default 20, at most 1000)', parsePositiveInt)
+    .argument('[names...]', 'services, or all (the default)')
+    .option('-n, --lines <n>', `lines of history of each stream (default ${DEFAULT_LINES}, at most 1000; 0 with -f: only new lines)`, parseCount)
+    .option('-f, --follow', 'then print each line as it is written, until interrupted')
+    .option('--timestamps', 'begin each line with when it was written (recorded with LogTimestamps, else when upk read it)')
     .option('--stdout', 'only standard output')
     .option('--stderr', 'only standard error')
-    .description("the last lines of the service's standard output and error (log/stdout, log/stderr, or its Redirect* files)")
-    .action((name: string, opts: Options) => {
+    .description("services' standard output and error (log/stdout, log/stderr, or their Redirect* files): the last lines, and with -f every new one")
+    .action((names: string[], opts: Options) => {
       if (opts.stdout && opts.stderr) throw new UpkError(ErrorCode.BAD_REQUEST, '--stdout and --stderr: choose one, or neither for both');
-      return ctx.withClient(async (client) => {
-        const tail = await client.logs(name, opts.lines === undefined ? {} : { lines: opts.lines });
-        if (ctx.json) return printJson(tail);
-        const streams = opts.stdout ? (['stdout'] as const) : opts.stderr ? (['stderr'] as const) : (['stdout', 'stderr'] as const);
-        for (const s of streams) {
-          if (streams.length > 1) process.stdout.write(`== ${s}: ${tail[s].file}\n`);
-          process.stdout.write(tail[s].lines.map((l) => `${l}\n`).join(''));
-        }
-      });
+      const streams: LogStream[] = opts.stdout ? ['stdout'] : opts.stderr ? ['stderr'] : ['stdout', 'stderr'];
+      if (names.length === 1 && names[0] !== 'all' && !opts.follow && !opts.timestamps) {
+        if (opts.lines === 0) throw new UpkError(ErrorCode.BAD_REQUEST, '-n 0 prints nothing without -f');
+        return ctx.withClient((client) => printTail(client, names[0]!, streams, opts.lines, ctx.json));
+      }
+      return ctx.withClient((client) => printLines(client, names.length > 0 ? names : ['all'], streams, opts, ctx.json));
     });
+}
+
+/** One service's last lines from the controller: each stream after a line naming its file, or the LogTail record. */
+async function printTail(client: Client, name: string, streams: LogStream[], lines: number | undefined, json: boolean): Promise<void> {
+  const tail = await client.logs(name, lines === undefined ? {} : { lines });
+  if (json) return printJson(tail);
+  for (const s of streams) {
+    if (streams.length > 1) process.stdout.write(`== ${s}: ${tail[s].file}\n`);
+    process.stdout.write(tail[s].lines.map((l) => `${l}\n`).join(''));
+  }
+}
+
+/** Every line prefixed with its service and stream (or NDJSON), until interrupted when following. */
+async function printLines(client: Client, names: string[], streams: LogStream[], opts: Options, json: boolean): Promise<void> {
+  const stop = new AbortController();
+  const end = (): void => stop.abort();
+  process.once('SIGINT', end);
+  process.once('SIGTERM', end);
+  // A reader that went away (`| head`) ends it quietly.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    end();
+  });
+  const color = process.stdout.isTTY === true && !(process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '');
+  const format = json ? (l: LogLine) => JSON.stringify({ service: l.service, stream: l.stream, time: l.time, line: l.line }) : formatter(color, opts.timestamps === true);
+  try {
+    const lines = client.followLogs(names, { lines: opts.lines ?? DEFAULT_LINES, follow: opts.follow === true, streams, signal: stop.signal });
+    for await (const l of lines) {
+      if (stop.signal.aborted) break;
+      process.stdout.write(`${format(l)}\n`);
+    }
+  } finally {
+    process.off('SIGINT', end);
+    process.off('SIGTERM', end);
+  }
+}
+
+/** `web    stdout | text`, with the time first (--timestamps), in colours on a terminal. */
+function formatter(color: boolean, timestamps: boolean): (l: LogLine) => string {
+  let width = 0;
+  const paint = (code: number, text: string): string => (color ? `\x1b[${code}m${text}\x1b[0m` : text);
+  return (l) => {
+    width = Math.max(width, l.service.length);
+    const service = paint(PALETTE[hash(l.service) % PALETTE.length]!, l.service.padEnd(width));
+    const stream = l.stream === 'stderr' ? paint(31, 'stderr') : paint(2, 'stdout');
+    const time = timestamps ? `${paint(2, l.time)} ` : '';
+    return `${time}${service} ${stream} ${paint(2, '|')} ${l.line}`;
+  };
+}
+
+function hash(text: string): number {
+  let h = 0;
+  for (let i = 0; i < text.length; i++) h = (h * 31 + text.charCodeAt(i)) >>> 0;
+  return h;
 }
