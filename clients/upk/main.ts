@@ -10,6 +10,7 @@ import { registerController } from './commands/controller.js';
 import { registerEvents } from './commands/events.js';
 import { registerLogs } from './commands/logs.js';
 import { registerServices } from './commands/services.js';
+import { registerStartup } from './commands/startup.js';
 import { registerTrend } from './commands/trend.js';
 import { registerWhy } from './commands/why.js';
 import { Context, type GlobalOptions } from './context.js';
@@ -35,6 +36,7 @@ registerTrend(program, ctx);
 registerWhy(program, ctx);
 registerCheckConfig(program, ctx);
 registerConfiguration(program, ctx);
+registerStartup(program, ctx);
 // `--json` is accepted after the command too: upk status --json
 for (const command of program.commands) {
   const all = [command, ...command.commands];
