@@ -8,7 +8,7 @@ export type { EventMatch } from '../schema/event-filter.js';
 export { Subscription, type Notice, type SubscribeFilter } from './subscription.js';
 export { startController, stopController, restartController, type StartedController } from './controller-process.js';
 export { STATE_DIR } from '../schema/state-dir.js';
-export { checkConfiguration, formatConfigIssue, type ConfigurationCheck } from './configuration-check.js';
+export { checkConfiguration, configuredServices, formatConfigIssue, type ConfigurationCheck } from './configuration-check.js';
 export { startupUnit, startupUnitFile, type StartupUnit, type StartupUnitOptions } from './startup-unit.js';
 export { upkeeperVersion } from '../schema/version.js';
 export { readControllerConfig, controllerSocket, type DiscoveryOptions } from './discovery.js';

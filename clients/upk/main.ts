@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { ErrorCode, ExitCode, UpkError, exitCodeFor, upkeeperVersion } from '../../libclient/index.js';
 import { registerActions } from './commands/actions.js';
 import { registerCheckConfig } from './commands/check-config.js';
+import { registerCompletion } from './commands/completion.js';
 import { registerConfiguration } from './commands/configuration.js';
 import { registerControl } from './commands/control.js';
 import { registerController } from './commands/controller.js';
@@ -37,6 +38,7 @@ registerWhy(program, ctx);
 registerCheckConfig(program, ctx);
 registerConfiguration(program, ctx);
 registerStartup(program, ctx);
+registerCompletion(program, ctx);
 // `--json` is accepted after the command too: upk status --json
 for (const command of program.commands) {
   const all = [command, ...command.commands];
