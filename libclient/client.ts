@@ -28,7 +28,7 @@ import { RpcConnection, type ResultOf, type RpcOptions } from '../schema/rpc.js'
 import { Subscription, type SubscribeFilter } from './subscription.js';
 import { followLogs, type FollowLogsOptions, type LogLine } from './log-follow.js';
 import { socketAddress } from '../schema/socket-path.js';
-import { controllerSocket, readControllerConfig, type DiscoveryOptions } from './discovery.js';
+import { controllerSocket, notRunningError, readControllerConfig, type DiscoveryOptions } from './discovery.js';
 
 export interface ConnectOptions extends DiscoveryOptions {
   /** Connect to this socket instead of finding it through the configuration. */
@@ -107,8 +107,12 @@ export class Client {
 
   /** Connect to a controller and negotiate the protocol version. */
   static async connect(options: ConnectOptions = {}, hooks: ConnectionHooks = {}): Promise<Client> {
-    const socket = options.socket ?? controllerSocket(readControllerConfig(options));
-    const client = new Client(socket, hooks, await greet(socket, options, hooks));
+    const config = options.socket === undefined ? readControllerConfig(options) : null;
+    const socket = options.socket ?? controllerSocket(config!);
+    const greeted = await greet(socket, options, hooks).catch((err: unknown) => {
+      throw config === null ? err : notRunningError(err, config, options);
+    });
+    const client = new Client(socket, hooks, greeted);
     client.connectedWith = { ...options, socket };
     return client;
   }

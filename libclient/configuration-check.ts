@@ -1,7 +1,7 @@
 // Checks the configuration files without a controller and without touching anything: every problem,
 // with file, line and key (what `upk check-config` prints).
 import { checkEnvironmentFiles, formatIssue, loadControllerConfig, loadServices } from '../schema/config/index.js';
-import type { ConfigIssue } from '../schema/config/types.js';
+import type { ConfigIssue, ServiceConfig } from '../schema/config/types.js';
 import type { DiscoveryOptions } from './discovery.js';
 
 export interface ConfigurationCheck {
@@ -31,6 +31,16 @@ export function checkConfiguration(options: DiscoveryOptions = {}): Configuratio
     files = s.files;
   }
   return { ok: issues.length === 0, configFile: loaded.config?.file ?? null, files, services, issues };
+}
+
+/**
+ * The services the configuration files define, read as `checkConfiguration` reads them (those with a
+ * problem left out), without a controller; none when the controller file has a problem.
+ */
+export function configuredServices(options: DiscoveryOptions = {}): ServiceConfig[] {
+  const env = options.env ?? process.env;
+  const loaded = loadControllerConfig({ ...(options.config === undefined ? {} : { config: options.config }), env });
+  return loaded.config ? loadServices(loaded.config, env).services : [];
 }
 
 /** `file:line: key: message`. */

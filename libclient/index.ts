@@ -10,7 +10,7 @@ export type { FollowLogsOptions, LogLine, LogStream } from './log-follow.js';
 export { startController, stopController, restartController, type StartedController } from './controller-process.js';
 export { shutdownBuddies, type BuddyShutdown } from './buddy-shutdown.js';
 export { STATE_DIR } from '../schema/state-dir.js';
-export { checkConfiguration, formatConfigIssue, type ConfigurationCheck } from './configuration-check.js';
+export { checkConfiguration, configuredServices, formatConfigIssue, type ConfigurationCheck } from './configuration-check.js';
 export {
   findServiceDefinitions,
   addedFileText,
@@ -20,6 +20,7 @@ export {
   type ServiceDefinition,
 } from './service-files.js';
 export { isValidServiceId } from '../schema/config/names.js';
+export { startupUnit, startupUnitFile, type StartupUnit, type StartupUnitOptions } from './startup-unit.js';
 export { upkeeperVersion } from '../schema/version.js';
 export { readControllerConfig, controllerSocket, type DiscoveryOptions } from './discovery.js';
 export { UpkError, ErrorCode, type WireError } from '../schema/errors.js';

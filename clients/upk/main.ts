@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // upk: the upkeeper command line. It reaches the controller only through libclient.
 import { Command, CommanderError } from 'commander';
-import { ExitCode, UpkError, exitCodeFor, upkeeperVersion } from '../../libclient/index.js';
+import { ErrorCode, ExitCode, UpkError, exitCodeFor, upkeeperVersion } from '../../libclient/index.js';
 import { registerActions } from './commands/actions.js';
 import { registerAdd } from './commands/add.js';
 import { registerCheckConfig } from './commands/check-config.js';
+import { registerCompletion } from './commands/completion.js';
 import { registerConfiguration } from './commands/configuration.js';
 import { registerControl } from './commands/control.js';
 import { registerController } from './commands/controller.js';
@@ -12,9 +13,11 @@ import { registerEvents } from './commands/events.js';
 import { registerLogs } from './commands/logs.js';
 import { registerScale } from './commands/scale.js';
 import { registerServices } from './commands/services.js';
+import { registerStartup } from './commands/startup.js';
 import { registerTrend } from './commands/trend.js';
 import { registerWhy } from './commands/why.js';
 import { Context, type GlobalOptions } from './context.js';
+import { shellWord } from './output.js';
 
 const program = new Command('upk')
   .description('control and inspect services supervised by upkeeper')
@@ -38,14 +41,25 @@ registerCheckConfig(program, ctx);
 registerConfiguration(program, ctx);
 registerAdd(program, ctx);
 registerScale(program, ctx);
+registerStartup(program, ctx);
+registerCompletion(program, ctx);
 // `--json` is accepted after the command too: upk status --json
 for (const command of program.commands) {
   const all = [command, ...command.commands];
   for (const c of all) if (c.commands.length === 0) c.option('--json', 'print data as JSON');
 }
+let commandName = '';
 program.hook('preAction', (_root, action) => {
   if (action.opts().json) program.setOptionValue('json', true);
+  commandName = action.parent && action.parent !== program ? `${action.parent.name()} ${action.name()}` : action.name();
 });
+
+/** After "the controller is not running": the command that starts one for the configuration it named. */
+function startHint(err: UpkError): string | null {
+  const details = err.details as { configFile?: string | null } | undefined;
+  if (err.code !== ErrorCode.CONTROLLER_NOT_RUNNING || details?.configFile === undefined || commandName === 'controller stop') return null;
+  return `start one with: upk${details.configFile === null ? '' : ` --config ${shellWord(details.configFile)}`} controller start`;
+}
 
 try {
   await program.parseAsync();
@@ -54,7 +68,8 @@ try {
   if (err instanceof CommanderError) {
     process.exitCode = err.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
   } else if (err instanceof UpkError) {
-    process.stderr.write(`upk: ${err.message}\n`);
+    const hint = startHint(err);
+    process.stderr.write(`upk: ${err.message}\n${hint ? `upk: ${hint}\n` : ''}`);
     process.exitCode = exitCodeFor(err.code);
   } else {
     process.stderr.write(`upk: unexpected error: ${(err as Error).stack ?? String(err)}\n`);

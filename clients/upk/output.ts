@@ -60,3 +60,8 @@ export function statusTable(statuses: ServiceStatus[], now = Date.now()): string
     ]),
   );
 }
+
+/** A word as a shell reads it back unchanged: as it is when plain, else in single quotes (for commands upk prints). */
+export function shellWord(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
