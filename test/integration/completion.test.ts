@@ -76,6 +76,9 @@ describe('upk completion', { timeout: 120_000 }, () => {
     assert.deepEqual(complete('upk signal web US'), ['USR1', 'USR2']);
     // An option's value is not taken for a command: `-n 5` and `--config FILE` are skipped.
     assert.deepEqual(complete(`upk --config ${box.configFile} logs -n 5 w`), ['web']);
+    // upk logs takes several services; upk add takes a new name, so no existing one is offered.
+    assert.deepEqual(complete(`upk --config ${box.configFile} logs web w`), ['web']);
+    assert.deepEqual(complete(`upk --config ${box.configFile} add w`), []);
   });
 
   it('service and action names from the files when no controller answers', () => {

@@ -71,7 +71,7 @@ export function registerAdd(program: Command, ctx: Context): void {
   program
     .command('add')
     .usage('NAME [options] -- COMMAND [ARGS…]')
-    .argument('<name>', 'the service id: name or package::name')
+    .argument('<new-name>', 'the new service id: name or package::name')
     .argument('<command...>', 'after --: the program and its arguments, each passed as written (no shell)')
     .description('run a command as a service: write SvcConfigPath/NAME.conf, apply it (all or nothing), start it')
     .option('--cwd <dir>', 'working directory (WorkingDirectory; default: its run directory)')

@@ -22,7 +22,7 @@ const PALETTE = [36, 35, 33, 32, 34, 96, 95, 93, 92, 94];
 export function registerLogs(program: Command, ctx: Context): void {
   program
     .command('logs')
-    .argument('[names...]', 'services, or all (the default)')
+    .argument('[name...]', 'services, or all (the default)')
     .option('-n, --lines <n>', `lines of history of each stream (default ${DEFAULT_LINES}, at most 1000; 0 with -f: only new lines)`, parseCount)
     .option('-f, --follow', 'then print each line as it is written, until interrupted')
     .option('--timestamps', 'begin each line with when it was written (recorded with LogTimestamps, else when upk read it)')
