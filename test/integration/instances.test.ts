@@ -12,7 +12,7 @@ const FILE = (outDir: string): string => `// the web tier
   /* three to begin with */
   "web": {
     "Instances": 3, // how many
-    "ExecStart": ["sh", "-c", "echo \\"$UPK_INSTANCE $1\\" > ${outDir}/i$UPK_INSTANCE; exec sleep 1000", "sh", "%(INSTANCE)"],
+    "ExecStart": ["sh", "-c", "echo started $UPK_INSTANCE; echo \\"$UPK_INSTANCE $1\\" > ${outDir}/i$UPK_INSTANCE; exec sleep 1000", "sh", "%(INSTANCE)"],
     "InitialState": "running",
     "MinUptime": 0.1,
   },
@@ -48,6 +48,12 @@ describe('Instances', { timeout: 120_000 }, () => {
     // NAME means every instance; NAME@N one of them.
     assert.deepEqual((await c.status('web')).map((s) => s.name), ['web@1', 'web@2', 'web@3']);
     assert.deepEqual((await c.status('web@2')).map((s) => s.name), ['web@2']);
+    // upk logs NAME shows every instance's lines, each named; NAME@N its own files.
+    const logs = await box.upk(['logs', 'web', '--stdout']);
+    assert.equal(logs.code, 0, logs.stderr);
+    assert.deepEqual(logs.stdout.trim().split('\n').sort(), ['web@1 stdout | started 1', 'web@2 stdout | started 2', 'web@3 stdout | started 3']);
+    const oneLog = await box.upk(['logs', 'web@2', '--stdout']);
+    assert.equal(oneLog.stdout, 'started 2\n');
     const one = await box.upk(['signal', 'web', 'USR1']);
     assert.equal(one.code, 4);
     assert.match(one.stderr, /web has 3 instances \(web@1, web@2, web@3\): name one of them/);

@@ -34,7 +34,12 @@ export function registerLogs(program: Command, ctx: Context): void {
       const streams: LogStream[] = opts.stdout ? ['stdout'] : opts.stderr ? ['stderr'] : ['stdout', 'stderr'];
       if (names.length === 1 && names[0] !== 'all' && !opts.follow && !opts.timestamps) {
         if (opts.lines === 0) throw new UpkError(ErrorCode.BAD_REQUEST, '-n 0 prints nothing without -f');
-        return ctx.withClient((client) => printTail(client, names[0]!, streams, opts.lines, ctx.json));
+        // One name of one service: its files, each after a line naming it. A name of several (a service
+        // with Instances) gives their lines, each prefixed, as for several names.
+        return ctx.withClient(async (client) => {
+          if ((await client.status([names[0]!])).length === 1) return printTail(client, names[0]!, streams, opts.lines, ctx.json);
+          return printLines(client, names, streams, opts, ctx.json);
+        });
       }
       return ctx.withClient((client) => printLines(client, names.length > 0 ? names : ['all'], streams, opts, ctx.json));
     });
