@@ -53,6 +53,20 @@ describe('upk add', { timeout: 120_000 }, () => {
     assert.ok(text.includes(`"WorkingDirectory": ${JSON.stringify(box.dir)}`));
   });
 
+  it('--output, --error and --log-timestamps: the lines go to those files, each after its time', async () => {
+    const [out, err] = [box.file('talk.out'), box.file('talk.err')];
+    const r = await box.upk(['add', 'talk', '--output', out, '--error', err, '--log-timestamps', '--', 'sh', '-c', 'echo to out; echo to err >&2; exec sleep 1000']);
+    assert.equal(r.code, 0, r.stderr);
+    const text = readFileSync(join(box.servicesDir, 'talk.conf'), 'utf8');
+    assert.ok(text.includes(`"RedirectStdout": ${JSON.stringify(out)}`) && text.includes(`"RedirectStderr": ${JSON.stringify(err)}`));
+    assert.match(text, /"LogTimestamps": true/);
+    const stamped = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /;
+    await box.waitFor('both lines', () => existsSync(out) && existsSync(err) && readFileSync(err, 'utf8').includes('\n'));
+    assert.match(readFileSync(out, 'utf8'), new RegExp(`${stamped.source}to out\\n$`));
+    assert.match(readFileSync(err, 'utf8'), new RegExp(`${stamped.source}to err\\n$`));
+    assert.equal((await box.upk(['remove', 'talk', '--delete-file'])).code, 0);
+  });
+
   it('refuses a name that exists, naming the file that defines it', async () => {
     const hand = await box.upk(['add', 'hand', '--', 'sleep', '1']);
     assert.equal(hand.code, 2);

@@ -26,6 +26,9 @@ interface AddOptions {
   instances?: string;
   description?: string;
   stopped?: boolean;
+  logTimestamps?: boolean;
+  output?: string;
+  error?: string;
 }
 
 const usage = (message: string): UpkError => new UpkError(ErrorCode.BAD_REQUEST, message);
@@ -54,6 +57,9 @@ function serviceKeys(command: string[], o: AddOptions, cwd = process.cwd()): Rec
     if (!/^[1-9]\d*$/.test(o.instances)) throw usage(`--instances ${o.instances}: expected a whole number ≥ 1`);
     keys.Instances = Number(o.instances);
   }
+  if (o.output !== undefined) keys.RedirectStdout = resolve(cwd, o.output);
+  if (o.error !== undefined) keys.RedirectStderr = resolve(cwd, o.error);
+  if (o.logTimestamps === true) keys.LogTimestamps = true;
   if (o.rateLimit !== undefined) keys.UserRateLimit = seconds('--rate-limit', o.rateLimit);
   if (o.killTimeout !== undefined) keys.KillTimeout = seconds('--kill-timeout', o.killTimeout);
   keys.InitialState = o.stopped === true ? 'stopped' : 'running';
@@ -77,6 +83,9 @@ export function registerAdd(program: Command, ctx: Context): void {
     .option('--cwd <dir>', 'working directory (WorkingDirectory; default: its run directory)')
     .option('--env <name=value>', 'an environment variable (Environment); repeat it for more', (v: string, all: string[] = []) => [...all, v])
     .option('--env-file <file>', 'a file of NAME=VALUE lines read at every start (EnvironmentFile)')
+    .option('--output <file>', 'standard output to this file instead of log/stdout (RedirectStdout)')
+    .option('--error <file>', 'standard error to this file instead of log/stderr (RedirectStderr)')
+    .option('--log-timestamps', 'begin each line in the log files with when it was written (LogTimestamps)')
     .option('--rate-limit <seconds>', 'least time between two starts (UserRateLimit)')
     .option('--kill-timeout <seconds>', 'time a stop allows before SIGTERM, twice that before SIGKILL (KillTimeout)')
     .option('--instances <n>', 'run N instances, NAME@1 … NAME@N (Instances)')

@@ -42,6 +42,10 @@ export const SIGNALS = ['HUP', 'INT', 'QUIT', 'KILL', 'USR1', 'USR2', 'TERM', 'C
 /** Option values upk knows, by long flag (choices declared with commander come first). */
 const OPTION_VALUES: Record<string, Completion> = {
   '--config': { kind: 'file' },
+  '--cwd': { kind: 'file' },
+  '--env-file': { kind: 'file' },
+  '--output': { kind: 'file' },
+  '--error': { kind: 'file' },
   '--type': { kind: 'words', words: [...EVENT_TYPE_NAMES] },
   '--metric': { kind: 'words', words: [...TREND_METRICS] },
   '--signal': { kind: 'words', words: SIGNALS },
