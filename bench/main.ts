@@ -3,7 +3,7 @@
 //
 // Usage: node dist/bench/main.js [--quick] [--only NAME]
 //   --only NAME  run one benchmark: memory, respawn, startup, restart-drain, live-latency, idle-cpu, store-throughput,
-//                audit-queries, uptop-render, slow-subscribers or logs-follow
+//                audit-queries, uptop-render, slow-subscribers, logs-follow or add-latency
 //   --quick      smaller N (respawn 50 kills, startup and restart-drain 1 run, idle-cpu 10 s, store 50,000 events,
 //                audit queries on 200,000 events)
 //
@@ -13,6 +13,7 @@
 // SIGKILL of every process mentioning the directory, removal of the directory (also on Ctrl-C).
 import os from 'node:os';
 import { cleanupAll, cleanupAllNow, cleanupWarnings } from './harness.js';
+import { addLatency } from './add-latency.js';
 import { auditQueries } from './audit-queries.js';
 import { idleCpu } from './idle-cpu.js';
 import { liveLatency } from './live-latency.js';
@@ -26,7 +27,7 @@ import { storeThroughput } from './store-throughput.js';
 import { uptopRender } from './uptop-render.js';
 import { slowSubscribers } from './slow-subscribers.js';
 
-const BENCHMARKS: readonly Benchmark[] = [memory, respawn, startup, restartDrain, liveLatency, idleCpu, storeThroughput, auditQueries, uptopRender, slowSubscribers, logsFollow];
+const BENCHMARKS: readonly Benchmark[] = [memory, respawn, startup, restartDrain, liveLatency, idleCpu, storeThroughput, auditQueries, uptopRender, slowSubscribers, logsFollow, addLatency];
 
 interface Options {
   quick: boolean;
