@@ -52,9 +52,10 @@ export class ActionRunner {
         this.running -= 1;
         const durationMs = Date.now() - started;
         const how = error ? `could not run: ${error}` : signal ? `killed by ${signal}` : `exited with code ${code}`;
-        log.write(`=== ${new Date().toISOString()} ${action} (pid ${pid ?? '-'}) ${how} after ${durationMs} ms\n`);
         this.emit('action_finished', { pid, code, signal, detail: { action, durationMs, ...(error ? { error } : {}) } });
-        resolve({ action, pid, code, signal, durationMs, output: error ? `could not run ${script}: ${error}\n` : tail.text() });
+        const result = { action, pid, code, signal, durationMs, output: error ? `could not run ${script}: ${error}\n` : tail.text() };
+        // The caller is answered once log/actions holds the whole run (or the write failed: a full disk).
+        log.write(`=== ${new Date().toISOString()} ${action} (pid ${pid ?? '-'}) ${how} after ${durationMs} ms\n`, () => resolve(result));
       };
 
       let pipe: OpenActionPipe;
