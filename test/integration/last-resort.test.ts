@@ -2,7 +2,7 @@
 // buddies: when its ring is 75 % full, and when it exits with events not yet stored.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -66,7 +66,10 @@ describe('last resort', { timeout: 60_000 }, () => {
     runDir = join(box.stateDir, 'run', 'loop');
     mkdirSync(join(box.stateDir, 'run'), { recursive: true });
     prepareRunDir(runDir, svc, buddySettings(svc, '00000000-0000-4000-8000-000000000001', runDir, { PATH: process.env.PATH! }, endpointPath));
-    const child = spawn(process.execPath, [BUDDY, runDir], { detached: true, stdio: 'ignore', env: { PATH: process.env.PATH! } });
+    // Its lines go to log/buddy.log, as when a controller starts it.
+    const buddyLog = openSync(join(runDir, 'log', 'buddy.log'), 'a');
+    const child = spawn(process.execPath, [BUDDY, runDir], { detached: true, stdio: ['ignore', 'ignore', buddyLog], env: { PATH: process.env.PATH! } });
+    closeSync(buddyLog);
     child.unref();
     buddyPid = child.pid!;
   });
@@ -88,7 +91,7 @@ describe('last resort', { timeout: 60_000 }, () => {
     // One connection delivers everything waiting, in batches (the journal's first, when the ring
     // overflowed while the buddy connected): at least the 75 % of the ring that set it off.
     const atOnce = delivered.filter((d) => d.connection === first.connection).flatMap((d) => d.events);
-    if (atOnce.length < 12) console.log('last-resort deliveries (connection, seqs) and buddy.log:', JSON.stringify(delivered.map((d) => [d.connection, d.events.map((e) => e.seq)])), readFileSync(join(runDir, 'log', 'buddy.log'), 'utf8'));
+    if (process.env.SHOW || atOnce.length < 12) console.log('last-resort deliveries (connection, seqs) and buddy.log:', JSON.stringify(delivered.map((d) => [d.connection, d.events.map((e) => e.seq)])), readFileSync(join(runDir, 'log', 'buddy.log'), 'utf8'));
     assert.ok(atOnce.length >= 12, `delivered ${atOnce.length} events at once (16 × 75 %)`);
   });
 
