@@ -61,14 +61,24 @@ async function main(): Promise<void> {
   const finish = async (): Promise<void> => {
     if (finished) return;
     finished = true;
+    // Each step on its own: whatever fails (a log file gone, a full disk), the buddy still exits.
+    const step = async (what: string, run: () => unknown): Promise<void> => {
+      try {
+        await run();
+      } catch (err) {
+        log(`exiting: ${what}: ${(err as Error).message}`);
+      }
+    };
     // Whatever no controller took is delivered by the last resort, else kept in the journal.
-    if (queue.pending > 0 && !(await lastResort.deliver('exiting', true))) {
-      queue.spill(Date.now());
-      journal.retire();
-      log(`exiting with ${queue.journaled} events in ${RUN_DIR.journal}.${identity.instance} for the next controller`);
-    }
-    supervisor.close();
-    server.close(RUN_DIR.socket);
+    await step('keeping undelivered events', async () => {
+      if (queue.pending > 0 && !(await lastResort.deliver('exiting', true))) {
+        queue.spill(Date.now());
+        journal.retire();
+        log(`exiting with ${queue.journaled} events in ${RUN_DIR.journal}.${identity.instance} for the next controller`);
+      }
+    });
+    await step('closing the output', () => supervisor.close());
+    await step('closing the socket', () => server.close(RUN_DIR.socket));
     log('exiting');
     process.exit(0);
   };

@@ -1,21 +1,32 @@
 // Appends one of the service's output streams to its file, rotating by size at a line boundary:
 // FILE becomes FILE.1, FILE.1 becomes FILE.2 … up to LogKeep files. The buddy is the only writer
 // (it drains the FIFO), so rotation needs nothing of the service and loses nothing.
-import { closeSync, existsSync, fstatSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { makeLogFilePrivate, openLogFile } from '../system/files.js';
+import { closeSync, existsSync, fstatSync, lstatSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { makeLogFilePrivate, openOutputFile } from '../system/files.js';
 
 const NEWLINE = 10;
 
+/** A file that could not be opened is tried again at most this often (on the next write after it). */
+const REOPEN_MS = 1000;
+/** How often the path is checked to still name the open file (moved or deleted by someone else). */
+const CHECK_PATH_MS = 1000;
+
 export class RotatingLog {
-  private fd: number;
+  /** Null while the file cannot be opened: output is lost (the caller says so once) until it can be. */
+  private fd: number | null = null;
   private size = 0;
   /** The file does not end with a newline: a line is open, and must not be split across files. */
   private midLine = false;
+  private failure: Error | null = null;
+  private retryAt = 0;
+  private checkAt = 0;
 
   /**
    * `own`: the file is upkeeper's own (log/stdout, log/stderr): it and its rotated files are made
    * 0600 even when they existed with a wider mode. A user's RedirectStdout/RedirectStderr file
-   * (false) keeps the mode its owner gave it; a new one is created 0600.
+   * (false) keeps the mode its owner gave it; a new one is created 0600. Never throws: a file that
+   * cannot be opened (a directory, a FIFO, a symbolic link, a missing folder) is `failure`, and each
+   * write tries again, at most once a second.
    */
   constructor(
     private readonly path: string,
@@ -23,11 +34,27 @@ export class RotatingLog {
     private readonly keep: number,
     private readonly own = true,
   ) {
-    this.fd = this.open();
-    if (own) for (let i = 1; i <= keep; i++) makeLogFilePrivate(`${path}.${i}`);
+    this.reopen();
+    if (own) for (let i = 1; i <= keep; i++) {
+      try {
+        makeLogFilePrivate(`${path}.${i}`);
+      } catch {
+        /* a rotated file that cannot be made private is left as it is */
+      }
+    }
   }
 
+  /** Why the file is not open now, or null. */
+  get error(): Error | null {
+    return this.failure;
+  }
+
+  /** Append `data`, rotating as it goes; throws why it could not (the output is then lost). */
   write(data: Buffer): void {
+    this.checkPath();
+    if (this.fd === null) {
+      if (Date.now() < this.retryAt || !this.reopen()) throw this.failure!;
+    }
     let chunk = data;
     while (chunk.length > 0) {
       const room = this.maxBytes - this.size;
@@ -47,8 +74,16 @@ export class RotatingLog {
     }
   }
 
+  /** Close the file; never throws, and may be called again. */
   close(): void {
-    closeSync(this.fd);
+    const fd = this.fd;
+    this.fd = null;
+    if (fd === null) return;
+    try {
+      closeSync(fd);
+    } catch {
+      /* nothing is left to do with it */
+    }
   }
 
   /** The file ends without a newline: what comes next continues a line already begun. */
@@ -58,35 +93,77 @@ export class RotatingLog {
 
   private append(buf: Buffer): void {
     let done = 0;
-    while (done < buf.length) done += writeSync(this.fd, buf, done);
+    while (done < buf.length) done += writeSync(this.fd!, buf, done);
     this.size += buf.length;
     this.midLine = buf[buf.length - 1] !== NEWLINE;
   }
 
+  /** FILE → FILE.1 → … FILE.keep, then a new FILE. A file gone meanwhile (deleted by hand) is simply begun again. */
   private rotate(): void {
-    closeSync(this.fd);
-    if (this.keep === 0) {
-      unlinkSync(this.path);
-    } else {
-      const name = (i: number): string => `${this.path}.${i}`;
-      if (existsSync(name(this.keep))) unlinkSync(name(this.keep));
-      for (let i = this.keep - 1; i >= 1; i--) if (existsSync(name(i))) renameSync(name(i), name(i + 1));
-      renameSync(this.path, name(1));
+    this.close();
+    let failed: unknown = null;
+    try {
+      if (this.keep === 0) {
+        unlinkSync(this.path);
+      } else {
+        const name = (i: number): string => `${this.path}.${i}`;
+        if (existsSync(name(this.keep))) unlinkSync(name(this.keep));
+        for (let i = this.keep - 1; i >= 1; i--) if (existsSync(name(i))) renameSync(name(i), name(i + 1));
+        renameSync(this.path, name(1));
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') failed = err;
     }
-    this.fd = this.open();
+    if (!this.reopen()) throw this.failure!;
+    if (failed) throw failed;
   }
 
-  private open(): number {
-    const fd = this.own ? openLogFile(this.path) : openSync(this.path, 'a', 0o600);
+  /**
+   * Once a second: is the file at the path still the one being written? Moved away (logrotate without
+   * copytruncate) or deleted, a new one is begun at the path, as s6-log and svlogd would.
+   */
+  private checkPath(): void {
+    if (this.fd === null || Date.now() < this.checkAt) return;
+    this.checkAt = Date.now() + CHECK_PATH_MS;
+    let same = false;
+    try {
+      const open = fstatSync(this.fd);
+      const named = lstatSync(this.path);
+      same = open.ino === named.ino && open.dev === named.dev;
+    } catch {
+      /* nothing at the path (or not reachable): begin a new file */
+    }
+    if (!same) {
+      this.close();
+      this.reopen();
+    }
+  }
+
+  /** Open the file (after a failure, a rotation, or at the start); false, with `failure` set, when it cannot be. */
+  private reopen(): boolean {
+    this.close();
+    let fd: number;
+    try {
+      fd = openOutputFile(this.path, this.own);
+    } catch (err) {
+      this.failure = err as Error;
+      this.retryAt = Date.now() + REOPEN_MS;
+      return false;
+    }
+    this.fd = fd;
+    this.failure = null;
+    this.checkAt = Date.now() + CHECK_PATH_MS;
     this.size = fstatSync(fd).size;
     this.midLine = false;
-    if (this.size > 0) {
+    if (this.size > 0 && this.size !== Infinity) {
       const last = Buffer.alloc(1);
-      const rd = openSync(this.path, 'r');
-      readSync(rd, last, 0, 1, this.size - 1);
-      closeSync(rd);
-      this.midLine = last[0] !== NEWLINE;
+      try {
+        readSync(fd, last, 0, 1, this.size - 1);
+        this.midLine = last[0] !== NEWLINE;
+      } catch {
+        /* write-only (or /dev/null): taken as ending with a newline */
+      }
     }
-    return fd;
+    return true;
   }
 }

@@ -6,7 +6,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { ensureFifo, openLogFile } from '../system/files.js';
+import { ensureFifo, openLogFile, openOutputFile } from '../system/files.js';
 import { processAlive, processStartTime, signalGroup } from '../system/process-group.js';
 import { LineStamper } from './line-stamper.js';
 import { RotatingLog } from './rotating-log.js';
@@ -61,12 +61,15 @@ export class OutputChannel {
   private tail = new TailBuffer(TAIL_KEEP_BYTES);
   /** A second, non-blocking reader of the FIFO, to take at once what the service wrote before it exited. */
   private drainFd: number | null = null;
-  private writeFailing = false;
+  /** Bytes of output lost since writing the file failed; null while it works. */
+  private lostBytes: number | null = null;
 
   constructor(
     private readonly spec: OutputSpec,
     private readonly context: () => SpawnContext,
     private readonly log: (message: string) => void,
+    /** Records output_failed and output_resumed. */
+    private readonly emit: (type: 'output_failed' | 'output_resumed', detail: Record<string, unknown>) => void = () => undefined,
   ) {}
 
   /** The pipe program running now, if any (recorded in the status file for the next buddy). */
@@ -87,6 +90,7 @@ export class OutputChannel {
     if (previous && processAlive(previous.pid, previous.startTime)) signalGroup(previous.pid, 'SIGTERM'); // no longer configured: the lost buddy's reader must not compete
     const sink = new RotatingLog(this.spec.file, this.spec.maxBytes, this.spec.keep, !this.spec.redirected);
     this.sink = sink;
+    if (sink.error) this.failed(sink.error, 0);
     if (this.spec.timestamps) this.stamper = new LineStamper(!sink.endsMidLine);
     this.reader = new Socket({ fd: this.keeper, readable: true, writable: false });
     this.keeper = null; // the socket owns it now
@@ -115,13 +119,23 @@ export class OutputChannel {
     this.tail.add(chunk);
     try {
       this.sink?.write(this.stamper ? this.stamper.stamp(chunk) : chunk);
-      if (this.writeFailing) this.log(`writing ${this.spec.file} again`);
-      this.writeFailing = false;
+      if (this.lostBytes !== null) {
+        this.log(`writing ${this.spec.file} again (${this.lostBytes} bytes of output were lost)`);
+        this.emit('output_resumed', { file: this.spec.file, lostBytes: this.lostBytes });
+      }
+      this.lostBytes = null;
     } catch (err) {
-      // Logged once, not for every chunk, until it works again (a full disk loses output, not the buddy).
-      if (!this.writeFailing) this.log(`cannot write ${this.spec.file} (output is lost until it can be): ${(err as Error).message}`);
-      this.writeFailing = true;
+      this.failed(err as Error, chunk.length);
     }
+  }
+
+  /** Told once, not for every chunk, until it works again (a full disk, a file gone, loses output, not the buddy). */
+  private failed(err: Error, bytes: number): void {
+    if (this.lostBytes === null) {
+      this.log(`cannot write ${this.spec.file} (output is lost until it can be): ${err.message}`);
+      this.emit('output_failed', { file: this.spec.file, error: err.message });
+    }
+    this.lostBytes = (this.lostBytes ?? 0) + bytes;
   }
 
   /** Read, without waiting, whatever waits in the FIFO, and carry it as the reader would. */
@@ -161,9 +175,7 @@ export class OutputChannel {
   private startPipe(): void {
     const ctx = this.context();
     const input = openSync(this.spec.fifo, constants.O_RDONLY);
-    const output = this.spec.redirected
-      ? openSync(this.spec.file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600)
-      : openLogFile(this.spec.file);
+    const output = openOutputFile(this.spec.file, !this.spec.redirected);
     const errors = openLogFile(this.spec.pipeErrors);
     let child: ChildProcess;
     try {

@@ -13,7 +13,7 @@ export function spawnScript(script: string, args: string[], stdio: StdioOptions,
   const switching = ctx.uid !== undefined || ctx.gid !== undefined;
   const fd = switching ? openSync(script, constants.O_RDONLY) : -1;
   try {
-    return spawn(switching ? '/proc/self/fd/3' : script, args, {
+    return hidingValues(() => spawn(switching ? '/proc/self/fd/3' : script, args, {
       detached: true, // setsid(): the pid is also the process group and the session
       stdio: switching ? [...(stdio as unknown[]).slice(0, 3), fd] as StdioOptions : stdio,
       env: ctx.env,
@@ -21,8 +21,22 @@ export function spawnScript(script: string, args: string[], stdio: StdioOptions,
       argv0: script,
       ...(ctx.uid === undefined ? {} : { uid: ctx.uid }),
       ...(ctx.gid === undefined ? {} : { gid: ctx.gid }),
-    });
+    }));
   } finally {
     if (fd >= 0) closeSync(fd);
+  }
+}
+
+/**
+ * Node refuses an argument or environment value it cannot pass (a NUL byte) with a message that
+ * quotes the value, often a secret from an environment file: keep the name, drop the value.
+ */
+function hidingValues(run: () => ChildProcess): ChildProcess {
+  try {
+    return run();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (typeof e.code === 'string' && e.code.startsWith('ERR_INVALID_ARG')) throw new Error(e.message.replace(/\. Received [\s\S]*$/, ''));
+    throw err;
   }
 }

@@ -113,6 +113,7 @@ export class Supervisor {
       },
       () => this.spawnContext(),
       this.log,
+      (type, detail) => this.emit(type, { detail: { stream, ...detail } }),
     );
   }
 

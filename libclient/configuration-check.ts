@@ -1,6 +1,6 @@
 // Checks the configuration files without a controller and without touching anything: every problem,
 // with file, line and key (what `upk check-config` prints).
-import { checkEnvironmentFiles, formatIssue, loadControllerConfig, loadServices } from '../schema/config/index.js';
+import { checkEnvironmentFiles, checkOutputFiles, formatIssue, loadControllerConfig, loadServices } from '../schema/config/index.js';
 import type { ConfigIssue, ServiceConfig } from '../schema/config/types.js';
 import type { DiscoveryOptions } from './discovery.js';
 
@@ -27,6 +27,8 @@ export function checkConfiguration(options: DiscoveryOptions = {}): Configuratio
     // The environment files, as a start would read them (a problem there fails a start, not a reload).
     const envFiles = checkEnvironmentFiles(s.services);
     issues.push(...envFiles.issues);
+    // Output files the buddy would refuse (a start then loses that output; the service runs).
+    issues.push(...checkOutputFiles(s.services));
     services = s.services.map((x) => x.id).filter((id) => !envFiles.failing.has(id));
     files = s.files;
   }

@@ -63,6 +63,10 @@ export function describeEvent(e: ServiceEvent): string {
       return 'its buddy took in a configuration change';
     case 'events_dropped':
       return `${String(d.count ?? '?')} events were lost (the buddy's ring and journal were full)`;
+    case 'output_failed':
+      return `its ${String(d.stream)} cannot be written to ${String(d.file)}, and is lost until it can: ${String(d.error ?? '')}`;
+    case 'output_resumed':
+      return `its ${String(d.stream)} is written to ${String(d.file)} again (${String(d.lostBytes ?? '?')} bytes were lost)`;
   }
 }
 

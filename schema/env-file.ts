@@ -90,6 +90,10 @@ export function parseEnvFile(text: string): ParsedEnvFile {
       problems.push({ line: start, message: 'invalid variable name: expected letters, digits and "_", not starting with a digit' });
       continue;
     }
+    if (value.value.includes('\0')) {
+      problems.push({ line: start, message: 'the value holds a NUL byte, which no environment variable can' });
+      continue;
+    }
     vars.delete(key); // a later assignment moves to the end, as it would in the environment
     vars.set(key, value.value);
   }

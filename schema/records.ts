@@ -136,6 +136,8 @@ export const EVENT_TYPES = {
   action_finished: 'an action script ended (detail.action, code or signal, detail.durationMs)',
   reconfigured: "the buddy re-read its settings after a configuration change",
   events_dropped: 'events were lost because the ring buffer overflowed (detail.count)',
+  output_failed: "the buddy cannot write the service's output to its file: it is lost until output_resumed (detail.stream, detail.file, detail.error)",
+  output_resumed: 'the buddy writes the service\'s output to its file again (detail.stream, detail.file, detail.lostBytes)',
 } as const;
 export type EventType = keyof typeof EVENT_TYPES;
 export const EVENT_TYPE_NAMES = Object.keys(EVENT_TYPES) as EventType[];

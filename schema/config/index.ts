@@ -3,6 +3,7 @@ export type { ConfigIssue, ControllerConfig, CustomAction, InitialState, LoadedS
 export { resolveConfigFile, loadControllerConfig, type ConfigOptions } from './controller-config.js';
 export { loadServices } from './load-services.js';
 export { checkEnvironmentFiles } from './environment-files.js';
+export { checkOutputFiles } from './output-files.js';
 export { formatIssue } from './issues.js';
 export { CONFIG_FILE_MAX_BYTES } from './read-file.js';
 export { parseJsonc } from './jsonc.js';

@@ -80,3 +80,11 @@ test('splitOptional', T, () => {
   assert.deepEqual(splitOptional('-/etc/a.env'), { path: '/etc/a.env', optional: true });
   assert.deepEqual(splitOptional('/etc/a.env'), { path: '/etc/a.env', optional: false });
 });
+
+test('a NUL byte in a value (plain or quoted) is a problem on its line, never quoted; the other lines are kept', T, () => {
+  const parsed = parseEnvFile('A=1\nS=s3cr3t\u0000x\nQ="q\u0000"\nB=2\n');
+  assert.deepEqual(parsed.problems.map((p) => p.line), [2, 3]);
+  assert.match(parsed.problems[0]!.message, /NUL byte/);
+  assert.doesNotMatch(JSON.stringify(parsed.problems), /s3cr3t/);
+  assert.deepEqual(Object.fromEntries(parsed.vars), { A: '1', B: '2' });
+});

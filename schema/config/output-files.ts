@@ -1,0 +1,33 @@
+// `upk check-config` looks at each RedirectStdout/RedirectStderr path as the buddy will open it: a
+// regular file with one name, /dev/null, or nothing yet in an existing folder (system/files.ts says why).
+import { lstatSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { unusableOutput } from '../../system/files.js';
+import { makeIssue } from './issues.js';
+import type { ConfigIssue, ServiceConfig } from './types.js';
+
+/** An issue for each output path the buddy would refuse, named after the service's file and key. */
+export function checkOutputFiles(services: readonly ServiceConfig[]): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  for (const service of services) {
+    for (const [key, path] of [['RedirectStdout', service.redirectStdout], ['RedirectStderr', service.redirectStderr]] as const) {
+      const why = path === null ? null : unusable(path);
+      if (why) issues.push(makeIssue(service.file, { line: service.line, column: 1 }, `${service.id}.${key}`, `${path} ${why}`));
+    }
+  }
+  return issues;
+}
+
+function unusable(path: string): string | null {
+  try {
+    const why = unusableOutput(lstatSync(path));
+    return why && `${why}: output goes only to a regular file with one name (or /dev/null), never through a symbolic link`;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return `cannot be looked at (${(err as NodeJS.ErrnoException).code})`;
+  }
+  try {
+    return statSync(dirname(path)).isDirectory() ? null : `is in ${dirname(path)}, which is not a folder`;
+  } catch {
+    return `is in ${dirname(path)}, which does not exist`;
+  }
+}

@@ -1,0 +1,107 @@
+// The files the service's output goes to, attacked: a symbolic link, a FIFO or a directory at a
+// RedirectStdout path, a log file deleted under a running buddy, an environment file with a NUL byte.
+// The buddy never writes through a link nor blocks, records output_failed/output_resumed, begins a
+// deleted file anew, and still exits on a shutdown.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Sandbox, alive } from '../helpers/sandbox.js';
+
+const TICKER = `sh -c 'i=0; while :; do i=$((i+1)); echo "tick $i"; sleep 0.05; done'`;
+
+describe('output files', { timeout: 120_000 }, () => {
+  let box: Sandbox;
+  const victim = (): string => box.file('victim');
+  const events = (service: string, type: string): Record<string, unknown>[] =>
+    box.events(service).filter((e) => e.type === type).map((e) => JSON.parse(e.detail ?? 'null') as Record<string, unknown>);
+
+  before(async () => {
+    box = new Sandbox('outfiles');
+    writeFileSync(box.file('victim'), 'precious\n', { mode: 0o600 });
+    mkdirSync(box.file('logs'));
+    symlinkSync(box.file('victim'), box.file('logs/linked.log'));
+    execFileSync('mkfifo', [box.file('logs/fifo.log')]);
+    mkdirSync(box.file('logs/dir.log'));
+    writeFileSync(box.file('nul.env'), 'PLAIN=1\nSECRET=s3cr3t\u0000tail\n');
+    box.writeServices({
+      linked: { ExecStart: TICKER, RedirectStdout: box.file('logs/linked.log'), MinUptime: 0.1, InitialState: 'running' },
+      fifo: { ExecStart: TICKER, RedirectStdout: box.file('logs/fifo.log'), MinUptime: 0.1, InitialState: 'running' },
+      dir: { ExecStart: TICKER, RedirectStdout: box.file('logs/dir.log'), MinUptime: 0.1, InitialState: 'running' },
+      rotating: { ExecStart: TICKER, RedirectStdout: box.file('logs/rotating.log'), LogMaxSize: 300, LogKeep: 1, MinUptime: 0.1, InitialState: 'running' },
+      plain: { ExecStart: TICKER, MinUptime: 0.1, InitialState: 'running' },
+      nul: { ExecStart: 'sleep 1000', EnvironmentFile: box.file('nul.env'), MinUptime: 0.1 },
+    });
+    await box.startController();
+    for (const s of ['linked', 'fifo', 'dir', 'rotating', 'plain']) await box.waitForState(s, 'running', 15_000);
+  });
+  after(() => box.cleanup());
+
+  it('upk check-config names each output path the buddy would refuse, and the NUL line without its value', async () => {
+    const r = await box.upk(['check-config']);
+    assert.notEqual(r.code, 0, r.stdout);
+    const text = r.stdout + r.stderr;
+    assert.match(text, /linked\.RedirectStdout: .*linked\.log is a symbolic link/);
+    assert.match(text, /fifo\.RedirectStdout: .*fifo\.log is a FIFO/);
+    assert.match(text, /dir\.RedirectStdout: .*dir\.log is a directory/);
+    assert.match(text, /nul\.env:2: nul\.EnvironmentFile: the value holds a NUL byte/);
+    assert.doesNotMatch(text, /s3cr3t/);
+    assert.doesNotMatch(text, /rotating|plain/);
+  });
+
+  it('a symbolic link, a FIFO or a directory at the path: the service runs, its output is lost and told once, nothing is written through the link', async () => {
+    for (const s of ['linked', 'fifo', 'dir']) {
+      const failed = events(s, 'output_failed');
+      assert.equal(failed.length, 1, `${s}: ${JSON.stringify(failed)}`);
+      assert.equal(failed[0]!.stream, 'stdout');
+    }
+    assert.match(String(events('linked', 'output_failed')[0]!.error), /symbolic link/);
+    assert.equal(readFileSync(victim(), 'utf8'), 'precious\n');
+    // The path made usable: within about a second the output goes there again, and that is told.
+    unlinkSync(box.file('logs/linked.log'));
+    await box.waitFor('output_resumed', () => events('linked', 'output_resumed').length === 1, 10_000);
+    assert.ok(Number(events('linked', 'output_resumed')[0]!.lostBytes) > 0);
+    await box.waitFor('lines in the file', () => /tick \d+\n/.test(readFileSync(box.file('logs/linked.log'), 'utf8')), 5000);
+    assert.equal(readFileSync(victim(), 'utf8'), 'precious\n');
+    const c = await box.client();
+    const why = (await c.events({ service: 'linked', types: ['output_failed'] }))[0]!;
+    assert.equal(why.type, 'output_failed');
+  });
+
+  it('a link planted at the path while the buddy rotates is never written through', async () => {
+    // The attack of a service that can write to its log folder: keep replacing the file by a link.
+    const planter = execFileSync('sh', ['-c', `(end=$(( $(date +%s) + 4 )); while [ $(date +%s) -lt $end ]; do ln -sf ${victim()} ${box.file('logs/rotating.log')} 2>/dev/null; done) >/dev/null 2>&1 & echo $!`]).toString().trim();
+    await box.waitFor('the planter to end', () => !alive(Number(planter)), 10_000);
+    assert.equal(readFileSync(victim(), 'utf8'), 'precious\n');
+    rmSync(box.file('logs/rotating.log'), { force: true });
+    await box.waitFor('the log begun again', () => existsSync(box.file('logs/rotating.log')) && readFileSync(box.file('logs/rotating.log'), 'utf8').includes('tick'), 10_000);
+  });
+
+  it('log/stdout deleted under a running buddy is begun anew within about a second', async () => {
+    const log = join(box.runDir('plain'), 'log', 'stdout');
+    unlinkSync(log);
+    await box.waitFor('a new log/stdout', () => existsSync(log) && /tick \d+\n/.test(readFileSync(log, 'utf8')), 5000);
+  });
+
+  it('a start with a NUL byte in an environment file fails naming the file and line, never the value', async () => {
+    const r = await box.upk(['start', 'nul']);
+    assert.notEqual(r.code, 0);
+    const failed = events('nul', 'spawn_failed');
+    assert.ok(failed.length > 0);
+    assert.match(String(failed[0]!.error), /nul\.env:2: the value holds a NUL byte/);
+    assert.doesNotMatch(JSON.stringify(box.events('nul')) + r.stdout + r.stderr + readFileSync(join(box.stateDir, 'controller.log'), 'utf8'), /s3cr3t/);
+  });
+
+  it('after all that, every buddy exits on a shutdown', async () => {
+    const c = await box.client();
+    const buddies = (await c.list()).map((s) => s.buddyPid).filter((p): p is number => typeof p === 'number');
+    assert.ok(buddies.length >= 5, JSON.stringify(buddies));
+    const r = await box.upk(['shutdown']);
+    assert.equal(r.code, 0, r.stderr);
+    await box.waitFor('every buddy to exit', () => buddies.every((p) => !alive(p)), 15_000);
+    for (const s of ['linked', 'fifo', 'dir', 'rotating', 'plain']) {
+      assert.doesNotMatch(readFileSync(join(box.runDir(s), 'log', 'buddy'), 'utf8'), /unhandled|uncaught/, s);
+    }
+  });
+});
