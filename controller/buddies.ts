@@ -175,9 +175,19 @@ export class Buddies {
     }
     const outcome = await link.call('shutdown', { controller: true });
     entry.status = outcome.status;
-    if (await waitForExit(link.pid, SHUTDOWN_DRAIN_MS)) this.c.store.endBuddy(link.buddyId, 'shutdown');
-    else this.c.log.warn(`${entry.config.id}: buddy ${link.pid} did not exit after its shutdown`);
-    return outcome;
+    if (await waitForExit(link.pid, SHUTDOWN_DRAIN_MS)) {
+      this.c.store.endBuddy(link.buddyId, 'shutdown');
+      return outcome;
+    }
+    // A buddy that outlives its shutdown (a bug) must not run on unseen: it is killed, and that is told.
+    try {
+      process.kill(link.pid, 'SIGKILL');
+    } catch {
+      /* gone meanwhile */
+    }
+    this.c.log.error(`${entry.config.id}: buddy ${link.pid} did not exit ${SHUTDOWN_DRAIN_MS / 1000} s after its shutdown: killed (events it had not handed over are lost)`);
+    this.c.store.endBuddy(link.buddyId, 'killed after its shutdown');
+    return { ...outcome, message: `${outcome.message}; its buddy did not exit and was killed` };
   }
 
   /**
