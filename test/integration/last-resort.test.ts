@@ -24,6 +24,8 @@ describe('last resort', { timeout: 60_000 }, () => {
   let endpoint: Server;
   const delivered: { buddy: BuddyIdentity; events: BuddyEvent[]; connection: number }[] = [];
   let connections = 0;
+  /** Connections the buddy has closed: its delivery on them is over. */
+  const closed = new Set<number>();
   let runDir = '';
   let buddyPid = 0;
 
@@ -46,6 +48,7 @@ describe('last resort', { timeout: 60_000 }, () => {
     assert.ok(Buffer.byteLength(endpointPath) > 108);
     endpoint = createServer((socket) => {
       const connection = ++connections;
+      socket.once('close', () => closed.add(connection));
       const rpc: RpcConnection = new RpcConnection(socket, {
         codec: jsonCodec,
         maxFrameBytes: 1 << 22,
@@ -83,7 +86,8 @@ describe('last resort', { timeout: 60_000 }, () => {
     const link = await box.waitFor('the buddy', () => BuddyLink.connect(join(runDir, 'buddy.sock')).catch(() => undefined));
     await link.call('start', {});
     link.close(); // nobody polls from now on
-    await box.waitFor('a delivery', () => delivered.length > 0, 15_000);
+    // The whole of the first delivery: its batches (the journal's, then the ring's) until the buddy hangs up.
+    await box.waitFor('a delivery', () => delivered.length > 0 && closed.has(delivered[0]!.connection), 15_000);
     const first = delivered[0]!;
     assert.equal(first.buddy.pid, buddyPid);
     assert.equal(first.buddy.uuid, '00000000-0000-4000-8000-000000000001');
