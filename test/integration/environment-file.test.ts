@@ -10,6 +10,16 @@ import { Sandbox } from '../helpers/sandbox.js';
 // printf, not echo: dash's echo would turn the \n of a value into a newline.
 const PRINT = `sh -c 'printf "%s\\n" "[$DB_URL][$QUOTED][$GREETING][$PLAIN][$FROM_FILE][$FROM_CONFIG][$UPKEEPER_SERVICE]"; exec sleep 1000'`;
 
+/** The service: its environment files relative to its file's folder; the second may be missing. */
+const WEB = {
+  ExecStart: PRINT,
+  EnvironmentFile: ['web.env', '-missing.env'],
+  Environment: { FROM_FILE: 'config', FROM_CONFIG: 'config' },
+  InitialState: 'running',
+  MinUptime: 0.2,
+  UserRateLimit: 0,
+};
+
 describe('EnvironmentFile', { timeout: 90_000 }, () => {
   const box = new Sandbox('envfile');
   const envFile = join(box.servicesDir, 'web.env');
@@ -30,17 +40,7 @@ describe('EnvironmentFile', { timeout: 90_000 }, () => {
         'FROM_FILE=file',
       ].join('\n') + '\n',
     );
-    box.writeServices({
-      web: {
-        ExecStart: PRINT,
-        // Relative to this file's folder; the second may be missing.
-        EnvironmentFile: ['web.env', '-missing.env'],
-        Environment: { FROM_FILE: 'config', FROM_CONFIG: 'config' },
-        InitialState: 'running',
-        MinUptime: 0.2,
-        UserRateLimit: 0,
-      },
-    });
+    box.writeServices({ web: WEB });
     await box.startController();
     await box.waitForState('web', 'running');
   });
@@ -96,16 +96,7 @@ describe('EnvironmentFile', { timeout: 90_000 }, () => {
 
     // Fixed: the next start works, still without a reload.
     writeFileSync(envFile, 'DB_URL=fixed\n');
-    box.writeServices({
-      web: {
-        ExecStart: PRINT,
-        EnvironmentFile: ['web.env', '-missing.env'],
-        Environment: { FROM_FILE: 'config', FROM_CONFIG: 'config' },
-        InitialState: 'running',
-        MinUptime: 0.2,
-        UserRateLimit: 0,
-      },
-    });
+    box.writeServices({ web: WEB });
     const again = await box.upk(['start', 'web']);
     assert.equal(again.code, 0, again.stdout + again.stderr);
     await box.waitFor('the third start', () => lastStart().startsWith('[fixed]'));

@@ -1,12 +1,8 @@
 // ExecStart as a list: each word quoted for /bin/sh, so that the program gets its arguments exactly as written.
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import type { ControllerConfig, LoadedServices } from '../../schema/config/index.js';
-import { loadServicesWith } from '../../schema/config/load-services.js';
+import { loadServiceText } from '../helpers/load-services.js';
 import { shellCommand, shellQuote } from '../../schema/config/scripts.js';
 
 const T = { timeout: 10_000 };
@@ -50,18 +46,7 @@ test('/bin/sh runs a quoted command with every argument unchanged', T, () => {
   assert.deepEqual(JSON.parse(out), NASTY);
 });
 
-function load(t: TestContext, text: string): LoadedServices & { file: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'upk-argv-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  fs.mkdirSync(path.join(dir, 'upkeeper.d'));
-  const file = path.join(dir, 'upkeeper.d', 'svc.conf');
-  fs.writeFileSync(file, text);
-  const config: ControllerConfig = {
-    file: null, stateDir: path.join(dir, 'state'), svcConfigPath: path.join(dir, 'upkeeper.d'), svcRunPath: path.join(dir, 'state', 'run'),
-    buddyPollingInterval: 0.5, upkBuddyPath: null, auditMaxAge: null, auditMaxRecords: null, serviceDefaults: {},
-  };
-  return { ...loadServicesWith(config, { HOME: dir }, { uid: 0, gid: 0, passwdFile: '/etc/passwd', groupFile: '/etc/group' }), file };
-}
+const load = loadServiceText;
 
 test('ExecStart as a list: the start script execs the quoted words; a string stays a shell line', T, (t) => {
   const r = load(t, JSON.stringify({ argv: { ExecStart: ['node', 'server.js', "it's $HOME"] }, line: { ExecStart: 'node server.js $PORT' } }));

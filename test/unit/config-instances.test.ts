@@ -1,28 +1,13 @@
 // Instances: NAME@1 … NAME@N from one entry, %(INSTANCE), UPK_INSTANCE, and the rules that go with them.
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import type { ControllerConfig, LoadedServices } from '../../schema/config/index.js';
-import { loadServicesWith } from '../../schema/config/load-services.js';
+import { loadServiceText } from '../helpers/load-services.js';
 import { providersOf } from '../../schema/config/dependencies.js';
 import { buddySettings } from '../../controller/run-dir.js';
 
 const T = { timeout: 10_000 };
 
-function load(t: TestContext, text: string, defaults: Record<string, unknown> = {}): LoadedServices & { file: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'upk-inst-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  fs.mkdirSync(path.join(dir, 'upkeeper.d'));
-  const file = path.join(dir, 'upkeeper.d', 'svc.conf');
-  fs.writeFileSync(file, text);
-  const config: ControllerConfig = {
-    file: null, stateDir: path.join(dir, 'state'), svcConfigPath: path.join(dir, 'upkeeper.d'), svcRunPath: path.join(dir, 'state', 'run'),
-    buddyPollingInterval: 0.5, upkBuddyPath: null, auditMaxAge: null, auditMaxRecords: null, serviceDefaults: defaults,
-  };
-  return { ...loadServicesWith(config, { HOME: dir }, { uid: 0, gid: 0, passwdFile: '/etc/passwd', groupFile: '/etc/group' }), file };
-}
+const load = loadServiceText;
 
 test('Instances 3: three services, each its own id and name, %(INSTANCE) replaced in scripts and Exec commands', T, (t) => {
   const r = load(t, JSON.stringify({
