@@ -27,6 +27,8 @@ export class BuddyServer {
   private notifyScheduled = false;
   /** Called after every acknowledgement (a shutting-down buddy waits for its ring to empty). */
   onAck: () => void = () => undefined;
+  /** Called when a connection ends (an exiting buddy need not wait for a controller that left). */
+  onClose: () => void = () => undefined;
   /** When a controller last acknowledged events (or asked and there were none). */
   lastDrained = Date.now();
 
@@ -120,6 +122,7 @@ export class BuddyServer {
       onClose: (reason) => {
         this.connections.delete(connection);
         if (reason) this.log(`controller connection closed: ${reason.message}`);
+        this.onClose();
       },
     });
     this.connections.add(connection);

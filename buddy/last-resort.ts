@@ -58,10 +58,17 @@ export class LastResort {
     try {
       const configured = this.settings().reconnectRetries;
       const retries = exiting && (configured < 0 || configured > EXIT_RETRIES_MAX) ? EXIT_RETRIES_MAX : configured;
+      let absent = false;
       for (let attempt = 0; retries < 0 || attempt <= retries; attempt++) {
         if (attempt > 0) await new Promise((r) => setTimeout(r, RETRY_MS));
         const rpc = await open(endpoint);
-        if (!rpc) continue;
+        // Exiting with no controller at all (its socket is gone: it was stopped), the journal keeps the
+        // events for the next one at once; a socket there that refuses may be a controller restarting.
+        if (rpc === 'absent' && exiting) {
+          absent = true;
+          break;
+        }
+        if (rpc === null || rpc === 'absent') continue;
         try {
           const hello: ControllerBuddyMethods['hello']['params'] = { protocol: BUDDY_PROTOCOL };
           await rpc.request('hello', hello, DELIVER_TIMEOUT_MS);
@@ -80,7 +87,7 @@ export class LastResort {
         }
       }
       this.failedAt = Date.now();
-      this.log(`${reason}: no controller at ${endpoint} after ${retries < 0 ? 'many' : retries + 1} tries; events wait in the journal`);
+      this.log(absent ? `${reason}: no controller runs (no socket at ${endpoint}); events wait in the journal` : `${reason}: no controller at ${endpoint} after ${retries < 0 ? 'many' : retries + 1} tries; events wait in the journal`);
       return false;
     } finally {
       this.busy = false;
@@ -88,10 +95,11 @@ export class LastResort {
   }
 }
 
-function open(path: string): Promise<RpcConnection | null> {
+/** A connection, 'absent' when no socket is there, null when it cannot be reached otherwise. */
+function open(path: string): Promise<RpcConnection | 'absent' | null> {
   return new Promise((resolve) => {
     const socket = connect(socketAddress(path));
-    socket.once('error', () => resolve(null));
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ENOENT' ? 'absent' : null));
     socket.once('connect', () => resolve(new RpcConnection(socket, { codec: jsonCodec, maxFrameBytes: BUDDY_MAX_FRAME_BYTES })));
   });
 }

@@ -93,6 +93,11 @@ async function main(): Promise<void> {
     server.onAck = () => {
       if (queue.pending === 0) void finish();
     };
+    // The last controller gone (or `upk shutdown` with none, which hangs up after the answer): the
+    // last resort, else the journal, at once.
+    server.onClose = () => {
+      if (server.controllers === 0) void finish();
+    };
     if (server.controllers === 0) void finish();
     else setTimeout(() => void finish(), EXIT_GRACE_MS).unref();
   };
