@@ -73,12 +73,13 @@ export class ServiceTable {
    * names throw, naming what was meant.
    */
   resolve(names: string[]): ServiceEntry[] {
-    if (names.includes('all')) return this.all();
     const out: ServiceEntry[] = [];
+    // Every name is checked, also beside `all`: `nosuch all` is an unknown name, not every service.
     for (const name of names) {
+      if (name === 'all') continue;
       for (const entry of this.named(name)) if (!out.includes(entry)) out.push(entry);
     }
-    return out;
+    return names.includes('all') ? this.all() : out;
   }
 
   /** Like resolveOne, but undefined for an unknown name (an ambiguous one still throws). */

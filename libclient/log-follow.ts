@@ -2,7 +2,7 @@
 // the client, which runs as the same user, reads them itself. Lines come as they are written, through
 // rotations and controller restarts; the controller is asked again now and then, for services added and
 // files moved by a new configuration.
-import { watch, type FSWatcher } from 'node:fs';
+import { statSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { LOG_TAIL_MAX_LINES, type LogTail } from '../schema/client-protocol.js';
 import type { Client } from './client.js';
@@ -41,7 +41,10 @@ const CHECK_MS = 1000;
 const REFRESH_MS = 5000;
 
 interface Followed {
+  /** The label of its lines: the service, or the one name of the services that share the file. */
   service: string;
+  /** Every service whose output goes to this file (the instances of a service with one RedirectStdout). */
+  ids: string[];
   stream: LogStream;
   file: LogFile;
   timestamps: boolean;
@@ -82,11 +85,28 @@ export async function* followLogs(client: Client, names: string[], options: Foll
     watchers.set(dir, w);
   };
 
-  const add = (service: string, tail: LogTail, lines: number): LogLine[] => {
+  /**
+   * Follow the services' files, each distinct file once (several instances may write one file):
+   * first every file is named, then the last `lines` of each new one are read, under its final label.
+   */
+  const add = (services: [string, LogTail][], lines: number): LogLine[] => {
+    const fresh: Followed[] = [];
+    for (const [service, tail] of services) {
+      for (const stream of streams) {
+        const path = tail[stream].file;
+        const same = followed.find((f) => sameFile(f.file.path, path));
+        if (same) {
+          if (!same.ids.includes(service)) same.ids.push(service);
+          same.service = sharedLabel(same.ids);
+          continue;
+        }
+        const entry: Followed = { service, ids: [service], stream, file: new LogFile(path), timestamps: tail.timestamps === true };
+        followed.push(entry);
+        fresh.push(entry);
+      }
+    }
     const out: LogLine[] = [];
-    for (const stream of streams) {
-      const entry: Followed = { service, stream, file: new LogFile(tail[stream].file), timestamps: tail.timestamps === true };
-      followed.push(entry);
+    for (const entry of fresh) {
       out.push(...toLines(entry, entry.file.start(lines)));
       watchFolder(entry.file.path);
     }
@@ -99,12 +119,12 @@ export async function* followLogs(client: Client, names: string[], options: Foll
     const now = controllerOf(client);
     const renewed = now !== known;
     for (const id of ids) {
-      const mine = followed.filter((f) => f.service === id);
+      const mine = followed.filter((f) => f.ids.includes(id));
       if (mine.length > 0 && !renewed) continue;
       const tail = await client.logs(id, { lines: 1 });
       if (ended) return;
       if (mine.length === 0) {
-        add(id, tail, 0);
+        add([[id, tail]], 0);
         continue;
       }
       for (const f of mine) {
@@ -124,9 +144,7 @@ export async function* followLogs(client: Client, names: string[], options: Foll
   try {
     const ids = (await client.status(names)).map((s) => s.name);
     const tails = await Promise.all(ids.map((id) => client.logs(id, { lines: 1 })));
-    const first: LogLine[] = [];
-    ids.forEach((id, i) => first.push(...add(id, tails[i]!, history)));
-    yield* inOrder(first);
+    yield* inOrder(add(ids.map((id, i) => [id, tails[i]!]), history));
     if (options.follow === false) return;
     waker.wakeAll();
     while (!signal?.aborted) {
@@ -160,6 +178,27 @@ export async function* followLogs(client: Client, names: string[], options: Foll
 /** The controller a client talks to now: a new one after a restart. */
 function controllerOf(client: Client): string {
   return `${client.controller.pid} ${client.controller.startedAt}`;
+}
+
+/** The same file: the same device and inode, or (one of them not there yet) the same path. */
+function sameFile(a: string, b: string): boolean {
+  if (a === b) return true;
+  const [x, y] = [statOf(a), statOf(b)];
+  return x !== undefined && y !== undefined && x.dev === y.dev && x.ino === y.ino;
+}
+
+function statOf(path: string): Stats | undefined {
+  try {
+    return statSync(path, { throwIfNoEntry: false });
+  } catch {
+    return undefined; // not ours to read: told apart by its path
+  }
+}
+
+/** The services sharing a file: `web` for its instances `web@1` … `web@N`; else their ids, with commas. */
+function sharedLabel(ids: readonly string[]): string {
+  const names = new Set(ids.map((id) => id.replace(/@[1-9]\d*$/, '')));
+  return ids.length === 1 ? ids[0]! : names.size === 1 ? [...names][0]! : ids.join(',');
 }
 
 /** `stdout`, or a rotated `stdout.3`, but not `stdout_pipe`. */

@@ -14,4 +14,6 @@ export const STATE_DIR = {
   database: 'upkeeper.db',
   /** The controller's log when `upk controller start` runs it in the background. */
   log: 'controller.log',
+  /** Held (created exclusively, holding its pid) by the upk command that changes the service files. */
+  editLock: 'upk-edit.lock',
 } as const;

@@ -61,6 +61,18 @@ function startHint(err: UpkError): string | null {
   return `start one with: upk${details.configFile === null ? '' : ` --config ${shellWord(details.configFile)}`} controller start`;
 }
 
+/**
+ * A reader that went away (`upk events | head -1`): every command ends there, quietly and with exit 0,
+ * as `git log | head` does. Any other failure to write ends it with exit 1, said on standard error when it still can be.
+ */
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(ExitCode.OK);
+    if (stream === process.stdout) process.stderr.write(`upk: cannot write to standard output: ${err.message}\n`);
+    process.exit(ExitCode.ERROR);
+  });
+}
+
 try {
   await program.parseAsync();
   process.exitCode = ctx.exitCode;

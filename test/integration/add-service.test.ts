@@ -1,7 +1,7 @@
 // upk add: a command run as a service in one line, its arguments unchanged; refusals that leave no
 // file; upk remove --delete-file; and ExecStart as a list in a hand-written file.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Sandbox, alive } from '../helpers/sandbox.js';
@@ -36,6 +36,8 @@ describe('upk add', { timeout: 120_000 }, () => {
     assert.match(text, /"InitialState": "running",/);
     assert.doesNotMatch(text, /WorkingDirectory|Instances|ShortDescription/);
     assert.deepEqual(JSON.parse(readFileSync(out, 'utf8')), NASTY);
+    // Private to its user: --env values are often secrets.
+    assert.equal(statSync(file).mode & 0o777, 0o600);
     const [s] = await (await box.client()).status('argv');
     assert.equal(s?.state, 'running');
     const check = await box.upk(['check-config']);
@@ -125,5 +127,83 @@ describe('upk add', { timeout: 120_000 }, () => {
     await box.waitForState('listed', 'running');
     await box.waitFor('the arguments', () => existsSync(out));
     assert.deepEqual(JSON.parse(readFileSync(out, 'utf8')), NASTY);
+  });
+  it('--environment-file (not --env-file, which node itself reads): a missing file fails the start, said by upk', async () => {
+    const missing = box.file('nonexist.env');
+    const r = await box.upk(['add', 'envf', '--environment-file', missing, '--', 'sleep', '1000']);
+    assert.equal(r.code, 5, r.stderr);
+    assert.match(r.stdout, /^envf: added: /m);
+    assert.ok(r.stderr.includes(`envf: FAILED: could not start: environment file ${missing}: cannot read the file: the file does not exist`), r.stderr);
+    assert.ok(readFileSync(join(box.servicesDir, 'envf.conf'), 'utf8').includes(`"EnvironmentFile": ${JSON.stringify(missing)}`));
+    writeFileSync(missing, 'A=1\n');
+    assert.equal((await box.upk(['start', 'envf'])).code, 0);
+    assert.equal((await box.upk(['remove', 'envf', '--delete-file'])).code, 0);
+  });
+
+  it('add and scale check the files as reload-config does: another service\'s bad environment file does not refuse them', async () => {
+    // A missing file, and a file with a bad line: read at each start (by the buddy), not at a reload.
+    writeFileSync(box.file('bad.env'), 'this is not KEY=VALUE\n');
+    box.writeServices({ envless: { ExecStart: 'sleep 1000', EnvironmentFile: [box.file('gone.env'), box.file('bad.env')], InitialState: 'stopped' } }, 'envless.conf');
+    const reload = await box.upk(['reload-config']);
+    assert.equal(reload.code, 0, reload.stdout);
+    const added = await box.upk(['add', 'plain', '--', 'sleep', '1000']);
+    assert.equal(added.code, 0, added.stdout + added.stderr);
+    const scaled = await box.upk(['scale', 'plain', '2']);
+    assert.equal(scaled.code, 0, scaled.stdout + scaled.stderr);
+    assert.match(scaled.stdout, /^plain: from one service \(no Instances\) to Instances 2/m);
+    // check-config still names them.
+    const check = await box.upk(['check-config']);
+    assert.equal(check.code, 7);
+    assert.match(check.stdout, /gone\.env: envless\.EnvironmentFile: cannot read the file: the file does not exist/);
+    assert.equal((await box.upk(['remove', 'plain', '--delete-file'])).code, 0);
+    rmSync(join(box.servicesDir, 'envless.conf'));
+    assert.equal((await box.upk(['reload-config'])).code, 0);
+    assert.equal((await box.upk(['remove', 'envless'])).code, 0);
+  });
+
+  it('file errors are said with the file and the cause, no stack: a dangling link at NAME.conf (exit 2), a folder it cannot write (exit 1)', async () => {
+    symlinkSync(box.file('nowhere.conf'), join(box.servicesDir, 'dangling.conf'));
+    const link = await box.upk(['add', 'dangling', '--', 'sleep', '1000']);
+    assert.equal(link.code, 2, link.stderr);
+    assert.equal(link.stderr, `upk: ${join(box.servicesDir, 'dangling.conf')} exists already: a symbolic link to ${box.file('nowhere.conf')}, which does not exist (it defines no service dangling)\n`);
+    rmSync(join(box.servicesDir, 'dangling.conf'));
+    // The same controller, through a controller file whose SvcConfigPath no one may write in, root included.
+    const sys = box.file('sys.conf');
+    writeFileSync(sys, JSON.stringify({ StateDir: box.stateDir, SvcConfigPath: '/sys' }));
+    const denied = await box.upk(['--config', sys, 'add', 'denied', '--', 'sleep', '1000']);
+    assert.equal(denied.code, 1, denied.stderr);
+    assert.equal(denied.stderr, 'upk: cannot write /sys/denied.conf: permission denied (EACCES)\n');
+    assert.doesNotMatch(denied.stderr, /unexpected|    at /);
+  });
+
+  it('remove --delete-file refused: the files come back as they were (a link stays a link; mode and inode kept)', async () => {
+    for (const name of ['linked', 'modal']) assert.equal((await box.upk(['add', name, '--stopped', '--', 'sleep', '1000'])).code, 0);
+    const real = box.file('linked-real.conf');
+    renameSync(join(box.servicesDir, 'linked.conf'), real);
+    symlinkSync(real, join(box.servicesDir, 'linked.conf'));
+    const modal = join(box.servicesDir, 'modal.conf');
+    chmodSync(modal, 0o640);
+    const before = statSync(modal);
+    writeFileSync(join(box.servicesDir, 'broken.conf'), '{ "broken": { "KilTimeout": 1 } }');
+    const r = await box.upk(['remove', 'linked', 'modal', '--delete-file']);
+    assert.equal(r.code, 7, r.stderr);
+    assert.match(r.stdout, /linked\.conf, .*modal\.conf put back; nothing changed\n$/);
+    assert.ok(lstatSync(join(box.servicesDir, 'linked.conf')).isSymbolicLink());
+    assert.equal(readlinkSync(join(box.servicesDir, 'linked.conf')), real);
+    assert.ok(lstatSync(real).isFile());
+    const after = statSync(modal);
+    assert.deepEqual([after.mode, after.ino, after.uid, after.gid], [before.mode, before.ino, before.uid, before.gid]);
+    assert.deepEqual(readdirSync(box.servicesDir).filter((f) => f.startsWith('.')), [], 'nothing left aside');
+
+    // A file upk add wrote that no longer parses: nothing to put back, and the message says so.
+    writeFileSync(modal, '// Written by upk add\n{ "modal": ');
+    const unparsed = await box.upk(['remove', 'modal', '--delete-file']);
+    assert.equal(unparsed.code, 7);
+    assert.match(unparsed.stdout, /problems: no file deleted \(no file that parses defines modal\); nothing changed\n$/);
+    rmSync(join(box.servicesDir, 'broken.conf'));
+    rmSync(modal);
+    const gone = await box.upk(['remove', 'linked', 'modal', '--delete-file']);
+    assert.equal(gone.code, 0, gone.stdout + gone.stderr);
+    assert.ok(!existsSync(join(box.servicesDir, 'linked.conf')) && existsSync(real));
   });
 });

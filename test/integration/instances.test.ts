@@ -1,10 +1,11 @@
 // Instances: NAME@1 … NAME@N, each its own service (buddy, UUID, history); %(INSTANCE) and
 // UPK_INSTANCE; NAME meaning every instance; upk scale up and down, the file edited in place.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Sandbox, alive } from '../helpers/sandbox.js';
+import { Sandbox, alive, sleep } from '../helpers/sandbox.js';
 
 /** A hand-written file, with comments upk scale must keep. */
 const FILE = (outDir: string): string => `// the web tier
@@ -123,5 +124,51 @@ describe('Instances', { timeout: 120_000 }, () => {
     const instance = await box.upk(['scale', 'web@1', '2']);
     assert.equal(instance.code, 2);
     assert.match(instance.stderr, /web@1 is an instance of web: scale web/);
+  });
+  it('concurrent scale, add and remove edit the files one at a time: each says what it changed, and the file and the services agree', async () => {
+    const c = await box.client();
+    // Each run reads what the one before it wrote: the "from" of one is the "to" of another.
+    const runs = await Promise.all([box.upk(['scale', 'web', '4']), box.upk(['scale', 'web', '6']), box.upk(['scale', 'web', '3']),
+      box.upk(['add', 'extra1', '--stopped', '--', 'sleep', '1000']), box.upk(['add', 'extra2', '--stopped', '--', 'sleep', '1000'])]);
+    for (const r of runs) assert.equal(r.code, 0, r.stdout + r.stderr);
+    const moves = runs.slice(0, 3).map((r) => /^web: from Instances (\d+) to Instances (\d+) /m.exec(r.stdout)!.slice(1).map(Number) as [number, number]);
+    const text = readFileSync(file, 'utf8');
+    const final = Number(/"Instances": (\d+),/.exec(text)![1]);
+    // A chain from 2 (the last test's) to the final number, through every run once.
+    let at = 2;
+    const left = [...moves];
+    while (left.length > 0) {
+      const i = left.findIndex(([from]) => from === at);
+      assert.ok(i >= 0, `a run from Instances ${at}: ${JSON.stringify(moves)}`);
+      at = left.splice(i, 1)[0]![1];
+    }
+    assert.equal(at, final);
+    assert.equal((await c.status('web')).length, final);
+    for (const name of ['extra1', 'extra2']) assert.ok(existsSync(join(box.servicesDir, `${name}.conf`)));
+    const removed = await Promise.all([box.upk(['remove', 'extra1', '--delete-file']), box.upk(['remove', 'extra2', '--delete-file']), box.upk(['scale', 'web', '2'])]);
+    for (const r of removed) assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.ok(!(await c.list()).some((s) => s.name.startsWith('extra')));
+    assert.deepEqual(readdirSync(box.servicesDir), ['web.conf'], 'no file of another command left behind');
+  });
+
+  it('the edit lock: a live holder is waited for; a dead one\'s lock is taken over', async () => {
+    const lock = join(box.stateDir, 'upk-edit.lock');
+    writeFileSync(lock, `${process.pid}\n`);
+    const started = Date.now();
+    const waiting = box.upk(['scale', 'web', '3']);
+    await sleep(1000);
+    assert.ok(existsSync(lock), 'still ours');
+    rmSync(lock);
+    const r = await waiting;
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.ok(Date.now() - started >= 1000);
+    assert.ok(!existsSync(lock), 'released');
+
+    // A pid that ended: taken over at once.
+    const dead = spawnSync('true').pid!;
+    writeFileSync(lock, `${dead}\n`);
+    const over = await box.upk(['scale', 'web', '2']);
+    assert.equal(over.code, 0, over.stdout + over.stderr);
+    assert.ok(!existsSync(lock));
   });
 });

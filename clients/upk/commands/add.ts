@@ -1,5 +1,5 @@
 // upk add NAME [options] -- COMMAND [ARGS…]: a command run as a service, through a service file of its own.
-import { mkdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readlinkSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import {
@@ -14,13 +14,15 @@ import {
   type OutcomeItem,
 } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
-import { applyFileChange, discoveryOptions, printRefusal } from '../file-change.js';
+import { applyFileChange, discoveryOptions, editingServiceFiles, printRefusal } from '../file-change.js';
+import { onFile } from '../file-error.js';
 import { printJson, printOutcomes } from '../output.js';
+import { wholeNumberArgument } from '../time.js';
 
 interface AddOptions {
   cwd?: string;
   env?: string[];
-  envFile?: string;
+  environmentFile?: string;
   rateLimit?: string;
   killTimeout?: string;
   instances?: string;
@@ -40,7 +42,7 @@ function serviceKeys(command: string[], o: AddOptions, cwd = process.cwd()): Rec
   keys.ExecStart = command;
   if (o.cwd !== undefined) {
     const dir = resolve(cwd, o.cwd);
-    if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw usage(`--cwd ${o.cwd}: ${dir} is not a directory`);
+    if (!onFile('cannot look at', dir, () => statSync(dir, { throwIfNoEntry: false }))?.isDirectory()) throw usage(`--cwd ${o.cwd}: ${dir} is not a directory`);
     keys.WorkingDirectory = dir;
   }
   if (o.env !== undefined) {
@@ -52,11 +54,8 @@ function serviceKeys(command: string[], o: AddOptions, cwd = process.cwd()): Rec
     }
     keys.Environment = env;
   }
-  if (o.envFile !== undefined) keys.EnvironmentFile = resolve(cwd, o.envFile);
-  if (o.instances !== undefined) {
-    if (!/^[1-9]\d*$/.test(o.instances)) throw usage(`--instances ${o.instances}: expected a whole number ≥ 1`);
-    keys.Instances = Number(o.instances);
-  }
+  if (o.environmentFile !== undefined) keys.EnvironmentFile = resolve(cwd, o.environmentFile);
+  if (o.instances !== undefined) keys.Instances = wholeNumberArgument('--instances', o.instances, 1);
   if (o.output !== undefined) keys.RedirectStdout = resolve(cwd, o.output);
   if (o.error !== undefined) keys.RedirectStderr = resolve(cwd, o.error);
   if (o.logTimestamps === true) keys.LogTimestamps = true;
@@ -82,7 +81,7 @@ export function registerAdd(program: Command, ctx: Context): void {
     .description('run a command as a service: write SvcConfigPath/NAME.conf, apply it (all or nothing), start it')
     .option('--cwd <dir>', 'working directory (WorkingDirectory; default: its run directory)')
     .option('--env <name=value>', 'an environment variable (Environment); repeat it for more', (v: string, all: string[] = []) => [...all, v])
-    .option('--env-file <file>', 'a file of NAME=VALUE lines read at every start (EnvironmentFile)')
+    .option('--environment-file <file>', 'a file of NAME=VALUE lines read at every start (EnvironmentFile)')
     .option('--output <file>', 'standard output to this file instead of log/stdout (RedirectStdout)')
     .option('--error <file>', 'standard error to this file instead of log/stderr (RedirectStderr)')
     .option('--log-timestamps', 'begin each line in the log files with when it was written (LogTimestamps)')
@@ -104,24 +103,33 @@ async function add(ctx: Context, name: string, command: string[], o: AddOptions)
   const folder = readControllerConfig(options).svcConfigPath;
   const file = join(folder, `${name}.conf`);
   await ctx.withClient(async (client) => {
-    const defined = findServiceDefinitions(name, options);
-    if (defined.length > 0) {
-      const d = defined[0]!;
-      const what = d.instance === null ? `service ${d.id}` : `instance ${d.instance} of ${d.id} (Instances ${d.instances})`;
-      throw usage(`a service named ${name} exists: ${what}, defined in ${d.file} at line ${d.line}`);
-    }
-    const known = (await client.list()).find((s) => s.name.toLowerCase() === name.toLowerCase());
-    if (known) throw usage(`a service named ${known.name} is still known to the controller, though no file defines it: upk remove ${known.name} first`);
-    if (statSync(file, { throwIfNoEntry: false })) throw usage(`${file} exists already (it defines no service ${name})`);
+    const applied = await editingServiceFiles(options, async () => {
+      const defined = findServiceDefinitions(name, options);
+      if (defined.length > 0) {
+        const d = defined[0]!;
+        const what = d.instance === null ? `service ${d.id}` : `instance ${d.instance} of ${d.id} (Instances ${d.instances})`;
+        throw usage(`a service named ${name} exists: ${what}, defined in ${d.file} at line ${d.line}`);
+      }
+      const known = (await client.list()).find((s) => s.name.toLowerCase() === name.toLowerCase());
+      if (known) throw usage(`a service named ${known.name} is still known to the controller, though no file defines it: upk remove ${known.name} first`);
+      const present = onFile('cannot look at', file, () => lstatSync(file, { throwIfNoEntry: false }));
+      if (present?.isSymbolicLink()) {
+        const target = readlinkSync(file);
+        const dangling = statSync(file, { throwIfNoEntry: false }) === undefined;
+        throw usage(`${file} exists already: a symbolic link to ${target}${dangling ? ', which does not exist' : ''} (it defines no service ${name})`);
+      }
+      if (present) throw usage(`${file} exists already (it defines no service ${name})`);
 
-    const text = addedFileText(name, keys, new Date());
-    const applied = await applyFileChange(client, {
-      apply: () => {
-        mkdirSync(folder, { recursive: true });
-        writeFileSync(file, text, { flag: 'wx' });
-      },
-      undo: () => unlinkSync(file),
-    }, options);
+      // Mode 0600: --env values are often secrets.
+      const text = addedFileText(name, keys, new Date());
+      return applyFileChange(client, {
+        apply: () => {
+          onFile('cannot create the folder', folder, () => mkdirSync(folder, { recursive: true }));
+          onFile('cannot write', file, () => writeFileSync(file, text, { flag: 'wx', mode: 0o600 }));
+        },
+        undo: () => onFile('cannot delete', file, () => unlinkSync(file)),
+      });
+    });
     if (!applied.ok) {
       ctx.fail(ExitCode.CONFIG_INVALID);
       if (ctx.json) return printJson({ ok: false, file, issues: applied.issues });

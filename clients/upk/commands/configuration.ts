@@ -1,8 +1,7 @@
 // upk reload-config, upk remove NAME… [--delete-file]
-import { unlinkSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ErrorCode, ExitCode, UpkError, findServiceDefinitions, formatConfigIssue, type Client } from '../../../libclient/index.js';
-import { applyFileChange, discoveryOptions, printRefusal } from '../file-change.js';
+import { MovedAside, applyFileChange, discoveryOptions, editingServiceFiles, printRefusal } from '../file-change.js';
 import type { Context } from '../context.js';
 import { counted, printJson } from '../output.js';
 
@@ -52,41 +51,45 @@ export function registerConfiguration(program: Command, ctx: Context): void {
  */
 async function removeWithFiles(ctx: Context, client: Client, names: string[]): Promise<void> {
   const options = discoveryOptions(ctx.options().config);
-  const files = new Map<string, string>();
-  for (const name of names) {
-    const found = findServiceDefinitions(name, options);
-    if (found.length > 1) throw refuse(`${name} is defined more than once (${found.map((d) => `${d.file} at line ${d.line}`).join('; ')})`);
-    const def = found[0];
-    if (def === undefined) continue; // no file defines it any more: only the removal is left
-    if (def.instance !== null) throw refuse(`${name} is an instance of ${def.id}: upk scale ${def.id} N changes how many run, upk remove ${def.id} --delete-file removes them all`);
-    if (!def.addedByUpk) {
-      throw refuse(`${def.id} is defined in ${def.file}, which upk add did not write: upkeeper deletes no such file. Delete the entry there, run upk reload-config, then upk remove ${def.id}`);
+  const { files, ids, applied } = await editingServiceFiles(options, async () => {
+    const files: MovedAside[] = [];
+    for (const name of names) {
+      const found = findServiceDefinitions(name, options);
+      if (found.length > 1) throw refuse(`${name} is defined more than once (${found.map((d) => `${d.file} at line ${d.line}`).join('; ')})`);
+      const def = found[0];
+      if (def === undefined) continue; // no file defines it any more: only the removal is left
+      if (def.instance !== null) throw refuse(`${name} is an instance of ${def.id}: upk scale ${def.id} N changes how many run, upk remove ${def.id} --delete-file removes them all`);
+      if (!def.addedByUpk) {
+        throw refuse(`${def.id} is defined in ${def.file}, which upk add did not write: upkeeper deletes no such file. Delete the entry there, run upk reload-config, then upk remove ${def.id}`);
+      }
+      const others = def.fileServices.filter((id) => id !== def.id);
+      if (others.length > 0) throw refuse(`${def.file} also defines ${others.join(', ')}: delete the entry of ${def.id} there by hand`);
+      if (!files.some((f) => f.file === def.file)) files.push(new MovedAside(def.file));
     }
-    const others = def.fileServices.filter((id) => id !== def.id);
-    if (others.length > 0) throw refuse(`${def.file} also defines ${others.join(', ')}: delete the entry of ${def.id} there by hand`);
-    files.set(def.file, def.text);
-  }
-  // What the names mean now (every instance of a service with Instances), to remove after the reload.
-  const ids: string[] = [];
-  for (const name of names) {
-    const statuses = await client.status([name]).catch((err: UpkError) => {
-      if (err.code === ErrorCode.NO_SUCH_SERVICE && [...files.keys()].length > 0) return [];
-      throw err;
+    // What the names mean now (every instance of a service with Instances), to remove after the reload.
+    const ids: string[] = [];
+    for (const name of names) {
+      const statuses = await client.status([name]).catch((err: UpkError) => {
+        if (err.code === ErrorCode.NO_SUCH_SERVICE && files.length > 0) return [];
+        throw err;
+      });
+      ids.push(...statuses.map((s) => s.name));
+    }
+    // Moved aside, not deleted, until the reload takes it: put back as it was on a refusal.
+    const applied = await applyFileChange(client, {
+      apply: () => moveAll(files),
+      undo: () => {
+        for (const f of files) f.putBack();
+      },
     });
-    ids.push(...statuses.map((s) => s.name));
-  }
-  const applied = await applyFileChange(client, {
-    apply: () => {
-      for (const file of files.keys()) unlinkSync(file);
-    },
-    undo: () => {
-      for (const [file, text] of files) writeFileSync(file, text, { flag: 'w' });
-    },
-  }, options);
+    if (applied.ok) for (const f of files) f.delete();
+    return { files: files.map((f) => f.file), ids, applied };
+  });
   if (!applied.ok) {
     ctx.fail(ExitCode.CONFIG_INVALID);
     if (ctx.json) return printJson({ ok: false, deleted: [], issues: applied.issues });
-    return printRefusal(applied.issues, `${[...files.keys()].join(', ')} put back`);
+    const undone = files.length > 0 ? `${files.join(', ')} put back` : `no file deleted (no file that parses defines ${names.join(', ')})`;
+    return printRefusal(applied.issues, undone);
   }
   const mine = new Set(ids);
   const byReload = applied.reload.changes.filter((c) => mine.has(c.service) && c.change === 'removed');
@@ -94,9 +97,23 @@ async function removeWithFiles(ctx: Context, client: Client, names: string[]): P
   const kept = ids.filter((id) => present.has(id));
   const removed = kept.length > 0 ? await client.remove(kept) : [];
   const changes = [...byReload, ...removed];
-  if (ctx.json) return printJson({ ok: true, deleted: [...files.keys()], changes });
-  for (const file of files.keys()) process.stdout.write(`deleted ${file}\n`);
+  if (ctx.json) return printJson({ ok: true, deleted: files, changes });
+  for (const file of files) process.stdout.write(`deleted ${file}\n`);
   for (const c of changes) process.stdout.write(`${c.service}: ${c.message}\n`);
+}
+
+/** Move every file aside; when one cannot be, put back those already moved. */
+function moveAll(files: MovedAside[]): void {
+  const moved: MovedAside[] = [];
+  try {
+    for (const f of files) {
+      f.move();
+      moved.push(f);
+    }
+  } catch (err) {
+    for (const f of moved) f.putBack();
+    throw err;
+  }
 }
 
 const refuse = (message: string): UpkError => new UpkError(ErrorCode.BAD_REQUEST, message);

@@ -1,9 +1,9 @@
 // upk events [NAME] [--type T] [--since TIME] [--until TIME] [--pid N] [--code N] [--signal S] [--grep TEXT] [--limit N] [--follow] [--csv]
-import { type Command, InvalidArgumentError } from 'commander';
-import { ErrorCode, UpkError, type Client, type EventFilter, type ServiceEvent } from '../../../libclient/index.js';
+import type { Command } from 'commander';
+import { ErrorCode, EVENTS_QUERY_MAX, UpkError, type Client, type EventFilter, type ServiceEvent } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
 import { columns, printJsonPages } from '../output.js';
-import { parsePositiveInt, parseTime } from '../time.js';
+import { parseTime, wholeNumber } from '../time.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, ...value.split(',').filter(Boolean)];
 
@@ -32,12 +32,6 @@ function csvRow(e: ServiceEvent): string {
   return [e.id, e.time, e.service, e.type, e.pid, e.code, e.signal, e.detail ? JSON.stringify(e.detail) : null].map(csvField).join(',') + '\r\n';
 }
 
-const exitCode = (text: string): number => {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0 || n > 255) throw new InvalidArgumentError(`expected an exit code from 0 to 255, got ${JSON.stringify(text)}`);
-  return n;
-};
-
 interface Options {
   type?: string[];
   since?: string;
@@ -58,11 +52,11 @@ export function registerEvents(program: Command, ctx: Context): void {
     .option('-t, --type <type>', 'only events of this type (repeat, or separate with commas)', collect)
     .option('-s, --since <time>', 'since a time: 90s, 15m, 2h, 7d, 1w ago, or ISO 8601', (v) => parseTime(v))
     .option('-u, --until <time>', 'until a time (as --since)', (v) => parseTime(v))
-    .option('--pid <pid>', 'only events of this pid', parsePositiveInt)
-    .option('--code <code>', 'only events with this exit code', exitCode)
+    .option('--pid <pid>', 'only events of this pid', wholeNumber(1))
+    .option('--code <code>', 'only events with this exit code', wholeNumber(0, 255))
     .option('--signal <signal>', 'only events with this signal (KILL, SIGKILL)')
     .option('-g, --grep <text>', 'only events whose detail contains this text (any letter case)')
-    .option('-n, --limit <n>', 'at most the newest N events (default 100)', parsePositiveInt)
+    .option('-n, --limit <n>', 'at most the newest N events (default 100)', wholeNumber(1, EVENTS_QUERY_MAX))
     .option('-f, --follow', 'then print events as they happen (NDJSON with --json), until interrupted')
     .option('--csv', 'print CSV (RFC 4180), for spreadsheets')
     .description('events from the audit database, oldest first')

@@ -2,10 +2,10 @@
 // (with -f) every line as it is written. One service without -f or --timestamps: the controller's tail, as
 // before; otherwise lines prefixed with their service and stream, read by libclient (followLogs).
 import type { Command } from 'commander';
-import { ErrorCode, UpkError, type Client, type LogLine, type LogStream } from '../../../libclient/index.js';
+import { ErrorCode, LOG_TAIL_MAX_LINES, UpkError, type Client, type LogLine, type LogStream } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
-import { parseCount } from '../time.js';
+import { wholeNumber } from '../time.js';
 
 interface Options {
   lines?: number;
@@ -23,7 +23,7 @@ export function registerLogs(program: Command, ctx: Context): void {
   program
     .command('logs')
     .argument('[name...]', 'services, or all (the default)')
-    .option('-n, --lines <n>', `lines of history of each stream (default ${DEFAULT_LINES}, at most 1000; 0 with -f: only new lines)`, parseCount)
+    .option('-n, --lines <n>', `lines of history of each stream (default ${DEFAULT_LINES}, at most ${LOG_TAIL_MAX_LINES}; 0 with -f: only new lines)`, wholeNumber(0, LOG_TAIL_MAX_LINES))
     .option('-f, --follow', 'then print each line as it is written, until interrupted')
     .option('--timestamps', 'begin each line with when it was written (recorded with LogTimestamps, else when upk read it)')
     .option('--stdout', 'only standard output')
@@ -61,11 +61,6 @@ async function printLines(client: Client, names: string[], streams: LogStream[],
   const end = (): void => stop.abort();
   process.once('SIGINT', end);
   process.once('SIGTERM', end);
-  // A reader that went away (`| head`) ends it quietly.
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code !== 'EPIPE') throw err;
-    end();
-  });
   const color = process.stdout.isTTY === true && !(process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '');
   const format = json ? (l: LogLine) => JSON.stringify({ service: l.service, stream: l.stream, time: l.time, line: l.line }) : formatter(color, opts.timestamps === true);
   try {

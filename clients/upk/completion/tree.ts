@@ -43,7 +43,7 @@ export const SIGNALS = ['HUP', 'INT', 'QUIT', 'KILL', 'USR1', 'USR2', 'TERM', 'C
 const OPTION_VALUES: Record<string, Completion> = {
   '--config': { kind: 'file' },
   '--cwd': { kind: 'file' },
-  '--env-file': { kind: 'file' },
+  '--environment-file': { kind: 'file' },
   '--output': { kind: 'file' },
   '--error': { kind: 'file' },
   '--type': { kind: 'words', words: [...EVENT_TYPE_NAMES] },
