@@ -13,6 +13,15 @@ const ARGV_PROGRAM = "require('fs').writeFileSync(process.env.OUT, JSON.stringif
 
 describe('upk add', { timeout: 120_000 }, () => {
   let box: Sandbox;
+  /** The arguments ARGV_PROGRAM wrote, once the whole file is there (it may be seen created and still empty). */
+  const argvOf = (out: string): Promise<unknown> =>
+    box.waitFor('the arguments', () => {
+      try {
+        return JSON.parse(readFileSync(out, 'utf8')) as unknown;
+      } catch {
+        return undefined;
+      }
+    });
   before(async () => {
     box = new Sandbox('add');
     box.writeServices({ hand: { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1 } }, 'hand.conf');
@@ -35,7 +44,7 @@ describe('upk add', { timeout: 120_000 }, () => {
     assert.match(text, /"KillTimeout": 5,/);
     assert.match(text, /"InitialState": "running",/);
     assert.doesNotMatch(text, /WorkingDirectory|Instances|ShortDescription/);
-    assert.deepEqual(JSON.parse(readFileSync(out, 'utf8')), NASTY);
+    assert.deepEqual(await argvOf(out), NASTY);
     // Private to its user: --env values are often secrets.
     assert.equal(statSync(file).mode & 0o777, 0o600);
     const [s] = await (await box.client()).status('argv');
@@ -125,8 +134,7 @@ describe('upk add', { timeout: 120_000 }, () => {
     const r = await box.upk(['reload-config']);
     assert.equal(r.code, 0, r.stdout);
     await box.waitForState('listed', 'running');
-    await box.waitFor('the arguments', () => existsSync(out));
-    assert.deepEqual(JSON.parse(readFileSync(out, 'utf8')), NASTY);
+    assert.deepEqual(await argvOf(out), NASTY);
   });
   it('--environment-file (not --env-file, which node itself reads): a missing file fails the start, said by upk', async () => {
     const missing = box.file('nonexist.env');

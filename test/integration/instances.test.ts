@@ -130,7 +130,10 @@ describe('Instances', { timeout: 120_000 }, () => {
     // Each run reads what the one before it wrote: the "from" of one is the "to" of another.
     const runs = await Promise.all([box.upk(['scale', 'web', '4']), box.upk(['scale', 'web', '6']), box.upk(['scale', 'web', '3']),
       box.upk(['add', 'extra1', '--stopped', '--', 'sleep', '1000']), box.upk(['add', 'extra2', '--stopped', '--', 'sleep', '1000'])]);
-    for (const r of runs) assert.equal(r.code, 0, r.stdout + r.stderr);
+    // A start that a later scale stops before it is running says so (exit 5): true, and nothing else fails.
+    const interrupted = (r: { code: number | null; stdout: string }): boolean =>
+      r.code === 5 && /FAILED/.test(r.stdout) && r.stdout.split('\n').filter((l) => /FAILED/.test(l)).every((l) => /FAILED: stopped by a later command$/.test(l));
+    for (const r of runs) assert.ok(r.code === 0 || interrupted(r), `exit ${r.code}: ${r.stdout}${r.stderr}`);
     const moves = runs.slice(0, 3).map((r) => /^web: from Instances (\d+) to Instances (\d+) /m.exec(r.stdout)!.slice(1).map(Number) as [number, number]);
     const text = readFileSync(file, 'utf8');
     const final = Number(/"Instances": (\d+),/.exec(text)![1]);
@@ -146,7 +149,7 @@ describe('Instances', { timeout: 120_000 }, () => {
     assert.equal((await c.status('web')).length, final);
     for (const name of ['extra1', 'extra2']) assert.ok(existsSync(join(box.servicesDir, `${name}.conf`)));
     const removed = await Promise.all([box.upk(['remove', 'extra1', '--delete-file']), box.upk(['remove', 'extra2', '--delete-file']), box.upk(['scale', 'web', '2'])]);
-    for (const r of removed) assert.equal(r.code, 0, r.stdout + r.stderr);
+    for (const r of removed) assert.ok(r.code === 0 || interrupted(r), `exit ${r.code}: ${r.stdout}${r.stderr}`);
     assert.ok(!(await c.list()).some((s) => s.name.startsWith('extra')));
     assert.deepEqual(readdirSync(box.servicesDir), ['web.conf'], 'no file of another command left behind');
   });

@@ -1,6 +1,6 @@
 // The last resort's bounds: an exiting buddy gives up in bounded time even with ReconnectRetries -1.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -20,12 +20,23 @@ describe('last resort', { timeout: 15_000 }, () => {
 
   it('exiting with ReconnectRetries -1 gives up after a bounded number of tries', async () => {
     const { q, lr } = make(-1);
+    writeFileSync(join(dir, 'nobody.sock'), ''); // something there that refuses: perhaps a controller restarting
     q.push('spawned', {}, 1);
     const t0 = Date.now();
     assert.equal(await lr.deliver('exiting', true), false);
     const took = Date.now() - t0;
     assert.ok(took >= 4500 && took < 8000, `gave up after ${took} ms (10 retries, 0.5 s apart)`);
     assert.equal(q.pending, 1, 'nothing was lost: the events wait for the journal');
+  });
+
+  it('exiting with no controller socket at all: no tries, the events wait for the journal at once', async () => {
+    const { q, lr } = make(-1);
+    rmSync(join(dir, 'nobody.sock'), { force: true });
+    q.push('spawned', {}, 1);
+    const t0 = Date.now();
+    assert.equal(await lr.deliver('exiting', true), false);
+    assert.ok(Date.now() - t0 < 400, `gave up after ${Date.now() - t0} ms`);
+    assert.equal(q.pending, 1);
   });
 
   it('the 75 % rule: urgent only with the ring that full and no drain for a while', () => {
