@@ -20,6 +20,8 @@ export class RotatingLog {
   private failure: Error | null = null;
   private retryAt = 0;
   private checkAt = 0;
+  /** A regular file (rotated); /dev/null is written and never rotated, never renamed. */
+  private regular = true;
 
   /**
    * `own`: the file is upkeeper's own (log/stdout, log/stderr): it and its rotated files are made
@@ -58,7 +60,7 @@ export class RotatingLog {
     let chunk = data;
     while (chunk.length > 0) {
       const room = this.maxBytes - this.size;
-      if (this.maxBytes <= 0 || chunk.length <= room) return this.append(chunk);
+      if (this.maxBytes <= 0 || !this.regular || chunk.length <= room) return this.append(chunk);
       // End this file after the last whole line that fits …
       let cut = room > 0 ? chunk.lastIndexOf(NEWLINE, room - 1) : -1;
       if (cut < 0 && (this.midLine || this.size === 0)) {
@@ -153,9 +155,11 @@ export class RotatingLog {
     this.fd = fd;
     this.failure = null;
     this.checkAt = Date.now() + CHECK_PATH_MS;
-    this.size = fstatSync(fd).size;
+    const st = fstatSync(fd);
+    this.regular = st.isFile();
+    this.size = st.size;
     this.midLine = false;
-    if (this.size > 0 && this.size !== Infinity) {
+    if (this.regular && this.size > 0) {
       const last = Buffer.alloc(1);
       try {
         readSync(fd, last, 0, 1, this.size - 1);

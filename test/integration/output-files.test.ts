@@ -4,10 +4,10 @@
 // deleted file anew, and still exits on a shutdown.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Sandbox, alive } from '../helpers/sandbox.js';
+import { Sandbox, alive, sleep } from '../helpers/sandbox.js';
 
 const TICKER = `sh -c 'i=0; while :; do i=$((i+1)); echo "tick $i"; sleep 0.05; done'`;
 
@@ -31,10 +31,11 @@ describe('output files', { timeout: 120_000 }, () => {
       dir: { ExecStart: TICKER, RedirectStdout: box.file('logs/dir.log'), MinUptime: 0.1, InitialState: 'running' },
       rotating: { ExecStart: TICKER, RedirectStdout: box.file('logs/rotating.log'), LogMaxSize: 300, LogKeep: 1, MinUptime: 0.1, InitialState: 'running' },
       plain: { ExecStart: TICKER, MinUptime: 0.1, InitialState: 'running' },
+      devnull: { ExecStart: TICKER, RedirectStdout: '/dev/null', RedirectStderr: '/dev/null', LogMaxSize: 100, LogKeep: 1, MinUptime: 0.1, InitialState: 'running' },
       nul: { ExecStart: 'sleep 1000', EnvironmentFile: box.file('nul.env'), MinUptime: 0.1 },
     });
     await box.startController();
-    for (const s of ['linked', 'fifo', 'dir', 'rotating', 'plain']) await box.waitForState(s, 'running', 15_000);
+    for (const s of ['linked', 'fifo', 'dir', 'rotating', 'plain', 'devnull']) await box.waitForState(s, 'running', 15_000);
   });
   after(() => box.cleanup());
 
@@ -76,6 +77,13 @@ describe('output files', { timeout: 120_000 }, () => {
     assert.equal(readFileSync(victim(), 'utf8'), 'precious\n');
     rmSync(box.file('logs/rotating.log'), { force: true });
     await box.waitFor('the log begun again', () => existsSync(box.file('logs/rotating.log')) && readFileSync(box.file('logs/rotating.log'), 'utf8').includes('tick'), 10_000);
+  });
+
+  it('/dev/null takes the output, and is never rotated (never renamed, whatever LogMaxSize says)', async () => {
+    await sleep(1000); // 20 lines, far past LogMaxSize 100
+    assert.ok(statSync('/dev/null').isCharacterDevice());
+    assert.ok(!existsSync('/dev/null.1'));
+    assert.deepEqual(events('devnull', 'output_failed'), []);
   });
 
   it('log/stdout deleted under a running buddy is begun anew within about a second', async () => {
