@@ -4,7 +4,7 @@ import { closeSync, createWriteStream, type WriteStream } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { LOG } from '../schema/run-dir.js';
-import { openLogFile } from '../system/files.js';
+import { openLogFile } from '../schema/output-file.js';
 import { ActionPipes, type OpenActionPipe } from './action-pipes.js';
 import { spawnScript } from './spawn-script.js';
 import { TailBuffer } from './tail-buffer.js';

@@ -2,7 +2,7 @@
 // FILE becomes FILE.1, FILE.1 becomes FILE.2 … up to LogKeep files. The buddy is the only writer
 // (it drains the FIFO), so rotation needs nothing of the service and loses nothing.
 import { closeSync, existsSync, fstatSync, lstatSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { makeLogFilePrivate, openOutputFile } from '../system/files.js';
+import { makeLogFilePrivate, openOutputFile } from '../schema/output-file.js';
 
 const NEWLINE = 10;
 

@@ -6,7 +6,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { ensureFifo, openLogFile, openOutputFile } from '../system/files.js';
+import { ensureFifo } from '../system/files.js';
+import { openLogFile, openOutputFile } from '../schema/output-file.js';
 import { processAlive, processStartTime, signalGroup } from '../system/process-group.js';
 import { LineStamper } from './line-stamper.js';
 import { RotatingLog } from './rotating-log.js';

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import { LOG, RUN_DIR } from '../schema/run-dir.js';
 import { signalGroup } from '../system/process-group.js';
-import { openLogFile } from '../system/files.js';
+import { openLogFile } from '../schema/output-file.js';
 import { BuddyLink } from './buddy-link.js';
 
 /** The bundled buddy program (this file is dist/controller/buddy-launcher.js). */

@@ -19,7 +19,8 @@ const CHUNK = 500;
 type Cursor = { after: number; left: number } | { at: [number, number]; to: [number, number]; upTo: number; left: number };
 
 export function eventPage(store: AuditStore, q: EventPageQuery, uuids: string[] | null): EventPage {
-  const { condition, args } = store.eventFilter({ ...q, afterId: undefined }, uuids);
+  const { afterId: _ignored, ...filter } = q; // paging goes by its cursor, never by afterId
+  const { condition, args } = store.eventFilter(filter, uuids);
   const cursor = q.cursor !== undefined ? decode(q.cursor) : firstCursor(store, q, condition, args);
   if (cursor === null) return { events: [], next: null };
   const events: ServiceEvent[] = [];

@@ -2,7 +2,7 @@
 // regular file with one name, /dev/null, or nothing yet in an existing folder (system/files.ts says why).
 import { lstatSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { unusableOutput } from '../../system/files.js';
+import { unusableOutput } from '../output-file.js';
 import { makeIssue } from './issues.js';
 import type { ConfigIssue, ServiceConfig } from './types.js';
 

@@ -29,7 +29,7 @@ async function pair(options: Omit<RpcOptions, 'codec' | 'maxFrameBytes'> & { max
 }
 
 /** A client RpcConnection to a server that answers with `onRequest`. */
-async function rpcClient(onRequest: RpcOptions['onRequest']): Promise<{ server: Server; rpc: RpcConnection; sockets: Socket[] }> {
+async function rpcClient(onRequest: NonNullable<RpcOptions['onRequest']>): Promise<{ server: Server; rpc: RpcConnection; sockets: Socket[] }> {
   const path = join(dir, `c${++n}.sock`);
   const sockets: Socket[] = [];
   const server = createServer((socket) => {
