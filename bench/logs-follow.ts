@@ -44,7 +44,7 @@ export const logsFollow: Benchmark = {
       await new Promise<void>((resolve, reject) => {
         let rest = '';
         const timer = setTimeout(() => reject(new Error(`only ${latencies.length} of ${wanted} lines within 60 s`)), 60_000);
-        follower.stdout!.on('data', (d: Buffer) => {
+        follower.stdout.on('data', (d: Buffer) => {
           const now = performance.timeOrigin + performance.now();
           const parts = (rest + d.toString()).split('\n');
           rest = parts.pop()!;

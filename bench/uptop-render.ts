@@ -56,7 +56,7 @@ export const uptopRender: Benchmark = {
     const output = Object.assign(new PassThrough(), { columns: 120, rows: 50, isTTY: true });
     output.resume();
     const input = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => undefined });
-    const app = new App({ connect: {}, noColor: false, terminal: { input: input as never, output } });
+    const app = new App({ connect: {}, noColor: false, terminal: { input: input, output } });
     for (const s of statuses(now)) app.model.update(s);
     const redraw: number[] = [];
     try {

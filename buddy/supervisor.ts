@@ -159,7 +159,7 @@ export class Supervisor {
     if (!known) throw new UpkError(ErrorCode.BAD_REQUEST, `unknown signal ${JSON.stringify(name)}`);
     const pid = this.requirePid('signal');
     try {
-      process.kill(group ? -pid : pid, known as NodeJS.Signals);
+      process.kill(group ? -pid : pid, known);
     } catch (err) {
       throw new UpkError(ErrorCode.ACTION_FAILED, `cannot send ${known} to ${pid}: ${(err as Error).message}`);
     }

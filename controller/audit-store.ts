@@ -5,7 +5,7 @@ import { v4 as uuidv4 } from 'uuid';
 import type { ConfigChangeRecord, EventQuery } from '../schema/client-protocol.js';
 import type { ServiceConfig } from '../schema/config/types.js';
 import { EVENTS_PAGE_MAX } from '../schema/client-protocol.js';
-import { isoTime, USAGE_RECORD, type BuddyEvent, type DesiredState, type EventType, type ServiceEvent } from '../schema/records.js';
+import { isoTime, USAGE_RECORD, type BuddyEvent, type DesiredState, type ServiceEvent } from '../schema/records.js';
 import { migrate } from './migrations.js';
 import { RunLedger } from './run-ledger.js';
 import { SampleStore } from './sample-store.js';
@@ -340,7 +340,7 @@ export class AuditStore {
             buddy: b.instance,
             seq: e.seq,
             time: isoTime(e.time),
-            type: e.type as EventType,
+            type: e.type,
             pid: e.pid ?? null,
             code: e.code ?? null,
             signal: e.signal ?? null,

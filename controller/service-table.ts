@@ -139,7 +139,7 @@ export function serviceStatus(e: ServiceEntry): ServiceStatus {
     uuid: e.uuid,
     state: e.waiting?.length ? 'waiting' : reachable && s ? s.state : 'unknown',
     desired: e.desired,
-    pid: running ? s!.pid : null,
+    pid: running ? s.pid : null,
     buddyPid: reachable ? e.link!.pid : null,
     started: running ? (s?.started ?? null) : null,
     since: s?.since ?? null,

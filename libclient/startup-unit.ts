@@ -156,7 +156,6 @@ function currentUser(): string {
 
 /** No line breaks or other control characters: systemd reads a unit line by line. */
 function checkText(text: string): void {
-  // eslint-disable-next-line no-control-regex
   if (/[\x00-\x1f\x7f]/.test(text)) {
     throw new UpkError(ErrorCode.BAD_REQUEST, `${JSON.stringify(text)}: a systemd unit cannot hold a control character (a line break, say)`);
   }

@@ -1,5 +1,5 @@
 // The exit codes of upk and upk-controller: one table, documented in docs/cli.md.
-import { ErrorCode } from './errors.js';
+import type { ErrorCode } from './errors.js';
 
 export const ExitCode = {
   OK: 0,

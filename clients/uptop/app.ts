@@ -276,6 +276,8 @@ export class App {
       case 'a':
         if (selected) this.openMenu(selected.name, selected.actions);
         return;
+      default:
+        break; // not a letter key: enter and escape below
     }
     if (name === 'enter' && selected) this.openDetail(selected.uuid);
     if (name === 'escape' && this.model.filter) {
@@ -370,7 +372,7 @@ export class App {
     this.model.say(`${service}: ${verb}…`);
     this.renderSoon();
     try {
-      const [outcome] = (await this.withClient((c) => c[kind](service))) as OutcomeItem[];
+      const [outcome] = await this.withClient<OutcomeItem[]>((c) => c[kind](service));
       if (outcome) this.model.say(`${service}: ${kind}: ${outcome.ok ? 'ok' : 'FAILED'}: ${outcome.message}`, outcome.ok ? 'ok' : 'error');
     } catch (err) {
       this.model.say(`${service}: ${kind}: ${describeError(err)}`, 'error');

@@ -72,7 +72,7 @@ describe('buddy sockets', { timeout: 90_000 }, () => {
     peer.send({ id: 2, method: 'deliver', params: { buddy: identity({ instance: buddy.instance, pid: s!.buddyPid }), events: [forged] } });
     const answer = await peer.answer(2);
     assert.equal(answer?.error?.code, 'BAD_REQUEST');
-    assert.match(answer!.error!.message, /deliveries carry on from what is stored/);
+    assert.match(answer.error.message, /deliveries carry on from what is stored/);
     const before = box.events('tick').length;
     await sleep(1500);
     assert.ok(box.events('tick').length > before + 3, 'the real buddy is still collected');

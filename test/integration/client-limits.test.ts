@@ -104,7 +104,7 @@ describe('client limits', { timeout: 120_000 }, () => {
     peer.send({ id: 2, method: 'events', params: { service: 'big', limit: 10_000 } });
     const answer = await peer.answer(2, 30_000);
     assert.equal(answer?.error?.code, 'LIMIT_REACHED');
-    assert.match(answer!.error!.message, /larger than the 16 MiB one message may carry/);
+    assert.match(answer.error.message, /larger than the 16 MiB one message may carry/);
     peer.send({ id: 3, method: 'list', params: {} });
     assert.ok(Array.isArray((await peer.answer(3))?.result), 'the same connection answers on');
     peer.close();
@@ -276,7 +276,7 @@ describe('client limits', { timeout: 120_000 }, () => {
     peer.send({ id: 3, method: 'start', params: { services: ['wordy1'] } }); // must not be done
     const answer = await peer.answer(1);
     assert.equal(answer?.error?.code, 'PROTOCOL_ERROR');
-    assert.match(answer!.error!.message, /the first request must be hello/);
+    assert.match(answer.error.message, /the first request must be hello/);
     assert.ok(await peer.closesWithin(2000));
     await sleep(500);
     assert.equal((await (await box.client()).status('wordy1'))[0]!.state, 'stopped', 'nothing after the refused request was done');

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { ErrorCode, UpkError, connect, startController } from '../../libclient/index.js';
+import type { UpkError} from '../../libclient/index.js';
+import { ErrorCode, connect, startController } from '../../libclient/index.js';
 import { Sandbox, UPK, alive, sleep } from '../helpers/sandbox.js';
 
 describe('client across controller restarts', { timeout: 120_000 }, () => {

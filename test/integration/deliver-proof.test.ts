@@ -97,7 +97,7 @@ describe('a delivery proves where it comes from', { timeout: 60_000 }, () => {
     const forged: BuddyEvent[] = Array.from({ length: 50 }, (_, i) => ({ seq: last + 1 + i, time: Date.now(), type: 'spawned', pid: 4242, detail: { forged: true } }));
     const answer = await deliver(forged);
     assert.equal(answer?.error?.code, 'BAD_REQUEST');
-    assert.match(answer!.error!.message, /not delivered by buddy .*: it does not hold event \d+ as delivered/);
+    assert.match(answer.error.message, /not delivered by buddy .*: it does not hold event \d+ as delivered/);
     assert.equal(stored().at(-1), last, 'nothing forged stored');
     const fake = await deliver(forged.slice(0, 1).map((e) => ({ ...e, seq: 1 })), '00000000-0000-4000-8000-00000000abcd');
     assert.match(String(fake?.error?.message), /the buddy of tick is instance/);

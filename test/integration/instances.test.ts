@@ -168,7 +168,7 @@ describe('Instances', { timeout: 120_000 }, () => {
     assert.ok(!existsSync(lock), 'released');
 
     // A pid that ended: taken over at once.
-    const dead = spawnSync('true').pid!;
+    const dead = spawnSync('true').pid;
     writeFileSync(lock, `${dead}\n`);
     const over = await box.upk(['scale', 'web', '2']);
     assert.equal(over.code, 0, over.stdout + over.stderr);

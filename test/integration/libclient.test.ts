@@ -1,7 +1,8 @@
 // The client library against a real controller: every method, and errors as typed UpkErrors.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Client, ErrorCode, UpkError, checkConfiguration, connect } from '../../libclient/index.js';
+import type { Client} from '../../libclient/index.js';
+import { ErrorCode, UpkError, checkConfiguration, connect } from '../../libclient/index.js';
 import { Sandbox } from '../helpers/sandbox.js';
 
 describe('libclient', { timeout: 60_000 }, () => {

@@ -53,12 +53,12 @@ describe('configuration reload', { timeout: 90_000 }, () => {
     const byService = Object.fromEntries(r.changes.map((x) => [x.service, x]));
     assert.equal(byService.newbie?.change, 'added');
     assert.equal(byService.alpha?.change, 'changed');
-    assert.match(byService.alpha!.message, /^UserRateLimit, ExecStart; /);
-    assert.match(byService.alpha!.message, /ExecStart takes effect at its next start: upk restart alpha, or upk reload-config --restart; the other settings apply now$/);
-    assert.equal(byService.alpha!.restart, true);
+    assert.match(byService.alpha.message, /^UserRateLimit, ExecStart; /);
+    assert.match(byService.alpha.message, /ExecStart takes effect at its next start: upk restart alpha, or upk reload-config --restart; the other settings apply now$/);
+    assert.equal(byService.alpha.restart, true);
     assert.equal(byService.leaver?.change, 'removed');
     assert.equal(byService.keeper?.change, 'kept');
-    assert.match(byService.keeper!.message, /until upk remove/);
+    assert.match(byService.keeper.message, /until upk remove/);
 
     await box.waitForState('newbie', 'running');
     const [alpha] = await c.status('alpha');

@@ -122,7 +122,7 @@ describe('machine: running', { timeout: 5000 }, () => {
     const e = h.feed({ kind: 'exited', code: 127, signal: null });
     const s = settled(e);
     assert.equal(s[0]?.ok, false);
-    assert.match(s[0]!.message, /code 127 after 10 ms/);
+    assert.match(s[0].message, /code 127 after 10 ms/);
     assert.equal(h.m.snapshot().failures, 1);
   });
 

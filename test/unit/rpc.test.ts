@@ -76,7 +76,7 @@ describe('rpc connection', { timeout: 10_000 }, () => {
     const messages = (await got) as { id: number; error?: { code: string; message: string } }[];
     assert.equal(messages.length, 1);
     assert.equal(messages[0]!.error?.code, 'PROTOCOL_ERROR');
-    assert.match(messages[0]!.error!.message, /the first request must be hello/);
+    assert.match(messages[0]!.error.message, /the first request must be hello/);
     server.close();
   });
 

@@ -29,7 +29,7 @@ function svc(name: string, extra: Partial<ServiceStatus> = {}): ServiceStatus {
     description: null,
     unsupervised: null,
     ...extra,
-  } as ServiceStatus;
+  };
 }
 
 function model(...list: ServiceStatus[]): Model {
