@@ -10,7 +10,10 @@ import type { Benchmark, Figure } from './report.js';
 /** Runs upk as a user would, without the shell's NODE_OPTIONS; resolves with its exit code once it exits. */
 function upk(sandbox: Sandbox, args: string[]): Promise<number | null> {
   const { NODE_OPTIONS: _o, NODE_EXTRA_CA_CERTS: _c, ...env } = process.env;
-  const child = spawn(process.execPath, [UPK_PROGRAM, ...args], { env: { ...env, UPKEEPER_CONFIG: sandbox.configFile }, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [UPK_PROGRAM, ...args], {
+    env: { ...env, UPKEEPER_CONFIG: sandbox.configFile },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   return new Promise((resolve) => child.on('exit', (code) => resolve(code)));
 }
 
@@ -39,7 +42,9 @@ export const addLatency: Benchmark = {
         toReturn.push(returned - t0);
         if ((await upk(sandbox, ['remove', `added-${i}`, '--delete-file'])) !== 0) throw new Error(`upk remove added-${i} failed`);
       }
-      ctx.note(`${runs} services added one after another to a running controller, each removed before the next; upk run as a process with a clean Node environment`);
+      ctx.note(
+        `${runs} services added one after another to a running controller, each removed before the next; upk run as a process with a clean Node environment`,
+      );
       const n = `${runs} adds`;
       return [
         { label: 'upk add to the service running, median', value: median(toRunning), unit: 'ms', n },

@@ -87,7 +87,12 @@ async function build(sandbox: Sandbox, total: number): Promise<{ ms: number; eve
  * desired, stopping, signal_sent, exited, stopped), spread evenly so that they use `budget` events;
  * and its usage records, one a minute for the last 7 days and one an hour before.
  */
-export function history(start: number, end: number, budget: number, index: number): { records: BuddyEvent[]; events: number; usage: number } {
+export function history(
+  start: number,
+  end: number,
+  budget: number,
+  index: number,
+): { records: BuddyEvent[]; events: number; usage: number } {
   const records: Omit<BuddyEvent, 'seq'>[] = [];
   const perRun = 3.3; // the mean of 3 events, and 6 for every tenth run
   const runs = Math.floor(budget / perRun);
@@ -110,7 +115,13 @@ export function history(start: number, end: number, budget: number, index: numbe
       made += 6;
     } else {
       records.push(
-        { time: t + up, type: 'exited', pid, code: 1, detail: { uptimeMs: up, requested: false, lastOutput: { stdout: 'serving', stderr: `error: lost connection ${r}` } } },
+        {
+          time: t + up,
+          type: 'exited',
+          pid,
+          code: 1,
+          detail: { uptimeMs: up, requested: false, lastOutput: { stdout: 'serving', stderr: `error: lost connection ${r}` } },
+        },
         { time: t + up + 1, type: 'backoff', detail: { reason: 'ratelimit', delayMs: 1000, until: new Date(t + up + 1001).toISOString() } },
       );
       made += 3;
@@ -122,7 +133,19 @@ export function history(start: number, end: number, budget: number, index: numbe
   for (let t = Math.ceil(start / HOUR) * HOUR; t + step(t) <= end; t += step(t)) {
     const len = step(t);
     const cpuMs = Math.round(len * (0.02 + 0.01 * ((t / len + index) % 5)));
-    records.push({ time: t + len - 1, type: 'usage', detail: { from: t, to: t + len - 1, cpuMs, rssKb: 40_000 + index * 1000, rssMaxKb: 45_000 + index * 1000, processes: 1, samples: len / 10_000 } });
+    records.push({
+      time: t + len - 1,
+      type: 'usage',
+      detail: {
+        from: t,
+        to: t + len - 1,
+        cpuMs,
+        rssKb: 40_000 + index * 1000,
+        rssMaxKb: 45_000 + index * 1000,
+        processes: 1,
+        samples: len / 10_000,
+      },
+    });
     usage += 1;
   }
   records.sort((a, b) => a.time - b.time);
@@ -156,9 +179,7 @@ function upkWall(sandbox: Sandbox, args: string[]): Promise<number> {
   delete env.NODE_EXTRA_CA_CERTS;
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [UPK_PROGRAM, ...args], { env }, (err) =>
-      err ? reject(err) : resolve(performance.now() - t0),
-    );
+    execFile(process.execPath, [UPK_PROGRAM, ...args], { env }, (err) => (err ? reject(err) : resolve(performance.now() - t0)));
   });
 }
 
@@ -172,23 +193,58 @@ async function measure(quick: boolean, client: Client, sandbox: Sandbox, note: (
     const t = await timed(N, () => client.trend({ metric, bucket: '1h', since: week }));
     const p50 = median(t);
     if (p50 > slowest.p50) slowest = { metric, p50 };
-    figures.push({ label: `trend ${metric}, 50 services, 7 d in 1 h buckets, p50`, value: p50, unit: 'ms', n: N, target: { op: '<=', value: 100 } });
+    figures.push({
+      label: `trend ${metric}, 50 services, 7 d in 1 h buckets, p50`,
+      value: p50,
+      unit: 'ms',
+      n: N,
+      target: { op: '<=', value: 100 },
+    });
   }
   note(`slowest trend over 7 days: ${slowest.metric}, p50 ${slowest.p50.toFixed(1)} ms`);
   const month = await timed(N, () => client.trend({ metric: 'uptime', bucket: '1d', since: new Date(Date.now() - DAYS * DAY) }));
-  figures.push({ label: 'trend uptime, 50 services, 30 d in 1 d buckets, p50', value: median(month), unit: 'ms', n: N, target: { op: '<=', value: 100 } });
+  figures.push({
+    label: 'trend uptime, 50 services, 30 d in 1 d buckets, p50',
+    value: median(month),
+    unit: 'ms',
+    n: N,
+    target: { op: '<=', value: 100 },
+  });
   const minutes = await timed(N, () => client.trend({ metric: 'cpu', bucket: '15m', since: new Date(Date.now() - DAY) }));
-  figures.push({ label: 'trend cpu, 50 services, 24 h in 15 min buckets (minute records), p50', value: median(minutes), unit: 'ms', n: N, target: { op: '<=', value: 100 } });
+  figures.push({
+    label: 'trend cpu, 50 services, 24 h in 15 min buckets (minute records), p50',
+    value: median(minutes),
+    unit: 'ms',
+    n: N,
+    target: { op: '<=', value: 100 },
+  });
   const upMinutes = await timed(N, () => client.trend({ metric: 'uptime', bucket: '15m', since: new Date(Date.now() - DAY) }));
-  figures.push({ label: 'trend uptime, 50 services, 24 h in 15 min buckets (runs), p50', value: median(upMinutes), unit: 'ms', n: N, target: { op: '<=', value: 100 } });
+  figures.push({
+    label: 'trend uptime, 50 services, 24 h in 15 min buckets (runs), p50',
+    value: median(upMinutes),
+    unit: 'ms',
+    n: N,
+    target: { op: '<=', value: 100 },
+  });
   const fine = await timed(N, () => client.trend({ metric: 'rss', bucket: '10m', since: new Date(Date.now() - 6.9 * DAY) }));
-  figures.push({ label: 'trend rss, 50 services, 6.9 d in 10 min buckets (every minute record), p50', value: median(fine), unit: 'ms', n: N });
+  figures.push({
+    label: 'trend rss, 50 services, 6.9 d in 10 min buckets (every minute record), p50',
+    value: median(fine),
+    unit: 'ms',
+    n: N,
+  });
   const one = await timed(N, () => client.trend({ services: 'svc-01', metric: 'restarts', bucket: '1h', since: week }));
   figures.push({ label: 'trend restarts, 1 crash-looping service, 7 d, p50', value: median(one), unit: 'ms', n: N });
 
   const hourAgo = () => new Date(Date.now() - HOUR);
   const recent = await timed(N, () => client.events({ since: hourAgo(), limit: 100 }));
-  figures.push({ label: 'events --since 1h (newest 100), libclient round trip, p50', value: median(recent), unit: 'ms', n: N, target: { op: '<=', value: 50 } });
+  figures.push({
+    label: 'events --since 1h (newest 100), libclient round trip, p50',
+    value: median(recent),
+    unit: 'ms',
+    n: N,
+    target: { op: '<=', value: 50 },
+  });
   figures.push({ label: 'events --since 1h, libclient round trip, p95', value: percentile(recent, 95), unit: 'ms', n: N });
   const grep = await timed(N, () => client.events({ since: hourAgo(), text: 'lost connection 7', limit: 100 }));
   figures.push({ label: 'events --since 1h --grep TEXT, p50', value: median(grep), unit: 'ms', n: N });
@@ -204,7 +260,12 @@ async function measure(quick: boolean, client: Client, sandbox: Sandbox, note: (
     upkTrend.push(await upkWall(sandbox, ['trend', '--since', '7d', '--bucket', '1h', '--json']));
     upkVersion.push(await upkWall(sandbox, ['--version']));
   }
-  figures.push({ label: 'upk events --since 1h, whole command (process start to exit), p50', value: median(upkEvents), unit: 'ms', n: walls });
+  figures.push({
+    label: 'upk events --since 1h, whole command (process start to exit), p50',
+    value: median(upkEvents),
+    unit: 'ms',
+    n: walls,
+  });
   figures.push({ label: 'upk trend --since 7d --bucket 1h, whole command, p50', value: median(upkTrend), unit: 'ms', n: walls });
   figures.push({ label: 'upk --version: Node start-up and loading upk alone, p50', value: median(upkVersion), unit: 'ms', n: walls });
   return figures;

@@ -166,9 +166,14 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 
 function shutdown(configFile: string): Promise<{ ok: boolean; output: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [UPK_PROGRAM, '--config', configFile, 'shutdown'], { timeout: SHUTDOWN_TIMEOUT_MS }, (err, stdout, stderr) => {
-      resolve({ ok: err === null, output: `${err?.message ?? ''} ${stdout} ${stderr}`.replace(/\s+/g, ' ').trim() });
-    });
+    execFile(
+      process.execPath,
+      [UPK_PROGRAM, '--config', configFile, 'shutdown'],
+      { timeout: SHUTDOWN_TIMEOUT_MS },
+      (err, stdout, stderr) => {
+        resolve({ ok: err === null, output: `${err?.message ?? ''} ${stdout} ${stderr}`.replace(/\s+/g, ' ').trim() });
+      },
+    );
   });
 }
 

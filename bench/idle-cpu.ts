@@ -49,16 +49,28 @@ export const idleCpu: Benchmark = {
       const seconds = (last.at - first.at) / 1000;
       const missing = samples.reduce((n, s) => n + s.missing, 0);
       if (missing > 0) ctx.note(`warning: ${missing} readings missing (processes vanished during the window)`);
-      ctx.note(`BuddyPollingInterval ${POLLING_INTERVAL_S} s, settle ${SETTLE_MS / 1000} s, window ${seconds.toFixed(1)} s, CLK_TCK ${clockTicksPerSecond()}`);
+      ctx.note(
+        `BuddyPollingInterval ${POLLING_INTERVAL_S} s, settle ${SETTLE_MS / 1000} s, window ${seconds.toFixed(1)} s, CLK_TCK ${clockTicksPerSecond()}`,
+      );
       const slices = samples.slice(1).map((s, i) => pct(samples[i] as Sample, s, all).toFixed(2));
       ctx.note(`controller + buddies, per ${(seconds / SLICES).toFixed(1)} s slice: ${slices.join(' %, ')} %`);
       const n = `${seconds.toFixed(0)} s window`;
       const figures: Figure[] = [
-        { label: `start-up transient, first ${SETTLE_MS / 1000} s`, value: pct(settleFrom, first, all), unit: '%', n: `${SETTLE_MS / 1000} s` },
+        {
+          label: `start-up transient, first ${SETTLE_MS / 1000} s`,
+          value: pct(settleFrom, first, all),
+          unit: '%',
+          n: `${SETTLE_MS / 1000} s`,
+        },
         { label: 'controller CPU', value: pct(first, last, (s) => s.controller), unit: '%', n },
         { label: `${buddies.length} buddies CPU, together`, value: pct(first, last, (s) => s.buddies), unit: '%', n },
         { label: 'controller + buddies CPU', value: pct(first, last, all), unit: '%', n, target: { op: '<=', value: 1 } },
-        { label: 'controller + buddies CPU, last slice', value: pct(samples[SLICES - 1] as Sample, last, all), unit: '%', n: `${(seconds / SLICES).toFixed(1)} s slice` },
+        {
+          label: 'controller + buddies CPU, last slice',
+          value: pct(samples[SLICES - 1] as Sample, last, all),
+          unit: '%',
+          n: `${(seconds / SLICES).toFixed(1)} s slice`,
+        },
       ];
       return figures;
     }),

@@ -32,7 +32,9 @@ export const logsFollow: Benchmark = {
       const go = join(sandbox.dir, 'go');
       writeFileSync(script, WRITER);
       sandbox.writeConfig();
-      sandbox.writeServices({ lat: { ExecStart: `${process.execPath} ${script} ${go} ${wanted}`, InitialState: 'running', MinUptime: 0.1 } });
+      sandbox.writeServices({
+        lat: { ExecStart: `${process.execPath} ${script} ${go} ${wanted}`, InitialState: 'running', MinUptime: 0.1 },
+      });
       await sandbox.startController();
       const { NODE_OPTIONS: _o, NODE_EXTRA_CA_CERTS: _c, ...env } = process.env;
       const follower = spawn(process.execPath, [UPK_PROGRAM, 'logs', 'lat', '-f', '-n', '1', '--json'], {

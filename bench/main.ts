@@ -27,7 +27,20 @@ import { storeThroughput } from './store-throughput.js';
 import { uptopRender } from './uptop-render.js';
 import { slowSubscribers } from './slow-subscribers.js';
 
-const BENCHMARKS: readonly Benchmark[] = [memory, respawn, startup, restartDrain, liveLatency, idleCpu, storeThroughput, auditQueries, uptopRender, slowSubscribers, logsFollow, addLatency];
+const BENCHMARKS: readonly Benchmark[] = [
+  memory,
+  respawn,
+  startup,
+  restartDrain,
+  liveLatency,
+  idleCpu,
+  storeThroughput,
+  auditQueries,
+  uptopRender,
+  slowSubscribers,
+  logsFollow,
+  addLatency,
+];
 
 interface Options {
   quick: boolean;
@@ -43,7 +56,8 @@ function parseArgs(args: string[]): Options {
     else if (arg.startsWith('--only=')) options.only = arg.slice('--only='.length);
     else usage(`unknown argument ${JSON.stringify(arg)}`);
   }
-  if (options.only !== null && !BENCHMARKS.some((b) => b.name === options.only)) usage(`no benchmark named ${JSON.stringify(options.only)}`);
+  if (options.only !== null && !BENCHMARKS.some((b) => b.name === options.only))
+    usage(`no benchmark named ${JSON.stringify(options.only)}`);
   return options;
 }
 

@@ -21,11 +21,19 @@ export const restartDrain: Benchmark = {
     const times: number[] = [];
     for (let run = 1; run <= runs; run++) {
       const r = await withSandbox('drain', timeDrain);
-      ctx.note(`run ${run}: ${r.buffered} events buffered in the buddies; drained and current after ${r.ms.toFixed(0)} ms; ${r.behind} buddies behind`);
+      ctx.note(
+        `run ${run}: ${r.buffered} events buffered in the buddies; drained and current after ${r.ms.toFixed(0)} ms; ${r.behind} buddies behind`,
+      );
       times.push(r.ms);
     }
     const figures: Figure[] = [
-      { label: `start to ${SERVICES} buddies drained, median`, value: median(times) / 1000, unit: 's', n: runs === 1 ? '1 run' : `${runs} runs`, target: { op: '<=', value: 1 } },
+      {
+        label: `start to ${SERVICES} buddies drained, median`,
+        value: median(times) / 1000,
+        unit: 's',
+        n: runs === 1 ? '1 run' : `${runs} runs`,
+        target: { op: '<=', value: 1 },
+      },
     ];
     return figures;
   },

@@ -32,7 +32,9 @@ function pausedSubscriber(socketPath: string): Promise<Socket> {
 }
 
 function rssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS:'));
   return Number(line?.split(/\s+/)[1] ?? 0) / 1024;
 }
 
@@ -44,7 +46,7 @@ export const slowSubscribers: Benchmark = {
       const seconds = ctx.quick ? 20 : 80;
       sandbox.writeConfig();
       // Some 45 crashes a second, three events each (spawned, exited, backoff): 120-140 events/s here.
-      sandbox.writeServices({ churn: idleService({ ExecStart: "sh -c \"exit 1\"", UserRateLimit: 0.015 }) });
+      sandbox.writeServices({ churn: idleService({ ExecStart: 'sh -c "exit 1"', UserRateLimit: 0.015 }) });
       const pid = await sandbox.startController();
       const client = await sandbox.connect();
       const first = (await client.events({ limit: 1 }))[0]?.id ?? 0;
@@ -61,17 +63,27 @@ export const slowSubscribers: Benchmark = {
       const last = (await client.events({ limit: 1 }))[0]?.id ?? 0;
       const after = rssMb(pid);
       const rate = (last - first) / ((Date.now() - t0) / 1000 + 2);
-      const ended = readFileSync(join(sandbox.stateDir, 'controller.log'), 'utf8').split('\n').filter((l) => l.includes('bench-paused') && l.includes('ended')).length;
+      const ended = readFileSync(join(sandbox.stateDir, 'controller.log'), 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('bench-paused') && l.includes('ended')).length;
       client.close();
       for (const p of peers) p.destroy();
-      ctx.note(`controller RSS every 5 s (MB): ${samples.map((x) => x.toFixed(0)).join(" ")}`);
-      ctx.note(`${SUBSCRIBERS} paused subscribers for ${seconds} s; ${rate.toFixed(0)} events/s stored; ${ended} of ${SUBSCRIBERS} subscriptions ended by the controller (each at ${CLIENT_MAX_BUFFERED_BYTES / 1048576} MiB waiting)`);
+      ctx.note(`controller RSS every 5 s (MB): ${samples.map((x) => x.toFixed(0)).join(' ')}`);
+      ctx.note(
+        `${SUBSCRIBERS} paused subscribers for ${seconds} s; ${rate.toFixed(0)} events/s stored; ${ended} of ${SUBSCRIBERS} subscriptions ended by the controller (each at ${CLIENT_MAX_BUFFERED_BYTES / 1048576} MiB waiting)`,
+      );
       const n = `${SUBSCRIBERS} subscribers, ${seconds} s`;
       return [
         { label: 'controller RSS with them connected, at the start', value: before, unit: 'MB', n },
         { label: `controller RSS after ${seconds} s`, value: after, unit: 'MB', n },
         { label: 'controller RSS, highest sample (every 5 s)', value: max(samples), unit: 'MB', n },
-        { label: 'growth over the run', value: after - before, unit: 'MB', n, target: { op: '<=', value: 2 * SUBSCRIBERS * (CLIENT_MAX_BUFFERED_BYTES / 1048576) } },
+        {
+          label: 'growth over the run',
+          value: after - before,
+          unit: 'MB',
+          n,
+          target: { op: '<=', value: 2 * SUBSCRIBERS * (CLIENT_MAX_BUFFERED_BYTES / 1048576) },
+        },
       ];
     }),
 };

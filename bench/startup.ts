@@ -14,11 +14,19 @@ export const startup: Benchmark = {
     const totals: number[] = [];
     for (let run = 1; run <= runs; run++) {
       const { answered, allRunning } = await withSandbox('up', timeStartup);
-      ctx.note(`run ${run}: controller answered after ${answered.toFixed(0)} ms, all ${SERVICES} running after ${allRunning.toFixed(0)} ms`);
+      ctx.note(
+        `run ${run}: controller answered after ${answered.toFixed(0)} ms, all ${SERVICES} running after ${allRunning.toFixed(0)} ms`,
+      );
       totals.push(allRunning);
     }
     const figures: Figure[] = [
-      { label: `start to ${SERVICES} running, median`, value: median(totals) / 1000, unit: 's', n: runs === 1 ? '1 run' : `${runs} runs`, target: { op: '<=', value: 3 } },
+      {
+        label: `start to ${SERVICES} running, median`,
+        value: median(totals) / 1000,
+        unit: 's',
+        n: runs === 1 ? '1 run' : `${runs} runs`,
+        target: { op: '<=', value: 3 },
+      },
     ];
     totals.forEach((t, i) => figures.push({ label: `start to ${SERVICES} running, run ${i + 1}`, value: t / 1000, unit: 's', n: 1 }));
     return figures;

@@ -28,18 +28,37 @@ export const storeThroughput: Benchmark = {
     );
     const rounds = `${store.rounds} rounds`;
     const figures: Figure[] = [
-      { label: 'AuditStore.insertEvents', value: store.eventsPerSecond, unit: 'events/s', n: `${total.toLocaleString('en-US')} events`, target: { op: '>=', value: 20_000 } },
+      {
+        label: 'AuditStore.insertEvents',
+        value: store.eventsPerSecond,
+        unit: 'events/s',
+        n: `${total.toLocaleString('en-US')} events`,
+        target: { op: '>=', value: 20_000 },
+      },
       { label: `round of ${BUDDIES * EVENTS_PER_BUDDY} events, p50`, value: store.roundP50, unit: 'ms', n: rounds },
       { label: `round of ${BUDDIES * EVENTS_PER_BUDDY} events, p99`, value: store.roundP99, unit: 'ms', n: rounds },
-      { label: 'crash loop: spawned events stored', value: loop.spawned / (loop.ms / 1000), unit: '/s', n: `${(loop.ms / 1000).toFixed(0)} s` },
-      { label: 'crash loop: restarts by the buddy', value: loop.restarts / (loop.ms / 1000), unit: '/s', n: `${(loop.ms / 1000).toFixed(0)} s` },
+      {
+        label: 'crash loop: spawned events stored',
+        value: loop.spawned / (loop.ms / 1000),
+        unit: '/s',
+        n: `${(loop.ms / 1000).toFixed(0)} s`,
+      },
+      {
+        label: 'crash loop: restarts by the buddy',
+        value: loop.restarts / (loop.ms / 1000),
+        unit: '/s',
+        n: `${(loop.ms / 1000).toFixed(0)} s`,
+      },
     ];
     return figures;
   },
 };
 
 /** Insert `total` events through AuditStore, a poll round per transaction. */
-async function timeStore(sandbox: Sandbox, total: number): Promise<{ eventsPerSecond: number; rounds: number; roundP50: number; roundP99: number }> {
+async function timeStore(
+  sandbox: Sandbox,
+  total: number,
+): Promise<{ eventsPerSecond: number; rounds: number; roundP50: number; roundP99: number }> {
   sandbox.writeConfig();
   sandbox.writeServices(manyServices(BUDDIES));
   const { config, issues } = loadControllerConfig({ config: sandbox.configFile, env: process.env });
@@ -70,7 +89,12 @@ async function timeStore(sandbox: Sandbox, total: number): Promise<{ eventsPerSe
       if (r % 50 === 49) await sleep(0); // let Ctrl-C through
     }
     const seconds = times.reduce((a, b) => a + b, 0) / 1000;
-    return { eventsPerSecond: (rounds * BUDDIES * EVENTS_PER_BUDDY) / seconds, rounds, roundP50: percentile(times, 50), roundP99: percentile(times, 99) };
+    return {
+      eventsPerSecond: (rounds * BUDDIES * EVENTS_PER_BUDDY) / seconds,
+      rounds,
+      roundP50: percentile(times, 50),
+      roundP99: percentile(times, 99),
+    };
   } finally {
     store.close();
   }
@@ -116,7 +140,13 @@ async function crashLoop(sandbox: Sandbox): Promise<{ ms: number; restarts: numb
           .prepare(`SELECT count(*) AS n FROM events WHERE type = ? ${all ? '' : 'AND time >= ? AND time < ?'}`)
           .get(...(all ? [type] : [type, from, to])) as { n: number }
       ).n;
-    return { ms: to - from, restarts: last - first, spawned: count('spawned'), exited: count('exited'), dropped: count('events_dropped', true) };
+    return {
+      ms: to - from,
+      restarts: last - first,
+      spawned: count('spawned'),
+      exited: count('exited'),
+      dropped: count('events_dropped', true),
+    };
   } finally {
     db.close();
   }

@@ -45,7 +45,7 @@ export class JournalFile {
     }
     const line = Buffer.from(journalLine(event));
     try {
-      for (let off = 0; off < line.length; ) off += writeSync(this.fd, line, off);
+      for (let off = 0; off < line.length;) off += writeSync(this.fd, line, off);
     } catch (err) {
       try {
         ftruncateSync(this.fd, this.end);

@@ -2,7 +2,15 @@
 // exits with events not yet stored, it reaches the controller itself on the controller's endpoint
 // for buddies (StateDir/buddies.sock) and delivers them, retrying ReconnectRetries times.
 import { connect } from 'node:net';
-import { BUDDY_MAX_FRAME_BYTES, BUDDY_PROTOCOL, DELIVER_MAX_EVENTS, fitBatch, type BuddyIdentity, type BuddySettings, type ControllerBuddyMethods } from '../schema/buddy-protocol.js';
+import {
+  BUDDY_MAX_FRAME_BYTES,
+  BUDDY_PROTOCOL,
+  DELIVER_MAX_EVENTS,
+  fitBatch,
+  type BuddyIdentity,
+  type BuddySettings,
+  type ControllerBuddyMethods,
+} from '../schema/buddy-protocol.js';
 import { jsonCodec } from '../schema/codec.js';
 import { socketAddress } from '../schema/socket-path.js';
 import { RpcConnection } from '../schema/rpc.js';
@@ -87,7 +95,11 @@ export class LastResort {
         }
       }
       this.failedAt = Date.now();
-      this.log(absent ? `${reason}: no controller runs (no socket at ${endpoint}); events wait in the journal` : `${reason}: no controller at ${endpoint} after ${retries < 0 ? 'many' : retries + 1} tries; events wait in the journal`);
+      this.log(
+        absent
+          ? `${reason}: no controller runs (no socket at ${endpoint}); events wait in the journal`
+          : `${reason}: no controller at ${endpoint} after ${retries < 0 ? 'many' : retries + 1} tries; events wait in the journal`,
+      );
       return false;
     } finally {
       this.busy = false;

@@ -26,7 +26,7 @@ export class LineStamper {
     const stamp = Buffer.from(`${this.now().toISOString()} `, 'latin1');
     const out = Buffer.allocUnsafe(chunk.length + starts * stamp.length);
     let at = 0;
-    for (let from = 0; from < chunk.length; ) {
+    for (let from = 0; from < chunk.length;) {
       if (atStart) at += stamp.copy(out, at);
       const nl = chunk.indexOf(NEWLINE, from);
       const end = nl < 0 ? chunk.length : nl + 1;

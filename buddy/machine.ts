@@ -397,7 +397,11 @@ export class Machine {
     if (max >= 0 && this.failures >= max) {
       this.enter('failed');
       this.emit('failed', { detail: { failures: this.failures } });
-      this.settle('up', false, max === 0 ? 'not restarted: MaxConsecutiveFailures is 0' : `gave up after ${this.failures} failures in a row`);
+      this.settle(
+        'up',
+        false,
+        max === 0 ? 'not restarted: MaxConsecutiveFailures is 0' : `gave up after ${this.failures} failures in a row`,
+      );
       return;
     }
     const plan = planRestart(this.policy, this.starts, this.now, this.random);

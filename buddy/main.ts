@@ -50,7 +50,13 @@ async function main(): Promise<void> {
   const supervisor = new Supervisor(runDir, settings, queue, identity, log);
   const server = new BuddyServer(supervisor, queue, identity, RUN_DIR.settings, log);
   await server.listen(RUN_DIR.socket);
-  const lastResort = new LastResort(() => supervisor.currentSettings, me, queue, log, (seq) => supervisor.ack(seq));
+  const lastResort = new LastResort(
+    () => supervisor.currentSettings,
+    me,
+    queue,
+    log,
+    (seq) => supervisor.ack(seq),
+  );
   supervisor.onEvent = () => {
     server.announce();
     if (lastResort.urgent(Date.now() - server.lastDrained)) void lastResort.deliver('ring 75 % full');

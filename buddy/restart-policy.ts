@@ -10,9 +10,7 @@ export interface RestartPolicy {
   windowMs: number;
 }
 
-export type RestartPlan =
-  | { kind: 'now' }
-  | { kind: 'delay'; until: number; reason: 'ratelimit' | 'runaway' };
+export type RestartPlan = { kind: 'now' } | { kind: 'delay'; until: number; reason: 'ratelimit' | 'runaway' };
 
 /** Share of the rate limit that RandomizeRateLimit may add, at most. */
 export const JITTER_SHARE = 0.5;
@@ -28,12 +26,7 @@ export const RUNAWAY_NOTICEABLE_MS = 100;
  * `maxRestarts` earlier starts fall within (t - windowMs, t]: the first start plus maxRestarts restarts
  * fit in any window; the next is held until the oldest of them leaves the window.
  */
-export function planRestart(
-  policy: RestartPolicy,
-  starts: readonly number[],
-  now: number,
-  random: () => number,
-): RestartPlan {
+export function planRestart(policy: RestartPolicy, starts: readonly number[], now: number, random: () => number): RestartPlan {
   const last = starts.length > 0 ? starts[starts.length - 1]! : undefined;
   const jitter = policy.randomize ? random() * JITTER_SHARE : 0;
   const rateUntil = last === undefined ? now : last + Math.round(policy.rateLimitMs * (1 + jitter));

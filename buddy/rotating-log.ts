@@ -37,13 +37,14 @@ export class RotatingLog {
     private readonly own = true,
   ) {
     this.reopen();
-    if (own) for (let i = 1; i <= keep; i++) {
-      try {
-        makeLogFilePrivate(`${path}.${i}`);
-      } catch {
-        /* a rotated file that cannot be made private is left as it is */
+    if (own)
+      for (let i = 1; i <= keep; i++) {
+        try {
+          makeLogFilePrivate(`${path}.${i}`);
+        } catch {
+          /* a rotated file that cannot be made private is left as it is */
+        }
       }
-    }
   }
 
   /** Why the file is not open now, or null. */

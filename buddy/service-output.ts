@@ -40,7 +40,6 @@ export interface SpawnContext {
   gid?: number;
 }
 
-
 const PIPE_RESTART_MS = 1000;
 /** Output kept in memory for an exit's last lines: the last 4 KiB, of which at most 10 lines and 2 KiB are told. */
 const TAIL_KEEP_BYTES = 4096;

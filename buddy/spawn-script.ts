@@ -13,15 +13,17 @@ export function spawnScript(script: string, args: string[], stdio: StdioOptions,
   const switching = ctx.uid !== undefined || ctx.gid !== undefined;
   const fd = switching ? openSync(script, constants.O_RDONLY) : -1;
   try {
-    return hidingValues(() => spawn(switching ? '/proc/self/fd/3' : script, args, {
-      detached: true, // setsid(): the pid is also the process group and the session
-      stdio: switching ? [...(stdio as unknown[]).slice(0, 3), fd] as StdioOptions : stdio,
-      env: ctx.env,
-      cwd: ctx.cwd,
-      argv0: script,
-      ...(ctx.uid === undefined ? {} : { uid: ctx.uid }),
-      ...(ctx.gid === undefined ? {} : { gid: ctx.gid }),
-    }));
+    return hidingValues(() =>
+      spawn(switching ? '/proc/self/fd/3' : script, args, {
+        detached: true, // setsid(): the pid is also the process group and the session
+        stdio: switching ? ([...(stdio as unknown[]).slice(0, 3), fd] as StdioOptions) : stdio,
+        env: ctx.env,
+        cwd: ctx.cwd,
+        argv0: script,
+        ...(ctx.uid === undefined ? {} : { uid: ctx.uid }),
+        ...(ctx.gid === undefined ? {} : { gid: ctx.gid }),
+      }),
+    );
   } finally {
     if (fd >= 0) closeSync(fd);
   }

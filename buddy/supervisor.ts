@@ -76,7 +76,9 @@ export class Supervisor {
     this.stdout = this.outputChannel('stdout');
     this.stderr = this.outputChannel('stderr');
     // Usage records are collected by the next poll: they do not call the controller.
-    this.meter = new UsageMeter(settings.sampleInterval * 1000, (detail) => this.queue.push(USAGE_RECORD, { detail: { ...detail } }, detail.to));
+    this.meter = new UsageMeter(settings.sampleInterval * 1000, (detail) =>
+      this.queue.push(USAGE_RECORD, { detail: { ...detail } }, detail.to),
+    );
     this.actions = new ActionRunner(
       this.at(RUN_DIR.log),
       () => this.spawnContext(),
@@ -146,7 +148,10 @@ export class Supervisor {
     const name = /^\d{1,2}$/.test(nameOrNumber) ? list[Number(nameOrNumber)] : list.find((n) => n === nameOrNumber);
     if (name === undefined) {
       const known = list.length > 0 ? list.map((n, i) => `${String(i).padStart(2, '0')} ${n}`).join(', ') : 'none';
-      throw new UpkError(ErrorCode.NO_SUCH_ACTION, `${this.settings.service} has no action ${JSON.stringify(nameOrNumber)} (actions: ${known})`);
+      throw new UpkError(
+        ErrorCode.NO_SUCH_ACTION,
+        `${this.settings.service} has no action ${JSON.stringify(nameOrNumber)} (actions: ${known})`,
+      );
     }
     const pid = this.machine.snapshot().pid;
     return this.actions.run(name, this.at(RUN_DIR.scripts, name), pid === null ? [] : [String(pid)]);
@@ -155,7 +160,8 @@ export class Supervisor {
   signal(name: string, group: boolean): { pid: number } {
     const signal = (name.toUpperCase().startsWith('SIG') ? name.toUpperCase() : `SIG${name.toUpperCase()}`) as NodeJS.Signals;
     const number = /^\d+$/.test(name) ? Number(name) : undefined;
-    const known = number !== undefined ? Object.entries(os.signals).find(([, n]) => n === number)?.[0] : signal in os.signals ? signal : undefined;
+    const known =
+      number !== undefined ? Object.entries(os.signals).find(([, n]) => n === number)?.[0] : signal in os.signals ? signal : undefined;
     if (!known) throw new UpkError(ErrorCode.BAD_REQUEST, `unknown signal ${JSON.stringify(name)}`);
     const pid = this.requirePid('signal');
     try {
@@ -310,10 +316,13 @@ export class Supervisor {
         return this.watchGroup(effect.pgid);
       case 'set_timer': {
         this.clearTimer(effect.timer);
-        const timer = setTimeout(() => {
-          this.timers.delete(effect.timer);
-          this.input({ kind: 'timer', timer: effect.timer });
-        }, Math.max(0, effect.at - Date.now()));
+        const timer = setTimeout(
+          () => {
+            this.timers.delete(effect.timer);
+            this.input({ kind: 'timer', timer: effect.timer });
+          },
+          Math.max(0, effect.at - Date.now()),
+        );
         this.timers.set(effect.timer, timer);
         return;
       }
@@ -466,7 +475,8 @@ export class Supervisor {
         if (this.statusFailing) this.log(`writing ${RUN_DIR.status} again`);
         this.statusFailing = false;
       } catch (err) {
-        if (!this.statusFailing) this.log(`cannot write ${RUN_DIR.status} (until it can be, a next buddy cannot adopt what runs now): ${(err as Error).message}`);
+        if (!this.statusFailing)
+          this.log(`cannot write ${RUN_DIR.status} (until it can be, a next buddy cannot adopt what runs now): ${(err as Error).message}`);
         this.statusFailing = true;
       }
     });

@@ -172,7 +172,8 @@ export class UsageMeter {
 
   /** A controller polls: measure now if a measurement is (nearly) due. */
   measureIfDue(now = Date.now()): void {
-    if (this.leader !== null && this.intervalMs > 0 && this.members.size > 0 && now - this.lastAt >= this.intervalMs * DUE_SHARE) this.measure();
+    if (this.leader !== null && this.intervalMs > 0 && this.members.size > 0 && now - this.lastAt >= this.intervalMs * DUE_SHARE)
+      this.measure();
   }
 
   private schedule(): void {

@@ -12,7 +12,6 @@ import { SampleStore } from './sample-store.js';
 import { TrendQueries } from './trend-query.js';
 import { isStorageError, WriteHealth, type WriteFailure } from './write-health.js';
 
-
 export interface StoredService {
   uuid: string;
   desired: DesiredState;
@@ -129,8 +128,7 @@ export class AuditStore {
         this.db.prepare('UPDATE services SET removed = ? WHERE uuid = ?').run(now, active.uuid);
       }
       const existing = this.db.prepare('SELECT desired, config, removed FROM services WHERE uuid = ?').get(uuid) as
-        | { desired: DesiredState; config: string; removed: number | null }
-        | undefined;
+        { desired: DesiredState; config: string; removed: number | null } | undefined;
       if (!existing) {
         this.db
           .prepare(
@@ -181,7 +179,9 @@ export class AuditStore {
   }
 
   recordChanges(changes: ConfigChangeRecord[], trigger: string, now = Date.now()): void {
-    const insert = this.db.prepare('INSERT INTO config_changes (time, service_uuid, service, change, trigger, detail) VALUES (?, ?, ?, ?, ?, ?)');
+    const insert = this.db.prepare(
+      'INSERT INTO config_changes (time, service_uuid, service, change, trigger, detail) VALUES (?, ?, ?, ?, ?, ?)',
+    );
     this.db.transaction(() => {
       for (const c of changes) insert.run(now, c.uuid, c.service, c.change, trigger, c.message);
     })();
@@ -219,8 +219,16 @@ export class AuditStore {
     const [pkg, name] = id.includes('::') ? id.split('::', 2) : [null, id];
     const rows = (
       pkg === null
-        ? this.db.prepare('SELECT uuid, name, package FROM services WHERE name = ? ORDER BY removed IS NOT NULL, coalesce(removed, modified) DESC').all(name)
-        : this.db.prepare('SELECT uuid, name, package FROM services WHERE package = ? AND name = ? ORDER BY removed IS NOT NULL, coalesce(removed, modified) DESC').all(pkg, name)
+        ? this.db
+            .prepare(
+              'SELECT uuid, name, package FROM services WHERE name = ? ORDER BY removed IS NOT NULL, coalesce(removed, modified) DESC',
+            )
+            .all(name)
+        : this.db
+            .prepare(
+              'SELECT uuid, name, package FROM services WHERE package = ? AND name = ? ORDER BY removed IS NOT NULL, coalesce(removed, modified) DESC',
+            )
+            .all(pkg, name)
     ) as { uuid: string; name: string; package: string | null }[];
     return rows.map((r) => ({ id: r.package ? `${r.package}::${r.name}` : r.name, uuid: r.uuid }));
   }
@@ -246,7 +254,9 @@ export class AuditStore {
   lastSeq(buddyId: number): number {
     const row = this.db
       // (max() of several values is NULL when one is: each side defaults to 0.)
-      .prepare('SELECT max(coalesce((SELECT max(seq) FROM events WHERE buddy_id = ?), 0), coalesce((SELECT max(seq) FROM samples WHERE buddy_id = ?), 0)) AS seq')
+      .prepare(
+        'SELECT max(coalesce((SELECT max(seq) FROM events WHERE buddy_id = ?), 0), coalesce((SELECT max(seq) FROM samples WHERE buddy_id = ?), 0)) AS seq',
+      )
       .get(buddyId, buddyId) as { seq: number | null };
     return row.seq ?? 0;
   }
@@ -255,15 +265,15 @@ export class AuditStore {
   endOtherBuddies(serviceUuid: string, currentId: number, reason: string): void {
     const now = Date.now();
     this.keep(() =>
-      this.db.prepare('UPDATE buddies SET ended = ?, end_reason = ? WHERE service_uuid = ? AND id != ? AND ended IS NULL').run(now, reason, serviceUuid, currentId),
+      this.db
+        .prepare('UPDATE buddies SET ended = ?, end_reason = ? WHERE service_uuid = ? AND id != ? AND ended IS NULL')
+        .run(now, reason, serviceUuid, currentId),
     );
   }
 
   /** Buddy instances not recorded as ended. */
   openBuddies(): { id: number; instance: string; serviceUuid: string; pid: number }[] {
-    return this.db
-      .prepare('SELECT id, instance, service_uuid AS serviceUuid, pid FROM buddies WHERE ended IS NULL')
-      .all() as never;
+    return this.db.prepare('SELECT id, instance, service_uuid AS serviceUuid, pid FROM buddies WHERE ended IS NULL').all() as never;
   }
 
   endBuddy(id: number, reason: string): void {
@@ -329,7 +339,17 @@ export class AuditStore {
             continue;
           }
           const detail = e.detail ? JSON.stringify(e.detail) : null;
-          const r = this.insertEvent.run(b.serviceUuid, b.buddyId, e.seq, e.time, e.type, e.pid ?? null, e.code ?? null, e.signal ?? null, detail);
+          const r = this.insertEvent.run(
+            b.serviceUuid,
+            b.buddyId,
+            e.seq,
+            e.time,
+            e.type,
+            e.pid ?? null,
+            e.code ?? null,
+            e.signal ?? null,
+            detail,
+          );
           if (r.changes === 0) continue; // stored before: exactly once
           const id = Number(r.lastInsertRowid);
           this.runs.apply(b.serviceUuid, b.buddyId, id, e);
@@ -424,7 +444,9 @@ export class AuditStore {
 
   /** When each service was first recorded (ms), by uuid. */
   createdTimes(uuids: string[]): Map<string, number> {
-    const rows = this.db.prepare(`SELECT uuid, created FROM services WHERE uuid IN (${uuids.map(() => '?').join(',') || 'NULL'})`).all(...uuids) as {
+    const rows = this.db
+      .prepare(`SELECT uuid, created FROM services WHERE uuid IN (${uuids.map(() => '?').join(',') || 'NULL'})`)
+      .all(...uuids) as {
       uuid: string;
       created: number;
     }[];
@@ -465,7 +487,18 @@ export class AuditStore {
         `INSERT INTO client_actions (time, client, client_pid, client_user, action, service_uuid, params, finished, ok, outcome)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(time, r.client, r.clientPid, r.clientUser, r.action, r.serviceUuid, JSON.stringify(r.params ?? null), finish?.time ?? null, finish ? (finish.ok ? 1 : 0) : null, finish?.outcome ?? null);
+      .run(
+        time,
+        r.client,
+        r.clientPid,
+        r.clientUser,
+        r.action,
+        r.serviceUuid,
+        JSON.stringify(r.params ?? null),
+        finish?.time ?? null,
+        finish ? (finish.ok ? 1 : 0) : null,
+        finish?.outcome ?? null,
+      );
     return Number(info.lastInsertRowid);
   }
 
@@ -489,7 +522,9 @@ export class AuditStore {
       this.pendingActions.delete(id);
       row = pending.id;
     }
-    this.keep(() => this.db.prepare('UPDATE client_actions SET finished = ?, ok = ?, outcome = ? WHERE id = ?').run(now, ok ? 1 : 0, outcome, row));
+    this.keep(() =>
+      this.db.prepare('UPDATE client_actions SET finished = ?, ok = ?, outcome = ? WHERE id = ?').run(now, ok ? 1 : 0, outcome, row),
+    );
   }
 }
 

@@ -98,7 +98,9 @@ export class Buddies {
     this.relaunching.delete(entry);
     if (!entry.unsupervised) return;
     entry.unsupervised = null;
-    this.c.log.info(`${entry.config.id}: supervised again by buddy ${link.pid}, after ${r.attempts} failed launch(es) over ${Math.round((Date.now() - r.since) / 1000)} s`);
+    this.c.log.info(
+      `${entry.config.id}: supervised again by buddy ${link.pid}, after ${r.attempts} failed launch(es) over ${Math.round((Date.now() - r.since) / 1000)} s`,
+    );
     this.c.publishStatus(entry);
     this.c.noteUnsupervised();
   }
@@ -119,7 +121,9 @@ export class Buddies {
     // The same cause is told once: what differs from one try to the next (times, pids) does not count.
     const cause = reason.replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/g, 'T').replace(/\d+/g, 'N');
     if (cause !== r.logged) {
-      this.c.log.error(`${entry.config.id}: unsupervised: ${reason} (trying again, ${RELAUNCH_BACKOFF_FIRST_MS / 1000} s doubling up to ${RELAUNCH_BACKOFF_MAX_MS / 1000} s)`);
+      this.c.log.error(
+        `${entry.config.id}: unsupervised: ${reason} (trying again, ${RELAUNCH_BACKOFF_FIRST_MS / 1000} s doubling up to ${RELAUNCH_BACKOFF_MAX_MS / 1000} s)`,
+      );
       r.logged = cause;
     }
     if (!this.supervisable(entry)) return this.giveUp(entry);
@@ -185,7 +189,9 @@ export class Buddies {
     } catch {
       /* gone meanwhile */
     }
-    this.c.log.error(`${entry.config.id}: buddy ${link.pid} did not exit ${SHUTDOWN_DRAIN_MS / 1000} s after its shutdown: killed (events it had not handed over are lost)`);
+    this.c.log.error(
+      `${entry.config.id}: buddy ${link.pid} did not exit ${SHUTDOWN_DRAIN_MS / 1000} s after its shutdown: killed (events it had not handed over are lost)`,
+    );
     this.c.store.endBuddy(link.buddyId, 'killed after its shutdown');
     return { ...outcome, message: `${outcome.message}; its buddy did not exit and was killed` };
   }
@@ -222,7 +228,9 @@ export class Buddies {
       else for (const p of markedProcesses(marker)) signalPid(p, sig);
     };
     const alive = (): boolean => (pid !== null ? serviceAlive(pid, marker) : markedProcesses(marker, { first: true }).length > 0);
-    this.c.log.warn(`${id}: no buddy can be started (${why}); stopping ${pid !== null ? `pid ${pid}, its group` : 'the processes'} and what carries its marker from the controller`);
+    this.c.log.warn(
+      `${id}: no buddy can be started (${why}); stopping ${pid !== null ? `pid ${pid}, its group` : 'the processes'} and what carries its marker from the controller`,
+    );
     signal('SIGTERM');
     if (!(await waitUntil(() => !alive(), graceMs))) {
       signal('SIGKILL');
@@ -231,7 +239,9 @@ export class Buddies {
     const gone = !alive();
     return {
       ok: gone,
-      message: gone ? `stopped by the controller: no buddy could be started (${why})` : `still running: no buddy could be started (${why}), and SIGKILL did not end it`,
+      message: gone
+        ? `stopped by the controller: no buddy could be started (${why})`
+        : `still running: no buddy could be started (${why}), and SIGKILL did not end it`,
     };
   }
 
@@ -368,7 +378,9 @@ export class Buddies {
       return true;
     }
     if (this.c.store.writeFailure) {
-      this.c.log.warn(`${id}: its buddy has it ${buddyWants}; kept so while the audit database cannot be written (what it says may be behind)`);
+      this.c.log.warn(
+        `${id}: its buddy has it ${buddyWants}; kept so while the audit database cannot be written (what it says may be behind)`,
+      );
       return true;
     }
     return false;

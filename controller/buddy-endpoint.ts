@@ -50,7 +50,8 @@ export class BuddyEndpoint {
     this.server = createServer((socket) => this.accept(socket));
     this.handlers = {
       hello: ({ protocol }) => {
-        if (protocol !== BUDDY_PROTOCOL) throw new UpkError(ErrorCode.PROTOCOL_ERROR, `the controller speaks buddy protocol ${BUDDY_PROTOCOL}, not ${protocol}`);
+        if (protocol !== BUDDY_PROTOCOL)
+          throw new UpkError(ErrorCode.PROTOCOL_ERROR, `the controller speaks buddy protocol ${BUDDY_PROTOCOL}, not ${protocol}`);
         return { protocol: BUDDY_PROTOCOL };
       },
       deliver: (params) => this.deliver(params),
@@ -67,7 +68,10 @@ export class BuddyEndpoint {
     closePrivate(this.server, this.connections, this.path);
   }
 
-  private async deliver({ buddy, events }: ControllerBuddyMethods['deliver']['params']): Promise<ControllerBuddyMethods['deliver']['result']> {
+  private async deliver({
+    buddy,
+    events,
+  }: ControllerBuddyMethods['deliver']['params']): Promise<ControllerBuddyMethods['deliver']['result']> {
     const { services, store, log } = this.parts;
     const entry = services.byUuid(buddy.uuid);
     if (!entry) {
@@ -90,7 +94,12 @@ export class BuddyEndpoint {
       );
     }
     const storedNow = (): number => (known ? store.lastSeq(known.id) : 0);
-    await this.proveOrigin(entry, buddy.instance, events.filter((e) => e.seq > stored), storedNow);
+    await this.proveOrigin(
+      entry,
+      buddy.instance,
+      events.filter((e) => e.seq > stored),
+      storedNow,
+    );
     const buddyId = known?.id ?? store.buddyId(buddy.instance, buddy.uuid, buddy.pid, Date.parse(buddy.started));
     store.insertEvents([{ serviceUuid: buddy.uuid, service: buddy.service, instance: buddy.instance, buddyId, events }]);
     const ack = events[events.length - 1]!.seq;

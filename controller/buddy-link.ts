@@ -69,11 +69,7 @@ export class BuddyLink {
     });
   }
 
-  call<K extends keyof BuddyMethods>(
-    method: K,
-    params: BuddyMethods[K]['params'],
-    timeoutMs = 0,
-  ): Promise<ResultOf<BuddyMethods, K>> {
+  call<K extends keyof BuddyMethods>(method: K, params: BuddyMethods[K]['params'], timeoutMs = 0): Promise<ResultOf<BuddyMethods, K>> {
     return this.rpc.request(method, params, timeoutMs) as Promise<ResultOf<BuddyMethods, K>>;
   }
 

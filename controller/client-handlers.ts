@@ -25,7 +25,6 @@ export const READ_WAIT_MS = 500;
 /** After a reload script, how long its service has to show it survived the reload. */
 const RELOAD_SETTLE_MS = 250;
 
-
 export function makeClientHandlers(c: Controller): Handlers<ClientMethods, ClientContext> {
   const handlers = serviceHandlers(c);
   // Until every buddy is attached, requests about services wait; hello and the controller's own
@@ -53,7 +52,8 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
     const configured = c.services.find(name);
     const found = c.store.servicesNamed(configured?.config.id ?? name);
     const ids = [...new Set(found.map((f) => f.id))];
-    if (ids.length === 0) throw new UpkError(ErrorCode.NO_SUCH_SERVICE, `no service named ${JSON.stringify(name)} has ever been configured`);
+    if (ids.length === 0)
+      throw new UpkError(ErrorCode.NO_SUCH_SERVICE, `no service named ${JSON.stringify(name)} has ever been configured`);
     if (ids.length > 1) {
       throw new UpkError(ErrorCode.AMBIGUOUS_SERVICE, `${name} is ambiguous: ${ids.join(', ')}`, { details: { candidates: ids } });
     }
@@ -109,7 +109,12 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
   }
 
   /** One service's part of a request; `together`: every service the request names. */
-  async function control(kind: Command, entry: ServiceEntry, ctx: ClientContext, together: ReadonlySet<ServiceEntry> = new Set()): Promise<OutcomeItem> {
+  async function control(
+    kind: Command,
+    entry: ServiceEntry,
+    ctx: ClientContext,
+    together: ReadonlySet<ServiceEntry> = new Set(),
+  ): Promise<OutcomeItem> {
     const item = (ok: boolean, message: string, extra: Partial<OutcomeItem> = {}): OutcomeItem => ({
       service: entry.config.id,
       ok,
@@ -134,7 +139,11 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
               const exit = after.lastExit && Date.parse(after.lastExit.at) >= before.at ? after.lastExit : null;
               const how = exit ? (exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code ?? 'unknown'}`) : 'exited';
               const next = after.pid ? `, and was started again (pid ${after.pid})` : '';
-              result = item(false, `${describeAction(action)}, but the process ${before.pid} ${how}${next}: it does not reload on this signal`, { action });
+              result = item(
+                false,
+                `${describeAction(action)}, but the process ${before.pid} ${how}${next}: it does not reload on this signal`,
+                { action },
+              );
             }
           }
         } else if (kind === 'stop') {
@@ -143,7 +152,10 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
           entry.status = outcome.status;
           // Stopping a prerequisite leaves the services that need it alone (docs/controller.md).
           // (Those the same request stops are not told as left running: they are stopping too.)
-          const dependents = c.starter.dependentsUp(entry).filter((d) => !together.has(d)).map((d) => d.config.id);
+          const dependents = c.starter
+            .dependentsUp(entry)
+            .filter((d) => !together.has(d))
+            .map((d) => d.config.id);
           const note = dependents.length > 0 ? `; still running, and needing it: ${dependents.join(', ')}` : '';
           result = item(outcome.ok, outcome.message + note);
         } else {
@@ -332,7 +344,9 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
     'config.reload': async (p, ctx) => {
       const r = await audited(ctx, 'config.reload', null, p, async () => {
         const result = await c.configuration.reload('reload');
-        const message = result.ok ? `applied: ${result.changes.length} change(s)` : `refused: ${result.issues.length} problem(s); nothing changed`;
+        const message = result.ok
+          ? `applied: ${result.changes.length} change(s)`
+          : `refused: ${result.issues.length} problem(s); nothing changed`;
         return { ok: result.ok, message, value: result };
       });
       if (p.restart && r.ok) {
@@ -372,7 +386,10 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
       // The current statuses first; then (with sinceId) the stored events after it, as fast as the
       // client reads, then live ones (publisher.ts).
       c.publisher.add(sub);
-      const statuses = c.services.all().filter((e) => wantsService(sub, e.uuid)).map(serviceStatus);
+      const statuses = c.services
+        .all()
+        .filter((e) => wantsService(sub, e.uuid))
+        .map(serviceStatus);
       for (const status of statuses) sendStatus(sub, status);
       sendProblems(sub, c.problems.list());
       c.publisher.begun(sub, statuses);
@@ -390,4 +407,3 @@ export function describeAction(a: ActionResult): string {
   if (a.signal) return `${a.action} killed by ${a.signal}`;
   return a.code === 0 ? `${a.action} done` : `${a.action} exited with code ${a.code ?? 'unknown'}`;
 }
-

@@ -51,7 +51,9 @@ const REFUSAL_LOG_MS = 60_000;
 /** This process's limit of open files (the soft one, which Node raises to the hard one at start). */
 export function openFileLimit(): number {
   try {
-    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
     const soft = Number(line?.split(/\s{2,}/)[1]);
     return Number.isFinite(soft) && soft > 0 ? soft : Infinity;
   } catch {

@@ -17,9 +17,18 @@ import { retentionLimits } from './retention.js';
 import { buddySettings, prepareRunDir, runDirFifos } from './run-dir.js';
 import type { ServiceEntry } from './service-table.js';
 
-
 /** Keys whose change alters the service's scripts, which run anew only at its next start. */
-const SCRIPT_KEYS = new Set(['execStart', 'execStop', 'execReload', 'startScript', 'stopScript', 'reloadScript', 'customActions', 'pipeStdoutScript', 'pipeStderrScript']);
+const SCRIPT_KEYS = new Set([
+  'execStart',
+  'execStop',
+  'execReload',
+  'startScript',
+  'stopScript',
+  'reloadScript',
+  'customActions',
+  'pipeStdoutScript',
+  'pipeStderrScript',
+]);
 /** Keys whose change reaches a running service only when it starts again (what its process starts with). */
 const NEXT_START_KEYS = new Set(['execStart', 'startScript', 'environment', 'environmentFile', 'workingDirectory', 'setUid', 'setGid']);
 
@@ -109,8 +118,18 @@ export class Configuration {
     const issues = [...read.issues];
     const next = read.config;
     if (next) {
-      for (const [key, now, then] of [['StateDir', current.stateDir, next.stateDir], ['SvcRunPath', current.svcRunPath, next.svcRunPath]] as const) {
-        if (now !== then) issues.push({ file: next.file ?? '', line: 0, column: 0, key, message: `cannot change while the controller runs (from ${now} to ${then}): restart the controller` });
+      for (const [key, now, then] of [
+        ['StateDir', current.stateDir, next.stateDir],
+        ['SvcRunPath', current.svcRunPath, next.svcRunPath],
+      ] as const) {
+        if (now !== then)
+          issues.push({
+            file: next.file ?? '',
+            line: 0,
+            column: 0,
+            key,
+            message: `cannot change while the controller runs (from ${now} to ${then}): restart the controller`,
+          });
       }
     }
     const loaded = next && issues.length === 0 ? loadServices(next, process.env) : null;
@@ -147,7 +166,12 @@ export class Configuration {
     for (const e of gone.filter((x) => !removing.includes(x))) {
       if (!e.missing) {
         e.missing = true;
-        changes.push({ service: e.config.id, uuid: e.uuid, change: 'kept', message: 'no longer in the configuration files: kept with its last configuration until upk remove' });
+        changes.push({
+          service: e.config.id,
+          uuid: e.uuid,
+          change: 'kept',
+          message: 'no longer in the configuration files: kept with its last configuration until upk remove',
+        });
       }
     }
     this.c.store.recordChanges(changes, trigger);
@@ -157,7 +181,10 @@ export class Configuration {
     }
     // New services get buddies, and start per InitialState, in dependency and priority order.
     await Promise.all(added.map((e) => this.c.buddies.attach(e, false).catch((err: Error) => this.c.buddies.reattach(e, err))));
-    void this.c.starter.startMany(added.filter((e) => e.wantsStart), (e) => this.c.starter.start(e));
+    void this.c.starter.startMany(
+      added.filter((e) => e.wantsStart),
+      (e) => this.c.starter.start(e),
+    );
     for (const change of changes) this.c.log.info(`reload (${trigger}): ${change.service}: ${change.change}: ${change.message}`);
     return { ok: true, issues: [], changes };
   }
@@ -169,9 +196,16 @@ export class Configuration {
   async unconfigureRemoved(entries: ServiceEntry[]): Promise<ConfigChange[]> {
     const why = (e: ServiceEntry): string => this.removedBecause.get(e) ?? 'UnconfigureOnFileRemoval';
     const logged = (e: ServiceEntry): string =>
-      this.removedBecause.has(e) ? `no longer in the configuration files (${why(e)})` : 'no longer in the configuration files, and UnconfigureOnFileRemoval is set';
+      this.removedBecause.has(e)
+        ? `no longer in the configuration files (${why(e)})`
+        : 'no longer in the configuration files, and UnconfigureOnFileRemoval is set';
     await Promise.all(entries.map((e) => this.c.buddies.unconfigure(e, logged(e))));
-    const changes = entries.map((e): ConfigChange => ({ service: e.config.id, uuid: e.uuid, change: 'removed', message: `no longer in the configuration files: stopped and removed (${why(e)})` }));
+    const changes = entries.map((e): ConfigChange => ({
+      service: e.config.id,
+      uuid: e.uuid,
+      change: 'removed',
+      message: `no longer in the configuration files: stopped and removed (${why(e)})`,
+    }));
     for (const e of entries) this.removedBecause.delete(e);
     return changes;
   }

@@ -26,7 +26,10 @@ export class Controller {
   readonly services = new ServiceTable();
   readonly startedAt = Date.now();
   readonly publisher = new Publisher((sub, afterId, limit) =>
-    this.store.queryEvents({ afterId, limit, ...sub.match, ...(sub.types ? { types: [...sub.types] } : {}) }, sub.uuids ? [...sub.uuids] : null),
+    this.store.queryEvents(
+      { afterId, limit, ...sub.match, ...(sub.types ? { types: [...sub.types] } : {}) },
+      sub.uuids ? [...sub.uuids] : null,
+    ),
   );
   readonly buddies = new Buddies(this);
   readonly configuration = new Configuration(this);
@@ -56,7 +59,8 @@ export class Controller {
   ) {
     this.done = new Promise((resolve) => (this.finish = resolve));
     this.problems.onChange = (list) => this.publisher.problems(list);
-    this.publisher.onEnded = (sub, reason) => this.log.warn(`client ${sub.who}: subscription ${sub.id} ended after event ${sub.lastId ?? 0}: ${reason}`);
+    this.publisher.onEnded = (sub, reason) =>
+      this.log.warn(`client ${sub.who}: subscription ${sub.id} ended after event ${sub.lastId ?? 0}: ${reason}`);
     this.ready = new Promise((resolve) => {
       this.markReady = () => {
         this.readyFlag = true;
@@ -110,7 +114,8 @@ export class Controller {
         this.retention?.added(events.length);
       };
       this.store.health.onChange = (failure, lost) => this.storeHealth(failure, lost);
-      this.store.health.onDropped = (err) => this.log.error(`a write to the audit database failed and was dropped: ${(err as Error).message}`);
+      this.store.health.onDropped = (err) =>
+        this.log.error(`a write to the audit database failed and was dropped: ${(err as Error).message}`);
       this.poller = new Poller(this.services, this.store, this.config.buddyPollingInterval * 1000);
       const refusedLogged = new Set<string>();
       this.poller.onRefused = (batch, err) => {
@@ -121,7 +126,8 @@ export class Controller {
       };
       this.poller.onStatus = (entry) => this.publishStatus(entry);
       const interrupted = this.store.interruptActions();
-      if (interrupted > 0) this.log.warn(`${interrupted} client action(s) of a previous controller never finished; recorded as interrupted`);
+      if (interrupted > 0)
+        this.log.warn(`${interrupted} client action(s) of a previous controller never finished; recorded as interrupted`);
       settingsChanged = this.configuration.loadAtStart();
       // Answer clients at once; requests about services wait until every buddy is attached.
       this.server = new ClientServer(this.socketPath, makeClientHandlers(this), this.log);
@@ -158,7 +164,10 @@ export class Controller {
     this.retention.start();
     this.log.info(`controller ${upkeeperVersion()} serving ${this.services.size} services on ${this.socketPath}`);
     // What should run and does not starts now, prerequisites first, higher StartPriority first.
-    void this.starter.startMany(live.filter((e) => e.wantsStart), (e) => this.starter.start(e));
+    void this.starter.startMany(
+      live.filter((e) => e.wantsStart),
+      (e) => this.starter.start(e),
+    );
   }
 
   /** Stop the controller alone: commit what the buddies hold, close, release the lock. Buddies run on. */
@@ -211,7 +220,9 @@ export class Controller {
   /** The audit database can no longer be written, or can be again: log it once, and show it. */
   private storeHealth(failure: WriteFailure | null, lost: number): void {
     if (failure) {
-      this.log.error(`cannot write the audit database: ${failure.error}; events wait in the buddies and are written when it can be (tried again every 0.5 s, doubling up to 10 s)`);
+      this.log.error(
+        `cannot write the audit database: ${failure.error}; events wait in the buddies and are written when it can be (tried again every 0.5 s, doubling up to 10 s)`,
+      );
       this.problems.set('database', `cannot write the audit database: ${failure.error}; events wait in the buddies`, failure.since);
     } else {
       this.log.info(`the audit database can be written again${lost > 0 ? `; ${lost} bookkeeping write(s) kept meanwhile were lost` : ''}`);

@@ -92,6 +92,7 @@ function decode(text: string): Cursor {
   // A cursor asks for nothing a query could not: what is left is bounded as a limit is.
   const left = Math.min(o.left as number, EVENTS_QUERY_MAX);
   if (int(o.after)) return { after: o.after as number, left };
-  if (pair(o.at) && pair(o.to) && int(o.upTo)) return { at: o.at as [number, number], to: o.to as [number, number], upTo: o.upTo as number, left };
+  if (pair(o.at) && pair(o.to) && int(o.upTo))
+    return { at: o.at as [number, number], to: o.to as [number, number], upTo: o.upTo as number, left };
   return bad();
 }

@@ -44,7 +44,9 @@ export function failureStory(
     status: who.status,
   };
   const run = db
-    .prepare(`SELECT * FROM runs WHERE service_uuid IN ${inList} AND outcome IN ('failed', 'spawn_failed') ORDER BY ended DESC, id DESC LIMIT 1`)
+    .prepare(
+      `SELECT * FROM runs WHERE service_uuid IN ${inList} AND outcome IN ('failed', 'spawn_failed') ORDER BY ended DESC, id DESC LIMIT 1`,
+    )
     .get(...who.uuids) as RunRow | undefined;
   if (!run || run.ended === null) return story;
   const ended = run.ended;
@@ -52,7 +54,9 @@ export function failureStory(
   const event = eventId === null ? null : events.eventById(eventId);
   const detail = event?.detail ?? {};
   const earlier = db
-    .prepare(`SELECT outcome FROM runs WHERE service_uuid IN ${inList} AND (started < ? OR (started = ? AND id < ?)) ORDER BY started DESC, id DESC LIMIT 1000`)
+    .prepare(
+      `SELECT outcome FROM runs WHERE service_uuid IN ${inList} AND (started < ? OR (started = ? AND id < ?)) ORDER BY started DESC, id DESC LIMIT 1000`,
+    )
     .all(...who.uuids, run.started, run.started, run.id) as { outcome: RunRow['outcome'] }[];
   const inRow = earlier.findIndex((r) => r.outcome !== 'failed' && r.outcome !== 'spawn_failed');
   const restarts = db
@@ -64,8 +68,7 @@ export function failureStory(
        WHERE b.service_uuid IN ${inList} AND s.time <= ? AND s.time >= ? ORDER BY s.time DESC LIMIT 1`,
     )
     .get(...who.uuids, ended, Math.max(run.started, ended - 5 * 60_000)) as
-    | { time: number; cpu_ms: number; wall_ms: number; rss_kb: number; rss_max_kb: number }
-    | undefined;
+    { time: number; cpu_ms: number; wall_ms: number; rss_kb: number; rss_max_kb: number } | undefined;
   story.failure = {
     run: {
       started: isoTime(run.started),
@@ -89,12 +92,18 @@ export function failureStory(
           at: isoTime(usage.time),
         }
       : null,
-    signals: events.eventsWhere(`e.service_uuid IN ${inList} AND e.type = 'signal_sent' AND e.time >= ? AND e.time <= ?`, [...who.uuids, run.started, ended], 20),
+    signals: events.eventsWhere(
+      `e.service_uuid IN ${inList} AND e.type = 'signal_sent' AND e.time >= ? AND e.time <= ?`,
+      [...who.uuids, run.started, ended],
+      20,
+    ),
   };
   story.after = events.eventsWhere(`e.service_uuid IN ${inList} AND e.id > ?`, [...who.uuids, eventId ?? 0], STORY_AFTER_EVENTS);
   return story;
 }
 
 function isLastOutput(x: unknown): x is LastOutput {
-  return typeof x === 'object' && x !== null && typeof (x as LastOutput).stdout === 'string' && typeof (x as LastOutput).stderr === 'string';
+  return (
+    typeof x === 'object' && x !== null && typeof (x as LastOutput).stdout === 'string' && typeof (x as LastOutput).stderr === 'string'
+  );
 }

@@ -8,7 +8,6 @@ import type { ControllerInfo } from '../schema/client-protocol.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import { STATE_DIR } from '../schema/state-dir.js';
 
-
 export class InstanceLock {
   private constructor(
     private readonly db: Database.Database,

@@ -111,7 +111,7 @@ export class Poller {
    * fail, to refresh statuses); announcements alone wait for the retry time then.
    */
   private next(asked = false): void {
-    if (this.running || this.eager.size === 0 && this.waiters.length === 0) return;
+    if (this.running || (this.eager.size === 0 && this.waiters.length === 0)) return;
     if (this.stopped && !asked) return;
     if (!asked && this.waiters.length === 0 && this.writeFailing && Date.now() < this.retryAt) {
       this.retryTimer ??= setTimeout(() => {

@@ -77,20 +77,51 @@ export class Retention {
     const ageCut = maxAgeSeconds === null ? null : now - maxAgeSeconds * 1000;
     try {
       for (const [table, column] of Object.entries(COUNTED)) {
-        if (ageCut !== null) count(table, await this.deleteWhile(`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${column} < ? LIMIT ${BATCH})`, ageCut));
+        if (ageCut !== null)
+          count(
+            table,
+            await this.deleteWhile(
+              `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${column} < ? LIMIT ${BATCH})`,
+              ageCut,
+            ),
+          );
         if (maxRecords !== null) count(table, await this.deleteOldest(table, maxRecords));
       }
       // Runs go with their events: older than the age limit, or than the oldest event kept.
       const oldest = (this.db.prepare('SELECT min(time) AS t FROM events').get() as { t: number | null }).t;
       const runCut = Math.max(ageCut ?? 0, deleted.events ? (oldest ?? now) : 0);
       if (runCut > 0) {
-        count('runs', await this.deleteWhile(`DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE ended IS NOT NULL AND ended < ? LIMIT ${BATCH})`, runCut));
-        count('run_hours', await this.deleteWhile(`DELETE FROM run_hours WHERE (service_uuid, hour) IN (SELECT service_uuid, hour FROM run_hours WHERE hour < ? LIMIT ${BATCH})`, runCut - HOUR_MS));
+        count(
+          'runs',
+          await this.deleteWhile(
+            `DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE ended IS NOT NULL AND ended < ? LIMIT ${BATCH})`,
+            runCut,
+          ),
+        );
+        count(
+          'run_hours',
+          await this.deleteWhile(
+            `DELETE FROM run_hours WHERE (service_uuid, hour) IN (SELECT service_uuid, hour FROM run_hours WHERE hour < ? LIMIT ${BATCH})`,
+            runCut - HOUR_MS,
+          ),
+        );
       }
       const minuteCut = Math.max(ageCut ?? 0, now - MINUTE_SAMPLES_MS);
-      count('samples', await this.deleteWhile(`DELETE FROM samples WHERE (buddy_id, seq) IN (SELECT buddy_id, seq FROM samples WHERE time < ? LIMIT ${BATCH})`, minuteCut));
+      count(
+        'samples',
+        await this.deleteWhile(
+          `DELETE FROM samples WHERE (buddy_id, seq) IN (SELECT buddy_id, seq FROM samples WHERE time < ? LIMIT ${BATCH})`,
+          minuteCut,
+        ),
+      );
       if (ageCut !== null) {
-        count('samples_hourly', await this.deleteWhile(`DELETE FROM samples_hourly WHERE (service_uuid, hour) IN (SELECT service_uuid, hour FROM samples_hourly WHERE hour < ? LIMIT ${BATCH})`, ageCut - HOUR_MS));
+        count(
+          'samples_hourly',
+          await this.deleteWhile(
+            `DELETE FROM samples_hourly WHERE (service_uuid, hour) IN (SELECT service_uuid, hour FROM samples_hourly WHERE hour < ? LIMIT ${BATCH})`,
+            ageCut - HOUR_MS,
+          ),
+        );
       }
       this.eventCount = (this.db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
     } catch (err) {
@@ -98,7 +129,12 @@ export class Retention {
     }
     const ms = Date.now() - started;
     const total = Object.values(deleted).reduce((a, b) => a + b, 0);
-    if (total > 0) this.log(`pruned the audit database in ${ms} ms: ${Object.entries(deleted).map(([t, n]) => `${n} ${t}`).join(', ')}`);
+    if (total > 0)
+      this.log(
+        `pruned the audit database in ${ms} ms: ${Object.entries(deleted)
+          .map(([t, n]) => `${n} ${t}`)
+          .join(', ')}`,
+      );
     return { deleted, ms };
   }
 

@@ -29,7 +29,15 @@ export class RunHours {
 
   /** Add to one hour's counts (negative to take back). */
   credit(uuid: string, t: number, d: { restarts?: number; failures?: number; repairs?: number; repairMs?: number }): void {
-    this.add.run({ uuid, hour: hourOf(t), restarts: d.restarts ?? 0, failures: d.failures ?? 0, up: 0, repairs: d.repairs ?? 0, repairMs: d.repairMs ?? 0 });
+    this.add.run({
+      uuid,
+      hour: hourOf(t),
+      restarts: d.restarts ?? 0,
+      failures: d.failures ?? 0,
+      up: 0,
+      repairs: d.repairs ?? 0,
+      repairMs: d.repairMs ?? 0,
+    });
   }
 
   /** Add (sign 1) or take back (sign -1) the up time from s to e, hour by hour. */

@@ -41,10 +41,16 @@ export class RunLedger {
       insert: p(`INSERT INTO runs (service_uuid, buddy_id, pid, started, cause, ended, outcome, start_event)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
       // The open runs are few: the partial index finds them without reading the service's history.
-      openBefore: p('SELECT id, buddy_id, started, ended, outcome FROM runs INDEXED BY runs_open WHERE service_uuid = ? AND ended IS NULL AND started <= ? AND buddy_id != ?'),
+      openBefore: p(
+        'SELECT id, buddy_id, started, ended, outcome FROM runs INDEXED BY runs_open WHERE service_uuid = ? AND ended IS NULL AND started <= ? AND buddy_id != ?',
+      ),
       nextStart: p('SELECT min(started) AS t FROM runs WHERE service_uuid = ? AND started > ?'),
-      nextRun: p(`SELECT started FROM runs WHERE service_uuid = ? AND started >= ? AND id != ? AND outcome IS NOT 'spawn_failed' ORDER BY started LIMIT 1`),
-      byPid: p('SELECT id, buddy_id, started, ended, outcome FROM runs INDEXED BY runs_by_pid WHERE service_uuid = ? AND pid = ? AND started <= ? ORDER BY started DESC LIMIT 1'),
+      nextRun: p(
+        `SELECT started FROM runs WHERE service_uuid = ? AND started >= ? AND id != ? AND outcome IS NOT 'spawn_failed' ORDER BY started LIMIT 1`,
+      ),
+      byPid: p(
+        'SELECT id, buddy_id, started, ended, outcome FROM runs INDEXED BY runs_by_pid WHERE service_uuid = ? AND pid = ? AND started <= ? ORDER BY started DESC LIMIT 1',
+      ),
       close: p('UPDATE runs SET ended = ?, outcome = ?, code = ?, signal = ?, end_event = ? WHERE id = ?'),
       lose: p("UPDATE runs SET ended = ?, outcome = 'lost' WHERE id = ?"),
       revive: p('UPDATE runs SET ended = NULL, outcome = NULL, buddy_id = ? WHERE id = ?'),
@@ -67,7 +73,14 @@ export class RunLedger {
         return this.open(serviceUuid, buddyId, eventId, e.time, null, cause, 'spawn_failed');
       case 'adopted': {
         const startedAt = typeof detail.startedAt === 'string' ? Date.parse(detail.startedAt) : NaN;
-        return this.adopt(serviceUuid, buddyId, eventId, e.time, e.pid ?? null, Number.isFinite(startedAt) && startedAt <= e.time ? startedAt : e.time);
+        return this.adopt(
+          serviceUuid,
+          buddyId,
+          eventId,
+          e.time,
+          e.pid ?? null,
+          Number.isFinite(startedAt) && startedAt <= e.time ? startedAt : e.time,
+        );
       }
       case 'exited':
         return this.close(serviceUuid, eventId, e);
@@ -79,12 +92,22 @@ export class RunLedger {
     }
   }
 
-  private open(uuid: string, buddyId: number, eventId: number, t: number, pid: number | null, cause: string, outcome: string | null = null): void {
+  private open(
+    uuid: string,
+    buddyId: number,
+    eventId: number,
+    t: number,
+    pid: number | null,
+    cause: string,
+    outcome: string | null = null,
+  ): void {
     this.loseOpen(uuid, t, -1);
     const later = (this.s.nextStart!.get(uuid, t) as { t: number | null }).t;
     // A start that could not execute is over at once; a run something later already followed is lost.
     const ended = outcome ? t : later;
-    const id = Number(this.s.insert!.run(uuid, buddyId, pid, t, cause, ended, outcome ?? (later !== null ? 'lost' : null), eventId).lastInsertRowid);
+    const id = Number(
+      this.s.insert!.run(uuid, buddyId, pid, t, cause, ended, outcome ?? (later !== null ? 'lost' : null), eventId).lastInsertRowid,
+    );
     if (cause === 'restart') {
       this.hours.credit(uuid, t, { restarts: 1 });
       this.hours.restartBurst(uuid, t);
@@ -167,12 +190,20 @@ export class RunLedger {
        WHERE id > ? AND type IN ('spawned', 'spawn_failed', 'adopted', 'exited', 'buddy_started') ORDER BY id LIMIT 10000`,
     );
     let n = 0;
-    for (let after = 0; ; ) {
+    for (let after = 0; ;) {
       const rows = page.all(after) as EventRow[];
       if (rows.length === 0) return n;
       for (const r of rows) {
         const detail = r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null;
-        this.apply(r.service_uuid, r.buddy_id, r.id, { seq: r.seq, time: r.time, type: r.type, pid: r.pid, code: r.code, signal: r.signal, detail });
+        this.apply(r.service_uuid, r.buddy_id, r.id, {
+          seq: r.seq,
+          time: r.time,
+          type: r.type,
+          pid: r.pid,
+          code: r.code,
+          signal: r.signal,
+          detail,
+        });
       }
       n += rows.length;
       after = rows[rows.length - 1]!.id;

@@ -3,7 +3,6 @@ import type Database from 'better-sqlite3';
 import type { UsageDetail } from '../schema/records.js';
 import { HOUR_MS } from './run-hours.js';
 
-
 /** The usage record's detail when every field is a sane number; null otherwise (the record is skipped). */
 export function usageDetail(detail: Record<string, unknown> | null | undefined): UsageDetail | null {
   if (!detail) return null;

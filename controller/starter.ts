@@ -92,7 +92,10 @@ export class Starter {
   }
 
   private groups(entry: ServiceEntry, graph = this.graph()): { ref: string; providers: ServiceEntry[] }[] {
-    return prerequisiteGroups(graph.nodeOf.get(entry)!, graph.nodes).map((g) => ({ ref: g.ref, providers: g.providers.map((n) => graph.entryOf.get(n)!) }));
+    return prerequisiteGroups(graph.nodeOf.get(entry)!, graph.nodes).map((g) => ({
+      ref: g.ref,
+      providers: g.providers.map((n) => graph.entryOf.get(n)!),
+    }));
   }
 
   private conflicts(entry: ServiceEntry): ServiceEntry[] {

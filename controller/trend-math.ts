@@ -34,7 +34,6 @@ export interface SeriesValues {
   max?: number | null;
 }
 
-
 export function bucketCount(r: Range): number {
   return Math.max(1, Math.ceil((r.end - r.start) / r.bucketMs));
 }
@@ -42,7 +41,17 @@ export function bucketCount(r: Range): number {
 /** Per-bucket sums, all zero. */
 export function emptySums(n: number): BucketSums {
   const zeros = (): number[] => new Array<number>(n).fill(0);
-  return { restarts: zeros(), failures: zeros(), upMs: zeros(), repairs: zeros(), repairMs: zeros(), wallMs: zeros(), cpuMs: zeros(), rssKbMs: zeros(), rssMaxKb: zeros() };
+  return {
+    restarts: zeros(),
+    failures: zeros(),
+    upMs: zeros(),
+    repairs: zeros(),
+    repairMs: zeros(),
+    wallMs: zeros(),
+    cpuMs: zeros(),
+    rssKbMs: zeros(),
+    rssMaxKb: zeros(),
+  };
 }
 
 /** Add the time from s to e (ms) to the buckets it covers. */
@@ -74,7 +83,8 @@ export function computeSeries(metric: TrendMetric, s: BucketSums, knownFrom: num
   const known = (b0: number, b1: number): number => overlap(knownFrom, r.now, b0, b1);
   // A bucket that ends before the service was known (created, or its history pruned) has no value.
   const unknown = (i: number): boolean => bucketBounds(i)[1] <= knownFrom;
-  const each = (f: (i: number) => number | null): { value: number | null }[] => Array.from({ length: n }, (_, i) => ({ value: unknown(i) ? null : f(i) }));
+  const each = (f: (i: number) => number | null): { value: number | null }[] =>
+    Array.from({ length: n }, (_, i) => ({ value: unknown(i) ? null : f(i) }));
   switch (metric) {
     case 'restarts':
     case 'failures': {
@@ -100,7 +110,9 @@ export function computeSeries(metric: TrendMetric, s: BucketSums, knownFrom: num
     case 'rss': {
       const mean = (x: number, w: number): number | null => nullIf0(w, Math.round((x / w) * 1024));
       const points = Array.from({ length: n }, (_, i) =>
-        unknown(i) ? { value: null, max: null } : { value: mean(s.rssKbMs[i]!, s.wallMs[i]!), max: nullIf0(s.wallMs[i]!, s.rssMaxKb[i]! * 1024) },
+        unknown(i)
+          ? { value: null, max: null }
+          : { value: mean(s.rssKbMs[i]!, s.wallMs[i]!), max: nullIf0(s.wallMs[i]!, s.rssMaxKb[i]! * 1024) },
       );
       const wall = sum(s.wallMs);
       return { points, total: mean(sum(s.rssKbMs), wall), max: nullIf0(wall, Math.max(0, ...s.rssMaxKb) * 1024) };

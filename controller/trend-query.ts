@@ -3,7 +3,14 @@
 // a month of a crash-looping service is tens of thousands of runs but 720 hours. Shorter buckets count
 // the runs and minute records themselves, in SQL, never reading them out one by one.
 import type Database from 'better-sqlite3';
-import { TREND_MAX_BUCKETS, TREND_UNITS, type TrendMetric, type TrendQuery, type TrendResult, type TrendSeries } from '../schema/client-protocol.js';
+import {
+  TREND_MAX_BUCKETS,
+  TREND_UNITS,
+  type TrendMetric,
+  type TrendQuery,
+  type TrendResult,
+  type TrendSeries,
+} from '../schema/client-protocol.js';
 import { formatBucket } from '../schema/durations.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import { isoTime } from '../schema/records.js';
@@ -65,7 +72,9 @@ export class TrendQueries {
       densest: p(`SELECT burst AS n, burst_at AS at FROM run_hours WHERE service_uuid = @uuid AND hour >= @from AND hour < @end
         ORDER BY burst DESC, burst_at LIMIT 1`),
       oldest: p('SELECT min(time) AS t FROM events'),
-      runaways: p(`SELECT count(*) AS count, min(time) AS first FROM events WHERE type = 'runaway' AND service_uuid = @uuid AND time >= @start AND time < @end`),
+      runaways: p(
+        `SELECT count(*) AS count, min(time) AS first FROM events WHERE type = 'runaway' AND service_uuid = @uuid AND time >= @start AND time < @end`,
+      ),
       // Usage of every service at once: one pass over the range of the time index.
       minutes: p(`SELECT b.service_uuid AS uuid, ${bucket('s.time')} AS k, sum(s.wall_ms) AS wall, sum(s.cpu_ms) AS cpu,
           sum(s.rss_kb * s.wall_ms) AS rss, max(s.rss_max_kb) AS rssMax
@@ -84,7 +93,10 @@ export class TrendQueries {
     const range: Range = { start, end, bucketMs, now };
     const n = bucketCount(range);
     if (n > TREND_MAX_BUCKETS) {
-      throw new UpkError(ErrorCode.BAD_REQUEST, `${n} buckets of ${formatBucket(bucketMs)}: at most ${TREND_MAX_BUCKETS}; use a larger bucket or a shorter range`);
+      throw new UpkError(
+        ErrorCode.BAD_REQUEST,
+        `${n} buckets of ${formatBucket(bucketMs)}: at most ${TREND_MAX_BUCKETS}; use a larger bucket or a shorter range`,
+      );
     }
     // Hourly sums serve whole-hour buckets of a range that ends now or on the hour (else its last hour would count too much).
     const hourly = bucketMs % HOUR_MS === 0 && (end === now || end % HOUR_MS === 0);
@@ -155,7 +167,8 @@ export class TrendQueries {
       sums.repairs[row.k]! += row.repairs;
       sums.repairMs[row.k]! += row.repairMs;
     }
-    for (const o of this.s.open!.all({ uuid, end: r.end }) as { started: number }[]) spreadUp(sums.upMs, r, Math.max(o.started, r.start), Math.min(r.now, r.end));
+    for (const o of this.s.open!.all({ uuid, end: r.end }) as { started: number }[])
+      spreadUp(sums.upMs, r, Math.max(o.started, r.start), Math.min(r.now, r.end));
   }
 
   /** Usage sums per service: whole-hour buckets from the hourly sums (kept for AuditMaxAge), others from minute records (7 days). */

@@ -31,7 +31,9 @@ export async function shutdownBuddies(options: DiscoveryOptions = {}): Promise<B
   const { svcRunPath } = readControllerConfig(options);
   let dirs: string[] = [];
   try {
-    dirs = readdirSync(svcRunPath, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => join(svcRunPath, d.name));
+    dirs = readdirSync(svcRunPath, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => join(svcRunPath, d.name));
   } catch {
     return [];
   }

@@ -54,7 +54,16 @@ const RECONNECT_MAX_MS = 500;
  * Requests that only read: one interrupted by the controller going away is sent again on the next
  * connection. Any other fails with INTERRUPTED, for it may have been carried out.
  */
-const READS: ReadonlySet<keyof ClientMethods> = new Set(['controller.status', 'list', 'status', 'events', 'events.page', 'trend', 'why', 'logs']);
+const READS: ReadonlySet<keyof ClientMethods> = new Set([
+  'controller.status',
+  'list',
+  'status',
+  'events',
+  'events.page',
+  'trend',
+  'why',
+  'logs',
+]);
 
 /** A time for event queries: a Date, milliseconds since the epoch, or an ISO 8601 string. */
 export type TimeLike = Date | number | string;
@@ -315,12 +324,20 @@ export class Client {
 
   private async reopen(): Promise<RpcConnection> {
     const limit = this.connectedWith.reconnectMs ?? RECONNECT_MS;
-    if (limit <= 0) throw new UpkError(ErrorCode.CONTROLLER_NOT_RUNNING, 'lost the connection to the controller (this client does not reconnect: reconnectMs 0)');
+    if (limit <= 0)
+      throw new UpkError(
+        ErrorCode.CONTROLLER_NOT_RUNNING,
+        'lost the connection to the controller (this client does not reconnect: reconnectMs 0)',
+      );
     const deadline = Date.now() + limit;
     let last: unknown = null;
     for (let delay = RECONNECT_FIRST_MS; ; delay = Math.min(delay * 2, RECONNECT_MAX_MS)) {
       try {
-        const greeted = await greet(this.socketPath, { ...this.connectedWith, timeoutMs: Math.max(100, Math.min(deadline - Date.now(), 5000)) }, this.hooks);
+        const greeted = await greet(
+          this.socketPath,
+          { ...this.connectedWith, timeoutMs: Math.max(100, Math.min(deadline - Date.now(), 5000)) },
+          this.hooks,
+        );
         if (this.closed) {
           greeted.rpc.end();
           throw new UpkError(ErrorCode.CONTROLLER_NOT_RUNNING, 'this client was closed');
@@ -337,7 +354,11 @@ export class Client {
       await new Promise((r) => setTimeout(r, delay));
     }
     const why = last instanceof Error ? `: ${last.message}` : '';
-    throw new UpkError(ErrorCode.CONTROLLER_NOT_RUNNING, `lost the connection to the controller, and it did not answer again within ${limit} ms${why}`, { cause: last });
+    throw new UpkError(
+      ErrorCode.CONTROLLER_NOT_RUNNING,
+      `lost the connection to the controller, and it did not answer again within ${limit} ms${why}`,
+      { cause: last },
+    );
   }
 }
 

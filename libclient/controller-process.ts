@@ -60,7 +60,11 @@ export async function startController(options: ConnectOptions & { waitMs?: numbe
     }
     if (exit !== null) {
       const code =
-        exit === ExitCode.CONTROLLER_RUNNING ? ErrorCode.CONTROLLER_RUNNING : exit === ExitCode.CONFIG_INVALID ? ErrorCode.CONFIG_INVALID : ErrorCode.INTERNAL;
+        exit === ExitCode.CONTROLLER_RUNNING
+          ? ErrorCode.CONTROLLER_RUNNING
+          : exit === ExitCode.CONFIG_INVALID
+            ? ErrorCode.CONFIG_INVALID
+            : ErrorCode.INTERNAL;
       throw new UpkError(code, `the controller exited at start (code ${exit}): ${tail(log)}`);
     }
     if (Date.now() > deadline) throw new UpkError(ErrorCode.TIMEOUT, `the controller did not answer in time; see ${log}`);
@@ -69,7 +73,9 @@ export async function startController(options: ConnectOptions & { waitMs?: numbe
 }
 
 /** Replace the running controller (if any) with a new one; services and buddies are not touched. */
-export async function restartController(options: ConnectOptions & { waitMs?: number } = {}): Promise<StartedController & { previous: ControllerInfo | null }> {
+export async function restartController(
+  options: ConnectOptions & { waitMs?: number } = {},
+): Promise<StartedController & { previous: ControllerInfo | null }> {
   let previous: ControllerInfo | null = null;
   try {
     previous = await stopController(options);

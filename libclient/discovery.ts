@@ -37,7 +37,9 @@ export function notRunningError(err: unknown, config: ControllerConfig, options:
   const socket = controllerSocket(config);
   const searched = resolveConfigFile({ config: options.config, env: options.env ?? process.env }).file;
   const where = config.file === null ? `the default settings, no file found at ${searched}` : config.file;
-  const why = err.message.startsWith('the controller is not running') ? `the controller is not running: no answer on ${socket}` : err.message;
+  const why = err.message.startsWith('the controller is not running')
+    ? `the controller is not running: no answer on ${socket}`
+    : err.message;
   return new UpkError(ErrorCode.CONTROLLER_NOT_RUNNING, `${why} (configuration: ${where})`, {
     details: { socket, configFile: config.file },
     cause: err,

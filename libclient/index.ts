@@ -57,7 +57,15 @@ export type {
   RunRecord,
   LogTail,
 } from '../schema/client-protocol.js';
-export { TREND_METRICS, TREND_UNITS, TREND_MAX_BUCKETS, FLAP_RESTARTS, FLAP_WINDOW_MS, LOG_TAIL_MAX_LINES, EVENTS_QUERY_MAX } from '../schema/client-protocol.js';
+export {
+  TREND_METRICS,
+  TREND_UNITS,
+  TREND_MAX_BUCKETS,
+  FLAP_RESTARTS,
+  FLAP_WINDOW_MS,
+  LOG_TAIL_MAX_LINES,
+  EVENTS_QUERY_MAX,
+} from '../schema/client-protocol.js';
 export type { ConfigIssue, ControllerConfig, ServiceConfig } from '../schema/config/types.js';
 
 /** Connect to the controller (found through `options.config`, $UPKEEPER_CONFIG or the default config). */

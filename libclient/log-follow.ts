@@ -144,7 +144,12 @@ export async function* followLogs(client: Client, names: string[], options: Foll
   try {
     const ids = (await client.status(names)).map((s) => s.name);
     const tails = await Promise.all(ids.map((id) => client.logs(id, { lines: 1 })));
-    yield* inOrder(add(ids.map((id, i) => [id, tails[i]!]), history));
+    yield* inOrder(
+      add(
+        ids.map((id, i) => [id, tails[i]!]),
+        history,
+      ),
+    );
     if (options.follow === false) return;
     waker.wakeAll();
     while (!signal?.aborted) {

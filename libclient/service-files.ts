@@ -50,7 +50,8 @@ export function findServiceDefinitions(name: string, options: DiscoveryOptions =
     for (const entry of node.entries) {
       const parsed = parseServiceId(entry.key);
       if (parsed === null) continue;
-      const written = entry.value.kind === 'object' ? entry.value.entries.find((e) => e.key.toLowerCase() === 'instances')?.value : undefined;
+      const written =
+        entry.value.kind === 'object' ? entry.value.entries.find((e) => e.key.toLowerCase() === 'instances')?.value : undefined;
       const instances = written?.kind === 'number' ? written.value : null;
       const id = entry.key.toLowerCase();
       const bare = parsed.name.toLowerCase();
@@ -60,7 +61,16 @@ export function findServiceDefinitions(name: string, options: DiscoveryOptions =
         if (m === null || instances === null || (m[1] !== id && m[1] !== bare) || Number(m[2]) > instances) continue;
         instance = Number(m[2]);
       }
-      found.push({ id: entry.key, file, line: entry.keyPos.line, text: read.text, addedByUpk: isAddedFile(read.text), instances, instance, fileServices });
+      found.push({
+        id: entry.key,
+        file,
+        line: entry.keyPos.line,
+        text: read.text,
+        addedByUpk: isAddedFile(read.text),
+        instances,
+        instance,
+        fileServices,
+      });
     }
   }
   // An exact id wins over a name alone.

@@ -40,7 +40,11 @@ export interface StartupUnit {
 const USER_NAME_RE = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/;
 
 /** Where the unit goes and its name, without reading any configuration (for `upk unstartup`). */
-export function startupUnitFile(options: Pick<StartupUnitOptions, 'systemUser' | 'env'> = {}): { name: string; file: string; scope: 'user' | 'system' } {
+export function startupUnitFile(options: Pick<StartupUnitOptions, 'systemUser' | 'env'> = {}): {
+  name: string;
+  file: string;
+  scope: 'user' | 'system';
+} {
   if (options.systemUser !== undefined) {
     checkUserName(options.systemUser);
     const name = `upkeeper-${options.systemUser}.service`;
@@ -138,7 +142,9 @@ function lookUpUser(name: string): { name: string; home: string } {
     /* no /etc/passwd: ask getent */
   }
   try {
-    const found = fromLine(execFileSync('getent', ['passwd', name], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] }).trim());
+    const found = fromLine(
+      execFileSync('getent', ['passwd', name], { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'] }).trim(),
+    );
     if (found) return found;
   } catch {
     /* not found, or no getent */
@@ -157,7 +163,10 @@ function currentUser(): string {
 /** No line breaks or other control characters: systemd reads a unit line by line. */
 function checkText(text: string): void {
   if (/[\x00-\x1f\x7f]/.test(text)) {
-    throw new UpkError(ErrorCode.BAD_REQUEST, `${JSON.stringify(text)}: a systemd unit cannot hold a control character (a line break, say)`);
+    throw new UpkError(
+      ErrorCode.BAD_REQUEST,
+      `${JSON.stringify(text)}: a systemd unit cannot hold a control character (a line break, say)`,
+    );
   }
 }
 

@@ -96,12 +96,15 @@ export class Subscription implements AsyncIterable<Notice> {
   }
 
   private async connect(): Promise<void> {
-    const client = await Client.connect({ ...this.options, reconnectMs: 0 }, {
-      onNotification: (method, params) => this.receive(method, params),
-      onClose: () => {
-        if (this.client === client) void this.reconnect();
+    const client = await Client.connect(
+      { ...this.options, reconnectMs: 0 },
+      {
+        onNotification: (method, params) => this.receive(method, params),
+        onClose: () => {
+          if (this.client === client) void this.reconnect();
+        },
       },
-    });
+    );
     this.client = client;
     try {
       await this.subscribe(client);

@@ -11,8 +11,16 @@ export function utcTime(iso: string): string {
 /** "exited with code 1", "was killed by SIGSEGV", with what an unusual code or signal usually means. */
 export function describeExit(code: number | null, signal: string | null, unknown = false): string {
   if (signal) return `was killed by ${signal}${SIGNAL_HINTS[signal] ? ` (${SIGNAL_HINTS[signal]})` : ''}`;
-  if (code === null) return unknown ? 'ended; how is not known (it was adopted from a lost buddy, so its exit status could not be read)' : 'ended';
-  const hint = code === 126 ? 'the command could not be executed' : code === 127 ? 'command not found' : code > 128 && code < 160 ? `a shell reports signal ${code - 128} so` : '';
+  if (code === null)
+    return unknown ? 'ended; how is not known (it was adopted from a lost buddy, so its exit status could not be read)' : 'ended';
+  const hint =
+    code === 126
+      ? 'the command could not be executed'
+      : code === 127
+        ? 'command not found'
+        : code > 128 && code < 160
+          ? `a shell reports signal ${code - 128} so`
+          : '';
   return `exited with code ${code}${hint ? ` (${hint})` : ''}`;
 }
 
@@ -83,13 +91,18 @@ export function describeFailure(story: FailureStory, now = Date.now()): string[]
   const lines = [`${story.service} failed ${formatDuration(now - Date.parse(endedAt))} ago, at ${utcTime(endedAt)}.`];
   const command = story.command ? ` (${story.command})` : '';
   const how =
-    f.run.cause === 'restart' ? 'by an automatic restart' : f.run.cause === 'adopted' ? 'and was taken over from a lost buddy' : 'by a start command (upk start, or the controller)';
+    f.run.cause === 'restart'
+      ? 'by an automatic restart'
+      : f.run.cause === 'adopted'
+        ? 'and was taken over from a lost buddy'
+        : 'by a start command (upk start, or the controller)';
   if (f.run.outcome === 'spawn_failed') {
     lines.push(`What failed: its start${command}, at ${utcTime(f.run.started)} ${how}.`);
     lines.push(`How: it could not be started: ${f.error ?? 'unknown error'}.`);
   } else {
     lines.push(`What ended: process ${f.run.pid}${command}, started ${utcTime(f.run.started)} ${how}.`);
-    const uptime = typeof f.event?.detail?.uptimeMs === 'number' ? f.event.detail.uptimeMs : Date.parse(endedAt) - Date.parse(f.run.started);
+    const uptime =
+      typeof f.event?.detail?.uptimeMs === 'number' ? f.event.detail.uptimeMs : Date.parse(endedAt) - Date.parse(f.run.started);
     let exit = `How: it ${describeExit(f.run.code, f.run.signal, f.event?.detail?.unknown === true)} after ${formatDuration(uptime)}; nobody had asked it to stop.`;
     if (f.run.signal) {
       const sent = f.signals.find((s) => s.signal === f.run.signal);
@@ -99,16 +112,24 @@ export function describeFailure(story: FailureStory, now = Date.now()): string[]
     }
     lines.push(exit);
   }
-  const inRow = f.failuresInRow === 1 ? 'the first run in a while to end without being asked to' : `${f.failuresInRow} runs in a row ended without being asked to, this one included`;
+  const inRow =
+    f.failuresInRow === 1
+      ? 'the first run in a while to end without being asked to'
+      : `${f.failuresInRow} runs in a row ended without being asked to, this one included`;
   const before = [inRow, `${f.restartsHourBefore} automatic restart${f.restartsHourBefore === 1 ? '' : 's'} in the hour up to it`];
   if (f.usageBefore) {
-    before.push(`last measured ${formatDuration(Date.parse(endedAt) - Date.parse(f.usageBefore.at))} before: CPU ${f.usageBefore.cpu} %, memory ${mib(f.usageBefore.rss)} (highest ${mib(f.usageBefore.rssMax)})`);
+    before.push(
+      `last measured ${formatDuration(Date.parse(endedAt) - Date.parse(f.usageBefore.at))} before: CPU ${f.usageBefore.cpu} %, memory ${mib(f.usageBefore.rss)} (highest ${mib(f.usageBefore.rssMax)})`,
+    );
   }
   lines.push(`Before it: ${before.join('; ')}.`);
   const out = f.lastOutput;
   if (out && (out.stdout || out.stderr)) {
     lines.push('Its last output:');
-    for (const [stream, text] of [['stderr', out.stderr], ['stdout', out.stdout]] as const) {
+    for (const [stream, text] of [
+      ['stderr', out.stderr],
+      ['stdout', out.stdout],
+    ] as const) {
       if (text) for (const line of text.split('\n')) lines.push(`  ${stream} | ${line}`);
     }
   } else if (f.run.outcome !== 'spawn_failed') {
@@ -126,5 +147,7 @@ function nowLine(story: FailureStory): string[] {
   if (!s) return ['Now: it is no longer configured.'];
   const since = s.since ? ` since ${utcTime(s.since)}` : '';
   const pid = s.pid ? `, pid ${s.pid}` : '';
-  return [`Now: ${s.state}${since}${pid}, wanted ${s.desired}; ${s.restarts} automatic restart${s.restarts === 1 ? '' : 's'} since its last start by a user.`];
+  return [
+    `Now: ${s.state}${since}${pid}, wanted ${s.desired}; ${s.restarts} automatic restart${s.restarts === 1 ? '' : 's'} since its last start by a user.`,
+  ];
 }

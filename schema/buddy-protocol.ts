@@ -204,7 +204,13 @@ export const controllerBuddyValidators: Validators<ControllerBuddyMethods> = {
   deliver: (p) => {
     const o = asObject(p);
     const b = asObject(o.buddy, 'buddy');
-    const buddy: BuddyIdentity = { instance: str(b, 'instance'), uuid: str(b, 'uuid'), service: str(b, 'service'), pid: optInt(b, 'pid', 1) ?? 0, started: str(b, 'started') };
+    const buddy: BuddyIdentity = {
+      instance: str(b, 'instance'),
+      uuid: str(b, 'uuid'),
+      service: str(b, 'service'),
+      pid: optInt(b, 'pid', 1) ?? 0,
+      started: str(b, 'started'),
+    };
     if (!UUID_RE.test(buddy.instance)) bad('buddy.instance must be a UUID');
     if (!UUID_RE.test(buddy.uuid)) bad('buddy.uuid must be a UUID');
     if (!SERVICE_ID_RE.test(buddy.service)) bad(`buddy.service: ${JSON.stringify(buddy.service)} is no service id`);
@@ -213,7 +219,8 @@ export const controllerBuddyValidators: Validators<ControllerBuddyMethods> = {
     if (!Array.isArray(o.events)) bad('events must be a list');
     if (o.events.length > DELIVER_MAX_EVENTS) bad(`at most ${DELIVER_MAX_EVENTS} events at once`);
     const events = (o.events as unknown[]).map(checkEvent);
-    for (let i = 1; i < events.length; i++) if (events[i]!.seq <= events[i - 1]!.seq) bad(`events[${i}].seq must be larger than the one before`);
+    for (let i = 1; i < events.length; i++)
+      if (events[i]!.seq <= events[i - 1]!.seq) bad(`events[${i}].seq must be larger than the one before`);
     return { buddy, events };
   },
 };

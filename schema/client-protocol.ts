@@ -450,7 +450,8 @@ export const clientValidators: Validators<ClientMethods> = {
   trend: (p) => {
     const o = asObject(p);
     const metric = str(o, 'metric');
-    if (!(TREND_METRICS as readonly string[]).includes(metric)) bad(`metric must be one of ${TREND_METRICS.join(', ')}, got ${JSON.stringify(metric)}`);
+    if (!(TREND_METRICS as readonly string[]).includes(metric))
+      bad(`metric must be one of ${TREND_METRICS.join(', ')}, got ${JSON.stringify(metric)}`);
     const bucketMs = optInt(o, 'bucketMs', 60_000);
     if (bucketMs === undefined) bad('bucketMs must be an integer ≥ 60000 (one minute)');
     const since = isoParam(o, 'since');
@@ -466,6 +467,8 @@ export const clientValidators: Validators<ClientMethods> = {
   logs: (p) => {
     const o = asObject(p);
     const lines = optInt(o, 'lines', 1);
-    return lines === undefined ? { service: str(o, 'service') } : { service: str(o, 'service'), lines: Math.min(lines, LOG_TAIL_MAX_LINES) };
+    return lines === undefined
+      ? { service: str(o, 'service') }
+      : { service: str(o, 'service'), lines: Math.min(lines, LOG_TAIL_MAX_LINES) };
   },
 };

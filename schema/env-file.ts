@@ -120,7 +120,8 @@ export function parseEnvFile(text: string): ParsedEnvFile {
         i++;
         for (;;) {
           const q = at(i);
-          if (q === '') return { problem: `the ${c === "'" ? 'single' : 'double'} quote opened on this line is never closed`, line: opened };
+          if (q === '')
+            return { problem: `the ${c === "'" ? 'single' : 'double'} quote opened on this line is never closed`, line: opened };
           i++;
           if (q === c) break;
           if (q === '\n') line++;

@@ -41,4 +41,3 @@ export function pickMatch(o: EventMatch): EventMatch {
   if (o.text !== undefined) m.text = o.text;
   return m;
 }
-

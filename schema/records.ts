@@ -125,7 +125,8 @@ export const EVENT_TYPES = {
   spawned: 'the service was started (pid: the new process, also its process group and session)',
   adopted: 'a new buddy took over a service still running from a lost buddy (pid; proven by its start time)',
   spawn_failed: 'the start script could not be executed (detail.error)',
-  exited: 'the service exited (code or signal; both null when unknown: detail.unknown for an adopted process); detail.uptimeMs, detail.requested, and for an exit nobody asked for detail.lastOutput: the last lines it wrote',
+  exited:
+    'the service exited (code or signal; both null when unknown: detail.unknown for an adopted process); detail.uptimeMs, detail.requested, and for an exit nobody asked for detail.lastOutput: the last lines it wrote',
   stopping: 'a stop began (pid: the service)',
   signal_sent: 'the buddy sent a signal (signal; detail.group, detail.reason: stop, escalation, cleanup or user)',
   stopped: 'the service and everything left in its process group are gone',
@@ -134,10 +135,11 @@ export const EVENT_TYPES = {
   failed: 'MaxConsecutiveFailures failures in a row: upkeeper gave up (detail.failures)',
   action_started: 'an action script started (detail.action; pid: the script)',
   action_finished: 'an action script ended (detail.action, code or signal, detail.durationMs)',
-  reconfigured: "the buddy re-read its settings after a configuration change",
+  reconfigured: 'the buddy re-read its settings after a configuration change',
   events_dropped: 'events were lost because the ring buffer overflowed (detail.count)',
-  output_failed: "the buddy cannot write the service's output to its file: it is lost until output_resumed (detail.stream, detail.file, detail.error)",
-  output_resumed: 'the buddy writes the service\'s output to its file again (detail.stream, detail.file, detail.lostBytes)',
+  output_failed:
+    "the buddy cannot write the service's output to its file: it is lost until output_resumed (detail.stream, detail.file, detail.error)",
+  output_resumed: "the buddy writes the service's output to its file again (detail.stream, detail.file, detail.lostBytes)",
 } as const;
 export type EventType = keyof typeof EVENT_TYPES;
 export const EVENT_TYPE_NAMES = Object.keys(EVENT_TYPES) as EventType[];

@@ -229,7 +229,9 @@ export class RpcConnection {
     const taken = this.socket.bytesWritten;
     this.stall = setTimeout(() => {
       if (this.socket.bytesWritten > taken) return this.armStall(); // slow, but it reads
-      this.shutdown(new Error(`it read nothing for ${stallMs / 1000} s while more than ${this.options.maxBufferedBytes} bytes waited for it`));
+      this.shutdown(
+        new Error(`it read nothing for ${stallMs / 1000} s while more than ${this.options.maxBufferedBytes} bytes waited for it`),
+      );
     }, stallMs);
     this.stall.unref();
   }
@@ -313,7 +315,10 @@ export class RpcConnection {
   private async answer(id: number, method: string, params: unknown): Promise<void> {
     const hs = this.options.handshake;
     if (hs && method === hs.method && this.greeting === true) {
-      this.reply({ id, error: new UpkError(ErrorCode.PROTOCOL_ERROR, `${hs.method} was already said on this connection`).toWire() }, method);
+      this.reply(
+        { id, error: new UpkError(ErrorCode.PROTOCOL_ERROR, `${hs.method} was already said on this connection`).toWire() },
+        method,
+      );
       return;
     }
     if (hs && method === hs.method && this.greeting !== true) {

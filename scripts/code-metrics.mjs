@@ -34,10 +34,24 @@ function measure(dirs) {
     const line = (pos) => src.getLineAndCharacterOfPosition(pos).line;
     const visit = (node) => {
       if (ts.isNonNullExpression(node)) result.nonNull += 1;
-      if ((ts.isAsExpression(node) || ts.isTypeAssertionExpression(node)) && !(ts.isTypeReferenceNode(node.type) && node.type.typeName.getText(src) === 'const')) result.casts += 1;
+      if (
+        (ts.isAsExpression(node) || ts.isTypeAssertionExpression(node)) &&
+        !(ts.isTypeReferenceNode(node.type) && node.type.typeName.getText(src) === 'const')
+      )
+        result.casts += 1;
       if (ts.isFunctionLike(node) && 'body' in node && node.body) {
-        const name = node.name?.getText(src) ?? (ts.isVariableDeclaration(node.parent) ? node.parent.name.getText(src) : ts.isPropertyAssignment(node.parent) ? node.parent.name.getText(src) : '(anonymous)');
-        result.functions.push({ name, file: `${file}:${line(node.getStart(src)) + 1}`, lines: line(node.end) - line(node.getStart(src)) + 1 });
+        const name =
+          node.name?.getText(src) ??
+          (ts.isVariableDeclaration(node.parent)
+            ? node.parent.name.getText(src)
+            : ts.isPropertyAssignment(node.parent)
+              ? node.parent.name.getText(src)
+              : '(anonymous)');
+        result.functions.push({
+          name,
+          file: `${file}:${line(node.getStart(src)) + 1}`,
+          lines: line(node.end) - line(node.getStart(src)) + 1,
+        });
       }
       ts.forEachChild(node, visit);
     };
@@ -51,12 +65,38 @@ function measure(dirs) {
 const product = measure(PRODUCT);
 const checks = measure(CHECKS);
 if (process.argv.includes('--json')) {
-  console.log(JSON.stringify({ product: { ...product, functions: product.functions.slice(0, 10) }, checks: { ...checks, functions: checks.functions.slice(0, 10) } }, null, 2));
+  console.log(
+    JSON.stringify(
+      {
+        product: { ...product, functions: product.functions.slice(0, 10) },
+        checks: { ...checks, functions: checks.functions.slice(0, 10) },
+      },
+      null,
+      2,
+    ),
+  );
 } else {
-  for (const [title, m] of [['product (schema system buddy controller libclient clients)', product], ['tests and benchmarks', checks]]) {
+  for (const [title, m] of [
+    ['product (schema system buddy controller libclient clients)', product],
+    ['tests and benchmarks', checks],
+  ]) {
     console.log(`${title}: ${m.files} files, ${m.lines} lines`);
     console.log(`  non-null assertions: ${m.nonNull}; casts (not "as const"): ${m.casts}`);
-    console.log(`  files over ${LONG_FILE} lines: ${m.longFiles.length}${m.longFiles.length ? ` (${m.longFiles.slice(0, 8).map((f) => `${relative('.', f.file)} ${f.lines}`).join(', ')}${m.longFiles.length > 8 ? ', …' : ''})` : ''}`);
-    console.log(`  longest functions: ${m.functions.slice(0, 5).map((f) => `${f.name} ${f.lines} (${f.file})`).join('; ')}`);
+    console.log(
+      `  files over ${LONG_FILE} lines: ${m.longFiles.length}${
+        m.longFiles.length
+          ? ` (${m.longFiles
+              .slice(0, 8)
+              .map((f) => `${relative('.', f.file)} ${f.lines}`)
+              .join(', ')}${m.longFiles.length > 8 ? ', …' : ''})`
+          : ''
+      }`,
+    );
+    console.log(
+      `  longest functions: ${m.functions
+        .slice(0, 5)
+        .map((f) => `${f.name} ${f.lines} (${f.file})`)
+        .join('; ')}`,
+    );
   }
 }

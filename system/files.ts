@@ -2,7 +2,6 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 
-
 /** Write a file so that a reader (or an exec) never sees half of it. */
 export function writeWhole(file: string, content: string, mode: number): void {
   try {

@@ -6,7 +6,7 @@ import { writeSync } from 'node:fs';
 /** Write `line` whole to fd 2; throws the write's error (EAGAIN is tried a few times first). */
 export function writeStderr(line: string): void {
   const data = Buffer.from(line);
-  for (let off = 0, tries = 0; off < data.length; ) {
+  for (let off = 0, tries = 0; off < data.length;) {
     try {
       off += writeSync(2, data, off);
     } catch (err) {

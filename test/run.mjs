@@ -21,13 +21,15 @@ const files = (dir) =>
     e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.test.js') ? [join(dir, e.name)] : [],
   );
 const only = process.argv.slice(2);
-const tests = files(dist).filter((f) => only.length === 0 || only.some((o) => f.includes(o))).sort();
+const tests = files(dist)
+  .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
+  .sort();
 
-const result = spawnSync(
-  process.execPath,
-  ['--test', '--test-timeout=120000', '--test-concurrency=2', '--test-reporter=spec', ...tests],
-  { stdio: 'inherit', env: { ...process.env, UPK_TEST_ROOT: root }, timeout: 15 * 60_000 },
-);
+const result = spawnSync(process.execPath, ['--test', '--test-timeout=120000', '--test-concurrency=2', '--test-reporter=spec', ...tests], {
+  stdio: 'inherit',
+  env: { ...process.env, UPK_TEST_ROOT: root },
+  timeout: 15 * 60_000,
+});
 
 /** Every process whose command line or environment mentions the sandbox root. */
 function leftovers() {

@@ -20,7 +20,11 @@ export interface ChartOptions {
 export const bucketsPerColumn = (count: number, width: number): number => Math.max(1, Math.ceil(count / Math.max(1, width)));
 
 /** Buckets combined so that they fit `width` columns; returns the columns and how many buckets each holds. */
-export function fitColumns(values: (number | null)[], width: number, merge: ChartOptions['merge']): { columns: (number | null)[]; per: number } {
+export function fitColumns(
+  values: (number | null)[],
+  width: number,
+  merge: ChartOptions['merge'],
+): { columns: (number | null)[]; per: number } {
   const per = bucketsPerColumn(values.length, width);
   const columns: (number | null)[] = [];
   for (let i = 0; i < values.length; i += per) {

@@ -66,4 +66,3 @@ export function bytes(n: number): string {
   }
   return i === 0 ? `${v}B` : `${v.toFixed(v < 100 ? 1 : 0)}${units[i]}`;
 }
-

@@ -35,7 +35,10 @@ async function acquire(lock: string): Promise<void> {
     }
     if (Date.now() >= deadline) {
       const who = holder === undefined ? 'another upk command' : `another upk command (pid ${holder})`;
-      throw new UpkError(ErrorCode.TIMEOUT, `${who} is changing the service files: waited ${LOCK_WAIT_MS / 1000} s for ${lock}; try again (delete that file if no upk command runs)`);
+      throw new UpkError(
+        ErrorCode.TIMEOUT,
+        `${who} is changing the service files: waited ${LOCK_WAIT_MS / 1000} s for ${lock}; try again (delete that file if no upk command runs)`,
+      );
     }
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
@@ -118,4 +121,3 @@ function unlinkQuietly(file: string): void {
 }
 
 const lockError = (lock: string, err: unknown): UpkError => fileError('cannot take the lock', lock, err);
-

@@ -5,7 +5,14 @@
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { renameSync, unlinkSync } from 'node:fs';
-import { formatConfigIssue, readControllerConfig, type Client, type ConfigIssue, type DiscoveryOptions, type ReloadResult } from '../../libclient/index.js';
+import {
+  formatConfigIssue,
+  readControllerConfig,
+  type Client,
+  type ConfigIssue,
+  type DiscoveryOptions,
+  type ReloadResult,
+} from '../../libclient/index.js';
 import { withEditLock } from './edit-lock.js';
 import { onFile } from './file-error.js';
 

@@ -36,7 +36,11 @@ export async function printJsonPages(pages: AsyncIterable<unknown[]>): Promise<v
 export function columns(header: string[], rows: string[][]): (cells: string[]) => string {
   const widths = header.map((h) => h.length);
   for (const r of rows) for (let i = 0; i < widths.length; i++) widths[i] = Math.max(widths[i]!, (r[i] ?? '').length);
-  return (cells) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return (cells) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
 }
 
 export function table(header: string[], rows: string[][]): string {

@@ -15,7 +15,8 @@ export interface Ran {
 function environment(scope: Scope): NodeJS.ProcessEnv {
   const env = { ...process.env };
   const uid = process.getuid?.();
-  if (scope === 'user' && !env.XDG_RUNTIME_DIR && uid !== undefined && existsSync(`/run/user/${uid}/bus`)) env.XDG_RUNTIME_DIR = `/run/user/${uid}`;
+  if (scope === 'user' && !env.XDG_RUNTIME_DIR && uid !== undefined && existsSync(`/run/user/${uid}/bus`))
+    env.XDG_RUNTIME_DIR = `/run/user/${uid}`;
   return env;
 }
 
@@ -31,7 +32,7 @@ export function systemctl(scope: Scope, args: string[], timeoutMs = 60_000): Pro
           ? 'there is no systemctl program on the PATH'
           : e.killed
             ? `no answer within ${timeoutMs / 1000} s`
-            : stderr.trim().split('\n').filter(Boolean).pop() ?? `exit ${String(e.code)}`;
+            : (stderr.trim().split('\n').filter(Boolean).pop() ?? `exit ${String(e.code)}`);
       resolve({ ok: false, why: `systemctl ${argv.join(' ')}: ${why}`, stdout });
     });
   });

@@ -19,15 +19,19 @@ export function parseTime(text: string, now = Date.now()): string {
 function readWholeNumber(text: string, min: number, max: number): number | { expected: string } {
   const n = /^\d+$/.test(text) ? Number(text) : NaN;
   if (!Number.isNaN(n) && n >= min && n <= max) return n;
-  return { expected: `expected a whole number ${max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max.toLocaleString('en-US')}`}` };
+  return {
+    expected: `expected a whole number ${max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max.toLocaleString('en-US')}`}`,
+  };
 }
 
 /** A commander option parser: `wholeNumber(min, max)` reads an option's value (exit 2 with the problem otherwise). */
-export const wholeNumber = (min: number, max = Number.MAX_SAFE_INTEGER) => (text: string): number => {
-  const n = readWholeNumber(text, min, max);
-  if (typeof n !== 'number') throw new InvalidArgumentError(`${n.expected}, got ${JSON.stringify(text)}`);
-  return n;
-};
+export const wholeNumber =
+  (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  (text: string): number => {
+    const n = readWholeNumber(text, min, max);
+    if (typeof n !== 'number') throw new InvalidArgumentError(`${n.expected}, got ${JSON.stringify(text)}`);
+    return n;
+  };
 
 /** The same for an argument read in a command's action: `what text: expected …` (BAD_REQUEST, exit 2). */
 export function wholeNumberArgument(what: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER): number {

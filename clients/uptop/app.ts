@@ -1,7 +1,18 @@
 // uptop's screen: a blessed table of every service kept current by a libclient subscription (no
 // polling), the keys, the detail pane, the actions menu, the filter, and reconnection by itself.
 import blessed from 'blessed';
-import { connect, ErrorCode, ExitCode, exitCodeFor, UpkError, type Client, type ConnectOptions, type ServiceStatus, type OutcomeItem, type Subscription } from '../../libclient/index.js';
+import {
+  connect,
+  ErrorCode,
+  ExitCode,
+  exitCodeFor,
+  UpkError,
+  type Client,
+  type ConnectOptions,
+  type ServiceStatus,
+  type OutcomeItem,
+  type Subscription,
+} from '../../libclient/index.js';
 import { detailLines, loadDetail, type DetailData } from './detail.js';
 import { escapeTags, footerLine, headerLine, HELP_LINES, layoutFor, rowLine, titleLine } from './layout.js';
 import { Model } from './model.js';
@@ -53,7 +64,14 @@ export class App {
 
   constructor(private readonly options: AppOptions) {
     this.colour = !options.noColor;
-    this.screen = blessed.screen({ smartCSR: true, title: 'uptop', warnings: false, autoPadding: false, fullUnicode: false, ...options.terminal });
+    this.screen = blessed.screen({
+      smartCSR: true,
+      title: 'uptop',
+      warnings: false,
+      autoPadding: false,
+      fullUnicode: false,
+      ...options.terminal,
+    });
     const line = (top: number | string, extra: blessed.Widgets.BoxOptions = {}): blessed.Widgets.BoxElement =>
       blessed.box({ parent: this.screen, top, left: 0, width: '100%', height: 1, tags: true, wrap: false, ...extra });
     this.header = line(0);
@@ -70,7 +88,16 @@ export class App {
       style: { selected: { inverse: true } },
     });
     this.statusBox = blessed.box({ parent: this.screen, bottom: 1, left: 0, width: '100%', height: 1, tags: true, wrap: false });
-    this.footer = blessed.box({ parent: this.screen, bottom: 0, left: 0, width: '100%', height: 1, tags: true, wrap: false, style: { inverse: true } });
+    this.footer = blessed.box({
+      parent: this.screen,
+      bottom: 0,
+      left: 0,
+      width: '100%',
+      height: 1,
+      tags: true,
+      wrap: false,
+      style: { inverse: true },
+    });
     this.help = blessed.box({
       parent: this.screen,
       top: 'center',
@@ -231,7 +258,18 @@ export class App {
   private tableKey(ch: string | undefined, name: string): void {
     const rows = this.rows; // as the user sees them
     const page = Math.max(1, Number(this.table.height) - 1);
-    const moves: Record<string, number> = { up: -1, k: -1, down: 1, j: 1, pageup: -page, pagedown: page, home: -Infinity, g: -Infinity, end: Infinity, 'S-g': Infinity };
+    const moves: Record<string, number> = {
+      up: -1,
+      k: -1,
+      down: 1,
+      j: 1,
+      pageup: -page,
+      pagedown: page,
+      home: -Infinity,
+      g: -Infinity,
+      end: Infinity,
+      'S-g': Infinity,
+    };
     const move = moves[name] ?? (ch === 'G' ? Infinity : undefined);
     if (move !== undefined) {
       this.model.move(rows, move);
@@ -271,7 +309,11 @@ export class App {
       case 'x':
       case 'r':
       case 'R':
-        if (selected) void this.command({ s: 'start', x: 'stop', r: 'restart', R: 'reload' }[ch] as 'start' | 'stop' | 'restart' | 'reload', selected.name);
+        if (selected)
+          void this.command(
+            { s: 'start', x: 'stop', r: 'restart', R: 'reload' }[ch] as 'start' | 'stop' | 'restart' | 'reload',
+            selected.name,
+          );
         return;
       case 'a':
         if (selected) this.openMenu(selected.name, selected.actions);
@@ -423,7 +465,8 @@ export class App {
       const data = await this.withClient((c) => loadDetail(c, s.name));
       if (this.detailFor === uuid) this.detailData = data;
     } catch (err) {
-      if (this.detailFor === uuid) this.detailData = { events: [], logs: null, restarts: null, problems: [`the details: ${describeError(err)}`] };
+      if (this.detailFor === uuid)
+        this.detailData = { events: [], logs: null, restarts: null, problems: [`the details: ${describeError(err)}`] };
     }
     this.renderSoon();
   }
@@ -461,7 +504,11 @@ export class App {
     this.header.setContent(headerLine(this.model, now, this.colour, width));
     this.footer.setContent(footerLine(width));
     this.titles.setContent(titleLine(layout, this.model.sort));
-    this.table.setItems(rows.length > 0 ? rows.map((s) => rowLine(s, layout, now, this.colour)) : [this.model.services.size > 0 ? '(no service matches the filter)' : '(no services)']);
+    this.table.setItems(
+      rows.length > 0
+        ? rows.map((s) => rowLine(s, layout, now, this.colour))
+        : [this.model.services.size > 0 ? '(no service matches the filter)' : '(no services)'],
+    );
     if (rows.length > 0) {
       const i = this.model.selectedIndex(rows);
       this.model.selected = rows[i]!.uuid;

@@ -1,6 +1,14 @@
 // The detail pane of one service: its status in words, its restarts over a day as a small chart, its
 // recent events and the tail of its log, fetched through libclient when the pane opens.
-import { describeEvent, utcTime, type Client, type LogTail, type ServiceEvent, type ServiceStatus, type TrendSeries } from '../../libclient/index.js';
+import {
+  describeEvent,
+  utcTime,
+  type Client,
+  type LogTail,
+  type ServiceEvent,
+  type ServiceStatus,
+  type TrendSeries,
+} from '../../libclient/index.js';
 import { renderChart } from '../shared/chart.js';
 import { bytes, duration, stateCell, unsupervisedLine } from '../shared/format.js';
 import { escapeTags, lastExitCell, stateColour } from './layout.js';
@@ -49,7 +57,10 @@ export function detailLines(s: ServiceStatus, d: DetailData | null, width: numbe
     `${s.restarts} restart${s.restarts === 1 ? '' : 's'}`,
     `last exit ${lastExitCell(s, now)}`,
   ];
-  if (s.usage) facts.push(`CPU ${s.usage.cpu.toFixed(1)} %, memory ${bytes(s.usage.rss)} in ${s.usage.processes} process${s.usage.processes === 1 ? '' : 'es'}`);
+  if (s.usage)
+    facts.push(
+      `CPU ${s.usage.cpu.toFixed(1)} %, memory ${bytes(s.usage.rss)} in ${s.usage.processes} process${s.usage.processes === 1 ? '' : 'es'}`,
+    );
   if (s.hold) facts.push(`held (${s.hold.reason}) until ${utcTime(s.hold.until)}`);
   if (s.waitingFor) facts.push(`waiting for ${s.waitingFor.join(', ')}`);
   if (s.actions.length > 0) facts.push(`actions: ${s.actions.join(', ')}`);
@@ -59,7 +70,10 @@ export function detailLines(s: ServiceStatus, d: DetailData | null, width: numbe
   if (!d) return [...lines, '', 'loading…'];
   for (const p of d.problems) lines.push(paint(escapeTags(`could not fetch ${p}`), 'red'));
   if (d.restarts) {
-    lines.push('', bold(`Automatic restarts, last 24 h by hour: ${d.restarts.total ?? 0}`) + (d.restarts.flapping ? paint('  FLAPPING', 'red') : ''));
+    lines.push(
+      '',
+      bold(`Automatic restarts, last 24 h by hour: ${d.restarts.total ?? 0}`) + (d.restarts.flapping ? paint('  FLAPPING', 'red') : ''),
+    );
     const values = d.restarts.points.map((p) => p.value);
     const chart = renderChart(values, {
       width: Math.max(10, width - 8),

@@ -31,12 +31,18 @@ export function lastExitCell(s: ServiceStatus, now: number): string {
   return `${e.signal ?? (e.code === null ? '?' : `code ${e.code}`)} ${ago(now - Date.parse(e.at))}`;
 }
 
-
 export const COLUMNS: readonly Column[] = [
   { key: 'name', title: 'NAME', width: 10, priority: 9, align: 'left', text: (s) => s.name },
   { key: 'state', title: 'STATE', width: 9, priority: 8, align: 'left', text: stateCell },
   { key: 'pid', title: 'PID', width: 7, priority: 2, align: 'right', text: (s) => (s.pid === null ? '-' : String(s.pid)) },
-  { key: 'uptime', title: 'UPTIME', width: 7, priority: 4, align: 'right', text: (s, now) => (s.started ? duration(now - Date.parse(s.started)) : '-') },
+  {
+    key: 'uptime',
+    title: 'UPTIME',
+    width: 7,
+    priority: 4,
+    align: 'right',
+    text: (s, now) => (s.started ? duration(now - Date.parse(s.started)) : '-'),
+  },
   { key: 'restarts', title: 'RESTARTS', width: 9, priority: 3, align: 'right', text: (s) => String(s.restarts) },
   { key: 'exit', title: 'LAST EXIT', width: 12, priority: 1, align: 'left', text: lastExitCell },
   { key: 'cpu', title: 'CPU%', width: 6, priority: 6, align: 'right', text: (s) => (s.usage ? s.usage.cpu.toFixed(1) : '-') },
@@ -157,7 +163,12 @@ export function headerLine(m: Model, now: number, colour: boolean, width = 80): 
     c.state === 'up'
       ? { forms: [form(`controller ${c.info.pid} up ${duration(now - Date.parse(c.info.startedAt))}`), form(`pid ${c.info.pid}`)] }
       : c.state === 'gone'
-        ? { forms: [form(`controller gone ${duration(now - c.since)}: reconnecting`, 'red'), form(`no controller (${duration(now - c.since)})`, 'red')] }
+        ? {
+            forms: [
+              form(`controller gone ${duration(now - c.since)}: reconnecting`, 'red'),
+              form(`no controller (${duration(now - c.since)})`, 'red'),
+            ],
+          }
         : { forms: [form('connecting to the controller', 'yellow'), form('connecting', 'yellow')] };
   /** The counts in words of a given length: "2 running" or "2 run". */
   const counts = (words: [string, string, string, string], prefix: string): { text: string; plain: string } => {
@@ -173,23 +184,47 @@ export function headerLine(m: Model, now: number, colour: boolean, width = 80): 
   const pieces: Piece[] = [
     { forms: [form('uptop')] },
     { ...controller, rank: 2 },
-    { forms: [counts(['running', 'stopped', 'failed', 'other'], `${t.total} services: `), counts(['run', 'stop', 'fail', 'other'], `${t.total}: `)], rank: 1 },
+    {
+      forms: [
+        counts(['running', 'stopped', 'failed', 'other'], `${t.total} services: `),
+        counts(['run', 'stop', 'fail', 'other'], `${t.total}: `),
+      ],
+      rank: 1,
+    },
   ];
   if (m.problems.length > 0 && c.state === 'up') {
     const words = { database: 'audit database not writable', log: 'log not writable', unsupervised: 'services unsupervised' };
     const long = `! ${m.problems.map((p) => words[p.kind]).join(', ')}`;
-    pieces.push({ forms: [form(long, 'red'), form(`! ${m.problems.length} problem${m.problems.length === 1 ? '' : 's'}`, 'red'), form('!', 'red')], rank: 0 });
+    pieces.push({
+      forms: [form(long, 'red'), form(`! ${m.problems.length} problem${m.problems.length === 1 ? '' : 's'}`, 'red'), form('!', 'red')],
+      rank: 0,
+    });
   }
   if (m.filter) pieces.push({ forms: [form(`filter: ${m.filter}`), form(`/${m.filter}`)], rank: 3 });
   if (c.state === 'up') pieces.push({ forms: [form(`v${c.info.version}`)], optional: true });
   return fitPieces(pieces, width);
 }
 
-const HINTS = ['q quit', '? help', 's start', 'x stop', 'r restart', 'Enter details', '/ filter', 'a actions', 'R reload', '<> sort', 'j/k move'];
+const HINTS = [
+  'q quit',
+  '? help',
+  's start',
+  'x stop',
+  'r restart',
+  'Enter details',
+  '/ filter',
+  'a actions',
+  'R reload',
+  '<> sort',
+  'j/k move',
+];
 
 /** The key hints that fit `width`, most needed first. */
 export function footerLine(width = 80): string {
-  return fitPieces(HINTS.map((h, i) => ({ forms: [{ text: h, plain: h }], optional: i > 1 })), width);
+  return fitPieces(
+    HINTS.map((h, i) => ({ forms: [{ text: h, plain: h }], optional: i > 1 })),
+    width,
+  );
 }
 
 export const HELP_LINES = [

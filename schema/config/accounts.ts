@@ -39,7 +39,9 @@ export class Accounts {
       try {
         read = { text: fs.readFileSync(this.file(kind), 'utf8') };
       } catch (err) {
-        read = { message: `cannot read ${this.file(kind)} to look up ${kind} names: ${(err as NodeJS.ErrnoException).code ?? String(err)}` };
+        read = {
+          message: `cannot read ${this.file(kind)} to look up ${kind} names: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+        };
       }
       this.texts.set(kind, read);
     }

@@ -14,7 +14,12 @@ interface Checked {
 const done = (value: unknown, issues: ConfigIssue[]): Checked => ({ value: issues.length === 0 ? value : undefined, issues });
 
 /** Provides: names. Prerequisites: `name`, `package:name` or `uuid#<uuid>`. */
-export function checkList(item: 'provides' | 'prerequisite', node: Extract<JsonNode, { kind: 'array' }>, key: string, file: string): Checked {
+export function checkList(
+  item: 'provides' | 'prerequisite',
+  node: Extract<JsonNode, { kind: 'array' }>,
+  key: string,
+  file: string,
+): Checked {
   const issues: ConfigIssue[] = [];
   const out: string[] = [];
   const what = item === 'provides' ? `a name (${NAME_RULE})` : 'a prerequisite: a name, package:name or uuid#<uuid>';
@@ -63,8 +68,14 @@ export function checkEnvironment(node: JsonObjectNode, key: string, file: string
     seen.add(entry.key);
     const nameOk = VARIABLE_NAME_RE.test(entry.key);
     if (!nameOk) {
-      issues.push(makeIssue(file, entry.keyPos, entryKey,
-        `invalid variable name ${JSON.stringify(entry.key)}: expected letters, digits and "_", not starting with a digit`));
+      issues.push(
+        makeIssue(
+          file,
+          entry.keyPos,
+          entryKey,
+          `invalid variable name ${JSON.stringify(entry.key)}: expected letters, digits and "_", not starting with a digit`,
+        ),
+      );
     }
     const v = entry.value;
     if (v.kind === 'string' && v.value.includes('\0')) {

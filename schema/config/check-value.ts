@@ -184,7 +184,13 @@ function checkAccount(
 }
 
 /** EnvironmentFile: one path or a list of them; `-` in front makes one optional; each resolved like any path. */
-function checkEnvFiles(node: JsonNode, key: string, ctx: CheckContext, ok: (value: unknown) => Checked, bad: (message?: string) => Checked): Checked {
+function checkEnvFiles(
+  node: JsonNode,
+  key: string,
+  ctx: CheckContext,
+  ok: (value: unknown) => Checked,
+  bad: (message?: string) => Checked,
+): Checked {
   const items = node.kind === 'array' ? node.items : [node];
   if (node.kind !== 'array' && node.kind !== 'string') return bad();
   const refs: EnvFileRef[] = [];

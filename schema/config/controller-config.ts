@@ -68,7 +68,8 @@ function checkControllerKeys(node: JsonObjectNode, ctx: CheckContext) {
   const seen = new Map<string, JsonObjectNode['entries'][number]>();
   for (const entry of node.entries) {
     if (entry.key.toLowerCase() === '$schema') {
-      if (entry.value.kind !== 'string') issues.push(makeIssue(ctx.file, entry.value.pos, '$schema', expectedGot('the URL or path of a JSON Schema', toValue(entry.value))));
+      if (entry.value.kind !== 'string')
+        issues.push(makeIssue(ctx.file, entry.value.pos, '$schema', expectedGot('the URL or path of a JSON Schema', toValue(entry.value))));
       continue;
     }
     const spec = findKey(CONTROLLER_KEYS, entry.key);
@@ -102,7 +103,10 @@ function checkControllerKeys(node: JsonObjectNode, ctx: CheckContext) {
 function unknownControllerKey(written: string): string {
   const serviceKey = findKey(SERVICE_KEYS, written);
   if (serviceKey !== undefined) return `${serviceKey.name} is a service key, not a controller key: put it inside ServiceDefaults`;
-  return unknownKeyMessage(written, CONTROLLER_KEYS.map((spec) => spec.name));
+  return unknownKeyMessage(
+    written,
+    CONTROLLER_KEYS.map((spec) => spec.name),
+  );
 }
 
 /** The config with every key not given filled in; `where` is the path of the config file, read or not. */

@@ -31,7 +31,9 @@ export function providersOf<N extends DependencyNode>(ref: string, nodes: readon
     const id = `${ref.slice(0, colon)}::${ref.slice(colon + 1)}`;
     return nodes.filter((n) => n.id === id || n.instanceOf === id);
   }
-  return nodes.filter((n) => n.provides.includes(ref) || n.name === ref || n.id === ref || (n.instanceOf !== undefined && isNameOf(ref, n.instanceOf)));
+  return nodes.filter(
+    (n) => n.provides.includes(ref) || n.name === ref || n.id === ref || (n.instanceOf !== undefined && isNameOf(ref, n.instanceOf)),
+  );
 }
 
 /** True when `ref` is the id `id`, or its name part. */

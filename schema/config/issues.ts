@@ -22,10 +22,7 @@ export function sortIssues(issues: ConfigIssue[], fileOrder: readonly string[] =
     .map((issue, index) => ({ issue, index }))
     .sort(
       (a, b) =>
-        rank(a.issue.file) - rank(b.issue.file) ||
-        a.issue.line - b.issue.line ||
-        a.issue.column - b.issue.column ||
-        a.index - b.index,
+        rank(a.issue.file) - rank(b.issue.file) || a.issue.line - b.issue.line || a.issue.column - b.issue.column || a.index - b.index,
     )
     .map((x) => x.issue);
 }
@@ -60,7 +57,9 @@ export function expectedGot(what: string, value: unknown): string {
 export function editDistance(a: string, b: string): number {
   const s = a.toLowerCase();
   const t = b.toLowerCase();
-  const d: number[][] = Array.from({ length: s.length + 1 }, (_, i) => Array.from({ length: t.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d: number[][] = Array.from({ length: s.length + 1 }, (_, i) =>
+    Array.from({ length: t.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   const at = (i: number, j: number): number => d[i]?.[j] ?? 0;
   for (let i = 1; i <= s.length; i++) {
     const row = d[i] as number[];
@@ -91,7 +90,9 @@ export function nearestName(name: string, known: readonly string[]): string | nu
 /** `unknown key "KilTimeout" (did you mean "KillTimeout"?)` */
 export function unknownKeyMessage(name: string, known: readonly string[]): string {
   const near = nearestName(name, known);
-  return near === null ? `unknown key ${JSON.stringify(name)}` : `unknown key ${JSON.stringify(name)} (did you mean ${JSON.stringify(near)}?)`;
+  return near === null
+    ? `unknown key ${JSON.stringify(name)}`
+    : `unknown key ${JSON.stringify(name)} (did you mean ${JSON.stringify(near)}?)`;
 }
 
 /** Join key path parts: `web` + `KillTimeout` → `web.KillTimeout`; '' + `StateDir` → `StateDir`. */

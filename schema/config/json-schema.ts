@@ -12,7 +12,9 @@ const CASE_NOTE = 'Keys are matched in any letter case; this schema lists the ca
 
 /** A regex source matching `word` in any letter case (JSON Schema patterns have no flags). */
 function anyCase(word: string): string {
-  return [...word].map((c) => (c.toLowerCase() === c.toUpperCase() ? c.replace(/[.\\]/g, '\\$&') : `[${c.toUpperCase()}${c.toLowerCase()}]`)).join('');
+  return [...word]
+    .map((c) => (c.toLowerCase() === c.toUpperCase() ? c.replace(/[.\\]/g, '\\$&') : `[${c.toUpperCase()}${c.toLowerCase()}]`))
+    .join('');
 }
 
 const ACTION_NAME_PATTERN = `^(?![0-9]+$)(?!(?:${RESERVED_ACTION_NAMES.map(anyCase).join('|')})$)[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`;

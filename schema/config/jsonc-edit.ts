@@ -25,11 +25,17 @@ export function offsetOf(text: string, pos: Pos): number {
  */
 export function setServiceNumber(text: string, serviceId: string, key: string, value: number): { text: string } | { message: string } {
   const { node, issues } = parseTree(text, '');
-  if (node === null || node.kind !== 'object') return { message: `the file does not parse${issues[0] ? ` (line ${issues[0].line}: ${issues[0].message})` : ''}` };
+  if (node === null || node.kind !== 'object')
+    return { message: `the file does not parse${issues[0] ? ` (line ${issues[0].line}: ${issues[0].message})` : ''}` };
   const services = node.entries.filter((e) => e.key === serviceId);
-  if (services.length !== 1) return { message: services.length === 0 ? `it defines no service ${JSON.stringify(serviceId)}` : `it defines ${JSON.stringify(serviceId)} twice` };
+  if (services.length !== 1)
+    return {
+      message:
+        services.length === 0 ? `it defines no service ${JSON.stringify(serviceId)}` : `it defines ${JSON.stringify(serviceId)} twice`,
+    };
   const service = services[0]!.value;
-  if (service.kind !== 'object') return { message: `${JSON.stringify(serviceId)} is not an object of service keys (line ${service.pos.line})` };
+  if (service.kind !== 'object')
+    return { message: `${JSON.stringify(serviceId)} is not an object of service keys (line ${service.pos.line})` };
   const written = service.entries.filter((e) => e.key.toLowerCase() === key.toLowerCase());
   if (written.length > 1) return { message: `${key} is written ${written.length} times in ${JSON.stringify(serviceId)}` };
   let edited: string;
@@ -48,7 +54,8 @@ export function setServiceNumber(text: string, serviceId: string, key: string, v
   const check = parseTree(edited, '');
   const again = check.node?.kind === 'object' ? check.node.entries.find((e) => e.key === serviceId)?.value : undefined;
   const now = again?.kind === 'object' ? again.entries.find((e) => e.key.toLowerCase() === key.toLowerCase())?.value : undefined;
-  if (now?.kind !== 'number' || now.value !== value) return { message: 'the edited file would not hold the new value (please edit it by hand)' };
+  if (now?.kind !== 'number' || now.value !== value)
+    return { message: 'the edited file would not hold the new value (please edit it by hand)' };
   return { text: edited };
 }
 
@@ -63,9 +70,10 @@ function insertFirst(text: string, object: JsonObjectNode, member: string): stri
   const rest = text.slice(brace + 1, lineEnd < 0 ? text.length : lineEnd);
   if (lineEnd >= 0 && /^\s*(?:\/\/[^\n]*)?$/.test(rest)) {
     const first = object.entries[0];
-    const indent = first !== undefined && first.keyPos.line > object.pos.line
-      ? leadingSpace(text, offsetOf(text, first.keyPos))
-      : `${leadingSpace(text, brace)}  `;
+    const indent =
+      first !== undefined && first.keyPos.line > object.pos.line
+        ? leadingSpace(text, offsetOf(text, first.keyPos))
+        : `${leadingSpace(text, brace)}  `;
     const at = text[lineEnd - 1] === '\r' ? lineEnd - 1 : lineEnd;
     const eol = at === lineEnd ? '\n' : '\r\n';
     return `${text.slice(0, at)}${eol}${indent}${member}${text.slice(at)}`;

@@ -88,7 +88,10 @@ class Parser {
       const keyToken = this.token;
       if (keyToken.type !== 'string') {
         if (keyToken.type === 'word') throw new JsoncSyntaxError(keyToken.pos, `expected a key in double quotes, got ${keyToken.text}`);
-        fail(keyToken, entries.length === 0 ? 'expected a key in double quotes or "}"' : 'expected a key in double quotes or "}" after ","');
+        fail(
+          keyToken,
+          entries.length === 0 ? 'expected a key in double quotes or "}"' : 'expected a key in double quotes or "}" after ","',
+        );
       }
       this.advance();
       if (!this.isPunct(':')) fail(this.token, `expected ":" after the key ${JSON.stringify(keyToken.value)}`);
@@ -126,7 +129,12 @@ export function parseTree(text: string, file: string): { node: JsonNode | null; 
 }
 
 /** Issues for keys of one object that repeat an earlier key (compared case-insensitively unless caseSensitive). */
-export function duplicateKeyIssues(node: Extract<JsonNode, { kind: 'object' }>, file: string, keyPath: string, caseSensitive = false): ConfigIssue[] {
+export function duplicateKeyIssues(
+  node: Extract<JsonNode, { kind: 'object' }>,
+  file: string,
+  keyPath: string,
+  caseSensitive = false,
+): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const seen = new Map<string, JsonEntry>();
   for (const entry of node.entries) {

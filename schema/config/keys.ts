@@ -56,7 +56,12 @@ export const INITIAL_STATE_WORDS: Readonly<Record<string, 'running' | 'stopped'>
   stop: 'stopped',
 };
 
-const seconds = (extra: Partial<Extract<ValueType, { kind: 'number' }>> = {}): ValueType => ({ kind: 'number', integer: false, seconds: true, ...extra });
+const seconds = (extra: Partial<Extract<ValueType, { kind: 'number' }>> = {}): ValueType => ({
+  kind: 'number',
+  integer: false,
+  seconds: true,
+  ...extra,
+});
 const integer = (extra: Partial<Extract<ValueType, { kind: 'number' }>> = {}): ValueType => ({ kind: 'number', integer: true, ...extra });
 const boolean: ValueType = { kind: 'boolean' };
 /** Built-in retention of the audit database (AuditMaxAge seconds, AuditMaxRecords rows). */
@@ -68,111 +73,366 @@ const ORDER = 'A reference to no service, or a dependency cycle, is a configurat
 const PLANNED_RECONCILE = 'Parsed and checked; this reconciliation after a controller restart is planned for a later release.';
 
 export const SERVICE_KEYS: readonly KeySpec[] = [
-  { name: 'Name', type: { kind: 'name', nullable: false }, default: undefined, defaultText: 'the name in the service id', serviceOnly: true,
-    description: 'Accepted for compatibility with the original upkeeper: the service name, which must equal the name part of the service id.' },
-  { name: 'Package', type: { kind: 'name', nullable: true }, default: undefined, defaultText: 'the package in the service id', serviceOnly: true,
-    description: 'Accepted for compatibility with the original upkeeper: the package, which must equal the package part of the service id (null when the id has none).' },
-  { name: 'UUID', type: { kind: 'uuid' }, default: null, serviceOnly: true,
-    description: 'A fixed UUID for the service (stored in lower case). When null, the controller assigns one the first time it sees the service and keeps it in its database.' },
-  { name: 'Instances', type: integer({ min: 1, max: MAX_INSTANCES }), default: undefined, defaultText: 'none: one service, named by its id', serviceOnly: true,
-    description: `Run N instances of this service: the services NAME@1 … NAME@N, each with its own buddy, run directory, history and UUID. %(INSTANCE) in the scripts is replaced by the instance's number, and the variable UPK_INSTANCE holds it. NAME in commands means every instance. Instances dropped from the files by a smaller N are stopped and removed. From 1 to ${MAX_INSTANCES}; cannot be set together with UUID.` },
-  { name: 'ShortDescription', type: { kind: 'text', nullable: true }, default: null, description: 'A brief description of the service, shown by clients.' },
-  { name: 'LongDescription', type: { kind: 'text', nullable: true }, default: null, description: 'A longer and more complete description of the service.' },
-  { name: 'Provides', type: { kind: 'list', item: 'provides' }, default: [],
-    description: "Names of what this service provides, for other services' Prerequisites (a service also provides its own name and id). Lists from ServiceDefaults and the service are appended, duplicates removed." },
-  { name: 'Prerequisites', type: { kind: 'list', item: 'prerequisite' }, default: [],
-    description: `What must be running before this service starts: a name (a service's name or id, or listed in some service's Provides), "package:name" (single colon) for a service of a given package, or "uuid#<uuid>" for a service with that configured UUID. A start of this service first starts, for each prerequisite none of whose providers runs, one provider (one already wanted running, else the one with the highest StartPriority) and waits until it is up. Lists are appended like Provides. ${ORDER}` },
-  { name: 'Conflicts', type: { kind: 'list', item: 'prerequisite' }, default: [],
-    description: `Services that must not run at the same time as this one, written like Prerequisites: a start of this service fails while one of them runs, and the other way round. Lists are appended like Provides. ${ORDER}` },
-  { name: 'StartPriority', type: integer(), default: 0,
-    description: 'Order among starts that do not depend on each other: when several services start together (controller start, upk start all, a reload), those of higher StartPriority start first, and the next lower ones when they are up (or failed).' },
-  { name: 'KillTimeout', type: seconds(), default: 10,
-    description: 'Seconds allowed for a stop. The stop script runs at once; the whole process group gets SIGTERM at KillTimeout seconds and SIGKILL at 2×KillTimeout. A negative value never sends SIGKILL and sends SIGTERM at |KillTimeout|; 0 sends SIGTERM and SIGKILL at once.' },
-  { name: 'MaxConsecutiveFailures', type: integer({ min: -1 }), default: -1,
-    description: 'How many failures in a row put the service in state "failed" (no more automatic restarts) until a user starts it again. A failure is a run that ends, while the service is wanted running, before MinUptime, or a start that cannot execute. -1 never gives up; 0 never restarts automatically.' },
-  { name: 'MinUptime', type: seconds({ min: 0 }), default: 1,
-    description: 'Seconds a run must last to count as a success (which resets the failure count). "upk start" reports success once the service has been up this long.' },
-  { name: 'UserMaxRestarts', type: integer({ min: -1, nullable: true }), default: 10, defaultText: '10 (null means 10)',
-    description: 'At most this many starts within UserRestartWindow seconds; further starts are held until the oldest one leaves the window (a "runaway" hold, recorded as an event). -1 means no limit; null means the built-in 10.' },
-  { name: 'UserRestartWindow', type: seconds({ min: 0, minExclusive: true, nullable: true }), default: 60, defaultText: '60 (null means 60)',
-    description: 'The window, in seconds, over which UserMaxRestarts is counted. null means the built-in 60.' },
-  { name: 'UserRateLimit', type: seconds({ min: 0, nullable: true }), default: 1, defaultText: '1 (null means 1)',
-    description: 'Minimum seconds between two starts (start to start). null means the built-in 1.' },
-  { name: 'RandomizeRateLimit', type: boolean, default: false,
-    description: 'Add a uniformly random 0–50 % of UserRateLimit to each delay between starts.' },
-  { name: 'SetUID', type: { kind: 'account', account: 'user' }, default: null, defaultText: 'null (0 means the same)',
-    description: 'User to run the service as: a uid (integer ≥ 0) or a user name from /etc/passwd. 0 or null runs it as the user upkeeper runs as. Any other user needs upkeeper to run as root.' },
-  { name: 'SetGID', type: { kind: 'account', account: 'group' }, default: null, defaultText: 'null (0 means the same)',
-    description: 'Group to run the service as: a gid (integer ≥ 0) or a group name from /etc/group. 0 or null runs it with the group upkeeper runs as. Any other group needs upkeeper to run as root.' },
-  { name: 'RingbufferSize', type: integer({ min: 4, max: 65536 }), default: 256,
-    description: 'How many events the buddy keeps while no controller collects them.' },
-  { name: 'ReconnectRetries', type: integer({ min: -1 }), default: 10,
-    description: 'How many times the buddy retries reaching the controller when it has urgent events to report (-1 = forever).' },
-  { name: 'JournalMaxEvents', type: integer({ min: 0 }), default: 100000,
-    description: 'Most events the buddy keeps on disk (the journal in its run directory) when its ring is full and no controller can be reached; beyond it, events are dropped and counted in an events_dropped event. About 200 bytes each on disk; 0: no journal.' },
-  { name: 'SampleInterval', type: seconds({ min: 0 }), default: 10,
-    description: "How often, in seconds, the buddy measures the CPU time and memory (RSS) of the service's whole process group, from /proc; 0: never. The latest measurement is in the service's status; the controller keeps one record per minute for 7 days and one per hour for AuditMaxAge." },
-  { name: 'LogMaxSize', type: integer({ min: 0 }), default: 10485760,
-    description: "Size in bytes at which the service's stdout and stderr logs are rotated (log/stdout becomes log/stdout.1, and so on); 0: never." },
-  { name: 'LogKeep', type: integer({ min: 0, max: 100 }), default: 5,
-    description: 'How many rotated log files are kept per stream (log/stdout.1 .. log/stdout.N); older ones are deleted.' },
-  { name: 'LogTimestamps', type: boolean, default: false,
-    description: 'Begin every line the buddy writes to log/stdout and log/stderr (or the RedirectStdout/RedirectStderr file) with the time its first byte arrived, in ISO 8601 UTC with milliseconds, and a space, as s6-log, svlogd and "pm2 --time" do. "upk logs --timestamps" shows those times. Not for a stream a pipe script reads.' },
-  { name: 'ExecStart', type: { kind: 'command', nullable: true }, default: null,
-    description: 'The command that runs the service; replaces %(EXEC_START) in the scripts. Required when a script uses %(EXEC_START), as the default StartScript does. A string is a shell command line; a list of strings ["node", "server.js", "--port", "8080"] is the program and its arguments, each passed exactly as written (never re-parsed by a shell).' },
-  { name: 'StartScript', type: { kind: 'script', nullable: false, substituted: true }, default: '#!/bin/sh\nexec %(EXEC_START)\n',
-    description: 'Script that starts the service; the process it execs is the service. %(EXEC_START), %(EXEC_STOP) and %(EXEC_RELOAD) are replaced everywhere they occur.' },
-  { name: 'ExecStop', type: { kind: 'text', nullable: true, nonEmpty: true }, default: 'kill',
-    description: 'The command that stops the service; replaces %(EXEC_STOP) in the scripts.' },
-  { name: 'StopScript', type: { kind: 'script', nullable: false, substituted: true }, default: '#!/bin/sh\nexec %(EXEC_STOP) $1\n',
-    description: 'Script run to stop the service; $1 is the pid of the service (also its process group). Placeholders are replaced as in StartScript.' },
-  { name: 'ExecReload', type: { kind: 'text', nullable: true, nonEmpty: true }, default: 'kill -HUP',
-    description: 'The command that reloads the service; replaces %(EXEC_RELOAD) in the scripts.' },
-  { name: 'ReloadScript', type: { kind: 'script', nullable: false, substituted: true }, default: '#!/bin/sh\nexec %(EXEC_RELOAD) $1\n',
-    description: 'Script run to reload the service; $1 is the pid of the service. Placeholders are replaced as in StartScript.' },
-  { name: 'CustomActions', type: { kind: 'actions' }, default: {},
-    description: 'Extra actions: action name → script text. At most 32, numbered 00..31 in config order. Names: 1 to 64 letters, digits, "_", "." or "-", starting with a letter or digit, not all digits, not start, stop, reload, pipe-stdout or pipe-stderr. Merged by name with ServiceDefaults (the service wins).' },
-  { name: 'PipeStdoutScript', type: { kind: 'script', nullable: true }, default: null,
-    description: "Script that receives the service's standard output on its standard input, e.g. \"exec logger -t web\"." },
-  { name: 'PipeStderrScript', type: { kind: 'script', nullable: true }, default: null,
-    description: "Script that receives the service's standard error on its standard input." },
-  { name: 'RedirectStdout', type: { kind: 'path', nullable: true }, default: null,
-    description: "File the service's standard output goes to, instead of log/stdout in its run directory. Relative to the folder of the file it is written in; ~ is the home directory. When stdout is piped, only what the pipe script itself prints ends up here." },
-  { name: 'RedirectStderr', type: { kind: 'path', nullable: true }, default: null,
-    description: "File the service's standard error goes to, instead of log/stderr in its run directory. Resolved like RedirectStdout." },
-  { name: 'InitialState', type: { kind: 'state' }, default: 'stopped',
-    description: 'The state a service gets when the controller first configures it: "running" (also up, start, run) or "stopped" (also down, stop), any letter case. Afterwards the state last asked for is kept.' },
-  { name: 'UnconfigureOnFileRemoval', type: boolean, default: false,
-    description: 'When the file defining this service disappears, remove the service from the controller instead of keeping it until it is removed by hand.' },
-  { name: 'PreferBuddyStateForStopped', type: boolean, default: false,
-    description: `After a controller restart, if the buddy reports the service stopped but the controller's database wants it running, believe the buddy (record it as stopped) instead of starting it. ${PLANNED_RECONCILE}` },
-  { name: 'PreferBuddyStateForRunning', type: boolean, default: true,
-    description: `After a controller restart, if the buddy reports the service running but the controller's database wants it stopped, believe the buddy (record it as running, leave it running). ${PLANNED_RECONCILE}` },
-  { name: 'Environment', type: { kind: 'environment' }, default: {},
-    description: 'Environment variables for the service: name → value, or null to remove a variable it would inherit. Merged by name with ServiceDefaults (the service wins). Names are case-sensitive.' },
-  { name: 'EnvironmentFile', type: { kind: 'envFiles' }, default: [],
-    description: 'Files of KEY=VALUE lines (systemd\'s EnvironmentFile format: # comments, blank lines, single or double quotes, "export" tolerated): a path or a list of paths, read in order by the buddy at every start of the service, so that "upk restart" applies a change without a reload. Their variables win over Environment (as in systemd), later files over earlier ones. A path written with a leading "-" may be missing. A file that is missing (without "-"), cannot be read or has a bad line makes that start fail (spawn_failed, naming the file and line). Relative to the folder of the file it is written in; ~ is the home directory. A service\'s own value replaces that of ServiceDefaults.' },
-  { name: 'WorkingDirectory', type: { kind: 'path', nullable: true }, default: null,
-    description: "The service's working directory; null means its run directory. Relative to the folder of the file it is written in; ~ is the home directory." },
+  {
+    name: 'Name',
+    type: { kind: 'name', nullable: false },
+    default: undefined,
+    defaultText: 'the name in the service id',
+    serviceOnly: true,
+    description:
+      'Accepted for compatibility with the original upkeeper: the service name, which must equal the name part of the service id.',
+  },
+  {
+    name: 'Package',
+    type: { kind: 'name', nullable: true },
+    default: undefined,
+    defaultText: 'the package in the service id',
+    serviceOnly: true,
+    description:
+      'Accepted for compatibility with the original upkeeper: the package, which must equal the package part of the service id (null when the id has none).',
+  },
+  {
+    name: 'UUID',
+    type: { kind: 'uuid' },
+    default: null,
+    serviceOnly: true,
+    description:
+      'A fixed UUID for the service (stored in lower case). When null, the controller assigns one the first time it sees the service and keeps it in its database.',
+  },
+  {
+    name: 'Instances',
+    type: integer({ min: 1, max: MAX_INSTANCES }),
+    default: undefined,
+    defaultText: 'none: one service, named by its id',
+    serviceOnly: true,
+    description: `Run N instances of this service: the services NAME@1 … NAME@N, each with its own buddy, run directory, history and UUID. %(INSTANCE) in the scripts is replaced by the instance's number, and the variable UPK_INSTANCE holds it. NAME in commands means every instance. Instances dropped from the files by a smaller N are stopped and removed. From 1 to ${MAX_INSTANCES}; cannot be set together with UUID.`,
+  },
+  {
+    name: 'ShortDescription',
+    type: { kind: 'text', nullable: true },
+    default: null,
+    description: 'A brief description of the service, shown by clients.',
+  },
+  {
+    name: 'LongDescription',
+    type: { kind: 'text', nullable: true },
+    default: null,
+    description: 'A longer and more complete description of the service.',
+  },
+  {
+    name: 'Provides',
+    type: { kind: 'list', item: 'provides' },
+    default: [],
+    description:
+      "Names of what this service provides, for other services' Prerequisites (a service also provides its own name and id). Lists from ServiceDefaults and the service are appended, duplicates removed.",
+  },
+  {
+    name: 'Prerequisites',
+    type: { kind: 'list', item: 'prerequisite' },
+    default: [],
+    description: `What must be running before this service starts: a name (a service's name or id, or listed in some service's Provides), "package:name" (single colon) for a service of a given package, or "uuid#<uuid>" for a service with that configured UUID. A start of this service first starts, for each prerequisite none of whose providers runs, one provider (one already wanted running, else the one with the highest StartPriority) and waits until it is up. Lists are appended like Provides. ${ORDER}`,
+  },
+  {
+    name: 'Conflicts',
+    type: { kind: 'list', item: 'prerequisite' },
+    default: [],
+    description: `Services that must not run at the same time as this one, written like Prerequisites: a start of this service fails while one of them runs, and the other way round. Lists are appended like Provides. ${ORDER}`,
+  },
+  {
+    name: 'StartPriority',
+    type: integer(),
+    default: 0,
+    description:
+      'Order among starts that do not depend on each other: when several services start together (controller start, upk start all, a reload), those of higher StartPriority start first, and the next lower ones when they are up (or failed).',
+  },
+  {
+    name: 'KillTimeout',
+    type: seconds(),
+    default: 10,
+    description:
+      'Seconds allowed for a stop. The stop script runs at once; the whole process group gets SIGTERM at KillTimeout seconds and SIGKILL at 2×KillTimeout. A negative value never sends SIGKILL and sends SIGTERM at |KillTimeout|; 0 sends SIGTERM and SIGKILL at once.',
+  },
+  {
+    name: 'MaxConsecutiveFailures',
+    type: integer({ min: -1 }),
+    default: -1,
+    description:
+      'How many failures in a row put the service in state "failed" (no more automatic restarts) until a user starts it again. A failure is a run that ends, while the service is wanted running, before MinUptime, or a start that cannot execute. -1 never gives up; 0 never restarts automatically.',
+  },
+  {
+    name: 'MinUptime',
+    type: seconds({ min: 0 }),
+    default: 1,
+    description:
+      'Seconds a run must last to count as a success (which resets the failure count). "upk start" reports success once the service has been up this long.',
+  },
+  {
+    name: 'UserMaxRestarts',
+    type: integer({ min: -1, nullable: true }),
+    default: 10,
+    defaultText: '10 (null means 10)',
+    description:
+      'At most this many starts within UserRestartWindow seconds; further starts are held until the oldest one leaves the window (a "runaway" hold, recorded as an event). -1 means no limit; null means the built-in 10.',
+  },
+  {
+    name: 'UserRestartWindow',
+    type: seconds({ min: 0, minExclusive: true, nullable: true }),
+    default: 60,
+    defaultText: '60 (null means 60)',
+    description: 'The window, in seconds, over which UserMaxRestarts is counted. null means the built-in 60.',
+  },
+  {
+    name: 'UserRateLimit',
+    type: seconds({ min: 0, nullable: true }),
+    default: 1,
+    defaultText: '1 (null means 1)',
+    description: 'Minimum seconds between two starts (start to start). null means the built-in 1.',
+  },
+  {
+    name: 'RandomizeRateLimit',
+    type: boolean,
+    default: false,
+    description: 'Add a uniformly random 0–50 % of UserRateLimit to each delay between starts.',
+  },
+  {
+    name: 'SetUID',
+    type: { kind: 'account', account: 'user' },
+    default: null,
+    defaultText: 'null (0 means the same)',
+    description:
+      'User to run the service as: a uid (integer ≥ 0) or a user name from /etc/passwd. 0 or null runs it as the user upkeeper runs as. Any other user needs upkeeper to run as root.',
+  },
+  {
+    name: 'SetGID',
+    type: { kind: 'account', account: 'group' },
+    default: null,
+    defaultText: 'null (0 means the same)',
+    description:
+      'Group to run the service as: a gid (integer ≥ 0) or a group name from /etc/group. 0 or null runs it with the group upkeeper runs as. Any other group needs upkeeper to run as root.',
+  },
+  {
+    name: 'RingbufferSize',
+    type: integer({ min: 4, max: 65536 }),
+    default: 256,
+    description: 'How many events the buddy keeps while no controller collects them.',
+  },
+  {
+    name: 'ReconnectRetries',
+    type: integer({ min: -1 }),
+    default: 10,
+    description: 'How many times the buddy retries reaching the controller when it has urgent events to report (-1 = forever).',
+  },
+  {
+    name: 'JournalMaxEvents',
+    type: integer({ min: 0 }),
+    default: 100000,
+    description:
+      'Most events the buddy keeps on disk (the journal in its run directory) when its ring is full and no controller can be reached; beyond it, events are dropped and counted in an events_dropped event. About 200 bytes each on disk; 0: no journal.',
+  },
+  {
+    name: 'SampleInterval',
+    type: seconds({ min: 0 }),
+    default: 10,
+    description:
+      "How often, in seconds, the buddy measures the CPU time and memory (RSS) of the service's whole process group, from /proc; 0: never. The latest measurement is in the service's status; the controller keeps one record per minute for 7 days and one per hour for AuditMaxAge.",
+  },
+  {
+    name: 'LogMaxSize',
+    type: integer({ min: 0 }),
+    default: 10485760,
+    description:
+      "Size in bytes at which the service's stdout and stderr logs are rotated (log/stdout becomes log/stdout.1, and so on); 0: never.",
+  },
+  {
+    name: 'LogKeep',
+    type: integer({ min: 0, max: 100 }),
+    default: 5,
+    description: 'How many rotated log files are kept per stream (log/stdout.1 .. log/stdout.N); older ones are deleted.',
+  },
+  {
+    name: 'LogTimestamps',
+    type: boolean,
+    default: false,
+    description:
+      'Begin every line the buddy writes to log/stdout and log/stderr (or the RedirectStdout/RedirectStderr file) with the time its first byte arrived, in ISO 8601 UTC with milliseconds, and a space, as s6-log, svlogd and "pm2 --time" do. "upk logs --timestamps" shows those times. Not for a stream a pipe script reads.',
+  },
+  {
+    name: 'ExecStart',
+    type: { kind: 'command', nullable: true },
+    default: null,
+    description:
+      'The command that runs the service; replaces %(EXEC_START) in the scripts. Required when a script uses %(EXEC_START), as the default StartScript does. A string is a shell command line; a list of strings ["node", "server.js", "--port", "8080"] is the program and its arguments, each passed exactly as written (never re-parsed by a shell).',
+  },
+  {
+    name: 'StartScript',
+    type: { kind: 'script', nullable: false, substituted: true },
+    default: '#!/bin/sh\nexec %(EXEC_START)\n',
+    description:
+      'Script that starts the service; the process it execs is the service. %(EXEC_START), %(EXEC_STOP) and %(EXEC_RELOAD) are replaced everywhere they occur.',
+  },
+  {
+    name: 'ExecStop',
+    type: { kind: 'text', nullable: true, nonEmpty: true },
+    default: 'kill',
+    description: 'The command that stops the service; replaces %(EXEC_STOP) in the scripts.',
+  },
+  {
+    name: 'StopScript',
+    type: { kind: 'script', nullable: false, substituted: true },
+    default: '#!/bin/sh\nexec %(EXEC_STOP) $1\n',
+    description:
+      'Script run to stop the service; $1 is the pid of the service (also its process group). Placeholders are replaced as in StartScript.',
+  },
+  {
+    name: 'ExecReload',
+    type: { kind: 'text', nullable: true, nonEmpty: true },
+    default: 'kill -HUP',
+    description: 'The command that reloads the service; replaces %(EXEC_RELOAD) in the scripts.',
+  },
+  {
+    name: 'ReloadScript',
+    type: { kind: 'script', nullable: false, substituted: true },
+    default: '#!/bin/sh\nexec %(EXEC_RELOAD) $1\n',
+    description: 'Script run to reload the service; $1 is the pid of the service. Placeholders are replaced as in StartScript.',
+  },
+  {
+    name: 'CustomActions',
+    type: { kind: 'actions' },
+    default: {},
+    description:
+      'Extra actions: action name → script text. At most 32, numbered 00..31 in config order. Names: 1 to 64 letters, digits, "_", "." or "-", starting with a letter or digit, not all digits, not start, stop, reload, pipe-stdout or pipe-stderr. Merged by name with ServiceDefaults (the service wins).',
+  },
+  {
+    name: 'PipeStdoutScript',
+    type: { kind: 'script', nullable: true },
+    default: null,
+    description: 'Script that receives the service\'s standard output on its standard input, e.g. "exec logger -t web".',
+  },
+  {
+    name: 'PipeStderrScript',
+    type: { kind: 'script', nullable: true },
+    default: null,
+    description: "Script that receives the service's standard error on its standard input.",
+  },
+  {
+    name: 'RedirectStdout',
+    type: { kind: 'path', nullable: true },
+    default: null,
+    description:
+      "File the service's standard output goes to, instead of log/stdout in its run directory. Relative to the folder of the file it is written in; ~ is the home directory. When stdout is piped, only what the pipe script itself prints ends up here.",
+  },
+  {
+    name: 'RedirectStderr',
+    type: { kind: 'path', nullable: true },
+    default: null,
+    description: "File the service's standard error goes to, instead of log/stderr in its run directory. Resolved like RedirectStdout.",
+  },
+  {
+    name: 'InitialState',
+    type: { kind: 'state' },
+    default: 'stopped',
+    description:
+      'The state a service gets when the controller first configures it: "running" (also up, start, run) or "stopped" (also down, stop), any letter case. Afterwards the state last asked for is kept.',
+  },
+  {
+    name: 'UnconfigureOnFileRemoval',
+    type: boolean,
+    default: false,
+    description:
+      'When the file defining this service disappears, remove the service from the controller instead of keeping it until it is removed by hand.',
+  },
+  {
+    name: 'PreferBuddyStateForStopped',
+    type: boolean,
+    default: false,
+    description: `After a controller restart, if the buddy reports the service stopped but the controller's database wants it running, believe the buddy (record it as stopped) instead of starting it. ${PLANNED_RECONCILE}`,
+  },
+  {
+    name: 'PreferBuddyStateForRunning',
+    type: boolean,
+    default: true,
+    description: `After a controller restart, if the buddy reports the service running but the controller's database wants it stopped, believe the buddy (record it as running, leave it running). ${PLANNED_RECONCILE}`,
+  },
+  {
+    name: 'Environment',
+    type: { kind: 'environment' },
+    default: {},
+    description:
+      'Environment variables for the service: name → value, or null to remove a variable it would inherit. Merged by name with ServiceDefaults (the service wins). Names are case-sensitive.',
+  },
+  {
+    name: 'EnvironmentFile',
+    type: { kind: 'envFiles' },
+    default: [],
+    description:
+      'Files of KEY=VALUE lines (systemd\'s EnvironmentFile format: # comments, blank lines, single or double quotes, "export" tolerated): a path or a list of paths, read in order by the buddy at every start of the service, so that "upk restart" applies a change without a reload. Their variables win over Environment (as in systemd), later files over earlier ones. A path written with a leading "-" may be missing. A file that is missing (without "-"), cannot be read or has a bad line makes that start fail (spawn_failed, naming the file and line). Relative to the folder of the file it is written in; ~ is the home directory. A service\'s own value replaces that of ServiceDefaults.',
+  },
+  {
+    name: 'WorkingDirectory',
+    type: { kind: 'path', nullable: true },
+    default: null,
+    description:
+      "The service's working directory; null means its run directory. Relative to the folder of the file it is written in; ~ is the home directory.",
+  },
 ];
 
 export const CONTROLLER_KEYS: readonly KeySpec[] = [
-  { name: 'StateDir', type: { kind: 'path', nullable: true }, default: undefined, defaultText: '$XDG_STATE_HOME/upkeeper (~/.local/state/upkeeper)',
-    description: "The controller's state folder: its socket, lock and database. null means the default, $XDG_STATE_HOME/upkeeper." },
-  { name: 'SvcConfigPath', type: { kind: 'path', nullable: true }, default: undefined, defaultText: 'upkeeper.d next to this file',
-    description: 'Folder of the service files (*.conf). null means upkeeper.d in the folder of this file.' },
-  { name: 'SvcRunPath', type: { kind: 'path', nullable: true }, default: undefined, defaultText: '<StateDir>/run',
-    description: "Folder holding each service's run directory (where its buddy runs). null means <StateDir>/run." },
-  { name: 'BuddyPollingInterval', type: seconds({ min: 0, minExclusive: true, max: 60 }), default: 0.5,
-    description: 'How often, in seconds, the controller polls the buddies for events.' },
-  { name: 'UpkBuddyPath', type: { kind: 'path', nullable: true }, default: null, defaultText: 'null (the bundled buddy)',
-    description: 'The buddy program (a JavaScript file run with node); null means the one bundled with upkeeper.' },
-  { name: 'AuditMaxAge', type: seconds({ min: 0, minExclusive: true, nullable: true }), default: AUDIT_MAX_AGE_DEFAULT, defaultText: '7776000 (90 days; null: no limit)',
-    description: 'How long the audit database keeps what it records, in seconds (or a duration such as "90d"): events, service runs, resource samples, client actions and configuration changes older than this are deleted (hourly, and at controller start). null keeps everything for ever.' },
-  { name: 'AuditMaxRecords', type: integer({ min: 1, nullable: true }), default: AUDIT_MAX_RECORDS_DEFAULT, defaultText: '1000000 (null: no limit)',
-    description: 'Most rows kept in each of the tables events, client_actions and config_changes; beyond it the oldest are deleted (and the service runs older than the oldest event kept). null: no limit.' },
-  { name: 'ServiceDefaults', type: { kind: 'defaults' }, default: {},
-    description: 'Service keys applied to every service, under its own keys (all service keys except UUID, Name and Package).' },
+  {
+    name: 'StateDir',
+    type: { kind: 'path', nullable: true },
+    default: undefined,
+    defaultText: '$XDG_STATE_HOME/upkeeper (~/.local/state/upkeeper)',
+    description: "The controller's state folder: its socket, lock and database. null means the default, $XDG_STATE_HOME/upkeeper.",
+  },
+  {
+    name: 'SvcConfigPath',
+    type: { kind: 'path', nullable: true },
+    default: undefined,
+    defaultText: 'upkeeper.d next to this file',
+    description: 'Folder of the service files (*.conf). null means upkeeper.d in the folder of this file.',
+  },
+  {
+    name: 'SvcRunPath',
+    type: { kind: 'path', nullable: true },
+    default: undefined,
+    defaultText: '<StateDir>/run',
+    description: "Folder holding each service's run directory (where its buddy runs). null means <StateDir>/run.",
+  },
+  {
+    name: 'BuddyPollingInterval',
+    type: seconds({ min: 0, minExclusive: true, max: 60 }),
+    default: 0.5,
+    description: 'How often, in seconds, the controller polls the buddies for events.',
+  },
+  {
+    name: 'UpkBuddyPath',
+    type: { kind: 'path', nullable: true },
+    default: null,
+    defaultText: 'null (the bundled buddy)',
+    description: 'The buddy program (a JavaScript file run with node); null means the one bundled with upkeeper.',
+  },
+  {
+    name: 'AuditMaxAge',
+    type: seconds({ min: 0, minExclusive: true, nullable: true }),
+    default: AUDIT_MAX_AGE_DEFAULT,
+    defaultText: '7776000 (90 days; null: no limit)',
+    description:
+      'How long the audit database keeps what it records, in seconds (or a duration such as "90d"): events, service runs, resource samples, client actions and configuration changes older than this are deleted (hourly, and at controller start). null keeps everything for ever.',
+  },
+  {
+    name: 'AuditMaxRecords',
+    type: integer({ min: 1, nullable: true }),
+    default: AUDIT_MAX_RECORDS_DEFAULT,
+    defaultText: '1000000 (null: no limit)',
+    description:
+      'Most rows kept in each of the tables events, client_actions and config_changes; beyond it the oldest are deleted (and the service runs older than the oldest event kept). null: no limit.',
+  },
+  {
+    name: 'ServiceDefaults',
+    type: { kind: 'defaults' },
+    default: {},
+    description: 'Service keys applied to every service, under its own keys (all service keys except UUID, Name and Package).',
+  },
 ];
 
 /** The spec for a key written in any letter case, or undefined. */

@@ -40,13 +40,24 @@ function claim(ids: Map<string, Definition>, def: Definition): { first: Definiti
     ids.set(folded, { ...def, owner });
     return null;
   }
-  const made = (d: Definition): string => (d.instanceOf === null ? '' : ` (an instance of ${JSON.stringify(d.instanceOf.id)}, which has Instances ${d.instanceOf.count})`);
+  const made = (d: Definition): string =>
+    d.instanceOf === null ? '' : ` (an instance of ${JSON.stringify(d.instanceOf.id)}, which has Instances ${d.instanceOf.count})`;
   const same = first.id === def.id ? '' : ` (as ${JSON.stringify(first.id)}; ids differing only in letter case collide)`;
   return {
     first,
     issues: [
-      makeIssue(def.file, def.pos, def.instanceOf?.id ?? def.id, `service ${JSON.stringify(def.id)}${made(def)} is already defined ${where(first, def.file)}${made(first)}${same}`),
-      makeIssue(first.file, first.pos, first.instanceOf?.id ?? first.id, `service ${JSON.stringify(first.id)}${made(first)} is defined again ${where(def, first.file)}${made(def)}`),
+      makeIssue(
+        def.file,
+        def.pos,
+        def.instanceOf?.id ?? def.id,
+        `service ${JSON.stringify(def.id)}${made(def)} is already defined ${where(first, def.file)}${made(first)}${same}`,
+      ),
+      makeIssue(
+        first.file,
+        first.pos,
+        first.instanceOf?.id ?? first.id,
+        `service ${JSON.stringify(first.id)}${made(first)} is defined again ${where(def, first.file)}${made(def)}`,
+      ),
     ],
   };
 }
@@ -119,14 +130,19 @@ export function loadServicesWith(config: ControllerConfig, env: NodeJS.ProcessEn
       for (let n = 1; n <= (built.instances ?? 0); n++) claimId(instanceId(entry.key, n), { id: entry.key, count: built.instances! });
       if (built.service !== null) {
         const keyPos = (key: string): Pos =>
-          entry.value.kind === 'object' ? (entry.value.entries.find((e) => e.key.toLowerCase() === key)?.value.pos ?? entry.keyPos) : entry.keyPos;
+          entry.value.kind === 'object'
+            ? (entry.value.entries.find((e) => e.key.toLowerCase() === key)?.value.pos ?? entry.keyPos)
+            : entry.keyPos;
         const services = built.instances === null ? [built.service] : expandInstances(built.service, built.instances);
         for (const service of services) candidates.push({ service, foldedId, uuidPos: keyPos('uuid'), keyPos });
       }
     }
   }
 
-  const unique = dropDuplicateUuids(candidates.filter((c) => !duplicated.has(c.foldedId)), issues);
+  const unique = dropDuplicateUuids(
+    candidates.filter((c) => !duplicated.has(c.foldedId)),
+    issues,
+  );
   const defined = [...ids.values()].map((d) => d.id);
   const services = checkDependencies(unique, candidates, issues, defined);
   return { services, issues: sortIssues(issues, [defaultsFile, config.svcConfigPath, ...listed.files]), files };
@@ -178,7 +194,12 @@ function checkDependencies(
     for (const s of kept.filter((x) => members.has(x.id))) {
       issues.push(makeIssue(s.file, pos(s, 'Prerequisites'), `${s.id}.Prerequisites`, `dependency cycle: ${cycle.join(' → ')}`));
     }
-    return checkDependencies(kept.filter((s) => !members.has(s.id)), candidates, issues, defined);
+    return checkDependencies(
+      kept.filter((s) => !members.has(s.id)),
+      candidates,
+      issues,
+      defined,
+    );
   }
   return kept;
 }
@@ -186,7 +207,9 @@ function checkDependencies(
 /** `$schema` is allowed and ignored; ServiceDefaults is a mistake here. undefined: an ordinary service id. */
 function topLevelKey(key: string, value: JsonNode, file: string, pos: Pos): ConfigIssue[] | undefined {
   if (key.toLowerCase() === '$schema') {
-    return value.kind === 'string' ? [] : [makeIssue(file, value.pos, '$schema', expectedGot('the URL or path of a JSON Schema', toValue(value)))];
+    return value.kind === 'string'
+      ? []
+      : [makeIssue(file, value.pos, '$schema', expectedGot('the URL or path of a JSON Schema', toValue(value)))];
   }
   if (key.toLowerCase() === 'servicedefaults') {
     return [makeIssue(file, pos, key, 'ServiceDefaults belongs in upkeeper.conf; a service file holds only services')];
@@ -204,7 +227,10 @@ function checkDefaults(config: ControllerConfig, env: NodeJS.ProcessEnv, account
   const file = config.file ?? NO_FILE;
   const node = fromValue(config.serviceDefaults ?? {});
   if (node.kind !== 'object') {
-    return { layer: new Map(), issues: [makeIssue(file, null, 'ServiceDefaults', expectedGot('an object of service keys', toValue(node)))] };
+    return {
+      layer: new Map(),
+      issues: [makeIssue(file, null, 'ServiceDefaults', expectedGot('an object of service keys', toValue(node)))],
+    };
   }
   const baseDir = config.file === null ? config.svcConfigPath : path.dirname(config.file);
   const checked = checkServiceKeys(node, 'ServiceDefaults', { file, baseDir, env, accounts }, 'defaults');
@@ -237,8 +263,13 @@ function dropDuplicateUuids(candidates: { service: ServiceConfig; uuidPos: Pos }
   for (const group of byUuid.values()) {
     if (group.length < 2) continue;
     for (const c of group) {
-      const others = group.filter((o) => o !== c).map((o) => JSON.stringify(o.service.id)).join(', ');
-      issues.push(makeIssue(c.service.file, c.uuidPos, `${c.service.id}.UUID`, `UUID ${c.service.uuid} is also the UUID of service ${others}`));
+      const others = group
+        .filter((o) => o !== c)
+        .map((o) => JSON.stringify(o.service.id))
+        .join(', ');
+      issues.push(
+        makeIssue(c.service.file, c.uuidPos, `${c.service.id}.UUID`, `UUID ${c.service.uuid} is also the UUID of service ${others}`),
+      );
       dropped.add(c.service);
     }
   }

@@ -49,7 +49,8 @@ export function actionNameProblem(name: string): string | null {
   if (!ACTION_NAME_RE.test(name)) {
     return `invalid action name ${JSON.stringify(name)}: expected 1 to 64 letters, digits, "_", "." or "-", starting with a letter or digit`;
   }
-  if (/^\d+$/.test(name)) return `invalid action name ${JSON.stringify(name)}: a name cannot be all digits (numbers address actions by position)`;
+  if (/^\d+$/.test(name))
+    return `invalid action name ${JSON.stringify(name)}: a name cannot be all digits (numbers address actions by position)`;
   if (RESERVED_ACTION_NAMES.includes(name.toLowerCase())) {
     return `invalid action name ${JSON.stringify(name)}: reserved for the built-in ${name.toLowerCase()} ${name.toLowerCase().startsWith('pipe') ? 'script' : 'action'}`;
   }

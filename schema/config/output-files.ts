@@ -10,7 +10,10 @@ import type { ConfigIssue, ServiceConfig } from './types.js';
 export function checkOutputFiles(services: readonly ServiceConfig[]): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   for (const service of services) {
-    for (const [key, path] of [['RedirectStdout', service.redirectStdout], ['RedirectStderr', service.redirectStderr]] as const) {
+    for (const [key, path] of [
+      ['RedirectStdout', service.redirectStdout],
+      ['RedirectStderr', service.redirectStderr],
+    ] as const) {
       const why = path === null ? null : unusable(path);
       if (why) issues.push(makeIssue(service.file, { line: service.line, column: 1 }, `${service.id}.${key}`, `${path} ${why}`));
     }

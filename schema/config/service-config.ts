@@ -33,7 +33,11 @@ export interface BuiltService {
 export function buildService(entry: ServiceEntry, defaults: Layer, ctx: CheckContext): BuiltService {
   const { node, id } = entry;
   if (node.kind !== 'object') {
-    return { service: null, issues: [makeIssue(entry.file, node.pos, id, expectedGot('an object of service keys', toValue(node)))], instances: null };
+    return {
+      service: null,
+      issues: [makeIssue(entry.file, node.pos, id, expectedGot('an object of service keys', toValue(node)))],
+      instances: null,
+    };
   }
   const { layer: own, issues, badKeys } = checkServiceKeys(node, id, ctx, 'service');
   issues.push(...identityIssues(entry, own));
@@ -63,7 +67,14 @@ export function buildService(entry: ServiceEntry, defaults: Layer, ctx: CheckCon
 
   const actions = Object.entries(value('CustomActions') as Record<string, string>);
   if (actions.length > MAX_CUSTOM_ACTIONS && !badKeys.has('CustomActions')) {
-    issues.push(makeIssue(entry.file, at('CustomActions'), joinKey(id, 'CustomActions'), `${tooManyActions(actions.length)} (with those of ServiceDefaults)`));
+    issues.push(
+      makeIssue(
+        entry.file,
+        at('CustomActions'),
+        joinKey(id, 'CustomActions'),
+        `${tooManyActions(actions.length)} (with those of ServiceDefaults)`,
+      ),
+    );
   }
   // A service run as another user runs in that user's primary group unless SetGID says otherwise;
   // a uid without an entry in /etc/passwd has no known group, and must not keep upkeeper's.
@@ -136,16 +147,26 @@ export function buildService(entry: ServiceEntry, defaults: Layer, ctx: CheckCon
  * Instances and what goes with it: the instances' names must follow the name rule, a UUID cannot be
  * shared by instances, and %(INSTANCE) has a number to stand for only in a service with Instances.
  */
-function instanceIssues(entry: ServiceEntry, own: Layer, instances: number | null, value: (name: string) => unknown, badKeys: Set<string>): ConfigIssue[] {
+function instanceIssues(
+  entry: ServiceEntry,
+  own: Layer,
+  instances: number | null,
+  value: (name: string) => unknown,
+  badKeys: Set<string>,
+): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const issue = (key: string, message: string): void => {
     issues.push(makeIssue(entry.file, own.get(key)?.pos ?? entry.keyPos, joinKey(entry.id, key), message));
   };
   if (instances !== null) {
     if (!NAME_RE.test(`${entry.name}@${instances}`)) {
-      issue('Instances', `the instances' names (${entry.name}@1 … ${entry.name}@${instances}) would break the name rule: a name is at most 64 characters`);
+      issue(
+        'Instances',
+        `the instances' names (${entry.name}@1 … ${entry.name}@${instances}) would break the name rule: a name is at most 64 characters`,
+      );
     }
-    if (own.get('UUID')?.value != null) issue('UUID', 'UUID cannot be set together with Instances: each instance gets a UUID of its own from the controller');
+    if (own.get('UUID')?.value != null)
+      issue('UUID', 'UUID cannot be set together with Instances: each instance gets a UUID of its own from the controller');
     return issues;
   }
   if (badKeys.has('Instances')) return issues;
@@ -166,14 +187,26 @@ function identityIssues(entry: ServiceEntry, own: Layer): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const name = own.get('Name');
   if (name !== undefined && name.value !== entry.name) {
-    issues.push(makeIssue(entry.file, name.pos, joinKey(entry.id, 'Name'),
-      `Name ${JSON.stringify(name.value)} does not match the service id ${JSON.stringify(entry.id)} (name ${JSON.stringify(entry.name)})`));
+    issues.push(
+      makeIssue(
+        entry.file,
+        name.pos,
+        joinKey(entry.id, 'Name'),
+        `Name ${JSON.stringify(name.value)} does not match the service id ${JSON.stringify(entry.id)} (name ${JSON.stringify(entry.name)})`,
+      ),
+    );
   }
   const pkg = own.get('Package');
   if (pkg !== undefined && pkg.value !== entry.package) {
     const idHas = entry.package === null ? 'has no package' : `has package ${JSON.stringify(entry.package)}`;
-    issues.push(makeIssue(entry.file, pkg.pos, joinKey(entry.id, 'Package'),
-      `Package ${JSON.stringify(pkg.value)} does not match the service id ${JSON.stringify(entry.id)}, which ${idHas} (write the id as package::name)`));
+    issues.push(
+      makeIssue(
+        entry.file,
+        pkg.pos,
+        joinKey(entry.id, 'Package'),
+        `Package ${JSON.stringify(pkg.value)} does not match the service id ${JSON.stringify(entry.id)}, which ${idHas} (write the id as package::name)`,
+      ),
+    );
   }
   return issues;
 }

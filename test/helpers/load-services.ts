@@ -14,8 +14,15 @@ export function loadServiceText(t: TestContext, text: string, defaults: Record<s
   const file = path.join(dir, 'upkeeper.d', 'svc.conf');
   fs.writeFileSync(file, text);
   const config: ControllerConfig = {
-    file: null, stateDir: path.join(dir, 'state'), svcConfigPath: path.join(dir, 'upkeeper.d'), svcRunPath: path.join(dir, 'state', 'run'),
-    buddyPollingInterval: 0.5, upkBuddyPath: null, auditMaxAge: null, auditMaxRecords: null, serviceDefaults: defaults,
+    file: null,
+    stateDir: path.join(dir, 'state'),
+    svcConfigPath: path.join(dir, 'upkeeper.d'),
+    svcRunPath: path.join(dir, 'state', 'run'),
+    buddyPollingInterval: 0.5,
+    upkBuddyPath: null,
+    auditMaxAge: null,
+    auditMaxRecords: null,
+    serviceDefaults: defaults,
   };
   return { ...loadServicesWith(config, { HOME: dir }, { uid: 0, gid: 0, passwdFile: '/etc/passwd', groupFile: '/etc/group' }), file };
 }

@@ -95,10 +95,14 @@ export class Sandbox {
 
   async waitForState(service: string, state: ServiceStatus['state'], timeoutMs = 10_000): Promise<ServiceStatus> {
     const c = await this.client();
-    return this.waitFor(`${service} to be ${state}`, async () => {
-      const [s] = await c.status(service);
-      return s?.state === state ? s : undefined;
-    }, timeoutMs);
+    return this.waitFor(
+      `${service} to be ${state}`,
+      async () => {
+        const [s] = await c.status(service);
+        return s?.state === state ? s : undefined;
+      },
+      timeoutMs,
+    );
   }
 
   /** A read-only view of the audit database. */
@@ -107,7 +111,15 @@ export class Sandbox {
   }
 
   /** Events of a service from the database, oldest first. */
-  events(service: string): { seq: number; type: string; pid: number | null; code: number | null; signal: string | null; detail: string | null; buddy_id: number }[] {
+  events(service: string): {
+    seq: number;
+    type: string;
+    pid: number | null;
+    code: number | null;
+    signal: string | null;
+    detail: string | null;
+    buddy_id: number;
+  }[] {
     const db = this.db();
     try {
       return db
@@ -209,10 +221,7 @@ export function groupMembers(pgid: number): number[] {
  * `spawned` event, and that any `spawned` without a line is of a process a stop or restart ended
  * before it could write (an exited event with detail.requested). Returns the number of starts.
  */
-export function assertStartsRecorded(
-  events: { type: string; pid: number | null; detail: string | null }[],
-  file: string,
-): number {
+export function assertStartsRecorded(events: { type: string; pid: number | null; detail: string | null }[], file: string): number {
   const seen = readFileSync(file, 'utf8').trim().split('\n').map(Number);
   const spawned = events.filter((e) => e.type === 'spawned').map((e) => e.pid!);
   for (const pid of seen) assert.equal(spawned.filter((p) => p === pid).length, 1, `start ${pid} has exactly one spawned event`);

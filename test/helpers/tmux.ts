@@ -32,7 +32,23 @@ export class Tmux {
     const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`);
     const script = 'out=$1; shift; "$@"; echo $? > "$out"';
     const size = ['-x', String(width), '-y', String(height)];
-    this.tmux('-f', conf, 'new-session', '-d', '-s', this.name, ...size, 'sh', '-c', script, 'sh', this.statusFile, 'env', ...vars, ...command);
+    this.tmux(
+      '-f',
+      conf,
+      'new-session',
+      '-d',
+      '-s',
+      this.name,
+      ...size,
+      'sh',
+      '-c',
+      script,
+      'sh',
+      this.statusFile,
+      'env',
+      ...vars,
+      ...command,
+    );
   }
 
   /** The screen as text (with the terminal's escape sequences when `escapes`). */

@@ -89,20 +89,30 @@ describe('action output through FIFOs', { timeout: 90_000 }, () => {
   });
 });
 
-describe('action output for a service run as another user', { timeout: 60_000, skip: process.getuid?.() !== 0 ? 'needs root' : false }, () => {
-  it('its custom action can write to /dev/stdout and /dev/stderr (the FIFO is the service user\'s)', async () => {
-    const box = new Sandbox('actuid');
-    try {
-      box.writeServices({
-        asnobody: { ExecStart: 'sleep 1000', SetUID: 'nobody', InitialState: 'running', MinUptime: 0.1, CustomActions: { both: BOTH('nobody') } },
-      });
-      await box.startController();
-      await box.waitForState('asnobody', 'running');
-      const r = await (await box.client()).action('asnobody', 'both');
-      assert.equal(r.code, 0, r.output);
-      assert.equal(r.output, 'nobody-to-stderr\nnobody-to-stdout\n');
-    } finally {
-      await box.cleanup();
-    }
-  });
-});
+describe(
+  'action output for a service run as another user',
+  { timeout: 60_000, skip: process.getuid?.() !== 0 ? 'needs root' : false },
+  () => {
+    it("its custom action can write to /dev/stdout and /dev/stderr (the FIFO is the service user's)", async () => {
+      const box = new Sandbox('actuid');
+      try {
+        box.writeServices({
+          asnobody: {
+            ExecStart: 'sleep 1000',
+            SetUID: 'nobody',
+            InitialState: 'running',
+            MinUptime: 0.1,
+            CustomActions: { both: BOTH('nobody') },
+          },
+        });
+        await box.startController();
+        await box.waitForState('asnobody', 'running');
+        const r = await (await box.client()).action('asnobody', 'both');
+        assert.equal(r.code, 0, r.output);
+        assert.equal(r.output, 'nobody-to-stderr\nnobody-to-stdout\n');
+      } finally {
+        await box.cleanup();
+      }
+    });
+  },
+);

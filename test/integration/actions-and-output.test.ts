@@ -81,7 +81,12 @@ describe('actions, signals and output', { timeout: 90_000 }, () => {
     const [before] = await box.waitForState('hupless', 'running').then(() => c.status('hupless')); // sleep dies of SIGHUP
     const res = await box.upk(['reload', 'hupless']);
     assert.equal(res.code, 5, res.stdout + res.stderr);
-    assert.match(res.stdout + res.stderr, new RegExp(`reload done, but the process ${before!.pid} was killed by SIGHUP, and was started again \\(pid \\d+\\): it does not reload on this signal`));
+    assert.match(
+      res.stdout + res.stderr,
+      new RegExp(
+        `reload done, but the process ${before!.pid} was killed by SIGHUP, and was started again \\(pid \\d+\\): it does not reload on this signal`,
+      ),
+    );
     await box.waitForState('hupless', 'running');
   });
 
@@ -110,8 +115,9 @@ describe('actions, signals and output', { timeout: 90_000 }, () => {
         return false;
       }
     });
-    await box.waitFor('the piped lines', () =>
-      readFileSync(join(box.runDir('piped'), 'log', 'stdout'), 'utf8') === 'piped:one\npiped:two\n',
+    await box.waitFor(
+      'the piped lines',
+      () => readFileSync(join(box.runDir('piped'), 'log', 'stdout'), 'utf8') === 'piped:one\npiped:two\n',
     );
   });
 
@@ -135,17 +141,20 @@ describe('actions, signals and output', { timeout: 90_000 }, () => {
 });
 
 describe('SetUID and SetGID', { timeout: 60_000, skip: process.getuid?.() !== 0 ? 'needs root' : false }, () => {
-  it('a service runs as another user, with that user\'s group and no supplementary groups', async () => {
+  it("a service runs as another user, with that user's group and no supplementary groups", async () => {
     const box = new Sandbox('setuid');
     try {
       box.writeServices({ asnobody: { ExecStart: 'sleep 1000', SetUID: 'nobody', InitialState: 'running', MinUptime: 0.1 } });
       await box.startController();
       const s = await box.waitForState('asnobody', 'running');
       const status = readFileSync(`/proc/${s.pid}/status`, 'utf8');
-      const nobody = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('nobody:'))!.split(':');
+      const nobody = readFileSync('/etc/passwd', 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('nobody:'))!
+        .split(':');
       assert.match(status, new RegExp(`^Uid:\\s+${nobody[2]}\\s`, 'm'));
       assert.match(status, new RegExp(`^Gid:\\s+${nobody[3]}\\s`, 'm'));
-      assert.match(status, /^Groups:\s*$/m, 'root\'s supplementary groups are dropped');
+      assert.match(status, /^Groups:\s*$/m, "root's supplementary groups are dropped");
       const [stopped] = await (await box.client()).stop('asnobody');
       assert.equal(stopped!.ok, true, stopped!.message);
     } finally {

@@ -1,13 +1,42 @@
 // upk add: a command run as a service in one line, its arguments unchanged; refusals that leave no
 // file; upk remove --delete-file; and ExecStart as a list in a hand-written file.
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Sandbox, alive } from '../helpers/sandbox.js';
 
 /** Arguments a shell would split, expand, substitute or run, were they ever re-parsed by one. */
-const NASTY = ['two words', "it's", '"double"', '$HOME', '${PATH}', '`id`', '$(id)', 'a;b', 'a && b', 'l1\nl2', '*', '', '\\', "'", '#x', '%(EXEC_STOP)'];
+const NASTY = [
+  'two words',
+  "it's",
+  '"double"',
+  '$HOME',
+  '${PATH}',
+  '`id`',
+  '$(id)',
+  'a;b',
+  'a && b',
+  'l1\nl2',
+  '*',
+  '',
+  '\\',
+  "'",
+  '#x',
+  '%(EXEC_STOP)',
+];
 /** Writes its arguments as JSON to $OUT, then stays up. */
 const ARGV_PROGRAM = "require('fs').writeFileSync(process.env.OUT, JSON.stringify(process.argv.slice(1))); setInterval(() => {}, 1e9)";
 
@@ -32,7 +61,21 @@ describe('upk add', { timeout: 120_000 }, () => {
 
   it('runs a command with spaces, quotes, $, backticks, ; and newlines in its arguments exactly as given', async () => {
     const out = box.file('argv.json');
-    const r = await box.upk(['add', 'argv', '--env', `OUT=${out}`, '--rate-limit', '0.5', '--kill-timeout', '5', '--', process.execPath, '-e', ARGV_PROGRAM, ...NASTY]);
+    const r = await box.upk([
+      'add',
+      'argv',
+      '--env',
+      `OUT=${out}`,
+      '--rate-limit',
+      '0.5',
+      '--kill-timeout',
+      '5',
+      '--',
+      process.execPath,
+      '-e',
+      ARGV_PROGRAM,
+      ...NASTY,
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const file = join(box.servicesDir, 'argv.conf');
     assert.equal(r.stdout.split('\n')[0], `argv: added: ${file}`);
@@ -66,7 +109,19 @@ describe('upk add', { timeout: 120_000 }, () => {
 
   it('--output, --error and --log-timestamps: the lines go to those files, each after its time', async () => {
     const [out, err] = [box.file('talk.out'), box.file('talk.err')];
-    const r = await box.upk(['add', 'talk', '--output', out, '--error', err, '--log-timestamps', '--', 'sh', '-c', 'echo to out; echo to err >&2; exec sleep 1000']);
+    const r = await box.upk([
+      'add',
+      'talk',
+      '--output',
+      out,
+      '--error',
+      err,
+      '--log-timestamps',
+      '--',
+      'sh',
+      '-c',
+      'echo to out; echo to err >&2; exec sleep 1000',
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const text = readFileSync(join(box.servicesDir, 'talk.conf'), 'utf8');
     assert.ok(text.includes(`"RedirectStdout": ${JSON.stringify(out)}`) && text.includes(`"RedirectStderr": ${JSON.stringify(err)}`));
@@ -81,7 +136,10 @@ describe('upk add', { timeout: 120_000 }, () => {
   it('refuses a name that exists, naming the file that defines it', async () => {
     const hand = await box.upk(['add', 'hand', '--', 'sleep', '1']);
     assert.equal(hand.code, 2);
-    assert.equal(hand.stderr, `upk: a service named hand exists: service hand, defined in ${join(box.servicesDir, 'hand.conf')} at line 2\n`);
+    assert.equal(
+      hand.stderr,
+      `upk: a service named hand exists: service hand, defined in ${join(box.servicesDir, 'hand.conf')} at line 2\n`,
+    );
     const again = await box.upk(['add', 'ARGV', '--', 'sleep', '1']);
     assert.equal(again.code, 2);
     assert.match(again.stderr, /a service named ARGV exists: service argv, defined in .*argv\.conf at line 4/);
@@ -130,7 +188,17 @@ describe('upk add', { timeout: 120_000 }, () => {
 
   it('ExecStart as a list in a hand-written file: the arguments reach the program unchanged', async () => {
     const out = box.file('hand-argv.json');
-    box.writeServices({ listed: { ExecStart: [process.execPath, '-e', ARGV_PROGRAM, ...NASTY], Environment: { OUT: out }, InitialState: 'running', MinUptime: 0.1 } }, 'listed.conf');
+    box.writeServices(
+      {
+        listed: {
+          ExecStart: [process.execPath, '-e', ARGV_PROGRAM, ...NASTY],
+          Environment: { OUT: out },
+          InitialState: 'running',
+          MinUptime: 0.1,
+        },
+      },
+      'listed.conf',
+    );
     const r = await box.upk(['reload-config']);
     assert.equal(r.code, 0, r.stdout);
     await box.waitForState('listed', 'running');
@@ -141,17 +209,23 @@ describe('upk add', { timeout: 120_000 }, () => {
     const r = await box.upk(['add', 'envf', '--environment-file', missing, '--', 'sleep', '1000']);
     assert.equal(r.code, 5, r.stderr);
     assert.match(r.stdout, /^envf: added: /m);
-    assert.ok(r.stderr.includes(`envf: FAILED: could not start: environment file ${missing}: cannot read the file: the file does not exist`), r.stderr);
+    assert.ok(
+      r.stderr.includes(`envf: FAILED: could not start: environment file ${missing}: cannot read the file: the file does not exist`),
+      r.stderr,
+    );
     assert.ok(readFileSync(join(box.servicesDir, 'envf.conf'), 'utf8').includes(`"EnvironmentFile": ${JSON.stringify(missing)}`));
     writeFileSync(missing, 'A=1\n');
     assert.equal((await box.upk(['start', 'envf'])).code, 0);
     assert.equal((await box.upk(['remove', 'envf', '--delete-file'])).code, 0);
   });
 
-  it('add and scale check the files as reload-config does: another service\'s bad environment file does not refuse them', async () => {
+  it("add and scale check the files as reload-config does: another service's bad environment file does not refuse them", async () => {
     // A missing file, and a file with a bad line: read at each start (by the buddy), not at a reload.
     writeFileSync(box.file('bad.env'), 'this is not KEY=VALUE\n');
-    box.writeServices({ envless: { ExecStart: 'sleep 1000', EnvironmentFile: [box.file('gone.env'), box.file('bad.env')], InitialState: 'stopped' } }, 'envless.conf');
+    box.writeServices(
+      { envless: { ExecStart: 'sleep 1000', EnvironmentFile: [box.file('gone.env'), box.file('bad.env')], InitialState: 'stopped' } },
+      'envless.conf',
+    );
     const reload = await box.upk(['reload-config']);
     assert.equal(reload.code, 0, reload.stdout);
     const added = await box.upk(['add', 'plain', '--', 'sleep', '1000']);
@@ -173,7 +247,10 @@ describe('upk add', { timeout: 120_000 }, () => {
     symlinkSync(box.file('nowhere.conf'), join(box.servicesDir, 'dangling.conf'));
     const link = await box.upk(['add', 'dangling', '--', 'sleep', '1000']);
     assert.equal(link.code, 2, link.stderr);
-    assert.equal(link.stderr, `upk: ${join(box.servicesDir, 'dangling.conf')} exists already: a symbolic link to ${box.file('nowhere.conf')}, which does not exist (it defines no service dangling)\n`);
+    assert.equal(
+      link.stderr,
+      `upk: ${join(box.servicesDir, 'dangling.conf')} exists already: a symbolic link to ${box.file('nowhere.conf')}, which does not exist (it defines no service dangling)\n`,
+    );
     rmSync(join(box.servicesDir, 'dangling.conf'));
     // The same controller, through a controller file whose SvcConfigPath no one may write in, root included.
     const sys = box.file('sys.conf');
@@ -201,7 +278,11 @@ describe('upk add', { timeout: 120_000 }, () => {
     assert.ok(lstatSync(real).isFile());
     const after = statSync(modal);
     assert.deepEqual([after.mode, after.ino, after.uid, after.gid], [before.mode, before.ino, before.uid, before.gid]);
-    assert.deepEqual(readdirSync(box.servicesDir).filter((f) => f.startsWith('.')), [], 'nothing left aside');
+    assert.deepEqual(
+      readdirSync(box.servicesDir).filter((f) => f.startsWith('.')),
+      [],
+      'nothing left aside',
+    );
 
     // A file upk add wrote that no longer parses: nothing to put back, and the message says so.
     writeFileSync(modal, '// Written by upk add\n{ "modal": ');

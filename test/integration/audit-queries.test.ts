@@ -38,7 +38,10 @@ describe('audit queries', { timeout: 90_000 }, () => {
     assert.match(r.stdout, /^crashy failed .* ago, at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\.$/m);
     assert.ok(r.stdout.includes(`What ended: process `) && r.stdout.includes(`(${CRASH}), started `));
     assert.match(r.stdout, /How: it exited with code 3 after \d+ ms; nobody had asked it to stop\./);
-    assert.match(r.stdout, /Before it: 4 runs in a row ended without being asked to, this one included; 3 automatic restarts in the hour up to it\./);
+    assert.match(
+      r.stdout,
+      /Before it: 4 runs in a row ended without being asked to, this one included; 3 automatic restarts in the hour up to it\./,
+    );
     assert.match(r.stdout, /^ {2}stderr \| fatal: cannot bind :8080$/m);
     assert.match(r.stdout, /^ {2}stdout \| starting$/m);
     assert.match(r.stdout, /^Then:\n(?: {2}.*\n)*? {2}\d\d:\d\d:\d\d {2}given up after 4 failures in a row/m);
@@ -67,13 +70,19 @@ describe('audit queries', { timeout: 90_000 }, () => {
     assert.equal(byText.length, 4);
     const first = (await json<ServiceEvent[]>(['events', 'crashy', '--type', 'spawned']))[0]!;
     const byPid = await json<ServiceEvent[]>(['events', '--pid', String(first.pid)]);
-    assert.deepEqual(byPid.map((e) => e.type).filter((t) => t === 'spawned' || t === 'exited'), ['spawned', 'exited']);
+    assert.deepEqual(
+      byPid.map((e) => e.type).filter((t) => t === 'spawned' || t === 'exited'),
+      ['spawned', 'exited'],
+    );
 
     const c = await box.client();
     await c.signal('steady', 'KILL');
     await box.waitForState('steady', 'running');
     const killed = await json<ServiceEvent[]>(['events', 'steady', '--signal', 'kill']);
-    assert.deepEqual(killed.map((e) => e.type), ['signal_sent', 'exited']);
+    assert.deepEqual(
+      killed.map((e) => e.type),
+      ['signal_sent', 'exited'],
+    );
 
     const all = await json<ServiceEvent[]>(['events', 'crashy']);
     const mid = all[Math.floor(all.length / 2)]!;
@@ -104,8 +113,14 @@ describe('audit queries', { timeout: 90_000 }, () => {
       await box.waitFor('the stored one', () => out.split('\n').filter(Boolean).length >= 1);
       await (await box.client()).start('crashy');
       await box.waitFor('four more', () => out.split('\n').filter(Boolean).length >= 5, 15_000);
-      const events = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as ServiceEvent);
-      assert.ok(events.every((e) => e.type === 'exited' && e.service === 'crashy'), out);
+      const events = out
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as ServiceEvent);
+      assert.ok(
+        events.every((e) => e.type === 'exited' && e.service === 'crashy'),
+        out,
+      );
     } finally {
       child.kill('SIGINT');
       await new Promise((r) => child.once('exit', r));
@@ -151,7 +166,7 @@ describe('audit queries', { timeout: 90_000 }, () => {
       const running = q<{ outcome: string }>("SELECT outcome FROM run_log WHERE service = 'steady' ORDER BY id DESC LIMIT 1");
       assert.deepEqual(running, [{ outcome: 'running' }]);
       assert.ok(q<{ action: string }>("SELECT * FROM action_log WHERE action = 'signal' AND service = 'steady'").length === 1);
-      assert.ok(q("SELECT * FROM change_log").length >= 2);
+      assert.ok(q('SELECT * FROM change_log').length >= 2);
       q('SELECT * FROM usage_by_minute');
       q('SELECT * FROM usage_by_hour');
       assert.ok(q<{ service: string }>('SELECT * FROM service_ids').some((x) => x.service === 'steady'));

@@ -57,7 +57,10 @@ describe('buddy loss', { timeout: 90_000 }, () => {
 
     // Output written while no buddy ran, and after, is all in log/stdout, in order, once.
     await new Promise((r) => setTimeout(r, 500));
-    const lines = readFileSync(join(box.runDir('counter'), 'log', 'stdout'), 'utf8').trim().split('\n').map(Number);
+    const lines = readFileSync(join(box.runDir('counter'), 'log', 'stdout'), 'utf8')
+      .trim()
+      .split('\n')
+      .map(Number);
     assert.ok(lines.length > 20);
     lines.forEach((n, i) => assert.equal(n, i + 1, `line ${i + 1} is ${n}`));
   });
@@ -74,7 +77,10 @@ describe('buddy loss', { timeout: 90_000 }, () => {
     assert.ok(Date.now() - t0 < 1500, `restarted ${Date.now() - t0} ms after the kill`);
     assert.equal(restarted.lastExit?.code, null);
     assert.equal(restarted.lastExit?.signal, null, 'an adopted process is not our child: its exit status is unknown');
-    const exited = box.events('counter').filter((e) => e.type === 'exited').at(-1)!;
+    const exited = box
+      .events('counter')
+      .filter((e) => e.type === 'exited')
+      .at(-1)!;
     assert.equal(JSON.parse(exited.detail!).unknown, true);
   });
 
@@ -109,7 +115,9 @@ describe('buddy loss', { timeout: 90_000 }, () => {
     assert.equal(after.pipes.stdout.pid, pipePid, 'the same pipe program');
     const seds = processesNamed('sed', box.dir);
     assert.equal(seds, 1, 'one reader of the FIFO, not two');
-    const lines = readFileSync(join(box.runDir('piped'), 'log', 'stdout'), 'utf8').trim().split('\n');
+    const lines = readFileSync(join(box.runDir('piped'), 'log', 'stdout'), 'utf8')
+      .trim()
+      .split('\n');
     lines.forEach((l, i) => assert.equal(l, `p:${i + 1}`));
   });
 });

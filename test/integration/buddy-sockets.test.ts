@@ -62,7 +62,8 @@ describe('buddy sockets', { timeout: 90_000 }, () => {
     const buddy = await box.waitFor('the buddy instance', () => {
       const db = box.db();
       try {
-        return db.prepare('SELECT instance FROM buddies WHERE pid = ? ORDER BY id DESC').get(s!.buddyPid) as { instance: string } | undefined;
+        return db.prepare('SELECT instance FROM buddies WHERE pid = ? ORDER BY id DESC').get(s!.buddyPid) as
+          { instance: string } | undefined;
       } finally {
         db.close();
       }
@@ -90,7 +91,16 @@ describe('buddy sockets', { timeout: 90_000 }, () => {
       ['seq', { buddy: identity(), events: [{ seq: -1, time: Date.now(), type: 'stopped' }] }],
       ['time', { buddy: identity(), events: [{ seq: 1, time: 'now', type: 'stopped' }] }],
       ['detail', { buddy: identity(), events: [{ seq: 1, time: Date.now(), type: 'stopped', detail: 'x' }] }],
-      ['larger', { buddy: identity(), events: [{ seq: 2, time: 1, type: 'stopped' }, { seq: 2, time: 1, type: 'stopped' }] }],
+      [
+        'larger',
+        {
+          buddy: identity(),
+          events: [
+            { seq: 2, time: 1, type: 'stopped' },
+            { seq: 2, time: 1, type: 'stopped' },
+          ],
+        },
+      ],
       ['usage', { buddy: identity(), events: [{ seq: 1, time: 1, type: 'usage', detail: { from: 'x' } }] }],
       ['no process', { buddy: identity({ pid: 999_999_999 }), events: [{ seq: 1, time: 1, type: 'stopped' }] }],
     ];

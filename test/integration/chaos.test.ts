@@ -14,7 +14,7 @@ const KILLS = 25;
 /** A small deterministic generator, so a failing run can be replayed with the seed it prints. */
 function random(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 
 describe('chaos: the controller killed at random moments', { timeout: 240_000 }, () => {
@@ -59,7 +59,10 @@ describe('chaos: the controller killed at random moments', { timeout: 240_000 },
     await startController({ config: box.configFile, env: box.env });
     const c = await box.client();
     const stopped = await c.stop('all');
-    assert.ok(stopped.every((o) => o.ok), JSON.stringify(stopped));
+    assert.ok(
+      stopped.every((o) => o.ok),
+      JSON.stringify(stopped),
+    );
 
     const db = box.db();
     try {
@@ -69,7 +72,9 @@ describe('chaos: the controller killed at random moments', { timeout: 240_000 },
       let lost = 0;
       // Events and usage records share a buddy's sequence numbers: between them, none may be missing.
       const perBuddy = db
-        .prepare('SELECT buddy_id AS id, count(*) AS n, max(seq) AS top FROM (SELECT buddy_id, seq FROM events UNION ALL SELECT buddy_id, seq FROM samples) GROUP BY buddy_id')
+        .prepare(
+          'SELECT buddy_id AS id, count(*) AS n, max(seq) AS top FROM (SELECT buddy_id, seq FROM events UNION ALL SELECT buddy_id, seq FROM samples) GROUP BY buddy_id',
+        )
         .all() as { id: number; n: number; top: number }[];
       for (const b of perBuddy) lost += b.top - b.n;
       assert.equal(lost, 0, 'no sequence number is missing');

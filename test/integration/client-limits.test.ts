@@ -10,7 +10,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { AuditStore } from '../../controller/audit-store.js';
-import { CLIENT_MAX_BUFFERED_BYTES, CLIENT_MAX_FRAME_BYTES, PROTOCOL_MAX, SUBSCRIPTIONS_PER_CONNECTION_MAX } from '../../schema/client-protocol.js';
+import {
+  CLIENT_MAX_BUFFERED_BYTES,
+  CLIENT_MAX_FRAME_BYTES,
+  PROTOCOL_MAX,
+  SUBSCRIPTIONS_PER_CONNECTION_MAX,
+} from '../../schema/client-protocol.js';
 import { msgpackCodec } from '../../schema/codec-msgpack.js';
 import type { ServiceEvent } from '../../schema/records.js';
 import { HELLO_DEADLINE_MS } from '../../schema/rpc.js';
@@ -42,7 +47,9 @@ describe('client limits', { timeout: 120_000 }, () => {
 
       big: { ExecStart: 'sleep 1000' },
       // Long descriptions: the statuses a subscription begins with come to more than 1 MiB.
-      ...Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`wordy${i}`, { ExecStart: 'sleep 1000', ShortDescription: 'w'.repeat(60_000) }])),
+      ...Object.fromEntries(
+        Array.from({ length: 20 }, (_, i) => [`wordy${i}`, { ExecStart: 'sleep 1000', ShortDescription: 'w'.repeat(60_000) }]),
+      ),
     });
     await box.startController();
     // A history larger than one message may carry, written straight into the database meanwhile.
@@ -81,7 +88,11 @@ describe('client limits', { timeout: 120_000 }, () => {
     const got = JSON.parse(json.stdout) as ServiceEvent[];
     assert.equal(got.length, BIG_EVENTS);
     assert.ok(json.stdout.length > CLIENT_MAX_FRAME_BYTES, `${json.stdout.length} bytes: more than one message carries`);
-    assert.deepEqual(got.map((e) => e.pid), got.map((_, i) => 10_000 + i), 'every one once, oldest first');
+    assert.deepEqual(
+      got.map((e) => e.pid),
+      got.map((_, i) => 10_000 + i),
+      'every one once, oldest first',
+    );
     const csv = await box.upk(['events', 'big', '--csv', '--limit', '10000', '--type', 'exited'], 60_000);
     assert.equal(csv.code, 0, csv.stderr);
     assert.equal(csv.stdout.trimEnd().split('\r\n').length, BIG_EVENTS + 1);
@@ -113,7 +124,8 @@ describe('client limits', { timeout: 120_000 }, () => {
   it('ends the subscriptions of a client that does not read, after a bounded backlog', async () => {
     const peer = await greeted();
     // Every event goes out once per subscription: 64 on one connection make a heavy stream cheaply.
-    for (let i = 1; i <= SUBSCRIPTIONS_PER_CONNECTION_MAX; i++) peer.send({ id: 100 + i, method: 'subscribe', params: { subscription: i } });
+    for (let i = 1; i <= SUBSCRIPTIONS_PER_CONNECTION_MAX; i++)
+      peer.send({ id: 100 + i, method: 'subscribe', params: { subscription: i } });
     assert.ok((await peer.answer(100 + SUBSCRIPTIONS_PER_CONNECTION_MAX))?.result);
     await sleep(500); // the statuses each subscription began with are read
     peer.socket.pause(); // from now on it reads nothing
@@ -130,7 +142,11 @@ describe('client limits', { timeout: 120_000 }, () => {
     await sleep(1000);
     const got = peer.drain() as { method?: string; params?: { code?: string; lastId?: number | null } }[];
     const ended = got.filter((m) => m.method === 'ended');
-    assert.equal(ended.length, SUBSCRIPTIONS_PER_CONNECTION_MAX, `every subscription was ended (${got.length} messages, ${peer.received} bytes)`);
+    assert.equal(
+      ended.length,
+      SUBSCRIPTIONS_PER_CONNECTION_MAX,
+      `every subscription was ended (${got.length} messages, ${peer.received} bytes)`,
+    );
     assert.equal(ended[0]!.params!.code, 'LIMIT_REACHED');
     const kept = peer.received - atPause;
     assert.ok(kept < 2 * CLIENT_MAX_BUFFERED_BYTES, `the controller kept ${kept} bytes for it, not all ${sent}`);
@@ -178,9 +194,16 @@ describe('client limits', { timeout: 120_000 }, () => {
       if (m.method === 'event') ids.push(m.params!.event!.id);
       if (ids.at(-1) === last) break;
     }
-    assert.ok(ids.every((id, i) => i === 0 || id > ids[i - 1]!), 'in id order, once each');
+    assert.ok(
+      ids.every((id, i) => i === 0 || id > ids[i - 1]!),
+      'in id order, once each',
+    );
     const all = await c.events({ afterId: 0, limit: 1_000_000 });
-    assert.deepEqual(ids, all.filter((e) => e.id <= last).map((e) => e.id), 'every stored event');
+    assert.deepEqual(
+      ids,
+      all.filter((e) => e.id <= last).map((e) => e.id),
+      'every stored event',
+    );
     peer.close();
   });
 
@@ -196,7 +219,9 @@ describe('client limits', { timeout: 120_000 }, () => {
     `;
     const child = spawn(process.execPath, ['--input-type=module', '-e', program], { stdio: 'ignore', env: box.env });
     try {
-      await box.waitFor('subscribed', () => readFileSync(out, 'utf8').startsWith('start'), 10_000).catch(() => assert.fail('no subscription'));
+      await box
+        .waitFor('subscribed', () => readFileSync(out, 'utf8').startsWith('start'), 10_000)
+        .catch(() => assert.fail('no subscription'));
       const start = Number(readFileSync(out, 'utf8').split('\n')[0]!.split(' ')[1]);
       const c = await box.client();
       process.kill(child.pid!, 'SIGSTOP');
@@ -213,7 +238,10 @@ describe('client limits', { timeout: 120_000 }, () => {
       await box.waitFor('every event', () => readFileSync(out, 'utf8').trim().split('\n').length - 1 >= stored.length, 20_000);
       const got = readFileSync(out, 'utf8').trim().split('\n').slice(1).map(Number);
       assert.deepEqual(got.slice(0, stored.length), stored);
-      assert.ok(got.every((id, i) => i === 0 || id > got[i - 1]!), 'none twice');
+      assert.ok(
+        got.every((id, i) => i === 0 || id > got[i - 1]!),
+        'none twice',
+      );
       assert.ok(stored.length > 300, `${stored.length} events`);
       assert.doesNotMatch(log(), /MaxListenersExceeded/);
     } finally {
@@ -237,7 +265,8 @@ describe('client limits', { timeout: 120_000 }, () => {
 
   it(`holds at most ${SUBSCRIPTIONS_PER_CONNECTION_MAX} subscriptions on one connection`, async () => {
     const peer = await greeted();
-    for (let i = 1; i <= SUBSCRIPTIONS_PER_CONNECTION_MAX + 1; i++) peer.send({ id: 100 + i, method: 'subscribe', params: { subscription: i } });
+    for (let i = 1; i <= SUBSCRIPTIONS_PER_CONNECTION_MAX + 1; i++)
+      peer.send({ id: 100 + i, method: 'subscribe', params: { subscription: i } });
     for (let i = 1; i <= SUBSCRIPTIONS_PER_CONNECTION_MAX; i++) assert.ok((await peer.answer(100 + i))?.result, `subscription ${i}`);
     const refused = await peer.answer(101 + SUBSCRIPTIONS_PER_CONNECTION_MAX);
     assert.equal(refused?.error?.code, 'LIMIT_REACHED');

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import type { UpkError} from '../../libclient/index.js';
+import type { UpkError } from '../../libclient/index.js';
 import { ErrorCode, connect, startController } from '../../libclient/index.js';
 import { Sandbox, UPK, alive, sleep } from '../helpers/sandbox.js';
 
@@ -13,7 +13,12 @@ describe('client across controller restarts', { timeout: 120_000 }, () => {
   const many: Record<string, Record<string, unknown>> = {};
   for (let i = 0; i < 30; i++) {
     // A slow stop: the stop script takes 1 s, so `upk stop all` is still in flight when the controller stops.
-    many[`slow${String(i).padStart(2, '0')}`] = { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1, StopScript: 'sleep 3; kill $1' };
+    many[`slow${String(i).padStart(2, '0')}`] = {
+      ExecStart: 'sleep 1000',
+      InitialState: 'running',
+      MinUptime: 0.1,
+      StopScript: 'sleep 3; kill $1',
+    };
   }
   before(async () => {
     box = new Sandbox('reconnect');
@@ -52,7 +57,10 @@ describe('client across controller restarts', { timeout: 120_000 }, () => {
     try {
       assert.equal((await box.upk(['controller', 'stop'])).code, 0);
       const t0 = Date.now();
-      await assert.rejects(client.list(), (err: UpkError) => err.code === ErrorCode.CONTROLLER_NOT_RUNNING && /within 500 ms/.test(err.message));
+      await assert.rejects(
+        client.list(),
+        (err: UpkError) => err.code === ErrorCode.CONTROLLER_NOT_RUNNING && /within 500 ms/.test(err.message),
+      );
       assert.ok(Date.now() - t0 < 3000);
     } finally {
       client.close();
@@ -70,7 +78,10 @@ describe('client across controller restarts', { timeout: 120_000 }, () => {
       const read = client.list(); // sent, never answered by this controller
       await sleep(200);
       process.kill(controller, 'SIGKILL');
-      await assert.rejects(start, (err: UpkError) => err.code === ErrorCode.INTERRUPTED && /may or may not have been carried out/.test(err.message));
+      await assert.rejects(
+        start,
+        (err: UpkError) => err.code === ErrorCode.INTERRUPTED && /may or may not have been carried out/.test(err.message),
+      );
       await box.waitFor('the controller gone', () => !alive(controller));
       await startController({ config: box.configFile, env: box.env });
       assert.equal((await read).length, 32, 'the read was sent again to the new controller');
@@ -89,15 +100,25 @@ describe('client across controller restarts', { timeout: 120_000 }, () => {
     const db = box.db();
     const since = Date.now();
     try {
-      await box.waitFor('the stops begun', () => (db.prepare(`SELECT count(*) AS n FROM client_actions WHERE action = 'stop' AND time >= ?`).get(since) as { n: number }).n >= 30);
+      await box.waitFor(
+        'the stops begun',
+        () =>
+          (db.prepare(`SELECT count(*) AS n FROM client_actions WHERE action = 'stop' AND time >= ?`).get(since) as { n: number }).n >= 30,
+      );
       assert.equal((await box.upk(['controller', 'stop'])).code, 0);
       const code = await exited;
       assert.equal(code, 10, out);
       assert.match(out, /may or may not have been carried out/);
-      const rows = db.prepare(`SELECT ok, outcome FROM client_actions WHERE action = 'stop' AND time >= ?`).all(since) as { ok: number; outcome: string }[];
+      const rows = db.prepare(`SELECT ok, outcome FROM client_actions WHERE action = 'stop' AND time >= ?`).all(since) as {
+        ok: number;
+        outcome: string;
+      }[];
       assert.ok(rows.length >= 30);
       for (const r of rows) assert.ok(r.ok === 1 || r.outcome.startsWith('interrupted: '), `outcome ${JSON.stringify(r.outcome)}`);
-      assert.ok(rows.some((r) => r.outcome.startsWith('interrupted: ')), 'some were cut short');
+      assert.ok(
+        rows.some((r) => r.outcome.startsWith('interrupted: ')),
+        'some were cut short',
+      );
       assert.ok(!rows.some((r) => /connection/.test(r.outcome)));
     } finally {
       db.close();

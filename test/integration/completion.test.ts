@@ -49,7 +49,10 @@ describe('upk completion', { timeout: 120_000 }, () => {
   };
 
   it('the bash script loads: source <(upk completion bash) registers it', () => {
-    const r = spawnSync('bash', ['-c', 'source <(upk completion bash); complete -p upk'], { encoding: 'utf8', env: { ...box.env, PATH: `${bin}:${process.env.PATH}` } });
+    const r = spawnSync('bash', ['-c', 'source <(upk completion bash); complete -p upk'], {
+      encoding: 'utf8',
+      env: { ...box.env, PATH: `${bin}:${process.env.PATH}` },
+    });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout.trim(), 'complete -F _upk_complete upk');
   });
@@ -61,7 +64,10 @@ describe('upk completion', { timeout: 120_000 }, () => {
     for (const c of ['start', 'status', 'stop']) assert.ok(expected.includes(c), `upk --help lists ${c}: ${commands.join(' ')}`);
     assert.deepEqual(complete('upk st'), expected);
     // COMP_WORDS alone, without COMP_LINE, does as well.
-    assert.deepEqual(inBash(`COMP_WORDS=(upk st); COMP_CWORD=1\n_upk_complete\nprintf '%s\\n' "\${COMPREPLY[@]}"`).split('\n').filter(Boolean).sort(), expected);
+    assert.deepEqual(
+      inBash(`COMP_WORDS=(upk st); COMP_CWORD=1\n_upk_complete\nprintf '%s\\n' "\${COMPREPLY[@]}"`).split('\n').filter(Boolean).sort(),
+      expected,
+    );
     assert.ok(!complete('upk ').includes('__complete'), 'the hidden command is not offered');
     assert.deepEqual(complete('upk controller st'), ['start', 'status', 'stop']);
     assert.deepEqual(complete('upk help con'), ['controller']);

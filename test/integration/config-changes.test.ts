@@ -39,7 +39,11 @@ describe('configuration changes between controller runs', { timeout: 120_000 }, 
     const a = readFileSync(join(box.servicesDir, 'kept-a.out'), 'utf8').trim().split('\n').map(Number);
     const b = readFileSync(join(box.servicesDir, 'kept-b.out'), 'utf8').trim().split('\n').map(Number);
     assert.ok(b.length > 2, 'new lines go to the new file');
-    assert.deepEqual([...a, ...b], [...a, ...b].map((_, i) => i + 1), 'every line once, in order, across the two files');
+    assert.deepEqual(
+      [...a, ...b],
+      [...a, ...b].map((_, i) => i + 1),
+      'every line once, in order, across the two files',
+    );
     assert.ok(box.events('kept').some((e) => e.type === 'reconfigured'));
   });
 
@@ -70,11 +74,19 @@ describe('configuration changes between controller runs', { timeout: 120_000 }, 
     assert.ok(!alive(leaving!.buddyPid!), 'its buddy is gone');
     const db = box.db();
     const row = db.prepare("SELECT removed FROM services WHERE name = 'leaving'").get() as { removed: number | null };
-    const change = db.prepare("SELECT change, trigger FROM config_changes WHERE service = 'leaving' ORDER BY id DESC").get() as { change: string; trigger: string } | undefined;
+    const change = db.prepare("SELECT change, trigger FROM config_changes WHERE service = 'leaving' ORDER BY id DESC").get() as
+      { change: string; trigger: string } | undefined;
     db.close();
     assert.ok(row.removed !== null, 'recorded as removed');
-    assert.deepEqual(change && { ...change }, { change: 'removed', trigger: 'start' }, 'the removal is a configuration change of the start-up');
+    assert.deepEqual(
+      change && { ...change },
+      { change: 'removed', trigger: 'start' },
+      'the removal is a configuration change of the start-up',
+    );
     const events = await box.upk(['events', 'leaving', '--json']);
-    assert.ok((JSON.parse(events.stdout) as { type: string }[]).some((e) => e.type === 'stopped'), 'its history stays');
+    assert.ok(
+      (JSON.parse(events.stdout) as { type: string }[]).some((e) => e.type === 'stopped'),
+      'its history stays',
+    );
   });
 });

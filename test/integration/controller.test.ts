@@ -117,7 +117,9 @@ describe('controller', { timeout: 120_000 }, () => {
   it('requests before hello are refused', async () => {
     const { msgpackCodec } = await import('../../schema/codec-msgpack.js');
     const reply = await new Promise<Buffer>((resolve, reject) => {
-      const s = netConnect(join(box.stateDir, 'controller.sock'), () => s.write(encodeFrame(msgpackCodec.encode({ id: 1, method: 'list', params: {} }))));
+      const s = netConnect(join(box.stateDir, 'controller.sock'), () =>
+        s.write(encodeFrame(msgpackCodec.encode({ id: 1, method: 'list', params: {} }))),
+      );
       const chunks: Buffer[] = [];
       s.on('data', (d: Buffer) => chunks.push(d));
       s.on('close', () => resolve(Buffer.concat(chunks)));
@@ -155,7 +157,11 @@ describe('controller', { timeout: 120_000 }, () => {
     const byBuddy = new Map<number, number[]>();
     for (const e of events) byBuddy.set(e.buddy_id, [...(byBuddy.get(e.buddy_id) ?? []), e.seq]);
     for (const [, seqs] of byBuddy) {
-      assert.deepEqual(seqs, seqs.map((_, i) => i + 1), 'contiguous from 1, each once');
+      assert.deepEqual(
+        seqs,
+        seqs.map((_, i) => i + 1),
+        'contiguous from 1, each once',
+      );
     }
   });
 

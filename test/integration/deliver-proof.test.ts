@@ -64,7 +64,10 @@ describe('a delivery proves where it comes from', { timeout: 60_000 }, () => {
     await box.cleanup();
   });
 
-  async function deliver(events: BuddyEvent[], instance = link.instance): Promise<{ result?: unknown; error?: { code: string; message: string } } | null> {
+  async function deliver(
+    events: BuddyEvent[],
+    instance = link.instance,
+  ): Promise<{ result?: unknown; error?: { code: string; message: string } } | null> {
     const peer = await RawPeer.connect(endpointPath(), jsonCodec);
     try {
       peer.send({ id: 1, method: 'hello', params: { protocol: BUDDY_PROTOCOL } });
@@ -78,7 +81,11 @@ describe('a delivery proves where it comes from', { timeout: 60_000 }, () => {
   }
 
   const stored = (): number[] =>
-    (store.db.prepare('SELECT e.seq FROM events e JOIN buddies b ON b.id = e.buddy_id WHERE b.instance = ? ORDER BY e.seq').all(link.instance) as { seq: number }[]).map((r) => r.seq);
+    (
+      store.db
+        .prepare('SELECT e.seq FROM events e JOIN buddies b ON b.id = e.buddy_id WHERE b.instance = ? ORDER BY e.seq')
+        .all(link.instance) as { seq: number }[]
+    ).map((r) => r.seq);
 
   it('takes the delivery of the buddy that holds the events', async () => {
     // What the buddy would deliver: its oldest, unacknowledged.
@@ -88,21 +95,33 @@ describe('a delivery proves where it comes from', { timeout: 60_000 }, () => {
     });
     const answer = await deliver(events);
     assert.deepEqual(answer?.result, { ack: events.at(-1)!.seq });
-    assert.deepEqual(stored().slice(0, events.length), events.map((e) => e.seq));
+    assert.deepEqual(
+      stored().slice(0, events.length),
+      events.map((e) => e.seq),
+    );
     await link.call('ack', { seq: events.at(-1)!.seq });
   });
 
   it('refuses a forged delivery that carries on from what is stored, with the real instance; the real events are stored after', async () => {
     const last = stored().at(-1)!;
-    const forged: BuddyEvent[] = Array.from({ length: 50 }, (_, i) => ({ seq: last + 1 + i, time: Date.now(), type: 'spawned', pid: 4242, detail: { forged: true } }));
+    const forged: BuddyEvent[] = Array.from({ length: 50 }, (_, i) => ({
+      seq: last + 1 + i,
+      time: Date.now(),
+      type: 'spawned',
+      pid: 4242,
+      detail: { forged: true },
+    }));
     const answer = await deliver(forged);
     assert.equal(answer?.error?.code, 'BAD_REQUEST');
     assert.match(answer.error.message, /not delivered by buddy .*: it does not hold event \d+ as delivered/);
     assert.equal(stored().at(-1), last, 'nothing forged stored');
-    const fake = await deliver(forged.slice(0, 1).map((e) => ({ ...e, seq: 1 })), '00000000-0000-4000-8000-00000000abcd');
+    const fake = await deliver(
+      forged.slice(0, 1).map((e) => ({ ...e, seq: 1 })),
+      '00000000-0000-4000-8000-00000000abcd',
+    );
     assert.match(String(fake?.error?.message), /the buddy of tick is instance/);
     // The real ones, with the same sequence numbers, are still the buddy's, and are stored.
-    const events = await box.waitFor('the buddy\'s next events', async () => {
+    const events = await box.waitFor("the buddy's next events", async () => {
       const page = (await link.call('poll', {})).events;
       return page.length > 0 ? page : undefined;
     });

@@ -15,7 +15,9 @@ describe('dependencies', { timeout: 90_000 }, () => {
     try {
       return (
         db
-          .prepare("SELECT e.time FROM events e JOIN services s ON s.uuid = e.service_uuid WHERE s.name = ? AND e.type = 'spawned' ORDER BY e.id")
+          .prepare(
+            "SELECT e.time FROM events e JOIN services s ON s.uuid = e.service_uuid WHERE s.name = ? AND e.type = 'spawned' ORDER BY e.id",
+          )
           .all(name) as { time: number }[]
       ).map((r) => r.time);
     } finally {

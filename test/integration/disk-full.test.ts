@@ -63,7 +63,13 @@ describe('disk full under StateDir', { timeout: 120_000, skip: why }, () => {
     mounted = true;
     box.writeServices({
       // Its starts are written outside the full disk: every one must have its spawned event in the end.
-      loop: { ExecStart: `sh -c 'echo $$ >> ${box.file('loop.starts')}; sleep 0.1; exit 1'`, InitialState: 'running', MinUptime: 0, UserRateLimit: 0.05, UserMaxRestarts: -1 },
+      loop: {
+        ExecStart: `sh -c 'echo $$ >> ${box.file('loop.starts')}; sleep 0.1; exit 1'`,
+        InitialState: 'running',
+        MinUptime: 0,
+        UserRateLimit: 0.05,
+        UserMaxRestarts: -1,
+      },
       steady: { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1 },
     });
     await box.startController();
@@ -82,7 +88,11 @@ describe('disk full under StateDir', { timeout: 120_000, skip: why }, () => {
     const c = await box.client();
     fill(join(disk, 'filler'));
     assert.equal((await c.stop('steady'))[0]!.ok, true, 'a stop works while the disk is full');
-    await box.waitFor('the database problem reported', async () => (await c.controllerStatus()).problems.find((p) => p.kind === 'database'), 30_000);
+    await box.waitFor(
+      'the database problem reported',
+      async () => (await c.controllerStatus()).problems.find((p) => p.kind === 'database'),
+      30_000,
+    );
     // A configuration reload is refused whole, with the reason, not half applied.
     box.writeServices({ extra: { ExecStart: 'sleep 1000' } }, 'extra.conf');
     const reload = await box.upk(['reload-config']);
@@ -127,10 +137,14 @@ describe('disk full under StateDir', { timeout: 120_000, skip: why }, () => {
     const c = await box.client();
     const controller = c.controller.pid;
     fill(join(disk, 'filler'));
-    const problem = await box.waitFor('the database problem reported', async () => {
-      const s = await c.controllerStatus();
-      return s.problems.find((p) => p.kind === 'database');
-    }, 30_000);
+    const problem = await box.waitFor(
+      'the database problem reported',
+      async () => {
+        const s = await c.controllerStatus();
+        return s.problems.find((p) => p.kind === 'database');
+      },
+      30_000,
+    );
     assert.match(problem.message, /cannot write the audit database: .*(full|space)/i);
 
     // Every read answers within a second while the database cannot be written.
@@ -156,7 +170,10 @@ describe('disk full under StateDir', { timeout: 120_000, skip: why }, () => {
     assert.ok(used < 30, `the controller used ${used.toFixed(0)} % of a core`);
     t.diagnostic(`while the disk is full: ${figures.join('; ')}; controller CPU ${used.toFixed(1)} % of a core over 3 s`);
     // Told once (and again only if its error changes), not for every try.
-    const told = (): number => readFileSync(join(box.stateDir, 'controller.log'), 'utf8').split('\n').filter((l) => l.includes(`controller[${controller}]`) && l.includes('cannot write the audit database')).length;
+    const told = (): number =>
+      readFileSync(join(box.stateDir, 'controller.log'), 'utf8')
+        .split('\n')
+        .filter((l) => l.includes(`controller[${controller}]`) && l.includes('cannot write the audit database')).length;
     assert.ok(told() <= 2, `${told()} lines`);
 
     rmSync(join(disk, 'filler'));
@@ -166,7 +183,12 @@ describe('disk full under StateDir', { timeout: 120_000, skip: why }, () => {
     assertStartsRecorded(events, box.file('loop.starts'));
     const seqs = new Map<number, number[]>();
     for (const e of events) seqs.set(e.buddy_id, [...(seqs.get(e.buddy_id) ?? []), e.seq]);
-    for (const [, list] of seqs) assert.deepEqual(list, list.map((_, i) => i + 1), 'no gap, no repeat');
+    for (const [, list] of seqs)
+      assert.deepEqual(
+        list,
+        list.map((_, i) => i + 1),
+        'no gap, no repeat',
+      );
     assert.equal(events.filter((e) => e.type === 'events_dropped').length, 0);
     const log = readFileSync(join(box.stateDir, 'controller.log'), 'utf8');
     assert.match(log, /the audit database can be written again/);

@@ -73,10 +73,15 @@ describe('EnvironmentFile', { timeout: 90_000 }, () => {
     writeFileSync(envFile, 'OK=1\n# fine\nPASSWORD hunter2\n');
     const r = await box.upk(['restart', 'web']);
     assert.equal(r.code, 5, r.stdout + r.stderr);
-    const failed = box.events('web').filter((e) => e.type === 'spawn_failed').at(-1);
+    const failed = box
+      .events('web')
+      .filter((e) => e.type === 'spawn_failed')
+      .at(-1);
     assert.ok(failed, 'a spawn_failed event');
     assert.equal(JSON.parse(failed.detail!).error, `environment file ${envFile}:3: expected KEY=VALUE (or a # comment)`);
-    assert.ok(!`${r.stdout}${r.stderr}${failed.detail}${readFileSync(join(box.runDir('web'), 'log', 'buddy'), 'utf8')}`.includes('hunter2'));
+    assert.ok(
+      !`${r.stdout}${r.stderr}${failed.detail}${readFileSync(join(box.runDir('web'), 'log', 'buddy'), 'utf8')}`.includes('hunter2'),
+    );
 
     const check = await box.upk(['check-config']);
     assert.equal(check.code, 7, check.stdout);
@@ -89,10 +94,13 @@ describe('EnvironmentFile', { timeout: 90_000 }, () => {
     const both = await box.upk(['check-config', '--json']);
     assert.equal(both.code, 7);
     const issues = (JSON.parse(both.stdout) as { issues: { file: string; line: number; key: string; message: string }[] }).issues;
-    assert.deepEqual(issues.map((i) => [i.file, i.line, i.key, i.message]), [
-      [envFile, 1, 'web.EnvironmentFile', 'the double quote opened on this line is never closed'],
-      [join(box.servicesDir, 'absent.env'), 0, 'web.EnvironmentFile', 'cannot read the file: the file does not exist'],
-    ]);
+    assert.deepEqual(
+      issues.map((i) => [i.file, i.line, i.key, i.message]),
+      [
+        [envFile, 1, 'web.EnvironmentFile', 'the double quote opened on this line is never closed'],
+        [join(box.servicesDir, 'absent.env'), 0, 'web.EnvironmentFile', 'cannot read the file: the file does not exist'],
+      ],
+    );
 
     // Fixed: the next start works, still without a reload.
     writeFileSync(envFile, 'DB_URL=fixed\n');

@@ -102,8 +102,14 @@ describe('a service that daemonizes does not escape', { timeout: 90_000 }, () =>
     assert.equal(stop.code, 0, stop.stderr);
     assert.ok(!alive(escaped), `the escaped grandchild ${escaped} is gone`);
     assert.deepEqual(marked(uuid), [], 'no process carries the marker');
-    const signals = box.events('doublefork').filter((e) => e.type === 'signal_sent').map((e) => JSON.parse(e.detail!));
-    assert.ok(signals.some((d) => (d.escaped as number[] | undefined)?.includes(escaped)), `signal_sent names ${escaped}: ${JSON.stringify(signals)}`);
+    const signals = box
+      .events('doublefork')
+      .filter((e) => e.type === 'signal_sent')
+      .map((e) => JSON.parse(e.detail!));
+    assert.ok(
+      signals.some((d) => (d.escaped as number[] | undefined)?.includes(escaped)),
+      `signal_sent names ${escaped}: ${JSON.stringify(signals)}`,
+    );
   });
 
   it('a daemon left by each run is gone before the next start: orphans never pile up', async () => {
@@ -183,7 +189,9 @@ describe('upk shutdown leaves nothing of daemonizing services', { timeout: 60_00
       await sleep(700); // a few runs of the daemon; the double fork done
       const shutdown = await box.upk(['shutdown']);
       assert.equal(shutdown.code, 0, shutdown.stderr);
-      await box.waitFor('the buddies and the controller to exit', () => processesUnder(box.dir).length === 0 || undefined, 10_000).catch(() => undefined);
+      await box
+        .waitFor('the buddies and the controller to exit', () => processesUnder(box.dir).length === 0 || undefined, 10_000)
+        .catch(() => undefined);
       for (const u of uuids) assert.deepEqual(marked(u), [], `nothing carries UPKEEPER_MARKER=${u}`);
       assert.deepEqual(processesUnder(box.dir), [], 'nothing of the sandbox runs');
     } finally {

@@ -22,10 +22,14 @@ describe('getting started', { timeout: 90_000 }, () => {
     if (pack.error) return t.skip(`npm cannot be run here: ${pack.error.message}`);
     assert.equal(pack.status, 0, pack.stderr);
     const files = new Set((JSON.parse(pack.stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path));
-    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string>; scripts: Record<string, string> };
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      bin: Record<string, string>;
+      scripts: Record<string, string>;
+    };
     assert.deepEqual(Object.keys(pkg.bin).sort(), ['upk', 'upk-buddy', 'upk-controller', 'uptop']);
     for (const program of Object.values(pkg.bin)) assert.ok(files.has(program), `the package lacks ${program}`);
-    for (const f of ['dist/libclient/index.js', 'schema/migrations/001_initial.sql', 'examples/start.mjs', 'examples/upkeeper.conf']) assert.ok(files.has(f), `the package lacks ${f}`);
+    for (const f of ['dist/libclient/index.js', 'schema/migrations/001_initial.sql', 'examples/start.mjs', 'examples/upkeeper.conf'])
+      assert.ok(files.has(f), `the package lacks ${f}`);
     assert.equal(pkg.scripts.start, 'node examples/start.mjs');
   });
 

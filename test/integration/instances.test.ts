@@ -47,12 +47,22 @@ describe('Instances', { timeout: 120_000 }, () => {
       assert.equal(readFileSync(join(box.dir, `i${n}`), 'utf8'), `${n} ${n}\n`);
     }
     // NAME means every instance; NAME@N one of them.
-    assert.deepEqual((await c.status('web')).map((s) => s.name), ['web@1', 'web@2', 'web@3']);
-    assert.deepEqual((await c.status('web@2')).map((s) => s.name), ['web@2']);
+    assert.deepEqual(
+      (await c.status('web')).map((s) => s.name),
+      ['web@1', 'web@2', 'web@3'],
+    );
+    assert.deepEqual(
+      (await c.status('web@2')).map((s) => s.name),
+      ['web@2'],
+    );
     // upk logs NAME shows every instance's lines, each named; NAME@N its own files.
     const logs = await box.upk(['logs', 'web', '--stdout']);
     assert.equal(logs.code, 0, logs.stderr);
-    assert.deepEqual(logs.stdout.trim().split('\n').sort(), ['web@1 stdout | started 1', 'web@2 stdout | started 2', 'web@3 stdout | started 3']);
+    assert.deepEqual(logs.stdout.trim().split('\n').sort(), [
+      'web@1 stdout | started 1',
+      'web@2 stdout | started 2',
+      'web@3 stdout | started 3',
+    ]);
     const oneLog = await box.upk(['logs', 'web@2', '--stdout']);
     assert.equal(oneLog.stdout, 'started 2\n');
     const one = await box.upk(['signal', 'web', 'USR1']);
@@ -69,9 +79,19 @@ describe('Instances', { timeout: 120_000 }, () => {
     const stop = await box.upk(['stop', 'web']);
     assert.equal(stop.code, 0, stop.stderr);
     // (front, which needs web, runs on: each line says so.)
-    assert.deepEqual(stop.stdout.trim().split('\n').map((l) => l.split(';')[0]).sort(), ['web@1: ok: stopped', 'web@2: ok: stopped', 'web@3: ok: stopped']);
+    assert.deepEqual(
+      stop.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(';')[0])
+        .sort(),
+      ['web@1: ok: stopped', 'web@2: ok: stopped', 'web@3: ok: stopped'],
+    );
     for (const pid of pids) assert.ok(!alive(pid));
-    assert.deepEqual((await c.status('web')).map((s) => [s.state, s.desired]), Array(3).fill(['stopped', 'stopped']));
+    assert.deepEqual(
+      (await c.status('web')).map((s) => [s.state, s.desired]),
+      Array(3).fill(['stopped', 'stopped']),
+    );
     const start = await box.upk(['start', 'web']);
     assert.equal(start.code, 0, start.stderr);
     assert.equal(start.stdout.match(/: ok: running/g)?.length, 3);
@@ -86,17 +106,26 @@ describe('Instances', { timeout: 120_000 }, () => {
     assert.match(up.stdout, /^web@5: ok: running \(pid \d+\)$/m);
     assert.equal(readFileSync(file, 'utf8'), FILE(box.dir).replace('"Instances": 3,', '"Instances": 5,'));
     const five = await c.status('web');
-    assert.deepEqual(five.map((s) => [s.name, s.state]), [1, 2, 3, 4, 5].map((n) => [`web@${n}`, 'running']));
+    assert.deepEqual(
+      five.map((s) => [s.name, s.state]),
+      [1, 2, 3, 4, 5].map((n) => [`web@${n}`, 'running']),
+    );
 
     const down = await box.upk(['scale', 'web', '2']);
     assert.equal(down.code, 0, down.stderr);
     for (const n of [3, 4, 5]) {
-      assert.match(down.stdout, new RegExp(`^web@${n}: removed: no longer in the configuration files: stopped and removed \\(web has Instances 2 now\\)$`, 'm'));
+      assert.match(
+        down.stdout,
+        new RegExp(`^web@${n}: removed: no longer in the configuration files: stopped and removed \\(web has Instances 2 now\\)$`, 'm'),
+      );
     }
     assert.equal(readFileSync(file, 'utf8'), FILE(box.dir).replace('"Instances": 3,', '"Instances": 2,'));
     for (const s of five.slice(2)) assert.ok(!alive(s.pid!), `${s.name} ended`);
     const two = await c.status('web');
-    assert.deepEqual(two.map((s) => [s.name, s.state, s.pid]), five.slice(0, 2).map((s) => [s.name, 'running', s.pid]));
+    assert.deepEqual(
+      two.map((s) => [s.name, s.state, s.pid]),
+      five.slice(0, 2).map((s) => [s.name, 'running', s.pid]),
+    );
     assert.ok(!(await c.list()).some((s) => /^web@[345]$/.test(s.name)));
     // Their history stays.
     const events = await box.upk(['events', 'web@5', '--json']);
@@ -112,7 +141,13 @@ describe('Instances', { timeout: 120_000 }, () => {
     assert.match(scaled.stdout, /^front: removed: .*\(front has Instances 2 now\)$/m);
     assert.match(readFileSync(file, 'utf8'), /"front": \{ "Instances": 2, "ExecStart": "sleep 1000"/);
     // front was running: its instances start.
-    assert.deepEqual((await c.status('front')).map((s) => [s.name, s.state]), [['front@1', 'running'], ['front@2', 'running']]);
+    assert.deepEqual(
+      (await c.status('front')).map((s) => [s.name, s.state]),
+      [
+        ['front@1', 'running'],
+        ['front@2', 'running'],
+      ],
+    );
 
     const before = readFileSync(file, 'utf8');
     const refused = await box.upk(['scale', 'web', '1001']);
@@ -128,13 +163,25 @@ describe('Instances', { timeout: 120_000 }, () => {
   it('concurrent scale, add and remove edit the files one at a time: each says what it changed, and the file and the services agree', async () => {
     const c = await box.client();
     // Each run reads what the one before it wrote: the "from" of one is the "to" of another.
-    const runs = await Promise.all([box.upk(['scale', 'web', '4']), box.upk(['scale', 'web', '6']), box.upk(['scale', 'web', '3']),
-      box.upk(['add', 'extra1', '--stopped', '--', 'sleep', '1000']), box.upk(['add', 'extra2', '--stopped', '--', 'sleep', '1000'])]);
+    const runs = await Promise.all([
+      box.upk(['scale', 'web', '4']),
+      box.upk(['scale', 'web', '6']),
+      box.upk(['scale', 'web', '3']),
+      box.upk(['add', 'extra1', '--stopped', '--', 'sleep', '1000']),
+      box.upk(['add', 'extra2', '--stopped', '--', 'sleep', '1000']),
+    ]);
     // A start that a later scale stops before it is running says so (exit 5): true, and nothing else fails.
     const interrupted = (r: { code: number | null; stdout: string }): boolean =>
-      r.code === 5 && /FAILED/.test(r.stdout) && r.stdout.split('\n').filter((l) => /FAILED/.test(l)).every((l) => /FAILED: stopped by a later command$/.test(l));
+      r.code === 5 &&
+      /FAILED/.test(r.stdout) &&
+      r.stdout
+        .split('\n')
+        .filter((l) => /FAILED/.test(l))
+        .every((l) => /FAILED: stopped by a later command$/.test(l));
     for (const r of runs) assert.ok(r.code === 0 || interrupted(r), `exit ${r.code}: ${r.stdout}${r.stderr}`);
-    const moves = runs.slice(0, 3).map((r) => /^web: from Instances (\d+) to Instances (\d+) /m.exec(r.stdout)!.slice(1).map(Number) as [number, number]);
+    const moves = runs
+      .slice(0, 3)
+      .map((r) => /^web: from Instances (\d+) to Instances (\d+) /m.exec(r.stdout)!.slice(1).map(Number) as [number, number]);
     const text = readFileSync(file, 'utf8');
     const final = Number(/"Instances": (\d+),/.exec(text)![1]);
     // A chain from 2 (the last test's) to the final number, through every run once.
@@ -148,13 +195,17 @@ describe('Instances', { timeout: 120_000 }, () => {
     assert.equal(at, final);
     assert.equal((await c.status('web')).length, final);
     for (const name of ['extra1', 'extra2']) assert.ok(existsSync(join(box.servicesDir, `${name}.conf`)));
-    const removed = await Promise.all([box.upk(['remove', 'extra1', '--delete-file']), box.upk(['remove', 'extra2', '--delete-file']), box.upk(['scale', 'web', '2'])]);
+    const removed = await Promise.all([
+      box.upk(['remove', 'extra1', '--delete-file']),
+      box.upk(['remove', 'extra2', '--delete-file']),
+      box.upk(['scale', 'web', '2']),
+    ]);
     for (const r of removed) assert.ok(r.code === 0 || interrupted(r), `exit ${r.code}: ${r.stdout}${r.stderr}`);
     assert.ok(!(await c.list()).some((s) => s.name.startsWith('extra')));
     assert.deepEqual(readdirSync(box.servicesDir), ['web.conf'], 'no file of another command left behind');
   });
 
-  it('the edit lock: a live holder is waited for; a dead one\'s lock is taken over', async () => {
+  it("the edit lock: a live holder is waited for; a dead one's lock is taken over", async () => {
     const lock = join(box.stateDir, 'upk-edit.lock');
     writeFileSync(lock, `${process.pid}\n`);
     const started = Date.now();

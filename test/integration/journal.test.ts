@@ -43,7 +43,12 @@ describe('journal', { timeout: 120_000 }, () => {
     assert.equal(events.filter((e) => e.type === 'events_dropped').length, 0);
     const seqs = new Map<number, number[]>();
     for (const e of events) seqs.set(e.buddy_id, [...(seqs.get(e.buddy_id) ?? []), e.seq]);
-    for (const [, list] of seqs) assert.deepEqual(list, list.map((_, i) => i + 1), 'no gap, no repeat');
+    for (const [, list] of seqs)
+      assert.deepEqual(
+        list,
+        list.map((_, i) => i + 1),
+        'no gap, no repeat',
+      );
     await box.waitFor('the journal removed once delivered', () => !existsSync(join(box.runDir('looper'), 'journal')));
   });
 
@@ -73,16 +78,23 @@ describe('journal', { timeout: 120_000 }, () => {
     const [solo] = await c.status('solo');
     assert.equal((await box.upk(['controller', 'stop'])).code, 0);
     process.kill(solo!.buddyPid!, 'SIGTERM'); // the buddy stops its service and exits; no one to deliver to
-    const left = await box.waitFor('journal.<instance>', () => {
-      const files = readdirSync(box.runDir('solo')).filter((f) => f.startsWith('journal.'));
-      return files.length > 0 ? files : undefined;
-    }, 15_000);
+    const left = await box.waitFor(
+      'journal.<instance>',
+      () => {
+        const files = readdirSync(box.runDir('solo')).filter((f) => f.startsWith('journal.'));
+        return files.length > 0 ? files : undefined;
+      },
+      15_000,
+    );
     await box.startController();
     await (await box.client()).stop('solo');
     const events = box.events('solo');
     const first = events.filter((e) => e.buddy_id === events[0]!.buddy_id);
-    assert.equal(first.at(-1)!.type, 'buddy_exiting', 'the lost buddy\'s events are all there, to its last');
-    assert.deepEqual(first.map((e) => e.seq), first.map((_, i) => i + 1));
+    assert.equal(first.at(-1)!.type, 'buddy_exiting', "the lost buddy's events are all there, to its last");
+    assert.deepEqual(
+      first.map((e) => e.seq),
+      first.map((_, i) => i + 1),
+    );
     for (const f of left) assert.ok(!existsSync(join(box.runDir('solo'), f)), `${f} was taken in and removed`);
   });
 });

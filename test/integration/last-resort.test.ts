@@ -68,10 +68,18 @@ describe('last resort', { timeout: 60_000 }, () => {
     const svc = loadServices(config!, box.env).services[0]!;
     runDir = join(box.stateDir, 'run', 'loop');
     mkdirSync(join(box.stateDir, 'run'), { recursive: true });
-    prepareRunDir(runDir, svc, buddySettings(svc, '00000000-0000-4000-8000-000000000001', runDir, { PATH: process.env.PATH! }, endpointPath));
+    prepareRunDir(
+      runDir,
+      svc,
+      buddySettings(svc, '00000000-0000-4000-8000-000000000001', runDir, { PATH: process.env.PATH! }, endpointPath),
+    );
     // Its lines go to log/buddy.log, as when a controller starts it.
     const buddyLog = openSync(join(runDir, 'log', 'buddy.log'), 'a');
-    const child = spawn(process.execPath, [BUDDY, runDir], { detached: true, stdio: ['ignore', 'ignore', buddyLog], env: { PATH: process.env.PATH! } });
+    const child = spawn(process.execPath, [BUDDY, runDir], {
+      detached: true,
+      stdio: ['ignore', 'ignore', buddyLog],
+      env: { PATH: process.env.PATH! },
+    });
     closeSync(buddyLog);
     child.unref();
     buddyPid = child.pid!;
@@ -95,7 +103,12 @@ describe('last resort', { timeout: 60_000 }, () => {
     // One connection delivers everything waiting, in batches (the journal's first, when the ring
     // overflowed while the buddy connected): at least the 75 % of the ring that set it off.
     const atOnce = delivered.filter((d) => d.connection === first.connection).flatMap((d) => d.events);
-    if (process.env.SHOW || atOnce.length < 12) console.log('last-resort deliveries (connection, seqs) and buddy.log:', JSON.stringify(delivered.map((d) => [d.connection, d.events.map((e) => e.seq)])), readFileSync(join(runDir, 'log', 'buddy.log'), 'utf8'));
+    if (process.env.SHOW || atOnce.length < 12)
+      console.log(
+        'last-resort deliveries (connection, seqs) and buddy.log:',
+        JSON.stringify(delivered.map((d) => [d.connection, d.events.map((e) => e.seq)])),
+        readFileSync(join(runDir, 'log', 'buddy.log'), 'utf8'),
+      );
     assert.ok(atOnce.length >= 12, `delivered ${atOnce.length} events at once (16 × 75 %)`);
   });
 
@@ -105,7 +118,11 @@ describe('last resort', { timeout: 60_000 }, () => {
     await box.waitFor('the buddy to exit', () => !alive(buddyPid), 15_000);
     const all = delivered.flatMap((d) => d.events);
     const seqs = all.map((e) => e.seq);
-    assert.deepEqual(seqs, seqs.map((_, i) => i + 1), 'every event once, in order');
+    assert.deepEqual(
+      seqs,
+      seqs.map((_, i) => i + 1),
+      'every event once, in order',
+    );
     assert.equal(all.at(-1)!.type, 'buddy_exiting');
     const starts = readFileSync(box.file('starts'), 'utf8').trim().split('\n').length;
     assert.equal(all.filter((e) => e.type === 'spawned').length, starts);

@@ -1,7 +1,7 @@
 // The client library against a real controller: every method, and errors as typed UpkErrors.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Client} from '../../libclient/index.js';
+import type { Client } from '../../libclient/index.js';
 import { ErrorCode, UpkError, checkConfiguration, connect } from '../../libclient/index.js';
 import { Sandbox } from '../helpers/sandbox.js';
 
@@ -35,7 +35,10 @@ describe('libclient', { timeout: 60_000 }, () => {
 
   it('list and status', async () => {
     const all = await client.list();
-    assert.deepEqual(all.map((s) => s.name), ['web']);
+    assert.deepEqual(
+      all.map((s) => s.name),
+      ['web'],
+    );
     const [web] = await client.status('web');
     assert.equal(web!.state, 'stopped');
     assert.equal(typeof web!.uuid, 'string');
@@ -91,6 +94,9 @@ describe('libclient', { timeout: 60_000 }, () => {
     await assert.rejects(client.action('web', 'nope'), (e: unknown) => e instanceof UpkError && e.code === ErrorCode.NO_SUCH_ACTION);
     await assert.rejects(client.signal('web', 'HUP'), (e: unknown) => e instanceof UpkError && e.code === ErrorCode.NOT_RUNNING);
     await assert.rejects(client.events({ types: ['nope'] }), (e: unknown) => e instanceof UpkError && e.code === ErrorCode.BAD_REQUEST);
-    await assert.rejects(connect({ socket: box.file('nothing.sock') }), (e: unknown) => e instanceof UpkError && e.code === ErrorCode.CONTROLLER_NOT_RUNNING);
+    await assert.rejects(
+      connect({ socket: box.file('nothing.sock') }),
+      (e: unknown) => e instanceof UpkError && e.code === ErrorCode.CONTROLLER_NOT_RUNNING,
+    );
   });
 });

@@ -56,7 +56,7 @@ describe('log file modes', { timeout: 60_000 }, () => {
     process.umask(umask);
   });
 
-  it('the controller log, the output, rotated, action and buddy logs, and the pipe program\'s files are 0600', async () => {
+  it("the controller log, the output, rotated, action and buddy logs, and the pipe program's files are 0600", async () => {
     const c = await box.client();
     assert.equal((await c.action('plain', 'hello')).code, 0);
     await c.stop('plain'); // the stop script's output goes to log/actions too

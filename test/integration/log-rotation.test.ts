@@ -30,7 +30,11 @@ describe('log rotation', { timeout: 60_000 }, () => {
       assert.ok(statSync(f).size <= 100_000, `${f}: ${statSync(f).size} bytes`);
       assert.ok(readFileSync(f, 'utf8').endsWith('\n'), `${f} ends with a whole line`);
     }
-    const lines = files.map((f) => readFileSync(f, 'utf8')).join('').trim().split('\n');
+    const lines = files
+      .map((f) => readFileSync(f, 'utf8'))
+      .join('')
+      .trim()
+      .split('\n');
     assert.equal(lines.pop(), 'done');
     assert.equal(lines.length, 200_000);
     lines.forEach((l, i) => {

@@ -57,7 +57,10 @@ describe('upk logs -f', { timeout: 120_000 }, () => {
       stamped: {
         // A line in two chunks 0.3 s apart, then the next one begun in the second chunk; then it fails.
         ExecStart: `sh -c 'sleep 0.2; printf par; sleep 0.3; printf "tial\\nnext"; sleep 0.3; printf " line\\n"; exit 3'`,
-        InitialState: 'running', MinUptime: 0.1, MaxConsecutiveFailures: 0, LogTimestamps: true,
+        InitialState: 'running',
+        MinUptime: 0.1,
+        MaxConsecutiveFailures: 0,
+        LogTimestamps: true,
       },
     });
     await box.startController();
@@ -71,7 +74,10 @@ describe('upk logs -f', { timeout: 120_000 }, () => {
 
   it('follows two services through rotations and a controller restart: no line lost or doubled; NDJSON', async () => {
     const log = (s: string, stream: string): string => join(box.runDir(s), 'log', stream);
-    await box.waitFor('line 0 of both', () => readFileSync(log('a', 'stdout'), 'utf8').includes('a 0') && readFileSync(log('b', 'stderr'), 'utf8').includes('b 0'));
+    await box.waitFor(
+      'line 0 of both',
+      () => readFileSync(log('a', 'stdout'), 'utf8').includes('a 0') && readFileSync(log('b', 'stderr'), 'utf8').includes('b 0'),
+    );
     const f = follow(['a', 'b', '-f', '-n', '5', '--json']);
     await box.waitFor('the history', () => f.lines.length >= 2, 15_000);
     writeFileSync(go, '');
@@ -90,9 +96,15 @@ describe('upk logs -f', { timeout: 120_000 }, () => {
       assert.deepEqual(Object.keys(r), ['service', 'stream', 'time', 'line']);
       assert.ok(!Number.isNaN(Date.parse(r.time!)), r.time);
     }
-    for (const [service, stream] of [['a', 'stdout'], ['b', 'stderr']] as const) {
+    for (const [service, stream] of [
+      ['a', 'stdout'],
+      ['b', 'stderr'],
+    ] as const) {
       const mine = records.filter((r) => r.service === service);
-      assert.ok(mine.every((r) => r.stream === stream), `${service}: only ${stream}`);
+      assert.ok(
+        mine.every((r) => r.stream === stream),
+        `${service}: only ${stream}`,
+      );
       const numbers = mine.map((r) => Number(r.line!.split(' ')[1]));
       assert.equal(numbers.length, N + 1, `${service}: ${numbers.length} lines`);
       numbers.forEach((n, i) => {
@@ -106,13 +118,19 @@ describe('upk logs -f', { timeout: 120_000 }, () => {
     const last = (tag: string, k: number): string[] => Array.from({ length: k }, (_, i) => `${tag} ${N - k + 1 + i}`);
     const r = await box.upk(['logs', 'a', 'b', '-n', '3']);
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, [...last('a', 3).map((l) => `a stdout | ${l}`), ...last('b', 3).map((l) => `b stderr | ${l}`)].join('\n') + '\n');
+    assert.equal(
+      r.stdout,
+      [...last('a', 3).map((l) => `a stdout | ${l}`), ...last('b', 3).map((l) => `b stderr | ${l}`)].join('\n') + '\n',
+    );
     assert.ok(!r.stdout.includes('\x1b'), 'no colours off a terminal');
     // Only standard output: b's stdout is empty.
     assert.equal((await box.upk(['logs', 'a', 'b', '-n', '1', '--stdout'])).stdout, `a stdout | a ${N}\n`);
     const f = follow(['a', '-f', '-n', '2']);
     await box.waitFor('the history', () => f.lines.length >= 2, 15_000);
-    assert.deepEqual(f.lines, last('a', 2).map((l) => `a stdout | ${l}`));
+    assert.deepEqual(
+      f.lines,
+      last('a', 2).map((l) => `a stdout | ${l}`),
+    );
     f.child.kill('SIGTERM');
     assert.equal(await f.exited, 0, f.stderr);
     assert.equal((await box.upk(['logs', 'nosuch', '-f'])).code, 4);
@@ -121,7 +139,9 @@ describe('upk logs -f', { timeout: 120_000 }, () => {
 
   it('on a terminal: the service and stream in colours, none with NO_COLOR', async () => {
     const onTerminal = (env: NodeJS.ProcessEnv): Promise<string> =>
-      run('script', ['-qec', `${process.execPath} ${UPK} logs a -n 1 --stdout --timestamps`, '/dev/null'], env, 30_000).then((r) => r.stdout);
+      run('script', ['-qec', `${process.execPath} ${UPK} logs a -n 1 --stdout --timestamps`, '/dev/null'], env, 30_000).then(
+        (r) => r.stdout,
+      );
     const { NO_COLOR: _none, ...env } = box.env;
     const colored = await onTerminal(env);
     assert.match(colored, /\x1b\[\d+ma\x1b\[0m \x1b\[2mstdout\x1b\[0m \x1b\[2m\|\x1b\[0m a 2000/);
@@ -143,10 +163,16 @@ describe('upk logs -f', { timeout: 120_000 }, () => {
     // upk logs --timestamps shows the recorded times, the lines without their stamp.
     const r = await box.upk(['logs', 'stamped', '--timestamps', '--stdout', '--json']);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(r.stdout.trim().split('\n').map((l) => JSON.parse(l)), [
-      { service: 'stamped', stream: 'stdout', time: m[1], line: 'partial' },
-      { service: 'stamped', stream: 'stdout', time: m[2], line: 'next line' },
-    ]);
+    assert.deepEqual(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+      [
+        { service: 'stamped', stream: 'stdout', time: m[1], line: 'partial' },
+        { service: 'stamped', stream: 'stdout', time: m[2], line: 'next line' },
+      ],
+    );
     const plain = await box.upk(['logs', 'stamped', '--timestamps', '--stdout']);
     assert.equal(plain.stdout, `${m[1]} stamped stdout | partial\n${m[2]} stamped stdout | next line\n`);
   });

@@ -15,7 +15,10 @@ describe('output files', { timeout: 120_000 }, () => {
   let box: Sandbox;
   const victim = (): string => box.file('victim');
   const events = (service: string, type: string): Record<string, unknown>[] =>
-    box.events(service).filter((e) => e.type === type).map((e) => JSON.parse(e.detail ?? 'null') as Record<string, unknown>);
+    box
+      .events(service)
+      .filter((e) => e.type === type)
+      .map((e) => JSON.parse(e.detail ?? 'null') as Record<string, unknown>);
 
   before(async () => {
     box = new Sandbox('outfiles');
@@ -29,9 +32,24 @@ describe('output files', { timeout: 120_000 }, () => {
       linked: { ExecStart: TICKER, RedirectStdout: box.file('logs/linked.log'), MinUptime: 0.1, InitialState: 'running' },
       fifo: { ExecStart: TICKER, RedirectStdout: box.file('logs/fifo.log'), MinUptime: 0.1, InitialState: 'running' },
       dir: { ExecStart: TICKER, RedirectStdout: box.file('logs/dir.log'), MinUptime: 0.1, InitialState: 'running' },
-      rotating: { ExecStart: TICKER, RedirectStdout: box.file('logs/rotating.log'), LogMaxSize: 300, LogKeep: 1, MinUptime: 0.1, InitialState: 'running' },
+      rotating: {
+        ExecStart: TICKER,
+        RedirectStdout: box.file('logs/rotating.log'),
+        LogMaxSize: 300,
+        LogKeep: 1,
+        MinUptime: 0.1,
+        InitialState: 'running',
+      },
       plain: { ExecStart: TICKER, MinUptime: 0.1, InitialState: 'running' },
-      devnull: { ExecStart: TICKER, RedirectStdout: '/dev/null', RedirectStderr: '/dev/null', LogMaxSize: 100, LogKeep: 1, MinUptime: 0.1, InitialState: 'running' },
+      devnull: {
+        ExecStart: TICKER,
+        RedirectStdout: '/dev/null',
+        RedirectStderr: '/dev/null',
+        LogMaxSize: 100,
+        LogKeep: 1,
+        MinUptime: 0.1,
+        InitialState: 'running',
+      },
       nul: { ExecStart: 'sleep 1000', EnvironmentFile: box.file('nul.env'), MinUptime: 0.1 },
     });
     await box.startController();
@@ -72,11 +90,20 @@ describe('output files', { timeout: 120_000 }, () => {
 
   it('a link planted at the path while the buddy rotates is never written through', async () => {
     // The attack of a service that can write to its log folder: keep replacing the file by a link.
-    const planter = execFileSync('sh', ['-c', `(end=$(( $(date +%s) + 4 )); while [ $(date +%s) -lt $end ]; do ln -sf ${victim()} ${box.file('logs/rotating.log')} 2>/dev/null; done) >/dev/null 2>&1 & echo $!`]).toString().trim();
+    const planter = execFileSync('sh', [
+      '-c',
+      `(end=$(( $(date +%s) + 4 )); while [ $(date +%s) -lt $end ]; do ln -sf ${victim()} ${box.file('logs/rotating.log')} 2>/dev/null; done) >/dev/null 2>&1 & echo $!`,
+    ])
+      .toString()
+      .trim();
     await box.waitFor('the planter to end', () => !alive(Number(planter)), 10_000);
     assert.equal(readFileSync(victim(), 'utf8'), 'precious\n');
     rmSync(box.file('logs/rotating.log'), { force: true });
-    await box.waitFor('the log begun again', () => existsSync(box.file('logs/rotating.log')) && readFileSync(box.file('logs/rotating.log'), 'utf8').includes('tick'), 10_000);
+    await box.waitFor(
+      'the log begun again',
+      () => existsSync(box.file('logs/rotating.log')) && readFileSync(box.file('logs/rotating.log'), 'utf8').includes('tick'),
+      10_000,
+    );
   });
 
   it('/dev/null takes the output, and is never rotated (never renamed, whatever LogMaxSize says)', async () => {
@@ -98,7 +125,10 @@ describe('output files', { timeout: 120_000 }, () => {
     const failed = events('nul', 'spawn_failed');
     assert.ok(failed.length > 0);
     assert.match(String(failed[0]!.error), /nul\.env:2: the value holds a NUL byte/);
-    assert.doesNotMatch(JSON.stringify(box.events('nul')) + r.stdout + r.stderr + readFileSync(join(box.stateDir, 'controller.log'), 'utf8'), /s3cr3t/);
+    assert.doesNotMatch(
+      JSON.stringify(box.events('nul')) + r.stdout + r.stderr + readFileSync(join(box.stateDir, 'controller.log'), 'utf8'),
+      /s3cr3t/,
+    );
   });
 
   it('after all that, every buddy exits on a shutdown', async () => {

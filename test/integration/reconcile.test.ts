@@ -6,7 +6,12 @@ import { after, before, describe, it } from 'node:test';
 import { BuddyLink } from '../../controller/buddy-link.js';
 import { Sandbox, alive } from '../helpers/sandbox.js';
 
-const svc = (initial: string, extra: Record<string, unknown>) => ({ ExecStart: 'sleep 1000', InitialState: initial, MinUptime: 0.1, ...extra });
+const svc = (initial: string, extra: Record<string, unknown>) => ({
+  ExecStart: 'sleep 1000',
+  InitialState: initial,
+  MinUptime: 0.1,
+  ...extra,
+});
 
 describe('reconciliation', { timeout: 90_000 }, () => {
   let box: Sandbox;

@@ -52,10 +52,14 @@ await import(${JSON.stringify(BUDDY)});
     writeFileSync(join(box.runDir('dies'), 'log', 'buddy.log'), 'AN OLD LINE OF A PREVIOUS BUDDY\n', { flag: 'a' });
     writeFileSync(flag, '');
     process.kill(before!.buddyPid!, 'SIGKILL');
-    const s = await box.waitFor('dies unsupervised', async () => {
-      const [x] = await c.status('dies');
-      return x?.unsupervised && x.unsupervised.attempts >= 3 ? x : undefined;
-    }, 15_000);
+    const s = await box.waitFor(
+      'dies unsupervised',
+      async () => {
+        const [x] = await c.status('dies');
+        return x?.unsupervised && x.unsupervised.attempts >= 3 ? x : undefined;
+      },
+      15_000,
+    );
     assert.match(s.unsupervised!.reason, /wrapper refuses: the flag is set/);
     assert.match(s.unsupervised!.reason, /exited with code 1/);
     assert.doesNotMatch(s.unsupervised!.reason, /OLD LINE/);
@@ -73,14 +77,20 @@ await import(${JSON.stringify(BUDDY)});
     assert.equal(gone!.started, null, 'no uptime for a process that is gone');
 
     // Each cause is logged once, however often it is retried.
-    const failures = controllerLog().split('\n').filter((l) => l.includes('dies: unsupervised:'));
+    const failures = controllerLog()
+      .split('\n')
+      .filter((l) => l.includes('dies: unsupervised:'));
     assert.equal(failures.length, 1, failures.join('\n'));
 
     rmSync(flag);
-    const back = await box.waitFor('dies running again', async () => {
-      const [x] = await c.status('dies');
-      return x?.state === 'running' && x.pid !== null && x.buddyPid !== null ? x : undefined;
-    }, 10_000);
+    const back = await box.waitFor(
+      'dies running again',
+      async () => {
+        const [x] = await c.status('dies');
+        return x?.state === 'running' && x.pid !== null && x.buddyPid !== null ? x : undefined;
+      },
+      10_000,
+    );
     assert.notEqual(back.pid, before!.pid, 'started again by policy: it wants to run');
     assert.equal(back.unsupervised, null);
     assert.match(controllerLog(), /dies: supervised again by buddy \d+, after \d+ failed launch/);
@@ -99,14 +109,23 @@ await import(${JSON.stringify(BUDDY)});
       process.kill(before!.buddyPid!, 'SIGKILL');
       await box.waitFor('the failure logged', () => /kept: unsupervised: .*(EMFILE|too many open files)/i.test(controllerLog()), 10_000);
       await sleep(1500); // several more tries meanwhile, none logged again: same cause
-      assert.equal(controllerLog().split('\n').filter((l) => l.includes('kept: unsupervised:')).length, 1);
+      assert.equal(
+        controllerLog()
+          .split('\n')
+          .filter((l) => l.includes('kept: unsupervised:')).length,
+        1,
+      );
     } finally {
       execFileSync('prlimit', ['--pid', String(controller), '--nofile=20000:']);
     }
-    const back = await box.waitFor('kept supervised again', async () => {
-      const [x] = await (await box.client()).status('kept');
-      return x?.buddyPid && x.buddyPid !== before!.buddyPid && x.state === 'running' ? x : undefined;
-    }, 10_000);
+    const back = await box.waitFor(
+      'kept supervised again',
+      async () => {
+        const [x] = await (await box.client()).status('kept');
+        return x?.buddyPid && x.buddyPid !== before!.buddyPid && x.state === 'running' ? x : undefined;
+      },
+      10_000,
+    );
     assert.equal(back.pid, before!.pid, 'adopted');
     assert.equal(back.unsupervised, null);
   });
@@ -118,10 +137,14 @@ await import(${JSON.stringify(BUDDY)});
     process.kill(before!.buddyPid!, 'SIGKILL');
     await box.waitFor('kept unsupervised', async () => (await c.status('kept'))[0]?.unsupervised ?? undefined, 10_000);
     rmSync(flag);
-    const back = await box.waitFor('kept supervised', async () => {
-      const [x] = await c.status('kept');
-      return x?.buddyPid && x.buddyPid !== before!.buddyPid && x.state === 'running' ? x : undefined;
-    }, 10_000);
+    const back = await box.waitFor(
+      'kept supervised',
+      async () => {
+        const [x] = await c.status('kept');
+        return x?.buddyPid && x.buddyPid !== before!.buddyPid && x.state === 'running' ? x : undefined;
+      },
+      10_000,
+    );
     assert.equal(back.pid, before!.pid, 'adopted, not restarted');
     assert.ok(alive(before!.pid!));
   });
@@ -131,7 +154,11 @@ await import(${JSON.stringify(BUDDY)});
     const db = box.db();
     // Watched in the database only: a client's request would make the controller poll.
     const newest = (): { id: number; pid: number } | undefined =>
-      db.prepare(`SELECT b.id, b.pid FROM buddies b JOIN services s ON s.uuid = b.service_uuid WHERE s.name = 'quick' ORDER BY b.id DESC LIMIT 1`).get() as never;
+      db
+        .prepare(
+          `SELECT b.id, b.pid FROM buddies b JOIN services s ON s.uuid = b.service_uuid WHERE s.name = 'quick' ORDER BY b.id DESC LIMIT 1`,
+        )
+        .get() as never;
     const adopted = (buddyId: number): boolean =>
       db.prepare(`SELECT 1 FROM events WHERE buddy_id = ? AND type = 'adopted'`).get(buddyId) !== undefined;
     try {
@@ -140,10 +167,14 @@ await import(${JSON.stringify(BUDDY)});
       for (let i = 0; i < 5; i++) {
         const old = buddy;
         process.kill(old.pid, 'SIGKILL');
-        buddy = await box.waitFor('a new buddy', () => {
-          const b = newest();
-          return b && b.id !== old.id ? b : undefined;
-        }, 10_000);
+        buddy = await box.waitFor(
+          'a new buddy',
+          () => {
+            const b = newest();
+            return b && b.id !== old.id ? b : undefined;
+          },
+          10_000,
+        );
         // BuddyPollingInterval is 0.5 s: a buddy polled at the quiet pace would wait up to 10 s.
         await box.waitFor(`the adoption by buddy ${buddy.pid} stored`, () => adopted(buddy.id), 2000);
       }
@@ -168,7 +199,13 @@ await import(${JSON.stringify(BUDDY)});
     writeFileSync(join(box.runDir('gone'), 'buddy.json'), '{broken');
     process.kill(s!.buddyPid!, 'SIGKILL');
     await box.waitFor('three failed launches', async () => ((await c.status('gone'))[0]?.unsupervised?.attempts ?? 0) >= 3, 15_000);
-    assert.equal(controllerLog().split('\n').filter((l) => l.includes('gone: unsupervised:')).length, 1, 'told once');
+    assert.equal(
+      controllerLog()
+        .split('\n')
+        .filter((l) => l.includes('gone: unsupervised:')).length,
+      1,
+      'told once',
+    );
     assert.match((await c.controllerStatus()).problems.map((p) => p.message).join(), /without a buddy .*gone/);
     rmSync(join(box.servicesDir, 'gone.conf'));
     assert.equal((await box.upk(['reload-config'])).code, 0);

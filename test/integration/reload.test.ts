@@ -14,7 +14,10 @@ describe('configuration reload', { timeout: 90_000 }, () => {
   before(async () => {
     box = new Sandbox('reload');
     box.writeServices(base(), 'main.conf');
-    box.writeServices({ leaver: { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1, UnconfigureOnFileRemoval: true } }, 'pkg.conf');
+    box.writeServices(
+      { leaver: { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1, UnconfigureOnFileRemoval: true } },
+      'pkg.conf',
+    );
     await box.startController();
     for (const s of ['alpha', 'keeper', 'leaver']) await box.waitForState(s, 'running');
   });
@@ -30,7 +33,10 @@ describe('configuration reload', { timeout: 90_000 }, () => {
     assert.match(res.stdout, /main\.conf:2:.*beta\.KilTimeout.*KillTimeout/);
     assert.match(res.stdout, /nothing changed/);
     const after = await c.status();
-    assert.deepEqual(after.map((s) => [s.name, s.pid, s.state]), before.map((s) => [s.name, s.pid, s.state]));
+    assert.deepEqual(
+      after.map((s) => [s.name, s.pid, s.state]),
+      before.map((s) => [s.name, s.pid, s.state]),
+    );
     const log = readFileSync(join(box.stateDir, 'controller.log'), 'utf8');
     assert.match(log, /reload: .*main\.conf:1:/);
   });
@@ -54,7 +60,10 @@ describe('configuration reload', { timeout: 90_000 }, () => {
     assert.equal(byService.newbie?.change, 'added');
     assert.equal(byService.alpha?.change, 'changed');
     assert.match(byService.alpha.message, /^UserRateLimit, ExecStart; /);
-    assert.match(byService.alpha.message, /ExecStart takes effect at its next start: upk restart alpha, or upk reload-config --restart; the other settings apply now$/);
+    assert.match(
+      byService.alpha.message,
+      /ExecStart takes effect at its next start: upk restart alpha, or upk reload-config --restart; the other settings apply now$/,
+    );
     assert.equal(byService.alpha.restart, true);
     assert.equal(byService.leaver?.change, 'removed');
     assert.equal(byService.keeper?.change, 'kept');
@@ -78,7 +87,13 @@ describe('configuration reload', { timeout: 90_000 }, () => {
     writeFileSync(
       join(box.servicesDir, 'main.conf'),
       JSON.stringify({
-        alpha: { ExecStart: `sh -c 'echo "colour=$COLOUR"; exec sleep 1000'`, InitialState: 'running', MinUptime: 0.1, UserRateLimit: 2, Environment: { COLOUR: 'blue' } },
+        alpha: {
+          ExecStart: `sh -c 'echo "colour=$COLOUR"; exec sleep 1000'`,
+          InitialState: 'running',
+          MinUptime: 0.1,
+          UserRateLimit: 2,
+          Environment: { COLOUR: 'blue' },
+        },
         newbie: { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1 },
       }),
     );
@@ -90,7 +105,9 @@ describe('configuration reload', { timeout: 90_000 }, () => {
     assert.match(res.stdout, /configuration reloaded: 1 change$/m);
     const [after] = await c.status('alpha');
     assert.notEqual(after!.pid, before!.pid);
-    await box.waitFor('the new environment', () => readFileSync(join(box.runDir('alpha'), 'log', 'stdout'), 'utf8').includes('colour=blue'));
+    await box.waitFor('the new environment', () =>
+      readFileSync(join(box.runDir('alpha'), 'log', 'stdout'), 'utf8').includes('colour=blue'),
+    );
   });
 
   it('upk remove: only for services the files no longer define', async () => {
@@ -119,9 +136,21 @@ describe('configuration reload', { timeout: 90_000 }, () => {
     await box.waitFor('late configured', async () => (await c.list()).some((s) => s.name === 'late'));
     const db = box.db();
     try {
-      const rows = db.prepare('SELECT service, change, trigger FROM config_changes ORDER BY id').all() as { service: string; change: string; trigger: string }[];
+      const rows = db.prepare('SELECT service, change, trigger FROM config_changes ORDER BY id').all() as {
+        service: string;
+        change: string;
+        trigger: string;
+      }[];
       const seen = rows.map((r) => `${r.trigger}:${r.service}:${r.change}`);
-      for (const want of ['start:alpha:added', 'reload:newbie:added', 'reload:alpha:changed', 'reload:leaver:removed', 'reload:keeper:kept', 'remove:keeper:removed', 'SIGHUP:late:added']) {
+      for (const want of [
+        'start:alpha:added',
+        'reload:newbie:added',
+        'reload:alpha:changed',
+        'reload:leaver:removed',
+        'reload:keeper:kept',
+        'remove:keeper:removed',
+        'SIGHUP:late:added',
+      ]) {
         assert.ok(seen.includes(want), `${want} in ${seen.join(', ')}`);
       }
     } finally {

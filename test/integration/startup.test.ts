@@ -85,7 +85,10 @@ describe('upk startup', { timeout: 120_000 }, () => {
 
     const json = await upk(['startup', '--print', '--json']);
     const unit = JSON.parse(json.stdout) as { name: string; file: string; scope: string; configFile: string; text: string };
-    assert.deepEqual([unit.name, unit.file, unit.scope, unit.configFile, unit.text], ['upkeeper.service', unitFile, 'user', box.configFile, text]);
+    assert.deepEqual(
+      [unit.name, unit.file, unit.scope, unit.configFile, unit.text],
+      ['upkeeper.service', unitFile, 'user', box.configFile, text],
+    );
   });
 
   it('--print --system --user NAME: a system unit with User=, in /etc/systemd/system', async () => {
@@ -100,7 +103,9 @@ describe('upk startup', { timeout: 120_000 }, () => {
     assert.match(unit.text, /^KillMode=process$/m);
     // Its configuration is --config, else the user's own default file: not $UPKEEPER_CONFIG of this shell.
     assert.doesNotMatch(unit.text, new RegExp(box.configFile));
-    const given = JSON.parse((await upk(['--config', box.configFile, 'startup', '--print', '--system', '--user', me, '--json'])).stdout) as { text: string };
+    const given = JSON.parse(
+      (await upk(['--config', box.configFile, 'startup', '--print', '--system', '--user', me, '--json'])).stdout,
+    ) as { text: string };
     assert.match(given.text, new RegExp(`--config ${box.configFile}$`, 'm'));
 
     assert.equal((await upk(['startup', '--system'])).code, 2, '--system needs --user');
@@ -123,7 +128,10 @@ describe('upk startup', { timeout: 120_000 }, () => {
       let r = spawnSync(analyze, args, { encoding: 'utf8', env: { ...process.env, XDG_RUNTIME_DIR: runtime } });
       // No user manager can be set up here at all: the unit's syntax is the same to the system manager.
       if (scope === 'user' && /Failed to initialize manager/.test(r.stderr)) r = spawnSync(analyze, args.slice(1), { encoding: 'utf8' });
-      return { code: r.status, problems: r.stderr.split('\n').filter((l) => l.trim() !== '' && !/connect to bus|user manager|RuntimeDirectory/i.test(l)) };
+      return {
+        code: r.status,
+        problems: r.stderr.split('\n').filter((l) => l.trim() !== '' && !/connect to bus|user manager|RuntimeDirectory/i.test(l)),
+      };
     };
     const cases: [string[], string, 'user' | 'system'][] = [
       [['startup', '--print'], 'upkeeper.service', 'user'],
@@ -148,7 +156,10 @@ describe('upk startup', { timeout: 120_000 }, () => {
     const bin = fakeBin('nobus', NO_BUS_SYSTEMCTL);
     const res = await upk(['startup'], bin);
     assert.equal(res.code, 1, res.stdout + res.stderr);
-    assert.match(res.stderr, /no systemd answers for \S+ \(systemctl --user show-environment: Failed to connect to bus: No medium found\); nothing was written/);
+    assert.match(
+      res.stderr,
+      /no systemd answers for \S+ \(systemctl --user show-environment: Failed to connect to bus: No medium found\); nothing was written/,
+    );
     assert.ok(res.stderr.includes(unitFile), res.stderr);
     assert.match(res.stderr, /not booted with systemd|systemctl --user enable --now upkeeper\.service/);
     assert.ok(!existsSync(unitFile), 'nothing written');
@@ -170,7 +181,11 @@ describe('upk startup', { timeout: 120_000 }, () => {
     const byHand = (await (await box.client()).controllerStatus()).pid;
     const bin = fakeBin('systemd', FAKE_SYSTEMCTL);
     // Every call but the state polled while waiting for the controller to answer.
-    const calls = (): string[] => readFileSync(join(bin, 'calls'), 'utf8').trim().split('\n').filter((c) => !c.includes('ActiveState'));
+    const calls = (): string[] =>
+      readFileSync(join(bin, 'calls'), 'utf8')
+        .trim()
+        .split('\n')
+        .filter((c) => !c.includes('ActiveState'));
 
     const res = await upk(['startup'], bin);
     assert.equal(res.code, 0, res.stdout + res.stderr);
@@ -217,7 +232,12 @@ describe('upk startup', { timeout: 120_000 }, () => {
     ]);
     assert.ok(!alive(second.controller.pid));
     const outside = (await (await box.client()).controllerStatus()).pid;
-    assert.match(un.stdout, new RegExp(`the controller it ran \\(pid ${second.controller.pid}\\) stopped; one outside systemd took over \\(pid ${outside}\\); services keep running`));
+    assert.match(
+      un.stdout,
+      new RegExp(
+        `the controller it ran \\(pid ${second.controller.pid}\\) stopped; one outside systemd took over \\(pid ${outside}\\); services keep running`,
+      ),
+    );
     assert.equal((await (await box.client()).status('keep'))[0]!.pid, before.pid);
 
     const nothing = await upk(['unstartup'], bin);

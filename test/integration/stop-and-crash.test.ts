@@ -61,7 +61,11 @@ describe('crash, restart, stop', { timeout: 90_000 }, () => {
     const [before] = await (await box.client()).status('sleeper');
     assert.equal(before!.state, 'running');
     const stat = readFileSync(`/proc/${before!.pid}/stat`, 'latin1');
-    const [pgrp, session] = stat.slice(stat.lastIndexOf(')') + 2).split(' ').slice(2, 4).map(Number);
+    const [pgrp, session] = stat
+      .slice(stat.lastIndexOf(')') + 2)
+      .split(' ')
+      .slice(2, 4)
+      .map(Number);
     assert.deepEqual([pgrp, session], [before!.pid, before!.pid], 'pid = process group = session');
     assert.equal(readlinkSync(`/proc/${before!.pid}/fd/0`), '/dev/null', 'stdin is /dev/null');
     process.kill(before!.pid!, 'SIGKILL');
@@ -103,7 +107,10 @@ describe('crash, restart, stop', { timeout: 90_000 }, () => {
     assert.equal(stopped!.ok, true);
     assert.ok(took >= 900 && took < 5000, `stop took ${took} ms (KillTimeout 0.5 s: SIGTERM at 0.5 s, SIGKILL at 1 s)`);
     assert.deepEqual(groupMembers(pgid), []);
-    const signals = box.events('stubborn').filter((e) => e.type === 'signal_sent').map((e) => e.signal);
+    const signals = box
+      .events('stubborn')
+      .filter((e) => e.type === 'signal_sent')
+      .map((e) => e.signal);
     assert.deepEqual(signals, ['SIGTERM', 'SIGKILL']);
     const exit = box.events('stubborn').find((e) => e.type === 'exited');
     assert.equal(exit?.signal, 'SIGKILL');
@@ -134,7 +141,10 @@ describe('crash, restart, stop', { timeout: 90_000 }, () => {
     assert.ok(alive(pid), 'still alive after SIGTERM was ignored');
     const [s] = await (await box.client()).status('patient');
     assert.equal(s!.state, 'stopping');
-    const signals = box.events('patient').filter((e) => e.type === 'signal_sent').map((e) => e.signal);
+    const signals = box
+      .events('patient')
+      .filter((e) => e.type === 'signal_sent')
+      .map((e) => e.signal);
     assert.deepEqual(signals, ['SIGTERM']);
     await (await box.client()).signal('patient', 'KILL', { group: true });
     const [done] = await stopping;
@@ -147,14 +157,23 @@ describe('environments', { timeout: 60_000 }, () => {
     const box = new Sandbox('env');
     try {
       box.writeServices({
-        envy: { ExecStart: `sh -c 'env > ${box.file('service.env')}; exec sleep 1000'`, InitialState: 'running', MinUptime: 0.1, Environment: { EXTRA: 'yes', HOME: null } },
+        envy: {
+          ExecStart: `sh -c 'env > ${box.file('service.env')}; exec sleep 1000'`,
+          InitialState: 'running',
+          MinUptime: 0.1,
+          Environment: { EXTRA: 'yes', HOME: null },
+        },
       });
       const env = { ...box.env, NODE_OPTIONS: '--max-old-space-size=64', NODE_EXTRA_CA_CERTS: '/dev/null' };
       const { startController } = await import('../../libclient/index.js');
       await startController({ config: box.configFile, env });
       const s = await box.waitForState('envy', 'running');
       const buddyEnv = readFileSync(`/proc/${s.buddyPid}/environ`, 'latin1').split('\0').filter(Boolean);
-      assert.deepEqual(buddyEnv.map((l) => l.split('=')[0]), ['PATH'], 'PATH only');
+      assert.deepEqual(
+        buddyEnv.map((l) => l.split('=')[0]),
+        ['PATH'],
+        'PATH only',
+      );
       const serviceEnv = await box.waitFor('the service env', () => {
         const text = readFileSync(box.file('service.env'), 'utf8');
         return text.includes('UPKEEPER_SERVICE=') ? text : undefined;

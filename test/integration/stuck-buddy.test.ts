@@ -14,7 +14,10 @@ describe('a buddy stuck after its shutdown', { timeout: 60_000 }, () => {
   before(async () => {
     box = new Sandbox('stuck', { UpkBuddyPath: './wrapper.mjs' });
     // The real buddy, which cannot exit: process.exit does nothing, and a timer keeps it alive.
-    writeFileSync(box.file('wrapper.mjs'), `process.exit = () => undefined;\nsetInterval(() => undefined, 1000);\nawait import(${JSON.stringify(BUDDY)});\n`);
+    writeFileSync(
+      box.file('wrapper.mjs'),
+      `process.exit = () => undefined;\nsetInterval(() => undefined, 1000);\nawait import(${JSON.stringify(BUDDY)});\n`,
+    );
     box.writeServices({ app: { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1 } });
     await box.startController();
     await box.waitForState('app', 'running');

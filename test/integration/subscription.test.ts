@@ -73,7 +73,10 @@ describe('subscription', { timeout: 120_000 }, () => {
     await box.waitFor('the stored events', () => seen.length >= stored.length);
     await c.stop('quiet');
     await consuming;
-    assert.deepEqual(seen.slice(0, stored.length), stored.map((e) => e.id));
+    assert.deepEqual(
+      seen.slice(0, stored.length),
+      stored.map((e) => e.id),
+    );
     assert.ok(seen.length > stored.length, 'then the live ones');
   });
 
@@ -85,11 +88,23 @@ describe('subscription', { timeout: 120_000 }, () => {
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     await box.waitFor('the first line', () => out.includes('\n'));
     await (await box.client()).start('quiet');
-    await box.waitFor('the spawned event', () => out.split('\n').filter(Boolean).some((l) => (JSON.parse(l) as { type: string }).type === 'spawned'));
+    await box.waitFor('the spawned event', () =>
+      out
+        .split('\n')
+        .filter(Boolean)
+        .some((l) => (JSON.parse(l) as { type: string }).type === 'spawned'),
+    );
     child.kill('SIGINT');
     await new Promise((r) => child.once('exit', r));
-    const lines = out.trim().split('\n').map((l) => JSON.parse(l) as { id: number });
-    assert.deepEqual(lines.map((l) => l.id), [...lines.map((l) => l.id)].sort((a, b) => a - b), 'in order');
+    const lines = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { id: number });
+    assert.deepEqual(
+      lines.map((l) => l.id),
+      [...lines.map((l) => l.id)].sort((a, b) => a - b),
+      'in order',
+    );
     assert.equal(new Set(lines.map((l) => l.id)).size, lines.length, 'no repeats');
   });
 });

@@ -33,7 +33,12 @@ describe('upgrade', { timeout: 90_000 }, () => {
     const [before] = await c.status('steady');
     const oldController = c.controller.pid;
     c.close();
-    const res = await run(process.execPath, [join(newer, 'dist', 'clients', 'upk', 'main.js'), 'controller', 'restart', '--json'], box.env, 30_000);
+    const res = await run(
+      process.execPath,
+      [join(newer, 'dist', 'clients', 'upk', 'main.js'), 'controller', 'restart', '--json'],
+      box.env,
+      30_000,
+    );
     assert.equal(res.code, 0, res.stderr);
     const restarted = JSON.parse(res.stdout) as { previous: { pid: number }; controller: { pid: number; version: string } };
     assert.equal(restarted.previous.pid, oldController);

@@ -54,20 +54,42 @@ describe('upk output', { timeout: 120_000 }, () => {
 
   it('instances writing one file (--output F): upk logs prints each line once, under the service name', async () => {
     const out = box.file('shared.out');
-    const add = await box.upk(['add', 'inst', '--instances', '3', '--output', out, '--', 'sh', '-c', 'echo "line of $UPK_INSTANCE"; exec sleep 1000']);
+    const add = await box.upk([
+      'add',
+      'inst',
+      '--instances',
+      '3',
+      '--output',
+      out,
+      '--',
+      'sh',
+      '-c',
+      'echo "line of $UPK_INSTANCE"; exec sleep 1000',
+    ]);
     assert.equal(add.code, 0, add.stdout + add.stderr);
     await box.waitFor('three lines', async () => (await box.upk(['logs', 'inst@1', '--stdout'])).stdout.split('\n').length === 4);
     const logs = await box.upk(['logs', 'inst', '--stdout']);
     assert.equal(logs.code, 0, logs.stderr);
-    assert.deepEqual(logs.stdout.trim().split('\n').sort(), ['inst stdout | line of 1', 'inst stdout | line of 2', 'inst stdout | line of 3']);
+    assert.deepEqual(logs.stdout.trim().split('\n').sort(), [
+      'inst stdout | line of 1',
+      'inst stdout | line of 2',
+      'inst stdout | line of 3',
+    ]);
     // Following too; and with another service, each file its own.
-    const follow = spawn(process.execPath, [UPK, 'logs', 'inst', 'talker', '-f', '--stdout'], { env: box.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const follow = spawn(process.execPath, [UPK, 'logs', 'inst', 'talker', '-f', '--stdout'], {
+      env: box.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let text = '';
     follow.stdout.on('data', (d: Buffer) => (text += d.toString()));
     try {
       await box.waitFor('the history', () => text.split('\n').length > 4);
       await new Promise((r) => setTimeout(r, 300));
-      const lines = text.trim().split('\n').map((l) => l.replace(/ +/, ' ')).sort();
+      const lines = text
+        .trim()
+        .split('\n')
+        .map((l) => l.replace(/ +/, ' '))
+        .sort();
       assert.deepEqual(lines, ['inst stdout | line of 1', 'inst stdout | line of 2', 'inst stdout | line of 3', 'talker stdout | hello']);
     } finally {
       follow.kill('SIGKILL');
@@ -82,13 +104,24 @@ describe('upk output', { timeout: 120_000 }, () => {
     for (const n of ['1001', '99999999999999999999', '0x10', '1e3', '-1', '', ' 5', '1.0']) {
       const r = await box.upk(['logs', 'talker', '-n', n]);
       assert.equal(r.code, 2, `-n ${JSON.stringify(n)}: ${r.stdout}`);
-      assert.match(r.stderr, new RegExp(`option '-n, --lines <n>' argument '${n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}' is invalid. expected a whole number from 0 to 1,000, got`));
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `option '-n, --lines <n>' argument '${n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}' is invalid. expected a whole number from 0 to 1,000, got`,
+        ),
+      );
     }
     const ok = await box.upk(['logs', 'talker', '-n', '1000', '--stdout']);
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(ok.stdout, 'hello\n');
     // The other numbers upk reads, the same way.
-    for (const args of [['events', '-n', '0x10'], ['events', '--code', '1e2'], ['events', '--pid', '+5'], ['add', 'x', '--instances', '0x2', '--', 'true'], ['scale', 'talker', '1e1']]) {
+    for (const args of [
+      ['events', '-n', '0x10'],
+      ['events', '--code', '1e2'],
+      ['events', '--pid', '+5'],
+      ['add', 'x', '--instances', '0x2', '--', 'true'],
+      ['scale', 'talker', '1e1'],
+    ]) {
       const r = await box.upk(args);
       assert.equal(r.code, 2, `upk ${args.join(' ')}: ${r.stdout}${r.stderr}`);
       assert.match(r.stderr, /expected a whole number/);

@@ -15,7 +15,13 @@ describe('uptop', { timeout: 120_000 }, () => {
   before(async () => {
     box = new Sandbox('uptop');
     box.writeServices({
-      web: { ExecStart: `sh -c 'echo web is up; exec sleep 1000'`, InitialState: 'running', MinUptime: 0.1, CustomActions: { hello: 'echo hi from the action' }, ExecReload: 'true' },
+      web: {
+        ExecStart: `sh -c 'echo web is up; exec sleep 1000'`,
+        InitialState: 'running',
+        MinUptime: 0.1,
+        CustomActions: { hello: 'echo hi from the action' },
+        ExecReload: 'true',
+      },
       worker: { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1, SampleInterval: 0.5 },
       idle: { ExecStart: 'sleep 1000', MinUptime: 0.1 },
       // Last by name. Started by a test, it fails twice and is given up: failed, though wanted running.
@@ -47,7 +53,10 @@ describe('uptop', { timeout: 120_000 }, () => {
     term.send('Enter');
     await term.waitFor('the filter', (s) => /^worker /m.test(s) && !/^web /m.test(s));
     term.send('x');
-    const stopped = await term.waitFor('worker stopped', (s) => /^worker +stopped /m.test(row(s, 'worker')) && /worker: stop: ok: stopped/.test(s));
+    const stopped = await term.waitFor(
+      'worker stopped',
+      (s) => /^worker +stopped /m.test(row(s, 'worker')) && /worker: stop: ok: stopped/.test(s),
+    );
     assert.match(stopped, /4 services: 1 running, 3 stopped/);
     assert.equal((await (await box.client()).status('worker'))[0]!.state, 'stopped');
     term.send('s');
@@ -107,7 +116,10 @@ describe('uptop', { timeout: 120_000 }, () => {
     assert.match(gone, /the controller stopped: services run on; reconnecting/);
     assert.ok(term.running(), 'uptop does not exit');
     await box.startController();
-    const back = await term.waitFor('the controller back', (s) => /^uptop {2}controller (\d+) up/m.test(s) && !s.includes(`controller ${old} `));
+    const back = await term.waitFor(
+      'the controller back',
+      (s) => /^uptop {2}controller (\d+) up/m.test(s) && !s.includes(`controller ${old} `),
+    );
     assert.match(back, /the controller is back/);
     const [stopped] = await (await box.client()).stop('web');
     assert.equal(stopped!.ok, true);
@@ -126,7 +138,10 @@ describe('uptop', { timeout: 120_000 }, () => {
   it('fits a narrow terminal on resize, and goes back', async () => {
     term.resize(50, 15);
     const narrow = await term.waitFor('a narrow layout', (s) => /^NAME\^ +STATE +UPTIME +CPU% +MEM$/m.test(s));
-    assert.ok(narrow.split('\n').every((l) => l.length <= 50), narrow);
+    assert.ok(
+      narrow.split('\n').every((l) => l.length <= 50),
+      narrow,
+    );
     term.resize(80, 24);
     await term.waitFor('the full layout', (s) => /LAST EXIT/.test(s));
   });

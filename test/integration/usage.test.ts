@@ -13,7 +13,12 @@ describe('resource usage', { timeout: 60_000 }, () => {
     box = new Sandbox('usage');
     box.writeServices({
       // The leader sleeps; its child burns CPU, a third process sleeps: the group is what counts.
-      family: { ExecStart: `sh -c 'yes > /dev/null & sleep 1000 & exec sleep 1000'`, InitialState: 'running', SampleInterval: 0.5, MinUptime: 0.1 },
+      family: {
+        ExecStart: `sh -c 'yes > /dev/null & sleep 1000 & exec sleep 1000'`,
+        InitialState: 'running',
+        SampleInterval: 0.5,
+        MinUptime: 0.1,
+      },
       hog: {
         ExecStart: `${process.execPath} -e "globalThis.b = Buffer.alloc(96 * 1024 * 1024, 1); setInterval(() => {}, 1000)"`,
         InitialState: 'running',
@@ -27,7 +32,7 @@ describe('resource usage', { timeout: 60_000 }, () => {
   });
   after(() => box.cleanup());
 
-  it("the CPU of the whole process group, and how many processes it has", async () => {
+  it('the CPU of the whole process group, and how many processes it has', async () => {
     // The first figures cover the first interval; wait for a later one.
     const first = await usageOf('family');
     const later = await box.waitFor('a later measurement', async () => {
@@ -64,14 +69,20 @@ describe('resource usage', { timeout: 60_000 }, () => {
     const db = box.db();
     try {
       const rows = db
-        .prepare(`SELECT s.cpu_ms, s.wall_ms, s.processes FROM samples s JOIN buddies b ON b.id = s.buddy_id JOIN services v ON v.uuid = b.service_uuid WHERE v.name = 'family'`)
+        .prepare(
+          `SELECT s.cpu_ms, s.wall_ms, s.processes FROM samples s JOIN buddies b ON b.id = s.buddy_id JOIN services v ON v.uuid = b.service_uuid WHERE v.name = 'family'`,
+        )
         .all() as { cpu_ms: number; wall_ms: number; processes: number }[];
       assert.ok(rows.length >= 1, 'a usage record is stored');
       const cpu = rows.reduce((a, r) => a + r.cpu_ms, 0);
       const wall = rows.reduce((a, r) => a + r.wall_ms, 0);
       assert.ok(wall > 0 && cpu / wall > 0.3, `cpu ${cpu} ms over ${wall} ms`);
       assert.equal(Math.max(...rows.map((r) => r.processes)), 3);
-      const hourly = db.prepare(`SELECT sum(h.cpu_ms) AS cpu, sum(h.wall_ms) AS wall FROM samples_hourly h JOIN services v ON v.uuid = h.service_uuid WHERE v.name = 'family'`).get() as { cpu: number; wall: number };
+      const hourly = db
+        .prepare(
+          `SELECT sum(h.cpu_ms) AS cpu, sum(h.wall_ms) AS wall FROM samples_hourly h JOIN services v ON v.uuid = h.service_uuid WHERE v.name = 'family'`,
+        )
+        .get() as { cpu: number; wall: number };
       assert.deepEqual([hourly.cpu, hourly.wall], [cpu, wall], 'the hourly sums are the sums of the records');
       const events = db.prepare(`SELECT count(*) AS n FROM events WHERE type = 'usage'`).get() as { n: number };
       assert.equal(events.n, 0, 'usage records are never events');

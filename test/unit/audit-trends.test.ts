@@ -46,7 +46,9 @@ class Fixture {
   }
 
   runs(uuid: string) {
-    return this.store.db.prepare('SELECT pid, started, ended, cause, outcome, code, signal FROM runs WHERE service_uuid = ? ORDER BY started, id').all(uuid);
+    return this.store.db
+      .prepare('SELECT pid, started, ended, cause, outcome, code, signal FROM runs WHERE service_uuid = ? ORDER BY started, id')
+      .all(uuid);
   }
 
   close(): void {
@@ -162,14 +164,29 @@ describe('trends from a known history (by hand: 4 one-hour buckets)', { timeout:
   it('a range that ends before now and not on the hour is not read from the hourly sums', () => {
     // 60-90: 60→70 and 80→90 = 20 of 30 minutes.
     const pct = (min: number, of: number) => Math.round((min / of) * 100 * 1000) / 1000;
-    assert.deepEqual(f.trend(web, 'uptime', HOUR, T0, at(90)).points.map((p) => p.value), [pct(49, 60), pct(20, 30)]);
-    assert.deepEqual(f.trend(web, 'restarts', HOUR, T0, at(78)).points.map((p) => p.value), [1, 1]);
+    assert.deepEqual(
+      f.trend(web, 'uptime', HOUR, T0, at(90)).points.map((p) => p.value),
+      [pct(49, 60), pct(20, 30)],
+    );
+    assert.deepEqual(
+      f.trend(web, 'restarts', HOUR, T0, at(78)).points.map((p) => p.value),
+      [1, 1],
+    );
   });
 
   it('before the service was known (created, or its history pruned) a bucket has no value', () => {
     const s = f.trend(web, 'restarts', HOUR, T0 - 2 * HOUR);
-    assert.deepEqual(s.points.map((p) => p.value), [null, null, 1, 2, 0, 0]);
-    assert.deepEqual(f.trend(web, 'uptime', HOUR, T0 - 2 * HOUR).points.slice(0, 2).map((p) => p.value), [null, null]);
+    assert.deepEqual(
+      s.points.map((p) => p.value),
+      [null, null, 1, 2, 0, 0],
+    );
+    assert.deepEqual(
+      f
+        .trend(web, 'uptime', HOUR, T0 - 2 * HOUR)
+        .points.slice(0, 2)
+        .map((p) => p.value),
+      [null, null],
+    );
   });
 
   it("the last sequence number of a buddy counts its usage records too (a controller's starting point)", () => {
@@ -208,7 +225,12 @@ describe('flapping', { timeout: 10_000 }, () => {
     const held = f.service('held');
     const b = f.buddy(held, 'hb');
     f.add(held, b, [spawned(0, 70, false), { time: at(5), type: 'runaway', detail: { starts: 11 } }]);
-    assert.deepEqual(f.trend(held, 'failures').flapping, { restarts: 0, windowMs: 10 * MIN, at: new Date(at(5)).toISOString(), runaways: 1 });
+    assert.deepEqual(f.trend(held, 'failures').flapping, {
+      restarts: 0,
+      windowMs: 10 * MIN,
+      at: new Date(at(5)).toISOString(),
+      runaways: 1,
+    });
   });
 });
 
@@ -222,11 +244,21 @@ describe('runs across buddies', { timeout: 10_000 }, () => {
     f.add(svc, b1, [spawned(10, 200, false), usage(30, { cpuMs: 1000 })]);
     const b2 = f.buddy(svc, 'db2');
     f.add(svc, b2, [{ time: at(100), type: 'buddy_started', pid: 2 }]);
-    assert.deepEqual(f.runs(svc)[0], { pid: 200, started: at(10), ended: at(30), cause: 'start', outcome: 'lost', code: null, signal: null });
+    assert.deepEqual(f.runs(svc)[0], {
+      pid: 200,
+      started: at(10),
+      ended: at(30),
+      cause: 'start',
+      outcome: 'lost',
+      code: null,
+      signal: null,
+    });
     f.add(svc, b2, [spawned(101, 201, false)]);
     // The first buddy's journal, taken in later, knows how its service ended.
     f.add(svc, b1, [exited(35, 200, { code: 2 })]);
-    assert.deepEqual(f.runs(svc).slice(0, 1), [{ pid: 200, started: at(10), ended: at(35), cause: 'start', outcome: 'failed', code: 2, signal: null }]);
+    assert.deepEqual(f.runs(svc).slice(0, 1), [
+      { pid: 200, started: at(10), ended: at(35), cause: 'start', outcome: 'failed', code: 2, signal: null },
+    ]);
   });
 
   it('a run adopted by a new buddy goes on', () => {
@@ -234,16 +266,22 @@ describe('runs across buddies', { timeout: 10_000 }, () => {
     const b1 = f.buddy(svc, 'api1');
     f.add(svc, b1, [spawned(10, 300, false)]);
     const b2 = f.buddy(svc, 'api2');
-    f.add(svc, b2, [{ time: at(50), type: 'buddy_started', pid: 3 }, { time: at(50), type: 'adopted', pid: 300, detail: { startedAt: new Date(at(10)).toISOString() } }]);
+    f.add(svc, b2, [
+      { time: at(50), type: 'buddy_started', pid: 3 },
+      { time: at(50), type: 'adopted', pid: 300, detail: { startedAt: new Date(at(10)).toISOString() } },
+    ]);
     f.add(svc, b2, [exited(90, 300, {}, false)]);
-    assert.deepEqual(f.runs(svc), [{ pid: 300, started: at(10), ended: at(90), cause: 'start', outcome: 'failed', code: null, signal: null }]);
+    assert.deepEqual(f.runs(svc), [
+      { pid: 300, started: at(10), ended: at(90), cause: 'start', outcome: 'failed', code: null, signal: null },
+    ]);
   });
 
   it('a failure that began and ended in the same millisecond is not its own recovery', () => {
     const svc = f.service('instant');
     const b = f.buddy(svc, 'in1');
     f.add(svc, b, [spawned(10, 400, false), exited(10, 400, { code: 1 })]);
-    const runs = () => f.store.db.prepare('SELECT repaired FROM runs WHERE service_uuid = ? ORDER BY id').all(svc) as { repaired: number | null }[];
+    const runs = () =>
+      f.store.db.prepare('SELECT repaired FROM runs WHERE service_uuid = ? ORDER BY id').all(svc) as { repaired: number | null }[];
     assert.deepEqual(runs(), [{ repaired: null }]);
     f.add(svc, b, [spawned(11, 401, true)]);
     assert.deepEqual(runs()[0], { repaired: at(11) });
@@ -261,7 +299,11 @@ describe('runs across buddies', { timeout: 10_000 }, () => {
 
   it('rebuilding the runs from the events gives the same rows', () => {
     const all = () => [
-      f.store.db.prepare('SELECT service_uuid, buddy_id, pid, started, ended, cause, outcome, code, signal, repaired FROM runs ORDER BY service_uuid, started, id').all(),
+      f.store.db
+        .prepare(
+          'SELECT service_uuid, buddy_id, pid, started, ended, cause, outcome, code, signal, repaired FROM runs ORDER BY service_uuid, started, id',
+        )
+        .all(),
       f.store.db.prepare('SELECT * FROM run_hours ORDER BY service_uuid, hour').all(),
     ];
     const before = all();

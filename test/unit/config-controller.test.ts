@@ -28,7 +28,10 @@ test('resolveConfigFile: --config, then UPKEEPER_CONFIG, then the XDG default', 
   assert.deepEqual(resolveConfigFile({ config: '/a/b.conf', env: { UPKEEPER_CONFIG: '/c.conf' } }), { file: '/a/b.conf', explicit: true });
   assert.deepEqual(resolveConfigFile({ env: { UPKEEPER_CONFIG: '/c.conf', HOME: '/h' } }), { file: '/c.conf', explicit: true });
   assert.deepEqual(resolveConfigFile({ env: { HOME: '/h' } }), { file: '/h/.config/upkeeper/upkeeper.conf', explicit: false });
-  assert.deepEqual(resolveConfigFile({ env: { HOME: '/h', XDG_CONFIG_HOME: '/x/cfg/' } }), { file: '/x/cfg/upkeeper/upkeeper.conf', explicit: false });
+  assert.deepEqual(resolveConfigFile({ env: { HOME: '/h', XDG_CONFIG_HOME: '/x/cfg/' } }), {
+    file: '/x/cfg/upkeeper/upkeeper.conf',
+    explicit: false,
+  });
   // Empty values count as unset; a relative XDG_CONFIG_HOME is ignored, as the XDG spec says.
   assert.deepEqual(resolveConfigFile({ config: '', env: { UPKEEPER_CONFIG: '', HOME: '/h', XDG_CONFIG_HOME: 'rel' } }), {
     file: '/h/.config/upkeeper/upkeeper.conf',
@@ -149,7 +152,15 @@ test('BuddyPollingInterval must be > 0 and ≤ 60 seconds', T, (t) => {
   for (const bad of ['0', '-1', '60.5', '"0.5"', 'true', 'null']) {
     const { config, issues, file } = load(t, `{\n  "BuddyPollingInterval": ${bad}\n}`);
     const got = bad === '"0.5"' ? '"0.5" (write numbers without quotes)' : bad;
-    assert.deepEqual(issues, [{ file, line: 2, column: 27, key: 'BuddyPollingInterval', message: `expected a number of seconds > 0 and ≤ 60 (or a duration: "90s", "15m", "7d"), got ${got}` }]);
+    assert.deepEqual(issues, [
+      {
+        file,
+        line: 2,
+        column: 27,
+        key: 'BuddyPollingInterval',
+        message: `expected a number of seconds > 0 and ≤ 60 (or a duration: "90s", "15m", "7d"), got ${got}`,
+      },
+    ]);
     assert.equal(config, null);
   }
 });
@@ -173,7 +184,13 @@ test('unknown keys: nearest-key suggestion, service keys pointed to ServiceDefau
   assert.equal(config, null);
   assert.deepEqual(issues, [
     { file, line: 2, column: 2, key: 'StateDri', message: 'unknown key "StateDri" (did you mean "StateDir"?)' },
-    { file, line: 3, column: 2, key: 'KillTimeout', message: 'KillTimeout is a service key, not a controller key: put it inside ServiceDefaults' },
+    {
+      file,
+      line: 3,
+      column: 2,
+      key: 'KillTimeout',
+      message: 'KillTimeout is a service key, not a controller key: put it inside ServiceDefaults',
+    },
     { file, line: 4, column: 2, key: 'Colour', message: 'unknown key "Colour"' },
   ]);
 });
@@ -181,7 +198,9 @@ test('unknown keys: nearest-key suggestion, service keys pointed to ServiceDefau
 test('duplicate controller keys are issues', T, (t) => {
   const { config, issues, file } = load(t, '{\n "StateDir": "/a",\n "STATEDIR": "/b"\n}');
   assert.equal(config, null);
-  assert.deepEqual(issues, [{ file, line: 3, column: 2, key: 'StateDir', message: 'duplicate key "STATEDIR" (already set as "StateDir" at line 2)' }]);
+  assert.deepEqual(issues, [
+    { file, line: 3, column: 2, key: 'StateDir', message: 'duplicate key "STATEDIR" (already set as "StateDir" at line 2)' },
+  ]);
 });
 
 test('ServiceDefaults: checked like a service; UUID, Name and Package are refused', T, (t) => {
@@ -202,8 +221,20 @@ test('ServiceDefaults: checked like a service; UUID, Name and Package are refuse
     { file, line: 3, column: 5, key: 'ServiceDefaults.UUID', message: 'UUID cannot be set in ServiceDefaults: it belongs to one service' },
     { file, line: 4, column: 5, key: 'ServiceDefaults.Name', message: 'Name cannot be set in ServiceDefaults: it belongs to one service' },
     { file, line: 5, column: 5, key: 'ServiceDefaults.KilTimeout', message: 'unknown key "KilTimeout" (did you mean "KillTimeout"?)' },
-    { file, line: 6, column: 22, key: 'ServiceDefaults.UserRateLimit', message: 'expected a number of seconds ≥ 0 (or a duration: "90s", "15m", "7d") or null, got "1" (write numbers without quotes)' },
-    { file, line: 7, column: 5, key: 'ServiceDefaults.StateDir', message: 'StateDir is a controller key, not a service key: set it at the top level of upkeeper.conf' },
+    {
+      file,
+      line: 6,
+      column: 22,
+      key: 'ServiceDefaults.UserRateLimit',
+      message: 'expected a number of seconds ≥ 0 (or a duration: "90s", "15m", "7d") or null, got "1" (write numbers without quotes)',
+    },
+    {
+      file,
+      line: 7,
+      column: 5,
+      key: 'ServiceDefaults.StateDir',
+      message: 'StateDir is a controller key, not a service key: set it at the top level of upkeeper.conf',
+    },
   ]);
   assert.equal(config, null);
 });

@@ -58,10 +58,16 @@ test('the complete example means what the docs say', T, () => {
   const [web, worker] = loadExample(files).services;
   assert.equal(web?.killTimeout, 15);
   assert.deepEqual(web?.environment, { LANG: 'C.UTF-8', PYTHONUNBUFFERED: '1' });
-  assert.deepEqual(web?.customActions.map((a) => a.name), ['status']);
+  assert.deepEqual(
+    web?.customActions.map((a) => a.name),
+    ['status'],
+  );
   assert.match(web?.customActions[0]?.script ?? '', /curl/);
   assert.equal(web?.initialState, 'running');
-  assert.deepEqual(worker?.customActions.map((a) => a.script), ['#!/bin/sh\nps -o pid,etime,args -p "$1"']);
+  assert.deepEqual(
+    worker?.customActions.map((a) => a.script),
+    ['#!/bin/sh\nps -o pid,etime,args -p "$1"'],
+  );
   assert.equal(worker?.stopScript, '#!/bin/sh\nkill -TERM $1\nsleep 1\nkill -TERM $1 2>/dev/null || true\n');
   assert.deepEqual([worker?.package, worker?.name, worker?.prerequisites], ['acme', 'worker', ['http']]);
 });

@@ -33,7 +33,7 @@ const NASTY = [
   'émoji 🚀',
 ];
 
-test('shellQuote: single quotes, each quote as \'\\\'\'', T, () => {
+test("shellQuote: single quotes, each quote as '\\''", T, () => {
   assert.equal(shellQuote('plain'), "'plain'");
   assert.equal(shellQuote("it's"), "'it'\\''s'");
   assert.equal(shellQuote(''), "''");
@@ -42,14 +42,20 @@ test('shellQuote: single quotes, each quote as \'\\\'\'', T, () => {
 
 test('/bin/sh runs a quoted command with every argument unchanged', T, () => {
   const script = `exec ${shellCommand([process.execPath, '-e', 'process.stdout.write(JSON.stringify(process.argv.slice(1)))', ...NASTY])}`;
-  const out = execFileSync('/bin/sh', ['-c', script], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nowhere' } });
+  const out = execFileSync('/bin/sh', ['-c', script], {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nowhere' },
+  });
   assert.deepEqual(JSON.parse(out), NASTY);
 });
 
 const load = loadServiceText;
 
 test('ExecStart as a list: the start script execs the quoted words; a string stays a shell line', T, (t) => {
-  const r = load(t, JSON.stringify({ argv: { ExecStart: ['node', 'server.js', "it's $HOME"] }, line: { ExecStart: 'node server.js $PORT' } }));
+  const r = load(
+    t,
+    JSON.stringify({ argv: { ExecStart: ['node', 'server.js', "it's $HOME"] }, line: { ExecStart: 'node server.js $PORT' } }),
+  );
   assert.deepEqual(r.issues, []);
   const [argv, line] = r.services;
   assert.equal(argv?.execStart, "'node' 'server.js' 'it'\\''s $HOME'");
@@ -58,21 +64,36 @@ test('ExecStart as a list: the start script execs the quoted words; a string sta
 });
 
 test('ExecStart as a list: the whole list passes through a StartScript of its own', T, (t) => {
-  const r = load(t, JSON.stringify({ a: { ExecStart: [process.execPath, '-e', 'process.stdout.write(JSON.stringify(process.argv.slice(1)))', ...NASTY], StartScript: 'cd / && exec %(EXEC_START)' } }));
+  const r = load(
+    t,
+    JSON.stringify({
+      a: {
+        ExecStart: [process.execPath, '-e', 'process.stdout.write(JSON.stringify(process.argv.slice(1)))', ...NASTY],
+        StartScript: 'cd / && exec %(EXEC_START)',
+      },
+    }),
+  );
   assert.deepEqual(r.issues, []);
   const out = execFileSync('/bin/sh', ['-c', r.services[0]!.startScript], { encoding: 'utf8' });
   assert.deepEqual(JSON.parse(out), NASTY);
 });
 
 test('ExecStart as a list: an empty list, a word that is no string, an empty program, a NUL', T, (t) => {
-  const r = load(t, '{\n"a": { "ExecStart": [] },\n"b": { "ExecStart": ["x", 5, null] },\n"c": { "ExecStart": ["", "y"] },\n"d": { "ExecStart": ["x", "a\\u0000b"] } }');
-  const expected = 'expected a non-empty string (a shell command line), a list of strings (the program and its arguments) or null, got a list';
-  assert.deepEqual(r.issues.map((i) => [i.line, i.key, i.message]), [
-    [2, 'a.ExecStart', expected],
-    [3, 'b.ExecStart[1]', 'expected a string (a program or argument), got 5'],
-    [3, 'b.ExecStart[2]', 'expected a string (a program or argument), got null'],
-    [4, 'c.ExecStart[0]', 'the program (the first word) cannot be empty'],
-    [5, 'd.ExecStart[1]', 'an argument cannot hold a NUL character'],
-  ]);
+  const r = load(
+    t,
+    '{\n"a": { "ExecStart": [] },\n"b": { "ExecStart": ["x", 5, null] },\n"c": { "ExecStart": ["", "y"] },\n"d": { "ExecStart": ["x", "a\\u0000b"] } }',
+  );
+  const expected =
+    'expected a non-empty string (a shell command line), a list of strings (the program and its arguments) or null, got a list';
+  assert.deepEqual(
+    r.issues.map((i) => [i.line, i.key, i.message]),
+    [
+      [2, 'a.ExecStart', expected],
+      [3, 'b.ExecStart[1]', 'expected a string (a program or argument), got 5'],
+      [3, 'b.ExecStart[2]', 'expected a string (a program or argument), got null'],
+      [4, 'c.ExecStart[0]', 'the program (the first word) cannot be empty'],
+      [5, 'd.ExecStart[1]', 'an argument cannot hold a NUL character'],
+    ],
+  );
   assert.deepEqual(r.services, []);
 });

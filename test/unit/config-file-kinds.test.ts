@@ -24,10 +24,14 @@ function tempDir(t: TestContext): string {
  */
 function inChild(code: string, arg: unknown): unknown {
   const body = `const api = await import(${JSON.stringify(CONFIG_API)}); const arg = JSON.parse(process.argv[1]); ${code}`;
-  const r = spawnSync('sh', ['-c', 'ulimit -v 2000000; exec "$0" "$@"', process.execPath, '--input-type=module', '-e', body, JSON.stringify(arg)], {
-    encoding: 'utf8',
-    timeout: 3_000,
-  });
+  const r = spawnSync(
+    'sh',
+    ['-c', 'ulimit -v 2000000; exec "$0" "$@"', process.execPath, '--input-type=module', '-e', body, JSON.stringify(arg)],
+    {
+      encoding: 'utf8',
+      timeout: 3_000,
+    },
+  );
   assert.equal(r.signal, null, `the reader did not finish within 3 s (killed by ${r.signal}): it blocked or read without end`);
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout);
@@ -35,7 +39,15 @@ function inChild(code: string, arg: unknown): unknown {
 
 function serviceConfig(dir: string, d: string): ControllerConfig {
   return {
-    file: null, stateDir: dir, svcConfigPath: d, svcRunPath: path.join(dir, 'run'), buddyPollingInterval: 0.5, upkBuddyPath: null, auditMaxAge: null, auditMaxRecords: null, serviceDefaults: {},
+    file: null,
+    stateDir: dir,
+    svcConfigPath: d,
+    svcRunPath: path.join(dir, 'run'),
+    buddyPollingInterval: 0.5,
+    upkBuddyPath: null,
+    auditMaxAge: null,
+    auditMaxRecords: null,
+    serviceDefaults: {},
   };
 }
 
@@ -49,32 +61,39 @@ test('the limit is 4 MiB', () => {
   assert.equal(CONFIG_FILE_MAX_BYTES, 4 * 1024 * 1024);
 });
 
-test('service folder: a FIFO, a link to /dev/zero, a sparse 9.3 GiB file, a directory and a socket named *.conf are errors naming them; the rest loads', T, async (t) => {
-  const dir = tempDir(t);
-  const d = path.join(dir, 'upkeeper.d');
-  fs.mkdirSync(d);
-  fs.writeFileSync(path.join(d, 'a-good.conf'), '{ "web": { "ExecStart": "x" } }');
-  execFileSync('mkfifo', [path.join(d, 'b-fifo.conf')]);
-  fs.symlinkSync('/dev/zero', path.join(d, 'c-zero.conf'));
-  execFileSync('truncate', ['-s', '10000000000', path.join(d, 'd-huge.conf')]);
-  fs.mkdirSync(path.join(d, 'e-dir.conf'));
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(path.join(d, 'f-socket.conf'), resolve));
-  t.after(() => server.close());
+test(
+  'service folder: a FIFO, a link to /dev/zero, a sparse 9.3 GiB file, a directory and a socket named *.conf are errors naming them; the rest loads',
+  T,
+  async (t) => {
+    const dir = tempDir(t);
+    const d = path.join(dir, 'upkeeper.d');
+    fs.mkdirSync(d);
+    fs.writeFileSync(path.join(d, 'a-good.conf'), '{ "web": { "ExecStart": "x" } }');
+    execFileSync('mkfifo', [path.join(d, 'b-fifo.conf')]);
+    fs.symlinkSync('/dev/zero', path.join(d, 'c-zero.conf'));
+    execFileSync('truncate', ['-s', '10000000000', path.join(d, 'd-huge.conf')]);
+    fs.mkdirSync(path.join(d, 'e-dir.conf'));
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(path.join(d, 'f-socket.conf'), resolve));
+    t.after(() => server.close());
 
-  const started = Date.now();
-  assert.deepEqual(loadServicesIssues(serviceConfig(dir, d)), [
-    `${d}/b-fifo.conf: cannot read the file: it is a FIFO, not a regular file`,
-    `${d}/c-zero.conf: cannot read the file: it is a character device, not a regular file`,
-    `${d}/d-huge.conf: cannot read the file: it is 9.3 GiB; configuration files may be at most 4 MiB`,
-    `${d}/e-dir.conf: cannot read the file: it is a directory, not a regular file`,
-    `${d}/f-socket.conf: cannot read the file: it is a socket, not a regular file`,
-  ]);
-  assert.ok(Date.now() - started < 3_000);
-  const r = loadServices(serviceConfig(dir, d), {});
-  assert.deepEqual(r.services.map((s) => s.id), ['web']);
-  assert.deepEqual(r.files, [path.join(d, 'a-good.conf')]);
-});
+    const started = Date.now();
+    assert.deepEqual(loadServicesIssues(serviceConfig(dir, d)), [
+      `${d}/b-fifo.conf: cannot read the file: it is a FIFO, not a regular file`,
+      `${d}/c-zero.conf: cannot read the file: it is a character device, not a regular file`,
+      `${d}/d-huge.conf: cannot read the file: it is 9.3 GiB; configuration files may be at most 4 MiB`,
+      `${d}/e-dir.conf: cannot read the file: it is a directory, not a regular file`,
+      `${d}/f-socket.conf: cannot read the file: it is a socket, not a regular file`,
+    ]);
+    assert.ok(Date.now() - started < 3_000);
+    const r = loadServices(serviceConfig(dir, d), {});
+    assert.deepEqual(
+      r.services.map((s) => s.id),
+      ['web'],
+    );
+    assert.deepEqual(r.files, [path.join(d, 'a-good.conf')]);
+  },
+);
 
 test('a file of exactly 4 MiB is read; one byte more is an error', T, (t) => {
   const dir = tempDir(t);
@@ -84,8 +103,13 @@ test('a file of exactly 4 MiB is read; one byte more is an error', T, (t) => {
   fs.writeFileSync(path.join(d, 'a.conf'), body + ' '.repeat(CONFIG_FILE_MAX_BYTES - body.length));
   fs.writeFileSync(path.join(d, 'b.conf'), '{}' + ' '.repeat(CONFIG_FILE_MAX_BYTES - 1));
   const r = loadServices(serviceConfig(dir, d), {});
-  assert.deepEqual(r.services.map((s) => s.id), ['web']);
-  assert.deepEqual(r.issues.map(formatIssue), [`${d}/b.conf: cannot read the file: it is ${CONFIG_FILE_MAX_BYTES + 1} bytes; configuration files may be at most 4 MiB`]);
+  assert.deepEqual(
+    r.services.map((s) => s.id),
+    ['web'],
+  );
+  assert.deepEqual(r.issues.map(formatIssue), [
+    `${d}/b.conf: cannot read the file: it is ${CONFIG_FILE_MAX_BYTES + 1} bytes; configuration files may be at most 4 MiB`,
+  ]);
 });
 
 test('the controller config: a FIFO, a link to /dev/zero or an oversize file is an error naming it', T, (t) => {
@@ -109,5 +133,8 @@ test('a symbolic link to a regular file is read', T, (t) => {
   fs.symlinkSync(path.join(dir, 'real.json'), path.join(d, 'web.conf'));
   const r = loadServices(serviceConfig(dir, d), {});
   assert.deepEqual(r.issues, []);
-  assert.deepEqual(r.services.map((s) => s.id), ['web']);
+  assert.deepEqual(
+    r.services.map((s) => s.id),
+    ['web'],
+  );
 });

@@ -49,5 +49,8 @@ test('describeValue quotes what was found', T, () => {
 test('sortIssues: by file order, then line, then column, stable', T, () => {
   const i = (file: string, line: number, column: number, message: string) => ({ file, line, column, key: '', message });
   const sorted = sortIssues([i('b', 1, 1, '1'), i('a', 2, 1, '2'), i('a', 1, 5, '3'), i('a', 1, 5, '4'), i('z', 0, 0, '5')], ['a', 'b']);
-  assert.deepEqual(sorted.map((x) => x.message), ['3', '4', '2', '1', '5']);
+  assert.deepEqual(
+    sorted.map((x) => x.message),
+    ['3', '4', '2', '1', '5'],
+  );
 });

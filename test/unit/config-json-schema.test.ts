@@ -19,21 +19,37 @@ test('schema/*.schema.json are exactly what write-json-schema writes (run it aft
 });
 
 test('the schemas list every key with its description, and $schema is allowed', T, () => {
-  const controller = controllerSchema() as { properties: Record<string, { description?: string }>; definitions: { serviceDefaults: { properties: Record<string, unknown> } } };
+  const controller = controllerSchema() as {
+    properties: Record<string, { description?: string }>;
+    definitions: { serviceDefaults: { properties: Record<string, unknown> } };
+  };
   assert.deepEqual(Object.keys(controller.properties), ['$schema', ...CONTROLLER_KEYS.map((k) => k.name)]);
   for (const spec of CONTROLLER_KEYS) {
     if (spec.name !== 'ServiceDefaults') assert.equal(controller.properties[spec.name]?.description, spec.description);
   }
   const defaultsKeys = Object.keys(controller.definitions.serviceDefaults.properties);
-  assert.ok(!defaultsKeys.includes('UUID') && !defaultsKeys.includes('Name') && !defaultsKeys.includes('Package') && !defaultsKeys.includes('Instances'));
+  assert.ok(
+    !defaultsKeys.includes('UUID') &&
+      !defaultsKeys.includes('Name') &&
+      !defaultsKeys.includes('Package') &&
+      !defaultsKeys.includes('Instances'),
+  );
   assert.equal(defaultsKeys.length, SERVICE_KEYS.length - 4);
-  const service = serviceSchema() as { properties: Record<string, unknown>; definitions: { service: { properties: Record<string, unknown> } } };
+  const service = serviceSchema() as {
+    properties: Record<string, unknown>;
+    definitions: { service: { properties: Record<string, unknown> } };
+  };
   assert.deepEqual(Object.keys(service.properties), ['$schema']);
-  assert.deepEqual(Object.keys(service.definitions.service.properties), SERVICE_KEYS.map((k) => k.name));
+  assert.deepEqual(
+    Object.keys(service.definitions.service.properties),
+    SERVICE_KEYS.map((k) => k.name),
+  );
 });
 
 test('the action-name pattern of the schema agrees with the loader', T, () => {
-  const service = serviceSchema() as { definitions: { service: { properties: { CustomActions: { propertyNames: { pattern: string } } } } } };
+  const service = serviceSchema() as {
+    definitions: { service: { properties: { CustomActions: { propertyNames: { pattern: string } } } } };
+  };
   const re = new RegExp(service.definitions.service.properties.CustomActions.propertyNames.pattern);
   for (const name of ['rotate', 'a.b-c_d', 'x1', '1x']) assert.ok(re.test(name), name);
   for (const name of ['start', 'STOP', 'Reload', 'pipe-stdout', 'Pipe-Stderr', '12', '-x', 'a/b', '']) assert.ok(!re.test(name), name);

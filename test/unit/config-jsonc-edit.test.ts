@@ -47,23 +47,32 @@ test('a missing key: inserted first, on a line of its own, indented like the fir
   },
 }
 `;
-  assert.equal(edit(text, 'web', 2), `{
+  assert.equal(
+    edit(text, 'web', 2),
+    `{
   "web": { // the web servers
       "Instances": 2,
       // how it runs
       "ExecStart": "node server.js",
   },
 }
-`);
+`,
+  );
 });
 
 test('a missing key in an object on one line, in an empty object, with CRLF line ends', T, () => {
   assert.equal(edit('{ "web": { "ExecStart": "x" } }', 'web', 4), '{ "web": { "Instances": 4, "ExecStart": "x" } }');
   assert.equal(edit('{"web": {}}', 'web', 1), '{"web": { "Instances": 1,}}');
-  assert.equal(edit('{\r\n  "web": {\r\n    "ExecStart": "x"\r\n  }\r\n}\r\n', 'web', 3), '{\r\n  "web": {\r\n    "Instances": 3,\r\n    "ExecStart": "x"\r\n  }\r\n}\r\n');
+  assert.equal(
+    edit('{\r\n  "web": {\r\n    "ExecStart": "x"\r\n  }\r\n}\r\n', 'web', 3),
+    '{\r\n  "web": {\r\n    "Instances": 3,\r\n    "ExecStart": "x"\r\n  }\r\n}\r\n',
+  );
   assert.equal(edit('{\n"web": {\n"ExecStart": "x" } }', 'web', 3), '{\n"web": {\n"Instances": 3,\n"ExecStart": "x" } }');
   // A block comment that goes on after the brace: the key goes right after the brace.
-  assert.equal(edit('{ "web": { /* a\n b */ "ExecStart": "x" } }', 'web', 3), '{ "web": { "Instances": 3, /* a\n b */ "ExecStart": "x" } }');
+  assert.equal(
+    edit('{ "web": { /* a\n b */ "ExecStart": "x" } }', 'web', 3),
+    '{ "web": { "Instances": 3, /* a\n b */ "ExecStart": "x" } }',
+  );
 });
 
 test('refused: a file that does not parse, no such service, not an object, a key twice, a value that is no number', T, () => {
@@ -80,12 +89,18 @@ test('refused: a file that does not parse, no such service, not an object, a key
 });
 
 test('the file upk add writes: its marker, its keys, and it loads', T, () => {
-  const text = addedFileText('web', { ExecStart: ['node', 'a b', 'l1\nl2'], Environment: { A: '1' }, InitialState: 'running' }, new Date('2026-01-02T03:04:05Z'));
+  const text = addedFileText(
+    'web',
+    { ExecStart: ['node', 'a b', 'l1\nl2'], Environment: { A: '1' }, InitialState: 'running' },
+    new Date('2026-01-02T03:04:05Z'),
+  );
   assert.ok(isAddedFile(text));
   assert.ok(!isAddedFile(`{\n${text}`));
   assert.match(text, /^\/\/ Written by upk add on 2026-01-02T03:04:05.000Z;/);
   const { value, issues } = parseJsonc(text, 'f');
   assert.deepEqual(issues, []);
   assert.deepEqual(value, { web: { ExecStart: ['node', 'a b', 'l1\nl2'], Environment: { A: '1' }, InitialState: 'running' } });
-  assert.deepEqual(parseJsonc(edit(text, 'web', 3), 'f').value, { web: { Instances: 3, ExecStart: ['node', 'a b', 'l1\nl2'], Environment: { A: '1' }, InitialState: 'running' } });
+  assert.deepEqual(parseJsonc(edit(text, 'web', 3), 'f').value, {
+    web: { Instances: 3, ExecStart: ['node', 'a b', 'l1\nl2'], Environment: { A: '1' }, InitialState: 'running' },
+  });
 });

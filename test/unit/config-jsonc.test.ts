@@ -114,7 +114,13 @@ test('duplicate keys, compared case-insensitively, are issues at the later key; 
   assert.deepEqual(value, { KillTimeout: 1, x: { a: 1 } });
   assert.deepEqual(issues, [
     { file: 'f.conf', line: 3, column: 16, key: 'x.A', message: 'duplicate key "A" (already set as "a" at line 3)' },
-    { file: 'f.conf', line: 4, column: 2, key: 'killtimeout', message: 'duplicate key "killtimeout" (already set as "KillTimeout" at line 2)' },
+    {
+      file: 'f.conf',
+      line: 4,
+      column: 2,
+      key: 'killtimeout',
+      message: 'duplicate key "killtimeout" (already set as "KillTimeout" at line 2)',
+    },
   ]);
 });
 

@@ -19,7 +19,15 @@ function setup(t: TestContext, files: Record<string, string>): { config: Control
     fs.writeFileSync(path.join(d, name), text);
   }
   const config: ControllerConfig = {
-    file: null, stateDir: dir, svcConfigPath: d, svcRunPath: path.join(dir, 'run'), buddyPollingInterval: 0.5, upkBuddyPath: null, auditMaxAge: null, auditMaxRecords: null, serviceDefaults: {},
+    file: null,
+    stateDir: dir,
+    svcConfigPath: d,
+    svcRunPath: path.join(dir, 'run'),
+    buddyPollingInterval: 0.5,
+    upkBuddyPath: null,
+    auditMaxAge: null,
+    auditMaxRecords: null,
+    serviceDefaults: {},
   };
   return { config, d };
 }
@@ -28,7 +36,23 @@ test('isValidServiceId and parseServiceId', T, () => {
   for (const id of ['web', 'Web2', 'a', '0', 'x.y@z-1_2', 'pkg::web', 'a'.repeat(64), `${'p'.repeat(64)}::${'n'.repeat(64)}`]) {
     assert.ok(isValidServiceId(id), id);
   }
-  for (const id of ['', '.hidden', '_x', '-x', '@x', 'a/b', 'a:b', 'a::', '::a', 'a::b::c', 'a b', 'é', 'a'.repeat(65), 'pkg:::web', '..']) {
+  for (const id of [
+    '',
+    '.hidden',
+    '_x',
+    '-x',
+    '@x',
+    'a/b',
+    'a:b',
+    'a::',
+    '::a',
+    'a::b::c',
+    'a b',
+    'é',
+    'a'.repeat(65),
+    'pkg:::web',
+    '..',
+  ]) {
     assert.ok(!isValidServiceId(id), id);
     assert.equal(parseServiceId(id), null);
   }
@@ -42,12 +66,18 @@ test('reads *.conf files sorted by name, not recursively, skipping hidden files'
     'a.conf': '{ "one": { "ExecStart": "x" } }',
     'c.conf.bak': '{ "no": {} }',
     '.#a.conf': '{ "no": {} }',
-    'README': 'not json',
+    README: 'not json',
     'sub/d.conf': '{ "no": {} }',
   });
   const r = loadServices(config, {});
   assert.deepEqual(r.issues, []);
-  assert.deepEqual(r.services.map((s) => [s.id, s.file, s.line]), [['one', path.join(d, 'a.conf'), 1], ['two', path.join(d, 'b.conf'), 1]]);
+  assert.deepEqual(
+    r.services.map((s) => [s.id, s.file, s.line]),
+    [
+      ['one', path.join(d, 'a.conf'), 1],
+      ['two', path.join(d, 'b.conf'), 1],
+    ],
+  );
   assert.deepEqual(r.files, [path.join(d, 'a.conf'), path.join(d, 'b.conf')]);
 });
 
@@ -72,14 +102,20 @@ test('a bad file is left out and reported; the other files still load', T, (t) =
     'e.conf/keep': '',
   });
   const r = loadServices(config, {});
-  assert.deepEqual(r.services.map((s) => s.id), ['three']);
+  assert.deepEqual(
+    r.services.map((s) => s.id),
+    ['three'],
+  );
   assert.deepEqual(r.issues.map(formatIssue), [
     `${d}/a.conf:1: expected "," or "}" after a value, found the end of the file`,
     `${d}/b.conf:1: expected an object of services (service id → service keys), got a list`,
     `${d}/d.conf:1: the file is empty: expected a JSON object such as {}`,
     `${d}/e.conf: cannot read the file: it is a directory, not a regular file`,
   ]);
-  assert.deepEqual(r.files, ['a', 'b', 'c', 'd'].map((n) => path.join(d, `${n}.conf`)));
+  assert.deepEqual(
+    r.files,
+    ['a', 'b', 'c', 'd'].map((n) => path.join(d, `${n}.conf`)),
+  );
 });
 
 test('an empty object is a file with no services', T, (t) => {
@@ -96,7 +132,10 @@ test('invalid service ids are issues at the id', T, (t) => {
     { file: path.join(d, 'a.conf'), line: 3, column: 3, key: 'x:y', message: `invalid service id "x:y": ${rule}` },
     { file: path.join(d, 'a.conf'), line: 4, column: 3, key: '.dot', message: `invalid service id ".dot": ${rule}` },
   ]);
-  assert.deepEqual(r.services.map((s) => [s.id, s.package, s.name]), [['ok::fine', 'ok', 'fine']]);
+  assert.deepEqual(
+    r.services.map((s) => [s.id, s.package, s.name]),
+    [['ok::fine', 'ok', 'fine']],
+  );
 });
 
 test('$schema is allowed and ignored; ServiceDefaults in a service file is an issue', T, (t) => {
@@ -105,7 +144,10 @@ test('$schema is allowed and ignored; ServiceDefaults in a service file is an is
     'b.conf': '{ "$schema": 1,\n"ServiceDefaults": {} }',
   });
   const r = loadServices(config, {});
-  assert.deepEqual(r.services.map((s) => s.id), ['web']);
+  assert.deepEqual(
+    r.services.map((s) => s.id),
+    ['web'],
+  );
   assert.deepEqual(r.issues.map(formatIssue), [
     `${d}/b.conf:1: $schema: expected the URL or path of a JSON Schema, got 1`,
     `${d}/b.conf:2: ServiceDefaults: ServiceDefaults belongs in upkeeper.conf; a service file holds only services`,
@@ -113,9 +155,14 @@ test('$schema is allowed and ignored; ServiceDefaults in a service file is an is
 });
 
 test('the same id twice in one file: an issue at both places, neither kept', T, (t) => {
-  const { config, d } = setup(t, { 'a.conf': '{\n"web": { "ExecStart": "x" },\n"db": { "ExecStart": "x" },\n"web": { "ExecStart": "y" }\n}' });
+  const { config, d } = setup(t, {
+    'a.conf': '{\n"web": { "ExecStart": "x" },\n"db": { "ExecStart": "x" },\n"web": { "ExecStart": "y" }\n}',
+  });
   const r = loadServices(config, {});
-  assert.deepEqual(r.services.map((s) => s.id), ['db']);
+  assert.deepEqual(
+    r.services.map((s) => s.id),
+    ['db'],
+  );
   assert.deepEqual(r.issues.map(formatIssue), [
     `${d}/a.conf:2: web: service "web" is defined again at line 4`,
     `${d}/a.conf:4: web: service "web" is already defined at line 2`,
@@ -129,7 +176,10 @@ test('the same id across files (ids compared case-insensitively): both reported,
     'c.conf': '{\n\n"pkg::api": { "ExecStart": "x" }, "ok": { "ExecStart": "x" } }',
   });
   const r = loadServices(config, {});
-  assert.deepEqual(r.services.map((s) => s.id), ['ok']);
+  assert.deepEqual(
+    r.services.map((s) => s.id),
+    ['ok'],
+  );
   assert.deepEqual(r.issues.map(formatIssue), [
     `${d}/a.conf:2: web: service "web" is defined again in b.conf at line 1`,
     `${d}/a.conf:3: pkg::api: service "pkg::api" is defined again in c.conf at line 3`,
@@ -145,7 +195,10 @@ test('the same UUID in two services: both reported and left out', T, (t) => {
     'b.conf': '{ "b": { "ExecStart": "x",\n "uuid": "0F8FAD5B-D9CB-469F-A165-70867728950E" }, "c": { "ExecStart": "x" } }',
   });
   const r = loadServices(config, {});
-  assert.deepEqual(r.services.map((s) => s.id), ['c']);
+  assert.deepEqual(
+    r.services.map((s) => s.id),
+    ['c'],
+  );
   assert.deepEqual(r.issues.map(formatIssue), [
     `${d}/a.conf:1: a.UUID: UUID 0f8fad5b-d9cb-469f-a165-70867728950e is also the UUID of service "b"`,
     `${d}/b.conf:2: b.UUID: UUID 0f8fad5b-d9cb-469f-a165-70867728950e is also the UUID of service "a"`,
@@ -180,14 +233,31 @@ test('dependencies: unknown references, services left out for their own errors, 
         '}',
       ].join('\n'),
     );
-    const config = { file: null, stateDir: dir, svcConfigPath: path.join(dir, 'd'), svcRunPath: dir, buddyPollingInterval: 1, upkBuddyPath: null, auditMaxAge: null, auditMaxRecords: null, serviceDefaults: {} };
+    const config = {
+      file: null,
+      stateDir: dir,
+      svcConfigPath: path.join(dir, 'd'),
+      svcRunPath: dir,
+      buddyPollingInterval: 1,
+      upkBuddyPath: null,
+      auditMaxAge: null,
+      auditMaxRecords: null,
+      serviceDefaults: {},
+    };
     const r = loadServices(config, {});
     const messages = r.issues.map((i) => `${i.line} ${i.key}: ${i.message}`);
-    assert.ok(messages.some((m) => m.startsWith('2 web.Prerequisites: "db" means only services left out for their own errors')), messages.join('\n'));
+    assert.ok(
+      messages.some((m) => m.startsWith('2 web.Prerequisites: "db" means only services left out for their own errors')),
+      messages.join('\n'),
+    );
     assert.ok(messages.some((m) => m.startsWith('2 web.Prerequisites: "nowhere" is no service')));
     assert.ok(messages.some((m) => m === '4 one.Prerequisites: dependency cycle: one → two → one'));
     assert.ok(messages.some((m) => m.startsWith('7 solo.Conflicts: "ghost" is no service')));
-    assert.deepEqual(r.services.map((s) => s.id), ['calm'], 'a conflict with a service left out is no problem');
+    assert.deepEqual(
+      r.services.map((s) => s.id),
+      ['calm'],
+      'a conflict with a service left out is no problem',
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

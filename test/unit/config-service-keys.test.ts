@@ -32,7 +32,9 @@ function fixture(t: TestContext): Fixture & { load: (text: string, defaults?: Re
       svcConfigPath: path.join(dir, 'upkeeper.d'),
       svcRunPath: path.join(dir, 'state', 'run'),
       buddyPollingInterval: 0.5,
-      upkBuddyPath: null, auditMaxAge: null, auditMaxRecords: null,
+      upkBuddyPath: null,
+      auditMaxAge: null,
+      auditMaxRecords: null,
       serviceDefaults: defaults,
     };
     return loadServicesWith(config, { HOME: home }, host);
@@ -55,42 +57,243 @@ interface Case {
   bad: [string, string][];
 }
 
-const seconds = (range: string, nullable = false) => `expected a number of seconds${range} (or a duration: "90s", "15m", "7d")${nullable ? ' or null' : ''}`;
+const seconds = (range: string, nullable = false) =>
+  `expected a number of seconds${range} (or a duration: "90s", "15m", "7d")${nullable ? ' or null' : ''}`;
 
 const CASES: Case[] = [
-  { key: 'ShortDescription', good: [['"Web server"', 'Web server'], ['""', ''], ['null', null]], bad: [['5', 'expected a string or null, got 5']] },
+  {
+    key: 'ShortDescription',
+    good: [
+      ['"Web server"', 'Web server'],
+      ['""', ''],
+      ['null', null],
+    ],
+    bad: [['5', 'expected a string or null, got 5']],
+  },
   { key: 'LongDescription', good: [['"Long\\ntext"', 'Long\ntext']], bad: [['true', 'expected a string or null, got true']] },
-  { key: 'UUID', good: [['"0F8FAD5B-D9CB-469F-A165-70867728950E"', '0f8fad5b-d9cb-469f-a165-70867728950e'], ['null', null]],
-    bad: [['"abc"', 'expected a UUID (like "0f8fad5b-d9cb-469f-a165-70867728950e") or null, got "abc"']] },
-  { key: 'StartPriority', good: [['-5', -5], ['3', 3]], bad: [['1.5', 'expected an integer, got 1.5'], ['"3"', 'expected an integer, got "3" (write numbers without quotes)']] },
-  { key: 'KillTimeout', good: [['5', 5], ['-3', -3], ['0', 0], ['2.5', 2.5], ['"15s"', 15], ['"1.5m"', 90], ['" 2h "', 7200]],
-    bad: [['"ten"', `${seconds('')}, got "ten"`], ['"-5s"', `${seconds('')}, got "-5s"`], ['"5 sec"', `${seconds('')}, got "5 sec"`], ['"10"', `${seconds('')}, got "10" (write numbers without quotes)`], ['null', `${seconds('')}, got null`]] },
-  { key: 'MaxConsecutiveFailures', good: [['-1', -1], ['0', 0], ['5', 5]], bad: [['-2', 'expected an integer ≥ -1, got -2'], ['1.5', 'expected an integer ≥ -1, got 1.5']] },
-  { key: 'MinUptime', good: [['0', 0], ['3.5', 3.5], ['"500ms"', 0.5]], bad: [['-0.1', `${seconds(' ≥ 0')}, got -0.1`], ['null', `${seconds(' ≥ 0')}, got null`]] },
-  { key: 'UserMaxRestarts', good: [['-1', -1], ['0', 0], ['3', 3], ['null', 10]], bad: [['-2', 'expected an integer ≥ -1 or null, got -2']] },
-  { key: 'UserRestartWindow', good: [['0.5', 0.5], ['null', 60]], bad: [['0', `${seconds(' > 0', true)}, got 0`]] },
-  { key: 'UserRateLimit', good: [['0', 0], ['2.5', 2.5], ['null', 1]], bad: [['-1', `${seconds(' ≥ 0', true)}, got -1`]] },
-  { key: 'SampleInterval', good: [['0', 0], ['2.5', 2.5], ['"1m"', 60]], bad: [['-1', `${seconds(' ≥ 0')}, got -1`], ['null', `${seconds(' ≥ 0')}, got null`]] },
-  { key: 'RandomizeRateLimit', good: [['true', true], ['FALSE', false]], bad: [['"true"', 'expected true or false, got "true"'], ['1', 'expected true or false, got 1']] },
-  { key: 'RingbufferSize', good: [['4', 4], ['65536', 65536]],
-    bad: [['3', 'expected an integer from 4 to 65536, got 3'], ['65537', 'expected an integer from 4 to 65536, got 65537'], ['100.5', 'expected an integer from 4 to 65536, got 100.5']] },
-  { key: 'ReconnectRetries', good: [['-1', -1], ['0', 0]], bad: [['-2', 'expected an integer ≥ -1, got -2']] },
-  { key: 'ExecStop', good: [['"kill -TERM"', 'kill -TERM']], bad: [['""', 'expected a non-empty string or null, got ""'], ['5', 'expected a non-empty string or null, got 5']] },
+  {
+    key: 'UUID',
+    good: [
+      ['"0F8FAD5B-D9CB-469F-A165-70867728950E"', '0f8fad5b-d9cb-469f-a165-70867728950e'],
+      ['null', null],
+    ],
+    bad: [['"abc"', 'expected a UUID (like "0f8fad5b-d9cb-469f-a165-70867728950e") or null, got "abc"']],
+  },
+  {
+    key: 'StartPriority',
+    good: [
+      ['-5', -5],
+      ['3', 3],
+    ],
+    bad: [
+      ['1.5', 'expected an integer, got 1.5'],
+      ['"3"', 'expected an integer, got "3" (write numbers without quotes)'],
+    ],
+  },
+  {
+    key: 'KillTimeout',
+    good: [
+      ['5', 5],
+      ['-3', -3],
+      ['0', 0],
+      ['2.5', 2.5],
+      ['"15s"', 15],
+      ['"1.5m"', 90],
+      ['" 2h "', 7200],
+    ],
+    bad: [
+      ['"ten"', `${seconds('')}, got "ten"`],
+      ['"-5s"', `${seconds('')}, got "-5s"`],
+      ['"5 sec"', `${seconds('')}, got "5 sec"`],
+      ['"10"', `${seconds('')}, got "10" (write numbers without quotes)`],
+      ['null', `${seconds('')}, got null`],
+    ],
+  },
+  {
+    key: 'MaxConsecutiveFailures',
+    good: [
+      ['-1', -1],
+      ['0', 0],
+      ['5', 5],
+    ],
+    bad: [
+      ['-2', 'expected an integer ≥ -1, got -2'],
+      ['1.5', 'expected an integer ≥ -1, got 1.5'],
+    ],
+  },
+  {
+    key: 'MinUptime',
+    good: [
+      ['0', 0],
+      ['3.5', 3.5],
+      ['"500ms"', 0.5],
+    ],
+    bad: [
+      ['-0.1', `${seconds(' ≥ 0')}, got -0.1`],
+      ['null', `${seconds(' ≥ 0')}, got null`],
+    ],
+  },
+  {
+    key: 'UserMaxRestarts',
+    good: [
+      ['-1', -1],
+      ['0', 0],
+      ['3', 3],
+      ['null', 10],
+    ],
+    bad: [['-2', 'expected an integer ≥ -1 or null, got -2']],
+  },
+  {
+    key: 'UserRestartWindow',
+    good: [
+      ['0.5', 0.5],
+      ['null', 60],
+    ],
+    bad: [['0', `${seconds(' > 0', true)}, got 0`]],
+  },
+  {
+    key: 'UserRateLimit',
+    good: [
+      ['0', 0],
+      ['2.5', 2.5],
+      ['null', 1],
+    ],
+    bad: [['-1', `${seconds(' ≥ 0', true)}, got -1`]],
+  },
+  {
+    key: 'SampleInterval',
+    good: [
+      ['0', 0],
+      ['2.5', 2.5],
+      ['"1m"', 60],
+    ],
+    bad: [
+      ['-1', `${seconds(' ≥ 0')}, got -1`],
+      ['null', `${seconds(' ≥ 0')}, got null`],
+    ],
+  },
+  {
+    key: 'RandomizeRateLimit',
+    good: [
+      ['true', true],
+      ['FALSE', false],
+    ],
+    bad: [
+      ['"true"', 'expected true or false, got "true"'],
+      ['1', 'expected true or false, got 1'],
+    ],
+  },
+  {
+    key: 'RingbufferSize',
+    good: [
+      ['4', 4],
+      ['65536', 65536],
+    ],
+    bad: [
+      ['3', 'expected an integer from 4 to 65536, got 3'],
+      ['65537', 'expected an integer from 4 to 65536, got 65537'],
+      ['100.5', 'expected an integer from 4 to 65536, got 100.5'],
+    ],
+  },
+  {
+    key: 'ReconnectRetries',
+    good: [
+      ['-1', -1],
+      ['0', 0],
+    ],
+    bad: [['-2', 'expected an integer ≥ -1, got -2']],
+  },
+  {
+    key: 'ExecStop',
+    good: [['"kill -TERM"', 'kill -TERM']],
+    bad: [
+      ['""', 'expected a non-empty string or null, got ""'],
+      ['5', 'expected a non-empty string or null, got 5'],
+    ],
+  },
   { key: 'ExecReload', good: [['"kill -USR2"', 'kill -USR2']], bad: [['"  "', 'expected a non-empty string or null, got "  "']] },
-  { key: 'StartScript', good: [['"exec run"', '#!/bin/sh\nexec run'], ['"#!/bin/bash\\nexec run"', '#!/bin/bash\nexec run']],
-    bad: [['""', 'expected a script (non-empty text), got ""'], ['null', 'expected a script (non-empty text), got null'], ['"\\n "', 'expected a script (non-empty text), got "\\n "'],
-      ['"exec %(EXEC_STRAT)"', 'unknown placeholder %(EXEC_STRAT): the placeholders are %(EXEC_START), %(EXEC_STOP), %(EXEC_RELOAD), %(INSTANCE) (upper case)'],
-      ['"exec %(exec_start)"', 'unknown placeholder %(exec_start): the placeholders are %(EXEC_START), %(EXEC_STOP), %(EXEC_RELOAD), %(INSTANCE) (upper case)']] },
+  {
+    key: 'StartScript',
+    good: [
+      ['"exec run"', '#!/bin/sh\nexec run'],
+      ['"#!/bin/bash\\nexec run"', '#!/bin/bash\nexec run'],
+    ],
+    bad: [
+      ['""', 'expected a script (non-empty text), got ""'],
+      ['null', 'expected a script (non-empty text), got null'],
+      ['"\\n "', 'expected a script (non-empty text), got "\\n "'],
+      [
+        '"exec %(EXEC_STRAT)"',
+        'unknown placeholder %(EXEC_STRAT): the placeholders are %(EXEC_START), %(EXEC_STOP), %(EXEC_RELOAD), %(INSTANCE) (upper case)',
+      ],
+      [
+        '"exec %(exec_start)"',
+        'unknown placeholder %(exec_start): the placeholders are %(EXEC_START), %(EXEC_STOP), %(EXEC_RELOAD), %(INSTANCE) (upper case)',
+      ],
+    ],
+  },
   { key: 'StopScript', good: [['"kill $1"', '#!/bin/sh\nkill $1']], bad: [['1', 'expected a script (non-empty text), got 1']] },
-  { key: 'ReloadScript', good: [['"kill -HUP $1"', '#!/bin/sh\nkill -HUP $1']], bad: [['false', 'expected a script (non-empty text), got false']] },
-  { key: 'PipeStdoutScript', good: [['"exec logger -t web"', '#!/bin/sh\nexec logger -t web'], ['null', null]], bad: [['""', 'expected a script (non-empty text) or null, got ""']] },
-  { key: 'PipeStderrScript', good: [['"#!/usr/bin/env python3\\nimport sys"', '#!/usr/bin/env python3\nimport sys']], bad: [['[]', 'expected a script (non-empty text) or null, got a list']] },
-  { key: 'RedirectStdout', good: [['"out.log"', (f: Fixture) => path.join(path.dirname(f.file), 'out.log')], ['"~/x/../y"', (f: Fixture) => path.join(f.home, 'y')], ['"/var/log/w"', '/var/log/w'], ['null', null]],
-    bad: [['""', 'expected a path, got ""'], ['5', 'expected a path or null, got 5']] },
-  { key: 'RedirectStderr', good: [['"../err"', (f: Fixture) => path.join(f.dir, 'err')]], bad: [['"~root/x"', '"~root/x": "~user" is not supported; write the full path or "~/…" for your own home']] },
-  { key: 'WorkingDirectory', good: [['"."', (f: Fixture) => path.dirname(f.file)], ['"~"', (f: Fixture) => f.home], ['null', null]], bad: [['{}', 'expected a path or null, got an object']] },
-  { key: 'InitialState', good: [['"Up"', 'running'], ['"RUN"', 'running'], ['"start"', 'running'], ['"running"', 'running'], ['"stopped"', 'stopped'], ['"DOWN"', 'stopped'], ['"stop"', 'stopped']],
-    bad: [['"go"', 'expected one of running, up, start, run, stopped, down, stop, got "go"'], ['null', 'expected one of running, up, start, run, stopped, down, stop, got null']] },
+  {
+    key: 'ReloadScript',
+    good: [['"kill -HUP $1"', '#!/bin/sh\nkill -HUP $1']],
+    bad: [['false', 'expected a script (non-empty text), got false']],
+  },
+  {
+    key: 'PipeStdoutScript',
+    good: [
+      ['"exec logger -t web"', '#!/bin/sh\nexec logger -t web'],
+      ['null', null],
+    ],
+    bad: [['""', 'expected a script (non-empty text) or null, got ""']],
+  },
+  {
+    key: 'PipeStderrScript',
+    good: [['"#!/usr/bin/env python3\\nimport sys"', '#!/usr/bin/env python3\nimport sys']],
+    bad: [['[]', 'expected a script (non-empty text) or null, got a list']],
+  },
+  {
+    key: 'RedirectStdout',
+    good: [
+      ['"out.log"', (f: Fixture) => path.join(path.dirname(f.file), 'out.log')],
+      ['"~/x/../y"', (f: Fixture) => path.join(f.home, 'y')],
+      ['"/var/log/w"', '/var/log/w'],
+      ['null', null],
+    ],
+    bad: [
+      ['""', 'expected a path, got ""'],
+      ['5', 'expected a path or null, got 5'],
+    ],
+  },
+  {
+    key: 'RedirectStderr',
+    good: [['"../err"', (f: Fixture) => path.join(f.dir, 'err')]],
+    bad: [['"~root/x"', '"~root/x": "~user" is not supported; write the full path or "~/…" for your own home']],
+  },
+  {
+    key: 'WorkingDirectory',
+    good: [
+      ['"."', (f: Fixture) => path.dirname(f.file)],
+      ['"~"', (f: Fixture) => f.home],
+      ['null', null],
+    ],
+    bad: [['{}', 'expected a path or null, got an object']],
+  },
+  {
+    key: 'InitialState',
+    good: [
+      ['"Up"', 'running'],
+      ['"RUN"', 'running'],
+      ['"start"', 'running'],
+      ['"running"', 'running'],
+      ['"stopped"', 'stopped'],
+      ['"DOWN"', 'stopped'],
+      ['"stop"', 'stopped'],
+    ],
+    bad: [
+      ['"go"', 'expected one of running, up, start, run, stopped, down, stop, got "go"'],
+      ['null', 'expected one of running, up, start, run, stopped, down, stop, got null'],
+    ],
+  },
   { key: 'UnconfigureOnFileRemoval', good: [['true', true]], bad: [['"yes"', 'expected true or false, got "yes"']] },
   { key: 'PreferBuddyStateForStopped', good: [['true', true]], bad: [['null', 'expected true or false, got null']] },
   { key: 'PreferBuddyStateForRunning', good: [['false', false]], bad: [['0', 'expected true or false, got 0']] },
@@ -131,28 +334,70 @@ test('built-in defaults of a service that sets only ExecStart', T, (t) => {
   assert.deepEqual(issues, []);
   assert.deepEqual(services, [
     {
-      id: 'web', name: 'web', package: null, file: f.file, line: 1, uuid: null, provides: [], shortDescription: null, longDescription: null,
-      prerequisites: [], startPriority: 0, killTimeout: 10, maxConsecutiveFailures: -1, userMaxRestarts: 10, userRestartWindow: 60,
-      userRateLimit: 1, randomizeRateLimit: false, minUptime: 1, setUid: null, setGid: null, ringbufferSize: 256, reconnectRetries: 10, conflicts: [],
-      journalMaxEvents: 100000, logMaxSize: 10485760, logKeep: 5, logTimestamps: false, sampleInterval: 10,
-      execStart: '/usr/bin/web --port 80', execStop: 'kill', execReload: 'kill -HUP',
-      startScript: '#!/bin/sh\nexec /usr/bin/web --port 80\n', stopScript: '#!/bin/sh\nexec kill $1\n', reloadScript: '#!/bin/sh\nexec kill -HUP $1\n',
-      customActions: [], pipeStdoutScript: null, pipeStderrScript: null, redirectStdout: null, redirectStderr: null, initialState: 'stopped',
-      unconfigureOnFileRemoval: false, preferBuddyStateForStopped: false, preferBuddyStateForRunning: true, environment: {}, environmentFiles: [], workingDirectory: null,
+      id: 'web',
+      name: 'web',
+      package: null,
+      file: f.file,
+      line: 1,
+      uuid: null,
+      provides: [],
+      shortDescription: null,
+      longDescription: null,
+      prerequisites: [],
+      startPriority: 0,
+      killTimeout: 10,
+      maxConsecutiveFailures: -1,
+      userMaxRestarts: 10,
+      userRestartWindow: 60,
+      userRateLimit: 1,
+      randomizeRateLimit: false,
+      minUptime: 1,
+      setUid: null,
+      setGid: null,
+      ringbufferSize: 256,
+      reconnectRetries: 10,
+      conflicts: [],
+      journalMaxEvents: 100000,
+      logMaxSize: 10485760,
+      logKeep: 5,
+      logTimestamps: false,
+      sampleInterval: 10,
+      execStart: '/usr/bin/web --port 80',
+      execStop: 'kill',
+      execReload: 'kill -HUP',
+      startScript: '#!/bin/sh\nexec /usr/bin/web --port 80\n',
+      stopScript: '#!/bin/sh\nexec kill $1\n',
+      reloadScript: '#!/bin/sh\nexec kill -HUP $1\n',
+      customActions: [],
+      pipeStdoutScript: null,
+      pipeStderrScript: null,
+      redirectStdout: null,
+      redirectStderr: null,
+      initialState: 'stopped',
+      unconfigureOnFileRemoval: false,
+      preferBuddyStateForStopped: false,
+      preferBuddyStateForRunning: true,
+      environment: {},
+      environmentFiles: [],
+      workingDirectory: null,
     },
   ]);
 });
 
 test('Provides and Prerequisites: entry syntax, each bad entry named by index', T, (t) => {
   const f = fixture(t);
-  const good = f.load('{ "web": { "ExecStart": "x", "Provides": ["http", "a.b@c-d_1", "http"],\n'
-    + ' "Prerequisites": ["db", "pkg:db", "uuid#0F8FAD5B-D9CB-469F-A165-70867728950E"] },\n'
-    + ' "db": { "ExecStart": "x" }, "pkg::db": { "ExecStart": "x" }, "x": { "ExecStart": "x", "UUID": "0f8fad5b-d9cb-469f-a165-70867728950e" } }');
+  const good = f.load(
+    '{ "web": { "ExecStart": "x", "Provides": ["http", "a.b@c-d_1", "http"],\n' +
+      ' "Prerequisites": ["db", "pkg:db", "uuid#0F8FAD5B-D9CB-469F-A165-70867728950E"] },\n' +
+      ' "db": { "ExecStart": "x" }, "pkg::db": { "ExecStart": "x" }, "x": { "ExecStart": "x", "UUID": "0f8fad5b-d9cb-469f-a165-70867728950e" } }',
+  );
   assert.deepEqual(good.issues, []);
   assert.deepEqual(good.services[0]?.provides, ['http', 'a.b@c-d_1']);
   assert.deepEqual(good.services[0]?.prerequisites, ['db', 'pkg:db', 'uuid#0F8FAD5B-D9CB-469F-A165-70867728950E']);
 
-  const bad = f.load('{ "web": { "ExecStart": "x",\n "Provides": ["ok", "a b", 5, "pkg:x"],\n "Prerequisites": ["pkg::db", "uuid#nope", ".hidden", "a:b:c", ""],\n "Provides": [] } }');
+  const bad = f.load(
+    '{ "web": { "ExecStart": "x",\n "Provides": ["ok", "a b", 5, "pkg:x"],\n "Prerequisites": ["pkg::db", "uuid#nope", ".hidden", "a:b:c", ""],\n "Provides": [] } }',
+  );
   const want = (column: number, key: string, message: string, line = 2) => ({ file: f.file, line, column, key, message });
   const name = 'a name (1 to 64 letters, digits, "_", ".", "@" or "-", starting with a letter or digit)';
   const prereq = 'a prerequisite: a name, package:name or uuid#<uuid>';
@@ -172,7 +417,9 @@ test('Provides and Prerequisites: entry syntax, each bad entry named by index', 
 
 test('CustomActions: config order, #! added, every name rule', T, (t) => {
   const f = fixture(t);
-  const good = f.load('{ "web": { "ExecStart": "x", "CustomActions": { "rotate": "kill -USR1 $1", "status-1.x_y": "#!/bin/bash\\necho ok" } } }');
+  const good = f.load(
+    '{ "web": { "ExecStart": "x", "CustomActions": { "rotate": "kill -USR1 $1", "status-1.x_y": "#!/bin/bash\\necho ok" } } }',
+  );
   assert.deepEqual(good.issues, []);
   assert.deepEqual(good.services[0]?.customActions, [
     { name: 'rotate', script: '#!/bin/sh\nkill -USR1 $1' },
@@ -194,8 +441,18 @@ test('CustomActions: config order, #! added, every name rule', T, (t) => {
     at(2, 3, 'web.CustomActions.Start', 'invalid action name "Start": reserved for the built-in start action'),
     at(3, 3, 'web.CustomActions.pipe-stdout', 'invalid action name "pipe-stdout": reserved for the built-in pipe-stdout script'),
     at(4, 3, 'web.CustomActions.12', 'invalid action name "12": a name cannot be all digits (numbers address actions by position)'),
-    at(5, 3, 'web.CustomActions.-x', 'invalid action name "-x": expected 1 to 64 letters, digits, "_", "." or "-", starting with a letter or digit'),
-    at(6, 3, 'web.CustomActions.a/b', 'invalid action name "a/b": expected 1 to 64 letters, digits, "_", "." or "-", starting with a letter or digit'),
+    at(
+      5,
+      3,
+      'web.CustomActions.-x',
+      'invalid action name "-x": expected 1 to 64 letters, digits, "_", "." or "-", starting with a letter or digit',
+    ),
+    at(
+      6,
+      3,
+      'web.CustomActions.a/b',
+      'invalid action name "a/b": expected 1 to 64 letters, digits, "_", "." or "-", starting with a letter or digit',
+    ),
     at(7, 12, 'web.CustomActions.empty', 'expected a script (non-empty text), got ""'),
     at(8, 10, 'web.CustomActions.num', 'expected a script (non-empty text), got 5'),
     at(10, 3, 'web.CustomActions.rotate', 'duplicate key "rotate" (already set as "ROTATE" at line 9)'),
@@ -209,7 +466,10 @@ test('CustomActions: at most 32', T, (t) => {
   assert.equal(ok.services[0]?.customActions.length, 32);
   assert.equal(ok.services[0]?.customActions[31]?.name, 'a31');
   const tooMany = f.load(JSON.stringify({ web: { ExecStart: 'x', CustomActions: actions(33) } }));
-  assert.deepEqual(tooMany.issues.map((i) => [i.key, i.message]), [['web.CustomActions', 'too many custom actions: 33, at most 32']]);
+  assert.deepEqual(
+    tooMany.issues.map((i) => [i.key, i.message]),
+    [['web.CustomActions', 'too many custom actions: 33, at most 32']],
+  );
 });
 
 test('Environment: names, string or null values, case-sensitive names', T, (t) => {
@@ -217,39 +477,62 @@ test('Environment: names, string or null values, case-sensitive names', T, (t) =
   const good = f.load('{ "web": { "ExecStart": "x", "Environment": { "http_proxy": "p", "HTTP_PROXY": "P", "_X1": "", "GONE": null } } }');
   assert.deepEqual(good.issues, []);
   assert.deepEqual(good.services[0]?.environment, { http_proxy: 'p', HTTP_PROXY: 'P', _X1: '', GONE: null });
-  const bad = f.load('{ "web": { "ExecStart": "x", "Environment": {\n "1A": "x",\n "A-B": "x",\n "N": 5,\n "Z": "\\u0000",\n "N": "again"\n} } }');
-  assert.deepEqual(bad.issues.map((i) => [i.line, i.key, i.message]), [
-    [2, 'web.Environment.1A', 'invalid variable name "1A": expected letters, digits and "_", not starting with a digit'],
-    [3, 'web.Environment.A-B', 'invalid variable name "A-B": expected letters, digits and "_", not starting with a digit'],
-    [4, 'web.Environment.N', 'expected a string or null, got 5'],
-    [5, 'web.Environment.Z', 'a variable value cannot contain a NUL character'],
-    [6, 'web.Environment.N', 'duplicate key "N" (already set at line 4)'],
-  ]);
+  const bad = f.load(
+    '{ "web": { "ExecStart": "x", "Environment": {\n "1A": "x",\n "A-B": "x",\n "N": 5,\n "Z": "\\u0000",\n "N": "again"\n} } }',
+  );
+  assert.deepEqual(
+    bad.issues.map((i) => [i.line, i.key, i.message]),
+    [
+      [2, 'web.Environment.1A', 'invalid variable name "1A": expected letters, digits and "_", not starting with a digit'],
+      [3, 'web.Environment.A-B', 'invalid variable name "A-B": expected letters, digits and "_", not starting with a digit'],
+      [4, 'web.Environment.N', 'expected a string or null, got 5'],
+      [5, 'web.Environment.Z', 'a variable value cannot contain a NUL character'],
+      [6, 'web.Environment.N', 'duplicate key "N" (already set at line 4)'],
+    ],
+  );
 });
 
 test('Name and Package are accepted when they agree with the id', T, (t) => {
   const f = fixture(t);
-  const good = f.load('{ "web": { "ExecStart": "x", "Name": "web", "Package": null }, "pkg::api": { "ExecStart": "x", "name": "api", "package": "pkg" } }');
+  const good = f.load(
+    '{ "web": { "ExecStart": "x", "Name": "web", "Package": null }, "pkg::api": { "ExecStart": "x", "name": "api", "package": "pkg" } }',
+  );
   assert.deepEqual(good.issues, []);
-  assert.deepEqual(good.services.map((s) => [s.id, s.package, s.name]), [['web', null, 'web'], ['pkg::api', 'pkg', 'api']]);
-  const bad = f.load('{ "web": { "ExecStart": "x", "Name": "www", "Package": "pkg" },\n "p::api": { "ExecStart": "x", "Package": "q", "Name": "a/b" } }');
-  assert.deepEqual(bad.issues.map((i) => [i.line, i.key, i.message]), [
-    [1, 'web.Name', 'Name "www" does not match the service id "web" (name "web")'],
-    [1, 'web.Package', 'Package "pkg" does not match the service id "web", which has no package (write the id as package::name)'],
-    [2, 'p::api.Package', 'Package "q" does not match the service id "p::api", which has package "p" (write the id as package::name)'],
-    [2, 'p::api.Name', 'expected a name (1 to 64 letters, digits, "_", ".", "@" or "-", starting with a letter or digit), got "a/b"'],
-  ]);
+  assert.deepEqual(
+    good.services.map((s) => [s.id, s.package, s.name]),
+    [
+      ['web', null, 'web'],
+      ['pkg::api', 'pkg', 'api'],
+    ],
+  );
+  const bad = f.load(
+    '{ "web": { "ExecStart": "x", "Name": "www", "Package": "pkg" },\n "p::api": { "ExecStart": "x", "Package": "q", "Name": "a/b" } }',
+  );
+  assert.deepEqual(
+    bad.issues.map((i) => [i.line, i.key, i.message]),
+    [
+      [1, 'web.Name', 'Name "www" does not match the service id "web" (name "web")'],
+      [1, 'web.Package', 'Package "pkg" does not match the service id "web", which has no package (write the id as package::name)'],
+      [2, 'p::api.Package', 'Package "q" does not match the service id "p::api", which has package "p" (write the id as package::name)'],
+      [2, 'p::api.Name', 'expected a name (1 to 64 letters, digits, "_", ".", "@" or "-", starting with a letter or digit), got "a/b"'],
+    ],
+  );
 });
 
 test('unknown service keys suggest the nearest key, or point controller keys to upkeeper.conf', T, (t) => {
   const f = fixture(t);
-  const { issues } = f.load('{ "web": { "ExecStart": "x",\n "KilTimeout": 5,\n "ringbuffersise": 5,\n "Restart": "always",\n "SvcRunPath": "/x" } }');
-  assert.deepEqual(issues.map((i) => [i.line, i.column, i.key, i.message]), [
-    [2, 2, 'web.KilTimeout', 'unknown key "KilTimeout" (did you mean "KillTimeout"?)'],
-    [3, 2, 'web.ringbuffersise', 'unknown key "ringbuffersise" (did you mean "RingbufferSize"?)'],
-    [4, 2, 'web.Restart', 'unknown key "Restart"'],
-    [5, 2, 'web.SvcRunPath', 'SvcRunPath is a controller key, not a service key: set it at the top level of upkeeper.conf'],
-  ]);
+  const { issues } = f.load(
+    '{ "web": { "ExecStart": "x",\n "KilTimeout": 5,\n "ringbuffersise": 5,\n "Restart": "always",\n "SvcRunPath": "/x" } }',
+  );
+  assert.deepEqual(
+    issues.map((i) => [i.line, i.column, i.key, i.message]),
+    [
+      [2, 2, 'web.KilTimeout', 'unknown key "KilTimeout" (did you mean "KillTimeout"?)'],
+      [3, 2, 'web.ringbuffersise', 'unknown key "ringbuffersise" (did you mean "RingbufferSize"?)'],
+      [4, 2, 'web.Restart', 'unknown key "Restart"'],
+      [5, 2, 'web.SvcRunPath', 'SvcRunPath is a controller key, not a service key: set it at the top level of upkeeper.conf'],
+    ],
+  );
 });
 
 test('a service that is not an object is an issue', T, (t) => {
@@ -260,9 +543,17 @@ test('a service that is not an object is an issue', T, (t) => {
 
 test('all issues are collected, in file order, and only the bad service is left out', T, (t) => {
   const f = fixture(t);
-  const { services, issues } = f.load('{\n"a": { "ExecStart": "x", "KillTimeout": "1", "MinUptime": -1 },\n"b": { "ExecStart": "x" },\n"c": { "RingbufferSize": 1 }\n}');
-  assert.deepEqual(services.map((s) => s.id), ['b']);
-  assert.deepEqual(issues.map((i) => `${i.line}:${i.column} ${i.key}`), ['2:41 a.KillTimeout', '2:59 a.MinUptime', '4:1 c.ExecStart', '4:26 c.RingbufferSize']);
+  const { services, issues } = f.load(
+    '{\n"a": { "ExecStart": "x", "KillTimeout": "1", "MinUptime": -1 },\n"b": { "ExecStart": "x" },\n"c": { "RingbufferSize": 1 }\n}',
+  );
+  assert.deepEqual(
+    services.map((s) => s.id),
+    ['b'],
+  );
+  assert.deepEqual(
+    issues.map((i) => `${i.line}:${i.column} ${i.key}`),
+    ['2:41 a.KillTimeout', '2:59 a.MinUptime', '4:1 c.ExecStart', '4:26 c.RingbufferSize'],
+  );
 });
 
 test('EnvironmentFile: a path or a list, "-" for optional, resolved like any path; LogTimestamps a boolean', T, (t) => {
@@ -280,15 +571,22 @@ test('EnvironmentFile: a path or a list, "-" for optional, resolved like any pat
   ]);
   // A service's own list replaces that of ServiceDefaults; [] drops it.
   const defaults = { EnvironmentFile: '-/etc/all.env' };
-  assert.deepEqual(f.load('{ "web": { "ExecStart": "x" } }', defaults).services[0]?.environmentFiles, [{ path: '/etc/all.env', optional: true }]);
+  assert.deepEqual(f.load('{ "web": { "ExecStart": "x" } }', defaults).services[0]?.environmentFiles, [
+    { path: '/etc/all.env', optional: true },
+  ]);
   assert.deepEqual(f.load('{ "web": { "ExecStart": "x", "EnvironmentFile": [] } }', defaults).services[0]?.environmentFiles, []);
   const bad = f.load('{ "web": { "ExecStart": "x",\n "EnvironmentFile": ["/a", 3, "", "-"],\n "LogTimestamps": "yes" } }');
-  assert.deepEqual(bad.issues.map((i) => [i.line, i.key, i.message]), [
-    [2, 'web.EnvironmentFile[1]', 'expected a path, got 3'],
-    [2, 'web.EnvironmentFile[2]', 'expected a path, got ""'],
-    [2, 'web.EnvironmentFile[3]', 'expected a path, got ""'],
-    [3, 'web.LogTimestamps', 'expected true or false, got "yes"'],
-  ]);
-  assert.equal(f.load('{ "web": { "ExecStart": "x", "EnvironmentFile": {} } }').issues[0]?.message,
-    'expected a path or a list of paths (a leading "-" makes a file optional), got an object');
+  assert.deepEqual(
+    bad.issues.map((i) => [i.line, i.key, i.message]),
+    [
+      [2, 'web.EnvironmentFile[1]', 'expected a path, got 3'],
+      [2, 'web.EnvironmentFile[2]', 'expected a path, got ""'],
+      [2, 'web.EnvironmentFile[3]', 'expected a path, got ""'],
+      [3, 'web.LogTimestamps', 'expected true or false, got "yes"'],
+    ],
+  );
+  assert.equal(
+    f.load('{ "web": { "ExecStart": "x", "EnvironmentFile": {} } }').issues[0]?.message,
+    'expected a path or a list of paths (a leading "-" makes a file optional), got an object',
+  );
 });

@@ -49,7 +49,9 @@ function interfaceFields(source: string, name: string): string[] {
 function upkCommands(): string[] {
   const dir = new URL('clients/upk/commands/', ROOT);
   const commands: string[] = [];
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts')).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.ts'))
+    .sort()) {
     const source = readFileSync(new URL(file, dir), 'utf8');
     // `const controller = program.command('controller')`: a command with subcommands.
     const parents = new Map<string, string>();
@@ -115,7 +117,23 @@ test('cli.md: every exit code (number, name, the error codes that lead to it) an
     }
   }
   const commands = upkCommands();
-  for (const expected of ['controller start', 'controller stop', 'controller status', 'list', 'ls', 'status', 'start', 'stop', 'restart', 'reload', 'shutdown', 'action', 'signal', 'events', 'check-config']) {
+  for (const expected of [
+    'controller start',
+    'controller stop',
+    'controller status',
+    'list',
+    'ls',
+    'status',
+    'start',
+    'stop',
+    'restart',
+    'reload',
+    'shutdown',
+    'action',
+    'signal',
+    'events',
+    'check-config',
+  ]) {
     assert.ok(commands.includes(expected), `the command scan missed ${expected} (found ${commands.join(', ')})`);
   }
   for (const command of commands) {
@@ -147,7 +165,11 @@ test('protocol.md: every client and buddy method, every method of the endpoint f
   const methods = [...Object.keys(clientValidators), ...Object.keys(buddyValidators), ...Object.keys(controllerBuddyValidators)];
   assert.ok(methods.includes('controller.status') && methods.includes('poll') && methods.includes('deliver'));
   for (const method of methods) {
-    assertMatches(protocol, new RegExp(`^\\| \`${method.replace('.', '\\.')}\` \\|`, 'm'), `docs/protocol.md has no table row for method ${method}`);
+    assertMatches(
+      protocol,
+      new RegExp(`^\\| \`${method.replace('.', '\\.')}\` \\|`, 'm'),
+      `docs/protocol.md has no table row for method ${method}`,
+    );
   }
   assert.ok(protocol.includes(`BUDDY_PROTOCOL\` = ${BUDDY_PROTOCOL}`), 'docs/protocol.md states another buddy protocol version');
   for (const code of Object.values(ErrorCode)) {
@@ -242,4 +264,3 @@ function slug(heading: string): string {
     .replace(/[^\p{L}\p{N}\s_-]/gu, '')
     .replace(/\s/g, '-');
 }
-

@@ -33,8 +33,17 @@ test('formatDuration: the two largest units', T, () => {
 
 test('matchesEvent: pid, exit code, signal and text in the detail (ASCII letters in any case)', T, () => {
   const e: ServiceEvent = {
-    id: 1, service: 'web', uuid: 'u', buddy: 'b', seq: 1, time: '2026-01-01T00:00:00.000Z', type: 'exited',
-    pid: 42, code: null, signal: 'SIGKILL', detail: { lastOutput: { stderr: 'Out Of Memory' } },
+    id: 1,
+    service: 'web',
+    uuid: 'u',
+    buddy: 'b',
+    seq: 1,
+    time: '2026-01-01T00:00:00.000Z',
+    type: 'exited',
+    pid: 42,
+    code: null,
+    signal: 'SIGKILL',
+    detail: { lastOutput: { stderr: 'Out Of Memory' } },
   };
   assert.ok(matchesEvent({}, e));
   assert.ok(matchesEvent({ pid: 42, signal: 'SIGKILL', text: 'out of memory' }, e));

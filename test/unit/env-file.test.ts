@@ -17,10 +17,13 @@ const vars = (text: string): Record<string, string> => {
 };
 
 test('KEY=VALUE lines, comments, blank lines, blanks around = and export', T, () => {
-  assert.deepEqual(
-    vars('# a comment\n\n; another\n  A=1\nB = two words  \nexport C=3\n\t# indented comment\nD=\nE=a#b ; c\n'),
-    { A: '1', B: 'two words', C: '3', D: '', E: 'a#b ; c' },
-  );
+  assert.deepEqual(vars('# a comment\n\n; another\n  A=1\nB = two words  \nexport C=3\n\t# indented comment\nD=\nE=a#b ; c\n'), {
+    A: '1',
+    B: 'two words',
+    C: '3',
+    D: '',
+    E: 'a#b ; c',
+  });
 });
 
 test('single quotes keep everything; double quotes know \\" \\\\ \\$ \\` and a backslash-newline, keep any other backslash', T, () => {
@@ -33,25 +36,35 @@ test('single quotes keep everything; double quotes know \\" \\\\ \\$ \\` and a b
 });
 
 test('unquoted values: a backslash keeps the next character, one at the end of a line continues; quotes inside stay', T, () => {
-  assert.deepEqual(vars('A=one\\ two\\\\three\nB=first \\\nsecond\nC=it\'s "fine"\n'), { A: 'one two\\three', B: 'first second', C: `it's "fine"` });
+  assert.deepEqual(vars('A=one\\ two\\\\three\nB=first \\\nsecond\nC=it\'s "fine"\n'), {
+    A: 'one two\\three',
+    B: 'first second',
+    C: `it's "fine"`,
+  });
 });
 
 test('CRLF lines, a last line without a newline, a name set twice keeps the last value', T, () => {
   assert.deepEqual(vars('A=1\r\nB="2"\r\nA=3'), { B: '2', A: '3' });
 });
 
-test('problems: a line without =, a bad name, text after a closing quote, a quote never closed; each with its line, no value quoted', T, () => {
-  const parsed = parseEnvFile('OK=1\nnot an assignment secret\n1BAD=x\nexport 1X=y\nQ="a" b-secret\nGOOD=2\nU=\'never closed secret\nmore\n');
-  assert.deepEqual(parsed.problems, [
-    { line: 2, message: 'expected KEY=VALUE (or a # comment)' },
-    { line: 3, message: 'invalid variable name: expected letters, digits and "_", not starting with a digit' },
-    { line: 4, message: 'invalid variable name: expected letters, digits and "_", not starting with a digit' },
-    { line: 5, message: 'text after the closing quote and a blank: quote the whole value' },
-    { line: 7, message: 'the single quote opened on this line is never closed' },
-  ]);
-  assert.deepEqual(Object.fromEntries(parsed.vars), { OK: '1', GOOD: '2' });
-  for (const p of parsed.problems) assert.ok(!p.message.includes('secret'), p.message);
-});
+test(
+  'problems: a line without =, a bad name, text after a closing quote, a quote never closed; each with its line, no value quoted',
+  T,
+  () => {
+    const parsed = parseEnvFile(
+      'OK=1\nnot an assignment secret\n1BAD=x\nexport 1X=y\nQ="a" b-secret\nGOOD=2\nU=\'never closed secret\nmore\n',
+    );
+    assert.deepEqual(parsed.problems, [
+      { line: 2, message: 'expected KEY=VALUE (or a # comment)' },
+      { line: 3, message: 'invalid variable name: expected letters, digits and "_", not starting with a digit' },
+      { line: 4, message: 'invalid variable name: expected letters, digits and "_", not starting with a digit' },
+      { line: 5, message: 'text after the closing quote and a blank: quote the whole value' },
+      { line: 7, message: 'the single quote opened on this line is never closed' },
+    ]);
+    assert.deepEqual(Object.fromEntries(parsed.vars), { OK: '1', GOOD: '2' });
+    for (const p of parsed.problems) assert.ok(!p.message.includes('secret'), p.message);
+  },
+);
 
 test('a line number counts the lines of a quoted value before it', T, () => {
   assert.deepEqual(parseEnvFile('A="1\n2\n3"\nbad\n').problems, [{ line: 4, message: 'expected KEY=VALUE (or a # comment)' }]);
@@ -64,8 +77,20 @@ test('readEnvFiles: in order, later files win; "-" files may be missing; errors 
   writeFileSync(one, 'A=1\nB=1\n');
   writeFileSync(two, 'B=2\nC=2\n');
   writeFileSync(bad, 'A=1\n\nPASSWORD hunter2\n');
-  assert.deepEqual(readEnvFiles([{ path: one, optional: false }, { path: two, optional: false }]), { vars: { A: '1', B: '2', C: '2' } });
-  assert.deepEqual(readEnvFiles([{ path: join(dir, 'missing.env'), optional: true }, { path: one, optional: false }]), { vars: { A: '1', B: '1' } });
+  assert.deepEqual(
+    readEnvFiles([
+      { path: one, optional: false },
+      { path: two, optional: false },
+    ]),
+    { vars: { A: '1', B: '2', C: '2' } },
+  );
+  assert.deepEqual(
+    readEnvFiles([
+      { path: join(dir, 'missing.env'), optional: true },
+      { path: one, optional: false },
+    ]),
+    { vars: { A: '1', B: '1' } },
+  );
   assert.deepEqual(readEnvFiles([{ path: join(dir, 'missing.env'), optional: false }]), {
     error: `environment file ${join(dir, 'missing.env')}: cannot read the file: the file does not exist`,
   });
@@ -83,7 +108,10 @@ test('splitOptional', T, () => {
 
 test('a NUL byte in a value (plain or quoted) is a problem on its line, never quoted; the other lines are kept', T, () => {
   const parsed = parseEnvFile('A=1\nS=s3cr3t\u0000x\nQ="q\u0000"\nB=2\n');
-  assert.deepEqual(parsed.problems.map((p) => p.line), [2, 3]);
+  assert.deepEqual(
+    parsed.problems.map((p) => p.line),
+    [2, 3],
+  );
   assert.match(parsed.problems[0]!.message, /NUL byte/);
   assert.doesNotMatch(JSON.stringify(parsed.problems), /s3cr3t/);
   assert.deepEqual(Object.fromEntries(parsed.vars), { A: '1', B: '2' });

@@ -103,7 +103,14 @@ describe('event queue', { timeout: 5000 }, () => {
       rest.push(...batch);
       q.ack(batch.at(-1)!.seq, 60);
     }
-    assert.deepEqual(rest.map((e) => [e.seq, e.type]), [[8, 'spawned'], [9, 'spawned'], [10, 'events_dropped']]);
+    assert.deepEqual(
+      rest.map((e) => [e.seq, e.type]),
+      [
+        [8, 'spawned'],
+        [9, 'spawned'],
+        [10, 'events_dropped'],
+      ],
+    );
     assert.deepEqual(rest[2]!.detail, { count: 4, firstSeq: 4, lastSeq: 7 }, 'sequence numbers only grow');
   });
 
@@ -133,7 +140,10 @@ describe('event queue without a journal', { timeout: 5000 }, () => {
       for (let i = 0; i < 5; i++) q.push('spawned', {}, i);
       q.spill(9);
       const kept = readJournal(path, 0, 10).events.map((e) => e.event);
-      assert.deepEqual(kept.map((e) => [e.type, e.detail]), [['events_dropped', { count: 5, firstSeq: 1, lastSeq: 5 }]]);
+      assert.deepEqual(
+        kept.map((e) => [e.type, e.detail]),
+        [['events_dropped', { count: 5, firstSeq: 1, lastSeq: 5 }]],
+      );
     } finally {
       rmSync(dir2, { recursive: true, force: true });
     }

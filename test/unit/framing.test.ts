@@ -51,9 +51,10 @@ describe('rpc connection', { timeout: 10_000 }, () => {
       new Promise((resolve) => {
         const s = connect(path, () => resolve(new RpcConnection(s, { codec, maxFrameBytes: 1024 })));
       });
-    const raw = (): Promise<Socket> => new Promise((resolve) => {
-      const s = connect(path, () => resolve(s));
-    });
+    const raw = (): Promise<Socket> =>
+      new Promise((resolve) => {
+        const s = connect(path, () => resolve(s));
+      });
     const done = () => {
       server.close();
       rmSync(dir, { recursive: true, force: true });
@@ -65,7 +66,10 @@ describe('rpc connection', { timeout: 10_000 }, () => {
     const p = await pair();
     const c = await p.client();
     assert.deepEqual(await c.request('echo', { a: 1 }), { method: 'echo', params: { a: 1 } });
-    await assert.rejects(c.request('fail', {}), (e: UpkError) => e instanceof UpkError && e.code === 'NO_SUCH_SERVICE' && (e.details as { x: number }).x === 1);
+    await assert.rejects(
+      c.request('fail', {}),
+      (e: UpkError) => e instanceof UpkError && e.code === 'NO_SUCH_SERVICE' && (e.details as { x: number }).x === 1,
+    );
     c.destroy();
     p.done();
   });

@@ -15,7 +15,16 @@ describe('last resort', { timeout: 15_000 }, () => {
   const make = (retries: number) => {
     const q = new EventQueue(8, new JournalFile(join(dir, `j${retries}`), { journal: 1, ...identity }), 100);
     const settings = { controllerEndpoint: join(dir, 'nobody.sock'), reconnectRetries: retries } as BuddySettings;
-    return { q, lr: new LastResort(() => settings, identity, q, () => undefined, (seq) => q.ack(seq, Date.now())) };
+    return {
+      q,
+      lr: new LastResort(
+        () => settings,
+        identity,
+        q,
+        () => undefined,
+        (seq) => q.ack(seq, Date.now()),
+      ),
+    };
   };
 
   it('exiting with ReconnectRetries -1 gives up after a bounded number of tries', async () => {

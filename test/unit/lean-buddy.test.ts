@@ -20,7 +20,13 @@ function importGraph(entry: string): { files: Set<string>; packages: Set<string>
       const spec = m[1] ?? m[2]!;
       if (spec.startsWith('.')) visit(resolve(dirname(file), spec));
       // A package by its name: msgpackr/pack is msgpackr, @scope/name/x is @scope/name.
-      else if (!spec.startsWith('node:')) packages.add(spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/'));
+      else if (!spec.startsWith('node:'))
+        packages.add(
+          spec
+            .split('/')
+            .slice(0, spec.startsWith('@') ? 2 : 1)
+            .join('/'),
+        );
     }
   };
   visit(entry);
@@ -46,7 +52,9 @@ describe('lean buddy', { timeout: 5000 }, () => {
 describe('upk reaches the controller only through libclient', { timeout: 5000 }, () => {
   it('no file of clients/ imports anything of the project but clients/ and libclient/', () => {
     const dir = fileURLToPath(new URL('../../clients/', import.meta.url));
-    const files = readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.js'));
+    const files = readdirSync(dir, { recursive: true })
+      .map(String)
+      .filter((f) => f.endsWith('.js'));
     assert.ok(files.length > 5);
     for (const f of files) {
       const file = resolve(dir, f);

@@ -54,7 +54,10 @@ describe('machine: stopped', { timeout: 5000 }, () => {
     assert.equal(h.m.snapshot().pid, 42);
     h.advance(1000);
     const up = h.feed({ kind: 'timer', timer: 'uptime' });
-    assert.deepEqual(settled(up).map((s) => [s.want, s.ok]), [['up', true]]);
+    assert.deepEqual(
+      settled(up).map((s) => [s.want, s.ok]),
+      [['up', true]],
+    );
     assert.equal(h.m.snapshot().state, 'running');
   });
 
@@ -69,7 +72,10 @@ describe('machine: stopped', { timeout: 5000 }, () => {
   it('stop when stopped answers at once', () => {
     const h = harness();
     const e = h.feed({ kind: 'stop' });
-    assert.deepEqual(settled(e).map((s) => [s.want, s.ok]), [['down', true]]);
+    assert.deepEqual(
+      settled(e).map((s) => [s.want, s.ok]),
+      [['down', true]],
+    );
   });
 
   it('shutdown when stopped exits', () => {
@@ -131,16 +137,27 @@ describe('machine: running', { timeout: 5000 }, () => {
     running(h, 9);
     const stop = h.feed({ kind: 'stop' });
     assert.deepEqual(kinds(stop), ['emit:desired', 'settle', 'clear_timer', 'emit:stopping', 'run_stop_script', 'set_timer']);
-    assert.deepEqual(stop.find((e) => e.kind === 'set_timer'), { kind: 'set_timer', timer: 'term', at: h.now + 3000 });
+    assert.deepEqual(
+      stop.find((e) => e.kind === 'set_timer'),
+      { kind: 'set_timer', timer: 'term', at: h.now + 3000 },
+    );
     h.advance(3000);
     const term = h.feed({ kind: 'timer', timer: 'term' });
     assert.deepEqual(term[0], { kind: 'signal_group', pgid: 9, signal: 'SIGTERM', reason: 'escalation' });
     assert.deepEqual(term[1], { kind: 'set_timer', timer: 'kill', at: h.now + 3000 });
     h.advance(3000);
-    assert.deepEqual(h.feed({ kind: 'timer', timer: 'kill' })[0], { kind: 'signal_group', pgid: 9, signal: 'SIGKILL', reason: 'escalation' });
+    assert.deepEqual(h.feed({ kind: 'timer', timer: 'kill' })[0], {
+      kind: 'signal_group',
+      pgid: 9,
+      signal: 'SIGKILL',
+      reason: 'escalation',
+    });
     h.feed({ kind: 'exited', code: null, signal: 'SIGKILL' });
     const gone = h.feed({ kind: 'group_gone' });
-    assert.deepEqual(settled(gone).map((s) => [s.want, s.ok]), [['down', true]]);
+    assert.deepEqual(
+      settled(gone).map((s) => [s.want, s.ok]),
+      [['down', true]],
+    );
     assert.equal(h.m.snapshot().state, 'stopped');
   });
 
@@ -148,7 +165,10 @@ describe('machine: running', { timeout: 5000 }, () => {
     const h = harness({ killTimeoutMs: -2000 });
     running(h, 9);
     const stop = h.feed({ kind: 'stop' });
-    assert.deepEqual(stop.find((e) => e.kind === 'set_timer'), { kind: 'set_timer', timer: 'term', at: h.now + 2000 });
+    assert.deepEqual(
+      stop.find((e) => e.kind === 'set_timer'),
+      { kind: 'set_timer', timer: 'term', at: h.now + 2000 },
+    );
     h.advance(2000);
     const term = h.feed({ kind: 'timer', timer: 'term' });
     assert.deepEqual(kinds(term), ['signal_group']);
@@ -157,7 +177,10 @@ describe('machine: running', { timeout: 5000 }, () => {
   it('KillTimeout 0 sends SIGTERM and SIGKILL at once', () => {
     const h = harness({ killTimeoutMs: 0 });
     running(h, 9);
-    const sig = h.feed({ kind: 'stop' }).filter((e) => e.kind === 'signal_group').map((e) => (e as { signal: string }).signal);
+    const sig = h
+      .feed({ kind: 'stop' })
+      .filter((e) => e.kind === 'signal_group')
+      .map((e) => (e as { signal: string }).signal);
     assert.deepEqual(sig, ['SIGTERM', 'SIGKILL']);
   });
 
@@ -187,7 +210,10 @@ describe('machine: running', { timeout: 5000 }, () => {
     h.feed({ kind: 'start' });
     h.feed({ kind: 'spawned', pid: 3 });
     const stop = h.feed({ kind: 'stop' });
-    assert.deepEqual(settled(stop).map((s) => [s.want, s.ok]), [['up', false]]);
+    assert.deepEqual(
+      settled(stop).map((s) => [s.want, s.ok]),
+      [['up', false]],
+    );
   });
 });
 
@@ -336,7 +362,10 @@ describe('machine: stopping', { timeout: 5000 }, () => {
     h.feed({ kind: 'exited', code: 0, signal: null });
     const gone = h.feed({ kind: 'group_gone' });
     assert.ok(kinds(gone).includes('spawn'));
-    assert.deepEqual(settled(gone).map((s) => [s.want, s.ok]), [['down', true]]);
+    assert.deepEqual(
+      settled(gone).map((s) => [s.want, s.ok]),
+      [['down', true]],
+    );
   });
 
   it('shutdown during a stop exits when the group is gone', () => {

@@ -4,7 +4,15 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
-import { environHas, markedProcesses, markerOf, pidMarkNow, pidsBetween, serviceAlive, signalService } from '../../system/marked-processes.js';
+import {
+  environHas,
+  markedProcesses,
+  markerOf,
+  pidMarkNow,
+  pidsBetween,
+  serviceAlive,
+  signalService,
+} from '../../system/marked-processes.js';
 
 const T = { timeout: 10_000 };
 const env = (...vars: string[]): Buffer => Buffer.from(vars.map((v) => `${v}\0`).join(''));

@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { planRestart, pruneStarts, type RestartPolicy } from '../../buddy/restart-policy.js';
 
-const p = (x: Partial<RestartPolicy> = {}): RestartPolicy => ({ rateLimitMs: 1000, randomize: false, maxRestarts: 3, windowMs: 10_000, ...x });
+const p = (x: Partial<RestartPolicy> = {}): RestartPolicy => ({
+  rateLimitMs: 1000,
+  randomize: false,
+  maxRestarts: 3,
+  windowMs: 10_000,
+  ...x,
+});
 
 describe('restart policy', { timeout: 5000 }, () => {
   it('restarts at once when the last start is older than the rate limit', () => {
@@ -13,8 +19,14 @@ describe('restart policy', { timeout: 5000 }, () => {
     assert.deepEqual(planRestart(p(), [500], 1000, Math.random), { kind: 'delay', until: 1500, reason: 'ratelimit' });
   });
   it('jitter is between 0 and 50 % of the rate limit', () => {
-    assert.deepEqual(planRestart(p({ randomize: true }), [0], 10, () => 0), { kind: 'delay', until: 1000, reason: 'ratelimit' });
-    assert.deepEqual(planRestart(p({ randomize: true }), [0], 10, () => 0.999), { kind: 'delay', until: 1500, reason: 'ratelimit' });
+    assert.deepEqual(
+      planRestart(p({ randomize: true }), [0], 10, () => 0),
+      { kind: 'delay', until: 1000, reason: 'ratelimit' },
+    );
+    assert.deepEqual(
+      planRestart(p({ randomize: true }), [0], 10, () => 0.999),
+      { kind: 'delay', until: 1500, reason: 'ratelimit' },
+    );
   });
   it('allows the first start plus maxRestarts in a window, then holds', () => {
     const pol = p({ rateLimitMs: 0 });
@@ -27,7 +39,11 @@ describe('restart policy', { timeout: 5000 }, () => {
     const pol = p({ rateLimitMs: 1000, maxRestarts: 2, windowMs: 3003 });
     assert.deepEqual(planRestart(pol, [0, 1000, 2000], 2500, Math.random), { kind: 'delay', until: 3003, reason: 'ratelimit' });
     // Half a second later than the rate limit: a hold worth telling.
-    assert.deepEqual(planRestart(p({ rateLimitMs: 1000, maxRestarts: 2, windowMs: 3500 }), [0, 1000, 2000], 2500, Math.random), { kind: 'delay', until: 3500, reason: 'runaway' });
+    assert.deepEqual(planRestart(p({ rateLimitMs: 1000, maxRestarts: 2, windowMs: 3500 }), [0, 1000, 2000], 2500, Math.random), {
+      kind: 'delay',
+      until: 3500,
+      reason: 'runaway',
+    });
   });
   it('a negative maxRestarts means no runaway limit', () => {
     assert.deepEqual(planRestart(p({ rateLimitMs: 0, maxRestarts: -1 }), [0, 1, 2, 3, 4, 5], 6, Math.random), { kind: 'now' });

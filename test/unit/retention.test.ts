@@ -15,11 +15,15 @@ function fixture() {
   const dir = mkdtempSync(join(tmpdir(), 'upk-retain-'));
   const store = new AuditStore(join(dir, 'upkeeper.db'));
   const uuid = '00000000-0000-4000-8000-000000000001';
-  store.db.prepare(`INSERT INTO services (uuid, name, config, desired, created, modified) VALUES (?, 'web', '{}', 'running', ?, ?)`).run(uuid, NOW - 200 * DAY, NOW);
+  store.db
+    .prepare(`INSERT INTO services (uuid, name, config, desired, created, modified) VALUES (?, 'web', '{}', 'running', ?, ?)`)
+    .run(uuid, NOW - 200 * DAY, NOW);
   const buddy = store.buddyId('b', uuid, 1, NOW - 200 * DAY);
   let seq = 0;
   const add = (events: Omit<BuddyEvent, 'seq'>[]) =>
-    store.insertEvents([{ serviceUuid: uuid, service: 'web', instance: 'b', buddyId: buddy, events: events.map((e) => ({ ...e, seq: ++seq })) }]);
+    store.insertEvents([
+      { serviceUuid: uuid, service: 'web', instance: 'b', buddyId: buddy, events: events.map((e) => ({ ...e, seq: ++seq })) },
+    ]);
   /** A run: spawned, a usage record and an exit, `daysAgo` days before NOW. */
   const run = (daysAgo: number, pid: number) => {
     const t = NOW - daysAgo * DAY;
@@ -48,11 +52,17 @@ describe('retention', { timeout: 10_000 }, () => {
     f.store.beginAction({ client: 'upk', clientPid: 1, clientUser: 'me', action: 'start', serviceUuid: f.uuid, params: {} });
     f.store.db.prepare('UPDATE client_actions SET time = ?').run(NOW - 95 * DAY);
     f.store.recordChanges([{ service: 'web', uuid: f.uuid, change: 'changed', message: 'x' }], 'reload', NOW - 1 * DAY);
-    assert.deepEqual([f.count('events'), f.count('runs'), f.count('run_hours'), f.count('samples'), f.count('samples_hourly')], [8, 4, 4, 4, 4]);
+    assert.deepEqual(
+      [f.count('events'), f.count('runs'), f.count('run_hours'), f.count('samples'), f.count('samples_hourly')],
+      [8, 4, 4, 4, 4],
+    );
 
     const r = await new Retention(f.store.db, { maxAgeSeconds: 90 * 86400, maxRecords: null }, () => undefined).prune(NOW);
     assert.deepEqual(r.deleted, { events: 4, client_actions: 1, runs: 2, run_hours: 2, samples: 3, samples_hourly: 2 });
-    assert.deepEqual([f.count('events'), f.count('runs'), f.count('samples'), f.count('samples_hourly'), f.count('config_changes')], [4, 2, 1, 2, 1]);
+    assert.deepEqual(
+      [f.count('events'), f.count('runs'), f.count('samples'), f.count('samples_hourly'), f.count('config_changes')],
+      [4, 2, 1, 2, 1],
+    );
     const oldest = f.store.db.prepare('SELECT min(time) AS t FROM events').get() as { t: number };
     assert.equal(oldest.t, NOW - 30 * DAY);
   });

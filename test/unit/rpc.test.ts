@@ -15,7 +15,9 @@ const dir = mkdtempSync(join(tmpdir(), 'upk-rpc-'));
 let n = 0;
 
 /** A server whose connections are RpcConnections with `options`, and a plain client socket to it. */
-async function pair(options: Omit<RpcOptions, 'codec' | 'maxFrameBytes'> & { maxFrameBytes?: number }): Promise<{ server: Server; client: Socket; closed: Promise<Error | undefined> }> {
+async function pair(
+  options: Omit<RpcOptions, 'codec' | 'maxFrameBytes'> & { maxFrameBytes?: number },
+): Promise<{ server: Server; client: Socket; closed: Promise<Error | undefined> }> {
   const path = join(dir, `s${++n}.sock`);
   let closedWith: (reason: Error | undefined) => void = () => undefined;
   const closed = new Promise<Error | undefined>((resolve) => (closedWith = resolve));
@@ -29,7 +31,9 @@ async function pair(options: Omit<RpcOptions, 'codec' | 'maxFrameBytes'> & { max
 }
 
 /** A client RpcConnection to a server that answers with `onRequest`. */
-async function rpcClient(onRequest: NonNullable<RpcOptions['onRequest']>): Promise<{ server: Server; rpc: RpcConnection; sockets: Socket[] }> {
+async function rpcClient(
+  onRequest: NonNullable<RpcOptions['onRequest']>,
+): Promise<{ server: Server; rpc: RpcConnection; sockets: Socket[] }> {
   const path = join(dir, `c${++n}.sock`);
   const sockets: Socket[] = [];
   const server = createServer((socket) => {
@@ -56,7 +60,7 @@ function readAll(socket: Socket): Promise<unknown[]> {
     socket.on('close', () => {
       const all = Buffer.concat(chunks);
       const out: unknown[] = [];
-      for (let off = 0; off + 4 <= all.length; ) {
+      for (let off = 0; off + 4 <= all.length;) {
         const len = all.readUInt32BE(off);
         out.push(JSON.parse(all.subarray(off + 4, off + 4 + len).toString()));
         off += 4 + len;
@@ -81,7 +85,10 @@ describe('rpc connection', { timeout: 10_000 }, () => {
   });
 
   it('lets requests right behind the handshake wait for it', async () => {
-    const { server, client } = await pair({ handshake: { method: 'hello', deadlineMs: 5000 }, onRequest: async (m) => (m === 'hello' ? new Promise((r) => setTimeout(() => r('hi'), 50)) : m) });
+    const { server, client } = await pair({
+      handshake: { method: 'hello', deadlineMs: 5000 },
+      onRequest: async (m) => (m === 'hello' ? new Promise((r) => setTimeout(() => r('hi'), 50)) : m),
+    });
     const got = new Promise<unknown[]>((resolve) => {
       const chunks: Buffer[] = [];
       client.on('data', (d: Buffer) => {
@@ -122,7 +129,12 @@ describe('rpc connection', { timeout: 10_000 }, () => {
 
   it('reads no more from a peer that does not read, and cuts it off once it stalls', async () => {
     let answered = 0;
-    const { server, client, closed } = await pair({ maxBufferedBytes: 64 * 1024, stallMs: 300, maxInFlight: 4, onRequest: () => (answered++, 'y'.repeat(60_000)) });
+    const { server, client, closed } = await pair({
+      maxBufferedBytes: 64 * 1024,
+      stallMs: 300,
+      maxInFlight: 4,
+      onRequest: () => (answered++, 'y'.repeat(60_000)),
+    });
     client.pause(); // reads nothing
     for (let i = 1; i <= 200; i++) client.write(frame({ id: i, method: 'get', params: {} }));
     const reason = await closed;

@@ -14,14 +14,7 @@ test('buckets that do not fit are merged: counts add up, levels average; a colum
 
 test('the chart: bars scaled to the top, at least one mark above zero, dots where there is no value', T, () => {
   const lines = renderChart([0, 1, 4, null, 2], { width: 80, height: 4, merge: 'sum', format: String, from: 'a', to: 'b' });
-  assert.deepEqual(lines, [
-    '4 |  #',
-    '  |  #',
-    '  |  # #',
-    '  | ## #',
-    '0 +---.-',
-    '   a   b',
-  ]);
+  assert.deepEqual(lines, ['4 |  #', '  |  #', '  |  # #', '  | ## #', '0 +---.-', '   a   b']);
 });
 
 test('a fixed top (percentages) and a label wider than the axis', T, () => {

@@ -4,7 +4,15 @@ import { describe, it } from 'node:test';
 import { ticksBetween, UsageMinutes, type Members } from '../../buddy/usage-meter.js';
 import type { ProcStat } from '../../system/proc-usage.js';
 
-const proc = (pid: number, ppid: number, ticks: number, startTime = 1000, zombie = false): ProcStat => ({ pid, ppid, pgrp: 10, zombie, startTime, ticks, rss: 4096 });
+const proc = (pid: number, ppid: number, ticks: number, startTime = 1000, zombie = false): ProcStat => ({
+  pid,
+  ppid,
+  pgrp: 10,
+  zombie,
+  startTime,
+  ticks,
+  rss: 4096,
+});
 const members = (...ps: ProcStat[]): Members => new Map(ps.map((p) => [p.pid, { startTime: p.startTime, ticks: p.ticks, ppid: p.ppid }]));
 
 describe('CPU ticks between two measurements', { timeout: 5000 }, () => {
@@ -59,7 +67,15 @@ describe('minute records', { timeout: 5000 }, () => {
     assert.equal(minutes.add(m(t0 + 20_000, 10_000, 1500, 3000, 3)), null);
     const done = minutes.add(m(t0 + 60_000 + 5000, 15_000, 100, 50));
     assert.deepEqual(done, { from: t0, to: t0 + 20_000, cpuMs: 2000, rssKb: 2000, rssMaxKb: 3000, processes: 3, samples: 2 });
-    assert.deepEqual(minutes.flush(), { from: t0 + 50_000, to: t0 + 65_000, cpuMs: 100, rssKb: 50, rssMaxKb: 50, processes: 1, samples: 1 });
+    assert.deepEqual(minutes.flush(), {
+      from: t0 + 50_000,
+      to: t0 + 65_000,
+      cpuMs: 100,
+      rssKb: 50,
+      rssMaxKb: 50,
+      processes: 1,
+      samples: 1,
+    });
     assert.equal(minutes.flush(), null);
   });
 

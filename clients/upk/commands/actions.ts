@@ -16,7 +16,8 @@ export function registerActions(program: Command, ctx: Context): void {
         if (r.code !== 0) ctx.fail(ExitCode.ACTION_FAILED);
         if (ctx.json) return printJson(r);
         process.stdout.write(r.output);
-        if (r.code !== 0) process.stderr.write(`${name}: ${r.action} ${r.signal ? `killed by ${r.signal}` : `exited with code ${r.code}`}\n`);
+        if (r.code !== 0)
+          process.stderr.write(`${name}: ${r.action} ${r.signal ? `killed by ${r.signal}` : `exited with code ${r.code}`}\n`);
       }),
     );
 

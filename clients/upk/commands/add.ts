@@ -42,7 +42,8 @@ function serviceKeys(command: string[], o: AddOptions, cwd = process.cwd()): Rec
   keys.ExecStart = command;
   if (o.cwd !== undefined) {
     const dir = resolve(cwd, o.cwd);
-    if (!onFile('cannot look at', dir, () => statSync(dir, { throwIfNoEntry: false }))?.isDirectory()) throw usage(`--cwd ${o.cwd}: ${dir} is not a directory`);
+    if (!onFile('cannot look at', dir, () => statSync(dir, { throwIfNoEntry: false }))?.isDirectory())
+      throw usage(`--cwd ${o.cwd}: ${dir} is not a directory`);
     keys.WorkingDirectory = dir;
   }
   if (o.env !== undefined) {
@@ -80,7 +81,10 @@ export function registerAdd(program: Command, ctx: Context): void {
     .argument('<command...>', 'after --: the program and its arguments, each passed as written (no shell)')
     .description('run a command as a service: write SvcConfigPath/NAME.conf, apply it (all or nothing), start it')
     .option('--cwd <dir>', 'working directory (WorkingDirectory; default: its run directory)')
-    .option('--env <name=value>', 'an environment variable (Environment); repeat it for more', (v: string, all: string[] = []) => [...all, v])
+    .option('--env <name=value>', 'an environment variable (Environment); repeat it for more', (v: string, all: string[] = []) => [
+      ...all,
+      v,
+    ])
     .option('--environment-file <file>', 'a file of NAME=VALUE lines read at every start (EnvironmentFile)')
     .option('--output <file>', 'standard output to this file instead of log/stdout (RedirectStdout)')
     .option('--error <file>', 'standard error to this file instead of log/stderr (RedirectStderr)')
@@ -95,7 +99,9 @@ export function registerAdd(program: Command, ctx: Context): void {
 
 async function add(ctx: Context, name: string, command: string[], o: AddOptions): Promise<void> {
   if (!isValidServiceId(name)) {
-    throw usage(`invalid service name ${JSON.stringify(name)}: expected name or package::name, each 1 to 64 letters, digits, "_", ".", "@" or "-", starting with a letter or digit`);
+    throw usage(
+      `invalid service name ${JSON.stringify(name)}: expected name or package::name, each 1 to 64 letters, digits, "_", ".", "@" or "-", starting with a letter or digit`,
+    );
   }
   if (name.toLowerCase() === 'all') throw usage('"all" cannot name a service: in commands it means every service');
   const keys = serviceKeys(command, o);
@@ -111,12 +117,17 @@ async function add(ctx: Context, name: string, command: string[], o: AddOptions)
         throw usage(`a service named ${name} exists: ${what}, defined in ${d.file} at line ${d.line}`);
       }
       const known = (await client.list()).find((s) => s.name.toLowerCase() === name.toLowerCase());
-      if (known) throw usage(`a service named ${known.name} is still known to the controller, though no file defines it: upk remove ${known.name} first`);
+      if (known)
+        throw usage(
+          `a service named ${known.name} is still known to the controller, though no file defines it: upk remove ${known.name} first`,
+        );
       const present = onFile('cannot look at', file, () => lstatSync(file, { throwIfNoEntry: false }));
       if (present?.isSymbolicLink()) {
         const target = readlinkSync(file);
         const dangling = statSync(file, { throwIfNoEntry: false }) === undefined;
-        throw usage(`${file} exists already: a symbolic link to ${target}${dangling ? ', which does not exist' : ''} (it defines no service ${name})`);
+        throw usage(
+          `${file} exists already: a symbolic link to ${target}${dangling ? ', which does not exist' : ''} (it defines no service ${name})`,
+        );
       }
       if (present) throw usage(`${file} exists already (it defines no service ${name})`);
 

@@ -25,7 +25,9 @@ export function registerCompletion(program: Command, ctx: Context): void {
     .command('__complete', { hidden: true })
     .addArgument(new Argument('<what>', 'services, or actions').choices(['services', 'actions']))
     .argument('[name]', 'for actions: the service')
-    .description('the service ids, or the actions of service NAME, one a line: from the controller when it answers quickly, else from the files')
+    .description(
+      'the service ids, or the actions of service NAME, one a line: from the controller when it answers quickly, else from the files',
+    )
     .action(async (what: 'services' | 'actions', name: string | undefined) => {
       const names = what === 'services' ? await serviceIds(ctx) : name === undefined ? [] : await actionNames(ctx, name);
       process.stdout.write(names.map((n) => `${n}\n`).join(''));
@@ -40,7 +42,7 @@ async function fromController<T>(ctx: Context, run: (client: Client) => Promise<
   const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), CONTROLLER_MS)));
   const asked = (async () => {
     const c = await connect({ ...ctx.connectOptions(), timeoutMs: CONTROLLER_MS, reconnectMs: 0 });
-    if (abandoned) return c.close(), null;
+    if (abandoned) return (c.close(), null);
     client = c;
     return run(c);
   })().catch(() => null);
@@ -55,7 +57,10 @@ async function fromController<T>(ctx: Context, run: (client: Client) => Promise<
 
 function fromFiles(ctx: Context): { id: string; actions: string[] }[] {
   try {
-    return configuredServices({ ...ctx.connectOptions(), env: process.env }).map((s) => ({ id: s.id, actions: s.customActions.map((a) => a.name) }));
+    return configuredServices({ ...ctx.connectOptions(), env: process.env }).map((s) => ({
+      id: s.id,
+      actions: s.customActions.map((a) => a.name),
+    }));
   } catch {
     return [];
   }

@@ -8,7 +8,9 @@ import { counted, printJson } from '../output.js';
 export function registerConfiguration(program: Command, ctx: Context): void {
   program
     .command('reload-config')
-    .description(`make the controller read its configuration again: all of it, or nothing (exit ${ExitCode.CONFIG_INVALID} and the problems)`)
+    .description(
+      `make the controller read its configuration again: all of it, or nothing (exit ${ExitCode.CONFIG_INVALID} and the problems)`,
+    )
     .option('--restart', 'then restart the running services whose changes take effect only at their next start')
     .action((opts: { restart?: boolean }) =>
       ctx.withClient(async (client) => {
@@ -17,11 +19,17 @@ export function registerConfiguration(program: Command, ctx: Context): void {
         if (ctx.json) return printJson(r);
         for (const issue of r.issues) process.stdout.write(formatConfigIssue(issue) + '\n');
         if (!r.ok) {
-          process.stdout.write(`${r.issues.length} problem${r.issues.length === 1 ? '' : 's'}: nothing changed; the configuration in force stays\n`);
+          process.stdout.write(
+            `${r.issues.length} problem${r.issues.length === 1 ? '' : 's'}: nothing changed; the configuration in force stays\n`,
+          );
           return;
         }
         for (const c of r.changes) process.stdout.write(`${c.service}: ${c.change}: ${c.message}\n`);
-        process.stdout.write(r.changes.length === 0 ? 'configuration reloaded: no change\n' : `configuration reloaded: ${counted(r.changes.length, 'change')}\n`);
+        process.stdout.write(
+          r.changes.length === 0
+            ? 'configuration reloaded: no change\n'
+            : `configuration reloaded: ${counted(r.changes.length, 'change')}\n`,
+        );
         for (const item of r.restarted ?? []) {
           process.stdout.write(`${item.service}: restarted: ${item.ok ? 'ok' : 'FAILED'}: ${item.message}\n`);
           if (!item.ok) ctx.fail(ExitCode.ACTION_FAILED);
@@ -55,12 +63,18 @@ async function removeWithFiles(ctx: Context, client: Client, names: string[]): P
     const files: MovedAside[] = [];
     for (const name of names) {
       const found = findServiceDefinitions(name, options);
-      if (found.length > 1) throw refuse(`${name} is defined more than once (${found.map((d) => `${d.file} at line ${d.line}`).join('; ')})`);
+      if (found.length > 1)
+        throw refuse(`${name} is defined more than once (${found.map((d) => `${d.file} at line ${d.line}`).join('; ')})`);
       const def = found[0];
       if (def === undefined) continue; // no file defines it any more: only the removal is left
-      if (def.instance !== null) throw refuse(`${name} is an instance of ${def.id}: upk scale ${def.id} N changes how many run, upk remove ${def.id} --delete-file removes them all`);
+      if (def.instance !== null)
+        throw refuse(
+          `${name} is an instance of ${def.id}: upk scale ${def.id} N changes how many run, upk remove ${def.id} --delete-file removes them all`,
+        );
       if (!def.addedByUpk) {
-        throw refuse(`${def.id} is defined in ${def.file}, which upk add did not write: upkeeper deletes no such file. Delete the entry there, run upk reload-config, then upk remove ${def.id}`);
+        throw refuse(
+          `${def.id} is defined in ${def.file}, which upk add did not write: upkeeper deletes no such file. Delete the entry there, run upk reload-config, then upk remove ${def.id}`,
+        );
       }
       const others = def.fileServices.filter((id) => id !== def.id);
       if (others.length > 0) throw refuse(`${def.file} also defines ${others.join(', ')}: delete the entry of ${def.id} there by hand`);

@@ -56,6 +56,8 @@ async function shutdownWithoutController(ctx: Context): Promise<void> {
     process.stdout.write('no controller runs, and no buddy: nothing of upkeeper runs\n');
     return;
   }
-  process.stdout.write(`no controller runs: stopped ${counted(outcomes.length, 'buddy', 'buddies')} directly (their last events wait in their journals for the next controller)\n`);
+  process.stdout.write(
+    `no controller runs: stopped ${counted(outcomes.length, 'buddy', 'buddies')} directly (their last events wait in their journals for the next controller)\n`,
+  );
   for (const o of outcomes) process.stdout.write(`${o.service}: ${o.ok ? 'ok' : 'FAILED'}: ${o.message}\n`);
 }

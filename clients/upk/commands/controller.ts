@@ -34,7 +34,9 @@ export function registerController(program: Command, ctx: Context): void {
     .action(async () => {
       const r = await restartController(ctx.connectOptions());
       if (ctx.json) return printJson(r);
-      const was = r.previous ? `controller ${r.previous.pid} replaced by ${r.controller.pid}` : `controller started (pid ${r.controller.pid}; none was running)`;
+      const was = r.previous
+        ? `controller ${r.previous.pid} replaced by ${r.controller.pid}`
+        : `controller started (pid ${r.controller.pid}; none was running)`;
       process.stdout.write(`${was}; services keep running\n`);
     });
 

@@ -19,7 +19,14 @@ function detailText(e: ServiceEvent): string {
 }
 
 function row(e: ServiceEvent): string[] {
-  return [e.time, e.service, e.type, e.pid === null ? '-' : String(e.pid), e.signal ?? (e.code === null ? '-' : String(e.code)), detailText(e)];
+  return [
+    e.time,
+    e.service,
+    e.type,
+    e.pid === null ? '-' : String(e.pid),
+    e.signal ?? (e.code === null ? '-' : String(e.code)),
+    detailText(e),
+  ];
 }
 
 /** One CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break. */
@@ -29,7 +36,9 @@ function csvField(value: string | number | null): string {
 }
 
 function csvRow(e: ServiceEvent): string {
-  return [e.id, e.time, e.service, e.type, e.pid, e.code, e.signal, e.detail ? JSON.stringify(e.detail) : null].map(csvField).join(',') + '\r\n';
+  return (
+    [e.id, e.time, e.service, e.type, e.pid, e.code, e.signal, e.detail ? JSON.stringify(e.detail) : null].map(csvField).join(',') + '\r\n'
+  );
 }
 
 interface Options {
@@ -107,7 +116,12 @@ async function follow(client: Client, filter: EventFilter, sinceId: number, prin
   for await (const notice of subscription) {
     if (notice.kind === 'event') print(notice.event);
     else if (notice.kind === 'controller') {
-      const gone = notice.state === 'lost' ? (notice.reason === 'shutdown' ? 'shut down (every service stopped); waiting for one' : 'went away; waiting for it') : 'is back';
+      const gone =
+        notice.state === 'lost'
+          ? notice.reason === 'shutdown'
+            ? 'shut down (every service stopped); waiting for one'
+            : 'went away; waiting for it'
+          : 'is back';
       process.stderr.write(`upk: the controller ${gone}\n`);
     }
   }

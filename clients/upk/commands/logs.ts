@@ -23,12 +23,18 @@ export function registerLogs(program: Command, ctx: Context): void {
   program
     .command('logs')
     .argument('[name...]', 'services, or all (the default)')
-    .option('-n, --lines <n>', `lines of history of each stream (default ${DEFAULT_LINES}, at most ${LOG_TAIL_MAX_LINES}; 0 with -f: only new lines)`, wholeNumber(0, LOG_TAIL_MAX_LINES))
+    .option(
+      '-n, --lines <n>',
+      `lines of history of each stream (default ${DEFAULT_LINES}, at most ${LOG_TAIL_MAX_LINES}; 0 with -f: only new lines)`,
+      wholeNumber(0, LOG_TAIL_MAX_LINES),
+    )
     .option('-f, --follow', 'then print each line as it is written, until interrupted')
     .option('--timestamps', 'begin each line with when it was written (recorded with LogTimestamps, else when upk read it)')
     .option('--stdout', 'only standard output')
     .option('--stderr', 'only standard error')
-    .description("services' standard output and error (log/stdout, log/stderr, or their Redirect* files): the last lines, and with -f every new one")
+    .description(
+      "services' standard output and error (log/stdout, log/stderr, or their Redirect* files): the last lines, and with -f every new one",
+    )
     .action((names: string[], opts: Options) => {
       if (opts.stdout && opts.stderr) throw new UpkError(ErrorCode.BAD_REQUEST, '--stdout and --stderr: choose one, or neither for both');
       const streams: LogStream[] = opts.stdout ? ['stdout'] : opts.stderr ? ['stderr'] : ['stdout', 'stderr'];
@@ -62,9 +68,16 @@ async function printLines(client: Client, names: string[], streams: LogStream[],
   process.once('SIGINT', end);
   process.once('SIGTERM', end);
   const color = process.stdout.isTTY === true && !(process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '');
-  const format = json ? (l: LogLine) => JSON.stringify({ service: l.service, stream: l.stream, time: l.time, line: l.line }) : formatter(color, opts.timestamps === true);
+  const format = json
+    ? (l: LogLine) => JSON.stringify({ service: l.service, stream: l.stream, time: l.time, line: l.line })
+    : formatter(color, opts.timestamps === true);
   try {
-    const lines = client.followLogs(names, { lines: opts.lines ?? DEFAULT_LINES, follow: opts.follow === true, streams, signal: stop.signal });
+    const lines = client.followLogs(names, {
+      lines: opts.lines ?? DEFAULT_LINES,
+      follow: opts.follow === true,
+      streams,
+      signal: stop.signal,
+    });
     for await (const l of lines) {
       if (stop.signal.aborted) break;
       process.stdout.write(`${format(l)}\n`);

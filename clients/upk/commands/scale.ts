@@ -24,7 +24,8 @@ async function scale(ctx: Context, name: string, n: string): Promise<void> {
   await ctx.withClient(async (client) => {
     const done = await editingServiceFiles(options, async () => {
       const found = findServiceDefinitions(name, options);
-      if (found.length === 0) throw new UpkError(ErrorCode.NO_SUCH_SERVICE, `no service file defines a service named ${JSON.stringify(name)}`);
+      if (found.length === 0)
+        throw new UpkError(ErrorCode.NO_SUCH_SERVICE, `no service file defines a service named ${JSON.stringify(name)}`);
       if (found.length > 1) {
         const where = found.map((d) => `${d.id} in ${d.file} at line ${d.line}`).join('; ');
         throw new UpkError(ErrorCode.BAD_REQUEST, `${name} means more than one service entry (${where}): name one by its id`);
@@ -33,7 +34,10 @@ async function scale(ctx: Context, name: string, n: string): Promise<void> {
       if (def.instance !== null) throw new UpkError(ErrorCode.BAD_REQUEST, `${name} is an instance of ${def.id}: scale ${def.id}`);
       const edited = setServiceNumber(def.text, def.id, 'Instances', count);
       if ('message' in edited) {
-        throw new UpkError(ErrorCode.BAD_REQUEST, `cannot set Instances in ${def.file}: ${edited.message}; edit it there, then run upk reload-config`);
+        throw new UpkError(
+          ErrorCode.BAD_REQUEST,
+          `cannot set Instances in ${def.file}: ${edited.message}; edit it there, then run upk reload-config`,
+        );
       }
       if (def.instances === count) return { def, applied: null, wanted: false };
       // New instances start when the service is wanted running now (any of its instances).

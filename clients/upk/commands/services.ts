@@ -15,7 +15,9 @@ export function registerServices(program: Command, ctx: Context): void {
         if (ctx.json) return printJson(all);
         // What is wrong with the controller (a full disk, services without a buddy) heads the table.
         const { problems } = await client.controllerStatus();
-        const head = problemLines(problems).map((l) => l + '\n').join('');
+        const head = problemLines(problems)
+          .map((l) => l + '\n')
+          .join('');
         process.stdout.write(head + (all.length === 0 ? 'no services configured\n' : statusTable(all)));
       }),
     );
@@ -29,7 +31,10 @@ export function registerServices(program: Command, ctx: Context): void {
         const statuses = await client.status(names.length > 0 ? names : undefined);
         if (statuses.some((s) => !inDesiredState(s))) ctx.fail(ExitCode.NOT_IN_DESIRED_STATE);
         if (ctx.json) return printJson(statuses);
-        const notes = statuses.flatMap((s) => unsupervisedLine(s) ?? []).map((l) => l + '\n').join('');
+        const notes = statuses
+          .flatMap((s) => unsupervisedLine(s) ?? [])
+          .map((l) => l + '\n')
+          .join('');
         process.stdout.write(statusTable(statuses) + notes);
       }),
     );

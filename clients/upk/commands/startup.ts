@@ -46,8 +46,10 @@ export function registerStartup(program: Command, ctx: Context): void {
 }
 
 function systemUser(opts: Options): string | undefined {
-  if (opts.system && opts.user === undefined) throw new UpkError(ErrorCode.BAD_REQUEST, '--system needs --user NAME: the user the controller runs as');
-  if (!opts.system && opts.user !== undefined) throw new UpkError(ErrorCode.BAD_REQUEST, '--user NAME goes with --system; without both, the unit is your own user unit');
+  if (opts.system && opts.user === undefined)
+    throw new UpkError(ErrorCode.BAD_REQUEST, '--system needs --user NAME: the user the controller runs as');
+  if (!opts.system && opts.user !== undefined)
+    throw new UpkError(ErrorCode.BAD_REQUEST, '--user NAME goes with --system; without both, the unit is your own user unit');
   return opts.user;
 }
 
@@ -57,9 +59,21 @@ const typed = (scope: Scope, args: string): string => `systemctl${scope === 'use
 async function startup(ctx: Context, opts: Options): Promise<void> {
   const user = systemUser(opts);
   const config = ctx.options().config;
-  const unit = startupUnit({ ...(config === undefined ? {} : { config }), env: process.env, ...(user === undefined ? {} : { systemUser: user }) });
+  const unit = startupUnit({
+    ...(config === undefined ? {} : { config }),
+    env: process.env,
+    ...(user === undefined ? {} : { systemUser: user }),
+  });
   if (opts.print) {
-    if (ctx.json) return printJson({ name: unit.name, file: unit.file, scope: unit.scope, user: unit.user, configFile: unit.configFile, text: unit.text });
+    if (ctx.json)
+      return printJson({
+        name: unit.name,
+        file: unit.file,
+        scope: unit.scope,
+        user: unit.user,
+        configFile: unit.configFile,
+        text: unit.text,
+      });
     process.stdout.write(unit.text);
     return;
   }
@@ -98,9 +112,15 @@ async function startup(ctx: Context, opts: Options): Promise<void> {
     else controller = outcome;
   }
   if (!controller) {
-    const lines = [`upk: ${failure}`, `upk: see ${typed(unit.scope, `status ${unit.name}`)} and journalctl${unit.scope === 'user' ? ' --user' : ''} -u ${unit.name}`];
+    const lines = [
+      `upk: ${failure}`,
+      `upk: see ${typed(unit.scope, `status ${unit.name}`)} and journalctl${unit.scope === 'user' ? ' --user' : ''} -u ${unit.name}`,
+    ];
     if (previous) {
-      const again = await startController(unit.discovery).then((s) => `upk: started the controller outside systemd again (pid ${s.controller.pid})`, (err: Error) => `upk: could not start the controller again: ${err.message}`);
+      const again = await startController(unit.discovery).then(
+        (s) => `upk: started the controller outside systemd again (pid ${s.controller.pid})`,
+        (err: Error) => `upk: could not start the controller again: ${err.message}`,
+      );
       lines.push(again);
     }
     process.stderr.write(lines.join('\n') + '\n');
@@ -108,7 +128,17 @@ async function startup(ctx: Context, opts: Options): Promise<void> {
     return;
   }
   const linger = unit.scope === 'user' && lingers(unit.user);
-  if (ctx.json) return printJson({ name: unit.name, file: unit.file, scope: unit.scope, user: unit.user, configFile: unit.configFile, controller, previous, linger });
+  if (ctx.json)
+    return printJson({
+      name: unit.name,
+      file: unit.file,
+      scope: unit.scope,
+      user: unit.user,
+      configFile: unit.configFile,
+      controller,
+      previous,
+      linger,
+    });
   const who = unit.scope === 'system' ? ` as ${unit.user}` : '';
   const lines = [`${unit.name} enabled and started: the controller runs${who} under systemd (pid ${controller.pid})`];
   if (unit.scope === 'system') lines.push('it starts at every boot');
@@ -151,7 +181,9 @@ async function unstartup(ctx: Context, opts: Options): Promise<void> {
     controller = (await startController(discovery)).controller;
     lines.push(`the controller it ran (pid ${pid}) stopped; one outside systemd took over (pid ${controller.pid}); services keep running`);
   } else if (pid > 0) {
-    lines.push(`the controller it ran as ${user} (pid ${pid}) stopped; services keep running; to start one as ${user}: su ${shellWord(user!)} -c 'upk controller start'`);
+    lines.push(
+      `the controller it ran as ${user} (pid ${pid}) stopped; services keep running; to start one as ${user}: su ${shellWord(user!)} -c 'upk controller start'`,
+    );
   } else if (!manager.ok) {
     lines.push(`no systemd answers (${manager.why}): a controller such a unit started, if one runs, runs on until upk controller stop`);
   }

@@ -29,13 +29,15 @@ interface Options {
 const CHART_HEIGHT = 6;
 
 const parseMetric = (text: string): TrendMetric => {
-  if (!(TREND_METRICS as readonly string[]).includes(text)) throw new InvalidArgumentError(`expected one of ${TREND_METRICS.join(', ')}, got ${JSON.stringify(text)}`);
+  if (!(TREND_METRICS as readonly string[]).includes(text))
+    throw new InvalidArgumentError(`expected one of ${TREND_METRICS.join(', ')}, got ${JSON.stringify(text)}`);
   return text as TrendMetric;
 };
 
 const parseBucket = (text: string): number => {
   const ms = parseDuration(text);
-  if (ms === null || ms < 60_000 || !Number.isInteger(ms)) throw new InvalidArgumentError(`expected a bucket of at least a minute (15m, 1h, 1d), got ${JSON.stringify(text)}`);
+  if (ms === null || ms < 60_000 || !Number.isInteger(ms))
+    throw new InvalidArgumentError(`expected a bucket of at least a minute (15m, 1h, 1d), got ${JSON.stringify(text)}`);
   return ms;
 };
 
@@ -75,12 +77,20 @@ function flappingText(s: TrendSeries): string | null {
   if (!f) return null;
   const holds = `${f.runaways} runaway hold${f.runaways === 1 ? '' : 's'}`;
   // `at` is when the burst began when the restarts flag it, else when the first runaway hold came.
-  if (f.restarts >= FLAP_RESTARTS) return `flapping: ${f.restarts} restarts within ${formatDuration(f.windowMs)} from ${utcTime(f.at)}${f.runaways > 0 ? `; ${holds}` : ''}`;
+  if (f.restarts >= FLAP_RESTARTS)
+    return `flapping: ${f.restarts} restarts within ${formatDuration(f.windowMs)} from ${utcTime(f.at)}${f.runaways > 0 ? `; ${holds}` : ''}`;
   return `flapping: ${holds}, the first at ${utcTime(f.at)}`;
 }
 
 function printTable(r: TrendResult): void {
-  const rows = r.series.flatMap((s) => s.points.map((p) => [s.service, utcTime(p.start).slice(0, 16), formatValue(r, p.value), ...(r.metric === 'rss' ? [formatValue(r, p.max ?? null)] : [])]));
+  const rows = r.series.flatMap((s) =>
+    s.points.map((p) => [
+      s.service,
+      utcTime(p.start).slice(0, 16),
+      formatValue(r, p.value),
+      ...(r.metric === 'rss' ? [formatValue(r, p.max ?? null)] : []),
+    ]),
+  );
   process.stdout.write(table(['SERVICE', 'BUCKET (UTC)', r.metric.toUpperCase(), ...(r.metric === 'rss' ? ['HIGHEST'] : [])], rows));
   for (const s of r.series) {
     const flap = flappingText(s);
@@ -92,7 +102,9 @@ function printCharts(r: TrendResult): void {
   const width = Math.max(20, (process.stdout.columns ?? 80) - 12);
   const per = bucketsPerColumn(r.series[0]?.points.length ?? 0, width);
   const column = per === 1 ? '' : `; each column ${formatDuration(per * r.bucketMs)}`;
-  process.stdout.write(`${WHAT[r.metric]} per ${formatDuration(r.bucketMs)}, ${utcTime(r.since).slice(0, 16)} to ${utcTime(r.until)}${column}\n`);
+  process.stdout.write(
+    `${WHAT[r.metric]} per ${formatDuration(r.bucketMs)}, ${utcTime(r.since).slice(0, 16)} to ${utcTime(r.until)}${column}\n`,
+  );
   for (const s of r.series) {
     const flap = flappingText(s);
     process.stdout.write(`\n${s.service}: ${summary(r, s)}${flap ? `  ${flap.replace(/^flapping/, 'FLAPPING')}` : ''}\n`);
@@ -123,8 +135,14 @@ export function registerTrend(program: Command, ctx: Context): void {
     .command('trend')
     .argument('[name...]', 'services (default: all)')
     .option('-m, --metric <metric>', `one of ${TREND_METRICS.join(', ')}`, parseMetric, 'restarts' as TrendMetric)
-    .addOption(new Option('-b, --bucket <duration>', 'bucket length: 15m, 1h, 1d (at least 1m)').argParser(parseBucket).default(3_600_000, '1h'))
-    .addOption(new Option('-s, --since <time>', 'from: 90s, 15m, 2h, 7d, 1w ago, or ISO 8601').argParser((v) => parseTime(v)).default(parseTime('24h'), '24h'))
+    .addOption(
+      new Option('-b, --bucket <duration>', 'bucket length: 15m, 1h, 1d (at least 1m)').argParser(parseBucket).default(3_600_000, '1h'),
+    )
+    .addOption(
+      new Option('-s, --since <time>', 'from: 90s, 15m, 2h, 7d, 1w ago, or ISO 8601')
+        .argParser((v) => parseTime(v))
+        .default(parseTime('24h'), '24h'),
+    )
     .option('-u, --until <time>', 'to (default now)', (v) => parseTime(v))
     .option('--table', 'a table, even on a terminal')
     .option('--chart', 'charts, even when not on a terminal')

@@ -21,13 +21,19 @@ function specBranches(command: CommandSpec): string[] {
 }
 
 function childBranches(command: CommandSpec): string[] {
-  return command.commands.flatMap((c) => [`        case ${c.names.map((n) => pattern(`${pathKey(command)}/${n}`)).join(' ')}`, `            echo ${fq(pathKey(c))}`]);
+  return command.commands.flatMap((c) => [
+    `        case ${c.names.map((n) => pattern(`${pathKey(command)}/${n}`)).join(' ')}`,
+    `            echo ${fq(pathKey(c))}`,
+  ]);
 }
 
 function valueBranches(command: CommandSpec): string[] {
   return command.options
     .filter((o) => o.value !== null)
-    .flatMap((o) => [`        case ${o.flags.map((f) => pattern(`${pathKey(command)}/${f}`)).join(' ')}`, `            echo ${fq(valueToken(o))}`]);
+    .flatMap((o) => [
+      `        case ${o.flags.map((f) => pattern(`${pathKey(command)}/${f}`)).join(' ')}`,
+      `            echo ${fq(valueToken(o))}`,
+    ]);
 }
 
 export function fishScript(root: CommandSpec, version: string): string {

@@ -62,14 +62,21 @@ const ARGUMENTS: Record<string, Completion> = {
 function optionSpec(option: Option): OptionSpec {
   const flags = [option.short, option.long].filter((f): f is string => f !== undefined);
   const takesValue = option.required || option.optional;
-  const value = !takesValue ? null : option.argChoices ? { kind: 'words' as const, words: option.argChoices } : (OPTION_VALUES[option.long ?? ''] ?? { kind: 'none' as const });
+  const value = !takesValue
+    ? null
+    : option.argChoices
+      ? { kind: 'words' as const, words: option.argChoices }
+      : (OPTION_VALUES[option.long ?? ''] ?? { kind: 'none' as const });
   return { flags, description: option.description, value };
 }
 
 /** The visible tree under `command` (hidden commands and options left out). */
 export function commandTree(program: Command): CommandSpec {
   const help = program.createHelp();
-  const global = help.visibleOptions(program).filter((o) => o.long !== '--help' && o.long !== '--version').map(optionSpec);
+  const global = help
+    .visibleOptions(program)
+    .filter((o) => o.long !== '--help' && o.long !== '--version')
+    .map(optionSpec);
   const walk = (command: Command, path: string[]): CommandSpec => {
     const own = help.visibleOptions(command).map(optionSpec);
     const options = path.length === 0 ? own : [...own, ...global.filter((g) => !own.some((o) => o.flags.some((f) => g.flags.includes(f))))];
