@@ -1,6 +1,6 @@
 // Runs action scripts (stop, reload, custom actions): output through a FIFO to log/actions and, the tail of it, to the caller.
 import type { ChildProcess } from 'node:child_process';
-import { closeSync, createWriteStream, type WriteStream } from 'node:fs';
+import { closeSync, createWriteStream, fstatSync, lstatSync, mkdirSync, type WriteStream } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { LOG } from '../schema/run-dir.js';
@@ -26,89 +26,102 @@ interface Ending {
 
 export class ActionRunner {
   private log: WriteStream | null = null;
+  private logFd = -1;
+  private logFailing = false;
   private readonly logPath: string;
   private readonly pipes: ActionPipes;
   /** Scripts started and not yet finished. */
   running = 0;
 
   constructor(
-    logDir: string,
+    private readonly logDir: string,
     private readonly context: () => SpawnContext,
     private readonly emit: (type: EventType, fields: EventFields) => void,
+    /** Writes a line to the buddy's log. */
+    private readonly say: (message: string) => void = () => undefined,
   ) {
     this.logPath = join(logDir, LOG.actions);
     this.pipes = new ActionPipes(logDir);
   }
 
   run(action: string, script: string, args: string[]): Promise<ActionResult> {
+    // A run needs neither its log nor its pipe: a stop must work with log/ deleted or unwritable.
     const log = this.logStream();
+    const write = (text: string | Buffer, done?: () => void): void => {
+      if (log) log.write(text, () => done?.());
+      else done?.();
+    };
     const ctx = this.context();
     const started = Date.now();
     const tail = new TailBuffer(OUTPUT_TAIL_BYTES);
     this.running += 1;
     return new Promise((resolve) => {
       let pid: number | null = null;
+      let lost: string | null = null;
       const finish = ({ code, signal, error }: Ending): void => {
         this.running -= 1;
         const durationMs = Date.now() - started;
         const how = error ? `could not run: ${error}` : signal ? `killed by ${signal}` : `exited with code ${code}`;
         this.emit('action_finished', { pid, code, signal, detail: { action, durationMs, ...(error ? { error } : {}) } });
-        const result = { action, pid, code, signal, durationMs, output: error ? `could not run ${script}: ${error}\n` : tail.text() };
+        const output = error ? `could not run ${script}: ${error}\n` : lost ? `(its output is lost: ${lost})\n` : tail.text();
+        const result = { action, pid, code, signal, durationMs, output };
         // The caller is answered once log/actions holds the whole run (or the write failed: a full disk).
-        log.write(`=== ${new Date().toISOString()} ${action} (pid ${pid ?? '-'}) ${how} after ${durationMs} ms\n`, () => resolve(result));
+        write(`=== ${new Date().toISOString()} ${action} (pid ${pid ?? '-'}) ${how} after ${durationMs} ms\n`, () => resolve(result));
       };
 
-      let pipe: OpenActionPipe;
+      let pipe: OpenActionPipe | null = null;
       try {
         pipe = this.pipes.open({ uid: ctx.uid ?? process.getuid!(), gid: ctx.gid ?? process.getgid!() });
       } catch (err) {
-        finish({ code: null, signal: null, error: `cannot open its output pipe: ${(err as Error).message}` });
-        return;
+        lost = `cannot open its output pipe: ${(err as Error).message}`;
+        this.say(`${action}: ${lost}; it runs without one`);
       }
-      const reader = new Socket({ fd: pipe.readFd, readable: true, writable: false });
-      reader.on('data', (chunk: Buffer) => {
-        log.write(chunk);
-        tail.add(chunk);
-      });
-      reader.on('error', () => undefined); // ends in 'close' all the same
-      let eof = false;
-      reader.once('end', () => (eof = true));
-
-      // The script has ended (or never started) and the reader has closed: the run is over.
+      // The script has ended (or never started) and its output is read (or there is none): the run is over.
       let ending: Ending | null = null;
-      let readerClosed = false;
+      let readerClosed = pipe === null;
+      let eof = false;
       let timer: NodeJS.Timeout | null = null;
       const settle = (): void => {
         if (ending === null || !readerClosed) return;
         if (timer) clearTimeout(timer);
-        this.pipes.release(pipe.slot, !eof);
+        if (pipe) this.pipes.release(pipe.slot, !eof);
         finish(ending);
       };
-      reader.once('close', () => {
-        readerClosed = true;
-        settle();
-      });
+      let reader: Socket | null = null;
+      if (pipe) {
+        reader = new Socket({ fd: pipe.readFd, readable: true, writable: false });
+        reader.on('data', (chunk: Buffer) => {
+          write(chunk);
+          tail.add(chunk);
+        });
+        reader.on('error', () => undefined); // ends in 'close' all the same
+        reader.once('end', () => (eof = true));
+        reader.once('close', () => {
+          readerClosed = true;
+          settle();
+        });
+      }
       const ended = (how: Ending): void => {
         if (ending !== null) return;
         ending = how;
         // End of file comes when the script and everything it started have closed the FIFO; a
         // background child that keeps it open is not waited for longer than DRAIN_MS.
-        timer = setTimeout(() => reader.destroy(), DRAIN_MS);
+        if (reader) timer = setTimeout(() => reader.destroy(), DRAIN_MS);
         settle();
       };
 
       let child: ChildProcess;
       try {
-        child = spawnScript(script, args, ['ignore', pipe.writeFd, pipe.writeFd], ctx);
+        child = spawnScript(script, args, pipe ? ['ignore', pipe.writeFd, pipe.writeFd] : 'ignore', ctx);
       } catch (err) {
         ended({ code: null, signal: null, error: (err as Error).message });
         return;
       } finally {
-        closeSync(pipe.writeFd); // the script has its own copies: the buddy must not hold end of file off
+        if (pipe) closeSync(pipe.writeFd); // the script has its own copies: the buddy must not hold end of file off
       }
       pid = child.pid ?? null;
       if (pid !== null) {
-        log.write(`=== ${new Date(started).toISOString()} ${action} (pid ${pid}) started: ${[script, ...args].join(' ')}\n`);
+        write(`=== ${new Date(started).toISOString()} ${action} (pid ${pid}) started: ${[script, ...args].join(' ')}\n`);
         this.emit('action_started', { pid, detail: { action } });
       }
       child.on('error', (err) => ended({ code: null, signal: null, error: err.message }));
@@ -121,11 +134,35 @@ export class ActionRunner {
     this.log = null;
   }
 
-  private logStream(): WriteStream {
-    if (!this.log) {
-      this.log = createWriteStream(this.logPath, { fd: openLogFile(this.logPath) });
+  /**
+   * log/actions, open for appending; opened again when the path no longer names it (deleted, moved),
+   * and the folder made again when it is gone. Null, said once until it works, when it cannot be.
+   */
+  private logStream(): WriteStream | null {
+    if (this.log && !this.stillNamed()) this.close();
+    if (this.log) return this.log;
+    try {
+      mkdirSync(this.logDir, { recursive: true, mode: 0o700 });
+      const fd = openLogFile(this.logPath);
+      this.logFd = fd;
+      this.log = createWriteStream(this.logPath, { fd });
       this.log.on('error', () => undefined);
+      this.logFailing = false;
+    } catch (err) {
+      if (!this.logFailing)
+        this.say(`cannot write ${this.logPath} (action output goes only to its caller until it can be): ${(err as Error).message}`);
+      this.logFailing = true;
     }
     return this.log;
+  }
+
+  private stillNamed(): boolean {
+    try {
+      const open = fstatSync(this.logFd);
+      const named = lstatSync(this.logPath);
+      return open.ino === named.ino && open.dev === named.dev;
+    } catch {
+      return false;
+    }
   }
 }

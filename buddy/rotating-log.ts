@@ -1,8 +1,9 @@
 // Appends one of the service's output streams to its file, rotating by size at a line boundary:
 // FILE becomes FILE.1, FILE.1 becomes FILE.2 … up to LogKeep files. The buddy is the only writer
 // (it drains the FIFO), so rotation needs nothing of the service and loses nothing.
-import { closeSync, existsSync, fstatSync, lstatSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { makeLogFilePrivate, openOutputFile } from '../schema/output-file.js';
+import { closeSync, existsSync, fstatSync, lstatSync, mkdirSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { inFolder, makeLogFilePrivate, openFolder, openOutputFileIn } from '../schema/output-file.js';
 
 const NEWLINE = 10;
 
@@ -22,6 +23,12 @@ export class RotatingLog {
   private checkAt = 0;
   /** A regular file (rotated); /dev/null is written and never rotated, never renamed. */
   private regular = true;
+  /**
+   * The file's folder, held open (reached by `openFolder`): rotation renames and checks happen in it
+   * through the descriptor, so that a link planted on the path later leads nowhere else.
+   */
+  private dir: number | null = null;
+  private readonly name: string;
 
   /**
    * `own`: the file is upkeeper's own (log/stdout, log/stderr): it and its rotated files are made
@@ -36,11 +43,12 @@ export class RotatingLog {
     private readonly keep: number,
     private readonly own = true,
   ) {
+    this.name = basename(path);
     this.reopen();
     if (own)
       for (let i = 1; i <= keep; i++) {
         try {
-          makeLogFilePrivate(`${path}.${i}`);
+          if (this.dir !== null) makeLogFilePrivate(inFolder(this.dir, `${this.name}.${i}`));
         } catch {
           /* a rotated file that cannot be made private is left as it is */
         }
@@ -77,16 +85,22 @@ export class RotatingLog {
     }
   }
 
-  /** Close the file; never throws, and may be called again. */
-  close(): void {
+  private closeFile(): void {
     const fd = this.fd;
     this.fd = null;
-    if (fd === null) return;
-    try {
-      closeSync(fd);
-    } catch {
-      /* nothing is left to do with it */
-    }
+    if (fd !== null) closeQuietly(fd);
+  }
+
+  /** A name in the file's folder, through its descriptor. */
+  private at(name: string): string {
+    return inFolder(this.dir!, name);
+  }
+
+  /** Close the file and its folder; never throws, and may be called again. */
+  close(): void {
+    this.closeFile();
+    if (this.dir !== null) closeQuietly(this.dir);
+    this.dir = null;
   }
 
   /** The file ends without a newline: what comes next continues a line already begun. */
@@ -103,21 +117,21 @@ export class RotatingLog {
 
   /** FILE → FILE.1 → … FILE.keep, then a new FILE. A file gone meanwhile (deleted by hand) is simply begun again. */
   private rotate(): void {
-    this.close();
+    this.closeFile();
     let failed: unknown = null;
     try {
       if (this.keep === 0) {
-        unlinkSync(this.path);
+        unlinkSync(this.at(this.name));
       } else {
-        const name = (i: number): string => `${this.path}.${i}`;
+        const name = (i: number): string => this.at(`${this.name}.${i}`);
         if (existsSync(name(this.keep))) unlinkSync(name(this.keep));
         for (let i = this.keep - 1; i >= 1; i--) if (existsSync(name(i))) renameSync(name(i), name(i + 1));
-        renameSync(this.path, name(1));
+        renameSync(this.at(this.name), name(1));
       }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') failed = err;
     }
-    if (!this.reopen()) throw this.failure!;
+    if (!this.reopen(false)) throw this.failure!;
     if (failed) throw failed;
   }
 
@@ -131,7 +145,7 @@ export class RotatingLog {
     let same = false;
     try {
       const open = fstatSync(this.fd);
-      const named = lstatSync(this.path);
+      const named = lstatSync(this.at(this.name));
       same = open.ino === named.ino && open.dev === named.dev;
     } catch {
       /* nothing at the path (or not reachable): begin a new file */
@@ -142,12 +156,22 @@ export class RotatingLog {
     }
   }
 
-  /** Open the file (after a failure, a rotation, or at the start); false, with `failure` set, when it cannot be. */
-  private reopen(): boolean {
-    this.close();
+  /**
+   * Open the file (after a failure, a rotation, or at the start); false, with `failure` set, when it
+   * cannot be. `walk`: reach the folder again by its path (not after a rotation, which stays in it).
+   */
+  private reopen(walk = true): boolean {
+    this.closeFile();
     let fd: number;
     try {
-      fd = openOutputFile(this.path, this.own);
+      if (walk || this.dir === null) {
+        if (this.dir !== null) closeQuietly(this.dir);
+        this.dir = null;
+        // The run directory's log/ is upkeeper's own: made again if someone deleted it.
+        if (this.own) mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
+        this.dir = openFolder(dirname(this.path));
+      }
+      fd = openOutputFileIn(this.dir, this.name, this.path, this.own);
     } catch (err) {
       this.failure = err as Error;
       this.retryAt = Date.now() + REOPEN_MS;
@@ -170,5 +194,13 @@ export class RotatingLog {
       }
     }
     return true;
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    /* nothing is left to do with it */
   }
 }

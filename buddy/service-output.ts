@@ -61,6 +61,12 @@ export class OutputChannel {
   private tail = new TailBuffer(TAIL_KEEP_BYTES);
   /** A second, non-blocking reader of the FIFO, to take at once what the service wrote before it exited. */
   private drainFd: number | null = null;
+  /**
+   * Another descriptor of the FIFO, never read: the FIFO is opened again through it
+   * (/proc/self/fd/N), for the service, the drain and a pipe program, even once its name is gone
+   * (log/ deleted under the buddy).
+   */
+  private handle: number | null = null;
   /** Bytes of output lost since writing the file failed; null while it works. */
   private lostBytes: number | null = null;
 
@@ -82,6 +88,7 @@ export class OutputChannel {
     ensureFifo(this.spec.fifo);
     // Held read-write: a reader always exists for the service, and readers never see end-of-file.
     this.keeper = openSync(this.spec.fifo, constants.O_RDWR);
+    this.handle = openSync(this.spec.fifo, constants.O_RDWR);
     if (this.spec.pipeScript) {
       if (previous && processAlive(previous.pid, previous.startTime)) this.adoptPipe(previous);
       else this.startPipe();
@@ -142,7 +149,7 @@ export class OutputChannel {
   private drain(): void {
     if (!this.reader) return;
     try {
-      this.drainFd ??= openSync(this.spec.fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+      this.drainFd ??= openSync(this.fifo(), constants.O_RDONLY | constants.O_NONBLOCK);
       const buf = Buffer.allocUnsafe(65536);
       for (;;) {
         const n = readSync(this.drainFd, buf, 0, buf.length, null);
@@ -154,9 +161,14 @@ export class OutputChannel {
     }
   }
 
+  /** The FIFO's path: through the held descriptor while it is open. */
+  private fifo(): string {
+    return this.handle === null ? this.spec.fifo : `/proc/self/fd/${this.handle}`;
+  }
+
   /** A new descriptor for the service's stdout or stderr; the caller closes it after spawning. */
   serviceFd(): number {
-    return openSync(this.spec.fifo, constants.O_RDWR);
+    return openSync(this.fifo(), constants.O_RDWR);
   }
 
   close(): void {
@@ -170,11 +182,13 @@ export class OutputChannel {
     this.drainFd = null;
     if (this.keeper !== null) closeSync(this.keeper);
     this.keeper = null;
+    if (this.handle !== null) closeSync(this.handle);
+    this.handle = null;
   }
 
   private startPipe(): void {
     const ctx = this.context();
-    const input = openSync(this.spec.fifo, constants.O_RDONLY);
+    const input = openSync(this.fifo(), constants.O_RDONLY);
     const output = openOutputFile(this.spec.file, !this.spec.redirected);
     const errors = openLogFile(this.spec.pipeErrors);
     let child: ChildProcess;

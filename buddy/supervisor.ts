@@ -83,6 +83,7 @@ export class Supervisor {
       this.at(RUN_DIR.log),
       () => this.spawnContext(),
       (type, fields) => this.emit(type, fields),
+      this.log,
     );
   }
 

@@ -2,6 +2,7 @@
 // down, and find and retire buddies that serve no configured service.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { CommandOutcome } from '../schema/buddy-protocol.js';
 import type { ServiceConfig } from '../schema/config/types.js';
 import { RUN_DIR, SERVICE_MARKER } from '../schema/run-dir.js';
 import { markedProcesses, markerOf, serviceAlive, signalService } from '../system/marked-processes.js';
@@ -177,18 +178,29 @@ export class Buddies {
         return this.stopUnsupervised(entry, left.pid, (err as Error).message);
       }
     }
-    const outcome = await link.call('shutdown', { controller: true });
+    // A stop takes at most 2 × KillTimeout (then SIGKILL); a buddy that has not answered 15 s after
+    // that is stuck (stopped, a bug): it is killed, and the controller stops the service itself. With
+    // a negative KillTimeout a stop may wait for ever: so may this.
+    const kill = entry.config.killTimeout;
+    const answerMs = kill >= 0 ? 2 * kill * 1000 + SHUTDOWN_DRAIN_MS : 0;
+    let outcome: CommandOutcome;
+    try {
+      outcome = await link.call('shutdown', { controller: true }, answerMs);
+    } catch (err) {
+      const why = `its buddy ${link.pid} did not answer its shutdown (${(err as Error).message})`;
+      killQuietly(link.pid);
+      this.c.log.error(`${entry.config.id}: ${why}: killed`);
+      this.c.store.endBuddy(link.buddyId, 'killed: no answer to its shutdown');
+      const stopped = await this.stopUnsupervised(entry, entry.status?.pid ?? null, `${why}, and was killed`, 'stopped by the controller');
+      return { ...stopped, message: `${stopped.message}; its buddy did not answer and was killed` };
+    }
     entry.status = outcome.status;
     if (await waitForExit(link.pid, SHUTDOWN_DRAIN_MS)) {
       this.c.store.endBuddy(link.buddyId, 'shutdown');
       return outcome;
     }
     // A buddy that outlives its shutdown (a bug) must not run on unseen: it is killed, and that is told.
-    try {
-      process.kill(link.pid, 'SIGKILL');
-    } catch {
-      /* gone meanwhile */
-    }
+    killQuietly(link.pid);
     this.c.log.error(
       `${entry.config.id}: buddy ${link.pid} did not exit ${SHUTDOWN_DRAIN_MS / 1000} s after its shutdown: killed (events it had not handed over are lost)`,
     );
@@ -218,7 +230,12 @@ export class Buddies {
    * and its marked processes, SIGKILL after KillTimeout (at least 1 s; 10 s when it is negative), and
    * a last SIGKILL check 1 s later.
    */
-  private async stopUnsupervised(entry: ServiceEntry, pid: number | null, why: string): Promise<{ ok: boolean; message: string }> {
+  private async stopUnsupervised(
+    entry: ServiceEntry,
+    pid: number | null,
+    why: string,
+    stoppedBy = 'stopped by the controller: no buddy could be started',
+  ): Promise<{ ok: boolean; message: string }> {
     const id = entry.config.id;
     const marker = this.markerOf(entry);
     const graceMs = entry.config.killTimeout < 0 ? 10_000 : Math.max(1000, entry.config.killTimeout * 1000);
@@ -229,7 +246,7 @@ export class Buddies {
     };
     const alive = (): boolean => (pid !== null ? serviceAlive(pid, marker) : markedProcesses(marker, { first: true }).length > 0);
     this.c.log.warn(
-      `${id}: no buddy can be started (${why}); stopping ${pid !== null ? `pid ${pid}, its group` : 'the processes'} and what carries its marker from the controller`,
+      `${id}: ${stoppedBy.startsWith('stopped by the controller: ') ? 'no buddy can be started' : 'no buddy answers'} (${why}); stopping ${pid !== null ? `pid ${pid}, its group` : 'the processes'} and what carries its marker from the controller`,
     );
     signal('SIGTERM');
     if (!(await waitUntil(() => !alive(), graceMs))) {
@@ -240,8 +257,8 @@ export class Buddies {
     return {
       ok: gone,
       message: gone
-        ? `stopped by the controller: no buddy could be started (${why})`
-        : `still running: no buddy could be started (${why}), and SIGKILL did not end it`,
+        ? `${stoppedBy} (${why})`
+        : `still running: ${stoppedBy.replace(/^stopped by the controller: /, '')} (${why}), and SIGKILL did not end it`,
     };
   }
 
@@ -432,6 +449,14 @@ async function waitUntil(done: () => boolean, ms: number): Promise<boolean> {
 function signalPid(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(pid, signal);
+  } catch {
+    /* gone meanwhile */
+  }
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
   } catch {
     /* gone meanwhile */
   }

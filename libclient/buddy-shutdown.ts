@@ -3,7 +3,7 @@
 // in their journals for the next controller: nothing is acknowledged, so nothing is lost.
 import { readdirSync } from 'node:fs';
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { BUDDY_MAX_FRAME_BYTES, BUDDY_PROTOCOL, type BuddyHello, type CommandOutcome } from '../schema/buddy-protocol.js';
 import { jsonCodec } from '../schema/codec.js';
 import { RpcConnection } from '../schema/rpc.js';
@@ -37,11 +37,11 @@ export async function shutdownBuddies(options: DiscoveryOptions = {}): Promise<B
   } catch {
     return [];
   }
-  const outcomes = await Promise.all(dirs.map((dir) => shutdownOne(join(dir, RUN_DIR.socket))));
+  const outcomes = await Promise.all(dirs.map((dir) => shutdownOne(join(dir, RUN_DIR.socket), basename(dir))));
   return outcomes.filter((o): o is BuddyShutdown => o !== null);
 }
 
-async function shutdownOne(socketPath: string): Promise<BuddyShutdown | null> {
+async function shutdownOne(socketPath: string, dirName: string): Promise<BuddyShutdown | null> {
   const rpc = await new Promise<RpcConnection | null>((resolve) => {
     const s = connect(socketAddress(socketPath));
     s.once('error', () => resolve(null));
@@ -59,8 +59,14 @@ async function shutdownOne(socketPath: string): Promise<BuddyShutdown | null> {
     } catch (err) {
       return { service, ok: false, message: (err as Error).message };
     }
-  } catch {
-    return null; // not a buddy of ours
+  } catch (err) {
+    // Something listens on the buddy's socket and does not answer hello: a buddy that is stuck (or
+    // stopped by a signal); never skipped in silence, since its service may run on.
+    return {
+      service: dirName,
+      ok: false,
+      message: `the buddy on ${socketPath} does not answer (${(err as Error).message}): it and its service may still run (their pids are in ${join(dirname(socketPath), RUN_DIR.status)})`,
+    };
   } finally {
     rpc.destroy();
   }

@@ -1,8 +1,8 @@
 // `upk check-config` looks at each RedirectStdout/RedirectStderr path as the buddy will open it: a
 // regular file with one name, /dev/null, or nothing yet in an existing folder (system/files.ts says why).
-import { lstatSync, statSync } from 'node:fs';
+import { closeSync, lstatSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { unusableOutput } from '../output-file.js';
+import { openFolder, unusableOutput } from '../output-file.js';
 import { makeIssue } from './issues.js';
 import type { ConfigIssue, ServiceConfig } from './types.js';
 
@@ -22,15 +22,17 @@ export function checkOutputFiles(services: readonly ServiceConfig[]): ConfigIssu
 }
 
 function unusable(path: string): string | null {
+  // The folder first, as the buddy reaches it: no link someone else may have planted on the way.
+  try {
+    closeSync(openFolder(dirname(path)));
+  } catch (err) {
+    return `cannot be reached: ${(err as Error).message}`;
+  }
   try {
     const why = unusableOutput(lstatSync(path));
     return why && `${why}: output goes only to a regular file with one name (or /dev/null), never through a symbolic link`;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return `cannot be looked at (${(err as NodeJS.ErrnoException).code})`;
   }
-  try {
-    return statSync(dirname(path)).isDirectory() ? null : `is in ${dirname(path)}, which is not a folder`;
-  } catch {
-    return `is in ${dirname(path)}, which does not exist`;
-  }
+  return null; // nothing there yet, in a folder it can be made in
 }

@@ -46,4 +46,24 @@ describe('upk shutdown with no controller', { timeout: 90_000 }, () => {
       return events.some((e) => e.type === 'buddy_exiting') ? events : undefined;
     });
   });
+
+  it('a buddy that does not answer is named as not stopped, and the exit is 5', async () => {
+    // The controller of the test before started them again (their desired state is still running).
+    await box.waitForState('web', 'running');
+    await box.waitForState('worker', 'running');
+    const [web] = await (await box.client()).status('web');
+    assert.equal((await box.upk(['controller', 'stop'])).code, 0);
+    process.kill(web!.buddyPid!, 'SIGSTOP');
+    try {
+      const res = await box.upk(['shutdown'], 60_000);
+      assert.equal(res.code, 5, res.stdout + res.stderr);
+      assert.match(res.stdout, /^web: FAILED: the buddy on .*buddy\.sock does not answer .*: it and its service may still run/m);
+      assert.match(res.stdout, /^worker: ok: stopped; its buddy exited$/m);
+    } finally {
+      process.kill(web!.buddyPid!, 'SIGCONT');
+    }
+    const again = await box.upk(['shutdown'], 60_000);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.match(again.stdout, /^web: ok: stopped; its buddy exited$/m);
+  });
 });

@@ -18,20 +18,34 @@ describe('a buddy stuck after its shutdown', { timeout: 60_000 }, () => {
       box.file('wrapper.mjs'),
       `process.exit = () => undefined;\nsetInterval(() => undefined, 1000);\nawait import(${JSON.stringify(BUDDY)});\n`,
     );
-    box.writeServices({ app: { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1 } });
+    box.writeServices({
+      app: { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1 },
+      frozen: { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1, KillTimeout: 1 },
+    });
     await box.startController();
     await box.waitForState('app', 'running');
+    await box.waitForState('frozen', 'running');
   });
   after(() => box.cleanup());
 
-  it('upk shutdown stops the service, kills the buddy after 15 s, and says so', async () => {
-    const [status] = await (await box.client()).status('app');
-    const buddy = status!.buddyPid!;
-    const service = status!.pid!;
+  it('upk shutdown: a buddy that does not exit, or does not answer, is killed and its service stopped; the answer says so', async () => {
+    const c = await box.client();
+    const [app] = await c.status('app');
+    const [frozen] = await c.status('frozen');
+    // frozen's buddy is stopped by a signal: it will not answer its shutdown (2 × KillTimeout + 15 s).
+    process.kill(frozen!.buddyPid!, 'SIGSTOP');
     const r = await box.upk(['shutdown'], 40_000);
-    assert.equal(alive(service), false, 'the service is stopped');
-    assert.equal(alive(buddy), false, `the buddy ${buddy} still runs: ${r.stdout}${r.stderr}`);
-    assert.match(r.stdout + r.stderr, /its buddy did not exit and was killed/);
-    assert.match(readFileSync(join(box.stateDir, 'controller.log'), 'utf8'), /app: buddy \d+ did not exit 15 s after its shutdown: killed/);
+    for (const s of [app!, frozen!]) {
+      assert.equal(alive(s.pid!), false, `${s.name}'s service is stopped`);
+      assert.equal(alive(s.buddyPid!), false, `${s.name}'s buddy ${s.buddyPid} still runs: ${r.stdout}${r.stderr}`);
+    }
+    assert.match(r.stdout + r.stderr, /app: ok: .*its buddy did not exit and was killed/);
+    assert.match(
+      r.stdout + r.stderr,
+      /frozen: ok: stopped by the controller \(its buddy \d+ did not answer its shutdown .*\); its buddy did not answer and was killed/,
+    );
+    const log = readFileSync(join(box.stateDir, 'controller.log'), 'utf8');
+    assert.match(log, /app: buddy \d+ did not exit 15 s after its shutdown: killed/);
+    assert.match(log, /frozen: its buddy \d+ did not answer its shutdown .*: killed/);
   });
 });
