@@ -94,6 +94,11 @@ export function parseEnvFile(text: string): ParsedEnvFile {
       problems.push({ line: start, message: 'the value holds a NUL byte, which no environment variable can' });
       continue;
     }
+    // Read as UTF-8: a byte that is not becomes U+FFFD, and the service would get other bytes than written.
+    if (value.value.includes('\uFFFD')) {
+      problems.push({ line: start, message: 'the value is not valid UTF-8 (environment files are read as UTF-8)' });
+      continue;
+    }
     vars.delete(key); // a later assignment moves to the end, as it would in the environment
     vars.set(key, value.value);
   }

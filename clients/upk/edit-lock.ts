@@ -29,7 +29,9 @@ async function acquire(lock: string): Promise<void> {
   for (;;) {
     const holder = tryCreate(lock);
     if (holder === null) return;
-    if (holder !== undefined && !alive(holder)) {
+    // A holder that is dead, or a lock without a pid in it (written by something else) older than
+    // the wait: taken over.
+    if (holder !== undefined ? !alive(holder) : olderThan(lock, LOCK_WAIT_MS)) {
       takeOver(lock, holder);
       continue;
     }
@@ -82,7 +84,7 @@ function holderOf(lock: string): number | undefined {
 }
 
 /** Delete a lock whose holder is dead, one command at a time (a guard file), once it is sure the lock is still that one's. */
-function takeOver(lock: string, dead: number): void {
+function takeOver(lock: string, dead: number | undefined): void {
   const guard = `${lock}.takeover`;
   try {
     closeSync(openSync(guard, 'wx', 0o600));
@@ -97,6 +99,11 @@ function takeOver(lock: string, dead: number): void {
   } finally {
     unlinkQuietly(guard);
   }
+}
+
+function olderThan(file: string, ms: number): boolean {
+  const mtime = statSync(file, { throwIfNoEntry: false })?.mtimeMs;
+  return mtime !== undefined && Date.now() - mtime > ms;
 }
 
 function release(lock: string): void {

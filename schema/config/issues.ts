@@ -5,7 +5,9 @@ import type { Pos } from './json-node.js';
 /** `file:line: key: message` (line left out when 0, key when ''). */
 export function formatIssue(issue: ConfigIssue): string {
   const where = issue.line > 0 ? `${issue.file}:${issue.line}` : issue.file;
-  return issue.key === '' ? `${where}: ${issue.message}` : `${where}: ${issue.key}: ${issue.message}`;
+  // A key may hold any character a JSON string can: control characters are shown escaped, never raw.
+  const key = issue.key.replace(/[\x00-\x1f\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return key === '' ? `${where}: ${issue.message}` : `${where}: ${key}: ${issue.message}`;
 }
 
 export function makeIssue(file: string, pos: Pos | null, key: string, message: string): ConfigIssue {

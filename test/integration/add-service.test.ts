@@ -217,6 +217,15 @@ describe('upk add', { timeout: 120_000 }, () => {
     writeFileSync(missing, 'A=1\n');
     assert.equal((await box.upk(['start', 'envf'])).code, 0);
     assert.equal((await box.upk(['remove', 'envf', '--delete-file'])).code, 0);
+    // A leading "-": optional, as in the key; relative to the working directory like any path.
+    const optional = await box.upk(['add', 'envo', '--environment-file=-./nonexist-optional.env', '--', 'sleep', '1000']);
+    assert.equal(optional.code, 0, optional.stdout + optional.stderr);
+    assert.ok(
+      readFileSync(join(box.servicesDir, 'envo.conf'), 'utf8').includes(
+        `"EnvironmentFile": ${JSON.stringify(`-${join(process.cwd(), 'nonexist-optional.env')}`)}`,
+      ),
+    );
+    assert.equal((await box.upk(['remove', 'envo', '--delete-file'])).code, 0);
   });
 
   it("add and scale check the files as reload-config does: another service's bad environment file does not refuse them", async () => {

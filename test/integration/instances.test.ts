@@ -2,7 +2,7 @@
 // UPK_INSTANCE; NAME meaning every instance; upk scale up and down, the file edited in place.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Sandbox, alive, sleep } from '../helpers/sandbox.js';
@@ -171,13 +171,10 @@ describe('Instances', { timeout: 120_000 }, () => {
       box.upk(['add', 'extra2', '--stopped', '--', 'sleep', '1000']),
     ]);
     // A start that a later scale stops before it is running says so (exit 5): true, and nothing else fails.
-    const interrupted = (r: { code: number | null; stdout: string }): boolean =>
-      r.code === 5 &&
-      /FAILED/.test(r.stdout) &&
-      r.stdout
-        .split('\n')
-        .filter((l) => /FAILED/.test(l))
-        .every((l) => /FAILED: stopped by a later command$/.test(l));
+    const interrupted = (r: { code: number | null; stdout: string; stderr: string }): boolean => {
+      const failed = (r.stdout + r.stderr).split('\n').filter((l) => /FAILED/.test(l));
+      return r.code === 5 && failed.length > 0 && failed.every((l) => /FAILED: stopped by a later command$/.test(l));
+    };
     for (const r of runs) assert.ok(r.code === 0 || interrupted(r), `exit ${r.code}: ${r.stdout}${r.stderr}`);
     const moves = runs
       .slice(0, 3)
@@ -223,6 +220,14 @@ describe('Instances', { timeout: 120_000 }, () => {
     writeFileSync(lock, `${dead}\n`);
     const over = await box.upk(['scale', 'web', '2']);
     assert.equal(over.code, 0, over.stdout + over.stderr);
+    assert.ok(!existsSync(lock));
+
+    // A lock holding no pid (something else wrote it), older than the wait: taken over at once.
+    writeFileSync(lock, 'garbage\n');
+    const old = (Date.now() - 60_000) / 1000;
+    utimesSync(lock, old, old);
+    const garbage = await box.upk(['scale', 'web', '2']);
+    assert.equal(garbage.code, 0, garbage.stdout + garbage.stderr);
     assert.ok(!existsSync(lock));
   });
 });

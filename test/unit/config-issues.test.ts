@@ -15,6 +15,11 @@ test('formatIssue: file:line: key: message, leaving out line 0 and an empty key'
   assert.equal(formatIssue({ file: '/a.conf', line: 0, column: 0, key: 'k', message: 'm' }), '/a.conf: k: m');
 });
 
+test('formatIssue shows control characters of a key escaped, never raw', T, () => {
+  const line = formatIssue({ file: '/x.conf', line: 3, column: 1, key: 'e.Environment.Y\u0000Z\u001b', message: 'bad' });
+  assert.equal(line, '/x.conf:3: e.Environment.Y\\u0000Z\\u001b: bad');
+});
+
 test('editDistance is case-insensitive and counts a swap of neighbours as one edit', T, () => {
   assert.equal(editDistance('KilTimeout', 'KillTimeout'), 1);
   assert.equal(editDistance('killtimeout', 'KillTimeout'), 0);

@@ -116,3 +116,13 @@ test('a NUL byte in a value (plain or quoted) is a problem on its line, never qu
   assert.doesNotMatch(JSON.stringify(parsed.problems), /s3cr3t/);
   assert.deepEqual(Object.fromEntries(parsed.vars), { A: '1', B: '2' });
 });
+
+test('a value that is not valid UTF-8 is a problem on its line (read as UTF-8, it would reach the service changed)', T, () => {
+  const parsed = parseEnvFile(Buffer.from('A=1\nPW=S3KRIT\xff\xfe\n', 'latin1').toString('utf8'));
+  assert.deepEqual(
+    parsed.problems.map((p) => p.line),
+    [2],
+  );
+  assert.match(parsed.problems[0]!.message, /not valid UTF-8/);
+  assert.doesNotMatch(JSON.stringify(parsed.problems), /S3KRIT/);
+});

@@ -55,7 +55,11 @@ function serviceKeys(command: string[], o: AddOptions, cwd = process.cwd()): Rec
     }
     keys.Environment = env;
   }
-  if (o.environmentFile !== undefined) keys.EnvironmentFile = resolve(cwd, o.environmentFile);
+  // A leading "-": optional, as in the key (a missing file is then fine).
+  if (o.environmentFile !== undefined) {
+    const optional = o.environmentFile.startsWith('-');
+    keys.EnvironmentFile = `${optional ? '-' : ''}${resolve(cwd, optional ? o.environmentFile.slice(1) : o.environmentFile)}`;
+  }
   if (o.instances !== undefined) keys.Instances = wholeNumberArgument('--instances', o.instances, 1);
   if (o.output !== undefined) keys.RedirectStdout = resolve(cwd, o.output);
   if (o.error !== undefined) keys.RedirectStderr = resolve(cwd, o.error);
@@ -85,7 +89,7 @@ export function registerAdd(program: Command, ctx: Context): void {
       ...all,
       v,
     ])
-    .option('--environment-file <file>', 'a file of NAME=VALUE lines read at every start (EnvironmentFile)')
+    .option('--environment-file <file>', 'a file of NAME=VALUE lines read at every start (EnvironmentFile; a leading - makes it optional)')
     .option('--output <file>', 'standard output to this file instead of log/stdout (RedirectStdout)')
     .option('--error <file>', 'standard error to this file instead of log/stderr (RedirectStderr)')
     .option('--log-timestamps', 'begin each line in the log files with when it was written (LogTimestamps)')
