@@ -15,9 +15,9 @@ import { socketAddress } from '../schema/socket-path.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import { HELLO_DEADLINE_MS, RpcConnection, dispatchTyped, type Handlers } from '../schema/rpc.js';
 import { upkeeperVersion } from '../schema/version.js';
-import { closePrivate, listenPrivate } from '../system/private-socket.js';
+import { closePrivate, listenPrivate } from '../schema/private-socket.js';
 import type { EventQueue } from './event-queue.js';
-import { readSettings } from './settings.js';
+import { readSettings } from '../schema/run-dir-read.js';
 import type { Identity, Supervisor } from './supervisor.js';
 
 export class BuddyServer {

@@ -8,7 +8,8 @@ import { BuddyServer } from './buddy-server.js';
 import { EventQueue } from './event-queue.js';
 import { JournalFile, setAsideOldJournal } from './journal-file.js';
 import { LastResort } from './last-resort.js';
-import { previousStatus, readSettings, serviceSurvives } from './settings.js';
+import { previousStatus, readSettings } from '../schema/run-dir-read.js';
+import { survives } from '../system/process-group.js';
 import { Supervisor } from './supervisor.js';
 import { stderrLines } from '../system/log-line.js';
 
@@ -122,7 +123,7 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (err) => log(`unhandled rejection: ${String(err)}`));
 
   supervisor.open(previous);
-  if (serviceSurvives(previous)) {
+  if (survives(previous)) {
     supervisor.adopt(previous);
     log(`adopted ${settings.service}: pid ${previous.pid} still runs`);
   }

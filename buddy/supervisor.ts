@@ -16,7 +16,7 @@ import { processAlive, processStartTime } from '../system/process-group.js';
 import type { EventQueue } from './event-queue.js';
 import { OutputChannel, type SpawnContext } from './service-output.js';
 import { ServiceProcesses, withoutMarker } from './service-processes.js';
-import { policyOf } from './settings.js';
+import { policyOf } from './machine-policy.js';
 import { UsageMeter } from './usage-meter.js';
 
 export interface Identity {

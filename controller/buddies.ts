@@ -6,8 +6,8 @@ import type { CommandOutcome } from '../schema/buddy-protocol.js';
 import type { ServiceConfig } from '../schema/config/types.js';
 import { RUN_DIR, SERVICE_MARKER } from '../schema/run-dir.js';
 import { markedProcesses, markerOf, serviceAlive, signalService } from '../system/marked-processes.js';
-import { processAlive } from '../system/process-group.js';
-import { previousStatus, serviceSurvives } from '../buddy/settings.js';
+import { processAlive, survives } from '../system/process-group.js';
+import { previousStatus } from '../schema/run-dir-read.js';
 import { BuddyLink } from './buddy-link.js';
 import { BUNDLED_BUDDY, launchBuddy } from './buddy-launcher.js';
 import type { Controller } from './controller.js';
@@ -166,7 +166,7 @@ export class Buddies {
       // A service left running without a buddy must not outlive a shutdown: a buddy is started to
       // stop it (it adopts it), and if none can be, the controller stops it itself.
       const left = previousStatus(join(entry.runDir, RUN_DIR.status), entry.uuid);
-      if (!serviceSurvives(left)) {
+      if (!survives(left)) {
         // Its process is gone; what it left outside its group (a daemon's child) is found by its marker.
         if (markedProcesses(this.markerOf(entry), { first: true }).length === 0) return { ok: true, message: 'no buddy was running' };
         return this.stopUnsupervised(entry, null, 'its buddy is gone, and processes it left run on');

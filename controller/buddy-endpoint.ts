@@ -18,7 +18,7 @@ import { BUDDY_REQUEST_TIMEOUT_MS, BuddyLink } from './buddy-link.js';
 import { jsonCodec } from '../schema/codec.js';
 import { ErrorCode, UpkError, toUpkError } from '../schema/errors.js';
 import { HELLO_DEADLINE_MS, RpcConnection, dispatchTyped, type Handlers } from '../schema/rpc.js';
-import { closePrivate, listenPrivate } from '../system/private-socket.js';
+import { closePrivate, listenPrivate } from '../schema/private-socket.js';
 import type { AuditStore } from './audit-store.js';
 import type { Logger } from './log.js';
 import type { ServiceEntry, ServiceTable } from './service-table.js';

@@ -16,7 +16,7 @@ import { msgpackCodec } from '../schema/codec-msgpack.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import { HELLO_DEADLINE_MS, RpcConnection, dispatchTyped, type Handlers } from '../schema/rpc.js';
 import type { Logger } from './log.js';
-import { closePrivate, listenPrivate } from '../system/private-socket.js';
+import { closePrivate, listenPrivate } from '../schema/private-socket.js';
 
 /** Who is on the other end of a connection, as it said in `hello`. */
 export interface ClientContext {

@@ -10,7 +10,7 @@ import { ErrorCode, UpkError } from '../schema/errors.js';
 import { RUN_DIR } from '../schema/run-dir.js';
 import { ensureFifos } from '../system/files.js';
 import type { ConfigChangeRecord as ConfigChange, ReloadResult } from '../schema/client-protocol.js';
-import { readSettings } from '../buddy/settings.js';
+import { readSettings } from '../schema/run-dir-read.js';
 import { storedConfig } from './buddies.js';
 import type { Controller } from './controller.js';
 import { retentionLimits } from './retention.js';

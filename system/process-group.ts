@@ -59,3 +59,14 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
     return false;
   }
 }
+
+/**
+ * True when the process a record names still runs: a pid whose start time proves it is the same
+ * process (never a reused pid). For the status a previous buddy left (BuddyStatus).
+ */
+export function survives<T extends { pid: number | null; pidStartTime: number | null }>(
+  record: T | null,
+): record is T & { pid: number; pidStartTime: number } {
+  if (!record || typeof record.pid !== 'number' || typeof record.pidStartTime !== 'number') return false;
+  return processAlive(record.pid, record.pidStartTime);
+}

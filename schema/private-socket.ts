@@ -1,7 +1,7 @@
 // A Unix socket server only this user may use: the socket file is 0600 (and its directory 0700).
 import { chmodSync, unlinkSync } from 'node:fs';
 import type { Server } from 'node:net';
-import { socketAddress } from '../schema/socket-path.js';
+import { socketAddress } from './socket-path.js';
 
 /** Listen on `path`, replacing a socket file left there (the caller knows it is stale). */
 export function listenPrivate(server: Server, path: string): Promise<void> {
