@@ -26,9 +26,16 @@ const EXIT_RETRIES_MAX = 10;
 const COOLDOWN_MS = 10_000;
 const DELIVER_TIMEOUT_MS = 10_000;
 
+/** The time a policy runs on: real, or a test's. */
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+export const REAL_CLOCK: Clock = { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
+
 export class LastResort {
   private busy = false;
-  private failedAt = 0;
+  private failedAt = -Infinity;
 
   constructor(
     private readonly settings: () => BuddySettings,
@@ -37,6 +44,8 @@ export class LastResort {
     private readonly log: (message: string) => void,
     /** Acknowledges what the controller stored (Supervisor.ack). */
     private readonly ack: (seq: number) => void,
+    /** Time, injected for unit tests: the clock and a pause. */
+    private readonly clock: Clock = REAL_CLOCK,
   ) {}
 
   /** The 75 % rule: the ring is filling and no controller drained it within `drainedMs`. */
@@ -45,7 +54,7 @@ export class LastResort {
       this.queue.fill >= URGENT_FILL &&
       msSinceDrained > 2 * RETRY_MS &&
       !this.busy &&
-      Date.now() - this.failedAt > COOLDOWN_MS &&
+      this.clock.now() - this.failedAt > COOLDOWN_MS &&
       this.settings().controllerEndpoint !== null
     );
   }
@@ -59,7 +68,7 @@ export class LastResort {
     if (endpoint === null) return false;
     if (this.busy) {
       if (!exiting) return false;
-      while (this.busy) await new Promise((r) => setTimeout(r, 20));
+      while (this.busy) await this.clock.sleep(20);
       if (this.queue.pending === 0) return true;
     }
     this.busy = true;
@@ -68,7 +77,7 @@ export class LastResort {
       const retries = exiting && (configured < 0 || configured > EXIT_RETRIES_MAX) ? EXIT_RETRIES_MAX : configured;
       let absent = false;
       for (let attempt = 0; retries < 0 || attempt <= retries; attempt++) {
-        if (attempt > 0) await new Promise((r) => setTimeout(r, RETRY_MS));
+        if (attempt > 0) await this.clock.sleep(RETRY_MS);
         const rpc = await open(endpoint);
         // Exiting with no controller at all (its socket is gone: it was stopped), the journal keeps the
         // events for the next one at once; a socket there that refuses may be a controller restarting.
@@ -94,7 +103,7 @@ export class LastResort {
           rpc.destroy();
         }
       }
-      this.failedAt = Date.now();
+      this.failedAt = this.clock.now();
       this.log(
         absent
           ? `${reason}: no controller runs (no socket at ${endpoint}); events wait in the journal`

@@ -9,42 +9,55 @@ import { JournalFile } from '../../buddy/journal-file.js';
 import { LastResort, URGENT_FILL } from '../../buddy/last-resort.js';
 import type { BuddySettings } from '../../schema/buddy-protocol.js';
 
-describe('last resort', { timeout: 15_000 }, () => {
+describe('last resort', { timeout: 5_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'upk-lr-'));
   const identity = { instance: 'i', uuid: 'u', service: 's', pid: 1, started: 'x' };
-  const make = (retries: number) => {
+  /** A clock whose pauses pass at once, and are counted. */
+  const virtual = (): { now: () => number; sleep: (ms: number) => Promise<void>; slept: number[] } => {
+    let t = 0;
+    const slept: number[] = [];
+    return {
+      now: () => t,
+      sleep: (ms) => {
+        slept.push(ms);
+        t += ms;
+        return Promise.resolve();
+      },
+      slept,
+    };
+  };
+  const make = (retries: number, clock = virtual()) => {
     const q = new EventQueue(8, new JournalFile(join(dir, `j${retries}`), { journal: 1, ...identity }), 100);
     const settings = { controllerEndpoint: join(dir, 'nobody.sock'), reconnectRetries: retries } as BuddySettings;
     return {
       q,
+      clock,
       lr: new LastResort(
         () => settings,
         identity,
         q,
         () => undefined,
         (seq) => q.ack(seq, Date.now()),
+        clock,
       ),
     };
   };
 
   it('exiting with ReconnectRetries -1 gives up after a bounded number of tries', async () => {
-    const { q, lr } = make(-1);
+    const { q, lr, clock } = make(-1);
     writeFileSync(join(dir, 'nobody.sock'), ''); // something there that refuses: perhaps a controller restarting
     q.push('spawned', {}, 1);
-    const t0 = Date.now();
     assert.equal(await lr.deliver('exiting', true), false);
-    const took = Date.now() - t0;
-    assert.ok(took >= 4500 && took < 8000, `gave up after ${took} ms (10 retries, 0.5 s apart)`);
+    assert.deepEqual(clock.slept, Array(10).fill(500), '11 tries, 0.5 s apart');
     assert.equal(q.pending, 1, 'nothing was lost: the events wait for the journal');
   });
 
   it('exiting with no controller socket at all: no tries, the events wait for the journal at once', async () => {
-    const { q, lr } = make(-1);
+    const { q, lr, clock } = make(-1);
     rmSync(join(dir, 'nobody.sock'), { force: true });
     q.push('spawned', {}, 1);
-    const t0 = Date.now();
     assert.equal(await lr.deliver('exiting', true), false);
-    assert.ok(Date.now() - t0 < 400, `gave up after ${Date.now() - t0} ms`);
+    assert.deepEqual(clock.slept, [], 'no tries after the first');
     assert.equal(q.pending, 1);
   });
 
