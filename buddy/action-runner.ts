@@ -1,10 +1,10 @@
 // Runs action scripts (stop, reload, custom actions): output through a FIFO to log/actions and, the tail of it, to the caller.
 import type { ChildProcess } from 'node:child_process';
-import { closeSync, createWriteStream, fstatSync, lstatSync, mkdirSync, type WriteStream } from 'node:fs';
+import { closeSync, createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { LOG } from '../schema/run-dir.js';
-import { openLogFile } from '../schema/output-file.js';
+import { openLogFile, stillNamed } from '../schema/output-file.js';
 import { ActionPipes, type OpenActionPipe } from './action-pipes.js';
 import { spawnScript } from './spawn-script.js';
 import { TailBuffer } from './tail-buffer.js';
@@ -139,7 +139,7 @@ export class ActionRunner {
    * and the folder made again when it is gone. Null, said once until it works, when it cannot be.
    */
   private logStream(): WriteStream | null {
-    if (this.log && !this.stillNamed()) this.close();
+    if (this.log && !stillNamed(this.logFd, this.logPath)) this.close();
     if (this.log) return this.log;
     try {
       mkdirSync(this.logDir, { recursive: true, mode: 0o700 });
@@ -154,15 +154,5 @@ export class ActionRunner {
       this.logFailing = true;
     }
     return this.log;
-  }
-
-  private stillNamed(): boolean {
-    try {
-      const open = fstatSync(this.logFd);
-      const named = lstatSync(this.logPath);
-      return open.ino === named.ino && open.dev === named.dev;
-    } catch {
-      return false;
-    }
   }
 }

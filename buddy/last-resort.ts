@@ -36,6 +36,8 @@ export const REAL_CLOCK: Clock = { now: () => Date.now(), sleep: (ms) => new Pro
 export class LastResort {
   private busy = false;
   private failedAt = -Infinity;
+  /** The buddy exits: a round with unbounded tries stops trying. */
+  private exiting = false;
 
   constructor(
     private readonly settings: () => BuddySettings,
@@ -68,6 +70,8 @@ export class LastResort {
     if (endpoint === null) return false;
     if (this.busy) {
       if (!exiting) return false;
+      // A round under way (with ReconnectRetries -1 it would try for ever) ends at its next try.
+      this.exiting = true;
       while (this.busy) await this.clock.sleep(20);
       if (this.queue.pending === 0) return true;
     }
@@ -76,7 +80,7 @@ export class LastResort {
       const configured = this.settings().reconnectRetries;
       const retries = exiting && (configured < 0 || configured > EXIT_RETRIES_MAX) ? EXIT_RETRIES_MAX : configured;
       let absent = false;
-      for (let attempt = 0; retries < 0 || attempt <= retries; attempt++) {
+      for (let attempt = 0; (retries < 0 && !this.exiting) || attempt <= retries; attempt++) {
         if (attempt > 0) await this.clock.sleep(RETRY_MS);
         const rpc = await open(endpoint);
         // Exiting with no controller at all (its socket is gone: it was stopped), the journal keeps the

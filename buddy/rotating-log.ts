@@ -1,14 +1,16 @@
 // Appends one of the service's output streams to its file, rotating by size at a line boundary:
 // FILE becomes FILE.1, FILE.1 becomes FILE.2 … up to LogKeep files. The buddy is the only writer
 // (it drains the FIFO), so rotation needs nothing of the service and loses nothing.
-import { closeSync, existsSync, fstatSync, lstatSync, mkdirSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { inFolder, makeLogFilePrivate, openFolder, openOutputFileIn } from '../schema/output-file.js';
+import { inFolder, makeLogFilePrivate, openFolder, openOutputFileIn, stillNamed } from '../schema/output-file.js';
 
 const NEWLINE = 10;
 
 /** A file that could not be opened is tried again at most this often (on the next write after it). */
 const REOPEN_MS = 1000;
+/** After a rotation failed, the file grows past LogMaxSize this long before the next try. */
+const ROTATION_RETRY_MS = 60_000;
 /** How often the path is checked to still name the open file (moved or deleted by someone else). */
 const CHECK_PATH_MS = 1000;
 
@@ -23,6 +25,8 @@ export class RotatingLog {
   private checkAt = 0;
   /** A regular file (rotated); /dev/null is written and never rotated, never renamed. */
   private regular = true;
+  private noRotationUntil = 0;
+  private rotationFailure: Error | null = null;
   /**
    * The file's folder, held open (reached by `openFolder`): rotation renames and checks happen in it
    * through the descriptor, so that a link planted on the path later leads nowhere else.
@@ -69,7 +73,8 @@ export class RotatingLog {
     let chunk = data;
     while (chunk.length > 0) {
       const room = this.maxBytes - this.size;
-      if (this.maxBytes <= 0 || !this.regular || chunk.length <= room) return this.append(chunk);
+      // No rotation for /dev/null, nor for a while after one failed (the file grows past the limit).
+      if (this.maxBytes <= 0 || !this.regular || chunk.length <= room || Date.now() < this.noRotationUntil) return this.append(chunk);
       // End this file after the last whole line that fits …
       let cut = room > 0 ? chunk.lastIndexOf(NEWLINE, room - 1) : -1;
       if (cut < 0 && (this.midLine || this.size === 0)) {
@@ -132,7 +137,19 @@ export class RotatingLog {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') failed = err;
     }
     if (!this.reopen(false)) throw this.failure!;
-    if (failed) throw failed;
+    if (failed) {
+      // The output is not lost: it goes on into the same file, past LogMaxSize, and rotation is tried
+      // again a minute later. Told once by the caller (rotationFailure).
+      this.noRotationUntil = Date.now() + ROTATION_RETRY_MS;
+      this.rotationFailure = failed as Error;
+    }
+  }
+
+  /** Why the last rotation failed, once: the caller tells it (the output itself is kept). */
+  takeRotationFailure(): Error | null {
+    const failure = this.rotationFailure;
+    this.rotationFailure = null;
+    return failure;
   }
 
   /**
@@ -142,15 +159,7 @@ export class RotatingLog {
   private checkPath(): void {
     if (this.fd === null || Date.now() < this.checkAt) return;
     this.checkAt = Date.now() + CHECK_PATH_MS;
-    let same = false;
-    try {
-      const open = fstatSync(this.fd);
-      const named = lstatSync(this.at(this.name));
-      same = open.ino === named.ino && open.dev === named.dev;
-    } catch {
-      /* nothing at the path (or not reachable): begin a new file */
-    }
-    if (!same) {
+    if (!stillNamed(this.fd, this.at(this.name))) {
       this.close();
       this.reopen();
     }

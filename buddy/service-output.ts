@@ -3,7 +3,6 @@
 // The service writes into log/stdout_pipe (or stderr_pipe), opened read-write so that it is itself a
 // reader: it never gets SIGPIPE, even while no buddy runs; the kernel keeps what it wrote until the
 // next buddy opens the FIFO and drains it.
-import type { ChildProcess } from 'node:child_process';
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { ensureFifo } from '../system/files.js';
@@ -67,6 +66,8 @@ export class OutputChannel {
    * (log/ deleted under the buddy).
    */
   private handle: number | null = null;
+  /** Reads the FIFO while a pipe program cannot be started (see startPipe). */
+  private discarder: Socket | null = null;
   /** Bytes of output lost since writing the file failed; null while it works. */
   private lostBytes: number | null = null;
 
@@ -84,11 +85,18 @@ export class OutputChannel {
   }
 
   /** Start carrying output; `previous` is a pipe program a lost buddy left running, to adopt. */
-  open(previous: ProcessRef | null = null): void {
-    ensureFifo(this.spec.fifo);
+  open(previous: ProcessRef | null = null, fifo: number | null = null): void {
+    // `fifo`: the FIFO a channel before this one held (a reconfigure), taken over through its descriptor:
+    // the service writes into that FIFO, even if its name was deleted and another made since.
+    if (fifo === null) ensureFifo(this.spec.fifo);
+    const path = fifo === null ? this.spec.fifo : `/proc/self/fd/${fifo}`;
     // Held read-write: a reader always exists for the service, and readers never see end-of-file.
-    this.keeper = openSync(this.spec.fifo, constants.O_RDWR);
-    this.handle = openSync(this.spec.fifo, constants.O_RDWR);
+    try {
+      this.keeper = openSync(path, constants.O_RDWR);
+      this.handle = openSync(path, constants.O_RDWR);
+    } finally {
+      if (fifo !== null) closeSync(fifo);
+    }
     if (this.spec.pipeScript) {
       if (previous && processAlive(previous.pid, previous.startTime)) this.adoptPipe(previous);
       else this.startPipe();
@@ -126,14 +134,20 @@ export class OutputChannel {
     this.tail.add(chunk);
     try {
       this.sink?.write(this.stamper ? this.stamper.stamp(chunk) : chunk);
-      if (this.lostBytes !== null) {
-        this.log(`writing ${this.spec.file} again (${this.lostBytes} bytes of output were lost)`);
-        this.emit('output_resumed', { file: this.spec.file, lostBytes: this.lostBytes });
-      }
-      this.lostBytes = null;
+      const rotation = this.sink?.takeRotationFailure();
+      if (rotation) this.log(`cannot rotate ${this.spec.file} (it grows past LogMaxSize; tried again in a minute): ${rotation.message}`);
+      this.resumed();
     } catch (err) {
       this.failed(err as Error, chunk.length);
     }
+  }
+
+  /** Output reaches its file (or pipe program) again: told once, with what was lost. */
+  private resumed(): void {
+    if (this.lostBytes === null) return;
+    this.log(`writing ${this.spec.file} again (${this.lostBytes} bytes of output were lost)`);
+    this.emit('output_resumed', { file: this.spec.file, lostBytes: this.lostBytes });
+    this.lostBytes = null;
   }
 
   /** Told once, not for every chunk, until it works again (a full disk, a file gone, loses output, not the buddy). */
@@ -161,6 +175,11 @@ export class OutputChannel {
     }
   }
 
+  /** A new descriptor of this channel's FIFO, for the channel that replaces it (`open(…, fifo)`). */
+  handOver(): number | null {
+    return this.handle === null ? null : openSync(this.fifo(), constants.O_RDWR);
+  }
+
   /** The FIFO's path: through the held descriptor while it is open. */
   private fifo(): string {
     return this.handle === null ? this.spec.fifo : `/proc/self/fd/${this.handle}`;
@@ -177,6 +196,8 @@ export class OutputChannel {
     // (A pipe program runs in a session of its own; an adopted one is signalled only if it is still that process.)
     if (this.piper && processAlive(this.piper.pid, this.piper.startTime)) signalGroup(this.piper.pid, 'SIGTERM');
     this.reader?.destroy();
+    this.discarder?.destroy();
+    this.discarder = null;
     this.sink?.close();
     if (this.drainFd !== null) closeSync(this.drainFd);
     this.drainFd = null;
@@ -186,23 +207,54 @@ export class OutputChannel {
     this.handle = null;
   }
 
+  /**
+   * Start the pipe program. When it cannot be (its output file refused, no descriptor left), the FIFO
+   * is drained meanwhile and its output lost and told (the service must never block), and it is tried
+   * again PIPE_RESTART_MS later.
+   */
   private startPipe(): void {
-    const ctx = this.context();
-    const input = openSync(this.fifo(), constants.O_RDONLY);
-    const output = openOutputFile(this.spec.file, !this.spec.redirected);
-    const errors = openLogFile(this.spec.pipeErrors);
-    let child: ChildProcess;
+    if (this.closing) return;
+    const fds: number[] = [];
     try {
-      child = spawnScript(this.spec.pipeScript!, [], [input, output, errors], ctx);
+      const ctx = this.context();
+      fds.push(openSync(this.fifo(), constants.O_RDONLY));
+      fds.push(openOutputFile(this.spec.file, !this.spec.redirected, true));
+      fds.push(openLogFile(this.spec.pipeErrors));
+      const child = spawnScript(this.spec.pipeScript!, [], fds, ctx);
+      const pid = child.pid;
+      this.piper = pid === undefined ? null : { pid, startTime: processStartTime(pid) ?? 0 };
+      child.on('error', (err) => this.log(`pipe program ${this.spec.pipeScript}: ${err.message}`));
+      child.on('exit', (code, signal) => this.pipeGone(`${signal ?? code}`));
+      this.discarder?.destroy();
+      this.discarder = null;
+      this.resumed();
+    } catch (err) {
+      this.failed(err as Error, 0);
+      this.discard();
+      this.timer = setTimeout(() => this.startPipe(), PIPE_RESTART_MS);
     } finally {
-      closeSync(input);
-      closeSync(output);
-      closeSync(errors);
+      for (const fd of fds) closeSync(fd);
     }
-    const pid = child.pid;
-    this.piper = pid === undefined ? null : { pid, startTime: processStartTime(pid) ?? 0 };
-    child.on('error', (err) => this.log(`pipe program ${this.spec.pipeScript}: ${err.message}`));
-    child.on('exit', (code, signal) => this.pipeGone(`${signal ?? code}`));
+  }
+
+  /** While no pipe program reads the FIFO: read it here, keep the last output, count the rest as lost. */
+  private discard(): void {
+    if (this.discarder) return;
+    try {
+      this.discarder = new Socket({
+        fd: openSync(this.fifo(), constants.O_RDONLY | constants.O_NONBLOCK),
+        readable: true,
+        writable: false,
+      });
+    } catch (err) {
+      this.log(`reading ${this.spec.fifo}: ${(err as Error).message}`);
+      return;
+    }
+    this.discarder.on('error', () => undefined);
+    this.discarder.on('data', (chunk: Buffer) => {
+      this.tail.add(chunk);
+      this.lostBytes = (this.lostBytes ?? 0) + chunk.length;
+    });
   }
 
   private adoptPipe(previous: ProcessRef): void {

@@ -89,9 +89,10 @@ export class Supervisor {
 
   /** Start; `previous` is the status a lost buddy left (its pipe programs are adopted). */
   open(previous: BuddyStatus | null): void {
+    // buddy_started first: the first event of every buddy (an output_failed of the opening follows it).
+    this.emit('buddy_started', { pid: process.pid, detail: { version: upkeeperVersion() } });
     this.stdout.open(previous?.pipes?.stdout ?? null);
     this.stderr.open(previous?.pipes?.stderr ?? null);
-    this.emit('buddy_started', { pid: process.pid, detail: { version: upkeeperVersion() } });
     this.scheduleStatus();
   }
 
@@ -120,14 +121,18 @@ export class Supervisor {
     );
   }
 
+  /** Close everything; each part on its own, so that one failing leaves none of the others open. */
   close(): void {
     for (const t of this.timers.values()) clearTimeout(t);
     if (this.groupWatch) clearTimeout(this.groupWatch);
     if (this.adoptedWatch) clearInterval(this.adoptedWatch);
-    this.meter.close();
-    this.stdout.close();
-    this.stderr.close();
-    this.actions.close();
+    for (const part of [this.meter, this.stdout, this.stderr, this.actions]) {
+      try {
+        part.close();
+      } catch (err) {
+        this.log(`closing: ${(err as Error).message}`);
+      }
+    }
   }
 
   // ---- commands ----------------------------------------------------------------------------------
@@ -225,14 +230,16 @@ export class Supervisor {
     this.queue.resize(settings.ringbufferSize, settings.journalMaxEvents);
     const changed = (keys: (keyof BuddySettings)[]): boolean => keys.some((k) => before[k] !== settings[k]);
     if (changed(['redirectStdout', 'pipeStdout', 'logMaxSize', 'logKeep', 'logTimestamps'])) {
+      const fifo = this.stdout.handOver();
       this.stdout.close();
       this.stdout = this.outputChannel('stdout');
-      this.stdout.open();
+      this.stdout.open(null, fifo);
     }
     if (changed(['redirectStderr', 'pipeStderr', 'logMaxSize', 'logKeep', 'logTimestamps'])) {
+      const fifo = this.stderr.handOver();
       this.stderr.close();
       this.stderr = this.outputChannel('stderr');
-      this.stderr.open();
+      this.stderr.open(null, fifo);
     }
     this.emit('reconfigured', {});
   }

@@ -1,12 +1,13 @@
 // The controller's buddies: attach (connect, else launch), reconcile, notice a lost one, shut one
 // down, and find and retire buddies that serve no configured service.
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandOutcome } from '../schema/buddy-protocol.js';
+import { ErrorCode, UpkError } from '../schema/errors.js';
 import type { ServiceConfig } from '../schema/config/types.js';
 import { RUN_DIR, SERVICE_MARKER } from '../schema/run-dir.js';
 import { markedProcesses, markerOf, serviceAlive, signalService } from '../system/marked-processes.js';
-import { processAlive, survives } from '../system/process-group.js';
+import { processAlive, signalGroup, survives } from '../system/process-group.js';
 import { previousStatus } from '../schema/run-dir-read.js';
 import { BuddyLink } from './buddy-link.js';
 import { BUNDLED_BUDDY, launchBuddy } from './buddy-launcher.js';
@@ -187,12 +188,22 @@ export class Buddies {
     try {
       outcome = await link.call('shutdown', { controller: true }, answerMs);
     } catch (err) {
-      const why = `its buddy ${link.pid} did not answer its shutdown (${(err as Error).message})`;
-      killQuietly(link.pid);
-      this.c.log.error(`${entry.config.id}: ${why}: killed`);
-      this.c.store.endBuddy(link.buddyId, 'killed: no answer to its shutdown');
-      const stopped = await this.stopUnsupervised(entry, entry.status?.pid ?? null, `${why}, and was killed`, 'stopped by the controller');
-      return { ...stopped, message: `${stopped.message}; its buddy did not answer and was killed` };
+      // No answer in time: the buddy is stuck, and killed. The connection lost: it ended by itself.
+      const timedOut = err instanceof UpkError && err.code === ErrorCode.TIMEOUT;
+      const why = timedOut
+        ? `its buddy ${link.pid} did not answer its shutdown (${err.message})`
+        : `its buddy ${link.pid} ended during its shutdown (${(err as Error).message})`;
+      if (timedOut) this.killBuddy(entry, link.pid);
+      else await waitForExit(link.pid, SHUTDOWN_DRAIN_MS);
+      this.c.log.error(`${entry.config.id}: ${why}${timedOut ? ': killed' : ''}`);
+      this.c.store.endBuddy(link.buddyId, timedOut ? 'killed: no answer to its shutdown' : 'lost');
+      const stopped = await this.stopUnsupervised(
+        entry,
+        entry.status?.pid ?? null,
+        timedOut ? `${why}, and was killed` : why,
+        'stopped by the controller',
+      );
+      return { ...stopped, message: `${stopped.message}${timedOut ? '; its buddy did not answer and was killed' : ''}` };
     }
     entry.status = outcome.status;
     if (await waitForExit(link.pid, SHUTDOWN_DRAIN_MS)) {
@@ -200,7 +211,7 @@ export class Buddies {
       return outcome;
     }
     // A buddy that outlives its shutdown (a bug) must not run on unseen: it is killed, and that is told.
-    killQuietly(link.pid);
+    this.killBuddy(entry, link.pid);
     this.c.log.error(
       `${entry.config.id}: buddy ${link.pid} did not exit ${SHUTDOWN_DRAIN_MS / 1000} s after its shutdown: killed (events it had not handed over are lost)`,
     );
@@ -230,6 +241,19 @@ export class Buddies {
    * and its marked processes, SIGKILL after KillTimeout (at least 1 s; 10 s when it is negative), and
    * a last SIGKILL check 1 s later.
    */
+  /**
+   * Kill a stuck buddy (SIGKILL), only if that pid is still a buddy of this service (its command line
+   * names the run directory: never a reused pid), and its pipe programs, which run in sessions of their
+   * own and would read on unseen.
+   */
+  private killBuddy(entry: ServiceEntry, pid: number): void {
+    if (isBuddyOf(pid, entry.runDir)) signalPid(pid, 'SIGKILL');
+    const pipes = previousStatus(join(entry.runDir, RUN_DIR.status), entry.uuid)?.pipes;
+    for (const pipe of [pipes?.stdout, pipes?.stderr]) {
+      if (pipe && processAlive(pipe.pid, pipe.startTime)) signalGroup(pipe.pid, 'SIGKILL');
+    }
+  }
+
   private async stopUnsupervised(
     entry: ServiceEntry,
     pid: number | null,
@@ -454,10 +478,11 @@ function signalPid(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-function killQuietly(pid: number): void {
+/** Is `pid` a buddy of the service whose run directory is `runDir` (its command line names it)? */
+function isBuddyOf(pid: number, runDir: string): boolean {
   try {
-    process.kill(pid, 'SIGKILL');
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(runDir);
   } catch {
-    /* gone meanwhile */
+    return false;
   }
 }

@@ -45,7 +45,7 @@ const DOUBLE_QUOTE_ESCAPES = new Set(['"', '\\', '$', '`']);
  * Unlike systemd, which skips them silently, a line without `=`, a bad name, text after a closing quote
  * followed by a blank, and a quote never closed are problems, each with its line.
  */
-export function parseEnvFile(text: string): ParsedEnvFile {
+export function parseEnvFile(text: string, utf8 = true): ParsedEnvFile {
   const vars = new Map<string, string>();
   const problems: EnvFileProblem[] = [];
   const src = text.replace(/\r\n/g, '\n');
@@ -94,8 +94,8 @@ export function parseEnvFile(text: string): ParsedEnvFile {
       problems.push({ line: start, message: 'the value holds a NUL byte, which no environment variable can' });
       continue;
     }
-    // Read as UTF-8: a byte that is not becomes U+FFFD, and the service would get other bytes than written.
-    if (value.value.includes('\uFFFD')) {
+    // Read as UTF-8: a byte that is not became U+FFFD, and the service would get other bytes than written.
+    if (!utf8 && value.value.includes('\uFFFD')) {
       problems.push({ line: start, message: 'the value is not valid UTF-8 (environment files are read as UTF-8)' });
       continue;
     }
@@ -186,7 +186,7 @@ export function readEnvFiles(refs: readonly EnvFileRef[]): { vars: Record<string
       if (read.missing && ref.optional) continue;
       return { error: `environment file ${ref.path}: ${read.message}` };
     }
-    const parsed = parseEnvFile(read.text);
+    const parsed = parseEnvFile(read.text, read.utf8);
     const first = parsed.problems[0];
     if (first) return { error: `environment file ${ref.path}:${first.line}: ${first.message}` };
     for (const [k, v] of parsed.vars) {

@@ -24,32 +24,38 @@ export function openLogFile(path: string): number {
  * root) append elsewhere, nor block it (a FIFO, a terminal). Opened read-write where it can be, so that
  * the caller can read its last byte through the descriptor.
  */
-export function openOutputFile(path: string, own: boolean): number {
+export function openOutputFile(path: string, own: boolean, writeOnly = false): number {
   const dir = openFolder(dirname(path));
   try {
-    return openOutputFileIn(dir, basename(path), path, own);
+    return openOutputFileIn(dir, basename(path), path, own, writeOnly);
   } finally {
     closeSync(dir);
   }
 }
 
-/** `openOutputFile` of `name` in a folder already opened by `openFolder`; `shown` names it in errors. */
-export function openOutputFileIn(dir: number, name: string, shown: string, own: boolean): number {
-  const flags = constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+/**
+ * `openOutputFile` of `name` in a folder already opened by `openFolder`; `shown` names it in errors.
+ * `writeOnly`: for a descriptor handed to another program (a pipe program may append, not read).
+ */
+export function openOutputFileIn(dir: number, name: string, shown: string, own: boolean, writeOnly = false): number {
+  // O_NOCTTY: a terminal at the path must not become the buddy's controlling terminal (Ctrl-C there would stop it).
+  const flags = constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY;
   const mode = own ? LOG_FILE_MODE : 0o600;
   const path = inFolder(dir, name);
   let fd: number;
   try {
     try {
-      fd = openSync(path, flags | constants.O_RDWR, mode);
+      fd = openSync(path, flags | (writeOnly ? constants.O_WRONLY : constants.O_RDWR), mode);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EACCES') throw err;
+      if (writeOnly || (err as NodeJS.ErrnoException).code !== 'EACCES') throw err;
       fd = openSync(path, flags | constants.O_WRONLY, mode); // a file its owner made write-only
     }
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'ELOOP') throw new Error(`${shown} is a symbolic link: output is never written through one`);
-    throw new Error(`cannot open ${shown}: ${e.code ?? e.message}`);
+    throw new Error(
+      `cannot open ${shown}: ${e.code === 'ENXIO' ? 'ENXIO (a FIFO no one reads, or a device that is not there)' : (e.code ?? e.message)}`,
+    );
   }
   try {
     const why = unusableOutput(fstatSync(fd));
@@ -106,6 +112,11 @@ export function openFolder(path: string): number {
         }
         if (++links > MAX_LINKS) throw new Error(`${shown}: too many symbolic links`);
         const target = readlinkSync(here);
+        // The link read must be the one judged: one swapped in meanwhile (a folder writable by a group) has
+        // another inode, or a changed ctime if the first was renamed away and back.
+        const again = lstatSync(here, { throwIfNoEntry: false });
+        if (!again || again.ino !== st.ino || again.dev !== st.dev || again.ctimeMs !== st.ctimeMs)
+          throw new Error(`${shown} changed while it was read`);
         todo = [...parts(target), ...todo];
         if (target.startsWith('/')) {
           closeSync(fd);
@@ -159,7 +170,7 @@ function devNull(): number {
 export function makeLogFilePrivate(path: string): void {
   let fd: number;
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ELOOP') return;
@@ -169,5 +180,16 @@ export function makeLogFilePrivate(path: string): void {
     if (fstatSync(fd).isFile()) fchmodSync(fd, LOG_FILE_MODE);
   } finally {
     closeSync(fd);
+  }
+}
+
+/** Does `path` (not followed) still name the file open as `fd`? False when it is gone or another. */
+export function stillNamed(fd: number, path: string): boolean {
+  try {
+    const open = fstatSync(fd);
+    const named = lstatSync(path);
+    return open.ino === named.ino && open.dev === named.dev;
+  } catch {
+    return false;
   }
 }

@@ -31,8 +31,9 @@ async function acquire(lock: string): Promise<void> {
     if (holder === null) return;
     // A holder that is dead, or a lock without a pid in it (written by something else) older than
     // the wait: taken over.
-    if (holder !== undefined ? !alive(holder) : olderThan(lock, LOCK_WAIT_MS)) {
-      takeOver(lock, holder);
+    const stale = holder !== undefined ? !alive(holder) : staleInode(lock, LOCK_WAIT_MS);
+    if (stale !== false) {
+      takeOver(lock, holder, typeof stale === 'number' ? stale : undefined);
       continue;
     }
     if (Date.now() >= deadline) {
@@ -84,7 +85,7 @@ function holderOf(lock: string): number | undefined {
 }
 
 /** Delete a lock whose holder is dead, one command at a time (a guard file), once it is sure the lock is still that one's. */
-function takeOver(lock: string, dead: number | undefined): void {
+function takeOver(lock: string, dead: number | undefined, inode?: number): void {
   const guard = `${lock}.takeover`;
   try {
     closeSync(openSync(guard, 'wx', 0o600));
@@ -95,15 +96,18 @@ function takeOver(lock: string, dead: number | undefined): void {
     return;
   }
   try {
-    if (holderOf(lock) === dead) unlinkQuietly(lock);
+    // Still the lock judged: the same holder, and for one without a pid the same file (not a new lock).
+    const same = dead !== undefined ? holderOf(lock) === dead : statSync(lock, { throwIfNoEntry: false })?.ino === inode;
+    if (same) unlinkQuietly(lock);
   } finally {
     unlinkQuietly(guard);
   }
 }
 
-function olderThan(file: string, ms: number): boolean {
-  const mtime = statSync(file, { throwIfNoEntry: false })?.mtimeMs;
-  return mtime !== undefined && Date.now() - mtime > ms;
+/** The inode of a lock file older than `ms` (false when it is younger, or gone). */
+function staleInode(file: string, ms: number): number | false {
+  const st = statSync(file, { throwIfNoEntry: false });
+  return st !== undefined && Date.now() - st.mtimeMs > ms ? st.ino : false;
 }
 
 function release(lock: string): void {

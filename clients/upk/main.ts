@@ -62,12 +62,13 @@ function startHint(err: UpkError): string | null {
 }
 
 /**
- * A reader that went away (`upk events | head -1`): every command ends there, quietly and with exit 0,
- * as `git log | head` does. Any other failure to write ends it with exit 1, said on standard error when it still can be.
+ * A reader that went away (`upk events | head -1`): every command ends there, quietly, with exit 0
+ * (as `git log | head` does) unless it had already failed. Any other failure to write ends it with exit 1, said on standard error when it still can be.
  */
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(ExitCode.OK);
+    // A failure already known (a service that did not stop) still decides the exit: `set -o pipefail` sees it.
+    if (err.code === 'EPIPE') process.exit(ctx.exitCode);
     if (stream === process.stdout) process.stderr.write(`upk: cannot write to standard output: ${err.message}\n`);
     process.exit(ExitCode.ERROR);
   });

@@ -31,6 +31,7 @@ export function checkEnvironmentFiles(services: readonly ServiceConfig[]): { iss
 
 function check(path: string, optional: boolean, key: string): ConfigIssue[] {
   const read = readText(path);
-  if ('text' in read) return parseEnvFile(read.text).problems.map((p) => makeIssue(path, { line: p.line, column: 1 }, key, p.message));
+  if ('text' in read)
+    return parseEnvFile(read.text, read.utf8).problems.map((p) => makeIssue(path, { line: p.line, column: 1 }, key, p.message));
   return read.missing && optional ? [] : [makeIssue(path, null, key, read.message)];
 }

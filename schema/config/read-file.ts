@@ -1,7 +1,9 @@
 // Reading a config file as text: regular files only, at most CONFIG_FILE_MAX_BYTES, never blocking; every failure a plain message.
+import { isUtf8 } from 'node:buffer';
 import fs from 'node:fs';
 
-export type ReadResult = { text: string } | { missing: true; message: string } | { missing: false; message: string };
+/** `utf8`: the bytes were valid UTF-8 (else `text` holds U+FFFD where they were not). */
+export type ReadResult = { text: string; utf8: boolean } | { missing: true; message: string } | { missing: false; message: string };
 
 /** The largest configuration file read (4 MiB); a larger one is an error, not read at all. */
 export const CONFIG_FILE_MAX_BYTES = 4 * 1024 * 1024;
@@ -41,7 +43,7 @@ export function readText(file: string): ReadResult {
     if (stat.size > CONFIG_FILE_MAX_BYTES) return refused(tooLarge(`is ${sizeAboveLimit(stat.size)}`));
     const bytes = readAtMost(fd, CONFIG_FILE_MAX_BYTES + 1);
     if (bytes.length > CONFIG_FILE_MAX_BYTES) return refused(tooLarge('grew past that while being read'));
-    return { text: bytes.toString('utf8') };
+    return { text: bytes.toString('utf8'), utf8: isUtf8(bytes) };
   } catch (err) {
     return failed(err);
   } finally {

@@ -207,8 +207,11 @@ describe('Instances', { timeout: 120_000 }, () => {
     writeFileSync(lock, `${process.pid}\n`);
     const started = Date.now();
     const waiting = box.upk(['scale', 'web', '3']);
+    let done = false;
+    void waiting.then(() => (done = true));
     await sleep(1000);
     assert.ok(existsSync(lock), 'still ours');
+    assert.equal(done, false, 'it waits while a live command holds the lock');
     rmSync(lock);
     const r = await waiting;
     assert.equal(r.code, 0, r.stdout + r.stderr);

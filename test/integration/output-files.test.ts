@@ -26,6 +26,7 @@ describe('output files', { timeout: 120_000 }, () => {
     mkdirSync(box.file('logs'));
     symlinkSync(box.file('victim'), box.file('logs/linked.log'));
     execFileSync('mkfifo', [box.file('logs/fifo.log')]);
+    execFileSync('mkfifo', [box.file('logs/piped.fifo')]);
     mkdirSync(box.file('logs/dir.log'));
     writeFileSync(box.file('nul.env'), 'PLAIN=1\nSECRET=s3cr3t\u0000tail\n');
     box.writeServices({
@@ -41,6 +42,14 @@ describe('output files', { timeout: 120_000 }, () => {
         InitialState: 'running',
       },
       plain: { ExecStart: TICKER, MinUptime: 0.1, InitialState: 'running' },
+      // 200 KB at once, more than a FIFO holds, then a marker: blocked, it never writes the marker.
+      piped: {
+        ExecStart: `sh -c 'head -c 200000 /dev/zero | tr "\\\\0" x; echo; touch ${box.file('piped-done')}; exec sleep 1000'`,
+        PipeStdoutScript: 'exec cat',
+        RedirectStdout: box.file('logs/piped.fifo'),
+        MinUptime: 0.1,
+        InitialState: 'running',
+      },
       devnull: {
         ExecStart: TICKER,
         RedirectStdout: '/dev/null',
@@ -53,7 +62,7 @@ describe('output files', { timeout: 120_000 }, () => {
       nul: { ExecStart: 'sleep 1000', EnvironmentFile: box.file('nul.env'), MinUptime: 0.1 },
     });
     await box.startController();
-    for (const s of ['linked', 'fifo', 'dir', 'rotating', 'plain', 'devnull']) await box.waitForState(s, 'running', 15_000);
+    for (const s of ['linked', 'fifo', 'dir', 'rotating', 'plain', 'devnull', 'piped']) await box.waitForState(s, 'running', 15_000);
   });
   after(() => box.cleanup());
 
@@ -106,6 +115,15 @@ describe('output files', { timeout: 120_000 }, () => {
     );
   });
 
+  it('a pipe program whose output file is refused: the service never blocks, the output is told lost, the program starts once the path is fixed', async () => {
+    await box.waitFor('the service to write all it had', () => existsSync(box.file('piped-done')), 10_000);
+    await box.waitFor('output_failed', () => events('piped', 'output_failed').length === 1, 5000);
+    assert.match(String(events('piped', 'output_failed')[0]!.error), /piped\.fifo: ENXIO \(a FIFO no one reads/);
+    unlinkSync(box.file('logs/piped.fifo'));
+    await box.waitFor('output_resumed', () => events('piped', 'output_resumed').length === 1, 10_000);
+    assert.ok(Number(events('piped', 'output_resumed')[0]!.lostBytes) >= 200_000);
+  });
+
   it('/dev/null takes the output, and is never rotated (never renamed, whatever LogMaxSize says)', async () => {
     await sleep(1000); // 20 lines, far past LogMaxSize 100
     assert.ok(statSync('/dev/null').isCharacterDevice());
@@ -128,6 +146,18 @@ describe('output files', { timeout: 120_000 }, () => {
     assert.match(readFileSync(join(box.runDir('plain'), 'log', 'actions'), 'utf8'), /stop \(pid \d+\) exited with code 0/);
     const again = await box.upk(['start', 'plain']);
     assert.equal(again.code, 0, again.stdout + again.stderr);
+    // A reconfigure of its output takes the FIFO over from the channel before, not by its name: the
+    // service, started into the FIFO whose name was deleted, still reaches log/stdout.
+    const conf = join(box.servicesDir, 'services.conf');
+    const services = JSON.parse(readFileSync(conf, 'utf8')) as Record<string, Record<string, unknown>>;
+    services.plain!.LogMaxSize = 1_000_000;
+    writeFileSync(conf, JSON.stringify(services));
+    assert.equal((await box.upk(['reload-config'])).code, 0);
+    const stdout = join(box.runDir('plain'), 'log', 'stdout');
+    const size = (): number => (existsSync(stdout) ? statSync(stdout).size : 0);
+    await sleep(300);
+    const sizeThen = size();
+    await box.waitFor('output after the reconfigure', () => size() > sizeThen + 20, 5000);
   });
 
   it('a symbolic link in the folder part of the path, in a folder of another user: refused, nothing written through it', async (t) => {

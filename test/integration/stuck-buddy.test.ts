@@ -20,7 +20,13 @@ describe('a buddy stuck after its shutdown', { timeout: 60_000 }, () => {
     );
     box.writeServices({
       app: { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1 },
-      frozen: { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1, KillTimeout: 1 },
+      frozen: {
+        ExecStart: 'sleep 1000',
+        InitialState: 'running',
+        MinUptime: 0.1,
+        KillTimeout: 1,
+        PipeStdoutScript: 'cat; exec sleep 1000',
+      }, // the pipe program outlives the end of its input
     });
     await box.startController();
     await box.waitForState('app', 'running');
@@ -33,12 +39,15 @@ describe('a buddy stuck after its shutdown', { timeout: 60_000 }, () => {
     const [app] = await c.status('app');
     const [frozen] = await c.status('frozen');
     // frozen's buddy is stopped by a signal: it will not answer its shutdown (2 × KillTimeout + 15 s).
+    const pipe = JSON.parse(readFileSync(join(box.runDir('frozen'), 'status'), 'utf8')).pipes.stdout.pid as number;
+    assert.ok(alive(pipe), 'its pipe program runs');
     process.kill(frozen!.buddyPid!, 'SIGSTOP');
     const r = await box.upk(['shutdown'], 40_000);
     for (const s of [app!, frozen!]) {
       assert.equal(alive(s.pid!), false, `${s.name}'s service is stopped`);
       assert.equal(alive(s.buddyPid!), false, `${s.name}'s buddy ${s.buddyPid} still runs: ${r.stdout}${r.stderr}`);
     }
+    assert.equal(alive(pipe), false, 'the pipe program of the killed buddy is gone too');
     assert.match(r.stdout + r.stderr, /app: ok: .*its buddy did not exit and was killed/);
     assert.match(
       r.stdout + r.stderr,

@@ -118,7 +118,13 @@ test('a NUL byte in a value (plain or quoted) is a problem on its line, never qu
 });
 
 test('a value that is not valid UTF-8 is a problem on its line (read as UTF-8, it would reach the service changed)', T, () => {
-  const parsed = parseEnvFile(Buffer.from('A=1\nPW=S3KRIT\xff\xfe\n', 'latin1').toString('utf8'));
+  const raw = Buffer.from('A=1\nPW=S3KRIT\xff\xfe\n', 'latin1');
+  const file = join(dir, 'bad-utf8.env');
+  writeFileSync(file, raw);
+  assert.match(JSON.stringify(readEnvFiles([{ path: file, optional: false }])), /bad-utf8\.env:2: the value is not valid UTF-8/);
+  // A real U+FFFD in valid UTF-8 is a character like any other.
+  assert.deepEqual(parseEnvFile('R=\ufffd\n').problems, []);
+  const parsed = parseEnvFile(raw.toString('utf8'), false);
   assert.deepEqual(
     parsed.problems.map((p) => p.line),
     [2],

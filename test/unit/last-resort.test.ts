@@ -12,7 +12,7 @@ import type { BuddySettings } from '../../schema/buddy-protocol.js';
 describe('last resort', { timeout: 5_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'upk-lr-'));
   const identity = { instance: 'i', uuid: 'u', service: 's', pid: 1, started: 'x' };
-  /** A clock whose pauses pass at once, and are counted. */
+  /** A clock whose pauses pass at once (the event loop still turns), and are counted. */
   const virtual = (): { now: () => number; sleep: (ms: number) => Promise<void>; slept: number[] } => {
     let t = 0;
     const slept: number[] = [];
@@ -21,7 +21,7 @@ describe('last resort', { timeout: 5_000 }, () => {
       sleep: (ms) => {
         slept.push(ms);
         t += ms;
-        return Promise.resolve();
+        return new Promise((r) => setImmediate(r)); // no time passes, but the event loop turns
       },
       slept,
     };
@@ -58,6 +58,17 @@ describe('last resort', { timeout: 5_000 }, () => {
     q.push('spawned', {}, 1);
     assert.equal(await lr.deliver('exiting', true), false);
     assert.deepEqual(clock.slept, [], 'no tries after the first');
+    assert.equal(q.pending, 1);
+  });
+
+  it('an exit ends a round of unbounded tries (ReconnectRetries -1) under way: the buddy still exits', async () => {
+    const { q, lr } = make(-1);
+    writeFileSync(join(dir, 'nobody.sock'), '');
+    q.push('spawned', {}, 1);
+    const round = lr.deliver('ring 75 % full');
+    await new Promise((r) => setTimeout(r, 50)); // it tries, and tries
+    assert.equal(await lr.deliver('exiting', true), false);
+    assert.equal(await round, false);
     assert.equal(q.pending, 1);
   });
 
