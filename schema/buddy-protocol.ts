@@ -3,7 +3,7 @@ import type { Validators } from './rpc.js';
 import type { EnvFileRef } from './env-file.js';
 import { EVENT_TYPE_NAMES, USAGE_RECORD, type ActionResult, type BuddyEvent, type BuddyStatus } from './records.js';
 import { SERVICE_ID_PATTERN, UUID_RE } from './config/names.js';
-import { asObject, bad, optBool, optInt, str, type Obj } from './validate.js';
+import { asObject, bad, int, optBool, optInt, str, type Obj } from './validate.js';
 
 export const BUDDY_PROTOCOL = 1;
 export const BUDDY_MAX_FRAME_BYTES = 4 * 1024 * 1024;
@@ -125,7 +125,7 @@ const command = (p: unknown): CommandParams => {
 };
 
 export const buddyValidators: Validators<BuddyMethods> = {
-  hello: (p) => ({ protocol: optInt(asObject(p), 'protocol', 0) ?? 0 }),
+  hello: (p) => ({ protocol: int(asObject(p), 'protocol', 0) }),
   poll: (p) => {
     const o = asObject(p);
     const out: { ack?: number; max?: number } = {};
@@ -135,7 +135,7 @@ export const buddyValidators: Validators<BuddyMethods> = {
     if (max !== undefined) out.max = max;
     return out;
   },
-  ack: (p) => ({ seq: optInt(asObject(p), 'seq', 0) ?? 0 }),
+  ack: (p) => ({ seq: int(asObject(p), 'seq', 0) }),
   start: command,
   stop: command,
   restart: command,
@@ -200,7 +200,7 @@ function checkEvent(value: unknown, index: number): BuddyEvent {
 }
 
 export const controllerBuddyValidators: Validators<ControllerBuddyMethods> = {
-  hello: (p) => ({ protocol: optInt(asObject(p), 'protocol', 0) ?? 0 }),
+  hello: (p) => ({ protocol: int(asObject(p), 'protocol', 0) }),
   deliver: (p) => {
     const o = asObject(p);
     const b = asObject(o.buddy, 'buddy');
@@ -208,7 +208,7 @@ export const controllerBuddyValidators: Validators<ControllerBuddyMethods> = {
       instance: str(b, 'instance'),
       uuid: str(b, 'uuid'),
       service: str(b, 'service'),
-      pid: optInt(b, 'pid', 1) ?? 0,
+      pid: int(b, 'pid', 1),
       started: str(b, 'started'),
     };
     if (!UUID_RE.test(buddy.instance)) bad('buddy.instance must be a UUID');

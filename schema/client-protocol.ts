@@ -4,7 +4,7 @@ import type { ActionResult, LastOutput, ServiceEvent, ServiceStatus } from './re
 import { signalName, type EventMatch } from './event-filter.js';
 import type { ConfigIssue } from './config/types.js';
 import type { WireError } from './errors.js';
-import { asObject, bad, optBool, optInt, optStr, optStrList, str, strList } from './validate.js';
+import { asObject, bad, int, optBool, optInt, optStr, optStrList, str, strList } from './validate.js';
 
 /** Protocol versions this build speaks; `hello` picks the highest both ends support. */
 export const PROTOCOL_MIN = 1;
@@ -389,7 +389,7 @@ export const clientValidators: Validators<ClientMethods> = {
     const o = asObject(p);
     const range = asObject(o.protocol, 'protocol');
     return {
-      protocol: { min: optInt(range, 'min', 0) ?? 0, max: optInt(range, 'max', 0) ?? 0 },
+      protocol: { min: int(range, 'min', 0), max: int(range, 'max', 0) },
       client: optStr(o, 'client') ?? 'unknown',
       pid: optInt(o, 'pid', 0) ?? 0,
       user: optStr(o, 'user') ?? '',
@@ -424,7 +424,7 @@ export const clientValidators: Validators<ClientMethods> = {
   remove: services,
   subscribe: (p) => {
     const o = asObject(p);
-    const out: SubscribeParams = { subscription: optInt(o, 'subscription', 0) ?? 0, ...eventMatch(o) };
+    const out: SubscribeParams = { subscription: int(o, 'subscription', 0), ...eventMatch(o) };
     const services = optStrList(o, 'services');
     const types = optStrList(o, 'types');
     const sinceId = optInt(o, 'sinceId', 0);
@@ -433,7 +433,7 @@ export const clientValidators: Validators<ClientMethods> = {
     if (sinceId !== undefined) out.sinceId = sinceId;
     return out;
   },
-  unsubscribe: (p) => ({ subscription: optInt(asObject(p), 'subscription', 0) ?? 0 }),
+  unsubscribe: (p) => ({ subscription: int(asObject(p), 'subscription', 0) }),
   events: (p) => {
     const q = eventQuery(asObject(p));
     if (q.limit !== undefined) q.limit = Math.min(q.limit, EVENTS_PAGE_MAX);

@@ -25,6 +25,13 @@ export function optStr(o: Obj, key: string): string | undefined {
   return v;
 }
 
+/** A required integer: a missing one is refused, never taken as 0. */
+export function int(o: Obj, key: string, min = Number.MIN_SAFE_INTEGER): number {
+  const v = optInt(o, key, min);
+  if (v === undefined) bad(`${key} is missing: an integer ≥ ${min} is required`);
+  return v;
+}
+
 export function optInt(o: Obj, key: string, min = Number.MIN_SAFE_INTEGER): number | undefined {
   const v = o[key];
   if (v === undefined || v === null) return undefined;
