@@ -13,7 +13,13 @@ export function loadServiceText(t: TestContext, text: string, defaults: Record<s
   fs.mkdirSync(path.join(dir, 'upkeeper.d'));
   const file = path.join(dir, 'upkeeper.d', 'svc.conf');
   fs.writeFileSync(file, text);
-  const config: ControllerConfig = {
+  const config = controllerConfigIn(dir, defaults);
+  return { ...loadServicesWith(config, { HOME: dir }, { uid: 0, gid: 0, passwdFile: '/etc/passwd', groupFile: '/etc/group' }), file };
+}
+
+/** A controller configuration with everything under `dir` (upkeeper.d/ for the service files, state/), no file behind it. */
+export function controllerConfigIn(dir: string, defaults: Record<string, unknown> = {}): ControllerConfig {
+  return {
     file: null,
     stateDir: path.join(dir, 'state'),
     svcConfigPath: path.join(dir, 'upkeeper.d'),
@@ -24,5 +30,4 @@ export function loadServiceText(t: TestContext, text: string, defaults: Record<s
     auditMaxRecords: null,
     serviceDefaults: defaults,
   };
-  return { ...loadServicesWith(config, { HOME: dir }, { uid: 0, gid: 0, passwdFile: '/etc/passwd', groupFile: '/etc/group' }), file };
 }

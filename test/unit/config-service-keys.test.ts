@@ -4,9 +4,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { ControllerConfig, LoadedServices, ServiceConfig } from '../../schema/config/index.js';
+import type { LoadedServices, ServiceConfig } from '../../schema/config/index.js';
 import { loadServicesWith } from '../../schema/config/load-services.js';
 import type { Host } from '../../schema/config/accounts.js';
+import { controllerConfigIn } from '../helpers/load-services.js';
 
 const T = { timeout: 10_000 };
 const ROOT_HOST: Host = { uid: 0, gid: 0, passwdFile: '/etc/passwd', groupFile: '/etc/group' };
@@ -26,17 +27,7 @@ function fixture(t: TestContext): Fixture & { load: (text: string, defaults?: Re
   const home = path.join(dir, 'home');
   const load = (text: string, defaults: Record<string, unknown> = {}, host: Host = ROOT_HOST): LoadedServices => {
     fs.writeFileSync(file, text);
-    const config: ControllerConfig = {
-      file: null,
-      stateDir: path.join(dir, 'state'),
-      svcConfigPath: path.join(dir, 'upkeeper.d'),
-      svcRunPath: path.join(dir, 'state', 'run'),
-      buddyPollingInterval: 0.5,
-      upkBuddyPath: null,
-      auditMaxAge: null,
-      auditMaxRecords: null,
-      serviceDefaults: defaults,
-    };
+    const config = controllerConfigIn(dir, defaults);
     return loadServicesWith(config, { HOME: home }, host);
   };
   return { dir, file, home, load };

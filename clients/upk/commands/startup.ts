@@ -54,6 +54,15 @@ function systemUser(opts: Options): string | undefined {
 }
 
 /** `systemctl --user` or `systemctl`, as a person would type it. */
+/** What --json tells of a unit, with or without its text. */
+const aboutUnit = (unit: StartupUnit): Pick<StartupUnit, 'name' | 'file' | 'scope' | 'user' | 'configFile'> => ({
+  name: unit.name,
+  file: unit.file,
+  scope: unit.scope,
+  user: unit.user,
+  configFile: unit.configFile,
+});
+
 const typed = (scope: Scope, args: string): string => `systemctl${scope === 'user' ? ' --user' : ''} ${args}`;
 
 async function startup(ctx: Context, opts: Options): Promise<void> {
@@ -65,15 +74,7 @@ async function startup(ctx: Context, opts: Options): Promise<void> {
     ...(user === undefined ? {} : { systemUser: user }),
   });
   if (opts.print) {
-    if (ctx.json)
-      return printJson({
-        name: unit.name,
-        file: unit.file,
-        scope: unit.scope,
-        user: unit.user,
-        configFile: unit.configFile,
-        text: unit.text,
-      });
+    if (ctx.json) return printJson({ ...aboutUnit(unit), text: unit.text });
     process.stdout.write(unit.text);
     return;
   }
@@ -130,11 +131,7 @@ async function startup(ctx: Context, opts: Options): Promise<void> {
   const linger = unit.scope === 'user' && lingers(unit.user);
   if (ctx.json)
     return printJson({
-      name: unit.name,
-      file: unit.file,
-      scope: unit.scope,
-      user: unit.user,
-      configFile: unit.configFile,
+      ...aboutUnit(unit),
       controller,
       previous,
       linger,
