@@ -30,6 +30,8 @@ interface Relaunch {
   attempts: number;
   since: number;
 }
+/** Why the controller stops a service itself, in its messages. */
+const NO_BUDDY = 'no buddy could be started';
 /** How long a buddy may take to hand over its last events and exit after its shutdown. */
 const SHUTDOWN_DRAIN_MS = 15_000;
 /** How long a buddy whose socket closed may take to exit before it is taken for alive. */
@@ -170,13 +172,13 @@ export class Buddies {
       if (!survives(left)) {
         // Its process is gone; what it left outside its group (a daemon's child) is found by its marker.
         if (markedProcesses(this.markerOf(entry), { first: true }).length === 0) return { ok: true, message: 'no buddy was running' };
-        return this.stopUnsupervised(entry, null, 'its buddy is gone, and processes it left run on');
+        return this.stopUnsupervised(entry, null, NO_BUDDY, 'its buddy is gone, and processes it left run on');
       }
       try {
         link = (await launchBuddy(entry.runDir, this.program)).link;
         this.bind(entry, link);
       } catch (err) {
-        return this.stopUnsupervised(entry, left.pid, (err as Error).message);
+        return this.stopUnsupervised(entry, left.pid, NO_BUDDY, (err as Error).message);
       }
     }
     // A stop takes at most 2 × KillTimeout (then SIGKILL); a buddy that has not answered 15 s after
@@ -197,12 +199,7 @@ export class Buddies {
       else await waitForExit(link.pid, SHUTDOWN_DRAIN_MS);
       this.c.log.error(`${entry.config.id}: ${why}${timedOut ? ': killed' : ''}`);
       this.c.store.endBuddy(link.buddyId, timedOut ? 'killed: no answer to its shutdown' : 'lost');
-      const stopped = await this.stopUnsupervised(
-        entry,
-        entry.status?.pid ?? null,
-        timedOut ? `${why}, and was killed` : why,
-        'stopped by the controller',
-      );
+      const stopped = await this.stopUnsupervised(entry, entry.status?.pid ?? null, null, timedOut ? `${why}, and was killed` : why);
       return { ...stopped, message: `${stopped.message}${timedOut ? '; its buddy did not answer and was killed' : ''}` };
     }
     entry.status = outcome.status;
@@ -237,11 +234,6 @@ export class Buddies {
   }
 
   /**
-   * Stop a service no buddy can be started for, from the controller: SIGTERM to its process group
-   * and its marked processes, SIGKILL after KillTimeout (at least 1 s; 10 s when it is negative), and
-   * a last SIGKILL check 1 s later.
-   */
-  /**
    * Kill a stuck buddy (SIGKILL), only if that pid is still a buddy of this service (its command line
    * names the run directory: never a reused pid), and its pipe programs, which run in sessions of their
    * own and would read on unseen.
@@ -254,11 +246,17 @@ export class Buddies {
     }
   }
 
+  /**
+   * Stop a service from the controller, no buddy doing it (none can be started, or none answers):
+   * SIGTERM to its process group and its marked processes, SIGKILL after KillTimeout (at least 1 s;
+   * 10 s when it is negative), and a last SIGKILL check 1 s later. `cause`: NO_BUDDY, or null when
+   * `why` says it all (a buddy that did not answer); both are told in each message.
+   */
   private async stopUnsupervised(
     entry: ServiceEntry,
     pid: number | null,
+    cause: string | null,
     why: string,
-    stoppedBy = 'stopped by the controller: no buddy could be started',
   ): Promise<{ ok: boolean; message: string }> {
     const id = entry.config.id;
     const marker = this.markerOf(entry);
@@ -270,7 +268,7 @@ export class Buddies {
     };
     const alive = (): boolean => (pid !== null ? serviceAlive(pid, marker) : markedProcesses(marker, { first: true }).length > 0);
     this.c.log.warn(
-      `${id}: ${stoppedBy.startsWith('stopped by the controller: ') ? 'no buddy can be started' : 'no buddy answers'} (${why}); stopping ${pid !== null ? `pid ${pid}, its group` : 'the processes'} and what carries its marker from the controller`,
+      `${id}: ${cause ?? 'no buddy answers'} (${why}); stopping ${pid !== null ? `pid ${pid}, its group` : 'the processes'} and what carries its marker from the controller`,
     );
     signal('SIGTERM');
     if (!(await waitUntil(() => !alive(), graceMs))) {
@@ -281,8 +279,8 @@ export class Buddies {
     return {
       ok: gone,
       message: gone
-        ? `${stoppedBy} (${why})`
-        : `still running: ${stoppedBy.replace(/^stopped by the controller: /, '')} (${why}), and SIGKILL did not end it`,
+        ? `stopped by the controller${cause ? `: ${cause}` : ''} (${why})`
+        : `still running: ${cause ?? 'no buddy answers'} (${why}), and SIGKILL did not end it`,
     };
   }
 

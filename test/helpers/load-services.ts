@@ -17,17 +17,27 @@ export function loadServiceText(t: TestContext, text: string, defaults: Record<s
   return { ...loadServicesWith(config, { HOME: dir }, { uid: 0, gid: 0, passwdFile: '/etc/passwd', groupFile: '/etc/group' }), file };
 }
 
-/** A controller configuration with everything under `dir` (upkeeper.d/ for the service files, state/), no file behind it. */
-export function controllerConfigIn(dir: string, defaults: Record<string, unknown> = {}): ControllerConfig {
+/** A controller configuration for a unit test: no file behind it, the defaults of the keys, `fields` over them. */
+export function controllerConfig(
+  fields: Partial<ControllerConfig> & Pick<ControllerConfig, 'stateDir' | 'svcConfigPath' | 'svcRunPath'>,
+): ControllerConfig {
   return {
     file: null,
-    stateDir: path.join(dir, 'state'),
-    svcConfigPath: path.join(dir, 'upkeeper.d'),
-    svcRunPath: path.join(dir, 'state', 'run'),
     buddyPollingInterval: 0.5,
     upkBuddyPath: null,
     auditMaxAge: null,
     auditMaxRecords: null,
-    serviceDefaults: defaults,
+    serviceDefaults: {},
+    ...fields,
   };
+}
+
+/** A controller configuration with everything under `dir` (upkeeper.d/ for the service files, state/). */
+export function controllerConfigIn(dir: string, defaults: Record<string, unknown> = {}): ControllerConfig {
+  return controllerConfig({
+    stateDir: path.join(dir, 'state'),
+    svcConfigPath: path.join(dir, 'upkeeper.d'),
+    svcRunPath: path.join(dir, 'state', 'run'),
+    serviceDefaults: defaults,
+  });
 }

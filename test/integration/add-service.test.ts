@@ -17,26 +17,8 @@ import {
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Sandbox, alive } from '../helpers/sandbox.js';
+import { NASTY } from '../helpers/nasty-args.js';
 
-/** Arguments a shell would split, expand, substitute or run, were they ever re-parsed by one. */
-const NASTY = [
-  'two words',
-  "it's",
-  '"double"',
-  '$HOME',
-  '${PATH}',
-  '`id`',
-  '$(id)',
-  'a;b',
-  'a && b',
-  'l1\nl2',
-  '*',
-  '',
-  '\\',
-  "'",
-  '#x',
-  '%(EXEC_STOP)',
-];
 /** Writes its arguments as JSON to $OUT, then stays up. */
 const ARGV_PROGRAM = "require('fs').writeFileSync(process.env.OUT, JSON.stringify(process.argv.slice(1))); setInterval(() => {}, 1e9)";
 

@@ -8,6 +8,7 @@ import type { ControllerConfig, LoadedServices } from '../../schema/config/index
 import { loadServices } from '../../schema/config/index.js';
 import { loadServicesWith } from '../../schema/config/load-services.js';
 import { type Host, parseAccountFile } from '../../schema/config/accounts.js';
+import { controllerConfig } from '../helpers/load-services.js';
 
 const T = { timeout: 10_000 };
 
@@ -22,17 +23,12 @@ function setup(t: TestContext) {
     '# comment\nroot:x:0:0:root:/root:/bin/sh\nwww:x:33:34::/var/www:/bin/false\nbob:x:1000:1000::/home/bob:/bin/sh\nbroken line\n',
   );
   fs.writeFileSync(groupFile, 'root:x:0:\nweb:x:34:bob\nbob:x:1000:\nstaff:x:50:\n');
-  const config: ControllerConfig = {
-    file: null,
+  const config: ControllerConfig = controllerConfig({
     stateDir: dir,
     svcConfigPath: path.join(dir, 'd'),
     svcRunPath: dir,
     buddyPollingInterval: 1,
-    upkBuddyPath: null,
-    auditMaxAge: null,
-    auditMaxRecords: null,
-    serviceDefaults: {},
-  };
+  });
   const file = path.join(dir, 'd', 's.conf');
   const load = (keys: string, host: Partial<Host> = {}): LoadedServices => {
     fs.writeFileSync(file, `{ "s": { "ExecStart": "x", ${keys} } }`);

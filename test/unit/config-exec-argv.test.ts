@@ -3,35 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { loadServiceText } from '../helpers/load-services.js';
+import { NASTY } from '../helpers/nasty-args.js';
 import { shellCommand, shellQuote } from '../../schema/config/scripts.js';
 
 const T = { timeout: 10_000 };
-
-/** Arguments a shell would take apart, expand or run, were they not quoted. */
-const NASTY = [
-  'two words',
-  "it's",
-  '"double"',
-  '$HOME',
-  '${PATH}',
-  '`id`',
-  '$(id)',
-  'a;b',
-  'a && b || c',
-  'l1\nl2',
-  'tab\there',
-  '*',
-  '~',
-  '\\back\\slash',
-  "'",
-  "''",
-  '',
-  ' ',
-  '-n',
-  '%(EXEC_STOP)',
-  '#not a comment',
-  'émoji 🚀',
-];
 
 test("shellQuote: single quotes, each quote as '\\''", T, () => {
   assert.equal(shellQuote('plain'), "'plain'");

@@ -7,6 +7,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { CONFIG_FILE_MAX_BYTES, type ControllerConfig, formatIssue, loadServices } from '../../schema/config/index.js';
+import { controllerConfig } from '../helpers/load-services.js';
 
 const T = { timeout: 5_000 };
 const CONFIG_API = new URL('../../schema/config/index.js', import.meta.url).href;
@@ -38,17 +39,7 @@ function inChild(code: string, arg: unknown): unknown {
 }
 
 function serviceConfig(dir: string, d: string): ControllerConfig {
-  return {
-    file: null,
-    stateDir: dir,
-    svcConfigPath: d,
-    svcRunPath: path.join(dir, 'run'),
-    buddyPollingInterval: 0.5,
-    upkBuddyPath: null,
-    auditMaxAge: null,
-    auditMaxRecords: null,
-    serviceDefaults: {},
-  };
+  return controllerConfig({ stateDir: dir, svcConfigPath: d, svcRunPath: path.join(dir, 'run') });
 }
 
 const loadServicesIssues = (config: ControllerConfig): string[] =>

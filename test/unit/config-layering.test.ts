@@ -8,6 +8,7 @@ import type { ConfigIssue, ControllerConfig, LoadedServices } from '../../schema
 import { loadControllerConfigWith } from '../../schema/config/controller-config.js';
 import { loadServicesWith } from '../../schema/config/load-services.js';
 import { substitute, withShebang } from '../../schema/config/scripts.js';
+import { controllerConfig } from '../helpers/load-services.js';
 
 const T = { timeout: 10_000 };
 const HOST = { uid: 0, gid: 0, passwdFile: '/etc/passwd', groupFile: '/etc/group' };
@@ -175,17 +176,13 @@ test('serviceDefaults in a hand-made ControllerConfig are checked again', T, (t)
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   fs.mkdirSync(path.join(dir, 'd'));
   fs.writeFileSync(path.join(dir, 'd', 'x.conf'), '{ "a": {} }');
-  const config: ControllerConfig = {
-    file: null,
+  const config: ControllerConfig = controllerConfig({
     stateDir: dir,
     svcConfigPath: path.join(dir, 'd'),
     svcRunPath: dir,
     buddyPollingInterval: 1,
-    upkBuddyPath: null,
-    auditMaxAge: null,
-    auditMaxRecords: null,
     serviceDefaults: { execstart: 'run', KillTimeout: 'soon', UUID: null },
-  };
+  });
   const r = loadServicesWith(config, {}, HOST);
   assert.deepEqual(
     r.issues.map((i) => [i.file, i.key, i.message]),

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type ControllerConfig, formatIssue, isValidServiceId, loadServices, parseServiceId } from '../../schema/config/index.js';
+import { controllerConfig } from '../helpers/load-services.js';
 
 const T = { timeout: 10_000 };
 
@@ -18,17 +19,7 @@ function setup(t: TestContext, files: Record<string, string>): { config: Control
     fs.mkdirSync(path.dirname(path.join(d, name)), { recursive: true });
     fs.writeFileSync(path.join(d, name), text);
   }
-  const config: ControllerConfig = {
-    file: null,
-    stateDir: dir,
-    svcConfigPath: d,
-    svcRunPath: path.join(dir, 'run'),
-    buddyPollingInterval: 0.5,
-    upkBuddyPath: null,
-    auditMaxAge: null,
-    auditMaxRecords: null,
-    serviceDefaults: {},
-  };
+  const config: ControllerConfig = controllerConfig({ stateDir: dir, svcConfigPath: d, svcRunPath: path.join(dir, 'run') });
   return { config, d };
 }
 
@@ -233,17 +224,7 @@ test('dependencies: unknown references, services left out for their own errors, 
         '}',
       ].join('\n'),
     );
-    const config = {
-      file: null,
-      stateDir: dir,
-      svcConfigPath: path.join(dir, 'd'),
-      svcRunPath: dir,
-      buddyPollingInterval: 1,
-      upkBuddyPath: null,
-      auditMaxAge: null,
-      auditMaxRecords: null,
-      serviceDefaults: {},
-    };
+    const config = controllerConfig({ stateDir: dir, svcConfigPath: path.join(dir, 'd'), svcRunPath: dir, buddyPollingInterval: 1 });
     const r = loadServices(config, {});
     const messages = r.issues.map((i) => `${i.line} ${i.key}: ${i.message}`);
     assert.ok(

@@ -1,0 +1,28 @@
+// Arguments a shell would split, expand, substitute or run, were they ever re-parsed by one (or not quoted):
+// a program given them by upkeeper must get each exactly as written.
+export const NASTY = [
+  'two words',
+  "it's",
+  '"double"',
+  '$HOME',
+  '${PATH}',
+  '`id`',
+  '$(id)',
+  'a;b',
+  'a && b || c',
+  'l1\nl2',
+  'tab\there',
+  '*',
+  '~',
+  '\\back\\slash',
+  '\\',
+  "'",
+  "''",
+  '',
+  ' ',
+  '-n',
+  '%(EXEC_STOP)',
+  '#not a comment',
+  '#x',
+  'émoji 🚀',
+];
