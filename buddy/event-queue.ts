@@ -102,8 +102,10 @@ export class EventQueue {
         this.onJournalError((err as Error).message);
       }
     }
-    if (this.dropped === 0) this.droppedFrom = event.seq;
+    // A loss record lost in its turn hands its loss on: the next record covers both, never silently.
+    const earlier = event.type === 'events_dropped' ? (event.detail as { count?: number; firstSeq?: number } | null | undefined) : null;
+    if (this.dropped === 0) this.droppedFrom = typeof earlier?.firstSeq === 'number' ? earlier.firstSeq : event.seq;
     this.droppedTo = event.seq;
-    this.dropped += 1;
+    this.dropped += 1 + (typeof earlier?.count === 'number' ? earlier.count : 0);
   }
 }
