@@ -9,11 +9,42 @@ import { RUN_DIR, SERVICE_MARKER } from '../schema/run-dir.js';
 import { markedProcesses, markerOf, serviceAlive, signalService } from '../system/marked-processes.js';
 import { processAlive, signalGroup, survives } from '../system/process-group.js';
 import { previousStatus } from '../schema/run-dir-read.js';
+import type { ActionResult, DesiredState } from '../schema/records.js';
+import type { ResultOf } from '../schema/rpc.js';
+import type { BuddyMethods } from '../schema/buddy-protocol.js';
+import type { AuditStore } from './audit-store.js';
 import { BuddyLink } from './buddy-link.js';
-import { BUNDLED_BUDDY, launchBuddy } from './buddy-launcher.js';
-import type { Controller } from './controller.js';
+import { launchBuddy } from './buddy-launcher.js';
 import { takeInJournals } from './journal-intake.js';
-import type { ServiceEntry } from './service-table.js';
+import type { Lifecycle } from './lifecycle.js';
+import type { Logger } from './log.js';
+import type { Poller } from './poller.js';
+import { reconciliation } from './reconcile-policy.js';
+import { ServiceEntry } from './service-entry.js';
+import type { ServiceTable } from './service-table.js';
+import { storedConfig } from './stored-config.js';
+import { waitUntil, type Timers } from './timers.js';
+
+/** What the buddies' keeper needs of the controller. */
+export interface BuddiesParts {
+  readonly services: ServiceTable;
+  readonly store: AuditStore;
+  readonly poller: Pick<Poller, 'wake' | 'hurry' | 'collect' | 'drain'>;
+  readonly lifecycle: Pick<Lifecycle, 'supervising'>;
+  readonly log: Logger;
+  readonly timers: Timers;
+  /** The buddy program to launch (UpkBuddyPath, else the bundled one) and where run directories are: a reload may change them. */
+  settings(): { program: string; svcRunPath: string };
+  /** Record and publish a new desired state. */
+  setDesired(entry: ServiceEntry, desired: DesiredState): void;
+  publishStatus(entry: ServiceEntry): void;
+  /** The services without a buddy changed. */
+  unsupervisedChanged(): void;
+  /** Start a service whose start is due, now that its buddy is attached again. */
+  start(entry: ServiceEntry): Promise<unknown>;
+  /** A service was removed (subscribers are told). */
+  removed(entry: ServiceEntry): void;
+}
 
 /** A buddy that keeps dying is started again at most this often. */
 const RELAUNCH_MIN_MS = 1000;
@@ -24,7 +55,8 @@ export const RELAUNCH_BACKOFF_MAX_MS = 5000;
 /** A service whose buddy is being started again until one runs. */
 interface Relaunch {
   delay: number;
-  timer: NodeJS.Timeout | null;
+  /** Cancels the retry scheduled, if any. */
+  timer: (() => void) | null;
   /** The cause last logged (a failure is logged again only when its cause changes). */
   logged: string | null;
   attempts: number;
@@ -40,17 +72,39 @@ const BUDDY_EXIT_WAIT_MS = 1000;
 export class Buddies {
   private readonly lastLaunch = new Map<string, number>();
   private readonly relaunching = new Map<ServiceEntry, Relaunch>();
+  /** A buddy start in progress per service, so two callers never start two buddies. */
+  private readonly launching = new Map<ServiceEntry, Promise<BuddyLink>>();
 
-  constructor(private readonly c: Controller) {}
-
-  private get program(): string {
-    return this.c.config.upkBuddyPath ?? BUNDLED_BUDDY;
-  }
+  constructor(private readonly c: BuddiesParts) {}
 
   /** Connect to the service's living buddy, or start one; then bring the service to its desired state. */
   attach(entry: ServiceEntry, settingsChanged: boolean): Promise<BuddyLink> {
-    entry.launching ??= this.connectOrLaunch(entry, settingsChanged).finally(() => (entry.launching = null));
-    return entry.launching;
+    let p = this.launching.get(entry);
+    if (!p) {
+      p = this.connectOrLaunch(entry, settingsChanged).finally(() => this.launching.delete(entry));
+      this.launching.set(entry, p);
+    }
+    return p;
+  }
+
+  /** Attach the buddies of these services (a failure goes on in the background: `reattach`). */
+  async attachAll(entries: ServiceEntry[], settingsChanged: ReadonlySet<ServiceEntry> = new Set()): Promise<void> {
+    await Promise.all(entries.map((e) => this.attach(e, settingsChanged.has(e)).catch((err: Error) => this.reattach(e, err))));
+  }
+
+  /** A request to the service's buddy, attaching one (connect, else start) when none is bound. */
+  async call<K extends keyof BuddyMethods>(
+    entry: ServiceEntry,
+    method: K,
+    params: BuddyMethods[K]['params'],
+    timeoutMs?: number,
+  ): Promise<ResultOf<BuddyMethods, K>> {
+    return (await this.linkOf(entry)).call(method, params, timeoutMs);
+  }
+
+  /** Run the service's reload script by its buddy. */
+  reload(entry: ServiceEntry): Promise<ActionResult> {
+    return this.call(entry, 'reload', {});
   }
 
   /**
@@ -60,7 +114,7 @@ export class Buddies {
    */
   reattach(entry: ServiceEntry, failure?: Error): void {
     if (!this.supervisable(entry) || this.relaunching.has(entry)) return;
-    const r: Relaunch = { delay: RELAUNCH_BACKOFF_FIRST_MS, timer: null, logged: null, attempts: 0, since: Date.now() };
+    const r: Relaunch = { delay: RELAUNCH_BACKOFF_FIRST_MS, timer: null, logged: null, attempts: 0, since: this.c.timers.now() };
     this.relaunching.set(entry, r);
     if (failure) this.failed(entry, r, failure);
     else void this.tryAttach(entry, r);
@@ -68,7 +122,7 @@ export class Buddies {
 
   /** Stop every retry (the controller is stopping). */
   stop(): void {
-    for (const r of this.relaunching.values()) if (r.timer) clearTimeout(r.timer);
+    for (const r of this.relaunching.values()) r.timer?.();
     this.relaunching.clear();
   }
 
@@ -78,7 +132,7 @@ export class Buddies {
   }
 
   private supervisable(entry: ServiceEntry): boolean {
-    return !this.c.stopping && !this.c.shuttingDown && !entry.retired && this.c.services.get(entry.config.id) === entry;
+    return this.c.lifecycle.supervising && !entry.retired && this.c.services.get(entry.config.id) === entry;
   }
 
   private async tryAttach(entry: ServiceEntry, r: Relaunch): Promise<void> {
@@ -88,7 +142,7 @@ export class Buddies {
     try {
       await this.attach(entry, false);
       // (Not while the controller stops or shuts down: a shutdown may have stopped it meanwhile.)
-      if (entry.wantsStart && this.supervisable(entry)) void this.c.starter.start(entry);
+      if (entry.startDue && this.supervisable(entry)) void this.c.start(entry);
     } catch (err) {
       this.failed(entry, r, err as Error);
     }
@@ -98,23 +152,21 @@ export class Buddies {
   private supervised(entry: ServiceEntry, link: BuddyLink): void {
     const r = this.relaunching.get(entry);
     if (!r) return;
-    if (r.timer) clearTimeout(r.timer);
+    r.timer?.();
     this.relaunching.delete(entry);
-    if (!entry.unsupervised) return;
-    entry.unsupervised = null;
+    if (!entry.markSupervised()) return;
     this.c.log.info(
-      `${entry.config.id}: supervised again by buddy ${link.pid}, after ${r.attempts} failed launch(es) over ${Math.round((Date.now() - r.since) / 1000)} s`,
+      `${entry.config.id}: supervised again by buddy ${link.pid}, after ${r.attempts} failed launch(es) over ${Math.round((this.c.timers.now() - r.since) / 1000)} s`,
     );
     this.c.publishStatus(entry);
-    this.c.noteUnsupervised();
+    this.c.unsupervisedChanged();
   }
 
   /** The service is no longer to be supervised (removed; the controller stops): its retries end. */
   private giveUp(entry: ServiceEntry): void {
-    const r = this.relaunching.get(entry);
-    if (r?.timer) clearTimeout(r.timer);
+    this.relaunching.get(entry)?.timer?.();
     this.relaunching.delete(entry);
-    this.c.noteUnsupervised();
+    this.c.unsupervisedChanged();
   }
 
   /** A launch failed: say so (once per cause), mark the service unsupervised, and try again later. */
@@ -131,10 +183,10 @@ export class Buddies {
       r.logged = cause;
     }
     if (!this.supervisable(entry)) return this.giveUp(entry);
-    entry.unsupervised = { reason, since: new Date(r.since).toISOString(), attempts: r.attempts };
+    entry.markUnsupervised({ reason, since: new Date(r.since).toISOString(), attempts: r.attempts });
     this.c.publishStatus(entry);
-    if (r.attempts === 1) this.c.noteUnsupervised();
-    r.timer = setTimeout(() => void this.tryAttach(entry, r), r.delay);
+    if (r.attempts === 1) this.c.unsupervisedChanged();
+    r.timer = this.c.timers.after(r.delay, () => void this.tryAttach(entry, r));
     r.delay = Math.min(r.delay * 2, RELAUNCH_BACKOFF_MAX_MS);
   }
 
@@ -163,7 +215,7 @@ export class Buddies {
    */
   async shutdown(entry: ServiceEntry): Promise<{ ok: boolean; message: string }> {
     // A buddy being started now (a relaunch) is waited for: never a second one beside it.
-    await entry.launching?.catch(() => undefined);
+    await this.launching.get(entry)?.catch(() => undefined);
     let link = await this.reach(entry);
     if (!link) {
       // A service left running without a buddy must not outlive a shutdown: a buddy is started to
@@ -175,7 +227,7 @@ export class Buddies {
         return this.stopUnsupervised(entry, null, NO_BUDDY, 'its buddy is gone, and processes it left run on');
       }
       try {
-        link = (await launchBuddy(entry.runDir, this.program)).link;
+        link = (await launchBuddy(entry.runDir, this.c.settings().program)).link;
         this.bind(entry, link);
       } catch (err) {
         return this.stopUnsupervised(entry, left.pid, NO_BUDDY, (err as Error).message);
@@ -196,14 +248,14 @@ export class Buddies {
         ? `its buddy ${link.pid} did not answer its shutdown (${err.message})`
         : `its buddy ${link.pid} ended during its shutdown (${(err as Error).message})`;
       if (timedOut) this.killBuddy(entry, link.pid);
-      else await waitForExit(link.pid, SHUTDOWN_DRAIN_MS);
+      else await this.waitForExit(link.pid, SHUTDOWN_DRAIN_MS);
       this.c.log.error(`${entry.config.id}: ${why}${timedOut ? ': killed' : ''}`);
       this.c.store.endBuddy(link.buddyId, timedOut ? 'killed: no answer to its shutdown' : 'lost');
       const stopped = await this.stopUnsupervised(entry, entry.status?.pid ?? null, null, timedOut ? `${why}, and was killed` : why);
       return { ...stopped, message: `${stopped.message}${timedOut ? '; its buddy did not answer and was killed' : ''}` };
     }
-    entry.status = outcome.status;
-    if (await waitForExit(link.pid, SHUTDOWN_DRAIN_MS)) {
+    entry.observe(outcome.status);
+    if (await this.waitForExit(link.pid, SHUTDOWN_DRAIN_MS)) {
       this.c.store.endBuddy(link.buddyId, 'shutdown');
       return outcome;
     }
@@ -222,14 +274,14 @@ export class Buddies {
    * when none can be started, the controller stops it itself (as `shutdown` does).
    */
   async unconfigure(entry: ServiceEntry, why: string): Promise<void> {
-    entry.retired = true;
+    entry.retire();
     const outcome = await this.shutdown(entry).catch((err: Error) => ({ ok: false, message: err.message }));
     if (!outcome.ok) this.c.log.warn(`${entry.config.id}: ${outcome.message}`);
     takeInJournals(this.c.store, entry.runDir, entry.uuid, (m) => this.c.log.info(m));
-    this.c.services.delete(entry.config.id);
+    this.c.services.remove(entry);
     this.giveUp(entry);
     this.c.store.markRemoved(entry.uuid);
-    this.c.publisher.removed(entry.config.id, entry.uuid);
+    this.c.removed(entry);
     this.c.log.info(`${entry.config.id}: ${why}: removed`);
   }
 
@@ -271,9 +323,9 @@ export class Buddies {
       `${id}: ${cause ?? 'no buddy answers'} (${why}); stopping ${pid !== null ? `pid ${pid}, its group` : 'the processes'} and what carries its marker from the controller`,
     );
     signal('SIGTERM');
-    if (!(await waitUntil(() => !alive(), graceMs))) {
+    if (!(await waitUntil(() => !alive(), graceMs, this.c.timers))) {
       signal('SIGKILL');
-      await waitUntil(() => !alive(), 1000);
+      await waitUntil(() => !alive(), 1000, this.c.timers);
     }
     const gone = !alive();
     return {
@@ -294,7 +346,7 @@ export class Buddies {
    * an identity that changed), and buddy rows the database holds open: every living buddy is found.
    */
   async retireStrays(): Promise<void> {
-    const { svcRunPath } = this.c.config;
+    const { svcRunPath } = this.c.settings();
     const known = new Set(this.c.services.all().map((e) => e.runDir));
     let dirs: string[] = [];
     try {
@@ -326,7 +378,7 @@ export class Buddies {
     }
     // On this path only the id of the configuration is read (logs); a forgotten service has no other.
     const config = (stored && storedConfig(stored.config)) ?? ({ id } as ServiceConfig);
-    const entry: ServiceEntry = { config, uuid, runDir, desired: 'stopped', link: null, status: null, launching: null, retired: true };
+    const entry = ServiceEntry.stray(config, uuid, runDir);
     this.bind(entry, link);
     log.warn(`${config.id}: buddy ${link.pid} serves a removed service (uuid ${uuid}); collecting its events and shutting it down`);
     await this.c.poller.drain([entry]);
@@ -343,12 +395,12 @@ export class Buddies {
     }
     let found = link !== null;
     if (link) {
-      if (settingsChanged) entry.status = await link.call('reconfigure', {});
+      if (settingsChanged) entry.observe(await link.call('reconfigure', {}));
     } else {
-      const since = Date.now() - (this.lastLaunch.get(entry.uuid) ?? 0);
-      if (since < RELAUNCH_MIN_MS) await new Promise((r) => setTimeout(r, RELAUNCH_MIN_MS - since));
-      this.lastLaunch.set(entry.uuid, Date.now());
-      link = (await launchBuddy(entry.runDir, this.program)).link;
+      const since = this.c.timers.now() - (this.lastLaunch.get(entry.uuid) ?? 0);
+      if (since < RELAUNCH_MIN_MS) await this.c.timers.sleep(RELAUNCH_MIN_MS - since);
+      this.lastLaunch.set(entry.uuid, this.c.timers.now());
+      link = (await launchBuddy(entry.runDir, this.c.settings().program)).link;
       // A new buddy that adopted a service left running by a lost buddy is reconciled like a found one.
       found = link.hello.status.state !== 'stopped';
     }
@@ -366,13 +418,12 @@ export class Buddies {
     takeInJournals(store, entry.runDir, entry.uuid, (m) => this.c.log.info(m));
     link.onNotify = () => this.c.poller.wake(entry);
     link.onClose = () => void this.onLost(entry, link);
-    entry.link = link;
-    entry.status = hello.status;
+    entry.bind(link);
     this.supervised(entry, link);
     this.c.publishStatus(entry);
     // A new buddy's first events (buddy_started, adopted) are collected now, and it is polled at the
     // active pace until it is quiet: a buddy lost before its first poll loses what it held.
-    this.c.poller?.hurry(entry);
+    this.c.poller.hurry(entry);
   }
 
   /**
@@ -383,23 +434,26 @@ export class Buddies {
   private async reconcile(entry: ServiceEntry, link: BuddyLink, found: boolean): Promise<void> {
     const buddyWants = link.hello.status.desired;
     const cfg = entry.config;
-    if (found && buddyWants !== entry.desired && (await this.databaseBehind(entry, buddyWants))) {
-      this.c.setDesired(entry, buddyWants);
-      return;
-    }
-    if (found && buddyWants !== entry.desired) {
-      const trustBuddy = buddyWants === 'stopped' ? cfg.preferBuddyStateForStopped : cfg.preferBuddyStateForRunning;
-      if (trustBuddy) {
-        this.c.log.info(`${cfg.id}: buddy has it ${buddyWants}; recording that as desired`);
-        this.c.setDesired(entry, buddyWants);
+    const disagree = found && buddyWants !== entry.desired;
+    const decision = reconciliation({
+      found,
+      buddyWants,
+      desired: entry.desired,
+      databaseBehind: disagree && (await this.databaseBehind(entry, buddyWants)),
+      preferBuddyStateForStopped: cfg.preferBuddyStateForStopped,
+      preferBuddyStateForRunning: cfg.preferBuddyStateForRunning,
+    });
+    switch (decision.kind) {
+      case 'take-buddy-state':
+        if (decision.why === 'preferred') this.c.log.info(`${cfg.id}: buddy has it ${buddyWants}; recording that as desired`);
+        return this.c.setDesired(entry, buddyWants);
+      case 'start':
+        return entry.markStartDue(); // the caller starts it, in dependency and priority order with the others
+      case 'stop':
+        void link.call('stop', { controller: true }).catch((err: Error) => this.c.log.warn(`${cfg.id}: stop: ${err.message}`));
         return;
-      }
-    }
-    if (found && buddyWants === entry.desired) return;
-    if (entry.desired === 'running') {
-      entry.wantsStart = true; // the caller starts it, in dependency and priority order with the others
-    } else if (found) {
-      void link.call('stop', { controller: true }).catch((err: Error) => this.c.log.warn(`${cfg.id}: stop: ${err.message}`));
+      case 'nothing':
+        return;
     }
   }
 
@@ -409,7 +463,7 @@ export class Buddies {
    * `desired` event of it is newer than the database's record; or the database cannot be written now
    * (what it says may be stale, and nothing is undone on its word).
    */
-  private async databaseBehind(entry: ServiceEntry, buddyWants: ServiceEntry['desired']): Promise<boolean> {
+  private async databaseBehind(entry: ServiceEntry, buddyWants: DesiredState): Promise<boolean> {
     await this.c.poller.collect([entry]); // the buddy's own record, into the database first
     const id = entry.config.id;
     if (this.c.store.newerDesired(entry.uuid) === buddyWants) {
@@ -430,42 +484,21 @@ export class Buddies {
    * moment to go; then record a dead buddy and start another, or reconnect to a living one.
    */
   private async onLost(entry: ServiceEntry, link: BuddyLink): Promise<void> {
-    if (entry.link !== link) return;
-    entry.link = null;
+    if (!entry.unbind(link)) return;
     this.c.publishStatus(entry);
-    if (this.c.stopping || this.c.shuttingDown || entry.retired) return; // shutdown records the end itself
-    if (await waitForExit(link.pid, BUDDY_EXIT_WAIT_MS)) {
+    if (!this.c.lifecycle.supervising || entry.retired) return; // shutdown records the end itself
+    if (await this.waitForExit(link.pid, BUDDY_EXIT_WAIT_MS)) {
       this.c.store.endBuddy(link.buddyId, 'lost');
       this.c.log.warn(`${entry.config.id}: buddy ${link.pid} is gone; starting another`);
     }
-    if (this.c.shuttingDown || this.c.stopping || entry.link) return;
+    if (!this.c.lifecycle.supervising || entry.link) return;
     this.reattach(entry);
   }
-}
 
-/** A ServiceConfig as stored in the database, or null if it does not look like one. */
-export function storedConfig(json: string): ServiceConfig | null {
-  try {
-    const c = JSON.parse(json) as ServiceConfig;
-    return typeof c.id === 'string' && typeof c.startScript === 'string' && typeof c.file === 'string' ? c : null;
-  } catch {
-    return null;
+  /** Wait until `pid` no longer runs; false if it still does after `ms`. */
+  private waitForExit(pid: number, ms: number): Promise<boolean> {
+    return waitUntil(() => !processAlive(pid), ms, this.c.timers);
   }
-}
-
-/** Wait until `pid` no longer runs; false if it still does after `ms`. */
-export function waitForExit(pid: number, ms: number): Promise<boolean> {
-  return waitUntil(() => !processAlive(pid), ms);
-}
-
-/** Wait until `done()` (checked every 20 ms); false if it is not after `ms`. */
-async function waitUntil(done: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() >= deadline) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return true;
 }
 
 function signalPid(pid: number, signal: NodeJS.Signals): void {

@@ -21,7 +21,8 @@ import { HELLO_DEADLINE_MS, RpcConnection, dispatchTyped, type Handlers } from '
 import { closePrivate, listenPrivate } from '../schema/private-socket.js';
 import type { AuditStore } from './audit-store.js';
 import type { Logger } from './log.js';
-import type { ServiceEntry, ServiceTable } from './service-table.js';
+import type { ServiceEntry } from './service-entry.js';
+import type { ServiceTable } from './service-table.js';
 
 /** What the endpoint needs of the controller. */
 export interface EndpointParts {

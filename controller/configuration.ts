@@ -11,11 +11,31 @@ import { RUN_DIR } from '../schema/run-dir.js';
 import { ensureFifos } from '../system/files.js';
 import type { ConfigChangeRecord as ConfigChange, ReloadResult } from '../schema/client-protocol.js';
 import { readSettings } from '../schema/run-dir-read.js';
-import { storedConfig } from './buddies.js';
-import type { Controller } from './controller.js';
-import { retentionLimits } from './retention.js';
+import type { AuditStore } from './audit-store.js';
+import type { Buddies } from './buddies.js';
+import type { Logger } from './log.js';
 import { buddySettings, prepareRunDir, runDirFifos } from './run-dir.js';
-import type { ServiceEntry } from './service-table.js';
+import { ServiceEntry } from './service-entry.js';
+import type { ServiceTable } from './service-table.js';
+import { storedConfig } from './stored-config.js';
+
+/** What the configuration needs of the controller. */
+export interface ConfigurationParts {
+  readonly services: ServiceTable;
+  readonly store: AuditStore;
+  readonly log: Logger;
+  readonly buddies: Pick<Buddies, 'attachAll' | 'unconfigure'>;
+  /** Where buddies deliver events themselves (written into each buddy.json). */
+  readonly buddyEndpointPath: string;
+  /** The controller configuration in force. */
+  config(): ControllerConfig;
+  /** A reloaded controller configuration takes force (polling interval, retention limits). */
+  applyControllerConfig(next: ControllerConfig): void;
+  /** Start the services whose start is due, in dependency and priority order. */
+  startDue(entries: ServiceEntry[]): Promise<unknown>;
+  /** A service gave way to a new identity under its id (subscribers are told). */
+  replaced(old: ServiceEntry, successorUuid: string): void;
+}
 
 /** Keys whose change alters the service's scripts, which run anew only at its next start. */
 const SCRIPT_KEYS = new Set([
@@ -38,7 +58,7 @@ export class Configuration {
   /** Services no longer in the files that go because the files define their service with other Instances: why. */
   private readonly removedBecause = new Map<ServiceEntry, string>();
 
-  constructor(private readonly c: Controller) {}
+  constructor(private readonly c: ConfigurationParts) {}
 
   /**
    * At start: read the service files, record every service, write its run directory. Services the
@@ -47,7 +67,7 @@ export class Configuration {
    * whose buddy.json changed.
    */
   loadAtStart(): Set<ServiceEntry> {
-    const loaded = loadServices(this.c.config, process.env);
+    const loaded = loadServices(this.c.config(), process.env);
     this.issues = loaded.issues;
     for (const issue of loaded.issues) this.c.log.error(`config: ${formatIssue(issue)}`);
     let applied: { changes: ConfigChange[]; settingsChanged: Set<ServiceEntry> };
@@ -58,10 +78,10 @@ export class Configuration {
       // The database (or a run directory) cannot be written, a full disk say: the controller runs
       // on the last good configuration the database has, and the files wait for a reload.
       filesApplied = false;
-      for (const e of this.c.services.all()) this.c.services.delete(e.config.id);
+      for (const e of this.c.services.all()) this.c.services.remove(e);
       const message = `the configuration files could not be applied at start (${(err as Error).message}); the last good configuration stays in force: reload once this is fixed`;
       this.c.log.error(`config: ${message}`);
-      this.issues = [...loaded.issues, { file: this.c.config.file ?? '', line: 0, column: 0, key: 'StateDir', message }];
+      this.issues = [...loaded.issues, { file: this.c.config().file ?? '', line: 0, column: 0, key: 'StateDir', message }];
       applied = { changes: [], settingsChanged: new Set() };
     }
     const { changes, settingsChanged } = applied;
@@ -75,10 +95,10 @@ export class Configuration {
       const broken = loaded.issues.some((i) => i.file === last.file);
       const instances = broken ? undefined : byInstances(last, loaded.services);
       if (!broken && (last.unconfigureOnFileRemoval || instances !== undefined)) {
-        entry.retired = true;
+        entry.retire();
         if (instances !== undefined) this.removedBecause.set(entry, instances);
       } else {
-        entry.missing = true;
+        entry.markMissing();
         const why = broken ? `${last.file} has errors` : 'it is no longer in the configuration files';
         this.c.log.warn(`${last.id}: ${why}; it keeps its last good configuration`);
         changes.push({ service: last.id, uuid: row.uuid, change: 'kept', message: `${why}; kept with its last good configuration` });
@@ -113,7 +133,7 @@ export class Configuration {
   }
 
   private async doReload(trigger: 'reload' | 'SIGHUP'): Promise<ReloadResult> {
-    const current = this.c.config;
+    const current = this.c.config();
     const read = loadControllerConfig({ config: current.file ?? undefined, env: process.env });
     const issues = [...read.issues];
     const next = read.config;
@@ -147,9 +167,7 @@ export class Configuration {
       this.issues = issues;
       return { ok: false, issues, changes: [] };
     }
-    this.c.config = next;
-    this.c.poller.setInterval(next.buddyPollingInterval * 1000);
-    this.c.retention?.setLimits(retentionLimits(next));
+    this.c.applyControllerConfig(next);
     const before = new Set(this.c.services.all());
     const { changes, settingsChanged, added } = this.applyFiles(loaded);
     this.makeFifos(added);
@@ -164,8 +182,7 @@ export class Configuration {
     const removing = gone.filter((e) => e.config.unconfigureOnFileRemoval || this.removedBecause.has(e));
     changes.push(...(await this.unconfigureRemoved(removing)));
     for (const e of gone.filter((x) => !removing.includes(x))) {
-      if (!e.missing) {
-        e.missing = true;
+      if (e.markMissing()) {
         changes.push({
           service: e.config.id,
           uuid: e.uuid,
@@ -177,14 +194,14 @@ export class Configuration {
     this.c.store.recordChanges(changes, trigger);
     this.issues = [];
     for (const e of settingsChanged) {
-      if (e.link?.open && !added.includes(e)) e.status = await e.link.call('reconfigure', {}).catch(() => e.status);
+      if (e.link?.open && !added.includes(e)) {
+        const status = await e.link.call('reconfigure', {}).catch(() => null);
+        if (status) e.observe(status);
+      }
     }
     // New services get buddies, and start per InitialState, in dependency and priority order.
-    await Promise.all(added.map((e) => this.c.buddies.attach(e, false).catch((err: Error) => this.c.buddies.reattach(e, err))));
-    void this.c.starter.startMany(
-      added.filter((e) => e.wantsStart),
-      (e) => this.c.starter.start(e),
-    );
+    await this.c.buddies.attachAll(added);
+    void this.c.startDue(added);
     for (const change of changes) this.c.log.info(`reload (${trigger}): ${change.service}: ${change.change}: ${change.message}`);
     return { ok: true, issues: [], changes };
   }
@@ -218,21 +235,19 @@ export class Configuration {
     // One transaction for all: each commit would otherwise be a write of its own (slow at 50 services).
     this.c.store.db.transaction(() => {
       for (const svc of loaded.services) {
-        const stored = this.c.store.upsertService(svc, () => recordedUuid(join(this.c.config.svcRunPath, svc.id)));
+        const stored = this.c.store.upsertService(svc, () => recordedUuid(join(this.c.config().svcRunPath, svc.id)));
         const existing = this.c.services.get(svc.id);
         if (existing && existing.uuid === stored.uuid) {
-          const wasMissing = existing.missing === true;
-          existing.config = svc;
-          existing.missing = false;
+          const wasMissing = existing.reconfigure(svc);
           if (this.writeRunDir(existing)) settingsChanged.add(existing);
           if (stored.changed.length > 0 || wasMissing) changes.push(changed(existing, stored.changed, wasMissing));
           continue;
         }
         if (existing) {
           // A new UUID: the old identity's buddy is retired on attach, and nothing more is told of it.
-          existing.retired = true;
-          this.c.services.delete(svc.id);
-          this.c.publisher.removed(svc.id, existing.uuid, stored.uuid);
+          existing.retire();
+          this.c.services.remove(existing);
+          this.c.replaced(existing, stored.uuid);
         }
         const entry = this.add(svc, stored.uuid, stored.desired, settingsChanged);
         if (!entry) continue;
@@ -248,8 +263,8 @@ export class Configuration {
   }
 
   private add(svc: ServiceConfig, uuid: string, desired: ServiceEntry['desired'], settingsChanged: Set<ServiceEntry>): ServiceEntry | null {
-    const runDir = join(this.c.config.svcRunPath, svc.id);
-    const entry: ServiceEntry = { config: svc, uuid, runDir, desired, link: null, status: null, launching: null };
+    const runDir = join(this.c.config().svcRunPath, svc.id);
+    const entry = new ServiceEntry(svc, uuid, runDir, desired);
     try {
       if (this.writeRunDir(entry)) settingsChanged.add(entry);
     } catch (err) {
@@ -262,7 +277,7 @@ export class Configuration {
 
   /** Write a service's run directory; true when its buddy.json changed. */
   private writeRunDir(e: ServiceEntry): boolean {
-    const settings = buddySettings(e.config, e.uuid, e.runDir, serviceEnvironment(this.c.config), this.c.buddyEndpointPath);
+    const settings = buddySettings(e.config, e.uuid, e.runDir, serviceEnvironment(this.c.config()), this.c.buddyEndpointPath);
     return prepareRunDir(e.runDir, e.config, settings);
   }
 

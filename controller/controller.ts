@@ -1,50 +1,62 @@
 // The controller: loads the configuration, attaches a buddy to every service, polls them into the
 // audit database, and serves clients. Stopping it leaves every buddy and service running.
+//
+// This class only assembles the parts and runs the start and stop sequences: each part gets the
+// narrow interface it uses (its `…Parts`), never the controller itself.
 import { join } from 'node:path';
-import { PROTOCOL_MAX, type ControllerInfo } from '../schema/client-protocol.js';
+import { PROTOCOL_MAX, type ControllerInfo, type ControllerStatus } from '../schema/client-protocol.js';
 import type { ControllerConfig } from '../schema/config/types.js';
+import type { DesiredState } from '../schema/records.js';
+import type { ReloadResult } from '../schema/client-protocol.js';
 import { STATE_DIR } from '../schema/state-dir.js';
 import { upkeeperVersion } from '../schema/version.js';
 import { AuditStore } from './audit-store.js';
 import { BuddyEndpoint } from './buddy-endpoint.js';
+import { BUNDLED_BUDDY } from './buddy-launcher.js';
 import { Buddies } from './buddies.js';
 import { ClientServer } from './client-server.js';
 import { makeClientHandlers } from './client-handlers.js';
 import { Configuration } from './configuration.js';
 import { InstanceLock } from './instance-lock.js';
+import { Lifecycle } from './lifecycle.js';
 import type { Logger } from './log.js';
 import { Poller } from './poller.js';
 import { Publisher } from './publisher.js';
 import { ensureDir } from './run-dir.js';
-import { ServiceTable, serviceStatus, type ServiceEntry } from './service-table.js';
-import { Starter } from './starter.js';
+import { serviceStatus, type ServiceEntry } from './service-entry.js';
+import { ServiceControl } from './service-control.js';
+import { ServiceTable } from './service-table.js';
 import { Retention, retentionLimits } from './retention.js';
 import { Problems } from './problems.js';
+import { REAL_TIMERS } from './timers.js';
 import type { WriteFailure } from './write-health.js';
+
+/** The parts that exist once the audit database is open. */
+interface Parts {
+  store: AuditStore;
+  poller: Poller;
+  buddies: Buddies;
+  configuration: Configuration;
+  control: ServiceControl;
+}
 
 export class Controller {
   readonly services = new ServiceTable();
   readonly startedAt = Date.now();
+  readonly lifecycle = new Lifecycle();
+  readonly problems = new Problems();
   readonly publisher = new Publisher((sub, afterId, limit) =>
-    this.store.queryEvents(
+    this.open().store.queryEvents(
       { afterId, limit, ...sub.match, ...(sub.types ? { types: [...sub.types] } : {}) },
       sub.uuids ? [...sub.uuids] : null,
     ),
   );
-  readonly buddies = new Buddies(this);
-  readonly configuration = new Configuration(this);
-  readonly starter = new Starter(this);
-  readonly problems = new Problems();
-  store!: AuditStore;
-  poller!: Poller;
-  retention: Retention | null = null;
-  stopping = false;
-  /** Set by `upk shutdown`: buddies that exit are not started again. */
-  shuttingDown = false;
   /** Resolves when the controller has stopped. */
   readonly done: Promise<void>;
   /** Resolves once every buddy is attached and drained (requests about services wait for it). */
   readonly ready: Promise<void>;
+  private parts: Parts | null = null;
+  private retention: Retention | null = null;
   private readyFlag = false;
   private markReady!: () => void;
   private finish!: () => void;
@@ -54,7 +66,7 @@ export class Controller {
 
   constructor(
     /** The configuration in force (a successful reload replaces it). */
-    public config: ControllerConfig,
+    private config: ControllerConfig,
     readonly log: Logger,
   ) {
     this.done = new Promise((resolve) => (this.finish = resolve));
@@ -69,21 +81,8 @@ export class Controller {
     });
   }
 
-  get isReady(): boolean {
-    return this.readyFlag;
-  }
-
   get socketPath(): string {
     return join(this.config.stateDir, STATE_DIR.socket);
-  }
-
-  /** Client connections open now, and the most served at once. */
-  get clientConnections(): number {
-    return this.server?.connectionCount ?? 0;
-  }
-
-  get maxClientConnections(): number {
-    return this.server?.maxConnections ?? 0;
   }
 
   get buddyEndpointPath(): string {
@@ -106,37 +105,22 @@ export class Controller {
     ensureDir(this.config.stateDir);
     this.lock = InstanceLock.acquire(this.config.stateDir);
     let settingsChanged: Set<ServiceEntry>;
+    let parts: Parts;
     try {
       ensureDir(this.config.svcRunPath);
-      this.store = new AuditStore(join(this.config.stateDir, STATE_DIR.database));
-      this.store.onInserted = (events) => {
-        this.publisher.events(events);
-        this.retention?.added(events.length);
-      };
-      this.store.health.onChange = (failure, lost) => this.storeHealth(failure, lost);
-      this.store.health.onDropped = (err) =>
-        this.log.error(`a write to the audit database failed and was dropped: ${(err as Error).message}`);
-      this.poller = new Poller(this.services, this.store, this.config.buddyPollingInterval * 1000);
-      const refusedLogged = new Set<string>();
-      this.poller.onRefused = (batch, err) => {
-        const line = `${batch.service}: the audit database refuses events of buddy ${batch.instance} (they stay in the buddy): ${(err as Error).message}`;
-        if (refusedLogged.size > 1000) refusedLogged.clear();
-        if (!refusedLogged.has(line)) this.log.error(line);
-        refusedLogged.add(line);
-      };
-      this.poller.onStatus = (entry) => this.publishStatus(entry);
-      const interrupted = this.store.interruptActions();
+      parts = this.assemble(new AuditStore(join(this.config.stateDir, STATE_DIR.database)));
+      const interrupted = parts.store.interruptActions();
       if (interrupted > 0)
         this.log.warn(`${interrupted} client action(s) of a previous controller never finished; recorded as interrupted`);
-      settingsChanged = this.configuration.loadAtStart();
+      settingsChanged = parts.configuration.loadAtStart();
       // Answer clients at once; requests about services wait until every buddy is attached.
-      this.server = new ClientServer(this.socketPath, makeClientHandlers(this), this.log);
+      this.server = new ClientServer(this.socketPath, makeClientHandlers(this.clientParts(parts)), this.log);
       await this.server.listen();
       this.endpoint = new BuddyEndpoint(this.buddyEndpointPath, {
         services: this.services,
-        store: this.store,
+        store: parts.store,
         log: this.log,
-        reattach: (entry) => this.buddies.reattach(entry),
+        reattach: (entry) => parts.buddies.reattach(entry),
       });
       await this.endpoint.listen();
       try {
@@ -152,56 +136,61 @@ export class Controller {
       this.lock = null;
       throw err;
     }
+    const { store, poller, buddies, configuration, control } = parts;
     const live = this.services.all().filter((e) => !e.retired);
-    await Promise.all(live.map((e) => this.buddies.attach(e, settingsChanged.has(e)).catch((err: Error) => this.buddies.reattach(e, err))));
-    await this.buddies.retireStrays();
+    await buddies.attachAll(live, settingsChanged);
+    await buddies.retireStrays();
     // Everything the buddies buffered while no controller ran is in the database before we are ready.
-    await this.poller.drain();
-    this.poller.start();
-    this.store.recordChanges(await this.configuration.unconfigureRemoved(this.services.all().filter((e) => e.retired)), 'start');
+    await poller.drain();
+    poller.start();
+    store.recordChanges(await configuration.unconfigureRemoved(this.services.all().filter((e) => e.retired)), 'start');
     this.markReady();
-    this.retention = new Retention(this.store.db, retentionLimits(this.config), (m) => this.log.info(m));
+    this.retention = new Retention(store.db, retentionLimits(this.config), (m) => this.log.info(m));
     this.retention.start();
     this.log.info(`controller ${upkeeperVersion()} serving ${this.services.size} services on ${this.socketPath}`);
     // What should run and does not starts now, prerequisites first, higher StartPriority first.
-    void this.starter.startMany(
-      live.filter((e) => e.wantsStart),
-      (e) => this.starter.start(e),
-    );
+    void control.startDue(live);
+  }
+
+  /** `SIGHUP`: reload the configuration once every buddy is attached. */
+  async reloadConfiguration(): Promise<ReloadResult> {
+    await this.ready;
+    return this.open().configuration.reload('SIGHUP');
   }
 
   /** Stop the controller alone: commit what the buddies hold, close, release the lock. Buddies run on. */
   async stop(): Promise<void> {
-    if (this.stopping) return this.done;
-    this.stopping = true;
-    this.buddies.stop();
-    this.publisher.closing(this.shuttingDown ? 'shutdown' : 'stop');
+    if (!this.lifecycle.beginStop()) return this.done;
+    const parts = this.parts;
+    parts?.buddies.stop();
+    this.publisher.closing(this.lifecycle.closingReason);
     this.server?.close();
     this.endpoint?.close();
-    if (this.poller) {
-      await this.poller.stop();
-      await this.poller.drain().catch(() => undefined);
+    if (parts) {
+      await parts.poller.stop();
+      await parts.poller.drain().catch(() => undefined);
     }
     for (const e of this.services.all()) e.link?.close();
     await this.retention?.stop();
     await new Promise((r) => setImmediate(r)); // requests cut short by the closed links settle first
-    if (this.store) {
+    if (parts) {
+      const { store } = parts;
       try {
-        const interrupted = this.store.interruptActions();
+        const interrupted = store.interruptActions();
         if (interrupted > 0) this.log.info(`${interrupted} client action(s) still in progress recorded as interrupted`);
       } catch (err) {
         this.log.warn(`cannot record the client actions in progress as interrupted: ${(err as Error).message}`);
       }
-      if (this.store.writeFailure) this.store.probe(); // a last try to write what was kept
-      const unwritten = this.store.health.unwritten;
+      if (store.writeFailure) store.probe(); // a last try to write what was kept
+      const unwritten = store.health.unwritten;
       if (unwritten > 0) {
         this.log.error(
-          `${unwritten} bookkeeping write(s) are lost: the audit database could not be written (${this.store.writeFailure?.error ?? 'unknown'}) ` +
-            `since ${new Date(this.store.writeFailure?.since ?? Date.now()).toISOString()}, and the controller stops: client actions and desired states ` +
+          `${unwritten} bookkeeping write(s) are lost: the audit database could not be written (${store.writeFailure?.error ?? 'unknown'}) ` +
+            `since ${new Date(store.writeFailure?.since ?? Date.now()).toISOString()}, and the controller stops: client actions and desired states ` +
             `of that time are not recorded (the buddies keep every event, and each keeps its service's desired state)`,
         );
       }
-      this.store.close();
+      store.close();
     }
     this.lock?.release();
     this.lock = null;
@@ -210,10 +199,115 @@ export class Controller {
     return this.done;
   }
 
-  setDesired(entry: ServiceEntry, desired: ServiceEntry['desired']): void {
-    if (entry.desired === desired) return;
-    entry.desired = desired;
-    this.store.setDesired(entry.uuid, desired);
+  /** The parts, once the audit database is open. */
+  private open(): Parts {
+    if (!this.parts) throw new Error('the controller has not started');
+    return this.parts;
+  }
+
+  /** Build the parts around the open audit database, each with the narrow interface it uses. */
+  private assemble(store: AuditStore): Parts {
+    const { services, log, lifecycle } = this;
+    const timers = REAL_TIMERS;
+    store.onInserted = (events) => {
+      this.publisher.events(events);
+      this.retention?.added(events.length);
+    };
+    store.health.onChange = (failure, lost) => this.storeHealth(failure, lost);
+    store.health.onDropped = (err) => log.error(`a write to the audit database failed and was dropped: ${(err as Error).message}`);
+    const poller = new Poller(services, store, this.config.buddyPollingInterval * 1000, timers);
+    const refusedLogged = new Set<string>();
+    poller.onRefused = (batch, err) => {
+      const line = `${batch.service}: the audit database refuses events of buddy ${batch.instance} (they stay in the buddy): ${(err as Error).message}`;
+      if (refusedLogged.size > 1000) refusedLogged.clear();
+      if (!refusedLogged.has(line)) log.error(line);
+      refusedLogged.add(line);
+    };
+    poller.onStatus = (entry) => this.publishStatus(entry);
+    const setDesired = (entry: ServiceEntry, desired: DesiredState): void => this.setDesired(store, entry, desired);
+    const publishStatus = (entry: ServiceEntry): void => this.publishStatus(entry);
+    const buddies: Buddies = new Buddies({
+      services,
+      store,
+      poller,
+      lifecycle,
+      log,
+      timers,
+      settings: () => ({ program: this.config.upkBuddyPath ?? BUNDLED_BUDDY, svcRunPath: this.config.svcRunPath }),
+      setDesired,
+      publishStatus,
+      unsupervisedChanged: () => this.noteUnsupervised(buddies.unsupervised),
+      start: (entry) => control.start(entry),
+      removed: (entry) => this.publisher.removed(entry.config.id, entry.uuid),
+    });
+    const control: ServiceControl = new ServiceControl({
+      services,
+      command: (entry, command) => buddies.call(entry, command, { controller: true }),
+      reload: (entry) => buddies.reload(entry),
+      setDesired,
+      publishStatus,
+      collect: (entries, maxWaitMs) => poller.collect(entries, maxWaitMs),
+      timers,
+      log,
+    });
+    const configuration = new Configuration({
+      services,
+      store,
+      log,
+      buddies,
+      buddyEndpointPath: this.buddyEndpointPath,
+      config: () => this.config,
+      applyControllerConfig: (next) => {
+        this.config = next;
+        poller.setInterval(next.buddyPollingInterval * 1000);
+        this.retention?.setLimits(retentionLimits(next));
+      },
+      startDue: (entries) => control.startDue(entries),
+      replaced: (old, successor) => this.publisher.removed(old.config.id, old.uuid, successor),
+    });
+    this.parts = { store, poller, buddies, configuration, control };
+    return this.parts;
+  }
+
+  /** What the client requests need (client-handlers.ts). */
+  private clientParts(parts: Parts): Parameters<typeof makeClientHandlers>[0] {
+    const { store, poller, buddies, configuration, control } = parts;
+    return {
+      services: this.services,
+      store,
+      lifecycle: this.lifecycle,
+      buddies,
+      configuration,
+      control,
+      publisher: this.publisher,
+      problems: this.problems,
+      ready: this.ready,
+      collect: (entries?: ServiceEntry[], maxWaitMs?: number) => poller.collect(entries, maxWaitMs),
+      info: () => this.info(),
+      status: () => this.status(),
+      stop: () => void this.stop(),
+    };
+  }
+
+  /** The controller's status (`upk controller status`). */
+  private status(): ControllerStatus {
+    return {
+      ...this.info(),
+      ready: this.readyFlag,
+      uptimeMs: Date.now() - this.startedAt,
+      services: this.services.size,
+      buddies: this.services.all().filter((e) => e.link?.open).length,
+      clients: this.server?.connectionCount ?? 0,
+      maxClients: this.server?.maxConnections ?? 0,
+      configIssues: this.open().configuration.issues,
+      problems: this.problems.list(),
+    };
+  }
+
+  /** Record a service's new desired state, and tell subscribers. */
+  private setDesired(store: AuditStore, entry: ServiceEntry, desired: DesiredState): void {
+    if (!entry.setDesired(desired)) return;
+    store.setDesired(entry.uuid, desired);
     this.publishStatus(entry);
   }
 
@@ -231,17 +325,16 @@ export class Controller {
   }
 
   /** Services without a buddy changed: show it (each failure is logged by Buddies). */
-  noteUnsupervised(): void {
-    const list = this.buddies.unsupervised;
+  private noteUnsupervised(list: ServiceEntry[]): void {
     if (list.length === 0) return this.problems.clear('unsupervised');
-    const since = Math.min(...list.map((e) => Date.parse(e.unsupervised!.since)));
+    const since = Math.min(...list.flatMap((e) => (e.unsupervised ? [Date.parse(e.unsupervised.since)] : [])));
     const names = list.map((e) => e.config.id);
     const shown = names.length > 5 ? `${names.slice(0, 5).join(', ')} and ${names.length - 5} more` : names.join(', ');
     this.problems.set('unsupervised', `${names.length} service(s) without a buddy (none could be started): ${shown}`, since);
   }
 
   /** Tell subscribers a service's status, if it changed. */
-  publishStatus(entry: ServiceEntry): void {
+  private publishStatus(entry: ServiceEntry): void {
     if (!entry.retired && this.publisher.listening) this.publisher.status(serviceStatus(entry));
   }
 }

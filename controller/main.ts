@@ -36,7 +36,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 }
 // SIGHUP: reload the configuration (all of it, or nothing: on any error the last good one stays).
 process.on('SIGHUP', () => {
-  void controller.ready.then(() => controller.configuration.reload('SIGHUP')).catch((err: Error) => log.error(`SIGHUP: ${err.message}`));
+  void controller.reloadConfiguration().catch((err: Error) => log.error(`SIGHUP: ${err.message}`));
 });
 process.on('uncaughtException', (err) => log.error(`uncaught: ${err.stack ?? err.message}`));
 process.stderr.on('error', () => undefined); // stderr is written through the log, which counts its failures

@@ -1,32 +1,6 @@
-// The controller's services in memory: configuration, identity, buddy link and last known status.
-import type { ServiceConfig } from '../schema/config/types.js';
+// The controller's services in memory (service-entry.ts): the table that finds them by id, uuid and name.
 import { ErrorCode, UpkError } from '../schema/errors.js';
-import type { BuddyStatus, DesiredState, ServiceStatus, Unsupervised } from '../schema/records.js';
-import { processAlive } from '../system/process-group.js';
-import type { BuddyLink } from './buddy-link.js';
-
-export interface ServiceEntry {
-  config: ServiceConfig;
-  uuid: string;
-  runDir: string;
-  /** What the user wants (kept in the database). */
-  desired: DesiredState;
-  link: BuddyLink | null;
-  /** The buddy's last answer, kept while it is unreachable. */
-  status: BuddyStatus | null;
-  /** A buddy start in progress, so two callers never start two buddies. */
-  launching: Promise<BuddyLink> | null;
-  /** Being removed from the configuration: its buddy is not started again when it exits. */
-  retired?: boolean;
-  /** No longer in the configuration files: it keeps its last good configuration until `upk remove`. */
-  missing?: boolean;
-  /** Prerequisites it waits for before it starts (shown as the state `waiting`), or null. */
-  waiting?: string[] | null;
-  /** Reconciliation found it should start (the caller starts it, in order with the others). */
-  wantsStart?: boolean;
-  /** No buddy could be started for it: why, since when, and how many launches failed (retried meanwhile). */
-  unsupervised?: Unsupervised | null;
-}
+import type { ServiceEntry } from './service-entry.js';
 
 /** StartPriority (higher first), then id: the order services start in. */
 export const byPriority = (a: ServiceEntry, b: ServiceEntry): number =>
@@ -39,8 +13,10 @@ export class ServiceTable {
     this.byId.set(entry.config.id, entry);
   }
 
-  delete(id: string): void {
-    this.byId.delete(id);
+  /** Take a service out of the table: it is removed (a newer entry under its id stays). */
+  remove(entry: ServiceEntry): void {
+    if (this.byId.get(entry.config.id) === entry) this.byId.delete(entry.config.id);
+    entry.removed();
   }
 
   get(id: string): ServiceEntry | undefined {
@@ -125,32 +101,4 @@ export class ServiceTable {
       .filter((e) => e.config.instanceOf !== undefined && test(e.config.instanceOf))
       .sort((a, b) => (a.config.instance ?? 0) - (b.config.instance ?? 0));
   }
-}
-
-/** The client-facing status of a service (every view derives from this). */
-export function serviceStatus(e: ServiceEntry): ServiceStatus {
-  const s = e.status;
-  const reachable = e.link?.open === true;
-  // Without a buddy the last status may be stale: its process is shown only while it provably runs.
-  const running = s?.pid != null && (reachable || processAlive(s.pid, s.pidStartTime));
-  return {
-    name: e.config.id,
-    package: e.config.package,
-    uuid: e.uuid,
-    state: e.waiting?.length ? 'waiting' : reachable && s ? s.state : 'unknown',
-    desired: e.desired,
-    pid: running ? s.pid : null,
-    buddyPid: reachable ? e.link!.pid : null,
-    started: running ? (s?.started ?? null) : null,
-    since: s?.since ?? null,
-    restarts: s?.restarts ?? 0,
-    failures: s?.failures ?? 0,
-    lastExit: s?.lastExit ?? null,
-    hold: s?.hold ?? null,
-    waitingFor: e.waiting?.length ? e.waiting : null,
-    usage: reachable ? (s?.usage ?? null) : null,
-    actions: e.config.customActions.map((a) => a.name),
-    description: e.config.shortDescription,
-    unsupervised: e.unsupervised ?? null,
-  };
 }

@@ -13,7 +13,8 @@ import { BuddyEndpoint } from '../../controller/buddy-endpoint.js';
 import { BuddyLink } from '../../controller/buddy-link.js';
 import { createLogger } from '../../controller/log.js';
 import { buddySettings, prepareRunDir } from '../../controller/run-dir.js';
-import { ServiceTable, type ServiceEntry } from '../../controller/service-table.js';
+import { ServiceEntry } from '../../controller/service-entry.js';
+import { ServiceTable } from '../../controller/service-table.js';
 import { BUDDY_PROTOCOL } from '../../schema/buddy-protocol.js';
 import { jsonCodec } from '../../schema/codec.js';
 import { loadControllerConfig, loadServices } from '../../schema/config/index.js';
@@ -45,7 +46,7 @@ describe('a delivery proves where it comes from', { timeout: 60_000 }, () => {
     prepareRunDir(runDir, svc, buddySettings(svc, uuid, runDir, { PATH: process.env.PATH! }, null));
     spawn(process.execPath, [BUDDY, runDir], { detached: true, stdio: 'ignore', env: { PATH: process.env.PATH! } }).unref();
     link = await box.waitFor('the buddy', () => BuddyLink.connect(join(runDir, 'buddy.sock')).catch(() => undefined));
-    entry = { config: svc, uuid, runDir, desired: 'running', link: null, status: link.hello.status, launching: null };
+    entry = new ServiceEntry(svc, uuid, runDir, 'running', link.hello.status);
     const services = new ServiceTable();
     services.set(entry);
     const log = createLogger({ write: (line) => void logged.push(line) });

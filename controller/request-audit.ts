@@ -1,0 +1,47 @@
+// The audit trail of client requests: each request that changes something is recorded before it
+// runs and completed with its outcome (docs/controller.md, the audit trail).
+import { toUpkError } from '../schema/errors.js';
+import { INTERRUPTED_OUTCOME, type AuditStore } from './audit-store.js';
+import type { ClientContext } from './client-server.js';
+import type { Lifecycle } from './lifecycle.js';
+import type { ServiceEntry } from './service-entry.js';
+
+export interface AuditParts {
+  readonly store: Pick<AuditStore, 'beginAction' | 'finishAction'>;
+  readonly lifecycle: Pick<Lifecycle, 'stopping'>;
+}
+
+/** What an audited request did: recorded as its outcome; `value` is its answer. */
+export interface Done<T> {
+  ok: boolean;
+  message: string;
+  value: T;
+}
+
+/** Record a client request, run it, record its outcome. */
+export async function audited<T>(
+  parts: AuditParts,
+  ctx: ClientContext,
+  request: string,
+  entry: ServiceEntry | null,
+  params: unknown,
+  run: () => Promise<Done<T>>,
+): Promise<T> {
+  const id = parts.store.beginAction({
+    client: ctx.client,
+    clientPid: ctx.pid,
+    clientUser: ctx.user,
+    action: request,
+    serviceUuid: entry?.uuid ?? null,
+    params,
+  });
+  try {
+    const { ok, message, value } = await run();
+    parts.store.finishAction(id, ok, message);
+    return value;
+  } catch (err) {
+    // A controller that stops (or whose buddy link closes as it stops) does not know the outcome.
+    parts.store.finishAction(id, false, parts.lifecycle.stopping ? INTERRUPTED_OUTCOME : toUpkError(err).message);
+    throw err;
+  }
+}
