@@ -10,7 +10,9 @@ import { openLogFile, openOutputFile } from '../schema/output-file.js';
 import { processAlive, processStartTime, signalGroup } from '../system/process-group.js';
 import { LineStamper } from './line-stamper.js';
 import { RotatingLog } from './rotating-log.js';
-import { spawnScript } from './spawn-script.js';
+import { spawnScript, type SpawnContext } from './spawn-script.js';
+
+export type { SpawnContext } from './spawn-script.js';
 import { TailBuffer } from './tail-buffer.js';
 import type { ProcessRef } from '../schema/records.js';
 
@@ -30,13 +32,6 @@ export interface OutputSpec {
   pipeScript: string | null;
   /** Where the pipe program's own stderr goes. */
   pipeErrors: string;
-}
-
-export interface SpawnContext {
-  env: Record<string, string>;
-  cwd: string;
-  uid?: number;
-  gid?: number;
 }
 
 const PIPE_RESTART_MS = 1000;

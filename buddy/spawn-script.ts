@@ -2,7 +2,14 @@
 // service that runs as another user (who cannot reach the 0700 run directory).
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { closeSync, constants, openSync } from 'node:fs';
-import type { SpawnContext } from './service-output.js';
+
+/** How a script starts: its environment and working directory, and the user and group it runs as. */
+export interface SpawnContext {
+  env: Record<string, string>;
+  cwd: string;
+  uid?: number;
+  gid?: number;
+}
 
 /**
  * Spawn `script` in its own session and process group. With a uid or gid to switch to, the buddy

@@ -1,0 +1,184 @@
+// The poller's cadence (controller/poller.ts) on fake buddies and virtual time: an active buddy every
+// interval, a quiet one every QUIET_FACTOR intervals, an announcement at once; acknowledgements only
+// after the commit; and a database that cannot be written tried again with backoff, never in a loop.
+import assert from 'node:assert/strict';
+import { describe, it, type TestContext } from 'node:test';
+import type { BuddyLink } from '../../controller/buddy-link.js';
+import type { EventBatch } from '../../controller/audit-store.js';
+import { Poller, QUIET_FACTOR, WRITE_RETRY_FIRST_MS, WRITE_RETRY_MAX_MS } from '../../controller/poller.js';
+import { ServiceEntry } from '../../controller/service-entry.js';
+import { ServiceTable } from '../../controller/service-table.js';
+import type { WriteFailure } from '../../controller/write-health.js';
+import { USAGE_RECORD, type BuddyEvent, type BuddyStatus } from '../../schema/records.js';
+import { loadServiceText } from '../helpers/load-services.js';
+import { VirtualTimers, settle } from '../helpers/virtual-timers.js';
+
+const INTERVAL_MS = 500;
+
+function status(id: string, state: BuddyStatus['state']): BuddyStatus {
+  const now = new Date(0).toISOString();
+  return {
+    service: id,
+    uuid: `uuid-${id}`,
+    state,
+    desired: 'running',
+    pid: 1000,
+    pidStartTime: null,
+    started: now,
+    since: now,
+    restarts: 0,
+    failures: 0,
+    lastExit: null,
+    hold: null,
+    buddy: 'b',
+    buddyPid: 1,
+    buddyStarted: now,
+    seq: 0,
+    pending: 0,
+    pipes: { stdout: null, stderr: null },
+    usage: null,
+  };
+}
+
+/** A fake buddy: it holds events until they are acknowledged, and notes when it is polled. */
+class FakeBuddy {
+  held: BuddyEvent[] = [];
+  polls: number[] = [];
+  acks: number[] = [];
+  private seq = 0;
+  constructor(
+    readonly id: string,
+    public state: BuddyStatus['state'],
+    private readonly timers: VirtualTimers,
+  ) {}
+
+  add(type: BuddyEvent['type'] = 'exited'): void {
+    this.held.push({ seq: ++this.seq, time: this.timers.now(), type });
+  }
+
+  link(): BuddyLink {
+    const call = (method: string, params: { ack?: number; max?: number; seq?: number }): Promise<unknown> => {
+      if (method === 'poll') {
+        this.polls.push(this.timers.now());
+        this.held = this.held.filter((e) => e.seq > (params.ack ?? 0));
+        return Promise.resolve({
+          events: this.held.slice(0, params.max),
+          more: this.held.length > (params.max ?? Infinity),
+          status: status(this.id, this.state),
+        });
+      }
+      if (method === 'ack') this.acks.push(params.seq ?? -1);
+      return Promise.resolve(null);
+    };
+    const link = {
+      open: true,
+      acked: 0,
+      buddyId: 1,
+      instance: `i-${this.id}`,
+      pid: 1,
+      hello: { status: status(this.id, this.state) },
+      call,
+    };
+    return link as unknown as BuddyLink;
+  }
+}
+
+/** A store that can be made unwritable. */
+class FakeStore {
+  stored: BuddyEvent[] = [];
+  failing: WriteFailure | null = null;
+  get writeFailure(): WriteFailure | null {
+    return this.failing;
+  }
+  insertEvents(batches: EventBatch[]): number {
+    if (this.failing) throw new Error('database or disk is full');
+    for (const b of batches) this.stored.push(...b.events);
+    return batches.reduce((n, b) => n + b.events.length, 0);
+  }
+  probe(): void {}
+}
+
+function world(t: TestContext, buddies: Record<string, BuddyStatus['state']>) {
+  const loaded = loadServiceText(t, JSON.stringify(Object.fromEntries(Object.keys(buddies).map((id) => [id, { ExecStart: 'x' }]))));
+  const timers = new VirtualTimers();
+  const table = new ServiceTable();
+  const fakes = new Map<string, FakeBuddy>();
+  const entries = new Map<string, ServiceEntry>();
+  for (const cfg of loaded.services) {
+    const fake = new FakeBuddy(cfg.id, buddies[cfg.id]!, timers);
+    const e = new ServiceEntry(cfg, `uuid-${cfg.id}`, `/nonexistent/${cfg.id}`, 'running');
+    e.bind(fake.link());
+    table.set(e);
+    fakes.set(cfg.id, fake);
+    entries.set(cfg.id, e);
+  }
+  const store = new FakeStore();
+  const poller = new Poller(table, store, INTERVAL_MS, timers);
+  t.after(() => poller.stop());
+  return { poller, timers, store, b: (id: string) => fakes.get(id)!, e: (id: string) => entries.get(id)! };
+}
+
+/** The gaps between successive moments. */
+const gaps = (times: number[]): number[] => times.slice(1).map((x, i) => x - times[i]!);
+
+describe('poller cadence', { timeout: 10_000 }, () => {
+  it('an active buddy is polled every interval, a quiet one every QUIET_FACTOR intervals', async (t) => {
+    const w = world(t, { busy: 'starting', calm: 'running' });
+    w.poller.start();
+    await w.timers.advance(30_000);
+    assert.equal(w.b('busy').polls.length, 30_000 / INTERVAL_MS);
+    assert.deepEqual(gaps(w.b('calm').polls), [QUIET_FACTOR * INTERVAL_MS, QUIET_FACTOR * INTERVAL_MS]);
+  });
+
+  it('usage records are no sign of activity; other events are, until the buddy is quiet again', async (t) => {
+    const w = world(t, { svc: 'running' });
+    w.poller.start();
+    await w.timers.advance(INTERVAL_MS); // the first poll
+    w.b('svc').add(USAGE_RECORD);
+    await w.timers.advance(QUIET_FACTOR * INTERVAL_MS);
+    assert.equal(w.b('svc').polls.length, 2, 'a usage record: still the quiet pace');
+    w.b('svc').add('exited');
+    await w.timers.advance(QUIET_FACTOR * INTERVAL_MS); // collected at the quiet poll, then active for one interval
+    await w.timers.advance(3 * INTERVAL_MS);
+    assert.deepEqual(gaps(w.b('svc').polls).slice(-2), [QUIET_FACTOR * INTERVAL_MS, INTERVAL_MS]);
+  });
+
+  it('a buddy that announces events is polled at once, between ticks', async (t) => {
+    const w = world(t, { svc: 'running' });
+    w.poller.start();
+    await w.timers.advance(INTERVAL_MS + 10);
+    assert.equal(w.b('svc').polls.length, 1);
+    w.b('svc').add('exited');
+    w.poller.wake(w.e('svc'));
+    await settle();
+    assert.deepEqual(w.b('svc').polls, [INTERVAL_MS, INTERVAL_MS + 10], 'no time passed');
+    assert.equal(w.store.stored.length, 1);
+  });
+
+  it('acknowledges only what was committed; an unwritable database is tried again after 0.5 s doubling up to 10 s, and the events wait in the buddy', async (t) => {
+    const w = world(t, { svc: 'running' });
+    w.b('svc').add('exited');
+    w.store.failing = { since: 0, error: 'database or disk is full' };
+    w.poller.start();
+    await w.timers.advance(40_000);
+    assert.deepEqual(w.b('svc').acks, [], 'nothing acknowledged');
+    assert.equal(w.b('svc').held.length, 1, 'the event waits in the buddy');
+    const expected = [WRITE_RETRY_FIRST_MS, 1000, 2000, 4000, 8000, WRITE_RETRY_MAX_MS, WRITE_RETRY_MAX_MS];
+    assert.deepEqual(gaps(w.b('svc').polls).slice(0, expected.length), expected);
+    w.store.failing = null;
+    await w.timers.advance(WRITE_RETRY_MAX_MS);
+    assert.equal(w.store.stored.length, 1);
+    assert.deepEqual(w.b('svc').acks, [1], 'acknowledged once stored');
+  });
+
+  it('a read waits for a round, at most its limit, even while the database cannot be written', async (t) => {
+    const w = world(t, { svc: 'running' });
+    w.store.failing = { since: 0, error: 'full' };
+    w.b('svc').add('exited');
+    let answered = false;
+    void w.poller.collect([w.e('svc')], 500).then(() => (answered = true));
+    await settle();
+    assert.equal(answered, true, 'the round runs at once (its status is fresh) though its write fails');
+    assert.equal(w.b('svc').polls.length, 1);
+  });
+});
