@@ -77,29 +77,29 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
     }
   }
 
-  /** Record a client action, run it, record its outcome. */
+  /** Record a client request, run it, record its outcome. */
   async function audited<T>(
     ctx: ClientContext,
-    action: string,
+    request: string,
     entry: ServiceEntry | null,
     params: unknown,
     run: () => Promise<{ ok: boolean; message: string; value: T }>,
   ): Promise<T> {
-    const id = c.store.beginAction({
+    const id = c.store.beginRequest({
       client: ctx.client,
       clientPid: ctx.pid,
       clientUser: ctx.user,
-      action,
+      request,
       serviceUuid: entry?.uuid ?? null,
       params,
     });
     try {
       const { ok, message, value } = await run();
-      c.store.finishAction(id, ok, message);
+      c.store.finishRequest(id, ok, message);
       return value;
     } catch (err) {
       // A controller that stops (or whose buddy link closes as it stops) does not know the outcome.
-      c.store.finishAction(id, false, c.stopping ? INTERRUPTED_OUTCOME : toUpkError(err).message);
+      c.store.finishRequest(id, false, c.stopping ? INTERRUPTED_OUTCOME : toUpkError(err).message);
       throw err;
     }
   }

@@ -125,9 +125,9 @@ export class Controller {
         refusedLogged.add(line);
       };
       this.poller.onStatus = (entry) => this.publishStatus(entry);
-      const interrupted = this.store.interruptActions();
+      const interrupted = this.store.interruptRequests();
       if (interrupted > 0)
-        this.log.warn(`${interrupted} client action(s) of a previous controller never finished; recorded as interrupted`);
+        this.log.warn(`${interrupted} client request(s) of a previous controller never finished; recorded as interrupted`);
       settingsChanged = this.configuration.loadAtStart();
       // Answer clients at once; requests about services wait until every buddy is attached.
       this.server = new ClientServer(this.socketPath, makeClientHandlers(this), this.log);
@@ -187,17 +187,17 @@ export class Controller {
     await new Promise((r) => setImmediate(r)); // requests cut short by the closed links settle first
     if (this.store) {
       try {
-        const interrupted = this.store.interruptActions();
-        if (interrupted > 0) this.log.info(`${interrupted} client action(s) still in progress recorded as interrupted`);
+        const interrupted = this.store.interruptRequests();
+        if (interrupted > 0) this.log.info(`${interrupted} client request(s) still in progress recorded as interrupted`);
       } catch (err) {
-        this.log.warn(`cannot record the client actions in progress as interrupted: ${(err as Error).message}`);
+        this.log.warn(`cannot record the client requests in progress as interrupted: ${(err as Error).message}`);
       }
       if (this.store.writeFailure) this.store.probe(); // a last try to write what was kept
       const unwritten = this.store.health.unwritten;
       if (unwritten > 0) {
         this.log.error(
           `${unwritten} bookkeeping write(s) are lost: the audit database could not be written (${this.store.writeFailure?.error ?? 'unknown'}) ` +
-            `since ${new Date(this.store.writeFailure?.since ?? Date.now()).toISOString()}, and the controller stops: client actions and desired states ` +
+            `since ${new Date(this.store.writeFailure?.since ?? Date.now()).toISOString()}, and the controller stops: client requests and desired states ` +
             `of that time are not recorded (the buddies keep every event, and each keeps its service's desired state)`,
         );
       }
