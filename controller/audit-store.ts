@@ -1,4 +1,4 @@
-// The audit database: services, buddy instances, events (exactly once) and client actions.
+// The audit database: services, buddy instances, events (exactly once) and client requests.
 import Database from 'better-sqlite3';
 import { chmodSync } from 'node:fs';
 import { v4 as uuidv4 } from 'uuid';
@@ -31,11 +31,13 @@ export interface EventBatch {
   events: BuddyEvent[];
 }
 
-export interface ActionRecord {
+/** A client request that changes something, as the audit trail records it. */
+export interface RequestRecord {
   client: string;
   clientPid: number | null;
   clientUser: string | null;
-  action: string;
+  /** The request's method: start, stop, action, signal, config.reload … */
+  request: string;
   serviceUuid: string | null;
   params: unknown;
 }
@@ -55,12 +57,12 @@ interface EventRow {
   instance: string;
 }
 
-/** The outcome recorded for a client action whose controller stopped before the outcome was known. */
+/** The outcome recorded for a client request whose controller stopped before the outcome was known. */
 export const INTERRUPTED_OUTCOME = 'interrupted: the controller stopped before the outcome was known';
 
-/** A client action begun while the database could not be written: written when it can be. */
-interface PendingAction {
-  record: ActionRecord;
+/** A client request begun while the database could not be written: written when it can be. */
+interface PendingRequest {
+  record: RequestRecord;
   time: number;
   finish: { time: number; ok: boolean; outcome: string } | null;
   /** Its row, once written. */
@@ -71,7 +73,7 @@ export class AuditStore {
   readonly db: Database.Database;
   /** Whether the database can be written; bookkeeping kept meanwhile (write-health.ts). */
   readonly health = new WriteHealth();
-  private readonly pendingActions = new Map<number, PendingAction>();
+  private readonly pendingRequests = new Map<number, PendingRequest>();
   private nextPendingId = -1;
   private readonly insertEvent: Database.Statement;
   readonly runs: RunLedger;
@@ -82,7 +84,7 @@ export class AuditStore {
     this.db = new Database(file, { timeout: 5000 });
     chmodSync(file, 0o600);
     this.db.pragma('journal_mode = WAL');
-    // Bookkeeping (services, buddy rows, client actions) commits without an fsync of its own; event
+    // Bookkeeping (services, buddy rows, client requests) commits without an fsync of its own; event
     // commits are FULL (see insertEvents), and since the WAL is written in order, each of them makes
     // every earlier commit durable too. A crash loses nothing either way; a power failure could lose
     // only bookkeeping written since the last event commit.
@@ -453,38 +455,38 @@ export class AuditStore {
     return new Map(rows.map((r) => [r.uuid, r.created]));
   }
 
-  // ---- client actions --------------------------------------------------------------------------
+  // ---- client requests -------------------------------------------------------------------------
 
   /**
-   * Record a client action as begun; returns its id for finishAction. While the database cannot be
-   * written the action is kept in memory (a negative id) and written, with its outcome, when it can.
+   * Record a client request as begun; returns its id for finishRequest. While the database cannot be
+   * written the request is kept in memory (a negative id) and written, with its outcome, when it can.
    */
-  beginAction(r: ActionRecord, now = Date.now()): number {
+  beginRequest(r: RequestRecord, now = Date.now()): number {
     if (this.writeFailure === null) {
       try {
-        return this.insertAction(r, now, null);
+        return this.insertRequest(r, now, null);
       } catch (err) {
         if (!isStorageError(err)) throw err;
         this.health.failed(err);
       }
     }
     const id = this.nextPendingId--;
-    const pending: PendingAction = { record: r, time: now, finish: null, id: null };
-    this.pendingActions.set(id, pending);
+    const pending: PendingRequest = { record: r, time: now, finish: null, id: null };
+    this.pendingRequests.set(id, pending);
     this.keep(
       () => {
-        pending.id = this.insertAction(r, now, pending.finish);
-        if (pending.finish) this.pendingActions.delete(id);
+        pending.id = this.insertRequest(r, now, pending.finish);
+        if (pending.finish) this.pendingRequests.delete(id);
       },
-      () => this.pendingActions.delete(id), // shed: its outcome is not kept either
+      () => this.pendingRequests.delete(id), // shed: its outcome is not kept either
     );
     return id;
   }
 
-  private insertAction(r: ActionRecord, time: number, finish: PendingAction['finish']): number {
+  private insertRequest(r: RequestRecord, time: number, finish: PendingRequest['finish']): number {
     const info = this.db
       .prepare(
-        `INSERT INTO client_actions (time, client, client_pid, client_user, action, service_uuid, params, finished, ok, outcome)
+        `INSERT INTO client_requests (time, client, client_pid, client_user, request, service_uuid, params, finished, ok, outcome)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
@@ -492,7 +494,7 @@ export class AuditStore {
         r.client,
         r.clientPid,
         r.clientUser,
-        r.action,
+        r.request,
         r.serviceUuid,
         JSON.stringify(r.params ?? null),
         finish?.time ?? null,
@@ -502,28 +504,28 @@ export class AuditStore {
     return Number(info.lastInsertRowid);
   }
 
-  /** Client actions a controller began but never finished (it died): their outcome is unknown. */
-  interruptActions(): number {
+  /** Client requests a controller began but never finished (it died): their outcome is unknown. */
+  interruptRequests(): number {
     return this.db
-      .prepare('UPDATE client_actions SET finished = ?, ok = 0, outcome = ? WHERE finished IS NULL')
+      .prepare('UPDATE client_requests SET finished = ?, ok = 0, outcome = ? WHERE finished IS NULL')
       .run(Date.now(), INTERRUPTED_OUTCOME).changes;
   }
 
-  finishAction(id: number, ok: boolean, outcome: string): void {
+  finishRequest(id: number, ok: boolean, outcome: string): void {
     const now = Date.now();
     let row = id;
     if (id < 0) {
-      const pending = this.pendingActions.get(id);
+      const pending = this.pendingRequests.get(id);
       if (!pending) return;
       if (pending.id === null) {
         pending.finish = { time: now, ok, outcome }; // written with the row
         return;
       }
-      this.pendingActions.delete(id);
+      this.pendingRequests.delete(id);
       row = pending.id;
     }
     this.keep(() =>
-      this.db.prepare('UPDATE client_actions SET finished = ?, ok = ?, outcome = ? WHERE id = ?').run(now, ok ? 1 : 0, outcome, row),
+      this.db.prepare('UPDATE client_requests SET finished = ?, ok = ?, outcome = ? WHERE id = ?').run(now, ok ? 1 : 0, outcome, row),
     );
   }
 }

@@ -109,9 +109,9 @@ export class Controller {
     try {
       ensureDir(this.config.svcRunPath);
       parts = this.assemble(new AuditStore(join(this.config.stateDir, STATE_DIR.database)));
-      const interrupted = parts.store.interruptActions();
+      const interrupted = parts.store.interruptRequests();
       if (interrupted > 0)
-        this.log.warn(`${interrupted} client action(s) of a previous controller never finished; recorded as interrupted`);
+        this.log.warn(`${interrupted} client request(s) of a previous controller never finished; recorded as interrupted`);
       settingsChanged = parts.configuration.loadAtStart();
       // Answer clients at once; requests about services wait until every buddy is attached.
       this.server = new ClientServer(this.socketPath, makeClientHandlers(this.clientParts(parts)), this.log);
@@ -176,17 +176,17 @@ export class Controller {
     if (parts) {
       const { store } = parts;
       try {
-        const interrupted = store.interruptActions();
-        if (interrupted > 0) this.log.info(`${interrupted} client action(s) still in progress recorded as interrupted`);
+        const interrupted = store.interruptRequests();
+        if (interrupted > 0) this.log.info(`${interrupted} client request(s) still in progress recorded as interrupted`);
       } catch (err) {
-        this.log.warn(`cannot record the client actions in progress as interrupted: ${(err as Error).message}`);
+        this.log.warn(`cannot record the client requests in progress as interrupted: ${(err as Error).message}`);
       }
       if (store.writeFailure) store.probe(); // a last try to write what was kept
       const unwritten = store.health.unwritten;
       if (unwritten > 0) {
         this.log.error(
           `${unwritten} bookkeeping write(s) are lost: the audit database could not be written (${store.writeFailure?.error ?? 'unknown'}) ` +
-            `since ${new Date(store.writeFailure?.since ?? Date.now()).toISOString()}, and the controller stops: client actions and desired states ` +
+            `since ${new Date(store.writeFailure?.since ?? Date.now()).toISOString()}, and the controller stops: client requests and desired states ` +
             `of that time are not recorded (the buddies keep every event, and each keeps its service's desired state)`,
         );
       }

@@ -7,7 +7,7 @@ import type { Lifecycle } from './lifecycle.js';
 import type { ServiceEntry } from './service-entry.js';
 
 export interface AuditParts {
-  readonly store: Pick<AuditStore, 'beginAction' | 'finishAction'>;
+  readonly store: Pick<AuditStore, 'beginRequest' | 'finishRequest'>;
   readonly lifecycle: Pick<Lifecycle, 'stopping'>;
 }
 
@@ -27,21 +27,21 @@ export async function audited<T>(
   params: unknown,
   run: () => Promise<Done<T>>,
 ): Promise<T> {
-  const id = parts.store.beginAction({
+  const id = parts.store.beginRequest({
     client: ctx.client,
     clientPid: ctx.pid,
     clientUser: ctx.user,
-    action: request,
+    request,
     serviceUuid: entry?.uuid ?? null,
     params,
   });
   try {
     const { ok, message, value } = await run();
-    parts.store.finishAction(id, ok, message);
+    parts.store.finishRequest(id, ok, message);
     return value;
   } catch (err) {
     // A controller that stops (or whose buddy link closes as it stops) does not know the outcome.
-    parts.store.finishAction(id, false, parts.lifecycle.stopping ? INTERRUPTED_OUTCOME : toUpkError(err).message);
+    parts.store.finishRequest(id, false, parts.lifecycle.stopping ? INTERRUPTED_OUTCOME : toUpkError(err).message);
     throw err;
   }
 }

@@ -1,6 +1,6 @@
 // When the audit database cannot be written (a full disk, an I/O error, a read-only file system):
 // the failure, told once and again when its error changes or it ends; and the bookkeeping writes
-// (desired states, buddy rows, client actions) kept in memory meanwhile, written when it can be.
+// (desired states, buddy rows, client requests) kept in memory meanwhile, written when it can be.
 // A write that fails for another reason (a bug, a constraint) is not a full disk: it is dropped and
 // told, and holds up nothing.
 

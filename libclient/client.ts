@@ -33,7 +33,7 @@ import { controllerSocket, notRunningError, readControllerConfig, type Discovery
 export interface ConnectOptions extends DiscoveryOptions {
   /** Connect to this socket instead of finding it through the configuration. */
   socket?: string;
-  /** Name recorded in the audit trail for this client's actions (default: the program's name). */
+  /** Name recorded in the audit trail for this client's requests (default: the program's name). */
   client?: string;
   /** Give up connecting after this long (default 5000 ms). */
   timeoutMs?: number;

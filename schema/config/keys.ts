@@ -417,7 +417,7 @@ export const CONTROLLER_KEYS: readonly KeySpec[] = [
     default: AUDIT_MAX_AGE_DEFAULT,
     defaultText: '7776000 (90 days; null: no limit)',
     description:
-      'How long the audit database keeps what it records, in seconds (or a duration such as "90d"): events, service runs, resource samples, client actions and configuration changes older than this are deleted (hourly, and at controller start). null keeps everything for ever.',
+      'How long the audit database keeps what it records, in seconds (or a duration such as "90d"): events, service runs, resource samples, client requests and configuration changes older than this are deleted (hourly, and at controller start). null keeps everything for ever.',
   },
   {
     name: 'AuditMaxRecords',
@@ -425,7 +425,7 @@ export const CONTROLLER_KEYS: readonly KeySpec[] = [
     default: AUDIT_MAX_RECORDS_DEFAULT,
     defaultText: '1000000 (null: no limit)',
     description:
-      'Most rows kept in each of the tables events, client_actions and config_changes; beyond it the oldest are deleted (and the service runs older than the oldest event kept). null: no limit.',
+      'Most rows kept in each of the tables events, client_requests and config_changes; beyond it the oldest are deleted (and the service runs older than the oldest event kept). null: no limit.',
   },
   {
     name: 'ServiceDefaults',

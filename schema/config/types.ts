@@ -24,7 +24,7 @@ export interface ControllerConfig {
   upkBuddyPath: string | null;
   /** Seconds: events, runs, samples and audit rows older than this are deleted; null: kept for ever. */
   auditMaxAge: number | null;
-  /** At most this many rows in each of events, client_actions and config_changes; null: no limit. */
+  /** At most this many rows in each of events, client_requests and config_changes; null: no limit. */
   auditMaxRecords: number | null;
   /** Raw ServiceDefaults object, already checked; layered under every service. */
   serviceDefaults: Record<string, unknown>;

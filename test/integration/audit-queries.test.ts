@@ -165,7 +165,7 @@ describe('audit queries', { timeout: 90_000 }, () => {
       assert.ok(fails.every((x) => x.last_stderr === 'fatal: cannot bind :8080' && x.code === 3 && x.outcome === 'failed'));
       const running = q<{ outcome: string }>("SELECT outcome FROM run_log WHERE service = 'steady' ORDER BY id DESC LIMIT 1");
       assert.deepEqual(running, [{ outcome: 'running' }]);
-      assert.ok(q<{ action: string }>("SELECT * FROM action_log WHERE action = 'signal' AND service = 'steady'").length === 1);
+      assert.ok(q<{ request: string }>("SELECT * FROM request_log WHERE request = 'signal' AND service = 'steady'").length === 1);
       assert.ok(q('SELECT * FROM change_log').length >= 2);
       q('SELECT * FROM usage_by_minute');
       q('SELECT * FROM usage_by_hour');

@@ -45,7 +45,7 @@ describe('chaos: the controller killed at random moments', { timeout: 240_000 },
     for (let i = 0; i < KILLS; i++) {
       const started = await startController({ config: box.configFile, env: box.env });
       const pid = started.controller.pid;
-      // Sometimes a client action is in flight when the controller dies.
+      // Sometimes a client request is in flight when the controller dies.
       if (rnd() < 0.4) {
         void connect({ config: box.configFile })
           .then((c) => c.restart(SERVICES[Math.floor(rnd() * SERVICES.length)]!).finally(() => c.close()))

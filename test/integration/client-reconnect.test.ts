@@ -1,6 +1,6 @@
 // A long-lived Client outlives controller restarts: its next request connects again. A request in
 // flight when the controller goes away fails with INTERRUPTED (it may have been carried out), a read
-// is sent again; and client actions a stopping controller cut short are recorded as interrupted.
+// is sent again; and client requests a stopping controller cut short are recorded as interrupted.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
@@ -91,7 +91,7 @@ describe('client across controller restarts', { timeout: 120_000 }, () => {
     }
   });
 
-  it('`upk controller stop` during `upk stop all`: the unfinished actions are recorded as interrupted, upk exits 10', async () => {
+  it('`upk controller stop` during `upk stop all`: the unfinished requests are recorded as interrupted, upk exits 10', async () => {
     const stopAll = spawn(process.execPath, [UPK, 'stop', 'all'], { env: box.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     stopAll.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -103,13 +103,14 @@ describe('client across controller restarts', { timeout: 120_000 }, () => {
       await box.waitFor(
         'the stops begun',
         () =>
-          (db.prepare(`SELECT count(*) AS n FROM client_actions WHERE action = 'stop' AND time >= ?`).get(since) as { n: number }).n >= 30,
+          (db.prepare(`SELECT count(*) AS n FROM client_requests WHERE request = 'stop' AND time >= ?`).get(since) as { n: number }).n >=
+          30,
       );
       assert.equal((await box.upk(['controller', 'stop'])).code, 0);
       const code = await exited;
       assert.equal(code, 10, out);
       assert.match(out, /may or may not have been carried out/);
-      const rows = db.prepare(`SELECT ok, outcome FROM client_actions WHERE action = 'stop' AND time >= ?`).all(since) as {
+      const rows = db.prepare(`SELECT ok, outcome FROM client_requests WHERE request = 'stop' AND time >= ?`).all(since) as {
         ok: number;
         outcome: string;
       }[];

@@ -45,12 +45,12 @@ describe('retention', { timeout: 10_000 }, () => {
   const fixtures: { close: () => void }[] = [];
   after(() => fixtures.forEach((f) => f.close()));
 
-  it('AuditMaxAge: older events, runs, samples, actions and changes go; minute samples go after 7 days', async () => {
+  it('AuditMaxAge: older events, runs, samples, requests and changes go; minute samples go after 7 days', async () => {
     const f = fixture();
     fixtures.push(f);
     for (const [i, days] of [120, 100, 30, 3].entries()) f.run(days, 100 + i);
-    f.store.beginAction({ client: 'upk', clientPid: 1, clientUser: 'me', action: 'start', serviceUuid: f.uuid, params: {} });
-    f.store.db.prepare('UPDATE client_actions SET time = ?').run(NOW - 95 * DAY);
+    f.store.beginRequest({ client: 'upk', clientPid: 1, clientUser: 'me', request: 'start', serviceUuid: f.uuid, params: {} });
+    f.store.db.prepare('UPDATE client_requests SET time = ?').run(NOW - 95 * DAY);
     f.store.recordChanges([{ service: 'web', uuid: f.uuid, change: 'changed', message: 'x' }], 'reload', NOW - 1 * DAY);
     assert.deepEqual(
       [f.count('events'), f.count('runs'), f.count('run_hours'), f.count('samples'), f.count('samples_hourly')],
@@ -58,7 +58,7 @@ describe('retention', { timeout: 10_000 }, () => {
     );
 
     const r = await new Retention(f.store.db, { maxAgeSeconds: 90 * 86400, maxRecords: null }, () => undefined).prune(NOW);
-    assert.deepEqual(r.deleted, { events: 4, client_actions: 1, runs: 2, run_hours: 2, samples: 3, samples_hourly: 2 });
+    assert.deepEqual(r.deleted, { events: 4, client_requests: 1, runs: 2, run_hours: 2, samples: 3, samples_hourly: 2 });
     assert.deepEqual(
       [f.count('events'), f.count('runs'), f.count('samples'), f.count('samples_hourly'), f.count('config_changes')],
       [4, 2, 1, 2, 1],

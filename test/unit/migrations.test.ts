@@ -1,0 +1,100 @@
+// The migrations on a real SQLite file: a database left by an older build comes out at the newest
+// schema with every row (004: client_actions becomes client_requests, action_log request_log).
+import Database from 'better-sqlite3';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { AuditStore, INTERRUPTED_OUTCOME } from '../../controller/audit-store.js';
+import { migrate, readMigrations } from '../../controller/migrations.js';
+
+const UUID = '00000000-0000-4000-8000-000000000001';
+const T0 = Date.UTC(2026, 5, 1);
+
+describe('migrations', { timeout: 10_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'upk-migrate-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('004: the client_actions rows of a version 3 database are in client_requests and request_log', () => {
+    const file = join(dir, 'v3.db');
+    const old = new Database(file);
+    assert.deepEqual(
+      migrate(
+        old,
+        readMigrations().filter((m) => m.version <= 3),
+      ),
+      [1, 2, 3],
+    );
+    old
+      .prepare(`INSERT INTO services (uuid, name, config, desired, created, modified) VALUES (?, 'web', '{}', 'running', ?, ?)`)
+      .run(UUID, T0, T0);
+    const insert = old.prepare(
+      `INSERT INTO client_actions (time, client, client_pid, client_user, action, service_uuid, params, finished, ok, outcome)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    insert.run(T0, 'upk', 11, 'me', 'start', UUID, '{"service":"web"}', T0 + 1500, 1, 'running');
+    insert.run(
+      T0 + 2000,
+      'deploy',
+      12,
+      'me',
+      'action',
+      UUID,
+      '{"service":"web","action":"rotate"}',
+      T0 + 2100,
+      0,
+      'rotate exited with code 1',
+    );
+    insert.run(T0 + 3000, 'upk', 13, null, 'shutdown', null, '{}', null, null, null); // its controller died
+    const before = old.prepare('SELECT * FROM client_actions ORDER BY id').all() as Record<string, unknown>[];
+    old.close();
+
+    const store = new AuditStore(file);
+    try {
+      const db = store.db;
+      const versions = (db.prepare('SELECT version FROM schema_migrations ORDER BY version').all() as { version: number }[]).map(
+        (r) => r.version,
+      );
+      assert.ok(versions.includes(4), `versions ${versions.join(', ')}`);
+      const names = (type: string): string[] =>
+        (db.prepare('SELECT name FROM sqlite_master WHERE type = ? ORDER BY name').all(type) as { name: string }[]).map((r) => r.name);
+      assert.ok(names('table').includes('client_requests') && !names('table').includes('client_actions'));
+      assert.ok(names('view').includes('request_log') && !names('view').includes('action_log'));
+      assert.ok(names('index').includes('client_requests_by_time') && !names('index').includes('client_actions_by_time'));
+
+      // Every row, every value, under the new column name.
+      const after = db.prepare('SELECT * FROM client_requests ORDER BY id').all() as Record<string, unknown>[];
+      assert.deepEqual(
+        after,
+        before.map(({ action, ...rest }) => ({ ...rest, request: action })),
+      );
+      const log = db.prepare('SELECT id, client, request, service, result, outcome, seconds FROM request_log ORDER BY id').all();
+      assert.deepEqual(log, [
+        { id: 1, client: 'upk', request: 'start', service: 'web', result: 'ok', outcome: 'running', seconds: 1.5 },
+        {
+          id: 2,
+          client: 'deploy',
+          request: 'action',
+          service: 'web',
+          result: 'failed',
+          outcome: 'rotate exited with code 1',
+          seconds: 0.1,
+        },
+        { id: 3, client: 'upk', request: 'shutdown', service: null, result: 'running', outcome: null, seconds: null },
+      ]);
+
+      // The store goes on with the renamed table: the dead controller's request is completed, a new one follows.
+      assert.equal(store.interruptRequests(), 1);
+      const id = store.beginRequest({ client: 'upk', clientPid: 14, clientUser: 'me', request: 'stop', serviceUuid: UUID, params: {} });
+      assert.equal(id, 4);
+      store.finishRequest(id, true, 'stopped');
+      assert.deepEqual(db.prepare('SELECT id, request, result, outcome FROM request_log WHERE id >= 3 ORDER BY id').all(), [
+        { id: 3, request: 'shutdown', result: 'failed', outcome: INTERRUPTED_OUTCOME },
+        { id: 4, request: 'stop', result: 'ok', outcome: 'stopped' },
+      ]);
+    } finally {
+      store.close();
+    }
+  });
+});
