@@ -1,25 +1,24 @@
-// The controller's buddies: attach (connect, else launch), reconcile, notice a lost one, shut one
-// down, and find and retire buddies that serve no configured service.
-import { readdirSync, readFileSync } from 'node:fs';
+// The controller's buddies: attach (connect, else launch), reconcile, notice a lost one, launch one
+// again with backoff until it runs, shut one down (buddy-shutdown.ts), and find and retire buddies
+// that serve no configured service.
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CommandOutcome } from '../schema/buddy-protocol.js';
-import { ErrorCode, UpkError } from '../schema/errors.js';
-import type { ServiceConfig } from '../schema/config/types.js';
-import { RUN_DIR, SERVICE_MARKER } from '../schema/run-dir.js';
-import { markedProcesses, markerOf, serviceAlive, signalService } from '../system/marked-processes.js';
-import { processAlive, signalGroup, survives } from '../system/process-group.js';
-import { previousStatus } from '../schema/run-dir-read.js';
-import type { ActionResult, DesiredState } from '../schema/records.js';
-import type { ResultOf } from '../schema/rpc.js';
 import type { BuddyMethods } from '../schema/buddy-protocol.js';
+import type { ServiceConfig } from '../schema/config/types.js';
+import type { ActionResult, DesiredState } from '../schema/records.js';
+import { RUN_DIR } from '../schema/run-dir.js';
+import type { ResultOf } from '../schema/rpc.js';
+import { processAlive } from '../system/process-group.js';
 import type { AuditStore } from './audit-store.js';
 import { BuddyLink } from './buddy-link.js';
 import { launchBuddy } from './buddy-launcher.js';
+import { BuddyShutdown } from './buddy-shutdown.js';
 import { takeInJournals } from './journal-intake.js';
 import type { Lifecycle } from './lifecycle.js';
 import type { Logger } from './log.js';
 import type { Poller } from './poller.js';
 import { reconciliation } from './reconcile-policy.js';
+import { Relauncher } from './relaunch.js';
 import { ServiceEntry } from './service-entry.js';
 import type { ServiceTable } from './service-table.js';
 import { storedConfig } from './stored-config.js';
@@ -48,34 +47,38 @@ export interface BuddiesParts {
 
 /** A buddy that keeps dying is started again at most this often. */
 const RELAUNCH_MIN_MS = 1000;
-/** After a failed launch the next try waits this long, doubling up to RELAUNCH_BACKOFF_MAX_MS. */
-export const RELAUNCH_BACKOFF_FIRST_MS = 100;
-export const RELAUNCH_BACKOFF_MAX_MS = 5000;
-
-/** A service whose buddy is being started again until one runs. */
-interface Relaunch {
-  delay: number;
-  /** Cancels the retry scheduled, if any. */
-  timer: (() => void) | null;
-  /** The cause last logged (a failure is logged again only when its cause changes). */
-  logged: string | null;
-  attempts: number;
-  since: number;
-}
-/** Why the controller stops a service itself, in its messages. */
-const NO_BUDDY = 'no buddy could be started';
-/** How long a buddy may take to hand over its last events and exit after its shutdown. */
-const SHUTDOWN_DRAIN_MS = 15_000;
 /** How long a buddy whose socket closed may take to exit before it is taken for alive. */
 const BUDDY_EXIT_WAIT_MS = 1000;
 
 export class Buddies {
   private readonly lastLaunch = new Map<string, number>();
-  private readonly relaunching = new Map<ServiceEntry, Relaunch>();
   /** A buddy start in progress per service, so two callers never start two buddies. */
   private readonly launching = new Map<ServiceEntry, Promise<BuddyLink>>();
+  private readonly shutdowns: BuddyShutdown;
+  private readonly relaunch: Relauncher;
 
-  constructor(private readonly c: BuddiesParts) {}
+  constructor(private readonly c: BuddiesParts) {
+    this.relaunch = new Relauncher({
+      log: c.log,
+      timers: c.timers,
+      supervisable: (entry) => this.supervisable(entry),
+      attach: (entry) => this.attach(entry, false),
+      start: (entry) => c.start(entry),
+      publishStatus: (entry) => c.publishStatus(entry),
+      unsupervisedChanged: () => c.unsupervisedChanged(),
+    });
+    this.shutdowns = new BuddyShutdown({
+      store: c.store,
+      log: c.log,
+      timers: c.timers,
+      reach: (entry) => this.reach(entry),
+      launch: async (entry) => {
+        const { link } = await launchBuddy(entry.runDir, this.c.settings().program);
+        this.bind(entry, link);
+        return link;
+      },
+    });
+  }
 
   /** Connect to the service's living buddy, or start one; then bring the service to its desired state. */
   attach(entry: ServiceEntry, settingsChanged: boolean): Promise<BuddyLink> {
@@ -109,85 +112,24 @@ export class Buddies {
 
   /**
    * Attach the service's buddy again in the background (it was lost, or it reached us by its
-   * endpoint), and go on trying with backoff for as long as the service is configured: supervision
-   * never stops silently. Meanwhile its status says it is unsupervised, and why.
+   * endpoint), and go on trying with backoff for as long as the service is configured (relaunch.ts).
    */
   reattach(entry: ServiceEntry, failure?: Error): void {
-    if (!this.supervisable(entry) || this.relaunching.has(entry)) return;
-    const r: Relaunch = { delay: RELAUNCH_BACKOFF_FIRST_MS, timer: null, logged: null, attempts: 0, since: this.c.timers.now() };
-    this.relaunching.set(entry, r);
-    if (failure) this.failed(entry, r, failure);
-    else void this.tryAttach(entry, r);
+    this.relaunch.reattach(entry, failure);
   }
 
   /** Stop every retry (the controller is stopping). */
   stop(): void {
-    for (const r of this.relaunching.values()) r.timer?.();
-    this.relaunching.clear();
+    this.relaunch.stop();
   }
 
   /** Services whose buddy cannot be started now. */
   get unsupervised(): ServiceEntry[] {
-    return [...this.relaunching.keys()].filter((e) => e.unsupervised);
+    return this.relaunch.unsupervised;
   }
 
   private supervisable(entry: ServiceEntry): boolean {
     return this.c.lifecycle.supervising && !entry.retired && this.c.services.get(entry.config.id) === entry;
-  }
-
-  private async tryAttach(entry: ServiceEntry, r: Relaunch): Promise<void> {
-    r.timer = null;
-    if (!this.supervisable(entry)) return this.giveUp(entry);
-    if (entry.link?.open) return this.supervised(entry, entry.link); // attached meanwhile (a request's linkOf)
-    try {
-      await this.attach(entry, false);
-      // (Not while the controller stops or shuts down: a shutdown may have stopped it meanwhile.)
-      if (entry.startDue && this.supervisable(entry)) void this.c.start(entry);
-    } catch (err) {
-      this.failed(entry, r, err as Error);
-    }
-  }
-
-  /** A buddy runs for the service again (bound by whatever attached it): its retries end, and say so. */
-  private supervised(entry: ServiceEntry, link: BuddyLink): void {
-    const r = this.relaunching.get(entry);
-    if (!r) return;
-    r.timer?.();
-    this.relaunching.delete(entry);
-    if (!entry.markSupervised()) return;
-    this.c.log.info(
-      `${entry.config.id}: supervised again by buddy ${link.pid}, after ${r.attempts} failed launch(es) over ${Math.round((this.c.timers.now() - r.since) / 1000)} s`,
-    );
-    this.c.publishStatus(entry);
-    this.c.unsupervisedChanged();
-  }
-
-  /** The service is no longer to be supervised (removed; the controller stops): its retries end. */
-  private giveUp(entry: ServiceEntry): void {
-    this.relaunching.get(entry)?.timer?.();
-    this.relaunching.delete(entry);
-    this.c.unsupervisedChanged();
-  }
-
-  /** A launch failed: say so (once per cause), mark the service unsupervised, and try again later. */
-  private failed(entry: ServiceEntry, r: Relaunch, err: Error): void {
-    if (this.relaunching.get(entry) !== r) return; // a buddy was bound meanwhile: this retry is over
-    r.attempts += 1;
-    const reason = err.message;
-    // The same cause is told once: what differs from one try to the next (times, pids) does not count.
-    const cause = reason.replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/g, 'T').replace(/\d+/g, 'N');
-    if (cause !== r.logged) {
-      this.c.log.error(
-        `${entry.config.id}: unsupervised: ${reason} (trying again, ${RELAUNCH_BACKOFF_FIRST_MS / 1000} s doubling up to ${RELAUNCH_BACKOFF_MAX_MS / 1000} s)`,
-      );
-      r.logged = cause;
-    }
-    if (!this.supervisable(entry)) return this.giveUp(entry);
-    entry.markUnsupervised({ reason, since: new Date(r.since).toISOString(), attempts: r.attempts });
-    this.c.publishStatus(entry);
-    if (r.attempts === 1) this.c.unsupervisedChanged();
-    r.timer = this.c.timers.after(r.delay, () => void this.tryAttach(entry, r));
-    r.delay = Math.min(r.delay * 2, RELAUNCH_BACKOFF_MAX_MS);
   }
 
   /** The link to a service's buddy, attaching one (connect, else start) when there is none. */
@@ -211,61 +153,12 @@ export class Buddies {
 
   /**
    * Stop a service and its buddy, and wait until the buddy has handed over its last events and
-   * exited (it exits once the poller has committed them).
+   * exited (buddy-shutdown.ts).
    */
   async shutdown(entry: ServiceEntry): Promise<{ ok: boolean; message: string }> {
     // A buddy being started now (a relaunch) is waited for: never a second one beside it.
     await this.launching.get(entry)?.catch(() => undefined);
-    let link = await this.reach(entry);
-    if (!link) {
-      // A service left running without a buddy must not outlive a shutdown: a buddy is started to
-      // stop it (it adopts it), and if none can be, the controller stops it itself.
-      const left = previousStatus(join(entry.runDir, RUN_DIR.status), entry.uuid);
-      if (!survives(left)) {
-        // Its process is gone; what it left outside its group (a daemon's child) is found by its marker.
-        if (markedProcesses(this.markerOf(entry), { first: true }).length === 0) return { ok: true, message: 'no buddy was running' };
-        return this.stopUnsupervised(entry, null, NO_BUDDY, 'its buddy is gone, and processes it left run on');
-      }
-      try {
-        link = (await launchBuddy(entry.runDir, this.c.settings().program)).link;
-        this.bind(entry, link);
-      } catch (err) {
-        return this.stopUnsupervised(entry, left.pid, NO_BUDDY, (err as Error).message);
-      }
-    }
-    // A stop takes at most 2 × KillTimeout (then SIGKILL); a buddy that has not answered 15 s after
-    // that is stuck (stopped, a bug): it is killed, and the controller stops the service itself. With
-    // a negative KillTimeout a stop may wait for ever: so may this.
-    const kill = entry.config.killTimeout;
-    const answerMs = kill >= 0 ? 2 * kill * 1000 + SHUTDOWN_DRAIN_MS : 0;
-    let outcome: CommandOutcome;
-    try {
-      outcome = await link.call('shutdown', { controller: true }, answerMs);
-    } catch (err) {
-      // No answer in time: the buddy is stuck, and killed. The connection lost: it ended by itself.
-      const timedOut = err instanceof UpkError && err.code === ErrorCode.TIMEOUT;
-      const why = timedOut
-        ? `its buddy ${link.pid} did not answer its shutdown (${err.message})`
-        : `its buddy ${link.pid} ended during its shutdown (${(err as Error).message})`;
-      if (timedOut) this.killBuddy(entry, link.pid);
-      else await this.waitForExit(link.pid, SHUTDOWN_DRAIN_MS);
-      this.c.log.error(`${entry.config.id}: ${why}${timedOut ? ': killed' : ''}`);
-      this.c.store.endBuddy(link.buddyId, timedOut ? 'killed: no answer to its shutdown' : 'lost');
-      const stopped = await this.stopUnsupervised(entry, entry.status?.pid ?? null, null, timedOut ? `${why}, and was killed` : why);
-      return { ...stopped, message: `${stopped.message}${timedOut ? '; its buddy did not answer and was killed' : ''}` };
-    }
-    entry.observe(outcome.status);
-    if (await this.waitForExit(link.pid, SHUTDOWN_DRAIN_MS)) {
-      this.c.store.endBuddy(link.buddyId, 'shutdown');
-      return outcome;
-    }
-    // A buddy that outlives its shutdown (a bug) must not run on unseen: it is killed, and that is told.
-    this.killBuddy(entry, link.pid);
-    this.c.log.error(
-      `${entry.config.id}: buddy ${link.pid} did not exit ${SHUTDOWN_DRAIN_MS / 1000} s after its shutdown: killed (events it had not handed over are lost)`,
-    );
-    this.c.store.endBuddy(link.buddyId, 'killed after its shutdown');
-    return { ...outcome, message: `${outcome.message}; its buddy did not exit and was killed` };
+    return this.shutdowns.shutdown(entry);
   }
 
   /**
@@ -279,66 +172,10 @@ export class Buddies {
     if (!outcome.ok) this.c.log.warn(`${entry.config.id}: ${outcome.message}`);
     takeInJournals(this.c.store, entry.runDir, entry.uuid, (m) => this.c.log.info(m));
     this.c.services.remove(entry);
-    this.giveUp(entry);
+    this.relaunch.giveUp(entry);
     this.c.store.markRemoved(entry.uuid);
     this.c.removed(entry);
     this.c.log.info(`${entry.config.id}: ${why}: removed`);
-  }
-
-  /**
-   * Kill a stuck buddy (SIGKILL), only if that pid is still a buddy of this service (its command line
-   * names the run directory: never a reused pid), and its pipe programs, which run in sessions of their
-   * own and would read on unseen.
-   */
-  private killBuddy(entry: ServiceEntry, pid: number): void {
-    if (isBuddyOf(pid, entry.runDir)) signalPid(pid, 'SIGKILL');
-    const pipes = previousStatus(join(entry.runDir, RUN_DIR.status), entry.uuid)?.pipes;
-    for (const pipe of [pipes?.stdout, pipes?.stderr]) {
-      if (pipe && processAlive(pipe.pid, pipe.startTime)) signalGroup(pipe.pid, 'SIGKILL');
-    }
-  }
-
-  /**
-   * Stop a service from the controller, no buddy doing it (none can be started, or none answers):
-   * SIGTERM to its process group and its marked processes, SIGKILL after KillTimeout (at least 1 s;
-   * 10 s when it is negative), and a last SIGKILL check 1 s later. `cause`: NO_BUDDY, or null when
-   * `why` says it all (a buddy that did not answer); both are told in each message.
-   */
-  private async stopUnsupervised(
-    entry: ServiceEntry,
-    pid: number | null,
-    cause: string | null,
-    why: string,
-  ): Promise<{ ok: boolean; message: string }> {
-    const id = entry.config.id;
-    const marker = this.markerOf(entry);
-    const graceMs = entry.config.killTimeout < 0 ? 10_000 : Math.max(1000, entry.config.killTimeout * 1000);
-    // With no pid (its main process is gone) only the processes that carry its marker are signalled.
-    const signal = (sig: NodeJS.Signals): void => {
-      if (pid !== null) signalService(pid, marker, sig);
-      else for (const p of markedProcesses(marker)) signalPid(p, sig);
-    };
-    const alive = (): boolean => (pid !== null ? serviceAlive(pid, marker) : markedProcesses(marker, { first: true }).length > 0);
-    this.c.log.warn(
-      `${id}: ${cause ?? 'no buddy answers'} (${why}); stopping ${pid !== null ? `pid ${pid}, its group` : 'the processes'} and what carries its marker from the controller`,
-    );
-    signal('SIGTERM');
-    if (!(await waitUntil(() => !alive(), graceMs, this.c.timers))) {
-      signal('SIGKILL');
-      await waitUntil(() => !alive(), 1000, this.c.timers);
-    }
-    const gone = !alive();
-    return {
-      ok: gone,
-      message: gone
-        ? `stopped by the controller${cause ? `: ${cause}` : ''} (${why})`
-        : `still running: ${cause ?? 'no buddy answers'} (${why}), and SIGKILL did not end it`,
-    };
-  }
-
-  /** What every process of the service carries (buddy.md, "the marker"). */
-  private markerOf(entry: ServiceEntry): ReturnType<typeof markerOf> {
-    return markerOf(SERVICE_MARKER, entry.uuid, entry.config.setUid ?? process.getuid?.() ?? 0);
   }
 
   /**
@@ -419,7 +256,7 @@ export class Buddies {
     link.onNotify = () => this.c.poller.wake(entry);
     link.onClose = () => void this.onLost(entry, link);
     entry.bind(link);
-    this.supervised(entry, link);
+    this.relaunch.supervised(entry, link);
     this.c.publishStatus(entry);
     // A new buddy's first events (buddy_started, adopted) are collected now, and it is polled at the
     // active pace until it is quiet: a buddy lost before its first poll loses what it held.
@@ -498,22 +335,5 @@ export class Buddies {
   /** Wait until `pid` no longer runs; false if it still does after `ms`. */
   private waitForExit(pid: number, ms: number): Promise<boolean> {
     return waitUntil(() => !processAlive(pid), ms, this.c.timers);
-  }
-}
-
-function signalPid(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(pid, signal);
-  } catch {
-    /* gone meanwhile */
-  }
-}
-
-/** Is `pid` a buddy of the service whose run directory is `runDir` (its command line names it)? */
-function isBuddyOf(pid: number, runDir: string): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(runDir);
-  } catch {
-    return false;
   }
 }
