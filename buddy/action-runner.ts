@@ -1,12 +1,12 @@
 // Runs action scripts (stop, reload, custom actions): output through a FIFO to log/actions and, the tail of it, to the caller.
-import type { ChildProcess } from 'node:child_process';
 import { closeSync, createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { LOG } from '../schema/run-dir.js';
 import { openLogFile, stillNamed } from '../schema/output-file.js';
 import { ActionPipes, type OpenActionPipe } from './action-pipes.js';
-import { spawnScript } from './spawn-script.js';
+import { spawnScript, type ScriptChild, type SpawnScript } from './spawn-script.js';
+import { REAL_CLOCK, type Clock, type Timer } from '../system/clock.js';
 import { TailBuffer } from './tail-buffer.js';
 import type { ActionResult } from '../schema/records.js';
 import type { EventFields } from './machine.js';
@@ -39,6 +39,9 @@ export class ActionRunner {
     private readonly emit: (type: EventType, fields: EventFields) => void,
     /** Writes a line to the buddy's log. */
     private readonly say: (message: string) => void = () => undefined,
+    /** Time (an action's duration, the wait for its output) and the spawn of its script; injected for unit tests. */
+    private readonly clock: Pick<Clock, 'now' | 'setTimeout'> = REAL_CLOCK,
+    private readonly spawn: SpawnScript = spawnScript,
   ) {
     this.logPath = join(logDir, LOG.actions);
     this.pipes = new ActionPipes(logDir);
@@ -52,7 +55,7 @@ export class ActionRunner {
       else done?.();
     };
     const ctx = this.context();
-    const started = Date.now();
+    const started = this.clock.now();
     const tail = new TailBuffer(OUTPUT_TAIL_BYTES);
     this.running += 1;
     return new Promise((resolve) => {
@@ -60,7 +63,7 @@ export class ActionRunner {
       let lost: string | null = null;
       const finish = ({ code, signal, error }: Ending): void => {
         this.running -= 1;
-        const durationMs = Date.now() - started;
+        const durationMs = this.clock.now() - started;
         const how = error ? `could not run: ${error}` : signal ? `killed by ${signal}` : `exited with code ${code}`;
         this.emit('action_finished', { pid, code, signal, detail: { action, durationMs, ...(error ? { error } : {}) } });
         const output = error ? `could not run ${script}: ${error}\n` : lost ? `(its output is lost: ${lost})\n` : tail.text();
@@ -80,10 +83,10 @@ export class ActionRunner {
       let ending: Ending | null = null;
       let readerClosed = pipe === null;
       let eof = false;
-      let timer: NodeJS.Timeout | null = null;
+      let timer: Timer | null = null;
       const settle = (): void => {
         if (ending === null || !readerClosed) return;
-        if (timer) clearTimeout(timer);
+        timer?.clear();
         if (pipe) this.pipes.release(pipe.slot, !eof);
         finish(ending);
       };
@@ -106,13 +109,13 @@ export class ActionRunner {
         ending = how;
         // End of file comes when the script and everything it started have closed the FIFO; a
         // background child that keeps it open is not waited for longer than DRAIN_MS.
-        if (reader) timer = setTimeout(() => reader.destroy(), DRAIN_MS);
+        if (reader) timer = this.clock.setTimeout(() => reader.destroy(), DRAIN_MS);
         settle();
       };
 
-      let child: ChildProcess;
+      let child: ScriptChild;
       try {
-        child = spawnScript(script, args, pipe ? ['ignore', pipe.writeFd, pipe.writeFd] : 'ignore', ctx);
+        child = this.spawn(script, args, pipe ? ['ignore', pipe.writeFd, pipe.writeFd] : 'ignore', ctx);
       } catch (err) {
         ended({ code: null, signal: null, error: (err as Error).message });
         return;

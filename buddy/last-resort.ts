@@ -15,6 +15,7 @@ import { jsonCodec } from '../schema/codec.js';
 import { socketAddress } from '../schema/socket-path.js';
 import { RpcConnection } from '../schema/rpc.js';
 import type { EventQueue } from './event-queue.js';
+import { REAL_CLOCK, type Clock } from '../system/clock.js';
 
 /** The 75 % rule of the original upkeeper. */
 export const URGENT_FILL = 0.75;
@@ -25,13 +26,6 @@ const EXIT_RETRIES_MAX = 10;
 /** After a failed round of tries, the next round waits this long (events go to the journal meanwhile). */
 const COOLDOWN_MS = 10_000;
 const DELIVER_TIMEOUT_MS = 10_000;
-
-/** The time a policy runs on: real, or a test's. */
-export interface Clock {
-  now(): number;
-  sleep(ms: number): Promise<void>;
-}
-export const REAL_CLOCK: Clock = { now: () => Date.now(), sleep: (ms) => new Promise((r) => setTimeout(r, ms)) };
 
 export class LastResort {
   private busy = false;
@@ -47,7 +41,7 @@ export class LastResort {
     /** Acknowledges what the controller stored (Supervisor.ack). */
     private readonly ack: (seq: number) => void,
     /** Time, injected for unit tests: the clock and a pause. */
-    private readonly clock: Clock = REAL_CLOCK,
+    private readonly clock: Pick<Clock, 'now' | 'sleep'> = REAL_CLOCK,
   ) {}
 
   /** The 75 % rule: the ring is filling and no controller drained it within `drainedMs`. */

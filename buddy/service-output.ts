@@ -6,6 +6,7 @@
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { ensureFifo } from '../system/files.js';
+import { REAL_CLOCK, type Clock, type Timer } from '../system/clock.js';
 import { openLogFile, openOutputFile } from '../schema/output-file.js';
 import { processAlive, processStartTime, signalGroup } from '../system/process-group.js';
 import { LineStamper } from './line-stamper.js';
@@ -49,7 +50,7 @@ export class OutputChannel {
   /** With LogTimestamps: stamps the lines on their way to the file (not those of the last output). */
   private stamper: LineStamper | null = null;
   private piper: ProcessRef | null = null;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: Timer | null = null;
   private closing = false;
   /** The last output carried since the service last started (not kept when a pipe program reads it). */
   private tail = new TailBuffer(TAIL_KEEP_BYTES);
@@ -72,6 +73,8 @@ export class OutputChannel {
     private readonly log: (message: string) => void,
     /** Records output_failed and output_resumed. */
     private readonly emit: (type: 'output_failed' | 'output_resumed', detail: Record<string, unknown>) => void = () => undefined,
+    /** When a pipe program is started again, or an adopted one looked for; injected for unit tests. */
+    private readonly clock: Pick<Clock, 'setTimeout'> = REAL_CLOCK,
   ) {}
 
   /** The pipe program running now, if any (recorded in the status file for the next buddy). */
@@ -187,7 +190,7 @@ export class OutputChannel {
 
   close(): void {
     this.closing = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.clear();
     // (A pipe program runs in a session of its own; an adopted one is signalled only if it is still that process.)
     if (this.piper && processAlive(this.piper.pid, this.piper.startTime)) signalGroup(this.piper.pid, 'SIGTERM');
     this.reader?.destroy();
@@ -226,7 +229,7 @@ export class OutputChannel {
     } catch (err) {
       this.failed(err as Error, 0);
       this.discard();
-      this.timer = setTimeout(() => this.startPipe(), PIPE_RESTART_MS);
+      this.timer = this.clock.setTimeout(() => this.startPipe(), PIPE_RESTART_MS);
     } finally {
       for (const fd of fds) closeSync(fd);
     }
@@ -256,16 +259,16 @@ export class OutputChannel {
     this.piper = previous;
     this.log(`adopted pipe program ${previous.pid} of ${this.spec.fifo}`);
     const check = (): void => {
-      if (processAlive(previous.pid, previous.startTime)) this.timer = setTimeout(check, ADOPTED_PIPE_CHECK_MS);
+      if (processAlive(previous.pid, previous.startTime)) this.timer = this.clock.setTimeout(check, ADOPTED_PIPE_CHECK_MS);
       else this.pipeGone('unknown');
     };
-    this.timer = setTimeout(check, ADOPTED_PIPE_CHECK_MS);
+    this.timer = this.clock.setTimeout(check, ADOPTED_PIPE_CHECK_MS);
   }
 
   private pipeGone(how: string): void {
     this.piper = null;
     if (this.closing) return;
     this.log(`pipe program ${this.spec.pipeScript} exited (${how}); restarting in ${PIPE_RESTART_MS} ms`);
-    this.timer = setTimeout(() => this.startPipe(), PIPE_RESTART_MS);
+    this.timer = this.clock.setTimeout(() => this.startPipe(), PIPE_RESTART_MS);
   }
 }

@@ -11,6 +11,18 @@ export interface SpawnContext {
   gid?: number;
 }
 
+/** What the buddy uses of a script it started: its pid and how it ends (a unit test fakes it). */
+export interface ScriptChild {
+  readonly pid?: number | undefined;
+  on(event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  once(event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): unknown;
+  once(event: 'error', listener: (err: Error) => void): unknown;
+}
+
+/** How scripts are started: spawnScript, or a unit test's fake. */
+export type SpawnScript = (script: string, args: string[], stdio: StdioOptions, ctx: SpawnContext) => ScriptChild;
+
 /**
  * Spawn `script` in its own session and process group. With a uid or gid to switch to, the buddy
  * opens the script itself and passes it as descriptor 3; the child execs /proc/self/fd/3, which

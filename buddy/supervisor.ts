@@ -1,9 +1,9 @@
 // The buddy's runtime: feeds inputs to the machine one at a time and carries out its effects.
-import type { ChildProcess } from 'node:child_process';
-import { spawnScript } from './spawn-script.js';
+import { spawnScript, type ScriptChild, type SpawnScript } from './spawn-script.js';
 import { closeSync, statSync } from 'node:fs';
 import { upkeeperVersion } from '../schema/version.js';
 import { writeWhole } from '../system/files.js';
+import { REAL_CLOCK, type Clock, type Timer } from '../system/clock.js';
 import { constants as os } from 'node:os';
 import type { BuddySettings, CommandOutcome } from '../schema/buddy-protocol.js';
 import { readEnvFiles } from '../schema/env-file.js';
@@ -26,6 +26,20 @@ export interface Identity {
 
 type Settle = (outcome: CommandOutcome) => void;
 
+/**
+ * What the supervisor does to the world outside, injected so that a unit test can drive its policies
+ * (MinUptime, KillTimeout's escalation, restarts after a backoff) on virtual time with a fake service.
+ * The real ones by default.
+ */
+export interface SupervisorWorld {
+  /** The machine's time and timers, the group checks, usage measurements, restarts of pipe programs. */
+  clock: Clock;
+  /** Starts scripts/start and the action scripts (stop, reload, custom). */
+  spawn: SpawnScript;
+  /** The service's processes: the signals of a stop, and whether anything of it is left. */
+  processes: Pick<ServiceProcesses, 'starting' | 'adopted' | 'signal' | 'gone'>;
+}
+
 /** How often the group is checked while something of it lingers: doubling from 5 ms up to 100 ms. */
 const WATCH_FIRST_MS = 5;
 const WATCH_MAX_MS = 100;
@@ -42,10 +56,12 @@ export class Supervisor {
   private spawnInFlight = false;
   private pidStartTime: number | null = null;
   /** The service's processes: its group, and the ones that left it carrying its marker. */
-  private readonly processes: ServiceProcesses;
-  private readonly timers = new Map<TimerName, NodeJS.Timeout>();
-  private groupWatch: NodeJS.Timeout | null = null;
-  private adoptedWatch: NodeJS.Timeout | null = null;
+  private readonly processes: SupervisorWorld['processes'];
+  private readonly clock: Clock;
+  private readonly spawn: SpawnScript;
+  private readonly timers = new Map<TimerName, Timer>();
+  private groupWatch: Timer | null = null;
+  private adoptedWatch: Timer | null = null;
   private readonly waiters: Record<'up' | 'down', Settle[]> = { up: [], down: [] };
   private stdout: OutputChannel;
   private stderr: OutputChannel;
@@ -69,21 +85,28 @@ export class Supervisor {
     private readonly queue: EventQueue,
     private readonly identity: Identity,
     private readonly log: (message: string) => void,
+    world: Partial<SupervisorWorld> = {},
   ) {
     this.at = (...parts) => [runDir, ...parts].join('/');
-    this.processes = new ServiceProcesses(settings.uuid, settings.uid);
-    this.machine = new Machine(policyOf(settings), Date.now());
+    this.clock = world.clock ?? REAL_CLOCK;
+    this.spawn = world.spawn ?? spawnScript;
+    this.processes = world.processes ?? new ServiceProcesses(settings.uuid, settings.uid);
+    this.machine = new Machine(policyOf(settings), this.clock.now());
     this.stdout = this.outputChannel('stdout');
     this.stderr = this.outputChannel('stderr');
     // Usage records are collected by the next poll: they do not call the controller.
-    this.meter = new UsageMeter(settings.sampleInterval * 1000, (detail) =>
-      this.queue.push(USAGE_RECORD, { detail: { ...detail } }, detail.to),
+    this.meter = new UsageMeter(
+      settings.sampleInterval * 1000,
+      (detail) => this.queue.push(USAGE_RECORD, { detail: { ...detail } }, detail.to),
+      this.clock,
     );
     this.actions = new ActionRunner(
       this.at(RUN_DIR.log),
       () => this.spawnContext(),
       (type, fields) => this.emit(type, fields),
       this.log,
+      this.clock,
+      this.spawn,
     );
   }
 
@@ -118,14 +141,15 @@ export class Supervisor {
       () => this.spawnContext(),
       this.log,
       (type, detail) => this.emit(type, { detail: { stream, ...detail } }),
+      this.clock,
     );
   }
 
   /** Close everything; each part on its own, so that one failing leaves none of the others open. */
   close(): void {
-    for (const t of this.timers.values()) clearTimeout(t);
-    if (this.groupWatch) clearTimeout(this.groupWatch);
-    if (this.adoptedWatch) clearInterval(this.adoptedWatch);
+    for (const t of this.timers.values()) t.clear();
+    this.groupWatch?.clear();
+    this.adoptedWatch?.clear();
     for (const part of [this.meter, this.stdout, this.stderr, this.actions]) {
       try {
         part.close();
@@ -193,14 +217,17 @@ export class Supervisor {
     const startTime = previous.pidStartTime!;
     this.pidStartTime = startTime;
     this.processes.adopted(this.settings.uid);
-    const startedAt = previous.started ? Date.parse(previous.started) : Date.now();
+    const startedAt = previous.started ? Date.parse(previous.started) : this.clock.now();
     this.input({ kind: 'adopted', pid, startedAt, restarts: previous.restarts, desired: previous.desired });
-    const watch = setInterval(() => {
-      if (processAlive(pid, startTime)) return;
-      clearInterval(watch);
+    const check = (): void => {
+      if (processAlive(pid, startTime)) {
+        this.adoptedWatch = this.clock.setTimeout(check, ADOPTED_CHECK_MS);
+        return;
+      }
+      this.adoptedWatch = null;
       this.input({ kind: 'exited', code: null, signal: null, unknown: true });
-    }, ADOPTED_CHECK_MS);
-    this.adoptedWatch = watch;
+    };
+    this.adoptedWatch = this.clock.setTimeout(check, ADOPTED_CHECK_MS);
   }
 
   /** Settings as they are now (they change on reconfigure). */
@@ -252,7 +279,7 @@ export class Supervisor {
   ack(seq: number): void {
     const lastSeq = this.queue.lastSeq;
     const pending = this.queue.pending;
-    this.queue.ack(seq, Date.now());
+    this.queue.ack(seq, this.clock.now());
     if (this.queue.lastSeq !== lastSeq) this.onEvent();
     if (this.queue.lastSeq !== lastSeq || this.queue.pending !== pending) this.scheduleStatus();
   }
@@ -294,7 +321,7 @@ export class Supervisor {
     this.draining = true;
     try {
       while (this.inputs.length > 0 && !this.spawnInFlight) {
-        const effects = this.machine.dispatch(this.inputs.shift()!, Date.now());
+        const effects = this.machine.dispatch(this.inputs.shift()!, this.clock.now());
         this.follow = [];
         for (const effect of effects) this.run(effect);
         if (this.follow.length > 0) this.inputs.unshift(...this.follow);
@@ -324,12 +351,12 @@ export class Supervisor {
         return this.watchGroup(effect.pgid);
       case 'set_timer': {
         this.clearTimer(effect.timer);
-        const timer = setTimeout(
+        const timer = this.clock.setTimeout(
           () => {
             this.timers.delete(effect.timer);
             this.input({ kind: 'timer', timer: effect.timer });
           },
-          Math.max(0, effect.at - Date.now()),
+          Math.max(0, effect.at - this.clock.now()),
         );
         this.timers.set(effect.timer, timer);
         return;
@@ -361,7 +388,7 @@ export class Supervisor {
     }
     this.fileVars = files.vars;
     const ctx = this.spawnContext();
-    let child: ChildProcess;
+    let child: ScriptChild;
     let out = -1;
     let err = -1;
     if (!isDirectory(ctx.cwd)) {
@@ -372,7 +399,7 @@ export class Supervisor {
       out = this.stdout.serviceFd();
       err = this.stderr.serviceFd();
       const env = this.processes.starting(ctx.env, this.settings.uid); // with the marker
-      child = spawnScript(this.at(RUN_DIR.scripts, SCRIPT.start), [], ['ignore', out, err], { ...ctx, env });
+      child = this.spawn(this.at(RUN_DIR.scripts, SCRIPT.start), [], ['ignore', out, err], { ...ctx, env });
     } catch (e) {
       this.follow.push({ kind: 'spawn_failed', error: (e as Error).message });
       return;
@@ -398,7 +425,7 @@ export class Supervisor {
 
   /** Check the service's processes (group and marked), then watch them until none is left. */
   private watchGroup(pgid: number): void {
-    if (this.groupWatch) clearTimeout(this.groupWatch);
+    this.groupWatch?.clear();
     this.groupWatch = null;
     if (this.processes.gone(pgid)) {
       this.follow.push({ kind: 'group_gone' });
@@ -413,14 +440,13 @@ export class Supervisor {
         return;
       }
       delay = Math.min(delay * 2, WATCH_MAX_MS);
-      this.groupWatch = setTimeout(check, delay);
+      this.groupWatch = this.clock.setTimeout(check, delay);
     };
-    this.groupWatch = setTimeout(check, delay);
+    this.groupWatch = this.clock.setTimeout(check, delay);
   }
 
   private clearTimer(name: TimerName): void {
-    const t = this.timers.get(name);
-    if (t) clearTimeout(t);
+    this.timers.get(name)?.clear();
     this.timers.delete(name);
   }
 
@@ -433,7 +459,7 @@ export class Supervisor {
         if (lastOutput.stdout || lastOutput.stderr) fields = { ...fields, detail: { ...fields.detail, lastOutput } };
       }
     }
-    this.queue.push(type, fields, Date.now());
+    this.queue.push(type, fields, this.clock.now());
     if (type === 'spawned' || type === 'adopted') {
       if (type === 'spawned') this.resetOutputTails();
       if (typeof fields.pid === 'number') this.meter.track(fields.pid, type === 'spawned');

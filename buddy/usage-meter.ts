@@ -2,6 +2,7 @@
 // the measurements into one usage record per minute of the clock (stored by the controller in samples).
 import { isoTime, type ResourceUsage, type UsageDetail } from '../schema/records.js';
 import { bootTicksNow, childrenOf, CLOCK_TICKS_PER_SECOND, readProcStat, type ProcStat } from '../system/proc-usage.js';
+import { REAL_CLOCK, type Clock, type Timer } from '../system/clock.js';
 
 /** A poll measures when this share of the interval has passed since the last measurement. */
 const DUE_SHARE = 0.9;
@@ -110,7 +111,7 @@ export class UsageMinutes {
  * longer (for intervals of 5 s or more) so that polls, not the timer, wake the buddy.
  */
 export class UsageMeter {
-  private timer: NodeJS.Timeout | null = null;
+  private timer: Timer | null = null;
   private leader: number | null = null;
   private members: Members = new Map();
   private lastAt = 0;
@@ -124,6 +125,8 @@ export class UsageMeter {
     private intervalMs: number,
     /** Receives each finished minute record. */
     private readonly record: (detail: UsageDetail) => void,
+    /** When to measure, and the time of each measurement; injected for unit tests. */
+    private readonly clock: Pick<Clock, 'now' | 'setTimeout'> = REAL_CLOCK,
   ) {}
 
   /** Begin measuring a service: `fresh` when it was just spawned (all its CPU time is new), else adopted. */
@@ -131,7 +134,7 @@ export class UsageMeter {
     this.untrack();
     this.leader = pid;
     this.members = new Map();
-    this.lastAt = Date.now();
+    this.lastAt = this.clock.now();
     // Every process of a fresh service started after "boot tick 0": all its CPU time is new. An adopted
     // service has run for a while: its first measurement only sets the baseline.
     this.lastBootTicks = 0;
@@ -141,7 +144,7 @@ export class UsageMeter {
 
   /** The service ended: the minute in progress is recorded now. */
   untrack(): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.clear();
     this.timer = null;
     this.leader = null;
     this.endMinute();
@@ -159,7 +162,7 @@ export class UsageMeter {
   }
 
   close(): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.clear();
     this.timer = null;
   }
 
@@ -171,27 +174,27 @@ export class UsageMeter {
   }
 
   /** A controller polls: measure now if a measurement is (nearly) due. */
-  measureIfDue(now = Date.now()): void {
+  measureIfDue(now = this.clock.now()): void {
     if (this.leader !== null && this.intervalMs > 0 && this.members.size > 0 && now - this.lastAt >= this.intervalMs * DUE_SHARE)
       this.measure();
   }
 
   private schedule(): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.clear();
     this.timer = null;
     if (this.intervalMs <= 0 || this.leader === null) return;
     // The first measurement comes soon after a start, so that a status shows figures at once.
     const fallback = this.intervalMs >= SLACK_FROM_MS ? this.intervalMs * 1.5 : this.intervalMs;
     const delay = this.members.size === 0 ? Math.min(this.intervalMs, 1000) : fallback;
-    this.timer = setTimeout(() => this.measure(), delay);
+    this.timer = this.clock.setTimeout(() => this.measure(), delay);
   }
 
   private measure(): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.clear();
     this.timer = null;
     const leader = this.leader;
     if (leader === null) return;
-    const at = Date.now();
+    const at = this.clock.now();
     const bootTicks = bootTicksNow();
     const now = groupMembers(leader, this.members.keys());
     const ticks = ticksBetween(this.members, now, this.lastBootTicks);

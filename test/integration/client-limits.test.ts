@@ -306,12 +306,12 @@ describe('client limits', { timeout: 120_000 }, () => {
     const answer = await peer.answer(1);
     assert.equal(answer?.error?.code, 'PROTOCOL_ERROR');
     assert.match(answer.error.message, /the first request must be hello/);
-    assert.ok(await peer.closesWithin(2000));
+    assert.ok(await peer.closesWithin(5000), 'closed at once (the hello deadline would close it after 10 s)');
     await sleep(500);
     assert.equal((await (await box.client()).status('wordy1'))[0]!.state, 'stopped', 'nothing after the refused request was done');
     const notify = await RawPeer.connect(socket, msgpackCodec);
     notify.send({ method: 'event', params: {} }); // a notification before hello
-    assert.ok(await notify.closesWithin(2000));
+    assert.ok(await notify.closesWithin(5000), 'closed at once (the hello deadline would close it after 10 s)');
     await sleep(200);
     assert.doesNotMatch(readFileSync(join(box.stateDir, 'controller.log'), 'utf8'), /write after end/);
   });
@@ -327,10 +327,11 @@ describe('client limits', { timeout: 120_000 }, () => {
       if (i < frame.length - 1 && !trickle.socket.destroyed) trickle.socket.write(frame.subarray(i, ++i));
     }, 500);
     try {
-      assert.ok(await silent.closesWithin(HELLO_DEADLINE_MS + 3000), 'the silent one is closed');
-      assert.ok(await trickle.closesWithin(3000), 'the trickling one too');
+      // Closed at the deadline: not before it, and after it with room for a loaded machine.
+      assert.ok(await silent.closesWithin(HELLO_DEADLINE_MS + 5000), 'the silent one is closed');
+      assert.ok(await trickle.closesWithin(5000), 'the trickling one too');
       const took = Date.now() - t0;
-      assert.ok(took >= HELLO_DEADLINE_MS - 500 && took < HELLO_DEADLINE_MS + 3000, `closed after ${took} ms`);
+      assert.ok(took >= HELLO_DEADLINE_MS - 500 && took < HELLO_DEADLINE_MS + 5000, `closed after ${took} ms`);
     } finally {
       clearInterval(timer);
     }

@@ -61,7 +61,8 @@ describe('client across controller restarts', { timeout: 120_000 }, () => {
         client.list(),
         (err: UpkError) => err.code === ErrorCode.CONTROLLER_NOT_RUNNING && /within 500 ms/.test(err.message),
       );
-      assert.ok(Date.now() - t0 < 3000);
+      // After reconnectMs (0.5 s), not never: 5 s is room for a loaded machine.
+      assert.ok(Date.now() - t0 < 5000, `failed after ${Date.now() - t0} ms`);
     } finally {
       client.close();
       await box.startController();

@@ -147,17 +147,19 @@ describe('disk full under StateDir', { timeout: 120_000, skip: why }, () => {
     );
     assert.match(problem.message, /cannot write the audit database: .*(full|space)/i);
 
-    // Every read answers within a second while the database cannot be written.
+    // Every read answers within a second while the database cannot be written. The bounds leave a
+    // loaded machine room, and still fail a read that waits behind the writes (SQLite's busy timeout
+    // is 5 s).
     const figures: string[] = [];
     for (let i = 0; i < 3; i++) {
       const list = await timed(() => box.upk(['list']));
       assert.equal(list.value.code, 0, list.value.stderr);
-      assert.ok(list.ms < 1500, `upk list took ${list.ms} ms`); // a whole process: Node's start included
+      assert.ok(list.ms < 4000, `upk list took ${list.ms} ms`); // a whole process: Node's start included
       assert.match(list.value.stdout, /^! cannot write the audit database/m, 'upk list heads its table with it');
       const inner = await timed(() => c.list());
-      assert.ok(inner.ms < 1000, `list() took ${inner.ms} ms`);
+      assert.ok(inner.ms < 3000, `list() took ${inner.ms} ms`);
       const events = await timed(() => c.events({ limit: 20 }));
-      assert.ok(events.ms < 1000, `events() took ${events.ms} ms`);
+      assert.ok(events.ms < 3000, `events() took ${events.ms} ms`);
       const status = await timed(() => box.upk(['controller', 'status']));
       assert.match(status.value.stdout, /cannot write the audit database/);
       figures.push(`upk list ${list.ms} ms, list() ${inner.ms} ms, events() ${events.ms} ms`);

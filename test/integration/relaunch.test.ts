@@ -72,7 +72,7 @@ await import(${JSON.stringify(BUDDY)});
 
     // The service dies while nobody supervises it: its pid is no longer shown.
     process.kill(before!.pid!, 'SIGKILL');
-    await box.waitFor('the dead pid gone from the status', async () => (await c.status('dies'))[0]?.pid === null, 3000);
+    await box.waitFor('the dead pid gone from the status', async () => (await c.status('dies'))[0]?.pid === null);
     const [gone] = await c.status('dies');
     assert.equal(gone!.started, null, 'no uptime for a process that is gone');
 
@@ -175,8 +175,9 @@ await import(${JSON.stringify(BUDDY)});
           },
           10_000,
         );
-        // BuddyPollingInterval is 0.5 s: a buddy polled at the quiet pace would wait up to 10 s.
-        await box.waitFor(`the adoption by buddy ${buddy.pid} stored`, () => adopted(buddy.id), 2000);
+        // BuddyPollingInterval is 0.5 s: a buddy polled at the quiet pace would wait up to 10 s (6 s: room
+        // for a loaded machine, still short of that).
+        await box.waitFor(`the adoption by buddy ${buddy.pid} stored`, () => adopted(buddy.id), 6000);
       }
     } finally {
       db.close();

@@ -105,7 +105,9 @@ describe('crash, restart, stop', { timeout: 90_000 }, () => {
     const [stopped] = await c.stop('stubborn');
     const took = Date.now() - t0;
     assert.equal(stopped!.ok, true);
-    assert.ok(took >= 900 && took < 5000, `stop took ${took} ms (KillTimeout 0.5 s: SIGTERM at 0.5 s, SIGKILL at 1 s)`);
+    // The promise: a stop takes 2 × KillTimeout (SIGTERM at 0.5 s, SIGKILL at 1 s), no less; the upper
+    // bound is generous for a loaded machine (test/unit/supervisor.test.ts checks the timing exactly).
+    assert.ok(took >= 900 && took < 10_000, `stop took ${took} ms (KillTimeout 0.5 s: SIGTERM at 0.5 s, SIGKILL at 1 s)`);
     assert.deepEqual(groupMembers(pgid), []);
     const signals = box
       .events('stubborn')
@@ -137,15 +139,18 @@ describe('crash, restart, stop', { timeout: 90_000 }, () => {
     const [started] = await c.start('patient');
     const pid = started!.status!.pid!;
     const stopping = c.stop('patient');
-    await sleep(1500);
+    const signals = (): (string | null)[] =>
+      box
+        .events('patient')
+        .filter((e) => e.type === 'signal_sent')
+        .map((e) => e.signal);
+    // SIGTERM at 0.3 s; a SIGKILL would follow 0.3 s later: give it three times that.
+    await box.waitFor('SIGTERM', () => signals().length > 0);
+    await sleep(1000);
     assert.ok(alive(pid), 'still alive after SIGTERM was ignored');
     const [s] = await (await box.client()).status('patient');
     assert.equal(s!.state, 'stopping');
-    const signals = box
-      .events('patient')
-      .filter((e) => e.type === 'signal_sent')
-      .map((e) => e.signal);
-    assert.deepEqual(signals, ['SIGTERM']);
+    assert.deepEqual(signals(), ['SIGTERM']);
     await (await box.client()).signal('patient', 'KILL', { group: true });
     const [done] = await stopping;
     assert.equal(done!.status!.state, 'stopped');

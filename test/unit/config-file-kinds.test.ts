@@ -9,7 +9,7 @@ import path from 'node:path';
 import { CONFIG_FILE_MAX_BYTES, type ControllerConfig, formatIssue, loadServices } from '../../schema/config/index.js';
 import { controllerConfig } from '../helpers/load-services.js';
 
-const T = { timeout: 5_000 };
+const T = { timeout: 40_000 };
 const CONFIG_API = new URL('../../schema/config/index.js', import.meta.url).href;
 
 function tempDir(t: TestContext): string {
@@ -20,8 +20,9 @@ function tempDir(t: TestContext): string {
 
 /**
  * Run `code` (an ES module body with `api`, the configuration API, and `arg`, JSON) in a child Node
- * limited to 3 s and 2 GB of address space, and return what it printed as JSON: a reader that
- * blocks on a FIFO or reads /dev/zero without end fails the test instead of hanging it.
+ * limited to 10 s and 2 GB of address space, and return what it printed as JSON: a reader that
+ * blocks on a FIFO or reads /dev/zero without end fails the test instead of hanging it (a child
+ * that reads nothing ends in well under a second, even on a loaded machine).
  */
 function inChild(code: string, arg: unknown): unknown {
   const body = `const api = await import(${JSON.stringify(CONFIG_API)}); const arg = JSON.parse(process.argv[1]); ${code}`;
@@ -30,10 +31,10 @@ function inChild(code: string, arg: unknown): unknown {
     ['-c', 'ulimit -v 2000000; exec "$0" "$@"', process.execPath, '--input-type=module', '-e', body, JSON.stringify(arg)],
     {
       encoding: 'utf8',
-      timeout: 3_000,
+      timeout: 10_000,
     },
   );
-  assert.equal(r.signal, null, `the reader did not finish within 3 s (killed by ${r.signal}): it blocked or read without end`);
+  assert.equal(r.signal, null, `the reader did not finish within 10 s (killed by ${r.signal}): it blocked or read without end`);
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout);
 }
@@ -68,7 +69,6 @@ test(
     await new Promise<void>((resolve) => server.listen(path.join(d, 'f-socket.conf'), resolve));
     t.after(() => server.close());
 
-    const started = Date.now();
     assert.deepEqual(loadServicesIssues(serviceConfig(dir, d)), [
       `${d}/b-fifo.conf: cannot read the file: it is a FIFO, not a regular file`,
       `${d}/c-zero.conf: cannot read the file: it is a character device, not a regular file`,
@@ -76,7 +76,6 @@ test(
       `${d}/e-dir.conf: cannot read the file: it is a directory, not a regular file`,
       `${d}/f-socket.conf: cannot read the file: it is a socket, not a regular file`,
     ]);
-    assert.ok(Date.now() - started < 3_000);
     const r = loadServices(serviceConfig(dir, d), {});
     assert.deepEqual(
       r.services.map((s) => s.id),

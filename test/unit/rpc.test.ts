@@ -109,7 +109,8 @@ describe('rpc connection', { timeout: 10_000 }, () => {
     const t0 = Date.now();
     const reason = await closed;
     assert.match(String(reason?.message), /no hello within 100 ms/);
-    assert.ok(Date.now() - t0 < 1000);
+    // Closed at its deadline (0.1 s), not never: 5 s is room for a loaded machine.
+    assert.ok(Date.now() - t0 < 5000, `closed after ${Date.now() - t0} ms`);
     server.close();
   });
 

@@ -1,8 +1,11 @@
 // Resource accounting: CPU ticks of a process group between two measurements, and the minute records.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { describe, it } from 'node:test';
-import { ticksBetween, UsageMinutes, type Members } from '../../buddy/usage-meter.js';
+import { ticksBetween, UsageMeter, UsageMinutes, type Members } from '../../buddy/usage-meter.js';
 import type { ProcStat } from '../../system/proc-usage.js';
+import { VirtualClock } from '../helpers/virtual-clock.js';
 
 const proc = (pid: number, ppid: number, ticks: number, startTime = 1000, zombie = false): ProcStat => ({
   pid,
@@ -85,5 +88,34 @@ describe('minute records', { timeout: 5000 }, () => {
     minutes.add(m(t0 + 30_000, 30_000, 0, 100)); // 100 KiB for 30 s
     minutes.add(m(t0 + 40_000, 10_000, 0, 500)); // 500 KiB for 10 s
     assert.equal(minutes.flush()!.rssKb, Math.round((100 * 30 + 500 * 10) / 40));
+  });
+});
+
+describe('when the meter measures', { timeout: 5000 }, () => {
+  it('soon after a start, then at a poll once 90 % of SampleInterval passed; its own timer waits 1.5 intervals', async () => {
+    // A real group to measure (a sleep in a session of its own), on virtual time.
+    const child = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
+    try {
+      const clock = new VirtualClock();
+      const meter = new UsageMeter(10_000, () => undefined, clock);
+      meter.track(child.pid!, true);
+      assert.equal(clock.untilNext, 1000, 'the first measurement within a second, so a status shows figures at once');
+      clock.advance(1000);
+      const first = meter.latest?.at;
+      assert.equal(first, new Date(clock.now()).toISOString());
+      assert.equal(clock.untilNext, 15_000, 'from 5 s on, the timer leaves the polls half an interval to come first');
+      clock.advance(8999);
+      meter.measureIfDue();
+      assert.equal(meter.latest?.at, first, 'a poll before 90 % of the interval does not measure');
+      clock.advance(1);
+      meter.measureIfDue();
+      assert.equal(meter.latest?.at, new Date(clock.now()).toISOString(), 'a poll at 90 % measures');
+      assert.equal(clock.untilNext, 15_000, 'and the timer starts again from it');
+      meter.untrack();
+      assert.equal(clock.untilNext, null);
+    } finally {
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+    }
   });
 });
