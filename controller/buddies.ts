@@ -22,7 +22,7 @@ import { Relauncher } from './relaunch.js';
 import { ServiceEntry } from './service-entry.js';
 import type { ServiceTable } from './service-table.js';
 import { storedConfig } from './stored-config.js';
-import { waitUntil, type Timers } from './timers.js';
+import { waitUntil, type Clock } from '../system/clock.js';
 
 /** What the buddies' keeper needs of the controller. */
 export interface BuddiesParts {
@@ -31,7 +31,7 @@ export interface BuddiesParts {
   readonly poller: Pick<Poller, 'wake' | 'hurry' | 'collect' | 'drain'>;
   readonly lifecycle: Pick<Lifecycle, 'supervising'>;
   readonly log: Logger;
-  readonly timers: Timers;
+  readonly clock: Clock;
   /** The buddy program to launch (UpkBuddyPath, else the bundled one) and where run directories are: a reload may change them. */
   settings(): { program: string; svcRunPath: string };
   /** Record and publish a new desired state. */
@@ -60,7 +60,7 @@ export class Buddies {
   constructor(private readonly c: BuddiesParts) {
     this.relaunch = new Relauncher({
       log: c.log,
-      timers: c.timers,
+      clock: c.clock,
       supervisable: (entry) => this.supervisable(entry),
       attach: (entry) => this.attach(entry, false),
       start: (entry) => c.start(entry),
@@ -70,7 +70,7 @@ export class Buddies {
     this.shutdowns = new BuddyShutdown({
       store: c.store,
       log: c.log,
-      timers: c.timers,
+      clock: c.clock,
       reach: (entry) => this.reach(entry),
       launch: async (entry) => {
         const { link } = await launchBuddy(entry.runDir, this.c.settings().program);
@@ -234,9 +234,9 @@ export class Buddies {
     if (link) {
       if (settingsChanged) entry.observe(await link.call('reconfigure', {}));
     } else {
-      const since = this.c.timers.now() - (this.lastLaunch.get(entry.uuid) ?? 0);
-      if (since < RELAUNCH_MIN_MS) await this.c.timers.sleep(RELAUNCH_MIN_MS - since);
-      this.lastLaunch.set(entry.uuid, this.c.timers.now());
+      const since = this.c.clock.now() - (this.lastLaunch.get(entry.uuid) ?? 0);
+      if (since < RELAUNCH_MIN_MS) await this.c.clock.sleep(RELAUNCH_MIN_MS - since);
+      this.lastLaunch.set(entry.uuid, this.c.clock.now());
       link = (await launchBuddy(entry.runDir, this.c.settings().program)).link;
       // A new buddy that adopted a service left running by a lost buddy is reconciled like a found one.
       found = link.hello.status.state !== 'stopped';
@@ -334,6 +334,6 @@ export class Buddies {
 
   /** Wait until `pid` no longer runs; false if it still does after `ms`. */
   private waitForExit(pid: number, ms: number): Promise<boolean> {
-    return waitUntil(() => !processAlive(pid), ms, this.c.timers);
+    return waitUntil(() => !processAlive(pid), ms, this.c.clock);
   }
 }

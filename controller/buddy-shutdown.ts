@@ -13,13 +13,13 @@ import type { AuditStore } from './audit-store.js';
 import type { BuddyLink } from './buddy-link.js';
 import type { Logger } from './log.js';
 import type { ServiceEntry } from './service-entry.js';
-import { waitUntil, type Timers } from './timers.js';
+import { waitUntil, type Clock } from '../system/clock.js';
 
 /** What a shutdown needs of the buddies' keeper. */
 export interface ShutdownParts {
   readonly store: Pick<AuditStore, 'endBuddy'>;
   readonly log: Logger;
-  readonly timers: Timers;
+  readonly clock: Clock;
   /** The link to the service's buddy if one answers; never starts one. */
   reach(entry: ServiceEntry): Promise<BuddyLink | null>;
   /** Start a buddy for the service (it adopts a service left running) and bind it. */
@@ -128,9 +128,9 @@ export class BuddyShutdown {
       `${id}: ${cause ?? 'no buddy answers'} (${why}); stopping ${pid !== null ? `pid ${pid}, its group` : 'the processes'} and what carries its marker from the controller`,
     );
     signal('SIGTERM');
-    if (!(await waitUntil(() => !alive(), graceMs, this.c.timers))) {
+    if (!(await waitUntil(() => !alive(), graceMs, this.c.clock))) {
       signal('SIGKILL');
-      await waitUntil(() => !alive(), 1000, this.c.timers);
+      await waitUntil(() => !alive(), 1000, this.c.clock);
     }
     const gone = !alive();
     return {
@@ -148,7 +148,7 @@ export class BuddyShutdown {
 
   /** Wait until `pid` no longer runs; false if it still does after `ms`. */
   private waitForExit(pid: number, ms: number): Promise<boolean> {
-    return waitUntil(() => !processAlive(pid), ms, this.c.timers);
+    return waitUntil(() => !processAlive(pid), ms, this.c.clock);
   }
 }
 

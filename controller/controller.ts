@@ -28,7 +28,7 @@ import { ServiceControl } from './service-control.js';
 import { ServiceTable } from './service-table.js';
 import { Retention, retentionLimits } from './retention.js';
 import { Problems } from './problems.js';
-import { REAL_TIMERS } from './timers.js';
+import { REAL_CLOCK } from '../system/clock.js';
 import type { WriteFailure } from './write-health.js';
 
 /** The parts that exist once the audit database is open. */
@@ -208,14 +208,14 @@ export class Controller {
   /** Build the parts around the open audit database, each with the narrow interface it uses. */
   private assemble(store: AuditStore): Parts {
     const { services, log, lifecycle } = this;
-    const timers = REAL_TIMERS;
+    const clock = REAL_CLOCK;
     store.onInserted = (events) => {
       this.publisher.events(events);
       this.retention?.added(events.length);
     };
     store.health.onChange = (failure, lost) => this.storeHealth(failure, lost);
     store.health.onDropped = (err) => log.error(`a write to the audit database failed and was dropped: ${(err as Error).message}`);
-    const poller = new Poller(services, store, this.config.buddyPollingInterval * 1000, timers);
+    const poller = new Poller(services, store, this.config.buddyPollingInterval * 1000, clock);
     const refusedLogged = new Set<string>();
     poller.onRefused = (batch, err) => {
       const line = `${batch.service}: the audit database refuses events of buddy ${batch.instance} (they stay in the buddy): ${(err as Error).message}`;
@@ -232,7 +232,7 @@ export class Controller {
       poller,
       lifecycle,
       log,
-      timers,
+      clock,
       settings: () => ({ program: this.config.upkBuddyPath ?? BUNDLED_BUDDY, svcRunPath: this.config.svcRunPath }),
       setDesired,
       publishStatus,
@@ -247,7 +247,7 @@ export class Controller {
       setDesired,
       publishStatus,
       collect: (entries, maxWaitMs) => poller.collect(entries, maxWaitMs),
-      timers,
+      clock,
       log,
     });
     const configuration = new Configuration({

@@ -16,7 +16,7 @@ import type { AuditStore, EventBatch } from './audit-store.js';
 import { BUDDY_REQUEST_TIMEOUT_MS, type BuddyLink } from './buddy-link.js';
 import type { ServiceEntry } from './service-entry.js';
 import type { ServiceTable } from './service-table.js';
-import { REAL_TIMERS, type Timers } from './timers.js';
+import { REAL_CLOCK, type Clock, type Timer } from '../system/clock.js';
 
 /** A quiet buddy is polled every this many intervals (10 s at the default 0.5 s). */
 export const QUIET_FACTOR = 20;
@@ -27,7 +27,7 @@ const ACTIVE_STATES: ReadonlySet<BuddyStatus['state']> = new Set(['starting', 's
 
 export class Poller {
   /** Cancels the next scheduled round. */
-  private timer: (() => void) | null = null;
+  private timer: Timer | null = null;
   private running: Promise<void> | null = null;
   /** Services to collect from in the next round: their buddy announced events, or a caller asked. */
   private readonly eager = new Set<ServiceEntry>();
@@ -39,7 +39,7 @@ export class Poller {
   /** While writes fail: when to try again, and the wait after that. */
   private retryAt = 0;
   private retryDelay = WRITE_RETRY_FIRST_MS;
-  private retryTimer: (() => void) | null = null;
+  private retryTimer: Timer | null = null;
   /** Called with each fresh status (for live views). */
   onStatus: (entry: ServiceEntry, status: BuddyStatus) => void = () => undefined;
   /** Called when the database refuses a buddy's events for another reason than being unwritable. */
@@ -49,7 +49,7 @@ export class Poller {
     private readonly services: Pick<ServiceTable, 'values' | 'byUuid'>,
     private readonly store: Pick<AuditStore, 'insertEvents' | 'writeFailure' | 'probe'>,
     private intervalMs: number,
-    private readonly timers: Timers = REAL_TIMERS,
+    private readonly clock: Clock = REAL_CLOCK,
   ) {}
 
   /** A new BuddyPollingInterval (after a configuration reload): from the next round on. */
@@ -65,8 +65,8 @@ export class Poller {
   /** Stop polling after the round in flight (if any) is committed. */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.timer?.();
-    this.retryTimer?.();
+    this.timer?.clear();
+    this.retryTimer?.clear();
     this.timer = null;
     this.retryTimer = null;
     await this.running;
@@ -93,9 +93,9 @@ export class Poller {
     const done = new Promise<void>((resolve) => this.waiters.push(resolve));
     this.next(true);
     if (maxWaitMs === undefined) return done;
-    let cancel: (() => void) | undefined;
-    const waited = new Promise<void>((resolve) => (cancel = this.timers.after(maxWaitMs, resolve)));
-    return Promise.race([done, waited]).finally(() => cancel?.());
+    let timer: Timer | undefined;
+    const waited = new Promise<void>((resolve) => (timer = this.clock.setTimeout(resolve, maxWaitMs)));
+    return Promise.race([done, waited]).finally(() => timer?.clear());
   }
 
   /** Collect until the given buddies (all when omitted) hold nothing more than one answer carries. */
@@ -117,11 +117,11 @@ export class Poller {
   private next(asked = false): void {
     if (this.running || (this.eager.size === 0 && this.waiters.length === 0)) return;
     if (this.stopped && !asked) return;
-    if (!asked && this.waiters.length === 0 && this.writeFailing && this.timers.now() < this.retryAt) {
-      this.retryTimer ??= this.timers.after(this.retryAt - this.timers.now(), () => {
+    if (!asked && this.waiters.length === 0 && this.writeFailing && this.clock.now() < this.retryAt) {
+      this.retryTimer ??= this.clock.setTimeout(() => {
         this.retryTimer = null;
         this.next();
-      });
+      }, this.retryAt - this.clock.now());
       return;
     }
     void this.run();
@@ -129,14 +129,14 @@ export class Poller {
 
   private schedule(): void {
     if (this.stopped) return;
-    this.timer = this.timers.after(this.intervalMs, () => {
+    this.timer = this.clock.setTimeout(() => {
       this.timer = null;
-      const now = this.timers.now();
+      const now = this.clock.now();
       for (const e of this.services.values()) if ((this.due.get(e) ?? 0) <= now) this.eager.add(e);
       if (this.writeFailing && now >= this.retryAt && this.eager.size === 0) this.store.probe();
       this.next();
       this.schedule();
-    });
+    }, this.intervalMs);
   }
 
   private run(): Promise<void> {
@@ -165,7 +165,7 @@ export class Poller {
     const batches: EventBatch[] = [];
     const acks: { link: BuddyLink; seq: number }[] = [];
     const more: ServiceEntry[] = [];
-    const now = this.timers.now();
+    const now = this.clock.now();
     for (const a of answers) {
       if (a.status === 'rejected') continue; // a closed link is handled by its onClose
       const { e, link, result } = a.value;
@@ -189,7 +189,7 @@ export class Poller {
       if (this.store.writeFailure) {
         // The store reports the failure (once); the events stay in the buddies for the next try.
         for (const e of [...more, ...batches.map((b) => this.services.byUuid(b.serviceUuid))]) if (e) this.eager.add(e);
-        this.retryAt = this.timers.now() + this.retryDelay;
+        this.retryAt = this.clock.now() + this.retryDelay;
         this.retryDelay = Math.min(this.retryDelay * 2, WRITE_RETRY_MAX_MS);
         return;
       }

@@ -4,7 +4,7 @@
 import type { BuddyLink } from './buddy-link.js';
 import type { Logger } from './log.js';
 import type { ServiceEntry } from './service-entry.js';
-import type { Timers } from './timers.js';
+import type { Clock, Timer } from '../system/clock.js';
 
 /** After a failed launch the next try waits this long, doubling up to RELAUNCH_BACKOFF_MAX_MS. */
 export const RELAUNCH_BACKOFF_FIRST_MS = 100;
@@ -13,8 +13,8 @@ export const RELAUNCH_BACKOFF_MAX_MS = 5000;
 /** A service whose buddy is being started again until one runs. */
 interface Relaunch {
   delay: number;
-  /** Cancels the retry scheduled, if any. */
-  timer: (() => void) | null;
+  /** The retry scheduled, if any. */
+  timer: Timer | null;
   /** The cause last logged (a failure is logged again only when its cause changes). */
   logged: string | null;
   attempts: number;
@@ -24,7 +24,7 @@ interface Relaunch {
 /** What relaunching needs of the buddies' keeper. */
 export interface RelaunchParts {
   readonly log: Logger;
-  readonly timers: Timers;
+  readonly clock: Clock;
   /** Whether the service is still to be supervised (configured, and the controller serves). */
   supervisable(entry: ServiceEntry): boolean;
   /** Attach its buddy: connect, else launch one. */
@@ -48,7 +48,7 @@ export class Relauncher {
    */
   reattach(entry: ServiceEntry, failure?: Error): void {
     if (!this.c.supervisable(entry) || this.relaunching.has(entry)) return;
-    const r: Relaunch = { delay: RELAUNCH_BACKOFF_FIRST_MS, timer: null, logged: null, attempts: 0, since: this.c.timers.now() };
+    const r: Relaunch = { delay: RELAUNCH_BACKOFF_FIRST_MS, timer: null, logged: null, attempts: 0, since: this.c.clock.now() };
     this.relaunching.set(entry, r);
     if (failure) this.failed(entry, r, failure);
     else void this.tryAttach(entry, r);
@@ -56,7 +56,7 @@ export class Relauncher {
 
   /** Stop every retry (the controller is stopping). */
   stop(): void {
-    for (const r of this.relaunching.values()) r.timer?.();
+    for (const r of this.relaunching.values()) r.timer?.clear();
     this.relaunching.clear();
   }
 
@@ -82,11 +82,11 @@ export class Relauncher {
   supervised(entry: ServiceEntry, link: BuddyLink): void {
     const r = this.relaunching.get(entry);
     if (!r) return;
-    r.timer?.();
+    r.timer?.clear();
     this.relaunching.delete(entry);
     if (!entry.markSupervised()) return;
     this.c.log.info(
-      `${entry.config.id}: supervised again by buddy ${link.pid}, after ${r.attempts} failed launch(es) over ${Math.round((this.c.timers.now() - r.since) / 1000)} s`,
+      `${entry.config.id}: supervised again by buddy ${link.pid}, after ${r.attempts} failed launch(es) over ${Math.round((this.c.clock.now() - r.since) / 1000)} s`,
     );
     this.c.publishStatus(entry);
     this.c.unsupervisedChanged();
@@ -94,7 +94,7 @@ export class Relauncher {
 
   /** The service is no longer to be supervised (removed; the controller stops): its retries end. */
   giveUp(entry: ServiceEntry): void {
-    this.relaunching.get(entry)?.timer?.();
+    this.relaunching.get(entry)?.timer?.clear();
     this.relaunching.delete(entry);
     this.c.unsupervisedChanged();
   }
@@ -116,7 +116,7 @@ export class Relauncher {
     entry.markUnsupervised({ reason, since: new Date(r.since).toISOString(), attempts: r.attempts });
     this.c.publishStatus(entry);
     if (r.attempts === 1) this.c.unsupervisedChanged();
-    r.timer = this.c.timers.after(r.delay, () => void this.tryAttach(entry, r));
+    r.timer = this.c.clock.setTimeout(() => void this.tryAttach(entry, r), r.delay);
     r.delay = Math.min(r.delay * 2, RELAUNCH_BACKOFF_MAX_MS);
   }
 }

@@ -9,7 +9,7 @@ import type { ActionResult, DesiredState } from '../schema/records.js';
 import type { Logger } from './log.js';
 import type { ServiceEntry } from './service-entry.js';
 import { byPriority, type ServiceTable } from './service-table.js';
-import type { Timers } from './timers.js';
+import type { Clock } from '../system/clock.js';
 
 export type StartOutcome = Pick<CommandOutcome, 'ok' | 'message'> & Partial<Pick<CommandOutcome, 'status'>>;
 export type ReloadOutcome = { ok: boolean; message: string; action: ActionResult };
@@ -31,7 +31,7 @@ export interface ControlParts {
   publishStatus(entry: ServiceEntry): void;
   /** A polling round over these services (their statuses fresh after it); at most `maxWaitMs` when given. */
   collect(entries: ServiceEntry[], maxWaitMs?: number): Promise<void>;
-  readonly timers: Timers;
+  readonly clock: Clock;
   readonly log: Logger;
 }
 
@@ -100,12 +100,12 @@ export class ServiceControl {
 
   /** Run the reload script; a reload after which the service's process is gone (a HUP it does not handle) is no reload. */
   async reload(entry: ServiceEntry): Promise<ReloadOutcome> {
-    const { timers } = this.parts;
-    const before = entry.status?.pid ? { pid: entry.status.pid, at: timers.now() } : null;
+    const { clock } = this.parts;
+    const before = entry.status?.pid ? { pid: entry.status.pid, at: clock.now() } : null;
     const action = await this.parts.reload(entry);
     const done = { ok: action.code === 0, message: describeAction(action), action };
     if (!before || action.code !== 0) return done;
-    await timers.sleep(RELOAD_SETTLE_MS);
+    await clock.sleep(RELOAD_SETTLE_MS);
     await this.parts.collect([entry], RELOAD_CHECK_WAIT_MS);
     const after = entry.status;
     if (!after || after.pid === before.pid) return done;

@@ -22,3 +22,13 @@ export const REAL_CLOCK: Clock = {
   },
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
+
+/** Wait until `done()` (checked every 20 ms); false if it is not after `ms`. */
+export async function waitUntil(done: () => boolean, ms: number, clock: Pick<Clock, 'now' | 'sleep'> = REAL_CLOCK): Promise<boolean> {
+  const deadline = clock.now() + ms;
+  while (!done()) {
+    if (clock.now() >= deadline) return false;
+    await clock.sleep(20);
+  }
+  return true;
+}

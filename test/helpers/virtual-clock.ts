@@ -8,6 +8,11 @@ interface Pending {
   run: () => void;
 }
 
+/** Let every promise chain that can move, move (a few turns of the event loop). */
+export async function settle(turns = 5): Promise<void> {
+  for (let i = 0; i < turns; i++) await new Promise((r) => setImmediate(r));
+}
+
 export class VirtualClock implements Clock {
   private time: number;
   private seq = 0;
@@ -38,6 +43,19 @@ export class VirtualClock implements Clock {
       this.pending.delete(next);
       this.time = next.at;
       next.run();
+    }
+    this.time = end;
+  }
+
+  /** As `advance`, for a policy that awaits: promise chains settle after each timer, before the next is due. */
+  async pass(ms: number): Promise<void> {
+    const end = this.time + ms;
+    await settle();
+    for (let next = this.next(); next !== null && next.at <= end; next = this.next()) {
+      this.pending.delete(next);
+      this.time = next.at;
+      next.run();
+      await settle();
     }
     this.time = end;
   }

@@ -11,7 +11,7 @@ import { ServiceTable } from '../../controller/service-table.js';
 import type { WriteFailure } from '../../controller/write-health.js';
 import { USAGE_RECORD, type BuddyEvent, type BuddyStatus } from '../../schema/records.js';
 import { loadServiceText } from '../helpers/load-services.js';
-import { VirtualTimers, settle } from '../helpers/virtual-timers.js';
+import { VirtualClock, settle } from '../helpers/virtual-clock.js';
 
 const INTERVAL_MS = 500;
 
@@ -49,17 +49,17 @@ class FakeBuddy {
   constructor(
     readonly id: string,
     public state: BuddyStatus['state'],
-    private readonly timers: VirtualTimers,
+    private readonly clock: VirtualClock,
   ) {}
 
   add(type: BuddyEvent['type'] = 'exited'): void {
-    this.held.push({ seq: ++this.seq, time: this.timers.now(), type });
+    this.held.push({ seq: ++this.seq, time: this.clock.now(), type });
   }
 
   link(): BuddyLink {
     const call = (method: string, params: { ack?: number; max?: number; seq?: number }): Promise<unknown> => {
       if (method === 'poll') {
-        this.polls.push(this.timers.now());
+        this.polls.push(this.clock.now());
         this.held = this.held.filter((e) => e.seq > (params.ack ?? 0));
         return Promise.resolve({
           events: this.held.slice(0, params.max),
@@ -100,12 +100,12 @@ class FakeStore {
 
 function world(t: TestContext, buddies: Record<string, BuddyStatus['state']>) {
   const loaded = loadServiceText(t, JSON.stringify(Object.fromEntries(Object.keys(buddies).map((id) => [id, { ExecStart: 'x' }]))));
-  const timers = new VirtualTimers();
+  const clock = new VirtualClock(0);
   const table = new ServiceTable();
   const fakes = new Map<string, FakeBuddy>();
   const entries = new Map<string, ServiceEntry>();
   for (const cfg of loaded.services) {
-    const fake = new FakeBuddy(cfg.id, buddies[cfg.id]!, timers);
+    const fake = new FakeBuddy(cfg.id, buddies[cfg.id]!, clock);
     const e = new ServiceEntry(cfg, `uuid-${cfg.id}`, `/nonexistent/${cfg.id}`, 'running');
     e.bind(fake.link());
     table.set(e);
@@ -113,9 +113,9 @@ function world(t: TestContext, buddies: Record<string, BuddyStatus['state']>) {
     entries.set(cfg.id, e);
   }
   const store = new FakeStore();
-  const poller = new Poller(table, store, INTERVAL_MS, timers);
+  const poller = new Poller(table, store, INTERVAL_MS, clock);
   t.after(() => poller.stop());
-  return { poller, timers, store, b: (id: string) => fakes.get(id)!, e: (id: string) => entries.get(id)! };
+  return { poller, clock, store, b: (id: string) => fakes.get(id)!, e: (id: string) => entries.get(id)! };
 }
 
 /** The gaps between successive moments. */
@@ -125,7 +125,7 @@ describe('poller cadence', { timeout: 10_000 }, () => {
   it('an active buddy is polled every interval, a quiet one every QUIET_FACTOR intervals', async (t) => {
     const w = world(t, { busy: 'starting', calm: 'running' });
     w.poller.start();
-    await w.timers.advance(30_000);
+    await w.clock.pass(30_000);
     assert.equal(w.b('busy').polls.length, 30_000 / INTERVAL_MS);
     assert.deepEqual(gaps(w.b('calm').polls), [QUIET_FACTOR * INTERVAL_MS, QUIET_FACTOR * INTERVAL_MS]);
   });
@@ -133,20 +133,20 @@ describe('poller cadence', { timeout: 10_000 }, () => {
   it('usage records are no sign of activity; other events are, until the buddy is quiet again', async (t) => {
     const w = world(t, { svc: 'running' });
     w.poller.start();
-    await w.timers.advance(INTERVAL_MS); // the first poll
+    await w.clock.pass(INTERVAL_MS); // the first poll
     w.b('svc').add(USAGE_RECORD);
-    await w.timers.advance(QUIET_FACTOR * INTERVAL_MS);
+    await w.clock.pass(QUIET_FACTOR * INTERVAL_MS);
     assert.equal(w.b('svc').polls.length, 2, 'a usage record: still the quiet pace');
     w.b('svc').add('exited');
-    await w.timers.advance(QUIET_FACTOR * INTERVAL_MS); // collected at the quiet poll, then active for one interval
-    await w.timers.advance(3 * INTERVAL_MS);
+    await w.clock.pass(QUIET_FACTOR * INTERVAL_MS); // collected at the quiet poll, then active for one interval
+    await w.clock.pass(3 * INTERVAL_MS);
     assert.deepEqual(gaps(w.b('svc').polls).slice(-2), [QUIET_FACTOR * INTERVAL_MS, INTERVAL_MS]);
   });
 
   it('a buddy that announces events is polled at once, between ticks', async (t) => {
     const w = world(t, { svc: 'running' });
     w.poller.start();
-    await w.timers.advance(INTERVAL_MS + 10);
+    await w.clock.pass(INTERVAL_MS + 10);
     assert.equal(w.b('svc').polls.length, 1);
     w.b('svc').add('exited');
     w.poller.wake(w.e('svc'));
@@ -160,13 +160,13 @@ describe('poller cadence', { timeout: 10_000 }, () => {
     w.b('svc').add('exited');
     w.store.failing = { since: 0, error: 'database or disk is full' };
     w.poller.start();
-    await w.timers.advance(40_000);
+    await w.clock.pass(40_000);
     assert.deepEqual(w.b('svc').acks, [], 'nothing acknowledged');
     assert.equal(w.b('svc').held.length, 1, 'the event waits in the buddy');
     const expected = [WRITE_RETRY_FIRST_MS, 1000, 2000, 4000, 8000, WRITE_RETRY_MAX_MS, WRITE_RETRY_MAX_MS];
     assert.deepEqual(gaps(w.b('svc').polls).slice(0, expected.length), expected);
     w.store.failing = null;
-    await w.timers.advance(WRITE_RETRY_MAX_MS);
+    await w.clock.pass(WRITE_RETRY_MAX_MS);
     assert.equal(w.store.stored.length, 1);
     assert.deepEqual(w.b('svc').acks, [1], 'acknowledged once stored');
   });

@@ -10,7 +10,7 @@ import { ServiceEntry, serviceStatus } from '../../controller/service-entry.js';
 import { ServiceTable } from '../../controller/service-table.js';
 import type { ActionResult, BuddyStatus } from '../../schema/records.js';
 import { loadServiceText } from '../helpers/load-services.js';
-import { VirtualTimers, settle } from '../helpers/virtual-timers.js';
+import { VirtualClock, settle } from '../helpers/virtual-clock.js';
 
 /** What a fake buddy takes to carry out a command, in virtual time. */
 const COMMAND_MS = 100;
@@ -48,7 +48,7 @@ function world(t: TestContext, services: Record<string, Record<string, unknown>>
   );
   assert.deepEqual(loaded.issues, []);
   const table = new ServiceTable();
-  const timers = new VirtualTimers();
+  const clock = new VirtualClock(0);
   const sent: string[] = [];
   const shown: string[] = [];
   const byName = new Map<string, ServiceEntry>();
@@ -64,17 +64,17 @@ function world(t: TestContext, services: Record<string, Record<string, unknown>>
     services: table,
     command: async (e, command) => {
       sent.push(`${command} ${e.config.id}`);
-      await timers.sleep(COMMAND_MS);
+      await clock.sleep(COMMAND_MS);
       return { ok: true, message: `${command} done`, status: statusOf(e, command === 'stop' ? 'stopped' : 'running') };
     },
     reload: async (e) => {
       sent.push(`reload ${e.config.id}`);
-      await timers.sleep(COMMAND_MS);
+      await clock.sleep(COMMAND_MS);
       // A service that does not handle the reload signal: its buddy starts it again, with a new pid.
       if (reloadKills)
         e.observe({
           ...statusOf(e, 'running', 2000),
-          lastExit: { code: null, signal: 'SIGHUP', at: new Date(timers.now()).toISOString() },
+          lastExit: { code: null, signal: 'SIGHUP', at: new Date(clock.now()).toISOString() },
         });
       const result: ActionResult = { action: 'reload', pid: 5, code: 0, signal: null, durationMs: COMMAND_MS, output: '' };
       return result;
@@ -82,13 +82,13 @@ function world(t: TestContext, services: Record<string, Record<string, unknown>>
     setDesired: (e, desired) => void e.setDesired(desired),
     publishStatus: (e) => void shown.push(`${e.config.id} ${serviceStatus(e).state}`),
     collect: () => Promise.resolve(),
-    timers,
+    clock,
     log: createLogger({ write: () => undefined }),
   };
   return {
     control: new ServiceControl(parts),
     table,
-    timers,
+    clock,
     sent,
     shown,
     e: (id: string): ServiceEntry => byName.get(id)!,
@@ -105,10 +105,10 @@ describe('service control', { timeout: 10_000 }, () => {
     assert.equal(serviceStatus(w.e('web')).state, 'waiting');
     assert.deepEqual(w.e('web').waitingFor, ['db']);
     assert.equal(w.e('web').desired, 'running', 'wanted running while it waits');
-    await w.timers.advance(COMMAND_MS);
+    await w.clock.pass(COMMAND_MS);
     assert.deepEqual(w.sent, ['start db', 'start web']);
     assert.equal(w.e('web').waitingFor, null);
-    await w.timers.advance(COMMAND_MS);
+    await w.clock.pass(COMMAND_MS);
     assert.equal((await done).ok, true);
     assert.equal(serviceStatus(w.e('web')).state, 'running');
   });
@@ -116,7 +116,7 @@ describe('service control', { timeout: 10_000 }, () => {
   it('a prerequisite already running is not started again', async (t) => {
     const w = world(t, { web: { Prerequisites: ['db'] }, db: {} }, ['db']);
     const done = w.control.start(w.e('web'));
-    await w.timers.advance(COMMAND_MS);
+    await w.clock.pass(COMMAND_MS);
     assert.equal((await done).ok, true);
     assert.deepEqual(w.sent, ['start web']);
   });
@@ -159,7 +159,7 @@ describe('service control', { timeout: 10_000 }, () => {
       high: { Provides: ['store'], StartPriority: 5 },
     });
     const first = w.control.start(w.e('app'));
-    await w.timers.advance(2 * COMMAND_MS);
+    await w.clock.pass(2 * COMMAND_MS);
     await first;
     assert.deepEqual(w.sent, ['start high', 'start app']);
     const v = world(t, {
@@ -169,7 +169,7 @@ describe('service control', { timeout: 10_000 }, () => {
     });
     v.e('low').setDesired('running');
     const second = v.control.start(v.e('app'));
-    await v.timers.advance(2 * COMMAND_MS);
+    await v.clock.pass(2 * COMMAND_MS);
     await second;
     assert.deepEqual(v.sent, ['start low', 'start app']);
   });
@@ -177,7 +177,7 @@ describe('service control', { timeout: 10_000 }, () => {
   it('two who ask to start the same service share one start', async (t) => {
     const w = world(t, { a: {} });
     const both = Promise.all([w.control.start(w.e('a')), w.control.start(w.e('a'))]);
-    await w.timers.advance(COMMAND_MS);
+    await w.clock.pass(COMMAND_MS);
     assert.deepEqual(
       (await both).map((o) => o.ok),
       [true, true],
@@ -194,11 +194,11 @@ describe('service control', { timeout: 10_000 }, () => {
     const all = w.control.startMany([w.e('d'), w.e('c'), w.e('b'), w.e('a')], (e) => w.control.start(e));
     await settle();
     assert.deepEqual(w.sent, ['start b', 'start a'], 'the first wave at once, together');
-    await w.timers.advance(COMMAND_MS - 1);
+    await w.clock.pass(COMMAND_MS - 1);
     assert.deepEqual(w.sent.length, 2, 'the next wave waits for the first');
-    await w.timers.advance(1);
+    await w.clock.pass(1);
     assert.deepEqual(w.sent, ['start b', 'start a', 'start c']);
-    await w.timers.advance(2 * COMMAND_MS);
+    await w.clock.pass(2 * COMMAND_MS);
     assert.deepEqual(
       (await all).map((o) => o.ok),
       [true, true, true, true],
@@ -211,7 +211,7 @@ describe('service control', { timeout: 10_000 }, () => {
     const w = world(t, { a: {}, b: {} });
     w.e('b').markStartDue();
     const done = w.control.startDue([w.e('a'), w.e('b')]);
-    await w.timers.advance(COMMAND_MS);
+    await w.clock.pass(COMMAND_MS);
     await done;
     assert.deepEqual(w.sent, ['start b']);
     assert.equal(w.e('b').startDue, false);
@@ -220,12 +220,12 @@ describe('service control', { timeout: 10_000 }, () => {
   it('restart: by the buddy when its prerequisites run; stopped, then started with them first, when they do not', async (t) => {
     const up = world(t, { web: { Prerequisites: ['db'] }, db: {} }, ['db', 'web']);
     const r1 = up.control.restart(up.e('web'));
-    await up.timers.advance(COMMAND_MS);
+    await up.clock.pass(COMMAND_MS);
     assert.equal((await r1).ok, true);
     assert.deepEqual(up.sent, ['restart web']);
     const down = world(t, { web: { Prerequisites: ['db'] }, db: {} }, ['web']);
     const r2 = down.control.restart(down.e('web'));
-    await down.timers.advance(3 * COMMAND_MS);
+    await down.clock.pass(3 * COMMAND_MS);
     assert.equal((await r2).ok, true);
     assert.deepEqual(down.sent, ['stop web', 'start db', 'start web']);
     assert.equal(down.e('web').desired, 'running');
@@ -234,7 +234,7 @@ describe('service control', { timeout: 10_000 }, () => {
   it('stop leaves the services that need it running and names them, but not those stopped by the same request', async (t) => {
     const w = world(t, { db: {}, web: { Prerequisites: ['db'] }, api: { Prerequisites: ['db'] } }, ['db', 'web', 'api']);
     const alone = w.control.stop(w.e('db'));
-    await w.timers.advance(COMMAND_MS);
+    await w.clock.pass(COMMAND_MS);
     const o = await alone;
     assert.equal(o.ok, true);
     assert.equal(o.message, 'stop done; still running, and needing it: api, web');
@@ -242,19 +242,19 @@ describe('service control', { timeout: 10_000 }, () => {
     assert.deepEqual(w.sent, ['stop db']);
     const v = world(t, { db: {}, web: { Prerequisites: ['db'] }, api: { Prerequisites: ['db'] } }, ['db', 'web', 'api']);
     const together = v.control.stop(v.e('db'), new Set([v.e('db'), v.e('web')]));
-    await v.timers.advance(COMMAND_MS);
+    await v.clock.pass(COMMAND_MS);
     assert.equal((await together).message, 'stop done; still running, and needing it: api');
   });
 
   it('a reload the service survives is done; one after which its process is gone is no reload, and says why', async (t) => {
     const w = world(t, { web: {} }, ['web']);
     const ok = w.control.reload(w.e('web'));
-    await w.timers.advance(COMMAND_MS + 250);
+    await w.clock.pass(COMMAND_MS + 250);
     assert.deepEqual(await ok, { ok: true, message: 'reload done', action: (await ok).action });
     w.killOnReload();
     const bad = w.control.reload(w.e('web'));
-    await w.timers.advance(COMMAND_MS);
-    await w.timers.advance(250);
+    await w.clock.pass(COMMAND_MS);
+    await w.clock.pass(250);
     const o = await bad;
     assert.equal(o.ok, false);
     assert.equal(
