@@ -1,9 +1,9 @@
 // The buddy's socket: answers the controller's polls and commands (buddy-protocol.ts).
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import {
+  BUDDY_HANDSHAKE,
   BUDDY_MAX_FRAME_BYTES,
   BUDDY_PROTOCOL,
-  EVENTS_NOTIFICATION,
   POLL_BATCH,
   fitBatch,
   type BuddyNotifications,
@@ -13,17 +13,20 @@ import {
 import { jsonCodec } from '../schema/codec.js';
 import { socketAddress } from '../schema/socket-path.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
-import { HELLO_DEADLINE_MS, RpcConnection, dispatchTyped, type Handlers } from '../schema/rpc.js';
+import { RpcConnection, dispatchTyped, type Handlers, type NoMessages } from '../schema/rpc.js';
 import { upkeeperVersion } from '../schema/version.js';
 import { closePrivate, listenPrivate } from '../schema/private-socket.js';
 import type { EventQueue } from './event-queue.js';
 import { readSettings } from '../schema/run-dir-read.js';
 import type { Identity, Supervisor } from './supervisor.js';
 
+/** A controller's connection, at the buddy's end: it answers BuddyMethods and sends BuddyNotifications. */
+type ControllerConnection = RpcConnection<NoMessages, BuddyNotifications>;
+
 export class BuddyServer {
   private readonly server: Server;
-  private readonly connections = new Set<RpcConnection>();
-  private readonly handlers: Handlers<BuddyMethods, RpcConnection>;
+  private readonly connections = new Set<ControllerConnection>();
+  private readonly handlers: Handlers<BuddyMethods, ControllerConnection>;
   private notifyScheduled = false;
   /** Called after every acknowledgement (a shutting-down buddy waits for its ring to empty). */
   onAck: () => void = () => undefined;
@@ -90,8 +93,8 @@ export class BuddyServer {
     this.notifyScheduled = true;
     setImmediate(() => {
       this.notifyScheduled = false;
-      const params: BuddyNotifications[typeof EVENTS_NOTIFICATION] = { seq: this.queue.lastSeq };
-      for (const c of this.connections) if (c.greeted) c.notify(EVENTS_NOTIFICATION, params);
+      const seq = this.queue.lastSeq;
+      for (const c of this.connections) if (c.greeted) c.notify('events', { seq });
     });
   }
 
@@ -113,11 +116,11 @@ export class BuddyServer {
   }
 
   private accept(socket: Socket): void {
-    const connection: RpcConnection = new RpcConnection(socket, {
+    const connection: ControllerConnection = new RpcConnection(socket, {
       codec: jsonCodec,
       maxFrameBytes: BUDDY_MAX_FRAME_BYTES,
       // hello first (a wrong protocol closes the connection after the answer), within 10 s.
-      handshake: { method: 'hello', deadlineMs: HELLO_DEADLINE_MS },
+      handshake: BUDDY_HANDSHAKE,
       onRequest: (method, params) => dispatchTyped(this.handlers, buddyValidators, method, params, connection),
       onClose: (reason) => {
         this.connections.delete(connection);

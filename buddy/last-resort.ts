@@ -85,12 +85,10 @@ export class LastResort {
         }
         if (rpc === null || rpc === 'absent') continue;
         try {
-          const hello: ControllerBuddyMethods['hello']['params'] = { protocol: BUDDY_PROTOCOL };
-          await rpc.request('hello', hello, DELIVER_TIMEOUT_MS);
+          await rpc.request('hello', { protocol: BUDDY_PROTOCOL }, DELIVER_TIMEOUT_MS);
           while (this.queue.pending > 0) {
             const events = fitBatch(this.queue.peek(DELIVER_MAX_EVENTS));
-            const params: ControllerBuddyMethods['deliver']['params'] = { buddy: this.identity, events };
-            const { ack } = (await rpc.request('deliver', params, DELIVER_TIMEOUT_MS)) as ControllerBuddyMethods['deliver']['result'];
+            const { ack } = await rpc.request('deliver', { buddy: this.identity, events }, DELIVER_TIMEOUT_MS);
             this.ack(ack);
           }
           this.log(`${reason}: delivered every waiting event to the controller at ${endpoint}`);
@@ -115,7 +113,7 @@ export class LastResort {
 }
 
 /** A connection, 'absent' when no socket is there, null when it cannot be reached otherwise. */
-function open(path: string): Promise<RpcConnection | 'absent' | null> {
+function open(path: string): Promise<RpcConnection<ControllerBuddyMethods> | 'absent' | null> {
   return new Promise((resolve) => {
     const socket = connect(socketAddress(path));
     socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ENOENT' ? 'absent' : null));

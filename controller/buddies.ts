@@ -254,6 +254,7 @@ export class Buddies {
     link.acked = store.lastSeq(link.buddyId);
     takeInJournals(store, entry.runDir, entry.uuid, (m) => this.c.log.info(m));
     link.onNotify = () => this.c.poller.wake(entry);
+    link.onDropped = (err) => this.c.log.warn(`${entry.config.id}: dropped a notification from its buddy: ${err.message}`);
     link.onClose = () => void this.onLost(entry, link);
     entry.bind(link);
     this.relaunch.supervised(entry, link);

@@ -7,6 +7,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import {
   BUDDY_MAX_FRAME_BYTES,
   BUDDY_PROTOCOL,
+  ENDPOINT_HANDSHAKE,
   POLL_BATCH,
   controllerBuddyValidators,
   type ControllerBuddyMethods,
@@ -17,7 +18,7 @@ import type { BuddyEvent } from '../schema/records.js';
 import { BUDDY_REQUEST_TIMEOUT_MS, BuddyLink } from './buddy-link.js';
 import { jsonCodec } from '../schema/codec.js';
 import { ErrorCode, UpkError, toUpkError } from '../schema/errors.js';
-import { HELLO_DEADLINE_MS, RpcConnection, dispatchTyped, type Handlers } from '../schema/rpc.js';
+import { RpcConnection, dispatchTyped, type Handlers } from '../schema/rpc.js';
 import { closePrivate, listenPrivate } from '../schema/private-socket.js';
 import type { AuditStore } from './audit-store.js';
 import type { Logger } from './log.js';
@@ -145,7 +146,7 @@ export class BuddyEndpoint {
     const connection = new RpcConnection(socket, {
       codec: jsonCodec,
       maxFrameBytes: BUDDY_MAX_FRAME_BYTES,
-      handshake: { method: 'hello', deadlineMs: HELLO_DEADLINE_MS },
+      handshake: ENDPOINT_HANDSHAKE,
       maxInFlight: 4, // a buddy delivers one batch at a time
       maxBufferedBytes: BUDDY_MAX_FRAME_BYTES,
       onRequest: async (method, params) => {

@@ -3,13 +3,13 @@ import { connect } from 'node:net';
 import {
   BUDDY_MAX_FRAME_BYTES,
   BUDDY_PROTOCOL,
-  EVENTS_NOTIFICATION,
+  buddyNotificationValidators,
   type BuddyHello,
   type BuddyMethods,
 } from '../schema/buddy-protocol.js';
 import { jsonCodec } from '../schema/codec.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
-import { RpcConnection, type ResultOf } from '../schema/rpc.js';
+import { RpcConnection, receiveTyped, type ResultOf } from '../schema/rpc.js';
 import { socketAddress } from '../schema/socket-path.js';
 
 /** How long the controller waits for a poll or a quick command before calling the buddy unresponsive. */
@@ -21,10 +21,12 @@ export class BuddyLink {
   /** The buddy's row in the database. */
   buddyId = 0;
   onNotify: () => void = () => undefined;
+  /** A notification from the buddy that was dropped (an unknown one, or bad params), and why. */
+  onDropped: (err: UpkError) => void = () => undefined;
   onClose: () => void = () => undefined;
 
   private constructor(
-    private readonly rpc: RpcConnection,
+    private readonly rpc: RpcConnection<BuddyMethods>,
     readonly hello: BuddyHello,
   ) {}
 
@@ -45,12 +47,10 @@ export class BuddyLink {
     return new Promise((resolve, reject) => {
       const socket = connect(socketAddress(socketPath));
       let link: BuddyLink | null = null;
-      const rpc = new RpcConnection(socket, {
+      const rpc = new RpcConnection<BuddyMethods>(socket, {
         codec: jsonCodec,
         maxFrameBytes: BUDDY_MAX_FRAME_BYTES,
-        onNotification: (method) => {
-          if (method === EVENTS_NOTIFICATION) link?.onNotify();
-        },
+        onNotification: receiveTyped({ events: () => link?.onNotify() }, buddyNotificationValidators, (err) => link?.onDropped(err)),
         onClose: () => link?.onClose(),
       });
       socket.once('error', (err) => reject(new UpkError(ErrorCode.BUDDY_UNREACHABLE, `${socketPath}: ${err.message}`)));
@@ -58,7 +58,7 @@ export class BuddyLink {
         rpc
           .request('hello', { protocol: BUDDY_PROTOCOL }, timeoutMs)
           .then((hello) => {
-            link = new BuddyLink(rpc, hello as BuddyHello);
+            link = new BuddyLink(rpc, hello);
             resolve(link);
           })
           .catch((err: unknown) => {
@@ -70,7 +70,7 @@ export class BuddyLink {
   }
 
   call<K extends keyof BuddyMethods>(method: K, params: BuddyMethods[K]['params'], timeoutMs = 0): Promise<ResultOf<BuddyMethods, K>> {
-    return this.rpc.request(method, params, timeoutMs) as Promise<ResultOf<BuddyMethods, K>>;
+    return this.rpc.request(method, params, timeoutMs);
   }
 
   close(): void {

@@ -5,16 +5,18 @@ import { createServer, type Server, type Socket } from 'node:net';
 import {
   CLIENT_MAX_BUFFERED_BYTES,
   CLIENT_MAX_FRAME_BYTES,
+  CLIENT_HANDSHAKE,
   CLIENT_STALL_MS,
   PROTOCOL_MAX,
   PROTOCOL_MIN,
   clientValidators,
+  type ClientConnection,
   type ClientMethods,
   type HelloParams,
 } from '../schema/client-protocol.js';
 import { msgpackCodec } from '../schema/codec-msgpack.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
-import { HELLO_DEADLINE_MS, RpcConnection, dispatchTyped, type Handlers } from '../schema/rpc.js';
+import { RpcConnection, dispatchTyped, type Handlers } from '../schema/rpc.js';
 import type { Logger } from './log.js';
 import { closePrivate, listenPrivate } from '../schema/private-socket.js';
 
@@ -24,7 +26,7 @@ export interface ClientContext {
   pid: number | null;
   user: string | null;
   protocol: number | null;
-  connection: RpcConnection;
+  connection: ClientConnection;
 }
 
 /** The protocol version both ends speak, or null. */
@@ -63,7 +65,7 @@ export function openFileLimit(): number {
 
 export class ClientServer {
   private readonly server: Server;
-  private readonly connections = new Set<RpcConnection>();
+  private readonly connections = new Set<ClientConnection>();
   private refusing = 0;
   private lastRefusalLog = 0;
   readonly maxConnections: number;
@@ -95,13 +97,13 @@ export class ClientServer {
   private accept(socket: Socket): void {
     if (this.connections.size >= this.maxConnections) return this.refuse(socket);
     const ctx: ClientContext = { client: 'unknown', pid: null, user: null, protocol: null, connection: null! };
-    const connection = new RpcConnection(socket, {
+    const connection: ClientConnection = new RpcConnection(socket, {
       codec: msgpackCodec,
       maxFrameBytes: CLIENT_MAX_FRAME_BYTES,
       maxBufferedBytes: CLIENT_MAX_BUFFERED_BYTES,
       stallMs: CLIENT_STALL_MS,
       maxInFlight: CLIENT_REQUESTS_IN_FLIGHT_MAX,
-      handshake: { method: 'hello', deadlineMs: HELLO_DEADLINE_MS },
+      handshake: CLIENT_HANDSHAKE,
       onRequest: (method, params) => dispatchTyped(this.handlers, clientValidators, method, params, ctx),
       onClose: (reason) => {
         this.connections.delete(connection);
@@ -128,7 +130,7 @@ export class ClientServer {
     new RpcConnection(socket, {
       codec: msgpackCodec,
       maxFrameBytes: CLIENT_MAX_FRAME_BYTES,
-      handshake: { method: 'hello', deadlineMs: REFUSAL_DEADLINE_MS },
+      handshake: { ...CLIENT_HANDSHAKE, deadlineMs: REFUSAL_DEADLINE_MS },
       onRequest: () => {
         throw new UpkError(ErrorCode.LIMIT_REACHED, `the controller already serves ${max} client connections, the most it serves at once`);
       },

@@ -8,23 +8,17 @@
 // buffers without bound, and the client subscribes again from its last event.
 import {
   CLIENT_MAX_BUFFERED_BYTES,
-  CLOSING_NOTIFICATION,
-  ENDED_NOTIFICATION,
-  EVENT_NOTIFICATION,
-  REMOVED_NOTIFICATION,
-  STATUS_NOTIFICATION,
-  PROBLEMS_NOTIFICATION,
   SUBSCRIPTIONS_PER_CONNECTION_MAX,
+  type ClientConnection,
   type ClientNotifications,
   type ControllerProblem,
 } from '../schema/client-protocol.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import type { ServiceEvent, ServiceStatus } from '../schema/records.js';
 import { matchesEvent, type EventMatch } from '../schema/event-filter.js';
-import type { RpcConnection } from '../schema/rpc.js';
 
 export interface Subscriber {
-  connection: RpcConnection;
+  connection: ClientConnection;
   /** The client's number for this subscription. */
   id: number;
   /** Service uuids wanted, or null for all. */
@@ -54,9 +48,9 @@ const CATCH_UP_PAGE = 500;
 const CATCH_UP_LOW_WATER = CLIENT_MAX_BUFFERED_BYTES / 4;
 
 export class Publisher {
-  private readonly byConnection = new Map<RpcConnection, Map<number, Subscriber>>();
+  private readonly byConnection = new Map<ClientConnection, Map<number, Subscriber>>();
   /** Connections whose close is watched (once each, however often their subscriptions come and go). */
-  private readonly watched = new WeakSet<RpcConnection>();
+  private readonly watched = new WeakSet<ClientConnection>();
   private readonly lastStatus = new Map<string, string>();
   private count = 0;
   /** Hears of every subscription ended because its client did not read. */
@@ -97,7 +91,7 @@ export class Publisher {
     if (!sub.live) setImmediate(() => void this.catchUp(sub));
   }
 
-  remove(connection: RpcConnection, id: number): void {
+  remove(connection: ClientConnection, id: number): void {
     const sub = this.byConnection.get(connection)?.get(id);
     if (sub) this.drop(sub);
   }
@@ -172,8 +166,7 @@ export class Publisher {
       if (!wantsService(s, uuid)) continue;
       if (successor !== undefined) s.uuids?.add(successor);
       if (!this.room(s)) continue;
-      const params: ClientNotifications['removed'] = { subscription: s.id, service, uuid };
-      s.connection.notify(REMOVED_NOTIFICATION, params);
+      s.connection.notify('removed', { subscription: s.id, service, uuid });
     }
   }
 
@@ -187,10 +180,7 @@ export class Publisher {
 
   /** The controller closes every connection now, and says why. */
   closing(reason: ClientNotifications['closing']['reason']): void {
-    for (const s of this.subscribers()) {
-      const params: ClientNotifications['closing'] = { subscription: s.id, reason };
-      s.connection.notify(CLOSING_NOTIFICATION, params);
-    }
+    for (const s of this.subscribers()) s.connection.notify('closing', { subscription: s.id, reason });
   }
 
   /** What is wrong with the controller changed: every subscriber hears it. */
@@ -210,19 +200,19 @@ export class Publisher {
       reason: `the client did not read what was sent: more than ${CLIENT_MAX_BUFFERED_BYTES} bytes waited`,
       lastId: s.lastId,
     };
-    s.connection.notify(ENDED_NOTIFICATION, params);
+    s.connection.notify('ended', params);
     this.onEnded(s, params.reason);
     return false;
   }
 }
 
-const draining = new WeakMap<RpcConnection, Promise<void>>();
+const draining = new WeakMap<ClientConnection, Promise<void>>();
 
 /**
  * Resolves when what waits to be written to the connection has gone, or the connection has: one
  * pair of listeners per connection, however many of its subscriptions wait.
  */
-function drained(connection: RpcConnection): Promise<void> {
+function drained(connection: ClientConnection): Promise<void> {
   let waiting = draining.get(connection);
   if (!waiting) {
     waiting = new Promise<void>((resolve) => {
@@ -246,16 +236,13 @@ export const wantsEvent = (s: Subscriber, e: ServiceEvent): boolean =>
 
 /** False when it could not be sent (the connection is closed or closing). */
 export function sendEvent(s: Subscriber, event: ServiceEvent): boolean {
-  const params: ClientNotifications['event'] = { subscription: s.id, event };
-  return s.connection.notify(EVENT_NOTIFICATION, params);
+  return s.connection.notify('event', { subscription: s.id, event });
 }
 
 export function sendStatus(s: Subscriber, status: ServiceStatus): void {
-  const params: ClientNotifications['status'] = { subscription: s.id, status };
-  s.connection.notify(STATUS_NOTIFICATION, params);
+  s.connection.notify('status', { subscription: s.id, status });
 }
 
 export function sendProblems(s: Subscriber, problems: ControllerProblem[]): void {
-  const params: ClientNotifications['problems'] = { subscription: s.id, problems };
-  s.connection.notify(PROBLEMS_NOTIFICATION, params);
+  s.connection.notify('problems', { subscription: s.id, problems });
 }

@@ -4,7 +4,7 @@
 import { readdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { basename, dirname, join } from 'node:path';
-import { BUDDY_MAX_FRAME_BYTES, BUDDY_PROTOCOL, type BuddyHello, type CommandOutcome } from '../schema/buddy-protocol.js';
+import { BUDDY_MAX_FRAME_BYTES, BUDDY_PROTOCOL, type BuddyMethods } from '../schema/buddy-protocol.js';
 import { jsonCodec } from '../schema/codec.js';
 import { RpcConnection } from '../schema/rpc.js';
 import { RUN_DIR } from '../schema/run-dir.js';
@@ -42,17 +42,17 @@ export async function shutdownBuddies(options: DiscoveryOptions = {}): Promise<B
 }
 
 async function shutdownOne(socketPath: string, dirName: string): Promise<BuddyShutdown | null> {
-  const rpc = await new Promise<RpcConnection | null>((resolve) => {
+  const rpc = await new Promise<RpcConnection<BuddyMethods> | null>((resolve) => {
     const s = connect(socketAddress(socketPath));
     s.once('error', () => resolve(null));
     s.once('connect', () => resolve(new RpcConnection(s, { codec: jsonCodec, maxFrameBytes: BUDDY_MAX_FRAME_BYTES })));
   });
   if (!rpc) return null; // no buddy there
   try {
-    const hello = (await rpc.request('hello', { protocol: BUDDY_PROTOCOL }, 5000)) as BuddyHello;
+    const hello = await rpc.request('hello', { protocol: BUDDY_PROTOCOL }, 5000);
     const service = hello.status.service;
     try {
-      const outcome = (await rpc.request('shutdown', {}, STOP_MS)) as CommandOutcome;
+      const outcome = await rpc.request('shutdown', {}, STOP_MS);
       rpc.end(); // the buddy exits once no one is left to collect its events (they go to its journal)
       await processGone(hello.pid, EXIT_MS);
       return { service, ok: outcome.ok, message: outcome.ok ? `${outcome.message}; its buddy exited` : outcome.message };

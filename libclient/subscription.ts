@@ -1,19 +1,9 @@
 // A subscription: events and status changes as an async iterable, on its own connection, which it
 // re-opens by itself when the controller goes away, resuming after the last event it delivered.
-import {
-  CLOSING_NOTIFICATION,
-  ENDED_NOTIFICATION,
-  EVENT_NOTIFICATION,
-  PROBLEMS_NOTIFICATION,
-  REMOVED_NOTIFICATION,
-  STATUS_NOTIFICATION,
-  type ClientNotifications,
-  type ControllerInfo,
-  type ControllerProblem,
-  type SubscribeParams,
-} from '../schema/client-protocol.js';
+import type { ClientNotifications, ControllerInfo, ControllerProblem, SubscribeParams } from '../schema/client-protocol.js';
 import type { ServiceEvent, ServiceStatus } from '../schema/records.js';
 import { pickMatch, type EventMatch } from '../schema/event-filter.js';
+import type { NotificationHandlers } from '../schema/rpc.js';
 import { Client, type ConnectOptions } from './client.js';
 
 export interface SubscribeFilter extends EventMatch {
@@ -99,7 +89,7 @@ export class Subscription implements AsyncIterable<Notice> {
     const client = await Client.connect(
       { ...this.options, reconnectMs: 0 },
       {
-        onNotification: (method, params) => this.receive(method, params),
+        notifications: this.notifications,
         onClose: () => {
           if (this.client === client) void this.reconnect();
         },
@@ -126,22 +116,20 @@ export class Subscription implements AsyncIterable<Notice> {
     this.lastId ??= lastId;
   }
 
-  private receive(method: string, params: unknown): void {
-    if (method === EVENT_NOTIFICATION) {
-      const { event } = params as ClientNotifications['event'];
+  /** What the controller sends on the subscription's connection (checked by clientNotificationValidators). */
+  private readonly notifications: NotificationHandlers<ClientNotifications> = {
+    event: ({ event }) => {
       if (this.lastId !== null && event.id <= this.lastId) return; // already delivered
       this.lastId = event.id;
       this.push({ kind: 'event', event });
-    } else if (method === STATUS_NOTIFICATION) {
-      this.push({ kind: 'status', status: (params as ClientNotifications['status']).status });
-    } else if (method === REMOVED_NOTIFICATION) {
-      const { service, uuid } = params as ClientNotifications['removed'];
-      this.push({ kind: 'removed', service, uuid });
-    } else if (method === PROBLEMS_NOTIFICATION) {
-      this.push({ kind: 'problems', problems: (params as ClientNotifications['problems']).problems });
-    } else if (method === CLOSING_NOTIFICATION) {
-      this.closingReason = (params as ClientNotifications['closing']).reason;
-    } else if (method === ENDED_NOTIFICATION) {
+    },
+    status: ({ status }) => this.push({ kind: 'status', status }),
+    removed: ({ service, uuid }) => this.push({ kind: 'removed', service, uuid }),
+    problems: ({ problems }) => this.push({ kind: 'problems', problems }),
+    closing: ({ reason }) => {
+      this.closingReason = reason;
+    },
+    ended: () => {
       // The controller ended it (we read too slowly): subscribe again after the last event we have.
       const client = this.client;
       if (client) {
@@ -149,8 +137,8 @@ export class Subscription implements AsyncIterable<Notice> {
           if (this.client === client) client.close(); // reconnect() takes over
         });
       }
-    }
-  }
+    },
+  };
 
   private async reconnect(): Promise<void> {
     this.client = null;

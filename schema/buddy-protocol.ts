@@ -1,5 +1,5 @@
 // The controller↔buddy protocol: JSON frames (see codec.ts), request ids, one definition for both ends.
-import type { Validators } from './rpc.js';
+import { HELLO_DEADLINE_MS, type Handshake, type NotificationValidators, type Validators } from './rpc.js';
 import type { EnvFileRef } from './env-file.js';
 import { EVENT_TYPE_NAMES, USAGE_RECORD, type ActionResult, type BuddyEvent, type BuddyStatus } from './records.js';
 import { SERVICE_ID_PATTERN, UUID_RE } from './config/names.js';
@@ -114,6 +114,9 @@ export interface BuddyMethods {
   reconfigure: { params: Record<string, never>; result: BuddyStatus };
 }
 
+/** What a buddy takes first on its socket: `hello`, within HELLO_DEADLINE_MS. */
+export const BUDDY_HANDSHAKE: Handshake<keyof BuddyMethods> = { method: 'hello', deadlineMs: HELLO_DEADLINE_MS };
+
 const none = (p: unknown): Record<string, never> => {
   asObject(p);
   return {};
@@ -199,6 +202,9 @@ function checkEvent(value: unknown, index: number): BuddyEvent {
   return e as unknown as BuddyEvent;
 }
 
+/** What the controller takes first on its endpoint for buddies: `hello`, within HELLO_DEADLINE_MS. */
+export const ENDPOINT_HANDSHAKE: Handshake<keyof ControllerBuddyMethods> = { method: 'hello', deadlineMs: HELLO_DEADLINE_MS };
+
 export const controllerBuddyValidators: Validators<ControllerBuddyMethods> = {
   hello: (p) => ({ protocol: int(asObject(p), 'protocol', 0) }),
   deliver: (p) => {
@@ -229,4 +235,8 @@ export const controllerBuddyValidators: Validators<ControllerBuddyMethods> = {
 export interface BuddyNotifications {
   events: { seq: number };
 }
-export const EVENTS_NOTIFICATION = 'events' satisfies keyof BuddyNotifications;
+
+/** Each notification checked where it arrives (the controller). */
+export const buddyNotificationValidators: NotificationValidators<BuddyNotifications> = {
+  events: (p) => ({ seq: int(asObject(p), 'seq', 0) }),
+};

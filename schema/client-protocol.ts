@@ -1,10 +1,17 @@
 // The client↔controller protocol: MessagePack frames, version negotiated by `hello`, one definition for both ends.
-import type { Validators } from './rpc.js';
+import {
+  HELLO_DEADLINE_MS,
+  type Handshake,
+  type NoMessages,
+  type NotificationValidators,
+  type RpcConnection,
+  type Validators,
+} from './rpc.js';
 import type { ActionResult, LastOutput, ServiceEvent, ServiceStatus } from './records.js';
 import { signalName, type EventMatch } from './event-filter.js';
 import type { ConfigIssue } from './config/types.js';
 import type { WireError } from './errors.js';
-import { asObject, bad, int, optBool, optInt, optStr, optStrList, str, strList } from './validate.js';
+import { asObject, bad, int, oneOf, optBool, optInt, optStr, optStrList, str, strList } from './validate.js';
 
 /** Protocol versions this build speaks; `hello` picks the highest both ends support. */
 export const PROTOCOL_MIN = 1;
@@ -313,6 +320,9 @@ export interface ClientMethods {
   unsubscribe: { params: { subscription: number }; result: null };
 }
 
+/** What the controller takes first on a client connection: `hello`, within HELLO_DEADLINE_MS. */
+export const CLIENT_HANDSHAKE: Handshake<keyof ClientMethods> = { method: 'hello', deadlineMs: HELLO_DEADLINE_MS };
+
 /** What the controller sends unasked, on the connection of a subscription. */
 export interface ClientNotifications {
   event: { subscription: number; event: ServiceEvent };
@@ -333,12 +343,75 @@ export interface ClientNotifications {
    */
   closing: { subscription: number; reason: 'stop' | 'shutdown' };
 }
-export const EVENT_NOTIFICATION = 'event' satisfies keyof ClientNotifications;
-export const STATUS_NOTIFICATION = 'status' satisfies keyof ClientNotifications;
-export const REMOVED_NOTIFICATION = 'removed' satisfies keyof ClientNotifications;
-export const ENDED_NOTIFICATION = 'ended' satisfies keyof ClientNotifications;
-export const PROBLEMS_NOTIFICATION = 'problems' satisfies keyof ClientNotifications;
-export const CLOSING_NOTIFICATION = 'closing' satisfies keyof ClientNotifications;
+
+/** The controller's end of a client connection: it answers ClientMethods and sends ClientNotifications. */
+export type ClientConnection = RpcConnection<NoMessages, ClientNotifications>;
+
+const CLOSING_REASONS: readonly ClientNotifications['closing']['reason'][] = ['stop', 'shutdown'];
+
+/**
+ * Each notification checked where it arrives (libclient). The records in them are checked as far as a
+ * client relies on them, and their names not against this build's lists: a newer controller may have
+ * more event types, states or kinds of problem.
+ */
+export const clientNotificationValidators: NotificationValidators<ClientNotifications> = {
+  event: (p) => {
+    const o = asObject(p);
+    const event = o.event;
+    checkServiceEvent(event);
+    return { subscription: int(o, 'subscription', 0), event };
+  },
+  status: (p) => {
+    const o = asObject(p);
+    const status = o.status;
+    checkServiceStatus(status);
+    return { subscription: int(o, 'subscription', 0), status };
+  },
+  removed: (p) => {
+    const o = asObject(p);
+    return { subscription: int(o, 'subscription', 0), service: str(o, 'service'), uuid: str(o, 'uuid') };
+  },
+  ended: (p) => {
+    const o = asObject(p);
+    return {
+      subscription: int(o, 'subscription', 0),
+      code: str(o, 'code'),
+      reason: str(o, 'reason'),
+      lastId: optInt(o, 'lastId', 0) ?? null,
+    };
+  },
+  problems: (p) => {
+    const o = asObject(p);
+    const problems = o.problems;
+    checkProblems(problems);
+    return { subscription: int(o, 'subscription', 0), problems };
+  },
+  closing: (p) => {
+    const o = asObject(p);
+    return { subscription: int(o, 'subscription', 0), reason: oneOf(o, 'reason', CLOSING_REASONS) };
+  },
+};
+
+/** What a client relies on in an event: its id (the order, and where to resume), service, uuid, type and time. */
+function checkServiceEvent(value: unknown): asserts value is ServiceEvent {
+  const e = asObject(value, 'event');
+  int(e, 'id', 1);
+  for (const key of ['service', 'uuid', 'type', 'time']) str(e, key);
+}
+
+/** What a client relies on in a status: the service's name, uuid and state. */
+function checkServiceStatus(value: unknown): asserts value is ServiceStatus {
+  const s = asObject(value, 'status');
+  for (const key of ['name', 'uuid', 'state']) str(s, key);
+}
+
+function checkProblems(value: unknown): asserts value is ControllerProblem[] {
+  if (!Array.isArray(value)) bad('problems must be a list');
+  value.forEach((p: unknown, i) => {
+    const o = asObject(p, `problems[${i}]`);
+    for (const key of ['kind', 'message', 'since']) str(o, key);
+  });
+}
 
 const none = (p: unknown): Record<string, never> => {
   asObject(p);

@@ -17,15 +17,28 @@ export type Handlers<M extends MethodMap<M>, Ctx> = {
 /** Checks a request's params at the receiving end; throws UpkError(BAD_REQUEST). */
 export type Validators<M extends MethodMap<M>> = { [K in keyof M]: (params: unknown) => ParamsOf<M, K> };
 
+/**
+ * A protocol's notifications are an interface from name to params type (one definition, in schema/,
+ * for both ends). The receiving end checks each with its validator (throws UpkError(BAD_REQUEST)),
+ * then hands it to its handler.
+ */
+export type NotificationValidators<N> = { [K in keyof N]: (params: unknown) => N[K] };
+export type NotificationHandlers<N> = { [K in keyof N]: (params: N[K]) => void };
+
+/** The methods or notifications of a side that sends none. */
+export type NoMessages = Record<never, never>;
+/** Any method, params and result: for tests of this layer alone. */
+export type AnyMethods = Record<string, { params: unknown; result: unknown }>;
+
 interface Pending {
   resolve(value: unknown): void;
   reject(err: UpkError): void;
   timer: NodeJS.Timeout | undefined;
 }
 
-/** The request a server takes first on every connection, and how long a peer has to send it. */
-export interface Handshake {
-  method: string;
+/** The request a server takes first on every connection (one of its methods), and how long a peer has to send it. */
+export interface Handshake<Method extends string = string> {
+  method: Method;
   deadlineMs: number;
 }
 
@@ -65,8 +78,10 @@ export interface RpcOptions {
  * One framed, multiplexed connection. A malformed frame or message closes this connection and
  * nothing else. A request whose connection closes before its answer fails with INTERRUPTED (it may
  * have been carried out); one made on a closed connection fails with PROTOCOL_ERROR (it was not sent).
+ * Typed by the protocol's definitions: `Requests`, the methods the peer answers (what this end may
+ * ask), and `Notifications`, what this end may tell it; so neither end writes a message by hand.
  */
-export class RpcConnection {
+export class RpcConnection<Requests extends MethodMap<Requests> = NoMessages, Notifications = NoMessages> {
   private readonly decoder: FrameDecoder;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
@@ -127,7 +142,8 @@ export class RpcConnection {
     return this.socket.writableLength + this.outboxBytes;
   }
 
-  request(method: string, params: unknown, timeoutMs = 0): Promise<unknown> {
+  /** Ask the peer; the answer is taken as the protocol defines it (a peer's answers are not checked). */
+  request<K extends keyof Requests & string>(method: K, params: ParamsOf<Requests, K>, timeoutMs = 0): Promise<ResultOf<Requests, K>> {
     if (this.closed || this.ending) {
       return Promise.reject(new UpkError(ErrorCode.PROTOCOL_ERROR, 'connection is closed', { cause: this.closeReason }));
     }
@@ -150,8 +166,8 @@ export class RpcConnection {
   }
 
   /** Send a notification; false when the connection is closed or it is too large for a frame. */
-  notify(method: string, params: unknown): boolean {
-    return !this.closed && !this.ending && this.send({ method, params });
+  notify<K extends keyof Notifications & string>(name: K, params: Notifications[K]): boolean {
+    return !this.closed && !this.ending && this.send({ method: name, params });
   }
 
   /** Close after flushing what was written; nothing more is sent. */
@@ -403,4 +419,34 @@ export async function dispatchTyped<M extends MethodMap<M>, Ctx>(
   const key = method as keyof M;
   const checked = validators[key](params ?? {});
   return handlers[key](checked, ctx);
+}
+
+/**
+ * The `onNotification` of a connection that receives the notifications N: each checked by its
+ * validator, then handed to its handler. One of an unknown name or with bad params is dropped and the
+ * connection stays open, as a bad request in a good frame is answered with an error and the
+ * connection stays open (only a malformed frame closes it); with no answer to carry the error,
+ * `dropped` gets it.
+ */
+export function receiveTyped<N>(
+  handlers: NotificationHandlers<N>,
+  validators: NotificationValidators<N>,
+  dropped: (err: UpkError) => void,
+): (method: string, params: unknown) => void {
+  return (method, params) => {
+    if (!Object.prototype.hasOwnProperty.call(validators, method)) {
+      dropped(new UpkError(ErrorCode.BAD_REQUEST, `unknown notification ${JSON.stringify(method)}`));
+      return;
+    }
+    const name = method as keyof N;
+    let checked: N[keyof N];
+    try {
+      checked = validators[name](params ?? {});
+    } catch (err) {
+      const e = toUpkError(err);
+      dropped(new UpkError(e.code, `notification ${method}: ${e.message}`, { cause: err }));
+      return;
+    }
+    handlers[name](checked);
+  };
 }

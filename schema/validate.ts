@@ -1,4 +1,4 @@
-// Small checks for request params arriving over a socket; every failure is BAD_REQUEST.
+// Small checks for request and notification params arriving over a socket; every failure is BAD_REQUEST.
 import { ErrorCode, UpkError } from './errors.js';
 
 export type Obj = Record<string, unknown>;
@@ -36,6 +36,13 @@ export function optInt(o: Obj, key: string, min = Number.MIN_SAFE_INTEGER): numb
   const v = o[key];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min) bad(`${key} must be an integer ≥ ${min}`);
+  return v;
+}
+
+/** One of `values` (a string the sender may only choose from these). */
+export function oneOf<T extends string>(o: Obj, key: string, values: readonly T[]): T {
+  const v = values.find((x) => x === o[key]);
+  if (v === undefined) bad(`${key} must be one of ${values.join(', ')}, got ${JSON.stringify(o[key])}`);
   return v;
 }
 

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { FrameDecoder, FrameError, encodeFrame } from '../../schema/framing.js';
 import { jsonCodec } from '../../schema/codec.js';
 import { msgpackCodec } from '../../schema/codec-msgpack.js';
-import { RpcConnection } from '../../schema/rpc.js';
+import { RpcConnection, type AnyMethods } from '../../schema/rpc.js';
 import { ErrorCode, UpkError } from '../../schema/errors.js';
 
 describe('frame decoder', { timeout: 5000 }, () => {
@@ -31,7 +31,7 @@ describe('rpc connection', { timeout: 10_000 }, () => {
   async function pair(codec = msgpackCodec) {
     const dir = mkdtempSync(join(tmpdir(), 'upk-rpc-'));
     const path = join(dir, 's');
-    const serverSide: RpcConnection[] = [];
+    const serverSide: RpcConnection<AnyMethods>[] = [];
     const closed: (Error | undefined)[] = [];
     const server = createServer((s: Socket) => {
       serverSide.push(
@@ -47,7 +47,7 @@ describe('rpc connection', { timeout: 10_000 }, () => {
       );
     });
     await new Promise<void>((r) => server.listen(path, r));
-    const client = (): Promise<RpcConnection> =>
+    const client = (): Promise<RpcConnection<AnyMethods>> =>
       new Promise((resolve) => {
         const s = connect(path, () => resolve(new RpcConnection(s, { codec, maxFrameBytes: 1024 })));
       });

@@ -1,6 +1,7 @@
 // RpcConnection on real Unix sockets: the handshake (first, within its deadline), answers too large
-// for a frame, a peer that never reads (no more requests read; cut off once stalled), and requests
-// cut short by a closed connection (INTERRUPTED: they may have been carried out).
+// for a frame, a peer that never reads (no more requests read; cut off once stalled), requests
+// cut short by a closed connection (INTERRUPTED: they may have been carried out), and notifications
+// received through their validators (a bad one dropped with its reason, the connection kept).
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -9,7 +10,8 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { jsonCodec } from '../../schema/codec.js';
 import { ErrorCode, type UpkError } from '../../schema/errors.js';
-import { RpcConnection, type RpcOptions } from '../../schema/rpc.js';
+import { RpcConnection, receiveTyped, type AnyMethods, type NoMessages, type RpcOptions } from '../../schema/rpc.js';
+import { asObject, int } from '../../schema/validate.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'upk-rpc-'));
 let n = 0;
@@ -33,7 +35,7 @@ async function pair(
 /** A client RpcConnection to a server that answers with `onRequest`. */
 async function rpcClient(
   onRequest: NonNullable<RpcOptions['onRequest']>,
-): Promise<{ server: Server; rpc: RpcConnection; sockets: Socket[] }> {
+): Promise<{ server: Server; rpc: RpcConnection<AnyMethods>; sockets: Socket[] }> {
   const path = join(dir, `c${++n}.sock`);
   const sockets: Socket[] = [];
   const server = createServer((socket) => {
@@ -172,6 +174,52 @@ describe('rpc connection', { timeout: 10_000 }, () => {
     for (const s of sockets) s.destroy();
     await assert.rejects(inFlight, (err: UpkError) => err.code === ErrorCode.INTERRUPTED);
     await assert.rejects(rpc.request('stop', {}), (err: UpkError) => err.code === ErrorCode.PROTOCOL_ERROR);
+    server.close();
+  });
+
+  it('hands each notification that passes its validator to its handler; drops any other with its reason, and keeps the connection', async () => {
+    const path = join(dir, `n${++n}.sock`);
+    // The sending end, untyped here so that it can send what no definition allows.
+    const server = createServer((socket) => {
+      const peer = new RpcConnection<NoMessages, Record<string, unknown>>(socket, {
+        codec: jsonCodec,
+        maxFrameBytes: 1 << 20,
+        onRequest: () => 'pong',
+      });
+      for (const [name, params] of [
+        ['tick', { n: 1 }],
+        ['tick', { n: 'x' }],
+        ['tock', {}],
+        ['tick', {}],
+        ['tick', { n: 2 }],
+      ] as const)
+        peer.notify(name, params);
+    });
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    const ticks: number[] = [];
+    const dropped: UpkError[] = [];
+    const socket = connect(path);
+    const rpc = new RpcConnection<AnyMethods>(socket, {
+      codec: jsonCodec,
+      maxFrameBytes: 1 << 20,
+      onNotification: receiveTyped<{ tick: { n: number } }>(
+        { tick: ({ n }) => ticks.push(n) },
+        { tick: (p) => ({ n: int(asObject(p), 'n', 0) }) },
+        (err) => dropped.push(err),
+      ),
+    });
+    assert.equal(await rpc.request('ping', {}), 'pong'); // answered after the notifications sent before it
+    assert.deepEqual(ticks, [1, 2]);
+    assert.deepEqual(
+      dropped.map((e) => [e.code, e.message]),
+      [
+        [ErrorCode.BAD_REQUEST, 'notification tick: n must be an integer ≥ 0'],
+        [ErrorCode.BAD_REQUEST, 'unknown notification "tock"'],
+        [ErrorCode.BAD_REQUEST, 'notification tick: n is missing: an integer ≥ 0 is required'],
+      ],
+    );
+    assert.ok(rpc.isOpen);
+    rpc.destroy();
     server.close();
   });
 });

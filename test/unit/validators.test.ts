@@ -1,8 +1,9 @@
-// The validators of wire messages refuse a missing required integer (BAD_REQUEST naming it), never take it as 0.
+// The validators of wire messages refuse a missing required integer (BAD_REQUEST naming it), never take it as 0;
+// those of notifications check what a client relies on, and leave a newer controller's names be.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buddyValidators, controllerBuddyValidators } from '../../schema/buddy-protocol.js';
-import { clientValidators } from '../../schema/client-protocol.js';
+import { buddyNotificationValidators, buddyValidators, controllerBuddyValidators } from '../../schema/buddy-protocol.js';
+import { clientNotificationValidators, clientValidators } from '../../schema/client-protocol.js';
 import { ErrorCode, UpkError } from '../../schema/errors.js';
 
 const T = { timeout: 5000 };
@@ -32,4 +33,30 @@ test('present, they pass; 0 is a value, and the client pid stays optional', T, (
   assert.deepEqual(buddyValidators.ack({ seq: 0 }), { seq: 0 });
   assert.deepEqual(clientValidators.hello({ protocol: { min: 1, max: 2 } }).protocol, { min: 1, max: 2 });
   assert.equal(clientValidators.hello({ protocol: { min: 1, max: 2 } }).pid, 0);
+});
+
+test('notifications: a missing subscription, event id or sequence number is refused; a bad value too', T, () => {
+  const v = clientNotificationValidators;
+  const event = { id: 7, service: 'web', uuid: 'u', type: 'spawned', time: '2026-12-05T00:00:00.000Z' };
+  refused(() => v.event({ event }), 'subscription');
+  refused(() => v.event({ subscription: 1, event: { ...event, id: undefined } }), 'id');
+  refused(() => buddyNotificationValidators.events({}), 'seq');
+  const bad = (run: () => unknown, message: RegExp): void =>
+    assert.throws(run, (err: unknown) => err instanceof UpkError && err.code === ErrorCode.BAD_REQUEST && message.test(err.message));
+  bad(() => v.status({ subscription: 1, status: { uuid: 'u', state: 'running' } }), /^name must be a non-empty string/);
+  bad(() => v.event({ subscription: 1, event: 'web started' }), /^event must be an object/);
+  bad(() => v.closing({ subscription: 1, reason: 'crash' }), /^reason must be one of stop, shutdown, got "crash"/);
+  bad(() => v.problems({ subscription: 1, problems: [{ kind: 'log' }] }), /^message must be a non-empty string/);
+  bad(() => v.ended({ subscription: 1, code: 'LIMIT_REACHED', reason: 'slow', lastId: -1 }), /^lastId must be an integer ≥ 0/);
+});
+
+test('notifications: a good one passes as sent, with names this build does not know (a newer controller may have more)', T, () => {
+  const v = clientNotificationValidators;
+  const event = { id: 7, service: 'web', uuid: 'u', type: 'a_newer_type', time: '2026-12-05T00:00:00.000Z', detail: null };
+  assert.deepEqual(v.event({ subscription: 1, event }), { subscription: 1, event });
+  const problems = [{ kind: 'a_newer_kind', message: 'm', since: '2026-12-05T00:00:00.000Z' }];
+  assert.deepEqual(v.problems({ subscription: 2, problems }), { subscription: 2, problems });
+  assert.deepEqual(v.ended({ subscription: 1, code: 'LIMIT_REACHED', reason: 'slow', lastId: null }).lastId, null);
+  assert.deepEqual(v.closing({ subscription: 1, reason: 'shutdown' }), { subscription: 1, reason: 'shutdown' });
+  assert.deepEqual(buddyNotificationValidators.events({ seq: 0 }), { seq: 0 });
 });
