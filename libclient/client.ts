@@ -8,7 +8,6 @@ import {
   PROTOCOL_MIN,
   clientNotificationValidators,
   type ClientMethods,
-  type ClientNotifications,
   type ConfigChangeRecord,
   type ControllerInfo,
   type ReloadResult,
@@ -26,7 +25,8 @@ import { pickMatch, type EventMatch } from '../schema/event-filter.js';
 import { msgpackCodec } from '../schema/codec-msgpack.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import type { ActionResult, ServiceEvent, ServiceStatus } from '../schema/records.js';
-import { RpcConnection, receiveTyped, type NotificationHandlers, type ResultOf, type RpcOptions } from '../schema/rpc.js';
+import { RpcConnection, receiveTyped, type ResultOf, type RpcOptions } from '../schema/rpc.js';
+import type { ConnectionHooks } from './connection-hooks.js';
 import { Subscription, type SubscribeFilter } from './subscription.js';
 import { followLogs, type FollowLogsOptions, type LogLine } from './log-follow.js';
 import { socketAddress } from '../schema/socket-path.js';
@@ -283,7 +283,7 @@ export class Client {
    * Rejects only when the first connection fails (the controller is not running, say).
    */
   subscribe(filter: SubscribeFilter = {}): Promise<Subscription> {
-    return Subscription.open(this.options, filter);
+    return Subscription.open((hooks) => Client.connect({ ...this.options, reconnectMs: 0 }, hooks), filter);
   }
 
   /** Close the connection; the client makes no request after this. */
@@ -399,12 +399,6 @@ async function greet(socket: string, options: ConnectOptions, hooks: ConnectionH
     }
     throw err;
   }
-}
-
-/** What a connection's owner hears besides answers: notifications (each checked first), and the end of the connection. */
-export interface ConnectionHooks {
-  notifications?: NotificationHandlers<ClientNotifications>;
-  onClose?: () => void;
 }
 
 function open(socket: string, timeoutMs: number, hooks: ConnectionHooks): Promise<ControllerConnection> {

@@ -4,8 +4,8 @@
 // files moved by a new configuration.
 import { statSync, watch, type FSWatcher, type Stats } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { LOG_TAIL_MAX_LINES, type LogTail } from '../schema/client-protocol.js';
-import type { Client } from './client.js';
+import { LOG_TAIL_MAX_LINES, type ControllerInfo, type LogTail } from '../schema/client-protocol.js';
+import type { ServiceStatus } from '../schema/records.js';
 import { LogFile } from './log-file.js';
 
 export type LogStream = 'stdout' | 'stderr';
@@ -50,7 +50,14 @@ interface Followed {
   timestamps: boolean;
 }
 
-export async function* followLogs(client: Client, names: string[], options: FollowLogsOptions = {}): AsyncGenerator<LogLine> {
+/** What following logs asks of a client (a Client is one). */
+export interface LogSource {
+  readonly controller: ControllerInfo;
+  status(names?: string[]): Promise<ServiceStatus[]>;
+  logs(service: string, options?: { lines?: number }): Promise<LogTail>;
+}
+
+export async function* followLogs(client: LogSource, names: string[], options: FollowLogsOptions = {}): AsyncGenerator<LogLine> {
   const streams = options.streams ?? ['stdout', 'stderr'];
   const history = Math.min(Math.max(0, Math.floor(options.lines ?? 0)), LOG_TAIL_MAX_LINES);
   const signal = options.signal;
@@ -181,7 +188,7 @@ export async function* followLogs(client: Client, names: string[], options: Foll
 }
 
 /** The controller a client talks to now: a new one after a restart. */
-function controllerOf(client: Client): string {
+function controllerOf(client: LogSource): string {
   return `${client.controller.pid} ${client.controller.startedAt}`;
 }
 

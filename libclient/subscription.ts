@@ -1,10 +1,20 @@
 // A subscription: events and status changes as an async iterable, on its own connection, which it
 // re-opens by itself when the controller goes away, resuming after the last event it delivered.
-import type { ClientNotifications, ControllerInfo, ControllerProblem, SubscribeParams } from '../schema/client-protocol.js';
+import type { ClientMethods, ClientNotifications, ControllerInfo, ControllerProblem, SubscribeParams } from '../schema/client-protocol.js';
 import type { ServiceEvent, ServiceStatus } from '../schema/records.js';
 import { pickMatch, type EventMatch } from '../schema/event-filter.js';
-import type { NotificationHandlers } from '../schema/rpc.js';
-import { Client, type ConnectOptions } from './client.js';
+import type { NotificationHandlers, ResultOf } from '../schema/rpc.js';
+import type { ConnectionHooks } from './connection-hooks.js';
+
+/** A connection as a subscription uses it (a Client's). */
+export interface SubscriptionLine {
+  readonly controller: ControllerInfo;
+  call(method: 'subscribe', params: SubscribeParams): Promise<ResultOf<ClientMethods, 'subscribe'>>;
+  close(): void;
+}
+
+/** Opens a connection of its own for a subscription (one that does not reconnect by itself: the subscription does). */
+export type Dial = (hooks: ConnectionHooks) => Promise<SubscriptionLine>;
 
 export interface SubscribeFilter extends EventMatch {
   /** Service names (as for every command) or `all`; default all. */
@@ -35,22 +45,22 @@ const RETRY_MAX_MS = 2000;
 export class Subscription implements AsyncIterable<Notice> {
   private readonly queue: Notice[] = [];
   private wake: (() => void) | null = null;
-  private client: Client | null = null;
+  private client: SubscriptionLine | null = null;
   private closed = false;
   private lastId: number | null;
   /** Why the controller said it closes the connection, until the connection is gone. */
   private closingReason: 'stop' | 'shutdown' | null = null;
 
   private constructor(
-    private readonly options: ConnectOptions,
+    private readonly dial: Dial,
     private readonly filter: SubscribeFilter,
   ) {
     this.lastId = filter.sinceId ?? null;
   }
 
   /** @internal use Client.subscribe. */
-  static async open(options: ConnectOptions, filter: SubscribeFilter): Promise<Subscription> {
-    const s = new Subscription(options, filter);
+  static async open(dial: Dial, filter: SubscribeFilter): Promise<Subscription> {
+    const s = new Subscription(dial, filter);
     await s.connect();
     return s;
   }
@@ -86,15 +96,12 @@ export class Subscription implements AsyncIterable<Notice> {
   }
 
   private async connect(): Promise<void> {
-    const client = await Client.connect(
-      { ...this.options, reconnectMs: 0 },
-      {
-        notifications: this.notifications,
-        onClose: () => {
-          if (this.client === client) void this.reconnect();
-        },
+    const client = await this.dial({
+      notifications: this.notifications,
+      onClose: () => {
+        if (this.client === client) void this.reconnect();
       },
-    );
+    });
     this.client = client;
     try {
       await this.subscribe(client);
@@ -106,7 +113,7 @@ export class Subscription implements AsyncIterable<Notice> {
   }
 
   /** Ask for the subscription on `client`'s connection, after the last event delivered if any. */
-  private async subscribe(client: Client): Promise<void> {
+  private async subscribe(client: SubscriptionLine): Promise<void> {
     const params: SubscribeParams = { subscription: SUBSCRIPTION };
     if (this.filter.services) params.services = this.filter.services;
     if (this.filter.types) params.types = this.filter.types;

@@ -39,7 +39,49 @@ function specifiers(file: string): string[] {
   return found;
 }
 
+/** The modules a file imports (relative imports, type-only too), as paths from the root. */
+function imported(file: string): string[] {
+  return specifiers(file)
+    .filter((s) => s.startsWith('.'))
+    .map((s) => relative(ROOT, resolve(ROOT, dirname(file), s)).replace(/\.js$/, '.ts'));
+}
+
+/** The import cycles among `files` (each a strongly connected set of two or more modules, by Tarjan). */
+function cycles(files: string[]): string[][] {
+  const graph = new Map(files.map((f) => [f, imported(f)]));
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const found: string[][] = [];
+  const visit = (v: string): void => {
+    index.set(v, index.size);
+    low.set(v, index.get(v)!);
+    stack.push(v);
+    for (const w of graph.get(v) ?? []) {
+      if (!graph.has(w)) continue;
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (stack.includes(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+    }
+    if (low.get(v) !== index.get(v)) return;
+    const component = stack.splice(stack.indexOf(v));
+    if (component.length > 1) found.push(component.sort());
+  };
+  for (const f of files) if (!index.has(f)) visit(f);
+  return found;
+}
+
 describe('layering', { timeout: 10_000 }, () => {
+  it('no module imports another that imports it back, even by types alone (each part has a direction)', () => {
+    assert.deepEqual(cycles(PARTS.flatMap(sources)), []);
+  });
+
+  it('no part of the controller takes the Controller: only controller/main.ts imports controller.ts', () => {
+    const users = sources('controller').filter((f) => imported(f).includes('controller/controller.ts'));
+    assert.deepEqual(users, ['controller/main.ts']);
+  });
+
   for (const part of PARTS) {
     it(`${part}/ imports only ${[part, ...MAY[part].parts].join(', ')}${MAY[part].packages.length ? ` and ${MAY[part].packages.join(', ')}` : ''}`, () => {
       const wrong: string[] = [];
