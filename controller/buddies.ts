@@ -11,7 +11,6 @@ import type { ResultOf } from '../schema/rpc.js';
 import { processAlive } from '../system/process-group.js';
 import type { AuditStore } from './audit-store.js';
 import { BuddyLink } from './buddy-link.js';
-import { launchBuddy } from './buddy-launcher.js';
 import { BuddyShutdown } from './buddy-shutdown.js';
 import { takeInJournals } from './journal-intake.js';
 import type { Lifecycle } from './lifecycle.js';
@@ -32,8 +31,10 @@ export interface BuddiesParts {
   readonly lifecycle: Pick<Lifecycle, 'supervising'>;
   readonly log: Logger;
   readonly clock: Clock;
-  /** The buddy program to launch (UpkBuddyPath, else the bundled one) and where run directories are: a reload may change them. */
-  settings(): { program: string; svcRunPath: string };
+  /** Start a buddy in a run directory and connect to it (buddy-launcher.ts, with UpkBuddyPath or the bundled program). */
+  launch(runDir: string): Promise<BuddyLink>;
+  /** Where the run directories are (SvcRunPath). */
+  svcRunPath(): string;
   /** Record and publish a new desired state. */
   setDesired(entry: ServiceEntry, desired: DesiredState): void;
   publishStatus(entry: ServiceEntry): void;
@@ -73,7 +74,7 @@ export class Buddies {
       clock: c.clock,
       reach: (entry) => this.reach(entry),
       launch: async (entry) => {
-        const { link } = await launchBuddy(entry.runDir, this.c.settings().program);
+        const link = await c.launch(entry.runDir);
         this.bind(entry, link);
         return link;
       },
@@ -183,7 +184,7 @@ export class Buddies {
    * an identity that changed), and buddy rows the database holds open: every living buddy is found.
    */
   async retireStrays(): Promise<void> {
-    const { svcRunPath } = this.c.settings();
+    const svcRunPath = this.c.svcRunPath();
     const known = new Set(this.c.services.all().map((e) => e.runDir));
     let dirs: string[] = [];
     try {
@@ -237,7 +238,7 @@ export class Buddies {
       const since = this.c.clock.now() - (this.lastLaunch.get(entry.uuid) ?? 0);
       if (since < RELAUNCH_MIN_MS) await this.c.clock.sleep(RELAUNCH_MIN_MS - since);
       this.lastLaunch.set(entry.uuid, this.c.clock.now());
-      link = (await launchBuddy(entry.runDir, this.c.settings().program)).link;
+      link = await this.c.launch(entry.runDir);
       // A new buddy that adopted a service left running by a lost buddy is reconciled like a found one.
       found = link.hello.status.state !== 'stopped';
     }

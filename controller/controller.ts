@@ -12,7 +12,7 @@ import { STATE_DIR } from '../schema/state-dir.js';
 import { upkeeperVersion } from '../schema/version.js';
 import { AuditStore } from './audit-store.js';
 import { BuddyEndpoint } from './buddy-endpoint.js';
-import { BUNDLED_BUDDY } from './buddy-launcher.js';
+import { BUNDLED_BUDDY, launchBuddy } from './buddy-launcher.js';
 import { Buddies } from './buddies.js';
 import { ClientServer } from './client-server.js';
 import { makeClientHandlers } from './client-handlers.js';
@@ -233,7 +233,8 @@ export class Controller {
       lifecycle,
       log,
       clock,
-      settings: () => ({ program: this.config.upkBuddyPath ?? BUNDLED_BUDDY, svcRunPath: this.config.svcRunPath }),
+      launch: async (runDir) => (await launchBuddy(runDir, this.config.upkBuddyPath ?? BUNDLED_BUDDY)).link,
+      svcRunPath: () => this.config.svcRunPath,
       setDesired,
       publishStatus,
       unsupervisedChanged: () => this.noteUnsupervised(buddies.unsupervised),
