@@ -41,11 +41,12 @@ interface Parts {
 }
 
 export class Controller {
-  readonly services = new ServiceTable();
-  readonly startedAt = Date.now();
-  readonly lifecycle = new Lifecycle();
+  private readonly services = new ServiceTable();
+  private readonly startedAt = Date.now();
+  private readonly lifecycle = new Lifecycle();
+  /** What is wrong with the controller (main.ts adds a log that cannot be written). */
   readonly problems = new Problems();
-  readonly publisher = new Publisher((sub, afterId, limit) =>
+  private readonly publisher = new Publisher((sub, afterId, limit) =>
     this.open().store.queryEvents(
       { afterId, limit, ...sub.match, ...(sub.types ? { types: [...sub.types] } : {}) },
       sub.uuids ? [...sub.uuids] : null,
@@ -67,7 +68,7 @@ export class Controller {
   constructor(
     /** The configuration in force (a successful reload replaces it). */
     private config: ControllerConfig,
-    readonly log: Logger,
+    private readonly log: Logger,
   ) {
     this.done = new Promise((resolve) => (this.finish = resolve));
     this.problems.onChange = (list) => this.publisher.problems(list);
@@ -81,15 +82,15 @@ export class Controller {
     });
   }
 
-  get socketPath(): string {
+  private get socketPath(): string {
     return join(this.config.stateDir, STATE_DIR.socket);
   }
 
-  get buddyEndpointPath(): string {
+  private get buddyEndpointPath(): string {
     return join(this.config.stateDir, STATE_DIR.buddySocket);
   }
 
-  info(): ControllerInfo {
+  private info(): ControllerInfo {
     return {
       pid: process.pid,
       version: upkeeperVersion(),
