@@ -12,6 +12,7 @@ import { LineStamper } from './line-stamper.js';
 import { RotatingLog } from './rotating-log.js';
 import { spawnScript } from './spawn-script.js';
 import { TailBuffer } from './tail-buffer.js';
+import type { EventOf } from '../schema/event-details.js';
 import type { ProcessRef } from '../schema/records.js';
 
 export interface OutputSpec {
@@ -75,8 +76,10 @@ export class OutputChannel {
     private readonly spec: OutputSpec,
     private readonly context: () => SpawnContext,
     private readonly log: (message: string) => void,
+    /** The stream this channel carries, as its events name it. */
+    private readonly stream: 'stdout' | 'stderr',
     /** Records output_failed and output_resumed. */
-    private readonly emit: (type: 'output_failed' | 'output_resumed', detail: Record<string, unknown>) => void = () => undefined,
+    private readonly emit: (event: EventOf<'output_failed'> | EventOf<'output_resumed'>) => void = () => undefined,
   ) {}
 
   /** The pipe program running now, if any (recorded in the status file for the next buddy). */
@@ -146,7 +149,7 @@ export class OutputChannel {
   private resumed(): void {
     if (this.lostBytes === null) return;
     this.log(`writing ${this.spec.file} again (${this.lostBytes} bytes of output were lost)`);
-    this.emit('output_resumed', { file: this.spec.file, lostBytes: this.lostBytes });
+    this.emit({ type: 'output_resumed', detail: { stream: this.stream, file: this.spec.file, lostBytes: this.lostBytes } });
     this.lostBytes = null;
   }
 
@@ -154,7 +157,7 @@ export class OutputChannel {
   private failed(err: Error, bytes: number): void {
     if (this.lostBytes === null) {
       this.log(`cannot write ${this.spec.file} (output is lost until it can be): ${err.message}`);
-      this.emit('output_failed', { file: this.spec.file, error: err.message });
+      this.emit({ type: 'output_failed', detail: { stream: this.stream, file: this.spec.file, error: err.message } });
     }
     this.lostBytes = (this.lostBytes ?? 0) + bytes;
   }

@@ -2,7 +2,8 @@
 // what led up to it, and what happened next — all from the audit database.
 import type Database from 'better-sqlite3';
 import type { FailureStory, RunRecord } from '../schema/client-protocol.js';
-import { isoTime, type LastOutput, type ServiceEvent } from '../schema/records.js';
+import { detailOf } from '../schema/event-details.js';
+import { isoTime, type ServiceEvent } from '../schema/records.js';
 
 /** Events told after the failure, at most. */
 export const STORY_AFTER_EVENTS = 20;
@@ -52,7 +53,6 @@ export function failureStory(
   const ended = run.ended;
   const eventId = run.outcome === 'spawn_failed' ? run.start_event : run.end_event;
   const event = eventId === null ? null : events.eventById(eventId);
-  const detail = event?.detail ?? {};
   const earlier = db
     .prepare(
       `SELECT outcome FROM runs WHERE service_uuid IN ${inList} AND (started < ? OR (started = ? AND id < ?)) ORDER BY started DESC, id DESC LIMIT 1000`,
@@ -80,8 +80,8 @@ export function failureStory(
       signal: run.signal,
     },
     event,
-    lastOutput: isLastOutput(detail.lastOutput) ? detail.lastOutput : null,
-    error: typeof detail.error === 'string' ? detail.error : null,
+    lastOutput: detailOf(event, 'exited').lastOutput ?? null,
+    error: detailOf(event, 'spawn_failed').error ?? null,
     failuresInRow: 1 + (inRow === -1 ? earlier.length : inRow),
     restartsHourBefore: restarts.n,
     usageBefore: usage
@@ -100,10 +100,4 @@ export function failureStory(
   };
   story.after = events.eventsWhere(`e.service_uuid IN ${inList} AND e.id > ?`, [...who.uuids, eventId ?? 0], STORY_AFTER_EVENTS);
   return story;
-}
-
-function isLastOutput(x: unknown): x is LastOutput {
-  return (
-    typeof x === 'object' && x !== null && typeof (x as LastOutput).stdout === 'string' && typeof (x as LastOutput).stderr === 'string'
-  );
 }

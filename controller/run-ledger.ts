@@ -6,6 +6,7 @@
 // something later proved over is closed as `lost` until its real end, if ever, arrives. Every change
 // to a run's span or outcome moves the hourly sums with it (taken back, then added again).
 import type Database from 'better-sqlite3';
+import { detailOf } from '../schema/event-details.js';
 import type { BuddyEvent } from '../schema/records.js';
 import { RunHours } from './run-hours.js';
 
@@ -64,15 +65,17 @@ export class RunLedger {
 
   /** Take one stored event into account (any type; only starts and ends matter). */
   apply(serviceUuid: string, buddyId: number, eventId: number, e: BuddyEvent): void {
-    const detail = e.detail ?? {};
-    const cause = detail.restart === true ? 'restart' : 'start';
     switch (e.type) {
       case 'spawned':
-        return this.open(serviceUuid, buddyId, eventId, e.time, e.pid ?? null, cause);
-      case 'spawn_failed':
-        return this.open(serviceUuid, buddyId, eventId, e.time, null, cause, 'spawn_failed');
+      case 'spawn_failed': {
+        const cause = detailOf(e, e.type).restart === true ? 'restart' : 'start';
+        return e.type === 'spawned'
+          ? this.open(serviceUuid, buddyId, eventId, e.time, e.pid ?? null, cause)
+          : this.open(serviceUuid, buddyId, eventId, e.time, null, cause, 'spawn_failed');
+      }
       case 'adopted': {
-        const startedAt = typeof detail.startedAt === 'string' ? Date.parse(detail.startedAt) : NaN;
+        const { startedAt: at } = detailOf(e, 'adopted');
+        const startedAt = at !== undefined ? Date.parse(at) : NaN;
         return this.adopt(
           serviceUuid,
           buddyId,
@@ -138,7 +141,7 @@ export class RunLedger {
     const run = this.s.byPid!.get(uuid, e.pid, e.time) as RunRow | undefined;
     if (!run || (run.ended !== null && run.outcome !== 'lost')) return;
     if (run.ended !== null) this.hours.up(uuid, run.started, run.ended, -1); // its provisional end
-    const outcome = e.detail?.requested === true ? 'stopped' : 'failed';
+    const outcome = detailOf(e, 'exited').requested === true ? 'stopped' : 'failed';
     this.s.close!.run(e.time, outcome, e.code ?? null, e.signal ?? null, eventId, run.id);
     this.hours.up(uuid, run.started, e.time, 1);
     if (outcome === 'failed') this.failed(uuid, run.id, e.time);
