@@ -16,8 +16,12 @@ export function usageDetail(detail: Record<string, unknown> | null | undefined):
 }
 
 export class SampleStore {
-  private readonly insert: Database.Statement;
-  private readonly addHour: Database.Statement;
+  private readonly insert: Database.Statement<
+    [buddyId: number, seq: number, time: number, wallMs: number, cpuMs: number, rssKb: number, rssMaxKb: number, processes: number]
+  >;
+  private readonly addHour: Database.Statement<
+    [uuid: string, hour: number, wallMs: number, cpuMs: number, rssKbMs: number, rssMaxKb: number, processes: number, samples: number]
+  >;
 
   constructor(db: Database.Database) {
     this.insert = db.prepare(

@@ -110,3 +110,12 @@ export function detailOf<T extends EventType>(event: EventLike | null | undefine
   for (const [key, ok] of Object.entries(guards)) if (ok(detail[key])) fields[key] = detail[key];
   return out;
 }
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A detail as the database keeps it (JSON text): the object, or null when there is none (or it is no object). */
+export function parseDetail(json: string | null): Record<string, unknown> | null {
+  if (!json) return null;
+  const value: unknown = JSON.parse(json);
+  return isObject(value) ? value : null;
+}
