@@ -11,7 +11,6 @@ import type { Controller } from './controller.js';
 import { serviceStatus, type ServiceEntry } from './service-table.js';
 import { sendProblems, sendStatus, wantsService, type Subscriber } from './publisher.js';
 import { pickMatch } from '../schema/event-filter.js';
-import { failureStory } from './failure-story.js';
 import { logTail } from './log-tail.js';
 import { eventPage } from './event-pages.js';
 
@@ -325,7 +324,7 @@ function serviceHandlers(c: Controller): Handlers<ClientMethods, ClientContext> 
       if (entry) await c.poller.collect([entry], READ_WAIT_MS);
       const stored = entry ? null : c.store.serviceByUuid(uuids[0]!);
       const command = (entry?.config ?? (stored ? storedConfig(stored.config) : null))?.execStart ?? null;
-      return failureStory(c.store.db, c.store, {
+      return c.store.failureStory({
         service: entry?.config.id ?? p.service,
         uuid: entry?.uuid ?? uuids[0]!,
         uuids,

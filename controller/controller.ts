@@ -18,7 +18,7 @@ import { Publisher } from './publisher.js';
 import { ensureDir } from './run-dir.js';
 import { ServiceTable, serviceStatus, type ServiceEntry } from './service-table.js';
 import { Starter } from './starter.js';
-import { Retention, retentionLimits } from './retention.js';
+import { retentionLimits, type Retention } from './retention.js';
 import { Problems } from './problems.js';
 import type { WriteFailure } from './write-health.js';
 
@@ -160,7 +160,7 @@ export class Controller {
     this.poller.start();
     this.store.recordChanges(await this.configuration.unconfigureRemoved(this.services.all().filter((e) => e.retired)), 'start');
     this.markReady();
-    this.retention = new Retention(this.store.db, retentionLimits(this.config), (m) => this.log.info(m));
+    this.retention = this.store.retention(retentionLimits(this.config), (m) => this.log.info(m));
     this.retention.start();
     this.log.info(`controller ${upkeeperVersion()} serving ${this.services.size} services on ${this.socketPath}`);
     // What should run and does not starts now, prerequisites first, higher StartPriority first.
