@@ -9,9 +9,8 @@ import { spawnScript, type ScriptChild, type SpawnScript } from './spawn-script.
 import { REAL_CLOCK, type Clock, type Timer } from '../system/clock.js';
 import { TailBuffer } from './tail-buffer.js';
 import type { ActionResult } from '../schema/records.js';
-import type { EventFields } from './machine.js';
 import type { SpawnContext } from './service-output.js';
-import type { EventType } from '../schema/records.js';
+import type { NewEvent } from '../schema/event-details.js';
 
 /** How much of an action's output its caller gets back (all of it goes to log/actions). */
 export const OUTPUT_TAIL_BYTES = 64 * 1024;
@@ -36,7 +35,7 @@ export class ActionRunner {
   constructor(
     private readonly logDir: string,
     private readonly context: () => SpawnContext,
-    private readonly emit: (type: EventType, fields: EventFields) => void,
+    private readonly emit: (event: NewEvent) => void,
     /** Writes a line to the buddy's log. */
     private readonly say: (message: string) => void = () => undefined,
     /** Time (an action's duration, the wait for its output) and the spawn of its script; injected for unit tests. */
@@ -65,7 +64,7 @@ export class ActionRunner {
         this.running -= 1;
         const durationMs = this.clock.now() - started;
         const how = error ? `could not run: ${error}` : signal ? `killed by ${signal}` : `exited with code ${code}`;
-        this.emit('action_finished', { pid, code, signal, detail: { action, durationMs, ...(error ? { error } : {}) } });
+        this.emit({ type: 'action_finished', pid, code, signal, detail: { action, durationMs, ...(error ? { error } : {}) } });
         const output = error ? `could not run ${script}: ${error}\n` : lost ? `(its output is lost: ${lost})\n` : tail.text();
         const result = { action, pid, code, signal, durationMs, output };
         // The caller is answered once log/actions holds the whole run (or the write failed: a full disk).
@@ -125,7 +124,7 @@ export class ActionRunner {
       pid = child.pid ?? null;
       if (pid !== null) {
         write(`=== ${new Date(started).toISOString()} ${action} (pid ${pid}) started: ${[script, ...args].join(' ')}\n`);
-        this.emit('action_started', { pid, detail: { action } });
+        this.emit({ type: 'action_started', pid, detail: { action } });
       }
       child.on('error', (err) => ended({ code: null, signal: null, error: err.message }));
       child.on('exit', (code, signal) => ended({ code, signal }));

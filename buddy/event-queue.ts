@@ -1,11 +1,15 @@
 // Every event a buddy records waits here, in order, until a controller has stored it: the newest in
 // the ring (RingbufferSize, memory), older ones in the journal (JournalMaxEvents, disk) when the
 // ring overflows. Beyond both, events are dropped and counted: an events_dropped event says so.
+import { detailOf, type EventDetails, type RecordDetails } from '../schema/event-details.js';
 import type { BuddyEvent, BuddyRecordType } from '../schema/records.js';
 import type { JournalFile } from './journal-file.js';
 import { EventRing } from './ring.js';
 
-export type EventInit = Omit<BuddyEvent, 'seq' | 'time' | 'type'>;
+/** A record's fields besides its sequence number, time and type: its detail is its type's. */
+export type EventInit<T extends BuddyRecordType> = Omit<BuddyEvent, 'seq' | 'time' | 'type' | 'detail'> & {
+  detail?: RecordDetails[T] | null;
+};
 
 export class EventQueue {
   private readonly ring: EventRing;
@@ -42,7 +46,7 @@ export class EventQueue {
     return this.dropped;
   }
 
-  push(type: BuddyRecordType, init: EventInit, time: number): BuddyEvent {
+  push<T extends BuddyRecordType>(type: T, init: EventInit<T>, time: number): BuddyEvent {
     const event: BuddyEvent = { seq: ++this.seq, time, type, ...init };
     const evicted = this.ring.push(event);
     if (evicted) this.keep(evicted);
@@ -85,7 +89,7 @@ export class EventQueue {
   }
 
   /** The loss counted since the last report, for an events_dropped event (the count starts again). */
-  private lossReport(): { count: number; firstSeq: number; lastSeq: number } | null {
+  private lossReport(): EventDetails['events_dropped'] | null {
     if (this.dropped === 0) return null;
     const detail = { count: this.dropped, firstSeq: this.droppedFrom, lastSeq: this.droppedTo };
     this.dropped = 0;
@@ -103,9 +107,9 @@ export class EventQueue {
       }
     }
     // A loss record lost in its turn hands its loss on: the next record covers both, never silently.
-    const earlier = event.type === 'events_dropped' ? (event.detail as { count?: number; firstSeq?: number } | null | undefined) : null;
-    if (this.dropped === 0) this.droppedFrom = typeof earlier?.firstSeq === 'number' ? earlier.firstSeq : event.seq;
+    const earlier = detailOf(event, 'events_dropped');
+    if (this.dropped === 0) this.droppedFrom = earlier.firstSeq ?? event.seq;
     this.droppedTo = event.seq;
-    this.dropped += 1 + (typeof earlier?.count === 'number' ? earlier.count : 0);
+    this.dropped += 1 + (earlier.count ?? 0);
   }
 }

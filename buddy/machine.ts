@@ -1,7 +1,8 @@
 // The buddy's state machine: every input (command, child exit, group check, timer) goes through
 // `dispatch`, which returns the effects to carry out. Pure: no I/O; time comes in with each input.
 // docs/buddy.md has it as a table; test/unit/machine.test.ts walks the same table.
-import type { DesiredState, EventType, ExitInfo, Hold } from '../schema/records.js';
+import type { EventDetails, NewEvent, SignalSentReason } from '../schema/event-details.js';
+import type { DesiredState, ExitInfo, Hold } from '../schema/records.js';
 import { planRestart, pruneStarts, type RestartPolicy } from './restart-policy.js';
 
 export type MachineState = 'stopped' | 'starting' | 'running' | 'stopping' | 'backoff' | 'failed';
@@ -31,14 +32,8 @@ export type Input =
   | { kind: 'group_gone' }
   | { kind: 'timer'; timer: TimerName };
 
-export interface EventFields {
-  pid?: number | null;
-  code?: number | null;
-  signal?: string | null;
-  detail?: Record<string, unknown>;
-}
-
-export type SignalReason = 'stop' | 'escalation' | 'cleanup';
+/** The machine's reasons to signal the group (a user's signal is the supervisor's). */
+export type SignalReason = Exclude<SignalSentReason, 'user'>;
 
 export type Effect =
   | { kind: 'spawn' }
@@ -48,7 +43,7 @@ export type Effect =
   | { kind: 'watch_group'; pgid: number }
   | { kind: 'set_timer'; timer: TimerName; at: number }
   | { kind: 'clear_timer'; timer: TimerName }
-  | { kind: 'emit'; type: EventType; fields: EventFields }
+  | { kind: 'emit'; event: NewEvent }
   /** Answer waiting commands: `up` (start, restart) or `down` (stop, shutdown). */
   | { kind: 'settle'; want: 'up' | 'down'; ok: boolean; message: string }
   | { kind: 'exit' };
@@ -154,7 +149,7 @@ export class Machine {
       case 'stop':
       case 'shutdown':
         this.setDesired('stopped', input.kind === 'stop' ? 'command' : 'shutdown');
-        if (this.state === 'failed') this.emit('stopped', {});
+        if (this.state === 'failed') this.emit({ type: 'stopped' });
         this.enter('stopped');
         this.settle('down', true, 'stopped');
         if (input.kind === 'shutdown') this.exit();
@@ -166,7 +161,7 @@ export class Machine {
         this.pgid = input.pid;
         this.startedAt = input.startedAt;
         this.restarts = input.restarts;
-        this.emit('adopted', { pid: input.pid, detail: { startedAt: iso(input.startedAt), desired: input.desired } });
+        this.emit({ type: 'adopted', pid: input.pid, detail: { startedAt: iso(input.startedAt), desired: input.desired } });
         this.enter('running');
         if (input.desired === 'running') this.setDesired('running', 'adopted');
         else this.beginStop();
@@ -199,13 +194,13 @@ export class Machine {
         this.pid = input.pid;
         this.pgid = input.pid;
         this.startedAt = this.now;
-        this.emit('spawned', { pid: input.pid, detail: { restart: !this.byUser } });
+        this.emit({ type: 'spawned', pid: input.pid, detail: { restart: !this.byUser } });
         if (this.policy.minUptimeMs <= 0) this.becomeRunning();
         else this.effect({ kind: 'set_timer', timer: 'uptime', at: this.now + this.policy.minUptimeMs });
         return;
       case 'spawn_failed':
         this.recordStart();
-        this.emit('spawn_failed', { detail: { error: input.error, restart: !this.byUser } });
+        this.emit({ type: 'spawn_failed', detail: { error: input.error, restart: !this.byUser } });
         this.lastExit = { code: null, signal: null, at: iso(this.now) };
         this.failures += 1;
         this.settle('up', false, `could not start: ${input.error}`);
@@ -281,7 +276,7 @@ export class Machine {
         this.setDesired('stopped', input.kind === 'stop' ? 'command' : 'shutdown');
         this.clearHold();
         this.enter('stopped');
-        this.emit('stopped', {});
+        this.emit({ type: 'stopped' });
         this.settle('down', true, 'stopped');
         if (input.kind === 'shutdown') this.exit();
         return;
@@ -327,7 +322,7 @@ export class Machine {
   private beginStop(): void {
     this.effect({ kind: 'clear_timer', timer: 'uptime' });
     this.enter('stopping');
-    this.emit('stopping', { pid: this.pid, detail: { restart: this.startAfterStop } });
+    this.emit({ type: 'stopping', pid: this.pid, detail: { restart: this.startAfterStop } });
     const kt = this.policy.killTimeoutMs;
     if (kt === 0) {
       this.signalGroup('SIGTERM', 'escalation');
@@ -367,9 +362,9 @@ export class Machine {
 
   private recordExit(code: number | null, signal: string | null, requested: boolean, unknown = false): void {
     this.lastExit = { code, signal, at: iso(this.now) };
-    const detail: Record<string, unknown> = { uptimeMs: this.now - this.startedAt, requested };
+    const detail: EventDetails['exited'] = { uptimeMs: this.now - this.startedAt, requested };
     if (unknown) detail.unknown = true; // an adopted process is not our child: how it ended is not known
-    this.emit('exited', { pid: this.pid, code, signal, detail });
+    this.emit({ type: 'exited', pid: this.pid, code, signal, detail });
     this.pid = null;
   }
 
@@ -380,7 +375,7 @@ export class Machine {
     this.pgid = null;
     if (this.desired === 'stopped') {
       this.enter('stopped');
-      this.emit('stopped', {});
+      this.emit({ type: 'stopped' });
       this.settle('down', true, 'stopped');
       if (this.exiting) this.exit();
     } else if (this.startAfterStop) {
@@ -396,7 +391,7 @@ export class Machine {
     const max = this.policy.maxConsecutiveFailures;
     if (max >= 0 && this.failures >= max) {
       this.enter('failed');
-      this.emit('failed', { detail: { failures: this.failures } });
+      this.emit({ type: 'failed', detail: { failures: this.failures } });
       this.settle(
         'up',
         false,
@@ -412,9 +407,9 @@ export class Machine {
     this.hold = { reason: plan.reason, until: iso(plan.until) };
     this.enter('backoff');
     if (plan.reason === 'runaway') {
-      this.emit('runaway', { detail: { starts: this.starts.length, windowMs: this.policy.windowMs, until: this.hold.until } });
+      this.emit({ type: 'runaway', detail: { starts: this.starts.length, windowMs: this.policy.windowMs, until: this.hold.until } });
     }
-    this.emit('backoff', { detail: { reason: plan.reason, delayMs: plan.until - this.now, until: this.hold.until } });
+    this.emit({ type: 'backoff', detail: { reason: plan.reason, delayMs: plan.until - this.now, until: this.hold.until } });
     this.effect({ kind: 'set_timer', timer: 'restart', at: plan.until });
   }
 
@@ -423,10 +418,10 @@ export class Machine {
     this.effect({ kind: 'clear_timer', timer: 'restart' });
   }
 
-  private setDesired(desired: DesiredState, cause: string): void {
+  private setDesired(desired: DesiredState, cause: EventDetails['desired']['cause']): void {
     if (this.desired === desired) return;
     this.desired = desired;
-    this.emit('desired', { detail: this.byController ? { desired, cause, by: 'controller' } : { desired, cause } });
+    this.emit({ type: 'desired', detail: this.byController ? { desired, cause, by: 'controller' } : { desired, cause } });
     if (desired === 'stopped') this.settle('up', false, 'stopped by a later command');
   }
 
@@ -442,8 +437,8 @@ export class Machine {
     }
   }
 
-  private emit(type: EventType, fields: EventFields): void {
-    this.effect({ kind: 'emit', type, fields });
+  private emit(event: NewEvent): void {
+    this.effect({ kind: 'emit', event });
   }
 
   private settle(want: 'up' | 'down', ok: boolean, message: string): void {

@@ -15,6 +15,7 @@ import { spawnScript, type SpawnContext } from './spawn-script.js';
 
 export type { SpawnContext } from './spawn-script.js';
 import { TailBuffer } from './tail-buffer.js';
+import type { EventOf } from '../schema/event-details.js';
 import type { ProcessRef } from '../schema/records.js';
 
 export interface OutputSpec {
@@ -71,8 +72,10 @@ export class OutputChannel {
     private readonly spec: OutputSpec,
     private readonly context: () => SpawnContext,
     private readonly log: (message: string) => void,
+    /** The stream this channel carries, as its events name it. */
+    private readonly stream: 'stdout' | 'stderr',
     /** Records output_failed and output_resumed. */
-    private readonly emit: (type: 'output_failed' | 'output_resumed', detail: Record<string, unknown>) => void = () => undefined,
+    private readonly emit: (event: EventOf<'output_failed'> | EventOf<'output_resumed'>) => void = () => undefined,
     /** When a pipe program is started again, or an adopted one looked for; injected for unit tests. */
     private readonly clock: Pick<Clock, 'setTimeout'> = REAL_CLOCK,
   ) {}
@@ -144,7 +147,7 @@ export class OutputChannel {
   private resumed(): void {
     if (this.lostBytes === null) return;
     this.log(`writing ${this.spec.file} again (${this.lostBytes} bytes of output were lost)`);
-    this.emit('output_resumed', { file: this.spec.file, lostBytes: this.lostBytes });
+    this.emit({ type: 'output_resumed', detail: { stream: this.stream, file: this.spec.file, lostBytes: this.lostBytes } });
     this.lostBytes = null;
   }
 
@@ -152,7 +155,7 @@ export class OutputChannel {
   private failed(err: Error, bytes: number): void {
     if (this.lostBytes === null) {
       this.log(`cannot write ${this.spec.file} (output is lost until it can be): ${err.message}`);
-      this.emit('output_failed', { file: this.spec.file, error: err.message });
+      this.emit({ type: 'output_failed', detail: { stream: this.stream, file: this.spec.file, error: err.message } });
     }
     this.lostBytes = (this.lostBytes ?? 0) + bytes;
   }

@@ -9,9 +9,10 @@ import type { BuddySettings, CommandOutcome } from '../schema/buddy-protocol.js'
 import { readEnvFiles } from '../schema/env-file.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import { LOG, RUN_DIR, SCRIPT } from '../schema/run-dir.js';
-import { isoTime, USAGE_RECORD, type ActionResult, type BuddyStatus, type EventType, type LastOutput } from '../schema/records.js';
+import { isoTime, USAGE_RECORD, type ActionResult, type BuddyStatus, type LastOutput } from '../schema/records.js';
+import type { EventDetails, NewEvent } from '../schema/event-details.js';
 import { ActionRunner } from './action-runner.js';
-import { Machine, type Effect, type EventFields, type Input, type TimerName } from './machine.js';
+import { Machine, type Effect, type Input, type TimerName } from './machine.js';
 import { processAlive, processStartTime } from '../system/process-group.js';
 import type { EventQueue } from './event-queue.js';
 import { OutputChannel, type SpawnContext } from './service-output.js';
@@ -103,7 +104,7 @@ export class Supervisor {
     this.actions = new ActionRunner(
       this.at(RUN_DIR.log),
       () => this.spawnContext(),
-      (type, fields) => this.emit(type, fields),
+      (event) => this.emit(event),
       this.log,
       this.clock,
       this.spawn,
@@ -113,7 +114,7 @@ export class Supervisor {
   /** Start; `previous` is the status a lost buddy left (its pipe programs are adopted). */
   open(previous: BuddyStatus | null): void {
     // buddy_started first: the first event of every buddy (an output_failed of the opening follows it).
-    this.emit('buddy_started', { pid: process.pid, detail: { version: upkeeperVersion() } });
+    this.emit({ type: 'buddy_started', pid: process.pid, detail: { version: upkeeperVersion() } });
     this.stdout.open(previous?.pipes?.stdout ?? null);
     this.stderr.open(previous?.pipes?.stderr ?? null);
     this.scheduleStatus();
@@ -140,7 +141,8 @@ export class Supervisor {
       },
       () => this.spawnContext(),
       this.log,
-      (type, detail) => this.emit(type, { detail: { stream, ...detail } }),
+      stream,
+      (event) => this.emit(event),
       this.clock,
     );
   }
@@ -199,7 +201,7 @@ export class Supervisor {
     } catch (err) {
       throw new UpkError(ErrorCode.ACTION_FAILED, `cannot send ${known} to ${pid}: ${(err as Error).message}`);
     }
-    this.emit('signal_sent', { pid, signal: known, detail: { group, reason: 'user' } });
+    this.emit({ type: 'signal_sent', pid, signal: known, detail: { group, reason: 'user' } });
     return { pid };
   }
 
@@ -240,8 +242,8 @@ export class Supervisor {
     this.meter.measureIfDue();
   }
 
-  emitExiting(reason: string): void {
-    this.emit('buddy_exiting', { pid: process.pid, detail: { reason } });
+  emitExiting(reason: EventDetails['buddy_exiting']['reason']): void {
+    this.emit({ type: 'buddy_exiting', pid: process.pid, detail: { reason } });
   }
 
   /**
@@ -268,7 +270,7 @@ export class Supervisor {
       this.stderr = this.outputChannel('stderr');
       this.stderr.open(null, fifo);
     }
-    this.emit('reconfigured', {});
+    this.emit({ type: 'reconfigured' });
   }
 
   /**
@@ -343,7 +345,7 @@ export class Supervisor {
         const { group, escaped } = this.processes.signal(effect.pgid, effect.signal);
         if (group || escaped.length > 0) {
           const detail = { group, reason: effect.reason, ...(escaped.length > 0 ? { escaped } : {}) };
-          this.emit('signal_sent', { pid: effect.pgid, signal: effect.signal, detail });
+          this.emit({ type: 'signal_sent', pid: effect.pgid, signal: effect.signal, detail });
         }
         return;
       }
@@ -364,7 +366,7 @@ export class Supervisor {
       case 'clear_timer':
         return this.clearTimer(effect.timer);
       case 'emit':
-        this.emit(effect.type, effect.fields);
+        this.emit(effect.event);
         return;
       case 'settle': {
         const waiting = this.waiters[effect.want];
@@ -450,15 +452,16 @@ export class Supervisor {
     this.timers.delete(name);
   }
 
-  private emit(type: EventType, fields: EventFields): void {
-    if (type === 'exited') {
+  private emit(event: NewEvent): void {
+    if (event.type === 'exited') {
       this.meter.untrack();
       // An exit nobody asked for keeps the service's last words with it (upk why tells them).
-      if (fields.detail?.requested === false) {
+      if (event.detail.requested === false) {
         const lastOutput = this.lastOutput();
-        if (lastOutput.stdout || lastOutput.stderr) fields = { ...fields, detail: { ...fields.detail, lastOutput } };
+        if (lastOutput.stdout || lastOutput.stderr) event = { ...event, detail: { ...event.detail, lastOutput } };
       }
     }
+    const { type, ...fields } = event;
     this.queue.push(type, fields, this.clock.now());
     if (type === 'spawned' || type === 'adopted') {
       if (type === 'spawned') this.resetOutputTails();

@@ -2,11 +2,13 @@
 import Database from 'better-sqlite3';
 import { chmodSync } from 'node:fs';
 import { v4 as uuidv4 } from 'uuid';
-import type { ConfigChangeRecord, EventQuery } from '../schema/client-protocol.js';
+import type { ConfigChangeRecord, FailureStory } from '../schema/client-protocol.js';
 import type { ServiceConfig } from '../schema/config/types.js';
-import { EVENTS_PAGE_MAX } from '../schema/client-protocol.js';
 import { isoTime, USAGE_RECORD, type BuddyEvent, type DesiredState, type ServiceEvent } from '../schema/records.js';
+import { EventQueries } from './event-queries.js';
+import { failureStory, type StorySubject } from './failure-story.js';
 import { migrate } from './migrations.js';
+import { Retention, type RetentionLimits } from './retention.js';
 import { RunLedger } from './run-ledger.js';
 import { SampleStore } from './sample-store.js';
 import { TrendQueries } from './trend-query.js';
@@ -42,21 +44,6 @@ export interface RequestRecord {
   params: unknown;
 }
 
-interface EventRow {
-  id: number;
-  seq: number;
-  time: number;
-  type: string;
-  pid: number | null;
-  code: number | null;
-  signal: string | null;
-  detail: string | null;
-  uuid: string;
-  name: string;
-  package: string | null;
-  instance: string;
-}
-
 /** The outcome recorded for a client request whose controller stopped before the outcome was known. */
 export const INTERRUPTED_OUTCOME = 'interrupted: the controller stopped before the outcome was known';
 
@@ -69,15 +56,138 @@ interface PendingRequest {
   id: number | null;
 }
 
+type ServiceRow = { uuid: string; desired: DesiredState; config: string };
+type ServiceNameRow = { uuid: string; name: string; package: string | null };
+
+/** The store's statements, prepared once, each with its parameters and the row it reads. */
+function statements(db: Database.Database) {
+  return {
+    activeNamed: db.prepare<[pkg: string, name: string], ServiceRow>(
+      `SELECT uuid, desired, config FROM services WHERE coalesce(package, '') = ? AND name = ? AND removed IS NULL`,
+    ),
+    retire: db.prepare<[removed: number, uuid: string]>('UPDATE services SET removed = ? WHERE uuid = ?'),
+    service: db.prepare<[uuid: string], { desired: DesiredState; config: string; removed: number | null }>(
+      'SELECT desired, config, removed FROM services WHERE uuid = ?',
+    ),
+    insertService: db.prepare<
+      [
+        uuid: string,
+        name: string,
+        pkg: string | null,
+        config: string,
+        file: string,
+        desired: DesiredState,
+        created: number,
+        modified: number,
+      ]
+    >(
+      `INSERT INTO services (uuid, name, package, config, config_file, desired, created, modified)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    updateService: db.prepare<[name: string, pkg: string | null, config: string, file: string, modified: number, uuid: string]>(
+      'UPDATE services SET name = ?, package = ?, config = ?, config_file = ?, modified = ?, removed = NULL WHERE uuid = ?',
+    ),
+    known: db.prepare<[uuid: string]>('SELECT 1 FROM services WHERE uuid = ?'),
+    active: db.prepare<[], ServiceRow>('SELECT uuid, desired, config FROM services WHERE removed IS NULL'),
+    byUuid: db.prepare<[uuid: string], { config: string; removed: number | null }>('SELECT config, removed FROM services WHERE uuid = ?'),
+    forgotten: db.prepare<[uuid: string, name: string, pkg: string | null, created: number, modified: number, removed: number]>(
+      `INSERT OR IGNORE INTO services (uuid, name, package, config, desired, created, modified, removed)
+       VALUES (?, ?, ?, '{}', 'stopped', ?, ?, ?)`,
+    ),
+    markRemoved: db.prepare<[removed: number, uuid: string]>('UPDATE services SET removed = ? WHERE uuid = ? AND removed IS NULL'),
+    insertChange: db.prepare<[time: number, uuid: string | null, service: string, change: string, trigger: string, detail: string]>(
+      'INSERT INTO config_changes (time, service_uuid, service, change, trigger, detail) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    newerDesired: db.prepare<[uuid: string], { desired: unknown }>(
+      `SELECT json_extract(e.detail, '$.desired') AS desired FROM events e JOIN services s ON s.uuid = e.service_uuid
+       WHERE e.service_uuid = ? AND e.type = 'desired' AND json_extract(e.detail, '$.by') = 'controller'
+         AND json_extract(e.detail, '$.cause') = 'command' AND e.time > s.modified
+       ORDER BY e.time DESC, e.id DESC LIMIT 1`,
+    ),
+    setDesired: db.prepare<[desired: DesiredState, modified: number, uuid: string]>(
+      'UPDATE services SET desired = ?, modified = ? WHERE uuid = ?',
+    ),
+    named: db.prepare<[name: string], ServiceNameRow>(
+      'SELECT uuid, name, package FROM services WHERE name = ? ORDER BY removed IS NOT NULL, coalesce(removed, modified) DESC',
+    ),
+    namedIn: db.prepare<[pkg: string, name: string], ServiceNameRow>(
+      'SELECT uuid, name, package FROM services WHERE package = ? AND name = ? ORDER BY removed IS NOT NULL, coalesce(removed, modified) DESC',
+    ),
+    buddyId: db.prepare<[instance: string], { id: number }>('SELECT id FROM buddies WHERE instance = ?'),
+    insertBuddy: db.prepare<[instance: string, serviceUuid: string, pid: number, started: number, seen: number]>(
+      'INSERT INTO buddies (instance, service_uuid, pid, started, seen) VALUES (?, ?, ?, ?, ?)',
+    ),
+    buddyByInstance: db.prepare<[instance: string], { id: number; serviceUuid: string }>(
+      'SELECT id, service_uuid AS serviceUuid FROM buddies WHERE instance = ?',
+    ),
+    // (max() of several values is NULL when one is: each side defaults to 0.)
+    lastSeq: db.prepare<[buddyId: number, buddyId: number], { seq: number | null }>(
+      'SELECT max(coalesce((SELECT max(seq) FROM events WHERE buddy_id = ?), 0), coalesce((SELECT max(seq) FROM samples WHERE buddy_id = ?), 0)) AS seq',
+    ),
+    endOtherBuddies: db.prepare<[ended: number, reason: string, serviceUuid: string, currentId: number]>(
+      'UPDATE buddies SET ended = ?, end_reason = ? WHERE service_uuid = ? AND id != ? AND ended IS NULL',
+    ),
+    openBuddies: db.prepare<[], { id: number; instance: string; serviceUuid: string; pid: number }>(
+      'SELECT id, instance, service_uuid AS serviceUuid, pid FROM buddies WHERE ended IS NULL',
+    ),
+    endBuddy: db.prepare<[ended: number, reason: string, id: number]>(
+      'UPDATE buddies SET ended = ?, end_reason = ? WHERE id = ? AND ended IS NULL',
+    ),
+    insertEvent: db.prepare<
+      [
+        serviceUuid: string,
+        buddyId: number,
+        seq: number,
+        time: number,
+        type: string,
+        pid: number | null,
+        code: number | null,
+        signal: string | null,
+        detail: string | null,
+      ]
+    >(
+      `INSERT OR IGNORE INTO events (service_uuid, buddy_id, seq, time, type, pid, code, signal, detail)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    probe: db.prepare<[]>('UPDATE services SET modified = modified WHERE rowid = (SELECT min(rowid) FROM services)'),
+    insertRequest: db.prepare<
+      [
+        time: number,
+        client: string,
+        clientPid: number | null,
+        clientUser: string | null,
+        request: string,
+        serviceUuid: string | null,
+        params: string,
+        finished: number | null,
+        ok: 0 | 1 | null,
+        outcome: string | null,
+      ]
+    >(
+      `INSERT INTO client_requests (time, client, client_pid, client_user, request, service_uuid, params, finished, ok, outcome)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    interruptRequests: db.prepare<[finished: number, outcome: string]>(
+      'UPDATE client_requests SET finished = ?, ok = 0, outcome = ? WHERE finished IS NULL',
+    ),
+    finishRequest: db.prepare<[finished: number, ok: 0 | 1, outcome: string, id: number]>(
+      'UPDATE client_requests SET finished = ?, ok = ?, outcome = ? WHERE id = ?',
+    ),
+  };
+}
+
 export class AuditStore {
-  readonly db: Database.Database;
+  /** Private: the database is this class's; others get the reads and writes they need, by name. */
+  private readonly db: Database.Database;
+  private readonly s: ReturnType<typeof statements>;
   /** Whether the database can be written; bookkeeping kept meanwhile (write-health.ts). */
   readonly health = new WriteHealth();
   private readonly pendingRequests = new Map<number, PendingRequest>();
   private nextPendingId = -1;
-  private readonly insertEvent: Database.Statement;
   readonly runs: RunLedger;
   readonly trends: TrendQueries;
+  /** Events read back: queries, pages, by id. */
+  readonly events: EventQueries;
   private readonly samples: SampleStore;
 
   constructor(file: string) {
@@ -94,12 +204,10 @@ export class AuditStore {
     this.runs = new RunLedger(this.db);
     this.samples = new SampleStore(this.db);
     this.trends = new TrendQueries(this.db);
+    this.events = new EventQueries(this.db);
     // The runs table came with migration 3: a database that had events gets its runs from them.
-    if (applied.includes(3)) this.db.transaction(() => this.runs.rebuild())();
-    this.insertEvent = this.db.prepare(
-      `INSERT OR IGNORE INTO events (service_uuid, buddy_id, seq, time, type, pid, code, signal, detail)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
+    if (applied.includes(3)) this.transaction(() => this.runs.rebuild());
+    this.s = statements(this.db);
   }
 
   close(): void {
@@ -111,6 +219,21 @@ export class AuditStore {
     return this.db.open;
   }
 
+  /** Run `fn` in one transaction (nested: a savepoint), committed when it returns, rolled back when it throws. */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  /** The pruning of this database by AuditMaxAge and AuditMaxRecords (not started). */
+  retention(limits: RetentionLimits, log: (message: string) => void): Retention {
+    return new Retention(this.db, limits, log);
+  }
+
+  /** The story of a service's last failure (upk why). */
+  failureStory(who: StorySubject): FailureStory {
+    return failureStory(this.db, this.events, who);
+  }
+
   // ---- services --------------------------------------------------------------------------------
 
   /**
@@ -120,73 +243,55 @@ export class AuditStore {
    */
   upsertService(svc: ServiceConfig, fallbackUuid: () => string | null = () => null, now = Date.now()): StoredService {
     const config = JSON.stringify(svc);
-    return this.db.transaction((): StoredService => {
-      const active = this.db
-        .prepare(`SELECT uuid, desired, config FROM services WHERE coalesce(package, '') = ? AND name = ? AND removed IS NULL`)
-        .get(svc.package ?? '', svc.name) as { uuid: string; desired: DesiredState; config: string } | undefined;
+    return this.transaction((): StoredService => {
+      const active = this.s.activeNamed.get(svc.package ?? '', svc.name);
       const uuid = svc.uuid ?? active?.uuid ?? this.unseenOr(fallbackUuid(), uuidv4);
       if (active && active.uuid !== uuid) {
         // The configured UUID changed: the old identity is retired, its history kept.
-        this.db.prepare('UPDATE services SET removed = ? WHERE uuid = ?').run(now, active.uuid);
+        this.s.retire.run(now, active.uuid);
       }
-      const existing = this.db.prepare('SELECT desired, config, removed FROM services WHERE uuid = ?').get(uuid) as
-        { desired: DesiredState; config: string; removed: number | null } | undefined;
+      const existing = this.s.service.get(uuid);
       if (!existing) {
-        this.db
-          .prepare(
-            `INSERT INTO services (uuid, name, package, config, config_file, desired, created, modified)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-          )
-          .run(uuid, svc.name, svc.package, config, svc.file, svc.initialState, now, now);
+        this.s.insertService.run(uuid, svc.name, svc.package, config, svc.file, svc.initialState, now, now);
         return { uuid, desired: svc.initialState, created: true, changed: [] };
       }
       if (existing.config !== config || existing.removed !== null) {
-        this.db
-          .prepare('UPDATE services SET name = ?, package = ?, config = ?, config_file = ?, modified = ?, removed = NULL WHERE uuid = ?')
-          .run(svc.name, svc.package, config, svc.file, now, uuid);
+        this.s.updateService.run(svc.name, svc.package, config, svc.file, now, uuid);
       }
       return { uuid, desired: existing.desired, created: false, changed: changedKeys(existing.config, svc) };
-    })();
+    });
   }
 
   /** `uuid` when the database has never seen it, else a new one. */
   private unseenOr(uuid: string | null, make: () => string): string {
-    return uuid !== null && !this.db.prepare('SELECT 1 FROM services WHERE uuid = ?').get(uuid) ? uuid : make();
+    return uuid !== null && this.s.known.get(uuid) === undefined ? uuid : make();
   }
 
   /** Every configured (not removed) service, with its last good configuration. */
   activeServices(): { uuid: string; desired: DesiredState; config: string }[] {
-    return this.db.prepare('SELECT uuid, desired, config FROM services WHERE removed IS NULL').all() as never;
+    return this.s.active.all();
   }
 
   /** A service's row by uuid, configured or removed. */
   serviceByUuid(uuid: string): { config: string; removed: number | null } | undefined {
-    return this.db.prepare('SELECT config, removed FROM services WHERE uuid = ?').get(uuid) as never;
+    return this.s.byUuid.get(uuid);
   }
 
   /** A service the database never knew (its buddy outlived the database): recorded as removed, so its events can be stored. */
   recordForgotten(uuid: string, id: string, now = Date.now()): void {
-    const [pkg, name] = id.includes('::') ? id.split('::', 2) : [null, id];
-    this.db
-      .prepare(
-        `INSERT OR IGNORE INTO services (uuid, name, package, config, desired, created, modified, removed)
-         VALUES (?, ?, ?, '{}', 'stopped', ?, ?, ?)`,
-      )
-      .run(uuid, name, pkg, now, now, now);
+    const [pkg, name] = splitId(id);
+    this.s.forgotten.run(uuid, name, pkg, now, now, now);
   }
 
   markRemoved(uuid: string): void {
     const now = Date.now();
-    this.keep(() => this.db.prepare('UPDATE services SET removed = ? WHERE uuid = ? AND removed IS NULL').run(now, uuid));
+    this.keep(() => this.s.markRemoved.run(now, uuid));
   }
 
   recordChanges(changes: ConfigChangeRecord[], trigger: string, now = Date.now()): void {
-    const insert = this.db.prepare(
-      'INSERT INTO config_changes (time, service_uuid, service, change, trigger, detail) VALUES (?, ?, ?, ?, ?, ?)',
-    );
-    this.db.transaction(() => {
-      for (const c of changes) insert.run(now, c.uuid, c.service, c.change, trigger, c.message);
-    })();
+    this.transaction(() => {
+      for (const c of changes) this.s.insertChange.run(now, c.uuid, c.service, c.change, trigger, c.message);
+    });
   }
 
   /**
@@ -196,20 +301,13 @@ export class AuditStore {
    * controller that stopped meanwhile lost, which its buddy kept.
    */
   newerDesired(uuid: string): DesiredState | null {
-    const row = this.db
-      .prepare(
-        `SELECT json_extract(e.detail, '$.desired') AS desired FROM events e JOIN services s ON s.uuid = e.service_uuid
-         WHERE e.service_uuid = ? AND e.type = 'desired' AND json_extract(e.detail, '$.by') = 'controller'
-           AND json_extract(e.detail, '$.cause') = 'command' AND e.time > s.modified
-         ORDER BY e.time DESC, e.id DESC LIMIT 1`,
-      )
-      .get(uuid) as { desired: DesiredState } | undefined;
-    return row?.desired === 'running' || row?.desired === 'stopped' ? row.desired : null;
+    const desired = this.s.newerDesired.get(uuid)?.desired;
+    return desired === 'running' || desired === 'stopped' ? desired : null;
   }
 
   setDesired(uuid: string, desired: DesiredState): void {
     const now = Date.now();
-    this.keep(() => this.db.prepare('UPDATE services SET desired = ?, modified = ? WHERE uuid = ?').run(desired, now, uuid));
+    this.keep(() => this.s.setDesired.run(desired, now, uuid));
   }
 
   /**
@@ -218,20 +316,8 @@ export class AuditStore {
    * history under its old uuid): the configured one first, then the most recently removed.
    */
   servicesNamed(id: string): { id: string; uuid: string }[] {
-    const [pkg, name] = id.includes('::') ? id.split('::', 2) : [null, id];
-    const rows = (
-      pkg === null
-        ? this.db
-            .prepare(
-              'SELECT uuid, name, package FROM services WHERE name = ? ORDER BY removed IS NOT NULL, coalesce(removed, modified) DESC',
-            )
-            .all(name)
-        : this.db
-            .prepare(
-              'SELECT uuid, name, package FROM services WHERE package = ? AND name = ? ORDER BY removed IS NOT NULL, coalesce(removed, modified) DESC',
-            )
-            .all(pkg, name)
-    ) as { uuid: string; name: string; package: string | null }[];
+    const [pkg, name] = splitId(id);
+    const rows = pkg === null ? this.s.named.all(name) : this.s.namedIn.all(pkg, name);
     return rows.map((r) => ({ id: r.package ? `${r.package}::${r.name}` : r.name, uuid: r.uuid }));
   }
 
@@ -239,48 +325,35 @@ export class AuditStore {
 
   /** The database id of a buddy instance, recording it on first contact. */
   buddyId(instance: string, serviceUuid: string, pid: number, started: number): number {
-    const row = this.db.prepare('SELECT id FROM buddies WHERE instance = ?').get(instance) as { id: number } | undefined;
+    const row = this.s.buddyId.get(instance);
     if (row) return row.id;
-    const info = this.db
-      .prepare('INSERT INTO buddies (instance, service_uuid, pid, started, seen) VALUES (?, ?, ?, ?, ?)')
-      .run(instance, serviceUuid, pid, started, Date.now());
-    return Number(info.lastInsertRowid);
+    return Number(this.s.insertBuddy.run(instance, serviceUuid, pid, started, Date.now()).lastInsertRowid);
   }
 
   /** A buddy instance's row, if it was ever recorded. */
   buddyByInstance(instance: string): { id: number; serviceUuid: string } | undefined {
-    return this.db.prepare('SELECT id, service_uuid AS serviceUuid FROM buddies WHERE instance = ?').get(instance) as never;
+    return this.s.buddyByInstance.get(instance);
   }
 
   /** Highest sequence number stored for a buddy instance, event or usage record (0 when none). */
   lastSeq(buddyId: number): number {
-    const row = this.db
-      // (max() of several values is NULL when one is: each side defaults to 0.)
-      .prepare(
-        'SELECT max(coalesce((SELECT max(seq) FROM events WHERE buddy_id = ?), 0), coalesce((SELECT max(seq) FROM samples WHERE buddy_id = ?), 0)) AS seq',
-      )
-      .get(buddyId, buddyId) as { seq: number | null };
-    return row.seq ?? 0;
+    return this.s.lastSeq.get(buddyId, buddyId)?.seq ?? 0;
   }
 
   /** Record every other buddy instance of a service as ended (they died while no controller watched). */
   endOtherBuddies(serviceUuid: string, currentId: number, reason: string): void {
     const now = Date.now();
-    this.keep(() =>
-      this.db
-        .prepare('UPDATE buddies SET ended = ?, end_reason = ? WHERE service_uuid = ? AND id != ? AND ended IS NULL')
-        .run(now, reason, serviceUuid, currentId),
-    );
+    this.keep(() => this.s.endOtherBuddies.run(now, reason, serviceUuid, currentId));
   }
 
   /** Buddy instances not recorded as ended. */
   openBuddies(): { id: number; instance: string; serviceUuid: string; pid: number }[] {
-    return this.db.prepare('SELECT id, instance, service_uuid AS serviceUuid, pid FROM buddies WHERE ended IS NULL').all() as never;
+    return this.s.openBuddies.all();
   }
 
   endBuddy(id: number, reason: string): void {
     const now = Date.now();
-    this.keep(() => this.db.prepare('UPDATE buddies SET ended = ?, end_reason = ? WHERE id = ? AND ended IS NULL').run(now, reason, id));
+    this.keep(() => this.s.endBuddy.run(now, reason, id));
   }
 
   // ---- events ----------------------------------------------------------------------------------
@@ -313,7 +386,7 @@ export class AuditStore {
   /** Try a small write (while writes fail, to notice when they work again). */
   probe(): void {
     try {
-      this.db.prepare('UPDATE services SET modified = modified WHERE rowid = (SELECT min(rowid) FROM services)').run();
+      this.s.probe.run();
     } catch (err) {
       if (isStorageError(err)) this.health.failed(err);
       return;
@@ -332,7 +405,7 @@ export class AuditStore {
   }
 
   private writeEvents(batches: EventBatch[]): ServiceEvent[] {
-    return this.db.transaction((): ServiceEvent[] => {
+    return this.transaction((): ServiceEvent[] => {
       const inserted: ServiceEvent[] = [];
       for (const b of batches) {
         for (const e of b.events) {
@@ -341,7 +414,7 @@ export class AuditStore {
             continue;
           }
           const detail = e.detail ? JSON.stringify(e.detail) : null;
-          const r = this.insertEvent.run(
+          const r = this.s.insertEvent.run(
             b.serviceUuid,
             b.buddyId,
             e.seq,
@@ -371,87 +444,16 @@ export class AuditStore {
         }
       }
       return inserted;
-    })();
-  }
-
-  /** The id of the newest stored event (0 when none). */
-  lastEventId(): number {
-    return (this.db.prepare('SELECT max(id) AS id FROM events').get() as { id: number | null }).id ?? 0;
-  }
-
-  /**
-   * Events matching the query, oldest first. With `afterId`: the next ones by id (paging, following).
-   * Without: the newest `limit` ones by time.
-   */
-  queryEvents(q: EventQuery, serviceUuids: string[] | null): ServiceEvent[] {
-    const { condition, args } = this.eventFilter(q, serviceUuids);
-    const limit = Math.min(q.limit ?? EVENTS_PAGE_MAX, EVENTS_PAGE_MAX);
-    const order = q.afterId !== undefined ? 'e.id ASC' : 'e.time DESC, e.id DESC';
-    const events = this.selectEvents(condition, args, order, limit);
-    return q.afterId === undefined ? events.reverse() : events;
-  }
-
-  /** The SQL condition on `e` (events) and its arguments for a query's filters. */
-  eventFilter(q: EventQuery, serviceUuids: string[] | null): { condition: string; args: unknown[] } {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (serviceUuids) {
-      where.push(`e.service_uuid IN (${serviceUuids.map(() => '?').join(',') || 'NULL'})`);
-      args.push(...serviceUuids);
-    }
-    if (q.types && q.types.length > 0) {
-      where.push(`e.type IN (${q.types.map(() => '?').join(',')})`);
-      args.push(...q.types);
-    }
-    // Each condition with its value, when the query sets it. The text test is the one matchesEvent
-    // (schema/event-filter.ts) makes on live events.
-    const conditions: [string, unknown][] = [
-      ['e.time >= ?', q.since ? Date.parse(q.since) : undefined],
-      ['e.time <= ?', q.until ? Date.parse(q.until) : undefined],
-      ['e.id > ?', q.afterId],
-      ['e.pid = ?', q.pid],
-      ['e.code = ?', q.code],
-      ['e.signal = ?', q.signal],
-      ['instr(lower(e.detail), lower(?)) > 0', q.text],
-    ];
-    for (const [condition, value] of conditions) {
-      if (value === undefined) continue;
-      where.push(condition);
-      args.push(value);
-    }
-    return { condition: where.length > 0 ? where.join(' AND ') : '1', args };
-  }
-
-  /** One event by its id, or null. */
-  eventById(id: number): ServiceEvent | null {
-    return this.selectEvents('e.id = ?', [id], 'e.id', 1)[0] ?? null;
-  }
-
-  /** Events matching an SQL condition on `e` (events), oldest first by id. */
-  eventsWhere(condition: string, args: unknown[], limit: number): ServiceEvent[] {
-    return this.selectEvents(condition, args, 'e.id ASC', limit);
-  }
-
-  /** Events matching an SQL condition on `e` (events), in the given SQL order. */
-  selectEvents(condition: string, args: unknown[], order: string, limit: number): ServiceEvent[] {
-    const rows = this.db
-      .prepare(
-        `SELECT e.id, e.seq, e.time, e.type, e.pid, e.code, e.signal, e.detail, s.uuid, s.name, s.package, b.instance
-         FROM events e JOIN services s ON s.uuid = e.service_uuid JOIN buddies b ON b.id = e.buddy_id
-         WHERE ${condition} ORDER BY ${order} LIMIT ?`,
-      )
-      .all(...args, limit) as EventRow[];
-    return rows.map(toServiceEvent);
+    });
   }
 
   /** When each service was first recorded (ms), by uuid. */
   createdTimes(uuids: string[]): Map<string, number> {
     const rows = this.db
-      .prepare(`SELECT uuid, created FROM services WHERE uuid IN (${uuids.map(() => '?').join(',') || 'NULL'})`)
-      .all(...uuids) as {
-      uuid: string;
-      created: number;
-    }[];
+      .prepare<string[], { uuid: string; created: number }>(
+        `SELECT uuid, created FROM services WHERE uuid IN (${uuids.map(() => '?').join(',') || 'NULL'})`,
+      )
+      .all(...uuids);
     return new Map(rows.map((r) => [r.uuid, r.created]));
   }
 
@@ -484,31 +486,24 @@ export class AuditStore {
   }
 
   private insertRequest(r: RequestRecord, time: number, finish: PendingRequest['finish']): number {
-    const info = this.db
-      .prepare(
-        `INSERT INTO client_requests (time, client, client_pid, client_user, request, service_uuid, params, finished, ok, outcome)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        time,
-        r.client,
-        r.clientPid,
-        r.clientUser,
-        r.request,
-        r.serviceUuid,
-        JSON.stringify(r.params ?? null),
-        finish?.time ?? null,
-        finish ? (finish.ok ? 1 : 0) : null,
-        finish?.outcome ?? null,
-      );
+    const info = this.s.insertRequest.run(
+      time,
+      r.client,
+      r.clientPid,
+      r.clientUser,
+      r.request,
+      r.serviceUuid,
+      JSON.stringify(r.params ?? null),
+      finish?.time ?? null,
+      finish ? (finish.ok ? 1 : 0) : null,
+      finish?.outcome ?? null,
+    );
     return Number(info.lastInsertRowid);
   }
 
   /** Client requests a controller began but never finished (it died): their outcome is unknown. */
   interruptRequests(): number {
-    return this.db
-      .prepare('UPDATE client_requests SET finished = ?, ok = 0, outcome = ? WHERE finished IS NULL')
-      .run(Date.now(), INTERRUPTED_OUTCOME).changes;
+    return this.s.interruptRequests.run(Date.now(), INTERRUPTED_OUTCOME).changes;
   }
 
   finishRequest(id: number, ok: boolean, outcome: string): void {
@@ -524,10 +519,15 @@ export class AuditStore {
       this.pendingRequests.delete(id);
       row = pending.id;
     }
-    this.keep(() =>
-      this.db.prepare('UPDATE client_requests SET finished = ?, ok = ?, outcome = ? WHERE id = ?').run(now, ok ? 1 : 0, outcome, row),
-    );
+    this.keep(() => this.s.finishRequest.run(now, ok ? 1 : 0, outcome, row));
   }
+}
+
+/** `package::name` → [package, name]; a bare name has no package. */
+function splitId(id: string): [pkg: string | null, name: string] {
+  if (!id.includes('::')) return [null, id];
+  const [pkg = '', name = ''] = id.split('::', 2);
+  return [pkg, name];
 }
 
 /** Keys of a stored configuration whose values differ in `svc` (where it was written does not count). */
@@ -540,20 +540,4 @@ function changedKeys(storedJson: string, svc: ServiceConfig): string[] {
   }
   const after = svc as unknown as Record<string, unknown>;
   return Object.keys(after).filter((k) => k !== 'file' && k !== 'line' && JSON.stringify(before[k]) !== JSON.stringify(after[k]));
-}
-
-function toServiceEvent(r: EventRow): ServiceEvent {
-  return {
-    id: r.id,
-    service: r.package ? `${r.package}::${r.name}` : r.name,
-    uuid: r.uuid,
-    buddy: r.instance,
-    seq: r.seq,
-    time: isoTime(r.time),
-    type: r.type as ServiceEvent['type'],
-    pid: r.pid,
-    code: r.code,
-    signal: r.signal,
-    detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null,
-  };
 }

@@ -233,7 +233,7 @@ export class Configuration {
     const settingsChanged = new Set<ServiceEntry>();
     const added: ServiceEntry[] = [];
     // One transaction for all: each commit would otherwise be a write of its own (slow at 50 services).
-    this.c.store.db.transaction(() => {
+    this.c.store.transaction(() => {
       for (const svc of loaded.services) {
         const stored = this.c.store.upsertService(svc, () => recordedUuid(join(this.c.config().svcRunPath, svc.id)));
         const existing = this.c.services.get(svc.id);
@@ -258,7 +258,7 @@ export class Configuration {
           changes.push(changed(entry, stored.changed, false));
         }
       }
-    })();
+    });
     return { changes, settingsChanged, added };
   }
 

@@ -26,7 +26,7 @@ import { ensureDir } from './run-dir.js';
 import { serviceStatus, type ServiceEntry } from './service-entry.js';
 import { ServiceControl } from './service-control.js';
 import { ServiceTable } from './service-table.js';
-import { Retention, retentionLimits } from './retention.js';
+import { retentionLimits, type Retention } from './retention.js';
 import { Problems } from './problems.js';
 import { REAL_CLOCK } from '../system/clock.js';
 import type { WriteFailure } from './write-health.js';
@@ -47,7 +47,7 @@ export class Controller {
   /** What is wrong with the controller (main.ts adds a log that cannot be written). */
   readonly problems = new Problems();
   private readonly publisher = new Publisher((sub, afterId, limit) =>
-    this.open().store.queryEvents(
+    this.open().store.events.query(
       { afterId, limit, ...sub.match, ...(sub.types ? { types: [...sub.types] } : {}) },
       sub.uuids ? [...sub.uuids] : null,
     ),
@@ -146,7 +146,7 @@ export class Controller {
     poller.start();
     store.recordChanges(await configuration.unconfigureRemoved(this.services.all().filter((e) => e.retired)), 'start');
     this.markReady();
-    this.retention = new Retention(store.db, retentionLimits(this.config), (m) => this.log.info(m));
+    this.retention = store.retention(retentionLimits(this.config), (m) => this.log.info(m));
     this.retention.start();
     this.log.info(`controller ${upkeeperVersion()} serving ${this.services.size} services on ${this.socketPath}`);
     // What should run and does not starts now, prerequisites first, higher StartPriority first.

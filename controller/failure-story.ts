@@ -2,7 +2,9 @@
 // what led up to it, and what happened next — all from the audit database.
 import type Database from 'better-sqlite3';
 import type { FailureStory, RunRecord } from '../schema/client-protocol.js';
-import { isoTime, type LastOutput, type ServiceEvent } from '../schema/records.js';
+import { detailOf } from '../schema/event-details.js';
+import { isoTime } from '../schema/records.js';
+import type { EventQueries } from './event-queries.js';
 
 /** Events told after the failure, at most. */
 export const STORY_AFTER_EVENTS = 20;
@@ -21,54 +23,58 @@ interface RunRow {
   end_event: number | null;
 }
 
-/** Reads events by id and by query (the store's own reader, so that every event looks the same). */
-export interface EventReader {
-  eventById(id: number): ServiceEvent | null;
-  eventsWhere(sql: string, args: unknown[], limit: number): ServiceEvent[];
+/** The store's reader of events, so that every event looks the same. */
+export type EventReader = Pick<EventQueries, 'byId' | 'after' | 'signalsSent'>;
+
+/** Whose story: the service's id and uuid now, every uuid it had, its command, its status (null: not configured). */
+export interface StorySubject {
+  service: string;
+  uuid: string;
+  uuids: string[];
+  command: string | null;
+  status: FailureStory['status'];
 }
 
-export function failureStory(
-  db: Database.Database,
-  events: EventReader,
-  who: { service: string; uuid: string; uuids: string[]; command: string | null; status: FailureStory['status'] },
-): FailureStory {
+export function failureStory(db: Database.Database, events: EventReader, who: StorySubject): FailureStory {
   const inList = `(${who.uuids.map(() => '?').join(',')})`;
-  const first = db.prepare(`SELECT min(time) AS t FROM events WHERE service_uuid IN ${inList}`).get(...who.uuids) as { t: number | null };
+  const first = db
+    .prepare<string[], { t: number | null }>(`SELECT min(time) AS t FROM events WHERE service_uuid IN ${inList}`)
+    .get(...who.uuids);
   const story: FailureStory = {
     service: who.service,
     uuid: who.uuid,
     command: who.command,
-    historyFrom: first.t === null ? null : isoTime(first.t),
+    historyFrom: first?.t == null ? null : isoTime(first.t),
     failure: null,
     after: [],
     status: who.status,
   };
   const run = db
-    .prepare(
+    .prepare<string[], RunRow>(
       `SELECT * FROM runs WHERE service_uuid IN ${inList} AND outcome IN ('failed', 'spawn_failed') ORDER BY ended DESC, id DESC LIMIT 1`,
     )
-    .get(...who.uuids) as RunRow | undefined;
+    .get(...who.uuids);
   if (!run || run.ended === null) return story;
   const ended = run.ended;
   const eventId = run.outcome === 'spawn_failed' ? run.start_event : run.end_event;
-  const event = eventId === null ? null : events.eventById(eventId);
-  const detail = event?.detail ?? {};
+  const event = eventId === null ? null : events.byId(eventId);
   const earlier = db
-    .prepare(
+    .prepare<(string | number)[], { outcome: RunRow['outcome'] }>(
       `SELECT outcome FROM runs WHERE service_uuid IN ${inList} AND (started < ? OR (started = ? AND id < ?)) ORDER BY started DESC, id DESC LIMIT 1000`,
     )
-    .all(...who.uuids, run.started, run.started, run.id) as { outcome: RunRow['outcome'] }[];
+    .all(...who.uuids, run.started, run.started, run.id);
   const inRow = earlier.findIndex((r) => r.outcome !== 'failed' && r.outcome !== 'spawn_failed');
   const restarts = db
-    .prepare(`SELECT count(*) AS n FROM runs WHERE service_uuid IN ${inList} AND cause = 'restart' AND started >= ? AND started <= ?`)
-    .get(...who.uuids, ended - 3_600_000, ended) as { n: number };
+    .prepare<(string | number)[], { n: number }>(
+      `SELECT count(*) AS n FROM runs WHERE service_uuid IN ${inList} AND cause = 'restart' AND started >= ? AND started <= ?`,
+    )
+    .get(...who.uuids, ended - 3_600_000, ended);
   const usage = db
-    .prepare(
+    .prepare<(string | number)[], { time: number; cpu_ms: number; wall_ms: number; rss_kb: number; rss_max_kb: number }>(
       `SELECT s.time, s.cpu_ms, s.wall_ms, s.rss_kb, s.rss_max_kb FROM samples s JOIN buddies b ON b.id = s.buddy_id
        WHERE b.service_uuid IN ${inList} AND s.time <= ? AND s.time >= ? ORDER BY s.time DESC LIMIT 1`,
     )
-    .get(...who.uuids, ended, Math.max(run.started, ended - 5 * 60_000)) as
-    { time: number; cpu_ms: number; wall_ms: number; rss_kb: number; rss_max_kb: number } | undefined;
+    .get(...who.uuids, ended, Math.max(run.started, ended - 5 * 60_000));
   story.failure = {
     run: {
       started: isoTime(run.started),
@@ -80,10 +86,10 @@ export function failureStory(
       signal: run.signal,
     },
     event,
-    lastOutput: isLastOutput(detail.lastOutput) ? detail.lastOutput : null,
-    error: typeof detail.error === 'string' ? detail.error : null,
+    lastOutput: detailOf(event, 'exited').lastOutput ?? null,
+    error: detailOf(event, 'spawn_failed').error ?? null,
     failuresInRow: 1 + (inRow === -1 ? earlier.length : inRow),
-    restartsHourBefore: restarts.n,
+    restartsHourBefore: restarts?.n ?? 0,
     usageBefore: usage
       ? {
           cpu: usage.wall_ms > 0 ? Math.round((usage.cpu_ms / usage.wall_ms) * 1000) / 10 : 0,
@@ -92,18 +98,8 @@ export function failureStory(
           at: isoTime(usage.time),
         }
       : null,
-    signals: events.eventsWhere(
-      `e.service_uuid IN ${inList} AND e.type = 'signal_sent' AND e.time >= ? AND e.time <= ?`,
-      [...who.uuids, run.started, ended],
-      20,
-    ),
+    signals: events.signalsSent(who.uuids, run.started, ended, 20),
   };
-  story.after = events.eventsWhere(`e.service_uuid IN ${inList} AND e.id > ?`, [...who.uuids, eventId ?? 0], STORY_AFTER_EVENTS);
+  story.after = events.after({}, who.uuids, eventId ?? 0, STORY_AFTER_EVENTS);
   return story;
-}
-
-function isLastOutput(x: unknown): x is LastOutput {
-  return (
-    typeof x === 'object' && x !== null && typeof (x as LastOutput).stdout === 'string' && typeof (x as LastOutput).stderr === 'string'
-  );
 }

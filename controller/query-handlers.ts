@@ -8,7 +8,6 @@ import type { Handlers } from '../schema/rpc.js';
 import type { AuditStore } from './audit-store.js';
 import type { ClientContext } from './client-server.js';
 import { eventPage } from './event-pages.js';
-import { failureStory } from './failure-story.js';
 import { logTail } from './log-tail.js';
 import { serviceStatus, type ServiceEntry } from './service-entry.js';
 import type { ServiceTable } from './service-table.js';
@@ -45,7 +44,7 @@ export function queryHandlers(p: QueryParts): Pick<Handlers<ClientMethods, Clien
       const only = q.service === undefined ? null : uuids(q.service);
       checkTypes(q.types);
       await p.collect(undefined, READ_WAIT_MS);
-      return store.queryEvents(q, only);
+      return store.events.query(q, only);
     },
 
     'events.page': async (q) => {
@@ -83,7 +82,7 @@ export function queryHandlers(p: QueryParts): Pick<Handlers<ClientMethods, Clien
       if (entry) await p.collect([entry], READ_WAIT_MS);
       const stored = entry ? null : store.serviceByUuid(all[0]!);
       const command = (entry?.config ?? (stored ? storedConfig(stored.config) : null))?.execStart ?? null;
-      return failureStory(store.db, store, {
+      return store.failureStory({
         service: entry?.config.id ?? q.service,
         uuid: entry?.uuid ?? all[0]!,
         uuids: all,

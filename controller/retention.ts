@@ -88,7 +88,7 @@ export class Retention {
         if (maxRecords !== null) count(table, await this.deleteOldest(table, maxRecords));
       }
       // Runs go with their events: older than the age limit, or than the oldest event kept.
-      const oldest = (this.db.prepare('SELECT min(time) AS t FROM events').get() as { t: number | null }).t;
+      const oldest = this.db.prepare<[], { t: number | null }>('SELECT min(time) AS t FROM events').get()?.t ?? null;
       const runCut = Math.max(ageCut ?? 0, deleted.events ? (oldest ?? now) : 0);
       if (runCut > 0) {
         count(
@@ -123,7 +123,7 @@ export class Retention {
           ),
         );
       }
-      this.eventCount = (this.db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
+      this.eventCount = this.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM events').get()?.n ?? 0;
     } catch (err) {
       this.log(`cannot prune the audit database: ${(err as Error).message}`);
     }
@@ -139,11 +139,11 @@ export class Retention {
   }
 
   /** Run a batched DELETE until it deletes nothing, yielding to the event loop between batches. */
-  private async deleteWhile(sql: string, ...args: unknown[]): Promise<number> {
-    const stmt = this.db.prepare(sql);
+  private async deleteWhile(sql: string, arg: number): Promise<number> {
+    const stmt = this.db.prepare<[number]>(sql);
     let total = 0;
     for (;;) {
-      const n = stmt.run(...args).changes;
+      const n = stmt.run(arg).changes;
       total += n;
       if (n < BATCH) return total;
       await new Promise((r) => setImmediate(r));
@@ -152,9 +152,10 @@ export class Retention {
 
   /** Delete the oldest rows (by rowid) past `max`. */
   private async deleteOldest(table: string, max: number): Promise<number> {
-    const n = (this.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+    const n = this.db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM ${table}`).get()?.n ?? 0;
     if (n <= max) return 0;
-    const cut = (this.db.prepare(`SELECT rowid AS id FROM ${table} ORDER BY rowid LIMIT 1 OFFSET ?`).get(n - max) as { id: number }).id;
-    return this.deleteWhile(`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE rowid < ? LIMIT ${BATCH})`, cut);
+    const cut = this.db.prepare<[number], { id: number }>(`SELECT rowid AS id FROM ${table} ORDER BY rowid LIMIT 1 OFFSET ?`).get(n - max);
+    if (!cut) return 0;
+    return this.deleteWhile(`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE rowid < ? LIMIT ${BATCH})`, cut.id);
   }
 }

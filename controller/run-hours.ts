@@ -8,9 +8,11 @@ export const HOUR_MS = 3_600_000;
 const hourOf = (t: number): number => Math.floor(t / HOUR_MS) * HOUR_MS;
 
 export class RunHours {
-  private readonly add: Database.Statement;
-  private readonly burstAt: Database.Statement;
-  private readonly window: Database.Statement;
+  private readonly add: Database.Statement<
+    [{ uuid: string; hour: number; restarts: number; failures: number; up: number; repairs: number; repairMs: number }]
+  >;
+  private readonly burstAt: Database.Statement<[uuid: string, hour: number, burst: number, at: number | null]>;
+  private readonly window: Database.Statement<[uuid: string, from: number, to: number], { n: number; first: number | null }>;
 
   constructor(db: Database.Database) {
     this.add = db.prepare(
@@ -50,7 +52,7 @@ export class RunHours {
 
   /** An automatic restart at t (already in runs): the restarts in the FLAP_WINDOW_MS up to it, if the densest of its hour. */
   restartBurst(uuid: string, t: number): void {
-    const w = this.window.get(uuid, t - FLAP_WINDOW_MS, t) as { n: number; first: number };
-    this.burstAt.run(uuid, hourOf(t), w.n, w.first);
+    const w = this.window.get(uuid, t - FLAP_WINDOW_MS, t);
+    this.burstAt.run(uuid, hourOf(t), w?.n ?? 0, w?.first ?? null);
   }
 }

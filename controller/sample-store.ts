@@ -6,18 +6,30 @@ import { HOUR_MS } from './run-hours.js';
 /** The usage record's detail when every field is a sane number; null otherwise (the record is skipped). */
 export function usageDetail(detail: Record<string, unknown> | null | undefined): UsageDetail | null {
   if (!detail) return null;
-  const keys = ['from', 'to', 'cpuMs', 'rssKb', 'rssMaxKb', 'processes', 'samples'] as const;
-  for (const k of keys) {
+  // NaN for a field that is no such number: the record is then refused.
+  const n = (k: keyof UsageDetail): number => {
     const v = detail[k];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) return null;
-  }
-  const d = detail as unknown as UsageDetail;
-  return d.to >= d.from ? d : null;
+    return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : NaN;
+  };
+  const d: UsageDetail = {
+    from: n('from'),
+    to: n('to'),
+    cpuMs: n('cpuMs'),
+    rssKb: n('rssKb'),
+    rssMaxKb: n('rssMaxKb'),
+    processes: n('processes'),
+    samples: n('samples'),
+  };
+  return Object.values(d).every((v) => !Number.isNaN(v)) && d.to >= d.from ? d : null;
 }
 
 export class SampleStore {
-  private readonly insert: Database.Statement;
-  private readonly addHour: Database.Statement;
+  private readonly insert: Database.Statement<
+    [buddyId: number, seq: number, time: number, wallMs: number, cpuMs: number, rssKb: number, rssMaxKb: number, processes: number]
+  >;
+  private readonly addHour: Database.Statement<
+    [uuid: string, hour: number, wallMs: number, cpuMs: number, rssKbMs: number, rssMaxKb: number, processes: number, samples: number]
+  >;
 
   constructor(db: Database.Database) {
     this.insert = db.prepare(

@@ -13,7 +13,7 @@ import type { ServiceTable } from './service-table.js';
 
 export interface SubscriptionParts {
   readonly services: ServiceTable;
-  readonly store: Pick<AuditStore, 'lastEventId' | 'servicesNamed'>;
+  readonly store: Pick<AuditStore, 'events' | 'servicesNamed'>;
   readonly publisher: Pick<Publisher, 'add' | 'begun' | 'remove'>;
   readonly problems: Pick<Problems, 'list'>;
 }
@@ -24,7 +24,7 @@ export function subscriptionHandlers(p: SubscriptionParts): Pick<Handlers<Client
       const names = q.services && !q.services.includes('all') ? q.services : null;
       const uuids = names === null ? null : new Set(names.flatMap((n) => uuidsNamed(p.services, p.store, n)));
       checkTypes(q.types);
-      const lastId = p.store.lastEventId();
+      const lastId = p.store.events.lastId();
       const sub: Subscriber = {
         connection: ctx.connection,
         id: q.subscription,

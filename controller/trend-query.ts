@@ -46,43 +46,73 @@ const USES: Record<Metric, (keyof BucketSums)[]> = {
   rss: ['wallMs'],
 };
 
-export class TrendQueries {
-  private readonly s: Record<string, Database.Statement>;
+/** What the queries of one service's runs bind (each statement reads those it names). */
+type RunParams = { uuid: string; start: number; end: number; bucket: number; lo: number; now: number };
+/** A count (and a sum of ms) per bucket. */
+type BucketRow = { k: number; n: number; ms?: number };
+type UsageRow = { uuid: string; k: number; wall: number; cpu: number; rss: number; rssMax: number };
+type HourlyRow = { k: number; restarts: number; failures: number; up: number; repairs: number; repairMs: number };
 
-  constructor(db: Database.Database) {
-    const p = (sql: string): Database.Statement => db.prepare(sql);
-    this.s = {
-      // The last run begun before the range may reach into it.
-      lo: p('SELECT max(started) AS t FROM runs WHERE service_uuid = @uuid AND started < @start'),
-      restarts: p(`SELECT ${bucket('started')} AS k, count(*) AS n FROM runs
+/** The trend queries, prepared once, each with its parameters and the rows it reads. */
+function statements(db: Database.Database) {
+  type Range = { start: number; end: number; bucket: number };
+  return {
+    // The last run begun before the range may reach into it.
+    lo: db.prepare<{ uuid: string; start: number }, { t: number | null }>(
+      'SELECT max(started) AS t FROM runs WHERE service_uuid = @uuid AND started < @start',
+    ),
+    restarts: db.prepare<RunParams, BucketRow>(`SELECT ${bucket('started')} AS k, count(*) AS n FROM runs
         WHERE service_uuid = @uuid AND started >= @start AND started < @end AND cause = 'restart' GROUP BY k`),
-      failures: p(`SELECT ${bucket('ended')} AS k, count(*) AS n FROM runs
+    failures: db.prepare<RunParams, BucketRow>(`SELECT ${bucket('ended')} AS k, count(*) AS n FROM runs
         WHERE service_uuid = @uuid AND started >= @lo AND started < @end AND ${FAILED} AND ended >= @start AND ended < @end GROUP BY k`),
-      upWithin: p(`SELECT ${bucket('s')} AS k, sum(e - s) AS n FROM (${UP_SPAN})
+    upWithin: db.prepare<RunParams, BucketRow>(`SELECT ${bucket('s')} AS k, sum(e - s) AS n FROM (${UP_SPAN})
         WHERE e > s AND ${bucket('s')} = ${bucket('e - 1')} GROUP BY k`),
-      upAcross: p(`SELECT s, e FROM (${UP_SPAN}) WHERE e > s AND ${bucket('s')} != ${bucket('e - 1')}`),
-      repairs: p(`SELECT ${bucket('ended')} AS k, count(*) AS n, sum(repaired - ended) AS ms FROM runs
+    upAcross: db.prepare<RunParams, { s: number; e: number }>(
+      `SELECT s, e FROM (${UP_SPAN}) WHERE e > s AND ${bucket('s')} != ${bucket('e - 1')}`,
+    ),
+    repairs: db.prepare<RunParams, BucketRow>(`SELECT ${bucket('ended')} AS k, count(*) AS n, sum(repaired - ended) AS ms FROM runs
         WHERE service_uuid = @uuid AND started >= @lo AND started < @end AND ${FAILED} AND ended >= @start AND ended < @end
           AND repaired IS NOT NULL GROUP BY k`),
-      hourly: p(`SELECT ${bucket('hour')} AS k, sum(restarts) AS restarts, sum(failures) AS failures, sum(up_ms) AS up,
+    hourly: db.prepare<
+      Range & { uuid: string },
+      HourlyRow
+    >(`SELECT ${bucket('hour')} AS k, sum(restarts) AS restarts, sum(failures) AS failures, sum(up_ms) AS up,
           sum(repairs) AS repairs, sum(repair_ms) AS repairMs
         FROM run_hours WHERE service_uuid = @uuid AND hour >= @start AND hour < @end GROUP BY k`),
-      open: p('SELECT started FROM runs INDEXED BY runs_open WHERE service_uuid = @uuid AND ended IS NULL AND started < @end'),
-      // The densest burst of automatic restarts of the hours the range touches.
-      densest: p(`SELECT burst AS n, burst_at AS at FROM run_hours WHERE service_uuid = @uuid AND hour >= @from AND hour < @end
-        ORDER BY burst DESC, burst_at LIMIT 1`),
-      oldest: p('SELECT min(time) AS t FROM events'),
-      runaways: p(
-        `SELECT count(*) AS count, min(time) AS first FROM events WHERE type = 'runaway' AND service_uuid = @uuid AND time >= @start AND time < @end`,
-      ),
-      // Usage of every service at once: one pass over the range of the time index.
-      minutes: p(`SELECT b.service_uuid AS uuid, ${bucket('s.time')} AS k, sum(s.wall_ms) AS wall, sum(s.cpu_ms) AS cpu,
+    open: db.prepare<{ uuid: string; end: number }, { started: number }>(
+      'SELECT started FROM runs INDEXED BY runs_open WHERE service_uuid = @uuid AND ended IS NULL AND started < @end',
+    ),
+    // The densest burst of automatic restarts of the hours the range touches.
+    densest: db.prepare<
+      { uuid: string; from: number; end: number },
+      { at: number; n: number }
+    >(`SELECT burst AS n, burst_at AS at FROM run_hours
+        WHERE service_uuid = @uuid AND hour >= @from AND hour < @end ORDER BY burst DESC, burst_at LIMIT 1`),
+    oldest: db.prepare<[], { t: number | null }>('SELECT min(time) AS t FROM events'),
+    runaways: db.prepare<{ uuid: string; start: number; end: number }, { count: number; first: number | null }>(
+      `SELECT count(*) AS count, min(time) AS first FROM events WHERE type = 'runaway' AND service_uuid = @uuid AND time >= @start AND time < @end`,
+    ),
+    // Usage of every service at once: one pass over the range of the time index.
+    minutes: db.prepare<
+      Range,
+      UsageRow
+    >(`SELECT b.service_uuid AS uuid, ${bucket('s.time')} AS k, sum(s.wall_ms) AS wall, sum(s.cpu_ms) AS cpu,
           sum(s.rss_kb * s.wall_ms) AS rss, max(s.rss_max_kb) AS rssMax
         FROM samples s JOIN buddies b ON b.id = s.buddy_id WHERE s.time >= @start AND s.time < @end GROUP BY b.service_uuid, k`),
-      hours: p(`SELECT service_uuid AS uuid, ${bucket('hour')} AS k, sum(wall_ms) AS wall, sum(cpu_ms) AS cpu, sum(rss_kb_ms) AS rss,
+    hours: db.prepare<
+      Range,
+      UsageRow
+    >(`SELECT service_uuid AS uuid, ${bucket('hour')} AS k, sum(wall_ms) AS wall, sum(cpu_ms) AS cpu, sum(rss_kb_ms) AS rss,
           max(rss_max_kb) AS rssMax
         FROM samples_hourly WHERE hour >= @start AND hour < @end GROUP BY service_uuid, k`),
-    };
+  };
+}
+
+export class TrendQueries {
+  private readonly s: ReturnType<typeof statements>;
+
+  constructor(db: Database.Database) {
+    this.s = statements(db);
   }
 
   trend(q: TrendQuery, services: TrendService[], now = Date.now()): TrendResult {
@@ -109,12 +139,11 @@ export class TrendQueries {
         const u = usage.get(uuid);
         if (u) addSums(sums, u);
         this.runSums(q.metric, uuid, range, sums, hourly);
-        const p = { uuid, start, end };
-        const d = this.s.densest!.get({ ...p, from: Math.floor(start / HOUR_MS) * HOUR_MS }) as { at: number; n: number } | undefined;
+        const d = this.s.densest.get({ uuid, from: Math.floor(start / HOUR_MS) * HOUR_MS, end });
         if (d && (!densest || d.n > densest.n)) densest = d;
-        const r = this.s.runaways!.get(p) as { count: number; first: number | null };
-        runaways.count += r.count;
-        if (r.first !== null && (runaways.first === null || r.first < runaways.first)) runaways.first = r.first;
+        const r = this.s.runaways.get({ uuid, start, end });
+        if (r) runaways.count += r.count;
+        if (r && r.first !== null && (runaways.first === null || r.first < runaways.first)) runaways.first = r.first;
       }
       const values = computeSeries(q.metric, sums, svc.knownFrom, range);
       const out: TrendSeries = {
@@ -135,54 +164,45 @@ export class TrendQueries {
     const uses = USES[metric];
     if (!uses.some((k) => k === 'restarts' || k === 'failures' || k === 'upMs' || k === 'repairs')) return;
     if (hourly) return this.hourlySums(uuid, r, sums);
-    const lo = (this.s.lo!.get({ uuid, start: r.start }) as { t: number | null }).t ?? r.start;
-    const p = { uuid, start: r.start, end: r.end, bucket: r.bucketMs, lo, now: r.now };
-    const add = (name: string, into: number[], ms?: number[]): void => {
-      for (const row of this.s[name]!.all(p) as { k: number; n: number; ms?: number }[]) {
+    const lo = this.s.lo.get({ uuid, start: r.start })?.t ?? r.start;
+    const p: RunParams = { uuid, start: r.start, end: r.end, bucket: r.bucketMs, lo, now: r.now };
+    const add = (counts: Database.Statement<[RunParams], BucketRow>, into: number[], ms?: number[]): void => {
+      for (const row of counts.all(p)) {
         into[row.k]! += row.n;
         if (ms) ms[row.k]! += row.ms ?? 0;
       }
     };
-    if (uses.includes('restarts')) add('restarts', sums.restarts);
-    if (uses.includes('failures')) add('failures', sums.failures);
+    if (uses.includes('restarts')) add(this.s.restarts, sums.restarts);
+    if (uses.includes('failures')) add(this.s.failures, sums.failures);
     if (uses.includes('upMs')) {
-      add('upWithin', sums.upMs);
-      for (const x of this.s.upAcross!.all(p) as { s: number; e: number }[]) spreadUp(sums.upMs, r, x.s, x.e);
+      add(this.s.upWithin, sums.upMs);
+      for (const x of this.s.upAcross.all(p)) spreadUp(sums.upMs, r, x.s, x.e);
     }
-    if (uses.includes('repairs')) add('repairs', sums.repairs, sums.repairMs);
+    if (uses.includes('repairs')) add(this.s.repairs, sums.repairs, sums.repairMs);
   }
 
   /** The oldest event the database keeps: before it, what happened is not known any more. */
   historyStart(): number | null {
-    return (this.s.oldest!.get() as { t: number | null }).t;
+    return this.s.oldest.get()?.t ?? null;
   }
 
   /** Whole-hour buckets: the hourly sums, and the open runs up to now. */
   private hourlySums(uuid: string, r: Range, sums: BucketSums): void {
-    type Row = { k: number; restarts: number; failures: number; up: number; repairs: number; repairMs: number };
-    for (const row of this.s.hourly!.all({ uuid, start: r.start, end: r.end, bucket: r.bucketMs }) as Row[]) {
+    for (const row of this.s.hourly.all({ uuid, start: r.start, end: r.end, bucket: r.bucketMs })) {
       sums.restarts[row.k]! += row.restarts;
       sums.failures[row.k]! += row.failures;
       sums.upMs[row.k]! += row.up;
       sums.repairs[row.k]! += row.repairs;
       sums.repairMs[row.k]! += row.repairMs;
     }
-    for (const o of this.s.open!.all({ uuid, end: r.end }) as { started: number }[])
-      spreadUp(sums.upMs, r, Math.max(o.started, r.start), Math.min(r.now, r.end));
+    for (const o of this.s.open.all({ uuid, end: r.end })) spreadUp(sums.upMs, r, Math.max(o.started, r.start), Math.min(r.now, r.end));
   }
 
   /** Usage sums per service: whole-hour buckets from the hourly sums (kept for AuditMaxAge), others from minute records (7 days). */
   private usage(r: Range, hourly: boolean): Map<string, BucketSums> {
     const n = bucketCount(r);
     const out = new Map<string, BucketSums>();
-    const rows = this.s[hourly ? 'hours' : 'minutes']!.all({ start: r.start, end: r.end, bucket: r.bucketMs }) as {
-      uuid: string;
-      k: number;
-      wall: number;
-      cpu: number;
-      rss: number;
-      rssMax: number;
-    }[];
+    const rows = (hourly ? this.s.hours : this.s.minutes).all({ start: r.start, end: r.end, bucket: r.bucketMs });
     for (const row of rows) {
       let sums = out.get(row.uuid);
       if (!sums) out.set(row.uuid, (sums = emptySums(n)));

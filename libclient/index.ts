@@ -39,6 +39,7 @@ export type {
   Unsupervised,
 } from '../schema/records.js';
 export { SERVICE_STATES, DESIRED_STATES, EVENT_TYPES, EVENT_TYPE_NAMES } from '../schema/records.js';
+export { detailOf, type EventDetails } from '../schema/event-details.js';
 export type {
   ControllerInfo,
   ControllerStatus,

@@ -1,6 +1,7 @@
 // Events and failures in plain words, for people: what upk why prints, and what any client may show.
 import type { FailureStory } from '../schema/client-protocol.js';
 import { formatDuration } from '../schema/durations.js';
+import { detailOf } from '../schema/event-details.js';
 import type { ServiceEvent } from '../schema/records.js';
 
 /** "2026-11-21 03:12:07 UTC" */
@@ -34,47 +35,62 @@ const SIGNAL_HINTS: Record<string, string> = {
 
 /** One event in a few words: "restarted (pid 4188)", "waiting 1 s before the next start (ratelimit)". */
 export function describeEvent(e: ServiceEvent): string {
-  const d = e.detail ?? {};
-  const ms = (k: string): string => (typeof d[k] === 'number' ? formatDuration(d[k]) : '?');
+  const ms = (v: number | undefined): string => (v !== undefined ? formatDuration(v) : '?');
   switch (e.type) {
     case 'spawned':
-      return `${d.restart === true ? 'restarted automatically' : 'started'} (pid ${e.pid})`;
+      return `${detailOf(e, 'spawned').restart === true ? 'restarted automatically' : 'started'} (pid ${e.pid})`;
     case 'adopted':
       return `taken over by a new buddy, still running (pid ${e.pid})`;
     case 'spawn_failed':
-      return `could not be started: ${String(d.error ?? 'unknown error')}`;
-    case 'exited':
-      return `${describeExit(e.code, e.signal, d.unknown === true)} after ${ms('uptimeMs')}${d.requested === true ? ', as asked' : ''}`;
+      return `could not be started: ${detailOf(e, 'spawn_failed').error ?? 'unknown error'}`;
+    case 'exited': {
+      const d = detailOf(e, 'exited');
+      return `${describeExit(e.code, e.signal, d.unknown === true)} after ${ms(d.uptimeMs)}${d.requested === true ? ', as asked' : ''}`;
+    }
     case 'stopping':
-      return d.restart === true ? 'stopping, to restart' : 'stopping';
+      return detailOf(e, 'stopping').restart === true ? 'stopping, to restart' : 'stopping';
     case 'stopped':
       return 'stopped: nothing of it runs';
-    case 'signal_sent':
-      return `${e.signal} sent to ${d.group === true ? 'its process group' : `pid ${e.pid}`} (${String(d.reason ?? 'user')})`;
-    case 'backoff':
-      return `waiting ${ms('delayMs')} before the next start (${String(d.reason ?? 'ratelimit')})`;
-    case 'runaway':
-      return `too many starts (${String(d.starts ?? '?')} within ${ms('windowMs')}): starts held until ${typeof d.until === 'string' ? utcTime(d.until) : '?'}`;
+    case 'signal_sent': {
+      const d = detailOf(e, 'signal_sent');
+      return `${e.signal} sent to ${d.group === true ? 'its process group' : `pid ${e.pid}`} (${d.reason ?? 'user'})`;
+    }
+    case 'backoff': {
+      const d = detailOf(e, 'backoff');
+      return `waiting ${ms(d.delayMs)} before the next start (${d.reason ?? 'ratelimit'})`;
+    }
+    case 'runaway': {
+      const d = detailOf(e, 'runaway');
+      return `too many starts (${d.starts ?? '?'} within ${ms(d.windowMs)}): starts held until ${d.until !== undefined ? utcTime(d.until) : '?'}`;
+    }
     case 'failed':
-      return `given up after ${String(d.failures ?? '?')} failures in a row: no more automatic restarts until someone starts it`;
-    case 'desired':
-      return `wanted ${String(d.desired)} (${String(d.cause ?? '')})`;
+      return `given up after ${detailOf(e, 'failed').failures ?? '?'} failures in a row: no more automatic restarts until someone starts it`;
+    case 'desired': {
+      const d = detailOf(e, 'desired');
+      return `wanted ${String(d.desired)} (${d.cause ?? ''})`;
+    }
     case 'buddy_started':
       return `a buddy started (pid ${e.pid})`;
     case 'buddy_exiting':
-      return `its buddy exits (${String(d.reason ?? '')})`;
+      return `its buddy exits (${detailOf(e, 'buddy_exiting').reason ?? ''})`;
     case 'action_started':
-      return `action ${String(d.action)} started`;
-    case 'action_finished':
-      return `action ${String(d.action)} ${e.signal ? `killed by ${e.signal}` : `exited with code ${e.code ?? '?'}`} after ${ms('durationMs')}`;
+      return `action ${String(detailOf(e, 'action_started').action)} started`;
+    case 'action_finished': {
+      const d = detailOf(e, 'action_finished');
+      return `action ${String(d.action)} ${e.signal ? `killed by ${e.signal}` : `exited with code ${e.code ?? '?'}`} after ${ms(d.durationMs)}`;
+    }
     case 'reconfigured':
       return 'its buddy took in a configuration change';
     case 'events_dropped':
-      return `${String(d.count ?? '?')} events were lost (the buddy's ring and journal were full)`;
-    case 'output_failed':
-      return `its ${String(d.stream)} cannot be written to ${String(d.file)}, and is lost until it can: ${String(d.error ?? '')}`;
-    case 'output_resumed':
-      return `its ${String(d.stream)} is written to ${String(d.file)} again (${String(d.lostBytes ?? '?')} bytes were lost)`;
+      return `${detailOf(e, 'events_dropped').count ?? '?'} events were lost (the buddy's ring and journal were full)`;
+    case 'output_failed': {
+      const d = detailOf(e, 'output_failed');
+      return `its ${String(d.stream)} cannot be written to ${String(d.file)}, and is lost until it can: ${d.error ?? ''}`;
+    }
+    case 'output_resumed': {
+      const d = detailOf(e, 'output_resumed');
+      return `its ${String(d.stream)} is written to ${String(d.file)} again (${d.lostBytes ?? '?'} bytes were lost)`;
+    }
   }
 }
 
@@ -101,13 +117,13 @@ export function describeFailure(story: FailureStory, now = Date.now()): string[]
     lines.push(`How: it could not be started: ${f.error ?? 'unknown error'}.`);
   } else {
     lines.push(`What ended: process ${f.run.pid}${command}, started ${utcTime(f.run.started)} ${how}.`);
-    const uptime =
-      typeof f.event?.detail?.uptimeMs === 'number' ? f.event.detail.uptimeMs : Date.parse(endedAt) - Date.parse(f.run.started);
-    let exit = `How: it ${describeExit(f.run.code, f.run.signal, f.event?.detail?.unknown === true)} after ${formatDuration(uptime)}; nobody had asked it to stop.`;
+    const exited = detailOf(f.event, 'exited');
+    const uptime = exited.uptimeMs ?? Date.parse(endedAt) - Date.parse(f.run.started);
+    let exit = `How: it ${describeExit(f.run.code, f.run.signal, exited.unknown === true)} after ${formatDuration(uptime)}; nobody had asked it to stop.`;
     if (f.run.signal) {
       const sent = f.signals.find((s) => s.signal === f.run.signal);
       exit += sent
-        ? ` upkeeper sent that signal (${String(sent.detail?.reason ?? 'user')}) at ${utcTime(sent.time)}.`
+        ? ` upkeeper sent that signal (${detailOf(sent, 'signal_sent').reason ?? 'user'}) at ${utcTime(sent.time)}.`
         : ` upkeeper did not send it${f.run.signal === 'SIGKILL' ? ": a SIGKILL nobody sent is often the kernel's out-of-memory killer (see dmesg or journalctl -k)" : ''}.`;
     }
     lines.push(exit);

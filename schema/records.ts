@@ -150,7 +150,7 @@ export const EVENT_TYPE_NAMES = Object.keys(EVENT_TYPES) as EventType[];
  * never an event, and clients do not see it as one.
  */
 export const USAGE_RECORD = 'usage';
-export interface UsageDetail {
+export type UsageDetail = {
   /** The stretch measured: from the start of its first interval to its last measurement (ms since the epoch). */
   from: number;
   to: number;
@@ -163,7 +163,7 @@ export interface UsageDetail {
   processes: number;
   /** Measurements taken. */
   samples: number;
-}
+};
 
 /** The last lines a service wrote before an exit nobody asked for (each stream: at most 10 lines, 2 KiB). */
 export interface LastOutput {

@@ -55,7 +55,7 @@ describe('client limits', { timeout: 120_000 }, () => {
     // A history larger than one message may carry, written straight into the database meanwhile.
     assert.equal((await box.upk(['controller', 'stop'])).code, 0);
     const store = new AuditStore(join(box.stateDir, 'upkeeper.db'));
-    const uuid = (store.db.prepare(`SELECT uuid FROM services WHERE name = 'big'`).get() as { uuid: string }).uuid;
+    const uuid = store.servicesNamed('big')[0]!.uuid;
     const buddyId = store.buddyId(randomUUID(), uuid, 1, Date.now() - 3_600_000);
     const t0 = Date.now() - 3_600_000;
     const events = Array.from({ length: BIG_EVENTS }, (_, i) => ({

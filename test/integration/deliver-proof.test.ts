@@ -8,6 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import { AuditStore } from '../../controller/audit-store.js';
 import { BuddyEndpoint } from '../../controller/buddy-endpoint.js';
 import { BuddyLink } from '../../controller/buddy-link.js';
@@ -81,12 +82,20 @@ describe('a delivery proves where it comes from', { timeout: 60_000 }, () => {
     }
   }
 
-  const stored = (): number[] =>
-    (
-      store.db
-        .prepare('SELECT e.seq FROM events e JOIN buddies b ON b.id = e.buddy_id WHERE b.instance = ? ORDER BY e.seq')
-        .all(link.instance) as { seq: number }[]
-    ).map((r) => r.seq);
+  /** The sequence numbers stored for the buddy, read through a connection of the test's own. */
+  const stored = (): number[] => {
+    const db = new Database(join(box.stateDir, 'upkeeper.db'), { readonly: true });
+    try {
+      return db
+        .prepare<[string], { seq: number }>(
+          'SELECT e.seq FROM events e JOIN buddies b ON b.id = e.buddy_id WHERE b.instance = ? ORDER BY e.seq',
+        )
+        .all(link.instance)
+        .map((r) => r.seq);
+    } finally {
+      db.close();
+    }
+  };
 
   it('takes the delivery of the buddy that holds the events', async () => {
     // What the buddy would deliver: its oldest, unacknowledged.

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { AuditStore } from '../../controller/audit-store.js';
 import type { TrendMetric, TrendQuery } from '../../schema/client-protocol.js';
 import type { BuddyEvent, UsageDetail } from '../../schema/records.js';
@@ -18,11 +19,13 @@ type Ev = Omit<BuddyEvent, 'seq'>;
 class Fixture {
   readonly dir = mkdtempSync(join(tmpdir(), 'upk-trend-'));
   readonly store = new AuditStore(join(this.dir, 'upkeeper.db'));
+  /** The test's own connection to the file: rows the store has no method for. */
+  readonly sql = new Database(join(this.dir, 'upkeeper.db'));
   private seqs = new Map<number, number>();
 
   service(name: string): string {
     const uuid = `00000000-0000-4000-8000-${String(this.seqs.size + Math.floor(Math.random() * 1e6)).padStart(12, '0')}`;
-    this.store.db
+    this.sql
       .prepare(`INSERT INTO services (uuid, name, config, desired, created, modified) VALUES (?, ?, '{}', 'running', ?, ?)`)
       .run(uuid, name, T0, T0);
     return uuid;
@@ -46,12 +49,13 @@ class Fixture {
   }
 
   runs(uuid: string) {
-    return this.store.db
+    return this.sql
       .prepare('SELECT pid, started, ended, cause, outcome, code, signal FROM runs WHERE service_uuid = ? ORDER BY started, id')
       .all(uuid);
   }
 
   close(): void {
+    this.sql.close();
     this.store.close();
     rmSync(this.dir, { recursive: true, force: true });
   }
@@ -281,7 +285,7 @@ describe('runs across buddies', { timeout: 10_000 }, () => {
     const b = f.buddy(svc, 'in1');
     f.add(svc, b, [spawned(10, 400, false), exited(10, 400, { code: 1 })]);
     const runs = () =>
-      f.store.db.prepare('SELECT repaired FROM runs WHERE service_uuid = ? ORDER BY id').all(svc) as { repaired: number | null }[];
+      f.sql.prepare('SELECT repaired FROM runs WHERE service_uuid = ? ORDER BY id').all(svc) as { repaired: number | null }[];
     assert.deepEqual(runs(), [{ repaired: null }]);
     f.add(svc, b, [spawned(11, 401, true)]);
     assert.deepEqual(runs()[0], { repaired: at(11) });
@@ -293,22 +297,22 @@ describe('runs across buddies', { timeout: 10_000 }, () => {
     f.add(svc, b1, [spawned(50, 500, false)]);
     const b2 = f.buddy(svc, 'late2');
     f.add(svc, b2, [{ time: at(20), type: 'adopted', pid: 499, detail: { startedAt: new Date(at(5)).toISOString() } }]);
-    const open = f.store.db.prepare('SELECT count(*) AS n FROM runs WHERE service_uuid = ? AND ended IS NULL').get(svc) as { n: number };
+    const open = f.sql.prepare('SELECT count(*) AS n FROM runs WHERE service_uuid = ? AND ended IS NULL').get(svc) as { n: number };
     assert.equal(open.n, 1, 'only the latest run is open');
   });
 
   it('rebuilding the runs from the events gives the same rows', () => {
     const all = () => [
-      f.store.db
+      f.sql
         .prepare(
           'SELECT service_uuid, buddy_id, pid, started, ended, cause, outcome, code, signal, repaired FROM runs ORDER BY service_uuid, started, id',
         )
         .all(),
-      f.store.db.prepare('SELECT * FROM run_hours ORDER BY service_uuid, hour').all(),
+      f.sql.prepare('SELECT * FROM run_hours ORDER BY service_uuid, hour').all(),
     ];
     const before = all();
     assert.ok(before[0]!.length >= 3 && before[1]!.length >= 2);
-    f.store.db.transaction(() => f.store.runs.rebuild())();
+    f.store.transaction(() => f.store.runs.rebuild());
     assert.deepEqual(all(), before);
   });
 });

@@ -10,7 +10,8 @@ import { BUDDY_PROTOCOL, buddyValidators, controllerBuddyValidators } from '../.
 import { clientValidators } from '../../schema/client-protocol.js';
 import { ErrorCode } from '../../schema/errors.js';
 import { ExitCode, exitCodeFor } from '../../schema/exit-codes.js';
-import { EVENT_TYPE_NAMES, SERVICE_STATES } from '../../schema/records.js';
+import { DETAIL_FIELDS } from '../../schema/event-details.js';
+import { EVENT_TYPE_NAMES, EVENT_TYPES, SERVICE_STATES } from '../../schema/records.js';
 import { LOG, RUN_DIR, SCRIPT, actionPipe } from '../../schema/run-dir.js';
 import { STATE_DIR } from '../../schema/state-dir.js';
 
@@ -106,6 +107,22 @@ test('events.md: every event type and every state', T, () => {
   }
   for (const state of SERVICE_STATES) {
     assertMatches(events, new RegExp(`^\\| \`${state}\` \\|`, 'm'), `docs/events.md has no table row for state ${state}`);
+  }
+});
+
+test("events.md: each event type's detail fields, as EventDetails defines them", T, () => {
+  const events = doc('events.md');
+  const section = /^## Event types\n([\s\S]*?)^## /m.exec(events)?.[1] ?? '';
+  for (const type of EVENT_TYPE_NAMES) {
+    const row = new RegExp(`^\\| \`${type}\` \\|.*$`, 'm').exec(section)?.[0] ?? '';
+    const documented = [...new Set([...row.matchAll(/`detail\.(\w+)`/g)].map((m) => m[1]!))].sort();
+    const defined = Object.keys(DETAIL_FIELDS[type]).sort();
+    assert.deepEqual(documented, defined, `docs/events.md: the detail fields of ${type} are not those of EventDetails`);
+  }
+  for (const type of EVENT_TYPE_NAMES) {
+    for (const m of EVENT_TYPES[type].matchAll(/detail\.(\w+)/g)) {
+      assert.ok(m[1]! in DETAIL_FIELDS[type], `EVENT_TYPES.${type} names detail.${m[1]!}, which EventDetails does not define`);
+    }
   }
 });
 

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Machine, type Effect, type Input, type MachinePolicy } from '../../buddy/machine.js';
+import { detailOf } from '../../schema/event-details.js';
 
 const policy = (p: Partial<MachinePolicy> = {}): MachinePolicy => ({
   killTimeoutMs: 10_000,
@@ -32,7 +33,7 @@ function harness(p: Partial<MachinePolicy> = {}) {
   };
 }
 
-const kinds = (effects: Effect[]): string[] => effects.map((e) => (e.kind === 'emit' ? `emit:${e.type}` : e.kind));
+const kinds = (effects: Effect[]): string[] => effects.map((e) => (e.kind === 'emit' ? `emit:${e.event.type}` : e.kind));
 const settled = (effects: Effect[]) => effects.filter((e): e is Extract<Effect, { kind: 'settle' }> => e.kind === 'settle');
 
 /** Start and reach `running` (spawned, then up for MinUptime). */
@@ -386,8 +387,8 @@ describe('machine: adoption', { timeout: 5000 }, () => {
     const s = h.m.snapshot();
     assert.deepEqual([s.state, s.desired, s.pid, s.restarts, s.started], ['running', 'running', 55, 4, h.now - 60_000]);
     const exit = h.feed({ kind: 'exited', code: null, signal: null, unknown: true });
-    const exited = exit.find((x) => x.kind === 'emit' && x.type === 'exited') as Extract<Effect, { kind: 'emit' }>;
-    assert.equal(exited.fields.detail?.unknown, true);
+    const exited = exit.find((x) => x.kind === 'emit' && x.event.type === 'exited') as Extract<Effect, { kind: 'emit' }>;
+    assert.equal(detailOf(exited.event, 'exited').unknown, true);
     assert.ok(kinds(h.feed({ kind: 'group_gone' })).includes('spawn'), 'restarts by policy');
   });
 

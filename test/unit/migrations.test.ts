@@ -51,8 +51,8 @@ describe('migrations', { timeout: 10_000 }, () => {
     old.close();
 
     const store = new AuditStore(file);
+    const db = new Database(file, { readonly: true }); // the store's own connection is its own
     try {
-      const db = store.db;
       const versions = (db.prepare('SELECT version FROM schema_migrations ORDER BY version').all() as { version: number }[]).map(
         (r) => r.version,
       );
@@ -94,6 +94,7 @@ describe('migrations', { timeout: 10_000 }, () => {
         { id: 4, request: 'stop', result: 'ok', outcome: 'stopped' },
       ]);
     } finally {
+      db.close();
       store.close();
     }
   });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { AuditStore } from '../../controller/audit-store.js';
-import { Retention } from '../../controller/retention.js';
+import Database from 'better-sqlite3';
 import type { BuddyEvent } from '../../schema/records.js';
 
 const DAY = 86_400_000;
@@ -14,8 +14,10 @@ const NOW = Date.UTC(2026, 5, 1);
 function fixture() {
   const dir = mkdtempSync(join(tmpdir(), 'upk-retain-'));
   const store = new AuditStore(join(dir, 'upkeeper.db'));
+  /** The test's own connection to the file: rows the store has no method for. */
+  const sql = new Database(join(dir, 'upkeeper.db'));
   const uuid = '00000000-0000-4000-8000-000000000001';
-  store.db
+  sql
     .prepare(`INSERT INTO services (uuid, name, config, desired, created, modified) VALUES (?, 'web', '{}', 'running', ?, ?)`)
     .run(uuid, NOW - 200 * DAY, NOW);
   const buddy = store.buddyId('b', uuid, 1, NOW - 200 * DAY);
@@ -33,12 +35,13 @@ function fixture() {
       { time: t + 120_000, type: 'exited', pid, code: 1, detail: { requested: false } },
     ]);
   };
-  const count = (table: string) => (store.db.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+  const count = (table: string) => (sql.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
   const close = () => {
+    sql.close();
     store.close();
     rmSync(dir, { recursive: true, force: true });
   };
-  return { store, uuid, add, run, count, close };
+  return { store, sql, uuid, add, run, count, close };
 }
 
 describe('retention', { timeout: 10_000 }, () => {
@@ -50,20 +53,20 @@ describe('retention', { timeout: 10_000 }, () => {
     fixtures.push(f);
     for (const [i, days] of [120, 100, 30, 3].entries()) f.run(days, 100 + i);
     f.store.beginRequest({ client: 'upk', clientPid: 1, clientUser: 'me', request: 'start', serviceUuid: f.uuid, params: {} });
-    f.store.db.prepare('UPDATE client_requests SET time = ?').run(NOW - 95 * DAY);
+    f.sql.prepare('UPDATE client_requests SET time = ?').run(NOW - 95 * DAY);
     f.store.recordChanges([{ service: 'web', uuid: f.uuid, change: 'changed', message: 'x' }], 'reload', NOW - 1 * DAY);
     assert.deepEqual(
       [f.count('events'), f.count('runs'), f.count('run_hours'), f.count('samples'), f.count('samples_hourly')],
       [8, 4, 4, 4, 4],
     );
 
-    const r = await new Retention(f.store.db, { maxAgeSeconds: 90 * 86400, maxRecords: null }, () => undefined).prune(NOW);
+    const r = await f.store.retention({ maxAgeSeconds: 90 * 86400, maxRecords: null }, () => undefined).prune(NOW);
     assert.deepEqual(r.deleted, { events: 4, client_requests: 1, runs: 2, run_hours: 2, samples: 3, samples_hourly: 2 });
     assert.deepEqual(
       [f.count('events'), f.count('runs'), f.count('samples'), f.count('samples_hourly'), f.count('config_changes')],
       [4, 2, 1, 2, 1],
     );
-    const oldest = f.store.db.prepare('SELECT min(time) AS t FROM events').get() as { t: number };
+    const oldest = f.sql.prepare('SELECT min(time) AS t FROM events').get() as { t: number };
     assert.equal(oldest.t, NOW - 30 * DAY);
   });
 
@@ -71,11 +74,11 @@ describe('retention', { timeout: 10_000 }, () => {
     const f = fixture();
     fixtures.push(f);
     for (let i = 0; i < 10; i++) f.run(10 - i, 200 + i); // 20 events, 10 runs, a day apart
-    const r = await new Retention(f.store.db, { maxAgeSeconds: null, maxRecords: 7 }, () => undefined).prune(NOW);
+    const r = await f.store.retention({ maxAgeSeconds: null, maxRecords: 7 }, () => undefined).prune(NOW);
     assert.equal(r.deleted.events, 13);
     assert.equal(f.count('events'), 7);
-    const kept = f.store.db.prepare('SELECT min(time) AS t FROM events').get() as { t: number };
-    const runs = f.store.db.prepare('SELECT min(started) AS t, count(*) AS n FROM runs').get() as { t: number; n: number };
+    const kept = f.sql.prepare('SELECT min(time) AS t FROM events').get() as { t: number };
+    const runs = f.sql.prepare('SELECT min(started) AS t, count(*) AS n FROM runs').get() as { t: number; n: number };
     assert.ok(runs.t >= kept.t - 120_000, 'no run ended before the oldest event kept');
     assert.equal(runs.n, 4);
   });
@@ -85,7 +88,7 @@ describe('retention', { timeout: 10_000 }, () => {
     fixtures.push(f);
     f.run(400, 1);
     f.run(1, 2);
-    const r = await new Retention(f.store.db, { maxAgeSeconds: null, maxRecords: null }, () => undefined).prune(NOW);
+    const r = await f.store.retention({ maxAgeSeconds: null, maxRecords: null }, () => undefined).prune(NOW);
     assert.deepEqual(r.deleted, { samples: 1 });
     assert.equal(f.count('events'), 4);
   });
