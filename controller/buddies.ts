@@ -145,7 +145,7 @@ export class Buddies {
   }
 
   /** The link to the service's buddy if one answers; never starts one. */
-  async reach(entry: ServiceEntry): Promise<BuddyLink | null> {
+  private async reach(entry: ServiceEntry): Promise<BuddyLink | null> {
     if (entry.link?.open) return entry.link;
     const link = await BuddyLink.connect(join(entry.runDir, RUN_DIR.socket)).catch(() => null);
     if (link) this.bind(entry, link);
@@ -273,12 +273,12 @@ export class Buddies {
   private async reconcile(entry: ServiceEntry, link: BuddyLink, found: boolean): Promise<void> {
     const buddyWants = link.hello.status.desired;
     const cfg = entry.config;
-    const disagree = found && buddyWants !== entry.desired;
+    const behind = found && buddyWants !== entry.desired && (await this.databaseBehind(entry, buddyWants));
     const decision = reconciliation({
       found,
       buddyWants,
-      desired: entry.desired,
-      databaseBehind: disagree && (await this.databaseBehind(entry, buddyWants)),
+      desired: entry.desired, // (read after the wait: a command may have changed it meanwhile)
+      databaseBehind: behind,
       preferBuddyStateForStopped: cfg.preferBuddyStateForStopped,
       preferBuddyStateForRunning: cfg.preferBuddyStateForRunning,
     });

@@ -18,9 +18,9 @@ type Command = 'start' | 'stop' | 'restart' | 'reload';
 export type CommandMethods = 'start' | 'stop' | 'restart' | 'reload' | 'action' | 'signal' | 'config.reload' | 'remove';
 
 export interface CommandParts extends AuditParts {
-  readonly services: ServiceTable;
+  readonly services: Pick<ServiceTable, 'resolve' | 'resolveOne'>;
   readonly lifecycle: Pick<Lifecycle, 'stopping' | 'refuseDuringShutdown'>;
-  readonly control: ServiceControl;
+  readonly control: Pick<ServiceControl, 'start' | 'stop' | 'restart' | 'reload' | 'each' | 'startMany' | 'waitingForRestart'>;
   readonly buddies: Pick<Buddies, 'call'>;
   readonly configuration: Pick<Configuration, 'reload' | 'remove'>;
   /** A polling round over these services: their events are in the database after it. */
@@ -69,10 +69,7 @@ export function commandHandlers(p: CommandParts): Pick<Handlers<ClientMethods, C
 
   const command = (kind: Command) => async (q: { services: string[] }, ctx: ClientContext) => {
     p.lifecycle.refuseDuringShutdown();
-    const entries = p.services.resolve(q.services);
-    if (kind === 'start' || kind === 'restart') return p.control.startMany(entries, (e) => control(kind, e, ctx));
-    const together = new Set(entries);
-    return Promise.all(entries.map((e) => control(kind, e, ctx, together)));
+    return p.control.each(kind, p.services.resolve(q.services), (e, together) => control(kind, e, ctx, together));
   };
 
   return {
@@ -112,8 +109,7 @@ export function commandHandlers(p: CommandParts): Pick<Handlers<ClientMethods, C
       });
       if (q.restart && r.ok) {
         // The running services whose changes wait for their next start, restarted now (each audited).
-        const waiting = r.changes.filter((x) => x.restart).flatMap((x) => p.services.get(x.service) ?? []);
-        r.restarted = await p.control.startMany(waiting, (e) => control('restart', e, ctx));
+        r.restarted = await p.control.each('restart', p.control.waitingForRestart(r.changes), (e) => control('restart', e, ctx));
       }
       return r;
     },

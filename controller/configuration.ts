@@ -118,7 +118,7 @@ export class Configuration {
 
   /** `upk remove`: stop and forget services the configuration files no longer define. */
   async remove(entries: ServiceEntry[]): Promise<ConfigChange[]> {
-    const defined = entries.filter((e) => !e.missing);
+    const defined = entries.filter((e) => e.standing === 'configured'); // (missing, or already being removed)
     if (defined.length > 0) {
       const where = defined.map((e) => `${e.config.id} (${e.config.file})`).join(', ');
       throw new UpkError(ErrorCode.BAD_REQUEST, `still defined in the configuration: ${where}; delete it there and reload first`);

@@ -244,6 +244,7 @@ export class Controller {
     });
     const control: ServiceControl = new ServiceControl({
       services,
+      attach: (entry) => buddies.linkOf(entry),
       command: (entry, command) => buddies.call(entry, command, { controller: true }),
       reload: (entry) => buddies.reload(entry),
       setDesired,

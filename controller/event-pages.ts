@@ -26,7 +26,7 @@ const CHUNK = 500;
  */
 type Cursor = { after: number; left: number } | { at: EventPosition; to: EventPosition; upTo: number; left: number };
 
-export function eventPage(store: AuditStore, q: EventPageQuery, uuids: string[] | null): EventPage {
+export function eventPage(store: Pick<AuditStore, 'events'>, q: EventPageQuery, uuids: string[] | null): EventPage {
   const { afterId: _ignored, ...filter } = q; // paging goes by its cursor, never by afterId
   const events = store.events;
   const cursor = q.cursor !== undefined ? decode(q.cursor) : firstCursor(store, q, filter, uuids);
@@ -57,7 +57,7 @@ export function eventPage(store: AuditStore, q: EventPageQuery, uuids: string[] 
 }
 
 /** The first page's cursor: after `afterId`, or the range of the newest `limit` events (null: none). */
-function firstCursor(store: AuditStore, q: EventPageQuery, filter: EventQuery, uuids: string[] | null): Cursor | null {
+function firstCursor(store: Pick<AuditStore, 'events'>, q: EventPageQuery, filter: EventQuery, uuids: string[] | null): Cursor | null {
   const limit = q.limit ?? EVENTS_PAGE_MAX;
   if (q.afterId !== undefined) return { after: q.afterId, left: limit };
   const upTo = store.events.lastId();

@@ -24,11 +24,6 @@ export class Lifecycle {
     return this.current === 'stopping';
   }
 
-  /** A shutdown was asked (also once the controller stops after it): buddies that exit are not started again. */
-  get shuttingDown(): boolean {
-    return this.shutdownAsked;
-  }
-
   /** Why clients are disconnected when the controller stops. */
   get closingReason(): 'shutdown' | 'stop' {
     return this.shutdownAsked ? 'shutdown' : 'stop';

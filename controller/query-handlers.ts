@@ -14,13 +14,13 @@ import type { ServiceTable } from './service-table.js';
 import { storedConfig } from './stored-config.js';
 
 /** How long a request that only reads waits for a polling round before it answers with what is known. */
-export const READ_WAIT_MS = 500;
+const READ_WAIT_MS = 500;
 
 export type QueryMethods = 'list' | 'status' | 'events' | 'events.page' | 'trend' | 'why' | 'logs';
 
 export interface QueryParts {
   readonly services: ServiceTable;
-  readonly store: AuditStore;
+  readonly store: Pick<AuditStore, 'events' | 'createdTimes' | 'trends' | 'serviceByUuid' | 'failureStory' | 'servicesNamed'>;
   /** A polling round over these services (all when omitted), waited for at most `maxWaitMs`. */
   collect(entries: ServiceEntry[] | undefined, maxWaitMs: number): Promise<void>;
 }

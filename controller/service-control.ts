@@ -4,6 +4,7 @@
 // that need it running (and says so); a restart whose prerequisites are down starts them first; a
 // reload after which the service's process is gone is no reload.
 import type { CommandOutcome } from '../schema/buddy-protocol.js';
+import type { ConfigChangeRecord } from '../schema/client-protocol.js';
 import { conflictsOf, prerequisiteGroups, type DependencyNode } from '../schema/config/dependencies.js';
 import type { ActionResult, DesiredState } from '../schema/records.js';
 import type { Logger } from './log.js';
@@ -15,13 +16,15 @@ export type StartOutcome = Pick<CommandOutcome, 'ok' | 'message'> & Partial<Pick
 export type ReloadOutcome = { ok: boolean; message: string; action: ActionResult };
 
 /** After a reload script, how long its service has to show it survived the reload. */
-export const RELOAD_SETTLE_MS = 250;
+const RELOAD_SETTLE_MS = 250;
 /** How long a reload waits for the polling round that tells whether its service survived. */
 const RELOAD_CHECK_WAIT_MS = 500;
 
 /** What service control needs of the controller. */
 export interface ControlParts {
-  readonly services: ServiceTable;
+  readonly services: Pick<ServiceTable, 'all' | 'get'>;
+  /** Make sure the service has a buddy: the bound one, else one attached (connect, else launch). */
+  attach(entry: ServiceEntry): Promise<unknown>;
   /** Send a command to the service's buddy (one is attached when none is bound). */
   command(entry: ServiceEntry, command: 'start' | 'stop' | 'restart'): Promise<CommandOutcome>;
   /** Run the service's reload script (one is attached when none is bound). */
@@ -68,6 +71,25 @@ export class ServiceControl {
     return entries.map((e) => results.get(e)!);
   }
 
+  /**
+   * Carry a command out on several services: starts and restarts in StartPriority waves (startMany),
+   * stops and reloads all at once; `one` gets each service and every service the command names.
+   */
+  each<T>(
+    command: 'start' | 'stop' | 'restart' | 'reload',
+    entries: ServiceEntry[],
+    one: (e: ServiceEntry, together: ReadonlySet<ServiceEntry>) => Promise<T>,
+  ): Promise<T[]> {
+    const together = new Set(entries);
+    if (command === 'start' || command === 'restart') return this.startMany(entries, (e) => one(e, together));
+    return Promise.all(entries.map((e) => one(e, together)));
+  }
+
+  /** After a configuration reload: the running services whose changes wait for their next start. */
+  waitingForRestart(changes: readonly ConfigChangeRecord[]): ServiceEntry[] {
+    return changes.filter((x) => x.restart).flatMap((x) => this.parts.services.get(x.service) ?? []);
+  }
+
   /** The services whose start is due (reconciliation found they should run), in waves. */
   startDue(entries: ServiceEntry[]): Promise<StartOutcome[]> {
     return this.startMany(
@@ -101,6 +123,7 @@ export class ServiceControl {
   /** Run the reload script; a reload after which the service's process is gone (a HUP it does not handle) is no reload. */
   async reload(entry: ServiceEntry): Promise<ReloadOutcome> {
     const { clock } = this.parts;
+    await this.parts.attach(entry); // (a buddy attached now tells the pid the reload goes to)
     const before = entry.status?.pid ? { pid: entry.status.pid, at: clock.now() } : null;
     const action = await this.parts.reload(entry);
     const done = { ok: action.code === 0, message: describeAction(action), action };
@@ -120,12 +143,12 @@ export class ServiceControl {
   }
 
   /** True when every prerequisite of the service has a provider that runs. */
-  prerequisitesUp(entry: ServiceEntry): boolean {
+  private prerequisitesUp(entry: ServiceEntry): boolean {
     return this.groups(entry).every((g) => g.providers.some(isUp));
   }
 
   /** Running services that need this one (for the message of a stop: they are not stopped). */
-  dependentsUp(entry: ServiceEntry): ServiceEntry[] {
+  private dependentsUp(entry: ServiceEntry): ServiceEntry[] {
     const graph = this.graph();
     return this.parts.services
       .all()
@@ -163,9 +186,11 @@ export class ServiceControl {
         this.parts.publishStatus(entry);
       }
     }
-    const outcome = await this.command(entry, 'start');
-    entry.startSent(); // (a start that failed to reach a buddy stays due: a buddy attached later starts it)
-    return outcome;
+    // Once a buddy is there the start is no longer due, whatever its outcome (a start that cannot
+    // reach a buddy stays due: the buddy attached later starts it).
+    await this.parts.attach(entry);
+    entry.startSent();
+    return this.command(entry, 'start');
   }
 
   /** The services as the dependency rules see them, and the way back to each entry. */

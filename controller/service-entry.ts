@@ -113,8 +113,9 @@ export class ServiceEntry {
 
   // Desired state (the controller's setDesired: it records it in the database too).
 
-  /** False when it was already so. */
+  /** False when it was already so. A start still due is no longer due once it is wanted stopped. */
   setDesired(desired: DesiredState): boolean {
+    if (desired === 'stopped') this._startDue = false;
     if (this._desired === desired) return false;
     this._desired = desired;
     return true;

@@ -13,7 +13,7 @@ import type { ServiceTable } from './service-table.js';
 export type SessionMethods = 'hello' | 'controller.status' | 'controller.stop' | 'shutdown';
 
 export interface SessionParts extends AuditParts {
-  readonly services: ServiceTable;
+  readonly services: Pick<ServiceTable, 'all'>;
   readonly lifecycle: Pick<Lifecycle, 'stopping' | 'beginShutdown'>;
   readonly buddies: Pick<Buddies, 'shutdown'>;
   info(): ControllerInfo;

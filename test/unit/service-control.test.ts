@@ -60,11 +60,15 @@ function world(t: TestContext, services: Record<string, Record<string, unknown>>
     byName.set(cfg.id, e);
   }
   let reloadKills = false;
+  /** What the fakes do besides answering: a buddy attached anew, a command that never gets its answer. */
+  const hooks = { attach: (_e: ServiceEntry): void => undefined, lost: new Set<string>() };
   const parts: ControlParts = {
     services: table,
+    attach: (e) => Promise.resolve(hooks.attach(e)),
     command: async (e, command) => {
       sent.push(`${command} ${e.config.id}`);
       await clock.sleep(COMMAND_MS);
+      if (hooks.lost.has(command)) throw new Error('the connection closed: its buddy is gone');
       return { ok: true, message: `${command} done`, status: statusOf(e, command === 'stop' ? 'stopped' : 'running') };
     },
     reload: async (e) => {
@@ -93,6 +97,7 @@ function world(t: TestContext, services: Record<string, Record<string, unknown>>
     shown,
     e: (id: string): ServiceEntry => byName.get(id)!,
     killOnReload: () => (reloadKills = true),
+    hooks,
   };
 }
 
@@ -260,6 +265,69 @@ describe('service control', { timeout: 10_000 }, () => {
     assert.equal(
       o.message,
       'reload done, but the process 1000 was killed by SIGHUP, and was started again (pid 2000): it does not reload on this signal',
+    );
+  });
+
+  it('a start is no longer due once a buddy is there, even when its answer never comes; a stop makes a due start moot', async (t) => {
+    const w = world(t, { a: {}, b: {} });
+    w.e('a').markStartDue();
+    w.hooks.lost.add('start');
+    const lost = w.control.start(w.e('a')).catch((err: Error) => err.message);
+    await w.clock.pass(COMMAND_MS);
+    assert.equal(await lost, 'the connection closed: its buddy is gone');
+    assert.equal(w.e('a').startDue, false, 'a relaunch must not start it again on its own');
+    w.e('b').markStartDue();
+    const stopped = w.control.stop(w.e('b'));
+    await w.clock.pass(COMMAND_MS);
+    await stopped;
+    assert.equal(w.e('b').startDue, false);
+  });
+
+  it('a reload goes by the pid of the buddy attached for it (a buddy lost before had another)', async (t) => {
+    const w = world(t, { web: {} }, ['web']);
+    // The buddy was lost; the one attached for the reload adopted the service and knows its pid now.
+    w.hooks.attach = (e) => e.observe(statusOf(e, 'running', 222));
+    w.e('web').observe(statusOf(w.e('web'), 'running', 111));
+    const r = w.control.reload(w.e('web'));
+    await w.clock.pass(COMMAND_MS + 250);
+    assert.deepEqual([(await r).ok, (await r).message], [true, 'reload done']);
+  });
+
+  it('each: starts and restarts in waves, stops and reloads at once, every service told the others', async (t) => {
+    const w = world(t, { a: { StartPriority: 1 }, b: {} }, ['a', 'b']);
+    const seen: string[] = [];
+    const stops = w.control.each('stop', [w.e('b'), w.e('a')], (e, together) => {
+      seen.push(`${e.config.id} ${[...together].map((x) => x.config.id).join('+')}`);
+      return w.control.stop(e, together);
+    });
+    await settle();
+    assert.deepEqual(w.sent, ['stop b', 'stop a'], 'both at once');
+    await w.clock.pass(COMMAND_MS);
+    assert.deepEqual(
+      (await stops).map((o) => o.message),
+      ['stop done', 'stop done'],
+    );
+    assert.deepEqual(seen, ['b b+a', 'a b+a']);
+    const starts = w.control.each('start', [w.e('b'), w.e('a')], (e) => w.control.start(e));
+    await settle();
+    assert.deepEqual(w.sent.slice(2), ['start a'], 'the higher StartPriority first, alone');
+    await w.clock.pass(2 * COMMAND_MS);
+    await starts;
+    assert.deepEqual(w.sent.slice(2), ['start a', 'start b']);
+  });
+
+  it('after a reload, the services whose changes wait for a restart, in the order of the changes', (t) => {
+    const w = world(t, { a: {}, b: {}, c: {} });
+    const change = (service: string, restart: boolean) => ({
+      service,
+      uuid: 'u',
+      change: 'changed' as const,
+      message: '',
+      ...(restart ? { restart } : {}),
+    });
+    assert.deepEqual(
+      w.control.waitingForRestart([change('c', true), change('a', false), change('gone', true), change('b', true)]).map((e) => e.config.id),
+      ['c', 'b'],
     );
   });
 });

@@ -85,7 +85,7 @@ describe('controller lifecycle', { timeout: 5_000 }, () => {
     const l = new Lifecycle();
     assert.deepEqual([l.phase, l.supervising, l.closingReason], ['serving', true, 'stop']);
     l.beginShutdown();
-    assert.deepEqual([l.phase, l.supervising, l.shuttingDown, l.closingReason], ['shutting-down', false, true, 'shutdown']);
+    assert.deepEqual([l.phase, l.supervising, l.closingReason], ['shutting-down', false, 'shutdown']);
     assert.equal(
       code(() => l.beginShutdown()),
       ErrorCode.SHUTTING_DOWN,
@@ -102,7 +102,7 @@ describe('controller lifecycle', { timeout: 5_000 }, () => {
   it('a stop alone: no shutdown, and none can begin once it stops', () => {
     const l = new Lifecycle();
     assert.equal(l.beginStop(), true);
-    assert.deepEqual([l.supervising, l.shuttingDown, l.closingReason], [false, false, 'stop']);
+    assert.deepEqual([l.supervising, l.closingReason], [false, 'stop']);
     assert.equal(
       code(() => l.refuseDuringShutdown()),
       undefined,
