@@ -10,35 +10,11 @@ import { ServiceEntry } from '../../controller/service-entry.js';
 import { ServiceTable } from '../../controller/service-table.js';
 import type { WriteFailure } from '../../controller/write-health.js';
 import { USAGE_RECORD, type BuddyEvent, type BuddyStatus } from '../../schema/records.js';
+import { buddyStatus } from '../helpers/buddy-status.js';
 import { loadServiceText } from '../helpers/load-services.js';
 import { VirtualClock, settle } from '../helpers/virtual-clock.js';
 
 const INTERVAL_MS = 500;
-
-function status(id: string, state: BuddyStatus['state']): BuddyStatus {
-  const now = new Date(0).toISOString();
-  return {
-    service: id,
-    uuid: `uuid-${id}`,
-    state,
-    desired: 'running',
-    pid: 1000,
-    pidStartTime: null,
-    started: now,
-    since: now,
-    restarts: 0,
-    failures: 0,
-    lastExit: null,
-    hold: null,
-    buddy: 'b',
-    buddyPid: 1,
-    buddyStarted: now,
-    seq: 0,
-    pending: 0,
-    pipes: { stdout: null, stderr: null },
-    usage: null,
-  };
-}
 
 /** A fake buddy: it holds events until they are acknowledged, and notes when it is polled. */
 class FakeBuddy {
@@ -64,7 +40,7 @@ class FakeBuddy {
         return Promise.resolve({
           events: this.held.slice(0, params.max),
           more: this.held.length > (params.max ?? Infinity),
-          status: status(this.id, this.state),
+          status: buddyStatus(this.id, this.state, { pid: 1000 }),
         });
       }
       if (method === 'ack') this.acks.push(params.seq ?? -1);
@@ -76,7 +52,7 @@ class FakeBuddy {
       buddyId: 1,
       instance: `i-${this.id}`,
       pid: 1,
-      hello: { status: status(this.id, this.state) },
+      hello: { status: buddyStatus(this.id, this.state, { pid: 1000 }) },
       call,
     };
     return link as unknown as BuddyLink;

@@ -9,35 +9,16 @@ import { ServiceControl, startWaves, type ControlParts } from '../../controller/
 import { ServiceEntry, serviceStatus } from '../../controller/service-entry.js';
 import { ServiceTable } from '../../controller/service-table.js';
 import type { ActionResult, BuddyStatus } from '../../schema/records.js';
+import { buddyStatus } from '../helpers/buddy-status.js';
 import { loadServiceText } from '../helpers/load-services.js';
 import { VirtualClock, settle } from '../helpers/virtual-clock.js';
 
 /** What a fake buddy takes to carry out a command, in virtual time. */
 const COMMAND_MS = 100;
 
+/** Its buddy's status: `state`, its process `pid` (1000 when running). */
 function statusOf(e: ServiceEntry, state: BuddyStatus['state'], pid: number | null = state === 'running' ? 1000 : null): BuddyStatus {
-  const now = new Date(0).toISOString();
-  return {
-    service: e.config.id,
-    uuid: e.uuid,
-    state,
-    desired: e.desired,
-    pid,
-    pidStartTime: null,
-    started: pid ? now : null,
-    since: now,
-    restarts: 0,
-    failures: 0,
-    lastExit: null,
-    hold: null,
-    buddy: 'b',
-    buddyPid: 1,
-    buddyStarted: now,
-    seq: 0,
-    pending: 0,
-    pipes: { stdout: null, stderr: null },
-    usage: null,
-  };
+  return buddyStatus(e.config.id, state, { uuid: e.uuid, desired: e.desired, pid });
 }
 
 /** Services from a configuration text, each with a fake buddy that answers commands after COMMAND_MS. */
