@@ -76,7 +76,7 @@ export class ServiceEntry {
   get missing(): boolean {
     return this._standing === 'missing';
   }
-  /** Reconciliation found it should start (the starter starts it, in order with the others). */
+  /** Reconciliation found it should start (service control starts it, in order with the others). */
   get startDue(): boolean {
     return this._startDue;
   }
@@ -141,7 +141,7 @@ export class ServiceEntry {
     this._status = status;
   }
 
-  // Starting (buddies.ts's reconciliation marks a start due; the starter carries it out).
+  // Starting (buddies.ts's reconciliation marks a start due; service control carries it out).
 
   markStartDue(): void {
     this._startDue = true;
