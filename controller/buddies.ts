@@ -1,11 +1,8 @@
-// The controller's buddies: attach (connect, else launch), reconcile, notice a lost one, launch one
-// again with backoff until it runs, shut one down (buddy-shutdown.ts), and find and retire buddies
-// that serve no configured service.
-import { readdirSync } from 'node:fs';
+// The controller's buddies: attach (connect, else launch), reconcile, notice a lost one; launching one
+// again with backoff (relaunch.ts), shutting one down (buddy-shutdown.ts), retiring strays (stray-buddies.ts).
 import { join } from 'node:path';
 import type { BuddyMethods } from '../schema/buddy-protocol.js';
-import type { ServiceConfig } from '../schema/config/types.js';
-import type { ActionResult, DesiredState } from '../schema/records.js';
+import type { DesiredState } from '../schema/records.js';
 import { RUN_DIR } from '../schema/run-dir.js';
 import type { ResultOf } from '../schema/rpc.js';
 import { processAlive } from '../system/process-group.js';
@@ -18,9 +15,9 @@ import type { Logger } from './log.js';
 import type { Poller } from './poller.js';
 import { reconciliation } from './reconcile-policy.js';
 import { Relauncher } from './relaunch.js';
-import { ServiceEntry } from './service-entry.js';
+import { StrayBuddies } from './stray-buddies.js';
+import type { ServiceEntry } from './service-entry.js';
 import type { ServiceTable } from './service-table.js';
-import { storedConfig } from './stored-config.js';
 import { waitUntil, type Clock } from '../system/clock.js';
 
 /** What the buddies' keeper needs of the controller. */
@@ -57,8 +54,18 @@ export class Buddies {
   private readonly launching = new Map<ServiceEntry, Promise<BuddyLink>>();
   private readonly shutdowns: BuddyShutdown;
   private readonly relaunch: Relauncher;
+  private readonly strays: StrayBuddies;
 
   constructor(private readonly c: BuddiesParts) {
+    this.strays = new StrayBuddies({
+      services: c.services,
+      store: c.store,
+      log: c.log,
+      svcRunPath: () => c.svcRunPath(),
+      bind: (entry, link) => this.bind(entry, link),
+      drain: (entry) => c.poller.drain([entry]),
+      shutdown: (entry) => this.shutdown(entry),
+    });
     this.relaunch = new Relauncher({
       log: c.log,
       clock: c.clock,
@@ -104,11 +111,6 @@ export class Buddies {
     timeoutMs?: number,
   ): Promise<ResultOf<BuddyMethods, K>> {
     return (await this.linkOf(entry)).call(method, params, timeoutMs);
-  }
-
-  /** Run the service's reload script by its buddy. */
-  reload(entry: ServiceEntry): Promise<ActionResult> {
-    return this.call(entry, 'reload', {});
   }
 
   /**
@@ -183,52 +185,15 @@ export class Buddies {
    * Buddies that answer in a run directory but serve no configured service (a removed service, or
    * an identity that changed), and buddy rows the database holds open: every living buddy is found.
    */
-  async retireStrays(): Promise<void> {
-    const svcRunPath = this.c.svcRunPath();
-    const known = new Set(this.c.services.all().map((e) => e.runDir));
-    let dirs: string[] = [];
-    try {
-      dirs = readdirSync(svcRunPath).map((d) => join(svcRunPath, d));
-    } catch {
-      /* no run directories yet */
-    }
-    for (const dir of dirs.filter((d) => !known.has(d))) {
-      const link = await BuddyLink.connect(join(dir, RUN_DIR.socket)).catch(() => null);
-      if (link) await this.retireStray(dir, link);
-    }
-    const attached = new Set(this.c.services.all().map((e) => e.link?.buddyId));
-    for (const row of this.c.store.openBuddies()) {
-      if (attached.has(row.id)) continue;
-      if (!processAlive(row.pid)) this.c.store.endBuddy(row.id, 'gone');
-      else this.c.log.warn(`buddy ${row.pid} (instance ${row.instance}) still runs but answers on no run directory's socket`);
-    }
-  }
-
-  /** Collect a stray buddy's events, then shut it and its service down (its service was removed). */
-  private async retireStray(runDir: string, link: BuddyLink): Promise<void> {
-    const { store, log } = this.c;
-    const uuid = link.hello.status.uuid;
-    const id = link.hello.status.service;
-    const stored = store.serviceByUuid(uuid);
-    if (!stored) {
-      store.recordForgotten(uuid, id);
-      log.warn(`${runDir}: buddy ${link.pid} serves uuid ${uuid}, which the database never knew; recorded as removed`);
-    }
-    // On this path only the id of the configuration is read (logs); a forgotten service has no other.
-    const config = (stored && storedConfig(stored.config)) ?? ({ id } as ServiceConfig);
-    const entry = ServiceEntry.stray(config, uuid, runDir);
-    this.bind(entry, link);
-    log.warn(`${config.id}: buddy ${link.pid} serves a removed service (uuid ${uuid}); collecting its events and shutting it down`);
-    await this.c.poller.drain([entry]);
-    await this.shutdown(entry).catch((err: Error) => log.warn(`${config.id}: ${err.message}`));
-    store.markRemoved(uuid);
+  retireStrays(): Promise<void> {
+    return this.strays.retireAll();
   }
 
   private async connectOrLaunch(entry: ServiceEntry, settingsChanged: boolean): Promise<BuddyLink> {
     let link: BuddyLink | null = await BuddyLink.connect(join(entry.runDir, RUN_DIR.socket)).catch(() => null);
     if (link && link.hello.status.uuid !== entry.uuid) {
       // The service's identity changed (a new UUID): the old one's buddy hands over its events and goes.
-      await this.retireStray(entry.runDir, link);
+      await this.strays.retire(entry.runDir, link);
       link = null;
     }
     let found = link !== null;
@@ -326,16 +291,11 @@ export class Buddies {
     if (!entry.unbind(link)) return;
     this.c.publishStatus(entry);
     if (!this.c.lifecycle.supervising || entry.retired) return; // shutdown records the end itself
-    if (await this.waitForExit(link.pid, BUDDY_EXIT_WAIT_MS)) {
+    if (await waitUntil(() => !processAlive(link.pid), BUDDY_EXIT_WAIT_MS, this.c.clock)) {
       this.c.store.endBuddy(link.buddyId, 'lost');
       this.c.log.warn(`${entry.config.id}: buddy ${link.pid} is gone; starting another`);
     }
     if (!this.c.lifecycle.supervising || entry.link) return;
     this.reattach(entry);
-  }
-
-  /** Wait until `pid` no longer runs; false if it still does after `ms`. */
-  private waitForExit(pid: number, ms: number): Promise<boolean> {
-    return waitUntil(() => !processAlive(pid), ms, this.c.clock);
   }
 }

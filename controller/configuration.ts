@@ -3,18 +3,16 @@
 // Every applied change is recorded in the audit database (config_changes).
 import { join } from 'node:path';
 import type { ConfigIssue, ControllerConfig, LoadedServices, ServiceConfig } from '../schema/config/types.js';
-import { SERVICE_KEYS, formatIssue, loadControllerConfig, loadServices } from '../schema/config/index.js';
-import { UUID_RE } from '../schema/config/names.js';
+import { formatIssue, loadControllerConfig, loadServices } from '../schema/config/index.js';
 import { groupOf } from '../schema/config/instances.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
-import { RUN_DIR } from '../schema/run-dir.js';
 import { ensureFifos } from '../system/files.js';
 import type { ConfigChangeRecord as ConfigChange, ReloadResult } from '../schema/client-protocol.js';
-import { readSettings } from '../schema/run-dir-read.js';
 import type { AuditStore } from './audit-store.js';
 import type { Buddies } from './buddies.js';
 import type { Logger } from './log.js';
-import { buddySettings, prepareRunDir, runDirFifos } from './run-dir.js';
+import { changed } from './config-change-words.js';
+import { buddySettings, prepareRunDir, recordedUuid, runDirFifos, serviceEnvironment } from './run-dir.js';
 import { ServiceEntry } from './service-entry.js';
 import type { ServiceTable } from './service-table.js';
 import { storedConfig } from './stored-config.js';
@@ -36,21 +34,6 @@ export interface ConfigurationParts {
   /** A service gave way to a new identity under its id (subscribers are told). */
   replaced(old: ServiceEntry, successorUuid: string): void;
 }
-
-/** Keys whose change alters the service's scripts, which run anew only at its next start. */
-const SCRIPT_KEYS = new Set([
-  'execStart',
-  'execStop',
-  'execReload',
-  'startScript',
-  'stopScript',
-  'reloadScript',
-  'customActions',
-  'pipeStdoutScript',
-  'pipeStderrScript',
-]);
-/** Keys whose change reaches a running service only when it starts again (what its process starts with). */
-const NEXT_START_KEYS = new Set(['execStart', 'startScript', 'environment', 'environmentFile', 'workingDirectory', 'setUid', 'setGid']);
 
 export class Configuration {
   issues: ConfigIssue[] = [];
@@ -299,48 +282,4 @@ function byInstances(gone: ServiceConfig, services: readonly ServiceConfig[]): s
   const now = services.filter((s) => groupOf(s) === group);
   if (now.length === 0) return undefined;
   return now[0]!.instanceOf === undefined ? `${group} is one service again, without Instances` : `${group} has Instances ${now.length} now`;
-}
-
-function changed(e: ServiceEntry, keys: string[], wasMissing: boolean): ConfigChange {
-  const scripts = keys.filter((k) => SCRIPT_KEYS.has(k));
-  // A script generated from an Exec* line changes with it; name only the key the user wrote.
-  const named = keys.filter((k) => !(k in GENERATED_FROM && keys.includes(GENERATED_FROM[k]!)));
-  const parts = [wasMissing ? 'back in the configuration files' : named.map(configKeyName).join(', ')];
-  const atStart = named.filter((k) => NEXT_START_KEYS.has(k));
-  const running = e.status?.pid != null && (e.status.state === 'running' || e.status.state === 'starting');
-  if (atStart.length > 0) {
-    const when = running ? `at its next start: upk restart ${e.config.id}, or upk reload-config --restart` : 'at its next start';
-    parts.push(`${atStart.map(configKeyName).join(', ')} take${atStart.length === 1 ? 's' : ''} effect ${when}`);
-  }
-  const otherScripts = scripts.filter((k) => !NEXT_START_KEYS.has(k));
-  if (otherScripts.length > 0) parts.push('its other scripts are regenerated: they take effect the next time they run');
-  if (keys.some((k) => !SCRIPT_KEYS.has(k) && !NEXT_START_KEYS.has(k))) parts.push('the other settings apply now');
-  const change: ConfigChange = { service: e.config.id, uuid: e.uuid, change: 'changed', message: parts.join('; ') };
-  if (atStart.length > 0 && running) change.restart = true;
-  return change;
-}
-
-const GENERATED_FROM: Record<string, string> = { startScript: 'execStart', stopScript: 'execStop', reloadScript: 'execReload' };
-
-/** The configuration key of a ServiceConfig field (setUid → SetUID, execStart → ExecStart). */
-function configKeyName(field: string): string {
-  return SERVICE_KEYS.find((k) => k.name.toLowerCase() === field.toLowerCase())?.name ?? field;
-}
-
-/** The uuid a run directory's buddy.json records (what the service was), or null. */
-function recordedUuid(runDir: string): string | null {
-  try {
-    const { uuid } = readSettings(join(runDir, RUN_DIR.settings));
-    return UUID_RE.test(uuid) ? uuid : null;
-  } catch {
-    return null;
-  }
-}
-
-/** What services inherit from the controller: its environment, and where to find it. */
-function serviceEnvironment(config: ControllerConfig): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-  if (config.file) env.UPKEEPER_CONFIG = config.file;
-  return env;
 }

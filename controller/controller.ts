@@ -4,10 +4,9 @@
 // This class only assembles the parts and runs the start and stop sequences: each part gets the
 // narrow interface it uses (its `…Parts`), never the controller itself.
 import { join } from 'node:path';
-import { PROTOCOL_MAX, type ControllerInfo, type ControllerStatus } from '../schema/client-protocol.js';
+import { PROTOCOL_MAX, type ControllerInfo, type ControllerStatus, type ReloadResult } from '../schema/client-protocol.js';
 import type { ControllerConfig } from '../schema/config/types.js';
 import type { DesiredState } from '../schema/records.js';
-import type { ReloadResult } from '../schema/client-protocol.js';
 import { STATE_DIR } from '../schema/state-dir.js';
 import { upkeeperVersion } from '../schema/version.js';
 import { AuditStore } from './audit-store.js';
@@ -29,7 +28,6 @@ import { ServiceTable } from './service-table.js';
 import { retentionLimits, type Retention } from './retention.js';
 import { Problems } from './problems.js';
 import { REAL_CLOCK } from '../system/clock.js';
-import type { WriteFailure } from './write-health.js';
 
 /** The parts that exist once the audit database is open. */
 interface Parts {
@@ -214,7 +212,7 @@ export class Controller {
       this.publisher.events(events);
       this.retention?.added(events.length);
     };
-    store.health.onChange = (failure, lost) => this.storeHealth(failure, lost);
+    store.health.onChange = (failure, lost) => this.problems.database(failure, lost, log);
     store.health.onDropped = (err) => log.error(`a write to the audit database failed and was dropped: ${(err as Error).message}`);
     const poller = new Poller(services, store, this.config.buddyPollingInterval * 1000, clock);
     const refusedLogged = new Set<string>();
@@ -238,7 +236,7 @@ export class Controller {
       svcRunPath: () => this.config.svcRunPath,
       setDesired,
       publishStatus,
-      unsupervisedChanged: () => this.noteUnsupervised(buddies.unsupervised),
+      unsupervisedChanged: () => this.problems.unsupervised(buddies.unsupervised),
       start: (entry) => control.start(entry),
       removed: (entry) => this.publisher.removed(entry.config.id, entry.uuid),
     });
@@ -246,7 +244,7 @@ export class Controller {
       services,
       attach: (entry) => buddies.linkOf(entry),
       command: (entry, command) => buddies.call(entry, command, { controller: true }),
-      reload: (entry) => buddies.reload(entry),
+      reload: (entry) => buddies.call(entry, 'reload', {}),
       setDesired,
       publishStatus,
       collect: (entries, maxWaitMs) => poller.collect(entries, maxWaitMs),
@@ -312,28 +310,6 @@ export class Controller {
     if (!entry.setDesired(desired)) return;
     store.setDesired(entry.uuid, desired);
     this.publishStatus(entry);
-  }
-
-  /** The audit database can no longer be written, or can be again: log it once, and show it. */
-  private storeHealth(failure: WriteFailure | null, lost: number): void {
-    if (failure) {
-      this.log.error(
-        `cannot write the audit database: ${failure.error}; events wait in the buddies and are written when it can be (tried again every 0.5 s, doubling up to 10 s)`,
-      );
-      this.problems.set('database', `cannot write the audit database: ${failure.error}; events wait in the buddies`, failure.since);
-    } else {
-      this.log.info(`the audit database can be written again${lost > 0 ? `; ${lost} bookkeeping write(s) kept meanwhile were lost` : ''}`);
-      this.problems.clear('database');
-    }
-  }
-
-  /** Services without a buddy changed: show it (each failure is logged by Buddies). */
-  private noteUnsupervised(list: ServiceEntry[]): void {
-    if (list.length === 0) return this.problems.clear('unsupervised');
-    const since = Math.min(...list.flatMap((e) => (e.unsupervised ? [Date.parse(e.unsupervised.since)] : [])));
-    const names = list.map((e) => e.config.id);
-    const shown = names.length > 5 ? `${names.slice(0, 5).join(', ')} and ${names.length - 5} more` : names.join(', ');
-    this.problems.set('unsupervised', `${names.length} service(s) without a buddy (none could be started): ${shown}`, since);
   }
 
   /** Tell subscribers a service's status, if it changed. */

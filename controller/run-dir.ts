@@ -1,9 +1,12 @@
-// Generates a service's run directory: scripts/, actions/, log/ (with the output FIFOs) and buddy.json.
+// Generates a service's run directory: scripts/, actions/, log/ (with the output FIFOs) and buddy.json
+// (with the environment services inherit); reads back the uuid a run directory records.
 import { chmodSync, chownSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BuddySettings } from '../schema/buddy-protocol.js';
-import type { ServiceConfig } from '../schema/config/types.js';
+import type { ControllerConfig, ServiceConfig } from '../schema/config/types.js';
+import { UUID_RE } from '../schema/config/names.js';
 import { LOG, RUN_DIR, SCRIPT, actionNumber } from '../schema/run-dir.js';
+import { readSettings } from '../schema/run-dir-read.js';
 import { writeWhole } from '../system/files.js';
 
 /** Write a file whole unless it already has this content and mode; true when it changed. */
@@ -140,4 +143,22 @@ export function buddySettings(
     uid: svc.setUid,
     gid: svc.setGid,
   };
+}
+
+/** The uuid a run directory's buddy.json records (what the service was), or null. */
+export function recordedUuid(runDir: string): string | null {
+  try {
+    const { uuid } = readSettings(join(runDir, RUN_DIR.settings));
+    return UUID_RE.test(uuid) ? uuid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** What services inherit from the controller: its environment, and where to find it. */
+export function serviceEnvironment(config: ControllerConfig): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  if (config.file) env.UPKEEPER_CONFIG = config.file;
+  return env;
 }

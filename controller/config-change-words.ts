@@ -1,0 +1,47 @@
+// A service's configuration change in words, as `upk reload-config` and config_changes tell it: the
+// keys the user wrote, and when each takes effect (now, the next time a script runs, at the next start).
+import type { ConfigChangeRecord as ConfigChange } from '../schema/client-protocol.js';
+import { SERVICE_KEYS } from '../schema/config/index.js';
+import type { ServiceEntry } from './service-entry.js';
+
+/** Keys whose change alters the service's scripts, which run anew only at its next start. */
+const SCRIPT_KEYS = new Set([
+  'execStart',
+  'execStop',
+  'execReload',
+  'startScript',
+  'stopScript',
+  'reloadScript',
+  'customActions',
+  'pipeStdoutScript',
+  'pipeStderrScript',
+]);
+/** Keys whose change reaches a running service only when it starts again (what its process starts with). */
+const NEXT_START_KEYS = new Set(['execStart', 'startScript', 'environment', 'environmentFile', 'workingDirectory', 'setUid', 'setGid']);
+
+/** A configured service's change, in words: which keys, and when each takes effect. */
+export function changed(e: ServiceEntry, keys: string[], wasMissing: boolean): ConfigChange {
+  const scripts = keys.filter((k) => SCRIPT_KEYS.has(k));
+  // A script generated from an Exec* line changes with it; name only the key the user wrote.
+  const named = keys.filter((k) => !(k in GENERATED_FROM && keys.includes(GENERATED_FROM[k]!)));
+  const parts = [wasMissing ? 'back in the configuration files' : named.map(configKeyName).join(', ')];
+  const atStart = named.filter((k) => NEXT_START_KEYS.has(k));
+  const running = e.status?.pid != null && (e.status.state === 'running' || e.status.state === 'starting');
+  if (atStart.length > 0) {
+    const when = running ? `at its next start: upk restart ${e.config.id}, or upk reload-config --restart` : 'at its next start';
+    parts.push(`${atStart.map(configKeyName).join(', ')} take${atStart.length === 1 ? 's' : ''} effect ${when}`);
+  }
+  const otherScripts = scripts.filter((k) => !NEXT_START_KEYS.has(k));
+  if (otherScripts.length > 0) parts.push('its other scripts are regenerated: they take effect the next time they run');
+  if (keys.some((k) => !SCRIPT_KEYS.has(k) && !NEXT_START_KEYS.has(k))) parts.push('the other settings apply now');
+  const change: ConfigChange = { service: e.config.id, uuid: e.uuid, change: 'changed', message: parts.join('; ') };
+  if (atStart.length > 0 && running) change.restart = true;
+  return change;
+}
+
+const GENERATED_FROM: Record<string, string> = { startScript: 'execStart', stopScript: 'execStop', reloadScript: 'execReload' };
+
+/** The configuration key of a ServiceConfig field (setUid → SetUID, execStart → ExecStart). */
+function configKeyName(field: string): string {
+  return SERVICE_KEYS.find((k) => k.name.toLowerCase() === field.toLowerCase())?.name ?? field;
+}
