@@ -11,5 +11,9 @@ export function policyOf(s: BuddySettings): MachinePolicy {
     randomize: s.randomizeRateLimit,
     maxRestarts: s.userMaxRestarts,
     windowMs: Math.round(s.userRestartWindow * 1000),
+    // (Readiness keys come with the next step: MinUptime until then.)
+    readiness: 'uptime',
+    startTimeoutMs: 0,
+    maxRunTimeMs: 0,
   };
 }

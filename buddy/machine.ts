@@ -1,12 +1,12 @@
 // The buddy's state machine: every input (command, child exit, group check, timer) goes through
 // `dispatch`, which returns the effects to carry out. Pure: no I/O; time comes in with each input.
 // docs/buddy.md has it as a table; test/unit/machine.test.ts walks the same table.
-import type { EventDetails, NewEvent, SignalSentReason } from '../schema/event-details.js';
+import type { DesiredCause, EventDetails, NewEvent, ReadyHow, SignalSentReason } from '../schema/event-details.js';
 import type { DesiredState, ExitInfo, Hold } from '../schema/records.js';
 import { planRestart, pruneStarts, type RestartPolicy } from './restart-policy.js';
 
 export type MachineState = 'stopped' | 'starting' | 'running' | 'stopping' | 'backoff' | 'failed';
-export type TimerName = 'restart' | 'uptime' | 'term' | 'kill';
+export type TimerName = 'restart' | 'uptime' | 'term' | 'kill' | 'start' | 'runtime';
 
 export interface MachinePolicy extends RestartPolicy {
   /** Stop script's grace before SIGTERM to the group, and SIGTERM's before SIGKILL; <0: never SIGKILL. */
@@ -14,6 +14,15 @@ export interface MachinePolicy extends RestartPolicy {
   /** <0 never gives up; 0 never restarts automatically. */
   maxConsecutiveFailures: number;
   minUptimeMs: number;
+  /**
+   * How a started service becomes running: `uptime`, after MinUptime; `signal`, when it says it is
+   * ready (the runtime's `ready` input: ReadyFd, Type notify, ReadyLine, ReadyCheck).
+   */
+  readiness: 'uptime' | 'signal';
+  /** With `signal` readiness: not ready this long after the start is a failure (0: no limit). */
+  startTimeoutMs: number;
+  /** A run longer than this is stopped, and recorded as timed out (0: no limit). */
+  maxRunTimeMs: number;
 }
 
 export type Input =
@@ -30,7 +39,14 @@ export type Input =
   /** Answers to `watch_group`: something of the group is still alive / nothing is left. */
   | { kind: 'group_alive' }
   | { kind: 'group_gone' }
-  | { kind: 'timer'; timer: TimerName };
+  | { kind: 'timer'; timer: TimerName }
+  /** The service said it is ready (`how`); counts only while it starts, with `signal` readiness. */
+  | { kind: 'ready'; how: ReadyHow }
+  /**
+   * A health check or a limit found the service not working (the runtime recorded what it saw):
+   * restart it, as a failure, or stop it (and want it stopped).
+   */
+  | { kind: 'unwell'; action: 'restart' | 'stop'; cause: 'unhealthy' | 'limit' };
 
 /** The machine's reasons to signal the group (a user's signal is the supervisor's). */
 export type SignalReason = Exclude<SignalSentReason, 'user'>;
@@ -195,8 +211,23 @@ export class Machine {
         this.pgid = input.pid;
         this.startedAt = this.now;
         this.emit({ type: 'spawned', pid: input.pid, detail: { restart: !this.byUser } });
-        if (this.policy.minUptimeMs <= 0) this.becomeRunning();
+        if (this.policy.maxRunTimeMs > 0) this.effect({ kind: 'set_timer', timer: 'runtime', at: this.now + this.policy.maxRunTimeMs });
+        if (this.policy.readiness === 'signal') {
+          if (this.policy.startTimeoutMs > 0) this.effect({ kind: 'set_timer', timer: 'start', at: this.now + this.policy.startTimeoutMs });
+        } else if (this.policy.minUptimeMs <= 0) this.becomeRunning();
         else this.effect({ kind: 'set_timer', timer: 'uptime', at: this.now + this.policy.minUptimeMs });
+        return;
+      case 'ready':
+        if (this.state !== 'starting' || this.policy.readiness !== 'signal' || this.pid === null) return;
+        this.effect({ kind: 'clear_timer', timer: 'start' });
+        this.emit({ type: 'ready', pid: this.pid, detail: { how: input.how, afterMs: this.now - this.startedAt } });
+        this.becomeRunning();
+        return;
+      case 'unwell':
+        if (this.pid === null) return; // (between a spawn and its answer there is nothing to judge)
+        if (input.action === 'stop') this.setDesired('stopped', input.cause);
+        else this.failures += 1; // restarted by the policy once its group is gone, as after a crash
+        this.beginStop();
         return;
       case 'spawn_failed':
         this.recordStart();
@@ -207,7 +238,14 @@ export class Machine {
         this.decideRestart();
         return;
       case 'timer':
-        if (input.timer === 'uptime' && this.state === 'starting') this.becomeRunning();
+        if (input.timer === 'uptime' && this.state === 'starting' && this.policy.readiness === 'uptime') this.becomeRunning();
+        else if (input.timer === 'start' && this.state === 'starting' && this.pid !== null && this.policy.startTimeoutMs > 0)
+          this.startTimedOut();
+        else if (input.timer === 'runtime' && this.pid !== null && this.policy.maxRunTimeMs > 0) {
+          this.emit({ type: 'timed_out', pid: this.pid, detail: { maxRunTimeMs: this.policy.maxRunTimeMs } });
+          this.setDesired('stopped', 'timeout');
+          this.beginStop();
+        }
         return;
       case 'exited':
         this.onExitUnasked(input.code, input.signal, input.unknown === true);
@@ -319,8 +357,16 @@ export class Machine {
     this.settle('up', true, 'running');
   }
 
+  /** Not ready within StartTimeout: a failure, stopped; once its group is gone the restart policy decides. */
+  private startTimedOut(): void {
+    this.emit({ type: 'start_timeout', pid: this.pid, detail: { timeoutMs: this.policy.startTimeoutMs } });
+    this.failures += 1;
+    this.settle('up', false, `not ready within StartTimeout (${this.policy.startTimeoutMs / 1000} s)`);
+    this.beginStop();
+  }
+
   private beginStop(): void {
-    this.effect({ kind: 'clear_timer', timer: 'uptime' });
+    this.clearRunTimers();
     this.enter('stopping');
     this.emit({ type: 'stopping', pid: this.pid, detail: { restart: this.startAfterStop } });
     const kt = this.policy.killTimeoutMs;
@@ -347,7 +393,7 @@ export class Machine {
 
   /** The service exited while wanted running: count it, then clean its group before anything else. */
   private onExitUnasked(code: number | null, signal: string | null, unknown: boolean): void {
-    this.effect({ kind: 'clear_timer', timer: 'uptime' });
+    this.clearRunTimers();
     const early = this.state === 'starting';
     const uptime = this.now - this.startedAt;
     this.recordExit(code, signal, false, unknown);
@@ -413,12 +459,19 @@ export class Machine {
     this.effect({ kind: 'set_timer', timer: 'restart', at: plan.until });
   }
 
+  /** The timers of one run: MinUptime, and StartTimeout and MaxRunTime where the policy sets them. */
+  private clearRunTimers(): void {
+    this.effect({ kind: 'clear_timer', timer: 'uptime' });
+    if (this.policy.readiness === 'signal' && this.policy.startTimeoutMs > 0) this.effect({ kind: 'clear_timer', timer: 'start' });
+    if (this.policy.maxRunTimeMs > 0) this.effect({ kind: 'clear_timer', timer: 'runtime' });
+  }
+
   private clearHold(): void {
     this.hold = null;
     this.effect({ kind: 'clear_timer', timer: 'restart' });
   }
 
-  private setDesired(desired: DesiredState, cause: EventDetails['desired']['cause']): void {
+  private setDesired(desired: DesiredState, cause: DesiredCause): void {
     if (this.desired === desired) return;
     this.desired = desired;
     this.emit({ type: 'desired', detail: this.byController ? { desired, cause, by: 'controller' } : { desired, cause } });

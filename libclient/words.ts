@@ -91,6 +91,26 @@ export function describeEvent(e: ServiceEvent): string {
       const d = detailOf(e, 'output_resumed');
       return `its ${String(d.stream)} is written to ${String(d.file)} again (${d.lostBytes ?? '?'} bytes were lost)`;
     }
+    case 'ready': {
+      const d = detailOf(e, 'ready');
+      return `ready (${d.how ?? '?'}, ${ms(d.afterMs)} after its start)`;
+    }
+    case 'start_timeout':
+      return `not ready within StartTimeout (${ms(detailOf(e, 'start_timeout').timeoutMs)}): a failure`;
+    case 'timed_out':
+      return `ran longer than MaxRunTime (${ms(detailOf(e, 'timed_out').maxRunTimeMs)}): stopped`;
+    case 'unhealthy': {
+      const d = detailOf(e, 'unhealthy');
+      const act = d.action === 'restart' ? ': restarted' : d.action === 'stop' ? ': stopped' : '';
+      return `unhealthy: ${d.check ?? 'a check'} failed ${d.failures ?? '?'} times in a row${d.output ? `: ${d.output}` : ''}${act}`;
+    }
+    case 'healthy':
+      return `healthy again (${detailOf(e, 'healthy').check ?? 'its check'} passes)`;
+    case 'limit_exceeded': {
+      const d = detailOf(e, 'limit_exceeded');
+      const act = d.action === 'restart' ? ': restarted' : d.action === 'stop' ? ': stopped' : '';
+      return `${d.limit ?? 'a limit'} exceeded (${d.value ?? '?'} against ${d.max ?? '?'})${act}`;
+    }
   }
 }
 

@@ -11,7 +11,7 @@ export type EventDetails = {
   buddy_started: { version: string };
   buddy_exiting: { reason: 'shutdown' };
   /** `by`: a controller sent the command. */
-  desired: { desired: DesiredState; cause: 'command' | 'shutdown' | 'adopted'; by?: 'controller' };
+  desired: { desired: DesiredState; cause: DesiredCause; by?: 'controller' };
   spawned: { restart: boolean };
   adopted: { startedAt: string; desired: DesiredState };
   spawn_failed: { error: string; restart: boolean };
@@ -30,7 +30,22 @@ export type EventDetails = {
   events_dropped: { count: number; firstSeq: number; lastSeq: number };
   output_failed: { stream: 'stdout' | 'stderr'; file: string; error: string };
   output_resumed: { stream: 'stdout' | 'stderr'; file: string; lostBytes: number };
+  ready: { how: ReadyHow; afterMs: number };
+  start_timeout: { timeoutMs: number };
+  timed_out: { maxRunTimeMs: number };
+  /** `output`: the tail of what the check saw (its output, an HTTP status, a connection error). */
+  unhealthy: { check: string; failures: number; output: string; action: UnwellAction };
+  healthy: { check: string };
+  limit_exceeded: { limit: LimitName; value: number; max: number; action: UnwellAction };
 };
+
+/** Why the desired state changed: a command, a shutdown, an adopted process's, or the buddy's own watching. */
+export type DesiredCause = 'command' | 'shutdown' | 'adopted' | 'unhealthy' | 'limit' | 'timeout';
+/** How a service said it is ready (the `Ready…` keys, docs/configuration.md). */
+export type ReadyHow = 'ReadyFd' | 'notify' | 'ReadyLine' | 'probe';
+/** What the buddy does with a service a health check or a limit finds not working. */
+export type UnwellAction = 'restart' | 'stop' | 'none';
+export type LimitName = 'MaxMemory' | 'MaxCPU' | 'ActivityTimeout';
 
 /**
  * Any event as its buddy records it (less `seq` and `time`), with its type's detail, whole:
@@ -66,12 +81,13 @@ const isLastOutput = (v: unknown): v is LastOutput =>
   typeof v === 'object' && v !== null && 'stdout' in v && 'stderr' in v && isString(v.stdout) && isString(v.stderr);
 const isDesired = oneOf('running', 'stopped');
 const isStream = oneOf('stdout', 'stderr');
+const isAction = oneOf('restart', 'stop', 'none');
 
 /** Each event type's detail fields, with their tests: the one list at run time (the docs test reads it too). */
 export const DETAIL_FIELDS: { readonly [T in EventType]: FieldGuards<EventDetails[T]> } = {
   buddy_started: { version: isString },
   buddy_exiting: { reason: oneOf('shutdown') },
-  desired: { desired: isDesired, cause: oneOf('command', 'shutdown', 'adopted'), by: oneOf('controller') },
+  desired: { desired: isDesired, cause: oneOf('command', 'shutdown', 'adopted', 'unhealthy', 'limit', 'timeout'), by: oneOf('controller') },
   spawned: { restart: isBoolean },
   adopted: { startedAt: isString, desired: isDesired },
   spawn_failed: { error: isString, restart: isBoolean },
@@ -88,6 +104,12 @@ export const DETAIL_FIELDS: { readonly [T in EventType]: FieldGuards<EventDetail
   events_dropped: { count: isNumber, firstSeq: isNumber, lastSeq: isNumber },
   output_failed: { stream: isStream, file: isString, error: isString },
   output_resumed: { stream: isStream, file: isString, lostBytes: isNumber },
+  ready: { how: oneOf('ReadyFd', 'notify', 'ReadyLine', 'probe'), afterMs: isNumber },
+  start_timeout: { timeoutMs: isNumber },
+  timed_out: { maxRunTimeMs: isNumber },
+  unhealthy: { check: isString, failures: isNumber, output: isString, action: isAction },
+  healthy: { check: isString },
+  limit_exceeded: { limit: oneOf('MaxMemory', 'MaxCPU', 'ActivityTimeout'), value: isNumber, max: isNumber, action: isAction },
 };
 
 /** What `detailOf` reads: any event, as stored, received or given to clients. */

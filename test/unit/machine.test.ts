@@ -12,6 +12,9 @@ const policy = (p: Partial<MachinePolicy> = {}): MachinePolicy => ({
   randomize: false,
   maxRestarts: 10,
   windowMs: 60_000,
+  readiness: 'uptime',
+  startTimeoutMs: 0,
+  maxRunTimeMs: 0,
   ...p,
 });
 
@@ -407,5 +410,87 @@ describe('machine: adoption', { timeout: 5000 }, () => {
     h.feed({ kind: 'exited', code: null, signal: null, unknown: true });
     h.feed({ kind: 'group_gone' });
     assert.equal(h.m.snapshot().state, 'stopped');
+  });
+});
+
+describe('machine: readiness, health and limits', { timeout: 5000 }, () => {
+  const types = (effects: Effect[]): string[] => effects.flatMap((e) => (e.kind === 'emit' ? [e.event.type] : []));
+
+  it('with signalled readiness it is starting until it says it is ready, then running; MinUptime does not count', () => {
+    const h = harness({ readiness: 'signal', startTimeoutMs: 5000 });
+    h.feed({ kind: 'start' });
+    assert.deepEqual(kinds(h.feed({ kind: 'spawned', pid: 7 })), ['emit:spawned', 'set_timer']);
+    h.advance(1000);
+    assert.deepEqual(h.feed({ kind: 'timer', timer: 'uptime' }), []);
+    assert.equal(h.m.snapshot().state, 'starting');
+    h.advance(500);
+    const e = h.feed({ kind: 'ready', how: 'notify' });
+    assert.deepEqual(kinds(e), ['clear_timer', 'emit:ready', 'settle']);
+    const ready = e.find((x) => x.kind === 'emit');
+    assert.deepEqual(ready?.kind === 'emit' ? ready.event.detail : null, { how: 'notify', afterMs: 1500 });
+    assert.equal(h.m.snapshot().state, 'running');
+    assert.deepEqual(h.feed({ kind: 'ready', how: 'notify' }), [], 'told again: nothing');
+  });
+
+  it('a ready signal means nothing under MinUptime readiness', () => {
+    const h = harness();
+    h.feed({ kind: 'start' });
+    h.feed({ kind: 'spawned', pid: 7 });
+    assert.deepEqual(h.feed({ kind: 'ready', how: 'ReadyLine' }), []);
+    assert.equal(h.m.snapshot().state, 'starting');
+  });
+
+  it('not ready within StartTimeout: a failure; the start fails, it is stopped, and restarted by the policy', () => {
+    const h = harness({ readiness: 'signal', startTimeoutMs: 2000 });
+    h.feed({ kind: 'start' });
+    h.feed({ kind: 'spawned', pid: 7 });
+    h.advance(2000);
+    const e = h.feed({ kind: 'timer', timer: 'start' });
+    assert.deepEqual(types(e), ['start_timeout', 'stopping']);
+    assert.deepEqual(
+      settled(e).map((s) => [s.want, s.ok, s.message]),
+      [['up', false, 'not ready within StartTimeout (2 s)']],
+    );
+    assert.equal(h.m.snapshot().failures, 1);
+    h.feed({ kind: 'exited', code: null, signal: 'SIGTERM' });
+    const gone = h.feed({ kind: 'group_gone' });
+    assert.equal(h.m.snapshot().desired, 'running');
+    assert.ok(kinds(gone).includes('spawn') || h.m.snapshot().state === 'backoff', 'restarted by the policy');
+  });
+
+  it('unwell, restart: a failure, stopped, then restarted by the policy (MaxConsecutiveFailures counts it)', () => {
+    const h = harness({ maxConsecutiveFailures: 1 });
+    running(h);
+    const e = h.feed({ kind: 'unwell', action: 'restart', cause: 'unhealthy' });
+    assert.deepEqual(types(e), ['stopping']);
+    assert.equal(h.m.snapshot().desired, 'running');
+    h.feed({ kind: 'exited', code: 0, signal: null });
+    const gone = h.feed({ kind: 'group_gone' });
+    assert.deepEqual(types(gone), ['failed'], 'one failure is MaxConsecutiveFailures 1: given up');
+  });
+
+  it('unwell, stop: wanted stopped, cause unhealthy or limit', () => {
+    const h = harness();
+    running(h);
+    const e = h.feed({ kind: 'unwell', action: 'stop', cause: 'limit' });
+    assert.deepEqual(types(e), ['desired', 'stopping']);
+    const d = e.find((x) => x.kind === 'emit');
+    assert.deepEqual(d?.kind === 'emit' ? d.event.detail : null, { desired: 'stopped', cause: 'limit' });
+  });
+
+  it('MaxRunTime: a run longer is timed out and stopped; a run that ended before never is', () => {
+    const h = harness({ maxRunTimeMs: 60_000 });
+    h.feed({ kind: 'start' });
+    assert.deepEqual(kinds(h.feed({ kind: 'spawned', pid: 7 })), ['emit:spawned', 'set_timer', 'set_timer']);
+    h.advance(60_000);
+    const e = h.feed({ kind: 'timer', timer: 'runtime' });
+    assert.deepEqual(types(e), ['timed_out', 'desired', 'stopping']);
+    assert.equal(h.m.snapshot().desired, 'stopped');
+    const g = harness({ maxRunTimeMs: 60_000 });
+    running(g);
+    g.feed({ kind: 'stop' });
+    g.feed({ kind: 'exited', code: 0, signal: null });
+    g.feed({ kind: 'group_gone' });
+    assert.deepEqual(g.feed({ kind: 'timer', timer: 'runtime' }), [], 'a stale timer does nothing');
   });
 });
