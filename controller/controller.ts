@@ -170,9 +170,10 @@ export class Controller {
     this.server?.close();
     this.endpoint?.close();
     if (parts) {
+      const hooksStopped = parts.hooks.stop(); // no new hook run; those running get a few seconds meanwhile
       await parts.poller.stop();
       await parts.poller.drain().catch(() => undefined);
-      await parts.hooks.stop();
+      await hooksStopped;
     }
     for (const e of this.services.all()) e.link?.close();
     await this.retention?.stop();

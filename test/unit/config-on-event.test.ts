@@ -7,7 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { formatIssue } from '../../schema/config/index.js';
 import { loadControllerConfigWith } from '../../schema/config/controller-config.js';
+import { HOOK_FIELDS } from '../../schema/config/on-event.js';
 import { EVENT_TYPE_NAMES } from '../../schema/records.js';
+import { HOOK_VARIABLES } from '../../controller/event-hooks.js';
 
 const T = { timeout: 10_000 };
 const HOST = { uid: 0, gid: 0, passwdFile: '/etc/passwd', groupFile: '/etc/group' };
@@ -113,4 +115,11 @@ test('bad values: each named by file, line and key, with the value and what was 
       `${JSON.stringify(value)}: ${messages.join(' | ')}`,
     );
   }
+});
+
+test('docs/configuration.md describes every field of a hook, and every variable a run gets', T, () => {
+  const docs = fs.readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8');
+  const section = /^### `OnEvent`\n([\s\S]*?)^### /m.exec(docs)?.[1] ?? '';
+  for (const field of HOOK_FIELDS) assert.match(section, new RegExp(`^\\| \`${field.name}\` \\|`, 'm'), `no row for ${field.name}`);
+  for (const name of HOOK_VARIABLES) assert.match(section, new RegExp(`^\\| \`${name}\` \\|`, 'm'), `no row for ${name}`);
 });
