@@ -7,6 +7,7 @@ import type { ServiceConfig } from '../schema/config/types.js';
 import { isoTime, USAGE_RECORD, type BuddyEvent, type DesiredState, type ServiceEvent } from '../schema/records.js';
 import { EventQueries } from './event-queries.js';
 import { failureStory, type StorySubject } from './failure-story.js';
+import { HookRuns } from './hook-runs.js';
 import { migrate } from './migrations.js';
 import { Retention, type RetentionLimits } from './retention.js';
 import { RunLedger } from './run-ledger.js';
@@ -189,6 +190,8 @@ export class AuditStore {
   /** Events read back: queries, pages, by id. */
   readonly events: EventQueries;
   private readonly samples: SampleStore;
+  /** The runs of the OnEvent hooks, and the newest event they were decided for. */
+  readonly hookRuns: HookRuns;
 
   constructor(file: string) {
     this.db = new Database(file, { timeout: 5000 });
@@ -205,6 +208,7 @@ export class AuditStore {
     this.samples = new SampleStore(this.db);
     this.trends = new TrendQueries(this.db);
     this.events = new EventQueries(this.db);
+    this.hookRuns = new HookRuns(this.db);
     // The runs table came with migration 3: a database that had events gets its runs from them.
     if (applied.includes(3)) this.transaction(() => this.runs.rebuild());
     this.s = statements(this.db);

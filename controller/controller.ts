@@ -22,6 +22,7 @@ import type { Logger } from './log.js';
 import { Poller } from './poller.js';
 import { Publisher } from './publisher.js';
 import { ensureDir } from './run-dir.js';
+import { EventHooks } from './event-hooks.js';
 import { serviceStatus, type ServiceEntry } from './service-entry.js';
 import { ServiceControl } from './service-control.js';
 import { ServiceTable } from './service-table.js';
@@ -36,6 +37,7 @@ interface Parts {
   buddies: Buddies;
   configuration: Configuration;
   control: ServiceControl;
+  hooks: EventHooks;
 }
 
 export class Controller {
@@ -108,6 +110,8 @@ export class Controller {
     try {
       ensureDir(this.config.svcRunPath);
       parts = this.assemble(new AuditStore(join(this.config.stateDir, STATE_DIR.database)));
+      // Before any event is stored: the hook runs a previous controller left, and the events it did not decide.
+      parts.hooks.resume();
       const interrupted = parts.store.interruptRequests();
       if (interrupted > 0)
         this.log.warn(`${interrupted} client request(s) of a previous controller never finished; recorded as interrupted`);
@@ -166,8 +170,10 @@ export class Controller {
     this.server?.close();
     this.endpoint?.close();
     if (parts) {
+      const hooksStopped = parts.hooks.stop(); // no new hook run; those running get a few seconds meanwhile
       await parts.poller.stop();
       await parts.poller.drain().catch(() => undefined);
+      await hooksStopped;
     }
     for (const e of this.services.all()) e.link?.close();
     await this.retention?.stop();
@@ -208,9 +214,14 @@ export class Controller {
   private assemble(store: AuditStore): Parts {
     const { services, log, lifecycle } = this;
     const clock = REAL_CLOCK;
+    const hooks = new EventHooks(
+      { runs: store.hookRuns, events: store.events, log, clock, cwd: () => this.config.stateDir },
+      this.config.onEvent,
+    );
     store.onInserted = (events) => {
       this.publisher.events(events);
       this.retention?.added(events.length);
+      hooks.dispatch(events);
     };
     store.health.onChange = (failure, lost) => this.problems.database(failure, lost, log);
     store.health.onDropped = (err) => log.error(`a write to the audit database failed and was dropped: ${(err as Error).message}`);
@@ -262,11 +273,12 @@ export class Controller {
         this.config = next;
         poller.setInterval(next.buddyPollingInterval * 1000);
         this.retention?.setLimits(retentionLimits(next));
+        hooks.configure(next.onEvent);
       },
       startDue: (entries) => control.startDue(entries),
       replaced: (old, successor) => this.publisher.removed(old.config.id, old.uuid, successor),
     });
-    this.parts = { store, poller, buddies, configuration, control };
+    this.parts = { store, poller, buddies, configuration, control, hooks };
     return this.parts;
   }
 

@@ -16,11 +16,11 @@ import { storedConfig } from './stored-config.js';
 /** How long a request that only reads waits for a polling round before it answers with what is known. */
 const READ_WAIT_MS = 500;
 
-export type QueryMethods = 'list' | 'status' | 'events' | 'events.page' | 'trend' | 'why' | 'logs';
+export type QueryMethods = 'list' | 'status' | 'events' | 'events.page' | 'trend' | 'why' | 'logs' | 'hooks';
 
 export interface QueryParts {
   readonly services: ServiceTable;
-  readonly store: Pick<AuditStore, 'events' | 'createdTimes' | 'trends' | 'serviceByUuid' | 'failureStory' | 'servicesNamed'>;
+  readonly store: Pick<AuditStore, 'events' | 'createdTimes' | 'trends' | 'serviceByUuid' | 'failureStory' | 'servicesNamed' | 'hookRuns'>;
   /** A polling round over these services (all when omitted), waited for at most `maxWaitMs`. */
   collect(entries: ServiceEntry[] | undefined, maxWaitMs: number): Promise<void>;
 }
@@ -97,6 +97,14 @@ export function queryHandlers(p: QueryParts): Pick<Handlers<ClientMethods, Clien
       const entry = found[0]!;
       return logTail(entry.config.id, entry.config, entry.runDir, q.lines ?? 20);
     },
+
+    hooks: (q) =>
+      store.hookRuns.query({
+        uuids: q.service === undefined ? null : uuids(q.service),
+        ...(q.hook === undefined ? {} : { hook: q.hook }),
+        ...(q.since === undefined ? {} : { since: Date.parse(q.since) }),
+        limit: q.limit ?? 100,
+      }),
   };
 }
 

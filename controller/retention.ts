@@ -24,7 +24,7 @@ export interface PruneResult {
 }
 
 /** Tables with a count limit, and their time column. */
-const COUNTED: Record<string, string> = { events: 'time', client_requests: 'time', config_changes: 'time' };
+const COUNTED: Record<string, string> = { events: 'time', client_requests: 'time', config_changes: 'time', hook_runs: 'time' };
 
 export class Retention {
   private timer: NodeJS.Timeout | null = null;

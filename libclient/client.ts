@@ -14,6 +14,8 @@ import {
   type ControllerStatus,
   type EventQuery,
   type FailureStory,
+  type HookRun,
+  type HookRunQuery,
   type LogTail,
   type OutcomeItem,
   type TrendMetric,
@@ -68,6 +70,7 @@ const READS: ReadonlySet<keyof ClientMethods> = new Set([
   'trend',
   'why',
   'logs',
+  'hooks',
 ]);
 
 /** A time for event queries: a Date, milliseconds since the epoch, or an ISO 8601 string. */
@@ -89,6 +92,14 @@ export interface EventFilter extends EventMatch {
   since?: TimeLike;
   until?: TimeLike;
   afterId?: number;
+  limit?: number;
+}
+
+/** Which hook runs `hookRuns()` reads: of a service, of a hook, since a time; the newest `limit` (default 100). */
+export interface HookRunFilter {
+  service?: string;
+  hook?: string;
+  since?: TimeLike;
   limit?: number;
 }
 
@@ -240,6 +251,20 @@ export class Client {
    */
   followLogs(names: Names, options: FollowLogsOptions = {}): AsyncGenerator<LogLine> {
     return followLogs(this, list(names), options);
+  }
+
+  /**
+   * The runs of the OnEvent hooks, oldest first: which hook ran for which event, and how it ended
+   * (`ok`, `failed`, `timed_out`; `skipped` by MinInterval, `dropped`, `interrupted`; `queued` and
+   * `running` until it ends), with the end of its output.
+   */
+  hookRuns(filter: HookRunFilter = {}): Promise<HookRun[]> {
+    const q: HookRunQuery = {};
+    if (filter.service !== undefined) q.service = filter.service;
+    if (filter.hook !== undefined) q.hook = filter.hook;
+    if (filter.since !== undefined) q.since = iso(filter.since);
+    if (filter.limit !== undefined) q.limit = filter.limit;
+    return this.call('hooks', q);
   }
 
   /** The story of a service's last failure: its run, how it ended, its last output, what happened next. */

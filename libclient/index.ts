@@ -1,7 +1,15 @@
 // upkeeper's client library: `import { connect } from 'upkeeper'`.
 import { Client, type ConnectOptions } from './client.js';
 
-export { Client, RECONNECT_MS, type ConnectOptions, type EventFilter, type TimeLike, type TrendOptions } from './client.js';
+export {
+  Client,
+  RECONNECT_MS,
+  type ConnectOptions,
+  type EventFilter,
+  type HookRunFilter,
+  type TimeLike,
+  type TrendOptions,
+} from './client.js';
 export { describeEvent, describeExit, describeFailure, utcTime } from './words.js';
 export { formatDuration, parseDuration } from '../schema/durations.js';
 export type { EventMatch } from '../schema/event-filter.js';
@@ -57,6 +65,8 @@ export type {
   FailureStory,
   RunRecord,
   LogTail,
+  HookRun,
+  HookOutcome,
 } from '../schema/client-protocol.js';
 export {
   TREND_METRICS,
@@ -66,6 +76,8 @@ export {
   FLAP_WINDOW_MS,
   LOG_TAIL_MAX_LINES,
   EVENTS_QUERY_MAX,
+  HOOK_OUTCOMES,
+  HOOK_RUNS_MAX,
 } from '../schema/client-protocol.js';
 export type { ConfigIssue, ControllerConfig, ServiceConfig } from '../schema/config/types.js';
 

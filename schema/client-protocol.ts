@@ -280,6 +280,43 @@ export interface LogTail {
   timestamps?: boolean;
 }
 
+/** How a run of an OnEvent hook went (the `outcome` of a row of hook_runs). */
+export const HOOK_OUTCOMES = ['queued', 'running', 'ok', 'failed', 'timed_out', 'skipped', 'dropped', 'interrupted'] as const;
+export type HookOutcome = (typeof HOOK_OUTCOMES)[number];
+/** Most hook runs one `hooks` answer carries (and the largest `limit`). */
+export const HOOK_RUNS_MAX = 10_000;
+
+/** One run of an OnEvent hook for one event (a row of hook_runs). Times ISO 8601 UTC. */
+export interface HookRun {
+  id: number;
+  hook: string;
+  eventId: number;
+  eventType: string;
+  service: string;
+  uuid: string;
+  /** When the controller took the event for the hook. */
+  time: string;
+  started: string | null;
+  finished: string | null;
+  outcome: HookOutcome;
+  /** Why it was skipped, dropped or interrupted, or could not start. */
+  reason: string | null;
+  pid: number | null;
+  exitCode: number | null;
+  signal: string | null;
+  /** The last 4 KiB of its stdout and stderr. */
+  output: string | null;
+}
+
+/** `hooks`: the newest `limit` runs (default 100), oldest first; of one service, one hook, since a time. */
+export interface HookRunQuery {
+  service?: string;
+  hook?: string;
+  /** ISO 8601. */
+  since?: string;
+  limit?: number;
+}
+
 export interface ClientMethods {
   hello: { params: HelloParams; result: { protocol: number; controller: ControllerInfo } };
   'controller.status': { params: Record<string, never>; result: ControllerStatus };
@@ -307,6 +344,8 @@ export interface ClientMethods {
   why: { params: { service: string }; result: FailureStory };
   /** The last lines of a service's stdout and stderr files (default 20 each, at most LOG_TAIL_MAX_LINES). */
   logs: { params: { service: string; lines?: number }; result: LogTail };
+  /** The runs of the OnEvent hooks, and how each ended. */
+  hooks: { params: HookRunQuery; result: HookRun[] };
   /** Read and check every configuration file; apply all of it, or nothing (the issues say why). */
   /** `restart`: then restart the running services whose changes wait for their next start. */
   'config.reload': { params: { restart?: boolean }; result: ReloadResult };
@@ -543,5 +582,18 @@ export const clientValidators: Validators<ClientMethods> = {
     return lines === undefined
       ? { service: str(o, 'service') }
       : { service: str(o, 'service'), lines: Math.min(lines, LOG_TAIL_MAX_LINES) };
+  },
+  hooks: (p) => {
+    const o = asObject(p);
+    const q: HookRunQuery = {};
+    const service = optStr(o, 'service');
+    const hook = optStr(o, 'hook');
+    const since = isoParam(o, 'since');
+    const limit = optInt(o, 'limit', 1);
+    if (service !== undefined) q.service = service;
+    if (hook !== undefined) q.hook = hook;
+    if (since !== undefined) q.since = since;
+    if (limit !== undefined) q.limit = Math.min(limit, HOOK_RUNS_MAX);
+    return q;
   },
 };

@@ -62,6 +62,8 @@ export function describeType(type: ValueType): string {
       return 'a path or a list of paths (a leading "-" makes a file optional)';
     case 'defaults':
       return 'an object of service keys';
+    case 'hooks':
+      return 'a list of hooks';
   }
 }
 
@@ -139,6 +141,8 @@ export function checkValue(type: ValueType, node: JsonNode, key: string, ctx: Ch
       return checkEnvFiles(node, key, ctx, ok, bad);
     case 'defaults':
       return bad('ServiceDefaults is checked by the controller config loader');
+    case 'hooks':
+      return bad('OnEvent is checked by the controller config loader (on-event.ts)');
   }
 }
 

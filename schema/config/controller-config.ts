@@ -9,6 +9,7 @@ import { duplicateMessage, parseTree } from './jsonc.js';
 import { expectedGot, makeIssue, sortIssues, unknownKeyMessage } from './issues.js';
 import { defaultConfigFile, defaultStateDir, resolvePath } from './paths.js';
 import { checkServiceKeys, layerToObject } from './service-layer.js';
+import { checkOnEvent } from './on-event.js';
 import { readText } from './read-file.js';
 
 export interface ConfigOptions {
@@ -93,7 +94,8 @@ function checkControllerKeys(node: JsonObjectNode, ctx: CheckContext) {
       serviceDefaults = layerToObject(checked.layer);
       continue;
     }
-    const checked = checkValue(spec.type, entry.value, spec.name, ctx);
+    const checked =
+      spec.type.kind === 'hooks' ? checkOnEvent(entry.value, spec.name, ctx) : checkValue(spec.type, entry.value, spec.name, ctx);
     issues.push(...checked.issues);
     if (checked.issues.length === 0) values[spec.name] = checked.value;
   }
@@ -130,5 +132,6 @@ function defaults(
     auditMaxAge: 'AuditMaxAge' in values ? (values['AuditMaxAge'] as number | null) : AUDIT_MAX_AGE_DEFAULT,
     auditMaxRecords: 'AuditMaxRecords' in values ? (values['AuditMaxRecords'] as number | null) : AUDIT_MAX_RECORDS_DEFAULT,
     serviceDefaults,
+    onEvent: (values['OnEvent'] as ControllerConfig['onEvent'] | undefined) ?? [],
   };
 }

@@ -2,6 +2,7 @@
 import { DURATION_PATTERN } from '../durations.js';
 import { MAX_CUSTOM_ACTIONS } from '../run-dir.js';
 import { CONTROLLER_KEYS, INITIAL_STATE_WORDS, type KeySpec, SERVICE_KEYS, type ValueType } from './keys.js';
+import { onEventSchema } from './on-event.js';
 import { NAME_PATTERN, PREREQUISITE_PATTERN, RESERVED_ACTION_NAMES, SERVICE_ID_PATTERN, UUID_PATTERN } from './names.js';
 
 type Schema = Record<string, unknown>;
@@ -76,6 +77,8 @@ function typeSchema(type: ValueType): Schema {
       return { type: ['string', 'array'], minLength: 1, items: { type: 'string', minLength: 1 } };
     case 'defaults':
       return { $ref: '#/definitions/serviceDefaults' };
+    case 'hooks':
+      return onEventSchema();
   }
 }
 

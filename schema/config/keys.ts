@@ -30,7 +30,9 @@ export type ValueType =
   | { kind: 'environment' }
   /** EnvironmentFile: a path or a list of paths, each optional when written with a leading "-". */
   | { kind: 'envFiles' }
-  | { kind: 'defaults' };
+  | { kind: 'defaults' }
+  /** OnEvent: a list of hooks (on-event.ts). */
+  | { kind: 'hooks' };
 
 export interface KeySpec {
   /** Canonical spelling (keys are matched case-insensitively). */
@@ -67,6 +69,9 @@ const boolean: ValueType = { kind: 'boolean' };
 /** Built-in retention of the audit database (AuditMaxAge seconds, AuditMaxRecords rows). */
 export const AUDIT_MAX_AGE_DEFAULT = 90 * 86_400;
 export const AUDIT_MAX_RECORDS_DEFAULT = 1_000_000;
+/** Built-in MinInterval and Timeout of an OnEvent hook, in seconds. */
+export const HOOK_MIN_INTERVAL_DEFAULT = 60;
+export const HOOK_TIMEOUT_DEFAULT = 30;
 /** The most instances one service may have (`Instances`). */
 export const MAX_INSTANCES = 1000;
 const ORDER = 'A reference to no service, or a dependency cycle, is a configuration error.';
@@ -426,6 +431,13 @@ export const CONTROLLER_KEYS: readonly KeySpec[] = [
     defaultText: '1000000 (null: no limit)',
     description:
       'Most rows kept in each of the tables events, client_requests and config_changes; beyond it the oldest are deleted (and the service runs older than the oldest event kept). null: no limit.',
+  },
+  {
+    name: 'OnEvent',
+    type: { kind: 'hooks' },
+    default: [],
+    description:
+      'Hooks: commands the controller runs for chosen event types, each {Name, Events, Services, Command, MinInterval, Timeout}, with the event as JSON on standard input and its main fields in UPK_* variables. Each runs at most once per event (also for events collected after a controller restart), at most once per MinInterval per service, and every run is recorded (upk hooks).',
   },
   {
     name: 'ServiceDefaults',

@@ -1,5 +1,6 @@
 // Resolved configuration records: what the loader produces from the files, after layering and checks.
 import type { EnvFileRef } from '../env-file.js';
+import type { EventType } from '../records.js';
 
 /** One problem in a configuration file. Printed as `file:line: key: message`. */
 export interface ConfigIssue {
@@ -28,6 +29,22 @@ export interface ControllerConfig {
   auditMaxRecords: number | null;
   /** Raw ServiceDefaults object, already checked; layered under every service. */
   serviceDefaults: Record<string, unknown>;
+  /** OnEvent: the hooks the controller runs for chosen events. */
+  onEvent: EventHook[];
+}
+
+/** One OnEvent hook (on-event.ts checks it; controller/event-hooks.ts runs it). */
+export interface EventHook {
+  name: string;
+  events: EventType[];
+  /** Service ids (the id of a service with Instances means each instance); null: every service. */
+  services: string[] | null;
+  /** The program (absolute when written with a "/") and its arguments. */
+  command: string[];
+  /** Seconds: at most one run per service within it; 0: no limit. */
+  minInterval: number;
+  /** Seconds a run may take before its process group is killed. */
+  timeout: number;
 }
 
 export type InitialState = 'running' | 'stopped';

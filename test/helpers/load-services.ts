@@ -28,6 +28,7 @@ export function controllerConfig(
     auditMaxAge: null,
     auditMaxRecords: null,
     serviceDefaults: {},
+    onEvent: [],
     ...fields,
   };
 }

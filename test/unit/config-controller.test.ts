@@ -62,6 +62,7 @@ test('a missing default file is not an error: every default applies', T, (t) => 
     auditMaxAge: 90 * 86400,
     auditMaxRecords: 1_000_000,
     serviceDefaults: {},
+    onEvent: [],
   });
 });
 
@@ -137,6 +138,7 @@ test('every controller key, with paths resolved against the file folder and ~ ex
     auditMaxAge: 30 * 86400,
     auditMaxRecords: null,
     serviceDefaults: { KillTimeout: 3, RedirectStdout: path.join(dir, 'logs/out') },
+    onEvent: [],
   });
 });
 
