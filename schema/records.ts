@@ -141,7 +141,8 @@ export const EVENT_TYPES = {
     "the buddy cannot write the service's output to its file: it is lost until output_resumed (detail.stream, detail.file, detail.error)",
   output_resumed: "the buddy writes the service's output to its file again (detail.stream, detail.file, detail.lostBytes)",
   ready: 'the service said it is ready (detail.how: ReadyFd, notify, ReadyLine or probe; detail.afterMs since its start): it is running',
-  start_timeout: 'the service was not ready within StartTimeout (detail.timeoutMs): a failure, it is stopped and the restart policy applies',
+  start_timeout:
+    'the service was not ready within StartTimeout (detail.timeoutMs): a failure, it is stopped and the restart policy applies',
   timed_out: 'the service ran longer than MaxRunTime (detail.maxRunTimeMs): it is stopped',
   unhealthy:
     'a health check failed HealthRetries times in a row (detail.check, detail.failures, detail.output: what it saw; detail.action: restart, stop or none)',
