@@ -70,6 +70,17 @@ export interface BuddyStatus {
   pipes: { stdout: ProcessRef | null; stderr: ProcessRef | null };
   /** The last measurement while the service runs; null when it does not, or SampleInterval is 0. */
   usage: ResourceUsage | null;
+  /** Type notify: what the service said through NOTIFY_SOCKET in its current run (absent otherwise). */
+  notify?: NotifyState;
+}
+
+/** What a Type notify service said (sd_notify): STATUS=, MAINPID=, STOPPING=1, and when WATCHDOG=1 last came. */
+export interface NotifyState {
+  status?: string;
+  mainPid?: number;
+  stopping?: boolean;
+  /** ISO 8601 UTC. */
+  watchdog?: string;
 }
 
 /** A process known by pid and start time in clock ticks after boot (proof against a reused pid). */

@@ -62,6 +62,10 @@ export function describeType(type: ValueType): string {
       return 'a path or a list of paths (a leading "-" makes a file optional)';
     case 'defaults':
       return 'an object of service keys';
+    case 'choice':
+      return `one of ${type.words.map((w) => JSON.stringify(w)).join(', ')}`;
+    case 'regex':
+      return `a regular expression${type.nullable ? ' or null' : ''}`;
   }
 }
 
@@ -139,6 +143,10 @@ export function checkValue(type: ValueType, node: JsonNode, key: string, ctx: Ch
       return checkEnvFiles(node, key, ctx, ok, bad);
     case 'defaults':
       return bad('ServiceDefaults is checked by the controller config loader');
+    case 'choice':
+      return node.kind === 'string' && type.words.includes(node.value) ? ok(node.value) : bad();
+    case 'regex':
+      return checkRegex(node, bad);
   }
 }
 
@@ -205,4 +213,15 @@ function checkEnvFiles(
     return undefined;
   });
   return issues.length > 0 ? { value: undefined, issues } : ok(refs);
+}
+
+/** A regular expression that compiles; its compiler's message tells what is wrong. */
+function checkRegex(node: JsonNode, bad: (message?: string) => Checked): Checked {
+  if (node.kind !== 'string' || node.value === '') return bad();
+  try {
+    new RegExp(node.value);
+  } catch (err) {
+    return bad(`not a valid regular expression ${JSON.stringify(node.value)}: ${(err as Error).message}`);
+  }
+  return { value: node.value, issues: [] };
 }

@@ -76,6 +76,10 @@ function typeSchema(type: ValueType): Schema {
       return { type: ['string', 'array'], minLength: 1, items: { type: 'string', minLength: 1 } };
     case 'defaults':
       return { $ref: '#/definitions/serviceDefaults' };
+    case 'choice':
+      return { type: 'string', enum: [...type.words] };
+    case 'regex':
+      return { type: types('string', type.nullable), minLength: 1 };
   }
 }
 
