@@ -96,7 +96,14 @@ export class Supervisor {
     this.spawn = world.spawn ?? spawnScript;
     this.processes = world.processes ?? new ServiceProcesses(settings.uuid, settings.uid);
     this.machine = new Machine(policyOf(settings), this.clock.now());
-    this.readiness = new Readiness(this.at, settings, (how) => this.input({ kind: 'ready', how }), log, () => this.scheduleStatus(), this.clock);
+    this.readiness = new Readiness(
+      this.at,
+      settings,
+      (how) => this.input({ kind: 'ready', how }),
+      log,
+      () => this.scheduleStatus(),
+      this.clock,
+    );
     this.stdout = this.outputChannel('stdout');
     this.stderr = this.outputChannel('stderr');
     // Usage records are collected by the next poll: they do not call the controller.

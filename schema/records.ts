@@ -118,6 +118,8 @@ export interface ServiceStatus {
   description: string | null;
   /** Set while no buddy supervises it because none could be started (the controller keeps trying). */
   unsupervised: Unsupervised | null;
+  /** What the service says of itself (Type notify: its last STATUS=), while it runs and its buddy is reachable. */
+  statusText?: string;
 }
 
 /** Why a service has no buddy: the last launch's error, since when launches fail, how many did. */
@@ -152,7 +154,8 @@ export const EVENT_TYPES = {
     "the buddy cannot write the service's output to its file: it is lost until output_resumed (detail.stream, detail.file, detail.error)",
   output_resumed: "the buddy writes the service's output to its file again (detail.stream, detail.file, detail.lostBytes)",
   ready: 'the service said it is ready (detail.how: ReadyFd, notify, ReadyLine or probe; detail.afterMs since its start): it is running',
-  start_timeout: 'the service was not ready within StartTimeout (detail.timeoutMs): a failure, it is stopped and the restart policy applies',
+  start_timeout:
+    'the service was not ready within StartTimeout (detail.timeoutMs): a failure, it is stopped and the restart policy applies',
   timed_out: 'the service ran longer than MaxRunTime (detail.maxRunTimeMs): it is stopped',
   unhealthy:
     'a health check failed HealthRetries times in a row (detail.check, detail.failures, detail.output: what it saw; detail.action: restart, stop or none)',

@@ -182,14 +182,14 @@ export const SERVICE_KEYS: readonly KeySpec[] = [
     type: integer({ min: 3, max: 255, nullable: true }),
     default: null,
     description:
-      'As s6\'s notification-fd: the service gets this descriptor open for writing, and is ready when it writes a newline to it. null: none.',
+      "As s6's notification-fd: the service gets this descriptor open for writing, and is ready when it writes a newline to it. null: none.",
   },
   {
     name: 'ReadyLine',
     type: { kind: 'regex', nullable: true },
     default: null,
     description:
-      'A regular expression (JavaScript syntax): the service is ready when a line of its output (stdout or stderr, the first 4 KiB of a longer line) matches it, as process-compose\'s ready_log_line. null: none.',
+      "A regular expression (JavaScript syntax): the service is ready when a line of its output (stdout or stderr, the first 4 KiB of a longer line) matches it, as process-compose's ready_log_line. null: none.",
   },
   {
     name: 'StartTimeout',
@@ -197,7 +197,7 @@ export const SERVICE_KEYS: readonly KeySpec[] = [
     default: null,
     defaultText: 'null: 90 for a service whose readiness is signalled (Type notify, ReadyFd, ReadyLine), none otherwise',
     description:
-      'As systemd\'s TimeoutStartSec: seconds a service with a signalled readiness (Type notify, ReadyFd, ReadyLine) has to become ready; not ready in time is a failure (event start_timeout): it is stopped and the restart policy applies. 0: no limit. A service ready by MinUptime has no start timeout.',
+      "As systemd's TimeoutStartSec: seconds a service with a signalled readiness (Type notify, ReadyFd, ReadyLine) has to become ready; not ready in time is a failure (event start_timeout): it is stopped and the restart policy applies. 0: no limit. A service ready by MinUptime has no start timeout.",
   },
   {
     name: 'MaxRunTime',

@@ -76,6 +76,8 @@ describe('readiness', { timeout: 120_000 }, () => {
     const socket = statSync(join(box.runDir('notifier'), 'notify.sock'));
     assert.ok(socket.isSocket());
     assert.equal(socket.mode & 0o777, 0o600);
+    const shown = await box.upk(['status', 'notifier']);
+    assert.match(shown.stdout, /notifier: says "up and about"/);
   });
 
   it('Type notify: a datagram sent by a few lines of Python', async () => {
@@ -157,6 +159,10 @@ describe('readiness', { timeout: 120_000 }, () => {
       assert.equal(ready.filter((r) => r.pid === run.pid).length, 1, `run ${run.pid} has one ready event`);
     }
     const seqs = events.filter((e) => e.buddy_id === events[0]!.buddy_id).map((e) => e.seq);
-    assert.deepEqual(seqs, [...new Set(seqs)].sort((a, b) => a - b), 'no event twice');
+    assert.deepEqual(
+      seqs,
+      [...new Set(seqs)].sort((a, b) => a - b),
+      'no event twice',
+    );
   });
 });

@@ -639,3 +639,12 @@ test('EnvironmentFile: a path or a list, "-" for optional, resolved like any pat
     'expected a path or a list of paths (a leading "-" makes a file optional), got an object',
   );
 });
+
+test('Type "notify" with SetUID is an error: the service could not reach NOTIFY_SOCKET', T, (t) => {
+  const f = fixture(t);
+  const { services, issues } = f.load('{\n  "web": {\n    "ExecStart": "run",\n    "Type": "notify",\n    "SetUID": 1\n  }\n}\n');
+  assert.deepEqual(services, []);
+  assert.equal(issues.length, 1);
+  assert.deepEqual([issues[0]?.key, issues[0]?.line], ['web.Type', 4]);
+  assert.match(issues[0]!.message, /cannot be used with SetUID/);
+});

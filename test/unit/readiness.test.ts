@@ -45,7 +45,11 @@ test('policyOf: a readiness key makes readiness signalled, with StartTimeout 90 
   const base = { minUptime: 1, serviceType: 'simple', readyFd: null, readyLine: null, startTimeout: null, maxRunTime: null } as const;
   const of = (s: Partial<BuddySettings>) => policyOf({ ...(base as unknown as BuddySettings), ...s });
   assert.deepEqual([of({}).readiness, of({}).startTimeoutMs, of({}).maxRunTimeMs], ['uptime', 0, 0]);
-  assert.deepEqual([of({ startTimeout: 5 }).readiness, of({ startTimeout: 5 }).startTimeoutMs], ['uptime', 0], 'MinUptime has no start timeout');
+  assert.deepEqual(
+    [of({ startTimeout: 5 }).readiness, of({ startTimeout: 5 }).startTimeoutMs],
+    ['uptime', 0],
+    'MinUptime has no start timeout',
+  );
   for (const s of [{ serviceType: 'notify' as const }, { readyFd: 3 }, { readyLine: 'up' }]) {
     assert.deepEqual([of(s).readiness, of(s).startTimeoutMs], ['signal', START_TIMEOUT_DEFAULT * 1000]);
   }
