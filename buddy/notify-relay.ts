@@ -5,7 +5,6 @@
 // when its stdin (a pipe from the buddy) closes: it never outlives its buddy.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import { createInterface } from 'node:readline';
 
 /** The relay, run as `perl -e RELAY PATH`: "bound" once the socket is there, then one hex line per datagram. */
 const RELAY = String.raw`
@@ -89,9 +88,16 @@ export function startRelay(socketPath: string, on: RelayHandlers): ChildProcess 
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (text: string) => (stderr = (stderr + text).slice(-1000)));
   child.stdin.on('error', () => undefined); // (it ended: told by `exit`)
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    if (line === 'bound') on.bound();
-    else on.message(parseNotify(Buffer.from(line, 'hex').toString('utf8')));
+  // One line per datagram (hex, so never a newline inside); a chunk may end mid-line.
+  let pending = '';
+  child.stdout.setEncoding('latin1');
+  child.stdout.on('data', (text: string) => {
+    const lines = (pending + text).split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line === 'bound') on.bound();
+      else on.message(parseNotify(Buffer.from(line, 'hex').toString('utf8')));
+    }
   });
   let told = false;
   const gone = (why: string): void => {
