@@ -4,7 +4,7 @@
 // input (the machine ignores it unless the service is starting). All of it is the buddy's alone: it
 // goes on while no controller runs.
 import type { ChildProcess } from 'node:child_process';
-import { closeSync, constants, openSync, rmSync } from 'node:fs';
+import { closeSync, constants, openSync, readSync, rmSync } from 'node:fs';
 import { Socket } from 'node:net';
 import type { BuddySettings } from '../schema/buddy-protocol.js';
 import type { ReadyHow } from '../schema/event-details.js';
@@ -126,10 +126,25 @@ export class Readiness {
   serviceStdio(): ('ignore' | number)[] {
     const n = this.settings.readyFd;
     if (n === null) return [];
+    this.drainFifo();
     // Read-write, as the output FIFOs: the service never gets SIGPIPE, even while no buddy reads.
     const fd = openSync(this.at(RUN_DIR.readyPipe), constants.O_RDWR);
     this.opened.push(fd);
     return [...Array<'ignore'>(n - 3).fill('ignore'), fd];
+  }
+
+  /** A newline left in the FIFO by an earlier run (written while no buddy read) must not make this one ready. */
+  private drainFifo(): void {
+    let fd = -1;
+    try {
+      fd = openSync(this.at(RUN_DIR.readyPipe), constants.O_RDONLY | constants.O_NONBLOCK);
+      const buf = Buffer.allocUnsafe(4096);
+      while (readSync(fd, buf, 0, buf.length, null) > 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') this.log(`draining ${RUN_DIR.readyPipe}: ${(err as Error).message}`);
+    } finally {
+      if (fd >= 0) closeSync(fd);
+    }
   }
 
   /** The spawn is done (or failed): close what it was given. */
