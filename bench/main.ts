@@ -3,9 +3,9 @@
 //
 // Usage: node dist/bench/main.js [--quick] [--only NAME]
 //   --only NAME  run one benchmark: memory, respawn, startup, restart-drain, live-latency, idle-cpu, store-throughput,
-//                audit-queries, uptop-render, slow-subscribers, logs-follow or add-latency
+//                audit-queries, uptop-render, slow-subscribers, logs-follow, add-latency or ready-to-dependent
 //   --quick      smaller N (respawn 50 kills, startup and restart-drain 1 run, idle-cpu 10 s, store 50,000 events,
-//                audit queries on 200,000 events)
+//                audit queries on 200,000 events, ready-to-dependent 10 starts)
 //
 // Benchmarks print figures; they assert nothing, and a missed target never fails the run. The exit
 // code is 1 only when a benchmark could not run (an error), 2 for bad arguments. Each benchmark runs a
@@ -26,6 +26,7 @@ import { startup } from './startup.js';
 import { storeThroughput } from './store-throughput.js';
 import { uptopRender } from './uptop-render.js';
 import { slowSubscribers } from './slow-subscribers.js';
+import { readyToDependent } from './ready-to-dependent.js';
 
 const BENCHMARKS: readonly Benchmark[] = [
   memory,
@@ -40,6 +41,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   slowSubscribers,
   logsFollow,
   addLatency,
+  readyToDependent,
 ];
 
 interface Options {

@@ -2,7 +2,16 @@
 import type { BuddySettings } from '../schema/buddy-protocol.js';
 import type { MachinePolicy } from './machine.js';
 
+/** StartTimeout's default for a service whose readiness is signalled: systemd's TimeoutStartSec. */
+export const START_TIMEOUT_DEFAULT = 90;
+
+/** The service says itself when it is ready (ReadyFd, Type notify, ReadyLine), rather than by MinUptime. */
+export function signalled(s: BuddySettings): boolean {
+  return s.serviceType === 'notify' || s.readyFd !== null || s.readyLine !== null;
+}
+
 export function policyOf(s: BuddySettings): MachinePolicy {
+  const signal = signalled(s);
   return {
     killTimeoutMs: Math.round(s.killTimeout * 1000),
     maxConsecutiveFailures: s.maxConsecutiveFailures,
@@ -11,9 +20,9 @@ export function policyOf(s: BuddySettings): MachinePolicy {
     randomize: s.randomizeRateLimit,
     maxRestarts: s.userMaxRestarts,
     windowMs: Math.round(s.userRestartWindow * 1000),
-    // (Readiness keys come with the next step: MinUptime until then.)
-    readiness: 'uptime',
-    startTimeoutMs: 0,
-    maxRunTimeMs: 0,
+    readiness: signal ? 'signal' : 'uptime',
+    // (MinUptime readiness has no start timeout: the uptime timer always ends the start.)
+    startTimeoutMs: signal ? Math.round((s.startTimeout ?? START_TIMEOUT_DEFAULT) * 1000) : 0,
+    maxRunTimeMs: Math.round((s.maxRunTime ?? 0) * 1000),
   };
 }

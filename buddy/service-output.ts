@@ -67,6 +67,8 @@ export class OutputChannel {
   private discarder: Socket | null = null;
   /** Bytes of output lost since writing the file failed; null while it works. */
   private lostBytes: number | null = null;
+  /** Sees every chunk carried (ReadyLine). */
+  watch: (chunk: Buffer) => void = () => undefined;
 
   constructor(
     private readonly spec: OutputSpec,
@@ -133,6 +135,7 @@ export class OutputChannel {
 
   private carry(chunk: Buffer): void {
     this.tail.add(chunk);
+    this.watch(chunk);
     try {
       this.sink?.write(this.stamper ? this.stamper.stamp(chunk) : chunk);
       const rotation = this.sink?.takeRotationFailure();

@@ -25,17 +25,20 @@ export type SpawnScript = (script: string, args: string[], stdio: StdioOptions, 
 
 /**
  * Spawn `script` in its own session and process group. With a uid or gid to switch to, the buddy
- * opens the script itself and passes it as descriptor 3; the child execs /proc/self/fd/3, which
- * needs execute permission on the script but no search permission on the directories above it.
+ * opens the script itself and passes it as the descriptor after those of `stdio` (3 unless ReadyFd
+ * takes it); the child execs /proc/self/fd/N, which needs execute permission on the script but no
+ * search permission on the directories above it.
  */
 export function spawnScript(script: string, args: string[], stdio: StdioOptions, ctx: SpawnContext): ChildProcess {
   const switching = ctx.uid !== undefined || ctx.gid !== undefined;
   const fd = switching ? openSync(script, constants.O_RDONLY) : -1;
+  const base: unknown[] = Array.isArray(stdio) ? stdio : [stdio, stdio, stdio];
+  const at = Math.max(3, base.length);
   try {
     return hidingValues(() =>
-      spawn(switching ? '/proc/self/fd/3' : script, args, {
+      spawn(switching ? `/proc/self/fd/${at}` : script, args, {
         detached: true, // setsid(): the pid is also the process group and the session
-        stdio: switching ? ([...(stdio as unknown[]).slice(0, 3), fd] as StdioOptions) : stdio,
+        stdio: switching ? ([...base, ...Array<string>(at - base.length).fill('ignore'), fd] as StdioOptions) : stdio,
         env: ctx.env,
         cwd: ctx.cwd,
         argv0: script,

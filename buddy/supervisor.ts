@@ -19,6 +19,7 @@ import { OutputChannel, type SpawnContext } from './service-output.js';
 import { ServiceProcesses, withoutMarker } from './service-processes.js';
 import { policyOf } from './machine-policy.js';
 import { UsageMeter } from './usage-meter.js';
+import { Readiness } from './readiness.js';
 
 export interface Identity {
   instance: string;
@@ -68,6 +69,8 @@ export class Supervisor {
   private stderr: OutputChannel;
   private readonly actions: ActionRunner;
   private readonly meter: UsageMeter;
+  /** ReadyFd, Type notify, ReadyLine: the sources of the `ready` input. */
+  private readonly readiness: Readiness;
   private statusScheduled = false;
   /** The variables the environment files gave at the service's last start (its scripts get them too). */
   private fileVars: Record<string, string> = {};
@@ -93,6 +96,14 @@ export class Supervisor {
     this.spawn = world.spawn ?? spawnScript;
     this.processes = world.processes ?? new ServiceProcesses(settings.uuid, settings.uid);
     this.machine = new Machine(policyOf(settings), this.clock.now());
+    this.readiness = new Readiness(
+      this.at,
+      settings,
+      (how) => this.input({ kind: 'ready', how }),
+      log,
+      () => this.scheduleStatus(),
+      this.clock,
+    );
     this.stdout = this.outputChannel('stdout');
     this.stderr = this.outputChannel('stderr');
     // Usage records are collected by the next poll: they do not call the controller.
@@ -117,6 +128,7 @@ export class Supervisor {
     this.emit({ type: 'buddy_started', pid: process.pid, detail: { version: upkeeperVersion() } });
     this.stdout.open(previous?.pipes?.stdout ?? null);
     this.stderr.open(previous?.pipes?.stderr ?? null);
+    this.readiness.open();
     this.scheduleStatus();
   }
 
@@ -128,7 +140,7 @@ export class Supervisor {
       stream === 'stdout'
         ? [LOG.stdoutPipe, LOG.stdout, s.redirectStdout, s.pipeStdout, SCRIPT.pipeStdout]
         : [LOG.stderrPipe, LOG.stderr, s.redirectStderr, s.pipeStderr, SCRIPT.pipeStderr];
-    return new OutputChannel(
+    const channel = new OutputChannel(
       {
         fifo: logFile(fifo),
         file: redirect ?? logFile(file),
@@ -145,6 +157,8 @@ export class Supervisor {
       (event) => this.emit(event),
       this.clock,
     );
+    channel.watch = (chunk) => this.readiness.output(stream, chunk);
+    return channel;
   }
 
   /** Close everything; each part on its own, so that one failing leaves none of the others open. */
@@ -152,7 +166,7 @@ export class Supervisor {
     for (const t of this.timers.values()) t.clear();
     this.groupWatch?.clear();
     this.adoptedWatch?.clear();
-    for (const part of [this.meter, this.stdout, this.stderr, this.actions]) {
+    for (const part of [this.meter, this.stdout, this.stderr, this.actions, this.readiness]) {
       try {
         part.close();
       } catch (err) {
@@ -255,6 +269,7 @@ export class Supervisor {
     const before = this.settings;
     this.settings = settings;
     this.machine.setPolicy(policyOf(settings));
+    this.readiness.reconfigure(settings);
     if (before.sampleInterval !== settings.sampleInterval) this.meter.setInterval(settings.sampleInterval * 1000);
     this.queue.resize(settings.ringbufferSize, settings.journalMaxEvents);
     const changed = (keys: (keyof BuddySettings)[]): boolean => keys.some((k) => before[k] !== settings[k]);
@@ -308,6 +323,7 @@ export class Supervisor {
       seq: this.queue.lastSeq,
       pending: this.queue.pending,
       usage: this.meter.latest,
+      ...(this.readiness.notify === null ? {} : { notify: this.readiness.notify }),
     };
   }
 
@@ -382,6 +398,16 @@ export class Supervisor {
   }
 
   private spawnService(): void {
+    // Type notify: the relay binds NOTIFY_SOCKET first (the machine's inputs wait meanwhile).
+    const prepared = this.readiness.beforeSpawn((error) => this.spawnPrepared(error));
+    if (prepared === 'wait') {
+      this.spawnInFlight = true;
+      return;
+    }
+    if (prepared !== 'now') {
+      this.follow.push({ kind: 'spawn_failed', error: prepared.error });
+      return;
+    }
     // EnvironmentFile: read at every start, so a restart applies a change; an error fails this start.
     const files = readEnvFiles(this.settings.environmentFiles);
     if ('error' in files) {
@@ -400,14 +426,16 @@ export class Supervisor {
     try {
       out = this.stdout.serviceFd();
       err = this.stderr.serviceFd();
-      const env = this.processes.starting(ctx.env, this.settings.uid); // with the marker
-      child = this.spawn(this.at(RUN_DIR.scripts, SCRIPT.start), [], ['ignore', out, err], { ...ctx, env });
+      const env = this.processes.starting(this.readiness.serviceEnv(ctx.env), this.settings.uid); // with the marker
+      const stdio: ('ignore' | number)[] = ['ignore', out, err, ...this.readiness.serviceStdio()];
+      child = this.spawn(this.at(RUN_DIR.scripts, SCRIPT.start), [], stdio, { ...ctx, env });
     } catch (e) {
       this.follow.push({ kind: 'spawn_failed', error: (e as Error).message });
       return;
     } finally {
       if (out >= 0) closeSync(out);
       if (err >= 0) closeSync(err);
+      this.readiness.afterSpawn();
     }
     const pid = child.pid;
     if (pid === undefined) {
@@ -423,6 +451,17 @@ export class Supervisor {
     child.once('exit', (code, signal) => this.input({ kind: 'exited', code, signal }));
     this.pidStartTime = processStartTime(pid);
     this.follow.push({ kind: 'spawned', pid });
+  }
+
+  /** The notify relay is bound (or failed): the spawn that waited for it goes on. */
+  private spawnPrepared(error: string | null): void {
+    this.spawnInFlight = false;
+    this.follow = [];
+    if (error === null) this.spawnService();
+    else this.follow.push({ kind: 'spawn_failed', error });
+    this.inputs.unshift(...this.follow);
+    this.follow = [];
+    this.drain();
   }
 
   /** Check the service's processes (group and marked), then watch them until none is left. */
@@ -455,6 +494,7 @@ export class Supervisor {
   private emit(event: NewEvent): void {
     if (event.type === 'exited') {
       this.meter.untrack();
+      this.readiness.stopped();
       // An exit nobody asked for keeps the service's last words with it (upk why tells them).
       if (event.detail.requested === false) {
         const lastOutput = this.lastOutput();
@@ -465,6 +505,7 @@ export class Supervisor {
     this.queue.push(type, fields, this.clock.now());
     if (type === 'spawned' || type === 'adopted') {
       if (type === 'spawned') this.resetOutputTails();
+      if (type === 'spawned') this.readiness.started();
       if (typeof fields.pid === 'number') this.meter.track(fields.pid, type === 'spawned');
     }
     this.scheduleStatus();

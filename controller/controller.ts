@@ -234,6 +234,7 @@ export class Controller {
       refusedLogged.add(line);
     };
     poller.onStatus = (entry) => this.publishStatus(entry);
+    poller.onBuddyDesired = (entry, desired) => this.setDesired(store, entry, desired);
     const setDesired = (entry: ServiceEntry, desired: DesiredState): void => this.setDesired(store, entry, desired);
     const publishStatus = (entry: ServiceEntry): void => this.publishStatus(entry);
     const buddies: Buddies = new Buddies({

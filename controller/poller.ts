@@ -11,7 +11,8 @@
 // journals) and are tried again after WRITE_RETRY_FIRST_MS, doubling up to WRITE_RETRY_MAX_MS: rounds
 // go on answering statuses, but nothing loops on a failing write.
 import { POLL_BATCH } from '../schema/buddy-protocol.js';
-import { USAGE_RECORD, type BuddyStatus } from '../schema/records.js';
+import { USAGE_RECORD, type BuddyStatus, type DesiredState } from '../schema/records.js';
+import { detailOf } from '../schema/event-details.js';
 import type { AuditStore, EventBatch } from './audit-store.js';
 import { BUDDY_REQUEST_TIMEOUT_MS, type BuddyLink } from './buddy-link.js';
 import type { ServiceEntry } from './service-entry.js';
@@ -24,6 +25,9 @@ export const QUIET_FACTOR = 20;
 export const WRITE_RETRY_FIRST_MS = 500;
 export const WRITE_RETRY_MAX_MS = 10_000;
 const ACTIVE_STATES: ReadonlySet<BuddyStatus['state']> = new Set(['starting', 'stopping', 'backoff']);
+
+/** Causes of a desired state the buddy decides itself (not a command): the controller records it too. */
+const BUDDY_CAUSES: ReadonlySet<string> = new Set(['timeout', 'unhealthy', 'limit']);
 
 export class Poller {
   /** Cancels the next scheduled round. */
@@ -42,6 +46,8 @@ export class Poller {
   private retryTimer: Timer | null = null;
   /** Called with each fresh status (for live views). */
   onStatus: (entry: ServiceEntry, status: BuddyStatus) => void = () => undefined;
+  /** Called with a desired state a buddy chose itself (MaxRunTime, a health check, a limit), once stored. */
+  onBuddyDesired: (entry: ServiceEntry, desired: DesiredState) => void = () => undefined;
   /** Called when the database refuses a buddy's events for another reason than being unwritable. */
   onRefused: (batch: EventBatch, err: unknown) => void = () => undefined;
 
@@ -70,6 +76,14 @@ export class Poller {
     this.timer = null;
     this.retryTimer = null;
     await this.running;
+  }
+
+  /** The buddy stopped its service on its own (cause timeout, unhealthy, limit): the database follows it. */
+  private takeBuddyDesired(batch: EventBatch): void {
+    const decided = batch.events.filter((ev) => ev.type === 'desired' && BUDDY_CAUSES.has(String(detailOf(ev, 'desired').cause)));
+    const entry = decided.length > 0 ? this.services.byUuid(batch.serviceUuid) : undefined;
+    const desired = detailOf(decided.at(-1), 'desired').desired;
+    if (entry && desired) this.onBuddyDesired(entry, desired);
   }
 
   /** Collect from this service as soon as possible (its buddy announced events). */
@@ -206,6 +220,7 @@ export class Poller {
       });
     }
     this.retryDelay = WRITE_RETRY_FIRST_MS;
+    for (const b of stored) this.takeBuddyDesired(b);
     for (const e of more) this.eager.add(e); // (collected again at once unless stopped: drain() goes on)
     for (const { link, seq } of acks) {
       if (!stored.some((b) => b.instance === link.instance)) continue;

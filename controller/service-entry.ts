@@ -201,5 +201,6 @@ export function serviceStatus(e: ServiceEntry): ServiceStatus {
     actions: e.config.customActions.map((a) => a.name),
     description: e.config.shortDescription,
     unsupervised: e.unsupervised,
+    ...(reachable && running && s?.notify?.status ? { statusText: s.notify.status } : {}),
   };
 }

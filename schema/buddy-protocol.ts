@@ -39,6 +39,14 @@ export interface BuddySettings {
   randomizeRateLimit: boolean;
   /** Seconds a run must last to count as a success (resets the failure count, completes a start). */
   minUptime: number;
+  /** Readiness (docs/configuration.md, "Readiness"): Type, ReadyFd, ReadyLine. */
+  serviceType: 'simple' | 'notify';
+  readyFd: number | null;
+  readyLine: string | null;
+  /** Seconds to become ready (0: no limit; null: 90 with a signalled readiness, else none). */
+  startTimeout: number | null;
+  /** Seconds a run may last (null or 0: no limit). */
+  maxRunTime: number | null;
   ringbufferSize: number;
   /** Tries to reach the controller's buddy endpoint before giving up for now (-1: forever). */
   reconnectRetries: number;

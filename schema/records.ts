@@ -70,6 +70,17 @@ export interface BuddyStatus {
   pipes: { stdout: ProcessRef | null; stderr: ProcessRef | null };
   /** The last measurement while the service runs; null when it does not, or SampleInterval is 0. */
   usage: ResourceUsage | null;
+  /** Type notify: what the service said through NOTIFY_SOCKET in its current run (absent otherwise). */
+  notify?: NotifyState;
+}
+
+/** What a Type notify service said (sd_notify): STATUS=, MAINPID=, STOPPING=1, and when WATCHDOG=1 last came. */
+export interface NotifyState {
+  status?: string;
+  mainPid?: number;
+  stopping?: boolean;
+  /** ISO 8601 UTC. */
+  watchdog?: string;
 }
 
 /** A process known by pid and start time in clock ticks after boot (proof against a reused pid). */
@@ -107,6 +118,8 @@ export interface ServiceStatus {
   description: string | null;
   /** Set while no buddy supervises it because none could be started (the controller keeps trying). */
   unsupervised: Unsupervised | null;
+  /** What the service says of itself (Type notify: its last STATUS=), while it runs and its buddy is reachable. */
+  statusText?: string;
 }
 
 /** Why a service has no buddy: the last launch's error, since when launches fail, how many did. */

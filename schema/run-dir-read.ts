@@ -9,7 +9,18 @@ import type { BuddyStatus } from './records.js';
 /** Fields added after settings version 1 first shipped, for a buddy.json an older controller wrote. */
 const LATER_FIELDS: Pick<
   BuddySettings,
-  'journalMaxEvents' | 'controllerEndpoint' | 'logMaxSize' | 'logKeep' | 'sampleInterval' | 'logTimestamps' | 'environmentFiles'
+  | 'journalMaxEvents'
+  | 'controllerEndpoint'
+  | 'logMaxSize'
+  | 'logKeep'
+  | 'sampleInterval'
+  | 'logTimestamps'
+  | 'environmentFiles'
+  | 'serviceType'
+  | 'readyFd'
+  | 'readyLine'
+  | 'startTimeout'
+  | 'maxRunTime'
 > = {
   sampleInterval: 0,
   journalMaxEvents: 100_000,
@@ -18,6 +29,11 @@ const LATER_FIELDS: Pick<
   logKeep: 5,
   logTimestamps: false,
   environmentFiles: [],
+  serviceType: 'simple',
+  readyFd: null,
+  readyLine: null,
+  startTimeout: null,
+  maxRunTime: null,
 };
 
 type Kind = 'string' | 'number' | 'boolean' | 'string?' | 'number?' | 'strings' | 'object' | 'list';
@@ -33,6 +49,11 @@ const SETTINGS_FIELDS: Record<keyof BuddySettings, Kind> = {
   userRateLimit: 'number',
   randomizeRateLimit: 'boolean',
   minUptime: 'number',
+  serviceType: 'string',
+  readyFd: 'number?',
+  readyLine: 'string?',
+  startTimeout: 'number?',
+  maxRunTime: 'number?',
   ringbufferSize: 'number',
   reconnectRetries: 'number',
   journalMaxEvents: 'number',

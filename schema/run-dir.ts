@@ -16,6 +16,10 @@ export const RUN_DIR = {
    * A buddy that is gone leaves it renamed `journal.<instance>`, for the controller to take in.
    */
   journal: 'journal',
+  /** Type notify: the service's NOTIFY_SOCKET, an AF_UNIX datagram socket (0600) bound by the buddy's relay. */
+  notifySocket: 'notify.sock',
+  /** ReadyFd: the FIFO the service gets as that descriptor, read by the buddy (a newline: ready). */
+  readyPipe: 'ready_pipe',
 } as const;
 
 export const SCRIPT = {

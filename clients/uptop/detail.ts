@@ -61,6 +61,7 @@ export function detailLines(s: ServiceStatus, d: DetailData | null, width: numbe
     facts.push(
       `CPU ${s.usage.cpu.toFixed(1)} %, memory ${bytes(s.usage.rss)} in ${s.usage.processes} process${s.usage.processes === 1 ? '' : 'es'}`,
     );
+  if (s.statusText) facts.push(`says ${JSON.stringify(s.statusText)}`);
   if (s.hold) facts.push(`held (${s.hold.reason}) until ${utcTime(s.hold.until)}`);
   if (s.waitingFor) facts.push(`waiting for ${s.waitingFor.join(', ')}`);
   if (s.actions.length > 0) facts.push(`actions: ${s.actions.join(', ')}`);

@@ -64,6 +64,10 @@ export function describeType(type: ValueType): string {
       return 'an object of service keys';
     case 'hooks':
       return 'a list of hooks';
+    case 'choice':
+      return `one of ${type.words.map((w) => JSON.stringify(w)).join(', ')}`;
+    case 'regex':
+      return `a regular expression${type.nullable ? ' or null' : ''}`;
   }
 }
 
@@ -143,6 +147,10 @@ export function checkValue(type: ValueType, node: JsonNode, key: string, ctx: Ch
       return bad('ServiceDefaults is checked by the controller config loader');
     case 'hooks':
       return bad('OnEvent is checked by the controller config loader (on-event.ts)');
+    case 'choice':
+      return node.kind === 'string' && type.words.includes(node.value) ? ok(node.value) : bad();
+    case 'regex':
+      return checkRegex(node, bad);
   }
 }
 
@@ -209,4 +217,15 @@ function checkEnvFiles(
     return undefined;
   });
   return issues.length > 0 ? { value: undefined, issues } : ok(refs);
+}
+
+/** A regular expression that compiles; its compiler's message tells what is wrong. */
+function checkRegex(node: JsonNode, bad: (message?: string) => Checked): Checked {
+  if (node.kind !== 'string' || node.value === '') return bad();
+  try {
+    new RegExp(node.value);
+  } catch (err) {
+    return bad(`not a valid regular expression ${JSON.stringify(node.value)}: ${(err as Error).message}`);
+  }
+  return { value: node.value, issues: [] };
 }

@@ -79,6 +79,10 @@ function typeSchema(type: ValueType): Schema {
       return { $ref: '#/definitions/serviceDefaults' };
     case 'hooks':
       return onEventSchema();
+    case 'choice':
+      return { type: 'string', enum: [...type.words] };
+    case 'regex':
+      return { type: types('string', type.nullable), minLength: 1 };
   }
 }
 

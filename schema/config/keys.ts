@@ -32,7 +32,11 @@ export type ValueType =
   | { kind: 'envFiles' }
   | { kind: 'defaults' }
   /** OnEvent: a list of hooks (on-event.ts). */
-  | { kind: 'hooks' };
+  | { kind: 'hooks' }
+  /** One of a few words (exact, lower case). */
+  | { kind: 'choice'; words: readonly string[] }
+  /** A regular expression (JavaScript syntax, no flags): checked by compiling it. */
+  | { kind: 'regex'; nullable: boolean };
 
 export interface KeySpec {
   /** Canonical spelling (keys are matched case-insensitively). */
@@ -170,6 +174,42 @@ export const SERVICE_KEYS: readonly KeySpec[] = [
     default: 1,
     description:
       'Seconds a run must last to count as a success (which resets the failure count). "upk start" reports success once the service has been up this long.',
+  },
+  {
+    name: 'Type',
+    type: { kind: 'choice', words: ['simple', 'notify'] },
+    default: 'simple',
+    description:
+      'As systemd\'s Type=. "simple": the service is ready by MinUptime (or ReadyFd, ReadyLine). "notify": it gets NOTIFY_SOCKET, a datagram socket of the sd_notify protocol, and is ready when it sends READY=1 (STATUS=, WATCHDOG=1, STOPPING=1 and MAINPID= are recorded).',
+  },
+  {
+    name: 'ReadyFd',
+    type: integer({ min: 3, max: 255, nullable: true }),
+    default: null,
+    description:
+      "As s6's notification-fd: the service gets this descriptor open for writing, and is ready when it writes a newline to it. null: none.",
+  },
+  {
+    name: 'ReadyLine',
+    type: { kind: 'regex', nullable: true },
+    default: null,
+    description:
+      "A regular expression (JavaScript syntax): the service is ready when a line of its output (stdout or stderr, the first 4 KiB of a longer line) matches it, as process-compose's ready_log_line. null: none.",
+  },
+  {
+    name: 'StartTimeout',
+    type: seconds({ min: 0, nullable: true }),
+    default: null,
+    defaultText: 'null: 90 for a service whose readiness is signalled (Type notify, ReadyFd, ReadyLine), none otherwise',
+    description:
+      "As systemd's TimeoutStartSec: seconds a service with a signalled readiness (Type notify, ReadyFd, ReadyLine) has to become ready; not ready in time is a failure (event start_timeout): it is stopped and the restart policy applies. 0: no limit. A service ready by MinUptime has no start timeout.",
+  },
+  {
+    name: 'MaxRunTime',
+    type: seconds({ min: 0, nullable: true }),
+    default: null,
+    description:
+      'A run longer than this many seconds is stopped and recorded as timed out (event timed_out); the service is then wanted stopped. null or 0: no limit.',
   },
   {
     name: 'UserMaxRestarts',

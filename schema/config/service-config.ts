@@ -29,6 +29,9 @@ export interface BuiltService {
   instances: number | null;
 }
 
+const NOTIFY_AS_OTHER_USER =
+  '"notify" cannot be used with SetUID: the service could not reach NOTIFY_SOCKET in the run directory (use ReadyFd or ReadyLine)';
+
 /** Check and layer one service. service is null when it has issues. */
 export function buildService(entry: ServiceEntry, defaults: Layer, ctx: CheckContext): BuiltService {
   const { node, id } = entry;
@@ -85,6 +88,9 @@ export function buildService(entry: ServiceEntry, defaults: Layer, ctx: CheckCon
     if ('id' in group) setGid = group.id;
     else issues.push(makeIssue(entry.file, at('SetUID'), joinKey(id, 'SetUID'), group.message));
   }
+  // NOTIFY_SOCKET is in the 0700 run directory, which another user cannot reach.
+  if (setUid !== null && value('Type') === 'notify' && !badKeys.has('Type'))
+    issues.push(makeIssue(entry.file, at('Type'), joinKey(id, 'Type'), NOTIFY_AS_OTHER_USER));
   if (issues.length > 0) return { service: null, issues, instances };
 
   const customActions: CustomAction[] = actions.map(([name, script]) => ({ name, script: withShebang(script) }));
@@ -112,6 +118,11 @@ export function buildService(entry: ServiceEntry, defaults: Layer, ctx: CheckCon
     userRateLimit: orDefault('UserRateLimit', value),
     randomizeRateLimit: value('RandomizeRateLimit') as boolean,
     minUptime: value('MinUptime') as number,
+    serviceType: value('Type') as 'simple' | 'notify',
+    readyFd: value('ReadyFd') as number | null,
+    readyLine: value('ReadyLine') as string | null,
+    startTimeout: value('StartTimeout') as number | null,
+    maxRunTime: value('MaxRunTime') as number | null,
     setUid,
     setGid,
     ringbufferSize: value('RingbufferSize') as number,

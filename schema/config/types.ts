@@ -79,6 +79,16 @@ export interface ServiceConfig {
   userRateLimit: number;
   randomizeRateLimit: boolean;
   minUptime: number;
+  /** Type: "notify" gives the service NOTIFY_SOCKET (sd_notify), READY=1 makes it ready. */
+  serviceType: 'simple' | 'notify';
+  /** ReadyFd: the descriptor the service writes a newline to once ready, or null. */
+  readyFd: number | null;
+  /** ReadyLine: a regular expression an output line matching makes it ready, or null. */
+  readyLine: string | null;
+  /** StartTimeout seconds (0: none), or null: the default (90 with a signalled readiness). */
+  startTimeout: number | null;
+  /** MaxRunTime seconds, or null: no limit. */
+  maxRunTime: number | null;
   /**
    * Numeric uid/gid to run the service as (names resolved), or null to keep upkeeper's own. With a
    * SetUID and no SetGID, setGid is that user's primary group.

@@ -38,7 +38,7 @@ function serviceText(key: string, value: string): string {
   return `{\n  "web": {\n    "ExecStart": "run",\n    ${JSON.stringify(key)}: ${value}\n  }\n}\n`;
 }
 
-const FIELD: Record<string, keyof ServiceConfig> = { SetUID: 'setUid', SetGID: 'setGid', UUID: 'uuid' };
+const FIELD: Record<string, keyof ServiceConfig> = { SetUID: 'setUid', SetGID: 'setGid', UUID: 'uuid', Type: 'serviceType' };
 const field = (key: string): keyof ServiceConfig => FIELD[key] ?? ((key[0]?.toLowerCase() + key.slice(1)) as keyof ServiceConfig);
 
 type Expect = unknown | ((f: Fixture) => unknown);
@@ -123,6 +123,59 @@ const CASES: Case[] = [
       ['-0.1', `${seconds(' ≥ 0')}, got -0.1`],
       ['null', `${seconds(' ≥ 0')}, got null`],
     ],
+  },
+  {
+    key: 'Type',
+    good: [
+      ['"simple"', 'simple'],
+      ['"notify"', 'notify'],
+    ],
+    bad: [
+      ['"forking"', 'expected one of "simple", "notify", got "forking"'],
+      ['"Notify"', 'expected one of "simple", "notify", got "Notify"'],
+      ['null', 'expected one of "simple", "notify", got null'],
+    ],
+  },
+  {
+    key: 'ReadyFd',
+    good: [
+      ['3', 3],
+      ['255', 255],
+      ['null', null],
+    ],
+    bad: [
+      ['2', 'expected an integer from 3 to 255 or null, got 2'],
+      ['3.5', 'expected an integer from 3 to 255 or null, got 3.5'],
+    ],
+  },
+  {
+    key: 'ReadyLine',
+    good: [
+      ['"listening on \\\\d+"', 'listening on \\d+'],
+      ['null', null],
+    ],
+    bad: [
+      ['"(unclosed"', 'not a valid regular expression "(unclosed": Invalid regular expression: /(unclosed/: Unterminated group'],
+      ['""', 'expected a regular expression or null, got ""'],
+      ['5', 'expected a regular expression or null, got 5'],
+    ],
+  },
+  {
+    key: 'StartTimeout',
+    good: [
+      ['null', null],
+      ['0', 0],
+      ['"2m"', 120],
+    ],
+    bad: [['-1', `${seconds(' ≥ 0', true)}, got -1`]],
+  },
+  {
+    key: 'MaxRunTime',
+    good: [
+      ['null', null],
+      ['"1h"', 3600],
+    ],
+    bad: [['"soon"', `${seconds(' ≥ 0', true)}, got "soon"`]],
   },
   {
     key: 'UserMaxRestarts',
@@ -343,6 +396,11 @@ test('built-in defaults of a service that sets only ExecStart', T, (t) => {
       userRateLimit: 1,
       randomizeRateLimit: false,
       minUptime: 1,
+      serviceType: 'simple',
+      readyFd: null,
+      readyLine: null,
+      startTimeout: null,
+      maxRunTime: null,
       setUid: null,
       setGid: null,
       ringbufferSize: 256,
@@ -580,4 +638,13 @@ test('EnvironmentFile: a path or a list, "-" for optional, resolved like any pat
     f.load('{ "web": { "ExecStart": "x", "EnvironmentFile": {} } }').issues[0]?.message,
     'expected a path or a list of paths (a leading "-" makes a file optional), got an object',
   );
+});
+
+test('Type "notify" with SetUID is an error: the service could not reach NOTIFY_SOCKET', T, (t) => {
+  const f = fixture(t);
+  const { services, issues } = f.load('{\n  "web": {\n    "ExecStart": "run",\n    "Type": "notify",\n    "SetUID": 1\n  }\n}\n');
+  assert.deepEqual(services, []);
+  assert.equal(issues.length, 1);
+  assert.deepEqual([issues[0]?.key, issues[0]?.line], ['web.Type', 4]);
+  assert.match(issues[0]!.message, /cannot be used with SetUID/);
 });

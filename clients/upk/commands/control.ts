@@ -5,7 +5,7 @@ import type { Context } from '../context.js';
 import { counted, printJson, printOutcomes } from '../output.js';
 
 const VERBS = {
-  start: 'start services and wait until each is up (MinUptime) or has failed',
+  start: 'start services and wait until each is ready (MinUptime, or what it signals) or has failed',
   stop: 'stop services and wait until nothing of them is left',
   restart: 'stop, then start services',
   reload: 'run the reload script of running services',

@@ -32,7 +32,7 @@ export function registerServices(program: Command, ctx: Context): void {
         if (statuses.some((s) => !inDesiredState(s))) ctx.fail(ExitCode.NOT_IN_DESIRED_STATE);
         if (ctx.json) return printJson(statuses);
         const notes = statuses
-          .flatMap((s) => unsupervisedLine(s) ?? [])
+          .flatMap((s) => [...(unsupervisedLine(s) ?? []), ...(s.statusText ? [`${s.name}: says ${JSON.stringify(s.statusText)}`] : [])])
           .map((l) => l + '\n')
           .join('');
         process.stdout.write(statusTable(statuses) + notes);

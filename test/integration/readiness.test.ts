@@ -1,0 +1,168 @@
+// Readiness the service signals (ReadyFd, Type notify with NOTIFY_SOCKET, ReadyLine), StartTimeout
+// and MaxRunTime, with real programs: a start answers once the service is ready, a dependent waits
+// for it, and the buddy goes on recording readiness while no controller runs.
+import assert from 'node:assert/strict';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { BuddyStatus } from '../../schema/records.js';
+import { Sandbox } from '../helpers/sandbox.js';
+
+const forever = 'exec sleep 1000';
+const sh = (script: string): string[] => ['sh', '-c', script];
+const PYTHON_NOTIFY = [
+  'import os, socket, time',
+  'time.sleep(0.3)',
+  's = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)',
+  's.sendto(b"STATUS=serving\\nREADY=1\\n", os.environ["NOTIFY_SOCKET"])',
+  'time.sleep(1000)',
+].join('\n');
+
+describe('readiness', { timeout: 120_000 }, () => {
+  let box: Sandbox;
+  const detailsOf = (service: string, type: string): Record<string, unknown>[] =>
+    box
+      .events(service)
+      .filter((e) => e.type === type)
+      .map((e) => JSON.parse(e.detail ?? '{}') as Record<string, unknown>);
+  const timeOf = (service: string, type: string): number[] => {
+    const db = box.db();
+    try {
+      return (
+        db
+          .prepare('SELECT e.time FROM events e JOIN services s ON s.uuid = e.service_uuid WHERE s.name = ? AND e.type = ? ORDER BY e.id')
+          .all(service, type) as { time: number }[]
+      ).map((r) => r.time);
+    } finally {
+      db.close();
+    }
+  };
+  const statusFile = (service: string): BuddyStatus => JSON.parse(readFileSync(join(box.runDir(service), 'status'), 'utf8')) as BuddyStatus;
+
+  before(async () => {
+    box = new Sandbox('ready');
+    box.writeServices({
+      fd: { ExecStart: sh(`sleep 0.5; echo >&4; ${forever}`), ReadyFd: 4 },
+      notifier: { ExecStart: sh(`sleep 0.3; systemd-notify --ready --status="up and about"; ${forever}`), Type: 'notify' },
+      pynotify: { ExecStart: ['python3', '-c', PYTHON_NOTIFY], Type: 'notify' },
+      line: { ExecStart: sh(`echo booting; sleep 0.4; echo "listening on 8080"; ${forever}`), ReadyLine: 'listening on \\d+' },
+      silent: { ExecStart: 'sleep 1000', ReadyFd: 3, StartTimeout: 0.5, UserRateLimit: 0.2, MaxConsecutiveFailures: 2 },
+      bounded: { ExecStart: 'sleep 1000', MinUptime: 0.1, MaxRunTime: '700ms' },
+      server: { ExecStart: sh(`sleep 2; echo >&3; ${forever}`), ReadyFd: 3 },
+      client: { ExecStart: 'sleep 1000', MinUptime: 0.1, Prerequisites: ['server'] },
+      flappy: { ExecStart: sh('systemd-notify --ready; sleep 0.3; exit 1'), Type: 'notify', UserRateLimit: 0.3 },
+    });
+    await box.startController();
+  });
+  after(() => box.cleanup());
+
+  it('ReadyFd: upk start returns once the service wrote a newline to the descriptor', async () => {
+    const t0 = Date.now();
+    const res = await box.upk(['start', 'fd']);
+    assert.equal(res.code, 0, res.stderr);
+    assert.ok(Date.now() - t0 >= 500, `upk start returned after ${Date.now() - t0} ms, before the service was ready`);
+    const [ready] = detailsOf('fd', 'ready');
+    assert.equal(ready?.how, 'ReadyFd');
+    assert.ok((ready.afterMs as number) >= 450, `ready after ${String(ready.afterMs)} ms`);
+    assert.equal((await box.waitForState('fd', 'running')).state, 'running');
+  });
+
+  it('Type notify: READY=1 from systemd-notify, with its STATUS=, makes it running', async () => {
+    const c = await box.client();
+    const [out] = await c.start('notifier');
+    assert.equal(out!.ok, true, out!.message);
+    assert.equal(detailsOf('notifier', 'ready')[0]?.how, 'notify');
+    assert.equal(statusFile('notifier').notify?.status, 'up and about');
+    const socket = statSync(join(box.runDir('notifier'), 'notify.sock'));
+    assert.ok(socket.isSocket());
+    assert.equal(socket.mode & 0o777, 0o600);
+    const shown = await box.upk(['status', 'notifier']);
+    assert.match(shown.stdout, /notifier: says "up and about"/);
+  });
+
+  it('Type notify: a datagram sent by a few lines of Python', async () => {
+    const c = await box.client();
+    const [out] = await c.start('pynotify');
+    assert.equal(out!.ok, true, out!.message);
+    assert.equal(detailsOf('pynotify', 'ready')[0]?.how, 'notify');
+    assert.equal(statusFile('pynotify').notify?.status, 'serving');
+  });
+
+  it('ReadyLine: a line of output that matches', async () => {
+    const c = await box.client();
+    const t0 = Date.now();
+    const [out] = await c.start('line');
+    assert.equal(out!.ok, true, out!.message);
+    assert.ok(Date.now() - t0 >= 400);
+    assert.equal(detailsOf('line', 'ready')[0]?.how, 'ReadyLine');
+  });
+
+  it('StartTimeout: not ready in time is a failure; the restart policy applies', async () => {
+    const c = await box.client();
+    const [out] = await c.start('silent');
+    assert.equal(out!.ok, false);
+    assert.match(out!.message, /not ready within StartTimeout/);
+    await box.waitFor('two start timeouts, then failed', async () => {
+      const [s] = await c.status('silent');
+      return s?.state === 'failed' && detailsOf('silent', 'start_timeout').length === 2;
+    });
+    assert.equal(detailsOf('silent', 'start_timeout')[0]?.timeoutMs, 500);
+    assert.equal(detailsOf('silent', 'spawned').length, 2, 'restarted once by the policy (MaxConsecutiveFailures 2)');
+    assert.equal(detailsOf('silent', 'ready').length, 0);
+  });
+
+  it('MaxRunTime: a run longer than it is stopped and recorded as timed out', async () => {
+    const c = await box.client();
+    const [out] = await c.start('bounded');
+    assert.equal(out!.ok, true, out!.message);
+    const stopped = await box.waitForState('bounded', 'stopped');
+    assert.equal(stopped.desired, 'stopped');
+    const [timedOut] = detailsOf('bounded', 'timed_out');
+    assert.equal(timedOut?.maxRunTimeMs, 700);
+    const desired = detailsOf('bounded', 'desired').at(-1);
+    assert.deepEqual([desired?.desired, desired?.cause], ['stopped', 'timeout']);
+    const [spawned] = timeOf('bounded', 'spawned');
+    const [timed] = timeOf('bounded', 'timed_out');
+    assert.ok(timed! - spawned! >= 690, `timed out ${timed! - spawned!} ms after its start`);
+  });
+
+  it('a prerequisite ready only after 2 s holds back its dependent; upk start returns after it', async () => {
+    const t0 = Date.now();
+    const res = await box.upk(['start', 'client']);
+    assert.equal(res.code, 0, res.stderr);
+    assert.ok(Date.now() - t0 >= 2000, `upk start client returned after ${Date.now() - t0} ms`);
+    const [serverReady] = timeOf('server', 'ready');
+    const [clientSpawned] = timeOf('client', 'spawned');
+    const [serverSpawned] = timeOf('server', 'spawned');
+    assert.ok(serverReady! - serverSpawned! >= 1950, 'the server is ready 2 s after its start');
+    assert.ok(clientSpawned! >= serverReady!, `the client started ${clientSpawned! - serverReady!} ms after the server was ready`);
+  });
+
+  it('readiness goes on while no controller runs: every ready arrives later, none lost', async () => {
+    const c = await box.client();
+    await c.start('flappy');
+    assert.equal((await box.upk(['controller', 'stop'])).code, 0);
+    // The buddy restarts the service on its own; each run says READY=1 before it crashes.
+    const runsNow = (): number => statusFile('flappy').restarts;
+    const before = runsNow();
+    await box.waitFor('3 runs without a controller', () => runsNow() >= before + 3, 20_000);
+    await box.startController();
+    const c2 = await box.client();
+    await c2.stop('flappy');
+    const events = box.events('flappy');
+    const spawned = events.filter((e) => e.type === 'spawned');
+    const ready = events.filter((e) => e.type === 'ready');
+    assert.ok(spawned.length >= 4, `${spawned.length} runs`);
+    // Every run that lived long enough said it was ready: its ready is recorded, once.
+    const exited = new Set(events.filter((e) => e.type === 'exited' && JSON.parse(e.detail ?? '{}').requested === false).map((e) => e.pid));
+    for (const run of spawned.filter((s) => exited.has(s.pid))) {
+      assert.equal(ready.filter((r) => r.pid === run.pid).length, 1, `run ${run.pid} has one ready event`);
+    }
+    const seqs = events.filter((e) => e.buddy_id === events[0]!.buddy_id).map((e) => e.seq);
+    assert.deepEqual(
+      seqs,
+      [...new Set(seqs)].sort((a, b) => a - b),
+      'no event twice',
+    );
+  });
+});
