@@ -12,7 +12,7 @@ export function policyOf(s: BuddySettings): MachinePolicy {
     maxRestarts: s.userMaxRestarts,
     windowMs: Math.round(s.userRestartWindow * 1000),
     // (Readiness keys come with the next step: MinUptime until then.)
-    readiness: 'uptime',
+    readiness: s.readyCheck !== null ? 'signal' : 'uptime',
     startTimeoutMs: 0,
     maxRunTimeMs: 0,
   };

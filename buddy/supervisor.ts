@@ -19,6 +19,8 @@ import { OutputChannel, type SpawnContext } from './service-output.js';
 import { ServiceProcesses, withoutMarker } from './service-processes.js';
 import { policyOf } from './machine-policy.js';
 import { UsageMeter } from './usage-meter.js';
+import { HealthChecks } from './health-checks.js';
+import { Limits } from './limits.js';
 
 export interface Identity {
   instance: string;
@@ -68,6 +70,8 @@ export class Supervisor {
   private stderr: OutputChannel;
   private readonly actions: ActionRunner;
   private readonly meter: UsageMeter;
+  private readonly health: HealthChecks;
+  private readonly limits: Limits;
   private statusScheduled = false;
   /** The variables the environment files gave at the service's last start (its scripts get them too). */
   private fileVars: Record<string, string> = {};
@@ -101,6 +105,15 @@ export class Supervisor {
       (detail) => this.queue.push(USAGE_RECORD, { detail: { ...detail } }, detail.to),
       this.clock,
     );
+    const watch = {
+      clock: this.clock,
+      context: () => this.spawnContext(),
+      emit: (e: NewEvent) => this.emit(e),
+      input: (i: Input) => this.input(i),
+    };
+    this.health = new HealthChecks(settings, watch);
+    this.limits = new Limits(settings, watch);
+    this.meter.onMeasure = (rss, cpuMs, intervalMs) => this.limits.measured(rss, cpuMs, intervalMs);
     this.actions = new ActionRunner(
       this.at(RUN_DIR.log),
       () => this.spawnContext(),
@@ -128,7 +141,7 @@ export class Supervisor {
       stream === 'stdout'
         ? [LOG.stdoutPipe, LOG.stdout, s.redirectStdout, s.pipeStdout, SCRIPT.pipeStdout]
         : [LOG.stderrPipe, LOG.stderr, s.redirectStderr, s.pipeStderr, SCRIPT.pipeStderr];
-    return new OutputChannel(
+    const channel = new OutputChannel(
       {
         fifo: logFile(fifo),
         file: redirect ?? logFile(file),
@@ -145,6 +158,8 @@ export class Supervisor {
       (event) => this.emit(event),
       this.clock,
     );
+    channel.onChunk = (chunk) => this.health.output(stream, chunk);
+    return channel;
   }
 
   /** Close everything; each part on its own, so that one failing leaves none of the others open. */
@@ -152,7 +167,7 @@ export class Supervisor {
     for (const t of this.timers.values()) t.clear();
     this.groupWatch?.clear();
     this.adoptedWatch?.clear();
-    for (const part of [this.meter, this.stdout, this.stderr, this.actions]) {
+    for (const part of [this.health, this.limits, this.meter, this.stdout, this.stderr, this.actions]) {
       try {
         part.close();
       } catch (err) {
@@ -255,6 +270,8 @@ export class Supervisor {
     const before = this.settings;
     this.settings = settings;
     this.machine.setPolicy(policyOf(settings));
+    this.health.configure(settings);
+    this.limits.configure(settings);
     if (before.sampleInterval !== settings.sampleInterval) this.meter.setInterval(settings.sampleInterval * 1000);
     this.queue.resize(settings.ringbufferSize, settings.journalMaxEvents);
     const changed = (keys: (keyof BuddySettings)[]): boolean => keys.some((k) => before[k] !== settings[k]);
@@ -308,6 +325,7 @@ export class Supervisor {
       seq: this.queue.lastSeq,
       pending: this.queue.pending,
       usage: this.meter.latest,
+      health: this.health.status,
     };
   }
 
@@ -331,6 +349,9 @@ export class Supervisor {
     } finally {
       this.draining = false;
     }
+    const snapshot = this.machine.snapshot();
+    this.health.follow(snapshot);
+    this.limits.follow(snapshot);
     this.scheduleStatus();
   }
 

@@ -261,6 +261,8 @@ export interface FailureStory {
     usageBefore: { cpu: number; rss: number; rssMax: number; at: string } | null;
     /** Signals sent to it by upkeeper or by a user during the run. */
     signals: ServiceEvent[];
+    /** The unhealthy or limit_exceeded event for which its buddy ended the run (restart or stop); null otherwise. */
+    unwell?: ServiceEvent | null;
   } | null;
   /** What happened after it, oldest first (at most 20 events). */
   after: ServiceEvent[];

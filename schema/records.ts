@@ -44,6 +44,18 @@ export interface ResourceUsage {
   at: string;
 }
 
+/** A service's health as its buddy's checks last saw it (HealthCheck, HealthFailLine). */
+export interface HealthStatus {
+  /** `starting` until the first check counts (or within HealthStartPeriod). */
+  status: 'starting' | 'healthy' | 'unhealthy';
+  /** Failed checks in a row. */
+  failures: number;
+  /** When the last check ended (ISO 8601 UTC), or null. */
+  lastCheck: string | null;
+  /** What the last failed check saw (an HTTP status, an error, the command's last output), or null. */
+  lastOutput: string | null;
+}
+
 /** What a buddy knows and reports about its service (poll replies and the run directory's `status`). */
 export interface BuddyStatus {
   service: string;
@@ -70,6 +82,8 @@ export interface BuddyStatus {
   pipes: { stdout: ProcessRef | null; stderr: ProcessRef | null };
   /** The last measurement while the service runs; null when it does not, or SampleInterval is 0. */
   usage: ResourceUsage | null;
+  /** Its health while it runs with a HealthCheck or HealthFailLine; null otherwise (absent from an older buddy). */
+  health?: HealthStatus | null;
 }
 
 /** A process known by pid and start time in clock ticks after boot (proof against a reused pid). */
@@ -102,6 +116,8 @@ export interface ServiceStatus {
   waitingFor: string[] | null;
   /** CPU and memory of the service's process group, as last measured by its buddy; null when not running. */
   usage: ResourceUsage | null;
+  /** Its health as its buddy's checks last saw it; null without HealthCheck or HealthFailLine, or when not running. */
+  health: HealthStatus | null;
   /** Its custom actions, by name, in configuration order (numbered 00, 01 … in that order). */
   actions: string[];
   description: string | null;
@@ -141,7 +157,8 @@ export const EVENT_TYPES = {
     "the buddy cannot write the service's output to its file: it is lost until output_resumed (detail.stream, detail.file, detail.error)",
   output_resumed: "the buddy writes the service's output to its file again (detail.stream, detail.file, detail.lostBytes)",
   ready: 'the service said it is ready (detail.how: ReadyFd, notify, ReadyLine or probe; detail.afterMs since its start): it is running',
-  start_timeout: 'the service was not ready within StartTimeout (detail.timeoutMs): a failure, it is stopped and the restart policy applies',
+  start_timeout:
+    'the service was not ready within StartTimeout (detail.timeoutMs): a failure, it is stopped and the restart policy applies',
   timed_out: 'the service ran longer than MaxRunTime (detail.maxRunTimeMs): it is stopped',
   unhealthy:
     'a health check failed HealthRetries times in a row (detail.check, detail.failures, detail.output: what it saw; detail.action: restart, stop or none)',

@@ -76,6 +76,18 @@ function typeSchema(type: ValueType): Schema {
       return { type: ['string', 'array'], minLength: 1, items: { type: 'string', minLength: 1 } };
     case 'defaults':
       return { $ref: '#/definitions/serviceDefaults' };
+    case 'probe':
+      return typeSchema({ kind: 'command', nullable: type.nullable });
+    case 'choice':
+      return { type: 'string', enum: [...type.words] };
+    case 'regex':
+      return { type: types('string', type.nullable), minLength: 1 };
+    case 'bytes':
+      return {
+        type: types(['integer', 'string'], type.nullable),
+        minimum: 0,
+        pattern: '^\\s*\\d+(\\.\\d+)?\\s*[KkMmGgTt]?([Ii]?[Bb])?\\s*$',
+      };
   }
 }
 

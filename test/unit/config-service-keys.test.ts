@@ -1,4 +1,5 @@
 // Tests of every service key's checks: good values and what they become, bad values and the exact issue.
+import { HEALTH_FIELDS } from '../../schema/run-dir-read.js';
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -353,6 +354,7 @@ test('built-in defaults of a service that sets only ExecStart', T, (t) => {
       logKeep: 5,
       logTimestamps: false,
       sampleInterval: 10,
+      ...HEALTH_FIELDS,
       execStart: '/usr/bin/web --port 80',
       execStop: 'kill',
       execReload: 'kill -HUP',
