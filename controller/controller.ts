@@ -224,6 +224,7 @@ export class Controller {
     };
     poller.onStatus = (entry) => this.publishStatus(entry);
     const setDesired = (entry: ServiceEntry, desired: DesiredState): void => this.setDesired(store, entry, desired);
+    poller.onOwnStop = (entry) => setDesired(entry, 'stopped');
     const publishStatus = (entry: ServiceEntry): void => this.publishStatus(entry);
     const buddies: Buddies = new Buddies({
       services,

@@ -11,7 +11,8 @@
 // journals) and are tried again after WRITE_RETRY_FIRST_MS, doubling up to WRITE_RETRY_MAX_MS: rounds
 // go on answering statuses, but nothing loops on a failing write.
 import { POLL_BATCH } from '../schema/buddy-protocol.js';
-import { USAGE_RECORD, type BuddyStatus } from '../schema/records.js';
+import { detailOf } from '../schema/event-details.js';
+import { USAGE_RECORD, type BuddyEvent, type BuddyStatus } from '../schema/records.js';
 import type { AuditStore, EventBatch } from './audit-store.js';
 import { BUDDY_REQUEST_TIMEOUT_MS, type BuddyLink } from './buddy-link.js';
 import type { ServiceEntry } from './service-entry.js';
@@ -42,6 +43,8 @@ export class Poller {
   private retryTimer: Timer | null = null;
   /** Called with each fresh status (for live views). */
   onStatus: (entry: ServiceEntry, status: BuddyStatus) => void = () => undefined;
+  /** Called when a buddy stopped its service on its own and wants it stopped (HealthAction stop, a limit's stop, MaxRunTime). */
+  onOwnStop: (entry: ServiceEntry) => void = () => undefined;
   /** Called when the database refuses a buddy's events for another reason than being unwritable. */
   onRefused: (batch: EventBatch, err: unknown) => void = () => undefined;
 
@@ -212,5 +215,22 @@ export class Poller {
       link.acked = seq;
       link.call('ack', { seq }, BUDDY_REQUEST_TIMEOUT_MS).catch(() => undefined);
     }
+    for (const b of stored) {
+      const own = ownStop(b.events);
+      const e = own ? this.services.byUuid(b.serviceUuid) : undefined;
+      if (e) this.onOwnStop(e);
+    }
   }
+}
+
+/** The buddy's own decisions to stop its service, by the `cause` of its `desired` event. */
+const OWN_STOP_CAUSES: ReadonlySet<string> = new Set(['unhealthy', 'limit', 'timeout']);
+
+/** True when the last `desired` event of a batch is the buddy's own stop. */
+function ownStop(events: readonly BuddyEvent[]): boolean {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const ev = events[i]!;
+    if (ev.type === 'desired') return OWN_STOP_CAUSES.has(detailOf(ev, 'desired').cause ?? '');
+  }
+  return false;
 }

@@ -188,14 +188,24 @@ describe('health checks and limits', { timeout: 120_000 }, () => {
   it('a stale ActivityFile stops the service (ActivityAction stop)', async () => {
     const c = await box.client();
     await c.start('idle');
-    // (The buddy wants it stopped; the controller's own desired state does not follow a buddy's decision yet.)
-    const s = await box.waitForState('idle', 'stopped', 10_000);
+    const s = await box.waitFor('idle stopped, and wanted stopped', async () => {
+      const [st] = await c.status('idle');
+      return st?.state === 'stopped' && st.desired === 'stopped' ? st : undefined;
+    });
     assert.equal(s.pid, null);
     const limit = detail(box.events('idle').find((e) => e.type === 'limit_exceeded')!);
     assert.equal(limit.limit, 'ActivityTimeout');
     assert.equal(limit.action, 'stop');
     const desired = box.events('idle').filter((e) => e.type === 'desired');
     assert.deepEqual(detail(desired[desired.length - 1]!), { desired: 'stopped', cause: 'limit' });
+    // A controller started again keeps it stopped (the buddy's own stop is a desired state of record).
+    assert.equal((await box.upk(['controller', 'stop'])).code, 0);
+    await box.startController();
+    const c2 = await box.client();
+    await new Promise((r) => setTimeout(r, 1000));
+    const [after] = await c2.status('idle');
+    assert.deepEqual([after!.state, after!.desired], ['stopped', 'stopped']);
+    assert.equal(box.events('idle').filter((e) => e.type === 'spawned').length, 1);
   });
 
   it('checks go on while the controller is down; their events arrive later', async () => {
