@@ -141,6 +141,10 @@ describe('health checks and limits', { timeout: 120_000 }, () => {
     const events = box.events('cmd');
     assert.equal(events.filter((e) => e.type === 'spawned').length, 1, 'never restarted');
     assert.equal(detail(events.find((e) => e.type === 'unhealthy')!).action, 'none');
+    // The time from unhealthy to healthy is in upk trend's unhealthy metric.
+    const trend = await box.upk(['trend', 'cmd', '--metric', 'unhealthy', '--bucket', '1h', '--since', '1h', '--json']);
+    const total = (JSON.parse(trend.stdout) as { series: { total: number }[] }).series[0]!.total;
+    assert.ok(total > 0 && total < 100, `unhealthy ${total} % of the hour known`);
     await c.stop('cmd');
   });
 
