@@ -74,7 +74,8 @@ function httpGet(url: string, expect: string | null, finish: (r: ProbeResult) =>
   void import(url.startsWith('https:') ? 'node:https' : 'node:http').then(
     (http: typeof Http) => {
       if (ended) return;
-      const req = http.get(url, { headers: { 'user-agent': 'upkeeper-health-check' } }, (res) => {
+      // A connection of its own each time: a kept-alive one that the server closes just as it is reused would fail a check.
+      const req = http.get(url, { agent: false, headers: { 'user-agent': 'upkeeper-health-check' } }, (res) => {
         const status = res.statusCode ?? 0;
         const pass = status >= 200 && status < 400;
         const chunks: Buffer[] = [];
