@@ -109,7 +109,7 @@ export class HealthChecks {
     this.settings = settings;
     this.probe = probeOf(settings.healthCheck);
     this.readyProbe = probeOf(settings.readyCheck);
-    this.failLine = settings.healthFailLine === null ? null : new RegExp(settings.healthFailLine);
+    this.failLine = regexOf(settings.healthFailLine);
     if (this.probe === null) this.health.end();
     else if (this.pid !== null && !this.health.active) this.health.begin(settings.healthInterval * 1000, () => this.interval());
   }
@@ -197,4 +197,14 @@ function probeOf(text: string | null): Probe | null {
   if (text === null) return null;
   const probe = parseProbe(text);
   return 'message' in probe ? null : probe;
+}
+
+/** HealthFailLine, checked by the configuration; a hand-edited buddy.json's bad one is no check rather than a crash. */
+function regexOf(source: string | null): RegExp | null {
+  if (source === null) return null;
+  try {
+    return new RegExp(source);
+  } catch {
+    return null;
+  }
 }

@@ -10,7 +10,11 @@ import type { BuddySettings } from '../../schema/buddy-protocol.js';
 import { parseBytes } from '../../schema/config/check-value.js';
 import type { NewEvent } from '../../schema/event-details.js';
 import { describeProbe, parseProbe } from '../../schema/probe.js';
-import { HEALTH_FIELDS } from '../../schema/run-dir-read.js';
+import { HEALTH_FIELDS, readSettings } from '../../schema/run-dir-read.js';
+import { buddySettings } from '../../controller/run-dir.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadServiceText } from '../helpers/load-services.js';
 import { VirtualClock } from '../helpers/virtual-clock.js';
 
@@ -68,6 +72,17 @@ describe('the keys', () => {
       'web.ActivityFile: ActivityFile needs an ActivityTimeout greater than 0',
     ]);
     assert.deepEqual(messages(load(t, { ActivityTimeout: 5 })), ['web.ActivityTimeout: ActivityTimeout needs an ActivityFile to watch']);
+  });
+
+  it('a buddy.json written before them reads with every check and limit off', T, (t) => {
+    const svc = load(t, { HealthCheck: 'tcp://127.0.0.1:80', MaxMemory: '1G' }).services[0]!;
+    const settings = buddySettings(svc, '00000000-0000-4000-8000-000000000001', '/tmp', {}, null);
+    assert.equal(settings.healthCheck, 'tcp://127.0.0.1:80');
+    const dir = mkdtempSync(join(tmpdir(), 'upk-health-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const older = Object.fromEntries(Object.entries(settings).filter(([k]) => !(k in HEALTH_FIELDS)));
+    writeFileSync(join(dir, 'buddy.json'), JSON.stringify(older));
+    assert.deepEqual(readSettings(join(dir, 'buddy.json')), { ...settings, ...HEALTH_FIELDS });
   });
 
   it('sizes', T, () => {
