@@ -3,7 +3,7 @@
 // ReadyCheck holds `starting`; a memory hog passes MaxMemory; a stale ActivityFile; checks go on while
 // no controller runs, their events collected later.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Sandbox } from '../helpers/sandbox.js';
@@ -72,6 +72,14 @@ describe('health checks and limits', { timeout: 120_000 }, () => {
         HealthAction: 'none',
         HealthRetries: 2,
         ...fast,
+      },
+      hung: {
+        ExecStart: 'sleep 60',
+        HealthCheck: ['sh', '-c', 'sleep 31.25 & sleep 31.5'],
+        ...fast,
+        HealthTimeout: 0.3,
+        HealthRetries: 1,
+        HealthAction: 'none',
       },
       out: {
         ExecStart: ['sh', '-c', 'echo starting; sleep 0.5; echo "FATAL: it broke"; sleep 60'],
@@ -146,6 +154,24 @@ describe('health checks and limits', { timeout: 120_000 }, () => {
     const total = (JSON.parse(trend.stdout) as { series: { total: number }[] }).series[0]!.total;
     assert.ok(total > 0 && total < 100, `unhealthy ${total} % of the hour known`);
     await c.stop('cmd');
+  });
+
+  it('a hung command check is killed at HealthTimeout, with what it started', async () => {
+    const c = await box.client();
+    await c.start('hung');
+    await box.waitFor('unhealthy', () => box.events('hung').some((e) => e.type === 'unhealthy'));
+    assert.equal(detail(box.events('hung').find((e) => e.type === 'unhealthy')!).output, 'timed out after 0.3 s');
+    await c.stop('hung');
+    const left = readdirSync('/proc')
+      .filter((p) => /^\d+$/.test(p))
+      .filter((p) => {
+        try {
+          return /sleep\x0031\.(25|5)/.test(readFileSync(`/proc/${p}/cmdline`, 'latin1'));
+        } catch {
+          return false;
+        }
+      });
+    assert.deepEqual(left, [], 'no process of a check is left');
   });
 
   it('a line of output matching HealthFailLine is a failed check', async () => {
