@@ -81,6 +81,9 @@ describe('health checks and limits', { timeout: 120_000 }, () => {
         HealthRetries: 1,
         HealthAction: 'none',
       },
+      ...(process.getuid?.() === 0
+        ? { asnobody: { ExecStart: 'sleep 60', SetUID: 'nobody', HealthCheck: 'test "$(id -u)" = "$(id -u nobody)"', ...fast } }
+        : {}),
       out: {
         ExecStart: ['sh', '-c', 'echo starting; sleep 0.5; echo "FATAL: it broke"; sleep 60'],
         HealthFailLine: 'FATAL|out of memory',
@@ -172,6 +175,13 @@ describe('health checks and limits', { timeout: 120_000 }, () => {
         }
       });
     assert.deepEqual(left, [], 'no process of a check is left');
+  });
+
+  it("a command check runs as the service's user", { skip: process.getuid?.() !== 0 ? 'needs root' : false }, async () => {
+    const c = await box.client();
+    await c.start('asnobody');
+    await box.waitFor('asnobody healthy', async () => (await c.status('asnobody'))[0]?.health?.status === 'healthy');
+    await c.stop('asnobody');
   });
 
   it('a line of output matching HealthFailLine is a failed check', async () => {
