@@ -10,6 +10,7 @@ import { KNOWN_PLACEHOLDERS, shellCommand, unknownPlaceholders } from './scripts
 import { checkActions, checkEnvironment, checkList } from './check-objects.js';
 import { parseDuration } from '../durations.js';
 import { parseProbe } from '../probe.js';
+import { nestedRepetition } from './regex-safety.js';
 import { splitOptional, type EnvFileRef } from '../env-file.js';
 
 const DURATION_HINT = 'a duration: "90s", "15m", "7d"';
@@ -165,6 +166,10 @@ export function checkValue(type: ValueType, node: JsonNode, key: string, ctx: Ch
       } catch (err) {
         return bad(`not a valid regular expression: ${(err as Error).message}`);
       }
+      if (nestedRepetition(node.value))
+        return bad(
+          'a repeated group that itself repeats (like "(a+)+") can take exponential time on a line of output: write it without the nesting',
+        );
       return ok(node.value);
     }
     case 'bytes': {

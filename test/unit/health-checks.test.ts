@@ -61,6 +61,10 @@ describe('the keys', () => {
       'web.HealthAction: expected one of restart, stop, none, got "reboot"',
     ]);
     assert.match(messages(load(t, { HealthFailLine: 'FATAL(' }))[0]!, /^web\.HealthFailLine: not a valid regular expression: /);
+    for (const slow of ['(a+)+$', '(\\w*\\s?)*x', '((ab)*c){2,}'])
+      assert.match(messages(load(t, { HealthFailLine: slow }))[0] ?? '', /can take exponential time/, slow);
+    for (const fine of ['FATAL|out of memory', '^(error|warn)[: ]+\\w+', '[(a+)+]*', '\\(a+\\)+'])
+      assert.deepEqual(messages(load(t, { HealthFailLine: fine })), [], fine);
     assert.deepEqual(messages(load(t, { MaxMemory: '12 apples' })), [
       'web.MaxMemory: expected a size in bytes: an integer ≥ 0, or a number with a unit K, M, G or T ("512M") or null, got "12 apples"',
     ]);
