@@ -76,7 +76,7 @@ export const idleCpu: Benchmark = {
     }),
 };
 
-function sampleTicks(controllerPid: number, buddies: number[]): { controller: number; buddies: number; missing: number } {
+export function sampleTicks(controllerPid: number, buddies: number[]): { controller: number; buddies: number; missing: number } {
   let missing = 0;
   const ticks = (pid: number): number => {
     const t = readCpuTicks(pid);

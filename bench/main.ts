@@ -3,7 +3,7 @@
 //
 // Usage: node dist/bench/main.js [--quick] [--only NAME]
 //   --only NAME  run one benchmark: memory, respawn, startup, restart-drain, live-latency, idle-cpu, store-throughput,
-//                audit-queries, uptop-render, slow-subscribers, logs-follow, add-latency or ready-to-dependent
+//                audit-queries, uptop-render, slow-subscribers, logs-follow, add-latency, ready-to-dependent or health-cpu
 //   --quick      smaller N (respawn 50 kills, startup and restart-drain 1 run, idle-cpu 10 s, store 50,000 events,
 //                audit queries on 200,000 events, ready-to-dependent 10 starts)
 //
@@ -15,6 +15,7 @@ import os from 'node:os';
 import { cleanupAll, cleanupAllNow, cleanupWarnings } from './harness.js';
 import { addLatency } from './add-latency.js';
 import { auditQueries } from './audit-queries.js';
+import { healthCpu } from './health-cpu.js';
 import { idleCpu } from './idle-cpu.js';
 import { liveLatency } from './live-latency.js';
 import { logsFollow } from './logs-follow.js';
@@ -42,6 +43,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   logsFollow,
   addLatency,
   readyToDependent,
+  healthCpu,
 ];
 
 interface Options {

@@ -28,6 +28,7 @@ function statuses(now: number): ServiceStatus[] {
     hold: null,
     waitingFor: null,
     usage: { cpu: (i % 50) / 3, rss: (20 + (i % 100)) * 1048576, processes: 1 + (i % 3), at: new Date(now).toISOString() },
+    health: null,
     unsupervised: null,
     actions: [],
     description: null,

@@ -7,7 +7,7 @@ export const START_TIMEOUT_DEFAULT = 90;
 
 /** The service says itself when it is ready (ReadyFd, Type notify, ReadyLine), rather than by MinUptime. */
 export function signalled(s: BuddySettings): boolean {
-  return s.serviceType === 'notify' || s.readyFd !== null || s.readyLine !== null;
+  return s.serviceType === 'notify' || s.readyFd !== null || s.readyLine !== null || s.readyCheck != null;
 }
 
 export function policyOf(s: BuddySettings): MachinePolicy {

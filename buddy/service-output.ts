@@ -69,6 +69,8 @@ export class OutputChannel {
   private lostBytes: number | null = null;
   /** Sees every chunk carried (ReadyLine). */
   watch: (chunk: Buffer) => void = () => undefined;
+  /** Told of every chunk of output the buddy carries (HealthFailLine); not of what a pipe program reads. */
+  onChunk: (chunk: Buffer) => void = () => undefined;
 
   constructor(
     private readonly spec: OutputSpec,
@@ -136,6 +138,7 @@ export class OutputChannel {
   private carry(chunk: Buffer): void {
     this.tail.add(chunk);
     this.watch(chunk);
+    this.onChunk(chunk);
     try {
       this.sink?.write(this.stamper ? this.stamper.stamp(chunk) : chunk);
       const rotation = this.sink?.takeRotationFailure();

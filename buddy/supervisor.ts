@@ -20,6 +20,8 @@ import { ServiceProcesses, withoutMarker } from './service-processes.js';
 import { policyOf } from './machine-policy.js';
 import { UsageMeter } from './usage-meter.js';
 import { Readiness } from './readiness.js';
+import { HealthChecks } from './health-checks.js';
+import { Limits } from './limits.js';
 
 export interface Identity {
   instance: string;
@@ -71,6 +73,8 @@ export class Supervisor {
   private readonly meter: UsageMeter;
   /** ReadyFd, Type notify, ReadyLine: the sources of the `ready` input. */
   private readonly readiness: Readiness;
+  private readonly health: HealthChecks;
+  private readonly limits: Limits;
   private statusScheduled = false;
   /** The variables the environment files gave at the service's last start (its scripts get them too). */
   private fileVars: Record<string, string> = {};
@@ -112,6 +116,15 @@ export class Supervisor {
       (detail) => this.queue.push(USAGE_RECORD, { detail: { ...detail } }, detail.to),
       this.clock,
     );
+    const watch = {
+      clock: this.clock,
+      context: () => this.spawnContext(),
+      emit: (e: NewEvent) => this.emit(e),
+      input: (i: Input) => this.input(i),
+    };
+    this.health = new HealthChecks(settings, watch);
+    this.limits = new Limits(settings, watch);
+    this.meter.onMeasure = (rss, cpuMs, intervalMs) => this.limits.measured(rss, cpuMs, intervalMs);
     this.actions = new ActionRunner(
       this.at(RUN_DIR.log),
       () => this.spawnContext(),
@@ -158,6 +171,7 @@ export class Supervisor {
       this.clock,
     );
     channel.watch = (chunk) => this.readiness.output(stream, chunk);
+    channel.onChunk = (chunk) => this.health.output(stream, chunk);
     return channel;
   }
 
@@ -166,7 +180,7 @@ export class Supervisor {
     for (const t of this.timers.values()) t.clear();
     this.groupWatch?.clear();
     this.adoptedWatch?.clear();
-    for (const part of [this.meter, this.stdout, this.stderr, this.actions, this.readiness]) {
+    for (const part of [this.health, this.limits, this.meter, this.stdout, this.stderr, this.actions, this.readiness]) {
       try {
         part.close();
       } catch (err) {
@@ -270,6 +284,8 @@ export class Supervisor {
     this.settings = settings;
     this.machine.setPolicy(policyOf(settings));
     this.readiness.reconfigure(settings);
+    this.health.configure(settings);
+    this.limits.configure(settings);
     if (before.sampleInterval !== settings.sampleInterval) this.meter.setInterval(settings.sampleInterval * 1000);
     this.queue.resize(settings.ringbufferSize, settings.journalMaxEvents);
     const changed = (keys: (keyof BuddySettings)[]): boolean => keys.some((k) => before[k] !== settings[k]);
@@ -324,6 +340,7 @@ export class Supervisor {
       pending: this.queue.pending,
       usage: this.meter.latest,
       ...(this.readiness.notify === null ? {} : { notify: this.readiness.notify }),
+      health: this.health.status,
     };
   }
 
@@ -347,6 +364,9 @@ export class Supervisor {
     } finally {
       this.draining = false;
     }
+    const snapshot = this.machine.snapshot();
+    this.health.follow(snapshot);
+    this.limits.follow(snapshot);
     this.scheduleStatus();
   }
 

@@ -118,6 +118,8 @@ export class UsageMeter {
   private lastBootTicks = 0;
   private baseline = false;
   private readonly minutes = new UsageMinutes();
+  /** Told every measurement (MaxMemory, MaxCPU): the group's memory in bytes, its CPU time over `intervalMs`. */
+  onMeasure: (rss: number, cpuMs: number, intervalMs: number) => void = () => undefined;
   /** The last measurement, while the service runs. */
   latest: ResourceUsage | null = null;
 
@@ -212,6 +214,7 @@ export class UsageMeter {
       this.latest = { cpu: Math.round((cpuMs / intervalMs) * 1000) / 10, rss, processes: living.length, at: isoTime(at) };
       const done = this.minutes.add({ at, intervalMs, cpuMs, rssKb: Math.round(rss / 1024), processes: living.length });
       if (done) this.record(done);
+      this.onMeasure(rss, cpuMs, intervalMs);
     }
     if (now.length === 0) return; // the group is gone; the exit comes as an event
     this.schedule();

@@ -101,8 +101,9 @@ function statements(db: Database.Database) {
     ),
     newerDesired: db.prepare<[uuid: string], { desired: unknown }>(
       `SELECT json_extract(e.detail, '$.desired') AS desired FROM events e JOIN services s ON s.uuid = e.service_uuid
-       WHERE e.service_uuid = ? AND e.type = 'desired' AND json_extract(e.detail, '$.by') = 'controller'
-         AND json_extract(e.detail, '$.cause') = 'command' AND e.time > s.modified
+       WHERE e.service_uuid = ? AND e.type = 'desired' AND e.time > s.modified
+         AND ((json_extract(e.detail, '$.by') = 'controller' AND json_extract(e.detail, '$.cause') = 'command')
+           OR json_extract(e.detail, '$.cause') IN ('unhealthy', 'limit', 'timeout'))
        ORDER BY e.time DESC, e.id DESC LIMIT 1`,
     ),
     setDesired: db.prepare<[desired: DesiredState, modified: number, uuid: string]>(
@@ -300,9 +301,10 @@ export class AuditStore {
 
   /**
    * The desired state a user set through a controller (a `desired` event of cause `command`, by
-   * `controller`; a shutdown's is not one: it leaves the desired states as they are) after the database last
-   * recorded one for the service, or null: a change the database could not store (a full disk) and a
-   * controller that stopped meanwhile lost, which its buddy kept.
+   * `controller`; a shutdown's is not one: it leaves the desired states as they are), or the buddy's
+   * own stop (cause `unhealthy`, `limit` or `timeout`), after the database last recorded one for the
+   * service, or null: a change the database could not store (a full disk) and a controller that
+   * stopped meanwhile lost, or one made while no controller ran, which its buddy kept.
    */
   newerDesired(uuid: string): DesiredState | null {
     const desired = this.s.newerDesired.get(uuid)?.desired;

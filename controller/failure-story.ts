@@ -3,7 +3,7 @@
 import type Database from 'better-sqlite3';
 import type { FailureStory, RunRecord } from '../schema/client-protocol.js';
 import { detailOf } from '../schema/event-details.js';
-import { isoTime } from '../schema/records.js';
+import { isoTime, type ServiceEvent } from '../schema/records.js';
 import type { EventQueries } from './event-queries.js';
 
 /** Events told after the failure, at most. */
@@ -49,11 +49,14 @@ export function failureStory(db: Database.Database, events: EventReader, who: St
     after: [],
     status: who.status,
   };
-  const run = db
+  const failed = db
     .prepare<string[], RunRow>(
       `SELECT * FROM runs WHERE service_uuid IN ${inList} AND outcome IN ('failed', 'spawn_failed') ORDER BY ended DESC, id DESC LIMIT 1`,
     )
     .get(...who.uuids);
+  // A run the buddy ended itself (a failed health check, a limit passed) is a failure too, when it is the later one.
+  const unwell = unwellRun(db, events, who.uuids);
+  const run = unwell && (!failed || (unwell.run.ended ?? 0) >= (failed.ended ?? 0)) ? unwell.run : failed;
   if (!run || run.ended === null) return story;
   const ended = run.ended;
   const eventId = run.outcome === 'spawn_failed' ? run.start_event : run.end_event;
@@ -99,7 +102,27 @@ export function failureStory(db: Database.Database, events: EventReader, who: St
         }
       : null,
     signals: events.signalsSent(who.uuids, run.started, ended, 20),
+    unwell: unwell?.run === run ? unwell.event : null,
   };
   story.after = events.after({}, who.uuids, eventId ?? 0, STORY_AFTER_EVENTS);
   return story;
+}
+
+/** The last run the buddy ended for an unhealthy check or a limit (action restart or stop), with that event. */
+function unwellRun(db: Database.Database, events: EventReader, uuids: string[]): { run: RunRow; event: ServiceEvent } | null {
+  const inList = `(${uuids.map(() => '?').join(',')})`;
+  const row = db
+    .prepare<string[], { id: number; time: number; pid: number | null; service_uuid: string }>(
+      `SELECT id, time, pid, service_uuid FROM events WHERE service_uuid IN ${inList} AND type IN ('unhealthy', 'limit_exceeded')
+       AND json_extract(detail, '$.action') IN ('restart', 'stop') ORDER BY time DESC, id DESC LIMIT 1`,
+    )
+    .get(...uuids);
+  if (!row || row.pid === null) return null;
+  const run = db
+    .prepare<[string, number, number], RunRow>(
+      'SELECT * FROM runs WHERE service_uuid = ? AND pid = ? AND started <= ? AND ended IS NOT NULL ORDER BY started DESC LIMIT 1',
+    )
+    .get(row.service_uuid, row.pid, row.time);
+  const event = events.byId(row.id);
+  return run && event ? { run, event } : null;
 }

@@ -11,8 +11,8 @@
 // journals) and are tried again after WRITE_RETRY_FIRST_MS, doubling up to WRITE_RETRY_MAX_MS: rounds
 // go on answering statuses, but nothing loops on a failing write.
 import { POLL_BATCH } from '../schema/buddy-protocol.js';
-import { USAGE_RECORD, type BuddyStatus, type DesiredState } from '../schema/records.js';
 import { detailOf } from '../schema/event-details.js';
+import { USAGE_RECORD, type BuddyStatus, type DesiredState } from '../schema/records.js';
 import type { AuditStore, EventBatch } from './audit-store.js';
 import { BUDDY_REQUEST_TIMEOUT_MS, type BuddyLink } from './buddy-link.js';
 import type { ServiceEntry } from './service-entry.js';

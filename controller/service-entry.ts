@@ -198,6 +198,7 @@ export function serviceStatus(e: ServiceEntry): ServiceStatus {
     hold: s?.hold ?? null,
     waitingFor: e.waitingFor,
     usage: reachable ? (s?.usage ?? null) : null,
+    health: reachable ? (s?.health ?? null) : null,
     actions: e.config.customActions.map((a) => a.name),
     description: e.config.shortDescription,
     unsupervised: e.unsupervised,

@@ -26,6 +26,8 @@ export interface BucketSums {
   cpuMs: number[];
   rssKbMs: number[];
   rssMaxKb: number[];
+  /** Milliseconds the service was unhealthy in the bucket (from an unhealthy event to healthy, its exit, or its buddy's end). */
+  unhealthyMs: number[];
 }
 
 export interface SeriesValues {
@@ -51,6 +53,7 @@ export function emptySums(n: number): BucketSums {
     cpuMs: zeros(),
     rssKbMs: zeros(),
     rssMaxKb: zeros(),
+    unhealthyMs: zeros(),
   };
 }
 
@@ -94,6 +97,13 @@ export function computeSeries(metric: TrendMetric, s: BucketSums, knownFrom: num
     case 'uptime': {
       const pct = (up: number, k: number): number | null => nullIf0(k, round((up / k) * 100, 3));
       return { points: each((i) => pct(s.upMs[i]!, known(...bucketBounds(i)))), total: pct(sum(s.upMs), known(r.start, r.end)) };
+    }
+    case 'unhealthy': {
+      const pct = (ms: number, k: number): number | null => nullIf0(k, round((ms / k) * 100, 3));
+      return {
+        points: each((i) => pct(s.unhealthyMs[i]!, known(...bucketBounds(i)))),
+        total: pct(sum(s.unhealthyMs), known(r.start, r.end)),
+      };
     }
     case 'mtbf': {
       const mtbf = (up: number, f: number): number | null => nullIf0(f, round(up / f / 1000, 3));

@@ -44,6 +44,7 @@ const USES: Record<Metric, (keyof BucketSums)[]> = {
   mttr: ['repairs'],
   cpu: ['wallMs'],
   rss: ['wallMs'],
+  unhealthy: ['unhealthyMs'],
 };
 
 /** What the queries of one service's runs bind (each statement reads those it names). */
@@ -89,6 +90,18 @@ function statements(db: Database.Database) {
     >(`SELECT burst AS n, burst_at AS at FROM run_hours
         WHERE service_uuid = @uuid AND hour >= @from AND hour < @end ORDER BY burst DESC, burst_at LIMIT 1`),
     oldest: db.prepare<[], { t: number | null }>('SELECT min(time) AS t FROM events'),
+    // Unhealthy spans: each unhealthy event (the last one before the range too), and what ended it.
+    unhealthyBefore: db.prepare<{ uuid: string; start: number }, { time: number }>(
+      `SELECT time FROM events INDEXED BY events_by_type_time WHERE type = 'unhealthy' AND time < @start AND service_uuid = @uuid
+        ORDER BY time DESC LIMIT 1`,
+    ),
+    unhealthyIn: db.prepare<{ uuid: string; start: number; end: number }, { time: number }>(
+      `SELECT time FROM events INDEXED BY events_by_type_time WHERE type = 'unhealthy' AND time >= @start AND time < @end
+        AND service_uuid = @uuid ORDER BY time`,
+    ),
+    unhealthyEnd: db.prepare<{ uuid: string; from: number }, { t: number | null }>(
+      `SELECT min(time) AS t FROM events WHERE service_uuid = @uuid AND time > @from AND type IN ('healthy', 'exited', 'buddy_started')`,
+    ),
     runaways: db.prepare<{ uuid: string; start: number; end: number }, { count: number; first: number | null }>(
       `SELECT count(*) AS count, min(time) AS first FROM events WHERE type = 'runaway' AND service_uuid = @uuid AND time >= @start AND time < @end`,
     ),
@@ -139,6 +152,7 @@ export class TrendQueries {
         const u = usage.get(uuid);
         if (u) addSums(sums, u);
         this.runSums(q.metric, uuid, range, sums, hourly);
+        if (q.metric === 'unhealthy') this.unhealthySums(uuid, range, sums);
         const d = this.s.densest.get({ uuid, from: Math.floor(start / HOUR_MS) * HOUR_MS, end });
         if (d && (!densest || d.n > densest.n)) densest = d;
         const r = this.s.runaways.get({ uuid, start, end });
@@ -179,6 +193,16 @@ export class TrendQueries {
       for (const x of this.s.upAcross.all(p)) spreadUp(sums.upMs, r, x.s, x.e);
     }
     if (uses.includes('repairs')) add(this.s.repairs, sums.repairs, sums.repairMs);
+  }
+
+  /** Unhealthy time: from each unhealthy event to the next healthy, exited or buddy_started (or now). */
+  private unhealthySums(uuid: string, r: Range, sums: BucketSums): void {
+    const before = this.s.unhealthyBefore.get({ uuid, start: r.start });
+    const starts = [...(before ? [before.time] : []), ...this.s.unhealthyIn.all({ uuid, start: r.start, end: r.end }).map((x) => x.time)];
+    for (const from of starts) {
+      const until = this.s.unhealthyEnd.get({ uuid, from })?.t ?? r.now;
+      spreadUp(sums.unhealthyMs, r, Math.max(from, r.start), Math.min(until, r.end));
+    }
   }
 
   /** The oldest event the database keeps: before it, what happened is not known any more. */

@@ -124,7 +124,12 @@ export function describeFailure(story: FailureStory, now = Date.now()): string[]
     return [`${story.service} has not failed${since}.`, ...nowLine(story)];
   }
   const endedAt = f.run.ended!;
-  const lines = [`${story.service} failed ${formatDuration(now - Date.parse(endedAt))} ago, at ${utcTime(endedAt)}.`];
+  const unwell = f.unwell ? describeUnwell(f.unwell) : null;
+  const lines = [
+    unwell
+      ? `${story.service} was ${unwell.action === 'stop' ? 'stopped' : 'restarted'} ${formatDuration(now - Date.parse(endedAt))} ago, at ${utcTime(endedAt)}: ${unwell.why}.`
+      : `${story.service} failed ${formatDuration(now - Date.parse(endedAt))} ago, at ${utcTime(endedAt)}.`,
+  ];
   const command = story.command ? ` (${story.command})` : '';
   const how =
     f.run.cause === 'restart'
@@ -140,7 +145,9 @@ export function describeFailure(story: FailureStory, now = Date.now()): string[]
     const exited = detailOf(f.event, 'exited');
     const uptime = exited.uptimeMs ?? Date.parse(endedAt) - Date.parse(f.run.started);
     let exit = `How: it ${describeExit(f.run.code, f.run.signal, exited.unknown === true)} after ${formatDuration(uptime)}; nobody had asked it to stop.`;
-    if (f.run.signal) {
+    if (unwell) {
+      exit = `How: its buddy stopped it (${unwell.key} ${unwell.action}) after ${formatDuration(uptime)}; it ${describeExit(f.run.code, f.run.signal)}.`;
+    } else if (f.run.signal) {
       const sent = f.signals.find((s) => s.signal === f.run.signal);
       exit += sent
         ? ` upkeeper sent that signal (${detailOf(sent, 'signal_sent').reason ?? 'user'}) at ${utcTime(sent.time)}.`
@@ -152,7 +159,10 @@ export function describeFailure(story: FailureStory, now = Date.now()): string[]
     f.failuresInRow === 1
       ? 'the first run in a while to end without being asked to'
       : `${f.failuresInRow} runs in a row ended without being asked to, this one included`;
-  const before = [inRow, `${f.restartsHourBefore} automatic restart${f.restartsHourBefore === 1 ? '' : 's'} in the hour up to it`];
+  const before = [
+    ...(unwell ? [] : [inRow]),
+    `${f.restartsHourBefore} automatic restart${f.restartsHourBefore === 1 ? '' : 's'} in the hour up to it`,
+  ];
   if (f.usageBefore) {
     before.push(
       `last measured ${formatDuration(Date.parse(endedAt) - Date.parse(f.usageBefore.at))} before: CPU ${f.usageBefore.cpu} %, memory ${mib(f.usageBefore.rss)} (highest ${mib(f.usageBefore.rssMax)})`,
@@ -168,7 +178,7 @@ export function describeFailure(story: FailureStory, now = Date.now()): string[]
     ] as const) {
       if (text) for (const line of text.split('\n')) lines.push(`  ${stream} | ${line}`);
     }
-  } else if (f.run.outcome !== 'spawn_failed') {
+  } else if (f.run.outcome !== 'spawn_failed' && !unwell) {
     lines.push('Its last output: none kept (it wrote nothing, or its output goes to a pipe program).');
   }
   if (story.after.length > 0) {
@@ -176,6 +186,23 @@ export function describeFailure(story: FailureStory, now = Date.now()): string[]
     for (const e of story.after) lines.push(`  ${e.time.slice(11, 19)}  ${describeEvent(e)}`);
   }
   return [...lines, ...nowLine(story)];
+}
+
+/** Why a buddy ended a run itself, in words: `GET http://… failed 3 times in a row: HTTP 500`; the key whose action it was. */
+export function describeUnwell(e: ServiceEvent): { why: string; action: string; key: string } {
+  if (e.type === 'limit_exceeded') {
+    const d = detailOf(e, 'limit_exceeded');
+    const value = d.limit === 'MaxMemory' ? mib(d.value ?? 0) : d.limit === 'MaxCPU' ? `${d.value} %` : `${d.value} s`;
+    const max = d.limit === 'MaxMemory' ? mib(d.max ?? 0) : d.limit === 'MaxCPU' ? `${d.max} %` : `${d.max} s`;
+    const what =
+      d.limit === 'ActivityTimeout'
+        ? `ActivityFile unchanged for ${value}, ActivityTimeout ${max}`
+        : `${d.limit} exceeded: ${value} against ${max}`;
+    return { why: what, action: d.action ?? 'restart', key: d.limit === 'ActivityTimeout' ? 'ActivityAction' : `${d.limit}Action` };
+  }
+  const d = detailOf(e, 'unhealthy');
+  const why = `${d.check ?? 'its health check'} failed ${d.failures ?? '?'} time${d.failures === 1 ? '' : 's'} in a row${d.output ? `: ${d.output}` : ''}`;
+  return { why, action: d.action ?? 'restart', key: 'HealthAction' };
 }
 
 function nowLine(story: FailureStory): string[] {

@@ -153,7 +153,7 @@ export interface SubscribeParams extends EventMatch {
 }
 
 /** What `upk trend` can chart. */
-export const TREND_METRICS = ['restarts', 'failures', 'uptime', 'mtbf', 'mttr', 'cpu', 'rss'] as const;
+export const TREND_METRICS = ['restarts', 'failures', 'uptime', 'mtbf', 'mttr', 'cpu', 'rss', 'unhealthy'] as const;
 export type TrendMetric = (typeof TREND_METRICS)[number];
 /** The unit of each metric's values. */
 export const TREND_UNITS: Readonly<Record<TrendMetric, 'count' | 'percent' | 'seconds' | 'bytes'>> = {
@@ -164,6 +164,7 @@ export const TREND_UNITS: Readonly<Record<TrendMetric, 'count' | 'percent' | 'se
   mttr: 'seconds',
   cpu: 'percent',
   rss: 'bytes',
+  unhealthy: 'percent',
 };
 /** Most buckets one trend query may ask for (per service). */
 export const TREND_MAX_BUCKETS = 1000;
@@ -261,6 +262,8 @@ export interface FailureStory {
     usageBefore: { cpu: number; rss: number; rssMax: number; at: string } | null;
     /** Signals sent to it by upkeeper or by a user during the run. */
     signals: ServiceEvent[];
+    /** The unhealthy or limit_exceeded event for which its buddy ended the run (restart or stop); null otherwise. */
+    unwell?: ServiceEvent | null;
   } | null;
   /** What happened after it, oldest first (at most 20 events). */
   after: ServiceEvent[];

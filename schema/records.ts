@@ -44,6 +44,18 @@ export interface ResourceUsage {
   at: string;
 }
 
+/** A service's health as its buddy's checks last saw it (HealthCheck, HealthFailLine). */
+export interface HealthStatus {
+  /** `starting` until the first check counts (or within HealthStartPeriod). */
+  status: 'starting' | 'healthy' | 'unhealthy';
+  /** Failed checks in a row. */
+  failures: number;
+  /** When the last check ended (ISO 8601 UTC), or null. */
+  lastCheck: string | null;
+  /** What the last failed check saw (an HTTP status, an error, the command's last output), or null. */
+  lastOutput: string | null;
+}
+
 /** What a buddy knows and reports about its service (poll replies and the run directory's `status`). */
 export interface BuddyStatus {
   service: string;
@@ -70,6 +82,8 @@ export interface BuddyStatus {
   pipes: { stdout: ProcessRef | null; stderr: ProcessRef | null };
   /** The last measurement while the service runs; null when it does not, or SampleInterval is 0. */
   usage: ResourceUsage | null;
+  /** Its health while it runs with a HealthCheck or HealthFailLine; null otherwise (absent from an older buddy). */
+  health?: HealthStatus | null;
   /** Type notify: what the service said through NOTIFY_SOCKET in its current run (absent otherwise). */
   notify?: NotifyState;
 }
@@ -113,6 +127,8 @@ export interface ServiceStatus {
   waitingFor: string[] | null;
   /** CPU and memory of the service's process group, as last measured by its buddy; null when not running. */
   usage: ResourceUsage | null;
+  /** Its health as its buddy's checks last saw it; null without HealthCheck or HealthFailLine, or when not running. */
+  health: HealthStatus | null;
   /** Its custom actions, by name, in configuration order (numbered 00, 01 … in that order). */
   actions: string[];
   description: string | null;

@@ -6,6 +6,28 @@ import { readFileSync } from 'node:fs';
 import type { BuddySettings } from './buddy-protocol.js';
 import type { BuddyStatus } from './records.js';
 
+/** Health checks and limits (issue 13): off in a buddy.json written before them. */
+export const HEALTH_FIELDS = {
+  healthCheck: null,
+  healthInterval: 30,
+  healthTimeout: 5,
+  healthRetries: 3,
+  healthRecoveries: 1,
+  healthStartPeriod: 0,
+  healthAction: 'restart',
+  healthExpect: null,
+  healthFailLine: null,
+  readyCheck: null,
+  readyCheckInterval: 1,
+  maxMemory: null,
+  maxMemoryAction: 'restart',
+  maxCpu: null,
+  maxCpuAction: 'restart',
+  activityFile: null,
+  activityTimeout: 0,
+  activityAction: 'restart',
+} as const;
+
 /** Fields added after settings version 1 first shipped, for a buddy.json an older controller wrote. */
 const LATER_FIELDS: Pick<
   BuddySettings,
@@ -21,8 +43,10 @@ const LATER_FIELDS: Pick<
   | 'readyLine'
   | 'startTimeout'
   | 'maxRunTime'
-> = {
+> &
+  typeof HEALTH_FIELDS = {
   sampleInterval: 0,
+  ...HEALTH_FIELDS,
   journalMaxEvents: 100_000,
   controllerEndpoint: null,
   logMaxSize: 0,
@@ -62,6 +86,24 @@ const SETTINGS_FIELDS: Record<keyof BuddySettings, Kind> = {
   logKeep: 'number',
   logTimestamps: 'boolean',
   sampleInterval: 'number',
+  healthCheck: 'string?',
+  healthInterval: 'number',
+  healthTimeout: 'number',
+  healthRetries: 'number',
+  healthRecoveries: 'number',
+  healthStartPeriod: 'number',
+  healthAction: 'string',
+  healthExpect: 'string?',
+  healthFailLine: 'string?',
+  readyCheck: 'string?',
+  readyCheckInterval: 'number',
+  maxMemory: 'number?',
+  maxMemoryAction: 'string',
+  maxCpu: 'number?',
+  maxCpuAction: 'string',
+  activityFile: 'string?',
+  activityTimeout: 'number',
+  activityAction: 'string',
   customActions: 'strings',
   pipeStdout: 'boolean',
   pipeStderr: 'boolean',

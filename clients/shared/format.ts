@@ -37,7 +37,17 @@ export function describeLastExit(exit: ExitInfo | null, now = Date.now()): strin
 /** A state shown with a `!` when it is not what is wanted; `unsupervised` when no buddy can be started for it. */
 export function stateCell(s: ServiceStatus): string {
   if (s.unsupervised) return 'unsupervised!';
-  return inDesiredState(s) ? s.state : `${s.state}!`;
+  const state = inDesiredState(s) ? s.state : `${s.state}!`;
+  return s.health?.status === 'unhealthy' ? `${state} (unhealthy)` : state;
+}
+
+/** A service's health in words (`upk status`, uptop's detail), or null without a health check. */
+export function healthLine(s: ServiceStatus): string | null {
+  const h = s.health;
+  if (!h) return null;
+  const failures = h.failures > 0 ? `, ${h.failures} failed check${h.failures === 1 ? '' : 's'} in a row` : '';
+  const last = h.lastOutput && h.status !== 'healthy' ? `: ${h.lastOutput}` : '';
+  return `health: ${h.status}${failures}${last}`;
 }
 
 /** What is wrong with the controller, a line each (`upk list`, `upk controller status`). */

@@ -2,7 +2,17 @@
 import type { OutcomeItem, ServiceStatus } from '../../libclient/index.js';
 import { bytes, describeLastExit, duration, stateCell } from '../shared/format.js';
 
-export { bytes, counted, describeLastExit, duration, inDesiredState, problemLines, stateCell, unsupervisedLine } from '../shared/format.js';
+export {
+  bytes,
+  counted,
+  describeLastExit,
+  duration,
+  healthLine,
+  inDesiredState,
+  problemLines,
+  stateCell,
+  unsupervisedLine,
+} from '../shared/format.js';
 
 export function printJson(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');

@@ -33,7 +33,15 @@ export function lastExitCell(s: ServiceStatus, now: number): string {
 
 export const COLUMNS: readonly Column[] = [
   { key: 'name', title: 'NAME', width: 10, priority: 9, align: 'left', text: (s) => s.name },
-  { key: 'state', title: 'STATE', width: 9, priority: 8, align: 'left', text: stateCell },
+  {
+    key: 'state',
+    title: 'STATE',
+    width: 9,
+    priority: 8,
+    align: 'left',
+    // (The column is narrow: an unhealthy service shows that word alone.)
+    text: (s) => (s.health?.status === 'unhealthy' && !s.unsupervised ? 'unhealthy' : stateCell(s)),
+  },
   { key: 'pid', title: 'PID', width: 7, priority: 2, align: 'right', text: (s) => (s.pid === null ? '-' : String(s.pid)) },
   {
     key: 'uptime',
@@ -80,6 +88,7 @@ export const escapeTags = (text: string): string => text.replace(/[{}]/g, (c) =>
 
 /** The colour of a state (blessed colour names). */
 export function stateColour(s: ServiceStatus): string {
+  if (s.health?.status === 'unhealthy') return 'yellow';
   switch (s.state) {
     case 'running':
       return 'green';

@@ -9,6 +9,8 @@ import { NAME_RE, NAME_RULE, UUID_RE } from './names.js';
 import { KNOWN_PLACEHOLDERS, shellCommand, unknownPlaceholders } from './scripts.js';
 import { checkActions, checkEnvironment, checkList } from './check-objects.js';
 import { parseDuration } from '../durations.js';
+import { parseProbe } from '../probe.js';
+import { nestedRepetition } from './regex-safety.js';
 import { splitOptional, type EnvFileRef } from '../env-file.js';
 
 const DURATION_HINT = 'a duration: "90s", "15m", "7d"';
@@ -64,10 +66,14 @@ export function describeType(type: ValueType): string {
       return 'an object of service keys';
     case 'hooks':
       return 'a list of hooks';
+    case 'probe':
+      return `"http://HOST:PORT/PATH", "tcp://HOST:PORT", or a command: a non-empty string (a shell command line) or a list of strings (the program and its arguments)${type.nullable ? ' or null' : ''}`;
     case 'choice':
       return `one of ${type.words.map((w) => JSON.stringify(w)).join(', ')}`;
     case 'regex':
       return `a regular expression${type.nullable ? ' or null' : ''}`;
+    case 'bytes':
+      return `a size in bytes: an integer ≥ 0, or a number with a unit K, M, G or T ("512M")${type.nullable ? ' or null' : ''}`;
   }
 }
 
@@ -147,10 +153,33 @@ export function checkValue(type: ValueType, node: JsonNode, key: string, ctx: Ch
       return bad('ServiceDefaults is checked by the controller config loader');
     case 'hooks':
       return bad('OnEvent is checked by the controller config loader (on-event.ts)');
-    case 'choice':
-      return node.kind === 'string' && type.words.includes(node.value) ? ok(node.value) : bad();
-    case 'regex':
-      return checkRegex(node, bad);
+    case 'probe': {
+      const checked = checkCommand(node, key, ctx.file, () => bad());
+      if (typeof checked.value !== 'string') return checked;
+      const probe = parseProbe(checked.value);
+      return 'message' in probe ? bad(probe.message) : checked;
+    }
+    case 'choice': {
+      const word = node.kind === 'string' ? node.value.toLowerCase() : null;
+      return word !== null && type.words.includes(word) ? ok(word) : bad();
+    }
+    case 'regex': {
+      if (node.kind !== 'string' || node.value === '') return bad();
+      try {
+        new RegExp(node.value);
+      } catch (err) {
+        return bad(`not a valid regular expression ${JSON.stringify(node.value)}: ${(err as Error).message}`);
+      }
+      if (nestedRepetition(node.value))
+        return bad(
+          'a repeated group that itself repeats (like "(a+)+") can take exponential time on a line of output: write it without the nesting',
+        );
+      return ok(node.value);
+    }
+    case 'bytes': {
+      const n = node.kind === 'number' ? node.value : node.kind === 'string' ? parseBytes(node.value) : null;
+      return n !== null && Number.isInteger(n) && n >= 0 ? ok(n) : bad();
+    }
   }
 }
 
@@ -171,6 +200,15 @@ function checkCommand(node: JsonNode, key: string, file: string, bad: () => Chec
     else argv.push(item.value);
   }
   return issues.length > 0 ? { value: undefined, issues } : { value: shellCommand(argv), issues: [] };
+}
+
+const BYTE_UNITS: Readonly<Record<string, number>> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/** "512M", "1.5G", "4096": bytes (units are powers of 1024; "KB", "MiB" read as K and M); null when not a size. */
+export function parseBytes(text: string): number | null {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$/i.exec(text);
+  if (!m) return null;
+  return Math.round(Number(m[1]) * BYTE_UNITS[m[2]!.toLowerCase()]!);
 }
 
 function checkAccount(
@@ -217,15 +255,4 @@ function checkEnvFiles(
     return undefined;
   });
   return issues.length > 0 ? { value: undefined, issues } : ok(refs);
-}
-
-/** A regular expression that compiles; its compiler's message tells what is wrong. */
-function checkRegex(node: JsonNode, bad: (message?: string) => Checked): Checked {
-  if (node.kind !== 'string' || node.value === '') return bad();
-  try {
-    new RegExp(node.value);
-  } catch (err) {
-    return bad(`not a valid regular expression ${JSON.stringify(node.value)}: ${(err as Error).message}`);
-  }
-  return { value: node.value, issues: [] };
 }

@@ -79,10 +79,18 @@ function typeSchema(type: ValueType): Schema {
       return { $ref: '#/definitions/serviceDefaults' };
     case 'hooks':
       return onEventSchema();
+    case 'probe':
+      return typeSchema({ kind: 'command', nullable: type.nullable });
     case 'choice':
       return { type: 'string', enum: [...type.words] };
     case 'regex':
       return { type: types('string', type.nullable), minLength: 1 };
+    case 'bytes':
+      return {
+        type: types(['integer', 'string'], type.nullable),
+        minimum: 0,
+        pattern: '^\\s*\\d+(\\.\\d+)?\\s*[KkMmGgTt]?([Ii]?[Bb])?\\s*$',
+      };
   }
 }
 

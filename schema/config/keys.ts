@@ -33,10 +33,14 @@ export type ValueType =
   | { kind: 'defaults' }
   /** OnEvent: a list of hooks (on-event.ts). */
   | { kind: 'hooks' }
-  /** One of a few words (exact, lower case). */
+  /** A HealthCheck or ReadyCheck: "http(s)://…", "tcp://HOST:PORT", or a command (a shell line, or a list of words). */
+  | { kind: 'probe'; nullable: boolean }
+  /** One of a few words (any letter case), stored in lower case. */
   | { kind: 'choice'; words: readonly string[] }
-  /** A regular expression (JavaScript syntax, no flags): checked by compiling it. */
-  | { kind: 'regex'; nullable: boolean };
+  /** A regular expression (JavaScript syntax), checked to compile; no nested repetition. */
+  | { kind: 'regex'; nullable: boolean }
+  /** A size in bytes: an integer, or a string with a unit K, M, G or T (powers of 1024), like "512M". */
+  | { kind: 'bytes'; nullable: boolean };
 
 export interface KeySpec {
   /** Canonical spelling (keys are matched case-insensitively). */
@@ -78,6 +82,11 @@ export const HOOK_MIN_INTERVAL_DEFAULT = 60;
 export const HOOK_TIMEOUT_DEFAULT = 30;
 /** The most instances one service may have (`Instances`). */
 export const MAX_INSTANCES = 1000;
+/** What a failed health check or a passed limit does (HealthAction, MaxMemoryAction, …). */
+export const UNWELL_ACTIONS = ['restart', 'stop', 'none'] as const;
+const unwellAction: ValueType = { kind: 'choice', words: UNWELL_ACTIONS };
+const ACTION_WORDS =
+  'restart (the default: stop it and start it again, counted as a failure like a crash, so MaxConsecutiveFailures and the backoff apply), stop (stop it and want it stopped) or none (only record it).';
 const ORDER = 'A reference to no service, or a dependency cycle, is a configuration error.';
 const PLANNED_RECONCILE = 'Parsed and checked; this reconciliation after a controller restart is planned for a later release.';
 
@@ -280,6 +289,122 @@ export const SERVICE_KEYS: readonly KeySpec[] = [
     default: 10,
     description:
       "How often, in seconds, the buddy measures the CPU time and memory (RSS) of the service's whole process group, from /proc; 0: never. The latest measurement is in the service's status; the controller keeps one record per minute for 7 days and one per hour for AuditMaxAge.",
+  },
+  {
+    name: 'HealthCheck',
+    type: { kind: 'probe', nullable: true },
+    default: null,
+    description:
+      'A check run every HealthInterval while the service runs: "http://HOST:PORT/PATH" (or https://) is a GET that passes with a 2xx or 3xx answer (and HealthExpect in its body); "tcp://HOST:PORT" passes when a connection opens; anything else is a command that passes when it exits 0, run with the service\'s environment, working directory and user (a string is a shell command line, a list of strings the program and its arguments). null: none.',
+  },
+  {
+    name: 'HealthInterval',
+    type: seconds({ min: 0, minExclusive: true }),
+    default: 30,
+    description: 'Seconds from the end of one health check to the start of the next.',
+  },
+  {
+    name: 'HealthTimeout',
+    type: seconds({ min: 0, minExclusive: true }),
+    default: 5,
+    description:
+      'Seconds a check (HealthCheck or ReadyCheck) may take; one that takes longer fails, and a command is killed with its process group.',
+  },
+  {
+    name: 'HealthRetries',
+    type: integer({ min: 1 }),
+    default: 3,
+    description: 'Failed health checks in a row (a line matching HealthFailLine counts as one) that make the service unhealthy.',
+  },
+  {
+    name: 'HealthRecoveries',
+    type: integer({ min: 1 }),
+    default: 1,
+    description: 'Passed health checks in a row that make an unhealthy service healthy again.',
+  },
+  {
+    name: 'HealthStartPeriod',
+    type: seconds({ min: 0 }),
+    default: 0,
+    description: 'Seconds after each start during which failed health checks do not count (they run, and a pass counts).',
+  },
+  {
+    name: 'HealthAction',
+    type: unwellAction,
+    default: 'restart',
+    description: `What is done with an unhealthy service: ${ACTION_WORDS}`,
+  },
+  {
+    name: 'HealthExpect',
+    type: { kind: 'text', nullable: true, nonEmpty: true },
+    default: null,
+    description:
+      'Text the body of an HTTP check (HealthCheck or ReadyCheck) must contain to pass (its first 64 KiB are read). null: any body.',
+  },
+  {
+    name: 'HealthFailLine',
+    type: { kind: 'regex', nullable: true },
+    default: null,
+    description:
+      'A regular expression (JavaScript syntax); each line of the service\'s stdout or stderr that matches it counts as a failed health check, e.g. "FATAL|out of memory". Not seen for a stream a pipe script reads.',
+  },
+  {
+    name: 'ReadyCheck',
+    type: { kind: 'probe', nullable: true },
+    default: null,
+    description:
+      'A readiness probe, of the same forms as HealthCheck: while the service is starting it runs every ReadyCheckInterval, and the first pass makes it running (instead of MinUptime).',
+  },
+  {
+    name: 'ReadyCheckInterval',
+    type: seconds({ min: 0, minExclusive: true }),
+    default: 1,
+    description: 'Seconds from the end of one ReadyCheck to the start of the next.',
+  },
+  {
+    name: 'MaxMemory',
+    type: { kind: 'bytes', nullable: true },
+    default: null,
+    description:
+      'Most memory (RSS) the service\'s whole process group may use, in bytes or with a unit ("512M", "2G"), as the buddy measures it every SampleInterval (which must not be 0). null: no limit.',
+  },
+  {
+    name: 'MaxMemoryAction',
+    type: unwellAction,
+    default: 'restart',
+    description: `What is done when MaxMemory is exceeded: ${ACTION_WORDS}`,
+  },
+  {
+    name: 'MaxCPU',
+    type: { kind: 'number', integer: false, min: 0, minExclusive: true, nullable: true },
+    default: null,
+    description:
+      "Most CPU the service's whole process group may use, in percent of one core (200: two cores), averaged over the last 60 seconds of measurements (every SampleInterval, which must not be 0). null: no limit.",
+  },
+  {
+    name: 'MaxCPUAction',
+    type: unwellAction,
+    default: 'restart',
+    description: `What is done when MaxCPU is exceeded: ${ACTION_WORDS}`,
+  },
+  {
+    name: 'ActivityFile',
+    type: { kind: 'path', nullable: true },
+    default: null,
+    description:
+      "A file (or folder) the service must change at least every ActivityTimeout seconds while it runs (its modification time; a folder's changes when an entry is added, removed or renamed). Resolved like RedirectStdout.",
+  },
+  {
+    name: 'ActivityTimeout',
+    type: seconds({ min: 0 }),
+    default: 0,
+    description: "Seconds ActivityFile may stay unchanged (counted from the service's start or the file's last change); 0: not watched.",
+  },
+  {
+    name: 'ActivityAction',
+    type: unwellAction,
+    default: 'restart',
+    description: `What is done when ActivityFile stays unchanged longer than ActivityTimeout: ${ACTION_WORDS}`,
   },
   {
     name: 'LogMaxSize',

@@ -10,6 +10,7 @@ import { INSTANCE_PLACEHOLDER, PLACEHOLDERS, type ExecKey, substitute, usedExecK
 import { expectedGot, joinKey, makeIssue } from './issues.js';
 import { NAME_RE } from './names.js';
 import type { EnvFileRef } from '../env-file.js';
+import type { UnwellAction } from '../event-details.js';
 
 /** A service entry as found in a service file. */
 export interface ServiceEntry {
@@ -67,6 +68,7 @@ export function buildService(entry: ServiceEntry, defaults: Layer, ctx: CheckCon
   }
   const instances = (own.get('Instances')?.value as number | undefined) ?? null;
   issues.push(...instanceIssues(entry, own, instances, value, badKeys));
+  for (const [key, message] of limitProblems(value)) issues.push(makeIssue(entry.file, at(key), joinKey(id, key), message));
 
   const actions = Object.entries(value('CustomActions') as Record<string, string>);
   if (actions.length > MAX_CUSTOM_ACTIONS && !badKeys.has('CustomActions')) {
@@ -132,6 +134,24 @@ export function buildService(entry: ServiceEntry, defaults: Layer, ctx: CheckCon
     logKeep: value('LogKeep') as number,
     logTimestamps: value('LogTimestamps') as boolean,
     sampleInterval: value('SampleInterval') as number,
+    healthCheck: value('HealthCheck') as string | null,
+    healthInterval: value('HealthInterval') as number,
+    healthTimeout: value('HealthTimeout') as number,
+    healthRetries: value('HealthRetries') as number,
+    healthRecoveries: value('HealthRecoveries') as number,
+    healthStartPeriod: value('HealthStartPeriod') as number,
+    healthAction: value('HealthAction') as UnwellAction,
+    healthExpect: value('HealthExpect') as string | null,
+    healthFailLine: value('HealthFailLine') as string | null,
+    readyCheck: value('ReadyCheck') as string | null,
+    readyCheckInterval: value('ReadyCheckInterval') as number,
+    maxMemory: value('MaxMemory') as number | null,
+    maxMemoryAction: value('MaxMemoryAction') as UnwellAction,
+    maxCpu: value('MaxCPU') as number | null,
+    maxCpuAction: value('MaxCPUAction') as UnwellAction,
+    activityFile: value('ActivityFile') as string | null,
+    activityTimeout: value('ActivityTimeout') as number,
+    activityAction: value('ActivityAction') as UnwellAction,
     execStart: exec.ExecStart,
     execStop: exec.ExecStop,
     execReload: exec.ExecReload,
@@ -191,6 +211,20 @@ function instanceIssues(
     }
   }
   return issues;
+}
+
+/** Limits that could never be seen: measured ones without measurements, an activity file without its timeout. */
+function limitProblems(value: (name: string) => unknown): [string, string][] {
+  const problems: [string, string][] = [];
+  for (const key of ['MaxMemory', 'MaxCPU']) {
+    if (value(key) !== null && value(key) !== 0 && value('SampleInterval') === 0)
+      problems.push([key, `${key} needs measurements: SampleInterval is 0`]);
+  }
+  const file = value('ActivityFile') !== null;
+  const timeout = (value('ActivityTimeout') as number | undefined) ?? 0;
+  if (file && timeout <= 0) problems.push(['ActivityFile', 'ActivityFile needs an ActivityTimeout greater than 0']);
+  if (!file && timeout > 0) problems.push(['ActivityTimeout', 'ActivityTimeout needs an ActivityFile to watch']);
+  return problems;
 }
 
 /** Name and Package, when written, must agree with the service id. */

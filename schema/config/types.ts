@@ -1,6 +1,7 @@
 // Resolved configuration records: what the loader produces from the files, after layering and checks.
 import type { EnvFileRef } from '../env-file.js';
 import type { EventType } from '../records.js';
+import type { UnwellAction } from '../event-details.js';
 
 /** One problem in a configuration file. Printed as `file:line: key: message`. */
 export interface ConfigIssue {
@@ -105,6 +106,25 @@ export interface ServiceConfig {
   logTimestamps: boolean;
   /** Seconds between two resource measurements by the buddy; 0: none. */
   sampleInterval: number;
+  /** Health checks and limits (docs/configuration.md "Health checks and limits"); seconds, bytes, percent. */
+  healthCheck: string | null;
+  healthInterval: number;
+  healthTimeout: number;
+  healthRetries: number;
+  healthRecoveries: number;
+  healthStartPeriod: number;
+  healthAction: UnwellAction;
+  healthExpect: string | null;
+  healthFailLine: string | null;
+  readyCheck: string | null;
+  readyCheckInterval: number;
+  maxMemory: number | null;
+  maxMemoryAction: UnwellAction;
+  maxCpu: number | null;
+  maxCpuAction: UnwellAction;
+  activityFile: string | null;
+  activityTimeout: number;
+  activityAction: UnwellAction;
   execStart: string | null;
   execStop: string | null;
   execReload: string | null;

@@ -1,4 +1,5 @@
 // Tests of every service key's checks: good values and what they become, bad values and the exact issue.
+import { HEALTH_FIELDS } from '../../schema/run-dir-read.js';
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -129,10 +130,10 @@ const CASES: Case[] = [
     good: [
       ['"simple"', 'simple'],
       ['"notify"', 'notify'],
+      ['"Notify"', 'notify'], // (any letter case, as every word-valued key)
     ],
     bad: [
       ['"forking"', 'expected one of "simple", "notify", got "forking"'],
-      ['"Notify"', 'expected one of "simple", "notify", got "Notify"'],
       ['null', 'expected one of "simple", "notify", got null'],
     ],
   },
@@ -411,6 +412,7 @@ test('built-in defaults of a service that sets only ExecStart', T, (t) => {
       logKeep: 5,
       logTimestamps: false,
       sampleInterval: 10,
+      ...HEALTH_FIELDS,
       execStart: '/usr/bin/web --port 80',
       execStop: 'kill',
       execReload: 'kill -HUP',

@@ -12,6 +12,7 @@ import { JournalFile } from '../../buddy/journal-file.js';
 import type { ScriptChild } from '../../buddy/spawn-script.js';
 import { Supervisor, type SupervisorWorld } from '../../buddy/supervisor.js';
 import type { BuddySettings } from '../../schema/buddy-protocol.js';
+import { HEALTH_FIELDS } from '../../schema/run-dir-read.js';
 import type { BuddyEvent } from '../../schema/records.js';
 import { VirtualClock } from '../helpers/virtual-clock.js';
 
@@ -45,6 +46,7 @@ const settingsFor = (dir: string, s: Partial<BuddySettings>): BuddySettings => (
   logKeep: 0,
   logTimestamps: false,
   sampleInterval: 0,
+  ...HEALTH_FIELDS,
   customActions: [],
   pipeStdout: false,
   pipeStderr: false,

@@ -25,6 +25,7 @@ function svc(name: string, extra: Partial<ServiceStatus> = {}): ServiceStatus {
     hold: null,
     waitingFor: null,
     usage: { cpu: n, rss: n * 1024 * 1024, processes: 1, at: new Date(NOW).toISOString() },
+    health: null,
     actions: [],
     description: null,
     unsupervised: null,

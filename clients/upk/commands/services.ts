@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { ExitCode } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
-import { inDesiredState, printJson, problemLines, statusTable, unsupervisedLine } from '../output.js';
+import { healthLine, inDesiredState, printJson, problemLines, statusTable, unsupervisedLine } from '../output.js';
 
 export function registerServices(program: Command, ctx: Context): void {
   program
@@ -32,7 +32,12 @@ export function registerServices(program: Command, ctx: Context): void {
         if (statuses.some((s) => !inDesiredState(s))) ctx.fail(ExitCode.NOT_IN_DESIRED_STATE);
         if (ctx.json) return printJson(statuses);
         const notes = statuses
-          .flatMap((s) => [...(unsupervisedLine(s) ?? []), ...(s.statusText ? [`${s.name}: says ${JSON.stringify(s.statusText)}`] : [])])
+          .flatMap((s) => [
+            unsupervisedLine(s),
+            s.statusText ? `${s.name}: says ${JSON.stringify(s.statusText)}` : null,
+            s.health && (s.health.status === 'unhealthy' || s.health.failures > 0) ? `${s.name}: ${healthLine(s)}` : null,
+          ])
+          .filter((l) => l !== null)
           .map((l) => l + '\n')
           .join('');
         process.stdout.write(statusTable(statuses) + notes);

@@ -64,6 +64,7 @@ const WHAT: Record<TrendMetric, string> = {
   mttr: 'mean time to recovery',
   cpu: 'CPU (% of one core)',
   rss: 'memory (RSS, mean)',
+  unhealthy: 'unhealthy time (% of the time)',
 };
 
 function summary(r: TrendResult, s: TrendSeries): string {
