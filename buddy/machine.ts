@@ -178,6 +178,10 @@ export class Machine {
         this.startedAt = input.startedAt;
         this.restarts = input.restarts;
         this.emit({ type: 'adopted', pid: input.pid, detail: { startedAt: iso(input.startedAt), desired: input.desired } });
+        // MaxRunTime counts from the process's start, whoever started it (a run already over it ends now).
+        if (this.policy.maxRunTimeMs > 0) {
+          this.effect({ kind: 'set_timer', timer: 'runtime', at: Math.max(this.now, input.startedAt + this.policy.maxRunTimeMs) });
+        }
         this.enter('running');
         if (input.desired === 'running') this.setDesired('running', 'adopted');
         else this.beginStop();

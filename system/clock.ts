@@ -14,13 +14,20 @@ export interface Clock {
   sleep(ms: number): Promise<void>;
 }
 
+/** Node fires a timer of more than this many ms (about 24.8 days) after 1 ms: longer ones are set again in parts. */
+const TIMER_MAX_MS = 2 ** 31 - 1;
+
 export const REAL_CLOCK: Clock = {
   now: () => Date.now(),
   setTimeout: (run, ms) => {
-    const timer = setTimeout(run, ms);
+    let timer: NodeJS.Timeout;
+    const arm = (left: number): void => {
+      timer = setTimeout(left > TIMER_MAX_MS ? () => arm(left - TIMER_MAX_MS) : run, Math.min(left, TIMER_MAX_MS));
+    };
+    arm(ms);
     return { clear: () => clearTimeout(timer) };
   },
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  sleep: (ms) => new Promise((resolve) => REAL_CLOCK.setTimeout(resolve, ms)),
 };
 
 /** Wait until `done()` (checked every 20 ms); false if it is not after `ms`. */

@@ -493,4 +493,15 @@ describe('machine: readiness, health and limits', { timeout: 5000 }, () => {
     g.feed({ kind: 'group_gone' });
     assert.deepEqual(g.feed({ kind: 'timer', timer: 'runtime' }), [], 'a stale timer does nothing');
   });
+
+  it('MaxRunTime counts from the start of an adopted process: a new buddy stops one that has run too long', () => {
+    const h = harness({ maxRunTimeMs: 60_000 });
+    const e = h.feed({ kind: 'adopted', pid: 9, startedAt: h.now - 50_000, restarts: 0, desired: 'running' });
+    const timer = e.find((x) => x.kind === 'set_timer');
+    assert.deepEqual(timer?.kind === 'set_timer' ? [timer.timer, timer.at] : null, ['runtime', h.now + 10_000]);
+    const late = harness({ maxRunTimeMs: 60_000 });
+    const f = late.feed({ kind: 'adopted', pid: 9, startedAt: late.now - 90_000, restarts: 0, desired: 'running' });
+    const at = f.find((x) => x.kind === 'set_timer');
+    assert.equal(at?.kind === 'set_timer' ? at.at : null, late.now, 'over already: now');
+  });
 });

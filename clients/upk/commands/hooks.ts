@@ -12,7 +12,11 @@ const DETAIL_MAX = 80;
 /** Why it was skipped, dropped or interrupted; else the last line it wrote. */
 function detail(r: HookRun): string {
   const lastLine = (r.output ?? '').trimEnd().split('\n').at(-1) ?? '';
-  const text = r.reason ?? lastLine;
+  // What a hook printed is shown as text, never as terminal controls (it may come from a webhook's reply).
+  const text = (r.reason ?? lastLine).replace(
+    /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
   return text.length > DETAIL_MAX ? `${text.slice(0, DETAIL_MAX - 1)}…` : text;
 }
 
