@@ -107,9 +107,11 @@ export class EventQueue {
       }
     }
     // A loss record lost in its turn hands its loss on: the next record covers both, never silently.
+    // firstSeq and lastSeq then bound every loss counted (events kept may lie between: count is exact).
     const earlier = detailOf(event, 'events_dropped');
-    if (this.dropped === 0) this.droppedFrom = earlier.firstSeq ?? event.seq;
-    this.droppedTo = event.seq;
+    const from = Math.min(earlier.firstSeq ?? event.seq, event.seq);
+    this.droppedFrom = this.dropped === 0 ? from : Math.min(this.droppedFrom, from);
+    this.droppedTo = this.dropped === 0 ? event.seq : Math.max(this.droppedTo, event.seq);
     this.dropped += 1 + (earlier.count ?? 0);
   }
 }

@@ -108,21 +108,26 @@ export function failureStory(db: Database.Database, events: EventReader, who: St
   return story;
 }
 
-/** The last run the buddy ended for an unhealthy check or a limit (action restart or stop), with that event. */
+/**
+ * The last run the buddy ended for an unhealthy check or a limit (action restart or stop), with that
+ * event: the newest such event whose run has ended (the run it just judged may still be stopping).
+ */
 function unwellRun(db: Database.Database, events: EventReader, uuids: string[]): { run: RunRow; event: ServiceEvent } | null {
   const inList = `(${uuids.map(() => '?').join(',')})`;
-  const row = db
+  const rows = db
     .prepare<string[], { id: number; time: number; pid: number | null; service_uuid: string }>(
       `SELECT id, time, pid, service_uuid FROM events WHERE service_uuid IN ${inList} AND type IN ('unhealthy', 'limit_exceeded')
-       AND json_extract(detail, '$.action') IN ('restart', 'stop') ORDER BY time DESC, id DESC LIMIT 1`,
+       AND json_extract(detail, '$.action') IN ('restart', 'stop') ORDER BY time DESC, id DESC LIMIT 5`,
     )
-    .get(...uuids);
-  if (!row || row.pid === null) return null;
-  const run = db
-    .prepare<[string, number, number], RunRow>(
-      'SELECT * FROM runs WHERE service_uuid = ? AND pid = ? AND started <= ? AND ended IS NOT NULL ORDER BY started DESC LIMIT 1',
-    )
-    .get(row.service_uuid, row.pid, row.time);
-  const event = events.byId(row.id);
-  return run && event ? { run, event } : null;
+    .all(...uuids);
+  const ended = db.prepare<[string, number, number], RunRow>(
+    'SELECT * FROM runs WHERE service_uuid = ? AND pid = ? AND started <= ? AND ended IS NOT NULL ORDER BY started DESC LIMIT 1',
+  );
+  for (const row of rows) {
+    if (row.pid === null) continue;
+    const run = ended.get(row.service_uuid, row.pid, row.time);
+    const event = run ? events.byId(row.id) : undefined;
+    if (run && event) return { run, event };
+  }
+  return null;
 }
