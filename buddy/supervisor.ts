@@ -21,6 +21,7 @@ import { policyOf } from './machine-policy.js';
 import { UsageMeter } from './usage-meter.js';
 import { Readiness } from './readiness.js';
 import { HealthChecks } from './health-checks.js';
+import { Watchdog } from './watchdog.js';
 import { Limits } from './limits.js';
 
 export interface Identity {
@@ -74,6 +75,7 @@ export class Supervisor {
   /** ReadyFd, Type notify, ReadyLine: the sources of the `ready` input. */
   private readonly readiness: Readiness;
   private readonly health: HealthChecks;
+  private readonly watchdog: Watchdog;
   private readonly limits: Limits;
   private statusScheduled = false;
   /** The variables the environment files gave at the service's last start (its scripts get them too). */
@@ -123,6 +125,8 @@ export class Supervisor {
       input: (i: Input) => this.input(i),
     };
     this.health = new HealthChecks(settings, watch);
+    this.watchdog = new Watchdog(settings, watch);
+    this.readiness.onWatchdog = () => this.watchdog.kick();
     this.limits = new Limits(settings, watch);
     this.meter.onMeasure = (rss, cpuMs, intervalMs) => this.limits.measured(rss, cpuMs, intervalMs);
     this.actions = new ActionRunner(
@@ -285,6 +289,7 @@ export class Supervisor {
     this.machine.setPolicy(policyOf(settings));
     this.readiness.reconfigure(settings);
     this.health.configure(settings);
+    this.watchdog.configure(settings);
     this.limits.configure(settings);
     if (before.sampleInterval !== settings.sampleInterval) this.meter.setInterval(settings.sampleInterval * 1000);
     this.queue.resize(settings.ringbufferSize, settings.journalMaxEvents);
@@ -366,6 +371,7 @@ export class Supervisor {
     }
     const snapshot = this.machine.snapshot();
     this.health.follow(snapshot);
+    this.watchdog.follow(snapshot);
     this.limits.follow(snapshot);
     this.scheduleStatus();
   }
@@ -446,7 +452,7 @@ export class Supervisor {
     try {
       out = this.stdout.serviceFd();
       err = this.stderr.serviceFd();
-      const env = this.processes.starting(this.readiness.serviceEnv(ctx.env), this.settings.uid); // with the marker
+      const env = this.processes.starting(this.watchdog.env(this.readiness.serviceEnv(ctx.env)), this.settings.uid); // with the marker
       const stdio: ('ignore' | number)[] = ['ignore', out, err, ...this.readiness.serviceStdio()];
       child = this.spawn(this.at(RUN_DIR.scripts, SCRIPT.start), [], stdio, { ...ctx, env });
     } catch (e) {

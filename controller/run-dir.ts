@@ -127,6 +127,7 @@ export function buddySettings(
     readyFd: svc.readyFd,
     readyLine: svc.readyLine,
     startTimeout: svc.startTimeout,
+    watchdogSec: svc.watchdogSec,
     maxRunTime: svc.maxRunTime,
     ringbufferSize: svc.ringbufferSize,
     reconnectRetries: svc.reconnectRetries,

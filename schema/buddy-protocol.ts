@@ -46,6 +46,8 @@ export interface BuddySettings {
   readyLine: string | null;
   /** Seconds to become ready (0: no limit; null: 90 with a signalled readiness, else none). */
   startTimeout: number | null;
+  /** WatchdogSec (Type notify): seconds between two WATCHDOG=1 at most; null or 0: none. */
+  watchdogSec: number | null;
   /** Seconds a run may last (null or 0: no limit). */
   maxRunTime: number | null;
   ringbufferSize: number;

@@ -42,6 +42,7 @@ const LATER_FIELDS: Pick<
   | 'readyFd'
   | 'readyLine'
   | 'startTimeout'
+  | 'watchdogSec'
   | 'maxRunTime'
 > &
   typeof HEALTH_FIELDS = {
@@ -57,6 +58,7 @@ const LATER_FIELDS: Pick<
   readyFd: null,
   readyLine: null,
   startTimeout: null,
+  watchdogSec: null,
   maxRunTime: null,
 };
 
@@ -77,6 +79,7 @@ const SETTINGS_FIELDS: Record<keyof BuddySettings, Kind> = {
   readyFd: 'number?',
   readyLine: 'string?',
   startTimeout: 'number?',
+  watchdogSec: 'number?',
   maxRunTime: 'number?',
   ringbufferSize: 'number',
   reconnectRetries: 'number',

@@ -221,6 +221,13 @@ export const SERVICE_KEYS: readonly KeySpec[] = [
       'A run longer than this many seconds is stopped and recorded as timed out (event timed_out); the service is then wanted stopped. null or 0: no limit.',
   },
   {
+    name: 'WatchdogSec',
+    type: seconds({ min: 0, nullable: true }),
+    default: null,
+    description:
+      "As systemd's WatchdogSec, with Type notify: once the service runs it must send WATCHDOG=1 on NOTIFY_SOCKET at least every this many seconds (it gets WATCHDOG_USEC, as from systemd); a silence that long is a failed health check (event unhealthy, check WatchdogSec) and HealthAction applies (restart by default). null or 0: no watchdog.",
+  },
+  {
     name: 'UserMaxRestarts',
     type: integer({ min: -1, nullable: true }),
     default: 10,

@@ -124,6 +124,7 @@ export function buildService(entry: ServiceEntry, defaults: Layer, ctx: CheckCon
     readyFd: value('ReadyFd') as number | null,
     readyLine: value('ReadyLine') as string | null,
     startTimeout: value('StartTimeout') as number | null,
+    watchdogSec: value('WatchdogSec') as number | null,
     maxRunTime: value('MaxRunTime') as number | null,
     setUid,
     setGid,

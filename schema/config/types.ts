@@ -88,6 +88,8 @@ export interface ServiceConfig {
   readyLine: string | null;
   /** StartTimeout seconds (0: none), or null: the default (90 with a signalled readiness). */
   startTimeout: number | null;
+  /** WatchdogSec seconds (Type notify), or null: none. */
+  watchdogSec: number | null;
   /** MaxRunTime seconds, or null: no limit. */
   maxRunTime: number | null;
   /**

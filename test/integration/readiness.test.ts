@@ -51,6 +51,15 @@ describe('readiness', { timeout: 120_000 }, () => {
       server: { ExecStart: sh(`sleep 2; echo >&3; ${forever}`), ReadyFd: 3 },
       client: { ExecStart: 'sleep 1000', MinUptime: 0.1, Prerequisites: ['server'] },
       flappy: { ExecStart: sh('systemd-notify --ready; sleep 0.3; exit 1'), Type: 'notify', UserRateLimit: 0.3 },
+      // Ready, three WATCHDOG=1 half a second apart (within WatchdogSec 1), then silence.
+      watched: {
+        ExecStart: sh(
+          'echo "usec=$WATCHDOG_USEC"; systemd-notify --ready; for i in 1 2 3; do sleep 0.5; systemd-notify WATCHDOG=1; done; exec sleep 1000',
+        ),
+        Type: 'notify',
+        WatchdogSec: 1,
+        UserRateLimit: 0.2,
+      },
     });
     await box.startController();
   });
@@ -164,5 +173,17 @@ describe('readiness', { timeout: 120_000 }, () => {
       [...new Set(seqs)].sort((a, b) => a - b),
       'no event twice',
     );
+  });
+
+  it('WatchdogSec: WATCHDOG=1 keeps it healthy; a silence of WatchdogSec is unhealthy and restarts it', async () => {
+    const t0 = Date.now();
+    assert.equal((await box.upk(['start', 'watched'])).code, 0);
+    const unhealthy = await box.waitFor('the watchdog expired', () => detailsOf('watched', 'unhealthy')[0], 15_000);
+    // Kicked at 0.5, 1.0 and 1.5 s after ready: it expires 1 s after the last kick, not before.
+    assert.ok(Date.now() - t0 >= 2400, `expired after ${Date.now() - t0} ms, while WATCHDOG=1 still came`);
+    assert.deepEqual(unhealthy, { check: 'WatchdogSec', failures: 1, output: 'no WATCHDOG=1 within 1 s', action: 'restart' });
+    await box.waitFor('restarted', () => box.events('watched').filter((e) => e.type === 'spawned').length >= 2, 10_000);
+    assert.match(readFileSync(join(box.runDir('watched'), 'log', 'stdout'), 'utf8'), /usec=1000000/, 'WATCHDOG_USEC as systemd sets it');
+    await box.upk(['stop', 'watched']);
   });
 });

@@ -401,6 +401,7 @@ test('built-in defaults of a service that sets only ExecStart', T, (t) => {
       readyFd: null,
       readyLine: null,
       startTimeout: null,
+      watchdogSec: null,
       maxRunTime: null,
       setUid: null,
       setGid: null,

@@ -37,6 +37,7 @@ const settingsFor = (dir: string, s: Partial<BuddySettings>): BuddySettings => (
   readyFd: null,
   readyLine: null,
   startTimeout: null,
+  watchdogSec: null,
   maxRunTime: null,
   ringbufferSize: 256,
   reconnectRetries: 0,
