@@ -33,6 +33,8 @@ export class Readiness {
   private bound = false;
   private waiting: Prepared[] = [];
   private relayTimer: Timer | null = null;
+  /** When the relay last started (a relay that dies young waits before the next). */
+  private relayStarted = 0;
   private closed = false;
   /** Descriptors opened for one spawn, closed once it is done. */
   private opened: number[] = [];
@@ -186,6 +188,7 @@ export class Readiness {
 
   private startRelay(): string | null {
     this.relayTimer?.clear();
+    this.relayStarted = this.clock.now();
     this.bound = false;
     const socketPath = this.at(RUN_DIR.notifySocket);
     let relay: ChildProcess;
@@ -230,9 +233,15 @@ export class Readiness {
     if (this.closed) return;
     this.log(error);
     this.settle(error);
-    this.relayTimer = this.clock.setTimeout(() => {
-      if (!this.closed && this.relay === null && this.settings.serviceType === 'notify') this.startRelay();
-    }, RELAY_RESTART_MS);
+    // At once after a relay that ran a while (a READY=1 sent meanwhile would be refused to its
+    // sender); after RELAY_RESTART_MS when it dies young, so that a relay that cannot run never loops.
+    const young = this.clock.now() - this.relayStarted < RELAY_RESTART_MS;
+    this.relayTimer = this.clock.setTimeout(
+      () => {
+        if (!this.closed && this.relay === null && this.settings.serviceType === 'notify') this.startRelay();
+      },
+      young ? RELAY_RESTART_MS : 0,
+    );
   }
 
   private settle(error: string | null): void {
