@@ -6,13 +6,9 @@ import { describeProbe, parseProbe, type Probe } from '../schema/probe.js';
 import { isoTime, type HealthStatus } from '../schema/records.js';
 import type { Clock, Timer } from '../system/clock.js';
 import type { Input, Snapshot } from './machine.js';
+import { LineMatcher } from './line-matcher.js';
 import { bounded, runProbe, type ProbeResult, type RunningProbe } from './probe-runner.js';
 import type { SpawnContext } from './spawn-script.js';
-
-/** A partial line longer than this is matched as it is, and the rest of it skipped. */
-const LINE_MAX = 4096;
-/** A line is matched on its first MATCH_CHARS characters: a costly expression stays cheap on a long line. */
-const MATCH_CHARS = 1024;
 
 export interface HealthWorld {
   clock: Clock;
@@ -78,7 +74,8 @@ export class HealthChecks {
   private startedAt = 0;
   private state: HealthStatus = fresh();
   private successes = 0;
-  private partial: Record<'stdout' | 'stderr', string> = { stdout: '', stderr: '' };
+  /** HealthFailLine on each stream (their partial lines are their own), or null. */
+  private failLines: Record<'stdout' | 'stderr', LineMatcher> | null = null;
 
   constructor(
     private settings: BuddySettings,
@@ -112,6 +109,7 @@ export class HealthChecks {
     this.probe = probeOf(settings.healthCheck);
     this.readyProbe = probeOf(settings.readyCheck);
     this.failLine = regexOf(settings.healthFailLine);
+    this.failLines = this.failLine && { stdout: new LineMatcher(this.failLine), stderr: new LineMatcher(this.failLine) };
     if (this.probe === null) this.health.end();
     else if (this.pid !== null && !this.health.active) this.health.begin(settings.healthInterval * 1000, () => this.interval());
   }
@@ -135,17 +133,10 @@ export class HealthChecks {
 
   /** Output of the service: a line matching HealthFailLine is a failed check. */
   output(stream: 'stdout' | 'stderr', chunk: Buffer): void {
-    if (this.failLine === null || this.pid === null) return;
-    const lines = (this.partial[stream] + chunk.toString('utf8')).split('\n');
-    let rest = lines.pop() ?? '';
-    if (rest.length > LINE_MAX) {
-      lines.push(rest);
-      rest = '';
-    }
-    this.partial[stream] = rest;
-    for (const line of lines) {
+    if (this.failLine === null || this.failLines === null || this.pid === null) return;
+    for (const line of this.failLines[stream].feed(chunk)) {
       if (this.pid === null) return; // (a failure above stopped it)
-      if (this.failLine.test(line.slice(0, MATCH_CHARS))) this.failed(`output /${this.failLine.source}/`, line);
+      this.failed(`output /${this.failLine.source}/`, line);
     }
   }
 
@@ -163,7 +154,7 @@ export class HealthChecks {
     this.pid = null;
     this.state = fresh();
     this.successes = 0;
-    this.partial = { stdout: '', stderr: '' };
+    this.failLines = this.failLine && { stdout: new LineMatcher(this.failLine), stderr: new LineMatcher(this.failLine) };
   }
 
   private passed(): void {

@@ -14,7 +14,7 @@ import { RUN_DIR } from '../schema/run-dir.js';
 import { REAL_CLOCK, type Clock, type Timer } from '../system/clock.js';
 import { ensureFifo } from '../system/files.js';
 import { startRelay, type NotifyMessage } from './notify-relay.js';
-import { ReadyLine } from './ready-line.js';
+import { LineMatcher } from './line-matcher.js';
 
 /** A relay that ended is started again after this long (a spawn starts it at once). */
 const RELAY_RESTART_MS = 1000;
@@ -27,7 +27,7 @@ export class Readiness {
   /** ReadyFd: the buddy's reading end of the FIFO (opened read-write: it never sees end-of-file). */
   private fifo: Socket | null = null;
   /** ReadyLine, one per stream (their partial lines are their own); matched only while armed. */
-  private lines: { stdout: ReadyLine; stderr: ReadyLine } | null = null;
+  private lines: { stdout: LineMatcher; stderr: LineMatcher } | null = null;
   private armed = false;
   private relay: ChildProcess | null = null;
   private bound = false;
@@ -75,10 +75,10 @@ export class Readiness {
     if (s.serviceType !== 'notify' && this.relay !== null) this.stopRelay();
   }
 
-  private readyLines(source: string): { stdout: ReadyLine; stderr: ReadyLine } | null {
+  private readyLines(source: string): { stdout: LineMatcher; stderr: LineMatcher } | null {
     try {
       const pattern = new RegExp(source);
-      return { stdout: new ReadyLine(pattern), stderr: new ReadyLine(pattern) };
+      return { stdout: new LineMatcher(pattern), stderr: new LineMatcher(pattern) };
     } catch (err) {
       this.log(`ReadyLine ${JSON.stringify(source)} is not a regular expression (ignored): ${(err as Error).message}`);
       return null;
@@ -170,7 +170,7 @@ export class Readiness {
   /** Output of the service, as it is carried to its file. */
   output(stream: 'stdout' | 'stderr', chunk: Buffer): void {
     if (!this.armed || this.lines === null) return;
-    if (!this.lines[stream].feed(chunk)) return;
+    if (this.lines[stream].feed(chunk).length === 0) return;
     this.armed = false; // matched once per run: the rest of the output costs nothing
     this.ready('ReadyLine');
   }

@@ -67,10 +67,8 @@ export class OutputChannel {
   private discarder: Socket | null = null;
   /** Bytes of output lost since writing the file failed; null while it works. */
   private lostBytes: number | null = null;
-  /** Sees every chunk carried (ReadyLine). */
+  /** Sees every chunk the buddy carries (ReadyLine, HealthFailLine); not what a pipe program reads. */
   watch: (chunk: Buffer) => void = () => undefined;
-  /** Told of every chunk of output the buddy carries (HealthFailLine); not of what a pipe program reads. */
-  onChunk: (chunk: Buffer) => void = () => undefined;
 
   constructor(
     private readonly spec: OutputSpec,
@@ -138,7 +136,6 @@ export class OutputChannel {
   private carry(chunk: Buffer): void {
     this.tail.add(chunk);
     this.watch(chunk);
-    this.onChunk(chunk);
     try {
       this.sink?.write(this.stamper ? this.stamper.stamp(chunk) : chunk);
       const rotation = this.sink?.takeRotationFailure();

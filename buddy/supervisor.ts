@@ -174,8 +174,10 @@ export class Supervisor {
       (event) => this.emit(event),
       this.clock,
     );
-    channel.watch = (chunk) => this.readiness.output(stream, chunk);
-    channel.onChunk = (chunk) => this.health.output(stream, chunk);
+    channel.watch = (chunk) => {
+      this.readiness.output(stream, chunk);
+      this.health.output(stream, chunk);
+    };
     return channel;
   }
 

@@ -1,5 +1,5 @@
 // The controller↔buddy protocol: JSON frames (see codec.ts), request ids, one definition for both ends.
-import type { UnwellAction } from './event-details.js';
+import type { HealthSettings } from './config/types.js';
 import { HELLO_DEADLINE_MS, type Handshake, type NotificationValidators, type Validators } from './rpc.js';
 import type { EnvFileRef } from './env-file.js';
 import { EVENT_TYPE_NAMES, USAGE_RECORD, type ActionResult, type BuddyEvent, type BuddyStatus } from './records.js';
@@ -23,8 +23,8 @@ export function fitBatch(events: BuddyEvent[]): BuddyEvent[] {
   return events;
 }
 
-/** buddy.json: everything the buddy needs, written by the controller. */
-export interface BuddySettings {
+/** buddy.json: everything the buddy needs, written by the controller (the health checks and limits too). */
+export interface BuddySettings extends HealthSettings {
   settingsVersion: 1;
   service: string;
   uuid: string;
@@ -64,28 +64,6 @@ export interface BuddySettings {
   logTimestamps: boolean;
   /** Seconds between two measurements of the service's CPU time and memory (0: none). */
   sampleInterval: number;
-  /**
-   * Health checks and limits (docs/buddy.md "Health checks and limits"): the probes as written (a URL or
-   * a shell command line), seconds, counts, bytes, percent of a core; the actions restart, stop or none.
-   */
-  healthCheck: string | null;
-  healthInterval: number;
-  healthTimeout: number;
-  healthRetries: number;
-  healthRecoveries: number;
-  healthStartPeriod: number;
-  healthAction: UnwellAction;
-  healthExpect: string | null;
-  healthFailLine: string | null;
-  readyCheck: string | null;
-  readyCheckInterval: number;
-  maxMemory: number | null;
-  maxMemoryAction: UnwellAction;
-  maxCpu: number | null;
-  maxCpuAction: UnwellAction;
-  activityFile: string | null;
-  activityTimeout: number;
-  activityAction: UnwellAction;
   /** Custom action names in config order: scripts/<name>, linked as actions/00.. */
   customActions: string[];
   pipeStdout: boolean;

@@ -4,6 +4,7 @@
 // never a record with holes.
 import { readFileSync } from 'node:fs';
 import type { BuddySettings } from './buddy-protocol.js';
+import type { HealthSettings } from './config/types.js';
 import type { BuddyStatus } from './records.js';
 
 /** Health checks and limits (issue 13): off in a buddy.json written before them. */
@@ -26,7 +27,7 @@ export const HEALTH_FIELDS = {
   activityFile: null,
   activityTimeout: 0,
   activityAction: 'restart',
-} as const;
+} as const satisfies HealthSettings;
 
 /** Fields added after settings version 1 first shipped, for a buddy.json an older controller wrote. */
 const LATER_FIELDS: Pick<

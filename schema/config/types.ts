@@ -57,7 +57,33 @@ export interface CustomAction {
 }
 
 /** One service after layering built-in defaults, ServiceDefaults and its own keys. */
-export interface ServiceConfig {
+/**
+ * Health checks and limits (docs/configuration.md "Health checks and limits"): the probes as written (a
+ * URL or a shell command line), seconds, counts, bytes, percent of a core; actions restart, stop or none.
+ * A service's configuration and its buddy's settings carry them alike.
+ */
+export interface HealthSettings {
+  healthCheck: string | null;
+  healthInterval: number;
+  healthTimeout: number;
+  healthRetries: number;
+  healthRecoveries: number;
+  healthStartPeriod: number;
+  healthAction: UnwellAction;
+  healthExpect: string | null;
+  healthFailLine: string | null;
+  readyCheck: string | null;
+  readyCheckInterval: number;
+  maxMemory: number | null;
+  maxMemoryAction: UnwellAction;
+  maxCpu: number | null;
+  maxCpuAction: UnwellAction;
+  activityFile: string | null;
+  activityTimeout: number;
+  activityAction: UnwellAction;
+}
+
+export interface ServiceConfig extends HealthSettings {
   /** `name`, or `package::name`. */
   id: string;
   name: string;
@@ -108,25 +134,6 @@ export interface ServiceConfig {
   logTimestamps: boolean;
   /** Seconds between two resource measurements by the buddy; 0: none. */
   sampleInterval: number;
-  /** Health checks and limits (docs/configuration.md "Health checks and limits"); seconds, bytes, percent. */
-  healthCheck: string | null;
-  healthInterval: number;
-  healthTimeout: number;
-  healthRetries: number;
-  healthRecoveries: number;
-  healthStartPeriod: number;
-  healthAction: UnwellAction;
-  healthExpect: string | null;
-  healthFailLine: string | null;
-  readyCheck: string | null;
-  readyCheckInterval: number;
-  maxMemory: number | null;
-  maxMemoryAction: UnwellAction;
-  maxCpu: number | null;
-  maxCpuAction: UnwellAction;
-  activityFile: string | null;
-  activityTimeout: number;
-  activityAction: UnwellAction;
   execStart: string | null;
   execStop: string | null;
   execReload: string | null;

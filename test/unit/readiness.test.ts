@@ -4,10 +4,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { policyOf, START_TIMEOUT_DEFAULT } from '../../buddy/machine-policy.js';
 import { parseNotify } from '../../buddy/notify-relay.js';
-import { READY_LINE_BYTES, ReadyLine } from '../../buddy/ready-line.js';
+import { LINE_MATCH_BYTES as READY_LINE_BYTES, LineMatcher as ReadyLine } from '../../buddy/line-matcher.js';
 import type { BuddySettings } from '../../schema/buddy-protocol.js';
 
-const chunks = (m: ReadyLine, ...parts: string[]): boolean[] => parts.map((p) => m.feed(Buffer.from(p)));
+const chunks = (m: ReadyLine, ...parts: string[]): boolean[] => parts.map((p) => m.feed(Buffer.from(p)).length > 0);
 
 test('ReadyLine matches whole lines, across chunks, and not a line still open', () => {
   const m = new ReadyLine(/^listening on \d+$/);
@@ -19,14 +19,14 @@ test('ReadyLine matches whole lines, across chunks, and not a line still open', 
 
 test('ReadyLine: a long line is matched on its first READY_LINE_BYTES; reset forgets a line begun', () => {
   const long = new ReadyLine(/x$/);
-  assert.equal(long.feed(Buffer.from('a'.repeat(READY_LINE_BYTES) + 'x\n')), false, 'past the limit: not seen');
+  assert.equal(long.feed(Buffer.from('a'.repeat(READY_LINE_BYTES) + 'x\n')).length > 0, false, 'past the limit: not seen');
   const head = new ReadyLine(/^a+ready/);
-  assert.equal(head.feed(Buffer.from('a'.repeat(100) + 'ready' + 'b'.repeat(10 * READY_LINE_BYTES))), false);
-  assert.equal(head.feed(Buffer.from('\n')), true, 'the head of a long line matches');
+  assert.equal(head.feed(Buffer.from('a'.repeat(100) + 'ready' + 'b'.repeat(10 * READY_LINE_BYTES))).length > 0, false);
+  assert.equal(head.feed(Buffer.from('\n')).length > 0, true, 'the head of a long line matches');
   const m = new ReadyLine(/^up$/);
   m.feed(Buffer.from('u'));
   m.reset();
-  assert.equal(m.feed(Buffer.from('p\n')), false);
+  assert.equal(m.feed(Buffer.from('p\n')).length > 0, false);
 });
 
 test('parseNotify reads READY, STATUS, WATCHDOG, STOPPING and MAINPID; ignores the rest', () => {

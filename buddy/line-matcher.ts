@@ -1,19 +1,19 @@
-// ReadyLine: finds the first line of a stream that matches the service's regular expression. Chunks
-// may end mid-line; a line longer than READY_LINE_BYTES is matched on its first READY_LINE_BYTES only,
-// so a service that writes without newlines costs a bounded buffer.
+// Lines of a stream matched against a regular expression (ReadyLine, HealthFailLine). Chunks may end
+// mid-line; a line longer than LINE_MATCH_BYTES is matched on its first LINE_MATCH_BYTES only, so a
+// service that writes without newlines costs a bounded buffer.
 
 /** The most of one line that is matched (the rest of a longer line is skipped). */
-export const READY_LINE_BYTES = 4096;
+export const LINE_MATCH_BYTES = 4096;
 const NEWLINE = 10;
 
-export class ReadyLine {
-  /** The beginning of a line whose newline has not come yet (at most READY_LINE_BYTES). */
+export class LineMatcher {
+  /** The beginning of a line whose newline has not come yet (at most LINE_MATCH_BYTES). */
   private partial: Buffer[] = [];
   private partialBytes = 0;
 
   constructor(
     private readonly pattern: RegExp,
-    private readonly maxBytes = READY_LINE_BYTES,
+    private readonly maxBytes = LINE_MATCH_BYTES,
   ) {}
 
   /** Forget a line begun before (the service starts again). */
@@ -22,18 +22,20 @@ export class ReadyLine {
     this.partialBytes = 0;
   }
 
-  /** True when a line ending in this chunk matches. */
-  feed(chunk: Buffer): boolean {
+  /** The lines ending in this chunk that match, in order (none: an empty list). */
+  feed(chunk: Buffer): string[] {
+    const found: string[] = [];
     let from = 0;
     for (let nl = chunk.indexOf(NEWLINE); nl >= 0; nl = chunk.indexOf(NEWLINE, from)) {
       this.keep(chunk.subarray(from, nl));
       const line = Buffer.concat(this.partial, this.partialBytes).toString('utf8');
       this.reset();
       from = nl + 1;
-      if (this.pattern.test(line.replace(/\r$/, ''))) return true;
+      const text = line.replace(/\r$/, '');
+      if (this.pattern.test(text)) found.push(text);
     }
     this.keep(chunk.subarray(from));
-    return false;
+    return found;
   }
 
   private keep(part: Buffer): void {
