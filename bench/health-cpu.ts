@@ -13,7 +13,7 @@ const SETTLE_MS = 15_000;
 const POLLING_INTERVAL_S = 0.5;
 
 /** Controller + buddies CPU over `windowMs` after the settle, in % of one core; checks answered by `port` when given. */
-async function measure(port: number | null, windowMs: number): Promise<{ pct: number; seconds: number }> {
+async function measure(port: number | null, windowMs: number): Promise<{ pct: number; controller: number; seconds: number }> {
   return withSandbox(port === null ? 'nocheck' : 'health', async (sandbox) => {
     const check = port === null ? {} : { HealthCheck: `http://127.0.0.1:${port}/health`, HealthInterval: 1 };
     sandbox.writeConfig({ pollingInterval: POLLING_INTERVAL_S });
@@ -28,7 +28,8 @@ async function measure(port: number | null, windowMs: number): Promise<{ pct: nu
     const to = { at: performance.now(), ...sampleTicks(controllerPid, buddies) };
     const seconds = (to.at - from.at) / 1000;
     const ticks = to.controller + to.buddies - (from.controller + from.buddies);
-    return { pct: (ticks / clockTicksPerSecond() / seconds) * 100, seconds };
+    const pctOf = (t: number): number => (t / clockTicksPerSecond() / seconds) * 100;
+    return { pct: pctOf(ticks), controller: pctOf(to.controller - from.controller), seconds };
   });
 }
 
@@ -50,9 +51,13 @@ export const healthCpu: Benchmark = {
       ctx.note(`BuddyPollingInterval ${POLLING_INTERVAL_S} s, settle ${SETTLE_MS / 1000} s, ${answered} checks answered in all`);
       const n = `${checked.seconds.toFixed(0)} s window`;
       const figures: Figure[] = [
-        { label: 'with checks: controller + buddies CPU', value: checked.pct, unit: '%', n, target: { op: '<=', value: 5 } },
+        { label: 'with checks: controller + buddies CPU', value: checked.pct, unit: '%', n },
         { label: 'without checks: controller + buddies CPU', value: plain.pct, unit: '%', n: `${plain.seconds.toFixed(0)} s window` },
+        { label: 'with checks: the controller alone', value: checked.controller, unit: '%', n },
+        { label: 'without checks: the controller alone', value: plain.controller, unit: '%', n: `${plain.seconds.toFixed(0)} s window` },
         { label: 'what the checks cost', value: checked.pct - plain.pct, unit: '%', n: `${SERVICES} checks a second` },
+        // % of a core over 50 checks a second: 1 % is 0.2 ms of CPU per check.
+        { label: 'CPU per check', value: ((checked.pct - plain.pct) / SERVICES) * 10, unit: 'ms', n: `${SERVICES} checks a second` },
       ];
       return figures;
     } finally {

@@ -33,7 +33,8 @@ export type Input =
   | { kind: 'shutdown'; byController?: boolean }
   | { kind: 'spawned'; pid: number }
   /** A process left running by a lost buddy, proven the same (start time), to supervise from now on. */
-  | { kind: 'adopted'; pid: number; startedAt: number; restarts: number; desired: DesiredState }
+  /** `starting`: the lost buddy's service was not yet ready (it stays starting until it is). */
+  | { kind: 'adopted'; pid: number; startedAt: number; restarts: number; desired: DesiredState; starting?: boolean }
   | { kind: 'spawn_failed'; error: string }
   | { kind: 'exited'; code: number | null; signal: string | null; unknown?: boolean }
   /** Answers to `watch_group`: something of the group is still alive / nothing is left. */
@@ -182,7 +183,8 @@ export class Machine {
         if (this.policy.maxRunTimeMs > 0) {
           this.effect({ kind: 'set_timer', timer: 'runtime', at: Math.max(this.now, input.startedAt + this.policy.maxRunTimeMs) });
         }
-        this.enter('running');
+        if (input.starting === true && input.desired === 'running') this.adoptStarting(input.startedAt);
+        else this.enter('running');
         if (input.desired === 'running') this.setDesired('running', 'adopted');
         else this.beginStop();
         return;
@@ -348,6 +350,21 @@ export class Machine {
     this.pid = null;
     this.enter('starting');
     this.effect({ kind: 'spawn' });
+  }
+
+  /**
+   * A process adopted before it was ready stays starting: its readiness (a signal, or MinUptime) and
+   * StartTimeout count from its start, as they would have for the lost buddy.
+   */
+  private adoptStarting(startedAt: number): void {
+    const p = this.policy;
+    if (p.readiness === 'uptime' && startedAt + p.minUptimeMs <= this.now) {
+      this.becomeRunning();
+      return;
+    }
+    this.enter('starting');
+    if (p.readiness === 'uptime') this.effect({ kind: 'set_timer', timer: 'uptime', at: startedAt + p.minUptimeMs });
+    else if (p.startTimeoutMs > 0) this.effect({ kind: 'set_timer', timer: 'start', at: Math.max(this.now, startedAt + p.startTimeoutMs) });
   }
 
   /** A start counts for the rate limit and the runaway window from when its process exists (or failed to). */

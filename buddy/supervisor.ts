@@ -254,7 +254,10 @@ export class Supervisor {
     this.pidStartTime = startTime;
     this.processes.adopted(this.settings.uid);
     const startedAt = previous.started ? Date.parse(previous.started) : this.clock.now();
-    this.input({ kind: 'adopted', pid, startedAt, restarts: previous.restarts, desired: previous.desired });
+    const starting = previous.state === 'starting';
+    this.input({ kind: 'adopted', pid, startedAt, restarts: previous.restarts, desired: previous.desired, starting });
+    // Not yet ready: its readiness is listened for from here (a ReadyLine match, what NOTIFY_SOCKET says).
+    if (this.machine.snapshot().state === 'starting') this.readiness.started();
     const check = (): void => {
       if (processAlive(pid, startTime)) {
         this.adoptedWatch = this.clock.setTimeout(check, ADOPTED_CHECK_MS);

@@ -1,6 +1,6 @@
 // A buddy killed with SIGKILL: a new one adopts the still-running service, output flows on, nothing is lost.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Sandbox, alive } from '../helpers/sandbox.js';
@@ -28,6 +28,19 @@ describe('buddy loss', { timeout: 90_000 }, () => {
         InitialState: 'running',
         MinUptime: 0.1,
         KillTimeout: 0.5,
+      },
+      // Ready (on ReadyFd, or by a ReadyLine) only once the test creates its file: a buddy is lost before that.
+      lateFd: {
+        ExecStart: `sh -c 'while [ ! -e "$FLAG" ]; do sleep 0.05; done; echo >&3; exec sleep 1000'`,
+        Environment: { FLAG: box.file('lateFd.flag') },
+        ReadyFd: 3,
+        InitialState: 'running',
+      },
+      lateLine: {
+        ExecStart: `sh -c 'while [ ! -e "$FLAG" ]; do sleep 0.05; done; echo now serving; exec sleep 1000'`,
+        Environment: { FLAG: box.file('lateLine.flag') },
+        ReadyLine: 'now serving',
+        InitialState: 'running',
       },
     });
     await box.startController();
@@ -104,6 +117,26 @@ describe('buddy loss', { timeout: 90_000 }, () => {
     assert.ok(!alive(c.pid!), 'the stubborn process was killed');
     const adopted = box.events('stubborn').find((e) => e.type === 'adopted');
     assert.equal(JSON.parse(adopted!.detail!).desired, 'stopped');
+  });
+
+  it('a service adopted before it was ready stays starting until its signal reaches the new buddy (ReadyFd, ReadyLine)', async () => {
+    const c = await box.client();
+    for (const name of ['lateFd', 'lateLine']) {
+      const before = await box.waitForState(name, 'starting');
+      process.kill(before.buddyPid!, 'SIGKILL');
+      const adopted = await box.waitFor(`${name} adopted`, async () => {
+        const [s] = await c.status(name);
+        return s?.buddyPid && s.buddyPid !== before.buddyPid ? s : undefined;
+      });
+      assert.equal(adopted.pid, before.pid, 'the same process');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal((await c.status(name))[0]?.state, 'starting', `${name}: not ready yet, so not running`);
+      writeFileSync(box.file(`${name}.flag`), '');
+      await box.waitForState(name, 'running');
+      const ready = box.events(name).filter((e) => e.type === 'ready');
+      assert.equal(ready.length, 1, `${name}: one ready event, from the new buddy`);
+      assert.equal(JSON.parse(ready[0]!.detail!).how, name === 'lateFd' ? 'ReadyFd' : 'ReadyLine');
+    }
   });
 
   it("a lost buddy's pipe program is adopted, not doubled, and no line is lost", async () => {

@@ -395,6 +395,38 @@ describe('machine: adoption', { timeout: 5000 }, () => {
     assert.ok(kinds(h.feed({ kind: 'group_gone' })).includes('spawn'), 'restarts by policy');
   });
 
+  it('a process adopted before it was ready stays starting until its signal, StartTimeout counted from its start', () => {
+    const h = harness({ readiness: 'signal', startTimeoutMs: 30_000 });
+    const e = h.feed({ kind: 'adopted', pid: 55, startedAt: h.now - 10_000, restarts: 0, desired: 'running', starting: true });
+    const timer = e.find((x) => x.kind === 'set_timer');
+    assert.deepEqual(timer?.kind === 'set_timer' ? [timer.timer, timer.at] : null, ['start', h.now + 20_000]);
+    assert.equal(h.m.snapshot().state, 'starting');
+    h.advance(2000);
+    const ready = h.feed({ kind: 'ready', how: 'ReadyFd' });
+    const event = ready.find((x) => x.kind === 'emit' && x.event.type === 'ready');
+    assert.equal(event?.kind === 'emit' ? detailOf(event.event, 'ready').afterMs : null, 12_000);
+    assert.equal(h.m.snapshot().state, 'running');
+    // Never signalled: StartTimeout applies, as it would have for the lost buddy.
+    const late = harness({ readiness: 'signal', startTimeoutMs: 30_000 });
+    late.feed({ kind: 'adopted', pid: 56, startedAt: late.now - 10_000, restarts: 0, desired: 'running', starting: true });
+    late.advance(20_000);
+    assert.ok(kinds(late.feed({ kind: 'timer', timer: 'start' })).includes('emit:start_timeout'));
+  });
+
+  it('a process adopted within its MinUptime is running once MinUptime has passed since its start', () => {
+    const h = harness({ minUptimeMs: 5000 });
+    const e = h.feed({ kind: 'adopted', pid: 55, startedAt: h.now - 2000, restarts: 0, desired: 'running', starting: true });
+    const timer = e.find((x) => x.kind === 'set_timer');
+    assert.deepEqual(timer?.kind === 'set_timer' ? [timer.timer, timer.at] : null, ['uptime', h.now + 3000]);
+    assert.equal(h.m.snapshot().state, 'starting');
+    h.advance(3000);
+    h.feed({ kind: 'timer', timer: 'uptime' });
+    assert.equal(h.m.snapshot().state, 'running');
+    const old = harness({ minUptimeMs: 5000 });
+    old.feed({ kind: 'adopted', pid: 57, startedAt: old.now - 6000, restarts: 0, desired: 'running', starting: true });
+    assert.equal(old.m.snapshot().state, 'running', 'MinUptime over already');
+  });
+
   it('adoption is ignored unless stopped', () => {
     const h = harness();
     running(h, 9);
