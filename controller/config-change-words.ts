@@ -2,6 +2,7 @@
 // keys the user wrote, and when each takes effect (now, the next time a script runs, at the next start).
 import type { ConfigChangeRecord as ConfigChange } from '../schema/client-protocol.js';
 import { SERVICE_KEYS } from '../schema/config/index.js';
+import type { ControllerConfig } from '../schema/config/types.js';
 import type { ServiceEntry } from './service-entry.js';
 
 /** Keys whose change alters the service's scripts, which run anew only at its next start. */
@@ -37,6 +38,27 @@ export function changed(e: ServiceEntry, keys: string[], wasMissing: boolean): C
   const change: ConfigChange = { service: e.config.id, uuid: e.uuid, change: 'changed', message: parts.join('; ') };
   if (atStart.length > 0 && running) change.restart = true;
   return change;
+}
+
+/** What a reload's change record names when the controller's own settings changed (not a service's name). */
+export const CONTROLLER_CHANGE = '(controller)';
+
+/** The controller's keys a reload applies (StateDir and SvcRunPath cannot change while it runs). */
+const CONTROLLER_FIELDS: readonly [string, keyof ControllerConfig][] = [
+  ['SvcConfigPath', 'svcConfigPath'],
+  ['BuddyPollingInterval', 'buddyPollingInterval'],
+  ['UpkBuddyPath', 'upkBuddyPath'],
+  ['AuditMaxAge', 'auditMaxAge'],
+  ['AuditMaxRecords', 'auditMaxRecords'],
+  ['OnEvent', 'onEvent'],
+  ['ServiceDefaults', 'serviceDefaults'],
+];
+
+/** The controller's own settings a reload changed, in words; null when none did. */
+export function controllerChanged(before: ControllerConfig, after: ControllerConfig): ConfigChange | null {
+  const keys = CONTROLLER_FIELDS.filter(([, field]) => JSON.stringify(before[field]) !== JSON.stringify(after[field])).map(([key]) => key);
+  if (keys.length === 0) return null;
+  return { service: CONTROLLER_CHANGE, uuid: null, change: 'changed', message: `${keys.join(', ')}; in force now` };
 }
 
 const GENERATED_FROM: Record<string, string> = { startScript: 'execStart', stopScript: 'execStop', reloadScript: 'execReload' };

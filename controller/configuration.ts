@@ -11,7 +11,7 @@ import type { ConfigChangeRecord as ConfigChange, ReloadResult } from '../schema
 import type { AuditStore } from './audit-store.js';
 import type { Buddies } from './buddies.js';
 import type { Logger } from './log.js';
-import { changed } from './config-change-words.js';
+import { changed, controllerChanged } from './config-change-words.js';
 import { buddySettings, prepareRunDir, recordedUuid, runDirFifos, serviceEnvironment } from './run-dir.js';
 import { ServiceEntry } from './service-entry.js';
 import type { ServiceTable } from './service-table.js';
@@ -153,6 +153,8 @@ export class Configuration {
     this.c.applyControllerConfig(next);
     const before = new Set(this.c.services.all());
     const { changes, settingsChanged, added } = this.applyFiles(loaded);
+    const own = controllerChanged(current, next);
+    if (own) changes.unshift(own);
     this.makeFifos(added);
     const defined = new Set(loaded.services.map((s) => s.id));
     const gone = [...before].filter((x) => !defined.has(x.config.id) && !x.retired);

@@ -157,4 +157,29 @@ describe('configuration reload', { timeout: 90_000 }, () => {
       db.close();
     }
   });
+
+  it("the controller's own settings: a change of OnEvent or BuddyPollingInterval alone is told and recorded, not 'no change'", async () => {
+    const original = readFileSync(box.configFile, 'utf8');
+    const config = JSON.parse(original) as Record<string, unknown>;
+    const hook = { Name: 'note', Events: ['failed'], Command: ['true'] };
+    writeFileSync(box.configFile, JSON.stringify({ ...config, BuddyPollingInterval: 0.2, OnEvent: [hook] }));
+    try {
+      const res = await box.upk(['reload-config']);
+      assert.equal(res.code, 0, res.stdout + res.stderr);
+      assert.match(res.stdout, /^\(controller\): changed: BuddyPollingInterval, OnEvent; in force now$/m);
+      assert.match(res.stdout, /configuration reloaded: 1 change$/m);
+      const again = await box.upk(['reload-config']);
+      assert.match(again.stdout, /configuration reloaded: no change$/m, 'the same settings again: nothing changed');
+      const db = box.db();
+      try {
+        const rows = db.prepare("SELECT service_uuid, change, detail FROM config_changes WHERE service = '(controller)'").all();
+        assert.deepEqual(rows, [{ service_uuid: null, change: 'changed', detail: 'BuddyPollingInterval, OnEvent; in force now' }]);
+      } finally {
+        db.close();
+      }
+    } finally {
+      writeFileSync(box.configFile, original);
+      await box.upk(['reload-config']);
+    }
+  });
 });
