@@ -1,5 +1,6 @@
 // One run of a hook's command: a process group of its own, the event as JSON on standard input, the
-// last bytes of its output kept, and the whole group killed when it outlives its timeout.
+// last bytes of its output kept; the whole group killed when it outlives its timeout, and what is left
+// of it when the program ends.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { formatDuration } from '../schema/durations.js';
 import type { Clock, Timer } from '../system/clock.js';
@@ -58,8 +59,9 @@ export function runHookProcess(cmd: HookCommand, clock: Clock): HookProcess {
       for (const t of timers) t.clear();
       child.stdout?.destroy();
       child.stderr?.destroy();
-      // What a timed-out run left in its group goes with it.
-      if (timedOut && pid !== null) signalGroup(pid, 'SIGKILL');
+      // A run ends with its program: what it left in its group (a timed-out run's too) goes with it, as
+      // systemd's KillMode=control-group; a hook that means to leave something running starts it with setsid.
+      if (pid !== null) signalGroup(pid, 'SIGKILL');
       resolve(end);
     };
     let exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;

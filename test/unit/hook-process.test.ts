@@ -42,13 +42,18 @@ describe('hook process', T, () => {
     assert.match(end.reason ?? '', /^cannot run \/nonexistent\/hook: spawn \/nonexistent\/hook ENOENT$/);
   });
 
-  it('ends when its program exits, though a background process it left holds the output', async () => {
+  it('ends when its program exits, though a background process it left holds the output; what it left is killed', async () => {
     const started = Date.now();
     const run = runHookProcess(cmd(['sh', '-c', 'sleep 5 & echo done']), REAL_CLOCK);
     const end = await run.done;
     assert.deepEqual([end.outcome, end.output], ['ok', 'done\n']);
     assert.ok(Date.now() - started < 3000, `took ${Date.now() - started} ms`);
-    run.kill();
+    // Also one that let go of the output (nothing holds the pipe: the run ends at once).
+    const quiet = runHookProcess(cmd(['sh', '-c', 'sleep 5 >/dev/null 2>&1 & exit 0']), REAL_CLOCK);
+    assert.equal((await quiet.done).outcome, 'ok');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok(!groupAlive(run.pid!), 'the background sleep of an ok run is gone');
+    assert.ok(!groupAlive(quiet.pid!), 'the quiet one too');
   });
 
   it('at its timeout the whole group gets SIGTERM; what ignores it gets SIGKILL', async () => {
