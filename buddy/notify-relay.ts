@@ -4,7 +4,7 @@
 // each datagram as one line of hex, which the buddy reads from the relay's stdout. The relay exits
 // when its stdin (a pipe from the buddy) closes: it never outlives its buddy.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { findOnPath } from '../schema/programs.js';
 
 /** The relay, run as `perl -e RELAY PATH`: "bound" once the socket is there, then one hex line per datagram. */
 const RELAY = String.raw`
@@ -58,15 +58,7 @@ export function parseNotify(datagram: string): NotifyMessage {
 
 /** Perl's path, from PATH (then /usr/bin and /bin), or null. */
 export function findPerl(path = process.env.PATH ?? ''): string | null {
-  for (const dir of [...path.split(':').filter((d) => d.startsWith('/')), '/usr/bin', '/bin']) {
-    try {
-      accessSync(`${dir}/perl`, constants.X_OK);
-      return `${dir}/perl`;
-    } catch {
-      // not here
-    }
-  }
-  return null;
+  return findOnPath('perl', `${path}:/usr/bin:/bin`);
 }
 
 export interface RelayHandlers {

@@ -56,7 +56,10 @@ const CONTROLLER_FIELDS: readonly [string, keyof ControllerConfig][] = [
 
 /** The controller's own settings a reload changed, in words; null when none did. */
 export function controllerChanged(before: ControllerConfig, after: ControllerConfig): ConfigChange | null {
-  const keys = CONTROLLER_FIELDS.filter(([, field]) => JSON.stringify(before[field]) !== JSON.stringify(after[field])).map(([key]) => key);
+  // (Where a hook's Command is written is no change of it.)
+  const comparable = (c: ControllerConfig, field: keyof ControllerConfig): string =>
+    JSON.stringify(field === 'onEvent' ? c.onEvent.map(({ commandAt: _, ...hook }) => hook) : c[field]);
+  const keys = CONTROLLER_FIELDS.filter(([, field]) => comparable(before, field) !== comparable(after, field)).map(([key]) => key);
   if (keys.length === 0) return null;
   return { service: CONTROLLER_CHANGE, uuid: null, change: 'changed', message: `${keys.join(', ')}; in force now` };
 }

@@ -1,6 +1,13 @@
 // Checks the configuration files without a controller and without touching anything: every problem,
 // with file, line and key (what `upk check-config` prints).
-import { checkEnvironmentFiles, checkOutputFiles, formatIssue, loadControllerConfig, loadServices } from '../schema/config/index.js';
+import {
+  checkEnvironmentFiles,
+  checkOutputFiles,
+  formatIssue,
+  hookProgramIssues,
+  loadControllerConfig,
+  loadServices,
+} from '../schema/config/index.js';
 import type { ConfigIssue, ServiceConfig } from '../schema/config/types.js';
 import type { DiscoveryOptions } from './discovery.js';
 
@@ -22,6 +29,8 @@ export function checkConfiguration(options: DiscoveryOptions = {}): Configuratio
   let services: string[] = [];
   let files: string[] = [];
   if (loaded.config) {
+    // The hooks' programs, as the controller would run them (its runs would fail; a reload accepts them).
+    if (loaded.config.file !== null) issues.push(...hookProgramIssues(loaded.config.file, loaded.config.onEvent, env));
     const s = loadServices(loaded.config, env);
     issues.push(...s.issues);
     // The environment files, as a start would read them (a problem there fails a start, not a reload).

@@ -4,6 +4,7 @@ export { resolveConfigFile, loadControllerConfig, type ConfigOptions } from './c
 export { loadServices } from './load-services.js';
 export { checkEnvironmentFiles } from './environment-files.js';
 export { checkOutputFiles } from './output-files.js';
+export { hookProgramIssues } from './on-event.js';
 export { formatIssue } from './issues.js';
 export { CONFIG_FILE_MAX_BYTES } from './read-file.js';
 export { parseJsonc } from './jsonc.js';

@@ -10,6 +10,7 @@ import { duplicateKeyIssues } from './jsonc.js';
 import { HOOK_MIN_INTERVAL_DEFAULT, HOOK_TIMEOUT_DEFAULT, type ValueType } from './keys.js';
 import { NAME_PATTERN, NAME_RE, NAME_RULE, SERVICE_ID_PATTERN, isValidServiceId, serviceIdProblem } from './names.js';
 import { resolvePath } from './paths.js';
+import { findOnPath, unrunnable } from '../programs.js';
 import type { ConfigIssue, EventHook } from './types.js';
 
 /** One field of a hook, for the checks, the JSON Schema and the docs. */
@@ -153,6 +154,7 @@ function checkHook(node: JsonNode, at: string, ctx: CheckContext): { hook: Event
     command: command ?? [],
     minInterval: value('MinInterval', (v, key) => checkValue(MIN_INTERVAL, v, key, ctx), HOOK_MIN_INTERVAL_DEFAULT),
     timeout: value('Timeout', (v, key) => checkValue(TIMEOUT, v, key, ctx), HOOK_TIMEOUT_DEFAULT),
+    ...(given.has('Command') ? { commandAt: given.get('Command')!.pos } : {}),
   };
   if (command && !given.has('Name') && !NAME_RE.test(hook.name)) {
     issues.push(
@@ -232,4 +234,34 @@ function checkCommand(node: JsonNode, key: string, ctx: CheckContext): Checked {
     }
   });
   return { value: argv, issues };
+}
+
+/**
+ * The hooks whose program cannot be run (upk check-config): a path that is no executable file, or a
+ * name PATH does not find. `env` is the checker's, which may differ from the controller's; a reload
+ * accepts such a hook (its runs fail, each recorded with why), so that a deleted script never keeps
+ * a controller from starting.
+ */
+export function hookProgramIssues(file: string, hooks: readonly EventHook[], env: NodeJS.ProcessEnv): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  hooks.forEach((hook, i) => {
+    const program = hook.command[0];
+    if (program === undefined) return;
+    const why = program.includes('/')
+      ? unrunnable(program)
+      : findOnPath(program, env.PATH ?? '') === null
+        ? `is not found in PATH (${env.PATH ?? 'unset'})`
+        : null;
+    if (why !== null) {
+      issues.push(
+        makeIssue(
+          file,
+          hook.commandAt ?? null,
+          `OnEvent[${i}].Command[0]`,
+          `${JSON.stringify(program)} ${why}: every run of hook ${hook.name} would fail`,
+        ),
+      );
+    }
+  });
+  return issues;
 }

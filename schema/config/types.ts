@@ -46,6 +46,8 @@ export interface EventHook {
   minInterval: number;
   /** Seconds a run may take before its process group is killed. */
   timeout: number;
+  /** Where Command is written in the controller file (for upk check-config's look at the program). */
+  commandAt?: { line: number; column: number };
 }
 
 export type InitialState = 'running' | 'stopped';

@@ -1,6 +1,6 @@
 // upk check-config: every problem, with file, line, key and what was expected; nothing is touched.
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Sandbox } from '../helpers/sandbox.js';
@@ -46,5 +46,40 @@ describe('check-config', { timeout: 30_000 }, () => {
     const res = await box.upk(['check-config']);
     assert.equal(res.code, 0, res.stdout);
     assert.match(res.stdout, /configuration OK: .*, 1 service in 1 file$/m);
+  });
+
+  it("a hook's program that cannot be run: not found in PATH, no such file, not executable (a reload would accept it)", async () => {
+    const original = readFileSync(box.configFile, 'utf8');
+    writeFileSync(box.file('plain.sh'), '#!/bin/sh\n', { mode: 0o644 });
+    const hook = (name: string, program: string): string =>
+      `    { "Name": "${name}", "Events": ["failed"], "Command": ["${program}", "x"] },`;
+    const config = JSON.parse(original) as Record<string, unknown>;
+    const lines = JSON.stringify(config, null, 2).split('\n');
+    lines.splice(
+      1,
+      0,
+      '  "OnEvent": [',
+      hook('ok', 'true'),
+      hook('nopath', 'no-such-program-upk'),
+      hook('gone', './gone.sh'),
+      hook('plain', './plain.sh'),
+      '  ],',
+    );
+    writeFileSync(box.configFile, lines.join('\n'));
+    try {
+      const res = await box.upk(['check-config']);
+      assert.equal(res.code, 7, res.stdout);
+      const at = (line: number, i: number): string => `${box.configFile}:${line}: OnEvent\\[${i}\\]\\.Command\\[0\\]: `;
+      assert.match(
+        res.stdout,
+        new RegExp(`^${at(4, 1)}"no-such-program-upk" is not found in PATH \\(.*\\): every run of hook nopath would fail$`, 'm'),
+      );
+      assert.match(res.stdout, new RegExp(`^${at(5, 2)}".*/gone\\.sh" does not exist: every run of hook gone would fail$`, 'm'));
+      assert.match(res.stdout, new RegExp(`^${at(6, 3)}".*/plain\\.sh" is not executable: every run of hook plain would fail$`, 'm'));
+      assert.doesNotMatch(res.stdout, /OnEvent\[0\]/, 'true is found in PATH');
+      assert.match(res.stdout, /^3 problems found$/m);
+    } finally {
+      writeFileSync(box.configFile, original);
+    }
   });
 });
