@@ -12,6 +12,7 @@ import { previousStatus, readSettings } from '../schema/run-dir-read.js';
 import { survives } from '../system/process-group.js';
 import { Supervisor } from './supervisor.js';
 import { stderrLines } from '../system/log-line.js';
+import { closeInheritedDescriptors } from '../system/inherited-fds.js';
 
 /** How long a buddy that is exiting waits for the controller to collect its last events. */
 const EXIT_GRACE_MS = 5000;
@@ -26,6 +27,9 @@ async function main(): Promise<void> {
     process.stderr.write('usage: upk-buddy RUN_DIR (an absolute path; the controller starts buddies)\n');
     process.exit(2);
   }
+  // (The controller closes what it inherited; a buddy started by hand, or by an older controller, may have more.)
+  const inherited = closeInheritedDescriptors();
+  if (inherited.length > 0) log(`closed the descriptors it inherited (${inherited.join(', ')}): its service does not get them`);
   process.chdir(runDir);
   const settings = readSettings(RUN_DIR.settings);
   // Read before this buddy writes its own status: what a lost buddy left running is adopted.

@@ -5,6 +5,7 @@ import { formatIssue, loadControllerConfig } from '../schema/config/index.js';
 import { ExitCode, exitCodeFor } from '../schema/exit-codes.js';
 import { UpkError } from '../schema/errors.js';
 import { upkeeperVersion } from '../schema/version.js';
+import { closeInheritedDescriptors } from '../system/inherited-fds.js';
 import { Controller } from './controller.js';
 import { createLogger, stderrSink } from './log.js';
 
@@ -25,6 +26,10 @@ const log = createLogger({
 const { config, issues } = loadControllerConfig({ config: options.config, env: process.env });
 for (const issue of issues) process.stderr.write(`upk-controller: ${formatIssue(issue)}\n`);
 if (!config) process.exit(ExitCode.CONFIG_INVALID);
+
+// What the controller inherited without close-on-exec would reach every buddy and service.
+const inherited = closeInheritedDescriptors();
+if (inherited.length > 0) log.info(`closed the descriptors it inherited (${inherited.join(', ')}): no buddy or service gets them`);
 
 controller = new Controller(config, log);
 // Stopping the controller never stops a buddy or a service.
