@@ -1,5 +1,5 @@
 // The controller↔buddy protocol: JSON frames (see codec.ts), request ids, one definition for both ends.
-import type { HealthSettings } from './config/types.js';
+import type { HealthSettings, ReadinessSettings } from './config/types.js';
 import { HELLO_DEADLINE_MS, type Handshake, type NotificationValidators, type Validators } from './rpc.js';
 import type { EnvFileRef } from './env-file.js';
 import { EVENT_TYPE_NAMES, USAGE_RECORD, type ActionResult, type BuddyEvent, type BuddyStatus } from './records.js';
@@ -24,7 +24,7 @@ export function fitBatch(events: BuddyEvent[]): BuddyEvent[] {
 }
 
 /** buddy.json: everything the buddy needs, written by the controller (the health checks and limits too). */
-export interface BuddySettings extends HealthSettings {
+export interface BuddySettings extends HealthSettings, ReadinessSettings {
   settingsVersion: 1;
   service: string;
   uuid: string;
@@ -40,16 +40,6 @@ export interface BuddySettings extends HealthSettings {
   randomizeRateLimit: boolean;
   /** Seconds a run must last to count as a success (resets the failure count, completes a start). */
   minUptime: number;
-  /** Readiness (docs/configuration.md, "Readiness"): Type, ReadyFd, ReadyLine. */
-  serviceType: 'simple' | 'notify';
-  readyFd: number | null;
-  readyLine: string | null;
-  /** Seconds to become ready (0: no limit; null: 90 with a signalled readiness, else none). */
-  startTimeout: number | null;
-  /** WatchdogSec (Type notify): seconds between two WATCHDOG=1 at most; null or 0: none. */
-  watchdogSec: number | null;
-  /** Seconds a run may last (null or 0: no limit). */
-  maxRunTime: number | null;
   ringbufferSize: number;
   /** Tries to reach the controller's buddy endpoint before giving up for now (-1: forever). */
   reconnectRetries: number;

@@ -4,7 +4,7 @@
 // never a record with holes.
 import { readFileSync } from 'node:fs';
 import type { BuddySettings } from './buddy-protocol.js';
-import type { HealthSettings } from './config/types.js';
+import type { HealthSettings, ReadinessSettings } from './config/types.js';
 import type { BuddyStatus } from './records.js';
 
 /** Health checks and limits (issue 13): off in a buddy.json written before them. */
@@ -29,24 +29,23 @@ export const HEALTH_FIELDS = {
   activityAction: 'restart',
 } as const satisfies HealthSettings;
 
+/** Readiness (issue 13): MinUptime alone in a buddy.json written before it. */
+export const READINESS_FIELDS = {
+  serviceType: 'simple',
+  readyFd: null,
+  readyLine: null,
+  startTimeout: null,
+  watchdogSec: null,
+  maxRunTime: null,
+} as const satisfies ReadinessSettings;
+
 /** Fields added after settings version 1 first shipped, for a buddy.json an older controller wrote. */
 const LATER_FIELDS: Pick<
   BuddySettings,
-  | 'journalMaxEvents'
-  | 'controllerEndpoint'
-  | 'logMaxSize'
-  | 'logKeep'
-  | 'sampleInterval'
-  | 'logTimestamps'
-  | 'environmentFiles'
-  | 'serviceType'
-  | 'readyFd'
-  | 'readyLine'
-  | 'startTimeout'
-  | 'watchdogSec'
-  | 'maxRunTime'
+  'journalMaxEvents' | 'controllerEndpoint' | 'logMaxSize' | 'logKeep' | 'sampleInterval' | 'logTimestamps' | 'environmentFiles'
 > &
-  typeof HEALTH_FIELDS = {
+  typeof HEALTH_FIELDS &
+  typeof READINESS_FIELDS = {
   sampleInterval: 0,
   ...HEALTH_FIELDS,
   journalMaxEvents: 100_000,
@@ -55,12 +54,7 @@ const LATER_FIELDS: Pick<
   logKeep: 5,
   logTimestamps: false,
   environmentFiles: [],
-  serviceType: 'simple',
-  readyFd: null,
-  readyLine: null,
-  startTimeout: null,
-  watchdogSec: null,
-  maxRunTime: null,
+  ...READINESS_FIELDS,
 };
 
 type Kind = 'string' | 'number' | 'boolean' | 'string?' | 'number?' | 'strings' | 'object' | 'list';

@@ -85,7 +85,26 @@ export interface HealthSettings {
   activityAction: UnwellAction;
 }
 
-export interface ServiceConfig extends HealthSettings {
+/**
+ * Readiness and the bounds of a run (docs/configuration.md "Readiness"); a service's configuration and
+ * its buddy's settings carry them alike.
+ */
+export interface ReadinessSettings {
+  /** Type: "notify" gives the service NOTIFY_SOCKET (sd_notify), READY=1 makes it ready. */
+  serviceType: 'simple' | 'notify';
+  /** ReadyFd: the descriptor the service writes a newline to once ready, or null. */
+  readyFd: number | null;
+  /** ReadyLine: a regular expression an output line matching makes it ready, or null. */
+  readyLine: string | null;
+  /** StartTimeout seconds (0: none), or null: the default (90 with a signalled readiness, else none). */
+  startTimeout: number | null;
+  /** WatchdogSec seconds (Type notify), or null or 0: none. */
+  watchdogSec: number | null;
+  /** MaxRunTime seconds, or null or 0: no limit. */
+  maxRunTime: number | null;
+}
+
+export interface ServiceConfig extends HealthSettings, ReadinessSettings {
   /** `name`, or `package::name`. */
   id: string;
   name: string;
@@ -108,18 +127,6 @@ export interface ServiceConfig extends HealthSettings {
   userRateLimit: number;
   randomizeRateLimit: boolean;
   minUptime: number;
-  /** Type: "notify" gives the service NOTIFY_SOCKET (sd_notify), READY=1 makes it ready. */
-  serviceType: 'simple' | 'notify';
-  /** ReadyFd: the descriptor the service writes a newline to once ready, or null. */
-  readyFd: number | null;
-  /** ReadyLine: a regular expression an output line matching makes it ready, or null. */
-  readyLine: string | null;
-  /** StartTimeout seconds (0: none), or null: the default (90 with a signalled readiness). */
-  startTimeout: number | null;
-  /** WatchdogSec seconds (Type notify), or null: none. */
-  watchdogSec: number | null;
-  /** MaxRunTime seconds, or null: no limit. */
-  maxRunTime: number | null;
   /**
    * Numeric uid/gid to run the service as (names resolved), or null to keep upkeeper's own. With a
    * SetUID and no SetGID, setGid is that user's primary group.

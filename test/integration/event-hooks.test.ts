@@ -26,33 +26,32 @@ async function events(box: Sandbox, service: string, types: string[]): Promise<S
   return JSON.parse(res.stdout) as ServiceEvent[];
 }
 
+/** A sandbox whose controller file has these hooks, and the folder `out` a hook may write to. */
+function hookSandbox(name: string, hooks: (box: Sandbox, out: string) => unknown[]): { box: Sandbox; out: string } {
+  const box = new Sandbox(name);
+  const out = box.file('out');
+  mkdirSync(out);
+  const config = JSON.parse(readFileSync(box.configFile, 'utf8')) as Record<string, unknown>;
+  writeFileSync(box.configFile, JSON.stringify({ ...config, OnEvent: hooks(box, out) }));
+  return { box, out };
+}
+
 describe('OnEvent hooks', { timeout: 120_000 }, () => {
   describe('a running controller', () => {
     let box: Sandbox;
     let out: string;
     before(async () => {
-      box = new Sandbox('hooks');
-      out = box.file('out');
-      mkdirSync(out);
-      writeFileSync(
-        box.configFile,
-        JSON.stringify({
-          StateDir: './state',
-          SvcConfigPath: './services',
-          BuddyPollingInterval: 0.1,
-          OnEvent: [
-            { Name: 'record', Events: ['exited', 'failed'], Services: ['crashy'], Command: ['sh', '-c', RECORD, out], MinInterval: 0 },
-            { Name: 'limited', Events: ['exited'], Command: ['sh', '-c', 'echo "$UPK_SERVICE $UPK_CODE"'], MinInterval: '1h' },
-            { Name: 'calm-only', Events: ['exited'], Services: ['calm'], Command: ['true'] },
-            {
-              Name: 'hang',
-              Events: ['failed'],
-              Command: ['sh', '-c', 'sleep 60 & echo "waits for $UPK_SERVICE"; sleep 60'],
-              Timeout: '1s',
-            },
-          ],
-        }),
-      );
+      ({ box, out } = hookSandbox('hooks', (_, out) => [
+        { Name: 'record', Events: ['exited', 'failed'], Services: ['crashy'], Command: ['sh', '-c', RECORD, out], MinInterval: 0 },
+        { Name: 'limited', Events: ['exited'], Command: ['sh', '-c', 'echo "$UPK_SERVICE $UPK_CODE"'], MinInterval: '1h' },
+        { Name: 'calm-only', Events: ['exited'], Services: ['calm'], Command: ['true'] },
+        {
+          Name: 'hang',
+          Events: ['failed'],
+          Command: ['sh', '-c', 'sleep 60 & echo "waits for $UPK_SERVICE"; sleep 60'],
+          Timeout: '1s',
+        },
+      ]));
       box.writeServices({
         crashy: {
           ExecStart: `sh -c 'sleep 0.2; exit 3'`,
@@ -135,26 +134,15 @@ describe('OnEvent hooks', { timeout: 120_000 }, () => {
     let box: Sandbox;
     let out: string;
     before(async () => {
-      box = new Sandbox('hookrestart');
-      out = box.file('out');
-      mkdirSync(out);
-      writeFileSync(
-        box.configFile,
-        JSON.stringify({
-          StateDir: './state',
-          SvcConfigPath: './services',
-          BuddyPollingInterval: 0.1,
-          OnEvent: [
-            { Name: 'record', Events: ['exited', 'failed'], Command: ['sh', '-c', RECORD, out], MinInterval: 0 },
-            {
-              Name: 'slow',
-              Events: ['stopping'],
-              Services: ['slowpoke'],
-              Command: ['sh', '-c', 'echo "$UPK_EVENT_ID" >> "$0"; sleep 60', box.file('slow')],
-            },
-          ],
-        }),
-      );
+      ({ box, out } = hookSandbox('hookrestart', (box, out) => [
+        { Name: 'record', Events: ['exited', 'failed'], Command: ['sh', '-c', RECORD, out], MinInterval: 0 },
+        {
+          Name: 'slow',
+          Events: ['stopping'],
+          Services: ['slowpoke'],
+          Command: ['sh', '-c', 'echo "$UPK_EVENT_ID" >> "$0"; sleep 60', box.file('slow')],
+        },
+      ]));
       box.writeServices({
         flaky: {
           ExecStart: `sh -c 'while [ ! -e ${box.file('flag')} ]; do sleep 0.05; done; exit 5'`,

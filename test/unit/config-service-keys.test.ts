@@ -1,5 +1,5 @@
 // Tests of every service key's checks: good values and what they become, bad values and the exact issue.
-import { HEALTH_FIELDS } from '../../schema/run-dir-read.js';
+import { HEALTH_FIELDS, READINESS_FIELDS } from '../../schema/run-dir-read.js';
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -397,12 +397,7 @@ test('built-in defaults of a service that sets only ExecStart', T, (t) => {
       userRateLimit: 1,
       randomizeRateLimit: false,
       minUptime: 1,
-      serviceType: 'simple',
-      readyFd: null,
-      readyLine: null,
-      startTimeout: null,
-      watchdogSec: null,
-      maxRunTime: null,
+      ...READINESS_FIELDS,
       setUid: null,
       setGid: null,
       ringbufferSize: 256,
