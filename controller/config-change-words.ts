@@ -17,8 +17,21 @@ const SCRIPT_KEYS = new Set([
   'pipeStdoutScript',
   'pipeStderrScript',
 ]);
-/** Keys whose change reaches a running service only when it starts again (what its process starts with). */
-const NEXT_START_KEYS = new Set(['execStart', 'startScript', 'environment', 'environmentFile', 'workingDirectory', 'setUid', 'setGid']);
+/**
+ * Keys whose change reaches a running service only when it starts again (what its process starts with:
+ * ReadyFd is a descriptor it is given, Type notify its NOTIFY_SOCKET). ServiceConfig's field names.
+ */
+const NEXT_START_KEYS = new Set([
+  'execStart',
+  'startScript',
+  'environment',
+  'environmentFiles',
+  'workingDirectory',
+  'setUid',
+  'setGid',
+  'readyFd',
+  'serviceType',
+]);
 
 /** A configured service's change, in words: which keys, and when each takes effect. */
 export function changed(e: ServiceEntry, keys: string[], wasMissing: boolean): ConfigChange {
@@ -66,7 +79,10 @@ export function controllerChanged(before: ControllerConfig, after: ControllerCon
 
 const GENERATED_FROM: Record<string, string> = { startScript: 'execStart', stopScript: 'execStop', reloadScript: 'execReload' };
 
-/** The configuration key of a ServiceConfig field (setUid → SetUID, execStart → ExecStart). */
+/** ServiceConfig fields named otherwise than their key. */
+const KEY_OF_FIELD: Record<string, string> = { serviceType: 'Type', environmentFiles: 'EnvironmentFile' };
+
+/** The configuration key of a ServiceConfig field (setUid → SetUID, execStart → ExecStart, serviceType → Type). */
 function configKeyName(field: string): string {
-  return SERVICE_KEYS.find((k) => k.name.toLowerCase() === field.toLowerCase())?.name ?? field;
+  return KEY_OF_FIELD[field] ?? SERVICE_KEYS.find((k) => k.name.toLowerCase() === field.toLowerCase())?.name ?? field;
 }

@@ -1,7 +1,7 @@
 // Health checks and limits on real programs: an HTTP server that starts answering 500 is restarted and
 // `upk why` tells it; TCP and command checks; HealthAction none records only; an output check;
 // ReadyCheck holds `starting`; a memory hog passes MaxMemory; a stale ActivityFile; checks go on while
-// no controller runs, their events collected later.
+// no controller runs, their events collected later; a CPU burner passes MaxCPU (after its 60 s window).
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -270,5 +270,103 @@ describe('health checks and limits', { timeout: 120_000 }, () => {
     assert.equal(events.filter((e) => e.type === 'events_dropped').length, 0);
     const c2 = await box.client();
     await c2.stop('web');
+  });
+});
+
+/**
+ * Burns about a quarter of a core, measured in CPU time (busy for 25 ms of CPU, then idle for 75 ms),
+ * so that it stays under 30 % on an idle machine and above 10 % on a loaded one.
+ */
+const BURNER = `
+const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+const burn = () => {
+  const until = cpuMs() + 25;
+  while (cpuMs() < until);
+  setTimeout(burn, 75);
+};
+burn();
+`;
+
+// MaxCPU is judged on the mean of the last 60 s of measurements, and only once 60 s of them exist
+// after a start (buddy/limits.ts, CPU_WINDOW_MS; no key shortens it): this cannot take less than a minute.
+describe('MaxCPU on real programs', { timeout: 150_000 }, () => {
+  let box: Sandbox;
+  const timeOf = (service: string, type: string): number[] => {
+    const db = box.db();
+    try {
+      return (
+        db
+          .prepare('SELECT e.time FROM events e JOIN services s ON s.uuid = e.service_uuid WHERE s.name = ? AND e.type = ? ORDER BY e.id')
+          .all(service, type) as { time: number }[]
+      ).map((r) => r.time);
+    } finally {
+      db.close();
+    }
+  };
+  before(async () => {
+    box = new Sandbox('cpu');
+    writeFileSync(box.file('burn.js'), BURNER);
+    const burner = { ExecStart: [process.execPath, box.file('burn.js')], SampleInterval: 1, MinUptime: 0.1, InitialState: 'stopped' };
+    box.writeServices({
+      hot: { ...burner, MaxCPU: 10 },
+      hotstop: { ...burner, MaxCPU: 10, MaxCPUAction: 'stop' },
+      // The same burner under its limit.
+      cool: { ...burner, MaxCPU: 50 },
+    });
+    await box.startController();
+  });
+  after(() => box.cleanup());
+
+  it('a burner over MaxCPU is restarted (or stopped, MaxCPUAction stop) once 60 s are measured; one under it is left alone', async () => {
+    const c = await box.client();
+    const outcomes = await c.start(['hot', 'hotstop', 'cool']);
+    assert.deepEqual(
+      outcomes.map((o) => o.ok),
+      [true, true, true],
+      JSON.stringify(outcomes),
+    );
+    const [cool] = await c.status('cool');
+    await box.waitFor('hot restarted', () => box.events('hot').filter((e) => e.type === 'spawned').length >= 2, 90_000);
+    const hot = box.events('hot');
+    const exceeded = hot.find((e) => e.type === 'limit_exceeded')!;
+    assert.equal(exceeded.pid, hot.find((e) => e.type === 'spawned')!.pid);
+    const limit = detail(exceeded);
+    assert.deepEqual([limit.limit, limit.max, limit.action], ['MaxCPU', 10, 'restart']);
+    // The measured mean, in percent of a core: over the limit, and no more than the burner can take.
+    assert.ok((limit.value as number) > 10 && (limit.value as number) <= 35, `measured ${String(limit.value)} %`);
+    const [spawnedAt] = timeOf('hot', 'spawned');
+    const [exceededAt] = timeOf('hot', 'limit_exceeded');
+    assert.ok(exceededAt! - spawnedAt! >= 59_000, `judged ${exceededAt! - spawnedAt!} ms after the start, before the window was covered`);
+    const why = await box.upk(['why', 'hot']);
+    assert.match(why.stdout, /restarted .*: MaxCPU exceeded: \d+(\.\d)? % against 10 %/);
+    assert.match(why.stdout, /MaxCPUAction restart/);
+
+    const s = await box.waitFor('hotstop stopped, and wanted stopped', async () => {
+      const [st] = await c.status('hotstop');
+      return st?.state === 'stopped' && st.desired === 'stopped' ? st : undefined;
+    });
+    assert.equal(s.pid, null);
+    const stopped = box.events('hotstop');
+    const stopLimit = detail(stopped.find((e) => e.type === 'limit_exceeded')!);
+    assert.deepEqual([stopLimit.limit, stopLimit.max, stopLimit.action], ['MaxCPU', 10, 'stop']);
+    assert.ok((stopLimit.value as number) > 10, `measured ${String(stopLimit.value)} %`);
+    assert.deepEqual(detail(stopped.filter((e) => e.type === 'desired').at(-1)!), { desired: 'stopped', cause: 'limit' });
+    assert.equal(stopped.filter((e) => e.type === 'spawned').length, 1);
+
+    // The one under its limit: judged too (a measurement taken once its window was covered), never touched.
+    const startedAt = Date.parse(cool!.started!);
+    const measured = await box.waitFor(
+      'cool measured after a full window',
+      async () => {
+        const [st] = await c.status('cool');
+        return st?.usage && Date.parse(st.usage.at) - startedAt >= 61_000 ? st : undefined;
+      },
+      15_000,
+    );
+    assert.deepEqual([measured.state, measured.pid], ['running', cool!.pid]);
+    const calm = box.events('cool');
+    assert.equal(calm.filter((e) => e.type === 'spawned').length, 1);
+    assert.equal(calm.filter((e) => e.type === 'limit_exceeded').length, 0);
+    await c.stop(['hot', 'cool']);
   });
 });

@@ -1,12 +1,13 @@
 // Readiness the service signals (ReadyFd, Type notify with NOTIFY_SOCKET, ReadyLine), StartTimeout
 // and MaxRunTime, with real programs: a start answers once the service is ready, a dependent waits
-// for it, and the buddy goes on recording readiness while no controller runs.
+// for it, the buddy goes on recording readiness while no controller runs, and a readiness source
+// switched by a configuration reload is the one that counts from the next start.
 import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { BuddyStatus } from '../../schema/records.js';
-import { Sandbox } from '../helpers/sandbox.js';
+import { Sandbox, type Services } from '../helpers/sandbox.js';
 
 const forever = 'exec sleep 1000';
 const sh = (script: string): string[] => ['sh', '-c', script];
@@ -39,9 +40,20 @@ describe('readiness', { timeout: 120_000 }, () => {
   };
   const statusFile = (service: string): BuddyStatus => JSON.parse(readFileSync(join(box.runDir(service), 'status'), 'utf8')) as BuddyStatus;
 
+  /** Prints the ReadyLine at once; a second later writes a newline to descriptor 3, when it has one. */
+  const switcher = sh(`echo "listening on 1"; sleep 1; (echo >&3) 2>/dev/null; ${forever}`);
+  /** Says READY=1 when it has a NOTIFY_SOCKET. */
+  const flip = sh(`echo "socket=\${NOTIFY_SOCKET:-none}"; [ -z "$NOTIFY_SOCKET" ] || systemd-notify --ready; ${forever}`);
+  let services: Services;
+  /** The services file with one service's configuration replaced (a reload then applies it). */
+  const reconfigure = (name: string, config: Services[string]): void => {
+    services = { ...services, [name]: config };
+    box.writeServices(services);
+  };
+
   before(async () => {
     box = new Sandbox('ready');
-    box.writeServices({
+    services = {
       fd: { ExecStart: sh(`sleep 0.5; echo >&4; ${forever}`), ReadyFd: 4 },
       notifier: { ExecStart: sh(`sleep 0.3; systemd-notify --ready --status="up and about"; ${forever}`), Type: 'notify' },
       pynotify: { ExecStart: ['python3', '-c', PYTHON_NOTIFY], Type: 'notify' },
@@ -60,7 +72,10 @@ describe('readiness', { timeout: 120_000 }, () => {
         WatchdogSec: 1,
         UserRateLimit: 0.2,
       },
-    });
+      switcher: { ExecStart: switcher, ReadyLine: 'listening on \\d+' },
+      flip: { ExecStart: flip, Type: 'notify', MinUptime: 0.3 },
+    };
+    box.writeServices(services);
     await box.startController();
   });
   after(() => box.cleanup());
@@ -185,5 +200,69 @@ describe('readiness', { timeout: 120_000 }, () => {
     await box.waitFor('restarted', () => box.events('watched').filter((e) => e.type === 'spawned').length >= 2, 10_000);
     assert.match(readFileSync(join(box.runDir('watched'), 'log', 'stdout'), 'utf8'), /usec=1000000/, 'WATCHDOG_USEC as systemd sets it');
     await box.upk(['stop', 'watched']);
+  });
+
+  it('ReadyLine switched to ReadyFd by a reload: the next start waits for the descriptor, the line no longer counts', async () => {
+    const c = await box.client();
+    const [first] = await c.start('switcher');
+    assert.equal(first!.ok, true, first!.message);
+    assert.equal(detailsOf('switcher', 'ready')[0]?.how, 'ReadyLine');
+    const { ReadyLine: _line, ...rest } = services.switcher!;
+    reconfigure('switcher', { ...rest, ReadyFd: 3 });
+    const reload = await box.upk(['reload-config']);
+    assert.equal(reload.code, 0, reload.stdout + reload.stderr);
+    assert.match(
+      reload.stdout,
+      /^switcher: changed: ReadyFd, ReadyLine; ReadyFd takes effect at its next start: upk restart switcher, or upk reload-config --restart; the other settings apply now$/m,
+    );
+    // Not restarted by the reload: the run in progress is ready already.
+    const [kept] = await c.status('switcher');
+    assert.deepEqual([kept!.state, kept!.pid], ['running', first!.status!.pid]);
+
+    const restarted = c.restart('switcher');
+    const log = join(box.runDir('switcher'), 'log', 'stdout');
+    await box.waitFor('the new run printed the old ReadyLine', () => readFileSync(log, 'utf8').match(/listening on 1/g)!.length >= 2);
+    await new Promise((r) => setTimeout(r, 300));
+    const [held] = await c.status('switcher');
+    assert.equal(held!.state, 'starting', 'the ReadyLine no longer makes it ready');
+    const [out] = await restarted;
+    assert.equal(out!.ok, true, out!.message);
+    assert.notEqual(out!.status!.pid, first!.status!.pid);
+    const ready = detailsOf('switcher', 'ready');
+    assert.equal(ready.length, 2);
+    assert.equal(ready[1]!.how, 'ReadyFd');
+    assert.ok((ready[1]!.afterMs as number) >= 900, `ready after ${String(ready[1]!.afterMs)} ms, before the newline on descriptor 3`);
+    await c.stop('switcher');
+  });
+
+  it('Type notify switched to simple by reload-config --restart: no NOTIFY_SOCKET, running after MinUptime', async () => {
+    const c = await box.client();
+    const [first] = await c.start('flip');
+    assert.equal(first!.ok, true, first!.message);
+    assert.equal(detailsOf('flip', 'ready')[0]?.how, 'notify');
+    const { Type: _type, ...simple } = services.flip!;
+    reconfigure('flip', simple);
+    const reload = await box.upk(['reload-config', '--restart']);
+    assert.equal(reload.code, 0, reload.stdout + reload.stderr);
+    assert.match(
+      reload.stdout,
+      /^flip: changed: Type; Type takes effect at its next start: upk restart flip, or upk reload-config --restart$/m,
+    );
+    assert.match(reload.stdout, /^flip: restarted: ok: running$/m);
+    const spawned = box.events('flip').filter((e) => e.type === 'spawned');
+    assert.equal(spawned.length, 2);
+    const log = readFileSync(join(box.runDir('flip'), 'log', 'stdout'), 'utf8');
+    assert.match(log, /socket=\/.*notify\.sock\nsocket=none\n/, 'the first run had NOTIFY_SOCKET, the second none');
+    // Ready by MinUptime: no ready event for the new run, and nothing left of the notify socket.
+    assert.deepEqual(
+      box
+        .events('flip')
+        .filter((e) => e.type === 'ready')
+        .map((e) => e.pid),
+      [spawned[0]!.pid],
+    );
+    assert.equal(statusFile('flip').notify, undefined);
+    assert.throws(() => statSync(join(box.runDir('flip'), 'notify.sock')), /ENOENT/);
+    await c.stop('flip');
   });
 });
