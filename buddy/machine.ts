@@ -32,8 +32,10 @@ export type Input =
   | { kind: 'restart'; byController?: boolean }
   | { kind: 'shutdown'; byController?: boolean }
   | { kind: 'spawned'; pid: number }
-  /** A process left running by a lost buddy, proven the same (start time), to supervise from now on. */
-  /** `starting`: the lost buddy's service was not yet ready (it stays starting until it is). */
+  /**
+   * A process left running by a lost buddy, proven the same (start time), to supervise from now on;
+   * `starting`: the lost buddy's service was not yet ready (it stays starting until it is).
+   */
   | { kind: 'adopted'; pid: number; startedAt: number; restarts: number; desired: DesiredState; starting?: boolean }
   | { kind: 'spawn_failed'; error: string }
   | { kind: 'exited'; code: number | null; signal: string | null; unknown?: boolean }
@@ -47,7 +49,9 @@ export type Input =
    * A health check or a limit found the service not working (the runtime recorded what it saw):
    * restart it, as a failure, or stop it (and want it stopped).
    */
-  | { kind: 'unwell'; action: 'restart' | 'stop'; cause: 'unhealthy' | 'limit' };
+  | { kind: 'unwell'; action: 'restart' | 'stop'; cause: 'unhealthy' | 'limit' }
+  /** New settings (a reconfigure): the policy from now on; a run still starting is judged by its new readiness. */
+  | { kind: 'policy'; policy: MachinePolicy };
 
 /** The machine's reasons to signal the group (a user's signal is the supervisor's). */
 export type SignalReason = Exclude<SignalSentReason, 'user'>;
@@ -112,10 +116,6 @@ export class Machine {
     this.since = now;
   }
 
-  setPolicy(policy: MachinePolicy): void {
-    this.policy = policy;
-  }
-
   snapshot(): Snapshot {
     return {
       state: this.state,
@@ -134,6 +134,10 @@ export class Machine {
     this.out = [];
     this.now = now;
     this.byController = 'byController' in input && input.byController === true;
+    if (input.kind === 'policy') {
+      this.changePolicy(input.policy);
+      return this.out;
+    }
     switch (this.state) {
       case 'stopped':
       case 'failed':
@@ -183,7 +187,7 @@ export class Machine {
         if (this.policy.maxRunTimeMs > 0) {
           this.effect({ kind: 'set_timer', timer: 'runtime', at: Math.max(this.now, input.startedAt + this.policy.maxRunTimeMs) });
         }
-        if (input.starting === true && input.desired === 'running') this.adoptStarting(input.startedAt);
+        if (input.starting === true && input.desired === 'running') this.awaitReadiness(input.startedAt);
         else this.enter('running');
         if (input.desired === 'running') this.setDesired('running', 'adopted');
         else this.beginStop();
@@ -353,10 +357,30 @@ export class Machine {
   }
 
   /**
-   * A process adopted before it was ready stays starting: its readiness (a signal, or MinUptime) and
-   * StartTimeout count from its start, as they would have for the lost buddy.
+   * A run still starting when the policy changes waits for its new readiness, counted from its start:
+   * MinUptime (running at once if that has passed), or a signal within StartTimeout. (A running run
+   * keeps its timers: MaxRunTime, like the other settings of a run, counts from its next start.)
    */
-  private adoptStarting(startedAt: number): void {
+  private changePolicy(policy: MachinePolicy): void {
+    const before = this.policy;
+    this.policy = policy;
+    if (this.state !== 'starting' || this.pid === null) return;
+    if (
+      policy.readiness === before.readiness &&
+      policy.startTimeoutMs === before.startTimeoutMs &&
+      policy.minUptimeMs === before.minUptimeMs
+    )
+      return;
+    this.effect({ kind: 'clear_timer', timer: 'uptime' });
+    this.effect({ kind: 'clear_timer', timer: 'start' });
+    this.awaitReadiness(this.startedAt);
+  }
+
+  /**
+   * A process not yet ready (adopted before it was, or starting under a changed policy) is starting:
+   * its readiness (a signal, or MinUptime) and StartTimeout count from its start.
+   */
+  private awaitReadiness(startedAt: number): void {
     const p = this.policy;
     if (p.readiness === 'uptime' && startedAt + p.minUptimeMs <= this.now) {
       this.becomeRunning();

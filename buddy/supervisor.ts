@@ -291,7 +291,7 @@ export class Supervisor {
   reconfigure(settings: BuddySettings): void {
     const before = this.settings;
     this.settings = settings;
-    this.machine.setPolicy(policyOf(settings));
+    this.input({ kind: 'policy', policy: policyOf(settings) });
     this.readiness.reconfigure(settings);
     this.health.configure(settings);
     this.watchdog.configure(settings);

@@ -10,6 +10,12 @@ export class Watchdog {
   private timer: Timer | null = null;
   /** The process being watched (a new run is watched afresh). */
   private pid: number | null = null;
+  /**
+   * Whether the run was started with the watchdog (NOTIFY_SOCKET and WATCHDOG_USEC): one started before
+   * a reconfigure set Type notify and WatchdogSec cannot send WATCHDOG=1, and is watched from its next
+   * start. (An adopted run is taken as started under the settings its buddy has.)
+   */
+  private told = true;
 
   constructor(
     private settings: BuddySettings,
@@ -25,6 +31,7 @@ export class Watchdog {
   /** The service's environment gains WATCHDOG_USEC, as from systemd (sd_watchdog_enabled reads it). */
   env(env: Record<string, string>): Record<string, string> {
     const { WATCHDOG_USEC: _u, WATCHDOG_PID: _p, ...rest } = env;
+    this.told = this.ms > 0;
     return this.ms > 0 ? { ...rest, WATCHDOG_USEC: String(this.ms * 1000) } : rest;
   }
 
@@ -35,7 +42,7 @@ export class Watchdog {
 
   /** After every input: watch while the service runs, stop watching otherwise. */
   follow(s: Snapshot): void {
-    if (this.ms > 0 && s.state === 'running' && s.pid !== null) {
+    if (this.ms > 0 && this.told && s.state === 'running' && s.pid !== null) {
       if (this.pid !== s.pid) {
         this.pid = s.pid;
         this.arm();

@@ -427,6 +427,34 @@ describe('machine: adoption', { timeout: 5000 }, () => {
     assert.equal(old.m.snapshot().state, 'running', 'MinUptime over already');
   });
 
+  it('a run still starting when its readiness changes waits for the new one, counted from its start', () => {
+    // MinUptime to a signal: no longer running at MinUptime; StartTimeout from its start.
+    const h = harness({ minUptimeMs: 5000 });
+    h.feed({ kind: 'start' });
+    h.feed({ kind: 'spawned', pid: 70 });
+    h.advance(1000);
+    const e = h.feed({ kind: 'policy', policy: policy({ minUptimeMs: 5000, readiness: 'signal', startTimeoutMs: 10_000 }) });
+    const timer = e.find((x) => x.kind === 'set_timer');
+    assert.deepEqual(timer?.kind === 'set_timer' ? [timer.timer, timer.at] : null, ['start', h.now + 9000]);
+    h.advance(4000);
+    h.feed({ kind: 'timer', timer: 'uptime' });
+    assert.equal(h.m.snapshot().state, 'starting', 'MinUptime no longer makes it running');
+    h.feed({ kind: 'ready', how: 'ReadyLine' });
+    assert.equal(h.m.snapshot().state, 'running');
+    // A signal to MinUptime: running once MinUptime has passed since its start (at once if it has).
+    const g = harness({ readiness: 'signal', startTimeoutMs: 0 });
+    g.feed({ kind: 'start' });
+    g.feed({ kind: 'spawned', pid: 71 });
+    g.advance(3000);
+    g.feed({ kind: 'policy', policy: policy({ minUptimeMs: 1000 }) });
+    assert.equal(g.m.snapshot().state, 'running');
+    // A running run is not touched.
+    const r = harness();
+    running(r, 72);
+    assert.deepEqual(r.feed({ kind: 'policy', policy: policy({ readiness: 'signal', startTimeoutMs: 1000 }) }), []);
+    assert.equal(r.m.snapshot().state, 'running');
+  });
+
   it('adoption is ignored unless stopped', () => {
     const h = harness();
     running(h, 9);
