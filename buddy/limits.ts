@@ -6,8 +6,6 @@ import type { LimitName, NewEvent, UnwellAction } from '../schema/event-details.
 import type { Clock, Timer } from '../system/clock.js';
 import type { Input, Snapshot } from './machine.js';
 
-/** MaxCPU is compared with the mean over this much of the latest measurements. */
-export const CPU_WINDOW_MS = 60_000;
 /** ActivityFile is looked at every ActivityTimeout / 4, within these bounds. */
 const ACTIVITY_POLL_MIN_MS = 100;
 const ACTIVITY_POLL_MAX_MS = 5000;
@@ -20,18 +18,18 @@ export interface LimitsWorld {
   mtime?: (path: string) => number | null;
 }
 
-/** CPU measurements of the last CPU_WINDOW_MS: the mean in percent of a core, once the window is covered. */
+/** CPU measurements of the last `windowMs` (MaxCPUWindow): the mean in percent of a core, once the window is covered. */
 export class CpuWindow {
   private parts: { at: number; intervalMs: number; cpuMs: number }[] = [];
 
-  add(at: number, intervalMs: number, cpuMs: number): number | null {
+  add(at: number, intervalMs: number, cpuMs: number, windowMs: number): number | null {
     this.parts.push({ at, intervalMs, cpuMs });
     // Keep the newest measurements that cover the window, and no older ones.
     let covered = 0;
     let keep = this.parts.length;
-    while (keep > 0 && covered < CPU_WINDOW_MS) covered += this.parts[--keep]!.intervalMs;
+    while (keep > 0 && covered < windowMs) covered += this.parts[--keep]!.intervalMs;
     this.parts = this.parts.slice(keep);
-    if (covered < CPU_WINDOW_MS) return null;
+    if (covered < windowMs) return null;
     const cpu = this.parts.reduce((sum, p) => sum + p.cpuMs, 0);
     return Math.round((cpu / covered) * 1000) / 10;
   }
@@ -82,7 +80,7 @@ export class Limits {
     const s = this.settings;
     if (s.maxMemory !== null && s.maxMemory > 0) this.judge('MaxMemory', rss, s.maxMemory, s.maxMemoryAction);
     if (s.maxCpu !== null) {
-      const mean = this.cpu.add(this.world.clock.now(), intervalMs, cpuMs);
+      const mean = this.cpu.add(this.world.clock.now(), intervalMs, cpuMs, s.maxCpuWindow * 1000);
       if (mean !== null) this.judge('MaxCPU', mean, s.maxCpu, s.maxCpuAction);
     }
   }

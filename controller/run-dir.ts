@@ -151,6 +151,7 @@ export function buddySettings(
     maxMemory: svc.maxMemory,
     maxMemoryAction: svc.maxMemoryAction,
     maxCpu: svc.maxCpu,
+    maxCpuWindow: svc.maxCpuWindow,
     maxCpuAction: svc.maxCpuAction,
     activityFile: svc.activityFile,
     activityTimeout: svc.activityTimeout,

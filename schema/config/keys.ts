@@ -386,7 +386,14 @@ export const SERVICE_KEYS: readonly KeySpec[] = [
     type: { kind: 'number', integer: false, min: 0, minExclusive: true, nullable: true },
     default: null,
     description:
-      "Most CPU the service's whole process group may use, in percent of one core (200: two cores), averaged over the last 60 seconds of measurements (every SampleInterval, which must not be 0). null: no limit.",
+      "Most CPU the service's whole process group may use, in percent of one core (200: two cores), averaged over the last MaxCPUWindow seconds of measurements (every SampleInterval, which must not be 0). null: no limit.",
+  },
+  {
+    name: 'MaxCPUWindow',
+    type: seconds({ min: 0, minExclusive: true }),
+    default: 60,
+    description:
+      'Seconds of measurements MaxCPU is averaged over (or a duration such as "5m"): a burst shorter than it is forgiven, and a start is judged once this much has been measured.',
   },
   {
     name: 'MaxCPUAction',

@@ -149,6 +149,7 @@ export function buildService(entry: ServiceEntry, defaults: Layer, ctx: CheckCon
     maxMemory: value('MaxMemory') as number | null,
     maxMemoryAction: value('MaxMemoryAction') as UnwellAction,
     maxCpu: value('MaxCPU') as number | null,
+    maxCpuWindow: value('MaxCPUWindow') as number,
     maxCpuAction: value('MaxCPUAction') as UnwellAction,
     activityFile: value('ActivityFile') as string | null,
     activityTimeout: value('ActivityTimeout') as number,

@@ -79,6 +79,8 @@ export interface HealthSettings {
   maxMemory: number | null;
   maxMemoryAction: UnwellAction;
   maxCpu: number | null;
+  /** MaxCPUWindow: seconds of measurements MaxCPU is averaged over. */
+  maxCpuWindow: number;
   maxCpuAction: UnwellAction;
   activityFile: string | null;
   activityTimeout: number;

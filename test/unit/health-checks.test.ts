@@ -213,11 +213,12 @@ describe('HealthChecks', () => {
 });
 
 describe('limits', () => {
-  it('CpuWindow: the mean once 60 s are covered', T, () => {
+  it('CpuWindow: the mean once MaxCPUWindow (60 s here, then 20 s) is covered', T, () => {
     const w = new CpuWindow();
-    for (let i = 1; i < 6; i++) assert.equal(w.add(i * 10_000, 10_000, 5000), null);
-    assert.equal(w.add(60_000, 10_000, 5000), 50);
-    assert.equal(w.add(70_000, 10_000, 17_000), 70, 'the oldest measurement leaves the window');
+    for (let i = 1; i < 6; i++) assert.equal(w.add(i * 10_000, 10_000, 5000, 60_000), null);
+    assert.equal(w.add(60_000, 10_000, 5000, 60_000), 50);
+    assert.equal(w.add(70_000, 10_000, 17_000, 60_000), 70, 'the oldest measurement leaves the window');
+    assert.equal(w.add(80_000, 10_000, 3000, 20_000), 100, 'a shorter window: the last two measurements');
   });
 
   it('MaxMemory once per pass with action none; a stale ActivityFile', T, async () => {
