@@ -254,7 +254,13 @@ export class Supervisor {
     this.pidStartTime = startTime;
     this.processes.adopted(this.settings.uid);
     const startedAt = previous.started ? Date.parse(previous.started) : this.clock.now();
-    const starting = previous.state === 'starting';
+    // Not yet ready: it stays starting, unless Type notify alone would tell it. A READY=1 sent while no
+    // relay listened was refused and is lost for good (a ReadyFd newline waits in its FIFO, a ReadyLine
+    // in the output FIFO, a probe runs again): such a service is taken as ready rather than killed at
+    // StartTimeout while it serves.
+    const s = this.settings;
+    const notifyAlone = s.serviceType === 'notify' && s.readyFd === null && s.readyLine === null && s.readyCheck == null;
+    const starting = previous.state === 'starting' && !notifyAlone;
     this.input({ kind: 'adopted', pid, startedAt, restarts: previous.restarts, desired: previous.desired, starting });
     // Not yet ready: its readiness is listened for from here (a ReadyLine match, what NOTIFY_SOCKET says).
     if (this.machine.snapshot().state === 'starting') this.readiness.started();

@@ -2,7 +2,7 @@
 // keys the user wrote, and when each takes effect (now, the next time a script runs, at the next start).
 import type { ConfigChangeRecord as ConfigChange } from '../schema/client-protocol.js';
 import { SERVICE_KEYS } from '../schema/config/index.js';
-import type { ControllerConfig } from '../schema/config/types.js';
+import type { ControllerConfig, EventHook } from '../schema/config/types.js';
 import type { ServiceEntry } from './service-entry.js';
 
 /** Keys whose change alters the service's scripts, which run anew only at its next start. */
@@ -69,12 +69,30 @@ const CONTROLLER_FIELDS: readonly [string, keyof ControllerConfig][] = [
 
 /** The controller's own settings a reload changed, in words; null when none did. */
 export function controllerChanged(before: ControllerConfig, after: ControllerConfig): ConfigChange | null {
-  // (Where a hook's Command is written is no change of it.)
   const comparable = (c: ControllerConfig, field: keyof ControllerConfig): string =>
-    JSON.stringify(field === 'onEvent' ? c.onEvent.map(({ commandAt: _, ...hook }) => hook) : c[field]);
+    field === 'onEvent' ? c.onEvent.map(hookAsRun).join('\n') : canonical(c[field]);
   const keys = CONTROLLER_FIELDS.filter(([, field]) => comparable(before, field) !== comparable(after, field)).map(([key]) => key);
   if (keys.length === 0) return null;
   return { service: CONTROLLER_CHANGE, uuid: null, change: 'changed', message: `${keys.join(', ')}; in force now` };
+}
+
+/** Whether two lists of hooks run alike (a reload that changed neither tells nothing of them). */
+export function sameHooks(a: readonly EventHook[], b: readonly EventHook[]): boolean {
+  return a.map(hookAsRun).join('\n') === b.map(hookAsRun).join('\n');
+}
+
+/** A hook as it runs: where its Command is written, and the order of its Events and Services, are no part of it. */
+function hookAsRun({ commandAt: _, events, services, ...hook }: EventHook): string {
+  return canonical({ ...hook, events: [...events].sort(), services: services && [...services].sort() });
+}
+
+/** JSON with every object's keys sorted: the same settings written in another order are equal. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)))
+      : v,
+  );
 }
 
 const GENERATED_FROM: Record<string, string> = { startScript: 'execStart', stopScript: 'execStop', reloadScript: 'execReload' };

@@ -6,6 +6,7 @@ import type { EventHook } from '../schema/config/types.js';
 import { formatDuration } from '../schema/durations.js';
 import type { ServiceEvent } from '../schema/records.js';
 import type { Clock, Timer } from '../system/clock.js';
+import { sameHooks } from './config-change-words.js';
 import type { EventQueries } from './event-queries.js';
 import { runHookProcess, type HookCommand, type HookProcess, type HookProcessEnd } from './hook-process.js';
 import type { HookDecision, HookRuns } from './hook-runs.js';
@@ -72,7 +73,7 @@ export class EventHooks {
 
   /** A reloaded configuration: its hooks decide the events from now on (runs already queued keep theirs). */
   configure(hooks: EventHook[]): void {
-    if (JSON.stringify(hooks) !== JSON.stringify(this.hooks)) {
+    if (!sameHooks(hooks, this.hooks)) {
       this.p.log.info(`OnEvent: ${hooks.length === 0 ? 'no hooks' : hooks.map((h) => `${h.name} (${h.events.join(', ')})`).join('; ')}`);
     }
     this.hooks = hooks;

@@ -10,7 +10,11 @@ import { signalGroup } from '../system/process-group.js';
 export const HOOK_OUTPUT_MAX = 4096;
 /** After the SIGTERM of a timeout, the group's SIGKILL. */
 export const HOOK_KILL_AFTER_MS = 2000;
-/** Once the program exited, how long its output may take to drain (a process it left behind may hold the pipe). */
+/**
+ * Once the program exited, how long its output may take to drain (a process it left behind may hold
+ * the pipe); and how long after it what it left in its group is killed, so that a child it started
+ * with setsid just before it exited has left the group by then.
+ */
 const DRAIN_MS = 500;
 
 export interface HookCommand {
@@ -51,6 +55,7 @@ export function runHookProcess(cmd: HookCommand, clock: Clock): HookProcess {
   const output = new OutputTail(HOOK_OUTPUT_MAX);
   const timers: Timer[] = [];
   let timedOut = false;
+  let exitedAt: number | null = null;
   const done = new Promise<HookProcessEnd>((resolve) => {
     let settled = false;
     const finish = (end: HookProcessEnd): void => {
@@ -60,8 +65,11 @@ export function runHookProcess(cmd: HookCommand, clock: Clock): HookProcess {
       child.stdout?.destroy();
       child.stderr?.destroy();
       // A run ends with its program: what it left in its group (a timed-out run's too) goes with it, as
-      // systemd's KillMode=control-group; a hook that means to leave something running starts it with setsid.
-      if (pid !== null) signalGroup(pid, 'SIGKILL');
+      // systemd's KillMode=control-group; a hook that means to leave something running starts it with
+      // setsid, which takes a moment: `setsid prog &` then exit would else lose the race.
+      const wait = timedOut || exitedAt === null ? 0 : exitedAt + DRAIN_MS - clock.now();
+      if (pid !== null && wait > 0) clock.setTimeout(() => signalGroup(pid, 'SIGKILL'), wait);
+      else if (pid !== null) signalGroup(pid, 'SIGKILL');
       resolve(end);
     };
     let exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
@@ -81,6 +89,7 @@ export function runHookProcess(cmd: HookCommand, clock: Clock): HookProcess {
     child.stdin?.end(cmd.input);
     child.on('exit', (code, signal) => {
       exit = { code, signal };
+      exitedAt = clock.now();
       timers.push(clock.setTimeout(ended, DRAIN_MS));
     });
     child.on('close', ended);

@@ -30,7 +30,8 @@ export function checkConfiguration(options: DiscoveryOptions = {}): Configuratio
   let files: string[] = [];
   if (loaded.config) {
     // The hooks' programs, as the controller would run them (its runs would fail; a reload accepts them).
-    if (loaded.config.file !== null) issues.push(...hookProgramIssues(loaded.config.file, loaded.config.onEvent, env));
+    if (loaded.config.file !== null)
+      issues.push(...hookProgramIssues(loaded.config.file, loaded.config.onEvent, env, loaded.config.stateDir));
     const s = loadServices(loaded.config, env);
     issues.push(...s.issues);
     // The environment files, as a start would read them (a problem there fails a start, not a reload).

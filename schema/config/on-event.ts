@@ -236,21 +236,29 @@ function checkCommand(node: JsonNode, key: string, ctx: CheckContext): Checked {
   return { value: argv, issues };
 }
 
+/** Where a program is looked for without PATH. */
+const HOOK_DEFAULT_PATH = '/usr/bin:/bin';
+
 /**
  * The hooks whose program cannot be run (upk check-config): a path that is no executable file, or a
- * name PATH does not find. `env` is the checker's, which may differ from the controller's; a reload
+ * name PATH does not find, from `cwd` (where runs run: StateDir). `env` is the checker's, which may differ from the controller's; a reload
  * accepts such a hook (its runs fail, each recorded with why), so that a deleted script never keeps
  * a controller from starting.
  */
-export function hookProgramIssues(file: string, hooks: readonly EventHook[], env: NodeJS.ProcessEnv): ConfigIssue[] {
+export function hookProgramIssues(file: string, hooks: readonly EventHook[], env: NodeJS.ProcessEnv, cwd: string): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
+  // As a run looks: an empty or relative entry of PATH from where it runs, no PATH as /usr/bin:/bin (execvp's and node's default).
+  const search = (env.PATH ?? HOOK_DEFAULT_PATH)
+    .split(':')
+    .map((dir) => path.resolve(cwd, dir))
+    .join(':');
   hooks.forEach((hook, i) => {
     const program = hook.command[0];
     if (program === undefined) return;
     const why = program.includes('/')
       ? unrunnable(program)
-      : findOnPath(program, env.PATH ?? '') === null
-        ? `is not found in PATH (${env.PATH ?? 'unset'})`
+      : findOnPath(program, search) === null
+        ? `is not found in PATH (${env.PATH ?? `unset: ${HOOK_DEFAULT_PATH}`})`
         : null;
     if (why !== null) {
       issues.push(

@@ -172,3 +172,49 @@ function processesNamed(name: string, dir: string): number {
   }
   return n;
 }
+
+// The signals of the services below are sent while the controller is stopped and their buddies are
+// lost: a ReadyFd newline waits in its FIFO, a ReadyLine in the output FIFO, a probe is run again; a
+// READY=1 is refused (no relay listens) and lost for good, so Type notify alone cannot wait for it.
+describe('buddy loss before readiness, signalled while no buddy runs', { timeout: 60_000 }, () => {
+  let box: Sandbox;
+  const names = ['gapFd', 'gapLine', 'gapProbe', 'gapNotify'];
+  before(async () => {
+    box = new Sandbox('gap');
+    const wait = `while [ ! -e "$FLAG" ]; do sleep 0.05; done`;
+    const flag = (name: string) => ({ Environment: { FLAG: box.file(`${name}.flag`) }, InitialState: 'running', StartTimeout: 8 });
+    box.writeServices({
+      gapFd: { ...flag('gapFd'), ExecStart: `sh -c '${wait}; echo >&3; exec sleep 1000'`, ReadyFd: 3 },
+      gapLine: { ...flag('gapLine'), ExecStart: `sh -c '${wait}; echo now serving; exec sleep 1000'`, ReadyLine: 'now serving' },
+      gapProbe: { ...flag('gapProbe'), ExecStart: 'sleep 1000', ReadyCheck: 'test -e "$FLAG"', ReadyCheckInterval: 0.2 },
+      gapNotify: { ...flag('gapNotify'), ExecStart: `sh -c '${wait}; systemd-notify --ready; exec sleep 1000'`, Type: 'notify' },
+    });
+    await box.startController();
+  });
+  after(() => box.cleanup());
+
+  it('each comes to the new buddy (Type notify alone is taken as ready): running, the same process, no start_timeout', async () => {
+    const before = new Map<string, { pid: number; buddyPid: number }>();
+    for (const name of names) {
+      const s = await box.waitForState(name, 'starting');
+      before.set(name, { pid: s.pid!, buddyPid: s.buddyPid! });
+    }
+    const stop = await box.upk(['controller', 'stop']);
+    assert.equal(stop.code, 0, stop.stderr);
+    for (const { buddyPid } of before.values()) process.kill(buddyPid, 'SIGKILL');
+    for (const name of names) writeFileSync(box.file(`${name}.flag`), '');
+    await new Promise((r) => setTimeout(r, 500)); // (the services signal meanwhile)
+    await box.startController();
+    const c = await box.client();
+    for (const name of names) {
+      const pid = before.get(name)!.pid;
+      const s = await box.waitFor(`${name} running`, async () => {
+        const [x] = await c.status(name);
+        return x?.state === 'running' || x?.pid !== pid ? x : undefined;
+      });
+      const events = box.events(name).map((e) => `${e.type} ${e.detail ?? ''}`);
+      assert.deepEqual([s.state, s.pid], ['running', pid], `${name}: the same process, running: ${events.join('\n')}`);
+      assert.ok(!events.some((e) => e.startsWith('start_timeout')), name);
+    }
+  });
+});

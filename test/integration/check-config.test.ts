@@ -1,9 +1,9 @@
 // upk check-config: every problem, with file, line, key and what was expected; nothing is touched.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { Sandbox } from '../helpers/sandbox.js';
+import { run, Sandbox, UPK } from '../helpers/sandbox.js';
 
 describe('check-config', { timeout: 30_000 }, () => {
   const box = new Sandbox('check');
@@ -78,6 +78,28 @@ describe('check-config', { timeout: 30_000 }, () => {
       assert.match(res.stdout, new RegExp(`^${at(6, 3)}".*/plain\\.sh" is not executable: every run of hook plain would fail$`, 'm'));
       assert.doesNotMatch(res.stdout, /OnEvent\[0\]/, 'true is found in PATH');
       assert.match(res.stdout, /^3 problems found$/m);
+    } finally {
+      writeFileSync(box.configFile, original);
+    }
+  });
+
+  it("a hook's program is looked for as the controller runs it: PATH's empty and relative entries in StateDir, /usr/bin:/bin without PATH", async () => {
+    const original = readFileSync(box.configFile, 'utf8');
+    mkdirSync(join(box.stateDir, 'hooks'), { recursive: true });
+    for (const program of ['hooks/relhook', 'emptyhook']) writeFileSync(join(box.stateDir, program), '#!/bin/sh\n', { mode: 0o755 });
+    const hooks = ['relhook', 'emptyhook', 'true'].map((program, i) => ({ Name: `h${i}`, Events: ['failed'], Command: [program] }));
+    writeFileSync(box.configFile, JSON.stringify({ ...(JSON.parse(original) as object), OnEvent: hooks }));
+    try {
+      const relative = await run(
+        process.execPath,
+        [UPK, 'check-config'],
+        { UPKEEPER_CONFIG: box.configFile, PATH: `hooks::${process.env.PATH}` },
+        20_000,
+      );
+      assert.equal(relative.code, 0, relative.stdout);
+      const unset = await run(process.execPath, [UPK, 'check-config'], { UPKEEPER_CONFIG: box.configFile }, 20_000);
+      assert.match(unset.stdout, /OnEvent\[0\]\.Command\[0\]: "relhook" is not found in PATH \(unset: \/usr\/bin:\/bin\)/);
+      assert.doesNotMatch(unset.stdout, /OnEvent\[2\]/, 'true is in /usr/bin, where a hook is looked for without PATH');
     } finally {
       writeFileSync(box.configFile, original);
     }

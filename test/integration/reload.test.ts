@@ -182,4 +182,31 @@ describe('configuration reload', { timeout: 90_000 }, () => {
       await box.upk(['reload-config']);
     }
   });
+
+  it('the same controller settings written otherwise are no change: key order, Events or Services order, comments, the line of a hook', async () => {
+    const original = readFileSync(box.configFile, 'utf8');
+    const base = JSON.parse(original) as Record<string, unknown>;
+    const hook = { Name: 'note', Events: ['failed', 'exited'], Services: ['alpha', 'keeper'], Command: ['true'] };
+    const defaults = { KillTimeout: 2, MinUptime: 0.1 };
+    const logged = (): number => (readFileSync(join(box.stateDir, 'controller.log'), 'utf8').match(/OnEvent: note/g) ?? []).length;
+    try {
+      writeFileSync(box.configFile, JSON.stringify({ ...base, ServiceDefaults: defaults, OnEvent: [hook] }));
+      const first = await box.upk(['reload-config']);
+      assert.match(first.stdout, /^\(controller\): changed: OnEvent, ServiceDefaults; in force now$/m);
+      const told = logged();
+      const same = {
+        ...base,
+        ServiceDefaults: { MinUptime: 0.1, KillTimeout: 2 },
+        OnEvent: [{ ...hook, Events: ['exited', 'failed'], Services: ['keeper', 'alpha'] }],
+      };
+      writeFileSync(box.configFile, `// the same, written otherwise\n\n${JSON.stringify(same, null, 4)}\n`);
+      const res = await box.upk(['reload-config']);
+      assert.equal(res.code, 0, res.stdout + res.stderr);
+      assert.match(res.stdout, /^configuration reloaded: no change$/m);
+      assert.equal(logged(), told, 'the log does not tell the hooks again');
+    } finally {
+      writeFileSync(box.configFile, original);
+      await box.upk(['reload-config']);
+    }
+  });
 });

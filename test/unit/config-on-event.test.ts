@@ -45,8 +45,18 @@ test('a hook with every field, and one with the defaults', T, (t) => {
       command: [path.join(dir, 'hooks/page'), '--urgent', 'a b; $(rm -rf /)'],
       minInterval: 300,
       timeout: 10,
+      // Where Command is written (upk check-config names that line for a program that cannot run).
+      commandAt: { line: 14, column: 18 },
     },
-    { name: 'notify-send', events: ['exited'], services: null, command: ['notify-send', 'x'], minInterval: 60, timeout: 30 },
+    {
+      name: 'notify-send',
+      events: ['exited'],
+      services: null,
+      command: ['notify-send', 'x'],
+      minInterval: 60,
+      timeout: 30,
+      commandAt: { line: 26, column: 18 },
+    },
   ]);
 });
 

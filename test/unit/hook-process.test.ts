@@ -53,6 +53,8 @@ describe('hook process', T, () => {
     assert.equal((await quiet.done).outcome, 'ok');
     await new Promise((r) => setTimeout(r, 100));
     assert.ok(!groupAlive(run.pid!), 'the background sleep of an ok run is gone');
+    // (Killed 0.5 s after its program exited: a setsid it began has had the time to end.)
+    await new Promise((r) => setTimeout(r, 600));
     assert.ok(!groupAlive(quiet.pid!), 'the quiet one too');
   });
 
@@ -64,5 +66,19 @@ describe('hook process', T, () => {
     assert.equal(end.output, 'up\n');
     await new Promise((r) => setTimeout(r, 200));
     assert.ok(!groupAlive(run.pid!), 'nothing of its group is left');
+  });
+
+  it('what it starts in a session of its own (setsid, as documented) outlives it, holding the output or not', async () => {
+    for (const script of ['setsid sleep 30 </dev/null >/dev/null 2>&1 & echo $!', 'setsid sleep 30 & echo $!']) {
+      const end = await runHookProcess(cmd(['sh', '-c', script]), REAL_CLOCK).done;
+      const kept = Number(end.output.trim());
+      try {
+        assert.equal(end.outcome, 'ok');
+        await new Promise((r) => setTimeout(r, 700)); // (past the kill of what is left in the group)
+        assert.ok(groupAlive(kept), `${script}: the process in its own session is alive`);
+      } finally {
+        if (kept > 0) process.kill(kept, 'SIGKILL');
+      }
+    }
   });
 });
