@@ -20,6 +20,7 @@ import { ServiceProcesses, withoutMarker } from './service-processes.js';
 import { policyOf } from './machine-policy.js';
 import { UsageMeter } from './usage-meter.js';
 import { Readiness } from './readiness.js';
+import { ListenSockets } from './listen-sockets.js';
 import { HealthChecks } from './health-checks.js';
 import { Watchdog } from './watchdog.js';
 import { Limits } from './limits.js';
@@ -74,6 +75,7 @@ export class Supervisor {
   private readonly meter: UsageMeter;
   /** ReadyFd, Type notify, ReadyLine: the sources of the `ready` input. */
   private readonly readiness: Readiness;
+  private readonly listen: ListenSockets;
   private readonly health: HealthChecks;
   private readonly watchdog: Watchdog;
   private readonly limits: Limits;
@@ -110,6 +112,7 @@ export class Supervisor {
       () => this.scheduleStatus(),
       this.clock,
     );
+    this.listen = new ListenSockets(this.at, settings, log);
     this.stdout = this.outputChannel('stdout');
     this.stderr = this.outputChannel('stderr');
     // Usage records are collected by the next poll: they do not call the controller.
@@ -146,6 +149,7 @@ export class Supervisor {
     this.stdout.open(previous?.pipes?.stdout ?? null);
     this.stderr.open(previous?.pipes?.stderr ?? null);
     this.readiness.open();
+    this.listen.open();
     this.scheduleStatus();
   }
 
@@ -186,7 +190,7 @@ export class Supervisor {
     for (const t of this.timers.values()) t.clear();
     this.groupWatch?.clear();
     this.adoptedWatch?.clear();
-    for (const part of [this.health, this.limits, this.meter, this.stdout, this.stderr, this.actions, this.readiness]) {
+    for (const part of [this.health, this.limits, this.meter, this.stdout, this.stderr, this.actions, this.readiness, this.listen]) {
       try {
         part.close();
       } catch (err) {
@@ -299,6 +303,7 @@ export class Supervisor {
     this.settings = settings;
     this.input({ kind: 'policy', policy: policyOf(settings) });
     this.readiness.reconfigure(settings);
+    this.listen.reconfigure(settings);
     this.health.configure(settings);
     this.watchdog.configure(settings);
     this.limits.configure(settings);
@@ -356,6 +361,7 @@ export class Supervisor {
       pending: this.queue.pending,
       usage: this.meter.latest,
       ...(this.readiness.notify === null ? {} : { notify: this.readiness.notify }),
+      ...(this.listen.status === null ? {} : { listen: this.listen.status }),
       health: this.health.status,
     };
   }
@@ -435,15 +441,21 @@ export class Supervisor {
   }
 
   private spawnService(): void {
-    // Type notify: the relay binds NOTIFY_SOCKET first (the machine's inputs wait meanwhile).
-    const prepared = this.readiness.beforeSpawn((error) => this.spawnPrepared(error));
-    if (prepared === 'wait') {
-      this.spawnInFlight = true;
-      return;
-    }
-    if (prepared !== 'now') {
-      this.follow.push({ kind: 'spawn_failed', error: prepared.error });
-      return;
+    // Listen: the sockets' holder runs first; Type notify: the relay binds NOTIFY_SOCKET (the machine's
+    // inputs wait meanwhile; once ready, this is called again).
+    for (const prepare of [
+      (then: (e: string | null) => void) => this.listen.prepare(then),
+      (then: (e: string | null) => void) => this.readiness.beforeSpawn(then),
+    ]) {
+      const prepared = prepare((error) => this.spawnPrepared(error));
+      if (prepared === 'wait') {
+        this.spawnInFlight = true;
+        return;
+      }
+      if (prepared !== 'now') {
+        this.follow.push({ kind: 'spawn_failed', error: prepared.error });
+        return;
+      }
     }
     // EnvironmentFile: read at every start, so a restart applies a change; an error fails this start.
     const files = readEnvFiles(this.settings.environmentFiles);
@@ -465,7 +477,14 @@ export class Supervisor {
       err = this.stderr.serviceFd();
       const env = this.processes.starting(this.watchdog.env(this.readiness.serviceEnv(ctx.env)), this.settings.uid); // with the marker
       const stdio: ('ignore' | number)[] = ['ignore', out, err, ...this.readiness.serviceStdio()];
-      child = this.spawn(this.at(RUN_DIR.scripts, SCRIPT.start), [], stdio, { ...ctx, env });
+      // With Listen, the sockets are taken on the way (3, 4…, where stdio has nothing): the fetcher switches the user itself.
+      const { uid, gid, ...asBuddy } = ctx;
+      const script = this.at(RUN_DIR.scripts, SCRIPT.start);
+      const run = this.listen.wrap(script, env, { uid, gid });
+      child =
+        run === null
+          ? this.spawn(script, [], stdio, { ...ctx, env })
+          : this.spawn(run.program, run.args, stdio, { ...asBuddy, env: run.env });
     } catch (e) {
       this.follow.push({ kind: 'spawn_failed', error: (e as Error).message });
       return;

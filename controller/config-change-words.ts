@@ -23,6 +23,7 @@ const SCRIPT_KEYS = new Set([
  */
 const NEXT_START_KEYS = new Set([
   'execStart',
+  'listen',
   'startScript',
   'environment',
   'environmentFiles',

@@ -152,6 +152,7 @@ export function buddySettings(
     maxMemoryAction: svc.maxMemoryAction,
     maxCpu: svc.maxCpu,
     maxCpuWindow: svc.maxCpuWindow,
+    listen: svc.listen,
     maxCpuAction: svc.maxCpuAction,
     activityFile: svc.activityFile,
     activityTimeout: svc.activityTimeout,

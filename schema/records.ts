@@ -86,6 +86,8 @@ export interface BuddyStatus {
   health?: HealthStatus | null;
   /** Type notify: what the service said through NOTIFY_SOCKET in its current run (absent otherwise). */
   notify?: NotifyState;
+  /** Listen: the process that holds the service's sockets, and their addresses (absent without Listen, or before they are held). */
+  listen?: { holder: number; addresses: string[] };
 }
 
 /** What a Type notify service said (sd_notify): STATUS=, MAINPID=, STOPPING=1, and when WATCHDOG=1 last came. */

@@ -38,6 +38,7 @@ export const READINESS_FIELDS = {
   startTimeout: null,
   watchdogSec: null,
   maxRunTime: null,
+  listen: [],
 } as const satisfies ReadinessSettings;
 
 /** Fields added after settings version 1 first shipped, for a buddy.json an older controller wrote. */
@@ -77,6 +78,7 @@ const SETTINGS_FIELDS: Record<keyof BuddySettings, Kind> = {
   startTimeout: 'number?',
   watchdogSec: 'number?',
   maxRunTime: 'number?',
+  listen: 'list',
   ringbufferSize: 'number',
   reconnectRetries: 'number',
   journalMaxEvents: 'number',

@@ -20,6 +20,8 @@ export const RUN_DIR = {
   notifySocket: 'notify.sock',
   /** ReadyFd: the FIFO the service gets as that descriptor, read by the buddy (a newline: ready). */
   readyPipe: 'ready_pipe',
+  /** Listen: which process holds the service's sockets (its pid, start time, descriptors and the sockets; JSON). */
+  listen: 'listen',
 } as const;
 
 export const SCRIPT = {

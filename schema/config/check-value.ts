@@ -12,6 +12,7 @@ import { parseDuration } from '../durations.js';
 import { parseProbe } from '../probe.js';
 import { nestedRepetition } from './regex-safety.js';
 import { splitOptional, type EnvFileRef } from '../env-file.js';
+import { LISTEN_DESCRIPTION, checkListen } from './listen-value.js';
 
 const DURATION_HINT = 'a duration: "90s", "15m", "7d"';
 
@@ -74,6 +75,8 @@ export function describeType(type: ValueType): string {
       return `a regular expression${type.nullable ? ' or null' : ''}`;
     case 'bytes':
       return `a size in bytes: an integer ≥ 0, or a number with a unit K, M, G or T ("512M")${type.nullable ? ' or null' : ''}`;
+    case 'listen':
+      return LISTEN_DESCRIPTION;
   }
 }
 
@@ -180,6 +183,8 @@ export function checkValue(type: ValueType, node: JsonNode, key: string, ctx: Ch
       const n = node.kind === 'number' ? node.value : node.kind === 'string' ? parseBytes(node.value) : null;
       return n !== null && Number.isInteger(n) && n >= 0 ? ok(n) : bad();
     }
+    case 'listen':
+      return checkListen(node, key, ctx);
   }
 }
 

@@ -85,6 +85,26 @@ function typeSchema(type: ValueType): Schema {
       return { type: 'string', enum: [...type.words] };
     case 'regex':
       return { type: types('string', type.nullable), minLength: 1 };
+    case 'listen': {
+      const address = { type: 'string', pattern: '^(tcp:(([0-9.]+|\\[[0-9A-Fa-f:.]+\\]):)?[0-9]{1,5}|unix:.+)$' };
+      const socket = {
+        anyOf: [
+          address,
+          {
+            type: 'object',
+            required: ['Address'],
+            additionalProperties: false,
+            properties: {
+              Address: address,
+              Name: { type: 'string', pattern: '^[A-Za-z0-9_.@+-]{1,255}$' },
+              Backlog: { type: 'integer', minimum: 1, maximum: 65535 },
+              Mode: { type: 'string', pattern: '^0?[0-7]{3}$' },
+            },
+          },
+        ],
+      };
+      return { anyOf: [socket, { type: 'array', items: socket }] };
+    }
     case 'bytes':
       return {
         type: types(['integer', 'string'], type.nullable),

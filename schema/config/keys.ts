@@ -40,7 +40,9 @@ export type ValueType =
   /** A regular expression (JavaScript syntax), checked to compile; no nested repetition. */
   | { kind: 'regex'; nullable: boolean }
   /** A size in bytes: an integer, or a string with a unit K, M, G or T (powers of 1024), like "512M". */
-  | { kind: 'bytes'; nullable: boolean };
+  | { kind: 'bytes'; nullable: boolean }
+  /** Listen: sockets the service is given (listen-value.ts). */
+  | { kind: 'listen' };
 
 export interface KeySpec {
   /** Canonical spelling (keys are matched case-insensitively). */
@@ -190,6 +192,14 @@ export const SERVICE_KEYS: readonly KeySpec[] = [
     default: 'simple',
     description:
       'As systemd\'s Type=. "simple": the service is ready by MinUptime (or ReadyFd, ReadyLine). "notify": it gets NOTIFY_SOCKET, a datagram socket of the sd_notify protocol, and is ready when it sends READY=1 (STATUS=, WATCHDOG=1, STOPPING=1 and MAINPID= are recorded).',
+  },
+  {
+    name: 'Listen',
+    type: { kind: 'listen' },
+    default: [],
+    serviceOnly: true,
+    description:
+      'Sockets the buddy has opened and held for the service\'s whole life, given to each run as systemd\'s socket activation does (descriptors from 3 on, LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES): "tcp:HOST:PORT", "tcp:[IPV6]:PORT", "tcp:PORT" (every address), "unix:PATH", or {Address, Name, Backlog, Mode}. Connections wait in the backlog while the service restarts or crashes, instead of being refused.',
   },
   {
     name: 'ReadyFd',

@@ -11,6 +11,7 @@ import { expectedGot, joinKey, makeIssue } from './issues.js';
 import { NAME_RE } from './names.js';
 import type { EnvFileRef } from '../env-file.js';
 import type { UnwellAction } from '../event-details.js';
+import { LISTEN_FDS_START, type ListenSocket } from '../listen.js';
 
 /** A service entry as found in a service file. */
 export interface ServiceEntry {
@@ -90,6 +91,7 @@ export function buildService(entry: ServiceEntry, defaults: Layer, ctx: CheckCon
     if ('id' in group) setGid = group.id;
     else issues.push(makeIssue(entry.file, at('SetUID'), joinKey(id, 'SetUID'), group.message));
   }
+  issues.push(...listenIssues(entry, own, value, instances));
   // NOTIFY_SOCKET is in the 0700 run directory, which another user cannot reach.
   if (setUid !== null && value('Type') === 'notify' && !badKeys.has('Type'))
     issues.push(makeIssue(entry.file, at('Type'), joinKey(id, 'Type'), NOTIFY_AS_OTHER_USER));
@@ -122,6 +124,7 @@ export function buildService(entry: ServiceEntry, defaults: Layer, ctx: CheckCon
     minUptime: value('MinUptime') as number,
     serviceType: value('Type') as 'simple' | 'notify',
     readyFd: value('ReadyFd') as number | null,
+    listen: (value('Listen') as ListenSocket[]).map((s) => ({ ...s, name: s.name || entry.name })),
     readyLine: value('ReadyLine') as string | null,
     startTimeout: value('StartTimeout') as number | null,
     watchdogSec: value('WatchdogSec') as number | null,
@@ -227,6 +230,37 @@ function limitProblems(value: (name: string) => unknown): [string, string][] {
   if (file && timeout <= 0) problems.push(['ActivityFile', 'ActivityFile needs an ActivityTimeout greater than 0']);
   if (!file && timeout > 0) problems.push(['ActivityTimeout', 'ActivityTimeout needs an ActivityFile to watch']);
   return problems;
+}
+
+/** Listen's descriptors come first (3, 4…): ReadyFd must come after them; instances would each bind the same address. */
+function listenIssues(entry: ServiceEntry, own: Layer, value: (name: string) => unknown, instances: number | null): ConfigIssue[] {
+  const sockets = value('Listen') as ListenSocket[] | undefined;
+  if (sockets === undefined || sockets.length === 0) return [];
+  const at = (key: string): Pos => own.get(key)?.pos ?? own.get('Listen')?.pos ?? entry.keyPos;
+  const issues: ConfigIssue[] = [];
+  const readyFd = value('ReadyFd') as number | null | undefined;
+  const first = LISTEN_FDS_START + sockets.length;
+  if (typeof readyFd === 'number' && readyFd < first) {
+    const fds = sockets.length === 1 ? `descriptor ${LISTEN_FDS_START}` : `descriptors ${LISTEN_FDS_START} to ${first - 1}`;
+    issues.push(
+      makeIssue(
+        entry.file,
+        at('ReadyFd'),
+        joinKey(entry.id, 'ReadyFd'),
+        `ReadyFd ${readyFd} is taken: Listen's sockets are ${fds}; use ${first} or more`,
+      ),
+    );
+  }
+  if (instances !== null)
+    issues.push(
+      makeIssue(
+        entry.file,
+        at('Instances'),
+        joinKey(entry.id, 'Listen'),
+        'Listen cannot be used with Instances: each instance would open the same addresses',
+      ),
+    );
+  return issues;
 }
 
 /** Name and Package, when written, must agree with the service id. */

@@ -58,6 +58,8 @@ export interface CustomAction {
   script: string;
 }
 
+import type { ListenSocket } from '../listen.js';
+
 /** One service after layering built-in defaults, ServiceDefaults and its own keys. */
 /**
  * Health checks and limits (docs/configuration.md "Health checks and limits"): the probes as written (a
@@ -104,6 +106,8 @@ export interface ReadinessSettings {
   watchdogSec: number | null;
   /** MaxRunTime seconds, or null or 0: no limit. */
   maxRunTime: number | null;
+  /** Listen: the sockets each run is given from descriptor 3 on (their names filled in: the service's name when not written). */
+  listen: ListenSocket[];
 }
 
 export interface ServiceConfig extends HealthSettings, ReadinessSettings {

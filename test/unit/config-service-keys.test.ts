@@ -138,6 +138,48 @@ const CASES: Case[] = [
     ],
   },
   {
+    key: 'Listen',
+    good: [
+      ['[]', []],
+      ['"tcp:8080"', [{ address: 'tcp:8080', kind: 'tcp', host: '', port: 8080, path: '', backlog: 128, mode: 0o600, name: 'web' }]],
+      [
+        '["tcp:127.0.0.1:80", "tcp:[::1]:81"]',
+        [
+          { address: 'tcp:127.0.0.1:80', kind: 'tcp', host: '127.0.0.1', port: 80, path: '', backlog: 128, mode: 0o600, name: 'web' },
+          { address: 'tcp:[::1]:81', kind: 'tcp', host: '::1', port: 81, path: '', backlog: 128, mode: 0o600, name: 'web' },
+        ],
+      ],
+      [
+        '{ "Address": "unix:web.sock", "Name": "admin", "Backlog": 16, "Mode": "0660" }',
+        (f: Fixture) => [
+          {
+            address: `unix:${path.join(path.dirname(f.file), 'web.sock')}`,
+            kind: 'unix',
+            host: '',
+            port: 0,
+            path: path.join(path.dirname(f.file), 'web.sock'),
+            backlog: 16,
+            mode: 0o660,
+            name: 'admin',
+          },
+        ],
+      ],
+    ],
+    bad: [
+      [
+        '5',
+        'expected a list of sockets, each "tcp:HOST:PORT", "tcp:[IPV6]:PORT", "tcp:PORT", "unix:PATH", or {Address, Name, Backlog, Mode}, got 5',
+      ],
+      ['"tcp:localhost:80"', '"tcp:localhost:80": the host must be an IP address (IPv4), not a name'],
+      ['"tcp:70000"', '"tcp:70000": the port must be from 1 to 65535'],
+      ['"udp:53"', '"udp:53": expected "tcp:HOST:PORT", "tcp:[IPV6]:PORT", "tcp:PORT" or "unix:/PATH"'],
+      [
+        `"unix:/${'x'.repeat(120)}"`,
+        `"unix:/${'x'.repeat(120)}": /${'x'.repeat(120)} is longer than a Unix socket path may be (107 bytes)`,
+      ],
+    ],
+  },
+  {
     key: 'ReadyFd',
     good: [
       ['3', 3],
@@ -645,4 +687,25 @@ test('Type "notify" with SetUID is an error: the service could not reach NOTIFY_
   assert.equal(issues.length, 1);
   assert.deepEqual([issues[0]?.key, issues[0]?.line], ['web.Type', 4]);
   assert.match(issues[0]!.message, /cannot be used with SetUID/);
+});
+
+test('Listen: each socket is checked by its index; ReadyFd comes after the sockets; not with Instances', T, (t) => {
+  const f = fixture(t);
+  const issuesOf = (text: string): [string, string][] => f.load(text).issues.map((i) => [i.key, i.message]);
+  assert.deepEqual(
+    issuesOf('{ "web": { "ExecStart": "run", "Listen": ["tcp:80", "tcp:80", { "Address": "tcp:81", "Mode": "0600", "Port": 1 }, {}] } }'),
+    [
+      ['web.Listen[1]', 'tcp:80 is already web.Listen[0]'],
+      ['web.Listen[2].Mode', 'Mode is for a Unix socket only'],
+      ['web.Listen[2].Port', 'unknown key "Port": a socket has Address, Name, Backlog, Mode'],
+      ['web.Listen[3].Address', 'Address is required'],
+    ],
+  );
+  assert.deepEqual(issuesOf('{ "web": { "ExecStart": "run", "Listen": ["tcp:80", "tcp:81"], "ReadyFd": 4 } }'), [
+    ['web.ReadyFd', "ReadyFd 4 is taken: Listen's sockets are descriptors 3 to 4; use 5 or more"],
+  ]);
+  assert.deepEqual(issuesOf('{ "web": { "ExecStart": "run", "Listen": "tcp:80", "Instances": 2 } }'), [
+    ['web.Listen', 'Listen cannot be used with Instances: each instance would open the same addresses'],
+  ]);
+  assert.deepEqual(issuesOf('{ "web": { "ExecStart": "run", "Listen": ["tcp:80"], "ReadyFd": 4 } }'), []);
 });
