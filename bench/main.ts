@@ -3,7 +3,8 @@
 //
 // Usage: node dist/bench/main.js [--quick] [--only NAME]
 //   --only NAME  run one benchmark: memory, respawn, startup, restart-drain, live-latency, idle-cpu, store-throughput,
-//                audit-queries, uptop-render, slow-subscribers, logs-follow, add-latency, ready-to-dependent or health-cpu
+//                audit-queries, uptop-render, slow-subscribers, logs-follow, add-latency, ready-to-dependent, health-cpu
+//                or zero-downtime
 //   --quick      smaller N (respawn 50 kills, startup and restart-drain 1 run, idle-cpu 10 s, store 50,000 events,
 //                audit queries on 200,000 events, ready-to-dependent 10 starts)
 //
@@ -28,6 +29,7 @@ import { storeThroughput } from './store-throughput.js';
 import { uptopRender } from './uptop-render.js';
 import { slowSubscribers } from './slow-subscribers.js';
 import { readyToDependent } from './ready-to-dependent.js';
+import { zeroDowntime } from './zero-downtime.js';
 
 const BENCHMARKS: readonly Benchmark[] = [
   memory,
@@ -44,6 +46,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   addLatency,
   readyToDependent,
   healthCpu,
+  zeroDowntime,
 ];
 
 interface Options {
