@@ -10,11 +10,14 @@ import type { BuddySettings } from '../schema/buddy-protocol.js';
 import { LISTEN_FDS_START, type ListenSocket } from '../schema/listen.js';
 import { RUN_DIR } from '../schema/run-dir.js';
 import { writeWhole } from '../system/files.js';
-import { processStartTime } from '../system/process-group.js';
+import { processAlive, processStartTime } from '../system/process-group.js';
 import { findPerl } from './notify-relay.js';
 
 /** How long the holder may take to open the sockets and say so. */
 const HOLDER_START_MS = 5000;
+/** A holder let go gets this long after SIGTERM to close its sockets (then SIGKILL); a new one waits for it. */
+const HOLDER_LEAVE_MS = 2000;
+const HOLDER_LEAVE_POLL_MS = 20;
 
 /**
  * The holder: argv RUN_DIR, then six words a socket (kind host port path backlog mode). Says
@@ -121,6 +124,8 @@ type Prepared = (error: string | null) => void;
 export class ListenSockets {
   private holder: HolderRecord | null = null;
   private starting: Prepared[] | null = null;
+  /** A holder let go and not yet gone: a new one binding the same address must wait for it. */
+  private leaving: { pid: number; startTime: number; since: number } | null = null;
 
   constructor(
     private readonly at: (...parts: string[]) => string,
@@ -128,15 +133,13 @@ export class ListenSockets {
     private readonly log: (message: string) => void,
   ) {}
 
-  /** At the buddy's start: the holder a lost buddy left is taken over; without one, the sockets are opened now. */
+  /** At the buddy's start: the holder a lost buddy left is taken over (let go at once if the service is not wanted running). */
   open(): void {
-    if (this.settings.listen.length === 0) return;
     const found = readRecord(this.at(RUN_DIR.listen));
-    if (found !== null && processStartTime(found.pid) === found.startTime) {
+    if (found !== null && this.alive(found)) {
       this.holder = found;
       this.log(`Listen: the sockets are held by pid ${found.pid}`);
     }
-    this.prepare(() => undefined);
   }
 
   reconfigure(settings: BuddySettings): void {
@@ -145,7 +148,8 @@ export class ListenSockets {
 
   /**
    * Before a start: a holder of the configured sockets. One of other sockets (Listen changed) is let go
-   * and a new one started; 'now' when it is there, 'wait' while it starts (`then` is called).
+   * and, once it is gone, a new one started; 'now' when it is there, 'wait' while it starts (`then` is
+   * called).
    */
   prepare(then: Prepared): 'now' | 'wait' | { error: string } {
     const wanted = this.settings.listen;
@@ -158,8 +162,13 @@ export class ListenSockets {
     const perl = findPerl();
     if (perl === null) return { error: 'Listen needs perl, and none is in PATH, /usr/bin or /bin' };
     this.starting = [then];
-    this.startHolder(perl, wanted);
+    this.afterLeaving(() => this.startHolder(perl, wanted));
     return 'wait';
+  }
+
+  /** The service is stopped (or given up): nobody will accept, so connections are refused rather than left waiting. */
+  idle(): void {
+    if (this.holder !== null && this.starting === null) this.release();
   }
 
   /**
@@ -200,7 +209,7 @@ export class ListenSockets {
   }
 
   private alive(h: HolderRecord): boolean {
-    return processStartTime(h.pid) === h.startTime;
+    return processAlive(h.pid, h.startTime);
   }
 
   private release(): void {
@@ -210,10 +219,29 @@ export class ListenSockets {
     if (h === null || !this.alive(h)) return;
     try {
       process.kill(h.pid, 'SIGTERM');
+      this.leaving = { pid: h.pid, startTime: h.startTime, since: Date.now() };
       this.log(`Listen: the holder ${h.pid} let go of ${h.sockets.map((s) => s.address).join(', ')}`);
     } catch {
       // gone already
     }
+  }
+
+  /** Run `next` once the holder let go is gone (SIGKILL after HOLDER_LEAVE_MS): its addresses are free then. */
+  private afterLeaving(next: () => void): void {
+    const l = this.leaving;
+    if (l === null || !processAlive(l.pid, l.startTime)) {
+      this.leaving = null;
+      next();
+      return;
+    }
+    if (Date.now() - l.since > HOLDER_LEAVE_MS) {
+      try {
+        process.kill(l.pid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+    setTimeout(() => this.afterLeaving(next), HOLDER_LEAVE_POLL_MS);
   }
 
   private startHolder(perl: string, sockets: ListenSocket[]): void {

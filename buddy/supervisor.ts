@@ -390,6 +390,8 @@ export class Supervisor {
     this.health.follow(snapshot);
     this.watchdog.follow(snapshot);
     this.limits.follow(snapshot);
+    // Stopped or given up: Listen's sockets are closed, so that connections are refused, not left waiting.
+    if (snapshot.state === 'stopped' || snapshot.state === 'failed') this.listen.idle();
     this.scheduleStatus();
   }
 

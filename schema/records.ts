@@ -138,6 +138,8 @@ export interface ServiceStatus {
   unsupervised: Unsupervised | null;
   /** What the service says of itself (Type notify: its last STATUS=), while it runs and its buddy is reachable. */
   statusText?: string;
+  /** Listen: the process that holds its sockets, and their addresses, while they are held and its buddy is reachable. */
+  listen?: { holder: number; addresses: string[] };
 }
 
 /** Why a service has no buddy: the last launch's error, since when launches fail, how many did. */

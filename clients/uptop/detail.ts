@@ -62,6 +62,7 @@ export function detailLines(s: ServiceStatus, d: DetailData | null, width: numbe
       `CPU ${s.usage.cpu.toFixed(1)} %, memory ${bytes(s.usage.rss)} in ${s.usage.processes} process${s.usage.processes === 1 ? '' : 'es'}`,
     );
   if (s.statusText) facts.push(`says ${JSON.stringify(s.statusText)}`);
+  if (s.listen) facts.push(`listening on ${s.listen.addresses.join(', ')}`);
   const health = healthLine(s);
   if (health) facts.push(health);
   if (s.hold) facts.push(`held (${s.hold.reason}) until ${utcTime(s.hold.until)}`);

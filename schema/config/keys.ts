@@ -199,7 +199,7 @@ export const SERVICE_KEYS: readonly KeySpec[] = [
     default: [],
     serviceOnly: true,
     description:
-      'Sockets the buddy has opened and held for the service\'s whole life, given to each run as systemd\'s socket activation does (descriptors from 3 on, LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES): "tcp:HOST:PORT", "tcp:[IPV6]:PORT", "tcp:PORT" (every address), "unix:PATH", or {Address, Name, Backlog, Mode}. Connections wait in the backlog while the service restarts or crashes, instead of being refused.',
+      'Sockets opened before the service\'s first start and held until it is stopped (across its crashes, restarts and the loss of its buddy), given to each run as systemd\'s socket activation does (descriptors from 3 on, LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES): "tcp:HOST:PORT", "tcp:[IPV6]:PORT", "tcp:PORT" (every address), "unix:PATH", or {Address, Name, Backlog, Mode}. Connections wait in the backlog while the service restarts or crashes, instead of being refused.',
   },
   {
     name: 'ReadyFd',

@@ -161,6 +161,35 @@ describe('Listen', { timeout: 90_000 }, () => {
     assert.equal(JSON.parse(failed.detail!).error, `Listen tcp:127.0.0.1:${busyPort}: Address already in use`);
   });
 
+  it('upk status tells the addresses and their holder; a stop closes the sockets (refused), a start opens them again', async () => {
+    const s = await box.waitForState('web', 'running');
+    const holder = holderOf('web');
+    const shown = await box.upk(['status', 'web']);
+    assert.match(shown.stdout, new RegExp(`^web: listening on tcp:127\\.0\\.0\\.1:${port} \\(held by pid ${holder}\\)$`, 'm'));
+    const c = await box.client();
+    await c.stop('web');
+    await box.waitFor('the holder gone', () => !alive(holder));
+    assert.match(await get({ port }), /^error ECONNREFUSED$/, 'stopped: refused, not left waiting');
+    await c.start('web');
+    const after = await status('web');
+    assert.notEqual(after.pid, s.pid);
+    assert.match(await get({ port }), new RegExp(`^${after.pid} `));
+    assert.notEqual(holderOf('web'), holder, 'a new holder');
+  });
+
+  it('a changed Listen takes effect at the next start: the old address is let go, the new one held', async () => {
+    const other = await freePort();
+    const services = JSON.parse(readFileSync(`${box.servicesDir}/services.conf`, 'utf8')) as Record<string, Record<string, unknown>>;
+    services.web!.Listen = [`tcp:127.0.0.1:${other}`];
+    writeFileSync(`${box.servicesDir}/services.conf`, JSON.stringify(services));
+    const reload = await box.upk(['reload-config', '--restart']);
+    assert.equal(reload.code, 0, reload.stdout + reload.stderr);
+    assert.match(reload.stdout, /web: changed: Listen; Listen takes effect at its next start/);
+    const s = await box.waitForState('web', 'running');
+    assert.match(await get({ port: other }), new RegExp(`^${s.pid} `));
+    assert.match(await get({ port }), /^error ECONNREFUSED$/, 'the old address is let go');
+  });
+
   it('a shutdown lets go of the sockets: the holders end and the Unix socket file is gone', async () => {
     const holders = ['web', 'unixweb'].map(holderOf);
     const res = await box.upk(['shutdown']);

@@ -35,6 +35,7 @@ export function registerServices(program: Command, ctx: Context): void {
           .flatMap((s) => [
             unsupervisedLine(s),
             s.statusText ? `${s.name}: says ${JSON.stringify(s.statusText)}` : null,
+            s.listen ? `${s.name}: listening on ${s.listen.addresses.join(', ')} (held by pid ${s.listen.holder})` : null,
             s.health && (s.health.status === 'unhealthy' || s.health.failures > 0) ? `${s.name}: ${healthLine(s)}` : null,
           ])
           .filter((l) => l !== null)
