@@ -18,6 +18,7 @@ const HOLDER_START_MS = 5000;
 /** A holder let go gets this long after SIGTERM to close its sockets (then SIGKILL); a new one waits for it. */
 const HOLDER_LEAVE_MS = 2000;
 const HOLDER_LEAVE_POLL_MS = 20;
+const PERL_MISSING = 'Listen needs perl, and none is in PATH, /usr/bin or /bin';
 
 /**
  * The holder: argv RUN_DIR, then six words a socket (kind host port path backlog mode). Says
@@ -160,7 +161,7 @@ export class ListenSockets {
       return 'wait';
     }
     const perl = findPerl();
-    if (perl === null) return { error: 'Listen needs perl, and none is in PATH, /usr/bin or /bin' };
+    if (perl === null) return { error: PERL_MISSING };
     this.starting = [then];
     this.afterLeaving(() => this.startHolder(perl, wanted));
     return 'wait';
@@ -173,16 +174,20 @@ export class ListenSockets {
 
   /**
    * How a run starts with its sockets: the program and arguments that take them from the holder and
-   * exec `script`, and the environment to give that program; null without Listen.
+   * exec `script`, and the environment to give that program; null without Listen. Throws when the
+   * sockets are not held or perl is gone (the start fails).
    */
   wrap(
     script: string,
     env: Record<string, string>,
     user: { uid?: number | undefined; gid?: number | undefined },
   ): { program: string; args: string[]; env: Record<string, string> } | null {
+    if (this.settings.listen.length === 0) return null;
+    // (A start without its sockets would bind nothing, or bind them itself: it fails instead.)
     const holder = this.holder;
-    const perl = holder === null ? null : findPerl();
-    if (holder === null || perl === null) return null;
+    if (holder === null) throw new Error('Listen: the sockets are not held');
+    const perl = findPerl();
+    if (perl === null) throw new Error(PERL_MISSING);
     // PERL5OPT, PERL5LIB… of the service's environment would change how the fetcher runs: kept aside, restored for the service.
     const perlVars = Object.entries(env).filter(([k]) => /^PERL/.test(k));
     const clean = Object.fromEntries(Object.entries(env).filter(([k]) => !/^PERL/.test(k)));
