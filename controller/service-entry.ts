@@ -203,5 +203,6 @@ export function serviceStatus(e: ServiceEntry): ServiceStatus {
     description: e.config.shortDescription,
     unsupervised: e.unsupervised,
     ...(reachable && running && s?.notify?.status ? { statusText: s.notify.status } : {}),
+    ...(reachable && s?.nextRun ? { nextRun: s.nextRun } : {}),
   };
 }

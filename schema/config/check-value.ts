@@ -11,6 +11,8 @@ import { checkActions, checkEnvironment, checkList } from './check-objects.js';
 import { parseDuration } from '../durations.js';
 import { parseProbe } from '../probe.js';
 import { nestedRepetition } from './regex-safety.js';
+import { scheduleProblem } from './check-schedule.js';
+import { SCHEDULE_WORDS } from '../schedule.js';
 import { splitOptional, type EnvFileRef } from '../env-file.js';
 
 const DURATION_HINT = 'a duration: "90s", "15m", "7d"';
@@ -74,6 +76,8 @@ export function describeType(type: ValueType): string {
       return `a regular expression${type.nullable ? ' or null' : ''}`;
     case 'bytes':
       return `a size in bytes: an integer ≥ 0, or a number with a unit K, M, G or T ("512M")${type.nullable ? ' or null' : ''}`;
+    case 'schedule':
+      return `${SCHEDULE_WORDS}${type.nullable ? ' or null' : ''}`;
   }
 }
 
@@ -179,6 +183,11 @@ export function checkValue(type: ValueType, node: JsonNode, key: string, ctx: Ch
     case 'bytes': {
       const n = node.kind === 'number' ? node.value : node.kind === 'string' ? parseBytes(node.value) : null;
       return n !== null && Number.isInteger(n) && n >= 0 ? ok(n) : bad();
+    }
+    case 'schedule': {
+      if (node.kind !== 'string' || node.value.trim() === '') return bad();
+      const problem = scheduleProblem(node.value);
+      return problem === null ? ok(node.value.trim()) : bad(problem);
     }
   }
 }
