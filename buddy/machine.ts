@@ -552,7 +552,7 @@ export class Machine {
     } else if (!outcome.ok) this.decideRestart();
     else if (this.policy.job?.scheduled === true) this.enter('scheduled');
     else {
-      this.setDesired('stopped', 'completed');
+      this.setDesired('stopped', 'completed', false);
       this.enter('stopped');
       this.emit({ type: 'stopped' });
     }
@@ -644,11 +644,12 @@ export class Machine {
     this.effect({ kind: 'clear_timer', timer: 'restart' });
   }
 
-  private setDesired(desired: DesiredState, cause: DesiredCause): void {
+  /** `answer`: a start still waiting is answered that it was stopped (a job done has answered it already). */
+  private setDesired(desired: DesiredState, cause: DesiredCause, answer = true): void {
     if (this.desired === desired) return;
     this.desired = desired;
     this.emit({ type: 'desired', detail: this.byController ? { desired, cause, by: 'controller' } : { desired, cause } });
-    if (desired === 'stopped') this.settle('up', false, 'stopped by a later command');
+    if (desired === 'stopped' && answer) this.settle('up', false, 'stopped by a later command');
   }
 
   private exit(): void {
