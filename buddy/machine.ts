@@ -193,6 +193,8 @@ export class Machine {
           return;
         }
         this.spawnForUser();
+        // A reconciliation does not wait for a job's run (it would hold the other services' starts).
+        if (input.kind === 'start' && input.resume === true && this.policy.job) this.settle('up', true, 'started');
         return;
       case 'due':
         if (this.desired === 'running' && this.policy.job?.scheduled === true) this.spawnForUser(true);

@@ -157,6 +157,9 @@ export function describeFailure(story: FailureStory, now = Date.now()): string[]
     let exit = `How: it ${describeExit(f.run.code, f.run.signal, exited.unknown === true)} after ${formatDuration(uptime)}; nobody had asked it to stop.`;
     if (unwell) {
       exit = `How: its buddy stopped it (${unwell.key} ${unwell.action}) after ${formatDuration(uptime)}; it ${describeExit(f.run.code, f.run.signal)}.`;
+    } else if (exited.requested === true && exited.outcome === 'failure') {
+      // A oneshot job's run that MaxRunTime ended: the stop was its buddy's, and the run failed.
+      exit = `How: the job's run took longer than MaxRunTime, and its buddy stopped it after ${formatDuration(uptime)}; it ${describeExit(f.run.code, f.run.signal)}.`;
     } else if (f.run.signal) {
       const sent = f.signals.find((s) => s.signal === f.run.signal);
       exit += sent

@@ -101,6 +101,11 @@ describe('jobs', { timeout: 120_000 }, () => {
     const c = await box.client();
     const [s] = await c.status('slow');
     assert.deepEqual([s?.state, s?.desired], ['failed', 'running'], 'MaxConsecutiveFailures 0: not run again');
+    const why = await box.upk(['why', 'slow']);
+    assert.match(
+      why.stdout,
+      /How: the job's run took longer than MaxRunTime, and its buddy stopped it after \d+ ms; it was killed by SIGTERM\./,
+    );
   });
 
   it('Schedule @every 1s: wanted running from the start, it runs every second, scheduled between runs, the next run shown', async () => {

@@ -695,6 +695,13 @@ describe('machine: oneshot jobs, Schedule and CronRestart', { timeout: 5000 }, (
     assert.deepEqual(h.feed({ kind: 'due', at: h.now }), []);
   });
 
+  it("a reconciliation's start of a job without a Schedule runs it, and does not wait for the run's end", () => {
+    const h = harness(job());
+    const e = h.feed({ kind: 'start', byController: true, resume: true });
+    assert.deepEqual(kinds(e), ['emit:desired', 'spawn', 'settle']);
+    assert.equal(settled(e)[0]?.ok, true);
+  });
+
   it('ScheduleOverlap skip: a run due while the last one runs is skipped and recorded', () => {
     const h = harness(job({ scheduled: true }));
     h.feed({ kind: 'start', resume: true });
