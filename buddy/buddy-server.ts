@@ -67,7 +67,7 @@ export class BuddyServer {
         this.acknowledge(seq);
         return null;
       },
-      start: ({ controller }) => this.supervisor.command('start', controller === true),
+      start: ({ controller, resume }) => this.supervisor.command('start', controller === true, resume === true),
       stop: ({ controller }) => this.supervisor.command('stop', controller === true),
       restart: ({ controller }) => this.supervisor.command('restart', controller === true),
       shutdown: ({ controller }) => this.supervisor.command('shutdown', controller === true),

@@ -7,6 +7,7 @@ export const START_TIMEOUT_DEFAULT = 90;
 
 /** The service says itself when it is ready (ReadyFd, Type notify, ReadyLine), rather than by MinUptime. */
 export function signalled(s: BuddySettings): boolean {
+  if (s.serviceType === 'oneshot') return false; // a job runs to its end: nothing makes it "ready"
   return s.serviceType === 'notify' || s.readyFd !== null || s.readyLine !== null || s.readyCheck != null;
 }
 
@@ -24,5 +25,6 @@ export function policyOf(s: BuddySettings): MachinePolicy {
     // (MinUptime readiness has no start timeout: the uptime timer always ends the start.)
     startTimeoutMs: signal ? Math.round((s.startTimeout ?? START_TIMEOUT_DEFAULT) * 1000) : 0,
     maxRunTimeMs: Math.round((s.maxRunTime ?? 0) * 1000),
+    job: s.serviceType === 'oneshot' ? { scheduled: s.schedule !== null, overlap: s.scheduleOverlap === 'queue' ? 'queue' : 'skip' } : null,
   };
 }

@@ -5,7 +5,7 @@ import type { DesiredCause, EventDetails, NewEvent, ReadyHow, SignalSentReason }
 import type { DesiredState, ExitInfo, Hold } from '../schema/records.js';
 import { planRestart, pruneStarts, type RestartPolicy } from './restart-policy.js';
 
-export type MachineState = 'stopped' | 'starting' | 'running' | 'stopping' | 'backoff' | 'failed';
+export type MachineState = 'stopped' | 'starting' | 'running' | 'stopping' | 'backoff' | 'failed' | 'scheduled';
 export type TimerName = 'restart' | 'uptime' | 'term' | 'kill' | 'start' | 'runtime';
 
 export interface MachinePolicy extends RestartPolicy {
@@ -23,11 +23,24 @@ export interface MachinePolicy extends RestartPolicy {
   startTimeoutMs: number;
   /** A run longer than this is stopped, and recorded as timed out (0: no limit). */
   maxRunTimeMs: number;
+  /** Type oneshot: each run ends by itself, and its exit status is its outcome (absent: a long-running service). */
+  job?: JobPolicy | null;
+}
+
+/** A oneshot job's policy (docs/buddy.md, "Jobs"). */
+export interface JobPolicy {
+  /** A Schedule runs it: between runs it waits, `scheduled`, wanted running; without one a run that ends well leaves it stopped. */
+  scheduled: boolean;
+  /** A scheduled run due while the last one still runs: skipped, or kept waiting (at most one) until it ends. */
+  overlap: 'skip' | 'queue';
 }
 
 export type Input =
-  /** Commands; `byController`: a controller sent it (its `desired` event says so, detail.by). */
-  | { kind: 'start'; byController?: boolean }
+  /**
+   * Commands; `byController`: a controller sent it (its `desired` event says so, detail.by). `resume`: the
+   * controller's reconciliation asks for the desired state again: a scheduled job's schedule goes on, no run now.
+   */
+  | { kind: 'start'; byController?: boolean; resume?: boolean }
   | { kind: 'stop'; byController?: boolean }
   | { kind: 'restart'; byController?: boolean }
   | { kind: 'shutdown'; byController?: boolean }
@@ -50,6 +63,8 @@ export type Input =
    * restart it, as a failure, or stop it (and want it stopped).
    */
   | { kind: 'unwell'; action: 'restart' | 'stop'; cause: 'unhealthy' | 'limit' }
+  /** A time of the Schedule (a job's run) or of CronRestart (a long-running service's restart) came; `at`: that time. */
+  | { kind: 'due'; at: number }
   /** New settings (a reconfigure): the policy from now on; a run still starting is judged by its new readiness. */
   | { kind: 'policy'; policy: MachinePolicy };
 
@@ -104,6 +119,12 @@ export class Machine {
   /** A user asked for a start while the group was going down: start afresh once it is gone. */
   private startAfterStop = false;
   private byUser = false;
+  /** The next spawn is a scheduled one (a job's run, or the start after a CronRestart): its `spawned` says so. */
+  private bySchedule = false;
+  /** A job's run ended (its exit, or MaxRunTime): its outcome, answered once its group is gone. */
+  private outcome: { ok: boolean; message: string } | null = null;
+  /** A scheduled run waits for the run under way (ScheduleOverlap queue). */
+  private queued = false;
   private exiting = false;
   private out: Effect[] = [];
   private now = 0;
@@ -141,6 +162,7 @@ export class Machine {
     switch (this.state) {
       case 'stopped':
       case 'failed':
+      case 'scheduled':
         this.whenDown(input);
         break;
       case 'starting':
@@ -159,18 +181,29 @@ export class Machine {
 
   // ---- one handler per group of states ---------------------------------------------------------
 
-  /** stopped, failed: nothing runs. */
+  /** stopped, failed, scheduled: nothing runs. */
   private whenDown(input: Input): void {
     switch (input.kind) {
       case 'start':
       case 'restart':
         this.setDesired('running', 'command');
+        if (input.kind === 'start' && input.resume === true && this.policy.job?.scheduled === true) {
+          this.enter('scheduled'); // the schedule goes on; a reconciliation runs nothing now
+          this.settle('up', true, 'scheduled');
+          return;
+        }
         this.spawnForUser();
+        // A reconciliation does not wait for a job's run (it would hold the other services' starts).
+        if (input.kind === 'start' && input.resume === true && this.policy.job) this.settle('up', true, 'started');
+        return;
+      case 'due':
+        if (this.desired === 'running' && this.policy.job?.scheduled === true) this.spawnForUser(true);
         return;
       case 'stop':
       case 'shutdown':
         this.setDesired('stopped', input.kind === 'stop' ? 'command' : 'shutdown');
-        if (this.state === 'failed') this.emit({ type: 'stopped' });
+        this.queued = false;
+        if (this.state === 'failed' || this.state === 'scheduled') this.emit({ type: 'stopped' });
         this.enter('stopped');
         this.settle('down', true, 'stopped');
         if (input.kind === 'shutdown') this.exit();
@@ -187,7 +220,7 @@ export class Machine {
         if (this.policy.maxRunTimeMs > 0) {
           this.effect({ kind: 'set_timer', timer: 'runtime', at: Math.max(this.now, input.startedAt + this.policy.maxRunTimeMs) });
         }
-        if (input.starting === true && input.desired === 'running') this.awaitReadiness(input.startedAt);
+        if (input.starting === true && input.desired === 'running' && !this.policy.job) this.awaitReadiness(input.startedAt);
         else this.enter('running');
         if (input.desired === 'running') this.setDesired('running', 'adopted');
         else this.beginStop();
@@ -202,16 +235,29 @@ export class Machine {
     switch (input.kind) {
       case 'start':
         this.setDesired('running', 'command');
-        if (this.state === 'running') this.settle('up', true, 'already running');
+        // A job's start waits for the run under way and gets its outcome (a reconciliation's does not wait).
+        if (this.policy.job && input.resume === true) this.settle('up', true, 'running');
+        else if (this.state === 'running' && !this.policy.job) this.settle('up', true, 'already running');
         return;
       case 'restart':
         this.setDesired('running', 'command');
         this.startAfterStop = true;
         this.beginStop();
         return;
+      case 'due':
+        if (this.policy.job) this.overlapped(input.at);
+        else if (this.desired === 'running' && this.pid !== null) {
+          // CronRestart: a planned restart, recorded with its time; the run after it starts afresh.
+          this.emit({ type: 'cron_restart', pid: this.pid, detail: { due: iso(input.at) } });
+          this.startAfterStop = true;
+          this.bySchedule = true;
+          this.beginStop();
+        }
+        return;
       case 'stop':
       case 'shutdown':
         this.setDesired('stopped', input.kind === 'stop' ? 'command' : 'shutdown');
+        this.queued = false;
         if (input.kind === 'shutdown') this.exiting = true;
         this.beginStop();
         return;
@@ -220,9 +266,15 @@ export class Machine {
         this.pid = input.pid;
         this.pgid = input.pid;
         this.startedAt = this.now;
-        this.emit({ type: 'spawned', pid: input.pid, detail: { restart: !this.byUser } });
+        this.emit({
+          type: 'spawned',
+          pid: input.pid,
+          detail: this.bySchedule ? { restart: false, scheduled: true } : { restart: !this.byUser },
+        });
         if (this.policy.maxRunTimeMs > 0) this.effect({ kind: 'set_timer', timer: 'runtime', at: this.now + this.policy.maxRunTimeMs });
-        if (this.policy.readiness === 'signal') {
+        if (this.policy.job)
+          this.enter('running'); // a job runs until it ends: no readiness, and its end answers the start
+        else if (this.policy.readiness === 'signal') {
           if (this.policy.startTimeoutMs > 0) this.effect({ kind: 'set_timer', timer: 'start', at: this.now + this.policy.startTimeoutMs });
         } else if (this.policy.minUptimeMs <= 0) this.becomeRunning();
         else this.effect({ kind: 'set_timer', timer: 'uptime', at: this.now + this.policy.minUptimeMs });
@@ -253,12 +305,17 @@ export class Machine {
           this.startTimedOut();
         else if (input.timer === 'runtime' && this.pid !== null && this.policy.maxRunTimeMs > 0) {
           this.emit({ type: 'timed_out', pid: this.pid, detail: { maxRunTimeMs: this.policy.maxRunTimeMs } });
-          this.setDesired('stopped', 'timeout');
+          if (this.policy.job) {
+            // A job's run that times out has failed: the restart policy decides, and a Schedule goes on.
+            this.failures += 1;
+            this.outcome = { ok: false, message: `timed out: ran longer than MaxRunTime (${this.policy.maxRunTimeMs / 1000} s)` };
+          } else this.setDesired('stopped', 'timeout');
           this.beginStop();
         }
         return;
       case 'exited':
-        this.onExitUnasked(input.code, input.signal, input.unknown === true);
+        if (this.policy.job) this.onJobExit(input.code, input.signal, input.unknown === true);
+        else this.onExitUnasked(input.code, input.signal, input.unknown === true);
         return;
       default:
         return;
@@ -271,12 +328,19 @@ export class Machine {
       case 'start':
       case 'restart':
         this.setDesired('running', 'command');
+        // A job's run that has ended: a start gets its outcome, once its group is gone (no second run).
+        if (input.kind === 'start' && this.outcome !== null) return;
         this.startAfterStop = true;
+        this.bySchedule = false;
+        return;
+      case 'due':
+        if (this.policy.job) this.overlapped(input.at);
         return;
       case 'stop':
       case 'shutdown':
         this.setDesired('stopped', input.kind === 'stop' ? 'command' : 'shutdown');
         this.startAfterStop = false;
+        this.queued = false;
         if (input.kind === 'shutdown') this.exiting = true;
         return;
       case 'exited':
@@ -319,9 +383,13 @@ export class Machine {
         this.clearHold();
         this.spawnForUser();
         return;
+      case 'due':
+        if (this.policy.job) this.overlapped(input.at); // the last run is still being retried
+        return;
       case 'stop':
       case 'shutdown':
         this.setDesired('stopped', input.kind === 'stop' ? 'command' : 'shutdown');
+        this.queued = false;
         this.clearHold();
         this.enter('stopped');
         this.emit({ type: 'stopped' });
@@ -341,16 +409,18 @@ export class Machine {
 
   // ---- steps shared by the handlers -------------------------------------------------------------
 
-  private spawnForUser(): void {
+  /** A user's start, or a scheduled one (a job's run, the start after a CronRestart): counts begin afresh. */
+  private spawnForUser(bySchedule = false): void {
     this.restarts = 0;
     this.failures = 0;
     this.starts = [];
-    this.spawn(true);
+    this.spawn(true, bySchedule);
   }
 
-  private spawn(byUser: boolean): void {
+  private spawn(byUser: boolean, bySchedule = false): void {
     if (!byUser) this.restarts += 1;
     this.byUser = byUser;
+    this.bySchedule = bySchedule;
     this.pid = null;
     this.enter('starting');
     this.effect({ kind: 'spawn' });
@@ -364,6 +434,14 @@ export class Machine {
   private changePolicy(policy: MachinePolicy): void {
     const before = this.policy;
     this.policy = policy;
+    if (this.state === 'scheduled' && policy.job?.scheduled !== true) {
+      // No schedule to wait for any more (Schedule or Type oneshot removed): the job is done with.
+      this.setDesired('stopped', 'completed');
+      this.enter('stopped');
+      this.emit({ type: 'stopped' });
+      return;
+    }
+    if (policy.job) return; // (a job has no readiness to wait for)
     if (this.state !== 'starting' || this.pid === null) return;
     if (
       policy.readiness === before.readiness &&
@@ -436,6 +514,52 @@ export class Machine {
     if (this.pgid !== null) this.effect({ kind: 'signal_group', pgid: this.pgid, signal, reason });
   }
 
+  /** A job's process ended: the run's outcome is its exit status; its group is cleaned, then the outcome answered. */
+  private onJobExit(code: number | null, signal: string | null, unknown: boolean): void {
+    this.clearRunTimers();
+    const took = `after ${this.now - this.startedAt} ms`;
+    // An adopted job's exit status cannot be known: it is not run again (a job may not be safe to repeat).
+    if (unknown) this.outcome = { ok: true, message: `ended ${took} (how is not known: it was adopted)` };
+    else if (code === 0 && signal === null) this.outcome = { ok: true, message: `completed (exit 0) ${took}` };
+    else this.outcome = { ok: false, message: `failed: exited ${describeExit(code, signal)} ${took}` };
+    if (this.outcome.ok) this.failures = 0;
+    else this.failures += 1;
+    this.recordExit(code, signal, false, unknown);
+    this.enter('stopping');
+    this.phase = 'cleanup';
+    this.effect({ kind: 'watch_group', pgid: this.pgid! });
+  }
+
+  /** A due run while the last one still runs (or waits to be retried): kept waiting once (queue), else skipped. */
+  private overlapped(at: number): void {
+    const job = this.policy.job;
+    if (!job?.scheduled || this.desired !== 'running') return;
+    if (job.overlap === 'queue' && !this.queued) {
+      this.queued = true;
+      return;
+    }
+    this.emit({ type: 'run_skipped', pid: this.pid, detail: { due: iso(at), overlap: job.overlap } });
+  }
+
+  /**
+   * A job's run is over and its group gone: its outcome answers the start. A queued run starts now; a
+   * failure goes to the restart policy; a success leaves it `scheduled` (a Schedule) or done: wanted
+   * stopped, cause `completed`, so that nothing starts it again.
+   */
+  private endRun(outcome: { ok: boolean; message: string }): void {
+    this.settle('up', outcome.ok, outcome.message);
+    if (this.queued) {
+      this.queued = false;
+      this.spawnForUser(true);
+    } else if (!outcome.ok) this.decideRestart();
+    else if (this.policy.job?.scheduled === true) this.enter('scheduled');
+    else {
+      this.setDesired('stopped', 'completed', false);
+      this.enter('stopped');
+      this.emit({ type: 'stopped' });
+    }
+  }
+
   /** The service exited while wanted running: count it, then clean its group before anything else. */
   private onExitUnasked(code: number | null, signal: string | null, unknown: boolean): void {
     this.clearRunTimers();
@@ -454,7 +578,9 @@ export class Machine {
   private recordExit(code: number | null, signal: string | null, requested: boolean, unknown = false): void {
     this.lastExit = { code, signal, at: iso(this.now) };
     const detail: EventDetails['exited'] = { uptimeMs: this.now - this.startedAt, requested };
-    if (unknown) detail.unknown = true; // an adopted process is not our child: how it ended is not known
+    if (unknown)
+      detail.unknown = true; // an adopted process is not our child: how it ended is not known
+    else if (this.policy.job && this.outcome !== null) detail.outcome = this.outcome.ok ? 'success' : 'failure';
     this.emit({ type: 'exited', pid: this.pid, code, signal, detail });
     this.pid = null;
   }
@@ -464,6 +590,8 @@ export class Machine {
     this.effect({ kind: 'clear_timer', timer: 'kill' });
     this.phase = null;
     this.pgid = null;
+    const outcome = this.outcome;
+    this.outcome = null;
     if (this.desired === 'stopped') {
       this.enter('stopped');
       this.emit({ type: 'stopped' });
@@ -472,7 +600,9 @@ export class Machine {
     } else if (this.startAfterStop) {
       this.startAfterStop = false;
       this.settle('down', true, 'stopped');
-      this.spawnForUser();
+      this.spawnForUser(this.bySchedule);
+    } else if (outcome !== null) {
+      this.endRun(outcome);
     } else {
       this.decideRestart(); // what an exited service left is gone: restart by policy
     }
@@ -516,11 +646,12 @@ export class Machine {
     this.effect({ kind: 'clear_timer', timer: 'restart' });
   }
 
-  private setDesired(desired: DesiredState, cause: DesiredCause): void {
+  /** `answer`: a start still waiting is answered that it was stopped (a job done has answered it already). */
+  private setDesired(desired: DesiredState, cause: DesiredCause, answer = true): void {
     if (this.desired === desired) return;
     this.desired = desired;
     this.emit({ type: 'desired', detail: this.byController ? { desired, cause, by: 'controller' } : { desired, cause } });
-    if (desired === 'stopped') this.settle('up', false, 'stopped by a later command');
+    if (desired === 'stopped' && answer) this.settle('up', false, 'stopped by a later command');
   }
 
   private exit(): void {

@@ -24,6 +24,7 @@ import { ListenSockets } from './listen-sockets.js';
 import { HealthChecks } from './health-checks.js';
 import { Watchdog } from './watchdog.js';
 import { Limits } from './limits.js';
+import type { Schedule } from './schedule.js';
 
 export interface Identity {
   instance: string;
@@ -80,6 +81,9 @@ export class Supervisor {
   private readonly watchdog: Watchdog;
   private readonly limits: Limits;
   private statusScheduled = false;
+  /** Schedule (a oneshot job's runs) or CronRestart (a long-running service's restarts), once loaded; its text. */
+  private schedule: Schedule | null = null;
+  private scheduleText: string | null = null;
   /** The variables the environment files gave at the service's last start (its scripts get them too). */
   private fileVars: Record<string, string> = {};
   private statusFailing = false;
@@ -150,6 +154,7 @@ export class Supervisor {
     this.stderr.open(previous?.pipes?.stderr ?? null);
     this.readiness.open();
     this.listen.open();
+    this.configureSchedule();
     this.scheduleStatus();
   }
 
@@ -188,6 +193,8 @@ export class Supervisor {
   /** Close everything; each part on its own, so that one failing leaves none of the others open. */
   close(): void {
     for (const t of this.timers.values()) t.clear();
+    this.scheduleText = null;
+    this.schedule?.close();
     this.groupWatch?.clear();
     this.adoptedWatch?.clear();
     for (const part of [this.health, this.limits, this.meter, this.stdout, this.stderr, this.actions, this.readiness, this.listen]) {
@@ -201,11 +208,13 @@ export class Supervisor {
 
   // ---- commands ----------------------------------------------------------------------------------
 
-  command(kind: 'start' | 'stop' | 'restart' | 'shutdown', byController = false): Promise<CommandOutcome> {
+  /** `resume` (a start): the controller's reconciliation; a scheduled job's schedule goes on, without a run now. */
+  command(kind: 'start' | 'stop' | 'restart' | 'shutdown', byController = false, resume = false): Promise<CommandOutcome> {
     const want = kind === 'start' || kind === 'restart' ? 'up' : 'down';
     return new Promise((resolve) => {
       this.waiters[want].push(resolve);
-      this.input(byController ? { kind, byController } : { kind });
+      const input: Input = kind === 'start' && resume ? { kind, byController, resume } : { kind, byController };
+      this.input(input);
     });
   }
 
@@ -307,6 +316,7 @@ export class Supervisor {
     this.health.configure(settings);
     this.watchdog.configure(settings);
     this.limits.configure(settings);
+    this.configureSchedule();
     if (before.sampleInterval !== settings.sampleInterval) this.meter.setInterval(settings.sampleInterval * 1000);
     this.queue.resize(settings.ringbufferSize, settings.journalMaxEvents);
     const changed = (keys: (keyof BuddySettings)[]): boolean => keys.some((k) => before[k] !== settings[k]);
@@ -363,7 +373,36 @@ export class Supervisor {
       ...(this.readiness.notify === null ? {} : { notify: this.readiness.notify }),
       ...(this.listen.status === null ? {} : { listen: this.listen.status }),
       health: this.health.status,
+      ...(this.scheduleText === null ? {} : { nextRun: this.schedule?.next == null ? null : isoTime(this.schedule.next) }),
     };
+  }
+
+  /**
+   * Schedule for a oneshot job, CronRestart for a long-running service: its module (and croner) loaded
+   * at first need, so that no other buddy pays for it. A changed text begins anew from now.
+   */
+  private configureSchedule(): void {
+    const s = this.settings;
+    const text = s.serviceType === 'oneshot' ? s.schedule : s.cronRestart;
+    if (text === this.scheduleText) return;
+    this.scheduleText = text;
+    this.schedule?.close();
+    this.schedule = null;
+    if (text === null) return;
+    import('./schedule.js').then(
+      ({ Schedule }) => {
+        if (this.scheduleText !== text) return; // changed (or closed) meanwhile
+        try {
+          this.schedule = new Schedule(text, this.clock, (at) => this.input({ kind: 'due', at }));
+        } catch (err) {
+          this.log(`${(err as Error).message}: not kept`);
+          return;
+        }
+        this.schedule.set(this.machine.snapshot().desired === 'running');
+        this.scheduleStatus();
+      },
+      (err: Error) => this.log(`cannot load the schedule's module: ${err.message}`),
+    );
   }
 
   // ---- the input loop ----------------------------------------------------------------------------
@@ -392,6 +431,8 @@ export class Supervisor {
     this.limits.follow(snapshot);
     // Stopped or given up: Listen's sockets are closed, so that connections are refused, not left waiting.
     if (snapshot.state === 'stopped' || snapshot.state === 'failed') this.listen.idle();
+    // A schedule is kept while the service is wanted running: `upk stop` pauses it, `upk start` resumes it.
+    this.schedule?.set(snapshot.desired === 'running');
     this.scheduleStatus();
   }
 

@@ -103,7 +103,7 @@ function statements(db: Database.Database) {
       `SELECT json_extract(e.detail, '$.desired') AS desired FROM events e JOIN services s ON s.uuid = e.service_uuid
        WHERE e.service_uuid = ? AND e.type = 'desired' AND e.time > s.modified
          AND ((json_extract(e.detail, '$.by') = 'controller' AND json_extract(e.detail, '$.cause') = 'command')
-           OR json_extract(e.detail, '$.cause') IN ('unhealthy', 'limit', 'timeout'))
+           OR json_extract(e.detail, '$.cause') IN ('unhealthy', 'limit', 'timeout', 'completed'))
        ORDER BY e.time DESC, e.id DESC LIMIT 1`,
     ),
     setDesired: db.prepare<[desired: DesiredState, modified: number, uuid: string]>(

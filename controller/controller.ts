@@ -255,7 +255,8 @@ export class Controller {
     const control: ServiceControl = new ServiceControl({
       services,
       attach: (entry) => buddies.linkOf(entry),
-      command: (entry, command) => buddies.call(entry, command, { controller: true }),
+      command: (entry, command, resume) =>
+        buddies.call(entry, command, resume === true ? { controller: true, resume } : { controller: true }),
       reload: (entry) => buddies.call(entry, 'reload', {}),
       setDesired,
       publishStatus,

@@ -27,7 +27,7 @@ export const WRITE_RETRY_MAX_MS = 10_000;
 const ACTIVE_STATES: ReadonlySet<BuddyStatus['state']> = new Set(['starting', 'stopping', 'backoff']);
 
 /** Causes of a desired state the buddy decides itself (not a command): the controller records it too. */
-const BUDDY_CAUSES: ReadonlySet<string> = new Set(['timeout', 'unhealthy', 'limit']);
+const BUDDY_CAUSES: ReadonlySet<string> = new Set(['timeout', 'unhealthy', 'limit', 'completed']);
 
 export class Poller {
   /** Cancels the next scheduled round. */
@@ -46,7 +46,7 @@ export class Poller {
   private retryTimer: Timer | null = null;
   /** Called with each fresh status (for live views). */
   onStatus: (entry: ServiceEntry, status: BuddyStatus) => void = () => undefined;
-  /** Called with a desired state a buddy chose itself (MaxRunTime, a health check, a limit), once stored. */
+  /** Called with a desired state a buddy chose itself (MaxRunTime, a health check, a limit, a job done), once stored. */
   onBuddyDesired: (entry: ServiceEntry, desired: DesiredState) => void = () => undefined;
   /** Called when the database refuses a buddy's events for another reason than being unwritable. */
   onRefused: (batch: EventBatch, err: unknown) => void = () => undefined;

@@ -162,7 +162,10 @@ export class RunLedger {
     const run = this.s.byPid.get(uuid, e.pid, e.time);
     if (!run || (run.ended !== null && run.outcome !== 'lost')) return;
     if (run.ended !== null) this.hours.up(uuid, run.started, run.ended, -1); // its provisional end
-    const outcome = detailOf(e, 'exited').requested === true ? 'stopped' : 'failed';
+    // A oneshot job's run says how it went: one that succeeded ended as meant (stopped); one that failed
+    // (MaxRunTime too, whose exit was asked for) failed. Any other exit nobody asked for is a failure.
+    const d = detailOf(e, 'exited');
+    const outcome = d.outcome === 'success' ? 'stopped' : d.outcome === 'failure' || d.requested !== true ? 'failed' : 'stopped';
     this.s.close.run(e.time, outcome, e.code ?? null, e.signal ?? null, eventId, run.id);
     this.hours.up(uuid, run.started, e.time, 1);
     if (outcome === 'failed') this.failed(uuid, run.id, e.time);

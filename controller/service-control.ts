@@ -25,8 +25,11 @@ export interface ControlParts {
   readonly services: Pick<ServiceTable, 'all' | 'get'>;
   /** Make sure the service has a buddy: the bound one, else one attached (connect, else launch). */
   attach(entry: ServiceEntry): Promise<unknown>;
-  /** Send a command to the service's buddy (one is attached when none is bound). */
-  command(entry: ServiceEntry, command: 'start' | 'stop' | 'restart'): Promise<CommandOutcome>;
+  /**
+   * Send a command to the service's buddy (one is attached when none is bound); `resume`, a start that
+   * reconciliation asks for (a scheduled job's schedule goes on, without a run now).
+   */
+  command(entry: ServiceEntry, command: 'start' | 'stop' | 'restart', resume?: boolean): Promise<CommandOutcome>;
   /** Run the service's reload script (one is attached when none is bound). */
   reload(entry: ServiceEntry): Promise<ActionResult>;
   /** Record and publish a new desired state. */
@@ -46,11 +49,14 @@ export class ServiceControl {
 
   constructor(private readonly parts: ControlParts) {}
 
-  /** Start a service once its prerequisites run; one start at a time per service (shared by all who ask). */
-  start(entry: ServiceEntry, chain: ReadonlySet<ServiceEntry> = new Set()): Promise<StartOutcome> {
+  /**
+   * Start a service once its prerequisites run; one start at a time per service (shared by all who ask).
+   * `resume`: reconciliation's start, of what was wanted running (a scheduled job is not run now).
+   */
+  start(entry: ServiceEntry, chain: ReadonlySet<ServiceEntry> = new Set(), resume = false): Promise<StartOutcome> {
     let p = this.inFlight.get(entry);
     if (!p) {
-      p = this.run(entry, chain)
+      p = this.run(entry, chain, resume)
         .then((o) => {
           if (!o.ok) this.parts.log.warn(`${entry.config.id}: not started: ${o.message}`);
           return o;
@@ -94,7 +100,7 @@ export class ServiceControl {
   startDue(entries: ServiceEntry[]): Promise<StartOutcome[]> {
     return this.startMany(
       entries.filter((e) => e.startDue),
-      (e) => this.start(e),
+      (e) => this.start(e, new Set(), true),
     );
   }
 
@@ -155,14 +161,14 @@ export class ServiceControl {
       .filter((d) => d !== entry && isUp(d) && this.groups(d, graph).some((g) => g.providers.includes(entry)));
   }
 
-  private async command(entry: ServiceEntry, command: 'start' | 'stop' | 'restart'): Promise<CommandOutcome> {
-    const outcome = await this.parts.command(entry, command);
+  private async command(entry: ServiceEntry, command: 'start' | 'stop' | 'restart', resume = false): Promise<CommandOutcome> {
+    const outcome = await this.parts.command(entry, command, resume);
     entry.observe(outcome.status);
     this.parts.publishStatus(entry);
     return outcome;
   }
 
-  private async run(entry: ServiceEntry, chain: ReadonlySet<ServiceEntry>): Promise<StartOutcome> {
+  private async run(entry: ServiceEntry, chain: ReadonlySet<ServiceEntry>, resume: boolean): Promise<StartOutcome> {
     const blocking = this.conflicts(entry).filter(isActive);
     if (blocking.length > 0) {
       return { ok: false, message: `conflicts with ${blocking.map((e) => e.config.id).join(', ')}, which runs: stop it first` };
@@ -190,7 +196,7 @@ export class ServiceControl {
     // reach a buddy stays due: the buddy attached later starts it).
     await this.parts.attach(entry);
     entry.startSent();
-    return this.command(entry, 'start');
+    return this.command(entry, 'start', resume);
   }
 
   /** The services as the dependency rules see them, and the way back to each entry. */

@@ -204,5 +204,6 @@ export function serviceStatus(e: ServiceEntry): ServiceStatus {
     unsupervised: e.unsupervised,
     ...(reachable && running && s?.notify?.status ? { statusText: s.notify.status } : {}),
     ...(reachable && s?.listen ? { listen: s.listen } : {}),
+    ...(reachable && s?.nextRun ? { nextRun: s.nextRun } : {}),
   };
 }

@@ -16,6 +16,8 @@ export interface BucketSums {
   restarts: number[];
   /** Failures (exits nobody asked for, starts that could not execute) ended in the bucket. */
   failures: number[];
+  /** Runs ended in the bucket, however (stopped, failed, could not start; not the runs whose end was lost). */
+  ended: number[];
   /** Milliseconds some run of the service was up in the bucket. */
   upMs: number[];
   /** Failures in the bucket whose service ran again, and the milliseconds until it did. */
@@ -46,6 +48,7 @@ export function emptySums(n: number): BucketSums {
   return {
     restarts: zeros(),
     failures: zeros(),
+    ended: zeros(),
     upMs: zeros(),
     repairs: zeros(),
     repairMs: zeros(),
@@ -93,6 +96,11 @@ export function computeSeries(metric: TrendMetric, s: BucketSums, knownFrom: num
     case 'failures': {
       const counts = s[metric];
       return { points: each((i) => counts[i]!), total: sum(counts) };
+    }
+    case 'failrate': {
+      // Of the runs that ended, the share that failed: a job's runs, or a service's.
+      const pct = (f: number, e: number): number | null => nullIf0(e, round((f / e) * 100, 3));
+      return { points: each((i) => pct(s.failures[i]!, s.ended[i]!)), total: pct(sum(s.failures), sum(s.ended)) };
     }
     case 'uptime': {
       const pct = (up: number, k: number): number | null => nullIf0(k, round((up / k) * 100, 3));

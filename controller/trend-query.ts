@@ -39,6 +39,7 @@ type Metric = TrendMetric;
 const USES: Record<Metric, (keyof BucketSums)[]> = {
   restarts: ['restarts'],
   failures: ['failures'],
+  failrate: ['failures', 'ended'],
   uptime: ['upMs'],
   mtbf: ['upMs', 'failures'],
   mttr: ['repairs'],
@@ -66,6 +67,9 @@ function statements(db: Database.Database) {
         WHERE service_uuid = @uuid AND started >= @start AND started < @end AND cause = 'restart' GROUP BY k`),
     failures: db.prepare<RunParams, BucketRow>(`SELECT ${bucket('ended')} AS k, count(*) AS n FROM runs
         WHERE service_uuid = @uuid AND started >= @lo AND started < @end AND ${FAILED} AND ended >= @start AND ended < @end GROUP BY k`),
+    ended: db.prepare<RunParams, BucketRow>(`SELECT ${bucket('ended')} AS k, count(*) AS n FROM runs
+        WHERE service_uuid = @uuid AND started >= @lo AND started < @end AND outcome IN ('stopped', 'failed', 'spawn_failed')
+          AND ended >= @start AND ended < @end GROUP BY k`),
     upWithin: db.prepare<RunParams, BucketRow>(`SELECT ${bucket('s')} AS k, sum(e - s) AS n FROM (${UP_SPAN})
         WHERE e > s AND ${bucket('s')} = ${bucket('e - 1')} GROUP BY k`),
     upAcross: db.prepare<RunParams, { s: number; e: number }>(
@@ -177,7 +181,8 @@ export class TrendQueries {
   private runSums(metric: Metric, uuid: string, r: Range, sums: BucketSums, hourly: boolean): void {
     const uses = USES[metric];
     if (!uses.some((k) => k === 'restarts' || k === 'failures' || k === 'upMs' || k === 'repairs')) return;
-    if (hourly) return this.hourlySums(uuid, r, sums);
+    // (the hourly sums do not count ended runs: a failure rate counts the runs themselves)
+    if (hourly && !uses.includes('ended')) return this.hourlySums(uuid, r, sums);
     const lo = this.s.lo.get({ uuid, start: r.start })?.t ?? r.start;
     const p: RunParams = { uuid, start: r.start, end: r.end, bucket: r.bucketMs, lo, now: r.now };
     const add = (counts: Database.Statement<[RunParams], BucketRow>, into: number[], ms?: number[]): void => {
@@ -188,6 +193,7 @@ export class TrendQueries {
     };
     if (uses.includes('restarts')) add(this.s.restarts, sums.restarts);
     if (uses.includes('failures')) add(this.s.failures, sums.failures);
+    if (uses.includes('ended')) add(this.s.ended, sums.ended);
     if (uses.includes('upMs')) {
       add(this.s.upWithin, sums.upMs);
       for (const x of this.s.upAcross.all(p)) spreadUp(sums.upMs, r, x.s, x.e);

@@ -37,15 +37,18 @@ const SIGNAL_HINTS: Record<string, string> = {
 export function describeEvent(e: ServiceEvent): string {
   const ms = (v: number | undefined): string => (v !== undefined ? formatDuration(v) : '?');
   switch (e.type) {
-    case 'spawned':
-      return `${detailOf(e, 'spawned').restart === true ? 'restarted automatically' : 'started'} (pid ${e.pid})`;
+    case 'spawned': {
+      const d = detailOf(e, 'spawned');
+      return `${d.restart === true ? 'restarted automatically' : d.scheduled === true ? 'started by its schedule' : 'started'} (pid ${e.pid})`;
+    }
     case 'adopted':
       return `taken over by a new buddy, still running (pid ${e.pid})`;
     case 'spawn_failed':
       return `could not be started: ${detailOf(e, 'spawn_failed').error ?? 'unknown error'}`;
     case 'exited': {
       const d = detailOf(e, 'exited');
-      return `${describeExit(e.code, e.signal, d.unknown === true)} after ${ms(d.uptimeMs)}${d.requested === true ? ', as asked' : ''}`;
+      const run = d.outcome === 'success' ? ': the run succeeded' : d.outcome === 'failure' ? ': the run failed' : '';
+      return `${describeExit(e.code, e.signal, d.unknown === true)} after ${ms(d.uptimeMs)}${d.requested === true ? ', as asked' : ''}${run}`;
     }
     case 'stopping':
       return detailOf(e, 'stopping').restart === true ? 'stopping, to restart' : 'stopping';
@@ -99,6 +102,13 @@ export function describeEvent(e: ServiceEvent): string {
       return `not ready within StartTimeout (${ms(detailOf(e, 'start_timeout').timeoutMs)}): a failure`;
     case 'timed_out':
       return `ran longer than MaxRunTime (${ms(detailOf(e, 'timed_out').maxRunTimeMs)}): stopped`;
+    case 'run_skipped': {
+      const d = detailOf(e, 'run_skipped');
+      const why = d.overlap === 'queue' ? 'a run already waited for the last one (ScheduleOverlap queue)' : 'the last run still ran';
+      return `the run due at ${d.due !== undefined ? utcTime(d.due) : '?'} was skipped: ${why}`;
+    }
+    case 'cron_restart':
+      return `restarted by CronRestart (due at ${(detailOf(e, 'cron_restart').due ?? '?').replace(/^(.{10})T(.{8}).*$/, '$1 $2 UTC')})`;
     case 'unhealthy': {
       const d = detailOf(e, 'unhealthy');
       const act = d.action === 'restart' ? ': restarted' : d.action === 'stop' ? ': stopped' : '';
@@ -147,6 +157,9 @@ export function describeFailure(story: FailureStory, now = Date.now()): string[]
     let exit = `How: it ${describeExit(f.run.code, f.run.signal, exited.unknown === true)} after ${formatDuration(uptime)}; nobody had asked it to stop.`;
     if (unwell) {
       exit = `How: its buddy stopped it (${unwell.key} ${unwell.action}) after ${formatDuration(uptime)}; it ${describeExit(f.run.code, f.run.signal)}.`;
+    } else if (exited.requested === true && exited.outcome === 'failure') {
+      // A oneshot job's run that MaxRunTime ended: the stop was its buddy's, and the run failed.
+      exit = `How: the job's run took longer than MaxRunTime, and its buddy stopped it after ${formatDuration(uptime)}; it ${describeExit(f.run.code, f.run.signal)}.`;
     } else if (f.run.signal) {
       const sent = f.signals.find((s) => s.signal === f.run.signal);
       exit += sent

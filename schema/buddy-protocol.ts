@@ -1,5 +1,5 @@
 // The controller↔buddy protocol: JSON frames (see codec.ts), request ids, one definition for both ends.
-import type { HealthSettings, ReadinessSettings } from './config/types.js';
+import type { HealthSettings, ReadinessSettings, ScheduleSettings } from './config/types.js';
 import { HELLO_DEADLINE_MS, type Handshake, type NotificationValidators, type Validators } from './rpc.js';
 import type { EnvFileRef } from './env-file.js';
 import { EVENT_TYPE_NAMES, USAGE_RECORD, type ActionResult, type BuddyEvent, type BuddyStatus } from './records.js';
@@ -24,7 +24,7 @@ export function fitBatch(events: BuddyEvent[]): BuddyEvent[] {
 }
 
 /** buddy.json: everything the buddy needs, written by the controller (the health checks and limits too). */
-export interface BuddySettings extends HealthSettings, ReadinessSettings {
+export interface BuddySettings extends HealthSettings, ReadinessSettings, ScheduleSettings {
   settingsVersion: 1;
   service: string;
   uuid: string;
@@ -92,9 +92,14 @@ export interface CommandOutcome {
   status: BuddyStatus;
 }
 
-/** The params of start, stop, restart and shutdown. */
+/**
+ * The params of start, stop, restart and shutdown. `resume` (a start only): the controller's
+ * reconciliation asks for the desired state again, as after a new buddy: a scheduled job's schedule
+ * goes on, and it is not run now.
+ */
 export interface CommandParams {
   controller?: boolean;
+  resume?: boolean;
 }
 
 export interface BuddyMethods {
@@ -124,8 +129,10 @@ const none = (p: unknown): Record<string, never> => {
 };
 
 const command = (p: unknown): CommandParams => {
-  const controller = optBool(asObject(p), 'controller');
-  return controller === undefined ? {} : { controller };
+  const o = asObject(p);
+  const controller = optBool(o, 'controller');
+  const resume = optBool(o, 'resume');
+  return { ...(controller === undefined ? {} : { controller }), ...(resume === undefined ? {} : { resume }) };
 };
 
 export const buddyValidators: Validators<BuddyMethods> = {

@@ -153,12 +153,13 @@ export interface SubscribeParams extends EventMatch {
 }
 
 /** What `upk trend` can chart. */
-export const TREND_METRICS = ['restarts', 'failures', 'uptime', 'mtbf', 'mttr', 'cpu', 'rss', 'unhealthy'] as const;
+export const TREND_METRICS = ['restarts', 'failures', 'failrate', 'uptime', 'mtbf', 'mttr', 'cpu', 'rss', 'unhealthy'] as const;
 export type TrendMetric = (typeof TREND_METRICS)[number];
 /** The unit of each metric's values. */
 export const TREND_UNITS: Readonly<Record<TrendMetric, 'count' | 'percent' | 'seconds' | 'bytes'>> = {
   restarts: 'count',
   failures: 'count',
+  failrate: 'percent',
   uptime: 'percent',
   mtbf: 'seconds',
   mttr: 'seconds',

@@ -12,11 +12,15 @@ export type EventDetails = {
   buddy_exiting: { reason: 'shutdown' };
   /** `by`: a controller sent the command. */
   desired: { desired: DesiredState; cause: DesiredCause; by?: 'controller' };
-  spawned: { restart: boolean };
+  /** `scheduled`: the Schedule started this run (or it is the start after a CronRestart). */
+  spawned: { restart: boolean; scheduled?: true };
   adopted: { startedAt: string; desired: DesiredState };
   spawn_failed: { error: string; restart: boolean };
-  /** `unknown`: an adopted process ended, how is not known; `lastOutput`: only for an exit nobody asked for. */
-  exited: { uptimeMs: number; requested: boolean; unknown?: true; lastOutput?: LastOutput };
+  /**
+   * `unknown`: an adopted process ended, how is not known; `lastOutput`: only for an exit nobody asked for;
+   * `outcome`: a oneshot job's run (exit 0 succeeds; another exit, a signal or MaxRunTime fails).
+   */
+  exited: { uptimeMs: number; requested: boolean; unknown?: true; lastOutput?: LastOutput; outcome?: RunOutcome };
   stopping: { restart: boolean };
   /** `escaped`: the marked processes outside the group that got it too, when there were any. */
   signal_sent: { group: boolean; reason: SignalSentReason; escaped?: number[] };
@@ -37,10 +41,15 @@ export type EventDetails = {
   unhealthy: { check: string; failures: number; output: string; action: UnwellAction };
   healthy: { check: string };
   limit_exceeded: { limit: LimitName; value: number; max: number; action: UnwellAction };
+  /** `overlap`: the ScheduleOverlap in force (with queue, a run already waited). */
+  run_skipped: { due: string; overlap: 'skip' | 'queue' };
+  cron_restart: { due: string };
 };
 
 /** Why the desired state changed: a command, a shutdown, an adopted process's, or the buddy's own watching. */
-export type DesiredCause = 'command' | 'shutdown' | 'adopted' | 'unhealthy' | 'limit' | 'timeout';
+export type DesiredCause = 'command' | 'shutdown' | 'adopted' | 'unhealthy' | 'limit' | 'timeout' | 'completed';
+/** How a oneshot job's run ended. */
+export type RunOutcome = 'success' | 'failure';
 /** How a service said it is ready (the `Ready…` keys, docs/configuration.md). */
 export type ReadyHow = 'ReadyFd' | 'notify' | 'ReadyLine' | 'probe';
 /** What the buddy does with a service a health check or a limit finds not working. */
@@ -87,11 +96,15 @@ const isAction = oneOf('restart', 'stop', 'none');
 export const DETAIL_FIELDS: { readonly [T in EventType]: FieldGuards<EventDetails[T]> } = {
   buddy_started: { version: isString },
   buddy_exiting: { reason: oneOf('shutdown') },
-  desired: { desired: isDesired, cause: oneOf('command', 'shutdown', 'adopted', 'unhealthy', 'limit', 'timeout'), by: oneOf('controller') },
-  spawned: { restart: isBoolean },
+  desired: {
+    desired: isDesired,
+    cause: oneOf('command', 'shutdown', 'adopted', 'unhealthy', 'limit', 'timeout', 'completed'),
+    by: oneOf('controller'),
+  },
+  spawned: { restart: isBoolean, scheduled: isTrue },
   adopted: { startedAt: isString, desired: isDesired },
   spawn_failed: { error: isString, restart: isBoolean },
-  exited: { uptimeMs: isNumber, requested: isBoolean, unknown: isTrue, lastOutput: isLastOutput },
+  exited: { uptimeMs: isNumber, requested: isBoolean, unknown: isTrue, lastOutput: isLastOutput, outcome: oneOf('success', 'failure') },
   stopping: { restart: isBoolean },
   signal_sent: { group: isBoolean, reason: oneOf('stop', 'escalation', 'cleanup', 'user'), escaped: isPids },
   stopped: {},
@@ -110,6 +123,8 @@ export const DETAIL_FIELDS: { readonly [T in EventType]: FieldGuards<EventDetail
   unhealthy: { check: isString, failures: isNumber, output: isString, action: isAction },
   healthy: { check: isString },
   limit_exceeded: { limit: oneOf('MaxMemory', 'MaxCPU', 'ActivityTimeout'), value: isNumber, max: isNumber, action: isAction },
+  run_skipped: { due: isString, overlap: oneOf('skip', 'queue') },
+  cron_restart: { due: isString },
 };
 
 /** What `detailOf` reads: any event, as stored, received or given to clients. */

@@ -8,11 +8,23 @@
  * - `stopping`: a stop is in progress, or what an exited service left in its process group is being
  *   cleaned up before the next start.
  * - `backoff`: the service exited and waits for its restart (rate limit or runaway hold; see `hold`).
- * - `failed`: it failed `MaxConsecutiveFailures` times in a row; upkeeper gave up until a user starts it.
+ * - `failed`: it failed `MaxConsecutiveFailures` times in a row; upkeeper gave up until a user starts it
+ *   (a scheduled job: or until its next scheduled run).
+ * - `scheduled`: a oneshot job with a Schedule, between runs: it waits for its next run (`nextRun`).
  * - `unknown`: the controller cannot reach the service's buddy.
  * - `waiting`: a start waits for the service's prerequisites to run (see `waitingFor`).
  */
-export const SERVICE_STATES = ['stopped', 'waiting', 'starting', 'running', 'stopping', 'backoff', 'failed', 'unknown'] as const;
+export const SERVICE_STATES = [
+  'stopped',
+  'waiting',
+  'starting',
+  'running',
+  'stopping',
+  'backoff',
+  'failed',
+  'scheduled',
+  'unknown',
+] as const;
 export type ServiceState = (typeof SERVICE_STATES)[number];
 
 /** What the user wants: the service kept running, or kept stopped. */
@@ -88,6 +100,8 @@ export interface BuddyStatus {
   notify?: NotifyState;
   /** Listen: the process that holds the service's sockets, and their addresses (absent without Listen, or before they are held). */
   listen?: { holder: number; addresses: string[] };
+  /** When its Schedule runs it next, or CronRestart restarts it (ISO 8601 UTC); null while paused (absent without either). */
+  nextRun?: string | null;
 }
 
 /** What a Type notify service said (sd_notify): STATUS=, MAINPID=, STOPPING=1, and when WATCHDOG=1 last came. */
@@ -140,6 +154,8 @@ export interface ServiceStatus {
   statusText?: string;
   /** Listen: the process that holds its sockets, and their addresses, while they are held and its buddy is reachable. */
   listen?: { holder: number; addresses: string[] };
+  /** When its Schedule runs it next, or CronRestart restarts it (ISO 8601 UTC), while that is active and its buddy reachable. */
+  nextRun?: string;
 }
 
 /** Why a service has no buddy: the last launch's error, since when launches fail, how many did. */
@@ -155,11 +171,12 @@ export const EVENT_TYPES = {
   buddy_started: 'a buddy started supervising the service (pid: the buddy)',
   buddy_exiting: 'the buddy is exiting (detail.reason)',
   desired: 'the desired state changed (detail.desired, detail.cause; detail.by: controller when a controller sent the command)',
-  spawned: 'the service was started (pid: the new process, also its process group and session)',
+  spawned:
+    'the service was started (pid: the new process, also its process group and session; detail.scheduled: by its Schedule or CronRestart)',
   adopted: 'a new buddy took over a service still running from a lost buddy (pid; proven by its start time)',
   spawn_failed: 'the start script could not be executed (detail.error)',
   exited:
-    'the service exited (code or signal; both null when unknown: detail.unknown for an adopted process); detail.uptimeMs, detail.requested, and for an exit nobody asked for detail.lastOutput: the last lines it wrote',
+    "the service exited (code or signal; both null when unknown: detail.unknown for an adopted process); detail.uptimeMs, detail.requested, and for an exit nobody asked for detail.lastOutput: the last lines it wrote; detail.outcome: a oneshot job run's success or failure",
   stopping: 'a stop began (pid: the service)',
   signal_sent: 'the buddy sent a signal (signal; detail.group, detail.reason: stop, escalation, cleanup or user)',
   stopped: 'the service and everything left in its process group are gone',
@@ -176,12 +193,15 @@ export const EVENT_TYPES = {
   ready: 'the service said it is ready (detail.how: ReadyFd, notify, ReadyLine or probe; detail.afterMs since its start): it is running',
   start_timeout:
     'the service was not ready within StartTimeout (detail.timeoutMs): a failure, it is stopped and the restart policy applies',
-  timed_out: 'the service ran longer than MaxRunTime (detail.maxRunTimeMs): it is stopped',
+  timed_out: 'the service ran longer than MaxRunTime (detail.maxRunTimeMs): it is stopped (a oneshot job: the run failed)',
   unhealthy:
     'a health check failed HealthRetries times in a row (detail.check, detail.failures, detail.output: what it saw; detail.action: restart, stop or none)',
   healthy: 'a health check passes again after the service was unhealthy (detail.check)',
   limit_exceeded:
     'a limit was passed (detail.limit: MaxMemory, MaxCPU or ActivityTimeout; detail.value against detail.max; detail.action: restart, stop or none)',
+  run_skipped:
+    'a scheduled run of a oneshot job was skipped: the last run still ran (detail.due: its time; detail.overlap: ScheduleOverlap, queue when a run already waited)',
+  cron_restart: 'CronRestart restarts the service (detail.due: the time it was due)',
 } as const;
 export type EventType = keyof typeof EVENT_TYPES;
 export const EVENT_TYPE_NAMES = Object.keys(EVENT_TYPES) as EventType[];

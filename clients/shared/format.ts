@@ -61,8 +61,14 @@ export function unsupervisedLine(s: ServiceStatus): string | null {
   return u ? `! ${s.name}: unsupervised since ${u.since} (${u.attempts} failed buddy launches; still trying): ${u.reason}` : null;
 }
 
+/** Wanted running: running, or a scheduled job between its runs (its schedule is on). */
 export function inDesiredState(s: ServiceStatus): boolean {
-  return s.desired === 'running' ? s.state === 'running' : s.state === 'stopped';
+  return s.desired === 'running' ? s.state === 'running' || s.state === 'scheduled' : s.state === 'stopped';
+}
+
+/** When a Schedule or CronRestart is due next: "in 4m12s (2026-11-21 03:00:00 UTC)". */
+export function nextRunCell(iso: string, now = Date.now()): string {
+  return `in ${duration(Date.parse(iso) - now)} (${iso.slice(0, 10)} ${iso.slice(11, 19)} UTC)`;
 }
 
 /** 512 → "512B", 45613056 → "43.5M", 3.2e9 → "3.0G" (binary units, as top prints). */

@@ -1,6 +1,6 @@
 // How upk prints: aligned tables for people, JSON for programs (durations, sizes and states: shared/format.ts).
 import type { OutcomeItem, ServiceStatus } from '../../libclient/index.js';
-import { bytes, describeLastExit, duration, stateCell } from '../shared/format.js';
+import { bytes, describeLastExit, duration, nextRunCell, stateCell } from '../shared/format.js';
 
 export {
   bytes,
@@ -9,6 +9,7 @@ export {
   duration,
   healthLine,
   inDesiredState,
+  nextRunCell,
   problemLines,
   stateCell,
   unsupervisedLine,
@@ -58,9 +59,12 @@ export function table(header: string[], rows: string[][]): string {
   return [line(header), ...rows.map(line)].join('\n') + '\n';
 }
 
+/** The table of `upk list` and `upk status`; a NEXT RUN column when a service has a Schedule or CronRestart on. */
 export function statusTable(statuses: ServiceStatus[], now = Date.now()): string {
+  const next = statuses.some((s) => s.nextRun !== undefined);
+  const header = ['NAME', 'STATE', 'DESIRED', 'PID', 'UPTIME', 'RESTARTS', 'CPU', 'MEM', 'LAST EXIT', ...(next ? ['NEXT RUN'] : [])];
   return table(
-    ['NAME', 'STATE', 'DESIRED', 'PID', 'UPTIME', 'RESTARTS', 'CPU', 'MEM', 'LAST EXIT'],
+    header,
     statuses.map((s) => [
       s.name,
       stateCell(s),
@@ -71,6 +75,7 @@ export function statusTable(statuses: ServiceStatus[], now = Date.now()): string
       s.usage ? `${s.usage.cpu.toFixed(1)}%` : '-',
       s.usage ? bytes(s.usage.rss) : '-',
       describeLastExit(s.lastExit, now),
+      ...(next ? [s.nextRun ? nextRunCell(s.nextRun, now) : '-'] : []),
     ]),
   );
 }

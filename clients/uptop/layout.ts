@@ -99,6 +99,7 @@ export function stateColour(s: ServiceStatus): string {
     case 'unknown':
       return 'magenta';
     case 'waiting':
+    case 'scheduled':
       return 'cyan';
     default:
       return 'yellow';

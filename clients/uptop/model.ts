@@ -7,7 +7,7 @@ export const SORT_KEYS = ['name', 'state', 'pid', 'uptime', 'restarts', 'exit', 
 export type SortKey = (typeof SORT_KEYS)[number];
 
 /** The order of states when sorting by state: trouble first. */
-const STATE_ORDER = ['failed', 'backoff', 'unknown', 'stopping', 'starting', 'waiting', 'running', 'stopped'];
+const STATE_ORDER = ['failed', 'backoff', 'unknown', 'stopping', 'starting', 'waiting', 'running', 'scheduled', 'stopped'];
 
 export type ControllerState = { state: 'connecting' } | { state: 'up'; info: ControllerInfo } | { state: 'gone'; since: number };
 

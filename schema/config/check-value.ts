@@ -11,6 +11,8 @@ import { checkActions, checkEnvironment, checkList } from './check-objects.js';
 import { parseDuration } from '../durations.js';
 import { parseProbe } from '../probe.js';
 import { nestedRepetition } from './regex-safety.js';
+import { scheduleProblem } from './check-schedule.js';
+import { SCHEDULE_WORDS } from '../schedule.js';
 import { splitOptional, type EnvFileRef } from '../env-file.js';
 import { LISTEN_DESCRIPTION, checkListen } from './listen-value.js';
 
@@ -77,6 +79,8 @@ export function describeType(type: ValueType): string {
       return `a size in bytes: an integer ≥ 0, or a number with a unit K, M, G or T ("512M")${type.nullable ? ' or null' : ''}`;
     case 'listen':
       return LISTEN_DESCRIPTION;
+    case 'schedule':
+      return `${SCHEDULE_WORDS}${type.nullable ? ' or null' : ''}`;
   }
 }
 
@@ -185,6 +189,11 @@ export function checkValue(type: ValueType, node: JsonNode, key: string, ctx: Ch
     }
     case 'listen':
       return checkListen(node, key, ctx);
+    case 'schedule': {
+      if (node.kind !== 'string' || node.value.trim() === '') return bad();
+      const problem = scheduleProblem(node.value);
+      return problem === null ? ok(node.value.trim()) : bad(problem);
+    }
   }
 }
 

@@ -111,6 +111,9 @@ function typeSchema(type: ValueType): Schema {
         minimum: 0,
         pattern: '^\\s*\\d+(\\.\\d+)?\\s*[KkMmGgTt]?([Ii]?[Bb])?\\s*$',
       };
+    case 'schedule':
+      // (croner checks a cron expression's fields; the schema only asks for text)
+      return { type: types('string', type.nullable), pattern: NON_BLANK };
   }
 }
 

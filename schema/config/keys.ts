@@ -42,7 +42,9 @@ export type ValueType =
   /** A size in bytes: an integer, or a string with a unit K, M, G or T (powers of 1024), like "512M". */
   | { kind: 'bytes'; nullable: boolean }
   /** Listen: sockets the service is given (listen-value.ts). */
-  | { kind: 'listen' };
+  | { kind: 'listen' }
+  /** A cron expression (croner reads it) or "@every DURATION" (schema/schedule.ts). */
+  | { kind: 'schedule'; nullable: boolean };
 
 export interface KeySpec {
   /** Canonical spelling (keys are matched case-insensitively). */
@@ -84,6 +86,8 @@ export const HOOK_MIN_INTERVAL_DEFAULT = 60;
 export const HOOK_TIMEOUT_DEFAULT = 30;
 /** The most instances one service may have (`Instances`). */
 export const MAX_INSTANCES = 1000;
+/** Type's words: systemd's names. */
+export const SERVICE_TYPES = ['simple', 'notify', 'oneshot'] as const;
 /** What a failed health check or a passed limit does (HealthAction, MaxMemoryAction, …). */
 export const UNWELL_ACTIONS = ['restart', 'stop', 'none'] as const;
 const unwellAction: ValueType = { kind: 'choice', words: UNWELL_ACTIONS };
@@ -188,10 +192,31 @@ export const SERVICE_KEYS: readonly KeySpec[] = [
   },
   {
     name: 'Type',
-    type: { kind: 'choice', words: ['simple', 'notify'] },
+    type: { kind: 'choice', words: SERVICE_TYPES },
     default: 'simple',
     description:
-      'As systemd\'s Type=. "simple": the service is ready by MinUptime (or ReadyFd, ReadyLine). "notify": it gets NOTIFY_SOCKET, a datagram socket of the sd_notify protocol, and is ready when it sends READY=1 (STATUS=, WATCHDOG=1, STOPPING=1 and MAINPID= are recorded).',
+      'As systemd\'s Type=. "simple": the service is ready by MinUptime (or ReadyFd, ReadyLine). "notify": it gets NOTIFY_SOCKET, a datagram socket of the sd_notify protocol, and is ready when it sends READY=1 (STATUS=, WATCHDOG=1, STOPPING=1 and MAINPID= are recorded). "oneshot": a job that runs to its end, whose exit status is the outcome of the run (0: success); it is not started again when it ends well (a failure follows the restart policy), "upk start" returns once the run has ended, and fails when it failed. Not with ReadyFd, ReadyLine, ReadyCheck or CronRestart.',
+  },
+  {
+    name: 'Schedule',
+    type: { kind: 'schedule', nullable: true },
+    default: null,
+    description:
+      'When a oneshot job runs (Type oneshot only): a cron expression ("0 3 * * *": at 03:00 every day; five fields MIN HOUR DAY MONTH WEEKDAY, an optional seconds field first; @hourly, @daily, @weekly, @monthly, @yearly), in the local time of the machine, or "@every DURATION" ("@every 30s", at least 1 s apart, counted from when the schedule begins). The buddy keeps the schedule, also while no controller runs, while the job is wanted running; between runs it is "scheduled". null: none (it runs when started).',
+  },
+  {
+    name: 'ScheduleOverlap',
+    type: { kind: 'choice', words: ['skip', 'queue'] },
+    default: 'skip',
+    description:
+      'What a scheduled run due while the last one still runs (or waits to be retried) does: "skip" (it is skipped, and recorded as an event run_skipped) or "queue" (it waits, and starts as soon as the last run ends; at most one waits, a further one is skipped).',
+  },
+  {
+    name: 'CronRestart',
+    type: { kind: 'schedule', nullable: true },
+    default: null,
+    description:
+      'Restart a long-running service at these times (as PM2\'s cron_restart), written like Schedule: a cron expression or "@every DURATION". Each is recorded as an event cron_restart, then the service is stopped and started as by "upk restart". Only while it is wanted running and runs. Not with Type oneshot (a job runs at times with Schedule). null: never.',
   },
   {
     name: 'Listen',

@@ -69,7 +69,8 @@ export function buildService(entry: ServiceEntry, defaults: Layer, ctx: CheckCon
   }
   const instances = (own.get('Instances')?.value as number | undefined) ?? null;
   issues.push(...instanceIssues(entry, own, instances, value, badKeys));
-  for (const [key, message] of limitProblems(value)) issues.push(makeIssue(entry.file, at(key), joinKey(id, key), message));
+  for (const [key, message] of [...limitProblems(value), ...jobProblems(value, badKeys)])
+    issues.push(makeIssue(entry.file, at(key), joinKey(id, key), message));
 
   const actions = Object.entries(value('CustomActions') as Record<string, string>);
   if (actions.length > MAX_CUSTOM_ACTIONS && !badKeys.has('CustomActions')) {
@@ -122,7 +123,10 @@ export function buildService(entry: ServiceEntry, defaults: Layer, ctx: CheckCon
     userRateLimit: orDefault('UserRateLimit', value),
     randomizeRateLimit: value('RandomizeRateLimit') as boolean,
     minUptime: value('MinUptime') as number,
-    serviceType: value('Type') as 'simple' | 'notify',
+    serviceType: value('Type') as ServiceConfig['serviceType'],
+    schedule: value('Schedule') as string | null,
+    scheduleOverlap: value('ScheduleOverlap') as 'skip' | 'queue',
+    cronRestart: value('CronRestart') as string | null,
     readyFd: value('ReadyFd') as number | null,
     listen: (value('Listen') as ListenSocket[]).map((s) => ({ ...s, name: s.name || entry.name })),
     readyLine: value('ReadyLine') as string | null,
@@ -261,6 +265,28 @@ function listenIssues(entry: ServiceEntry, own: Layer, value: (name: string) => 
       ),
     );
   return issues;
+}
+
+/**
+ * Type oneshot is a job: it runs to its end, so nothing says it is ready, and it runs at times by
+ * Schedule; a long-running service (simple, notify) is restarted at times by CronRestart instead.
+ */
+function jobProblems(value: (name: string) => unknown, badKeys: ReadonlySet<string>): [string, string][] {
+  if (badKeys.has('Type')) return [];
+  const problems: [string, string][] = [];
+  const type = value('Type') as string;
+  if (type === 'oneshot') {
+    for (const key of ['ReadyFd', 'ReadyLine', 'ReadyCheck'])
+      if (value(key) !== null) problems.push([key, `${key} cannot be used with Type oneshot: a job is not "ready", it runs to its end`]);
+    if (value('CronRestart') !== null)
+      problems.push(['CronRestart', 'CronRestart restarts a long-running service: a Type oneshot job runs at times with Schedule']);
+  } else if (value('Schedule') !== null) {
+    problems.push([
+      'Schedule',
+      `Schedule runs a job, which needs Type oneshot (Type is ${JSON.stringify(type)}): a long-running service is restarted at times with CronRestart`,
+    ]);
+  }
+  return problems;
 }
 
 /** Name and Package, when written, must agree with the service id. */

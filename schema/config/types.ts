@@ -94,8 +94,8 @@ export interface HealthSettings {
  * its buddy's settings carry them alike.
  */
 export interface ReadinessSettings {
-  /** Type: "notify" gives the service NOTIFY_SOCKET (sd_notify), READY=1 makes it ready. */
-  serviceType: 'simple' | 'notify';
+  /** Type: "notify" gives the service NOTIFY_SOCKET (sd_notify), READY=1 makes it ready; "oneshot": a job, run to its end. */
+  serviceType: 'simple' | 'notify' | 'oneshot';
   /** ReadyFd: the descriptor the service writes a newline to once ready, or null. */
   readyFd: number | null;
   /** ReadyLine: a regular expression an output line matching makes it ready, or null. */
@@ -110,7 +110,17 @@ export interface ReadinessSettings {
   listen: ListenSocket[];
 }
 
-export interface ServiceConfig extends HealthSettings, ReadinessSettings {
+/** Jobs and planned restarts (docs/buddy.md, "Jobs"): kept by the buddy. */
+export interface ScheduleSettings {
+  /** Schedule: when a oneshot job runs (a cron expression or "@every DURATION"), or null. */
+  schedule: string | null;
+  /** ScheduleOverlap: a due run while the last still runs is skipped, or waits (at most one). */
+  scheduleOverlap: 'skip' | 'queue';
+  /** CronRestart: when a long-running service is restarted, or null. */
+  cronRestart: string | null;
+}
+
+export interface ServiceConfig extends HealthSettings, ReadinessSettings, ScheduleSettings {
   /** `name`, or `package::name`. */
   id: string;
   name: string;

@@ -1,5 +1,5 @@
 // Tests of every service key's checks: good values and what they become, bad values and the exact issue.
-import { HEALTH_FIELDS, READINESS_FIELDS } from '../../schema/run-dir-read.js';
+import { HEALTH_FIELDS, READINESS_FIELDS, SCHEDULE_FIELDS } from '../../schema/run-dir-read.js';
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -131,10 +131,11 @@ const CASES: Case[] = [
       ['"simple"', 'simple'],
       ['"notify"', 'notify'],
       ['"Notify"', 'notify'], // (any letter case, as every word-valued key)
+      ['"oneshot"', 'oneshot'],
     ],
     bad: [
-      ['"forking"', 'expected one of "simple", "notify", got "forking"'],
-      ['null', 'expected one of "simple", "notify", got null'],
+      ['"forking"', 'expected one of "simple", "notify", "oneshot", got "forking"'],
+      ['null', 'expected one of "simple", "notify", "oneshot", got null'],
     ],
   },
   {
@@ -440,6 +441,7 @@ test('built-in defaults of a service that sets only ExecStart', T, (t) => {
       randomizeRateLimit: false,
       minUptime: 1,
       ...READINESS_FIELDS,
+      ...SCHEDULE_FIELDS,
       setUid: null,
       setGid: null,
       ringbufferSize: 256,
@@ -708,4 +710,83 @@ test('Listen: each socket is checked by its index; ReadyFd comes after the socke
     ['web.Listen', 'Listen cannot be used with Instances: each instance would open the same addresses'],
   ]);
   assert.deepEqual(issuesOf('{ "web": { "ExecStart": "run", "Listen": ["tcp:80"], "ReadyFd": 4 } }'), []);
+});
+
+test(
+  'Schedule: a cron expression or "@every DURATION", on a oneshot job; a bad one names the key, the value and what was expected',
+  T,
+  (t) => {
+    const f = fixture(t);
+    const job = (schedule: string, more = ''): string =>
+      `{\n  "backup": {\n    "ExecStart": "run",\n    "Schedule": ${schedule},\n    "Type": "oneshot"${more}\n  }\n}\n`;
+    for (const [written, want] of [
+      ['"0 3 * * *"', '0 3 * * *'],
+      ['" */15 * * * * "', '*/15 * * * *'],
+      ['"*/2 * * * * *"', '*/2 * * * * *'],
+      ['"@daily"', '@daily'],
+      ['"@every 30s"', '@every 30s'],
+      ['"@every 1s"', '@every 1s'],
+      ['null', null],
+    ] as const) {
+      const { services, issues } = f.load(job(written));
+      assert.deepEqual(issues, [], written);
+      assert.equal(services[0]?.schedule, want, written);
+    }
+    for (const [written, message] of [
+      [
+        '"61 * * * *"',
+        /^expected a cron expression \("MIN HOUR DAY MONTH WEEKDAY".*or "@every DURATION" \("@every 30s"\); got "61 \* \* \* \*": Invalid value for minute: 61$/,
+      ],
+      ['"every day"', /got "every day": invalid configuration format/],
+      ['"@every"', /^"@every" needs a duration like 500ms, 90s/],
+      ['"@every 10"', /^"@every" needs a duration/],
+      ['"@every 500ms"', /^"@every" runs at most once a second/],
+      ['"@reboot"', /got "@reboot"/],
+      ['"2030-01-01T00:00:00"', /got "2030-01-01T00:00:00", a single time$/],
+      ['""', /^expected a cron expression .* or null, got ""$/],
+      ['5', /^expected a cron expression .* or null, got 5$/],
+    ] as const) {
+      const { services, issues } = f.load(job(written));
+      assert.deepEqual(services, [], written);
+      assert.deepEqual(
+        issues.map((i) => [i.file, i.line, i.key]),
+        [[f.file, 4, 'backup.Schedule']],
+        written,
+      );
+      assert.match(issues[0]!.message, message, written);
+    }
+    const overlap = f.load(job('"@every 1m"', ',\n    "ScheduleOverlap": "Queue"'));
+    assert.deepEqual(overlap.issues, []);
+    assert.equal(overlap.services[0]?.scheduleOverlap, 'queue');
+    assert.equal(
+      f.load(job('"@every 1m"', ',\n    "ScheduleOverlap": "run"')).issues[0]?.message,
+      'expected one of "skip", "queue", got "run"',
+    );
+  },
+);
+
+test('Schedule needs Type oneshot, CronRestart refuses it, and a job has no readiness: each error says why', T, (t) => {
+  const f = fixture(t);
+  const only = (text: string) => {
+    const { services, issues } = f.load(text);
+    assert.deepEqual(services, []);
+    return issues.map((i) => [i.line, i.key, i.message]);
+  };
+  assert.deepEqual(only('{ "web": {\n "ExecStart": "run",\n "Schedule": "@hourly" } }'), [
+    [
+      3,
+      'web.Schedule',
+      'Schedule runs a job, which needs Type oneshot (Type is "simple"): a long-running service is restarted at times with CronRestart',
+    ],
+  ]);
+  assert.deepEqual(only('{ "job": {\n "ExecStart": "run",\n "Type": "oneshot",\n "CronRestart": "0 4 * * *" } }'), [
+    [4, 'job.CronRestart', 'CronRestart restarts a long-running service: a Type oneshot job runs at times with Schedule'],
+  ]);
+  assert.deepEqual(only('{ "job": {\n "ExecStart": "run",\n "Type": "oneshot",\n "ReadyLine": "up" } }'), [
+    [4, 'job.ReadyLine', 'ReadyLine cannot be used with Type oneshot: a job is not "ready", it runs to its end'],
+  ]);
+  const web = f.load('{ "web": { "ExecStart": "run", "CronRestart": "@every 2h" } }');
+  assert.deepEqual(web.issues, []);
+  assert.equal(web.services[0]?.cronRestart, '@every 2h');
+  assert.match(f.load('{ "web": { "ExecStart": "run", "CronRestart": "* * *" } }').issues[0]?.message ?? '', /^expected a cron expression/);
 });

@@ -13,9 +13,9 @@ type Part = (typeof PARTS)[number];
 
 /** The parts each part may import (itself always), and the packages. */
 const MAY: Record<Part, { parts: Part[]; packages: string[] }> = {
-  schema: { parts: [], packages: ['msgpackr'] },
+  schema: { parts: [], packages: ['msgpackr', 'croner'] },
   system: { parts: [], packages: [] },
-  buddy: { parts: ['schema', 'system'], packages: [] },
+  buddy: { parts: ['schema', 'system'], packages: ['croner'] },
   controller: { parts: ['schema', 'system'], packages: ['better-sqlite3', 'uuid', 'commander'] },
   libclient: { parts: ['schema'], packages: [] },
   clients: { parts: ['libclient'], packages: ['commander', 'blessed'] },

@@ -8,8 +8,11 @@ import { describe, it } from 'node:test';
 const BUDDY_MAIN = fileURLToPath(new URL('../../buddy/main.js', import.meta.url));
 const FORBIDDEN = ['better-sqlite3', 'msgpackr', 'commander', 'blessed', 'uuid'];
 
-/** Every module the compiled buddy imports, transitively: local files and bare package names. */
-function importGraph(entry: string): { files: Set<string>; packages: Set<string> } {
+/**
+ * Every module the compiled buddy imports, transitively: local files and bare package names. With
+ * `dynamic` false only static imports are followed (what every buddy loads at its start).
+ */
+function importGraph(entry: string, dynamic = true): { files: Set<string>; packages: Set<string> } {
   const files = new Set<string>();
   const packages = new Set<string>();
   const visit = (file: string): void => {
@@ -17,6 +20,7 @@ function importGraph(entry: string): { files: Set<string>; packages: Set<string>
     files.add(file);
     const source = readFileSync(file, 'utf8');
     for (const m of source.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/gm)) {
+      if (m[1] === undefined && !dynamic) continue;
       const spec = m[1] ?? m[2]!;
       if (spec.startsWith('.')) visit(resolve(dirname(file), spec));
       // A package by its name: msgpackr/pack is msgpackr, @scope/name/x is @scope/name.
@@ -34,9 +38,14 @@ function importGraph(entry: string): { files: Set<string>; packages: Set<string>
 }
 
 describe('lean buddy', { timeout: 5000 }, () => {
-  it('imports no package at all, only node: built-ins and its own modules', () => {
-    const { packages, files } = importGraph(BUDDY_MAIN);
+  it('loads no package at its start, only node: built-ins and its own modules', () => {
+    const { packages } = importGraph(BUDDY_MAIN, false);
     assert.deepEqual([...packages], [], `the buddy imports ${[...packages].join(', ')}`);
+  });
+
+  it('loads croner only through a dynamic import, for a service with a Schedule or CronRestart, and no other package', () => {
+    const { packages, files } = importGraph(BUDDY_MAIN);
+    assert.deepEqual([...packages], ['croner'], `the buddy imports ${[...packages].join(', ')}`);
     for (const f of files) {
       for (const name of FORBIDDEN) assert.ok(!f.includes(`node_modules/${name}`), f);
       assert.ok(!f.includes('/controller/') && !f.includes('/libclient/') && !f.includes('/clients/'), `${f} is not buddy code`);

@@ -565,3 +565,183 @@ describe('machine: readiness, health and limits', { timeout: 5000 }, () => {
     assert.equal(at?.kind === 'set_timer' ? at.at : null, late.now, 'over already: now');
   });
 });
+
+describe('machine: oneshot jobs, Schedule and CronRestart', { timeout: 5000 }, () => {
+  const job = (p: Partial<MachinePolicy['job'] & object> = {}): Partial<MachinePolicy> => ({
+    job: { scheduled: false, overlap: 'skip', ...p },
+  });
+  const types = (effects: Effect[]): string[] => effects.flatMap((e) => (e.kind === 'emit' ? [e.event.type] : []));
+  const eventOf = (effects: Effect[], type: string) => {
+    const e = effects.find((x) => x.kind === 'emit' && x.event.type === type);
+    return e?.kind === 'emit' ? e.event : undefined;
+  };
+  /** A run that ends with `code` and whose group is then gone: the effects of both. */
+  const end = (h: ReturnType<typeof harness>, code: number): Effect[] => [
+    ...h.feed({ kind: 'exited', code, signal: null }),
+    ...h.feed({ kind: 'group_gone' }),
+  ];
+
+  it('a run that exits 0 answers the start with success once its group is gone, and is not run again: wanted stopped, cause completed', () => {
+    const h = harness(job());
+    h.feed({ kind: 'start' });
+    const spawned = h.feed({ kind: 'spawned', pid: 5 });
+    assert.deepEqual(settled(spawned), [], 'a job is not "up": its start waits for its end');
+    assert.equal(h.m.snapshot().state, 'running');
+    h.advance(100_000); // (MinUptime means nothing to a job)
+    const exit = h.feed({ kind: 'exited', code: 0, signal: null });
+    assert.deepEqual(settled(exit), []);
+    assert.equal(detailOf(eventOf(exit, 'exited') as never, 'exited').outcome, 'success');
+    const gone = h.feed({ kind: 'group_gone' });
+    assert.deepEqual(
+      settled(gone).map((s) => [s.want, s.ok]),
+      [['up', true]],
+    );
+    assert.match(settled(gone)[0]!.message, /^completed \(exit 0\) after 100000 ms$/);
+    assert.deepEqual(eventOf(gone, 'desired')?.detail, { desired: 'stopped', cause: 'completed' });
+    assert.deepEqual(types(gone), ['desired', 'stopped']);
+    assert.ok(!gone.some((e) => e.kind === 'spawn'));
+    assert.deepEqual([h.m.snapshot().state, h.m.snapshot().desired, h.m.snapshot().failures], ['stopped', 'stopped', 0]);
+  });
+
+  it('a run that fails answers the start with its failure, then the restart policy runs it again', () => {
+    const h = harness(job());
+    h.feed({ kind: 'start' });
+    h.feed({ kind: 'spawned', pid: 5 });
+    h.advance(300);
+    const e = end(h, 3);
+    assert.deepEqual(
+      settled(e).map((s) => [s.want, s.ok, s.message]),
+      [['up', false, 'failed: exited with code 3 after 300 ms']],
+    );
+    assert.equal(detailOf(eventOf(e, 'exited') as never, 'exited').outcome, 'failure');
+    assert.deepEqual(types(e), ['exited', 'backoff'], 'held by UserRateLimit, then started again');
+    assert.deepEqual([h.m.snapshot().state, h.m.snapshot().desired, h.m.snapshot().failures], ['backoff', 'running', 1]);
+    h.advance(700);
+    assert.deepEqual(kinds(h.feed({ kind: 'timer', timer: 'restart' })), ['spawn']);
+    const again = h.feed({ kind: 'spawned', pid: 6 });
+    assert.deepEqual(eventOf(again, 'spawned')?.detail, { restart: true });
+    h.advance(10);
+    assert.equal(settled(end(h, 0))[0]?.ok, true);
+    assert.deepEqual([h.m.snapshot().state, h.m.snapshot().desired], ['stopped', 'stopped']);
+  });
+
+  it('MaxConsecutiveFailures gives a failing job up', () => {
+    const h = harness({ ...job(), maxConsecutiveFailures: 1 });
+    h.feed({ kind: 'start' });
+    h.feed({ kind: 'spawned', pid: 5 });
+    assert.deepEqual(types(end(h, 1)), ['exited', 'failed']);
+    assert.equal(h.m.snapshot().state, 'failed');
+  });
+
+  it('MaxRunTime: the run fails (timed out), is stopped, and the restart policy decides; it stays wanted running', () => {
+    const h = harness({ ...job(), maxRunTimeMs: 5000 });
+    h.feed({ kind: 'start' });
+    h.feed({ kind: 'spawned', pid: 5 });
+    h.advance(5000);
+    const t = h.feed({ kind: 'timer', timer: 'runtime' });
+    assert.deepEqual(types(t), ['timed_out', 'stopping']);
+    const exit = h.feed({ kind: 'exited', code: null, signal: 'SIGTERM' });
+    assert.deepEqual(detailOf(eventOf(exit, 'exited') as never, 'exited'), { uptimeMs: 5000, requested: true, outcome: 'failure' });
+    const gone = h.feed({ kind: 'group_gone' });
+    assert.deepEqual(
+      settled(gone).map((s) => [s.want, s.ok, s.message]),
+      [['up', false, 'timed out: ran longer than MaxRunTime (5 s)']],
+    );
+    assert.equal(h.m.snapshot().desired, 'running');
+    assert.equal(h.m.snapshot().failures, 1);
+  });
+
+  it('a start while a run goes on waits for that run and gets its outcome; a stop ends it and answers stopped', () => {
+    const h = harness(job());
+    h.feed({ kind: 'start' });
+    h.feed({ kind: 'spawned', pid: 5 });
+    assert.deepEqual(settled(h.feed({ kind: 'start' })), []);
+    assert.deepEqual(
+      settled(end(h, 0)).map((s) => s.ok),
+      [true],
+    );
+    h.feed({ kind: 'start' });
+    h.feed({ kind: 'spawned', pid: 6 });
+    const stop = h.feed({ kind: 'stop' });
+    assert.deepEqual(
+      settled(stop).map((s) => [s.want, s.ok]),
+      [['up', false]],
+    );
+    const exit = h.feed({ kind: 'exited', code: null, signal: 'SIGTERM' });
+    assert.equal(
+      detailOf(eventOf(exit, 'exited') as never, 'exited').outcome,
+      undefined,
+      'a run stopped by a user neither succeeded nor failed',
+    );
+  });
+
+  it('Schedule: a reconciliation resumes the schedule without a run; each due time starts a run (spawned: scheduled); between runs it is scheduled', () => {
+    const h = harness(job({ scheduled: true }));
+    const resume = h.feed({ kind: 'start', byController: true, resume: true });
+    assert.deepEqual(kinds(resume), ['emit:desired', 'settle']);
+    assert.deepEqual([h.m.snapshot().state, h.m.snapshot().desired], ['scheduled', 'running']);
+    assert.deepEqual(kinds(h.feed({ kind: 'due', at: h.now })), ['spawn']);
+    assert.deepEqual(eventOf(h.feed({ kind: 'spawned', pid: 5 }), 'spawned')?.detail, { restart: false, scheduled: true });
+    const gone = end(h, 0);
+    assert.deepEqual(types(gone), ['exited'], 'no desired change: the schedule goes on');
+    assert.deepEqual([h.m.snapshot().state, h.m.snapshot().desired], ['scheduled', 'running']);
+    // A user's start runs it now, and keeps the schedule.
+    assert.deepEqual(kinds(h.feed({ kind: 'start' })), ['spawn']);
+    h.feed({ kind: 'spawned', pid: 6 });
+    end(h, 0);
+    assert.equal(h.m.snapshot().state, 'scheduled');
+    // A stop pauses it: due times mean nothing until it is started again.
+    assert.deepEqual(types(h.feed({ kind: 'stop' })), ['desired', 'stopped']);
+    assert.deepEqual(h.feed({ kind: 'due', at: h.now }), []);
+  });
+
+  it("a reconciliation's start of a job without a Schedule runs it, and does not wait for the run's end", () => {
+    const h = harness(job());
+    const e = h.feed({ kind: 'start', byController: true, resume: true });
+    assert.deepEqual(kinds(e), ['emit:desired', 'spawn', 'settle']);
+    assert.equal(settled(e)[0]?.ok, true);
+  });
+
+  it('ScheduleOverlap skip: a run due while the last one runs is skipped and recorded', () => {
+    const h = harness(job({ scheduled: true }));
+    h.feed({ kind: 'start', resume: true });
+    h.feed({ kind: 'due', at: h.now });
+    h.feed({ kind: 'spawned', pid: 5 });
+    const due = h.now + 1000;
+    const skipped = h.feed({ kind: 'due', at: due });
+    assert.deepEqual(eventOf(skipped, 'run_skipped'), {
+      type: 'run_skipped',
+      pid: 5,
+      detail: { due: new Date(due).toISOString(), overlap: 'skip' },
+    });
+    assert.ok(!end(h, 0).some((e) => e.kind === 'spawn'));
+    assert.equal(h.m.snapshot().state, 'scheduled');
+  });
+
+  it('ScheduleOverlap queue: one run waits and starts as soon as the last ends; a further one is skipped', () => {
+    const h = harness(job({ scheduled: true, overlap: 'queue' }));
+    h.feed({ kind: 'start', resume: true });
+    h.feed({ kind: 'due', at: h.now });
+    h.feed({ kind: 'spawned', pid: 5 });
+    assert.deepEqual(h.feed({ kind: 'due', at: h.now }), []);
+    assert.deepEqual(types(h.feed({ kind: 'due', at: h.now })), ['run_skipped']);
+    const e = end(h, 1); // (even after a failure: the queued run is a fresh one)
+    assert.deepEqual(kinds(e).slice(-1), ['spawn']);
+    assert.deepEqual(eventOf(h.feed({ kind: 'spawned', pid: 6 }), 'spawned')?.detail, { restart: false, scheduled: true });
+  });
+
+  it('CronRestart: a long-running service wanted running is restarted at its time, recorded with the cause; not while stopped', () => {
+    const h = harness();
+    running(h, 7);
+    const due = h.now;
+    const e = h.feed({ kind: 'due', at: due });
+    assert.deepEqual(types(e), ['cron_restart', 'stopping']);
+    assert.deepEqual(eventOf(e, 'cron_restart')?.detail, { due: new Date(due).toISOString() });
+    h.feed({ kind: 'exited', code: null, signal: 'SIGTERM' });
+    assert.deepEqual(kinds(h.feed({ kind: 'group_gone' })), ['clear_timer', 'clear_timer', 'settle', 'spawn']);
+    assert.deepEqual(eventOf(h.feed({ kind: 'spawned', pid: 8 }), 'spawned')?.detail, { restart: false, scheduled: true });
+    assert.equal(h.m.snapshot().desired, 'running');
+    const stopped = harness();
+    assert.deepEqual(stopped.feed({ kind: 'due', at: stopped.now }), []);
+  });
+});

@@ -59,6 +59,7 @@ export function formatValue(r: Pick<TrendResult, 'unit'>, v: number | null): str
 const WHAT: Record<TrendMetric, string> = {
   restarts: 'automatic restarts',
   failures: 'failures',
+  failrate: 'failure rate (% of the runs that ended)',
   uptime: 'uptime',
   mtbf: 'mean time between failures',
   mttr: 'mean time to recovery',
