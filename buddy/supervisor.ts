@@ -77,6 +77,8 @@ export class Supervisor {
   /** ReadyFd, Type notify, ReadyLine: the sources of the `ready` input. */
   private readonly readiness: Readiness;
   private readonly listen: ListenSockets;
+  /** While the effects of an input run: when the machine took it. */
+  private dispatchedAt: number | null = null;
   private readonly health: HealthChecks;
   private readonly watchdog: Watchdog;
   private readonly limits: Limits;
@@ -417,9 +419,16 @@ export class Supervisor {
     this.draining = true;
     try {
       while (this.inputs.length > 0 && !this.spawnInFlight) {
-        const effects = this.machine.dispatch(this.inputs.shift()!, this.clock.now());
+        const now = this.clock.now();
+        const effects = this.machine.dispatch(this.inputs.shift()!, now);
         this.follow = [];
-        for (const effect of effects) this.run(effect);
+        // The events of one input happened when the machine took it (a slow spawn among the effects does not move them).
+        this.dispatchedAt = now;
+        try {
+          for (const effect of effects) this.run(effect);
+        } finally {
+          this.dispatchedAt = null;
+        }
         if (this.follow.length > 0) this.inputs.unshift(...this.follow);
       }
     } finally {
@@ -601,7 +610,7 @@ export class Supervisor {
       }
     }
     const { type, ...fields } = event;
-    this.queue.push(type, fields, this.clock.now());
+    this.queue.push(type, fields, this.dispatchedAt ?? this.clock.now());
     if (type === 'spawned' || type === 'adopted') {
       if (type === 'spawned') this.resetOutputTails();
       if (type === 'spawned') this.readiness.started();

@@ -133,6 +133,20 @@ export class Sandbox {
     }
   }
 
+  /** When each event of one type of a service was stored (ms since the epoch), oldest first. */
+  eventTimes(service: string, type: string): number[] {
+    const db = this.db();
+    try {
+      return (
+        db
+          .prepare('SELECT e.time FROM events e JOIN services s ON s.uuid = e.service_uuid WHERE s.name = ? AND e.type = ? ORDER BY e.id')
+          .all(service, type) as { time: number }[]
+      ).map((r) => r.time);
+    } finally {
+      db.close();
+    }
+  }
+
   /** Stop everything this sandbox started (shutdown, then SIGKILL of leftovers) and remove it. */
   async cleanup(): Promise<void> {
     for (const c of this.clients) c.close();

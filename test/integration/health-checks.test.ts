@@ -291,18 +291,6 @@ burn();
 // default), and only once that much of them exists after a start.
 describe('MaxCPU on real programs', { timeout: 60_000 }, () => {
   let box: Sandbox;
-  const timeOf = (service: string, type: string): number[] => {
-    const db = box.db();
-    try {
-      return (
-        db
-          .prepare('SELECT e.time FROM events e JOIN services s ON s.uuid = e.service_uuid WHERE s.name = ? AND e.type = ? ORDER BY e.id')
-          .all(service, type) as { time: number }[]
-      ).map((r) => r.time);
-    } finally {
-      db.close();
-    }
-  };
   before(async () => {
     box = new Sandbox('cpu');
     writeFileSync(box.file('burn.js'), BURNER);
@@ -340,8 +328,8 @@ describe('MaxCPU on real programs', { timeout: 60_000 }, () => {
     assert.deepEqual([limit.limit, limit.max, limit.action], ['MaxCPU', 10, 'restart']);
     // The measured mean, in percent of a core: over the limit, and no more than the burner can take.
     assert.ok((limit.value as number) > 10 && (limit.value as number) <= 35, `measured ${String(limit.value)} %`);
-    const [spawnedAt] = timeOf('hot', 'spawned');
-    const [exceededAt] = timeOf('hot', 'limit_exceeded');
+    const [spawnedAt] = box.eventTimes('hot', 'spawned');
+    const [exceededAt] = box.eventTimes('hot', 'limit_exceeded');
     assert.ok(exceededAt! - spawnedAt! >= 4_500, `judged ${exceededAt! - spawnedAt!} ms after the start, before the window was covered`);
     const why = await box.upk(['why', 'hot']);
     assert.match(why.stdout, /restarted .*: MaxCPU exceeded: \d+(\.\d)? % against 10 %/);

@@ -26,18 +26,6 @@ describe('readiness', { timeout: 120_000 }, () => {
       .events(service)
       .filter((e) => e.type === type)
       .map((e) => JSON.parse(e.detail ?? '{}') as Record<string, unknown>);
-  const timeOf = (service: string, type: string): number[] => {
-    const db = box.db();
-    try {
-      return (
-        db
-          .prepare('SELECT e.time FROM events e JOIN services s ON s.uuid = e.service_uuid WHERE s.name = ? AND e.type = ? ORDER BY e.id')
-          .all(service, type) as { time: number }[]
-      ).map((r) => r.time);
-    } finally {
-      db.close();
-    }
-  };
   const statusFile = (service: string): BuddyStatus => JSON.parse(readFileSync(join(box.runDir(service), 'status'), 'utf8')) as BuddyStatus;
 
   /** Prints the ReadyLine at once; a second later writes a newline to descriptor 3, when it has one. */
@@ -145,8 +133,8 @@ describe('readiness', { timeout: 120_000 }, () => {
     assert.equal(timedOut?.maxRunTimeMs, 700);
     const desired = detailsOf('bounded', 'desired').at(-1);
     assert.deepEqual([desired?.desired, desired?.cause], ['stopped', 'timeout']);
-    const [spawned] = timeOf('bounded', 'spawned');
-    const [timed] = timeOf('bounded', 'timed_out');
+    const [spawned] = box.eventTimes('bounded', 'spawned');
+    const [timed] = box.eventTimes('bounded', 'timed_out');
     assert.ok(timed! - spawned! >= 690, `timed out ${timed! - spawned!} ms after its start`);
   });
 
@@ -155,9 +143,9 @@ describe('readiness', { timeout: 120_000 }, () => {
     const res = await box.upk(['start', 'client']);
     assert.equal(res.code, 0, res.stderr);
     assert.ok(Date.now() - t0 >= 2000, `upk start client returned after ${Date.now() - t0} ms`);
-    const [serverReady] = timeOf('server', 'ready');
-    const [clientSpawned] = timeOf('client', 'spawned');
-    const [serverSpawned] = timeOf('server', 'spawned');
+    const [serverReady] = box.eventTimes('server', 'ready');
+    const [clientSpawned] = box.eventTimes('client', 'spawned');
+    const [serverSpawned] = box.eventTimes('server', 'spawned');
     assert.ok(serverReady! - serverSpawned! >= 1950, 'the server is ready 2 s after its start');
     assert.ok(clientSpawned! >= serverReady!, `the client started ${clientSpawned! - serverReady!} ms after the server was ready`);
   });

@@ -8,18 +8,6 @@ interface Row {
   type: string;
   detail: string | null;
 }
-const times = (box: Sandbox, service: string, type: string): number[] => {
-  const db = box.db();
-  try {
-    return (
-      db
-        .prepare('SELECT e.time FROM events e JOIN services s ON s.uuid = e.service_uuid WHERE s.name = ? AND e.type = ? ORDER BY e.seq')
-        .all(service, type) as { time: number }[]
-    ).map((r) => r.time);
-  } finally {
-    db.close();
-  }
-};
 
 describe('restart policy', { timeout: 90_000 }, () => {
   let box: Sandbox;
@@ -37,9 +25,9 @@ describe('restart policy', { timeout: 90_000 }, () => {
   it('UserRateLimit spaces starts out', async () => {
     const c = await box.client();
     await c.start('limited');
-    await box.waitFor('4 starts', () => times(box, 'limited', 'spawned').length >= 4, 10_000);
+    await box.waitFor('4 starts', () => box.eventTimes('limited', 'spawned').length >= 4, 10_000);
     await c.stop('limited');
-    const t = times(box, 'limited', 'spawned');
+    const t = box.eventTimes('limited', 'spawned');
     for (let i = 1; i < t.length; i++) assert.ok(t[i]! - t[i - 1]! >= 395, `starts ${i - 1} and ${i} are ${t[i]! - t[i - 1]!} ms apart`);
     const backoff = box.events('limited').find((e) => e.type === 'backoff');
     assert.equal(JSON.parse(backoff!.detail!).reason, 'ratelimit');
@@ -54,14 +42,14 @@ describe('restart policy', { timeout: 90_000 }, () => {
       return s?.hold?.reason === 'runaway' ? s : undefined;
     });
     assert.equal(held.state, 'backoff');
-    const starts = times(box, 'runaway', 'spawned');
+    const starts = box.eventTimes('runaway', 'spawned');
     assert.equal(starts.length, 4, 'the first start and 3 restarts');
     const runaway = box.events('runaway').filter((e) => e.type === 'runaway');
     assert.equal(runaway.length, 1);
     const until = Date.parse(JSON.parse(runaway[0]!.detail!).until);
     assert.ok(Math.abs(until - (starts[0]! + 2000)) <= 5, 'held until the first start leaves the window');
-    await box.waitFor('a start after the hold', () => times(box, 'runaway', 'spawned').length >= 5, 6000);
-    const fifth = times(box, 'runaway', 'spawned')[4]!;
+    await box.waitFor('a start after the hold', () => box.eventTimes('runaway', 'spawned').length >= 5, 6000);
+    const fifth = box.eventTimes('runaway', 'spawned')[4]!;
     assert.ok(fifth >= until - 5, `the 5th start (${fifth - t0} ms) waits for the hold (${until - t0} ms)`);
     await c.stop('runaway');
   });
@@ -74,14 +62,14 @@ describe('restart policy', { timeout: 90_000 }, () => {
     const failed = await box.waitForState('quitter', 'failed');
     assert.equal(failed.desired, 'running');
     assert.equal(failed.failures, 3);
-    assert.equal(times(box, 'quitter', 'spawned').length, 3);
+    assert.equal(box.eventTimes('quitter', 'spawned').length, 3);
     const gaveUp = box.events('quitter').filter((e: Row) => e.type === 'failed');
     assert.equal(JSON.parse(gaveUp[0]!.detail!).failures, 3);
     const status = await box.upk(['status', 'quitter']);
     assert.equal(status.code, 6, 'not in its desired state');
     assert.match(status.stdout, /failed!/);
     await c.start('quitter');
-    await box.waitFor('three more starts', () => times(box, 'quitter', 'spawned').length === 6);
+    await box.waitFor('three more starts', () => box.eventTimes('quitter', 'spawned').length === 6);
     await box.waitForState('quitter', 'failed');
   });
 });
