@@ -129,6 +129,8 @@ export function buddySettings(
     startTimeout: svc.startTimeout,
     watchdogSec: svc.watchdogSec,
     maxRunTime: svc.maxRunTime,
+    pidFile: svc.pidFile,
+    processMatch: svc.processMatch,
     ringbufferSize: svc.ringbufferSize,
     reconnectRetries: svc.reconnectRetries,
     journalMaxEvents: svc.journalMaxEvents,

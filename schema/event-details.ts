@@ -13,10 +13,14 @@ export type EventDetails = {
   /** `by`: a controller sent the command. */
   desired: { desired: DesiredState; cause: DesiredCause; by?: 'controller' };
   spawned: { restart: boolean };
-  adopted: { startedAt: string; desired: DesiredState };
+  /** `how`: found running through PidFile or ProcessMatch, or left by a Type forking start; absent: a lost buddy's. */
+  adopted: { startedAt: string; desired: DesiredState; how?: AdoptedHow };
   spawn_failed: { error: string; restart: boolean };
-  /** `unknown`: an adopted process ended, how is not known; `lastOutput`: only for an exit nobody asked for. */
-  exited: { uptimeMs: number; requested: boolean; unknown?: true; lastOutput?: LastOutput };
+  /**
+   * `unknown`: an adopted process ended, how is not known; `lastOutput`: only for an exit nobody asked for;
+   * `error`: why a Type forking start failed although its start script exited 0 (no pid file, a dead pid).
+   */
+  exited: { uptimeMs: number; requested: boolean; unknown?: true; lastOutput?: LastOutput; error?: string };
   stopping: { restart: boolean };
   /** `escaped`: the marked processes outside the group that got it too, when there were any. */
   signal_sent: { group: boolean; reason: SignalSentReason; escaped?: number[] };
@@ -42,7 +46,9 @@ export type EventDetails = {
 /** Why the desired state changed: a command, a shutdown, an adopted process's, or the buddy's own watching. */
 export type DesiredCause = 'command' | 'shutdown' | 'adopted' | 'unhealthy' | 'limit' | 'timeout';
 /** How a service said it is ready (the `Ready…` keys, docs/configuration.md). */
-export type ReadyHow = 'ReadyFd' | 'notify' | 'ReadyLine' | 'probe';
+export type ReadyHow = 'ReadyFd' | 'notify' | 'ReadyLine' | 'probe' | 'forking';
+/** How a process the buddy did not start was found (detail.how of `adopted`). */
+export type AdoptedHow = 'pidfile' | 'match' | 'forked';
 /** What the buddy does with a service a health check or a limit finds not working. */
 export type UnwellAction = 'restart' | 'stop' | 'none';
 export type LimitName = 'MaxMemory' | 'MaxCPU' | 'ActivityTimeout';
@@ -89,9 +95,9 @@ export const DETAIL_FIELDS: { readonly [T in EventType]: FieldGuards<EventDetail
   buddy_exiting: { reason: oneOf('shutdown') },
   desired: { desired: isDesired, cause: oneOf('command', 'shutdown', 'adopted', 'unhealthy', 'limit', 'timeout'), by: oneOf('controller') },
   spawned: { restart: isBoolean },
-  adopted: { startedAt: isString, desired: isDesired },
+  adopted: { startedAt: isString, desired: isDesired, how: oneOf('pidfile', 'match', 'forked') },
   spawn_failed: { error: isString, restart: isBoolean },
-  exited: { uptimeMs: isNumber, requested: isBoolean, unknown: isTrue, lastOutput: isLastOutput },
+  exited: { uptimeMs: isNumber, requested: isBoolean, unknown: isTrue, lastOutput: isLastOutput, error: isString },
   stopping: { restart: isBoolean },
   signal_sent: { group: isBoolean, reason: oneOf('stop', 'escalation', 'cleanup', 'user'), escaped: isPids },
   stopped: {},
@@ -104,7 +110,7 @@ export const DETAIL_FIELDS: { readonly [T in EventType]: FieldGuards<EventDetail
   events_dropped: { count: isNumber, firstSeq: isNumber, lastSeq: isNumber },
   output_failed: { stream: isStream, file: isString, error: isString },
   output_resumed: { stream: isStream, file: isString, lostBytes: isNumber },
-  ready: { how: oneOf('ReadyFd', 'notify', 'ReadyLine', 'probe'), afterMs: isNumber },
+  ready: { how: oneOf('ReadyFd', 'notify', 'ReadyLine', 'probe', 'forking'), afterMs: isNumber },
   start_timeout: { timeoutMs: isNumber },
   timed_out: { maxRunTimeMs: isNumber },
   unhealthy: { check: isString, failures: isNumber, output: isString, action: isAction },

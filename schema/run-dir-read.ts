@@ -4,7 +4,7 @@
 // never a record with holes.
 import { readFileSync } from 'node:fs';
 import type { BuddySettings } from './buddy-protocol.js';
-import type { HealthSettings, ReadinessSettings } from './config/types.js';
+import type { AdoptionSettings, HealthSettings, ReadinessSettings } from './config/types.js';
 import type { BuddyStatus } from './records.js';
 
 /** Health checks and limits (issue 13): off in a buddy.json written before them. */
@@ -41,13 +41,17 @@ export const READINESS_FIELDS = {
   listen: [],
 } as const satisfies ReadinessSettings;
 
+/** PidFile and ProcessMatch (issue 14): none in a buddy.json written before them. */
+export const ADOPTION_FIELDS = { pidFile: null, processMatch: null } as const satisfies AdoptionSettings;
+
 /** Fields added after settings version 1 first shipped, for a buddy.json an older controller wrote. */
 const LATER_FIELDS: Pick<
   BuddySettings,
   'journalMaxEvents' | 'controllerEndpoint' | 'logMaxSize' | 'logKeep' | 'sampleInterval' | 'logTimestamps' | 'environmentFiles'
 > &
   typeof HEALTH_FIELDS &
-  typeof READINESS_FIELDS = {
+  typeof READINESS_FIELDS &
+  typeof ADOPTION_FIELDS = {
   sampleInterval: 0,
   ...HEALTH_FIELDS,
   journalMaxEvents: 100_000,
@@ -57,6 +61,7 @@ const LATER_FIELDS: Pick<
   logTimestamps: false,
   environmentFiles: [],
   ...READINESS_FIELDS,
+  ...ADOPTION_FIELDS,
 };
 
 type Kind = 'string' | 'number' | 'boolean' | 'string?' | 'number?' | 'strings' | 'object' | 'list';
@@ -79,6 +84,8 @@ const SETTINGS_FIELDS: Record<keyof BuddySettings, Kind> = {
   watchdogSec: 'number?',
   maxRunTime: 'number?',
   listen: 'list',
+  pidFile: 'string?',
+  processMatch: 'string?',
   ringbufferSize: 'number',
   reconnectRetries: 'number',
   journalMaxEvents: 'number',

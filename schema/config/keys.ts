@@ -188,10 +188,24 @@ export const SERVICE_KEYS: readonly KeySpec[] = [
   },
   {
     name: 'Type',
-    type: { kind: 'choice', words: ['simple', 'notify'] },
+    type: { kind: 'choice', words: ['simple', 'notify', 'forking'] },
     default: 'simple',
     description:
-      'As systemd\'s Type=. "simple": the service is ready by MinUptime (or ReadyFd, ReadyLine). "notify": it gets NOTIFY_SOCKET, a datagram socket of the sd_notify protocol, and is ready when it sends READY=1 (STATUS=, WATCHDOG=1, STOPPING=1 and MAINPID= are recorded).',
+      'As systemd\'s Type=. "simple": the service is ready by MinUptime (or ReadyFd, ReadyLine). "notify": it gets NOTIFY_SOCKET, a datagram socket of the sd_notify protocol, and is ready when it sends READY=1 (STATUS=, WATCHDOG=1, STOPPING=1 and MAINPID= are recorded). "forking": the start script starts the service in the background and exits 0; the process PidFile (required) then names is the one supervised, and the service is ready once the start script has exited (unless ReadyFd, ReadyLine or ReadyCheck is set).',
+  },
+  {
+    name: 'PidFile',
+    type: { kind: 'path', nullable: true },
+    default: null,
+    description:
+      'The file in which the service writes its pid (resolved like RedirectStdout). With Type forking, the process it names once the start script has exited is the one supervised. Before every start (and at "upk attach") a process it names that runs, as the service\'s user, and started before the file was written is taken over (event adopted) instead of starting a second copy. null: none.',
+  },
+  {
+    name: 'ProcessMatch',
+    type: { kind: 'regex', nullable: true },
+    default: null,
+    description:
+      'A regular expression (JavaScript syntax) on the command line (/proc/PID/cmdline, its NULs as spaces) of the processes of the service\'s user: before every start (and at "upk attach") when PidFile names none, exactly one process that matches is taken over (event adopted) instead of starting a second copy; several are refused, naming their pids. With PidFile too, the process the file names must match it. null: none.',
   },
   {
     name: 'Listen',
