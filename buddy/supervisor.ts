@@ -284,7 +284,7 @@ export class Supervisor {
   attach(byController = false): Promise<CommandOutcome> {
     const snap = this.machine.snapshot();
     const answer = (ok: boolean, message: string): Promise<CommandOutcome> => Promise.resolve({ ok, message, status: this.status() });
-    if (snap.state === 'running' || snap.state === 'starting') return answer(true, `already supervised (pid ${snap.pid ?? 'starting'})`);
+    if (snap.state === 'running' || snap.state === 'starting') return answer(true, 'already supervised');
     if (snap.state === 'stopping') return answer(false, 'it is stopping: attach once it is stopped');
     const s = this.settings;
     if (s.pidFile === null && s.processMatch === null)

@@ -233,9 +233,9 @@ export const SERVICE_KEYS: readonly KeySpec[] = [
     name: 'StartTimeout',
     type: seconds({ min: 0, nullable: true }),
     default: null,
-    defaultText: 'null: 90 for a service whose readiness is signalled (Type notify, ReadyFd, ReadyLine), none otherwise',
+    defaultText: 'null: 90 for a service whose readiness is signalled (Type notify or forking, ReadyFd, ReadyLine), none otherwise',
     description:
-      "As systemd's TimeoutStartSec: seconds a service with a signalled readiness (Type notify, ReadyFd, ReadyLine) has to become ready; not ready in time is a failure (event start_timeout): it is stopped and the restart policy applies. 0: no limit. A service ready by MinUptime has no start timeout.",
+      "As systemd's TimeoutStartSec: seconds a service with a signalled readiness (Type notify or forking, ReadyFd, ReadyLine) has to become ready; not ready in time is a failure (event start_timeout): it is stopped and the restart policy applies. 0: no limit. A service ready by MinUptime has no start timeout.",
   },
   {
     name: 'MaxRunTime',
