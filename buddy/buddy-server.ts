@@ -70,6 +70,7 @@ export class BuddyServer {
       start: ({ controller, resume }) => this.supervisor.command('start', controller === true, resume === true),
       stop: ({ controller }) => this.supervisor.command('stop', controller === true),
       restart: ({ controller }) => this.supervisor.command('restart', controller === true),
+      attach: ({ controller }) => this.supervisor.attach(controller === true),
       shutdown: ({ controller }) => this.supervisor.command('shutdown', controller === true),
       reload: () => this.supervisor.reload(),
       action: ({ action }) => this.supervisor.action(action),

@@ -5,10 +5,13 @@ import type { MachinePolicy } from './machine.js';
 /** StartTimeout's default for a service whose readiness is signalled: systemd's TimeoutStartSec. */
 export const START_TIMEOUT_DEFAULT = 90;
 
-/** The service says itself when it is ready (ReadyFd, Type notify, ReadyLine), rather than by MinUptime. */
+/**
+ * The service says itself when it is ready (ReadyFd, Type notify, ReadyLine), rather than by MinUptime;
+ * Type forking is ready once its start script has exited (unless one of the others says it).
+ */
 export function signalled(s: BuddySettings): boolean {
   if (s.serviceType === 'oneshot') return false; // a job runs to its end: nothing makes it "ready"
-  return s.serviceType === 'notify' || s.readyFd !== null || s.readyLine !== null || s.readyCheck != null;
+  return s.serviceType === 'notify' || s.serviceType === 'forking' || s.readyFd !== null || s.readyLine !== null || s.readyCheck != null;
 }
 
 export function policyOf(s: BuddySettings): MachinePolicy {

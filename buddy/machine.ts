@@ -1,7 +1,7 @@
 // The buddy's state machine: every input (command, child exit, group check, timer) goes through
 // `dispatch`, which returns the effects to carry out. Pure: no I/O; time comes in with each input.
 // docs/buddy.md has it as a table; test/unit/machine.test.ts walks the same table.
-import type { DesiredCause, EventDetails, NewEvent, ReadyHow, SignalSentReason } from '../schema/event-details.js';
+import type { AdoptedHow, DesiredCause, EventDetails, NewEvent, ReadyHow, SignalSentReason } from '../schema/event-details.js';
 import type { DesiredState, ExitInfo, Hold } from '../schema/records.js';
 import { planRestart, pruneStarts, type RestartPolicy } from './restart-policy.js';
 
@@ -47,11 +47,23 @@ export type Input =
   | { kind: 'spawned'; pid: number }
   /**
    * A process left running by a lost buddy, proven the same (start time), to supervise from now on;
-   * `starting`: the lost buddy's service was not yet ready (it stays starting until it is).
+   * `starting`: the lost buddy's service was not yet ready (it stays starting until it is). With `how`:
+   * found by a start (PidFile, ProcessMatch) instead of a second copy started.
    */
-  | { kind: 'adopted'; pid: number; startedAt: number; restarts: number; desired: DesiredState; starting?: boolean }
+  | {
+      kind: 'adopted';
+      pid: number;
+      startedAt: number;
+      restarts: number;
+      desired: DesiredState;
+      starting?: boolean;
+      how?: 'pidfile' | 'match';
+    }
+  /** Type forking: the start script exited 0, and its PidFile names the process to supervise from now on. */
+  | { kind: 'forked'; pid: number; startedAt: number }
   | { kind: 'spawn_failed'; error: string }
-  | { kind: 'exited'; code: number | null; signal: string | null; unknown?: boolean }
+  /** `error`: why an exit 0 of a Type forking start script is a failed start (no pid file, a dead pid). */
+  | { kind: 'exited'; code: number | null; signal: string | null; unknown?: boolean; error?: string }
   /** Answers to `watch_group`: something of the group is still alive / nothing is left. */
   | { kind: 'group_alive' }
   | { kind: 'group_gone' }
@@ -315,7 +327,22 @@ export class Machine {
         return;
       case 'exited':
         if (this.policy.job) this.onJobExit(input.code, input.signal, input.unknown === true);
-        else this.onExitUnasked(input.code, input.signal, input.unknown === true);
+        else this.onExitUnasked(input.code, input.signal, input.unknown === true, input.error);
+        return;
+      case 'adopted':
+        // A start found the service already running (PidFile, ProcessMatch): that process, not a second copy.
+        if (this.state !== 'starting' || this.pid !== null || input.how === undefined) return;
+        this.recordStart();
+        this.adoptFound(input.pid, input.startedAt, input.how);
+        // It ran before anyone looked: ready by MinUptime from its own start, or at once (its signals cannot reach us).
+        if (this.policy.readiness === 'uptime') this.awaitReadiness(input.startedAt);
+        else this.becomeRunning();
+        return;
+      case 'forked':
+        if (this.pid === null) return;
+        // The process group stays the start script's: what it started is there, or carries the marker.
+        this.pid = input.pid;
+        this.emit({ type: 'adopted', pid: input.pid, detail: { startedAt: iso(input.startedAt), desired: this.desired, how: 'forked' } });
         return;
       default:
         return;
@@ -469,6 +496,17 @@ export class Machine {
     else if (p.startTimeoutMs > 0) this.effect({ kind: 'set_timer', timer: 'start', at: Math.max(this.now, startedAt + p.startTimeoutMs) });
   }
 
+  /** A start found the service running (`how`): supervise that process, as a lost buddy's is (whenDown). */
+  private adoptFound(pid: number, startedAt: number, how: AdoptedHow): void {
+    this.pid = pid;
+    this.pgid = pid;
+    this.startedAt = startedAt;
+    this.emit({ type: 'adopted', pid, detail: { startedAt: iso(startedAt), desired: this.desired, how } });
+    if (this.policy.maxRunTimeMs > 0) {
+      this.effect({ kind: 'set_timer', timer: 'runtime', at: Math.max(this.now, startedAt + this.policy.maxRunTimeMs) });
+    }
+  }
+
   /** A start counts for the rate limit and the runaway window from when its process exists (or failed to). */
   private recordStart(): void {
     this.starts = pruneStarts([...this.starts, this.now], this.policy, this.now);
@@ -561,26 +599,27 @@ export class Machine {
   }
 
   /** The service exited while wanted running: count it, then clean its group before anything else. */
-  private onExitUnasked(code: number | null, signal: string | null, unknown: boolean): void {
+  private onExitUnasked(code: number | null, signal: string | null, unknown: boolean, error?: string): void {
     this.clearRunTimers();
     const early = this.state === 'starting';
     const uptime = this.now - this.startedAt;
-    this.recordExit(code, signal, false, unknown);
+    this.recordExit(code, signal, false, unknown, error);
     if (early) {
       this.failures += 1;
-      this.settle('up', false, `exited ${describeExit(code, signal)} after ${uptime} ms`);
+      this.settle('up', false, error ?? `exited ${describeExit(code, signal)} after ${uptime} ms`);
     }
     this.enter('stopping');
     this.phase = 'cleanup';
     this.effect({ kind: 'watch_group', pgid: this.pgid! });
   }
 
-  private recordExit(code: number | null, signal: string | null, requested: boolean, unknown = false): void {
+  private recordExit(code: number | null, signal: string | null, requested: boolean, unknown = false, error?: string): void {
     this.lastExit = { code, signal, at: iso(this.now) };
     const detail: EventDetails['exited'] = { uptimeMs: this.now - this.startedAt, requested };
     if (unknown)
       detail.unknown = true; // an adopted process is not our child: how it ended is not known
     else if (this.policy.job && this.outcome !== null) detail.outcome = this.outcome.ok ? 'success' : 'failure';
+    if (error !== undefined) detail.error = error;
     this.emit({ type: 'exited', pid: this.pid, code, signal, detail });
     this.pid = null;
   }

@@ -2,6 +2,7 @@
 // fork, setsid) but carry its marker, UPKEEPER_MARKER=<uuid>, in their environment.
 import { SERVICE_MARKER } from '../schema/run-dir.js';
 import { markerOf, pidMarkNow, serviceAlive, signalService, type Marker, type PidMark } from '../system/marked-processes.js';
+import { processAlive, statFields } from '../system/process-group.js';
 
 // Only `scripts/start` gets the marker; action scripts and pipe programs never do, so a stop never
 // signals its own stop script.
@@ -24,6 +25,11 @@ export class ServiceProcesses {
   private clean = false;
   /** The group that has had SIGKILL: each check sends SIGKILL again to what is left of it. */
   private killed: number | null = null;
+  /**
+   * A process the buddy did not start (pid and start time): signalled and waited for by its pid too,
+   * since it may lead no group of its own and carry no marker (one started elsewhere).
+   */
+  private main: { pid: number; startTime: number } | null = null;
 
   constructor(
     private readonly uuid: string,
@@ -37,28 +43,53 @@ export class ServiceProcesses {
     this.since = this.clean ? pidMarkNow() : null;
     this.marker = this.markerFor(uid);
     this.killed = null;
+    this.main = null;
     return { ...env, [SERVICE_MARKER]: this.uuid };
   }
 
-  /** A service a lost buddy started (with the same marker): what it left may be anywhere. */
-  adopted(uid: number | null): void {
+  /**
+   * A process the buddy did not start: a lost buddy's (with the same marker), one found by PidFile or
+   * ProcessMatch, or the one a Type forking start left (`main`). What it left may be anywhere.
+   */
+  adopted(uid: number | null, main: { pid: number; startTime: number } | null = null): void {
     this.since = null;
     this.marker = this.markerFor(uid);
+    this.main = main;
   }
 
-  /** Signal the group and every marked process outside it; `escaped`: the pids of those. */
+  /** Signal the group, every marked process outside it and the adopted process; `escaped`: the pids outside the group. */
   signal(pgid: number, signal: NodeJS.Signals): { group: boolean; escaped: number[] } {
     if (signal === 'SIGKILL') this.killed = pgid;
-    return signalService(pgid, this.marker, signal);
+    const sent = signalService(pgid, this.marker, signal);
+    const main = this.mainOutside(pgid, sent.escaped);
+    if (main !== null) {
+      try {
+        process.kill(main, signal);
+        sent.escaped.push(main);
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+    return sent;
   }
 
-  /** True when nothing of the service is left: no member of group `pgid`, no marked process. */
+  /** True when nothing of the service is left: no member of group `pgid`, no marked process, not the adopted one. */
   gone(pgid: number): boolean {
     // A process forked just as SIGKILL went out would outlive it: it gets SIGKILL too.
-    if (this.killed === pgid) signalService(pgid, this.marker, 'SIGKILL');
+    if (this.killed === pgid) this.signal(pgid, 'SIGKILL');
     if (serviceAlive(pgid, this.marker, this.since)) return false;
+    if (this.main && processAlive(this.main.pid, this.main.startTime)) return false;
     this.clean = true;
     return true;
+  }
+
+  /** The adopted process, when it lives outside group `pgid` and was not among `escaped`. */
+  private mainOutside(pgid: number, escaped: number[]): number | null {
+    const m = this.main;
+    if (!m || escaped.includes(m.pid)) return null;
+    const f = statFields(m.pid);
+    if (!f || f[0] === 'Z' || f[0] === 'X' || Number(f[19]) !== m.startTime || Number(f[2]) === pgid) return null;
+    return m.pid;
   }
 
   private markerFor(uid: number | null): Marker {

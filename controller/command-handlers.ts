@@ -1,4 +1,4 @@
-// The client requests that change services: start, stop, restart, reload, a custom action, a signal,
+// The client requests that change services: start, stop, restart, reload, attach, a custom action, a signal,
 // a configuration reload and `upk remove`. Each is audited; what a command means for services that
 // depend on each other is decided by service control (service-control.ts), not here.
 import type { ClientMethods, OutcomeItem } from '../schema/client-protocol.js';
@@ -14,13 +14,13 @@ import { describeAction, type ServiceControl } from './service-control.js';
 import { serviceStatus, type ServiceEntry } from './service-entry.js';
 import type { ServiceTable } from './service-table.js';
 
-type Command = 'start' | 'stop' | 'restart' | 'reload';
-export type CommandMethods = 'start' | 'stop' | 'restart' | 'reload' | 'action' | 'signal' | 'config.reload' | 'remove';
+type Command = 'start' | 'stop' | 'restart' | 'reload' | 'attach';
+export type CommandMethods = 'start' | 'stop' | 'restart' | 'reload' | 'attach' | 'action' | 'signal' | 'config.reload' | 'remove';
 
 export interface CommandParts extends AuditParts {
   readonly services: Pick<ServiceTable, 'resolve' | 'resolveOne'>;
   readonly lifecycle: Pick<Lifecycle, 'stopping' | 'refuseDuringShutdown'>;
-  readonly control: Pick<ServiceControl, 'start' | 'stop' | 'restart' | 'reload' | 'each' | 'startMany' | 'waitingForRestart'>;
+  readonly control: Pick<ServiceControl, 'start' | 'stop' | 'restart' | 'reload' | 'attach' | 'each' | 'startMany' | 'waitingForRestart'>;
   readonly buddies: Pick<Buddies, 'call'>;
   readonly configuration: Pick<Configuration, 'reload' | 'remove'>;
   /** A polling round over these services: their events are in the database after it. */
@@ -54,7 +54,9 @@ export function commandHandlers(p: CommandParts): Pick<Handlers<ClientMethods, C
               ? await p.control.stop(entry, together)
               : kind === 'restart'
                 ? await p.control.restart(entry)
-                : await p.control.start(entry);
+                : kind === 'attach'
+                  ? await p.control.attach(entry)
+                  : await p.control.start(entry);
           result = item(r.ok, r.message);
         }
         await p.collect([entry]); // the events of this request are in the database before we answer
@@ -77,6 +79,7 @@ export function commandHandlers(p: CommandParts): Pick<Handlers<ClientMethods, C
     stop: command('stop'),
     restart: command('restart'),
     reload: command('reload'),
+    attach: command('attach'),
 
     action: async (q, ctx) => {
       p.lifecycle.refuseDuringShutdown();

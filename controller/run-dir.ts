@@ -132,6 +132,8 @@ export function buddySettings(
     schedule: svc.schedule,
     scheduleOverlap: svc.scheduleOverlap,
     cronRestart: svc.cronRestart,
+    pidFile: svc.pidFile,
+    processMatch: svc.processMatch,
     ringbufferSize: svc.ringbufferSize,
     reconnectRetries: svc.reconnectRetries,
     journalMaxEvents: svc.journalMaxEvents,

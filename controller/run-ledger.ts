@@ -57,6 +57,11 @@ function statements(db: Database.Database) {
     nextRun: db.prepare<[uuid: Uuid, t: number, id: number], { started: number }>(
       `SELECT started FROM runs WHERE service_uuid = ? AND started >= ? AND id != ? AND outcome IS NOT 'spawn_failed' ORDER BY started LIMIT 1`,
     ),
+    // Type forking: the run its buddy began with the start script goes on as the process its PidFile names.
+    repid: db.prepare<[pid: number, uuid: Uuid, buddyId: number, t: number]>(
+      `UPDATE runs SET pid = ? WHERE id = (SELECT id FROM runs INDEXED BY runs_open
+         WHERE service_uuid = ? AND buddy_id = ? AND ended IS NULL AND started <= ? ORDER BY started DESC LIMIT 1)`,
+    ),
     byPid: db.prepare<[uuid: Uuid, pid: number, t: number], RunRow>(
       'SELECT id, buddy_id, started, ended, outcome FROM runs INDEXED BY runs_by_pid WHERE service_uuid = ? AND pid = ? AND started <= ? ORDER BY started DESC LIMIT 1',
     ),
@@ -95,7 +100,8 @@ export class RunLedger {
           : this.open(serviceUuid, buddyId, eventId, e.time, null, cause, 'spawn_failed');
       }
       case 'adopted': {
-        const { startedAt: at } = detailOf(e, 'adopted');
+        const { startedAt: at, how } = detailOf(e, 'adopted');
+        if (how === 'forked' && typeof e.pid === 'number' && this.s.repid.run(e.pid, serviceUuid, buddyId, e.time).changes > 0) return;
         const startedAt = at !== undefined ? Date.parse(at) : NaN;
         return this.adopt(
           serviceUuid,

@@ -29,7 +29,7 @@ export interface ControlParts {
    * Send a command to the service's buddy (one is attached when none is bound); `resume`, a start that
    * reconciliation asks for (a scheduled job's schedule goes on, without a run now).
    */
-  command(entry: ServiceEntry, command: 'start' | 'stop' | 'restart', resume?: boolean): Promise<CommandOutcome>;
+  command(entry: ServiceEntry, command: 'start' | 'stop' | 'restart' | 'attach', resume?: boolean): Promise<CommandOutcome>;
   /** Run the service's reload script (one is attached when none is bound). */
   reload(entry: ServiceEntry): Promise<ActionResult>;
   /** Record and publish a new desired state. */
@@ -79,10 +79,10 @@ export class ServiceControl {
 
   /**
    * Carry a command out on several services: starts and restarts in StartPriority waves (startMany),
-   * stops and reloads all at once; `one` gets each service and every service the command names.
+   * stops, reloads and attaches all at once; `one` gets each service and every service the command names.
    */
   each<T>(
-    command: 'start' | 'stop' | 'restart' | 'reload',
+    command: 'start' | 'stop' | 'restart' | 'reload' | 'attach',
     entries: ServiceEntry[],
     one: (e: ServiceEntry, together: ReadonlySet<ServiceEntry>) => Promise<T>,
   ): Promise<T[]> {
@@ -126,6 +126,17 @@ export class ServiceControl {
     return { ...outcome, message: outcome.message + note };
   }
 
+  /**
+   * Attach: the buddy takes over the service's process that runs without upkeeper (PidFile,
+   * ProcessMatch); wanted running once it has. Prerequisites are not started: it already runs.
+   */
+  async attach(entry: ServiceEntry): Promise<StartOutcome> {
+    await this.parts.attach(entry);
+    const outcome = await this.command(entry, 'attach');
+    if (outcome.ok) this.parts.setDesired(entry, 'running');
+    return outcome;
+  }
+
   /** Run the reload script; a reload after which the service's process is gone (a HUP it does not handle) is no reload. */
   async reload(entry: ServiceEntry): Promise<ReloadOutcome> {
     const { clock } = this.parts;
@@ -161,7 +172,7 @@ export class ServiceControl {
       .filter((d) => d !== entry && isUp(d) && this.groups(d, graph).some((g) => g.providers.includes(entry)));
   }
 
-  private async command(entry: ServiceEntry, command: 'start' | 'stop' | 'restart', resume = false): Promise<CommandOutcome> {
+  private async command(entry: ServiceEntry, command: 'start' | 'stop' | 'restart' | 'attach', resume = false): Promise<CommandOutcome> {
     const outcome = await this.parts.command(entry, command, resume);
     entry.observe(outcome.status);
     this.parts.publishStatus(entry);

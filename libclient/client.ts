@@ -178,6 +178,14 @@ export class Client {
     return this.call('reload', { services: list(names) });
   }
 
+  /**
+   * Take over services' processes that run without upkeeper (found by PidFile or ProcessMatch) instead
+   * of starting them; an outcome that is not `ok` says why none was found (nothing changed then).
+   */
+  attach(names: Names): Promise<OutcomeItem[]> {
+    return this.call('attach', { services: list(names) });
+  }
+
   /** Run a custom action, by name or by number (`00`..`31`). A non-zero exit is in the result, not an error. */
   action(service: string, action: string): Promise<ActionResult> {
     return this.call('action', { service, action });

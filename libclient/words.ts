@@ -13,7 +13,7 @@ export function utcTime(iso: string): string {
 export function describeExit(code: number | null, signal: string | null, unknown = false): string {
   if (signal) return `was killed by ${signal}${SIGNAL_HINTS[signal] ? ` (${SIGNAL_HINTS[signal]})` : ''}`;
   if (code === null)
-    return unknown ? 'ended; how is not known (it was adopted from a lost buddy, so its exit status could not be read)' : 'ended';
+    return unknown ? 'ended; how is not known (it was adopted, not started by its buddy, so its exit status could not be read)' : 'ended';
   const hint =
     code === 126
       ? 'the command could not be executed'
@@ -41,14 +41,20 @@ export function describeEvent(e: ServiceEvent): string {
       const d = detailOf(e, 'spawned');
       return `${d.restart === true ? 'restarted automatically' : d.scheduled === true ? 'started by its schedule' : 'started'} (pid ${e.pid})`;
     }
-    case 'adopted':
+    case 'adopted': {
+      const how = detailOf(e, 'adopted').how;
+      if (how === 'forked') return `its start script exited, leaving pid ${e.pid} (PidFile)`;
+      if (how === 'pidfile') return `found running by its PidFile and taken over (pid ${e.pid})`;
+      if (how === 'match') return `found running by ProcessMatch and taken over (pid ${e.pid})`;
       return `taken over by a new buddy, still running (pid ${e.pid})`;
+    }
     case 'spawn_failed':
       return `could not be started: ${detailOf(e, 'spawn_failed').error ?? 'unknown error'}`;
     case 'exited': {
       const d = detailOf(e, 'exited');
       const run = d.outcome === 'success' ? ': the run succeeded' : d.outcome === 'failure' ? ': the run failed' : '';
-      return `${describeExit(e.code, e.signal, d.unknown === true)} after ${ms(d.uptimeMs)}${d.requested === true ? ', as asked' : ''}${run}`;
+      const error = d.error !== undefined ? `: ${d.error}` : '';
+      return `${describeExit(e.code, e.signal, d.unknown === true)} after ${ms(d.uptimeMs)}${d.requested === true ? ', as asked' : ''}${error}${run}`;
     }
     case 'stopping':
       return detailOf(e, 'stopping').restart === true ? 'stopping, to restart' : 'stopping';
@@ -145,7 +151,7 @@ export function describeFailure(story: FailureStory, now = Date.now()): string[]
     f.run.cause === 'restart'
       ? 'by an automatic restart'
       : f.run.cause === 'adopted'
-        ? 'and was taken over from a lost buddy'
+        ? 'and was taken over running (from a lost buddy, or found by PidFile or ProcessMatch)'
         : 'by a start command (upk start, or the controller)';
   if (f.run.outcome === 'spawn_failed') {
     lines.push(`What failed: its start${command}, at ${utcTime(f.run.started)} ${how}.`);

@@ -1,5 +1,5 @@
 // The controller↔buddy protocol: JSON frames (see codec.ts), request ids, one definition for both ends.
-import type { HealthSettings, ReadinessSettings, ScheduleSettings } from './config/types.js';
+import type { AdoptionSettings, HealthSettings, ReadinessSettings, ScheduleSettings } from './config/types.js';
 import { HELLO_DEADLINE_MS, type Handshake, type NotificationValidators, type Validators } from './rpc.js';
 import type { EnvFileRef } from './env-file.js';
 import { EVENT_TYPE_NAMES, USAGE_RECORD, type ActionResult, type BuddyEvent, type BuddyStatus } from './records.js';
@@ -24,7 +24,7 @@ export function fitBatch(events: BuddyEvent[]): BuddyEvent[] {
 }
 
 /** buddy.json: everything the buddy needs, written by the controller (the health checks and limits too). */
-export interface BuddySettings extends HealthSettings, ReadinessSettings, ScheduleSettings {
+export interface BuddySettings extends HealthSettings, ReadinessSettings, ScheduleSettings, AdoptionSettings {
   settingsVersion: 1;
   service: string;
   uuid: string;
@@ -111,6 +111,11 @@ export interface BuddyMethods {
   start: { params: CommandParams; result: CommandOutcome };
   stop: { params: CommandParams; result: CommandOutcome };
   restart: { params: CommandParams; result: CommandOutcome };
+  /**
+   * Take over the service's process that runs without upkeeper (PidFile, ProcessMatch), as a start that
+   * never starts one: when none is found, `ok` is false and nothing changes.
+   */
+  attach: { params: CommandParams; result: CommandOutcome };
   reload: { params: Record<string, never>; result: ActionResult };
   action: { params: { action: string }; result: ActionResult };
   signal: { params: { signal: string; group?: boolean }; result: { pid: number } };
@@ -150,6 +155,7 @@ export const buddyValidators: Validators<BuddyMethods> = {
   start: command,
   stop: command,
   restart: command,
+  attach: command,
   reload: none,
   action: (p) => ({ action: str(asObject(p), 'action') }),
   signal: (p) => {

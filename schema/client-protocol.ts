@@ -334,6 +334,11 @@ export interface ClientMethods {
   stop: { params: ServicesParams; result: OutcomeItem[] };
   restart: { params: ServicesParams; result: OutcomeItem[] };
   reload: { params: ServicesParams; result: OutcomeItem[] };
+  /**
+   * Take over each service's process that runs without upkeeper (PidFile, ProcessMatch)
+   * instead of starting one: wanted running once taken over; nothing changes for a service none is found of.
+   */
+  attach: { params: ServicesParams; result: OutcomeItem[] };
   action: { params: { service: string; action: string }; result: ActionResult };
   signal: { params: { service: string; signal: string; group?: boolean }; result: { pid: number } };
   events: { params: EventQuery; result: ServiceEvent[] };
@@ -523,6 +528,7 @@ export const clientValidators: Validators<ClientMethods> = {
   stop: services,
   restart: services,
   reload: services,
+  attach: services,
   action: (p) => {
     const o = asObject(p);
     return { service: str(o, 'service'), action: str(o, 'action') };

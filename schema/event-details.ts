@@ -14,13 +14,15 @@ export type EventDetails = {
   desired: { desired: DesiredState; cause: DesiredCause; by?: 'controller' };
   /** `scheduled`: the Schedule started this run (or it is the start after a CronRestart). */
   spawned: { restart: boolean; scheduled?: true };
-  adopted: { startedAt: string; desired: DesiredState };
+  /** `how`: found running through PidFile or ProcessMatch, or left by a Type forking start; absent: a lost buddy's. */
+  adopted: { startedAt: string; desired: DesiredState; how?: AdoptedHow };
   spawn_failed: { error: string; restart: boolean };
   /**
    * `unknown`: an adopted process ended, how is not known; `lastOutput`: only for an exit nobody asked for;
-   * `outcome`: a oneshot job's run (exit 0 succeeds; another exit, a signal or MaxRunTime fails).
+   * `outcome`: a oneshot job's run (exit 0 succeeds; another exit, a signal or MaxRunTime fails);
+   * `error`: why a Type forking start failed although its start script exited 0 (no pid file, a dead pid).
    */
-  exited: { uptimeMs: number; requested: boolean; unknown?: true; lastOutput?: LastOutput; outcome?: RunOutcome };
+  exited: { uptimeMs: number; requested: boolean; unknown?: true; lastOutput?: LastOutput; outcome?: RunOutcome; error?: string };
   stopping: { restart: boolean };
   /** `escaped`: the marked processes outside the group that got it too, when there were any. */
   signal_sent: { group: boolean; reason: SignalSentReason; escaped?: number[] };
@@ -51,7 +53,9 @@ export type DesiredCause = 'command' | 'shutdown' | 'adopted' | 'unhealthy' | 'l
 /** How a oneshot job's run ended. */
 export type RunOutcome = 'success' | 'failure';
 /** How a service said it is ready (the `Ready…` keys, docs/configuration.md). */
-export type ReadyHow = 'ReadyFd' | 'notify' | 'ReadyLine' | 'probe';
+export type ReadyHow = 'ReadyFd' | 'notify' | 'ReadyLine' | 'probe' | 'forking';
+/** How a process the buddy did not start was found (detail.how of `adopted`). */
+export type AdoptedHow = 'pidfile' | 'match' | 'forked';
 /** What the buddy does with a service a health check or a limit finds not working. */
 export type UnwellAction = 'restart' | 'stop' | 'none';
 export type LimitName = 'MaxMemory' | 'MaxCPU' | 'ActivityTimeout';
@@ -102,9 +106,16 @@ export const DETAIL_FIELDS: { readonly [T in EventType]: FieldGuards<EventDetail
     by: oneOf('controller'),
   },
   spawned: { restart: isBoolean, scheduled: isTrue },
-  adopted: { startedAt: isString, desired: isDesired },
+  adopted: { startedAt: isString, desired: isDesired, how: oneOf('pidfile', 'match', 'forked') },
   spawn_failed: { error: isString, restart: isBoolean },
-  exited: { uptimeMs: isNumber, requested: isBoolean, unknown: isTrue, lastOutput: isLastOutput, outcome: oneOf('success', 'failure') },
+  exited: {
+    uptimeMs: isNumber,
+    requested: isBoolean,
+    unknown: isTrue,
+    lastOutput: isLastOutput,
+    outcome: oneOf('success', 'failure'),
+    error: isString,
+  },
   stopping: { restart: isBoolean },
   signal_sent: { group: isBoolean, reason: oneOf('stop', 'escalation', 'cleanup', 'user'), escaped: isPids },
   stopped: {},
@@ -117,7 +128,7 @@ export const DETAIL_FIELDS: { readonly [T in EventType]: FieldGuards<EventDetail
   events_dropped: { count: isNumber, firstSeq: isNumber, lastSeq: isNumber },
   output_failed: { stream: isStream, file: isString, error: isString },
   output_resumed: { stream: isStream, file: isString, lostBytes: isNumber },
-  ready: { how: oneOf('ReadyFd', 'notify', 'ReadyLine', 'probe'), afterMs: isNumber },
+  ready: { how: oneOf('ReadyFd', 'notify', 'ReadyLine', 'probe', 'forking'), afterMs: isNumber },
   start_timeout: { timeoutMs: isNumber },
   timed_out: { maxRunTimeMs: isNumber },
   unhealthy: { check: isString, failures: isNumber, output: isString, action: isAction },

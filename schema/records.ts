@@ -173,10 +173,11 @@ export const EVENT_TYPES = {
   desired: 'the desired state changed (detail.desired, detail.cause; detail.by: controller when a controller sent the command)',
   spawned:
     'the service was started (pid: the new process, also its process group and session; detail.scheduled: by its Schedule or CronRestart)',
-  adopted: 'a new buddy took over a service still running from a lost buddy (pid; proven by its start time)',
+  adopted:
+    "the buddy took over a process it did not start (pid; proven by its start time): a lost buddy's, or (detail.how) one found by PidFile or ProcessMatch, or left by a Type forking start",
   spawn_failed: 'the start script could not be executed (detail.error)',
   exited:
-    "the service exited (code or signal; both null when unknown: detail.unknown for an adopted process); detail.uptimeMs, detail.requested, and for an exit nobody asked for detail.lastOutput: the last lines it wrote; detail.outcome: a oneshot job run's success or failure",
+    "the service exited (code or signal; both null when unknown: detail.unknown for an adopted process); detail.uptimeMs, detail.requested, and for an exit nobody asked for detail.lastOutput: the last lines it wrote; detail.error: why a Type forking start failed although its start script exited 0; detail.outcome: a oneshot job run's success or failure",
   stopping: 'a stop began (pid: the service)',
   signal_sent: 'the buddy sent a signal (signal; detail.group, detail.reason: stop, escalation, cleanup or user)',
   stopped: 'the service and everything left in its process group are gone',
@@ -190,7 +191,8 @@ export const EVENT_TYPES = {
   output_failed:
     "the buddy cannot write the service's output to its file: it is lost until output_resumed (detail.stream, detail.file, detail.error)",
   output_resumed: "the buddy writes the service's output to its file again (detail.stream, detail.file, detail.lostBytes)",
-  ready: 'the service said it is ready (detail.how: ReadyFd, notify, ReadyLine or probe; detail.afterMs since its start): it is running',
+  ready:
+    'the service said it is ready (detail.how: ReadyFd, notify, ReadyLine, probe or forking; detail.afterMs since its start): it is running',
   start_timeout:
     'the service was not ready within StartTimeout (detail.timeoutMs): a failure, it is stopped and the restart policy applies',
   timed_out: 'the service ran longer than MaxRunTime (detail.maxRunTimeMs): it is stopped (a oneshot job: the run failed)',

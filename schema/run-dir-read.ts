@@ -4,7 +4,7 @@
 // never a record with holes.
 import { readFileSync } from 'node:fs';
 import type { BuddySettings } from './buddy-protocol.js';
-import type { HealthSettings, ReadinessSettings, ScheduleSettings } from './config/types.js';
+import type { AdoptionSettings, HealthSettings, ReadinessSettings, ScheduleSettings } from './config/types.js';
 import type { BuddyStatus } from './records.js';
 
 /** Health checks and limits (issue 13): off in a buddy.json written before them. */
@@ -43,6 +43,8 @@ export const READINESS_FIELDS = {
 
 /** Jobs (issue 14): none in a buddy.json written before them. */
 export const SCHEDULE_FIELDS = { schedule: null, scheduleOverlap: 'skip', cronRestart: null } as const satisfies ScheduleSettings;
+/** PidFile and ProcessMatch (issue 14): none in a buddy.json written before them. */
+export const ADOPTION_FIELDS = { pidFile: null, processMatch: null } as const satisfies AdoptionSettings;
 
 /** Fields added after settings version 1 first shipped, for a buddy.json an older controller wrote. */
 const LATER_FIELDS: Pick<
@@ -51,7 +53,8 @@ const LATER_FIELDS: Pick<
 > &
   typeof HEALTH_FIELDS &
   typeof READINESS_FIELDS &
-  typeof SCHEDULE_FIELDS = {
+  typeof SCHEDULE_FIELDS &
+  typeof ADOPTION_FIELDS = {
   sampleInterval: 0,
   ...HEALTH_FIELDS,
   journalMaxEvents: 100_000,
@@ -62,6 +65,7 @@ const LATER_FIELDS: Pick<
   environmentFiles: [],
   ...READINESS_FIELDS,
   ...SCHEDULE_FIELDS,
+  ...ADOPTION_FIELDS,
 };
 
 type Kind = 'string' | 'number' | 'boolean' | 'string?' | 'number?' | 'strings' | 'object' | 'list';
@@ -87,6 +91,8 @@ const SETTINGS_FIELDS: Record<keyof BuddySettings, Kind> = {
   schedule: 'string?',
   scheduleOverlap: 'string',
   cronRestart: 'string?',
+  pidFile: 'string?',
+  processMatch: 'string?',
   ringbufferSize: 'number',
   reconnectRetries: 'number',
   journalMaxEvents: 'number',

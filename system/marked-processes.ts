@@ -183,7 +183,7 @@ function ownerOf(pid: string): number | null {
 }
 
 /** This process and its ancestors: never signalled, whatever their environment says. */
-function selfAndAncestors(): Set<number> {
+export function selfAndAncestors(): Set<number> {
   const out = new Set<number>([process.pid]);
   for (let pid = process.ppid; pid > 1 && !out.has(pid);) {
     out.add(pid);

@@ -87,7 +87,7 @@ export const HOOK_TIMEOUT_DEFAULT = 30;
 /** The most instances one service may have (`Instances`). */
 export const MAX_INSTANCES = 1000;
 /** Type's words: systemd's names. */
-export const SERVICE_TYPES = ['simple', 'notify', 'oneshot'] as const;
+export const SERVICE_TYPES = ['simple', 'notify', 'oneshot', 'forking'] as const;
 /** What a failed health check or a passed limit does (HealthAction, MaxMemoryAction, …). */
 export const UNWELL_ACTIONS = ['restart', 'stop', 'none'] as const;
 const unwellAction: ValueType = { kind: 'choice', words: UNWELL_ACTIONS };
@@ -195,7 +195,7 @@ export const SERVICE_KEYS: readonly KeySpec[] = [
     type: { kind: 'choice', words: SERVICE_TYPES },
     default: 'simple',
     description:
-      'As systemd\'s Type=. "simple": the service is ready by MinUptime (or ReadyFd, ReadyLine). "notify": it gets NOTIFY_SOCKET, a datagram socket of the sd_notify protocol, and is ready when it sends READY=1 (STATUS=, WATCHDOG=1, STOPPING=1 and MAINPID= are recorded). "oneshot": a job that runs to its end, whose exit status is the outcome of the run (0: success); it is not started again when it ends well (a failure follows the restart policy), "upk start" returns once the run has ended, and fails when it failed. Not with ReadyFd, ReadyLine, ReadyCheck or CronRestart.',
+      'As systemd\'s Type=. "simple": the service is ready by MinUptime (or ReadyFd, ReadyLine). "notify": it gets NOTIFY_SOCKET, a datagram socket of the sd_notify protocol, and is ready when it sends READY=1 (STATUS=, WATCHDOG=1, STOPPING=1 and MAINPID= are recorded). "oneshot": a job that runs to its end, whose exit status is the outcome of the run (0: success); it is not started again when it ends well (a failure follows the restart policy), "upk start" returns once the run has ended, and fails when it failed. Not with ReadyFd, ReadyLine, ReadyCheck or CronRestart. "forking": the start script starts the service in the background and exits 0; the process PidFile (required) then names is the one supervised, and the service is ready once the start script has exited (unless ReadyFd, ReadyLine or ReadyCheck is set).',
   },
   {
     name: 'Schedule',
@@ -217,6 +217,20 @@ export const SERVICE_KEYS: readonly KeySpec[] = [
     default: null,
     description:
       'Restart a long-running service at these times (as PM2\'s cron_restart), written like Schedule: a cron expression or "@every DURATION". Each is recorded as an event cron_restart, then the service is stopped and started as by "upk restart". Only while it is wanted running and runs. Not with Type oneshot (a job runs at times with Schedule). null: never.',
+  },
+  {
+    name: 'PidFile',
+    type: { kind: 'path', nullable: true },
+    default: null,
+    description:
+      'The file in which the service writes its pid (resolved like RedirectStdout). With Type forking, the process it names once the start script has exited is the one supervised. Before every start (and at "upk attach") a process it names that runs, as the service\'s user, and started before the file was written is taken over (event adopted) instead of starting a second copy. null: none.',
+  },
+  {
+    name: 'ProcessMatch',
+    type: { kind: 'regex', nullable: true },
+    default: null,
+    description:
+      'A regular expression (JavaScript syntax) on the command line (/proc/PID/cmdline, its NULs as spaces) of the processes of the service\'s user: before every start (and at "upk attach") when PidFile names none, exactly one process that matches is taken over (event adopted) instead of starting a second copy; several are refused, naming their pids. With PidFile too, the process the file names must match it. null: none.',
   },
   {
     name: 'Listen',
@@ -244,9 +258,9 @@ export const SERVICE_KEYS: readonly KeySpec[] = [
     name: 'StartTimeout',
     type: seconds({ min: 0, nullable: true }),
     default: null,
-    defaultText: 'null: 90 for a service whose readiness is signalled (Type notify, ReadyFd, ReadyLine), none otherwise',
+    defaultText: 'null: 90 for a service whose readiness is signalled (Type notify or forking, ReadyFd, ReadyLine), none otherwise',
     description:
-      "As systemd's TimeoutStartSec: seconds a service with a signalled readiness (Type notify, ReadyFd, ReadyLine) has to become ready; not ready in time is a failure (event start_timeout): it is stopped and the restart policy applies. 0: no limit. A service ready by MinUptime has no start timeout.",
+      "As systemd's TimeoutStartSec: seconds a service with a signalled readiness (Type notify or forking, ReadyFd, ReadyLine) has to become ready; not ready in time is a failure (event start_timeout): it is stopped and the restart policy applies. 0: no limit. A service ready by MinUptime has no start timeout.",
   },
   {
     name: 'MaxRunTime',

@@ -96,6 +96,7 @@ export function buildService(entry: ServiceEntry, defaults: Layer, ctx: CheckCon
   // NOTIFY_SOCKET is in the 0700 run directory, which another user cannot reach.
   if (setUid !== null && value('Type') === 'notify' && !badKeys.has('Type'))
     issues.push(makeIssue(entry.file, at('Type'), joinKey(id, 'Type'), NOTIFY_AS_OTHER_USER));
+  issues.push(...adoptionIssues(entry, own, value, instances, badKeys));
   if (issues.length > 0) return { service: null, issues, instances };
 
   const customActions: CustomAction[] = actions.map(([name, script]) => ({ name, script: withShebang(script) }));
@@ -127,6 +128,8 @@ export function buildService(entry: ServiceEntry, defaults: Layer, ctx: CheckCon
     schedule: value('Schedule') as string | null,
     scheduleOverlap: value('ScheduleOverlap') as 'skip' | 'queue',
     cronRestart: value('CronRestart') as string | null,
+    pidFile: value('PidFile') as string | null,
+    processMatch: value('ProcessMatch') as string | null,
     readyFd: value('ReadyFd') as number | null,
     listen: (value('Listen') as ListenSocket[]).map((s) => ({ ...s, name: s.name || entry.name })),
     readyLine: value('ReadyLine') as string | null,
@@ -352,4 +355,30 @@ function mergeByName<T>(layers: Record<string, T>[], fold: (key: string) => stri
   const out: Record<string, T> = {};
   for (const [key, v] of merged.values()) setOwn(out, key, v);
   return out;
+}
+
+/**
+ * Type forking supervises the process its PidFile names, so it needs one; and instances would all take
+ * over the one process a PidFile or ProcessMatch finds.
+ */
+function adoptionIssues(
+  entry: ServiceEntry,
+  own: Layer,
+  value: (name: string) => unknown,
+  instances: number | null,
+  badKeys: Set<string>,
+): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const issue = (key: string, message: string): void => {
+    issues.push(makeIssue(entry.file, own.get(key)?.pos ?? entry.keyPos, joinKey(entry.id, key), message));
+  };
+  if (value('Type') === 'forking' && value('PidFile') === null && !badKeys.has('Type') && !badKeys.has('PidFile'))
+    issue('Type', '"forking" needs PidFile: the file in which the service writes the pid of the process it leaves running');
+  if (instances !== null) {
+    for (const key of ['PidFile', 'ProcessMatch']) {
+      if (value(key) !== null && !badKeys.has(key))
+        issue(key, `cannot be used with Instances: every instance would take over the same process`);
+    }
+  }
+  return issues;
 }

@@ -94,8 +94,11 @@ export interface HealthSettings {
  * its buddy's settings carry them alike.
  */
 export interface ReadinessSettings {
-  /** Type: "notify" gives the service NOTIFY_SOCKET (sd_notify), READY=1 makes it ready; "oneshot": a job, run to its end. */
-  serviceType: 'simple' | 'notify' | 'oneshot';
+  /**
+   * Type: "notify" gives the service NOTIFY_SOCKET (sd_notify), READY=1 makes it ready; "oneshot": a job,
+   * run to its end; "forking": the start script exits 0 and leaves the process PidFile names.
+   */
+  serviceType: 'simple' | 'notify' | 'oneshot' | 'forking';
   /** ReadyFd: the descriptor the service writes a newline to once ready, or null. */
   readyFd: number | null;
   /** ReadyLine: a regular expression an output line matching makes it ready, or null. */
@@ -120,7 +123,18 @@ export interface ScheduleSettings {
   cronRestart: string | null;
 }
 
-export interface ServiceConfig extends HealthSettings, ReadinessSettings, ScheduleSettings {
+/**
+ * A process started elsewhere, taken over rather than started a second time (docs/configuration.md
+ * "Adopting a process started elsewhere"); a service's configuration and its buddy's settings carry them alike.
+ */
+export interface AdoptionSettings {
+  /** PidFile: absolute path of the file the service writes its pid to, or null. */
+  pidFile: string | null;
+  /** ProcessMatch: a regular expression on the command line of the service user's processes, or null. */
+  processMatch: string | null;
+}
+
+export interface ServiceConfig extends HealthSettings, ReadinessSettings, ScheduleSettings, AdoptionSettings {
   /** `name`, or `package::name`. */
   id: string;
   name: string;

@@ -1,5 +1,5 @@
 // Tests of every service key's checks: good values and what they become, bad values and the exact issue.
-import { HEALTH_FIELDS, READINESS_FIELDS, SCHEDULE_FIELDS } from '../../schema/run-dir-read.js';
+import { ADOPTION_FIELDS, HEALTH_FIELDS, READINESS_FIELDS, SCHEDULE_FIELDS } from '../../schema/run-dir-read.js';
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -134,8 +134,35 @@ const CASES: Case[] = [
       ['"oneshot"', 'oneshot'],
     ],
     bad: [
-      ['"forking"', 'expected one of "simple", "notify", "oneshot", got "forking"'],
-      ['null', 'expected one of "simple", "notify", "oneshot", got null'],
+      ['"oneshots"', 'expected one of "simple", "notify", "oneshot", "forking", got "oneshots"'],
+      ['null', 'expected one of "simple", "notify", "oneshot", "forking", got null'],
+    ],
+  },
+  {
+    key: 'PidFile',
+    good: [
+      ['"web.pid"', (f: Fixture) => path.join(path.dirname(f.file), 'web.pid')],
+      ['"/run/web.pid"', '/run/web.pid'],
+      ['null', null],
+    ],
+    bad: [
+      ['""', 'expected a path, got ""'],
+      ['7', 'expected a path or null, got 7'],
+    ],
+  },
+  {
+    key: 'ProcessMatch',
+    good: [
+      ['"^/usr/bin/web --port 80"', '^/usr/bin/web --port 80'],
+      ['null', null],
+    ],
+    bad: [
+      ['"web ("', 'not a valid regular expression "web (": Invalid regular expression: /web (/: Unterminated group'],
+      [
+        '"(a+)+"',
+        'a repeated group that itself repeats (like "(a+)+") can take exponential time on a line of output: write it without the nesting',
+      ],
+      ['[]', 'expected a regular expression or null, got a list'],
     ],
   },
   {
@@ -442,6 +469,7 @@ test('built-in defaults of a service that sets only ExecStart', T, (t) => {
       minUptime: 1,
       ...READINESS_FIELDS,
       ...SCHEDULE_FIELDS,
+      ...ADOPTION_FIELDS,
       setUid: null,
       setGid: null,
       ringbufferSize: 256,
@@ -689,6 +717,21 @@ test('Type "notify" with SetUID is an error: the service could not reach NOTIFY_
   assert.equal(issues.length, 1);
   assert.deepEqual([issues[0]?.key, issues[0]?.line], ['web.Type', 4]);
   assert.match(issues[0]!.message, /cannot be used with SetUID/);
+});
+
+test('Type "forking" needs PidFile; PidFile and ProcessMatch are not for Instances', T, (t) => {
+  const f = fixture(t);
+  const issuesOf = (text: string): [string, number, string][] => f.load(text).issues.map((i) => [i.key, i.line, i.message]);
+  assert.deepEqual(issuesOf('{\n  "web": {\n    "ExecStart": "run",\n    "Type": "forking"\n  }\n}\n'), [
+    ['web.Type', 4, '"forking" needs PidFile: the file in which the service writes the pid of the process it leaves running'],
+  ]);
+  const { services, issues } = f.load('{ "web": { "ExecStart": "run", "Type": "forking", "PidFile": "/run/web.pid" } }');
+  assert.deepEqual(issues, []);
+  assert.deepEqual([services[0]?.serviceType, services[0]?.pidFile], ['forking', '/run/web.pid']);
+  assert.deepEqual(issuesOf('{ "web": { "ExecStart": "run", "Instances": 2, "PidFile": "/run/web.pid", "ProcessMatch": "web" } }'), [
+    ['web.PidFile', 1, 'cannot be used with Instances: every instance would take over the same process'],
+    ['web.ProcessMatch', 1, 'cannot be used with Instances: every instance would take over the same process'],
+  ]);
 });
 
 test('Listen: each socket is checked by its index; ReadyFd comes after the sockets; not with Instances', T, (t) => {

@@ -745,3 +745,85 @@ describe('machine: oneshot jobs, Schedule and CronRestart', { timeout: 5000 }, (
     assert.deepEqual(stopped.feed({ kind: 'due', at: stopped.now }), []);
   });
 });
+
+describe('machine: processes started elsewhere (PidFile, ProcessMatch, Type forking)', { timeout: 5000 }, () => {
+  const emitted = (effects: Effect[], type: string) =>
+    effects.flatMap((e) => (e.kind === 'emit' && e.event.type === type ? [e.event] : []))[0];
+
+  it('a start that finds the service running takes it over instead of spawning: running at once past MinUptime', () => {
+    const h = harness();
+    h.feed({ kind: 'start' });
+    const e = h.feed({ kind: 'adopted', pid: 300, startedAt: h.now - 60_000, restarts: 0, desired: 'running', how: 'pidfile' });
+    assert.deepEqual(kinds(e), ['emit:adopted', 'settle']);
+    assert.deepEqual(detailOf(emitted(e, 'adopted'), 'adopted'), {
+      startedAt: new Date(h.now - 60_000).toISOString(),
+      desired: 'running',
+      how: 'pidfile',
+    });
+    assert.deepEqual(
+      settled(e).map((s) => [s.want, s.ok, s.message]),
+      [['up', true, 'running']],
+    );
+    const s = h.m.snapshot();
+    assert.deepEqual([s.state, s.pid, s.started], ['running', 300, h.now - 60_000]);
+    // Its exit is noticed as any adopted process's, and the restart policy applies after it.
+    h.feed({ kind: 'exited', code: null, signal: null, unknown: true });
+    h.advance(1000);
+    assert.ok(kinds(h.feed({ kind: 'group_gone' })).includes('spawn'));
+  });
+
+  it('a process found within its MinUptime waits out MinUptime from its own start; with signalled readiness it is running at once', () => {
+    const h = harness({ minUptimeMs: 5000 });
+    h.feed({ kind: 'start' });
+    const e = h.feed({ kind: 'adopted', pid: 301, startedAt: h.now - 2000, restarts: 0, desired: 'running', how: 'match' });
+    const timer = e.find((x) => x.kind === 'set_timer');
+    assert.deepEqual(timer?.kind === 'set_timer' ? [timer.timer, timer.at] : null, ['uptime', h.now + 3000]);
+    assert.equal(h.m.snapshot().state, 'starting');
+    const g = harness({ readiness: 'signal', startTimeoutMs: 90_000 });
+    g.feed({ kind: 'start' });
+    g.feed({ kind: 'adopted', pid: 302, startedAt: g.now - 10, restarts: 0, desired: 'running', how: 'match' });
+    assert.equal(g.m.snapshot().state, 'running');
+  });
+
+  it("a find is ignored once a process runs, and a lost buddy's adoption is not one", () => {
+    const h = harness();
+    running(h, 9);
+    assert.deepEqual(h.feed({ kind: 'adopted', pid: 55, startedAt: 0, restarts: 0, desired: 'running', how: 'pidfile' }), []);
+    const g = harness();
+    g.feed({ kind: 'start' });
+    assert.deepEqual(g.feed({ kind: 'adopted', pid: 55, startedAt: 0, restarts: 0, desired: 'running' }), []);
+    assert.equal(g.m.snapshot().pid, null);
+  });
+
+  it("Type forking: the process its PidFile names becomes the service; the group stays the start script's", () => {
+    const h = harness({ readiness: 'signal', startTimeoutMs: 90_000, killTimeoutMs: 0 });
+    h.feed({ kind: 'start' });
+    h.feed({ kind: 'spawned', pid: 400 });
+    const e = h.feed({ kind: 'forked', pid: 401, startedAt: h.now });
+    assert.deepEqual(kinds(e), ['emit:adopted']);
+    assert.equal(detailOf(emitted(e, 'adopted'), 'adopted').how, 'forked');
+    assert.equal(h.m.snapshot().pid, 401);
+    const ready = h.feed({ kind: 'ready', how: 'forking' });
+    assert.deepEqual(
+      settled(ready).map((s) => [s.want, s.ok]),
+      [['up', true]],
+    );
+    assert.equal(h.m.snapshot().state, 'running');
+    const stop = h.feed({ kind: 'stop' });
+    const signals = stop.flatMap((x) => (x.kind === 'signal_group' ? [x.pgid] : []));
+    assert.deepEqual(signals, [400, 400]);
+  });
+
+  it('Type forking: an exit 0 that leaves no process is a failed start that says why', () => {
+    const h = harness({ readiness: 'signal', startTimeoutMs: 90_000 });
+    h.feed({ kind: 'start' });
+    h.feed({ kind: 'spawned', pid: 500 });
+    const e = h.feed({ kind: 'exited', code: 0, signal: null, error: 'Type forking: /run/x.pid does not exist' });
+    assert.deepEqual(
+      settled(e).map((s) => [s.ok, s.message]),
+      [[false, 'Type forking: /run/x.pid does not exist']],
+    );
+    assert.equal(detailOf(emitted(e, 'exited'), 'exited').error, 'Type forking: /run/x.pid does not exist');
+    assert.equal(h.m.snapshot().failures, 1);
+  });
+});

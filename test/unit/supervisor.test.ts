@@ -12,7 +12,7 @@ import { JournalFile } from '../../buddy/journal-file.js';
 import type { ScriptChild } from '../../buddy/spawn-script.js';
 import { Supervisor, type SupervisorWorld } from '../../buddy/supervisor.js';
 import type { BuddySettings } from '../../schema/buddy-protocol.js';
-import { HEALTH_FIELDS, READINESS_FIELDS, SCHEDULE_FIELDS } from '../../schema/run-dir-read.js';
+import { ADOPTION_FIELDS, HEALTH_FIELDS, READINESS_FIELDS, SCHEDULE_FIELDS } from '../../schema/run-dir-read.js';
 import type { BuddyEvent } from '../../schema/records.js';
 import { VirtualClock } from '../helpers/virtual-clock.js';
 
@@ -35,6 +35,7 @@ const settingsFor = (dir: string, s: Partial<BuddySettings>): BuddySettings => (
   minUptime: 1,
   ...READINESS_FIELDS,
   ...SCHEDULE_FIELDS,
+  ...ADOPTION_FIELDS,
   ringbufferSize: 256,
   reconnectRetries: 0,
   journalMaxEvents: 0,

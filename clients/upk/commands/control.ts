@@ -1,4 +1,4 @@
-// upk start|stop|restart|reload NAME…|all, and upk shutdown
+// upk start|stop|restart|reload|attach NAME…|all, and upk shutdown
 import type { Command } from 'commander';
 import { ErrorCode, ExitCode, UpkError, connect, shutdownBuddies, type OutcomeItem } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
@@ -9,6 +9,7 @@ const VERBS = {
   stop: 'stop services and wait until nothing of them is left',
   restart: 'stop, then start services',
   reload: 'run the reload script of running services',
+  attach: 'take over services whose process runs without upkeeper (found by PidFile or ProcessMatch) instead of starting them',
 } as const;
 
 function report(items: OutcomeItem[], ctx: Context): void {

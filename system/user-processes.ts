@@ -1,0 +1,86 @@
+// The processes of one user as /proc shows them: who owns a pid, its command line, when it started
+// by the wall clock. What PidFile and ProcessMatch find a service's process by (buddy/find-running.ts).
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { selfAndAncestors } from './marked-processes.js';
+import { CLOCK_TICKS_PER_SECOND } from './proc-usage.js';
+import { statFields } from './process-group.js';
+
+/** A living process: its pid, start time (clock ticks after boot) and owner. */
+export interface ProcessFacts {
+  pid: number;
+  startTime: number;
+  /** The owner of /proc/PID: the process's effective user. */
+  uid: number;
+  /** /proc/PID/cmdline with its NULs as spaces (the trailing one dropped); "" for a kernel thread. */
+  cmdline: string;
+}
+
+/** The process `pid` when it lives (not a zombie), or null. */
+export function processFacts(pid: number): ProcessFacts | null {
+  const f = statFields(pid);
+  if (!f || f[0] === 'Z' || f[0] === 'X') return null;
+  const uid = ownerOf(pid);
+  const cmdline = commandLine(pid);
+  if (uid === null || cmdline === null) return null;
+  return { pid, startTime: Number(f[19]), uid, cmdline };
+}
+
+/**
+ * The living processes of user `uid` that have a command line, never this process or its ancestors
+ * (the buddy and the controller that started it).
+ */
+export function userProcesses(uid: number): ProcessFacts[] {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const spared = selfAndAncestors();
+  const out: ProcessFacts[] = [];
+  for (const name of entries) {
+    const c = name.charCodeAt(0);
+    if (c < 48 || c > 57) continue;
+    const pid = Number(name);
+    if (spared.has(pid) || ownerOf(pid) !== uid) continue;
+    const facts = processFacts(pid);
+    if (facts && facts.uid === uid && facts.cmdline !== '') out.push(facts);
+  }
+  return out;
+}
+
+/** A command line as ps shows it: the NULs between the arguments as spaces. */
+export function commandLineText(raw: string): string {
+  return raw.replace(/\0+$/, '').replace(/\0/g, ' ');
+}
+
+/** When a process started by the wall clock (ms), from its start time in clock ticks after boot. */
+export function startedAtMs(startTime: number, now = Date.now()): number {
+  const uptimeMs = uptimeNowMs();
+  return uptimeMs === null ? now : now - uptimeMs + (startTime * 1000) / CLOCK_TICKS_PER_SECOND;
+}
+
+function uptimeNowMs(): number | null {
+  try {
+    const seconds = Number(readFileSync('/proc/uptime', 'latin1').split(' ')[0]);
+    return Number.isFinite(seconds) ? seconds * 1000 : null;
+  } catch {
+    return null;
+  }
+}
+
+function commandLine(pid: number): string | null {
+  try {
+    return commandLineText(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+function ownerOf(pid: number): number | null {
+  try {
+    return statSync(`/proc/${pid}`, { throwIfNoEntry: false })?.uid ?? null;
+  } catch {
+    return null;
+  }
+}

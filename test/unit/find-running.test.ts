@@ -1,0 +1,59 @@
+// What a pid file names and what ProcessMatch finds: the judgments, on made-up processes; the real
+// processes are test/integration/attach.test.ts's.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { judgeMatches, judgeNamed, parsePid, PIDFILE_SLACK_MS } from '../../buddy/find-running.js';
+import { commandLineText } from '../../system/user-processes.js';
+
+const proc = (p: Partial<{ pid: number; startTime: number; uid: number; cmdline: string; startedAt: number }> = {}) => ({
+  pid: 42,
+  startTime: 5000,
+  uid: 1000,
+  cmdline: '/usr/bin/web --port 80',
+  startedAt: 1_000_000,
+  ...p,
+});
+
+describe('find-running', { timeout: 5000 }, () => {
+  it('parsePid: a pid on the first line, blanks around it; nothing else', () => {
+    assert.equal(parsePid('4242\n'), 4242);
+    assert.equal(parsePid('  17 \r\nmore'), 17);
+    assert.equal(parsePid('4242'), 4242);
+    for (const bad of ['', '\n', 'abc', '-5', '0', '12ab', '1.5', '99999999', '4194305'])
+      assert.equal(parsePid(bad), null, JSON.stringify(bad));
+  });
+
+  it('judgeNamed: alive, of the user, started before the file was written, matching', () => {
+    const proof = { file: '/run/web.pid', writtenAt: 1_000_500, uid: 1000, match: /^\/usr\/bin\/web/ };
+    assert.equal(judgeNamed(proof, 42, proc()), null);
+    assert.equal(judgeNamed(proof, 42, proc({ startedAt: 1_000_500 + PIDFILE_SLACK_MS })), null, "within the clocks' slack");
+    assert.equal(judgeNamed(proof, 42, null), '/run/web.pid names pid 42, which does not run');
+    assert.equal(judgeNamed(proof, 42, proc({ uid: 0 })), "/run/web.pid names pid 42, a process of user 0, not of the service's user 1000");
+    assert.match(
+      judgeNamed(proof, 42, proc({ startedAt: 1_000_501 + PIDFILE_SLACK_MS })) ?? '',
+      /^\/run\/web\.pid names pid 42, which started at .*, after the file was written \(.*\): a stale pid file/,
+    );
+    assert.equal(
+      judgeNamed(proof, 42, proc({ cmdline: 'sleep 5' })),
+      '/run/web.pid names pid 42, whose command line "sleep 5" does not match ProcessMatch "^\\\\/usr\\\\/bin\\\\/web"',
+    );
+    // Type forking: it must have started since the start script did.
+    assert.equal(judgeNamed({ ...proof, notBefore: 5000 }, 42, proc()), null);
+    assert.equal(judgeNamed({ ...proof, notBefore: 5001 }, 42, proc()), '/run/web.pid names pid 42, which ran before the start script did');
+  });
+
+  it('judgeMatches: exactly one is taken over; none goes on to a start; several are refused, naming them', () => {
+    assert.deepEqual(judgeMatches('web', 1000, []), { kind: 'none', why: 'ProcessMatch "web" matches no process of user 1000' });
+    assert.deepEqual(judgeMatches('web', 1000, [proc()]), { kind: 'found', pid: 42, startTime: 5000, startedAt: 1_000_000, how: 'match' });
+    assert.deepEqual(judgeMatches('web', 1000, [proc({ pid: 90 }), proc({ pid: 7 })]), {
+      kind: 'refused',
+      why: 'ProcessMatch "web" matches 2 processes of user 1000 (pids 7, 90): none is taken over, and no other is started',
+    });
+  });
+
+  it('commandLineText: NULs between arguments as spaces, the last one dropped', () => {
+    assert.equal(commandLineText('sleep\x001000\x00'), 'sleep 1000');
+    assert.equal(commandLineText('nginx: master process\0\0'), 'nginx: master process');
+    assert.equal(commandLineText(''), '');
+  });
+});
