@@ -226,6 +226,8 @@ export class ListenSockets {
       process.kill(h.pid, 'SIGTERM');
       this.leaving = { pid: h.pid, startTime: h.startTime, since: Date.now() };
       this.log(`Listen: the holder ${h.pid} let go of ${h.sockets.map((s) => s.address).join(', ')}`);
+      // A holder stopped (SIGSTOP) would keep the sockets: SIGTERM waits until it runs again.
+      process.kill(h.pid, 'SIGCONT');
     } catch {
       // gone already
     }
