@@ -23,7 +23,9 @@ const PERL_MISSING = 'Listen needs perl, and none is in PATH, /usr/bin or /bin';
 /**
  * The holder: argv RUN_DIR, then six words a socket (kind host port path backlog mode). Says
  * "ok FD…" or "error INDEX MESSAGE" on stdout; then holds the sockets until SIGTERM (it removes its
- * Unix socket files then) or until the run directory is gone. PR_SET_PTRACER_ANY lets a run's start
+ * Unix socket files then), or until the run directory is gone or its `listen` record no longer names
+ * it (lost with a buddy, or overwritten): no buddy would let it go, and it would keep the addresses
+ * from every later holder. PR_SET_PTRACER_ANY lets a run's start
  * script, which is not its descendant, take them where the Yama LSM restricts ptrace (scope 1).
  */
 const HOLDER = String.raw`
@@ -68,7 +70,8 @@ syscall(157, 0x59616d61, -1, 0, 0, 0);
 print "ok ", join(' ', map { fileno($_) } @held), "\n";
 open(STDOUT, '>', '/dev/null'); open(STDERR, '>', '/dev/null');
 $SIG{TERM} = sub { unlink @paths; exit 0 };
-while (1) { sleep 30; if (!-d $dir) { unlink @paths; exit 0 } }
+sub mine { open(my $f, '<', "$dir/listen") or return 0; local $/; my $r = <$f> // ''; return $r =~ /"pid":$$[,}]/ }
+while (1) { sleep 5; if (!-d $dir || !mine()) { unlink @paths; exit 0 } }
 `;
 
 /**
@@ -226,6 +229,8 @@ export class ListenSockets {
       process.kill(h.pid, 'SIGTERM');
       this.leaving = { pid: h.pid, startTime: h.startTime, since: Date.now() };
       this.log(`Listen: the holder ${h.pid} let go of ${h.sockets.map((s) => s.address).join(', ')}`);
+      // A holder stopped (SIGSTOP) would keep the sockets: SIGTERM waits until it runs again.
+      process.kill(h.pid, 'SIGCONT');
     } catch {
       // gone already
     }

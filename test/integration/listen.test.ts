@@ -41,12 +41,16 @@ function get(where: { port: number } | { socketPath: string }, timeoutMs = 15_00
   });
 }
 
-describe('Listen', { timeout: 90_000 }, () => {
+describe('Listen', { timeout: 120_000 }, () => {
   let box: Sandbox;
   let port = 0;
   let nobodyPort = 0;
   let busyPort = 0;
+  let frozenPort = 0;
+  let strayPort = 0;
   let busy: Server;
+  /** Holders a test stopped with SIGSTOP, killed at the end whatever happened. */
+  const frozen: number[] = [];
   const unixPath = (): string => box.file('web.sock');
   const status = async (name: string) => (await (await box.client()).status(name))[0]!;
   /** The pid of the process that holds a service's sockets, from its buddy's status file. */
@@ -57,6 +61,8 @@ describe('Listen', { timeout: 90_000 }, () => {
     writeFileSync(box.file('server.js'), SERVER);
     port = await freePort();
     nobodyPort = await freePort();
+    frozenPort = await freePort();
+    strayPort = await freePort();
     busy = createServer();
     await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
     busyPort = (busy.address() as { port: number }).port;
@@ -89,11 +95,20 @@ describe('Listen', { timeout: 90_000 }, () => {
             },
           }
         : {}),
+      frozen: { ExecStart: server, Listen: [`tcp:127.0.0.1:${frozenPort}`], MinUptime: 0.1, InitialState: 'running' },
+      strayed: {
+        ExecStart: server,
+        Listen: [`tcp:127.0.0.1:${strayPort}`],
+        MinUptime: 0.1,
+        UserRateLimit: 1,
+        InitialState: 'running',
+      },
       taken: { ExecStart: server, Listen: [`tcp:127.0.0.1:${busyPort}`], UserRateLimit: 5, InitialState: 'running' },
     });
     await box.startController();
   });
   after(async () => {
+    for (const pid of frozen) if (alive(pid)) process.kill(pid, 'SIGKILL');
     busy.close();
     await box.cleanup();
   });
@@ -175,6 +190,40 @@ describe('Listen', { timeout: 90_000 }, () => {
     assert.notEqual(after.pid, s.pid);
     assert.match(await get({ port }), new RegExp(`^${after.pid} `));
     assert.notEqual(holderOf('web'), holder, 'a new holder');
+  });
+
+  it('a holder stopped with SIGSTOP still lets go at a stop: it ends, and connections are refused', async () => {
+    await box.waitForState('frozen', 'running');
+    const holder = holderOf('frozen');
+    frozen.push(holder);
+    process.kill(holder, 'SIGSTOP');
+    await (await box.client()).stop('frozen');
+    await box.waitFor('the stopped holder gone', () => !alive(holder), 5000);
+    assert.match(await get({ port: frozenPort }, 2000), /^error ECONNREFUSED$/);
+  });
+
+  it('a holder no buddy knows of (its listen record lost) ends on its own: a later start binds the address again', async () => {
+    const before = await box.waitForState('strayed', 'running');
+    const holder = holderOf('strayed');
+    frozen.push(holder);
+    writeFileSync(`${box.runDir('strayed')}/listen`, 'garbage');
+    process.kill(before.buddyPid!, 'SIGKILL');
+    await box.waitFor('a new buddy', async () => {
+      const s = await status('strayed');
+      return s.buddyPid !== before.buddyPid && s.state === 'running' ? s : undefined;
+    });
+    // The next start needs a holder: the stray one, still bound, is in the way until it leaves.
+    process.kill(before.pid!, 'SIGKILL');
+    await box.waitFor('the stray holder gone', () => !alive(holder), 15_000);
+    const after = await box.waitFor(
+      'a new run',
+      async () => {
+        const s = await status('strayed');
+        return s.state === 'running' && s.pid !== before.pid ? s : undefined;
+      },
+      15_000,
+    );
+    assert.match(await get({ port: strayPort }), new RegExp(`^${after.pid} `));
   });
 
   it('a changed Listen takes effect at the next start: the old address is let go, the new one held', async () => {
