@@ -206,6 +206,9 @@ export class ServiceControl {
     // Once a buddy is there the start is no longer due, whatever its outcome (a start that cannot
     // reach a buddy stays due: the buddy attached later starts it).
     await this.parts.attach(entry);
+    // A stop asked meanwhile (the same client's next request, say) was sent first: sending this start
+    // now would leave the service running while it is wanted stopped. The last request counts.
+    if (entry.desired !== 'running') return { ok: false, message: 'not started: a stop came after this start' };
     entry.startSent();
     return this.command(entry, 'start', resume);
   }

@@ -99,6 +99,19 @@ describe('service control', { timeout: 10_000 }, () => {
     assert.equal(serviceStatus(w.e('web')).state, 'running');
   });
 
+  it('a stop asked while a start is on its way wins: the start is not sent after it (the last request counts)', async (t) => {
+    const w = world(t, { web: {} });
+    const start = w.control.start(w.e('web'));
+    const stop = w.control.stop(w.e('web'));
+    await w.clock.pass(COMMAND_MS);
+    const [started, stopped] = await Promise.all([start, stop]);
+    assert.deepEqual(w.sent, ['stop web'], 'no start sent after the stop');
+    assert.equal(started.ok, false);
+    assert.match(started.message, /not started: a stop came after this start/);
+    assert.equal(stopped.ok, true);
+    assert.equal(w.e('web').desired, 'stopped');
+  });
+
   it('a prerequisite already running is not started again', async (t) => {
     const w = world(t, { web: { Prerequisites: ['db'] }, db: {} }, ['db']);
     const done = w.control.start(w.e('web'));
