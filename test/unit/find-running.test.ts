@@ -1,8 +1,11 @@
 // What a pid file names and what ProcessMatch finds: the judgments, on made-up processes; the real
 // processes are test/integration/attach.test.ts's.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { judgeMatches, judgeNamed, parsePid, PIDFILE_SLACK_MS } from '../../buddy/find-running.js';
+import { findRunning, judgeMatches, judgeNamed, parsePid, PIDFILE_SLACK_MS } from '../../buddy/find-running.js';
 import { commandLineText } from '../../system/user-processes.js';
 
 const proc = (p: Partial<{ pid: number; startTime: number; uid: number; cmdline: string; startedAt: number }> = {}) => ({
@@ -49,6 +52,22 @@ describe('find-running', { timeout: 5000 }, () => {
       kind: 'refused',
       why: 'ProcessMatch "web" matches 2 processes of user 1000 (pids 7, 90): none is taken over, and no other is started',
     });
+  });
+
+  it('findRunning: a pid file naming init, the buddy itself or its ancestors (the controller) names nothing to take over', () => {
+    // Taken over, pid 1 would be the group a stop signals: kill(-1) reaches every process there is.
+    const dir = mkdtempSync(join(tmpdir(), 'upkt-find-'));
+    try {
+      const file = join(dir, 'x.pid');
+      const uid = process.getuid!();
+      for (const pid of [1, process.pid, process.ppid]) {
+        writeFileSync(file, `${pid}\n`);
+        const look = findRunning({ pidFile: file, processMatch: null }, uid);
+        assert.equal(look.kind, 'none', `pid ${pid}: ${JSON.stringify(look)}`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('commandLineText: NULs between arguments as spaces, the last one dropped', () => {
