@@ -3,6 +3,7 @@
 // never a reused pid: a pid file written before the process it names started is stale.
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import type { AdoptionSettings } from '../schema/config/types.js';
+import { selfAndAncestors } from '../system/marked-processes.js';
 import { processFacts, startedAtMs, userProcesses, type ProcessFacts } from '../system/user-processes.js';
 
 /**
@@ -84,6 +85,7 @@ export function findRunning(s: AdoptionSettings, uid: number): Lookup {
   if (s.pidFile !== null) {
     const named = readPidFile(s.pidFile);
     if ('why' in named) reasons.push(named.why);
+    else if (isUpkeeperOrInit(named.pid)) reasons.push(notTaken(s.pidFile, named.pid));
     else {
       const proc = living(named.pid);
       const why = judgeNamed({ file: s.pidFile, writtenAt: named.writtenAt, uid, match }, named.pid, proc);
@@ -122,11 +124,22 @@ export function forkedProcess(
   if ('why' in named) return { why: named.why, wait: named.wait };
   if (named.writtenAt + PIDFILE_SLACK_MS < spawnedAt)
     return { why: `${file} was last written at ${iso(named.writtenAt)}, before this start: not written by it`, wait: true };
+  if (isUpkeeperOrInit(named.pid)) return { why: notTaken(file, named.pid), wait: false };
   const proc = living(named.pid);
   const why = judgeNamed({ file, writtenAt: named.writtenAt, uid, match, notBefore: scriptStart }, named.pid, proc);
   if (why !== null || !proc) return { why: why ?? `${file} names pid ${named.pid}, which does not run`, wait: false };
   return { pid: proc.pid, startTime: proc.startTime, startedAt: proc.startedAt };
 }
+
+/**
+ * Never taken over whatever a pid file says: init (as a group, -1 is every process there is) and the
+ * buddy and its ancestors (the controller), which a stop would signal.
+ */
+function isUpkeeperOrInit(pid: number): boolean {
+  return pid === 1 || selfAndAncestors().has(pid);
+}
+
+const notTaken = (file: string, pid: number): string => `${file} names pid ${pid}, init or upkeeper's own: never taken over`;
 
 function living(pid: number): (ProcessFacts & { startedAt: number }) | null {
   const proc = processFacts(pid);
