@@ -1,7 +1,7 @@
 // What a pid file names and what ProcessMatch finds: the judgments, on made-up processes; the real
 // processes are test/integration/attach.test.ts's.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -64,6 +64,13 @@ describe('find-running', { timeout: 5000 }, () => {
         writeFileSync(file, `${pid}\n`);
         const look = findRunning({ pidFile: file, processMatch: null }, uid);
         assert.equal(look.kind, 'none', `pid ${pid}: ${JSON.stringify(look)}`);
+      }
+      // Nor does a ProcessMatch that matches init's command line.
+      const init = commandLineText(readFileSync('/proc/1/cmdline', 'utf8'));
+      const source = `^${init.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`;
+      if (init !== '' && statSync('/proc/1').uid === uid) {
+        const look = findRunning({ pidFile: null, processMatch: source }, uid);
+        assert.ok(look.kind !== 'found' || look.pid !== 1, `ProcessMatch ${source}: ${JSON.stringify(look)}`);
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
