@@ -26,8 +26,8 @@ export function processFacts(pid: number): ProcessFacts | null {
 }
 
 /**
- * The living processes of user `uid` that have a command line, never this process or its ancestors
- * (the buddy and the controller that started it).
+ * The living processes of user `uid` that have a command line, never init, this process or its
+ * ancestors (the buddy and the controller that started it).
  */
 export function userProcesses(uid: number): ProcessFacts[] {
   let entries: string[];
@@ -42,7 +42,8 @@ export function userProcesses(uid: number): ProcessFacts[] {
     const c = name.charCodeAt(0);
     if (c < 48 || c > 57) continue;
     const pid = Number(name);
-    if (spared.has(pid) || ownerOf(pid) !== uid) continue;
+    // Nor init: a group of 1 to signal is kill(-1), every process there is.
+    if (pid === 1 || spared.has(pid) || ownerOf(pid) !== uid) continue;
     const facts = processFacts(pid);
     if (facts && facts.uid === uid && facts.cmdline !== '') out.push(facts);
   }
