@@ -3,8 +3,8 @@
 // at `upk attach`), proven by its start time; Type forking supervises the process its PidFile names
 // once the start script has exited. A reused pid, a stale pid file or several matches are refused.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { Sandbox, alive, sleep } from '../helpers/sandbox.js';
 
@@ -266,5 +266,86 @@ describe('processes started elsewhere: PidFile, ProcessMatch, Type forking, upk 
     assert.ok(events.some((e) => e.type === 'spawn_failed'));
     await sleep(300);
     assert.ok(alive(a) && alive(b));
+  });
+});
+
+// The attack on adoption: what must never be taken over, and what a stop of what was must reach.
+describe('processes started elsewhere: what is never taken over', { timeout: 90_000 }, () => {
+  let box: Sandbox;
+  const started: number[] = [];
+  before(async () => {
+    box = new Sandbox('attach-attack');
+    const quick = { MinUptime: 0.2, UserRateLimit: 0.2, KillTimeout: 1 };
+    box.writeServices({
+      // Unanchored: the other service's buddy has "legacy-api" in its command line (its run directory).
+      legacy: { ExecStart: 'sleep 2021', ProcessMatch: 'legacy-api', ...quick },
+      'legacy-api': { ExecStart: 'sleep 2022', InitialState: 'running', ...quick },
+      foreign: { ExecStart: 'sleep 2024', PidFile: box.file('foreign.pid'), ...quick },
+      stubborn: { ExecStart: 'sleep 2026', PidFile: box.file('stubborn.pid'), ...quick },
+      fifo: { ExecStart: 'sleep 2027', PidFile: box.file('fifo.pid'), ...quick },
+    });
+    await box.startController();
+  });
+  after(async () => {
+    await box.cleanup();
+    kill(started);
+  });
+
+  it("a ProcessMatch that matches another service's buddy takes nothing over", async () => {
+    await box.waitForState('legacy-api', 'running');
+    const r = await box.upk(['attach', 'legacy']);
+    assert.equal(r.code, 5, r.stdout);
+    assert.match(r.stderr, /legacy: FAILED: nothing to attach to: ProcessMatch "legacy-api" matches no process/);
+  });
+
+  it("a PidFile naming another user's process: not taken over, not signalled", async (t) => {
+    if (process.getuid!() !== 0) return t.skip('needs root, to run a process as nobody');
+    const pid = outside(box, `echo $$ > ${box.file('foreign.pid')}; exec setpriv --reuid=65534 --regid=65534 --clear-groups sleep 2023`);
+    started.push(pid);
+    await box.waitFor('sleep 2023 as nobody', () => {
+      try {
+        return statSync(`/proc/${pid}`).uid === 65534 && readFileSync(`/proc/${pid}/cmdline`, 'latin1') === 'sleep\x002023\x00';
+      } catch {
+        return false;
+      }
+    });
+    const r = await box.upk(['attach', 'foreign']);
+    assert.equal(r.code, 5, r.stdout);
+    assert.match(r.stderr, new RegExp(`foreign\\.pid names pid ${pid}, a process of user 65534`));
+    const start = await box.upk(['start', 'foreign']);
+    assert.equal(start.code, 0, start.stderr);
+    const c = await box.client();
+    const [s] = await c.status('foreign');
+    assert.ok(s?.pid && s.pid !== pid, 'a process of its own');
+    await box.upk(['stop', 'foreign']);
+    assert.ok(alive(pid), "the other user's process was left alone");
+  });
+
+  it('an adopted process that ignores SIGTERM is killed after KillTimeout by a stop', async () => {
+    const pid = outside(box, `echo $$ > ${box.file('stubborn.pid')}; trap '' TERM; exec sleep 2025`);
+    started.push(pid);
+    await box.waitFor('sleep 2025', () => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'latin1') === 'sleep\x002025\x00';
+      } catch {
+        return false;
+      }
+    });
+    const r = await box.upk(['attach', 'stubborn']);
+    assert.equal(r.code, 0, r.stderr);
+    const t0 = Date.now();
+    const stop = await box.upk(['stop', 'stubborn']);
+    assert.equal(stop.code, 0, stop.stderr);
+    assert.ok(!alive(pid), 'killed');
+    assert.ok(Date.now() - t0 >= 900, 'after KillTimeout');
+  });
+
+  it('a FIFO where the pid file should be holds nothing up and is not read', async () => {
+    execFileSync('mkfifo', [box.file('fifo.pid')]);
+    const t0 = Date.now();
+    const r = await box.upk(['attach', 'fifo']);
+    assert.equal(r.code, 5, r.stdout);
+    assert.match(r.stderr, /fifo\.pid is not a regular file/);
+    assert.ok(Date.now() - t0 < 5000);
   });
 });
