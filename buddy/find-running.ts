@@ -2,6 +2,8 @@
 // of its user whose command line matches ProcessMatch. Taken over instead of a second copy started;
 // never a reused pid: a pid file written before the process it names started is stale.
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { dirname, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { AdoptionSettings } from '../schema/config/types.js';
 import { selfAndAncestors } from '../system/marked-processes.js';
 import { processFacts, startedAtMs, userProcesses, type ProcessFacts } from '../system/user-processes.js';
@@ -88,7 +90,10 @@ export function findRunning(s: AdoptionSettings, uid: number): Lookup {
     else if (isUpkeeperOrInit(named.pid)) reasons.push(notTaken(s.pidFile, named.pid));
     else {
       const proc = living(named.pid);
-      const why = judgeNamed({ file: s.pidFile, writtenAt: named.writtenAt, uid, match }, named.pid, proc);
+      const why =
+        proc && upkeepersProgram(proc.cmdline)
+          ? notTaken(s.pidFile, named.pid)
+          : judgeNamed({ file: s.pidFile, writtenAt: named.writtenAt, uid, match }, named.pid, proc);
       if (why === null && proc)
         return { kind: 'found', pid: proc.pid, startTime: proc.startTime, startedAt: proc.startedAt, how: 'pidfile' };
       if (why !== null) reasons.push(why);
@@ -96,7 +101,7 @@ export function findRunning(s: AdoptionSettings, uid: number): Lookup {
   }
   if (match !== null && s.processMatch !== null) {
     const matches = userProcesses(uid)
-      .filter((p) => match.test(p.cmdline))
+      .filter((p) => match.test(p.cmdline) && !upkeepersProgram(p.cmdline))
       .map((p) => ({ ...p, startedAt: startedAtMs(p.startTime) }));
     const outcome = judgeMatches(s.processMatch, uid, matches);
     if (outcome.kind !== 'none') return outcome;
@@ -126,6 +131,7 @@ export function forkedProcess(
     return { why: `${file} was last written at ${iso(named.writtenAt)}, before this start: not written by it`, wait: true };
   if (isUpkeeperOrInit(named.pid)) return { why: notTaken(file, named.pid), wait: false };
   const proc = living(named.pid);
+  if (proc && upkeepersProgram(proc.cmdline)) return { why: notTaken(file, named.pid), wait: false };
   const why = judgeNamed({ file, writtenAt: named.writtenAt, uid, match, notBefore: scriptStart }, named.pid, proc);
   if (why !== null || !proc) return { why: why ?? `${file} names pid ${named.pid}, which does not run`, wait: false };
   return { pid: proc.pid, startTime: proc.startTime, startedAt: proc.startedAt };
@@ -137,6 +143,17 @@ export function forkedProcess(
  */
 function isUpkeeperOrInit(pid: number): boolean {
   return pid === 1 || selfAndAncestors().has(pid);
+}
+
+/** The directory upkeeper's programs are in (dist/): buddy/, controller/, clients/. */
+const PROGRAMS = `${dirname(dirname(fileURLToPath(import.meta.url)))}${sep}`;
+
+/**
+ * A command line that runs one of upkeeper's programs (another service's buddy, whose run directory
+ * holds its service's name; a controller; upk itself): never a service's process.
+ */
+export function upkeepersProgram(cmdline: string): boolean {
+  return cmdline.includes(PROGRAMS);
 }
 
 const notTaken = (file: string, pid: number): string => `${file} names pid ${pid}, init or upkeeper's own: never taken over`;
