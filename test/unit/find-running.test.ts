@@ -65,6 +65,12 @@ describe('find-running', { timeout: 5000 }, () => {
         const look = findRunning({ pidFile: file, processMatch: null }, uid);
         assert.equal(look.kind, 'none', `pid ${pid}: ${JSON.stringify(look)}`);
       }
+      // Nor a kernel thread (kthreadd, pid 2, when it is there): it never ends, so the service would never start.
+      if (statSync('/proc/2', { throwIfNoEntry: false })?.uid === uid && readFileSync('/proc/2/cmdline', 'latin1') === '') {
+        writeFileSync(file, '2\n');
+        const look = findRunning({ pidFile: file, processMatch: null }, uid);
+        assert.equal(look.kind, 'none', `kthreadd: ${JSON.stringify(look)}`);
+      }
       // Nor does a ProcessMatch that matches init's command line.
       const init = commandLineText(readFileSync('/proc/1/cmdline', 'utf8'));
       const source = `^${init.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`;
