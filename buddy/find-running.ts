@@ -90,10 +90,9 @@ export function findRunning(s: AdoptionSettings, uid: number): Lookup {
     else if (isUpkeeperOrInit(named.pid)) reasons.push(notTaken(s.pidFile, named.pid));
     else {
       const proc = living(named.pid);
-      const why =
-        proc && upkeepersProgram(proc.cmdline)
-          ? notTaken(s.pidFile, named.pid)
-          : judgeNamed({ file: s.pidFile, writtenAt: named.writtenAt, uid, match }, named.pid, proc);
+      const why = notAService(proc)
+        ? notTaken(s.pidFile, named.pid)
+        : judgeNamed({ file: s.pidFile, writtenAt: named.writtenAt, uid, match }, named.pid, proc);
       if (why === null && proc)
         return { kind: 'found', pid: proc.pid, startTime: proc.startTime, startedAt: proc.startedAt, how: 'pidfile' };
       if (why !== null) reasons.push(why);
@@ -131,7 +130,7 @@ export function forkedProcess(
     return { why: `${file} was last written at ${iso(named.writtenAt)}, before this start: not written by it`, wait: true };
   if (isUpkeeperOrInit(named.pid)) return { why: notTaken(file, named.pid), wait: false };
   const proc = living(named.pid);
-  if (proc && upkeepersProgram(proc.cmdline)) return { why: notTaken(file, named.pid), wait: false };
+  if (notAService(proc)) return { why: notTaken(file, named.pid), wait: false };
   const why = judgeNamed({ file, writtenAt: named.writtenAt, uid, match, notBefore: scriptStart }, named.pid, proc);
   if (why !== null || !proc) return { why: why ?? `${file} names pid ${named.pid}, which does not run`, wait: false };
   return { pid: proc.pid, startTime: proc.startTime, startedAt: proc.startedAt };
@@ -156,7 +155,11 @@ export function upkeepersProgram(cmdline: string): boolean {
   return cmdline.includes(PROGRAMS);
 }
 
-const notTaken = (file: string, pid: number): string => `${file} names pid ${pid}, init or upkeeper's own: never taken over`;
+/** Never a service's process: a kernel thread (no command line: it never ends) or one of upkeeper's programs. */
+const notAService = (proc: ProcessFacts | null): boolean => proc !== null && (proc.cmdline === '' || upkeepersProgram(proc.cmdline));
+
+const notTaken = (file: string, pid: number): string =>
+  `${file} names pid ${pid}, init, a kernel thread or upkeeper's own: never taken over`;
 
 function living(pid: number): (ProcessFacts & { startedAt: number }) | null {
   const proc = processFacts(pid);
