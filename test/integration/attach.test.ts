@@ -283,6 +283,7 @@ describe('processes started elsewhere: what is never taken over', { timeout: 90_
       foreign: { ExecStart: 'sleep 2024', PidFile: box.file('foreign.pid'), ...quick },
       stubborn: { ExecStart: 'sleep 2026', PidFile: box.file('stubborn.pid'), ...quick },
       fifo: { ExecStart: 'sleep 2027', PidFile: box.file('fifo.pid'), ...quick },
+      twice: { ExecStart: 'sleep 2029', ProcessMatch: '^sleep 2028$', ...quick },
     });
     await box.startController();
   });
@@ -338,6 +339,27 @@ describe('processes started elsewhere: what is never taken over', { timeout: 90_
     assert.equal(stop.code, 0, stop.stderr);
     assert.ok(!alive(pid), 'killed');
     assert.ok(Date.now() - t0 >= 900, 'after KillTimeout');
+  });
+
+  it('upk attach twice at once takes the process over once; an unknown name fails', async () => {
+    const pid = outside(box, 'exec sleep 2028');
+    started.push(pid);
+    await box.waitFor('sleep 2028', () => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'latin1') === 'sleep\x002028\x00';
+      } catch {
+        return false;
+      }
+    });
+    const [a, b] = await Promise.all([box.upk(['attach', 'twice']), box.upk(['attach', 'twice'])]);
+    assert.deepEqual([a.code, b.code], [0, 0], a.stderr + b.stderr);
+    const events = box.events('twice') as Row[];
+    assert.equal(events.filter((e) => e.type === 'adopted').length, 1);
+    assert.ok(!events.some((e) => e.type === 'spawned'));
+    const unknown = await box.upk(['attach', 'nosuch']);
+    assert.notEqual(unknown.code, 0);
+    await box.upk(['stop', 'twice']);
+    await box.waitFor('sleep 2028 gone', () => !alive(pid));
   });
 
   it('a FIFO where the pid file should be holds nothing up and is not read', async () => {
