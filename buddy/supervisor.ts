@@ -13,9 +13,9 @@ import { isoTime, USAGE_RECORD, type ActionResult, type BuddyStatus, type LastOu
 import type { EventDetails, NewEvent } from '../schema/event-details.js';
 import { ActionRunner } from './action-runner.js';
 import { Machine, type Effect, type Input, type TimerName } from './machine.js';
-import { processAlive, processStartTime } from '../system/process-group.js';
+import { processStartTime } from '../system/process-group.js';
 import { startedAtMs } from '../system/user-processes.js';
-import { findRunning, forkedProcess } from './find-running.js';
+import { TakeOver } from './take-over.js';
 import type { EventQueue } from './event-queue.js';
 import { OutputChannel, type SpawnContext } from './service-output.js';
 import { ServiceProcesses, withoutMarker } from './service-processes.js';
@@ -52,11 +52,6 @@ export interface SupervisorWorld {
 /** How often the group is checked while something of it lingers: doubling from 5 ms up to 100 ms. */
 const WATCH_FIRST_MS = 5;
 const WATCH_MAX_MS = 100;
-/** How often an adopted service (not our child) is looked for in /proc. */
-const ADOPTED_CHECK_MS = 250;
-/** Type forking: how long after its start script's exit the PidFile may take to name the process, looked at this often. */
-export const FORKED_PIDFILE_WAIT_MS = 5000;
-const FORKED_PIDFILE_POLL_MS = 50;
 /** Set by the controller for the service (buddy.json's environment): an environment file does not change them. */
 const IDENTITY_VARIABLES: ReadonlySet<string> = new Set(['UPKEEPER_SERVICE', 'UPKEEPER_SERVICE_UUID', 'UPKEEPER_RUN_DIR']);
 
@@ -73,9 +68,7 @@ export class Supervisor {
   private readonly spawn: SpawnScript;
   private readonly timers = new Map<TimerName, Timer>();
   private groupWatch: Timer | null = null;
-  private adoptedWatch: Timer | null = null;
   /** Type forking: the next look at the PidFile after the start script's exit. */
-  private forkWait: Timer | null = null;
   private readonly waiters: Record<'up' | 'down', Settle[]> = { up: [], down: [] };
   private stdout: OutputChannel;
   private stderr: OutputChannel;
@@ -84,6 +77,8 @@ export class Supervisor {
   /** ReadyFd, Type notify, ReadyLine: the sources of the `ready` input. */
   private readonly readiness: Readiness;
   private readonly listen: ListenSockets;
+  /** Processes it did not start: a lost buddy's, one found running, one a forking start left. */
+  private readonly foreign: TakeOver;
   /** While the effects of an input run: when the machine took it. */
   private dispatchedAt: number | null = null;
   private readonly health: HealthChecks;
@@ -126,6 +121,16 @@ export class Supervisor {
       this.clock,
     );
     this.listen = new ListenSockets(this.at, settings, log);
+    this.foreign = new TakeOver({
+      clock: this.clock,
+      processes: this.processes,
+      settings: () => this.settings,
+      snapshot: () => this.machine.snapshot(),
+      input: (i) => this.input(i),
+      follow: (i) => this.follow.push(i),
+      log,
+      tookOver: (startTime) => (this.pidStartTime = startTime),
+    });
     this.stdout = this.outputChannel('stdout');
     this.stderr = this.outputChannel('stderr');
     // Usage records are collected by the next poll: they do not call the controller.
@@ -205,8 +210,7 @@ export class Supervisor {
     this.scheduleText = null;
     this.schedule?.close();
     this.groupWatch?.clear();
-    this.adoptedWatch?.clear();
-    this.forkWait?.clear();
+    this.foreign.close();
     for (const part of [this.health, this.limits, this.meter, this.stdout, this.stderr, this.actions, this.readiness, this.listen]) {
       try {
         part.close();
@@ -282,7 +286,7 @@ export class Supervisor {
     const s = this.settings;
     const notifyAlone = s.serviceType === 'notify' && s.readyFd === null && s.readyLine === null && s.readyCheck == null;
     const starting = previous.state === 'starting' && !notifyAlone;
-    this.takeOver(pid, startTime);
+    this.foreign.supervise(pid, startTime);
     this.input({ kind: 'adopted', pid, startedAt, restarts: previous.restarts, desired: previous.desired, starting });
     // Not yet ready: its readiness is listened for from here (a ReadyLine match, what NOTIFY_SOCKET says).
     if (this.machine.snapshot().state === 'starting') this.readiness.started();
@@ -297,89 +301,9 @@ export class Supervisor {
     const answer = (ok: boolean, message: string): Promise<CommandOutcome> => Promise.resolve({ ok, message, status: this.status() });
     if (snap.state === 'running' || snap.state === 'starting') return answer(true, 'already supervised');
     if (snap.state === 'stopping') return answer(false, 'it is stopping: attach once it is stopped');
-    const s = this.settings;
-    if (s.pidFile === null && s.processMatch === null)
-      return answer(false, 'nothing to attach to: it has neither PidFile nor ProcessMatch to find its process by');
-    const look = findRunning(s, this.serviceUid());
-    if (look.kind !== 'found') return answer(false, `nothing to attach to: ${look.why}`);
+    const nothing = this.foreign.nothingToAttach();
+    if (nothing !== null) return answer(false, nothing);
     return this.command('start', byController); // (its look finds it again, and takes it over)
-  }
-
-  /** Supervise a process the buddy did not start: its end is looked for in /proc, proven by its start time. */
-  private takeOver(pid: number, startTime: number): void {
-    this.pidStartTime = startTime;
-    this.processes.adopted(this.settings.uid, { pid, startTime });
-    this.adoptedWatch?.clear();
-    const check = (): void => {
-      if (processAlive(pid, startTime)) {
-        this.adoptedWatch = this.clock.setTimeout(check, ADOPTED_CHECK_MS);
-        return;
-      }
-      this.adoptedWatch = null;
-      this.input({ kind: 'exited', code: null, signal: null, unknown: true });
-    };
-    this.adoptedWatch = this.clock.setTimeout(check, ADOPTED_CHECK_MS);
-  }
-
-  /**
-   * Before a start, with PidFile or ProcessMatch: a copy of the service that already runs is taken over
-   * (true), or refused when several match (true: a failed start); false: none runs, start one.
-   */
-  private foundRunning(): boolean {
-    const s = this.settings;
-    if (s.pidFile === null && s.processMatch === null) return false;
-    const look = findRunning(s, this.serviceUid());
-    if (look.kind === 'none') return false;
-    if (look.kind === 'refused') {
-      this.follow.push({ kind: 'spawn_failed', error: look.why });
-      return true;
-    }
-    this.takeOver(look.pid, look.startTime);
-    const { restarts, desired } = this.machine.snapshot();
-    this.follow.push({ kind: 'adopted', pid: look.pid, startedAt: look.startedAt, restarts, desired, how: look.how });
-    this.log(`took over ${s.service}: pid ${look.pid} runs (${look.how === 'pidfile' ? 'PidFile' : 'ProcessMatch'})`);
-    return true;
-  }
-
-  /**
-   * The start script `script` exited. For Type forking, an exit 0 while it is the service's process
-   * hands over to the process its PidFile names (waited for at most FORKED_PIDFILE_WAIT_MS); otherwise,
-   * or when the file names none, it is the service's exit.
-   */
-  private startScriptExited(
-    script: number,
-    code: number | null,
-    signal: string | null,
-    forking: { start: number; at: number } | null,
-  ): void {
-    if (forking === null || code !== 0) return this.input({ kind: 'exited', code, signal });
-    const deadline = this.clock.now() + FORKED_PIDFILE_WAIT_MS;
-    const look = (): void => {
-      this.forkWait = null;
-      const snap = this.machine.snapshot();
-      // A stop came first: the start script's exit is an exit like any other (the stop takes down what it left).
-      if (snap.pid !== script || (snap.state !== 'starting' && snap.state !== 'running'))
-        return this.input({ kind: 'exited', code, signal });
-      const found = forkedProcess(this.settings, this.serviceUid(), forking.start, forking.at);
-      if ('why' in found) {
-        if (found.wait && this.clock.now() < deadline) {
-          this.forkWait = this.clock.setTimeout(look, FORKED_PIDFILE_POLL_MS);
-          return;
-        }
-        return this.input({ kind: 'exited', code, signal, error: `Type forking: the start script exited 0, but ${found.why}` });
-      }
-      this.takeOver(found.pid, found.startTime);
-      this.input({ kind: 'forked', pid: found.pid, startedAt: found.startedAt });
-      // As systemd: started once the start script has exited, unless another readiness key says when.
-      const s = this.settings;
-      if (s.readyFd === null && s.readyLine === null && s.readyCheck == null) this.input({ kind: 'ready', how: 'forking' });
-    };
-    look();
-  }
-
-  /** The service's user: SetUID, else the buddy's own. */
-  private serviceUid(): number {
-    return this.settings.uid ?? process.getuid?.() ?? 0;
   }
 
   /** Settings as they are now (they change on reconfigure). */
@@ -586,7 +510,7 @@ export class Supervisor {
 
   private spawnService(): void {
     // PidFile, ProcessMatch: a copy that already runs is taken over, never started twice.
-    if (this.foundRunning()) return;
+    if (this.foreign.foundRunning()) return;
     // Listen: the sockets' holder runs first; Type notify: the relay binds NOTIFY_SOCKET (the machine's
     // inputs wait meanwhile; once ready, this is called again).
     for (const prepare of [
@@ -655,7 +579,7 @@ export class Supervisor {
       this.settings.serviceType === 'forking' && this.pidStartTime !== null
         ? { start: this.pidStartTime, at: startedAtMs(this.pidStartTime) }
         : null;
-    child.once('exit', (code, signal) => this.startScriptExited(pid, code, signal, forking));
+    child.once('exit', (code, signal) => this.foreign.startScriptExited(pid, code, signal, forking));
     this.follow.push({ kind: 'spawned', pid });
   }
 

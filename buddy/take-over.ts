@@ -1,0 +1,124 @@
+// Processes the buddy did not start, supervised all the same: one a lost buddy left (adoption), one
+// found running before a start (PidFile, ProcessMatch), or the one a Type forking start script left.
+// Their end is looked for in /proc, proven by their start time; they are never our children.
+import type { BuddySettings } from '../schema/buddy-protocol.js';
+import type { Clock, Timer } from '../system/clock.js';
+import { processAlive } from '../system/process-group.js';
+import { findRunning, forkedProcess } from './find-running.js';
+import type { Input, Snapshot } from './machine.js';
+import type { ServiceProcesses } from './service-processes.js';
+
+/** How often a process taken over is looked for in /proc. */
+const ADOPTED_CHECK_MS = 250;
+/** Type forking: how long after its start script's exit the PidFile may take to name the process, looked at this often. */
+export const FORKED_PIDFILE_WAIT_MS = 5000;
+const FORKED_PIDFILE_POLL_MS = 50;
+
+export interface TakeOverParts {
+  clock: Clock;
+  processes: Pick<ServiceProcesses, 'adopted'>;
+  settings: () => BuddySettings;
+  snapshot: () => Snapshot;
+  /** An input for the machine now. */
+  input: (input: Input) => void;
+  /** An input for the machine after the current one's effects (a start's look runs among them). */
+  follow: (input: Input) => void;
+  log: (message: string) => void;
+  /** A process was taken over: its start time (the status tells it, for a next buddy). */
+  tookOver: (startTime: number) => void;
+}
+
+export class TakeOver {
+  private watch: Timer | null = null;
+  private forkWait: Timer | null = null;
+
+  constructor(private readonly p: TakeOverParts) {}
+
+  /** Supervise `pid`, started at `startTime`: its end is an `exited` of unknown status. */
+  supervise(pid: number, startTime: number): void {
+    this.p.tookOver(startTime);
+    this.p.processes.adopted(this.p.settings().uid, { pid, startTime });
+    this.watch?.clear();
+    const check = (): void => {
+      if (processAlive(pid, startTime)) {
+        this.watch = this.p.clock.setTimeout(check, ADOPTED_CHECK_MS);
+        return;
+      }
+      this.watch = null;
+      this.p.input({ kind: 'exited', code: null, signal: null, unknown: true });
+    };
+    this.watch = this.p.clock.setTimeout(check, ADOPTED_CHECK_MS);
+  }
+
+  /**
+   * Before a start, with PidFile or ProcessMatch: a copy of the service that already runs is taken over
+   * (true), or refused when several match (true: a failed start); false: none runs, start one.
+   */
+  foundRunning(): boolean {
+    const s = this.p.settings();
+    if (s.pidFile === null && s.processMatch === null) return false;
+    const look = findRunning(s, this.serviceUid());
+    if (look.kind === 'none') return false;
+    if (look.kind === 'refused') {
+      this.p.follow({ kind: 'spawn_failed', error: look.why });
+      return true;
+    }
+    this.supervise(look.pid, look.startTime);
+    const { restarts, desired } = this.p.snapshot();
+    this.p.follow({ kind: 'adopted', pid: look.pid, startedAt: look.startedAt, restarts, desired, how: look.how });
+    this.p.log(`took over ${s.service}: pid ${look.pid} runs (${look.how === 'pidfile' ? 'PidFile' : 'ProcessMatch'})`);
+    return true;
+  }
+
+  /** `upk attach`'s look: why nothing can be taken over, or null when something can. */
+  nothingToAttach(): string | null {
+    const s = this.p.settings();
+    if (s.pidFile === null && s.processMatch === null)
+      return 'nothing to attach to: it has neither PidFile nor ProcessMatch to find its process by';
+    const look = findRunning(s, this.serviceUid());
+    return look.kind === 'found' ? null : `nothing to attach to: ${look.why}`;
+  }
+
+  /**
+   * The start script `script` exited. For Type forking, an exit 0 while it is the service's process
+   * hands over to the process its PidFile names (waited for at most FORKED_PIDFILE_WAIT_MS); otherwise,
+   * or when the file names none, it is the service's exit.
+   */
+  startScriptExited(script: number, code: number | null, signal: string | null, forking: { start: number; at: number } | null): void {
+    if (forking === null || code !== 0) return this.p.input({ kind: 'exited', code, signal });
+    const deadline = this.p.clock.now() + FORKED_PIDFILE_WAIT_MS;
+    const look = (): void => {
+      this.forkWait = null;
+      const snap = this.p.snapshot();
+      // A stop came first: the start script's exit is an exit like any other (the stop takes down what it left).
+      if (snap.pid !== script || (snap.state !== 'starting' && snap.state !== 'running'))
+        return this.p.input({ kind: 'exited', code, signal });
+      const found = forkedProcess(this.p.settings(), this.serviceUid(), forking.start, forking.at);
+      if ('why' in found) {
+        if (found.wait && this.p.clock.now() < deadline) {
+          this.forkWait = this.p.clock.setTimeout(look, FORKED_PIDFILE_POLL_MS);
+          return;
+        }
+        return this.p.input({ kind: 'exited', code, signal, error: `Type forking: the start script exited 0, but ${found.why}` });
+      }
+      this.supervise(found.pid, found.startTime);
+      this.p.input({ kind: 'forked', pid: found.pid, startedAt: found.startedAt });
+      // As systemd: started once the start script has exited, unless another readiness key says when.
+      const s = this.p.settings();
+      if (s.readyFd === null && s.readyLine === null && s.readyCheck == null) this.p.input({ kind: 'ready', how: 'forking' });
+    };
+    look();
+  }
+
+  close(): void {
+    this.watch?.clear();
+    this.watch = null;
+    this.forkWait?.clear();
+    this.forkWait = null;
+  }
+
+  /** The service's user: SetUID, else the buddy's own. */
+  private serviceUid(): number {
+    return this.p.settings().uid ?? process.getuid?.() ?? 0;
+  }
+}
