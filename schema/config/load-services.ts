@@ -1,7 +1,8 @@
 // Reads every service file (*.conf in SvcConfigPath), checks each service, and reports duplicate ids and UUIDs.
 import fs from 'node:fs';
 import path from 'node:path';
-import { findCycle, providersOf } from './dependencies.js';
+import { conflictsOf, findCycle, providersOf } from './dependencies.js';
+import type { ListenSocket } from '../listen.js';
 import type { ConfigIssue, ControllerConfig, LoadedServices, ServiceConfig } from './types.js';
 import { type JsonNode, type Pos, fromValue, toValue } from './json-node.js';
 import { Accounts, type Host, currentHost } from './accounts.js';
@@ -145,7 +146,37 @@ export function loadServicesWith(config: ControllerConfig, env: NodeJS.ProcessEn
   );
   const defined = [...ids.values()].map((d) => d.id);
   const services = checkDependencies(unique, candidates, issues, defined);
+  issues.push(...listenClashes(services, candidates));
   return { services, issues: sortIssues(issues, [defaultsFile, config.svcConfigPath, ...listed.files]), files };
+}
+
+/**
+ * Two services that Listen on the same address could not both run (the second start fails with
+ * "Address already in use"), unless they are alternatives: one lists the other in Conflicts.
+ */
+function listenClashes(services: ServiceConfig[], candidates: { service: ServiceConfig; keyPos: (key: string) => Pos }[]): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const listening = services.filter((s) => s.listen.length > 0);
+  listening.forEach((b, j) => {
+    for (const a of listening.slice(0, j)) {
+      const clash = b.listen.find((x) => a.listen.some((y) => sameAddress(x, y)));
+      if (clash === undefined || conflictsOf(a, services).includes(b)) continue;
+      const pos = candidates.find((c) => c.service === b)?.keyPos('listen') ?? null;
+      const message = `${clash.address} is also where ${a.id} (${a.file}) listens: both cannot run; give one another address, or make them alternatives with Conflicts`;
+      issues.push(makeIssue(b.file, pos, `${b.id}.Listen`, message));
+    }
+  });
+  return issues;
+}
+
+/** Whether two sockets take the same address: one Unix path, or one port on the same or every address. */
+function sameAddress(x: ListenSocket, y: ListenSocket): boolean {
+  if (x.kind !== y.kind) return false;
+  if (x.kind === 'unix') return x.path === y.path;
+  if (x.port !== y.port) return false;
+  // "" and "::" take the port on every address (IPv6 and IPv4); "0.0.0.0" on every IPv4 address.
+  const covers = (wide: string, other: string): boolean => wide === '' || wide === '::' || (wide === '0.0.0.0' && !other.includes(':'));
+  return x.host === y.host || covers(x.host, y.host) || covers(y.host, x.host);
 }
 
 /**

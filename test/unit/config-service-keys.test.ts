@@ -833,3 +833,31 @@ test('Schedule needs Type oneshot, CronRestart refuses it, and a job has no read
   assert.equal(web.services[0]?.cronRestart, '@every 2h');
   assert.match(f.load('{ "web": { "ExecStart": "run", "CronRestart": "* * *" } }').issues[0]?.message ?? '', /^expected a cron expression/);
 });
+
+test('Listen: two services on one address are an error, unless they are alternatives (Conflicts)', T, (t) => {
+  const f = fixture(t);
+  const issuesOf = (text: string): [string, string][] => f.load(text).issues.map((i) => [i.key, i.message]);
+  const clash = (b: string, address: string, a: string): [string, string] => [
+    `${b}.Listen`,
+    `${address} is also where ${a} (${f.file}) listens: both cannot run; give one another address, or make them alternatives with Conflicts`,
+  ];
+  assert.deepEqual(
+    issuesOf('{ "a": { "ExecStart": "x", "Listen": "tcp:8080" }, "b": { "ExecStart": "x", "Listen": "tcp:127.0.0.1:8080" } }'),
+    [clash('b', 'tcp:127.0.0.1:8080', 'a')],
+  );
+  assert.deepEqual(
+    issuesOf('{ "a": { "ExecStart": "x", "Listen": "tcp:0.0.0.0:80" }, "b": { "ExecStart": "x", "Listen": "tcp:[::1]:80" } }'),
+    [],
+  );
+  assert.deepEqual(
+    issuesOf('{ "a": { "ExecStart": "x", "Listen": "unix:/tmp/s" }, "b": { "ExecStart": "x", "Listen": ["tcp:81", "unix:/tmp/s"] } }'),
+    [clash('b', 'unix:/tmp/s', 'a')],
+  );
+  assert.deepEqual(
+    issuesOf(
+      '{ "blue": { "ExecStart": "x", "Listen": "tcp:80" }, "green": { "ExecStart": "x", "Listen": "tcp:80", "Conflicts": ["blue"] } }',
+    ),
+    [],
+    'alternatives may share it',
+  );
+});
