@@ -4,7 +4,7 @@
 // itself), with Listen (the buddy's holder keeps the socket), and PM2's `pm2 restart` of the same server when PM2 is installed (../shared/bench's
 // setup.sh puts it in $BENCH_TMP/pm2; BENCH_PM2_DIR overrides).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -96,13 +96,16 @@ async function measure(label: string, port: number, restarts: number, rate: numb
   let resolveUntil: () => void = () => undefined;
   const until = new Promise<void>((resolve) => (resolveUntil = resolve));
   const loading = load(port, rate, until);
-  await sleep(1000); // load first, then the restarts
-  for (let i = 0; i < restarts; i++) {
-    await restartOnce();
-    await sleep(300);
+  try {
+    await sleep(1000); // load first, then the restarts
+    for (let i = 0; i < restarts; i++) {
+      await restartOnce();
+      await sleep(300);
+    }
+    await sleep(1000);
+  } finally {
+    resolveUntil(); // (a failed restart ends the load too)
   }
-  await sleep(1000);
-  resolveUntil();
   const r = await loading;
   const n = `${r.sent} requests, ${restarts} restarts`;
   const why = [...r.errors].map(([code, count]) => `${count} ${code}`).join(', ');
@@ -153,6 +156,7 @@ async function pm2Row(pm2Bin: string, restarts: number, rate: number): Promise<F
   const pm2 = (args: string[]): Promise<void> =>
     new Promise((resolve, reject) => {
       const child = spawn(process.execPath, [pm2Bin, ...args], { env, cwd: dir, stdio: 'ignore' });
+      child.on('error', reject);
       child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`pm2 ${args.join(' ')}: exit ${code}`))));
     });
   try {
@@ -161,6 +165,7 @@ async function pm2Row(pm2Bin: string, restarts: number, rate: number): Promise<F
     return await measure('PM2 (pm2 restart, fork mode)', port, restarts, rate, () => pm2(['restart', 'web']));
   } finally {
     await pm2(['kill']).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -85,7 +85,7 @@ export function findRunning(s: AdoptionSettings, uid: number): Lookup {
   if (typeof match === 'string') return { kind: 'none', why: match };
   const reasons: string[] = [];
   if (s.pidFile !== null) {
-    const named = readPidFile(s.pidFile);
+    const named = readPidFile(s.pidFile, uid);
     if ('why' in named) reasons.push(named.why);
     else if (isUpkeeperOrInit(named.pid)) reasons.push(notTaken(s.pidFile, named.pid));
     else {
@@ -124,7 +124,7 @@ export function forkedProcess(
   if (file === null) return { why: 'PidFile is not set', wait: false };
   const match = compile(s.processMatch);
   if (typeof match === 'string') return { why: match, wait: false };
-  const named = readPidFile(file);
+  const named = readPidFile(file, uid);
   if ('why' in named) return { why: named.why, wait: named.wait };
   if (named.writtenAt + PIDFILE_SLACK_MS < spawnedAt)
     return { why: `${file} was last written at ${iso(named.writtenAt)}, before this start: not written by it`, wait: true };
@@ -169,8 +169,12 @@ function living(pid: number): (ProcessFacts & { startedAt: number }) | null {
 /** O_NONBLOCK: a FIFO put where the pid file should be never holds the buddy up. */
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY;
 
-/** The pid a pid file names and when it was last written; or why not (`wait`: it may yet be written). */
-function readPidFile(file: string): { pid: number; writtenAt: number } | { why: string; wait: boolean } {
+/**
+ * The pid a pid file names and when it was last written; or why not (`wait`: it may yet be written).
+ * Only a file of root or of the service's user is believed (as systemd): another user could otherwise
+ * name any process of the service's user, for the next stop to kill.
+ */
+function readPidFile(file: string, uid: number): { pid: number; writtenAt: number } | { why: string; wait: boolean } {
   let fd: number;
   try {
     fd = openSync(file, OPEN_FLAGS);
@@ -183,6 +187,8 @@ function readPidFile(file: string): { pid: number; writtenAt: number } | { why: 
   try {
     const stat = fstatSync(fd);
     if (!stat.isFile()) return { why: `${file} is not a regular file`, wait: false };
+    if (stat.uid !== 0 && stat.uid !== uid)
+      return { why: `${file} belongs to uid ${stat.uid}, neither root nor the service's user: not believed`, wait: false };
     const bytes = Buffer.alloc(PIDFILE_READ_BYTES);
     const n = readSync(fd, bytes, 0, bytes.length, 0);
     const pid = parsePid(bytes.subarray(0, n).toString('latin1'));

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import type { BuddySettings } from '../schema/buddy-protocol.js';
-import { LISTEN_FDS_START, type ListenSocket } from '../schema/listen.js';
+import type { ListenSocket } from '../schema/listen.js';
 import { RUN_DIR } from '../schema/run-dir.js';
 import { writeWhole } from '../system/files.js';
 import { processAlive, processStartTime } from '../system/process-group.js';
@@ -29,7 +29,7 @@ const PERL_MISSING = 'Listen needs perl, and none is in PATH, /usr/bin or /bin';
  * script, which is not its descendant, take them where the Yama LSM restricts ptrace (scope 1).
  */
 const HOLDER = String.raw`
-use strict; use warnings; use Socket qw(:DEFAULT inet_pton IPPROTO_IPV6 IPV6_V6ONLY);
+use strict; use warnings; use Config; use Socket qw(:DEFAULT inet_pton IPPROTO_IPV6 IPV6_V6ONLY);
 $SIG{PIPE} = 'IGNORE'; $SIG{HUP} = 'IGNORE'; $SIG{INT} = 'IGNORE';
 $| = 1;
 my $dir = shift @ARGV;
@@ -45,9 +45,13 @@ while (@ARGV) {
       unlink $path;
     } elsif (-e $path) { fail("$path exists and is not a socket") }
     socket($s, PF_UNIX, SOCK_STREAM, 0) or fail("socket: $!");
-    bind($s, pack_sockaddr_un($path)) or fail("$path: $!");
+    # The file gets its mode as bind creates it (a chmod by path after could follow a link planted meanwhile).
+    my $umask = umask(0777 & ~($mode + 0));
+    my $bound = bind($s, pack_sockaddr_un($path));
+    my $why = "$!";
+    umask($umask);
+    fail("$path: $why") unless $bound;
     push @paths, $path;
-    chmod($mode, $path) or fail("chmod $path: $!");
   } else {
     my @try = $host eq '' ? ([AF_INET6, '::'], [AF_INET, '0.0.0.0']) : $host =~ /:/ ? ([AF_INET6, $host]) : ([AF_INET, $host]);
     my $error;
@@ -66,7 +70,10 @@ while (@ARGV) {
   listen($s, $backlog) or fail("listen: $!");
   push @held, $s;
 }
-syscall(157, 0x59616d61, -1, 0, 0, 0);
+# prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY): its number by architecture (none known: Yama's scope 1 refuses the fetcher).
+my %prctl = (x86_64 => 157, aarch64 => 167, riscv64 => 167, loongarch64 => 167, i686 => 172, i386 => 172, arm => 172);
+my ($arch) = $Config{archname} =~ /^([a-z0-9_]+?)(?:-|$)/;
+syscall($prctl{$arch}, 0x59616d61, -1, 0, 0, 0) if defined $arch && $prctl{$arch};
 print "ok ", join(' ', map { fileno($_) } @held), "\n";
 open(STDOUT, '>', '/dev/null'); open(STDERR, '>', '/dev/null');
 $SIG{TERM} = sub { unlink @paths; exit 0 };
@@ -82,20 +89,24 @@ while (1) { sleep 5; if (!-d $dir || !mine()) { unlink @paths; exit 0 } }
  * execs the script: its pid is the service's, so LISTEN_PID is its own.
  */
 const FETCH = String.raw`
-use strict; use warnings; use POSIX ();
+use strict; use warnings; use POSIX (); use Fcntl qw(F_SETFD);
 sub fail { print STDERR "upkeeper: cannot take the Listen sockets: $_[0]\n"; exit 126 }
 my ($pid, $start, $names, $uid, $gid) = splice(@ARGV, 0, 5);
 my @fds; push @fds, shift @ARGV while @ARGV && $ARGV[0] ne '--'; shift @ARGV;
 my @keep; push @keep, shift @ARGV while @ARGV && $ARGV[0] ne '--'; shift @ARGV;
+# pidfd_open and pidfd_getfd have the same numbers on every architecture; the pidfd first, then the
+# start time: a pidfd names the process it was opened on, never a later one with its pid.
+my $pidfd = syscall(434, $pid + 0, 0); fail("their holder (pid $pid) is gone: $!") if $pidfd < 0;
 open(my $st, '<', "/proc/$pid/stat") or fail("their holder (pid $pid) is gone");
 my $stat = <$st>; close $st; $stat =~ s/^.*\) //;
 fail("pid $pid is no longer their holder") unless (split ' ', $stat)[19] eq $start;
-my $pidfd = syscall(434, $pid + 0, 0); fail("pidfd_open: $!") if $pidfd < 0;
 my @high;
 for my $fd (@fds) {
   my $got = syscall(438, $pidfd, $fd + 0, 0); fail("pidfd_getfd: $!") if $got < 0;
-  my $hi = syscall(72, $got, 1030, 100); fail("fcntl: $!") if $hi < 0;
-  POSIX::close($got); push @high, $hi;
+  # Out of the way of 3, 4… (F_DUPFD_CLOEXEC, from 100); closing the handle closes what was taken.
+  open(my $h, '+<&=', $got) or fail("fdopen: $!");
+  my $hi = fcntl($h, 1030, 100); fail("fcntl: $!") unless defined $hi;
+  close $h; push @high, $hi + 0;
 }
 POSIX::close($pidfd);
 for my $i (0 .. $#high) { defined POSIX::dup2($high[$i], 3 + $i) or fail("dup2: $!") }
@@ -104,7 +115,7 @@ $ENV{LISTEN_FDS} = scalar @high; $ENV{LISTEN_PID} = $$; $ENV{LISTEN_FDNAMES} = $
 my @argv = @ARGV;
 if ($uid ne '-' || $gid ne '-') {
   open(my $script, '<', $argv[0]) or fail("$argv[0]: $!");
-  syscall(72, fileno($script), 2, 0);
+  fcntl($script, F_SETFD, 0) or fail("fcntl: $!");
   $argv[0] = '/proc/self/fd/' . fileno($script);
   if ($gid ne '-') { $) = "$gid $gid"; POSIX::setgid($gid) or fail("setgid $gid: $!") }
   if ($uid ne '-') { POSIX::setuid($uid) or fail("setuid $uid: $!") }
@@ -130,6 +141,7 @@ export class ListenSockets {
   private starting: Prepared[] | null = null;
   /** A holder let go and not yet gone: a new one binding the same address must wait for it. */
   private leaving: { pid: number; startTime: number; since: number } | null = null;
+  private closed = false;
 
   constructor(
     private readonly at: (...parts: string[]) => string,
@@ -137,7 +149,7 @@ export class ListenSockets {
     private readonly log: (message: string) => void,
   ) {}
 
-  /** At the buddy's start: the holder a lost buddy left is taken over (let go at once if the service is not wanted running). */
+  /** At the buddy's start: the holder a lost buddy left is taken over (let go after the first input if the service is stopped: idle()). */
   open(): void {
     const found = readRecord(this.at(RUN_DIR.listen));
     if (found !== null && this.alive(found)) {
@@ -201,18 +213,14 @@ export class ListenSockets {
     return { program: perl, args, env: clean };
   }
 
-  /** The first descriptor after the sockets (a service's other descriptors come from there). */
-  get nextFd(): number {
-    return LISTEN_FDS_START + (this.holder?.sockets.length ?? 0);
-  }
-
   /** What the status shows: the holder and its addresses, or null. */
   get status(): { holder: number; addresses: string[] } | null {
     return this.holder === null ? null : { holder: this.holder.pid, addresses: this.holder.sockets.map((s) => s.address) };
   }
 
-  /** The buddy exits for good (a shutdown, the service removed): the sockets are closed. */
+  /** The buddy exits for good (a shutdown, the service removed): the sockets are closed, and no holder starts any more. */
   close(): void {
+    this.closed = true;
     this.release();
   }
 
@@ -238,6 +246,7 @@ export class ListenSockets {
 
   /** Run `next` once the holder let go is gone (SIGKILL after HOLDER_LEAVE_MS): its addresses are free then. */
   private afterLeaving(next: () => void): void {
+    if (this.closed) return;
     const l = this.leaving;
     if (l === null || !processAlive(l.pid, l.startTime)) {
       this.leaving = null;
@@ -302,7 +311,9 @@ export class ListenSockets {
       try {
         writeWhole(this.at(RUN_DIR.listen), JSON.stringify(this.holder) + '\n', 0o600);
       } catch (err) {
-        this.log(`Listen: cannot write ${RUN_DIR.listen} (a next buddy would not find the holder): ${(err as Error).message}`);
+        // Without its record the holder leaves within 5 s (it checks that the record names it): a failed start.
+        this.holder = null;
+        return finish(`Listen: cannot write ${RUN_DIR.listen}: ${(err as Error).message}`);
       }
       this.log(`Listen: pid ${child.pid} holds ${sockets.map((s) => s.address).join(', ')}`);
       return finish(null);

@@ -60,7 +60,7 @@ export type Input =
       how?: 'pidfile' | 'match';
     }
   /** Type forking: the start script exited 0, and its PidFile names the process to supervise from now on. */
-  | { kind: 'forked'; pid: number; startedAt: number }
+  | { kind: 'forked'; pid: number; startedAt: number; pgid?: number }
   | { kind: 'spawn_failed'; error: string }
   /** `error`: why an exit 0 of a Type forking start script is a failed start (no pid file, a dead pid). */
   | { kind: 'exited'; code: number | null; signal: string | null; unknown?: boolean; error?: string }
@@ -340,8 +340,10 @@ export class Machine {
         return;
       case 'forked':
         if (this.pid === null) return;
-        // The process group stays the start script's: what it started is there, or carries the marker.
+        // Its own process group (a daemon that called setsid leads one), else the start script's, where it
+        // stayed: never the group of an exited script that nothing holds, whose number may be reused.
         this.pid = input.pid;
+        if (input.pgid !== undefined && input.pgid > 1) this.pgid = input.pgid;
         this.emit({ type: 'adopted', pid: input.pid, detail: { startedAt: iso(input.startedAt), desired: this.desired, how: 'forked' } });
         return;
       default:

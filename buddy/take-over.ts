@@ -3,7 +3,7 @@
 // Their end is looked for in /proc, proven by their start time; they are never our children.
 import type { BuddySettings } from '../schema/buddy-protocol.js';
 import type { Clock, Timer } from '../system/clock.js';
-import { processAlive } from '../system/process-group.js';
+import { processAlive, statFields } from '../system/process-group.js';
 import { findRunning, forkedProcess } from './find-running.js';
 import type { Input, Snapshot } from './machine.js';
 import type { ServiceProcesses } from './service-processes.js';
@@ -102,7 +102,8 @@ export class TakeOver {
         return this.p.input({ kind: 'exited', code, signal, error: `Type forking: the start script exited 0, but ${found.why}` });
       }
       this.supervise(found.pid, found.startTime);
-      this.p.input({ kind: 'forked', pid: found.pid, startedAt: found.startedAt });
+      const pgid = Number(statFields(found.pid)?.[2]); // (field 5, pgrp)
+      this.p.input({ kind: 'forked', pid: found.pid, startedAt: found.startedAt, ...(Number.isInteger(pgid) ? { pgid } : {}) });
       // As systemd: started once the start script has exited, unless another readiness key says when.
       const s = this.p.settings();
       if (s.readyFd === null && s.readyLine === null && s.readyCheck == null) this.p.input({ kind: 'ready', how: 'forking' });

@@ -55,6 +55,8 @@ export class ServiceControl {
    */
   start(entry: ServiceEntry, chain: ReadonlySet<ServiceEntry> = new Set(), resume = false): Promise<StartOutcome> {
     let p = this.inFlight.get(entry);
+    // A start that joins one on its way is a request too: wanted running again, after a stop asked between them.
+    if (p) this.parts.setDesired(entry, 'running');
     if (!p) {
       p = this.run(entry, chain, resume)
         .then((o) => {

@@ -1,7 +1,8 @@
 // What a pid file names and what ProcessMatch finds: the judgments, on made-up processes; the real
 // processes are test/integration/attach.test.ts's.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chownSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -82,6 +83,28 @@ describe('find-running', { timeout: 5000 }, () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it(
+    "findRunning: a pid file of another user (neither root nor the service's) is not believed",
+    { skip: process.getuid?.() !== 0 ? 'needs root' : false },
+    () => {
+      // A root service whose pid file another user could write: it would name any root process for the next stop to kill.
+      const dir = mkdtempSync(join(tmpdir(), 'upkt-find-'));
+      const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
+      try {
+        const file = join(dir, 'x.pid');
+        writeFileSync(file, `${sleeper.pid}\n`);
+        assert.equal(findRunning({ pidFile: file, processMatch: null }, 0).kind, 'found', "root's own file is believed");
+        chownSync(file, 65534, 65534);
+        const look = findRunning({ pidFile: file, processMatch: null }, 0);
+        assert.equal(look.kind, 'none');
+        assert.match(look.kind === 'none' ? look.why : '', /belongs to uid 65534, neither root nor the service's user: not believed/);
+      } finally {
+        sleeper.kill('SIGKILL');
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('commandLineText: NULs between arguments as spaces, the last one dropped', () => {
     assert.equal(commandLineText('sleep\x001000\x00'), 'sleep 1000');

@@ -812,6 +812,14 @@ describe('machine: processes started elsewhere (PidFile, ProcessMatch, Type fork
     const stop = h.feed({ kind: 'stop' });
     const signals = stop.flatMap((x) => (x.kind === 'signal_group' ? [x.pgid] : []));
     assert.deepEqual(signals, [400, 400]);
+    // A daemon that called setsid leads a group of its own: that one is signalled, never the exited script's.
+    const d = harness({ readiness: 'signal', startTimeoutMs: 90_000, killTimeoutMs: 0 });
+    d.feed({ kind: 'start' });
+    d.feed({ kind: 'spawned', pid: 500 });
+    d.feed({ kind: 'forked', pid: 501, startedAt: d.now, pgid: 501 });
+    d.feed({ kind: 'ready', how: 'forking' });
+    const own = d.feed({ kind: 'stop' }).flatMap((x) => (x.kind === 'signal_group' ? [x.pgid] : []));
+    assert.deepEqual(own, [501, 501]);
   });
 
   it('Type forking: an exit 0 that leaves no process is a failed start that says why', () => {

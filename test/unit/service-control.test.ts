@@ -112,6 +112,17 @@ describe('service control', { timeout: 10_000 }, () => {
     assert.equal(w.e('web').desired, 'stopped');
   });
 
+  it('start, stop, start asked together: the last start counts, the service ends running', async (t) => {
+    const w = world(t, { web: {} });
+    const first = w.control.start(w.e('web'));
+    const stop = w.control.stop(w.e('web'));
+    const second = w.control.start(w.e('web'));
+    await w.clock.pass(COMMAND_MS * 2);
+    await Promise.all([first, stop, second]);
+    assert.deepEqual(w.sent, ['stop web', 'start web']);
+    assert.equal(w.e('web').desired, 'running');
+  });
+
   it('a prerequisite already running is not started again', async (t) => {
     const w = world(t, { web: { Prerequisites: ['db'] }, db: {} }, ['db']);
     const done = w.control.start(w.e('web'));
