@@ -130,6 +130,7 @@ export class Supervisor {
       follow: (i) => this.follow.push(i),
       log,
       tookOver: (startTime) => (this.pidStartTime = startTime),
+      foundForeign: () => this.watchdog.foreign(),
     });
     this.stdout = this.outputChannel('stdout');
     this.stderr = this.outputChannel('stderr');

@@ -26,6 +26,8 @@ export interface TakeOverParts {
   log: (message: string) => void;
   /** A process was taken over: its start time (the status tells it, for a next buddy). */
   tookOver: (startTime: number) => void;
+  /** A process found running was taken over: it got nothing a start gives (WATCHDOG_USEC…). */
+  foundForeign: () => void;
 }
 
 export class TakeOver {
@@ -64,6 +66,7 @@ export class TakeOver {
       return true;
     }
     this.supervise(look.pid, look.startTime);
+    this.p.foundForeign();
     const { restarts, desired } = this.p.snapshot();
     this.p.follow({ kind: 'adopted', pid: look.pid, startedAt: look.startedAt, restarts, desired, how: look.how });
     this.p.log(`took over ${s.service}: pid ${look.pid} runs (${look.how === 'pidfile' ? 'PidFile' : 'ProcessMatch'})`);

@@ -50,6 +50,12 @@ export class Watchdog {
     } else this.stop();
   }
 
+  /** The run is a process found running (PidFile, ProcessMatch): it was never given WATCHDOG_USEC, so it is not watched. */
+  foreign(): void {
+    this.told = false;
+    this.stop();
+  }
+
   /** WATCHDOG=1 came. */
   kick(): void {
     if (this.timer) this.arm();

@@ -44,6 +44,15 @@ describe('watchdog', T, () => {
     assert.deepEqual(h.inputs, [{ kind: 'unwell', action: 'restart', cause: 'unhealthy' }]);
   });
 
+  it('a process found running (PidFile, ProcessMatch) is not watched: it was never given WATCHDOG_USEC', () => {
+    const h = harness(WATCHED);
+    h.dog.env({}); // (an earlier run of this buddy was told)
+    h.dog.foreign();
+    h.dog.follow(running(8));
+    h.clock.advance(5000);
+    assert.equal(h.events.length, 0);
+  });
+
   it('a run started before Type notify and WatchdogSec were set is not watched (it cannot send WATCHDOG=1); its next start is', () => {
     const h = harness(settings({}));
     assert.equal(h.dog.env({}).WATCHDOG_USEC, undefined);
