@@ -174,7 +174,7 @@ function readProc(path: string): Buffer | null {
 const readText = (path: string): string => readProc(path)?.toString('latin1') ?? '';
 
 /** The user a process runs as (the owner of /proc/PID: its effective user), or null when it is gone. */
-function ownerOf(pid: string): number | null {
+export function ownerOf(pid: number | string): number | null {
   try {
     return statSync(`/proc/${pid}`, { throwIfNoEntry: false })?.uid ?? null;
   } catch {

@@ -1,8 +1,8 @@
 // The processes of one user as /proc shows them: who owns a pid, its command line, when it started
 // by the wall clock. What PidFile and ProcessMatch find a service's process by (buddy/find-running.ts).
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { selfAndAncestors } from './marked-processes.js';
-import { CLOCK_TICKS_PER_SECOND } from './proc-usage.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { ownerOf, selfAndAncestors } from './marked-processes.js';
+import { bootTicksNow, CLOCK_TICKS_PER_SECOND } from './proc-usage.js';
 import { statFields } from './process-group.js';
 
 /** A living process: its pid, start time (clock ticks after boot) and owner. */
@@ -57,30 +57,13 @@ export function commandLineText(raw: string): string {
 
 /** When a process started by the wall clock (ms), from its start time in clock ticks after boot. */
 export function startedAtMs(startTime: number, now = Date.now()): number {
-  const uptimeMs = uptimeNowMs();
-  return uptimeMs === null ? now : now - uptimeMs + (startTime * 1000) / CLOCK_TICKS_PER_SECOND;
-}
-
-function uptimeNowMs(): number | null {
-  try {
-    const seconds = Number(readFileSync('/proc/uptime', 'latin1').split(' ')[0]);
-    return Number.isFinite(seconds) ? seconds * 1000 : null;
-  } catch {
-    return null;
-  }
+  const ticks = bootTicksNow(); // (0: /proc/uptime unreadable)
+  return ticks === 0 ? now : now - ((ticks - startTime) * 1000) / CLOCK_TICKS_PER_SECOND;
 }
 
 function commandLine(pid: number): string | null {
   try {
     return commandLineText(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
-  } catch {
-    return null;
-  }
-}
-
-function ownerOf(pid: number): number | null {
-  try {
-    return statSync(`/proc/${pid}`, { throwIfNoEntry: false })?.uid ?? null;
   } catch {
     return null;
   }
