@@ -1,7 +1,8 @@
 // Restarts under load: a real HTTP server restarted RESTARTS times while a bounded client sends RATE
 // requests a second, each on a connection of its own; what failed (refused, reset, timed out) and the
 // worst latency. One row per way of restarting: upkeeper without Listen (the server binds its port
-// itself), with Listen (the buddy's holder keeps the socket), and PM2's `pm2 restart` of the same server when PM2 is installed (../shared/bench's
+// itself), with Listen (the buddy's holder keeps the socket), with Listen and RestartMode overlap (the
+// new run starts beside the old one, which drains once the new one is ready), and PM2's `pm2 restart` of the same server when PM2 is installed (../shared/bench's
 // setup.sh puts it in $BENCH_TMP/pm2; BENCH_PM2_DIR overrides).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -116,9 +117,10 @@ async function measure(label: string, port: number, restarts: number, rate: numb
   ];
 }
 
-/** One upkeeper row: the server as a service (with or without Listen), restarted by the client. */
-function upkRow(label: string, listen: boolean, restarts: number, rate: number): Promise<Figure[]> {
-  return withSandbox(listen ? 'zdl' : 'zdp', async (sandbox: Sandbox) => {
+/** One upkeeper row: the server as a service (with or without Listen; overlap: RestartMode overlap), restarted by the client. */
+function upkRow(label: string, how: 'plain' | 'listen' | 'overlap', restarts: number, rate: number): Promise<Figure[]> {
+  const listen = how !== 'plain';
+  return withSandbox(how === 'plain' ? 'zdp' : how === 'listen' ? 'zdl' : 'zdo', async (sandbox: Sandbox) => {
     const port = await freePort();
     writeFileSync(join(sandbox.dir, 'server.js'), SERVER);
     sandbox.writeConfig();
@@ -127,6 +129,7 @@ function upkRow(label: string, listen: boolean, restarts: number, rate: number):
         ExecStart: [process.execPath, join(sandbox.dir, 'server.js')],
         Environment: { PORT: String(port) },
         ...(listen ? { Listen: [`tcp:127.0.0.1:${port}`] } : {}),
+        ...(how === 'overlap' ? { RestartMode: 'overlap' } : {}),
         MinUptime: 0.3,
         KillTimeout: 5,
         InitialState: 'running',
@@ -176,8 +179,9 @@ export const zeroDowntime: Benchmark = {
     const restarts = ctx.quick ? 5 : 20;
     const rate = 300;
     const figures: Figure[] = [];
-    figures.push(...(await upkRow('upk restart, no Listen', false, restarts, rate)));
-    figures.push(...(await upkRow('upk restart, Listen', true, restarts, rate)));
+    figures.push(...(await upkRow('upk restart, no Listen', 'plain', restarts, rate)));
+    figures.push(...(await upkRow('upk restart, Listen', 'listen', restarts, rate)));
+    figures.push(...(await upkRow('upk restart, Listen, RestartMode overlap', 'overlap', restarts, rate)));
     const pm2Dir = process.env.BENCH_PM2_DIR ?? join(process.env.BENCH_TMP ?? join(tmpdir(), 'bench'), 'pm2');
     const pm2Bin = join(pm2Dir, 'node_modules/pm2/bin/pm2');
     if (existsSync(pm2Bin)) figures.push(...(await pm2Row(pm2Bin, restarts, rate)));

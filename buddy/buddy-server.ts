@@ -69,7 +69,7 @@ export class BuddyServer {
       },
       start: ({ controller, resume }) => this.supervisor.command('start', controller === true, resume === true),
       stop: ({ controller }) => this.supervisor.command('stop', controller === true),
-      restart: ({ controller }) => this.supervisor.command('restart', controller === true),
+      restart: ({ controller, overlap }) => this.supervisor.command('restart', controller === true, false, overlap === true),
       attach: ({ controller }) => this.supervisor.attach(controller === true),
       shutdown: ({ controller }) => this.supervisor.command('shutdown', controller === true),
       reload: () => this.supervisor.reload(),

@@ -1,6 +1,7 @@
 // The policy the machine runs by, from the buddy's settings (seconds become milliseconds).
 import type { BuddySettings } from '../schema/buddy-protocol.js';
 import type { MachinePolicy } from './machine.js';
+import { overlapRefused } from '../schema/restart-mode.js';
 
 /** StartTimeout's default for a service whose readiness is signalled: systemd's TimeoutStartSec. */
 export const START_TIMEOUT_DEFAULT = 90;
@@ -29,5 +30,6 @@ export function policyOf(s: BuddySettings): MachinePolicy {
     startTimeoutMs: signal ? Math.round((s.startTimeout ?? START_TIMEOUT_DEFAULT) * 1000) : 0,
     maxRunTimeMs: Math.round((s.maxRunTime ?? 0) * 1000),
     job: s.serviceType === 'oneshot' ? { scheduled: s.schedule !== null, overlap: s.scheduleOverlap === 'queue' ? 'queue' : 'skip' } : null,
+    overlap: s.restartMode === 'overlap' && overlapRefused(s) === null,
   };
 }

@@ -6,7 +6,7 @@ import type { DesiredState, ExitInfo, Hold } from '../schema/records.js';
 import { planRestart, pruneStarts, type RestartPolicy } from './restart-policy.js';
 
 export type MachineState = 'stopped' | 'starting' | 'running' | 'stopping' | 'backoff' | 'failed' | 'scheduled';
-export type TimerName = 'restart' | 'uptime' | 'term' | 'kill' | 'start' | 'runtime';
+export type TimerName = 'restart' | 'uptime' | 'term' | 'kill' | 'start' | 'runtime' | 'drain';
 
 export interface MachinePolicy extends RestartPolicy {
   /** Stop script's grace before SIGTERM to the group, and SIGTERM's before SIGKILL; <0: never SIGKILL. */
@@ -25,6 +25,8 @@ export interface MachinePolicy extends RestartPolicy {
   maxRunTimeMs: number;
   /** Type oneshot: each run ends by itself, and its exit status is its outcome (absent: a long-running service). */
   job?: JobPolicy | null;
+  /** RestartMode overlap: a restart starts the new run beside the one running, which drains once the new one is ready. */
+  overlap?: boolean;
 }
 
 /** A oneshot job's policy (docs/buddy.md, "Jobs"). */
@@ -42,7 +44,8 @@ export type Input =
    */
   | { kind: 'start'; byController?: boolean; resume?: boolean }
   | { kind: 'stop'; byController?: boolean }
-  | { kind: 'restart'; byController?: boolean }
+  /** `overlap`: `upk restart --overlap` (else RestartMode decides). */
+  | { kind: 'restart'; byController?: boolean; overlap?: boolean }
   | { kind: 'shutdown'; byController?: boolean }
   | { kind: 'spawned'; pid: number }
   /**
@@ -58,15 +61,20 @@ export type Input =
       desired: DesiredState;
       starting?: boolean;
       how?: 'pidfile' | 'match';
+      /** The run an overlap restart of the lost buddy was replacing, still alive: it is drained once this one is ready. */
+      previous?: { pid: number; startedAt: number };
     }
   /** Type forking: the start script exited 0, and its PidFile names the process to supervise from now on. */
   | { kind: 'forked'; pid: number; startedAt: number; pgid?: number }
   | { kind: 'spawn_failed'; error: string }
-  /** `error`: why an exit 0 of a Type forking start script is a failed start (no pid file, a dead pid). */
-  | { kind: 'exited'; code: number | null; signal: string | null; unknown?: boolean; error?: string }
-  /** Answers to `watch_group`: something of the group is still alive / nothing is left. */
-  | { kind: 'group_alive' }
-  | { kind: 'group_gone' }
+  /**
+   * `pid`: the process that ended (the run being replaced by an overlap restart, or the current one);
+   * `error`: why an exit 0 of a Type forking start script is a failed start (no pid file, a dead pid).
+   */
+  | { kind: 'exited'; pid?: number; code: number | null; signal: string | null; unknown?: boolean; error?: string }
+  /** Answers to `watch_group` for group `pgid`: something of the group is still alive / nothing is left. */
+  | { kind: 'group_alive'; pgid?: number }
+  | { kind: 'group_gone'; pgid?: number }
   | { kind: 'timer'; timer: TimerName }
   /** The service said it is ready (`how`); counts only while it starts, with `signal` readiness. */
   | { kind: 'ready'; how: ReadyHow }
@@ -86,9 +94,10 @@ export type SignalReason = Exclude<SignalSentReason, 'user'>;
 export type Effect =
   | { kind: 'spawn' }
   | { kind: 'run_stop_script'; pid: number }
-  | { kind: 'signal_group'; pgid: number; signal: 'SIGTERM' | 'SIGKILL'; reason: SignalReason }
-  /** Check group `pgid` now: answer `group_alive` (then keep watching) or `group_gone`. */
-  | { kind: 'watch_group'; pgid: number }
+  /** `previous`: the group of the run an overlap restart replaces (that group alone, not the service's marked processes). */
+  | { kind: 'signal_group'; pgid: number; signal: 'SIGTERM' | 'SIGKILL'; reason: SignalReason; previous?: true }
+  /** Check group `pgid` now: answer `group_alive` (then keep watching) or `group_gone`, with its pgid. */
+  | { kind: 'watch_group'; pgid: number; previous?: true }
   | { kind: 'set_timer'; timer: TimerName; at: number }
   | { kind: 'clear_timer'; timer: TimerName }
   | { kind: 'emit'; event: NewEvent }
@@ -107,6 +116,17 @@ export interface Snapshot {
   failures: number;
   lastExit: ExitInfo | null;
   hold: Hold | null;
+  /** The run an overlap restart replaces, while it lives: `pid` null once it has exited (its group may linger). */
+  previous: PreviousRun | null;
+}
+
+/** The run an overlap restart replaces: it serves until its successor is ready, then drains (SIGTERM, KillTimeout, SIGKILL). */
+export interface PreviousRun {
+  pid: number | null;
+  pgid: number;
+  startedAt: number;
+  /** The drain signal went (or it ended by itself): it no longer stands in for a successor that fails. */
+  draining: boolean;
 }
 
 /** What has been done to the group being taken down. */
@@ -138,6 +158,12 @@ export class Machine {
   /** A scheduled run waits for the run under way (ScheduleOverlap queue). */
   private queued = false;
   private exiting = false;
+  /** RestartMode overlap: the run being replaced, alive beside the current one. */
+  private previous: PreviousRun | null = null;
+  /** Stopped but for the previous run, which is draining: `stopped` once it is gone. */
+  private awaitingPrevious = false;
+  /** An overlap restart asked while the previous run still drains: it begins once that run is gone. */
+  private overlapAfterDrain = false;
   private out: Effect[] = [];
   private now = 0;
 
@@ -160,6 +186,7 @@ export class Machine {
       failures: this.failures,
       lastExit: this.lastExit,
       hold: this.hold,
+      previous: this.previous === null ? null : { ...this.previous },
     };
   }
 
@@ -171,6 +198,7 @@ export class Machine {
       this.changePolicy(input.policy);
       return this.out;
     }
+    if (this.previous !== null && this.forPrevious(input, this.previous)) return this.out;
     switch (this.state) {
       case 'stopped':
       case 'failed':
@@ -215,10 +243,8 @@ export class Machine {
       case 'shutdown':
         this.setDesired('stopped', input.kind === 'stop' ? 'command' : 'shutdown');
         this.queued = false;
-        if (this.state === 'failed' || this.state === 'scheduled') this.emit({ type: 'stopped' });
-        this.enter('stopped');
-        this.settle('down', true, 'stopped');
-        if (input.kind === 'shutdown') this.exit();
+        if (input.kind === 'shutdown') this.exiting = true;
+        this.becomeStopped(this.state === 'failed' || this.state === 'scheduled');
         return;
       case 'adopted':
         // The lost buddy's wish stands: a stop it had begun is carried on, not reversed.
@@ -228,6 +254,9 @@ export class Machine {
         this.startedAt = input.startedAt;
         this.restarts = input.restarts;
         this.emit({ type: 'adopted', pid: input.pid, detail: { startedAt: iso(input.startedAt), desired: input.desired } });
+        // The run its overlap restart was replacing: drained once this one is ready (at once, if it is).
+        if (input.previous)
+          this.previous = { pid: input.previous.pid, pgid: input.previous.pid, startedAt: input.previous.startedAt, draining: false };
         // MaxRunTime counts from the process's start, whoever started it (a run already over it ends now).
         if (this.policy.maxRunTimeMs > 0) {
           this.effect({ kind: 'set_timer', timer: 'runtime', at: Math.max(this.now, input.startedAt + this.policy.maxRunTimeMs) });
@@ -236,6 +265,7 @@ export class Machine {
         else this.enter('running');
         if (input.desired === 'running') this.setDesired('running', 'adopted');
         else this.beginStop();
+        if (this.snapshot().state !== 'starting') this.drainPrevious();
         return;
       default:
         return; // stale timers and answers: nothing runs
@@ -253,6 +283,12 @@ export class Machine {
         return;
       case 'restart':
         this.setDesired('running', 'command');
+        if ((input.overlap === true || this.policy.overlap === true) && this.canOverlap()) {
+          // The run an earlier overlap restart replaced still drains: this one begins once it is gone.
+          if (this.previous === null) this.beginOverlap(false);
+          else this.overlapAfterDrain = true;
+          return;
+        }
         this.startAfterStop = true;
         this.beginStop();
         return;
@@ -261,6 +297,7 @@ export class Machine {
         else if (this.desired === 'running' && this.pid !== null) {
           // CronRestart: a planned restart, recorded with its time; the run after it starts afresh.
           this.emit({ type: 'cron_restart', pid: this.pid, detail: { due: iso(input.at) } });
+          if (this.policy.overlap === true && this.canOverlap() && this.previous === null) return this.beginOverlap(true);
           this.startAfterStop = true;
           this.bySchedule = true;
           this.beginStop();
@@ -272,6 +309,7 @@ export class Machine {
         this.queued = false;
         if (input.kind === 'shutdown') this.exiting = true;
         this.beginStop();
+        this.drainPrevious();
         return;
       case 'spawned':
         this.recordStart();
@@ -281,7 +319,10 @@ export class Machine {
         this.emit({
           type: 'spawned',
           pid: input.pid,
-          detail: this.bySchedule ? { restart: false, scheduled: true } : { restart: !this.byUser },
+          detail: {
+            ...(this.bySchedule ? { restart: false, scheduled: true as const } : { restart: !this.byUser }),
+            ...(this.previous !== null && !this.previous.draining && this.previous.pid !== null ? { replaces: this.previous.pid } : {}),
+          },
         });
         if (this.policy.maxRunTimeMs > 0) this.effect({ kind: 'set_timer', timer: 'runtime', at: this.now + this.policy.maxRunTimeMs });
         if (this.policy.job)
@@ -353,6 +394,9 @@ export class Machine {
 
   /** stopping: a stop, a restart's stop, or cleanup of what an exited service left in its group. */
   private whenStopping(input: Input): void {
+    // Nothing of the current run is left: only the previous run's end is awaited (forPrevious).
+    if (this.awaitingPrevious && input.kind !== 'start' && input.kind !== 'restart' && input.kind !== 'stop' && input.kind !== 'shutdown')
+      return;
     switch (input.kind) {
       case 'start':
       case 'restart':
@@ -371,6 +415,7 @@ export class Machine {
         this.startAfterStop = false;
         this.queued = false;
         if (input.kind === 'shutdown') this.exiting = true;
+        this.drainPrevious();
         return;
       case 'exited':
         this.effect({ kind: 'clear_timer', timer: 'term' });
@@ -420,10 +465,8 @@ export class Machine {
         this.setDesired('stopped', input.kind === 'stop' ? 'command' : 'shutdown');
         this.queued = false;
         this.clearHold();
-        this.enter('stopped');
-        this.emit({ type: 'stopped' });
-        this.settle('down', true, 'stopped');
-        if (input.kind === 'shutdown') this.exit();
+        if (input.kind === 'shutdown') this.exiting = true;
+        this.becomeStopped(true);
         return;
       case 'timer':
         if (input.timer === 'restart') {
@@ -518,6 +561,7 @@ export class Machine {
     this.failures = 0;
     this.enter('running');
     this.settle('up', true, 'running');
+    this.drainPrevious(); // an overlap restart: the run it replaces drains now
   }
 
   /** Not ready within StartTimeout: a failure, stopped; once its group is gone the restart policy decides. */
@@ -634,10 +678,7 @@ export class Machine {
     const outcome = this.outcome;
     this.outcome = null;
     if (this.desired === 'stopped') {
-      this.enter('stopped');
-      this.emit({ type: 'stopped' });
-      this.settle('down', true, 'stopped');
-      if (this.exiting) this.exit();
+      this.becomeStopped(true);
     } else if (this.startAfterStop) {
       this.startAfterStop = false;
       this.settle('down', true, 'stopped');
@@ -650,6 +691,7 @@ export class Machine {
   }
 
   private decideRestart(): void {
+    if (this.keepPrevious()) return;
     const max = this.policy.maxConsecutiveFailures;
     if (max >= 0 && this.failures >= max) {
       this.enter('failed');
@@ -673,6 +715,118 @@ export class Machine {
     }
     this.emit({ type: 'backoff', detail: { reason: plan.reason, delayMs: plan.until - this.now, until: this.hold.until } });
     this.effect({ kind: 'set_timer', timer: 'restart', at: plan.until });
+  }
+
+  // ---- RestartMode overlap: the run being replaced ------------------------------------------------
+
+  /** A restart can overlap: a long-running service that runs (one that still starts has nothing to keep serving). */
+  private canOverlap(): boolean {
+    return this.state === 'running' && this.pid !== null && this.pgid !== null && !this.policy.job;
+  }
+
+  /** Start the new run beside the current one, which serves on until the new one is ready (becomeRunning drains it). */
+  private beginOverlap(bySchedule: boolean): void {
+    this.clearRunTimers();
+    this.previous = { pid: this.pid!, pgid: this.pgid!, startedAt: this.startedAt, draining: false };
+    this.pgid = null;
+    this.spawnForUser(bySchedule);
+  }
+
+  /** The previous run gets its drain signal, and SIGKILL after KillTimeout (never, below 0). */
+  private drainPrevious(): void {
+    const prev = this.previous;
+    if (prev === null || prev.draining) return;
+    prev.draining = true;
+    this.effect({ kind: 'signal_group', pgid: prev.pgid, signal: 'SIGTERM', reason: 'drain', previous: true });
+    this.armDrainKill(prev);
+  }
+
+  private armDrainKill(prev: PreviousRun): void {
+    const kt = this.policy.killTimeoutMs;
+    if (kt === 0) this.effect({ kind: 'signal_group', pgid: prev.pgid, signal: 'SIGKILL', reason: 'escalation', previous: true });
+    else if (kt > 0) this.effect({ kind: 'set_timer', timer: 'drain', at: this.now + kt });
+  }
+
+  /** The previous run's exit, group and SIGKILL timer, whatever the current run does; false: the input is not about it. */
+  private forPrevious(input: Input, prev: PreviousRun): boolean {
+    switch (input.kind) {
+      case 'exited': {
+        if (input.pid === undefined || input.pid !== prev.pid) return false;
+        const detail: EventDetails['exited'] = { uptimeMs: this.now - prev.startedAt, requested: prev.draining, replaced: true };
+        if (input.unknown === true) detail.unknown = true;
+        this.emit({ type: 'exited', pid: prev.pid, code: input.code, signal: input.signal, detail });
+        prev.pid = null;
+        this.effect({ kind: 'watch_group', pgid: prev.pgid, previous: true });
+        return true;
+      }
+      case 'group_alive':
+        if (input.pgid !== prev.pgid) return false;
+        if (!prev.draining) {
+          // It ended by itself and left part of its group: that goes as a drained run's would.
+          prev.draining = true;
+          this.effect({ kind: 'signal_group', pgid: prev.pgid, signal: 'SIGTERM', reason: 'cleanup', previous: true });
+          this.armDrainKill(prev);
+        }
+        return true;
+      case 'group_gone':
+        if (input.pgid !== prev.pgid) return false;
+        this.effect({ kind: 'clear_timer', timer: 'drain' });
+        this.previous = null;
+        if (this.awaitingPrevious) {
+          this.awaitingPrevious = false;
+          this.onGroupGone();
+        }
+        if (this.overlapAfterDrain) {
+          this.overlapAfterDrain = false;
+          if (this.desired === 'running' && this.canOverlap()) this.beginOverlap(false);
+        }
+        return true;
+      case 'timer':
+        if (input.timer !== 'drain') return false;
+        this.effect({ kind: 'signal_group', pgid: prev.pgid, signal: 'SIGKILL', reason: 'escalation', previous: true });
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /**
+   * The new run of an overlap restart failed before it was ready: the run it was to replace, still
+   * serving, is the service's run again (recorded as overlap_abandoned) instead of a restart.
+   */
+  private keepPrevious(): boolean {
+    const prev = this.previous;
+    if (prev === null || prev.pid === null || prev.draining) return false;
+    this.previous = null;
+    this.pid = prev.pid;
+    this.pgid = prev.pgid;
+    this.startedAt = prev.startedAt;
+    this.failures = 0;
+    this.emit({ type: 'overlap_abandoned', pid: prev.pid });
+    if (this.policy.maxRunTimeMs > 0) {
+      this.effect({ kind: 'set_timer', timer: 'runtime', at: Math.max(this.now, prev.startedAt + this.policy.maxRunTimeMs) });
+    }
+    this.enter('running');
+    return true;
+  }
+
+  /**
+   * Nothing of the current run is left and it is wanted stopped: `stopped` (announced when
+   * `announce`), answered, and the buddy exits on a shutdown; while a previous run drains, all of that
+   * waits for its end.
+   */
+  private becomeStopped(announce: boolean): void {
+    if (this.previous !== null) {
+      this.drainPrevious();
+      this.enter('stopping');
+      this.phase = null;
+      this.awaitingPrevious = true;
+      return;
+    }
+    this.enter('stopped');
+    if (announce) this.emit({ type: 'stopped' });
+    this.settle('down', true, 'stopped');
+    if (this.exiting) this.exit();
   }
 
   /** The timers of one run: MinUptime, and StartTimeout and MaxRunTime where the policy sets them. */

@@ -2,7 +2,7 @@
 // fork, setsid) but carry its marker, UPKEEPER_MARKER=<uuid>, in their environment.
 import { SERVICE_MARKER } from '../schema/run-dir.js';
 import { markerOf, pidMarkNow, serviceAlive, signalService, type Marker, type PidMark } from '../system/marked-processes.js';
-import { processAlive, statFields } from '../system/process-group.js';
+import { groupAlive, processAlive, signalGroup, statFields } from '../system/process-group.js';
 
 // Only `scripts/start` gets the marker; action scripts and pipe programs never do, so a stop never
 // signals its own stop script.
@@ -30,6 +30,13 @@ export class ServiceProcesses {
    * since it may lead no group of its own and carry no marker (one started elsewhere).
    */
   private main: { pid: number; startTime: number } | null = null;
+  /**
+   * RestartMode overlap: the group of the run being replaced. It carries the same marker, so the
+   * current run's signals and checks leave it out; it is signalled and waited for as a group alone.
+   */
+  private spared: number | null = null;
+  /** The previous run's group that has had SIGKILL. */
+  private killedPrevious: number | null = null;
 
   constructor(
     private readonly uuid: string,
@@ -60,7 +67,7 @@ export class ServiceProcesses {
   /** Signal the group, every marked process outside it and the adopted process; `escaped`: the pids outside the group. */
   signal(pgid: number, signal: NodeJS.Signals): { group: boolean; escaped: number[] } {
     if (signal === 'SIGKILL') this.killed = pgid;
-    const sent = signalService(pgid, this.marker, signal);
+    const sent = signalService(pgid, this.marker, signal, this.spared);
     const main = this.mainOutside(pgid, sent.escaped);
     if (main !== null) {
       try {
@@ -77,10 +84,30 @@ export class ServiceProcesses {
   gone(pgid: number): boolean {
     // A process forked just as SIGKILL went out would outlive it: it gets SIGKILL too.
     if (this.killed === pgid) this.signal(pgid, 'SIGKILL');
-    if (serviceAlive(pgid, this.marker, this.since)) return false;
+    if (serviceAlive(pgid, this.marker, this.since, this.spared)) return false;
     if (this.main && processAlive(this.main.pid, this.main.startTime)) return false;
     this.clean = true;
     return true;
+  }
+
+  /** The group of a run an overlap restart replaces (null: none): left out of the current run's signals and checks. */
+  spare(pgid: number | null): void {
+    this.spared = pgid;
+  }
+
+  /** Signal the previous run's group (not the marked processes: the current run carries the same marker). */
+  signalPrevious(pgid: number, signal: NodeJS.Signals): { group: boolean; escaped: number[] } {
+    if (signal === 'SIGKILL') this.killedPrevious = pgid;
+    return { group: signalGroup(pgid, signal), escaped: [] };
+  }
+
+  /**
+   * True when nothing of the previous run's group is left. A process it left outside its group (it
+   * carries the marker) is the service's, and goes with the service's next stop.
+   */
+  previousGone(pgid: number): boolean {
+    if (this.killedPrevious === pgid) signalGroup(pgid, 'SIGKILL');
+    return !groupAlive(pgid);
   }
 
   /** The adopted process, when it lives outside group `pgid` and was not among `escaped`. */

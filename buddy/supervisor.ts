@@ -13,13 +13,14 @@ import { isoTime, USAGE_RECORD, type ActionResult, type BuddyStatus, type LastOu
 import type { EventDetails, NewEvent } from '../schema/event-details.js';
 import { ActionRunner } from './action-runner.js';
 import { Machine, type Effect, type Input, type TimerName } from './machine.js';
-import { processStartTime } from '../system/process-group.js';
+import { processAlive, processStartTime } from '../system/process-group.js';
 import { startedAtMs } from '../system/user-processes.js';
 import { TakeOver } from './take-over.js';
 import type { EventQueue } from './event-queue.js';
 import { OutputChannel, type SpawnContext } from './service-output.js';
 import { ServiceProcesses, withoutMarker } from './service-processes.js';
 import { policyOf } from './machine-policy.js';
+import { overlapRefused } from '../schema/restart-mode.js';
 import { UsageMeter } from './usage-meter.js';
 import { Readiness } from './readiness.js';
 import { ListenSockets } from './listen-sockets.js';
@@ -46,7 +47,7 @@ export interface SupervisorWorld {
   /** Starts scripts/start and the action scripts (stop, reload, custom). */
   spawn: SpawnScript;
   /** The service's processes: the signals of a stop, and whether anything of it is left. */
-  processes: Pick<ServiceProcesses, 'starting' | 'adopted' | 'signal' | 'gone'>;
+  processes: Pick<ServiceProcesses, 'starting' | 'adopted' | 'signal' | 'gone' | 'spare' | 'signalPrevious' | 'previousGone'>;
 }
 
 /** How often the group is checked while something of it lingers: doubling from 5 ms up to 100 ms. */
@@ -62,12 +63,15 @@ export class Supervisor {
   private draining = false;
   private spawnInFlight = false;
   private pidStartTime: number | null = null;
+  /** RestartMode overlap: the run being replaced, and its start time (for a next buddy, and if it is kept). */
+  private previousRun: { pid: number; startTime: number | null } | null = null;
   /** The service's processes: its group, and the ones that left it carrying its marker. */
   private readonly processes: SupervisorWorld['processes'];
   private readonly clock: Clock;
   private readonly spawn: SpawnScript;
   private readonly timers = new Map<TimerName, Timer>();
-  private groupWatch: Timer | null = null;
+  /** The groups being watched until nothing of them is left, by pgid (the current run's, a replaced run's). */
+  private readonly groupWatches = new Map<number, Timer>();
   /** Type forking: the next look at the PidFile after the start script's exit. */
   private readonly waiters: Record<'up' | 'down', Settle[]> = { up: [], down: [] };
   private stdout: OutputChannel;
@@ -210,7 +214,8 @@ export class Supervisor {
     for (const t of this.timers.values()) t.clear();
     this.scheduleText = null;
     this.schedule?.close();
-    this.groupWatch?.clear();
+    for (const t of this.groupWatches.values()) t.clear();
+    this.groupWatches.clear();
     this.foreign.close();
     for (const part of [this.health, this.limits, this.meter, this.stdout, this.stderr, this.actions, this.readiness, this.listen]) {
       try {
@@ -223,12 +228,22 @@ export class Supervisor {
 
   // ---- commands ----------------------------------------------------------------------------------
 
-  /** `resume` (a start): the controller's reconciliation; a scheduled job's schedule goes on, without a run now. */
-  command(kind: 'start' | 'stop' | 'restart' | 'shutdown', byController = false, resume = false): Promise<CommandOutcome> {
+  /**
+   * `resume` (a start): the controller's reconciliation; a scheduled job's schedule goes on, without a run now.
+   * `overlap` (a restart): `upk restart --overlap`, refused for a service whose runs cannot overlap.
+   */
+  command(kind: 'start' | 'stop' | 'restart' | 'shutdown', byController = false, resume = false, overlap = false): Promise<CommandOutcome> {
     const want = kind === 'start' || kind === 'restart' ? 'up' : 'down';
+    const refused = kind === 'restart' && overlap ? overlapRefused(this.settings) : null;
+    if (refused !== null) return Promise.resolve({ ok: false, message: `not restarted: ${refused}`, status: this.status() });
     return new Promise((resolve) => {
       this.waiters[want].push(resolve);
-      const input: Input = kind === 'start' && resume ? { kind, byController, resume } : { kind, byController };
+      const input: Input =
+        kind === 'start' && resume
+          ? { kind, byController, resume }
+          : kind === 'restart' && overlap
+            ? { kind, byController, overlap }
+            : { kind, byController };
       this.input(input);
     });
   }
@@ -288,7 +303,24 @@ export class Supervisor {
     const notifyAlone = s.serviceType === 'notify' && s.readyFd === null && s.readyLine === null && s.readyCheck == null;
     const starting = previous.state === 'starting' && !notifyAlone;
     this.foreign.supervise(pid, startTime);
-    this.input({ kind: 'adopted', pid, startedAt, restarts: previous.restarts, desired: previous.desired, starting });
+    // Its overlap restart was under way: the run it was replacing, if it still runs, is drained once this one is ready.
+    const replaced = previous.previous;
+    let drain: { pid: number; startedAt: number } | undefined;
+    if (replaced?.pid != null && replaced.pidStartTime !== null && processAlive(replaced.pid, replaced.pidStartTime)) {
+      this.previousRun = { pid: replaced.pid, startTime: replaced.pidStartTime };
+      this.foreign.superviseReplaced(replaced.pid, replaced.pidStartTime);
+      const began = Date.parse(replaced.started);
+      drain = { pid: replaced.pid, startedAt: Number.isFinite(began) ? began : this.clock.now() };
+    }
+    this.input({
+      kind: 'adopted',
+      pid,
+      startedAt,
+      restarts: previous.restarts,
+      desired: previous.desired,
+      starting,
+      ...(drain ? { previous: drain } : {}),
+    });
     // Not yet ready: its readiness is listened for from here (a ReadyLine match, what NOTIFY_SOCKET says).
     if (this.machine.snapshot().state === 'starting') this.readiness.started();
   }
@@ -391,6 +423,16 @@ export class Supervisor {
       usage: this.meter.latest,
       ...(this.readiness.notify === null ? {} : { notify: this.readiness.notify }),
       ...(this.listen.status === null ? {} : { listen: this.listen.status }),
+      ...(s.previous === null
+        ? {}
+        : {
+            previous: {
+              pid: s.previous.pid,
+              pidStartTime: s.previous.pid === null ? null : (this.previousRun?.startTime ?? null),
+              started: isoTime(s.previous.startedAt),
+              draining: s.previous.draining,
+            },
+          }),
       health: this.health.status,
       ...(this.scheduleText === null ? {} : { nextRun: this.schedule?.next == null ? null : isoTime(this.schedule.next) }),
     };
@@ -439,6 +481,7 @@ export class Supervisor {
         const now = this.clock.now();
         const effects = this.machine.dispatch(this.inputs.shift()!, now);
         this.follow = [];
+        this.followPrevious();
         // The events of one input happened when the machine took it (a slow spawn among the effects does not move them).
         this.dispatchedAt = now;
         try {
@@ -462,6 +505,23 @@ export class Supervisor {
     this.scheduleStatus();
   }
 
+  /**
+   * RestartMode overlap: while a replaced run lives, the current run's signals and checks leave its
+   * group out, and its start time is kept (the status tells it; it is the current run's again if the
+   * new run fails before it is ready).
+   */
+  private followPrevious(): void {
+    const snap = this.machine.snapshot();
+    this.processes.spare(snap.previous?.pgid ?? null);
+    const prev = this.previousRun;
+    if (snap.previous !== null && snap.previous.pid !== null && prev?.pid !== snap.previous.pid) {
+      this.previousRun = { pid: snap.previous.pid, startTime: this.pidStartTime };
+    } else if (snap.previous === null && prev !== null) {
+      if (snap.pid === prev.pid) this.pidStartTime = prev.startTime; // kept: the current run again
+      this.previousRun = null;
+    }
+  }
+
   private run(effect: Effect): void {
     switch (effect.kind) {
       case 'spawn':
@@ -470,7 +530,10 @@ export class Supervisor {
         void this.actions.run('stop', this.at(RUN_DIR.scripts, SCRIPT.stop), [String(effect.pid)]);
         return;
       case 'signal_group': {
-        const { group, escaped } = this.processes.signal(effect.pgid, effect.signal);
+        const { group, escaped } =
+          effect.previous === true
+            ? this.processes.signalPrevious(effect.pgid, effect.signal)
+            : this.processes.signal(effect.pgid, effect.signal);
         if (group || escaped.length > 0) {
           const detail = { group, reason: effect.reason, ...(escaped.length > 0 ? { escaped } : {}) };
           this.emit({ type: 'signal_sent', pid: effect.pgid, signal: effect.signal, detail });
@@ -478,7 +541,7 @@ export class Supervisor {
         return;
       }
       case 'watch_group':
-        return this.watchGroup(effect.pgid);
+        return this.watchGroup(effect.pgid, effect.previous === true);
       case 'set_timer': {
         this.clearTimer(effect.timer);
         const timer = this.clock.setTimeout(
@@ -595,26 +658,30 @@ export class Supervisor {
     this.drain();
   }
 
-  /** Check the service's processes (group and marked), then watch them until none is left. */
-  private watchGroup(pgid: number): void {
-    this.groupWatch?.clear();
-    this.groupWatch = null;
-    if (this.processes.gone(pgid)) {
-      this.follow.push({ kind: 'group_gone' });
+  /**
+   * Check the service's processes (group and marked; a replaced run's group alone, `previous`), then
+   * watch them until none is left. The answers name the group.
+   */
+  private watchGroup(pgid: number, previous: boolean): void {
+    this.groupWatches.get(pgid)?.clear();
+    this.groupWatches.delete(pgid);
+    const gone = (): boolean => (previous ? this.processes.previousGone(pgid) : this.processes.gone(pgid));
+    if (gone()) {
+      this.follow.push({ kind: 'group_gone', pgid });
       return;
     }
-    this.follow.push({ kind: 'group_alive' });
+    this.follow.push({ kind: 'group_alive', pgid });
     let delay = WATCH_FIRST_MS;
     const check = (): void => {
-      if (this.processes.gone(pgid)) {
-        this.groupWatch = null;
-        this.input({ kind: 'group_gone' });
+      if (gone()) {
+        this.groupWatches.delete(pgid);
+        this.input({ kind: 'group_gone', pgid });
         return;
       }
       delay = Math.min(delay * 2, WATCH_MAX_MS);
-      this.groupWatch = this.clock.setTimeout(check, delay);
+      this.groupWatches.set(pgid, this.clock.setTimeout(check, delay));
     };
-    this.groupWatch = this.clock.setTimeout(check, delay);
+    this.groupWatches.set(pgid, this.clock.setTimeout(check, delay));
   }
 
   private clearTimer(name: TimerName): void {
@@ -623,7 +690,7 @@ export class Supervisor {
   }
 
   private emit(event: NewEvent): void {
-    if (event.type === 'exited') {
+    if (event.type === 'exited' && event.detail.replaced !== true) {
       this.meter.untrack();
       this.readiness.stopped();
       // An exit nobody asked for keeps the service's last words with it (upk why tells them).

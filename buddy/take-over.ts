@@ -32,6 +32,8 @@ export interface TakeOverParts {
 
 export class TakeOver {
   private watch: Timer | null = null;
+  /** The run an overlap restart of a lost buddy was replacing: its end is looked for too. */
+  private previousWatch: Timer | null = null;
   private forkWait: Timer | null = null;
 
   constructor(private readonly p: TakeOverParts) {}
@@ -47,9 +49,23 @@ export class TakeOver {
         return;
       }
       this.watch = null;
-      this.p.input({ kind: 'exited', code: null, signal: null, unknown: true });
+      this.p.input({ kind: 'exited', pid, code: null, signal: null, unknown: true });
     };
     this.watch = this.p.clock.setTimeout(check, ADOPTED_CHECK_MS);
+  }
+
+  /** A lost buddy's overlap restart: the run it was replacing, `pid` started at `startTime`, is watched for its end too. */
+  superviseReplaced(pid: number, startTime: number): void {
+    this.previousWatch?.clear();
+    const check = (): void => {
+      if (processAlive(pid, startTime)) {
+        this.previousWatch = this.p.clock.setTimeout(check, ADOPTED_CHECK_MS);
+        return;
+      }
+      this.previousWatch = null;
+      this.p.input({ kind: 'exited', pid, code: null, signal: null, unknown: true });
+    };
+    this.previousWatch = this.p.clock.setTimeout(check, ADOPTED_CHECK_MS);
   }
 
   /**
@@ -88,21 +104,27 @@ export class TakeOver {
    * or when the file names none, it is the service's exit.
    */
   startScriptExited(script: number, code: number | null, signal: string | null, forking: { start: number; at: number } | null): void {
-    if (forking === null || code !== 0) return this.p.input({ kind: 'exited', code, signal });
+    if (forking === null || code !== 0) return this.p.input({ kind: 'exited', pid: script, code, signal });
     const deadline = this.p.clock.now() + FORKED_PIDFILE_WAIT_MS;
     const look = (): void => {
       this.forkWait = null;
       const snap = this.p.snapshot();
       // A stop came first: the start script's exit is an exit like any other (the stop takes down what it left).
       if (snap.pid !== script || (snap.state !== 'starting' && snap.state !== 'running'))
-        return this.p.input({ kind: 'exited', code, signal });
+        return this.p.input({ kind: 'exited', pid: script, code, signal });
       const found = forkedProcess(this.p.settings(), this.serviceUid(), forking.start, forking.at);
       if ('why' in found) {
         if (found.wait && this.p.clock.now() < deadline) {
           this.forkWait = this.p.clock.setTimeout(look, FORKED_PIDFILE_POLL_MS);
           return;
         }
-        return this.p.input({ kind: 'exited', code, signal, error: `Type forking: the start script exited 0, but ${found.why}` });
+        return this.p.input({
+          kind: 'exited',
+          pid: script,
+          code,
+          signal,
+          error: `Type forking: the start script exited 0, but ${found.why}`,
+        });
       }
       this.supervise(found.pid, found.startTime);
       const pgid = Number(statFields(found.pid)?.[2]); // (field 5, pgrp)
@@ -117,6 +139,8 @@ export class TakeOver {
   close(): void {
     this.watch?.clear();
     this.watch = null;
+    this.previousWatch?.clear();
+    this.previousWatch = null;
     this.forkWait?.clear();
     this.forkWait = null;
   }

@@ -34,6 +34,7 @@ export function commandHandlers(p: CommandParts): Pick<Handlers<ClientMethods, C
     entry: ServiceEntry,
     ctx: ClientContext,
     together?: ReadonlySet<ServiceEntry>,
+    overlap = false,
   ): Promise<OutcomeItem> {
     const item = (ok: boolean, message: string, extra: Partial<OutcomeItem> = {}): OutcomeItem => ({
       service: entry.config.id,
@@ -53,7 +54,7 @@ export function commandHandlers(p: CommandParts): Pick<Handlers<ClientMethods, C
             kind === 'stop'
               ? await p.control.stop(entry, together)
               : kind === 'restart'
-                ? await p.control.restart(entry)
+                ? await p.control.restart(entry, overlap)
                 : kind === 'attach'
                   ? await p.control.attach(entry)
                   : await p.control.start(entry);
@@ -69,9 +70,9 @@ export function commandHandlers(p: CommandParts): Pick<Handlers<ClientMethods, C
     }
   }
 
-  const command = (kind: Command) => async (q: { services: string[] }, ctx: ClientContext) => {
+  const command = (kind: Command) => async (q: { services: string[]; overlap?: boolean }, ctx: ClientContext) => {
     p.lifecycle.refuseDuringShutdown();
-    return p.control.each(kind, p.services.resolve(q.services), (e, together) => control(kind, e, ctx, together));
+    return p.control.each(kind, p.services.resolve(q.services), (e, together) => control(kind, e, ctx, together, q.overlap === true));
   };
 
   return {

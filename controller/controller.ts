@@ -255,8 +255,12 @@ export class Controller {
     const control: ServiceControl = new ServiceControl({
       services,
       attach: (entry) => buddies.linkOf(entry),
-      command: (entry, command, resume) =>
-        buddies.call(entry, command, resume === true ? { controller: true, resume } : { controller: true }),
+      command: (entry, command, options = {}) =>
+        buddies.call(entry, command, {
+          controller: true,
+          ...(options.resume === true ? { resume: true } : {}),
+          ...(options.overlap === true ? { overlap: true } : {}),
+        }),
       reload: (entry) => buddies.call(entry, 'reload', {}),
       setDesired,
       publishStatus,

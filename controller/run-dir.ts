@@ -158,6 +158,7 @@ export function buddySettings(
     maxCpu: svc.maxCpu,
     maxCpuWindow: svc.maxCpuWindow,
     listen: svc.listen,
+    restartMode: svc.restartMode,
     maxCpuAction: svc.maxCpuAction,
     activityFile: svc.activityFile,
     activityTimeout: svc.activityTimeout,

@@ -95,8 +95,10 @@ export class RunLedger {
       case 'spawned':
       case 'spawn_failed': {
         const cause = detailOf(e, e.type).restart === true ? 'restart' : 'start';
+        // An overlap restart's new run: the run it replaces goes on beside it (its own exit closes it).
+        const beside = e.type === 'spawned' && detailOf(e, 'spawned').replaces !== undefined;
         return e.type === 'spawned'
-          ? this.open(serviceUuid, buddyId, eventId, e.time, e.pid ?? null, cause)
+          ? this.open(serviceUuid, buddyId, eventId, e.time, e.pid ?? null, cause, null, beside)
           : this.open(serviceUuid, buddyId, eventId, e.time, null, cause, 'spawn_failed');
       }
       case 'adopted': {
@@ -130,8 +132,10 @@ export class RunLedger {
     pid: number | null,
     cause: string,
     outcome: string | null = null,
+    beside = false,
   ): void {
-    this.loseOpen(uuid, t, -1);
+    // Every run still open ended unseen before this one began, but the one an overlap restart replaces (this buddy's).
+    this.loseOpen(uuid, t, beside ? buddyId : -1);
     const later = this.s.nextStart.get(uuid, t)?.t ?? null;
     // A start that could not execute is over at once; a run something later already followed is lost.
     const ended = outcome ? t : later;

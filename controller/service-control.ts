@@ -29,7 +29,11 @@ export interface ControlParts {
    * Send a command to the service's buddy (one is attached when none is bound); `resume`, a start that
    * reconciliation asks for (a scheduled job's schedule goes on, without a run now).
    */
-  command(entry: ServiceEntry, command: 'start' | 'stop' | 'restart' | 'attach', resume?: boolean): Promise<CommandOutcome>;
+  command(
+    entry: ServiceEntry,
+    command: 'start' | 'stop' | 'restart' | 'attach',
+    options?: { resume?: boolean; overlap?: boolean },
+  ): Promise<CommandOutcome>;
   /** Run the service's reload script (one is attached when none is bound). */
   reload(entry: ServiceEntry): Promise<ActionResult>;
   /** Record and publish a new desired state. */
@@ -106,10 +110,13 @@ export class ServiceControl {
     );
   }
 
-  /** Restart: by its buddy when its prerequisites run, else stopped and started with them first. */
-  async restart(entry: ServiceEntry): Promise<StartOutcome> {
+  /**
+   * Restart: by its buddy when its prerequisites run, else stopped and started with them first.
+   * `overlap`: the buddy starts the new run beside the old one (refused where runs cannot overlap).
+   */
+  async restart(entry: ServiceEntry, overlap = false): Promise<StartOutcome> {
     this.parts.setDesired(entry, 'running'); // (a start sets it too, once no conflict refuses it)
-    if (this.prerequisitesUp(entry)) return this.command(entry, 'restart');
+    if (this.prerequisitesUp(entry)) return this.command(entry, 'restart', { overlap });
     await this.parts.command(entry, 'stop');
     return this.start(entry);
   }
@@ -174,8 +181,12 @@ export class ServiceControl {
       .filter((d) => d !== entry && isUp(d) && this.groups(d, graph).some((g) => g.providers.includes(entry)));
   }
 
-  private async command(entry: ServiceEntry, command: 'start' | 'stop' | 'restart' | 'attach', resume = false): Promise<CommandOutcome> {
-    const outcome = await this.parts.command(entry, command, resume);
+  private async command(
+    entry: ServiceEntry,
+    command: 'start' | 'stop' | 'restart' | 'attach',
+    options: { resume?: boolean; overlap?: boolean } = {},
+  ): Promise<CommandOutcome> {
+    const outcome = await this.parts.command(entry, command, options);
     entry.observe(outcome.status);
     this.parts.publishStatus(entry);
     return outcome;
@@ -212,7 +223,7 @@ export class ServiceControl {
     // now would leave the service running while it is wanted stopped. The last request counts.
     if (entry.desired !== 'running') return { ok: false, message: 'not started: a stop came after this start' };
     entry.startSent();
-    return this.command(entry, 'start', resume);
+    return this.command(entry, 'start', { resume });
   }
 
   /** The services as the dependency rules see them, and the way back to each entry. */

@@ -205,5 +205,6 @@ export function serviceStatus(e: ServiceEntry): ServiceStatus {
     ...(reachable && running && s?.notify?.status ? { statusText: s.notify.status } : {}),
     ...(reachable && s?.listen ? { listen: s.listen } : {}),
     ...(reachable && s?.nextRun ? { nextRun: s.nextRun } : {}),
+    ...(reachable && s?.previous ? { previous: s.previous } : {}),
   };
 }

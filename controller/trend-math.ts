@@ -103,7 +103,8 @@ export function computeSeries(metric: TrendMetric, s: BucketSums, knownFrom: num
       return { points: each((i) => pct(s.failures[i]!, s.ended[i]!)), total: pct(sum(s.failures), sum(s.ended)) };
     }
     case 'uptime': {
-      const pct = (up: number, k: number): number | null => nullIf0(k, round((up / k) * 100, 3));
+      // (An overlap restart's two runs are both up for a moment: never more than all of the time.)
+      const pct = (up: number, k: number): number | null => nullIf0(k, round((Math.min(up, k) / k) * 100, 3));
       return { points: each((i) => pct(s.upMs[i]!, known(...bucketBounds(i)))), total: pct(sum(s.upMs), known(r.start, r.end)) };
     }
     case 'unhealthy': {

@@ -170,8 +170,9 @@ export class Client {
     return this.call('stop', { services: list(names) });
   }
 
-  restart(names: Names): Promise<OutcomeItem[]> {
-    return this.call('restart', { services: list(names) });
+  /** `overlap`: start each new run beside the old one, which drains once the new one is ready (RestartMode overlap, once). */
+  restart(names: Names, options: { overlap?: boolean } = {}): Promise<OutcomeItem[]> {
+    return this.call('restart', options.overlap === true ? { services: list(names), overlap: true } : { services: list(names) });
   }
 
   reload(names: Names): Promise<OutcomeItem[]> {

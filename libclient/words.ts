@@ -39,7 +39,8 @@ export function describeEvent(e: ServiceEvent): string {
   switch (e.type) {
     case 'spawned': {
       const d = detailOf(e, 'spawned');
-      return `${d.restart === true ? 'restarted automatically' : d.scheduled === true ? 'started by its schedule' : 'started'} (pid ${e.pid})`;
+      const how = d.restart === true ? 'restarted automatically' : d.scheduled === true ? 'started by its schedule' : 'started';
+      return `${how} (pid ${e.pid})${d.replaces !== undefined ? `, beside the run it replaces once ready (pid ${d.replaces})` : ''}`;
     }
     case 'adopted': {
       const how = detailOf(e, 'adopted').how;
@@ -54,7 +55,8 @@ export function describeEvent(e: ServiceEvent): string {
       const d = detailOf(e, 'exited');
       const run = d.outcome === 'success' ? ': the run succeeded' : d.outcome === 'failure' ? ': the run failed' : '';
       const error = d.error !== undefined ? `: ${d.error}` : '';
-      return `${describeExit(e.code, e.signal, d.unknown === true)} after ${ms(d.uptimeMs)}${d.requested === true ? ', as asked' : ''}${error}${run}`;
+      const replaced = d.replaced === true ? ' (the run an overlap restart replaced)' : '';
+      return `${describeExit(e.code, e.signal, d.unknown === true)} after ${ms(d.uptimeMs)}${d.requested === true ? ', as asked' : ''}${error}${run}${replaced}`;
     }
     case 'stopping':
       return detailOf(e, 'stopping').restart === true ? 'stopping, to restart' : 'stopping';
@@ -113,6 +115,8 @@ export function describeEvent(e: ServiceEvent): string {
       const why = d.overlap === 'queue' ? 'a run already waited for the last one (ScheduleOverlap queue)' : 'the last run still ran';
       return `the run due at ${d.due !== undefined ? utcTime(d.due) : '?'} was skipped: ${why}`;
     }
+    case 'overlap_abandoned':
+      return `the new run of an overlap restart failed before it was ready: the old run (pid ${e.pid}) goes on serving`;
     case 'cron_restart':
       return `restarted by CronRestart (due at ${(detailOf(e, 'cron_restart').due ?? '?').replace(/^(.{10})T(.{8}).*$/, '$1 $2 UTC')})`;
     case 'unhealthy': {

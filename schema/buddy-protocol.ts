@@ -100,6 +100,8 @@ export interface CommandOutcome {
 export interface CommandParams {
   controller?: boolean;
   resume?: boolean;
+  /** A restart only: `upk restart --overlap` (the new run beside the old, which drains once it is ready). */
+  overlap?: boolean;
 }
 
 export interface BuddyMethods {
@@ -137,7 +139,12 @@ const command = (p: unknown): CommandParams => {
   const o = asObject(p);
   const controller = optBool(o, 'controller');
   const resume = optBool(o, 'resume');
-  return { ...(controller === undefined ? {} : { controller }), ...(resume === undefined ? {} : { resume }) };
+  const overlap = optBool(o, 'overlap');
+  return {
+    ...(controller === undefined ? {} : { controller }),
+    ...(resume === undefined ? {} : { resume }),
+    ...(overlap === undefined ? {} : { overlap }),
+  };
 };
 
 export const buddyValidators: Validators<BuddyMethods> = {

@@ -116,6 +116,10 @@ export interface ServicesParams {
   services: string[];
 }
 
+export interface RestartParams extends ServicesParams {
+  overlap?: boolean;
+}
+
 export interface EventQuery extends EventMatch {
   service?: string;
   types?: string[];
@@ -332,7 +336,8 @@ export interface ClientMethods {
   status: { params: { services?: string[] }; result: ServiceStatus[] };
   start: { params: ServicesParams; result: OutcomeItem[] };
   stop: { params: ServicesParams; result: OutcomeItem[] };
-  restart: { params: ServicesParams; result: OutcomeItem[] };
+  /** `overlap`: the new run beside the old one, which drains once the new one is ready (`upk restart --overlap`). */
+  restart: { params: RestartParams; result: OutcomeItem[] };
   reload: { params: ServicesParams; result: OutcomeItem[] };
   /**
    * Take over each service's process that runs without upkeeper (PidFile, ProcessMatch)
@@ -526,7 +531,10 @@ export const clientValidators: Validators<ClientMethods> = {
   },
   start: services,
   stop: services,
-  restart: services,
+  restart: (p) => {
+    const overlap = optBool(asObject(p), 'overlap');
+    return overlap === undefined ? services(p) : { ...services(p), overlap };
+  },
   reload: services,
   attach: services,
   action: (p) => {

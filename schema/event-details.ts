@@ -4,7 +4,7 @@
 import type { DesiredState, EventType, LastOutput, UsageDetail } from './records.js';
 
 /** Why a buddy sent a signal (docs/events.md: the `detail.reason` of `signal_sent`). */
-export type SignalSentReason = 'stop' | 'escalation' | 'cleanup' | 'user';
+export type SignalSentReason = 'stop' | 'escalation' | 'cleanup' | 'drain' | 'user';
 
 /** Every event type's `detail` (docs/events.md, "Event types"); null: the type has none. */
 export type EventDetails = {
@@ -13,16 +13,26 @@ export type EventDetails = {
   /** `by`: a controller sent the command. */
   desired: { desired: DesiredState; cause: DesiredCause; by?: 'controller' };
   /** `scheduled`: the Schedule started this run (or it is the start after a CronRestart). */
-  spawned: { restart: boolean; scheduled?: true };
+  /** `replaces`: an overlap restart's new run, started beside the run (that pid) it replaces once it is ready. */
+  spawned: { restart: boolean; scheduled?: true; replaces?: number };
   /** `how`: found running through PidFile or ProcessMatch, or left by a Type forking start; absent: a lost buddy's. */
   adopted: { startedAt: string; desired: DesiredState; how?: AdoptedHow };
   spawn_failed: { error: string; restart: boolean };
   /**
    * `unknown`: an adopted process ended, how is not known; `lastOutput`: only for an exit nobody asked for;
    * `outcome`: a oneshot job's run (exit 0 succeeds; another exit, a signal or MaxRunTime fails);
-   * `error`: why a Type forking start failed although its start script exited 0 (no pid file, a dead pid).
+   * `error`: why a Type forking start failed although its start script exited 0 (no pid file, a dead pid);
+   * `replaced`: the run an overlap restart replaced (its successor runs).
    */
-  exited: { uptimeMs: number; requested: boolean; unknown?: true; lastOutput?: LastOutput; outcome?: RunOutcome; error?: string };
+  exited: {
+    uptimeMs: number;
+    requested: boolean;
+    unknown?: true;
+    lastOutput?: LastOutput;
+    outcome?: RunOutcome;
+    error?: string;
+    replaced?: true;
+  };
   stopping: { restart: boolean };
   /** `escaped`: the marked processes outside the group that got it too, when there were any. */
   signal_sent: { group: boolean; reason: SignalSentReason; escaped?: number[] };
@@ -46,6 +56,7 @@ export type EventDetails = {
   /** `overlap`: the ScheduleOverlap in force (with queue, a run already waited). */
   run_skipped: { due: string; overlap: 'skip' | 'queue' };
   cron_restart: { due: string };
+  overlap_abandoned: null;
 };
 
 /** Why the desired state changed: a command, a shutdown, an adopted process's, or the buddy's own watching. */
@@ -105,7 +116,7 @@ export const DETAIL_FIELDS: { readonly [T in EventType]: FieldGuards<EventDetail
     cause: oneOf('command', 'shutdown', 'adopted', 'unhealthy', 'limit', 'timeout', 'completed'),
     by: oneOf('controller'),
   },
-  spawned: { restart: isBoolean, scheduled: isTrue },
+  spawned: { restart: isBoolean, scheduled: isTrue, replaces: isNumber },
   adopted: { startedAt: isString, desired: isDesired, how: oneOf('pidfile', 'match', 'forked') },
   spawn_failed: { error: isString, restart: isBoolean },
   exited: {
@@ -115,9 +126,10 @@ export const DETAIL_FIELDS: { readonly [T in EventType]: FieldGuards<EventDetail
     lastOutput: isLastOutput,
     outcome: oneOf('success', 'failure'),
     error: isString,
+    replaced: isTrue,
   },
   stopping: { restart: isBoolean },
-  signal_sent: { group: isBoolean, reason: oneOf('stop', 'escalation', 'cleanup', 'user'), escaped: isPids },
+  signal_sent: { group: isBoolean, reason: oneOf('stop', 'escalation', 'cleanup', 'drain', 'user'), escaped: isPids },
   stopped: {},
   backoff: { reason: oneOf('ratelimit', 'runaway'), delayMs: isNumber, until: isString },
   runaway: { starts: isNumber, windowMs: isNumber, until: isString },
@@ -136,6 +148,7 @@ export const DETAIL_FIELDS: { readonly [T in EventType]: FieldGuards<EventDetail
   limit_exceeded: { limit: oneOf('MaxMemory', 'MaxCPU', 'ActivityTimeout'), value: isNumber, max: isNumber, action: isAction },
   run_skipped: { due: isString, overlap: oneOf('skip', 'queue') },
   cron_restart: { due: isString },
+  overlap_abandoned: {},
 };
 
 /** What `detailOf` reads: any event, as stored, received or given to clients. */

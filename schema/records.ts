@@ -102,6 +102,21 @@ export interface BuddyStatus {
   listen?: { holder: number; addresses: string[] };
   /** When its Schedule runs it next, or CronRestart restarts it (ISO 8601 UTC); null while paused (absent without either). */
   nextRun?: string | null;
+  /** An overlap restart: the run being replaced, while it lives (absent otherwise). */
+  previous?: PreviousRunStatus;
+}
+
+/**
+ * The run an overlap restart replaces (RestartMode overlap): it serves until the new run is ready,
+ * then drains. `pid` null once it has exited (what it left in its group is still going).
+ */
+export interface PreviousRunStatus {
+  pid: number | null;
+  pidStartTime: number | null;
+  /** ISO 8601 UTC. */
+  started: string;
+  /** It has had its drain signal (or ended by itself): it no longer stands in for a new run that fails. */
+  draining: boolean;
 }
 
 /** What a Type notify service said (sd_notify): STATUS=, MAINPID=, STOPPING=1, and when WATCHDOG=1 last came. */
@@ -156,6 +171,8 @@ export interface ServiceStatus {
   listen?: { holder: number; addresses: string[] };
   /** When its Schedule runs it next, or CronRestart restarts it (ISO 8601 UTC), while that is active and its buddy reachable. */
   nextRun?: string;
+  /** An overlap restart: the run being replaced, while it lives and its buddy is reachable (two runs exist). */
+  previous?: PreviousRunStatus;
 }
 
 /** Why a service has no buddy: the last launch's error, since when launches fail, how many did. */
@@ -172,14 +189,14 @@ export const EVENT_TYPES = {
   buddy_exiting: 'the buddy is exiting (detail.reason)',
   desired: 'the desired state changed (detail.desired, detail.cause; detail.by: controller when a controller sent the command)',
   spawned:
-    'the service was started (pid: the new process, also its process group and session; detail.scheduled: by its Schedule or CronRestart)',
+    'the service was started (pid: the new process, also its process group and session; detail.scheduled: by its Schedule or CronRestart; detail.replaces: an overlap restart, the pid of the run it replaces once ready)',
   adopted:
     "the buddy took over a process it did not start (pid; proven by its start time): a lost buddy's, or (detail.how) one found by PidFile or ProcessMatch, or left by a Type forking start",
   spawn_failed: 'the start script could not be executed (detail.error)',
   exited:
-    "the service exited (code or signal; both null when unknown: detail.unknown for an adopted process); detail.uptimeMs, detail.requested, and for an exit nobody asked for detail.lastOutput: the last lines it wrote; detail.error: why a Type forking start failed although its start script exited 0; detail.outcome: a oneshot job run's success or failure",
+    "the service exited (code or signal; both null when unknown: detail.unknown for an adopted process); detail.uptimeMs, detail.requested, and for an exit nobody asked for detail.lastOutput: the last lines it wrote; detail.error: why a Type forking start failed although its start script exited 0; detail.outcome: a oneshot job run's success or failure; detail.replaced: the run an overlap restart replaced",
   stopping: 'a stop began (pid: the service)',
-  signal_sent: 'the buddy sent a signal (signal; detail.group, detail.reason: stop, escalation, cleanup or user)',
+  signal_sent: 'the buddy sent a signal (signal; detail.group, detail.reason: stop, escalation, cleanup, drain or user)',
   stopped: 'the service and everything left in its process group are gone',
   backoff: 'a restart is scheduled after a delay (detail.reason, detail.delayMs, detail.until)',
   runaway: 'too many starts within UserRestartWindow: starts are held (detail.starts, detail.until)',
@@ -204,6 +221,8 @@ export const EVENT_TYPES = {
   run_skipped:
     'a scheduled run of a oneshot job was skipped: the last run still ran (detail.due: its time; detail.overlap: ScheduleOverlap, queue when a run already waited)',
   cron_restart: 'CronRestart restarts the service (detail.due: the time it was due)',
+  overlap_abandoned:
+    "an overlap restart's new run failed before it was ready: the run it was to replace (pid) goes on serving, and is the service's run again",
 } as const;
 export type EventType = keyof typeof EVENT_TYPES;
 export const EVENT_TYPE_NAMES = Object.keys(EVENT_TYPES) as EventType[];

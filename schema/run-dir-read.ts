@@ -39,6 +39,7 @@ export const READINESS_FIELDS = {
   watchdogSec: null,
   maxRunTime: null,
   listen: [],
+  restartMode: 'stop-start',
 } as const satisfies ReadinessSettings;
 
 /** Jobs (issue 14): none in a buddy.json written before them. */
@@ -88,6 +89,7 @@ const SETTINGS_FIELDS: Record<keyof BuddySettings, Kind> = {
   watchdogSec: 'number?',
   maxRunTime: 'number?',
   listen: 'list',
+  restartMode: 'string',
   schedule: 'string?',
   scheduleOverlap: 'string',
   cronRestart: 'string?',

@@ -61,8 +61,8 @@ export function pidsBetween(since: PidMark, now: PidMark, pidMax: number): ((pid
 }
 
 export interface ScanOptions {
-  /** Leave out the members of this process group (the group's own signal reaches them). */
-  outside?: number | null;
+  /** Leave out the members of these process groups (the group's own signal reaches them, or they are spared). */
+  outside?: number | readonly number[] | null;
   /** Stop at the first process found. */
   first?: boolean;
   /** Look only at the pids handed out after this moment (when that can be told). */
@@ -94,6 +94,7 @@ export function markedProcesses(marker: Marker, options: ScanOptions = {}): numb
   const pidMax = now ? Number(readText('/proc/sys/kernel/pid_max')) : 0;
   const inWindow = options.since && now && pidMax > 0 ? pidsBetween(options.since, now, pidMax) : null;
   let spared: Set<number> | null = null;
+  const outside = options.outside == null ? [] : typeof options.outside === 'number' ? [options.outside] : options.outside;
   for (const name of entries) {
     const c = name.charCodeAt(0);
     if (c < 48 || c > 57) continue;
@@ -104,9 +105,9 @@ export function markedProcesses(marker: Marker, options: ScanOptions = {}): numb
     if (!env || !environHas(env, marker.entry)) continue;
     spared ??= selfAndAncestors();
     if (spared.has(pid)) continue;
-    if (options.outside != null) {
+    if (outside.length > 0) {
       const f = statFields(name);
-      if (!f || Number(f[2]) === options.outside) continue;
+      if (!f || outside.includes(Number(f[2]))) continue;
     }
     found.push(pid);
     if (options.first) break;
@@ -116,20 +117,25 @@ export function markedProcesses(marker: Marker, options: ScanOptions = {}): numb
 
 /**
  * True while anything of a service lives: a member of its group `pgid`, or a marked process (with
- * `since`, one among the pids handed out since then).
+ * `since`, one among the pids handed out since then) outside group `spare` when one is given.
  */
-export function serviceAlive(pgid: number, marker: Marker, since: PidMark | null = null): boolean {
-  return groupAlive(pgid) || markedProcesses(marker, { first: true, since }).length > 0;
+export function serviceAlive(pgid: number, marker: Marker, since: PidMark | null = null, spare: number | null = null): boolean {
+  return groupAlive(pgid) || markedProcesses(marker, { first: true, since, outside: spare }).length > 0;
 }
 
 /**
- * Send `signal` to group `pgid` and to every marked process outside it (looked for everywhere).
- * `group`: the group still existed; `escaped`: the pids outside it that were signalled.
+ * Send `signal` to group `pgid` and to every marked process outside it (looked for everywhere), but
+ * never to group `spare`. `group`: the group still existed; `escaped`: the pids outside it that were signalled.
  */
-export function signalService(pgid: number, marker: Marker, signal: NodeJS.Signals): { group: boolean; escaped: number[] } {
+export function signalService(
+  pgid: number,
+  marker: Marker,
+  signal: NodeJS.Signals,
+  spare: number | null = null,
+): { group: boolean; escaped: number[] } {
   const group = signalGroup(pgid, signal);
   const escaped: number[] = [];
-  for (const pid of markedProcesses(marker, { outside: pgid })) {
+  for (const pid of markedProcesses(marker, { outside: spare === null ? pgid : [pgid, spare] })) {
     try {
       process.kill(pid, signal);
       escaped.push(pid);

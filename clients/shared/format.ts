@@ -37,8 +37,16 @@ export function describeLastExit(exit: ExitInfo | null, now = Date.now()): strin
 /** A state shown with a `!` when it is not what is wanted; `unsupervised` when no buddy can be started for it. */
 export function stateCell(s: ServiceStatus): string {
   if (s.unsupervised) return 'unsupervised!';
-  const state = inDesiredState(s) ? s.state : `${s.state}!`;
+  const state = (inDesiredState(s) ? s.state : `${s.state}!`) + (s.previous ? ' +old' : '');
   return s.health?.status === 'unhealthy' ? `${state} (unhealthy)` : state;
+}
+
+/** An overlap restart under way, in words (`upk status`, uptop's detail): the old run beside the new one; null otherwise. */
+export function previousLine(s: ServiceStatus): string | null {
+  const p = s.previous;
+  if (!p) return null;
+  const pid = p.pid === null ? 'what the old run left' : `the old run (pid ${p.pid})`;
+  return p.draining ? `overlap restart: ${pid} drains` : `overlap restart: ${pid} serves until the new run is ready`;
 }
 
 /** A service's health in words (`upk status`, uptop's detail), or null without a health check. */

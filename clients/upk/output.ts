@@ -10,6 +10,7 @@ export {
   healthLine,
   inDesiredState,
   nextRunCell,
+  previousLine,
   problemLines,
   stateCell,
   unsupervisedLine,

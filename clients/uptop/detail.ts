@@ -10,7 +10,7 @@ import {
   type TrendSeries,
 } from '../../libclient/index.js';
 import { renderChart } from '../shared/chart.js';
-import { bytes, duration, healthLine, nextRunCell, stateCell, unsupervisedLine } from '../shared/format.js';
+import { bytes, duration, healthLine, nextRunCell, previousLine, stateCell, unsupervisedLine } from '../shared/format.js';
 import { escapeTags, lastExitCell, stateColour } from './layout.js';
 
 export const DETAIL_EVENTS = 12;
@@ -63,6 +63,8 @@ export function detailLines(s: ServiceStatus, d: DetailData | null, width: numbe
     );
   if (s.statusText) facts.push(`says ${JSON.stringify(s.statusText)}`);
   if (s.listen) facts.push(`listening on ${s.listen.addresses.join(', ')}`);
+  const previous = previousLine(s);
+  if (previous) facts.push(previous);
   if (s.nextRun) facts.push(`next run ${nextRunCell(s.nextRun, now)}`);
   const health = healthLine(s);
   if (health) facts.push(health);

@@ -1,4 +1,5 @@
 // The one table of every configuration key: canonical name, value type, built-in default, description.
+import { RESTART_MODES } from '../restart-mode.js';
 
 /** What a key accepts; drives checking (check-value.ts), layering and the JSON Schema. */
 export type ValueType =
@@ -239,6 +240,13 @@ export const SERVICE_KEYS: readonly KeySpec[] = [
     serviceOnly: true,
     description:
       'Sockets opened before the service\'s first start and held until it is stopped (across its crashes, restarts and the loss of its buddy), given to each run as systemd\'s socket activation does (descriptors from 3 on, LISTEN_FDS, LISTEN_PID, LISTEN_FDNAMES): "tcp:HOST:PORT", "tcp:[IPV6]:PORT", "tcp:PORT" (every address), "unix:PATH", or {Address, Name, Backlog, Mode}. Connections wait in the backlog while the service restarts or crashes, instead of being refused.',
+  },
+  {
+    name: 'RestartMode',
+    type: { kind: 'choice', words: RESTART_MODES },
+    default: 'stop-start',
+    description:
+      'How "upk restart" and CronRestart replace a run. "stop-start": the run is stopped (as by "upk stop"), then a new one is started. "overlap": the new run is started beside the running one (on the same Listen sockets), and once it is ready the old run gets SIGTERM (the drain signal) and, after KillTimeout, SIGKILL; a new run that fails or is not ready within StartTimeout is stopped and the old one goes on serving. Not with Type oneshot or forking, PidFile or ProcessMatch. "upk restart --overlap" overlaps once, whatever this says.',
   },
   {
     name: 'ReadyFd',

@@ -12,6 +12,7 @@ import { NAME_RE } from './names.js';
 import type { EnvFileRef } from '../env-file.js';
 import type { UnwellAction } from '../event-details.js';
 import { LISTEN_FDS_START, type ListenSocket } from '../listen.js';
+import { overlapRefused, type RestartMode } from '../restart-mode.js';
 
 /** A service entry as found in a service file. */
 export interface ServiceEntry {
@@ -132,6 +133,7 @@ export function buildService(entry: ServiceEntry, defaults: Layer, ctx: CheckCon
     processMatch: value('ProcessMatch') as string | null,
     readyFd: value('ReadyFd') as number | null,
     listen: (value('Listen') as ListenSocket[]).map((s) => ({ ...s, name: s.name || entry.name })),
+    restartMode: value('RestartMode') as RestartMode,
     readyLine: value('ReadyLine') as string | null,
     startTimeout: value('StartTimeout') as number | null,
     watchdogSec: value('WatchdogSec') as number | null,
@@ -288,6 +290,14 @@ function jobProblems(value: (name: string) => unknown, badKeys: ReadonlySet<stri
       'Schedule',
       `Schedule runs a job, which needs Type oneshot (Type is ${JSON.stringify(type)}): a long-running service is restarted at times with CronRestart`,
     ]);
+  }
+  if (value('RestartMode') === 'overlap' && !badKeys.has('PidFile') && !badKeys.has('ProcessMatch')) {
+    const why = overlapRefused({
+      serviceType: type,
+      pidFile: value('PidFile') as string | null,
+      processMatch: value('ProcessMatch') as string | null,
+    });
+    if (why !== null) problems.push(['RestartMode', `RestartMode overlap: ${why}`]);
   }
   return problems;
 }

@@ -59,6 +59,7 @@ export interface CustomAction {
 }
 
 import type { ListenSocket } from '../listen.js';
+import type { RestartMode } from '../restart-mode.js';
 
 /** One service after layering built-in defaults, ServiceDefaults and its own keys. */
 /**
@@ -111,6 +112,8 @@ export interface ReadinessSettings {
   maxRunTime: number | null;
   /** Listen: the sockets each run is given from descriptor 3 on (their names filled in: the service's name when not written). */
   listen: ListenSocket[];
+  /** RestartMode: a restart stops the run, then starts one; or (overlap) starts the new one beside it, and drains the old once the new is ready. */
+  restartMode: RestartMode;
 }
 
 /** Jobs and planned restarts (docs/buddy.md, "Jobs"): kept by the buddy. */

@@ -834,6 +834,45 @@ test('Schedule needs Type oneshot, CronRestart refuses it, and a job has no read
   assert.match(f.load('{ "web": { "ExecStart": "run", "CronRestart": "* * *" } }').issues[0]?.message ?? '', /^expected a cron expression/);
 });
 
+test(
+  'RestartMode: stop-start by default, overlap where runs can overlap; a job, forking, PidFile or ProcessMatch refuse it, saying why',
+  T,
+  (t) => {
+    const f = fixture(t);
+    const plain = f.load('{ "web": { "ExecStart": "run" } }');
+    assert.equal(plain.services[0]?.restartMode, 'stop-start');
+    const web = f.load('{ "web": { "ExecStart": "run", "Listen": "tcp:8080", "RestartMode": "Overlap" } }');
+    assert.deepEqual(web.issues, []);
+    assert.equal(web.services[0]?.restartMode, 'overlap');
+    assert.equal(
+      f.load('{ "web": { "ExecStart": "run", "RestartMode": "rolling" } }').issues[0]?.message,
+      'expected one of "stop-start", "overlap", got "rolling"',
+    );
+    const refused = (extra: string): [number, string, string][] =>
+      f.load(`{ "web": {\n "ExecStart": "run",\n "RestartMode": "overlap",\n ${extra} } }`).issues.map((i) => [i.line, i.key, i.message]);
+    assert.deepEqual(refused('"Type": "oneshot"'), [
+      [
+        3,
+        'web.RestartMode',
+        'RestartMode overlap: a oneshot job does not overlap its runs (ScheduleOverlap says what a run due meanwhile does)',
+      ],
+    ]);
+    for (const extra of ['"PidFile": "/tmp/web.pid"', '"ProcessMatch": "web"', '"Type": "forking", "PidFile": "/tmp/web.pid"']) {
+      assert.deepEqual(
+        refused(extra),
+        [
+          [
+            3,
+            'web.RestartMode',
+            'RestartMode overlap: a service found by PidFile or ProcessMatch (or Type forking) cannot overlap its runs: the new start would find the running one',
+          ],
+        ],
+        extra,
+      );
+    }
+  },
+);
+
 test('Listen: two services on one address are an error, unless they are alternatives (Conflicts)', T, (t) => {
   const f = fixture(t);
   const issuesOf = (text: string): [string, string][] => f.load(text).issues.map((i) => [i.key, i.message]);

@@ -835,3 +835,191 @@ describe('machine: processes started elsewhere (PidFile, ProcessMatch, Type fork
     assert.equal(h.m.snapshot().failures, 1);
   });
 });
+
+describe('machine: RestartMode overlap', { timeout: 5000 }, () => {
+  const events = (effects: Effect[]) =>
+    effects.filter((e): e is Extract<Effect, { kind: 'emit' }> => e.kind === 'emit').map((e) => e.event);
+  const signals = (effects: Effect[]) =>
+    effects
+      .filter((e): e is Extract<Effect, { kind: 'signal_group' }> => e.kind === 'signal_group')
+      .map((e) => `${e.signal}:${e.pgid}:${e.reason}${e.previous ? ':previous' : ''}`);
+
+  it('starts the new run beside the old one, drains the old once the new is ready, and records both exits', () => {
+    const h = harness({ overlap: true });
+    running(h, 100);
+    const r = h.feed({ kind: 'restart' });
+    assert.deepEqual(kinds(r), ['clear_timer', 'spawn'], 'no stop: the old run keeps serving');
+    assert.deepEqual(h.m.snapshot().previous, { pid: 100, pgid: 100, startedAt: h.now - 1000, draining: false });
+    const s = h.feed({ kind: 'spawned', pid: 200 });
+    assert.equal(detailOf(events(s)[0], 'spawned').replaces, 100);
+    assert.deepEqual(signals(s), [], 'the old run is not touched while the new one starts');
+    h.advance(1000);
+    const up = h.feed({ kind: 'timer', timer: 'uptime' });
+    assert.deepEqual(signals(up), ['SIGTERM:100:drain:previous']);
+    assert.ok(up.some((e) => e.kind === 'set_timer' && e.timer === 'drain' && e.at === h.now + 10_000));
+    assert.deepEqual(
+      settled(up)[0],
+      { kind: 'settle', want: 'up', ok: true, message: 'running' },
+      'the restart is answered once the new run is ready',
+    );
+    assert.equal(h.m.snapshot().state, 'running');
+    assert.equal(h.m.snapshot().pid, 200);
+    assert.equal(h.m.snapshot().previous?.draining, true);
+    const ex = h.feed({ kind: 'exited', pid: 100, code: 0, signal: null });
+    const exited = events(ex)[0]!;
+    assert.equal(exited.pid, 100);
+    assert.deepEqual(detailOf(exited, 'exited'), { uptimeMs: 2000, requested: true, replaced: true });
+    assert.ok(ex.some((e) => e.kind === 'watch_group' && e.pgid === 100 && e.previous === true));
+    assert.equal(h.m.snapshot().pid, 200, 'the new run is untouched');
+    const gone = h.feed({ kind: 'group_gone', pgid: 100 });
+    assert.deepEqual(kinds(gone), ['clear_timer']);
+    assert.equal(h.m.snapshot().previous, null);
+    assert.equal(h.m.snapshot().state, 'running');
+  });
+
+  it('SIGKILLs an old run that outlives KillTimeout', () => {
+    const h = harness({ overlap: true, minUptimeMs: 0 });
+    running(h, 100);
+    h.feed({ kind: 'restart' });
+    h.feed({ kind: 'spawned', pid: 200 });
+    h.advance(10_000);
+    assert.deepEqual(signals(h.feed({ kind: 'timer', timer: 'drain' })), ['SIGKILL:100:escalation:previous']);
+    h.feed({ kind: 'exited', pid: 100, code: null, signal: 'SIGKILL' });
+    h.feed({ kind: 'group_gone', pgid: 100 });
+    assert.equal(h.m.snapshot().previous, null);
+  });
+
+  it('a new run that fails before it is ready is stopped, and the old run is the service again (overlap_abandoned)', () => {
+    const h = harness({ overlap: true, readiness: 'signal', startTimeoutMs: 5000 });
+    h.feed({ kind: 'start' });
+    h.feed({ kind: 'spawned', pid: 100 });
+    h.feed({ kind: 'ready', how: 'ReadyFd' });
+    h.feed({ kind: 'restart' });
+    h.feed({ kind: 'spawned', pid: 200 });
+    h.advance(5000);
+    const late = h.feed({ kind: 'timer', timer: 'start' });
+    assert.equal(settled(late)[0]?.ok, false);
+    assert.deepEqual(signals(late), [], 'the stop script first; the old run is not signalled');
+    h.feed({ kind: 'exited', pid: 200, code: 0, signal: null });
+    const gone = h.feed({ kind: 'group_gone', pgid: 200 });
+    assert.deepEqual(
+      events(gone).map((e) => [e.type, e.pid]),
+      [['overlap_abandoned', 100]],
+    );
+    const snap = h.m.snapshot();
+    assert.equal(snap.state, 'running');
+    assert.equal(snap.pid, 100);
+    assert.equal(snap.previous, null);
+    // It is the service's run again: its exit is an exit like any other, restarted by the policy.
+    h.feed({ kind: 'exited', pid: 100, code: 1, signal: null });
+    assert.equal(h.m.snapshot().state, 'stopping');
+  });
+
+  it('a stop during the overlap stops both runs and answers once both are gone', () => {
+    const h = harness({ overlap: true });
+    running(h, 100);
+    h.feed({ kind: 'restart' });
+    h.feed({ kind: 'spawned', pid: 200 });
+    const stop = h.feed({ kind: 'stop' });
+    assert.deepEqual(signals(stop), ['SIGTERM:100:drain:previous'], 'the old run drains at once; the new one gets its stop script');
+    assert.ok(stop.some((e) => e.kind === 'run_stop_script' && e.pid === 200));
+    h.feed({ kind: 'exited', pid: 200, code: 0, signal: null });
+    const newGone = h.feed({ kind: 'group_gone', pgid: 200 });
+    assert.deepEqual(
+      settled(newGone).filter((s) => s.want === 'down'),
+      [],
+      'not stopped while the old run lives',
+    );
+    assert.equal(h.m.snapshot().state, 'stopping');
+    h.feed({ kind: 'exited', pid: 100, code: 0, signal: null });
+    const oldGone = h.feed({ kind: 'group_gone', pgid: 100 });
+    assert.deepEqual(
+      events(oldGone).map((e) => e.type),
+      ['stopped'],
+    );
+    assert.deepEqual(
+      settled(oldGone)
+        .filter((s) => s.want === 'down')
+        .map((s) => s.ok),
+      [true],
+    );
+    assert.equal(h.m.snapshot().state, 'stopped');
+  });
+
+  it('a shutdown waits for a draining old run before the buddy exits', () => {
+    const h = harness({ overlap: true, minUptimeMs: 0 });
+    running(h, 100);
+    h.feed({ kind: 'restart' });
+    h.feed({ kind: 'spawned', pid: 200 });
+    h.feed({ kind: 'shutdown' });
+    h.feed({ kind: 'exited', pid: 200, code: 0, signal: null });
+    assert.ok(!h.feed({ kind: 'group_gone', pgid: 200 }).some((e) => e.kind === 'exit'));
+    h.feed({ kind: 'exited', pid: 100, code: 0, signal: null });
+    assert.ok(h.feed({ kind: 'group_gone', pgid: 100 }).some((e) => e.kind === 'exit'));
+  });
+
+  it('an old run that crashes while the new one starts is recorded as a failure, and nothing is kept', () => {
+    const h = harness({ overlap: true });
+    running(h, 100);
+    h.feed({ kind: 'restart' });
+    h.feed({ kind: 'spawned', pid: 200 });
+    const crash = h.feed({ kind: 'exited', pid: 100, code: 3, signal: null });
+    assert.deepEqual(detailOf(events(crash)[0], 'exited'), { uptimeMs: 1000, requested: false, replaced: true });
+    assert.equal(h.m.snapshot().state, 'starting', 'the new run goes on');
+    const left = h.feed({ kind: 'group_alive', pgid: 100 });
+    assert.deepEqual(signals(left), ['SIGTERM:100:cleanup:previous'], 'what it left in its group is cleaned');
+    h.feed({ kind: 'group_gone', pgid: 100 });
+    assert.equal(h.m.snapshot().previous, null);
+  });
+
+  it('upk restart --overlap overlaps once under stop-start; a job, or a run not yet ready, restarts by stop and start', () => {
+    const h = harness();
+    running(h, 100);
+    assert.deepEqual(kinds(h.feed({ kind: 'restart', overlap: true })), ['clear_timer', 'spawn']);
+    h.feed({ kind: 'spawned', pid: 200 });
+    // Not yet ready: nothing serves that is worth keeping, so a second restart stops it first.
+    const again = h.feed({ kind: 'restart', overlap: true });
+    assert.ok(again.some((e) => e.kind === 'run_stop_script' && e.pid === 200));
+    const plain = harness();
+    running(plain, 100);
+    assert.ok(
+      plain.feed({ kind: 'restart' }).some((e) => e.kind === 'run_stop_script'),
+      'stop-start by default',
+    );
+  });
+
+  it('a second overlap restart while the old run still drains begins once it is gone', () => {
+    const h = harness({ overlap: true, minUptimeMs: 0 });
+    running(h, 100);
+    h.feed({ kind: 'restart' });
+    h.feed({ kind: 'spawned', pid: 200 });
+    const again = h.feed({ kind: 'restart' });
+    assert.deepEqual(kinds(again), [], 'it waits');
+    h.feed({ kind: 'exited', pid: 100, code: 0, signal: null });
+    assert.deepEqual(kinds(h.feed({ kind: 'group_gone', pgid: 100 })), ['clear_timer', 'clear_timer', 'spawn']);
+    assert.deepEqual(h.m.snapshot().previous, { pid: 200, pgid: 200, startedAt: h.now, draining: false });
+    const up = h.feed({ kind: 'spawned', pid: 300 });
+    assert.deepEqual(
+      settled(up).map((s) => s.ok),
+      [true],
+      'answered once the third run is ready',
+    );
+  });
+
+  it('a new buddy that adopts a run whose overlap restart was under way drains the old run once the new is ready', () => {
+    const h = harness({ overlap: true });
+    const e = h.feed({
+      kind: 'adopted',
+      pid: 200,
+      startedAt: h.now - 100,
+      restarts: 0,
+      desired: 'running',
+      starting: true,
+      previous: { pid: 100, startedAt: h.now - 5000 },
+    });
+    assert.deepEqual(signals(e), []);
+    assert.equal(h.m.snapshot().previous?.pid, 100);
+    h.advance(900);
+    assert.deepEqual(signals(h.feed({ kind: 'timer', timer: 'uptime' })), ['SIGTERM:100:drain:previous']);
+  });
+});

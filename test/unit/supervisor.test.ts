@@ -110,6 +110,9 @@ class FakeService {
           return { group, escaped: [] };
         },
         gone: () => !this.alive,
+        spare: () => undefined,
+        signalPrevious: () => ({ group: false, escaped: [] }),
+        previousGone: () => true,
       },
     };
   }

@@ -7,7 +7,7 @@ import { counted, printJson, printOutcomes } from '../output.js';
 const VERBS = {
   start: 'start services and wait until each is ready (MinUptime, or what it signals) or has failed',
   stop: 'stop services and wait until nothing of them is left',
-  restart: 'stop, then start services',
+  restart: 'stop, then start services (RestartMode overlap, or --overlap: start the new run first, and stop the old one once it is ready)',
   reload: 'run the reload script of running services',
   attach: 'take over services whose process runs without upkeeper (found by PidFile or ProcessMatch) instead of starting them',
 } as const;
@@ -20,11 +20,14 @@ function report(items: OutcomeItem[], ctx: Context): void {
 
 export function registerControl(program: Command, ctx: Context): void {
   for (const [verb, description] of Object.entries(VERBS) as [keyof typeof VERBS, string][]) {
-    program
-      .command(verb)
-      .argument('<name...>', 'services, or all')
-      .description(description)
-      .action((names: string[]) => ctx.withClient(async (client) => report(await client[verb](names), ctx)));
+    const command = program.command(verb).argument('<name...>', 'services, or all').description(description);
+    if (verb === 'restart') {
+      command
+        .option('--overlap', 'start each new run beside the running one, which drains once the new one is ready (as RestartMode overlap)')
+        .action((names: string[], o: { overlap?: boolean }) =>
+          ctx.withClient(async (client) => report(await client.restart(names, { overlap: o.overlap === true }), ctx)),
+        );
+    } else command.action((names: string[]) => ctx.withClient(async (client) => report(await client[verb](names), ctx)));
   }
 
   program

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { ExitCode } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
-import { healthLine, inDesiredState, printJson, problemLines, statusTable, unsupervisedLine } from '../output.js';
+import { healthLine, inDesiredState, previousLine, printJson, problemLines, statusTable, unsupervisedLine } from '../output.js';
 
 export function registerServices(program: Command, ctx: Context): void {
   program
@@ -36,6 +36,7 @@ export function registerServices(program: Command, ctx: Context): void {
             unsupervisedLine(s),
             s.statusText ? `${s.name}: says ${JSON.stringify(s.statusText)}` : null,
             s.listen ? `${s.name}: listening on ${s.listen.addresses.join(', ')} (held by pid ${s.listen.holder})` : null,
+            s.previous ? `${s.name}: ${previousLine(s)}` : null,
             s.health && (s.health.status === 'unhealthy' || s.health.failures > 0) ? `${s.name}: ${healthLine(s)}` : null,
           ])
           .filter((l) => l !== null)
