@@ -5,6 +5,7 @@ import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { dirname, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AdoptionSettings } from '../schema/config/types.js';
+import { HELPER_TAG } from '../schema/programs.js';
 import { selfAndAncestors } from '../system/marked-processes.js';
 import { processFacts, startedAtMs, userProcesses, type ProcessFacts } from '../system/user-processes.js';
 
@@ -152,7 +153,7 @@ const PROGRAMS = `${dirname(dirname(fileURLToPath(import.meta.url)))}${sep}`;
  * holds its service's name; a controller; upk itself): never a service's process.
  */
 export function upkeepersProgram(cmdline: string): boolean {
-  return cmdline.includes(PROGRAMS);
+  return cmdline.includes(PROGRAMS) || cmdline.includes(HELPER_TAG);
 }
 
 /** Never a service's process: a kernel thread (no command line: it never ends) or one of upkeeper's programs. */

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import type { BuddySettings } from '../schema/buddy-protocol.js';
 import type { ListenSocket } from '../schema/listen.js';
+import { HELPER_TAG } from '../schema/programs.js';
 import { RUN_DIR } from '../schema/run-dir.js';
 import { writeWhole } from '../system/files.js';
 import { processAlive, processStartTime } from '../system/process-group.js';
@@ -28,7 +29,9 @@ const PERL_MISSING = 'Listen needs perl, and none is in PATH, /usr/bin or /bin';
  * from every later holder. PR_SET_PTRACER_ANY lets a run's start
  * script, which is not its descendant, take them where the Yama LSM restricts ptrace (scope 1).
  */
-const HOLDER = String.raw`
+const HOLDER =
+  HELPER_TAG +
+  String.raw`
 use strict; use warnings; use Config; use Socket qw(:DEFAULT inet_pton IPPROTO_IPV6 IPV6_V6ONLY);
 $SIG{PIPE} = 'IGNORE'; $SIG{HUP} = 'IGNORE'; $SIG{INT} = 'IGNORE';
 $| = 1;
@@ -83,7 +86,8 @@ while (1) { sleep 5; if (!-d $dir || !mine()) { unlink @paths; exit 0 } }
 
 /**
  * A run's way to its start script: argv HOLDER_PID HOLDER_START NAMES UID GID, the holder's
- * descriptors, "--", PERL* variables to restore, "--", then the script and its arguments. It takes the
+ * descriptors, "--", then the script and its arguments; the service's PERL* variables come renamed
+ * UPKEEPER_KEPT_PERL* (in the environment, which only the user reads: never in the command line). It takes the
  * sockets from the holder (still that process: its start time), puts them at 3, 4…, sets LISTEN_*,
  * switches to UID and GID ("-": none; it runs as the buddy's user, who may take from the holder) and
  * execs the script: its pid is the service's, so LISTEN_PID is its own.
@@ -93,7 +97,6 @@ use strict; use warnings; use POSIX (); use Fcntl qw(F_SETFD);
 sub fail { print STDERR "upkeeper: cannot take the Listen sockets: $_[0]\n"; exit 126 }
 my ($pid, $start, $names, $uid, $gid) = splice(@ARGV, 0, 5);
 my @fds; push @fds, shift @ARGV while @ARGV && $ARGV[0] ne '--'; shift @ARGV;
-my @keep; push @keep, shift @ARGV while @ARGV && $ARGV[0] ne '--'; shift @ARGV;
 # pidfd_open and pidfd_getfd have the same numbers on every architecture; the pidfd first, then the
 # start time: a pidfd names the process it was opened on, never a later one with its pid.
 my $pidfd = syscall(434, $pid + 0, 0); fail("their holder (pid $pid) is gone: $!") if $pidfd < 0;
@@ -110,7 +113,7 @@ for my $fd (@fds) {
 }
 POSIX::close($pidfd);
 for my $i (0 .. $#high) { defined POSIX::dup2($high[$i], 3 + $i) or fail("dup2: $!") }
-for (@keep) { my ($k, $v) = split /=/, $_, 2; $ENV{$k} = $v }
+for my $k (grep { /^UPKEEPER_KEPT_PERL/ } keys %ENV) { my $v = delete $ENV{$k}; $k =~ s/^UPKEEPER_KEPT_//; $ENV{$k} = $v }
 $ENV{LISTEN_FDS} = scalar @high; $ENV{LISTEN_PID} = $$; $ENV{LISTEN_FDNAMES} = $names;
 my @argv = @ARGV;
 if ($uid ne '-' || $gid ne '-') {
@@ -204,12 +207,11 @@ export class ListenSockets {
     const perl = findPerl();
     if (perl === null) throw new Error(PERL_MISSING);
     // PERL5OPT, PERL5LIB… of the service's environment would change how the fetcher runs: kept aside, restored for the service.
-    const perlVars = Object.entries(env).filter(([k]) => /^PERL/.test(k));
-    const clean = Object.fromEntries(Object.entries(env).filter(([k]) => !/^PERL/.test(k)));
+    const clean = Object.fromEntries(Object.entries(env).map(([k, v]) => [/^PERL/.test(k) ? `UPKEEPER_KEPT_${k}` : k, v]));
     const names = holder.sockets.map((s) => s.name).join(':');
     const id = (n: number | undefined): string => (n === undefined ? '-' : String(n));
     const args = ['-e', FETCH, String(holder.pid), String(holder.startTime), names, id(user.uid), id(user.gid)];
-    args.push(...holder.fds.map(String), '--', ...perlVars.map(([k, v]) => `${k}=${v}`), '--', script);
+    args.push(...holder.fds.map(String), '--', script);
     return { program: perl, args, env: clean };
   }
 

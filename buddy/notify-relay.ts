@@ -4,10 +4,12 @@
 // each datagram as one line of hex, which the buddy reads from the relay's stdout. The relay exits
 // when its stdin (a pipe from the buddy) closes: it never outlives its buddy.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { findOnPath } from '../schema/programs.js';
+import { findOnPath, HELPER_TAG } from '../schema/programs.js';
 
 /** The relay, run as `perl -e RELAY PATH`: "bound" once the socket is there, then one hex line per datagram. */
-const RELAY = String.raw`
+const RELAY =
+  HELPER_TAG +
+  String.raw`
 use strict; use Socket;
 my $path = shift;
 socket(my $s, AF_UNIX, SOCK_DGRAM, 0) or die "socket: $!\n";

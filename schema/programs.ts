@@ -2,6 +2,12 @@
 // (upk check-config for a hook's program, the buddy for perl).
 import { accessSync, constants, statSync } from 'node:fs';
 
+/**
+ * The first line of the Perl that upkeeper runs beside a service (the Listen holder, the notify relay):
+ * it is in their command lines, so that ProcessMatch never takes one of them for the service.
+ */
+export const HELPER_TAG = '# upkeeper helper: never a service\n';
+
 /** Why `file` cannot be run, in a few words, or null when it can (an executable file). */
 export function unrunnable(file: string): string | null {
   try {

@@ -48,6 +48,7 @@ describe('Listen', { timeout: 120_000 }, () => {
   let busyPort = 0;
   let frozenPort = 0;
   let strayPort = 0;
+  let perlPort = 0;
   let busy: Server;
   /** Holders a test stopped with SIGSTOP, killed at the end whatever happened. */
   const frozen: number[] = [];
@@ -63,6 +64,7 @@ describe('Listen', { timeout: 120_000 }, () => {
     nobodyPort = await freePort();
     frozenPort = await freePort();
     strayPort = await freePort();
+    perlPort = await freePort();
     busy = createServer();
     await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
     busyPort = (busy.address() as { port: number }).port;
@@ -96,6 +98,18 @@ describe('Listen', { timeout: 120_000 }, () => {
           }
         : {}),
       frozen: { ExecStart: server, Listen: [`tcp:127.0.0.1:${frozenPort}`], MinUptime: 0.1, InitialState: 'running' },
+      // PERL* variables would change how the Perl on the way runs (PERL5OPT loads a module that is not there).
+      perlenv: {
+        ExecStart: [
+          process.execPath,
+          '-e',
+          `require('http').createServer((q, s) => s.end(JSON.stringify(Object.keys(process.env).filter((k) => /PERL/.test(k)).sort().map((k) => k + '=' + process.env[k])))).listen({ fd: 3 })`,
+        ],
+        Listen: [`tcp:127.0.0.1:${perlPort}`],
+        Environment: { PERL5OPT: '-MNo::Such::Module', PERL_SECRET: 's3cret' },
+        MinUptime: 0.1,
+        InitialState: 'running',
+      },
       strayed: {
         ExecStart: server,
         Listen: [`tcp:127.0.0.1:${strayPort}`],
@@ -156,6 +170,11 @@ describe('Listen', { timeout: 120_000 }, () => {
     assert.notEqual(after.pid, before.pid);
     assert.match(answer, new RegExp(`^${after.pid} `));
     assert.equal(holderOf('web'), holder, 'the same holder');
+  });
+
+  it("the service's PERL* variables reach it unchanged, and do not change the Perl that hands it the sockets", async () => {
+    await box.waitForState('perlenv', 'running');
+    assert.equal(await get({ port: perlPort }), JSON.stringify(['PERL5OPT=-MNo::Such::Module', 'PERL_SECRET=s3cret']));
   });
 
   it('a Unix socket with its Mode and Name', async () => {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { findRunning, judgeMatches, judgeNamed, parsePid, PIDFILE_SLACK_MS } from '../../buddy/find-running.js';
 import { commandLineText } from '../../system/user-processes.js';
+import { HELPER_TAG } from '../../schema/programs.js';
 
 const proc = (p: Partial<{ pid: number; startTime: number; uid: number; cmdline: string; startedAt: number }> = {}) => ({
   pid: 42,
@@ -105,6 +106,22 @@ describe('find-running', { timeout: 5000 }, () => {
       }
     },
   );
+
+  it("findRunning: ProcessMatch never takes upkeeper's own Perl (the Listen holder, the notify relay), whose command line holds the run directory", async () => {
+    const uid = process.getuid?.() ?? 0;
+    const tag = `upkt-helper-${process.pid}`;
+    // As the holder runs: perl -e <upkeeper's script> <run directory>…
+    const helper = spawn('perl', ['-e', `${HELPER_TAG}sleep 30`, `/tmp/${tag}/run`], { stdio: 'ignore' });
+    const service = spawn('perl', ['-e', 'sleep 30', `/tmp/${tag}/run`], { stdio: 'ignore' });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const look = findRunning({ pidFile: null, processMatch: tag }, uid);
+      assert.equal(look.kind === 'found' ? look.pid : look.kind, service.pid, JSON.stringify(look));
+    } finally {
+      helper.kill('SIGKILL');
+      service.kill('SIGKILL');
+    }
+  });
 
   it('commandLineText: NULs between arguments as spaces, the last one dropped', () => {
     assert.equal(commandLineText('sleep\x001000\x00'), 'sleep 1000');
