@@ -6,11 +6,16 @@ import type { Clock, Timer } from '../system/clock.js';
 import { processAlive, statFields } from '../system/process-group.js';
 import { findRunning, forkedProcess } from './find-running.js';
 import type { Input, Snapshot } from './machine.js';
+import { START_TIMEOUT_DEFAULT } from './machine-policy.js';
 import type { ServiceProcesses } from './service-processes.js';
 
 /** How often a process taken over is looked for in /proc. */
 const ADOPTED_CHECK_MS = 250;
-/** Type forking: how long after its start script's exit the PidFile may take to name the process, looked at this often. */
+/**
+ * Type forking: how long after its start script's exit the PidFile may take to name the process when
+ * StartTimeout is 0 (else as long as StartTimeout allows, as systemd waits for a daemon's pid file);
+ * looked at this often.
+ */
 export const FORKED_PIDFILE_WAIT_MS = 5000;
 const FORKED_PIDFILE_POLL_MS = 50;
 
@@ -100,12 +105,14 @@ export class TakeOver {
 
   /**
    * The start script `script` exited. For Type forking, an exit 0 while it is the service's process
-   * hands over to the process its PidFile names (waited for at most FORKED_PIDFILE_WAIT_MS); otherwise,
+   * hands over to the process its PidFile names (waited for as long as StartTimeout allows); otherwise,
    * or when the file names none, it is the service's exit.
    */
   startScriptExited(script: number, code: number | null, signal: string | null, forking: { start: number; at: number } | null): void {
     if (forking === null || code !== 0) return this.p.input({ kind: 'exited', pid: script, code, signal });
-    const deadline = this.p.clock.now() + FORKED_PIDFILE_WAIT_MS;
+    // Until just before StartTimeout (counted from the spawn), so that a failure says why; 5 s without one.
+    const startTimeoutMs = (this.p.settings().startTimeout ?? START_TIMEOUT_DEFAULT) * 1000;
+    const deadline = startTimeoutMs > 0 ? forking.at + startTimeoutMs - 50 : this.p.clock.now() + FORKED_PIDFILE_WAIT_MS;
     const look = (): void => {
       this.forkWait = null;
       const snap = this.p.snapshot();

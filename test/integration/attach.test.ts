@@ -62,7 +62,15 @@ describe('processes started elsewhere: PidFile, ProcessMatch, Type forking, upk 
         ...quick,
       },
       // The start script exits 0 and writes no pid file / the pid of a process already gone.
-      nopid: { ExecStart: 'true', Type: 'forking', PidFile: box.file('nopid.pid'), MaxConsecutiveFailures: 0, ...quick },
+      nopid: { ExecStart: 'true', Type: 'forking', PidFile: box.file('nopid.pid'), MaxConsecutiveFailures: 0, StartTimeout: 2, ...quick },
+      // A daemon that writes its pid file 6 s after its start script exited: waited for, within StartTimeout.
+      slowpid: {
+        ExecStart: `sh -c 'sh -c "sleep 6; echo \\$\\$ > ${box.file('slowpid.pid')}; exec sleep 2009" &'`,
+        Type: 'forking',
+        PidFile: box.file('slowpid.pid'),
+        StartTimeout: 20,
+        ...quick,
+      },
       deadpid: {
         ExecStart: `sh -c 'sh -c "echo \\$\\$ > ${box.file('deadpid.pid')}"'`,
         Type: 'forking',
@@ -164,6 +172,14 @@ describe('processes started elsewhere: PidFile, ProcessMatch, Type forking, upk 
     const exited = (box.events('nopid') as Row[]).find((e) => e.type === 'exited');
     assert.equal(exited?.code, 0);
     assert.match(String(detail(exited).error), /nopid\.pid does not exist/);
+  });
+
+  it('Type forking: a pid file written after 5 s is waited for within StartTimeout', async () => {
+    const res = await box.upk(['start', 'slowpid'], 40_000);
+    assert.equal(res.code, 0, res.stdout + res.stderr);
+    const s = (await (await box.client()).status('slowpid'))[0]!;
+    assert.equal(readFileSync(box.file('slowpid.pid'), 'utf8').trim(), String(s.pid));
+    assert.match(readFileSync(`/proc/${s.pid}/cmdline`, 'utf8'), /^sleep\x002009/);
   });
 
   it('ProcessMatch: the one process of the user whose command line matches is taken over by a start', async () => {
