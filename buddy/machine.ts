@@ -60,7 +60,9 @@ export type Input =
       restarts: number;
       desired: DesiredState;
       starting?: boolean;
+      /** Found by a start, or by `upk attach` (in a state where nothing runs: taken over without a start). */
       how?: 'pidfile' | 'match';
+      byController?: boolean;
       /** The run an overlap restart of the lost buddy was replacing, still alive: it is drained once this one is ready. */
       previous?: { pid: number; startedAt: number };
     }
@@ -247,6 +249,7 @@ export class Machine {
         this.becomeStopped(this.state === 'failed' || this.state === 'scheduled');
         return;
       case 'adopted':
+        if (input.how !== undefined) return this.attached(input.pid, input.startedAt, input.how);
         // The lost buddy's wish stands: a stop it had begun is carried on, not reversed.
         if (this.state !== 'stopped') return;
         this.pid = input.pid;
@@ -474,6 +477,11 @@ export class Machine {
           this.spawn(false);
         }
         return;
+      case 'adopted':
+        if (input.how === undefined) return;
+        this.clearHold();
+        this.attached(input.pid, input.startedAt, input.how);
+        return;
       default:
         return;
     }
@@ -550,6 +558,18 @@ export class Machine {
     if (this.policy.maxRunTimeMs > 0) {
       this.effect({ kind: 'set_timer', timer: 'runtime', at: Math.max(this.now, startedAt + this.policy.maxRunTimeMs) });
     }
+  }
+
+  /** upk attach found the service's process (nothing runs): it is the service's run from now, wanted running; no start. */
+  private attached(pid: number, startedAt: number, how: AdoptedHow): void {
+    this.setDesired('running', 'command');
+    this.restarts = 0;
+    this.failures = 0;
+    this.starts = [];
+    this.recordStart();
+    this.adoptFound(pid, startedAt, how);
+    if (this.policy.readiness === 'uptime') this.awaitReadiness(startedAt);
+    else this.becomeRunning();
   }
 
   /** A start counts for the rate limit and the runaway window from when its process exists (or failed to). */

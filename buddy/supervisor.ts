@@ -334,9 +334,13 @@ export class Supervisor {
     const answer = (ok: boolean, message: string): Promise<CommandOutcome> => Promise.resolve({ ok, message, status: this.status() });
     if (snap.state === 'running' || snap.state === 'starting') return answer(true, 'already supervised');
     if (snap.state === 'stopping') return answer(false, 'it is stopping: attach once it is stopped');
-    const nothing = this.foreign.nothingToAttach();
-    if (nothing !== null) return answer(false, nothing);
-    return this.command('start', byController); // (its look finds it again, and takes it over)
+    return new Promise((resolve) => {
+      this.waiters.up.push(resolve);
+      const nothing = this.foreign.attach(byController);
+      if (nothing === null) return; // (answered once it is running)
+      this.waiters.up = this.waiters.up.filter((w) => w !== resolve);
+      resolve({ ok: false, message: nothing, status: this.status() });
+    });
   }
 
   /** Settings as they are now (they change on reconfigure). */

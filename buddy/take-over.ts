@@ -94,13 +94,23 @@ export class TakeOver {
     return true;
   }
 
-  /** `upk attach`'s look: why nothing can be taken over, or null when something can. */
-  nothingToAttach(): string | null {
+  /**
+   * `upk attach`: one look, and what it finds is taken over at once (an `adopted` input with `how`),
+   * never a start (the process found may have ended since: a start would start a copy). Why nothing
+   * was taken over, or null when it was.
+   */
+  attach(byController: boolean): string | null {
     const s = this.p.settings();
     if (s.pidFile === null && s.processMatch === null)
       return 'nothing to attach to: it has neither PidFile nor ProcessMatch to find its process by';
     const look = findRunning(s, this.serviceUid());
-    return look.kind === 'found' ? null : `nothing to attach to: ${look.why}`;
+    if (look.kind !== 'found') return `nothing to attach to: ${look.why}`;
+    this.supervise(look.pid, look.startTime);
+    this.p.foundForeign();
+    const { restarts } = this.p.snapshot();
+    this.p.input({ kind: 'adopted', pid: look.pid, startedAt: look.startedAt, restarts, desired: 'running', how: look.how, byController });
+    this.p.log(`attached ${s.service}: pid ${look.pid} runs (${look.how === 'pidfile' ? 'PidFile' : 'ProcessMatch'})`);
+    return null;
   }
 
   /**

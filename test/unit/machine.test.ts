@@ -836,6 +836,43 @@ describe('machine: processes started elsewhere (PidFile, ProcessMatch, Type fork
   });
 });
 
+describe('machine: upk attach', { timeout: 5000 }, () => {
+  it('a process found by upk attach is taken over without a start: wanted running by the command, running by MinUptime from its own start', () => {
+    const h = harness();
+    const e = h.feed({
+      kind: 'adopted',
+      pid: 77,
+      startedAt: h.now - 5000,
+      restarts: 0,
+      desired: 'running',
+      how: 'pidfile',
+      byController: true,
+    });
+    assert.deepEqual(kinds(e), ['emit:desired', 'emit:adopted', 'settle']);
+    const [desired, adopted] = e.filter((x): x is Extract<Effect, { kind: 'emit' }> => x.kind === 'emit').map((x) => x.event);
+    assert.deepEqual(desired!.detail, { desired: 'running', cause: 'command', by: 'controller' });
+    assert.equal(detailOf(adopted, 'adopted').how, 'pidfile');
+    assert.equal(h.m.snapshot().state, 'running');
+    assert.equal(h.m.snapshot().pid, 77);
+    assert.ok(!e.some((x) => x.kind === 'spawn'), 'never a start');
+  });
+
+  it('in backoff too: the restart waiting is called off', () => {
+    const h = harness();
+    running(h, 100);
+    h.feed({ kind: 'exited', pid: 100, code: 1, signal: null });
+    h.feed({ kind: 'group_gone', pgid: 100 });
+    h.feed({ kind: 'spawned', pid: 101 });
+    h.feed({ kind: 'exited', pid: 101, code: 1, signal: null });
+    h.feed({ kind: 'group_gone', pgid: 101 });
+    assert.equal(h.m.snapshot().state, 'backoff');
+    const e = h.feed({ kind: 'adopted', pid: 77, startedAt: h.now - 5000, restarts: 0, desired: 'running', how: 'match' });
+    assert.ok(e.some((x) => x.kind === 'clear_timer' && x.timer === 'restart'));
+    assert.equal(h.m.snapshot().state, 'running');
+    assert.equal(h.m.snapshot().hold, null);
+  });
+});
+
 describe('machine: RestartMode overlap', { timeout: 5000 }, () => {
   const events = (effects: Effect[]) =>
     effects.filter((e): e is Extract<Effect, { kind: 'emit' }> => e.kind === 'emit').map((e) => e.event);
