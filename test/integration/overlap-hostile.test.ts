@@ -81,11 +81,15 @@ function timeOf(box: Sandbox, e: Event): number {
 }
 
 /** The services, each on a port of its own; `mode` words are written to its MODE file now. */
-async function services(box: Sandbox, specs: Record<string, { mode?: string; extra?: Record<string, unknown> }>) {
-  const ports: Record<string, number> = {};
+async function services(
+  box: Sandbox,
+  specs: Record<string, { mode?: string; extra?: Record<string, unknown> }>,
+  file = 'services.conf',
+  ports: Record<string, number> = {},
+) {
   const out: Record<string, Record<string, unknown>> = {};
   for (const [name, spec] of Object.entries(specs)) {
-    ports[name] = await freePort();
+    ports[name] ??= await freePort();
     if (spec.mode !== undefined) writeFileSync(box.file(`${name}.mode`), spec.mode);
     out[name] = {
       ExecStart: [process.execPath, box.file('server.js')],
@@ -100,7 +104,7 @@ async function services(box: Sandbox, specs: Record<string, { mode?: string; ext
     };
   }
   writeFileSync(box.file('server.js'), SERVER);
-  box.writeServices(out);
+  box.writeServices(out, file);
   return ports;
 }
 
@@ -148,10 +152,38 @@ describe('RestartMode overlap, hostile', { timeout: 240_000 }, () => {
       },
       job: { extra: { Type: 'oneshot', RestartMode: 'stop-start', Listen: [], ReadyFd: null, InitialState: 'stopped' } },
     });
+    Object.assign(ports, await services(box, { reconf: {} }, 'reconf.conf'));
     await box.startController();
   });
   after(async () => {
     await box.cleanup();
+  });
+
+  it('the configuration reloaded mid-overlap (RestartMode stop-start, another KillTimeout): the overlap ends as it began', async () => {
+    const before = await box.waitForState('reconf', 'running');
+    mode('reconf', 'slow');
+    const c = await box.client();
+    const restarting = c.restart('reconf');
+    const during = await twoRuns('reconf', before.pid!);
+    await services(box, { reconf: { extra: { RestartMode: 'stop-start', KillTimeout: 1 } } }, 'reconf.conf', { reconf: ports.reconf! });
+    const reloaded = await box.upk(['reload-config']);
+    assert.equal(reloaded.code, 0, reloaded.stdout + reloaded.stderr);
+    const [r] = await restarting;
+    mode('reconf', '');
+    assert.equal(r?.ok, true, r?.message);
+    assert.equal(r.status?.pid, during.pid);
+    await box.waitFor('the old run gone', () => !alive(before.pid!));
+    const s = await settled('reconf');
+    assert.deepEqual(processesOf(box, 'reconf'), [s.pid]);
+    // The next restart is a plain one now.
+    const [again] = await c.restart('reconf');
+    assert.equal(again?.ok, true, again?.message);
+    const last = box
+      .events('reconf')
+      .filter((e) => e.type === 'spawned')
+      .at(-1)!;
+    assert.equal(detail(last).replaces, undefined);
+    assert.ok(!alive(s.pid!));
   });
 
   it('an old run deaf to SIGTERM is SIGKILLed KillTimeout after its drain signal', async () => {
@@ -383,7 +415,9 @@ describe('RestartMode overlap, hostile', { timeout: 240_000 }, () => {
 
   it(
     "ReadyLine: the old run's output does not make the new run ready",
-    { skip: "BUG: both runs write to one output channel: the old run's line matching ReadyLine readies the new run at once" },
+    {
+      skip: "BUG (documented in configuration.md, RestartMode, not fixed): both runs write to one output channel (also one NOTIFY_SOCKET, one ReadyFd pipe): the old run's line matching ReadyLine readies the new run at once",
+    },
     async () => {
       const before = await box.waitForState('chatty', 'running');
       mode('chatty', 'slow'); // the new run says ready after 2 s, and says nothing before
