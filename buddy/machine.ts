@@ -164,8 +164,8 @@ export class Machine {
   private previous: PreviousRun | null = null;
   /** Stopped but for the previous run, which is draining: `stopped` once it is gone. */
   private awaitingPrevious = false;
-  /** An overlap restart asked while the previous run still drains: it begins once that run is gone. */
-  private overlapAfterDrain = false;
+  /** An overlap restart asked (or a CronRestart due) while the previous run still drains: it begins once that run is gone. */
+  private overlapAfterDrain: 'restart' | 'cron' | null = null;
   private out: Effect[] = [];
   private now = 0;
 
@@ -289,7 +289,7 @@ export class Machine {
         if ((input.overlap === true || this.policy.overlap === true) && this.canOverlap()) {
           // The run an earlier overlap restart replaced still drains: this one begins once it is gone.
           if (this.previous === null) this.beginOverlap(false);
-          else this.overlapAfterDrain = true;
+          else this.overlapAfterDrain = 'restart';
           return;
         }
         this.startAfterStop = true;
@@ -300,7 +300,12 @@ export class Machine {
         else if (this.desired === 'running' && this.pid !== null) {
           // CronRestart: a planned restart, recorded with its time; the run after it starts afresh.
           this.emit({ type: 'cron_restart', pid: this.pid, detail: { due: iso(input.at) } });
-          if (this.policy.overlap === true && this.canOverlap() && this.previous === null) return this.beginOverlap(true);
+          if (this.policy.overlap === true && this.canOverlap()) {
+            // (while an earlier run still drains, stopping this one would leave none serving: it waits)
+            if (this.previous === null) this.beginOverlap(true);
+            else this.overlapAfterDrain ??= 'cron';
+            return;
+          }
           this.startAfterStop = true;
           this.bySchedule = true;
           this.beginStop();
@@ -796,9 +801,10 @@ export class Machine {
           this.awaitingPrevious = false;
           this.onGroupGone();
         }
-        if (this.overlapAfterDrain) {
-          this.overlapAfterDrain = false;
-          if (this.desired === 'running' && this.canOverlap()) this.beginOverlap(false);
+        if (this.overlapAfterDrain !== null) {
+          const cron = this.overlapAfterDrain === 'cron';
+          this.overlapAfterDrain = null;
+          if (this.desired === 'running' && this.canOverlap()) this.beginOverlap(cron);
         }
         return true;
       case 'timer':

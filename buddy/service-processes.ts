@@ -93,6 +93,8 @@ export class ServiceProcesses {
   /** The group of a run an overlap restart replaces (null: none): left out of the current run's signals and checks. */
   spare(pgid: number | null): void {
     this.spared = pgid;
+    // What the replaced run left outside its group predates the next start: look for it among every pid.
+    if (pgid !== null) this.clean = false;
   }
 
   /** Signal the previous run's group (not the marked processes: the current run carries the same marker). */

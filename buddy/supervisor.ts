@@ -710,6 +710,8 @@ export class Supervisor {
       if (type === 'spawned') this.readiness.started();
       if (typeof fields.pid === 'number') this.meter.track(fields.pid, type === 'spawned');
     }
+    // The run an overlap restart was to replace is the service's again: measured again (the failed new run's exit stopped it).
+    if (type === 'overlap_abandoned' && typeof fields.pid === 'number') this.meter.track(fields.pid, false);
     this.scheduleStatus();
     this.onEvent();
   }

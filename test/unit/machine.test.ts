@@ -1043,6 +1043,21 @@ describe('machine: RestartMode overlap', { timeout: 5000 }, () => {
     );
   });
 
+  it('a CronRestart due while the old run still drains waits for it too, instead of stopping the new run (no run would serve)', () => {
+    const h = harness({ overlap: true, minUptimeMs: 0 });
+    running(h, 100);
+    h.feed({ kind: 'restart' });
+    h.feed({ kind: 'spawned', pid: 200 });
+    const due = h.feed({ kind: 'due', at: h.now });
+    assert.deepEqual(signals(due), [], 'the new run is not stopped while the old one drains');
+    assert.equal(h.m.snapshot().state, 'running');
+    h.feed({ kind: 'exited', pid: 100, code: 0, signal: null });
+    assert.ok(kinds(h.feed({ kind: 'group_gone', pgid: 100 })).includes('spawn'), 'the cron restart overlaps once the old run is gone');
+    const up = h.feed({ kind: 'spawned', pid: 300 });
+    const spawned = events(up)[0]!;
+    assert.deepEqual(detailOf(spawned, 'spawned'), { restart: false, scheduled: true, replaces: 200 });
+  });
+
   it('a new buddy that adopts a run whose overlap restart was under way drains the old run once the new is ready', () => {
     const h = harness({ overlap: true });
     const e = h.feed({
