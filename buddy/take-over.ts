@@ -36,9 +36,8 @@ export interface TakeOverParts {
 }
 
 export class TakeOver {
-  private watch: Timer | null = null;
-  /** The run an overlap restart of a lost buddy was replacing: its end is looked for too. */
-  private previousWatch: Timer | null = null;
+  /** The process taken over, and the run a lost buddy's overlap restart was replacing: their ends are looked for. */
+  private readonly watches = new Map<'main' | 'previous', Timer>();
   private forkWait: Timer | null = null;
 
   constructor(private readonly p: TakeOverParts) {}
@@ -47,30 +46,26 @@ export class TakeOver {
   supervise(pid: number, startTime: number): void {
     this.p.tookOver(startTime);
     this.p.processes.adopted(this.p.settings().uid, { pid, startTime });
-    this.watch?.clear();
-    const check = (): void => {
-      if (processAlive(pid, startTime)) {
-        this.watch = this.p.clock.setTimeout(check, ADOPTED_CHECK_MS);
-        return;
-      }
-      this.watch = null;
-      this.p.input({ kind: 'exited', pid, code: null, signal: null, unknown: true });
-    };
-    this.watch = this.p.clock.setTimeout(check, ADOPTED_CHECK_MS);
+    this.watchEnd('main', pid, startTime);
   }
 
   /** A lost buddy's overlap restart: the run it was replacing, `pid` started at `startTime`, is watched for its end too. */
   superviseReplaced(pid: number, startTime: number): void {
-    this.previousWatch?.clear();
+    this.watchEnd('previous', pid, startTime);
+  }
+
+  /** Look for the end of `pid` every ADOPTED_CHECK_MS (it is not our child): an `exited` of unknown status. */
+  private watchEnd(which: 'main' | 'previous', pid: number, startTime: number): void {
+    this.watches.get(which)?.clear();
     const check = (): void => {
       if (processAlive(pid, startTime)) {
-        this.previousWatch = this.p.clock.setTimeout(check, ADOPTED_CHECK_MS);
+        this.watches.set(which, this.p.clock.setTimeout(check, ADOPTED_CHECK_MS));
         return;
       }
-      this.previousWatch = null;
+      this.watches.delete(which);
       this.p.input({ kind: 'exited', pid, code: null, signal: null, unknown: true });
     };
-    this.previousWatch = this.p.clock.setTimeout(check, ADOPTED_CHECK_MS);
+    this.watches.set(which, this.p.clock.setTimeout(check, ADOPTED_CHECK_MS));
   }
 
   /**
@@ -154,10 +149,8 @@ export class TakeOver {
   }
 
   close(): void {
-    this.watch?.clear();
-    this.watch = null;
-    this.previousWatch?.clear();
-    this.previousWatch = null;
+    for (const t of this.watches.values()) t.clear();
+    this.watches.clear();
     this.forkWait?.clear();
     this.forkWait = null;
   }

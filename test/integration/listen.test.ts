@@ -8,6 +8,7 @@ import { request } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { BuddyStatus } from '../../schema/records.js';
+import { freePort } from '../helpers/net.js';
 import { Sandbox, alive } from '../helpers/sandbox.js';
 
 /** An HTTP server on the socket it is given (fd 3): answers its pid and what socket activation told it; DELAY ms before it accepts. */
@@ -17,15 +18,6 @@ const env = ['LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES'].map((k) => k + '=' + 
 const server = http.createServer((req, res) => res.end(process.pid + ' ' + env + '\\n'));
 setTimeout(() => server.listen({ fd: 3 }), Number(process.env.DELAY || 0));
 `;
-
-/** A free TCP port on 127.0.0.1 (bound, then let go). */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
-}
 
 /** GET / on a TCP port or a Unix socket: the body, or the error's code. */
 function get(where: { port: number } | { socketPath: string }, timeoutMs = 15_000): Promise<string> {

@@ -4,9 +4,8 @@
 // a shutdown in the middle, and bad input. Tests marked `skip: 'BUG: …'` show a problem left open.
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { freePort, getPid } from '../helpers/net.js';
 import { Sandbox, alive, groupMembers, processesUnder, sleep } from '../helpers/sandbox.js';
 
 /**
@@ -42,28 +41,6 @@ setTimeout(() => server.listen({ fd: 3 }, () => {
 }), has('slow') ? 2000 : 200);
 process.on('SIGTERM', () => { if (!has('deaf')) server.close(() => process.exit(0)); });
 `;
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
-}
-
-/** GET / on the port: the answering pid, or the error. */
-function get(port: number): Promise<{ pid: number } | { error: string }> {
-  return new Promise((resolve) => {
-    const req = request({ port, host: '127.0.0.1', path: '/', agent: false, timeout: 10_000 }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve(res.statusCode === 200 ? { pid: Number(body.trim()) } : { error: `HTTP ${res.statusCode}` }));
-    });
-    req.on('timeout', () => req.destroy(new Error('ETIMEDOUT')));
-    req.on('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
-    req.end();
-  });
-}
 
 const detail = (e: { detail: string | null }): Record<string, unknown> =>
   e.detail ? (JSON.parse(e.detail) as Record<string, unknown>) : {};
@@ -284,7 +261,7 @@ describe('RestartMode overlap, hostile', { timeout: 240_000 }, () => {
       return left.length === 1 && left[0] === s.pid;
     });
     for (const e of spawned) if (e.pid !== s.pid) assert.ok(!alive(e.pid!), `run ${e.pid} gone`);
-    const load = await Promise.all(Array.from({ length: 10 }, () => get(ports.storm!)));
+    const load = await Promise.all(Array.from({ length: 10 }, () => getPid(ports.storm!)));
     assert.deepEqual(new Set(load.map((x) => ('pid' in x ? x.pid : x.error))), new Set([s.pid]));
   });
 

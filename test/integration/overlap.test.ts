@@ -4,9 +4,8 @@
 // serving, and a buddy killed in the middle of an overlap leaves nothing behind.
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { freePort, getPid } from '../helpers/net.js';
 import { Sandbox, alive } from '../helpers/sandbox.js';
 
 /**
@@ -23,35 +22,13 @@ setTimeout(() => server.listen({ fd: 3 }, () => fs.writeSync(4, '\\n')), Number(
 process.on('SIGTERM', () => server.close(() => process.exit(0)));
 `;
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
-}
-
-/** GET / on the port: the answering pid, or the error. */
-function get(port: number): Promise<{ pid: number } | { error: string }> {
-  return new Promise((resolve) => {
-    const req = request({ port, host: '127.0.0.1', path: '/', agent: false, timeout: 10_000 }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve(res.statusCode === 200 ? { pid: Number(body.trim()) } : { error: `HTTP ${res.statusCode}` }));
-    });
-    req.on('timeout', () => req.destroy(new Error('ETIMEDOUT')));
-    req.on('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
-    req.end();
-  });
-}
-
 /** A steady load: `inFlight` requests at all times until stopped (30 s at most); every answer kept. */
 function load(port: number, inFlight = 4) {
   const answers: ({ pid: number } | { error: string })[] = [];
   let running = true;
   setTimeout(() => (running = false), 30_000).unref();
   const workers = Array.from({ length: inFlight }, async () => {
-    while (running) answers.push(await get(port));
+    while (running) answers.push(await getPid(port));
   });
   return {
     answers,
@@ -71,6 +48,13 @@ describe('RestartMode overlap', { timeout: 120_000 }, () => {
   const status = async (name: string) => (await (await box.client()).status(name))[0]!;
   const detail = (e: { detail: string | null }): Record<string, unknown> =>
     e.detail ? (JSON.parse(e.detail) as Record<string, unknown>) : {};
+
+  /** The status once a new run of the service runs beside the old one (`oldPid`). */
+  const twoRuns = (name: string, oldPid: number) =>
+    box.waitFor('two runs', async () => {
+      const s = await status(name);
+      return s.previous && s.pid !== null && s.pid !== oldPid ? s : undefined;
+    });
 
   before(async () => {
     box = new Sandbox('overlap');
@@ -152,10 +136,7 @@ describe('RestartMode overlap', { timeout: 120_000 }, () => {
     const before = await box.waitForState('slow', 'running');
     const c = await box.client();
     const restarting = c.restart('slow');
-    const during = await box.waitFor('two runs', async () => {
-      const s = await status('slow');
-      return s.previous && s.pid !== null && s.pid !== before.pid ? s : undefined;
-    });
+    const during = await twoRuns('slow', before.pid!);
     assert.equal(during.state, 'starting');
     assert.equal(during.previous?.pid, before.pid);
     assert.equal(during.previous?.draining, false);
@@ -225,10 +206,7 @@ describe('RestartMode overlap', { timeout: 120_000 }, () => {
     const before = await box.waitForState('slow', 'running');
     const c = await box.client();
     const restarting = c.restart('slow').catch(() => undefined);
-    const during = await box.waitFor('two runs', async () => {
-      const s = await status('slow');
-      return s.previous && s.pid !== null && s.pid !== before.pid ? s : undefined;
-    });
+    const during = await twoRuns('slow', before.pid!);
     process.kill(during.buddyPid!, 'SIGKILL');
     await restarting;
     await box.waitFor('the old run drained by the new buddy', () => !alive(before.pid!), 15_000);
@@ -237,7 +215,7 @@ describe('RestartMode overlap', { timeout: 120_000 }, () => {
       return x.buddyPid !== during.buddyPid && x.state === 'running' && x.previous === undefined ? x : undefined;
     });
     assert.equal(s.pid, during.pid, 'the new run, taken over');
-    const answer = await get(slowPort);
+    const answer = await getPid(slowPort);
     assert.deepEqual(answer, { pid: during.pid });
     await box.waitFor('the old run recorded', () =>
       box.events('slow').some((e) => e.type === 'exited' && e.pid === before.pid && detail(e).replaced === true),
@@ -248,10 +226,7 @@ describe('RestartMode overlap', { timeout: 120_000 }, () => {
     const before = await box.waitForState('slow', 'running');
     const c = await box.client();
     const restarting = c.restart('slow');
-    const during = await box.waitFor('two runs', async () => {
-      const s = await status('slow');
-      return s.previous && s.pid !== null && s.pid !== before.pid ? s : undefined;
-    });
+    const during = await twoRuns('slow', before.pid!);
     const [stopped] = await c.stop('slow');
     assert.equal(stopped?.ok, true);
     assert.ok(!alive(before.pid!), 'the old run is gone');
