@@ -21,16 +21,17 @@ export interface ScriptChild {
 }
 
 /** How scripts are started: spawnScript, or a unit test's fake. */
-export type SpawnScript = (script: string, args: string[], stdio: StdioOptions, ctx: SpawnContext) => ScriptChild;
+export type SpawnScript = (script: string, args: string[], stdio: StdioOptions, ctx: SpawnContext, direct?: boolean) => ScriptChild;
 
 /**
  * Spawn `script` in its own session and process group. With a uid or gid to switch to, the buddy
  * opens the script itself and passes it as the descriptor after those of `stdio` (3 unless ReadyFd
  * takes it); the child execs /proc/self/fd/N, which needs execute permission on the script but no
- * search permission on the directories above it.
+ * search permission on the directories above it. `direct`: `script` is the service's own program (a
+ * name PATH finds, or a path), exec'd as a start script would exec it.
  */
-export function spawnScript(script: string, args: string[], stdio: StdioOptions, ctx: SpawnContext): ChildProcess {
-  const switching = ctx.uid !== undefined || ctx.gid !== undefined;
+export function spawnScript(script: string, args: string[], stdio: StdioOptions, ctx: SpawnContext, direct = false): ChildProcess {
+  const switching = !direct && (ctx.uid !== undefined || ctx.gid !== undefined);
   const fd = switching ? openSync(script, constants.O_RDONLY) : -1;
   const base: unknown[] = Array.isArray(stdio) ? stdio : [stdio, stdio, stdio];
   const at = Math.max(3, base.length);

@@ -619,10 +619,11 @@ export class Supervisor {
       const { uid, gid, ...asBuddy } = ctx;
       const script = this.at(RUN_DIR.scripts, SCRIPT.start);
       const run = this.listen.wrap(script, env, { uid, gid });
-      child =
-        run === null
-          ? this.spawn(script, [], stdio, { ...ctx, env })
-          : this.spawn(run.program, run.args, stdio, { ...asBuddy, env: run.env });
+      // The default start script over a literal ExecStart: its program exec'd directly, one exec fewer.
+      const direct = this.settings.startCommand;
+      if (run !== null) child = this.spawn(run.program, run.args, stdio, { ...asBuddy, env: run.env });
+      else if (direct !== null) child = this.spawn(direct[0]!, direct.slice(1), stdio, { ...ctx, env }, true);
+      else child = this.spawn(script, [], stdio, { ...ctx, env });
     } catch (e) {
       this.follow.push({ kind: 'spawn_failed', error: (e as Error).message });
       return;

@@ -56,6 +56,11 @@ export interface BuddySettings extends HealthSettings, ReadinessSettings, Schedu
   sampleInterval: number;
   /** Custom action names in config order: scripts/<name>, linked as actions/00.. */
   customActions: string[];
+  /**
+   * The program and arguments scripts/start would exec (the default StartScript, every word of ExecStart
+   * literal to /bin/sh): a start without Listen execs them directly. null: scripts/start is run.
+   */
+  startCommand: string[] | null;
   pipeStdout: boolean;
   pipeStderr: boolean;
   /** Absolute paths the service's output goes to instead of log/stdout and log/stderr. */

@@ -50,7 +50,14 @@ export const ADOPTION_FIELDS = { pidFile: null, processMatch: null } as const sa
 /** Fields added after settings version 1 first shipped, for a buddy.json an older controller wrote. */
 const LATER_FIELDS: Pick<
   BuddySettings,
-  'journalMaxEvents' | 'controllerEndpoint' | 'logMaxSize' | 'logKeep' | 'sampleInterval' | 'logTimestamps' | 'environmentFiles'
+  | 'journalMaxEvents'
+  | 'controllerEndpoint'
+  | 'logMaxSize'
+  | 'logKeep'
+  | 'sampleInterval'
+  | 'logTimestamps'
+  | 'environmentFiles'
+  | 'startCommand'
 > &
   typeof HEALTH_FIELDS &
   typeof READINESS_FIELDS &
@@ -64,12 +71,13 @@ const LATER_FIELDS: Pick<
   logKeep: 5,
   logTimestamps: false,
   environmentFiles: [],
+  startCommand: null,
   ...READINESS_FIELDS,
   ...SCHEDULE_FIELDS,
   ...ADOPTION_FIELDS,
 };
 
-type Kind = 'string' | 'number' | 'boolean' | 'string?' | 'number?' | 'strings' | 'object' | 'list';
+type Kind = 'string' | 'number' | 'boolean' | 'string?' | 'number?' | 'strings' | 'strings?' | 'object' | 'list';
 /** The type of every field of BuddySettings (after LATER_FIELDS are filled in). */
 const SETTINGS_FIELDS: Record<keyof BuddySettings, Kind> = {
   settingsVersion: 'number',
@@ -123,6 +131,7 @@ const SETTINGS_FIELDS: Record<keyof BuddySettings, Kind> = {
   activityTimeout: 'number',
   activityAction: 'string',
   customActions: 'strings',
+  startCommand: 'strings?',
   pipeStdout: 'boolean',
   pipeStderr: 'boolean',
   redirectStdout: 'string?',
@@ -148,6 +157,8 @@ function fits(value: unknown, kind: Kind): boolean {
       return value === null || (typeof value === 'number' && Number.isFinite(value));
     case 'strings':
       return Array.isArray(value) && value.every((v) => typeof v === 'string');
+    case 'strings?':
+      return value === null || (Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === 'string'));
     case 'object':
       return value !== null && typeof value === 'object' && !Array.isArray(value);
     case 'list':

@@ -55,6 +55,48 @@ export function shellQuote(word: string): string {
   return `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
+/** An unquoted word /bin/sh takes literally: no expansion, globbing, redirection, separator or comment. */
+const PLAIN = /^[A-Za-z0-9_@%+=:,./-]+/;
+
+/**
+ * The program and arguments that the default StartScript (`exec %(EXEC_START)`) would exec, when
+ * /bin/sh would take every word of `execStart` literally: plain words, or single-quoted ones (as a
+ * list ExecStart is written). The buddy then execs them itself, one exec fewer at every start. null
+ * when the start script is another, or a word needs the shell (`$`, `*`, `|`, `~`, `"`, an assignment).
+ */
+export function directCommand(startScript: string, execStart: string | null): string[] | null {
+  if (execStart === null || startScript !== `#!/bin/sh\nexec ${execStart}\n`) return null;
+  const s = execStart;
+  const words: string[] = [];
+  for (let i = 0; i < s.length;) {
+    if (s[i] === ' ') {
+      i += 1;
+      continue;
+    }
+    // NAME=value before a command is an assignment to the shell, not the program.
+    if (words.length === 0 && /^[A-Za-z_][A-Za-z0-9_]*=/.test(s.slice(i))) return null;
+    let word = '';
+    while (i < s.length && s[i] !== ' ') {
+      if (s[i] === "'") {
+        const end = s.indexOf("'", i + 1);
+        if (end < 0) return null;
+        word += s.slice(i + 1, end);
+        i = end + 1;
+      } else if (s.startsWith("\\'", i)) {
+        word += "'";
+        i += 2;
+      } else {
+        const plain = PLAIN.exec(s.slice(i));
+        if (plain === null) return null;
+        word += plain[0];
+        i += plain[0].length;
+      }
+    }
+    words.push(word);
+  }
+  return words.length > 0 && words[0] !== '' ? words : null;
+}
+
 /** A program and its arguments as one shell command line, each word quoted (`exec` it to run them as given). */
 export function shellCommand(argv: readonly string[]): string {
   return argv.map(shellQuote).join(' ');

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { loadServiceText } from '../helpers/load-services.js';
 import { NASTY } from '../helpers/nasty-args.js';
-import { shellCommand, shellQuote } from '../../schema/config/scripts.js';
+import { directCommand, shellCommand, shellQuote } from '../../schema/config/scripts.js';
 
 const T = { timeout: 10_000 };
 
@@ -72,3 +72,42 @@ test('ExecStart as a list: an empty list, a word that is no string, an empty pro
   );
   assert.deepEqual(r.services, []);
 });
+
+test(
+  'directCommand: the default start script over literal words is exec’d directly, with what /bin/sh would give it; anything the shell reads is left to it',
+  T,
+  () => {
+    const def = (exec: string): string => `#!/bin/sh\nexec ${exec}\n`;
+    const direct = (exec: string): string[] | null => directCommand(def(exec), exec);
+    // A list ExecStart, whatever its words hold: the same words the shell would pass.
+    const list = shellCommand(['node', 'a b', "it's $HOME", '', '*']);
+    assert.deepEqual(direct(list), ['node', 'a b', "it's $HOME", '', '*']);
+    assert.deepEqual(direct('/usr/bin/web --port=8080 -v a,b:c@d%e+f'), ['/usr/bin/web', '--port=8080', '-v', 'a,b:c@d%e+f']);
+    assert.deepEqual(direct("web  'two words'x"), ['web', 'two wordsx']);
+    for (const shell of [
+      'web $PORT',
+      'web *.conf',
+      'web > log',
+      'a; b',
+      'a | b',
+      'web ~/x',
+      'PORT=80 web',
+      'web "x"',
+      'web\tx',
+      'web # c',
+      'web \\x',
+      "web 'open",
+    ]) {
+      assert.equal(direct(shell), null, shell);
+    }
+    // Another start script, or none to exec: the script runs.
+    assert.equal(directCommand('#!/bin/sh\necho hi\nexec web\n', 'web'), null);
+    assert.equal(directCommand(def('web'), null), null);
+    assert.equal(direct("''"), null, 'an empty program name');
+    // What the shell would give, checked against /bin/sh itself.
+    for (const exec of [list, "web  'two words'x", '/usr/bin/web --port=8080 a,b:c@d%e+f']) {
+      const out = execFileSync('/bin/sh', ['-c', `set -- ${exec}; printf '%s\\0' "$@"`], { encoding: 'utf8' });
+      assert.deepEqual(out.split('\0').slice(0, -1), direct(exec), exec);
+    }
+  },
+);

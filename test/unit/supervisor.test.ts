@@ -46,6 +46,7 @@ const settingsFor = (dir: string, s: Partial<BuddySettings>): BuddySettings => (
   sampleInterval: 0,
   ...HEALTH_FIELDS,
   customActions: [],
+  startCommand: null,
   pipeStdout: false,
   pipeStderr: false,
   redirectStdout: null,
