@@ -1,6 +1,6 @@
 // Starts a buddy process for a run directory, detached from the controller, with a clean environment.
 import { spawn } from 'node:child_process';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorCode, UpkError } from '../schema/errors.js';
@@ -9,8 +9,23 @@ import { signalGroup } from '../system/process-group.js';
 import { openLogFile } from '../schema/output-file.js';
 import { BuddyLink } from './buddy-link.js';
 
-/** The bundled buddy program (this file is dist/controller/buddy-launcher.js). */
-export const BUNDLED_BUDDY = fileURLToPath(new URL('../buddy/main.js', import.meta.url));
+/** The compiled buddy program (this file is dist/controller/buddy-launcher.js). */
+export const COMPILED_BUDDY = fileURLToPath(new URL('../buddy/main.js', import.meta.url));
+/** The same as one file (scripts/bundle-buddy.mjs, part of `npm run build`): it starts with ~35 ms less CPU. */
+export const BUDDY_BUNDLE = fileURLToPath(new URL('../buddy-bundle/main.js', import.meta.url));
+
+/**
+ * The buddy program the controller starts: the bundle when it is as new as the compiled buddy, else
+ * the compiled one (a `tsc` alone, as while developing, leaves an older bundle behind: never run it).
+ */
+export function shippedBuddy(bundle = BUDDY_BUNDLE, compiled = COMPILED_BUDDY): string {
+  try {
+    if (statSync(bundle).mtimeMs >= statSync(compiled).mtimeMs) return bundle;
+  } catch {
+    /* no bundle: the compiled buddy */
+  }
+  return compiled;
+}
 /** How long a new buddy may take to answer on its socket. */
 const BUDDY_START_TIMEOUT_MS = 10_000;
 

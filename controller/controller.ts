@@ -11,7 +11,7 @@ import { STATE_DIR } from '../schema/state-dir.js';
 import { upkeeperVersion } from '../schema/version.js';
 import { AuditStore } from './audit-store.js';
 import { BuddyEndpoint } from './buddy-endpoint.js';
-import { BUNDLED_BUDDY, launchBuddy } from './buddy-launcher.js';
+import { launchBuddy, shippedBuddy } from './buddy-launcher.js';
 import { Buddies } from './buddies.js';
 import { ClientServer } from './client-server.js';
 import { makeClientHandlers } from './client-handlers.js';
@@ -237,6 +237,7 @@ export class Controller {
     poller.onBuddyDesired = (entry, desired) => this.setDesired(store, entry, desired);
     const setDesired = (entry: ServiceEntry, desired: DesiredState): void => this.setDesired(store, entry, desired);
     const publishStatus = (entry: ServiceEntry): void => this.publishStatus(entry);
+    const buddyProgram = this.config.upkBuddyPath ?? shippedBuddy();
     const buddies: Buddies = new Buddies({
       services,
       store,
@@ -244,7 +245,7 @@ export class Controller {
       lifecycle,
       log,
       clock,
-      launch: async (runDir) => (await launchBuddy(runDir, this.config.upkBuddyPath ?? BUNDLED_BUDDY)).link,
+      launch: async (runDir) => (await launchBuddy(runDir, buddyProgram)).link,
       svcRunPath: () => this.config.svcRunPath,
       setDesired,
       publishStatus,

@@ -1,7 +1,9 @@
 // The buddy runs once per service: it must load only what it needs (no SQLite, msgpackr, commander, blessed).
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { shippedBuddy } from '../../controller/buddy-launcher.js';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 
@@ -49,6 +51,43 @@ describe('lean buddy', { timeout: 5000 }, () => {
     for (const f of files) {
       for (const name of FORBIDDEN) assert.ok(!f.includes(`node_modules/${name}`), f);
       assert.ok(!f.includes('/controller/') && !f.includes('/libclient/') && !f.includes('/clients/'), `${f} is not buddy code`);
+    }
+  });
+
+  it('the bundle the controller starts (npm run build) holds no forbidden package, and croner only in a chunk of its own', () => {
+    const dir = fileURLToPath(new URL('../../buddy-bundle/', import.meta.url));
+    let files: string[];
+    try {
+      files = readdirSync(dir);
+    } catch {
+      return; // (built by tsc alone: the controller starts dist/buddy/main.js, checked above)
+    }
+    const main = readFileSync(`${dir}main.js`, 'utf8');
+    for (const name of FORBIDDEN) assert.ok(!main.includes(`node_modules/${name}/`), `the bundle holds ${name}`);
+    assert.ok(!main.includes('node_modules/croner/'), 'croner is not in the main chunk');
+    const chunks = files.filter((f) => f !== 'main.js');
+    assert.ok(
+      chunks.some((f) => readFileSync(`${dir}${f}`, 'utf8').includes('node_modules/croner/')),
+      'croner is in a chunk',
+    );
+    assert.match(main, /import\("\.\/schedule-[A-Z0-9]+\.js"\)/, 'loaded by a dynamic import');
+  });
+
+  it('the controller starts the bundle only while it is as new as the compiled buddy (a tsc alone leaves an older one)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'upk-bundle-'));
+    try {
+      const bundle = join(dir, 'bundle.js');
+      const compiled = join(dir, 'main.js');
+      assert.equal(shippedBuddy(bundle, compiled), compiled, 'no bundle, no compiled buddy either');
+      writeFileSync(compiled, '');
+      writeFileSync(bundle, '');
+      utimesSync(compiled, 1000, 1000);
+      utimesSync(bundle, 2000, 2000);
+      assert.equal(shippedBuddy(bundle, compiled), bundle);
+      utimesSync(compiled, 3000, 3000);
+      assert.equal(shippedBuddy(bundle, compiled), compiled, 'recompiled since: the bundle is stale');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
