@@ -531,6 +531,8 @@ export class Supervisor {
       case 'spawn':
         return this.spawnService();
       case 'run_stop_script':
+        // The default stop (`kill $1`): the signal sent here, without a script to start at every stop.
+        if (this.settings.stopSignal !== null) return this.signalStop(effect.pid, this.settings.stopSignal);
         void this.actions.run('stop', this.at(RUN_DIR.scripts, SCRIPT.stop), [String(effect.pid)]);
         return;
       case 'signal_group': {
@@ -574,6 +576,16 @@ export class Supervisor {
         void this.onExit();
         return;
     }
+  }
+
+  /** What the default stop script does: `signal` to the service's process (recorded as `signal_sent`, reason `stop`). */
+  private signalStop(pid: number, signal: NodeJS.Signals): void {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      return; // gone already: its exit is on its way
+    }
+    this.emit({ type: 'signal_sent', pid, signal, detail: { group: false, reason: 'stop' } });
   }
 
   private spawnService(): void {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { BuddySettings } from '../schema/buddy-protocol.js';
 import type { ControllerConfig, ServiceConfig } from '../schema/config/types.js';
 import { UUID_RE } from '../schema/config/names.js';
-import { directCommand } from '../schema/config/scripts.js';
+import { directCommand, directStopSignal } from '../schema/config/scripts.js';
 import { LOG, RUN_DIR, SCRIPT, actionNumber } from '../schema/run-dir.js';
 import { readSettings } from '../schema/run-dir-read.js';
 import { writeWhole } from '../system/files.js';
@@ -166,6 +166,7 @@ export function buddySettings(
     activityAction: svc.activityAction,
     customActions: svc.customActions.map((a) => a.name),
     startCommand: directCommand(svc.startScript, svc.execStart),
+    stopSignal: directStopSignal(svc.stopScript, svc.execStop),
     pipeStdout: svc.pipeStdoutScript !== null,
     pipeStderr: svc.pipeStderrScript !== null,
     redirectStdout: svc.redirectStdout,

@@ -61,6 +61,11 @@ export interface BuddySettings extends HealthSettings, ReadinessSettings, Schedu
    * literal to /bin/sh): a start without Listen execs them directly. null: scripts/start is run.
    */
   startCommand: string[] | null;
+  /**
+   * The signal scripts/stop would send the service's pid (the default StopScript with ExecStop `kill`):
+   * the buddy sends it itself at a stop. null: scripts/stop is run.
+   */
+  stopSignal: 'SIGTERM' | null;
   pipeStdout: boolean;
   pipeStderr: boolean;
   /** Absolute paths the service's output goes to instead of log/stdout and log/stderr. */

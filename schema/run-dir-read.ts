@@ -58,6 +58,7 @@ const LATER_FIELDS: Pick<
   | 'logTimestamps'
   | 'environmentFiles'
   | 'startCommand'
+  | 'stopSignal'
 > &
   typeof HEALTH_FIELDS &
   typeof READINESS_FIELDS &
@@ -72,6 +73,7 @@ const LATER_FIELDS: Pick<
   logTimestamps: false,
   environmentFiles: [],
   startCommand: null,
+  stopSignal: null,
   ...READINESS_FIELDS,
   ...SCHEDULE_FIELDS,
   ...ADOPTION_FIELDS,
@@ -132,6 +134,7 @@ const SETTINGS_FIELDS: Record<keyof BuddySettings, Kind> = {
   activityAction: 'string',
   customActions: 'strings',
   startCommand: 'strings?',
+  stopSignal: 'string?',
   pipeStdout: 'boolean',
   pipeStderr: 'boolean',
   redirectStdout: 'string?',

@@ -97,6 +97,15 @@ export function directCommand(startScript: string, execStart: string | null): st
   return words.length > 0 && words[0] !== '' ? words : null;
 }
 
+/**
+ * The default StopScript (`exec %(EXEC_STOP) $1`) with the default ExecStop `kill` sends SIGTERM to
+ * the service's pid and nothing else: the buddy sends it itself (no /bin/sh, no kill(1) to start for
+ * every stop). null when the stop script or its command is another.
+ */
+export function directStopSignal(stopScript: string, execStop: string | null): 'SIGTERM' | null {
+  return execStop === 'kill' && stopScript === '#!/bin/sh\nexec kill $1\n' ? 'SIGTERM' : null;
+}
+
 /** A program and its arguments as one shell command line, each word quoted (`exec` it to run them as given). */
 export function shellCommand(argv: readonly string[]): string {
   return argv.map(shellQuote).join(' ');

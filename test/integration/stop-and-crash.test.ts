@@ -92,7 +92,12 @@ describe('crash, restart, stop', { timeout: 90_000 }, () => {
     assert.deepEqual(groupMembers(pgid), [], 'no member of the group is left');
     const types = box.events('family').map((e) => e.type);
     assert.ok(types.includes('stopped'));
-    const cleanup = box.events('family').find((e) => e.type === 'signal_sent');
+    const signals = box.events('family').filter((e) => e.type === 'signal_sent');
+    // The default stop (ExecStop kill) is a SIGTERM the buddy sends the shell itself: no stop script runs.
+    assert.deepEqual(JSON.parse(signals[0]!.detail!), { group: false, reason: 'stop' });
+    assert.equal(signals[0]!.pid, pgid);
+    assert.ok(!types.includes('action_started'), 'no stop script');
+    const cleanup = signals.find((e) => (JSON.parse(e.detail!) as { group: boolean }).group);
     assert.equal(cleanup?.signal, 'SIGTERM', 'the leftover sleeps got SIGTERM');
   });
 
@@ -112,8 +117,12 @@ describe('crash, restart, stop', { timeout: 90_000 }, () => {
     const signals = box
       .events('stubborn')
       .filter((e) => e.type === 'signal_sent')
-      .map((e) => e.signal);
-    assert.deepEqual(signals, ['SIGTERM', 'SIGKILL']);
+      .map((e) => [e.signal, (JSON.parse(e.detail!) as { reason: string }).reason]);
+    assert.deepEqual(signals, [
+      ['SIGTERM', 'stop'],
+      ['SIGTERM', 'escalation'],
+      ['SIGKILL', 'escalation'],
+    ]);
     const exit = box.events('stubborn').find((e) => e.type === 'exited');
     assert.equal(exit?.signal, 'SIGKILL');
   });
@@ -139,10 +148,11 @@ describe('crash, restart, stop', { timeout: 90_000 }, () => {
     const [started] = await c.start('patient');
     const pid = started!.status!.pid!;
     const stopping = c.stop('patient');
+    // The stop's own SIGTERM to the process comes first; the escalation's to the group is the one timed.
     const signals = (): (string | null)[] =>
       box
         .events('patient')
-        .filter((e) => e.type === 'signal_sent')
+        .filter((e) => e.type === 'signal_sent' && (JSON.parse(e.detail!) as { reason: string }).reason !== 'stop')
         .map((e) => e.signal);
     // SIGTERM at 0.3 s; a SIGKILL would follow 0.3 s later: give it three times that.
     await box.waitFor('SIGTERM', () => signals().length > 0);

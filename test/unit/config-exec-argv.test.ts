@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { loadServiceText } from '../helpers/load-services.js';
 import { NASTY } from '../helpers/nasty-args.js';
-import { directCommand, shellCommand, shellQuote } from '../../schema/config/scripts.js';
+import { directCommand, directStopSignal, shellCommand, shellQuote } from '../../schema/config/scripts.js';
 
 const T = { timeout: 10_000 };
 
@@ -109,5 +109,25 @@ test(
       const out = execFileSync('/bin/sh', ['-c', `set -- ${exec}; printf '%s\\0' "$@"`], { encoding: 'utf8' });
       assert.deepEqual(out.split('\0').slice(0, -1), direct(exec), exec);
     }
+  },
+);
+
+test(
+  'directStopSignal: the default StopScript with ExecStop kill is a SIGTERM the buddy sends itself; any other stop runs its script',
+  T,
+  (t) => {
+    const r = load(
+      t,
+      JSON.stringify({
+        plain: { ExecStart: 'web' },
+        int: { ExecStart: 'web', ExecStop: 'kill -INT' },
+        own: { ExecStart: 'web', StopScript: '#!/bin/sh\nlogger stopping\nexec kill $1\n' },
+      }),
+    );
+    assert.deepEqual(r.issues, []);
+    const [plain, int, own] = r.services;
+    assert.equal(directStopSignal(plain!.stopScript, plain!.execStop), 'SIGTERM');
+    assert.equal(directStopSignal(int!.stopScript, int!.execStop), null);
+    assert.equal(directStopSignal(own!.stopScript, own!.execStop), null);
   },
 );

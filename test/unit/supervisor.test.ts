@@ -47,6 +47,7 @@ const settingsFor = (dir: string, s: Partial<BuddySettings>): BuddySettings => (
   ...HEALTH_FIELDS,
   customActions: [],
   startCommand: null,
+  stopSignal: null,
   pipeStdout: false,
   pipeStderr: false,
   redirectStdout: null,
