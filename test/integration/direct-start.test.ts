@@ -48,4 +48,23 @@ describe('a start without /bin/sh', { timeout: 90_000 }, () => {
     await box.waitFor('its line', () => out('path').includes('\n'));
     assert.equal(out('path').trim(), '[found x]');
   });
+
+  it('a changed ExecStart is what the next start execs; one that needs the shell runs scripts/start again', async () => {
+    const services = {
+      pwd: { ExecStart: PRINT_PWD, WorkingDirectory: work, InitialState: 'running', MinUptime: 0 },
+      path: { ExecStart: 'only-here y', EnvironmentFile: ['path.env'], InitialState: 'running', MinUptime: 0 },
+    };
+    box.writeServices(services);
+    assert.equal((await box.upk(['reload-config'])).code, 0);
+    assert.deepEqual(settings('path').startCommand, ['only-here', 'y']);
+    assert.equal((await box.upk(['restart', 'path'])).code, 0);
+    await box.waitFor('the second line', () => out('path').trim().split('\n').length === 2);
+    assert.equal(out('path').trim().split('\n')[1], '[found y]');
+    box.writeServices({ ...services, path: { ...services.path, ExecStart: 'only-here "$HOME"' } });
+    assert.equal((await box.upk(['reload-config'])).code, 0);
+    assert.equal(settings('path').startCommand, null);
+    assert.equal((await box.upk(['restart', 'path'])).code, 0);
+    await box.waitFor('the third line', () => out('path').trim().split('\n').length === 3);
+    assert.equal(out('path').trim().split('\n')[2], `[found ${process.env.HOME ?? ''}]`);
+  });
 });
