@@ -1,7 +1,7 @@
 // Starts a script from the run directory: directly, or through an inherited descriptor for a
 // service that runs as another user (who cannot reach the 0700 run directory).
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { closeSync, constants, openSync } from 'node:fs';
+import { closeSync, constants, openSync, realpathSync, statSync } from 'node:fs';
 
 /** How a script starts: its environment and working directory, and the user and group it runs as. */
 export interface SpawnContext {
@@ -40,7 +40,7 @@ export function spawnScript(script: string, args: string[], stdio: StdioOptions,
       spawn(switching ? `/proc/self/fd/${at}` : script, args, {
         detached: true, // setsid(): the pid is also the process group and the session
         stdio: switching ? ([...base, ...Array<string>(at - base.length).fill('ignore'), fd] as StdioOptions) : stdio,
-        env: ctx.env,
+        env: direct ? withPwd(ctx.env, ctx.cwd) : ctx.env,
         cwd: ctx.cwd,
         argv0: script,
         ...(ctx.uid === undefined ? {} : { uid: ctx.uid }),
@@ -49,6 +49,27 @@ export function spawnScript(script: string, args: string[], stdio: StdioOptions,
     );
   } finally {
     if (fd >= 0) closeSync(fd);
+  }
+}
+
+/**
+ * The environment as /bin/sh passes it on: it exports PWD, kept when it names the working directory,
+ * else the directory's real path (a service that reads $PWD must not get the controller's).
+ */
+function withPwd(env: Record<string, string>, cwd: string): Record<string, string> {
+  const same = (a: string, b: string): boolean => {
+    try {
+      const [x, y] = [statSync(a), statSync(b)];
+      return x.dev === y.dev && x.ino === y.ino;
+    } catch {
+      return false;
+    }
+  };
+  if (env.PWD?.startsWith('/') && same(env.PWD, cwd)) return env;
+  try {
+    return { ...env, PWD: realpathSync(cwd) };
+  } catch {
+    return { ...env, PWD: cwd }; // (the spawn says what is wrong with the directory)
   }
 }
 

@@ -632,7 +632,9 @@ export class Supervisor {
       const script = this.at(RUN_DIR.scripts, SCRIPT.start);
       const run = this.listen.wrap(script, env, { uid, gid });
       // The default start script over a literal ExecStart: its program exec'd directly, one exec fewer.
-      const direct = this.settings.startCommand;
+      // Without PATH, /bin/sh searches a default list of its own and Node /usr/bin:/bin only: the script then.
+      const command = this.settings.startCommand;
+      const direct = command !== null && (env.PATH !== undefined || command[0]!.includes('/')) ? command : null;
       if (run !== null) child = this.spawn(run.program, run.args, stdio, { ...asBuddy, env: run.env });
       else if (direct !== null) child = this.spawn(direct[0]!, direct.slice(1), stdio, { ...ctx, env }, true);
       else child = this.spawn(script, [], stdio, { ...ctx, env });

@@ -1,7 +1,7 @@
 // Starts a buddy process for a run directory, detached from the controller, with a clean environment.
 import { spawn } from 'node:child_process';
-import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import { LOG, RUN_DIR } from '../schema/run-dir.js';
@@ -15,14 +15,18 @@ export const COMPILED_BUDDY = fileURLToPath(new URL('../buddy/main.js', import.m
 export const BUDDY_BUNDLE = fileURLToPath(new URL('../buddy-bundle/main.js', import.meta.url));
 
 /**
- * The buddy program the controller starts: the bundle when it is as new as the compiled buddy, else
- * the compiled one (a `tsc` alone, as while developing, leaves an older bundle behind: never run it).
+ * The buddy program the controller starts: the bundle while none of the compiled files it was made of
+ * is newer (its inputs.json, written last by the bundle step), else the compiled one: a `tsc` alone,
+ * or a `tsc --watch` that rewrites only what changed, leaves an older bundle behind: never run it.
  */
 export function shippedBuddy(bundle = BUDDY_BUNDLE, compiled = COMPILED_BUDDY): string {
   try {
-    if (statSync(bundle).mtimeMs >= statSync(compiled).mtimeMs) return bundle;
+    const built = statSync(bundle).mtimeMs;
+    const dir = dirname(bundle);
+    const inputs = (JSON.parse(readFileSync(join(dir, 'inputs.json'), 'utf8')) as string[]).map((f) => resolve(dir, f));
+    if ([compiled, ...inputs].every((f) => statSync(f).mtimeMs <= built)) return bundle;
   } catch {
-    /* no bundle: the compiled buddy */
+    /* no bundle, no list of its inputs, or one of them gone: the compiled buddy */
   }
   return compiled;
 }

@@ -94,7 +94,8 @@ export function directCommand(startScript: string, execStart: string | null): st
     }
     words.push(word);
   }
-  return words.length > 0 && words[0] !== '' ? words : null;
+  // (A first word `-…` would be an option of bash's exec, where /bin/sh is bash.)
+  return words.length > 0 && words[0] !== '' && !words[0]!.startsWith('-') ? words : null;
 }
 
 /**

@@ -104,6 +104,8 @@ test(
     assert.equal(directCommand('#!/bin/sh\necho hi\nexec web\n', 'web'), null);
     assert.equal(directCommand(def('web'), null), null);
     assert.equal(direct("''"), null, 'an empty program name');
+    for (const option of ['-- web', '-c web', "'-a' name web"])
+      assert.equal(direct(option), null, `${option}: bash's exec reads an option`);
     // What the shell would give, checked against /bin/sh itself.
     for (const exec of [list, "web  'two words'x", '/usr/bin/web --port=8080 a,b:c@d%e+f']) {
       const out = execFileSync('/bin/sh', ['-c', `set -- ${exec}; printf '%s\\0' "$@"`], { encoding: 'utf8' });

@@ -1,6 +1,6 @@
 // The buddy runs once per service: it must load only what it needs (no SQLite, msgpackr, commander, blessed).
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { shippedBuddy } from '../../controller/buddy-launcher.js';
@@ -70,22 +70,34 @@ describe('lean buddy', { timeout: 5000 }, () => {
       chunks.some((f) => readFileSync(`${dir}${f}`, 'utf8').includes('node_modules/croner/')),
       'croner is in a chunk',
     );
-    assert.match(main, /import\("\.\/schedule-[A-Z0-9]+\.js"\)/, 'loaded by a dynamic import');
+    // Its name is the same in every build: a buddy started before an upgrade loads the new one at first need.
+    assert.match(main, /import\("\.\/schedule\.js"\)/, 'loaded by a dynamic import, by a name without a hash');
   });
 
-  it('the controller starts the bundle only while it is as new as the compiled buddy (a tsc alone leaves an older one)', () => {
+  it('the controller starts the bundle only while none of its inputs is newer (a tsc alone, or tsc --watch, leaves an older one)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'upk-bundle-'));
     try {
-      const bundle = join(dir, 'bundle.js');
-      const compiled = join(dir, 'main.js');
+      mkdirSync(join(dir, 'bundle'));
+      mkdirSync(join(dir, 'buddy'));
+      const bundle = join(dir, 'bundle', 'main.js');
+      const compiled = join(dir, 'buddy', 'main.js');
+      const input = join(dir, 'buddy', 'supervisor.js');
       assert.equal(shippedBuddy(bundle, compiled), compiled, 'no bundle, no compiled buddy either');
-      writeFileSync(compiled, '');
-      writeFileSync(bundle, '');
+      for (const f of [compiled, input, bundle]) writeFileSync(f, '');
       utimesSync(compiled, 1000, 1000);
+      utimesSync(input, 1000, 1000);
       utimesSync(bundle, 2000, 2000);
+      assert.equal(shippedBuddy(bundle, compiled), compiled, 'no inputs.json: a bundle whose build did not finish');
+      writeFileSync(join(dir, 'bundle', 'inputs.json'), JSON.stringify(['../buddy/main.js', '../buddy/supervisor.js']));
       assert.equal(shippedBuddy(bundle, compiled), bundle);
+      utimesSync(input, 3000, 3000);
+      assert.equal(shippedBuddy(bundle, compiled), compiled, 'one input recompiled since (tsc --watch): the bundle is stale');
+      utimesSync(input, 1000, 1000);
       utimesSync(compiled, 3000, 3000);
       assert.equal(shippedBuddy(bundle, compiled), compiled, 'recompiled since: the bundle is stale');
+      utimesSync(compiled, 2000, 2000);
+      utimesSync(input, 2000, 2000);
+      assert.equal(shippedBuddy(bundle, compiled), bundle, 'the same time, as npm gives every file of a package');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -78,6 +78,8 @@ class FakeService {
   /** The signal that ends it: SIGTERM for an obedient service, SIGKILL for one that ignores SIGTERM. */
   diesOn: 'SIGTERM' | 'SIGKILL' = 'SIGTERM';
   readonly starts: number[] = [];
+  /** What each start ran: scripts/start, or the program of startCommand (`direct`). */
+  readonly ran: string[] = [];
   readonly signals: { signal: string; at: number }[] = [];
   private child: FakeChild | null = null;
   private nextPid = FIRST_PID;
@@ -87,9 +89,10 @@ class FakeService {
   world(): Partial<SupervisorWorld> {
     return {
       clock: this.clock,
-      spawn: (script) => {
+      spawn: (script, _args, _stdio, _ctx, direct) => {
         const child = new FakeChild(this.nextPid++);
-        if (script.endsWith('/start')) {
+        if (script.endsWith('/start') || direct === true) {
+          this.ran.push(direct === true ? script : 'scripts/start');
           this.starts.push(this.clock.now());
           this.child = child;
           this.running = this.alive = true;
@@ -178,6 +181,19 @@ describe('supervisor on virtual time', { timeout: 5000 }, () => {
     const outcome = await up;
     assert.deepEqual([outcome.ok, outcome.message, outcome.status.state], [true, 'running', 'running']);
     h.close();
+  });
+
+  it('startCommand is exec’d directly where PATH is set or the program is a path; without PATH /bin/sh searches its own list', async () => {
+    const ran = async (s: Partial<BuddySettings>): Promise<string[]> => {
+      const h = harness(s);
+      await h.running();
+      h.close();
+      return h.service.ran;
+    };
+    assert.deepEqual(await ran({ startCommand: ['web'], environment: { PATH: '/usr/bin:/bin' } }), ['web']);
+    assert.deepEqual(await ran({ startCommand: ['/opt/web'], environment: {} }), ['/opt/web']);
+    assert.deepEqual(await ran({ startCommand: ['web'], environment: {} }), ['scripts/start']);
+    assert.deepEqual(await ran({ startCommand: null, environment: { PATH: '/usr/bin:/bin' } }), ['scripts/start']);
   });
 
   it('KillTimeout: a service that ignores SIGTERM gets SIGKILL KillTimeout later, after the stop script had its KillTimeout', async () => {
