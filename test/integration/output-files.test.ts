@@ -41,7 +41,8 @@ describe('output files', { timeout: 120_000 }, () => {
         MinUptime: 0.1,
         InitialState: 'running',
       },
-      plain: { ExecStart: TICKER, MinUptime: 0.1, InitialState: 'running' },
+      // (An ExecStop of its own: the default one is a signal the buddy sends, and no stop script would run.)
+      plain: { ExecStart: TICKER, ExecStop: 'kill -s TERM', MinUptime: 0.1, InitialState: 'running' },
       // 200 KB at once, more than a FIFO holds, then a marker: blocked, it never writes the marker.
       piped: {
         ExecStart: `sh -c 'head -c 200000 /dev/zero | tr "\\\\0" x; echo; touch ${box.file('piped-done')}; exec sleep 1000'`,
