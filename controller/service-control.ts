@@ -104,14 +104,11 @@ export class ServiceControl {
 
   /**
    * At the controller's start, as each buddy answers: a service of the first StartPriority wave whose
-   * start is due starts at once, so that starts go on while later buddies are still being launched.
-   * One with Conflicts, or with a prerequisite that does not run yet, waits for startDue, which knows
-   * every service's state: a prerequisite started now could be one whose buddy has not answered (not
-   * reconciled yet), or conflict with a service whose buddy has not said it runs.
+   * start is due starts at once (its prerequisites first), so that starts go on while later buddies
+   * are still being launched; one with Conflicts waits for startDue, which knows every service's state.
    */
   startWhenAttached(entry: ServiceEntry, firstWave: number): void {
     if (!entry.startDue || entry.config.startPriority !== firstWave || this.conflicts(entry).length > 0) return;
-    if (!this.prerequisitesUp(entry)) return;
     void this.start(entry, new Set(), true);
   }
 

@@ -335,18 +335,4 @@ describe('service control', { timeout: 10_000 }, () => {
       ['c', 'b'],
     );
   });
-
-  it('at start-up a due service starts as its buddy answers only once its prerequisites run: one still unattached waits for its reconciliation, and for its conflicts to be known', async (t) => {
-    const w = world(t, { web: { Prerequisites: ['db'] }, db: { Conflicts: ['old'] }, old: {}, solo: {} });
-    // `old` runs, but its buddy has not answered yet: nothing is known of it.
-    w.table.set(new ServiceEntry(w.e('old').config, 'uuid-old', '/nonexistent/old', 'running'));
-    for (const id of ['web', 'solo']) w.e(id).markStartDue();
-    w.control.startWhenAttached(w.e('web'), 0);
-    w.control.startWhenAttached(w.e('solo'), 0);
-    await settle();
-    assert.deepEqual(w.sent, ['start solo'], 'db is not started beside old, whose buddy has not answered');
-    assert.equal(w.e('db').desired, 'stopped', 'nor wanted running before its own buddy says what it holds');
-    assert.equal(w.e('web').startDue, true, 'left to the start of every due service once all buddies answered');
-    await w.clock.pass(COMMAND_MS);
-  });
 });
