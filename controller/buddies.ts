@@ -98,23 +98,9 @@ export class Buddies {
     return p;
   }
 
-  /**
-   * Attach the buddies of these services (a failure goes on in the background: `reattach`);
-   * `attached` is told of each as soon as its buddy answers.
-   */
-  async attachAll(
-    entries: ServiceEntry[],
-    settingsChanged: ReadonlySet<ServiceEntry> = new Set(),
-    attached: (entry: ServiceEntry) => void = () => undefined,
-  ): Promise<void> {
-    await Promise.all(
-      entries.map((e) =>
-        this.attach(e, settingsChanged.has(e)).then(
-          () => attached(e),
-          (err: Error) => this.reattach(e, err),
-        ),
-      ),
-    );
+  /** Attach the buddies of these services (a failure goes on in the background: `reattach`). */
+  async attachAll(entries: ServiceEntry[], settingsChanged: ReadonlySet<ServiceEntry> = new Set()): Promise<void> {
+    await Promise.all(entries.map((e) => this.attach(e, settingsChanged.has(e)).catch((err: Error) => this.reattach(e, err))));
   }
 
   /** A request to the service's buddy, attaching one (connect, else start) when none is bound. */

@@ -141,9 +141,7 @@ export class Controller {
     }
     const { store, poller, buddies, configuration, control } = parts;
     const live = this.services.all().filter((e) => !e.retired);
-    // The first wave starts as its buddies answer, while the others are still being launched.
-    const firstWave = Math.max(...live.filter((e) => e.desired === 'running').map((e) => e.config.startPriority));
-    await buddies.attachAll(live, settingsChanged, (e) => control.startWhenAttached(e, firstWave));
+    await buddies.attachAll(live, settingsChanged);
     await buddies.retireStrays();
     // Everything the buddies buffered while no controller ran is in the database before we are ready.
     await poller.drain();

@@ -102,16 +102,6 @@ export class ServiceControl {
     return changes.filter((x) => x.restart).flatMap((x) => this.parts.services.get(x.service) ?? []);
   }
 
-  /**
-   * At the controller's start, as each buddy answers: a service of the first StartPriority wave whose
-   * start is due starts at once (its prerequisites first), so that starts go on while later buddies
-   * are still being launched; one with Conflicts waits for startDue, which knows every service's state.
-   */
-  startWhenAttached(entry: ServiceEntry, firstWave: number): void {
-    if (!entry.startDue || entry.config.startPriority !== firstWave || this.conflicts(entry).length > 0) return;
-    void this.start(entry, new Set(), true);
-  }
-
   /** The services whose start is due (reconciliation found they should run), in waves. */
   startDue(entries: ServiceEntry[]): Promise<StartOutcome[]> {
     return this.startMany(

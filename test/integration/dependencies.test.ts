@@ -110,38 +110,3 @@ async function c2Shutdown(box: Sandbox): Promise<void> {
   const res = await box.upk(['shutdown']);
   assert.equal(res.code, 0, res.stderr);
 }
-
-describe('controller start-up: starts go on while buddies are launched', { timeout: 90_000 }, () => {
-  let box: Sandbox;
-  after(() => box.cleanup());
-
-  it('the first StartPriority wave starts as its buddies answer; a later wave and a service with Conflicts wait for every buddy', async () => {
-    box = new Sandbox('pipeline');
-    const first = Array.from({ length: 8 }, (_, i) => `s${i}`);
-    box.writeServices({
-      ...Object.fromEntries(first.map((n) => [n, svc({ InitialState: 'running', MinUptime: 0 })])),
-      later: svc({ InitialState: 'running', StartPriority: -1, MinUptime: 0 }),
-      alone: svc({ InitialState: 'running', Conflicts: ['other'], MinUptime: 0 }),
-      other: svc({}),
-    });
-    await box.startController();
-    const c = await box.client();
-    await box.waitFor('all running', async () => (await c.status()).every((s) => s.state === 'running' || s.name === 'other'), 20_000);
-    const db = box.db();
-    try {
-      const times = (type: string) =>
-        db.prepare('SELECT s.name, e.time FROM events e JOIN services s ON s.uuid = e.service_uuid WHERE e.type = ?').all(type) as {
-          name: string;
-          time: number;
-        }[];
-      const lastBuddy = Math.max(...times('buddy_started').map((r) => r.time));
-      const spawned = new Map(times('spawned').map((r) => [r.name, r.time]));
-      const firstSpawn = Math.min(...first.map((n) => spawned.get(n)!));
-      assert.ok(firstSpawn < lastBuddy, `a first-wave service started ${lastBuddy - firstSpawn} ms before the last buddy`);
-      assert.ok(spawned.get('later')! >= lastBuddy, 'a later wave waits for every buddy');
-      assert.ok(spawned.get('alone')! >= lastBuddy, 'a service with Conflicts waits for every buddy');
-    } finally {
-      db.close();
-    }
-  });
-});
