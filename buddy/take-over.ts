@@ -4,7 +4,8 @@
 import type { BuddySettings } from '../schema/buddy-protocol.js';
 import type { Clock, Timer } from '../system/clock.js';
 import { processAlive, statFields } from '../system/process-group.js';
-import { findRunning, forkedProcess } from './find-running.js';
+import { findRunning, forkedProcess, type Lookup } from './find-running.js';
+import type { DesiredState } from '../schema/records.js';
 import type { Input, Snapshot } from './machine.js';
 import { START_TIMEOUT_DEFAULT } from './machine-policy.js';
 import type { ServiceProcesses } from './service-processes.js';
@@ -81,11 +82,8 @@ export class TakeOver {
       this.p.follow({ kind: 'spawn_failed', error: look.why });
       return true;
     }
-    this.supervise(look.pid, look.startTime);
-    this.p.foundForeign();
     const { restarts, desired } = this.p.snapshot();
-    this.p.follow({ kind: 'adopted', pid: look.pid, startedAt: look.startedAt, restarts, desired, how: look.how });
-    this.p.log(`took over ${s.service}: pid ${look.pid} runs (${look.how === 'pidfile' ? 'PidFile' : 'ProcessMatch'})`);
+    this.p.follow(this.takeFound(look, 'took over', { restarts, desired }));
     return true;
   }
 
@@ -100,12 +98,21 @@ export class TakeOver {
       return 'nothing to attach to: it has neither PidFile nor ProcessMatch to find its process by';
     const look = findRunning(s, this.serviceUid());
     if (look.kind !== 'found') return `nothing to attach to: ${look.why}`;
+    const { restarts } = this.p.snapshot();
+    this.p.input(this.takeFound(look, 'attached', { restarts, desired: 'running', byController }));
+    return null;
+  }
+
+  /** Supervise the process a look found (it got nothing a start gives), and the `adopted` input that says so. */
+  private takeFound(
+    look: Extract<Lookup, { kind: 'found' }>,
+    verb: string,
+    rest: { restarts: number; desired: DesiredState; byController?: boolean },
+  ): Input {
     this.supervise(look.pid, look.startTime);
     this.p.foundForeign();
-    const { restarts } = this.p.snapshot();
-    this.p.input({ kind: 'adopted', pid: look.pid, startedAt: look.startedAt, restarts, desired: 'running', how: look.how, byController });
-    this.p.log(`attached ${s.service}: pid ${look.pid} runs (${look.how === 'pidfile' ? 'PidFile' : 'ProcessMatch'})`);
-    return null;
+    this.p.log(`${verb} ${this.p.settings().service}: pid ${look.pid} runs (${look.how === 'pidfile' ? 'PidFile' : 'ProcessMatch'})`);
+    return { kind: 'adopted', pid: look.pid, startedAt: look.startedAt, how: look.how, ...rest };
   }
 
   /**
