@@ -140,6 +140,7 @@ function answers(path: string): Promise<boolean> {
       s.destroy();
       resolve(true);
     });
-    s.once('error', () => resolve(false));
+    // EAGAIN: its queue of connections waiting to be accepted is full, so something listens.
+    s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'EAGAIN'));
   });
 }

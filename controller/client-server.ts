@@ -47,6 +47,12 @@ export const CLIENT_REQUESTS_IN_FLIGHT_MAX = 4;
 const REFUSAL_DEADLINE_MS = 1000;
 /** Past the limit by this many more, connections are closed at once, unanswered. */
 const REFUSAL_BACKLOG = 64;
+/**
+ * Connections that may wait for the controller to accept them (capped by net.core.somaxconn): room
+ * for every client it serves and more, so that a burst of clients (a thousand `upk status` from
+ * cron at once) while it is busy waits instead of failing with EAGAIN.
+ */
+const ACCEPT_BACKLOG = 4096;
 /** A refusal is logged at most this often. */
 const REFUSAL_LOG_MS = 60_000;
 
@@ -82,7 +88,7 @@ export class ClientServer {
 
   /** The controller holds the instance lock, so a socket file left here is stale. */
   listen(): Promise<void> {
-    return listenPrivate(this.server, this.socketPath);
+    return listenPrivate(this.server, this.socketPath, ACCEPT_BACKLOG);
   }
 
   /** Stop accepting; let answers already written reach their clients, then close. */

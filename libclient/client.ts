@@ -1,5 +1,5 @@
 // The typed client: one method per request of the client protocol; errors are UpkError with a code.
-import { connect as netConnect } from 'node:net';
+import { connect as netConnect, type Socket } from 'node:net';
 import { userInfo } from 'node:os';
 import { basename } from 'node:path';
 import {
@@ -435,31 +435,54 @@ async function greet(socket: string, options: ConnectOptions, hooks: ConnectionH
   }
 }
 
-function open(socket: string, timeoutMs: number, hooks: ConnectionHooks): Promise<ControllerConnection> {
+async function open(socket: string, timeoutMs: number, hooks: ConnectionHooks): Promise<ControllerConnection> {
+  const deadline = Date.now() + timeoutMs;
+  let s: Socket;
+  for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
+    try {
+      s = await connected(socket, deadline, timeoutMs);
+      break;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (err instanceof UpkError) throw err;
+      if (code === 'ENOENT' || code === 'ECONNREFUSED')
+        throw new UpkError(ErrorCode.CONTROLLER_NOT_RUNNING, `the controller is not running (no answer on ${socket})`, { cause: err });
+      if (code !== 'EAGAIN') throw new UpkError(ErrorCode.PROTOCOL_ERROR, `${socket}: ${(err as Error).message}`, { cause: err });
+      // Its queue of connections waiting to be accepted is full: the controller is busy. Wait, within the time given.
+      if (Date.now() + pause >= deadline)
+        throw new UpkError(
+          ErrorCode.TIMEOUT,
+          `${socket}: the controller accepted no connection within ${timeoutMs} ms (its queue of waiting connections is full: it is busy, or stopped)`,
+          { cause: err },
+        );
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+  }
+  const options: RpcOptions = { codec: msgpackCodec, maxFrameBytes: CLIENT_MAX_FRAME_BYTES };
+  // One that does not pass its check is left out (libclient never prints): a newer controller's, say.
+  if (hooks.notifications) options.onNotification = receiveTyped(hooks.notifications, clientNotificationValidators, () => undefined);
+  if (hooks.onClose) options.onClose = () => hooks.onClose!();
+  return new RpcConnection(s, options);
+}
+
+/** A connected socket, or the connect(2) error, or TIMEOUT at `deadline` (`timeoutMs` after the first try). */
+function connected(socket: string, deadline: number, timeoutMs: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = netConnect(socketAddress(socket));
-    const timer = setTimeout(() => {
-      s.destroy();
-      reject(new UpkError(ErrorCode.TIMEOUT, `no answer from ${socket} within ${timeoutMs} ms`));
-    }, timeoutMs);
-    s.once('error', (err: NodeJS.ErrnoException) => {
+    const timer = setTimeout(
+      () => {
+        s.destroy();
+        reject(new UpkError(ErrorCode.TIMEOUT, `no answer from ${socket} within ${timeoutMs} ms`));
+      },
+      Math.max(0, deadline - Date.now()),
+    );
+    s.once('error', (err) => {
       clearTimeout(timer);
-      const notThere = err.code === 'ENOENT' || err.code === 'ECONNREFUSED';
-      reject(
-        new UpkError(
-          notThere ? ErrorCode.CONTROLLER_NOT_RUNNING : ErrorCode.PROTOCOL_ERROR,
-          notThere ? `the controller is not running (no answer on ${socket})` : `${socket}: ${err.message}`,
-          { cause: err },
-        ),
-      );
+      reject(err);
     });
     s.once('connect', () => {
       clearTimeout(timer);
-      const options: RpcOptions = { codec: msgpackCodec, maxFrameBytes: CLIENT_MAX_FRAME_BYTES };
-      // One that does not pass its check is left out (libclient never prints): a newer controller's, say.
-      if (hooks.notifications) options.onNotification = receiveTyped(hooks.notifications, clientNotificationValidators, () => undefined);
-      if (hooks.onClose) options.onClose = () => hooks.onClose!();
-      resolve(new RpcConnection(s, options));
+      resolve(s);
     });
   });
 }

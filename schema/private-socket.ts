@@ -3,12 +3,16 @@ import { chmodSync, unlinkSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { socketAddress } from './socket-path.js';
 
-/** Listen on `path`, replacing a socket file left there (the caller knows it is stale). */
-export function listenPrivate(server: Server, path: string): Promise<void> {
+/**
+ * Listen on `path`, replacing a socket file left there (the caller knows it is stale). `backlog`:
+ * connections that may wait to be accepted (the kernel caps it at net.core.somaxconn); past it, a
+ * connect(2) fails with EAGAIN.
+ */
+export function listenPrivate(server: Server, path: string, backlog = 511): Promise<void> {
   removeSocket(path);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(socketAddress(path), () => {
+    server.listen({ path: socketAddress(path), backlog }, () => {
       server.off('error', reject);
       chmodSync(path, 0o600);
       resolve();

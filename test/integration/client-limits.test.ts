@@ -4,6 +4,7 @@
 // nothing, or speak before `hello`.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { connect as netConnect, type Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,8 +18,11 @@ import {
   SUBSCRIPTIONS_PER_CONNECTION_MAX,
 } from '../../schema/client-protocol.js';
 import { msgpackCodec } from '../../schema/codec-msgpack.js';
+import { ErrorCode, type UpkError } from '../../schema/errors.js';
 import type { ServiceEvent } from '../../schema/records.js';
 import { HELLO_DEADLINE_MS } from '../../schema/rpc.js';
+import { connect } from '../../libclient/index.js';
+import { socketAddress } from '../../schema/socket-path.js';
 import { RawPeer } from '../helpers/raw-peer.js';
 import { Sandbox, alive, sleep } from '../helpers/sandbox.js';
 
@@ -296,6 +300,42 @@ describe('client limits', { timeout: 120_000 }, () => {
     }
     await box.waitFor('room again', async () => (await c.controllerStatus()).clients < 10);
     assert.ok((await (await box.client()).list()).length > 0);
+  });
+
+  it('a client that finds the queue of waiting connections full waits for the controller, within its time limit', async () => {
+    const controller = (await (await box.client()).controllerStatus()).pid;
+    const waiting: Socket[] = [];
+    const once = (): Promise<string> =>
+      new Promise((resolve) => {
+        const s = netConnect(socketAddress(socket));
+        waiting.push(s);
+        s.once('connect', () => resolve('connected'));
+        s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+      });
+    process.kill(controller, 'SIGSTOP');
+    try {
+      // Stopped, it accepts nothing: connections queue up to the backlog (at least 1,003: the test above needs them).
+      let last = 'connected';
+      while (last === 'connected' && waiting.length < 20_000) last = await once();
+      assert.equal(last, 'EAGAIN', `after ${waiting.length} connections`);
+      assert.ok(waiting.length > 1003, `a backlog of ${waiting.length - 1}`);
+      await assert.rejects(
+        connect({ config: box.configFile, timeoutMs: 600 }),
+        (err: UpkError) =>
+          err.code === ErrorCode.TIMEOUT &&
+          /accepted no connection within 600 ms \(its queue of waiting connections is full/.test(err.message),
+      );
+      const patient = connect({ config: box.configFile, timeoutMs: 8000 });
+      await sleep(1000);
+      for (const s of waiting) s.destroy();
+      process.kill(controller, 'SIGCONT');
+      const c = await patient;
+      assert.ok((await c.list()).length > 0);
+      c.close();
+    } finally {
+      process.kill(controller, 'SIGCONT');
+      for (const s of waiting) s.destroy();
+    }
   });
 
   it('answers a request before hello with an error, then closes, with nothing odd in the log', async () => {
