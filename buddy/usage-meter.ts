@@ -117,6 +117,8 @@ export class UsageMeter {
   private lastAt = 0;
   private lastBootTicks = 0;
   private baseline = false;
+  /** The last measurement was taken at a poll. */
+  private polled = false;
   private readonly minutes = new UsageMinutes();
   /** Told every measurement (MaxMemory, MaxCPU): the group's memory in bytes, its CPU time over `intervalMs`. */
   onMeasure: (rss: number, cpuMs: number, intervalMs: number) => void = () => undefined;
@@ -178,20 +180,22 @@ export class UsageMeter {
   /** A controller polls: measure now if a measurement is (nearly) due. */
   measureIfDue(now = this.clock.now()): void {
     if (this.leader !== null && this.intervalMs > 0 && this.members.size > 0 && now - this.lastAt >= this.intervalMs * DUE_SHARE)
-      this.measure();
+      this.measure(true);
   }
 
   private schedule(): void {
     this.timer?.clear();
     this.timer = null;
     if (this.intervalMs <= 0 || this.leader === null) return;
-    // The first measurement comes soon after a start, so that a status shows figures at once.
-    const fallback = this.intervalMs >= SLACK_FROM_MS ? this.intervalMs * 1.5 : this.intervalMs;
+    // The first measurement comes soon after a start, so that a status shows figures at once. After
+    // one a poll brought, polls may well bring the next: half an interval of slack leaves them first.
+    const fallback = this.polled && this.intervalMs >= SLACK_FROM_MS ? this.intervalMs * 1.5 : this.intervalMs;
     const delay = this.members.size === 0 ? Math.min(this.intervalMs, 1000) : fallback;
     this.timer = this.clock.setTimeout(() => this.measure(), delay);
   }
 
-  private measure(): void {
+  private measure(polled = false): void {
+    this.polled = polled;
     this.timer?.clear();
     this.timer = null;
     const leader = this.leader;

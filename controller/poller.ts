@@ -2,10 +2,12 @@
 // transaction; buddies are acknowledged only after the commit.
 //
 // When: every BuddyPollingInterval for an active buddy (it had events, or is starting, stopping or
-// backing off); every QUIET_FACTOR intervals for a quiet one; and at once when a buddy announces
-// events. Polling every buddy every interval cost 3.6 % of a core with 50 idle services on the
-// development machine (each round trip is ~0.2 ms of kernel and Node time); the announcement makes
-// the slower safety-net poll free of latency cost.
+// backing off); every QUIET_FACTOR intervals for a quiet one while a client subscribes (its live
+// view shows each service's CPU and memory), and every QUIET_POLL_MS when none does; and at once when
+// a buddy announces events. Polling every buddy every interval cost 3.6 % of a core with 50 idle
+// services on the development machine, and the 10 s poll of quiet ones still ~1.7 % (each round trip
+// wakes a buddy twice, poll and acknowledgement, ~2 ms of CPU in all); the announcement makes the
+// slower safety-net poll free of latency cost, and reads (list, status) collect before they answer.
 //
 // When the database cannot be written (a full disk, say), the events stay in the buddies (and their
 // journals) and are tried again after WRITE_RETRY_FIRST_MS, doubling up to WRITE_RETRY_MAX_MS: rounds
@@ -19,8 +21,10 @@ import type { ServiceEntry } from './service-entry.js';
 import type { ServiceTable } from './service-table.js';
 import { REAL_CLOCK, type Clock, type Timer } from '../system/clock.js';
 
-/** A quiet buddy is polled every this many intervals (10 s at the default 0.5 s). */
+/** A quiet buddy is polled every this many intervals (10 s at the default 0.5 s) while a client subscribes. */
 export const QUIET_FACTOR = 20;
+/** A quiet buddy is polled this often when no client subscribes: the safety net for a lost announcement. */
+export const QUIET_POLL_MS = 60_000;
 /** After a failed write, events are tried again after this long, doubling up to the maximum. */
 export const WRITE_RETRY_FIRST_MS = 500;
 export const WRITE_RETRY_MAX_MS = 10_000;
@@ -50,6 +54,8 @@ export class Poller {
   onBuddyDesired: (entry: ServiceEntry, desired: DesiredState) => void = () => undefined;
   /** Called when the database refuses a buddy's events for another reason than being unwritable. */
   onRefused: (batch: EventBatch, err: unknown) => void = () => undefined;
+  /** True while a client subscribes (quiet buddies are polled every QUIET_FACTOR intervals then). */
+  watched: () => boolean = () => false;
 
   constructor(
     private readonly services: Pick<ServiceTable, 'values' | 'byUuid'>,
@@ -92,6 +98,11 @@ export class Poller {
     this.next();
   }
 
+  /** A client watches statuses now: every buddy is polled at the next tick, then quiet ones every QUIET_FACTOR intervals. */
+  refresh(): void {
+    for (const e of this.services.values()) this.due.delete(e);
+  }
+
   /** A new buddy: collect from it now, and poll it at the active pace until it is quiet. */
   hurry(entry: ServiceEntry): void {
     this.due.delete(entry);
@@ -117,6 +128,11 @@ export class Poller {
     await this.collect(entries);
     // A round that found more has already started the next one (or left it for the next collect).
     while ((this.eager.size > 0 || this.running) && !this.writeFailing) await this.collect([]);
+  }
+
+  /** How long a quiet buddy waits for its next poll. */
+  private get quietMs(): number {
+    return this.watched() ? this.intervalMs * QUIET_FACTOR : Math.max(QUIET_POLL_MS, this.intervalMs * QUIET_FACTOR);
   }
 
   /** True while the database cannot be written. */
@@ -177,7 +193,7 @@ export class Poller {
       }),
     );
     const batches: EventBatch[] = [];
-    const acks: { link: BuddyLink; seq: number }[] = [];
+    const acks: { link: BuddyLink; seq: number; tell: boolean }[] = [];
     const more: ServiceEntry[] = [];
     const now = this.clock.now();
     for (const a of answers) {
@@ -186,13 +202,15 @@ export class Poller {
       e.observe(result.status);
       this.onStatus(e, result.status);
       const fresh = result.events.filter((ev) => ev.seq > link.acked);
+      // A usage record (one a minute while a service runs) is no sign of activity.
+      const news = fresh.some((ev) => ev.type !== USAGE_RECORD);
       if (fresh.length > 0) {
         batches.push({ serviceUuid: e.uuid, service: e.config.id, instance: link.instance, buddyId: link.buddyId, events: fresh });
-        acks.push({ link, seq: fresh[fresh.length - 1]!.seq });
+        // Usage records alone are acknowledged by the next poll (its `ack`): one wake-up of a quiet buddy fewer.
+        acks.push({ link, seq: fresh[fresh.length - 1]!.seq, tell: news || result.more });
       }
-      // A usage record (one a minute while a service runs) is no sign of activity.
-      const active = fresh.some((ev) => ev.type !== USAGE_RECORD) || ACTIVE_STATES.has(result.status.state);
-      this.due.set(e, now + this.intervalMs * (active ? 1 : QUIET_FACTOR));
+      const active = news || ACTIVE_STATES.has(result.status.state);
+      this.due.set(e, now + (active ? this.intervalMs : this.quietMs));
       if (result.more) more.push(e);
     }
     if (batches.length === 0) return;
@@ -222,10 +240,10 @@ export class Poller {
     this.retryDelay = WRITE_RETRY_FIRST_MS;
     for (const b of stored) this.takeBuddyDesired(b);
     for (const e of more) this.eager.add(e); // (collected again at once unless stopped: drain() goes on)
-    for (const { link, seq } of acks) {
+    for (const { link, seq, tell } of acks) {
       if (!stored.some((b) => b.instance === link.instance)) continue;
       link.acked = seq;
-      link.call('ack', { seq }, BUDDY_REQUEST_TIMEOUT_MS).catch(() => undefined);
+      if (tell) link.call('ack', { seq }, BUDDY_REQUEST_TIMEOUT_MS).catch(() => undefined);
     }
   }
 }

@@ -55,6 +55,8 @@ export class Publisher {
   private count = 0;
   /** Hears of every subscription ended because its client did not read. */
   onEnded: (sub: Subscriber, reason: string) => void = () => undefined;
+  /** Hears of the first subscription when there was none: statuses are watched from now on. */
+  onListening: () => void = () => undefined;
 
   constructor(private readonly pager: EventPager) {}
 
@@ -86,6 +88,7 @@ export class Publisher {
     }
     subs.set(sub.id, sub);
     this.count += 1;
+    if (this.count === 1) this.onListening();
     sub.allowance = CLIENT_MAX_BUFFERED_BYTES;
     // Caught up from the next turn: the subscribe answer and the statuses go first.
     if (!sub.live) setImmediate(() => void this.catchUp(sub));

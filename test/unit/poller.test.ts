@@ -1,11 +1,11 @@
 // The poller's cadence (controller/poller.ts) on fake buddies and virtual time: an active buddy every
-// interval, a quiet one every QUIET_FACTOR intervals, an announcement at once; acknowledgements only
-// after the commit; and a database that cannot be written tried again with backoff, never in a loop.
+// interval, a quiet one every QUIET_POLL_MS (every QUIET_FACTOR intervals while a client subscribes),
+// an announcement at once; acknowledgements only after the commit; and a database that cannot be written tried again with backoff, never in a loop.
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import type { BuddyLink } from '../../controller/buddy-link.js';
 import type { EventBatch } from '../../controller/audit-store.js';
-import { Poller, QUIET_FACTOR, WRITE_RETRY_FIRST_MS, WRITE_RETRY_MAX_MS } from '../../controller/poller.js';
+import { Poller, QUIET_FACTOR, QUIET_POLL_MS, WRITE_RETRY_FIRST_MS, WRITE_RETRY_MAX_MS } from '../../controller/poller.js';
 import { ServiceEntry } from '../../controller/service-entry.js';
 import { ServiceTable } from '../../controller/service-table.js';
 import type { WriteFailure } from '../../controller/write-health.js';
@@ -98,25 +98,49 @@ function world(t: TestContext, buddies: Record<string, BuddyStatus['state']>) {
 const gaps = (times: number[]): number[] => times.slice(1).map((x, i) => x - times[i]!);
 
 describe('poller cadence', { timeout: 10_000 }, () => {
-  it('an active buddy is polled every interval, a quiet one every QUIET_FACTOR intervals', async (t) => {
+  it('an active buddy is polled every interval, a quiet one every QUIET_POLL_MS, and every QUIET_FACTOR intervals while a client subscribes', async (t) => {
     const w = world(t, { busy: 'starting', calm: 'running' });
     w.poller.start();
-    await w.clock.pass(30_000);
-    assert.equal(w.b('busy').polls.length, 30_000 / INTERVAL_MS);
-    assert.deepEqual(gaps(w.b('calm').polls), [QUIET_FACTOR * INTERVAL_MS, QUIET_FACTOR * INTERVAL_MS]);
+    await w.clock.pass(3 * QUIET_POLL_MS);
+    assert.equal(w.b('busy').polls.length, (3 * QUIET_POLL_MS) / INTERVAL_MS);
+    assert.deepEqual(gaps(w.b('calm').polls), [QUIET_POLL_MS, QUIET_POLL_MS]);
+    let watched = true;
+    w.poller.watched = () => watched;
+    w.poller.refresh();
+    await w.clock.pass(INTERVAL_MS);
+    const at = w.b('calm').polls.at(-1)!;
+    assert.equal(w.clock.now() - at <= INTERVAL_MS, true, 'a client that begins watching gets fresh statuses at the next tick');
+    await w.clock.pass(3 * QUIET_FACTOR * INTERVAL_MS);
+    assert.deepEqual(gaps(w.b('calm').polls.filter((x) => x >= at)), [
+      QUIET_FACTOR * INTERVAL_MS,
+      QUIET_FACTOR * INTERVAL_MS,
+      QUIET_FACTOR * INTERVAL_MS,
+    ]);
+    watched = false;
+    await w.clock.pass(2 * QUIET_POLL_MS);
+    assert.deepEqual(gaps(w.b('calm').polls).slice(-1), [QUIET_POLL_MS], 'the safety net again once nobody watches');
   });
 
-  it('usage records are no sign of activity; other events are, until the buddy is quiet again', async (t) => {
+  it('usage records are no sign of activity, and are acknowledged by the next poll, not at once; other events are, until the buddy is quiet again', async (t) => {
     const w = world(t, { svc: 'running' });
     w.poller.start();
     await w.clock.pass(INTERVAL_MS); // the first poll
     w.b('svc').add(USAGE_RECORD);
-    await w.clock.pass(QUIET_FACTOR * INTERVAL_MS);
+    await w.clock.pass(QUIET_POLL_MS);
     assert.equal(w.b('svc').polls.length, 2, 'a usage record: still the quiet pace');
+    assert.equal(w.store.stored.length, 1, 'stored');
+    assert.deepEqual(w.b('svc').acks, [], 'no wake-up of its own to acknowledge it');
     w.b('svc').add('exited');
-    await w.clock.pass(QUIET_FACTOR * INTERVAL_MS); // collected at the quiet poll, then active for one interval
+    await w.clock.pass(QUIET_POLL_MS); // collected at the quiet poll, then active for one interval
+    assert.equal(w.b('svc').held.length, 1, "the usage record went with the next poll's ack");
+    assert.deepEqual(w.b('svc').acks, [2], 'an event is acknowledged at once');
     await w.clock.pass(3 * INTERVAL_MS);
-    assert.deepEqual(gaps(w.b('svc').polls).slice(-2), [QUIET_FACTOR * INTERVAL_MS, INTERVAL_MS]);
+    assert.deepEqual(gaps(w.b('svc').polls).slice(-2), [QUIET_POLL_MS, INTERVAL_MS]);
+    assert.deepEqual(
+      w.store.stored.map((e) => e.seq),
+      [1, 2],
+      'each once',
+    );
   });
 
   it('a buddy that announces events is polled at once, between ticks', async (t) => {

@@ -92,7 +92,7 @@ describe('minute records', { timeout: 5000 }, () => {
 });
 
 describe('when the meter measures', { timeout: 5000 }, () => {
-  it('soon after a start, then at a poll once 90 % of SampleInterval passed; its own timer waits 1.5 intervals', async () => {
+  it('soon after a start, then at a poll once 90 % of SampleInterval passed; after a poll its own timer waits 1.5 intervals, else one', async () => {
     // A real group to measure (a sleep in a session of its own), on virtual time.
     const child = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
     try {
@@ -103,14 +103,17 @@ describe('when the meter measures', { timeout: 5000 }, () => {
       clock.advance(1000);
       const first = meter.latest?.at;
       assert.equal(first, new Date(clock.now()).toISOString());
-      assert.equal(clock.untilNext, 15_000, 'from 5 s on, the timer leaves the polls half an interval to come first');
+      assert.equal(clock.untilNext, 10_000, 'no poll came yet: every SampleInterval');
       clock.advance(8999);
       meter.measureIfDue();
       assert.equal(meter.latest?.at, first, 'a poll before 90 % of the interval does not measure');
       clock.advance(1);
       meter.measureIfDue();
       assert.equal(meter.latest?.at, new Date(clock.now()).toISOString(), 'a poll at 90 % measures');
-      assert.equal(clock.untilNext, 15_000, 'and the timer starts again from it');
+      assert.equal(clock.untilNext, 15_000, 'after a poll, from 5 s on, the timer leaves the next poll half an interval to come first');
+      clock.advance(15_000);
+      assert.equal(meter.latest?.at, new Date(clock.now()).toISOString(), 'no poll came: the timer measured');
+      assert.equal(clock.untilNext, 10_000, 'and measures every SampleInterval until a poll measures again');
       meter.untrack();
       assert.equal(clock.untilNext, null);
     } finally {
