@@ -83,16 +83,17 @@ export function markedProcesses(marker: Marker, options: ScanOptions = {}): numb
   const found: number[] = [];
   const me = process.getuid?.() ?? 0;
   if (me !== 0 && marker.uid !== me) return found; // another user's environment cannot be read
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return found;
+  const candidates = options.since ? pidsSince(options.since) : null;
+  let entries: Iterable<string>;
+  if (candidates?.probe) entries = candidates.probe;
+  else {
+    try {
+      entries = readdirSync('/proc');
+    } catch {
+      return found;
+    }
   }
-  // Read after the listing: every pid listed is handed out before this moment.
-  const now = options.since ? pidMarkNow() : null;
-  const pidMax = now ? Number(readText('/proc/sys/kernel/pid_max')) : 0;
-  const inWindow = options.since && now && pidMax > 0 ? pidsBetween(options.since, now, pidMax) : null;
+  const inWindow = candidates?.inWindow ?? null;
   let spared: Set<number> | null = null;
   const outside = options.outside == null ? [] : typeof options.outside === 'number' ? [options.outside] : options.outside;
   for (const name of entries) {
@@ -103,6 +104,8 @@ export function markedProcesses(marker: Marker, options: ScanOptions = {}): numb
     if (me === 0 && ownerOf(name) !== marker.uid) continue;
     const env = readProc(`/proc/${name}/environ`);
     if (!env || !environHas(env, marker.entry)) continue;
+    // A pid probed directly may be a thread's (/proc lists only processes): its process is the one.
+    if (candidates?.probe && !leadsThreadGroup(name)) continue;
     spared ??= selfAndAncestors();
     if (spared.has(pid)) continue;
     if (outside.length > 0) {
@@ -113,6 +116,39 @@ export function markedProcesses(marker: Marker, options: ScanOptions = {}): numb
     if (options.first) break;
   }
   return found;
+}
+
+/** At most this many pids handed out since a mark are looked at one by one instead of listing /proc. */
+const PROBE_MAX = 256;
+
+/**
+ * The pids handed out since `since`: `inWindow`, a test for a pid listed in /proc afterwards, and,
+ * when they are few (a crash loop, the moment after an exit), `probe`, the pids themselves, cheaper
+ * to look at than a listing of every process on the machine (one failed open for each pid not in
+ * use). Both null when that cannot be told.
+ */
+function pidsSince(since: PidMark): { inWindow: ((pid: number) => boolean) | null; probe: string[] | null } {
+  // Read before the listing or the probe: every pid handed out up to this moment is looked at.
+  const now = pidMarkNow();
+  const pidMax = now ? Number(readText('/proc/sys/kernel/pid_max')) : 0;
+  const inWindow = now && pidMax > 0 ? pidsBetween(since, now, pidMax) : null;
+  if (!inWindow || !now) return { inWindow: null, probe: null };
+  const count = now.last >= since.last ? now.last - since.last : pidMax - since.last + now.last;
+  if (count > PROBE_MAX) return { inWindow, probe: null };
+  const probe: string[] = [];
+  // After pid_max - 1 the kernel goes on from RESERVED_PIDS.
+  for (let pid = since.last; pid !== now.last && probe.length <= count;) {
+    pid = pid + 1 >= pidMax ? RESERVED_PIDS : pid + 1;
+    probe.push(String(pid));
+  }
+  return { inWindow, probe };
+}
+
+/** True when `pid` is a process (its thread group's leader), not another thread of one. */
+function leadsThreadGroup(pid: string): boolean {
+  const status = readProc(`/proc/${pid}/status`);
+  const m = status && /^Tgid:\s*(\d+)$/m.exec(status.toString('latin1'));
+  return m !== null && m !== undefined && m[1] === pid;
 }
 
 /**

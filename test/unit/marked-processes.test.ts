@@ -1,6 +1,7 @@
 // The marker scan: a whole NAME=value entry in an environment block, the window of pids handed out
 // since a moment (and when it cannot be told), and the scan on real processes.
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
@@ -57,6 +58,33 @@ test('pidMarkNow reads the kernel; a process started after it is in the window',
     child.kill('SIGKILL');
   }
 });
+
+test(
+  'since a mark: the pids handed out since are probed one by one when few, listed when many; a thread is never taken for a process',
+  T,
+  async () => {
+    const value = randomUUID();
+    const marker = markerOf('UPKEEPER_MARKER', value, process.getuid!());
+    const since = pidMarkNow()!;
+    // Node starts several threads: their ids come right after its pid, and each reads the marker in /proc/TID/environ.
+    const node = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)'], {
+      stdio: 'ignore',
+      detached: true,
+      env: { PATH: process.env.PATH!, UPKEEPER_MARKER: value },
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const threads = readdirSync(`/proc/${node.pid}/task`).length;
+      assert.ok(threads > 1, `${threads} threads`);
+      assert.deepEqual(markedProcesses(marker, { since }), [node.pid], 'probed: the process alone');
+      const long = { ...since, last: Math.max(301, since.last - 1000) };
+      assert.deepEqual(markedProcesses(marker, { since: long }), [node.pid], 'a wider window: listed');
+      assert.equal(serviceAlive(999_999, marker, since), true);
+    } finally {
+      node.kill('SIGKILL');
+    }
+  },
+);
 
 test('markedProcesses finds a marked process that left its group, and only it; signalService ends it', T, async () => {
   const value = randomUUID();
