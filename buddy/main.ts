@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // upk-buddy RUN_DIR: supervises the one service of RUN_DIR. Started by the controller, detached from it.
-import { randomUUID } from 'node:crypto';
+import { randomUuid } from '../system/random-uuid.js';
 import { isAbsolute } from 'node:path';
 import type { BuddyIdentity } from '../schema/buddy-protocol.js';
 import { RUN_DIR } from '../schema/run-dir.js';
@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   const settings = readSettings(RUN_DIR.settings);
   // Read before this buddy writes its own status: what a lost buddy left running is adopted.
   const previous = previousStatus(RUN_DIR.status, settings.uuid);
-  const identity = { instance: randomUUID(), started: Date.now() };
+  const identity = { instance: randomUuid(), started: Date.now() };
   const me: BuddyIdentity = {
     instance: identity.instance,
     uuid: settings.uuid,

@@ -65,6 +65,8 @@ describe('lean buddy', { timeout: 5000 }, () => {
     const main = readFileSync(`${dir}main.js`, 'utf8');
     for (const name of FORBIDDEN) assert.ok(!main.includes(`node_modules/${name}/`), `the bundle holds ${name}`);
     assert.ok(!main.includes('node_modules/croner/'), 'croner is not in the main chunk');
+    // Loading node:crypto costs a buddy ~11 ms of CPU at every start (system/random-uuid.ts).
+    assert.doesNotMatch(main, /from "(node:)?crypto"/, 'node:crypto is not loaded');
     const chunks = files.filter((f) => f !== 'main.js');
     assert.ok(
       chunks.some((f) => readFileSync(`${dir}${f}`, 'utf8').includes('node_modules/croner/')),
