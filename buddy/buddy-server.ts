@@ -61,6 +61,7 @@ export class BuddyServer {
         else this.lastDrained = Date.now();
         this.supervisor.measureIfDue();
         const events = fitBatch(this.queue.peek(Math.min(max ?? POLL_BATCH, POLL_BATCH)));
+        if (events.length > 0) this.queue.collected(events[events.length - 1]!.seq);
         return { events, more: this.queue.pending > events.length, status: this.supervisor.status() };
       },
       ack: ({ seq }) => {
@@ -125,6 +126,7 @@ export class BuddyServer {
       onRequest: (method, params) => dispatchTyped(this.handlers, buddyValidators, method, params, connection),
       onClose: (reason) => {
         this.connections.delete(connection);
+        this.queue.collected(0); // what it took and did not acknowledge may not be stored
         if (reason) this.log(`controller connection closed: ${reason.message}`);
         this.onClose();
       },

@@ -17,6 +17,8 @@ export class EventQueue {
   private dropped = 0;
   private droppedFrom = 0;
   private droppedTo = 0;
+  /** The newest event handed to the connected controller, not yet acknowledged (0: none). */
+  private collectedTo = 0;
   /** Hears why the journal could not be written (the event is then counted as dropped). */
   onJournalError: (message: string) => void = () => undefined;
 
@@ -32,9 +34,20 @@ export class EventQueue {
   get pending(): number {
     return this.ring.size + this.journal.size;
   }
-  /** Share of the ring in use (0..1): the 75 % rule looks at it. */
+  /**
+   * Share of the ring (0..1) that holds events no controller has collected yet: the 75 % rule looks
+   * at it. What a poll handed out waits for its acknowledgement (usage records, for the next poll),
+   * but it was collected: it is not why a ring fills.
+   */
   get fill(): number {
-    return this.ring.size / this.ring.capacity;
+    const first = this.ring.firstSeq;
+    const collected = first === undefined ? 0 : Math.max(0, Math.min(this.ring.size, this.collectedTo - first + 1));
+    return (this.ring.size - collected) / this.ring.capacity;
+  }
+
+  /** A poll handed out the events up to `seq`; `0` when the controller that took them is gone. */
+  collected(seq: number): void {
+    this.collectedTo = seq === 0 ? 0 : Math.max(this.collectedTo, seq);
   }
   get journaled(): number {
     return this.journal.size;

@@ -46,6 +46,11 @@ export class EventRing {
     return removed;
   }
 
+  /** The oldest event's sequence number (undefined when empty). */
+  get firstSeq(): number | undefined {
+    return this.count === 0 ? undefined : this.slots[this.head]!.seq;
+  }
+
   /** Up to `max` events, oldest first. */
   peek(max: number): BuddyEvent[] {
     const out: BuddyEvent[] = [];

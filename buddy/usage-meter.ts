@@ -107,8 +107,9 @@ export class UsageMinutes {
 /**
  * Samples one service's process group while it runs, at most every SampleInterval. A poll from the
  * controller takes a measurement that is due (the buddy is awake anyway: one wake-up serves both);
- * the meter's own timer is the safety net for when no controller polls, and waits half an interval
- * longer (for intervals of 5 s or more) so that polls, not the timer, wake the buddy.
+ * the meter's own timer measures when no poll comes, and while polls come (within 1.5 intervals of
+ * the last one) it waits half an interval longer (for intervals of 5 s or more), so that polls, not
+ * the timer, wake the buddy.
  */
 export class UsageMeter {
   private timer: Timer | null = null;
@@ -117,8 +118,8 @@ export class UsageMeter {
   private lastAt = 0;
   private lastBootTicks = 0;
   private baseline = false;
-  /** The last measurement was taken at a poll. */
-  private polled = false;
+  /** When a controller last polled (-Infinity: never). */
+  private lastPollAt = -Infinity;
   private readonly minutes = new UsageMinutes();
   /** Told every measurement (MaxMemory, MaxCPU): the group's memory in bytes, its CPU time over `intervalMs`. */
   onMeasure: (rss: number, cpuMs: number, intervalMs: number) => void = () => undefined;
@@ -177,25 +178,28 @@ export class UsageMeter {
     if (done && done.samples > 0) this.record(done);
   }
 
-  /** A controller polls: measure now if a measurement is (nearly) due. */
+  /** A controller polls: measure now if a measurement is (nearly) due, else leave the next one to the next poll. */
   measureIfDue(now = this.clock.now()): void {
-    if (this.leader !== null && this.intervalMs > 0 && this.members.size > 0 && now - this.lastAt >= this.intervalMs * DUE_SHARE)
-      this.measure(true);
+    this.lastPollAt = now;
+    if (this.leader === null || this.intervalMs <= 0 || this.members.size === 0) return;
+    if (now - this.lastAt >= this.intervalMs * DUE_SHARE) this.measure();
+    else this.schedule();
   }
 
   private schedule(): void {
     this.timer?.clear();
     this.timer = null;
     if (this.intervalMs <= 0 || this.leader === null) return;
-    // The first measurement comes soon after a start, so that a status shows figures at once. After
-    // one a poll brought, polls may well bring the next: half an interval of slack leaves them first.
-    const fallback = this.polled && this.intervalMs >= SLACK_FROM_MS ? this.intervalMs * 1.5 : this.intervalMs;
-    const delay = this.members.size === 0 ? Math.min(this.intervalMs, 1000) : fallback;
+    // The first measurement comes soon after a start, so that a status shows figures at once. While
+    // polls come, they bring the next one: half an interval of slack leaves them first.
+    const now = this.clock.now();
+    const polled = now - this.lastPollAt < this.intervalMs * 1.5;
+    const fallback = polled && this.intervalMs >= SLACK_FROM_MS ? this.intervalMs * 1.5 : this.intervalMs;
+    const delay = this.members.size === 0 ? Math.min(this.intervalMs, 1000) : Math.max(0, this.lastAt + fallback - now);
     this.timer = this.clock.setTimeout(() => this.measure(), delay);
   }
 
-  private measure(polled = false): void {
-    this.polled = polled;
+  private measure(): void {
     this.timer?.clear();
     this.timer = null;
     const leader = this.leader;

@@ -234,8 +234,8 @@ export class Controller {
       refusedLogged.add(line);
     };
     poller.onStatus = (entry) => this.publishStatus(entry);
-    poller.watched = () => this.publisher.listening;
-    this.publisher.onListening = () => poller.refresh();
+    poller.watched = (entry) => this.publisher.watches(entry.uuid);
+    this.publisher.onAdded = () => poller.refresh();
     poller.onBuddyDesired = (entry, desired) => this.setDesired(store, entry, desired);
     const setDesired = (entry: ServiceEntry, desired: DesiredState): void => this.setDesired(store, entry, desired);
     const publishStatus = (entry: ServiceEntry): void => this.publishStatus(entry);

@@ -55,8 +55,8 @@ export class Publisher {
   private count = 0;
   /** Hears of every subscription ended because its client did not read. */
   onEnded: (sub: Subscriber, reason: string) => void = () => undefined;
-  /** Hears of the first subscription when there was none: statuses are watched from now on. */
-  onListening: () => void = () => undefined;
+  /** Hears of each new subscription: the statuses it watches are worth refreshing now. */
+  onAdded: (sub: Subscriber) => void = () => undefined;
 
   constructor(private readonly pager: EventPager) {}
 
@@ -88,7 +88,7 @@ export class Publisher {
     }
     subs.set(sub.id, sub);
     this.count += 1;
-    if (this.count === 1) this.onListening();
+    this.onAdded(sub);
     sub.allowance = CLIENT_MAX_BUFFERED_BYTES;
     // Caught up from the next turn: the subscribe answer and the statuses go first.
     if (!sub.live) setImmediate(() => void this.catchUp(sub));
@@ -107,6 +107,12 @@ export class Publisher {
     this.count -= 1;
     // With nobody listening no status is compared: what was last sent is forgotten with the last one.
     if (this.count === 0) this.lastStatus.clear();
+  }
+
+  /** True while a subscription wants this service's statuses (its live view shows them). */
+  watches(uuid: string): boolean {
+    for (const s of this.subscribers()) if (wantsService(s, uuid)) return true;
+    return false;
   }
 
   private *subscribers(): Iterable<Subscriber> {

@@ -83,17 +83,19 @@ export function markedProcesses(marker: Marker, options: ScanOptions = {}): numb
   const found: number[] = [];
   const me = process.getuid?.() ?? 0;
   if (me !== 0 && marker.uid !== me) return found; // another user's environment cannot be read
-  const candidates = options.since ? pidsSince(options.since) : null;
+  const probe = options.since ? pidsToProbe(options.since) : null;
   let entries: Iterable<string>;
-  if (candidates?.probe) entries = candidates.probe;
+  let inWindow: ((pid: number) => boolean) | null = null;
+  if (probe) entries = probe;
   else {
     try {
       entries = readdirSync('/proc');
     } catch {
       return found;
     }
+    // Read after the listing: every pid listed is handed out before this moment.
+    if (options.since) inWindow = pidWindow(options.since)?.inWindow ?? null;
   }
-  const inWindow = candidates?.inWindow ?? null;
   let spared: Set<number> | null = null;
   const outside = options.outside == null ? [] : typeof options.outside === 'number' ? [options.outside] : options.outside;
   for (const name of entries) {
@@ -105,7 +107,7 @@ export function markedProcesses(marker: Marker, options: ScanOptions = {}): numb
     const env = readProc(`/proc/${name}/environ`);
     if (!env || !environHas(env, marker.entry)) continue;
     // A pid probed directly may be a thread's (/proc lists only processes): its process is the one.
-    if (candidates?.probe && !leadsThreadGroup(name)) continue;
+    if (probe && !leadsThreadGroup(name)) continue;
     spared ??= selfAndAncestors();
     if (spared.has(pid)) continue;
     if (outside.length > 0) {
@@ -121,27 +123,32 @@ export function markedProcesses(marker: Marker, options: ScanOptions = {}): numb
 /** At most this many pids handed out since a mark are looked at one by one instead of listing /proc. */
 const PROBE_MAX = 256;
 
-/**
- * The pids handed out since `since`: `inWindow`, a test for a pid listed in /proc afterwards, and,
- * when they are few (a crash loop, the moment after an exit), `probe`, the pids themselves, cheaper
- * to look at than a listing of every process on the machine (one failed open for each pid not in
- * use). Both null when that cannot be told.
- */
-function pidsSince(since: PidMark): { inWindow: ((pid: number) => boolean) | null; probe: string[] | null } {
-  // Read before the listing or the probe: every pid handed out up to this moment is looked at.
+/** The window of pids handed out since `since` until now, and how many it holds; null when that cannot be told. */
+function pidWindow(since: PidMark): { inWindow: (pid: number) => boolean; now: PidMark; pidMax: number; count: number } | null {
   const now = pidMarkNow();
   const pidMax = now ? Number(readText('/proc/sys/kernel/pid_max')) : 0;
   const inWindow = now && pidMax > 0 ? pidsBetween(since, now, pidMax) : null;
-  if (!inWindow || !now) return { inWindow: null, probe: null };
-  const count = now.last >= since.last ? now.last - since.last : pidMax - since.last + now.last;
-  if (count > PROBE_MAX) return { inWindow, probe: null };
+  if (!inWindow || !now || since.last >= pidMax) return null; // (pid_max lowered since: look everywhere)
+  // Past pid_max - 1 the kernel goes on from RESERVED_PIDS.
+  const count = now.last >= since.last ? now.last - since.last : pidMax - 1 - since.last + (now.last - RESERVED_PIDS + 1);
+  return { inWindow, now, pidMax, count };
+}
+
+/**
+ * When few pids were handed out since `since` (a crash loop, the moment after an exit), those pids,
+ * cheaper to look at one by one than a listing of every process on the machine (a failed open for
+ * each pid not in use); null otherwise.
+ */
+function pidsToProbe(since: PidMark): string[] | null {
+  // Read before the probe: every pid handed out up to this moment is looked at.
+  const w = pidWindow(since);
+  if (!w || w.count < 0 || w.count > PROBE_MAX) return null;
   const probe: string[] = [];
-  // After pid_max - 1 the kernel goes on from RESERVED_PIDS.
-  for (let pid = since.last; pid !== now.last && probe.length <= count;) {
-    pid = pid + 1 >= pidMax ? RESERVED_PIDS : pid + 1;
+  for (let pid = since.last; pid !== w.now.last && probe.length < w.count;) {
+    pid = pid + 1 >= w.pidMax ? RESERVED_PIDS : pid + 1;
     probe.push(String(pid));
   }
-  return { inWindow, probe };
+  return probe;
 }
 
 /** True when `pid` is a process (its thread group's leader), not another thread of one. */

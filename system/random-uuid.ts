@@ -6,7 +6,7 @@ export function randomUuid(): string {
   const b = Buffer.alloc(16);
   const fd = openSync('/dev/urandom', 'r');
   try {
-    readSync(fd, b, 0, 16, null);
+    if (readSync(fd, b, 0, 16, null) !== 16) throw new Error('/dev/urandom gave fewer than 16 bytes');
   } finally {
     closeSync(fd);
   }

@@ -34,6 +34,25 @@ describe('event ring', { timeout: 5000 }, () => {
 describe('event queue', { timeout: 5000 }, () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
+  it('the fill the 75 % rule reads leaves out what a poll handed out, until the controller that took it is gone', () => {
+    const { q } = queue(4, 100);
+    q.push('usage', { detail: null }, 1);
+    q.push('usage', { detail: null }, 2);
+    assert.equal(q.fill, 0.5);
+    q.collected(seqs(q.peek(10)).at(-1)!); // a poll took both; their acknowledgement comes with the next poll
+    assert.equal(q.fill, 0, 'collected: not why a ring fills');
+    q.push('exited', { code: 1 }, 3);
+    q.push('spawned', { pid: 2 }, 4);
+    assert.equal(q.fill, 0.5, 'only the two new events count');
+    q.ack(2, 5);
+    assert.equal(q.fill, 0.5);
+    q.collected(0); // the controller's connection closed: what it took may not be stored
+    assert.equal(q.fill, 0.5);
+    q.push('usage', { detail: null }, 6);
+    q.collected(0);
+    assert.equal(q.fill, 0.75);
+  });
+
   it('events that overflow into the journal while a peek of the ring is delivered are acknowledged with it', () => {
     const { q } = queue(4, 100);
     for (let i = 1; i <= 4; i++) q.push('spawned', { pid: i }, i);

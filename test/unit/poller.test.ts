@@ -105,7 +105,7 @@ describe('poller cadence', { timeout: 10_000 }, () => {
     assert.equal(w.b('busy').polls.length, (3 * QUIET_POLL_MS) / INTERVAL_MS);
     assert.deepEqual(gaps(w.b('calm').polls), [QUIET_POLL_MS, QUIET_POLL_MS]);
     let watched = true;
-    w.poller.watched = () => watched;
+    w.poller.watched = (e) => watched && e === w.e('calm');
     w.poller.refresh();
     await w.clock.pass(INTERVAL_MS);
     const at = w.b('calm').polls.at(-1)!;

@@ -107,6 +107,7 @@ describe('when the meter measures', { timeout: 5000 }, () => {
       clock.advance(8999);
       meter.measureIfDue();
       assert.equal(meter.latest?.at, first, 'a poll before 90 % of the interval does not measure');
+      assert.equal(clock.untilNext, 6001, 'polls come: the timer waits until 1.5 intervals after the last measurement');
       clock.advance(1);
       meter.measureIfDue();
       assert.equal(meter.latest?.at, new Date(clock.now()).toISOString(), 'a poll at 90 % measures');
