@@ -6,6 +6,11 @@ import { REAL_CLOCK, type Clock, type Timer } from '../system/clock.js';
 
 /** A poll measures when this share of the interval has passed since the last measurement. */
 const DUE_SHARE = 0.9;
+/**
+ * A poll brings figures at most this old (when SampleInterval is longer): a quiet buddy is polled every
+ * 10 s while a client subscribes to its service (uptop), and once a minute while none does.
+ */
+const POLL_FRESH_MS = 10_000;
 /** From this interval on, the own timer leaves polls half an interval to come first. */
 const SLACK_FROM_MS = 5000;
 
@@ -105,8 +110,9 @@ export class UsageMinutes {
 }
 
 /**
- * Samples one service's process group while it runs, at most every SampleInterval. A poll from the
- * controller takes a measurement that is due (the buddy is awake anyway: one wake-up serves both);
+ * Samples one service's process group while it runs, every SampleInterval. A poll from the controller
+ * takes a measurement that is due, or one when the last is 10 s old (the buddy is awake anyway: one
+ * wake-up serves both, and a client that watches the service gets figures that fresh);
  * the meter's own timer measures when no poll comes, and while polls come (within 1.5 intervals of
  * the last one) it waits half an interval longer (for intervals of 5 s or more), so that polls, not
  * the timer, wake the buddy.
@@ -178,11 +184,14 @@ export class UsageMeter {
     if (done && done.samples > 0) this.record(done);
   }
 
-  /** A controller polls: measure now if a measurement is (nearly) due, else leave the next one to the next poll. */
+  /**
+   * A controller polls: measure now if a measurement is (nearly) due, or the last one is older than
+   * POLL_FRESH_MS, else leave the next one to the next poll.
+   */
   measureIfDue(now = this.clock.now()): void {
     this.lastPollAt = now;
     if (this.leader === null || this.intervalMs <= 0 || this.members.size === 0) return;
-    if (now - this.lastAt >= this.intervalMs * DUE_SHARE) this.measure();
+    if (now - this.lastAt >= Math.min(this.intervalMs, POLL_FRESH_MS) * DUE_SHARE) this.measure();
     else this.schedule();
   }
 

@@ -479,7 +479,7 @@ test('built-in defaults of a service that sets only ExecStart', T, (t) => {
       logMaxSize: 10485760,
       logKeep: 5,
       logTimestamps: false,
-      sampleInterval: 10,
+      sampleInterval: 60,
       ...HEALTH_FIELDS,
       execStart: '/usr/bin/web --port 80',
       execStop: 'kill',

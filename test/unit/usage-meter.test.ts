@@ -122,4 +122,27 @@ describe('when the meter measures', { timeout: 5000 }, () => {
       await once(child, 'exit');
     }
   });
+  it('with a SampleInterval longer than 10 s, a poll measures once the last measurement is 9 s old; no poll: every SampleInterval', async () => {
+    const child = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
+    try {
+      const clock = new VirtualClock();
+      const meter = new UsageMeter(60_000, () => undefined, clock);
+      meter.track(child.pid!, true);
+      clock.advance(1000);
+      const first = meter.latest?.at;
+      assert.ok(first);
+      assert.equal(clock.untilNext, 60_000, 'no poll came yet: every SampleInterval');
+      clock.advance(8999);
+      meter.measureIfDue();
+      assert.equal(meter.latest?.at, first, 'a poll before 90 % of 10 s does not measure');
+      clock.advance(1);
+      meter.measureIfDue();
+      assert.equal(meter.latest?.at, new Date(clock.now()).toISOString(), 'a poll 9 s after the last measurement measures');
+      assert.equal(clock.untilNext, 90_000, 'polls come: the timer waits 1.5 intervals');
+      meter.untrack();
+    } finally {
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+    }
+  });
 });
