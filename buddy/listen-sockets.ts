@@ -106,7 +106,7 @@ fail("pid $pid is no longer their holder") unless (split ' ', $stat)[19] eq $sta
 my @high;
 for my $fd (@fds) {
   my $got = syscall(438, $pidfd, $fd + 0, 0); fail("pidfd_getfd: $!") if $got < 0;
-  # Out of the way of 3, 4… (F_DUPFD_CLOEXEC, from 100); closing the handle closes what was taken.
+  # Out of the way of 3, 4, ... (F_DUPFD_CLOEXEC, from 100); closing the handle closes what was taken.
   open(my $h, '+<&=', $got) or fail("fdopen: $!");
   my $hi = fcntl($h, 1030, 100); fail("fcntl: $!") unless defined $hi;
   close $h; push @high, $hi + 0;

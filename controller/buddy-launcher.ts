@@ -12,7 +12,7 @@ import { BuddyLink } from './buddy-link.js';
 /** The compiled buddy program (this file is dist/controller/buddy-launcher.js). */
 export const COMPILED_BUDDY = fileURLToPath(new URL('../buddy/main.js', import.meta.url));
 /** The same as one file (scripts/bundle-buddy.mjs, part of `npm run build`): it starts with ~35 ms less CPU. */
-export const BUDDY_BUNDLE = fileURLToPath(new URL('../buddy-bundle/main.js', import.meta.url));
+export const BUDDY_BUNDLE = fileURLToPath(new URL('../buddy-bundle/main.cjs', import.meta.url));
 
 /**
  * The buddy program the controller starts: the bundle while none of the compiled files it was made of

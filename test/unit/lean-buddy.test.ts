@@ -54,26 +54,31 @@ describe('lean buddy', { timeout: 5000 }, () => {
     }
   });
 
-  it('the bundle the controller starts (npm run build) holds no forbidden package, and croner only in a chunk of its own', () => {
+  it('the bundle the controller starts (npm run build) holds no forbidden package, croner only in a file of its own, and only ASCII', () => {
     const dir = fileURLToPath(new URL('../../buddy-bundle/', import.meta.url));
-    let files: string[];
+    let contents: Record<string, string[]>;
     try {
-      files = readdirSync(dir);
+      contents = JSON.parse(readFileSync(`${dir}contents.json`, 'utf8')) as Record<string, string[]>;
     } catch {
       return; // (built by tsc alone: the controller starts dist/buddy/main.js, checked above)
     }
-    const main = readFileSync(`${dir}main.js`, 'utf8');
-    for (const name of FORBIDDEN) assert.ok(!main.includes(`node_modules/${name}/`), `the bundle holds ${name}`);
-    assert.ok(!main.includes('node_modules/croner/'), 'croner is not in the main chunk');
-    // Loading node:crypto costs a buddy ~11 ms of CPU at every start (system/random-uuid.ts).
-    assert.doesNotMatch(main, /from "(node:)?crypto"/, 'node:crypto is not loaded');
-    const chunks = files.filter((f) => f !== 'main.js');
+    const main = contents['main.cjs']!;
+    for (const name of [...FORBIDDEN, 'croner'])
+      assert.ok(!main.some((f) => f.includes(`node_modules/${name}/`)), `the bundle holds ${name}`);
     assert.ok(
-      chunks.some((f) => readFileSync(`${dir}${f}`, 'utf8').includes('node_modules/croner/')),
-      'croner is in a chunk',
+      contents['schedule.cjs']!.some((f) => f.includes('node_modules/croner/')),
+      'croner is in schedule.cjs',
     );
+    const text = readFileSync(`${dir}main.cjs`, 'utf8');
+    // Loading node:crypto costs a buddy ~11 ms of CPU at every start (system/random-uuid.ts).
+    const required = [...text.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]);
+    assert.ok(required.length > 0 && required.every((m) => m!.startsWith('node:')), `requires only builtins: ${required.join(', ')}`);
+    assert.ok(!required.includes('node:crypto'), 'node:crypto is not loaded');
     // Its name is the same in every build: a buddy started before an upgrade loads the new one at first need.
-    assert.match(main, /import\("\.\/schedule\.js"\)/, 'loaded by a dynamic import, by a name without a hash');
+    assert.match(text, /import\("\.\/schedule\.cjs"\)/, 'loaded by a dynamic import, by a name without a hash');
+    // One character outside ASCII and V8 keeps the whole source (~150 kB, for lazy compiling) in two bytes a character.
+    for (const f of ['main.cjs', 'schedule.cjs'])
+      assert.doesNotMatch(readFileSync(`${dir}${f}`, 'latin1'), /[^\x00-\x7f]/, `${f} is ASCII only`);
   });
 
   it('the controller starts the bundle only while none of its inputs is newer (a tsc alone, or tsc --watch, leaves an older one)', () => {
