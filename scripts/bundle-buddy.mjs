@@ -41,6 +41,8 @@ const results = await Promise.all(
     build({ ...common, entryPoints: [`${root}dist/buddy/${entry}`], outfile: `${outdir}/${out}`, plugins }),
   ),
 );
+// A buddy started by a build before the bundle was CommonJS loads `./schedule.js` at first need.
+writeFileSync(`${outdir}/schedule.js`, "export { Schedule } from './schedule.cjs';\n");
 // What each file holds (packages included), for the test that keeps the buddy lean.
 const contents = Object.fromEntries(Object.keys(files).map((out, i) => [out, Object.keys(results[i].metafile.inputs)]));
 writeFileSync(`${outdir}/contents.json`, JSON.stringify(contents, null, 1) + '\n');

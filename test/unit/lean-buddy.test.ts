@@ -76,6 +76,8 @@ describe('lean buddy', { timeout: 5000 }, () => {
     assert.ok(!required.includes('node:crypto'), 'node:crypto is not loaded');
     // Its name is the same in every build: a buddy started before an upgrade loads the new one at first need.
     assert.match(text, /import\("\.\/schedule\.cjs"\)/, 'loaded by a dynamic import, by a name without a hash');
+    // A buddy of an earlier build (an ES module bundle) imports ./schedule.js.
+    assert.match(readFileSync(`${dir}schedule.js`, 'utf8'), /from '\.\/schedule\.cjs'/);
     // One character outside ASCII and V8 keeps the whole source (~150 kB, for lazy compiling) in two bytes a character.
     for (const f of ['main.cjs', 'schedule.cjs'])
       assert.doesNotMatch(readFileSync(`${dir}${f}`, 'latin1'), /[^\x00-\x7f]/, `${f} is ASCII only`);
