@@ -47,7 +47,10 @@ export interface SupervisorWorld {
   /** Starts scripts/start and the action scripts (stop, reload, custom). */
   spawn: SpawnScript;
   /** The service's processes: the signals of a stop, and whether anything of it is left. */
-  processes: Pick<ServiceProcesses, 'starting' | 'adopted' | 'signal' | 'gone' | 'spare' | 'signalPrevious' | 'previousGone'>;
+  processes: Pick<
+    ServiceProcesses,
+    'noEarlierRun' | 'starting' | 'adopted' | 'signal' | 'gone' | 'spare' | 'signalPrevious' | 'previousGone'
+  >;
 }
 
 /** How often the group is checked while something of it lingers: doubling from 5 ms up to 100 ms. */
@@ -169,6 +172,7 @@ export class Supervisor {
   open(previous: BuddyStatus | null): void {
     // buddy_started first: the first event of every buddy (an output_failed of the opening follows it).
     this.emit({ type: 'buddy_started', pid: process.pid, detail: { version: upkeeperVersion() } });
+    if (previous === null) this.processes.noEarlierRun();
     this.stdout.open(previous?.pipes?.stdout ?? null);
     this.stderr.open(previous?.pipes?.stderr ?? null);
     this.readiness.open();

@@ -100,6 +100,7 @@ class FakeService {
         return child;
       },
       processes: {
+        noEarlierRun: () => undefined,
         starting: (env) => env,
         adopted: () => undefined,
         signal: (_pgid, signal) => {
