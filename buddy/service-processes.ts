@@ -1,8 +1,11 @@
 // What belongs to the service: its process group, and the processes that left it (a daemon's double
 // fork, setsid) but carry its marker, UPKEEPER_MARKER=<uuid>, in their environment.
 import { SERVICE_MARKER } from '../schema/run-dir.js';
-import { markerOf, pidMarkNow, serviceAlive, signalService, type Marker, type PidMark } from '../system/marked-processes.js';
+import { markedBefore, markerOf, pidMarkNow, serviceAlive, signalService, type Marker, type PidMark } from '../system/marked-processes.js';
 import { groupAlive, processAlive, signalGroup, statFields } from '../system/process-group.js';
+
+/** How long after the first start of a service with no earlier run here the whole scan for stale marked processes comes. */
+const STALE_SWEEP_MS = 1000;
 
 // Only `scripts/start` gets the marker; action scripts and pipe programs never do, so a stop never
 // signals its own stop script.
@@ -23,6 +26,8 @@ export class ServiceProcesses {
   private since: PidMark | null = null;
   /** Nothing marked was left at the last check that found the service gone. */
   private clean = false;
+  /** No earlier run of the service here, and its first start is still to come (`noEarlierRun`). */
+  private firstHere = false;
   /** The group that has had SIGKILL: each check sends SIGKILL again to what is left of it. */
   private killed: number | null = null;
   /**
@@ -52,11 +57,31 @@ export class ServiceProcesses {
    */
   noEarlierRun(): void {
     this.clean = true;
+    this.firstHere = true;
+  }
+
+  /**
+   * A run directory without a status does not prove that nothing carries the marker (one deleted by
+   * hand, a SvcRunPath changed, a status that could never be written): a second after the first
+   * start, off the respawn path, one whole scan looks for a marked process older than the start, and
+   * when there is one, the checks look at every process again.
+   */
+  sweepStale(since: PidMark | null = this.since): void {
+    if (since === null || since !== this.since) return; // a later start or an adoption decided anew
+    if (markedBefore(this.marker, since)) {
+      this.since = null;
+      this.clean = false;
+    }
   }
 
   /** Just before `scripts/start` runs as `uid`: its environment, with the marker. */
   starting(env: Record<string, string>, uid: number | null): Record<string, string> {
     this.since = this.clean ? pidMarkNow() : null;
+    if (this.firstHere) {
+      this.firstHere = false;
+      const since = this.since;
+      setTimeout(() => this.sweepStale(since), STALE_SWEEP_MS).unref();
+    }
     this.marker = this.markerFor(uid);
     this.killed = null;
     this.main = null;

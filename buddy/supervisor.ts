@@ -169,10 +169,11 @@ export class Supervisor {
   }
 
   /** Start; `previous` is the status a lost buddy left (its pipe programs are adopted). */
-  open(previous: BuddyStatus | null): void {
+  /** `firstHere`: the run directory holds no status (no buddy ran the service here before). */
+  open(previous: BuddyStatus | null, firstHere = false): void {
     // buddy_started first: the first event of every buddy (an output_failed of the opening follows it).
     this.emit({ type: 'buddy_started', pid: process.pid, detail: { version: upkeeperVersion() } });
-    if (previous === null) this.processes.noEarlierRun();
+    if (firstHere) this.processes.noEarlierRun();
     this.stdout.open(previous?.pipes?.stdout ?? null);
     this.stderr.open(previous?.pipes?.stderr ?? null);
     this.readiness.open();

@@ -57,12 +57,9 @@ export interface LaunchedBuddy {
  * the number of services, matters more (npm run bench, A/B). --no-expose-wasm: WebAssembly needs the
  * JIT, and without this V8 says so at every start ("disabling flag --expose_wasm due to conflicting
  * flags"), a line in every buddy.log and in the cause of every failed launch.
- * --gc-memory-reducer-start-delay-ms=2000: V8's memory reducer returns what a start left on the heap
- * (two full collections, ~30 ms of CPU, heap 5.1 → 4.2 MB) 2 s after the start instead of 8 s, so a
- * buddy is small soon after its start and an idle system is quiet from then on (npm run bench, and
- * the harness beside the peers: docs/architecture.md).
+ * (V8 flags that only tune, as the memory reducer's delay, are set by the buddy itself: buddy/main.ts.)
  */
-export const BUDDY_NODE_FLAGS = ['--jitless', '--no-expose-wasm', '--gc-memory-reducer-start-delay-ms=2000'];
+export const BUDDY_NODE_FLAGS = ['--jitless', '--no-expose-wasm'];
 
 /** The turn of the event loop the last buddy start was given. */
 let lastTurn: Promise<void> = Promise.resolve();

@@ -19,6 +19,8 @@ const common = {
   platform: 'node',
   target: 'node20',
   charset: 'ascii',
+  // import() becomes require(): a dynamic import would compile Node's ES module loader at first use.
+  supported: { 'dynamic-import': false },
   minifyWhitespace: true,
   minifySyntax: true,
   logLevel: 'warning',

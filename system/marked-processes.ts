@@ -120,6 +120,17 @@ export function markedProcesses(marker: Marker, options: ScanOptions = {}): numb
   return found;
 }
 
+/**
+ * Whether a process carries the marker that was not among the pids handed out since `since` (true too
+ * when that cannot be told): one older than the moment. A whole scan.
+ */
+export function markedBefore(marker: Marker, since: PidMark): boolean {
+  const found = markedProcesses(marker);
+  if (found.length === 0) return false;
+  const recent = pidWindow(since)?.inWindow;
+  return found.some((pid) => !recent?.(pid));
+}
+
 /** At most this many pids handed out since a mark are looked at one by one instead of listing /proc. */
 const PROBE_MAX = 256;
 

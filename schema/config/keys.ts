@@ -349,10 +349,10 @@ export const SERVICE_KEYS: readonly KeySpec[] = [
   },
   {
     name: 'SampleInterval',
-    type: seconds({ min: 0 }),
-    default: 60,
+    type: seconds({ min: 0, nullable: true }),
+    default: null,
     description:
-      "How often, in seconds, the buddy measures the CPU time and memory (RSS) of the service's whole process group, from /proc; 0: never. A poll also measures when the last measurement is 10 s old (every 10 s while a client subscribes to the service). The latest measurement is in the service's status; the controller keeps one record per minute for 7 days and one per hour for AuditMaxAge. Lower it for MaxMemory and MaxCPU to act sooner.",
+      "How often, in seconds, the buddy measures the CPU time and memory (RSS) of the service's whole process group, from /proc; 0: never; null: 60, or 10 when MaxMemory or MaxCPU is set. A poll also measures when the last measurement is 9 s old (so while a client subscribes to the service). The latest measurement is in the service's status; the controller keeps one record per minute for 7 days and one per hour for AuditMaxAge.",
   },
   {
     name: 'HealthCheck',

@@ -146,7 +146,7 @@ export function buildService(entry: ServiceEntry, defaults: Layer, ctx: CheckCon
     logMaxSize: value('LogMaxSize') as number,
     logKeep: value('LogKeep') as number,
     logTimestamps: value('LogTimestamps') as boolean,
-    sampleInterval: value('SampleInterval') as number,
+    sampleInterval: sampleInterval(value),
     healthCheck: value('HealthCheck') as string | null,
     healthInterval: value('HealthInterval') as number,
     healthTimeout: value('HealthTimeout') as number,
@@ -225,6 +225,17 @@ function instanceIssues(
     }
   }
   return issues;
+}
+
+/** SampleInterval when not set: a measurement a minute, or every 10 s for MaxMemory and MaxCPU to act on. */
+export const SAMPLE_INTERVAL_DEFAULT = 60;
+export const SAMPLE_INTERVAL_LIMITED = 10;
+
+function sampleInterval(value: (name: string) => unknown): number {
+  const set = value('SampleInterval') as number | null;
+  if (set !== null) return set;
+  const limited = ['MaxMemory', 'MaxCPU'].some((key) => value(key) !== null && value(key) !== 0);
+  return limited ? SAMPLE_INTERVAL_LIMITED : SAMPLE_INTERVAL_DEFAULT;
 }
 
 /** Limits that could never be seen: measured ones without measurements, an activity file without its timeout. */

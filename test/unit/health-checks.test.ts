@@ -50,6 +50,12 @@ describe('the keys', () => {
     assert.equal(set!.maxMemory, 512 * 1024 * 1024);
     assert.equal(set!.maxCpu, 150);
     assert.equal(set!.activityTimeout, 60);
+    assert.equal(svc!.sampleInterval, 60, 'SampleInterval unset: a measurement a minute');
+    assert.equal(set!.sampleInterval, 10, 'unset, with MaxMemory or MaxCPU: every 10 s, for the limits to act on');
+    const [memoryOnly] = load(t, { MaxMemory: '1G' }).services;
+    assert.equal(memoryOnly!.sampleInterval, 10);
+    const [chosen] = load(t, { MaxMemory: '1G', SampleInterval: '30s' }).services;
+    assert.equal(chosen!.sampleInterval, 30, 'a SampleInterval set is kept');
   });
 
   it('bad values are named with what was expected', T, (t) => {

@@ -73,6 +73,8 @@ class FakeChild extends EventEmitter implements ScriptChild {
 class FakeService {
   /** The start script's process runs. */
   running = false;
+  /** Times the supervisor said no earlier run of the service is known. */
+  noEarlierRuns = 0;
   /** Something of the service is left (its process, or what it started in its group). */
   alive = false;
   /** The signal that ends it: SIGTERM for an obedient service, SIGKILL for one that ignores SIGTERM. */
@@ -100,7 +102,7 @@ class FakeService {
         return child;
       },
       processes: {
-        noEarlierRun: () => undefined,
+        noEarlierRun: () => void this.noEarlierRuns++,
         starting: (env) => env,
         adopted: () => undefined,
         signal: (_pgid, signal) => {
@@ -132,7 +134,7 @@ class FakeService {
 }
 
 let runs = 0;
-function harness(s: Partial<BuddySettings> = {}) {
+function harness(s: Partial<BuddySettings> = {}, firstHere = false) {
   const dir = join(root, String(runs++));
   mkdirSync(join(dir, 'log'), { recursive: true });
   const identity = { instance: 'i', uuid: 'u', service: 'web', pid: 1, started: 'x' };
@@ -140,7 +142,7 @@ function harness(s: Partial<BuddySettings> = {}) {
   const clock = new VirtualClock();
   const service = new FakeService(clock);
   const supervisor = new Supervisor(dir, settingsFor(dir, s), queue, { instance: 'i', started: 0 }, () => undefined, service.world());
-  supervisor.open(null);
+  supervisor.open(null, firstHere);
   const t0 = clock.now();
   return {
     supervisor,
@@ -168,6 +170,17 @@ const signalsSent = (events: BuddyEvent[]) =>
   events.filter((e) => e.type === 'signal_sent').map((e) => `${e.signal} ${String(e.detail?.reason)}`);
 
 describe('supervisor on virtual time', { timeout: 5000 }, () => {
+  it('only a run directory without a status tells the service processes that no earlier run is known', () => {
+    for (const [firstHere, told] of [
+      [true, 1],
+      [false, 0],
+    ] as const) {
+      const h = harness({}, firstHere);
+      assert.equal(h.service.noEarlierRuns, told);
+      h.close();
+    }
+  });
+
   it('a start is answered once the service has been up for MinUptime, not before', async () => {
     const h = harness({ minUptime: 3 });
     let answered = false;
