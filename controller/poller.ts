@@ -102,6 +102,7 @@ export class Poller {
   /** A client begins to watch statuses: every buddy is polled at the next tick, then the quiet ones it watches every QUIET_FACTOR intervals. */
   refresh(): void {
     for (const e of this.services.values()) this.due.delete(e);
+    this.schedule();
   }
 
   /** A new buddy: collect from it now, and poll it at the active pace until it is quiet. */
@@ -158,8 +159,17 @@ export class Poller {
     void this.run();
   }
 
+  /**
+   * Arm the timer for the next buddy due (at least one interval away, at most QUIET_POLL_MS): an idle
+   * controller sleeps until then instead of waking every interval (~1.3 ms of CPU a second here).
+   * While the database cannot be written, it wakes every interval to try it again.
+   */
   private schedule(): void {
     if (this.stopped) return;
+    this.timer?.clear();
+    let next = Infinity;
+    for (const e of this.services.values()) if (e.link?.open) next = Math.min(next, this.due.get(e) ?? 0);
+    const wait = this.writeFailing ? this.intervalMs : Math.min(Math.max(next - this.clock.now(), this.intervalMs), QUIET_POLL_MS);
     this.timer = this.clock.setTimeout(() => {
       this.timer = null;
       const now = this.clock.now();
@@ -167,7 +177,7 @@ export class Poller {
       if (this.writeFailing && now >= this.retryAt && this.eager.size === 0) this.store.probe();
       this.next();
       this.schedule();
-    }, this.intervalMs);
+    }, wait);
   }
 
   private run(): Promise<void> {
@@ -179,6 +189,7 @@ export class Poller {
       this.running = null;
       for (const resolve of waiters) resolve();
       this.next(this.waiters.length > 0);
+      if (!this.running) this.schedule(); // (a round started by next() re-arms when it ends)
     });
     this.running = round;
     return round;

@@ -121,6 +121,18 @@ describe('poller cadence', { timeout: 10_000 }, () => {
     assert.deepEqual(gaps(w.b('calm').polls).slice(-1), [QUIET_POLL_MS], 'the safety net again once nobody watches');
   });
 
+  it('while every buddy is quiet, the poller sleeps until the next one is due instead of waking every interval', async (t) => {
+    const w = world(t, { calm: 'running', other: 'running' });
+    w.poller.start();
+    await w.clock.pass(2 * INTERVAL_MS);
+    assert.equal(w.b('calm').polls.length, 1, 'polled once, then quiet');
+    assert.ok(w.clock.untilNext! > QUIET_POLL_MS - 2 * INTERVAL_MS, `the next wake-up in ${w.clock.untilNext} ms`);
+    w.poller.refresh();
+    assert.equal(w.clock.untilNext, INTERVAL_MS, 'a new subscription: every buddy at the next tick');
+    await w.clock.pass(INTERVAL_MS);
+    assert.equal(w.b('calm').polls.length, 2);
+  });
+
   it('usage records are no sign of activity, and are acknowledged by the next poll, not at once; other events are, until the buddy is quiet again', async (t) => {
     const w = world(t, { svc: 'running' });
     w.poller.start();
