@@ -223,9 +223,12 @@ export class Controller {
       this.retention?.added(events.length);
       hooks.dispatch(events);
     };
-    store.health.onChange = (failure, lost) => this.problems.database(failure, lost, log);
     store.health.onDropped = (err) => log.error(`a write to the audit database failed and was dropped: ${(err as Error).message}`);
     const poller = new Poller(services, store, this.config.buddyPollingInterval * 1000, clock);
+    store.health.onChange = (failure, lost) => {
+      this.problems.database(failure, lost, log);
+      poller.poke(); // while writes fail, the poller's clock probes the database every interval
+    };
     const refusedLogged = new Set<string>();
     poller.onRefused = (batch, err) => {
       const line = `${batch.service}: the audit database refuses events of buddy ${batch.instance} (they stay in the buddy): ${(err as Error).message}`;

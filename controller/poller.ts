@@ -45,6 +45,8 @@ export class Poller {
   /** When each service is next due for a poll. */
   private readonly due = new WeakMap<ServiceEntry, number>();
   private stopped = false;
+  /** Between start() and stop(): the clock runs (rounds asked for before start run, and arm nothing). */
+  private started = false;
   /** While writes fail: when to try again, and the wait after that. */
   private retryAt = 0;
   private retryDelay = WRITE_RETRY_FIRST_MS;
@@ -72,12 +74,19 @@ export class Poller {
 
   start(): void {
     this.stopped = false;
+    this.started = true;
+    this.schedule();
+  }
+
+  /** Something changed when the next wake-up should come (the database became unwritable): re-arm the clock. */
+  poke(): void {
     this.schedule();
   }
 
   /** Stop polling after the round in flight (if any) is committed. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.started = false;
     this.timer?.clear();
     this.retryTimer?.clear();
     this.timer = null;
@@ -165,7 +174,7 @@ export class Poller {
    * While the database cannot be written, it wakes every interval to try it again.
    */
   private schedule(): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.started) return;
     this.timer?.clear();
     let next = Infinity;
     for (const e of this.services.values()) if (e.link?.open) next = Math.min(next, this.due.get(e) ?? 0);
@@ -189,7 +198,8 @@ export class Poller {
       this.running = null;
       for (const resolve of waiters) resolve();
       this.next(this.waiters.length > 0);
-      if (!this.running) this.schedule(); // (a round started by next() re-arms when it ends)
+      // Due times changed; a round next() started meanwhile leaves the clock on its interval until it ends.
+      this.schedule();
     });
     this.running = round;
     return round;

@@ -131,6 +131,18 @@ describe('poller cadence', { timeout: 10_000 }, () => {
     assert.equal(w.clock.untilNext, INTERVAL_MS, 'a new subscription: every buddy at the next tick');
     await w.clock.pass(INTERVAL_MS);
     assert.equal(w.b('calm').polls.length, 2);
+    // A quiet buddy announces and is now active: polled at once, then every interval again.
+    await w.clock.pass(10 * INTERVAL_MS);
+    w.b('calm').state = 'backoff';
+    w.poller.wake(w.e('calm'));
+    await w.clock.pass(0);
+    const woken = w.b('calm').polls.at(-1)!;
+    await w.clock.pass(3 * INTERVAL_MS);
+    assert.deepEqual(
+      gaps(w.b('calm').polls.filter((x) => x >= woken)),
+      [INTERVAL_MS, INTERVAL_MS, INTERVAL_MS],
+      'the clock re-armed after the round',
+    );
   });
 
   it('usage records are no sign of activity, and are acknowledged by the next poll, not at once; other events are, until the buddy is quiet again', async (t) => {
