@@ -46,7 +46,7 @@ async function main(): Promise<void> {
   const settings = readSettings(RUN_DIR.settings);
   // Read before this buddy writes its own status: what a lost buddy left running is adopted.
   const previous = previousStatus(RUN_DIR.status, settings.uuid);
-  const firstHere = !existsSync(RUN_DIR.status); // (not merely unreadable)
+  const firstHere = previous === null && !existsSync(RUN_DIR.status); // (missing, not merely unreadable)
   const identity = { instance: randomUuid(), started: Date.now() };
   const me: BuddyIdentity = {
     instance: identity.instance,

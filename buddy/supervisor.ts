@@ -168,8 +168,10 @@ export class Supervisor {
     );
   }
 
-  /** Start; `previous` is the status a lost buddy left (its pipe programs are adopted). */
-  /** `firstHere`: the run directory holds no status (no buddy ran the service here before). */
+  /**
+   * Start; `previous` is the status a lost buddy left (its pipe programs are adopted); `firstHere`:
+   * the run directory holds no status (no buddy ran the service here before).
+   */
   open(previous: BuddyStatus | null, firstHere = false): void {
     // buddy_started first: the first event of every buddy (an output_failed of the opening follows it).
     this.emit({ type: 'buddy_started', pid: process.pid, detail: { version: upkeeperVersion() } });

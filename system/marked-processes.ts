@@ -165,8 +165,7 @@ function pidsToProbe(since: PidMark): string[] | null {
 /** True when `pid` is a process (its thread group's leader), not another thread of one. */
 function leadsThreadGroup(pid: string): boolean {
   const status = readProc(`/proc/${pid}/status`);
-  const m = status && /^Tgid:\s*(\d+)$/m.exec(status.toString('latin1'));
-  return m !== null && m !== undefined && m[1] === pid;
+  return (status && /^Tgid:\s*(\d+)$/m.exec(status.toString('latin1')))?.[1] === pid;
 }
 
 /**
