@@ -1,9 +1,10 @@
 // Starts a buddy process for a run directory, detached from the controller, with a clean environment.
 import { spawn } from 'node:child_process';
-import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorCode, UpkError } from '../schema/errors.js';
+import { freshBundle } from '../schema/fresh-bundle.js';
 import { LOG, RUN_DIR } from '../schema/run-dir.js';
 import { signalGroup } from '../system/process-group.js';
 import { openLogFile } from '../schema/output-file.js';
@@ -11,24 +12,12 @@ import { BuddyLink } from './buddy-link.js';
 
 /** The compiled buddy program (this file is dist/controller/buddy-launcher.js). */
 export const COMPILED_BUDDY = fileURLToPath(new URL('../buddy/main.js', import.meta.url));
-/** The same as one file (scripts/bundle-buddy.mjs, part of `npm run build`): it starts with ~35 ms less CPU. */
+/** The same as one file (scripts/bundle.mjs, part of `npm run build`): it starts with ~35 ms less CPU. */
 export const BUDDY_BUNDLE = fileURLToPath(new URL('../buddy-bundle/main.cjs', import.meta.url));
 
-/**
- * The buddy program the controller starts: the bundle while none of the compiled files it was made of
- * is newer (its inputs.json, written last by the bundle step), else the compiled one: a `tsc` alone,
- * or a `tsc --watch` that rewrites only what changed, leaves an older bundle behind: never run it.
- */
+/** The buddy program the controller starts: the bundle while it is fresh (schema/fresh-bundle.ts), else the compiled one. */
 export function shippedBuddy(bundle = BUDDY_BUNDLE, compiled = COMPILED_BUDDY): string {
-  try {
-    const built = statSync(bundle).mtimeMs;
-    const dir = dirname(bundle);
-    const inputs = (JSON.parse(readFileSync(join(dir, 'inputs.json'), 'utf8')) as string[]).map((f) => resolve(dir, f));
-    if ([compiled, ...inputs].every((f) => statSync(f).mtimeMs <= built)) return bundle;
-  } catch {
-    /* no bundle, no list of its inputs, or one of them gone: the compiled buddy */
-  }
-  return compiled;
+  return freshBundle(bundle, compiled);
 }
 /** How long a new buddy may take to answer on its socket. */
 const BUDDY_START_TIMEOUT_MS = 10_000;

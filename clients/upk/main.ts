@@ -1,93 +1,14 @@
 #!/usr/bin/env node
-// upk: the upkeeper command line. It reaches the controller only through libclient.
-import { Command, CommanderError } from 'commander';
-import { ErrorCode, ExitCode, UpkError, exitCodeFor, upkeeperVersion } from '../../libclient/index.js';
-import { registerActions } from './commands/actions.js';
-import { registerAdd } from './commands/add.js';
-import { registerCheckConfig } from './commands/check-config.js';
-import { registerCompletion } from './commands/completion.js';
-import { registerConfiguration } from './commands/configuration.js';
-import { registerControl } from './commands/control.js';
-import { registerController } from './commands/controller.js';
-import { registerEvents } from './commands/events.js';
-import { registerHooks } from './commands/hooks.js';
-import { registerLogs } from './commands/logs.js';
-import { registerScale } from './commands/scale.js';
-import { registerServices } from './commands/services.js';
-import { registerStartup } from './commands/startup.js';
-import { registerTrend } from './commands/trend.js';
-import { registerWhy } from './commands/why.js';
-import { Context, type GlobalOptions } from './context.js';
-import { shellWord } from './output.js';
+// upk's entry: runs the command line (cli.ts) from its one-file build, dist/upk-bundle/main.cjs, while
+// that build is fresh (`npm run build` makes it), else from the compiled modules: Node's loader reading
+// the ~100 modules of the command line cost each `upk` ~100 ms more (docs/architecture.md, the
+// programs of the package).
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { freshBundle } from '../../libclient/fresh-bundle.js';
+import type * as Cli from './cli.js';
 
-const program = new Command('upk')
-  .description('control and inspect services supervised by upkeeper')
-  .option('-c, --config <file>', 'controller configuration (default: $UPKEEPER_CONFIG, then $XDG_CONFIG_HOME/upkeeper/upkeeper.conf)')
-  .option('--json', 'print data as JSON')
-  .version(upkeeperVersion())
-  .enablePositionalOptions(false)
-  .showHelpAfterError()
-  .exitOverride();
-
-const ctx = new Context(() => program.opts<GlobalOptions>());
-registerController(program, ctx);
-registerServices(program, ctx);
-registerControl(program, ctx);
-registerActions(program, ctx);
-registerEvents(program, ctx);
-registerLogs(program, ctx);
-registerTrend(program, ctx);
-registerWhy(program, ctx);
-registerHooks(program, ctx);
-registerCheckConfig(program, ctx);
-registerConfiguration(program, ctx);
-registerAdd(program, ctx);
-registerScale(program, ctx);
-registerStartup(program, ctx);
-registerCompletion(program, ctx);
-// `--json` is accepted after the command too: upk status --json
-for (const command of program.commands) {
-  const all = [command, ...command.commands];
-  for (const c of all) if (c.commands.length === 0) c.option('--json', 'print data as JSON');
-}
-let commandName = '';
-program.hook('preAction', (_root, action) => {
-  if (action.opts().json) program.setOptionValue('json', true);
-  commandName = action.parent && action.parent !== program ? `${action.parent.name()} ${action.name()}` : action.name();
-});
-
-/** After "the controller is not running": the command that starts one for the configuration it named. */
-function startHint(err: UpkError): string | null {
-  const details = err.details as { configFile?: string | null } | undefined;
-  if (err.code !== ErrorCode.CONTROLLER_NOT_RUNNING || details?.configFile === undefined || commandName === 'controller stop') return null;
-  return `start one with: upk${details.configFile === null ? '' : ` --config ${shellWord(details.configFile)}`} controller start`;
-}
-
-/**
- * A reader that went away (`upk events | head -1`): every command ends there, quietly, with exit 0
- * (as `git log | head` does) unless it had already failed. Any other failure to write ends it with exit 1, said on standard error when it still can be.
- */
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', (err: NodeJS.ErrnoException) => {
-    // A failure already known (a service that did not stop) still decides the exit: `set -o pipefail` sees it.
-    if (err.code === 'EPIPE') process.exit(ctx.exitCode);
-    if (stream === process.stdout) process.stderr.write(`upk: cannot write to standard output: ${err.message}\n`);
-    process.exit(ExitCode.ERROR);
-  });
-}
-
-try {
-  await program.parseAsync();
-  process.exitCode = ctx.exitCode;
-} catch (err) {
-  if (err instanceof CommanderError) {
-    process.exitCode = err.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
-  } else if (err instanceof UpkError) {
-    const hint = startHint(err);
-    process.stderr.write(`upk: ${err.message}\n${hint ? `upk: ${hint}\n` : ''}`);
-    process.exitCode = exitCodeFor(err.code);
-  } else {
-    process.stderr.write(`upk: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
-    process.exitCode = ExitCode.ERROR;
-  }
-}
+const compiled = fileURLToPath(new URL('./cli.js', import.meta.url));
+const chosen = freshBundle(fileURLToPath(new URL('../../upk-bundle/main.cjs', import.meta.url)), compiled);
+const cli = (chosen === compiled ? await import('./cli.js') : createRequire(import.meta.url)(chosen)) as typeof Cli;
+await cli.main();
