@@ -9,8 +9,8 @@
 // Each folder also holds contents.json (what each file holds, packages included: the tests that keep
 // the buddy lean read it) and inputs.json (the compiled files it was made of: schema/fresh-bundle.ts).
 import { build } from 'esbuild';
-import { rmSync, writeFileSync } from 'node:fs';
-import { relative, resolve } from 'node:path';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -28,11 +28,29 @@ const common = {
   logLevel: 'warning',
   metafile: true,
   absWorkingDir: root,
-  // import.meta.url (where the install folder is) of the file that runs: each bundle folder is one
-  // level under dist/, as the folders of the modules it holds, so their relative URLs still hold.
+  // The URL of the file that runs; each module's own import.meta.url is made from it (ownUrl).
   banner: { js: '"use strict";const __bundleUrl = require("node:url").pathToFileURL(__filename).href;' },
   define: { 'import.meta.url': '__bundleUrl' },
 };
+/**
+ * Each module of the project keeps its own import.meta.url, the URL of its compiled file, made from
+ * the bundle's: what it finds relative to itself (package.json, the controller program, dist/) is
+ * found as without the bundle, at whatever depth under dist/ it lies.
+ */
+function ownUrl(outdir) {
+  return {
+    name: 'own-import-meta-url',
+    setup(b) {
+      b.onLoad({ filter: /\.js$/ }, (args) => {
+        if (args.path.split(sep).includes('node_modules')) return undefined;
+        const text = readFileSync(args.path, 'utf8');
+        if (!text.includes('import.meta.url')) return undefined;
+        const own = relative(outdir, args.path).split(sep).join('/');
+        return { contents: text.replaceAll('import.meta.url', `new URL(${JSON.stringify(own)}, __bundleUrl).href`), loader: 'js' };
+      });
+    },
+  };
+}
 /** The Schedule's module stays out of the buddy's main.cjs: loaded at first need, from the same build's schedule.cjs. */
 const scheduleApart = {
   name: 'schedule-apart',
@@ -46,8 +64,8 @@ async function bundleFolder(folder, files) {
   const outdir = `${root}dist/${folder}`;
   rmSync(outdir, { recursive: true, force: true });
   const results = await Promise.all(
-    Object.entries(files).map(([out, { entry, plugins }]) =>
-      build({ ...common, entryPoints: [`${root}dist/${entry}`], outfile: `${outdir}/${out}`, plugins }),
+    Object.entries(files).map(([out, { entry, plugins = [] }]) =>
+      build({ ...common, entryPoints: [`${root}dist/${entry}`], outfile: `${outdir}/${out}`, plugins: [...plugins, ownUrl(outdir)] }),
     ),
   );
   const contents = Object.fromEntries(Object.keys(files).map((out, i) => [out, Object.keys(results[i].metafile.inputs)]));
@@ -58,7 +76,9 @@ async function bundleFolder(folder, files) {
 /**
  * Written last in each folder: the compiled files the bundle was made of, relative to it. A program
  * runs its bundle only while none of them is newer (a `tsc --watch` rewrites only what changed), and
- * never a bundle without this list (one whose build did not finish).
+ * never a bundle without this list (one whose build did not finish). Packages are not listed: npm
+ * gives every file it installs the same old time, so a changed package would not show (after an `npm
+ * update`, run `npm run build`).
  */
 function writeInputs({ outdir, results }) {
   const inputs = [...new Set(results.flatMap((r) => Object.keys(r.metafile.inputs)))]
