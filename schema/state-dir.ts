@@ -16,4 +16,8 @@ export const STATE_DIR = {
   log: 'controller.log',
   /** Held (created exclusively, holding its pid) by the upk command that changes the service files. */
   editLock: 'upk-edit.lock',
+  /** The bearer token `upk serve` asks of every request on a TCP listener (0600, created at its first use). */
+  httpToken: 'http-token',
+  /** Where `upk serve` listens by default (0600). */
+  httpSocket: 'http.sock',
 } as const;

@@ -12,6 +12,7 @@ import { registerEvents } from './commands/events.js';
 import { registerHooks } from './commands/hooks.js';
 import { registerLogs } from './commands/logs.js';
 import { registerScale } from './commands/scale.js';
+import { registerServe } from './commands/serve.js';
 import { registerServices } from './commands/services.js';
 import { registerStartup } from './commands/startup.js';
 import { registerTrend } from './commands/trend.js';
@@ -43,6 +44,7 @@ registerConfiguration(program, ctx);
 registerAdd(program, ctx);
 registerScale(program, ctx);
 registerStartup(program, ctx);
+registerServe(program, ctx);
 registerCompletion(program, ctx);
 // `--json` is accepted after the command too: upk status --json
 for (const command of program.commands) {

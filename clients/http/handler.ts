@@ -1,0 +1,163 @@
+// The HTTP API as one request handler, `(req, res, next?)` in Node's own http terms: it mounts in
+// http.createServer and, as middleware, in the usual frameworks. Every answer is JSON; every error
+// carries upkeeper's stable code with a fitting status (http-errors.ts).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { connect, type Client, type ConnectOptions } from '../../libclient/index.js';
+import { HttpError, HttpErrorCode, errorAnswer } from './http-errors.js';
+import { ROUTES, matchPath } from './routes.js';
+import { bearerMatches } from './token.js';
+
+/** Largest request body read (a change's JSON options are a few bytes). */
+export const HTTP_BODY_MAX_BYTES = 64 * 1024;
+/** How long a request body may take to arrive. */
+export const HTTP_BODY_TIMEOUT_MS = 10_000;
+
+export interface HandlerOptions {
+  /** The controller's client; default: one connected as `upk` connects (ConnectOptions), at the first request. */
+  client?: Client;
+  /** How to reach the controller when no client is given (its socket, its configuration file). */
+  connect?: ConnectOptions;
+  /** Ask this bearer token of every request (`Authorization: Bearer …`); null or absent: none (a 0600 Unix socket). */
+  token?: string | null;
+}
+
+export type NextFunction = (err?: unknown) => void;
+
+/** A request handler; `close()` ends the connection it opened to the controller. */
+export interface UpkeeperHandler {
+  (req: IncomingMessage, res: ServerResponse, next?: NextFunction): void;
+  close(): void;
+}
+
+/** Send a JSON answer (nothing once the answer has begun or the peer has gone). */
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    ...headers,
+  });
+  res.end(text);
+}
+
+/** The request's JSON body (an object; empty: {}), at most HTTP_BODY_MAX_BYTES, within HTTP_BODY_TIMEOUT_MS. */
+function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const timer = setTimeout(
+      () => fail(new HttpError('BAD_REQUEST', `the request body did not arrive within ${HTTP_BODY_TIMEOUT_MS / 1000} s`)),
+      HTTP_BODY_TIMEOUT_MS,
+    );
+    const fail = (err: Error): void => {
+      clearTimeout(timer);
+      req.removeAllListeners('data');
+      req.resume();
+      reject(err);
+    };
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > HTTP_BODY_MAX_BYTES)
+        return fail(new HttpError(HttpErrorCode.PAYLOAD_TOO_LARGE, `the request body exceeds ${HTTP_BODY_MAX_BYTES} bytes`));
+      chunks.push(chunk);
+    });
+    req.on('error', (err) => fail(err));
+    req.on('end', () => {
+      clearTimeout(timer);
+      const text = Buffer.concat(chunks).toString('utf8').trim();
+      if (text === '') return resolve({});
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch (err) {
+        return reject(new HttpError('BAD_REQUEST', `the request body is not JSON: ${(err as Error).message}`));
+      }
+      if (value === null || typeof value !== 'object' || Array.isArray(value))
+        return reject(new HttpError('BAD_REQUEST', 'the request body must be a JSON object'));
+      resolve(value as Record<string, unknown>);
+    });
+  });
+}
+
+/**
+ * A change asked by a page of another site: its browser sends an Origin that is not this server's.
+ * (The bearer token already stops such a page; this also guards a Unix socket behind a proxy.)
+ */
+function foreignOrigin(req: IncomingMessage): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return false;
+  try {
+    return new URL(origin).host !== req.headers.host;
+  } catch {
+    return true;
+  }
+}
+
+/** The API handler: routes under /api/ (routes.ts). */
+export function createHandler(options: HandlerOptions = {}): UpkeeperHandler {
+  let client: Client | null = options.client ?? null;
+  let connecting: Promise<Client> | null = null;
+  const ownClient = options.client === undefined;
+  const token = options.token ?? null;
+
+  const controller = (): Promise<Client> => {
+    if (client) return Promise.resolve(client);
+    connecting ??= connect({ client: 'upk serve', ...options.connect }).then(
+      (c) => {
+        client = c;
+        connecting = null;
+        return c;
+      },
+      (err: unknown) => {
+        connecting = null;
+        throw err;
+      },
+    );
+    return connecting;
+  };
+
+  const serve = async (req: IncomingMessage, res: ServerResponse, next?: NextFunction): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname;
+    if (!path.startsWith('/api/')) {
+      if (next) return next();
+      throw new HttpError(HttpErrorCode.NOT_FOUND, `no such route: ${path}`);
+    }
+    if (token !== null && !bearerMatches(token, req.headers.authorization))
+      throw new HttpError(
+        HttpErrorCode.UNAUTHORIZED,
+        'a bearer token is required: Authorization: Bearer <the token in StateDir/http-token>',
+        {
+          'www-authenticate': 'Bearer realm="upkeeper"',
+        },
+      );
+    const sub = path.slice('/api'.length);
+    const matching = ROUTES.map((r) => ({ route: r, params: matchPath(r.path, sub) })).filter((m) => m.params !== null);
+    if (matching.length === 0) throw new HttpError(HttpErrorCode.NOT_FOUND, `no such route: ${req.method ?? ''} ${path}`);
+    const hit = matching.find((m) => m.route.method === req.method);
+    if (!hit) {
+      const allow = [...new Set(matching.map((m) => m.route.method))].join(', ');
+      throw new HttpError(HttpErrorCode.METHOD_NOT_ALLOWED, `${path} takes ${allow}, not ${req.method ?? ''}`, { allow });
+    }
+    if (hit.route.method === 'POST' && foreignOrigin(req))
+      throw new HttpError(HttpErrorCode.FORBIDDEN, `a change from another site (Origin ${req.headers.origin ?? ''}) is refused`);
+    const body = hit.route.method === 'POST' ? await readBody(req) : {};
+    const answer = await hit.route.run({ client: await controller(), params: hit.params!, query: url.searchParams, body });
+    sendJson(res, answer.status ?? 200, answer.body);
+  };
+
+  const handler = ((req, res, next) => {
+    serve(req, res, next).catch((err: unknown) => {
+      const { status, body, headers } = errorAnswer(err);
+      sendJson(res, status, body, headers);
+    });
+  }) as UpkeeperHandler;
+  handler.close = () => {
+    if (ownClient) client?.close();
+    client = null;
+  };
+  return handler;
+}

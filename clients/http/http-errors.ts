@@ -1,0 +1,62 @@
+// Errors as HTTP answers: each upkeeper error code with its HTTP status, and the few codes only HTTP has.
+import { ErrorCode, UpkError, type WireError } from '../../libclient/index.js';
+
+/** Codes of errors that only the HTTP face has (the others are ErrorCode's). */
+export const HttpErrorCode = {
+  /** No bearer token, or not the right one. */
+  UNAUTHORIZED: 'UNAUTHORIZED',
+  /** A change asked from another site's page (an Origin that is not this server's). */
+  FORBIDDEN: 'FORBIDDEN',
+  /** No such route. */
+  NOT_FOUND: 'NOT_FOUND',
+  /** The route exists, not with this method (a change asked with GET, say). */
+  METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
+  /** A request body larger than the handler reads (HTTP_BODY_MAX_BYTES). */
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+} as const;
+export type HttpErrorCode = (typeof HttpErrorCode)[keyof typeof HttpErrorCode];
+
+/** The HTTP status of each code. */
+export const HTTP_STATUS: Record<ErrorCode | HttpErrorCode, number> = {
+  [ErrorCode.BAD_REQUEST]: 400,
+  [ErrorCode.PROTOCOL_ERROR]: 400,
+  [HttpErrorCode.UNAUTHORIZED]: 401,
+  [HttpErrorCode.FORBIDDEN]: 403,
+  [HttpErrorCode.NOT_FOUND]: 404,
+  [ErrorCode.NO_SUCH_SERVICE]: 404,
+  [ErrorCode.NO_SUCH_ACTION]: 404,
+  [HttpErrorCode.METHOD_NOT_ALLOWED]: 405,
+  [HttpErrorCode.PAYLOAD_TOO_LARGE]: 413,
+  [ErrorCode.AMBIGUOUS_SERVICE]: 409,
+  [ErrorCode.NOT_RUNNING]: 409,
+  [ErrorCode.CONTROLLER_RUNNING]: 409,
+  [ErrorCode.CONFIG_INVALID]: 422,
+  [ErrorCode.LIMIT_REACHED]: 429,
+  [ErrorCode.ACTION_FAILED]: 500,
+  [ErrorCode.INTERNAL]: 500,
+  [ErrorCode.INTERRUPTED]: 502,
+  [ErrorCode.CONTROLLER_NOT_RUNNING]: 503,
+  [ErrorCode.BUDDY_UNREACHABLE]: 503,
+  [ErrorCode.SHUTTING_DOWN]: 503,
+  [ErrorCode.TIMEOUT]: 504,
+};
+
+/** An error the HTTP face answers itself (a bad route, a missing token). */
+export class HttpError extends Error {
+  override readonly name = 'HttpError';
+  constructor(
+    readonly code: HttpErrorCode | ErrorCode,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+/** The status, body and headers of the answer for an error. */
+export function errorAnswer(err: unknown): { status: number; body: { error: WireError }; headers: Record<string, string> } {
+  if (err instanceof HttpError)
+    return { status: HTTP_STATUS[err.code], body: { error: { code: err.code as ErrorCode, message: err.message } }, headers: err.headers };
+  const wire = (err instanceof UpkError ? err : new UpkError(ErrorCode.INTERNAL, (err as Error)?.message ?? String(err))).toWire();
+  return { status: HTTP_STATUS[wire.code] ?? 500, body: { error: wire }, headers: {} };
+}

@@ -1,0 +1,5 @@
+// upkeeper's HTTP face (the package's `upkeeper/http` entry): the request handler, and what it answers with.
+export { createHandler, sendJson, HTTP_BODY_MAX_BYTES, type HandlerOptions, type NextFunction, type UpkeeperHandler } from './handler.js';
+export { HTTP_STATUS, HttpError, HttpErrorCode } from './http-errors.js';
+export { ROUTES, HTTP_EVENTS_MAX, type Route } from './routes.js';
+export { loadOrCreateToken, bearerMatches } from './token.js';
