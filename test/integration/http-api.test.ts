@@ -3,9 +3,10 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { createHandler } from '../../clients/http/index.js';
 import { Sandbox, UPK } from '../helpers/sandbox.js';
 
 interface Answer {
@@ -172,6 +173,29 @@ describe('the HTTP API (upk serve)', { timeout: 120_000 }, () => {
       assert.equal(a.status, status, `${method} ${path}: ${JSON.stringify(a.body)}`);
       assert.equal(code(a), expected, `${method} ${path}`);
       assert.equal(typeof (a.body.error as { message: string }).message, 'string');
+    }
+  });
+
+  it('mounts as middleware: what is not under /api/ goes to next(), the rest is answered, with its own token', async () => {
+    const handler = createHandler({ connect: { config: box.configFile }, token: 'middleware-token-0123456789' });
+    const server = createServer((req, res) =>
+      handler(req, res, () => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ app: req.url }));
+      }),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const own: Target = { port: (server.address() as { port: number }).port };
+    try {
+      assert.deepEqual((await call(own, 'GET', '/elsewhere?x=1')).body, { app: '/elsewhere?x=1' });
+      assert.equal((await call(own, 'GET', '/api/services', { token })).status, 401, "upk serve's token is not this handler's");
+      const answered = await call(own, 'GET', '/api/services', { token: 'middleware-token-0123456789' });
+      assert.equal(answered.status, 200);
+      assert.equal((answered.body.services as unknown[]).length, 2);
+    } finally {
+      handler.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 
