@@ -4,6 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect, type Client, type ConnectOptions } from '../../libclient/index.js';
 import { HttpError, HttpErrorCode, errorAnswer } from './http-errors.js';
+import { serveStream, streamFilter } from './event-stream.js';
 import { ROUTES, matchPath } from './routes.js';
 import { bearerMatches } from './token.js';
 
@@ -11,6 +12,8 @@ import { bearerMatches } from './token.js';
 export const HTTP_BODY_MAX_BYTES = 64 * 1024;
 /** How long a request body may take to arrive. */
 export const HTTP_BODY_TIMEOUT_MS = 10_000;
+/** Live streams (GET /api/stream) one handler serves at once: each holds a connection to the controller. */
+export const HTTP_MAX_STREAMS = 64;
 
 export interface HandlerOptions {
   /** The controller's client; default: one connected as `upk` connects (ConnectOptions), at the first request. */
@@ -101,6 +104,7 @@ export function createHandler(options: HandlerOptions = {}): UpkeeperHandler {
   let client: Client | null = options.client ?? null;
   let connecting: Promise<Client> | null = null;
   const ownClient = options.client === undefined;
+  let streams = 0;
   const token = options.token ?? null;
 
   const controller = (): Promise<Client> => {
@@ -135,6 +139,19 @@ export function createHandler(options: HandlerOptions = {}): UpkeeperHandler {
         },
       );
     const sub = path.slice('/api'.length);
+    if (sub === '/stream') {
+      if (req.method !== 'GET')
+        throw new HttpError(HttpErrorCode.METHOD_NOT_ALLOWED, `${path} takes GET, not ${req.method ?? ''}`, { allow: 'GET' });
+      if (streams >= HTTP_MAX_STREAMS) throw new HttpError('LIMIT_REACHED', `at most ${HTTP_MAX_STREAMS} live streams at once`);
+      const filter = streamFilter(req, url.searchParams);
+      streams++;
+      try {
+        await serveStream(await controller(), req, res, filter);
+      } finally {
+        streams--;
+      }
+      return;
+    }
     const matching = ROUTES.map((r) => ({ route: r, params: matchPath(r.path, sub) })).filter((m) => m.params !== null);
     if (matching.length === 0) throw new HttpError(HttpErrorCode.NOT_FOUND, `no such route: ${req.method ?? ''} ${path}`);
     const hit = matching.find((m) => m.route.method === req.method);

@@ -1,5 +1,6 @@
 // upkeeper's HTTP face (the package's `upkeeper/http` entry): the request handler, and what it answers with.
 export { createHandler, sendJson, HTTP_BODY_MAX_BYTES, type HandlerOptions, type NextFunction, type UpkeeperHandler } from './handler.js';
+export { SSE_KEEPALIVE_MS, SSE_MAX_BUFFERED_BYTES } from './event-stream.js';
 export { HTTP_STATUS, HttpError, HttpErrorCode } from './http-errors.js';
 export { ROUTES, HTTP_EVENTS_MAX, type Route } from './routes.js';
 export { loadOrCreateToken, bearerMatches } from './token.js';

@@ -1,0 +1,181 @@
+// GET /api/stream: live events as Server-Sent Events from a real `upk serve`, across a controller
+// SIGKILL and a reconnection with Last-Event-ID: every event of the service once, in order, none lost.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { request, type ClientRequest } from 'node:http';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Sandbox, UPK } from '../helpers/sandbox.js';
+
+interface Message {
+  id: string | null;
+  event: string;
+  data: string;
+}
+
+/** An open stream: its messages so far, and a way to wait for more. */
+class Stream {
+  readonly messages: Message[] = [];
+  status = 0;
+  headers: Record<string, string | string[] | undefined> = {};
+  ended = false;
+  private req: ClientRequest;
+  private buffer = '';
+
+  constructor(socketPath: string, path: string, headers: Record<string, string> = {}) {
+    this.req = request({ socketPath, path, headers: { accept: 'text/event-stream', ...headers } }, (res) => {
+      this.status = res.statusCode!;
+      this.headers = res.headers;
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        this.buffer += chunk;
+        let at: number;
+        while ((at = this.buffer.indexOf('\n\n')) >= 0) {
+          const block = this.buffer.slice(0, at);
+          this.buffer = this.buffer.slice(at + 2);
+          const m: Message = { id: null, event: 'message', data: '' };
+          let any = false;
+          for (const line of block.split('\n')) {
+            if (line.startsWith(':') || line.startsWith('retry:')) continue;
+            const [field, ...rest] = line.split(':');
+            const value = rest.join(':').replace(/^ /, '');
+            if (field === 'id') m.id = value;
+            if (field === 'event') m.event = value;
+            if (field === 'data') m.data += value;
+            any = true;
+          }
+          if (any) this.messages.push(m);
+        }
+      });
+      res.on('end', () => (this.ended = true));
+      res.on('close', () => (this.ended = true));
+    });
+    this.req.on('error', () => (this.ended = true));
+    this.req.end();
+  }
+
+  events(): { id: number; type: string; service: string }[] {
+    return this.messages.filter((m) => m.event === 'event').map((m) => JSON.parse(m.data) as { id: number; type: string; service: string });
+  }
+
+  async until(test: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!test()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; ${this.messages.length} messages`);
+      await sleep(20);
+    }
+  }
+
+  close(): void {
+    this.req.destroy();
+  }
+}
+
+describe('the HTTP event stream', { timeout: 120_000 }, () => {
+  const box = new Sandbox('sse');
+  let serve: ChildProcess;
+  const socketPath = join(box.dir, 'api.sock');
+
+  before(async () => {
+    box.writeServices({
+      // exits every ~0.2 s and is restarted at once: a steady flow of events
+      flaky: { ExecStart: 'sh -c "sleep 0.2; exit 3"', MinUptime: 0, UserRateLimit: 0, UserMaxRestarts: -1, InitialState: 'running' },
+      quiet: { ExecStart: 'sleep 300', MinUptime: 0.1, InitialState: 'running' },
+    });
+    await box.startController();
+    serve = spawn(process.execPath, [UPK, 'serve', '--socket', socketPath], { env: box.env, stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve, reject) => {
+      serve.stdout!.once('data', () => resolve());
+      serve.once('exit', (c) => reject(new Error(`upk serve exited ${c}`)));
+    });
+  });
+  after(async () => {
+    serve?.kill('SIGTERM');
+    await box.cleanup();
+  });
+
+  it('streams events with their ids and statuses, as text/event-stream', async () => {
+    const s = new Stream(socketPath, '/api/stream?service=flaky');
+    try {
+      await s.until(() => s.events().length >= 4, 'four events');
+      assert.equal(s.status, 200);
+      assert.match(String(s.headers['content-type']), /^text\/event-stream/);
+      assert.ok(s.events().every((e) => e.service === 'flaky'));
+      for (const m of s.messages.filter((x) => x.event === 'event')) assert.equal(m.id, String((JSON.parse(m.data) as { id: number }).id));
+      assert.ok(
+        s.messages.some((m) => m.event === 'status'),
+        'status messages too',
+      );
+      assert.ok(
+        s.messages.filter((m) => m.event === 'status').every((m) => m.id === null),
+        'a status carries no id: it does not move the resume point',
+      );
+    } finally {
+      s.close();
+    }
+  });
+
+  it('goes on across a controller SIGKILL, and resumes after Last-Event-ID: every event once, in order, none missing', async () => {
+    const first = new Stream(socketPath, '/api/stream?service=flaky&type=spawned,exited');
+    let lastId = 0;
+    try {
+      await first.until(() => first.events().length >= 3, 'events before the kill');
+      const pid = (JSON.parse(readFileSync(join(box.stateDir, 'controller.json'), 'utf8')) as { pid: number }).pid;
+      process.kill(pid, 'SIGKILL');
+      await sleep(500);
+      await box.startController();
+      const before = first.events().length;
+      await first.until(() => first.events().length >= before + 4, 'events after the controller came back');
+      assert.ok(
+        first.messages.some((m) => m.event === 'controller'),
+        'the stream says the controller went away and came back',
+      );
+      lastId = first.events().at(-1)!.id;
+    } finally {
+      first.close();
+    }
+    await sleep(700); // events happen while nobody listens
+    const second = new Stream(socketPath, '/api/stream?service=flaky&type=spawned,exited', { 'last-event-id': String(lastId) });
+    try {
+      await second.until(() => second.events().length >= 6, 'events after the resume');
+      const seen = [...first.events().filter((e) => e.id <= lastId), ...second.events()];
+      const ids = seen.map((e) => e.id);
+      assert.ok(
+        ids.every((id, i) => i === 0 || id > ids[i - 1]!),
+        `in order, none twice: ${ids.join(' ')}`,
+      );
+      assert.ok(second.events()[0]!.id > lastId);
+      // Against the database: every event of the service of those types between the first and the last seen.
+      const db = box.db();
+      const stored = db
+        .prepare(
+          `SELECT e.id FROM events e JOIN services s ON s.uuid = e.service_uuid WHERE s.name = 'flaky' AND e.type IN ('spawned', 'exited') AND e.id BETWEEN ? AND ? ORDER BY e.id`,
+        )
+        .all(ids[0], ids.at(-1)) as { id: number }[];
+      db.close();
+      assert.deepEqual(
+        ids,
+        stored.map((r) => r.id),
+      );
+    } finally {
+      second.close();
+    }
+  });
+
+  it('refuses a Last-Event-ID that is no event id, and a POST', async () => {
+    const bad = new Stream(socketPath, '/api/stream', { 'last-event-id': 'abc' });
+    await bad.until(() => bad.ended, 'the answer');
+    assert.equal(bad.status, 400);
+    const post = await new Promise<number>((resolve, reject) => {
+      const req = request({ socketPath, path: '/api/stream', method: 'POST' }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(post, 405);
+  });
+});
