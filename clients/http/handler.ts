@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect, type Client, type ConnectOptions } from '../../libclient/index.js';
 import { HttpError, HttpErrorCode, errorAnswer } from './http-errors.js';
 import { serveStream, streamFilter } from './event-stream.js';
+import { METRICS_CONTENT_TYPE, scrape } from './metrics.js';
 import { ROUTES, matchPath } from './routes.js';
 import { bearerMatches } from './token.js';
 
@@ -126,7 +127,8 @@ export function createHandler(options: HandlerOptions = {}): UpkeeperHandler {
   const serve = async (req: IncomingMessage, res: ServerResponse, next?: NextFunction): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
-    if (!path.startsWith('/api/')) {
+    const metrics = path === '/metrics';
+    if (!path.startsWith('/api/') && !metrics) {
       if (next) return next();
       throw new HttpError(HttpErrorCode.NOT_FOUND, `no such route: ${path}`);
     }
@@ -138,6 +140,15 @@ export function createHandler(options: HandlerOptions = {}): UpkeeperHandler {
           'www-authenticate': 'Bearer realm="upkeeper"',
         },
       );
+    if (metrics) {
+      if (req.method !== 'GET' && req.method !== 'HEAD')
+        throw new HttpError(HttpErrorCode.METHOD_NOT_ALLOWED, `${path} takes GET, not ${req.method ?? ''}`, { allow: 'GET' });
+      const text = await scrape(controller);
+      if (res.headersSent || res.destroyed) return;
+      res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : text);
+      return;
+    }
     const sub = path.slice('/api'.length);
     if (sub === '/stream') {
       if (req.method !== 'GET')

@@ -1,0 +1,149 @@
+// GET /metrics: the services and the controller in Prometheus' text exposition format (0.0.4),
+// written by hand: a few gauges and counters need no library (test/integration/http-metrics parses
+// it back with a strict reader).
+import { SERVICE_STATES, upkeeperVersion, type Client, type ControllerStatus, type ServiceStatus } from '../../libclient/index.js';
+
+export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+type Labels = Record<string, string>;
+interface Family {
+  name: string;
+  type: 'gauge' | 'counter';
+  help: string;
+  samples: { labels: Labels; value: number }[];
+}
+
+/** A label value escaped as the format wants: backslash, double quote and line feed. */
+const escapeLabel = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+const escapeHelp = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+
+function formatValue(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  return String(v);
+}
+
+/** The families as text: HELP and TYPE before each family's samples; a family without samples is left out. */
+export function exposition(families: Family[]): string {
+  const out: string[] = [];
+  for (const f of families) {
+    if (f.samples.length === 0) continue;
+    out.push(`# HELP ${f.name} ${escapeHelp(f.help)}`, `# TYPE ${f.name} ${f.type}`);
+    for (const s of f.samples) {
+      const labels = Object.entries(s.labels)
+        .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
+        .join(',');
+      out.push(`${f.name}${labels ? `{${labels}}` : ''} ${formatValue(s.value)}`);
+    }
+  }
+  return out.join('\n') + '\n';
+}
+
+const seconds = (iso: string | null): number | null => (iso === null ? null : Date.parse(iso) / 1000);
+
+/** What /metrics shows, from the services' statuses and the controller's (or only `upkeeper_controller_up 0`). */
+export function metricFamilies(services: ServiceStatus[] | null, controller: ControllerStatus | null): Family[] {
+  const family = (name: string, type: Family['type'], help: string): Family => ({ name, type, help, samples: [] });
+  const up = family(
+    'upkeeper_controller_up',
+    'gauge',
+    '1 when the controller answered this scrape, else 0 (and no other upkeeper metric).',
+  );
+  up.samples.push({ labels: {}, value: controller ? 1 : 0 });
+  const build = family('upkeeper_build_info', 'gauge', 'The version of upkeeper serving the metrics, and of the controller.');
+  build.samples.push({ labels: { version: upkeeperVersion(), controller_version: controller?.version ?? '' }, value: 1 });
+  if (!controller || !services) return [up, build];
+
+  const f = {
+    start: family('upkeeper_controller_start_time_seconds', 'gauge', 'When the controller started, in seconds since the epoch.'),
+    ready: family('upkeeper_controller_ready', 'gauge', '1 once the controller has attached every buddy at its start.'),
+    services: family('upkeeper_services', 'gauge', 'Services configured.'),
+    buddies: family('upkeeper_buddies', 'gauge', 'Buddies the controller is linked to.'),
+    clients: family('upkeeper_clients_connected', 'gauge', 'Client connections open on the controller.'),
+    maxClients: family('upkeeper_clients_max', 'gauge', 'The most client connections the controller serves at once.'),
+    problems: family(
+      'upkeeper_controller_problems',
+      'gauge',
+      "Problems with the controller's own work now (database, log, unsupervised services).",
+    ),
+    configIssues: family(
+      'upkeeper_config_issues',
+      'gauge',
+      'Problems in the configuration files (the services they affect are not loaded).',
+    ),
+    svcUp: family('upkeeper_service_up', 'gauge', '1 when the service is running, else 0.'),
+    wanted: family('upkeeper_service_desired_up', 'gauge', '1 when the service is wanted running, else 0.'),
+    state: family('upkeeper_service_state', 'gauge', 'The service state: 1 for the state it is in, 0 for the others.'),
+    healthy: family(
+      'upkeeper_service_healthy',
+      'gauge',
+      '1 when the health checks pass, 0 when they fail or have not passed yet; only for services with checks, while they run.',
+    ),
+    restarts: family(
+      'upkeeper_service_restarts_total',
+      'counter',
+      'Automatic restarts since the service was last started by a user (or its buddy started).',
+    ),
+    failures: family('upkeeper_service_consecutive_failures', 'gauge', 'Failures in a row, counted towards MaxConsecutiveFailures.'),
+    exitCode: family('upkeeper_service_last_exit_code', 'gauge', 'The exit code of the last run that ended with one (not by a signal).'),
+    started: family(
+      'upkeeper_service_start_time_seconds',
+      'gauge',
+      "When the service's current process started, in seconds since the epoch.",
+    ),
+    cpu: family('upkeeper_service_cpu_ratio', 'gauge', 'CPU used by the service over its last measurement, in cores (1 = one core busy).'),
+    memory: family(
+      'upkeeper_service_memory_bytes',
+      'gauge',
+      'Resident memory of every process of the service, summed, at its last measurement.',
+    ),
+    processes: family('upkeeper_service_processes', 'gauge', 'Processes of the service at its last measurement.'),
+  };
+  f.start.samples.push({ labels: {}, value: seconds(controller.startedAt) ?? 0 });
+  f.ready.samples.push({ labels: {}, value: controller.ready ? 1 : 0 });
+  f.services.samples.push({ labels: {}, value: controller.services });
+  f.buddies.samples.push({ labels: {}, value: controller.buddies });
+  f.clients.samples.push({ labels: {}, value: controller.clients });
+  f.maxClients.samples.push({ labels: {}, value: controller.maxClients });
+  f.problems.samples.push({ labels: {}, value: controller.problems.length });
+  f.configIssues.samples.push({ labels: {}, value: controller.configIssues.length });
+  for (const s of services) {
+    const service = { service: s.name };
+    f.svcUp.samples.push({ labels: service, value: s.state === 'running' ? 1 : 0 });
+    f.wanted.samples.push({ labels: service, value: s.desired === 'running' ? 1 : 0 });
+    for (const state of SERVICE_STATES) f.state.samples.push({ labels: { ...service, state }, value: s.state === state ? 1 : 0 });
+    if (s.health) f.healthy.samples.push({ labels: service, value: s.health.status === 'healthy' ? 1 : 0 });
+    f.restarts.samples.push({ labels: service, value: s.restarts });
+    f.failures.samples.push({ labels: service, value: s.failures });
+    if (s.lastExit && s.lastExit.code !== null) f.exitCode.samples.push({ labels: service, value: s.lastExit.code });
+    const started = seconds(s.started);
+    if (started !== null) f.started.samples.push({ labels: service, value: started });
+    if (s.usage) {
+      f.cpu.samples.push({ labels: service, value: s.usage.cpu / 100 });
+      f.memory.samples.push({ labels: service, value: s.usage.rss });
+      f.processes.samples.push({ labels: service, value: s.usage.processes });
+    }
+  }
+  return [up, build, ...Object.values(f)];
+}
+
+/** How long a scrape waits for the controller (Prometheus' default scrape timeout is 10 s). */
+export const SCRAPE_TIMEOUT_MS = 3000;
+
+/**
+ * The text of one scrape. A controller that does not answer within SCRAPE_TIMEOUT_MS gives
+ * `upkeeper_controller_up 0`, not an error: the scrape itself succeeds and says so.
+ */
+export async function scrape(client: () => Promise<Client>): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), SCRAPE_TIMEOUT_MS)));
+  const asked = (async () => {
+    const c = await client();
+    const [controller, services] = await Promise.all([c.controllerStatus(), c.list()]);
+    return { controller, services };
+  })().catch(() => null);
+  const got = await Promise.race([asked, late]);
+  clearTimeout(timer);
+  return exposition(got ? metricFamilies(got.services, got.controller) : metricFamilies(null, null));
+}

@@ -1,0 +1,160 @@
+// GET /metrics from a real `upk serve` and controller, parsed back by a strict reader of Prometheus'
+// text format (0.0.4): HELP and TYPE before each family, counters named _total, no series twice.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Sandbox, UPK } from '../helpers/sandbox.js';
+
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Parse the text format strictly; any line it does not expect fails the test. */
+function parse(text: string): { samples: Sample[]; types: Map<string, string> } {
+  assert.ok(text.endsWith('\n'), 'ends with a line feed');
+  const types = new Map<string, string>();
+  const helped = new Set<string>();
+  const samples: Sample[] = [];
+  const seen = new Set<string>();
+  let family: string | null = null;
+  for (const line of text.slice(0, -1).split('\n')) {
+    let m: RegExpExecArray | null;
+    if ((m = /^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*)$/.exec(line))) {
+      assert.ok(!helped.has(m[1]!), `HELP of ${m[1]} twice`);
+      helped.add(m[1]!);
+      family = m[1]!;
+      continue;
+    }
+    if ((m = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (gauge|counter|histogram|summary|untyped)$/.exec(line))) {
+      assert.equal(m[1], family, `TYPE right after its HELP: ${line}`);
+      assert.ok(!types.has(m[1]), `TYPE of ${m[1]} twice`);
+      types.set(m[1], m[2]!);
+      if (m[2] === 'counter') assert.match(m[1], /_total$/, `a counter's name ends in _total: ${m[1]}`);
+      continue;
+    }
+    m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*",?)*)\})? (\S+)$/.exec(line);
+    assert.ok(m, `not a sample line: ${JSON.stringify(line)}`);
+    assert.equal(m[1], family, `a sample of the family announced last: ${line}`);
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
+      labels[l[1]!] = l[2]!.replace(/\\n/g, '\n').replace(/\\(["\\])/g, '$1');
+    const value = m[3] === '+Inf' ? Infinity : m[3] === '-Inf' ? -Infinity : Number(m[3]);
+    assert.ok(m[3] === 'NaN' || !Number.isNaN(value), `a value: ${line}`);
+    const key = `${m[1]}${JSON.stringify(Object.entries(labels).sort())}`;
+    assert.ok(!seen.has(key), `series twice: ${line}`);
+    seen.add(key);
+    samples.push({ name: m[1], labels, value });
+  }
+  return { samples, types };
+}
+
+function get(
+  target: { socketPath: string } | { port: number },
+  path: string,
+  token?: string,
+): Promise<{ status: number; type: string; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        ...('port' in target ? { host: '127.0.0.1', port: target.port } : target),
+        path,
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+        timeout: 20_000,
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode!, type: String(res.headers['content-type']), text }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('GET /metrics', { timeout: 120_000 }, () => {
+  const box = new Sandbox('metrics');
+  let serve: ChildProcess;
+  let port = 0;
+  const socketPath = join(box.dir, 'api.sock');
+  const value = (samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined =>
+    samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+
+  before(async () => {
+    box.writeServices({
+      web: { ExecStart: 'sleep 300', MinUptime: 0.1, InitialState: 'running', SampleInterval: 1 },
+      crashy: { ExecStart: 'sh -c "sleep 0.2; exit 3"', MinUptime: 0, UserRateLimit: 0, UserMaxRestarts: -1, InitialState: 'running' },
+      'odd.name-1': { ExecStart: 'sleep 300', MinUptime: 0.1 },
+    });
+    await box.startController();
+    await box.waitForState('web', 'running');
+    serve = spawn(process.execPath, [UPK, 'serve', '--socket', socketPath, '--listen', '0'], {
+      env: box.env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const line = await new Promise<string>((resolve, reject) => {
+      serve.stdout!.once('data', (c: Buffer) => resolve(c.toString()));
+      serve.once('exit', (c) => reject(new Error(`upk serve exited ${c}`)));
+    });
+    port = Number(/:(\d+) \(/.exec(line)?.[1]);
+  });
+  after(async () => {
+    serve?.kill('SIGTERM');
+    await box.cleanup();
+  });
+
+  it("parses back, and says what each service's status says", async () => {
+    await sleep(1500); // a usage measurement of web, a few restarts of crashy
+    const res = await get({ socketPath }, '/metrics');
+    assert.equal(res.status, 200);
+    assert.equal(res.type, 'text/plain; version=0.0.4; charset=utf-8');
+    const { samples, types } = parse(res.text);
+    assert.equal(value(samples, 'upkeeper_controller_up'), 1);
+    assert.equal(types.get('upkeeper_service_restarts_total'), 'counter');
+    assert.equal(value(samples, 'upkeeper_service_up', { service: 'web' }), 1);
+    assert.equal(value(samples, 'upkeeper_service_desired_up', { service: 'odd.name-1' }), 0);
+    assert.equal(value(samples, 'upkeeper_service_up', { service: 'odd.name-1' }), 0);
+    for (const service of ['web', 'crashy', 'odd.name-1'])
+      assert.equal(
+        samples.filter((s) => s.name === 'upkeeper_service_state' && s.labels.service === service).reduce((a, s) => a + s.value, 0),
+        1,
+        `one state of ${service}`,
+      );
+    assert.equal(value(samples, 'upkeeper_service_state', { service: 'odd.name-1', state: 'stopped' }), 1);
+    assert.ok(value(samples, 'upkeeper_service_memory_bytes', { service: 'web' })! > 100_000, 'the memory of sleep');
+    assert.ok(value(samples, 'upkeeper_service_restarts_total', { service: 'crashy' })! >= 2);
+    assert.equal(value(samples, 'upkeeper_service_last_exit_code', { service: 'crashy' }), 3);
+    const status = (await (await box.client()).status('web'))[0]!;
+    assert.equal(value(samples, 'upkeeper_service_start_time_seconds', { service: 'web' }), Date.parse(status.started!) / 1000);
+    assert.equal(value(samples, 'upkeeper_services'), 3);
+    assert.ok(value(samples, 'upkeeper_clients_connected')! >= 1);
+  });
+
+  it('asks the token on TCP, and answers it', async () => {
+    assert.equal((await get({ port }, '/metrics')).status, 401);
+    const token = readFileSync(join(box.stateDir, 'http-token'), 'utf8').trim();
+    const res = await get({ port }, '/metrics', token);
+    assert.equal(res.status, 200);
+    assert.equal(value(parse(res.text).samples, 'upkeeper_controller_up'), 1);
+  });
+
+  it('says upkeeper_controller_up 0 within the scrape timeout while no controller answers', async () => {
+    await box.upk(['controller', 'stop']);
+    const t0 = Date.now();
+    const res = await get({ socketPath }, '/metrics');
+    assert.ok(Date.now() - t0 < 6000, `answered after ${Date.now() - t0} ms`);
+    assert.equal(res.status, 200);
+    const { samples } = parse(res.text);
+    assert.equal(value(samples, 'upkeeper_controller_up'), 0);
+    assert.ok(!samples.some((s) => s.name.startsWith('upkeeper_service_')), 'no service metric without a controller');
+    await box.startController();
+  });
+});
