@@ -45,9 +45,15 @@ export function sseMessage(n: Notice): string {
   }
 }
 
-/** Serve one stream until the reader goes, or reads too slowly (then it ends: the reader resumes). */
-export async function serveStream(client: Client, req: IncomingMessage, res: ServerResponse, filter: SubscribeFilter): Promise<void> {
-  const subscription = await client.subscribe(filter);
+/** An open Server-Sent Events answer: `send` is false once the reader has gone or lags by SSE_MAX_BUFFERED_BYTES. */
+interface SseAnswer {
+  send(message: string): boolean;
+  /** Resolves when the reader has gone (or the answer ended). */
+  readonly gone: Promise<void>;
+  end(): void;
+}
+
+function openSse(req: IncomingMessage, res: ServerResponse): SseAnswer {
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-store',
@@ -57,20 +63,62 @@ export async function serveStream(client: Client, req: IncomingMessage, res: Ser
   });
   res.write(`retry: ${SSE_RETRY_MS}\n: upkeeper event stream\n\n`);
   const keepalive = setInterval(() => res.write(': keepalive\n\n'), SSE_KEEPALIVE_MS);
+  let markGone!: () => void;
+  const gone = new Promise<void>((resolve) => (markGone = resolve));
   const end = (): void => {
     clearInterval(keepalive);
-    subscription.close();
     if (!res.writableEnded) res.end();
+    markGone();
   };
   res.once('close', end);
   req.once('close', end);
+  return {
+    // A reader that does not read: past the bound the answer ends, and the reader resumes from its last id.
+    send: (message) => {
+      if (res.writableEnded || res.destroyed) return false;
+      res.write(message);
+      return res.writableLength <= SSE_MAX_BUFFERED_BYTES;
+    },
+    gone,
+    end,
+  };
+}
+
+/** Serve one stream of events and statuses until the reader goes, or reads too slowly (then it ends: the reader resumes). */
+export async function serveStream(client: Client, req: IncomingMessage, res: ServerResponse, filter: SubscribeFilter): Promise<void> {
+  const subscription = await client.subscribe(filter);
+  const sse = openSse(req, res);
+  void sse.gone.then(() => subscription.close());
   try {
-    for await (const notice of subscription) {
-      if (res.writableEnded || res.destroyed) break;
-      res.write(sseMessage(notice));
-      if (res.writableLength > SSE_MAX_BUFFERED_BYTES) break; // a reader that does not read: it resumes from its last id
-    }
+    for await (const notice of subscription) if (!sse.send(sseMessage(notice))) break;
   } finally {
-    end();
+    subscription.close();
+    sse.end();
+  }
+}
+
+/** Most lines of history a log stream starts with (`lines`). */
+export const LOG_STREAM_MAX_LINES = 1000;
+
+/** Serve a service's output lines as they are written (`upk logs -f`), `lines` of history first. */
+export async function serveLogStream(
+  client: Client,
+  req: IncomingMessage,
+  res: ServerResponse,
+  service: string,
+  lines: number,
+): Promise<void> {
+  await client.logs(service, { lines: 1 }); // an unknown service is a 404 before the stream begins
+  const abort = new AbortController();
+  const sse = openSse(req, res);
+  void sse.gone.then(() => abort.abort());
+  try {
+    for await (const line of client.followLogs(service, { lines, signal: abort.signal }))
+      if (!sse.send(`event: line\ndata: ${JSON.stringify(line)}\n\n`)) break;
+  } catch (err) {
+    if (!abort.signal.aborted) sse.send(`event: error\ndata: ${JSON.stringify({ message: (err as Error).message })}\n\n`);
+  } finally {
+    abort.abort();
+    sse.end();
   }
 }

@@ -4,9 +4,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect, type Client, type ConnectOptions } from '../../libclient/index.js';
 import { HttpError, HttpErrorCode, errorAnswer } from './http-errors.js';
-import { serveStream, streamFilter } from './event-stream.js';
+import { LOG_STREAM_MAX_LINES, serveLogStream, serveStream, streamFilter } from './event-stream.js';
 import { METRICS_CONTENT_TYPE, scrape } from './metrics.js';
-import { ROUTES, matchPath } from './routes.js';
+import { ROUTES, intQuery, matchPath } from './routes.js';
 import { bearerMatches } from './token.js';
 
 /** Largest request body read (a change's JSON options are a few bytes). */
@@ -150,14 +150,18 @@ export function createHandler(options: HandlerOptions = {}): UpkeeperHandler {
       return;
     }
     const sub = path.slice('/api'.length);
-    if (sub === '/stream') {
+    const logs = /^\/services\/([^/]+)\/logs\/stream$/.exec(sub);
+    if (sub === '/stream' || logs) {
       if (req.method !== 'GET')
         throw new HttpError(HttpErrorCode.METHOD_NOT_ALLOWED, `${path} takes GET, not ${req.method ?? ''}`, { allow: 'GET' });
       if (streams >= HTTP_MAX_STREAMS) throw new HttpError('LIMIT_REACHED', `at most ${HTTP_MAX_STREAMS} live streams at once`);
-      const filter = streamFilter(req, url.searchParams);
+      const params = logs ? matchPath('/services/:name/logs/stream', sub) : null;
+      const lines = logs ? (intQuery(url.searchParams, 'lines', 0, LOG_STREAM_MAX_LINES) ?? 10) : 0;
+      const filter = logs ? null : streamFilter(req, url.searchParams);
       streams++;
       try {
-        await serveStream(await controller(), req, res, filter);
+        if (params) await serveLogStream(await controller(), req, res, params.name!, lines);
+        else await serveStream(await controller(), req, res, filter!);
       } finally {
         streams--;
       }

@@ -2,6 +2,7 @@
 // change is POST (never GET: a link, a prefetch or a crawler must not stop a service).
 import {
   ErrorCode,
+  LOG_TAIL_MAX_LINES,
   UpkError,
   isValidServiceId,
   type Client,
@@ -36,7 +37,7 @@ export interface Route {
 const bad = (message: string): UpkError => new UpkError(ErrorCode.BAD_REQUEST, message);
 
 /** An integer query parameter within [min, max], or undefined when absent. */
-function intParam(query: URLSearchParams, key: string, min: number, max: number): number | undefined {
+export function intQuery(query: URLSearchParams, key: string, min: number, max: number): number | undefined {
   const text = query.get(key);
   if (text === null) return undefined;
   if (!/^-?\d+$/.test(text)) throw bad(`query parameter ${key}: expected an integer, got ${JSON.stringify(text)}`);
@@ -134,7 +135,7 @@ export const ROUTES: Route[] = [
     path: '/services/:name/logs',
     summary: "the last lines of the service's output files (query lines, default 10)",
     run: async ({ client, params, query }) => {
-      const lines = intParam(query, 'lines', 0, 10_000);
+      const lines = intQuery(query, 'lines', 1, LOG_TAIL_MAX_LINES);
       return { body: await client.logs(params.name!, lines === undefined ? {} : { lines }) };
     },
   },
@@ -143,7 +144,7 @@ export const ROUTES: Route[] = [
     path: '/events',
     summary: 'events, oldest first: query service, type (comma-separated), since, until, after (an event id), limit (default 100)',
     run: async ({ client, query }) => {
-      const filter: EventFilter = { limit: intParam(query, 'limit', 1, HTTP_EVENTS_MAX) ?? 100 };
+      const filter: EventFilter = { limit: intQuery(query, 'limit', 1, HTTP_EVENTS_MAX) ?? 100 };
       const service = strParam(query, 'service');
       if (service !== undefined) filter.service = service;
       const types = strParam(query, 'type');
@@ -152,7 +153,7 @@ export const ROUTES: Route[] = [
       if (since !== undefined) filter.since = since;
       const until = strParam(query, 'until');
       if (until !== undefined) filter.until = until;
-      const after = intParam(query, 'after', 0, Number.MAX_SAFE_INTEGER);
+      const after = intQuery(query, 'after', 0, Number.MAX_SAFE_INTEGER);
       if (after !== undefined) filter.afterId = after;
       const events = await client.events(filter);
       return { body: { events, last: events.at(-1)?.id ?? null } };

@@ -83,6 +83,11 @@ describe('the HTTP event stream', { timeout: 120_000 }, () => {
       // exits every ~0.2 s and is restarted at once: a steady flow of events
       flaky: { ExecStart: 'sh -c "sleep 0.2; exit 3"', MinUptime: 0, UserRateLimit: 0, UserMaxRestarts: -1, InitialState: 'running' },
       quiet: { ExecStart: 'sleep 300', MinUptime: 0.1, InitialState: 'running' },
+      talker: {
+        ExecStart: `sh -c 'i=0; while :; do i=$((i+1)); echo "line $i"; sleep 0.1; done'`,
+        MinUptime: 0.1,
+        InitialState: 'running',
+      },
     });
     await box.startController();
     serve = spawn(process.execPath, [UPK, 'serve', '--socket', socketPath], { env: box.env, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -162,6 +167,32 @@ describe('the HTTP event stream', { timeout: 120_000 }, () => {
     } finally {
       second.close();
     }
+  });
+
+  it("follows a service's output lines, the last ones first (GET /api/services/NAME/logs/stream)", async () => {
+    await sleep(500);
+    const s = new Stream(socketPath, '/api/services/talker/logs/stream?lines=2');
+    try {
+      await s.until(() => s.messages.filter((m) => m.event === 'line').length >= 6, 'six lines');
+      const lines = s.messages
+        .filter((m) => m.event === 'line')
+        .map((m) => JSON.parse(m.data) as { service: string; stream: string; line: string });
+      assert.ok(
+        lines.every((l) => l.service === 'talker' && l.stream === 'stdout' && /^line \d+$/.test(l.line)),
+        JSON.stringify(lines),
+      );
+      const numbers = lines.map((l) => Number(l.line.slice(5)));
+      assert.ok(
+        numbers.every((n, i) => i === 0 || n === numbers[i - 1]! + 1),
+        `consecutive: ${numbers.join(' ')}`,
+      );
+      assert.ok(numbers[0]! > 1, 'it began with the last lines written, not the first');
+    } finally {
+      s.close();
+    }
+    const unknown = new Stream(socketPath, '/api/services/nosuch/logs/stream');
+    await unknown.until(() => unknown.ended, 'the answer');
+    assert.equal(unknown.status, 404);
   });
 
   it('refuses a Last-Event-ID that is no event id, and a POST', async () => {
