@@ -94,10 +94,28 @@ function foreignOrigin(req: IncomingMessage): boolean {
   const origin = req.headers.origin;
   if (origin === undefined) return false;
   try {
-    return new URL(origin).host !== req.headers.host;
+    const from = new URL(origin);
+    // the Host header as a URL's host is (lowercase, the default port left out), to compare like with like
+    return req.headers.host === undefined || from.host !== new URL(`${from.protocol}//${req.headers.host}`).host;
   } catch {
     return true;
   }
+}
+
+/** The request's URL; one that cannot be parsed is the client's fault (400), not ours. */
+function requestUrl(req: IncomingMessage): URL {
+  try {
+    return new URL(req.url ?? '/', 'http://localhost');
+  } catch {
+    throw new HttpError('BAD_REQUEST', `not a URL: ${JSON.stringify(req.url)}`);
+  }
+}
+
+/** True when the request carries `token`: exactly one Authorization header, with it as its bearer token. */
+function authorized(req: IncomingMessage, token: string): boolean {
+  const given = req.headersDistinct.authorization ?? [];
+  // Node keeps the first of two headers: a proxy before it may have checked the other one
+  return bearerMatches(token, given.length === 1 ? given[0] : undefined);
 }
 
 /** The API handler: routes under /api/ (routes.ts). */
@@ -125,14 +143,14 @@ export function createHandler(options: HandlerOptions = {}): UpkeeperHandler {
   };
 
   const serve = async (req: IncomingMessage, res: ServerResponse, next?: NextFunction): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const url = requestUrl(req);
     const path = url.pathname;
     const metrics = path === '/metrics';
     if (!path.startsWith('/api/') && !metrics) {
       if (next) return next();
       throw new HttpError(HttpErrorCode.NOT_FOUND, `no such route: ${path}`);
     }
-    if (token !== null && !bearerMatches(token, req.headers.authorization))
+    if (token !== null && !authorized(req, token))
       throw new HttpError(
         HttpErrorCode.UNAUTHORIZED,
         'a bearer token is required: Authorization: Bearer <the token in StateDir/http-token>',

@@ -1,8 +1,8 @@
 // The HTTP API served (`upk serve`): on a Unix socket (0600, the default: StateDir/http.sock) and/or a
 // TCP port (loopback unless told otherwise; every request needs the bearer token in StateDir/http-token).
-import { createServer, type Server } from 'node:http';
-import { connect as netConnect } from 'node:net';
-import { unlinkSync } from 'node:fs';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import { connect as netConnect, type Socket } from 'node:net';
+import { lstatSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, STATE_DIR, UpkError, readControllerConfig } from '../../libclient/index.js';
 import type { ConnectOptions } from '../../libclient/index.js';
@@ -10,11 +10,22 @@ import { createHandler, sendJson } from './handler.js';
 import { HTTP_STATUS, HttpErrorCode } from './http-errors.js';
 import { loadOrCreateToken } from './token.js';
 
-/** Connections one listener holds at once; more wait in the kernel's backlog. */
+/** Connections one listener holds at once; Node closes any more as soon as it accepts them. */
 const MAX_CONNECTIONS = 256;
-/** A request's headers must arrive within this, and the whole request within REQUEST_TIMEOUT_MS. */
+/** A request's headers must arrive within this, and the whole request within REQUEST_TIMEOUT_MS (checked every second). */
 const HEADERS_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
+const TIMEOUT_CHECK_MS = 1000;
+/**
+ * Requests one listener serves at once, and one connection (pipelined): more are answered 429 at
+ * once. Each answer is held whole until the peer takes it: this bounds the memory they hold.
+ */
+const MAX_IN_FLIGHT = 64;
+const MAX_IN_FLIGHT_PER_CONNECTION = 4;
+/** A peer must take a whole answer within this once it is ready, else its connection is closed. */
+const ANSWER_TAKEN_MS = 30_000;
+/** The longest path a Unix socket may have (sun_path, with its NUL); Node would cut a longer one short. */
+const SOCKET_PATH_MAX_BYTES = 107;
 
 export interface ServeOptions {
   /** The controller configuration file (default as upk finds it). */
@@ -37,8 +48,17 @@ export function parseListen(text: string): { host: string; port: number } {
   return { host, port };
 }
 
-/** Listen on a Unix socket only the user may open: a stale socket file (nobody answers) is replaced. */
+/** Listen on a Unix socket only the user may open: a stale socket file (nobody answers) is replaced, never another file. */
 async function listenSocket(server: Server, path: string): Promise<void> {
+  if (Buffer.byteLength(path) > SOCKET_PATH_MAX_BYTES)
+    throw new UpkError(ErrorCode.BAD_REQUEST, `${path}: too long for a Unix socket (at most ${SOCKET_PATH_MAX_BYTES} bytes)`);
+  let isSocket: boolean | null = null;
+  try {
+    isSocket = lstatSync(path).isSocket();
+  } catch {
+    /* none */
+  }
+  if (isSocket === false) throw new UpkError(ErrorCode.BAD_REQUEST, `${path}: exists and is not a socket; it is left as it is`);
   const alive = await new Promise<boolean>((resolve) => {
     const probe = netConnect(path);
     probe.once('connect', () => {
@@ -48,17 +68,19 @@ async function listenSocket(server: Server, path: string): Promise<void> {
     probe.once('error', () => resolve(false));
   });
   if (alive) throw new UpkError(ErrorCode.BAD_REQUEST, `${path}: another program answers on this socket (another upk serve?)`);
-  try {
-    unlinkSync(path);
-  } catch {
-    /* none */
-  }
+  if (isSocket)
+    try {
+      unlinkSync(path);
+    } catch {
+      /* gone */
+    }
   const umask = process.umask(0o177); // created 0600: never a moment when others may connect
   try {
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      const failed = (err: Error): void => reject(new UpkError(ErrorCode.BAD_REQUEST, `cannot listen on ${path}: ${err.message}`));
+      server.once('error', failed);
       server.listen(path, () => {
-        server.off('error', reject);
+        server.off('error', failed);
         resolve();
       });
     });
@@ -94,11 +116,14 @@ export async function serve(opts: ServeOptions): Promise<void> {
     ...(tcp ? [createHandler({ connect: opts.connect, token })] : []),
   ];
   const make = (handler: (typeof handlers)[number]): Server => {
-    const server = createServer((req, res) =>
+    const bounded = boundedInFlight();
+    const server = createServer({ connectionsCheckingInterval: TIMEOUT_CHECK_MS }, (req, res) => {
+      if (!bounded.admit(req.socket, res)) return;
       handler(req, res, () =>
         sendJson(res, HTTP_STATUS.NOT_FOUND, { error: { code: HttpErrorCode.NOT_FOUND, message: `no such route: ${req.url ?? ''}` } }),
-      ),
-    );
+      );
+    });
+    server.on('connection', bounded.track);
     server.maxConnections = MAX_CONNECTIONS;
     server.headersTimeout = HEADERS_TIMEOUT_MS;
     server.requestTimeout = REQUEST_TIMEOUT_MS;
@@ -106,32 +131,80 @@ export async function serve(opts: ServeOptions): Promise<void> {
     return server;
   };
   const where: string[] = [];
-  if (socketPath !== undefined) {
-    await listenSocket(make(handlers[0]!), socketPath);
-    where.push(`unix:${socketPath}`);
-  }
-  if (tcp) {
-    const port = await listenTcp(make(handlers.at(-1)!), tcp.host, tcp.port);
-    const host = tcp.host.includes(':') ? `[${tcp.host}]` : tcp.host;
-    where.push(`http://${host}:${port} (bearer token in ${tokenFile})`);
+  let ownSocket = false;
+  const stop = (): void => {
+    for (const s of servers) {
+      s.close();
+      s.closeAllConnections();
+    }
+    for (const h of handlers) h.close();
+    if (ownSocket && socketPath !== undefined)
+      try {
+        unlinkSync(socketPath);
+      } catch {
+        /* gone */
+      }
+  };
+  try {
+    if (socketPath !== undefined) {
+      await listenSocket(make(handlers[0]!), socketPath);
+      ownSocket = true;
+      where.push(`unix:${socketPath}`);
+    }
+    if (tcp) {
+      const port = await listenTcp(make(handlers.at(-1)!), tcp.host, tcp.port);
+      const host = tcp.host.includes(':') ? `[${tcp.host}]` : tcp.host;
+      where.push(`http://${host}:${port} (bearer token in ${tokenFile})`);
+    }
+  } catch (err) {
+    stop(); // a listener that could not open: close the others, or this process would serve on, half of it
+    throw err;
   }
   opts.onListening(where);
   await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      for (const s of servers) {
-        s.close();
-        s.closeAllConnections();
-      }
-      for (const h of handlers) h.close();
-      if (socketPath !== undefined)
-        try {
-          unlinkSync(socketPath);
-        } catch {
-          /* gone */
-        }
+    const done = (): void => {
+      stop();
       resolve();
     };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    process.once('SIGTERM', done);
+    process.once('SIGINT', done);
   });
+}
+
+/**
+ * Requests in flight, at most MAX_IN_FLIGHT on a listener and MAX_IN_FLIGHT_PER_CONNECTION on a
+ * connection (more are answered 429 at once), and each answer taken within ANSWER_TAKEN_MS.
+ */
+function boundedInFlight(): { track(socket: Socket): void; admit(socket: Socket, res: ServerResponse): boolean } {
+  const perSocket = new Map<Socket, number>();
+  let total = 0;
+  return {
+    track: (socket) => {
+      perSocket.set(socket, 0);
+      socket.once('close', () => {
+        total -= perSocket.get(socket) ?? 0;
+        perSocket.delete(socket);
+      });
+    },
+    admit: (socket, res) => {
+      const mine = perSocket.get(socket) ?? 0;
+      if (total >= MAX_IN_FLIGHT || mine >= MAX_IN_FLIGHT_PER_CONNECTION) {
+        const message = `too many requests at once (at most ${MAX_IN_FLIGHT}, ${MAX_IN_FLIGHT_PER_CONNECTION} on one connection)`;
+        sendJson(res, HTTP_STATUS.LIMIT_REACHED, { error: { code: ErrorCode.LIMIT_REACHED, message } });
+        return false;
+      }
+      perSocket.set(socket, mine + 1);
+      total++;
+      let taken: NodeJS.Timeout | undefined;
+      res.once('prefinish', () => (taken = setTimeout(() => socket.destroy(), ANSWER_TAKEN_MS).unref()));
+      res.once('close', () => {
+        clearTimeout(taken);
+        const n = perSocket.get(socket);
+        if (n === undefined) return; // the connection closed: counted off already
+        perSocket.set(socket, n - 1);
+        total--;
+      });
+      return true;
+    },
+  };
 }

@@ -19,7 +19,8 @@ export function loadOrCreateToken(file: string): string {
   }
   let fd: number;
   try {
-    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    // O_NONBLOCK: a FIFO put there opens at once (and is refused below) instead of waiting for a writer forever
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
     throw fileError(file, err);
   }
