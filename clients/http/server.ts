@@ -1,6 +1,6 @@
 // The HTTP API served (`upk serve`): on a Unix socket (0600, the default: StateDir/http.sock) and/or a
 // TCP port (loopback unless told otherwise; every request needs the bearer token in StateDir/http-token).
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect as netConnect, type Socket } from 'node:net';
 import { lstatSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +22,8 @@ const TIMEOUT_CHECK_MS = 1000;
  */
 const MAX_IN_FLIGHT = 64;
 const MAX_IN_FLIGHT_PER_CONNECTION = 4;
+/** The live streams (handler.ts bounds them itself). */
+const STREAM_PATH = /^\/api\/(?:stream|services\/[^/?]+\/logs\/stream)(?:\?|$)/;
 /** A peer must take a whole answer within this once it is ready, else its connection is closed. */
 const ANSWER_TAKEN_MS = 30_000;
 /** The longest path a Unix socket may have (sun_path, with its NUL); Node would cut a longer one short. */
@@ -118,7 +120,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
   const make = (handler: (typeof handlers)[number]): Server => {
     const bounded = boundedInFlight();
     const server = createServer({ connectionsCheckingInterval: TIMEOUT_CHECK_MS }, (req, res) => {
-      if (!bounded.admit(req.socket, res)) return;
+      if (!bounded.admit(req, res)) return;
       handler(req, res, () =>
         sendJson(res, HTTP_STATUS.NOT_FOUND, { error: { code: HttpErrorCode.NOT_FOUND, message: `no such route: ${req.url ?? ''}` } }),
       );
@@ -175,26 +177,34 @@ export async function serve(opts: ServeOptions): Promise<void> {
  * Requests in flight, at most MAX_IN_FLIGHT on a listener and MAX_IN_FLIGHT_PER_CONNECTION on a
  * connection (more are answered 429 at once), and each answer taken within ANSWER_TAKEN_MS.
  */
-function boundedInFlight(): { track(socket: Socket): void; admit(socket: Socket, res: ServerResponse): boolean } {
+function boundedInFlight(): { track(socket: Socket): void; admit(req: IncomingMessage, res: ServerResponse): boolean } {
   const perSocket = new Map<Socket, number>();
+  /** Of those, the ones counted towards the listener's total (streams are not). */
+  const counts = new Map<Socket, number>();
   let total = 0;
   return {
     track: (socket) => {
       perSocket.set(socket, 0);
       socket.once('close', () => {
-        total -= perSocket.get(socket) ?? 0;
+        total -= counts.get(socket) ?? 0;
+        counts.delete(socket);
         perSocket.delete(socket);
       });
     },
-    admit: (socket, res) => {
+    admit: (req, res) => {
+      const socket = req.socket;
       const mine = perSocket.get(socket) ?? 0;
-      if (total >= MAX_IN_FLIGHT || mine >= MAX_IN_FLIGHT_PER_CONNECTION) {
+      // A live stream holds no answer in memory (its own bound is 1 MiB, 64 streams): it does not
+      // count towards the listener's requests in flight, or a few dashboards would lock out the API.
+      const counted = !STREAM_PATH.test(req.url ?? '') ? 1 : 0;
+      if ((counted && total >= MAX_IN_FLIGHT) || mine >= MAX_IN_FLIGHT_PER_CONNECTION) {
         const message = `too many requests at once (at most ${MAX_IN_FLIGHT}, ${MAX_IN_FLIGHT_PER_CONNECTION} on one connection)`;
         sendJson(res, HTTP_STATUS.LIMIT_REACHED, { error: { code: ErrorCode.LIMIT_REACHED, message } });
         return false;
       }
       perSocket.set(socket, mine + 1);
-      total++;
+      counts.set(socket, (counts.get(socket) ?? 0) + counted);
+      total += counted;
       let taken: NodeJS.Timeout | undefined;
       res.once('prefinish', () => (taken = setTimeout(() => socket.destroy(), ANSWER_TAKEN_MS).unref()));
       res.once('close', () => {
@@ -202,7 +212,8 @@ function boundedInFlight(): { track(socket: Socket): void; admit(socket: Socket,
         const n = perSocket.get(socket);
         if (n === undefined) return; // the connection closed: counted off already
         perSocket.set(socket, n - 1);
-        total--;
+        counts.set(socket, (counts.get(socket) ?? 0) - counted);
+        total -= counted;
       });
       return true;
     },

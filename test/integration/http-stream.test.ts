@@ -195,6 +195,30 @@ describe('the HTTP event stream', { timeout: 120_000 }, () => {
     assert.equal(unknown.status, 404);
   });
 
+  it('serves at most 64 streams at once (429 beyond), and they do not lock out the other requests', async () => {
+    const streams = Array.from({ length: 64 }, () => new Stream(socketPath, '/api/stream?service=quiet'));
+    try {
+      for (const s of streams) await s.until(() => s.status !== 0, 'a stream open');
+      assert.ok(streams.every((s) => s.status === 200));
+      const extra = new Stream(socketPath, '/api/stream?service=quiet');
+      await extra.until(() => extra.ended, 'the answer');
+      assert.equal(extra.status, 429);
+      const list = new Stream(socketPath, '/api/services');
+      await list.until(() => list.ended, 'the answer');
+      assert.equal(list.status, 200, 'a request beside 64 streams');
+    } finally {
+      for (const s of streams) s.close();
+    }
+    await sleep(300);
+    const again = new Stream(socketPath, '/api/stream?service=quiet');
+    try {
+      await again.until(() => again.status !== 0, 'a stream open');
+      assert.equal(again.status, 200, 'a stream once the others are gone');
+    } finally {
+      again.close();
+    }
+  });
+
   it('refuses a Last-Event-ID that is no event id, and a POST', async () => {
     const bad = new Stream(socketPath, '/api/stream', { 'last-event-id': 'abc' });
     await bad.until(() => bad.ended, 'the answer');
