@@ -1,7 +1,16 @@
 // GET /metrics: the services and the controller in Prometheus' text exposition format (0.0.4),
 // written by hand: a few gauges and counters need no library (test/integration/http-metrics parses
 // it back with a strict reader).
-import { SERVICE_STATES, upkeeperVersion, type Client, type ControllerStatus, type ServiceStatus } from '../../libclient/index.js';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  STATE_DIR,
+  SERVICE_STATES,
+  upkeeperVersion,
+  type Client,
+  type ControllerStatus,
+  type ServiceStatus,
+} from '../../libclient/index.js';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -42,8 +51,44 @@ export function exposition(families: Family[]): string {
 
 const seconds = (iso: string | null): number | null => (iso === null ? null : Date.parse(iso) / 1000);
 
+/** What this machine says of the supervision's own processes and files (`upk serve` runs beside the controller). */
+export interface HostFacts {
+  /** Resident memory of a process in bytes, or null when it is gone (or not on this machine). */
+  rss(pid: number): number | null;
+  /** Bytes of the audit database with its write-ahead log, or null when it cannot be read. */
+  databaseBytes(stateDir: string): number | null;
+}
+
+/** From /proc and the StateDir. */
+export const LOCAL_HOST: HostFacts = {
+  rss: (pid) => {
+    try {
+      const kb = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'))?.[1];
+      return kb === undefined ? null : Number(kb) * 1024;
+    } catch {
+      return null;
+    }
+  },
+  databaseBytes: (stateDir) => {
+    const file = join(stateDir, STATE_DIR.database);
+    let total = 0;
+    for (const f of [file, `${file}-wal`]) {
+      try {
+        total += statSync(f).size;
+      } catch {
+        if (f === file) return null;
+      }
+    }
+    return total;
+  },
+};
+
 /** What /metrics shows, from the services' statuses and the controller's (or only `upkeeper_controller_up 0`). */
-export function metricFamilies(services: ServiceStatus[] | null, controller: ControllerStatus | null): Family[] {
+export function metricFamilies(
+  services: ServiceStatus[] | null,
+  controller: ControllerStatus | null,
+  host: HostFacts = LOCAL_HOST,
+): Family[] {
   const family = (name: string, type: Family['type'], help: string): Family => ({ name, type, help, samples: [] });
   const up = family(
     'upkeeper_controller_up',
@@ -99,7 +144,14 @@ export function metricFamilies(services: ServiceStatus[] | null, controller: Con
       'Resident memory of every process of the service, summed, at its last measurement.',
     ),
     processes: family('upkeeper_service_processes', 'gauge', 'Processes of the service at its last measurement.'),
+    controllerRss: family('upkeeper_controller_memory_bytes', 'gauge', "The controller's resident memory."),
+    buddyRss: family('upkeeper_buddy_memory_bytes', 'gauge', "Resident memory of the service's buddy (its supervisor)."),
+    database: family('upkeeper_database_bytes', 'gauge', 'The audit database with its write-ahead log, in bytes.'),
   };
+  const controllerRss = host.rss(controller.pid);
+  if (controllerRss !== null) f.controllerRss.samples.push({ labels: {}, value: controllerRss });
+  const database = host.databaseBytes(controller.stateDir);
+  if (database !== null) f.database.samples.push({ labels: {}, value: database });
   f.start.samples.push({ labels: {}, value: seconds(controller.startedAt) ?? 0 });
   f.ready.samples.push({ labels: {}, value: controller.ready ? 1 : 0 });
   f.services.samples.push({ labels: {}, value: controller.services });
@@ -119,6 +171,8 @@ export function metricFamilies(services: ServiceStatus[] | null, controller: Con
     if (s.lastExit && s.lastExit.code !== null) f.exitCode.samples.push({ labels: service, value: s.lastExit.code });
     const started = seconds(s.started);
     if (started !== null) f.started.samples.push({ labels: service, value: started });
+    const buddyRss = s.buddyPid === null ? null : host.rss(s.buddyPid);
+    if (buddyRss !== null) f.buddyRss.samples.push({ labels: service, value: buddyRss });
     if (s.usage) {
       f.cpu.samples.push({ labels: service, value: s.usage.cpu / 100 });
       f.memory.samples.push({ labels: service, value: s.usage.rss });

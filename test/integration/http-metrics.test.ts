@@ -2,7 +2,7 @@
 // text format (0.0.4): HELP and TYPE before each family, counters named _total, no series twice.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -135,6 +135,11 @@ describe('GET /metrics', { timeout: 120_000 }, () => {
     const status = (await (await box.client()).status('web'))[0]!;
     assert.equal(value(samples, 'upkeeper_service_start_time_seconds', { service: 'web' }), Date.parse(status.started!) / 1000);
     assert.equal(value(samples, 'upkeeper_services'), 3);
+    // The supervision's own processes and files, from /proc and the StateDir of the same machine.
+    assert.ok(value(samples, 'upkeeper_controller_memory_bytes')! > 10_000_000, 'the controller, a Node process');
+    assert.ok(value(samples, 'upkeeper_buddy_memory_bytes', { service: 'web' })! > 5_000_000, "web's buddy, a Node process");
+    const db = statSync(join(box.stateDir, 'upkeeper.db')).size;
+    assert.ok(value(samples, 'upkeeper_database_bytes')! >= db, 'the database with its WAL');
     assert.ok(value(samples, 'upkeeper_clients_connected')! >= 1);
   });
 
