@@ -114,8 +114,9 @@ export async function serve(opts: ServeOptions): Promise<void> {
   const token = tcp ? loadOrCreateToken(tokenFile) : null;
   const servers: Server[] = [];
   const handlers = [
-    createHandler({ connect: opts.connect, token: null }),
-    ...(tcp ? [createHandler({ connect: opts.connect, token })] : []),
+    // Named in the audit trail (client_requests.client) by the listener the request came in on.
+    createHandler({ connect: { ...opts.connect, client: 'upk serve (unix socket)' }, token: null }),
+    ...(tcp ? [createHandler({ connect: { ...opts.connect, client: 'upk serve (http)' }, token })] : []),
   ];
   const make = (handler: (typeof handlers)[number]): Server => {
     const bounded = boundedInFlight();

@@ -129,6 +129,14 @@ describe('the HTTP API (upk serve)', { timeout: 120_000 }, () => {
     const stopped = await call(tcp(), 'POST', '/api/services/web/stop', { token });
     assert.equal(stopped.status, 200, JSON.stringify(stopped.body));
     assert.equal((stopped.body.outcome as { ok: boolean; status: { state: string } }).status.state, 'stopped');
+    // Recorded in the audit trail as every client's request is, named by the listener it came in on.
+    const db = box.db();
+    const audited = db
+      .prepare(`SELECT client, client_user, request, ok FROM client_requests WHERE request = 'stop' ORDER BY id DESC LIMIT 1`)
+      .get() as { client: string; client_user: string; ok: number } | undefined;
+    db.close();
+    assert.equal(audited?.client, 'upk serve (http)');
+    assert.equal(audited?.ok, 1);
     const started = await call(sock, 'POST', '/api/services/web/start', { body: '{}' });
     assert.equal(started.status, 200, JSON.stringify(started.body));
     assert.equal((started.body.outcome as { status: { state: string; pid: number } }).status.state, 'running');
