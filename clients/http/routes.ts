@@ -133,7 +133,7 @@ export const ROUTES: Route[] = [
   {
     method: 'GET',
     path: '/services/:name/logs',
-    summary: "the last lines of the service's output files (query lines, default 10)",
+    summary: "the last lines of the service's output files (query lines: of each stream, default 20, at most 1,000)",
     run: async ({ client, params, query }) => {
       const lines = intQuery(query, 'lines', 1, LOG_TAIL_MAX_LINES);
       return { body: await client.logs(params.name!, lines === undefined ? {} : { lines }) };

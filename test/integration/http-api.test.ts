@@ -1,13 +1,13 @@
 // The HTTP API against a real controller: `upk serve` as a real process, on a real Unix socket and a
 // real TCP port, with its token file; changes POST only, errors with their codes and statuses.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createHandler } from '../../clients/http/index.js';
-import { Sandbox, UPK } from '../helpers/sandbox.js';
+import { Sandbox } from '../helpers/sandbox.js';
+import { servePort, startServe, stopServe, type Serve } from '../helpers/serve.js';
 
 interface Answer {
   status: number;
@@ -53,7 +53,7 @@ const code = (a: Answer): unknown => (a.body.error as { code?: string } | undefi
 
 describe('the HTTP API (upk serve)', { timeout: 120_000 }, () => {
   const box = new Sandbox('http');
-  let serve: ChildProcess;
+  let serve: Serve;
   let port = 0;
   let token = '';
   const socketPath = join(box.dir, 'api.sock');
@@ -67,26 +67,12 @@ describe('the HTTP API (upk serve)', { timeout: 120_000 }, () => {
     });
     await box.startController();
     await box.waitForState('web', 'running');
-    serve = spawn(process.execPath, [UPK, 'serve', '--socket', socketPath, '--listen', '127.0.0.1:0'], {
-      env: box.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const line = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      let err = '';
-      serve.stdout!.on('data', (c: Buffer) => {
-        out += c.toString();
-        if (out.includes('\n')) resolve(out);
-      });
-      serve.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-      serve.once('exit', (c) => reject(new Error(`upk serve exited (${c}): ${err}`)));
-    });
-    port = Number(/http:\/\/127\.0\.0\.1:(\d+)/.exec(line)?.[1]);
-    assert.ok(port > 0, line);
+    serve = startServe(box, ['--socket', socketPath, '--listen', '127.0.0.1:0']);
+    port = servePort(await serve.ready);
     token = readFileSync(join(box.stateDir, 'http-token'), 'utf8').trim();
   });
   after(async () => {
-    serve?.kill('SIGTERM');
+    if (serve) await stopServe(serve);
     await box.cleanup();
   });
 

@@ -1,13 +1,13 @@
 // GET /metrics from a real `upk serve` and controller, parsed back by a strict reader of Prometheus'
 // text format (0.0.4): HELP and TYPE before each family, counters named _total, no series twice.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Sandbox, UPK } from '../helpers/sandbox.js';
+import { Sandbox } from '../helpers/sandbox.js';
+import { servePort, startServe, stopServe, type Serve } from '../helpers/serve.js';
 
 interface Sample {
   name: string;
@@ -82,7 +82,7 @@ function get(
 
 describe('GET /metrics', { timeout: 120_000 }, () => {
   const box = new Sandbox('metrics');
-  let serve: ChildProcess;
+  let serve: Serve;
   let port = 0;
   const socketPath = join(box.dir, 'api.sock');
   const value = (samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined =>
@@ -96,18 +96,11 @@ describe('GET /metrics', { timeout: 120_000 }, () => {
     });
     await box.startController();
     await box.waitForState('web', 'running');
-    serve = spawn(process.execPath, [UPK, 'serve', '--socket', socketPath, '--listen', '0'], {
-      env: box.env,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const line = await new Promise<string>((resolve, reject) => {
-      serve.stdout!.once('data', (c: Buffer) => resolve(c.toString()));
-      serve.once('exit', (c) => reject(new Error(`upk serve exited ${c}`)));
-    });
-    port = Number(/:(\d+) \(/.exec(line)?.[1]);
+    serve = startServe(box, ['--socket', socketPath, '--listen', '0']);
+    port = servePort(await serve.ready);
   });
   after(async () => {
-    serve?.kill('SIGTERM');
+    if (serve) await stopServe(serve);
     await box.cleanup();
   });
 

@@ -1,13 +1,13 @@
 // GET /api/stream: live events as Server-Sent Events from a real `upk serve`, across a controller
 // SIGKILL and a reconnection with Last-Event-ID: every event of the service once, in order, none lost.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request, type ClientRequest } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Sandbox, UPK } from '../helpers/sandbox.js';
+import { Sandbox } from '../helpers/sandbox.js';
+import { startServe, stopServe, type Serve } from '../helpers/serve.js';
 
 interface Message {
   id: string | null;
@@ -75,7 +75,7 @@ class Stream {
 
 describe('the HTTP event stream', { timeout: 120_000 }, () => {
   const box = new Sandbox('sse');
-  let serve: ChildProcess;
+  let serve: Serve;
   const socketPath = join(box.dir, 'api.sock');
 
   before(async () => {
@@ -90,14 +90,11 @@ describe('the HTTP event stream', { timeout: 120_000 }, () => {
       },
     });
     await box.startController();
-    serve = spawn(process.execPath, [UPK, 'serve', '--socket', socketPath], { env: box.env, stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise<void>((resolve, reject) => {
-      serve.stdout!.once('data', () => resolve());
-      serve.once('exit', (c) => reject(new Error(`upk serve exited ${c}`)));
-    });
+    serve = startServe(box, ['--socket', socketPath]);
+    await serve.ready;
   });
   after(async () => {
-    serve?.kill('SIGTERM');
+    if (serve) await stopServe(serve);
     await box.cleanup();
   });
 

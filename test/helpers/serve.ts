@@ -1,0 +1,50 @@
+// `upk serve` as a real process for the HTTP tests: started against a sandbox, stopped for good.
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { Sandbox} from './sandbox.js';
+import { UPK, sleep } from './sandbox.js';
+
+export interface Serve {
+  proc: ChildProcess;
+  out: () => string;
+  err: () => string;
+  exited: Promise<number | null>;
+  /** Its first line (where it listens), or a rejection when it exits first. */
+  ready: Promise<string>;
+}
+
+export function startServe(box: Sandbox, args: string[]): Serve {
+  const proc = spawn(process.execPath, [UPK, 'serve', ...args], { env: box.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const ready = new Promise<string>((resolve, reject) => {
+    proc.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      if (out.includes('\n')) resolve(out);
+    });
+    void exited.then((code) => reject(new Error(`upk serve exited (${code}): ${err}`)));
+  });
+  ready.catch(() => undefined);
+  return { proc, out: () => out, err: () => err, exited, ready };
+}
+
+/** Its exit code, or 'running' when it is still running after `ms`. */
+export const exitWithin = (s: Serve, ms: number): Promise<number | null | 'running'> =>
+  Promise.race([s.exited, sleep(ms).then(() => 'running' as const)]);
+
+export async function stopServe(s: Serve): Promise<void> {
+  if (s.proc.exitCode !== null || s.proc.signalCode !== null) return;
+  s.proc.kill('SIGTERM');
+  if ((await exitWithin(s, 5000)) === 'running') {
+    s.proc.kill('SIGKILL');
+    await s.exited;
+  }
+}
+
+/** The TCP port a started `upk serve` printed (`http://HOST:PORT (bearer token in …)`). */
+export function servePort(line: string): number {
+  const port = Number(/:(\d+) \(bearer/.exec(line)?.[1]);
+  if (!(port > 0)) throw new Error(`no port in ${JSON.stringify(line)}`);
+  return port;
+}
