@@ -1,6 +1,6 @@
 // `upk serve` as a real process for the HTTP tests: started against a sandbox, stopped for good.
 import { spawn, type ChildProcess } from 'node:child_process';
-import type { Sandbox} from './sandbox.js';
+import type { Sandbox } from './sandbox.js';
 import { UPK, sleep } from './sandbox.js';
 
 export interface Serve {
