@@ -4,6 +4,7 @@ import {
   ErrorCode,
   LOG_TAIL_MAX_LINES,
   UpkError,
+  checkConfiguration,
   isValidServiceId,
   type Client,
   type EventFilter,
@@ -187,6 +188,15 @@ export const ROUTES: Route[] = [
     path: '/controller',
     summary: "the controller's status",
     run: async ({ client }) => ({ body: await client.controllerStatus() }),
+  },
+  {
+    method: 'GET',
+    path: '/config/check',
+    summary: 'check the configuration files the controller reads (upk check-config): every issue, with file and key; touches nothing',
+    run: async ({ client }) => {
+      const { configFile } = await client.controllerStatus();
+      return { body: checkConfiguration(configFile === null ? {} : { config: configFile }) };
+    },
   },
   {
     method: 'POST',

@@ -1,7 +1,7 @@
 // The HTTP API against a real controller: `upk serve` as a real process, on a real Unix socket and a
 // real TCP port, with its token file; changes POST only, errors with their codes and statuses.
 import assert from 'node:assert/strict';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -167,6 +167,27 @@ describe('the HTTP API (upk serve)', { timeout: 120_000 }, () => {
       assert.equal(a.status, status, `${method} ${path}: ${JSON.stringify(a.body)}`);
       assert.equal(code(a), expected, `${method} ${path}`);
       assert.equal(typeof (a.body.error as { message: string }).message, 'string');
+    }
+  });
+
+  it('checks the configuration files (GET /api/config/check) and reloads them with POST only', async () => {
+    const clean = await call(sock, 'GET', '/api/config/check');
+    assert.equal(clean.status, 200, JSON.stringify(clean.body));
+    assert.equal(clean.body.ok, true);
+    assert.deepEqual((clean.body.services as string[]).sort(), ['idle', 'web']);
+    writeFileSync(join(box.servicesDir, 'broken.conf'), JSON.stringify({ broken: { ExecStart: 'sleep 1', MinUptime: 'soon' } }));
+    try {
+      const bad = await call(sock, 'GET', '/api/config/check');
+      assert.equal(bad.status, 200);
+      assert.equal(bad.body.ok, false);
+      const issue = (bad.body.issues as { file?: string; key?: string; message: string }[]).find((i) => i.file?.endsWith('broken.conf'));
+      assert.ok(issue && issue.key?.includes('MinUptime'), JSON.stringify(bad.body.issues));
+      assert.equal((await call(sock, 'GET', '/api/config/reload')).status, 405);
+      const refused = await call(sock, 'POST', '/api/config/reload');
+      assert.equal(refused.status, 200, JSON.stringify(refused.body));
+      assert.equal(refused.body.ok, false, 'a reload is all or nothing: refused');
+    } finally {
+      unlinkSync(join(box.servicesDir, 'broken.conf'));
     }
   });
 
