@@ -76,6 +76,7 @@ export {
   FLAP_WINDOW_MS,
   LOG_TAIL_MAX_LINES,
   EVENTS_QUERY_MAX,
+  EVENTS_PAGE_MAX,
   HOOK_OUTCOMES,
   HOOK_RUNS_MAX,
 } from '../schema/client-protocol.js';

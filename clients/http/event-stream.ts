@@ -97,9 +97,6 @@ export async function serveStream(client: Client, req: IncomingMessage, res: Ser
   }
 }
 
-/** Most lines of history a log stream starts with (`lines`). */
-export const LOG_STREAM_MAX_LINES = 1000;
-
 /** Serve a service's output lines as they are written (`upk logs -f`), `lines` of history first. */
 export async function serveLogStream(
   client: Client,

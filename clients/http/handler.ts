@@ -2,9 +2,9 @@
 // http.createServer and, as middleware, in the usual frameworks. Every answer is JSON; every error
 // carries upkeeper's stable code with a fitting status (http-errors.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { connect, type Client, type ConnectOptions } from '../../libclient/index.js';
+import { LOG_TAIL_MAX_LINES, connect, type Client, type ConnectOptions } from '../../libclient/index.js';
 import { HttpError, HttpErrorCode, errorAnswer } from './http-errors.js';
-import { LOG_STREAM_MAX_LINES, serveLogStream, serveStream, streamFilter } from './event-stream.js';
+import { serveLogStream, serveStream, streamFilter } from './event-stream.js';
 import { METRICS_CONTENT_TYPE, scrape } from './metrics.js';
 import { ROUTES, intQuery, matchPath } from './routes.js';
 import { bearerMatches } from './token.js';
@@ -168,17 +168,16 @@ export function createHandler(options: HandlerOptions = {}): UpkeeperHandler {
       return;
     }
     const sub = path.slice('/api'.length);
-    const logs = /^\/services\/([^/]+)\/logs\/stream$/.exec(sub);
+    const logs = matchPath('/services/:name/logs/stream', sub);
     if (sub === '/stream' || logs) {
       if (req.method !== 'GET')
         throw new HttpError(HttpErrorCode.METHOD_NOT_ALLOWED, `${path} takes GET, not ${req.method ?? ''}`, { allow: 'GET' });
       if (streams >= HTTP_MAX_STREAMS) throw new HttpError('LIMIT_REACHED', `at most ${HTTP_MAX_STREAMS} live streams at once`);
-      const params = logs ? matchPath('/services/:name/logs/stream', sub) : null;
-      const lines = logs ? (intQuery(url.searchParams, 'lines', 0, LOG_STREAM_MAX_LINES) ?? 10) : 0;
+      const lines = logs ? (intQuery(url.searchParams, 'lines', 0, LOG_TAIL_MAX_LINES) ?? 10) : 0;
       const filter = logs ? null : streamFilter(req, url.searchParams);
       streams++;
       try {
-        if (params) await serveLogStream(await controller(), req, res, params.name!, lines);
+        if (logs) await serveLogStream(await controller(), req, res, logs.name!, lines);
         else await serveStream(await controller(), req, res, filter!);
       } finally {
         streams--;

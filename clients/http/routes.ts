@@ -2,6 +2,7 @@
 // change is POST (never GET: a link, a prefetch or a crawler must not stop a service).
 import {
   ErrorCode,
+  EVENTS_PAGE_MAX,
   LOG_TAIL_MAX_LINES,
   UpkError,
   checkConfiguration,
@@ -65,9 +66,6 @@ function outcome([item]: OutcomeItem[]): RouteAnswer {
   const error = item.error ?? { code: ErrorCode.ACTION_FAILED, message: item.message };
   return { status: HTTP_STATUS[error.code] ?? 500, body: { outcome: item, error } };
 }
-
-/** Most events one GET /api/events answers (ask again with `after` for the next). */
-export const HTTP_EVENTS_MAX = 10_000;
 
 export const ROUTES: Route[] = [
   {
@@ -145,7 +143,7 @@ export const ROUTES: Route[] = [
     path: '/events',
     summary: 'events, oldest first: query service, type (comma-separated), since, until, after (an event id), limit (default 100)',
     run: async ({ client, query }) => {
-      const filter: EventFilter = { limit: intQuery(query, 'limit', 1, HTTP_EVENTS_MAX) ?? 100 };
+      const filter: EventFilter = { limit: intQuery(query, 'limit', 1, EVENTS_PAGE_MAX) ?? 100 };
       const service = strParam(query, 'service');
       if (service !== undefined) filter.service = service;
       const types = strParam(query, 'type');

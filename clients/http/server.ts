@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { ErrorCode, STATE_DIR, UpkError, readControllerConfig } from '../../libclient/index.js';
 import type { ConnectOptions } from '../../libclient/index.js';
 import { createHandler, sendJson } from './handler.js';
-import { HTTP_STATUS, HttpErrorCode } from './http-errors.js';
+import { HTTP_STATUS } from './http-errors.js';
 import { loadOrCreateToken } from './token.js';
 
 /** Connections one listener holds at once; Node closes any more as soon as it accepts them. */
@@ -122,9 +122,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     const bounded = boundedInFlight();
     const server = createServer({ connectionsCheckingInterval: TIMEOUT_CHECK_MS }, (req, res) => {
       if (!bounded.admit(req, res)) return;
-      handler(req, res, () =>
-        sendJson(res, HTTP_STATUS.NOT_FOUND, { error: { code: HttpErrorCode.NOT_FOUND, message: `no such route: ${req.url ?? ''}` } }),
-      );
+      handler(req, res); // without a next(), what is not its own is answered 404 NOT_FOUND
     });
     server.on('connection', bounded.track);
     server.maxConnections = MAX_CONNECTIONS;
