@@ -125,7 +125,10 @@ describe('last resort', { timeout: 60_000 }, () => {
     );
     assert.equal(all.at(-1)!.type, 'buddy_exiting');
     const starts = readFileSync(box.file('starts'), 'utf8').trim().split('\n').length;
-    assert.equal(all.filter((e) => e.type === 'spawned').length, starts);
+    const spawned = all.filter((e) => e.type === 'spawned').length;
+    // Every run that wrote its line has its spawned event. The last run may have been stopped by
+    // the shutdown before its shell wrote the line (seen in CI: 41 spawned, 40 lines).
+    assert.ok(spawned === starts || spawned === starts + 1, `${spawned} spawned events for ${starts} runs that wrote their line`);
     writeFileSync(box.file('done'), '');
   });
 });
