@@ -3,13 +3,15 @@
 //   start for the ~60 modules of dist/buddy/ (docs/architecture.md, the programs of the package; docs/buddy.md). What
 //   only some buddies load (the Schedule's croner) is a file of its own.
 // - the upk command line, dist/upk-bundle/: every `upk` loaded ~100 modules (~100 ms of its start).
+// And the dashboard's page for the browser (clients/http/dashboard: app.ts, type-checked by `tsc -p
+// clients/http/dashboard`), into dist/clients/http/dashboard/ beside its HTML and CSS.
 // CommonJS, not ES modules: Node 20 compiles its ES module loader at every start of an ES module (~15
 // ms of CPU and 0.2 MB of heap), while the CommonJS loader is in its snapshot. Without comments and
 // spaces, and in ASCII only, V8 keeps the source (for lazy compiling) in one byte a character.
 // Each folder also holds contents.json (what each file holds, packages included: the tests that keep
 // the buddy lean read it) and inputs.json (the compiled files it was made of: schema/fresh-bundle.ts).
 import { build } from 'esbuild';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -95,3 +97,17 @@ const buddy = await bundleFolder('buddy-bundle', {
 writeFileSync(`${buddy.outdir}/schedule.js`, "export { Schedule } from './schedule.cjs';\n");
 writeInputs(buddy);
 writeInputs(await bundleFolder('upk-bundle', { 'main.cjs': { entry: 'clients/upk/cli.js' } }));
+
+const dashboard = `${root}dist/clients/http/dashboard`;
+rmSync(dashboard, { recursive: true, force: true });
+await build({
+  entryPoints: [`${root}clients/http/dashboard/app.ts`],
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: 'es2022',
+  minify: true,
+  logLevel: 'warning',
+  outfile: `${dashboard}/app.js`,
+});
+for (const file of ['index.html', 'style.css']) copyFileSync(`${root}clients/http/dashboard/${file}`, `${dashboard}/${file}`);

@@ -3,6 +3,7 @@
 // carries upkeeper's stable code with a fitting status (http-errors.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LOG_TAIL_MAX_LINES, connect, type Client, type ConnectOptions } from '../../libclient/index.js';
+import { isDashboardPath, serveDashboardFile } from './dashboard-files.js';
 import { HttpError, HttpErrorCode, errorAnswer } from './http-errors.js';
 import { serveLogStream, serveStream, streamFilter } from './event-stream.js';
 import { METRICS_CONTENT_TYPE, scrape } from './metrics.js';
@@ -23,6 +24,8 @@ export interface HandlerOptions {
   connect?: ConnectOptions;
   /** Ask this bearer token of every request (`Authorization: Bearer …`); null or absent: none (a 0600 Unix socket). */
   token?: string | null;
+  /** Serve the dashboard's page at / (default true); false leaves / to the next handler (middleware). */
+  dashboard?: boolean;
 }
 
 export type NextFunction = (err?: unknown) => void;
@@ -146,6 +149,11 @@ export function createHandler(options: HandlerOptions = {}): UpkeeperHandler {
     const url = requestUrl(req);
     const path = url.pathname;
     const metrics = path === '/metrics';
+    if (options.dashboard !== false && isDashboardPath(path)) {
+      if (req.method !== 'GET' && req.method !== 'HEAD')
+        throw new HttpError(HttpErrorCode.METHOD_NOT_ALLOWED, `${path} takes GET, not ${req.method ?? ''}`, { allow: 'GET, HEAD' });
+      return serveDashboardFile(req, res, path);
+    }
     if (!path.startsWith('/api/') && !metrics) {
       if (next) return next();
       throw new HttpError(HttpErrorCode.NOT_FOUND, `no such route: ${path}`);
