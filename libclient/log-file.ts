@@ -7,8 +7,8 @@ const NEWLINE = 10;
 /** History is read backwards in blocks of this size, at most HISTORY_MAX_BYTES of a file. */
 const BLOCK = 16 * 1024;
 const HISTORY_MAX_BYTES = 1024 * 1024;
-/** Most bytes one check reads (the rest waits for the next one: `more`). */
-const CHECK_MAX_BYTES = 4 * 1024 * 1024;
+/** Most bytes one check reads (the rest is read at once after, `more`): at most some 40,000 short lines made objects at a time. */
+const CHECK_MAX_BYTES = 256 * 1024;
 /** A line longer than this, still without its newline, is handed out in pieces of this size. */
 const PARTIAL_MAX_BYTES = 1024 * 1024;
 /** Rotated files looked at, FILE.1 … FILE.N, when looking for those rotated in between. */

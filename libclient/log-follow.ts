@@ -114,7 +114,7 @@ export async function* followLogs(client: LogSource, names: string[], options: F
     }
     const out: LogLine[] = [];
     for (const entry of fresh) {
-      out.push(...toLines(entry, entry.file.start(lines)));
+      append(out, toLines(entry, entry.file.start(lines)));
       watchFolder(entry.file.path);
     }
     return out;
@@ -138,7 +138,7 @@ export async function* followLogs(client: LogSource, names: string[], options: F
         f.timestamps = tail.timestamps === true;
         if (f.file.path === tail[f.stream].file) continue;
         // Its output goes elsewhere now: what the old file still holds, then the new one from its end.
-        waker.pending.push(...toLines(f, f.file.check()));
+        append(waker.pending, toLines(f, f.file.check()));
         f.file.close();
         f.file = new LogFile(tail[f.stream].file);
         f.file.start(0);
@@ -164,7 +164,7 @@ export async function* followLogs(client: LogSource, names: string[], options: F
       const due = waker.take(followed);
       const batch = waker.pending.splice(0);
       for (const f of due) {
-        batch.push(...toLines(f, f.file.check()));
+        append(batch, toLines(f, f.file.check()));
         if (f.file.more) waker.wake(f);
       }
       yield* inOrder(batch);
@@ -216,6 +216,11 @@ function sharedLabel(ids: readonly string[]): string {
 /** `stdout`, or a rotated `stdout.3`, but not `stdout_pipe`. */
 function isOrRotated(name: string, base: string): boolean {
   return name === base || (name.startsWith(`${base}.`) && /^\d+$/.test(name.slice(base.length + 1)));
+}
+
+/** `to.push(...lines)` without the spread: one check reads up to 256 KiB, tens of thousands of short lines, more arguments than a call may take. */
+function append(to: LogLine[], lines: LogLine[]): void {
+  for (const l of lines) to.push(l);
 }
 
 function toLines(f: Followed, raw: string[]): LogLine[] {

@@ -50,8 +50,19 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
+/** The body a parser before the handler already read (express.json() and the like set `req.body`). */
+function parsedBody(req: IncomingMessage): Record<string, unknown> {
+  const body = (req as IncomingMessage & { body?: unknown }).body;
+  if (body === undefined || body === null || (typeof body === 'string' && body.trim() === '')) return {};
+  if (typeof body !== 'object' || Array.isArray(body) || Buffer.isBuffer(body))
+    throw new HttpError('BAD_REQUEST', 'the request body must be a JSON object');
+  return body as Record<string, unknown>;
+}
+
 /** The request's JSON body (an object; empty: {}), at most HTTP_BODY_MAX_BYTES, within HTTP_BODY_TIMEOUT_MS. */
 function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+  // Mounted after a body parser: the stream is read already, and would never end again.
+  if (req.readableEnded) return Promise.resolve().then(() => parsedBody(req));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -214,6 +214,36 @@ describe('the HTTP API (upk serve)', { timeout: 120_000 }, () => {
     }
   });
 
+  it('mounted after a body parser (as express.json()), takes the body it parsed', async () => {
+    const handler = createHandler({ connect: { config: box.configFile } });
+    // What express.json() does: read the whole body, set req.body, call the next handler.
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        (req as typeof req & { body: unknown }).body = text === '' ? {} : (JSON.parse(text) as unknown);
+        handler(req, res);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const own: Target = { port: (server.address() as { port: number }).port };
+    try {
+      const started = Date.now();
+      const refused = await call(own, 'POST', '/api/services/web/restart', { body: '{"overlap": "yes"}' });
+      assert.equal(refused.status, 400, JSON.stringify(refused.body));
+      assert.match(String((refused.body.error as { message: string }).message), /overlap/, 'the parsed body was read');
+      assert.equal((await call(own, 'POST', '/api/services/web/signal', { body: '[1]' })).status, 400, 'a list is no body');
+      const signalled = await call(own, 'POST', '/api/services/web/signal', { body: '{"signal": "CONT"}' });
+      assert.equal(signalled.status, 200, JSON.stringify(signalled.body));
+      assert.ok(Date.now() - started < 5000, 'no wait for a body already read');
+    } finally {
+      handler.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it('says the controller is not running (503), and answers again once one is', async () => {
     await box.upk(['controller', 'stop']);
     const down = await call(sock, 'GET', '/api/services');

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { request, type ClientRequest } from 'node:http';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -83,6 +84,8 @@ describe('the HTTP event stream', { timeout: 120_000 }, () => {
       // exits every ~0.2 s and is restarted at once: a steady flow of events
       flaky: { ExecStart: 'sh -c "sleep 0.2; exit 3"', MinUptime: 0, UserRateLimit: 0, UserMaxRestarts: -1, InitialState: 'running' },
       quiet: { ExecStart: 'sleep 300', MinUptime: 0.1, InitialState: 'running' },
+      // ~20 MB of output at once, when started
+      flood: { ExecStart: `sh -c 'seq 1 3000000; exec sleep 300'`, MinUptime: 0.1 },
       talker: {
         ExecStart: `sh -c 'i=0; while :; do i=$((i+1)); echo "line $i"; sleep 0.1; done'`,
         MinUptime: 0.1,
@@ -213,6 +216,35 @@ describe('the HTTP event stream', { timeout: 120_000 }, () => {
       assert.equal(again.status, 200, 'a stream once the others are gone');
     } finally {
       again.close();
+    }
+  });
+
+  it('ends the stream of a reader that does not read once 1 MiB waits for it, and stays small', async () => {
+    const rss = (): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${serve.proc.pid}/status`, 'utf8'))?.[1]) * 1024;
+    const before = rss();
+    const socket = connect(socketPath);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write('GET /api/services/flood/logs/stream?lines=0 HTTP/1.1\r\nHost: x\r\n\r\n');
+    socket.pause(); // never reads: the kernel's buffers fill, then upk serve's
+    let received = 0;
+    let ended = false;
+    try {
+      await sleep(300);
+      assert.equal((await box.upk(['start', 'flood'])).code, 0);
+      await sleep(4000); // the service writes its ~20 MB within a second or two
+      const grown = rss() - before;
+      if (process.env.SHOW) console.log('upk serve grew by', grown, 'bytes');
+      let text = '';
+      socket.on('data', (c: Buffer) => ((received += c.length), text.length < 2000 && (text += c.toString())));
+      socket.on('end', () => (ended = true));
+      socket.resume();
+      await box.waitFor('upk serve to end the stream', () => ended, 15_000);
+      assert.ok(received < 6 * 1024 * 1024, `${received} bytes reached the reader of ~20 MB written: the rest was never queued`);
+      assert.ok(received > 1024 * 1024, `${received} bytes: what waited for it: ${text}`);
+      assert.ok(grown < 40 * 1024 * 1024, `upk serve grew by ${grown} bytes`);
+    } finally {
+      socket.destroy();
+      await box.upk(['stop', 'flood']);
     }
   });
 
