@@ -1,8 +1,9 @@
 // The HTTP API (`upk serve`, a real process on a loopback TCP port with its token): requests a second
 // and latency of GET /api/services with 50 services (8 keep-alive connections), the latency from a
-// buddy's event to its Server-Sent Event in a reader, and the memory of `upk serve` afterwards.
+// buddy's event to its Server-Sent Event in a reader (in Node, and in headless Chromium where it is
+// installed), and the memory of `upk serve` afterwards.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { UPK_PROGRAM, idleService, manyServices, max, percentile, withSandbox, type Sandbox } from './harness.js';
@@ -54,6 +55,46 @@ function sseLatencies(port: number, token: string, service: string, count: numbe
   });
 }
 
+const CHROMIUM = process.env.UPK_CHROMIUM ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((f) => existsSync(f));
+
+/**
+ * The same in a browser: the dashboard's page open in headless Chromium, a fetch() reader of the
+ * stream there (as the dashboard reads it, the token in a header) timing each event. Null without Chromium.
+ */
+async function browserLatencies(port: number, token: string, service: string, count: number): Promise<number[] | null> {
+  if (CHROMIUM === undefined) return null;
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${port}/`);
+    // In the page (a string: the bench is compiled without the DOM's types).
+    const reader = `(async ({ token, service, count }) => {
+      const res = await fetch('/api/stream?service=' + service, { headers: { authorization: 'Bearer ' + token } });
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      const out = [];
+      let buffer = '';
+      while (out.length < count) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let at;
+        while ((at = buffer.indexOf('\\n\\n')) >= 0) {
+          const block = buffer.slice(0, at);
+          buffer = buffer.slice(at + 2);
+          const data = /^data: (.*)$/m.exec(block);
+          if (block.includes('event: event') && data) out.push(Date.now() - Date.parse(JSON.parse(data[1]).time));
+        }
+      }
+      reader.cancel();
+      return out;
+    })(${JSON.stringify({ token, service, count })})`;
+    return await page.evaluate<number[]>(reader);
+  } finally {
+    await browser.close();
+  }
+}
+
 export const httpApi: Benchmark = {
   name: 'http-api',
   title: 'The HTTP API: GET /api/services with 50 services, events over SSE, memory of upk serve',
@@ -92,6 +133,7 @@ export const httpApi: Benchmark = {
         const seconds = (performance.now() - t0) / 1000;
         agent.destroy();
         const events = await sseLatencies(port, token, 'flicker', ctx.quick ? 100 : 300);
+        const inBrowser = await browserLatencies(port, token, 'flicker', ctx.quick ? 100 : 300);
         const memory = readMemory(serve.pid!);
         ctx.note(
           `${total} requests on 8 keep-alive connections, ${failed} failed; ${events.length} events of a service restarting ten times a second`,
@@ -105,6 +147,22 @@ export const httpApi: Benchmark = {
           { label: 'buddy event to SSE reader, p50', value: percentile(events, 50), unit: 'ms', n: e },
           { label: 'buddy event to SSE reader, p99', value: percentile(events, 99), unit: 'ms', n: e, target: { op: '<=', value: 100 } },
           { label: 'buddy event to SSE reader, max', value: max(events), unit: 'ms', n: e },
+          ...(inBrowser === null
+            ? []
+            : [
+                {
+                  label: 'buddy event to headless Chromium, p50',
+                  value: percentile(inBrowser, 50),
+                  unit: 'ms',
+                  n: `${inBrowser.length} events`,
+                },
+                {
+                  label: 'buddy event to headless Chromium, p99',
+                  value: percentile(inBrowser, 99),
+                  unit: 'ms',
+                  n: `${inBrowser.length} events`,
+                },
+              ]),
           { label: 'upk serve PSS afterwards', value: (memory?.pssKb ?? NaN) / 1024, unit: 'MB', n: 1 },
           { label: 'upk serve RSS afterwards', value: (memory?.rssKb ?? NaN) / 1024, unit: 'MB', n: 1 },
         ];
