@@ -26,6 +26,8 @@ const MAX_IN_FLIGHT_PER_CONNECTION = 4;
 const STREAM_PATH = /^\/api\/(?:stream|services\/[^/?]+\/logs\/stream)(?:\?|$)/;
 /** A peer must take a whole answer within this once it is ready, else its connection is closed. */
 const ANSWER_TAKEN_MS = 30_000;
+/** On SIGTERM or SIGINT, requests in flight have this long to be answered (streams are ended at once). */
+export const STOP_GRACE_MS = 5000;
 /** The longest path a Unix socket may have (sun_path, with its NUL); Node would cut a longer one short. */
 const SOCKET_PATH_MAX_BYTES = 107;
 
@@ -113,6 +115,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
   const tokenFile = opts.tokenFile ?? join(config.stateDir, STATE_DIR.httpToken);
   const token = tcp ? loadOrCreateToken(tokenFile) : null;
   const servers: Server[] = [];
+  const bounds: InFlight[] = [];
   const handlers = [
     // Named in the audit trail (client_requests.client) by the listener the request came in on.
     createHandler({ connect: { ...opts.connect, client: 'upk serve (unix socket)' }, token: null }),
@@ -120,6 +123,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
   ];
   const make = (handler: (typeof handlers)[number]): Server => {
     const bounded = boundedInFlight();
+    bounds.push(bounded);
     const server = createServer({ connectionsCheckingInterval: TIMEOUT_CHECK_MS }, (req, res) => {
       if (!bounded.admit(req, res)) return;
       handler(req, res); // without a next(), what is not its own is answered 404 NOT_FOUND
@@ -133,18 +137,38 @@ export async function serve(opts: ServeOptions): Promise<void> {
   };
   const where: string[] = [];
   let ownSocket = false;
-  const stop = (): void => {
-    for (const s of servers) {
-      s.close();
-      s.closeAllConnections();
-    }
-    for (const h of handlers) h.close();
+  const removeSocket = (): void => {
     if (ownSocket && socketPath !== undefined)
       try {
         unlinkSync(socketPath);
       } catch {
         /* gone */
       }
+    ownSocket = false;
+  };
+  const stop = (): void => {
+    for (const s of servers) {
+      s.close();
+      s.closeAllConnections();
+    }
+    for (const h of handlers) h.close();
+    removeSocket();
+  };
+  /** Take no more requests; answer those in flight (within STOP_GRACE_MS), end the streams; then stop. */
+  const stopGracefully = async (): Promise<void> => {
+    removeSocket();
+    for (const s of servers) {
+      s.close();
+      s.closeIdleConnections();
+    }
+    for (const b of bounds) b.endStreams();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(bounds.map((b) => b.drained())),
+      new Promise((resolve) => (timer = setTimeout(resolve, STOP_GRACE_MS))),
+    ]);
+    clearTimeout(timer);
+    stop();
   };
   try {
     if (socketPath !== undefined) {
@@ -164,8 +188,16 @@ export async function serve(opts: ServeOptions): Promise<void> {
   opts.onListening(where);
   await new Promise<void>((resolve) => {
     const done = (): void => {
-      stop();
-      resolve();
+      process.removeListener('SIGTERM', done);
+      process.removeListener('SIGINT', done);
+      // A second signal stops at once.
+      const now = (): void => {
+        stop();
+        resolve();
+      };
+      process.once('SIGTERM', now);
+      process.once('SIGINT', now);
+      void stopGracefully().then(resolve);
     };
     process.once('SIGTERM', done);
     process.once('SIGINT', done);
@@ -176,18 +208,37 @@ export async function serve(opts: ServeOptions): Promise<void> {
  * Requests in flight, at most MAX_IN_FLIGHT on a listener and MAX_IN_FLIGHT_PER_CONNECTION on a
  * connection (more are answered 429 at once), and each answer taken within ANSWER_TAKEN_MS.
  */
-function boundedInFlight(): { track(socket: Socket): void; admit(req: IncomingMessage, res: ServerResponse): boolean } {
+interface InFlight {
+  track(socket: Socket): void;
+  admit(req: IncomingMessage, res: ServerResponse): boolean;
+  /** Resolves once no request but streams is in flight. */
+  drained(): Promise<void>;
+  /** End every live stream (its reader resumes elsewhere, from its last id). */
+  endStreams(): void;
+}
+
+function boundedInFlight(): InFlight {
   const perSocket = new Map<Socket, number>();
   /** Of those, the ones counted towards the listener's total (streams are not). */
   const counts = new Map<Socket, number>();
   let total = 0;
+  const streams = new Set<ServerResponse>();
+  let onDrained: (() => void) | null = null;
   return {
+    drained: () => (total === 0 ? Promise.resolve() : new Promise((resolve) => (onDrained = resolve))),
+    endStreams: () => {
+      for (const res of streams) {
+        res.end();
+        res.socket?.end(); // after what is written: the connection would stay open to the reader
+      }
+    },
     track: (socket) => {
       perSocket.set(socket, 0);
       socket.once('close', () => {
         total -= counts.get(socket) ?? 0;
         counts.delete(socket);
         perSocket.delete(socket);
+        if (total === 0) onDrained?.();
       });
     },
     admit: (req, res) => {
@@ -204,15 +255,20 @@ function boundedInFlight(): { track(socket: Socket): void; admit(req: IncomingMe
       perSocket.set(socket, mine + 1);
       counts.set(socket, (counts.get(socket) ?? 0) + counted);
       total += counted;
+      if (!counted) streams.add(res);
       let taken: NodeJS.Timeout | undefined;
       res.once('prefinish', () => (taken = setTimeout(() => socket.destroy(), ANSWER_TAKEN_MS).unref()));
       res.once('close', () => {
         clearTimeout(taken);
+        streams.delete(res);
         const n = perSocket.get(socket);
-        if (n === undefined) return; // the connection closed: counted off already
-        perSocket.set(socket, n - 1);
-        counts.set(socket, (counts.get(socket) ?? 0) - counted);
-        total -= counted;
+        if (n !== undefined) {
+          // (else the connection closed: counted off already)
+          perSocket.set(socket, n - 1);
+          counts.set(socket, (counts.get(socket) ?? 0) - counted);
+          total -= counted;
+        }
+        if (total === 0) onDrained?.();
       });
       return true;
     },

@@ -60,7 +60,12 @@ describe('the HTTP API attacked (upk serve)', { timeout: 240_000 }, () => {
 
   before(async () => {
     box.writeServices({
-      web: { ExecStart: 'sleep 300', MinUptime: 0.1, InitialState: 'running', CustomActions: { slow: 'sleep 20' } },
+      web: {
+        ExecStart: 'sleep 300',
+        MinUptime: 0.1,
+        InitialState: 'running',
+        CustomActions: { slow: 'sleep 20', brief: 'sleep 1; echo done-brief' },
+      },
       // about 256 KiB on each output file: its logs answer is over half a megabyte
       chatty: {
         ExecStart:
@@ -296,18 +301,30 @@ describe('the HTTP API attacked (upk serve)', { timeout: 240_000 }, () => {
       assert.equal(existsSync(stale), false);
     });
 
-    it('exits promptly on SIGTERM with a request in flight, removing its socket', async () => {
+    it('on SIGTERM takes no more requests, answers those in flight within 5 s, ends streams, and exits', async () => {
       const path = join(box.dir, 'term.sock');
       const s = startServe(box, ['--socket', path]);
       await s.ready;
+      const brief = raw({ path }, 'POST /api/services/web/actions/brief HTTP/1.1\r\nHost: x\r\n\r\n', 30_000);
       const pending = raw({ path }, 'POST /api/services/web/actions/slow HTTP/1.1\r\nHost: x\r\n\r\n', 30_000);
+      const stream = raw({ path }, 'GET /api/stream HTTP/1.1\r\nHost: x\r\n\r\n', 30_000);
       const slow = connect(path, () => slow.write('GET /api/services HTTP/1.1\r\nHost'));
       slow.on('error', () => undefined);
-      await sleep(500);
+      await sleep(300);
+      const signalled = Date.now();
       s.proc.kill('SIGTERM');
-      assert.equal(await exitWithin(s, 3000), 0);
-      assert.equal(existsSync(path), false);
-      await pending;
+      await sleep(200);
+      assert.equal(existsSync(path), false, 'the socket is gone at once: no new request');
+      const answered = await brief;
+      assert.equal(statusOf(answered.text), 200, answered.text);
+      assert.match(bodyOf(answered.text), /done-brief/, 'the request in flight was answered');
+      const ended = await stream;
+      assert.ok(ended.closed && ended.ms < 3000, `the stream ended at once (${ended.ms} ms)`);
+      assert.equal(await exitWithin(s, 8000), 0);
+      const exitedAfter = Date.now() - signalled;
+      assert.ok(exitedAfter >= 4500 && exitedAfter < 8000, `it waited its 5 s grace for the slow request, no more (${exitedAfter} ms)`);
+      const cut = await pending;
+      assert.ok(cut.closed && statusOf(cut.text) === 0, 'the slow one, past the grace, is closed unanswered');
       slow.destroy();
     });
 
