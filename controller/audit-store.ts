@@ -39,6 +39,8 @@ export interface RequestRecord {
   client: string;
   clientPid: number | null;
   clientUser: string | null;
+  /** Who asked, when the client acts for others (`upk serve`: the HTTP peer); null or absent: the client itself. */
+  requester?: string | null;
   /** The request's method: start, stop, action, signal, config.reload … */
   request: string;
   serviceUuid: string | null;
@@ -158,6 +160,7 @@ function statements(db: Database.Database) {
         client: string,
         clientPid: number | null,
         clientUser: string | null,
+        requester: string | null,
         request: string,
         serviceUuid: string | null,
         params: string,
@@ -166,8 +169,8 @@ function statements(db: Database.Database) {
         outcome: string | null,
       ]
     >(
-      `INSERT INTO client_requests (time, client, client_pid, client_user, request, service_uuid, params, finished, ok, outcome)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO client_requests (time, client, client_pid, client_user, requester, request, service_uuid, params, finished, ok, outcome)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     interruptRequests: db.prepare<[finished: number, outcome: string]>(
       'UPDATE client_requests SET finished = ?, ok = 0, outcome = ? WHERE finished IS NULL',
@@ -193,6 +196,8 @@ export class AuditStore {
   private readonly samples: SampleStore;
   /** The runs of the OnEvent hooks, and the newest event they were decided for. */
   readonly hookRuns: HookRuns;
+  /** Since the store was opened: the events stored, and the CPU ms of the usage records stored by service uuid (for metrics). */
+  readonly stored = { events: 0, cpuMs: new Map<string, number>() };
 
   constructor(file: string) {
     this.db = new Database(file, { timeout: 5000 });
@@ -374,8 +379,9 @@ export class AuditStore {
   insertEvents(batches: EventBatch[]): number {
     this.db.pragma('synchronous = FULL');
     let inserted: ServiceEvent[];
+    let usage: { uuid: string; cpuMs: number }[];
     try {
-      inserted = this.writeEvents(batches);
+      ({ inserted, usage } = this.writeEvents(batches));
     } catch (err) {
       if (isStorageError(err)) this.health.failed(err);
       throw err;
@@ -383,6 +389,8 @@ export class AuditStore {
       this.db.pragma('synchronous = NORMAL');
     }
     this.health.succeeded();
+    this.stored.events += inserted.length;
+    for (const u of usage) this.stored.cpuMs.set(u.uuid, (this.stored.cpuMs.get(u.uuid) ?? 0) + u.cpuMs);
     if (inserted.length > 0) this.onInserted(inserted);
     return inserted.length;
   }
@@ -410,13 +418,16 @@ export class AuditStore {
     if (this.db.open) this.health.keep(write, onShed);
   }
 
-  private writeEvents(batches: EventBatch[]): ServiceEvent[] {
-    return this.transaction((): ServiceEvent[] => {
+  /** The new events, and the CPU time of the new usage records, once committed. */
+  private writeEvents(batches: EventBatch[]): { inserted: ServiceEvent[]; usage: { uuid: string; cpuMs: number }[] } {
+    return this.transaction(() => {
       const inserted: ServiceEvent[] = [];
+      const usage: { uuid: string; cpuMs: number }[] = [];
       for (const b of batches) {
         for (const e of b.events) {
           if (e.type === USAGE_RECORD) {
-            this.samples.add(b.serviceUuid, b.buddyId, e.seq, e.detail);
+            const cpuMs = this.samples.add(b.serviceUuid, b.buddyId, e.seq, e.detail);
+            if (cpuMs !== null) usage.push({ uuid: b.serviceUuid, cpuMs });
             continue;
           }
           const detail = e.detail ? JSON.stringify(e.detail) : null;
@@ -449,7 +460,7 @@ export class AuditStore {
           });
         }
       }
-      return inserted;
+      return { inserted, usage };
     });
   }
 
@@ -497,6 +508,7 @@ export class AuditStore {
       r.client,
       r.clientPid,
       r.clientUser,
+      r.requester ?? null,
       r.request,
       r.serviceUuid,
       JSON.stringify(r.params ?? null),

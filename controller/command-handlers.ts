@@ -1,7 +1,7 @@
 // The client requests that change services: start, stop, restart, reload, attach, a custom action, a signal,
 // a configuration reload and `upk remove`. Each is audited; what a command means for services that
 // depend on each other is decided by service control (service-control.ts), not here.
-import type { ClientMethods, OutcomeItem } from '../schema/client-protocol.js';
+import type { AuditedParams, ClientMethods, OutcomeItem } from '../schema/client-protocol.js';
 import { toUpkError } from '../schema/errors.js';
 import type { Handlers } from '../schema/rpc.js';
 import { BUDDY_REQUEST_TIMEOUT_MS } from './buddy-link.js';
@@ -28,11 +28,12 @@ export interface CommandParts extends AuditParts {
 }
 
 export function commandHandlers(p: CommandParts): Pick<Handlers<ClientMethods, ClientContext>, CommandMethods> {
-  /** One service's part of a request; `together`: every service the request names. */
+  /** One service's part of a request `asked` (its requester); `together`: every service the request names. */
   async function control(
     kind: Command,
     entry: ServiceEntry,
     ctx: ClientContext,
+    asked: AuditedParams,
     together?: ReadonlySet<ServiceEntry>,
     overlap = false,
   ): Promise<OutcomeItem> {
@@ -44,7 +45,9 @@ export function commandHandlers(p: CommandParts): Pick<Handlers<ClientMethods, C
       ...extra,
     });
     try {
-      return await audited(p, ctx, kind, entry, { service: entry.config.id }, async () => {
+      const params =
+        asked.requester === undefined ? { service: entry.config.id } : { service: entry.config.id, requester: asked.requester };
+      return await audited(p, ctx, kind, entry, params, async () => {
         let result: OutcomeItem;
         if (kind === 'reload') {
           const r = await p.control.reload(entry);
@@ -70,9 +73,9 @@ export function commandHandlers(p: CommandParts): Pick<Handlers<ClientMethods, C
     }
   }
 
-  const command = (kind: Command) => async (q: { services: string[]; overlap?: boolean }, ctx: ClientContext) => {
+  const command = (kind: Command) => async (q: { services: string[]; overlap?: boolean } & AuditedParams, ctx: ClientContext) => {
     p.lifecycle.refuseDuringShutdown();
-    return p.control.each(kind, p.services.resolve(q.services), (e, together) => control(kind, e, ctx, together, q.overlap === true));
+    return p.control.each(kind, p.services.resolve(q.services), (e, together) => control(kind, e, ctx, q, together, q.overlap === true));
   };
 
   return {
@@ -113,7 +116,7 @@ export function commandHandlers(p: CommandParts): Pick<Handlers<ClientMethods, C
       });
       if (q.restart && r.ok) {
         // The running services whose changes wait for their next start, restarted now (each audited).
-        r.restarted = await p.control.each('restart', p.control.waitingForRestart(r.changes), (e) => control('restart', e, ctx));
+        r.restarted = await p.control.each('restart', p.control.waitingForRestart(r.changes), (e) => control('restart', e, ctx, q));
       }
       return r;
     },

@@ -4,7 +4,13 @@
 // This class only assembles the parts and runs the start and stop sequences: each part gets the
 // narrow interface it uses (its `…Parts`), never the controller itself.
 import { join } from 'node:path';
-import { PROTOCOL_MAX, type ControllerInfo, type ControllerStatus, type ReloadResult } from '../schema/client-protocol.js';
+import {
+  PROTOCOL_MAX,
+  type ControllerInfo,
+  type ControllerStats,
+  type ControllerStatus,
+  type ReloadResult,
+} from '../schema/client-protocol.js';
 import type { ControllerConfig } from '../schema/config/types.js';
 import type { DesiredState } from '../schema/records.js';
 import { STATE_DIR } from '../schema/state-dir.js';
@@ -326,6 +332,22 @@ export class Controller {
       maxClients: this.server?.maxConnections ?? 0,
       configIssues: this.open().configuration.issues,
       problems: this.problems.list(),
+      stats: this.stats(),
+    };
+  }
+
+  /** The supervision's counters since the start, as the poller and the store counted them. */
+  private stats(): ControllerStats {
+    const { store, poller } = this.open();
+    const p = poller.stats;
+    return {
+      eventsStored: store.stored.events,
+      pollRounds: p.rounds,
+      pollSeconds: p.seconds,
+      pollBuckets: p.buckets(),
+      buddyPolls: p.polls,
+      eventsPending: poller.pending(),
+      cpuMs: Object.fromEntries(store.stored.cpuMs),
     };
   }
 

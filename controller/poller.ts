@@ -31,6 +31,33 @@ export const WRITE_RETRY_FIRST_MS = 500;
 export const WRITE_RETRY_MAX_MS = 10_000;
 const ACTIVE_STATES: ReadonlySet<BuddyStatus['state']> = new Set(['starting', 'stopping', 'backoff']);
 
+/** The bounds of the poll round durations counted (seconds), as Prometheus' histogram buckets. */
+export const POLL_SECONDS_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** What the rounds did since the controller started (`controller.status`'s stats): counted as they end, nothing while idle. */
+export class PollStats {
+  rounds = 0;
+  seconds = 0;
+  /** Buddies polled, over all rounds. */
+  polls = 0;
+  /** Rounds per bucket of POLL_SECONDS_BUCKETS (not cumulative); longer ones only in `rounds`. */
+  private readonly counts = POLL_SECONDS_BUCKETS.map(() => 0);
+
+  add(seconds: number, polls: number): void {
+    this.rounds++;
+    this.seconds += seconds;
+    this.polls += polls;
+    const i = POLL_SECONDS_BUCKETS.findIndex((le) => seconds <= le);
+    if (i >= 0) this.counts[i]!++;
+  }
+
+  /** `[le, rounds]`: the rounds that took at most `le` seconds, for each bound. */
+  buckets(): [le: number, rounds: number][] {
+    let sum = 0;
+    return POLL_SECONDS_BUCKETS.map((le, i) => [le, (sum += this.counts[i]!)]);
+  }
+}
+
 /** Causes of a desired state the buddy decides itself (not a command): the controller records it too. */
 const BUDDY_CAUSES: ReadonlySet<string> = new Set(['timeout', 'unhealthy', 'limit', 'completed']);
 
@@ -59,6 +86,10 @@ export class Poller {
   onRefused: (batch: EventBatch, err: unknown) => void = () => undefined;
   /** True while a client subscribes to this service (its quiet buddy is polled every QUIET_FACTOR intervals then). */
   watched: (entry: ServiceEntry) => boolean = () => false;
+  /** The rounds so far: how many, how long, how many polls. */
+  readonly stats = new PollStats();
+  /** What each buddy held, not yet stored, after its last poll (events and usage records). */
+  private readonly waiting = new WeakMap<ServiceEntry, number>();
 
   constructor(
     private readonly services: Pick<ServiceTable, 'values' | 'byUuid'>,
@@ -141,6 +172,13 @@ export class Poller {
     while ((this.eager.size > 0 || this.running) && !this.writeFailing) await this.collect([]);
   }
 
+  /** The events and usage records the linked buddies hold that are not stored yet, as their last polls saw them. */
+  pending(): number {
+    let n = 0;
+    for (const e of this.services.values()) if (e.link?.open) n += this.waiting.get(e) ?? 0;
+    return n;
+  }
+
   /** How long a quiet buddy waits for its next poll. */
   private quietMs(entry: ServiceEntry): number {
     return this.watched(entry) ? this.intervalMs * QUIET_FACTOR : Math.max(QUIET_POLL_MS, this.intervalMs * QUIET_FACTOR);
@@ -205,8 +243,19 @@ export class Poller {
     return round;
   }
 
+  /** A round over the entries whose buddy is linked, counted in `stats` (a round with none is no round). */
   private async round(entries: ServiceEntry[]): Promise<void> {
     const live = entries.filter((e) => e.link?.open);
+    if (live.length === 0) return;
+    const began = performance.now();
+    try {
+      await this.pollAndStore(live);
+    } finally {
+      this.stats.add((performance.now() - began) / 1000, live.length);
+    }
+  }
+
+  private async pollAndStore(live: ServiceEntry[]): Promise<void> {
     const answers = await Promise.allSettled(
       live.map(async (e) => {
         const link = e.link!;
@@ -215,6 +264,7 @@ export class Poller {
       }),
     );
     const batches: EventBatch[] = [];
+    const taken = new Map<EventBatch, ServiceEntry>();
     const acks: { link: BuddyLink; seq: number; tell: boolean }[] = [];
     const more: ServiceEntry[] = [];
     const now = this.clock.now();
@@ -224,10 +274,14 @@ export class Poller {
       e.observe(result.status);
       this.onStatus(e, result.status);
       const fresh = result.events.filter((ev) => ev.seq > link.acked);
+      // What it holds besides what was stored before (the fresh ones, less once they are stored below).
+      this.waiting.set(e, Math.max(0, result.status.pending - (result.events.length - fresh.length)));
       // A usage record (one a minute while a service runs) is no sign of activity.
       const news = fresh.some((ev) => ev.type !== USAGE_RECORD);
       if (fresh.length > 0) {
-        batches.push({ serviceUuid: e.uuid, service: e.config.id, instance: link.instance, buddyId: link.buddyId, events: fresh });
+        const batch = { serviceUuid: e.uuid, service: e.config.id, instance: link.instance, buddyId: link.buddyId, events: fresh };
+        batches.push(batch);
+        taken.set(batch, e);
         // Usage records alone are acknowledged by the next poll (its `ack`): one wake-up of a quiet buddy fewer.
         acks.push({ link, seq: fresh[fresh.length - 1]!.seq, tell: news });
       }
@@ -260,7 +314,11 @@ export class Poller {
       });
     }
     this.retryDelay = WRITE_RETRY_FIRST_MS;
-    for (const b of stored) this.takeBuddyDesired(b);
+    for (const b of stored) {
+      const e = taken.get(b)!;
+      this.waiting.set(e, Math.max(0, (this.waiting.get(e) ?? 0) - b.events.length));
+      this.takeBuddyDesired(b);
+    }
     for (const e of more) this.eager.add(e); // (collected again at once unless stopped: drain() goes on)
     for (const { link, seq, tell } of acks) {
       if (!stored.some((b) => b.instance === link.instance)) continue;

@@ -1,5 +1,6 @@
 // The audit trail of client requests: each request that changes something is recorded before it
 // runs and completed with its outcome (docs/controller.md, the audit trail).
+import type { AuditedParams } from '../schema/client-protocol.js';
 import { toUpkError } from '../schema/errors.js';
 import { INTERRUPTED_OUTCOME, type AuditStore } from './audit-store.js';
 import type { ClientContext } from './client-server.js';
@@ -18,22 +19,27 @@ export interface Done<T> {
   value: T;
 }
 
-/** Record a client request, run it, record its outcome. */
+/**
+ * Record a client request, run it, record its outcome. The `requester` among `params` (who asked,
+ * for a client that acts for others) is recorded in its own column, and the rest as the params.
+ */
 export async function audited<T>(
   parts: AuditParts,
   ctx: ClientContext,
   request: string,
   entry: ServiceEntry | null,
-  params: unknown,
+  params: object,
   run: () => Promise<Done<T>>,
 ): Promise<T> {
+  const { requester, ...recorded } = params as AuditedParams;
   const id = parts.store.beginRequest({
     client: ctx.client,
     clientPid: ctx.pid,
     clientUser: ctx.user,
+    requester: requester ?? null,
     request,
     serviceUuid: entry?.uuid ?? null,
-    params,
+    params: recorded,
   });
   try {
     const { ok, message, value } = await run();

@@ -46,17 +46,20 @@ export class SampleStore {
     );
   }
 
-  /** Store one usage record (inside the caller's transaction); false when it was stored before, or is malformed. */
-  add(serviceUuid: string, buddyId: number, seq: number, detail: Record<string, unknown> | null | undefined): boolean {
+  /**
+   * Store one usage record (inside the caller's transaction). Returns the CPU ms it stored; null when
+   * it was stored before, or is malformed.
+   */
+  add(serviceUuid: string, buddyId: number, seq: number, detail: Record<string, unknown> | null | undefined): number | null {
     const d = usageDetail(detail);
-    if (!d) return false;
+    if (!d) return null;
     const wall = Math.round(d.to - d.from);
     const cpu = Math.round(d.cpuMs);
     const rss = Math.round(d.rssKb);
     const r = this.insert.run(buddyId, seq, d.to, wall, cpu, rss, Math.round(d.rssMaxKb), Math.round(d.processes));
-    if (r.changes === 0) return false;
+    if (r.changes === 0) return null;
     const hour = Math.floor(d.to / HOUR_MS) * HOUR_MS;
     this.addHour.run(serviceUuid, hour, wall, cpu, rss * wall, Math.round(d.rssMaxKb), Math.round(d.processes), Math.round(d.samples));
-    return true;
+    return cpu;
   }
 }

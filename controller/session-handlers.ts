@@ -41,15 +41,15 @@ export function sessionHandlers(p: SessionParts): Pick<Handlers<ClientMethods, C
 
     'controller.status': () => p.status(),
 
-    'controller.stop': async (_q, ctx) => {
-      await audited(p, ctx, 'controller.stop', null, {}, async () => ({ ok: true, message: 'stopping', value: null }));
+    'controller.stop': async (q, ctx) => {
+      await audited(p, ctx, 'controller.stop', null, q, async () => ({ ok: true, message: 'stopping', value: null }));
       setImmediate(() => p.stop());
       return null;
     },
 
-    shutdown: async (_q, ctx) => {
+    shutdown: async (q, ctx) => {
       p.lifecycle.beginShutdown();
-      const items = await audited(p, ctx, 'shutdown', null, {}, async () => {
+      const items = await audited(p, ctx, 'shutdown', null, q, async () => {
         const results = await Promise.all(
           p.services.all().map(async (e): Promise<OutcomeItem> => {
             try {

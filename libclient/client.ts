@@ -21,6 +21,7 @@ import {
   type TrendMetric,
   type TrendQuery,
   type TrendResult,
+  requesterProblem,
 } from '../schema/client-protocol.js';
 import { DURATION_WORDS, parseDuration } from '../schema/durations.js';
 import { pickMatch, type EventMatch } from '../schema/event-filter.js';
@@ -112,23 +113,111 @@ function iso(t: TimeLike): string {
   return d.toISOString();
 }
 
-export class Client {
-  private connectedWith: ConnectOptions = {};
-  private rpc: ControllerConnection;
-  private info: ControllerInfo;
-  private negotiated: number;
-  private reopening: Promise<ControllerConnection> | null = null;
-  private closed = false;
+/** The requests that change something: recorded in the audit trail, with the requester of a view (`onBehalfOf`). */
+type ChangeMethod =
+  'start' | 'stop' | 'restart' | 'reload' | 'attach' | 'action' | 'signal' | 'config.reload' | 'remove' | 'controller.stop' | 'shutdown';
 
-  private constructor(
+/** One connection to a controller, made again when it is gone: what a Client and its views (`onBehalfOf`) share. */
+class Link {
+  closed = false;
+  private reopening: Promise<ControllerConnection> | null = null;
+  rpc: ControllerConnection;
+  info: ControllerInfo;
+  negotiated: number;
+
+  constructor(
     private readonly socketPath: string,
     private readonly hooks: ConnectionHooks,
     greeted: Greeted,
+    /** The options it connected with (a subscription opens its own connection with them). */
+    readonly options: ConnectOptions,
   ) {
     this.rpc = greeted.rpc;
     this.info = greeted.controller;
     this.negotiated = greeted.protocol;
   }
+
+  close(): void {
+    this.closed = true;
+    this.rpc.end();
+  }
+
+  /**
+   * One request of the client protocol. On a connection that is gone it connects again first (for up
+   * to `reconnectMs`). A request in flight when the controller goes away fails with INTERRUPTED (it
+   * may have been carried out), except requests that only read, which are sent again.
+   */
+  async call<K extends keyof ClientMethods>(method: K, params: ClientMethods[K]['params']): Promise<ResultOf<ClientMethods, K>> {
+    for (let attempt = 0; ; attempt++) {
+      const rpc = await this.connection();
+      try {
+        return await rpc.request(method, params);
+      } catch (err) {
+        if (!(err instanceof UpkError) || err.code !== ErrorCode.INTERRUPTED) throw err;
+        if (READS.has(method) && attempt === 0 && !this.closed) continue;
+        throw new UpkError(
+          ErrorCode.INTERRUPTED,
+          `lost the connection to the controller before it answered ${method}${READS.has(method) ? '' : ': it may or may not have been carried out'}`,
+          { cause: err },
+        );
+      }
+    }
+  }
+
+  /** The open connection, or a new one (hello again) when it is gone. */
+  private async connection(): Promise<ControllerConnection> {
+    if (this.rpc.isOpen) return this.rpc;
+    if (this.closed) throw new UpkError(ErrorCode.CONTROLLER_NOT_RUNNING, 'this client was closed');
+    this.reopening ??= this.reopen().finally(() => (this.reopening = null));
+    return this.reopening;
+  }
+
+  private async reopen(): Promise<ControllerConnection> {
+    const limit = this.options.reconnectMs ?? RECONNECT_MS;
+    if (limit <= 0)
+      throw new UpkError(
+        ErrorCode.CONTROLLER_NOT_RUNNING,
+        'lost the connection to the controller (this client does not reconnect: reconnectMs 0)',
+      );
+    const deadline = Date.now() + limit;
+    let last: unknown = null;
+    for (let delay = RECONNECT_FIRST_MS; ; delay = Math.min(delay * 2, RECONNECT_MAX_MS)) {
+      try {
+        const greeted = await greet(
+          this.socketPath,
+          { ...this.options, timeoutMs: Math.max(100, Math.min(deadline - Date.now(), 5000)) },
+          this.hooks,
+        );
+        if (this.closed) {
+          greeted.rpc.end();
+          throw new UpkError(ErrorCode.CONTROLLER_NOT_RUNNING, 'this client was closed');
+        }
+        this.rpc = greeted.rpc;
+        this.info = greeted.controller;
+        this.negotiated = greeted.protocol;
+        return this.rpc;
+      } catch (err) {
+        last = err;
+      }
+      if (this.closed) throw new UpkError(ErrorCode.CONTROLLER_NOT_RUNNING, 'this client was closed');
+      if (Date.now() + delay > deadline) break;
+      await new Promise((r) => setTimeout(r, delay));
+    }
+    const why = last instanceof Error ? `: ${last.message}` : '';
+    throw new UpkError(
+      ErrorCode.CONTROLLER_NOT_RUNNING,
+      `lost the connection to the controller, and it did not answer again within ${limit} ms${why}`,
+      { cause: last },
+    );
+  }
+}
+
+export class Client {
+  private constructor(
+    private readonly link: Link,
+    /** Who asks, for a view made by onBehalfOf; null: the client itself. */
+    private readonly asker: string | null,
+  ) {}
 
   /** Connect to a controller and negotiate the protocol version. */
   static async connect(options: ConnectOptions = {}, hooks: ConnectionHooks = {}): Promise<Client> {
@@ -137,19 +226,36 @@ export class Client {
     const greeted = await greet(socket, options, hooks).catch((err: unknown) => {
       throw config === null ? err : notRunningError(err, config, options);
     });
-    const client = new Client(socket, hooks, greeted);
-    client.connectedWith = { ...options, socket };
-    return client;
+    return new Client(new Link(socket, hooks, greeted, { ...options, socket }), null);
   }
 
   /** The controller this client talks to, as it introduced itself (a new one after a reconnection). */
   get controller(): ControllerInfo {
-    return this.info;
+    return this.link.info;
   }
 
   /** The protocol version negotiated with the controller. */
   get protocol(): number {
-    return this.negotiated;
+    return this.link.negotiated;
+  }
+
+  /** Who this view asks for (onBehalfOf), or null: the client asks for itself. */
+  get requester(): string | null {
+    return this.asker;
+  }
+
+  /**
+   * A view of this client whose changes (start, stop, restart, reload, attach, action, signal,
+   * reloadConfig, remove, stopController, shutdown) are recorded in the audit trail as asked by
+   * `requester` (client_requests.requester), for a program that acts for others: `upk serve` names
+   * the HTTP peer of each request. It shares this client's connection and does not own it (its
+   * `close()` does nothing). Throws BAD_REQUEST for an empty requester, one longer than
+   * REQUESTER_MAX (200) characters, or one with a control character.
+   */
+  onBehalfOf(requester: string): Client {
+    const problem = typeof requester === 'string' ? requesterProblem(requester) : 'requester must be a string';
+    if (problem !== null) throw new UpkError(ErrorCode.BAD_REQUEST, problem);
+    return new Client(this.link, requester);
   }
 
   list(): Promise<ServiceStatus[]> {
@@ -163,20 +269,20 @@ export class Client {
 
   /** Start services (`all` for every one); resolves when each outcome is known. */
   start(names: Names): Promise<OutcomeItem[]> {
-    return this.call('start', { services: list(names) });
+    return this.change('start', { services: list(names) });
   }
 
   stop(names: Names): Promise<OutcomeItem[]> {
-    return this.call('stop', { services: list(names) });
+    return this.change('stop', { services: list(names) });
   }
 
   /** `overlap`: start each new run beside the old one, which drains once the new one is ready (RestartMode overlap, once). */
   restart(names: Names, options: { overlap?: boolean } = {}): Promise<OutcomeItem[]> {
-    return this.call('restart', options.overlap === true ? { services: list(names), overlap: true } : { services: list(names) });
+    return this.change('restart', options.overlap === true ? { services: list(names), overlap: true } : { services: list(names) });
   }
 
   reload(names: Names): Promise<OutcomeItem[]> {
-    return this.call('reload', { services: list(names) });
+    return this.change('reload', { services: list(names) });
   }
 
   /**
@@ -184,17 +290,17 @@ export class Client {
    * of starting them; an outcome that is not `ok` says why none was found (nothing changed then).
    */
   attach(names: Names): Promise<OutcomeItem[]> {
-    return this.call('attach', { services: list(names) });
+    return this.change('attach', { services: list(names) });
   }
 
   /** Run a custom action, by name or by number (`00`..`31`). A non-zero exit is in the result, not an error. */
   action(service: string, action: string): Promise<ActionResult> {
-    return this.call('action', { service, action });
+    return this.change('action', { service, action });
   }
 
   /** Send a signal (`HUP`, `SIGUSR1`, `15`) to the service's process, or to its whole group. */
   signal(service: string, signal: string, options: { group?: boolean } = {}): Promise<{ pid: number }> {
-    return this.call('signal', options.group === undefined ? { service, signal } : { service, signal, group: options.group });
+    return this.change('signal', options.group === undefined ? { service, signal } : { service, signal, group: options.group });
   }
 
   /**
@@ -287,12 +393,12 @@ export class Client {
    * `restart`, the running services whose changes wait for their next start are restarted (`restarted`).
    */
   reloadConfig(options: { restart?: boolean } = {}): Promise<ReloadResult> {
-    return this.call('config.reload', options.restart === undefined ? {} : { restart: options.restart });
+    return this.change('config.reload', options.restart === undefined ? {} : { restart: options.restart });
   }
 
   /** Stop and forget services the configuration files no longer define (their history stays). */
   remove(names: Names): Promise<ConfigChangeRecord[]> {
-    return this.call('remove', { services: list(names) });
+    return this.change('remove', { services: list(names) });
   }
 
   controllerStatus(): Promise<ControllerStatus> {
@@ -301,12 +407,12 @@ export class Client {
 
   /** Stop the controller alone; buddies and services keep running. */
   async stopController(): Promise<void> {
-    await this.call('controller.stop', {});
+    await this.change('controller.stop', {});
   }
 
   /** Stop every service and buddy, then the controller; resolves once the controller process is gone. */
   async shutdown(waitMs = 30_000): Promise<OutcomeItem[]> {
-    const items = await this.call('shutdown', {});
+    const items = await this.change('shutdown', {});
     await processGone(this.controller.pid, waitMs);
     return items;
   }
@@ -320,15 +426,14 @@ export class Client {
     return Subscription.open((hooks) => Client.connect({ ...this.options, reconnectMs: 0 }, hooks), filter);
   }
 
-  /** Close the connection; the client makes no request after this. */
+  /** Close the connection; the client makes no request after this. (A view of onBehalfOf closes nothing.) */
   close(): void {
-    this.closed = true;
-    this.rpc.end();
+    if (this.asker === null) this.link.close();
   }
 
   /** The options this client connected with (a subscription opens its own connection with them). */
   get options(): ConnectOptions {
-    return this.connectedWith;
+    return this.link.options;
   }
 
   /**
@@ -336,68 +441,13 @@ export class Client {
    * first (for up to `reconnectMs`). A request in flight when the controller goes away fails with
    * INTERRUPTED (it may have been carried out), except requests that only read, which are sent again.
    */
-  async call<K extends keyof ClientMethods>(method: K, params: ClientMethods[K]['params']): Promise<ResultOf<ClientMethods, K>> {
-    for (let attempt = 0; ; attempt++) {
-      const rpc = await this.connection();
-      try {
-        return await rpc.request(method, params);
-      } catch (err) {
-        if (!(err instanceof UpkError) || err.code !== ErrorCode.INTERRUPTED) throw err;
-        if (READS.has(method) && attempt === 0 && !this.closed) continue;
-        throw new UpkError(
-          ErrorCode.INTERRUPTED,
-          `lost the connection to the controller before it answered ${method}${READS.has(method) ? '' : ': it may or may not have been carried out'}`,
-          { cause: err },
-        );
-      }
-    }
+  call<K extends keyof ClientMethods>(method: K, params: ClientMethods[K]['params']): Promise<ResultOf<ClientMethods, K>> {
+    return this.link.call(method, params);
   }
 
-  /** The open connection, or a new one (hello again) when it is gone. */
-  private async connection(): Promise<ControllerConnection> {
-    if (this.rpc.isOpen) return this.rpc;
-    if (this.closed) throw new UpkError(ErrorCode.CONTROLLER_NOT_RUNNING, 'this client was closed');
-    this.reopening ??= this.reopen().finally(() => (this.reopening = null));
-    return this.reopening;
-  }
-
-  private async reopen(): Promise<ControllerConnection> {
-    const limit = this.connectedWith.reconnectMs ?? RECONNECT_MS;
-    if (limit <= 0)
-      throw new UpkError(
-        ErrorCode.CONTROLLER_NOT_RUNNING,
-        'lost the connection to the controller (this client does not reconnect: reconnectMs 0)',
-      );
-    const deadline = Date.now() + limit;
-    let last: unknown = null;
-    for (let delay = RECONNECT_FIRST_MS; ; delay = Math.min(delay * 2, RECONNECT_MAX_MS)) {
-      try {
-        const greeted = await greet(
-          this.socketPath,
-          { ...this.connectedWith, timeoutMs: Math.max(100, Math.min(deadline - Date.now(), 5000)) },
-          this.hooks,
-        );
-        if (this.closed) {
-          greeted.rpc.end();
-          throw new UpkError(ErrorCode.CONTROLLER_NOT_RUNNING, 'this client was closed');
-        }
-        this.rpc = greeted.rpc;
-        this.info = greeted.controller;
-        this.negotiated = greeted.protocol;
-        return this.rpc;
-      } catch (err) {
-        last = err;
-      }
-      if (this.closed) throw new UpkError(ErrorCode.CONTROLLER_NOT_RUNNING, 'this client was closed');
-      if (Date.now() + delay > deadline) break;
-      await new Promise((r) => setTimeout(r, delay));
-    }
-    const why = last instanceof Error ? `: ${last.message}` : '';
-    throw new UpkError(
-      ErrorCode.CONTROLLER_NOT_RUNNING,
-      `lost the connection to the controller, and it did not answer again within ${limit} ms${why}`,
-      { cause: last },
-    );
+  /** A request that changes something, with this view's requester. */
+  private change<K extends ChangeMethod>(method: K, params: ClientMethods[K]['params']): Promise<ResultOf<ClientMethods, K>> {
+    return this.link.call(method, this.asker === null ? params : { ...params, requester: this.asker });
   }
 }
 

@@ -51,6 +51,7 @@ export { detailOf, type EventDetails } from '../schema/event-details.js';
 export type {
   ControllerInfo,
   ControllerStatus,
+  ControllerStats,
   ControllerProblem,
   OutcomeItem,
   EventPage,
@@ -79,6 +80,7 @@ export {
   EVENTS_PAGE_MAX,
   HOOK_OUTCOMES,
   HOOK_RUNS_MAX,
+  REQUESTER_MAX,
 } from '../schema/client-protocol.js';
 export type { ConfigIssue, ControllerConfig, ServiceConfig } from '../schema/config/types.js';
 

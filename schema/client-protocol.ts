@@ -65,6 +65,26 @@ export interface ControllerProblem {
   since: string;
 }
 
+/**
+ * The supervision's own counters since this controller started, for metrics (absent from a
+ * controller before them). Counted where the work is done: nothing runs for them while idle.
+ */
+export interface ControllerStats {
+  /** Events stored in the audit database (from polls, buddies' own deliveries and journals; usage records not counted). */
+  eventsStored: number;
+  /** Polling rounds (each polls one or more buddies) and the seconds they took, summed. */
+  pollRounds: number;
+  pollSeconds: number;
+  /** The rounds by duration: `[le, rounds]`, the rounds that took at most `le` seconds (cumulative, `le` ascending). */
+  pollBuckets: [le: number, rounds: number][];
+  /** Polls of buddies (a round polls each buddy due at once). */
+  buddyPolls: number;
+  /** Events and usage records the linked buddies hold that are not stored yet, as their last polls saw them. */
+  eventsPending: number;
+  /** CPU time of each service's processes, in ms, in the usage records stored: by service uuid. */
+  cpuMs: Record<string, number>;
+}
+
 export interface ControllerStatus extends ControllerInfo {
   uptimeMs: number;
   /** False while the controller is still attaching buddies at start-up. */
@@ -78,6 +98,8 @@ export interface ControllerStatus extends ControllerInfo {
   configIssues: ConfigIssue[];
   /** What is wrong now (empty when nothing is). */
   problems: ControllerProblem[];
+  /** The supervision's counters (absent from a controller before them). */
+  stats?: ControllerStats;
 }
 
 /** The outcome for one service of start, stop, restart, reload or shutdown. */
@@ -111,7 +133,30 @@ export interface ReloadResult {
   restarted?: OutcomeItem[];
 }
 
-export interface ServicesParams {
+/** The most characters of a `requester`. */
+export const REQUESTER_MAX = 200;
+
+/**
+ * What every request that changes something may carry: who asked, when the client acts for someone
+ * else (an HTTP peer of `upk serve`; libclient's `onBehalfOf`). Recorded in client_requests.requester;
+ * a controller before it ignores it.
+ */
+export interface AuditedParams {
+  requester?: string;
+}
+
+/** Why `requester` cannot be recorded (empty, longer than REQUESTER_MAX, a control character), or null when it can. */
+export function requesterProblem(requester: string): string | null {
+  if (requester === '') return 'requester must not be empty';
+  if (requester.length > REQUESTER_MAX) return `requester must be at most ${REQUESTER_MAX} characters, got ${requester.length}`;
+  // C0 and C1 controls, DEL, and the Unicode line and paragraph separators: a log line stays one line.
+  const control = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.exec(requester);
+  if (control)
+    return `requester must not contain control characters, got U+${control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+  return null;
+}
+
+export interface ServicesParams extends AuditedParams {
   /** Service ids (`name` or `package::name`, a bare name when unambiguous), or `all`. */
   services: string[];
 }
@@ -329,9 +374,9 @@ export interface ClientMethods {
   hello: { params: HelloParams; result: { protocol: number; controller: ControllerInfo } };
   'controller.status': { params: Record<string, never>; result: ControllerStatus };
   /** Stop the controller alone; buddies and services keep running. */
-  'controller.stop': { params: Record<string, never>; result: null };
+  'controller.stop': { params: AuditedParams; result: null };
   /** Stop every service and buddy, then the controller. */
-  shutdown: { params: Record<string, never>; result: OutcomeItem[] };
+  shutdown: { params: AuditedParams; result: OutcomeItem[] };
   list: { params: Record<string, never>; result: ServiceStatus[] };
   status: { params: { services?: string[] }; result: ServiceStatus[] };
   start: { params: ServicesParams; result: OutcomeItem[] };
@@ -344,8 +389,8 @@ export interface ClientMethods {
    * instead of starting one: wanted running once taken over; nothing changes for a service none is found of.
    */
   attach: { params: ServicesParams; result: OutcomeItem[] };
-  action: { params: { service: string; action: string }; result: ActionResult };
-  signal: { params: { service: string; signal: string; group?: boolean }; result: { pid: number } };
+  action: { params: { service: string; action: string } & AuditedParams; result: ActionResult };
+  signal: { params: { service: string; signal: string; group?: boolean } & AuditedParams; result: { pid: number } };
   events: { params: EventQuery; result: ServiceEvent[] };
   /**
    * (Protocol 2.) The same query in pages of at most EVENTS_PAGE_BYTES: ask again with the same
@@ -362,7 +407,7 @@ export interface ClientMethods {
   hooks: { params: HookRunQuery; result: HookRun[] };
   /** Read and check every configuration file; apply all of it, or nothing (the issues say why). */
   /** `restart`: then restart the running services whose changes wait for their next start. */
-  'config.reload': { params: { restart?: boolean }; result: ReloadResult };
+  'config.reload': { params: { restart?: boolean } & AuditedParams; result: ReloadResult };
   /** Stop and forget services the configuration files no longer define (their history stays). */
   remove: { params: ServicesParams; result: ConfigChangeRecord[] };
   /**
@@ -470,7 +515,18 @@ const none = (p: unknown): Record<string, never> => {
   asObject(p);
   return {};
 };
-const services = (p: unknown): ServicesParams => ({ services: strList(asObject(p), 'services') });
+/** The `requester` of a request that changes something, checked: `{requester}`, or `{}` when absent. */
+function audited(o: Record<string, unknown>): AuditedParams {
+  const requester = optStr(o, 'requester');
+  if (requester === undefined) return {};
+  const problem = requesterProblem(requester);
+  if (problem !== null) bad(problem);
+  return { requester };
+}
+const services = (p: unknown): ServicesParams => {
+  const o = asObject(p);
+  return { services: strList(o, 'services'), ...audited(o) };
+};
 
 /** The EventMatch fields of a request, checked. */
 function eventMatch(o: Record<string, unknown>): EventMatch {
@@ -522,8 +578,8 @@ export const clientValidators: Validators<ClientMethods> = {
     };
   },
   'controller.status': none,
-  'controller.stop': none,
-  shutdown: none,
+  'controller.stop': (p) => audited(asObject(p)),
+  shutdown: (p) => audited(asObject(p)),
   list: none,
   status: (p) => {
     const list = optStrList(asObject(p), 'services');
@@ -539,17 +595,18 @@ export const clientValidators: Validators<ClientMethods> = {
   attach: services,
   action: (p) => {
     const o = asObject(p);
-    return { service: str(o, 'service'), action: str(o, 'action') };
+    return { service: str(o, 'service'), action: str(o, 'action'), ...audited(o) };
   },
   signal: (p) => {
     const o = asObject(p);
     const group = optBool(o, 'group');
-    const base = { service: str(o, 'service'), signal: str(o, 'signal') };
+    const base = { service: str(o, 'service'), signal: str(o, 'signal'), ...audited(o) };
     return group === undefined ? base : { ...base, group };
   },
   'config.reload': (p) => {
-    const restart = optBool(asObject(p), 'restart');
-    return restart === undefined ? {} : { restart };
+    const o = asObject(p);
+    const restart = optBool(o, 'restart');
+    return restart === undefined ? audited(o) : { restart, ...audited(o) };
   },
   remove: services,
   subscribe: (p) => {

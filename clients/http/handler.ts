@@ -7,6 +7,7 @@ import { isDashboardPath, serveDashboardFile } from './dashboard-files.js';
 import { HttpError, HttpErrorCode, errorAnswer } from './http-errors.js';
 import { serveLogStream, serveStream, streamFilter } from './event-stream.js';
 import { METRICS_CONTENT_TYPE, scrape } from './metrics.js';
+import { requesterOf } from './requester.js';
 import { ROUTES, intQuery, matchPath } from './routes.js';
 import { bearerMatches } from './token.js';
 
@@ -212,8 +213,10 @@ export function createHandler(options: HandlerOptions = {}): UpkeeperHandler {
     }
     if (hit.route.method === 'POST' && foreignOrigin(req))
       throw new HttpError(HttpErrorCode.FORBIDDEN, `a change from another site (Origin ${req.headers.origin ?? ''}) is refused`);
+    const requester = requesterOf(req); // recorded with each change it asks for (client_requests.requester)
     const body = hit.route.method === 'POST' ? await readBody(req) : {};
-    const answer = await hit.route.run({ client: await controller(), params: hit.params!, query: url.searchParams, body });
+    const client = (await controller()).onBehalfOf(requester);
+    const answer = await hit.route.run({ client, params: hit.params!, query: url.searchParams, body });
     sendJson(res, answer.status ?? 200, answer.body);
   };
 

@@ -17,9 +17,10 @@ export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 type Labels = Record<string, string>;
 interface Family {
   name: string;
-  type: 'gauge' | 'counter';
+  type: 'gauge' | 'counter' | 'histogram';
   help: string;
-  samples: { labels: Labels; value: number }[];
+  /** `suffix`: a histogram's `_bucket`, `_sum` and `_count` after the family's name. */
+  samples: { labels: Labels; value: number; suffix?: '_bucket' | '_sum' | '_count' }[];
 }
 
 /** A label value escaped as the format wants: backslash, double quote and line feed. */
@@ -43,7 +44,7 @@ export function exposition(families: Family[]): string {
       const labels = Object.entries(s.labels)
         .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
         .join(',');
-      out.push(`${f.name}${labels ? `{${labels}}` : ''} ${formatValue(s.value)}`);
+      out.push(`${f.name}${s.suffix ?? ''}${labels ? `{${labels}}` : ''} ${formatValue(s.value)}`);
     }
   }
   return out.join('\n') + '\n';
@@ -147,6 +148,31 @@ export function metricFamilies(
     controllerRss: family('upkeeper_controller_memory_bytes', 'gauge', "The controller's resident memory."),
     buddyRss: family('upkeeper_buddy_memory_bytes', 'gauge', "Resident memory of the service's buddy (its supervisor)."),
     database: family('upkeeper_database_bytes', 'gauge', 'The audit database with its write-ahead log, in bytes.'),
+    eventsStored: family(
+      'upkeeper_events_stored_total',
+      'counter',
+      'Events stored in the audit database since the controller started (usage records not counted).',
+    ),
+    pollDuration: family(
+      'upkeeper_poll_round_duration_seconds',
+      'histogram',
+      'Polling rounds since the controller started, by how long each took: polls of the buddies due, and the commit of what they held.',
+    ),
+    buddyPolls: family(
+      'upkeeper_buddy_polls_total',
+      'counter',
+      'Polls of buddies since the controller started (a round polls each buddy due).',
+    ),
+    pending: family(
+      'upkeeper_buddy_events_pending',
+      'gauge',
+      'Events and usage records the buddies hold that are not stored yet, as their last polls saw them.',
+    ),
+    cpuSeconds: family(
+      'upkeeper_service_cpu_seconds_total',
+      'counter',
+      "CPU time of the service's processes in the usage records stored since the controller started (one a minute while it runs; none with SampleInterval 0).",
+    ),
   };
   const controllerRss = host.rss(controller.pid);
   if (controllerRss !== null) f.controllerRss.samples.push({ labels: {}, value: controllerRss });
@@ -160,6 +186,19 @@ export function metricFamilies(
   f.maxClients.samples.push({ labels: {}, value: controller.maxClients });
   f.problems.samples.push({ labels: {}, value: controller.problems.length });
   f.configIssues.samples.push({ labels: {}, value: controller.configIssues.length });
+  const stats = controller.stats; // absent from a controller before them: their series are left out
+  if (stats) {
+    f.eventsStored.samples.push({ labels: {}, value: stats.eventsStored });
+    for (const [le, rounds] of stats.pollBuckets)
+      f.pollDuration.samples.push({ labels: { le: String(le) }, value: rounds, suffix: '_bucket' });
+    f.pollDuration.samples.push(
+      { labels: { le: '+Inf' }, value: stats.pollRounds, suffix: '_bucket' },
+      { labels: {}, value: stats.pollSeconds, suffix: '_sum' },
+      { labels: {}, value: stats.pollRounds, suffix: '_count' },
+    );
+    f.buddyPolls.samples.push({ labels: {}, value: stats.buddyPolls });
+    f.pending.samples.push({ labels: {}, value: stats.eventsPending });
+  }
   for (const s of services) {
     const service = { service: s.name };
     f.svcUp.samples.push({ labels: service, value: s.state === 'running' ? 1 : 0 });
@@ -173,6 +212,8 @@ export function metricFamilies(
     if (started !== null) f.started.samples.push({ labels: service, value: started });
     const buddyRss = s.buddyPid === null ? null : host.rss(s.buddyPid);
     if (buddyRss !== null) f.buddyRss.samples.push({ labels: service, value: buddyRss });
+    // 0 until its first usage record (and for good with SampleInterval 0): a counter that starts from 0 loses no increase
+    if (stats) f.cpuSeconds.samples.push({ labels: service, value: (stats.cpuMs[s.uuid] ?? 0) / 1000 });
     if (s.usage) {
       f.cpu.samples.push({ labels: service, value: s.usage.cpu / 100 });
       f.memory.samples.push({ labels: service, value: s.usage.rss });

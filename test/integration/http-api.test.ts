@@ -11,6 +11,8 @@ import { servePort, startServe, stopServe, type Serve } from '../helpers/serve.j
 
 interface Answer {
   status: number;
+  /** The port this end of a TCP connection had (the peer's port, as upk serve saw it). */
+  localPort: number | undefined;
   headers: Record<string, string | string[] | undefined>;
   body: Record<string, unknown>;
 }
@@ -31,12 +33,18 @@ function call(
     const req = request(
       { ...('port' in target ? { host: '127.0.0.1', port: target.port } : target), method, path, headers, timeout: 20_000 },
       (res) => {
+        const localPort = res.socket.localPort; // (the socket goes back to the agent by the end)
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
           try {
-            resolve({ status: res.statusCode!, headers: res.headers, body: JSON.parse(text) as Record<string, unknown> });
+            resolve({
+              status: res.statusCode!,
+              localPort,
+              headers: res.headers,
+              body: JSON.parse(text) as Record<string, unknown>,
+            });
           } catch {
             reject(new Error(`not JSON (${res.statusCode}): ${text.slice(0, 200)}`));
           }
@@ -112,19 +120,34 @@ describe('the HTTP API (upk serve)', { timeout: 120_000 }, () => {
   });
 
   it('stops and starts a service with POST, answering its outcome', async () => {
-    const stopped = await call(tcp(), 'POST', '/api/services/web/stop', { token });
+    // A User-Agent with a tab (a control character HTTP allows) and longer than upk serve keeps.
+    const agent = `audit-test/1.0\t(${'x'.repeat(300)})`;
+    const stopped = await call(tcp(), 'POST', '/api/services/web/stop', { token, headers: { 'user-agent': agent } });
     assert.equal(stopped.status, 200, JSON.stringify(stopped.body));
     assert.equal((stopped.body.outcome as { ok: boolean; status: { state: string } }).status.state, 'stopped');
-    // Recorded in the audit trail as every client's request is, named by the listener it came in on.
-    const db = box.db();
-    const audited = db
-      .prepare(`SELECT client, client_user, request, ok FROM client_requests WHERE request = 'stop' ORDER BY id DESC LIMIT 1`)
-      .get() as { client: string; client_user: string; ok: number } | undefined;
-    db.close();
+    // Recorded in the audit trail as every client's request is, named by the listener it came in on,
+    // with who asked: the peer's address and its User-Agent (control characters removed, cut short).
+    type Row = { client: string; requester: string | null; params: string; ok: number };
+    const last = (request: string): Row | undefined => {
+      const db = box.db();
+      try {
+        return db
+          .prepare(`SELECT client, requester, params, ok FROM client_requests WHERE request = ? ORDER BY id DESC LIMIT 1`)
+          .get(request) as Row | undefined;
+      } finally {
+        db.close();
+      }
+    };
+    const audited = last('stop');
     assert.equal(audited?.client, 'upk serve (http)');
     assert.equal(audited?.ok, 1);
+    assert.ok(stopped.localPort !== undefined && stopped.localPort !== port);
+    assert.match(audited.requester ?? '', new RegExp(`^http 127\\.0\\.0\\.1:${stopped.localPort} \\(audit-test/1\\.0\\(x{50,}…\\)$`));
+    assert.ok(audited.requester!.length <= 200, `at most 200 characters: ${audited.requester!.length}`);
+    assert.equal(audited.params, '{"service":"web"}', 'the requester in its own column, not among the params');
     const started = await call(sock, 'POST', '/api/services/web/start', { body: '{}' });
     assert.equal(started.status, 200, JSON.stringify(started.body));
+    assert.deepEqual(last('start'), { client: 'upk serve (unix socket)', requester: 'unix socket', params: '{"service":"web"}', ok: 1 });
     assert.equal((started.body.outcome as { status: { state: string; pid: number } }).status.state, 'running');
     const restarted = await call(sock, 'POST', '/api/services/web/restart', { body: '{"overlap": false}' });
     assert.equal(restarted.status, 200, JSON.stringify(restarted.body));

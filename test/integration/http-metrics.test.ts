@@ -1,5 +1,6 @@
 // GET /metrics from a real `upk serve` and controller, parsed back by a strict reader of Prometheus'
-// text format (0.0.4): HELP and TYPE before each family, counters named _total, no series twice.
+// text format (0.0.4): HELP and TYPE before each family, counters named _total, no series twice, a
+// histogram's buckets cumulative up to +Inf, which is its count. The supervision's own counters grow.
 import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
 import { request } from 'node:http';
@@ -40,7 +41,12 @@ function parse(text: string): { samples: Sample[]; types: Map<string, string> } 
     }
     m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*",?)*)\})? (\S+)$/.exec(line);
     assert.ok(m, `not a sample line: ${JSON.stringify(line)}`);
-    assert.equal(m[1], family, `a sample of the family announced last: ${line}`);
+    if (types.get(family ?? '') === 'histogram')
+      assert.ok(
+        ['_bucket', '_sum', '_count'].some((x) => m[1] === `${family}${x}`),
+        `a histogram's bucket, sum or count: ${line}`,
+      );
+    else assert.equal(m[1], family, `a sample of the family announced last: ${line}`);
     const labels: Record<string, string> = {};
     for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g))
       labels[l[1]!] = l[2]!.replace(/\\n/g, '\n').replace(/\\(["\\])/g, '$1');
@@ -49,7 +55,24 @@ function parse(text: string): { samples: Sample[]; types: Map<string, string> } 
     const key = `${m[1]}${JSON.stringify(Object.entries(labels).sort())}`;
     assert.ok(!seen.has(key), `series twice: ${line}`);
     seen.add(key);
-    samples.push({ name: m[1], labels, value });
+    samples.push({ name: m[1]!, labels, value });
+  }
+  for (const [name, type] of types) {
+    if (type !== 'histogram') continue;
+    const buckets = samples.filter((x) => x.name === `${name}_bucket`);
+    const count = samples.find((x) => x.name === `${name}_count`);
+    assert.ok(samples.some((x) => x.name === `${name}_sum`) && count, `${name}: a sum and a count`);
+    const bounds = buckets.map((b) => (b.labels.le === '+Inf' ? Infinity : Number(b.labels.le)));
+    assert.ok(
+      bounds.every((b, i) => !Number.isNaN(b) && (i === 0 || b > bounds[i - 1]!)),
+      `${name}: le ascending`,
+    );
+    assert.equal(bounds.at(-1), Infinity, `${name}: a +Inf bucket last`);
+    assert.ok(
+      buckets.every((b, i) => i === 0 || b.value >= buckets[i - 1]!.value),
+      `${name}: buckets cumulative`,
+    );
+    assert.equal(buckets.at(-1)!.value, count.value, `${name}: +Inf is the count`);
   }
   return { samples, types };
 }
@@ -134,6 +157,40 @@ describe('GET /metrics', { timeout: 120_000 }, () => {
     const db = statSync(join(box.stateDir, 'upkeeper.db')).size;
     assert.ok(value(samples, 'upkeeper_database_bytes')! >= db, 'the database with its WAL');
     assert.ok(value(samples, 'upkeeper_clients_connected')! >= 1);
+    // The supervision's own counters (controller.status's stats).
+    assert.equal(types.get('upkeeper_events_stored_total'), 'counter');
+    assert.equal(types.get('upkeeper_poll_round_duration_seconds'), 'histogram');
+    assert.equal(types.get('upkeeper_buddy_events_pending'), 'gauge');
+    assert.equal(types.get('upkeeper_service_cpu_seconds_total'), 'counter');
+    assert.ok(value(samples, 'upkeeper_events_stored_total')! > 0, 'the events of three starts at least');
+    assert.ok(value(samples, 'upkeeper_poll_round_duration_seconds_count')! > 0);
+    assert.ok(value(samples, 'upkeeper_poll_round_duration_seconds_sum')! > 0);
+    assert.ok(value(samples, 'upkeeper_buddy_polls_total')! >= value(samples, 'upkeeper_poll_round_duration_seconds_count')!);
+    assert.ok(value(samples, 'upkeeper_buddy_events_pending')! >= 0);
+    for (const service of ['web', 'crashy', 'odd.name-1'])
+      assert.ok(value(samples, 'upkeeper_service_cpu_seconds_total', { service })! >= 0, `the CPU seconds of ${service}`);
+  });
+
+  it("the supervision's counters grow as events come (crashy restarts on)", async () => {
+    const counters = async (): Promise<number[]> => {
+      const { samples } = parse((await get({ socketPath }, '/metrics')).text);
+      return [
+        'upkeeper_events_stored_total',
+        'upkeeper_poll_round_duration_seconds_count',
+        'upkeeper_poll_round_duration_seconds_sum',
+        'upkeeper_buddy_polls_total',
+      ].map((name) => value(samples, name)!);
+    };
+    const first = await counters();
+    assert.ok(
+      first.every((v) => v > 0),
+      `all above 0: ${first.join(', ')}`,
+    );
+    const later = await box.waitFor('the counters to grow', async () => {
+      const now = await counters();
+      return now.every((v, i) => v > first[i]!) ? now : undefined;
+    });
+    assert.ok(later[0]! >= first[0]! + 2, `a restart of crashy is two events at least: ${first[0]} → ${later[0]}`);
   });
 
   it('asks the token on TCP, and answers it', async () => {

@@ -67,6 +67,32 @@ describe('libclient', { timeout: 60_000 }, () => {
     assert.equal(pid, web!.pid);
   });
 
+  it('onBehalfOf: a view whose changes are recorded as asked by the requester, on the same connection', async () => {
+    const view = client.onBehalfOf('deploy-bot for alice');
+    assert.equal(view.requester, 'deploy-bot for alice');
+    assert.equal(client.requester, null);
+    assert.equal((await view.action('web', 'hello')).code, 0);
+    await view.reloadConfig();
+    view.close(); // a view owns no connection: the client goes on
+    assert.equal((await client.list()).length, 1);
+    const db = box.db();
+    const rows = db
+      .prepare(`SELECT request, requester, params FROM client_requests WHERE request IN ('action', 'config.reload') ORDER BY id`)
+      .all();
+    db.close();
+    assert.deepEqual(rows.slice(-3), [
+      { request: 'action', requester: null, params: '{"service":"web","action":"01"}' },
+      { request: 'action', requester: 'deploy-bot for alice', params: '{"service":"web","action":"hello"}' },
+      { request: 'config.reload', requester: 'deploy-bot for alice', params: '{}' },
+    ]);
+    for (const bad of ['', 'x'.repeat(201), 'two\nlines', 'nul\u0000'])
+      assert.throws(
+        () => client.onBehalfOf(bad),
+        (err: unknown) => err instanceof UpkError && err.code === ErrorCode.BAD_REQUEST && /^requester must/.test(err.message),
+        JSON.stringify(bad),
+      );
+  });
+
   it('events and subscribe', async () => {
     const events = await client.events({ service: 'web', types: ['spawned'] });
     assert.equal(events.length, 2);

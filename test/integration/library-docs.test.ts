@@ -74,6 +74,15 @@ describe('docs/library.md: the programs of the guide', { timeout: 120_000 }, () 
     assert.match(out, /^sent USR1 to \d+$/m);
   });
 
+  it('acting for others: the restart is recorded with the client and the requester', async () => {
+    const out = await runProgram("client.onBehalfOf('alice (chat #ops)')");
+    assert.equal(out, 'web: running, for alice (chat #ops)\n');
+    const db = box.db();
+    const row = db.prepare(`SELECT client, requester, request, params, ok FROM client_requests ORDER BY id DESC LIMIT 1`).get();
+    db.close();
+    assert.deepEqual(row, { client: 'deploy-bot', requester: 'alice (chat #ops)', request: 'restart', params: '{"service":"web"}', ok: 1 });
+  });
+
   it('events: a query and paging through everything', async () => {
     const out = await runProgram('page by page');
     assert.match(out, /^\S+Z exited \d+ SIGTERM \{.*"requested":true\}$/m, 'the exit of the restart');

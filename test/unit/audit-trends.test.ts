@@ -99,6 +99,18 @@ describe('trends from a known history (by hand: 4 one-hour buckets)', { timeout:
   });
   after(() => f.close());
 
+  it("the store's counters for metrics: events stored (usage records apart), CPU ms of the usage records by service, each once", () => {
+    assert.equal(f.store.stored.events, 9, 'the 11 records less the 2 usage records');
+    assert.equal(f.store.stored.cpuMs.get(web), 36_000);
+    // Sent again (a buddy that was not acknowledged): stored once, counted once.
+    const b = f.buddy(web, 'b1');
+    f.store.insertEvents([
+      { serviceUuid: web, service: 'web', instance: 'b1', buddyId: b, events: [{ ...usage(20, { cpuMs: 30_000 }), seq: 3 }] },
+    ]);
+    assert.equal(f.store.stored.cpuMs.get(web), 36_000);
+    assert.equal(f.store.stored.events, 9);
+  });
+
   it('the runs table: one row per run, with cause and outcome', () => {
     assert.deepEqual(
       f.runs(web).map((r) => ({ ...(r as object) })),

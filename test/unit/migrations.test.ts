@@ -1,5 +1,6 @@
 // The migrations on a real SQLite file: a database left by an older build comes out at the newest
-// schema with every row (004: client_actions becomes client_requests, action_log request_log).
+// schema with every row (004: client_actions becomes client_requests, action_log request_log; 006:
+// client_requests.requester, in request_log too).
 import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -67,7 +68,7 @@ describe('migrations', { timeout: 10_000 }, () => {
       const after = db.prepare('SELECT * FROM client_requests ORDER BY id').all() as Record<string, unknown>[];
       assert.deepEqual(
         after,
-        before.map(({ action, ...rest }) => ({ ...rest, request: action })),
+        before.map(({ action, ...rest }) => ({ ...rest, request: action, requester: null })),
       );
       const log = db.prepare('SELECT id, client, request, service, result, outcome, seconds FROM request_log ORDER BY id').all();
       assert.deepEqual(log, [
@@ -92,6 +93,67 @@ describe('migrations', { timeout: 10_000 }, () => {
       assert.deepEqual(db.prepare('SELECT id, request, result, outcome FROM request_log WHERE id >= 3 ORDER BY id').all(), [
         { id: 3, request: 'shutdown', result: 'failed', outcome: INTERRUPTED_OUTCOME },
         { id: 4, request: 'stop', result: 'ok', outcome: 'stopped' },
+      ]);
+    } finally {
+      db.close();
+      store.close();
+    }
+  });
+
+  it('006: a version 5 database gets client_requests.requester (NULL for its rows) and request_log shows it', () => {
+    const file = join(dir, 'v5.db');
+    const old = new Database(file);
+    assert.deepEqual(
+      migrate(
+        old,
+        readMigrations().filter((m) => m.version <= 5),
+      ),
+      [1, 2, 3, 4, 5],
+    );
+    old
+      .prepare(`INSERT INTO services (uuid, name, config, desired, created, modified) VALUES (?, 'web', '{}', 'running', ?, ?)`)
+      .run(UUID, T0, T0);
+    old
+      .prepare(
+        `INSERT INTO client_requests (time, client, client_pid, client_user, request, service_uuid, params, finished, ok, outcome)
+         VALUES (?, 'upk serve (http)', 20, 'me', 'stop', ?, '{"service":"web"}', ?, 1, 'stopped')`,
+      )
+      .run(T0, UUID, T0 + 250);
+    const before = old.prepare('SELECT * FROM client_requests').all() as Record<string, unknown>[];
+    old.close();
+
+    const store = new AuditStore(file);
+    const db = new Database(file, { readonly: true });
+    try {
+      const versions = (db.prepare('SELECT version FROM schema_migrations ORDER BY version').all() as { version: number }[]).map(
+        (r) => r.version,
+      );
+      assert.ok(versions.includes(6), `versions ${versions.join(', ')}`);
+      assert.deepEqual(
+        db.prepare('SELECT * FROM client_requests').all(),
+        before.map((r) => ({ ...r, requester: null })),
+      );
+      const id = store.beginRequest({
+        client: 'upk serve (http)',
+        clientPid: 21,
+        clientUser: 'me',
+        requester: 'http 127.0.0.1:54321 (curl/8.5.0)',
+        request: 'start',
+        serviceUuid: UUID,
+        params: { service: 'web' },
+      });
+      store.finishRequest(id, true, 'running');
+      assert.deepEqual(db.prepare('SELECT id, client, requester, request, service, params, result FROM request_log ORDER BY id').all(), [
+        { id: 1, client: 'upk serve (http)', requester: null, request: 'stop', service: 'web', params: '{"service":"web"}', result: 'ok' },
+        {
+          id: 2,
+          client: 'upk serve (http)',
+          requester: 'http 127.0.0.1:54321 (curl/8.5.0)',
+          request: 'start',
+          service: 'web',
+          params: '{"service":"web"}',
+          result: 'ok',
+        },
       ]);
     } finally {
       db.close();

@@ -5,7 +5,14 @@ import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import type { BuddyLink } from '../../controller/buddy-link.js';
 import type { EventBatch } from '../../controller/audit-store.js';
-import { Poller, QUIET_FACTOR, QUIET_POLL_MS, WRITE_RETRY_FIRST_MS, WRITE_RETRY_MAX_MS } from '../../controller/poller.js';
+import {
+  POLL_SECONDS_BUCKETS,
+  Poller,
+  QUIET_FACTOR,
+  QUIET_POLL_MS,
+  WRITE_RETRY_FIRST_MS,
+  WRITE_RETRY_MAX_MS,
+} from '../../controller/poller.js';
 import { ServiceEntry } from '../../controller/service-entry.js';
 import { ServiceTable } from '../../controller/service-table.js';
 import type { WriteFailure } from '../../controller/write-health.js';
@@ -40,7 +47,7 @@ class FakeBuddy {
         return Promise.resolve({
           events: this.held.slice(0, params.max),
           more: this.held.length > (params.max ?? Infinity),
-          status: buddyStatus(this.id, this.state, { pid: 1000 }),
+          status: buddyStatus(this.id, this.state, { pid: 1000, pending: this.held.length }),
         });
       }
       if (method === 'ack') this.acks.push(params.seq ?? -1);
@@ -204,5 +211,38 @@ describe('poller cadence', { timeout: 10_000 }, () => {
     await settle();
     assert.equal(answered, true, 'the round runs at once (its status is fresh) though its write fails');
     assert.equal(w.b('svc').polls.length, 1);
+  });
+
+  it('counts its rounds, their polls and durations, and what the buddies hold that is not stored (for metrics), as rounds run', async (t) => {
+    const w = world(t, { a: 'starting', b: 'running' });
+    const s = w.poller.stats;
+    await w.poller.collect([]);
+    assert.equal(s.rounds, 0, 'a round that polls no buddy is no round');
+    for (let i = 0; i < 3; i++) w.b('a').add('exited');
+    await w.poller.collect();
+    assert.deepEqual([s.rounds, s.polls, w.store.stored.length], [1, 2, 3]);
+    assert.equal(w.poller.pending(), 0, 'all it held is stored');
+    w.store.failing = { since: 0, error: 'full' };
+    w.b('a').add('exited');
+    w.b('b').add('spawned');
+    w.b('b').add('exited');
+    await w.poller.collect([w.e('a'), w.e('b')], 500);
+    assert.equal(w.poller.pending(), 3, 'not stored: still theirs');
+    w.store.failing = null;
+    await w.poller.collect([w.e('a'), w.e('b')]);
+    assert.equal(w.poller.pending(), 0);
+    assert.equal(w.store.stored.length, 6);
+    assert.deepEqual([s.rounds, s.polls], [3, 6]);
+    assert.ok(s.seconds >= 0 && s.seconds < 10);
+    const buckets = s.buckets();
+    assert.deepEqual(
+      buckets.map(([le]) => le),
+      POLL_SECONDS_BUCKETS,
+    );
+    assert.ok(
+      buckets.every(([, n], i) => i === 0 || n >= buckets[i - 1]![1]),
+      'cumulative',
+    );
+    assert.equal(buckets.at(-1)![1], 3, 'every round took less than 10 s');
   });
 });

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buddyNotificationValidators, buddyValidators, controllerBuddyValidators } from '../../schema/buddy-protocol.js';
-import { clientNotificationValidators, clientValidators } from '../../schema/client-protocol.js';
+import { REQUESTER_MAX, clientNotificationValidators, clientValidators, requesterProblem } from '../../schema/client-protocol.js';
 import { ErrorCode, UpkError } from '../../schema/errors.js';
 
 const T = { timeout: 5000 };
@@ -59,4 +59,38 @@ test('notifications: a good one passes as sent, with names this build does not k
   assert.deepEqual(v.ended({ subscription: 1, code: 'LIMIT_REACHED', reason: 'slow', lastId: null }).lastId, null);
   assert.deepEqual(v.closing({ subscription: 1, reason: 'shutdown' }), { subscription: 1, reason: 'shutdown' });
   assert.deepEqual(buddyNotificationValidators.events({ seq: 0 }), { seq: 0 });
+});
+
+test('requester: every request that changes something takes one, checked once: bounded, no control character', T, () => {
+  const v = clientValidators;
+  const who = 'http 127.0.0.1:54321 (curl/8.5.0)';
+  assert.deepEqual(v.start({ services: ['web'], requester: who }), { services: ['web'], requester: who });
+  assert.deepEqual(v.restart({ services: ['web'], overlap: true, requester: who }), { services: ['web'], overlap: true, requester: who });
+  assert.deepEqual(v.action({ service: 'web', action: 'hello', requester: who }), { service: 'web', action: 'hello', requester: who });
+  assert.deepEqual(v.signal({ service: 'web', signal: 'HUP', requester: who }), { service: 'web', signal: 'HUP', requester: who });
+  assert.deepEqual(v['config.reload']({ requester: who }), { requester: who });
+  assert.deepEqual(v['controller.stop']({ requester: who }), { requester: who });
+  assert.deepEqual(v.shutdown({}), {}, 'absent: the client asks for itself');
+  assert.deepEqual(v.remove({ services: ['old'], requester: null }), { services: ['old'] }, 'null: absent');
+  assert.equal(v.stop({ services: ['web'], requester: 'é'.repeat(REQUESTER_MAX) }).requester?.length, REQUESTER_MAX);
+  const bad = (requester: unknown, message: RegExp): void => {
+    for (const run of [
+      () => v.stop({ services: ['web'], requester }),
+      () => v.action({ service: 'web', action: 'a', requester }),
+      () => v.shutdown({ requester }),
+      () => v['config.reload']({ restart: true, requester }),
+    ])
+      assert.throws(run, (err: unknown) => err instanceof UpkError && err.code === ErrorCode.BAD_REQUEST && message.test(err.message));
+  };
+  bad('', /^requester must not be empty/);
+  bad('x'.repeat(REQUESTER_MAX + 1), /^requester must be at most 200 characters, got 201/);
+  bad('http 10.0.0.1:1 (agent)\nforged line', /^requester must not contain control characters, got U\+000A/);
+  bad('tab\there', /U\+0009/);
+  bad('nul\u0000', /U\+0000/);
+  bad('del\u007f', /U\+007F/);
+  bad('c1\u009b', /U\+009B/);
+  bad('line\u2028separator', /U\+2028/);
+  bad(42, /^requester must be a string/);
+  bad(['me'], /^requester must be a string/);
+  assert.equal(requesterProblem('deploy-bot for alice@example.com'), null);
 });

@@ -57,6 +57,14 @@ export function registerController(program: Command, ctx: Context): void {
           `services  ${s.services} (${s.buddies} buddies reachable)`,
           `clients   ${s.clients} connected (at most ${s.maxClients} at once)`,
         ];
+        const st = s.stats; // absent from a controller before them
+        if (st) {
+          const mean = st.pollRounds > 0 ? ` (${((st.pollSeconds / st.pollRounds) * 1000).toFixed(1)} ms each on average)` : '';
+          lines.push(
+            `events    ${st.eventsStored} stored since its start, ${st.eventsPending} waiting in buddies`,
+            `polling   ${st.pollRounds} rounds${mean}, ${st.buddyPolls} polls of buddies`,
+          );
+        }
         if (s.configIssues.length > 0) lines.push(`config problems: ${s.configIssues.length} (run upk check-config)`);
         lines.push(...(s.problems.length > 0 ? problemLines(s.problems) : ['problems  none']));
         process.stdout.write(lines.join('\n') + '\n');
