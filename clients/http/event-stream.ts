@@ -2,7 +2,17 @@
 // event carries its id, so a browser's EventSource that reconnects sends Last-Event-ID and resumes
 // after it, as a subscription resumes from an event id: nothing lost, nothing twice.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ErrorCode, UpkError, type Client, type Notice, type SubscribeFilter } from '../../libclient/index.js';
+import {
+  type Client,
+  type ControllerInfo,
+  type ControllerProblem,
+  type LogLine,
+  type Notice,
+  type ServiceEvent,
+  type ServiceStatus,
+  type SubscribeFilter,
+} from '../../libclient/index.js';
+import type { Args } from './route-args.js';
 
 /** A comment line this often keeps proxies and browsers from closing a quiet stream. */
 export const SSE_KEEPALIVE_MS = 15_000;
@@ -11,21 +21,48 @@ export const SSE_MAX_BUFFERED_BYTES = 1024 * 1024;
 /** How long a browser waits before it reconnects (the `retry` field). */
 const SSE_RETRY_MS = 2000;
 
+/**
+ * What `GET /api/stream` sends: each message's `event:` is one of these names, its `data:` the JSON
+ * of the value (the OpenAPI document describes the stream with this type).
+ */
+export interface EventStreamMessages {
+  /** An event, as stored; the message's `id:` is its id, for `Last-Event-ID`. */
+  event: ServiceEvent;
+  /** A service's status: each one's when the stream begins, then every change. */
+  status: ServiceStatus;
+  /** A service is no longer configured (removed, or replaced by a new identity under its id). */
+  removed: { service: string; uuid: string };
+  /** What is wrong with the controller's own work (empty when nothing is): at the start, and at every change. */
+  problems: ControllerProblem[];
+  /** The controller went away (`reason`: `stop` or `shutdown` when it said so), or is back; the stream goes on. */
+  controller: { state: 'lost'; reason: 'stop' | 'shutdown' | null } | { state: 'back'; controller: ControllerInfo };
+}
+
+/** What `GET /api/services/NAME/logs/stream` sends, as EventStreamMessages says for the event stream. */
+export interface LogStreamMessages {
+  /** One line of the service's output. */
+  line: LogLine;
+  /** Following the output failed (the stream ends). */
+  error: { message: string };
+}
+
+/** SSE messages of one stream's kinds (M): `event:` a name, `data:` the JSON of its value (one line), `id:` when given. */
+const messages =
+  <M>() =>
+  <K extends keyof M & string>(event: K, data: M[K], id?: number): string =>
+    `${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+const eventMessage = messages<EventStreamMessages>();
+const logMessage = messages<LogStreamMessages>();
+
 /** The subscription a stream asks: query service (repeatable), type (comma-separated), and where to resume. */
-export function streamFilter(req: IncomingMessage, query: URLSearchParams): SubscribeFilter {
+export function streamFilter(args: Args): SubscribeFilter {
   const filter: SubscribeFilter = {};
-  const services = query.getAll('service').filter((s) => s !== '');
+  const services = args.strs('service');
   if (services.length > 0) filter.services = services;
-  const types = query.get('type');
-  if (types !== null) filter.types = types.split(',').filter((t) => t !== '');
+  if (args.has('type')) filter.types = args.strs('type');
   // Last-Event-ID (a reconnecting EventSource) wins over the query's `after` (a first connection).
-  const header = req.headers['last-event-id'];
-  const resume = (Array.isArray(header) ? header[0] : header) ?? query.get('after') ?? undefined;
-  if (resume !== undefined && resume !== '') {
-    if (!/^\d{1,15}$/.test(resume.trim()))
-      throw new UpkError(ErrorCode.BAD_REQUEST, `Last-Event-ID or after: expected an event id, got ${JSON.stringify(resume)}`);
-    filter.sinceId = Number(resume.trim());
-  }
+  const resume = args.int('Last-Event-ID') ?? args.int('after');
+  if (resume !== undefined) filter.sinceId = resume;
   return filter;
 }
 
@@ -33,15 +70,18 @@ export function streamFilter(req: IncomingMessage, query: URLSearchParams): Subs
 export function sseMessage(n: Notice): string {
   switch (n.kind) {
     case 'event':
-      return `id: ${n.event.id}\nevent: event\ndata: ${JSON.stringify(n.event)}\n\n`;
+      return eventMessage('event', n.event, n.event.id);
     case 'status':
-      return `event: status\ndata: ${JSON.stringify(n.status)}\n\n`;
+      return eventMessage('status', n.status);
     case 'removed':
-      return `event: removed\ndata: ${JSON.stringify({ service: n.service, uuid: n.uuid })}\n\n`;
+      return eventMessage('removed', { service: n.service, uuid: n.uuid });
     case 'problems':
-      return `event: problems\ndata: ${JSON.stringify(n.problems)}\n\n`;
+      return eventMessage('problems', n.problems);
     case 'controller':
-      return `event: controller\ndata: ${JSON.stringify(n.state === 'lost' ? { state: n.state, reason: n.reason ?? null } : { state: n.state, controller: n.controller })}\n\n`;
+      return eventMessage(
+        'controller',
+        n.state === 'lost' ? { state: n.state, reason: n.reason ?? null } : { state: n.state, controller: n.controller },
+      );
   }
 }
 
@@ -87,13 +127,13 @@ function openSse(req: IncomingMessage, res: ServerResponse): SseAnswer {
 /** Serve one stream of events and statuses until the reader goes, or reads too slowly (then it ends: the reader resumes). */
 export async function serveStream(client: Client, req: IncomingMessage, res: ServerResponse, filter: SubscribeFilter): Promise<void> {
   const subscription = await client.subscribe(filter);
-  const sse = openSse(req, res);
-  void sse.gone.then(() => subscription.close());
+  const answer = openSse(req, res);
+  void answer.gone.then(() => subscription.close());
   try {
-    for await (const notice of subscription) if (!sse.send(sseMessage(notice))) break;
+    for await (const notice of subscription) if (!answer.send(sseMessage(notice))) break;
   } finally {
     subscription.close();
-    sse.end();
+    answer.end();
   }
 }
 
@@ -107,15 +147,14 @@ export async function serveLogStream(
 ): Promise<void> {
   await client.logs(service, { lines: 1 }); // an unknown service is a 404 before the stream begins
   const abort = new AbortController();
-  const sse = openSse(req, res);
-  void sse.gone.then(() => abort.abort());
+  const answer = openSse(req, res);
+  void answer.gone.then(() => abort.abort());
   try {
-    for await (const line of client.followLogs(service, { lines, signal: abort.signal }))
-      if (!sse.send(`event: line\ndata: ${JSON.stringify(line)}\n\n`)) break;
+    for await (const line of client.followLogs(service, { lines, signal: abort.signal })) if (!answer.send(logMessage('line', line))) break;
   } catch (err) {
-    if (!abort.signal.aborted) sse.send(`event: error\ndata: ${JSON.stringify({ message: (err as Error).message })}\n\n`);
+    if (!abort.signal.aborted) answer.send(logMessage('error', { message: (err as Error).message }));
   } finally {
     abort.abort();
-    sse.end();
+    answer.end();
   }
 }

@@ -2,13 +2,13 @@
 // http.createServer and, as middleware, in the usual frameworks. Every answer is JSON; every error
 // carries upkeeper's stable code with a fitting status (http-errors.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { LOG_TAIL_MAX_LINES, connect, type Client, type ConnectOptions } from '../../libclient/index.js';
+import { connect, type Client, type ConnectOptions } from '../../libclient/index.js';
 import { isDashboardPath, serveDashboardFile } from './dashboard-files.js';
 import { HttpError, HttpErrorCode, errorAnswer } from './http-errors.js';
-import { serveLogStream, serveStream, streamFilter } from './event-stream.js';
-import { METRICS_CONTENT_TYPE, scrape } from './metrics.js';
 import { requesterOf } from './requester.js';
-import { ROUTES, intQuery, matchPath } from './routes.js';
+import { routeArgs } from './route-args.js';
+import type { RouteContext } from './route-types.js';
+import { ROUTES, matchPath } from './routes.js';
 import { bearerMatches } from './token.js';
 
 /** Largest request body read (a change's JSON options are a few bytes). */
@@ -17,6 +17,8 @@ export const HTTP_BODY_MAX_BYTES = 64 * 1024;
 export const HTTP_BODY_TIMEOUT_MS = 10_000;
 /** Live streams (GET /api/stream) one handler serves at once: each holds a connection to the controller. */
 export const HTTP_MAX_STREAMS = 64;
+/** The paths of routes outside /api/ (`/metrics`): the handler answers these too, and leaves the rest to `next()`. */
+const OUTSIDE_API = new Set(ROUTES.map((r) => r.path).filter((p) => !p.startsWith('/api/')));
 
 export interface HandlerOptions {
   /** The controller's client; default: one connected as `upk` connects (ConnectOptions), at the first request. */
@@ -160,13 +162,12 @@ export function createHandler(options: HandlerOptions = {}): UpkeeperHandler {
   const serve = async (req: IncomingMessage, res: ServerResponse, next?: NextFunction): Promise<void> => {
     const url = requestUrl(req);
     const path = url.pathname;
-    const metrics = path === '/metrics';
     if (options.dashboard !== false && isDashboardPath(path)) {
       if (req.method !== 'GET' && req.method !== 'HEAD')
         throw new HttpError(HttpErrorCode.METHOD_NOT_ALLOWED, `${path} takes GET, not ${req.method ?? ''}`, { allow: 'GET, HEAD' });
       return serveDashboardFile(req, res, path);
     }
-    if (!path.startsWith('/api/') && !metrics) {
+    if (!path.startsWith('/api/') && !OUTSIDE_API.has(path)) {
       if (next) return next();
       throw new HttpError(HttpErrorCode.NOT_FOUND, `no such route: ${path}`);
     }
@@ -178,46 +179,40 @@ export function createHandler(options: HandlerOptions = {}): UpkeeperHandler {
           'www-authenticate': 'Bearer realm="upkeeper"',
         },
       );
-    if (metrics) {
-      if (req.method !== 'GET' && req.method !== 'HEAD')
-        throw new HttpError(HttpErrorCode.METHOD_NOT_ALLOWED, `${path} takes GET, not ${req.method ?? ''}`, { allow: 'GET' });
-      const text = await scrape(controller);
-      if (res.headersSent || res.destroyed) return;
-      res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
-      res.end(req.method === 'HEAD' ? undefined : text);
-      return;
-    }
-    const sub = path.slice('/api'.length);
-    const logs = matchPath('/services/:name/logs/stream', sub);
-    if (sub === '/stream' || logs) {
-      if (req.method !== 'GET')
-        throw new HttpError(HttpErrorCode.METHOD_NOT_ALLOWED, `${path} takes GET, not ${req.method ?? ''}`, { allow: 'GET' });
-      if (streams >= HTTP_MAX_STREAMS) throw new HttpError('LIMIT_REACHED', `at most ${HTTP_MAX_STREAMS} live streams at once`);
-      const lines = logs ? (intQuery(url.searchParams, 'lines', 0, LOG_TAIL_MAX_LINES) ?? 10) : 0;
-      const filter = logs ? null : streamFilter(req, url.searchParams);
-      streams++;
-      try {
-        if (logs) await serveLogStream(await controller(), req, res, logs.name!, lines);
-        else await serveStream(await controller(), req, res, filter!);
-      } finally {
-        streams--;
-      }
-      return;
-    }
-    const matching = ROUTES.map((r) => ({ route: r, params: matchPath(r.path, sub) })).filter((m) => m.params !== null);
+    const matching = ROUTES.map((r) => ({ route: r, params: matchPath(r.path, path) })).filter((m) => m.params !== null);
     if (matching.length === 0) throw new HttpError(HttpErrorCode.NOT_FOUND, `no such route: ${req.method ?? ''} ${path}`);
-    const hit = matching.find((m) => m.route.method === req.method);
+    // A text route (the metrics) also takes HEAD
+    const hit = matching.find(
+      (m) => m.route.method === req.method || (req.method === 'HEAD' && m.route.method === 'GET' && 'text' in m.route),
+    );
     if (!hit) {
       const allow = [...new Set(matching.map((m) => m.route.method))].join(', ');
       throw new HttpError(HttpErrorCode.METHOD_NOT_ALLOWED, `${path} takes ${allow}, not ${req.method ?? ''}`, { allow });
     }
-    if (hit.route.method === 'POST' && foreignOrigin(req))
+    const route = hit.route;
+    if (route.method === 'POST' && foreignOrigin(req))
       throw new HttpError(HttpErrorCode.FORBIDDEN, `a change from another site (Origin ${req.headers.origin ?? ''}) is refused`);
-    const requester = requesterOf(req); // recorded with each change it asks for (client_requests.requester)
-    const body = hit.route.method === 'POST' ? await readBody(req) : {};
-    const client = (await controller()).onBehalfOf(requester);
-    const answer = await hit.route.run({ client, params: hit.params!, query: url.searchParams, body });
-    sendJson(res, answer.status ?? 200, answer.body);
+    const body = route.method === 'POST' ? await readBody(req) : {};
+    const args = routeArgs(route, url.searchParams, req.headers, body);
+    if ('answer' in route) {
+      // each change is recorded with who asked for it (client_requests.requester)
+      const requester = requesterOf(req);
+      const context: RouteContext = { client: () => controller().then((c) => c.onBehalfOf(requester)), params: hit.params!, args };
+      const answer = await route.run(context);
+      sendJson(res, answer.status ?? 200, answer.body);
+      return;
+    }
+    const context: RouteContext = { client: controller, params: hit.params!, args };
+    if ('text' in route) await route.serve({ ...context, req, res });
+    else {
+      if (streams >= HTTP_MAX_STREAMS) throw new HttpError('LIMIT_REACHED', `at most ${HTTP_MAX_STREAMS} live streams at once`);
+      streams++;
+      try {
+        await route.serve({ ...context, req, res });
+      } finally {
+        streams--;
+      }
+    }
   };
 
   const handler = ((req, res, next) => {

@@ -1,5 +1,5 @@
 // Errors as HTTP answers: each upkeeper error code with its HTTP status, and the few codes only HTTP has.
-import { ErrorCode, UpkError, type WireError } from '../../libclient/index.js';
+import { ErrorCode, UpkError, type OutcomeItem } from '../../libclient/index.js';
 
 /** Codes of errors that only the HTTP face has (the others are ErrorCode's). */
 export const HttpErrorCode = {
@@ -41,6 +41,22 @@ export const HTTP_STATUS: Record<ErrorCode | HttpErrorCode, number> = {
   [ErrorCode.TIMEOUT]: 504,
 };
 
+/** An error as an answer carries it: upkeeper's wire form of errors, with the codes only HTTP has. */
+export interface HttpWireError {
+  /** Stable: clients switch on it (ErrorCode's codes, and HttpErrorCode's). */
+  code: ErrorCode | HttpErrorCode;
+  message: string;
+  /** More about it, when there is more (a configuration's issues, say). */
+  details?: unknown;
+}
+
+/** Every error answer: `{"error": {code, message, details?}}`, its status the code's (HTTP_STATUS). */
+export interface ErrorAnswer {
+  error: HttpWireError;
+  /** A change of one service that did not go as asked: its outcome beside the error. */
+  outcome?: OutcomeItem;
+}
+
 /** An error the HTTP face answers itself (a bad route, a missing token). */
 export class HttpError extends Error {
   override readonly name = 'HttpError';
@@ -54,9 +70,9 @@ export class HttpError extends Error {
 }
 
 /** The status, body and headers of the answer for an error. */
-export function errorAnswer(err: unknown): { status: number; body: { error: WireError }; headers: Record<string, string> } {
+export function errorAnswer(err: unknown): { status: number; body: ErrorAnswer; headers: Record<string, string> } {
   if (err instanceof HttpError)
-    return { status: HTTP_STATUS[err.code], body: { error: { code: err.code as ErrorCode, message: err.message } }, headers: err.headers };
+    return { status: HTTP_STATUS[err.code], body: { error: { code: err.code, message: err.message } }, headers: err.headers };
   const wire = (err instanceof UpkError ? err : new UpkError(ErrorCode.INTERNAL, (err as Error)?.message ?? String(err))).toWire();
   return { status: HTTP_STATUS[wire.code] ?? 500, body: { error: wire }, headers: {} };
 }

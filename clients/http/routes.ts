@@ -1,180 +1,264 @@
-// The routes of the HTTP API under /api/: one table, each a libclient call. Reads are GET; every
-// change is POST (never GET: a link, a prefetch or a crawler must not stop a service).
+// The routes of the HTTP API: one table. Each route's method, path, query parameters, body fields and
+// answer are declared here, once: the handler checks requests against them, and the OpenAPI document
+// (scripts/openapi.mjs, openapi-document.ts) is made from them and the types they name. Reads are GET;
+// every change is POST (never GET: a link, a prefetch or a crawler must not stop a service).
 import {
   ErrorCode,
   EVENTS_PAGE_MAX,
   LOG_TAIL_MAX_LINES,
+  TREND_METRICS,
   UpkError,
   checkConfiguration,
   isValidServiceId,
-  type Client,
   type EventFilter,
   type OutcomeItem,
-  type TrendMetric,
 } from '../../libclient/index.js';
 import { HTTP_STATUS } from './http-errors.js';
+import { serveLogStream, serveStream, streamFilter } from './event-stream.js';
+import { METRICS_CONTENT_TYPE, scrape } from './metrics.js';
+import { readOpenApi } from './openapi.js';
+import type { Answers, Route, RouteAnswer } from './route-types.js';
 
-/** What a route is given: the controller's client, the path's parameters, the query and the JSON body. */
-export interface RouteContext {
-  client: Client;
-  params: Record<string, string>;
-  query: URLSearchParams;
-  body: Record<string, unknown>;
-}
-
-/** A route's answer: the body as JSON, and its status (200 unless said). */
-export interface RouteAnswer {
-  status?: number;
-  body: unknown;
-}
-
-export interface Route {
-  method: 'GET' | 'POST';
-  /** Under /api: `:name` is a service id, `:action` a custom action's name. */
-  path: string;
-  summary: string;
-  run(c: RouteContext): Promise<RouteAnswer>;
-}
-
-const bad = (message: string): UpkError => new UpkError(ErrorCode.BAD_REQUEST, message);
-
-/** An integer query parameter within [min, max], or undefined when absent. */
-export function intQuery(query: URLSearchParams, key: string, min: number, max: number): number | undefined {
-  const text = query.get(key);
-  if (text === null) return undefined;
-  if (!/^-?\d+$/.test(text)) throw bad(`query parameter ${key}: expected an integer, got ${JSON.stringify(text)}`);
-  const n = Number(text);
-  if (n < min || n > max) throw bad(`query parameter ${key}: expected ${min} to ${max}, got ${n}`);
-  return n;
-}
-
-function strParam(query: URLSearchParams, key: string): string | undefined {
-  return query.get(key) ?? undefined;
-}
-
-function optBoolBody(body: Record<string, unknown>, key: string): boolean | undefined {
-  const v = body[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'boolean') throw bad(`body field ${key}: expected true or false, got ${JSON.stringify(v)}`);
-  return v;
-}
+/** The path parameters, as every route that has one means it. */
+export const PATH_PARAMS: Readonly<Record<string, string>> = {
+  name: 'A service id (`web`, `acme::worker`, `web@2`), URL-encoded; one that is no service id is 400 BAD_REQUEST.',
+  action: "The name of one of the service's custom actions (CustomActions).",
+};
 
 /** One service's outcome: 200 when it went as asked, else the status of its error, the outcome in the body either way. */
-function outcome([item]: OutcomeItem[]): RouteAnswer {
+function outcome([item]: OutcomeItem[]): RouteAnswer<Answers['OutcomeAnswer']> {
   if (!item) throw new UpkError(ErrorCode.INTERNAL, 'the controller answered no outcome');
   if (item.ok) return { body: { outcome: item } };
   const error = item.error ?? { code: ErrorCode.ACTION_FAILED, message: item.message };
   return { status: HTTP_STATUS[error.code] ?? 500, body: { outcome: item, error } };
 }
 
+/** Query parameters several routes take. */
+const SINCE = { type: 'string', description: 'An ISO 8601 time: from then on (inclusive).' } as const;
+const UNTIL = { type: 'string', description: 'An ISO 8601 time: up to then (inclusive).' } as const;
+const EVENT_TYPES = { type: 'string', commas: true, description: 'Event types, comma-separated (default: every type).' } as const;
+/** Event ids: up to 15 digits. */
+const EVENT_ID_MAX = 999_999_999_999_999;
+
 export const ROUTES: Route[] = [
   {
+    id: 'list',
     method: 'GET',
-    path: '/services',
+    path: '/api/services',
     summary: 'every service with its status',
-    run: async ({ client }) => ({ body: { services: await client.list() } }),
+    answer: 'ServiceList',
+    run: async ({ client }) => ({ body: { services: await (await client()).list() } }),
   },
   {
+    id: 'status',
     method: 'GET',
-    path: '/services/:name',
+    path: '/api/services/:name',
     summary: "one service's status",
-    run: async ({ client, params }) => ({ body: { service: (await client.status(params.name))[0] ?? null } }),
+    answer: 'ServiceAnswer',
+    run: async ({ client, params }) => {
+      const [service] = await (await client()).status(params.name);
+      if (!service) throw new UpkError(ErrorCode.NO_SUCH_SERVICE, `no such service: ${params.name}`);
+      return { body: { service } };
+    },
   },
   {
+    id: 'start',
     method: 'POST',
-    path: '/services/:name/start',
+    path: '/api/services/:name/start',
     summary: 'start a service',
-    run: async ({ client, params }) => outcome(await client.start(params.name!)),
+    description: 'Its prerequisites first; waits until it is ready, or failed.',
+    answer: 'OutcomeAnswer',
+    run: async ({ client, params }) => outcome(await (await client()).start(params.name!)),
   },
   {
+    id: 'stop',
     method: 'POST',
-    path: '/services/:name/stop',
+    path: '/api/services/:name/stop',
     summary: 'stop a service',
-    run: async ({ client, params }) => outcome(await client.stop(params.name!)),
+    description: 'Waits until nothing of it is left.',
+    answer: 'OutcomeAnswer',
+    run: async ({ client, params }) => outcome(await (await client()).stop(params.name!)),
   },
   {
+    id: 'restart',
     method: 'POST',
-    path: '/services/:name/restart',
-    summary: 'restart a service (body {"overlap": true}: the new run beside the old one until it is ready)',
-    run: async ({ client, params, body }) => {
-      const overlap = optBoolBody(body, 'overlap');
-      return outcome(await client.restart(params.name!, overlap === undefined ? {} : { overlap }));
+    path: '/api/services/:name/restart',
+    summary: 'restart a service',
+    body: { overlap: { type: 'boolean', description: 'The new run beside the old one until it is ready (RestartMode overlap).' } },
+    answer: 'OutcomeAnswer',
+    run: async ({ client, params, args }) => {
+      const overlap = args.bool('overlap');
+      return outcome(await (await client()).restart(params.name!, overlap === undefined ? {} : { overlap }));
     },
   },
   {
+    id: 'reload',
     method: 'POST',
-    path: '/services/:name/reload',
-    summary: 'reload a service (its reload action)',
-    run: async ({ client, params }) => outcome(await client.reload(params.name!)),
+    path: '/api/services/:name/reload',
+    summary: 'reload a service (run its reload action)',
+    description: "The outcome's `action` says how the reload script ended.",
+    answer: 'OutcomeAnswer',
+    run: async ({ client, params }) => outcome(await (await client()).reload(params.name!)),
   },
   {
+    id: 'signal',
     method: 'POST',
-    path: '/services/:name/signal',
-    summary: 'send a signal (body {"signal": "HUP", "group": false})',
-    run: async ({ client, params, body }) => {
-      if (typeof body.signal !== 'string' || body.signal === '') throw bad('body field signal: expected a signal name or number, as "HUP"');
-      const group = optBoolBody(body, 'group');
-      return { body: await client.signal(params.name!, body.signal, group === undefined ? {} : { group }) };
+    path: '/api/services/:name/signal',
+    summary: 'send a signal to a service',
+    body: {
+      signal: { type: 'string', required: true, description: 'A signal name or number, as "HUP", "SIGHUP" or "1".' },
+      group: { type: 'boolean', description: "To the service's whole process group (default: its main process alone)." },
+    },
+    answer: 'SignalAnswer',
+    run: async ({ client, params, args }) => {
+      const group = args.bool('group');
+      return { body: await (await client()).signal(params.name!, args.str('signal')!, group === undefined ? {} : { group }) };
     },
   },
   {
+    id: 'action',
     method: 'POST',
-    path: '/services/:name/actions/:action',
+    path: '/api/services/:name/actions/:action',
     summary: "run a service's custom action; its exit code and output",
-    run: async ({ client, params }) => ({ body: { result: await client.action(params.name!, params.action!) } }),
+    answer: 'ActionAnswer',
+    run: async ({ client, params }) => ({ body: { result: await (await client()).action(params.name!, params.action!) } }),
   },
   {
+    id: 'why',
     method: 'GET',
-    path: '/services/:name/why',
-    summary: 'why the service failed: its last failure and what led to it',
-    run: async ({ client, params }) => ({ body: await client.why(params.name!) }),
+    path: '/api/services/:name/why',
+    summary: 'why the service failed: its last failure and what led to it (upk why)',
+    answer: 'FailureStory',
+    run: async ({ client, params }) => ({ body: await (await client()).why(params.name!) }),
   },
   {
+    id: 'logs',
     method: 'GET',
-    path: '/services/:name/logs',
-    summary: "the last lines of the service's output files (query lines: of each stream, default 20, at most 1,000)",
-    run: async ({ client, params, query }) => {
-      const lines = intQuery(query, 'lines', 1, LOG_TAIL_MAX_LINES);
-      return { body: await client.logs(params.name!, lines === undefined ? {} : { lines }) };
+    path: '/api/services/:name/logs',
+    summary: "the last lines of the service's output files",
+    query: {
+      lines: { type: 'integer', minimum: 1, maximum: LOG_TAIL_MAX_LINES, description: 'Lines of each stream (default 20).' },
+    },
+    answer: 'LogTail',
+    run: async ({ client, params, args }) => {
+      const lines = args.int('lines');
+      return { body: await (await client()).logs(params.name!, lines === undefined ? {} : { lines }) };
     },
   },
   {
+    id: 'followLogs',
     method: 'GET',
-    path: '/events',
-    summary: 'events, oldest first: query service, type (comma-separated), since, until, after (an event id), limit (default 100)',
-    run: async ({ client, query }) => {
-      const filter: EventFilter = { limit: intQuery(query, 'limit', 1, EVENTS_PAGE_MAX) ?? 100 };
-      const service = strParam(query, 'service');
+    path: '/api/services/:name/logs/stream',
+    summary: "the service's output lines as they are written (upk logs -f), the last ones first",
+    description:
+      "Read from its output files by `upk serve` itself, on the controller's machine. Lines carry no id: a reconnection asks `lines` of history again.",
+    query: {
+      lines: {
+        type: 'integer',
+        minimum: 0,
+        maximum: LOG_TAIL_MAX_LINES,
+        default: 10,
+        description: 'Lines of history of each stream first.',
+      },
+    },
+    stream: 'LogStreamMessages',
+    serve: async ({ client, req, res, params, args }) => serveLogStream(await client(), req, res, params.name!, args.int('lines')!),
+  },
+  {
+    id: 'events',
+    method: 'GET',
+    path: '/api/events',
+    summary: 'events, oldest first',
+    query: {
+      service: { type: 'string', description: "Only this service's." },
+      type: EVENT_TYPES,
+      since: SINCE,
+      until: UNTIL,
+      after: {
+        type: 'integer',
+        minimum: 0,
+        maximum: EVENT_ID_MAX,
+        description: 'Only events after this id: the next page, after the `last` of the previous answer.',
+      },
+      limit: {
+        type: 'integer',
+        minimum: 1,
+        maximum: EVENTS_PAGE_MAX,
+        default: 100,
+        description: 'At most this many: the newest that match.',
+      },
+    },
+    answer: 'EventList',
+    run: async ({ client, args }) => {
+      const filter: EventFilter = { limit: args.int('limit')! };
+      const service = args.str('service');
       if (service !== undefined) filter.service = service;
-      const types = strParam(query, 'type');
-      if (types !== undefined) filter.types = types.split(',').filter((t) => t !== '');
-      const since = strParam(query, 'since');
+      if (args.has('type')) filter.types = args.strs('type');
+      const since = args.str('since');
       if (since !== undefined) filter.since = since;
-      const until = strParam(query, 'until');
+      const until = args.str('until');
       if (until !== undefined) filter.until = until;
-      const after = intQuery(query, 'after', 0, Number.MAX_SAFE_INTEGER);
+      const after = args.int('after');
       if (after !== undefined) filter.afterId = after;
-      const events = await client.events(filter);
+      const events = await (await client()).events(filter);
       return { body: { events, last: events.at(-1)?.id ?? null } };
     },
   },
   {
+    id: 'stream',
     method: 'GET',
-    path: '/trend',
-    summary: 'a metric over time in buckets: query metric, bucket (as 1h), since, until, service (repeatable)',
-    run: async ({ client, query }) => {
-      const metric = strParam(query, 'metric');
-      const bucket = strParam(query, 'bucket');
-      const since = strParam(query, 'since');
-      if (metric === undefined || bucket === undefined || since === undefined)
-        throw bad('query parameters metric, bucket and since are required');
-      const until = strParam(query, 'until');
-      const services = query.getAll('service');
+    path: '/api/stream',
+    summary: 'live events and statuses, as Server-Sent Events (at most 64 streams at once: 429 LIMIT_REACHED)',
+    description:
+      'Goes on across a restart or crash of the controller. A comment line (`: keepalive`) every 15 s; a reader that lets 1 MiB wait for it is cut off, and resumes from its last event id.',
+    query: {
+      service: { type: 'string', repeat: true, description: 'Only these services (default: every service).' },
+      type: { ...EVENT_TYPES, description: 'Only events of these types, comma-separated (statuses always come).' },
+      after: {
+        type: 'integer',
+        minimum: 0,
+        maximum: EVENT_ID_MAX,
+        description: 'Resume after this event id: the stored events first, then live ones (default: from now).',
+      },
+    },
+    headers: {
+      'Last-Event-ID': {
+        type: 'integer',
+        minimum: 0,
+        maximum: EVENT_ID_MAX,
+        description: 'What a reconnecting EventSource sends: as `after`, and it wins over it.',
+      },
+    },
+    stream: 'EventStreamMessages',
+    serve: async ({ client, req, res, args }) => {
+      const filter = streamFilter(args);
+      return serveStream(await client(), req, res, filter);
+    },
+  },
+  {
+    id: 'trend',
+    method: 'GET',
+    path: '/api/trend',
+    summary: 'a metric over time, in buckets (upk trend)',
+    query: {
+      metric: { type: 'string', required: true, enum: TREND_METRICS, description: 'What to chart.' },
+      bucket: { type: 'string', required: true, description: 'The length of a bucket, as `1h`, `15m`, `1d` (at least 1 minute).' },
+      since: { ...SINCE, required: true },
+      until: { ...UNTIL, description: 'An ISO 8601 time: up to then (default: now).' },
+      service: { type: 'string', repeat: true, description: 'Only these services (default: every configured service).' },
+    },
+    answer: 'TrendResult',
+    run: async ({ client, args }) => {
+      const metric = TREND_METRICS.find((m) => m === args.str('metric'))!;
+      const until = args.str('until');
+      const services = args.strs('service');
       return {
-        body: await client.trend({
-          metric: metric as TrendMetric,
-          bucket,
-          since,
+        body: await (
+          await client()
+        ).trend({
+          metric,
+          bucket: args.str('bucket')!,
+          since: args.str('since')!,
           ...(until === undefined ? {} : { until }),
           ...(services.length > 0 ? { services } : {}),
         }),
@@ -182,28 +266,59 @@ export const ROUTES: Route[] = [
     },
   },
   {
+    id: 'controllerStatus',
     method: 'GET',
-    path: '/controller',
+    path: '/api/controller',
     summary: "the controller's status",
-    run: async ({ client }) => ({ body: await client.controllerStatus() }),
+    answer: 'ControllerStatus',
+    run: async ({ client }) => ({ body: await (await client()).controllerStatus() }),
   },
   {
+    id: 'checkConfig',
     method: 'GET',
-    path: '/config/check',
-    summary: 'check the configuration files the controller reads (upk check-config): every issue, with file and key; touches nothing',
+    path: '/api/config/check',
+    summary: 'check the configuration files the controller reads (upk check-config); touches nothing',
+    description: 'Every issue with its file and key; an answer with `ok: false` is still 200.',
+    answer: 'ConfigurationCheck',
     run: async ({ client }) => {
-      const { configFile } = await client.controllerStatus();
+      const { configFile } = await (await client()).controllerStatus();
       return { body: checkConfiguration(configFile === null ? {} : { config: configFile }) };
     },
   },
   {
+    id: 'reloadConfig',
     method: 'POST',
-    path: '/config/reload',
-    summary: 'read the service files again and apply them (body {"restart": true}: restart changed services)',
-    run: async ({ client, body }) => {
-      const restart = optBoolBody(body, 'restart');
-      return { body: await client.reloadConfig(restart === undefined ? {} : { restart }) };
+    path: '/api/config/reload',
+    summary: 'read the configuration files again and apply them',
+    body: { restart: { type: 'boolean', description: 'Then restart the running services whose changes wait for their next start.' } },
+    answer: 'ReloadResult',
+    run: async ({ client, args }) => {
+      const restart = args.bool('restart');
+      return { body: await (await client()).reloadConfig(restart === undefined ? {} : { restart }) };
     },
+  },
+  {
+    id: 'metrics',
+    method: 'GET',
+    path: '/metrics',
+    summary: "Prometheus' text format: the controller's and every service's figures",
+    description:
+      'A controller that does not answer within 3 s gives `upkeeper_controller_up 0` and no other upkeeper metric, with status 200.',
+    text: METRICS_CONTENT_TYPE,
+    serve: async ({ client, req, res }) => {
+      const text = await scrape(client);
+      if (res.headersSent || res.destroyed) return;
+      res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : text);
+    },
+  },
+  {
+    id: 'openapi',
+    method: 'GET',
+    path: '/api/openapi.json',
+    summary: 'this document: the OpenAPI 3.1 description of the API',
+    answer: 'OpenApiDocument',
+    run: () => Promise.resolve({ body: readOpenApi() }),
   },
 ];
 
@@ -226,6 +341,7 @@ export function matchPath(pattern: string, path: string): Record<string, string>
       params[w.slice(1)] = g;
     } else if (w !== g) return null;
   }
-  if (params.name !== undefined && !isValidServiceId(params.name)) throw bad(`not a service name: ${JSON.stringify(params.name)}`);
+  if (params.name !== undefined && !isValidServiceId(params.name))
+    throw new UpkError(ErrorCode.BAD_REQUEST, `not a service name: ${JSON.stringify(params.name)}`);
   return params;
 }
