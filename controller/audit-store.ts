@@ -5,10 +5,12 @@ import { v4 as uuidv4 } from 'uuid';
 import type { ConfigChangeRecord, FailureStory } from '../schema/client-protocol.js';
 import type { ServiceConfig } from '../schema/config/types.js';
 import { isoTime, USAGE_RECORD, type BuddyEvent, type DesiredState, type ServiceEvent } from '../schema/records.js';
+import { ConfigHistory } from './config-history.js';
 import { EventQueries } from './event-queries.js';
 import { failureStory, type StorySubject } from './failure-story.js';
 import { HookRuns } from './hook-runs.js';
 import { migrate } from './migrations.js';
+import { RequestQueries } from './request-queries.js';
 import { Retention, type RetentionLimits } from './retention.js';
 import { RunLedger } from './run-ledger.js';
 import { SampleStore } from './sample-store.js';
@@ -98,9 +100,18 @@ function statements(db: Database.Database) {
        VALUES (?, ?, ?, '{}', 'stopped', ?, ?, ?)`,
     ),
     markRemoved: db.prepare<[removed: number, uuid: string]>('UPDATE services SET removed = ? WHERE uuid = ? AND removed IS NULL'),
-    insertChange: db.prepare<[time: number, uuid: string | null, service: string, change: string, trigger: string, detail: string]>(
-      'INSERT INTO config_changes (time, service_uuid, service, change, trigger, detail) VALUES (?, ?, ?, ?, ?, ?)',
-    ),
+    insertChange: db.prepare<
+      [
+        time: number,
+        uuid: string | null,
+        service: string,
+        change: string,
+        trigger: string,
+        detail: string,
+        config: string | null,
+        keys: string,
+      ]
+    >('INSERT INTO config_changes (time, service_uuid, service, change, trigger, detail, config, keys) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
     newerDesired: db.prepare<[uuid: string], { desired: unknown }>(
       `SELECT json_extract(e.detail, '$.desired') AS desired FROM events e JOIN services s ON s.uuid = e.service_uuid
        WHERE e.service_uuid = ? AND e.type = 'desired' AND e.time > s.modified
@@ -196,6 +207,10 @@ export class AuditStore {
   private readonly samples: SampleStore;
   /** The runs of the OnEvent hooks, and the newest event they were decided for. */
   readonly hookRuns: HookRuns;
+  /** The configuration changes applied, each with its values before and after (upk config-history). */
+  readonly configHistory: ConfigHistory;
+  /** The client requests recorded, read back (upk audit). */
+  readonly requests: RequestQueries;
   /** Since the store was opened: the events stored, and the CPU ms of the usage records stored by service uuid (for metrics). */
   readonly stored = { events: 0, cpuMs: new Map<string, number>() };
 
@@ -215,6 +230,8 @@ export class AuditStore {
     this.trends = new TrendQueries(this.db);
     this.events = new EventQueries(this.db);
     this.hookRuns = new HookRuns(this.db);
+    this.configHistory = new ConfigHistory(this.db);
+    this.requests = new RequestQueries(this.db);
     // The runs table came with migration 3: a database that had events gets its runs from them.
     if (applied.includes(3)) this.transaction(() => this.runs.rebuild());
     this.s = statements(this.db);
@@ -298,9 +315,16 @@ export class AuditStore {
     this.keep(() => this.s.markRemoved.run(now, uuid));
   }
 
+  /**
+   * Record configuration changes applied, each with the service's configuration as applied (as
+   * `services.config` holds it, once upsertService wrote it; none for a removal) and the keys changed.
+   */
   recordChanges(changes: ConfigChangeRecord[], trigger: string, now = Date.now()): void {
     this.transaction(() => {
-      for (const c of changes) this.s.insertChange.run(now, c.uuid, c.service, c.change, trigger, c.message);
+      for (const c of changes) {
+        const config = c.uuid !== null && c.change !== 'removed' ? (this.s.byUuid.get(c.uuid)?.config ?? null) : null;
+        this.s.insertChange.run(now, c.uuid, c.service, c.change, trigger, c.message, config, JSON.stringify(c.keys ?? []));
+      }
     });
   }
 

@@ -1,8 +1,9 @@
 // What the controller does for each client request (client-protocol.ts defines them), by concern:
 // the controller itself (session-handlers.ts), commands that change services (command-handlers.ts),
-// reads (query-handlers.ts) and subscriptions (subscription-handlers.ts).
+// reads (query-handlers.ts; the audit's, audit-handlers.ts) and subscriptions (subscription-handlers.ts).
 import type { ClientMethods } from '../schema/client-protocol.js';
 import type { Handlers } from '../schema/rpc.js';
+import { auditHandlers, type AuditParts } from './audit-handlers.js';
 import type { ClientContext } from './client-server.js';
 import { commandHandlers, type CommandParts } from './command-handlers.js';
 import { queryHandlers, type QueryParts } from './query-handlers.js';
@@ -12,6 +13,7 @@ import { subscriptionHandlers, type SubscriptionParts } from './subscription-han
 export type ClientParts = SessionParts &
   CommandParts &
   QueryParts &
+  AuditParts &
   SubscriptionParts & {
     /** Resolves once every buddy is attached and drained. */
     readonly ready: Promise<void>;
@@ -25,6 +27,7 @@ export function makeClientHandlers(p: ClientParts): Handlers<ClientMethods, Clie
     ...sessionHandlers(p),
     ...commandHandlers(p),
     ...queryHandlers(p),
+    ...auditHandlers(p),
     ...subscriptionHandlers(p),
   };
   for (const name of Object.keys(handlers) as (keyof ClientMethods)[]) {

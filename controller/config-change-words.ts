@@ -37,8 +37,7 @@ const NEXT_START_KEYS = new Set([
 /** A configured service's change, in words: which keys, and when each takes effect. */
 export function changed(e: ServiceEntry, keys: string[], wasMissing: boolean): ConfigChange {
   const scripts = keys.filter((k) => SCRIPT_KEYS.has(k));
-  // A script generated from an Exec* line changes with it; name only the key the user wrote.
-  const named = keys.filter((k) => !(k in GENERATED_FROM && keys.includes(GENERATED_FROM[k]!)));
+  const named = writtenFields(keys);
   const parts = [wasMissing ? 'back in the configuration files' : named.map(configKeyName).join(', ')];
   const atStart = named.filter((k) => NEXT_START_KEYS.has(k));
   const running = e.status?.pid != null && (e.status.state === 'running' || e.status.state === 'starting');
@@ -49,7 +48,13 @@ export function changed(e: ServiceEntry, keys: string[], wasMissing: boolean): C
   const otherScripts = scripts.filter((k) => !NEXT_START_KEYS.has(k));
   if (otherScripts.length > 0) parts.push('its other scripts are regenerated: they take effect the next time they run');
   if (keys.some((k) => !SCRIPT_KEYS.has(k) && !NEXT_START_KEYS.has(k))) parts.push('the other settings apply now');
-  const change: ConfigChange = { service: e.config.id, uuid: e.uuid, change: 'changed', message: parts.join('; ') };
+  const change: ConfigChange = {
+    service: e.config.id,
+    uuid: e.uuid,
+    change: 'changed',
+    message: parts.join('; '),
+    keys: named.map(configKeyName),
+  };
   if (atStart.length > 0 && running) change.restart = true;
   return change;
 }
@@ -74,7 +79,7 @@ export function controllerChanged(before: ControllerConfig, after: ControllerCon
     field === 'onEvent' ? c.onEvent.map(hookAsRun).join('\n') : canonical(c[field]);
   const keys = CONTROLLER_FIELDS.filter(([, field]) => comparable(before, field) !== comparable(after, field)).map(([key]) => key);
   if (keys.length === 0) return null;
-  return { service: CONTROLLER_CHANGE, uuid: null, change: 'changed', message: `${keys.join(', ')}; in force now` };
+  return { service: CONTROLLER_CHANGE, uuid: null, change: 'changed', message: `${keys.join(', ')}; in force now`, keys };
 }
 
 /** Whether two lists of hooks run alike (a reload that changed neither tells nothing of them). */
@@ -101,7 +106,15 @@ const GENERATED_FROM: Record<string, string> = { startScript: 'execStart', stopS
 /** ServiceConfig fields named otherwise than their key. */
 const KEY_OF_FIELD: Record<string, string> = { serviceType: 'Type', environmentFiles: 'EnvironmentFile' };
 
+/**
+ * The ServiceConfig fields of a change that the user wrote: a script generated from an Exec* line
+ * changes with it, and only the Exec* key is named.
+ */
+export function writtenFields(fields: readonly string[]): string[] {
+  return fields.filter((k) => !(k in GENERATED_FROM && fields.includes(GENERATED_FROM[k]!)));
+}
+
 /** The configuration key of a ServiceConfig field (setUid → SetUID, execStart → ExecStart, serviceType → Type). */
-function configKeyName(field: string): string {
+export function configKeyName(field: string): string {
   return KEY_OF_FIELD[field] ?? SERVICE_KEYS.find((k) => k.name.toLowerCase() === field.toLowerCase())?.name ?? field;
 }

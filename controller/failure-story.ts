@@ -1,7 +1,7 @@
 // The story of a service's last failure (upk why): its run, how it ended, the last lines it wrote,
 // what led up to it, and what happened next — all from the audit database.
 import type Database from 'better-sqlite3';
-import type { FailureStory, RunRecord } from '../schema/client-protocol.js';
+import { CONFIG_CHANGE_WINDOW_MS, type ConfigChangeBefore, type FailureStory, type RunRecord } from '../schema/client-protocol.js';
 import { detailOf } from '../schema/event-details.js';
 import { isoTime, type ServiceEvent } from '../schema/records.js';
 import type { EventQueries } from './event-queries.js';
@@ -33,6 +33,8 @@ export interface StorySubject {
   uuids: string[];
   command: string | null;
   status: FailureStory['status'];
+  /** Its prerequisites (Prerequisites), each with every uuid its id had: their configuration changes count too. */
+  prerequisites?: { service: string; uuids: string[] }[];
 }
 
 export function failureStory(db: Database.Database, events: EventReader, who: StorySubject): FailureStory {
@@ -62,11 +64,14 @@ export function failureStory(db: Database.Database, events: EventReader, who: St
   const eventId = run.outcome === 'spawn_failed' ? run.start_event : run.end_event;
   const event = eventId === null ? null : events.byId(eventId);
   const earlier = db
-    .prepare<(string | number)[], { outcome: RunRow['outcome'] }>(
-      `SELECT outcome FROM runs WHERE service_uuid IN ${inList} AND (started < ? OR (started = ? AND id < ?)) ORDER BY started DESC, id DESC LIMIT 1000`,
+    .prepare<(string | number)[], { outcome: RunRow['outcome']; started: number; ended: number | null }>(
+      `SELECT outcome, started, ended FROM runs WHERE service_uuid IN ${inList} AND (started < ? OR (started = ? AND id < ?)) ORDER BY started DESC, id DESC LIMIT 1000`,
     )
     .all(...who.uuids, run.started, run.started, run.id);
   const inRow = earlier.findIndex((r) => r.outcome !== 'failed' && r.outcome !== 'spawn_failed');
+  const failedBefore = inRow === -1 ? earlier.length : inRow;
+  // The first failure of this run of failures: the earliest of the failed runs in a row before it, or itself.
+  const firstFailed = failedBefore === 0 ? run : earlier[failedBefore - 1]!;
   const restarts = db
     .prepare<(string | number)[], { n: number }>(
       `SELECT count(*) AS n FROM runs WHERE service_uuid IN ${inList} AND cause = 'restart' AND started >= ? AND started <= ?`,
@@ -91,7 +96,7 @@ export function failureStory(db: Database.Database, events: EventReader, who: St
     event,
     lastOutput: detailOf(event, 'exited').lastOutput ?? null,
     error: detailOf(event, 'spawn_failed').error ?? null,
-    failuresInRow: 1 + (inRow === -1 ? earlier.length : inRow),
+    failuresInRow: 1 + failedBefore,
     restartsHourBefore: restarts?.n ?? 0,
     usageBefore: usage
       ? {
@@ -103,6 +108,7 @@ export function failureStory(db: Database.Database, events: EventReader, who: St
       : null,
     signals: events.signalsSent(who.uuids, run.started, ended, 20),
     unwell: unwell?.run === run ? unwell.event : null,
+    configChanged: configChangedBefore(db, who, firstFailed.ended ?? firstFailed.started),
   };
   story.after = events.after({}, who.uuids, eventId ?? 0, STORY_AFTER_EVENTS);
   return story;
@@ -130,4 +136,39 @@ function unwellRun(db: Database.Database, events: EventReader, uuids: string[]):
     if (run && event) return { run, event };
   }
   return null;
+}
+
+/**
+ * The last configuration change (`changed`) of the service or of one of its prerequisites applied
+ * within CONFIG_CHANGE_WINDOW_MS up to `failedAt`, when the first failure of a run of failures ended.
+ */
+function configChangedBefore(db: Database.Database, who: StorySubject, failedAt: number): ConfigChangeBefore | null {
+  const own = new Set(who.uuids);
+  const uuids = [...new Set([...who.uuids, ...(who.prerequisites ?? []).flatMap((p) => p.uuids)])];
+  const row = db
+    .prepare<
+      (string | number)[],
+      { time: number; service_uuid: string; service: string; trigger: string; detail: string | null; keys: string | null }
+    >(
+      `SELECT time, service_uuid, service, trigger, detail, keys FROM config_changes
+       WHERE service_uuid IN (${uuids.map(() => '?').join(',')}) AND change = 'changed' AND time <= ? AND time >= ?
+       ORDER BY time DESC, id DESC LIMIT 1`,
+    )
+    .get(...uuids, failedAt, failedAt - CONFIG_CHANGE_WINDOW_MS);
+  if (!row) return null;
+  let keys: string[] | null = null;
+  try {
+    keys = row.keys === null ? null : (JSON.parse(row.keys) as string[]);
+  } catch {
+    keys = null;
+  }
+  return {
+    time: isoTime(row.time),
+    service: row.service,
+    prerequisite: !own.has(row.service_uuid),
+    trigger: row.trigger,
+    keys,
+    detail: row.detail,
+    failureAt: isoTime(failedAt),
+  };
 }

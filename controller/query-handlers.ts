@@ -2,6 +2,8 @@
 // story and a service's logs. None waits more than READ_WAIT_MS for a polling round: a buddy that
 // does not answer, or a database that cannot be written, never holds up a read.
 import type { ClientMethods } from '../schema/client-protocol.js';
+import { prerequisiteGroups, type DependencyNode } from '../schema/config/dependencies.js';
+import type { ServiceConfig } from '../schema/config/types.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import { EVENT_TYPE_NAMES } from '../schema/records.js';
 import type { Handlers } from '../schema/rpc.js';
@@ -81,13 +83,14 @@ export function queryHandlers(p: QueryParts): Pick<Handlers<ClientMethods, Clien
       const all = uuids(q.service);
       if (entry) await p.collect([entry], READ_WAIT_MS);
       const stored = entry ? null : store.serviceByUuid(all[0]!);
-      const command = (entry?.config ?? (stored ? storedConfig(stored.config) : null))?.execStart ?? null;
+      const config = entry?.config ?? (stored ? storedConfig(stored.config) : null);
       return store.failureStory({
         service: entry?.config.id ?? q.service,
         uuid: entry?.uuid ?? all[0]!,
         uuids: all,
-        command,
+        command: config?.execStart ?? null,
         status: entry ? serviceStatus(entry) : null,
+        prerequisites: config ? prerequisitesOf(services, store, config, entry?.uuid ?? null) : [],
       });
     },
 
@@ -123,6 +126,25 @@ export function uuidsNamed(services: ServiceTable, store: Pick<AuditStore, 'serv
     throw new UpkError(ErrorCode.AMBIGUOUS_SERVICE, `${name} is ambiguous: ${ids.join(', ')}`, { details: { candidates: ids } });
   }
   return found.map((f) => f.uuid);
+}
+
+/** The configured services that provide a service's Prerequisites, each with every uuid its id had (for `why`). */
+function prerequisitesOf(
+  services: ServiceTable,
+  store: Pick<AuditStore, 'servicesNamed'>,
+  config: ServiceConfig,
+  uuid: string | null,
+): { service: string; uuids: string[] }[] {
+  const nodes: DependencyNode[] = services.all().map((e) => ({ ...e.config, uuid: e.uuid }));
+  const self = nodes.find((n) => n.id === config.id) ?? { ...config, uuid };
+  const ids = new Set(prerequisiteGroups(self, nodes).flatMap((g) => g.providers.map((p) => p.id)));
+  return [...ids].map((id) => ({
+    service: id,
+    uuids: store
+      .servicesNamed(id)
+      .filter((f) => f.id === id)
+      .map((f) => f.uuid),
+  }));
 }
 
 /** The configured services a name means (an unknown name: none). */

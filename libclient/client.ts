@@ -23,6 +23,7 @@ import {
   type TrendResult,
   requesterProblem,
 } from '../schema/client-protocol.js';
+import type { ClientRequestRecord, ConfigHistoryQuery, ConfigHistoryRecord, RequestQuery } from '../schema/audit-protocol.js';
 import { DURATION_WORDS, parseDuration } from '../schema/durations.js';
 import { pickMatch, type EventMatch } from '../schema/event-filter.js';
 import { msgpackCodec } from '../schema/codec-msgpack.js';
@@ -72,6 +73,8 @@ const READS: ReadonlySet<keyof ClientMethods> = new Set([
   'why',
   'logs',
   'hooks',
+  'config.history',
+  'requests',
 ]);
 
 /** A time for event queries: a Date, milliseconds since the epoch, or an ISO 8601 string. */
@@ -101,6 +104,24 @@ export interface HookRunFilter {
   service?: string;
   hook?: string;
   since?: TimeLike;
+  limit?: number;
+}
+
+/** Which changes `configHistory()` reads: since a time; the newest `limit` (default 100). */
+export interface ConfigHistoryOptions {
+  since?: TimeLike;
+  limit?: number;
+}
+
+/**
+ * Which client requests `requests()` reads: from `since` to `until`; of a client (a text its name or
+ * the requester contains, any letter case); about a service; the newest `limit` (default 100).
+ */
+export interface RequestFilter {
+  since?: TimeLike;
+  until?: TimeLike;
+  client?: string;
+  service?: string;
   limit?: number;
 }
 
@@ -380,6 +401,29 @@ export class Client {
     if (filter.since !== undefined) q.since = iso(filter.since);
     if (filter.limit !== undefined) q.limit = filter.limit;
     return this.call('hooks', q);
+  }
+
+  /**
+   * A service's configuration changes as applied, oldest first: when, what applied it, the keys
+   * changed, and each key's value before and after (changes recorded before upkeeper kept
+   * configurations have their words only: `keys` null).
+   */
+  configHistory(service: string, options: ConfigHistoryOptions = {}): Promise<ConfigHistoryRecord[]> {
+    const q: ConfigHistoryQuery = { service };
+    if (options.since !== undefined) q.since = iso(options.since);
+    if (options.limit !== undefined) q.limit = options.limit;
+    return this.call('config.history', q);
+  }
+
+  /** The audit trail, oldest first: the client requests that changed something, who asked (client, pid, user, requester), and how each ended. */
+  requests(filter: RequestFilter = {}): Promise<ClientRequestRecord[]> {
+    const q: RequestQuery = {};
+    if (filter.since !== undefined) q.since = iso(filter.since);
+    if (filter.until !== undefined) q.until = iso(filter.until);
+    if (filter.client !== undefined) q.client = filter.client;
+    if (filter.service !== undefined) q.service = filter.service;
+    if (filter.limit !== undefined) q.limit = filter.limit;
+    return this.call('requests', q);
   }
 
   /** The story of a service's last failure: its run, how it ended, its last output, what happened next. */

@@ -7,6 +7,8 @@ export {
   type ConnectOptions,
   type EventFilter,
   type HookRunFilter,
+  type ConfigHistoryOptions,
+  type RequestFilter,
   type TimeLike,
   type TrendOptions,
 } from './client.js';
@@ -64,6 +66,7 @@ export type {
   TrendPoint,
   Flapping,
   FailureStory,
+  ConfigChangeBefore,
   RunRecord,
   LogTail,
   HookRun,
@@ -81,8 +84,11 @@ export {
   HOOK_OUTCOMES,
   HOOK_RUNS_MAX,
   REQUESTER_MAX,
+  CONFIG_CHANGE_WINDOW_MS,
 } from '../schema/client-protocol.js';
 export type { ConfigIssue, ControllerConfig, ServiceConfig } from '../schema/config/types.js';
+export type { ConfigHistoryRecord, ConfigValueChange, ClientRequestRecord } from '../schema/audit-protocol.js';
+export { CONFIG_HISTORY_MAX, REQUESTS_MAX } from '../schema/audit-protocol.js';
 
 /** Connect to the controller (found through `options.config`, $UPKEEPER_CONFIG or the default config). */
 export function connect(options: ConnectOptions = {}): Promise<Client> {

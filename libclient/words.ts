@@ -1,5 +1,5 @@
 // Events and failures in plain words, for people: what upk why prints, and what any client may show.
-import type { FailureStory } from '../schema/client-protocol.js';
+import type { ConfigChangeBefore, FailureStory } from '../schema/client-protocol.js';
 import { formatDuration } from '../schema/durations.js';
 import { detailOf } from '../schema/event-details.js';
 import type { ServiceEvent } from '../schema/records.js';
@@ -192,6 +192,7 @@ export function describeFailure(story: FailureStory, now = Date.now()): string[]
     );
   }
   lines.push(`Before it: ${before.join('; ')}.`);
+  if (f.configChanged) lines.push(describeConfigChanged(f.configChanged, endedAt));
   const out = f.lastOutput;
   if (out && (out.stdout || out.stderr)) {
     lines.push('Its last output:');
@@ -209,6 +210,27 @@ export function describeFailure(story: FailureStory, now = Date.now()): string[]
     for (const e of story.after) lines.push(`  ${e.time.slice(11, 19)}  ${describeEvent(e)}`);
   }
   return [...lines, ...nowLine(story)];
+}
+
+/** What applied a configuration change, in words. */
+const TRIGGER_WORDS: Record<string, string> = {
+  reload: 'upk reload-config',
+  SIGHUP: 'a SIGHUP',
+  start: "the controller's start",
+  remove: 'upk remove',
+};
+
+/**
+ * A configuration change before a run of failures, in words: `Configuration: its configuration
+ * changed 4 min before it, at … UTC (upk reload-config): Environment, ExecStart.`
+ */
+export function describeConfigChanged(c: ConfigChangeBefore, endedAt: string): string {
+  const whose = c.prerequisite ? `${c.service}'s configuration` : 'its configuration';
+  const failure = c.failureAt === endedAt ? 'it' : 'the first of these failures';
+  const by = [TRIGGER_WORDS[c.trigger] ?? c.trigger, ...(c.prerequisite ? [`${c.service} is a prerequisite`] : [])].join('; ');
+  const what = c.keys !== null && c.keys.length > 0 ? c.keys.join(', ') : (c.detail ?? 'changed');
+  const ago = formatDuration(Math.max(0, Date.parse(c.failureAt) - Date.parse(c.time)));
+  return `Configuration: ${whose} changed ${ago} before ${failure}, at ${utcTime(c.time)} (${by}): ${what}.`;
 }
 
 /** Why a buddy ended a run itself, in words: `GET http://… failed 3 times in a row: HTTP 500`; the key whose action it was. */

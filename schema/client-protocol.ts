@@ -12,6 +12,7 @@ import { signalName, type EventMatch } from './event-filter.js';
 import type { ConfigIssue } from './config/types.js';
 import type { WireError } from './errors.js';
 import { asObject, bad, int, oneOf, optBool, optInt, optStr, optStrList, str, strList } from './validate.js';
+import { auditValidators, type AuditMethods } from './audit-protocol.js';
 
 /** Protocol versions this build speaks; `hello` picks the highest both ends support. */
 export const PROTOCOL_MIN = 1;
@@ -122,6 +123,8 @@ export interface ConfigChangeRecord {
   message: string;
   /** A change that takes effect only at the service's next start (Environment, WorkingDirectory…), while it runs. */
   restart?: boolean;
+  /** For `changed`: the keys whose values changed, as written in the files (`ExecStart`, `Environment`). */
+  keys?: string[];
 }
 
 /** What a reload did: ok false means nothing was applied (the issues say why). */
@@ -285,6 +288,25 @@ export interface RunRecord {
   signal: string | null;
 }
 
+/** How long before the first failure of a run of failures `upk why` looks for a configuration change: 1 hour. */
+export const CONFIG_CHANGE_WINDOW_MS = 3_600_000;
+
+/** A configuration change applied shortly before a run of failures began (FailureStory). Times ISO 8601 UTC. */
+export interface ConfigChangeBefore {
+  time: string;
+  /** The service whose configuration changed (its id at the time): the failed service, or one of its prerequisites. */
+  service: string;
+  /** True when it is a prerequisite's. */
+  prerequisite: boolean;
+  /** What applied it: `start`, `reload`, `SIGHUP`. */
+  trigger: string;
+  /** The keys whose values changed; null for a change recorded before they were kept (`detail` says it in words). */
+  keys: string[] | null;
+  detail: string | null;
+  /** When the first failure of the run of failures ended: the change came before it. */
+  failureAt: string;
+}
+
 /** The story of a service's last failure, for `upk why`: what ended, how, and what happened next. */
 export interface FailureStory {
   service: string;
@@ -314,6 +336,12 @@ export interface FailureStory {
     signals: ServiceEvent[];
     /** The unhealthy or limit_exceeded event for which its buddy ended the run (restart or stop); null otherwise. */
     unwell?: ServiceEvent | null;
+    /**
+     * The last configuration change of the service, or of one of its prerequisites, applied within
+     * CONFIG_CHANGE_WINDOW_MS before the first failure of this run of failures; null when none was
+     * (absent from a controller before it).
+     */
+    configChanged?: ConfigChangeBefore | null;
   } | null;
   /** What happened after it, oldest first (at most 20 events). */
   after: ServiceEvent[];
@@ -370,7 +398,7 @@ export interface HookRunQuery {
   limit?: number;
 }
 
-export interface ClientMethods {
+export interface ClientMethods extends AuditMethods {
   hello: { params: HelloParams; result: { protocol: number; controller: ControllerInfo } };
   'controller.status': { params: Record<string, never>; result: ControllerStatus };
   /** Stop the controller alone; buddies and services keep running. */
@@ -567,6 +595,7 @@ function eventQuery(o: Record<string, unknown>): EventQuery {
 }
 
 export const clientValidators: Validators<ClientMethods> = {
+  ...auditValidators,
   hello: (p) => {
     const o = asObject(p);
     const range = asObject(o.protocol, 'protocol');

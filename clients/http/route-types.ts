@@ -5,6 +5,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type {
   ActionResult,
   Client,
+  ClientRequestRecord,
+  ConfigHistoryRecord,
   ConfigurationCheck,
   ControllerStatus,
   FailureStory,
@@ -48,6 +50,10 @@ export interface Answers {
   ConfigurationCheck: ConfigurationCheck;
   ReloadResult: ReloadResult;
   OpenApiDocument: OpenApiDocument;
+  /** A service's configuration changes, oldest first, each with its keys' values before and after. */
+  ConfigHistory: { changes: ConfigHistoryRecord[] };
+  /** The client requests that changed something, oldest first: who asked, what, how each ended. */
+  AuditTrail: { requests: ClientRequestRecord[] };
 }
 
 /** What each live stream sends, by name: the `event:` names of its messages and the JSON of their `data:`. */

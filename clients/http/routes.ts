@@ -3,15 +3,18 @@
 // (scripts/openapi.mjs, openapi-document.ts) is made from them and the types they name. Reads are GET;
 // every change is POST (never GET: a link, a prefetch or a crawler must not stop a service).
 import {
+  CONFIG_HISTORY_MAX,
   ErrorCode,
   EVENTS_PAGE_MAX,
   LOG_TAIL_MAX_LINES,
+  REQUESTS_MAX,
   TREND_METRICS,
   UpkError,
   checkConfiguration,
   isValidServiceId,
   type EventFilter,
   type OutcomeItem,
+  type RequestFilter,
 } from '../../libclient/index.js';
 import { HTTP_STATUS } from './http-errors.js';
 import { serveLogStream, serveStream, streamFilter } from './event-stream.js';
@@ -263,6 +266,59 @@ export const ROUTES: Route[] = [
           ...(services.length > 0 ? { services } : {}),
         }),
       };
+    },
+  },
+  // The audit as an investigation tool: what changed (a service's configuration history), who did it (the audit trail).
+  {
+    id: 'configHistory',
+    method: 'GET',
+    path: '/api/services/:name/config-history',
+    summary: "the service's configuration changes, each key's value before and after (upk config-history)",
+    description:
+      'Changes recorded before upkeeper kept configurations have their words only (`keys` null). Values are as configured: `Environment` included.',
+    query: {
+      since: SINCE,
+      limit: {
+        type: 'integer',
+        minimum: 1,
+        maximum: CONFIG_HISTORY_MAX,
+        default: 100,
+        description: 'At most this many: the newest.',
+      },
+    },
+    answer: 'ConfigHistory',
+    run: async ({ client, params, args }) => {
+      const since = args.str('since');
+      const options = { limit: args.int('limit')!, ...(since === undefined ? {} : { since }) };
+      return { body: { changes: await (await client()).configHistory(params.name!, options) } };
+    },
+  },
+  {
+    id: 'audit',
+    method: 'GET',
+    path: '/api/audit',
+    summary: 'the audit trail: the client requests that changed something, who asked, how each ended (upk audit)',
+    query: {
+      since: SINCE,
+      until: UNTIL,
+      client: { type: 'string', description: 'Only requests whose client or requester contains this text (any letter case).' },
+      service: { type: 'string', description: 'Only requests about this service.' },
+      limit: {
+        type: 'integer',
+        minimum: 1,
+        maximum: REQUESTS_MAX,
+        default: 100,
+        description: 'At most this many: the newest that match.',
+      },
+    },
+    answer: 'AuditTrail',
+    run: async ({ client, args }) => {
+      const filter: RequestFilter = { limit: args.int('limit')! };
+      for (const key of ['since', 'until', 'client', 'service'] as const) {
+        const value = args.str(key);
+        if (value !== undefined) filter[key] = value;
+      }
+      return { body: { requests: await (await client()).requests(filter) } };
     },
   },
   {

@@ -70,7 +70,7 @@ describe('upk completion', { timeout: 120_000 }, () => {
     );
     assert.ok(!complete('upk ').includes('__complete'), 'the hidden command is not offered');
     assert.deepEqual(complete('upk controller st'), ['start', 'status', 'stop']);
-    assert.deepEqual(complete('upk help con'), ['controller']);
+    assert.deepEqual(complete('upk help con'), ['config-history', 'controller']);
     assert.deepEqual(complete('upk completion '), ['bash', 'fish', 'zsh']);
   });
 

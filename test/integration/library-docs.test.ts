@@ -139,6 +139,16 @@ describe('docs/library.md: the programs of the guide', { timeout: 120_000 }, () 
     assert.match(out, /^Now: running since .+ UTC, pid \d+, wanted running; 0 automatic restarts since its last start by a user\.$/m);
   });
 
+  it('what changed, and who did it: configHistory() and requests()', async () => {
+    const started = new Date();
+    const out = await runProgram('client.configHistory(');
+    assert.match(out, /^\S+Z added \(start\): InitialState running$/m, out);
+    // The restarts of the programs above, today (unless the day began since this test did).
+    if (started.getDate() === new Date(started.getTime() - 60_000).getDate()) {
+      assert.match(out, /^\S+Z deploy-script \(pid \d+\): running$/m, out);
+    }
+  });
+
   it('starting and stopping the controller (this stops it, so it runs last)', async () => {
     const out = await runProgram('startController, stopController');
     assert.match(out, /^was running \d+$/m);

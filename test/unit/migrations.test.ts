@@ -1,6 +1,6 @@
 // The migrations on a real SQLite file: a database left by an older build comes out at the newest
 // schema with every row (004: client_actions becomes client_requests, action_log request_log; 006:
-// client_requests.requester, in request_log too).
+// client_requests.requester, in request_log too; 007: config_changes.config and keys, words-only rows kept).
 import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -155,6 +155,103 @@ describe('migrations', { timeout: 10_000 }, () => {
           result: 'ok',
         },
       ]);
+    } finally {
+      db.close();
+      store.close();
+    }
+  });
+  it('007: a version 6 database keeps its configuration changes in words; new ones carry the configuration and keys', () => {
+    const file = join(dir, 'v6.db');
+    const old = new Database(file);
+    assert.deepEqual(
+      migrate(
+        old,
+        readMigrations().filter((m) => m.version <= 6),
+      ),
+      [1, 2, 3, 4, 5, 6],
+    );
+    const v1 = { id: 'web', execStart: 'sleep 1', environment: { A: '1' }, file: '/a.conf', line: 2 };
+    old
+      .prepare(`INSERT INTO services (uuid, name, config, desired, created, modified) VALUES (?, 'web', ?, 'running', ?, ?)`)
+      .run(UUID, JSON.stringify(v1), T0, T0);
+    const insert = old.prepare(
+      `INSERT INTO config_changes (time, service_uuid, service, change, trigger, detail) VALUES (?, ?, 'web', ?, ?, ?)`,
+    );
+    insert.run(T0, UUID, 'added', 'start', 'InitialState running');
+    insert.run(T0 + 1000, UUID, 'changed', 'reload', 'ExecStart; ExecStart takes effect at its next start');
+    const before = old.prepare('SELECT * FROM config_changes ORDER BY id').all() as Record<string, unknown>[];
+    old.close();
+
+    const store = new AuditStore(file);
+    const db = new Database(file); // to stand for the controller's upsertService between changes
+    try {
+      const versions = (db.prepare('SELECT version FROM schema_migrations ORDER BY version').all() as { version: number }[]).map(
+        (r) => r.version,
+      );
+      assert.ok(versions.includes(7), `versions ${versions.join(', ')}`);
+      assert.deepEqual(
+        db.prepare('SELECT * FROM config_changes ORDER BY id').all(),
+        before.map((r) => ({ ...r, config: null, keys: null })),
+        'every row kept, words only',
+      );
+      assert.deepEqual(db.prepare('SELECT id, change, keys, detail FROM change_log ORDER BY id').all(), [
+        { id: 1, change: 'added', keys: null, detail: 'InitialState running' },
+        { id: 2, change: 'changed', keys: null, detail: 'ExecStart; ExecStart takes effect at its next start' },
+      ]);
+
+      // The first change after the upgrade: its configuration and keys; the one before it is in words only.
+      const v2 = { ...v1, environment: { A: '2' }, file: '/b.conf' };
+      db.prepare('UPDATE services SET config = ? WHERE uuid = ?').run(JSON.stringify(v2), UUID);
+      store.recordChanges(
+        [{ service: 'web', uuid: UUID, change: 'changed', message: 'Environment', keys: ['Environment'] }],
+        'reload',
+        T0 + 2000,
+      );
+      const v3 = { ...v2, execStart: 'sleep 2', startScript: '#!/bin/sh\nexec sleep 2' };
+      db.prepare('UPDATE services SET config = ? WHERE uuid = ?').run(JSON.stringify(v3), UUID);
+      store.recordChanges(
+        [{ service: 'web', uuid: UUID, change: 'changed', message: 'ExecStart', keys: ['ExecStart'] }],
+        'SIGHUP',
+        T0 + 3000,
+      );
+      store.recordChanges([{ service: 'web', uuid: UUID, change: 'removed', message: 'stopped and removed' }], 'remove', T0 + 4000);
+      const rows = db.prepare('SELECT id, config, keys FROM config_changes WHERE id > 2 ORDER BY id').all();
+      assert.deepEqual(rows, [
+        { id: 3, config: JSON.stringify(v2), keys: '["Environment"]' },
+        { id: 4, config: JSON.stringify(v3), keys: '["ExecStart"]' },
+        { id: 5, config: null, keys: '[]' },
+      ]);
+
+      const history = store.configHistory.query([UUID], null, 100);
+      assert.deepEqual(
+        history.map((h) => ({ change: h.change, trigger: h.trigger, keys: h.keys, values: h.values, beforeRecorded: h.beforeRecorded })),
+        [
+          { change: 'added', trigger: 'start', keys: null, values: [], beforeRecorded: false },
+          { change: 'changed', trigger: 'reload', keys: null, values: [], beforeRecorded: false },
+          {
+            change: 'changed',
+            trigger: 'reload',
+            keys: ['Environment'],
+            values: [{ key: 'Environment', before: null, after: { A: '2' } }],
+            beforeRecorded: false,
+          },
+          {
+            change: 'changed',
+            trigger: 'SIGHUP',
+            keys: ['ExecStart'],
+            // StartScript is generated from ExecStart: only the key written is named; where it is written does not count.
+            values: [{ key: 'ExecStart', before: 'sleep 1', after: 'sleep 2' }],
+            beforeRecorded: true,
+          },
+          { change: 'removed', trigger: 'remove', keys: [], values: [], beforeRecorded: false },
+        ],
+      );
+      assert.equal(history[0]!.time, new Date(T0).toISOString());
+      // since and limit: the newest that match, oldest first.
+      assert.deepEqual(
+        store.configHistory.query([UUID], T0 + 1000, 2).map((h) => h.id),
+        [4, 5],
+      );
     } finally {
       db.close();
       store.close();

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { buddyNotificationValidators, buddyValidators, controllerBuddyValidators } from '../../schema/buddy-protocol.js';
 import { REQUESTER_MAX, clientNotificationValidators, clientValidators, requesterProblem } from '../../schema/client-protocol.js';
 import { ErrorCode, UpkError } from '../../schema/errors.js';
+import { CONFIG_HISTORY_MAX, REQUESTS_MAX } from '../../schema/audit-protocol.js';
 
 const T = { timeout: 5000 };
 const refused = (run: () => unknown, key: string): void =>
@@ -93,4 +94,36 @@ test('requester: every request that changes something takes one, checked once: b
   bad(42, /^requester must be a string/);
   bad(['me'], /^requester must be a string/);
   assert.equal(requesterProblem('deploy-bot for alice@example.com'), null);
+});
+
+test('config.history and requests: bad params are refused by name; limits are bounded', T, () => {
+  const bad = (run: () => unknown, message: RegExp): void =>
+    assert.throws(run, (err: unknown) => err instanceof UpkError && err.code === ErrorCode.BAD_REQUEST && message.test(err.message));
+  const history = clientValidators['config.history'];
+  bad(() => history({}), /^service must be a non-empty string/);
+  bad(() => history({ service: '' }), /^service must be a non-empty string/);
+  bad(() => history({ service: 'web', since: 'yesterday' }), /^since must be an ISO 8601 time, got "yesterday"/);
+  bad(() => history({ service: 'web', limit: 0 }), /^limit must be an integer ≥ 1/);
+  bad(() => history({ service: 'web', limit: 2.5 }), /^limit must be an integer ≥ 1/);
+  bad(() => history([]), /^params must be an object/);
+  assert.deepEqual(history({ service: 'web', since: '2026-12-05T00:00:00Z', limit: 10 ** 9 }), {
+    service: 'web',
+    since: '2026-12-05T00:00:00Z',
+    limit: CONFIG_HISTORY_MAX,
+  });
+
+  const requests = clientValidators.requests;
+  bad(() => requests({ until: 'soon' }), /^until must be an ISO 8601 time, got "soon"/);
+  bad(() => requests({ client: 42 }), /^client must be a string/);
+  bad(() => requests({ client: '' }), /^client must not be empty/);
+  bad(() => requests({ service: '' }), /^service must not be empty/);
+  bad(() => requests({ limit: -1 }), /^limit must be an integer ≥ 1/);
+  bad(() => requests(null), /^params must be an object/);
+  assert.deepEqual(requests({}), {});
+  assert.deepEqual(requests({ client: 'UPK', service: 'web', limit: 10 ** 9, since: '2026-12-05T00:00:00Z' }), {
+    client: 'UPK',
+    service: 'web',
+    since: '2026-12-05T00:00:00Z',
+    limit: REQUESTS_MAX,
+  });
 });

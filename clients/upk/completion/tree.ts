@@ -49,6 +49,7 @@ const OPTION_VALUES: Record<string, Completion> = {
   '--type': { kind: 'words', words: [...EVENT_TYPE_NAMES] },
   '--metric': { kind: 'words', words: [...TREND_METRICS] },
   '--signal': { kind: 'words', words: SIGNALS },
+  '--service': { kind: 'service' },
 };
 
 /** Arguments by their name in the command's definition (`.argument('<name...>')`). */

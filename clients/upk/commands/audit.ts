@@ -1,0 +1,112 @@
+// upk audit [--since TIME] [--until TIME] [--client NAME] [--service NAME] [--limit N]: the audit trail,
+// the client requests that changed something (today's by default): who, from which process, what, outcome.
+import type { Command } from 'commander';
+import { REQUESTS_MAX, type ClientRequestRecord, type RequestFilter } from '../../../libclient/index.js';
+import type { Context } from '../context.js';
+import { duration, printJson, table } from '../output.js';
+import { parseTime, wholeNumber } from '../time.js';
+
+/** The OUTCOME column's widest text. */
+const OUTCOME_MAX = 80;
+
+/** Text as text, never as terminal controls (a requester or an outcome may come from afar). */
+function plain(text: string, max = Infinity): string {
+  const shown = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return shown.length > max ? `${shown.slice(0, max - 1)}…` : shown;
+}
+
+/** The start of today, local time (the default of --since). */
+export function startOfToday(now = new Date()): string {
+  return new Date(now.getFullYear(), now.getMonth(), now.getDate()).toISOString();
+}
+
+/** The request with what it named besides the service: `action rotate`, `signal HUP`, `restart --overlap`. */
+function requestCell(r: ClientRequestRecord): string {
+  const p = (r.params ?? {}) as Record<string, unknown>;
+  const extra = [
+    typeof p.action === 'string' ? p.action : null,
+    typeof p.signal === 'string' ? p.signal : null,
+    p.group === true ? '--group' : null,
+    p.overlap === true ? '--overlap' : null,
+    p.restart === true ? '--restart' : null,
+  ].filter((x): x is string => x !== null);
+  return plain([r.request, ...extra].join(' '));
+}
+
+function serviceCell(r: ClientRequestRecord): string {
+  if (r.service !== null) return r.service;
+  const services = (r.params as { services?: unknown } | null)?.services;
+  return Array.isArray(services) && services.length > 0 ? plain(services.join(',')) : '-';
+}
+
+function row(r: ClientRequestRecord, withRequester: boolean): string[] {
+  return [
+    r.time,
+    plain(r.client),
+    r.pid === null ? '-' : String(r.pid),
+    plain(r.user ?? '-'),
+    ...(withRequester ? [plain(r.requester ?? '-')] : []),
+    requestCell(r),
+    serviceCell(r),
+    r.ok === null ? 'running' : r.ok ? 'ok' : 'failed',
+    r.durationMs === null ? '-' : duration(r.durationMs),
+    plain(r.outcome ?? '', OUTCOME_MAX),
+  ];
+}
+
+interface Options {
+  since?: string;
+  until?: string;
+  client?: string;
+  service?: string;
+  limit?: number;
+}
+
+export function registerAudit(program: Command, ctx: Context): void {
+  program
+    .command('audit')
+    .option('-s, --since <time>', 'since a time: 90s, 15m, 2h, 7d, 1w ago, or ISO 8601 (default: the start of today, local time)', (v) =>
+      parseTime(v),
+    )
+    .option('-u, --until <time>', 'until a time (as --since)', (v) => parseTime(v))
+    .option('--client <name>', 'only requests whose client or requester contains this text (any letter case)')
+    .option('--service <name>', 'only requests about this service')
+    .option('-n, --limit <n>', 'at most the newest N requests (default 100)', wholeNumber(1, REQUESTS_MAX))
+    .description(
+      'the audit trail: the client requests that changed something (today by default), who asked, from which process, how each ended',
+    )
+    .action((opts: Options) =>
+      ctx.withClient(async (client) => {
+        const since = opts.since ?? startOfToday();
+        const filter: RequestFilter = { since, limit: opts.limit ?? 100 };
+        if (opts.until) filter.until = opts.until;
+        if (opts.client) filter.client = opts.client;
+        if (opts.service) filter.service = opts.service;
+        const requests = await client.requests(filter);
+        if (ctx.json) return printJson(requests);
+        if (requests.length === 0) {
+          process.stdout.write(`no client requests recorded since ${since}${opts.until ? ` until ${opts.until}` : ''}\n`);
+          return;
+        }
+        const withRequester = requests.some((r) => r.requester !== null);
+        const header = [
+          'TIME',
+          'CLIENT',
+          'PID',
+          'USER',
+          ...(withRequester ? ['REQUESTER'] : []),
+          'REQUEST',
+          'SERVICE',
+          'RESULT',
+          'TOOK',
+          'OUTCOME',
+        ];
+        process.stdout.write(
+          table(
+            header,
+            requests.map((r) => row(r, withRequester)),
+          ),
+        );
+      }),
+    );
+}

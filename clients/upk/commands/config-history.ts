@@ -1,0 +1,59 @@
+// upk config-history NAME [--since TIME] [--limit N]: every configuration change applied to a service,
+// with a readable diff of each (`- Key: before` / `+ Key: after`), from the history that exists.
+import type { Command } from 'commander';
+import { CONFIG_HISTORY_MAX, utcTime, type ConfigHistoryOptions, type ConfigHistoryRecord } from '../../../libclient/index.js';
+import type { Context } from '../context.js';
+import { printJson } from '../output.js';
+import { parseTime, wholeNumber } from '../time.js';
+
+/** The most characters of a value shown; a longer one is cut (`--json` has it whole). */
+export const VALUE_MAX = 100;
+
+/** A value as JSON on one line, cut at VALUE_MAX characters. */
+export function shownValue(value: unknown): string {
+  const text = JSON.stringify(value) ?? 'null';
+  return text.length > VALUE_MAX ? `${text.slice(0, VALUE_MAX - 1)}…` : text;
+}
+
+/** One change: its line (time, service when several, what, what applied it, its words), then its diff. */
+export function changeLines(r: ConfigHistoryRecord, withService: boolean): string[] {
+  const head = `${utcTime(r.time)}  ${withService ? `${r.service}  ` : ''}${r.change} (${r.trigger})${r.detail ? `: ${r.detail}` : ''}`;
+  const lines = [head];
+  if (r.keys === null) {
+    lines.push('  (recorded before upkeeper kept configurations: in words only)');
+    return lines;
+  }
+  for (const v of r.values) {
+    lines.push(`  - ${v.key}: ${r.beforeRecorded ? shownValue(v.before) : '(not recorded)'}`);
+    lines.push(`  + ${v.key}: ${shownValue(v.after)}`);
+  }
+  return lines;
+}
+
+interface Options {
+  since?: string;
+  limit?: number;
+}
+
+export function registerConfigHistory(program: Command, ctx: Context): void {
+  program
+    .command('config-history')
+    .argument('<name>', 'the service')
+    .option('-s, --since <time>', 'since a time: 90s, 15m, 2h, 7d, 1w ago, or ISO 8601', (v) => parseTime(v))
+    .option('-n, --limit <n>', 'at most the newest N changes (default 100)', wholeNumber(1, CONFIG_HISTORY_MAX))
+    .description("every configuration change applied to the service, oldest first, with each key's value before and after")
+    .action((name: string, opts: Options) =>
+      ctx.withClient(async (client) => {
+        const options: ConfigHistoryOptions = { limit: opts.limit ?? 100 };
+        if (opts.since) options.since = opts.since;
+        const changes = await client.configHistory(name, options);
+        if (ctx.json) return printJson(changes);
+        if (changes.length === 0) {
+          process.stdout.write(`no configuration change recorded for ${name}${opts.since ? ` since ${utcTime(opts.since)}` : ''}\n`);
+          return;
+        }
+        const several = new Set(changes.map((c) => c.service)).size > 1;
+        process.stdout.write(changes.flatMap((c) => changeLines(c, several)).join('\n') + '\n');
+      }),
+    );
+}
