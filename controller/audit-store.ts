@@ -12,6 +12,7 @@ import { migrate } from './migrations.js';
 import { Retention, type RetentionLimits } from './retention.js';
 import { RunLedger } from './run-ledger.js';
 import { SampleStore } from './sample-store.js';
+import { StatusAtQueries } from './status-at-query.js';
 import { TrendQueries } from './trend-query.js';
 import { isStorageError, WriteHealth, type WriteFailure } from './write-health.js';
 
@@ -196,6 +197,8 @@ export class AuditStore {
   private readonly samples: SampleStore;
   /** The runs of the OnEvent hooks, and the newest event they were decided for. */
   readonly hookRuns: HookRuns;
+  /** The services and their statuses at a past time (status.at), from the events, runs and samples. */
+  readonly pastStatus: StatusAtQueries;
   /** Since the store was opened: the events stored, and the CPU ms of the usage records stored by service uuid (for metrics). */
   readonly stored = { events: 0, cpuMs: new Map<string, number>() };
 
@@ -215,6 +218,7 @@ export class AuditStore {
     this.trends = new TrendQueries(this.db);
     this.events = new EventQueries(this.db);
     this.hookRuns = new HookRuns(this.db);
+    this.pastStatus = new StatusAtQueries(this.db);
     // The runs table came with migration 3: a database that had events gets its runs from them.
     if (applied.includes(3)) this.transaction(() => this.runs.rebuild());
     this.s = statements(this.db);

@@ -68,6 +68,9 @@ export type {
   LogTail,
   HookRun,
   HookOutcome,
+  StatusAtResult,
+  PastServiceStatus,
+  PastConfigChange,
 } from '../schema/client-protocol.js';
 export {
   TREND_METRICS,
