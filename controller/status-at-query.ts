@@ -15,8 +15,15 @@ import { storedConfig } from './stored-config.js';
 /** The condition of the partial index events_anchors (migration 008), word for word: a query uses it only if it repeats it. */
 const ANCHORS = `type IN ('buddy_started', 'desired', 'ready', 'adopted')`;
 type AnchorType = 'buddy_started' | 'desired' | 'ready' | 'adopted';
-/** Most events of one service replayed: a longer window (a run with that many events) is replayed from its newest. */
-export const WINDOW_MAX = 10_000;
+/**
+ * Most events of one service replayed. A longer window begins at the current run instead of the one
+ * before; if that is still longer (a run with that many health or limit events), its first
+ * WINDOW_HEAD events (its start, its readiness) and its newest are replayed.
+ */
+export const WINDOW_LIMITS = { max: 10_000, head: 100 };
+/** The event types that move a status (the others — actions, signals, output, reconfigured … — are not read). */
+const MOVING = `type IN ('buddy_started', 'buddy_exiting', 'desired', 'spawned', 'spawn_failed', 'adopted', 'ready', 'exited', 'stopping',
+  'stopped', 'backoff', 'failed', 'start_timeout', 'timed_out', 'unhealthy', 'healthy', 'limit_exceeded', 'overlap_abandoned')`;
 
 interface ServiceRow {
   uuid: string;
@@ -32,6 +39,7 @@ interface RunRow {
   outcome: 'stopped' | 'failed' | 'spawn_failed' | 'lost' | null;
 }
 interface EventRow {
+  id: number;
   buddyId: number;
   time: number;
   type: EventType;
@@ -112,9 +120,13 @@ function statements(db: Database.Database) {
       `SELECT ended, code, signal, outcome FROM runs WHERE service_uuid = ? AND started < ? AND ended < ? AND started >= ?
          AND outcome IN ('stopped', 'failed', 'spawn_failed') ORDER BY started DESC LIMIT 1`,
     ),
-    window: db.prepare<[uuid: Uuid, from: number, at: number, limit: number], EventRow>(
-      `SELECT buddy_id AS buddyId, time, type, pid, code, signal, detail FROM events
-       WHERE service_uuid = ? AND time >= ? AND time <= ? ORDER BY time DESC, id DESC LIMIT ?`,
+    newest: db.prepare<[uuid: Uuid, from: number, at: number, limit: number], EventRow>(
+      `SELECT id, buddy_id AS buddyId, time, type, pid, code, signal, detail FROM events
+       WHERE service_uuid = ? AND time >= ? AND time <= ? AND ${MOVING} ORDER BY time DESC, id DESC LIMIT ?`,
+    ),
+    oldest: db.prepare<[uuid: Uuid, from: number, at: number, limit: number], EventRow>(
+      `SELECT id, buddy_id AS buddyId, time, type, pid, code, signal, detail FROM events
+       WHERE service_uuid = ? AND time >= ? AND time <= ? AND ${MOVING} ORDER BY time, id LIMIT ?`,
     ),
     usage: db.prepare<
       [at: number, from: number, buddyId: number],
@@ -151,7 +163,10 @@ export interface PastService {
 export class StatusAtQueries {
   private readonly s: ReturnType<typeof statements>;
 
-  constructor(db: Database.Database) {
+  constructor(
+    db: Database.Database,
+    private readonly limits = WINDOW_LIMITS,
+  ) {
     this.s = statements(db);
   }
 
@@ -215,7 +230,8 @@ export class StatusAtQueries {
 
   /**
    * The events to replay: from the start of the run before the last one begun by `at` (its exit is the
-   * last exit), or from the last buddy's start when later (a new buddy begins afresh), up to `at`.
+   * last exit), or from the last buddy's start when later (a new buddy begins afresh), up to `at`;
+   * `startsWith`: the cause of the run the window begins with (it tells how the run before it ended).
    */
   private window(
     uuid: string,
@@ -223,12 +239,25 @@ export class StatusAtQueries {
   ): { events: PastEvent[]; from: number; buddyId: number | null; startsWith: RunRow['cause'] | null } {
     const runs = this.s.lastRuns.all(uuid, at);
     const buddy = this.s.anchor.get(uuid, 'buddy_started', at);
-    let from = Math.max(runs[1]?.started ?? -1, buddy?.time ?? -1);
-    const rows = this.s.window.all(uuid, from, at, WINDOW_MAX).reverse();
-    if (rows.length === WINDOW_MAX) {
-      // Too long: replayed from the newest, whole milliseconds only (carried values are read up to there).
-      from = rows[0]!.time + 1;
-      while (rows.length > 0 && rows[0]!.time < from) rows.shift();
+    const { max, head } = this.limits;
+    let rows: EventRow[] = [];
+    let from = -1;
+    let startsWith: RunRow['cause'] | null = null;
+    // The run before the last, else (too many events) the last run alone.
+    for (const run of [runs[1], runs[0]]) {
+      from = Math.max(run?.started ?? -1, buddy?.time ?? -1);
+      startsWith = run !== undefined && run.started === from ? run.cause : null;
+      rows = this.s.newest.all(uuid, from, at, max + 1).reverse();
+      if (rows.length <= max) break;
+    }
+    if (rows.length > max) {
+      // Still too long: its first events (the run's start, its readiness) and its newest.
+      const first = this.s.oldest.all(uuid, from, at, head);
+      const last = first.at(-1)!;
+      rows = [
+        ...first,
+        ...rows.slice(rows.length - (max - head)).filter((r) => r.time > last.time || (r.time === last.time && r.id > last.id)),
+      ];
     }
     const events = rows.map((r): PastEvent => ({
       time: r.time,
@@ -238,8 +267,6 @@ export class StatusAtQueries {
       signal: r.signal,
       detail: parseDetail(r.detail),
     }));
-    // The run the window begins with: its cause tells how the run before it ended (stopped to be restarted, or by a user).
-    const startsWith = runs[1] !== undefined && runs[1].started === from ? runs[1].cause : null;
     return { events, from, buddyId: rows.at(-1)?.buddyId ?? buddy?.buddyId ?? null, startsWith };
   }
 

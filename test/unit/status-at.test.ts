@@ -1,13 +1,14 @@
 // The status at a past time: the pure replay (controller/status-at.ts) on hand-written histories, each
 // as the buddy's machine records it; then the store's windowed answer (controller/status-at-query.ts)
 // against the replay of the whole history, at every moment of histories kept in a real SQLite file.
+import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { AuditStore } from '../../controller/audit-store.js';
-import { namedBy, statusAt, type PastService } from '../../controller/status-at-query.js';
+import { namedBy, statusAt, StatusAtQueries, type PastService } from '../../controller/status-at-query.js';
 import type { ServiceConfig } from '../../schema/config/types.js';
 import { pastPolicy, replay, type PastEvent, type PastPolicy } from '../../controller/status-at.js';
 import type { BuddyEvent } from '../../schema/records.js';
@@ -244,6 +245,8 @@ type Stored = Omit<BuddyEvent, 'seq' | 'time'> & { at: number };
 class Fixture {
   readonly dir = mkdtempSync(join(tmpdir(), 'upk-statusat-'));
   readonly store = new AuditStore(join(this.dir, 'upkeeper.db'));
+  /** The test's own connection to the file. */
+  readonly sql = new Database(join(this.dir, 'upkeeper.db'));
   private readonly seqs = new Map<number, number>();
   readonly all = new Map<string, PastEvent[]>();
 
@@ -272,6 +275,7 @@ class Fixture {
   }
 
   close(): void {
+    this.sql.close();
     this.store.close();
     rmSync(this.dir, { recursive: true, force: true });
   }
@@ -462,6 +466,57 @@ describe('the status at a time from the store (status-at-query.ts)', { timeout: 
       T0 + 13_800,
     );
     assert.deepEqual([late.restarts, late.failures], [7, 3], 'two start timeouts and a crash before it was ready');
+  });
+
+  it('a window too long for its limits: the last run alone, then its first events and its newest', (t) => {
+    const f = new Fixture();
+    t.after(() => f.close());
+    const loaded = loadServiceText(
+      t,
+      JSON.stringify({ web: { ExecStart: 'sleep 1', MinUptime: 1, HealthCheck: 'true', HealthInterval: 5 } }),
+    );
+    const svc = loaded.services[0]!;
+    const uuid = f.store.upsertService(svc, () => null, T0).uuid;
+    const flaps = (from: number, n: number, pid: number): Stored[] =>
+      Array.from({ length: n }, (_, i): Stored =>
+        i % 2 === 0
+          ? { at: from + i * 100, type: 'unhealthy', pid, detail: { check: 'true', failures: 3, output: `bad ${i}`, action: 'none' } }
+          : { at: from + i * 100, type: 'healthy', pid, detail: { check: 'true' } },
+      );
+    f.add(uuid, 'b1', [
+      { at: 0, type: 'buddy_started', pid: 11, detail: { version: '1' } },
+      { at: 5, type: 'desired', detail: { desired: 'running', cause: 'command' } },
+      { at: 10, type: 'spawned', pid: 100, detail: { restart: false } },
+      { at: 310, type: 'exited', pid: 100, code: 1, detail: { uptimeMs: 300, requested: false } },
+      { at: 311, type: 'backoff', detail: { reason: 'ratelimit', delayMs: 689, until: iso(T0 + 1000) } },
+      { at: 1000, type: 'spawned', pid: 101, detail: { restart: true } },
+      ...flaps(10_000, 301, 101),
+      { at: 50_000, type: 'exited', pid: 101, code: 2, detail: { uptimeMs: 49_000, requested: false } },
+      { at: 50_001, type: 'backoff', detail: { reason: 'ratelimit', delayMs: 999, until: iso(T0 + 51_000) } },
+      { at: 51_000, type: 'spawned', pid: 102, detail: { restart: true } },
+      ...flaps(60_000, 200, 102),
+    ]);
+    const narrow = new StatusAtQueries(f.sql, { max: 50, head: 5 });
+    const past = narrow.servicesAt(T0 + 1)[0]!;
+    const events = f.all.get(uuid)!;
+    const policy = pastPolicy(svc);
+    let compared = 0;
+    for (const e of events) {
+      for (const m of [e.time, e.time + 50]) {
+        const whole = replay(events, m, policy, { desired: 'stopped', restarts: 0, failures: 0, lastExit: null, buddyPid: null });
+        const got = narrow.statusAt(past, m);
+        const fields = [got.state, got.pid, got.restarts, got.failures, got.lastExit, got.health];
+        assert.deepEqual(
+          fields,
+          [whole.state, whole.pid, whole.restarts, whole.failures, whole.lastExit, whole.health],
+          `at +${m - T0} ms`,
+        );
+        compared += 1;
+      }
+    }
+    assert.ok(compared > 1000);
+    const late = narrow.statusAt(past, T0 + 80_000);
+    assert.deepEqual([late.state, late.pid, late.restarts, late.health?.status], ['running', 102, 2, 'healthy']);
   });
 
   it('which services existed then, by the configuration changes; names; a time to come', (t) => {
