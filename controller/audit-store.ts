@@ -14,6 +14,7 @@ import { RequestQueries } from './request-queries.js';
 import { Retention, type RetentionLimits } from './retention.js';
 import { RunLedger } from './run-ledger.js';
 import { SampleStore } from './sample-store.js';
+import { StatusAtQueries } from './status-at-query.js';
 import { TrendQueries } from './trend-query.js';
 import { isStorageError, WriteHealth, type WriteFailure } from './write-health.js';
 
@@ -211,6 +212,8 @@ export class AuditStore {
   readonly configHistory: ConfigHistory;
   /** The client requests recorded, read back (upk audit). */
   readonly requests: RequestQueries;
+  /** The services and their statuses at a past time (status.at), from the events, runs and samples. */
+  readonly pastStatus: StatusAtQueries;
   /** Since the store was opened: the events stored, and the CPU ms of the usage records stored by service uuid (for metrics). */
   readonly stored = { events: 0, cpuMs: new Map<string, number>() };
 
@@ -232,6 +235,7 @@ export class AuditStore {
     this.hookRuns = new HookRuns(this.db);
     this.configHistory = new ConfigHistory(this.db);
     this.requests = new RequestQueries(this.db);
+    this.pastStatus = new StatusAtQueries(this.db);
     // The runs table came with migration 3: a database that had events gets its runs from them.
     if (applied.includes(3)) this.transaction(() => this.runs.rebuild());
     this.s = statements(this.db);

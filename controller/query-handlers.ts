@@ -13,16 +13,20 @@ import { eventPage } from './event-pages.js';
 import { logTail } from './log-tail.js';
 import { serviceStatus, type ServiceEntry } from './service-entry.js';
 import type { ServiceTable } from './service-table.js';
+import { statusAt } from './status-at-query.js';
 import { storedConfig } from './stored-config.js';
 
 /** How long a request that only reads waits for a polling round before it answers with what is known. */
 const READ_WAIT_MS = 500;
 
-export type QueryMethods = 'list' | 'status' | 'events' | 'events.page' | 'trend' | 'why' | 'logs' | 'hooks';
+export type QueryMethods = 'list' | 'status' | 'events' | 'events.page' | 'trend' | 'why' | 'logs' | 'hooks' | 'status.at';
 
 export interface QueryParts {
   readonly services: ServiceTable;
-  readonly store: Pick<AuditStore, 'events' | 'createdTimes' | 'trends' | 'serviceByUuid' | 'failureStory' | 'servicesNamed' | 'hookRuns'>;
+  readonly store: Pick<
+    AuditStore,
+    'events' | 'createdTimes' | 'trends' | 'serviceByUuid' | 'failureStory' | 'servicesNamed' | 'hookRuns' | 'pastStatus'
+  >;
   /** A polling round over these services (all when omitted), waited for at most `maxWaitMs`. */
   collect(entries: ServiceEntry[] | undefined, maxWaitMs: number): Promise<void>;
 }
@@ -108,6 +112,11 @@ export function queryHandlers(p: QueryParts): Pick<Handlers<ClientMethods, Clien
         ...(q.since === undefined ? {} : { since: Date.parse(q.since) }),
         limit: q.limit ?? 100,
       }),
+
+    'status.at': async (q) => {
+      await p.collect(undefined, READ_WAIT_MS); // (a time just past: its events may still be in the buddies)
+      return statusAt(store.pastStatus, Date.parse(q.time), q.services);
+    },
   };
 }
 

@@ -18,6 +18,7 @@ import {
   type HookRunQuery,
   type LogTail,
   type OutcomeItem,
+  type StatusAtResult,
   type TrendMetric,
   type TrendQuery,
   type TrendResult,
@@ -75,6 +76,7 @@ const READS: ReadonlySet<keyof ClientMethods> = new Set([
   'hooks',
   'config.history',
   'requests',
+  'status.at',
 ]);
 
 /** A time for event queries: a Date, milliseconds since the epoch, or an ISO 8601 string. */
@@ -286,6 +288,17 @@ export class Client {
   /** Status of the named services (all when none are named). */
   status(names?: Names): Promise<ServiceStatus[]> {
     return this.call('status', names === undefined ? {} : { services: list(names) });
+  }
+
+  /**
+   * The statuses at a past time, as `list()` (or `status(names)`) would have answered then,
+   * reconstructed by the controller from the audit history: state, desired state, pid, uptime
+   * (`started`), restarts, failures, last exit, hold, health, and the configuration change in force
+   * (`config`). A time to come, or a name that meant no service then, is a BAD_REQUEST or NO_SUCH_SERVICE.
+   */
+  statusAt(time: TimeLike, names?: Names): Promise<StatusAtResult> {
+    const at = iso(time);
+    return this.call('status.at', names === undefined ? { time: at } : { time: at, services: list(names) });
   }
 
   /** Start services (`all` for every one); resolves when each outcome is known. */

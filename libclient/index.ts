@@ -71,6 +71,9 @@ export type {
   LogTail,
   HookRun,
   HookOutcome,
+  StatusAtResult,
+  PastServiceStatus,
+  PastConfigChange,
 } from '../schema/client-protocol.js';
 export {
   TREND_METRICS,

@@ -398,6 +398,41 @@ export interface HookRunQuery {
   limit?: number;
 }
 
+// ---- status.at: the statuses at a past time, from the audit history (upk status --at) ----------------
+
+/** `status.at`: the services' statuses at `time` (ISO 8601), of these services (default: every one that existed then). */
+export interface StatusAtQuery {
+  time: string;
+  services?: string[];
+}
+
+/** The configuration change in force at a past time: the last one recorded for the service before it, in words. */
+export interface PastConfigChange {
+  /** ISO 8601 UTC. */
+  time: string;
+  change: 'added' | 'changed' | 'kept';
+  /** start, reload, SIGHUP, remove (as `config_changes.trigger`). */
+  trigger: string;
+  /** What changed or why, in words. */
+  detail: string | null;
+}
+
+/**
+ * A service's status at a past time, reconstructed from its events (docs/controller.md, "The status at a
+ * past time"): `usage` is the usage record of the minute before, `waitingFor` and `unsupervised` are null,
+ * and the fields a buddy alone knows (`statusText`, `listen`, `nextRun`, `previous`) are absent.
+ */
+export interface PastServiceStatus extends ServiceStatus {
+  config: PastConfigChange | null;
+}
+
+export interface StatusAtResult {
+  /** The time asked about, ISO 8601 UTC. */
+  at: string;
+  /** In the order `list` gives them (StartPriority, then id). */
+  services: PastServiceStatus[];
+}
+
 export interface ClientMethods extends AuditMethods {
   hello: { params: HelloParams; result: { protocol: number; controller: ControllerInfo } };
   'controller.status': { params: Record<string, never>; result: ControllerStatus };
@@ -433,6 +468,8 @@ export interface ClientMethods extends AuditMethods {
   logs: { params: { service: string; lines?: number }; result: LogTail };
   /** The runs of the OnEvent hooks, and how each ended. */
   hooks: { params: HookRunQuery; result: HookRun[] };
+  /** The statuses at a past time, reconstructed from the audit history. */
+  'status.at': { params: StatusAtQuery; result: StatusAtResult };
   /** Read and check every configuration file; apply all of it, or nothing (the issues say why). */
   /** `restart`: then restart the running services whose changes wait for their next start. */
   'config.reload': { params: { restart?: boolean } & AuditedParams; result: ReloadResult };
@@ -699,5 +736,12 @@ export const clientValidators: Validators<ClientMethods> = {
     if (since !== undefined) q.since = since;
     if (limit !== undefined) q.limit = Math.min(limit, HOOK_RUNS_MAX);
     return q;
+  },
+  'status.at': (p) => {
+    const o = asObject(p);
+    const time = isoParam(o, 'time');
+    if (time === undefined) bad('time must be an ISO 8601 time');
+    const list = optStrList(o, 'services');
+    return list === undefined ? { time } : { time, services: list };
   },
 };

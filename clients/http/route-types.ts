@@ -15,6 +15,7 @@ import type {
   ReloadResult,
   ServiceEvent,
   ServiceStatus,
+  StatusAtResult,
   TrendResult,
   WireError,
 } from '../../libclient/index.js';
@@ -46,6 +47,8 @@ export interface Answers {
   /** Events, oldest first; `last`: the id of the last one (`after` for the next page), null when none. */
   EventList: { events: ServiceEvent[]; last: number | null };
   TrendResult: TrendResult;
+  /** The statuses at a past time, reconstructed from the audit history; `at`: that time. */
+  StatusAtResult: StatusAtResult;
   ControllerStatus: ControllerStatus;
   ConfigurationCheck: ConfigurationCheck;
   ReloadResult: ReloadResult;

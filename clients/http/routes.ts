@@ -322,6 +322,23 @@ export const ROUTES: Route[] = [
     },
   },
   {
+    id: 'statusAt',
+    method: 'GET',
+    path: '/api/status',
+    summary: 'every service as it was at a past time (upk list --at), reconstructed from the audit history',
+    description:
+      'State, desired state, pid, `started`, restarts, failures, last exit, hold and health, and the configuration change in force (`config`); `usage` is the usage record of the minute before (docs/controller.md).',
+    query: {
+      at: { type: 'string', required: true, description: 'An ISO 8601 time, not yet to come.' },
+      service: { type: 'string', repeat: true, description: 'Only these services (default: every service that existed then).' },
+    },
+    answer: 'StatusAtResult',
+    run: async ({ client, args }) => {
+      const services = args.strs('service');
+      return { body: await (await client()).statusAt(args.str('at')!, services.length > 0 ? services : undefined) };
+    },
+  },
+  {
     id: 'controllerStatus',
     method: 'GET',
     path: '/api/controller',

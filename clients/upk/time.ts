@@ -1,15 +1,32 @@
-// Parses what users type: times (`90s`, `15m`, `2h`, `7d`, `1w` ago, or an ISO 8601 date and time) and whole numbers.
+// Parses what users type: times (`90s`, `15m`, `2h`, `7d`, `1w` ago, a time of day, or an ISO 8601 date and time) and whole numbers.
 import { InvalidArgumentError } from 'commander';
 import { ErrorCode, UpkError, parseDuration } from '../../libclient/index.js';
 
+/** What parseTime reads, in words (for the options' help and its errors). */
+export const TIME_WORDS = 'a duration ago (90s, 15m, 2h, 7d, 1w), a time of day (02:13, 14:05:30: the last one), or ISO 8601';
+
+/**
+ * A time as users type it: a duration ago, a time of day in local time (`02:13`: today's, or yesterday's
+ * while today's is still to come), or an ISO 8601 date and time; as ISO 8601 UTC.
+ */
 export function parseTime(text: string, now = Date.now()): string {
   const ago = parseDuration(text);
   if (ago !== null) return new Date(now - ago).toISOString();
-  const ms = Date.parse(text);
-  if (Number.isNaN(ms)) {
-    throw new InvalidArgumentError(`expected a duration ago (90s, 15m, 2h, 7d, 1w) or an ISO 8601 time, got ${JSON.stringify(text)}`);
-  }
+  const ms = clockTime(text, now) ?? Date.parse(text);
+  if (Number.isNaN(ms)) throw new InvalidArgumentError(`expected ${TIME_WORDS}, got ${JSON.stringify(text)}`);
   return new Date(ms).toISOString();
+}
+
+/** `HH:MM` or `HH:MM:SS`, local time: the last time the clock showed it (ms), or null when it is no time of day. */
+function clockTime(text: string, now: number): number | null {
+  const m = /^(\d{1,2}):(\d{2})(?::(\d{2}))?$/.exec(text);
+  if (!m) return null;
+  const [h, min, sec] = [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)];
+  if (h > 23 || min > 59 || sec > 59) return NaN;
+  const d = new Date(now);
+  d.setHours(h, min, sec, 0);
+  if (d.getTime() > now) d.setDate(d.getDate() - 1);
+  return d.getTime();
 }
 
 /**

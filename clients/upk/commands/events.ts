@@ -59,7 +59,7 @@ export function registerEvents(program: Command, ctx: Context): void {
     .command('events')
     .argument('[name]', 'only this service')
     .option('-t, --type <type>', 'only events of this type (repeat, or separate with commas)', collect)
-    .option('-s, --since <time>', 'since a time: 90s, 15m, 2h, 7d, 1w ago, or ISO 8601', (v) => parseTime(v))
+    .option('-s, --since <time>', 'since a time: 90s, 15m, 2h, 7d, 1w ago, 02:13, or ISO 8601', (v) => parseTime(v))
     .option('-u, --until <time>', 'until a time (as --since)', (v) => parseTime(v))
     .option('--pid <pid>', 'only events of this pid', wholeNumber(1))
     .option('--code <code>', 'only events with this exit code', wholeNumber(0, 255))

@@ -1,16 +1,27 @@
-// upk list, upk status [NAME…]
+// upk list, upk status [NAME…]; with --at TIME, as they were then (from the audit history)
 import type { Command } from 'commander';
-import { ExitCode } from '../../../libclient/index.js';
+import { ExitCode, type ServiceStatus } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
 import { healthLine, inDesiredState, previousLine, printJson, problemLines, statusTable, unsupervisedLine } from '../output.js';
+import { parseTime } from '../time.js';
+
+const AT = ['--at <time>', 'as it was then, from the audit history: 10m (ago), 02:13 (the last one), or ISO 8601'] as const;
 
 export function registerServices(program: Command, ctx: Context): void {
   program
     .command('list')
     .alias('ls')
     .description('every service with its state')
-    .action(() =>
+    .option(...AT, (v: string) => parseTime(v))
+    .action((opts: { at?: string }) =>
       ctx.withClient(async (client) => {
+        if (opts.at !== undefined) {
+          const past = await client.statusAt(opts.at);
+          if (ctx.json) return printJson(past.services);
+          return void process.stdout.write(
+            past.services.length === 0 ? `no services configured at ${past.at}\n` : statusTable(past.services, Date.parse(past.at)),
+          );
+        }
         const all = await client.list();
         if (ctx.json) return printJson(all);
         // What is wrong with the controller (a full disk, services without a buddy) heads the table.
@@ -25,24 +36,31 @@ export function registerServices(program: Command, ctx: Context): void {
   program
     .command('status')
     .argument('[name...]', 'services (default: all)')
+    .option(...AT, (v: string) => parseTime(v))
     .description(`status of services; exits ${ExitCode.NOT_IN_DESIRED_STATE} when one is not in its desired state (marked !)`)
-    .action((names: string[]) =>
+    .action((names: string[], opts: { at?: string }) =>
       ctx.withClient(async (client) => {
-        const statuses = await client.status(names.length > 0 ? names : undefined);
+        const asked = names.length > 0 ? names : undefined;
+        const past = opts.at === undefined ? null : await client.statusAt(opts.at, asked);
+        const statuses = past?.services ?? (await client.status(asked));
         if (statuses.some((s) => !inDesiredState(s))) ctx.fail(ExitCode.NOT_IN_DESIRED_STATE);
         if (ctx.json) return printJson(statuses);
         const notes = statuses
-          .flatMap((s) => [
-            unsupervisedLine(s),
-            s.statusText ? `${s.name}: says ${JSON.stringify(s.statusText)}` : null,
-            s.listen ? `${s.name}: listening on ${s.listen.addresses.join(', ')} (held by pid ${s.listen.holder})` : null,
-            s.previous ? `${s.name}: ${previousLine(s)}` : null,
-            s.health && (s.health.status === 'unhealthy' || s.health.failures > 0) ? `${s.name}: ${healthLine(s)}` : null,
-          ])
-          .filter((l) => l !== null)
+          .flatMap((s) => notesOf(s))
           .map((l) => l + '\n')
           .join('');
-        process.stdout.write(statusTable(statuses) + notes);
+        process.stdout.write(statusTable(statuses, past ? Date.parse(past.at) : Date.now()) + notes);
       }),
     );
+}
+
+/** The lines under the table: what a service says, its sockets, the run it replaces, its health. */
+function notesOf(s: ServiceStatus): string[] {
+  return [
+    unsupervisedLine(s),
+    s.statusText ? `${s.name}: says ${JSON.stringify(s.statusText)}` : null,
+    s.listen ? `${s.name}: listening on ${s.listen.addresses.join(', ')} (held by pid ${s.listen.holder})` : null,
+    s.previous ? `${s.name}: ${previousLine(s)}` : null,
+    s.health && (s.health.status === 'unhealthy' || s.health.failures > 0) ? `${s.name}: ${healthLine(s)}` : null,
+  ].filter((l) => l !== null);
 }

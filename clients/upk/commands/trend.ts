@@ -141,7 +141,7 @@ export function registerTrend(program: Command, ctx: Context): void {
       new Option('-b, --bucket <duration>', 'bucket length: 15m, 1h, 1d (at least 1m)').argParser(parseBucket).default(3_600_000, '1h'),
     )
     .addOption(
-      new Option('-s, --since <time>', 'from: 90s, 15m, 2h, 7d, 1w ago, or ISO 8601')
+      new Option('-s, --since <time>', 'from: 90s, 15m, 2h, 7d, 1w ago, 02:13, or ISO 8601')
         .argParser((v) => parseTime(v))
         .default(parseTime('24h'), '24h'),
     )
