@@ -179,7 +179,7 @@ export class Correlations {
   /**
    * A service's failures from `from` to `to`, sorted: its runs that ended `failed` or `spawn_failed`,
    * its `start_timeout` events, and its `unhealthy` and `limit_exceeded` events whose action ended the
-   * run (`restart`, `stop`): what `upk why` and the trends count as failures.
+   * run (`restart`, `stop`): the trends' failures, those `upk why` adds, and the buddy's start_timeout.
    */
   private failures(uuids: string[], from: number, to: number, health: Map<string, HealthRow[]>): number[] {
     const out: number[] = [];
