@@ -251,6 +251,28 @@ async function measure(quick: boolean, client: Client, sandbox: Sandbox, note: (
   const why = await timed(N, () => client.why('svc-01'));
   figures.push({ label: 'why, a crash-looping service, p50', value: median(why), unit: 'ms', n: N });
 
+  // What fails together (upk correlate) over the month: around a crash-looping service's last 100
+  // failures (the default); around every failure of a service that restarts now and then (its 30
+  // days, ~1,360 failures: every run of the other 49 services read); fleet-wide.
+  const monthAgo = new Date(Date.now() - DAYS * DAY);
+  const correlate = await timed(N, () => client.correlate({ service: 'svc-01', since: monthAgo }));
+  figures.push({
+    label: 'correlate svc-01 (crash-looping), 30 d, ±30 s, its last 100 failures, p50',
+    value: median(correlate),
+    unit: 'ms',
+    n: N,
+    target: { op: '<=', value: 300 },
+  });
+  const wholeMonth = await timed(N, () => client.correlate({ service: 'svc-20', since: monthAgo, failures: 10_000 }));
+  figures.push({
+    label: 'correlate svc-20, 30 d, ±30 s, all its failures (the whole month), p50',
+    value: median(wholeMonth),
+    unit: 'ms',
+    n: N,
+  });
+  const fleet = await timed(N, () => client.correlate({ since: monthAgo }));
+  figures.push({ label: 'correlate fleet-wide (every pair of 50 services), 30 d, ±30 s, p50', value: median(fleet), unit: 'ms', n: N });
+
   const walls = quick ? 3 : 10;
   const upkEvents: number[] = [];
   const upkTrend: number[] = [];

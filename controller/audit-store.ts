@@ -6,6 +6,7 @@ import type { ConfigChangeRecord, FailureStory } from '../schema/client-protocol
 import type { ServiceConfig } from '../schema/config/types.js';
 import { isoTime, USAGE_RECORD, type BuddyEvent, type DesiredState, type ServiceEvent } from '../schema/records.js';
 import { ConfigHistory } from './config-history.js';
+import { Correlations } from './correlation.js';
 import { EventQueries } from './event-queries.js';
 import { failureStory, type StorySubject } from './failure-story.js';
 import { HookRuns } from './hook-runs.js';
@@ -210,6 +211,8 @@ export class AuditStore {
   readonly hookRuns: HookRuns;
   /** The configuration changes applied, each with its values before and after (upk config-history). */
   readonly configHistory: ConfigHistory;
+  /** What fails together (upk correlate; the line upk why adds). */
+  readonly correlations: Correlations;
   /** The client requests recorded, read back (upk audit). */
   readonly requests: RequestQueries;
   /** The services and their statuses at a past time (status.at), from the events, runs and samples. */
@@ -234,6 +237,7 @@ export class AuditStore {
     this.events = new EventQueries(this.db);
     this.hookRuns = new HookRuns(this.db);
     this.configHistory = new ConfigHistory(this.db);
+    this.correlations = new Correlations(this.db);
     this.requests = new RequestQueries(this.db);
     this.pastStatus = new StatusAtQueries(this.db);
     // The runs table came with migration 3: a database that had events gets its runs from them.

@@ -1,11 +1,13 @@
 // What the controller does for each client request (client-protocol.ts defines them), by concern:
 // the controller itself (session-handlers.ts), commands that change services (command-handlers.ts),
-// reads (query-handlers.ts; the audit's, audit-handlers.ts) and subscriptions (subscription-handlers.ts).
+// reads (query-handlers.ts; the audit's, audit-handlers.ts; correlations, correlation-handlers.ts) and
+// subscriptions (subscription-handlers.ts).
 import type { ClientMethods } from '../schema/client-protocol.js';
 import type { Handlers } from '../schema/rpc.js';
 import { auditHandlers, type AuditParts } from './audit-handlers.js';
 import type { ClientContext } from './client-server.js';
 import { commandHandlers, type CommandParts } from './command-handlers.js';
+import { correlationHandlers, type CorrelationParts } from './correlation-handlers.js';
 import { queryHandlers, type QueryParts } from './query-handlers.js';
 import { sessionHandlers, type SessionMethods, type SessionParts } from './session-handlers.js';
 import { subscriptionHandlers, type SubscriptionParts } from './subscription-handlers.js';
@@ -14,6 +16,7 @@ export type ClientParts = SessionParts &
   CommandParts &
   QueryParts &
   AuditParts &
+  CorrelationParts &
   SubscriptionParts & {
     /** Resolves once every buddy is attached and drained. */
     readonly ready: Promise<void>;
@@ -28,6 +31,7 @@ export function makeClientHandlers(p: ClientParts): Handlers<ClientMethods, Clie
     ...commandHandlers(p),
     ...queryHandlers(p),
     ...auditHandlers(p),
+    ...correlationHandlers(p),
     ...subscriptionHandlers(p),
   };
   for (const name of Object.keys(handlers) as (keyof ClientMethods)[]) {

@@ -6,9 +6,11 @@ import { prerequisiteGroups, type DependencyNode } from '../schema/config/depend
 import type { ServiceConfig } from '../schema/config/types.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import { EVENT_TYPE_NAMES } from '../schema/records.js';
+import { CORRELATION_WINDOW_MS } from '../schema/correlation-protocol.js';
 import type { Handlers } from '../schema/rpc.js';
 import type { AuditStore } from './audit-store.js';
 import type { ClientContext } from './client-server.js';
+import { strongestCorrelation } from './correlation.js';
 import { eventPage } from './event-pages.js';
 import { logTail } from './log-tail.js';
 import { serviceStatus, type ServiceEntry } from './service-entry.js';
@@ -25,7 +27,7 @@ export interface QueryParts {
   readonly services: ServiceTable;
   readonly store: Pick<
     AuditStore,
-    'events' | 'createdTimes' | 'trends' | 'serviceByUuid' | 'failureStory' | 'servicesNamed' | 'hookRuns' | 'pastStatus'
+    'events' | 'createdTimes' | 'trends' | 'serviceByUuid' | 'failureStory' | 'servicesNamed' | 'hookRuns' | 'pastStatus' | 'correlations'
   >;
   /** A polling round over these services (all when omitted), waited for at most `maxWaitMs`. */
   collect(entries: ServiceEntry[] | undefined, maxWaitMs: number): Promise<void>;
@@ -88,14 +90,23 @@ export function queryHandlers(p: QueryParts): Pick<Handlers<ClientMethods, Clien
       if (entry) await p.collect([entry], READ_WAIT_MS);
       const stored = entry ? null : store.serviceByUuid(all[0]!);
       const config = entry?.config ?? (stored ? storedConfig(stored.config) : null);
-      return store.failureStory({
+      const prerequisites = config ? prerequisitesOf(services, store, config, entry?.uuid ?? null) : [];
+      const story = store.failureStory({
         service: entry?.config.id ?? q.service,
         uuid: entry?.uuid ?? all[0]!,
         uuids: all,
         command: config?.execStart ?? null,
         status: entry ? serviceStatus(entry) : null,
-        prerequisites: config ? prerequisitesOf(services, store, config, entry?.uuid ?? null) : [],
+        prerequisites,
       });
+      // What fails with it: the strongest significant correlation up to this failure (docs/correlation.md).
+      if (story.failure) {
+        const subject = { id: story.service, uuids: all };
+        const ids = new Set(prerequisites.map((x) => x.service));
+        const at = Date.parse(story.failure.run.ended!);
+        story.failure.correlated = strongestCorrelation(store.correlations, subject, at, q.windowMs ?? CORRELATION_WINDOW_MS, ids);
+      }
+      return story;
     },
 
     logs: (q) => {
@@ -137,8 +148,8 @@ export function uuidsNamed(services: ServiceTable, store: Pick<AuditStore, 'serv
   return found.map((f) => f.uuid);
 }
 
-/** The configured services that provide a service's Prerequisites, each with every uuid its id had (for `why`). */
-function prerequisitesOf(
+/** The configured services that provide a service's Prerequisites, each with every uuid its id had (for `why`, `correlate`). */
+export function prerequisitesOf(
   services: ServiceTable,
   store: Pick<AuditStore, 'servicesNamed'>,
   config: ServiceConfig,

@@ -25,6 +25,7 @@ import {
   requesterProblem,
 } from '../schema/client-protocol.js';
 import type { ClientRequestRecord, ConfigHistoryQuery, ConfigHistoryRecord, RequestQuery } from '../schema/audit-protocol.js';
+import { CORRELATION_WINDOW_MS, type CorrelateQuery, type CorrelationResult } from '../schema/correlation-protocol.js';
 import { DURATION_WORDS, parseDuration } from '../schema/durations.js';
 import { pickMatch, type EventMatch } from '../schema/event-filter.js';
 import { msgpackCodec } from '../schema/codec-msgpack.js';
@@ -77,6 +78,7 @@ const READS: ReadonlySet<keyof ClientMethods> = new Set([
   'config.history',
   'requests',
   'status.at',
+  'correlate',
 ]);
 
 /** A time for event queries: a Date, milliseconds since the epoch, or an ISO 8601 string. */
@@ -125,6 +127,29 @@ export interface RequestFilter {
   client?: string;
   service?: string;
   limit?: number;
+}
+
+/**
+ * What `correlate()` looks at: the failures of `service` (every pair of services when absent), within
+ * ±`window` (ms or a duration such as "30s"; default 30 s), from `since` (default 7 days ago) to
+ * `until` (default now); the last `failures` failures (default 100); the strongest `limit` rows (default 20).
+ */
+export interface CorrelateOptions {
+  service?: string;
+  window?: number | string;
+  since?: TimeLike;
+  until?: TimeLike;
+  failures?: number;
+  limit?: number;
+}
+
+/** A window as given (ms, or a duration such as "30s"), in whole ms; else BAD_REQUEST. */
+function windowMs(window: number | string | undefined): number {
+  const ms = window === undefined ? CORRELATION_WINDOW_MS : typeof window === 'string' ? parseDuration(window) : window;
+  if (ms === null || !Number.isFinite(ms) || ms < 1) {
+    throw new UpkError(ErrorCode.BAD_REQUEST, `window: expected ${DURATION_WORDS} (at least 1 ms), got ${JSON.stringify(window)}`);
+  }
+  return Math.round(ms);
 }
 
 type Names = string | string[];
@@ -439,9 +464,29 @@ export class Client {
     return this.call('requests', q);
   }
 
-  /** The story of a service's last failure: its run, how it ended, its last output, what happened next. */
-  why(service: string): Promise<FailureStory> {
-    return this.call('why', { service });
+  /**
+   * The story of a service's last failure: its run, how it ended, its last output, what happened next,
+   * and what fails with it (`correlated`, within ±`window`, default 30 s).
+   */
+  why(service: string, options: { window?: number | string } = {}): Promise<FailureStory> {
+    return this.call('why', options.window === undefined ? { service } : { service, windowMs: windowMs(options.window) });
+  }
+
+  /**
+   * What fails together (docs/correlation.md): the events of other services within the window around
+   * a service's last failures, by kind, against chance, strongest first; without `service`, the pairs
+   * of services whose failures co-occur.
+   */
+  correlate(options: CorrelateOptions = {}): Promise<CorrelationResult> {
+    const q: CorrelateQuery = {
+      windowMs: windowMs(options.window),
+      since: iso(options.since ?? Date.now() - 7 * 86_400_000),
+    };
+    if (options.service !== undefined) q.service = options.service;
+    if (options.until !== undefined) q.until = iso(options.until);
+    if (options.failures !== undefined) q.failures = options.failures;
+    if (options.limit !== undefined) q.limit = options.limit;
+    return this.call('correlate', q);
   }
 
   /**

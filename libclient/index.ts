@@ -9,10 +9,12 @@ export {
   type HookRunFilter,
   type ConfigHistoryOptions,
   type RequestFilter,
+  type CorrelateOptions,
   type TimeLike,
   type TrendOptions,
 } from './client.js';
 export { describeEvent, describeExit, describeFailure, utcTime } from './words.js';
+export { describeCorrelation, formatScore } from './correlation-words.js';
 export { formatDuration, parseDuration } from '../schema/durations.js';
 export type { EventMatch } from '../schema/event-filter.js';
 export { Subscription, type Notice, type SubscribeFilter } from './subscription.js';
@@ -92,6 +94,18 @@ export {
 export type { ConfigIssue, ControllerConfig, ServiceConfig } from '../schema/config/types.js';
 export type { ConfigHistoryRecord, ConfigValueChange, ClientRequestRecord } from '../schema/audit-protocol.js';
 export { CONFIG_HISTORY_MAX, REQUESTS_MAX } from '../schema/audit-protocol.js';
+export type { Correlation, CorrelationKind, CorrelationResult } from '../schema/correlation-protocol.js';
+export {
+  CORRELATION_KINDS,
+  CORRELATION_WINDOW_MS,
+  CORRELATION_WINDOW_MAX_MS,
+  CORRELATION_FAILURES,
+  CORRELATION_FAILURES_MAX,
+  CORRELATION_LIMIT,
+  CORRELATION_LIMIT_MAX,
+  CORRELATION_MIN_FAILURES,
+  CORRELATION_SIGNIFICANCE,
+} from '../schema/correlation-protocol.js';
 
 /** Connect to the controller (found through `options.config`, $UPKEEPER_CONFIG or the default config). */
 export function connect(options: ConnectOptions = {}): Promise<Client> {

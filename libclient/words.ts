@@ -1,5 +1,6 @@
 // Events and failures in plain words, for people: what upk why prints, and what any client may show.
 import type { ConfigChangeBefore, FailureStory } from '../schema/client-protocol.js';
+import { describeCorrelation } from './correlation-words.js';
 import { formatDuration } from '../schema/durations.js';
 import { detailOf } from '../schema/event-details.js';
 import type { ServiceEvent } from '../schema/records.js';
@@ -193,6 +194,7 @@ export function describeFailure(story: FailureStory, now = Date.now()): string[]
   }
   lines.push(`Before it: ${before.join('; ')}.`);
   if (f.configChanged) lines.push(describeConfigChanged(f.configChanged, endedAt));
+  if (f.correlated) lines.push(`Together: ${describeCorrelation(f.correlated, { chance: true })}.`);
   const out = f.lastOutput;
   if (out && (out.stdout || out.stderr)) {
     lines.push('Its last output:');

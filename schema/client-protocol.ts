@@ -13,6 +13,7 @@ import type { ConfigIssue } from './config/types.js';
 import type { WireError } from './errors.js';
 import { asObject, bad, int, oneOf, optBool, optInt, optStr, optStrList, str, strList } from './validate.js';
 import { auditValidators, type AuditMethods } from './audit-protocol.js';
+import { checkWindow, correlationValidators, type Correlation, type CorrelationMethods } from './correlation-protocol.js';
 
 /** Protocol versions this build speaks; `hello` picks the highest both ends support. */
 export const PROTOCOL_MIN = 1;
@@ -307,6 +308,13 @@ export interface ConfigChangeBefore {
   failureAt: string;
 }
 
+/** `why`: the story of a service's last failure. */
+export interface WhyQuery {
+  service: string;
+  /** The window of the correlation it names (`correlate`'s windowMs; default CORRELATION_WINDOW_MS). */
+  windowMs?: number;
+}
+
 /** The story of a service's last failure, for `upk why`: what ended, how, and what happened next. */
 export interface FailureStory {
   service: string;
@@ -342,6 +350,12 @@ export interface FailureStory {
      * (absent from a controller before it).
      */
     configChanged?: ConfigChangeBefore | null;
+    /**
+     * The strongest correlation of its failures with another service's events, from the 7 days up to
+     * this failure (`correlate`, docs/correlation.md), when it is significant; else null (absent from
+     * a controller before it).
+     */
+    correlated?: Correlation | null;
   } | null;
   /** What happened after it, oldest first (at most 20 events). */
   after: ServiceEvent[];
@@ -433,7 +447,7 @@ export interface StatusAtResult {
   services: PastServiceStatus[];
 }
 
-export interface ClientMethods extends AuditMethods {
+export interface ClientMethods extends AuditMethods, CorrelationMethods {
   hello: { params: HelloParams; result: { protocol: number; controller: ControllerInfo } };
   'controller.status': { params: Record<string, never>; result: ControllerStatus };
   /** Stop the controller alone; buddies and services keep running. */
@@ -463,7 +477,7 @@ export interface ClientMethods extends AuditMethods {
   /** A metric per service and time bucket, computed from the events and usage records. */
   trend: { params: TrendQuery; result: TrendResult };
   /** The story of a service's last failure. */
-  why: { params: { service: string }; result: FailureStory };
+  why: { params: WhyQuery; result: FailureStory };
   /** The last lines of a service's stdout and stderr files (default 20 each, at most LOG_TAIL_MAX_LINES). */
   logs: { params: { service: string; lines?: number }; result: LogTail };
   /** The runs of the OnEvent hooks, and how each ended. */
@@ -633,6 +647,7 @@ function eventQuery(o: Record<string, unknown>): EventQuery {
 
 export const clientValidators: Validators<ClientMethods> = {
   ...auditValidators,
+  ...correlationValidators,
   hello: (p) => {
     const o = asObject(p);
     const range = asObject(o.protocol, 'protocol');
@@ -716,7 +731,11 @@ export const clientValidators: Validators<ClientMethods> = {
     if (list !== undefined) q.services = list;
     return q;
   },
-  why: (p) => ({ service: str(asObject(p), 'service') }),
+  why: (p) => {
+    const o = asObject(p);
+    const windowMs = checkWindow(optInt(o, 'windowMs', 1));
+    return windowMs === undefined ? { service: str(o, 'service') } : { service: str(o, 'service'), windowMs };
+  },
   logs: (p) => {
     const o = asObject(p);
     const lines = optInt(o, 'lines', 1);

@@ -9,6 +9,7 @@ import type {
   ConfigHistoryRecord,
   ConfigurationCheck,
   ControllerStatus,
+  CorrelationResult,
   FailureStory,
   LogTail,
   OutcomeItem,
@@ -57,6 +58,8 @@ export interface Answers {
   ConfigHistory: { changes: ConfigHistoryRecord[] };
   /** The client requests that changed something, oldest first: who asked, what, how each ended. */
   AuditTrail: { requests: ClientRequestRecord[] };
+  /** What fails together: the events of other services near a service's failures, or the pairs of services whose failures co-occur. */
+  CorrelationResult: CorrelationResult;
 }
 
 /** What each live stream sends, by name: the `event:` names of its messages and the JSON of their `data:`. */

@@ -4,6 +4,10 @@
 // every change is POST (never GET: a link, a prefetch or a crawler must not stop a service).
 import {
   CONFIG_HISTORY_MAX,
+  CORRELATION_FAILURES,
+  CORRELATION_FAILURES_MAX,
+  CORRELATION_LIMIT,
+  CORRELATION_LIMIT_MAX,
   ErrorCode,
   EVENTS_PAGE_MAX,
   LOG_TAIL_MAX_LINES,
@@ -12,6 +16,7 @@ import {
   UpkError,
   checkConfiguration,
   isValidServiceId,
+  type CorrelateOptions,
   type EventFilter,
   type OutcomeItem,
   type RequestFilter,
@@ -131,8 +136,12 @@ export const ROUTES: Route[] = [
     method: 'GET',
     path: '/api/services/:name/why',
     summary: 'why the service failed: its last failure and what led to it (upk why)',
+    query: { window: { type: 'string', description: 'For `failure.correlated`: the window, as `30s`, `2m` (default 30s).' } },
     answer: 'FailureStory',
-    run: async ({ client, params }) => ({ body: await (await client()).why(params.name!) }),
+    run: async ({ client, params, args }) => {
+      const window = args.str('window');
+      return { body: await (await client()).why(params.name!, window === undefined ? {} : { window }) };
+    },
   },
   {
     id: 'logs',
@@ -336,6 +345,46 @@ export const ROUTES: Route[] = [
     run: async ({ client, args }) => {
       const services = args.strs('service');
       return { body: await (await client()).statusAt(args.str('at')!, services.length > 0 ? services : undefined) };
+    },
+  },
+  {
+    id: 'correlate',
+    method: 'GET',
+    path: '/api/correlate',
+    summary: "what fails together: other services' events near a service's failures, against chance (upk correlate)",
+    description:
+      'Without `service`, the pairs of services whose failures co-occur. The statistic is defined in docs/correlation.md: rows ranked by `score`, P(X ≥ k) for X binomial (n, p).',
+    query: {
+      service: { type: 'string', description: 'The service whose failures to look around (default: every pair of services).' },
+      window: {
+        type: 'string',
+        description: "How far before or after a failure another service's event counts, as `30s`, `2m` (default 30s).",
+      },
+      since: { ...SINCE, description: 'An ISO 8601 time: from then on (default: 7 days ago).' },
+      until: { ...UNTIL, description: 'An ISO 8601 time: up to then (default: now).' },
+      failures: {
+        type: 'integer',
+        minimum: 1,
+        maximum: CORRELATION_FAILURES_MAX,
+        default: CORRELATION_FAILURES,
+        description: 'How many of the last failures count.',
+      },
+      limit: {
+        type: 'integer',
+        minimum: 1,
+        maximum: CORRELATION_LIMIT_MAX,
+        default: CORRELATION_LIMIT,
+        description: 'The strongest this many rows.',
+      },
+    },
+    answer: 'CorrelationResult',
+    run: async ({ client, args }) => {
+      const options: CorrelateOptions = { failures: args.int('failures')!, limit: args.int('limit')! };
+      for (const key of ['service', 'window', 'since', 'until'] as const) {
+        const value = args.str(key);
+        if (value !== undefined) options[key] = value;
+      }
+      return { body: await (await client()).correlate(options) };
     },
   },
   {

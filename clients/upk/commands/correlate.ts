@@ -1,0 +1,145 @@
+// upk correlate [NAME] [--all] [-w 30s] [-s 7d] [-u TIME] [--failures N] [-n N]: what fails together.
+// Around NAME's last failures, the events of every other service within the window, by kind, against
+// chance; without NAME (or with --all), the pairs of services whose failures co-occur (docs/correlation.md).
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import {
+  CORRELATION_FAILURES,
+  CORRELATION_FAILURES_MAX,
+  CORRELATION_LIMIT,
+  CORRELATION_LIMIT_MAX,
+  CORRELATION_MIN_FAILURES,
+  CORRELATION_WINDOW_MAX_MS,
+  ErrorCode,
+  UpkError,
+  formatDuration,
+  formatScore,
+  parseDuration,
+  utcTime,
+  type Correlation,
+  type CorrelationResult,
+} from '../../../libclient/index.js';
+import type { Context } from '../context.js';
+import { printJson, table } from '../output.js';
+import { parseTime, wholeNumber } from '../time.js';
+
+/** A window as people type it (`30s`, `2m`, `500ms`): from 1 ms to a day. */
+export function parseWindow(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === null || ms < 1 || ms > CORRELATION_WINDOW_MAX_MS)
+    throw new InvalidArgumentError(`expected a window from 1ms to 1d (30s, 2m, 500ms), got ${JSON.stringify(text)}`);
+  return Math.round(ms);
+}
+
+const figure = (x: number): string => String(Number(x.toPrecision(2)));
+
+/** When the other's events came, against the failures (the median offset). */
+function offsetCell(c: Correlation): string {
+  const ms = c.medianOffsetMs;
+  if (ms === null) return '-';
+  if (ms === 0) return 'at the time';
+  return `${formatDuration(Math.abs(ms))} ${ms < 0 ? 'before' : 'after'}`;
+}
+
+function row(c: Correlation, fleet: boolean): string[] {
+  return [
+    ...(fleet ? [c.service] : []),
+    c.other + (c.prerequisite ? ' (prerequisite)' : ''),
+    ...(fleet ? [] : [c.kind]),
+    `${c.together} of ${c.failures}`,
+    `${figure(c.chance * 100)}%`,
+    figure(c.expected),
+    c.lift === null ? '-' : c.lift.toFixed(1),
+    formatScore(c.score) + (c.significant ? ' *' : ''),
+    offsetCell(c),
+  ];
+}
+
+/** What `upk correlate` prints for people. */
+export function correlationText(r: CorrelationResult): string {
+  const span = `from ${utcTime(r.since)} to ${utcTime(r.until)}, window ±${formatDuration(r.windowMs)}`;
+  const fleet = r.service === null;
+  const head = fleet
+    ? `pairs of services whose failures co-occur, ${span}`
+    : `${r.service}: ${r.failures} failure${r.failures === 1 ? '' : 's'} counted, ${span}`;
+  const lines = [head];
+  if (r.tooFew) {
+    lines.push(
+      fleet
+        ? `(no service failed ${CORRELATION_MIN_FAILURES} times: too few failures for the figures to mean anything)`
+        : `(fewer than ${CORRELATION_MIN_FAILURES} failures: too few for the figures to mean anything)`,
+    );
+  }
+  if (r.correlations.length === 0) {
+    if (fleet) lines.push('no two services failed within the window of each other');
+    else if (r.failures > 0) lines.push(`no event of another service within ±${formatDuration(r.windowMs)} of these failures`);
+    return lines.join('\n') + '\n';
+  }
+  const header = [
+    ...(fleet ? ['SERVICE'] : []),
+    'OTHER',
+    ...(fleet ? [] : ['EVENT']),
+    'TOGETHER',
+    'CHANCE',
+    'EXPECTED',
+    'LIFT',
+    'P',
+    'OFFSET',
+  ];
+  const body = table(
+    header,
+    r.correlations.map((c) => row(c, fleet)),
+  );
+  const note = r.correlations.some((c) => c.significant) ? '* P < 0.05 with at least 2 failures together: unlikely by chance alone\n' : '';
+  return `${lines.join('\n')}\n${body}${note}`;
+}
+
+interface Options {
+  all?: boolean;
+  window: number;
+  since: string;
+  until?: string;
+  failures?: number;
+  limit?: number;
+}
+
+export function registerCorrelate(program: Command, ctx: Context): void {
+  program
+    .command('correlate')
+    .argument('[name]', 'the service whose failures to look around (default: every pair of services)')
+    .option('--all', 'every pair of services whose failures co-occur (as without NAME)')
+    .addOption(
+      new Option('-w, --window <duration>', "how far before or after a failure another service's event counts")
+        .argParser(parseWindow)
+        .default(30_000, '30s'),
+    )
+    .addOption(
+      new Option('-s, --since <time>', 'from: 90s, 15m, 2h, 7d, 1w ago, or ISO 8601')
+        .argParser((v) => parseTime(v))
+        .default(parseTime('7d'), '7d'),
+    )
+    .option('-u, --until <time>', 'to (default now)', (v) => parseTime(v))
+    .option(
+      '--failures <n>',
+      `how many of the last failures count (default ${CORRELATION_FAILURES})`,
+      wholeNumber(1, CORRELATION_FAILURES_MAX),
+    )
+    .option('-n, --limit <n>', `the strongest N rows (default ${CORRELATION_LIMIT})`, wholeNumber(1, CORRELATION_LIMIT_MAX))
+    .description(
+      "what fails together: the events of other services near a service's failures, against chance; or the pairs of services whose failures co-occur",
+    )
+    .action((name: string | undefined, opts: Options) =>
+      ctx.withClient(async (client) => {
+        if (name !== undefined && opts.all) throw new UpkError(ErrorCode.BAD_REQUEST, 'NAME and --all: choose one');
+        const result = await client.correlate({
+          window: opts.window,
+          since: opts.since,
+          ...(name === undefined ? {} : { service: name }),
+          ...(opts.until ? { until: opts.until } : {}),
+          ...(opts.failures === undefined ? {} : { failures: opts.failures }),
+          ...(opts.limit === undefined ? {} : { limit: opts.limit }),
+        });
+        if (ctx.json) return printJson(result);
+        process.stdout.write(correlationText(result));
+      }),
+    );
+}

@@ -1,0 +1,41 @@
+// The client request `correlate` (upk correlate): what fails together, around one service's failures
+// or fleet-wide (controller/correlation.ts reads and ranks; docs/correlation.md defines it).
+import type { ClientMethods } from '../schema/client-protocol.js';
+import { CORRELATION_FAILURES, CORRELATION_LIMIT } from '../schema/correlation-protocol.js';
+import type { Handlers } from '../schema/rpc.js';
+import type { AuditStore } from './audit-store.js';
+import type { ClientContext } from './client-server.js';
+import { prerequisitesOf, uuidsNamed } from './query-handlers.js';
+import type { ServiceEntry } from './service-entry.js';
+import type { ServiceTable } from './service-table.js';
+
+/** How long `correlate` waits for a polling round (so that what just happened counts) before it answers. */
+const READ_WAIT_MS = 500;
+
+export interface CorrelationParts {
+  readonly services: ServiceTable;
+  readonly store: Pick<AuditStore, 'correlations' | 'servicesNamed'>;
+  collect(entries: ServiceEntry[] | undefined, maxWaitMs: number): Promise<void>;
+}
+
+export function correlationHandlers(p: CorrelationParts): Pick<Handlers<ClientMethods, ClientContext>, 'correlate'> {
+  const { services, store } = p;
+  return {
+    correlate: async (q) => {
+      const uuids = q.service === undefined ? [] : uuidsNamed(services, store, q.service);
+      await p.collect(undefined, READ_WAIT_MS);
+      const ask = {
+        windowMs: q.windowMs,
+        since: Date.parse(q.since),
+        until: q.until === undefined ? Date.now() : Date.parse(q.until),
+        failures: q.failures ?? CORRELATION_FAILURES,
+        limit: q.limit ?? CORRELATION_LIMIT,
+      };
+      const all = store.correlations.subjects();
+      if (q.service === undefined) return store.correlations.fleet(all, ask);
+      const entry = services.find(q.service);
+      const prerequisites = entry ? prerequisitesOf(services, store, entry.config, entry.uuid).map((x) => x.service) : [];
+      return store.correlations.around({ id: entry?.config.id ?? q.service, uuids }, all, ask, new Set(prerequisites));
+    },
+  };
+}

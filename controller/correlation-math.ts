@@ -1,0 +1,132 @@
+// The statistic of `upk correlate`, pure (docs/correlation.md): for a service's failures and another
+// service's events of one kind, how many failures have such an event within ±w (k of n), how that
+// compares with chance (p: the share of the range that the events' ±w windows cover), and a binomial
+// tail P(X ≥ k) to rank by. Times are ms; every list of times is sorted, oldest first.
+
+/** A span of time [from, to], ms. */
+export interface Span {
+  from: number;
+  to: number;
+}
+
+/** The figures of one (service, other, kind), before names are put on them. */
+export interface Figures {
+  /** n */
+  failures: number;
+  /** k */
+  together: number;
+  /** p */
+  chance: number;
+  /** n × p */
+  expected: number;
+  /** (k / n) / p; null when p is 0 */
+  lift: number | null;
+  /** P(X ≥ k), X ~ Binomial(n, p) */
+  score: number;
+  /** The median offset of the nearest event from each of the k failures (ms; negative: before it); null when k is 0. */
+  medianOffsetMs: number | null;
+}
+
+/** The index of the first time ≥ t in sorted `times` (times.length when none is). */
+export function firstAtOrAfter(times: readonly number[], t: number): number {
+  let lo = 0;
+  let hi = times.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (times[mid]! < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * p: the chance that a window of ±w centred anywhere in `range` holds one of `times`, that is the
+ * length of the union of the windows [t − w, t + w] within the range, over the range's length
+ * (1 at most; 0 for an empty range). Only the times within w of the range count.
+ */
+export function chanceOf(times: readonly number[], windowMs: number, range: Span): number {
+  const length = range.to - range.from;
+  if (length <= 0) return 0;
+  let covered = 0;
+  let end = -Infinity; // where the union so far ends
+  for (let i = firstAtOrAfter(times, range.from - windowMs); i < times.length; i++) {
+    const t = times[i]!;
+    if (t - windowMs > range.to) break;
+    const from = Math.max(t - windowMs, end, range.from);
+    const to = Math.min(t + windowMs, range.to);
+    if (to > from) covered += to - from;
+    end = Math.max(end, to);
+  }
+  return Math.min(1, covered / length);
+}
+
+/**
+ * k and the offsets: for each failure, the nearest of `times` (the earlier on a tie), counted when it
+ * is at most `windowMs` away; its offset is t − failure (negative: before the failure).
+ */
+export function together(failures: readonly number[], times: readonly number[], windowMs: number): number[] {
+  const offsets: number[] = [];
+  for (const f of failures) {
+    const i = firstAtOrAfter(times, f - windowMs);
+    let best: number | null = null;
+    for (let j = i; j < times.length && times[j]! <= f + windowMs; j++) {
+      const offset = times[j]! - f;
+      if (best === null || Math.abs(offset) < Math.abs(best)) best = offset;
+    }
+    if (best !== null) offsets.push(best);
+  }
+  return offsets;
+}
+
+/** The median of some numbers (the mean of the middle two for an even count); null for none. */
+export function median(values: readonly number[]): number | null {
+  if (values.length === 0) return null;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >>> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** ln(n!) for n up to CORRELATION_FAILURES_MAX and beyond, summed once and kept. */
+const logFactorials: number[] = [0];
+function logFactorial(n: number): number {
+  for (let i = logFactorials.length; i <= n; i++) logFactorials.push(logFactorials[i - 1]! + Math.log(i));
+  return logFactorials[n]!;
+}
+
+/** P(X ≥ k) for X ~ Binomial(n, p): summed in logarithms, so that a large n neither underflows nor overflows. */
+export function binomialTail(n: number, k: number, p: number): number {
+  if (k <= 0) return 1;
+  if (k > n) return 0;
+  if (p <= 0) return 0;
+  if (p >= 1) return 1;
+  const lp = Math.log(p);
+  const lq = Math.log1p(-p);
+  const terms: number[] = [];
+  for (let i = k; i <= n; i++) terms.push(logFactorial(n) - logFactorial(i) - logFactorial(n - i) + i * lp + (n - i) * lq);
+  const top = Math.max(...terms);
+  let sum = 0;
+  for (const t of terms) sum += Math.exp(t - top);
+  return Math.min(1, Math.exp(top) * sum);
+}
+
+/** The figures for `failures` of a service against `times` of another's events of one kind, over `range`. */
+export function figures(failures: readonly number[], times: readonly number[], windowMs: number, range: Span): Figures {
+  const n = failures.length;
+  const offsets = together(failures, times, windowMs);
+  const k = offsets.length;
+  const p = chanceOf(times, windowMs, range);
+  return {
+    failures: n,
+    together: k,
+    chance: p,
+    expected: n * p,
+    lift: p > 0 && n > 0 ? k / n / p : null,
+    score: binomialTail(n, k, p),
+    medianOffsetMs: median(offsets),
+  };
+}
+
+/** The order of the rows: the lowest score first, then the highest lift, then the most failures together. */
+export function strongerFirst(a: Figures, b: Figures): number {
+  return a.score - b.score || (b.lift ?? Infinity) - (a.lift ?? Infinity) || b.together - a.together;
+}
