@@ -9,11 +9,13 @@ import { commandHandlers, type CommandParts } from './command-handlers.js';
 import { queryHandlers, type QueryParts } from './query-handlers.js';
 import { sessionHandlers, type SessionMethods, type SessionParts } from './session-handlers.js';
 import { subscriptionHandlers, type SubscriptionParts } from './subscription-handlers.js';
+import { timelineHandlers, type TimelineParts } from './timeline-handlers.js';
 
 export type ClientParts = SessionParts &
   CommandParts &
   QueryParts &
   AuditParts &
+  TimelineParts &
   SubscriptionParts & {
     /** Resolves once every buddy is attached and drained. */
     readonly ready: Promise<void>;
@@ -28,6 +30,7 @@ export function makeClientHandlers(p: ClientParts): Handlers<ClientMethods, Clie
     ...commandHandlers(p),
     ...queryHandlers(p),
     ...auditHandlers(p),
+    ...timelineHandlers(p),
     ...subscriptionHandlers(p),
   };
   for (const name of Object.keys(handlers) as (keyof ClientMethods)[]) {

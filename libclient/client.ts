@@ -25,6 +25,7 @@ import {
   requesterProblem,
 } from '../schema/client-protocol.js';
 import type { ClientRequestRecord, ConfigHistoryQuery, ConfigHistoryRecord, RequestQuery } from '../schema/audit-protocol.js';
+import type { TimelineQuery, TimelineResult } from '../schema/timeline-protocol.js';
 import { DURATION_WORDS, parseDuration } from '../schema/durations.js';
 import { pickMatch, type EventMatch } from '../schema/event-filter.js';
 import { msgpackCodec } from '../schema/codec-msgpack.js';
@@ -77,6 +78,7 @@ const READS: ReadonlySet<keyof ClientMethods> = new Set([
   'config.history',
   'requests',
   'status.at',
+  'timeline',
 ]);
 
 /** A time for event queries: a Date, milliseconds since the epoch, or an ISO 8601 string. */
@@ -124,6 +126,17 @@ export interface RequestFilter {
   until?: TimeLike;
   client?: string;
   service?: string;
+  limit?: number;
+}
+
+/**
+ * What `timeline()` reads: from `since` to `until` (default: now), of these services (default: every
+ * one, and the requests about none), the oldest `limit` entries (default 1,000, at most 10,000).
+ */
+export interface TimelineOptions {
+  services?: string | string[];
+  since: TimeLike;
+  until?: TimeLike;
   limit?: number;
 }
 
@@ -437,6 +450,20 @@ export class Client {
     if (filter.service !== undefined) q.service = filter.service;
     if (filter.limit !== undefined) q.limit = filter.limit;
     return this.call('requests', q);
+  }
+
+  /**
+   * One chronological view of the audit: the events of every service (or of `services`), the
+   * configuration changes (with the keys changed) and the client requests (who asked, how it ended)
+   * between two times, interleaved in time order, and grouped into bursts (entries less than `gapMs`,
+   * 10 s, apart). `truncated`: more matched than `limit`; ask again from the last entry's time.
+   */
+  timeline(options: TimelineOptions): Promise<TimelineResult> {
+    const q: TimelineQuery = { since: iso(options.since) };
+    if (options.until !== undefined) q.until = iso(options.until);
+    if (options.services !== undefined) q.services = list(options.services);
+    if (options.limit !== undefined) q.limit = options.limit;
+    return this.call('timeline', q);
   }
 
   /** The story of a service's last failure: its run, how it ended, its last output, what happened next. */

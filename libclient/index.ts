@@ -9,6 +9,7 @@ export {
   type HookRunFilter,
   type ConfigHistoryOptions,
   type RequestFilter,
+  type TimelineOptions,
   type TimeLike,
   type TrendOptions,
 } from './client.js';
@@ -92,6 +93,8 @@ export {
 export type { ConfigIssue, ControllerConfig, ServiceConfig } from '../schema/config/types.js';
 export type { ConfigHistoryRecord, ConfigValueChange, ClientRequestRecord } from '../schema/audit-protocol.js';
 export { CONFIG_HISTORY_MAX, REQUESTS_MAX } from '../schema/audit-protocol.js';
+export type { TimelineBurst, TimelineConfigChange, TimelineEntry, TimelineResult } from '../schema/timeline-protocol.js';
+export { TIMELINE_BURST_GAP_MS, TIMELINE_DEFAULT, TIMELINE_MAX } from '../schema/timeline-protocol.js';
 
 /** Connect to the controller (found through `options.config`, $UPKEEPER_CONFIG or the default config). */
 export function connect(options: ConnectOptions = {}): Promise<Client> {

@@ -13,6 +13,7 @@ import type { ConfigIssue } from './config/types.js';
 import type { WireError } from './errors.js';
 import { asObject, bad, int, oneOf, optBool, optInt, optStr, optStrList, str, strList } from './validate.js';
 import { auditValidators, type AuditMethods } from './audit-protocol.js';
+import { timelineValidators, type TimelineMethods } from './timeline-protocol.js';
 
 /** Protocol versions this build speaks; `hello` picks the highest both ends support. */
 export const PROTOCOL_MIN = 1;
@@ -433,7 +434,7 @@ export interface StatusAtResult {
   services: PastServiceStatus[];
 }
 
-export interface ClientMethods extends AuditMethods {
+export interface ClientMethods extends AuditMethods, TimelineMethods {
   hello: { params: HelloParams; result: { protocol: number; controller: ControllerInfo } };
   'controller.status': { params: Record<string, never>; result: ControllerStatus };
   /** Stop the controller alone; buddies and services keep running. */
@@ -633,6 +634,7 @@ function eventQuery(o: Record<string, unknown>): EventQuery {
 
 export const clientValidators: Validators<ClientMethods> = {
   ...auditValidators,
+  ...timelineValidators,
   hello: (p) => {
     const o = asObject(p);
     const range = asObject(o.protocol, 'protocol');

@@ -16,6 +16,7 @@ import type {
   ServiceEvent,
   ServiceStatus,
   StatusAtResult,
+  TimelineResult,
   TrendResult,
   WireError,
 } from '../../libclient/index.js';
@@ -57,6 +58,8 @@ export interface Answers {
   ConfigHistory: { changes: ConfigHistoryRecord[] };
   /** The client requests that changed something, oldest first: who asked, what, how each ended. */
   AuditTrail: { requests: ClientRequestRecord[] };
+  /** Events, configuration changes and client requests, oldest first, and their bursts. */
+  TimelineResult: TimelineResult;
 }
 
 /** What each live stream sends, by name: the `event:` names of its messages and the JSON of their `data:`. */
