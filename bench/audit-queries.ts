@@ -8,6 +8,7 @@ import type { Client, TrendMetric } from '../libclient/index.js';
 import { formatIssue, loadControllerConfig, loadServices } from '../schema/config/index.js';
 import type { BuddyEvent } from '../schema/records.js';
 import { STATE_DIR } from '../schema/state-dir.js';
+import { pastFigures } from './audit-past.js';
 import { idleService, manyServices, median, percentile, sleep, UPK_PROGRAM, withSandbox, type Sandbox } from './harness.js';
 import type { Benchmark, Figure } from './report.js';
 
@@ -250,6 +251,7 @@ async function measure(quick: boolean, client: Client, sandbox: Sandbox, note: (
   figures.push({ label: 'events --since 1h --grep TEXT, p50', value: median(grep), unit: 'ms', n: N });
   const why = await timed(N, () => client.why('svc-01'));
   figures.push({ label: 'why, a crash-looping service, p50', value: median(why), unit: 'ms', n: N });
+  figures.push(...(await pastFigures(N, client, note)));
 
   // What fails together (upk correlate) over the month: around a crash-looping service's last 100
   // failures (the default); around every failure of a service that restarts now and then (its 30

@@ -16,6 +16,7 @@ import { Retention, type RetentionLimits } from './retention.js';
 import { RunLedger } from './run-ledger.js';
 import { SampleStore } from './sample-store.js';
 import { StatusAtQueries } from './status-at-query.js';
+import { TimelineQueries } from './timeline-query.js';
 import { TrendQueries } from './trend-query.js';
 import { isStorageError, WriteHealth, type WriteFailure } from './write-health.js';
 
@@ -217,6 +218,8 @@ export class AuditStore {
   readonly requests: RequestQueries;
   /** The services and their statuses at a past time (status.at), from the events, runs and samples. */
   readonly pastStatus: StatusAtQueries;
+  /** Events, configuration changes and client requests between two times (upk timeline). */
+  readonly timeline: TimelineQueries;
   /** Since the store was opened: the events stored, and the CPU ms of the usage records stored by service uuid (for metrics). */
   readonly stored = { events: 0, cpuMs: new Map<string, number>() };
 
@@ -240,6 +243,7 @@ export class AuditStore {
     this.correlations = new Correlations(this.db);
     this.requests = new RequestQueries(this.db);
     this.pastStatus = new StatusAtQueries(this.db);
+    this.timeline = new TimelineQueries(this.db, this.events);
     // The runs table came with migration 3: a database that had events gets its runs from them.
     if (applied.includes(3)) this.transaction(() => this.runs.rebuild());
     this.s = statements(this.db);

@@ -11,12 +11,14 @@ import { correlationHandlers, type CorrelationParts } from './correlation-handle
 import { queryHandlers, type QueryParts } from './query-handlers.js';
 import { sessionHandlers, type SessionMethods, type SessionParts } from './session-handlers.js';
 import { subscriptionHandlers, type SubscriptionParts } from './subscription-handlers.js';
+import { timelineHandlers, type TimelineParts } from './timeline-handlers.js';
 
 export type ClientParts = SessionParts &
   CommandParts &
   QueryParts &
   AuditParts &
   CorrelationParts &
+  TimelineParts &
   SubscriptionParts & {
     /** Resolves once every buddy is attached and drained. */
     readonly ready: Promise<void>;
@@ -32,6 +34,7 @@ export function makeClientHandlers(p: ClientParts): Handlers<ClientMethods, Clie
     ...queryHandlers(p),
     ...auditHandlers(p),
     ...correlationHandlers(p),
+    ...timelineHandlers(p),
     ...subscriptionHandlers(p),
   };
   for (const name of Object.keys(handlers) as (keyof ClientMethods)[]) {

@@ -3,7 +3,7 @@ import type Database from 'better-sqlite3';
 import type { ClientRequestRecord } from '../schema/audit-protocol.js';
 import { isoTime } from '../schema/records.js';
 
-interface RequestRow {
+export interface RequestRow {
   id: number;
   time: number;
   client: string;
@@ -61,7 +61,7 @@ export class RequestQueries {
   }
 }
 
-function toRecord(r: RequestRow): ClientRequestRecord {
+export function toRecord(r: RequestRow): ClientRequestRecord {
   let params: unknown = r.params;
   try {
     params = JSON.parse(r.params);

@@ -26,6 +26,7 @@ import {
 } from '../schema/client-protocol.js';
 import type { ClientRequestRecord, ConfigHistoryQuery, ConfigHistoryRecord, RequestQuery } from '../schema/audit-protocol.js';
 import { CORRELATION_WINDOW_MS, type CorrelateQuery, type CorrelationResult } from '../schema/correlation-protocol.js';
+import type { TimelineQuery, TimelineResult } from '../schema/timeline-protocol.js';
 import { DURATION_WORDS, parseDuration } from '../schema/durations.js';
 import { pickMatch, type EventMatch } from '../schema/event-filter.js';
 import { msgpackCodec } from '../schema/codec-msgpack.js';
@@ -79,6 +80,7 @@ const READS: ReadonlySet<keyof ClientMethods> = new Set([
   'requests',
   'status.at',
   'correlate',
+  'timeline',
 ]);
 
 /** A time for event queries: a Date, milliseconds since the epoch, or an ISO 8601 string. */
@@ -150,6 +152,17 @@ function windowMs(window: number | string | undefined): number {
     throw new UpkError(ErrorCode.BAD_REQUEST, `window: expected ${DURATION_WORDS} (at least 1 ms), got ${JSON.stringify(window)}`);
   }
   return Math.round(ms);
+}
+
+/**
+ * What `timeline()` reads: from `since` to `until` (default: now), of these services (default: every
+ * one, and the requests about none), the oldest `limit` entries (default 1,000, at most 10,000).
+ */
+export interface TimelineOptions {
+  services?: string | string[];
+  since: TimeLike;
+  until?: TimeLike;
+  limit?: number;
 }
 
 type Names = string | string[];
@@ -487,6 +500,20 @@ export class Client {
     if (options.failures !== undefined) q.failures = options.failures;
     if (options.limit !== undefined) q.limit = options.limit;
     return this.call('correlate', q);
+  }
+
+  /**
+   * One chronological view of the audit: the events of every service (or of `services`), the
+   * configuration changes (with the keys changed) and the client requests (who asked, how it ended)
+   * between two times, interleaved in time order, and grouped into bursts (entries less than `gapMs`,
+   * 10 s, apart). `truncated`: more matched than `limit`; ask again from the last entry's time.
+   */
+  timeline(options: TimelineOptions): Promise<TimelineResult> {
+    const q: TimelineQuery = { since: iso(options.since) };
+    if (options.until !== undefined) q.until = iso(options.until);
+    if (options.services !== undefined) q.services = list(options.services);
+    if (options.limit !== undefined) q.limit = options.limit;
+    return this.call('timeline', q);
   }
 
   /**

@@ -10,6 +10,7 @@ export {
   type ConfigHistoryOptions,
   type RequestFilter,
   type CorrelateOptions,
+  type TimelineOptions,
   type TimeLike,
   type TrendOptions,
 } from './client.js';
@@ -106,6 +107,8 @@ export {
   CORRELATION_MIN_FAILURES,
   CORRELATION_SIGNIFICANCE,
 } from '../schema/correlation-protocol.js';
+export type { TimelineBurst, TimelineConfigChange, TimelineEntry, TimelineResult } from '../schema/timeline-protocol.js';
+export { TIMELINE_BURST_GAP_MS, TIMELINE_DEFAULT, TIMELINE_MAX } from '../schema/timeline-protocol.js';
 
 /** Connect to the controller (found through `options.config`, $UPKEEPER_CONFIG or the default config). */
 export function connect(options: ConnectOptions = {}): Promise<Client> {

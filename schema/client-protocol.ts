@@ -14,6 +14,7 @@ import type { WireError } from './errors.js';
 import { asObject, bad, int, oneOf, optBool, optInt, optStr, optStrList, str, strList } from './validate.js';
 import { auditValidators, type AuditMethods } from './audit-protocol.js';
 import { checkWindow, correlationValidators, type Correlation, type CorrelationMethods } from './correlation-protocol.js';
+import { timelineValidators, type TimelineMethods } from './timeline-protocol.js';
 
 /** Protocol versions this build speaks; `hello` picks the highest both ends support. */
 export const PROTOCOL_MIN = 1;
@@ -447,7 +448,7 @@ export interface StatusAtResult {
   services: PastServiceStatus[];
 }
 
-export interface ClientMethods extends AuditMethods, CorrelationMethods {
+export interface ClientMethods extends AuditMethods, CorrelationMethods, TimelineMethods {
   hello: { params: HelloParams; result: { protocol: number; controller: ControllerInfo } };
   'controller.status': { params: Record<string, never>; result: ControllerStatus };
   /** Stop the controller alone; buddies and services keep running. */
@@ -648,6 +649,7 @@ function eventQuery(o: Record<string, unknown>): EventQuery {
 export const clientValidators: Validators<ClientMethods> = {
   ...auditValidators,
   ...correlationValidators,
+  ...timelineValidators,
   hello: (p) => {
     const o = asObject(p);
     const range = asObject(o.protocol, 'protocol');

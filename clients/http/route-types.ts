@@ -17,6 +17,7 @@ import type {
   ServiceEvent,
   ServiceStatus,
   StatusAtResult,
+  TimelineResult,
   TrendResult,
   WireError,
 } from '../../libclient/index.js';
@@ -60,6 +61,8 @@ export interface Answers {
   AuditTrail: { requests: ClientRequestRecord[] };
   /** What fails together: the events of other services near a service's failures, or the pairs of services whose failures co-occur. */
   CorrelationResult: CorrelationResult;
+  /** Events, configuration changes and client requests, oldest first, and their bursts. */
+  TimelineResult: TimelineResult;
 }
 
 /** What each live stream sends, by name: the `event:` names of its messages and the JSON of their `data:`. */

@@ -12,6 +12,8 @@ import {
   EVENTS_PAGE_MAX,
   LOG_TAIL_MAX_LINES,
   REQUESTS_MAX,
+  TIMELINE_DEFAULT,
+  TIMELINE_MAX,
   TREND_METRICS,
   UpkError,
   checkConfiguration,
@@ -20,6 +22,7 @@ import {
   type EventFilter,
   type OutcomeItem,
   type RequestFilter,
+  type TimelineOptions,
 } from '../../libclient/index.js';
 import { HTTP_STATUS } from './http-errors.js';
 import { serveLogStream, serveStream, streamFilter } from './event-stream.js';
@@ -328,6 +331,36 @@ export const ROUTES: Route[] = [
         if (value !== undefined) filter[key] = value;
       }
       return { body: { requests: await (await client()).requests(filter) } };
+    },
+  },
+  {
+    id: 'timeline',
+    method: 'GET',
+    path: '/api/timeline',
+    summary:
+      'what happened, all services together: events, configuration changes and client requests in time order, in bursts (upk timeline)',
+    description:
+      "Bursts: entries less than `gapMs` (10 s) apart. `truncated`: more matched than `limit`; ask again from the last entry's time.",
+    query: {
+      since: { ...SINCE, required: true },
+      until: { ...UNTIL, description: 'An ISO 8601 time: up to then (default: now).' },
+      service: { type: 'string', repeat: true, description: 'Only these services (default: every one, and the requests about none).' },
+      limit: {
+        type: 'integer',
+        minimum: 1,
+        maximum: TIMELINE_MAX,
+        default: TIMELINE_DEFAULT,
+        description: 'At most this many entries: the oldest.',
+      },
+    },
+    answer: 'TimelineResult',
+    run: async ({ client, args }) => {
+      const options: TimelineOptions = { since: args.str('since')!, limit: args.int('limit')! };
+      const until = args.str('until');
+      if (until !== undefined) options.until = until;
+      const services = args.strs('service');
+      if (services.length > 0) options.services = services;
+      return { body: await (await client()).timeline(options) };
     },
   },
   {

@@ -16,6 +16,7 @@ import {
 import { detailLines, loadDetail, type DetailData } from './detail.js';
 import { escapeTags, footerLine, headerLine, HELP_LINES, layoutFor, rowLine, titleLine } from './layout.js';
 import { Model } from './model.js';
+import { LIVE_KEY, PAST_STEPS, REFUSED_KEYS, pastMark, refusal, steppedTo } from './past.js';
 
 type Mode = 'table' | 'filter' | 'help' | 'menu' | 'detail';
 
@@ -34,6 +35,8 @@ export interface AppOptions {
   noColor: boolean;
   /** The terminal's streams; default the process's own (the benchmark draws into a stream nobody reads). */
   terminal?: Pick<blessed.Widgets.IScreenOptions, 'input' | 'output'>;
+  /** Start on this past moment (ms), read-only (`--at`), instead of live. */
+  at?: number;
 }
 
 export class App {
@@ -58,6 +61,9 @@ export class App {
   /** Services heard of since the controller went away: the others were removed meanwhile. */
   private seenSinceLost: Set<string> | null = null;
   private closed = false;
+  /** The past moment shown (ms), read-only; null: live. `pastSeq` tells a late answer from the newest. */
+  private pastAt: number | null = null;
+  private pastSeq = 0;
   /** The rows as last drawn: what keys act on. */
   private rows: ServiceStatus[] = [];
   private readonly colour: boolean;
@@ -143,17 +149,24 @@ export class App {
   /** Run until the user quits. */
   async run(): Promise<void> {
     this.render();
-    await this.subscribe();
+    if (this.options.at !== undefined) await this.showPast(this.options.at);
+    else await this.subscribe();
   }
 
   // ---- data ----------------------------------------------------------------------------------
 
   private async subscribe(): Promise<void> {
-    while (!this.closed && !this.subscription) {
+    const view = this.pastSeq; // a past moment chosen meanwhile (or live again) ends this loop
+    while (!this.closed && !this.subscription && view === this.pastSeq) {
       try {
         const client = await connect(this.options.connect);
         try {
-          this.subscription = await client.subscribe({});
+          const subscription = await client.subscribe({});
+          if (view !== this.pastSeq) {
+            subscription.close();
+            return;
+          }
+          this.subscription = subscription;
           this.model.controller = { state: 'up', info: client.controller };
         } finally {
           client.close();
@@ -169,9 +182,12 @@ export class App {
         await new Promise((r) => setTimeout(r, RETRY_MS));
       }
     }
+    const subscription = this.subscription;
+    if (!subscription || view !== this.pastSeq) return; // a past moment was chosen meanwhile
     this.model.say('connected', 'ok');
     this.renderSoon();
-    for await (const n of this.subscription!) {
+    for await (const n of subscription) {
+      if (subscription !== this.subscription) break; // closed for a past moment
       switch (n.kind) {
         case 'status':
           this.model.update(n.status);
@@ -275,6 +291,7 @@ export class App {
       this.model.move(rows, move);
       return this.render();
     }
+    if (this.pastKey(ch, name)) return;
     const selected = this.model.selectedService(rows);
     switch (ch) {
       case 'q':
@@ -326,6 +343,62 @@ export class App {
       this.model.filter = '';
       this.render();
     }
+  }
+
+  /** The keys of time (`[` `]` `{` `}` `L`), and those refused on a past moment; true when it took the key. */
+  private pastKey(ch: string | undefined, name: string): boolean {
+    const step = ch === undefined ? undefined : PAST_STEPS[ch];
+    if (step !== undefined) {
+      const at = steppedTo(this.pastAt, step);
+      if (at === null) this.goLive();
+      else void this.showPast(at);
+      return true;
+    }
+    if (this.pastAt === null) return false;
+    if (ch === LIVE_KEY) this.goLive();
+    else if (REFUSED_KEYS.has(ch ?? '') || REFUSED_KEYS.has(name)) {
+      this.model.say(refusal(this.pastAt), 'error');
+      this.render();
+    } else return false;
+    return true;
+  }
+
+  // ---- a past moment -------------------------------------------------------------------------
+
+  /** Show the services as they were at `at` (ms), read-only: no subscription meanwhile. */
+  private async showPast(at: number): Promise<void> {
+    const seq = ++this.pastSeq;
+    this.pastAt = at;
+    const live = this.subscription;
+    this.subscription = null;
+    live?.close();
+    this.model.say(`reading the services ${pastMark(at)}…`);
+    this.render();
+    try {
+      const past = await this.withClient(async (c) => {
+        const answer = await c.statusAt(at);
+        this.model.controller = { state: 'up', info: c.controller };
+        return answer;
+      });
+      if (seq !== this.pastSeq) return; // a newer moment was asked for
+      for (const uuid of [...this.model.services.keys()]) this.model.remove(uuid);
+      for (const s of past.services) this.model.update(s);
+      this.model.say(`the services ${pastMark(at)}: [ ] a minute, { } an hour, L live`, 'ok');
+    } catch (err) {
+      if (seq !== this.pastSeq) return;
+      this.model.say(`the services ${pastMark(at)}: ${describeError(err)}`, 'error');
+    }
+    this.renderSoon();
+  }
+
+  /** Back to the live view: subscribed again, every status anew. */
+  private goLive(): void {
+    this.pastSeq++;
+    this.pastAt = null;
+    for (const uuid of [...this.model.services.keys()]) this.model.remove(uuid);
+    this.model.say('live again: connecting…');
+    this.render();
+    void this.subscribe();
   }
 
   private filterKey(ch: string | undefined, name: string): void {
@@ -497,12 +570,12 @@ export class App {
       clearTimeout(this.renderTimer);
       this.renderTimer = null;
     }
-    const now = Date.now();
+    const now = this.pastAt ?? Date.now(); // uptimes as they were then
     const width = Number(this.screen.width);
     const layout = layoutFor(width);
     const rows = (this.rows = this.model.visible(now));
-    this.header.setContent(headerLine(this.model, now, this.colour, width));
-    this.footer.setContent(footerLine(width));
+    this.header.setContent(headerLine(this.model, now, this.colour, width, this.pastAt));
+    this.footer.setContent(footerLine(width, this.pastAt !== null));
     this.titles.setContent(titleLine(layout, this.model.sort));
     this.table.setItems(
       rows.length > 0
@@ -514,7 +587,7 @@ export class App {
       this.model.selected = rows[i]!.uuid;
       this.table.select(i);
     }
-    this.statusBox.setContent(this.statusText(now));
+    this.statusBox.setContent(this.statusText(Date.now()));
     if (this.mode === 'detail' && this.detailFor) {
       const s = this.model.services.get(this.detailFor);
       if (s) this.detail.setContent(detailLines(s, this.detailData, width - 2, this.colour, now).join('\n'));

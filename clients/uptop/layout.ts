@@ -3,6 +3,7 @@
 import type { ServiceStatus } from '../../libclient/index.js';
 import { bytes, duration, inDesiredState, stateCell } from '../shared/format.js';
 import type { Model, SortKey } from './model.js';
+import { PAST_HINTS, pastMark } from './past.js';
 
 export interface Column {
   key: SortKey;
@@ -164,7 +165,8 @@ function fitPieces(pieces: Piece[], width: number): string {
 }
 
 /** The first line: the controller and the totals (shortened, then left out, to fit `width`). */
-export function headerLine(m: Model, now: number, colour: boolean, width = 80): string {
+/** `at`: the past moment shown (read-only), in the controller's place. */
+export function headerLine(m: Model, now: number, colour: boolean, width = 80, at: number | null = null): string {
   const t = m.totals();
   const c = m.controller;
   const paint = (plain: string, fg?: string): string => (colour && fg ? `{${fg}-fg}${escapeTags(plain)}{/${fg}-fg}` : escapeTags(plain));
@@ -193,7 +195,7 @@ export function headerLine(m: Model, now: number, colour: boolean, width = 80): 
   };
   const pieces: Piece[] = [
     { forms: [form('uptop')] },
-    { ...controller, rank: 2 },
+    at === null ? { ...controller, rank: 2 } : { forms: [form(pastMark(at), 'yellow')] },
     {
       forms: [
         counts(['running', 'stopped', 'failed', 'other'], `${t.total} services: `),
@@ -230,9 +232,9 @@ const HINTS = [
 ];
 
 /** The key hints that fit `width`, most needed first. */
-export function footerLine(width = 80): string {
+export function footerLine(width = 80, past = false): string {
   return fitPieces(
-    HINTS.map((h, i) => ({ forms: [{ text: h, plain: h }], optional: i > 1 })),
+    (past ? PAST_HINTS : HINTS).map((h, i) => ({ forms: [{ text: h, plain: h }], optional: i > 1 })),
     width,
   );
 }
@@ -251,6 +253,9 @@ export const HELP_LINES = [
   '  < >                sort by the previous / next column',
   '  1 to 8             sort by that column (again: the other way round)',
   '  i                  invert the order',
+  '  [ ]                the past, read-only: a minute earlier / later (from now)',
+  '  { }                an hour earlier / later',
+  '  L                  back to live (so does a step past now)',
   '  ?                  this help',
   '  q, Ctrl-C          quit (services go on running)',
   '',

@@ -10,7 +10,7 @@ import { parseTime, wholeNumber } from '../time.js';
 const OUTCOME_MAX = 80;
 
 /** Text as text, never as terminal controls (a requester or an outcome may come from afar). */
-function plain(text: string, max = Infinity): string {
+export function plain(text: string, max = Infinity): string {
   const shown = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   return shown.length > max ? `${shown.slice(0, max - 1)}…` : shown;
 }
@@ -21,7 +21,7 @@ export function startOfToday(now = new Date()): string {
 }
 
 /** The request with what it named besides the service: `action rotate`, `signal HUP`, `restart --overlap`. */
-function requestCell(r: ClientRequestRecord): string {
+export function requestCell(r: ClientRequestRecord): string {
   const p = (r.params ?? {}) as Record<string, unknown>;
   const extra = [
     typeof p.action === 'string' ? p.action : null,

@@ -1,0 +1,52 @@
+// The timeline's pure part (upk timeline): three lists, each sorted by time, merged into one, cut at a
+// limit, and the result grouped into bursts: entries closer than a gap to the one before them.
+import type { TimelineBurst, TimelineEntry } from '../schema/timeline-protocol.js';
+
+/** An entry with its time in ms (entries' times are ISO 8601 text). */
+export interface Timed {
+  ms: number;
+  entry: TimelineEntry;
+}
+
+/**
+ * The lists merged by time, oldest first, at most `limit` entries; `truncated` when entries were left
+ * out. Each list must be sorted by time; at one time, the earlier list's entries come first.
+ */
+export function mergeByTime(lists: Timed[][], limit: number): { merged: Timed[]; truncated: boolean } {
+  const at = lists.map(() => 0);
+  const merged: Timed[] = [];
+  for (;;) {
+    let best = -1;
+    for (let i = 0; i < lists.length; i++) {
+      const next = lists[i]![at[i]!];
+      if (next !== undefined && (best < 0 || next.ms < lists[best]![at[best]!]!.ms)) best = i;
+    }
+    if (best < 0) return { merged, truncated: false };
+    if (merged.length === limit) return { merged, truncated: true };
+    merged.push(lists[best]![at[best]!]!);
+    at[best]!++;
+  }
+}
+
+/** The entries (oldest first) in bursts: a pause of `gapMs` or more between two entries begins a new burst. */
+export function burstsOf(timed: Timed[], gapMs: number): TimelineBurst[] {
+  const bursts: TimelineBurst[] = [];
+  let services = new Set<string>();
+  let current: TimelineBurst | null = null;
+  let lastMs = 0;
+  timed.forEach((t, i) => {
+    if (current === null || t.ms - lastMs >= gapMs) {
+      if (current) current.services = [...services].sort();
+      current = { from: t.entry.time, to: t.entry.time, first: i, count: 0, services: [] };
+      services = new Set();
+      bursts.push(current);
+    }
+    current.to = t.entry.time;
+    current.count++;
+    if (t.entry.service !== null) services.add(t.entry.service);
+    lastMs = t.ms;
+  });
+  const last = bursts[bursts.length - 1];
+  if (last) last.services = [...services].sort();
+  return bursts;
+}

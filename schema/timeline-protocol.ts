@@ -1,0 +1,102 @@
+// One chronological view of the audit (upk timeline): the events of every service, the configuration
+// changes and the client requests between two times, interleaved, and grouped into bursts. Its
+// params, result and validator; client-protocol.ts adds them to ClientMethods and clientValidators.
+import type { ClientRequestRecord } from './audit-protocol.js';
+import type { ServiceEvent } from './records.js';
+import { asObject, bad, optInt, optStr, optStrList } from './validate.js';
+
+/** Entries one `timeline` answer carries when the request names no `limit`. */
+export const TIMELINE_DEFAULT = 1000;
+/** Most entries one `timeline` answer carries (and the largest `limit`). */
+export const TIMELINE_MAX = 10_000;
+/** Entries closer than this to the one before them belong to its burst; a pause this long or longer begins a new one. */
+export const TIMELINE_BURST_GAP_MS = 10_000;
+
+/** `timeline`: what happened from `since` to `until` (default: now), of these services (default: all), the oldest `limit` entries. */
+export interface TimelineQuery {
+  /** Service names, as for `events`; absent or empty: every service (and the requests about none). */
+  services?: string[];
+  /** ISO 8601, inclusive. */
+  since: string;
+  /** ISO 8601, inclusive (default: now). */
+  until?: string;
+  /** Default TIMELINE_DEFAULT, at most TIMELINE_MAX. */
+  limit?: number;
+}
+
+/** A configuration change as the timeline shows it (a row of config_changes, without its values). */
+export interface TimelineConfigChange {
+  id: number;
+  /** ISO 8601 UTC. */
+  time: string;
+  /** The service id at the time. */
+  service: string;
+  uuid: string | null;
+  change: 'added' | 'changed' | 'removed' | 'kept';
+  /** What applied it: `start`, `reload`, `SIGHUP`, `remove`. */
+  trigger: string;
+  /** The change in words. */
+  detail: string | null;
+  /** The keys whose values changed; null for a change recorded before configurations were kept. */
+  keys: string[] | null;
+}
+
+/** One entry of a timeline: an event, a configuration change or a client request, with its record. */
+export type TimelineEntry =
+  | { time: string; kind: 'event'; service: string; event: ServiceEvent }
+  | { time: string; kind: 'config'; service: string; change: TimelineConfigChange }
+  /** `service` null: a request about none or several services (config.reload, shutdown, remove). */
+  | { time: string; kind: 'request'; service: string | null; request: ClientRequestRecord };
+
+/** Entries that follow one another by less than `gapMs`. */
+export interface TimelineBurst {
+  /** The times of its first and last entries, ISO 8601 UTC. */
+  from: string;
+  to: string;
+  /** Its entries: `entries[first]` to `entries[first + count - 1]`. */
+  first: number;
+  count: number;
+  /** The services its entries name, sorted. */
+  services: string[];
+}
+
+export interface TimelineResult {
+  since: string;
+  until: string;
+  /** Oldest first (by time; at one time: events, then changes, then requests, each by id). */
+  entries: TimelineEntry[];
+  bursts: TimelineBurst[];
+  /** The pause that separates bursts (TIMELINE_BURST_GAP_MS). */
+  gapMs: number;
+  /** True when more entries matched than `limit`: the answer ends early (ask again from the last entry's time). */
+  truncated: boolean;
+}
+
+export interface TimelineMethods {
+  /** Events, configuration changes and client requests between two times, interleaved in time order, in bursts. */
+  timeline: { params: TimelineQuery; result: TimelineResult };
+}
+
+function isoTime(o: Record<string, unknown>, key: string): string | undefined {
+  const v = optStr(o, key);
+  if (v !== undefined && Number.isNaN(Date.parse(v))) bad(`${key} must be an ISO 8601 time, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+export const timelineValidators: { [K in keyof TimelineMethods]: (params: unknown) => TimelineMethods[K]['params'] } = {
+  timeline: (p) => {
+    const o = asObject(p);
+    const since = isoTime(o, 'since');
+    if (since === undefined) bad('since must be an ISO 8601 time');
+    const until = isoTime(o, 'until');
+    const services = optStrList(o, 'services');
+    const limit = optInt(o, 'limit', 1);
+    if (until !== undefined && Date.parse(until) < Date.parse(since)) bad(`until (${until}) is before since (${since})`);
+    if (services?.some((s) => s === '')) bad('services must not hold an empty name');
+    const q: TimelineQuery = { since };
+    if (until !== undefined) q.until = until;
+    if (services !== undefined && services.length > 0) q.services = services;
+    if (limit !== undefined) q.limit = Math.min(limit, TIMELINE_MAX);
+    return q;
+  },
+};
