@@ -157,6 +157,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
   /** Take no more requests; answer those in flight (within STOP_GRACE_MS), end the streams; then stop. */
   const stopGracefully = async (): Promise<void> => {
     removeSocket();
+    for (const b of bounds) b.stopTaking();
     for (const s of servers) {
       s.close();
       s.closeIdleConnections();
@@ -215,6 +216,11 @@ interface InFlight {
   drained(): Promise<void>;
   /** End every live stream (its reader resumes elsewhere, from its last id). */
   endStreams(): void;
+  /**
+   * Take no new request: one that comes on a connection still open (kept alive, or pipelined) is
+   * answered 503 SHUTTING_DOWN, and every connection closes after its answer.
+   */
+  stopTaking(): void;
 }
 
 function boundedInFlight(): InFlight {
@@ -223,8 +229,16 @@ function boundedInFlight(): InFlight {
   const counts = new Map<Socket, number>();
   let total = 0;
   const streams = new Set<ServerResponse>();
+  /** Every answer admitted and not yet closed (streams too). */
+  const answers = new Set<ServerResponse>();
+  let closing = false;
   let onDrained: (() => void) | null = null;
   return {
+    stopTaking: () => {
+      closing = true;
+      // an answer not begun yet says `Connection: close`, and its connection closes after it
+      for (const res of answers) if (!res.headersSent) res.shouldKeepAlive = false;
+    },
     drained: () => (total === 0 ? Promise.resolve() : new Promise((resolve) => (onDrained = resolve))),
     endStreams: () => {
       for (const res of streams) {
@@ -243,6 +257,11 @@ function boundedInFlight(): InFlight {
     },
     admit: (req, res) => {
       const socket = req.socket;
+      if (closing) {
+        const message = 'upk serve is stopping: it takes no new request';
+        sendJson(res, HTTP_STATUS.SHUTTING_DOWN, { error: { code: ErrorCode.SHUTTING_DOWN, message } }, { connection: 'close' });
+        return false;
+      }
       const mine = perSocket.get(socket) ?? 0;
       // A live stream holds no answer in memory (its own bound is 1 MiB, 64 streams): it does not
       // count towards the listener's requests in flight, or a few dashboards would lock out the API.
@@ -256,11 +275,13 @@ function boundedInFlight(): InFlight {
       counts.set(socket, (counts.get(socket) ?? 0) + counted);
       total += counted;
       if (!counted) streams.add(res);
+      answers.add(res);
       let taken: NodeJS.Timeout | undefined;
       res.once('prefinish', () => (taken = setTimeout(() => socket.destroy(), ANSWER_TAKEN_MS).unref()));
       res.once('close', () => {
         clearTimeout(taken);
         streams.delete(res);
+        answers.delete(res);
         const n = perSocket.get(socket);
         if (n !== undefined) {
           // (else the connection closed: counted off already)
