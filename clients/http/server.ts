@@ -229,15 +229,16 @@ function boundedInFlight(): InFlight {
   const counts = new Map<Socket, number>();
   let total = 0;
   const streams = new Set<ServerResponse>();
-  /** Every answer admitted and not yet closed (streams too). */
-  const answers = new Set<ServerResponse>();
+  /** Each connection's last answer admitted, until it is closed (answers go out in order). */
+  const last = new Map<Socket, ServerResponse>();
   let closing = false;
   let onDrained: (() => void) | null = null;
   return {
     stopTaking: () => {
       closing = true;
-      // an answer not begun yet says `Connection: close`, and its connection closes after it
-      for (const res of answers) if (!res.headersSent) res.shouldKeepAlive = false;
+      // a connection's last answer, if not begun yet, says `Connection: close`, and the connection
+      // closes after it (not after an earlier one: the answers pipelined behind it would be lost)
+      for (const res of last.values()) if (!res.headersSent) res.shouldKeepAlive = false;
     },
     drained: () => (total === 0 ? Promise.resolve() : new Promise((resolve) => (onDrained = resolve))),
     endStreams: () => {
@@ -275,13 +276,13 @@ function boundedInFlight(): InFlight {
       counts.set(socket, (counts.get(socket) ?? 0) + counted);
       total += counted;
       if (!counted) streams.add(res);
-      answers.add(res);
+      last.set(socket, res);
       let taken: NodeJS.Timeout | undefined;
       res.once('prefinish', () => (taken = setTimeout(() => socket.destroy(), ANSWER_TAKEN_MS).unref()));
       res.once('close', () => {
         clearTimeout(taken);
         streams.delete(res);
-        answers.delete(res);
+        if (last.get(socket) === res) last.delete(socket);
         const n = perSocket.get(socket);
         if (n !== undefined) {
           // (else the connection closed: counted off already)

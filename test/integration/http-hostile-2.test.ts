@@ -290,6 +290,25 @@ describe('the HTTP API attacked again (upk serve)', { timeout: 240_000 }, () => 
       await slow;
     });
 
+    it('after SIGTERM, requests pipelined before it on one connection are all answered, then the connection closes', async () => {
+      const path = join(box.dir, 'pipe.sock');
+      const s = startServe(box, ['--socket', path]);
+      await s.ready;
+      const pipelined = raw(
+        { path },
+        'POST /api/services/web/actions/brief HTTP/1.1\r\nHost: x\r\n\r\nGET /api/controller HTTP/1.1\r\nHost: x\r\n\r\n',
+        15_000,
+      );
+      await sleep(300);
+      s.proc.kill('SIGTERM');
+      const a = await pipelined;
+      const answers = a.text.match(/HTTP\/1\.1 \d{3}/g) ?? [];
+      assert.deepEqual(answers, ['HTTP/1.1 200', 'HTTP/1.1 200'], a.text);
+      assert.match(a.text, /done-brief/);
+      assert.ok(a.closed, 'then the connection is closed');
+      assert.equal(await exitWithin(s, 8000), 0);
+    });
+
     it('signals in quick succession stop it at once, whatever is in flight; a stop during start-up leaves no socket', async () => {
       for (const [first, second] of [
         ['SIGTERM', 'SIGTERM'],
