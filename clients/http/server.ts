@@ -171,38 +171,51 @@ export async function serve(opts: ServeOptions): Promise<void> {
     clearTimeout(timer);
     stop();
   };
+  // The signals are listened to from before the first listener opens until serve() returns, by one
+  // listener each that stays: a signal that comes during start-up stops it once it listens (its
+  // socket removed), and a second one is never lost. (Swapping listeners between the two signals
+  // closed Node's signal watcher for a moment: a second signal that came with the first was dropped,
+  // or, in that moment, killed the process by default.)
+  let signals = 0;
+  let onSignal = (): void => undefined;
+  const signalled = (): void => {
+    signals++;
+    onSignal();
+  };
+  process.on('SIGTERM', signalled);
+  process.on('SIGINT', signalled);
   try {
-    if (socketPath !== undefined) {
-      await listenSocket(make(handlers[0]!), socketPath);
-      ownSocket = true;
-      where.push(`unix:${socketPath}`);
+    try {
+      if (socketPath !== undefined) {
+        await listenSocket(make(handlers[0]!), socketPath);
+        ownSocket = true;
+        where.push(`unix:${socketPath}`);
+      }
+      if (tcp) {
+        const port = await listenTcp(make(handlers.at(-1)!), tcp.host, tcp.port);
+        const host = tcp.host.includes(':') ? `[${tcp.host}]` : tcp.host;
+        where.push(`http://${host}:${port} (bearer token in ${tokenFile})`);
+      }
+    } catch (err) {
+      stop(); // a listener that could not open: close the others, or this process would serve on, half of it
+      throw err;
     }
-    if (tcp) {
-      const port = await listenTcp(make(handlers.at(-1)!), tcp.host, tcp.port);
-      const host = tcp.host.includes(':') ? `[${tcp.host}]` : tcp.host;
-      where.push(`http://${host}:${port} (bearer token in ${tokenFile})`);
-    }
-  } catch (err) {
-    stop(); // a listener that could not open: close the others, or this process would serve on, half of it
-    throw err;
-  }
-  opts.onListening(where);
-  await new Promise<void>((resolve) => {
-    const done = (): void => {
-      process.removeListener('SIGTERM', done);
-      process.removeListener('SIGINT', done);
-      // A second signal stops at once.
-      const now = (): void => {
-        stop();
-        resolve();
+    opts.onListening(where);
+    await new Promise<void>((resolve) => {
+      let graceful: Promise<void> | null = null;
+      onSignal = () => {
+        if (signals >= 2) {
+          // a second signal stops at once
+          stop();
+          resolve();
+        } else graceful ??= stopGracefully().then(resolve);
       };
-      process.once('SIGTERM', now);
-      process.once('SIGINT', now);
-      void stopGracefully().then(resolve);
-    };
-    process.once('SIGTERM', done);
-    process.once('SIGINT', done);
-  });
+      if (signals > 0) onSignal(); // signalled while it started
+    });
+  } finally {
+    process.removeListener('SIGTERM', signalled);
+    process.removeListener('SIGINT', signalled);
+  }
 }
 
 /**

@@ -363,6 +363,21 @@ describe(
       await page.close();
     });
 
+    it('opened while no controller runs (503): it says so, and follows once one is started', async () => {
+      assert.equal((await box.upk(['controller', 'stop'])).code, 0);
+      const page = await browser.newPage();
+      try {
+        await page.goto(`${base}#token=${token}`);
+        await page.waitForSelector('#banner:has-text("Cannot reach upk serve or the controller")', { timeout: SHOW_MS });
+        assert.equal(await page.isVisible('#login'), false, 'not taken for a refused token');
+        await box.startController();
+        await page.waitForSelector('#banner', { state: 'hidden', timeout: SHOW_MS });
+        await page.waitForSelector('#services tr[data-service="web"] td.state:has-text("running")', { timeout: SHOW_MS });
+      } finally {
+        await page.close();
+      }
+    });
+
     it('when upk serve has no stream left (429): it says so, and follows again once one is free', async () => {
       const held: Socket[] = [];
       try {
