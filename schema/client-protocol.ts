@@ -150,7 +150,7 @@ export interface AuditedParams {
   requester?: string;
 }
 
-/** Why `requester` cannot be recorded (empty, longer than REQUESTER_MAX, a control character), or null when it can. */
+/** Why `requester` cannot be recorded (empty, longer than REQUESTER_MAX, a control character, a lone surrogate), or null when it can. */
 export function requesterProblem(requester: string): string | null {
   if (requester === '') return 'requester must not be empty';
   if (requester.length > REQUESTER_MAX) return `requester must be at most ${REQUESTER_MAX} characters, got ${requester.length}`;
@@ -158,6 +158,9 @@ export function requesterProblem(requester: string): string | null {
   const control = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.exec(requester);
   if (control)
     return `requester must not contain control characters, got U+${control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+  // Half of a character (a lone surrogate) cannot be written as UTF-8: the audit database would keep U+FFFD instead.
+  if (/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(requester))
+    return 'requester must be well-formed Unicode: it holds a lone surrogate (half of a character)';
   return null;
 }
 

@@ -2,7 +2,7 @@
 // http.createServer and, as middleware, in the usual frameworks. Every answer is JSON; every error
 // carries upkeeper's stable code with a fitting status (http-errors.ts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { connect, type Client, type ConnectOptions } from '../../libclient/index.js';
+import { ErrorCode, UpkError, connect, type Client, type ConnectOptions } from '../../libclient/index.js';
 import { isDashboardPath, serveDashboardFile } from './dashboard-files.js';
 import { HttpError, HttpErrorCode, errorAnswer } from './http-errors.js';
 import { requesterOf } from './requester.js';
@@ -25,7 +25,10 @@ export interface HandlerOptions {
   client?: Client;
   /** How to reach the controller when no client is given (its socket, its configuration file). */
   connect?: ConnectOptions;
-  /** Ask this bearer token of every request (`Authorization: Bearer …`); null or absent: none (a 0600 Unix socket). */
+  /**
+   * Ask this bearer token of every request (`Authorization: Bearer …`); null or absent: none (a 0600
+   * Unix socket). Visible ASCII characters, no space (else createHandler throws BAD_REQUEST).
+   */
   token?: string | null;
   /** Serve the dashboard's page at / (default true); false leaves / to the next handler (middleware). */
   dashboard?: boolean;
@@ -142,6 +145,13 @@ export function createHandler(options: HandlerOptions = {}): UpkeeperHandler {
   const ownClient = options.client === undefined;
   let streams = 0;
   const token = options.token ?? null;
+  // A token no client can send in a header (a space, a character outside ASCII, none at all) would
+  // lock every request out: refused here, where it is given.
+  if (token !== null && (typeof token !== 'string' || !/^[\x21-\x7e]+$/.test(token)))
+    throw new UpkError(
+      ErrorCode.BAD_REQUEST,
+      'createHandler: token must be one or more visible ASCII characters (no space): the characters a bearer token can be sent with',
+    );
 
   const controller = (): Promise<Client> => {
     if (client) return Promise.resolve(client);

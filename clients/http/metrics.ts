@@ -8,6 +8,7 @@ import {
   SERVICE_STATES,
   upkeeperVersion,
   type Client,
+  type ControllerStats,
   type ControllerStatus,
   type ServiceStatus,
 } from '../../libclient/index.js';
@@ -28,7 +29,9 @@ const escapeLabel = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g
 const escapeHelp = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
 
 function formatValue(v: number): string {
-  if (Number.isNaN(v)) return 'NaN';
+  // Not a number: what a NaN or an infinity of the controller's becomes through JSON (null), or a
+  // field another version leaves out. One bad line would fail the whole scrape: NaN says "unknown".
+  if (typeof v !== 'number' || Number.isNaN(v)) return 'NaN';
   if (v === Infinity) return '+Inf';
   if (v === -Infinity) return '-Inf';
   return String(v);
@@ -83,6 +86,25 @@ export const LOCAL_HOST: HostFacts = {
     return total;
   },
 };
+
+/**
+ * Whether the controller's histogram of polling rounds can be written as one: a count, a sum, and
+ * buckets `[le, rounds]` of finite bounds, ascending, cumulative and at most the count (what a
+ * Prometheus reader checks). Else it is left out whole: a histogram half right would mislead.
+ */
+function pollHistogram(stats: ControllerStats): boolean {
+  const { pollBuckets: buckets, pollRounds: count, pollSeconds: sum } = stats;
+  if (typeof count !== 'number' || !Number.isFinite(count) || typeof sum !== 'number' || !Array.isArray(buckets)) return false;
+  let le = -Infinity;
+  let rounds = 0;
+  for (const b of buckets as unknown[]) {
+    if (!Array.isArray(b) || typeof b[0] !== 'number' || typeof b[1] !== 'number') return false;
+    if (!Number.isFinite(b[0]) || b[0] <= le || !(b[1] >= rounds) || b[1] > count) return false;
+    le = b[0];
+    rounds = b[1];
+  }
+  return true;
+}
 
 /** What /metrics shows, from the services' statuses and the controller's (or only `upkeeper_controller_up 0`). */
 export function metricFamilies(
@@ -186,18 +208,26 @@ export function metricFamilies(
   f.maxClients.samples.push({ labels: {}, value: controller.maxClients });
   f.problems.samples.push({ labels: {}, value: controller.problems.length });
   f.configIssues.samples.push({ labels: {}, value: controller.configIssues.length });
-  const stats = controller.stats; // absent from a controller before them: their series are left out
+  // Absent from a controller before them: their series are left out. Of another shape (another
+  // version's): each series that is not there, or not a number, is left out.
+  const stats = typeof controller.stats === 'object' && controller.stats !== null ? controller.stats : undefined;
+  const counted = (family: Family, value: unknown): void => {
+    if (typeof value === 'number') family.samples.push({ labels: {}, value });
+  };
+  const cpuMs = typeof stats?.cpuMs === 'object' && stats.cpuMs !== null ? stats.cpuMs : undefined;
   if (stats) {
-    f.eventsStored.samples.push({ labels: {}, value: stats.eventsStored });
-    for (const [le, rounds] of stats.pollBuckets)
-      f.pollDuration.samples.push({ labels: { le: String(le) }, value: rounds, suffix: '_bucket' });
-    f.pollDuration.samples.push(
-      { labels: { le: '+Inf' }, value: stats.pollRounds, suffix: '_bucket' },
-      { labels: {}, value: stats.pollSeconds, suffix: '_sum' },
-      { labels: {}, value: stats.pollRounds, suffix: '_count' },
-    );
-    f.buddyPolls.samples.push({ labels: {}, value: stats.buddyPolls });
-    f.pending.samples.push({ labels: {}, value: stats.eventsPending });
+    counted(f.eventsStored, stats.eventsStored);
+    counted(f.buddyPolls, stats.buddyPolls);
+    counted(f.pending, stats.eventsPending);
+    if (pollHistogram(stats)) {
+      for (const [le, rounds] of stats.pollBuckets)
+        f.pollDuration.samples.push({ labels: { le: String(le) }, value: rounds, suffix: '_bucket' });
+      f.pollDuration.samples.push(
+        { labels: { le: '+Inf' }, value: stats.pollRounds, suffix: '_bucket' },
+        { labels: {}, value: stats.pollSeconds, suffix: '_sum' },
+        { labels: {}, value: stats.pollRounds, suffix: '_count' },
+      );
+    }
   }
   for (const s of services) {
     const service = { service: s.name };
@@ -213,7 +243,10 @@ export function metricFamilies(
     const buddyRss = s.buddyPid === null ? null : host.rss(s.buddyPid);
     if (buddyRss !== null) f.buddyRss.samples.push({ labels: service, value: buddyRss });
     // 0 until its first usage record (and for good with SampleInterval 0): a counter that starts from 0 loses no increase
-    if (stats) f.cpuSeconds.samples.push({ labels: service, value: (stats.cpuMs[s.uuid] ?? 0) / 1000 });
+    if (cpuMs) {
+      const ms = Object.hasOwn(cpuMs, s.uuid) ? cpuMs[s.uuid] : 0;
+      if (typeof ms === 'number') f.cpuSeconds.samples.push({ labels: service, value: ms / 1000 });
+    }
     if (s.usage) {
       f.cpu.samples.push({ labels: service, value: s.usage.cpu / 100 });
       f.memory.samples.push({ labels: service, value: s.usage.rss });

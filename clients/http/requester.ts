@@ -9,11 +9,33 @@ export const AGENT_MAX = 120;
 /** Control characters (C0, DEL, C1) and the Unicode line separators: never recorded. */
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
 
-/** A User-Agent as recorded: control characters removed, at most AGENT_MAX characters; null when none is left. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A header's text as it was sent. Node reads header bytes as Latin-1, one character a byte: bytes
+ * that are UTF-8 are read again as UTF-8 (`curl/8 é`, not `curl/8 Ã©`); others stay as they came.
+ */
+function headerText(value: string): string {
+  if (!/[\u0080-\u00ff]/.test(value) || /[^\u0000-\u00ff]/.test(value)) return value; // ASCII; or decoded already
+  try {
+    return UTF8.decode(Buffer.from(value, 'latin1'));
+  } catch {
+    return value;
+  }
+}
+
+/**
+ * A User-Agent as recorded: read as UTF-8 when it is, control characters removed, at most AGENT_MAX
+ * characters (never half of one: no lone surrogate); null when none is left.
+ */
 export function cleanAgent(agent: string | undefined): string | null {
-  const text = (agent ?? '').replace(CONTROL, '').trim();
+  const text = headerText(agent ?? '')
+    .replace(CONTROL, '')
+    .trim();
   if (text === '') return null;
-  return text.length > AGENT_MAX ? `${text.slice(0, AGENT_MAX - 1)}…` : text;
+  if (text.length <= AGENT_MAX) return text;
+  const cut = text.slice(0, AGENT_MAX - 1);
+  return `${/[\ud800-\udbff]$/.test(cut) ? cut.slice(0, -1) : cut}…`;
 }
 
 /**

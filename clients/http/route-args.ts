@@ -91,6 +91,8 @@ export function routeArgs(declared: Declared, query: URLSearchParams, headers: I
         items.filter((item) => item !== '').map((item) => String(checked(f, where, item))),
       );
     } else {
+      // Two values of a one-value parameter: a proxy in front may have checked the other one.
+      if (given.length > 1) throw bad(`${where}: given ${given.length} times, takes one value`);
       const text = given[0]!;
       values.set(key, checked(f, where, f.type === 'boolean' && (text === 'true' || text === 'false') ? text === 'true' : text));
     }

@@ -157,6 +157,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
   /** Take no more requests; answer those in flight (within STOP_GRACE_MS), end the streams; then stop. */
   const stopGracefully = async (): Promise<void> => {
     removeSocket();
+    for (const b of bounds) b.stopTaking();
     for (const s of servers) {
       s.close();
       s.closeIdleConnections();
@@ -170,38 +171,51 @@ export async function serve(opts: ServeOptions): Promise<void> {
     clearTimeout(timer);
     stop();
   };
+  // The signals are listened to from before the first listener opens until serve() returns, by one
+  // listener each that stays: a signal that comes during start-up stops it once it listens (its
+  // socket removed), and a second one is never lost. (Swapping listeners between the two signals
+  // closed Node's signal watcher for a moment: a second signal that came with the first was dropped,
+  // or, in that moment, killed the process by default.)
+  let signals = 0;
+  let onSignal = (): void => undefined;
+  const signalled = (): void => {
+    signals++;
+    onSignal();
+  };
+  process.on('SIGTERM', signalled);
+  process.on('SIGINT', signalled);
   try {
-    if (socketPath !== undefined) {
-      await listenSocket(make(handlers[0]!), socketPath);
-      ownSocket = true;
-      where.push(`unix:${socketPath}`);
+    try {
+      if (socketPath !== undefined) {
+        await listenSocket(make(handlers[0]!), socketPath);
+        ownSocket = true;
+        where.push(`unix:${socketPath}`);
+      }
+      if (tcp) {
+        const port = await listenTcp(make(handlers.at(-1)!), tcp.host, tcp.port);
+        const host = tcp.host.includes(':') ? `[${tcp.host}]` : tcp.host;
+        where.push(`http://${host}:${port} (bearer token in ${tokenFile})`);
+      }
+    } catch (err) {
+      stop(); // a listener that could not open: close the others, or this process would serve on, half of it
+      throw err;
     }
-    if (tcp) {
-      const port = await listenTcp(make(handlers.at(-1)!), tcp.host, tcp.port);
-      const host = tcp.host.includes(':') ? `[${tcp.host}]` : tcp.host;
-      where.push(`http://${host}:${port} (bearer token in ${tokenFile})`);
-    }
-  } catch (err) {
-    stop(); // a listener that could not open: close the others, or this process would serve on, half of it
-    throw err;
-  }
-  opts.onListening(where);
-  await new Promise<void>((resolve) => {
-    const done = (): void => {
-      process.removeListener('SIGTERM', done);
-      process.removeListener('SIGINT', done);
-      // A second signal stops at once.
-      const now = (): void => {
-        stop();
-        resolve();
+    opts.onListening(where);
+    await new Promise<void>((resolve) => {
+      let graceful: Promise<void> | null = null;
+      onSignal = () => {
+        if (signals >= 2) {
+          // a second signal stops at once
+          stop();
+          resolve();
+        } else graceful ??= stopGracefully().then(resolve);
       };
-      process.once('SIGTERM', now);
-      process.once('SIGINT', now);
-      void stopGracefully().then(resolve);
-    };
-    process.once('SIGTERM', done);
-    process.once('SIGINT', done);
-  });
+      if (signals > 0) onSignal(); // signalled while it started
+    });
+  } finally {
+    process.removeListener('SIGTERM', signalled);
+    process.removeListener('SIGINT', signalled);
+  }
 }
 
 /**
@@ -215,6 +229,11 @@ interface InFlight {
   drained(): Promise<void>;
   /** End every live stream (its reader resumes elsewhere, from its last id). */
   endStreams(): void;
+  /**
+   * Take no new request: one that comes on a connection still open (kept alive, or pipelined) is
+   * answered 503 SHUTTING_DOWN, and every connection closes after its answer.
+   */
+  stopTaking(): void;
 }
 
 function boundedInFlight(): InFlight {
@@ -223,8 +242,17 @@ function boundedInFlight(): InFlight {
   const counts = new Map<Socket, number>();
   let total = 0;
   const streams = new Set<ServerResponse>();
+  /** Each connection's last answer admitted, until it is closed (answers go out in order). */
+  const last = new Map<Socket, ServerResponse>();
+  let closing = false;
   let onDrained: (() => void) | null = null;
   return {
+    stopTaking: () => {
+      closing = true;
+      // a connection's last answer, if not begun yet, says `Connection: close`, and the connection
+      // closes after it (not after an earlier one: the answers pipelined behind it would be lost)
+      for (const res of last.values()) if (!res.headersSent) res.shouldKeepAlive = false;
+    },
     drained: () => (total === 0 ? Promise.resolve() : new Promise((resolve) => (onDrained = resolve))),
     endStreams: () => {
       for (const res of streams) {
@@ -243,6 +271,11 @@ function boundedInFlight(): InFlight {
     },
     admit: (req, res) => {
       const socket = req.socket;
+      if (closing) {
+        const message = 'upk serve is stopping: it takes no new request';
+        sendJson(res, HTTP_STATUS.SHUTTING_DOWN, { error: { code: ErrorCode.SHUTTING_DOWN, message } }, { connection: 'close' });
+        return false;
+      }
       const mine = perSocket.get(socket) ?? 0;
       // A live stream holds no answer in memory (its own bound is 1 MiB, 64 streams): it does not
       // count towards the listener's requests in flight, or a few dashboards would lock out the API.
@@ -256,11 +289,13 @@ function boundedInFlight(): InFlight {
       counts.set(socket, (counts.get(socket) ?? 0) + counted);
       total += counted;
       if (!counted) streams.add(res);
+      last.set(socket, res);
       let taken: NodeJS.Timeout | undefined;
       res.once('prefinish', () => (taken = setTimeout(() => socket.destroy(), ANSWER_TAKEN_MS).unref()));
       res.once('close', () => {
         clearTimeout(taken);
         streams.delete(res);
+        if (last.get(socket) === res) last.delete(socket);
         const n = perSocket.get(socket);
         if (n !== undefined) {
           // (else the connection closed: counted off already)

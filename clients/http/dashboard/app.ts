@@ -53,15 +53,38 @@ function el<K extends keyof HTMLElementTagNameMap>(
 
 // ---- the token and the API ----
 
-let token: string | null = sessionStorage.getItem(TOKEN_KEY);
+/**
+ * What a header can carry as a bearer token: visible ASCII, no space. Anything else (a character
+ * outside Latin-1 makes fetch() throw, a space is never matched) is refused where it is given.
+ */
+const isToken = (text: string): boolean => /^[\x21-\x7e]+$/.test(text);
 
-/** A token given in the address's fragment (`#token=…`, never sent to a server) is kept, then taken out of the address. */
+let token: string | null = sessionStorage.getItem(TOKEN_KEY);
+if (token !== null && !isToken(token)) {
+  token = null;
+  sessionStorage.removeItem(TOKEN_KEY);
+}
+
+/**
+ * A token given in the address's fragment (`#token=…`, never sent to a server) is kept, then taken
+ * out of the address, whatever it holds: one that is no token is not kept, and the login says so.
+ */
 function tokenFromFragment(): void {
-  const m = /^#token=([A-Za-z0-9_-]+)$/.exec(location.hash);
+  const m = /^#token=(.*)$/s.exec(location.hash);
   if (!m) return;
-  token = m[1]!;
-  sessionStorage.setItem(TOKEN_KEY, token);
   history.replaceState(null, '', `${location.pathname}#/`);
+  let given: string;
+  try {
+    given = decodeURIComponent(m[1]!);
+  } catch {
+    given = '';
+  }
+  if (!isToken(given)) {
+    showLogin('The token in the address is not a token: paste the contents of http-token.');
+    return;
+  }
+  token = given;
+  sessionStorage.setItem(TOKEN_KEY, token);
 }
 
 function headers(extra: Record<string, string> = {}): Record<string, string> {
@@ -85,13 +108,26 @@ async function api<T>(path: string, init: { method?: 'GET' | 'POST'; body?: unkn
 
 /** The server asks a token (none given yet), or refused the one given. */
 function refused(): void {
+  showLogin(token === null ? '' : 'The token was refused.');
+}
+
+function showLogin(message: string): void {
   $('login').hidden = false;
   $('list').hidden = true;
   $('detail').hidden = true;
-  $('login-error').textContent = token === null ? '' : 'The token was refused.';
+  if (message !== '') $('login-error').textContent = message; // (else what it said stays)
 }
 
 // ---- Server-Sent Events over fetch (EventSource cannot send the Authorization header) ----
+
+/** Run a handler of the page's; a fault in it is reported, and breaks neither the stream nor the page. */
+function guarded(run: () => void): void {
+  try {
+    run();
+  } catch (err) {
+    console.error('upkeeper dashboard:', err);
+  }
+}
 
 interface SseMessage {
   event: string;
@@ -123,7 +159,7 @@ async function follow(
         const body = (await res.json().catch(() => ({}))) as WireErrorBody;
         throw new Error(body.error?.message ?? `${res.status} ${res.statusText}`);
       }
-      onOpen();
+      guarded(onOpen);
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = '';
       for (;;) {
@@ -145,7 +181,7 @@ async function follow(
             else if (field === 'id') m.id = text;
           }
           if (m.id !== null) lastId = m.id;
-          if (m.data !== '') onMessage(m);
+          if (m.data !== '') guarded(() => onMessage(m));
         }
       }
       if (!signal.aborted) onBroken('the stream ended');
@@ -213,12 +249,29 @@ function showController(c: ControllerInfo | ControllerStatus): void {
 
 const BUTTONS = ['start', 'stop', 'restart', 'reload'] as const;
 
+/**
+ * The changes asked and not answered yet, as `service` NUL `verb` (`custom` for an action): their
+ * buttons stay disabled, also in a row drawn again meanwhile, so a fast second click asks nothing.
+ */
+const pending = new Set<string>();
+const pendingKey = (service: string, verb: string): string => `${service}\0${verb}`;
+
+/** Disable the buttons of a change in flight, wherever the service's buttons are (its row, its page). */
+function syncButtons(service: string): void {
+  for (const box of document.querySelectorAll<HTMLElement>('.buttons'))
+    if (box.dataset.service === service)
+      for (const b of box.querySelectorAll<HTMLButtonElement>('button[data-action]'))
+        b.disabled = pending.has(pendingKey(service, b.dataset.action!));
+}
+
 function actionButtons(s: ServiceStatus): HTMLElement {
   const box = el('div', { className: 'buttons' });
+  box.dataset.service = s.name;
   for (const verb of BUTTONS) {
     const b = el('button', { text: verb });
     b.dataset.action = verb;
-    b.addEventListener('click', () => void change(s.name, verb, b));
+    b.disabled = pending.has(pendingKey(s.name, verb));
+    b.addEventListener('click', () => void change(s.name, verb));
     box.append(b);
   }
   if (s.actions.length > 0) {
@@ -227,7 +280,8 @@ function actionButtons(s: ServiceStatus): HTMLElement {
     for (const a of s.actions) select.append(el('option', { text: a }));
     const run = el('button', { text: 'run' });
     run.dataset.action = 'custom';
-    run.addEventListener('click', () => void custom(s.name, select.value, run));
+    run.disabled = pending.has(pendingKey(s.name, 'custom'));
+    run.addEventListener('click', () => void custom(s.name, select.value));
     box.append(select, run);
   }
   return box;
@@ -243,45 +297,96 @@ function stateCell(s: ServiceStatus): HTMLElement {
   });
 }
 
-function row(s: ServiceStatus): HTMLTableRowElement {
-  const link = el('a', { text: s.name });
-  link.href = `#/service/${encodeURIComponent(s.name)}`;
-  const cell = (text: string, className = ''): HTMLTableCellElement => el('td', { text, className });
+/** A service's row, empty: `fillRow` writes its cells. */
+function makeRow(name: string): HTMLTableRowElement {
+  const link = el('a', { text: name });
+  link.href = `#/service/${encodeURIComponent(name)}`;
+  const cell = (className: string): HTMLTableCellElement => el('td', { className });
   const tr = el(
     'tr',
     {},
-    el('td', { className: 'name', title: s.description ?? '' }, link),
-    el('td', { className: 'state' }, stateCell(s)),
-    cell(s.health?.status ?? '', `health health-${s.health?.status ?? 'none'}`),
-    cell(s.pid === null ? '' : String(s.pid), 'num pid'),
-    cell('', 'num uptime'),
-    cell(String(s.restarts), 'num restarts'),
-    cell(exitText(s), 'exit'),
-    cell(s.usage ? `${s.usage.cpu.toFixed(1)} %` : '', 'num cpu'),
-    cell(s.usage ? bytes(s.usage.rss) : '', 'num memory'),
-    el('td', {}, actionButtons(s)),
+    el('td', { className: 'name' }, link),
+    cell('state'),
+    cell('health'),
+    cell('num pid'),
+    cell('num uptime'),
+    cell('num restarts'),
+    cell('exit'),
+    cell('num cpu'),
+    cell('num memory'),
+    el('td', {}),
   );
-  tr.dataset.service = s.name;
+  tr.dataset.service = name;
   return tr;
 }
 
-function renderList(): void {
+/**
+ * Write a service's status into its row, in place: a select open, a focused button and a disabled
+ * one stay as they are. The buttons are made again only when its custom actions changed.
+ */
+function fillRow(tr: HTMLTableRowElement, s: ServiceStatus): void {
+  const [name, state, health, pid, , restarts, exit, cpu, memory, actions] = [...tr.cells];
+  name!.title = s.description ?? '';
+  state!.replaceChildren(stateCell(s));
+  health!.textContent = s.health?.status ?? '';
+  health!.className = `health health-${s.health?.status ?? 'none'}`;
+  pid!.textContent = s.pid === null ? '' : String(s.pid);
+  restarts!.textContent = String(s.restarts);
+  exit!.textContent = exitText(s);
+  cpu!.textContent = s.usage ? `${s.usage.cpu.toFixed(1)} %` : '';
+  memory!.textContent = s.usage ? bytes(s.usage.rss) : '';
+  const names = JSON.stringify(s.actions);
+  if (tr.dataset.actions !== names) {
+    actions!.replaceChildren(actionButtons(s));
+    tr.dataset.actions = names;
+  }
+}
+
+/** The rows by service; the services whose row is to be written again at the next `flushList`. */
+const rows = new Map<string, HTMLTableRowElement>();
+const dirty = new Set<string>();
+let flushQueued = false;
+
+/**
+ * Mark a service's row to be written again. The rows are written once for all the statuses that
+ * came together (200 at a stream's start, a flood of changes): each row once, never the whole table
+ * for each status.
+ */
+function markDirty(name: string): void {
+  dirty.add(name);
+  if (flushQueued) return;
+  flushQueued = true;
+  setTimeout(flushList, 0);
+}
+
+function flushList(): void {
+  flushQueued = false;
   const body = $('services').querySelector('tbody')!;
-  const names = [...services.keys()].sort();
-  const rows = new Map([...body.querySelectorAll<HTMLTableRowElement>('tr')].map((r) => [r.dataset.service!, r]));
-  for (const [name, r] of rows) if (!services.has(name)) r.remove();
-  let before: Element | null = null;
-  for (const name of names.reverse()) {
-    const fresh = row(services.get(name)!);
-    const old = rows.get(name);
-    if (old && old.isConnected) {
-      // keep an open custom-action choice
-      const was = old.querySelector('select')?.value;
-      old.replaceWith(fresh);
-      if (was !== undefined) fresh.querySelector('select')!.value = was;
+  let added = false;
+  for (const name of dirty) {
+    const s = services.get(name);
+    let tr = rows.get(name);
+    if (!s) {
+      tr?.remove();
+      rows.delete(name);
+      continue;
     }
-    body.insertBefore(fresh, before);
-    before = fresh;
+    if (!tr) {
+      tr = makeRow(name);
+      rows.set(name, tr);
+      added = true;
+    }
+    fillRow(tr, s);
+  }
+  dirty.clear();
+  if (added) {
+    // in name order; a row already in its place is not moved (it would lose its focus)
+    let next: HTMLTableRowElement | null = null;
+    for (const name of [...rows.keys()].sort().reverse()) {
+      const tr = rows.get(name)!;
+      if (tr.parentNode !== body || tr.nextSibling !== next) body.insertBefore(tr, next);
+      next = tr;
+    }
   }
   $('empty').hidden = services.size > 0;
   const counts = { running: 0, stopped: 0, failed: 0 };
@@ -291,17 +396,41 @@ function renderList(): void {
 }
 
 function tickUptimes(): void {
-  for (const r of document.querySelectorAll<HTMLTableRowElement>('#services tbody tr')) {
-    const s = services.get(r.dataset.service!);
-    const cell = r.querySelector('.uptime');
+  for (const [name, r] of rows) {
+    const s = services.get(name);
+    const cell = r.cells[4];
     if (s && cell) cell.textContent = s.started !== null && s.pid !== null ? duration(Date.now() - Date.parse(s.started)) : '';
   }
 }
 
 function updateService(s: ServiceStatus): void {
   services.set(s.name, s);
-  renderList();
-  if (current === s.name) renderDetailStatus(s);
+  markDirty(s.name);
+  if (current === s.name) {
+    if (currentRemoved)
+      void openDetail(s.name); // configured again under its name
+    else renderDetailStatus(s);
+  }
+}
+
+/** The service is no longer configured: gone from the list, and its page, if open, says so. */
+function removeService(name: string): void {
+  services.delete(name);
+  markDirty(name);
+  if (current !== name) return;
+  currentRemoved = true;
+  detailAbort?.abort(); // its output is no longer followed
+  $('detail-status')
+    .querySelector('tbody')!
+    .replaceChildren(
+      el(
+        'tr',
+        {},
+        el('th', { text: 'state' }),
+        el('td', {}, el('span', { text: 'removed: no longer configured (its history stays)', className: 'state state-removed' })),
+      ),
+    );
+  $('detail-actions').replaceChildren();
 }
 
 // ---- changes, with their outcome ----
@@ -316,8 +445,11 @@ function toast(text: string, ok: boolean, detail = ''): void {
   setTimeout(() => t.remove(), ok ? 6000 : 20000);
 }
 
-async function change(service: string, verb: (typeof BUTTONS)[number], button: HTMLButtonElement): Promise<void> {
-  button.disabled = true;
+async function change(service: string, verb: (typeof BUTTONS)[number]): Promise<void> {
+  const key = pendingKey(service, verb);
+  if (pending.has(key)) return;
+  pending.add(key);
+  syncButtons(service);
   try {
     const answer = await api<{ outcome: OutcomeItem; error?: { message: string } }>(`services/${encodeURIComponent(service)}/${verb}`, {
       method: 'POST',
@@ -334,12 +466,16 @@ async function change(service: string, verb: (typeof BUTTONS)[number], button: H
   } catch (err) {
     toast(`${service}: ${verb} failed: ${(err as Error).message}`, false);
   } finally {
-    button.disabled = false;
+    pending.delete(key);
+    syncButtons(service);
   }
 }
 
-async function custom(service: string, action: string, button: HTMLButtonElement): Promise<void> {
-  button.disabled = true;
+async function custom(service: string, action: string): Promise<void> {
+  const key = pendingKey(service, 'custom');
+  if (pending.has(key)) return;
+  pending.add(key);
+  syncButtons(service);
   try {
     const { result } = await api<{ result: ActionResult }>(
       `services/${encodeURIComponent(service)}/actions/${encodeURIComponent(action)}`,
@@ -351,13 +487,16 @@ async function custom(service: string, action: string, button: HTMLButtonElement
   } catch (err) {
     toast(`${service}: ${action} failed: ${(err as Error).message}`, false);
   } finally {
-    button.disabled = false;
+    pending.delete(key);
+    syncButtons(service);
   }
 }
 
 // ---- one service's page ----
 
 let current: string | null = null;
+/** The service of the page open was removed (removeService): its page says so. */
+let currentRemoved = false;
 let detailAbort: AbortController | null = null;
 
 function renderDetailStatus(s: ServiceStatus): void {
@@ -511,6 +650,7 @@ async function openDetail(name: string): Promise<void> {
   const abort = new AbortController();
   detailAbort = abort;
   current = name;
+  currentRemoved = false;
   $('list').hidden = true;
   $('detail').hidden = false;
   $('detail-name').textContent = name;
@@ -527,9 +667,14 @@ async function openDetail(name: string): Promise<void> {
   void loadCharts(name, abort.signal);
   // The events of the last day (oldest first), then the live ones from the page's one event stream.
   try {
-    const q = new URLSearchParams({ service: name, since: new Date(Date.now() - 24 * 3600_000).toISOString(), limit: '10000' });
+    // the newest that match, oldest first
+    const q = new URLSearchParams({
+      service: name,
+      since: new Date(Date.now() - 24 * 3600_000).toISOString(),
+      limit: String(EVENTS_SHOWN),
+    });
     const { events } = await api<{ events: ServiceEvent[] }>(`events?${q.toString()}`, { signal: abort.signal });
-    for (const e of events.slice(-EVENTS_SHOWN)) addEvent(e);
+    for (const e of events) addEvent(e);
   } catch {
     /* shown live from now on */
   }
@@ -538,6 +683,8 @@ async function openDetail(name: string): Promise<void> {
     abort.signal,
     (m) => m.event === 'line' && addLogLine(JSON.parse(m.data) as LogLine),
     () => undefined,
+    // each (re)connection sends its last lines first: they replace what the pane shows, not add to it
+    () => $('logs').replaceChildren(),
   );
 }
 
@@ -551,7 +698,13 @@ function closeDetail(): void {
 
 function route(): void {
   const m = /^#\/service\/(.+)$/.exec(location.hash);
-  if (m) void openDetail(decodeURIComponent(m[1]!));
+  let name: string | null = null;
+  try {
+    if (m) name = decodeURIComponent(m[1]!);
+  } catch {
+    /* not an address the page made (%E0%A4%A): the list */
+  }
+  if (name !== null) void openDetail(name);
   else closeDetail();
 }
 
@@ -574,8 +727,7 @@ async function start(): Promise<void> {
           updateService(data as ServiceStatus);
           break;
         case 'removed':
-          services.delete((data as { service: string }).service);
-          renderList();
+          removeService((data as { service: string }).service);
           break;
         case 'event': {
           const e = data as ServiceEvent;
@@ -601,8 +753,8 @@ async function start(): Promise<void> {
       controllerLost = false;
       showBanner();
       // the statuses of every service follow at once: a service removed meanwhile is gone from the list
+      for (const name of services.keys()) markDirty(name);
       services.clear();
-      renderList();
       if (!opened) route();
       opened = true;
       void api<ControllerStatus>('controller').then(showController, () => undefined);
@@ -612,7 +764,12 @@ async function start(): Promise<void> {
 
 $('login').addEventListener('submit', (ev) => {
   ev.preventDefault();
-  token = $<HTMLInputElement>('token').value.trim();
+  const given = $<HTMLInputElement>('token').value.trim();
+  if (!isToken(given)) {
+    $('login-error').textContent = 'That is not a token: a token is visible ASCII characters, no space (the contents of http-token).';
+    return;
+  }
+  token = given;
   sessionStorage.setItem(TOKEN_KEY, token);
   location.reload();
 });
