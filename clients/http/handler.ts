@@ -191,12 +191,11 @@ export function createHandler(options: HandlerOptions = {}): UpkeeperHandler {
       );
     const matching = ROUTES.map((r) => ({ route: r, params: matchPath(r.path, path) })).filter((m) => m.params !== null);
     if (matching.length === 0) throw new HttpError(HttpErrorCode.NOT_FOUND, `no such route: ${req.method ?? ''} ${path}`);
-    // A text route (the metrics) also takes HEAD
-    const hit = matching.find(
-      (m) => m.route.method === req.method || (req.method === 'HEAD' && m.route.method === 'GET' && 'text' in m.route),
-    );
+    // Every GET but a stream also takes HEAD (RFC 9110): the same status and headers, no body (Node drops it).
+    const headable = (r: (typeof ROUTES)[number]): boolean => r.method === 'GET' && !('stream' in r);
+    const hit = matching.find((m) => m.route.method === req.method || (req.method === 'HEAD' && headable(m.route)));
     if (!hit) {
-      const allow = [...new Set(matching.map((m) => m.route.method))].join(', ');
+      const allow = [...new Set(matching.flatMap((m) => (headable(m.route) ? ['GET', 'HEAD'] : [m.route.method])))].join(', ');
       throw new HttpError(HttpErrorCode.METHOD_NOT_ALLOWED, `${path} takes ${allow}, not ${req.method ?? ''}`, { allow });
     }
     const route = hit.route;
