@@ -1,5 +1,6 @@
 // The client request `correlate` (upk correlate): what fails together, around one service's failures
 // or fleet-wide (controller/correlation.ts reads and ranks; docs/correlation.md defines it).
+import { ErrorCode, UpkError } from '../schema/errors.js';
 import type { ClientMethods } from '../schema/client-protocol.js';
 import { CORRELATION_FAILURES, CORRELATION_LIMIT } from '../schema/correlation-protocol.js';
 import type { Handlers } from '../schema/rpc.js';
@@ -24,10 +25,14 @@ export function correlationHandlers(p: CorrelationParts): Pick<Handlers<ClientMe
     correlate: async (q) => {
       const uuids = q.service === undefined ? [] : uuidsNamed(services, store, q.service);
       await p.collect(undefined, READ_WAIT_MS);
+      // The range ends now at the latest: time to come holds no event, and would make every coincidence look rare.
+      const now = Date.now();
+      const until = Math.min(q.until === undefined ? now : Date.parse(q.until), now);
+      if (until <= Date.parse(q.since)) throw new UpkError(ErrorCode.BAD_REQUEST, 'since must be before until and before now');
       const ask = {
         windowMs: q.windowMs,
         since: Date.parse(q.since),
-        until: q.until === undefined ? Date.now() : Date.parse(q.until),
+        until,
         failures: q.failures ?? CORRELATION_FAILURES,
         limit: q.limit ?? CORRELATION_LIMIT,
       };

@@ -42,11 +42,11 @@ export function firstAtOrAfter(times: readonly number[], t: number): number {
 /**
  * p: the chance that a window of ±w centred anywhere in `range` holds one of `times`, that is the
  * length of the union of the windows [t − w, t + w] within the range, over the range's length
- * (1 at most; 0 for an empty range). Only the times within w of the range count.
+ * (1 at most, and 1 for an empty range: no evidence). Only the times within w of the range count.
  */
 export function chanceOf(times: readonly number[], windowMs: number, range: Span): number {
   const length = range.to - range.from;
-  if (length <= 0) return 0;
+  if (length <= 0) return 1; // an empty range is no evidence of anything: every coincidence is chance
   let covered = 0;
   let end = -Infinity; // where the union so far ends
   for (let i = firstAtOrAfter(times, range.from - windowMs); i < times.length; i++) {

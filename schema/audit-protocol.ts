@@ -119,6 +119,7 @@ export const auditValidators: { [K in keyof AuditMethods]: (params: unknown) => 
     const limit = optInt(o, 'limit', 1);
     if (client === '') bad('client must not be empty');
     if (service === '') bad('service must not be empty');
+    if (since !== undefined && until !== undefined && Date.parse(until) <= Date.parse(since)) bad('until must be after since');
     if (since !== undefined) q.since = since;
     if (until !== undefined) q.until = until;
     if (client !== undefined) q.client = client;

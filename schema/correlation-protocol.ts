@@ -123,7 +123,7 @@ export const correlationValidators: { [K in keyof CorrelationMethods]: (params: 
     const until = isoTime(o, 'until');
     const failures = optInt(o, 'failures', 1);
     const limit = optInt(o, 'limit', 1);
-    if (until !== undefined && Date.parse(until) < Date.parse(since)) bad('until must not be before since');
+    if (until !== undefined && Date.parse(until) <= Date.parse(since)) bad('until must be after since');
     if (service !== undefined) q.service = service;
     if (until !== undefined) q.until = until;
     if (failures !== undefined) q.failures = Math.min(failures, CORRELATION_FAILURES_MAX);

@@ -77,6 +77,19 @@ describe('what fails together: db killed before each failure of web', { timeout:
     // By hand from the figures: P(X ≥ 4 | 4, p) = p⁴, and the lift 1 / p.
     assert.ok(Math.abs(top.score - top.chance ** 4) < 1e-12, `${top.score} against p⁴ = ${top.chance ** 4}`);
     assert.ok(Math.abs(top.lift! - 1 / top.chance) < 1e-9);
+    // An until to come counts only up to now: chance is not made smaller by a month without events.
+    const ahead = await box.upk([
+      'correlate',
+      'web',
+      '--window',
+      WINDOW,
+      '--until',
+      new Date(Date.now() + 30 * 86_400_000).toISOString(),
+      '--json',
+    ]);
+    assert.equal(ahead.code, 0, ahead.stderr);
+    const later = (JSON.parse(ahead.stdout) as CorrelationResult).correlations.find((c) => c.other === top.other && c.kind === top.kind)!;
+    assert.ok(Math.abs(later.chance - top.chance) < top.chance * 0.1, `p ${later.chance} with a future until, ${top.chance} without`);
     // Both of db's kinds that came with the failures rank above everything of cache.
     const dbRows = r.correlations.filter((c) => c.other === 'db' && c.together === FAILURES).map((c) => c.kind);
     assert.deepEqual(dbRows.sort(), ['failed', 'restarted']);

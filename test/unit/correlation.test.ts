@@ -61,7 +61,7 @@ describe('the statistic, by hand (times in s, window ±10 s, range [0, 1000 s])'
     );
     // Nothing, and an empty range.
     assert.equal(chanceOf([], w, range), 0);
-    assert.equal(chanceOf([5 * S], w, { from: 10, to: 10 }), 0);
+    assert.equal(chanceOf([5 * S], w, { from: 10, to: 10 }), 1, 'an empty range is no evidence: P = 1, never "significant"');
   });
 
   it('p is 1 at most: events every 10 s cover the whole range; then any k is chance (P = 1)', () => {
@@ -308,6 +308,7 @@ describe('correlations read from the audit database (the history of class Histor
       { windowMs: 86_400_001, since: '2026-01-05T00:00:00Z' },
       { windowMs: 1000, since: 'yesterday' },
       { windowMs: 1000, since: '2026-01-05T00:00:00Z', until: '2026-01-04T00:00:00Z' },
+      { windowMs: 1000, since: '2026-01-05T00:00:00Z', until: '2026-01-05T00:00:00Z' },
       { windowMs: 1000, since: '2026-01-05T00:00:00Z', service: '' },
     ]) {
       assert.throws(() => correlationValidators.correlate(bad), { code: ErrorCode.BAD_REQUEST }, JSON.stringify(bad));

@@ -117,6 +117,8 @@ test('config.history and requests: bad params are refused by name; limits are bo
   bad(() => requests({ client: 42 }), /^client must be a string/);
   bad(() => requests({ client: '' }), /^client must not be empty/);
   bad(() => requests({ service: '' }), /^service must not be empty/);
+  bad(() => requests({ since: '2026-12-05T00:00:00Z', until: '2026-12-04T00:00:00Z' }), /^until must be after since/);
+  bad(() => requests({ since: '2026-12-05T00:00:00Z', until: '2026-12-05T00:00:00Z' }), /^until must be after since/);
   bad(() => requests({ limit: -1 }), /^limit must be an integer ≥ 1/);
   bad(() => requests(null), /^params must be an object/);
   assert.deepEqual(requests({}), {});

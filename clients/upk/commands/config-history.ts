@@ -3,21 +3,21 @@
 import type { Command } from 'commander';
 import { CONFIG_HISTORY_MAX, utcTime, type ConfigHistoryOptions, type ConfigHistoryRecord } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
+import { plain } from './audit.js';
 import { printJson } from '../output.js';
 import { parseTime, wholeNumber } from '../time.js';
 
 /** The most characters of a value shown; a longer one is cut (`--json` has it whole). */
 export const VALUE_MAX = 100;
 
-/** A value as JSON on one line, cut at VALUE_MAX characters. */
+/** A value as JSON on one line, cut at VALUE_MAX characters, never a terminal control (JSON leaves U+0080–U+009F as they are). */
 export function shownValue(value: unknown): string {
-  const text = JSON.stringify(value) ?? 'null';
-  return text.length > VALUE_MAX ? `${text.slice(0, VALUE_MAX - 1)}…` : text;
+  return plain(JSON.stringify(value) ?? 'null', VALUE_MAX);
 }
 
 /** One change: its line (time, service when several, what, what applied it, its words), then its diff. */
 export function changeLines(r: ConfigHistoryRecord, withService: boolean): string[] {
-  const head = `${utcTime(r.time)}  ${withService ? `${r.service}  ` : ''}${r.change} (${r.trigger})${r.detail ? `: ${r.detail}` : ''}`;
+  const head = `${utcTime(r.time)}  ${withService ? `${r.service}  ` : ''}${r.change} (${r.trigger})${r.detail ? `: ${plain(r.detail)}` : ''}`;
   const lines = [head];
   if (r.keys === null) {
     lines.push('  (recorded before upkeeper kept configurations: in words only)');
