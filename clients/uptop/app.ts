@@ -372,6 +372,8 @@ export class App {
     const live = this.subscription;
     this.subscription = null;
     live?.close();
+    // No row of another moment stays under this one's header, while it is read or when it cannot be.
+    for (const uuid of [...this.model.services.keys()]) this.model.remove(uuid);
     this.model.say(`reading the services ${pastMark(at)}…`);
     this.render();
     try {
@@ -381,7 +383,6 @@ export class App {
         return answer;
       });
       if (seq !== this.pastSeq) return; // a newer moment was asked for
-      for (const uuid of [...this.model.services.keys()]) this.model.remove(uuid);
       for (const s of past.services) this.model.update(s);
       this.model.say(`the services ${pastMark(at)}: [ ] a minute, { } an hour, L live`, 'ok');
     } catch (err) {

@@ -68,6 +68,20 @@ describe('uptop --at: a past moment, read-only', { timeout: 120_000 }, () => {
     await term.waitFor('back to the moment', (s) => header(s).includes(`at ${shown(then)} (read-only)`) && /^web +running/m.test(s));
   });
 
+  it('a moment it cannot read shows no row of another moment, and says why', async () => {
+    assert.equal((await box.upk(['controller', 'stop'])).code, 0);
+    term.send('[');
+    const failed = await term.waitFor(
+      'the error',
+      (s) => header(s).includes(`at ${shown(then - 60_000)} (read-only)`) && /the services at [^\n]*: [^[\n]/.test(s),
+    );
+    assert.equal(row(failed, 'web'), '', failed);
+    assert.equal(row(failed, 'worker'), '', failed);
+    await box.startController();
+    term.send(']');
+    await term.waitFor('the moment again', (s) => header(s).includes(`at ${shown(then)} (read-only)`) && /^web +running/m.test(s));
+  });
+
   it('L returns to live; { goes an hour back, } forward again, ] past now is live again', async () => {
     term.send('L');
     const live = await term.waitFor('live', (s) => /^uptop {2}controller \d+ up/.test(header(s)) && /^web +stopped/m.test(s));
