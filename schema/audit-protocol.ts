@@ -1,7 +1,7 @@
 // The audit as an investigation tool, in the client protocol: a service's configuration history
 // (`config.history`) and the audit trail of client requests (`requests`). Their params, records and
 // validators; client-protocol.ts adds them to ClientMethods and clientValidators.
-import { asObject, bad, optInt, optStr, str } from './validate.js';
+import { asObject, bad, optInt, optStr, str, optIsoTime } from './validate.js';
 
 /** Most records one `config.history` answer carries (and the largest `limit`). */
 export const CONFIG_HISTORY_MAX = 10_000;
@@ -93,17 +93,11 @@ export interface AuditMethods {
   requests: { params: RequestQuery; result: ClientRequestRecord[] };
 }
 
-function isoTime(o: Record<string, unknown>, key: string): string | undefined {
-  const v = optStr(o, key);
-  if (v !== undefined && Number.isNaN(Date.parse(v))) bad(`${key} must be an ISO 8601 time, got ${JSON.stringify(v)}`);
-  return v;
-}
-
 export const auditValidators: { [K in keyof AuditMethods]: (params: unknown) => AuditMethods[K]['params'] } = {
   'config.history': (p) => {
     const o = asObject(p);
     const q: ConfigHistoryQuery = { service: str(o, 'service') };
-    const since = isoTime(o, 'since');
+    const since = optIsoTime(o, 'since');
     const limit = optInt(o, 'limit', 1);
     if (since !== undefined) q.since = since;
     if (limit !== undefined) q.limit = Math.min(limit, CONFIG_HISTORY_MAX);
@@ -112,8 +106,8 @@ export const auditValidators: { [K in keyof AuditMethods]: (params: unknown) => 
   requests: (p) => {
     const o = asObject(p);
     const q: RequestQuery = {};
-    const since = isoTime(o, 'since');
-    const until = isoTime(o, 'until');
+    const since = optIsoTime(o, 'since');
+    const until = optIsoTime(o, 'until');
     const client = optStr(o, 'client');
     const service = optStr(o, 'service');
     const limit = optInt(o, 'limit', 1);

@@ -11,7 +11,7 @@ import type { ActionResult, LastOutput, ServiceEvent, ServiceStatus } from './re
 import { signalName, type EventMatch } from './event-filter.js';
 import type { ConfigIssue } from './config/types.js';
 import type { WireError } from './errors.js';
-import { asObject, bad, int, oneOf, optBool, optInt, optStr, optStrList, str, strList } from './validate.js';
+import { asObject, bad, int, oneOf, optBool, optInt, optStr, optStrList, str, strList, optIsoTime } from './validate.js';
 import { auditValidators, type AuditMethods } from './audit-protocol.js';
 import { checkWindow, correlationValidators, type Correlation, type CorrelationMethods } from './correlation-protocol.js';
 import { timelineValidators, type TimelineMethods } from './timeline-protocol.js';
@@ -625,19 +625,13 @@ function eventMatch(o: Record<string, unknown>): EventMatch {
   return m;
 }
 
-function isoParam(o: Record<string, unknown>, key: string): string | undefined {
-  const v = optStr(o, key);
-  if (v !== undefined && Number.isNaN(Date.parse(v))) bad(`${key} must be an ISO 8601 time, got ${JSON.stringify(v)}`);
-  return v;
-}
-
 /** The fields of an event query, checked (limit as given). */
 function eventQuery(o: Record<string, unknown>): EventQuery {
   const q: EventQuery = eventMatch(o);
   const service = optStr(o, 'service');
   const types = optStrList(o, 'types');
-  const since = isoParam(o, 'since');
-  const until = isoParam(o, 'until');
+  const since = optIsoTime(o, 'since');
+  const until = optIsoTime(o, 'until');
   const afterId = optInt(o, 'afterId', 0);
   const limit = optInt(o, 'limit', 1);
   if (service !== undefined) q.service = service;
@@ -727,10 +721,10 @@ export const clientValidators: Validators<ClientMethods> = {
       bad(`metric must be one of ${TREND_METRICS.join(', ')}, got ${JSON.stringify(metric)}`);
     const bucketMs = optInt(o, 'bucketMs', 60_000);
     if (bucketMs === undefined) bad('bucketMs must be an integer ≥ 60000 (one minute)');
-    const since = isoParam(o, 'since');
+    const since = optIsoTime(o, 'since');
     if (since === undefined) bad('since must be an ISO 8601 time');
     const q: TrendQuery = { metric: metric as TrendMetric, bucketMs, since };
-    const until = isoParam(o, 'until');
+    const until = optIsoTime(o, 'until');
     const list = optStrList(o, 'services');
     if (until !== undefined) q.until = until;
     if (list !== undefined) q.services = list;
@@ -753,7 +747,7 @@ export const clientValidators: Validators<ClientMethods> = {
     const q: HookRunQuery = {};
     const service = optStr(o, 'service');
     const hook = optStr(o, 'hook');
-    const since = isoParam(o, 'since');
+    const since = optIsoTime(o, 'since');
     const limit = optInt(o, 'limit', 1);
     if (service !== undefined) q.service = service;
     if (hook !== undefined) q.hook = hook;
@@ -763,7 +757,7 @@ export const clientValidators: Validators<ClientMethods> = {
   },
   'status.at': (p) => {
     const o = asObject(p);
-    const time = isoParam(o, 'time');
+    const time = optIsoTime(o, 'time');
     if (time === undefined) bad('time must be an ISO 8601 time');
     const list = optStrList(o, 'services');
     return list === undefined ? { time } : { time, services: list };

@@ -2,7 +2,7 @@
 // happen within a window around a service's failures (or, fleet-wide, the pairs of services whose
 // failures do), against chance. Its params, records, validator and the thresholds `upk why` uses;
 // client-protocol.ts adds it to ClientMethods and clientValidators. The statistic: docs/correlation.md.
-import { asObject, bad, int, optInt, optStr, str } from './validate.js';
+import { asObject, bad, int, optInt, str, optIsoTime } from './validate.js';
 
 /**
  * The kinds of another service's events counted around a failure: `failed` (a failure, as for the
@@ -107,20 +107,14 @@ export function checkWindow(windowMs: number | undefined): number | undefined {
   return windowMs;
 }
 
-function isoTime(o: Record<string, unknown>, key: string): string | undefined {
-  const v = optStr(o, key);
-  if (v !== undefined && Number.isNaN(Date.parse(v))) bad(`${key} must be an ISO 8601 time, got ${JSON.stringify(v)}`);
-  return v;
-}
-
 export const correlationValidators: { [K in keyof CorrelationMethods]: (params: unknown) => CorrelationMethods[K]['params'] } = {
   correlate: (p) => {
     const o = asObject(p);
-    const since = isoTime(o, 'since');
+    const since = optIsoTime(o, 'since');
     if (since === undefined) bad('since must be an ISO 8601 time');
     const q: CorrelateQuery = { windowMs: checkWindow(int(o, 'windowMs', 1))!, since };
     const service = o.service === undefined || o.service === null ? undefined : str(o, 'service');
-    const until = isoTime(o, 'until');
+    const until = optIsoTime(o, 'until');
     const failures = optInt(o, 'failures', 1);
     const limit = optInt(o, 'limit', 1);
     if (until !== undefined && Date.parse(until) <= Date.parse(since)) bad('until must be after since');

@@ -3,7 +3,7 @@
 // params, result and validator; client-protocol.ts adds them to ClientMethods and clientValidators.
 import type { ClientRequestRecord } from './audit-protocol.js';
 import type { ServiceEvent } from './records.js';
-import { asObject, bad, optInt, optStr, optStrList } from './validate.js';
+import { asObject, bad, optInt, optStrList, optIsoTime } from './validate.js';
 
 /** Entries one `timeline` answer carries when the request names no `limit`. */
 export const TIMELINE_DEFAULT = 1000;
@@ -77,18 +77,12 @@ export interface TimelineMethods {
   timeline: { params: TimelineQuery; result: TimelineResult };
 }
 
-function isoTime(o: Record<string, unknown>, key: string): string | undefined {
-  const v = optStr(o, key);
-  if (v !== undefined && Number.isNaN(Date.parse(v))) bad(`${key} must be an ISO 8601 time, got ${JSON.stringify(v)}`);
-  return v;
-}
-
 export const timelineValidators: { [K in keyof TimelineMethods]: (params: unknown) => TimelineMethods[K]['params'] } = {
   timeline: (p) => {
     const o = asObject(p);
-    const since = isoTime(o, 'since');
+    const since = optIsoTime(o, 'since');
     if (since === undefined) bad('since must be an ISO 8601 time');
-    const until = isoTime(o, 'until');
+    const until = optIsoTime(o, 'until');
     const services = optStrList(o, 'services');
     const limit = optInt(o, 'limit', 1);
     if (until !== undefined && Date.parse(until) < Date.parse(since)) bad(`until (${until}) is before since (${since})`);

@@ -64,3 +64,18 @@ export function strList(o: Obj, key: string): string[] {
 export function optStrList(o: Obj, key: string): string[] | undefined {
   return o[key] === undefined || o[key] === null ? undefined : strList(o, key);
 }
+
+/**
+ * A date and time in ISO 8601 with its offset (`Z` or `±hh:mm`), as `toISOString()` writes it. Without
+ * the offset a time would be read in the zone of whatever process reads it; V8's other forms of
+ * `Date.parse` (`5`, `May 1`) are refused too.
+ */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/i;
+
+/** An optional time (ISO_TIME). */
+export function optIsoTime(o: Obj, key: string): string | undefined {
+  const v = optStr(o, key);
+  if (v !== undefined && (!ISO_TIME.test(v) || Number.isNaN(Date.parse(v))))
+    bad(`${key} must be an ISO 8601 time, got ${JSON.stringify(v)} (a date and time with Z or an offset, as 2026-11-21T02:13:00Z)`);
+  return v;
+}

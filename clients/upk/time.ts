@@ -12,9 +12,26 @@ export const TIME_WORDS = 'a duration ago (90s, 15m, 2h, 7d, 1w), a time of day 
 export function parseTime(text: string, now = Date.now()): string {
   const ago = parseDuration(text);
   if (ago !== null) return new Date(now - ago).toISOString();
-  const ms = clockTime(text, now) ?? Date.parse(text);
+  const ms = clockTime(text, now) ?? isoTime(text);
   if (Number.isNaN(ms)) throw new InvalidArgumentError(`expected ${TIME_WORDS}, got ${JSON.stringify(text)}`);
   return new Date(ms).toISOString();
+}
+
+/**
+ * ISO 8601 as people write it: a date (local midnight), or a date and time (`T` or a space between)
+ * with `Z` or an offset, or without one (local time). Not V8's other forms of Date.parse (`5`, `May 1`).
+ */
+const ISO_LIKE = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})?)?$/i;
+
+function isoTime(text: string): number {
+  const m = ISO_LIKE.exec(text);
+  if (!m) return NaN;
+  if (m[4] === undefined) {
+    const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+    const day = new Date(y, mo - 1, d);
+    return day.getFullYear() === y && day.getMonth() === mo - 1 && day.getDate() === d ? day.getTime() : NaN;
+  }
+  return Date.parse(text.replace(' ', 'T'));
 }
 
 /** `HH:MM` or `HH:MM:SS`, local time: the last time the clock showed it (ms), or null when it is no time of day. */

@@ -118,6 +118,10 @@ test('config.history and requests: bad params are refused by name; limits are bo
   bad(() => requests({ client: '' }), /^client must not be empty/);
   bad(() => requests({ service: '' }), /^service must not be empty/);
   bad(() => requests({ since: '2026-12-05T00:00:00Z', until: '2026-12-04T00:00:00Z' }), /^until must be after since/);
+  // a time without its offset would be read in the controller's zone; V8's other forms are no times
+  for (const since of ['2026-12-05T00:00:00', '2026-12-05', '5', 'May 1 2026', '2026-12-05T00:00:00+0100'])
+    bad(() => requests({ since }), /^since must be an ISO 8601 time, got .*with Z or an offset/);
+  assert.deepEqual(requests({ since: '2026-12-05T01:00:00+01:00' }), { since: '2026-12-05T01:00:00+01:00' });
   bad(() => requests({ since: '2026-12-05T00:00:00Z', until: '2026-12-05T00:00:00Z' }), /^until must be after since/);
   bad(() => requests({ limit: -1 }), /^limit must be an integer ≥ 1/);
   bad(() => requests(null), /^params must be an object/);
