@@ -1,6 +1,7 @@
 // The controller's services in memory (service-entry.ts): the table that finds them by id, uuid and name.
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import type { ServiceEntry } from './service-entry.js';
+import { servicesNamed } from './service-names.js';
 
 /** StartPriority (higher first), then id: the order services start in. */
 export const byPriority = (a: ServiceEntry, b: ServiceEntry): number =>
@@ -80,25 +81,6 @@ export class ServiceTable {
 
   /** What a name means: one service, or every instance of a service with Instances (in order). */
   private named(name: string): ServiceEntry[] {
-    const exact = this.byId.get(name);
-    if (exact) return [exact];
-    const group = this.instancesOf((id) => id === name);
-    if (group.length > 0) return group;
-    const matches = [...this.byId.values()].filter((e) => e.config.name === name);
-    const groups = new Set([...this.byId.values()].map((e) => e.config.instanceOf).filter((id) => id?.endsWith(`::${name}`)));
-    if (matches.length === 1 && groups.size === 0) return matches;
-    if (matches.length === 0 && groups.size === 1) return this.instancesOf((id) => groups.has(id));
-    if (matches.length + groups.size > 1) {
-      const candidates = [...matches.map((e) => e.config.id), ...[...groups].map(String)];
-      throw new UpkError(ErrorCode.AMBIGUOUS_SERVICE, `${name} is ambiguous: ${candidates.join(', ')}`, { details: { candidates } });
-    }
-    throw new UpkError(ErrorCode.NO_SUCH_SERVICE, `no service named ${JSON.stringify(name)}`, { details: { service: name } });
-  }
-
-  /** The instances of the services with Instances whose id passes `test`, by number. */
-  private instancesOf(test: (id: string) => boolean): ServiceEntry[] {
-    return [...this.byId.values()]
-      .filter((e) => e.config.instanceOf !== undefined && test(e.config.instanceOf))
-      .sort((a, b) => (a.config.instance ?? 0) - (b.config.instance ?? 0));
+    return servicesNamed([...this.byId.values()], name, (e) => e.config);
   }
 }

@@ -6,10 +6,10 @@ import type Database from 'better-sqlite3';
 import type { PastConfigChange, PastServiceStatus, StatusAtResult } from '../schema/client-protocol.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import type { ServiceConfig } from '../schema/config/types.js';
-import { groupOf } from '../schema/config/instances.js';
 import { detailOf, parseDetail } from '../schema/event-details.js';
 import { isoTime, type DesiredState, type EventType, type ExitInfo, type ResourceUsage } from '../schema/records.js';
 import { replay, type Carried, type PastEvent, type PastPolicy, pastPolicy } from './status-at.js';
+import { servicesNamed, type ServiceNames } from './service-names.js';
 import { storedConfig } from './stored-config.js';
 
 /** The condition of the partial index events_anchors (migration 008), word for word: a query uses it only if it repeats it. */
@@ -59,6 +59,10 @@ interface ChangeRow {
   change: 'added' | 'changed' | 'removed' | 'kept';
   trigger: string;
   detail: string | null;
+  /** The service's configuration as this change applied it (JSON); NULL before migration 007 and for a removal. */
+  config: string | null;
+  /** The keys it changed (JSON list); NULL before migration 007. */
+  keys: string | null;
 }
 
 /** The statements, prepared once, each with its parameters and the rows it reads. */
@@ -66,8 +70,10 @@ function statements(db: Database.Database) {
   type Uuid = string;
   return {
     services: db.prepare<[at: number], ServiceRow>('SELECT uuid, name, package, config, removed FROM services WHERE created <= ?'),
+    // The oldest event kept (events_by_time): before it, the history is gone (retention).
+    historyFrom: db.prepare<[], { t: number | null }>('SELECT min(time) AS t FROM events'),
     change: db.prepare<[uuid: Uuid, at: number], ChangeRow>(
-      `SELECT time, service, change, trigger, detail FROM config_changes WHERE service_uuid = ? AND time <= ? ORDER BY time DESC, id DESC LIMIT 1`,
+      `SELECT time, service, change, trigger, detail, config, keys FROM config_changes WHERE service_uuid = ? AND time <= ? ORDER BY time DESC, id DESC LIMIT 1`,
     ),
     lastRuns: db.prepare<[uuid: Uuid, at: number], RunRow>(
       'SELECT started, ended, cause, outcome FROM runs WHERE service_uuid = ? AND started <= ? ORDER BY started DESC LIMIT 2',
@@ -156,6 +162,10 @@ export interface PastService {
   uuid: string;
   /** Its id then (a configuration change's name for it, else the database's). */
   id: string;
+  /**
+   * Its configuration then: the one its configuration change in force applied, else (a change recorded
+   * before migration 007, or none kept) the one stored now (services.config); null if unreadable.
+   */
   config: ServiceConfig | null;
   change: PastConfigChange | null;
 }
@@ -180,18 +190,33 @@ export class StatusAtQueries {
       const change = this.s.change.get(row.uuid, at);
       if (change?.change === 'removed') continue;
       if (row.removed !== null && row.removed <= at && (change === undefined || change.time < row.removed)) continue;
-      const config = storedConfig(row.config);
+      const applied = change?.config == null ? null : storedConfig(change.config);
+      const config = applied ?? storedConfig(row.config);
       const id = change?.service ?? (row.package ? `${row.package}::${row.name}` : row.name);
       out.push({
         uuid: row.uuid,
         id,
         config,
         priority: config?.startPriority ?? 0,
-        change: change ? { time: isoTime(change.time), change: change.change, trigger: change.trigger, detail: change.detail } : null,
+        change: change
+          ? {
+              time: isoTime(change.time),
+              change: change.change,
+              trigger: change.trigger,
+              detail: change.detail,
+              keys: parseKeys(change.keys),
+              applied,
+            }
+          : null,
       });
     }
     out.sort((a, b) => b.priority - a.priority || a.id.localeCompare(b.id));
     return out.map(({ priority: _, ...s }) => s);
+  }
+
+  /** The time of the oldest event kept, or null when none is. */
+  historyFrom(): number | null {
+    return this.s.historyFrom.get()?.t ?? null;
   }
 
   /** One service's status at `at`. */
@@ -349,11 +374,13 @@ export class StatusAtQueries {
 }
 
 /**
- * Answers `status.at`: every service that existed at `at` (or those `names` mean), with its status then.
- * A time to come is refused, and so is a name that meant no service then.
+ * Answers `status.at`: every service that existed at `at` (or those `names` mean, resolved among them
+ * as every command resolves names among the services configured: service-names.ts), with its status
+ * then, and where the history kept begins. A time to come is refused, and so is a name that meant no
+ * service then; a name that meant several is ambiguous, as it is for `status`.
  */
 export function statusAt(
-  q: Pick<StatusAtQueries, 'servicesAt' | 'statusAt'>,
+  q: Pick<StatusAtQueries, 'servicesAt' | 'statusAt' | 'historyFrom'>,
   at: number,
   names?: readonly string[],
   now = Date.now(),
@@ -361,24 +388,51 @@ export function statusAt(
   if (!Number.isFinite(at)) throw new UpkError(ErrorCode.BAD_REQUEST, 'time must be an ISO 8601 time');
   if (at > now) throw new UpkError(ErrorCode.BAD_REQUEST, `${isoTime(at)} is yet to come (it is ${isoTime(now)})`);
   let services = q.servicesAt(at);
-  if (names !== undefined && names.length > 0) {
-    const unknown = names.filter((n) => !services.some((s) => namedBy(s, [n])));
-    if (unknown.length > 0) {
-      throw new UpkError(
-        ErrorCode.NO_SUCH_SERVICE,
-        `no service named ${unknown.map((n) => JSON.stringify(n)).join(', ')} existed at ${isoTime(at)}`,
-      );
-    }
-    services = services.filter((s) => namedBy(s, names));
-  }
-  return { at: isoTime(at), services: services.map((s) => q.statusAt(s, at)) };
+  if (names !== undefined && names.length > 0) services = pastNamed(services, names, at);
+  const from = q.historyFrom();
+  return { at: isoTime(at), historyFrom: from === null ? null : isoTime(from), services: services.map((s) => q.statusAt(s, at)) };
 }
 
-/** Whether a service (its id and configuration then) is one the names mean: its id, its bare name, its instances' group, or `all`. */
-export function namedBy(svc: PastService, names: readonly string[]): boolean {
-  const [, name] = splitId(svc.id);
-  const group = svc.config ? groupOf(svc.config) : svc.id;
-  return names.some((n) => n === 'all' || n === svc.id || n === name || n === group || n === splitId(group)[1]);
+/**
+ * The services then that `names` mean, in `list`'s order: each name as ServiceTable.resolve reads it
+ * (an id, a bare name only one package had, a service with Instances, or `all`). Names that meant no
+ * service then are refused together; an ambiguous one as `status` refuses it.
+ */
+export function pastNamed(services: readonly PastService[], names: readonly string[], at: number): PastService[] {
+  const picked = new Set<PastService>();
+  const unknown: string[] = [];
+  for (const n of names) {
+    if (n === 'all') continue;
+    try {
+      for (const s of servicesNamed(services, n, namesOf)) picked.add(s);
+    } catch (err) {
+      if ((err as UpkError).code !== ErrorCode.NO_SUCH_SERVICE) throw err;
+      unknown.push(n);
+    }
+  }
+  if (unknown.length > 0) {
+    throw new UpkError(
+      ErrorCode.NO_SUCH_SERVICE,
+      `no service named ${unknown.map((n) => JSON.stringify(n)).join(', ')} existed at ${isoTime(at)}`,
+      { details: { service: unknown[0] } },
+    );
+  }
+  return names.includes('all') ? [...services] : services.filter((s) => picked.has(s));
+}
+
+/** A past service's names: its id then, its bare name, and (by its configuration then) the service with Instances it is one of. */
+function namesOf(svc: PastService): ServiceNames {
+  return { id: svc.id, name: splitId(svc.id)[1], instanceOf: svc.config?.instanceOf, instance: svc.config?.instance };
+}
+
+function parseKeys(text: string | null): string[] | null {
+  if (text === null) return null;
+  try {
+    const keys = JSON.parse(text) as unknown;
+    return Array.isArray(keys) ? keys.filter((k): k is string => typeof k === 'string') : null;
+  } catch {
+    return null;
+  }
 }
 
 function splitId(id: string): [pkg: string | null, name: string] {

@@ -9,7 +9,7 @@ import {
 } from './rpc.js';
 import type { ActionResult, LastOutput, ServiceEvent, ServiceStatus } from './records.js';
 import { signalName, type EventMatch } from './event-filter.js';
-import type { ConfigIssue } from './config/types.js';
+import type { ConfigIssue, ServiceConfig } from './config/types.js';
 import type { WireError } from './errors.js';
 import { asObject, bad, int, oneOf, optBool, optInt, optStr, optStrList, str, strList, optIsoTime } from './validate.js';
 import { auditValidators, type AuditMethods } from './audit-protocol.js';
@@ -424,7 +424,7 @@ export interface StatusAtQuery {
   services?: string[];
 }
 
-/** The configuration change in force at a past time: the last one recorded for the service before it, in words. */
+/** The configuration change in force at a past time: the last one recorded for the service before it. */
 export interface PastConfigChange {
   /** ISO 8601 UTC. */
   time: string;
@@ -433,6 +433,13 @@ export interface PastConfigChange {
   trigger: string;
   /** What changed or why, in words. */
   detail: string | null;
+  /** The configuration keys whose values it changed, as written (`MinUptime`); null for a change recorded before they were kept. */
+  keys: string[] | null;
+  /**
+   * The service's configuration as it applied it (the status then is judged by it); null for a change
+   * recorded before configurations were kept: the status is then judged by the configuration of now.
+   */
+  applied: ServiceConfig | null;
 }
 
 /**
@@ -447,6 +454,11 @@ export interface PastServiceStatus extends ServiceStatus {
 export interface StatusAtResult {
   /** The time asked about, ISO 8601 UTC. */
   at: string;
+  /**
+   * The time of the oldest event the audit history keeps (ISO 8601 UTC), null when it keeps none: the
+   * statuses at a time before it are not known (what is older was deleted by retention), only guessed.
+   */
+  historyFrom: string | null;
   /** In the order `list` gives them (StartPriority, then id). */
   services: PastServiceStatus[];
 }

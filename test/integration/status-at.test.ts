@@ -164,6 +164,10 @@ describe('status --at: the statuses at a past time equal what upk list said then
     const reloaded = await client.statusAt(captures[4]!.at);
     assert.deepEqual([config(reloaded, 'once')?.change, config(reloaded, 'once')?.trigger], ['changed', 'reload']);
     assert.match(config(reloaded, 'once')?.detail ?? '', /Environment/);
+    assert.deepEqual(config(reloaded, 'once')?.keys, ['Environment']);
+    assert.deepEqual(config(reloaded, 'once')?.applied?.environment, { MODE: 'two' }, 'the configuration it applied');
+    assert.deepEqual(config(first, 'once')?.applied?.environment, {}, 'the configuration then, not now');
+    assert.ok(first.historyFrom !== null && Date.parse(first.historyFrom) <= captures[0]!.at, 'the history kept begins before');
     assert.deepEqual([config(reloaded, 'late')?.change, config(reloaded, 'late')?.trigger], ['added', 'reload']);
     assert.ok(!first.services.some((s) => s.name === 'late'), 'late did not exist yet');
     const some = await client.statusAt(captures[1]!.at, ['stopper', 'steady']);
@@ -181,6 +185,7 @@ describe('status --at: the statuses at a past time equal what upk list said then
     assert.deepEqual((JSON.parse(json.stdout) as ServiceStatus[]).map(compared), c.list.map(compared));
     const table = await box.upk(['list', '--at', iso]);
     assert.equal(table.code, 0, table.stderr);
+    assert.equal(table.stderr, '', 'within the history kept: no warning');
     const steady = c.list.find((s) => s.name === 'steady')!;
     assert.match(table.stdout, /^NAME +STATE +DESIRED +PID +UPTIME +RESTARTS +CPU +MEM +LAST EXIT/);
     const uptime = duration(c.at - Date.parse(steady.started!)); // counted to that time, not to now
@@ -194,6 +199,21 @@ describe('status --at: the statuses at a past time equal what upk list said then
     const future = await box.upk(['list', '--at', new Date(Date.now() + 3_600_000).toISOString()]);
     assert.equal(future.code, 2, future.stderr);
     assert.match(future.stderr, /yet to come/);
+    // Before the oldest event kept: a warning on standard error, for list and status, with --json too.
+    const early = new Date(captures[0]!.at - 3_600_000).toISOString();
+    for (const args of [
+      ['list', '--at', early],
+      ['status', '--at', early],
+      ['list', '--at', early, '--json'],
+    ]) {
+      const r = await box.upk(args);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(`^upk: warning: ${early.replaceAll('.', '\\.')} is before the history kept, which begins at `),
+        args.join(' '),
+      );
+    }
     const none = await box.upk(['status', '--at', iso, 'late']);
     assert.notEqual(none.code, 0);
     assert.match(none.stderr, /no service named "late" existed at/);

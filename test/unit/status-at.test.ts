@@ -8,7 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { AuditStore } from '../../controller/audit-store.js';
-import { namedBy, statusAt, StatusAtQueries, type PastService } from '../../controller/status-at-query.js';
+import { pastNamed, statusAt, StatusAtQueries, type PastService } from '../../controller/status-at-query.js';
+import type { ServiceEntry } from '../../controller/service-entry.js';
+import { ServiceTable } from '../../controller/service-table.js';
+import { ErrorCode, UpkError } from '../../schema/errors.js';
 import type { ServiceConfig } from '../../schema/config/types.js';
 import { pastPolicy, replay, type PastEvent, type PastPolicy } from '../../controller/status-at.js';
 import type { BuddyEvent } from '../../schema/records.js';
@@ -540,19 +543,148 @@ describe('the status at a time from the store (status-at-query.ts)', { timeout: 
     assert.deepEqual(ids(2000), ['web', 'api@1', 'api@2'], 'StartPriority first, then by id');
     assert.deepEqual(ids(6000), ['api@1', 'api@2'], 'removed then');
     const [then] = f.store.pastStatus.servicesAt(T0 + 2000);
-    assert.deepEqual(then!.change, {
-      time: iso(T0 + 1000),
-      change: 'changed',
-      trigger: 'reload',
-      detail: 'MinUptime: 1 → 2; in force now',
-    });
+    assert.deepEqual(
+      { ...then!.change, applied: then!.change?.applied?.id },
+      {
+        time: iso(T0 + 1000),
+        change: 'changed',
+        trigger: 'reload',
+        detail: 'MinUptime: 1 → 2; in force now',
+        keys: [],
+        applied: 'web',
+      },
+    );
     assert.deepEqual(
       statusAt(f.store.pastStatus, T0 + 2000, ['api'], T0 + 10_000).services.map((s) => s.name),
       ['api@1', 'api@2'],
       'the name of a service with Instances means each',
     );
-    assert.ok(namedBy(then!, ['all']));
+    assert.equal(statusAt(f.store.pastStatus, T0 + 2000, ['all'], T0 + 10_000).services.length, 3);
     assert.throws(() => statusAt(f.store.pastStatus, T0 + 6000, ['web'], T0 + 10_000), /no service named "web" existed at/);
     assert.throws(() => statusAt(f.store.pastStatus, T0 + 20_000, undefined, T0 + 10_000), /is yet to come/);
+  });
+
+  it("judges the past by the configuration in force then, not today's (and by today's for a change recorded before 007)", (t) => {
+    const f = new Fixture();
+    t.after(() => f.close());
+    const load = (minUptime: number, description: string) =>
+      loadServiceText(
+        t,
+        JSON.stringify({
+          web: { ExecStart: 'sleep 1', MinUptime: minUptime, ShortDescription: description, StartPriority: 1 },
+          old: { ExecStart: 'sleep 1' },
+        }),
+      ).services;
+    const [web1, old] = load(1, 'first');
+    const uuid = f.store.upsertService(web1!, () => null, T0).uuid;
+    const oldUuid = f.store.upsertService(old!, () => null, T0).uuid;
+    f.store.recordChanges([{ service: 'web', uuid, change: 'added', message: 'InitialState stopped' }], 'start', T0);
+    f.add(uuid, 'b1', [
+      { at: 0, type: 'buddy_started', pid: 11, detail: { version: '1' } },
+      { at: 5, type: 'desired', detail: { desired: 'running', cause: 'command', by: 'controller' } },
+      { at: 10, type: 'spawned', pid: 100, detail: { restart: false } },
+    ]);
+    // Reloaded later: MinUptime 1 → 30, another description.
+    const [web2] = load(30, 'second');
+    f.store.upsertService(web2!, () => null, T0 + 100_000);
+    f.store.recordChanges(
+      [{ service: 'web', uuid, change: 'changed', message: 'MinUptime, ShortDescription', keys: ['MinUptime', 'ShortDescription'] }],
+      'reload',
+      T0 + 100_000,
+    );
+    const at = (m: number) => statusAt(f.store.pastStatus, T0 + m, ['web'], T0 + 200_000).services[0]!;
+    const then = at(5_000);
+    assert.equal(then.state, 'running', 'up 5 s with MinUptime 1 then (30 now): it was running');
+    assert.equal(then.description, 'first');
+    assert.equal(then.config?.applied?.minUptime, 1);
+    assert.deepEqual(then.config?.keys, []);
+    const now = at(150_000);
+    assert.deepEqual([now.state, now.description, now.config?.applied?.minUptime], ['running', 'second', 30]);
+    assert.deepEqual(now.config?.keys, ['MinUptime', 'ShortDescription']);
+    // A change recorded before migration 007 (no configuration, no keys): judged by the configuration of now.
+    f.sql
+      .prepare('INSERT INTO config_changes (time, service_uuid, service, change, trigger, detail) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(T0, oldUuid, 'old', 'added', 'start', 'InitialState stopped');
+    const before007 = statusAt(f.store.pastStatus, T0 + 5_000, ['old'], T0 + 200_000).services[0]!;
+    assert.deepEqual([before007.config?.keys, before007.config?.applied], [null, null]);
+    assert.equal(before007.state, 'stopped');
+  });
+
+  it('historyFrom: where the events kept begin', (t) => {
+    const f = new Fixture();
+    t.after(() => f.close());
+    const [svc] = loadServiceText(t, JSON.stringify({ web: { ExecStart: 'sleep 1' } })).services;
+    const uuid = f.store.upsertService(svc!, () => null, T0).uuid;
+    assert.equal(statusAt(f.store.pastStatus, T0 + 10, undefined, T0 + 10_000).historyFrom, null, 'no event kept');
+    f.add(uuid, 'b1', [
+      { at: 1000, type: 'buddy_started', pid: 11, detail: { version: '1' } },
+      { at: 2000, type: 'desired', detail: { desired: 'running', cause: 'command', by: 'controller' } },
+    ]);
+    const r = statusAt(f.store.pastStatus, T0 + 500, undefined, T0 + 10_000);
+    assert.deepEqual([r.at, r.historyFrom], [iso(T0 + 500), iso(T0 + 1000)]);
+  });
+
+  it('names mean what they mean to live `status` (ServiceTable.resolve): an id first, an ambiguous bare name refused', () => {
+    // Services then, in list's order, and the same as configured services for ServiceTable.
+    const ids: [id: string, instanceOf?: string, instance?: number][] = [
+      ['db'],
+      ['pkg::db'],
+      ['a::web'],
+      ['api@1', 'api', 1],
+      ['api@2', 'api', 2],
+      ['x::cache'],
+      ['y::cache'],
+      ['q::worker@1', 'q::worker', 1],
+      ['q::worker@2', 'q::worker', 2],
+    ];
+    const configOf = ([id, instanceOf, instance]: (typeof ids)[number]) => ({
+      id,
+      name: id.split('::').at(-1)!,
+      package: id.includes('::') ? id.split('::')[0]! : null,
+      startPriority: 0,
+      ...(instanceOf === undefined ? {} : { instanceOf, instance }),
+    });
+    const past: PastService[] = ids.map((x) => ({ uuid: x[0], id: x[0], config: configOf(x) as unknown as ServiceConfig, change: null }));
+    const table = new ServiceTable();
+    for (const x of ids) table.set({ config: configOf(x) } as unknown as ServiceEntry);
+    const outcome = (f: () => string[]): string[] | { code: ErrorCode; message: string } => {
+      try {
+        return f().sort();
+      } catch (err) {
+        assert.ok(err instanceof UpkError);
+        return { code: err.code, message: err.message };
+      }
+    };
+    const want = {
+      db: ['db'],
+      'pkg::db': ['pkg::db'],
+      web: ['a::web'],
+      api: ['api@1', 'api@2'],
+      'api@2': ['api@2'],
+      worker: ['q::worker@1', 'q::worker@2'],
+      'q::worker': ['q::worker@1', 'q::worker@2'],
+      cache: { code: ErrorCode.AMBIGUOUS_SERVICE, message: 'cache is ambiguous: x::cache, y::cache' },
+    };
+    for (const [name, expected] of Object.entries(want)) {
+      const live = outcome(() => table.resolve([name]).map((e) => e.config.id));
+      const then = outcome(() => pastNamed(past, [name], T0).map((s) => s.id));
+      assert.deepEqual(live, expected, `live ${name}`);
+      assert.deepEqual(then, expected, `then ${name}`);
+    }
+    assert.deepEqual(
+      pastNamed(past, ['db', 'all'], T0).map((s) => s.id),
+      ids.map((x) => x[0]),
+    );
+    assert.throws(() => pastNamed(past, ['nosuch', 'db', 'gone'], T0), /no service named "nosuch", "gone" existed at/);
+    // Through statusAt, as the controller answers it.
+    const q = { servicesAt: () => past, statusAt: (s: PastService) => ({ name: s.id }) as never, historyFrom: () => null };
+    assert.deepEqual(
+      statusAt(q, T0, ['db'], T0 + 1).services.map((s) => s.name),
+      ['db'],
+    );
+    assert.throws(
+      () => statusAt(q, T0, ['cache'], T0 + 1),
+      (err: UpkError) => err.code === ErrorCode.AMBIGUOUS_SERVICE,
+    );
   });
 });

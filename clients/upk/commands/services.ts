@@ -1,6 +1,6 @@
 // upk list, upk status [NAME…]; with --at TIME, as they were then (from the audit history)
 import type { Command } from 'commander';
-import { ExitCode, type ServiceStatus } from '../../../libclient/index.js';
+import { ExitCode, type ServiceStatus, type StatusAtResult } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
 import { healthLine, inDesiredState, previousLine, printJson, problemLines, statusTable, unsupervisedLine } from '../output.js';
 import { parseTime } from '../time.js';
@@ -17,6 +17,7 @@ export function registerServices(program: Command, ctx: Context): void {
       ctx.withClient(async (client) => {
         if (opts.at !== undefined) {
           const past = await client.statusAt(opts.at);
+          warnBeforeHistory(past);
           if (ctx.json) return printJson(past.services);
           return void process.stdout.write(
             past.services.length === 0 ? `no services configured at ${past.at}\n` : statusTable(past.services, Date.parse(past.at)),
@@ -42,6 +43,7 @@ export function registerServices(program: Command, ctx: Context): void {
       ctx.withClient(async (client) => {
         const asked = names.length > 0 ? names : undefined;
         const past = opts.at === undefined ? null : await client.statusAt(opts.at, asked);
+        if (past) warnBeforeHistory(past);
         const statuses = past?.services ?? (await client.status(asked));
         if (statuses.some((s) => !inDesiredState(s))) ctx.fail(ExitCode.NOT_IN_DESIRED_STATE);
         if (ctx.json) return printJson(statuses);
@@ -52,6 +54,19 @@ export function registerServices(program: Command, ctx: Context): void {
         process.stdout.write(statusTable(statuses, past ? Date.parse(past.at) : Date.now()) + notes);
       }),
     );
+}
+
+/**
+ * On standard error: the time asked about is before the oldest event kept (retention deleted what is
+ * older), so the statuses then are guessed from what is left, not known. (A controller from before
+ * `historyFrom` does not say: no warning.)
+ */
+function warnBeforeHistory(past: StatusAtResult): void {
+  const from = past.historyFrom;
+  if (typeof from !== 'string' || Date.parse(past.at) >= Date.parse(from)) return;
+  process.stderr.write(
+    `upk: warning: ${past.at} is before the history kept, which begins at ${from}: the statuses then are not known, only guessed\n`,
+  );
 }
 
 /** The lines under the table: what a service says, its sockets, the run it replaces, its health. */
