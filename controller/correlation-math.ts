@@ -3,29 +3,16 @@
 // compares with chance (p: the share of the range that the events' ±w windows cover), and a binomial
 // tail P(X ≥ k) to rank by. Times are ms; every list of times is sorted, oldest first.
 
+import type { Correlation } from '../schema/correlation-protocol.js';
+
 /** A span of time [from, to], ms. */
 export interface Span {
   from: number;
   to: number;
 }
 
-/** The figures of one (service, other, kind), before names are put on them. */
-export interface Figures {
-  /** n */
-  failures: number;
-  /** k */
-  together: number;
-  /** p */
-  chance: number;
-  /** n × p */
-  expected: number;
-  /** (k / n) / p; null when p is 0 */
-  lift: number | null;
-  /** P(X ≥ k), X ~ Binomial(n, p) */
-  score: number;
-  /** The median offset of the nearest event from each of the k failures (ms; negative: before it); null when k is 0. */
-  medianOffsetMs: number | null;
-}
+/** The figures of one (service, other, kind), before names are put on them (n, k, p, n × p, lift, P(X ≥ k), median offset). */
+export type Figures = Pick<Correlation, 'failures' | 'together' | 'chance' | 'expected' | 'lift' | 'score' | 'medianOffsetMs'>;
 
 /** The index of the first time ≥ t in sorted `times` (times.length when none is). */
 export function firstAtOrAfter(times: readonly number[], t: number): number {

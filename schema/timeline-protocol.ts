@@ -1,7 +1,7 @@
 // One chronological view of the audit (upk timeline): the events of every service, the configuration
 // changes and the client requests between two times, interleaved, and grouped into bursts. Its
 // params, result and validator; client-protocol.ts adds them to ClientMethods and clientValidators.
-import type { ClientRequestRecord } from './audit-protocol.js';
+import type { ClientRequestRecord, ConfigHistoryRecord } from './audit-protocol.js';
 import type { ServiceEvent } from './records.js';
 import { asObject, bad, optInt, optStrList, optIsoTime } from './validate.js';
 
@@ -24,22 +24,8 @@ export interface TimelineQuery {
   limit?: number;
 }
 
-/** A configuration change as the timeline shows it (a row of config_changes, without its values). */
-export interface TimelineConfigChange {
-  id: number;
-  /** ISO 8601 UTC. */
-  time: string;
-  /** The service id at the time. */
-  service: string;
-  uuid: string | null;
-  change: 'added' | 'changed' | 'removed' | 'kept';
-  /** What applied it: `start`, `reload`, `SIGHUP`, `remove`. */
-  trigger: string;
-  /** The change in words. */
-  detail: string | null;
-  /** The keys whose values changed; null for a change recorded before configurations were kept. */
-  keys: string[] | null;
-}
+/** A configuration change as the timeline shows it: a row of config_changes as `upk config-history` has it, without the values. */
+export type TimelineConfigChange = Omit<ConfigHistoryRecord, 'values' | 'beforeRecorded'>;
 
 /** One entry of a timeline: an event, a configuration change or a client request, with its record. */
 export type TimelineEntry =
