@@ -5,6 +5,7 @@ import type Database from 'better-sqlite3';
 import type { ConfigHistoryRecord, ConfigValueChange } from '../schema/audit-protocol.js';
 import { isoTime } from '../schema/records.js';
 import { configKeyName, writtenFields } from './config-change-words.js';
+import { inList } from './event-queries.js';
 
 interface ChangeRow {
   id: number;
@@ -41,18 +42,17 @@ export class ConfigHistory {
 
   /** The newest `limit` changes of these uuids since `since` (ms), oldest first, each with its values before and after. */
   query(uuids: string[], since: number | null, limit: number): ConfigHistoryRecord[] {
-    const inList = `(${uuids.map(() => '?').join(',') || 'NULL'})`;
     const rows = this.db
       .prepare<(string | number)[], ChangeRow>(
         `SELECT * FROM (SELECT id, time, service_uuid, service, change, trigger, detail, config, keys FROM config_changes
-           WHERE service_uuid IN ${inList} AND time >= ? ORDER BY time DESC, id DESC LIMIT ?) ORDER BY time, id`,
+           WHERE service_uuid IN ${inList(uuids)} AND time >= ? ORDER BY time DESC, id DESC LIMIT ?) ORDER BY time, id`,
       )
       .all(...uuids, since ?? 0, limit);
     return rows.map((r) => this.record(r));
   }
 
   private record(r: ChangeRow): ConfigHistoryRecord {
-    const keys = parseJson<string[]>(r.keys);
+    const keys = configKeys(r.keys);
     const after = parseJson<Record<string, unknown>>(r.config);
     const rec: ConfigHistoryRecord = {
       id: r.id,
@@ -97,6 +97,12 @@ function valuesOf(keys: string[], after: Record<string, unknown>): ConfigValueCh
     const field = fieldOf.get(key);
     return { key, before: null, after: field === undefined ? null : (after[field] ?? null) };
   });
+}
+
+/** `config_changes.keys`: the keys a change changed; null for a row from before 007 (or one that is no list). */
+export function configKeys(text: string | null): string[] | null {
+  const keys = parseJson<unknown>(text);
+  return Array.isArray(keys) ? keys.filter((k): k is string => typeof k === 'string') : null;
 }
 
 function parseJson<T>(text: string | null): T | null {

@@ -6,12 +6,9 @@ import { CORRELATION_FAILURES, CORRELATION_LIMIT } from '../schema/correlation-p
 import type { Handlers } from '../schema/rpc.js';
 import type { AuditStore } from './audit-store.js';
 import type { ClientContext } from './client-server.js';
-import { prerequisitesOf, uuidsNamed } from './query-handlers.js';
+import { READ_WAIT_MS, prerequisitesOf, uuidsNamed } from './query-handlers.js';
 import type { ServiceEntry } from './service-entry.js';
 import type { ServiceTable } from './service-table.js';
-
-/** How long `correlate` waits for a polling round (so that what just happened counts) before it answers. */
-const READ_WAIT_MS = 500;
 
 export interface CorrelationParts {
   readonly services: ServiceTable;

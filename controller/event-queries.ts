@@ -28,7 +28,8 @@ const SELECT_EVENTS = `SELECT e.id, e.seq, e.time, e.type, e.pid, e.code, e.sign
   FROM events e JOIN services s ON s.uuid = e.service_uuid JOIN buddies b ON b.id = e.buddy_id`;
 
 /** `(?,?,…)`, one placeholder per value (`(NULL)` for none: matches nothing). */
-const inList = (values: unknown[]): string => `(${values.map(() => '?').join(',') || 'NULL'})`;
+/** `(?, ?, …)` for the values of an IN; `(NULL)`, which matches nothing, for none. */
+export const inList = (values: unknown[]): string => `(${values.map(() => '?').join(',') || 'NULL'})`;
 
 export class EventQueries {
   private readonly s: { lastId: Database.Statement<[], { id: number | null }>; byId: Database.Statement<[id: number], EventRow> };

@@ -4,7 +4,8 @@ import type Database from 'better-sqlite3';
 import { CONFIG_CHANGE_WINDOW_MS, type ConfigChangeBefore, type FailureStory, type RunRecord } from '../schema/client-protocol.js';
 import { detailOf } from '../schema/event-details.js';
 import { isoTime, type ServiceEvent } from '../schema/records.js';
-import type { EventQueries } from './event-queries.js';
+import { configKeys } from './config-history.js';
+import { inList, type EventQueries } from './event-queries.js';
 
 /** Events told after the failure, at most. */
 export const STORY_AFTER_EVENTS = 20;
@@ -38,9 +39,9 @@ export interface StorySubject {
 }
 
 export function failureStory(db: Database.Database, events: EventReader, who: StorySubject): FailureStory {
-  const inList = `(${who.uuids.map(() => '?').join(',')})`;
+  const ofThem = inList(who.uuids);
   const first = db
-    .prepare<string[], { t: number | null }>(`SELECT min(time) AS t FROM events WHERE service_uuid IN ${inList}`)
+    .prepare<string[], { t: number | null }>(`SELECT min(time) AS t FROM events WHERE service_uuid IN ${ofThem}`)
     .get(...who.uuids);
   const story: FailureStory = {
     service: who.service,
@@ -53,7 +54,7 @@ export function failureStory(db: Database.Database, events: EventReader, who: St
   };
   const failed = db
     .prepare<string[], RunRow>(
-      `SELECT * FROM runs WHERE service_uuid IN ${inList} AND outcome IN ('failed', 'spawn_failed') ORDER BY ended DESC, id DESC LIMIT 1`,
+      `SELECT * FROM runs WHERE service_uuid IN ${ofThem} AND outcome IN ('failed', 'spawn_failed') ORDER BY ended DESC, id DESC LIMIT 1`,
     )
     .get(...who.uuids);
   // A run the buddy ended itself (a failed health check, a limit passed) is a failure too, when it is the later one.
@@ -65,7 +66,7 @@ export function failureStory(db: Database.Database, events: EventReader, who: St
   const event = eventId === null ? null : events.byId(eventId);
   const earlier = db
     .prepare<(string | number)[], { outcome: RunRow['outcome']; started: number; ended: number | null }>(
-      `SELECT outcome, started, ended FROM runs WHERE service_uuid IN ${inList} AND (started < ? OR (started = ? AND id < ?)) ORDER BY started DESC, id DESC LIMIT 1000`,
+      `SELECT outcome, started, ended FROM runs WHERE service_uuid IN ${ofThem} AND (started < ? OR (started = ? AND id < ?)) ORDER BY started DESC, id DESC LIMIT 1000`,
     )
     .all(...who.uuids, run.started, run.started, run.id);
   const inRow = earlier.findIndex((r) => r.outcome !== 'failed' && r.outcome !== 'spawn_failed');
@@ -74,13 +75,13 @@ export function failureStory(db: Database.Database, events: EventReader, who: St
   const firstFailed = failedBefore === 0 ? run : earlier[failedBefore - 1]!;
   const restarts = db
     .prepare<(string | number)[], { n: number }>(
-      `SELECT count(*) AS n FROM runs WHERE service_uuid IN ${inList} AND cause = 'restart' AND started >= ? AND started <= ?`,
+      `SELECT count(*) AS n FROM runs WHERE service_uuid IN ${ofThem} AND cause = 'restart' AND started >= ? AND started <= ?`,
     )
     .get(...who.uuids, ended - 3_600_000, ended);
   const usage = db
     .prepare<(string | number)[], { time: number; cpu_ms: number; wall_ms: number; rss_kb: number; rss_max_kb: number }>(
       `SELECT s.time, s.cpu_ms, s.wall_ms, s.rss_kb, s.rss_max_kb FROM samples s JOIN buddies b ON b.id = s.buddy_id
-       WHERE b.service_uuid IN ${inList} AND s.time <= ? AND s.time >= ? ORDER BY s.time DESC LIMIT 1`,
+       WHERE b.service_uuid IN ${ofThem} AND s.time <= ? AND s.time >= ? ORDER BY s.time DESC LIMIT 1`,
     )
     .get(...who.uuids, ended, Math.max(run.started, ended - 5 * 60_000));
   story.failure = {
@@ -119,10 +120,10 @@ export function failureStory(db: Database.Database, events: EventReader, who: St
  * event: the newest such event whose run has ended (the run it just judged may still be stopping).
  */
 function unwellRun(db: Database.Database, events: EventReader, uuids: string[]): { run: RunRow; event: ServiceEvent } | null {
-  const inList = `(${uuids.map(() => '?').join(',')})`;
+  const ofThem = inList(uuids);
   const rows = db
     .prepare<string[], { id: number; time: number; pid: number | null; service_uuid: string }>(
-      `SELECT id, time, pid, service_uuid FROM events WHERE service_uuid IN ${inList} AND type IN ('unhealthy', 'limit_exceeded')
+      `SELECT id, time, pid, service_uuid FROM events WHERE service_uuid IN ${ofThem} AND type IN ('unhealthy', 'limit_exceeded')
        AND json_extract(detail, '$.action') IN ('restart', 'stop') ORDER BY time DESC, id DESC LIMIT 5`,
     )
     .all(...uuids);
@@ -156,12 +157,7 @@ function configChangedBefore(db: Database.Database, who: StorySubject, failedAt:
     )
     .get(...uuids, failedAt, failedAt - CONFIG_CHANGE_WINDOW_MS);
   if (!row) return null;
-  let keys: string[] | null = null;
-  try {
-    keys = row.keys === null ? null : (JSON.parse(row.keys) as string[]);
-  } catch {
-    keys = null;
-  }
+  const keys = configKeys(row.keys);
   return {
     time: isoTime(row.time),
     service: row.service,

@@ -19,7 +19,7 @@ import { statusAt } from './status-at-query.js';
 import { storedConfig } from './stored-config.js';
 
 /** How long a request that only reads waits for a polling round before it answers with what is known. */
-const READ_WAIT_MS = 500;
+export const READ_WAIT_MS = 500;
 
 export type QueryMethods = 'list' | 'status' | 'events' | 'events.page' | 'trend' | 'why' | 'logs' | 'hooks' | 'status.at';
 

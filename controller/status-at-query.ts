@@ -9,6 +9,7 @@ import type { ServiceConfig } from '../schema/config/types.js';
 import { detailOf, parseDetail } from '../schema/event-details.js';
 import { isoTime, type DesiredState, type EventType, type ExitInfo, type ResourceUsage } from '../schema/records.js';
 import { replay, type Carried, type PastEvent, type PastPolicy, pastPolicy } from './status-at.js';
+import { configKeys } from './config-history.js';
 import { servicesNamed, type ServiceNames } from './service-names.js';
 import { storedConfig } from './stored-config.js';
 
@@ -204,7 +205,7 @@ export class StatusAtQueries {
               change: change.change,
               trigger: change.trigger,
               detail: change.detail,
-              keys: parseKeys(change.keys),
+              keys: configKeys(change.keys),
               applied,
             }
           : null,
@@ -423,16 +424,6 @@ export function pastNamed(services: readonly PastService[], names: readonly stri
 /** A past service's names: its id then, its bare name, and (by its configuration then) the service with Instances it is one of. */
 function namesOf(svc: PastService): ServiceNames {
   return { id: svc.id, name: splitId(svc.id)[1], instanceOf: svc.config?.instanceOf, instance: svc.config?.instance };
-}
-
-function parseKeys(text: string | null): string[] | null {
-  if (text === null) return null;
-  try {
-    const keys = JSON.parse(text) as unknown;
-    return Array.isArray(keys) ? keys.filter((k): k is string => typeof k === 'string') : null;
-  } catch {
-    return null;
-  }
 }
 
 function splitId(id: string): [pkg: string | null, name: string] {

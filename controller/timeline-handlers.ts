@@ -7,13 +7,10 @@ import type { Handlers } from '../schema/rpc.js';
 import { TIMELINE_BURST_GAP_MS, TIMELINE_DEFAULT } from '../schema/timeline-protocol.js';
 import type { AuditStore } from './audit-store.js';
 import type { ClientContext } from './client-server.js';
-import { uuidsNamed } from './query-handlers.js';
+import { READ_WAIT_MS, uuidsNamed } from './query-handlers.js';
 import type { ServiceEntry } from './service-entry.js';
 import type { ServiceTable } from './service-table.js';
 import { burstsOf, mergeByTime } from './timeline.js';
-
-/** How long the timeline waits for a polling round (a time just past: its events may still be in the buddies). */
-const READ_WAIT_MS = 500;
 
 export interface TimelineParts {
   readonly services: ServiceTable;

@@ -4,7 +4,8 @@
 import type Database from 'better-sqlite3';
 import { isoTime } from '../schema/records.js';
 import type { TimelineConfigChange } from '../schema/timeline-protocol.js';
-import type { EventPosition, EventQueries } from './event-queries.js';
+import { configKeys } from './config-history.js';
+import { inList, type EventPosition, type EventQueries } from './event-queries.js';
 import { toRecord, type RequestRow } from './request-queries.js';
 import type { Timed } from './timeline.js';
 
@@ -21,8 +22,6 @@ interface ChangeRow extends Omit<TimelineConfigChange, 'time' | 'keys' | 'uuid'>
   uuid: string | null;
   keys: string | null;
 }
-
-const inList = (values: unknown[]): string => `(${values.map(() => '?').join(',') || 'NULL'})`;
 
 export class TimelineQueries {
   constructor(
@@ -53,7 +52,7 @@ export class TimelineQueries {
       )
       .all(f.since, f.until, ...(f.uuids ?? []), f.limit + 1);
     return rows.map((r) => {
-      const change: TimelineConfigChange = { ...r, time: isoTime(r.time), keys: parseKeys(r.keys) };
+      const change: TimelineConfigChange = { ...r, time: isoTime(r.time), keys: configKeys(r.keys) };
       return { ms: r.time, entry: { time: change.time, kind: 'config', service: r.service, change } };
     });
   }
@@ -72,15 +71,5 @@ export class TimelineQueries {
       const request = toRecord(row);
       return { ms: row.time, entry: { time: request.time, kind: 'request', service: request.service, request } };
     });
-  }
-}
-
-function parseKeys(text: string | null): string[] | null {
-  if (text === null) return null;
-  try {
-    const keys: unknown = JSON.parse(text);
-    return Array.isArray(keys) ? keys.filter((k): k is string => typeof k === 'string') : null;
-  } catch {
-    return null;
   }
 }
