@@ -6,6 +6,7 @@ import { detailOf } from '../schema/event-details.js';
 import { isoTime, type ServiceEvent } from '../schema/records.js';
 import { configKeys } from './config-history.js';
 import { inList, type EventQueries } from './event-queries.js';
+import { FAILED_RUN, RUN_ENDING_HEALTH } from './failure-kinds.js';
 
 /** Events told after the failure, at most. */
 export const STORY_AFTER_EVENTS = 20;
@@ -53,9 +54,7 @@ export function failureStory(db: Database.Database, events: EventReader, who: St
     status: who.status,
   };
   const failed = db
-    .prepare<string[], RunRow>(
-      `SELECT * FROM runs WHERE service_uuid IN ${ofThem} AND outcome IN ('failed', 'spawn_failed') ORDER BY ended DESC, id DESC LIMIT 1`,
-    )
+    .prepare<string[], RunRow>(`SELECT * FROM runs WHERE service_uuid IN ${ofThem} AND ${FAILED_RUN} ORDER BY ended DESC, id DESC LIMIT 1`)
     .get(...who.uuids);
   // A run the buddy ended itself (a failed health check, a limit passed) is a failure too, when it is the later one.
   const unwell = unwellRun(db, events, who.uuids);
@@ -64,15 +63,7 @@ export function failureStory(db: Database.Database, events: EventReader, who: St
   const ended = run.ended;
   const eventId = run.outcome === 'spawn_failed' ? run.start_event : run.end_event;
   const event = eventId === null ? null : events.byId(eventId);
-  const earlier = db
-    .prepare<(string | number)[], { outcome: RunRow['outcome']; started: number; ended: number | null }>(
-      `SELECT outcome, started, ended FROM runs WHERE service_uuid IN ${ofThem} AND (started < ? OR (started = ? AND id < ?)) ORDER BY started DESC, id DESC LIMIT 1000`,
-    )
-    .all(...who.uuids, run.started, run.started, run.id);
-  const inRow = earlier.findIndex((r) => r.outcome !== 'failed' && r.outcome !== 'spawn_failed');
-  const failedBefore = inRow === -1 ? earlier.length : inRow;
-  // The first failure of this run of failures: the earliest of the failed runs in a row before it, or itself.
-  const firstFailed = failedBefore === 0 ? run : earlier[failedBefore - 1]!;
+  const chain = failureChain(db, who.uuids, run);
   const restarts = db
     .prepare<(string | number)[], { n: number }>(
       `SELECT count(*) AS n FROM runs WHERE service_uuid IN ${ofThem} AND cause = 'restart' AND started >= ? AND started <= ?`,
@@ -97,7 +88,7 @@ export function failureStory(db: Database.Database, events: EventReader, who: St
     event,
     lastOutput: detailOf(event, 'exited').lastOutput ?? null,
     error: detailOf(event, 'spawn_failed').error ?? null,
-    failuresInRow: 1 + failedBefore,
+    failuresInRow: chain.count,
     restartsHourBefore: restarts?.n ?? 0,
     usageBefore: usage
       ? {
@@ -109,10 +100,64 @@ export function failureStory(db: Database.Database, events: EventReader, who: St
       : null,
     signals: events.signalsSent(who.uuids, run.started, ended, 20),
     unwell: unwell?.run === run ? unwell.event : null,
-    configChanged: configChangedBefore(db, who, firstFailed.ended ?? firstFailed.started),
+    configChanged: configChangedBefore(db, who, chain.first.ended ?? chain.first.started),
   };
   story.after = events.after({}, who.uuids, eventId ?? 0, STORY_AFTER_EVENTS);
   return story;
+}
+
+/** Most runs a chain of failures looks through that ended `stopped` (each one checked for a health check that ended it). */
+export const CHAIN_STOPPED_RUNS_MAX = 10_000;
+
+type ChainRun = Pick<RunRow, 'id' | 'started' | 'ended' | 'pid' | 'outcome'>;
+
+/**
+ * The run of failures that `run` ends: its first run and how many runs it holds, `run` included. A
+ * run in it failed (FAILED_RUN) or was ended by its buddy for a failed health check or a limit passed
+ * (RUN_ENDING_HEALTH, during the run); the run before the first is one that did neither (a stop asked
+ * for, a lost buddy, or a run that still runs), or none: then the chain begins at the first run kept.
+ * However long the chain, memory stays the same: the runs are counted in SQL, and only the runs that
+ * ended `stopped` are looked at one by one (CHAIN_STOPPED_RUNS_MAX at most; past it, the chain is
+ * taken to begin there).
+ */
+export function failureChain(db: Database.Database, uuids: string[], run: ChainRun): { first: ChainRun; count: number } {
+  const notFailed = db.prepare<[string, number, number, number], ChainRun>(
+    `SELECT id, started, ended, pid, outcome FROM runs WHERE service_uuid = ? AND (started < ? OR (started = ? AND id < ?))
+     AND NOT coalesce(${FAILED_RUN}, 0) ORDER BY started DESC, id DESC`,
+  );
+  const endedByHealth = db
+    .prepare<[string, number, number, number | null], number>(
+      `SELECT 1 FROM events WHERE service_uuid = ? AND time >= ? AND time <= ? AND pid IS ? AND ${RUN_ENDING_HEALTH} LIMIT 1`,
+    )
+    .pluck();
+  const after = (a: ChainRun, b: ChainRun): boolean => a.started > b.started || (a.started === b.started && a.id > b.id);
+  // The latest run before `run` that breaks the chain, of every uuid.
+  let before: ChainRun | null = null;
+  for (const uuid of uuids) {
+    let looked = 0;
+    for (const r of notFailed.iterate(uuid, run.started, run.started, run.id)) {
+      const byHealth = r.outcome === 'stopped' && r.ended !== null && endedByHealth.get(uuid, r.started, r.ended, r.pid) !== undefined;
+      if (!byHealth || ++looked >= CHAIN_STOPPED_RUNS_MAX) {
+        if (before === null || after(r, before)) before = r;
+        break;
+      }
+    }
+  }
+  const from = before ?? { started: Number.MIN_SAFE_INTEGER, id: 0 };
+  const within = `service_uuid = ? AND (started > ? OR (started = ? AND id > ?)) AND (started < ? OR (started = ? AND id <= ?))`;
+  const count = db.prepare<[string, ...number[]], number>(`SELECT count(*) FROM runs WHERE ${within}`).pluck();
+  const firstOf = db.prepare<[string, ...number[]], ChainRun>(
+    `SELECT id, started, ended, pid, outcome FROM runs WHERE ${within} ORDER BY started, id LIMIT 1`,
+  );
+  const bounds = [from.started, from.started, from.id, run.started, run.started, run.id];
+  let total = 0;
+  let first: ChainRun = run;
+  for (const uuid of uuids) {
+    total += count.get(uuid, ...bounds) ?? 0;
+    const f = firstOf.get(uuid, ...bounds);
+    if (f && after(first, f)) first = f;
+  }
+  return { first, count: Math.max(1, total) };
 }
 
 /**
@@ -123,8 +168,8 @@ function unwellRun(db: Database.Database, events: EventReader, uuids: string[]):
   const ofThem = inList(uuids);
   const rows = db
     .prepare<string[], { id: number; time: number; pid: number | null; service_uuid: string }>(
-      `SELECT id, time, pid, service_uuid FROM events WHERE service_uuid IN ${ofThem} AND type IN ('unhealthy', 'limit_exceeded')
-       AND json_extract(detail, '$.action') IN ('restart', 'stop') ORDER BY time DESC, id DESC LIMIT 5`,
+      `SELECT id, time, pid, service_uuid FROM events WHERE service_uuid IN ${ofThem} AND ${RUN_ENDING_HEALTH}
+       ORDER BY time DESC, id DESC LIMIT 5`,
     )
     .all(...uuids);
   const ended = db.prepare<[string, number, number], RunRow>(

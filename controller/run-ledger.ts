@@ -9,6 +9,7 @@ import type Database from 'better-sqlite3';
 import { detailOf, parseDetail } from '../schema/event-details.js';
 import type { BuddyEvent } from '../schema/records.js';
 import { RunHours } from './run-hours.js';
+import { FAILED_RUN } from './failure-kinds.js';
 
 interface RunRow {
   id: number;
@@ -72,7 +73,7 @@ function statements(db: Database.Database) {
     revive: db.prepare<[buddyId: number, id: number]>('UPDATE runs SET ended = NULL, outcome = NULL, buddy_id = ? WHERE id = ?'),
     unrepaired: db.prepare<[uuid: Uuid, t: number], { id: number; ended: number }>(
       `SELECT id, ended FROM runs INDEXED BY runs_unrepaired
-       WHERE service_uuid = ? AND repaired IS NULL AND outcome IN ('failed', 'spawn_failed') AND ended <= ?`,
+       WHERE service_uuid = ? AND repaired IS NULL AND ${FAILED_RUN} AND ended <= ?`,
     ),
     repaired: db.prepare<[ranAgain: number, id: number]>('UPDATE runs SET repaired = ? WHERE id = ?'),
     lastSample: db.prepare<[buddyId: number], { time: number }>('SELECT time FROM samples WHERE buddy_id = ? ORDER BY seq DESC LIMIT 1'),

@@ -16,6 +16,7 @@ import { ErrorCode, UpkError } from '../schema/errors.js';
 import { isoTime } from '../schema/records.js';
 import { HOUR_MS } from './run-hours.js';
 import { bucketCount, computeSeries, emptySums, flapping, spreadUp, type BucketSums, type Range } from './trend-math.js';
+import { FAILED_RUN } from './failure-kinds.js';
 
 /** How long samples keeps its minute records (samples_hourly keeps hours for AuditMaxAge). */
 export const MINUTE_SAMPLES_MS = 7 * 86_400_000;
@@ -30,7 +31,6 @@ export interface TrendService {
 
 /** The bucket of a time column: parameters are bound as REAL, so the quotient is cast. */
 const bucket = (column: string): string => `CAST((${column} - @start) / @bucket AS INTEGER)`;
-const FAILED = `outcome IN ('failed', 'spawn_failed')`;
 /** A run's up time within the range: from its start (or the range's) to its end (or now, or the range's). */
 const UP_SPAN = `SELECT max(started, @start) AS s, min(coalesce(ended, @now), @end) AS e FROM runs
   WHERE service_uuid = @uuid AND started >= @lo AND started < @end AND outcome IS NOT 'spawn_failed'`;
@@ -66,7 +66,7 @@ function statements(db: Database.Database) {
     restarts: db.prepare<RunParams, BucketRow>(`SELECT ${bucket('started')} AS k, count(*) AS n FROM runs
         WHERE service_uuid = @uuid AND started >= @start AND started < @end AND cause = 'restart' GROUP BY k`),
     failures: db.prepare<RunParams, BucketRow>(`SELECT ${bucket('ended')} AS k, count(*) AS n FROM runs
-        WHERE service_uuid = @uuid AND started >= @lo AND started < @end AND ${FAILED} AND ended >= @start AND ended < @end GROUP BY k`),
+        WHERE service_uuid = @uuid AND started >= @lo AND started < @end AND ${FAILED_RUN} AND ended >= @start AND ended < @end GROUP BY k`),
     ended: db.prepare<RunParams, BucketRow>(`SELECT ${bucket('ended')} AS k, count(*) AS n FROM runs
         WHERE service_uuid = @uuid AND started >= @lo AND started < @end AND outcome IN ('stopped', 'failed', 'spawn_failed')
           AND ended >= @start AND ended < @end GROUP BY k`),
@@ -76,7 +76,7 @@ function statements(db: Database.Database) {
       `SELECT s, e FROM (${UP_SPAN}) WHERE e > s AND ${bucket('s')} != ${bucket('e - 1')}`,
     ),
     repairs: db.prepare<RunParams, BucketRow>(`SELECT ${bucket('ended')} AS k, count(*) AS n, sum(repaired - ended) AS ms FROM runs
-        WHERE service_uuid = @uuid AND started >= @lo AND started < @end AND ${FAILED} AND ended >= @start AND ended < @end
+        WHERE service_uuid = @uuid AND started >= @lo AND started < @end AND ${FAILED_RUN} AND ended >= @start AND ended < @end
           AND repaired IS NOT NULL GROUP BY k`),
     hourly: db.prepare<
       Range & { uuid: string },

@@ -179,14 +179,8 @@ export function describeFailure(story: FailureStory, now = Date.now()): string[]
     }
     lines.push(exit);
   }
-  const inRow =
-    f.failuresInRow === 1
-      ? 'the first run in a while to end without being asked to'
-      : `${f.failuresInRow} runs in a row ended without being asked to, this one included`;
-  const before = [
-    ...(unwell ? [] : [inRow]),
-    `${f.restartsHourBefore} automatic restart${f.restartsHourBefore === 1 ? '' : 's'} in the hour up to it`,
-  ];
+  const inRow = f.failuresInRow === 1 ? 'the first run in a while to fail' : `${f.failuresInRow} runs in a row failed, this one included`;
+  const before = [inRow, `${f.restartsHourBefore} automatic restart${f.restartsHourBefore === 1 ? '' : 's'} in the hour up to it`];
   if (f.usageBefore) {
     before.push(
       `last measured ${formatDuration(Date.parse(endedAt) - Date.parse(f.usageBefore.at))} before: CPU ${f.usageBefore.cpu} %, memory ${mib(f.usageBefore.rss)} (highest ${mib(f.usageBefore.rssMax)})`,

@@ -40,7 +40,7 @@ describe('audit queries', { timeout: 90_000 }, () => {
     assert.match(r.stdout, /How: it exited with code 3 after \d+ ms; nobody had asked it to stop\./);
     assert.match(
       r.stdout,
-      /Before it: 4 runs in a row ended without being asked to, this one included; 3 automatic restarts in the hour up to it\./,
+      /Before it: 4 runs in a row failed, this one included; 3 automatic restarts in the hour up to it\./,
     );
     assert.match(r.stdout, /^ {2}stderr \| fatal: cannot bind :8080$/m);
     assert.match(r.stdout, /^ {2}stdout \| starting$/m);
