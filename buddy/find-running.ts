@@ -132,6 +132,8 @@ export function forkedProcess(
   if (isUpkeeperOrInit(named.pid)) return { why: notTaken(file, named.pid), wait: false };
   const proc = living(named.pid);
   if (notAService(proc)) return { why: notTaken(file, named.pid), wait: false };
+  // In the middle of its execve (the daemon the start script forked, starting its program): look again.
+  if (proc?.cmdline === '') return { why: `${file} names pid ${named.pid}, which is starting its program`, wait: true };
   const why = judgeNamed({ file, writtenAt: named.writtenAt, uid, match, notBefore: scriptStart }, named.pid, proc);
   if (why !== null || !proc) return { why: why ?? `${file} names pid ${named.pid}, which does not run`, wait: false };
   return { pid: proc.pid, startTime: proc.startTime, startedAt: proc.startedAt };
@@ -156,8 +158,8 @@ export function upkeepersProgram(cmdline: string): boolean {
   return cmdline.includes(PROGRAMS) || cmdline.includes(HELPER_TAG);
 }
 
-/** Never a service's process: a kernel thread (no command line: it never ends) or one of upkeeper's programs. */
-const notAService = (proc: ProcessFacts | null): boolean => proc !== null && (proc.cmdline === '' || upkeepersProgram(proc.cmdline));
+/** Never a service's process: a kernel thread (it never ends) or one of upkeeper's programs. */
+const notAService = (proc: ProcessFacts | null): boolean => proc !== null && (proc.kernelThread || upkeepersProgram(proc.cmdline));
 
 const notTaken = (file: string, pid: number): string =>
   `${file} names pid ${pid}, init, a kernel thread or upkeeper's own: never taken over`;

@@ -11,9 +11,17 @@ export interface ProcessFacts {
   startTime: number;
   /** The owner of /proc/PID: the process's effective user. */
   uid: number;
-  /** /proc/PID/cmdline with its NULs as spaces (the trailing one dropped); "" for a kernel thread. */
+  /**
+   * /proc/PID/cmdline with its NULs as spaces (the trailing one dropped); "" for a kernel thread, and
+   * for a moment in the middle of an execve, before the new program's arguments are in place.
+   */
   cmdline: string;
+  /** A kernel thread (PF_KTHREAD in /proc/PID/stat's flags): never a service's process. */
+  kernelThread: boolean;
 }
+
+/** PF_KTHREAD, in the flags of /proc/PID/stat (field 9). */
+const PF_KTHREAD = 0x00200000;
 
 /** The process `pid` when it lives (not a zombie), or null. */
 export function processFacts(pid: number): ProcessFacts | null {
@@ -22,7 +30,7 @@ export function processFacts(pid: number): ProcessFacts | null {
   const uid = ownerOf(pid);
   const cmdline = commandLine(pid);
   if (uid === null || cmdline === null) return null;
-  return { pid, startTime: Number(f[19]), uid, cmdline };
+  return { pid, startTime: Number(f[19]), uid, cmdline, kernelThread: (Number(f[6]) & PF_KTHREAD) !== 0 };
 }
 
 /**

@@ -1,13 +1,14 @@
 // What a pid file names and what ProcessMatch finds: the judgments, on made-up processes; the real
 // processes are test/integration/attach.test.ts's.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chownSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { findRunning, judgeMatches, judgeNamed, parsePid, PIDFILE_SLACK_MS } from '../../buddy/find-running.js';
-import { commandLineText } from '../../system/user-processes.js';
+import { findRunning, forkedProcess, judgeMatches, judgeNamed, parsePid, PIDFILE_SLACK_MS } from '../../buddy/find-running.js';
+import { processStartTime } from '../../system/process-group.js';
+import { commandLineText, processFacts } from '../../system/user-processes.js';
 import { HELPER_TAG } from '../../schema/programs.js';
 
 const proc = (p: Partial<{ pid: number; startTime: number; uid: number; cmdline: string; startedAt: number }> = {}) => ({
@@ -15,6 +16,7 @@ const proc = (p: Partial<{ pid: number; startTime: number; uid: number; cmdline:
   startTime: 5000,
   uid: 1000,
   cmdline: '/usr/bin/web --port 80',
+  kernelThread: false,
   startedAt: 1_000_000,
   ...p,
 });
@@ -127,5 +129,44 @@ describe('find-running', { timeout: 5000 }, () => {
     assert.equal(commandLineText('sleep\x001000\x00'), 'sleep 1000');
     assert.equal(commandLineText('nginx: master process\0\0'), 'nginx: master process');
     assert.equal(commandLineText(''), '');
+  });
+
+  it('processFacts: a kernel thread is one by its flags, not by its empty command line', () => {
+    assert.equal(processFacts(process.pid)?.kernelThread, false);
+    const kthreadd = processFacts(2); // (in a PID namespace of its own, pid 2 is no kernel thread: nothing to check)
+    if (kthreadd && readFileSync('/proc/2/comm', 'utf8').trim() === 'kthreadd') assert.equal(kthreadd.kernelThread, true);
+  });
+
+  it('forkedProcess: the daemon caught in its execve (no command line yet) is waited for, never refused as a kernel thread', () => {
+    // A start script forks `sleep` and exits at once: about one in ten times here, /proc/PID/cmdline is
+    // still empty when it is read, in the middle of the daemon's execve. Every one must be found.
+    const dir = mkdtempSync(join(tmpdir(), 'upk-forked-'));
+    const pidFile = join(dir, 'd.pid');
+    const uid = process.getuid!();
+    const daemons: number[] = [];
+    try {
+      for (let i = 0; i < 100; i++) {
+        const spawnedAt = Date.now();
+        const script = spawnSync('sh', ['-c', `sleep 30 & echo $! > ${pidFile}`], { stdio: 'ignore' });
+        assert.equal(script.status, 0);
+        const daemon = Number(readFileSync(pidFile, 'utf8'));
+        daemons.push(daemon);
+        let found = forkedProcess({ pidFile, processMatch: null }, uid, 0, spawnedAt);
+        for (let tries = 0; 'why' in found && found.wait && tries < 200; tries++)
+          found = forkedProcess({ pidFile, processMatch: null }, uid, 0, spawnedAt);
+        assert.deepEqual('why' in found ? found : found.pid, daemon, `try ${i}`);
+        assert.equal(processStartTime(daemon) !== null, true);
+        process.kill(daemon, 'SIGKILL');
+      }
+    } finally {
+      for (const pid of daemons) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
