@@ -2,6 +2,7 @@
 import type Database from 'better-sqlite3';
 import type { ClientRequestRecord } from '../schema/audit-protocol.js';
 import { isoTime } from '../schema/records.js';
+import { inList } from './event-queries.js';
 
 export interface RequestRow {
   id: number;
@@ -18,13 +19,26 @@ export interface RequestRow {
   outcome: string | null;
 }
 
-/** Which requests: times in ms, inclusive; `client` a text in the client's name or the requester (ASCII letters in any case); `uuids` of a service. */
+/**
+ * Which requests: times in ms, inclusive; `client` a text in the client's name or the requester (ASCII
+ * letters in any case); `uuids` of a service, and the requests about no one service (aboutServices).
+ */
 export interface RequestFilter {
   since?: number;
   until?: number;
   client?: string;
   uuids: string[] | null;
   limit: number;
+}
+
+/**
+ * The SQL condition on `client_requests` (as `table`) of the requests about these services: those
+ * recorded for one of them, and those about no one service (service_uuid NULL: config.reload,
+ * shutdown, controller.stop, remove), which concern every service. Its arguments: the uuids.
+ * The one rule of `requests` (upk audit --service) and the timeline (upk timeline NAME).
+ */
+export function aboutServices(table: string, uuids: string[]): string {
+  return `(${table}.service_uuid IS NULL OR ${table}.service_uuid IN ${inList(uuids)})`;
 }
 
 export class RequestQueries {
@@ -47,7 +61,7 @@ export class RequestQueries {
       args.push(f.client, f.client);
     }
     if (f.uuids !== null) {
-      where.push(`r.service_uuid IN (${f.uuids.map(() => '?').join(',') || 'NULL'})`);
+      where.push(aboutServices('r', f.uuids));
       args.push(...f.uuids);
     }
     const rows = this.db

@@ -1,6 +1,7 @@
 // The timeline's pure part (upk timeline): three lists, each sorted by time, merged into one, cut at a
-// limit, and the result grouped into bursts: entries closer than a gap to the one before them.
-import type { TimelineBurst, TimelineEntry } from '../schema/timeline-protocol.js';
+// limit (the last entry's position the cursor of the next page), and the result grouped into bursts:
+// entries closer than a gap to the one before them.
+import type { TimelineBurst, TimelineEntry, TimelinePosition } from '../schema/timeline-protocol.js';
 
 /** An entry with its time in ms (entries' times are ISO 8601 text). */
 export interface Timed {
@@ -26,6 +27,13 @@ export function mergeByTime(lists: Timed[][], limit: number): { merged: Timed[];
     merged.push(lists[best]![at[best]!]!);
     at[best]!++;
   }
+}
+
+/** An entry's place in the timeline's order (the cursor `next` names the last of a page by it). */
+export function positionOf(t: Timed): TimelinePosition {
+  const e = t.entry;
+  const id = e.kind === 'event' ? e.event.id : e.kind === 'config' ? e.change.id : e.request.id;
+  return { ms: t.ms, kind: e.kind, id };
 }
 
 /** The entries (oldest first) in bursts: a pause of `gapMs` or more between two entries begins a new burst. */

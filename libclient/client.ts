@@ -121,7 +121,8 @@ export interface ConfigHistoryOptions {
 
 /**
  * Which client requests `requests()` reads: from `since` to `until`; of a client (a text its name or
- * the requester contains, any letter case); about a service; the newest `limit` (default 100).
+ * the requester contains, any letter case); about a service (and those about no one service, `service`
+ * null: config.reload, shutdown); the newest `limit` (default 100).
  */
 export interface RequestFilter {
   since?: TimeLike;
@@ -156,13 +157,15 @@ function windowMs(window: number | string | undefined): number {
 
 /**
  * What `timeline()` reads: from `since` to `until` (default: now), of these services (default: every
- * one, and the requests about none), the oldest `limit` entries (default 1,000, at most 10,000).
+ * one; the requests about no one service always), the oldest `limit` entries (default 1,000, at most
+ * 10,000); with `after`, a truncated answer's `next`, the entries after those it carried.
  */
 export interface TimelineOptions {
   services?: string | string[];
   since: TimeLike;
   until?: TimeLike;
   limit?: number;
+  after?: string;
 }
 
 type Names = string | string[];
@@ -506,13 +509,15 @@ export class Client {
    * One chronological view of the audit: the events of every service (or of `services`), the
    * configuration changes (with the keys changed) and the client requests (who asked, how it ended)
    * between two times, interleaved in time order, and grouped into bursts (entries less than `gapMs`,
-   * 10 s, apart). `truncated`: more matched than `limit`; ask again from the last entry's time.
+   * 10 s, apart). `truncated`: more matched than `limit`; the next page is `after: next`, with the
+   * same services and the answer's `since` and `until`.
    */
   timeline(options: TimelineOptions): Promise<TimelineResult> {
     const q: TimelineQuery = { since: iso(options.since) };
     if (options.until !== undefined) q.until = iso(options.until);
     if (options.services !== undefined) q.services = list(options.services);
     if (options.limit !== undefined) q.limit = options.limit;
+    if (options.after !== undefined) q.after = options.after;
     return this.call('timeline', q);
   }
 

@@ -58,7 +58,10 @@ export interface RequestQuery {
   until?: string;
   /** Only requests whose client or requester contains this text (any letter case). */
   client?: string;
-  /** Only requests about this service (named as for `events`). */
+  /**
+   * Only requests about this service (named as for `events`), and those about no one service
+   * (`service` null: config.reload, shutdown, controller.stop, remove), which concern every service.
+   */
   service?: string;
   limit?: number;
 }
@@ -75,7 +78,7 @@ export interface ClientRequestRecord {
   requester: string | null;
   /** The request's method: start, stop, restart, reload, attach, action, signal, shutdown, controller.stop, config.reload, remove. */
   request: string;
-  /** The service acted on (its id), or null for a request about none or several (shutdown, config.reload, remove). */
+  /** The service acted on (its id), or null for a request about no one service (shutdown, controller.stop, config.reload, remove). */
   service: string | null;
   /** The request's parameters. */
   params: unknown;

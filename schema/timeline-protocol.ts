@@ -3,7 +3,7 @@
 // params, result and validator; client-protocol.ts adds them to ClientMethods and clientValidators.
 import type { ClientRequestRecord, ConfigHistoryRecord } from './audit-protocol.js';
 import type { ServiceEvent } from './records.js';
-import { asObject, bad, optInt, optStrList, optIsoTime } from './validate.js';
+import { asObject, bad, optInt, optIsoTime, optStr, optStrList } from './validate.js';
 
 /** Entries one `timeline` answer carries when the request names no `limit`. */
 export const TIMELINE_DEFAULT = 1000;
@@ -14,7 +14,7 @@ export const TIMELINE_BURST_GAP_MS = 10_000;
 
 /** `timeline`: what happened from `since` to `until` (default: now), of these services (default: all), the oldest `limit` entries. */
 export interface TimelineQuery {
-  /** Service names, as for `events`; absent or empty: every service (and the requests about none). */
+  /** Service names, as for `events`; absent or empty: every service. The requests about no one service are kept either way. */
   services?: string[];
   /** ISO 8601, inclusive. */
   since: string;
@@ -22,6 +22,11 @@ export interface TimelineQuery {
   until?: string;
   /** Default TIMELINE_DEFAULT, at most TIMELINE_MAX. */
   limit?: number;
+  /**
+   * A result's `next`: the entries after the last one that answer carried (with the same `since`,
+   * `until` and `services`: its `since` and `until` as it gives them), each entry once.
+   */
+  after?: string;
 }
 
 /** A configuration change as the timeline shows it: a row of config_changes as `upk config-history` has it, without the values. */
@@ -31,7 +36,7 @@ export type TimelineConfigChange = Omit<ConfigHistoryRecord, 'values' | 'beforeR
 export type TimelineEntry =
   | { time: string; kind: 'event'; service: string; event: ServiceEvent }
   | { time: string; kind: 'config'; service: string; change: TimelineConfigChange }
-  /** `service` null: a request about none or several services (config.reload, shutdown, remove). */
+  /** `service` null: a request about no one service (config.reload, shutdown, controller.stop, remove). */
   | { time: string; kind: 'request'; service: string | null; request: ClientRequestRecord };
 
 /** Entries that follow one another by less than `gapMs`. */
@@ -54,13 +59,43 @@ export interface TimelineResult {
   bursts: TimelineBurst[];
   /** The pause that separates bursts (TIMELINE_BURST_GAP_MS). */
   gapMs: number;
-  /** True when more entries matched than `limit`: the answer ends early (ask again from the last entry's time). */
+  /** True when more entries matched than `limit`: the answer ends early (ask again with `after` = `next`). */
   truncated: boolean;
+  /** When truncated: where the next page begins, for the query's `after` (opaque; absent when not truncated). */
+  next?: string;
 }
 
 export interface TimelineMethods {
   /** Events, configuration changes and client requests between two times, interleaved in time order, in bursts. */
   timeline: { params: TimelineQuery; result: TimelineResult };
+}
+
+/** The kinds of entry, in their order at one time. */
+export const TIMELINE_KINDS = ['event', 'config', 'request'] as const satisfies readonly TimelineEntry['kind'][];
+
+/** An entry's place in the timeline's order: by time (ms), then kind (TIMELINE_KINDS), then id (its table's). */
+export interface TimelinePosition {
+  ms: number;
+  kind: TimelineEntry['kind'];
+  id: number;
+}
+
+/** The cursor of `next` and `after`: `<ms>-<e|c|r>-<id>`, the position of the last entry a page carried. */
+const CURSOR = /^(0|[1-9]\d{0,15})-([ecr])-([1-9]\d{0,15})$/;
+
+/** A position as the cursor text a result's `next` carries. */
+export function timelineCursor(p: TimelinePosition): string {
+  return `${p.ms}-${p.kind.charAt(0)}-${p.id}`;
+}
+
+/** The position a cursor names; a text no timeline answer gives is BAD_REQUEST. */
+export function timelinePosition(text: string): TimelinePosition {
+  const m = CURSOR.exec(text);
+  const [ms, id] = [Number(m?.[1]), Number(m?.[3])];
+  const kind = TIMELINE_KINDS.find((k) => k.charAt(0) === m?.[2]);
+  if (!m || kind === undefined || !Number.isSafeInteger(ms) || !Number.isSafeInteger(id))
+    bad(`after must be the next of a timeline answer (as 1765000991683-e-5012), got ${JSON.stringify(text)}`);
+  return { ms, kind, id };
 }
 
 export const timelineValidators: { [K in keyof TimelineMethods]: (params: unknown) => TimelineMethods[K]['params'] } = {
@@ -71,12 +106,15 @@ export const timelineValidators: { [K in keyof TimelineMethods]: (params: unknow
     const until = optIsoTime(o, 'until');
     const services = optStrList(o, 'services');
     const limit = optInt(o, 'limit', 1);
+    const after = optStr(o, 'after');
+    if (after !== undefined) timelinePosition(after);
     if (until !== undefined && Date.parse(until) < Date.parse(since)) bad(`until (${until}) is before since (${since})`);
     if (services?.some((s) => s === '')) bad('services must not hold an empty name');
     const q: TimelineQuery = { since };
     if (until !== undefined) q.until = until;
     if (services !== undefined && services.length > 0) q.services = services;
     if (limit !== undefined) q.limit = Math.min(limit, TIMELINE_MAX);
+    if (after !== undefined) q.after = after;
     return q;
   },
 };

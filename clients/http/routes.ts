@@ -314,7 +314,10 @@ export const ROUTES: Route[] = [
       since: SINCE,
       until: UNTIL,
       client: { type: 'string', description: 'Only requests whose client or requester contains this text (any letter case).' },
-      service: { type: 'string', description: 'Only requests about this service.' },
+      service: {
+        type: 'string',
+        description: 'Only requests about this service, and those about no one service (config.reload, shutdown).',
+      },
       limit: {
         type: 'integer',
         minimum: 1,
@@ -340,11 +343,15 @@ export const ROUTES: Route[] = [
     summary:
       'what happened, all services together: events, configuration changes and client requests in time order, in bursts (upk timeline)',
     description:
-      "Bursts: entries less than `gapMs` (10 s) apart. `truncated`: more matched than `limit`; ask again from the last entry's time.",
+      'Bursts: entries less than `gapMs` (10 s) apart. `truncated`: more matched than `limit`; the next page: the same query with `after` = `next`, and `since` and `until` as the answer gives them.',
     query: {
       since: { ...SINCE, required: true },
       until: { ...UNTIL, description: 'An ISO 8601 time: up to then (default: now).' },
-      service: { type: 'string', repeat: true, description: 'Only these services (default: every one, and the requests about none).' },
+      service: {
+        type: 'string',
+        repeat: true,
+        description: 'Only these services (default: every one); the requests about no one service (config.reload, shutdown) are kept.',
+      },
       limit: {
         type: 'integer',
         minimum: 1,
@@ -352,12 +359,15 @@ export const ROUTES: Route[] = [
         default: TIMELINE_DEFAULT,
         description: 'At most this many entries: the oldest.',
       },
+      after: { type: 'string', description: "A truncated answer's `next`: the entries after those it carried (each entry once)." },
     },
     answer: 'TimelineResult',
     run: async ({ client, args }) => {
       const options: TimelineOptions = { since: args.str('since')!, limit: args.int('limit')! };
       const until = args.str('until');
       if (until !== undefined) options.until = until;
+      const after = args.str('after');
+      if (after !== undefined) options.after = after;
       const services = args.strs('service');
       if (services.length > 0) options.services = services;
       return { body: await (await client()).timeline(options) };

@@ -2,19 +2,77 @@
 import { InvalidArgumentError } from 'commander';
 import { ErrorCode, UpkError, parseDuration } from '../../libclient/index.js';
 
-/** What parseTime reads, in words (for the options' help and its errors). */
-export const TIME_WORDS = 'a duration ago (90s, 15m, 2h, 7d, 1w), a time of day (02:13, 14:05:30: the last one), or ISO 8601';
+/** The forms every time option (`--since`, `--until`, `--at`) takes, in words: the one text of their help and of parseTime's errors. */
+export const TIME_WORDS = 'a duration ago (90s, 15m, 2h, 7d, 1w), a time of day (02:13, 14:05:30), or ISO 8601';
+
+/** The help of a `--since`: what it takes, and its default in words. */
+export const sinceHelp = (fallback?: string): string =>
+  `since a time: ${TIME_WORDS}${fallback === undefined ? '' : ` (default: ${fallback})`}`;
+
+/** The help of every `--until`: what it takes (with `--since`, a time of day is the first at or after it), and its default. */
+export const UNTIL_HELP = `until a time: ${TIME_WORDS} (with --since, a time of day is the first at or after it; default: now)`;
+
+/** The help of an `--at`: what it takes. */
+export const atHelp = (what: string): string => `${what}: ${TIME_WORDS}`;
 
 /**
- * A time as users type it: a duration ago, a time of day in local time (`02:13`: today's, or yesterday's
- * while today's is still to come), or an ISO 8601 date and time; as ISO 8601 UTC.
+ * A time as typed, read but not yet resolved: what a time of day means depends on what it is resolved
+ * against (`now`, or the `--since` before an `--until`).
  */
-export function parseTime(text: string, now = Date.now()): string {
+export type TimeArg = { ago: number } | { clock: [hours: number, minutes: number, seconds: number] } | { ms: number };
+
+/** A commander option parser for a time option: the time read (exit 2 with what was expected otherwise). */
+export function readTime(text: string): TimeArg {
   const ago = parseDuration(text);
-  if (ago !== null) return new Date(now - ago).toISOString();
-  const ms = clockTime(text, now) ?? isoTime(text);
+  if (ago !== null) return { ago };
+  const clock = clockTime(text);
+  if (clock !== null) return { clock };
+  const ms = isoTime(text);
   if (Number.isNaN(ms)) throw new InvalidArgumentError(`expected ${TIME_WORDS}, got ${JSON.stringify(text)}`);
-  return new Date(ms).toISOString();
+  return { ms };
+}
+
+/**
+ * A time read, as ISO 8601 UTC: a duration before `now`; a time of day the last time the clock showed it
+ * (today's, or yesterday's while today's is still to come), or with `notBefore` the first time at or
+ * after it that the clock showed it; an ISO 8601 time as it is.
+ */
+export function resolveTime(t: TimeArg, now: number, notBefore?: number): string {
+  if ('ago' in t) return new Date(now - t.ago).toISOString();
+  if ('ms' in t) return new Date(t.ms).toISOString();
+  const [h, min, sec] = t.clock;
+  const d = new Date(notBefore ?? now);
+  d.setHours(h, min, sec, 0);
+  if (notBefore === undefined ? d.getTime() > now : d.getTime() < notBefore) {
+    d.setDate(d.getDate() + (notBefore === undefined ? -1 : 1));
+    d.setHours(h, min, sec, 0); // the same time of day across a change of daylight saving time
+  }
+  return d.toISOString();
+}
+
+/** A time as users type it (readTime), resolved against `now` (resolveTime); as ISO 8601 UTC. */
+export function parseTime(text: string, now = Date.now()): string {
+  return resolveTime(readTime(text), now);
+}
+
+/** `--since` and `--until` resolved together, as ISO 8601 UTC (each absent when not given). */
+export interface TimeRange {
+  since?: string;
+  until?: string;
+}
+
+/**
+ * The `--since` and `--until` of a command, resolved at one `now`: `--since` as resolveTime does; a time
+ * of day in `--until`, when `--since` is given, the first time at or after the since that the clock
+ * showed it (`--since 02:00 --until 02:30` at 02:20: today's 02:30, not yesterday's), else the last one.
+ * A default of `--since` is the command's, applied to what this returns: it moves no `--until`.
+ */
+export function timeRange(given: { since?: TimeArg | undefined; until?: TimeArg | undefined }, now = Date.now()): TimeRange {
+  const range: TimeRange = {};
+  if (given.since !== undefined) range.since = resolveTime(given.since, now);
+  if (given.until !== undefined)
+    range.until = resolveTime(given.until, now, range.since === undefined ? undefined : Date.parse(range.since));
+  return range;
 }
 
 /**
@@ -34,16 +92,13 @@ function isoTime(text: string): number {
   return Date.parse(text.replace(' ', 'T'));
 }
 
-/** `HH:MM` or `HH:MM:SS`, local time: the last time the clock showed it (ms), or null when it is no time of day. */
-function clockTime(text: string, now: number): number | null {
+/** `HH:MM` or `HH:MM:SS`: null when it is no time of day (one out of range, as `24:00`, is refused). */
+function clockTime(text: string): [number, number, number] | null {
   const m = /^(\d{1,2}):(\d{2})(?::(\d{2}))?$/.exec(text);
   if (!m) return null;
   const [h, min, sec] = [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)];
-  if (h > 23 || min > 59 || sec > 59) return NaN;
-  const d = new Date(now);
-  d.setHours(h, min, sec, 0);
-  if (d.getTime() > now) d.setDate(d.getDate() - 1);
-  return d.getTime();
+  if (h > 23 || min > 59 || sec > 59) throw new InvalidArgumentError(`expected ${TIME_WORDS}, got ${JSON.stringify(text)}`);
+  return [h, min, sec];
 }
 
 /**

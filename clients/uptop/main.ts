@@ -2,13 +2,13 @@
 // uptop: upkeeper's live status viewer, like top for the services of a controller.
 import { Command, CommanderError } from 'commander';
 import { ExitCode, upkeeperVersion } from '../../libclient/index.js';
-import { parseTime, TIME_WORDS } from '../upk/time.js';
+import { atHelp, parseTime } from '../upk/time.js';
 import { App } from './app.js';
 
 const program = new Command('uptop')
   .description('live view of the services supervised by upkeeper (keys: ? for help, q to quit)')
   .option('-c, --config <file>', 'controller configuration (default: $UPKEEPER_CONFIG, then $XDG_CONFIG_HOME/upkeeper/upkeeper.conf)')
-  .option('--at <time>', `the services at a past time, read-only: ${TIME_WORDS}`)
+  .option('--at <time>', atHelp('the services at a past time, read-only'))
   .option('--no-color', 'no colours (also when the environment variable NO_COLOR is set and not empty)')
   .version(upkeeperVersion())
   .exitOverride();

@@ -155,6 +155,30 @@ describe('the audit as an investigation tool', { timeout: 120_000 }, () => {
     assert.equal((await box.upk(['audit', '--since', 'whenever'])).code, 2);
   });
 
+  it('upk audit --service: the requests about the service and those about no one service (config.reload), marked (all)', async () => {
+    const started = Date.now();
+    assert.equal((await box.upk(['restart', 'db'])).code, 0);
+    assert.equal((await box.upk(['reload-config'])).code, 0);
+    assert.equal((await box.upk(['restart', 'web'])).code, 0);
+    const since = new Date(started).toISOString();
+    const web = JSON.parse((await box.upk(['audit', '--json', '--since', since, '--service', 'web'])).stdout) as ClientRequestRecord[];
+    assert.deepEqual(
+      web.map((r) => [r.request, r.service]),
+      [
+        ['config.reload', null],
+        ['restart', 'web'],
+      ],
+    );
+    const text = await box.upk(['audit', '--since', since, '--service', 'web']);
+    assert.match(text.stdout, /\n\S+Z\s+upk\s+\d+\s+\S+\s+config\.reload\s+\(all\)\s+ok\s/, text.stdout);
+    // The timeline of web says the same of the requests.
+    const timeline = await (await box.client()).timeline({ since, services: 'web' });
+    assert.deepEqual(
+      timeline.entries.flatMap((e) => (e.kind === 'request' ? [e.request.id] : [])),
+      web.map((r) => r.id),
+    );
+  });
+
   it("upk why: names a prerequisite's configuration change before the failures began", async () => {
     box.writeServices(
       {

@@ -1,6 +1,6 @@
 // upk timeline against a real controller: the events of two services, a configuration change applied by
 // upk reload-config and a stop asked by upk, interleaved in time order, in bursts split by a pause
-// longer than the gap; with NAME, --limit, --json, the text form and GET /api/timeline.
+// longer than the gap; with NAME, --limit, pages (--after), --json, the text form and GET /api/timeline.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -87,7 +87,7 @@ describe('upk timeline', { timeout: 120_000 }, () => {
     }
   });
 
-  it('with NAME, --limit, --json and as text', async () => {
+  it('with NAME, --limit, --after, --json and as text', async () => {
     const only = JSON.parse((await box.upk(['timeline', 'beta', '--since', since, '--json'])).stdout) as TimelineResult;
     assert.ok(only.entries.length > 0);
     assert.ok(
@@ -99,6 +99,32 @@ describe('upk timeline', { timeout: 120_000 }, () => {
     const cut = JSON.parse((await box.upk(['timeline', '--since', since, '--limit', '2', '--json'])).stdout) as TimelineResult;
     assert.equal(cut.entries.length, 2);
     assert.equal(cut.truncated, true);
+    assert.equal(typeof cut.next, 'string');
+
+    // Paged: the next page is the one the cut text names; every page after it in turn, each entry once, in order.
+    const whole = (await (await box.client()).timeline({ since: cut.since, until: cut.until })).entries;
+    const cutText = await box.upk(['timeline', '--since', cut.since, '--until', cut.until, '--limit', '2']);
+    const command = /\(cut at 2 entries; the next page: (upk timeline .*)\)$/.exec(cutText.stdout.trimEnd())?.[1];
+    assert.equal(command, `upk timeline --since ${cut.since} --until ${cut.until} --limit 2 --after ${cut.next}`, cutText.stdout);
+    const paged = [...cut.entries];
+    let next = cut.next;
+    while (next !== undefined) {
+      const page = await box.upk([...command.split(' ').slice(1, -1), next, '--json']);
+      assert.equal(page.code, 0, page.stderr);
+      const t = JSON.parse(page.stdout) as TimelineResult;
+      assert.ok(t.entries.length <= 2);
+      paged.push(...t.entries);
+      next = t.next;
+    }
+    assert.deepEqual(paged.map(brief), whole.map(brief));
+    assert.deepEqual(
+      paged.map((e) => JSON.stringify(e)),
+      whole.map((e) => JSON.stringify(e)),
+      'each entry once',
+    );
+    const badCursor = await box.upk(['timeline', '--since', since, '--after', 'nonsense']);
+    assert.equal(badCursor.code, 2, 'a cursor no answer gave: BAD_REQUEST');
+    assert.match(badCursor.stderr, /after must be the next of a timeline answer/);
 
     const text = await box.upk(['timeline', '--since', since]);
     assert.equal(text.code, 0, text.stderr);
@@ -108,6 +134,9 @@ describe('upk timeline', { timeout: 120_000 }, () => {
     assert.match(text.stdout, /\n {2}\d\d:\d\d:\d\d\.\d{3} {2}beta +configuration changed \(reload\): ExecStart\n/);
     assert.match(text.stdout, /\n {2}\d\d:\d\d:\d\d\.\d{3} {2}alpha +stop asked by upk, user \S+ → ok/);
     assert.match(text.stdout, /\n {2}\d\d:\d\d:\d\d\.\d{3} {2}alpha +stopping\n/);
+    // A request about no one service, marked so, in a service's timeline too.
+    const beta = await box.upk(['timeline', 'beta', '--since', since]);
+    assert.match(beta.stdout, /\n {2}\d\d:\d\d:\d\d\.\d{3} {2}\(all\) +config\.reload --restart asked by upk/, beta.stdout);
 
     const future = await box.upk(['timeline', '--since', new Date(Date.now() + 60_000).toISOString()]);
     assert.equal(future.code, 2, 'since after until (now)');
@@ -127,6 +156,15 @@ describe('upk timeline', { timeout: 120_000 }, () => {
       const body = (await res.json()) as TimelineResult;
       assert.equal(strict.check('/api/timeline', 'GET', 200, body), null);
       assert.ok(body.entries.some((e) => e.kind === 'request' && e.request.request === 'stop'));
+      // One page and the next: `after` = `next`, with the answer's since and until.
+      const range = `since=${encodeURIComponent(body.since)}&until=${encodeURIComponent(body.until)}&service=alpha`;
+      const first = (await (await fetch(`${base}/api/timeline?${range}&limit=1`)).json()) as TimelineResult;
+      assert.equal(strict.check('/api/timeline', 'GET', 200, first), null);
+      assert.equal(first.truncated, true);
+      const second = (await (await fetch(`${base}/api/timeline?${range}&limit=1&after=${first.next!}`)).json()) as TimelineResult;
+      assert.equal(strict.check('/api/timeline', 'GET', 200, second), null);
+      assert.deepEqual([...first.entries, ...second.entries].map(brief), body.entries.slice(0, 2).map(brief));
+      assert.equal((await fetch(`${base}/api/timeline?${range}&after=1-q-1`)).status, 400);
       assert.equal((await fetch(`${base}/api/timeline`)).status, 400);
       assert.equal((await fetch(`${base}/api/timeline?since=never`)).status, 400);
     } finally {

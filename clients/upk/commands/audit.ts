@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { REQUESTS_MAX, type ClientRequestRecord, type RequestFilter } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
 import { duration, printJson, table } from '../output.js';
-import { parseTime, wholeNumber } from '../time.js';
+import { readTime, sinceHelp, timeRange, UNTIL_HELP, wholeNumber, type TimeArg } from '../time.js';
 
 /** The OUTCOME column's widest text. */
 const OUTCOME_MAX = 80;
@@ -33,10 +33,14 @@ export function requestCell(r: ClientRequestRecord): string {
   return plain([r.request, ...extra].join(' '));
 }
 
-function serviceCell(r: ClientRequestRecord): string {
+/** The mark of a request about no one service (config.reload, shutdown, controller.stop): it concerns them all. */
+export const ALL_SERVICES = '(all)';
+
+/** The service a request was about; `remove`'s services; ALL_SERVICES for one about no service. */
+export function serviceCell(r: ClientRequestRecord): string {
   if (r.service !== null) return r.service;
   const services = (r.params as { services?: unknown } | null)?.services;
-  return Array.isArray(services) && services.length > 0 ? plain(services.join(',')) : '-';
+  return Array.isArray(services) && services.length > 0 ? plain(services.join(',')) : ALL_SERVICES;
 }
 
 function row(r: ClientRequestRecord, withRequester: boolean): string[] {
@@ -55,8 +59,8 @@ function row(r: ClientRequestRecord, withRequester: boolean): string[] {
 }
 
 interface Options {
-  since?: string;
-  until?: string;
+  since?: TimeArg;
+  until?: TimeArg;
   client?: string;
   service?: string;
   limit?: number;
@@ -65,27 +69,29 @@ interface Options {
 export function registerAudit(program: Command, ctx: Context): void {
   program
     .command('audit')
-    .option('-s, --since <time>', 'since a time: 90s, 15m, 2h, 7d, 1w ago, or ISO 8601 (default: the start of today, local time)', (v) =>
-      parseTime(v),
-    )
-    .option('-u, --until <time>', 'until a time (as --since)', (v) => parseTime(v))
+    .option('-s, --since <time>', sinceHelp('the start of today, local time'), readTime)
+    .option('-u, --until <time>', UNTIL_HELP, readTime)
     .option('--client <name>', 'only requests whose client or requester contains this text (any letter case)')
-    .option('--service <name>', 'only requests about this service')
+    .option(
+      '--service <name>',
+      `only requests about this service, and those about no one service (config.reload, shutdown), marked ${ALL_SERVICES}`,
+    )
     .option('-n, --limit <n>', 'at most the newest N requests (default 100)', wholeNumber(1, REQUESTS_MAX))
     .description(
       'the audit trail: the client requests that changed something (today by default), who asked, from which process, how each ended',
     )
     .action((opts: Options) =>
       ctx.withClient(async (client) => {
-        const since = opts.since ?? startOfToday();
+        const range = timeRange(opts);
+        const since = range.since ?? startOfToday();
         const filter: RequestFilter = { since, limit: opts.limit ?? 100 };
-        if (opts.until) filter.until = opts.until;
+        if (range.until !== undefined) filter.until = range.until;
         if (opts.client) filter.client = opts.client;
         if (opts.service) filter.service = opts.service;
         const requests = await client.requests(filter);
         if (ctx.json) return printJson(requests);
         if (requests.length === 0) {
-          process.stdout.write(`no client requests recorded since ${since}${opts.until ? ` until ${opts.until}` : ''}\n`);
+          process.stdout.write(`no client requests recorded since ${since}${range.until === undefined ? '' : ` until ${range.until}`}\n`);
           return;
         }
         const withRequester = requests.some((r) => r.requester !== null);

@@ -5,7 +5,7 @@ import { CONFIG_HISTORY_MAX, utcTime, type ConfigHistoryOptions, type ConfigHist
 import type { Context } from '../context.js';
 import { plain } from './audit.js';
 import { printJson } from '../output.js';
-import { parseTime, wholeNumber } from '../time.js';
+import { parseTime, sinceHelp, wholeNumber } from '../time.js';
 
 /** The most characters of a value shown; a longer one is cut (`--json` has it whole). */
 export const VALUE_MAX = 100;
@@ -39,7 +39,7 @@ export function registerConfigHistory(program: Command, ctx: Context): void {
   program
     .command('config-history')
     .argument('<name>', 'the service')
-    .option('-s, --since <time>', 'since a time: 90s, 15m, 2h, 7d, 1w ago, or ISO 8601', (v) => parseTime(v))
+    .option('-s, --since <time>', sinceHelp(), (v) => parseTime(v))
     .option('-n, --limit <n>', 'at most the newest N changes (default 100)', wholeNumber(1, CONFIG_HISTORY_MAX))
     .description("every configuration change applied to the service, oldest first, with each key's value before and after")
     .action((name: string, opts: Options) =>

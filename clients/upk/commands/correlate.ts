@@ -20,7 +20,7 @@ import {
 } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
 import { printJson, table } from '../output.js';
-import { parseTime, wholeNumber } from '../time.js';
+import { parseTime, readTime, sinceHelp, timeRange, UNTIL_HELP, wholeNumber, type TimeArg } from '../time.js';
 
 /** A window as people type it (`30s`, `2m`, `500ms`): from 1 ms to a day. */
 export function parseWindow(text: string): number {
@@ -96,8 +96,8 @@ export function correlationText(r: CorrelationResult): string {
 interface Options {
   all?: boolean;
   window: number;
-  since: string;
-  until?: string;
+  since?: TimeArg;
+  until?: TimeArg;
   failures?: number;
   limit?: number;
 }
@@ -112,12 +112,8 @@ export function registerCorrelate(program: Command, ctx: Context): void {
         .argParser(parseWindow)
         .default(30_000, '30s'),
     )
-    .addOption(
-      new Option('-s, --since <time>', 'from: 90s, 15m, 2h, 7d, 1w ago, or ISO 8601')
-        .argParser((v) => parseTime(v))
-        .default(parseTime('7d'), '7d'),
-    )
-    .option('-u, --until <time>', 'to (default now)', (v) => parseTime(v))
+    .option('-s, --since <time>', sinceHelp('7d'), readTime)
+    .option('-u, --until <time>', UNTIL_HELP, readTime)
     .option(
       '--failures <n>',
       `how many of the last failures count (default ${CORRELATION_FAILURES})`,
@@ -130,11 +126,12 @@ export function registerCorrelate(program: Command, ctx: Context): void {
     .action((name: string | undefined, opts: Options) =>
       ctx.withClient(async (client) => {
         if (name !== undefined && opts.all) throw new UpkError(ErrorCode.BAD_REQUEST, 'NAME and --all: choose one');
+        const { since, until } = timeRange(opts);
         const result = await client.correlate({
           window: opts.window,
-          since: opts.since,
+          since: since ?? parseTime('7d'),
           ...(name === undefined ? {} : { service: name }),
-          ...(opts.until ? { until: opts.until } : {}),
+          ...(until === undefined ? {} : { until }),
           ...(opts.failures === undefined ? {} : { failures: opts.failures }),
           ...(opts.limit === undefined ? {} : { limit: opts.limit }),
         });

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { ErrorCode, EVENTS_QUERY_MAX, UpkError, type Client, type EventFilter, type ServiceEvent } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
 import { columns, printJsonPages } from '../output.js';
-import { parseTime, wholeNumber } from '../time.js';
+import { readTime, sinceHelp, timeRange, UNTIL_HELP, wholeNumber, type TimeArg } from '../time.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, ...value.split(',').filter(Boolean)];
 
@@ -43,8 +43,8 @@ function csvRow(e: ServiceEvent): string {
 
 interface Options {
   type?: string[];
-  since?: string;
-  until?: string;
+  since?: TimeArg;
+  until?: TimeArg;
   pid?: number;
   code?: number;
   signal?: string;
@@ -59,8 +59,8 @@ export function registerEvents(program: Command, ctx: Context): void {
     .command('events')
     .argument('[name]', 'only this service')
     .option('-t, --type <type>', 'only events of this type (repeat, or separate with commas)', collect)
-    .option('-s, --since <time>', 'since a time: 90s, 15m, 2h, 7d, 1w ago, 02:13, or ISO 8601', (v) => parseTime(v))
-    .option('-u, --until <time>', 'until a time (as --since)', (v) => parseTime(v))
+    .option('-s, --since <time>', sinceHelp(), readTime)
+    .option('-u, --until <time>', UNTIL_HELP, readTime)
     .option('--pid <pid>', 'only events of this pid', wholeNumber(1))
     .option('--code <code>', 'only events with this exit code', wholeNumber(0, 255))
     .option('--signal <signal>', 'only events with this signal (KILL, SIGKILL)')
@@ -76,8 +76,9 @@ export function registerEvents(program: Command, ctx: Context): void {
         const filter: EventFilter = { limit: opts.limit ?? 100 };
         if (name) filter.service = name;
         if (opts.type) filter.types = opts.type;
-        if (opts.since) filter.since = opts.since;
-        if (opts.until) filter.until = opts.until;
+        const { since, until } = timeRange(opts);
+        if (since !== undefined) filter.since = since;
+        if (until !== undefined) filter.until = until;
         if (opts.pid !== undefined) filter.pid = opts.pid;
         if (opts.code !== undefined) filter.code = opts.code;
         if (opts.signal !== undefined) filter.signal = opts.signal;

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { HOOK_RUNS_MAX, type HookRun, type HookRunFilter } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
 import { duration, printJson, table } from '../output.js';
-import { parseTime, wholeNumber } from '../time.js';
+import { parseTime, sinceHelp, wholeNumber } from '../time.js';
 
 const HEADER = ['TIME', 'HOOK', 'SERVICE', 'EVENT', 'OUTCOME', 'EXIT', 'TOOK', 'DETAIL'];
 /** The DETAIL column's widest text. */
@@ -44,7 +44,7 @@ export function registerHooks(program: Command, ctx: Context): void {
     .command('hooks')
     .argument('[name]', 'only the runs for events of this service')
     .option('--hook <hook>', 'only the runs of this hook (its Name)')
-    .option('-s, --since <time>', 'since a time: 90s, 15m, 2h, 7d, 1w ago, 02:13, or ISO 8601', (v) => parseTime(v))
+    .option('-s, --since <time>', sinceHelp(), (v) => parseTime(v))
     .option('-n, --limit <n>', 'at most the newest N runs (default 100)', wholeNumber(1, HOOK_RUNS_MAX))
     .description('the runs of the OnEvent hooks, oldest first: the event, the outcome, the exit, the end of the output (--json: all of it)')
     .action((name: string | undefined, opts: Options) =>

@@ -3,9 +3,9 @@ import type { Command } from 'commander';
 import { ExitCode, type ServiceStatus, type StatusAtResult } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
 import { healthLine, inDesiredState, previousLine, printJson, problemLines, statusTable, unsupervisedLine } from '../output.js';
-import { parseTime } from '../time.js';
+import { atHelp, parseTime } from '../time.js';
 
-const AT = ['--at <time>', 'as it was then, from the audit history: 10m (ago), 02:13 (the last one), or ISO 8601'] as const;
+const AT = ['--at <time>', atHelp('as it was then, from the audit history')] as const;
 
 export function registerServices(program: Command, ctx: Context): void {
   program

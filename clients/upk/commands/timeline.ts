@@ -1,6 +1,7 @@
-// upk timeline [NAME…] [--since TIME] [--until TIME] [--limit N]: what happened, all services together:
-// events, configuration changes (the keys changed) and client requests (who asked, the outcome),
-// interleaved in time order, in bursts (entries less than 10 s apart), each under its own heading.
+// upk timeline [NAME…] [--since TIME] [--until TIME] [--limit N] [--after CURSOR]: what happened, all
+// services together: events, configuration changes (the keys changed) and client requests (who asked,
+// the outcome), interleaved in time order, in bursts (entries less than 10 s apart), each under its own
+// heading; a page at a time when cut at the limit.
 import type { Command } from 'commander';
 import {
   TIMELINE_DEFAULT,
@@ -14,8 +15,8 @@ import {
 } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
 import { printJson } from '../output.js';
-import { parseTime, wholeNumber } from '../time.js';
-import { plain, requestCell } from './audit.js';
+import { parseTime, readTime, sinceHelp, timeRange, UNTIL_HELP, wholeNumber, type TimeArg } from '../time.js';
+import { plain, requestCell, serviceCell } from './audit.js';
 
 /** The default of --since: an hour ago. */
 const DEFAULT_SINCE = '1h';
@@ -41,9 +42,23 @@ export function entryWords(e: TimelineEntry): string {
   }
 }
 
-/** The timeline in lines: each burst a heading (its span, entries, services), then its entries (time, service, what). */
-export function timelineLines(t: TimelineResult): string[] {
-  const width = Math.max(1, ...t.entries.map((e) => (e.service ?? '-').length));
+/** The service column: the entry's service; for a request about no one service, as `upk audit` marks it (serviceCell). */
+const serviceOf = (e: TimelineEntry): string => (e.kind === 'request' ? serviceCell(e.request) : e.service);
+
+/** The command that shows the next page of a cut timeline: the same names, range and limit, after its last entry. */
+export function nextPageCommand(t: TimelineResult, names: string[], limit: number | undefined): string | null {
+  if (t.next === undefined) return null;
+  const words = ['upk timeline', ...names, '--since', t.since, '--until', t.until];
+  if (limit !== undefined) words.push('--limit', String(limit));
+  return [...words, '--after', t.next].join(' ');
+}
+
+/**
+ * The timeline in lines: each burst a heading (its span, entries, services), then its entries (time,
+ * service, what); when cut, how to see the next page (`next`: its command).
+ */
+export function timelineLines(t: TimelineResult, next: string | null = null): string[] {
+  const width = Math.max(1, ...t.entries.map((e) => serviceOf(e).length));
   const lines: string[] = [];
   for (const b of t.bursts) {
     const span = b.from === b.to ? utcTime(b.from) : `${utcTime(b.from)} – ${b.to.slice(11, 19)} UTC`;
@@ -52,36 +67,38 @@ export function timelineLines(t: TimelineResult): string[] {
     if (lines.length > 0) lines.push('');
     lines.push(`${span}  ${what}${b.services.length > 0 ? `: ${b.services.join(', ')}` : ''}`);
     for (const e of t.entries.slice(b.first, b.first + b.count)) {
-      lines.push(`  ${e.time.slice(11, 23)}  ${(e.service ?? '-').padEnd(width)}  ${entryWords(e)}`);
+      lines.push(`  ${e.time.slice(11, 23)}  ${serviceOf(e).padEnd(width)}  ${entryWords(e)}`);
     }
   }
-  if (t.truncated)
-    lines.push(
-      '',
-      `(cut at ${t.entries.length} entries: ask again with --since ${t.entries.at(-1)?.time ?? t.since}, or a larger --limit)`,
-    );
+  if (t.truncated) {
+    lines.push('', `(cut at ${t.entries.length} entries; the next page: ${next ?? `--after ${t.next ?? '?'}`})`);
+  }
   return lines;
 }
 
 interface Options {
-  since?: string;
-  until?: string;
+  since?: TimeArg;
+  until?: TimeArg;
   limit?: number;
+  after?: string;
 }
 
 export function registerTimeline(program: Command, ctx: Context): void {
   program
     .command('timeline')
-    .argument('[name...]', 'only these services (default: every one, and the requests about none)')
-    .option('-s, --since <time>', 'since a time: 90s, 15m, 2h, 7d, 1w ago, 02:13, or ISO 8601 (default: an hour ago)', (v) => parseTime(v))
-    .option('-u, --until <time>', 'until a time (as --since; default: now)', (v) => parseTime(v))
+    .argument('[name...]', 'only these services (default: every one); the requests about no one service (config.reload, shutdown) are kept')
+    .option('-s, --since <time>', sinceHelp('an hour ago'), readTime)
+    .option('-u, --until <time>', UNTIL_HELP, readTime)
     .option('-n, --limit <n>', `at most the oldest N entries (default ${TIMELINE_DEFAULT})`, wholeNumber(1, TIMELINE_MAX))
+    .option('--after <cursor>', "the next page: the entries after those a cut timeline showed (its last line, or --json's next)")
     .description('what happened, all services together: events, configuration changes and client requests in time order, in bursts')
     .action((names: string[], opts: Options) =>
       ctx.withClient(async (client) => {
-        const options: TimelineOptions = { since: opts.since ?? parseTime(DEFAULT_SINCE) };
-        if (opts.until) options.until = opts.until;
+        const range = timeRange(opts);
+        const options: TimelineOptions = { since: range.since ?? parseTime(DEFAULT_SINCE) };
+        if (range.until !== undefined) options.until = range.until;
         if (opts.limit !== undefined) options.limit = opts.limit;
+        if (opts.after !== undefined) options.after = opts.after;
         if (names.length > 0) options.services = names;
         const t = await client.timeline(options);
         if (ctx.json) return printJson(t);
@@ -89,7 +106,7 @@ export function registerTimeline(program: Command, ctx: Context): void {
           process.stdout.write(`nothing recorded from ${utcTime(t.since)} to ${utcTime(t.until)}\n`);
           return;
         }
-        process.stdout.write(timelineLines(t).join('\n') + '\n');
+        process.stdout.write(timelineLines(t, nextPageCommand(t, names, opts.limit)).join('\n') + '\n');
       }),
     );
 }

@@ -15,13 +15,13 @@ import {
 import { bucketsPerColumn, renderChart } from '../../shared/chart.js';
 import type { Context } from '../context.js';
 import { bytes, printJson, table } from '../output.js';
-import { parseTime } from '../time.js';
+import { parseTime, readTime, sinceHelp, timeRange, UNTIL_HELP, type TimeArg } from '../time.js';
 
 interface Options {
   metric: TrendMetric;
   bucket: number;
-  since: string;
-  until?: string;
+  since?: TimeArg;
+  until?: TimeArg;
   table?: boolean;
   chart?: boolean;
 }
@@ -140,23 +140,20 @@ export function registerTrend(program: Command, ctx: Context): void {
     .addOption(
       new Option('-b, --bucket <duration>', 'bucket length: 15m, 1h, 1d (at least 1m)').argParser(parseBucket).default(3_600_000, '1h'),
     )
-    .addOption(
-      new Option('-s, --since <time>', 'from: 90s, 15m, 2h, 7d, 1w ago, 02:13, or ISO 8601')
-        .argParser((v) => parseTime(v))
-        .default(parseTime('24h'), '24h'),
-    )
-    .option('-u, --until <time>', 'to (default now)', (v) => parseTime(v))
+    .option('-s, --since <time>', sinceHelp('24h'), readTime)
+    .option('-u, --until <time>', UNTIL_HELP, readTime)
     .option('--table', 'a table, even on a terminal')
     .option('--chart', 'charts, even when not on a terminal')
     .description('a metric per service and time bucket, from the audit database; flags flapping services')
     .action((names: string[], opts: Options) =>
       ctx.withClient(async (client) => {
         if (opts.table && opts.chart) throw new UpkError(ErrorCode.BAD_REQUEST, '--table and --chart: choose one');
+        const { since, until } = timeRange(opts);
         const result = await client.trend({
           metric: opts.metric,
           bucket: opts.bucket,
-          since: opts.since,
-          ...(opts.until ? { until: opts.until } : {}),
+          since: since ?? parseTime('24h'),
+          ...(until === undefined ? {} : { until }),
           ...(names.length > 0 ? { services: names } : {}),
         });
         if (ctx.json) return printJson(result);
