@@ -1,0 +1,137 @@
+// The audit as an investigation tool, attacked (issue 17): what `status --at`, `timeline`, `why`,
+// `correlate` and the HTTP API answer to times, names and histories the other tests do not try.
+// Each test states what the docs promise; each fails while the finding it names stands.
+import assert from 'node:assert/strict';
+import { createServer, request } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { createHandler } from '../../clients/http/index.js';
+import { ErrorCode, type Client, type ServiceStatus } from '../../libclient/index.js';
+import { Sandbox, sleep } from '../helpers/sandbox.js';
+
+const FIXED_UUID = '0f8fad5b-d9cb-469f-a165-70867728950e';
+
+describe('the audit as an investigation tool, attacked', { timeout: 120_000 }, () => {
+  let box: Sandbox;
+  let client: Client;
+  const services = (renamed = false) => ({
+    [renamed ? 'pk::renamed' : 'old']: { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.2, UUID: FIXED_UUID },
+    // A scheduled job whose first run is an hour away: `scheduled` from its buddy's start.
+    nightly: { ExecStart: 'true', Type: 'oneshot', Schedule: '@every 1h', InitialState: 'running' },
+    // A health check whose output holds terminal escape sequences.
+    sick: {
+      ExecStart: 'sleep 1000',
+      InitialState: 'running',
+      MinUptime: 0.2,
+      HealthCheck: `printf '\\033]0;PWNED\\007\\033[31mred\\n'; exit 1`,
+      HealthInterval: 0.3,
+      HealthRetries: 1,
+      HealthAction: 'none',
+    },
+  });
+
+  before(async () => {
+    box = new Sandbox('invhostile');
+    box.writeServices(services());
+    await box.startController();
+    client = await box.client();
+  });
+  after(() => box.cleanup());
+
+  it('status --at a scheduled job before its first run says `scheduled`, as upk list said then', async () => {
+    const list = await box.waitFor('nightly scheduled', async () => {
+      const l = await client.list();
+      return l.find((s) => s.name === 'nightly')?.state === 'scheduled' ? l : undefined;
+    });
+    const at = Date.now();
+    await sleep(50);
+    const live = list.find((s) => s.name === 'nightly')!;
+    const past = (await client.statusAt(at, 'nightly')).services[0]!;
+    assert.deepEqual([past.state, past.desired], [live.state, live.desired], 'wanted running, waiting for its schedule');
+    const status = await box.upk(['status', '--at', new Date(at).toISOString(), 'nightly']);
+    assert.equal(status.code, 0, `in its desired state then, as upk status said: ${status.stdout}`);
+  });
+
+  it('times that are no ISO 8601 are refused by libclient and the HTTP API, never guessed', async () => {
+    for (const t of ['5', 'May 1', '12']) {
+      await assert.rejects(client.statusAt(t), (err: { code?: string }) => err.code === ErrorCode.BAD_REQUEST, `statusAt(${t})`);
+      await assert.rejects(client.timeline({ since: t }), (err: { code?: string }) => err.code === ErrorCode.BAD_REQUEST, `timeline ${t}`);
+    }
+    const handler = createHandler({ connect: { config: box.configFile } });
+    const server = createServer((req, res) => handler(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    const get = (path: string): Promise<{ status: number; text: string }> =>
+      new Promise((resolve, reject) => {
+        request({ host: '127.0.0.1', port, path, timeout: 20_000 }, (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode!, text }));
+        })
+          .on('error', reject)
+          .end();
+      });
+    try {
+      for (const path of ['/api/status?at=5', '/api/status?at=May%201', '/api/timeline?since=12', '/api/audit?since=1&until=2']) {
+        const r = await get(path);
+        assert.equal(r.status, 400, `${path}: ${r.text.slice(0, 200)}`);
+      }
+    } finally {
+      handler.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('a time option out of range is a usage error (exit 2), never a stack trace', async () => {
+    for (const args of [
+      ['list', '--at', '99999999999999999999d'],
+      ['timeline', '--since', '9007199254740993ms'],
+    ]) {
+      const r = await box.upk(args);
+      assert.doesNotMatch(r.stderr, /unexpected error|RangeError|    at /, args.join(' '));
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    }
+  });
+
+  it('a timeline whose --since is still to come is refused (exit 2), as docs/cli.md says', async () => {
+    const r = await box.upk(['timeline', '--since', '2099-01-01T00:00:00Z', '--until', '2099-01-02T00:00:00Z']);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+  });
+
+  it('`all` is not one service: why and correlate NAME refuse it rather than merge every service into one story', async () => {
+    for (const args of [
+      ['why', 'all'],
+      ['correlate', 'all'],
+    ]) {
+      const r = await box.upk(args);
+      assert.ok(r.code === 2 || r.code === 4, `${args.join(' ')}: exit ${r.code}\n${r.stdout}`);
+      assert.doesNotMatch(r.stdout, /^all[: ]/m, args.join(' '));
+    }
+  });
+
+  it('status --at prints no terminal escape sequence from a health check output', async () => {
+    await box.waitFor('sick unhealthy', async () => (await client.status('sick'))[0]?.health?.status === 'unhealthy');
+    await sleep(100);
+    const r = await box.upk(['status', '--at', '0s', 'sick']);
+    assert.match(r.stdout, /health: unhealthy/, r.stdout);
+    assert.doesNotMatch(r.stdout, /\x1b/, 'ESC reaches the terminal');
+  });
+
+  // Last: it changes the services.
+  it('a service renamed with a fixed UUID is one service, under its new name now and in status --at (docs/controller.md)', async () => {
+    await box.waitForState('old', 'running');
+    box.writeServices(services(true));
+    const reload = await box.upk(['reload-config']);
+    assert.equal(reload.code, 0, reload.stderr);
+    await box.waitForState('pk::renamed', 'running');
+    await sleep(300);
+    const sharing = (await client.list()).filter((s: ServiceStatus) => s.uuid === FIXED_UUID).map((s) => s.name);
+    assert.deepEqual(sharing, ['pk::renamed'], `services with UUID ${FIXED_UUID}: ${reload.stdout}`);
+    const past = await client.statusAt(Date.now());
+    assert.deepEqual(
+      past.services.filter((s) => s.uuid === FIXED_UUID).map((s) => s.name),
+      ['pk::renamed'],
+      'status --at now names it as upk list does',
+    );
+  });
+});
