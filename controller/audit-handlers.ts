@@ -5,7 +5,7 @@ import type { ClientMethods } from '../schema/client-protocol.js';
 import type { Handlers } from '../schema/rpc.js';
 import type { AuditStore } from './audit-store.js';
 import type { ClientContext } from './client-server.js';
-import { uuidsNamed } from './query-handlers.js';
+import { uuidsNamed, uuidsOfNames } from './query-handlers.js';
 import type { ServiceTable } from './service-table.js';
 
 /** Records one answer carries when the request names no `limit`. */
@@ -33,7 +33,7 @@ export function auditHandlers(p: AuditParts): Pick<Handlers<ClientMethods, Clien
         ...(q.since === undefined ? {} : { since: Date.parse(q.since) }),
         ...(q.until === undefined ? {} : { until: Date.parse(q.until) }),
         ...(q.client === undefined ? {} : { client: q.client }),
-        uuids: q.service === undefined ? null : uuidsNamed(services, store, q.service),
+        uuids: uuidsOfNames(services, store, q.service === undefined ? [] : [q.service]),
         limit: q.limit ?? DEFAULT_LIMIT,
       }),
   };

@@ -4,6 +4,7 @@ import { ErrorCode, UpkError } from '../schema/errors.js';
 import type { ClientMethods } from '../schema/client-protocol.js';
 import { CORRELATION_FAILURES, CORRELATION_LIMIT } from '../schema/correlation-protocol.js';
 import type { Handlers } from '../schema/rpc.js';
+import { isoTime } from '../schema/records.js';
 import type { AuditStore } from './audit-store.js';
 import type { ClientContext } from './client-server.js';
 import { READ_WAIT_MS, prerequisitesOf, uuidsNamed } from './query-handlers.js';
@@ -12,7 +13,7 @@ import type { ServiceTable } from './service-table.js';
 
 export interface CorrelationParts {
   readonly services: ServiceTable;
-  readonly store: Pick<AuditStore, 'correlations' | 'servicesNamed'>;
+  readonly store: Pick<AuditStore, 'correlations' | 'servicesNamed' | 'trends'>;
   collect(entries: ServiceEntry[] | undefined, maxWaitMs: number): Promise<void>;
 }
 
@@ -26,6 +27,12 @@ export function correlationHandlers(p: CorrelationParts): Pick<Handlers<ClientMe
       const now = Date.now();
       const until = Math.min(q.until === undefined ? now : Date.parse(q.until), now);
       if (until <= Date.parse(q.since)) throw new UpkError(ErrorCode.BAD_REQUEST, 'since must be before until and before now');
+      const historyFrom = store.trends.historyStart();
+      if (historyFrom !== null && until < historyFrom)
+        throw new UpkError(
+          ErrorCode.BAD_REQUEST,
+          `the range ends at ${isoTime(until)}, before the history kept begins (${isoTime(historyFrom)}): nothing to correlate`,
+        );
       const ask = {
         windowMs: q.windowMs,
         since: Date.parse(q.since),

@@ -36,6 +36,7 @@ export interface QueryParts {
 export function queryHandlers(p: QueryParts): Pick<Handlers<ClientMethods, ClientContext>, QueryMethods> {
   const { services, store } = p;
   const uuids = (name: string): string[] => uuidsNamed(services, store, name);
+  const filter = (name: string | undefined): string[] | null => uuidsOfNames(services, store, name === undefined ? [] : [name]);
   return {
     list: async () => {
       await p.collect(undefined, READ_WAIT_MS);
@@ -49,14 +50,14 @@ export function queryHandlers(p: QueryParts): Pick<Handlers<ClientMethods, Clien
     },
 
     events: async (q) => {
-      const only = q.service === undefined ? null : uuids(q.service);
+      const only = filter(q.service);
       checkTypes(q.types);
       await p.collect(undefined, READ_WAIT_MS);
       return store.events.query(q, only);
     },
 
     'events.page': async (q) => {
-      const only = q.service === undefined ? null : uuids(q.service);
+      const only = filter(q.service);
       checkTypes(q.types);
       if (q.cursor === undefined) await p.collect(undefined, READ_WAIT_MS);
       return eventPage(store, q, only);
@@ -85,8 +86,8 @@ export function queryHandlers(p: QueryParts): Pick<Handlers<ClientMethods, Clien
     },
 
     why: async (q) => {
-      const entry = services.find(q.service);
       const all = uuids(q.service);
+      const entry = services.find(q.service);
       if (entry) await p.collect([entry], READ_WAIT_MS);
       const stored = entry ? null : store.serviceByUuid(all[0]!);
       const config = entry?.config ?? (stored ? storedConfig(stored.config) : null);
@@ -118,7 +119,7 @@ export function queryHandlers(p: QueryParts): Pick<Handlers<ClientMethods, Clien
 
     hooks: (q) =>
       store.hookRuns.query({
-        uuids: q.service === undefined ? null : uuids(q.service),
+        uuids: filter(q.service),
         ...(q.hook === undefined ? {} : { hook: q.hook }),
         ...(q.since === undefined ? {} : { since: Date.parse(q.since) }),
         limit: q.limit ?? 100,
@@ -136,6 +137,7 @@ export function queryHandlers(p: QueryParts): Pick<Handlers<ClientMethods, Clien
  * the name of a service with Instances means every instance configured.
  */
 export function uuidsNamed(services: ServiceTable, store: Pick<AuditStore, 'servicesNamed'>, name: string): string[] {
+  if (name === 'all') throw new UpkError(ErrorCode.BAD_REQUEST, 'this takes one service, not all: name one');
   const group = instancesNamed(services, name);
   if (group.length > 1) return group.flatMap((e) => uuidsNamed(services, store, e.config.id));
   const configured = services.find(name);
@@ -146,6 +148,19 @@ export function uuidsNamed(services: ServiceTable, store: Pick<AuditStore, 'serv
     throw new UpkError(ErrorCode.AMBIGUOUS_SERVICE, `${name} is ambiguous: ${ids.join(', ')}`, { details: { candidates: ids } });
   }
   return found.map((f) => f.uuid);
+}
+
+/**
+ * Every uuid of these names (each as uuidsNamed reads it), for a filter by service; null (no filter:
+ * every service, the removed ones too) for no name or `all` among them.
+ */
+export function uuidsOfNames(
+  services: ServiceTable,
+  store: Pick<AuditStore, 'servicesNamed'>,
+  names: readonly string[] | undefined,
+): string[] | null {
+  if (names === undefined || names.length === 0 || names.includes('all')) return null;
+  return [...new Set(names.flatMap((n) => uuidsNamed(services, store, n)))];
 }
 
 /** The configured services that provide a service's Prerequisites, each with every uuid its id had (for `why`, `correlate`). */

@@ -142,6 +142,10 @@ class Replay {
         const d = detailOf(e, 'desired');
         // A shutdown changes the buddy's copy only: the controller keeps the desired state of record.
         if (d.desired !== undefined && d.cause !== 'shutdown') this.desired = d.desired;
+        // A job with a Schedule wanted running while nothing runs waits for its next run (no event says
+        // so); a start that runs it now says `spawned` next, at once.
+        if (d.desired === 'running' && this.policy.job?.scheduled && (this.state === 'stopped' || this.state === 'failed'))
+          this.enter('scheduled', e.time);
         return;
       }
       case 'spawned':

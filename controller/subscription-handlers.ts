@@ -7,7 +7,7 @@ import type { AuditStore } from './audit-store.js';
 import type { ClientContext } from './client-server.js';
 import type { Problems } from './problems.js';
 import { sendProblems, sendStatus, wantsService, type Publisher, type Subscriber } from './publisher.js';
-import { checkTypes, uuidsNamed } from './query-handlers.js';
+import { checkTypes, uuidsOfNames } from './query-handlers.js';
 import { serviceStatus } from './service-entry.js';
 import type { ServiceTable } from './service-table.js';
 
@@ -21,8 +21,8 @@ export interface SubscriptionParts {
 export function subscriptionHandlers(p: SubscriptionParts): Pick<Handlers<ClientMethods, ClientContext>, 'subscribe' | 'unsubscribe'> {
   return {
     subscribe: (q, ctx) => {
-      const names = q.services && !q.services.includes('all') ? q.services : null;
-      const uuids = names === null ? null : new Set(names.flatMap((n) => uuidsNamed(p.services, p.store, n)));
+      const named = uuidsOfNames(p.services, p.store, q.services);
+      const uuids = named === null ? null : new Set(named);
       checkTypes(q.types);
       const lastId = p.store.events.lastId();
       const sub: Subscriber = {

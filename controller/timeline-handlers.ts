@@ -14,7 +14,7 @@ import {
 } from '../schema/timeline-protocol.js';
 import type { AuditStore } from './audit-store.js';
 import type { ClientContext } from './client-server.js';
-import { READ_WAIT_MS, uuidsNamed } from './query-handlers.js';
+import { READ_WAIT_MS, uuidsOfNames } from './query-handlers.js';
 import type { ServiceEntry } from './service-entry.js';
 import type { ServiceTable } from './service-table.js';
 import { burstsOf, mergeByTime, positionOf } from './timeline.js';
@@ -28,7 +28,7 @@ export interface TimelineParts {
 export function timelineHandlers(p: TimelineParts): Pick<Handlers<ClientMethods, ClientContext>, 'timeline'> {
   return {
     timeline: async (q) => {
-      const uuids = q.services === undefined ? null : [...new Set(q.services.flatMap((s) => uuidsNamed(p.services, p.store, s)))];
+      const uuids = uuidsOfNames(p.services, p.store, q.services);
       const since = Date.parse(q.since);
       const until = q.until === undefined ? Date.now() : Date.parse(q.until);
       if (until < since) throw new UpkError(ErrorCode.BAD_REQUEST, `since (${q.since}) is after until`);

@@ -50,11 +50,17 @@ export function previousLine(s: ServiceStatus): string | null {
 }
 
 /** A service's health in words (`upk status`, uptop's detail), or null without a health check. */
+/** Text as text, never as terminal controls (a requester, an outcome, a check's output may come from afar); cut to `max`. */
+export function plain(text: string, max = Infinity): string {
+  const shown = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return shown.length > max ? `${shown.slice(0, max - 1)}…` : shown;
+}
+
 export function healthLine(s: ServiceStatus): string | null {
   const h = s.health;
   if (!h) return null;
   const failures = h.failures > 0 ? `, ${h.failures} failed check${h.failures === 1 ? '' : 's'} in a row` : '';
-  const last = h.lastOutput && h.status !== 'healthy' ? `: ${h.lastOutput}` : '';
+  const last = h.lastOutput && h.status !== 'healthy' ? `: ${plain(h.lastOutput)}` : '';
   return `health: ${h.status}${failures}${last}`;
 }
 

@@ -10,6 +10,7 @@ export {
   healthLine,
   inDesiredState,
   nextRunCell,
+  plain,
   previousLine,
   problemLines,
   stateCell,

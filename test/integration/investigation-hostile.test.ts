@@ -107,6 +107,21 @@ describe('the audit as an investigation tool, attacked', { timeout: 120_000 }, (
       assert.ok(r.code === 2 || r.code === 4, `${args.join(' ')}: exit ${r.code}\n${r.stdout}`);
       assert.doesNotMatch(r.stdout, /^all[: ]/m, args.join(' '));
     }
+    const history = await box.upk(['config-history', 'all']);
+    assert.equal(history.code, 2, history.stdout);
+    assert.match(history.stderr, /not all/);
+    // As a filter, `all` is no filter: the timeline of `all` is the timeline of every service, the removed ones too.
+    const range = ['--since', new Date(Date.now() - 60_000).toISOString(), '--until', new Date().toISOString(), '--json'];
+    const every = JSON.parse((await box.upk(['timeline', ...range])).stdout) as { entries: unknown[] };
+    const all = JSON.parse((await box.upk(['timeline', 'all', ...range])).stdout) as { entries: unknown[] };
+    assert.ok(every.entries.length > 0);
+    assert.deepEqual(all.entries, every.entries);
+  });
+
+  it('a correlation range that ends before the history kept is refused, never shown inverted', async () => {
+    const r = await box.upk(['correlate', 'nightly', '--since', '1970-01-01T00:00:00Z', '--until', '1970-01-02T00:00:00Z']);
+    assert.equal(r.code, 2, r.stdout);
+    assert.match(r.stderr, /the range ends at 1970-01-02T00:00:00\.000Z, before the history kept begins \(20\d\d-/);
   });
 
   it('status --at prints no terminal escape sequence from a health check output', async () => {

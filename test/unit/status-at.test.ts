@@ -208,6 +208,18 @@ describe('the replay of a service history (status-at.ts)', { timeout: 10_000 }, 
     assert.deepEqual([at(h, 60_500, job).state, at(h, 60_500, job).failures], ['backoff', 1]);
   });
 
+  it("a scheduled job wanted running before its first run: scheduled from its buddy's start, as the buddy said", () => {
+    const job: PastPolicy = { ...POLICY, job: { scheduled: true } };
+    const h = history(
+      { at: 0, type: 'buddy_started', pid: 7 },
+      { at: 5, type: 'desired', detail: { desired: 'running', cause: 'command' } },
+      { at: 3_600_000, type: 'spawned', pid: 100, detail: { restart: false, scheduled: true } },
+    );
+    assert.deepEqual([at(h, 3, job).state, at(h, 1000, job).state, at(h, 1000, job).desired], ['stopped', 'scheduled', 'running']);
+    assert.equal(at(h, 3_600_001, job).state, 'running');
+    assert.equal(at(h, 1000, POLICY).state, 'stopped', 'a service without a Schedule: nothing says it started');
+  });
+
   it('an overlap restart whose new run fails: the old run is the service again', () => {
     const h = history(
       { at: 0, type: 'buddy_started', pid: 7 },

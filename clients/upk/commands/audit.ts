@@ -3,17 +3,11 @@
 import type { Command } from 'commander';
 import { REQUESTS_MAX, type ClientRequestRecord, type RequestFilter } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
-import { duration, printJson, table } from '../output.js';
+import { duration, plain, printJson, table } from '../output.js';
 import { readTime, sinceHelp, timeRange, UNTIL_HELP, wholeNumber, type TimeArg } from '../time.js';
 
 /** The OUTCOME column's widest text. */
 const OUTCOME_MAX = 80;
-
-/** Text as text, never as terminal controls (a requester or an outcome may come from afar). */
-export function plain(text: string, max = Infinity): string {
-  const shown = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-  return shown.length > max ? `${shown.slice(0, max - 1)}…` : shown;
-}
 
 /** The start of today, local time (the default of --since). */
 export function startOfToday(now = new Date()): string {

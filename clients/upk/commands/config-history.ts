@@ -3,8 +3,7 @@
 import type { Command } from 'commander';
 import { CONFIG_HISTORY_MAX, utcTime, type ConfigHistoryOptions, type ConfigHistoryRecord } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
-import { plain } from './audit.js';
-import { printJson } from '../output.js';
+import { plain, printJson } from '../output.js';
 import { parseTime, sinceHelp, wholeNumber } from '../time.js';
 
 /** The most characters of a value shown; a longer one is cut (`--json` has it whole). */

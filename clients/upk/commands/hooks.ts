@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { HOOK_RUNS_MAX, type HookRun, type HookRunFilter } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
-import { duration, printJson, table } from '../output.js';
+import { duration, plain, printJson, table } from '../output.js';
 import { parseTime, sinceHelp, wholeNumber } from '../time.js';
 
 const HEADER = ['TIME', 'HOOK', 'SERVICE', 'EVENT', 'OUTCOME', 'EXIT', 'TOOK', 'DETAIL'];
@@ -13,11 +13,7 @@ const DETAIL_MAX = 80;
 function detail(r: HookRun): string {
   const lastLine = (r.output ?? '').trimEnd().split('\n').at(-1) ?? '';
   // What a hook printed is shown as text, never as terminal controls (it may come from a webhook's reply).
-  const text = (r.reason ?? lastLine).replace(
-    /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g,
-    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
-  );
-  return text.length > DETAIL_MAX ? `${text.slice(0, DETAIL_MAX - 1)}…` : text;
+  return plain(r.reason ?? lastLine, DETAIL_MAX);
 }
 
 function row(r: HookRun): string[] {

@@ -14,9 +14,9 @@ import {
   type TimelineResult,
 } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
-import { printJson } from '../output.js';
+import { plain, printJson } from '../output.js';
 import { parseTime, readTime, sinceHelp, timeRange, UNTIL_HELP, wholeNumber, type TimeArg } from '../time.js';
-import { plain, requestCell, serviceCell } from './audit.js';
+import { requestCell, serviceCell } from './audit.js';
 
 /** The default of --since: an hour ago. */
 const DEFAULT_SINCE = '1h';
