@@ -1,7 +1,9 @@
 // The statistic of `upk correlate`, pure (docs/correlation.md): for a service's failures and another
 // service's events of one kind, how many failures have such an event within ±w (k of n), how that
 // compares with chance (p: the share of the range that the events' ±w windows cover), and a binomial
-// tail P(X ≥ k) to rank by. Times are ms; every list of times is sorted, oldest first.
+// tail P(X ≥ k) to rank by. Times are ms; every list of times is sorted, oldest first. Chance, Together
+// and FiguresSum compute p, k and the figures from the other service's times given one at a time, so
+// that the store streams them (controller/correlation-reads.ts) instead of holding them.
 
 import type { Correlation } from '../schema/correlation-protocol.js';
 
@@ -98,10 +100,12 @@ export function binomialTail(n: number, k: number, p: number): number {
 
 /** The figures for `failures` of a service against `times` of another's events of one kind, over `range`. */
 export function figures(failures: readonly number[], times: readonly number[], windowMs: number, range: Span): Figures {
-  const n = failures.length;
-  const offsets = together(failures, times, windowMs);
+  return figuresOf(failures.length, together(failures, times, windowMs), chanceOf(times, windowMs, range));
+}
+
+/** The figures from n, the offsets of the k failures together, and p. */
+function figuresOf(n: number, offsets: readonly number[], p: number): Figures {
   const k = offsets.length;
-  const p = chanceOf(times, windowMs, range);
   return {
     failures: n,
     together: k,
@@ -111,6 +115,101 @@ export function figures(failures: readonly number[], times: readonly number[], w
     score: binomialTail(n, k, p),
     medianOffsetMs: median(offsets),
   };
+}
+
+/**
+ * chanceOf, one time at a time: `add` the times oldest first, then `value()` is chanceOf of them all.
+ * It keeps two numbers, whatever the count: a history of millions of events is read as it streams.
+ */
+export class Chance {
+  /** The length of the union of the windows within the range so far, and where that union ends. */
+  private covered = 0;
+  private end = -Infinity;
+
+  constructor(
+    private readonly windowMs: number,
+    private readonly range: Span,
+  ) {}
+
+  add(t: number): void {
+    const w = this.windowMs;
+    if (t < this.range.from - w || t - w > this.range.to) return; // its window misses the range
+    const from = Math.max(t - w, this.end, this.range.from);
+    const to = Math.min(t + w, this.range.to);
+    if (to > from) this.covered += to - from;
+    this.end = Math.max(this.end, to);
+  }
+
+  value(): number {
+    const length = this.range.to - this.range.from;
+    return length <= 0 ? 1 : Math.min(1, this.covered / length);
+  }
+}
+
+/**
+ * together, one time at a time: `add` the times oldest first, then `offsets()` is together of them all.
+ * A failure is settled by the first time at or after it: its nearest is that one or the latest before
+ * it (the earlier of the two when as near). It keeps the failures' offsets, n at most.
+ */
+export class Together {
+  private readonly found: number[] = [];
+  /** The next failure to settle, and the latest time added (before it). */
+  private next = 0;
+  private last: number | null = null;
+
+  constructor(
+    private readonly failures: readonly number[],
+    private readonly windowMs: number,
+  ) {}
+
+  add(t: number): void {
+    while (this.next < this.failures.length && this.failures[this.next]! <= t) this.settle(this.failures[this.next++]!, t);
+    this.last = t;
+  }
+
+  /** The offsets of the failures with a time within the window, in the failures' order. */
+  offsets(): number[] {
+    while (this.next < this.failures.length) this.settle(this.failures[this.next++]!, null);
+    return this.found;
+  }
+
+  private settle(failure: number, after: number | null): void {
+    const before = this.last !== null && failure - this.last <= this.windowMs ? this.last - failure : null;
+    const later = after !== null && after - failure <= this.windowMs ? after - failure : null;
+    if (before !== null && (later === null || -before <= later)) this.found.push(before);
+    else if (later !== null) this.found.push(later);
+  }
+}
+
+/**
+ * figures, one time at a time (Chance and Together): `add` another service's times oldest first, then
+ * `figures()` is figures(failures, those times, windowMs, range), for failures within the range (as
+ * every caller's are: the last failures in it). A time whose window misses the range misses every
+ * failure's too, and is passed over.
+ */
+export class FiguresSum {
+  private readonly chance: Chance;
+  private readonly together: Together;
+
+  constructor(
+    private readonly failures: readonly number[],
+    private readonly windowMs: number,
+    private readonly range: Span,
+  ) {
+    this.chance = new Chance(windowMs, range);
+    this.together = new Together(failures, windowMs);
+  }
+
+  add(t: number): void {
+    // Its window misses the range, so it misses every failure's (all within the range) too.
+    if (t < this.range.from - this.windowMs || t - this.windowMs > this.range.to) return;
+    this.chance.add(t);
+    this.together.add(t);
+  }
+
+  figures(): Figures {
+    return figuresOf(this.failures.length, this.together.offsets(), this.chance.value());
+  }
 }
 
 /** The order of the rows: the lowest score first, then the highest lift, then the most failures together. */

@@ -7,6 +7,7 @@ import { isoTime, type ServiceEvent } from '../schema/records.js';
 import { configKeys } from './config-history.js';
 import { inList, type EventQueries } from './event-queries.js';
 import { FAILED_RUN, RUN_ENDING_HEALTH } from './failure-kinds.js';
+import { USAGE_LOOKBACK_MS } from './sample-store.js';
 
 /** Events told after the failure, at most. */
 export const STORY_AFTER_EVENTS = 20;
@@ -74,7 +75,7 @@ export function failureStory(db: Database.Database, events: EventReader, who: St
       `SELECT s.time, s.cpu_ms, s.wall_ms, s.rss_kb, s.rss_max_kb FROM samples s JOIN buddies b ON b.id = s.buddy_id
        WHERE b.service_uuid IN ${ofThem} AND s.time <= ? AND s.time >= ? ORDER BY s.time DESC LIMIT 1`,
     )
-    .get(...who.uuids, ended, Math.max(run.started, ended - 5 * 60_000));
+    .get(...who.uuids, ended, Math.max(run.started, ended - USAGE_LOOKBACK_MS));
   story.failure = {
     run: {
       started: isoTime(run.started),

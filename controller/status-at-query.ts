@@ -11,6 +11,7 @@ import { isoTime, type DesiredState, type EventType, type ExitInfo, type Resourc
 import { replay, type Carried, type PastEvent, type PastPolicy, pastPolicy } from './status-at.js';
 import { configKeys } from './config-history.js';
 import { servicesNamed, type ServiceNames } from './service-names.js';
+import { USAGE_LOOKBACK_MS } from './sample-store.js';
 import { storedConfig } from './stored-config.js';
 
 /** The condition of the partial index events_anchors (migration 008), word for word: a query uses it only if it repeats it. */
@@ -361,9 +362,13 @@ export class StatusAtQueries {
       : { code: r.code, signal: r.signal, at: isoTime(r.ended) };
   }
 
-  /** The usage record of the minute before `at` within the run (from `started`): its mean CPU and memory. */
+  /**
+   * The usage record of the minute before `at` within the run (from `started`), USAGE_LOOKBACK_MS at
+   * most: its mean CPU and memory. samples_by_time holds every buddy's records: the walk back from
+   * `at` reads the 5 minutes of all of them, not the whole run's (a month of it, with SampleInterval 0).
+   */
   private usage(buddyId: number, started: number, at: number): ResourceUsage | null {
-    const u = this.s.usage.get(at, started, buddyId);
+    const u = this.s.usage.get(at, Math.max(started, at - USAGE_LOOKBACK_MS), buddyId);
     if (!u) return null;
     return {
       cpu: u.wallMs > 0 ? Math.round((u.cpuMs * 1000) / u.wallMs) / 10 : 0,

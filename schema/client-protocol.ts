@@ -421,8 +421,12 @@ export interface HookRunQuery {
 /** `status.at`: the services' statuses at `time` (ISO 8601), of these services (default: every one that existed then). */
 export interface StatusAtQuery {
   time: string;
+  /** Names, none empty, STATUS_AT_NAMES_MAX at most (`all`: every one). */
   services?: string[];
 }
+
+/** Most names one `status.at` lists: each is resolved among every service of then, and every unknown one is named in the error. */
+export const STATUS_AT_NAMES_MAX = 1000;
 
 /** The configuration change in force at a past time: the last one recorded for the service before it. */
 export interface PastConfigChange {
@@ -771,6 +775,12 @@ export const clientValidators: Validators<ClientMethods> = {
     const o = asObject(p);
     const time = optIsoTime(o, 'time');
     if (time === undefined) bad('time must be an ISO 8601 time');
+    const services = o.services;
+    if (Array.isArray(services)) {
+      if (services.length > STATUS_AT_NAMES_MAX) bad(`services must list at most ${STATUS_AT_NAMES_MAX} names, got ${services.length}`);
+      const empty = services.indexOf('');
+      if (empty !== -1) bad(`services[${empty}] is empty: a service name must not be`);
+    }
     const list = optStrList(o, 'services');
     return list === undefined ? { time } : { time, services: list };
   },

@@ -1,6 +1,7 @@
 // The migrations on a real SQLite file: a database left by an older build comes out at the newest
 // schema with every row (004: client_actions becomes client_requests, action_log request_log; 006:
-// client_requests.requester, in request_log too; 007: config_changes.config and keys, words-only rows kept).
+// client_requests.requester, in request_log too; 007: config_changes.config and keys, words-only rows kept;
+// 010: events_health over the health events already kept).
 import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -252,6 +253,45 @@ describe('migrations', { timeout: 10_000 }, () => {
         store.configHistory.query([UUID], T0 + 1000, 2).map((h) => h.id),
         [4, 5],
       );
+    } finally {
+      db.close();
+      store.close();
+    }
+  });
+
+  it('010: a version 9 database gets events_health over the health events it has; correlate counts them from it', () => {
+    const file = join(dir, 'v9.db');
+    const old = new Database(file);
+    assert.deepEqual(
+      migrate(
+        old,
+        readMigrations().filter((m) => m.version <= 9),
+      ),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9],
+    );
+    old
+      .prepare(`INSERT INTO services (uuid, name, config, desired, created, modified) VALUES (?, 'web', '{}', 'running', ?, ?)`)
+      .run(UUID, T0, T0);
+    old.prepare(`INSERT INTO buddies (instance, service_uuid, pid, started, seen) VALUES ('b1', ?, 1, ?, ?)`).run(UUID, T0, T0);
+    const insert = old.prepare('INSERT INTO events (service_uuid, buddy_id, seq, time, type, detail) VALUES (?, 1, ?, ?, ?, ?)');
+    insert.run(UUID, 1, T0, 'buddy_started', null);
+    // Three failures (a start_timeout, an unhealthy that restarted, a limit_exceeded that stopped), and an unhealthy that did nothing.
+    insert.run(UUID, 2, T0 + 1000, 'start_timeout', null);
+    insert.run(UUID, 3, T0 + 2000, 'unhealthy', '{"action":"restart"}');
+    insert.run(UUID, 4, T0 + 3000, 'limit_exceeded', '{"action":"stop"}');
+    insert.run(UUID, 5, T0 + 4000, 'unhealthy', '{"action":"none"}');
+    old.close();
+
+    const store = new AuditStore(file);
+    const db = new Database(file, { readonly: true });
+    try {
+      const indexed = db.prepare(
+        `SELECT count(*) FROM events INDEXED BY events_health WHERE service_uuid = ? AND type IN ('unhealthy', 'limit_exceeded', 'start_timeout')`,
+      );
+      assert.equal(indexed.pluck().get(UUID), 4);
+      const web = { id: 'web', uuids: [UUID] };
+      const r = store.correlations.around(web, [web], { windowMs: 1000, since: T0, until: T0 + 10_000, failures: 100, limit: 20 });
+      assert.equal(r.failures, 3);
     } finally {
       db.close();
       store.close();

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { AuditStore } from '../../controller/audit-store.js';
 import { pastNamed, statusAt, StatusAtQueries, type PastService } from '../../controller/status-at-query.js';
+import { USAGE_LOOKBACK_MS } from '../../controller/sample-store.js';
 import type { ServiceEntry } from '../../controller/service-entry.js';
 import { ServiceTable } from '../../controller/service-table.js';
 import { ErrorCode, UpkError } from '../../schema/errors.js';
@@ -634,6 +635,34 @@ describe('the status at a time from the store (status-at-query.ts)', { timeout: 
     ]);
     const r = statusAt(f.store.pastStatus, T0 + 500, undefined, T0 + 10_000);
     assert.deepEqual([r.at, r.historyFrom], [iso(T0 + 500), iso(T0 + 1000)]);
+  });
+
+  it('usage: the last record of the run within USAGE_LOOKBACK_MS (5 minutes) before the time, none older', (t) => {
+    const f = new Fixture();
+    t.after(() => f.close());
+    const [svc] = loadServiceText(t, JSON.stringify({ web: { ExecStart: 'sleep 1' } })).services;
+    const uuid = f.store.upsertService(svc!, () => null, T0).uuid;
+    const minute = (to: number, cpuMs: number) => ({
+      at: to,
+      type: 'usage' as const,
+      detail: { from: T0 + to - 60_000, to: T0 + to, cpuMs, rssKb: 1024, rssMaxKb: 1024, processes: 1, samples: 6 },
+    });
+    // A run begun at 1 s, measured for three minutes, then no more (SampleInterval 0 since, or no controller).
+    f.add(uuid, 'b1', [
+      { at: 0, type: 'buddy_started', pid: 11, detail: { version: '1' } },
+      { at: 500, type: 'desired', detail: { desired: 'running', cause: 'command', by: 'controller' } },
+      { at: 1000, type: 'spawned', pid: 100, detail: { restart: false } },
+      minute(61_000, 600),
+      minute(121_000, 1200),
+      minute(181_000, 300),
+    ]);
+    const past = f.store.pastStatus.servicesAt(T0 + 1).find((p) => p.uuid === uuid)!;
+    const usageAt = (ms: number) => f.store.pastStatus.statusAt(past, T0 + ms).usage;
+    assert.deepEqual(usageAt(150_000), { cpu: 2, rss: 1024 * 1024, processes: 1, at: iso(T0 + 121_000) });
+    assert.deepEqual(usageAt(181_000 + USAGE_LOOKBACK_MS), { cpu: 0.5, rss: 1024 * 1024, processes: 1, at: iso(T0 + 181_000) });
+    assert.equal(usageAt(181_001 + USAGE_LOOKBACK_MS), null, 'a record more than 5 minutes old is not the usage then');
+    assert.equal(usageAt(86_400_000), null);
+    assert.equal(f.store.pastStatus.statusAt(past, T0 + 86_400_000).state, 'running');
   });
 
   it('names mean what they mean to live `status` (ServiceTable.resolve): an id first, an ambiguous bare name refused', () => {

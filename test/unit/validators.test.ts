@@ -3,7 +3,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buddyNotificationValidators, buddyValidators, controllerBuddyValidators } from '../../schema/buddy-protocol.js';
-import { REQUESTER_MAX, clientNotificationValidators, clientValidators, requesterProblem } from '../../schema/client-protocol.js';
+import {
+  REQUESTER_MAX,
+  STATUS_AT_NAMES_MAX,
+  clientNotificationValidators,
+  clientValidators,
+  requesterProblem,
+} from '../../schema/client-protocol.js';
 import { ErrorCode, UpkError } from '../../schema/errors.js';
 import { CONFIG_HISTORY_MAX, REQUESTS_MAX } from '../../schema/audit-protocol.js';
 
@@ -132,4 +138,26 @@ test('config.history and requests: bad params are refused by name; limits are bo
     since: '2026-12-05T00:00:00Z',
     limit: REQUESTS_MAX,
   });
+});
+
+test('status.at: a time, and at most STATUS_AT_NAMES_MAX service names, none empty', T, () => {
+  const bad = (params: unknown, message: RegExp): void =>
+    assert.throws(
+      () => clientValidators['status.at'](params),
+      (err: unknown) => err instanceof UpkError && err.code === ErrorCode.BAD_REQUEST && message.test(err.message),
+    );
+  const time = '2026-12-05T00:00:00Z';
+  bad({}, /^time must be an ISO 8601 time/);
+  bad({ time, services: ['web', ''] }, /^services\[1\] is empty: a service name must not be/);
+  bad({ time, services: [''] }, /^services\[0\] is empty/);
+  bad(
+    { time, services: Array.from({ length: STATUS_AT_NAMES_MAX + 1 }, (_, i) => `s${i}`) },
+    /^services must list at most 1000 names, got 1001/,
+  );
+  bad({ time, services: ['web', 7] }, /^services must be a list of non-empty strings/);
+  bad({ time, services: 'web' }, /^services must be a list of non-empty strings/);
+  const most = Array.from({ length: STATUS_AT_NAMES_MAX }, (_, i) => `s${i}`);
+  assert.deepEqual(clientValidators['status.at']({ time, services: most }), { time, services: most });
+  assert.deepEqual(clientValidators['status.at']({ time, services: [] }), { time, services: [] });
+  assert.deepEqual(clientValidators['status.at']({ time, services: null }), { time });
 });

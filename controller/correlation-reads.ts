@@ -1,0 +1,150 @@
+// What `upk correlate` reads from the audit database, in memory bounded whatever the history holds: a
+// service's last n failures (each index walked from the newest, n + 1 rows at most), and another
+// service's times of one kind streamed oldest first (`.iterate()`, merged across its uuids and
+// sources), never held. Each kind from an index that holds its time, service by service:
+// runs_by_service_ended (009) for failures and stops, runs_by_service_started for starts,
+// events_health (010) for the health events, config_changes_by_service for configuration changes.
+import type Database from 'better-sqlite3';
+import type { CorrelationKind } from '../schema/correlation-protocol.js';
+import type { Span } from './correlation-math.js';
+
+/** The condition of the partial index events_health (migration 010), word for word: a query uses it only if it repeats it. */
+const HEALTH = `type IN ('unhealthy', 'limit_exceeded', 'start_timeout')`;
+type HealthType = 'unhealthy' | 'limit_exceeded' | 'start_timeout';
+const HEALTH_TYPES: readonly HealthType[] = ['unhealthy', 'limit_exceeded', 'start_timeout'];
+/** A health event that is a failure: a start_timeout, or an unhealthy or limit_exceeded whose action ended the run. */
+const ENDED_THE_RUN = `(type = 'start_timeout' OR json_extract(detail, '$.action') IN ('restart', 'stop'))`;
+
+/** Each source of a kind's times, [uuid, from, to] or [uuid, type, from, to], oldest first. */
+const SQL = {
+  failedRuns: `SELECT ended FROM runs INDEXED BY runs_by_service_ended
+    WHERE service_uuid = ? AND ended >= ? AND ended <= ? AND outcome IN ('failed', 'spawn_failed') ORDER BY ended`,
+  stoppedRuns: `SELECT ended FROM runs INDEXED BY runs_by_service_ended
+    WHERE service_uuid = ? AND ended >= ? AND ended <= ? AND outcome = 'stopped' ORDER BY ended`,
+  startedRuns: `SELECT started FROM runs INDEXED BY runs_by_service_started
+    WHERE service_uuid = ? AND started >= ? AND started <= ? AND cause IN ('start', 'restart') AND outcome IS NOT 'spawn_failed'
+    ORDER BY started`,
+  configChanges: `SELECT time FROM config_changes INDEXED BY config_changes_by_service
+    WHERE service_uuid = ? AND time >= ? AND time <= ? AND change = 'changed' ORDER BY time`,
+  healthFailures: `SELECT time FROM events INDEXED BY events_health
+    WHERE service_uuid = ? AND ${HEALTH} AND type = ? AND time >= ? AND time <= ? AND ${ENDED_THE_RUN} ORDER BY time`,
+  health: `SELECT time FROM events INDEXED BY events_health
+    WHERE service_uuid = ? AND ${HEALTH} AND type = ? AND time >= ? AND time <= ? ORDER BY time`,
+} as const;
+type Source = keyof typeof SQL;
+
+/** A source of times and its parameters. */
+type Read = [source: Source, params: (string | number)[]];
+
+/** The sources of each kind, for one uuid. */
+function readsOf(kind: CorrelationKind, uuid: string, from: number, to: number): Read[] {
+  switch (kind) {
+    case 'failed':
+      return [['failedRuns', [uuid, from, to]], ...HEALTH_TYPES.map((type): Read => ['healthFailures', [uuid, type, from, to]])];
+    case 'restarted':
+      return [['startedRuns', [uuid, from, to]]];
+    case 'stopped':
+      return [['stoppedRuns', [uuid, from, to]]];
+    case 'unhealthy':
+      return [
+        ['health', [uuid, 'unhealthy', from, to]],
+        ['health', [uuid, 'limit_exceeded', from, to]],
+      ];
+    case 'config':
+      return [['configChanges', [uuid, from, to]]];
+  }
+}
+
+const ascending = (a: number, b: number): number => a - b;
+
+/** `to.push(...from)`, without spreading a long list onto the stack. */
+function append(to: number[], from: readonly number[]): void {
+  for (const t of from) to.push(t);
+}
+
+/** Sorted streams of numbers, merged into one sorted stream; every stream is closed at the end, read whole or not. */
+function* merged(streams: Iterator<number>[]): Generator<number, void, undefined> {
+  try {
+    const heads = streams.map((s) => s.next());
+    for (;;) {
+      let min = -1;
+      for (let i = 0; i < heads.length; i++) {
+        const h = heads[i]!;
+        if (!h.done && (min < 0 || h.value < (heads[min]!.value as number))) min = i;
+      }
+      if (min < 0) return;
+      yield heads[min]!.value as number;
+      heads[min] = streams[min]!.next();
+    }
+  } finally {
+    for (const s of streams) s.return?.();
+  }
+}
+
+export class CorrelationReads {
+  private readonly oldestStmt: Database.Statement<[], number | null>;
+  private readonly subjectsStmt: Database.Statement<[], { uuid: string; service: string }>;
+  /** The statements of each source: one per stream open at once (a statement iterates one stream at a time). */
+  private readonly pool = new Map<Source, Database.Statement<(string | number)[], number>[]>();
+  /** The newest failures of a service first, at most `limit`: [uuid, from, to, limit] or [uuid, type, from, to, limit]. */
+  private readonly newestFailedRuns: Database.Statement<(string | number)[], number>;
+  private readonly newestHealthFailures: Database.Statement<(string | number)[], number>;
+
+  constructor(private readonly db: Database.Database) {
+    this.oldestStmt = db.prepare<[], number | null>('SELECT min(time) FROM events').pluck();
+    this.subjectsStmt = db.prepare('SELECT uuid, service FROM service_ids ORDER BY service, uuid');
+    this.newestFailedRuns = db.prepare<(string | number)[], number>(`${SQL.failedRuns} DESC LIMIT ?`).pluck();
+    this.newestHealthFailures = db.prepare<(string | number)[], number>(`${SQL.healthFailures} DESC LIMIT ?`).pluck();
+  }
+
+  /** The time of the oldest event kept (events_by_time), or null. */
+  oldest(): number | null {
+    return this.oldestStmt.get() ?? null;
+  }
+
+  /** Every (uuid, service id) ever recorded. */
+  subjects(): { uuid: string; service: string }[] {
+    return this.subjectsStmt.all();
+  }
+
+  /**
+   * The last `n` (≥ 1) failures of a service within [from, to], oldest first, and the range the chance
+   * is measured over: [from, to], or from the oldest failure counted when older ones were left out
+   * (docs/correlation.md). Each source is read from its newest, n + 1 rows at most: the one more tells
+   * whether any was left out.
+   */
+  lastFailures(uuids: readonly string[], n: number, from: number, to: number): { failures: number[]; range: Span } {
+    const newest: number[] = [];
+    for (const uuid of uuids) {
+      append(newest, this.newestFailedRuns.all(uuid, from, to, n + 1));
+      for (const type of HEALTH_TYPES) append(newest, this.newestHealthFailures.all(uuid, type, from, to, n + 1));
+    }
+    const within = newest.sort(ascending).slice(-(n + 1));
+    const failures = within.slice(-n);
+    return { failures, range: { from: within.length > n ? failures[0]! : from, to } };
+  }
+
+  /**
+   * The times of a service's events of one kind within [from, to], oldest first, as they are read: the
+   * sources of each uuid merged (docs/correlation.md, "What is counted"). Read it whole, or close it.
+   */
+  times(uuids: readonly string[], kind: CorrelationKind, from: number, to: number): Generator<number, void, undefined> {
+    const streams: Iterator<number>[] = [];
+    try {
+      for (const uuid of uuids) for (const [source, params] of readsOf(kind, uuid, from, to)) streams.push(this.iterate(source, params));
+    } catch (err) {
+      for (const s of streams) s.return?.();
+      throw err;
+    }
+    return merged(streams);
+  }
+
+  /** A stream of one source, on a statement of the pool that iterates nothing else now. */
+  private iterate(source: Source, params: (string | number)[]): Iterator<number> {
+    let statements = this.pool.get(source);
+    if (!statements) this.pool.set(source, (statements = []));
+    let s = statements.find((x) => !x.busy);
+    if (!s) statements.push((s = this.db.prepare<(string | number)[], number>(SQL[source]).pluck()));
+    return s.iterate(...params);
+  }
+}
