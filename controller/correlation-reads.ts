@@ -7,18 +7,17 @@
 import type Database from 'better-sqlite3';
 import type { CorrelationKind } from '../schema/correlation-protocol.js';
 import type { Span } from './correlation-math.js';
+import { FAILED_RUN, FAILURE_EVENT } from './failure-kinds.js';
 
 /** The condition of the partial index events_health (migration 010), word for word: a query uses it only if it repeats it. */
 const HEALTH = `type IN ('unhealthy', 'limit_exceeded', 'start_timeout')`;
 type HealthType = 'unhealthy' | 'limit_exceeded' | 'start_timeout';
 const HEALTH_TYPES: readonly HealthType[] = ['unhealthy', 'limit_exceeded', 'start_timeout'];
-/** A health event that is a failure: a start_timeout, or an unhealthy or limit_exceeded whose action ended the run. */
-const ENDED_THE_RUN = `(type = 'start_timeout' OR json_extract(detail, '$.action') IN ('restart', 'stop'))`;
 
 /** Each source of a kind's times, [uuid, from, to] or [uuid, type, from, to], oldest first. */
 const SQL = {
   failedRuns: `SELECT ended FROM runs INDEXED BY runs_by_service_ended
-    WHERE service_uuid = ? AND ended >= ? AND ended <= ? AND outcome IN ('failed', 'spawn_failed') ORDER BY ended`,
+    WHERE service_uuid = ? AND ended >= ? AND ended <= ? AND ${FAILED_RUN} ORDER BY ended`,
   stoppedRuns: `SELECT ended FROM runs INDEXED BY runs_by_service_ended
     WHERE service_uuid = ? AND ended >= ? AND ended <= ? AND outcome = 'stopped' ORDER BY ended`,
   startedRuns: `SELECT started FROM runs INDEXED BY runs_by_service_started
@@ -27,7 +26,7 @@ const SQL = {
   configChanges: `SELECT time FROM config_changes INDEXED BY config_changes_by_service
     WHERE service_uuid = ? AND time >= ? AND time <= ? AND change = 'changed' ORDER BY time`,
   healthFailures: `SELECT time FROM events INDEXED BY events_health
-    WHERE service_uuid = ? AND ${HEALTH} AND type = ? AND time >= ? AND time <= ? AND ${ENDED_THE_RUN} ORDER BY time`,
+    WHERE service_uuid = ? AND ${HEALTH} AND type = ? AND time >= ? AND time <= ? AND ${FAILURE_EVENT} ORDER BY time`,
   health: `SELECT time FROM events INDEXED BY events_health
     WHERE service_uuid = ? AND ${HEALTH} AND type = ? AND time >= ? AND time <= ? ORDER BY time`,
 } as const;

@@ -6,10 +6,14 @@
 /** A run that failed (on a row of runs): an exit nobody asked for, or a start that could not execute. */
 export const FAILED_RUN = `outcome IN ('failed', 'spawn_failed')`;
 
-/** An event (on a row of events) by which the buddy ended its run: a failed health check or a limit passed, with action restart or stop. */
-export const RUN_ENDING_HEALTH = `type IN ('unhealthy', 'limit_exceeded') AND json_extract(detail, '$.action') IN ('restart', 'stop')`;
+/** The action of an `unhealthy` or `limit_exceeded` event (on a row of events) that ended the run. */
+export const RUN_ENDING_ACTION = `json_extract(detail, '$.action') IN ('restart', 'stop')`;
 
-/** The same test on an event read: its type, and the action its detail names. */
-export function endsRun(type: string, action: string | null | undefined): boolean {
-  return (type === 'unhealthy' || type === 'limit_exceeded') && (action === 'restart' || action === 'stop');
-}
+/** An event (on a row of events) by which the buddy ended its run: a failed health check or a limit passed, with action restart or stop. */
+export const RUN_ENDING_HEALTH = `type IN ('unhealthy', 'limit_exceeded') AND ${RUN_ENDING_ACTION}`;
+
+/**
+ * The health events `upk correlate` counts as failures: RUN_ENDING_HEALTH, and a `start_timeout`,
+ * which the buddy counts towards MaxConsecutiveFailures (docs/correlation.md).
+ */
+export const FAILURE_EVENT = `(type = 'start_timeout' OR (${RUN_ENDING_HEALTH}))`;
