@@ -14,7 +14,10 @@ export interface Span {
 }
 
 /** The figures of one (service, other, kind), before names are put on them (n, k, p, n × p, lift, P(X ≥ k), median offset). */
-export type Figures = Pick<Correlation, 'failures' | 'together' | 'chance' | 'expected' | 'lift' | 'score' | 'medianOffsetMs'>;
+export type Figures = Pick<
+  Correlation,
+  'failures' | 'together' | 'chance' | 'expected' | 'lift' | 'score' | 'medianOffsetMs' | 'before' | 'after'
+>;
 
 /** The index of the first time ≥ t in sorted `times` (times.length when none is). */
 export function firstAtOrAfter(times: readonly number[], t: number): number {
@@ -67,6 +70,15 @@ export function together(failures: readonly number[], times: readonly number[], 
   return offsets;
 }
 
+/**
+ * The onsets of the episodes of failures in sorted `times`: a failure at most `windowMs` after the
+ * one before it belongs to that one's episode (a crash loop is one episode); each episode counts once,
+ * at its first failure (docs/correlation.md). correlation-reads.ts walks the same from the newest.
+ */
+export function episodeOnsets(times: readonly number[], windowMs: number): number[] {
+  return times.filter((t, i) => i === 0 || t - times[i - 1]! > windowMs);
+}
+
 /** The median of some numbers (the mean of the middle two for an even count); null for none. */
 export function median(values: readonly number[]): number | null {
   if (values.length === 0) return null;
@@ -114,6 +126,8 @@ function figuresOf(n: number, offsets: readonly number[], p: number): Figures {
     lift: p > 0 && n > 0 ? k / n / p : null,
     score: binomialTail(n, k, p),
     medianOffsetMs: median(offsets),
+    before: offsets.filter((o) => o < 0).length,
+    after: offsets.filter((o) => o > 0).length,
   };
 }
 

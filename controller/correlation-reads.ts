@@ -29,6 +29,11 @@ const SQL = {
     WHERE service_uuid = ? AND ${HEALTH} AND type = ? AND time >= ? AND time <= ? AND ${FAILURE_EVENT} ORDER BY time`,
   health: `SELECT time FROM events INDEXED BY events_health
     WHERE service_uuid = ? AND ${HEALTH} AND type = ? AND time >= ? AND time <= ? ORDER BY time`,
+  // The failures again, newest first (a service's last episodes).
+  failedRunsNewest: `SELECT ended FROM runs INDEXED BY runs_by_service_ended
+    WHERE service_uuid = ? AND ended >= ? AND ended <= ? AND ${FAILED_RUN} ORDER BY ended DESC`,
+  healthFailuresNewest: `SELECT time FROM events INDEXED BY events_health
+    WHERE service_uuid = ? AND ${HEALTH} AND type = ? AND time >= ? AND time <= ? AND ${FAILURE_EVENT} ORDER BY time DESC`,
 } as const;
 type Source = keyof typeof SQL;
 
@@ -54,22 +59,19 @@ function readsOf(kind: CorrelationKind, uuid: string, from: number, to: number):
   }
 }
 
-const ascending = (a: number, b: number): number => a - b;
-
-/** `to.push(...from)`, without spreading a long list onto the stack. */
-function append(to: number[], from: readonly number[]): void {
-  for (const t of from) to.push(t);
-}
-
-/** Sorted streams of numbers, merged into one sorted stream; every stream is closed at the end, read whole or not. */
-function* merged(streams: Iterator<number>[]): Generator<number, void, undefined> {
+/**
+ * Sorted streams of numbers (ascending, or all descending), merged into one stream in the same order;
+ * every stream is closed at the end, read whole or not.
+ */
+function* merged(streams: Iterator<number>[], descending = false): Generator<number, void, undefined> {
+  const first = descending ? (a: number, b: number): boolean => a > b : (a: number, b: number): boolean => a < b;
   try {
     const heads = streams.map((s) => s.next());
     for (;;) {
       let min = -1;
       for (let i = 0; i < heads.length; i++) {
         const h = heads[i]!;
-        if (!h.done && (min < 0 || h.value < (heads[min]!.value as number))) min = i;
+        if (!h.done && (min < 0 || first(h.value, heads[min]!.value as number))) min = i;
       }
       if (min < 0) return;
       yield heads[min]!.value as number;
@@ -85,15 +87,10 @@ export class CorrelationReads {
   private readonly subjectsStmt: Database.Statement<[], { uuid: string; service: string }>;
   /** The statements of each source: one per stream open at once (a statement iterates one stream at a time). */
   private readonly pool = new Map<Source, Database.Statement<(string | number)[], number>[]>();
-  /** The newest failures of a service first, at most `limit`: [uuid, from, to, limit] or [uuid, type, from, to, limit]. */
-  private readonly newestFailedRuns: Database.Statement<(string | number)[], number>;
-  private readonly newestHealthFailures: Database.Statement<(string | number)[], number>;
 
   constructor(private readonly db: Database.Database) {
     this.oldestStmt = db.prepare<[], number | null>('SELECT min(time) FROM events').pluck();
     this.subjectsStmt = db.prepare('SELECT uuid, service FROM service_ids ORDER BY service, uuid');
-    this.newestFailedRuns = db.prepare<(string | number)[], number>(`${SQL.failedRuns} DESC LIMIT ?`).pluck();
-    this.newestHealthFailures = db.prepare<(string | number)[], number>(`${SQL.healthFailures} DESC LIMIT ?`).pluck();
   }
 
   /** The time of the oldest event kept (events_by_time), or null. */
@@ -107,18 +104,30 @@ export class CorrelationReads {
   }
 
   /**
-   * The last `n` (≥ 1) failures of a service within [from, to], oldest first, and the range the chance
-   * is measured over: [from, to], or from the oldest failure counted when older ones were left out
-   * (docs/correlation.md). Each source is read from its newest, n + 1 rows at most: the one more tells
-   * whether any was left out.
+   * The onsets of a service's last `n` (≥ 1) episodes of failures within [from, to], oldest first, and
+   * the range the chance is measured over: [from, to], or from the oldest onset counted when older ones
+   * were left out (docs/correlation.md). A failure at most `windowMs` after the one before it belongs to
+   * that one's episode: a crash loop is one episode, counted at its first failure, not as many
+   * coincidences. The failures are streamed from the newest, and the walk stops at n + 1 onsets: the one
+   * more tells whether any was left out.
    */
-  lastFailures(uuids: readonly string[], n: number, from: number, to: number): { failures: number[]; range: Span } {
-    const newest: number[] = [];
+  lastFailures(uuids: readonly string[], n: number, windowMs: number, from: number, to: number): { failures: number[]; range: Span } {
+    const streams: Iterator<number>[] = [];
     for (const uuid of uuids) {
-      append(newest, this.newestFailedRuns.all(uuid, from, to, n + 1));
-      for (const type of HEALTH_TYPES) append(newest, this.newestHealthFailures.all(uuid, type, from, to, n + 1));
+      streams.push(this.iterate('failedRunsNewest', [uuid, from, to]));
+      for (const type of HEALTH_TYPES) streams.push(this.iterate('healthFailuresNewest', [uuid, type, from, to]));
     }
-    const within = newest.sort(ascending).slice(-(n + 1));
+    const onsets: number[] = []; // newest first
+    let episode: number | null = null; // the oldest failure of the episode walked now
+    for (const t of merged(streams, true)) {
+      if (episode !== null && episode - t > windowMs) {
+        onsets.push(episode);
+        if (onsets.length > n) break;
+      }
+      episode = t;
+    }
+    if (episode !== null && onsets.length <= n) onsets.push(episode);
+    const within = onsets.reverse();
     const failures = within.slice(-n);
     return { failures, range: { from: within.length > n ? failures[0]! : from, to } };
   }

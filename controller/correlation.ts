@@ -53,7 +53,7 @@ export class Correlations {
    */
   around(subject: Subject, others: Subject[], ask: CorrelationAsk, prerequisites: ReadonlySet<string> = new Set()): CorrelationResult {
     const from = Math.max(ask.since, this.reads.oldest() ?? ask.since);
-    const { failures, range } = this.reads.lastFailures(subject.uuids, ask.failures, from, ask.until);
+    const { failures, range } = this.reads.lastFailures(subject.uuids, ask.failures, ask.windowMs, from, ask.until);
     const result = this.result(subject.id, ask, range, failures.length);
     if (failures.length === 0) return result;
     const own = new Set(subject.uuids);
@@ -79,7 +79,7 @@ export class Correlations {
     const w = ask.windowMs;
     const from = Math.max(ask.since, this.reads.oldest() ?? ask.since);
     const failing = subjects
-      .map((s) => ({ ...s, ...this.reads.lastFailures(s.uuids, ask.failures, from, ask.until) }))
+      .map((s) => ({ ...s, ...this.reads.lastFailures(s.uuids, ask.failures, ask.windowMs, from, ask.until) }))
       .filter((s) => s.failures.length > 0);
     // found[a]: B's index in `subjects` → the figures of B's failures around A's, when some are together.
     const found = failing.map(() => new Map<number, Figures>());

@@ -19,22 +19,40 @@ export function formatScore(p: number): string {
   return String(Number(p.toPrecision(2)));
 }
 
-/** When, against the failures: `2 s before`, `400 ms after`, `at the time of`. */
-function when(offsetMs: number | null): string {
-  if (offsetMs === null) return 'near';
-  if (offsetMs === 0) return 'at the time of';
-  return `${formatDuration(Math.abs(offsetMs))} ${offsetMs < 0 ? 'before' : 'after'}`;
+/**
+ * When, against the failures: `2 s before` or `400 ms after` (the median offset) when every one came
+ * on that side, `at the time of` when every one came at the same millisecond, else `near`.
+ */
+function when(c: Correlation): string {
+  const ms = c.medianOffsetMs;
+  if (ms === null) return 'near';
+  if (c.before === c.together || c.after === c.together) return `${formatDuration(Math.abs(ms))} ${ms < 0 ? 'before' : 'after'}`;
+  return c.before === 0 && c.after === 0 ? 'at the time of' : 'near';
+}
+
+/** On which side of the failures they came, when not all on one: `1 before, 1 after, 1 at the same time`; else null. */
+export function sidesOf(c: Pick<Correlation, 'together' | 'before' | 'after'>): string | null {
+  if (c.before === c.together || c.after === c.together || (c.before === 0 && c.after === 0)) return null;
+  const same = c.together - c.before - c.after;
+  return [
+    ...(c.before > 0 ? [`${c.before} before`] : []),
+    ...(c.after > 0 ? [`${c.after} after`] : []),
+    ...(same > 0 ? [`${same} at the same time`] : []),
+  ].join(', ');
 }
 
 /**
  * A correlation in words: `db restarted 2 s before 3 of the last 4 failures of web` (the median
- * offset); with `chance`, what chance alone would give: `(0.3 expected by chance, P = 0.002)`.
+ * offset, when all came on one side; else `near … (2 before, 1 after)`); with `chance`, what chance
+ * alone would give: `(0.3 expected by chance, P = 0.002)`.
  */
 export function describeCorrelation(c: Correlation, options: { chance?: boolean } = {}): string {
   const which = c.failures === 1 ? `the last failure of ${c.service}` : `${c.together} of the last ${c.failures} failures of ${c.service}`;
-  const text = `${DID[c.kind](c.other)} ${when(c.medianOffsetMs)} ${which}`;
-  if (!options.chance) return text;
+  const sides = sidesOf(c);
+  const text = `${DID[c.kind](c.other)} ${when(c)} ${which}`;
+  if (!options.chance) return sides === null ? text : `${text} (${sides})`;
   const why = [
+    ...(sides === null ? [] : [sides]),
     ...(c.prerequisite ? [`${c.other} is a prerequisite`] : []),
     `${Number(c.expected.toPrecision(2))} expected by chance, P = ${formatScore(c.score)}`,
   ];

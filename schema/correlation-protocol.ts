@@ -67,6 +67,10 @@ export interface Correlation {
   score: number;
   /** The median, over the k failures, of the time from the failure to the nearest such event (ms; negative: before it). */
   medianOffsetMs: number | null;
+  /** Of the k, those whose nearest such event came before the failure (the others: after it, or at the same millisecond). */
+  before: number;
+  /** Of the k, those whose nearest such event came after the failure. */
+  after: number;
   /** score < CORRELATION_SIGNIFICANCE, k ≥ CORRELATION_MIN_TOGETHER and n ≥ CORRELATION_MIN_FAILURES. */
   significant: boolean;
 }

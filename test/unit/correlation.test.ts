@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { AuditStore } from '../../controller/audit-store.js';
-import { binomialTail, chanceOf, figures, median, together } from '../../controller/correlation-math.js';
+import { binomialTail, chanceOf, episodeOnsets, figures, median, together } from '../../controller/correlation-math.js';
 import { strongestCorrelation, type CorrelationAsk } from '../../controller/correlation.js';
 import { describeCorrelation } from '../../libclient/correlation-words.js';
 import { correlationValidators, isSignificant } from '../../schema/correlation-protocol.js';
@@ -252,11 +252,29 @@ describe('correlations read from the audit database (the history of class Histor
     // P(X ≥ 1 | 4, 0.03) = 1 − 0.97⁴ = 1 − 0.88529281 = 0.11470719.
     near(cacheRestarted!.chance, 0.03, 'cache restarted p');
     near(cacheRestarted!.score, 0.11470719, 'cache restarted P');
-    assert.equal(describeCorrelation(dbFailed!), 'db failed 1.5 s before 2 of the last 4 failures of web');
+    // One 5 s before, one 2 s after: the median (−1.5 s) would say "before" of both; the words say each side.
+    assert.deepEqual([dbFailed!.before, dbFailed!.after], [1, 1]);
+    assert.equal(describeCorrelation(dbFailed!), 'db failed near 2 of the last 4 failures of web (1 before, 1 after)');
     assert.equal(
       describeCorrelation(dbFailed!, { chance: true }),
-      'db failed 1.5 s before 2 of the last 4 failures of web (db is a prerequisite; 0.24 expected by chance, P = 0.02)',
+      'db failed near 2 of the last 4 failures of web (1 before, 1 after; db is a prerequisite; 0.24 expected by chance, P = 0.02)',
     );
+    assert.deepEqual([cacheUnhealthy!.before, cacheUnhealthy!.after], [1, 0]);
+    assert.equal(describeCorrelation(cacheUnhealthy!), 'cache was unhealthy 2 s before 1 of the last 4 failures of web');
+  });
+
+  it('failures closer than the window to the one before them are one episode, counted once, at its first', () => {
+    // web failed at 100, 300, 500 and 700. Window ±200 s: each is at most 200 s after the one before, so
+    // one episode, counted at 100: n = 1. Window ±199 s: four episodes, n = 4.
+    assert.deepEqual(episodeOnsets([at(100), at(300), at(500), at(700)], 200 * S), [at(100)]);
+    assert.deepEqual(episodeOnsets([at(0), at(10), at(40), at(100), at(130), at(130)], 30 * S), [at(0), at(100)]);
+    const one = h.store.correlations.around(h.subject('web'), h.store.correlations.subjects(), h.ask({ windowMs: 200 * S }));
+    assert.deepEqual([one.failures, one.tooFew], [1, true]);
+    const four = h.store.correlations.around(h.subject('web'), h.store.correlations.subjects(), h.ask({ windowMs: 199 * S }));
+    assert.equal(four.failures, 4);
+    // Fleet-wide, db's failures (95, 600, 702) at ±200 s: 600 and 702 one episode: db counts 2, web 1.
+    const fleet = h.store.correlations.fleet(h.store.correlations.subjects(), h.ask({ windowMs: 200 * S }));
+    assert.equal(fleet.failures, 1 + 2); // web 1, db 2 (cache's exit was asked for: no failure)
   });
 
   it('the last n failures: the range begins at the oldest counted', () => {
