@@ -24,10 +24,18 @@ export function formatScore(p: number): string {
  * on that side, `at the time of` when every one came at the same millisecond, else `near`.
  */
 function when(c: Correlation): string {
+  const side = oneSide(c);
+  return side === null ? 'near' : side === 'at the same time' ? 'at the time of' : side;
+}
+
+/**
+ * The median offset in words when every one came on one side of the failures: `2 s before`, `400 ms
+ * after`, `at the same time`; null when they came on both sides (sidesOf tells) or none came.
+ */
+export function oneSide(c: Pick<Correlation, 'together' | 'before' | 'after' | 'medianOffsetMs'>): string | null {
   const ms = c.medianOffsetMs;
-  if (ms === null) return 'near';
-  if (c.before === c.together || c.after === c.together) return `${formatDuration(Math.abs(ms))} ${ms < 0 ? 'before' : 'after'}`;
-  return c.before === 0 && c.after === 0 ? 'at the time of' : 'near';
+  if (ms === null || sidesOf(c) !== null) return null;
+  return ms === 0 ? 'at the same time' : `${formatDuration(Math.abs(ms))} ${ms < 0 ? 'before' : 'after'}`;
 }
 
 /** On which side of the failures they came, when not all on one: `1 before, 1 after, 1 at the same time`; else null. */

@@ -15,7 +15,7 @@ export {
   type TrendOptions,
 } from './client.js';
 export { describeEvent, describeExit, describeFailure, utcTime } from './words.js';
-export { describeCorrelation, formatScore, sidesOf } from './correlation-words.js';
+export { describeCorrelation, formatScore, oneSide, sidesOf } from './correlation-words.js';
 export { formatDuration, parseDuration } from '../schema/durations.js';
 export type { EventMatch } from '../schema/event-filter.js';
 export { Subscription, type Notice, type SubscribeFilter } from './subscription.js';

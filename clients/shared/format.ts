@@ -1,5 +1,5 @@
 // How the clients show a service's figures in few characters: durations, sizes, last exits, states.
-import type { ControllerProblem, ExitInfo, ServiceStatus } from '../../libclient/index.js';
+import type { ControllerProblem, ExitInfo, ServiceStatus, StatusAtResult } from '../../libclient/index.js';
 
 /** "1 service", "2 services": a count with its noun, singular or plural (the plural by adding "s" unless given). */
 export function counted(n: number, noun: string, plural = `${noun}s`): string {
@@ -62,6 +62,17 @@ export function healthLine(s: ServiceStatus): string | null {
   const failures = h.failures > 0 ? `, ${h.failures} failed check${h.failures === 1 ? '' : 's'} in a row` : '';
   const last = h.lastOutput && h.status !== 'healthy' ? `: ${plain(h.lastOutput)}` : '';
   return `health: ${h.status}${failures}${last}`;
+}
+
+/**
+ * When the time asked about is before the oldest event kept (retention deleted what is older), the
+ * statuses then are guessed from what is left, not known: says so; else null. (A controller from
+ * before `historyFrom` does not say: null.)
+ */
+export function beforeHistory(past: Pick<StatusAtResult, 'at' | 'historyFrom'>): string | null {
+  const from = past.historyFrom;
+  if (typeof from !== 'string' || Date.parse(past.at) >= Date.parse(from)) return null;
+  return `${past.at} is before the history kept, which begins at ${from}: the statuses then are not known, only guessed`;
 }
 
 /** What is wrong with the controller, a line each (`upk list`, `upk controller status`). */

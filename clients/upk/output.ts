@@ -3,6 +3,7 @@ import type { OutcomeItem, ServiceStatus } from '../../libclient/index.js';
 import { bytes, describeLastExit, duration, nextRunCell, stateCell } from '../shared/format.js';
 
 export {
+  beforeHistory,
   bytes,
   counted,
   describeLastExit,

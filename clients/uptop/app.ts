@@ -17,6 +17,7 @@ import { detailLines, loadDetail, type DetailData } from './detail.js';
 import { escapeTags, footerLine, headerLine, HELP_LINES, layoutFor, rowLine, titleLine } from './layout.js';
 import { Model } from './model.js';
 import { LIVE_KEY, PAST_STEPS, REFUSED_KEYS, pastMark, refusal, steppedTo } from './past.js';
+import { beforeHistory } from '../shared/format.js';
 
 type Mode = 'table' | 'filter' | 'help' | 'menu' | 'detail';
 
@@ -384,7 +385,9 @@ export class App {
       });
       if (seq !== this.pastSeq) return; // a newer moment was asked for
       for (const s of past.services) this.model.update(s);
-      this.model.say(`the services ${pastMark(at)}: [ ] a minute, { } an hour, L live`, 'ok');
+      const guessed = beforeHistory(past);
+      if (guessed !== null) this.model.say(`warning: ${guessed}`, 'error');
+      else this.model.say(`the services ${pastMark(at)}: [ ] a minute, { } an hour, L live`, 'ok');
     } catch (err) {
       if (seq !== this.pastSeq) return;
       this.model.say(`the services ${pastMark(at)}: ${describeError(err)}`, 'error');

@@ -14,6 +14,7 @@ import {
   formatDuration,
   formatScore,
   parseDuration,
+  oneSide,
   sidesOf,
   utcTime,
   type Correlation,
@@ -35,12 +36,7 @@ const figure = (x: number): string => String(Number(x.toPrecision(2)));
 
 /** When the other's events came, against the failures: the median offset when all came on one side, else how many on each. */
 function offsetCell(c: Correlation): string {
-  const ms = c.medianOffsetMs;
-  if (ms === null) return '-';
-  const sides = sidesOf(c);
-  if (sides !== null) return sides;
-  if (ms === 0) return 'at the time';
-  return `${formatDuration(Math.abs(ms))} ${ms < 0 ? 'before' : 'after'}`;
+  return oneSide(c) ?? sidesOf(c) ?? '-';
 }
 
 function row(c: Correlation, fleet: boolean): string[] {

@@ -2,7 +2,16 @@
 import type { Command } from 'commander';
 import { ExitCode, type ServiceStatus, type StatusAtResult } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
-import { healthLine, inDesiredState, previousLine, printJson, problemLines, statusTable, unsupervisedLine } from '../output.js';
+import {
+  beforeHistory,
+  healthLine,
+  inDesiredState,
+  previousLine,
+  printJson,
+  problemLines,
+  statusTable,
+  unsupervisedLine,
+} from '../output.js';
 import { atHelp, parseTime } from '../time.js';
 
 const AT = ['--at <time>', atHelp('as it was then, from the audit history')] as const;
@@ -56,17 +65,10 @@ export function registerServices(program: Command, ctx: Context): void {
     );
 }
 
-/**
- * On standard error: the time asked about is before the oldest event kept (retention deleted what is
- * older), so the statuses then are guessed from what is left, not known. (A controller from before
- * `historyFrom` does not say: no warning.)
- */
+/** On standard error: the time asked about is before the history kept (beforeHistory). */
 function warnBeforeHistory(past: StatusAtResult): void {
-  const from = past.historyFrom;
-  if (typeof from !== 'string' || Date.parse(past.at) >= Date.parse(from)) return;
-  process.stderr.write(
-    `upk: warning: ${past.at} is before the history kept, which begins at ${from}: the statuses then are not known, only guessed\n`,
-  );
+  const warning = beforeHistory(past);
+  if (warning !== null) process.stderr.write(`upk: warning: ${warning}\n`);
 }
 
 /** The lines under the table: what a service says, its sockets, the run it replaces, its health. */
