@@ -52,6 +52,8 @@ export class Buddies {
   private readonly lastLaunch = new Map<string, number>();
   /** A buddy start in progress per service, so two callers never start two buddies. */
   private readonly launching = new Map<ServiceEntry, Promise<BuddyLink>>();
+  /** Renamed services' uuids whose buddy under the old id is being retired: no buddy under the new id until it is gone. */
+  private readonly handovers = new Map<string, Promise<void>>();
   private readonly shutdowns: BuddyShutdown;
   private readonly relaunch: Relauncher;
   private readonly strays: StrayBuddies;
@@ -170,15 +172,48 @@ export class Buddies {
    * when none can be started, the controller stops it itself (as `shutdown` does).
    */
   async unconfigure(entry: ServiceEntry, why: string): Promise<void> {
+    await this.stopForGood(entry);
+    this.c.store.markRemoved(entry.uuid);
+    this.c.removed(entry);
+    this.c.log.info(`${entry.config.id}: ${why}: removed`);
+  }
+
+  /**
+   * A service renamed (its fixed UUID under a new id): the buddy under its old id (`entry`, out of the
+   * table) hands over its events and is shut down with what it runs, as a removed service's is; its
+   * uuid lives on under the new id, so it is not marked removed, and subscribers are told nothing of it.
+   * A buddy in the old run directory that serves another uuid is left alone (attaching decides on it).
+   */
+  retireRenamed(entry: ServiceEntry): Promise<void> {
+    // Set before any wait: an attach under the new id (a request meanwhile) waits for it.
+    const done = this.retireUnder(entry).finally(() => this.handovers.delete(entry.uuid));
+    this.handovers.set(entry.uuid, done);
+    return done;
+  }
+
+  private async retireUnder(entry: ServiceEntry): Promise<void> {
+    if (!entry.link?.open) {
+      const link = await BuddyLink.connect(join(entry.runDir, RUN_DIR.socket)).catch(() => null);
+      if (link && link.hello.status.uuid !== entry.uuid) {
+        link.close();
+        return;
+      }
+      if (link) this.bind(entry, link);
+    }
+    this.c.log.info(
+      `${entry.config.id}: renamed (uuid ${entry.uuid}); its buddy under this id hands over its events and stops with what it runs`,
+    );
+    await this.stopForGood(entry);
+  }
+
+  /** Stop a service and its buddy for good, take in its journals, and forget the entry. */
+  private async stopForGood(entry: ServiceEntry): Promise<void> {
     entry.retire();
     const outcome = await this.shutdown(entry).catch((err: Error) => ({ ok: false, message: err.message }));
     if (!outcome.ok) this.c.log.warn(`${entry.config.id}: ${outcome.message}`);
     takeInJournals(this.c.store, entry.runDir, entry.uuid, (m) => this.c.log.info(m));
     this.c.services.remove(entry);
     this.relaunch.giveUp(entry);
-    this.c.store.markRemoved(entry.uuid);
-    this.c.removed(entry);
-    this.c.log.info(`${entry.config.id}: ${why}: removed`);
   }
 
   /**
@@ -190,6 +225,9 @@ export class Buddies {
   }
 
   private async connectOrLaunch(entry: ServiceEntry, settingsChanged: boolean): Promise<BuddyLink> {
+    // Renamed: the buddy under its old id stops (with what it runs, its marker too) before this one comes.
+    const handover = entry.retired ? undefined : this.handovers.get(entry.uuid);
+    if (handover) await handover.catch(() => undefined);
     let link: BuddyLink | null = await BuddyLink.connect(join(entry.runDir, RUN_DIR.socket)).catch(() => null);
     if (link && link.hello.status.uuid !== entry.uuid) {
       // The service's identity changed (a new UUID): the old one's buddy hands over its events and goes.
@@ -216,7 +254,10 @@ export class Buddies {
     const { store } = this.c;
     const hello = link.hello;
     link.buddyId = store.buddyId(hello.instance, entry.uuid, hello.pid, Date.parse(hello.status.buddyStarted));
-    store.endOtherBuddies(entry.uuid, link.buddyId, 'gone');
+    // (Not for the buddy left under a renamed service's old id: the uuid's current buddy is not gone.)
+    const current = this.c.services.byUuid(entry.uuid);
+    const renamed = current !== undefined && current !== entry;
+    if (!renamed) store.endOtherBuddies(entry.uuid, link.buddyId, 'gone');
     link.acked = store.lastSeq(link.buddyId);
     takeInJournals(store, entry.runDir, entry.uuid, (m) => this.c.log.info(m));
     link.onNotify = () => this.c.poller.wake(entry);

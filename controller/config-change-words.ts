@@ -59,6 +59,28 @@ export function changed(e: ServiceEntry, keys: string[], wasMissing: boolean): C
   return change;
 }
 
+/** ServiceConfig fields of the id itself: a rename changes them together. */
+const ID_FIELDS = new Set(['id', 'name', 'package']);
+
+/**
+ * A service renamed (its fixed UUID under a new id), in words. Its run directory is named by its id, so
+ * the buddy under the old id is shut down with what it runs, and a new buddy supervises it under the
+ * new one, starting it again when it is wanted running: every other key changed takes effect then.
+ */
+export function renamedChange(e: ServiceEntry, from: string, keys: string[]): ConfigChange {
+  const named = writtenFields(keys);
+  const others = named.filter((k) => !ID_FIELDS.has(k)).map(configKeyName);
+  const parts = [`renamed from ${from} (UUID ${e.uuid})`];
+  parts.push(
+    e.desired === 'running'
+      ? `its buddy under ${from} stopped with what it ran, and it starts again as ${e.config.id}`
+      : `its buddy under ${from} stopped, and it stays stopped as ${e.config.id}`,
+  );
+  if (others.length > 0)
+    parts.push(`also changed: ${others.join(', ')}, in force from ${e.desired === 'running' ? 'this' : 'its next'} start`);
+  return { service: e.config.id, uuid: e.uuid, change: 'changed', message: parts.join('; '), keys: named.map(configKeyName) };
+}
+
 /** What a reload's change record names when the controller's own settings changed (not a service's name). */
 export const CONTROLLER_CHANGE = '(controller)';
 

@@ -8,10 +8,10 @@ import { groupOf } from '../schema/config/instances.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import { ensureFifos } from '../system/files.js';
 import type { ConfigChangeRecord as ConfigChange, ReloadResult } from '../schema/client-protocol.js';
-import type { AuditStore } from './audit-store.js';
+import type { AuditStore, StoredService } from './audit-store.js';
 import type { Buddies } from './buddies.js';
 import type { Logger } from './log.js';
-import { changed, controllerChanged } from './config-change-words.js';
+import { changed, controllerChanged, renamedChange } from './config-change-words.js';
 import { buddySettings, prepareRunDir, recordedUuid, runDirFifos, serviceEnvironment } from './run-dir.js';
 import { ServiceEntry } from './service-entry.js';
 import type { ServiceTable } from './service-table.js';
@@ -22,7 +22,7 @@ export interface ConfigurationParts {
   readonly services: ServiceTable;
   readonly store: AuditStore;
   readonly log: Logger;
-  readonly buddies: Pick<Buddies, 'attachAll' | 'unconfigure'>;
+  readonly buddies: Pick<Buddies, 'attachAll' | 'unconfigure' | 'retireRenamed'>;
   /** Where buddies deliver events themselves (written into each buddy.json). */
   readonly buddyEndpointPath: string;
   /** The controller configuration in force. */
@@ -35,11 +35,31 @@ export interface ConfigurationParts {
   replaced(old: ServiceEntry, successorUuid: string): void;
 }
 
+/** What applying the files did (applyFiles). */
+interface Applied {
+  changes: ConfigChange[];
+  settingsChanged: Set<ServiceEntry>;
+  added: ServiceEntry[];
+  renamed: Renamed;
+}
+
+/**
+ * What a rename left behind (a fixed UUID under a new id): the entries under the old ids, out of the
+ * table, whose buddies hand over and stop before the new ids' buddies attach; and the renames in
+ * words, recorded once that is done.
+ */
+interface Renamed {
+  entries: ServiceEntry[];
+  changes: ConfigChange[];
+}
+
 export class Configuration {
   issues: ConfigIssue[] = [];
   private serial: Promise<unknown> = Promise.resolve();
   /** Services no longer in the files that go because the files define their service with other Instances: why. */
   private readonly removedBecause = new Map<ServiceEntry, string>();
+  /** What a rename left under old ids at start, until retireRenamedAtStart. */
+  private renamedAtStart: Renamed = { entries: [], changes: [] };
 
   constructor(private readonly c: ConfigurationParts) {}
 
@@ -47,13 +67,13 @@ export class Configuration {
    * At start: read the service files, record every service, write its run directory. Services the
    * files no longer define keep their last good configuration from the database, unless
    * UnconfigureOnFileRemoval says to remove them (they are marked `retired`). Returns the entries
-   * whose buddy.json changed.
+   * whose buddy.json changed. What a rename left under old ids waits for retireRenamedAtStart.
    */
   loadAtStart(): Set<ServiceEntry> {
     const loaded = loadServices(this.c.config(), process.env);
     this.issues = loaded.issues;
     for (const issue of loaded.issues) this.c.log.error(`config: ${formatIssue(issue)}`);
-    let applied: { changes: ConfigChange[]; settingsChanged: Set<ServiceEntry> };
+    let applied: Pick<Applied, 'changes' | 'settingsChanged' | 'renamed'>;
     let filesApplied = true;
     try {
       applied = this.applyFiles(loaded);
@@ -65,9 +85,9 @@ export class Configuration {
       const message = `the configuration files could not be applied at start (${(err as Error).message}); the last good configuration stays in force: reload once this is fixed`;
       this.c.log.error(`config: ${message}`);
       this.issues = [...loaded.issues, { file: this.c.config().file ?? '', line: 0, column: 0, key: 'StateDir', message }];
-      applied = { changes: [], settingsChanged: new Set() };
+      applied = { changes: [], settingsChanged: new Set(), renamed: { entries: [], changes: [] } };
     }
-    const { changes, settingsChanged } = applied;
+    const { changes, settingsChanged, renamed } = applied;
     for (const row of this.c.store.activeServices()) {
       if (this.c.services.byUuid(row.uuid)) continue;
       const last = storedConfig(row.config);
@@ -89,7 +109,19 @@ export class Configuration {
     }
     this.makeFifos(this.c.services.all());
     this.c.store.recordChanges(changes, 'start');
+    this.renamedAtStart = renamed;
     return settingsChanged;
+  }
+
+  /**
+   * At start, before any buddy is attached: the buddies a rename left under old ids (renamed while no
+   * controller ran) hand over and stop, and the renames are recorded.
+   */
+  async retireRenamedAtStart(): Promise<void> {
+    const renamed = this.renamedAtStart;
+    this.renamedAtStart = { entries: [], changes: [] };
+    await this.retireRenamed(renamed.entries);
+    this.c.store.recordChanges(renamed.changes, 'start');
   }
 
   /** Check every file; apply all of it, or nothing. One reload at a time. */
@@ -152,7 +184,7 @@ export class Configuration {
     }
     this.c.applyControllerConfig(next);
     const before = new Set(this.c.services.all());
-    const { changes, settingsChanged, added } = this.applyFiles(loaded);
+    const { changes, settingsChanged, added, renamed } = this.applyFiles(loaded);
     const own = controllerChanged(current, next);
     if (own) changes.unshift(own);
     this.makeFifos(added);
@@ -165,7 +197,8 @@ export class Configuration {
       if (instances !== undefined) this.removedBecause.set(e, instances);
     }
     const removing = gone.filter((e) => e.config.unconfigureOnFileRemoval || this.removedBecause.has(e));
-    changes.push(...(await this.unconfigureRemoved(removing)));
+    await this.retireRenamed(renamed.entries);
+    changes.push(...renamed.changes, ...(await this.unconfigureRemoved(removing)));
     for (const e of gone.filter((x) => !removing.includes(x))) {
       if (e.markMissing()) {
         changes.push({
@@ -212,39 +245,85 @@ export class Configuration {
     return changes;
   }
 
-  /** Record the files' services and write their run directories; what changed, in words. */
-  private applyFiles(loaded: LoadedServices): { changes: ConfigChange[]; settingsChanged: Set<ServiceEntry>; added: ServiceEntry[] } {
+  /**
+   * Record the files' services and write their run directories; what changed, in words. `renamed`: the
+   * entries a rename left behind (a fixed UUID under a new id), out of the table, whose buddies under
+   * their old ids must hand over and stop (retireRenamed) before the new ids' buddies are attached.
+   */
+  private applyFiles(loaded: LoadedServices): Applied {
     const changes: ConfigChange[] = [];
     const settingsChanged = new Set<ServiceEntry>();
     const added: ServiceEntry[] = [];
+    const renamed: Renamed = { entries: [], changes: [] };
+    // Each uuid's service before this load: in memory, else (at start) as the database recorded it.
+    const before = new Map(this.c.services.all().map((e) => [e.uuid, e]));
+    const recorded = new Map(this.c.store.activeServices().map((row) => [row.uuid, row.config]));
     // One transaction for all: each commit would otherwise be a write of its own (slow at 50 services).
     this.c.store.transaction(() => {
+      // Fixed UUIDs first: a uuid they take from another id is no longer that id's (upsertService, rule 2).
+      const stored = new Map<ServiceConfig, StoredService>();
+      for (const svc of [...loaded.services.filter((s) => s.uuid !== null), ...loaded.services.filter((s) => s.uuid === null)]) {
+        stored.set(
+          svc,
+          this.c.store.upsertService(svc, () => recordedUuid(join(this.c.config().svcRunPath, svc.id))),
+        );
+      }
+      const claimed = new Set([...stored.values()].map((s) => s.uuid));
       for (const svc of loaded.services) {
-        const stored = this.c.store.upsertService(svc, () => recordedUuid(join(this.c.config().svcRunPath, svc.id)));
-        const existing = this.c.services.get(svc.id);
-        if (existing && existing.uuid === stored.uuid) {
-          const wasMissing = existing.reconfigure(svc);
-          if (this.writeRunDir(existing)) settingsChanged.add(existing);
-          if (stored.changed.length > 0 || wasMissing) changes.push(changed(existing, stored.changed, wasMissing));
+        const { uuid, desired, created, changed: keys } = stored.get(svc)!;
+        const previous = before.get(uuid);
+        if (previous && previous.config.id === svc.id) {
+          const wasMissing = previous.reconfigure(svc);
+          if (this.writeRunDir(previous)) settingsChanged.add(previous);
+          if (keys.length > 0 || wasMissing) changes.push(changed(previous, keys, wasMissing));
           continue;
         }
-        if (existing) {
+        const existing = this.c.services.get(svc.id);
+        if (existing && existing.uuid !== uuid && !claimed.has(existing.uuid)) {
           // A new UUID: the old identity's buddy is retired on attach, and nothing more is told of it.
           existing.retire();
           this.c.services.remove(existing);
-          this.c.replaced(existing, stored.uuid);
+          this.c.replaced(existing, uuid);
         }
-        const entry = this.add(svc, stored.uuid, stored.desired, settingsChanged);
+        // Renamed: its buddy and process are under the old id's run directory, and go before the new one starts.
+        const from = previous ?? this.recordedUnder(uuid, recorded.get(uuid), svc.id);
+        if (from) {
+          from.retire();
+          this.c.services.remove(from);
+          renamed.entries.push(from);
+        }
+        const entry = this.add(svc, uuid, desired, settingsChanged);
         if (!entry) continue;
         added.push(entry);
-        if (stored.created) {
-          changes.push({ service: svc.id, uuid: stored.uuid, change: 'added', message: `InitialState ${svc.initialState}` });
-        } else if (stored.changed.length > 0) {
-          changes.push(changed(entry, stored.changed, false));
+        if (created) {
+          changes.push({ service: svc.id, uuid, change: 'added', message: `InitialState ${svc.initialState}` });
+        } else if (from) {
+          renamed.changes.push(renamedChange(entry, from.config.id, keys));
+        } else if (keys.length > 0) {
+          changes.push(changed(entry, keys, false));
         }
       }
     });
-    return { changes, settingsChanged, added };
+    return { changes, settingsChanged, added, renamed };
+  }
+
+  /**
+   * The service a uuid was, as the database recorded it before this load, when that was under another
+   * id (a rename while no controller ran): an entry for its old run directory, being retired.
+   */
+  private recordedUnder(uuid: string, config: string | undefined, id: string): ServiceEntry | null {
+    const old = config === undefined ? null : storedConfig(config);
+    if (!old || old.id === id) return null;
+    return ServiceEntry.stray(old, uuid, join(this.c.config().svcRunPath, old.id));
+  }
+
+  /**
+   * The buddies a rename left under the old ids hand over their events and stop with what they run;
+   * the uuid lives on under its new id (nothing is marked removed). Before the new ids' buddies attach:
+   * never two buddies for one service.
+   */
+  async retireRenamed(entries: readonly ServiceEntry[]): Promise<void> {
+    await Promise.all(entries.map((e) => this.c.buddies.retireRenamed(e)));
   }
 
   private add(svc: ServiceConfig, uuid: string, desired: ServiceEntry['desired'], settingsChanged: Set<ServiceEntry>): ServiceEntry | null {

@@ -146,6 +146,8 @@ export class Controller {
       throw err;
     }
     const { store, poller, buddies, configuration, control } = parts;
+    // A service renamed while no controller ran: its buddy under the old id goes before the new one comes.
+    await configuration.retireRenamedAtStart();
     const live = this.services.all().filter((e) => !e.retired);
     await buddies.attachAll(live, settingsChanged);
     await buddies.retireStrays();

@@ -14,7 +14,7 @@ import { storedConfig } from './stored-config.js';
 
 /** What retiring strays needs of the buddies' keeper. */
 export interface StrayParts {
-  readonly services: Pick<ServiceTable, 'all'>;
+  readonly services: Pick<ServiceTable, 'all' | 'byUuid'>;
   readonly store: Pick<AuditStore, 'openBuddies' | 'endBuddy' | 'serviceByUuid' | 'recordForgotten' | 'markRemoved'>;
   readonly log: Logger;
   svcRunPath(): string;
@@ -64,9 +64,12 @@ export class StrayBuddies {
     const config = (stored && storedConfig(stored.config)) ?? ({ id } as ServiceConfig);
     const entry = ServiceEntry.stray(config, uuid, runDir);
     this.c.bind(entry, link);
-    log.warn(`${config.id}: buddy ${link.pid} serves a removed service (uuid ${uuid}); collecting its events and shutting it down`);
+    // A uuid configured under another run directory was renamed (a fixed UUID under a new id): it lives on there.
+    const renamed = this.c.services.byUuid(uuid);
+    const what = renamed ? `the service now named ${renamed.config.id}, under its old run directory` : 'a removed service';
+    log.warn(`${config.id}: buddy ${link.pid} serves ${what} (uuid ${uuid}); collecting its events and shutting it down`);
     await this.c.drain(entry);
     await this.c.shutdown(entry).catch((err: Error) => log.warn(`${config.id}: ${err.message}`));
-    store.markRemoved(uuid);
+    if (!renamed) store.markRemoved(uuid);
   }
 }

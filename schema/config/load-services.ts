@@ -296,11 +296,13 @@ function dropDuplicateUuids(candidates: { service: ServiceConfig; uuidPos: Pos }
     for (const c of group) {
       const others = group
         .filter((o) => o !== c)
-        .map((o) => JSON.stringify(o.service.id))
+        .map(
+          (o) =>
+            `${JSON.stringify(o.service.id)} (${o.service.file === c.service.file ? '' : `${path.basename(o.service.file)}, `}line ${o.uuidPos.line})`,
+        )
         .join(', ');
-      issues.push(
-        makeIssue(c.service.file, c.uuidPos, `${c.service.id}.UUID`, `UUID ${c.service.uuid} is also the UUID of service ${others}`),
-      );
+      const message = `UUID ${c.service.uuid} is also the UUID of service ${others}: each service needs a UUID of its own`;
+      issues.push(makeIssue(c.service.file, c.uuidPos, `${c.service.id}.UUID`, message));
       dropped.add(c.service);
     }
   }

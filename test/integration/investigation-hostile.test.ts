@@ -6,7 +6,7 @@ import { createServer, request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { createHandler } from '../../clients/http/index.js';
 import { ErrorCode, type Client, type ServiceStatus } from '../../libclient/index.js';
-import { Sandbox, sleep } from '../helpers/sandbox.js';
+import { Sandbox, alive, sleep } from '../helpers/sandbox.js';
 
 const FIXED_UUID = '0f8fad5b-d9cb-469f-a165-70867728950e';
 
@@ -134,11 +134,20 @@ describe('the audit as an investigation tool, attacked', { timeout: 120_000 }, (
 
   // Last: it changes the services.
   it('a service renamed with a fixed UUID is one service, under its new name now and in status --at (docs/controller.md)', async () => {
-    await box.waitForState('old', 'running');
+    const was = await box.waitForState('old', 'running');
+    await sleep(100);
+    const beforeRename = Date.now();
+    await sleep(100);
     box.writeServices(services(true));
     const reload = await box.upk(['reload-config']);
     assert.equal(reload.code, 0, reload.stderr);
-    await box.waitForState('pk::renamed', 'running');
+    assert.match(reload.stdout, /^pk::renamed: changed: renamed from old\b/m, reload.stdout);
+    assert.doesNotMatch(reload.stdout, /^old: /m, 'the old id is no service of its own: not kept until upk remove');
+    const now = await box.waitForState('pk::renamed', 'running');
+    // Never two buddies for one UUID: the buddy under the old id stopped with what it ran (its run
+    // directory, FIFOs and socket are named by the old id), and a new one supervises it as pk::renamed.
+    await box.waitFor('the buddy and process under the old id gone', () => !alive(was.buddyPid!) && !alive(was.pid!));
+    assert.notEqual(now.pid, was.pid);
     await sleep(300);
     const sharing = (await client.list()).filter((s: ServiceStatus) => s.uuid === FIXED_UUID).map((s) => s.name);
     assert.deepEqual(sharing, ['pk::renamed'], `services with UUID ${FIXED_UUID}: ${reload.stdout}`);
@@ -147,6 +156,40 @@ describe('the audit as an investigation tool, attacked', { timeout: 120_000 }, (
       past.services.filter((s) => s.uuid === FIXED_UUID).map((s) => s.name),
       ['pk::renamed'],
       'status --at now names it as upk list does',
+    );
+    // Before the rename it was `old`, running its process then.
+    const then = (await client.statusAt(beforeRename)).services.filter((s) => s.uuid === FIXED_UUID);
+    assert.deepEqual(
+      then.map((s) => [s.name, s.state, s.pid]),
+      [['old', 'running', was.pid]],
+    );
+    const atThen = await box.upk(['status', '--at', new Date(beforeRename).toISOString(), 'old']);
+    assert.equal(atThen.code, 0, atThen.stdout + atThen.stderr);
+    const atNow = await box.upk(['status', '--at', '0s', 'renamed']);
+    assert.equal(atNow.code, 0, atNow.stdout + atNow.stderr);
+    assert.match(atNow.stdout, new RegExp(`^pk::renamed\\s+running\\s+running\\s+${now.pid}\\b`, 'm'), atNow.stdout);
+    // Its history stays with the UUID, told under its new name.
+    const history = await box.upk(['config-history', 'renamed']);
+    assert.equal(history.code, 0, history.stderr);
+    assert.match(history.stdout, /added/, history.stdout);
+    assert.match(history.stdout, /renamed from old/, history.stdout);
+    const events = await client.events({ service: 'renamed', types: ['spawned'] });
+    assert.deepEqual(
+      events.map((e) => e.pid),
+      [was.pid, now.pid],
+      'both runs, under one name',
+    );
+    // The old name is no service: upk remove refuses it and touches nothing of the renamed one.
+    const remove = await box.upk(['remove', 'old']);
+    assert.equal(remove.code, 4, remove.stdout + remove.stderr);
+    await sleep(300);
+    const [after] = await client.status('pk::renamed');
+    assert.deepEqual([after?.state, after?.pid, after?.uuid], ['running', now.pid, FIXED_UUID]);
+    assert.ok(alive(now.pid!), 'its process runs on');
+    assert.deepEqual(
+      (await client.statusAt(Date.now())).services.filter((s) => s.uuid === FIXED_UUID).map((s) => s.name),
+      ['pk::renamed'],
+      'not recorded as removed',
     );
   });
 });

@@ -210,3 +210,123 @@ describe('configuration reload', { timeout: 90_000 }, () => {
     }
   });
 });
+
+describe('a fixed UUID: one service, whatever its id (docs/controller.md, the uuid-for-life rule)', { timeout: 90_000 }, () => {
+  let box: Sandbox;
+  const U1 = '6b1e7f2a-3c4d-4e5f-8a9b-0c1d2e3f4a5b';
+  const U2 = '7c2f8a3b-4d5e-4f6a-9b0c-1d2e3f4a5b6c';
+  const svc = (uuid: string) => ({ ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1, UUID: uuid });
+  /** Each service's id, state and uuid, and whether the database has its row removed. */
+  const rows = (): { uuid: string; id: string; removed: number | null }[] => {
+    const db = box.db();
+    try {
+      return db.prepare(`SELECT uuid, coalesce(package || '::', '') || name AS id, removed FROM services ORDER BY uuid`).all() as {
+        uuid: string;
+        id: string;
+        removed: number | null;
+      }[];
+    } finally {
+      db.close();
+    }
+  };
+  before(async () => {
+    box = new Sandbox('fixeduuid');
+    box.writeServices({ a: svc(U1), b: svc(U2) });
+    await box.startController();
+    for (const s of ['a', 'b']) await box.waitForState(s, 'running');
+  });
+  after(() => box.cleanup());
+
+  it('two services given one UUID: the reload is refused, naming each file, key and value; nothing changes', async () => {
+    const c = await box.client();
+    const before = await c.list();
+    writeFileSync(join(box.servicesDir, 'services.conf'), `{ "a": ${JSON.stringify(svc(U1))},\n  "b": ${JSON.stringify(svc(U2))} }`);
+    writeFileSync(join(box.servicesDir, 'twin.conf'), `{\n  "twin": ${JSON.stringify(svc(U1))} }`);
+    const res = await box.upk(['reload-config']);
+    rmSync(join(box.servicesDir, 'twin.conf'));
+    assert.equal(res.code, 7, res.stdout);
+    const file = join(box.servicesDir, 'services.conf');
+    assert.match(
+      res.stdout,
+      new RegExp(`^${file}:1: a\\.UUID: UUID ${U1} is also the UUID of service "twin" \\(twin\\.conf, line 2\\)`, 'm'),
+    );
+    assert.match(
+      res.stdout,
+      new RegExp(`twin\\.conf:2: twin\\.UUID: UUID ${U1} is also the UUID of service "a" \\(services\\.conf, line 1\\)`),
+    );
+    assert.match(res.stdout, /nothing changed/);
+    assert.deepEqual(
+      (await c.list()).map((s) => [s.name, s.uuid, s.pid]),
+      before.map((s) => [s.name, s.uuid, s.pid]),
+    );
+  });
+
+  it('two services swap their ids in one reload: each UUID keeps its history, one buddy each, nothing removed', async () => {
+    const c = await box.client();
+    const [a] = await c.status('a');
+    const [b] = await c.status('b');
+    box.writeServices({ a: svc(U2), b: svc(U1) });
+    const res = await box.upk(['reload-config']);
+    assert.equal(res.code, 0, res.stdout + res.stderr);
+    assert.match(res.stdout, /^a: changed: renamed from b\b/m, res.stdout);
+    assert.match(res.stdout, /^b: changed: renamed from a\b/m, res.stdout);
+    assert.doesNotMatch(res.stdout, /kept|removed/, res.stdout);
+    const nowA = await box.waitForState('a', 'running');
+    const nowB = await box.waitForState('b', 'running');
+    assert.deepEqual([nowA.uuid, nowB.uuid], [U2, U1]);
+    for (const pid of [a!.pid!, a!.buddyPid!, b!.pid!, b!.buddyPid!]) assert.ok(!alive(pid), `${pid} of the old ids stopped`);
+    assert.deepEqual(
+      rows().map((r) => [r.uuid, r.id, r.removed]),
+      [
+        [U1, 'b', null],
+        [U2, 'a', null],
+      ],
+    );
+    const spawned = await c.events({ service: 'b', types: ['spawned'] });
+    assert.deepEqual(
+      spawned.map((e) => e.pid),
+      [a!.pid, nowB.pid],
+      "b's history is U1's: a's run before the swap, then its own",
+    );
+  });
+
+  it('renamed while no controller runs: the buddy under the old id goes before the new one starts; nothing removed', async () => {
+    const c = await box.client();
+    const [b] = await c.status('b');
+    const stop = await box.upk(['controller', 'stop']);
+    assert.equal(stop.code, 0, stop.stderr);
+    box.writeServices({ a: svc(U2), 'pkg::moved': svc(U1) });
+    await box.startController();
+    const moved = await box.waitForState('pkg::moved', 'running');
+    assert.equal(moved.uuid, U1);
+    assert.ok(!alive(b!.pid!) && !alive(b!.buddyPid!), 'the buddy and process under b stopped');
+    const c2 = await box.client();
+    assert.deepEqual(
+      (await c2.list()).map((s) => [s.name, s.uuid]),
+      [
+        ['a', U2],
+        ['pkg::moved', U1],
+      ],
+    );
+    assert.deepEqual(
+      rows().map((r) => [r.uuid, r.id, r.removed]),
+      [
+        [U1, 'pkg::moved', null],
+        [U2, 'a', null],
+      ],
+      'the stray buddy under b did not mark U1 removed',
+    );
+    const history = await c2.configHistory('moved');
+    assert.match(history.at(-1)?.detail ?? '', /^renamed from b\b/, JSON.stringify(history.at(-1)));
+    assert.equal(history.at(-1)?.trigger, 'start');
+    // Only the buddies of a and pkg::moved are open in the database.
+    const db = box.db();
+    try {
+      const open = db.prepare('SELECT pid FROM buddies WHERE ended IS NULL ORDER BY pid').all() as { pid: number }[];
+      const listed = (await c2.list()).map((s) => s.buddyPid!);
+      assert.deepEqual(open.map((r) => r.pid).sort(), listed.sort());
+    } finally {
+      db.close();
+    }
+  });
+});

@@ -191,8 +191,8 @@ test('the same UUID in two services: both reported and left out', T, (t) => {
     ['c'],
   );
   assert.deepEqual(r.issues.map(formatIssue), [
-    `${d}/a.conf:1: a.UUID: UUID 0f8fad5b-d9cb-469f-a165-70867728950e is also the UUID of service "b"`,
-    `${d}/b.conf:2: b.UUID: UUID 0f8fad5b-d9cb-469f-a165-70867728950e is also the UUID of service "a"`,
+    `${d}/a.conf:1: a.UUID: UUID 0f8fad5b-d9cb-469f-a165-70867728950e is also the UUID of service "b" (b.conf, line 2): each service needs a UUID of its own`,
+    `${d}/b.conf:2: b.UUID: UUID 0f8fad5b-d9cb-469f-a165-70867728950e is also the UUID of service "a" (a.conf, line 1): each service needs a UUID of its own`,
   ]);
 });
 
