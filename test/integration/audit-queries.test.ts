@@ -38,10 +38,7 @@ describe('audit queries', { timeout: 90_000 }, () => {
     assert.match(r.stdout, /^crashy failed .* ago, at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\.$/m);
     assert.ok(r.stdout.includes(`What ended: process `) && r.stdout.includes(`(${CRASH}), started `));
     assert.match(r.stdout, /How: it exited with code 3 after \d+ ms; nobody had asked it to stop\./);
-    assert.match(
-      r.stdout,
-      /Before it: 4 runs in a row failed, this one included; 3 automatic restarts in the hour up to it\./,
-    );
+    assert.match(r.stdout, /Before it: 4 runs in a row failed, this one included; 3 automatic restarts in the hour up to it\./);
     assert.match(r.stdout, /^ {2}stderr \| fatal: cannot bind :8080$/m);
     assert.match(r.stdout, /^ {2}stdout \| starting$/m);
     assert.match(r.stdout, /^Then:\n(?: {2}.*\n)*? {2}\d\d:\d\d:\d\d {2}given up after 4 failures in a row/m);
