@@ -25,12 +25,18 @@ import {
   requesterProblem,
 } from '../schema/client-protocol.js';
 import type { ClientRequestRecord, ConfigHistoryQuery, ConfigHistoryRecord, RequestQuery } from '../schema/audit-protocol.js';
-import { CORRELATION_WINDOW_MS, type CorrelateQuery, type CorrelationResult } from '../schema/correlation-protocol.js';
+import {
+  CORRELATION_WINDOW_MAX_MS,
+  CORRELATION_WINDOW_MS,
+  type CorrelateQuery,
+  type CorrelationResult,
+} from '../schema/correlation-protocol.js';
 import type { TimelineQuery, TimelineResult } from '../schema/timeline-protocol.js';
 import { DURATION_WORDS, parseDuration } from '../schema/durations.js';
 import { pickMatch, type EventMatch } from '../schema/event-filter.js';
 import { msgpackCodec } from '../schema/codec-msgpack.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
+import { checkIsoTime } from '../schema/validate.js';
 import type { ActionResult, ServiceEvent, ServiceStatus } from '../schema/records.js';
 import { RpcConnection, receiveTyped, type ResultOf, type RpcOptions } from '../schema/rpc.js';
 import type { ConnectionHooks } from './connection-hooks.js';
@@ -83,7 +89,10 @@ const READS: ReadonlySet<keyof ClientMethods> = new Set([
   'timeline',
 ]);
 
-/** A time for event queries: a Date, milliseconds since the epoch, or an ISO 8601 string. */
+/**
+ * A time of a query: a Date, milliseconds since the epoch, or an ISO 8601 string with its offset as the
+ * controller takes it (`2026-11-21T02:13:00Z`, `2026-11-21T03:13+01:00`: isoInstant), sent as given.
+ */
 export type TimeLike = Date | number | string;
 
 export interface TrendOptions {
@@ -146,13 +155,18 @@ export interface CorrelateOptions {
   limit?: number;
 }
 
-/** A window as given (ms, or a duration such as "30s"), in whole ms; else BAD_REQUEST. */
+/**
+ * A window as given (ms, or a duration such as "30s"), in whole ms, from 1 ms to a day
+ * (CORRELATION_WINDOW_MAX_MS); else BAD_REQUEST naming `window`, as it was given (the controller's
+ * own error names its `windowMs`, which no user of this library or of the HTTP API typed).
+ */
 function windowMs(window: number | string | undefined): number {
-  const ms = window === undefined ? CORRELATION_WINDOW_MS : typeof window === 'string' ? parseDuration(window) : window;
-  if (ms === null || !Number.isFinite(ms) || ms < 1) {
-    throw new UpkError(ErrorCode.BAD_REQUEST, `window: expected ${DURATION_WORDS} (at least 1 ms), got ${JSON.stringify(window)}`);
+  const given = window === undefined ? CORRELATION_WINDOW_MS : typeof window === 'string' ? parseDuration(window) : window;
+  const ms = given === null ? NaN : Math.round(given);
+  if (!(given !== null && given >= 1 && ms <= CORRELATION_WINDOW_MAX_MS)) {
+    throw new UpkError(ErrorCode.BAD_REQUEST, `window: expected ${DURATION_WORDS}, from 1 ms to a day (1d), got ${JSON.stringify(window)}`);
   }
-  return Math.round(ms);
+  return ms;
 }
 
 /**
@@ -170,11 +184,22 @@ export interface TimelineOptions {
 
 type Names = string | string[];
 const list = (names: Names): string[] => (Array.isArray(names) ? names : [names]);
-/** An ISO 8601 time; a time that is no time is a BAD_REQUEST (rejected like any other failure). */
-function iso(t: TimeLike): string {
-  const d = t instanceof Date ? t : new Date(t);
-  if (Number.isNaN(d.getTime())) throw new UpkError(ErrorCode.BAD_REQUEST, `not a time: ${JSON.stringify(t)}`);
-  return d.toISOString();
+/**
+ * A time as the controller takes it, checked here by the controller's own rule (checkIsoTime) so that
+ * a controller of any version reads it alike: a string passes unchanged when it is an ISO 8601 date and
+ * time with its offset that exists, else BAD_REQUEST naming `key`; never rewritten by `new Date()`,
+ * which would guess (`5` → 2001-05-01, `May 1`, a time without offset in this process's zone). A Date or
+ * milliseconds: as `toISOString()` writes them (one that is no time, or outside years 0000–9999: BAD_REQUEST).
+ */
+function iso(t: TimeLike, key: string): string {
+  if (typeof t === 'string') {
+    checkIsoTime(key, t);
+    return t;
+  }
+  const ms = t instanceof Date ? t.getTime() : t;
+  const text = Number.isNaN(new Date(ms).getTime()) ? String(t) : new Date(ms).toISOString();
+  checkIsoTime(key, text);
+  return text;
 }
 
 /** The requests that change something: recorded in the audit trail, with the requester of a view (`onBehalfOf`). */
@@ -337,8 +362,8 @@ export class Client {
    * (`started`), restarts, failures, last exit, hold, health, and the configuration change in force
    * (`config`). A time to come, or a name that meant no service then, is a BAD_REQUEST or NO_SUCH_SERVICE.
    */
-  statusAt(time: TimeLike, names?: Names): Promise<StatusAtResult> {
-    const at = iso(time);
+  async statusAt(time: TimeLike, names?: Names): Promise<StatusAtResult> {
+    const at = iso(time, 'time');
     return this.call('status.at', names === undefined ? { time: at } : { time: at, services: list(names) });
   }
 
@@ -396,8 +421,8 @@ export class Client {
     const q: EventQuery = {};
     if (filter.service !== undefined) q.service = filter.service;
     if (filter.types !== undefined) q.types = filter.types;
-    if (filter.since !== undefined) q.since = iso(filter.since);
-    if (filter.until !== undefined) q.until = iso(filter.until);
+    if (filter.since !== undefined) q.since = iso(filter.since, 'since');
+    if (filter.until !== undefined) q.until = iso(filter.until, 'until');
     if (filter.afterId !== undefined) q.afterId = filter.afterId;
     if (filter.limit !== undefined) q.limit = filter.limit;
     Object.assign(q, pickMatch(filter));
@@ -422,8 +447,8 @@ export class Client {
     if (bucketMs === null || !Number.isFinite(bucketMs)) {
       throw new UpkError(ErrorCode.BAD_REQUEST, `bucket: expected ${DURATION_WORDS}, got ${JSON.stringify(query.bucket)}`);
     }
-    const q: TrendQuery = { metric: query.metric, bucketMs: Math.round(bucketMs), since: iso(query.since) };
-    if (query.until !== undefined) q.until = iso(query.until);
+    const q: TrendQuery = { metric: query.metric, bucketMs: Math.round(bucketMs), since: iso(query.since, 'since') };
+    if (query.until !== undefined) q.until = iso(query.until, 'until');
     if (query.services !== undefined) q.services = list(query.services);
     return this.call('trend', q);
   }
@@ -448,11 +473,11 @@ export class Client {
    * (`ok`, `failed`, `timed_out`; `skipped` by MinInterval, `dropped`, `interrupted`; `queued` and
    * `running` until it ends), with the end of its output.
    */
-  hookRuns(filter: HookRunFilter = {}): Promise<HookRun[]> {
+  async hookRuns(filter: HookRunFilter = {}): Promise<HookRun[]> {
     const q: HookRunQuery = {};
     if (filter.service !== undefined) q.service = filter.service;
     if (filter.hook !== undefined) q.hook = filter.hook;
-    if (filter.since !== undefined) q.since = iso(filter.since);
+    if (filter.since !== undefined) q.since = iso(filter.since, 'since');
     if (filter.limit !== undefined) q.limit = filter.limit;
     return this.call('hooks', q);
   }
@@ -462,18 +487,18 @@ export class Client {
    * changed, and each key's value before and after (changes recorded before upkeeper kept
    * configurations have their words only: `keys` null).
    */
-  configHistory(service: string, options: ConfigHistoryOptions = {}): Promise<ConfigHistoryRecord[]> {
+  async configHistory(service: string, options: ConfigHistoryOptions = {}): Promise<ConfigHistoryRecord[]> {
     const q: ConfigHistoryQuery = { service };
-    if (options.since !== undefined) q.since = iso(options.since);
+    if (options.since !== undefined) q.since = iso(options.since, 'since');
     if (options.limit !== undefined) q.limit = options.limit;
     return this.call('config.history', q);
   }
 
   /** The audit trail, oldest first: the client requests that changed something, who asked (client, pid, user, requester), and how each ended. */
-  requests(filter: RequestFilter = {}): Promise<ClientRequestRecord[]> {
+  async requests(filter: RequestFilter = {}): Promise<ClientRequestRecord[]> {
     const q: RequestQuery = {};
-    if (filter.since !== undefined) q.since = iso(filter.since);
-    if (filter.until !== undefined) q.until = iso(filter.until);
+    if (filter.since !== undefined) q.since = iso(filter.since, 'since');
+    if (filter.until !== undefined) q.until = iso(filter.until, 'until');
     if (filter.client !== undefined) q.client = filter.client;
     if (filter.service !== undefined) q.service = filter.service;
     if (filter.limit !== undefined) q.limit = filter.limit;
@@ -484,7 +509,7 @@ export class Client {
    * The story of a service's last failure: its run, how it ended, its last output, what happened next,
    * and what fails with it (`correlated`, within ±`window`, default 30 s).
    */
-  why(service: string, options: { window?: number | string } = {}): Promise<FailureStory> {
+  async why(service: string, options: { window?: number | string } = {}): Promise<FailureStory> {
     return this.call('why', options.window === undefined ? { service } : { service, windowMs: windowMs(options.window) });
   }
 
@@ -493,13 +518,13 @@ export class Client {
    * a service's last failures, by kind, against chance, strongest first; without `service`, the pairs
    * of services whose failures co-occur.
    */
-  correlate(options: CorrelateOptions = {}): Promise<CorrelationResult> {
+  async correlate(options: CorrelateOptions = {}): Promise<CorrelationResult> {
     const q: CorrelateQuery = {
       windowMs: windowMs(options.window),
-      since: iso(options.since ?? Date.now() - 7 * 86_400_000),
+      since: iso(options.since ?? Date.now() - 7 * 86_400_000, 'since'),
     };
     if (options.service !== undefined) q.service = options.service;
-    if (options.until !== undefined) q.until = iso(options.until);
+    if (options.until !== undefined) q.until = iso(options.until, 'until');
     if (options.failures !== undefined) q.failures = options.failures;
     if (options.limit !== undefined) q.limit = options.limit;
     return this.call('correlate', q);
@@ -512,9 +537,9 @@ export class Client {
    * 10 s, apart). `truncated`: more matched than `limit`; the next page is `after: next`, with the
    * same services and the answer's `since` and `until`.
    */
-  timeline(options: TimelineOptions): Promise<TimelineResult> {
-    const q: TimelineQuery = { since: iso(options.since) };
-    if (options.until !== undefined) q.until = iso(options.until);
+  async timeline(options: TimelineOptions): Promise<TimelineResult> {
+    const q: TimelineQuery = { since: iso(options.since, 'since') };
+    if (options.until !== undefined) q.until = iso(options.until, 'until');
     if (options.services !== undefined) q.services = list(options.services);
     if (options.limit !== undefined) q.limit = options.limit;
     if (options.after !== undefined) q.after = options.after;

@@ -17,6 +17,7 @@ export {
 export { describeEvent, describeExit, describeFailure, utcTime } from './words.js';
 export { describeCorrelation, formatScore, oneSide, sidesOf } from './correlation-words.js';
 export { formatDuration, parseDuration } from '../schema/durations.js';
+export { isoParts, isoInstant, wallClockMs, ISO_INSTANT_WORDS, type IsoParts } from '../schema/iso-time.js';
 export type { EventMatch } from '../schema/event-filter.js';
 export { Subscription, type Notice, type SubscribeFilter } from './subscription.js';
 export type { FollowLogsOptions, LogLine, LogStream } from './log-follow.js';

@@ -1,5 +1,6 @@
 // Small checks for request and notification params arriving over a socket; every failure is BAD_REQUEST.
 import { ErrorCode, UpkError } from './errors.js';
+import { ISO_INSTANT_WORDS, isoInstant } from './iso-time.js';
 
 export type Obj = Record<string, unknown>;
 
@@ -66,16 +67,20 @@ export function optStrList(o: Obj, key: string): string[] | undefined {
 }
 
 /**
- * A date and time in ISO 8601 with its offset (`Z` or `±hh:mm`), as `toISOString()` writes it. Without
- * the offset a time would be read in the zone of whatever process reads it; V8's other forms of
- * `Date.parse` (`5`, `May 1`) are refused too.
+ * An optional time: a date and time in ISO 8601 with its offset (`Z` or `±hh:mm`), as `toISOString()`
+ * writes it, that exists in the calendar (isoInstant, schema/iso-time.ts). Without the offset a time
+ * would be read in the zone of whatever process reads it; V8's other forms of `Date.parse` (`5`,
+ * `May 1`) and the dates it moves (2026-02-31 → March 3rd) are refused too.
  */
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/i;
-
-/** An optional time (ISO_TIME). */
 export function optIsoTime(o: Obj, key: string): string | undefined {
   const v = optStr(o, key);
-  if (v !== undefined && (!ISO_TIME.test(v) || Number.isNaN(Date.parse(v))))
-    bad(`${key} must be an ISO 8601 time, got ${JSON.stringify(v)} (a date and time with Z or an offset, as 2026-11-21T02:13:00Z)`);
+  if (v !== undefined) checkIsoTime(key, v);
   return v;
+}
+
+/** `value` as isoInstant takes it, else BAD_REQUEST naming `key` (the one text of the error, for libclient too). */
+export function checkIsoTime(key: string, value: string): number {
+  const ms = isoInstant(value);
+  if (Number.isNaN(ms)) bad(`${key} must be an ISO 8601 time, got ${JSON.stringify(value)} (${ISO_INSTANT_WORDS})`);
+  return ms;
 }

@@ -2,7 +2,7 @@
 // before the route runs (anything else is BAD_REQUEST), read by name, and described by the same
 // declaration in the OpenAPI document (openapi-document.ts).
 import type { IncomingHttpHeaders } from 'node:http';
-import { ErrorCode, UpkError } from '../../libclient/index.js';
+import { ErrorCode, ISO_INSTANT_WORDS, isoInstant, UpkError } from '../../libclient/index.js';
 
 /** One query parameter, header or body field. */
 export interface Field {
@@ -21,6 +21,8 @@ export interface Field {
   repeat?: boolean;
   /** A query parameter of comma-separated values (`type=exited,failed`): a list. */
   commas?: boolean;
+  /** A string that is a time as the controller takes it (isoInstant: ISO 8601 with Z or an offset, a date that exists). */
+  time?: boolean;
 }
 
 export type Fields = Readonly<Record<string, Field>>;
@@ -34,6 +36,7 @@ function expected(f: Field): string {
   if (f.type === 'boolean') return 'true or false';
   if (f.type === 'integer') return `an integer from ${f.minimum ?? '-∞'} to ${f.maximum ?? '∞'}`;
   if (f.enum) return `one of ${f.enum.join(', ')}`;
+  if (f.time) return `an ISO 8601 time (${ISO_INSTANT_WORDS})`;
   return f.required ? 'a non-empty string' : 'a string';
 }
 
@@ -53,6 +56,7 @@ function checked(f: Field, where: string, value: unknown): Value {
     }
     case 'string':
       if (typeof value !== 'string' || (f.required && value === '') || (f.enum && !f.enum.includes(value))) return refuse();
+      if (f.time && Number.isNaN(isoInstant(value))) return refuse();
       return value;
   }
 }

@@ -45,8 +45,8 @@ function outcome([item]: OutcomeItem[]): RouteAnswer<Answers['OutcomeAnswer']> {
 }
 
 /** Query parameters several routes take. */
-const SINCE = { type: 'string', description: 'An ISO 8601 time: from then on (inclusive).' } as const;
-const UNTIL = { type: 'string', description: 'An ISO 8601 time: up to then (inclusive).' } as const;
+const SINCE = { type: 'string', time: true, description: 'An ISO 8601 time: from then on (inclusive).' } as const;
+const UNTIL = { type: 'string', time: true, description: 'An ISO 8601 time: up to then (inclusive).' } as const;
 const EVENT_TYPES = { type: 'string', commas: true, description: 'Event types, comma-separated (default: every type).' } as const;
 /** Event ids: up to 15 digits. */
 const EVENT_ID_MAX = 999_999_999_999_999;
@@ -381,7 +381,7 @@ export const ROUTES: Route[] = [
     description:
       'State, desired state, pid, `started`, restarts, failures, last exit, hold and health, and the configuration change in force (`config`); `usage` is the usage record of the minute before (docs/controller.md).',
     query: {
-      at: { type: 'string', required: true, description: 'An ISO 8601 time, not yet to come.' },
+      at: { type: 'string', required: true, time: true, description: 'An ISO 8601 time, not yet to come.' },
       service: { type: 'string', repeat: true, description: 'Only these services (default: every service that existed then).' },
     },
     answer: 'StatusAtResult',

@@ -92,9 +92,12 @@ describe('the audit as an investigation tool', { timeout: 120_000 }, () => {
     const long = lines.find((l) => l.startsWith('  + Environment: '))!;
     assert.ok(long.endsWith('…') && long.length < 130, `a long value is cut: ${long}`);
 
-    // --since after both, and --limit.
-    const later = await box.upk(['config-history', 'web', '--since', new Date(Date.now() + 60_000).toISOString()]);
+    // --since after both (now: one still to come is refused, as by every --since), and --limit.
+    const later = await box.upk(['config-history', 'web', '--since', '0s']);
     assert.match(later.stdout, /^no configuration change recorded for web since /);
+    const toCome = await box.upk(['config-history', 'web', '--since', new Date(Date.now() + 60_000).toISOString()]);
+    assert.equal(toCome.code, 2, toCome.stdout);
+    assert.match(toCome.stderr, /is still to come/);
     const limited = JSON.parse((await box.upk(['config-history', 'web', '--limit', '1', '--json'])).stdout) as ConfigHistoryRecord[];
     assert.deepEqual(
       limited.map((h) => h.change),

@@ -6,8 +6,10 @@ import { createServer, request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { createHandler } from '../../clients/http/index.js';
 import { ErrorCode, type Client, type ServiceStatus } from '../../libclient/index.js';
-import { Sandbox, alive, sleep } from '../helpers/sandbox.js';
+import { fileURLToPath } from 'node:url';
+import { alive, run, Sandbox, sleep } from '../helpers/sandbox.js';
 
+const UPTOP = fileURLToPath(new URL('../../clients/uptop/main.js', import.meta.url));
 const FIXED_UUID = '0f8fad5b-d9cb-469f-a165-70867728950e';
 
 describe('the audit as an investigation tool, attacked', { timeout: 120_000 }, () => {
@@ -52,10 +54,22 @@ describe('the audit as an investigation tool, attacked', { timeout: 120_000 }, (
   });
 
   it('times that are no ISO 8601 are refused by libclient and the HTTP API, never guessed', async () => {
-    for (const t of ['5', 'May 1', '12']) {
-      await assert.rejects(client.statusAt(t), (err: { code?: string }) => err.code === ErrorCode.BAD_REQUEST, `statusAt(${t})`);
-      await assert.rejects(client.timeline({ since: t }), (err: { code?: string }) => err.code === ErrorCode.BAD_REQUEST, `timeline ${t}`);
+    const refused = (key: string) => (err: { code?: string; message?: string }) =>
+      err.code === ErrorCode.BAD_REQUEST && err.message!.startsWith(`${key} must be an ISO 8601 time`);
+    for (const t of ['5', 'May 1', '12', '2026-12-06 20:51', '2026-12-06T20:51', '2026-02-31T10:00:00Z']) {
+      await assert.rejects(client.statusAt(t), refused('time'), `statusAt(${t})`);
+      await assert.rejects(client.timeline({ since: t }), refused('since'), `timeline ${t}`);
+      await assert.rejects(client.requests({ until: t }), refused('until'), `requests ${t}`);
     }
+    await assert.rejects(client.correlate({ since: 'Dec 1', until: 'Dec 07' }), refused('since'));
+    await assert.rejects(client.events({ since: new Date(NaN) }), refused('since'), 'an invalid Date');
+    await assert.rejects(client.events({ until: 1e20 }), refused('until'), 'ms out of the range of dates');
+    // An ISO 8601 string is passed as given; a Date or ms as toISOString writes them.
+    assert.equal((await client.timeline({ since: '2026-01-01T01:00:00+01:00', limit: 1 })).since, '2026-01-01T00:00:00.000Z');
+    assert.equal((await client.timeline({ since: Date.UTC(2026, 0, 1), limit: 1 })).since, '2026-01-01T00:00:00.000Z');
+    // why and correlate name the window as given, not the protocol's windowMs.
+    await assert.rejects(client.why('old', { window: '2d' }), /^UpkError: window: expected .*from 1 ms to a day \(1d\), got "2d"/);
+    await assert.rejects(client.correlate({ window: 86_400_001 }), /^UpkError: window: .*got 86400001$/);
     const handler = createHandler({ connect: { config: box.configFile } });
     const server = createServer((req, res) => handler(req, res));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -71,10 +85,32 @@ describe('the audit as an investigation tool, attacked', { timeout: 120_000 }, (
           .end();
       });
     try {
-      for (const path of ['/api/status?at=5', '/api/status?at=May%201', '/api/timeline?since=12', '/api/audit?since=1&until=2']) {
+      // Each 400 BAD_REQUEST, its message naming the parameter as the request gave it.
+      for (const [path, named] of [
+        ['/api/status?at=5', 'query parameter at'],
+        ['/api/status?at=May%201', 'query parameter at'],
+        ['/api/status?at=2026-12-06%2020:51', 'query parameter at'],
+        ['/api/status?at=2026-02-31T10:00Z', 'query parameter at'],
+        ['/api/timeline?since=12', 'query parameter since'],
+        ['/api/timeline?since=2026-12-06T00:00Z&until=', 'query parameter until'],
+        ['/api/audit?since=1&until=2', 'query parameter since'],
+        ['/api/audit?until=', 'query parameter until'],
+        ['/api/correlate?since=Dec%201&until=Dec%2007', 'query parameter since'],
+        ['/api/events?until=2026-13-01T00:00Z', 'query parameter until'],
+        ['/api/trend?metric=restarts&bucket=1h&since=yesterday', 'query parameter since'],
+        ['/api/services/old/config-history?since=0', 'query parameter since'],
+        ['/api/services/old/why?window=2d', 'window'],
+        ['/api/correlate?window=86400001ms', 'window'],
+      ] as const) {
         const r = await get(path);
         assert.equal(r.status, 400, `${path}: ${r.text.slice(0, 200)}`);
+        const error = (JSON.parse(r.text) as { error: { code: string; message: string } }).error;
+        assert.equal(error.code, ErrorCode.BAD_REQUEST, path);
+        assert.ok(error.message.startsWith(`${named}:`), `${path}: ${error.message}`);
+        assert.doesNotMatch(error.message, /windowMs|not a time/, path);
       }
+      const ok = await get('/api/timeline?since=2026-01-01T01:00:00%2B01:00&limit=1');
+      assert.equal(ok.status, 200, ok.text.slice(0, 200));
     } finally {
       handler.close();
       server.closeAllConnections();
@@ -83,19 +119,50 @@ describe('the audit as an investigation tool, attacked', { timeout: 120_000 }, (
   });
 
   it('a time option out of range is a usage error (exit 2), never a stack trace', async () => {
-    for (const args of [
-      ['list', '--at', '99999999999999999999d'],
-      ['timeline', '--since', '9007199254740993ms'],
-    ]) {
-      const r = await box.upk(args);
-      assert.doesNotMatch(r.stderr, /unexpected error|RangeError|    at /, args.join(' '));
-      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    const huge = ['99999999999999999999d', '9007199254740993ms'];
+    const runs: string[][] = [];
+    for (const t of huge) {
+      runs.push(['list', '--at', t], ['status', 'old', '--at', t], ['timeline', '--since', t], ['timeline', '--until', t]);
+      runs.push(['events', '--since', t], ['events', '--until', t], ['audit', '--since', t], ['audit', '--until', t]);
+      runs.push(['correlate', '--since', t], ['correlate', '--until', t], ['config-history', 'old', '--since', t]);
+      runs.push(['hooks', '--since', t], ['trend', '--since', t], ['trend', '--until', t]);
     }
+    runs.push(['list', '--at', '2026-02-31T10:00Z'], ['events', '--since', '0000-01-01T00:00+01:00']);
+    for (const args of runs) {
+      const r = await box.upk(args);
+      // A stack frame is a line that begins `    at `: the help commander prints after the error has `    at most`.
+      assert.doesNotMatch(r.stderr, /unexpected error|RangeError|Invalid time value|^ {4}at /m, args.join(' '));
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      const [option, value] = args.slice(-2);
+      assert.ok(r.stderr.includes(`${option} <time>' argument '${value}' is invalid. expected `), `${args.join(' ')}: ${r.stderr}`);
+    }
+    const uptop = await run(process.execPath, [UPTOP, '--config', box.configFile, '--at', huge[0]!], box.env, 20_000);
+    assert.equal(uptop.code, 2, uptop.stderr);
+    assert.equal(uptop.stderr, `uptop: --at: expected a duration ago back to the year 0000 at most, got "${huge[0]}"\n`);
   });
 
   it('a timeline whose --since is still to come is refused (exit 2), as docs/cli.md says', async () => {
     const r = await box.upk(['timeline', '--since', '2099-01-01T00:00:00Z', '--until', '2099-01-02T00:00:00Z']);
     assert.equal(r.code, 2, r.stdout + r.stderr);
+    // Every command with a --since, alike (docs/cli.md, Times).
+    for (const args of [
+      ['timeline', '--since', '2099-01-01T00:00:00Z'],
+      ['events', '--since', '2099-01-01T00:00:00Z'],
+      ['events', '--follow', '--since', '2099-01-01T00:00:00Z'],
+      ['audit', '--since', '2099-01-01T00:00:00Z', '--until', '2099-01-02T00:00:00Z'],
+      ['correlate', '--since', '2099-01-01T00:00:00Z'],
+      ['config-history', 'old', '--since', '2099-01-01T00:00:00Z'],
+      ['hooks', '--since', '2099-01-01T00:00:00Z'],
+      ['trend', '--since', '2099-01-01T00:00:00Z'],
+    ]) {
+      const done = await box.upk(args);
+      assert.equal(done.code, 2, `${args.join(' ')}: ${done.stdout}${done.stderr}`);
+      assert.match(
+        done.stderr,
+        /^upk: --since 2099-01-01T00:00:00Z: 2099-01-01T00:00:00\.000Z is still to come \(it is \S+\); expected a time past\n$/,
+        args.join(' '),
+      );
+    }
   });
 
   it('`all` is not one service: why and correlate NAME refuse it rather than merge every service into one story', async () => {

@@ -12,6 +12,7 @@ import {
 } from '../../schema/client-protocol.js';
 import { ErrorCode, UpkError } from '../../schema/errors.js';
 import { CONFIG_HISTORY_MAX, REQUESTS_MAX } from '../../schema/audit-protocol.js';
+import { isoInstant, isoParts } from '../../schema/iso-time.js';
 
 const T = { timeout: 5000 };
 const refused = (run: () => unknown, key: string): void =>
@@ -161,3 +162,54 @@ test('status.at: a time, and at most STATUS_AT_NAMES_MAX service names, none emp
   assert.deepEqual(clientValidators['status.at']({ time, services: [] }), { time, services: [] });
   assert.deepEqual(clientValidators['status.at']({ time, services: null }), { time });
 });
+
+test(
+  'times on the wire: a date and time that exist (no February 31st, no hour 24), years 0000–9999 as written, one rule (isoInstant) for every method',
+  T,
+  () => {
+    const bad = (run: () => unknown, message: RegExp): void =>
+      assert.throws(run, (err: unknown) => err instanceof UpkError && err.code === ErrorCode.BAD_REQUEST && message.test(err.message));
+    const impossible = [
+      '2026-02-31T10:00:00Z', // V8's Date.parse reads it as 2026-03-03
+      '2026-02-29T10:00Z',
+      '1900-02-29T00:00Z',
+      '2026-13-01T00:00:00Z',
+      '2026-00-01T00:00:00Z',
+      '2026-06-31T00:00:00Z',
+      '2026-01-00T00:00:00Z',
+      '2026-01-01T24:00:00Z', // V8 reads it as the next midnight
+      '2026-01-01T25:00Z',
+      '2026-01-01T10:60Z',
+      '2026-01-01T10:00:60Z',
+      '2026-01-01T10:00+24:00',
+      '2026-01-01T10:00-01:60',
+      '2026-01-01 10:00Z', // the wire's form has its T
+    ];
+    for (const since of impossible) {
+      bad(() => clientValidators.requests({ since }), /^since must be an ISO 8601 time, got .*that exist, with Z or an offset/);
+      bad(() => clientValidators['status.at']({ time: since }), /^time must be an ISO 8601 time/);
+      assert.ok(Number.isNaN(isoInstant(since)), since);
+    }
+    // What exists is read as Date.parse reads it (the controller's queries parse what was checked).
+    for (const ok of [
+      '2024-02-29T12:00:00Z',
+      '2000-02-29T00:00Z',
+      '0000-02-29T00:00:00Z',
+      '0050-06-01T12:30:15.5+02:00',
+      '9999-12-31T23:59:59.999Z',
+      '2026-12-05t01:00:00.123456789z',
+      '2026-12-05T01:00-00:30',
+    ]) {
+      assert.equal(isoInstant(ok), Date.parse(ok), ok);
+      assert.deepEqual(clientValidators.requests({ since: ok }), { since: ok }, 'passed as given');
+    }
+    assert.equal(new Date(isoInstant('0050-06-01T12:30:15.5+02:00')).toISOString(), '0050-06-01T10:30:15.500Z');
+    assert.deepEqual(isoParts('0099-12-31'), {
+      ...{ year: 99, month: 12, day: 31, time: false, separator: null },
+      ...{ hour: 0, minute: 0, second: 0, ms: 0, offsetMs: null },
+    });
+    assert.equal(isoParts('2026-11-21 02:13')?.separator, ' ');
+    assert.equal(isoParts('2026-11-21T02:13-05:30')?.offsetMs, -(5 * 60 + 30) * 60_000);
+    assert.equal(isoParts('2026-02-29'), null);
+  },
+);

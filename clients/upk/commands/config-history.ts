@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { CONFIG_HISTORY_MAX, utcTime, type ConfigHistoryOptions, type ConfigHistoryRecord } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
 import { plain, printJson } from '../output.js';
-import { parseTime, sinceHelp, wholeNumber } from '../time.js';
+import { readTime, sinceHelp, timeRange, wholeNumber, type TimeArg } from '../time.js';
 
 /** The most characters of a value shown; a longer one is cut (`--json` has it whole). */
 export const VALUE_MAX = 100;
@@ -30,7 +30,7 @@ export function changeLines(r: ConfigHistoryRecord, withService: boolean): strin
 }
 
 interface Options {
-  since?: string;
+  since?: TimeArg;
   limit?: number;
 }
 
@@ -38,17 +38,18 @@ export function registerConfigHistory(program: Command, ctx: Context): void {
   program
     .command('config-history')
     .argument('<name>', 'the service')
-    .option('-s, --since <time>', sinceHelp(), (v) => parseTime(v))
+    .option('-s, --since <time>', sinceHelp(), readTime)
     .option('-n, --limit <n>', 'at most the newest N changes (default 100)', wholeNumber(1, CONFIG_HISTORY_MAX))
     .description("every configuration change applied to the service, oldest first, with each key's value before and after")
     .action((name: string, opts: Options) =>
       ctx.withClient(async (client) => {
         const options: ConfigHistoryOptions = { limit: opts.limit ?? 100 };
-        if (opts.since) options.since = opts.since;
+        const { since } = timeRange(opts);
+        if (since !== undefined) options.since = since;
         const changes = await client.configHistory(name, options);
         if (ctx.json) return printJson(changes);
         if (changes.length === 0) {
-          process.stdout.write(`no configuration change recorded for ${name}${opts.since ? ` since ${utcTime(opts.since)}` : ''}\n`);
+          process.stdout.write(`no configuration change recorded for ${name}${since === undefined ? '' : ` since ${utcTime(since)}`}\n`);
           return;
         }
         const several = new Set(changes.map((c) => c.service)).size > 1;

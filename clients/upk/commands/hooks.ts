@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { HOOK_RUNS_MAX, type HookRun, type HookRunFilter } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
 import { duration, plain, printJson, table } from '../output.js';
-import { parseTime, sinceHelp, wholeNumber } from '../time.js';
+import { readTime, sinceHelp, timeRange, wholeNumber, type TimeArg } from '../time.js';
 
 const HEADER = ['TIME', 'HOOK', 'SERVICE', 'EVENT', 'OUTCOME', 'EXIT', 'TOOK', 'DETAIL'];
 /** The DETAIL column's widest text. */
@@ -31,7 +31,7 @@ function row(r: HookRun): string[] {
 
 interface Options {
   hook?: string;
-  since?: string;
+  since?: TimeArg;
   limit?: number;
 }
 
@@ -40,7 +40,7 @@ export function registerHooks(program: Command, ctx: Context): void {
     .command('hooks')
     .argument('[name]', 'only the runs for events of this service')
     .option('--hook <hook>', 'only the runs of this hook (its Name)')
-    .option('-s, --since <time>', sinceHelp(), (v) => parseTime(v))
+    .option('-s, --since <time>', sinceHelp(), readTime)
     .option('-n, --limit <n>', 'at most the newest N runs (default 100)', wholeNumber(1, HOOK_RUNS_MAX))
     .description('the runs of the OnEvent hooks, oldest first: the event, the outcome, the exit, the end of the output (--json: all of it)')
     .action((name: string | undefined, opts: Options) =>
@@ -48,7 +48,8 @@ export function registerHooks(program: Command, ctx: Context): void {
         const filter: HookRunFilter = { limit: opts.limit ?? 100 };
         if (name) filter.service = name;
         if (opts.hook) filter.hook = opts.hook;
-        if (opts.since) filter.since = opts.since;
+        const { since } = timeRange(opts);
+        if (since !== undefined) filter.since = since;
         const runs = await client.hookRuns(filter);
         if (ctx.json) return printJson(runs);
         process.stdout.write(table(HEADER, runs.map(row)));
