@@ -135,7 +135,7 @@ function row(service: string, other: string, kind: CorrelationKind, prerequisite
 }
 
 /** Strongest first (correlation-math.ts), then by name and kind, so that equal rows keep one order. */
-function ranked(rows: Correlation[]): Correlation[] {
+export function ranked(rows: Correlation[]): Correlation[] {
   const kindOrder = (k: CorrelationKind): number => CORRELATION_KINDS.indexOf(k);
   return rows.sort(
     (a, b) =>

@@ -22,7 +22,7 @@ import {
   strongerFirst,
   together,
 } from '../../controller/correlation-math.js';
-import type { CorrelationAsk, Subject } from '../../controller/correlation.js';
+import { ranked, type CorrelationAsk, type Subject } from '../../controller/correlation.js';
 import {
   CORRELATION_KINDS,
   CORRELATION_MIN_FAILURES,
@@ -248,17 +248,6 @@ function row(service: string, other: string, kind: CorrelationKind, f: ReturnTyp
   const c: Correlation = { service, other, kind, prerequisite: false, ...f, significant: false };
   c.significant = isSignificant(c);
   return c;
-}
-
-function ranked(rows: Correlation[]): Correlation[] {
-  const kindOrder = (k: CorrelationKind): number => CORRELATION_KINDS.indexOf(k);
-  return rows.sort(
-    (a, b) =>
-      strongerFirst(a, b) ||
-      (a.service < b.service ? -1 : a.service > b.service ? 1 : 0) ||
-      (a.other < b.other ? -1 : a.other > b.other ? 1 : 0) ||
-      kindOrder(a.kind) - kindOrder(b.kind),
-  );
 }
 
 // ---- Histories written straight into a real database ----

@@ -290,7 +290,8 @@ describe('migrations', { timeout: 10_000 }, () => {
       );
       assert.equal(indexed.pluck().get(UUID), 4);
       const web = { id: 'web', uuids: [UUID] };
-      const r = store.correlations.around(web, [web], { windowMs: 1000, since: T0, until: T0 + 10_000, failures: 100, limit: 20 });
+      // A window of ±500 ms: the failures, 1 s apart, are three episodes.
+      const r = store.correlations.around(web, [web], { windowMs: 500, since: T0, until: T0 + 10_000, failures: 100, limit: 20 });
       assert.equal(r.failures, 3);
     } finally {
       db.close();
