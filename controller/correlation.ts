@@ -54,7 +54,7 @@ export class Correlations {
   around(subject: Subject, others: Subject[], ask: CorrelationAsk, prerequisites: ReadonlySet<string> = new Set()): CorrelationResult {
     const from = Math.max(ask.since, this.reads.oldest() ?? ask.since);
     const { failures, range } = this.reads.lastFailures(subject.uuids, ask.failures, ask.windowMs, from, ask.until);
-    const result = this.result(subject.id, ask, range, failures.length);
+    const result = resultOf(subject.id, ask, range, failures.length);
     if (failures.length === 0) return result;
     const own = new Set(subject.uuids);
     const rows: Correlation[] = [];
@@ -109,23 +109,24 @@ export class Correlations {
     });
     const counted = failing.reduce((sum, s) => sum + s.failures.length, 0);
     const earliest = failing.reduce((min, s) => Math.min(min, s.range.from), ask.until);
-    const result = this.result(null, ask, { from: earliest, to: ask.until }, counted);
+    const result = resultOf(null, ask, { from: earliest, to: ask.until }, counted);
     result.tooFew = !failing.some((s) => s.failures.length >= CORRELATION_MIN_FAILURES);
     result.correlations = ranked([...best.values()]).slice(0, ask.limit);
     return result;
   }
+}
 
-  private result(service: string | null, ask: CorrelationAsk, range: Span, failures: number): CorrelationResult {
-    return {
-      service,
-      windowMs: ask.windowMs,
-      since: isoTime(range.from),
-      until: isoTime(range.to),
-      failures,
-      tooFew: failures < CORRELATION_MIN_FAILURES,
-      correlations: [],
-    };
-  }
+/** An answer with no row yet: the range the chance is measured over, n, and whether n is too few. */
+export function resultOf(service: string | null, ask: CorrelationAsk, range: Span, failures: number): CorrelationResult {
+  return {
+    service,
+    windowMs: ask.windowMs,
+    since: isoTime(range.from),
+    until: isoTime(range.to),
+    failures,
+    tooFew: failures < CORRELATION_MIN_FAILURES,
+    correlations: [],
+  };
 }
 
 function row(service: string, other: string, kind: CorrelationKind, prerequisite: boolean, f: Figures): Correlation {

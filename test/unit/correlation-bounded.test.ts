@@ -22,7 +22,7 @@ import {
   strongerFirst,
   together,
 } from '../../controller/correlation-math.js';
-import { ranked, type CorrelationAsk, type Subject } from '../../controller/correlation.js';
+import { ranked, resultOf, type CorrelationAsk, type Subject } from '../../controller/correlation.js';
 import {
   CORRELATION_KINDS,
   CORRELATION_MIN_FAILURES,
@@ -99,7 +99,7 @@ class ArrayCorrelations {
       from,
       ask.until,
     );
-    const result = answer(subject.id, ask, range, failures.length);
+    const result = resultOf(subject.id, ask, range, failures.length);
     if (failures.length === 0) return result;
     const own = new Set(subject.uuids);
     const rows: Correlation[] = [];
@@ -134,7 +134,7 @@ class ArrayCorrelations {
     }
     const counted = failing.reduce((sum, s) => sum + s.failures.length, 0);
     const earliest = Math.min(ask.until, ...failing.map((s) => s.range.from));
-    const result = answer(null, ask, { from: earliest, to: ask.until }, counted);
+    const result = resultOf(null, ask, { from: earliest, to: ask.until }, counted);
     result.tooFew = !failing.some((s) => s.failures.length >= CORRELATION_MIN_FAILURES);
     result.correlations = ranked([...best.values()]).slice(0, ask.limit);
     return result;
@@ -230,18 +230,6 @@ function lastFailures(
   );
   const failures = onsets.slice(-n);
   return { failures, range: { from: onsets.length > n ? failures[0]! : from, to } };
-}
-
-function answer(service: string | null, ask: CorrelationAsk, range: { from: number; to: number }, failures: number): CorrelationResult {
-  return {
-    service,
-    windowMs: ask.windowMs,
-    since: isoTime(range.from),
-    until: isoTime(range.to),
-    failures,
-    tooFew: failures < CORRELATION_MIN_FAILURES,
-    correlations: [],
-  };
 }
 
 function row(service: string, other: string, kind: CorrelationKind, f: ReturnType<typeof figures>): Correlation {
