@@ -280,10 +280,17 @@ export class Configuration {
         }
         const existing = this.c.services.get(svc.id);
         if (existing && existing.uuid !== uuid && !claimed.has(existing.uuid)) {
-          // A new UUID: the old identity's buddy is retired on attach, and nothing more is told of it.
+          // A new UUID under this id (changed, or another service renamed onto it): the old identity's
+          // buddy is retired on attach, and its history says it went.
           existing.retire();
           this.c.services.remove(existing);
           this.c.replaced(existing, uuid);
+          changes.push({
+            service: existing.config.id,
+            uuid: existing.uuid,
+            change: 'removed',
+            message: `${svc.id} is now the service of UUID ${uuid}: the one it named (UUID ${existing.uuid}) is stopped and removed; its history stays`,
+          });
         }
         // Renamed: its buddy and process are under the old id's run directory, and go before the new one starts.
         const from = previous ?? this.recordedUnder(uuid, recorded.get(uuid), svc.id);

@@ -143,7 +143,11 @@ export function uuidsNamed(services: ServiceTable, store: Pick<AuditStore, 'serv
   const configured = services.find(name);
   const found = store.servicesNamed(configured?.config.id ?? name);
   const ids = [...new Set(found.map((f) => f.id))];
-  if (ids.length === 0) throw new UpkError(ErrorCode.NO_SUCH_SERVICE, `no service named ${JSON.stringify(name)} has ever been configured`);
+  if (ids.length === 0)
+    throw new UpkError(
+      ErrorCode.NO_SUCH_SERVICE,
+      `no service is known as ${JSON.stringify(name)} (neither now nor in the history kept; a renamed service is known by its new name)`,
+    );
   if (ids.length > 1) {
     throw new UpkError(ErrorCode.AMBIGUOUS_SERVICE, `${name} is ambiguous: ${ids.join(', ')}`, { details: { candidates: ids } });
   }

@@ -14,7 +14,7 @@ export {
   type TimeLike,
   type TrendOptions,
 } from './client.js';
-export { describeEvent, describeExit, describeFailure, utcTime } from './words.js';
+export { describeEvent, describeExit, describeFailure, plain, utcTime } from './words.js';
 export { describeCorrelation, formatScore, oneSide, sidesOf } from './correlation-words.js';
 export { formatDuration, parseDuration } from '../schema/durations.js';
 export { isoParts, isoInstant, wallClockMs, ISO_INSTANT_WORDS, type IsoParts } from '../schema/iso-time.js';

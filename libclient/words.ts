@@ -34,8 +34,22 @@ const SIGNAL_HINTS: Record<string, string> = {
   SIGILL: 'a crash: illegal instruction',
 };
 
-/** One event in a few words: "restarted (pid 4188)", "waiting 1 s before the next start (ratelimit)". */
+/**
+ * Text as text, never as terminal controls: each C0 and C1 control character (ESC, BEL, CSI, a
+ * newline…) as `\xNN`; cut to `max` characters with `…`. A service's output, a check's, a command
+ * line or a requester may hold anything; what is already escaped stays as it is.
+ */
+export function plain(text: string, max = Infinity): string {
+  const shown = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return shown.length > max ? `${shown.slice(0, max - 1)}…` : shown;
+}
+
+/** One event in a few words: "restarted (pid 4188)", "waiting 1 s before the next start (ratelimit)"; as plain text. */
 export function describeEvent(e: ServiceEvent): string {
+  return plain(eventWords(e));
+}
+
+function eventWords(e: ServiceEvent): string {
   const ms = (v: number | undefined): string => (v !== undefined ? formatDuration(v) : '?');
   switch (e.type) {
     case 'spawned': {
@@ -137,8 +151,12 @@ export function describeEvent(e: ServiceEvent): string {
 
 const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(bytes < 10 * 1048576 ? 1 : 0)} MiB`;
 
-/** The story of a service's last failure, in lines of plain words (what `upk why` prints). */
+/** The story of a service's last failure, in lines of plain words (what `upk why` prints), each as plain text. */
 export function describeFailure(story: FailureStory, now = Date.now()): string[] {
+  return storyLines(story, now).map((line) => plain(line));
+}
+
+function storyLines(story: FailureStory, now: number): string[] {
   const f = story.failure;
   if (!f) {
     const since = story.historyFrom ? ` since ${utcTime(story.historyFrom)}, where its history kept begins` : '';

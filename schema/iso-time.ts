@@ -69,8 +69,14 @@ export function wallClockMs(p: Pick<IsoParts, 'year' | 'month' | 'day' | 'hour' 
 export function isoInstant(text: string): number {
   const p = isoParts(text);
   if (p === null || p.separator !== 'T' || p.offsetMs === null) return NaN;
-  return wallClockMs(p) - p.offsetMs;
+  const ms = wallClockMs(p) - p.offsetMs;
+  // Within the years 0000–9999 in UTC too, so that the time given back (ISO 8601 UTC) reads again.
+  return ms >= INSTANT_MIN_MS && ms <= INSTANT_MAX_MS ? ms : NaN;
 }
+
+/** The first and last instants isoInstant takes: 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z. */
+export const INSTANT_MIN_MS = -62_167_219_200_000;
+export const INSTANT_MAX_MS = 253_402_300_799_999;
 
 /** What isoInstant takes, in words (for the errors of every part that reads one). */
 export const ISO_INSTANT_WORDS = 'a date and time that exist, with Z or an offset, as 2026-11-21T02:13:00Z';

@@ -67,7 +67,14 @@ export const ROUTES: Route[] = [
     summary: "one service's status",
     answer: 'ServiceAnswer',
     run: async ({ client, params }) => {
-      const [service] = await (await client()).status(params.name);
+      const found = await (await client()).status(params.name);
+      // `all`, or a service with Instances, names several: this route answers one.
+      if (found.length > 1)
+        throw new UpkError(
+          ErrorCode.BAD_REQUEST,
+          `${params.name} names ${found.length} services (${found.map((s) => s.name).join(', ')}): this takes one service; GET /api/services lists them all`,
+        );
+      const [service] = found;
       if (!service) throw new UpkError(ErrorCode.NO_SUCH_SERVICE, `no such service: ${params.name}`);
       return { body: { service } };
     },

@@ -1,5 +1,7 @@
 // How the clients show a service's figures in few characters: durations, sizes, last exits, states.
-import type { ControllerProblem, ExitInfo, ServiceStatus, StatusAtResult } from '../../libclient/index.js';
+import { plain, type ControllerProblem, type ExitInfo, type ServiceStatus, type StatusAtResult } from '../../libclient/index.js';
+
+export { plain };
 
 /** "1 service", "2 services": a count with its noun, singular or plural (the plural by adding "s" unless given). */
 export function counted(n: number, noun: string, plural = `${noun}s`): string {
@@ -50,12 +52,6 @@ export function previousLine(s: ServiceStatus): string | null {
 }
 
 /** A service's health in words (`upk status`, uptop's detail), or null without a health check. */
-/** Text as text, never as terminal controls (a requester, an outcome, a check's output may come from afar); cut to `max`. */
-export function plain(text: string, max = Infinity): string {
-  const shown = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-  return shown.length > max ? `${shown.slice(0, max - 1)}…` : shown;
-}
-
 export function healthLine(s: ServiceStatus): string | null {
   const h = s.health;
   if (!h) return null;

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { ErrorCode, EVENTS_QUERY_MAX, UpkError, type Client, type EventFilter, type ServiceEvent } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
-import { columns, printJsonPages } from '../output.js';
+import { columns, plain, printJsonPages } from '../output.js';
 import { readTime, sinceHelp, timeRange, UNTIL_HELP, wholeNumber, type TimeArg } from '../time.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, ...value.split(',').filter(Boolean)];
@@ -10,11 +10,14 @@ const collect = (value: string, previous: string[] = []): string[] => [...previo
 const HEADER = ['TIME', 'SERVICE', 'TYPE', 'PID', 'EXIT', 'DETAIL'];
 const CSV_HEADER = ['id', 'time', 'service', 'type', 'pid', 'code', 'signal', 'detail'];
 
+/** Its detail as `key=value` pairs, as plain text (an output or a command line may hold terminal controls). */
 function detailText(e: ServiceEvent): string {
   return e.detail
-    ? Object.entries(e.detail)
-        .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-        .join(' ')
+    ? plain(
+        Object.entries(e.detail)
+          .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+          .join(' '),
+      )
     : '';
 }
 
