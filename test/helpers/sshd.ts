@@ -83,7 +83,7 @@ export class TestSshd {
       env: { ...process.env, UPK_SSHD_DIR: this.dir },
     });
     this.child = child;
-    child.stderr!.on('data', (d: Buffer) => (this.log += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (this.log += d.toString()));
     const deadline = Date.now() + 10_000;
     while (!(await accepts(this.port))) {
       if (child.exitCode !== null || Date.now() > deadline) throw new Error(`sshd did not start: ${this.log}`);
