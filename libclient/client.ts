@@ -38,12 +38,13 @@ import { msgpackCodec } from '../schema/codec-msgpack.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import { checkIsoTime } from '../schema/validate.js';
 import type { ActionResult, ServiceEvent, ServiceStatus } from '../schema/records.js';
-import { RpcConnection, receiveTyped, type ResultOf, type RpcOptions } from '../schema/rpc.js';
+import { RpcConnection, receiveTyped, type ResultOf, type RpcOptions, type RpcStream } from '../schema/rpc.js';
 import type { ConnectionHooks } from './connection-hooks.js';
 import { Subscription, type SubscribeFilter } from './subscription.js';
 import { followLogs, type FollowLogsOptions, type LogLine } from './log-follow.js';
 import { socketAddress } from '../schema/socket-path.js';
 import { controllerSocket, notRunningError, readControllerConfig, type DiscoveryOptions } from './discovery.js';
+import { SshChannel, checkHost } from './ssh-channel.js';
 
 /** The client's end of a connection: it asks ClientMethods and sends no notification. */
 type ControllerConnection = RpcConnection<ClientMethods>;
@@ -61,6 +62,16 @@ export interface ConnectOptions extends DiscoveryOptions {
    * never reconnect).
    */
   reconnectMs?: number;
+  /**
+   * Reach the controller of this host through the user's own ssh (`[user@]host`, or an alias of the
+   * ssh configuration; docs/fleet.md): `ssh HOST upk bridge`. Default $UPKEEPER_HOST; none when
+   * `socket` is given. `config` is then not read here: the host's upk finds its own controller.
+   */
+  host?: string;
+  /** ssh's configuration file (`ssh -F`) for `host`; default $UPKEEPER_SSH_CONFIG, else ssh's own. */
+  sshConfig?: string;
+  /** The command that runs upk on `host` (default $UPKEEPER_REMOTE_UPK, else `upk`). */
+  remoteUpk?: string;
 }
 
 /** How long a Client tries to reach a controller again before a request fails (ConnectOptions.reconnectMs). */
@@ -215,7 +226,7 @@ class Link {
   negotiated: number;
 
   constructor(
-    private readonly socketPath: string,
+    private readonly dialer: Dialer,
     private readonly hooks: ConnectionHooks,
     greeted: Greeted,
     /** The options it connected with (a subscription opens its own connection with them). */
@@ -229,6 +240,15 @@ class Link {
   close(): void {
     this.closed = true;
     this.rpc.end();
+  }
+
+  /** Resolves once the connection is gone (the controller ended it), or TIMEOUT after `ms`. */
+  async gone(ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (this.rpc.isOpen) {
+      if (Date.now() > deadline) throw new UpkError(ErrorCode.TIMEOUT, `the controller still answers after ${ms} ms`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   /**
@@ -273,7 +293,7 @@ class Link {
     for (let delay = RECONNECT_FIRST_MS; ; delay = Math.min(delay * 2, RECONNECT_MAX_MS)) {
       try {
         const greeted = await greet(
-          this.socketPath,
+          this.dialer,
           { ...this.options, timeoutMs: Math.max(100, Math.min(deadline - Date.now(), 5000)) },
           this.hooks,
         );
@@ -310,12 +330,29 @@ export class Client {
 
   /** Connect to a controller and negotiate the protocol version. */
   static async connect(options: ConnectOptions = {}, hooks: ConnectionHooks = {}): Promise<Client> {
+    const host = remoteHost(options);
+    if (host !== null) {
+      const env = options.env ?? process.env;
+      const remote: ConnectOptions = { ...options, host };
+      const sshConfig = options.sshConfig ?? (env.UPKEEPER_SSH_CONFIG || undefined);
+      const remoteUpk = options.remoteUpk ?? (env.UPKEEPER_REMOTE_UPK || undefined);
+      if (sshConfig !== undefined) remote.sshConfig = sshConfig;
+      if (remoteUpk !== undefined) remote.remoteUpk = remoteUpk;
+      const dialer = sshDialer(remote, env);
+      return new Client(new Link(dialer, hooks, await greet(dialer, remote, hooks), remote), null);
+    }
     const config = options.socket === undefined ? readControllerConfig(options) : null;
     const socket = options.socket ?? controllerSocket(config!);
-    const greeted = await greet(socket, options, hooks).catch((err: unknown) => {
+    const dialer = socketDialer(socket);
+    const greeted = await greet(dialer, options, hooks).catch((err: unknown) => {
       throw config === null ? err : notRunningError(err, config, options);
     });
-    return new Client(new Link(socket, hooks, greeted, { ...options, socket }), null);
+    return new Client(new Link(dialer, hooks, greeted, { ...options, socket }), null);
+  }
+
+  /** The host this client reaches through ssh (ConnectOptions.host), or null: a controller of this machine. */
+  get host(): string | null {
+    return this.link.options.host ?? null;
   }
 
   /** The controller this client talks to, as it introduced itself (a new one after a reconnection). */
@@ -465,6 +502,12 @@ export class Client {
    * only). The controller names the files; this process reads them itself. `all` follows every service.
    */
   followLogs(names: Names, options: FollowLogsOptions = {}): AsyncGenerator<LogLine> {
+    if (this.host !== null) {
+      throw new UpkError(
+        ErrorCode.BAD_REQUEST,
+        `following logs reads the output files on the controller's machine, not through ssh (${this.host}): ask for one service's last lines (logs()), or run it there`,
+      );
+    }
     return followLogs(this, list(names), options);
   }
 
@@ -572,7 +615,9 @@ export class Client {
   /** Stop every service and buddy, then the controller; resolves once the controller process is gone. */
   async shutdown(waitMs = 30_000): Promise<OutcomeItem[]> {
     const items = await this.change('shutdown', {});
-    await processGone(this.controller.pid, waitMs);
+    // Its pid is another machine's through ssh: there, the connection ends with the controller.
+    if (this.host === null) await processGone(this.controller.pid, waitMs);
+    else await this.link.gone(waitMs);
     return items;
   }
 
@@ -588,6 +633,12 @@ export class Client {
   /** Close the connection; the client makes no request after this. (A view of onBehalfOf closes nothing.) */
   close(): void {
     if (this.asker === null) this.link.close();
+  }
+
+  /** @internal close at once, what was sent or not (a host that did not answer in time: its ssh ends now). */
+  abort(): void {
+    this.link.closed = true;
+    this.link.rpc.destroy();
   }
 
   /** The options this client connected with (a subscription opens its own connection with them). */
@@ -616,9 +667,38 @@ interface Greeted {
   protocol: number;
 }
 
+/**
+ * How a Link opens its connection (again): to a Unix socket, or through ssh. `explain` turns a failure
+ * before the controller answered into the error to give (ssh's exit status says more than the stream's end).
+ */
+type Dialer = (timeoutMs: number, hooks: ConnectionHooks) => Promise<Dialed>;
+interface Dialed {
+  rpc: ControllerConnection;
+  explain?: (err: unknown) => Promise<unknown>;
+}
+
+function socketDialer(socket: string): Dialer {
+  return async (timeoutMs, hooks) => ({ rpc: await open(socket, timeoutMs, hooks) });
+}
+
+function sshDialer(options: ConnectOptions, env: NodeJS.ProcessEnv): Dialer {
+  const target = { host: options.host!, sshConfig: options.sshConfig, remoteUpk: options.remoteUpk };
+  return (timeoutMs, hooks) => {
+    const channel = new SshChannel(target, timeoutMs, env);
+    return Promise.resolve({ rpc: rpcOver(channel, hooks), explain: (err) => channel.explain(err, timeoutMs) });
+  };
+}
+
+/** The host of ConnectOptions.host, else $UPKEEPER_HOST (an empty one: none), checked (checkHost); null without, or with a `socket`. */
+function remoteHost(options: ConnectOptions): string | null {
+  if (options.socket !== undefined) return null;
+  const host = options.host ?? ((options.env ?? process.env).UPKEEPER_HOST || undefined);
+  return host === undefined ? null : checkHost(host);
+}
+
 /** Open a connection and say hello. */
-async function greet(socket: string, options: ConnectOptions, hooks: ConnectionHooks): Promise<Greeted> {
-  const rpc = await open(socket, options.timeoutMs ?? 5000, hooks);
+async function greet(dialer: Dialer, options: ConnectOptions, hooks: ConnectionHooks): Promise<Greeted> {
+  const { rpc, explain } = await dialer(options.timeoutMs ?? 5000, hooks);
   try {
     const hello = await rpc.request(
       'hello',
@@ -631,7 +711,8 @@ async function greet(socket: string, options: ConnectOptions, hooks: ConnectionH
       options.timeoutMs ?? 5000,
     );
     return { rpc, controller: hello.controller, protocol: hello.protocol };
-  } catch (err) {
+  } catch (caught) {
+    const err = explain === undefined ? caught : await explain(caught);
     rpc.destroy();
     if (err instanceof UpkError && err.code === ErrorCode.INTERRUPTED) {
       throw new UpkError(
@@ -667,6 +748,11 @@ async function open(socket: string, timeoutMs: number, hooks: ConnectionHooks): 
       await new Promise((resolve) => setTimeout(resolve, pause));
     }
   }
+  return rpcOver(s, hooks);
+}
+
+/** The client's end of the protocol over a connected stream. */
+function rpcOver(s: RpcStream, hooks: ConnectionHooks): ControllerConnection {
   const options: RpcOptions = { codec: msgpackCodec, maxFrameBytes: CLIENT_MAX_FRAME_BYTES };
   // One that does not pass its check is left out (libclient never prints): a newer controller's, say.
   if (hooks.notifications) options.onNotification = receiveTyped(hooks.notifications, clientNotificationValidators, () => undefined);

@@ -37,6 +37,9 @@ export { isValidServiceId } from '../schema/config/names.js';
 export { startupUnit, startupUnitFile, type StartupUnit, type StartupUnitOptions } from './startup-unit.js';
 export { upkeeperVersion } from '../schema/version.js';
 export { readControllerConfig, controllerSocket, type DiscoveryOptions } from './discovery.js';
+export { bridge } from './bridge.js';
+export { checkHost } from './ssh-channel.js';
+export { listHosts, HOST_TIMEOUT_MS, type HostListing, type ListHostsOptions } from './fleet.js';
 export { UpkError, ErrorCode, type WireError } from '../schema/errors.js';
 export { ExitCode, exitCodeFor } from '../schema/exit-codes.js';
 export type {
@@ -111,7 +114,10 @@ export {
 export type { TimelineBurst, TimelineConfigChange, TimelineEntry, TimelineResult } from '../schema/timeline-protocol.js';
 export { TIMELINE_BURST_GAP_MS, TIMELINE_DEFAULT, TIMELINE_MAX } from '../schema/timeline-protocol.js';
 
-/** Connect to the controller (found through `options.config`, $UPKEEPER_CONFIG or the default config). */
+/**
+ * Connect to the controller (found through `options.config`, $UPKEEPER_CONFIG or the default config),
+ * or to a host's through ssh (`options.host`, $UPKEEPER_HOST: docs/fleet.md).
+ */
 export function connect(options: ConnectOptions = {}): Promise<Client> {
   return Client.connect(options);
 }

@@ -1,8 +1,14 @@
 // Request/response/notification messages over framed sockets; shared by all three parties.
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Codec } from './codec.js';
 import { FrameDecoder, encodeFrame } from './framing.js';
 import { ErrorCode, UpkError, toUpkError, type WireError } from './errors.js';
+
+/**
+ * What a connection runs over: a socket (net.Socket), or any duplex stream of bytes that counts what it
+ * wrote (libclient's channel through ssh, `libclient/ssh-channel.ts`).
+ */
+export type RpcStream = Duplex & { readonly bytesWritten: number };
 
 /** A protocol is an interface from method name to its parameter and result types. */
 export type MethodMap<M> = { [K in keyof M]: { params: unknown; result: unknown } };
@@ -111,7 +117,7 @@ export class RpcConnection<Requests extends MethodMap<Requests> = NoMessages, No
   private unmerged = 0;
 
   constructor(
-    readonly socket: Socket,
+    readonly socket: RpcStream,
     private readonly options: RpcOptions,
   ) {
     this.decoder = new FrameDecoder(options.maxFrameBytes);

@@ -4,6 +4,7 @@ import { ErrorCode, ExitCode, UpkError, exitCodeFor, upkeeperVersion } from '../
 import { registerActions } from './commands/actions.js';
 import { registerAdd } from './commands/add.js';
 import { registerAudit } from './commands/audit.js';
+import { registerBridge } from './commands/bridge.js';
 import { registerCheckConfig } from './commands/check-config.js';
 import { registerCompletion } from './commands/completion.js';
 import { registerConfigHistory } from './commands/config-history.js';
@@ -28,6 +29,9 @@ const program = new Command('upk')
   .description('control and inspect services supervised by upkeeper')
   .option('-c, --config <file>', 'controller configuration (default: $UPKEEPER_CONFIG, then $XDG_CONFIG_HOME/upkeeper/upkeeper.conf)')
   .option('--json', 'print data as JSON')
+  .option('-H, --host <[user@]host>', 'the host whose controller to reach, through your ssh (default: $UPKEEPER_HOST; docs/fleet.md)')
+  .option('--ssh-config <file>', "ssh's configuration file for --host (ssh -F; default: $UPKEEPER_SSH_CONFIG, else ssh's own)")
+  .option('--remote-upk <command>', 'the command that runs upk on the host (default: $UPKEEPER_REMOTE_UPK, else upk)')
   .version(upkeeperVersion())
   .enablePositionalOptions(false)
   .showHelpAfterError()
@@ -54,15 +58,35 @@ registerScale(program, ctx);
 registerStartup(program, ctx);
 registerServe(program, ctx);
 registerCompletion(program, ctx);
+registerBridge(program, ctx);
 // `--json` is accepted after the command too: upk status --json
 for (const command of program.commands) {
   const all = [command, ...command.commands];
   for (const c of all) if (c.commands.length === 0) c.option('--json', 'print data as JSON');
 }
 let commandName = '';
+/** What works on this machine's files and processes alone: refused with a --host (Context.refuseHost). */
+const LOCAL_ONLY = new Set([
+  'controller start',
+  'controller stop',
+  'controller restart',
+  'check-config',
+  'add',
+  'scale',
+  'startup',
+  'unstartup',
+]);
 program.hook('preAction', (_root, action) => {
   if (action.opts().json) program.setOptionValue('json', true);
   commandName = action.parent && action.parent !== program ? `${action.parent.name()} ${action.name()}` : action.name();
+  if (LOCAL_ONLY.has(commandName)) ctx.refuseHost(commandName);
+  const { config, host } = program.opts<GlobalOptions>();
+  if (config !== undefined && host !== undefined) {
+    throw new UpkError(
+      ErrorCode.BAD_REQUEST,
+      "--config names this machine's configuration: with --host, the host's upk finds its own (UPKEEPER_CONFIG in its environment, or its default file)",
+    );
+  }
 });
 
 /** After "the controller is not running": the command that starts one for the configuration it named. */

@@ -1,9 +1,12 @@
 // What every upk command gets: global options, a way to reach the controller, and the exit code to end with.
-import { connect, type Client } from '../../libclient/index.js';
+import { ErrorCode, UpkError, connect, type Client, type ConnectOptions } from '../../libclient/index.js';
 
 export interface GlobalOptions {
   config?: string;
   json?: boolean;
+  host?: string;
+  sshConfig?: string;
+  remoteUpk?: string;
 }
 
 export class Context {
@@ -14,9 +17,29 @@ export class Context {
     return this.options().json === true;
   }
 
-  connectOptions(): { config?: string; client: string } {
-    const config = this.options().config;
-    return config === undefined ? { client: 'upk' } : { config, client: 'upk' };
+  connectOptions(): ConnectOptions & { client: string } {
+    const { config, host, sshConfig, remoteUpk } = this.options();
+    const options: ConnectOptions & { client: string } = { client: 'upk' };
+    if (config !== undefined) options.config = config;
+    if (host !== undefined) options.host = host;
+    if (sshConfig !== undefined) options.sshConfig = sshConfig;
+    if (remoteUpk !== undefined) options.remoteUpk = remoteUpk;
+    return options;
+  }
+
+  /** The host the commands reach through ssh (--host, else $UPKEEPER_HOST), or null: this machine's controller. */
+  get host(): string | null {
+    return this.options().host ?? (process.env.UPKEEPER_HOST || null);
+  }
+
+  /** BAD_REQUEST with a host: `what` works on this machine's files or processes, which ssh does not reach. */
+  refuseHost(what: string): void {
+    const host = this.host;
+    if (host === null) return;
+    throw new UpkError(
+      ErrorCode.BAD_REQUEST,
+      `upk ${what} works on this machine's files and processes, not through ssh (--host ${host}): run it on the host (ssh ${host} upk ${what} …)`,
+    );
   }
 
   /** Connect, run, close. */

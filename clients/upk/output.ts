@@ -64,23 +64,27 @@ export function table(header: string[], rows: string[][]): string {
 
 /** The table of `upk list` and `upk status`; a NEXT RUN column when a service has a Schedule or CronRestart on. */
 export function statusTable(statuses: ServiceStatus[], now = Date.now()): string {
+  const { header, rows } = statusRows(statuses, now);
+  return table(header, rows);
+}
+
+/** statusTable's header and rows (`upk list --hosts` puts a HOST column before them). */
+export function statusRows(statuses: ServiceStatus[], now = Date.now()): { header: string[]; rows: string[][] } {
   const next = statuses.some((s) => s.nextRun !== undefined);
   const header = ['NAME', 'STATE', 'DESIRED', 'PID', 'UPTIME', 'RESTARTS', 'CPU', 'MEM', 'LAST EXIT', ...(next ? ['NEXT RUN'] : [])];
-  return table(
-    header,
-    statuses.map((s) => [
-      s.name,
-      stateCell(s),
-      s.desired,
-      s.pid === null ? '-' : String(s.pid),
-      s.started ? duration(now - Date.parse(s.started)) : '-',
-      String(s.restarts),
-      s.usage ? `${s.usage.cpu.toFixed(1)}%` : '-',
-      s.usage ? bytes(s.usage.rss) : '-',
-      describeLastExit(s.lastExit, now),
-      ...(next ? [s.nextRun ? nextRunCell(s.nextRun, now) : '-'] : []),
-    ]),
-  );
+  const rows = statuses.map((s) => [
+    s.name,
+    stateCell(s),
+    s.desired,
+    s.pid === null ? '-' : String(s.pid),
+    s.started ? duration(now - Date.parse(s.started)) : '-',
+    String(s.restarts),
+    s.usage ? `${s.usage.cpu.toFixed(1)}%` : '-',
+    s.usage ? bytes(s.usage.rss) : '-',
+    describeLastExit(s.lastExit, now),
+    ...(next ? [s.nextRun ? nextRunCell(s.nextRun, now) : '-'] : []),
+  ]);
+  return { header, rows };
 }
 
 /** A word as a shell reads it back unchanged: as it is when plain, else in single quotes (for commands upk prints). */

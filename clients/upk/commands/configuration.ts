@@ -44,7 +44,10 @@ export function registerConfiguration(program: Command, ctx: Context): void {
     .description('stop and forget services the configuration no longer defines (their history stays)')
     .action((names: string[], o: { deleteFile?: boolean }) =>
       ctx.withClient(async (client) => {
-        if (o.deleteFile === true) return removeWithFiles(ctx, client, names);
+        if (o.deleteFile === true) {
+          ctx.refuseHost('remove --delete-file');
+          return removeWithFiles(ctx, client, names);
+        }
         const changes = await client.remove(names);
         if (ctx.json) return printJson(changes);
         for (const c of changes) process.stdout.write(`${c.service}: ${c.message}\n`);

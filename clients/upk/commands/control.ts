@@ -38,7 +38,8 @@ export function registerControl(program: Command, ctx: Context): void {
       try {
         client = await connect(ctx.connectOptions());
       } catch (err) {
-        if (!(err instanceof UpkError) || err.code !== ErrorCode.CONTROLLER_NOT_RUNNING) throw err;
+        // Through ssh, the buddies' sockets are the host's: not reached.
+        if (!(err instanceof UpkError) || err.code !== ErrorCode.CONTROLLER_NOT_RUNNING || ctx.host !== null) throw err;
         return shutdownWithoutController(ctx);
       }
       try {

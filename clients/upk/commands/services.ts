@@ -1,6 +1,6 @@
 // upk list, upk status [NAME…]; with --at TIME, as they were then (from the audit history)
 import type { Command } from 'commander';
-import { ExitCode, type ServiceStatus, type StatusAtResult } from '../../../libclient/index.js';
+import { ErrorCode, ExitCode, UpkError, type ServiceStatus, type StatusAtResult } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
 import {
   beforeHistory,
@@ -12,7 +12,8 @@ import {
   statusTable,
   unsupervisedLine,
 } from '../output.js';
-import { atHelp, parseTime } from '../time.js';
+import { atHelp, parseTime, wholeNumber } from '../time.js';
+import { listFleet, type FleetOptions } from './fleet.js';
 
 const AT = ['--at <time>', atHelp('as it was then, from the audit history')] as const;
 
@@ -22,26 +23,14 @@ export function registerServices(program: Command, ctx: Context): void {
     .alias('ls')
     .description('every service with its state')
     .option(...AT, (v: string) => parseTime(v))
-    .action((opts: { at?: string }) =>
-      ctx.withClient(async (client) => {
-        if (opts.at !== undefined) {
-          const past = await client.statusAt(opts.at);
-          warnBeforeHistory(past);
-          if (ctx.json) return printJson(past.services);
-          return void process.stdout.write(
-            past.services.length === 0 ? `no services configured at ${past.at}\n` : statusTable(past.services, Date.parse(past.at)),
-          );
-        }
-        const all = await client.list();
-        if (ctx.json) return printJson(all);
-        // What is wrong with the controller (a full disk, services without a buddy) heads the table.
-        const { problems } = await client.controllerStatus();
-        const head = problemLines(problems)
-          .map((l) => l + '\n')
-          .join('');
-        process.stdout.write(head + (all.length === 0 ? 'no services configured\n' : statusTable(all)));
-      }),
-    );
+    .option('--hosts <hosts>', 'the services of these hosts (comma-separated), each through ssh, in one table (docs/fleet.md)')
+    .option('--hosts-file <file>', 'the hosts to list, one a line (# begins a comment)')
+    .option('--host-timeout <seconds>', "each host's limit with --hosts (default 10)", wholeNumber(1, 3600))
+    .action((opts: { at?: string } & FleetOptions) => {
+      if (opts.hosts === undefined && opts.hostsFile === undefined) return listOne(ctx, opts);
+      if (opts.at !== undefined) throw new UpkError(ErrorCode.BAD_REQUEST, '--at is not taken with --hosts');
+      return listFleet(ctx, opts);
+    });
 
   program
     .command('status')
@@ -63,6 +52,28 @@ export function registerServices(program: Command, ctx: Context): void {
         process.stdout.write(statusTable(statuses, past ? Date.parse(past.at) : Date.now()) + notes);
       }),
     );
+}
+
+/** `upk list` of one controller (this machine's, or --host's). */
+function listOne(ctx: Context, opts: { at?: string }): Promise<void> {
+  return ctx.withClient(async (client) => {
+    if (opts.at !== undefined) {
+      const past = await client.statusAt(opts.at);
+      warnBeforeHistory(past);
+      if (ctx.json) return printJson(past.services);
+      return void process.stdout.write(
+        past.services.length === 0 ? `no services configured at ${past.at}\n` : statusTable(past.services, Date.parse(past.at)),
+      );
+    }
+    const all = await client.list();
+    if (ctx.json) return printJson(all);
+    // What is wrong with the controller (a full disk, services without a buddy) heads the table.
+    const { problems } = await client.controllerStatus();
+    const head = problemLines(problems)
+      .map((l) => l + '\n')
+      .join('');
+    process.stdout.write(head + (all.length === 0 ? 'no services configured\n' : statusTable(all)));
+  });
 }
 
 /** On standard error: the time asked about is before the history kept (beforeHistory). */
