@@ -99,8 +99,8 @@ describe('fleet through ssh', { timeout: 120_000, skip }, () => {
 
   it('lists several hosts in one table, a host down or hanging an error row', async () => {
     const started = Date.now();
-    const r = await upk(['list', '--hosts', 'alpha,down,beta,stuck', '--host-timeout', '3']);
-    assert.ok(Date.now() - started < 20_000, `took ${Date.now() - started} ms`);
+    const r = await upk(['list', '--hosts', 'alpha,down,beta,stuck', '--host-timeout', '10']);
+    assert.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
     assert.equal(r.code, 8, r.stderr); // the worst: stuck's TIMEOUT (8) over down's 3
     const lines = r.stdout.split('\n');
     assert.match(lines[0]!, /^HOST\s+NAME\s+STATE/);
@@ -109,7 +109,7 @@ describe('fleet through ssh', { timeout: 120_000, skip }, () => {
     assert.match(r.stdout, /^down\s+-\s+error/m);
     assert.match(r.stdout, /^stuck\s+-\s+error/m);
     assert.match(r.stdout, /^down: cannot reach down through ssh/m);
-    assert.match(r.stdout, /^stuck: .*within 3000 ms/m);
+    assert.match(r.stdout, /^stuck: .*within 10000 ms/m);
     const json = await upk(['list', '--hosts', 'alpha,down', '--json']);
     const hosts = JSON.parse(json.stdout) as { host: string; services?: ServiceStatus[]; error?: { code: string } }[];
     assert.deepEqual(
