@@ -82,6 +82,10 @@ export class Buddies {
       log: c.log,
       clock: c.clock,
       reach: (entry) => this.reach(entry),
+      livesElsewhere: (entry) => {
+        const now = c.services.byUuid(entry.uuid);
+        return now !== undefined && now !== entry;
+      },
       launch: async (entry) => {
         const link = await c.launch(entry.runDir);
         this.bind(entry, link);
@@ -173,6 +177,12 @@ export class Buddies {
    */
   async unconfigure(entry: ServiceEntry, why: string): Promise<void> {
     await this.stopForGood(entry);
+    // A reload meanwhile may have given its uuid to a service under another id (a rename): it lives on.
+    const now = this.c.services.byUuid(entry.uuid);
+    if (now !== undefined && now !== entry) {
+      this.c.log.info(`${entry.config.id}: ${why}: stopped; its uuid is ${now.config.id}'s now`);
+      return;
+    }
     this.c.store.markRemoved(entry.uuid);
     this.c.removed(entry);
     this.c.log.info(`${entry.config.id}: ${why}: removed`);

@@ -8,7 +8,7 @@ import { ErrorCode, UpkError } from '../schema/errors.js';
 import { RUN_DIR, SERVICE_MARKER } from '../schema/run-dir.js';
 import { previousStatus } from '../schema/run-dir-read.js';
 import { markedProcesses, markerOf, serviceAlive, signalService } from '../system/marked-processes.js';
-import { processAlive, signalGroup, survives } from '../system/process-group.js';
+import { groupAlive, processAlive, signalGroup, survives } from '../system/process-group.js';
 import type { AuditStore } from './audit-store.js';
 import type { BuddyLink } from './buddy-link.js';
 import type { Logger } from './log.js';
@@ -24,6 +24,11 @@ export interface ShutdownParts {
   reach(entry: ServiceEntry): Promise<BuddyLink | null>;
   /** Start a buddy for the service (it adopts a service left running) and bind it. */
   launch(entry: ServiceEntry): Promise<BuddyLink>;
+  /**
+   * Its uuid is another entry's now (a rename: `entry` is what is left under the old id): what carries
+   * the uuid's marker may be the service under its new id, so nothing is found or signalled by marker.
+   */
+  livesElsewhere(entry: ServiceEntry): boolean;
 }
 
 /** Why the controller stops a service itself, in its messages. */
@@ -40,6 +45,11 @@ export class BuddyShutdown {
    */
   async shutdown(entry: ServiceEntry): Promise<{ ok: boolean; message: string }> {
     let link = await this.c.reach(entry);
+    if (!link && this.c.livesElsewhere(entry)) {
+      // Under a renamed service's old id, with no buddy answering: its process is the new id's buddy's
+      // to adopt or not; never one found by the marker it shares with the service under its new id.
+      return { ok: true, message: 'no buddy answers under its old id; the service lives on under its new id' };
+    }
     if (!link) {
       // A service left running without a buddy must not outlive a shutdown: a buddy is started to
       // stop it (it adopts it), and if none can be, the controller stops it itself.
@@ -118,12 +128,18 @@ export class BuddyShutdown {
     const id = entry.config.id;
     const marker = this.markerOf(entry);
     const graceMs = entry.config.killTimeout < 0 ? 10_000 : Math.max(1000, entry.config.killTimeout * 1000);
+    // Under a renamed service's old id, the marker is the service's under its new id too: only its group.
+    const byMarker = !this.c.livesElsewhere(entry);
     // With no pid (its main process is gone) only the processes that carry its marker are signalled.
     const signal = (sig: NodeJS.Signals): void => {
-      if (pid !== null) signalService(pid, marker, sig);
-      else for (const p of markedProcesses(marker)) signalPid(p, sig);
+      if (pid !== null && byMarker) signalService(pid, marker, sig);
+      else if (pid !== null) signalGroup(pid, sig);
+      else if (byMarker) for (const p of markedProcesses(marker)) signalPid(p, sig);
     };
-    const alive = (): boolean => (pid !== null ? serviceAlive(pid, marker) : markedProcesses(marker, { first: true }).length > 0);
+    const alive = (): boolean => {
+      if (pid !== null) return byMarker ? serviceAlive(pid, marker) : groupAlive(pid);
+      return byMarker && markedProcesses(marker, { first: true }).length > 0;
+    };
     this.c.log.warn(
       `${id}: ${cause ?? 'no buddy answers'} (${why}); stopping ${pid !== null ? `pid ${pid}, its group` : 'the processes'} and what carries its marker from the controller`,
     );

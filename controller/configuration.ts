@@ -131,8 +131,17 @@ export class Configuration {
     return next;
   }
 
-  /** `upk remove`: stop and forget services the configuration files no longer define. */
-  async remove(entries: ServiceEntry[]): Promise<ConfigChange[]> {
+  /**
+   * `upk remove`: stop and forget services the configuration files no longer define. In turn with the
+   * reloads (never during one: a reload may give a removed service's uuid to another id).
+   */
+  remove(entries: ServiceEntry[]): Promise<ConfigChange[]> {
+    const next = this.serial.then(() => this.doRemove(entries));
+    this.serial = next.catch(() => undefined);
+    return next;
+  }
+
+  private async doRemove(entries: ServiceEntry[]): Promise<ConfigChange[]> {
     const defined = entries.filter((e) => e.standing === 'configured'); // (missing, or already being removed)
     if (defined.length > 0) {
       const where = defined.map((e) => `${e.config.id} (${e.config.file})`).join(', ');
@@ -330,7 +339,12 @@ export class Configuration {
    * never two buddies for one service.
    */
   async retireRenamed(entries: readonly ServiceEntry[]): Promise<void> {
-    await Promise.all(entries.map((e) => this.c.buddies.retireRenamed(e)));
+    // One that fails (the database, say) must not keep the new ids' buddies from attaching: told, and on.
+    const settled = await Promise.allSettled(entries.map((e) => this.c.buddies.retireRenamed(e)));
+    settled.forEach((r, i) => {
+      if (r.status === 'rejected')
+        this.c.log.error(`${entries[i]!.config.id}: its buddy under the old id could not be retired: ${(r.reason as Error).message}`);
+    });
   }
 
   private add(svc: ServiceConfig, uuid: string, desired: ServiceEntry['desired'], settingsChanged: Set<ServiceEntry>): ServiceEntry | null {

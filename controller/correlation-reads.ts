@@ -7,10 +7,8 @@
 import type Database from 'better-sqlite3';
 import type { CorrelationKind } from '../schema/correlation-protocol.js';
 import type { Span } from './correlation-math.js';
-import { FAILED_RUN, FAILURE_EVENT } from './failure-kinds.js';
+import { EVENTS_HEALTH, FAILED_RUN, FAILURE_EVENT } from './failure-kinds.js';
 
-/** The condition of the partial index events_health (migration 010), word for word: a query uses it only if it repeats it. */
-const HEALTH = `type IN ('unhealthy', 'limit_exceeded', 'start_timeout')`;
 type HealthType = 'unhealthy' | 'limit_exceeded' | 'start_timeout';
 const HEALTH_TYPES: readonly HealthType[] = ['unhealthy', 'limit_exceeded', 'start_timeout'];
 
@@ -26,14 +24,14 @@ const SQL = {
   configChanges: `SELECT time FROM config_changes INDEXED BY config_changes_by_service
     WHERE service_uuid = ? AND time >= ? AND time <= ? AND change = 'changed' ORDER BY time`,
   healthFailures: `SELECT time FROM events INDEXED BY events_health
-    WHERE service_uuid = ? AND ${HEALTH} AND type = ? AND time >= ? AND time <= ? AND ${FAILURE_EVENT} ORDER BY time`,
+    WHERE service_uuid = ? AND ${EVENTS_HEALTH} AND type = ? AND time >= ? AND time <= ? AND ${FAILURE_EVENT} ORDER BY time`,
   health: `SELECT time FROM events INDEXED BY events_health
-    WHERE service_uuid = ? AND ${HEALTH} AND type = ? AND time >= ? AND time <= ? ORDER BY time`,
+    WHERE service_uuid = ? AND ${EVENTS_HEALTH} AND type = ? AND time >= ? AND time <= ? ORDER BY time`,
   // The failures again, newest first (a service's last episodes).
   failedRunsNewest: `SELECT ended FROM runs INDEXED BY runs_by_service_ended
     WHERE service_uuid = ? AND ended >= ? AND ended <= ? AND ${FAILED_RUN} ORDER BY ended DESC`,
   healthFailuresNewest: `SELECT time FROM events INDEXED BY events_health
-    WHERE service_uuid = ? AND ${HEALTH} AND type = ? AND time >= ? AND time <= ? AND ${FAILURE_EVENT} ORDER BY time DESC`,
+    WHERE service_uuid = ? AND ${EVENTS_HEALTH} AND type = ? AND time >= ? AND time <= ? AND ${FAILURE_EVENT} ORDER BY time DESC`,
 } as const;
 type Source = keyof typeof SQL;
 
@@ -112,11 +110,12 @@ export class CorrelationReads {
    * more tells whether any was left out.
    */
   lastFailures(uuids: readonly string[], n: number, windowMs: number, from: number, to: number): { failures: number[]; range: Span } {
-    const streams: Iterator<number>[] = [];
-    for (const uuid of uuids) {
-      streams.push(this.iterate('failedRunsNewest', [uuid, from, to]));
-      for (const type of HEALTH_TYPES) streams.push(this.iterate('healthFailuresNewest', [uuid, type, from, to]));
-    }
+    const streams = this.open(
+      uuids.flatMap((uuid): Read[] => [
+        ['failedRunsNewest', [uuid, from, to]],
+        ...HEALTH_TYPES.map((type): Read => ['healthFailuresNewest', [uuid, type, from, to]]),
+      ]),
+    );
     const onsets: number[] = []; // newest first
     let episode: number | null = null; // the oldest failure of the episode walked now
     for (const t of merged(streams, true)) {
@@ -136,15 +135,21 @@ export class CorrelationReads {
    * The times of a service's events of one kind within [from, to], oldest first, as they are read: the
    * sources of each uuid merged (docs/correlation.md, "What is counted"). Read it whole, or close it.
    */
-  times(uuids: readonly string[], kind: CorrelationKind, from: number, to: number): Generator<number, void, undefined> {
+  *times(uuids: readonly string[], kind: CorrelationKind, from: number, to: number): Generator<number, void, undefined> {
+    // Opened at the first read (a stream closed unread opens nothing), and closed however it ends.
+    yield* merged(this.open(uuids.flatMap((uuid) => readsOf(kind, uuid, from, to))));
+  }
+
+  /** The streams of these reads; if one cannot be opened, those opened are closed. */
+  private open(reads: Read[]): Iterator<number>[] {
     const streams: Iterator<number>[] = [];
     try {
-      for (const uuid of uuids) for (const [source, params] of readsOf(kind, uuid, from, to)) streams.push(this.iterate(source, params));
+      for (const [source, params] of reads) streams.push(this.iterate(source, params));
     } catch (err) {
       for (const s of streams) s.return?.();
       throw err;
     }
-    return merged(streams);
+    return streams;
   }
 
   /** A stream of one source, on a statement of the pool that iterates nothing else now. */

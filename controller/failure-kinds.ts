@@ -6,6 +6,9 @@
 /** A run that failed (on a row of runs): an exit nobody asked for, or a start that could not execute. */
 export const FAILED_RUN = `outcome IN ('failed', 'spawn_failed')`;
 
+/** The condition of the partial index events_health (migration 010), word for word: a query uses it only if it repeats it. */
+export const EVENTS_HEALTH = `type IN ('unhealthy', 'limit_exceeded', 'start_timeout')`;
+
 /** The action of an `unhealthy` or `limit_exceeded` event (on a row of events) that ended the run. */
 export const RUN_ENDING_ACTION = `json_extract(detail, '$.action') IN ('restart', 'stop')`;
 

@@ -6,7 +6,7 @@ import { detailOf } from '../schema/event-details.js';
 import { isoTime, type ServiceEvent } from '../schema/records.js';
 import { configKeys } from './config-history.js';
 import { inList, type EventQueries } from './event-queries.js';
-import { FAILED_RUN, RUN_ENDING_HEALTH } from './failure-kinds.js';
+import { EVENTS_HEALTH, FAILED_RUN, RUN_ENDING_HEALTH } from './failure-kinds.js';
 import { USAGE_LOOKBACK_MS } from './sample-store.js';
 
 /** Events told after the failure, at most. */
@@ -122,13 +122,16 @@ type ChainRun = Pick<RunRow, 'id' | 'started' | 'ended' | 'pid' | 'outcome'>;
  * taken to begin there).
  */
 export function failureChain(db: Database.Database, uuids: string[], run: ChainRun): { first: ChainRun; count: number } {
-  const notFailed = db.prepare<[string, number, number, number], ChainRun>(
-    `SELECT id, started, ended, pid, outcome FROM runs WHERE service_uuid = ? AND (started < ? OR (started = ? AND id < ?))
-     AND NOT coalesce(${FAILED_RUN}, 0) ORDER BY started DESC, id DESC`,
+  // (`started <= @started` beside the OR: the term the index can range on.)
+  const notFailed = db.prepare<{ uuid: string; started: number; id: number }, ChainRun>(
+    `SELECT id, started, ended, pid, outcome FROM runs WHERE service_uuid = @uuid AND started <= @started
+       AND (started < @started OR id < @id) AND NOT coalesce(${FAILED_RUN}, 0) ORDER BY started DESC, id DESC`,
   );
+  // On events_health (010), which holds these types alone: not every event of a long run.
   const endedByHealth = db
     .prepare<[string, number, number, number | null], number>(
-      `SELECT 1 FROM events WHERE service_uuid = ? AND time >= ? AND time <= ? AND pid IS ? AND ${RUN_ENDING_HEALTH} LIMIT 1`,
+      `SELECT 1 FROM events INDEXED BY events_health WHERE service_uuid = ? AND ${EVENTS_HEALTH} AND time >= ? AND time <= ? AND pid IS ?
+         AND ${RUN_ENDING_HEALTH} LIMIT 1`,
     )
     .pluck();
   const after = (a: ChainRun, b: ChainRun): boolean => a.started > b.started || (a.started === b.started && a.id > b.id);
@@ -136,7 +139,7 @@ export function failureChain(db: Database.Database, uuids: string[], run: ChainR
   let before: ChainRun | null = null;
   for (const uuid of uuids) {
     let looked = 0;
-    for (const r of notFailed.iterate(uuid, run.started, run.started, run.id)) {
+    for (const r of notFailed.iterate({ uuid, started: run.started, id: run.id })) {
       const byHealth = r.outcome === 'stopped' && r.ended !== null && endedByHealth.get(uuid, r.started, r.ended, r.pid) !== undefined;
       if (!byHealth || ++looked >= CHAIN_STOPPED_RUNS_MAX) {
         if (before === null || after(r, before)) before = r;
@@ -145,17 +148,20 @@ export function failureChain(db: Database.Database, uuids: string[], run: ChainR
     }
   }
   const from = before ?? { started: Number.MIN_SAFE_INTEGER, id: 0 };
-  const within = `service_uuid = ? AND (started > ? OR (started = ? AND id > ?)) AND (started < ? OR (started = ? AND id <= ?))`;
-  const count = db.prepare<[string, ...number[]], number>(`SELECT count(*) FROM runs WHERE ${within}`).pluck();
-  const firstOf = db.prepare<[string, ...number[]], ChainRun>(
-    `SELECT id, started, ended, pid, outcome FROM runs WHERE ${within} ORDER BY started, id LIMIT 1`,
+  // The runs after `from` up to `run`, by (started, id); the plain range on started is what the index seeks.
+  type Bounds = { uuid: string; fromStarted: number; fromId: number; toStarted: number; toId: number };
+  const within = `service_uuid = @uuid AND started >= @fromStarted AND started <= @toStarted
+    AND (started > @fromStarted OR id > @fromId) AND (started < @toStarted OR id <= @toId)`;
+  const count = db.prepare<Bounds, number>(`SELECT count(*) FROM runs INDEXED BY runs_by_service_started WHERE ${within}`).pluck();
+  const firstOf = db.prepare<Bounds, ChainRun>(
+    `SELECT id, started, ended, pid, outcome FROM runs INDEXED BY runs_by_service_started WHERE ${within} ORDER BY started, id LIMIT 1`,
   );
-  const bounds = [from.started, from.started, from.id, run.started, run.started, run.id];
   let total = 0;
   let first: ChainRun = run;
   for (const uuid of uuids) {
-    total += count.get(uuid, ...bounds) ?? 0;
-    const f = firstOf.get(uuid, ...bounds);
+    const bounds: Bounds = { uuid, fromStarted: from.started, fromId: from.id, toStarted: run.started, toId: run.id };
+    total += count.get(bounds) ?? 0;
+    const f = firstOf.get(bounds);
     if (f && after(first, f)) first = f;
   }
   return { first, count: Math.max(1, total) };

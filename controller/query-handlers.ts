@@ -163,8 +163,10 @@ export function uuidsOfNames(
   store: Pick<AuditStore, 'servicesNamed'>,
   names: readonly string[] | undefined,
 ): string[] | null {
-  if (names === undefined || names.length === 0 || names.includes('all')) return null;
-  return [...new Set(names.flatMap((n) => uuidsNamed(services, store, n)))];
+  if (names === undefined || names.length === 0) return null;
+  // Every name is checked, also beside `all`: `nosuch all` is an unknown name, not every service.
+  const uuids = [...new Set(names.filter((n) => n !== 'all').flatMap((n) => uuidsNamed(services, store, n)))];
+  return names.includes('all') ? null : uuids;
 }
 
 /** The configured services that provide a service's Prerequisites, each with every uuid its id had (for `why`, `correlate`). */

@@ -60,8 +60,9 @@ export class StrayBuddies {
       store.recordForgotten(uuid, id);
       log.warn(`${runDir}: buddy ${link.pid} serves uuid ${uuid}, which the database never knew; recorded as removed`);
     }
-    // On this path only the id of the configuration is read (logs); a forgotten service has no other.
-    const config = (stored && storedConfig(stored.config)) ?? ({ id } as ServiceConfig);
+    // Its stored configuration (its stop's timeouts), under the id its buddy serves (a renamed uuid's
+    // stored one is under the new id); a forgotten service has nothing but that id.
+    const config = { ...((stored && storedConfig(stored.config)) ?? {}), id } as ServiceConfig;
     const entry = ServiceEntry.stray(config, uuid, runDir);
     this.c.bind(entry, link);
     // A uuid configured under another run directory was renamed (a fixed UUID under a new id): it lives on there.

@@ -183,6 +183,9 @@ describe('the audit as an investigation tool, attacked', { timeout: 120_000 }, (
     const all = JSON.parse((await box.upk(['timeline', 'all', ...range])).stdout) as { entries: unknown[] };
     assert.ok(every.entries.length > 0);
     assert.deepEqual(all.entries, every.entries);
+    // Every name is checked beside `all`: an unknown one is refused, not taken as every service.
+    const unknown = await box.upk(['timeline', 'nosuch', 'all', ...range]);
+    assert.equal(unknown.code, 4, unknown.stdout);
   });
 
   it('a correlation range that ends before the history kept is refused, never shown inverted', async () => {
