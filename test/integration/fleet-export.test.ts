@@ -9,6 +9,7 @@ import { ThrowawayPostgres, postgresBin } from '../helpers/postgres.js';
 import { Sandbox, alive, sleep } from '../helpers/sandbox.js';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
 
 const BIN = postgresBin();
 const HOSTS = ['host-a', 'host-b', 'host-c'];
@@ -191,6 +192,40 @@ describe(
         60_000,
       );
       t.diagnostic(`${sentAgain} events sent again and skipped by their keys in ${Date.now() - startedAt} ms (controller start included)`);
+      await assertExactlyOnce();
+    });
+
+    it('export rate: a backlog of 20,000 events of one host, in batches of 1,000', async (t) => {
+      const box = boxes[2]!;
+      const pid = pids.get(box)!;
+      process.kill(pid, 'SIGKILL');
+      await box.waitFor('the controller gone', () => !alive(pid));
+      // A buddy of the past (ended) whose events this controller never exported: 20,000 of them.
+      const db = new Database(join(box.stateDir, 'upkeeper.db'));
+      const service = (db.prepare('SELECT uuid FROM services LIMIT 1').get() as { uuid: string }).uuid;
+      const instance = randomUUID();
+      const now = Date.now();
+      const buddy = db
+        .prepare("INSERT INTO buddies (instance, service_uuid, pid, started, seen, ended, end_reason) VALUES (?, ?, 1, ?, ?, ?, 'gone')")
+        .run(instance, service, now, now, now).lastInsertRowid;
+      const insert = db.prepare(
+        "INSERT INTO events (service_uuid, buddy_id, seq, time, type, pid, code, detail) VALUES (?, ?, ?, ?, 'exited', 42, 3, ?)",
+      );
+      db.transaction(() => {
+        for (let seq = 1; seq <= 20_000; seq++) insert.run(service, buddy, seq, now - 20_000 + seq, '{"outcome":"failure","uptimeMs":50}');
+      })();
+      db.close();
+      const startedAt = Date.now();
+      await start(box);
+      await caughtUp('the backlog', 120_000);
+      const caught = Date.now() - startedAt;
+      const [rate] = await pgdb.query<{ n: string; ms: string }>(
+        'SELECT count(*) AS n, extract(epoch FROM max(exported) - min(exported)) * 1000 AS ms FROM events WHERE buddy_instance = $1',
+        [instance],
+      );
+      t.diagnostic(
+        `export rate: ${rate!.n} events from the first batch's transaction to the last one's in ${Math.round(Number(rate!.ms))} ms: ${Math.round((Number(rate!.n) * 1000) / Number(rate!.ms))} events/s; ${caught} ms from the controller's start to caught up`,
+      );
       await assertExactlyOnce();
     });
   },
