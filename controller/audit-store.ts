@@ -1,4 +1,5 @@
 // The audit database: services, buddy instances, events (exactly once) and client requests.
+import { FleetSource } from './fleet-source.js';
 import Database from 'better-sqlite3';
 import { chmodSync } from 'node:fs';
 import { v4 as uuidv4 } from 'uuid';
@@ -266,6 +267,11 @@ export class AuditStore {
   /** The pruning of this database by AuditMaxAge and AuditMaxRecords (not started). */
   retention(limits: RetentionLimits, log: (message: string) => void): Retention {
     return new Retention(this.db, limits, log);
+  }
+
+  /** What the fleet export reads of this database, and its position (fleet_export). */
+  fleetSource(): FleetSource {
+    return new FleetSource(this.db);
   }
 
   /** The story of a service's last failure (upk why). */

@@ -92,6 +92,8 @@ const CONTROLLER_FIELDS: readonly [string, keyof ControllerConfig][] = [
   ['AuditMaxAge', 'auditMaxAge'],
   ['AuditMaxRecords', 'auditMaxRecords'],
   ['OnEvent', 'onEvent'],
+  ['FleetDatabase', 'fleetDatabase'],
+  ['FleetHost', 'fleetHost'],
   ['ServiceDefaults', 'serviceDefaults'],
 ];
 

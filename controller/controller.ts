@@ -35,6 +35,10 @@ import { ServiceTable } from './service-table.js';
 import { retentionLimits, type Retention } from './retention.js';
 import { Problems } from './problems.js';
 import { REAL_CLOCK } from '../system/clock.js';
+import { hostname } from 'node:os';
+import { describeFleetDatabase } from '../schema/config/fleet-database.js';
+import { FleetExport } from './fleet-export.js';
+import { FleetSink } from './fleet-sink.js';
 
 /** The parts that exist once the audit database is open. */
 interface Parts {
@@ -64,6 +68,12 @@ export class Controller {
   readonly ready: Promise<void>;
   private parts: Parts | null = null;
   private retention: Retention | null = null;
+  /** The export to FleetDatabase, while one is configured. */
+  private fleet: FleetExport | null = null;
+  /** Export stops and starts in this order (a reload that changes FleetDatabase). */
+  private fleetChange: Promise<void> = Promise.resolve();
+  /** The FleetDatabase and host the export runs for (null: none). */
+  private fleetWanted: string | null = null;
   private readyFlag = false;
   private markReady!: () => void;
   private finish!: () => void;
@@ -158,6 +168,7 @@ export class Controller {
     this.markReady();
     this.retention = store.retention(retentionLimits(this.config), (m) => this.log.info(m));
     this.retention.start();
+    this.configureFleet(store);
     this.log.info(`controller ${upkeeperVersion()} serving ${this.services.size} services on ${this.socketPath}`);
     // What should run and does not starts now, prerequisites first, higher StartPriority first.
     void control.startDue(live);
@@ -185,6 +196,9 @@ export class Controller {
     }
     for (const e of this.services.all()) e.link?.close();
     await this.retention?.stop();
+    this.fleetChange = this.fleetChange.then(() => this.fleet?.stop());
+    await this.fleetChange;
+    this.fleet = null;
     await new Promise((r) => setImmediate(r)); // requests cut short by the closed links settle first
     if (parts) {
       const { store } = parts;
@@ -210,6 +224,34 @@ export class Controller {
     this.log.info('controller stopped');
     this.finish();
     return this.done;
+  }
+
+  /**
+   * Start the export to FleetDatabase, or stop it, or start it anew, as the configuration now says.
+   * The export runs beside the controller's work: nothing here waits for PostgreSQL.
+   */
+  private configureFleet(store: AuditStore): void {
+    const { fleetDatabase: url, fleetHost } = this.config;
+    const host = fleetHost ?? hostname();
+    const wanted = url === null ? null : `${url}\n${host}`;
+    if (wanted === this.fleetWanted || this.lifecycle.stopping) return;
+    this.fleetWanted = wanted;
+    const before = this.fleet;
+    this.fleet = null;
+    this.problems.clear('fleet');
+    this.fleetChange = this.fleetChange.then(async () => {
+      await before?.stop();
+      if (url === null || this.fleetWanted !== wanted) return;
+      this.fleet = new FleetExport({
+        source: store.fleetSource(),
+        target: new FleetSink(url),
+        host,
+        where: describeFleetDatabase(url),
+        log: this.log,
+        problem: (message) => (message === null ? this.problems.clear('fleet') : this.problems.set('fleet', message)),
+      });
+      this.fleet.start();
+    });
   }
 
   /** The parts, once the audit database is open. */
@@ -294,6 +336,7 @@ export class Controller {
         poller.setInterval(next.buddyPollingInterval * 1000);
         this.retention?.setLimits(retentionLimits(next));
         hooks.configure(next.onEvent);
+        if (this.readyFlag) this.configureFleet(store);
       },
       startDue: (entries) => control.startDue(entries),
       replaced: (old, successor) => this.publisher.removed(old.config.id, old.uuid, successor),

@@ -62,7 +62,7 @@ export interface ControllerInfo {
  * (services whose buddy cannot be started).
  */
 export interface ControllerProblem {
-  kind: 'database' | 'log' | 'unsupervised';
+  kind: 'database' | 'log' | 'unsupervised' | 'fleet';
   message: string;
   /** ISO 8601 UTC: since when. */
   since: string;

@@ -205,7 +205,12 @@ export function headerLine(m: Model, now: number, colour: boolean, width = 80, a
     },
   ];
   if (m.problems.length > 0 && c.state === 'up') {
-    const words = { database: 'audit database not writable', log: 'log not writable', unsupervised: 'services unsupervised' };
+    const words = {
+      database: 'audit database not writable',
+      log: 'log not writable',
+      unsupervised: 'services unsupervised',
+      fleet: 'fleet database not reachable',
+    };
     const long = `! ${m.problems.map((p) => words[p.kind]).join(', ')}`;
     pieces.push({
       forms: [form(long, 'red'), form(`! ${m.problems.length} problem${m.problems.length === 1 ? '' : 's'}`, 'red'), form('!', 'red')],

@@ -1,4 +1,5 @@
 // Checks one value against its key's type and returns it normalised (paths absolute, names resolved), or issues.
+import { FLEET_DATABASE_DESCRIPTION, fleetDatabaseProblem } from './fleet-database.js';
 import type { ConfigIssue } from './types.js';
 import { type JsonNode, toValue } from './json-node.js';
 import { INITIAL_STATE_WORDS, type ValueType } from './keys.js';
@@ -81,6 +82,8 @@ export function describeType(type: ValueType): string {
       return LISTEN_DESCRIPTION;
     case 'schedule':
       return `${SCHEDULE_WORDS}${type.nullable ? ' or null' : ''}`;
+    case 'postgresUrl':
+      return FLEET_DATABASE_DESCRIPTION;
   }
 }
 
@@ -193,6 +196,11 @@ export function checkValue(type: ValueType, node: JsonNode, key: string, ctx: Ch
       if (node.kind !== 'string' || node.value.trim() === '') return bad();
       const problem = scheduleProblem(node.value);
       return problem === null ? ok(node.value.trim()) : bad(problem);
+    }
+    case 'postgresUrl': {
+      if (node.kind !== 'string') return bad();
+      const problem = fleetDatabaseProblem(node.value);
+      return problem === null ? ok(node.value) : bad(problem);
     }
   }
 }

@@ -133,5 +133,7 @@ function defaults(
     auditMaxRecords: 'AuditMaxRecords' in values ? (values['AuditMaxRecords'] as number | null) : AUDIT_MAX_RECORDS_DEFAULT,
     serviceDefaults,
     onEvent: (values['OnEvent'] as ControllerConfig['onEvent'] | undefined) ?? [],
+    fleetDatabase: given('FleetDatabase') as string | null,
+    fleetHost: given('FleetHost') as string | null,
   };
 }

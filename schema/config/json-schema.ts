@@ -114,6 +114,8 @@ function typeSchema(type: ValueType): Schema {
     case 'schedule':
       // (croner checks a cron expression's fields; the schema only asks for text)
       return { type: types('string', type.nullable), pattern: NON_BLANK };
+    case 'postgresUrl':
+      return { type: types('string', type.nullable), pattern: '^postgres(ql)?://' };
   }
 }
 

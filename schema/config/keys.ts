@@ -45,7 +45,9 @@ export type ValueType =
   /** Listen: sockets the service is given (listen-value.ts). */
   | { kind: 'listen' }
   /** A cron expression (croner reads it) or "@every DURATION" (schema/schedule.ts). */
-  | { kind: 'schedule'; nullable: boolean };
+  | { kind: 'schedule'; nullable: boolean }
+  /** FleetDatabase: a PostgreSQL URL without a password (fleet-database.ts). */
+  | { kind: 'postgresUrl'; nullable: boolean };
 
 export interface KeySpec {
   /** Canonical spelling (keys are matched case-insensitively). */
@@ -674,6 +676,22 @@ export const CONTROLLER_KEYS: readonly KeySpec[] = [
     default: [],
     description:
       'Hooks: commands the controller runs for chosen event types, each {Name, Events, Services, Command, MinInterval, Timeout}, with the event as JSON on standard input and its main fields in UPK_* variables. Each runs at most once per event (also for events collected after a controller restart), at most once per MinInterval per service, and every run is recorded (upk hooks).',
+  },
+  {
+    name: 'FleetDatabase',
+    type: { kind: 'postgresUrl', nullable: true },
+    default: null,
+    defaultText: 'null (no export)',
+    description:
+      'A PostgreSQL database the controller exports its audit to, for the whole fleet (docs/fleet.md): a URL as libpq reads it, such as "postgresql://upkeeper@db.example.org/fleet?sslmode=verify-full&sslrootcert=/etc/upkeeper/ca.pem", never with a password (the password comes from PGPASSWORD or the password file, PGPASSFILE or ~/.pgpass). Every stored event is sent once, in batches, and again after any failure until PostgreSQL has it; the local database never waits for it. null: no export.',
+  },
+  {
+    name: 'FleetHost',
+    type: { kind: 'text', nullable: true, nonEmpty: true },
+    default: null,
+    defaultText: "null (the machine's host name)",
+    description:
+      "This host's name in the fleet database (FleetDatabase), part of the key of every row it exports: give each host its own and keep it. null: the machine's host name.",
   },
   {
     name: 'ServiceDefaults',

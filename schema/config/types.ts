@@ -32,6 +32,10 @@ export interface ControllerConfig {
   serviceDefaults: Record<string, unknown>;
   /** OnEvent: the hooks the controller runs for chosen events. */
   onEvent: EventHook[];
+  /** FleetDatabase: the PostgreSQL URL the audit is exported to (no password), or null. */
+  fleetDatabase: string | null;
+  /** FleetHost: this host's name in the fleet database, or null for the machine's host name. */
+  fleetHost: string | null;
 }
 
 /** One OnEvent hook (on-event.ts checks it; controller/event-hooks.ts runs it). */

@@ -29,6 +29,8 @@ export function controllerConfig(
     auditMaxRecords: null,
     serviceDefaults: {},
     onEvent: [],
+    fleetDatabase: null,
+    fleetHost: null,
     ...fields,
   };
 }

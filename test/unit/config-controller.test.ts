@@ -63,6 +63,8 @@ test('a missing default file is not an error: every default applies', T, (t) => 
     auditMaxRecords: 1_000_000,
     serviceDefaults: {},
     onEvent: [],
+    fleetDatabase: null,
+    fleetHost: null,
   });
 });
 
@@ -139,6 +141,8 @@ test('every controller key, with paths resolved against the file folder and ~ ex
     auditMaxRecords: null,
     serviceDefaults: { KillTimeout: 3, RedirectStdout: path.join(dir, 'logs/out') },
     onEvent: [],
+    fleetDatabase: null,
+    fleetHost: null,
   });
 });
 

@@ -16,7 +16,7 @@ const MAY: Record<Part, { parts: Part[]; packages: string[] }> = {
   schema: { parts: [], packages: ['msgpackr', 'croner'] },
   system: { parts: [], packages: [] },
   buddy: { parts: ['schema', 'system'], packages: ['croner'] },
-  controller: { parts: ['schema', 'system'], packages: ['better-sqlite3', 'uuid', 'commander'] },
+  controller: { parts: ['schema', 'system'], packages: ['better-sqlite3', 'uuid', 'commander', 'pg', 'pg-connection-string'] },
   libclient: { parts: ['schema'], packages: [] },
   clients: { parts: ['libclient'], packages: ['commander', 'blessed'] },
 };

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 
 const BUDDY_MAIN = fileURLToPath(new URL('../../buddy/main.js', import.meta.url));
-const FORBIDDEN = ['better-sqlite3', 'msgpackr', 'commander', 'blessed', 'uuid'];
+const FORBIDDEN = ['better-sqlite3', 'msgpackr', 'commander', 'blessed', 'uuid', 'pg', 'pg-connection-string'];
 
 /**
  * Every module the compiled buddy imports, transitively: local files and bare package names. With

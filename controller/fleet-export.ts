@@ -1,0 +1,128 @@
+// The fleet export (FleetDatabase; docs/fleet.md): on a timer, never in the path of a local write, it
+// reads the events after its saved position, inserts them into PostgreSQL in one transaction (ON
+// CONFLICT DO NOTHING on their natural key), then saves the position. A failure: retry after 1 s,
+// doubling to 60 s; the local database goes on meanwhile and the exporter catches up.
+import type { Logger } from './log.js';
+import type { FleetEventRow, FleetSource } from './fleet-source.js';
+
+/** Events per batch (one PostgreSQL transaction). */
+export const FLEET_BATCH = 1000;
+/** While caught up, a batch every second. */
+export const FLEET_INTERVAL_MS = 1000;
+export const FLEET_RETRY_FIRST_MS = 1000;
+export const FLEET_RETRY_MAX_MS = 60_000;
+
+/** What the exporter needs of PostgreSQL (controller/fleet-sink.ts). */
+export interface FleetTarget {
+  open(): Promise<string>;
+  writeEvents(host: string, rows: readonly FleetEventRow[]): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface FleetExportParts {
+  source: FleetSource;
+  target: FleetTarget;
+  /** FleetHost, or the machine's host name. */
+  host: string;
+  /** The database in words, for the log (no password). */
+  where: string;
+  log: Logger;
+  /** The problem `fleet`: a message while the export fails, null once a batch goes through again. */
+  problem: (message: string | null) => void;
+}
+
+/** What the exporter did since the controller started. */
+export interface FleetExportStats {
+  /** Events PostgreSQL took as new. */
+  exported: number;
+  /** Events sent again that it already had (skipped by their key). */
+  skipped: number;
+  batches: number;
+}
+
+export class FleetExport {
+  readonly stats: FleetExportStats = { exported: 0, skipped: 0, batches: 0 };
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private stopped = false;
+  private databaseId: string | null = null;
+  private retryMs = FLEET_RETRY_FIRST_MS;
+  private failure: string | null = null;
+
+  constructor(private readonly p: FleetExportParts) {}
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  /** No batch after this one; the connection is closed. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.running;
+    await this.p.target.close();
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.running = this.round().finally(() => (this.running = null));
+    }, ms);
+  }
+
+  /** One batch, or a connection; then the next one's time. */
+  private async round(): Promise<void> {
+    let next: number;
+    try {
+      next = (await this.batch()) === FLEET_BATCH ? 0 : FLEET_INTERVAL_MS;
+      this.retryMs = FLEET_RETRY_FIRST_MS;
+      if (this.failure !== null) {
+        this.failure = null;
+        this.p.log.info(`fleet database ${this.p.where}: exporting again`);
+        this.p.problem(null);
+      }
+    } catch (err) {
+      next = this.failed(err);
+      this.databaseId = null;
+      await this.p.target.close();
+    }
+    this.schedule(next);
+  }
+
+  /** Connect if need be, then export the events after the position: returns how many were read. */
+  private async batch(): Promise<number> {
+    const { source, target, host } = this.p;
+    if (this.databaseId === null) {
+      const id = await target.open();
+      this.databaseId = id;
+      const behind = source.newest('events') - source.position('events', id);
+      this.p.log.info(`fleet database ${this.p.where}: connected (database ${id}, host ${host}); ${behind} event id(s) to export`);
+    }
+    if (this.stopped) return 0;
+    const rows = source.eventsAfter(source.position('events', this.databaseId), FLEET_BATCH);
+    const last = rows.at(-1);
+    if (last === undefined) return 0;
+    const added = await target.writeEvents(host, rows);
+    // Only once PostgreSQL committed: a crash before this line sends the batch again, and its rows conflict.
+    source.save('events', this.databaseId, last.id);
+    this.stats.exported += added;
+    this.stats.skipped += rows.length - added;
+    this.stats.batches += 1;
+    return rows.length;
+  }
+
+  /** Report a failure (once per new error) and return the wait before the next try. */
+  private failed(err: unknown): number {
+    const wait = this.retryMs;
+    this.retryMs = Math.min(this.retryMs * 2, FLEET_RETRY_MAX_MS);
+    const message = `cannot export to the fleet database ${this.p.where}: ${(err as Error).message || String(err)}`;
+    if (message !== this.failure) {
+      this.p.log.warn(`${message}; the events wait in the local database (tried again after ${wait / 1000} s, doubling up to 60 s)`);
+      this.p.problem(`${message}; the events wait in the local database`);
+    }
+    this.failure = message;
+    return wait;
+  }
+}
