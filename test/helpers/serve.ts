@@ -1,5 +1,7 @@
 // `upk serve` as a real process for the HTTP tests: started against a sandbox, stopped for good.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, request } from 'node:http';
+import { createHandler } from '../../clients/http/index.js';
 import type { Sandbox } from './sandbox.js';
 import { UPK, sleep } from './sandbox.js';
 
@@ -47,4 +49,32 @@ export function servePort(line: string): number {
   const port = Number(/:(\d+) \(bearer/.exec(line)?.[1]);
   if (!(port > 0)) throw new Error(`no port in ${JSON.stringify(line)}`);
   return port;
+}
+
+/** A GET of the HTTP API: its status and text. */
+export type ApiGet = (path: string) => Promise<{ status: number; text: string }>;
+
+/** The HTTP API (createHandler, in this process) on a port of its own for `check`'s GETs, closed after it. */
+export async function withApi(box: Sandbox, check: (get: ApiGet) => Promise<void>): Promise<void> {
+  const handler = createHandler({ connect: { config: box.configFile } });
+  const server = createServer((req, res) => handler(req, res));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  const get: ApiGet = (path) =>
+    new Promise((resolve, reject) => {
+      request({ host: '127.0.0.1', port, path, timeout: 20_000 }, (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode!, text }));
+      })
+        .on('error', reject)
+        .end();
+    });
+  try {
+    await check(get);
+  } finally {
+    handler.close();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
 }

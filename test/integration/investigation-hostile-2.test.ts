@@ -3,10 +3,9 @@
 // `all` as an HTTP path, and times the HTTP API takes but cannot give back. Each test states what the
 // docs promise; each fails while the finding it names stands.
 import assert from 'node:assert/strict';
-import { createServer, request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { createHandler } from '../../clients/http/index.js';
 import type { Client } from '../../libclient/index.js';
+import { withApi } from '../helpers/serve.js';
 import { alive, Sandbox, sleep } from '../helpers/sandbox.js';
 
 const FIXED_UUID = '0f8fad5b-d9cb-469f-a165-70867728950f';
@@ -68,33 +67,8 @@ describe('the audit as an investigation tool, attacked again', { timeout: 120_00
     assert.doesNotMatch(r.stdout, /\x1b/, `ESC reaches the terminal: ${JSON.stringify(r.stdout)}`);
   });
 
-  /** GET paths of the HTTP API (createHandler on a port of its own), closed after `check`. */
-  async function withApi(check: (get: (path: string) => Promise<{ status: number; text: string }>) => Promise<void>): Promise<void> {
-    const handler = createHandler({ connect: { config: box.configFile } });
-    const server = createServer((req, res) => handler(req, res));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const port = (server.address() as { port: number }).port;
-    const get = (path: string): Promise<{ status: number; text: string }> =>
-      new Promise((resolve, reject) => {
-        request({ host: '127.0.0.1', port, path, timeout: 20_000 }, (res) => {
-          let text = '';
-          res.on('data', (d: Buffer) => (text += d.toString()));
-          res.on('end', () => resolve({ status: res.statusCode!, text }));
-        })
-          .on('error', reject)
-          .end();
-      });
-    try {
-      await check(get);
-    } finally {
-      handler.close();
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    }
-  }
-
   it('GET /api/services/all is refused, not answered with one service picked among all', () =>
-    withApi(async (get) => {
+    withApi(box, async (get) => {
       // `all` means every service (docs/cli.md, "Naming services"): the route of one service cannot
       // answer it with the first of them, as if it were the one asked about.
       const all = await get('/api/services/all');
@@ -105,7 +79,7 @@ describe('the audit as an investigation tool, attacked again', { timeout: 120_00
     }));
 
   it("a time the HTTP API takes, it gives back in a form it takes: the next page with the answer's since and until", () =>
-    withApi(async (get) => {
+    withApi(box, async (get) => {
       // 0000-01-01T00:00+01:00 is 31 December of the year -1 UTC, outside the range of times
       // (docs/cli.md, Times: a time outside 0000-01-01 to 9999-12-31 UTC is refused). Accepted, the
       // answer's `since` is a text that the next page's request is refused for.

@@ -2,11 +2,10 @@
 // `correlate` and the HTTP API answer to times, names and histories the other tests do not try.
 // Each test states what the docs promise; each fails while the finding it names stands.
 import assert from 'node:assert/strict';
-import { createServer, request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { createHandler } from '../../clients/http/index.js';
 import { ErrorCode, type Client, type ServiceStatus } from '../../libclient/index.js';
 import { fileURLToPath } from 'node:url';
+import { withApi } from '../helpers/serve.js';
 import { alive, run, Sandbox, sleep } from '../helpers/sandbox.js';
 
 const UPTOP = fileURLToPath(new URL('../../clients/uptop/main.js', import.meta.url));
@@ -70,21 +69,7 @@ describe('the audit as an investigation tool, attacked', { timeout: 120_000 }, (
     // why and correlate name the window as given, not the protocol's windowMs.
     await assert.rejects(client.why('old', { window: '2d' }), /^UpkError: window: expected .*from 1 ms to a day \(1d\), got "2d"/);
     await assert.rejects(client.correlate({ window: 86_400_001 }), /^UpkError: window: .*got 86400001$/);
-    const handler = createHandler({ connect: { config: box.configFile } });
-    const server = createServer((req, res) => handler(req, res));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const port = (server.address() as { port: number }).port;
-    const get = (path: string): Promise<{ status: number; text: string }> =>
-      new Promise((resolve, reject) => {
-        request({ host: '127.0.0.1', port, path, timeout: 20_000 }, (res) => {
-          let text = '';
-          res.on('data', (d: Buffer) => (text += d.toString()));
-          res.on('end', () => resolve({ status: res.statusCode!, text }));
-        })
-          .on('error', reject)
-          .end();
-      });
-    try {
+    await withApi(box, async (get) => {
       // Each 400 BAD_REQUEST, its message naming the parameter as the request gave it.
       for (const [path, named] of [
         ['/api/status?at=5', 'query parameter at'],
@@ -111,11 +96,7 @@ describe('the audit as an investigation tool, attacked', { timeout: 120_000 }, (
       }
       const ok = await get('/api/timeline?since=2026-01-01T01:00:00%2B01:00&limit=1');
       assert.equal(ok.status, 200, ok.text.slice(0, 200));
-    } finally {
-      handler.close();
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    }
+    });
   });
 
   it('a time option out of range is a usage error (exit 2), never a stack trace', async () => {
