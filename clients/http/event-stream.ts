@@ -3,6 +3,8 @@
 // after it, as a subscription resumes from an event id: nothing lost, nothing twice.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  ErrorCode,
+  UpkError,
   type Client,
   type ControllerInfo,
   type ControllerProblem,
@@ -146,6 +148,12 @@ export async function serveLogStream(
   lines: number,
 ): Promise<void> {
   await client.logs(service, { lines: 1 }); // an unknown service is a 404 before the stream begins
+  // Through ssh (upk serve --host) the output files are the host's: a 400 before the stream begins.
+  if (client.host !== null)
+    throw new UpkError(
+      ErrorCode.BAD_REQUEST,
+      `following logs reads the output files on the controller's machine, not through ssh (${client.host}): ask for the last lines (GET /api/services/${service}/logs), or run it there`,
+    );
   const abort = new AbortController();
   const answer = openSse(req, res);
   void answer.gone.then(() => abort.abort());

@@ -87,6 +87,9 @@ export const LOCAL_HOST: HostFacts = {
   },
 };
 
+/** A controller reached through ssh (`upk serve --host`): its pids and files are another machine's, so none is measured here. */
+export const REMOTE_HOST: HostFacts = { rss: () => null, databaseBytes: () => null };
+
 /**
  * Whether the controller's histogram of polling rounds can be written as one: a count, a sum, and
  * buckets `[le, rounds]` of finite bounds, ascending, cumulative and at most the count (what a
@@ -269,9 +272,9 @@ export async function scrape(client: () => Promise<Client>): Promise<string> {
   const asked = (async () => {
     const c = await client();
     const [controller, services] = await Promise.all([c.controllerStatus(), c.list()]);
-    return { controller, services };
+    return { controller, services, facts: c.host === null ? LOCAL_HOST : REMOTE_HOST };
   })().catch(() => null);
   const got = await Promise.race([asked, late]);
   clearTimeout(timer);
-  return exposition(got ? metricFamilies(got.services, got.controller) : metricFamilies(null, null));
+  return exposition(got ? metricFamilies(got.services, got.controller, got.facts) : metricFamilies(null, null));
 }

@@ -173,7 +173,7 @@ export const ROUTES: Route[] = [
     path: '/api/services/:name/logs/stream',
     summary: "the service's output lines as they are written (upk logs -f), the last ones first",
     description:
-      "Read from its output files by `upk serve` itself, on the controller's machine. Lines carry no id: a reconnection asks `lines` of history again.",
+      "Read from its output files by `upk serve` itself, on the controller's machine (refused with 400 BAD_REQUEST by `upk serve --host`, whose controller is on another machine). Lines carry no id: a reconnection asks `lines` of history again.",
     query: {
       lines: {
         type: 'integer',
@@ -450,10 +450,18 @@ export const ROUTES: Route[] = [
     method: 'GET',
     path: '/api/config/check',
     summary: 'check the configuration files the controller reads (upk check-config); touches nothing',
-    description: 'Every issue with its file and key; an answer with `ok: false` is still 200.',
+    description:
+      'Every issue with its file and key; an answer with `ok: false` is still 200. Read by `upk serve` itself: refused with 400 BAD_REQUEST by `upk serve --host` (the files are on the host).',
     answer: 'ConfigurationCheck',
     run: async ({ client }) => {
-      const { configFile } = await (await client()).controllerStatus();
+      const c = await client();
+      // The files are read here, by `upk serve`: those of a host reached through ssh are not.
+      if (c.host !== null)
+        throw new UpkError(
+          ErrorCode.BAD_REQUEST,
+          `checking the configuration reads its files on the controller's machine, not through ssh (${c.host}): run upk check-config there`,
+        );
+      const { configFile } = await c.controllerStatus();
       return { body: checkConfiguration(configFile === null ? {} : { config: configFile }) };
     },
   },

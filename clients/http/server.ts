@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { connect as netConnect, type Socket } from 'node:net';
 import { lstatSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { ErrorCode, STATE_DIR, UpkError, readControllerConfig } from '../../libclient/index.js';
+import { ErrorCode, STATE_DIR, UpkError, checkHost, readControllerConfig } from '../../libclient/index.js';
 import type { ConnectOptions } from '../../libclient/index.js';
 import { createHandler, sendJson } from './handler.js';
 import { HTTP_STATUS } from './http-errors.js';
@@ -107,10 +107,27 @@ function listenTcp(server: Server, host: string, port: number): Promise<number> 
   });
 }
 
+/** The host whose controller is served through ssh (ConnectOptions.host, else $UPKEEPER_HOST, as connect() reads it), checked; or null. */
+function remoteHostOf(options: ConnectOptions): string | null {
+  if (options.socket !== undefined) return null;
+  const host = options.host ?? ((options.env ?? process.env).UPKEEPER_HOST || undefined);
+  return host === undefined ? null : checkHost(host);
+}
+
+/**
+ * The default Unix socket in this machine's StateDir: `http.sock`, or `http@HOST.sock` for a host
+ * through ssh (every character but letters, digits, `.`, `_`, `-` and `@` made `_`), so that serving
+ * a host never takes the place of serving this machine's controller, nor another host's.
+ */
+export function defaultSocketName(host: string | null): string {
+  return host === null ? STATE_DIR.httpSocket : `http@${host.replace(/[^A-Za-z0-9._@-]/g, '_')}.sock`;
+}
+
 /** Serve until SIGTERM or SIGINT, then close every listener and connection. */
 export async function serve(opts: ServeOptions): Promise<void> {
   const config = readControllerConfig(opts.config === undefined ? {} : { config: opts.config });
-  const socketPath = opts.socket ?? (opts.listen === undefined ? join(config.stateDir, STATE_DIR.httpSocket) : undefined);
+  const host = remoteHostOf(opts.connect);
+  const socketPath = opts.socket ?? (opts.listen === undefined ? join(config.stateDir, defaultSocketName(host)) : undefined);
   const tcp = opts.listen === undefined ? null : parseListen(opts.listen);
   const tokenFile = opts.tokenFile ?? join(config.stateDir, STATE_DIR.httpToken);
   const token = tcp ? loadOrCreateToken(tokenFile) : null;

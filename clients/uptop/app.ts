@@ -38,6 +38,8 @@ export interface AppOptions {
   terminal?: Pick<blessed.Widgets.IScreenOptions, 'input' | 'output'>;
   /** Start on this past moment (ms), read-only (`--at`), instead of live. */
   at?: number;
+  /** The host whose controller `connect` reaches through ssh, named in the header; null or absent: this machine's. */
+  host?: string | null;
 }
 
 export class App {
@@ -73,7 +75,7 @@ export class App {
     this.colour = !options.noColor;
     this.screen = blessed.screen({
       smartCSR: true,
-      title: 'uptop',
+      title: options.host ? `uptop ${options.host}` : 'uptop',
       warnings: false,
       autoPadding: false,
       fullUnicode: false,
@@ -578,7 +580,7 @@ export class App {
     const width = Number(this.screen.width);
     const layout = layoutFor(width);
     const rows = (this.rows = this.model.visible(now));
-    this.header.setContent(headerLine(this.model, now, this.colour, width, this.pastAt));
+    this.header.setContent(headerLine(this.model, now, this.colour, width, this.pastAt, this.options.host ?? null));
     this.footer.setContent(footerLine(width, this.pastAt !== null));
     this.titles.setContent(titleLine(layout, this.model.sort));
     this.table.setItems(

@@ -165,8 +165,15 @@ function fitPieces(pieces: Piece[], width: number): string {
 }
 
 /** The first line: the controller and the totals (shortened, then left out, to fit `width`). */
-/** `at`: the past moment shown (read-only), in the controller's place. */
-export function headerLine(m: Model, now: number, colour: boolean, width = 80, at: number | null = null): string {
+/** `at`: the past moment shown (read-only), in the controller's place; `host`: the host reached through ssh, after `uptop`. */
+export function headerLine(
+  m: Model,
+  now: number,
+  colour: boolean,
+  width = 80,
+  at: number | null = null,
+  host: string | null = null,
+): string {
   const t = m.totals();
   const c = m.controller;
   const paint = (plain: string, fg?: string): string => (colour && fg ? `{${fg}-fg}${escapeTags(plain)}{/${fg}-fg}` : escapeTags(plain));
@@ -194,7 +201,7 @@ export function headerLine(m: Model, now: number, colour: boolean, width = 80, a
     return { plain, text: prefix + parts.map(([n, w, fg]) => paint(`${n} ${w}`, fg)).join(', ') };
   };
   const pieces: Piece[] = [
-    { forms: [form('uptop')] },
+    { forms: [form(host === null ? 'uptop' : `uptop ${host}`)] },
     at === null ? { ...controller, rank: 2 } : { forms: [form(pastMark(at), 'yellow')] },
     {
       forms: [

@@ -187,6 +187,12 @@ describe('uptop lines', { timeout: 5000 }, () => {
     assert.equal(headerLine(m, NOW, false, 120), 'uptop  controller 42 up 1h0m  2 services: 1 running, 0 stopped, 1 failed  v0.1.0');
     assert.equal(headerLine(m, NOW, false, 79), 'uptop  controller 42 up 1h0m  2 services: 1 running, 0 stopped, 1 failed');
     assert.equal(headerLine(m, NOW, false, 40), 'uptop  pid 42  2: 1 run, 0 stop, 1 fail');
+    // A host reached through ssh (uptop --host) is named after uptop, at every width.
+    assert.equal(
+      headerLine(m, NOW, false, 79, null, 'web1'),
+      'uptop web1  controller 42 up 1h0m  2 services: 1 running, 0 stopped, 1 failed',
+    );
+    assert.match(headerLine(m, NOW, false, 40, null, 'web1'), /^uptop web1 {2}pid 42/);
     m.controller = { state: 'gone', since: NOW - 5000 };
     assert.equal(headerLine(m, NOW, false, 80), 'uptop  no controller (5s)  2 services: 1 running, 0 stopped, 1 failed');
     assert.equal(headerLine(m, NOW, false, 100), 'uptop  controller gone 5s: reconnecting  2 services: 1 running, 0 stopped, 1 failed');

@@ -6,7 +6,7 @@ export function registerServe(program: Command, ctx: Context): void {
   program
     .command('serve')
     .description(
-      'serve the HTTP API (docs/http.md) on a Unix socket (default StateDir/http.sock) and/or a TCP port, until SIGTERM or SIGINT',
+      'serve the HTTP API (docs/http.md) on a Unix socket (default StateDir/http.sock; with --host, StateDir/http@HOST.sock) and/or a TCP port, until SIGTERM or SIGINT',
     )
     .option('--socket <path>', 'listen on this Unix socket (mode 0600)')
     .option('--listen <[host:]port>', 'listen on this TCP port (host 127.0.0.1 unless given); every request needs the bearer token')
@@ -18,7 +18,11 @@ export function registerServe(program: Command, ctx: Context): void {
         ...opts,
         ...(config === undefined ? {} : { config }),
         connect: ctx.connectOptions(),
-        onListening: (where) => process.stdout.write(`upk serve: listening on ${where.join(' and ')}\n`),
+        onListening: (where) => {
+          const host = ctx.host;
+          const through = host === null ? '' : `; serving the controller of ${host}, through ssh`;
+          process.stdout.write(`upk serve: listening on ${where.join(' and ')}${through}\n`);
+        },
       });
     });
 }
