@@ -115,7 +115,8 @@ function statements(db: Database.Database) {
         config: string | null,
         keys: string,
       ]
-    >('INSERT INTO config_changes (time, service_uuid, service, change, trigger, detail, config, keys) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+    >(`INSERT INTO config_changes (time, service_uuid, service, change, trigger, detail, config, keys, uid)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, lower(hex(randomblob(16))))`),
     newerDesired: db.prepare<[uuid: string], { desired: unknown }>(
       `SELECT json_extract(e.detail, '$.desired') AS desired FROM events e JOIN services s ON s.uuid = e.service_uuid
        WHERE e.service_uuid = ? AND e.type = 'desired' AND e.time > s.modified
@@ -184,8 +185,8 @@ function statements(db: Database.Database) {
         outcome: string | null,
       ]
     >(
-      `INSERT INTO client_requests (time, client, client_pid, client_user, requester, request, service_uuid, params, finished, ok, outcome)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO client_requests (time, client, client_pid, client_user, requester, request, service_uuid, params, finished, ok, outcome, uid)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, lower(hex(randomblob(16))))`,
     ),
     interruptRequests: db.prepare<[finished: number, outcome: string]>(
       'UPDATE client_requests SET finished = ?, ok = 0, outcome = ? WHERE finished IS NULL',

@@ -1,12 +1,15 @@
 // The fleet export (FleetDatabase; docs/fleet.md): on a timer, never in the path of a local write, it
-// reads the events after its saved position, inserts them into PostgreSQL in one transaction (ON
-// CONFLICT DO NOTHING on their natural key), then saves the position. A failure: retry after 1 s,
-// doubling to 60 s; the local database goes on meanwhile and the exporter catches up.
+// reads, table by table (events, configuration changes, finished client requests), the rows after
+// that table's saved position, inserts them into PostgreSQL in one transaction (ON CONFLICT DO NOTHING
+// on their key), then saves the position. A failure: retry after 1 s, doubling to 60 s; the local
+// database goes on meanwhile and the exporter catches up.
 import type { Logger } from './log.js';
-import type { FleetEventRow, FleetSource } from './fleet-source.js';
+import type { FleetChangeRow, FleetEventRow, FleetRequestRow, FleetSource, FleetSourceTable } from './fleet-source.js';
 
-/** Events per batch (one PostgreSQL transaction). */
+/** Rows per batch (one PostgreSQL transaction). */
 export const FLEET_BATCH = 1000;
+/** The local tables exported, each with its own position (fleet_export), in this order. */
+export const FLEET_TABLES: readonly FleetSourceTable[] = ['events', 'config_changes', 'client_requests'];
 /** While caught up, a batch every second. */
 export const FLEET_INTERVAL_MS = 1000;
 export const FLEET_RETRY_FIRST_MS = 1000;
@@ -16,6 +19,8 @@ export const FLEET_RETRY_MAX_MS = 60_000;
 export interface FleetTarget {
   open(): Promise<string>;
   writeEvents(host: string, rows: readonly FleetEventRow[]): Promise<number>;
+  writeChanges(host: string, rows: readonly FleetChangeRow[]): Promise<number>;
+  writeRequests(host: string, rows: readonly FleetRequestRow[]): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -33,9 +38,9 @@ export interface FleetExportParts {
 
 /** What the exporter did since the controller started. */
 export interface FleetExportStats {
-  /** Events PostgreSQL took as new. */
+  /** Rows PostgreSQL took as new. */
   exported: number;
-  /** Events sent again that it already had (skipped by their key). */
+  /** Rows sent again that it already had (skipped by their key). */
   skipped: number;
   batches: number;
 }
@@ -91,7 +96,7 @@ export class FleetExport {
     this.schedule(next);
   }
 
-  /** Connect if need be, then export the events after the position: returns how many were read. */
+  /** Connect if need be, then export a batch of each table after its position: returns the most rows one batch read. */
   private async batch(): Promise<number> {
     const { source, target, host } = this.p;
     if (this.databaseId === null) {
@@ -100,13 +105,37 @@ export class FleetExport {
       const behind = source.newest('events') - source.position('events', id);
       this.p.log.info(`fleet database ${this.p.where}: connected (database ${id}, host ${host}); ${behind} event id(s) to export`);
     }
-    if (this.stopped) return 0;
-    const rows = source.eventsAfter(source.position('events', this.databaseId), FLEET_BATCH);
+    let most = 0;
+    for (const table of FLEET_TABLES) {
+      if (this.stopped) break;
+      most = Math.max(most, await this.batchOf(table, this.databaseId));
+    }
+    return most;
+  }
+
+  /** One batch of `table`: read after the position, insert in one transaction, then save the position. */
+  private async batchOf(table: FleetSourceTable, databaseId: string): Promise<number> {
+    const { source, target, host } = this.p;
+    const after = source.position(table, databaseId);
+    let rows: readonly { id: number }[];
+    let added: number;
+    if (table === 'events') {
+      const read = source.eventsAfter(after, FLEET_BATCH);
+      rows = read;
+      added = read.length === 0 ? 0 : await target.writeEvents(host, read);
+    } else if (table === 'config_changes') {
+      const read = source.changesAfter(after, FLEET_BATCH);
+      rows = read;
+      added = read.length === 0 ? 0 : await target.writeChanges(host, read);
+    } else {
+      const read = source.requestsAfter(after, FLEET_BATCH);
+      rows = read;
+      added = read.length === 0 ? 0 : await target.writeRequests(host, read);
+    }
     const last = rows.at(-1);
     if (last === undefined) return 0;
-    const added = await target.writeEvents(host, rows);
     // Only once PostgreSQL committed: a crash before this line sends the batch again, and its rows conflict.
-    source.save('events', this.databaseId, last.id);
+    source.save(table, databaseId, last.id);
     this.stats.exported += added;
     this.stats.skipped += rows.length - added;
     this.stats.batches += 1;
@@ -119,8 +148,8 @@ export class FleetExport {
     this.retryMs = Math.min(this.retryMs * 2, FLEET_RETRY_MAX_MS);
     const message = `cannot export to the fleet database ${this.p.where}: ${(err as Error).message || String(err)}`;
     if (message !== this.failure) {
-      this.p.log.warn(`${message}; the events wait in the local database (tried again after ${wait / 1000} s, doubling up to 60 s)`);
-      this.p.problem(`${message}; the events wait in the local database`);
+      this.p.log.warn(`${message}; the rows wait in the local database (tried again after ${wait / 1000} s, doubling up to 60 s)`);
+      this.p.problem(`${message}; the rows wait in the local database`);
     }
     this.failure = message;
     return wait;

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { parseIntoClientConfig } from 'pg-connection-string';
 import { fleetPassword } from './fleet-password.js';
 import { migrateFleet } from './fleet-migrations.js';
-import type { FleetEventRow } from './fleet-source.js';
+import type { FleetChangeRow, FleetEventRow, FleetRequestRow } from './fleet-source.js';
 
 /** A connection attempt and each statement give up after this long: a silent network is a failure too. */
 export const FLEET_TIMEOUT_MS = 30_000;
@@ -82,6 +82,71 @@ export class FleetSink {
           rows.map((r) => cleanJson(r.detail)),
         ],
       );
+      await client.query('COMMIT');
+      return result.rowCount ?? 0;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Insert the configuration changes of `host` in one transaction; rows already there are skipped. Returns how many were new. */
+  async writeChanges(host: string, rows: readonly FleetChangeRow[]): Promise<number> {
+    return this.insert(
+      `INSERT INTO config_changes (host, uid, time, service_uuid, service, change, trigger, detail, config, keys)
+       SELECT $1, k, timestamptz 'epoch' + t * interval '1 millisecond', u, n, c, tr, d, cf::jsonb, ks::jsonb
+       FROM unnest($2::uuid[], $3::bigint[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+         AS r (k, t, u, n, c, tr, d, cf, ks)
+       ON CONFLICT DO NOTHING`,
+      [
+        host,
+        rows.map((r) => r.uid),
+        rows.map((r) => r.time),
+        rows.map((r) => r.serviceUuid),
+        rows.map((r) => clean(r.service)),
+        rows.map((r) => r.change),
+        rows.map((r) => clean(r.trigger)),
+        rows.map((r) => (r.detail === null ? null : clean(r.detail))),
+        rows.map((r) => cleanJson(r.config)),
+        rows.map((r) => cleanJson(r.keys)),
+      ],
+    );
+  }
+
+  /** Insert the finished client requests of `host` in one transaction; rows already there are skipped. Returns how many were new. */
+  async writeRequests(host: string, rows: readonly FleetRequestRow[]): Promise<number> {
+    return this.insert(
+      `INSERT INTO client_requests (host, uid, time, client, client_pid, client_user, requester, request, service_uuid, params, finished, ok, outcome)
+       SELECT $1, k, timestamptz 'epoch' + t * interval '1 millisecond', c, p, us, rq, q, u, pa::jsonb,
+              timestamptz 'epoch' + f * interval '1 millisecond', ok, o
+       FROM unnest($2::uuid[], $3::bigint[], $4::text[], $5::integer[], $6::text[], $7::text[], $8::text[], $9::uuid[], $10::text[],
+                   $11::bigint[], $12::boolean[], $13::text[])
+         AS r (k, t, c, p, us, rq, q, u, pa, f, ok, o)
+       ON CONFLICT DO NOTHING`,
+      [
+        host,
+        rows.map((r) => r.uid),
+        rows.map((r) => r.time),
+        rows.map((r) => clean(r.client)),
+        rows.map((r) => r.clientPid),
+        rows.map((r) => (r.clientUser === null ? null : clean(r.clientUser))),
+        rows.map((r) => (r.requester === null ? null : clean(r.requester))),
+        rows.map((r) => clean(r.request)),
+        rows.map((r) => r.serviceUuid),
+        rows.map((r) => cleanJson(r.params)),
+        rows.map((r) => r.finished),
+        rows.map((r) => r.ok === 1),
+        rows.map((r) => (r.outcome === null ? null : clean(r.outcome))),
+      ],
+    );
+  }
+
+  /** One INSERT … ON CONFLICT DO NOTHING in its own transaction: the rows it added. */
+  private async insert(sql: string, params: unknown[]): Promise<number> {
+    const client = this.connected();
+    await client.query('BEGIN');
+    try {
+      const result = await client.query(sql, params);
       await client.query('COMMIT');
       return result.rowCount ?? 0;
     } catch (err) {

@@ -1,7 +1,8 @@
 // The fleet export into a real, throwaway PostgreSQL cluster: three hosts' crash loops in PostgreSQL
 // exactly once; PostgreSQL crashed and away for a while, then back: caught up, nothing twice; the
 // controllers killed with SIGKILL while they catch up, and a position behind what PostgreSQL has
-// (a crash between its commit and the local save): sent again, skipped, nothing twice.
+// (a crash between its commit and the local save): sent again, skipped, nothing twice. The same for
+// the configuration changes (reloads) and the finished client requests (upk start/stop) of each host.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startController } from '../../libclient/index.js';
@@ -13,6 +14,20 @@ import { randomUUID } from 'node:crypto';
 
 const BIN = postgresBin();
 const HOSTS = ['host-a', 'host-b', 'host-c'];
+
+/** The uids of a host's local configuration changes and finished client requests (none unfinished: the tests wait between requests). */
+function localRows(box: Sandbox): { changes: string[]; requests: string[] } {
+  const db = box.db();
+  try {
+    const uids = (sql: string): string[] => (db.prepare(sql).all() as { uid: string }[]).map((r) => r.uid);
+    return {
+      changes: uids('SELECT uid FROM config_changes ORDER BY uid'),
+      requests: uids('SELECT uid FROM client_requests WHERE finished IS NOT NULL ORDER BY uid'),
+    };
+  } finally {
+    db.close();
+  }
+}
 
 /** Every (instance, seq) a host's local database holds. */
 function localKeys(box: Sandbox): string[] {
@@ -50,7 +65,18 @@ describe(
       ]);
       return { keys: rows.map((r) => r.k), rows: rows.length };
     };
-    /** Wait until PostgreSQL has exactly each host's local events. */
+    /** A host's configuration changes and client requests in PostgreSQL, as local uids (32 hex digits). */
+    const fleetRows = async (host: string): Promise<{ changes: string[]; requests: string[] }> => {
+      const uids = async (table: string): Promise<string[]> =>
+        (
+          await pgdb.query<{ uid: string }>(
+            `SELECT replace(uid::text, '-', '') AS uid FROM ${table} WHERE host = $1 ORDER BY replace(uid::text, '-', '')`,
+            [host],
+          )
+        ).map((r) => r.uid);
+      return { changes: await uids('config_changes'), requests: await uids('client_requests') };
+    };
+    /** Wait until PostgreSQL has exactly each host's local events, configuration changes and finished requests. */
     const caughtUp = async (what: string, timeoutMs = 60_000): Promise<void> => {
       for (const [i, box] of boxes.entries()) {
         await box.waitFor(
@@ -58,7 +84,16 @@ describe(
           async () => {
             const local = localKeys(box);
             const fleet = await fleetKeys(HOSTS[i]!);
-            return local.length > 0 && fleet.keys.join() === local.join();
+            const rows = localRows(box);
+            const fleetR = await fleetRows(HOSTS[i]!);
+            return (
+              local.length > 0 &&
+              fleet.keys.join() === local.join() &&
+              rows.changes.length > 0 &&
+              rows.requests.length > 0 &&
+              fleetR.changes.join() === rows.changes.join() &&
+              fleetR.requests.join() === rows.requests.join()
+            );
           },
           timeoutMs,
         );
@@ -67,9 +102,19 @@ describe(
     const assertExactlyOnce = async (): Promise<void> => {
       const dup = await pgdb.query('SELECT host, buddy_instance, seq, count(*) FROM events GROUP BY 1, 2, 3 HAVING count(*) > 1');
       assert.deepEqual(dup, [], 'no event twice in PostgreSQL');
+      for (const table of ['config_changes', 'client_requests'])
+        assert.deepEqual(
+          await pgdb.query(`SELECT host, uid FROM ${table} GROUP BY 1, 2 HAVING count(*) > 1`),
+          [],
+          `no row of ${table} twice`,
+        );
       for (const [i, box] of boxes.entries()) {
         const fleet = await fleetKeys(HOSTS[i]!);
         assert.deepEqual(fleet.keys, localKeys(box), `${HOSTS[i]}: PostgreSQL holds exactly the local events`);
+        const rows = localRows(box);
+        const fleetR = await fleetRows(HOSTS[i]!);
+        assert.deepEqual(fleetR.changes, rows.changes, `${HOSTS[i]}: PostgreSQL holds exactly the local configuration changes`);
+        assert.deepEqual(fleetR.requests, rows.requests, `${HOSTS[i]}: PostgreSQL holds exactly the local finished client requests`);
       }
     };
 
@@ -149,6 +194,11 @@ describe(
     it('controllers killed with SIGKILL while they catch up, and a position behind PostgreSQL: nothing lost, nothing twice', async (t) => {
       await Promise.all(boxes.map(async (b) => (await b.client()).start('all')));
       pgdb.stop('fast');
+      // A configuration change on each host while PostgreSQL is away: a service added, by a reload.
+      for (const box of boxes) {
+        box.writeServices({ quiet: { ExecStart: 'sleep 1000', InitialState: 'stopped' } }, 'quiet.conf');
+        await (await box.client()).reloadConfig();
+      }
       await sleep(8000);
       await Promise.all(boxes.map(async (b) => (await b.client()).stop('all')));
       pgdb.start();
@@ -171,7 +221,8 @@ describe(
       process.kill(pid, 'SIGKILL');
       await box.waitFor('the controller gone', () => !alive(pid));
       const db = new Database(join(box.stateDir, 'upkeeper.db'));
-      db.prepare("UPDATE fleet_export SET last_id = 0 WHERE source = 'events'").run();
+      db.prepare('UPDATE fleet_export SET last_id = 0').run();
+      assert.equal((db.prepare('SELECT count(*) AS n FROM fleet_export').get() as { n: number }).n, 3, 'a position per table');
       db.close();
       const sentAgain = localKeys(box).length;
       const startedAt = Date.now();
@@ -191,6 +242,7 @@ describe(
         },
         60_000,
       );
+      await caughtUp('after the position reset');
       t.diagnostic(`${sentAgain} events sent again and skipped by their keys in ${Date.now() - startedAt} ms (controller start included)`);
       await assertExactlyOnce();
     });
