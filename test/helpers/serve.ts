@@ -54,8 +54,8 @@ export function servePort(line: string): number {
 /** A GET of the HTTP API: its status and text. */
 export type ApiGet = (path: string) => Promise<{ status: number; text: string }>;
 
-/** The HTTP API (createHandler, in this process) on a port of its own for `check`'s GETs, closed after it. */
-export async function withApi(box: Sandbox, check: (get: ApiGet) => Promise<void>): Promise<void> {
+/** The HTTP API (createHandler, in this process) on a port of its own for `check` (its GETs, or fetch from `base`), closed after it. */
+export async function withApi(box: Sandbox, check: (get: ApiGet, base: string) => Promise<void>): Promise<void> {
   const handler = createHandler({ connect: { config: box.configFile } });
   const server = createServer((req, res) => handler(req, res));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -71,7 +71,7 @@ export async function withApi(box: Sandbox, check: (get: ApiGet) => Promise<void
         .end();
     });
   try {
-    await check(get);
+    await check(get, `http://127.0.0.1:${port}`);
   } finally {
     handler.close();
     server.closeAllConnections();

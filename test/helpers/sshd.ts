@@ -5,7 +5,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { UPK, killEverythingUnder } from './sandbox.js';
+import { Sandbox, UPK, killEverythingUnder } from './sandbox.js';
 
 export const SSHD = '/usr/sbin/sshd';
 
@@ -159,4 +159,13 @@ export function silentServer(): Promise<{ port: number; close(): void }> {
       }),
     );
   });
+}
+
+/** The two homes the fleet tests reach through ssh: `alpha` runs `web`, `beta` runs `db` (controllers not started yet). */
+export function alphaAndBeta(): { alpha: Sandbox; beta: Sandbox } {
+  const alpha = new Sandbox('alpha');
+  alpha.writeServices({ web: { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1 } });
+  const beta = new Sandbox('beta');
+  beta.writeServices({ db: { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1 } });
+  return { alpha, beta };
 }

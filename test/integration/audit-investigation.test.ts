@@ -3,12 +3,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import type { ClientRequestRecord, ConfigHistoryRecord, FailureStory } from '../../libclient/index.js';
-import { createHandler } from '../../clients/http/index.js';
 import { OPENAPI_FILE } from '../../clients/http/openapi.js';
 import { OpenApiValidator, closed, type Doc } from '../helpers/openapi.js';
+import { withApi } from '../helpers/serve.js';
 import { Sandbox, UPK } from '../helpers/sandbox.js';
 
 const LONG = 'x'.repeat(300);
@@ -221,11 +220,7 @@ describe('the audit as an investigation tool', { timeout: 120_000 }, () => {
   it('HTTP: GET /api/services/NAME/config-history and /api/audit, as the OpenAPI document describes them', async () => {
     // Closed to fields the document does not name.
     const strict = new OpenApiValidator(closed(JSON.parse(readFileSync(OPENAPI_FILE, 'utf8')) as Doc));
-    const handler = createHandler({ connect: { config: box.configFile } });
-    const server = createServer((req, res) => handler(req, res));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-    try {
+    await withApi(box, async (_get, base) => {
       const history = await fetch(`${base}/api/services/web/config-history?limit=1`);
       assert.equal(history.status, 200);
       const historyBody = (await history.json()) as { changes: ConfigHistoryRecord[] };
@@ -255,10 +250,6 @@ describe('the audit as an investigation tool', { timeout: 120_000 }, () => {
       assert.equal((await fetch(`${base}/api/audit?limit=0`)).status, 400);
       assert.equal((await fetch(`${base}/api/audit?since=never`)).status, 400);
       assert.equal((await fetch(`${base}/api/services/nosuch/config-history`)).status, 404);
-    } finally {
-      handler.close();
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    }
+    });
   });
 });

@@ -4,12 +4,11 @@
 // as the OpenAPI document describes.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import type { CorrelationResult, FailureStory } from '../../libclient/index.js';
-import { createHandler } from '../../clients/http/index.js';
 import { OPENAPI_FILE } from '../../clients/http/openapi.js';
 import { OpenApiValidator, closed, type Doc } from '../helpers/openapi.js';
+import { withApi } from '../helpers/serve.js';
 import { Sandbox, sleep } from '../helpers/sandbox.js';
 
 /** The window of the test: db's kill comes 0.4 s before web's, within ±1 s. */
@@ -143,11 +142,7 @@ describe('what fails together: db killed before each failure of web', { timeout:
 
   it('HTTP: GET /api/correlate, as the OpenAPI document describes it', async () => {
     const strict = new OpenApiValidator(closed(JSON.parse(readFileSync(OPENAPI_FILE, 'utf8')) as Doc));
-    const handler = createHandler({ connect: { config: box.configFile } });
-    const server = createServer((req, res) => handler(req, res));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-    try {
+    await withApi(box, async (_get, base) => {
       const answer = await fetch(`${base}/api/correlate?service=web&window=${WINDOW}&limit=1`);
       assert.equal(answer.status, 200);
       const body = (await answer.json()) as CorrelationResult;
@@ -162,10 +157,6 @@ describe('what fails together: db killed before each failure of web', { timeout:
       assert.equal(why.failure!.correlated!.other, 'db');
       assert.equal((await fetch(`${base}/api/correlate?window=soon`)).status, 400);
       assert.equal((await fetch(`${base}/api/correlate?service=nosuch`)).status, 404);
-    } finally {
-      handler.close();
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    }
+    });
   });
 });

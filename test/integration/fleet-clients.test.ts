@@ -8,8 +8,9 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { Sandbox, UPK, sleep } from '../helpers/sandbox.js';
-import { SSHD, TestSshd } from '../helpers/sshd.js';
+import type { Sandbox } from '../helpers/sandbox.js';
+import { UPK, sleep } from '../helpers/sandbox.js';
+import { SSHD, TestSshd, alphaAndBeta } from '../helpers/sshd.js';
 import { Tmux } from '../helpers/tmux.js';
 import { spawn } from 'node:child_process';
 
@@ -37,10 +38,7 @@ describe('uptop and upk serve through ssh', { timeout: 120_000, skip }, () => {
 
   before(async () => {
     sshd = new TestSshd();
-    alpha = new Sandbox('alpha');
-    alpha.writeServices({ web: { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1 } });
-    beta = new Sandbox('beta');
-    beta.writeServices({ db: { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1 } });
+    ({ alpha, beta } = alphaAndBeta());
     await Promise.all([alpha.startController(), beta.startController(), sshd.start()]);
     sshd.writeAliases({ alpha: { config: alpha.configFile }, beta: { config: beta.configFile } });
     await alpha.waitForState('web', 'running');

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { ErrorCode, UpkError, connect, type ServiceStatus } from '../../libclient/index.js';
 import { Sandbox, UPK, run, type RunResult } from '../helpers/sandbox.js';
-import { SSHD, TestSshd, freePort, silentServer } from '../helpers/sshd.js';
+import { SSHD, TestSshd, alphaAndBeta, freePort, silentServer } from '../helpers/sshd.js';
 
 const skip = existsSync(SSHD) ? false : `${SSHD} is missing (apt-get install openssh-server)`;
 
@@ -19,10 +19,7 @@ describe('fleet through ssh', { timeout: 120_000, skip }, () => {
 
   before(async () => {
     sshd = new TestSshd();
-    alpha = new Sandbox('alpha');
-    alpha.writeServices({ web: { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1 } });
-    beta = new Sandbox('beta');
-    beta.writeServices({ db: { ExecStart: 'sleep 1000', InitialState: 'running', MinUptime: 0.1 } });
+    ({ alpha, beta } = alphaAndBeta());
     idle = new Sandbox('idle'); // its controller never runs
     stuck = await silentServer();
     await Promise.all([alpha.startController(), beta.startController(), sshd.start()]);

@@ -3,12 +3,11 @@
 // longer than the gap; with NAME, --limit, pages (--after), --json, the text form and GET /api/timeline.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { TIMELINE_BURST_GAP_MS, type TimelineEntry, type TimelineResult } from '../../libclient/index.js';
-import { createHandler } from '../../clients/http/index.js';
 import { OPENAPI_FILE } from '../../clients/http/openapi.js';
 import { OpenApiValidator, closed, type Doc } from '../helpers/openapi.js';
+import { withApi } from '../helpers/serve.js';
 import { Sandbox, sleep } from '../helpers/sandbox.js';
 
 const svc = (execStart: string) => ({ ExecStart: execStart, InitialState: 'running', MinUptime: 0.1 });
@@ -146,11 +145,7 @@ describe('upk timeline', { timeout: 120_000 }, () => {
 
   it('GET /api/timeline, as its OpenAPI document declares', async () => {
     const strict = new OpenApiValidator(closed(JSON.parse(readFileSync(OPENAPI_FILE, 'utf8')) as Doc));
-    const handler = createHandler({ connect: { config: box.configFile } });
-    const server = createServer((req, res) => handler(req, res));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-    try {
+    await withApi(box, async (_get, base) => {
       const res = await fetch(`${base}/api/timeline?since=${encodeURIComponent(since)}&service=alpha`);
       assert.equal(res.status, 200);
       const body = (await res.json()) as TimelineResult;
@@ -167,10 +162,6 @@ describe('upk timeline', { timeout: 120_000 }, () => {
       assert.equal((await fetch(`${base}/api/timeline?${range}&after=1-q-1`)).status, 400);
       assert.equal((await fetch(`${base}/api/timeline`)).status, 400);
       assert.equal((await fetch(`${base}/api/timeline?since=never`)).status, 400);
-    } finally {
-      handler.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
+    });
   });
 });
