@@ -39,6 +39,8 @@ export { upkeeperVersion } from '../schema/version.js';
 export { readControllerConfig, controllerSocket, type DiscoveryOptions } from './discovery.js';
 export { bridge } from './bridge.js';
 export { checkHost } from './ssh-channel.js';
+export { FleetReader, type FleetEvent, type FleetEventFilter, type FleetHosts } from './fleet-queries.js';
+export { FleetDatabase, fleetDatabaseUrl, FLEET_READ_TIMEOUT_MS, type FleetDatabaseOptions, type FleetUrl } from './fleet-database.js';
 export { listHosts, HOST_TIMEOUT_MS, type HostListing, type ListHostsOptions } from './fleet.js';
 export { UpkError, ErrorCode, type WireError } from '../schema/errors.js';
 export { ExitCode, exitCodeFor } from '../schema/exit-codes.js';
