@@ -6,11 +6,8 @@ import { ErrorCode, UpkError } from '../schema/errors.js';
 import { signalName, type EventMatch } from '../schema/event-filter.js';
 import { EVENT_TYPE_NAMES, type EventType, type ServiceEvent } from '../schema/records.js';
 import { FleetDatabase } from './fleet-database.js';
-
-/** Which hosts a fleet query reads: the ones named (none named: every host). */
-export interface FleetHosts {
-  hosts?: string[];
-}
+import { Params, hostMatch, serviceMatch, timeMs, type FleetHosts } from './fleet-sql.js';
+import { fleetTrend, type FleetTrendQuery, type FleetTrendResult } from './fleet-trend.js';
 
 /** The filters of `upk events`, over the fleet. Times as ISO 8601 (or Date). */
 export interface FleetEventFilter extends EventMatch, FleetHosts {
@@ -24,38 +21,6 @@ export interface FleetEventFilter extends EventMatch, FleetHosts {
 
 /** An event of the fleet: the host's own event (ServiceEvent) with its host, without the host's local row id. */
 export type FleetEvent = Omit<ServiceEvent, 'id'> & { host: string };
-
-/** The SQL parameters of a query, numbered as they are added. */
-export class Params {
-  readonly values: unknown[] = [];
-  add(value: unknown): string {
-    this.values.push(value);
-    return `$${this.values.length}`;
-  }
-}
-
-/** A time option as ms since the epoch; BAD_REQUEST naming it when it is none. */
-export function timeMs(what: string, t: string | Date | number): number {
-  const ms = t instanceof Date ? t.getTime() : typeof t === 'number' ? t : Date.parse(t);
-  if (Number.isNaN(ms)) throw new UpkError(ErrorCode.BAD_REQUEST, `${what}: ${String(t)} is not a time (ISO 8601)`);
-  return ms;
-}
-
-/**
- * The condition that a `service` column (the id at export: `web`, `pkg::web`, `web@2`) means `name`
- * as a command names a service: its id, its bare name, or the service with Instances it is one of.
- */
-export function serviceMatch(column: string, name: string, p: Params): string {
-  const n = p.add(name);
-  const group = `regexp_replace(${column}, '@[0-9]+$', '')`;
-  return `(${column} = ${n} OR ${group} = ${n} OR regexp_replace(${group}, '^.*::', '') = ${n})`;
-}
-
-/** The condition on a `host` column for the hosts asked (none: every host). */
-export function hostMatch(column: string, q: FleetHosts, p: Params): string | null {
-  if (!q.hosts || q.hosts.length === 0) return null;
-  return `${column} = ANY(${p.add(q.hosts)}::text[])`;
-}
 
 interface EventRow {
   host: string;
@@ -110,6 +75,11 @@ export class FleetReader {
        SELECT host FROM h WHERE host IS NOT NULL`,
     );
     return rows.map((r) => r.host);
+  }
+
+  /** A metric per bucket, by host, service or both, summed in PostgreSQL (fleet-trend.ts). */
+  trend(q: FleetTrendQuery): Promise<FleetTrendResult> {
+    return fleetTrend(this.db, q);
   }
 
   /** The newest `limit` events matching the filter, oldest first (as `upk events` gives a host's). */
