@@ -1,15 +1,23 @@
 // The fleet export (FleetDatabase; docs/fleet.md): on a timer, never in the path of a local write, it
-// reads, table by table (events, configuration changes, finished client requests), the rows after
+// reads, table by table (events, runs, usage records, configuration changes, finished client requests), the rows after
 // that table's saved position, inserts them into PostgreSQL in one transaction (ON CONFLICT DO NOTHING
 // on their key), then saves the position. A failure: retry after 1 s, doubling to 60 s; the local
 // database goes on meanwhile and the exporter catches up.
 import type { Logger } from './log.js';
-import type { FleetChangeRow, FleetEventRow, FleetRequestRow, FleetSource, FleetSourceTable } from './fleet-source.js';
+import type {
+  FleetChangeRow,
+  FleetEventRow,
+  FleetRequestRow,
+  FleetRunRow,
+  FleetSampleRow,
+  FleetSource,
+  FleetSourceTable,
+} from './fleet-source.js';
 
 /** Rows per batch (one PostgreSQL transaction). */
 export const FLEET_BATCH = 1000;
 /** The local tables exported, each with its own position (fleet_export), in this order. */
-export const FLEET_TABLES: readonly FleetSourceTable[] = ['events', 'config_changes', 'client_requests'];
+export const FLEET_TABLES: readonly FleetSourceTable[] = ['events', 'runs', 'samples', 'config_changes', 'client_requests'];
 /** While caught up, a batch every second. */
 export const FLEET_INTERVAL_MS = 1000;
 export const FLEET_RETRY_FIRST_MS = 1000;
@@ -19,6 +27,9 @@ export const FLEET_RETRY_MAX_MS = 60_000;
 export interface FleetTarget {
   open(): Promise<string>;
   writeEvents(host: string, rows: readonly FleetEventRow[]): Promise<number>;
+  /** Runs are upserted: returns how many were new or changed. */
+  writeRuns(host: string, rows: readonly FleetRunRow[]): Promise<number>;
+  writeSamples(host: string, rows: readonly FleetSampleRow[]): Promise<number>;
   writeChanges(host: string, rows: readonly FleetChangeRow[]): Promise<number>;
   writeRequests(host: string, rows: readonly FleetRequestRow[]): Promise<number>;
   close(): Promise<void>;
@@ -115,23 +126,10 @@ export class FleetExport {
 
   /** One batch of `table`: read after the position, insert in one transaction, then save the position. */
   private async batchOf(table: FleetSourceTable, databaseId: string): Promise<number> {
-    const { source, target, host } = this.p;
+    const { source } = this.p;
     const after = source.position(table, databaseId);
-    let rows: readonly { id: number }[];
-    let added: number;
-    if (table === 'events') {
-      const read = source.eventsAfter(after, FLEET_BATCH);
-      rows = read;
-      added = read.length === 0 ? 0 : await target.writeEvents(host, read);
-    } else if (table === 'config_changes') {
-      const read = source.changesAfter(after, FLEET_BATCH);
-      rows = read;
-      added = read.length === 0 ? 0 : await target.writeChanges(host, read);
-    } else {
-      const read = source.requestsAfter(after, FLEET_BATCH);
-      rows = read;
-      added = read.length === 0 ? 0 : await target.writeRequests(host, read);
-    }
+    const rows = this.read(table, after);
+    const added = rows.length === 0 ? 0 : await this.write(table, rows);
     const last = rows.at(-1);
     if (last === undefined) return 0;
     // Only once PostgreSQL committed: a crash before this line sends the batch again, and its rows conflict.
@@ -140,6 +138,40 @@ export class FleetExport {
     this.stats.skipped += rows.length - added;
     this.stats.batches += 1;
     return rows.length;
+  }
+
+  /** Up to a batch of `table`'s rows after the position `after`. */
+  private read(table: FleetSourceTable, after: number): readonly { id: number }[] {
+    const { source } = this.p;
+    switch (table) {
+      case 'events':
+        return source.eventsAfter(after, FLEET_BATCH);
+      case 'runs':
+        return source.runsAfter(after, FLEET_BATCH);
+      case 'samples':
+        return source.samplesAfter(after, FLEET_BATCH);
+      case 'config_changes':
+        return source.changesAfter(after, FLEET_BATCH);
+      case 'client_requests':
+        return source.requestsAfter(after, FLEET_BATCH);
+    }
+  }
+
+  /** Send rows `read` returned for `table`: the rows PostgreSQL took as new (or, for runs, changed). */
+  private write(table: FleetSourceTable, rows: readonly { id: number }[]): Promise<number> {
+    const { target, host } = this.p;
+    switch (table) {
+      case 'events':
+        return target.writeEvents(host, rows as FleetEventRow[]);
+      case 'runs':
+        return target.writeRuns(host, rows as FleetRunRow[]);
+      case 'samples':
+        return target.writeSamples(host, rows as FleetSampleRow[]);
+      case 'config_changes':
+        return target.writeChanges(host, rows as FleetChangeRow[]);
+      case 'client_requests':
+        return target.writeRequests(host, rows as FleetRequestRow[]);
+    }
   }
 
   /** Report a failure (once per new error) and return the wait before the next try. */

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { parseIntoClientConfig } from 'pg-connection-string';
 import { fleetPassword } from '../schema/fleet-password.js';
 import { migrateFleet } from './fleet-migrations.js';
-import type { FleetChangeRow, FleetEventRow, FleetRequestRow } from './fleet-source.js';
+import type { FleetChangeRow, FleetEventRow, FleetRequestRow, FleetRunRow, FleetSampleRow } from './fleet-source.js';
 
 /** A connection attempt and each statement give up after this long: a silent network is a failure too. */
 export const FLEET_TIMEOUT_MS = 30_000;
@@ -14,7 +14,7 @@ export class FleetSink {
   private client: pg.Client | null = null;
   /** Set when the connection broke between two uses (pg reports it as an 'error' event). */
   private broken: Error | null = null;
-  /** The month partitions known to exist, as "YYYY-MM". */
+  /** The month partitions known to exist, as "table YYYY-MM". */
   private readonly months = new Set<string>();
 
   constructor(
@@ -46,6 +46,8 @@ export class FleetSink {
       keepAlive: true,
     });
     this.broken = null;
+    // Retention may have dropped a partition since: ask again after a reconnection.
+    this.months.clear();
     client.on('error', (err) => (this.broken = err));
     this.client = client;
     await client.connect();
@@ -58,36 +60,99 @@ export class FleetSink {
 
   /** Insert the events of `host` in one transaction; rows already there are skipped. Returns how many were new. */
   async writeEvents(host: string, rows: readonly FleetEventRow[]): Promise<number> {
-    const client = this.connected();
-    for (const month of new Set(rows.map((r) => MONTH(r.time)))) await this.ensureMonth(client, month);
-    await client.query('BEGIN');
-    try {
-      const result = await client.query(
-        `INSERT INTO events (host, buddy_instance, seq, time, service_uuid, service, type, pid, code, signal, detail)
-         SELECT $1, i, s, timestamptz 'epoch' + t * interval '1 millisecond', u, n, ty, p, c, sg, d::jsonb
-         FROM unnest($2::uuid[], $3::bigint[], $4::bigint[], $5::uuid[], $6::text[], $7::text[], $8::integer[], $9::integer[], $10::text[], $11::text[])
-           AS r (i, s, t, u, n, ty, p, c, sg, d)
-         ON CONFLICT DO NOTHING`,
-        [
-          host,
-          rows.map((r) => r.instance),
-          rows.map((r) => r.seq),
-          rows.map((r) => r.time),
-          rows.map((r) => r.serviceUuid),
-          rows.map((r) => clean(r.service)),
-          rows.map((r) => r.type),
-          rows.map((r) => r.pid),
-          rows.map((r) => r.code),
-          rows.map((r) => r.signal),
-          rows.map((r) => cleanJson(r.detail)),
-        ],
-      );
-      await client.query('COMMIT');
-      return result.rowCount ?? 0;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    }
+    await this.ensureMonths(
+      'events',
+      rows.map((r) => r.time),
+    );
+    return this.insert(
+      `INSERT INTO events (host, buddy_instance, seq, time, service_uuid, service, type, pid, code, signal, detail)
+       SELECT $1, i, s, timestamptz 'epoch' + t * interval '1 millisecond', u, n, ty, p, c, sg, d::jsonb
+       FROM unnest($2::uuid[], $3::bigint[], $4::bigint[], $5::uuid[], $6::text[], $7::text[], $8::integer[], $9::integer[], $10::text[], $11::text[])
+         AS r (i, s, t, u, n, ty, p, c, sg, d)
+       ON CONFLICT DO NOTHING`,
+      [
+        host,
+        rows.map((r) => r.instance),
+        rows.map((r) => r.seq),
+        rows.map((r) => r.time),
+        rows.map((r) => r.serviceUuid),
+        rows.map((r) => clean(r.service)),
+        rows.map((r) => r.type),
+        rows.map((r) => r.pid),
+        rows.map((r) => r.code),
+        rows.map((r) => r.signal),
+        rows.map((r) => cleanJson(r.detail)),
+      ],
+    );
+  }
+
+  /**
+   * Upsert the runs of `host` in one transaction: a run already there takes the columns sent now (the
+   * host sends a run again each time it changes). Returns how many were new or changed.
+   */
+  async writeRuns(host: string, rows: readonly FleetRunRow[]): Promise<number> {
+    await this.ensureMonths(
+      'runs',
+      rows.map((r) => r.started),
+    );
+    const at = (column: string): string => `timestamptz 'epoch' + ${column} * interval '1 millisecond'`;
+    return this.insert(
+      `INSERT INTO runs (host, uid, started, service_uuid, service, buddy_instance, pid, cause, ended, outcome, code, signal, repaired)
+       SELECT $1, k, ${at('st')}, u, n, i, p, ca, ${at('en')}, o, c, sg, ${at('rp')}
+       FROM unnest($2::text[], $3::bigint[], $4::uuid[], $5::text[], $6::uuid[], $7::integer[], $8::text[], $9::bigint[], $10::text[],
+                   $11::integer[], $12::text[], $13::bigint[])
+         AS r (k, st, u, n, i, p, ca, en, o, c, sg, rp)
+       ON CONFLICT (host, uid, started) DO UPDATE SET
+         service = excluded.service, buddy_instance = excluded.buddy_instance, pid = excluded.pid, ended = excluded.ended,
+         outcome = excluded.outcome, code = excluded.code, signal = excluded.signal, repaired = excluded.repaired, updated = now()
+       WHERE (runs.service, runs.buddy_instance, runs.pid, runs.ended, runs.outcome, runs.code, runs.signal, runs.repaired)
+             IS DISTINCT FROM (excluded.service, excluded.buddy_instance, excluded.pid, excluded.ended, excluded.outcome,
+                               excluded.code, excluded.signal, excluded.repaired)`,
+      [
+        host,
+        rows.map((r) => clean(r.uid)),
+        rows.map((r) => r.started),
+        rows.map((r) => r.serviceUuid),
+        rows.map((r) => clean(r.service)),
+        rows.map((r) => r.instance),
+        rows.map((r) => r.pid),
+        rows.map((r) => r.cause),
+        rows.map((r) => r.ended),
+        rows.map((r) => r.outcome),
+        rows.map((r) => r.code),
+        rows.map((r) => r.signal),
+        rows.map((r) => r.repaired),
+      ],
+    );
+  }
+
+  /** Insert the usage records of `host` in one transaction; rows already there are skipped. Returns how many were new. */
+  async writeSamples(host: string, rows: readonly FleetSampleRow[]): Promise<number> {
+    await this.ensureMonths(
+      'samples',
+      rows.map((r) => r.time),
+    );
+    return this.insert(
+      `INSERT INTO samples (host, buddy_instance, seq, time, service_uuid, service, wall_ms, cpu_ms, rss_kb, rss_max_kb, processes)
+       SELECT $1, i, s, timestamptz 'epoch' + t * interval '1 millisecond', u, n, w, c, r, rm, p
+       FROM unnest($2::uuid[], $3::bigint[], $4::bigint[], $5::uuid[], $6::text[], $7::integer[], $8::integer[], $9::integer[],
+                   $10::integer[], $11::integer[])
+         AS r (i, s, t, u, n, w, c, r, rm, p)
+       ON CONFLICT DO NOTHING`,
+      [
+        host,
+        rows.map((r) => r.instance),
+        rows.map((r) => r.seq),
+        rows.map((r) => r.time),
+        rows.map((r) => r.serviceUuid),
+        rows.map((r) => clean(r.service)),
+        rows.map((r) => r.wallMs),
+        rows.map((r) => r.cpuMs),
+        rows.map((r) => r.rssKb),
+        rows.map((r) => r.rssMaxKb),
+        rows.map((r) => r.processes),
+      ],
+    );
   }
 
   /** Insert the configuration changes of `host` in one transaction; rows already there are skipped. Returns how many were new. */
@@ -168,18 +233,22 @@ export class FleetSink {
     return this.client;
   }
 
-  /** Create the month's partition (and the next month's, ahead) unless known to exist. */
-  private async ensureMonth(client: pg.Client, month: string): Promise<void> {
-    if (this.months.has(month)) return;
-    const first = Date.parse(`${month}-01T00:00:00Z`);
-    const next = new Date(first);
-    next.setUTCMonth(next.getUTCMonth() + 1);
-    await client.query("SELECT fleet_ensure_partition('events', $1), fleet_ensure_partition('events', $2)", [
-      new Date(first).toISOString(),
-      next.toISOString(),
-    ]);
-    this.months.add(month);
-    this.months.add(MONTH(next.getTime()));
+  /** Create the month partitions of `table` that these times need (and the month after each, ahead), unless known to exist. */
+  private async ensureMonths(table: 'events' | 'runs' | 'samples', times: readonly number[]): Promise<void> {
+    const client = this.connected();
+    for (const month of new Set(times.map(MONTH))) {
+      if (this.months.has(`${table} ${month}`)) continue;
+      const first = Date.parse(`${month}-01T00:00:00Z`);
+      const next = new Date(first);
+      next.setUTCMonth(next.getUTCMonth() + 1);
+      await client.query('SELECT fleet_ensure_partition($1, $2), fleet_ensure_partition($1, $3)', [
+        table,
+        new Date(first).toISOString(),
+        next.toISOString(),
+      ]);
+      this.months.add(`${table} ${month}`);
+      this.months.add(`${table} ${MONTH(next.getTime())}`);
+    }
   }
 }
 

@@ -3,7 +3,16 @@
 import type Database from 'better-sqlite3';
 
 /** A local table the exporter ships. */
-export type FleetSourceTable = 'events' | 'config_changes' | 'client_requests';
+export type FleetSourceTable = 'events' | 'runs' | 'samples' | 'config_changes' | 'client_requests';
+
+/** The column of each table whose value is the exporter's position: an id, or a counter (migration 013). */
+const POSITION_COLUMN: Record<FleetSourceTable, string> = {
+  events: 'id',
+  runs: 'changed',
+  samples: 'stored',
+  config_changes: 'id',
+  client_requests: 'id',
+};
 
 /** An event as the fleet database stores it (docs/fleet.md#the-schema). */
 export interface FleetEventRow {
@@ -19,6 +28,40 @@ export interface FleetEventRow {
   code: number | null;
   signal: string | null;
   detail: string | null;
+}
+
+/** A run as the fleet database stores it: sent again each time it changes, and updated there. */
+export interface FleetRunRow {
+  /** The local runs.changed: the position, never sent. */
+  id: number;
+  uid: string;
+  started: number;
+  serviceUuid: string;
+  service: string;
+  instance: string;
+  pid: number | null;
+  cause: string;
+  ended: number | null;
+  outcome: string | null;
+  code: number | null;
+  signal: string | null;
+  repaired: number | null;
+}
+
+/** A usage record as the fleet database stores it. */
+export interface FleetSampleRow {
+  /** The local samples.stored: the position, never sent. */
+  id: number;
+  instance: string;
+  seq: number;
+  time: number;
+  serviceUuid: string;
+  service: string;
+  wallMs: number;
+  cpuMs: number;
+  rssKb: number;
+  rssMaxKb: number;
+  processes: number;
 }
 
 /** A configuration change as the fleet database stores it. */
@@ -56,6 +99,8 @@ export interface FleetRequestRow {
 
 export class FleetSource {
   private readonly readEvents: Database.Statement<[number, number], FleetEventRow>;
+  private readonly readRuns: Database.Statement<[number, number], FleetRunRow>;
+  private readonly readSamples: Database.Statement<[number, number], FleetSampleRow>;
   private readonly readChanges: Database.Statement<[number, number], FleetChangeRow>;
   private readonly readRequests: Database.Statement<[number, number], FleetRequestRow>;
 
@@ -66,6 +111,18 @@ export class FleetSource {
              e.type, e.pid, e.code, e.signal, e.detail
       FROM events e JOIN buddies b ON b.id = e.buddy_id JOIN services s ON s.uuid = e.service_uuid
       WHERE e.id > ? ORDER BY e.id LIMIT ?`);
+    this.readRuns = db.prepare(`
+      SELECT r.changed AS id, r.uid, r.started, r.service_uuid AS serviceUuid,
+             CASE WHEN s.package IS NULL THEN s.name ELSE s.package || '::' || s.name END AS service,
+             b.instance, r.pid, r.cause, r.ended, r.outcome, r.code, r.signal, r.repaired
+      FROM runs r JOIN buddies b ON b.id = r.buddy_id JOIN services s ON s.uuid = r.service_uuid
+      WHERE r.changed > ? ORDER BY r.changed LIMIT ?`);
+    this.readSamples = db.prepare(`
+      SELECT m.stored AS id, b.instance, m.seq, m.time, b.service_uuid AS serviceUuid,
+             CASE WHEN s.package IS NULL THEN s.name ELSE s.package || '::' || s.name END AS service,
+             m.wall_ms AS wallMs, m.cpu_ms AS cpuMs, m.rss_kb AS rssKb, m.rss_max_kb AS rssMaxKb, m.processes
+      FROM samples m JOIN buddies b ON b.id = m.buddy_id JOIN services s ON s.uuid = b.service_uuid
+      WHERE m.stored > ? ORDER BY m.stored LIMIT ?`);
     this.readChanges = db.prepare(`
       SELECT id, uid, time, service_uuid AS serviceUuid, service, change, trigger, detail, config, keys
       FROM config_changes WHERE id > ? ORDER BY id LIMIT ?`);
@@ -92,14 +149,24 @@ export class FleetSource {
     return saved.last_id > this.newest(table) ? 0 : saved.last_id;
   }
 
-  /** The newest local id of `table` (0 when it is empty). */
+  /** The newest local id (or counter) of `table` (0 when it is empty). */
   newest(table: FleetSourceTable): number {
-    return this.db.prepare<[], { id: number | null }>(`SELECT max(id) AS id FROM ${table}`).get()?.id ?? 0;
+    return this.db.prepare<[], { id: number | null }>(`SELECT max(${POSITION_COLUMN[table]}) AS id FROM ${table}`).get()?.id ?? 0;
   }
 
   /** Up to `limit` events after the local id `after`, oldest first. */
   eventsAfter(after: number, limit: number): FleetEventRow[] {
     return this.readEvents.all(after, limit);
+  }
+
+  /** Up to `limit` runs changed after the counter `after`, in the order they changed. */
+  runsAfter(after: number, limit: number): FleetRunRow[] {
+    return this.readRuns.all(after, limit);
+  }
+
+  /** Up to `limit` usage records stored after the counter `after`, in the order they were stored. */
+  samplesAfter(after: number, limit: number): FleetSampleRow[] {
+    return this.readSamples.all(after, limit);
   }
 
   /** Up to `limit` configuration changes after the local id `after`, oldest first. */

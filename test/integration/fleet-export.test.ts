@@ -2,7 +2,8 @@
 // exactly once; PostgreSQL crashed and away for a while, then back: caught up, nothing twice; the
 // controllers killed with SIGKILL while they catch up, and a position behind what PostgreSQL has
 // (a crash between its commit and the local save): sent again, skipped, nothing twice. The same for
-// the configuration changes (reloads) and the finished client requests (upk start/stop) of each host.
+// the configuration changes (reloads), the finished client requests (upk start/stop), the runs (each
+// as it is now: ended, repaired) and the usage records of each host.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startController } from '../../libclient/index.js';
@@ -15,14 +16,23 @@ import { randomUUID } from 'node:crypto';
 const BIN = postgresBin();
 const HOSTS = ['host-a', 'host-b', 'host-c'];
 
-/** The uids of a host's local configuration changes and finished client requests (none unfinished: the tests wait between requests). */
-function localRows(box: Sandbox): { changes: string[]; requests: string[] } {
+/** What the fleet holds of a run: its key and every column that changes. */
+const RUN_COLUMNS = ['uid', 'started', 'ended', 'outcome', 'code', 'signal', 'repaired', 'pid', 'cause'];
+type Rows = { changes: string[]; requests: string[]; runs: string[]; samples: string[] };
+
+/**
+ * The uids of a host's local configuration changes and finished client requests (none unfinished: the
+ * tests wait between requests), its runs (each with its columns) and its usage records (instance:seq).
+ */
+function localRows(box: Sandbox): Rows {
   const db = box.db();
   try {
     const uids = (sql: string): string[] => (db.prepare(sql).all() as { uid: string }[]).map((r) => r.uid);
     return {
       changes: uids('SELECT uid FROM config_changes ORDER BY uid'),
       requests: uids('SELECT uid FROM client_requests WHERE finished IS NOT NULL ORDER BY uid'),
+      runs: uids(`SELECT ${RUN_COLUMNS.map((c) => `coalesce(${c}, '-')`).join(" || '|' || ")} AS uid FROM runs ORDER BY uid`),
+      samples: uids("SELECT b.instance || ':' || m.seq AS uid FROM samples m JOIN buddies b ON b.id = m.buddy_id ORDER BY uid"),
     };
   } finally {
     db.close();
@@ -65,16 +75,22 @@ describe(
       ]);
       return { keys: rows.map((r) => r.k), rows: rows.length };
     };
-    /** A host's configuration changes and client requests in PostgreSQL, as local uids (32 hex digits). */
-    const fleetRows = async (host: string): Promise<{ changes: string[]; requests: string[] }> => {
+    /** A host's rows in PostgreSQL, as localRows gives them. */
+    const fleetRows = async (host: string): Promise<Rows> => {
       const uids = async (table: string): Promise<string[]> =>
-        (
-          await pgdb.query<{ uid: string }>(
-            `SELECT replace(uid::text, '-', '') AS uid FROM ${table} WHERE host = $1 ORDER BY replace(uid::text, '-', '')`,
-            [host],
-          )
-        ).map((r) => r.uid);
-      return { changes: await uids('config_changes'), requests: await uids('client_requests') };
+        select(`SELECT replace(uid::text, '-', '') AS uid FROM ${table} WHERE host = $1`);
+      // In byte order, as SQLite sorts them.
+      const select = async (sql: string): Promise<string[]> =>
+        (await pgdb.query<{ uid: string }>(`SELECT uid FROM (${sql}) AS q ORDER BY uid COLLATE "C"`, [host])).map((r) => r.uid);
+      const ms = (c: string): string => (['started', 'ended', 'repaired'].includes(c) ? `(extract(epoch FROM ${c}) * 1000)::bigint` : c);
+      return {
+        changes: await uids('config_changes'),
+        requests: await uids('client_requests'),
+        runs: await select(
+          `SELECT ${RUN_COLUMNS.map((c) => `coalesce(${ms(c)}::text, '-')`).join(" || '|' || ")} AS uid FROM runs WHERE host = $1`,
+        ),
+        samples: await select(`SELECT buddy_instance || ':' || seq AS uid FROM samples WHERE host = $1`),
+      };
     };
     /** Wait until PostgreSQL has exactly each host's local events, configuration changes and finished requests. */
     const caughtUp = async (what: string, timeoutMs = 60_000): Promise<void> => {
@@ -91,8 +107,9 @@ describe(
               fleet.keys.join() === local.join() &&
               rows.changes.length > 0 &&
               rows.requests.length > 0 &&
-              fleetR.changes.join() === rows.changes.join() &&
-              fleetR.requests.join() === rows.requests.join()
+              rows.runs.length > 0 &&
+              rows.samples.length > 0 &&
+              (['changes', 'requests', 'runs', 'samples'] as const).every((k) => fleetR[k].join() === rows[k].join())
             );
           },
           timeoutMs,
@@ -102,9 +119,14 @@ describe(
     const assertExactlyOnce = async (): Promise<void> => {
       const dup = await pgdb.query('SELECT host, buddy_instance, seq, count(*) FROM events GROUP BY 1, 2, 3 HAVING count(*) > 1');
       assert.deepEqual(dup, [], 'no event twice in PostgreSQL');
-      for (const table of ['config_changes', 'client_requests'])
+      for (const [table, key] of [
+        ['config_changes', 'host, uid'],
+        ['client_requests', 'host, uid'],
+        ['runs', 'host, uid'],
+        ['samples', 'host, buddy_instance, seq'],
+      ])
         assert.deepEqual(
-          await pgdb.query(`SELECT host, uid FROM ${table} GROUP BY 1, 2 HAVING count(*) > 1`),
+          await pgdb.query(`SELECT ${key} FROM ${table} GROUP BY ${key} HAVING count(*) > 1`),
           [],
           `no row of ${table} twice`,
         );
@@ -115,6 +137,8 @@ describe(
         const fleetR = await fleetRows(HOSTS[i]!);
         assert.deepEqual(fleetR.changes, rows.changes, `${HOSTS[i]}: PostgreSQL holds exactly the local configuration changes`);
         assert.deepEqual(fleetR.requests, rows.requests, `${HOSTS[i]}: PostgreSQL holds exactly the local finished client requests`);
+        assert.deepEqual(fleetR.runs, rows.runs, `${HOSTS[i]}: PostgreSQL holds exactly the local runs, each as it is now`);
+        assert.deepEqual(fleetR.samples, rows.samples, `${HOSTS[i]}: PostgreSQL holds exactly the local usage records`);
       }
     };
 
@@ -131,6 +155,8 @@ describe(
             UserRateLimit: 0.02,
             UserMaxRestarts: -1,
           },
+          // Usage records: every half second measured, one record per minute and one at each stop.
+          steady: { ExecStart: 'sleep 1000', InitialState: 'running', SampleInterval: 0.5 },
         });
         boxes.push(box);
       }
@@ -222,7 +248,7 @@ describe(
       await box.waitFor('the controller gone', () => !alive(pid));
       const db = new Database(join(box.stateDir, 'upkeeper.db'));
       db.prepare('UPDATE fleet_export SET last_id = 0').run();
-      assert.equal((db.prepare('SELECT count(*) AS n FROM fleet_export').get() as { n: number }).n, 3, 'a position per table');
+      assert.equal((db.prepare('SELECT count(*) AS n FROM fleet_export').get() as { n: number }).n, 5, 'a position per table');
       db.close();
       const sentAgain = localKeys(box).length;
       const startedAt = Date.now();
