@@ -38,4 +38,3 @@ export function hostMatch(column: string, q: FleetHosts, p: Params): string | nu
   if (!q.hosts || q.hosts.length === 0) return null;
   return `${column} = ANY(${p.add(q.hosts)}::text[])`;
 }
-

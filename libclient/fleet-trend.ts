@@ -55,6 +55,8 @@ interface Statement {
   group: string;
   /** The filter of hosts and services on a table's `host` and `service` columns. */
   where: string;
+  /** The filter of hosts alone. */
+  hostWhere: string;
   /** The range's start, end and now, and the bucket, in ms (literals: whole numbers this module checked). */
   start: string;
   end: string;
@@ -86,6 +88,7 @@ function statement(q: FleetTrendQuery, r: Range, by: FleetTrendBy): Statement {
     p,
     group,
     where: where.length > 0 ? where.join(' AND ') : 'true',
+    hostWhere: host ?? 'true',
     start: literal(r.start),
     end: literal(r.end),
     now: literal(r.now),
@@ -158,19 +161,28 @@ function sumQueries(metric: TrendMetric, s: Statement): string[] {
 /**
  * The groups the series are of, with when each was first known and its known time per bucket: the
  * host's services as their configuration changes tell (the first change of each, `added`, is when it
- * was recorded; one whose last change removed it counts only when named).
+ * was recorded; one whose last change removed it counts only when named), and not before the host's
+ * oldest event (what a host's own trend takes as the start of its history). The oldest event of a
+ * host is the oldest of its services' (one index descent each, on events_by_host_service_time).
  */
 function membersQuery(s: Statement, named: boolean, n: number): string {
-  const b0 = `(${s.start}::float8 + k * ${s.bucket}::float8)`;
-  const b1 = `least(${b0} + ${s.bucket}::float8, ${s.end}::float8)`;
+  const b0 = `(${s.start} + k * ${s.bucket})`;
+  const b1 = `least(${b0} + ${s.bucket}, ${s.end})`;
   return `WITH m AS (
       SELECT host, service, ${ms('min(time)')} AS created, (array_agg(change ORDER BY time DESC))[1] AS last
       FROM config_changes WHERE ${s.where} AND time < ${s.endTs} GROUP BY host, service
-    ), g AS (SELECT ${s.group}, created FROM m ${named ? '' : `WHERE last <> 'removed'`})
-    SELECT host, service, min(created)::float8 AS "knownFrom",
-      array_agg(known ORDER BY k) AS "knownMs"
+    ), history AS (
+      SELECT c.host, ${ms('min(f.first)')} AS t
+      FROM (SELECT DISTINCT host, service_uuid FROM config_changes WHERE ${s.hostWhere} AND service_uuid IS NOT NULL) c,
+        LATERAL (SELECT min(time) AS first FROM events e WHERE e.host = c.host AND e.service_uuid = c.service_uuid) f
+      GROUP BY c.host
+    ), g AS (
+      SELECT ${s.group}, greatest(m.created, coalesce(h.t, m.created)) AS created
+      FROM m LEFT JOIN history h USING (host) ${named ? '' : `WHERE last <> 'removed'`}
+    )
+    SELECT host, service, min(created)::float8 AS "knownFrom", array_agg(known ORDER BY k) AS "knownMs"
     FROM (SELECT host, service, k, min(created) AS created,
-            sum(greatest(0, least(${b1}, ${s.now}::float8) - greatest(${b0}, created)))::float8 AS known
+            sum(greatest(0, least(${b1}, ${s.now}) - greatest(${b0}, created)))::float8 AS known
           FROM g, generate_series(0, ${n - 1}) AS k GROUP BY host, service, k) x
     GROUP BY host, service`;
 }
@@ -202,7 +214,11 @@ export async function fleetTrend(db: FleetDatabase, q: FleetTrendQuery, now = Da
   const groups = new Map<string, { row: GroupRow; sums: BucketSums; knownFrom: number; knownMs: number[] | undefined }>();
   const groupOf = (row: GroupRow) => {
     let g = groups.get(key(row));
-    if (!g) groups.set(key(row), (g = { row: { host: row.host, service: row.service }, sums: emptySums(n), knownFrom: start, knownMs: undefined }));
+    if (!g)
+      groups.set(
+        key(row),
+        (g = { row: { host: row.host, service: row.service }, sums: emptySums(n), knownFrom: start, knownMs: undefined }),
+      );
     return g;
   };
   const m = statement(q, range, by);

@@ -198,7 +198,12 @@ async function fleetTrend(ctx: Context, names: string[], opts: Options): Promise
   if (result.series.length === 0) return void process.stdout.write('no services\n');
   if (opts.chart || (!opts.table && process.stdout.isTTY)) {
     // A chart per series, named by its host and service.
-    const series = result.series.map((s) => ({ ...s, service: [s.host, s.service].filter((x) => x !== null).join(' '), uuid: '', flapping: null }));
+    const series = result.series.map((s) => ({
+      ...s,
+      service: [s.host, s.service].filter((x) => x !== null).join(' '),
+      uuid: '',
+      flapping: null,
+    }));
     return printCharts({ ...result, series });
   }
   printFleetTable(result);
