@@ -4,9 +4,20 @@
 import { EVENTS_QUERY_MAX } from '../schema/client-protocol.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import { signalName, type EventMatch } from '../schema/event-filter.js';
-import { EVENT_TYPE_NAMES, type EventType, type ServiceEvent } from '../schema/records.js';
+import { EVENT_TYPE_NAMES } from '../schema/records.js';
 import { FleetDatabase } from './fleet-database.js';
-import { Params, hostMatch, serviceMatch, timeMs, type FleetHosts } from './fleet-sql.js';
+import {
+  EVENT_COLUMNS,
+  Params,
+  hostMatch,
+  serviceMatch,
+  timeMs,
+  toFleetEvent,
+  type EventRow,
+  type FleetEvent,
+  type FleetHosts,
+} from './fleet-sql.js';
+import { fleetStory, type FleetFailureStory } from './fleet-story.js';
 import { fleetTrend, type FleetTrendQuery, type FleetTrendResult } from './fleet-trend.js';
 
 /** The filters of `upk events`, over the fleet. Times as ISO 8601 (or Date). */
@@ -17,41 +28,6 @@ export interface FleetEventFilter extends EventMatch, FleetHosts {
   until?: string | Date | number;
   /** The newest `limit` events (default 100, at most EVENTS_QUERY_MAX). */
   limit?: number;
-}
-
-/** An event of the fleet: the host's own event (ServiceEvent) with its host, without the host's local row id. */
-export type FleetEvent = Omit<ServiceEvent, 'id'> & { host: string };
-
-interface EventRow {
-  host: string;
-  buddy_instance: string;
-  seq: string;
-  time: Date;
-  service_uuid: string;
-  service: string;
-  type: EventType;
-  pid: number | null;
-  code: number | null;
-  signal: string | null;
-  detail: Record<string, unknown> | null;
-}
-
-export const EVENT_COLUMNS = 'host, buddy_instance::text, seq, time, service_uuid::text, service, type, pid, code, signal, detail';
-
-export function toFleetEvent(r: EventRow): FleetEvent {
-  return {
-    host: r.host,
-    service: r.service,
-    uuid: r.service_uuid,
-    buddy: r.buddy_instance,
-    seq: Number(r.seq),
-    time: r.time.toISOString(),
-    type: r.type,
-    pid: r.pid,
-    code: r.code,
-    signal: r.signal,
-    detail: r.detail,
-  };
 }
 
 /** The fleet database, read: open() it, ask, close(). */
@@ -80,6 +56,11 @@ export class FleetReader {
   /** A metric per bucket, by host, service or both, summed in PostgreSQL (fleet-trend.ts). */
   trend(q: FleetTrendQuery): Promise<FleetTrendResult> {
     return fleetTrend(this.db, q);
+  }
+
+  /** The story of `service`'s last failure on `host`, as the host's `why` tells it, as far as the database holds it (fleet-story.ts). */
+  why(host: string, service: string): Promise<FleetFailureStory> {
+    return fleetStory(this.db, host, service);
   }
 
   /** The newest `limit` events matching the filter, oldest first (as `upk events` gives a host's). */

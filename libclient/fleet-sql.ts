@@ -1,6 +1,7 @@
 // What the fleet's queries share: parameters numbered as they are added, times, and the conditions on
 // the host and the service that every query makes the same way.
 import { ErrorCode, UpkError } from '../schema/errors.js';
+import type { EventType, ServiceEvent } from '../schema/records.js';
 
 /** Which hosts a fleet query reads: the ones named (none named: every host). */
 export interface FleetHosts {
@@ -37,4 +38,39 @@ export function serviceMatch(column: string, name: string, p: Params): string {
 export function hostMatch(column: string, q: FleetHosts, p: Params): string | null {
   if (!q.hosts || q.hosts.length === 0) return null;
   return `${column} = ANY(${p.add(q.hosts)}::text[])`;
+}
+
+/** An event of the fleet: the host's own event (ServiceEvent) with its host, without the host's local row id. */
+export type FleetEvent = Omit<ServiceEvent, 'id'> & { host: string };
+
+export interface EventRow {
+  host: string;
+  buddy_instance: string;
+  seq: string;
+  time: Date;
+  service_uuid: string;
+  service: string;
+  type: EventType;
+  pid: number | null;
+  code: number | null;
+  signal: string | null;
+  detail: Record<string, unknown> | null;
+}
+
+export const EVENT_COLUMNS = 'host, buddy_instance::text, seq, time, service_uuid::text, service, type, pid, code, signal, detail';
+
+export function toFleetEvent(r: EventRow): FleetEvent {
+  return {
+    host: r.host,
+    service: r.service,
+    uuid: r.service_uuid,
+    buddy: r.buddy_instance,
+    seq: Number(r.seq),
+    time: r.time.toISOString(),
+    type: r.type,
+    pid: r.pid,
+    code: r.code,
+    signal: r.signal,
+    detail: r.detail,
+  };
 }

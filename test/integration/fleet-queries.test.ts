@@ -12,6 +12,13 @@ const HOSTS = ['host-a', 'host-b'];
 
 type Json = Record<string, unknown>;
 
+/** Each host's services: crashy in a crash loop, steady, and flaky, whose command a reload changes. */
+const services = (flaky: string): Record<string, Record<string, unknown>> => ({
+  crashy: { ExecStart: "sh -c 'sleep 0.05; exit 3'", InitialState: 'running', MinUptime: 0, UserRateLimit: 0.05, UserMaxRestarts: -1 },
+  steady: { ExecStart: 'sleep 1000', InitialState: 'running' },
+  flaky: { ExecStart: flaky, InitialState: 'running', MinUptime: 0, UserRateLimit: 0.05, UserMaxRestarts: -1 },
+});
+
 /** Without the fields only one side has: the host (fleet), the local row id (host). */
 const bare = (rows: Json[]): Json[] => rows.map(({ host: _h, id: _i, ...rest }) => rest);
 /** One order for both sides: by time, then buddy and seq (two events of one millisecond may come in either order). */
@@ -76,16 +83,7 @@ describe(
       process.env['PGPASSWORD'] = pgdb.password; // the controllers and upk inherit it: the URL has no password
       for (const host of HOSTS) {
         const box = new Sandbox(`fq${host}`, { FleetDatabase: pgdb.url, FleetHost: host });
-        box.writeServices({
-          crashy: {
-            ExecStart: "sh -c 'sleep 0.05; exit 3'",
-            InitialState: 'running',
-            MinUptime: 0,
-            UserRateLimit: 0.05,
-            UserMaxRestarts: -1,
-          },
-          steady: { ExecStart: 'sleep 1000', InitialState: 'running' },
-        });
+        box.writeServices(services('sleep 1000'));
         boxes.push(box);
       }
       await Promise.all(boxes.map((b) => b.startController()));
@@ -93,11 +91,19 @@ describe(
       await Promise.all(
         boxes.map((b) => b.waitFor('10 exits of crashy', () => b.events('crashy').filter((e) => e.type === 'exited').length >= 10, 60_000)),
       );
+      // Then flaky's command changed by the reload (restarted: it fails from then on) and stopped after 3 failures.
       for (const box of boxes) {
         const c = await box.client();
         await c.stop(['crashy']);
+        box.writeServices(services("sh -c 'sleep 0.05; exit 4'"));
         box.writeServices({ quiet: { ExecStart: 'sleep 1000', InitialState: 'running' } }, 'quiet.conf');
-        await c.reloadConfig();
+        await c.reloadConfig({ restart: true });
+        await box.waitFor(
+          '3 failures of flaky',
+          () => box.events('flaky').filter((e) => e.type === 'exited' && e.code === 4).length >= 3,
+          30_000,
+        );
+        await c.stop(['flaky']);
         await box.waitForState('quiet', 'running');
       }
       await sleep(4000); // quiet runs a while: its uptime, known from its configuration change, is near its own (below)
@@ -210,6 +216,56 @@ describe(
       const table = await boxes[0]!.upk(['trend', '--fleet', '--by', 'host', '--since', since, '--until', until, '--table']);
       assert.equal(table.code, 0, table.stderr);
       assert.match(table.stdout, /^HOST\s+BUCKET \(UTC\)\s+RESTARTS\n/);
+    });
+
+    it("upk why NAME --fleet --host H: the host's own story, but for the correlation and the status now", async () => {
+      const noId = (e: unknown): unknown => (e && typeof e === 'object' ? bare([e as Json])[0] : e);
+      const comparable = (story: Json): Json => {
+        const f = story.failure as Json | null;
+        return {
+          service: story.service,
+          uuid: story.uuid,
+          command: story.command,
+          historyFrom: story.historyFrom,
+          failure: f && {
+            ...f,
+            correlated: undefined,
+            event: noId(f.event),
+            unwell: noId(f.unwell ?? null),
+            signals: bare(f.signals as Json[]),
+          },
+          after: sorted(bare(story.after as Json[])),
+        };
+      };
+      for (const [i, box] of boxes.entries()) {
+        const host = HOSTS[i]!;
+        for (const name of ['crashy', 'flaky', 'steady']) {
+          const r = await box.upk(['why', name, '--json']);
+          assert.equal(r.code, 0, r.stderr);
+          const own = JSON.parse(r.stdout) as Json;
+          const f = await box.upk(['why', name, '--fleet', '--host', host, '--json']);
+          assert.equal(f.code, 0, f.stderr);
+          const fleet = JSON.parse(f.stdout) as Json;
+          assert.equal(fleet.host, host);
+          assert.equal(fleet.status, null);
+          assert.deepEqual(comparable(fleet), comparable(own), `${host} ${name}`);
+          if (name === 'steady') assert.equal(own.failure, null, 'steady never failed');
+          else assert.ok(((own.failure as Json).failuresInRow as number) >= 3, `${name} failed in a row`);
+        }
+        const flaky = JSON.parse((await box.upk(['why', 'flaky', '--json'])).stdout) as {
+          failure: { configChanged: { keys: string[] } | null };
+        };
+        assert.deepEqual(flaky.failure.configChanged?.keys, ['ExecStart'], 'the reload changed its command before it failed');
+      }
+      const text = await boxes[1]!.upk(['why', 'flaky', '--fleet', '--host', HOSTS[1]!]);
+      assert.equal(text.code, 0, text.stderr);
+      assert.match(text.stdout, /^host-b:\nflaky failed /);
+      assert.match(text.stdout, /\nConfiguration: its configuration changed .* \(upk reload-config\): ExecStart\.\n/);
+      assert.match(text.stdout, /\nNow: not in the fleet database; ask the host: upk --host host-b status flaky\n$/);
+      const noHost = await boxes[0]!.upk(['why', 'flaky', '--fleet']);
+      assert.equal(noHost.code, 2, noHost.stderr);
+      const unknown = await boxes[0]!.upk(['why', 'nosuch', '--fleet', '--host', HOSTS[0]!]);
+      assert.equal(unknown.code, 4, unknown.stderr);
     });
 
     it('errors: no URL, a password in the URL, an unreachable database, a failed login, no fleet schema', async () => {
