@@ -1,6 +1,7 @@
 // Reads the fleet's PostgreSQL database (docs/fleet.md, "Fleet queries"): the events of every host,
 // filtered as `upk events` filters a host's, with the host of each; trends and failure stories are
 // in fleet-trend.ts and fleet-story.ts. Callers pass filters, never SQL.
+import { CONFIG_HISTORY_MAX, REQUESTS_MAX } from '../schema/audit-protocol.js';
 import { EVENTS_QUERY_MAX } from '../schema/client-protocol.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import { signalName, type EventMatch } from '../schema/event-filter.js';
@@ -18,6 +19,14 @@ import {
   type FleetHosts,
 } from './fleet-sql.js';
 import { fleetStory, type FleetFailureStory } from './fleet-story.js';
+import {
+  fleetConfigHistory,
+  fleetRequests,
+  type FleetConfigChange,
+  type FleetConfigHistoryFilter,
+  type FleetRequestFilter,
+  type FleetRequestRecord,
+} from './fleet-audit.js';
 import { fleetTrend, type FleetTrendQuery, type FleetTrendResult } from './fleet-trend.js';
 
 /** The filters of `upk events`, over the fleet. Times as ISO 8601 (or Date). */
@@ -61,6 +70,16 @@ export class FleetReader {
   /** The story of `service`'s last failure on `host`, as the host's `why` tells it, as far as the database holds it (fleet-story.ts). */
   why(host: string, service: string): Promise<FleetFailureStory> {
     return fleetStory(this.db, host, service);
+  }
+
+  /** The newest `limit` finished client requests that match, oldest first (`upk audit --fleet`; fleet-audit.ts). */
+  requests(filter: FleetRequestFilter = {}): Promise<FleetRequestRecord[]> {
+    return fleetRequests(this.db, filter, REQUESTS_MAX);
+  }
+
+  /** The newest `limit` configuration changes of a service on the hosts, oldest first, with values before and after (`upk config-history --fleet`). */
+  configHistory(service: string, filter: FleetConfigHistoryFilter = {}): Promise<FleetConfigChange[]> {
+    return fleetConfigHistory(this.db, service, filter, CONFIG_HISTORY_MAX);
   }
 
   /** The newest `limit` events matching the filter, oldest first (as `upk events` gives a host's). */

@@ -268,6 +268,45 @@ describe(
       assert.equal(unknown.code, 4, unknown.stderr);
     });
 
+    it("upk audit --fleet and upk config-history NAME --fleet: each host's own requests and changes; the union without --host", async () => {
+      const byTime = (rows: Json[]): Json[] => [...rows].sort((a, b) => String(a.time).localeCompare(String(b.time)));
+      const unionRequests: Json[] = [];
+      const unionChanges: Json[] = [];
+      for (const [i, box] of boxes.entries()) {
+        const host = HOSTS[i]!;
+        for (const filter of [[], ['--service', 'crashy'], ['--client', 'TEST', '--limit', '2']]) {
+          const own = await json(box, ['audit', '--since', since, ...filter]);
+          const fleet = await json(box, ['audit', '--fleet', '--host', host, '--since', since, ...filter]);
+          assert.ok(own.length >= 2, `${host} audit ${filter.join(' ')}: the test's requests`);
+          assert.deepEqual(byTime(bare(fleet)), byTime(bare(own)), `${host} audit ${filter.join(' ')}`);
+          if (filter.length === 0) unionRequests.push(...fleet);
+        }
+        for (const name of ['flaky', 'crashy', 'quiet']) {
+          const own = await json(box, ['config-history', name]);
+          const fleet = await json(box, ['config-history', name, '--fleet', '--host', host]);
+          assert.deepEqual(bare(fleet), bare(own), `${host} config-history ${name}`);
+          if (name === 'flaky') {
+            assert.deepEqual(
+              (own.at(-1)!.values as Json[]).map((v) => v.key),
+              ['ExecStart'],
+              'the reload changed its command',
+            );
+            unionChanges.push(...fleet);
+          }
+        }
+      }
+      assert.deepEqual(byTime(await json(boxes[0]!, ['audit', '--fleet', '--since', since, '--limit', '10000'])), byTime(unionRequests));
+      assert.deepEqual(byTime(await json(boxes[0]!, ['config-history', 'flaky', '--fleet'])), byTime(unionChanges));
+      const table = await boxes[0]!.upk(['audit', '--fleet', '--since', since]);
+      assert.equal(table.code, 0, table.stderr);
+      assert.match(table.stdout, /^HOST\s+TIME\s+CLIENT\s+PID\s+USER\s+REQUEST\s+SERVICE/);
+      const text = await boxes[0]!.upk(['config-history', 'flaky', '--fleet']);
+      assert.match(
+        text.stdout,
+        /  host-b  changed \(reload\).*\n  - ExecStart: "sleep 1000"\n  \+ ExecStart: "sh -c 'sleep 0.05; exit 4'"\n/,
+      );
+    });
+
     it('errors: no URL, a password in the URL, an unreachable database, a failed login, no fleet schema', async () => {
       const box = boxes[0]!;
       const plain = new Sandbox('fqplain');
