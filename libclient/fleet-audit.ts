@@ -61,8 +61,16 @@ interface RequestRow {
   outcome: string | null;
 }
 
-/** The newest `limit` finished requests that match, oldest first. */
-export async function fleetRequests(db: FleetDatabase, f: FleetRequestFilter, max: number): Promise<FleetRequestRecord[]> {
+/**
+ * The newest `limit` finished requests that match, oldest first (`oldest`: the oldest `limit`, for the
+ * timeline; `services`: about any of these, for the timeline of several).
+ */
+export async function fleetRequests(
+  db: FleetDatabase,
+  f: FleetRequestFilter,
+  max: number,
+  more: { oldest?: boolean; services?: string[] } = {},
+): Promise<FleetRequestRecord[]> {
   const limit = checkLimit(f.limit ?? 100, max);
   const p = new Params();
   const where: string[] = [];
@@ -74,16 +82,20 @@ export async function fleetRequests(db: FleetDatabase, f: FleetRequestFilter, ma
     const c = p.add(f.client);
     where.push(`(strpos(lower(r.client), lower(${c})) > 0 OR strpos(lower(coalesce(r.requester, '')), lower(${c})) > 0)`);
   }
-  if (f.service !== undefined)
-    where.push(`(r.service_uuid IS NULL OR (r.host, r.service_uuid) IN ${identitiesNamed(f.service, p, hosts)})`);
+  const names = [...(f.service === undefined ? [] : [f.service]), ...(more.services ?? [])];
+  if (names.length > 0)
+    where.push(
+      `(r.service_uuid IS NULL OR ${names.map((n) => `(r.host, r.service_uuid) IN ${identitiesNamed(n, p, hosts)}`).join(' OR ')})`,
+    );
   const rows = await db.query<RequestRow>(
     `SELECT r.host, r.time, r.client, r.client_pid, r.client_user, r.requester, r.request, ${SERVICE_NOW('r')} AS service,
        r.params, r.finished, r.ok, r.outcome
      FROM client_requests r ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
-     ORDER BY r.time DESC, r.host DESC, r.uid DESC LIMIT ${limit}`,
+     ORDER BY ${more.oldest ? 'r.time, r.host, r.uid' : 'r.time DESC, r.host DESC, r.uid DESC'} LIMIT ${limit}`,
     p.values,
   );
-  return rows.reverse().map((r) => ({
+  if (!more.oldest) rows.reverse();
+  return rows.map((r) => ({
     host: r.host,
     time: r.time.toISOString(),
     client: r.client,

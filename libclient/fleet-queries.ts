@@ -19,6 +19,7 @@ import {
   type FleetHosts,
 } from './fleet-sql.js';
 import { fleetStory, type FleetFailureStory } from './fleet-story.js';
+import { fleetTimeline, type FleetTimelineQuery, type FleetTimelineResult } from './fleet-timeline.js';
 import {
   fleetConfigHistory,
   fleetRequests,
@@ -80,6 +81,11 @@ export class FleetReader {
   /** The newest `limit` configuration changes of a service on the hosts, oldest first, with values before and after (`upk config-history --fleet`). */
   configHistory(service: string, filter: FleetConfigHistoryFilter = {}): Promise<FleetConfigChange[]> {
     return fleetConfigHistory(this.db, service, filter, CONFIG_HISTORY_MAX);
+  }
+
+  /** The events, configuration changes and finished requests between two times, in time order and bursts (`upk timeline --fleet`). */
+  timeline(q: FleetTimelineQuery): Promise<FleetTimelineResult> {
+    return fleetTimeline(this.db, q);
   }
 
   /** The newest `limit` events matching the filter, oldest first (as `upk events` gives a host's). */
