@@ -7,8 +7,18 @@ import { ErrorCode, UpkError } from '../schema/errors.js';
 import { fleetPassword } from '../schema/fleet-password.js';
 import { readControllerConfig, type DiscoveryOptions } from './discovery.js';
 
-/** The default time limit of the connection and of each statement. */
+/** The default time limit of the connection (to the end of its login). */
 export const FLEET_READ_TIMEOUT_MS = 10_000;
+/** The default time limit of each statement: a fleet trend over months of a thousand hosts sums millions of rows. */
+export const FLEET_STATEMENT_TIMEOUT_MS = 60_000;
+
+export interface FleetOpenOptions {
+  env?: NodeJS.ProcessEnv;
+  /** The connection's limit (default FLEET_READ_TIMEOUT_MS). */
+  timeoutMs?: number;
+  /** Each statement's limit (default FLEET_STATEMENT_TIMEOUT_MS). */
+  statementTimeoutMs?: number;
+}
 
 export interface FleetDatabaseOptions extends DiscoveryOptions {
   /** The URL as given (`upk --fleet-database`); else $UPKEEPER_FLEET_DATABASE, else FleetDatabase of the controller configuration. */
@@ -56,10 +66,11 @@ export class FleetDatabase {
   ) {}
 
   /**
-   * Connect, within `timeoutMs` (default FLEET_READ_TIMEOUT_MS), each statement then limited to as
-   * long; and check that the fleet schema is there. The password: PGPASSWORD, else the password file.
+   * Connect, within `timeoutMs` (default FLEET_READ_TIMEOUT_MS), each statement then limited to
+   * `statementTimeoutMs` (FLEET_STATEMENT_TIMEOUT_MS); and check that the fleet schema is there. The
+   * password: PGPASSWORD, else the password file.
    */
-  static async open(url: string, options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<FleetDatabase> {
+  static async open(url: string, options: FleetOpenOptions = {}): Promise<FleetDatabase> {
     const problem = fleetDatabaseProblem(url);
     if (problem !== null) throw new UpkError(ErrorCode.BAD_REQUEST, `the fleet database: ${problem}`);
     // Loaded at first use: every other upk command starts without the driver.
@@ -67,6 +78,7 @@ export class FleetDatabase {
     const { parse } = await import('pg-connection-string');
     const env = options.env ?? process.env;
     const limit = options.timeoutMs ?? FLEET_READ_TIMEOUT_MS;
+    const statements = options.statementTimeoutMs ?? FLEET_STATEMENT_TIMEOUT_MS;
     const parsed = parse(url);
     const to = {
       host: String(parsed.host ?? 'localhost'),
@@ -88,8 +100,8 @@ export class FleetDatabase {
       },
       application_name: 'upk',
       connectionTimeoutMillis: limit,
-      statement_timeout: limit,
-      query_timeout: limit + 2000,
+      statement_timeout: statements,
+      query_timeout: statements + 2000,
     });
     client.on('error', () => undefined); // a connection lost between statements: the next one fails, and says so
     const db = new FleetDatabase(client, name);

@@ -6,7 +6,7 @@ import { EVENTS_QUERY_MAX } from '../schema/client-protocol.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import { signalName, type EventMatch } from '../schema/event-filter.js';
 import { EVENT_TYPE_NAMES } from '../schema/records.js';
-import { FleetDatabase } from './fleet-database.js';
+import { FleetDatabase, type FleetOpenOptions } from './fleet-database.js';
 import {
   EVENT_COLUMNS,
   Params,
@@ -45,7 +45,7 @@ export class FleetReader {
   constructor(readonly db: FleetDatabase) {}
 
   /** Connect to the fleet database at `url` (FleetDatabase.open: the password, time limits, the schema checked). */
-  static async open(url: string, options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<FleetReader> {
+  static async open(url: string, options: FleetOpenOptions = {}): Promise<FleetReader> {
     return new FleetReader(await FleetDatabase.open(url, options));
   }
 

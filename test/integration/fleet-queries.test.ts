@@ -3,6 +3,7 @@
 // host's own answer (its --json, without the host), and the fleet's answer without --host is the union.
 // Plus the errors: no URL, a URL with a password, an unreachable database, a failed login, no schema.
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { ThrowawayPostgres, postgresBin } from '../helpers/postgres.js';
 import { Sandbox, sleep } from '../helpers/sandbox.js';
@@ -416,6 +417,19 @@ describe(
       const empty = await box.upk(['--fleet-database', pgdb.url.replace('/fleet?', '/empty?'), 'events', '--fleet']);
       assert.equal(empty.code, 1, empty.stderr);
       assert.match(empty.stderr, /holds no fleet schema/);
+      // A server that accepts and never answers: the connection's time limit (10 s), exit 8.
+      const silent = createServer(() => undefined);
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      try {
+        const port = (silent.address() as AddressInfo).port;
+        const started = Date.now();
+        const hung = await box.upk(['--fleet-database', `postgresql://upkeeper@127.0.0.1:${port}/fleet`, 'events', '--fleet'], 30_000);
+        assert.equal(hung.code, 8, hung.stderr);
+        assert.match(hung.stderr, /^upk: the fleet database postgresql:\/\/upkeeper@127\.0\.0\.1:\d+\/fleet: no answer in time/);
+        assert.ok(Date.now() - started < 20_000, 'within the connection limit');
+      } finally {
+        silent.close();
+      }
       const env = await box.upk(['events', '--fleet', '--limit', '1']);
       assert.equal(env.code, 0, env.stderr);
     });
