@@ -28,7 +28,13 @@ export const retentionLimits = (c: ControllerConfig): RetentionLimits => ({
 });
 
 /** The tables the fleet export sends, and the column its position is in (controller/fleet-source.ts). */
-const EXPORTED: Record<string, string> = { events: 'rowid', client_requests: 'rowid', config_changes: 'rowid', runs: 'changed', samples: 'stored' };
+const EXPORTED: Record<string, string> = {
+  events: 'rowid',
+  client_requests: 'rowid',
+  config_changes: 'rowid',
+  runs: 'changed',
+  samples: 'stored',
+};
 
 export interface PruneResult {
   /** Rows deleted, by table. */

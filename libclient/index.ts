@@ -61,6 +61,7 @@ export type {
   ControllerInfo,
   ControllerStatus,
   ControllerStats,
+  FleetExportStatus,
   ControllerProblem,
   OutcomeItem,
   EventPage,

@@ -124,6 +124,9 @@ describe('retention', { timeout: 10_000 }, () => {
     assert.ok(f.count('events') > FLEET_HOLD_FACTOR * small.maxRecords);
     r = await f.store.retention(small, (m) => told.push(m)).prune(NOW);
     assert.equal(f.count('events'), 1);
-    assert.ok(told.some((m) => /deleted unexported/.test(m) && m.includes('events')), told.join('\n'));
+    assert.ok(
+      told.some((m) => /deleted unexported/.test(m) && m.includes('events')),
+      told.join('\n'),
+    );
   });
 });
