@@ -224,3 +224,52 @@ async function roundTrip(ctx: BenchContext): Promise<Figure[]> {
     await sshd.stop();
   }
 }
+
+/**
+ * A fleet's history written straight into PostgreSQL: `events` events of 1,000 hosts × 10 services
+ * over the last 30 days, as crash loops and restarts make them (a spawned and an exited event per
+ * run, a third of the runs failed), and their runs. Returns the range it covers.
+ */
+export async function fleetHistory(pg: ThrowawayPostgres, events: number): Promise<{ from: Date; to: Date }> {
+  const to = new Date();
+  const from = new Date(to.getTime() - 30 * 86_400_000);
+  const client = await pg.connect();
+  try {
+    const { migrateFleet } = await import('../controller/fleet-migrations.js');
+    await migrateFleet(client);
+    for (let t = from.getTime(); t <= to.getTime() + 31 * 86_400_000; t += 28 * 86_400_000)
+      for (const table of ['events', 'runs'])
+        await client.query('SELECT fleet_ensure_partition($1, $2)', [table, new Date(t).toISOString()]);
+    const runs = Math.floor(events / 2);
+    const span = to.getTime() - from.getTime();
+    // Run r: host r % 1000, service (r / 1000) % 10, spread evenly over the 30 days, 3 s long.
+    const RUN = `SELECT r, 'host-' || (r % 1000) AS host, 'svc' || ((r / 1000) % 10) AS service,
+        md5('host-' || (r % 1000) || '/svc' || ((r / 1000) % 10))::uuid AS instance,
+        md5('svc' || ((r / 1000) % 10))::uuid AS service_uuid,
+        $1::timestamptz + (r::float8 * $2 / $3) * interval '1 millisecond' AS started
+      FROM generate_series(0::bigint, $3 - 1) AS r`;
+    const params = [from.toISOString(), span, runs];
+    await client.query(
+      `INSERT INTO runs (host, uid, started, service_uuid, service, buddy_instance, pid, cause, ended, outcome, code, signal, repaired)
+       SELECT host, instance || ':' || (2 * r), started, service_uuid, service, instance, 1000 + r % 30000,
+              CASE WHEN r % 50 = 0 THEN 'start' ELSE 'restart' END, started + interval '3 seconds',
+              CASE WHEN r % 3 = 0 THEN 'failed' ELSE 'stopped' END, CASE WHEN r % 3 = 0 THEN 1 ELSE 0 END, NULL,
+              CASE WHEN r % 3 = 0 THEN started + interval '4 seconds' END
+       FROM (${RUN}) AS g`,
+      params,
+    );
+    await client.query(
+      `INSERT INTO events (host, buddy_instance, seq, time, service_uuid, service, type, pid, code, signal, detail)
+       SELECT host, instance, 2 * r + k, started + k * interval '3 seconds', service_uuid, service,
+              CASE WHEN k = 0 THEN 'spawned' ELSE 'exited' END, 1000 + r % 30000,
+              CASE WHEN k = 1 THEN CASE WHEN r % 3 = 0 THEN 1 ELSE 0 END END, NULL,
+              CASE WHEN k = 1 THEN '{"uptimeMs":3000}'::jsonb END
+       FROM (${RUN}) AS g CROSS JOIN (VALUES (0), (1)) AS e (k)`,
+      params,
+    );
+    await client.query('ANALYZE');
+    return { from, to };
+  } finally {
+    await client.end();
+  }
+}
