@@ -4,7 +4,7 @@
 // Usage: node dist/bench/main.js [--quick] [--only NAME]
 //   --only NAME  run one benchmark: memory, respawn, startup, restart-drain, live-latency, idle-cpu, store-throughput,
 //                audit-queries, uptop-render, slow-subscribers, logs-follow, add-latency, ready-to-dependent, health-cpu
-//                zero-downtime or http-api
+//                zero-downtime, http-api or fleet
 //   --quick      smaller N (respawn 50 kills, startup and restart-drain 1 run, idle-cpu 10 s, store 50,000 events,
 //                audit queries on 200,000 events, ready-to-dependent 10 starts)
 //
@@ -16,6 +16,7 @@ import os from 'node:os';
 import { cleanupAll, cleanupAllNow, cleanupWarnings } from './harness.js';
 import { addLatency } from './add-latency.js';
 import { auditQueries } from './audit-queries.js';
+import { fleet } from './fleet.js';
 import { healthCpu } from './health-cpu.js';
 import { httpApi } from './http-api.js';
 import { idleCpu } from './idle-cpu.js';
@@ -49,6 +50,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   healthCpu,
   zeroDowntime,
   httpApi,
+  fleet,
 ];
 
 interface Options {

@@ -378,6 +378,7 @@ export class Controller {
       configIssues: this.open().configuration.issues,
       problems: this.problems.list(),
       stats: this.stats(),
+      fleet: this.fleet?.status() ?? null,
     };
   }
 

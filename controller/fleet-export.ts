@@ -4,6 +4,7 @@
 // on their key), then saves the position. A failure: retry after 1 s, doubling to 60 s; the local
 // database goes on meanwhile and the exporter catches up.
 import type { Logger } from './log.js';
+import type { FleetExportStatus } from '../schema/client-protocol.js';
 import type {
   FleetChangeRow,
   FleetEventRow,
@@ -49,15 +50,20 @@ export interface FleetExportParts {
 
 /** What the exporter did since the controller started. */
 export interface FleetExportStats {
-  /** Rows PostgreSQL took as new. */
+  /** Rows PostgreSQL took as new (runs: new or changed). */
   exported: number;
   /** Rows sent again that it already had (skipped by their key). */
   skipped: number;
   batches: number;
+  /** The same two, by local table. */
+  exportedBy: Record<string, number>;
+  skippedBy: Record<string, number>;
+  /** When a batch last went through (ms), or null. */
+  lastBatch: number | null;
 }
 
 export class FleetExport {
-  readonly stats: FleetExportStats = { exported: 0, skipped: 0, batches: 0 };
+  readonly stats: FleetExportStats = { exported: 0, skipped: 0, batches: 0, exportedBy: {}, skippedBy: {}, lastBatch: null };
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
@@ -134,9 +140,13 @@ export class FleetExport {
     if (last === undefined) return 0;
     // Only once PostgreSQL committed: a crash before this line sends the batch again, and its rows conflict.
     source.save(table, databaseId, last.id);
-    this.stats.exported += added;
-    this.stats.skipped += rows.length - added;
-    this.stats.batches += 1;
+    const s = this.stats;
+    s.exported += added;
+    s.skipped += rows.length - added;
+    s.batches += 1;
+    s.exportedBy[table] = (s.exportedBy[table] ?? 0) + added;
+    s.skippedBy[table] = (s.skippedBy[table] ?? 0) + rows.length - added;
+    s.lastBatch = Date.now();
     return rows.length;
   }
 
@@ -172,6 +182,28 @@ export class FleetExport {
       case 'client_requests':
         return target.writeRequests(host, rows as FleetRequestRow[]);
     }
+  }
+
+  /** Its state for `controller.status` and /metrics: the counters, and how far behind each table is. */
+  status(): FleetExportStatus {
+    const { source } = this.p;
+    const behind: Record<string, number> = {};
+    for (const table of FLEET_TABLES) {
+      // Before its first connection the database is not known: the position saved for any.
+      const at = this.databaseId === null ? source.savedPosition(table) : source.position(table, this.databaseId);
+      behind[table] = Math.max(0, source.newest(table) - at);
+    }
+    const s = this.stats;
+    return {
+      database: this.p.where,
+      host: this.p.host,
+      up: this.databaseId !== null && this.failure === null,
+      exported: Object.fromEntries(FLEET_TABLES.map((t) => [t, s.exportedBy[t] ?? 0])),
+      skipped: Object.fromEntries(FLEET_TABLES.map((t) => [t, s.skippedBy[t] ?? 0])),
+      behind,
+      lastExport: s.lastBatch === null ? null : new Date(s.lastBatch).toISOString(),
+      error: this.failure,
+    };
   }
 
   /** Report a failure (once per new error) and return the wait before the next try. */

@@ -149,6 +149,11 @@ export class FleetSource {
     return saved.last_id > this.newest(table) ? 0 : saved.last_id;
   }
 
+  /** The position saved for `table`, whatever database it was saved for (0 when none). */
+  savedPosition(table: FleetSourceTable): number {
+    return this.db.prepare<[string], { last_id: number }>('SELECT last_id FROM fleet_export WHERE source = ?').get(table)?.last_id ?? 0;
+  }
+
   /** The newest local id (or counter) of `table` (0 when it is empty). */
   newest(table: FleetSourceTable): number {
     return this.db.prepare<[], { id: number | null }>(`SELECT max(${POSITION_COLUMN[table]}) AS id FROM ${table}`).get()?.id ?? 0;

@@ -1,5 +1,7 @@
 // Keeps the audit database bounded: AuditMaxAge and AuditMaxRecords, applied at start, every hour, and
 // when the events grow past AuditMaxRecords. Deletes in small batches, so requests are answered meanwhile.
+// With a FleetDatabase, a row the fleet export has not sent yet is kept (docs/fleet.md#when-postgresql-is-away),
+// until its table holds FLEET_HOLD_FACTOR times AuditMaxRecords.
 import type Database from 'better-sqlite3';
 import type { ControllerConfig } from '../schema/config/types.js';
 import { HOUR_MS } from './run-hours.js';
@@ -7,15 +9,32 @@ import { MINUTE_SAMPLES_MS } from './trend-query.js';
 
 export const PRUNE_EVERY_MS = 3_600_000;
 const BATCH = 5000;
+/** While the fleet export is behind, a table may grow to this many times AuditMaxRecords before unexported rows go. */
+export const FLEET_HOLD_FACTOR = 10;
 
 export interface RetentionLimits {
   /** Seconds, or null: no age limit. */
   maxAgeSeconds: number | null;
   /** Rows per table, or null: no count limit. */
   maxRecords: number | null;
+  /** A FleetDatabase is configured: keep the rows not exported yet. */
+  fleet: boolean;
 }
 
-export const retentionLimits = (c: ControllerConfig): RetentionLimits => ({ maxAgeSeconds: c.auditMaxAge, maxRecords: c.auditMaxRecords });
+export const retentionLimits = (c: ControllerConfig): RetentionLimits => ({
+  maxAgeSeconds: c.auditMaxAge,
+  maxRecords: c.auditMaxRecords,
+  fleet: c.fleetDatabase !== null,
+});
+
+/** The tables the fleet export sends, and the column its position is in (controller/fleet-source.ts). */
+const EXPORTED: Record<string, string> = {
+  events: 'rowid',
+  client_requests: 'rowid',
+  config_changes: 'rowid',
+  runs: 'changed',
+  samples: 'stored',
+};
 
 export interface PruneResult {
   /** Rows deleted, by table. */
@@ -30,6 +49,10 @@ export class Retention {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<PruneResult> | null = null;
   private eventCount: number | null = null;
+  /** The events a pass left: rows the fleet export has not sent stay, and a pass at each poll would not delete them. */
+  private eventsKept = 0;
+  /** The tables whose unexported rows went (past FLEET_HOLD_FACTOR): told once each. */
+  private readonly overflowed = new Set<string>();
 
   constructor(
     private readonly db: Database.Database,
@@ -58,7 +81,8 @@ export class Retention {
   added(events: number): void {
     if (this.eventCount === null || this.limits.maxRecords === null) return;
     this.eventCount += events;
-    if (this.eventCount > this.limits.maxRecords + Math.max(10, this.limits.maxRecords / 100)) void this.prune();
+    const limit = Math.max(this.limits.maxRecords, this.eventsKept);
+    if (this.eventCount > limit + Math.max(10, this.limits.maxRecords / 100)) void this.prune();
   }
 
   /** One pass over every table; a second call while one runs waits for it. */
@@ -77,15 +101,17 @@ export class Retention {
     const ageCut = maxAgeSeconds === null ? null : now - maxAgeSeconds * 1000;
     try {
       for (const [table, column] of Object.entries(COUNTED)) {
+        const held = this.exportedUpTo(table);
         if (ageCut !== null)
           count(
             table,
             await this.deleteWhile(
-              `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${column} < ? LIMIT ${BATCH})`,
+              `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${column} < ? AND rowid <= ? LIMIT ${BATCH})`,
               ageCut,
+              held,
             ),
           );
-        if (maxRecords !== null) count(table, await this.deleteOldest(table, maxRecords));
+        if (maxRecords !== null) count(table, await this.deleteOldest(table, maxRecords, held));
       }
       // Runs go with their events: older than the age limit, or than the oldest event kept.
       const oldest = this.db.prepare<[], { t: number | null }>('SELECT min(time) AS t FROM events').get()?.t ?? null;
@@ -94,8 +120,9 @@ export class Retention {
         count(
           'runs',
           await this.deleteWhile(
-            `DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE ended IS NOT NULL AND ended < ? LIMIT ${BATCH})`,
+            `DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE ended IS NOT NULL AND ended < ? AND changed <= ? LIMIT ${BATCH})`,
             runCut,
+            this.exportedUpTo('runs'),
           ),
         );
         count(
@@ -110,8 +137,9 @@ export class Retention {
       count(
         'samples',
         await this.deleteWhile(
-          `DELETE FROM samples WHERE (buddy_id, seq) IN (SELECT buddy_id, seq FROM samples WHERE time < ? LIMIT ${BATCH})`,
+          `DELETE FROM samples WHERE (buddy_id, seq) IN (SELECT buddy_id, seq FROM samples WHERE time < ? AND stored <= ? LIMIT ${BATCH})`,
           minuteCut,
+          this.exportedUpTo('samples'),
         ),
       );
       if (ageCut !== null) {
@@ -124,6 +152,7 @@ export class Retention {
         );
       }
       this.eventCount = this.db.prepare<[], { n: number }>('SELECT count(*) AS n FROM events').get()?.n ?? 0;
+      this.eventsKept = this.eventCount;
     } catch (err) {
       this.log(`cannot prune the audit database: ${(err as Error).message}`);
     }
@@ -138,24 +167,52 @@ export class Retention {
     return { deleted, ms };
   }
 
+  /**
+   * The highest id (or counter) of `table` that may be deleted: with a FleetDatabase, the fleet
+   * export's saved position (0 before its first batch), unless the table holds FLEET_HOLD_FACTOR
+   * times AuditMaxRecords already: then every row may go, and the log says once that rows go unexported.
+   */
+  private exportedUpTo(table: string): number {
+    const column = EXPORTED[table];
+    if (!this.limits.fleet || column === undefined) return Number.MAX_SAFE_INTEGER;
+    const { maxRecords } = this.limits;
+    if (maxRecords !== null) {
+      const n = this.db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM ${table}`).get()?.n ?? 0;
+      if (n > maxRecords * FLEET_HOLD_FACTOR) {
+        if (!this.overflowed.has(table))
+          this.log(
+            `the fleet export is behind by more than ${FLEET_HOLD_FACTOR} times AuditMaxRecords in ${table}: ` +
+              'its oldest rows are deleted unexported (docs/fleet.md#when-postgresql-is-away)',
+          );
+        this.overflowed.add(table);
+        return Number.MAX_SAFE_INTEGER;
+      }
+    }
+    this.overflowed.delete(table);
+    return this.db.prepare<[string], { id: number }>('SELECT last_id AS id FROM fleet_export WHERE source = ?').get(table)?.id ?? 0;
+  }
+
   /** Run a batched DELETE until it deletes nothing, yielding to the event loop between batches. */
-  private async deleteWhile(sql: string, arg: number): Promise<number> {
-    const stmt = this.db.prepare<[number]>(sql);
+  private async deleteWhile(sql: string, ...args: number[]): Promise<number> {
+    const stmt = this.db.prepare<number[]>(sql);
     let total = 0;
     for (;;) {
-      const n = stmt.run(arg).changes;
+      const n = stmt.run(...args).changes;
       total += n;
       if (n < BATCH) return total;
       await new Promise((r) => setImmediate(r));
     }
   }
 
-  /** Delete the oldest rows (by rowid) past `max`. */
-  private async deleteOldest(table: string, max: number): Promise<number> {
+  /** Delete the oldest rows (by rowid) past `max`, none above `held`. */
+  private async deleteOldest(table: string, max: number, held: number): Promise<number> {
     const n = this.db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM ${table}`).get()?.n ?? 0;
     if (n <= max) return 0;
     const cut = this.db.prepare<[number], { id: number }>(`SELECT rowid AS id FROM ${table} ORDER BY rowid LIMIT 1 OFFSET ?`).get(n - max);
     if (!cut) return 0;
-    return this.deleteWhile(`DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE rowid < ? LIMIT ${BATCH})`, cut.id);
+    return this.deleteWhile(
+      `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE rowid < ? LIMIT ${BATCH})`,
+      Math.min(cut.id, held + 1),
+    );
   }
 }

@@ -76,6 +76,7 @@ export type {
   ControllerInfo,
   ControllerStatus,
   ControllerStats,
+  FleetExportStatus,
   ControllerProblem,
   OutcomeItem,
   EventPage,

@@ -103,6 +103,28 @@ export interface ControllerStatus extends ControllerInfo {
   problems: ControllerProblem[];
   /** The supervision's counters (absent from a controller before them). */
   stats?: ControllerStats;
+  /** The export to FleetDatabase (docs/fleet.md): null when none is configured; absent from a controller before it. */
+  fleet?: FleetExportStatus | null;
+}
+
+/** The fleet export's state, in `controller.status` (docs/fleet.md#watching-the-export). */
+export interface FleetExportStatus {
+  /** The database, without password or parameters. */
+  database: string;
+  /** The host name its rows carry (FleetHost, or the machine's name). */
+  host: string;
+  /** True while the last batch (or connection) went through. */
+  up: boolean;
+  /** Rows PostgreSQL took as new (runs: new or changed) since the controller started, by local table. */
+  exported: Record<string, number>;
+  /** Rows sent again that it already had, skipped by their keys, by local table. */
+  skipped: Record<string, number>;
+  /** Local rows not exported yet, by local table (the distance from the export's position to the newest local id or counter). */
+  behind: Record<string, number>;
+  /** When a batch last went through, or null since the controller started. */
+  lastExport: string | null;
+  /** Why the export fails now, or null. */
+  error: string | null;
 }
 
 /** The outcome for one service of start, stop, restart, reload or shutdown. */

@@ -193,6 +193,22 @@ export function metricFamilies(
       'gauge',
       'Events and usage records the buddies hold that are not stored yet, as their last polls saw them.',
     ),
+    fleetUp: family(
+      'upkeeper_fleet_export_up',
+      'gauge',
+      'With a FleetDatabase: 1 while the export to it goes through, else 0 (docs/fleet.md#watching-the-export).',
+    ),
+    fleetRows: family(
+      'upkeeper_fleet_export_rows_total',
+      'counter',
+      'Rows the fleet database took as new (runs: new or changed) since the controller started, by local table.',
+    ),
+    fleetBehind: family('upkeeper_fleet_export_behind_rows', 'gauge', 'Local rows not exported to the fleet database yet, by local table.'),
+    fleetLast: family(
+      'upkeeper_fleet_export_last_success_timestamp_seconds',
+      'gauge',
+      'When a batch last went into the fleet database, in seconds since the epoch.',
+    ),
     cpuSeconds: family(
       'upkeeper_service_cpu_seconds_total',
       'counter',
@@ -231,6 +247,14 @@ export function metricFamilies(
         { labels: {}, value: stats.pollRounds, suffix: '_count' },
       );
     }
+  }
+  const fleet = typeof controller.fleet === 'object' && controller.fleet !== null ? controller.fleet : undefined;
+  if (fleet) {
+    f.fleetUp.samples.push({ labels: {}, value: fleet.up ? 1 : 0 });
+    for (const [table, n] of Object.entries(fleet.exported ?? {})) f.fleetRows.samples.push({ labels: { table }, value: n });
+    for (const [table, n] of Object.entries(fleet.behind ?? {})) f.fleetBehind.samples.push({ labels: { table }, value: n });
+    const last = seconds(fleet.lastExport ?? null);
+    if (last !== null) f.fleetLast.samples.push({ labels: {}, value: last });
   }
   for (const s of services) {
     const service = { service: s.name };

@@ -194,6 +194,9 @@ describe(
         async () => (await c.controllerStatus()).problems.some((p) => p.kind === 'fleet'),
         30_000,
       );
+      const down = (await c.controllerStatus()).fleet;
+      assert.equal(down?.up, false, 'controller.status: the export is down');
+      assert.match(down?.error ?? '', /cannot export to the fleet database/);
       // Away long enough for several retries (1, 2, 4 s) and a backlog.
       await boxes[0]!.waitFor(
         'a backlog of 500 events on each host',
@@ -215,6 +218,17 @@ describe(
         async () => !(await c.controllerStatus()).problems.some((p) => p.kind === 'fleet'),
         30_000,
       );
+      // What upk controller status and /metrics show: up again, nothing behind, rows counted by table.
+      const fleet = (await c.controllerStatus()).fleet;
+      assert.ok(fleet, 'controller.status has the export');
+      assert.equal(fleet.up, true);
+      assert.equal(fleet.host, HOSTS[0]);
+      assert.equal(fleet.error, null);
+      assert.deepEqual(fleet.behind, { events: 0, runs: 0, samples: 0, config_changes: 0, client_requests: 0 });
+      assert.ok(fleet.exported['events']! > 0 && fleet.exported['runs']! > 0, JSON.stringify(fleet.exported));
+      assert.ok(fleet.lastExport !== null && Date.parse(fleet.lastExport) > restarted);
+      const text = await boxes[0]!.upk(['controller', 'status']);
+      assert.match(text.stdout, /^fleet\s+exporting to postgresql:\/\/.* as host-a: \d+ rows exported since the start, 0 behind/m);
     });
 
     it('controllers killed with SIGKILL while they catch up, and a position behind PostgreSQL: nothing lost, nothing twice', async (t) => {

@@ -149,4 +149,34 @@ describe('metrics exposition', { timeout: 5000 }, () => {
       assert.ok(!old.includes(name), `${name} from a controller without stats`);
     assert.ok(old.includes('upkeeper_service_up{service="web"} 1'), 'the rest as before');
   });
+
+  it('the fleet export: up, rows by table, behind by table, the last batch; nothing without a FleetDatabase', () => {
+    const tables = { events: 120, runs: 40, samples: 0, config_changes: 2, client_requests: 1 };
+    const status: ControllerStatus = {
+      ...controllerStatus(),
+      fleet: {
+        database: 'postgresql://upkeeper@db/fleet',
+        host: 'web-1',
+        up: false,
+        exported: tables,
+        skipped: { ...tables, events: 5 },
+        behind: { ...tables, events: 700 },
+        lastExport: '2026-12-06T10:00:01.500Z',
+        error: 'connection refused',
+      },
+    };
+    const lines = exposition(metricFamilies([web], status, NO_HOST)).split('\n');
+    for (const line of [
+      'upkeeper_fleet_export_up 0',
+      '# TYPE upkeeper_fleet_export_rows_total counter',
+      'upkeeper_fleet_export_rows_total{table="events"} 120',
+      'upkeeper_fleet_export_rows_total{table="samples"} 0',
+      'upkeeper_fleet_export_behind_rows{table="events"} 700',
+      'upkeeper_fleet_export_behind_rows{table="runs"} 40',
+      'upkeeper_fleet_export_last_success_timestamp_seconds 1796551201.5',
+    ])
+      assert.ok(lines.includes(line), `missing: ${line}`);
+    for (const without of [controllerStatus(), { ...controllerStatus(), fleet: null }])
+      assert.ok(!exposition(metricFamilies([web], without, NO_HOST)).includes('upkeeper_fleet'), 'no fleet series without one');
+  });
 });

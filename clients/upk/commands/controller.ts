@@ -65,6 +65,15 @@ export function registerController(program: Command, ctx: Context): void {
             `polling   ${st.pollRounds} rounds${mean}, ${st.buddyPolls} polls of buddies`,
           );
         }
+        if (s.fleet) {
+          const f = s.fleet;
+          const behind = Object.values(f.behind).reduce((a, b) => a + b, 0);
+          const sent = Object.values(f.exported).reduce((a, b) => a + b, 0);
+          lines.push(
+            `fleet     ${f.up ? 'exporting' : 'not exporting'} to ${f.database} as ${f.host}: ${sent} rows exported since the start, ` +
+              `${behind} behind${f.lastExport ? `; last batch ${f.lastExport}` : ''}`,
+          );
+        }
         if (s.configIssues.length > 0) lines.push(`config problems: ${s.configIssues.length} (run upk check-config)`);
         lines.push(...(s.problems.length > 0 ? problemLines(s.problems) : ['problems  none']));
         process.stdout.write(lines.join('\n') + '\n');
