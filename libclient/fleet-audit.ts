@@ -83,7 +83,8 @@ export async function fleetRequests(
     where.push(`(strpos(lower(r.client), lower(${c})) > 0 OR strpos(lower(coalesce(r.requester, '')), lower(${c})) > 0)`);
   }
   const names = [...(f.service === undefined ? [] : [f.service]), ...(more.services ?? [])];
-  if (names.length > 0)
+  // (`all`: every service, as on a host)
+  if (names.length > 0 && !names.includes('all'))
     where.push(
       `(r.service_uuid IS NULL OR ${names.map((n) => `(r.host, r.service_uuid) IN ${identitiesNamed(n, p, hosts)}`).join(' OR ')})`,
     );

@@ -103,7 +103,7 @@ export class FleetReader {
     const where: string[] = [];
     const host = hostMatch('host', q, p);
     if (host) where.push(host);
-    if (q.service !== undefined) where.push(serviceMatch('service', q.service, p));
+    if (q.service !== undefined && q.service !== 'all') where.push(serviceMatch('service', q.service, p));
     if (q.types && q.types.length > 0) where.push(`type = ANY(${p.add(q.types)}::text[])`);
     if (q.since !== undefined) where.push(`time >= ${p.add(new Date(timeMs('since', q.since)))}`);
     if (q.until !== undefined) where.push(`time <= ${p.add(new Date(timeMs('until', q.until)))}`);

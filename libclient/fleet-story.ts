@@ -45,6 +45,7 @@ const toMs = (d: Date): number => d.getTime();
 
 /** The story of `name`'s last failure on `host`. A name the host never exported: NO_SUCH_SERVICE. */
 export async function fleetStory(db: FleetDatabase, host: string, name: string): Promise<FleetFailureStory> {
+  if (name === 'all') throw new UpkError(ErrorCode.BAD_REQUEST, 'this takes one service, not all: name one');
   const p = new Params();
   const who = `host = ${p.add(host)} AND ${serviceMatch('service', name, p)}`;
   // The service's id and identities on that host, newest first, and its command as last configured.

@@ -131,7 +131,14 @@ describe(
       const union: Json[] = [];
       for (const [i, box] of boxes.entries()) {
         const host = HOSTS[i]!;
-        for (const filter of [[], ['crashy'], ['--type', 'exited,spawned'], ['steady', '--limit', '3'], ['--code', '3', '--limit', '5']]) {
+        for (const filter of [
+          [],
+          ['all'],
+          ['crashy'],
+          ['--type', 'exited,spawned'],
+          ['steady', '--limit', '3'],
+          ['--code', '3', '--limit', '5'],
+        ]) {
           const own = await json(box, ['events', '--limit', '10000', ...filter]);
           const fleet = await json(box, ['events', '--fleet', '--host', host, '--limit', '10000', ...filter]);
           assert.ok(own.length > 0, `${host} ${filter.join(' ')}: some events`);
@@ -275,6 +282,8 @@ describe(
       assert.match(text.stdout, /\nNow: not in the fleet database; ask the host: upk --host host-b status flaky\n$/);
       const noHost = await boxes[0]!.upk(['why', 'flaky', '--fleet']);
       assert.equal(noHost.code, 2, noHost.stderr);
+      const all = await boxes[0]!.upk(['why', 'all', '--fleet', '--host', HOSTS[0]!]);
+      assert.equal(all.code, 2, all.stderr);
       const unknown = await boxes[0]!.upk(['why', 'nosuch', '--fleet', '--host', HOSTS[0]!]);
       assert.equal(unknown.code, 4, unknown.stderr);
     });
@@ -285,7 +294,7 @@ describe(
       const unionChanges: Json[] = [];
       for (const [i, box] of boxes.entries()) {
         const host = HOSTS[i]!;
-        for (const filter of [[], ['--service', 'crashy'], ['--client', 'TEST', '--limit', '2']]) {
+        for (const filter of [[], ['--service', 'all'], ['--service', 'crashy'], ['--client', 'TEST', '--limit', '2']]) {
           const own = await json(box, ['audit', '--since', since, ...filter]);
           const fleet = await json(box, ['audit', '--fleet', '--host', host, '--since', since, ...filter]);
           assert.ok(own.length >= 2, `${host} audit ${filter.join(' ')}: the test's requests`);
