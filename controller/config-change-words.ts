@@ -1,8 +1,8 @@
 // A service's configuration change in words, as `upk reload-config` and config_changes tell it: the
 // keys the user wrote, and when each takes effect (now, the next time a script runs, at the next start).
 import type { ConfigChangeRecord as ConfigChange } from '../schema/client-protocol.js';
-import { SERVICE_KEYS } from '../schema/config/index.js';
 import type { ControllerConfig, EventHook } from '../schema/config/types.js';
+import { configKeyName, writtenFields } from '../schema/config-diff.js';
 import type { ServiceEntry } from './service-entry.js';
 
 /** Keys whose change alters the service's scripts, which run anew only at its next start. */
@@ -123,22 +123,4 @@ function canonical(value: unknown): string {
       ? Object.fromEntries(Object.entries(v).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)))
       : v,
   );
-}
-
-const GENERATED_FROM: Record<string, string> = { startScript: 'execStart', stopScript: 'execStop', reloadScript: 'execReload' };
-
-/** ServiceConfig fields named otherwise than their key. */
-const KEY_OF_FIELD: Record<string, string> = { serviceType: 'Type', environmentFiles: 'EnvironmentFile' };
-
-/**
- * The ServiceConfig fields of a change that the user wrote: a script generated from an Exec* line
- * changes with it, and only the Exec* key is named.
- */
-export function writtenFields(fields: readonly string[]): string[] {
-  return fields.filter((k) => !(k in GENERATED_FROM && fields.includes(GENERATED_FROM[k]!)));
-}
-
-/** The configuration key of a ServiceConfig field (setUid → SetUID, execStart → ExecStart, serviceType → Type). */
-export function configKeyName(field: string): string {
-  return KEY_OF_FIELD[field] ?? SERVICE_KEYS.find((k) => k.name.toLowerCase() === field.toLowerCase())?.name ?? field;
 }

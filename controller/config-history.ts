@@ -2,9 +2,9 @@
 // keys' values before and after, from the configuration it applied and the one recorded before it.
 // Rows from before 007_config_history.sql have words only (no configuration, no keys): they say so.
 import type Database from 'better-sqlite3';
-import type { ConfigHistoryRecord, ConfigValueChange } from '../schema/audit-protocol.js';
+import type { ConfigHistoryRecord } from '../schema/audit-protocol.js';
 import { isoTime } from '../schema/records.js';
-import { configKeyName, writtenFields } from './config-change-words.js';
+import { valuesChanged, valuesOf } from '../schema/config-diff.js';
 import { inList } from './event-queries.js';
 
 interface ChangeRow {
@@ -78,25 +78,6 @@ export class ConfigHistory {
     const config = parseJson<Record<string, unknown>>(row?.config ?? null);
     return config === null ? null : { config };
   }
-}
-
-/** Each key whose value differs between two configurations (where it was written does not count), by key name. */
-export function valuesChanged(before: Record<string, unknown>, after: Record<string, unknown>): ConfigValueChange[] {
-  const fields = [...new Set([...Object.keys(before), ...Object.keys(after)])].filter(
-    (f) => f !== 'file' && f !== 'line' && JSON.stringify(before[f]) !== JSON.stringify(after[f]),
-  );
-  return writtenFields(fields)
-    .map((f) => ({ key: configKeyName(f), before: before[f] ?? null, after: after[f] ?? null }))
-    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-}
-
-/** The values after a change of these keys, when the configuration before it is not known. */
-function valuesOf(keys: string[], after: Record<string, unknown>): ConfigValueChange[] {
-  const fieldOf = new Map(Object.keys(after).map((f) => [configKeyName(f), f]));
-  return [...keys].sort().map((key) => {
-    const field = fieldOf.get(key);
-    return { key, before: null, after: field === undefined ? null : (after[field] ?? null) };
-  });
 }
 
 /** `config_changes.keys`: the keys a change changed; null for a row from before 007 (or one that is no list). */

@@ -2,7 +2,7 @@
 // partitions a batch needs, and each batch inserted in one transaction, ON CONFLICT DO NOTHING.
 import pg from 'pg';
 import { parseIntoClientConfig } from 'pg-connection-string';
-import { fleetPassword } from './fleet-password.js';
+import { fleetPassword } from '../schema/fleet-password.js';
 import { migrateFleet } from './fleet-migrations.js';
 import type { FleetChangeRow, FleetEventRow, FleetRequestRow, FleetRunRow, FleetSampleRow } from './fleet-source.js';
 

@@ -17,7 +17,7 @@ import type { ClientContext } from './client-server.js';
 import { READ_WAIT_MS, uuidsOfNames } from './query-handlers.js';
 import type { ServiceEntry } from './service-entry.js';
 import type { ServiceTable } from './service-table.js';
-import { burstsOf, mergeByTime, positionOf } from './timeline.js';
+import { burstsOf, mergeByTime, positionOf } from '../schema/timeline-merge.js';
 
 export interface TimelineParts {
   readonly services: ServiceTable;

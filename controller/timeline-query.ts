@@ -7,7 +7,7 @@ import { TIMELINE_KINDS, type TimelineConfigChange, type TimelinePosition } from
 import { configKeys } from './config-history.js';
 import { inList, type EventPosition, type EventQueries } from './event-queries.js';
 import { aboutServices, toRecord, type RequestRow } from './request-queries.js';
-import type { Timed } from './timeline.js';
+import type { Timed } from '../schema/timeline-merge.js';
 
 /**
  * Which entries: times in ms, inclusive; `uuids` of the services asked about (null: every one, and

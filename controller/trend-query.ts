@@ -15,7 +15,7 @@ import { formatBucket } from '../schema/durations.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import { isoTime } from '../schema/records.js';
 import { HOUR_MS } from './run-hours.js';
-import { bucketCount, computeSeries, emptySums, flapping, spreadUp, type BucketSums, type Range } from './trend-math.js';
+import { bucketCount, computeSeries, emptySums, flapping, spreadUp, type BucketSums, type Range } from '../schema/trend-math.js';
 import { FAILED_RUN } from './failure-kinds.js';
 
 /** How long samples keeps its minute records (samples_hourly keeps hours for AuditMaxAge). */

@@ -39,6 +39,21 @@ export { upkeeperVersion } from '../schema/version.js';
 export { readControllerConfig, controllerSocket, type DiscoveryOptions } from './discovery.js';
 export { bridge } from './bridge.js';
 export { checkHost } from './ssh-channel.js';
+export { FleetReader, type FleetEventFilter } from './fleet-queries.js';
+export type { FleetEvent, FleetHosts } from './fleet-sql.js';
+export type { FleetFailureStory } from './fleet-story.js';
+export type { FleetTimelineEntry, FleetTimelineQuery, FleetTimelineResult } from './fleet-timeline.js';
+export type { FleetConfigChange, FleetConfigHistoryFilter, FleetRequestFilter, FleetRequestRecord } from './fleet-audit.js';
+export { FLEET_TREND_BY, type FleetTrendBy, type FleetTrendQuery, type FleetTrendResult, type FleetTrendSeries } from './fleet-trend.js';
+export {
+  FleetDatabase,
+  fleetDatabaseUrl,
+  FLEET_READ_TIMEOUT_MS,
+  FLEET_STATEMENT_TIMEOUT_MS,
+  type FleetDatabaseOptions,
+  type FleetOpenOptions,
+  type FleetUrl,
+} from './fleet-database.js';
 export { listHosts, HOST_TIMEOUT_MS, type HostListing, type ListHostsOptions } from './fleet.js';
 export { UpkError, ErrorCode, type WireError } from '../schema/errors.js';
 export { ExitCode, exitCodeFor } from '../schema/exit-codes.js';

@@ -32,6 +32,10 @@ const program = new Command('upk')
   .option('-H, --host <[user@]host>', 'the host whose controller to reach, through your ssh (default: $UPKEEPER_HOST; docs/fleet.md)')
   .option('--ssh-config <file>', "ssh's configuration file for --host (ssh -F; default: $UPKEEPER_SSH_CONFIG, else ssh's own)")
   .option('--remote-upk <command>', 'the command that runs upk on the host (default: $UPKEEPER_REMOTE_UPK, else upk)')
+  .option(
+    '--fleet-database <url>',
+    "the fleet's PostgreSQL database, for --fleet (default: $UPKEEPER_FLEET_DATABASE, else FleetDatabase of the configuration; docs/fleet.md)",
+  )
   .version(upkeeperVersion())
   .enablePositionalOptions(false)
   .showHelpAfterError()
@@ -81,7 +85,8 @@ program.hook('preAction', (_root, action) => {
   commandName = action.parent && action.parent !== program ? `${action.parent.name()} ${action.name()}` : action.name();
   if (LOCAL_ONLY.has(commandName)) ctx.refuseHost(commandName);
   const { config, host } = program.opts<GlobalOptions>();
-  if (config !== undefined && host !== undefined) {
+  // With --fleet, --host filters the fleet database's rows: nothing goes through ssh.
+  if (config !== undefined && host !== undefined && action.opts().fleet !== true) {
     throw new UpkError(
       ErrorCode.BAD_REQUEST,
       "--config names this machine's configuration: with --host, the host's upk finds its own (UPKEEPER_CONFIG in its environment, or its default file)",

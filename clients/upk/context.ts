@@ -1,5 +1,14 @@
 // What every upk command gets: global options, a way to reach the controller, and the exit code to end with.
-import { ErrorCode, UpkError, connect, type Client, type ConnectOptions } from '../../libclient/index.js';
+import {
+  ErrorCode,
+  FleetReader,
+  UpkError,
+  connect,
+  fleetDatabaseUrl,
+  type Client,
+  type ConnectOptions,
+  type FleetHosts,
+} from '../../libclient/index.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -7,6 +16,7 @@ export interface GlobalOptions {
   host?: string;
   sshConfig?: string;
   remoteUpk?: string;
+  fleetDatabase?: string;
 }
 
 export class Context {
@@ -49,6 +59,32 @@ export class Context {
       return await run(client);
     } finally {
       client.close();
+    }
+  }
+
+  /** With --fleet: the hosts --host names (a comma-separated list), as a filter; none: every host. */
+  get fleetHosts(): FleetHosts {
+    const given = this.options().host;
+    if (given === undefined) return {};
+    const hosts = given
+      .split(',')
+      .map((h) => h.trim())
+      .filter(Boolean);
+    return hosts.length > 0 ? { hosts } : {};
+  }
+
+  /** Open the fleet database (--fleet-database, $UPKEEPER_FLEET_DATABASE, FleetDatabase of the configuration), run, close. */
+  async withFleet<T>(run: (fleet: FleetReader) => Promise<T>): Promise<T> {
+    const { config, fleetDatabase } = this.options();
+    const { url } = fleetDatabaseUrl({
+      ...(config === undefined ? {} : { config }),
+      ...(fleetDatabase === undefined ? {} : { url: fleetDatabase }),
+    });
+    const fleet = await FleetReader.open(url);
+    try {
+      return await run(fleet);
+    } finally {
+      fleet.close();
     }
   }
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { describeFleetDatabase, fleetDatabaseProblem } from '../../schema/config/fleet-database.js';
-import { fleetPassword } from '../../controller/fleet-password.js';
+import { fleetPassword } from '../../schema/fleet-password.js';
 
 describe('FleetDatabase', { timeout: 5000 }, () => {
   it('takes a postgresql:// URL, and refuses a password in it, another scheme, or no URL', () => {

@@ -17,7 +17,7 @@ const MAY: Record<Part, { parts: Part[]; packages: string[] }> = {
   system: { parts: [], packages: [] },
   buddy: { parts: ['schema', 'system'], packages: ['croner'] },
   controller: { parts: ['schema', 'system'], packages: ['better-sqlite3', 'uuid', 'commander', 'pg', 'pg-connection-string'] },
-  libclient: { parts: ['schema'], packages: [] },
+  libclient: { parts: ['schema'], packages: ['pg', 'pg-connection-string'] },
   clients: { parts: ['libclient'], packages: ['commander', 'blessed'] },
 };
 

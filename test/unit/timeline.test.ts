@@ -13,7 +13,7 @@ import { AuditStore } from '../../controller/audit-store.js';
 import type { ClientContext } from '../../controller/client-server.js';
 import { ServiceTable } from '../../controller/service-table.js';
 import { timelineHandlers } from '../../controller/timeline-handlers.js';
-import { burstsOf, mergeByTime, type Timed } from '../../controller/timeline.js';
+import { burstsOf, mergeByTime, type Timed } from '../../schema/timeline-merge.js';
 import { ErrorCode } from '../../schema/errors.js';
 import { TIMELINE_KINDS, timelineValidators, type TimelineEntry, type TimelineResult } from '../../schema/timeline-protocol.js';
 import { auditValidators } from '../../schema/audit-protocol.js';

@@ -1,7 +1,7 @@
 // upk audit [--since TIME] [--until TIME] [--client NAME] [--service NAME] [--limit N]: the audit trail,
 // the client requests that changed something (today's by default): who, from which process, what, outcome.
 import type { Command } from 'commander';
-import { REQUESTS_MAX, type ClientRequestRecord, type RequestFilter } from '../../../libclient/index.js';
+import { REQUESTS_MAX, type ClientRequestRecord, type FleetRequestRecord, type RequestFilter } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
 import { duration, plain, printJson, table } from '../output.js';
 import { readTime, sinceHelp, timeRange, UNTIL_HELP, wholeNumber, type TimeArg } from '../time.js';
@@ -15,7 +15,7 @@ export function startOfToday(now = new Date()): string {
 }
 
 /** The request with what it named besides the service: `action rotate`, `signal HUP`, `restart --overlap`. */
-export function requestCell(r: ClientRequestRecord): string {
+export function requestCell(r: Pick<ClientRequestRecord, 'request' | 'params'>): string {
   const p = (r.params ?? {}) as Record<string, unknown>;
   const extra = [
     typeof p.action === 'string' ? p.action : null,
@@ -31,14 +31,15 @@ export function requestCell(r: ClientRequestRecord): string {
 export const ALL_SERVICES = '(all)';
 
 /** The service a request was about; `remove`'s services; ALL_SERVICES for one about no service. */
-export function serviceCell(r: ClientRequestRecord): string {
+export function serviceCell(r: Pick<ClientRequestRecord, 'service' | 'params'>): string {
   if (r.service !== null) return r.service;
   const services = (r.params as { services?: unknown } | null)?.services;
   return Array.isArray(services) && services.length > 0 ? plain(services.join(',')) : ALL_SERVICES;
 }
 
-function row(r: ClientRequestRecord, withRequester: boolean): string[] {
+function row(r: Omit<ClientRequestRecord, 'id'> & { host?: string }, withRequester: boolean): string[] {
   return [
+    ...(r.host === undefined ? [] : [r.host]),
     r.time,
     plain(r.client),
     r.pid === null ? '-' : String(r.pid),
@@ -58,6 +59,7 @@ interface Options {
   client?: string;
   service?: string;
   limit?: number;
+  fleet?: boolean;
 }
 
 export function registerAudit(program: Command, ctx: Context): void {
@@ -71,42 +73,44 @@ export function registerAudit(program: Command, ctx: Context): void {
       `only requests about this service, and those about no one service (config.reload, shutdown), marked ${ALL_SERVICES}`,
     )
     .option('-n, --limit <n>', 'at most the newest N requests (default 100)', wholeNumber(1, REQUESTS_MAX))
+    .option('--fleet', "every host's finished requests, from the fleet's PostgreSQL database (--host H,…: only theirs; docs/fleet.md)")
     .description(
       'the audit trail: the client requests that changed something (today by default), who asked, from which process, how each ended',
     )
-    .action((opts: Options) =>
-      ctx.withClient(async (client) => {
-        const range = timeRange(opts);
-        const since = range.since ?? startOfToday();
-        const filter: RequestFilter = { since, limit: opts.limit ?? 100 };
-        if (range.until !== undefined) filter.until = range.until;
-        if (opts.client) filter.client = opts.client;
-        if (opts.service) filter.service = opts.service;
-        const requests = await client.requests(filter);
-        if (ctx.json) return printJson(requests);
-        if (requests.length === 0) {
-          process.stdout.write(`no client requests recorded since ${since}${range.until === undefined ? '' : ` until ${range.until}`}\n`);
-          return;
-        }
-        const withRequester = requests.some((r) => r.requester !== null);
-        const header = [
-          'TIME',
-          'CLIENT',
-          'PID',
-          'USER',
-          ...(withRequester ? ['REQUESTER'] : []),
-          'REQUEST',
-          'SERVICE',
-          'RESULT',
-          'TOOK',
-          'OUTCOME',
-        ];
-        process.stdout.write(
-          table(
-            header,
-            requests.map((r) => row(r, withRequester)),
-          ),
-        );
-      }),
-    );
+    .action(async (opts: Options) => {
+      const range = timeRange(opts);
+      const since = range.since ?? startOfToday();
+      const filter: RequestFilter = { since, limit: opts.limit ?? 100 };
+      if (range.until !== undefined) filter.until = range.until;
+      if (opts.client) filter.client = opts.client;
+      if (opts.service) filter.service = opts.service;
+      const requests: (ClientRequestRecord | FleetRequestRecord)[] = opts.fleet
+        ? await ctx.withFleet((fleet) => fleet.requests({ ...filter, ...ctx.fleetHosts }))
+        : await ctx.withClient((client) => client.requests(filter));
+      if (ctx.json) return printJson(requests);
+      if (requests.length === 0) {
+        process.stdout.write(`no client requests recorded since ${since}${range.until === undefined ? '' : ` until ${range.until}`}\n`);
+        return;
+      }
+      const withRequester = requests.some((r) => r.requester !== null);
+      const header = [
+        ...(opts.fleet ? ['HOST'] : []),
+        'TIME',
+        'CLIENT',
+        'PID',
+        'USER',
+        ...(withRequester ? ['REQUESTER'] : []),
+        'REQUEST',
+        'SERVICE',
+        'RESULT',
+        'TOOK',
+        'OUTCOME',
+      ];
+      process.stdout.write(
+        table(
+          header,
+          requests.map((r) => row(r, withRequester)),
+        ),
+      );
+    });
 }

@@ -1,7 +1,13 @@
 // upk config-history NAME [--since TIME] [--limit N]: every configuration change applied to a service,
 // with a readable diff of each (`- Key: before` / `+ Key: after`), from the history that exists.
 import type { Command } from 'commander';
-import { CONFIG_HISTORY_MAX, utcTime, type ConfigHistoryOptions, type ConfigHistoryRecord } from '../../../libclient/index.js';
+import {
+  CONFIG_HISTORY_MAX,
+  utcTime,
+  type ConfigHistoryOptions,
+  type ConfigHistoryRecord,
+  type FleetConfigChange,
+} from '../../../libclient/index.js';
 import type { Context } from '../context.js';
 import { plain, printJson } from '../output.js';
 import { readTime, sinceHelp, timeRange, wholeNumber, type TimeArg } from '../time.js';
@@ -15,8 +21,8 @@ export function shownValue(value: unknown): string {
 }
 
 /** One change: its line (time, service when several, what, what applied it, its words), then its diff. */
-export function changeLines(r: ConfigHistoryRecord, withService: boolean): string[] {
-  const head = `${utcTime(r.time)}  ${withService ? `${r.service}  ` : ''}${r.change} (${r.trigger})${r.detail ? `: ${plain(r.detail)}` : ''}`;
+export function changeLines(r: Omit<ConfigHistoryRecord, 'id'> & { host?: string }, withService: boolean): string[] {
+  const head = `${utcTime(r.time)}  ${r.host === undefined ? '' : `${r.host}  `}${withService ? `${r.service}  ` : ''}${r.change} (${r.trigger})${r.detail ? `: ${plain(r.detail)}` : ''}`;
   const lines = [head];
   if (r.keys === null) {
     lines.push('  (recorded before upkeeper kept configurations: in words only)');
@@ -32,6 +38,7 @@ export function changeLines(r: ConfigHistoryRecord, withService: boolean): strin
 interface Options {
   since?: TimeArg;
   limit?: number;
+  fleet?: boolean;
 }
 
 export function registerConfigHistory(program: Command, ctx: Context): void {
@@ -41,19 +48,20 @@ export function registerConfigHistory(program: Command, ctx: Context): void {
     .option('-s, --since <time>', sinceHelp(), readTime)
     .option('-n, --limit <n>', 'at most the newest N changes (default 100)', wholeNumber(1, CONFIG_HISTORY_MAX))
     .description("every configuration change applied to the service, oldest first, with each key's value before and after")
-    .action((name: string, opts: Options) =>
-      ctx.withClient(async (client) => {
-        const options: ConfigHistoryOptions = { limit: opts.limit ?? 100 };
-        const { since } = timeRange(opts);
-        if (since !== undefined) options.since = since;
-        const changes = await client.configHistory(name, options);
-        if (ctx.json) return printJson(changes);
-        if (changes.length === 0) {
-          process.stdout.write(`no configuration change recorded for ${name}${since === undefined ? '' : ` since ${utcTime(since)}`}\n`);
-          return;
-        }
-        const several = new Set(changes.map((c) => c.service)).size > 1;
-        process.stdout.write(changes.flatMap((c) => changeLines(c, several)).join('\n') + '\n');
-      }),
-    );
+    .option('--fleet', "every host's changes of it, from the fleet's PostgreSQL database (--host H,…: only theirs; docs/fleet.md)")
+    .action(async (name: string, opts: Options) => {
+      const options: ConfigHistoryOptions = { limit: opts.limit ?? 100 };
+      const { since } = timeRange(opts);
+      if (since !== undefined) options.since = since;
+      const changes: (ConfigHistoryRecord | FleetConfigChange)[] = opts.fleet
+        ? await ctx.withFleet((fleet) => fleet.configHistory(name, { ...options, ...ctx.fleetHosts }))
+        : await ctx.withClient((client) => client.configHistory(name, options));
+      if (ctx.json) return printJson(changes);
+      if (changes.length === 0) {
+        process.stdout.write(`no configuration change recorded for ${name}${since === undefined ? '' : ` since ${utcTime(since)}`}\n`);
+        return;
+      }
+      const several = new Set(changes.map((c) => c.service)).size > 1;
+      process.stdout.write(changes.flatMap((c) => changeLines(c, several)).join('\n') + '\n');
+    });
 }

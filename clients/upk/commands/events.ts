@@ -1,8 +1,16 @@
 // upk events [NAME] [--type T] [--since TIME] [--until TIME] [--pid N] [--code N] [--signal S] [--grep TEXT] [--limit N] [--follow] [--csv]
 import type { Command } from 'commander';
-import { ErrorCode, EVENTS_QUERY_MAX, UpkError, type Client, type EventFilter, type ServiceEvent } from '../../../libclient/index.js';
+import {
+  ErrorCode,
+  EVENTS_QUERY_MAX,
+  UpkError,
+  type Client,
+  type EventFilter,
+  type FleetEvent,
+  type ServiceEvent,
+} from '../../../libclient/index.js';
 import type { Context } from '../context.js';
-import { columns, plain, printJsonPages } from '../output.js';
+import { columns, plain, printJson, printJsonPages } from '../output.js';
 import { readTime, sinceHelp, timeRange, UNTIL_HELP, wholeNumber, type TimeArg } from '../time.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, ...value.split(',').filter(Boolean)];
@@ -11,7 +19,7 @@ const HEADER = ['TIME', 'SERVICE', 'TYPE', 'PID', 'EXIT', 'DETAIL'];
 const CSV_HEADER = ['id', 'time', 'service', 'type', 'pid', 'code', 'signal', 'detail'];
 
 /** Its detail as `key=value` pairs, as plain text (an output or a command line may hold terminal controls). */
-function detailText(e: ServiceEvent): string {
+function detailText(e: Pick<ServiceEvent, 'detail'>): string {
   return e.detail
     ? plain(
         Object.entries(e.detail)
@@ -21,7 +29,7 @@ function detailText(e: ServiceEvent): string {
     : '';
 }
 
-function row(e: ServiceEvent): string[] {
+function row(e: Omit<ServiceEvent, 'id'>): string[] {
   return [
     e.time,
     e.service,
@@ -55,6 +63,7 @@ interface Options {
   limit?: number;
   follow?: boolean;
   csv?: boolean;
+  fleet?: boolean;
 }
 
 export function registerEvents(program: Command, ctx: Context): void {
@@ -71,21 +80,14 @@ export function registerEvents(program: Command, ctx: Context): void {
     .option('-n, --limit <n>', 'at most the newest N events (default 100)', wholeNumber(1, EVENTS_QUERY_MAX))
     .option('-f, --follow', 'then print events as they happen (NDJSON with --json), until interrupted')
     .option('--csv', 'print CSV (RFC 4180), for spreadsheets')
+    .option('--fleet', "every host's events, from the fleet's PostgreSQL database (--host H,…: only theirs; docs/fleet.md)")
     .description('events from the audit database, oldest first')
-    .action((name: string | undefined, opts: Options) =>
-      ctx.withClient(async (client) => {
-        if (opts.csv && ctx.json) throw new UpkError(ErrorCode.BAD_REQUEST, '--csv and --json: choose one');
-        if (opts.follow && opts.until) throw new UpkError(ErrorCode.BAD_REQUEST, '--follow and --until: a followed stream has no end');
-        const filter: EventFilter = { limit: opts.limit ?? 100 };
-        if (name) filter.service = name;
-        if (opts.type) filter.types = opts.type;
-        const { since, until } = timeRange(opts);
-        if (since !== undefined) filter.since = since;
-        if (until !== undefined) filter.until = until;
-        if (opts.pid !== undefined) filter.pid = opts.pid;
-        if (opts.code !== undefined) filter.code = opts.code;
-        if (opts.signal !== undefined) filter.signal = opts.signal;
-        if (opts.grep !== undefined) filter.text = opts.grep;
+    .action((name: string | undefined, opts: Options) => {
+      if (opts.csv && ctx.json) throw new UpkError(ErrorCode.BAD_REQUEST, '--csv and --json: choose one');
+      if (opts.follow && opts.until) throw new UpkError(ErrorCode.BAD_REQUEST, '--follow and --until: a followed stream has no end');
+      const filter = eventFilter(name, opts);
+      if (opts.fleet) return fleetEvents(ctx, filter, opts);
+      return ctx.withClient(async (client) => {
         // Where following resumes: after the newest event of all, as of before the query below.
         const head = opts.follow ? ((await client.events({ limit: 1 }))[0]?.id ?? 0) : 0;
         // JSON and CSV are printed page by page as they come; a table needs every row for its widths.
@@ -108,8 +110,40 @@ export function registerEvents(program: Command, ctx: Context): void {
         process.stdout.write(line(HEADER) + '\n');
         for (const e of events) print(e);
         if (opts.follow) await follow(client, filter, Math.max(head, events.at(-1)?.id ?? 0), print);
-      }),
-    );
+      });
+    });
+}
+
+function eventFilter(name: string | undefined, opts: Options): EventFilter {
+  const filter: EventFilter = { limit: opts.limit ?? 100 };
+  if (name) filter.service = name;
+  if (opts.type) filter.types = opts.type;
+  const { since, until } = timeRange(opts);
+  if (since !== undefined) filter.since = since;
+  if (until !== undefined) filter.until = until;
+  if (opts.pid !== undefined) filter.pid = opts.pid;
+  if (opts.code !== undefined) filter.code = opts.code;
+  if (opts.signal !== undefined) filter.signal = opts.signal;
+  if (opts.grep !== undefined) filter.text = opts.grep;
+  return filter;
+}
+
+/** `upk events --fleet`: the same filters over the fleet database, a HOST column first (`host` in JSON and CSV). */
+async function fleetEvents(ctx: Context, filter: EventFilter, opts: Options): Promise<void> {
+  if (opts.follow) throw new UpkError(ErrorCode.BAD_REQUEST, '--follow and --fleet: the fleet database is read, not followed');
+  const { afterId: _none, ...rest } = filter;
+  const events = await ctx.withFleet((fleet) => fleet.events({ ...rest, ...ctx.fleetHosts }));
+  if (ctx.json) return printJson(events);
+  if (opts.csv) {
+    const csv = (e: FleetEvent): string =>
+      [e.host, e.time, e.service, e.type, e.pid, e.code, e.signal, e.detail ? JSON.stringify(e.detail) : null].map(csvField).join(',') +
+      '\r\n';
+    process.stdout.write(['host', ...CSV_HEADER.slice(1)].join(',') + '\r\n' + events.map(csv).join(''));
+    return;
+  }
+  const rows = events.map((e) => [e.host, ...row(e)]);
+  const line = columns(['HOST', ...HEADER], rows);
+  process.stdout.write([['HOST', ...HEADER], ...rows].map((r) => line(r) + '\n').join(''));
 }
 
 async function follow(client: Client, filter: EventFilter, sinceId: number, print: (e: ServiceEvent) => void): Promise<void> {

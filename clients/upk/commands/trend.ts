@@ -3,6 +3,9 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import {
   ErrorCode,
   FLAP_RESTARTS,
+  FLEET_TREND_BY,
+  type FleetTrendBy,
+  type FleetTrendResult,
   formatDuration,
   parseDuration,
   TREND_METRICS,
@@ -24,7 +27,16 @@ interface Options {
   until?: TimeArg;
   table?: boolean;
   chart?: boolean;
+  fleet?: boolean;
+  by?: FleetTrendBy;
 }
+
+const parseBy = (text: string): FleetTrendBy => {
+  const by = text.replace(/\s+/g, '') === 'service,host' ? 'host,service' : text.replace(/\s+/g, '');
+  if (!(FLEET_TREND_BY as readonly string[]).includes(by))
+    throw new InvalidArgumentError(`expected host, service or host,service, got ${JSON.stringify(text)}`);
+  return by as FleetTrendBy;
+};
 
 const CHART_HEIGHT = 6;
 
@@ -144,10 +156,14 @@ export function registerTrend(program: Command, ctx: Context): void {
     .option('-u, --until <time>', UNTIL_HELP, readTime)
     .option('--table', 'a table, even on a terminal')
     .option('--chart', 'charts, even when not on a terminal')
+    .option('--fleet', "every host's, from the fleet's PostgreSQL database (--host H,…: only theirs; docs/fleet.md)")
+    .option('--by <groups>', 'with --fleet: a series per host, per service, or per host and service (default)', parseBy)
     .description('a metric per service and time bucket, from the audit database; flags flapping services')
-    .action((names: string[], opts: Options) =>
-      ctx.withClient(async (client) => {
-        if (opts.table && opts.chart) throw new UpkError(ErrorCode.BAD_REQUEST, '--table and --chart: choose one');
+    .action((names: string[], opts: Options) => {
+      if (opts.table && opts.chart) throw new UpkError(ErrorCode.BAD_REQUEST, '--table and --chart: choose one');
+      if (opts.by && !opts.fleet) throw new UpkError(ErrorCode.BAD_REQUEST, '--by groups the fleet: with --fleet');
+      if (opts.fleet) return fleetTrend(ctx, names, opts);
+      return ctx.withClient(async (client) => {
         const { since, until } = timeRange(opts);
         const result = await client.trend({
           metric: opts.metric,
@@ -160,6 +176,49 @@ export function registerTrend(program: Command, ctx: Context): void {
         if (result.series.length === 0) return void process.stdout.write('no services\n');
         if (opts.chart || (!opts.table && process.stdout.isTTY)) printCharts(result);
         else printTable(result);
-      }),
-    );
+      });
+    });
+}
+
+/** `upk trend --fleet`: the same metric from the fleet database, a series per host, service, or both. */
+async function fleetTrend(ctx: Context, names: string[], opts: Options): Promise<void> {
+  const { since, until } = timeRange(opts);
+  const result = await ctx.withFleet((fleet) =>
+    fleet.trend({
+      ...ctx.fleetHosts,
+      metric: opts.metric,
+      bucketMs: opts.bucket,
+      since: since ?? parseTime('24h'),
+      ...(until === undefined ? {} : { until }),
+      ...(names.length > 0 ? { services: names } : {}),
+      by: opts.by ?? 'host,service',
+    }),
+  );
+  if (ctx.json) return printJson(result);
+  if (result.series.length === 0) return void process.stdout.write('no services\n');
+  if (opts.chart || (!opts.table && process.stdout.isTTY)) {
+    // A chart per series, named by its host and service.
+    const series = result.series.map((s) => ({
+      ...s,
+      service: [s.host, s.service].filter((x) => x !== null).join(' '),
+      uuid: '',
+      flapping: null,
+    }));
+    return printCharts({ ...result, series });
+  }
+  printFleetTable(result);
+}
+
+function printFleetTable(r: FleetTrendResult): void {
+  const groups = [...(r.by === 'service' ? [] : ['HOST']), ...(r.by === 'host' ? [] : ['SERVICE'])];
+  const rows = r.series.flatMap((s) =>
+    s.points.map((p) => [
+      ...(r.by === 'service' ? [] : [s.host ?? '-']),
+      ...(r.by === 'host' ? [] : [s.service ?? '-']),
+      utcTime(p.start).slice(0, 16),
+      formatValue(r, p.value),
+      ...(r.metric === 'rss' ? [formatValue(r, p.max ?? null)] : []),
+    ]),
+  );
+  process.stdout.write(table([...groups, 'BUCKET (UTC)', r.metric.toUpperCase(), ...(r.metric === 'rss' ? ['HIGHEST'] : [])], rows));
 }

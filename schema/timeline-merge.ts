@@ -1,21 +1,27 @@
 // The timeline's pure part (upk timeline): three lists, each sorted by time, merged into one, cut at a
 // limit (the last entry's position the cursor of the next page), and the result grouped into bursts:
 // entries closer than a gap to the one before them.
-import type { TimelineBurst, TimelineEntry, TimelinePosition } from '../schema/timeline-protocol.js';
+import type { TimelineBurst, TimelineEntry, TimelinePosition } from './timeline-protocol.js';
+
+/** What merging and bursts read of an entry: its time (ISO 8601) and service. A host's entries, or the fleet's. */
+export interface EntryLike {
+  time: string;
+  service: string | null;
+}
 
 /** An entry with its time in ms (entries' times are ISO 8601 text). */
-export interface Timed {
+export interface Timed<E extends EntryLike = TimelineEntry> {
   ms: number;
-  entry: TimelineEntry;
+  entry: E;
 }
 
 /**
  * The lists merged by time, oldest first, at most `limit` entries; `truncated` when entries were left
  * out. Each list must be sorted by time; at one time, the earlier list's entries come first.
  */
-export function mergeByTime(lists: Timed[][], limit: number): { merged: Timed[]; truncated: boolean } {
+export function mergeByTime<E extends EntryLike>(lists: Timed<E>[][], limit: number): { merged: Timed<E>[]; truncated: boolean } {
   const at = lists.map(() => 0);
-  const merged: Timed[] = [];
+  const merged: Timed<E>[] = [];
   for (;;) {
     let best = -1;
     for (let i = 0; i < lists.length; i++) {
@@ -37,7 +43,7 @@ export function positionOf(t: Timed): TimelinePosition {
 }
 
 /** The entries (oldest first) in bursts: a pause of `gapMs` or more between two entries begins a new burst. */
-export function burstsOf(timed: Timed[], gapMs: number): TimelineBurst[] {
+export function burstsOf(timed: Timed<EntryLike>[], gapMs: number): TimelineBurst[] {
   const bursts: TimelineBurst[] = [];
   let services = new Set<string>();
   let current: TimelineBurst | null = null;

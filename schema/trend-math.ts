@@ -1,6 +1,6 @@
 // The trend metrics, from per-bucket sums of a service's runs and usage records (trend-query.ts reads
 // them with SQL). Pure: the tests feed it by hand.
-import { FLAP_RESTARTS, FLAP_WINDOW_MS, type Flapping, type TrendMetric } from '../schema/client-protocol.js';
+import { FLAP_RESTARTS, FLAP_WINDOW_MS, type Flapping, type TrendMetric } from './client-protocol.js';
 
 export interface Range {
   /** The first bucket's start (a multiple of bucketMs). */
@@ -81,12 +81,15 @@ function round(x: number, digits: number): number {
 
 /**
  * The metric in each bucket and over the whole range. `knownFrom` is when the service was first
- * recorded: before it, its uptime is not known.
+ * recorded: before it, its uptime is not known. `knownMs`: the known time of each bucket, when it is
+ * given (several services summed, the fleet's trends); else it is counted from `knownFrom`.
  */
-export function computeSeries(metric: TrendMetric, s: BucketSums, knownFrom: number, r: Range): SeriesValues {
+export function computeSeries(metric: TrendMetric, s: BucketSums, knownFrom: number, r: Range, knownMs?: number[]): SeriesValues {
   const n = bucketCount(r);
   const bucketBounds = (i: number): [number, number] => [r.start + i * r.bucketMs, Math.min(r.start + (i + 1) * r.bucketMs, r.end)];
-  const known = (b0: number, b1: number): number => overlap(knownFrom, r.now, b0, b1);
+  // The known time of each bucket and of the range: from knownFrom, or as given (`knownMs`).
+  const knownIn = (i: number): number => knownMs?.[i] ?? overlap(knownFrom, r.now, ...bucketBounds(i));
+  const knownAll = (): number => (knownMs ? sum(knownMs) : overlap(knownFrom, r.now, r.start, r.end));
   // A bucket that ends before the service was known (created, or its history pruned) has no value.
   const unknown = (i: number): boolean => bucketBounds(i)[1] <= knownFrom;
   const each = (f: (i: number) => number | null): { value: number | null }[] =>
@@ -105,13 +108,13 @@ export function computeSeries(metric: TrendMetric, s: BucketSums, knownFrom: num
     case 'uptime': {
       // (An overlap restart's two runs are both up for a moment: never more than all of the time.)
       const pct = (up: number, k: number): number | null => nullIf0(k, round((Math.min(up, k) / k) * 100, 3));
-      return { points: each((i) => pct(s.upMs[i]!, known(...bucketBounds(i)))), total: pct(sum(s.upMs), known(r.start, r.end)) };
+      return { points: each((i) => pct(s.upMs[i]!, knownIn(i))), total: pct(sum(s.upMs), knownAll()) };
     }
     case 'unhealthy': {
       const pct = (ms: number, k: number): number | null => nullIf0(k, round((ms / k) * 100, 3));
       return {
-        points: each((i) => pct(s.unhealthyMs[i]!, known(...bucketBounds(i)))),
-        total: pct(sum(s.unhealthyMs), known(r.start, r.end)),
+        points: each((i) => pct(s.unhealthyMs[i]!, knownIn(i))),
+        total: pct(sum(s.unhealthyMs), knownAll()),
       };
     }
     case 'mtbf': {

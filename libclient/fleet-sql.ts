@@ -1,0 +1,76 @@
+// What the fleet's queries share: parameters numbered as they are added, times, and the conditions on
+// the host and the service that every query makes the same way.
+import { ErrorCode, UpkError } from '../schema/errors.js';
+import type { EventType, ServiceEvent } from '../schema/records.js';
+
+/** Which hosts a fleet query reads: the ones named (none named: every host). */
+export interface FleetHosts {
+  hosts?: string[];
+}
+
+/** The SQL parameters of a query, numbered as they are added. */
+export class Params {
+  readonly values: unknown[] = [];
+  add(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+}
+
+/** A time option as ms since the epoch; BAD_REQUEST naming it when it is none. */
+export function timeMs(what: string, t: string | Date | number): number {
+  const ms = t instanceof Date ? t.getTime() : typeof t === 'number' ? t : Date.parse(t);
+  if (Number.isNaN(ms)) throw new UpkError(ErrorCode.BAD_REQUEST, `${what}: ${String(t)} is not a time (ISO 8601)`);
+  return ms;
+}
+
+/**
+ * The condition that a `service` column (the id at export: `web`, `pkg::web`, `web@2`) means `name`
+ * as a command names a service: its id, its bare name, or the service with Instances it is one of.
+ */
+export function serviceMatch(column: string, name: string, p: Params): string {
+  const n = p.add(name);
+  const group = `regexp_replace(${column}, '@[0-9]+$', '')`;
+  return `(${column} = ${n} OR ${group} = ${n} OR regexp_replace(${group}, '^.*::', '') = ${n})`;
+}
+
+/** The condition on a `host` column for the hosts asked (none: every host). */
+export function hostMatch(column: string, q: FleetHosts, p: Params): string | null {
+  if (!q.hosts || q.hosts.length === 0) return null;
+  return `${column} = ANY(${p.add(q.hosts)}::text[])`;
+}
+
+/** An event of the fleet: the host's own event (ServiceEvent) with its host, without the host's local row id. */
+export type FleetEvent = Omit<ServiceEvent, 'id'> & { host: string };
+
+export interface EventRow {
+  host: string;
+  buddy_instance: string;
+  seq: string;
+  time: Date;
+  service_uuid: string;
+  service: string;
+  type: EventType;
+  pid: number | null;
+  code: number | null;
+  signal: string | null;
+  detail: Record<string, unknown> | null;
+}
+
+export const EVENT_COLUMNS = 'host, buddy_instance::text, seq, time, service_uuid::text, service, type, pid, code, signal, detail';
+
+export function toFleetEvent(r: EventRow): FleetEvent {
+  return {
+    host: r.host,
+    service: r.service,
+    uuid: r.service_uuid,
+    buddy: r.buddy_instance,
+    seq: Number(r.seq),
+    time: r.time.toISOString(),
+    type: r.type,
+    pid: r.pid,
+    code: r.code,
+    signal: r.signal,
+    detail: r.detail,
+  };
+}
