@@ -13,6 +13,7 @@ import { createLogger } from '../controller/log.js';
 import { STATE_DIR } from '../schema/state-dir.js';
 import { formatIssue, loadControllerConfig, loadServices } from '../schema/config/index.js';
 import type { BuddyEvent } from '../schema/records.js';
+import { FleetReader } from '../libclient/fleet-queries.js';
 import { ThrowawayPostgres, postgresBin } from '../test/helpers/postgres.js';
 import { Sandbox as TestSandbox, UPK, run } from '../test/helpers/sandbox.js';
 import { SSHD, TestSshd } from '../test/helpers/sshd.js';
@@ -32,8 +33,11 @@ export const fleet: Benchmark = {
   async run(ctx) {
     const figures: Figure[] = [];
     const bin = postgresBin();
-    if (bin === null) ctx.note('skipped the export: no PostgreSQL server binaries (apt-get install postgresql)');
-    else figures.push(...(await withSandbox('fleet', (sandbox) => catchUp(ctx, sandbox, bin))));
+    if (bin === null) ctx.note('skipped the export and the fleet queries: no PostgreSQL server binaries (apt-get install postgresql)');
+    else {
+      figures.push(...(await withSandbox('fleet', (sandbox) => catchUp(ctx, sandbox, bin))));
+      figures.push(...(await fleetQueries(ctx, bin)));
+    }
     if (!existsSync(SSHD)) ctx.note(`skipped upk --host: ${SSHD} is missing (apt-get install openssh-server)`);
     else figures.push(...(await roundTrip(ctx)));
     return figures;
@@ -267,9 +271,84 @@ export async function fleetHistory(pg: ThrowawayPostgres, events: number): Promi
        FROM (${RUN}) AS g CROSS JOIN (VALUES (0), (1)) AS e (k)`,
       params,
     );
+    // Each host's services as its start recorded them: what the fleet dates a service from.
+    await client.query(
+      `INSERT INTO config_changes (host, uid, time, service_uuid, service, change, trigger)
+       SELECT 'host-' || h, gen_random_uuid(), $1, md5('svc' || v)::uuid, 'svc' || v, 'added', 'start'
+       FROM generate_series(0, 999) AS h, generate_series(0, 9) AS v`,
+      [from.toISOString()],
+    );
     await client.query('ANALYZE');
     return { from, to };
   } finally {
     await client.end();
+  }
+}
+
+/** The fleet's questions over `fleetHistory`: trends by host and by service, and one host's events, through FleetReader. */
+async function fleetQueries(ctx: BenchContext, bin: string): Promise<Figure[]> {
+  const events = ctx.quick ? 1_000_000 : 10_000_000;
+  const runs = ctx.quick ? 3 : 5;
+  const pg = await ThrowawayPostgres.create(bin);
+  try {
+    const t0 = performance.now();
+    const { to } = await fleetHistory(pg, events);
+    const [size] = await pg.query<{ size: string }>('SELECT pg_size_pretty(pg_database_size(current_database())) AS size');
+    ctx.note(
+      `fleet history: ${events.toLocaleString('en-US')} events and ${(events / 2).toLocaleString('en-US')} runs of 1,000 hosts × 10 ` +
+        `services over 30 days, written in ${((performance.now() - t0) / 1000).toFixed(0)} s; the database: ${size!.size}`,
+    );
+    const reader = await FleetReader.open(pg.url, { env: { ...process.env, PGPASSWORD: pg.password } });
+    try {
+      const day = 86_400_000;
+      const ago = (ms: number): string => new Date(to.getTime() - ms).toISOString();
+      const until = to.toISOString();
+      const asks: { label: string; ask: () => Promise<unknown> }[] = [
+        {
+          label: 'trend --fleet --by host: restarts of every host over 30 d, 1 d buckets',
+          ask: () => reader.trend({ metric: 'restarts', bucketMs: day, since: ago(30 * day), until, by: 'host' }),
+        },
+        {
+          label: 'trend --fleet: failures of every host and service over 7 d, 1 h buckets',
+          ask: () => reader.trend({ metric: 'failures', bucketMs: 3_600_000, since: ago(7 * day), until, by: 'host,service' }),
+        },
+        {
+          label: 'trend --fleet --by service: uptime over 24 h, 1 h buckets',
+          ask: () => reader.trend({ metric: 'uptime', bucketMs: 3_600_000, since: ago(day), until, by: 'service' }),
+        },
+        {
+          label: 'trend --fleet --host H: failures of one host over 30 d, 1 d buckets',
+          ask: () => reader.trend({ metric: 'failures', bucketMs: day, since: ago(30 * day), until, hosts: ['host-7'] }),
+        },
+        {
+          label: 'events --fleet --host H --since 1d: the newest 100',
+          ask: () => reader.events({ hosts: ['host-7'], since: ago(day), until }),
+        },
+        {
+          label: 'events --fleet --type exited --since 1d: every host, the newest 100',
+          ask: () => reader.events({ types: ['exited'], since: ago(day), until }),
+        },
+      ];
+      const figures: Figure[] = [];
+      for (const { label, ask } of asks) {
+        const times: number[] = [];
+        for (let i = 0; i <= runs; i++) {
+          const t = performance.now();
+          await ask();
+          if (i > 0) times.push(performance.now() - t); // the first warms PostgreSQL's caches
+        }
+        figures.push({
+          label: `${label}, p50`,
+          value: median(times),
+          unit: 'ms',
+          n: `${runs} runs, ${(events / 1e6).toFixed(0)} M events`,
+        });
+      }
+      return figures;
+    } finally {
+      reader.close();
+    }
+  } finally {
+    pg.remove();
   }
 }

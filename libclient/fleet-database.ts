@@ -75,11 +75,11 @@ export class FleetDatabase {
     if (problem !== null) throw new UpkError(ErrorCode.BAD_REQUEST, `the fleet database: ${problem}`);
     // Loaded at first use: every other upk command starts without the driver.
     const { default: driver } = await import('pg');
-    const { parse } = await import('pg-connection-string');
+    const { parseIntoClientConfig } = await import('pg-connection-string');
     const env = options.env ?? process.env;
     const limit = options.timeoutMs ?? FLEET_READ_TIMEOUT_MS;
     const statements = options.statementTimeoutMs ?? FLEET_STATEMENT_TIMEOUT_MS;
-    const parsed = parse(url);
+    const parsed = parseIntoClientConfig(url);
     const to = {
       host: String(parsed.host ?? 'localhost'),
       port: String(parsed.port ?? 5432),
@@ -88,7 +88,8 @@ export class FleetDatabase {
     };
     const name = describeFleetDatabase(url);
     const client = new driver.Client({
-      connectionString: url,
+      // The URL's parts, not connectionString: pg would let the URL's (absent) password override the function.
+      ...parsed,
       password: () => {
         const password = fleetPassword(to, env);
         if (password === null)

@@ -3,6 +3,8 @@
 // host's own answer (its --json, without the host), and the fleet's answer without --host is the union.
 // Plus the errors: no URL, a URL with a password, an unreachable database, a failed login, no schema.
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { ThrowawayPostgres, postgresBin } from '../helpers/postgres.js';
@@ -418,6 +420,18 @@ describe(
         assert.equal(denied.code, 3, denied.stderr);
         assert.match(denied.stderr, /cannot log in: password authentication failed/);
       } finally {
+        process.env['PGPASSWORD'] = pgdb.password;
+      }
+      // The password only in a password file (0600), as libpq finds it: no PGPASSWORD at all.
+      const passFile = join(box.dir, 'pgpass');
+      writeFileSync(passFile, `localhost:*:fleet:upkeeper:${pgdb.password}\n`, { mode: 0o600 });
+      delete process.env['PGPASSWORD'];
+      process.env['PGPASSFILE'] = passFile;
+      try {
+        const fromFile = await box.upk(['events', '--fleet', '--limit', '1', '--json']);
+        assert.equal(fromFile.code, 0, fromFile.stderr);
+      } finally {
+        delete process.env['PGPASSFILE'];
         process.env['PGPASSWORD'] = pgdb.password;
       }
       const admin = await pgdb.connect();
