@@ -305,12 +305,20 @@ async function fleetQueries(ctx: BenchContext, bin: string): Promise<Figure[]> {
       const until = to.toISOString();
       const asks: { label: string; ask: () => Promise<unknown> }[] = [
         {
-          label: 'trend --fleet --by host: restarts of every host over 30 d, 1 d buckets',
+          label: 'trend --fleet --by host: restarts per host this week (7 d, 1 d buckets)',
+          ask: () => reader.trend({ metric: 'restarts', bucketMs: day, since: ago(7 * day), until, by: 'host' }),
+        },
+        {
+          label: 'trend --fleet --by host: restarts per host over 30 d, 1 d buckets',
           ask: () => reader.trend({ metric: 'restarts', bucketMs: day, since: ago(30 * day), until, by: 'host' }),
         },
         {
-          label: 'trend --fleet: failures of every host and service over 7 d, 1 h buckets',
-          ask: () => reader.trend({ metric: 'failures', bucketMs: 3_600_000, since: ago(7 * day), until, by: 'host,service' }),
+          label: 'trend svc3 --fleet --by host: which hosts had svc3 fail last night (24 h, 1 h buckets)',
+          ask: () => reader.trend({ metric: 'failures', bucketMs: 3_600_000, since: ago(day), until, by: 'host', services: ['svc3'] }),
+        },
+        {
+          label: 'trend --fleet: failures of every host and service over 7 d, 1 d buckets (10,000 series)',
+          ask: () => reader.trend({ metric: 'failures', bucketMs: day, since: ago(7 * day), until, by: 'host,service' }),
         },
         {
           label: 'trend --fleet --by service: uptime over 24 h, 1 h buckets',

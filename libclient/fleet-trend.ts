@@ -165,9 +165,7 @@ function sumQueries(metric: TrendMetric, s: Statement): string[] {
  * oldest event (what a host's own trend takes as the start of its history). The oldest event of a
  * host is the oldest of its services' (one index descent each, on events_by_host_service_time).
  */
-function membersQuery(s: Statement, named: boolean, n: number): string {
-  const b0 = `(${s.start} + k * ${s.bucket})`;
-  const b1 = `least(${b0} + ${s.bucket}, ${s.end})`;
+function membersQuery(s: Statement, named: boolean): string {
   return `WITH m AS (
       SELECT host, service, ${ms('min(time)')} AS created, (array_agg(change ORDER BY time DESC))[1] AS last
       FROM config_changes WHERE ${s.where} AND time < ${s.endTs} GROUP BY host, service
@@ -180,11 +178,7 @@ function membersQuery(s: Statement, named: boolean, n: number): string {
       SELECT ${s.group}, greatest(m.created, coalesce(h.t, m.created)) AS created
       FROM m LEFT JOIN history h USING (host) ${named ? '' : `WHERE last <> 'removed'`}
     )
-    SELECT host, service, min(created)::float8 AS "knownFrom", array_agg(known ORDER BY k) AS "knownMs"
-    FROM (SELECT host, service, k, min(created) AS created,
-            sum(greatest(0, least(${b1}, ${s.now}) - greatest(${b0}, created)))::float8 AS known
-          FROM g, generate_series(0, ${n - 1}) AS k GROUP BY host, service, k) x
-    GROUP BY host, service`;
+    SELECT host, service, created::float8 AS created FROM g`;
 }
 
 const key = (r: GroupRow): string => JSON.stringify([r.host, r.service]);
@@ -222,10 +216,19 @@ export async function fleetTrend(db: FleetDatabase, q: FleetTrendQuery, now = Da
     return g;
   };
   const m = statement(q, range, by);
-  for (const row of await db.query<GroupRow & { knownFrom: number; knownMs: number[] }>(membersQuery(m, named, n), m.p.values)) {
+  // Each member (a host's service) of a group: the group is known from its first member, and each
+  // bucket's known time is its members' summed (a bucket's part after the member's start, and before now).
+  const seen = new Set<string>();
+  for (const row of await db.query<GroupRow & { created: number }>(membersQuery(m, named), m.p.values)) {
     const g = groupOf(row);
-    g.knownFrom = row.knownFrom;
-    g.knownMs = row.knownMs.map(Number);
+    const created = Number(row.created);
+    const known = (g.knownMs ??= new Array<number>(n).fill(0));
+    g.knownFrom = seen.has(key(row)) ? Math.min(g.knownFrom, created) : created;
+    seen.add(key(row));
+    for (let k = 0; k < n; k++) {
+      const b0 = start + k * bucketMs;
+      known[k]! += Math.max(0, Math.min(b0 + bucketMs, end, now) - Math.max(b0, created));
+    }
   }
   const kinds = sumQueries(q.metric, m).length;
   for (let i = 0; i < kinds; i++) {
@@ -241,6 +244,7 @@ export async function fleetTrend(db: FleetDatabase, q: FleetTrendQuery, now = Da
       }
     }
   }
+  const bucketStarts = Array.from({ length: n }, (_, i) => isoTime(start + i * bucketMs));
   const series = [...groups.values()]
     .sort((a, b) => (a.row.host ?? '').localeCompare(b.row.host ?? '') || (a.row.service ?? '').localeCompare(b.row.service ?? ''))
     .map((g): FleetTrendSeries => {
@@ -248,7 +252,7 @@ export async function fleetTrend(db: FleetDatabase, q: FleetTrendQuery, now = Da
       const out: FleetTrendSeries = {
         host: g.row.host,
         service: g.row.service,
-        points: values.points.map((v, i) => ({ start: isoTime(start + i * bucketMs), ...v })),
+        points: values.points.map((v, i) => ({ start: bucketStarts[i]!, ...v })),
         total: values.total,
       };
       if (values.max !== undefined) out.max = values.max;
