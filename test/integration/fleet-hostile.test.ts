@@ -5,7 +5,8 @@
 // 2. FleetDatabase pointed at another database: retention deletes rows the new database never got;
 // 3. the role with the privileges docs/fleet.md#security lists cannot export at all;
 // 4. a FleetDatabase that accepts and never answers holds `upk controller stop` past its wait (exit 8);
-// 5. a FleetHost with a NUL character passes check-config, and then no batch can ever go through.
+// 5. a FleetHost with a NUL character passes check-config, and then no batch can ever go through;
+// 6. a custom action that runs for hours holds the export of every client request finished after it.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
@@ -166,6 +167,47 @@ describe('fleet export, hostile', { timeout: 240_000, skip: BIN === null ? 'no P
     } finally {
       silent.close();
     }
+  });
+
+  it('a custom action that runs for long does not hold the export of the requests finished after it', async () => {
+    const b = box('fhaction', { FleetDatabase: pgdb.url, FleetHost: 'action' });
+    b.writeServices({ steady: { ExecStart: 'sleep 1000', InitialState: 'running', CustomActions: { forever: 'sleep 1000' } } });
+    await b.startController();
+    await b.waitForState('steady', 'running');
+    const c = await b.client();
+    void c.action('steady', 'forever').catch(() => undefined); // runs on, its request unfinished
+    await b.waitFor('the action begun', () => {
+      const db = b.db();
+      try {
+        return db.prepare("SELECT 1 FROM client_requests WHERE request = 'action' AND finished IS NULL").get() !== undefined;
+      } finally {
+        db.close();
+      }
+    });
+    const c2 = await b.client();
+    await c2.restart('steady');
+    await c2.restart('steady');
+    const finished = (): string[] => {
+      const db = b.db();
+      try {
+        return (db.prepare('SELECT uid AS u FROM client_requests WHERE finished IS NOT NULL').all() as { u: string }[]).map((r) => r.u);
+      } finally {
+        db.close();
+      }
+    };
+    await b.waitFor(
+      'the restarts, finished, in PostgreSQL',
+      async () => {
+        const fleet = new Set(
+          (await pgdb.query<{ u: string }>("SELECT replace(uid::text, '-', '') AS u FROM client_requests WHERE host = 'action'")).map(
+            (r) => r.u,
+          ),
+        );
+        const local = finished();
+        return local.length >= 2 && local.every((u) => fleet.has(u));
+      },
+      20_000,
+    );
   });
 
   it('check-config refuses a FleetHost with a NUL character (PostgreSQL refuses every row of it)', async () => {
