@@ -65,6 +65,7 @@ async function catchUp(ctx: BenchContext, sandbox: Sandbox, bin: string): Promis
     target: new FleetSink(pg.url, env),
     host: 'bench-host',
     where: 'the throwaway cluster',
+    url: pg.url,
     log: createLogger({ write: () => undefined }),
     problem: (message) => {
       if (message !== null) ctx.note(`problem: ${message}`);

@@ -247,6 +247,7 @@ export class Controller {
         target: new FleetSink(url),
         host,
         where: describeFleetDatabase(url),
+        url,
         log: this.log,
         problem: (message) => (message === null ? this.problems.clear('fleet') : this.problems.set('fleet', message)),
       });

@@ -43,6 +43,8 @@ export interface FleetExportParts {
   host: string;
   /** The database in words, for the log (no password). */
   where: string;
+  /** FleetDatabase (no password in it): the positions are saved for it, and retention keeps what it has not got. */
+  url: string;
   log: Logger;
   /** The problem `fleet`: a message while the export fails, null once a batch goes through again. */
   problem: (message: string | null) => void;
@@ -70,6 +72,8 @@ export class FleetExport {
   private databaseId: string | null = null;
   private retryMs = FLEET_RETRY_FIRST_MS;
   private failure: string | null = null;
+  /** Tables whose last batch PostgreSQL refused (the connection still good): each waits on its own, the others go on. */
+  private readonly refused = new Map<FleetSourceTable, { at: number; ms: number; message: string }>();
 
   constructor(private readonly p: FleetExportParts) {}
 
@@ -103,7 +107,7 @@ export class FleetExport {
       if (this.failure !== null) {
         this.failure = null;
         this.p.log.info(`fleet database ${this.p.where}: exporting again`);
-        this.p.problem(null);
+        this.report();
       }
     } catch (err) {
       next = this.failed(err);
@@ -118,6 +122,7 @@ export class FleetExport {
     const { source, target, host } = this.p;
     if (this.databaseId === null) {
       const id = await target.open();
+      source.connected(id, this.p.url);
       this.databaseId = id;
       const behind = source.newest('events') - source.position('events', id);
       this.p.log.info(`fleet database ${this.p.where}: connected (database ${id}, host ${host}); ${behind} event id(s) to export`);
@@ -125,9 +130,47 @@ export class FleetExport {
     let most = 0;
     for (const table of FLEET_TABLES) {
       if (this.stopped) break;
-      most = Math.max(most, await this.batchOf(table, this.databaseId));
+      const held = this.refused.get(table);
+      if (held && Date.now() < held.at) continue;
+      try {
+        most = Math.max(most, await this.batchOf(table, this.databaseId));
+      } catch (err) {
+        if (!refusedStatement(err)) throw err; // the connection: the whole round fails, and waits
+        this.refuse(table, held, err);
+        continue;
+      }
+      if (held) {
+        this.refused.delete(table);
+        this.p.log.info(`fleet database ${this.p.where}: exporting ${table} again`);
+        this.report();
+      }
     }
     return most;
+  }
+
+  /** PostgreSQL refused a batch of `table`: that table waits (1 s doubling to 60 s), the others go on. */
+  private refuse(table: FleetSourceTable, held: { ms: number; message: string } | undefined, err: unknown): void {
+    const ms = held ? Math.min(held.ms * 2, FLEET_RETRY_MAX_MS) : FLEET_RETRY_FIRST_MS;
+    const message = `${table}: ${(err as Error).message || String(err)}`;
+    if (message !== held?.message)
+      this.p.log.warn(
+        `the fleet database ${this.p.where} refuses a batch of ${message}; its rows wait in the local database (tried again after ${ms / 1000} s, doubling up to 60 s), the other tables go on`,
+      );
+    this.refused.set(table, { at: Date.now() + ms, ms, message });
+    this.report();
+  }
+
+  /** The problem `fleet` as things are: the connection's failure, else the tables refused, else none. */
+  private report(): void {
+    this.p.problem(this.error());
+  }
+
+  /** Why the export (or part of it) does not go through now, or null. */
+  private error(): string | null {
+    if (this.failure !== null) return `${this.failure}; the rows wait in the local database`;
+    if (this.refused.size === 0) return null;
+    const tables = [...this.refused.values()].map((r) => r.message).join('; ');
+    return `the fleet database ${this.p.where} refuses batches of ${tables}; their rows wait in the local database`;
   }
 
   /** One batch of `table`: read after the position, insert in one transaction, then save the position. */
@@ -139,7 +182,7 @@ export class FleetExport {
     const last = rows.at(-1);
     if (last === undefined) return 0;
     // Only once PostgreSQL committed: a crash before this line sends the batch again, and its rows conflict.
-    source.save(table, databaseId, last.id);
+    source.save(table, databaseId, last.id, this.p.url);
     const s = this.stats;
     s.exported += added;
     s.skipped += rows.length - added;
@@ -190,19 +233,19 @@ export class FleetExport {
     const behind: Record<string, number> = {};
     for (const table of FLEET_TABLES) {
       // Before its first connection the database is not known: the position saved for any.
-      const at = this.databaseId === null ? source.savedPosition(table) : source.position(table, this.databaseId);
+      const at = this.databaseId === null ? source.savedPosition(table, this.p.url) : source.position(table, this.databaseId);
       behind[table] = Math.max(0, source.newest(table) - at);
     }
     const s = this.stats;
     return {
       database: this.p.where,
       host: this.p.host,
-      up: this.databaseId !== null && this.failure === null,
+      up: this.databaseId !== null && this.failure === null && this.refused.size === 0,
       exported: Object.fromEntries(FLEET_TABLES.map((t) => [t, s.exportedBy[t] ?? 0])),
       skipped: Object.fromEntries(FLEET_TABLES.map((t) => [t, s.skippedBy[t] ?? 0])),
       behind,
       lastExport: s.lastBatch === null ? null : new Date(s.lastBatch).toISOString(),
-      error: this.failure,
+      error: this.error(),
     };
   }
 
@@ -211,11 +254,22 @@ export class FleetExport {
     const wait = this.retryMs;
     this.retryMs = Math.min(this.retryMs * 2, FLEET_RETRY_MAX_MS);
     const message = `cannot export to the fleet database ${this.p.where}: ${(err as Error).message || String(err)}`;
-    if (message !== this.failure) {
-      this.p.log.warn(`${message}; the rows wait in the local database (tried again after ${wait / 1000} s, doubling up to 60 s)`);
-      this.p.problem(`${message}; the rows wait in the local database`);
-    }
+    const changed = message !== this.failure;
     this.failure = message;
+    if (changed) {
+      this.p.log.warn(`${message}; the rows wait in the local database (tried again after ${wait / 1000} s, doubling up to 60 s)`);
+      this.report();
+    }
     return wait;
   }
+}
+
+/**
+ * PostgreSQL refused a statement (an SQLSTATE of its own: a missing table, a refused value, a lacking
+ * privilege) while the connection stays good: not classes 08 (connection), 53 (resources), 57
+ * (operator intervention, a statement timeout among them), nor an error without a code (the network).
+ */
+export function refusedStatement(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !/^(08|53|57)/.test(code);
 }

@@ -178,7 +178,7 @@ export class FleetSink {
     );
   }
 
-  /** Insert the finished client requests of `host` in one transaction; rows already there are skipped. Returns how many were new. */
+  /** Upsert the client requests of `host` in one transaction (sent as they begin, and again finished). Returns how many were new or changed. */
   async writeRequests(host: string, rows: readonly FleetRequestRow[]): Promise<number> {
     return this.insert(
       `INSERT INTO client_requests (host, uid, time, client, client_pid, client_user, requester, request, service_uuid, params, finished, ok, outcome)
@@ -187,7 +187,9 @@ export class FleetSink {
        FROM unnest($2::uuid[], $3::bigint[], $4::text[], $5::integer[], $6::text[], $7::text[], $8::text[], $9::uuid[], $10::text[],
                    $11::bigint[], $12::boolean[], $13::text[])
          AS r (k, t, c, p, us, rq, q, u, pa, f, ok, o)
-       ON CONFLICT DO NOTHING`,
+       ON CONFLICT (host, uid) DO UPDATE SET finished = excluded.finished, ok = excluded.ok, outcome = excluded.outcome
+       WHERE (client_requests.finished, client_requests.ok, client_requests.outcome)
+             IS DISTINCT FROM (excluded.finished, excluded.ok, excluded.outcome)`,
       [
         host,
         rows.map((r) => r.uid),
@@ -200,7 +202,7 @@ export class FleetSink {
         rows.map((r) => r.serviceUuid),
         rows.map((r) => cleanJson(r.params)),
         rows.map((r) => r.finished),
-        rows.map((r) => r.ok === 1),
+        rows.map((r) => (r.ok === null ? null : r.ok === 1)),
         rows.map((r) => (r.outcome === null ? null : clean(r.outcome))),
       ],
     );

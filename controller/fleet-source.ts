@@ -11,7 +11,7 @@ const POSITION_COLUMN: Record<FleetSourceTable, string> = {
   runs: 'changed',
   samples: 'stored',
   config_changes: 'id',
-  client_requests: 'id',
+  client_requests: 'changed',
 };
 
 /** An event as the fleet database stores it (docs/fleet.md#the-schema). */
@@ -79,9 +79,9 @@ export interface FleetChangeRow {
   keys: string | null;
 }
 
-/** A finished client request as the fleet database stores it. */
+/** A client request as the fleet database stores it: sent when it begins, and again when it finishes. */
 export interface FleetRequestRow {
-  /** The local client_requests.id: the position, never sent. */
+  /** The local client_requests.changed: the position, never sent. */
   id: number;
   uid: string;
   time: number;
@@ -92,8 +92,8 @@ export interface FleetRequestRow {
   request: string;
   serviceUuid: string | null;
   params: string | null;
-  finished: number;
-  ok: number;
+  finished: number | null;
+  ok: number | null;
   outcome: string | null;
 }
 
@@ -126,14 +126,11 @@ export class FleetSource {
     this.readChanges = db.prepare(`
       SELECT id, uid, time, service_uuid AS serviceUuid, service, change, trigger, detail, config, keys
       FROM config_changes WHERE id > ? ORDER BY id LIMIT ?`);
-    // Only the requests before the oldest one not finished (all of them when every one is): the
-    // position never passes a request that may still be finished, so each is sent once, when final.
+    // A request changes once after it is stored (it finishes): its counter rises then, and it is sent again.
     this.readRequests = db.prepare(`
-      SELECT id, uid, time, client, client_pid AS clientPid, client_user AS clientUser, requester, request,
+      SELECT changed AS id, uid, time, client, client_pid AS clientPid, client_user AS clientUser, requester, request,
              service_uuid AS serviceUuid, params, finished, ok, outcome
-      FROM client_requests
-      WHERE id > ? AND id < coalesce((SELECT min(id) FROM client_requests WHERE finished IS NULL), 9223372036854775807)
-      ORDER BY id LIMIT ?`);
+      FROM client_requests WHERE changed > ? ORDER BY changed LIMIT ?`);
   }
 
   /**
@@ -149,9 +146,28 @@ export class FleetSource {
     return saved.last_id > this.newest(table) ? 0 : saved.last_id;
   }
 
-  /** The position saved for `table`, whatever database it was saved for (0 when none). */
-  savedPosition(table: FleetSourceTable): number {
-    return this.db.prepare<[string], { last_id: number }>('SELECT last_id FROM fleet_export WHERE source = ?').get(table)?.last_id ?? 0;
+  /**
+   * The position saved for `table` if it was saved for the FleetDatabase `target` (the URL), else 0:
+   * what retention may delete up to, and the status counts from, before the exporter connects.
+   */
+  savedPosition(table: FleetSourceTable, target: string): number {
+    return (
+      this.db
+        .prepare<[string, string], { last_id: number }>('SELECT last_id FROM fleet_export WHERE source = ? AND target = ?')
+        .get(table, target)?.last_id ?? 0
+    );
+  }
+
+  /**
+   * The exporter reached the database `databaseId` at `target`: positions saved for another database
+   * start again from 0 (its rows are all to send, and retention keeps them), and every position names
+   * the target it is for.
+   */
+  connected(databaseId: string, target: string): void {
+    this.db.transaction(() => {
+      this.db.prepare('UPDATE fleet_export SET database_id = ?, last_id = 0 WHERE database_id != ?').run(databaseId, databaseId);
+      this.db.prepare('UPDATE fleet_export SET target = ?').run(target);
+    })();
   }
 
   /** The newest local id (or counter) of `table` (0 when it is empty). */
@@ -179,18 +195,19 @@ export class FleetSource {
     return this.readChanges.all(after, limit);
   }
 
-  /** Up to `limit` client requests after the local id `after` and before the oldest unfinished one, oldest first. */
+  /** Up to `limit` client requests begun or finished after the counter `after`, in that order. */
   requestsAfter(after: number, limit: number): FleetRequestRow[] {
     return this.readRequests.all(after, limit);
   }
 
   /** PostgreSQL committed every row up to `lastId`: remember it. */
-  save(table: FleetSourceTable, databaseId: string, lastId: number, now = Date.now()): void {
+  save(table: FleetSourceTable, databaseId: string, lastId: number, target: string | null = null, now = Date.now()): void {
     this.db
       .prepare(
-        `INSERT INTO fleet_export (source, database_id, last_id, exported) VALUES (?, ?, ?, ?)
-         ON CONFLICT (source) DO UPDATE SET database_id = excluded.database_id, last_id = excluded.last_id, exported = excluded.exported`,
+        `INSERT INTO fleet_export (source, database_id, last_id, exported, target) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (source) DO UPDATE SET database_id = excluded.database_id, last_id = excluded.last_id,
+           exported = excluded.exported, target = coalesce(excluded.target, target)`,
       )
-      .run(table, databaseId, lastId, now);
+      .run(table, databaseId, lastId, now, target);
   }
 }

@@ -17,20 +17,20 @@ export interface RetentionLimits {
   maxAgeSeconds: number | null;
   /** Rows per table, or null: no count limit. */
   maxRecords: number | null;
-  /** A FleetDatabase is configured: keep the rows not exported yet. */
-  fleet: boolean;
+  /** FleetDatabase, or null: keep the rows not exported to it yet. */
+  fleet: string | null;
 }
 
 export const retentionLimits = (c: ControllerConfig): RetentionLimits => ({
   maxAgeSeconds: c.auditMaxAge,
   maxRecords: c.auditMaxRecords,
-  fleet: c.fleetDatabase !== null,
+  fleet: c.fleetDatabase,
 });
 
 /** The tables the fleet export sends, and the column its position is in (controller/fleet-source.ts). */
 const EXPORTED: Record<string, string> = {
   events: 'rowid',
-  client_requests: 'rowid',
+  client_requests: 'changed',
   config_changes: 'rowid',
   runs: 'changed',
   samples: 'stored',
@@ -102,16 +102,20 @@ export class Retention {
     try {
       for (const [table, column] of Object.entries(COUNTED)) {
         const held = this.exportedUpTo(table);
+        const position = EXPORTED[table] ?? 'rowid';
+        // The newest row stays, whatever its age: SQLite gives a new row the highest id plus one, so an
+        // emptied table would give its ids again, and the fleet export would take them for rows it sent.
         if (ageCut !== null)
           count(
             table,
             await this.deleteWhile(
-              `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${column} < ? AND rowid <= ? LIMIT ${BATCH})`,
+              `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE ${column} < ? AND ${position} <= ?
+                 AND rowid < (SELECT max(rowid) FROM ${table}) LIMIT ${BATCH})`,
               ageCut,
               held,
             ),
           );
-        if (maxRecords !== null) count(table, await this.deleteOldest(table, maxRecords, held));
+        if (maxRecords !== null) count(table, await this.deleteOldest(table, maxRecords, position, held));
       }
       // Runs go with their events: older than the age limit, or than the oldest event kept.
       const oldest = this.db.prepare<[], { t: number | null }>('SELECT min(time) AS t FROM events').get()?.t ?? null;
@@ -174,7 +178,8 @@ export class Retention {
    */
   private exportedUpTo(table: string): number {
     const column = EXPORTED[table];
-    if (!this.limits.fleet || column === undefined) return Number.MAX_SAFE_INTEGER;
+    const target = this.limits.fleet;
+    if (target === null || column === undefined) return Number.MAX_SAFE_INTEGER;
     const { maxRecords } = this.limits;
     if (maxRecords !== null) {
       const n = this.db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM ${table}`).get()?.n ?? 0;
@@ -189,7 +194,12 @@ export class Retention {
       }
     }
     this.overflowed.delete(table);
-    return this.db.prepare<[string], { id: number }>('SELECT last_id AS id FROM fleet_export WHERE source = ?').get(table)?.id ?? 0;
+    // Saved for another FleetDatabase (or before the exporter reached this one): nothing is known to be exported to it.
+    return (
+      this.db
+        .prepare<[string, string], { id: number }>('SELECT last_id AS id FROM fleet_export WHERE source = ? AND target = ?')
+        .get(table, target)?.id ?? 0
+    );
   }
 
   /** Run a batched DELETE until it deletes nothing, yielding to the event loop between batches. */
@@ -204,15 +214,16 @@ export class Retention {
     }
   }
 
-  /** Delete the oldest rows (by rowid) past `max`, none above `held`. */
-  private async deleteOldest(table: string, max: number, held: number): Promise<number> {
+  /** Delete the oldest rows (by rowid) past `max`, none whose `position` column is above `held`. */
+  private async deleteOldest(table: string, max: number, position: string, held: number): Promise<number> {
     const n = this.db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM ${table}`).get()?.n ?? 0;
     if (n <= max) return 0;
     const cut = this.db.prepare<[number], { id: number }>(`SELECT rowid AS id FROM ${table} ORDER BY rowid LIMIT 1 OFFSET ?`).get(n - max);
     if (!cut) return 0;
     return this.deleteWhile(
-      `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE rowid < ? LIMIT ${BATCH})`,
-      Math.min(cut.id, held + 1),
+      `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE rowid < ? AND ${position} <= ? LIMIT ${BATCH})`,
+      cut.id,
+      held,
     );
   }
 }

@@ -1,4 +1,4 @@
-// `upk audit --fleet` and `upk config-history NAME --fleet`: the finished client requests and the
+// `upk audit --fleet` and `upk config-history NAME --fleet`: the client requests (as they began, or finished) and the
 // configuration changes of every host (or some), from the fleet's PostgreSQL database, as a host's
 // own `requests` and `config.history` give them (controller/request-queries.ts, config-history.ts).
 import type { ClientRequestRecord, ConfigHistoryRecord } from '../schema/audit-protocol.js';
@@ -56,13 +56,13 @@ interface RequestRow {
   request: string;
   service: string | null;
   params: unknown;
-  finished: Date;
-  ok: boolean;
+  finished: Date | null;
+  ok: boolean | null;
   outcome: string | null;
 }
 
 /**
- * The newest `limit` finished requests that match, oldest first (`oldest`: the oldest `limit`, for the
+ * The newest `limit` requests that match, oldest first (`oldest`: the oldest `limit`, for the
  * timeline; `services`: about any of these, for the timeline of several).
  */
 export async function fleetRequests(
@@ -108,8 +108,8 @@ export async function fleetRequests(
     params: r.params,
     ok: r.ok,
     outcome: r.outcome,
-    finished: r.finished.toISOString(),
-    durationMs: r.finished.getTime() - r.time.getTime(),
+    finished: r.finished === null ? null : r.finished.toISOString(),
+    durationMs: r.finished === null ? null : r.finished.getTime() - r.time.getTime(),
   }));
 }
 

@@ -1,4 +1,4 @@
-// `upk timeline --fleet`: the events, configuration changes and finished client requests of every host
+// `upk timeline --fleet`: the events, configuration changes and client requests of every host
 // (or some) between two times, interleaved in time order and in bursts, as a host's timeline
 // (controller/timeline-query.ts) with the merge and the bursts of schema/timeline-merge.ts. One page:
 // the oldest `limit` entries, `truncated` when more matched (no cursor).

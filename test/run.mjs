@@ -25,7 +25,7 @@ const tests = files(dist)
   .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
   .sort();
 
-const result = spawnSync(process.execPath, ['--test', '--test-timeout=120000', '--test-concurrency=2', '--test-reporter=spec', ...tests], {
+const result = spawnSync(process.execPath, ['--test', '--test-timeout=240000', '--test-concurrency=2', '--test-reporter=spec', ...tests], {
   stdio: 'inherit',
   env: { ...process.env, UPK_TEST_ROOT: root },
   timeout: 15 * 60_000,

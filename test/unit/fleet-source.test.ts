@@ -1,5 +1,5 @@
-// The local side of the fleet export of client requests: only finished requests before the oldest
-// unfinished one are read, so the position never passes a request that may still be finished; each
+// The local side of the fleet export of client requests: each is read when it begins and again when
+// it finishes (migration 014), so a request that runs for hours holds back no other; each
 // stored row has its uid (the key in PostgreSQL), the rows of before migration 012 too. Runs and usage
 // records (migration 013): a run's uid is its start event's key, the same when the runs are rebuilt,
 // and its counter rises at each change; the counters never go back below the saved position.
@@ -19,35 +19,40 @@ describe('fleet source', { timeout: 10_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'upk-fleetsrc-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('client requests: only the finished ones before the oldest unfinished one', () => {
+  it('client requests: sent when they begin, and again when they finish, in the order they changed', () => {
     const file = join(dir, 'requests.db');
     const store = new AuditStore(file);
     const ask = (request: string, t: number): number =>
       store.beginRequest({ client: 'upk', clientPid: 1, clientUser: 'me', request, serviceUuid: null, params: {} }, t);
     const a = ask('start', T0);
-    const b = ask('stop', T0 + 1);
+    const b = ask('action', T0 + 1); // a custom action that runs for hours
     const c = ask('restart', T0 + 2);
     store.finishRequest(a, true, 'ok');
     store.finishRequest(c, true, 'ok'); // finished before b, which is older
     store.close();
     const db = new Database(file);
     const source = new FleetSource(db);
+    const rows = source.requestsAfter(0, 10);
     assert.deepEqual(
-      source.requestsAfter(0, 10).map((r) => r.id),
-      [a],
-      'c waits for b',
-    );
-    db.prepare('UPDATE client_requests SET finished = ?, ok = 1 WHERE id = ?').run(T0 + 5, b);
-    const rows = source.requestsAfter(a, 10);
-    assert.deepEqual(
-      rows.map((r) => r.id),
-      [b, c],
+      rows.map((r) => [r.request, r.id, r.finished === null]),
+      [
+        ['action', 2, true],
+        ['start', 4, false],
+        ['restart', 5, false],
+      ],
+      'b as it began; a and c as they finished: nothing waits for b',
     );
     assert.ok(
       rows.every((r) => /^[0-9a-f]{32}$/.test(r.uid)),
       'each row has its uid',
     );
-    assert.notEqual(rows[0]!.uid, rows[1]!.uid);
+    assert.equal(new Set(rows.map((r) => r.uid)).size, 3);
+    db.prepare('UPDATE client_requests SET finished = ?, ok = 1 WHERE id = ?').run(T0 + 5, b);
+    assert.deepEqual(
+      source.requestsAfter(5, 10).map((r) => [r.request, r.id, r.finished]),
+      [['action', 6, T0 + 5]],
+      'b again once finished',
+    );
     db.close();
   });
 

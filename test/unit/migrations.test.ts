@@ -14,9 +14,13 @@ import { migrate, readMigrations } from '../../controller/migrations.js';
 const UUID = '00000000-0000-4000-8000-000000000001';
 const T0 = Date.UTC(2026, 5, 1);
 
-/** The rows as an older migration made them: without the uid that 012 adds (random, checked in fleet-source.test). */
+/** The rows as an older migration made them: without the uid that 012 adds (random, checked in fleet-source.test) and the counter 014 adds. */
 const withoutUid = (rows: unknown[]): Record<string, unknown>[] =>
-  (rows as Record<string, unknown>[]).map(({ uid, ...rest }) => (assert.match(String(uid), /^[0-9a-f]{32}$/), rest));
+  (rows as Record<string, unknown>[]).map(({ uid, changed, ...rest }) => {
+    assert.match(String(uid), /^[0-9a-f]{32}$/);
+    if (changed !== undefined) assert.equal(typeof changed, 'number');
+    return rest;
+  });
 
 describe('migrations', { timeout: 10_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'upk-migrate-'));
