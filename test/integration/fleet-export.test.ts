@@ -21,8 +21,8 @@ const RUN_COLUMNS = ['uid', 'started', 'ended', 'outcome', 'code', 'signal', 're
 type Rows = { changes: string[]; requests: string[]; runs: string[]; samples: string[] };
 
 /**
- * The uids of a host's local configuration changes and finished client requests (none unfinished: the
- * tests wait between requests), its runs (each with its columns) and its usage records (instance:seq).
+ * The uids of a host's local configuration changes and client requests (each with when it finished,
+ * or '-'), its runs (each with its columns) and its usage records (instance:seq).
  */
 function localRows(box: Sandbox): Rows {
   const db = box.db();
@@ -30,7 +30,7 @@ function localRows(box: Sandbox): Rows {
     const uids = (sql: string): string[] => (db.prepare(sql).all() as { uid: string }[]).map((r) => r.uid);
     return {
       changes: uids('SELECT uid FROM config_changes ORDER BY uid'),
-      requests: uids('SELECT uid FROM client_requests WHERE finished IS NOT NULL ORDER BY uid'),
+      requests: uids("SELECT uid || ':' || coalesce(finished, '-') AS uid FROM client_requests ORDER BY uid"),
       runs: uids(`SELECT ${RUN_COLUMNS.map((c) => `coalesce(${c}, '-')`).join(" || '|' || ")} AS uid FROM runs ORDER BY uid`),
       samples: uids("SELECT b.instance || ':' || m.seq AS uid FROM samples m JOIN buddies b ON b.id = m.buddy_id ORDER BY uid"),
     };
@@ -82,10 +82,13 @@ describe(
       // In byte order, as SQLite sorts them.
       const select = async (sql: string): Promise<string[]> =>
         (await pgdb.query<{ uid: string }>(`SELECT uid FROM (${sql}) AS q ORDER BY uid COLLATE "C"`, [host])).map((r) => r.uid);
-      const ms = (c: string): string => (['started', 'ended', 'repaired'].includes(c) ? `(extract(epoch FROM ${c}) * 1000)::bigint` : c);
+      const ms = (c: string): string =>
+        ['started', 'ended', 'repaired', 'finished'].includes(c) ? `(extract(epoch FROM ${c}) * 1000)::bigint` : c;
       return {
         changes: await uids('config_changes'),
-        requests: await uids('client_requests'),
+        requests: await select(
+          `SELECT replace(uid::text, '-', '') || ':' || coalesce(${ms('finished')}::text, '-') AS uid FROM client_requests WHERE host = $1`,
+        ),
         runs: await select(
           `SELECT ${RUN_COLUMNS.map((c) => `coalesce(${ms(c)}::text, '-')`).join(" || '|' || ")} AS uid FROM runs WHERE host = $1`,
         ),
