@@ -5,9 +5,14 @@ import { ErrorCode, UpkError } from '../schema/errors.js';
 import { socketAddress } from '../schema/socket-path.js';
 import { controllerSocket, notRunningError, readControllerConfig, type DiscoveryOptions } from './discovery.js';
 
+/** After the client's end (ssh's standard input closed), how long the controller has to close its side before the bridge does. */
+const END_GRACE_MS = 1000;
+
 /**
  * Connect to the controller that `options` name (found as every client finds it; never a `host`),
- * then copy `input` to it and its answers to `output` until either side closes. Rejects before
+ * then copy `input` to it and its answers to `output` until either side closes: the end of `input`
+ * (the client, or its ssh, went away: nobody reads the answers any more) ends the bridge within
+ * END_GRACE_MS, even when the controller does not close its side (it hangs). Rejects before
  * anything was copied: CONTROLLER_NOT_RUNNING (no controller answers), CONFIG_INVALID.
  */
 export async function bridge(options: DiscoveryOptions, input: Readable, output: Writable): Promise<void> {
@@ -30,7 +35,17 @@ export async function bridge(options: DiscoveryOptions, input: Readable, output:
     input.on('error', () => socket.destroy());
     input.pipe(socket); // input's end half-closes the socket: the controller ends the connection
     socket.pipe(output, { end: false });
+    let grace: NodeJS.Timeout | undefined;
+    let closed = false;
+    // A controller that does not end it (stopped, or stuck) must not hold the bridge on the host for ever.
+    const clientGone = (): void => {
+      if (!closed && grace === undefined) grace = setTimeout(() => socket.destroy(), END_GRACE_MS);
+    };
+    input.once('end', clientGone);
+    input.once('close', clientGone);
     socket.once('close', () => {
+      closed = true;
+      clearTimeout(grace);
       input.unpipe(socket);
       input.destroy();
       resolve();

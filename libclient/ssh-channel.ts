@@ -21,6 +21,8 @@ export const REMOTE_UPK = 'upk';
 const STDERR_KEPT = 4096;
 /** After the channel closed, how long to wait for ssh's exit status before explaining without it. */
 const EXIT_WAIT_MS = 2000;
+/** The most of the first bytes the host sent that the error of a host not speaking the protocol shows. */
+const HEAD_SHOWN = 48;
 
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
@@ -88,6 +90,9 @@ export class SshChannel extends Duplex {
   readonly exited: Promise<SshExit>;
   private readonly child: ChildProcessByStdio<Writable, Readable, Readable>;
   private stderr = '';
+  /** The first bytes read from ssh (HEAD_SHOWN at most), and how many were read in all. */
+  private head = Buffer.alloc(0);
+  private received = 0;
 
   constructor(
     readonly target: SshTarget,
@@ -107,6 +112,8 @@ export class SshChannel extends Duplex {
     child.stdin.on('error', () => undefined); // EPIPE after ssh ended: its exit says why
     child.stderr.on('data', (chunk: Buffer) => (this.stderr = (this.stderr + chunk.toString()).slice(-STDERR_KEPT)));
     child.stdout.on('data', (chunk: Buffer) => {
+      if (this.head.length < HEAD_SHOWN) this.head = Buffer.concat([this.head, chunk.subarray(0, HEAD_SHOWN - this.head.length)]);
+      this.received += chunk.length;
       if (!this.push(chunk)) child.stdout.pause();
     });
     child.stdout.on('end', () => this.push(null));
@@ -140,11 +147,17 @@ export class SshChannel extends Duplex {
   }
 
   /**
-   * Why the connection failed before the controller answered, from how ssh ended (sshFailure); a
-   * TIMEOUT ends ssh and says which host did not answer.
+   * Why the connection failed before the controller answered. Bytes that came but made no answer
+   * (random bytes, a banner of the host's shell): PROTOCOL_ERROR naming them, ssh ended. A TIMEOUT ends
+   * ssh and says which host did not answer. Else from how ssh ended (sshFailure).
    */
   async explain(cause: unknown, timeoutMs: number): Promise<unknown> {
     const host = this.target.host;
+    const local = !(cause instanceof UpkError) || cause.code === ErrorCode.INTERRUPTED || cause.code === ErrorCode.TIMEOUT;
+    if (this.received > 0) {
+      await this.endSsh(); // what came was the answer (an error of the controller), or was not the protocol
+      return local ? notTheProtocol(this.target, this.head, this.received, cause) : cause;
+    }
     if (cause instanceof UpkError && cause.code === ErrorCode.TIMEOUT) {
       this.destroy();
       return new UpkError(ErrorCode.TIMEOUT, `${host}: no answer through ssh within ${timeoutMs} ms`, {
@@ -152,12 +165,54 @@ export class SshChannel extends Duplex {
         cause,
       });
     }
-    let timer: NodeJS.Timeout | undefined;
-    const exit = await Promise.race([this.exited, new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), EXIT_WAIT_MS)))]);
-    clearTimeout(timer);
+    const exit = await this.exitWithin(EXIT_WAIT_MS);
     this.destroy();
     return exit === null ? cause : sshFailure(this.target, exit, cause);
   }
+
+  /** End ssh now, and wait (a moment at most) until it has exited. */
+  private async endSsh(): Promise<void> {
+    this.destroy();
+    await this.exitWithin(EXIT_WAIT_MS);
+  }
+
+  /** How ssh ended, or null when it has not within `ms`. */
+  private async exitWithin(ms: number): Promise<SshExit | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const exit = await Promise.race([this.exited, new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), ms)))]);
+    clearTimeout(timer);
+    return exit;
+  }
+}
+
+/** Bytes as a quoted string: printable ASCII as it is, `\n` `\r` `\t` `\\` `\"`, any other byte `\xHH`. */
+function escapeBytes(bytes: Uint8Array): string {
+  let out = '';
+  for (const b of bytes) {
+    if (b === 0x5c) out += '\\\\';
+    else if (b === 0x22) out += '\\"';
+    else if (b === 0x0a) out += '\\n';
+    else if (b === 0x0d) out += '\\r';
+    else if (b === 0x09) out += '\\t';
+    else if (b >= 0x20 && b < 0x7f) out += String.fromCharCode(b);
+    else out += `\\x${b.toString(16).padStart(2, '0')}`;
+  }
+  return `"${out}"`;
+}
+
+/**
+ * PROTOCOL_ERROR: the remote command wrote something that is not the client protocol's answer (not
+ * upkeeper's upk, or the host's shell printed something first). Names the host and the first bytes.
+ */
+function notTheProtocol(target: SshTarget, head: Buffer, received: number, cause: unknown): UpkError {
+  const host = target.host;
+  const remote = target.remoteUpk ?? REMOTE_UPK;
+  const got = `${escapeBytes(head)}${received > head.length ? '…' : ''}, ${received} byte${received === 1 ? '' : 's'}`;
+  return new UpkError(
+    ErrorCode.PROTOCOL_ERROR,
+    `${host}: the remote upk does not speak the upkeeper protocol (got ${got}): check that ${JSON.stringify(`${remote} bridge`)} runs upkeeper's upk there, and that the host's shell prints nothing before a command (its .bashrc, say)`,
+    { details: { host, sshExit: null, stage: 'remote-upk' }, cause },
+  );
 }
 
 /** The last lines of a program's standard error, on one line, `upk: ` taken off. */

@@ -1,10 +1,13 @@
 // upk --host and libclient's connect({ host }) through a real sshd on 127.0.0.1: three "hosts" (aliases of
-// one ssh_config, each reaching its own upkeeper home), a host down, one that hangs, and upk list --hosts.
+// one ssh_config, each reaching its own upkeeper home), a host down, one that hangs, a remote upk that
+// speaks no protocol, a controller that hangs, and upk list --hosts.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ErrorCode, UpkError, connect, type ServiceStatus } from '../../libclient/index.js';
-import { Sandbox, UPK, run, type RunResult } from '../helpers/sandbox.js';
+import { Sandbox, UPK, processesUnder, run, type RunResult } from '../helpers/sandbox.js';
 import { SSHD, TestSshd, alphaAndBeta, freePort, silentServer } from '../helpers/sshd.js';
 
 const skip = existsSync(SSHD) ? false : `${SSHD} is missing (apt-get install openssh-server)`;
@@ -14,6 +17,7 @@ describe('fleet through ssh', { timeout: 120_000, skip }, () => {
   let alpha: Sandbox;
   let beta: Sandbox;
   let idle: Sandbox;
+  let frozen: Sandbox;
   let stuck: { port: number; close(): void };
   const upk = (args: string[]): Promise<RunResult> => run(process.execPath, [UPK, ...args], sshd.env, 60_000);
 
@@ -21,12 +25,14 @@ describe('fleet through ssh', { timeout: 120_000, skip }, () => {
     sshd = new TestSshd();
     ({ alpha, beta } = alphaAndBeta());
     idle = new Sandbox('idle'); // its controller never runs
+    frozen = new Sandbox('frozen'); // its controller is stopped (SIGSTOP) by a test: it accepts and never answers
     stuck = await silentServer();
-    await Promise.all([alpha.startController(), beta.startController(), sshd.start()]);
+    await Promise.all([alpha.startController(), beta.startController(), frozen.startController(), sshd.start()]);
     sshd.writeAliases({
       alpha: { config: alpha.configFile },
       beta: { config: beta.configFile },
       idle: { config: idle.configFile },
+      frozen: { config: frozen.configFile },
       down: { port: await freePort() },
       stuck: { port: stuck.port },
     });
@@ -36,7 +42,7 @@ describe('fleet through ssh', { timeout: 120_000, skip }, () => {
 
   after(async () => {
     stuck.close();
-    await Promise.all([alpha.cleanup(), beta.cleanup(), idle.cleanup()]);
+    await Promise.all([alpha.cleanup(), beta.cleanup(), idle.cleanup(), frozen.cleanup()]);
     await sshd.stop();
   });
 
@@ -105,8 +111,8 @@ describe('fleet through ssh', { timeout: 120_000, skip }, () => {
     assert.match(r.stdout, /^beta\s+db\s+running/m);
     assert.match(r.stdout, /^down\s+-\s+error/m);
     assert.match(r.stdout, /^stuck\s+-\s+error/m);
-    assert.match(r.stdout, /^down: cannot reach down through ssh/m);
-    assert.match(r.stdout, /^stuck: .*within 10000 ms/m);
+    assert.match(r.stdout, /^cannot reach down through ssh: /m); // the host named once
+    assert.match(r.stdout, /^stuck: no answer (through ssh )?within 10000 ms$/m);
     const json = await upk(['list', '--hosts', 'alpha,down', '--json']);
     const hosts = JSON.parse(json.stdout) as { host: string; services?: ServiceStatus[]; error?: { code: string } }[];
     assert.deepEqual(
@@ -140,5 +146,77 @@ describe('fleet through ssh', { timeout: 120_000, skip }, () => {
       connect({ ...options, host: '-F/etc/passwd' }),
       (e: unknown) => e instanceof UpkError && e.code === ErrorCode.BAD_REQUEST,
     );
+  });
+
+  /** A remote upk script in the sshd's folder; its processes (ssh's command line, the host's) carry its path (UPK_TEST_TAG). */
+  const remoteScript = (name: string, body: string): string => {
+    const file = join(sshd.dir, name);
+    writeFileSync(file, `#!/bin/sh\nexport UPK_TEST_TAG=${file}\n${body}\n`, { mode: 0o755 });
+    return file;
+  };
+  const cmdline = (pid: number): string[] => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
+    } catch {
+      return []; // gone
+    }
+  };
+  /** Wait until no process of a remote script's sessions (ssh here, its command there) is left. */
+  const gone = (script: string): Promise<true> =>
+    alpha.waitFor(`no process of ${script} left`, () => processesUnder(script).length === 0 || undefined, 8000);
+
+  it('says that a remote upk which prints something else does not speak the protocol, and ends ssh', async () => {
+    const garbage = remoteScript('garbage-upk', 'head -c 3000 /dev/urandom\nexec cat >/dev/null');
+    const r = await upk(['--host', 'alpha', '--remote-upk', garbage, 'list']);
+    assert.equal(r.code, 1, r.stderr); // PROTOCOL_ERROR
+    assert.match(
+      r.stderr,
+      /^upk: alpha: the remote upk does not speak the upkeeper protocol \(got "[^\n]*\\x[0-9a-f]{2}[^\n]*…, 3000 bytes\)/m,
+    );
+    assert.doesNotMatch(r.stderr, /ssh failed/);
+    await gone(garbage);
+    // libclient: the same error, and its ssh ended (the remote `cat` ends when ssh's channel does)
+    await assert.rejects(
+      connect({ host: 'alpha', sshConfig: sshd.sshConfig, remoteUpk: garbage, env: sshd.env }),
+      (e: unknown) =>
+        e instanceof UpkError && e.code === ErrorCode.PROTOCOL_ERROR && /^alpha: the remote upk does not speak/.test(e.message),
+    );
+    await gone(garbage);
+    // A banner of the host's shell before the real upk: shown as text
+    const banner = remoteScript('banner-upk', `echo 'Welcome to "alpha"'\nexec ${sshd.remoteUpk} "$@"`);
+    const b = await upk(['--host', 'alpha', '--remote-upk', banner, 'list']);
+    assert.equal(b.code, 1, b.stderr);
+    assert.match(
+      b.stderr,
+      /^upk: alpha: the remote upk does not speak the upkeeper protocol \(got "Welcome to \\"alpha\\"\\n[^\n]*\d+ bytes\)/m,
+    );
+    await gone(banner);
+  });
+
+  it('leaves no upk bridge on the host when the client times out or is interrupted (the controller there hangs)', async () => {
+    const wrapper = remoteScript('frozen-upk', `exec ${sshd.remoteUpk} "$@"`);
+    const env = { ...sshd.env, UPKEEPER_REMOTE_UPK: wrapper };
+    const { pid } = (await frozen.client()).controller;
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const r = await run(process.execPath, [UPK, 'list', '--hosts', 'frozen', '--host-timeout', '2'], env, 60_000);
+      assert.equal(r.code, 8, r.stderr);
+      assert.match(r.stdout, /^frozen: no answer within 2000 ms$/m); // the host named once
+      await gone(wrapper);
+      // upk interrupted while it waits: its ssh's input ends, and so does the bridge there
+      const child = spawn(process.execPath, [UPK, '--host', 'frozen', 'list'], { env, stdio: 'ignore' });
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      await alpha.waitFor('the bridge running on the host', () =>
+        processesUnder(wrapper).some((p) => {
+          const cmd = cmdline(p);
+          return cmd[0] === process.execPath && cmd.includes('bridge');
+        }),
+      );
+      child.kill('SIGINT');
+      await exited;
+      await gone(wrapper);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
   });
 });

@@ -38,9 +38,14 @@ export async function listFleet(ctx: Context, opts: FleetOptions): Promise<void>
   const { header } = statusRows([], now);
   const blank = header.slice(2).map(() => '-');
   const rows = listings.flatMap((l) => hostRows(l, now, blank));
-  const errors = listings.flatMap((l) => (l.error ? [`${l.host}: ${l.error.message}\n`] : []));
+  const errors = listings.flatMap((l) => (l.error ? [`${aboutHost(l.host, l.error.message)}\n`] : []));
   const problems = listings.flatMap((l) => l.problems.map((p) => `${l.host}: ${p.message}\n`));
   process.stdout.write(problems.join('') + table(['HOST', ...header], rows) + errors.join(''));
+}
+
+/** A host's error on one line that names the host once: libclient's errors of a host begin with `HOST: ` or `cannot reach HOST `. */
+function aboutHost(host: string, message: string): string {
+  return message.startsWith(`${host}: `) || message.startsWith(`cannot reach ${host} `) ? message : `${host}: ${message}`;
 }
 
 /** A host's rows: one per service, or one that says `error` (no answer) or `none` (no services configured). */
