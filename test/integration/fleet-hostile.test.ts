@@ -8,7 +8,7 @@
 // 5. a FleetHost with a NUL character passes check-config, and then no batch can ever go through;
 // 6. a custom action that runs for hours holds the export of every client request finished after it.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { startController } from '../../libclient/index.js';
 import { ThrowawayPostgres, postgresBin } from '../helpers/postgres.js';
@@ -130,12 +130,19 @@ describe('fleet export, hostile', { timeout: 240_000, skip: BIN === null ? 'no P
     assert.equal(missing.length, 0, `${missing.length} of ${before.length} events deleted locally before the new database had them`);
   });
 
-  it('a role with the privileges docs/fleet.md lists exports (INSERT, SELECT, USAGE, EXECUTE on fleet_ensure_partition)', async () => {
-    // The schema exists (the tests above made it, as its owner).
+  it('a role with the privileges docs/fleet.md lists exports (USAGE, SELECT, INSERT, UPDATE on runs, EXECUTE on fleet_ensure_partition)', async () => {
+    // The schema exists (the tests above made it, as its owner). The GRANTs are exactly those of
+    // docs/fleet.md#security, read from its code block (the role named upkeeper_export there).
+    const docs = readFileSync(new URL('../../../docs/fleet.md', import.meta.url), 'utf8');
+    const block = /```sql\n((?:\s*GRANT [^\n]*\n)+)\s*```/.exec(docs)?.[1];
+    assert.ok(block !== undefined, 'docs/fleet.md has no code block of GRANTs');
+    const grants = block
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '');
+    assert.ok(grants.some((g) => /UPDATE ON runs/.test(g)) && grants.some((g) => /fleet_ensure_partition/.test(g)), block);
     await pgdb.query(`CREATE ROLE fleet_lp LOGIN PASSWORD '${pgdb.password}'`);
-    await pgdb.query('GRANT USAGE ON SCHEMA public TO fleet_lp');
-    await pgdb.query('GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO fleet_lp');
-    await pgdb.query('GRANT EXECUTE ON FUNCTION fleet_ensure_partition(text, timestamptz) TO fleet_lp');
+    for (const grant of grants) await pgdb.query(grant.replaceAll('upkeeper_export', 'fleet_lp'));
     const b = box('fhlp', { FleetDatabase: pgdb.url.replace(`${pgdb.user}@`, 'fleet_lp@'), FleetHost: 'lp' });
     b.writeServices(CRASHY);
     await startController({ config: b.configFile, env: b.env });
