@@ -9,6 +9,7 @@
 // 6. a custom action that runs for hours holds the export of every client request finished after it.
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startController } from '../../libclient/index.js';
 import { ThrowawayPostgres, postgresBin } from '../helpers/postgres.js';
@@ -160,6 +161,7 @@ describe('fleet export, hostile', { timeout: 240_000, skip: BIN === null ? 'no P
 
   it('a FleetDatabase that accepts and never answers does not hold `upk controller stop`', async () => {
     const silent = await silentServer();
+    const silent2 = await silentServer();
     try {
       const b = box('fhsilent', { FleetDatabase: `postgresql://u@127.0.0.1:${silent.port}/db`, FleetHost: 'silent' });
       b.writeServices({ steady: { ExecStart: 'sleep 1000', InitialState: 'running' } });
@@ -167,12 +169,27 @@ describe('fleet export, hostile', { timeout: 240_000, skip: BIN === null ? 'no P
       const c = await b.client();
       await b.waitFor('the export configured', async () => (await c.controllerStatus()).fleet !== null, 10_000);
       await sleep(500); // its connection attempt is under way
+      // A reload to another silent database: the old export winds down at once, the new one is in the status.
+      const config = JSON.parse(readFileSync(b.configFile, 'utf8')) as Record<string, unknown>;
+      writeFileSync(b.configFile, JSON.stringify({ ...config, FleetDatabase: `postgresql://u@127.0.0.1:${silent2.port}/db` }));
+      const reloaded = Date.now();
+      await c.reloadConfig();
+      await b.waitFor(
+        'the new export in the status',
+        async () => (await c.controllerStatus()).fleet?.database.includes(`:${silent2.port}/`) === true,
+        5000,
+      );
+      assert.ok(Date.now() - reloaded < 4000, `the status had the new export ${Date.now() - reloaded} ms after the reload`);
+      await sleep(500); // its connection attempt is under way
       const started = Date.now();
       const stop = await b.upk(['controller', 'stop'], 60_000);
       assert.equal(stop.code, 0, `upk controller stop: exit ${stop.code}: ${stop.stderr}`);
       assert.ok(Date.now() - started < 10_000, `upk controller stop took ${Date.now() - started} ms`);
+      // The rounds cut short by the reload and the stop are no failure to report.
+      assert.doesNotMatch(readFileSync(join(b.stateDir, 'controller.log'), 'utf8'), /cannot export to the fleet database/);
     } finally {
       silent.close();
+      silent2.close();
     }
   });
 
