@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
 import { startController } from '../../libclient/index.js';
 import { ThrowawayPostgres, postgresBin } from '../helpers/postgres.js';
 import { Sandbox, sleep } from '../helpers/sandbox.js';
@@ -157,6 +158,27 @@ describe('fleet export, hostile', { timeout: 240_000, skip: BIN === null ? 'no P
       },
       20_000,
     );
+    // fleet_ensure_partition, SECURITY DEFINER, makes partitions of events, runs and samples only, and
+    // only for the roles granted EXECUTE.
+    await pgdb.query(`CREATE ROLE fleet_none LOGIN PASSWORD '${pgdb.password}'`);
+    await pgdb.query('GRANT USAGE ON SCHEMA public TO fleet_none');
+    const as = async (user: string, sql: string): Promise<void> => {
+      const conn = new pg.Client({ host: pgdb.dir, user, database: pgdb.database, password: pgdb.password });
+      await conn.connect();
+      try {
+        await conn.query(sql);
+      } finally {
+        await conn.end();
+      }
+    };
+    await as('fleet_lp', "SELECT fleet_ensure_partition('samples', now() + interval '3 months')");
+    await assert.rejects(as('fleet_lp', "SELECT fleet_ensure_partition('fleet_meta', now())"), /not a partitioned table of the fleet/);
+    await assert.rejects(as('fleet_lp', "SELECT fleet_ensure_partition('events', 'infinity')"), /not a finite time/);
+    await assert.rejects(as('fleet_none', "SELECT fleet_ensure_partition('events', now())"), /permission denied/);
+    const config = await pgdb.query<{ c: string[] | null; d: boolean }>(
+      "SELECT proconfig AS c, prosecdef AS d FROM pg_proc WHERE proname = 'fleet_ensure_partition'",
+    );
+    assert.deepEqual(config, [{ c: ['search_path=public, pg_temp'], d: true }]);
   });
 
   it('a FleetDatabase that accepts and never answers does not hold `upk controller stop`', async () => {
