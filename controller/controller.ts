@@ -237,22 +237,32 @@ export class Controller {
     if (wanted === this.fleetWanted || this.lifecycle.stopping) return;
     this.fleetWanted = wanted;
     const before = this.fleet;
-    this.fleet = null;
+    // The new export is in `controller status` at once; it starts once the old one stopped (a second or
+    // two at most: FleetExport.stop), so that two never export the same rows at once.
+    const next =
+      url === null
+        ? null
+        : new FleetExport({
+            source: store.fleetSource(),
+            target: new FleetSink(url),
+            host,
+            where: describeFleetDatabase(url),
+            url,
+            log: this.log,
+            problem: (message) => {
+              if (this.fleet !== next) return; // an export replaced by a reload reports nothing more
+              if (message === null) this.problems.clear('fleet');
+              else this.problems.set('fleet', message);
+            },
+          });
+    this.fleet = next;
     this.problems.clear('fleet');
-    this.fleetChange = this.fleetChange.then(async () => {
-      await before?.stop();
-      if (url === null || this.fleetWanted !== wanted) return;
-      this.fleet = new FleetExport({
-        source: store.fleetSource(),
-        target: new FleetSink(url),
-        host,
-        where: describeFleetDatabase(url),
-        url,
-        log: this.log,
-        problem: (message) => (message === null ? this.problems.clear('fleet') : this.problems.set('fleet', message)),
-      });
-      this.fleet.start();
-    });
+    this.fleetChange = this.fleetChange
+      .then(async () => {
+        await before?.stop();
+        if (next !== null && this.fleet === next && this.fleetWanted === wanted && !this.lifecycle.stopping) next.start();
+      })
+      .catch((err: unknown) => this.log.warn(`fleet export: ${(err as Error).message}`));
   }
 
   /** The parts, once the audit database is open. */

@@ -23,6 +23,8 @@ export const FLEET_TABLES: readonly FleetSourceTable[] = ['events', 'runs', 'sam
 export const FLEET_INTERVAL_MS = 1000;
 export const FLEET_RETRY_FIRST_MS = 1000;
 export const FLEET_RETRY_MAX_MS = 60_000;
+/** stop() lets a round under way finish for this long, then closes the connection under it (and waits as long again). */
+export const FLEET_STOP_WAIT_MS = 500;
 
 /** What the exporter needs of PostgreSQL (controller/fleet-sink.ts). */
 export interface FleetTarget {
@@ -81,13 +83,18 @@ export class FleetExport {
     this.schedule(0);
   }
 
-  /** No batch after this one; the connection is closed. */
+  /**
+   * No batch after this one; the connection is closed. Takes a second or two at most, whatever PostgreSQL
+   * does: a round under way gets FLEET_STOP_WAIT_MS to finish, then its connection is closed under it
+   * (a batch cut short is sent again after the next start, and its rows conflict) and it ends quietly.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    await this.running;
+    await within(this.running, FLEET_STOP_WAIT_MS);
     await this.p.target.close();
+    await within(this.running, FLEET_STOP_WAIT_MS);
   }
 
   private schedule(ms: number): void {
@@ -110,8 +117,10 @@ export class FleetExport {
         this.report();
       }
     } catch (err) {
-      next = this.failed(err);
       this.databaseId = null;
+      // Failed because stop() closed the connection under it: no warning, no problem.
+      if (this.stopped) return;
+      next = this.failed(err);
       await this.p.target.close();
     }
     this.schedule(next);
@@ -272,4 +281,12 @@ export class FleetExport {
 export function refusedStatement(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !/^(08|53|57)/.test(code);
+}
+
+/** Wait for `promise` (if any) at most `ms`; its failure is not ours to report. */
+async function within(promise: Promise<unknown> | null, ms: number): Promise<void> {
+  if (promise === null) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }

@@ -8,6 +8,8 @@ import type { FleetChangeRow, FleetEventRow, FleetRequestRow, FleetRunRow, Fleet
 
 /** A connection attempt and each statement give up after this long: a silent network is a failure too. */
 export const FLEET_TIMEOUT_MS = 30_000;
+/** close() waits this long for the server to end the connection, then destroys its socket (a server that never answers). */
+export const FLEET_CLOSE_MS = 500;
 const MONTH = (ms: number): string => new Date(ms).toISOString().slice(0, 7);
 
 export class FleetSink {
@@ -222,11 +224,23 @@ export class FleetSink {
     }
   }
 
-  /** Close the connection (after a failure too); the next open() makes a new one. */
+  /**
+   * Close the connection (after a failure too); the next open() makes a new one. Never waits on a server
+   * that does not answer: the socket is destroyed after FLEET_CLOSE_MS, and a connection attempt or
+   * statement under way fails at once.
+   */
   async close(): Promise<void> {
     const client = this.client;
     this.client = null;
-    if (client) await client.end().catch(() => undefined);
+    if (!client) return;
+    let timer: NodeJS.Timeout | undefined;
+    const ended = client.end().then(
+      () => true,
+      () => true,
+    );
+    const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), FLEET_CLOSE_MS)));
+    if (!(await Promise.race([ended, late]))) client.connection.stream.destroy();
+    clearTimeout(timer);
   }
 
   private connected(): pg.Client {

@@ -1,5 +1,5 @@
 // Checks one value against its key's type and returns it normalised (paths absolute, names resolved), or issues.
-import { FLEET_DATABASE_DESCRIPTION, fleetDatabaseProblem } from './fleet-database.js';
+import { FLEET_DATABASE_DESCRIPTION, FLEET_HOST_DESCRIPTION, fleetDatabaseProblem, fleetHostProblem } from './fleet-database.js';
 import type { ConfigIssue } from './types.js';
 import { type JsonNode, toValue } from './json-node.js';
 import { INITIAL_STATE_WORDS, type ValueType } from './keys.js';
@@ -84,6 +84,8 @@ export function describeType(type: ValueType): string {
       return `${SCHEDULE_WORDS}${type.nullable ? ' or null' : ''}`;
     case 'postgresUrl':
       return FLEET_DATABASE_DESCRIPTION;
+    case 'fleetHost':
+      return FLEET_HOST_DESCRIPTION;
   }
 }
 
@@ -200,6 +202,11 @@ export function checkValue(type: ValueType, node: JsonNode, key: string, ctx: Ch
     case 'postgresUrl': {
       if (node.kind !== 'string') return bad();
       const problem = fleetDatabaseProblem(node.value);
+      return problem === null ? ok(node.value) : bad(problem);
+    }
+    case 'fleetHost': {
+      if (node.kind !== 'string') return bad();
+      const problem = fleetHostProblem(node.value);
       return problem === null ? ok(node.value) : bad(problem);
     }
   }

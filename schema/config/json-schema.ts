@@ -116,6 +116,9 @@ function typeSchema(type: ValueType): Schema {
       return { type: types('string', type.nullable), pattern: NON_BLANK };
     case 'postgresUrl':
       return { type: types('string', type.nullable), pattern: '^postgres(ql)?://' };
+    case 'fleetHost':
+      // (lone surrogates are checked by upkeeper only)
+      return { type: types('string', type.nullable), minLength: 1, maxLength: 255, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]+$' };
   }
 }
 

@@ -47,7 +47,9 @@ export type ValueType =
   /** A cron expression (croner reads it) or "@every DURATION" (schema/schedule.ts). */
   | { kind: 'schedule'; nullable: boolean }
   /** FleetDatabase: a PostgreSQL URL without a password (fleet-database.ts). */
-  | { kind: 'postgresUrl'; nullable: boolean };
+  | { kind: 'postgresUrl'; nullable: boolean }
+  /** FleetHost: a non-empty string of at most 255 characters, no control character or lone surrogate (fleet-database.ts). */
+  | { kind: 'fleetHost'; nullable: boolean };
 
 export interface KeySpec {
   /** Canonical spelling (keys are matched case-insensitively). */
@@ -687,11 +689,11 @@ export const CONTROLLER_KEYS: readonly KeySpec[] = [
   },
   {
     name: 'FleetHost',
-    type: { kind: 'text', nullable: true, nonEmpty: true },
+    type: { kind: 'fleetHost', nullable: true },
     default: null,
     defaultText: "null (the machine's host name)",
     description:
-      "This host's name in the fleet database (FleetDatabase), part of the key of every row it exports: give each host its own and keep it. null: the machine's host name.",
+      "This host's name in the fleet database (FleetDatabase), part of the key of every row it exports: give each host its own and keep it. A non-empty string of at most 255 characters, without control characters (U+0000–U+001F, U+007F–U+009F) or lone surrogates. null: the machine's host name.",
   },
   {
     name: 'ServiceDefaults',

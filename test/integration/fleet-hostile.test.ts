@@ -9,8 +9,10 @@
 // 6. a custom action that runs for hours holds the export of every client request finished after it;
 // 7. one table PostgreSQL refuses (renamed by hand) held every table back, the events too.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
 import { startController } from '../../libclient/index.js';
 import { ThrowawayPostgres, postgresBin } from '../helpers/postgres.js';
 import { Sandbox, sleep } from '../helpers/sandbox.js';
@@ -132,12 +134,19 @@ describe('fleet export, hostile', { timeout: 240_000, skip: BIN === null ? 'no P
     assert.equal(missing.length, 0, `${missing.length} of ${before.length} events deleted locally before the new database had them`);
   });
 
-  it('a role with the privileges docs/fleet.md lists exports (INSERT, SELECT, USAGE, EXECUTE on fleet_ensure_partition)', async () => {
-    // The schema exists (the tests above made it, as its owner).
+  it('a role with the privileges docs/fleet.md lists exports (USAGE, SELECT, INSERT, UPDATE on runs, EXECUTE on fleet_ensure_partition)', async () => {
+    // The schema exists (the tests above made it, as its owner). The GRANTs are exactly those of
+    // docs/fleet.md#security, read from its code block (the role named upkeeper_export there).
+    const docs = readFileSync(new URL('../../../docs/fleet.md', import.meta.url), 'utf8');
+    const block = /```sql\n((?:\s*GRANT [^\n]*\n)+)\s*```/.exec(docs)?.[1];
+    assert.ok(block !== undefined, 'docs/fleet.md has no code block of GRANTs');
+    const grants = block
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '');
+    assert.ok(grants.some((g) => /UPDATE ON runs/.test(g)) && grants.some((g) => /fleet_ensure_partition/.test(g)), block);
     await pgdb.query(`CREATE ROLE fleet_lp LOGIN PASSWORD '${pgdb.password}'`);
-    await pgdb.query('GRANT USAGE ON SCHEMA public TO fleet_lp');
-    await pgdb.query('GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO fleet_lp');
-    await pgdb.query('GRANT EXECUTE ON FUNCTION fleet_ensure_partition(text, timestamptz) TO fleet_lp');
+    for (const grant of grants) await pgdb.query(grant.replaceAll('upkeeper_export', 'fleet_lp'));
     const b = box('fhlp', { FleetDatabase: pgdb.url.replace(`${pgdb.user}@`, 'fleet_lp@'), FleetHost: 'lp' });
     b.writeServices(CRASHY);
     await startController({ config: b.configFile, env: b.env });
@@ -151,10 +160,32 @@ describe('fleet export, hostile', { timeout: 240_000, skip: BIN === null ? 'no P
       },
       20_000,
     );
+    // fleet_ensure_partition, SECURITY DEFINER, makes partitions of events, runs and samples only, and
+    // only for the roles granted EXECUTE.
+    await pgdb.query(`CREATE ROLE fleet_none LOGIN PASSWORD '${pgdb.password}'`);
+    await pgdb.query('GRANT USAGE ON SCHEMA public TO fleet_none');
+    const as = async (user: string, sql: string): Promise<void> => {
+      const conn = new pg.Client({ host: pgdb.dir, user, database: pgdb.database, password: pgdb.password });
+      await conn.connect();
+      try {
+        await conn.query(sql);
+      } finally {
+        await conn.end();
+      }
+    };
+    await as('fleet_lp', "SELECT fleet_ensure_partition('samples', now() + interval '3 months')");
+    await assert.rejects(as('fleet_lp', "SELECT fleet_ensure_partition('fleet_meta', now())"), /not a partitioned table of the fleet/);
+    await assert.rejects(as('fleet_lp', "SELECT fleet_ensure_partition('events', 'infinity')"), /not a finite time/);
+    await assert.rejects(as('fleet_none', "SELECT fleet_ensure_partition('events', now())"), /permission denied/);
+    const config = await pgdb.query<{ c: string[] | null; d: boolean }>(
+      "SELECT proconfig AS c, prosecdef AS d FROM pg_proc WHERE proname = 'fleet_ensure_partition'",
+    );
+    assert.deepEqual(config, [{ c: ['search_path=public, pg_temp'], d: true }]);
   });
 
   it('a FleetDatabase that accepts and never answers does not hold `upk controller stop`', async () => {
     const silent = await silentServer();
+    const silent2 = await silentServer();
     try {
       const b = box('fhsilent', { FleetDatabase: `postgresql://u@127.0.0.1:${silent.port}/db`, FleetHost: 'silent' });
       b.writeServices({ steady: { ExecStart: 'sleep 1000', InitialState: 'running' } });
@@ -162,12 +193,27 @@ describe('fleet export, hostile', { timeout: 240_000, skip: BIN === null ? 'no P
       const c = await b.client();
       await b.waitFor('the export configured', async () => (await c.controllerStatus()).fleet !== null, 10_000);
       await sleep(500); // its connection attempt is under way
+      // A reload to another silent database: the old export winds down at once, the new one is in the status.
+      const config = JSON.parse(readFileSync(b.configFile, 'utf8')) as Record<string, unknown>;
+      writeFileSync(b.configFile, JSON.stringify({ ...config, FleetDatabase: `postgresql://u@127.0.0.1:${silent2.port}/db` }));
+      const reloaded = Date.now();
+      await c.reloadConfig();
+      await b.waitFor(
+        'the new export in the status',
+        async () => (await c.controllerStatus()).fleet?.database.includes(`:${silent2.port}/`) === true,
+        5000,
+      );
+      assert.ok(Date.now() - reloaded < 4000, `the status had the new export ${Date.now() - reloaded} ms after the reload`);
+      await sleep(500); // its connection attempt is under way
       const started = Date.now();
       const stop = await b.upk(['controller', 'stop'], 60_000);
       assert.equal(stop.code, 0, `upk controller stop: exit ${stop.code}: ${stop.stderr}`);
       assert.ok(Date.now() - started < 10_000, `upk controller stop took ${Date.now() - started} ms`);
+      // The rounds cut short by the reload and the stop are no failure to report.
+      assert.doesNotMatch(readFileSync(join(b.stateDir, 'controller.log'), 'utf8'), /cannot export to the fleet database/);
     } finally {
       silent.close();
+      silent2.close();
     }
   });
 

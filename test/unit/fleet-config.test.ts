@@ -4,7 +4,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { describeFleetDatabase, fleetDatabaseProblem } from '../../schema/config/fleet-database.js';
+import { describeFleetDatabase, fleetDatabaseProblem, fleetHostProblem } from '../../schema/config/fleet-database.js';
 import { fleetPassword } from '../../schema/fleet-password.js';
 
 describe('FleetDatabase', { timeout: 5000 }, () => {
@@ -16,6 +16,25 @@ describe('FleetDatabase', { timeout: 5000 }, () => {
     assert.match(fleetDatabaseProblem('mysql://upk@db/fleet') ?? '', /scheme must be postgresql/);
     assert.match(fleetDatabaseProblem('db.example.org') ?? '', /not a URL/);
     assert.equal(describeFleetDatabase('postgresql://upk@db/fleet?sslkey=/k'), 'postgresql://upk@db/fleet');
+  });
+
+  it('FleetHost: a non-empty string of at most 255 characters, no control character or lone surrogate', () => {
+    for (const ok of ['web-07', 'Web 07.example.org', 'hôte-é', '😀', 'a'.repeat(255), '😀'.repeat(255)])
+      assert.equal(fleetHostProblem(ok), null, ok);
+    for (const [bad, what] of [
+      ['web\u0000x', /got "web\\u0000x", which holds a control character \(U\+0000 at index 3\)/],
+      ['a\tb', /\\t.*U\+0009/],
+      ['a\u007fb', /"a\\u007fb".*U\+007F/],
+      ['a\u0085b', /"a\\u0085b".*U\+0085/],
+      ['a\ud800b', /"a\\ud800b".*a lone surrogate \(U\+D800/],
+      ['a\udc00', /a lone surrogate \(U\+DC00/],
+      ['', /empty/],
+      ['a'.repeat(256), /got 256 characters/],
+    ] as const) {
+      const problem = fleetHostProblem(bad) ?? '';
+      assert.match(problem, /expected a host name for the fleet: a non-empty string of at most 255 characters/, bad);
+      assert.match(problem, what, problem);
+    }
   });
 
   it('finds the password in PGPASSWORD, else in the password file, which others may not read', (t) => {
