@@ -2,7 +2,7 @@
 // partitions a batch needs, and each batch inserted in one transaction, ON CONFLICT DO NOTHING.
 import pg from 'pg';
 import { parseIntoClientConfig } from 'pg-connection-string';
-import { fleetPassword } from '../schema/fleet-password.js';
+import { fleetPassword, passwordFor } from '../schema/fleet-password.js';
 import { migrateFleet } from './fleet-migrations.js';
 import type { FleetChangeRow, FleetEventRow, FleetRequestRow, FleetRunRow, FleetSampleRow } from './fleet-source.js';
 
@@ -27,12 +27,7 @@ export class FleetSink {
   /** Connect and migrate; returns the database's id (fleet_meta.database_id). */
   async open(): Promise<string> {
     const config = parseIntoClientConfig(this.url);
-    const to = {
-      host: String(config.host ?? 'localhost'),
-      port: String(config.port ?? 5432),
-      database: String(config.database ?? config.user ?? ''),
-      user: String(config.user ?? ''),
-    };
+    const to = passwordFor(config, this.env);
     const client = new pg.Client({
       ...config,
       password: () => {

@@ -5,7 +5,7 @@ import type { ClientRequestRecord, ConfigHistoryRecord } from '../schema/audit-p
 import { valuesChanged, valuesOf } from '../schema/config-diff.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import type { FleetDatabase } from './fleet-database.js';
-import { Params, hostMatch, serviceMatch, timeMs, type FleetHosts } from './fleet-sql.js';
+import { Params, hostMatch, serviceMatchScan, timeMs, type FleetHosts } from './fleet-sql.js';
 
 /** A request of the fleet: the host's record with its host, without the host's local row id. */
 export type FleetRequestRecord = Omit<ClientRequestRecord, 'id'> & { host: string };
@@ -34,11 +34,10 @@ const checkLimit = (limit: number, max: number): number => {
   return limit;
 };
 
-/** The (host, service_uuid) pairs a name means on each host: the identities its configuration changes and events carry. */
+/** The (host, service_uuid) pairs a name means on each host: the identities its configuration changes carry. */
 function identitiesNamed(name: string, p: Params, hosts: string | null): string {
   const on = hosts === null ? '' : ` AND ${hosts}`;
-  return `(SELECT host, service_uuid FROM config_changes WHERE ${serviceMatch('service', name, p)}${on} AND service_uuid IS NOT NULL
-           UNION SELECT DISTINCT host, service_uuid FROM events WHERE ${serviceMatch('service', name, p)}${on})`;
+  return `(SELECT DISTINCT host, service_uuid FROM config_changes WHERE ${serviceMatchScan('service', name, p)}${on} AND service_uuid IS NOT NULL)`;
 }
 
 /** The service id of a row's (host, service_uuid) now: its last configuration change's, else its last event's. */
@@ -143,12 +142,12 @@ export async function fleetConfigHistory(
   const since = f.since === undefined ? '' : `AND c.time >= ${p.add(new Date(timeMs('since', f.since)))}`;
   const rows = await db.query<ChangeRow>(
     `SELECT * FROM (
-       SELECT c.host, c.time, c.service_uuid::text, c.service, c.change, c.trigger, c.detail, c.config, c.keys,
+       SELECT c.host, c.uid, c.time, c.service_uuid::text, c.service, c.change, c.trigger, c.detail, c.config, c.keys,
          (SELECT b.config FROM config_changes b WHERE b.host = c.host AND b.service_uuid = c.service_uuid AND b.time < c.time
             AND NOT (b.keys IS NOT NULL AND b.config IS NULL) ORDER BY b.time DESC LIMIT 1) AS before
        FROM config_changes c WHERE (c.host, c.service_uuid) IN ${identitiesNamed(name, p, hosts)} ${since}
        ORDER BY c.time DESC, c.host DESC, c.uid DESC LIMIT ${limit}) x
-     ORDER BY time, host`,
+     ORDER BY time, host, uid`,
     p.values,
   );
   return rows.map((r) => {

@@ -4,7 +4,7 @@
 import type pg from 'pg';
 import { FLEET_DATABASE_DESCRIPTION, describeFleetDatabase, fleetDatabaseProblem } from '../schema/config/fleet-database.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
-import { fleetPassword } from '../schema/fleet-password.js';
+import { fleetPassword, passwordFor } from '../schema/fleet-password.js';
 import { readControllerConfig, type DiscoveryOptions } from './discovery.js';
 
 /** The default time limit of the connection (to the end of its login). */
@@ -80,12 +80,7 @@ export class FleetDatabase {
     const limit = options.timeoutMs ?? FLEET_READ_TIMEOUT_MS;
     const statements = options.statementTimeoutMs ?? FLEET_STATEMENT_TIMEOUT_MS;
     const parsed = parseIntoClientConfig(url);
-    const to = {
-      host: String(parsed.host ?? 'localhost'),
-      port: String(parsed.port ?? 5432),
-      database: String(parsed.database ?? parsed.user ?? ''),
-      user: String(parsed.user ?? ''),
-    };
+    const to = passwordFor(parsed, env);
     const name = describeFleetDatabase(url);
     const client = new driver.Client({
       // The URL's parts, not connectionString: pg would let the URL's (absent) password override the function.

@@ -2,7 +2,6 @@
 // filtered as `upk events` filters a host's, with the host of each; trends and failure stories are
 // in fleet-trend.ts and fleet-story.ts. Callers pass filters, never SQL.
 import { CONFIG_HISTORY_MAX, REQUESTS_MAX } from '../schema/audit-protocol.js';
-import { EVENTS_QUERY_MAX } from '../schema/client-protocol.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import { signalName, type EventMatch } from '../schema/event-filter.js';
 import { EVENT_TYPE_NAMES } from '../schema/records.js';
@@ -36,9 +35,12 @@ export interface FleetEventFilter extends EventMatch, FleetHosts {
   types?: string[];
   since?: string | Date | number;
   until?: string | Date | number;
-  /** The newest `limit` events (default 100, at most EVENTS_QUERY_MAX). */
+  /** The newest `limit` events (default 100, at most FLEET_EVENTS_MAX). */
   limit?: number;
 }
+
+/** The most events one fleet answer holds (read into memory at once, unlike a host's pages of EVENTS_QUERY_MAX). */
+export const FLEET_EVENTS_MAX = 100_000;
 
 /** The fleet database, read: open() it, ask, close(). */
 export class FleetReader {
@@ -91,8 +93,11 @@ export class FleetReader {
   /** The newest `limit` events matching the filter, oldest first (as `upk events` gives a host's). */
   async events(q: FleetEventFilter = {}): Promise<FleetEvent[]> {
     const limit = q.limit ?? 100;
-    if (!Number.isSafeInteger(limit) || limit < 1 || limit > EVENTS_QUERY_MAX)
-      throw new UpkError(ErrorCode.BAD_REQUEST, `limit: expected 1 to ${EVENTS_QUERY_MAX}, got ${limit}`);
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > FLEET_EVENTS_MAX)
+      throw new UpkError(
+        ErrorCode.BAD_REQUEST,
+        `limit: expected 1 to ${FLEET_EVENTS_MAX} (one answer, read at once: narrow it with --since and --until for more), got ${limit}`,
+      );
     for (const t of q.types ?? [])
       if (!(EVENT_TYPE_NAMES as string[]).includes(t))
         throw new UpkError(

@@ -5,7 +5,7 @@ import { CONFIG_CHANGE_WINDOW_MS, type ConfigChangeBefore, type FailureStory, ty
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import { detailOf } from '../schema/event-details.js';
 import type { FleetDatabase } from './fleet-database.js';
-import { EVENT_COLUMNS, Params, serviceMatch, toFleetEvent, type EventRow, type FleetEvent } from './fleet-sql.js';
+import { EVENT_COLUMNS, Params, serviceMatch, serviceMatchScan, toFleetEvent, type EventRow, type FleetEvent } from './fleet-sql.js';
 
 /** Events told after the failure, at most (as on a host). */
 const STORY_AFTER_EVENTS = 20;
@@ -233,7 +233,7 @@ async function configChangedBefore(
 ): Promise<ConfigChangeBefore | null> {
   const p = new Params();
   const own = `(service_uuid = ANY(${p.add(uuids)}::uuid[]) OR service = ${p.add(service)})`;
-  const theirs = prerequisites.map((ref) => serviceMatch('service', ref, p));
+  const theirs = prerequisites.map((ref) => serviceMatchScan('service', ref, p));
   const rows = await db.query<{ time: Date; service: string; own: boolean; trigger: string; detail: string | null; keys: unknown }>(
     `SELECT time, service, ${own} AS own, trigger, detail, keys FROM config_changes
      WHERE host = ${p.add(host)} AND (${[own, ...theirs].join(' OR ')}) AND change = 'changed'

@@ -17,6 +17,9 @@ import { bucketCount, computeSeries, emptySums, type BucketSums, type Range } fr
 import type { FleetDatabase } from './fleet-database.js';
 import { Params, hostMatch, serviceMatch, timeMs, type FleetHosts } from './fleet-sql.js';
 
+/** The most points (series × buckets) one fleet trend computes: each series holds its sums in memory. */
+export const FLEET_TREND_MAX_POINTS = 2_000_000;
+
 /** What a fleet trend's series are: one per host, per service id (every host's summed), or per host and service. */
 export const FLEET_TREND_BY = ['host,service', 'host', 'service'] as const;
 export type FleetTrendBy = (typeof FLEET_TREND_BY)[number];
@@ -219,7 +222,15 @@ export async function fleetTrend(db: FleetDatabase, q: FleetTrendQuery, now = Da
   // Each member (a host's service) of a group: the group is known from its first member, and each
   // bucket's known time is its members' summed (a bucket's part after the member's start, and before now).
   const seen = new Set<string>();
-  for (const row of await db.query<GroupRow & { created: number }>(membersQuery(m, named), m.p.values)) {
+  const members = await db.query<GroupRow & { created: number }>(membersQuery(m, named), m.p.values);
+  const wanted = new Set(members.map(key)).size;
+  if (wanted * n > FLEET_TREND_MAX_POINTS)
+    throw new UpkError(
+      ErrorCode.BAD_REQUEST,
+      `${wanted} series × ${n} buckets: at most ${FLEET_TREND_MAX_POINTS.toLocaleString('en-US')} points in one fleet trend; ` +
+        'use --by host or --by service, name hosts (--host) or services, a larger bucket, or a shorter range',
+    );
+  for (const row of members) {
     const g = groupOf(row);
     const created = Number(row.created);
     const known = (g.knownMs ??= new Array<number>(n).fill(0));

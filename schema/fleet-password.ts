@@ -1,7 +1,7 @@
 // The fleet database's password, as libpq finds it: PGPASSWORD, else the password file (PGPASSFILE,
 // default ~/.pgpass: lines host:port:database:user:password, `*` matching anything, `\` escaping).
 import { readFileSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 
 export interface PasswordFor {
@@ -9,6 +9,28 @@ export interface PasswordFor {
   port: string;
   database: string;
   user: string;
+}
+
+/**
+ * What the password file is searched for: the URL's parts, else what libpq takes when they are
+ * missing (PGHOST, PGPORT, PGUSER, PGDATABASE; then localhost, 5432, the user's own name, the user).
+ */
+export function passwordFor(
+  url: {
+    host?: string | null | undefined;
+    port?: string | number | null | undefined;
+    database?: string | null | undefined;
+    user?: string | null | undefined;
+  },
+  env: NodeJS.ProcessEnv = process.env,
+): PasswordFor {
+  const user = url.user || env['PGUSER'] || env['USER'] || env['LOGNAME'] || userInfo().username;
+  return {
+    host: url.host || env['PGHOST'] || 'localhost',
+    port: String(url.port || env['PGPORT'] || 5432),
+    database: url.database || env['PGDATABASE'] || user,
+    user,
+  };
 }
 
 /** The password for a connection, or null when neither the environment nor the file has one. */

@@ -82,10 +82,27 @@ export class Context {
     });
     const fleet = await FleetReader.open(url);
     try {
+      await this.checkFleetHosts(fleet);
       return await run(fleet);
     } finally {
       fleet.close();
     }
+  }
+
+  /** --host with --fleet names hosts the fleet database knows: a typo, an empty list or an ssh form (user@host) is an error, not an empty answer. */
+  private async checkFleetHosts(fleet: FleetReader): Promise<void> {
+    const given = this.options().host;
+    if (given === undefined) return;
+    const named = this.fleetHosts.hosts ?? [];
+    if (named.length === 0) throw new UpkError(ErrorCode.BAD_REQUEST, `--host: no host named in ${JSON.stringify(given)}`);
+    const known = new Set(await fleet.hosts());
+    const unknown = named.filter((h) => !known.has(h));
+    if (unknown.length > 0)
+      throw new UpkError(
+        ErrorCode.BAD_REQUEST,
+        `--host: the fleet database knows no host ${unknown.map((h) => JSON.stringify(h)).join(', ')} ` +
+          `(its hosts are the FleetHost of each controller that exported: ${[...known].slice(0, 20).join(', ')}${known.size > 20 ? ', …' : ''})`,
+      );
   }
 
   /** Keep the worst (highest) exit code seen. */

@@ -422,6 +422,15 @@ describe(
       } finally {
         process.env['PGPASSWORD'] = pgdb.password;
       }
+      // --host names hosts the fleet knows: a typo, the ssh form or an empty list is refused (exit 2), not an empty answer.
+      for (const hosts of ['nosuch', `me@${HOSTS[0]}`, '', ',']) {
+        const r = await box.upk(['events', '--fleet', '--host', hosts]);
+        assert.equal(r.code, 2, `--host ${JSON.stringify(hosts)}: ${r.stderr}`);
+        assert.match(r.stderr, /--host: (the fleet database knows no host|no host named)/);
+      }
+      const many = await box.upk(['events', '--fleet', '--limit', '100001']);
+      assert.equal(many.code, 2, many.stderr);
+      assert.match(many.stderr, /limit: expected 1 to 100000/);
       // The password only in a password file (0600), as libpq finds it: no PGPASSWORD at all.
       const passFile = join(box.dir, 'pgpass');
       writeFileSync(passFile, `localhost:*:fleet:upkeeper:${pgdb.password}\n`, { mode: 0o600 });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { describeFleetDatabase, fleetDatabaseProblem, fleetHostProblem } from '../../schema/config/fleet-database.js';
-import { fleetPassword } from '../../schema/fleet-password.js';
+import { fleetPassword, passwordFor } from '../../schema/fleet-password.js';
 
 describe('FleetDatabase', { timeout: 5000 }, () => {
   it('takes a postgresql:// URL, and refuses a password in it, another scheme, or no URL', () => {
@@ -54,5 +54,26 @@ describe('FleetDatabase', { timeout: 5000 }, () => {
     );
     chmodSync(file, 0o644);
     assert.equal(fleetPassword(to, { PGPASSFILE: file }), null, 'a file others may read is ignored');
+  });
+
+  it('looks the password up for what libpq connects to: the URL, else PGHOST, PGPORT, PGUSER, PGDATABASE, else the defaults', () => {
+    assert.deepEqual(passwordFor({ host: 'db', database: 'fleet' }, { PGUSER: 'alice' }), {
+      host: 'db',
+      port: '5432',
+      database: 'fleet',
+      user: 'alice',
+    });
+    assert.deepEqual(passwordFor({}, { PGHOST: 'h', PGPORT: '6000', PGUSER: 'bob' }), {
+      host: 'h',
+      port: '6000',
+      database: 'bob',
+      user: 'bob',
+    });
+    assert.deepEqual(passwordFor({ host: 'db', port: 5433, user: 'u', database: 'd' }, { PGUSER: 'x', PGDATABASE: 'y' }), {
+      host: 'db',
+      port: '5433',
+      database: 'd',
+      user: 'u',
+    });
   });
 });
