@@ -96,7 +96,17 @@ const buddy = await bundleFolder('buddy-bundle', {
 // A buddy started by a build before the bundle was CommonJS loads `./schedule.js` at first need.
 writeFileSync(`${buddy.outdir}/schedule.js`, "export { Schedule } from './schedule.cjs';\n");
 writeInputs(buddy);
-writeInputs(await bundleFolder('upk-bundle', { 'main.cjs': { entry: 'clients/upk/cli.js' } }));
+/**
+ * The PostgreSQL driver stays out of upk's bundle: only `--fleet` loads it (libclient/fleet-database.ts
+ * imports it at first use), from node_modules, so that every other upk starts without parsing it.
+ */
+const fleetDriverApart = {
+  name: 'fleet-driver-apart',
+  setup(b) {
+    b.onResolve({ filter: /^(pg|pg-connection-string)$/ }, (args) => ({ path: args.path, external: true }));
+  },
+};
+writeInputs(await bundleFolder('upk-bundle', { 'main.cjs': { entry: 'clients/upk/cli.js', plugins: [fleetDriverApart] } }));
 
 const dashboard = `${root}dist/clients/http/dashboard`;
 rmSync(dashboard, { recursive: true, force: true });

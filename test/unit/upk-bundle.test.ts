@@ -29,17 +29,23 @@ describe('the upk bundle', { timeout: 30_000 }, () => {
   const upk = (entry: string, args: string[], extra: Record<string, string> = {}) =>
     run(process.execPath, [entry, ...args], { env: { ...env, ...extra }, timeout: 10_000 });
 
-  it('is built by npm run build, and holds the command line and libclient only: no SQLite, no blessed, no controller or buddy code', () => {
+  it('is built by npm run build, and holds the command line and libclient only: no SQLite, no blessed, no PostgreSQL driver, no controller or buddy code', () => {
     assert.ok(existsSync(BUNDLE), `${BUNDLE} is missing: npm run build makes it`);
     const files = (JSON.parse(readFileSync(join(BUNDLE, '../contents.json'), 'utf8')) as Record<string, string[]>)['main.cjs']!;
     assert.ok(files.some((f) => f.endsWith('dist/clients/upk/cli.js')));
     for (const name of ['better-sqlite3', 'blessed', 'uuid'])
       assert.ok(!files.some((f) => f.includes(`node_modules/${name}/`)), `it holds ${name}`);
     for (const part of ['/controller/', '/buddy/']) assert.ok(!files.some((f) => f.includes(`dist${part}`)), `it holds ${part}`);
-    // Every package is inside: the bundle requires only Node's built-ins.
+    // Every package is inside: the bundle requires only Node's built-ins, and the PostgreSQL driver,
+    // which only --fleet loads (at first use), from node_modules.
     const text = readFileSync(BUNDLE, 'utf8');
     const required = [...text.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]!);
-    assert.ok(required.length > 0 && required.every((m) => m.startsWith('node:')), `requires only builtins: ${required.join(', ')}`);
+    const apart = ['pg', 'pg-connection-string'];
+    assert.ok(
+      required.length > 0 && required.every((m) => m.startsWith('node:') || apart.includes(m)),
+      `requires only builtins and the fleet's driver: ${required.join(', ')}`,
+    );
+    assert.ok(!files.some((f) => f.includes('node_modules/pg')), 'the PostgreSQL driver is not inside');
     assert.doesNotMatch(text, /\bimport\(/, 'no dynamic import (it would compile the ES module loader)');
   });
 
