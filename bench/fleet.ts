@@ -118,7 +118,7 @@ async function catchUp(ctx: BenchContext, sandbox: Sandbox, bin: string): Promis
     const ms = performance.now() - began;
     clearInterval(writer);
     writer = null;
-    const exported = exporter.stats.exported;
+    const exported = Object.values(exporter.stats.exported).reduce((a, b) => a + b, 0);
     ctx.note(
       `caught up in ${(ms / 1000).toFixed(1)} s while ${written.toLocaleString('en-US')} more events were written; ` +
         `${exported.toLocaleString('en-US')} rows exported (events, runs) in ${exporter.stats.batches} batches`,

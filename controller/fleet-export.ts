@@ -54,20 +54,20 @@ export interface FleetExportParts {
 
 /** What the exporter did since the controller started. */
 export interface FleetExportStats {
-  /** Rows PostgreSQL took as new (runs: new or changed). */
-  exported: number;
-  /** Rows sent again that it already had (skipped by their key). */
-  skipped: number;
+  /** Rows PostgreSQL took as new (runs and requests: new or changed), by local table. */
+  exported: Record<FleetSourceTable, number>;
+  /** Rows sent again that it already had (skipped by their key), by local table. */
+  skipped: Record<FleetSourceTable, number>;
   batches: number;
-  /** The same two, by local table. */
-  exportedBy: Record<string, number>;
-  skippedBy: Record<string, number>;
   /** When a batch last went through (ms), or null. */
   lastBatch: number | null;
 }
 
+const perTable = (): Record<FleetSourceTable, number> =>
+  Object.fromEntries(FLEET_TABLES.map((t) => [t, 0])) as Record<FleetSourceTable, number>;
+
 export class FleetExport {
-  readonly stats: FleetExportStats = { exported: 0, skipped: 0, batches: 0, exportedBy: {}, skippedBy: {}, lastBatch: null };
+  readonly stats: FleetExportStats = { exported: perTable(), skipped: perTable(), batches: 0, lastBatch: null };
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
@@ -193,11 +193,9 @@ export class FleetExport {
     // Only once PostgreSQL committed: a crash before this line sends the batch again, and its rows conflict.
     source.save(table, databaseId, last.id, this.p.url);
     const s = this.stats;
-    s.exported += added;
-    s.skipped += rows.length - added;
+    s.exported[table] += added;
+    s.skipped[table] += rows.length - added;
     s.batches += 1;
-    s.exportedBy[table] = (s.exportedBy[table] ?? 0) + added;
-    s.skippedBy[table] = (s.skippedBy[table] ?? 0) + rows.length - added;
     s.lastBatch = Date.now();
     return rows.length;
   }
@@ -250,8 +248,8 @@ export class FleetExport {
       database: this.p.where,
       host: this.p.host,
       up: this.databaseId !== null && this.failure === null && this.refused.size === 0,
-      exported: Object.fromEntries(FLEET_TABLES.map((t) => [t, s.exportedBy[t] ?? 0])),
-      skipped: Object.fromEntries(FLEET_TABLES.map((t) => [t, s.skippedBy[t] ?? 0])),
+      exported: { ...s.exported },
+      skipped: { ...s.skipped },
       behind,
       lastExport: s.lastBatch === null ? null : new Date(s.lastBatch).toISOString(),
       error: this.error(),
