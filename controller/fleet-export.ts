@@ -272,13 +272,15 @@ export class FleetExport {
 }
 
 /**
- * PostgreSQL refused a statement (an SQLSTATE of its own: a missing table, a refused value, a lacking
- * privilege) while the connection stays good: not classes 08 (connection), 53 (resources), 57
- * (operator intervention, a statement timeout among them), nor an error without a code (the network).
+ * PostgreSQL refused a statement (an error message from the server, with its severity and SQLSTATE: a
+ * missing table, a refused value, a lacking privilege) while the connection stays good: not classes 08
+ * (connection), 53 (resources), 57 (operator intervention, a statement timeout among them), nor an
+ * error of the network, whose code is Node's (EPIPE, ECONNRESET: no severity).
  */
 export function refusedStatement(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !/^(08|53|57)/.test(code);
+  const e = err as { code?: unknown; severity?: unknown } | null;
+  const code = e?.code;
+  return typeof e?.severity === 'string' && typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !/^(08|53|57)/.test(code);
 }
 
 /** Wait for `promise` (if any) at most `ms`; its failure is not ours to report. */
