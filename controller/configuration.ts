@@ -15,7 +15,7 @@ import { changed, controllerChanged, renamedChange } from './config-change-words
 import { buddySettings, prepareRunDir, recordedUuid, runDirFifos, serviceEnvironment } from './run-dir.js';
 import { ServiceEntry } from './service-entry.js';
 import type { ServiceTable } from './service-table.js';
-import { storedConfig } from './stored-config.js';
+import { storedConfig } from '../schema/stored-config.js';
 
 /** What the configuration needs of the controller. */
 export interface ConfigurationParts {

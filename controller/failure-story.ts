@@ -7,7 +7,7 @@ import { isoTime, type ServiceEvent } from '../schema/records.js';
 import { configKeys } from './config-history.js';
 import { inList, type EventQueries } from './event-queries.js';
 import { EVENTS_HEALTH, FAILED_RUN, RUN_ENDING_HEALTH } from './failure-kinds.js';
-import { USAGE_LOOKBACK_MS } from './sample-store.js';
+import { USAGE_LOOKBACK_MS } from '../schema/past-status.js';
 
 /** Events told after the failure, at most. */
 export const STORY_AFTER_EVENTS = 20;

@@ -15,8 +15,8 @@ import { eventPage } from './event-pages.js';
 import { logTail } from './log-tail.js';
 import { serviceStatus, type ServiceEntry } from './service-entry.js';
 import type { ServiceTable } from './service-table.js';
-import { statusAt } from './status-at-query.js';
-import { storedConfig } from './stored-config.js';
+import { statusAt } from '../schema/past-status.js';
+import { storedConfig } from '../schema/stored-config.js';
 
 /** How long a request that only reads waits for a polling round before it answers with what is known. */
 export const READ_WAIT_MS = 500;

@@ -3,16 +3,6 @@ import type Database from 'better-sqlite3';
 import type { UsageDetail } from '../schema/records.js';
 import { HOUR_MS } from './run-hours.js';
 
-/**
- * How far back before a time its usage record is looked for (status.at, a failure's usageBefore): 5
- * minutes. A service is measured every SampleInterval (60 s by default; 1.5 times that while polls
- * come), and at a poll when the last measurement is 9 s old (a quiet buddy is polled every minute with
- * the default BuddyPollingInterval): a record every minute or two. Only a SampleInterval over 200 s
- * with polls rarer than 5 minutes (or no controller) leaves none in it. The lookback also bounds the walk of
- * samples_by_time, which holds every buddy's records: 5 minutes of them, not the run's.
- */
-export const USAGE_LOOKBACK_MS = 5 * 60_000;
-
 /** The usage record's detail when every field is a sane number; null otherwise (the record is skipped). */
 export function usageDetail(detail: Record<string, unknown> | null | undefined): UsageDetail | null {
   if (!detail) return null;

@@ -1,7 +1,7 @@
 // The controller's services in memory (service-entry.ts): the table that finds them by id, uuid and name.
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import type { ServiceEntry } from './service-entry.js';
-import { servicesNamed } from './service-names.js';
+import { servicesNamed } from '../schema/service-names.js';
 
 /** StartPriority (higher first), then id: the order services start in. */
 export const byPriority = (a: ServiceEntry, b: ServiceEntry): number =>

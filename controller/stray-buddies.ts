@@ -10,7 +10,7 @@ import { BuddyLink } from './buddy-link.js';
 import type { Logger } from './log.js';
 import { ServiceEntry } from './service-entry.js';
 import type { ServiceTable } from './service-table.js';
-import { storedConfig } from './stored-config.js';
+import { storedConfig } from '../schema/stored-config.js';
 
 /** What retiring strays needs of the buddies' keeper. */
 export interface StrayParts {

@@ -17,6 +17,7 @@ import {
   type FleetEvent,
   type FleetHosts,
 } from './fleet-sql.js';
+import { fleetStatusAt, type FleetStatusAt } from './fleet-status-at.js';
 import { fleetStory, type FleetFailureStory } from './fleet-story.js';
 import { fleetTimeline, type FleetTimelineQuery, type FleetTimelineResult } from './fleet-timeline.js';
 import {
@@ -73,6 +74,15 @@ export class FleetReader {
   /** The story of `service`'s last failure on `host`, as the host's `why` tells it, as far as the database holds it (fleet-story.ts). */
   why(host: string, service: string): Promise<FleetFailureStory> {
     return fleetStory(this.db, host, service);
+  }
+
+  /**
+   * Each host's services at a past time (those `names` mean), as the host's own `status.at` answers
+   * from its database (fleet-status-at.ts): the hosts asked, else every host.
+   */
+  async statusAt(time: string | Date | number, q: FleetHosts & { names?: string[] } = {}): Promise<FleetStatusAt[]> {
+    const hosts = q.hosts && q.hosts.length > 0 ? q.hosts : await this.hosts();
+    return fleetStatusAt(this.db, hosts, timeMs('time', time), q.names);
   }
 
   /** The newest `limit` finished client requests that match, oldest first (`upk audit --fleet`; fleet-audit.ts). */

@@ -4,13 +4,12 @@
 import { CONFIG_CHANGE_WINDOW_MS, type ConfigChangeBefore, type FailureStory, type RunRecord } from '../schema/client-protocol.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import { detailOf } from '../schema/event-details.js';
+import { USAGE_LOOKBACK_MS } from '../schema/past-status.js';
 import type { FleetDatabase } from './fleet-database.js';
 import { EVENT_COLUMNS, Params, serviceMatch, serviceMatchScan, toFleetEvent, type EventRow, type FleetEvent } from './fleet-sql.js';
 
 /** Events told after the failure, at most (as on a host). */
 const STORY_AFTER_EVENTS = 20;
-/** How far before a failure its last usage record is looked for (as on a host: controller/sample-store.ts). */
-const USAGE_LOOKBACK_MS = 5 * 60_000;
 const FAILED = `outcome IN ('failed', 'spawn_failed')`;
 /** An event by which the buddy ended its run (controller/failure-kinds.ts, RUN_ENDING_HEALTH), on jsonb. */
 const RUN_ENDING_HEALTH = `type IN ('unhealthy', 'limit_exceeded') AND detail->>'action' IN ('restart', 'stop')`;

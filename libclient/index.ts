@@ -42,6 +42,7 @@ export { checkHost } from './ssh-channel.js';
 export { FleetReader, type FleetEventFilter } from './fleet-queries.js';
 export type { FleetEvent, FleetHosts } from './fleet-sql.js';
 export type { FleetFailureStory } from './fleet-story.js';
+export type { FleetStatusAt } from './fleet-status-at.js';
 export type { FleetTimelineEntry, FleetTimelineQuery, FleetTimelineResult } from './fleet-timeline.js';
 export type { FleetConfigChange, FleetConfigHistoryFilter, FleetRequestFilter, FleetRequestRecord } from './fleet-audit.js';
 export { FLEET_TREND_BY, type FleetTrendBy, type FleetTrendQuery, type FleetTrendResult, type FleetTrendSeries } from './fleet-trend.js';

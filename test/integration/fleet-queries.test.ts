@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { FleetReader } from '../../libclient/index.js';
 import { ThrowawayPostgres, postgresBin } from '../helpers/postgres.js';
 import { Sandbox, sleep } from '../helpers/sandbox.js';
 
@@ -288,6 +289,78 @@ describe(
       assert.equal(all.code, 2, all.stderr);
       const unknown = await boxes[0]!.upk(['why', 'nosuch', '--fleet', '--host', HOSTS[0]!]);
       assert.equal(unknown.code, 4, unknown.stderr);
+    });
+
+    it("upk status --at T --fleet --host H: the host's own status then, at every moment of its history", async () => {
+      const fleet = await FleetReader.open(pgdb.url);
+      try {
+        for (const [i, box] of boxes.entries()) {
+          const host = HOSTS[i]!;
+          const db = box.db();
+          const times = (db.prepare('SELECT DISTINCT time FROM events ORDER BY time').all() as { time: number }[]).map((r) => r.time);
+          db.close();
+          // Each event's millisecond, the one before and after it, and a little later (MinUptime, holds, usage).
+          const moments = [...new Set(times.flatMap((t) => [t - 1, t, t + 1, t + 400]))].sort((a, b) => a - b);
+          assert.ok(moments.length > 100, `${host}: ${moments.length} moments`);
+          const client = await box.client();
+          let compared = 0;
+          for (const m of moments) {
+            if (m > Date.parse(until)) break;
+            const own = await client.statusAt(m);
+            const [theirs, ...more] = await fleet.statusAt(m, { hosts: [host] });
+            assert.equal(more.length, 0);
+            assert.equal(theirs!.host, host);
+            assert.equal(canonical(theirs!.services), canonical(own.services), `${host} at ${new Date(m).toISOString()}`);
+            compared += own.services.length;
+          }
+          assert.ok(compared > 300, `${host}: ${compared} statuses compared`);
+          // Names, as the host resolves them; the state of each then.
+          const named = await fleet.statusAt(until, { hosts: [host], names: ['flaky', 'quiet'] });
+          assert.deepEqual(
+            named[0]!.services.map((s) => [s.name, s.state]),
+            [
+              ['flaky', 'stopped'],
+              ['quiet', 'running'],
+            ],
+          );
+        }
+      } finally {
+        fleet.close();
+      }
+      // The command: --json is each host's answer; the table has a HOST column; status exits 3 when one is not as desired.
+      const at = new Date(Date.parse(until) - 100).toISOString();
+      const j = await boxes[0]!.upk(['list', '--at', at, '--fleet', '--json']);
+      assert.equal(j.code, 0, j.stderr);
+      const answers = JSON.parse(j.stdout) as { host: string; at: string; services: Json[] }[];
+      assert.deepEqual(
+        answers.map((a) => [a.host, a.at, a.services.map((s) => s.name)]),
+        HOSTS.map((h) => [h, at, ['crashy', 'flaky', 'quiet', 'steady']]),
+      );
+      const own = JSON.parse((await boxes[1]!.upk(['list', '--at', at, '--json'])).stdout) as Json[];
+      assert.equal(canonical(answers[1]!.services), canonical(own));
+      const t = await boxes[0]!.upk(['status', 'steady', 'crashy', '--at', at, '--fleet', '--host', HOSTS.join(',')]);
+      assert.equal(t.code, 0, `stopped as desired, running as desired: ${t.stderr}`);
+      assert.match(t.stdout, /^HOST +NAME +STATE/);
+      assert.match(t.stdout, /\nhost-b +crashy +stopped/);
+      assert.match(t.stdout, /\nhost-a +steady +running/);
+      const early = new Date(Date.parse(since) + 1000).toISOString();
+      const before = await boxes[0]!.upk(['status', '--at', early, '--fleet', '--host', HOSTS[0]!]);
+      assert.equal(before.code, 0, before.stderr);
+      assert.match(before.stderr, /^upk: warning: host-a: .*before/m);
+      // Errors: no --at, a name no host had, an unknown host, --hosts with --fleet, a time to come.
+      const errors: [string[], number][] = [
+        [['status', '--fleet'], 2],
+        [['status', 'nosuch', '--at', at, '--fleet'], 4],
+        [['status', 'nosuch', '--at', at, '--fleet', '--host', HOSTS[0]!], 4],
+        [['list', '--at', at, '--fleet', '--host', 'host-z'], 2],
+        [['list', '--at', at, '--fleet', '--hosts', 'host-a'], 2],
+        [['list', '--at', new Date(Date.now() + 3_600_000).toISOString(), '--fleet'], 2],
+      ];
+      for (const [args, code] of errors) {
+        const r = await boxes[0]!.upk(args);
+        assert.equal(r.code, code, `upk ${args.join(' ')}: ${r.stdout}${r.stderr}`);
+        assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+      }
     });
 
     it("upk audit --fleet and upk config-history NAME --fleet: each host's own requests and changes; the union without --host", async () => {

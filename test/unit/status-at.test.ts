@@ -1,5 +1,5 @@
-// The status at a past time: the pure replay (controller/status-at.ts) on hand-written histories, each
-// as the buddy's machine records it; then the store's windowed answer (controller/status-at-query.ts)
+// The status at a past time: the pure replay (schema/status-replay.ts) on hand-written histories, each
+// as the buddy's machine records it; then the store's windowed answer (schema/past-status.ts over controller/status-at-query.ts)
 // against the replay of the whole history, at every moment of histories kept in a real SQLite file.
 import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
@@ -8,13 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { AuditStore } from '../../controller/audit-store.js';
-import { pastNamed, statusAt, StatusAtQueries, type PastService } from '../../controller/status-at-query.js';
-import { USAGE_LOOKBACK_MS } from '../../controller/sample-store.js';
+import { StatusAtQueries } from '../../controller/status-at-query.js';
+import { pastNamed, statusAt, USAGE_LOOKBACK_MS, type PastService } from '../../schema/past-status.js';
 import type { ServiceEntry } from '../../controller/service-entry.js';
 import { ServiceTable } from '../../controller/service-table.js';
 import { ErrorCode, UpkError } from '../../schema/errors.js';
 import type { ServiceConfig } from '../../schema/config/types.js';
-import { pastPolicy, replay, type PastEvent, type PastPolicy } from '../../controller/status-at.js';
+import { pastPolicy, replay, type PastEvent, type PastPolicy } from '../../schema/status-replay.js';
 import type { BuddyEvent } from '../../schema/records.js';
 import { loadServiceText } from '../helpers/load-services.js';
 
@@ -312,14 +312,14 @@ function earlyCrashes(from: number, n: number, every: number, firstByUser: boole
 }
 
 /** The store's answer against the replay of the whole history, at every event's time and around it; how many moments. */
-function sameAsWholeReplay(f: Fixture, past: PastService, svc: ServiceConfig): number {
+async function sameAsWholeReplay(f: Fixture, past: PastService, svc: ServiceConfig): Promise<number> {
   const events = f.all.get(past.uuid)!;
   const policy = pastPolicy(svc);
   const moments = new Set<number>();
   for (const e of events) for (const d of [-1, 0, 1, 400, 999]) moments.add(e.time + d);
   for (const m of [...moments].sort((a, b) => a - b)) {
     const whole = replay(events, m, policy, { desired: svc.initialState, restarts: 0, failures: 0, lastExit: null, buddyPid: null });
-    const got = f.store.pastStatus.statusAt(past, m);
+    const got = await f.store.pastStatus.statusAt(past, m);
     const want = {
       state: whole.state,
       desired: whole.desired,
@@ -340,7 +340,7 @@ function sameAsWholeReplay(f: Fixture, past: PastService, svc: ServiceConfig): n
 }
 
 describe('the status at a time from the store (status-at-query.ts)', { timeout: 60_000 }, () => {
-  it('equals the replay of the whole history at every moment: crash loops, stops, user starts, buddies that adopt or not', (t) => {
+  it('equals the replay of the whole history at every moment: crash loops, stops, user starts, buddies that adopt or not', async (t) => {
     const f = new Fixture();
     t.after(() => f.close());
     const loaded = loadServiceText(
@@ -393,15 +393,15 @@ describe('the status at a time from the store (status-at-query.ts)', { timeout: 
       ...earlyCrashes(91_000, 3, 1000, false, 8000),
     ]);
     const past = f.store.pastStatus.servicesAt(T0 + 1).find((p) => p.uuid === uuid)!;
-    assert.ok(sameAsWholeReplay(f, past, svc) > 300);
-    const crashing = f.store.pastStatus.statusAt(past, T0 + 29_500);
+    assert.ok((await sameAsWholeReplay(f, past, svc)) > 300);
+    const crashing = await f.store.pastStatus.statusAt(past, T0 + 29_500);
     assert.deepEqual([crashing.restarts, crashing.failures], [29, 30], 'the window is short: the counts come from before it');
-    const usage = f.store.pastStatus.statusAt(past, T0 + 40_200).usage;
+    const usage = (await f.store.pastStatus.statusAt(past, T0 + 40_200)).usage;
     assert.deepEqual(usage, { cpu: 51.5, rss: 2048 * 1024, processes: 1, at: iso(T0 + 40_100) });
-    assert.equal(f.store.pastStatus.statusAt(past, T0 + 41_500).usage, null, 'a usage record of an earlier run is not shown');
+    assert.equal((await f.store.pastStatus.statusAt(past, T0 + 41_500)).usage, null, 'a usage record of an earlier run is not shown');
   });
 
-  it('the same for a service ready by a signal (StartTimeout, a crash after it was ready) and for a job', (t) => {
+  it('the same for a service ready by a signal (StartTimeout, a crash after it was ready) and for a job', async (t) => {
     const f = new Fixture();
     t.after(() => f.close());
     const loaded = loadServiceText(
@@ -464,27 +464,27 @@ describe('the status at a time from the store (status-at-query.ts)', { timeout: 
     ]);
     const all = f.store.pastStatus.servicesAt(T0 + 1);
     assert.ok(
-      sameAsWholeReplay(
+      (await sameAsWholeReplay(
         f,
         all.find((p) => p.uuid === su)!,
         signalled!,
-      ) > 100,
+      )) > 100,
     );
     assert.ok(
-      sameAsWholeReplay(
+      (await sameAsWholeReplay(
         f,
         all.find((p) => p.uuid === ju)!,
         nightly!,
-      ) > 50,
+      )) > 50,
     );
-    const late = f.store.pastStatus.statusAt(
+    const late = await f.store.pastStatus.statusAt(
       all.find((p) => p.uuid === su)!,
       T0 + 13_800,
     );
     assert.deepEqual([late.restarts, late.failures], [7, 3], 'two start timeouts and a crash before it was ready');
   });
 
-  it('a window too long for its limits: the last run alone, then its first events and its newest', (t) => {
+  it('a window too long for its limits: the last run alone, then its first events and its newest', async (t) => {
     const f = new Fixture();
     t.after(() => f.close());
     const loaded = loadServiceText(
@@ -520,7 +520,7 @@ describe('the status at a time from the store (status-at-query.ts)', { timeout: 
     for (const e of events) {
       for (const m of [e.time, e.time + 50]) {
         const whole = replay(events, m, policy, { desired: 'stopped', restarts: 0, failures: 0, lastExit: null, buddyPid: null });
-        const got = narrow.statusAt(past, m);
+        const got = await narrow.statusAt(past, m);
         const fields = [got.state, got.pid, got.restarts, got.failures, got.lastExit, got.health];
         assert.deepEqual(
           fields,
@@ -531,11 +531,11 @@ describe('the status at a time from the store (status-at-query.ts)', { timeout: 
       }
     }
     assert.ok(compared > 1000);
-    const late = narrow.statusAt(past, T0 + 80_000);
+    const late = await narrow.statusAt(past, T0 + 80_000);
     assert.deepEqual([late.state, late.pid, late.restarts, late.health?.status], ['running', 102, 2, 'healthy']);
   });
 
-  it('which services existed then, by the configuration changes; names; a time to come', (t) => {
+  it('which services existed then, by the configuration changes; names; a time to come', async (t) => {
     const f = new Fixture();
     t.after(() => f.close());
     const loaded = loadServiceText(
@@ -568,16 +568,16 @@ describe('the status at a time from the store (status-at-query.ts)', { timeout: 
       },
     );
     assert.deepEqual(
-      statusAt(f.store.pastStatus, T0 + 2000, ['api'], T0 + 10_000).services.map((s) => s.name),
+      (await statusAt(f.store.pastStatus, T0 + 2000, ['api'], T0 + 10_000)).services.map((s) => s.name),
       ['api@1', 'api@2'],
       'the name of a service with Instances means each',
     );
-    assert.equal(statusAt(f.store.pastStatus, T0 + 2000, ['all'], T0 + 10_000).services.length, 3);
-    assert.throws(() => statusAt(f.store.pastStatus, T0 + 6000, ['web'], T0 + 10_000), /no service named "web" existed at/);
-    assert.throws(() => statusAt(f.store.pastStatus, T0 + 20_000, undefined, T0 + 10_000), /is yet to come/);
+    assert.equal((await statusAt(f.store.pastStatus, T0 + 2000, ['all'], T0 + 10_000)).services.length, 3);
+    await assert.rejects(statusAt(f.store.pastStatus, T0 + 6000, ['web'], T0 + 10_000), /no service named "web" existed at/);
+    await assert.rejects(statusAt(f.store.pastStatus, T0 + 20_000, undefined, T0 + 10_000), /is yet to come/);
   });
 
-  it("judges the past by the configuration in force then, not today's (and by today's for a change recorded before 007)", (t) => {
+  it("judges the past by the configuration in force then, not today's (and by today's for a change recorded before 007)", async (t) => {
     const f = new Fixture();
     t.after(() => f.close());
     const load = (minUptime: number, description: string) =>
@@ -605,39 +605,39 @@ describe('the status at a time from the store (status-at-query.ts)', { timeout: 
       'reload',
       T0 + 100_000,
     );
-    const at = (m: number) => statusAt(f.store.pastStatus, T0 + m, ['web'], T0 + 200_000).services[0]!;
-    const then = at(5_000);
+    const at = async (m: number) => (await statusAt(f.store.pastStatus, T0 + m, ['web'], T0 + 200_000)).services[0]!;
+    const then = await at(5_000);
     assert.equal(then.state, 'running', 'up 5 s with MinUptime 1 then (30 now): it was running');
     assert.equal(then.description, 'first');
     assert.equal(then.config?.applied?.minUptime, 1);
     assert.deepEqual(then.config?.keys, []);
-    const now = at(150_000);
+    const now = await at(150_000);
     assert.deepEqual([now.state, now.description, now.config?.applied?.minUptime], ['running', 'second', 30]);
     assert.deepEqual(now.config?.keys, ['MinUptime', 'ShortDescription']);
     // A change recorded before migration 007 (no configuration, no keys): judged by the configuration of now.
     f.sql
       .prepare('INSERT INTO config_changes (time, service_uuid, service, change, trigger, detail) VALUES (?, ?, ?, ?, ?, ?)')
       .run(T0, oldUuid, 'old', 'added', 'start', 'InitialState stopped');
-    const before007 = statusAt(f.store.pastStatus, T0 + 5_000, ['old'], T0 + 200_000).services[0]!;
+    const before007 = (await statusAt(f.store.pastStatus, T0 + 5_000, ['old'], T0 + 200_000)).services[0]!;
     assert.deepEqual([before007.config?.keys, before007.config?.applied], [null, null]);
     assert.equal(before007.state, 'stopped');
   });
 
-  it('historyFrom: where the events kept begin', (t) => {
+  it('historyFrom: where the events kept begin', async (t) => {
     const f = new Fixture();
     t.after(() => f.close());
     const [svc] = loadServiceText(t, JSON.stringify({ web: { ExecStart: 'sleep 1' } })).services;
     const uuid = f.store.upsertService(svc!, () => null, T0).uuid;
-    assert.equal(statusAt(f.store.pastStatus, T0 + 10, undefined, T0 + 10_000).historyFrom, null, 'no event kept');
+    assert.equal((await statusAt(f.store.pastStatus, T0 + 10, undefined, T0 + 10_000)).historyFrom, null, 'no event kept');
     f.add(uuid, 'b1', [
       { at: 1000, type: 'buddy_started', pid: 11, detail: { version: '1' } },
       { at: 2000, type: 'desired', detail: { desired: 'running', cause: 'command', by: 'controller' } },
     ]);
-    const r = statusAt(f.store.pastStatus, T0 + 500, undefined, T0 + 10_000);
+    const r = await statusAt(f.store.pastStatus, T0 + 500, undefined, T0 + 10_000);
     assert.deepEqual([r.at, r.historyFrom], [iso(T0 + 500), iso(T0 + 1000)]);
   });
 
-  it('usage: the last record of the run within USAGE_LOOKBACK_MS (5 minutes) before the time, none older', (t) => {
+  it('usage: the last record of the run within USAGE_LOOKBACK_MS (5 minutes) before the time, none older', async (t) => {
     const f = new Fixture();
     t.after(() => f.close());
     const [svc] = loadServiceText(t, JSON.stringify({ web: { ExecStart: 'sleep 1' } })).services;
@@ -657,15 +657,15 @@ describe('the status at a time from the store (status-at-query.ts)', { timeout: 
       minute(181_000, 300),
     ]);
     const past = f.store.pastStatus.servicesAt(T0 + 1).find((p) => p.uuid === uuid)!;
-    const usageAt = (ms: number) => f.store.pastStatus.statusAt(past, T0 + ms).usage;
-    assert.deepEqual(usageAt(150_000), { cpu: 2, rss: 1024 * 1024, processes: 1, at: iso(T0 + 121_000) });
-    assert.deepEqual(usageAt(181_000 + USAGE_LOOKBACK_MS), { cpu: 0.5, rss: 1024 * 1024, processes: 1, at: iso(T0 + 181_000) });
-    assert.equal(usageAt(181_001 + USAGE_LOOKBACK_MS), null, 'a record more than 5 minutes old is not the usage then');
-    assert.equal(usageAt(86_400_000), null);
-    assert.equal(f.store.pastStatus.statusAt(past, T0 + 86_400_000).state, 'running');
+    const usageAt = async (ms: number) => (await f.store.pastStatus.statusAt(past, T0 + ms)).usage;
+    assert.deepEqual(await usageAt(150_000), { cpu: 2, rss: 1024 * 1024, processes: 1, at: iso(T0 + 121_000) });
+    assert.deepEqual(await usageAt(181_000 + USAGE_LOOKBACK_MS), { cpu: 0.5, rss: 1024 * 1024, processes: 1, at: iso(T0 + 181_000) });
+    assert.equal(await usageAt(181_001 + USAGE_LOOKBACK_MS), null, 'a record more than 5 minutes old is not the usage then');
+    assert.equal(await usageAt(86_400_000), null);
+    assert.equal((await f.store.pastStatus.statusAt(past, T0 + 86_400_000)).state, 'running');
   });
 
-  it('names mean what they mean to live `status` (ServiceTable.resolve): an id first, an ambiguous bare name refused', () => {
+  it('names mean what they mean to live `status` (ServiceTable.resolve): an id first, an ambiguous bare name refused', async () => {
     // Services then, in list's order, and the same as configured services for ServiceTable.
     const ids: [id: string, instanceOf?: string, instance?: number][] = [
       ['db'],
@@ -718,14 +718,11 @@ describe('the status at a time from the store (status-at-query.ts)', { timeout: 
     );
     assert.throws(() => pastNamed(past, ['nosuch', 'db', 'gone'], T0), /no service named "nosuch", "gone" existed at/);
     // Through statusAt, as the controller answers it.
-    const q = { servicesAt: () => past, statusAt: (s: PastService) => ({ name: s.id }) as never, historyFrom: () => null };
+    const q = { servicesAt: () => past, statusAt: (s: PastService) => Promise.resolve({ name: s.id } as never), historyFrom: () => null };
     assert.deepEqual(
-      statusAt(q, T0, ['db'], T0 + 1).services.map((s) => s.name),
+      (await statusAt(q, T0, ['db'], T0 + 1)).services.map((s) => s.name),
       ['db'],
     );
-    assert.throws(
-      () => statusAt(q, T0, ['cache'], T0 + 1),
-      (err: UpkError) => err.code === ErrorCode.AMBIGUOUS_SERVICE,
-    );
+    await assert.rejects(statusAt(q, T0, ['cache'], T0 + 1), (err: UpkError) => err.code === ErrorCode.AMBIGUOUS_SERVICE);
   });
 });

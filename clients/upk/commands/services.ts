@@ -9,13 +9,19 @@ import {
   previousLine,
   printJson,
   problemLines,
+  statusRows,
   statusTable,
+  table,
   unsupervisedLine,
 } from '../output.js';
 import { atHelp, parseTime, wholeNumber } from '../time.js';
 import { listFleet, type FleetOptions } from './fleet.js';
 
 const AT = ['--at <time>', atHelp('as it was then, from the audit history')] as const;
+const FLEET = [
+  '--fleet',
+  "with --at: every host's, from the fleet's PostgreSQL database (--host H,…: only theirs; docs/fleet.md)",
+] as const;
 
 export function registerServices(program: Command, ctx: Context): void {
   program
@@ -26,7 +32,13 @@ export function registerServices(program: Command, ctx: Context): void {
     .option('--hosts <hosts>', 'the services of these hosts (comma-separated), each through ssh, in one table (docs/fleet.md)')
     .option('--hosts-file <file>', 'the hosts to list, one a line (# begins a comment)')
     .option('--host-timeout <seconds>', "each host's limit with --hosts (default 10)", wholeNumber(1, 3600))
-    .action((opts: { at?: string } & FleetOptions) => {
+    .option(...FLEET)
+    .action((opts: { at?: string; fleet?: boolean } & FleetOptions) => {
+      if (opts.fleet) {
+        if (opts.hosts !== undefined || opts.hostsFile !== undefined)
+          throw new UpkError(ErrorCode.BAD_REQUEST, '--fleet reads the fleet database: name its hosts with --host, not --hosts');
+        return pastFleet(ctx, opts.at, [], false);
+      }
       if (opts.hosts === undefined && opts.hostsFile === undefined) return listOne(ctx, opts);
       if (opts.at !== undefined) throw new UpkError(ErrorCode.BAD_REQUEST, '--at is not taken with --hosts');
       return listFleet(ctx, opts);
@@ -36,9 +48,11 @@ export function registerServices(program: Command, ctx: Context): void {
     .command('status')
     .argument('[name...]', 'services (default: all)')
     .option(...AT, (v: string) => parseTime(v))
+    .option(...FLEET)
     .description(`status of services; exits ${ExitCode.NOT_IN_DESIRED_STATE} when one is not in its desired state (marked !)`)
-    .action((names: string[], opts: { at?: string }) =>
-      ctx.withClient(async (client) => {
+    .action((names: string[], opts: { at?: string; fleet?: boolean }) => {
+      if (opts.fleet) return pastFleet(ctx, opts.at, names, true);
+      return ctx.withClient(async (client) => {
         const asked = names.length > 0 ? names : undefined;
         const past = opts.at === undefined ? null : await client.statusAt(opts.at, asked);
         if (past) warnBeforeHistory(past);
@@ -50,8 +64,31 @@ export function registerServices(program: Command, ctx: Context): void {
           .map((l) => l + '\n')
           .join('');
         process.stdout.write(statusTable(statuses, past ? Date.parse(past.at) : Date.now()) + notes);
-      }),
-    );
+      });
+    });
+}
+
+/**
+ * `upk list|status --at TIME --fleet [--host H,…] [NAME…]`: each host's services then, from the fleet
+ * database, as each host tells its own (`--json`: a host's answer per host); a HOST column first.
+ * `status` exits as it does on a host when one is not in its desired state.
+ */
+async function pastFleet(ctx: Context, at: string | undefined, names: string[], status: boolean): Promise<void> {
+  if (at === undefined)
+    throw new UpkError(ErrorCode.BAD_REQUEST, '--fleet tells the past (--at TIME); the services now: upk list --hosts H1,H2');
+  const answers = await ctx.withFleet((fleet) => fleet.statusAt(at, { ...ctx.fleetHosts, names }));
+  for (const a of answers) {
+    const warning = beforeHistory(a);
+    if (warning !== null) process.stderr.write(`upk: warning: ${a.host}: ${warning}\n`);
+  }
+  if (status && answers.some((a) => a.services.some((s) => !inDesiredState(s)))) ctx.fail(ExitCode.NOT_IN_DESIRED_STATE);
+  if (ctx.json) return printJson(answers);
+  const { header } = statusRows([], 0);
+  const blank = header.slice(2).map(() => '-');
+  const rows = answers.flatMap((a) =>
+    a.services.length === 0 ? [[a.host, '-', 'none', ...blank]] : statusRows(a.services, Date.parse(a.at)).rows.map((r) => [a.host, ...r]),
+  );
+  process.stdout.write(answers.length === 0 ? 'no hosts in the fleet database\n' : table(['HOST', ...header], rows));
 }
 
 /** `upk list` of one controller (this machine's, or --host's). */

@@ -1,6 +1,6 @@
 // What a service name means among services: the rule every command applies (ServiceTable.resolve,
 // the live services), kept pure so that `status.at` resolves the names of the services then the same.
-import { ErrorCode, UpkError } from '../schema/errors.js';
+import { ErrorCode, UpkError } from './errors.js';
 
 /** What names a service: its id (`name` or `package::name`), its bare name, and the service with Instances it is one of. */
 export interface ServiceNames {

@@ -1,17 +1,9 @@
 // A service's status at a past moment, replayed from the events its buddies recorded: the buddy's state
 // machine (buddy/machine.ts) read back from what it emitted. Pure: events, a policy and what was known
 // before the first event in; the status at `at` out (docs/controller.md, "The status at a past time").
-import type { ServiceConfig } from '../schema/config/types.js';
-import { detailOf } from '../schema/event-details.js';
-import {
-  isoTime,
-  type DesiredState,
-  type EventType,
-  type ExitInfo,
-  type HealthStatus,
-  type Hold,
-  type ServiceState,
-} from '../schema/records.js';
+import type { ServiceConfig } from './config/types.js';
+import { detailOf } from './event-details.js';
+import { isoTime, type DesiredState, type EventType, type ExitInfo, type HealthStatus, type Hold, type ServiceState } from './records.js';
 
 /** An event as stored: `time` in ms since the epoch, `detail` parsed. */
 export interface PastEvent {
