@@ -13,6 +13,10 @@ export const HttpErrorCode = {
   METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
   /** A request body larger than the handler reads (HTTP_BODY_MAX_BYTES). */
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  /** A request whose headers did not all arrive in time, or not the whole of it (`upk serve`: 10 s, 30 s). */
+  REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
+  /** A request line and headers larger than Node's parser takes (16 KiB unless `--max-http-header-size` says otherwise). */
+  HEADERS_TOO_LARGE: 'HEADERS_TOO_LARGE',
 } as const;
 export type HttpErrorCode = (typeof HttpErrorCode)[keyof typeof HttpErrorCode];
 
@@ -26,11 +30,13 @@ export const HTTP_STATUS: Record<ErrorCode | HttpErrorCode, number> = {
   [ErrorCode.NO_SUCH_SERVICE]: 404,
   [ErrorCode.NO_SUCH_ACTION]: 404,
   [HttpErrorCode.METHOD_NOT_ALLOWED]: 405,
+  [HttpErrorCode.REQUEST_TIMEOUT]: 408,
   [HttpErrorCode.PAYLOAD_TOO_LARGE]: 413,
   [ErrorCode.AMBIGUOUS_SERVICE]: 409,
   [ErrorCode.NOT_RUNNING]: 409,
   [ErrorCode.CONTROLLER_RUNNING]: 409,
   [ErrorCode.CONFIG_INVALID]: 422,
+  [HttpErrorCode.HEADERS_TOO_LARGE]: 431,
   [ErrorCode.LIMIT_REACHED]: 429,
   [ErrorCode.ACTION_FAILED]: 500,
   [ErrorCode.INTERNAL]: 500,

@@ -6,6 +6,7 @@ import { lstatSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, STATE_DIR, UpkError, checkHost, readControllerConfig } from '../../libclient/index.js';
 import type { ConnectOptions } from '../../libclient/index.js';
+import { answerClientErrors } from './client-error.js';
 import { createHandler, sendJson } from './handler.js';
 import { HTTP_STATUS } from './http-errors.js';
 import { loadOrCreateToken } from './token.js';
@@ -146,6 +147,8 @@ export async function serve(opts: ServeOptions): Promise<void> {
       handler(req, res); // without a next(), what is not its own is answered 404 NOT_FOUND
     });
     server.on('connection', bounded.track);
+    // a request the parser refuses: answered (431, 400, 408), then a lingering close (client-error.ts)
+    server.on('clientError', answerClientErrors({ headersTimeoutMs: HEADERS_TIMEOUT_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS }));
     server.maxConnections = MAX_CONNECTIONS;
     server.headersTimeout = HEADERS_TIMEOUT_MS;
     server.requestTimeout = REQUEST_TIMEOUT_MS;

@@ -30,6 +30,71 @@ function raw(target: NetConnectOpts, text: string, waitMs = 5000): Promise<{ tex
   });
 }
 
+/**
+ * Write `text` on a new connection without reading meanwhile (a client busy sending its request),
+ * then read: what came back until the peer closed, or `waitMs` passed.
+ */
+function sendThenRead(target: NetConnectOpts, text: string, waitMs = 15_000): Promise<{ text: string; closed: boolean }> {
+  return new Promise((resolve) => {
+    const s = connect(target);
+    s.pause();
+    let got = '';
+    s.on('error', () => undefined);
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve({ text: got, closed: false });
+    }, waitMs);
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve({ text: got, closed: true });
+    });
+    s.once('connect', () =>
+      s.write(text, () => {
+        s.on('data', (c: Buffer) => (got += c.toString('latin1')));
+        s.resume();
+      }),
+    );
+  });
+}
+
+/**
+ * Send the start of a request line, then `a`s for ever: `chunk` bytes every `everyMs` (0: as fast as
+ * the connection takes them), reading what comes back or not. Until the peer closes, or `waitMs`.
+ */
+function sendForever(
+  target: NetConnectOpts,
+  o: { chunk: number; everyMs: number; read: boolean },
+  waitMs = 20_000,
+): Promise<{ text: string; closed: boolean; ms: number }> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const s = connect({ ...target, allowHalfOpen: true }); // sends on after the server's end
+    const a = Buffer.alloc(o.chunk, 'a');
+    let got = '';
+    if (o.read) s.on('data', (c: Buffer) => (got += c.toString('latin1')));
+    s.on('error', () => undefined);
+    const more = (): void => {
+      if (s.destroyed) return;
+      const ok = s.write(a);
+      if (o.everyMs > 0) setTimeout(more, o.everyMs);
+      else if (ok) setImmediate(more);
+      else s.once('drain', more);
+    };
+    s.once('connect', () => {
+      s.write('GET /api/services/');
+      more();
+    });
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve({ text: got, closed: false, ms: Date.now() - started });
+    }, waitMs);
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve({ text: got, closed: true, ms: Date.now() - started });
+    });
+  });
+}
+
 const statusOf = (answer: string): number => Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0);
 const bodyOf = (answer: string): string => answer.slice(answer.indexOf('\r\n\r\n') + 4);
 
@@ -150,14 +215,61 @@ describe('the HTTP API attacked (upk serve)', { timeout: 240_000 }, () => {
       assert.doesNotMatch(a.text, /\n\s+at /, line);
     }
     const huge = await raw(sock, `GET /api/services/${'a'.repeat(100_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
-    assert.equal(statusOf(huge.text), 431);
+    assert.equal(statusOf(huge.text), 431, huge.text);
+    assert.match(bodyOf(huge.text), /^\{"error":\{"code":"HEADERS_TOO_LARGE","message":"[^"]+"\}\}$/);
     const header = await raw(sock, `GET /api/services HTTP/1.1\r\nHost: x\r\nX: ${'a'.repeat(100_000)}\r\n\r\n`);
-    assert.equal(statusOf(header.text), 431);
+    assert.equal(statusOf(header.text), 431, header.text);
+    // what Node's parser refuses: 400, as JSON as every other error, and the connection closed after it
+    for (const target of [sock, tcp()]) {
+      const bad = await raw(target, 'GET /api/services HTTP/1.1\r\nHost: x\r\nNo Colon\r\n\r\n');
+      assert.equal(statusOf(bad.text), 400, bad.text);
+      assert.match(
+        bodyOf(bad.text),
+        /^\{"error":\{"code":"BAD_REQUEST","message":"the request is not valid HTTP\/1\.1: Invalid header token"\}\}$/,
+      );
+      assert.match(bad.text, /\r\nconnection: close\r\n/i);
+      assert.ok(bad.closed, 'closed after its answer');
+      assert.doesNotMatch(bad.text, /\n\s+at /);
+    }
   });
 
-  it('closes a connection whose headers never end within about 10 s, as documented', async () => {
+  it('answers a request line of megabytes 431, every time, to a client that reads only once it has sent it all', async () => {
+    // Closed at once, the connection was reset under the client still sending: the answer was lost.
+    const line = `GET /api/services/${'a'.repeat(4_000_000)} HTTP/1.1\r\nHost: x\r\n\r\n`;
+    for (const [name, target] of [
+      ['unix socket', sock],
+      ['tcp', tcp()],
+    ] as const)
+      for (let i = 0; i < 20; i++) {
+        const a = await sendThenRead(target, line);
+        assert.equal(statusOf(a.text), 431, `${name}, try ${i + 1} of 20: ${JSON.stringify(a.text.slice(0, 200))}`);
+        assert.match(bodyOf(a.text), /"code":"HEADERS_TOO_LARGE"/);
+        assert.ok(a.closed, `${name}: closed after its answer`);
+      }
+    assert.equal((await get(socketPath, '/api/controller')).status, 200);
+  });
+
+  it('closes within its bound a connection that keeps sending after its 431, read or not', async () => {
+    const before = rssKb(serve.proc.pid!);
+    for (const target of [sock, tcp()]) {
+      // as fast as it goes, never reading: closed once 8 MiB came (or 2 s passed)
+      const fast = await sendForever(target, { chunk: 65_536, everyMs: 0, read: false });
+      assert.ok(fast.closed && fast.ms < 8000, `a flood, closed ${fast.closed} after ${fast.ms} ms`);
+      // a trickle, read: its 431 arrives, and the connection is closed about 2 s after it, not at once
+      const slow = await sendForever(target, { chunk: 1024, everyMs: 20, read: true });
+      assert.equal(statusOf(slow.text), 431, slow.text);
+      assert.ok(slow.closed && slow.ms > 1500 && slow.ms < 10_000, `a trickle, closed ${slow.closed} after ${slow.ms} ms`);
+    }
+    assert.ok(rssKb(serve.proc.pid!) - before < 100_000, 'what it dropped, it did not keep');
+    assert.equal((await get(socketPath, '/api/controller')).status, 200);
+    assert.equal(serve.proc.exitCode, null);
+  });
+
+  it('answers 408 and closes a connection whose headers never end within about 10 s, as documented', async () => {
     const a = await raw(sock, 'GET /api/services HTTP/1.1\r\nHost: x\r\n', 25_000);
     assert.ok(a.closed && a.ms < 15_000, `closed ${a.closed} after ${a.ms} ms`);
+    assert.equal(statusOf(a.text), 408, a.text);
+    assert.match(bodyOf(a.text), /"code":"REQUEST_TIMEOUT"/);
   });
 
   it('answers a body that never ends with 400 within about 10 s', async () => {
