@@ -6,7 +6,7 @@
 // events_health (010) for the health events, config_changes_by_service for configuration changes.
 import type Database from 'better-sqlite3';
 import type { CorrelationKind } from '../schema/correlation-protocol.js';
-import type { Span } from './correlation-math.js';
+import { LastEpisodes, type LastFailures } from '../schema/correlation-rank.js';
 import { EVENTS_HEALTH, FAILED_RUN, FAILURE_EVENT } from './failure-kinds.js';
 
 type HealthType = 'unhealthy' | 'limit_exceeded' | 'start_timeout';
@@ -109,26 +109,16 @@ export class CorrelationReads {
    * coincidences. The failures are streamed from the newest, and the walk stops at n + 1 onsets: the one
    * more tells whether any was left out.
    */
-  lastFailures(uuids: readonly string[], n: number, windowMs: number, from: number, to: number): { failures: number[]; range: Span } {
+  lastFailures(uuids: readonly string[], n: number, windowMs: number, from: number, to: number): LastFailures {
     const streams = this.open(
       uuids.flatMap((uuid): Read[] => [
         ['failedRunsNewest', [uuid, from, to]],
         ...HEALTH_TYPES.map((type): Read => ['healthFailuresNewest', [uuid, type, from, to]]),
       ]),
     );
-    const onsets: number[] = []; // newest first
-    let episode: number | null = null; // the oldest failure of the episode walked now
-    for (const t of merged(streams, true)) {
-      if (episode !== null && episode - t > windowMs) {
-        onsets.push(episode);
-        if (onsets.length > n) break;
-      }
-      episode = t;
-    }
-    if (episode !== null && onsets.length <= n) onsets.push(episode);
-    const within = onsets.reverse();
-    const failures = within.slice(-n);
-    return { failures, range: { from: within.length > n ? failures[0]! : from, to } };
+    const walk = new LastEpisodes(n, windowMs, from, to);
+    for (const t of merged(streams, true)) if (!walk.add(t)) break;
+    return walk.result();
   }
 
   /**

@@ -1,36 +1,27 @@
 // What fails together (upk correlate, and the line `upk why` adds): puts the figures of
-// correlation-math.ts together from the times correlation-reads.ts reads, in memory bounded whatever
-// the history holds: a service's last n failures, and the other services' events streamed past them
-// (FiguresSum), never held. docs/correlation.md defines the statistic.
+// schema/correlation-math.ts together (schema/correlation-rank.ts: the rows, their order, the pairs)
+// from the times correlation-reads.ts reads, in memory bounded whatever the history holds: a service's
+// last n failures, and the other services' events streamed past them (FiguresSum), never held.
+// docs/correlation.md defines the statistic.
 import type Database from 'better-sqlite3';
+import { CORRELATION_KINDS, type Correlation, type CorrelationResult } from '../schema/correlation-protocol.js';
+import { FiguresSum, type Figures } from '../schema/correlation-math.js';
 import {
-  CORRELATION_FAILURES,
-  CORRELATION_KINDS,
-  CORRELATION_LIMIT_MAX,
-  CORRELATION_MIN_FAILURES,
-  isSignificant,
-  type Correlation,
-  type CorrelationKind,
-  type CorrelationResult,
-} from '../schema/correlation-protocol.js';
-import { isoTime } from '../schema/records.js';
-import { FiguresSum, strongerFirst, type Figures, type Span } from './correlation-math.js';
+  FailuresAround,
+  correlationRow,
+  pairsResult,
+  ranked,
+  resultOf,
+  strongestOf,
+  whyAsk,
+  type CorrelationAsk,
+} from '../schema/correlation-rank.js';
 import { CorrelationReads } from './correlation-reads.js';
 
 /** A service as correlations name it: its id, with every uuid that id had. */
 export interface Subject {
   id: string;
   uuids: string[];
-}
-
-/** What a correlation is asked for, in ms. */
-export interface CorrelationAsk {
-  windowMs: number;
-  since: number;
-  until: number;
-  /** How many of the last failures count (n at most, at least 1). */
-  failures: number;
-  limit: number;
 }
 
 export class Correlations {
@@ -63,7 +54,7 @@ export class Correlations {
         const sum = new FiguresSum(failures, ask.windowMs, range);
         for (const t of this.reads.times(other.uuids, kind, range.from - ask.windowMs, range.to + ask.windowMs)) sum.add(t);
         const f = sum.figures();
-        if (f.together > 0) rows.push(row(subject.id, other.id, kind, prerequisites.has(other.id), f));
+        if (f.together > 0) rows.push(correlationRow(subject.id, other.id, kind, prerequisites.has(other.id), f));
       }
     }
     result.correlations = ranked(rows).slice(0, ask.limit);
@@ -83,72 +74,20 @@ export class Correlations {
       .filter((s) => s.failures.length > 0);
     // found[a]: B's index in `subjects` → the figures of B's failures around A's, when some are together.
     const found = failing.map(() => new Map<number, Figures>());
-    const byFrom = [...failing.keys()].sort((x, y) => failing[x]!.range.from - failing[y]!.range.from);
     subjects.forEach((b, bIndex) => {
-      const as = byFrom.filter((a) => failing[a]!.id !== b.id);
-      if (as.length === 0) return;
-      const sums = as.map((a) => new FiguresSum(failing[a]!.failures, w, failing[a]!.range));
-      let active = 0; // the As whose range (from − w on) B's stream has reached: the first `active` of `as`
-      for (const t of this.reads.times(b.uuids, 'failed', failing[as[0]!]!.range.from - w, ask.until + w)) {
-        while (active < as.length && failing[as[active]!]!.range.from - w <= t) active++;
-        for (let i = 0; i < active; i++) sums[i]!.add(t);
-      }
-      as.forEach((a, i) => {
-        const f = sums[i]!.figures();
-        if (f.together > 0) found[a]!.set(bIndex, f);
-      });
+      const around = new FailuresAround(failing, b.id, w, ask.until);
+      if (around.from === null) return;
+      for (const t of this.reads.times(b.uuids, 'failed', around.from, around.to)) around.add(t);
+      for (const [a, f] of around.found()) found[a]!.set(bIndex, f);
     });
-    const best = new Map<string, Correlation>();
-    failing.forEach((a, aIndex) => {
-      for (const [bIndex, f] of found[aIndex]!) {
-        const b = subjects[bIndex]!;
-        const pair = [a.id, b.id].sort().join('\n');
-        const known = best.get(pair);
-        if (!known || strongerFirst(f, known) < 0) best.set(pair, row(a.id, b.id, 'failed', false, f));
-      }
-    });
-    const counted = failing.reduce((sum, s) => sum + s.failures.length, 0);
-    const earliest = failing.reduce((min, s) => Math.min(min, s.range.from), ask.until);
-    const result = resultOf(null, ask, { from: earliest, to: ask.until }, counted);
-    result.tooFew = !failing.some((s) => s.failures.length >= CORRELATION_MIN_FAILURES);
-    result.correlations = ranked([...best.values()]).slice(0, ask.limit);
-    return result;
+    return pairsResult(
+      failing,
+      subjects.map((s) => s.id),
+      found,
+      ask,
+    );
   }
 }
-
-/** An answer with no row yet: the range the chance is measured over, n, and whether n is too few. */
-export function resultOf(service: string | null, ask: CorrelationAsk, range: Span, failures: number): CorrelationResult {
-  return {
-    service,
-    windowMs: ask.windowMs,
-    since: isoTime(range.from),
-    until: isoTime(range.to),
-    failures,
-    tooFew: failures < CORRELATION_MIN_FAILURES,
-    correlations: [],
-  };
-}
-
-function row(service: string, other: string, kind: CorrelationKind, prerequisite: boolean, f: Figures): Correlation {
-  const c: Correlation = { service, other, kind, prerequisite, ...f, significant: false };
-  c.significant = isSignificant(c);
-  return c;
-}
-
-/** Strongest first (correlation-math.ts), then by name and kind, so that equal rows keep one order. */
-export function ranked(rows: Correlation[]): Correlation[] {
-  const kindOrder = (k: CorrelationKind): number => CORRELATION_KINDS.indexOf(k);
-  return rows.sort(
-    (a, b) =>
-      strongerFirst(a, b) ||
-      (a.service < b.service ? -1 : a.service > b.service ? 1 : 0) ||
-      (a.other < b.other ? -1 : a.other > b.other ? 1 : 0) ||
-      kindOrder(a.kind) - kindOrder(b.kind),
-  );
-}
-
-/** How far back from a failure `upk why` looks for its correlations: 7 days. */
-export const WHY_CORRELATION_SPAN_MS = 7 * 86_400_000;
 
 /**
  * The correlation `upk why` names for a failure that ended at `failedAt`: the strongest significant
@@ -162,12 +101,5 @@ export function strongestCorrelation(
   windowMs: number,
   prerequisites: ReadonlySet<string>,
 ): Correlation | null {
-  const ask: CorrelationAsk = {
-    windowMs,
-    since: failedAt - WHY_CORRELATION_SPAN_MS,
-    until: failedAt,
-    failures: CORRELATION_FAILURES,
-    limit: CORRELATION_LIMIT_MAX,
-  };
-  return correlations.around(subject, correlations.subjects(), ask, prerequisites).correlations.find((c) => c.significant) ?? null;
+  return strongestOf(correlations.around(subject, correlations.subjects(), whyAsk(failedAt, windowMs), prerequisites));
 }

@@ -213,6 +213,19 @@ function iso(t: TimeLike, key: string): string {
   return text;
 }
 
+/** The `correlate` request of these options (also what `FleetReader.correlate` checks, with the request's validator). */
+export function correlateQuery(options: CorrelateOptions): CorrelateQuery {
+  const q: CorrelateQuery = {
+    windowMs: windowMs(options.window),
+    since: iso(options.since ?? Date.now() - 7 * 86_400_000, 'since'),
+  };
+  if (options.service !== undefined) q.service = options.service;
+  if (options.until !== undefined) q.until = iso(options.until, 'until');
+  if (options.failures !== undefined) q.failures = options.failures;
+  if (options.limit !== undefined) q.limit = options.limit;
+  return q;
+}
+
 /** The requests that change something: recorded in the audit trail, with the requester of a view (`onBehalfOf`). */
 type ChangeMethod =
   'start' | 'stop' | 'restart' | 'reload' | 'attach' | 'action' | 'signal' | 'config.reload' | 'remove' | 'controller.stop' | 'shutdown';
@@ -562,15 +575,7 @@ export class Client {
    * of services whose failures co-occur.
    */
   async correlate(options: CorrelateOptions = {}): Promise<CorrelationResult> {
-    const q: CorrelateQuery = {
-      windowMs: windowMs(options.window),
-      since: iso(options.since ?? Date.now() - 7 * 86_400_000, 'since'),
-    };
-    if (options.service !== undefined) q.service = options.service;
-    if (options.until !== undefined) q.until = iso(options.until, 'until');
-    if (options.failures !== undefined) q.failures = options.failures;
-    if (options.limit !== undefined) q.limit = options.limit;
-    return this.call('correlate', q);
+    return this.call('correlate', correlateQuery(options));
   }
 
   /**

@@ -19,6 +19,8 @@ import {
 } from './fleet-sql.js';
 import { fleetStatusAt, type FleetStatusAt } from './fleet-status-at.js';
 import { fleetStory, type FleetFailureStory } from './fleet-story.js';
+import { FleetCorrelations, type FleetCorrelateOptions } from './fleet-correlate.js';
+import type { CorrelationResult } from '../schema/correlation-protocol.js';
 import { fleetTimeline, type FleetTimelineQuery, type FleetTimelineResult } from './fleet-timeline.js';
 import {
   fleetConfigHistory,
@@ -72,8 +74,18 @@ export class FleetReader {
   }
 
   /** The story of `service`'s last failure on `host`, as the host's `why` tells it, as far as the database holds it (fleet-story.ts). */
-  why(host: string, service: string): Promise<FleetFailureStory> {
-    return fleetStory(this.db, host, service);
+  why(host: string, service: string, options: { window?: number } = {}): Promise<FleetFailureStory> {
+    return fleetStory(this.db, host, service, options.window);
+  }
+
+  /**
+   * What fails together, from the fleet database (`upk correlate --fleet`; fleet-correlate.ts): around
+   * the last failures of `service` on `host` (or `HOST/NAME`), the events of every service of `hosts`
+   * (default: its host), ranked against chance as a host's `correlate()` ranks them; without `service`,
+   * the pairs of services of `hosts` (default: every host) whose failures co-occur.
+   */
+  async correlate(options: FleetCorrelateOptions = {}): Promise<CorrelationResult> {
+    return new FleetCorrelations(this.db).correlate(options, await this.hosts());
   }
 
   /**

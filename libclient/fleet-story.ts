@@ -1,24 +1,38 @@
 // `upk why NAME --fleet --host H`: the story of a service's last failure on one host, from the fleet's
 // PostgreSQL database: the same facts as the host's own `why` (controller/failure-story.ts) as far as
-// the exported tables hold them (docs/fleet.md, "Fleet queries"): not the correlation, not the status now.
+// the exported tables hold them (docs/fleet.md, "Fleet queries"), with what fails with it (the fleet
+// correlation of fleet-correlate.ts over the host's services, as the host computes it); not the status now.
 import { CONFIG_CHANGE_WINDOW_MS, type ConfigChangeBefore, type FailureStory, type RunRecord } from '../schema/client-protocol.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
+import { CORRELATION_WINDOW_MS, type Correlation } from '../schema/correlation-protocol.js';
+import { strongestOf, whyAsk } from '../schema/correlation-rank.js';
 import { detailOf } from '../schema/event-details.js';
 import { USAGE_LOOKBACK_MS } from '../schema/past-status.js';
+import { FleetCorrelations } from './fleet-correlate.js';
+import type { FleetService } from './fleet-correlate-reads.js';
 import type { FleetDatabase } from './fleet-database.js';
-import { EVENT_COLUMNS, Params, serviceMatch, serviceMatchScan, toFleetEvent, type EventRow, type FleetEvent } from './fleet-sql.js';
+import {
+  EVENT_COLUMNS,
+  FLEET_FAILED_RUN,
+  FLEET_RUN_ENDING_HEALTH,
+  Params,
+  serviceMatch,
+  serviceMatchScan,
+  toFleetEvent,
+  type EventRow,
+  type FleetEvent,
+} from './fleet-sql.js';
 
 /** Events told after the failure, at most (as on a host). */
 const STORY_AFTER_EVENTS = 20;
-const FAILED = `outcome IN ('failed', 'spawn_failed')`;
-/** An event by which the buddy ended its run (controller/failure-kinds.ts, RUN_ENDING_HEALTH), on jsonb. */
-const RUN_ENDING_HEALTH = `type IN ('unhealthy', 'limit_exceeded') AND detail->>'action' IN ('restart', 'stop')`;
+const FAILED = FLEET_FAILED_RUN;
+const RUN_ENDING_HEALTH = FLEET_RUN_ENDING_HEALTH;
 
 /** The story as a host tells it, with the host, its events with their host; `status` is not known from the database (null). */
 export type FleetFailureStory = Omit<FailureStory, 'failure' | 'after' | 'status'> & {
   host: string;
   failure:
-    | (Omit<NonNullable<FailureStory['failure']>, 'event' | 'signals' | 'unwell' | 'correlated'> & {
+    | (Omit<NonNullable<FailureStory['failure']>, 'event' | 'signals' | 'unwell'> & {
         event: FleetEvent | null;
         signals: FleetEvent[];
         unwell: FleetEvent | null;
@@ -42,8 +56,16 @@ interface RunRow {
 const RUN_COLUMNS = 'uid, started, ended, service_uuid::text, pid, cause, outcome, code, signal';
 const toMs = (d: Date): number => d.getTime();
 
-/** The story of `name`'s last failure on `host`. A name the host never exported: NO_SUCH_SERVICE. */
-export async function fleetStory(db: FleetDatabase, host: string, name: string): Promise<FleetFailureStory> {
+/**
+ * The story of `name`'s last failure on `host`; `windowMs`: the window of its correlation (default
+ * CORRELATION_WINDOW_MS). A name the host never exported: NO_SUCH_SERVICE.
+ */
+export async function fleetStory(
+  db: FleetDatabase,
+  host: string,
+  name: string,
+  windowMs = CORRELATION_WINDOW_MS,
+): Promise<FleetFailureStory> {
   if (name === 'all') throw new UpkError(ErrorCode.BAD_REQUEST, 'this takes one service, not all: name one');
   const p = new Params();
   const who = `host = ${p.add(host)} AND ${serviceMatch('service', name, p)}`;
@@ -138,6 +160,7 @@ export async function fleetStory(db: FleetDatabase, host: string, name: string):
     signals: signals.map(toFleetEvent),
     unwell: unwell?.run === run ? unwell.event : null,
     configChanged: await configChangedBefore(db, host, service, uuids, config[0]?.prerequisites ?? [], chain.firstAt),
+    correlated: await strongestAround(db, { host, id: service, uuids }, ended, windowMs),
   };
   // What happened next: the events after the failure's, by time (then buddy and seq).
   const from = event ? [new Date(event.time), event.buddy, event.seq] : [run.ended, '00000000-0000-0000-0000-000000000000', 0];
@@ -251,4 +274,15 @@ async function configChangedBefore(
     detail: row.detail,
     failureAt: new Date(failedAt).toISOString(),
   };
+}
+
+/**
+ * What fails with it, as the host's `why` names it: the strongest significant correlation around the
+ * service's last failures in the 7 days up to this one, against every other service of the host.
+ */
+async function strongestAround(db: FleetDatabase, subject: FleetService, failedAt: number, windowMs: number): Promise<Correlation | null> {
+  const correlations = new FleetCorrelations(db);
+  const fleet = await correlations.fleet([subject.host]);
+  const prerequisites = await correlations.prerequisites(subject, fleet.services);
+  return strongestOf(await correlations.around(fleet, subject, fleet.services, whyAsk(failedAt, windowMs), prerequisites));
 }

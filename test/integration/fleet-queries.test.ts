@@ -239,7 +239,7 @@ describe(
       assert.match(table.stdout, /^HOST\s+BUCKET \(UTC\)\s+RESTARTS\n/);
     });
 
-    it("upk why NAME --fleet --host H: the host's own story, but for the correlation and the status now", async () => {
+    it("upk why NAME --fleet --host H: the host's own story (what fails with it too), but for the status now", async () => {
       const noId = (e: unknown): unknown => (e && typeof e === 'object' ? bare([e as Json])[0] : e);
       const comparable = (story: Json): Json => {
         const f = story.failure as Json | null;
@@ -250,7 +250,6 @@ describe(
           historyFrom: story.historyFrom,
           failure: f && {
             ...f,
-            correlated: undefined,
             event: noId(f.event),
             unwell: noId(f.unwell ?? null),
             signals: bare(f.signals as Json[]),

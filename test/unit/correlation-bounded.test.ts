@@ -12,17 +12,9 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import Database from 'better-sqlite3';
 import { AuditStore } from '../../controller/audit-store.js';
-import {
-  Chance,
-  FiguresSum,
-  Together,
-  chanceOf,
-  episodeOnsets,
-  figures,
-  strongerFirst,
-  together,
-} from '../../controller/correlation-math.js';
-import { ranked, resultOf, type CorrelationAsk, type Subject } from '../../controller/correlation.js';
+import { Chance, FiguresSum, Together, chanceOf, episodeOnsets, figures, strongerFirst, together } from '../../schema/correlation-math.js';
+import type { Subject } from '../../controller/correlation.js';
+import { ranked, resultOf, type CorrelationAsk } from '../../schema/correlation-rank.js';
 import {
   CORRELATION_KINDS,
   CORRELATION_MIN_FAILURES,

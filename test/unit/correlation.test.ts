@@ -1,5 +1,5 @@
 // What fails together (docs/correlation.md): the statistic on histories computed by hand, first the
-// pure functions (controller/correlation-math.ts), then the same figures read from a real SQLite file
+// pure functions (schema/correlation-math.ts), then the same figures read from a real SQLite file
 // through the store (controller/correlation.ts), one service's correlations and the fleet-wide pairs.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { AuditStore } from '../../controller/audit-store.js';
-import { binomialTail, chanceOf, episodeOnsets, figures, median, together } from '../../controller/correlation-math.js';
-import { strongestCorrelation, type CorrelationAsk } from '../../controller/correlation.js';
+import { binomialTail, chanceOf, episodeOnsets, figures, median, together } from '../../schema/correlation-math.js';
+import { strongestCorrelation } from '../../controller/correlation.js';
+import type { CorrelationAsk } from '../../schema/correlation-rank.js';
 import { describeCorrelation } from '../../libclient/correlation-words.js';
 import { correlationValidators, isSignificant } from '../../schema/correlation-protocol.js';
 import { ErrorCode } from '../../schema/errors.js';

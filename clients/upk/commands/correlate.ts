@@ -1,6 +1,8 @@
-// upk correlate [NAME] [--all] [-w 30s] [-s 7d] [-u TIME] [--failures N] [-n N]: what fails together.
-// Around NAME's last failures, the events of every other service within the window, by kind, against
-// chance; without NAME (or with --all), the pairs of services whose failures co-occur (docs/correlation.md).
+// upk correlate [NAME] [--all] [-w 30s] [-s 7d] [-u TIME] [--failures N] [-n N] [--fleet]: what fails
+// together. Around NAME's last failures, the events of every other service within the window, by kind,
+// against chance; without NAME (or with --all), the pairs of services whose failures co-occur
+// (docs/correlation.md). With --fleet, read from the fleet's PostgreSQL database: NAME on the one host
+// --host names, or HOST/NAME against the services of the hosts --host names (docs/fleet.md).
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import {
   CORRELATION_FAILURES,
@@ -17,8 +19,10 @@ import {
   oneSide,
   sidesOf,
   utcTime,
+  type CorrelateOptions,
   type Correlation,
   type CorrelationResult,
+  type FleetCorrelateOptions,
 } from '../../../libclient/index.js';
 import type { Context } from '../context.js';
 import { printJson, table } from '../output.js';
@@ -99,6 +103,7 @@ interface Options {
   until?: TimeArg;
   failures?: number;
   limit?: number;
+  fleet?: boolean;
 }
 
 export function registerCorrelate(program: Command, ctx: Context): void {
@@ -119,23 +124,43 @@ export function registerCorrelate(program: Command, ctx: Context): void {
       wholeNumber(1, CORRELATION_FAILURES_MAX),
     )
     .option('-n, --limit <n>', `the strongest N rows (default ${CORRELATION_LIMIT})`, wholeNumber(1, CORRELATION_LIMIT_MAX))
+    .option(
+      '--fleet',
+      "from the fleet's PostgreSQL database: NAME on the host --host names, or HOST/NAME against the services of the hosts --host names (docs/fleet.md)",
+    )
     .description(
       "what fails together: the events of other services near a service's failures, against chance; or the pairs of services whose failures co-occur",
     )
-    .action((name: string | undefined, opts: Options) =>
-      ctx.withClient(async (client) => {
+    .action((name: string | undefined, opts: Options) => {
+      // Checked once connected, as always: the options, then the answer.
+      const asked = (): CorrelateOptions => {
         if (name !== undefined && opts.all) throw new UpkError(ErrorCode.BAD_REQUEST, 'NAME and --all: choose one');
         const { since, until } = timeRange(opts);
-        const result = await client.correlate({
+        return {
           window: opts.window,
           since: since ?? parseTime('7d'),
           ...(name === undefined ? {} : { service: name }),
           ...(until === undefined ? {} : { until }),
           ...(opts.failures === undefined ? {} : { failures: opts.failures }),
           ...(opts.limit === undefined ? {} : { limit: opts.limit }),
-        });
+        };
+      };
+      const print = (result: CorrelationResult): void => {
         if (ctx.json) return printJson(result);
         process.stdout.write(correlationText(result));
-      }),
-    );
+      };
+      if (opts.fleet) return ctx.withFleet(async (fleet) => print(await fleet.correlate(fleetAsk(asked(), ctx.fleetHosts.hosts))));
+      return ctx.withClient(async (client) => print(await client.correlate(asked())));
+    });
+}
+
+/**
+ * `--fleet`: NAME is on the one host --host names (the services compared: that host's); HOST/NAME is
+ * on HOST, compared with the services of the hosts --host names (default: HOST's). Without NAME, the
+ * pairs of the hosts --host names (default: every host).
+ */
+function fleetAsk(asked: CorrelateOptions, hosts: string[] | undefined): FleetCorrelateOptions {
+  const ask: FleetCorrelateOptions = { ...asked, ...(hosts === undefined ? {} : { hosts }) };
+  if (asked.service !== undefined && !asked.service.includes('/') && hosts?.length === 1) ask.host = hosts[0]!;
+  return ask;
 }

@@ -33,14 +33,12 @@ export function registerWhy(program: Command, ctx: Context): void {
     });
 }
 
-/** `upk why NAME --fleet --host H`: the story on H from the fleet database, in the same words; what it cannot tell, said. */
+/** `upk why NAME --fleet --host H`: the story on H from the fleet database, in the same words (what fails with it too); what it cannot tell, said. */
 async function fleetWhy(ctx: Context, name: string, opts: { window?: number }): Promise<void> {
   const hosts = ctx.fleetHosts.hosts ?? [];
   if (hosts.length !== 1) throw new UpkError(ErrorCode.BAD_REQUEST, 'upk why --fleet tells the story on one host: name it with --host H');
-  if (opts.window !== undefined)
-    throw new UpkError(ErrorCode.BAD_REQUEST, '--window and --fleet: what fails with it is not read from the fleet database');
   const host = hosts[0]!;
-  const story = await ctx.withFleet((fleet) => fleet.why(host, name));
+  const story = await ctx.withFleet((fleet) => fleet.why(host, name, opts.window === undefined ? {} : { window: opts.window }));
   if (ctx.json) return printJson(story);
   const lines = describeFailure(asHostStory(story));
   // The last line tells the service now, which the database does not know.

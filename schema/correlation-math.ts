@@ -5,7 +5,7 @@
 // and FiguresSum compute p, k and the figures from the other service's times given one at a time, so
 // that the store streams them (controller/correlation-reads.ts) instead of holding them.
 
-import type { Correlation } from '../schema/correlation-protocol.js';
+import type { Correlation } from './correlation-protocol.js';
 
 /** A span of time [from, to], ms. */
 export interface Span {
