@@ -304,6 +304,7 @@ async function fleetQueries(ctx: BenchContext, bin: string): Promise<Figure[]> {
       const day = 86_400_000;
       const ago = (ms: number): string => new Date(to.getTime() - ms).toISOString();
       const until = to.toISOString();
+      const tenHosts = Array.from({ length: 10 }, (_, i) => `host-${i + 7}`);
       const asks: { label: string; ask: () => Promise<unknown> }[] = [
         {
           label: 'trend --fleet --by host: restarts per host this week (7 d, 1 d buckets)',
@@ -336,6 +337,22 @@ async function fleetQueries(ctx: BenchContext, bin: string): Promise<Figure[]> {
         {
           label: 'events --fleet --type exited --since 1d: every host, the newest 100',
           ask: () => reader.events({ types: ['exited'], since: ago(day), until }),
+        },
+        {
+          label: 'status --at T --fleet --host H: one host (10 services, each in a crash loop of 30 days) 12 h ago',
+          ask: () => reader.statusAt(ago(day / 2), { hosts: ['host-7'] }),
+        },
+        {
+          label: 'status --at T --fleet --host H1,…,H10: ten hosts (100 services) 12 h ago',
+          ask: () => reader.statusAt(ago(day / 2), { hosts: tenHosts }),
+        },
+        {
+          label: 'correlate svc3 --fleet --host H: one host, the last 7 d',
+          ask: () => reader.correlate({ service: 'svc3', host: 'host-7', since: ago(7 * day), until }),
+        },
+        {
+          label: 'correlate H/svc3 --fleet --host H1,…,H10: against 100 services of ten hosts, the last 7 d',
+          ask: () => reader.correlate({ service: 'host-7/svc3', hosts: tenHosts, since: ago(7 * day), until }),
         },
       ];
       const figures: Figure[] = [];

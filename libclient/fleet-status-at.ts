@@ -264,9 +264,16 @@ export class FleetStatusAtQueries {
     );
   }
 
-  /** The time of the host's oldest event the fleet holds, or null. */
+  /**
+   * The time of the host's oldest event the fleet holds, or null: the oldest of each of its services
+   * (an index seek each; the host's whole index range would be read for a min over the host alone).
+   */
   async historyFrom(): Promise<number | null> {
-    const r = await this.db.query<{ t: Date | null }>('SELECT min(time) AS t FROM events WHERE host = $1', [this.host]);
+    const r = await this.db.query<{ t: Date | null }>(
+      `SELECT min(x.time) AS t FROM (SELECT DISTINCT service_uuid FROM config_changes WHERE host = $1 AND service_uuid IS NOT NULL) s,
+         LATERAL (SELECT time FROM events e WHERE e.host = $1 AND e.service_uuid = s.service_uuid ORDER BY time LIMIT 1) x`,
+      [this.host],
+    );
     return r[0]?.t ? ms(r[0].t) : null;
   }
 
