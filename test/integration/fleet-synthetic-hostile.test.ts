@@ -123,6 +123,21 @@ describe('fleet answers on synthetic rows', { timeout: 120_000, skip: BIN === nu
     );
   });
 
+  it('status --at --fleet --host h1,h1: one answer for h1 (as correlate takes the hosts once), an unknown host refused as correlate refuses it', async () => {
+    const at = T0 + 60_000;
+    assert.deepEqual(names(await fleet.statusAt(at, { hosts: ['h1', 'h1'] })), ['h1: a,b']);
+    await assert.rejects(fleet.statusAt(at, { hosts: ['nosuch'] }), (err: UpkError) => err.code === 'BAD_REQUEST');
+  });
+
+  it('a fleet database without migrations 006 and 007 (their indexes): the same answers', async () => {
+    const at = T0 + 60_000;
+    const ask = { hosts: ['h1', 'h2', 'h3'], since: new Date(T0 - 1000).toISOString(), until: new Date(T0 + 120_000).toISOString() };
+    const before = [await fleet.statusAt(at, { hosts: ['h1', 'h2'] }), await fleet.correlate(ask)];
+    await admin.query('DROP INDEX events_anchors, runs_by_host_service_ended, events_health');
+    await admin.query('DELETE FROM fleet_schema_migrations WHERE version >= 6');
+    assert.deepEqual([await fleet.statusAt(at, { hosts: ['h1', 'h2'] }), await fleet.correlate(ask)], before);
+  });
+
   it('status --at --fleet with names and hosts meant as SQL: parameters, nothing executed', async () => {
     const evil = ["a'; DROP TABLE events; --", 'b" OR 1=1 --'];
     await assert.rejects(
