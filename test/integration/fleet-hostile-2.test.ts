@@ -139,9 +139,24 @@ describe(
         },
         15_000,
       );
-      // The controller SIGKILLed, then started again.
+      // pkg::svc's buddy and its process SIGKILLed: a new buddy starts it afresh (no adoption).
+      const [svc] = await client.status('pkg::svc');
+      process.kill(svc!.buddyPid!, 'SIGKILL');
+      process.kill(svc!.pid!, 'SIGKILL');
+      await box.waitFor(
+        'pkg::svc started again by a new buddy',
+        async () => {
+          const [s] = await client.status('pkg::svc');
+          return s?.state === 'running' && s.pid !== svc!.pid && s.buddyPid !== svc!.buddyPid;
+        },
+        15_000,
+      );
+      // The controller SIGKILLed; while none runs, odd's buddy is SIGKILLed too; then it starts again.
+      const [odd] = await client.status('odd');
       process.kill(client.controller.pid, 'SIGKILL');
-      await sleep(1500);
+      await sleep(300);
+      process.kill(odd!.buddyPid!, 'SIGKILL');
+      await sleep(1200);
       await box.startController();
       client = await box.client();
       await sleep(1000);
@@ -221,6 +236,17 @@ describe(
       );
     });
 
+    it("upk list --at T --fleet --host 'rack1/h-a' --json: the host's own upk list --at T --json", async () => {
+      const at = new Date(until - 2000).toISOString();
+      const own = await box.upk(['list', '--at', at, '--json']);
+      const theirs = await box.upk(['list', '--at', at, '--fleet', '--host', HOST, '--json']);
+      assert.equal(theirs.code, 0, theirs.stderr);
+      const [answer] = JSON.parse(theirs.stdout) as { host: string; services: Json[] }[];
+      const tidy = (x: Json): Json => (x.name === 'odd' ? { ...x, description: null, config: null } : x);
+      assert.equal(answer!.host, HOST);
+      assert.equal(canonical(answer!.services.map(tidy)), canonical((JSON.parse(own.stdout) as Json[]).map(tidy)));
+    });
+
     it('a description with half a surrogate pair: the fleet says what the host says', async () => {
       const own = (await client.statusAt(until, ['odd'])).services[0]!;
       const fleet = await FleetReader.open(pgdb.url);
@@ -281,8 +307,13 @@ describe(
       const problems: string[] = [];
       try {
         const names = [...new Set((await client.statusAt(until)).services.map((s) => s.name)), 'web@3', 'fast', 'slow', 'gone'];
-        for (const window of [1, 1000, 30_000]) {
-          const ask = { window, since: new Date(since).toISOString(), until: new Date(until).toISOString() };
+        for (const [window, failures, limit] of [
+          [1, 1, 1],
+          [1000, 100, 20],
+          [30_000, 3, 1000],
+          [86_400_000, 10_000, 1000],
+        ] as const) {
+          const ask = { window, failures, limit, since: new Date(since).toISOString(), until: new Date(until).toISOString() };
           for (const name of [...names, undefined]) {
             const [own, theirs] = await both(fleet, ask, name);
             const d = firstDiff(own, theirs);
