@@ -279,7 +279,7 @@ export class Configuration {
       }
       const claimed = new Set([...stored.values()].map((s) => s.uuid));
       for (const svc of loaded.services) {
-        const { uuid, desired, created, changed: keys } = stored.get(svc)!;
+        const { uuid, desired, created, revived, changed: keys } = stored.get(svc)!;
         const previous = before.get(uuid);
         if (previous && previous.config.id === svc.id) {
           const wasMissing = previous.reconfigure(svc);
@@ -311,8 +311,10 @@ export class Configuration {
         const entry = this.add(svc, uuid, desired, settingsChanged);
         if (!entry) continue;
         added.push(entry);
-        if (created) {
-          changes.push({ service: svc.id, uuid, change: 'added', message: `InitialState ${svc.initialState}` });
+        if (created || revived) {
+          // Configured again after its removal (its fixed UUID): added again, as its history says.
+          const again = revived ? `configured again (UUID ${uuid}); ` : '';
+          changes.push({ service: svc.id, uuid, change: 'added', message: `${again}InitialState ${svc.initialState}` });
         } else if (from) {
           renamed.changes.push(renamedChange(entry, from.config.id, keys));
         } else if (keys.length > 0) {

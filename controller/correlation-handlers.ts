@@ -7,7 +7,7 @@ import type { Handlers } from '../schema/rpc.js';
 import { isoTime } from '../schema/records.js';
 import type { AuditStore } from './audit-store.js';
 import type { ClientContext } from './client-server.js';
-import { READ_WAIT_MS, prerequisitesOf, uuidsNamed } from './query-handlers.js';
+import { READ_WAIT_MS, instancesNamed, prerequisitesOf, uuidsNamed } from './query-handlers.js';
 import type { ServiceEntry } from './service-entry.js';
 import type { ServiceTable } from './service-table.js';
 
@@ -42,9 +42,12 @@ export function correlationHandlers(p: CorrelationParts): Pick<Handlers<ClientMe
       };
       const all = store.correlations.subjects();
       if (q.service === undefined) return store.correlations.fleet(all, ask);
-      const entry = services.find(q.service);
+      // A service with Instances: its instances configured now, together, under its name.
+      const group = instancesNamed(services, q.service);
+      const entry = group.length > 1 ? group[0] : services.find(q.service);
       const prerequisites = entry ? prerequisitesOf(services, store, entry.config, entry.uuid).map((x) => x.service) : [];
-      return store.correlations.around({ id: entry?.config.id ?? q.service, uuids }, all, ask, new Set(prerequisites));
+      const id = group.length > 1 ? q.service : (entry?.config.id ?? q.service);
+      return store.correlations.around({ id, uuids }, all, ask, new Set(prerequisites));
     },
   };
 }

@@ -189,7 +189,7 @@ export function prerequisitesOf(
 }
 
 /** The configured services a name means (an unknown name: none). */
-function instancesNamed(services: ServiceTable, name: string): ServiceEntry[] {
+export function instancesNamed(services: ServiceTable, name: string): ServiceEntry[] {
   try {
     return services.resolve([name]);
   } catch (err) {

@@ -69,6 +69,9 @@ function statements(db: Database.Database) {
     change: db.prepare<[uuid: Uuid, at: number], ChangeRow>(
       `SELECT time, service, change, trigger, detail, config, keys FROM config_changes WHERE service_uuid = ? AND time <= ? ORDER BY time DESC, id DESC LIMIT 1`,
     ),
+    removalFrom: db.prepare<[uuid: Uuid, from: number], { time: number }>(
+      `SELECT time FROM config_changes WHERE service_uuid = ? AND change = 'removed' AND time >= ? ORDER BY time LIMIT 1`,
+    ),
     firstChange: db.prepare<[uuid: Uuid], { change: string }>(
       'SELECT change FROM config_changes WHERE service_uuid = ? ORDER BY time, id LIMIT 1',
     ),
@@ -238,15 +241,22 @@ export class StatusAtQueries {
 
   /**
    * The services that existed at `at`: recorded by then, and not removed then (by its last
-   * configuration change before it, else by `services.removed`), and added by then when a change
-   * records its addition (a service recorded before migration 002 has none); in `list`'s order.
+   * configuration change before it, else by `services.removed`, or the `removed` change recorded
+   * after it), and added by then when a change records its addition (a service recorded before
+   * migration 002 has none); in `list`'s order. The fleet's database, which has the changes only,
+   * tells the same (libclient/fleet-status-at.ts).
    */
   servicesAt(at: number): PastService[] {
     const rows = [];
     for (const row of this.s.services.all(at)) {
       const change = this.s.change.get(row.uuid, at);
       if (change?.change === 'removed') continue;
-      if (row.removed !== null && row.removed <= at && (change === undefined || change.time < row.removed)) continue;
+      if (row.removed !== null && row.removed <= at && (change === undefined || change.time < row.removed)) {
+        // Removed by then, as its history tells it: from its `removed` change when one was recorded at or
+        // after the removal (a reload records its changes once the services it removes have stopped).
+        const recorded = this.s.removalFrom.get(row.uuid, row.removed);
+        if (recorded === undefined || recorded.time <= at) continue;
+      }
       // Recorded, but its addition not yet (a reload records its changes once it has applied them all).
       if (change === undefined && this.s.firstChange.get(row.uuid)?.change === 'added') continue;
       rows.push({

@@ -90,7 +90,9 @@ class PagedTimes {
     const from = !this.newestFirst && this.last !== null ? this.last : this.from;
     const to = this.newestFirst && this.last !== null ? this.last : this.to;
     const rows = await this.db.query<{ t: Date }>(
+      // A run ends after it begins: `started` bounds the partitions read (runs are partitioned by it).
       `SELECT ${time} AS t FROM ${table} WHERE host = $1 AND service_uuid = $2::uuid AND ${where} AND ${low} AND ${high}
+         ${time === 'ended' ? 'AND started <= $4' : ''}
        ORDER BY ${time} ${this.newestFirst ? 'DESC' : ''} LIMIT ${size}`,
       [this.host, this.uuid, new Date(from), new Date(to)],
     );
@@ -135,6 +137,8 @@ export interface FleetService {
   host: string;
   id: string;
   uuids: string[];
+  /** Every uuid of it removed (its last configuration change a removal): not among the host's services now. */
+  removed?: boolean;
 }
 
 export class FleetCorrelationReads {
@@ -163,8 +167,8 @@ export class FleetCorrelationReads {
       [host],
     );
     // The id of each uuid as its last configuration change names it (the small table, read whole for the host).
-    const changes = await this.db.query<{ uuid: string; service: string }>(
-      `SELECT DISTINCT ON (service_uuid) service_uuid::text AS uuid, service FROM config_changes
+    const changes = await this.db.query<{ uuid: string; service: string; change: string }>(
+      `SELECT DISTINCT ON (service_uuid) service_uuid::text AS uuid, service, change FROM config_changes
        WHERE host = $1 AND service_uuid IS NOT NULL ORDER BY service_uuid, time DESC`,
       [host],
     );
@@ -172,23 +176,37 @@ export class FleetCorrelationReads {
     for (const c of changes) idOf.set(c.uuid, c.service);
     const byId = new Map<string, string[]>();
     for (const [uuid, id] of [...idOf].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) byId.set(id, [...(byId.get(id) ?? []), uuid]);
-    const services = [...byId].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([id, uuids]): FleetService => ({ host, id, uuids }));
+    const gone = new Set(changes.filter((c) => c.change === 'removed').map((c) => c.uuid));
+    const services = [...byId]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([id, uuids]): FleetService => ({ host, id, uuids, ...(uuids.every((u) => gone.has(u)) ? { removed: true } : {}) }));
     const oldest = events.reduce<number | null>((min, e) => (min === null ? e.first.getTime() : Math.min(min, e.first.getTime())), null);
     return { services, oldest };
   }
 
+  /**
+   * The page of each stream of a service's times of a kind: FLEET_CORRELATE_PAGE shared among its
+   * streams (a uuid and a source each), at least 100 times: what is held stays bounded however many
+   * uuids a service had.
+   */
+  private pageOf(s: FleetService, kind: CorrelationKind): number {
+    return Math.max(Math.min(this.page, 100), Math.floor(this.page / (s.uuids.length * sourcesOf(kind).length)));
+  }
+
   /** A service's failures within [from, to], newest first, to `take` until it answers false (LastEpisodes). */
   async failuresNewestFirst(s: FleetService, from: number, to: number, take: (t: number) => boolean): Promise<void> {
+    const size = this.pageOf(s, 'failed');
     const streams = s.uuids.flatMap((uuid) =>
-      sourcesOf('failed').map((src) => new PagedTimes(this.db, src, s.host, uuid, from, to, true, this.page)),
+      sourcesOf('failed').map((src) => new PagedTimes(this.db, src, s.host, uuid, from, to, true, size)),
     );
     await eachMerged(streams, true, take);
   }
 
   /** A service's times of one kind within [from, to], oldest first, each to `take`. */
   async times(s: FleetService, kind: CorrelationKind, from: number, to: number, take: (t: number) => void): Promise<void> {
+    const size = this.pageOf(s, kind);
     const streams = s.uuids.flatMap((uuid) =>
-      sourcesOf(kind).map((src) => new PagedTimes(this.db, src, s.host, uuid, from, to, false, this.page)),
+      sourcesOf(kind).map((src) => new PagedTimes(this.db, src, s.host, uuid, from, to, false, size)),
     );
     await eachMerged(streams, false, take);
   }

@@ -104,7 +104,8 @@ export class FleetCorrelations {
         `the fleet database knows no host ${unknown.map((h) => JSON.stringify(h)).join(', ')} (its hosts: ${[...known].slice(0, 20).join(', ')}${known.size > 20 ? ', …' : ''})`,
       );
     const fleet = await this.fleet([...new Set([...(subject ? [subject.host] : []), ...hosts])], subject === null ? null : new Set(hosts));
-    // As the host's handler: the range ends now at the latest, after since, and not before the history kept.
+    const own = subject === null ? null : this.subjectOf(fleet, subject.host, subject.name);
+    // As the host's handler: the name first (unknown: exit 4), then the range, which ends now at the latest, after since, and not before the history kept.
     const now = Date.now();
     const until = Math.min(q.until === undefined ? now : Date.parse(q.until), now);
     if (until <= Date.parse(q.since)) throw new UpkError(ErrorCode.BAD_REQUEST, 'since must be before until and before now');
@@ -120,8 +121,7 @@ export class FleetCorrelations {
       failures: q.failures ?? CORRELATION_FAILURES,
       limit: q.limit ?? CORRELATION_LIMIT,
     };
-    if (subject === null) return this.pairs(fleet, ask);
-    const own = this.subjectOf(fleet, subject.host, subject.name);
+    if (own === null) return this.pairs(fleet, ask);
     const others = fleet.services.filter((s) => hosts.includes(s.host));
     return this.around(fleet, own, others, ask, await this.prerequisites(own, others));
   }
@@ -157,8 +157,12 @@ export class FleetCorrelations {
     const exact = found.find((s) => s.id === name);
     if (exact) return exact;
     if (found.length === 1) return found[0]!;
-    // The instances of a service with Instances, together (as a host takes the group's name).
-    if (found.every((s) => s.id.replace(/@[0-9]+$/, '') === name)) return { host, id: name, uuids: found.flatMap((s) => s.uuids) };
+    // The instances of a service with Instances that the host has now, together (as a host takes the group's name).
+    if (found.every((s) => s.id.replace(/@[0-9]+$/, '') === name)) {
+      const now = found.filter((s) => !s.removed);
+      if (now.length === 1) return now[0]!; // one instance left: that one, as a host resolves the name
+      return { host, id: name, uuids: (now.length > 0 ? now : found).flatMap((s) => s.uuids) };
+    }
     const ids = found.map((s) => s.id);
     throw new UpkError(ErrorCode.AMBIGUOUS_SERVICE, `${name} is ambiguous on ${host}: ${ids.join(', ')}`, { details: { candidates: ids } });
   }

@@ -93,7 +93,14 @@ export class FleetReader {
    * from its database (fleet-status-at.ts): the hosts asked, else every host.
    */
   async statusAt(time: string | Date | number, q: FleetHosts & { names?: string[] } = {}): Promise<FleetStatusAt[]> {
-    const hosts = q.hosts && q.hosts.length > 0 ? q.hosts : await this.hosts();
+    const known = await this.hosts();
+    const hosts = q.hosts && q.hosts.length > 0 ? q.hosts : known;
+    const unknown = hosts.filter((h) => !known.includes(h));
+    if (unknown.length > 0)
+      throw new UpkError(
+        ErrorCode.BAD_REQUEST,
+        `the fleet database knows no host ${unknown.map((h) => JSON.stringify(h)).join(', ')} (its hosts: ${known.slice(0, 20).join(', ')}${known.length > 20 ? ', …' : ''})`,
+      );
     return fleetStatusAt(this.db, hosts, timeMs('time', time), q.names);
   }
 

@@ -9,7 +9,7 @@ export const FLEET_FAILED_RUN = `outcome IN ('failed', 'spawn_failed')`;
 export const FLEET_RUN_ENDING_HEALTH = `type IN ('unhealthy', 'limit_exceeded') AND detail->>'action' IN ('restart', 'stop')`;
 /** The health events counted as failures (controller/failure-kinds.ts, FAILURE_EVENT): FLEET_RUN_ENDING_HEALTH, and a start_timeout. */
 export const FLEET_FAILURE_EVENT = `(type = 'start_timeout' OR (${FLEET_RUN_ENDING_HEALTH}))`;
-/** The condition of the partial index events_health (fleet migration 006), word for word: a query uses it when it repeats it. */
+/** The condition of the partial index events_health (fleet migration 007), word for word: a query uses it when it repeats it. */
 export const FLEET_EVENTS_HEALTH = `type IN ('unhealthy', 'limit_exceeded', 'start_timeout')`;
 
 /** Which hosts a fleet query reads: the ones named (none named: every host). */

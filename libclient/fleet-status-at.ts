@@ -8,7 +8,7 @@ import type { PastServiceStatus, StatusAtResult } from '../schema/client-protoco
 import { ErrorCode, UpkError } from '../schema/errors.js';
 import { storedConfig } from '../schema/stored-config.js';
 import type { ServiceConfig } from '../schema/config/types.js';
-import type { EventType } from '../schema/records.js';
+import { isoTime, type EventType } from '../schema/records.js';
 import {
   MOVING_TYPES,
   PastStatuses,
@@ -209,7 +209,6 @@ interface ChangeRow {
   detail: string | null;
   config: ServiceConfig | null;
   keys: unknown;
-  latest_service: string;
   latest_config: ServiceConfig | null;
 }
 
@@ -236,8 +235,6 @@ export class FleetStatusAtQueries {
   async servicesAt(at: number): Promise<PastService[]> {
     const rows = await this.db.query<ChangeRow & Record<string, unknown>>(
       `SELECT c.*,
-         (SELECT n.service FROM config_changes n WHERE n.host = $1 AND n.service_uuid = c.service_uuid
-           ORDER BY n.time DESC LIMIT 1) AS latest_service,
          (SELECT n.config FROM config_changes n WHERE n.host = $1 AND n.service_uuid = c.service_uuid AND n.config IS NOT NULL
            ORDER BY n.time DESC LIMIT 1) AS latest_config
        FROM (SELECT DISTINCT ON (service_uuid) service_uuid::text AS uuid, service_uuid, time, service, change, trigger, detail, config, keys
@@ -249,7 +246,7 @@ export class FleetStatusAtQueries {
     return pastServices(
       rows.map((r): PastServiceRow => ({
         uuid: r.uuid,
-        id: r.latest_service,
+        id: r.service,
         config: configOf(r.latest_config),
         change: {
           time: ms(r.time),
@@ -284,27 +281,33 @@ export class FleetStatusAtQueries {
 
 /**
  * Each host's services (or those `names` mean on it) at `at`, as the host answers `status.at`, host by
- * host. A host where no name meant a service then is left out; a name that meant none on any host is
- * refused as a host refuses it (one host asked: the host's very error).
+ * host (each host once). One host: the host's very answer, or its error. Several: each name as it
+ * means on each host; a host where none of the names meant a service then is left out, and a name
+ * that meant none on any host is refused.
  */
 export async function fleetStatusAt(
   db: FleetDatabase,
   hosts: readonly string[],
   at: number,
-  names?: readonly string[],
+  names: readonly string[] = [],
   now = Date.now(),
 ): Promise<FleetStatusAt[]> {
+  const unique = [...new Set(hosts)];
+  if (unique.length === 1) return [{ host: unique[0]!, ...(await statusAt(new FleetStatusAtQueries(db, unique[0]!), at, names, now)) }];
   const out: FleetStatusAt[] = [];
-  let missing: UpkError | null = null;
-  for (const host of hosts) {
-    try {
-      out.push({ host, ...(await statusAt(new FleetStatusAtQueries(db, host), at, names, now)) });
-    } catch (err) {
-      if (!(err instanceof UpkError && err.code === ErrorCode.NO_SUCH_SERVICE && hosts.length > 1)) throw err;
-      missing ??= err;
-    }
+  const meant = new Set<string>();
+  for (const host of unique) {
+    const missing = new Set<string>();
+    const answer = await statusAt(new FleetStatusAtQueries(db, host), at, names, now, missing);
+    for (const n of names) if (!missing.has(n)) meant.add(n);
+    if (names.length === 0 || missing.size < new Set(names).size) out.push({ host, ...answer });
   }
-  if (out.length === 0 && missing !== null)
-    throw new UpkError(ErrorCode.NO_SUCH_SERVICE, `${missing.message} on any of the hosts asked`, { details: missing.details });
+  const unknown = [...new Set(names)].filter((n) => !meant.has(n) && n !== 'all');
+  if (unknown.length > 0)
+    throw new UpkError(
+      ErrorCode.NO_SUCH_SERVICE,
+      `no service named ${unknown.map((n) => JSON.stringify(n)).join(', ')} existed at ${isoTime(at)} on any of the hosts asked`,
+      { details: { service: unknown[0] } },
+    );
   return out;
 }

@@ -278,11 +278,19 @@ async function configChangedBefore(
 
 /**
  * What fails with it, as the host's `why` names it: the strongest significant correlation around the
- * service's last failures in the 7 days up to this one, against every other service of the host.
+ * service's last failures in the 7 days up to this one, against every other service of the host
+ * (null, as when none is significant, for a host of more services than FLEET_CORRELATE_SERVICES_MAX).
  */
 async function strongestAround(db: FleetDatabase, subject: FleetService, failedAt: number, windowMs: number): Promise<Correlation | null> {
   const correlations = new FleetCorrelations(db);
-  const fleet = await correlations.fleet([subject.host]);
+  let fleet;
+  try {
+    fleet = await correlations.fleet([subject.host]);
+  } catch (err) {
+    // More services on the host than one fleet correlation compares: the story without that line.
+    if (err instanceof UpkError && err.code === ErrorCode.BAD_REQUEST) return null;
+    throw err;
+  }
   const prerequisites = await correlations.prerequisites(subject, fleet.services);
   return strongestOf(await correlations.around(fleet, subject, fleet.services, whyAsk(failedAt, windowMs), prerequisites));
 }

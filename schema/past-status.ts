@@ -337,7 +337,7 @@ export class PastStatuses<B> {
   }
 
   /**
-   * The usage record of the minute before `at` within the run (from `started`), USAGE_LOOKBACK_MS at
+   * The last usage record (each sums a minute or so) before `at` within the run (from `started`), USAGE_LOOKBACK_MS at
    * most: its mean CPU and memory.
    */
   private async usage(buddy: B, uuid: string, started: number, at: number): Promise<ResourceUsage | null> {
@@ -363,13 +363,20 @@ export interface PastQueries {
  * Answers `status.at`: every service that existed at `at` (or those `names` mean, resolved among them
  * as every command resolves names among the services configured: service-names.ts), with its status
  * then, and where the history kept begins. A time to come is refused, and so is a name that meant no
- * service then; a name that meant several is ambiguous, as it is for `status`.
+ * service then (or, with `missing`, put there: the fleet asks several hosts); a name that meant several
+ * is ambiguous, as it is for `status`.
  */
-export async function statusAt(q: PastQueries, at: number, names?: readonly string[], now = Date.now()): Promise<StatusAtResult> {
+export async function statusAt(
+  q: PastQueries,
+  at: number,
+  names?: readonly string[],
+  now = Date.now(),
+  missing?: Set<string>,
+): Promise<StatusAtResult> {
   if (!Number.isFinite(at)) throw new UpkError(ErrorCode.BAD_REQUEST, 'time must be an ISO 8601 time');
   if (at > now) throw new UpkError(ErrorCode.BAD_REQUEST, `${isoTime(at)} is yet to come (it is ${isoTime(now)})`);
   let services = await q.servicesAt(at);
-  if (names !== undefined && names.length > 0) services = pastNamed(services, names, at);
+  if (names !== undefined && names.length > 0) services = pastNamed(services, names, at, missing);
   const from = await q.historyFrom();
   const statuses: PastServiceStatus[] = [];
   for (const s of services) statuses.push(await q.statusAt(s, at));
@@ -379,9 +386,9 @@ export async function statusAt(q: PastQueries, at: number, names?: readonly stri
 /**
  * The services then that `names` mean, in `list`'s order: each name as ServiceTable.resolve reads it
  * (an id, a bare name only one package had, a service with Instances, or `all`). Names that meant no
- * service then are refused together; an ambiguous one as `status` refuses it.
+ * service then are refused together (or put in `missing`); an ambiguous one as `status` refuses it.
  */
-export function pastNamed(services: readonly PastService[], names: readonly string[], at: number): PastService[] {
+export function pastNamed(services: readonly PastService[], names: readonly string[], at: number, missing?: Set<string>): PastService[] {
   const picked = new Set<PastService>();
   const unknown: string[] = [];
   for (const n of names) {
@@ -393,7 +400,8 @@ export function pastNamed(services: readonly PastService[], names: readonly stri
       unknown.push(n);
     }
   }
-  if (unknown.length > 0) {
+  if (missing !== undefined) for (const n of unknown) missing.add(n);
+  else if (unknown.length > 0) {
     throw new UpkError(
       ErrorCode.NO_SUCH_SERVICE,
       `no service named ${unknown.map((n) => JSON.stringify(n)).join(', ')} existed at ${isoTime(at)}`,

@@ -63,8 +63,9 @@ function answerBytes(error: ErrorAnswer['error']): Buffer {
 /**
  * The server's 'clientError' listener. A connection not answered yet gets its answer, then `end()`
  * (FIN after the answer); what the peer still sends is read and dropped until it closes its side, for
- * at most LINGER_MS and LINGER_MAX_BYTES, then the connection is destroyed. A connection whose answer
- * has begun, or that is gone (ECONNRESET, EPIPE), is destroyed at once, silently.
+ * at most LINGER_MS and LINGER_MAX_BYTES, then the connection is destroyed. A request refused behind
+ * one still being answered (pipelined) is answered after it, in order. A connection whose answer has
+ * begun, or that is gone (ECONNRESET, EPIPE), is destroyed at once, silently.
  */
 export function answerClientErrors(limits: ClientErrorLimits): (err: Error & { code?: string; reason?: unknown }, socket: Duplex) => void {
   const lingering = new WeakSet<Duplex>();
@@ -73,24 +74,34 @@ export function answerClientErrors(limits: ClientErrorLimits): (err: Error & { c
     if (lingering.has(socket)) return;
     socket.on('error', () => undefined); // whatever comes now (a reset) is the peer's business
     const answer = clientErrorAnswer(err, limits);
-    const begun = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage?.headersSent === true;
-    if (answer === null || begun || !socket.writable) {
+    const current = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage ?? null;
+    if (answer === null || current?.headersSent === true || !socket.writable) {
       socket.destroy();
       return;
     }
     lingering.add(socket);
-    socket.end(answerBytes(answer));
-    const timer = setTimeout(() => socket.destroy(), LINGER_MS).unref();
-    socket.once('close', () => clearTimeout(timer));
-    // Node's own 'data' listener feeds its parser, refused: dropped. Ours (added on a socket of the
-    // server, it takes the reading back from the parser) counts and drops; the peer's end, with our
-    // end already sent, closes the connection.
-    socket.removeAllListeners('data');
-    let taken = 0;
-    socket.on('data', (chunk: Buffer) => {
-      taken += chunk.length;
-      if (taken > LINGER_MAX_BYTES) socket.destroy();
+    if (current === null) return closeLingering(socket, answer);
+    // A request before it is still being answered: its answer first, then this one.
+    current.once('finish', () => (socket.writable ? closeLingering(socket, answer) : socket.destroy()));
+    current.once('close', () => {
+      if (!current.writableFinished) socket.destroy();
     });
-    socket.resume();
   };
+}
+
+/** Answer, end, then read and drop what the peer still sends, within LINGER_MS and LINGER_MAX_BYTES. */
+function closeLingering(socket: Duplex, answer: ErrorAnswer['error']): void {
+  socket.end(answerBytes(answer));
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  socket.once('close', () => clearTimeout(timer));
+  // Node's own 'data' listener feeds its parser, refused: dropped. Ours (added on a socket of the
+  // server, it takes the reading back from the parser) counts and drops; the peer's end, with our
+  // end already sent, closes the connection.
+  socket.removeAllListeners('data');
+  let taken = 0;
+  socket.on('data', (chunk: Buffer) => {
+    taken += chunk.length;
+    if (taken > LINGER_MAX_BYTES) socket.destroy();
+  });
+  socket.resume();
 }

@@ -326,7 +326,7 @@ describe(
       } finally {
         fleet.close();
       }
-      // The command: --json is each host's answer; the table has a HOST column; status exits 3 when one is not as desired.
+      // The command: --json is each host's answer; the table has a HOST column; status exits 6 when one is not as desired.
       const at = new Date(Date.parse(until) - 100).toISOString();
       const j = await boxes[0]!.upk(['list', '--at', at, '--fleet', '--json']);
       assert.equal(j.code, 0, j.stderr);

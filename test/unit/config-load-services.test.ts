@@ -243,3 +243,17 @@ test('dependencies: unknown references, services left out for their own errors, 
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('half of a surrogate pair in a value is refused, naming the key and where (the host and the fleet would tell it apart)', T, (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'upk-svc-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.writeFileSync(path.join(dir, 'odd.conf'), '{"odd": {"ExecStart": "sleep 1", "ShortDescription": "half \\ud800 a pair"}}');
+  const { services, issues } = loadServices(controllerConfig({ stateDir: dir, svcConfigPath: dir, svcRunPath: dir }), {});
+  assert.deepEqual(services, []);
+  assert.equal(issues.length, 1);
+  assert.equal(issues[0]!.key, 'odd.ShortDescription');
+  assert.match(
+    formatIssue(issues[0]!),
+    /"half \\ud800 a pair" holds half of a surrogate pair \(U\+D800 at index 5\): write the character whole/,
+  );
+});
