@@ -10,6 +10,7 @@ import type { CorrelationResult, FailureStory } from '../../libclient/index.js';
 import { FleetCorrelations } from '../../libclient/fleet-correlate.js';
 import { FleetCorrelationReads } from '../../libclient/fleet-correlate-reads.js';
 import { FleetDatabase } from '../../libclient/fleet-database.js';
+import { exported } from '../helpers/fleet-compare.js';
 import { ThrowawayPostgres, postgresBin } from '../helpers/postgres.js';
 import { Sandbox, sleep } from '../helpers/sandbox.js';
 
@@ -39,19 +40,6 @@ describe(
       assert.equal(r.code, 0, `upk ${args.join(' ')}: ${r.stderr}`);
       return JSON.parse(r.stdout) as T;
     };
-    const COUNTS = `SELECT (SELECT count(*) FROM events) || '/' || (SELECT count(*) FROM runs) || '/' || (SELECT count(ended) FROM runs)
-      || '/' || (SELECT count(repaired) FROM runs) || '/' || (SELECT count(*) FROM config_changes) AS n`;
-    const localCounts = (box: Sandbox): string => {
-      const db = box.db();
-      try {
-        return (db.prepare(COUNTS).get() as { n: string }).n;
-      } finally {
-        db.close();
-      }
-    };
-    const fleetCounts = async (host: string): Promise<string> =>
-      (await pgdb.query<{ n: string }>(COUNTS.replace(/FROM (events|runs|config_changes)\)/g, 'FROM $1 WHERE host = $$1)'), [host]))[0]!.n;
-
     before(async () => {
       pgdb = await ThrowawayPostgres.create(BIN!);
       process.env['PGPASSWORD'] = pgdb.password;
@@ -97,12 +85,7 @@ describe(
         }
         await sleep(4000);
       }
-      for (const [i, box] of [a, b].entries())
-        await box.waitFor(
-          `${HOSTS[i]}'s events, runs and configuration changes in PostgreSQL`,
-          async () => (await fleetCounts(HOSTS[i]!)) === localCounts(box),
-          60_000,
-        );
+      for (const [i, box] of [a, b].entries()) await exported(box, pgdb, HOSTS[i]!, ['config_changes']);
       until = new Date(Date.now() - 200).toISOString();
     });
     after(async () => {

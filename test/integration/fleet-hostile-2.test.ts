@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync, rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { FleetReader, type Client, type FailureStory } from '../../libclient/index.js';
+import { canonical, exported } from '../helpers/fleet-compare.js';
 import { ThrowawayPostgres, postgresBin } from '../helpers/postgres.js';
 import { Sandbox, sleep } from '../helpers/sandbox.js';
 
@@ -17,12 +18,6 @@ const FIXED = '6d1f3a8e-2b4c-4e7a-9f10-0a1b2c3d4e5f';
 const FIXED_FAST = '0b9e7c52-81d4-4f3a-a6e2-5c4d3b2a1f00';
 
 type Json = Record<string, unknown>;
-const canonical = (v: unknown): string =>
-  JSON.stringify(v, (_k, x: unknown) =>
-    x && typeof x === 'object' && !Array.isArray(x)
-      ? Object.fromEntries(Object.entries(x as Json).sort(([a], [b]) => a.localeCompare(b)))
-      : x,
-  );
 
 /** The first field that differs between two JSON values (a path), for the message. */
 function firstDiff(a: unknown, b: unknown, path = ''): string | null {
@@ -97,22 +92,7 @@ describe(
           }),
     });
 
-    const COUNTS = `SELECT (SELECT count(*) FROM events) || '/' || (SELECT count(*) FROM runs) || '/' || (SELECT count(ended) FROM runs)
-      || '/' || (SELECT count(repaired) FROM runs) || '/' || (SELECT count(*) FROM samples) || '/' || (SELECT count(*) FROM config_changes) AS n`;
-    const localCounts = (): string => {
-      const db = box.db();
-      try {
-        return (db.prepare(COUNTS).get() as { n: string }).n;
-      } finally {
-        db.close();
-      }
-    };
-    const fleetCounts = async (): Promise<string> =>
-      (
-        await pgdb.query<{ n: string }>(COUNTS.replace(/FROM (events|runs|samples|config_changes)\)/g, 'FROM $1 WHERE host = $$1)'), [HOST])
-      )[0]!.n;
-    const caughtUp = (): Promise<unknown> =>
-      box.waitFor('the host in PostgreSQL', async () => (await fleetCounts()) === localCounts(), 60_000);
+    const caughtUp = (): Promise<void> => exported(box, pgdb, HOST, ['samples', 'config_changes']);
 
     before(async () => {
       pgdb = await ThrowawayPostgres.create(BIN!);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { FleetReader } from '../../libclient/index.js';
+import { canonical, exported } from '../helpers/fleet-compare.js';
 import { ThrowawayPostgres, postgresBin } from '../helpers/postgres.js';
 import { Sandbox, sleep } from '../helpers/sandbox.js';
 
@@ -15,14 +16,6 @@ const BIN = postgresBin();
 const HOSTS = ['host-a', 'host-b'];
 
 type Json = Record<string, unknown>;
-
-/** JSON with every object's keys sorted (PostgreSQL's jsonb keeps its own order of keys). */
-const canonical = (v: unknown): string =>
-  JSON.stringify(v, (_k, x: unknown) =>
-    x && typeof x === 'object' && !Array.isArray(x)
-      ? Object.fromEntries(Object.entries(x as Json).sort(([a], [b]) => a.localeCompare(b)))
-      : x,
-  );
 
 /** Each host's services: crashy in a crash loop, steady, and flaky, whose command a reload changes. */
 const services = (flaky: string): Record<string, Record<string, unknown>> => ({
@@ -55,38 +48,9 @@ describe(
       assert.equal(r.code, 0, `upk ${args.join(' ')}: ${r.stderr}`);
       return JSON.parse(r.stdout) as Json[];
     };
-    const localCount = (box: Sandbox): number => {
-      const db = box.db();
-      try {
-        return (db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
-      } finally {
-        db.close();
-      }
-    };
-    /** What a host holds of each table (runs: how many, ended, repaired), locally or in PostgreSQL. */
-    const COUNTS = `SELECT (SELECT count(*) FROM events) || '/' || (SELECT count(*) FROM runs) || '/' || (SELECT count(ended) FROM runs)
-      || '/' || (SELECT count(repaired) FROM runs) || '/' || (SELECT count(*) FROM samples) AS n`;
-    const localCounts = (box: Sandbox): string => {
-      const db = box.db();
-      try {
-        return (db.prepare(COUNTS).get() as { n: string }).n;
-      } finally {
-        db.close();
-      }
-    };
-    const fleetCounts = async (host: string): Promise<string> => {
-      const sql = COUNTS.replace(/FROM (events|runs|samples)\)/g, 'FROM $1 WHERE host = $$1)');
-      return (await pgdb.query<{ n: string }>(sql, [host]))[0]!.n;
-    };
     /** Until PostgreSQL holds as many events, runs (ended, repaired) and usage records of each host as its own database. */
     const caughtUp = async (): Promise<void> => {
-      for (const [i, box] of boxes.entries()) {
-        await box.waitFor(
-          `${HOSTS[i]}'s events, runs and usage records in PostgreSQL`,
-          async () => localCount(box) > 0 && (await fleetCounts(HOSTS[i]!)) === localCounts(box),
-          60_000,
-        );
-      }
+      for (const [i, box] of boxes.entries()) await exported(box, pgdb, HOSTS[i]!, ['samples']);
     };
 
     before(async () => {
