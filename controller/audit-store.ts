@@ -26,8 +26,6 @@ export interface StoredService {
   desired: DesiredState;
   /** True when this call created the service (it is new to the database). */
   created: boolean;
-  /** True when the service was removed (or only known by a buddy that outlived the database) and is configured again. */
-  revived?: boolean;
   /** The configuration keys whose values changed (empty when none, or when created). */
   changed: string[];
 }
@@ -306,13 +304,7 @@ export class AuditStore {
       if (existing.config !== config || existing.removed !== null) {
         this.s.updateService.run(svc.name, svc.package, config, svc.file, now, uuid);
       }
-      return {
-        uuid,
-        desired: existing.desired,
-        created: false,
-        ...(existing.removed !== null ? { revived: true } : {}),
-        changed: changedKeys(existing.config, svc),
-      };
+      return { uuid, desired: existing.desired, created: false, changed: changedKeys(existing.config, svc) };
     });
   }
 

@@ -279,7 +279,9 @@ export class Configuration {
       }
       const claimed = new Set([...stored.values()].map((s) => s.uuid));
       for (const svc of loaded.services) {
-        const { uuid, desired, created, revived, changed: keys } = stored.get(svc)!;
+        const { uuid, desired, created, changed: keys } = stored.get(svc)!;
+        // In the database, but not configured before this load (removed, or known only by a buddy that outlived the database).
+        const revived = !created && !recorded.has(uuid) && !before.has(uuid);
         const previous = before.get(uuid);
         if (previous && previous.config.id === svc.id) {
           const wasMissing = previous.reconfigure(svc);

@@ -186,8 +186,8 @@ export class FleetCorrelationReads {
 
   /**
    * The page of each stream of a service's times of a kind: FLEET_CORRELATE_PAGE shared among its
-   * streams (a uuid and a source each), at least 100 times: what is held stays bounded however many
-   * uuids a service had.
+   * streams (a uuid and a source each), but at least 100 times each: what is held is some
+   * FLEET_CORRELATE_PAGE times, and 100 per stream for a service of very many uuids.
    */
   private pageOf(s: FleetService, kind: CorrelationKind): number {
     return Math.max(Math.min(this.page, 100), Math.floor(this.page / (s.uuids.length * sourcesOf(kind).length)));

@@ -140,6 +140,7 @@ export class FleetCorrelations {
           ErrorCode.BAD_REQUEST,
           `the hosts named have more than ${FLEET_CORRELATE_SERVICES_MAX} services: one fleet correlation compares at most ` +
             `${FLEET_CORRELATE_SERVICES_MAX}; name fewer hosts with --host`,
+          { details: { limit: FLEET_CORRELATE_SERVICES_MAX } },
         );
     }
     const many = hosts.length > 1;

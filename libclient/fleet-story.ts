@@ -8,7 +8,7 @@ import { CORRELATION_WINDOW_MS, type Correlation } from '../schema/correlation-p
 import { strongestOf, whyAsk } from '../schema/correlation-rank.js';
 import { detailOf } from '../schema/event-details.js';
 import { USAGE_LOOKBACK_MS } from '../schema/past-status.js';
-import { FleetCorrelations } from './fleet-correlate.js';
+import { FLEET_CORRELATE_SERVICES_MAX, FleetCorrelations } from './fleet-correlate.js';
 import type { FleetService } from './fleet-correlate-reads.js';
 import type { FleetDatabase } from './fleet-database.js';
 import {
@@ -288,7 +288,8 @@ async function strongestAround(db: FleetDatabase, subject: FleetService, failedA
     fleet = await correlations.fleet([subject.host]);
   } catch (err) {
     // More services on the host than one fleet correlation compares: the story without that line.
-    if (err instanceof UpkError && err.code === ErrorCode.BAD_REQUEST) return null;
+    const limit = err instanceof UpkError ? (err.details as { limit?: number } | undefined)?.limit : undefined;
+    if (limit === FLEET_CORRELATE_SERVICES_MAX) return null;
     throw err;
   }
   const prerequisites = await correlations.prerequisites(subject, fleet.services);

@@ -81,11 +81,24 @@ export function answerClientErrors(limits: ClientErrorLimits): (err: Error & { c
     }
     lingering.add(socket);
     if (current === null) return closeLingering(socket, answer);
-    // A request before it is still being answered: its answer first, then this one.
-    current.once('finish', () => (socket.writable ? closeLingering(socket, answer) : socket.destroy()));
-    current.once('close', () => {
-      if (!current.writableFinished) socket.destroy();
-    });
+    // Requests before it are still being answered (pipelined): their answers first, in order, then
+    // this one; within LINGER_MS, or the connection is closed without it.
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS).unref();
+    socket.once('close', () => clearTimeout(timer));
+    const after = (res: ServerResponse): void => {
+      res.once('finish', () => {
+        // Node hands the socket to the next answer queued before our listener runs: wait for it too.
+        const next = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage ?? null;
+        if (next !== null && next !== res) return after(next);
+        clearTimeout(timer);
+        if (socket.writable) closeLingering(socket, answer);
+        else socket.destroy();
+      });
+      res.once('close', () => {
+        if (!res.writableFinished) socket.destroy();
+      });
+    };
+    after(current);
   };
 }
 

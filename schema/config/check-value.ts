@@ -1,11 +1,5 @@
 // Checks one value against its key's type and returns it normalised (paths absolute, names resolved), or issues.
-import {
-  FLEET_DATABASE_DESCRIPTION,
-  FLEET_HOST_DESCRIPTION,
-  escapedText,
-  fleetDatabaseProblem,
-  fleetHostProblem,
-} from './fleet-database.js';
+import { FLEET_DATABASE_DESCRIPTION, FLEET_HOST_DESCRIPTION, fleetDatabaseProblem, fleetHostProblem } from './fleet-database.js';
 import type { ConfigIssue } from './types.js';
 import { type JsonNode, toValue } from './json-node.js';
 import { INITIAL_STATE_WORDS, type ValueType } from './keys.js';
@@ -42,9 +36,6 @@ export interface Checked {
 type NumberType = Extract<ValueType, { kind: 'number' }>;
 
 /** "a number of seconds > 0 and ≤ 60", "an integer from 4 to 65536", "an integer ≥ -1 or null", … */
-/** Half of a UTF-16 surrogate pair, alone. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
 export function describeType(type: ValueType): string {
   switch (type.kind) {
     case 'number':
@@ -121,12 +112,6 @@ export function checkValue(type: ValueType, node: JsonNode, key: string, ctx: Ch
     value: undefined,
     issues: [makeIssue(ctx.file, node.pos, key, message ?? expectedGot(describeType(type), toValue(node)))],
   });
-  // Half of a UTF-16 surrogate pair (a JSON escape "\ud83d" alone) is no text: no file or database holds it as written.
-  const lone = node.kind === 'string' ? LONE_SURROGATE.exec(node.value) : null;
-  if (lone !== null && node.kind === 'string') {
-    const hex = lone[0].charCodeAt(0).toString(16).toUpperCase();
-    return bad(`${escapedText(node.value)} holds half of a surrogate pair (U+${hex} at index ${lone.index}): write the character whole`);
-  }
   const nullable = 'nullable' in type && type.nullable === true;
   if (node.kind === 'null' && (nullable || type.kind === 'uuid' || type.kind === 'account')) return ok(null);
 

@@ -120,12 +120,40 @@ class Parser {
 /** Parse to a tree; a syntax error gives one issue (the first) and a null tree. Duplicate keys are kept. */
 export function parseTree(text: string, file: string): { node: JsonNode | null; issues: ConfigIssue[] } {
   try {
-    return { node: new Parser(text).document(), issues: [] };
+    const node = new Parser(text).document();
+    return { node, issues: loneSurrogates(node, file, '') };
   } catch (err) {
     if (err instanceof JsoncSyntaxError) return { node: null, issues: [makeIssue(file, err.pos, '', err.message)] };
     const message = err instanceof Error ? err.message : String(err);
     return { node: null, issues: [makeIssue(file, null, '', `cannot parse: ${message}`)] };
   }
+}
+
+/** Half of a UTF-16 surrogate pair, alone. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * An issue for every string, a key or a value anywhere, that holds half of a UTF-16 surrogate pair (a
+ * JSON escape such as "\ud800" alone): no text as written, which no file, database or terminal holds.
+ */
+function loneSurrogates(node: JsonNode, file: string, keyPath: string, out: ConfigIssue[] = []): ConfigIssue[] {
+  const check = (text: string, pos: Pos, key: string): void => {
+    const lone = LONE_SURROGATE.exec(text);
+    if (lone === null) return;
+    const hex = lone[0].charCodeAt(0).toString(16).toUpperCase();
+    const shown = JSON.stringify(text.length > 60 ? `${text.slice(0, 57)}…` : text);
+    out.push(
+      makeIssue(file, pos, key, `${shown} holds half of a surrogate pair (U+${hex} at index ${lone.index}): write the character whole`),
+    );
+  };
+  if (node.kind === 'string') check(node.value, node.pos, keyPath);
+  else if (node.kind === 'array') node.items.forEach((item, i) => loneSurrogates(item, file, `${keyPath}[${i}]`, out));
+  else if (node.kind === 'object')
+    for (const e of node.entries) {
+      check(e.key, e.keyPos, joinKey(keyPath, e.key));
+      loneSurrogates(e.value, file, joinKey(keyPath, e.key), out);
+    }
+  return out;
 }
 
 /** Issues for keys of one object that repeat an earlier key (compared case-insensitively unless caseSensitive). */

@@ -105,6 +105,38 @@ describe('fleet answers on synthetic rows', { timeout: 120_000, skip: BIN === nu
     assert.deepEqual(names(await fleet.statusAt(at, { hosts: ['h4'] })), ['h4: old'], 'after it: the service an hour ago');
   });
 
+  it("fleet_delete_before('config_changes'): of each service not removed by the cut, its newest change before it and its newest configuration stay", async () => {
+    const row = async (service: string, days: number, change: string, config: boolean, uid = randomUUID()): Promise<string> => {
+      await admin.query(
+        `INSERT INTO config_changes (host, uid, time, service_uuid, service, change, trigger, detail, config, keys)
+         VALUES ('h5', $1, now() - $2 * interval '1 day', md5('h5/' || $3)::uuid, $3, $4, 'reload', NULL, $5, '[]')`,
+        [uid, days, service, change, config ? { id: service } : null],
+      );
+      return `${service} ${days} ${change}`;
+    };
+    const kept = [
+      await row('s1', 90, 'changed', false), // the newest before the cut (a change recorded before the host's 007: no configuration)
+      await row('s1', 100, 'added', true), // the newest that holds a configuration
+      await row('s3', 50, 'changed', true),
+      await row('s3', 10, 'changed', true), // after the cut
+    ];
+    await row('s1', 120, 'added', true);
+    await row('s2', 100, 'added', true);
+    await row('s2', 95, 'removed', false);
+    await row('s3', 100, 'added', true);
+    // In one millisecond an addition and a removal: the removal is the newest, whatever the uids.
+    await admin.query(
+      `INSERT INTO config_changes (host, uid, time, service_uuid, service, change, trigger, config, keys)
+       VALUES ('h5', '00000000-0000-0000-0000-000000000001', now() - interval '60 days', md5('h5/s4')::uuid, 's4', 'removed', 'reload', NULL, '[]'),
+              ('h5', 'ffffffff-0000-0000-0000-000000000001', now() - interval '60 days', md5('h5/s4')::uuid, 's4', 'added', 'reload', '{}', '[]')`,
+    );
+    await admin.query(`SELECT fleet_delete_before('config_changes', now() - interval '30 days')`);
+    const left = await admin.query<{ r: string }>(
+      `SELECT service || ' ' || round(extract(epoch FROM now() - time) / 86400) || ' ' || change AS r FROM config_changes WHERE host = 'h5' ORDER BY service, time`,
+    );
+    assert.deepEqual(left.rows.map((r) => r.r).sort(), kept.sort());
+  });
+
   it('correlate --all --fleet: 500 services are answered, 501 refused (BAD_REQUEST), in bounded time', async () => {
     await admin.query(
       `INSERT INTO config_changes (host, uid, time, service_uuid, service, change, trigger, detail, config, keys)

@@ -244,16 +244,23 @@ test('dependencies: unknown references, services left out for their own errors, 
   }
 });
 
-test('half of a surrogate pair in a value is refused, naming the key and where (the host and the fleet would tell it apart)', T, (t) => {
+test('half of a surrogate pair in any string (a value, a key, an item) is refused, naming the key and where', T, (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'upk-svc-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  fs.writeFileSync(path.join(dir, 'odd.conf'), '{"odd": {"ExecStart": "sleep 1", "ShortDescription": "half \\ud800 a pair"}}');
-  const { services, issues } = loadServices(controllerConfig({ stateDir: dir, svcConfigPath: dir, svcRunPath: dir }), {});
-  assert.deepEqual(services, []);
-  assert.equal(issues.length, 1);
-  assert.equal(issues[0]!.key, 'odd.ShortDescription');
-  assert.match(
-    formatIssue(issues[0]!),
-    /"half \\ud800 a pair" holds half of a surrogate pair \(U\+D800 at index 5\): write the character whole/,
+  fs.writeFileSync(
+    path.join(dir, 'odd.conf'),
+    '{"odd": {"ExecStart": ["sleep", "1\\udc00"], "ShortDescription": "half \\ud800 a pair", "Environment": {"A": "x\\ud801"}},' +
+      ' "fine": {"ExecStart": "sleep 1", "ShortDescription": "whole \\ud83d\\ude00 and 😀"}}',
   );
+  const { services, issues } = loadServices(controllerConfig({ stateDir: dir, svcConfigPath: dir, svcRunPath: dir }), {});
+  assert.deepEqual(
+    issues.map((i) => [i.key, i.message.replace(/ holds .*/, '')]),
+    [
+      ['odd.ExecStart[1]', '"1\\udc00"'],
+      ['odd.ShortDescription', '"half \\ud800 a pair"'],
+      ['odd.Environment.A', '"x\\ud801"'],
+    ],
+  );
+  assert.match(formatIssue(issues[1]!), /holds half of a surrogate pair \(U\+D800 at index 5\): write the character whole/);
+  assert.equal(services.find((s) => s.id === 'fine')?.shortDescription, 'whole 😀 and 😀', 'a pair, escaped or not, is text');
 });

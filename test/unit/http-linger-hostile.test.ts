@@ -58,6 +58,23 @@ describe('upk serve: the lingering close under attack', { timeout: 60_000 }, () 
     assert.ok(first === undefined || first === '200', `the valid request's answer: ${JSON.stringify(got.slice(0, 300))}`);
   });
 
+  it('two valid requests and a malformed one pipelined: both answers in order, then the 400, then the end', async () => {
+    const got = await new Promise<string>((resolve) => {
+      const s = connect(port, '127.0.0.1', () =>
+        s.write('GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n\r\nG\x01T / HTTP/1.1\r\n\r\n'),
+      );
+      let text = '';
+      s.on('data', (c: Buffer) => (text += c.toString('latin1')));
+      s.on('error', () => undefined);
+      s.on('close', () => resolve(text));
+      setTimeout(() => s.destroy(), 5000);
+    });
+    const statuses = [...got.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => m[1]);
+    assert.deepEqual(statuses, ['200', '200', '400'], JSON.stringify(got.slice(0, 600)));
+    assert.ok(got.indexOf('"/one"') < got.indexOf('"/two"'), 'in order');
+    assert.match(got, /"code":"BAD_REQUEST"[^]*$/);
+  });
+
   it('200 connections at once, each with headers too large and sending forever: all closed within the bound', async () => {
     const start = Date.now();
     const chunk = Buffer.alloc(16 * 1024, 'a');
