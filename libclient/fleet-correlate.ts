@@ -28,6 +28,7 @@ import { ErrorCode, UpkError } from '../schema/errors.js';
 import { isoTime } from '../schema/records.js';
 import { correlateQuery, type CorrelateOptions } from './client.js';
 import type { FleetDatabase } from './fleet-database.js';
+import { refuseUnknownHosts } from './fleet-sql.js';
 import { FleetCorrelationReads, type FleetService } from './fleet-correlate-reads.js';
 
 /** The most services (ids, each on its host) one fleet correlation compares: past it, name fewer hosts. */
@@ -97,12 +98,7 @@ export class FleetCorrelations {
       throw new UpkError(ErrorCode.BAD_REQUEST, 'host is the host of the service asked about: for the pairs, name the hosts (hosts)');
     const hosts = options.hosts ?? (subject ? [subject.host] : [...known]);
     if (hosts.length === 0) throw new UpkError(ErrorCode.BAD_REQUEST, 'hosts: none named');
-    const unknown = [...new Set([...(subject ? [subject.host] : []), ...hosts])].filter((h) => !known.has(h));
-    if (unknown.length > 0)
-      throw new UpkError(
-        ErrorCode.BAD_REQUEST,
-        `the fleet database knows no host ${unknown.map((h) => JSON.stringify(h)).join(', ')} (its hosts: ${[...known].slice(0, 20).join(', ')}${known.size > 20 ? ', …' : ''})`,
-      );
+    refuseUnknownHosts([...(subject ? [subject.host] : []), ...hosts], known);
     const fleet = await this.fleet([...new Set([...(subject ? [subject.host] : []), ...hosts])], subject === null ? null : new Set(hosts));
     const own = subject === null ? null : this.subjectOf(fleet, subject.host, subject.name);
     // As the host's handler: the name first (unknown: exit 4), then the range, which ends now at the latest, after since, and not before the history kept.

@@ -10,6 +10,7 @@ import {
   EVENT_COLUMNS,
   Params,
   hostMatch,
+  refuseUnknownHosts,
   serviceMatch,
   timeMs,
   toFleetEvent,
@@ -95,12 +96,7 @@ export class FleetReader {
   async statusAt(time: string | Date | number, q: FleetHosts & { names?: string[] } = {}): Promise<FleetStatusAt[]> {
     const known = await this.hosts();
     const hosts = q.hosts && q.hosts.length > 0 ? q.hosts : known;
-    const unknown = hosts.filter((h) => !known.includes(h));
-    if (unknown.length > 0)
-      throw new UpkError(
-        ErrorCode.BAD_REQUEST,
-        `the fleet database knows no host ${unknown.map((h) => JSON.stringify(h)).join(', ')} (its hosts: ${known.slice(0, 20).join(', ')}${known.length > 20 ? ', …' : ''})`,
-      );
+    refuseUnknownHosts(hosts, new Set(known));
     return fleetStatusAt(this.db, hosts, timeMs('time', time), q.names);
   }
 

@@ -53,6 +53,21 @@ export function serviceMatch(column: string, name: string, p: Params): string {
   return `${column} IN (SELECT DISTINCT service FROM config_changes WHERE ${serviceMatchScan('service', name, p)})`;
 }
 
+/**
+ * Refuse hosts the fleet database does not know (BAD_REQUEST, `what` before the message: `--host: `):
+ * a typo or an ssh form (user@host) is an error, not an empty answer.
+ */
+export function refuseUnknownHosts(named: Iterable<string>, known: ReadonlySet<string>, what = ''): void {
+  const unknown = [...new Set(named)].filter((h) => !known.has(h));
+  if (unknown.length === 0) return;
+  const listed = [...known].slice(0, 20).join(', ') + (known.size > 20 ? ', …' : '');
+  throw new UpkError(
+    ErrorCode.BAD_REQUEST,
+    `${what}the fleet database knows no host ${unknown.map((h) => JSON.stringify(h)).join(', ')} ` +
+      `(its hosts are the FleetHost of each controller that exported: ${listed})`,
+  );
+}
+
 /** The condition on a `host` column for the hosts asked (none: every host). */
 export function hostMatch(column: string, q: FleetHosts, p: Params): string | null {
   if (!q.hosts || q.hosts.length === 0) return null;

@@ -6,7 +6,7 @@
 // share a millisecond).
 import type { PastServiceStatus, StatusAtResult } from '../schema/client-protocol.js';
 import { ErrorCode, UpkError } from '../schema/errors.js';
-import { storedConfig } from '../schema/stored-config.js';
+import { configValue } from '../schema/stored-config.js';
 import type { ServiceConfig } from '../schema/config/types.js';
 import { isoTime, type EventType } from '../schema/records.js';
 import {
@@ -212,9 +212,6 @@ interface ChangeRow {
   latest_config: ServiceConfig | null;
 }
 
-/** A configuration as the fleet stores it (jsonb), or null when it does not look like one. */
-const configOf = (c: unknown): ServiceConfig | null => (c === null || c === undefined ? null : storedConfig(JSON.stringify(c)));
-
 /** `status.at` over one host's rows of the fleet database (schema/past-status.ts statusAt takes it). */
 export class FleetStatusAtQueries {
   private readonly past: PastStatuses<string>;
@@ -247,14 +244,14 @@ export class FleetStatusAtQueries {
       rows.map((r): PastServiceRow => ({
         uuid: r.uuid,
         id: r.service,
-        config: configOf(r.latest_config),
+        config: configValue(r.latest_config),
         change: {
           time: ms(r.time),
           service: r.service,
           change: r.change,
           trigger: r.trigger,
           detail: r.detail,
-          config: configOf(r.config),
+          config: configValue(r.config),
           keys: Array.isArray(r.keys) ? r.keys.filter((k): k is string => typeof k === 'string') : null,
         },
       })),

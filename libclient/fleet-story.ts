@@ -25,8 +25,6 @@ import {
 
 /** Events told after the failure, at most (as on a host). */
 const STORY_AFTER_EVENTS = 20;
-const FAILED = FLEET_FAILED_RUN;
-const RUN_ENDING_HEALTH = FLEET_RUN_ENDING_HEALTH;
 
 /** The story as a host tells it, with the host, its events with their host; `status` is not known from the database (null). */
 export type FleetFailureStory = Omit<FailureStory, 'failure' | 'after' | 'status'> & {
@@ -106,7 +104,7 @@ export async function fleetStory(
   const ofThem = 'host = $1 AND service_uuid = ANY($2::uuid[])';
   const failed = (
     await db.query<RunRow>(
-      `SELECT ${RUN_COLUMNS} FROM runs WHERE ${ofThem} AND ${FAILED} AND ended IS NOT NULL ORDER BY ended DESC LIMIT 1`,
+      `SELECT ${RUN_COLUMNS} FROM runs WHERE ${ofThem} AND ${FLEET_FAILED_RUN} AND ended IS NOT NULL ORDER BY ended DESC LIMIT 1`,
       [host, uuids],
     )
   )[0];
@@ -194,7 +192,7 @@ async function runEvent(db: FleetDatabase, host: string, run: RunRow): Promise<F
 /** The last run its buddy ended for a failed health check or a limit passed, with that event (as on a host). */
 async function unwellRun(db: FleetDatabase, host: string, uuids: string[]): Promise<{ run: RunRow; event: FleetEvent } | null> {
   const events = await db.query<EventRow>(
-    `SELECT ${EVENT_COLUMNS} FROM events WHERE host = $1 AND service_uuid = ANY($2::uuid[]) AND ${RUN_ENDING_HEALTH}
+    `SELECT ${EVENT_COLUMNS} FROM events WHERE host = $1 AND service_uuid = ANY($2::uuid[]) AND ${FLEET_RUN_ENDING_HEALTH}
      ORDER BY time DESC, buddy_instance DESC, seq DESC LIMIT 5`,
     [host, uuids],
   );
@@ -224,7 +222,7 @@ async function failureChain(db: FleetDatabase, host: string, uuids: string[], ru
          AND NOT coalesce(r.outcome IN ('failed', 'spawn_failed'), false)
          AND NOT (r.outcome = 'stopped' AND r.ended IS NOT NULL AND EXISTS (
            SELECT 1 FROM events e WHERE e.host = r.host AND e.service_uuid = r.service_uuid AND e.time >= r.started AND e.time <= r.ended
-             AND e.pid IS NOT DISTINCT FROM r.pid AND e.${RUN_ENDING_HEALTH}))
+             AND e.pid IS NOT DISTINCT FROM r.pid AND e.${FLEET_RUN_ENDING_HEALTH}))
        ORDER BY r.started DESC, r.uid DESC LIMIT 1
      ), chain AS (
        SELECT r.started, r.ended, r.uid FROM runs r

@@ -41,7 +41,7 @@ export { bridge } from './bridge.js';
 export { checkHost } from './ssh-channel.js';
 export { FleetReader, type FleetEventFilter } from './fleet-queries.js';
 export { FLEET_CORRELATE_SERVICES_MAX, type FleetCorrelateOptions } from './fleet-correlate.js';
-export type { FleetEvent, FleetHosts } from './fleet-sql.js';
+export { refuseUnknownHosts, type FleetEvent, type FleetHosts } from './fleet-sql.js';
 export type { FleetFailureStory } from './fleet-story.js';
 export type { FleetStatusAt } from './fleet-status-at.js';
 export type { FleetTimelineEntry, FleetTimelineQuery, FleetTimelineResult } from './fleet-timeline.js';

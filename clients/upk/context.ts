@@ -5,6 +5,7 @@ import {
   UpkError,
   connect,
   fleetDatabaseUrl,
+  refuseUnknownHosts,
   type Client,
   type ConnectOptions,
   type FleetHosts,
@@ -95,14 +96,7 @@ export class Context {
     if (given === undefined) return;
     const named = this.fleetHosts.hosts ?? [];
     if (named.length === 0) throw new UpkError(ErrorCode.BAD_REQUEST, `--host: no host named in ${JSON.stringify(given)}`);
-    const known = new Set(await fleet.hosts());
-    const unknown = named.filter((h) => !known.has(h));
-    if (unknown.length > 0)
-      throw new UpkError(
-        ErrorCode.BAD_REQUEST,
-        `--host: the fleet database knows no host ${unknown.map((h) => JSON.stringify(h)).join(', ')} ` +
-          `(its hosts are the FleetHost of each controller that exported: ${[...known].slice(0, 20).join(', ')}${known.size > 20 ? ', …' : ''})`,
-      );
+    refuseUnknownHosts(named, new Set(await fleet.hosts()), '--host: ');
   }
 
   /** Keep the worst (highest) exit code seen. */

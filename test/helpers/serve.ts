@@ -1,6 +1,7 @@
 // `upk serve` as a real process for the HTTP tests: started against a sandbox, stopped for good.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, request } from 'node:http';
+import { connect, type NetConnectOpts, type Socket } from 'node:net';
 import { createHandler } from '../../clients/http/index.js';
 import type { Sandbox } from './sandbox.js';
 import { UPK, sleep } from './sandbox.js';
@@ -77,4 +78,35 @@ export async function withApi(box: Sandbox, check: (get: ApiGet, base: string) =
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   }
+}
+
+/** What a raw connection got back: its text (as Latin-1), whether the peer closed it within the wait, when. */
+export interface RawAnswer {
+  text: string;
+  closed: boolean;
+  ms: number;
+}
+
+/** Until `s` closes (closed) or `waitMs` passes (destroyed): what `got()` holds then, and how long it took. */
+export function untilClosed(s: Socket, got: () => string, waitMs: number): Promise<RawAnswer> {
+  const started = Date.now();
+  s.on('error', () => undefined);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      s.destroy();
+      resolve({ text: got(), closed: false, ms: Date.now() - started });
+    }, waitMs);
+    s.on('close', () => {
+      clearTimeout(timer);
+      resolve({ text: got(), closed: true, ms: Date.now() - started });
+    });
+  });
+}
+
+/** Write `data` on a new connection; what came back, until the peer closed or `waitMs` passed. */
+export function raw(target: NetConnectOpts, data: string | Buffer, waitMs = 5000): Promise<RawAnswer> {
+  const s = connect(target, () => s.write(data));
+  let text = '';
+  s.on('data', (c: Buffer) => (text += c.toString('latin1')));
+  return untilClosed(s, () => text, waitMs);
 }

@@ -13,25 +13,7 @@ import { exposition, metricFamilies, type HostFacts } from '../../clients/http/m
 import { ErrorCode, UpkError, type ControllerStatus, type ServiceStatus } from '../../libclient/index.js';
 import { parse } from '../helpers/prometheus.js';
 import { Sandbox, sleep } from '../helpers/sandbox.js';
-import { exitWithin, servePort, startServe, stopServe, type Serve } from '../helpers/serve.js';
-
-/** Write `data` on a new connection; what came back (as Latin-1), until the peer closed or `waitMs` passed. */
-function raw(target: NetConnectOpts, data: string | Buffer, waitMs = 5000): Promise<{ text: string; closed: boolean }> {
-  return new Promise((resolve) => {
-    const s = connect(target, () => s.write(data));
-    let got = '';
-    s.on('data', (c: Buffer) => (got += c.toString('latin1')));
-    s.on('error', () => undefined);
-    const timer = setTimeout(() => {
-      s.destroy();
-      resolve({ text: got, closed: false });
-    }, waitMs);
-    s.on('close', () => {
-      clearTimeout(timer);
-      resolve({ text: got, closed: true });
-    });
-  });
-}
+import { exitWithin, raw, servePort, startServe, stopServe, type Serve } from '../helpers/serve.js';
 
 const statusOf = (answer: string): number => Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0);
 const bodyOf = (answer: string): string => answer.slice(answer.indexOf('\r\n\r\n') + 4);

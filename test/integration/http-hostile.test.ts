@@ -9,90 +9,46 @@ import { connect, type NetConnectOpts } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Sandbox, sleep } from '../helpers/sandbox.js';
-import { exitWithin, startServe, stopServe, type Serve } from '../helpers/serve.js';
-
-/** Write `text` on a new connection; what came back, until the peer closed or `waitMs` passed. */
-function raw(target: NetConnectOpts, text: string, waitMs = 5000): Promise<{ text: string; closed: boolean; ms: number }> {
-  return new Promise((resolve) => {
-    const started = Date.now();
-    const s = connect(target, () => s.write(text));
-    let got = '';
-    s.on('data', (c: Buffer) => (got += c.toString('latin1')));
-    s.on('error', () => undefined);
-    const timer = setTimeout(() => {
-      s.destroy();
-      resolve({ text: got, closed: false, ms: Date.now() - started });
-    }, waitMs);
-    s.on('close', () => {
-      clearTimeout(timer);
-      resolve({ text: got, closed: true, ms: Date.now() - started });
-    });
-  });
-}
+import { exitWithin, raw, startServe, stopServe, untilClosed, type RawAnswer, type Serve } from '../helpers/serve.js';
 
 /**
  * Write `text` on a new connection without reading meanwhile (a client busy sending its request),
  * then read: what came back until the peer closed, or `waitMs` passed.
  */
-function sendThenRead(target: NetConnectOpts, text: string, waitMs = 15_000): Promise<{ text: string; closed: boolean }> {
-  return new Promise((resolve) => {
-    const s = connect(target);
-    s.pause();
-    let got = '';
-    s.on('error', () => undefined);
-    const timer = setTimeout(() => {
-      s.destroy();
-      resolve({ text: got, closed: false });
-    }, waitMs);
-    s.on('close', () => {
-      clearTimeout(timer);
-      resolve({ text: got, closed: true });
-    });
-    s.once('connect', () =>
-      s.write(text, () => {
-        s.on('data', (c: Buffer) => (got += c.toString('latin1')));
-        s.resume();
-      }),
-    );
-  });
+function sendThenRead(target: NetConnectOpts, text: string, waitMs = 15_000): Promise<RawAnswer> {
+  const s = connect(target);
+  s.pause();
+  let got = '';
+  s.once('connect', () =>
+    s.write(text, () => {
+      s.on('data', (c: Buffer) => (got += c.toString('latin1')));
+      s.resume();
+    }),
+  );
+  return untilClosed(s, () => got, waitMs);
 }
 
 /**
  * Send the start of a request line, then `a`s for ever: `chunk` bytes every `everyMs` (0: as fast as
  * the connection takes them), reading what comes back or not. Until the peer closes, or `waitMs`.
  */
-function sendForever(
-  target: NetConnectOpts,
-  o: { chunk: number; everyMs: number; read: boolean },
-  waitMs = 20_000,
-): Promise<{ text: string; closed: boolean; ms: number }> {
-  return new Promise((resolve) => {
-    const started = Date.now();
-    const s = connect({ ...target, allowHalfOpen: true }); // sends on after the server's end
-    const a = Buffer.alloc(o.chunk, 'a');
-    let got = '';
-    if (o.read) s.on('data', (c: Buffer) => (got += c.toString('latin1')));
-    s.on('error', () => undefined);
-    const more = (): void => {
-      if (s.destroyed) return;
-      const ok = s.write(a);
-      if (o.everyMs > 0) setTimeout(more, o.everyMs);
-      else if (ok) setImmediate(more);
-      else s.once('drain', more);
-    };
-    s.once('connect', () => {
-      s.write('GET /api/services/');
-      more();
-    });
-    const timer = setTimeout(() => {
-      s.destroy();
-      resolve({ text: got, closed: false, ms: Date.now() - started });
-    }, waitMs);
-    s.on('close', () => {
-      clearTimeout(timer);
-      resolve({ text: got, closed: true, ms: Date.now() - started });
-    });
+function sendForever(target: NetConnectOpts, o: { chunk: number; everyMs: number; read: boolean }, waitMs = 20_000): Promise<RawAnswer> {
+  const s = connect({ ...target, allowHalfOpen: true }); // sends on after the server's end
+  const a = Buffer.alloc(o.chunk, 'a');
+  let got = '';
+  if (o.read) s.on('data', (c: Buffer) => (got += c.toString('latin1')));
+  const more = (): void => {
+    if (s.destroyed) return;
+    const ok = s.write(a);
+    if (o.everyMs > 0) setTimeout(more, o.everyMs);
+    else if (ok) setImmediate(more);
+    else s.once('drain', more);
+  };
+  s.once('connect', () => {
+    s.write('GET /api/services/');
+    more();
   });
+  return untilClosed(s, () => got, waitMs);
 }
 
 const statusOf = (answer: string): number => Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0);
